@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+
+from seamscope.tracer.rows import SpanBatchBuilder, redact_url
+
+
+def _build(attributes: dict[str, object], resource: dict[str, object] | None = None) -> dict[str, object]:
+    builder = SpanBatchBuilder()
+    builder.add(
+        trace_id="ab" * 16,
+        span_id="cd" * 8,
+        parent_span_id="",
+        name="x",
+        kind="CLIENT",
+        start_ns=10,
+        end_ns=25,
+        status_code="ERROR",
+        status_message="boom",
+        attributes=attributes,
+        resource=resource or {"service.name": "svc", "service.namespace": "sys", "seamscope.role": "bff"},
+        scope_name="s",
+    )
+    table = builder.build().drop_columns(["start_time", "end_time"])
+    return {k: v[0] for k, v in table.to_pydict().items()}
+
+
+def test_old_python_conventions_fill_typed_columns() -> None:
+    row = _build(
+        {
+            "http.method": "POST",
+            "http.url": "http://bff.local:4000/graphql",
+            "http.status_code": 200,
+            "db.system": "dynamodb",
+            "aws.dynamodb.table_names": ["Orders"],
+            "net.peer.name": "localhost:5000",
+        }
+    )
+    assert row["http_method"] == "POST"
+    assert row["http_status_code"] == 200
+    assert row["db_system"] == "dynamodb"
+    assert row["db_tables"] == ["Orders"]
+    assert (row["server_address"], row["server_port"]) == ("localhost", 5000)
+    assert row["parent_span_id"] is None
+    assert row["service_role"] == "bff"
+    assert row["duration_ns"] == 15
+
+
+def test_stable_and_other_sdk_conventions_fill_the_same_columns() -> None:
+    row = _build(
+        {
+            "http.request.method": "GET",
+            "url.full": "https://api.example.com/v1/items",
+            "http.response.status_code": 404,
+            "db.system.name": "dynamodb",
+            "db.namespace": "Inventory",
+            "messaging.destination.name": "orders-q",
+        }
+    )
+    assert row["http_method"] == "GET"
+    assert (row["server_address"], row["server_port"]) == ("api.example.com", None)
+    assert row["http_status_code"] == 404
+    assert row["db_tables"] == ["Inventory"]
+    assert row["messaging_destination"] == "orders-q"
+
+
+def test_eventbridge_entries_become_events() -> None:
+    row = _build(
+        {
+            "seamscope.eventbridge.bus_names": ["default", "users"],
+            "seamscope.eventbridge.sources": ["idp", "idp"],
+            "seamscope.eventbridge.detail_types": ["UserCreated", "UserDeleted"],
+        }
+    )
+    assert row["events"] == [
+        {"bus": "default", "source": "idp", "detail_type": "UserCreated"},
+        {"bus": "users", "source": "idp", "detail_type": "UserDeleted"},
+    ]
+
+
+def test_secrets_never_reach_the_row() -> None:
+    row = _build(
+        {
+            "http.request.header.authorization": "Bearer abc",
+            "url.full": "https://user:pw@api.example.com/cb?access_token=abc&page=2",
+            "note": "key AKIAABCDEFGHIJKLMNOP leaked",
+        }
+    )
+    text = json.dumps(row, default=str)
+    for secret in ("Bearer abc", "user:pw", "access_token=abc", "AKIAABCDEFGHIJKLMNOP"):
+        assert secret not in text
+    assert "page=2" in str(row["http_url"])
+
+
+def test_redact_url_keeps_plain_urls() -> None:
+    assert redact_url("http://a/b?page=1") == "http://a/b?page=1"

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.schema import SCHEMA_VERSION
+from seamscope.tracer.store import (
+    NotAStore,
+    Store,
+    StoreLocked,
+    StoreMissing,
+    StoreTooNew,
+    open_read_only,
+    short_lock,
+)
+
+
+def _one_span_table(span_id: str = "00000000000000aa") -> object:
+    builder = SpanBatchBuilder()
+    builder.add(
+        trace_id="0" * 31 + "1",
+        span_id=span_id,
+        parent_span_id=None,
+        name="GET",
+        kind="CLIENT",
+        start_ns=1_700_000_000_000_000_000,
+        end_ns=1_700_000_000_001_000_000,
+        status_code="UNSET",
+        status_message=None,
+        attributes={"http.method": "GET", "http.url": "http://inventory:8080/items?x=1"},
+        resource={"service.name": "shop", "service.namespace": "web"},
+        scope_name="httpx",
+    )
+    return builder.build()
+
+
+def test_append_is_idempotent_by_batch_key(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        assert store.append(_one_span_table(), batch_key="k", source="t") == 1  # type: ignore[arg-type]
+        assert store.append(_one_span_table(), batch_key="k", source="t") == 0  # type: ignore[arg-type]
+        assert store.append(_one_span_table("bb"), batch_key=None, source="t") == 1  # type: ignore[arg-type]
+    con = open_read_only(db_path)
+    rows = con.execute(
+        "SELECT service_name, server_address, server_port, duration_ns FROM spans ORDER BY span_id"
+    ).fetchall()
+    assert rows == [("shop", "inventory", 8080, 1_000_000)] * 2
+
+
+def test_read_only_connection_cannot_write_or_read_files(db_path: Path, tmp_path: Path) -> None:
+    Store.open(db_path).close()
+    con = open_read_only(db_path)
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    for statement in (
+        "CREATE TABLE x (a INT)",
+        "DELETE FROM spans",
+        f"SELECT * FROM read_csv('{tmp_path / 'secret.csv'}')",
+        f"ATTACH '{tmp_path / 'other.duckdb'}'",
+        f"COPY spans TO '{tmp_path / 'out.csv'}'",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(statement)
+
+
+def test_missing_store_says_where(tmp_path: Path) -> None:
+    with pytest.raises(StoreMissing, match="nowhere.duckdb"):
+        open_read_only(tmp_path / "nowhere.duckdb")
+
+
+def test_foreign_duckdb_file_is_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(NotAStore):
+        open_read_only(path)
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.con.execute(
+            "UPDATE seamscope_meta SET value = ? WHERE key = 'schema_version'",
+            [str(SCHEMA_VERSION + 1)],
+        )
+    with pytest.raises(StoreTooNew, match="upgrade seamscope"):
+        Store.open(db_path)
+
+
+def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -> None:
+    Store.open(db_path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys,time; c=duckdb.connect({str(db_path)!r}); print('held', flush=True);"
+            " sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreLocked) as info:
+            with short_lock(db_path, attempts=2, wait_s=0.01):
+                pass
+        assert info.value.pid == holder.pid
+    finally:
+        holder.communicate("")

@@ -1,0 +1,173 @@
+"""The DuckDB schema of the store: public, documented in docs/schema.md, versioned.
+
+The typed columns hold what classification and the UI filter and group on; the whole
+attribute set, the resource, events and links are kept beside them as JSON, so nothing a
+span carried is lost. Changing this file means bumping SCHEMA_VERSION and adding a migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+# Spans table: (column, DuckDB type, Arrow type, description). The order is the table's order.
+EVENT_STRUCT = pa.struct(
+    [("bus", pa.string()), ("source", pa.string()), ("detail_type", pa.string())]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    sql_type: str
+    arrow_type: pa.DataType
+    doc: str
+
+
+SPAN_COLUMNS: tuple[Column, ...] = (
+    Column("trace_id", "VARCHAR NOT NULL", pa.string(), "trace id, 32 lowercase hex digits"),
+    Column("span_id", "VARCHAR NOT NULL", pa.string(), "span id, 16 lowercase hex digits"),
+    Column("parent_span_id", "VARCHAR", pa.string(), "parent span id (hex), NULL for a root"),
+    Column("name", "VARCHAR NOT NULL", pa.string(), "span name"),
+    Column(
+        "kind",
+        "VARCHAR NOT NULL",
+        pa.string(),
+        "INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER or UNSPECIFIED",
+    ),
+    Column("start_time", "TIMESTAMPTZ NOT NULL", pa.timestamp("ns", tz="UTC"), "start (UTC)"),
+    Column("end_time", "TIMESTAMPTZ NOT NULL", pa.timestamp("ns", tz="UTC"), "end (UTC)"),
+    Column("duration_ns", "BIGINT NOT NULL", pa.int64(), "end - start in nanoseconds, exact"),
+    Column("status_code", "VARCHAR NOT NULL", pa.string(), "UNSET, OK or ERROR"),
+    Column("status_message", "VARCHAR", pa.string(), "status description"),
+    Column("service_name", "VARCHAR", pa.string(), "resource service.name: the component"),
+    Column(
+        "service_namespace", "VARCHAR", pa.string(), "resource service.namespace: the system"
+    ),
+    Column("service_role", "VARCHAR", pa.string(), "resource seamscope.role"),
+    Column(
+        "service_instance",
+        "VARCHAR",
+        pa.string(),
+        "service.instance.id, else host.name:process.pid",
+    ),
+    Column("scope_name", "VARCHAR", pa.string(), "instrumentation scope that made the span"),
+    # AWS SDK / RPC
+    Column("rpc_system", "VARCHAR", pa.string(), "rpc.system (aws-api for AWS SDK calls)"),
+    Column("rpc_service", "VARCHAR", pa.string(), "rpc.service (DynamoDB, SQS, EventBridge, ...)"),
+    Column("rpc_method", "VARCHAR", pa.string(), "rpc.method (PutItem, SendMessage, ...)"),
+    Column("cloud_region", "VARCHAR", pa.string(), "cloud.region"),
+    # Databases
+    Column("db_system", "VARCHAR", pa.string(), "db.system / db.system.name"),
+    Column("db_operation", "VARCHAR", pa.string(), "db.operation / db.operation.name"),
+    Column(
+        "db_tables",
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+        "tables touched: aws.dynamodb.table_names / db.namespace / hook-recovered",
+    ),
+    # Messaging
+    Column("messaging_system", "VARCHAR", pa.string(), "messaging.system (aws.sqs, aws.sns, ...)"),
+    Column("messaging_operation", "VARCHAR", pa.string(), "messaging.operation(.type)"),
+    Column(
+        "messaging_destination",
+        "VARCHAR",
+        pa.string(),
+        "queue name, topic ARN or stream name the span sends to or receives from",
+    ),
+    # HTTP
+    Column("http_method", "VARCHAR", pa.string(), "http.request.method / http.method"),
+    Column(
+        "http_url", "VARCHAR", pa.string(), "url.full / http.url, secrets in the query redacted"
+    ),
+    Column("http_route", "VARCHAR", pa.string(), "http.route (server spans)"),
+    Column(
+        "http_status_code",
+        "INTEGER",
+        pa.int32(),
+        "http.response.status_code / http.status_code",
+    ),
+    Column(
+        "server_address",
+        "VARCHAR",
+        pa.string(),
+        "server.address / net.peer.name / host of the URL, without port",
+    ),
+    Column("server_port", "INTEGER", pa.int32(), "server.port / net.peer.port / port of the URL"),
+    # GraphQL
+    Column("graphql_operation_name", "VARCHAR", pa.string(), "graphql.operation.name"),
+    Column(
+        "graphql_operation_type",
+        "VARCHAR",
+        pa.string(),
+        "graphql.operation.type: query, mutation, subscription",
+    ),
+    # Events (EventBridge entries sent, or envelopes received through SQS)
+    Column(
+        "events",
+        "STRUCT(bus VARCHAR, source VARCHAR, detail_type VARCHAR)[]",
+        pa.list_(EVENT_STRUCT),
+        "EventBridge entries a PutEvents sent, or EventBridge envelopes an SQS receive got",
+    ),
+    Column(
+        "sns_topics",
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+        "SNS topic ARNs published to, or of SNS envelopes an SQS receive got",
+    ),
+    # Streams, storage, functions
+    Column(
+        "stream_name",
+        "VARCHAR",
+        pa.string(),
+        "Kinesis stream name, or the table a DynamoDB stream belongs to",
+    ),
+    Column("stream_arn", "VARCHAR", pa.string(), "DynamoDB Streams / Kinesis stream ARN"),
+    Column("s3_bucket", "VARCHAR", pa.string(), "aws.s3.bucket"),
+    Column("faas_invoked_name", "VARCHAR", pa.string(), "faas.invoked_name (Lambda Invoke)"),
+    # Whole records
+    Column("attributes", "JSON", pa.string(), "every span attribute (secrets redacted)"),
+    Column("resource", "JSON", pa.string(), "every resource attribute"),
+    Column("span_events", "JSON", pa.string(), "span events: [{name, time_unix_nano, attributes}]"),
+    Column("links", "JSON", pa.string(), "links: [{trace_id, span_id, attributes}]"),
+    # Bookkeeping
+    Column(
+        "batch_id",
+        "BIGINT NOT NULL",
+        pa.int64(),
+        "the batch that stored the span (batches.batch_id); a watermark",
+    ),
+)
+
+SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in SPAN_COLUMNS)
+
+# The columns a producer fills; batch_id is set by the store when it appends.
+INPUT_COLUMNS: tuple[Column, ...] = tuple(c for c in SPAN_COLUMNS if c.name != "batch_id")
+INPUT_SCHEMA: pa.Schema = pa.schema([(c.name, c.arrow_type) for c in INPUT_COLUMNS])
+
+
+def _spans_ddl() -> str:
+    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in SPAN_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS spans (\n    {cols}\n)"
+
+
+DDL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS seamscope_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS batch_seq START 1",
+    # One row per stored batch. batch_key makes appends idempotent: the same export request,
+    # file line or spool file delivered twice is stored once.
+    """CREATE TABLE IF NOT EXISTS batches (
+    batch_id BIGINT PRIMARY KEY,
+    batch_key VARCHAR UNIQUE,
+    source VARCHAR,
+    span_count INTEGER,
+    ingested_at TIMESTAMPTZ
+)""",
+    _spans_ddl(),
+)
+
+# Schema migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}

@@ -1,0 +1,254 @@
+"""The DuckDB store: opening (with clear errors), schema creation and migration, appends.
+
+DuckDB lets one process hold a file read-write and then refuses every other process, even
+read-only. Writers therefore either own the file for a long time (the receiver, the live TUI)
+or hold it for one short append. Appends are idempotent by batch key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.schema import DDL, INPUT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB = "seamscope.duckdb"
+ENV_DB = "SEAMSCOPE_DB"
+
+# Settings that keep a connection from reaching outside the store: no files, no network,
+# no extensions loaded behind the user's back.
+HARDENED_CONFIG: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+
+class StoreError(SeamscopeError):
+    """A problem with the store that the user can act on; the message says what and where."""
+
+
+class StoreMissing(StoreError):
+    pass
+
+
+class StoreLocked(StoreError):
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class StoreTooNew(StoreError):
+    pass
+
+
+class NotAStore(StoreError):
+    pass
+
+
+def default_db_path() -> Path:
+    """SEAMSCOPE_DB, else ./seamscope.duckdb."""
+    return Path(os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+_PID = re.compile(r"PID (\d+)")
+
+
+def _translate(exc: duckdb.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        match = _PID.search(text)
+        pid = int(match.group(1)) if match else None
+        holder = f" by process {pid}" if pid else ""
+        return StoreLocked(f"{path}: the store is locked{holder}", pid)
+    if "not a valid DuckDB database" in text or "invalid" in text.lower() and "database" in text.lower():
+        return NotAStore(f"{path}: not a DuckDB database ({text.splitlines()[0]})")
+    if "newer" in text.lower() or "version" in text.lower():
+        return StoreTooNew(f"{path}: written by a newer DuckDB ({text.splitlines()[0]})")
+    return StoreError(f"{path}: {text.splitlines()[0]}")
+
+
+def connect(
+    path: Path,
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    hardened: bool = False,
+    config: dict[str, str | bool | int] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Opens the file; raises StoreError subclasses with one-line messages."""
+    if not create or read_only:
+        if not path.exists():
+            raise StoreMissing(f"{path}: no store here (set {ENV_DB} or pass --db)")
+    elif path.parent and not path.parent.exists():
+        raise StoreMissing(f"{path}: the folder {path.parent} does not exist")
+    cfg: dict[str, str | bool | int] = dict(config or {})
+    if hardened:
+        cfg.update(HARDENED_CONFIG)
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=cfg)  # type: ignore[arg-type]
+    except duckdb.Error as exc:
+        raise _translate(exc, path) from None
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The store's schema version, or None for a file that is no seamscope store (yet)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'seamscope_meta'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute("SELECT value FROM seamscope_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Creates the schema in a new store, migrates an older one, refuses a newer one."""
+    version = schema_version(con)
+    if version is None:
+        con.execute("BEGIN")
+        for statement in DDL:
+            con.execute(statement)
+        con.execute(
+            "INSERT OR REPLACE INTO seamscope_meta VALUES ('schema_version', ?)",
+            [str(SCHEMA_VERSION)],
+        )
+        con.execute("COMMIT")
+        return
+    check_version(version, path)
+    while version < SCHEMA_VERSION:
+        con.execute("BEGIN")
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+        version += 1
+        con.execute("UPDATE seamscope_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+        con.execute("COMMIT")
+
+
+def check_version(version: int | None, path: Path) -> None:
+    if version is None:
+        raise NotAStore(f"{path}: a DuckDB file, but not a seamscope store (no seamscope_meta table)")
+    if version > SCHEMA_VERSION:
+        raise StoreTooNew(
+            f"{path}: store schema version {version} is newer than this seamscope "
+            f"understands ({SCHEMA_VERSION}); upgrade seamscope"
+        )
+
+
+class Store:
+    """A read-write connection with the schema in place."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | None = None,
+        *,
+        config: dict[str, str | bool | int] | None = None,
+    ) -> Store:
+        path = path or default_db_path()
+        con = connect(path, config=config)
+        try:
+            ensure_schema(con, path)
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, path)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, table: pa.Table, *, batch_key: str | None, source: str) -> int:
+        """Stores the spans of table (INPUT_SCHEMA) as one batch; returns how many were stored.
+
+        A batch whose key was stored before is skipped (0), so a retried delivery, a spool file
+        drained twice or a file ingested again adds nothing.
+        """
+        if table.schema != INPUT_SCHEMA:
+            table = table.cast(INPUT_SCHEMA)
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            if batch_key is not None:
+                seen = con.execute(
+                    "SELECT 1 FROM batches WHERE batch_key = ?", [batch_key]
+                ).fetchone()
+                if seen:
+                    con.execute("ROLLBACK")
+                    return 0
+            row = con.execute("SELECT nextval('batch_seq')").fetchone()
+            assert row is not None
+            batch_id = int(row[0])
+            con.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                [batch_id, batch_key, source, table.num_rows, datetime.now(UTC)],
+            )
+            con.register("_seamscope_incoming", table)
+            try:
+                con.execute(
+                    f"INSERT INTO spans SELECT *, {batch_id} AS batch_id FROM _seamscope_incoming"
+                )
+            finally:
+                con.unregister("_seamscope_incoming")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return table.num_rows
+
+
+@contextmanager
+def short_lock(
+    path: Path, *, attempts: int = 5, wait_s: float = 0.05, max_wait_s: float = 0.5
+) -> Iterator[Store]:
+    """Opens the store read-write for one short piece of work, retrying while it is locked.
+
+    Raises StoreLocked after the attempts run out; the caller keeps what it wanted to write.
+    """
+    delay = wait_s
+    for attempt in range(attempts):
+        try:
+            store = Store.open(path)
+        except StoreLocked:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, max_wait_s)
+            continue
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+
+
+def open_read_only(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A hardened read-only connection for users' SQL: no writes, no files, no extensions."""
+    path = path or default_db_path()
+    con = connect(path, read_only=True, hardened=True)
+    try:
+        check_version(schema_version(con), path)
+    except BaseException:
+        con.close()
+        raise
+    return con

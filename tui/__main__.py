@@ -1,0 +1,3 @@
+from seamscope.tui.cli import main
+
+main()
