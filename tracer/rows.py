@@ -305,15 +305,6 @@ class SpanBatchBuilder:
                 cols[column].append(_int_or_none(value))
             else:
                 cols[column].append(_str_or_none(value))
-        # The URL carries the host when the old HTTP conventions left server.address out.
-        url = cols["http_url"][-1]
-        if url is not None:
-            if cols["server_address"][-1] is None or cols["server_port"][-1] is None:
-                host, port = _host_port(url)
-                if cols["server_address"][-1] is None:
-                    cols["server_address"][-1] = host
-                if cols["server_port"][-1] is None:
-                    cols["server_port"][-1] = port
         address = cols["server_address"][-1]
         if address is not None and address.count(":") == 1:
             # net.peer.name of botocore spans carries the port.
@@ -321,6 +312,14 @@ class SpanBatchBuilder:
             cols["server_address"][-1] = host
             if cols["server_port"][-1] is None:
                 cols["server_port"][-1] = _int_or_none(port)
+        # The URL carries the host when the old HTTP conventions left server.address out.
+        url = cols["http_url"][-1]
+        if url is not None and (cols["server_address"][-1] is None or cols["server_port"][-1] is None):
+            host, port = _host_port(url)
+            if cols["server_address"][-1] is None:
+                cols["server_address"][-1] = host
+            if cols["server_port"][-1] is None:
+                cols["server_port"][-1] = port
         cols["db_tables"].append(_table_names(attrs))
         cols["events"].append(_events(attrs))
         cols["sns_topics"].append(_sns_topics(attrs))
