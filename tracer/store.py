@@ -214,7 +214,7 @@ class Store:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return table.num_rows
+        return int(table.num_rows)
 
 
 @contextmanager
