@@ -34,7 +34,7 @@ fmt: setup
 types: setup
 	@mkdir -p build/typecheck/seamscope
 	@for d in tracer classifiers tui; do ln -sfn ../../../$$d build/typecheck/seamscope/$$d; done
-	MYPYPATH=build/typecheck $(BIN)/mypy -p seamscope.tracer -p seamscope.classifiers -p seamscope.tui tests benchmarks
+	$(BIN)/mypy build/typecheck/seamscope tests benchmarks
 
 contracts: setup
 	$(BIN)/lint-imports

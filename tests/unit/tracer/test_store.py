@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from seamscope.tracer.rows import SpanBatchBuilder
@@ -20,7 +21,7 @@ from seamscope.tracer.store import (
 )
 
 
-def _one_span_table(span_id: str = "00000000000000aa") -> object:
+def _one_span_table(span_id: str = "00000000000000aa") -> pa.Table:
     builder = SpanBatchBuilder()
     builder.add(
         trace_id="0" * 31 + "1",
@@ -41,9 +42,9 @@ def _one_span_table(span_id: str = "00000000000000aa") -> object:
 
 def test_append_is_idempotent_by_batch_key(db_path: Path) -> None:
     with Store.open(db_path) as store:
-        assert store.append(_one_span_table(), batch_key="k", source="t") == 1  # type: ignore[arg-type]
-        assert store.append(_one_span_table(), batch_key="k", source="t") == 0  # type: ignore[arg-type]
-        assert store.append(_one_span_table("bb"), batch_key=None, source="t") == 1  # type: ignore[arg-type]
+        assert store.append(_one_span_table(), batch_key="k", source="t") == 1
+        assert store.append(_one_span_table(), batch_key="k", source="t") == 0
+        assert store.append(_one_span_table("bb"), batch_key=None, source="t") == 1
     con = open_read_only(db_path)
     rows = con.execute(
         "SELECT service_name, server_address, server_port, duration_ns FROM spans ORDER BY span_id"
