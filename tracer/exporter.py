@@ -1,0 +1,291 @@
+"""The ``seamscope`` traces exporter: spans of a Python service into the store.
+
+It runs in the BatchSpanProcessor's thread. Each batch gets a key (a uuid kept across
+retries, so whoever stores it stores it once). Delivery, in order of preference:
+
+1. a live owner of the store (``<db>.owner.json``): POST the batch as OTLP protobuf;
+2. no owner, or it does not answer: open the store under a short lock (bounded retries), drain
+   the spool, append;
+3. neither: keep the batch in memory (up to ``memory_spans``) and retry on the next export;
+   past the bound, the oldest batches go to the spool beside the store (``<db>.spool/``).
+
+On shutdown everything still undelivered is spooled (bounded wait). Spans are dropped only when
+memory is full and the spool cannot be written; they are counted, logged as a warning at
+shutdown and added to ``seamscope_meta.dropped_spans`` the next time the exporter writes.
+It never raises into the service.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.sdk_spans import add_sdk_spans
+from seamscope.tracer.spool import drain_spool, record_dropped, write_spool
+from seamscope.tracer.store import Store, StoreError, StoreLocked, default_db_path, short_lock
+
+_log = logging.getLogger(__name__)
+
+SOURCE = "exporter"
+ENV_MEMORY_SPANS = "SEAMSCOPE_EXPORTER_MEMORY_SPANS"
+DEFAULT_MEMORY_SPANS = 20_000
+HTTP_TIMEOUT_S = 3.0
+SHUTDOWN_WAIT_S = 4.0
+
+
+@dataclass
+class _Batch:
+    key: str
+    spans: Sequence[ReadableSpan]
+    table: pa.Table | None = None
+    body: bytes | None = None
+    attempts: int = field(default=0)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def arrow(self) -> pa.Table:
+        if self.table is None:
+            builder = SpanBatchBuilder()
+            add_sdk_spans(builder, self.spans)
+            self.table = builder.build()
+        return self.table
+
+    def protobuf(self) -> bytes:
+        if self.body is None:
+            self.body = encode_spans(self.spans).SerializeToString()
+        return self.body
+
+
+class OwnerRefused(Exception):
+    """The owner answered with a 4xx other than 429: this batch will never be taken as is."""
+
+
+def _post(owner: OwnerInfo, body: bytes, batch_key: str, timeout_s: float) -> None:
+    """POSTs one OTLP protobuf batch to the owner; raises OSError/HTTPException/OwnerRefused."""
+    url = urlsplit(owner.traces_url)
+    conn = http.client.HTTPConnection(
+        url.hostname or owner.host, url.port or owner.port, timeout=timeout_s
+    )
+    try:
+        conn.request(
+            "POST",
+            url.path or "/v1/traces",
+            body=body,
+            headers={
+                "Content-Type": "application/x-protobuf",
+                BATCH_KEY_HEADER: batch_key,
+            },
+        )
+        response = conn.getresponse()
+        response.read()
+        if 200 <= response.status < 300:
+            return
+        if 400 <= response.status < 500 and response.status not in (408, 429):
+            raise OwnerRefused(f"{owner.traces_url} answered {response.status}")
+        raise http.client.HTTPException(f"{owner.traces_url} answered {response.status}")
+    finally:
+        conn.close()
+
+
+def _memory_bound() -> int:
+    try:
+        return max(1, int(os.environ.get(ENV_MEMORY_SPANS, DEFAULT_MEMORY_SPANS)))
+    except ValueError:
+        return DEFAULT_MEMORY_SPANS
+
+
+class SeamscopeSpanExporter(SpanExporter):
+    """``opentelemetry_traces_exporter`` entry point ``seamscope``; created with no arguments."""
+
+    def __init__(
+        self,
+        db_path: Path | None = None,
+        *,
+        memory_spans: int | None = None,
+        lock_attempts: int = 3,
+        http_timeout_s: float = HTTP_TIMEOUT_S,
+    ) -> None:
+        self.db_path = (db_path or default_db_path()).absolute()
+        self.memory_spans = memory_spans if memory_spans is not None else _memory_bound()
+        self.lock_attempts = max(1, lock_attempts)
+        self.http_timeout_s = http_timeout_s
+        self._pending: deque[_Batch] = deque()
+        self._pending_spans = 0
+        self._lock = threading.RLock()
+        self._shut_down = False
+        # Counters, readable by tests and benchmarks.
+        self.delivered_owner = 0
+        self.delivered_store = 0
+        self.spooled = 0
+        self.dropped = 0
+        self._dropped_unrecorded = 0
+        self._warned: set[str] = set()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.RLock()
+
+    # --- SpanExporter ---------------------------------------------------------------------
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            with self._lock:
+                if spans:
+                    self._pending.append(_Batch(uuid.uuid4().hex, list(spans)))
+                    self._pending_spans += len(spans)
+                dropped_before = self.dropped
+                self._deliver(self.lock_attempts)
+                self._enforce_bound()
+                return (
+                    SpanExportResult.FAILURE
+                    if self.dropped > dropped_before
+                    else SpanExportResult.SUCCESS
+                )
+        except Exception:  # noqa: BLE001 - never raise into the service
+            _log.debug("seamscope exporter: export failed", exc_info=True)
+            return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            with self._lock:
+                self._deliver(self.lock_attempts)
+                return not self._pending
+        except Exception:  # noqa: BLE001
+            _log.debug("seamscope exporter: flush failed", exc_info=True)
+            return False
+
+    def shutdown(self, timeout_millis: float = SHUTDOWN_WAIT_S * 1000) -> None:
+        """Delivers what it can within a few seconds, spools the rest, reports any loss."""
+        try:
+            deadline = time.monotonic() + min(timeout_millis / 1000, SHUTDOWN_WAIT_S)
+            with self._lock:
+                self._shut_down = True
+                while self._pending and time.monotonic() < deadline:
+                    before = len(self._pending)
+                    self._deliver(self.lock_attempts + 2)
+                    if len(self._pending) == before:
+                        break
+                while self._pending:
+                    self._spool_oldest()
+                if self.dropped:
+                    _log.warning(
+                        "seamscope exporter: %d spans could not be stored or spooled next to %s "
+                        "and were dropped",
+                        self.dropped,
+                        self.db_path,
+                    )
+        except Exception:  # noqa: BLE001
+            _log.debug("seamscope exporter: shutdown failed", exc_info=True)
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def _deliver(self, lock_attempts: int) -> None:
+        if not self._pending and not self._dropped_unrecorded:
+            return
+        owner = find_owner(self.db_path)
+        if owner is not None and self._send_to_owner(owner):
+            return
+        self._append_direct(lock_attempts)
+
+    def _pop(self) -> _Batch:
+        batch = self._pending.popleft()
+        self._pending_spans -= len(batch)
+        return batch
+
+    def _send_to_owner(self, owner: OwnerInfo) -> bool:
+        """True when the owner took everything pending."""
+        while self._pending:
+            batch = self._pending[0]
+            try:
+                _post(owner, batch.protobuf(), batch.key, self.http_timeout_s)
+            except OwnerRefused as exc:
+                self._warn_once(
+                    "refused",
+                    "seamscope exporter: the owner refused a batch (%s); spooling it",
+                    exc,
+                )
+                self._spool_oldest()
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                _log.debug("seamscope exporter: owner %s unreachable: %s", owner.url, exc)
+                return False
+            self.delivered_owner += len(self._pop())
+        return True
+
+    def _append_direct(self, attempts: int) -> None:
+        try:
+            with short_lock(self.db_path, attempts=attempts) as store:
+                self._drain(store)
+                while self._pending:
+                    batch = self._pending[0]
+                    store.append(batch.arrow(), batch_key=batch.key, source=SOURCE)
+                    self.delivered_store += len(self._pop())
+        except StoreLocked:
+            return
+        except StoreError as exc:
+            self._warn_once(type(exc).__name__, "seamscope exporter: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a duckdb error: keep the spans
+            self._warn_once(
+                type(exc).__name__, "seamscope exporter: cannot append to %s: %s", self.db_path, exc
+            )
+
+    def _drain(self, store: Store) -> None:
+        try:
+            drain_spool(store)
+        except Exception as exc:  # noqa: BLE001 - draining must not stop our own append
+            self._warn_once("drain", "seamscope exporter: draining the spool failed: %s", exc)
+        if self._dropped_unrecorded:
+            record_dropped(store, self._dropped_unrecorded)
+            self._dropped_unrecorded = 0
+
+    # --- bounds -----------------------------------------------------------------------------
+
+    def _enforce_bound(self) -> None:
+        while self._pending and self._pending_spans > self.memory_spans:
+            self._spool_oldest()
+
+    def _spool_oldest(self) -> None:
+        batch = self._pop()
+        try:
+            write_spool(self.db_path, batch.arrow(), batch.key)
+        except Exception as exc:  # noqa: BLE001 - OSError, a full disk, a broken span...
+            self.dropped += len(batch)
+            self._dropped_unrecorded += len(batch)
+            self._warn_once(
+                "spool",
+                "seamscope exporter: cannot spool next to %s (%s); dropping spans",
+                self.db_path,
+                exc,
+            )
+            return
+        self.spooled += len(batch)
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key in self._warned:
+            _log.debug(message, *args)
+            return
+        self._warned.add(key)
+        _log.warning(message, *args)
+
+    @property
+    def pending_spans(self) -> int:
+        """Spans held in memory, waiting for the store or the owner."""
+        return self._pending_spans

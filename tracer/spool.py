@@ -1,0 +1,162 @@
+"""The spool: spans that could not reach the store yet wait beside it as Arrow IPC files.
+
+``<db>.spool/<batch key>.arrow``, written atomically (temporary file, then rename), so a
+reader never sees half a file. Whoever next holds the store read-write (an exporter that got
+the short lock, the receiver, the live TUI) drains it: each file is appended with its batch key,
+so a file drained twice (two drainers, or a crash between commit and delete) adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc
+
+from seamscope.tracer.store import Store
+
+_log = logging.getLogger(__name__)
+
+SUFFIX = ".arrow"
+BAD_SUFFIX = ".bad"
+SOURCE = "spool"
+_KEY_META = b"seamscope.batch_key"
+_SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]")
+DROPPED_KEY = "dropped_spans"
+
+
+def spool_dir(db_path: Path) -> Path:
+    """``<db>.spool/`` beside the store."""
+    return db_path.with_name(db_path.name + ".spool")
+
+
+def _file_name(batch_key: str) -> str:
+    safe = _SAFE_KEY.sub("_", batch_key)[:120] or uuid.uuid4().hex
+    return safe + SUFFIX
+
+
+def write_spool(db_path: Path, table: pa.Table, batch_key: str) -> Path:
+    """Writes table as one spool file keyed by batch_key; returns its path. Raises OSError."""
+    folder = spool_dir(db_path)
+    folder.mkdir(exist_ok=True)
+    target = folder / _file_name(batch_key)
+    tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    schema = table.schema.with_metadata({_KEY_META: batch_key.encode()})
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def spooled_files(db_path: Path) -> list[Path]:
+    """Spool files waiting to be drained, oldest first."""
+    folder = spool_dir(db_path)
+    try:
+        entries = [
+            p for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")
+        ]
+    except OSError:
+        return []
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(entries, key=mtime)
+
+
+def _read(path: Path) -> tuple[pa.Table, str]:
+    with pa.memory_map(str(path), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    meta = table.schema.metadata or {}
+    key = meta.get(_KEY_META)
+    batch_key = key.decode() if key else path.name[: -len(SUFFIX)]
+    return table.replace_schema_metadata(None), batch_key
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    bad = path.with_name(path.name + BAD_SUFFIX)
+    try:
+        os.replace(path, bad)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        _log.warning(
+            "seamscope: spool file %s is unreadable (%s) and could not be set aside: %s",
+            path,
+            reason,
+            exc,
+        )
+        return
+    _log.warning("seamscope: spool file %s is unreadable (%s); kept as %s", path, reason, bad)
+
+
+def drain_spool(store: Store) -> int:
+    """Appends every spool file of store's path to it and deletes it; returns spans stored.
+
+    Safe when two processes drain at once: appends are idempotent by batch key, and a file
+    another drainer already removed is skipped.
+    """
+    stored = 0
+    for path in spooled_files(store.path):
+        try:
+            table, batch_key = _read(path)
+        except FileNotFoundError:
+            continue
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            _set_aside(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            continue
+        try:
+            stored += store.append(table, batch_key=batch_key, source=SOURCE)
+        except (
+            pa.ArrowException,
+            ValueError,
+            TypeError,
+            duckdb.ConstraintException,
+            duckdb.ConversionException,
+        ) as exc:
+            # The file is readable but does not fit the schema: keep it for a human.
+            _set_aside(path, f"does not fit the store: {exc}")
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    return stored
+
+
+def record_dropped(store: Store, count: int) -> int:
+    """Adds count to the store's ``seamscope_meta`` counter ``dropped_spans``; returns the total.
+
+    Spans are dropped only when memory and the spool both failed; the count is kept so that
+    the loss is visible (``select value from seamscope_meta where key = 'dropped_spans'``).
+    """
+    con = store.con
+    con.execute("BEGIN")
+    try:
+        row = con.execute(
+            "SELECT value FROM seamscope_meta WHERE key = ?", [DROPPED_KEY]
+        ).fetchone()
+        total = (int(row[0]) if row else 0) + count
+        con.execute(
+            "INSERT OR REPLACE INTO seamscope_meta VALUES (?, ?)", [DROPPED_KEY, str(total)]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return total
