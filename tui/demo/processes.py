@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from seamscope.tracer.errors import SeamscopeError
 
@@ -23,7 +24,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, *, timeout_s: float = 15.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, *, timeout_s: float = 15.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Waits until url answers (any HTTP status); fails early when process died."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -40,6 +43,22 @@ def wait_for_http(url: str, *, timeout_s: float = 15.0, process: subprocess.Pope
             time.sleep(0.05)
 
 
+def _die_with_parent() -> None:
+    """In the child: on Linux, be killed when the starting thread's process dies, even by SIGKILL.
+
+    The setting survives exec, so it holds for the program that opentelemetry-instrument runs.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class ManagedProcess:
     """A child process in its own process group, so stopping it stops its children too."""
@@ -49,13 +68,17 @@ class ManagedProcess:
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
     log_path: Path | None = None
+    # Linux: killed by the kernel if the thread that started it dies (so only start it from a
+    # thread that lives as long as the process should).
+    die_with_parent: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> ManagedProcess:
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        out: IO[bytes] | int = log if log is not None else subprocess.DEVNULL
         self.popen = subprocess.Popen(
             list(self.argv),
             env=env,
@@ -64,9 +87,10 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
-        if out is not subprocess.DEVNULL:
-            out.close()
+        if log is not None:
+            log.close()
         return self
 
     @property
@@ -76,6 +100,11 @@ class ManagedProcess:
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM to the group without waiting, so several processes can stop at once."""
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
 
     def stop(self, timeout_s: float = 5.0) -> int | None:
         """SIGTERM to the group, then SIGKILL after timeout_s. Returns the exit status."""
@@ -100,13 +129,16 @@ class ManagedProcess:
             pass
 
 
-def start_moto_server(port: int | None = None, *, log_path: Path | None = None) -> tuple[ManagedProcess, str]:
+def start_moto_server(
+    port: int | None = None, *, log_path: Path | None = None, die_with_parent: bool = False
+) -> tuple[ManagedProcess, str]:
     """moto's standalone server on 127.0.0.1; returns the process and its endpoint URL."""
     port = port or free_port()
     proc = ManagedProcess(
         "moto",
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         log_path=log_path,
+        die_with_parent=die_with_parent,
     ).start()
     endpoint = f"http://127.0.0.1:{port}"
     try:

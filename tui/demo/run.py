@@ -1,0 +1,337 @@
+"""Starting the demo landscape: moto, the vendors, the AWS resources and the traced fleet.
+
+The fleet follows the integration guideline's examples and breaks it on purpose where an
+anti-pattern needs it (see fleet/actor.py). Every service is its own process under the real
+``opentelemetry-instrument`` with the seamscope distro, told only its name, namespace and role.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tui.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
+
+FLEET_DIR = Path(__file__).parent / "fleet"
+REGION = "us-east-1"
+VENDORS = ("mailchimp", "algolia")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    system: str
+    role: str
+    serves_http: bool = False
+
+
+FLEET: tuple[ServiceSpec, ...] = (
+    ServiceSpec("shortlist-web", "shortlist", "webapp"),
+    ServiceSpec("webapp-bff", "webapp-bff", "bff", serves_http=True),
+    ServiceSpec("provider-portal", "providers", "webapp"),
+    ServiceSpec("providers-api", "providers", "backend", serves_http=True),
+    ServiceSpec("comms-api", "comms", "backend", serves_http=True),
+    ServiceSpec("comms-worker", "comms", "worker"),
+    ServiceSpec("auth0-events", "identity", "backend"),
+    ServiceSpec("mailing-sync", "marketing", "worker"),
+    ServiceSpec("billing-worker", "billing", "worker"),
+    ServiceSpec("inventory-api", "inventory", "backend", serves_http=True),
+    ServiceSpec("inventory-indexer", "inventory", "worker"),
+    ServiceSpec("inventory-sync-job", "inventory", "job"),
+    ServiceSpec("analytics-streamer", "analytics", "worker"),
+)
+
+TABLES = {"Inventory": "sku", "Providers": "id", "BillingAccounts": "providerId"}
+QUEUES = ("marketing-user-events", "comms-provider-events", "billing-provider-events",
+          "comms-outbox", "inventory-reindex")  # fmt: skip
+# EventBridge rules: name -> (source, detail-type, target queue)
+RULES = {
+    "user-created-to-marketing": ("identity.auth0", "UserCreated", "marketing-user-events"),
+    "provider-changed-to-comms": ("providers", "ProviderChanged", "comms-provider-events"),
+    "provider-changed-to-billing": ("providers", "ProviderChanged", "billing-provider-events"),
+}
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def require_demo_dependencies() -> None:
+    """The demo's extras, checked up front so a missing one is a one-line message."""
+    for module in ("moto.server", "boto3", "flask", "httpx", "werkzeug"):
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            raise SeamscopeError(
+                f"the demo needs {module.split('.')[0]}: pip install 'seamscope[demo]'"
+            )
+    if not instrument_command().exists():
+        raise SeamscopeError(f"{instrument_command()} is missing: pip install 'seamscope[demo]'")
+
+
+def instrument_command() -> Path:
+    """The opentelemetry-instrument beside this interpreter, not whatever PATH finds first."""
+    return Path(sys.executable).parent / "opentelemetry-instrument"
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SeamscopeError(
+                f"port {port} on 127.0.0.1 ({what}) is in use: choose another with --port"
+            ) from None
+
+
+def wait_for_port(port: int, process: ManagedProcess, *, timeout_s: float) -> None:
+    """Waits for a listener with a bare connect: an HTTP request would be traced."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if not process.alive():
+            raise SeamscopeError(f"{process.name} exited at startup; see {process.log_path}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SeamscopeError(
+                    f"{process.name} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s;"
+                    f" see {process.log_path}"
+                ) from None
+            time.sleep(0.1)
+
+
+@dataclass
+class Provisioned:
+    queue_urls: dict[str, str]
+    stream_arn: str
+
+
+def provision(endpoint: str) -> Provisioned:
+    """Creates the tables, queues and EventBridge rules the fleet uses, untraced."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    ddb: Any = session.client("dynamodb", endpoint_url=endpoint)
+    sqs: Any = session.client("sqs", endpoint_url=endpoint)
+    events: Any = session.client("events", endpoint_url=endpoint)
+    for table, key in TABLES.items():
+        extra: dict[str, Any] = {}
+        if table == "Inventory":
+            extra["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            }
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            **extra,
+        )
+    stream_arn = ddb.describe_table(TableName="Inventory")["Table"]["LatestStreamArn"]
+    queue_urls = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in QUEUES}
+    for rule, (source, detail_type, queue) in RULES.items():
+        events.put_rule(
+            Name=rule,
+            EventPattern=json.dumps({"source": [source], "detail-type": [detail_type]}),
+            State="ENABLED",
+        )
+        arn = sqs.get_queue_attributes(QueueUrl=queue_urls[queue], AttributeNames=["QueueArn"])
+        events.put_targets(Rule=rule, Targets=[{"Id": queue, "Arn": arn["Attributes"]["QueueArn"]}])
+    return Provisioned(queue_urls, str(stream_arn))
+
+
+def render_landscape(ports: dict[str, int]) -> str:
+    """The demo's landscape file, with the vendors' loopback ports of this run filled in."""
+    template = resources.files("seamscope.tui.demo").joinpath("landscape.toml").read_text()
+    for vendor in VENDORS:
+        template = template.replace(f"{{{vendor}_port}}", str(ports[vendor]))
+    return template
+
+
+@dataclass
+class Fleet:
+    """Everything the demo started, in start order; stop() ends all of it, newest first."""
+
+    run_dir: Path
+    db_path: Path
+    processes: list[ManagedProcess] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    endpoint: str = ""
+    landscape_path: Path | None = None
+    reported_dead: set[str] = field(default_factory=set)
+    provisioned: Provisioned = field(default_factory=lambda: Provisioned({}, ""))
+    pace: float = 1.0
+
+    def add(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.log"
+
+    def start_backing(self, *, pace: float = 1.0) -> None:
+        """moto, the vendors and the AWS resources: what the fleet needs before it starts."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        moto, self.endpoint = start_moto_server(
+            log_path=self.log_path("moto"), die_with_parent=True
+        )
+        self.add(moto)
+        self.ports["moto"] = int(self.endpoint.rsplit(":", 1)[1])
+        for vendor in VENDORS:
+            self.ports[vendor] = free_port()
+        vendors = self.add(
+            ManagedProcess(
+                "vendors",
+                [sys.executable, str(FLEET_DIR / "vendors.py")]
+                + [f"{v}={self.ports[v]}" for v in VENDORS],
+                log_path=self.log_path("vendors"),
+                die_with_parent=True,
+            ).start()
+        )
+        for vendor in VENDORS:
+            wait_for_http(f"http://127.0.0.1:{self.ports[vendor]}/", process=vendors.popen)
+        self.provisioned = provision(self.endpoint)
+        self.pace = pace
+        self.landscape_path = self.run_dir / "landscape.toml"
+        self.landscape_path.write_text(render_landscape(self.ports))
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        urls = {v: f"http://127.0.0.1:{self.ports[v]}" for v in VENDORS}
+        urls.update(
+            {s.name: f"http://127.0.0.1:{self.ports[s.name]}" for s in FLEET if s.serves_http}
+        )
+        env = {
+            "OTEL_SERVICE_NAME": spec.name,
+            "OTEL_RESOURCE_ATTRIBUTES": (
+                f"service.namespace={spec.system},seamscope.role={spec.role}"
+            ),
+            "SEAMSCOPE_DB": str(self.db_path),
+            # Spans reach the live view within about a second instead of five.
+            "OTEL_BSP_SCHEDULE_DELAY": "1000",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "DEMO_URLS": json.dumps(urls),
+            "DEMO_QUEUES": json.dumps(self.provisioned.queue_urls),
+            "DEMO_STREAM_ARN": self.provisioned.stream_arn,
+            "DEMO_PACE": str(self.pace),
+            "PYTHONUNBUFFERED": "1",
+            **AWS_ENV,
+        }
+        if spec.serves_http:
+            env["DEMO_PORT"] = str(self.ports[spec.name])
+        return env
+
+    def start_services(self) -> None:
+        """Every service under opentelemetry-instrument; returns once the HTTP ones answer."""
+        for spec in FLEET:
+            if spec.serves_http:
+                self.ports[spec.name] = free_port()
+        started: list[tuple[ServiceSpec, ManagedProcess]] = []
+        for spec in FLEET:
+            argv = [
+                str(instrument_command()),
+                sys.executable,
+                str(FLEET_DIR / "actor.py"),
+                spec.name,
+            ]
+            process = ManagedProcess(
+                spec.name,
+                argv,
+                env=self.service_env(spec),
+                log_path=self.log_path(spec.name),
+                die_with_parent=True,
+            )
+            started.append((spec, self.add(process.start())))
+        for spec, process in started:
+            if spec.serves_http:
+                wait_for_port(self.ports[spec.name], process, timeout_s=60.0)
+        self.write_state()
+
+    def write_state(self) -> None:
+        """demo.json in the run folder: what runs where, for people and tests."""
+        state = {
+            "db": str(self.db_path),
+            "landscape": str(self.landscape_path),
+            "aws_endpoint": self.endpoint,
+            "ports": self.ports,
+            "processes": {p.name: p.pid for p in self.processes if p.popen is not None},
+        }
+        (self.run_dir / "demo.json").write_text(json.dumps(state, indent=2))
+
+    def services(self) -> list[ManagedProcess]:
+        names = {s.name for s in FLEET}
+        return [p for p in self.processes if p.name in names]
+
+    def newly_dead(self) -> list[ManagedProcess]:
+        """Processes that ended on their own since the last call."""
+        dead = [
+            p
+            for p in self.processes
+            if p.popen is not None and not p.alive() and p.name not in self.reported_dead
+        ]
+        self.reported_dead.update(p.name for p in dead)
+        return dead
+
+    def stop_services(self) -> None:
+        """Services first, each asked to flush its spans; they are independent, so all at once."""
+        self._stop([p for p in self.processes if p in self.services()])
+
+    def stop(self) -> None:
+        self._stop(list(self.processes))
+
+    def _stop(self, processes: list[ManagedProcess]) -> None:
+        for process in processes:
+            process.terminate()
+        for process in reversed(processes):
+            process.stop(timeout_s=8.0)
+
+
+@contextmanager
+def running_fleet(
+    run_dir: Path,
+    db_path: Path,
+    *,
+    pace: float = 1.0,
+    on_ready: Callable[[Fleet], None] | None = None,
+) -> Iterator[Fleet]:
+    """The whole demo landscape, stopped (every process group) however the block ends."""
+    fleet = Fleet(run_dir=run_dir, db_path=db_path)
+    try:
+        fleet.start_backing(pace=pace)
+        if on_ready is not None:
+            on_ready(fleet)
+        yield fleet
+    finally:
+        with _signals_held():
+            fleet.stop()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """A second Ctrl-C must not cut the clean-up short and leave processes behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
