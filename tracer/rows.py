@@ -8,6 +8,7 @@ conventions fill the same typed columns, and secrets are redacted in one place.
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,7 +18,9 @@ import pyarrow as pa
 
 from seamscope.tracer.schema import INPUT_COLUMNS, INPUT_SCHEMA
 
-AttrValue = str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
+AttrValue = (
+    str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
+)
 Attributes = Mapping[str, Any]
 
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
@@ -173,14 +176,40 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default, ensure_ascii=False)
+_encode = _ENCODER.encode
+# The C encoder made once, as json.dumps would make it on every call (no circular-reference
+# markers: span attributes, events and links are trees of plain values).
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encoder = (
+    _c_make_encoder(
+        None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _encode_container(value: dict[str, Any] | list[Any]) -> str:
+    """JSON of a dict or list, as to_json makes it, without building an encoder per call."""
+    if _c_encoder is None:
+        return _encode(value)
+    chunks: list[str] = _c_encoder(value, 0)
+    return "".join(chunks)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+    return _encode(value)
 
 
 def _table_names(attrs: Attributes) -> list[str] | None:
     names = attrs.get("aws.dynamodb.table_names")
     if names is None:
-        names = attrs.get("db.collection.name") if attrs.get("db.system.name") == "aws.dynamodb" else None
+        names = (
+            attrs.get("db.collection.name")
+            if attrs.get("db.system.name") == "aws.dynamodb"
+            else None
+        )
     if names is None and _str_or_none(attrs.get("db.system.name") or attrs.get("db.system")) in (
         "dynamodb",
         "aws.dynamodb",
@@ -225,19 +254,114 @@ def _sns_topics(attrs: Attributes) -> list[str] | None:
 
 _ResourceValues = tuple[str | None, str | None, str | None, str | None, str]
 
+# Row layout: INPUT_COLUMNS order. add() fills a temporary row and appends it to one flat list
+# (no container per span stays alive, so the cyclic GC is not kept busy); build() slices columns.
+_NCOLS = len(INPUT_COLUMNS)
+_IDX: dict[str, int] = {c.name: i for i, c in enumerate(INPUT_COLUMNS)}
+_HEAD = tuple(c.name for c in INPUT_COLUMNS[:15])
+assert _HEAD == (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time",
+    "duration_ns", "status_code", "status_message", "service_name", "service_namespace",
+    "service_role", "service_instance", "scope_name",
+)  # fmt: skip
+assert tuple(c.name for c in INPUT_COLUMNS[-4:]) == (
+    "attributes",
+    "resource",
+    "span_events",
+    "links",
+)
+_ROLE = _IDX["service_role"]
+_ADDRESS = _IDX["server_address"]
+_PORT = _IDX["server_port"]
+_URL = _IDX["http_url"]
+_DB_TABLES = _IDX["db_tables"]
+_EVENTS = _IDX["events"]
+_SNS = _IDX["sns_topics"]
+
+_TABLE_KEYS = frozenset(
+    {"aws.dynamodb.table_names", "db.collection.name", "db.system.name", "db.system"}
+)
+_EVENT_KEYS = frozenset({EVENT_BUSES, EVENT_SOURCES, EVENT_DETAIL_TYPES})
+_SNS_KEYS = frozenset({SNS_TOPICS, "aws.sns.topic.arn", "messaging.system"})
+_KEY_SOURCES: dict[str, list[tuple[str, int]]] = {}
+for _column, _keys in _SCALAR_SOURCES.items():
+    for _rank, _key in enumerate(_keys):
+        _KEY_SOURCES.setdefault(_key, []).append((_column, _rank))
+
+
+class _Plan:
+    """What one attribute key set needs: computed once per distinct key set, then reused.
+
+    Spans of one kind (a GetItem, a Flask request) carry the same keys every time, so the
+    typed-column lookups, the secret-key checks and the list columns are decided once.
+    """
+
+    __slots__ = ("secret", "scalars", "tables", "events", "sns", "role")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        present = set(keys)
+        self.secret = any(_is_secret_key(k) for k in keys)
+        scalars: list[tuple[int, tuple[str, ...], bool]] = []
+        for column, sources in _SCALAR_SOURCES.items():
+            found = tuple(k for k in sources if k in present)
+            if found:
+                scalars.append((_IDX[column], found, column in _INT_COLUMNS))
+        self.scalars = tuple(scalars)
+        self.tables = not present.isdisjoint(_TABLE_KEYS)
+        self.events = not present.isdisjoint(_EVENT_KEYS)
+        self.sns = not present.isdisjoint(_SNS_KEYS)
+        self.role = "seamscope.role" in present
+
+
+_plans: dict[tuple[str, ...], _Plan] = {}
+_MAX_PLANS = 10_000
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan:
+    plan = _plans.get(keys)
+    if plan is None:
+        plan = _Plan(keys)
+        if len(_plans) >= _MAX_PLANS:
+            _plans.clear()
+        _plans[keys] = plan
+    return plan
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False when no string in the JSON text can need redaction (a superset test, one pass each)."""
+    return ("://" in text and ("?" in text or "@" in text)) or "AKIA" in text or "ASIA" in text
+
+
+def _records_json(records: Sequence[Mapping[str, Any]]) -> str:
+    """Span events or links as JSON, with secrets in their attributes redacted."""
+    items = list(records)
+    text = _encode(items)
+    if not _may_hold_secret(text) and not any(
+        _is_secret_key(k) for r in items for k in (r.get("attributes") or ())
+    ):
+        return text
+    cleaned = []
+    for record in items:
+        record = dict(record)
+        attrs = record.get("attributes")
+        if isinstance(attrs, Mapping):
+            record["attributes"] = redact_attributes(attrs)
+        cleaned.append(record)
+    return _encode(cleaned)
+
 
 class SpanBatchBuilder:
-    """Accumulates spans column by column and hands them over as one Arrow table."""
+    """Accumulates spans row by row and hands them over as one Arrow table."""
 
-    __slots__ = ("_cols", "_resource_cache")
+    __slots__ = ("_flat", "_resource_cache")
 
     def __init__(self) -> None:
-        self._cols: dict[str, list[Any]] = {c.name: [] for c in INPUT_COLUMNS}
+        self._flat: list[Any] = []
         # Keyed by id(); the mapping itself is kept so that its id cannot be reused meanwhile.
         self._resource_cache: dict[int, tuple[Attributes, _ResourceValues]] = {}
 
     def __len__(self) -> int:
-        return len(self._cols["trace_id"])
+        return len(self._flat) // _NCOLS
 
     def resource_values(self, resource: Attributes) -> _ResourceValues:
         """(service_name, service_namespace, role, instance, resource JSON), cached by identity."""
@@ -277,60 +401,89 @@ class SpanBatchBuilder:
         links: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Adds one span. Ids are lowercase hex; times are Unix nanoseconds."""
-        cols = self._cols
-        service_name, namespace, role, instance, resource_json = self.resource_values(resource)
-        attrs = redact_attributes(attributes)
-        cols["trace_id"].append(trace_id)
-        cols["span_id"].append(span_id)
-        cols["parent_span_id"].append(parent_span_id or None)
-        cols["name"].append(name)
-        cols["kind"].append(kind)
-        cols["start_time"].append(start_ns)
-        cols["end_time"].append(end_ns)
-        cols["duration_ns"].append(end_ns - start_ns)
-        cols["status_code"].append(status_code)
-        cols["status_message"].append(status_message or None)
-        cols["service_name"].append(service_name)
-        cols["service_namespace"].append(namespace)
-        cols["service_role"].append(_str_or_none(attrs.get("seamscope.role")) or role)
-        cols["service_instance"].append(instance)
-        cols["scope_name"].append(scope_name or None)
-        for column, keys in _SCALAR_SOURCES.items():
+        cached = self._resource_cache.get(id(resource))
+        if cached is not None and cached[0] is resource:
+            service_name, namespace, role, instance, resource_json = cached[1]
+        else:
+            service_name, namespace, role, instance, resource_json = self.resource_values(resource)
+        attrs: dict[str, Any] = attributes if isinstance(attributes, dict) else dict(attributes)
+        plan = _plans.get(tuple(attrs)) or _plan(tuple(attrs))
+        # Redaction: the common span has nothing to redact, which one scan of its JSON proves.
+        if plan.secret:
+            attrs = redact_attributes(attrs)
+            attrs_json = _encode_container(attrs)
+        else:
+            attrs_json = _encode_container(attrs)
+            if _may_hold_secret(attrs_json):
+                redacted = redact_attributes(attrs)
+                if redacted != attrs:
+                    attrs = redacted
+                    attrs_json = _encode_container(redacted)
+        row: list[Any] = [None] * _NCOLS
+        row[0:15] = (
+            trace_id,
+            span_id,
+            parent_span_id or None,
+            name,
+            kind,
+            start_ns,
+            end_ns,
+            end_ns - start_ns,
+            status_code,
+            status_message or None,
+            service_name,
+            namespace,
+            (_str_or_none(attrs.get("seamscope.role")) or role) if plan.role else role,
+            instance,
+            scope_name or None,
+        )
+        for index, keys, is_int in plan.scalars:
             value = None
             for key in keys:
-                value = attrs.get(key)
+                value = attrs[key]
                 if value is not None:
                     break
-            if column in _INT_COLUMNS:
-                cols[column].append(_int_or_none(value))
-            else:
-                cols[column].append(_str_or_none(value))
-        address = cols["server_address"][-1]
+            if is_int:
+                value = _int_or_none(value)
+            elif value.__class__ is not str:
+                value = _str_or_none(value)
+            row[index] = value
+        address = row[_ADDRESS]
         if address is not None and address.count(":") == 1:
             # net.peer.name of botocore spans carries the port.
             host, _, port = address.partition(":")
-            cols["server_address"][-1] = host
-            if cols["server_port"][-1] is None:
-                cols["server_port"][-1] = _int_or_none(port)
+            row[_ADDRESS] = host
+            if row[_PORT] is None:
+                row[_PORT] = _int_or_none(port)
         # The URL carries the host when the old HTTP conventions left server.address out.
-        url = cols["http_url"][-1]
-        if url is not None and (cols["server_address"][-1] is None or cols["server_port"][-1] is None):
-            host, port = _host_port(url)
-            if cols["server_address"][-1] is None:
-                cols["server_address"][-1] = host
-            if cols["server_port"][-1] is None:
-                cols["server_port"][-1] = port
-        cols["db_tables"].append(_table_names(attrs))
-        cols["events"].append(_events(attrs))
-        cols["sns_topics"].append(_sns_topics(attrs))
-        cols["attributes"].append(to_json(attrs))
-        cols["resource"].append(resource_json)
-        cols["span_events"].append(to_json(list(events)) if events else None)
-        cols["links"].append(to_json(list(links)) if links else None)
+        url = row[_URL]
+        if url is not None and (row[_ADDRESS] is None or row[_PORT] is None):
+            host, port_number = _host_port(url)
+            if row[_ADDRESS] is None:
+                row[_ADDRESS] = host
+            if row[_PORT] is None:
+                row[_PORT] = port_number
+        if plan.tables:
+            row[_DB_TABLES] = _table_names(attrs)
+        if plan.events:
+            row[_EVENTS] = _events(attrs)
+        if plan.sns:
+            row[_SNS] = _sns_topics(attrs)
+        row[-4:] = (
+            attrs_json,
+            resource_json,
+            _records_json(events) if events else None,
+            _records_json(links) if links else None,
+        )
+        self._flat += row
 
     def build(self) -> pa.Table:
         """The spans added so far as a table of INPUT_SCHEMA; the builder is emptied."""
-        table = pa.Table.from_pydict(self._cols, schema=INPUT_SCHEMA)
-        self._cols = {c.name: [] for c in INPUT_COLUMNS}
+        flat = self._flat
+        self._flat = []
         self._resource_cache.clear()
-        return table
+        arrays = [
+            pa.array(flat[i::_NCOLS], type=column.arrow_type)
+            for i, column in enumerate(INPUT_COLUMNS)
+        ]
+        return pa.Table.from_arrays(arrays, schema=INPUT_SCHEMA)

@@ -94,3 +94,30 @@ def test_secrets_never_reach_the_row() -> None:
 
 def test_redact_url_keeps_plain_urls() -> None:
     assert redact_url("http://a/b?page=1") == "http://a/b?page=1"
+
+
+def test_secrets_are_redacted_whatever_spans_came_before() -> None:
+    """The per-key-set plans and the JSON pre-check must not let a later secret through."""
+    builder = SpanBatchBuilder()
+    values = ["http://a/b", "http://a/b?page=1", "https://h/cb?token=abc", "AKIAABCDEFGHIJKLMNOP"]
+    for i, url in enumerate(values):
+        builder.add(
+            trace_id="ab" * 16,
+            span_id=f"{i:016x}",
+            parent_span_id=None,
+            name="GET",
+            kind="CLIENT",
+            start_ns=1,
+            end_ns=2,
+            status_code="UNSET",
+            status_message=None,
+            attributes={"url.full": url, "server.address": "h"},
+            resource={"service.name": "svc"},
+            scope_name=None,
+            events=[{"name": "exception", "time_unix_nano": 1, "attributes": {"x": url}}],
+        )
+    table = builder.build()
+    text = json.dumps(table.to_pylist(), default=str)
+    assert "token=abc" not in text and "AKIAABCDEFGHIJKLMNOP" not in text
+    assert table.column("http_url").to_pylist()[:2] == ["http://a/b", "http://a/b?page=1"]
+    assert len(builder) == 0 and table.num_rows == 4
