@@ -72,6 +72,7 @@ class ManagedProcess:
     # thread that lives as long as the process should).
     die_with_parent: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    terminated: bool = field(default=False, init=False)
 
     def start(self) -> ManagedProcess:
         env = dict(os.environ)
@@ -103,7 +104,8 @@ class ManagedProcess:
 
     def terminate(self) -> None:
         """SIGTERM to the group without waiting, so several processes can stop at once."""
-        if self.alive():
+        if self.alive() and not self.terminated:
+            self.terminated = True
             self._signal_group(signal.SIGTERM)
 
     def stop(self, timeout_s: float = 5.0) -> int | None:
@@ -111,7 +113,7 @@ class ManagedProcess:
         if self.popen is None:
             return None
         if self.popen.poll() is None:
-            self._signal_group(signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout_s)
             except subprocess.TimeoutExpired:

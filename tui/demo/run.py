@@ -291,9 +291,12 @@ class Fleet:
 
     def stop_services(self) -> None:
         """Services first, each asked to flush its spans; they are independent, so all at once."""
-        self._stop([p for p in self.processes if p in self.services()])
+        services = self.services()
+        self.reported_dead.update(p.name for p in services if p.alive())
+        self._stop(services)
 
     def stop(self) -> None:
+        self.reported_dead.update(p.name for p in self.processes if p.alive())
         self._stop(list(self.processes))
 
     def _stop(self, processes: list[ManagedProcess]) -> None:

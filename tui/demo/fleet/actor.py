@@ -389,13 +389,21 @@ def wait_for_peers(timeout_s: float = 60.0) -> None:
                 STOP.wait(0.2)
 
 
+def _stop(signum: int, frame: object) -> None:
+    """First signal: stop the loops and exit normally. Later ones are ignored, so that they
+    cannot cut short the flush of queued spans at exit."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    STOP.set()
+
+
 def main() -> int:
     if NAME not in SERVICES:
         print(f"actor: unknown service {NAME!r}; one of {', '.join(SERVICES)}", file=sys.stderr)
         return 2
     # A normal exit runs atexit, which flushes the spans still queued.
-    signal.signal(signal.SIGTERM, lambda *_: STOP.set())
-    signal.signal(signal.SIGINT, lambda *_: STOP.set())
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     app, loops = SERVICES[NAME]()
     server: BaseWSGIServer | None = None
     threads: list[threading.Thread] = []

@@ -1,0 +1,218 @@
+"""`seamscope demo`: the guideline's own landscape, running for real on loopback, watched live."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.owner import find_owner
+from seamscope.tui.demo.processes import ManagedProcess
+from seamscope.tui.demo.run import (
+    FLEET,
+    Fleet,
+    ensure_port_free,
+    require_demo_dependencies,
+    running_fleet,
+)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _seamscope(*args: str) -> list[str]:
+    """This installation's seamscope command, whatever PATH says."""
+    return [sys.executable, "-m", "seamscope.tui", *args]
+
+
+def _wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> None:
+    """Blocks until the receiver published itself as the store's owner, or died trying."""
+    deadline = time.monotonic() + 60.0
+    while find_owner(db_path) is None:
+        alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
+        if not alive:
+            raise SeamscopeError("the receiver exited before it owned the store; see the log above")
+        if time.monotonic() > deadline:
+            raise SeamscopeError(f"no receiver owned {db_path} within 60 s")
+        time.sleep(0.1)
+
+
+def _report_dead(fleet: Fleet, echo: bool = True) -> list[str]:
+    lines = [
+        f"demo: {p.name} exited with code {p.popen.returncode if p.popen else '?'};"
+        f" its log: {p.log_path}"
+        for p in fleet.newly_dead()
+    ]
+    for line in lines:
+        if echo:
+            click.echo(line, err=True)
+        with open(fleet.run_dir / "demo.log", "a") as log:
+            log.write(line + "\n")
+    return lines
+
+
+def _run_headless(fleet: Fleet, port: int, duration: float) -> list[str]:
+    """Owner = `seamscope collect`; the fleet runs for duration seconds, then flushes and stops."""
+    collector = fleet.add(
+        ManagedProcess(
+            "collector",
+            _seamscope(
+                "collect",
+                "--quiet",
+                "--port",
+                str(port),
+                "--db",
+                str(fleet.db_path),
+                "--landscape",
+                str(fleet.landscape_path),
+            ),
+            log_path=fleet.log_path("collector"),
+            die_with_parent=True,
+        ).start()
+    )
+    _wait_for_owner(fleet.db_path, collector)
+    fleet.start_services()
+    click.echo(
+        f"demo: {len(FLEET)} services running for {duration:.0f} s; spans -> {fleet.db_path}",
+        err=True,
+    )
+    dead: list[str] = []
+    end = time.monotonic() + duration
+    while time.monotonic() < end:
+        time.sleep(0.25)
+        dead += _report_dead(fleet)
+    # The services flush their last spans to the receiver, then the receiver flushes to the store.
+    fleet.stop_services()
+    dead += _report_dead(fleet)
+    collector.stop(timeout_s=15.0)
+    return dead
+
+
+def _run_tui(fleet: Fleet, port: int) -> list[str]:
+    """Owner = the TUI with --collect, in the foreground on this terminal."""
+    assert fleet.landscape_path is not None
+    tui = subprocess.Popen(
+        _seamscope(
+            "tui",
+            "--collect",
+            "--port",
+            str(port),
+            "--db",
+            str(fleet.db_path),
+            "--landscape",
+            str(fleet.landscape_path),
+        )
+    )
+    try:
+        _wait_for_owner(fleet.db_path, tui)
+        fleet.start_services()
+        dead: list[str] = []
+        while tui.poll() is None:
+            time.sleep(0.25)
+            dead += _report_dead(fleet, echo=False)
+        return dead
+    finally:
+        if tui.poll() is None:
+            tui.terminate()
+            try:
+                tui.wait(10)
+            except subprocess.TimeoutExpired:
+                tui.kill()
+                tui.wait()
+
+
+@click.command()
+@click.option("--headless", is_flag=True, help="No TUI: run, then print the findings table.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="With --headless: seconds the fleet runs (default 30).",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the store at this path (default: a temporary one, removed afterwards).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4318,
+    show_default=True,
+    help="OTLP/HTTP port of the receiver on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--logs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep every process's log, the landscape file and demo.json in this folder.",
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Multiplies every service's loop period (2 = half the traffic).",
+)
+def demo(
+    headless: bool,
+    duration: float | None,
+    db: Path | None,
+    port: int,
+    logs: Path | None,
+    pace: float,
+) -> None:
+    """Run the demo fleet on loopback and watch its integrations live.
+
+    Starts moto's server as the AWS endpoint, two vendor stand-ins, a receiver that owns the
+    store, and thirteen small services, each its own process under opentelemetry-instrument.
+    Ctrl-C (or leaving the TUI) stops every process it started.
+    """
+    if duration is not None and not headless:
+        raise click.UsageError("--duration goes with --headless")
+    require_demo_dependencies()
+    if port:
+        ensure_port_free(port, "the demo's receiver")
+    if db is not None and find_owner(db) is not None:
+        raise SeamscopeError(f"{db} is owned by another running process; stop it or choose --db")
+    run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))
+    db_path = db.resolve() if db is not None else run_dir / "seamscope.duckdb"
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    dead: list[str] = []
+    interrupted = False
+    try:
+        with running_fleet(run_dir, db_path, pace=pace) as fleet:
+            try:
+                if headless:
+                    dead = _run_headless(fleet, port, duration or 30.0)
+                else:
+                    dead = _run_tui(fleet, port)
+            except KeyboardInterrupt:
+                interrupted = True
+                click.echo("demo: stopping every process it started", err=True)
+            landscape = fleet.landscape_path
+        if headless and not interrupted and landscape is not None:
+            from seamscope.tui.demo.findings import print_findings
+
+            print_findings(db_path, landscape)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if logs is None and not dead:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        elif logs is None:
+            click.echo(f"demo: logs kept in {run_dir}", err=True)
+    if dead:
+        raise SeamscopeError(f"{len(dead)} service(s) of the fleet exited while it ran (see above)")
+    if interrupted:
+        sys.exit(130)
