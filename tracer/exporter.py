@@ -47,6 +47,7 @@ ENV_MEMORY_SPANS = "SEAMSCOPE_EXPORTER_MEMORY_SPANS"
 DEFAULT_MEMORY_SPANS = 20_000
 HTTP_TIMEOUT_S = 3.0
 SHUTDOWN_WAIT_S = 4.0
+SHUTDOWN_RETRY_S = 0.1
 
 
 @dataclass
@@ -178,11 +179,13 @@ class SeamscopeSpanExporter(SpanExporter):
             deadline = time.monotonic() + min(timeout_millis / 1000, SHUTDOWN_WAIT_S)
             with self._lock:
                 self._shut_down = True
-                while self._pending and time.monotonic() < deadline:
-                    before = len(self._pending)
-                    self._deliver(self.lock_attempts + 2)
-                    if len(self._pending) == before:
+                while True:
+                    self._deliver(self.lock_attempts)
+                    if not self._pending:
                         break
+                    if time.monotonic() + SHUTDOWN_RETRY_S >= deadline:
+                        break
+                    time.sleep(SHUTDOWN_RETRY_S)
                 while self._pending:
                     self._spool_oldest()
                 if self.dropped:

@@ -145,7 +145,7 @@ def test_over_the_memory_bound_batches_go_to_the_spool_and_are_drained(
 def test_shutdown_spools_what_it_could_not_deliver(db_path: Path, lock_holder: LockHolder) -> None:
     exporter = SeamscopeSpanExporter(db_path, lock_attempts=1)
     exporter.export(_spans(7))
-    exporter.shutdown()
+    exporter.shutdown(timeout_millis=200)
     assert exporter.pending_spans == 0
     assert exporter.spooled == 7
     lock_holder.release()
@@ -161,7 +161,7 @@ def test_drops_only_when_memory_and_spool_fail_and_says_so(
     exporter = SeamscopeSpanExporter(db_path, memory_spans=2, lock_attempts=1)
     with caplog.at_level(logging.WARNING):
         assert exporter.export(_spans(3)) is SpanExportResult.FAILURE
-        exporter.shutdown()
+        exporter.shutdown(timeout_millis=200)
     assert exporter.dropped == 3
     assert "3 spans" in caplog.text and "dropped" in caplog.text
     lock_holder.release()
@@ -176,7 +176,7 @@ def test_drops_only_when_memory_and_spool_fail_and_says_so(
 def test_a_missing_folder_never_raises_into_the_service(tmp_path: Path) -> None:
     exporter = SeamscopeSpanExporter(tmp_path / "nope" / "s.duckdb", memory_spans=1)
     assert exporter.export(_spans(2)) is SpanExportResult.FAILURE
-    exporter.shutdown()
+    exporter.shutdown(timeout_millis=200)
     assert exporter.dropped == 2
 
 
@@ -277,3 +277,18 @@ def test_export_into_an_existing_store_with_other_data(db_path: Path) -> None:
         pass
     SeamscopeSpanExporter(db_path).export(_spans(2))
     assert _counts(db_path) == (2, 2)
+
+
+def test_shutdown_waits_a_little_for_a_lock_that_goes_away(
+    db_path: Path, lock_holder: LockHolder
+) -> None:
+    exporter = SeamscopeSpanExporter(db_path, lock_attempts=1)
+    exporter.export(_spans(3))
+    timer = threading.Timer(0.5, lock_holder.release)
+    timer.start()
+    try:
+        exporter.shutdown(timeout_millis=10_000)
+    finally:
+        timer.join()
+    assert (exporter.spooled, exporter.delivered_store) == (0, 3)
+    assert _counts(db_path) == (3, 3)
