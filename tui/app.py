@@ -1,0 +1,316 @@
+"""The seamscope terminal UI: landscape, systems, edges, traces, findings, patterns, SQL; live.
+
+All DuckDB work runs in thread workers that post messages back. A timer asks a worker every
+second whether the store moved on (a watermark over batches and edges); only then does the
+screen on top reload, so an idle UI costs one tiny query a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.store import StoreLocked
+from seamscope.tui import data
+from seamscope.tui.data import DataSource, Filters
+from seamscope.tui.screens.base import DataScreen
+from seamscope.tui.screens.dialogs import FilterScreen, HelpScreen, ProblemScreen, SearchScreen
+from seamscope.tui.screens.edge import EdgeScreen
+from seamscope.tui.screens.landscape import GraphScreen, LandscapeScreen, SystemScreen
+from seamscope.tui.screens.lists import FindingsScreen, PatternsScreen
+from seamscope.tui.screens.sql import SqlScreen
+from seamscope.tui.screens.trace import TraceScreen
+
+SourceFactory = Callable[[], DataSource]
+
+
+class SeamscopeApp(App[None]):
+    """Browse how systems really integrate."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "seamscope"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("l", "landscape", "Landscape"),
+        Binding("n", "findings", "Findings"),
+        Binding("p", "patterns", "Patterns"),
+        Binding("s", "sql", "SQL"),
+        Binding("f", "filter", "Filter"),
+        Binding("slash", "search", "Search"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    class Ready(Message):
+        """The store opened; the landscape can be shown."""
+
+        def __init__(self, source: DataSource) -> None:
+            super().__init__()
+            self.source = source
+
+    class Problem(Message):
+        """The store cannot be shown (missing, locked, too new, ...)."""
+
+        def __init__(self, error: BaseException) -> None:
+            super().__init__()
+            self.error = error
+
+    class DataChanged(Message):
+        """The watermark moved: what is on screen may be stale. Bursts replace each other."""
+
+        def __init__(self, token: object) -> None:
+            super().__init__()
+            self.token = token
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SeamscopeApp.DataChanged)
+
+    def __init__(
+        self,
+        source_factory: SourceFactory,
+        *,
+        refresh_interval: float = 1.0,
+        description: str = "",
+    ) -> None:
+        super().__init__()
+        self.source_factory = source_factory
+        self.source: DataSource | None = None
+        self.refresh_interval = refresh_interval
+        self.filters = Filters()
+        self.sql_history: list[str] = []
+        self._token: object = None
+        self._generation = 0
+        self._seen: dict[int, int] = {}
+        self.sub_title = description
+
+    # ---- startup and problems -------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._open()
+        if self.refresh_interval > 0:
+            self.set_interval(self.refresh_interval, self._tick)
+
+    @work(thread=True, exclusive=True, group="open")
+    def _open(self) -> None:
+        try:
+            source = self.source or self.source_factory()
+            self.source = source
+            source.refresh()
+            self._token = source.run(data.watermark)
+        except SeamscopeError as exc:
+            self.post_message(self.Problem(exc))
+            return
+        except Exception as exc:
+            self.post_message(self.Problem(exc))
+            return
+        self.post_message(self.Ready(source))
+
+    def on_seamscope_app_ready(self, message: SeamscopeApp.Ready) -> None:
+        self._reset_stack()
+        self.push_screen(LandscapeScreen())
+
+    def on_seamscope_app_problem(self, message: SeamscopeApp.Problem) -> None:
+        error = message.error
+        title, advice = data.describe_error(error)
+        text = str(error) or type(error).__name__
+        if not isinstance(error, SeamscopeError):
+            text = f"{type(error).__name__}: {text}"
+        self._reset_stack()
+        self.push_screen(ProblemScreen(title, text, advice))
+
+    def _reset_stack(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def source_or_raise(self) -> DataSource:
+        if self.source is None:
+            raise SeamscopeError("the store is not open yet")
+        return self.source
+
+    def show_empty(self, status: str, span_count: int) -> None:
+        """No edges to show yet: say why; the live timer opens the landscape when they come."""
+        if status == "empty":
+            title = "The store is empty"
+            advice = (
+                "Run services under opentelemetry-instrument with this store, send OTLP to "
+                "`seamscope tui --collect`, or load files with `seamscope ingest`. "
+                "New spans show up here by themselves."
+            )
+            message = f"{self.source.description if self.source else ''}: no spans yet."
+        else:
+            title = "Spans, but no edges yet"
+            advice = (
+                "The classifier has not run over this store. Open it with a seamscope that "
+                "includes the classifiers, or run `seamscope edges` once. Press r to retry."
+            )
+            message = f"{span_count:,} spans stored, none classified."
+        self._reset_stack()
+        self.push_screen(ProblemScreen(title, message, advice))
+
+    def report_error(self, error: Exception) -> None:
+        """A screen's load failed: a locked store is transient, anything else gets a screen."""
+        if isinstance(error, StoreLocked):
+            self.notify(str(error), title="Store busy, retrying", severity="warning", timeout=3)
+            return
+        if isinstance(error, SeamscopeError):
+            self.post_message(self.Problem(error))
+            return
+        self.notify(f"{type(error).__name__}: {error}", title="Query failed", severity="error")
+
+    def action_retry(self) -> None:
+        self._open()
+
+    # ---- live refresh ----------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.source is not None:
+            self._poll()
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _poll(self) -> None:
+        source = self.source
+        if source is None:
+            return
+        try:
+            source.refresh()
+            token = source.run(data.watermark)
+        except Exception:
+            return  # locked for a moment, or gone: the next tick tries again
+        if token != self._token:
+            self._token = token
+            self.post_message(self.DataChanged(token))
+
+    def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
+        self._generation += 1
+        screen = self.screen
+        if isinstance(screen, DataScreen):
+            screen.reload()
+        elif isinstance(screen, ProblemScreen):
+            self._open()
+
+    def stale(self, screen: Screen[Any]) -> bool:
+        return self._seen.get(id(screen), -1) != self._generation
+
+    def mark_fresh(self, screen: Screen[Any]) -> None:
+        self._seen[id(screen)] = self._generation
+
+    def action_refresh(self) -> None:
+        self._generation += 1
+        if isinstance(self.screen, DataScreen):
+            self.screen.reload()
+        elif isinstance(self.screen, ProblemScreen):
+            self._open()
+
+    # ---- navigation ------------------------------------------------------------------------
+
+    def _browsing(self) -> bool:
+        return self.source is not None and not isinstance(self.screen, ProblemScreen)
+
+    def open_system(self, system: str) -> None:
+        self.push_screen(SystemScreen(system))
+
+    def open_edge(self, edge_id: str) -> None:
+        self.push_screen(EdgeScreen(edge_id))
+
+    def open_trace(self, trace_id: str, *, edge_id: str | None, span_id: str | None) -> None:
+        self.push_screen(TraceScreen(trace_id, edge_id=edge_id, span_id=span_id))
+
+    def action_landscape(self) -> None:
+        if not self._browsing():
+            return
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if isinstance(self.screen, DataScreen) and self.stale(self.screen):
+            self.screen.reload()
+
+    def action_findings(self) -> None:
+        if self._browsing() and not isinstance(self.screen, FindingsScreen):
+            self.push_screen(FindingsScreen())
+
+    def action_patterns(self) -> None:
+        if self._browsing() and not isinstance(self.screen, PatternsScreen):
+            self.push_screen(PatternsScreen())
+
+    def action_sql(self) -> None:
+        if self._browsing() and not isinstance(self.screen, SqlScreen):
+            self.push_screen(SqlScreen(self.sql_history))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.description not in seen:
+                seen.add(binding.description)
+                keys.append((self.get_key_display(binding), binding.description))
+        keys += [("ctrl+p", "Command palette"), ("escape", "Back")]
+        self.push_screen(HelpScreen(keys))
+
+    def action_filter(self) -> None:
+        if not self._browsing():
+            return
+
+        def apply(result: Filters | None) -> None:
+            if result is not None:
+                self._set_filters(result)
+
+        self.push_screen(FilterScreen(self.filters), apply)
+
+    def action_search(self) -> None:
+        if not self._browsing():
+            return
+
+        def apply(result: str | None) -> None:
+            if result is not None:
+                self._set_filters(self.filters.with_search(result))
+
+        self.push_screen(SearchScreen(self.filters.search), apply)
+
+    def action_clear_filters(self) -> None:
+        self._set_filters(Filters())
+
+    def _set_filters(self, filters: Filters) -> None:
+        self.filters = filters
+        self._generation += 1
+        if isinstance(self.screen, DataScreen):
+            self.screen.reload()
+
+    def action_toggle_map(self) -> None:
+        if isinstance(self.screen, GraphScreen):
+            self.screen.action_toggle_map()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, callback in (
+            ("Landscape", "The system landscape map and its edges", self.action_landscape),
+            ("Findings", "Anti-patterns and smells, worst first", self.action_findings),
+            ("Patterns", "The rule catalog with edge counts", self.action_patterns),
+            ("SQL console", "Read-only SQL over the store", self.action_sql),
+            (
+                "Filter",
+                "Filter by system, component, mechanism, verdict, rule, time",
+                self.action_filter,
+            ),
+            ("Search", "Search edges by text", self.action_search),
+            ("Clear filters", "Show everything again", self.action_clear_filters),
+            ("Toggle map", "Show or hide the map beside the table", self.action_toggle_map),
+            ("Refresh", "Reload the current screen now", self.action_refresh),
+            ("Help", "Keys, screens and colours", self.action_help),
+        ):
+            yield SystemCommand(title, help_text, callback)
+
+    def on_unmount(self) -> None:
+        if self.source is not None:
+            try:
+                self.source.close()
+            except Exception:
+                pass

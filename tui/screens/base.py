@@ -1,0 +1,137 @@
+"""What every data screen shares: loading in a thread worker, tables that keep their cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tui.data import DataSource, Filters, Query
+from seamscope.tui.widgets.layout import VERDICT_STYLES
+
+if TYPE_CHECKING:
+    from seamscope.tui.app import SeamscopeApp
+
+T = TypeVar("T")
+
+
+def verdict_text(verdict: str) -> Text:
+    return Text(verdict, style=VERDICT_STYLES.get(verdict, ""))
+
+
+def short_node(node_id: str) -> str:
+    """component:orders/api -> orders/api; external:auth0 -> auth0 (vendor)."""
+    kind, _, rest = node_id.partition(":")
+    if kind == "component":
+        return rest
+    if kind == "external":
+        return f"{rest} (vendor)"
+    return node_id
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def fmt_ms(value: float | None) -> str:
+    return f"{value:,.1f}" if value is not None else ""
+
+
+def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
+    """Replaces the rows, keeping the cursor on the same row key when it still exists."""
+    keep: str | None = None
+    if table.row_count:
+        try:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            keep = None
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if keep is not None:
+        try:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        except Exception:
+            pass
+
+
+class DataScreen(Screen[None], Generic[T]):
+    """A screen whose content comes from the store. `reload()` fetches it in a thread worker."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    class Loaded(Message):
+        """Fresh data for the screen, from its worker."""
+
+        def __init__(self, payload: object) -> None:
+            super().__init__()
+            self.payload = payload
+
+    class Failed(Message):
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    @property
+    def sapp(self) -> SeamscopeApp:
+        return cast("SeamscopeApp", self.app)
+
+    @property
+    def source(self) -> DataSource:
+        return self.sapp.source_or_raise()
+
+    @property
+    def filters(self) -> Filters:
+        return self.sapp.filters
+
+    def fetch(self, q: Query) -> T:
+        """Runs in the worker thread: everything the screen shows, as plain records."""
+        raise NotImplementedError
+
+    def show(self, payload: T) -> None:
+        """Runs on the event loop: puts the records into the widgets."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.sapp.stale(self):
+            self.reload()
+
+    def reload(self) -> None:
+        self.sapp.mark_fresh(self)
+        self._load()
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self) -> None:
+        fetch: Callable[[Query], T] = self.fetch
+        try:
+            payload = self.source.run(fetch)
+        except SeamscopeError as exc:
+            self.post_message(self.Failed(exc))
+            return
+        except Exception as exc:  # a query error must not take the app down
+            self.post_message(self.Failed(exc))
+            return
+        self.post_message(self.Loaded(payload))
+
+    def on_data_screen_loaded(self, message: DataScreen.Loaded) -> None:
+        message.stop()
+        self.show(cast(T, message.payload))
+
+    def on_data_screen_failed(self, message: DataScreen.Failed) -> None:
+        message.stop()
+        self.sapp.report_error(message.error)
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()

@@ -1,0 +1,180 @@
+"""Help, filter, search and the problem screen (a store that cannot be shown, and why)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from seamscope.tui.data import Filters
+
+SCREENS_HELP = (
+    ("Landscape", "systems as boxes, arrows coloured by verdict; Enter on a system opens it"),
+    ("System", "level 2: components, AWS resources and vendors of one system"),
+    ("Edge", "the rule an edge keeps or breaks, why, what to do instead, recent spans"),
+    ("Trace", "waterfall of a whole trace, attributes, the other side of an event"),
+    ("Findings", "anti-patterns and smells, worst first"),
+    ("Patterns", "the catalog with how many edges keep or break each rule"),
+    ("SQL", "read-only DuckDB SQL over the store, with a history"),
+)
+COLOURS = (
+    ("pattern", "green"),
+    ("smell", "yellow"),
+    ("anti-pattern", "bold red"),
+    ("unclassified", "bright_blue"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys of the screen below, the screens, and what the colours mean."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold cyan")
+        keys.add_column()
+        for key, description in self.keys:
+            keys.add_row(key, description)
+        screens = Table.grid(padding=(0, 2))
+        screens.add_column(style="bold")
+        screens.add_column()
+        for name, description in SCREENS_HELP:
+            screens.add_row(name, description)
+        colours = Text()
+        for verdict, style in COLOURS:
+            colours.append("──▶ ", style)
+            colours.append(f"{verdict}   ", style)
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("seamscope — keys", style="bold"))
+            yield Static(keys)
+            yield Static(Text("\nScreens", style="bold"))
+            yield Static(screens)
+            yield Static(Text("\nArrows", style="bold"))
+            yield Static(colours)
+            yield Static(
+                Text(
+                    "\nMouse: click a box to select it, click again to open it; click a row, "
+                    "then Enter. Ctrl+P opens the command palette.",
+                    style="dim",
+                )
+            )
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class FilterScreen(ModalScreen[Filters | None]):
+    """Narrows every screen; empty fields match everything."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    FIELDS = (
+        ("system", "System", "orders"),
+        ("component", "Component", "part of a node id, e.g. api"),
+        ("mechanism", "Mechanism", "rest graphql dynamodb eventbridge sqs sns kinesis …"),
+        ("verdict", "Verdict", "pattern | smell | anti-pattern | unclassified"),
+        ("rule", "Rule", "A101"),
+        ("window_minutes", "Last minutes", "0 = all time"),
+    )
+
+    def __init__(self, current: Filters) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter-box"):
+            yield Static(Text("Filter", style="bold"))
+            with Grid(id="filter-grid"):
+                for name, title, hint in self.FIELDS:
+                    value = getattr(self.current, name)
+                    yield Label(title)
+                    yield Input(
+                        value=str(value) if value else "",
+                        placeholder=hint,
+                        id=f"filter-{name}",
+                        type="integer" if name == "window_minutes" else "text",
+                    )
+            with Horizontal(id="filter-buttons"):
+                yield Button("Apply", variant="primary", id="apply")
+                yield Button("Clear", id="clear")
+                yield Button("Cancel", id="cancel")
+
+    def _collect(self) -> Filters:
+        values: dict[str, str | int] = {}
+        for name, _, _ in self.FIELDS:
+            text = self.query_one(f"#filter-{name}", Input).value.strip()
+            if name == "window_minutes":
+                values[name] = int(text) if text.isdigit() else 0
+            else:
+                values[name] = text
+        return replace(self.current, **values)  # type: ignore[arg-type]
+
+    def on_input_submitted(self) -> None:
+        self.dismiss(self._collect())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            self.dismiss(self._collect())
+        elif event.button.id == "clear":
+            self.dismiss(Filters())
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SearchScreen(ModalScreen[str | None]):
+    """`/`: a substring matched against nodes, systems, mechanisms, rules and reasons."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="search-box"):
+            yield Input(value=self.current, placeholder="search edges (empty: clear)", id="search")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ProblemScreen(Screen[None]):
+    """The store cannot be shown: says why and what to do, never a traceback."""
+
+    BINDINGS = [
+        Binding("r", "app.retry", "Retry"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, title: str, message: str, advice: str) -> None:
+        super().__init__()
+        self.problem_title = title
+        self.message = message
+        self.advice = advice
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="problem-box"):
+            yield Static(Text(self.problem_title, style="bold"), id="problem-title")
+            yield Static(Text(self.message), id="problem-message")
+            yield Static(Text(self.advice, style="italic"), id="problem-advice")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.problem_title

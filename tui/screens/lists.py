@@ -1,0 +1,147 @@
+"""Findings (worst first), the pattern catalog with its counts, and a list of edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Header, Static
+
+from seamscope.tui import data
+from seamscope.tui.data import Edge, Query, RuleCount
+from seamscope.tui.screens.base import DataScreen, fill_table, fmt_time, short_node, verdict_text
+
+
+class FindingsScreen(DataScreen[Any]):
+    """Every anti-pattern and smell, worst first; Enter jumps to the edge."""
+
+    def __init__(self, rule: str | None = None) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="summary", classes="summary")
+        table: DataTable[Any] = DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+        table.add_columns(
+            "Verdict", "Rule", "From", "To", "Mechanism", "Spans", "Errors", "Last seen", "Reason"
+        )
+        yield table
+        yield Footer()
+
+    def fetch(self, q: Query) -> tuple[Edge, ...]:
+        if self.rule:
+            from dataclasses import replace
+
+            return data.all_edges(q, replace(self.filters, rule=self.rule))
+        return data.findings(q, self.filters)
+
+    def show(self, payload: Any) -> None:
+        edges: tuple[Edge, ...] = payload
+        if self.rule:
+            self.sub_title = f"Edges of rule {self.rule}"
+            what = f"{len(edges)} edges of rule {self.rule}"
+        else:
+            self.sub_title = "Findings"
+            bad = sum(1 for e in edges if e.verdict == "anti-pattern")
+            what = f"{bad} anti-patterns · {len(edges) - bad} smells, worst first"
+        if self.filters.describe():
+            what += f"   filter: {self.filters.describe()}"
+        self.query_one("#summary", Static).update(what)
+        rows: list[tuple[str, list[str | Text]]] = [
+            (
+                e.edge_id,
+                [
+                    verdict_text(e.verdict),
+                    e.rule_id,
+                    short_node(e.from_node),
+                    short_node(e.to_node),
+                    e.mechanism,
+                    f"{e.span_count:,}",
+                    f"{e.error_count:,}",
+                    fmt_time(e.last_seen),
+                    (e.reason or "")[:80],
+                ],
+            )
+            for e in edges
+        ]
+        fill_table(self.query_one("#findings", DataTable), rows)
+        self.query_one("#findings").focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.sapp.open_edge(event.row_key.value)
+
+
+class PatternsScreen(DataScreen[Any]):
+    """The catalog: each rule with how many edges keep or break it; Enter lists those edges."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        table: DataTable[Any] = DataTable(id="rules", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
+        yield table
+        yield Static("", id="rule-text", classes="detail")
+        yield Footer()
+
+    def fetch(self, q: Query) -> tuple[RuleCount, ...]:
+        return data.pattern_counts(q)
+
+    def show(self, payload: Any) -> None:
+        self._counts: tuple[RuleCount, ...] = payload
+        self.sub_title = "Pattern catalog"
+        rows: list[tuple[str, list[str | Text]]] = [
+            (
+                c.rule.id,
+                [
+                    Text(c.rule.id, style="bold"),
+                    c.rule.name,
+                    c.rule.level,
+                    verdict_text(c.rule.verdict),
+                    f"{c.edges:,}" if c.edges else Text("0", style="dim"),
+                    f"{c.spans:,}" if c.spans else Text("0", style="dim"),
+                ],
+            )
+            for c in self._counts
+        ]
+        table = self.query_one("#rules", DataTable)
+        fill_table(table, rows)
+        table.focus()
+        self._describe_current()
+
+    def _describe_current(self) -> None:
+        table = self.query_one("#rules", DataTable)
+        if not table.row_count:
+            self.query_one("#rule-text", Static).update(
+                "No rule catalog is installed and no edges are classified yet."
+            )
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        for c in getattr(self, "_counts", ()):
+            if c.rule.id == key:
+                self.query_one("#rule-text", Static).update(_rule_text(c))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._describe_current()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.sapp.push_screen(FindingsScreen(rule=event.row_key.value))
+
+
+def _rule_text(c: RuleCount) -> Group:
+    r = c.rule
+    parts: list[Text] = [
+        Text.assemble((f"{r.id} {r.name}", "bold"), "  ", verdict_text(r.verdict), f"  {r.level}")
+    ]
+    for title, body in (
+        ("What it detects", r.summary),
+        ("Why", r.rationale),
+        ("Example", r.example),
+        ("Do instead" if r.verdict != "pattern" else "How", r.fix),
+    ):
+        if body:
+            parts += [Text(title, style="bold underline"), Text(body)]
+    return Group(*parts)

@@ -1,0 +1,134 @@
+"""The landscape map widget: the drawing of `layout.draw`, with a selectable box."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.widget import Widget
+
+from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw
+
+
+class LandscapeMap(Widget, can_focus=True):
+    """Systems (or components) as boxes, arrows coloured by verdict. Enter drills in."""
+
+    DEFAULT_CSS = """
+    LandscapeMap {
+        width: auto;
+        height: auto;
+        padding: 0 1;
+    }
+    LandscapeMap:focus {
+        background: $boost;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("enter", "choose", "Open", show=True),
+    ]
+
+    class Highlighted(Message):
+        """The selection moved to another box."""
+
+        def __init__(self, node_id: str) -> None:
+            super().__init__()
+            self.node_id = node_id
+
+    class Chosen(Message):
+        """The user opened a box (Enter or a click on the selected box)."""
+
+        def __init__(self, node_id: str) -> None:
+            super().__init__()
+            self.node_id = node_id
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self._map_nodes: list[MapNode] = []
+        self._map_edges: list[MapEdge] = []
+        self.selected: str | None = None
+        self._drawing: MapDrawing = draw([], [])
+
+    def set_graph(self, nodes: list[MapNode], edges: list[MapEdge]) -> None:
+        """Replaces what the map shows, keeping the selection when its box still exists."""
+        self._map_nodes, self._map_edges = nodes, edges
+        ids = [n.node_id for n in nodes]
+        if self.selected not in ids:
+            self.selected = ids[0] if ids else None
+        self._redraw()
+
+    @property
+    def drawing(self) -> MapDrawing:
+        return self._drawing
+
+    def _redraw(self) -> None:
+        self._drawing = draw(self._map_nodes, self._map_edges, self.selected)
+        self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max(1, self._drawing.canvas.width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, self._drawing.canvas.height)
+
+    def render(self) -> Text:
+        if not self._map_nodes:
+            return Text("Nothing to draw.", style="dim")
+        return self._drawing.canvas.to_text()
+
+    def select(self, node_id: str) -> None:
+        if node_id == self.selected or node_id not in self._drawing.boxes:
+            return
+        self.selected = node_id
+        self._redraw()
+        box = self._drawing.boxes[node_id]
+        self.post_message(self.Highlighted(node_id))
+        if self.parent is not None and isinstance(self.parent, Widget):
+            self.parent.scroll_to_region(
+                Region(box.x, box.y, box.width + 2, box.height), animate=False
+            )
+
+    def _neighbour(self, dx: int, dy: int) -> Box | None:
+        boxes = self._drawing.boxes
+        if self.selected not in boxes:
+            return None
+        here = boxes[self.selected]
+        candidates = [
+            b
+            for b in boxes.values()
+            if (dx and (b.column - here.column) * dx > 0)
+            or (dy and b.column == here.column and (b.row - here.row) * dy > 0)
+        ]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda b: (abs(b.column - here.column), abs(b.row - here.row), b.node_id),
+        )
+
+    def action_move(self, dx: int, dy: int) -> None:
+        box = self._neighbour(dx, dy)
+        if box is not None:
+            self.select(box.node_id)
+
+    def action_choose(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Chosen(self.selected))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        box = self._drawing.box_at(offset.x, offset.y)
+        if box is None:
+            return
+        if box.node_id == self.selected or event.chain >= 2:
+            self.post_message(self.Chosen(box.node_id))
+        else:
+            self.select(box.node_id)

@@ -1,0 +1,418 @@
+"""Draws a landscape as a character canvas: boxes in layered columns, orthogonal arrows.
+
+Pure and deterministic (no Textual), so the map looks the same in every snapshot and can be
+unit-tested. Columns come from the graph's layering (or a rank the caller gives, such as the
+role of a component); rows are shared across columns, with corridors between them that carry
+the arrows which skip columns or go backwards. Each arrow leaves its source box on its own row,
+with its label (the mechanism) right beside the box, and enters the target on its own row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rich.style import Style
+from rich.text import Text
+
+VERDICT_STYLES: dict[str, str] = {
+    "pattern": "green",
+    "smell": "yellow",
+    "anti-pattern": "bold red",
+    "unclassified": "bright_blue",
+}
+VERDICT_RANK: dict[str, int] = {"anti-pattern": 0, "smell": 1, "unclassified": 2, "pattern": 3}
+NODE_STYLES: dict[str, str] = {
+    "system": "bold",
+    "component": "bold",
+    "resource": "cyan",
+    "external": "magenta",
+    "foreign": "dim",
+}
+
+N, E, S, W = 1, 2, 4, 8
+_LINE = {
+    N | S: "│",
+    E | W: "─",
+    N: "│",
+    S: "│",
+    E: "─",
+    W: "─",
+    N | E: "└",
+    N | W: "┘",
+    S | E: "┌",
+    S | W: "┐",
+    N | S | E: "├",
+    N | S | W: "┤",
+    E | W | N: "┴",
+    E | W | S: "┬",
+    N | E | S | W: "┼",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MapNode:
+    node_id: str
+    label: str
+    sublabel: str = ""
+    kind: str = "system"  # system | component | resource | external | foreign
+    rank: int | None = None  # column hint; None = from the graph's layering
+
+
+@dataclass(frozen=True, slots=True)
+class MapEdge:
+    src: str
+    dst: str
+    label: str
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    node_id: str
+    x: int
+    y: int
+    width: int
+    height: int
+    column: int
+    row: int
+
+    def contains(self, x: int, y: int) -> bool:
+        return self.x <= x < self.x + self.width and self.y <= y < self.y + self.height
+
+
+@dataclass(slots=True)
+class Canvas:
+    width: int
+    height: int
+    chars: list[list[str]] = field(default_factory=list)
+    styles: list[list[str]] = field(default_factory=list)
+    masks: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.chars = [[" "] * self.width for _ in range(self.height)]
+        self.styles = [[""] * self.width for _ in range(self.height)]
+        self.masks = [[0] * self.width for _ in range(self.height)]
+
+    def put(self, x: int, y: int, char: str, style: str = "") -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            self.chars[y][x] = char
+            self.styles[y][x] = style
+            self.masks[y][x] = 0
+
+    def text(self, x: int, y: int, text: str, style: str = "") -> None:
+        for i, char in enumerate(text):
+            self.put(x + i, y, char, style)
+
+    def line(self, x: int, y: int, bits: int, style: str) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            mask = self.masks[y][x] | bits
+            if self.chars[y][x] != " " and self.masks[y][x] == 0:
+                return  # never draw over a box or a label
+            self.masks[y][x] = mask
+            self.chars[y][x] = _LINE.get(mask, "┼")
+            self.styles[y][x] = style
+
+    def hline(self, x1: int, x2: int, y: int, style: str) -> None:
+        lo, hi = min(x1, x2), max(x1, x2)
+        for x in range(lo, hi + 1):
+            bits = (W if x > lo else 0) | (E if x < hi else 0)
+            self.line(x, y, bits, style)
+
+    def vline(self, x: int, y1: int, y2: int, style: str) -> None:
+        lo, hi = min(y1, y2), max(y1, y2)
+        for y in range(lo, hi + 1):
+            bits = (N if y > lo else 0) | (S if y < hi else 0)
+            self.line(x, y, bits, style)
+
+    def to_text(self) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
+        for y in range(self.height):
+            row_chars, row_styles = self.chars[y], self.styles[y]
+            start = 0
+            for x in range(1, self.width + 1):
+                if x == self.width or row_styles[x] != row_styles[start]:
+                    style = row_styles[start]
+                    out.append("".join(row_chars[start:x]), Style.parse(style) if style else None)
+                    start = x
+            if y < self.height - 1:
+                out.append("\n")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MapDrawing:
+    canvas: Canvas
+    boxes: dict[str, Box]
+
+    def box_at(self, x: int, y: int) -> Box | None:
+        for box in self.boxes.values():
+            if box.contains(x, y):
+                return box
+        return None
+
+
+def _layers(nodes: list[MapNode], edges: list[MapEdge]) -> dict[str, int]:
+    """Longest-path layering, cycles broken by a depth-first search in name order."""
+    ids = [n.node_id for n in nodes]
+    succ: dict[str, list[str]] = defaultdict(list)
+    for e in edges:
+        if e.src != e.dst:
+            succ[e.src].append(e.dst)
+    for key in succ:
+        succ[key] = sorted(set(succ[key]))
+    # Drop back edges found by an iterative DFS.
+    state: dict[str, int] = {}
+    forward: dict[str, list[str]] = defaultdict(list)
+    for root in sorted(ids):
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        while stack:
+            node, i = stack[-1]
+            children = succ.get(node, [])
+            if i < len(children):
+                stack[-1] = (node, i + 1)
+                child = children[i]
+                if state.get(child) == 1:
+                    continue  # back edge
+                forward[node].append(child)
+                if child not in state:
+                    state[child] = 1
+                    stack.append((child, 0))
+            else:
+                state[node] = 2
+                stack.pop()
+    layer: dict[str, int] = {}
+    indegree: dict[str, int] = {n: 0 for n in ids}
+    for dsts in forward.values():
+        for d in dsts:
+            indegree[d] = indegree.get(d, 0) + 1
+    ready = sorted(n for n, d in indegree.items() if d == 0)
+    for n in ready:
+        layer[n] = 0
+    while ready:
+        node = ready.pop(0)
+        for child in forward.get(node, []):
+            layer[child] = max(layer.get(child, 0), layer[node] + 1)
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+                ready.sort()
+    return {n: layer.get(n, 0) for n in ids}
+
+
+def _order_lanes(items: list[tuple[str, int | None, int | None, int]]) -> list[str]:
+    """Orders the lanes of one gap so that no arrow's exit runs along another's entry.
+
+    items: (key, exit_y, entry_y, kind). Lane i must lie left of lane j when i leaves on the row
+    where j enters. A topological order of that constraint, ties by kind then row.
+    """
+    before: dict[str, set[str]] = {k: set() for k, *_ in items}
+    by_entry: dict[int, list[str]] = defaultdict(list)
+    for key, _, entry, _ in items:
+        if entry is not None:
+            by_entry[entry].append(key)
+    for key, exit_y, _, _ in items:
+        if exit_y is not None:
+            for other in by_entry.get(exit_y, []):
+                if other != key:
+                    before[other].add(key)
+    sort_key = {k: (kind, ey if ey is not None else -1, ny or -1, k) for k, ey, ny, kind in items}
+    order: list[str] = []
+    remaining = set(before)
+    while remaining:
+        free = [k for k in remaining if not (before[k] & remaining)]
+        if not free:
+            free = [min(remaining, key=lambda k: sort_key[k])]
+        pick = min(free, key=lambda k: sort_key[k])
+        order.append(pick)
+        remaining.discard(pick)
+    return order
+
+
+def draw(nodes: list[MapNode], edges: list[MapEdge], selected: str | None = None) -> MapDrawing:
+    """Lays out and draws the map. Edges whose ends are not among nodes are skipped."""
+    known = {n.node_id: n for n in nodes}
+    edges = [e for e in edges if e.src in known and e.dst in known and e.src != e.dst]
+    if not nodes:
+        return MapDrawing(Canvas(0, 0), {})
+    layers = _layers([n for n in nodes if n.rank is None], edges)
+    column: dict[str, int] = {}
+    for n in nodes:
+        column[n.node_id] = n.rank if n.rank is not None else layers[n.node_id]
+    # Compact the column numbers (ranks may leave gaps).
+    used = sorted(set(column.values()))
+    remap = {c: i for i, c in enumerate(used)}
+    column = {k: remap[v] for k, v in column.items()}
+    ncols = len(used)
+
+    # Rows: first column by name, later columns by the mean row of their predecessors.
+    members: dict[int, list[str]] = defaultdict(list)
+    for n in nodes:
+        members[column[n.node_id]].append(n.node_id)
+    row: dict[str, int] = {}
+    preds: dict[str, list[str]] = defaultdict(list)
+    for e in edges:
+        preds[e.dst].append(e.src)
+    for c in range(ncols):
+
+        def weight(node_id: str, c: int = c) -> tuple[float, str]:
+            placed = [row[p] for p in preds[node_id] if p in row and column[p] < c]
+            mean = sum(placed) / len(placed) if placed else float("inf")
+            return (mean, known[node_id].label.lower())
+
+        for i, node_id in enumerate(sorted(members[c], key=weight)):
+            row[node_id] = i
+    nrows = max(row.values()) + 1
+
+    # Ports: each arrow leaves and enters on its own row of the box side.
+    outs: dict[str, list[int]] = defaultdict(list)
+    ins: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(edges):
+        outs[e.src].append(i)
+        ins[e.dst].append(i)
+    for lst in outs.values():
+        lst.sort(key=lambda i: (row[edges[i].dst], column[edges[i].dst], edges[i].label))
+    for lst in ins.values():
+        lst.sort(key=lambda i: (row[edges[i].src], column[edges[i].src], edges[i].label))
+
+    def box_size(n: MapNode) -> tuple[int, int]:
+        width = max(len(n.label), len(n.sublabel)) + 4
+        inner = 2 if n.sublabel else 1
+        inner = max(inner, len(outs[n.node_id]), len(ins[n.node_id]))
+        return width, inner + 2
+
+    sizes = {n.node_id: box_size(n) for n in nodes}
+    col_width = [0] * ncols
+    for node_id, (w, _) in sizes.items():
+        col_width[column[node_id]] = max(col_width[column[node_id]], w)
+    row_height = [0] * nrows
+    for node_id, (_, h) in sizes.items():
+        row_height[row[node_id]] = max(row_height[row[node_id]], h)
+
+    # Which arrows are direct (next column) and which need a corridor.
+    direct = [column[e.dst] == column[e.src] + 1 for e in edges]
+    corridor_of = {i: row[e.dst] for i, e in enumerate(edges) if not direct[i]}
+    tracks: dict[int, list[int]] = defaultdict(list)
+    for i in sorted(corridor_of, key=lambda i: (corridor_of[i], column[edges[i].src], i)):
+        tracks[corridor_of[i]].append(i)
+    corridor_height = [max(1 if 0 < r < nrows else 0, len(tracks[r])) for r in range(nrows + 1)]
+    corridor_height[0] = len(tracks[0])
+    corridor_height[nrows] = 0
+
+    row_y: list[int] = []
+    y = 0
+    for r in range(nrows):
+        y += corridor_height[r]
+        row_y.append(y)
+        y += row_height[r]
+    height = y
+
+    def box_y(node_id: str) -> int:
+        return row_y[row[node_id]]
+
+    def exit_y(i: int) -> int:
+        src = edges[i].src
+        return box_y(src) + 1 + outs[src].index(i)
+
+    def entry_y(i: int) -> int:
+        dst = edges[i].dst
+        return box_y(dst) + 1 + ins[dst].index(i)
+
+    # Gap g lies left of column g; gap ncols lies right of the last column.
+    gap_items: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
+    label_zone = [0] * (ncols + 1)
+    for i, e in enumerate(edges):
+        g_out = column[e.src] + 1
+        label_zone[g_out] = max(label_zone[g_out], len(e.label) + 3)
+        if direct[i]:
+            gap_items[g_out].append((f"{i}", exit_y(i), entry_y(i), 1))
+        else:
+            gap_items[g_out].append((f"{i}:out", exit_y(i), None, 0))
+            gap_items[column[e.dst]].append((f"{i}:in", None, entry_y(i), 2))
+    lane_order = {g: _order_lanes(items) for g, items in gap_items.items()}
+    gap_width = [
+        (label_zone[g] + 2 * len(lane_order.get(g, [])) + (2 if g in (0, ncols) else 3))
+        if lane_order.get(g) or label_zone[g]
+        else (0 if g in (0, ncols) else 4)
+        for g in range(ncols + 1)
+    ]
+    col_x: list[int] = []
+    x = 0
+    for c in range(ncols):
+        x += gap_width[c]
+        col_x.append(x)
+        x += col_width[c]
+    gap_x = [0] + [col_x[c] + col_width[c] for c in range(ncols)]
+    width = x + gap_width[ncols]
+    lane_x: dict[str, int] = {}
+    for g, lanes in lane_order.items():
+        base = gap_x[g] + label_zone[g] + 1
+        for k, key in enumerate(lanes):
+            lane_x[key] = base + 2 * k
+
+    canvas = Canvas(width, height)
+    boxes: dict[str, Box] = {}
+    for n in nodes:
+        w, h = sizes[n.node_id]
+        c = column[n.node_id]
+        bx = col_x[c] + (col_width[c] - w) // 2
+        boxes[n.node_id] = Box(n.node_id, bx, box_y(n.node_id), w, h, c, row[n.node_id])
+
+    drawing_order = sorted(range(len(edges)), key=lambda i: -VERDICT_RANK.get(edges[i].verdict, 2))
+    for i in drawing_order:
+        e = edges[i]
+        style = VERDICT_STYLES.get(e.verdict, "white")
+        src, dst = boxes[e.src], boxes[e.dst]
+        ey, ny = exit_y(i), entry_y(i)
+        sx = src.x + src.width
+        dx = dst.x - 1
+        if direct[i]:
+            lx = lane_x[f"{i}"]
+            canvas.hline(sx, lx, ey, style)
+            canvas.vline(lx, ey, ny, style)
+            canvas.hline(lx, dx, ny, style)
+        else:
+            ox, ix = lane_x[f"{i}:out"], lane_x[f"{i}:in"]
+            track = corridor_of[i]
+            ty = row_y[track] - corridor_height[track] + tracks[track].index(i)
+            if track == nrows:
+                ty = height - 1
+            canvas.hline(sx, ox, ey, style)
+            canvas.vline(ox, ey, ty, style)
+            canvas.hline(ox, ix, ty, style)
+            canvas.vline(ix, ty, ny, style)
+            canvas.hline(ix, dx, ny, style)
+        canvas.put(dx, ny, "▶", style)
+        # The label sits beside the source box, on the arrow's own row.
+        canvas.put(sx, ey, "─", style)
+        canvas.text(sx + 1, ey, f" {e.label} ", f"{style} bold" if "bold" not in style else style)
+
+    for n in nodes:
+        box = boxes[n.node_id]
+        node_style = NODE_STYLES.get(n.kind, "")
+        is_sel = n.node_id == selected
+        border = "bold reverse yellow" if is_sel else (node_style or "white")
+        label_style = "bold yellow" if is_sel else (node_style or "bold")
+        tl, tr, bl, br, hz, vt = "╭", "╮", "╰", "╯", "─", "│"
+        if n.kind == "external":
+            tl, tr, bl, br, hz, vt = "┌", "┐", "└", "┘", "╌", "╎"
+        elif n.kind == "resource":
+            tl, tr, bl, br, hz, vt = "┏", "┓", "┗", "┛", "━", "┃"
+        canvas.text(box.x, box.y, tl + hz * (box.width - 2) + tr, border)
+        for yy in range(box.y + 1, box.y + box.height - 1):
+            canvas.put(box.x, yy, vt, border)
+            canvas.text(box.x + 1, yy, " " * (box.width - 2), "")
+            canvas.put(box.x + box.width - 1, yy, vt, border)
+        canvas.text(box.x, box.y + box.height - 1, bl + hz * (box.width - 2) + br, border)
+        canvas.text(box.x + 2, box.y + 1, n.label.center(box.width - 4), label_style)
+        if n.sublabel:
+            canvas.text(box.x + 2, box.y + 2, n.sublabel.center(box.width - 4), "dim")
+    # Ports on the box sides, so an arrow visibly starts at its box.
+    for i, e in enumerate(edges):
+        src = boxes[e.src]
+        style = VERDICT_STYLES.get(e.verdict, "white")
+        canvas.put(src.x + src.width - 1, exit_y(i), "├", style)
+    return MapDrawing(canvas, boxes)
