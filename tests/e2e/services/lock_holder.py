@@ -1,6 +1,7 @@
 """Holds the store read-write for a while, like an owner that publishes no endpoint.
 
-Usage: lock_holder.py <db> <seconds>. Prints "locked" once it holds the file.
+Usage: lock_holder.py <db> <seconds>. Prints "locked <unix time>" once it holds the file,
+"released <unix time>" after.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-    print("locked", flush=True)
+    print(f"locked {time.time()}", flush=True)
     time.sleep(seconds)
     store.close()
-    print("released", flush=True)
+    print(f"released {time.time()}", flush=True)
 
 
 if __name__ == "__main__":
