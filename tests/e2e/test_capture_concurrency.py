@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tui.demo.processes import ManagedProcess
+from seamscope.tracer.owner import find_owner
+from seamscope.tui.demo.processes import ManagedProcess, free_port
 from tests.e2e.services.harness import (
+    BIN,
     SERVICES,
     drain_leftover_spool,
     query,
@@ -101,3 +103,63 @@ def test_four_services_a_reader_and_a_lock_holder_lose_nothing(
     reads = json.loads(reader_log.read_text().strip().splitlines()[-1])
     assert reads["reads"] > 0
     print(f"\nreader: {reads}; spans left in the spool after the run: {drained}")
+
+
+def test_an_owner_starting_and_stopping_in_the_middle_loses_nothing(
+    tmp_path: Path, db_path: Path
+) -> None:
+    stop = tmp_path / "stop-reader"
+    reader_log = tmp_path / "reader.log"
+    reader = ManagedProcess(
+        "reader",
+        [sys.executable, str(SERVICES / "store_reader.py"), str(db_path), str(stop)],
+        log_path=reader_log,
+    )
+    procs: list[ManagedProcess] = [reader]
+    try:
+        reader.start()
+        producers = []
+        for i in range(PRODUCERS):
+            env = service_env(db_path, f"worker-{i}", "load")
+            log = tmp_path / f"producer-{i}.log"
+            proc = start_service(
+                f"producer-{i}", "span_producer.py", [f"p{i}", str(SPANS_EACH), str(RATE)], env, log
+            )
+            producers.append((proc, log))
+            procs.append(proc)
+        time.sleep(1.0)
+        owner_log = tmp_path / "collect.log"
+        collect = ManagedProcess(
+            "collect",
+            [str(BIN / "seamscope"), "collect", "--db", str(db_path), "--port", str(free_port())],
+            log_path=owner_log,
+        ).start()
+        procs.append(collect)
+        deadline = time.monotonic() + 30
+        while (found := find_owner(db_path)) is None or found.pid != collect.pid:
+            assert collect.alive(), owner_log.read_text()
+            assert time.monotonic() < deadline, "seamscope collect never published itself"
+            time.sleep(0.02)
+        time.sleep(1.5)
+        assert collect.stop() == 0, owner_log.read_text()
+        for proc, log in producers:
+            _wait_exit(proc, log)
+        stop.touch()
+        _wait_exit(reader, reader_log)
+    finally:
+        for proc in procs:
+            proc.stop()
+
+    drained = drain_leftover_spool(db_path)
+    rows = query(
+        db_path,
+        "select service_name, count(*), count(distinct span_id), "
+        "count(distinct json_extract(attributes, '$.seq')) from spans group by all order by 1",
+    )
+    assert rows == [
+        (f"worker-{i}", SPANS_EACH, SPANS_EACH, SPANS_EACH) for i in range(PRODUCERS)
+    ], f"spool drained after the run: {drained}"
+    sources = dict(query(db_path, "select source, sum(span_count) from batches group by all"))
+    assert sources.get("otlp-http", 0) > 0, f"nothing went through the owner: {sources}"
+    assert sources.get("exporter", 0) > 0, f"nothing was appended directly: {sources}"
+    print(f"\nstored by: {sources}; left in the spool after the run: {drained}")
