@@ -189,20 +189,24 @@ class Store:
         con = self.con
         con.execute("BEGIN")
         try:
-            if batch_key is not None:
-                seen = con.execute(
-                    "SELECT 1 FROM batches WHERE batch_key = ?", [batch_key]
+            # One statement numbers the batch and claims its key (fewer round trips per batch);
+            # the UNIQUE batch_key refuses a batch stored before.
+            try:
+                row = con.execute(
+                    "INSERT INTO batches VALUES (nextval('batch_seq'), ?, ?, ?, ?) "
+                    "RETURNING batch_id",
+                    [batch_key, source, table.num_rows, datetime.now(UTC)],
                 ).fetchone()
-                if seen:
-                    con.execute("ROLLBACK")
+            except duckdb.ConstraintException:
+                con.execute("ROLLBACK")
+                if batch_key is not None and con.execute(
+                    "SELECT 1 FROM batches WHERE batch_key = ?", [batch_key]
+                ).fetchone():
                     return 0
-            row = con.execute("SELECT nextval('batch_seq')").fetchone()
+                con.execute("BEGIN")  # the handler below rolls back again
+                raise
             assert row is not None
             batch_id = int(row[0])
-            con.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                [batch_id, batch_key, source, table.num_rows, datetime.now(UTC)],
-            )
             con.register("_seamscope_incoming", table)
             try:
                 con.execute(
