@@ -6,7 +6,7 @@ service. All naming, typed columns and redaction happen in SpanBatchBuilder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -32,17 +32,33 @@ assert set(_STATUS_NAMES.values()) <= set(STATUS_CODES)
 _EMPTY: dict[str, Any] = {}
 
 
-def _attrs(attributes: Any) -> dict[str, Any]:
-    """A plain dict of an SDK BoundedAttributes (tuples become lists for JSON)."""
+def _attrs(attributes: Any) -> Mapping[str, Any]:
+    """The plain mapping behind an SDK BoundedAttributes, without copying it.
+
+    A finished span's attributes no longer change, and the builder only reads them (tuples
+    serialise as JSON lists). Reading ``_dict`` saves the slow Mapping protocol of
+    BoundedAttributes: about a third of the conversion time.
+    """
     if not attributes:
         return _EMPTY
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()}
+    inner = getattr(attributes, "_dict", None)
+    if isinstance(inner, dict):
+        return inner
+    if isinstance(attributes, dict):
+        return attributes
+    return dict(attributes)
+
+
+def _span_attrs(span: ReadableSpan) -> Mapping[str, Any]:
+    # ReadableSpan.attributes wraps the BoundedAttributes in a MappingProxyType: go around it.
+    raw = getattr(span, "_attributes", None)
+    return _attrs(raw if raw is not None else span.attributes)
 
 
 def add_sdk_spans(builder: SpanBatchBuilder, spans: Sequence[ReadableSpan]) -> None:
     """Adds each finished SDK span to builder."""
     add = builder.add
-    resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+    resources: dict[int, tuple[Any, Mapping[str, Any]]] = {}
     for span in spans:
         ctx = span.context
         if ctx is None:
@@ -55,8 +71,9 @@ def add_sdk_spans(builder: SpanBatchBuilder, spans: Sequence[ReadableSpan]) -> N
         parent = span.parent
         status = span.status
         scope = span.instrumentation_scope
-        events = span.events
-        links = span.links
+        # The private lists avoid a tuple copy per span; most spans have neither.
+        events = span._events if hasattr(span, "_events") else span.events
+        links = span._links if hasattr(span, "_links") else span.links
         start = span.start_time or 0
         end = span.end_time or start
         add(
@@ -69,7 +86,7 @@ def add_sdk_spans(builder: SpanBatchBuilder, spans: Sequence[ReadableSpan]) -> N
             end_ns=end,
             status_code=_STATUS_NAMES.get(status.status_code, "UNSET"),
             status_message=status.description,
-            attributes=_attrs(span.attributes),
+            attributes=_span_attrs(span),
             resource=cached[1],
             scope_name=scope.name if scope is not None else None,
             events=[
