@@ -15,93 +15,31 @@ import click
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import find_owner
-from seamscope.tui.demo.processes import ManagedProcess
 from seamscope.tui.demo.run import (
-    FLEET,
     Fleet,
     ensure_port_free,
+    report_dead,
     require_demo_dependencies,
+    run_headless,
     running_fleet,
+    seamscope_command,
+    wait_for_owner,
 )
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _seamscope(*args: str) -> list[str]:
-    """This installation's seamscope command, whatever PATH says."""
-    return [sys.executable, "-m", "seamscope.tui", *args]
-
-
-def _wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> None:
-    """Blocks until the receiver published itself as the store's owner, or died trying."""
-    deadline = time.monotonic() + 60.0
-    while find_owner(db_path) is None:
-        alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
-        if not alive:
-            raise SeamscopeError("the receiver exited before it owned the store; see the log above")
-        if time.monotonic() > deadline:
-            raise SeamscopeError(f"no receiver owned {db_path} within 60 s")
-        time.sleep(0.1)
-
-
-def _report_dead(fleet: Fleet, echo: bool = True) -> list[str]:
-    lines = [
-        f"demo: {p.name} exited with code {p.popen.returncode if p.popen else '?'};"
-        f" its log: {p.log_path}"
-        for p in fleet.newly_dead()
-    ]
-    for line in lines:
-        if echo:
-            click.echo(line, err=True)
-        with open(fleet.run_dir / "demo.log", "a") as log:
-            log.write(line + "\n")
-    return lines
-
-
-def _run_headless(fleet: Fleet, port: int, duration: float) -> list[str]:
-    """Owner = `seamscope collect`; the fleet runs for duration seconds, then flushes and stops."""
-    collector = fleet.add(
-        ManagedProcess(
-            "collector",
-            _seamscope(
-                "collect",
-                "--quiet",
-                "--port",
-                str(port),
-                "--db",
-                str(fleet.db_path),
-                "--landscape",
-                str(fleet.landscape_path),
-            ),
-            log_path=fleet.log_path("collector"),
-            die_with_parent=True,
-        ).start()
-    )
-    _wait_for_owner(fleet.db_path, collector)
-    fleet.start_services()
-    click.echo(
-        f"demo: {len(FLEET)} services running for {duration:.0f} s; spans -> {fleet.db_path}",
-        err=True,
-    )
-    dead: list[str] = []
-    end = time.monotonic() + duration
-    while time.monotonic() < end:
-        time.sleep(0.25)
-        dead += _report_dead(fleet)
-    # The services flush their last spans to the receiver, then the receiver flushes to the store.
-    fleet.stop_services()
-    dead += _report_dead(fleet)
-    collector.stop(timeout_s=15.0)
-    return dead
-
-
 def _run_tui(fleet: Fleet, port: int) -> list[str]:
     """Owner = the TUI with --collect, in the foreground on this terminal."""
     assert fleet.landscape_path is not None
     tui = subprocess.Popen(
-        _seamscope(
+        seamscope_command(
             "tui",
             "--collect",
             "--port",
@@ -113,12 +51,12 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
         )
     )
     try:
-        _wait_for_owner(fleet.db_path, tui)
+        wait_for_owner(fleet.db_path, tui)
         fleet.start_services()
         dead: list[str] = []
         while tui.poll() is None:
             time.sleep(0.25)
-            dead += _report_dead(fleet, echo=False)
+            dead += report_dead(fleet, say=None)
         return dead
     finally:
         if tui.poll() is None:
@@ -195,7 +133,7 @@ def demo(
         with running_fleet(run_dir, db_path, pace=pace) as fleet:
             try:
                 if headless:
-                    dead = _run_headless(fleet, port, duration or 30.0)
+                    dead = run_headless(fleet, port, duration or 30.0, say=_say)
                 else:
                     dead = _run_tui(fleet, port)
             except KeyboardInterrupt:

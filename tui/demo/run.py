@@ -11,6 +11,7 @@ import importlib.util
 import json
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.owner import find_owner
 from seamscope.tui.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 
 FLEET_DIR = Path(__file__).parent / "fleet"
@@ -73,11 +75,13 @@ AWS_ENV = {
 
 def require_demo_dependencies() -> None:
     """The demo's extras, checked up front so a missing one is a one-line message."""
-    for module in ("moto.server", "boto3", "flask", "httpx", "werkzeug"):
-        if importlib.util.find_spec(module.split(".")[0]) is None:
-            raise SeamscopeError(
-                f"the demo needs {module.split('.')[0]}: pip install 'seamscope[demo]'"
-            )
+    for module in ("moto", "boto3", "flask", "httpx", "werkzeug"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise SeamscopeError(f"the demo needs {module}: pip install 'seamscope[demo]'")
     if not instrument_command().exists():
         raise SeamscopeError(f"{instrument_command()} is missing: pip install 'seamscope[demo]'")
 
@@ -338,3 +342,76 @@ def _signals_held() -> Iterator[None]:
     finally:
         for sig, handler in held.items():
             signal.signal(sig, handler)
+
+
+def seamscope_command(*args: str) -> list[str]:
+    """This installation's seamscope command, whatever PATH says."""
+    return [sys.executable, "-m", "seamscope.tui", *args]
+
+
+def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> None:
+    """Blocks until the receiver published itself as the store's owner, or died trying."""
+    deadline = time.monotonic() + 60.0
+    while find_owner(db_path) is None:
+        alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
+        if not alive:
+            raise SeamscopeError("the receiver exited before it owned the store; see its log")
+        if time.monotonic() > deadline:
+            raise SeamscopeError(f"no receiver owned {db_path} within 60 s")
+        time.sleep(0.1)
+
+
+def report_dead(fleet: Fleet, say: Callable[[str], None] | None) -> list[str]:
+    """One line per process that ended on its own, also written to demo.log in the run folder."""
+    lines = [
+        f"demo: {p.name} exited with code {p.popen.returncode if p.popen else '?'};"
+        f" its log: {p.log_path}"
+        for p in fleet.newly_dead()
+    ]
+    for line in lines:
+        if say is not None:
+            say(line)
+        with open(fleet.run_dir / "demo.log", "a") as log:
+            log.write(line + "\n")
+    return lines
+
+
+def run_headless(
+    fleet: Fleet,
+    port: int,
+    duration: float,
+    *,
+    tee: Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Owner = `seamscope collect`; the fleet runs for duration seconds, then flushes and stops.
+
+    Returns one line per process that died on its own while it ran.
+    """
+    args = ["collect", "--quiet", "--port", str(port), "--db", str(fleet.db_path)]
+    if fleet.landscape_path is not None:
+        args += ["--landscape", str(fleet.landscape_path)]
+    if tee is not None:
+        args += ["--tee", str(tee)]
+    collector = fleet.add(
+        ManagedProcess(
+            "collector",
+            seamscope_command(*args),
+            log_path=fleet.log_path("collector"),
+            die_with_parent=True,
+        ).start()
+    )
+    wait_for_owner(fleet.db_path, collector)
+    fleet.start_services()
+    if say is not None:
+        say(f"demo: {len(FLEET)} services running for {duration:.0f} s; spans -> {fleet.db_path}")
+    dead: list[str] = []
+    end = time.monotonic() + duration
+    while time.monotonic() < end:
+        time.sleep(0.25)
+        dead += report_dead(fleet, say)
+    # The services flush their last spans to the receiver, then the receiver flushes to the store.
+    fleet.stop_services()
+    dead += report_dead(fleet, say)
+    collector.stop(timeout_s=15.0)
+    return dead

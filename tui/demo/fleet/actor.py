@@ -156,7 +156,7 @@ def webapp_bff() -> Service:
     @app.post("/graphql")
     def graphql_endpoint() -> Any:
         op = (request.get_json(silent=True) or {}).get("operationName", "")
-        items = [client.get(f"{URLS['inventory-api']}/items/{sku}").json() for sku in SKUS[:2]]
+        items = [client.get(f"{URLS['inventory-api']}/items/{SKUS[0]}").json()]
         provider = client.get(f"{URLS['providers-api']}/providers/{PROVIDERS[0]}").json()
         return jsonify({"data": {"operation": op, "shortlist": items, "provider": provider}})
 

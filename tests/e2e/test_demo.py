@@ -1,0 +1,232 @@
+"""`seamscope demo --headless` run as a user runs it: every rule fires, nothing is left behind.
+
+The labels each demo edge must get are read from sample_traces/README.md, so the README and the
+demo cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from seamscope.tui.demo.processes import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_README = ROOT / "sample_traces" / "README.md"
+MARKER = "SEAMSCOPE_DEMO_TEST_RUN"
+CATALOG = (
+    "P101 P102 P103 P201 P202 P301 P302 P303 P401 P402 A101 A102 A201 A202 A301 A302 A303 A401"
+).split()
+
+
+def expected_labels() -> list[tuple[str, str, str, str]]:
+    """(from, to, mechanism, rule id) rows of the table between the expected-labels markers."""
+    text = SAMPLE_README.read_text()
+    table = text.split("<!-- expected-labels -->")[1].split("<!-- /expected-labels -->")[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[3][:1] in ("P", "A") and cells[3][1:].isdigit():
+            rows.append((cells[0], cells[1], cells[2], cells[3]))
+    return rows
+
+
+def observed_edges(db: Path) -> list[tuple[str, str, str, str, str]]:
+    """(from name, to name, mechanism, rule id, via) of every edge the classifier stored."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return [
+            (str(a), str(b), str(m), str(r), str(v or ""))
+            for a, b, m, r, v in con.execute(
+                """
+                SELECT coalesce(f.name, e.from_node), coalesce(t.name, e.to_node),
+                       e.mechanism, e.rule_id, e.via
+                FROM edges e
+                LEFT JOIN nodes f ON f.node_id = e.from_node
+                LEFT JOIN nodes t ON t.node_id = e.to_node
+                """
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def matches(row: tuple[str, str, str, str], edge: tuple[str, str, str, str, str]) -> bool:
+    return row[0] == edge[0] and row[1] == edge[1] and row[2] == edge[2]
+
+
+def demo_env(run_id: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env[MARKER] = run_id
+    return env
+
+
+def marked_processes(run_id: str) -> list[int]:
+    """Pids of live processes that inherited this run's marker: whatever the demo left behind."""
+    needle = f"{MARKER}={run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """Free for a new server: no listener (connections in TIME_WAIT do not count, as for any
+    server that sets SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def assert_nothing_left(run_id: str, logs: Path) -> None:
+    assert marked_processes(run_id) == []
+    state = json.loads((logs / "demo.json").read_text())
+    busy = [name for name, port in state["ports"].items() if not port_is_free(int(port))]
+    assert busy == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_headless_demo_fires_every_rule_with_the_labels_the_readme_promises(
+    tmp_path: Path,
+) -> None:
+    run_id, db, logs = uuid.uuid4().hex, tmp_path / "demo.duckdb", tmp_path / "logs"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "demo",
+            "--headless",
+            "--duration",
+            "20",
+            "--port",
+            str(free_port()),
+            "--db",
+            str(db),
+            "--logs",
+            str(logs),
+        ],  # fmt: skip
+        env=demo_env(run_id),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "A401" in done.stdout and "P101" in done.stdout  # the findings table was printed
+    assert_nothing_left(run_id, logs)
+
+    edges = observed_edges(db)
+    fired = {edge[3] for edge in edges}
+    assert sorted(set(CATALOG) - fired) == []
+    wrong = []
+    for row in expected_labels():
+        got = sorted({e[3] for e in edges if matches(row, e)})
+        if got != [row[3]]:
+            wrong.append(f"{row[0]} -> {row[1]} ({row[2]}): expected {row[3]}, got {got}")
+    assert wrong == []
+    assert {row[3] for row in expected_labels()} == set(CATALOG)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
+    tmp_path: Path,
+) -> None:
+    run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "demo",
+            "--headless",
+            "--duration",
+            "10",
+            "--port",
+            str(free_port()),
+            "--logs",
+            str(logs),
+        ],  # fmt: skip
+        env=demo_env(run_id),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (logs / "demo.json").exists():
+            assert demo.poll() is None, demo.communicate()[1]
+            assert time.monotonic() < deadline, "the fleet never started"
+            time.sleep(0.2)
+        state = json.loads((logs / "demo.json").read_text())
+        os.kill(state["processes"]["analytics-streamer"], signal.SIGKILL)
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 2
+    assert "analytics-streamer exited with code -9" in err
+    assert err.strip().splitlines()[-1].startswith("seamscope: 1 service(s) of the fleet exited")
+    assert "Traceback" not in err
+    assert_nothing_left(run_id, logs)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_demo_itself_takes_the_whole_fleet_down(tmp_path: Path) -> None:
+    """Even SIGKILL, which runs no clean-up: the children die with their parent."""
+    run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "demo",
+            "--headless",
+            "--duration",
+            "60",
+            "--port",
+            str(free_port()),
+            "--logs",
+            str(logs),
+        ],  # fmt: skip
+        env=demo_env(run_id),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (logs / "demo.json").exists():
+            assert demo.poll() is None
+            assert time.monotonic() < deadline, "the fleet never started"
+            time.sleep(0.2)
+    finally:
+        demo.kill()
+        demo.wait()
+    deadline = time.monotonic() + 30
+    while marked_processes(run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert_nothing_left(run_id, logs)
