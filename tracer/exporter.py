@@ -23,6 +23,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.sdk_spans import add_sdk_spans
-from seamscope.tracer.spool import drain_spool, record_dropped, write_spool
+from seamscope.tracer.spool import drain_spool, record_dropped, spool_bytes, write_spool
 from seamscope.tracer.store import Store, StoreError, StoreLocked, default_db_path, short_lock
 
 _log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ _log = logging.getLogger(__name__)
 SOURCE = "exporter"
 ENV_MEMORY_SPANS = "SEAMSCOPE_EXPORTER_MEMORY_SPANS"
 DEFAULT_MEMORY_SPANS = 20_000
+ENV_SPOOL_MB = "SEAMSCOPE_SPOOL_MAX_MB"
+DEFAULT_SPOOL_MB = 1024
 HTTP_TIMEOUT_S = 3.0
 SHUTDOWN_WAIT_S = 4.0
 SHUTDOWN_RETRY_S = 0.1
@@ -105,11 +108,23 @@ def _post(owner: OwnerInfo, body: bytes, batch_key: str, timeout_s: float) -> No
         conn.close()
 
 
-def _memory_bound() -> int:
+_live: weakref.WeakSet[SeamscopeSpanExporter] = weakref.WeakSet()
+
+
+def _reinit_after_fork() -> None:
+    for exporter in list(_live):
+        exporter._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
+def _env_int(name: str, default: int) -> int:
     try:
-        return max(1, int(os.environ.get(ENV_MEMORY_SPANS, DEFAULT_MEMORY_SPANS)))
+        return max(1, int(os.environ.get(name, default)))
     except ValueError:
-        return DEFAULT_MEMORY_SPANS
+        return default
 
 
 class SeamscopeSpanExporter(SpanExporter):
@@ -120,11 +135,21 @@ class SeamscopeSpanExporter(SpanExporter):
         db_path: Path | None = None,
         *,
         memory_spans: int | None = None,
+        spool_max_bytes: int | None = None,
         lock_attempts: int = 3,
         http_timeout_s: float = HTTP_TIMEOUT_S,
     ) -> None:
         self.db_path = (db_path or default_db_path()).absolute()
-        self.memory_spans = memory_spans if memory_spans is not None else _memory_bound()
+        self.memory_spans = (
+            memory_spans
+            if memory_spans is not None
+            else _env_int(ENV_MEMORY_SPANS, DEFAULT_MEMORY_SPANS)
+        )
+        self.spool_max_bytes = (
+            spool_max_bytes
+            if spool_max_bytes is not None
+            else _env_int(ENV_SPOOL_MB, DEFAULT_SPOOL_MB) * 1024 * 1024
+        )
         self.lock_attempts = max(1, lock_attempts)
         self.http_timeout_s = http_timeout_s
         self._pending: deque[_Batch] = deque()
@@ -138,10 +163,11 @@ class SeamscopeSpanExporter(SpanExporter):
         self.dropped = 0
         self._dropped_unrecorded = 0
         self._warned: set[str] = set()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+        _live.add(self)
 
     def _after_fork(self) -> None:
+        # A lock held by another thread at fork time would never be released in the child.
+        # Batches pending at fork may be delivered by parent and child: their keys store them once.
         self._lock = threading.RLock()
 
     # --- SpanExporter ---------------------------------------------------------------------
@@ -268,7 +294,10 @@ class SeamscopeSpanExporter(SpanExporter):
     def _spool_oldest(self) -> None:
         batch = self._pop()
         try:
-            write_spool(self.db_path, batch.arrow(), batch.key)
+            table = batch.arrow()
+            if spool_bytes(self.db_path) + table.nbytes > self.spool_max_bytes:
+                raise OSError(f"the spool is full ({self.spool_max_bytes // (1024 * 1024)} MB)")
+            write_spool(self.db_path, table, batch.key)
         except Exception as exc:  # noqa: BLE001 - OSError, a full disk, a broken span...
             self.dropped += len(batch)
             self._dropped_unrecorded += len(batch)

@@ -430,15 +430,17 @@ def graphql_attributes(payload: Any) -> Attrs:
 
 
 def _request_body(stream: Any) -> bytes | None:
-    """The body of an httpx request when it is held in memory (never consumes a stream)."""
+    """The body of an httpx request if held in memory and small (never consumes a stream)."""
     try:
         import httpx
     except ImportError:  # pragma: no cover - the httpx hook only runs with httpx loaded
         return None
     if not isinstance(stream, httpx.ByteStream):
         return None
-    data = b"".join(cast(Iterable[bytes], stream))
-    return data if len(data) <= MAX_BODY else None
+    # A ByteStream yields its one bytes object, again on every iteration: nothing is copied.
+    for chunk in cast(Iterable[bytes], stream):
+        return chunk if isinstance(chunk, bytes) and len(chunk) <= MAX_BODY else None
+    return None
 
 
 def _url_query(url: Any) -> str:

@@ -79,6 +79,20 @@ def spooled_files(db_path: Path) -> list[Path]:
     return sorted(entries, key=mtime)
 
 
+def spool_bytes(db_path: Path) -> int:
+    """Bytes the spool holds now (files waiting and set aside)."""
+    total = 0
+    try:
+        for entry in os.scandir(spool_dir(db_path)):
+            try:
+                total += entry.stat().st_size
+            except OSError:
+                pass
+    except OSError:
+        return 0
+    return total
+
+
 def _read(path: Path) -> tuple[pa.Table, str]:
     with pa.memory_map(str(path), "r") as source:
         table = pa.ipc.open_file(source).read_all()

@@ -292,3 +292,10 @@ def test_shutdown_waits_a_little_for_a_lock_that_goes_away(
         timer.join()
     assert (exporter.spooled, exporter.delivered_store) == (0, 3)
     assert _counts(db_path) == (3, 3)
+
+
+def test_a_full_spool_counts_as_a_failed_spool(db_path: Path, lock_holder: LockHolder) -> None:
+    exporter = SeamscopeSpanExporter(db_path, memory_spans=2, spool_max_bytes=1, lock_attempts=1)
+    assert exporter.export(_spans(3)) is SpanExportResult.FAILURE
+    assert (exporter.dropped, exporter.spooled) == (3, 0)
+    assert spooled_files(db_path) == []

@@ -105,3 +105,16 @@ def test_dropped_spans_are_counted_in_the_store(db_path: Path) -> None:
             "select value from seamscope_meta where key = 'dropped_spans'"
         ).fetchone()
     assert row == ("7",)
+
+
+def test_a_file_another_drainer_took_meanwhile_is_skipped(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = write_spool(db_path, _table(2), "kept")
+    taken = write_spool(db_path, _table(1), "taken")
+    listed = [taken, kept]
+    taken.unlink()  # the other drainer appended and deleted it after we listed the folder
+    monkeypatch.setattr("seamscope.tracer.spool.spooled_files", lambda _db: listed)
+    with Store.open(db_path) as store:
+        assert drain_spool(store) == 2
+    assert not kept.exists()
