@@ -61,3 +61,74 @@ CLASSIFIER_DDL: tuple[str, ...] = (
     """CREATE OR REPLACE VIEW findings AS
     SELECT * FROM edges WHERE verdict IN ('anti-pattern', 'smell')""",
 )
+
+# The classifier's own bookkeeping, kept so that a refresh merges new spans into stored
+# aggregates instead of scanning the store again. Internal: users query nodes, edges,
+# span_labels and findings; these may change with any release (classifier_state holds the
+# version, and a version change rebuilds them).
+INTERNAL_DDL: tuple[str, ...] = (
+    # One row per (span, target) that is an integration; gkey names its group.
+    """CREATE TABLE IF NOT EXISTS classifier_spans (
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    parent_span_id VARCHAR,
+    gkey UBIGINT NOT NULL,
+    start_time TIMESTAMPTZ NOT NULL,
+    duration_ns BIGINT NOT NULL,
+    err BOOLEAN NOT NULL,
+    inst VARCHAR
+)""",
+    # Integration facts grouped by everything that decides their edge; merged incrementally.
+    """CREATE TABLE IF NOT EXISTS classifier_groups (
+    gkey UBIGINT PRIMARY KEY,
+    svc VARCHAR, ns VARCHAR, role VARCHAR,
+    fkind VARCHAR, target VARCHAR,
+    callee_svc VARCHAR, callee_ns VARCHAR,
+    op VARCHAR, is_write BOOLEAN,
+    n BIGINT NOT NULL, errors BIGINT NOT NULL,
+    first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, sample_trace_id VARCHAR
+)""",
+    # Latency histogram per group: log buckets (factor 1.1), mergeable, so p50/p95 need no scan.
+    """CREATE TABLE IF NOT EXISTS classifier_hist (
+    gkey UBIGINT NOT NULL, bucket SMALLINT NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (gkey, bucket)
+)""",
+    # Where traced servers listen, and where AWS answers (host, port -> component or aws).
+    """CREATE TABLE IF NOT EXISTS classifier_hosts (
+    host VARCHAR NOT NULL, port INTEGER NOT NULL, hkind VARCHAR NOT NULL,
+    svc VARCHAR NOT NULL, ns VARCHAR NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (host, port, hkind, svc, ns)
+)""",
+    # Every component seen, with the roles its spans declare.
+    """CREATE TABLE IF NOT EXISTS classifier_components (
+    svc VARCHAR NOT NULL, ns VARCHAR NOT NULL, role VARCHAR NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (svc, ns, role)
+)""",
+    # EventBridge receives, for attributing a worker's untraced handling by instance and time.
+    """CREATE TABLE IF NOT EXISTS classifier_receives (
+    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, inst VARCHAR NOT NULL,
+    start_time TIMESTAMPTZ NOT NULL, gkey UBIGINT NOT NULL
+)""",
+    # What a consumer did while handling an event: (receive group, call group) pairs.
+    """CREATE TABLE IF NOT EXISTS classifier_handling (
+    recv_gkey UBIGINT NOT NULL, call_gkey UBIGINT NOT NULL,
+    PRIMARY KEY (recv_gkey, call_gkey)
+)""",
+    # Runs of self-started work that scan or query a table (candidates for polling replication).
+    """CREATE TABLE IF NOT EXISTS classifier_runs (
+    trace_id VARCHAR NOT NULL, root_span_id VARCHAR NOT NULL,
+    svc VARCHAR, ns VARCHAR, inst VARCHAR, name VARCHAR, start_time TIMESTAMPTZ NOT NULL,
+    scans VARCHAR[], writes UBIGINT[], listens BOOLEAN
+)""",
+    # Which edges each group's spans belong to (a producer's send may feed several consumers).
+    """CREATE TABLE IF NOT EXISTS classifier_group_edges (
+    gkey UBIGINT NOT NULL, edge_id VARCHAR NOT NULL
+)""",
+)
+
+# span_labels as a view: a rule change relabels every span of an edge without rewriting them.
+SPAN_LABELS_VIEW = """CREATE OR REPLACE VIEW span_labels AS
+    SELECT s.trace_id, s.span_id, e.edge_id, e.rule_id, e.verdict
+    FROM classifier_spans AS s
+    JOIN classifier_group_edges AS m ON m.gkey = s.gkey
+    JOIN edges AS e ON e.edge_id = m.edge_id"""

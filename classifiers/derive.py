@@ -1,0 +1,745 @@
+"""The upper layer: nodes, edges and rule verdicts from the stored aggregates.
+
+Reads only small tables (groups of integration facts, the host map, components, handling pairs,
+job runs), so it runs in full on every classification and after every landscape change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from seamscope.classifiers.catalog import evaluate
+from seamscope.classifiers.facts import SEP
+from seamscope.classifiers.landscape import ROLES, Landscape, entity_of
+from seamscope.classifiers.model import EdgeFacts, Handling, Node, Polling
+
+# A job is "steady" when its run intervals vary by at most this coefficient of variation.
+STEADY_CV = 0.35
+MIN_RUNS = 3
+_BFF_NAME = re.compile(r"(^|[-_.])bff($|[-_.])|backend-for-frontend", re.IGNORECASE)
+_LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$")
+_HIST_BASE = 1.1
+
+
+@dataclass(slots=True)
+class Group:
+    gkey: int
+    svc: str | None
+    ns: str | None
+    role: str | None
+    fkind: str
+    target: str
+    callee_svc: str | None
+    callee_ns: str | None
+    op: str | None
+    is_write: bool
+    n: int
+    errors: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    sample_trace_id: str | None
+
+
+@dataclass(slots=True)
+class _Edge:
+    source: Node
+    target: Node
+    mechanism: str
+    direction: str
+    via: str | None = None
+    gkeys: set[int] = field(default_factory=set)
+    ops: set[str] = field(default_factory=set)
+    events: set[tuple[str, str]] = field(default_factory=set)
+    recv_gkeys: set[int] = field(default_factory=set)
+    owner_kind: tuple[str, str] | None = None
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def edge_id(source: str, target: str, mechanism: str, direction: str) -> str:
+    raw = "\x1f".join((source, target, mechanism, direction)).encode()
+    return hashlib.sha1(raw).hexdigest()[:16]
+
+
+class _World:
+    """Resolves raw facts to nodes with the landscape and what the spans taught."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
+        self.land = landscape
+        self.groups: dict[int, Group] = {
+            int(r[0]): Group(int(r[0]), *r[1:9], bool(r[9]), int(r[10]), int(r[11]), *r[12:15])
+            for r in con.execute(
+                "SELECT gkey, svc, ns, role, fkind, target, callee_svc, callee_ns, op, "
+                "coalesce(is_write, false), n, errors, first_seen, last_seen, sample_trace_id "
+                "FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
+            ).fetchall()
+        }
+        self.roles: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for svc, ns, role, n in con.execute(
+            "SELECT svc, ns, role, n FROM classifier_components"
+        ).fetchall():
+            self.roles[(svc, ns)][role] = self.roles[(svc, ns)].get(role, 0) + int(n)
+        self.aws_hosts: set[tuple[str, int]] = set()
+        servers: dict[tuple[str, int], dict[tuple[str, str], int]] = defaultdict(dict)
+        for host, port, hkind, svc, ns, n in con.execute(
+            "SELECT host, port, hkind, svc, ns, n FROM classifier_hosts"
+        ).fetchall():
+            if hkind == "aws":
+                self.aws_hosts.add((host, int(port)))
+            elif svc:
+                servers[(host, int(port))][(svc, ns)] = int(n)
+        self.servers = {
+            k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
+        }
+        self.nodes: dict[str, Node] = {}
+        self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
+        self._infer_owners()
+
+    # --- components ---------------------------------------------------------------------
+
+    def component(self, svc: str | None, ns: str | None) -> Node:
+        name = svc or "unknown-service"
+        vendor = self.land.vendor_for_component(name)
+        if vendor is not None:
+            return self._add(
+                Node(
+                    f"external:{vendor.name}",
+                    "external",
+                    vendor.name,
+                    None,
+                    inferred=False,
+                    inference=f"traced service {name} stands for vendor {vendor.name}",
+                )
+            )
+        declared = self.land.components.get(name)
+        system = ns or (declared[0] if declared else None)
+        notes: list[str] = []
+        inferred = False
+        if not ns:
+            if declared:
+                notes.append("system from the landscape file")
+            else:
+                inferred = True
+                notes.append("no service.namespace and not in the landscape file: system unknown")
+        roles = self.roles.get((name, ns or ""), {})
+        span_roles = sorted(((n, r) for r, n in roles.items() if r in ROLES), reverse=True)
+        if span_roles:
+            role = span_roles[0][1]
+        elif declared and declared[1]:
+            role = declared[1]
+            notes.append("role from the landscape file")
+        else:
+            role = "backend"
+            inferred = True
+            if _BFF_NAME.search(name):
+                notes.append(
+                    "named like a BFF but not declared one: assumed backend "
+                    "(set seamscope.role=bff or declare it in the landscape file)"
+                )
+            else:
+                notes.append("no seamscope.role and not in the landscape file: assumed backend")
+        return self._add(
+            Node(
+                f"component:{system or '?'}/{name}",
+                "component",
+                name,
+                system,
+                role=role,
+                inferred=inferred,
+                inference="; ".join(notes) or None,
+                rest_allowed=name in self.land.rest_allowed_webapps,
+            )
+        )
+
+    def _add(self, node: Node) -> Node:
+        self.nodes.setdefault(node.node_id, node)
+        return self.nodes[node.node_id]
+
+    # --- resources and owners -----------------------------------------------------------
+
+    def _infer_owners(self) -> None:
+        writers: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        consumers: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        for g in self.groups.values():
+            comp = self.component(g.svc, g.ns)
+            if comp.node_type != "component":
+                continue
+            system = comp.system
+            if g.fkind == "dynamodb" and g.is_write:
+                writers[("tables", g.target)].add(system)
+            elif g.fkind == "sqs-send":
+                writers[("queues", g.target)].add(system)
+            elif g.fkind == "sqs-recv":
+                consumers[("queues", g.target)].add(system)
+            elif g.fkind == "sns-pub":
+                writers[("topics", topic_name(g.target))].add(system)
+            elif g.fkind == "kinesis-put":
+                writers[("streams", g.target)].add(system)
+            elif g.fkind == "events-put":
+                writers[("buses", g.target.split(SEP)[0])].add(system)
+            elif g.fkind == "s3" and g.is_write:
+                writers[("buckets", g.target)].add(system)
+        for key in set(writers) | set(consumers):
+            kind, name = key
+            if kind == "queues" and consumers.get(key):
+                found, how = consumers[key], "read"
+            else:
+                found, how = writers.get(key, set()), "written"
+            known = sorted(s for s in found if s)
+            if len(found) == 1 and known:
+                self._owners[key] = (known[0], True, f"{how} only by system {known[0]}")
+            elif len(found) > 1:
+                listed = ", ".join(sorted(s or "?" for s in found))
+                self._owners[key] = (None, False, f"{how} by several systems ({listed})")
+
+    def owner(self, kind: str, name: str) -> tuple[str | None, bool, bool, str | None]:
+        """(system, known, inferred, inference) of a resource."""
+        declared = self.land.owner(kind, name)
+        if declared:
+            return declared, True, False, None
+        system, known, how = self._owners.get((kind, name), (None, False, None))
+        if known:
+            return system, True, True, how
+        return None, False, True, how or "owner unknown: declare it in the landscape file"
+
+    def resource(self, kind: str, owner_kind: str, owner_name: str, rid: str, name: str) -> Node:
+        system, _known, inferred, how = self.owner(owner_kind, owner_name)
+        return self._add(
+            Node(
+                rid,
+                "resource",
+                name,
+                system,
+                resource_kind=kind,
+                inferred=inferred,
+                inference=how if inferred else None,
+            )
+        )
+
+    def external(self, host: str, port: int | None) -> Node:
+        vendor = self.land.vendor_for_host(host, port)
+        if vendor is not None:
+            return self._add(Node(f"external:{vendor.name}", "external", vendor.name, None))
+        label = f"{host}:{port}" if port is not None and _LOOPBACK.match(host) else host
+        return self._add(
+            Node(
+                f"external:{label}",
+                "external",
+                label,
+                None,
+                inferred=True,
+                inference=f"host {label} is no traced component and not AWS: taken as a vendor",
+            )
+        )
+
+    # --- HTTP callee ----------------------------------------------------------------------
+
+    def http_target(self, g: Group) -> Node | None:
+        """The callee of an HTTP group, or None when it only carries an AWS SDK call."""
+        if g.callee_svc is not None:
+            return self.component(g.callee_svc, g.callee_ns)
+        host, _, port_s = g.target.rpartition(":")
+        port = int(port_s) if port_s.lstrip("-").isdigit() else None
+        key_port = port if port is not None else -1
+        if (host, key_port) in self.aws_hosts:
+            return None
+        served = self.servers.get((host, key_port))
+        if served is None and port is not None and _LOOPBACK.match(host):
+            for alias in ("localhost", "127.0.0.1", "::1", "[::1]"):
+                served = self.servers.get((alias, port)) or served
+        if served is None and port is None:
+            for (h, _p), comp in self.servers.items():
+                if h == host:
+                    served = comp
+                    break
+        vendor = self.land.vendor_for_host(host, port)
+        if served is not None and vendor is None:
+            return self.component(*served)
+        return self.external(host, port)
+
+    def call_target(self, g: Group) -> tuple[Node, str, tuple[str, str] | None] | None:
+        """(target node, mechanism, (owner kind, name)) of a call group, None when no edge."""
+        if g.fkind in ("http", "graphql"):
+            node = self.http_target(g)
+            if node is None:
+                return None
+            if node.node_type == "external":
+                return node, "http-external", None
+            return node, ("graphql" if g.fkind == "graphql" else "rest"), None
+        if g.fkind == "dynamodb":
+            rid = f"dynamodb:table/{g.target}"
+            return (
+                self.resource("dynamodb-table", "tables", g.target, rid, g.target),
+                "dynamodb",
+                ("tables", g.target),
+            )
+        if g.fkind == "s3":
+            rid = f"s3:bucket/{g.target}"
+            return (
+                self.resource("s3-bucket", "buckets", g.target, rid, g.target),
+                "s3",
+                ("buckets", g.target),
+            )
+        if g.fkind == "lambda":
+            rid = f"lambda:function/{g.target}"
+            return (
+                self.resource("lambda-function", "functions", g.target, rid, g.target),
+                "lambda",
+                ("functions", g.target),
+            )
+        return None
+
+
+def topic_name(target: str) -> str:
+    return target.rsplit(":", 1)[-1] if target.startswith("arn:") else target
+
+
+def _level(a: Node, b: Node) -> str:
+    if a.node_type == "external" or b.node_type == "external":
+        return "external"
+    if a.system is None or b.system is None or a.system == b.system:
+        return "component"
+    return "system"
+
+
+def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
+    edges: dict[tuple[str, str, str, str], _Edge] = {}
+
+    def edge(source: Node, target: Node, mech: str, direction: str, via: str | None) -> _Edge:
+        key = (source.node_id, target.node_id, mech, direction)
+        found = edges.get(key)
+        if found is None:
+            found = edges[key] = _Edge(source, target, mech, direction, via)
+        return found
+
+    producers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
+    consumers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
+    for g in world.groups.values():
+        comp = world.component(g.svc, g.ns)
+        if g.fkind in ("http", "graphql", "dynamodb", "s3", "lambda"):
+            found = world.call_target(g)
+            if found is None:
+                continue
+            target, mech, owner_kind = found
+            e = edge(comp, target, mech, "call", None)
+            e.gkeys.add(g.gkey)
+            e.owner_kind = owner_kind
+            if g.op:
+                e.ops.add(g.op)
+        elif g.fkind == "events-put":
+            bus, source, dt = g.target.split(SEP)
+            producers[("events", f"{source}{SEP}{dt}")].append((g, comp))
+        elif g.fkind == "events-recv":
+            bus, source, dt, _queue = g.target.split(SEP)
+            consumers[("events", f"{source}{SEP}{dt}")].append((g, comp))
+        elif g.fkind == "sqs-send":
+            producers[("sqs", g.target)].append((g, comp))
+        elif g.fkind == "sqs-recv":
+            consumers[("sqs", g.target)].append((g, comp))
+        elif g.fkind == "sns-pub":
+            producers[("sns", topic_name(g.target))].append((g, comp))
+        elif g.fkind == "sns-recv":
+            consumers[("sns", topic_name(g.target.split(SEP)[0]))].append((g, comp))
+        elif g.fkind == "kinesis-put":
+            producers[("kinesis", g.target)].append((g, comp))
+        elif g.fkind == "kinesis-read":
+            consumers[("kinesis", g.target)].append((g, comp))
+        elif g.fkind == "stream-read":
+            consumers[("dynamodb-streams", g.target)].append((g, comp))
+
+    # Receives from a queue that delivers EventBridge or SNS envelopes and has no direct
+    # sender are that listening path's empty polls: no integration of their own.
+    envelope_queues = {
+        g.target.split(SEP)[-1]
+        for g in world.groups.values()
+        if g.fkind in ("events-recv", "sns-recv")
+    }
+    for queue in envelope_queues:
+        if ("sqs", queue) not in producers:
+            consumers.pop(("sqs", queue), None)
+
+    for channel in sorted(set(producers) | set(consumers)):
+        mech, name = channel
+        prods = producers.get(channel, [])
+        cons = consumers.get(channel, [])
+        if mech == "events":
+            _events_channel(world, edge, name, prods, cons)
+            continue
+        if mech == "dynamodb-streams":
+            table = world.resource("dynamodb-table", "tables", name, f"dynamodb:table/{name}", name)
+            via = world.resource(
+                "dynamodb-stream", "tables", name, f"dynamodb:stream/{name}", name
+            ).node_id
+            for g, comp in cons:
+                e = edge(table, comp, "dynamodb-streams", "listen", via)
+                e.gkeys.add(g.gkey)
+                e.owner_kind = ("tables", name)
+                e.ops.add(g.op or "GetRecords")
+            continue
+        kind, owner_kind, rid = {
+            "sqs": ("sqs-queue", "queues", f"sqs:queue/{name}"),
+            "sns": ("sns-topic", "topics", f"sns:topic/{name}"),
+            "kinesis": ("kinesis-stream", "streams", f"kinesis:stream/{name}"),
+        }[mech]
+        resource = world.resource(kind, owner_kind, name, rid, name)
+        sides_p = prods or [(None, resource)]
+        sides_c = cons or [(None, resource)]
+        for gp, p in sides_p:
+            for gc, c in sides_c:
+                e = edge(p, c, mech, "listen", rid)
+                e.owner_kind = (owner_kind, name)
+                for g in (gp, gc):
+                    if g is not None:
+                        e.gkeys.add(g.gkey)
+                        if g.op:
+                            e.ops.add(g.op)
+    return edges
+
+
+def _events_channel(
+    world: _World,
+    edge: Any,
+    name: str,
+    prods: list[tuple[Group, Node]],
+    cons: list[tuple[Group, Node]],
+) -> None:
+    source, dt = name.split(SEP)
+    for gc, c in cons:
+        recv_bus = gc.target.split(SEP)[0]
+        matched = [(g, p) for g, p in prods if not recv_bus or g.target.split(SEP)[0] == recv_bus]
+        if not matched:
+            vendor = world.land.vendor_for_source(source)
+            if vendor is not None:
+                origin = world._add(Node(f"external:{vendor.name}", "external", vendor.name, None))
+            else:
+                origin = world.resource(
+                    "events-source", "buses", source, f"events:source/{source}", source
+                )
+            via = f"events:bus/{recv_bus}" if recv_bus else None
+            e = edge(origin, c, "eventbridge", "listen", via)
+            e.gkeys.add(gc.gkey)
+            e.recv_gkeys.add(gc.gkey)
+            e.events.add((source, dt))
+            e.ops.add(dt)
+            continue
+        for gp, p in matched:
+            bus = gp.target.split(SEP)[0]
+            rid = f"events:bus/{bus}"
+            world.resource("events-bus", "buses", bus, rid, bus)
+            e = edge(p, c, "eventbridge", "listen", rid)
+            e.gkeys.update((gp.gkey, gc.gkey))
+            e.recv_gkeys.add(gc.gkey)
+            e.events.add((source, dt))
+            e.ops.add(dt)
+    if not cons:
+        for gp, p in prods:
+            bus = gp.target.split(SEP)[0]
+            rid = f"events:bus/{bus}"
+            target = world.resource("events-bus", "buses", bus, rid, bus)
+            e = edge(p, target, "eventbridge", "listen", rid)
+            e.gkeys.add(gp.gkey)
+            e.events.add((source, dt))
+            e.ops.add(dt)
+
+
+def _leader(world: _World, producer: Node, events: Iterable[tuple[str, str]]) -> tuple[bool, str]:
+    if producer.node_type != "component":
+        return False, f"{producer.name} is not one of our systems"
+    reasons: list[str] = []
+    for source, dt in sorted(events):
+        words = _norm(dt) + " " + _norm(source)
+        for leader in world.land.leaders:
+            hit = (
+                any(_fnmatch(source, p) for p in leader.event_sources)
+                or any(entity_of(e) in words for e in leader.entities)
+                or any(entity_of(t) in words for t in leader.tables)
+            )
+            if hit:
+                if leader.system == producer.system:
+                    return True, f"the landscape names {leader.system} leader of {dt}"
+                reasons.append(f"the landscape names {leader.system} leader of {dt}")
+                break
+        else:
+            for (kind, table), (owner, known, _how) in world._owners.items():
+                if kind == "tables" and known and owner == producer.system:
+                    if entity_of(table) and entity_of(table) in words:
+                        return True, f"{owner} writes table {table}, which {dt} is about"
+            declared = world.land.owners.get("tables", {})
+            for table, owner in declared.items():
+                if owner == producer.system and entity_of(table) in words:
+                    return True, f"{owner} owns table {table}, which {dt} is about"
+            reasons.append(f"no table of {producer.system or '?'} matches {dt}")
+    return False, "; ".join(reasons) or "no data leader known"
+
+
+def _fnmatch(text: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+def _handling(world: _World, e: _Edge, pairs: dict[int, set[int]]) -> Handling:
+    calls: set[int] = set()
+    for r in e.recv_gkeys:
+        calls |= pairs.get(r, set())
+    if not calls:
+        return Handling()
+    source = e.source
+    back: list[str] = []
+    targets: list[str] = []
+    for gkey in sorted(calls):
+        g = world.groups.get(gkey)
+        if g is None:
+            continue
+        found = world.call_target(g)
+        if found is None:
+            continue
+        node, _mech, owner_kind = found
+        targets.append(node.name)
+        system = node.system
+        if owner_kind is not None:
+            system = world.owner(*owner_kind)[0]
+        if node.node_id == source.node_id or (
+            source.node_type == "component" and system is not None and system == source.system
+        ):
+            back.append(node.name)
+    return Handling(
+        observed=True,
+        calls_back=bool(back),
+        callback_targets=tuple(sorted(set(back))),
+        targets=tuple(sorted(set(targets))),
+    )
+
+
+def _polling(con: duckdb.DuckDBPyConnection, world: _World) -> dict[int, Polling]:
+    """Write groups fed by recurring scan jobs -> the job's evidence."""
+    rows = con.execute(
+        "SELECT svc, ns, name, inst, trace_id, start_time, scans, writes "
+        "FROM classifier_runs WHERE NOT coalesce(listens, false) ORDER BY start_time"
+    ).fetchall()
+    jobs: dict[tuple[Any, Any, Any], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        jobs[(row[0], row[1], row[2])].append(row)
+    found: dict[int, Polling] = {}
+    for (svc, ns, name), runs in jobs.items():
+        starts = sorted({r[5] for r in runs})
+        if len(starts) < MIN_RUNS:
+            continue
+        gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+        mean = statistics.fmean(gaps)
+        if mean <= 0 or statistics.pstdev(gaps) / mean > STEADY_CV:
+            continue
+        tables = sorted({t for r in runs for t in (r[6] or [])})
+        writes = {int(w) for r in runs for w in (r[7] or [])}
+        if not writes:
+            writes = _writes_by_instance(con, svc, ns, name)
+        writes = {
+            w
+            for w in writes
+            if w in world.groups
+            and not (world.groups[w].fkind == "dynamodb" and world.groups[w].target in tables)
+        }
+        if not writes:
+            continue
+        job = f"{svc or '?'} {name}"
+        for w in writes:
+            found[w] = Polling(job=job, tables=tuple(tables), runs=len(starts), period_s=mean)
+    return found
+
+
+def _writes_by_instance(con: duckdb.DuckDBPyConnection, svc: Any, ns: Any, name: Any) -> set[int]:
+    """Where a job leaves every call in a trace of its own: its writes until its next run."""
+    rows = con.execute(
+        """WITH r AS (
+            SELECT inst, trace_id, start_time,
+                   lead(start_time) OVER (PARTITION BY inst ORDER BY start_time) AS nxt
+            FROM classifier_runs
+            WHERE svc IS NOT DISTINCT FROM ? AND ns IS NOT DISTINCT FROM ?
+              AND name IS NOT DISTINCT FROM ?
+        )
+        SELECT DISTINCT s.gkey FROM r
+        JOIN classifier_spans AS s
+          ON s.inst = r.inst AND s.parent_span_id IS NULL AND s.trace_id <> r.trace_id
+         AND s.start_time > r.start_time
+         AND s.start_time < coalesce(r.nxt, r.start_time + INTERVAL 1 HOUR)
+        JOIN classifier_groups AS g ON g.gkey = s.gkey AND g.is_write""",
+        [svc, ns, name],
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+NODE_SCHEMA = pa.schema(
+    [
+        ("node_id", pa.string()),
+        ("node_type", pa.string()),
+        ("name", pa.string()),
+        ("system", pa.string()),
+        ("role", pa.string()),
+        ("resource_kind", pa.string()),
+        ("inferred", pa.bool_()),
+        ("inference", pa.string()),
+    ]
+)
+EDGE_SCHEMA = pa.schema(
+    [
+        ("edge_id", pa.string()),
+        ("from_node", pa.string()),
+        ("to_node", pa.string()),
+        ("from_system", pa.string()),
+        ("to_system", pa.string()),
+        ("mechanism", pa.string()),
+        ("direction", pa.string()),
+        ("via", pa.string()),
+        ("level", pa.string()),
+        ("rule_id", pa.string()),
+        ("verdict", pa.string()),
+        ("reason", pa.string()),
+        ("operations", pa.list_(pa.string())),
+        ("span_count", pa.int64()),
+        ("error_count", pa.int64()),
+        ("p50_ms", pa.float64()),
+        ("p95_ms", pa.float64()),
+        ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")),
+        ("sample_trace_id", pa.string()),
+    ]
+)
+
+
+def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
+    """Rebuilds nodes, edges and the group -> edge map from the aggregates."""
+    world = _World(con, landscape)
+    for svc, ns in sorted(world.roles):
+        world.component(svc, ns or None)
+    edges = _build_edges(world)
+    pairs: dict[int, set[int]] = defaultdict(set)
+    for recv, call in con.execute(
+        "SELECT recv_gkey, call_gkey FROM classifier_handling"
+    ).fetchall():
+        pairs[int(recv)].add(int(call))
+    polling = _polling(con, world)
+
+    edge_rows: dict[str, list[Any]] = {f.name: [] for f in EDGE_SCHEMA}
+    map_rows: dict[str, list[Any]] = {"gkey": [], "edge_id": []}
+    for key in sorted(edges):
+        e = edges[key]
+        owner: str | None = None
+        owner_known = False
+        if e.owner_kind is not None:
+            owner, owner_known, _inf, _how = world.owner(*e.owner_kind)
+        source_system = e.source.system
+        target_system = e.target.system
+        leader: tuple[bool | None, str | None] = (None, None)
+        handling = Handling()
+        if e.mechanism == "eventbridge":
+            leader = _leader(world, e.source, e.events)
+            handling = _handling(world, e, pairs)
+        poll = next((polling[g] for g in sorted(e.gkeys) if g in polling), None)
+        facts = EdgeFacts(
+            source=e.source,
+            target=e.target,
+            mechanism=e.mechanism,
+            direction=e.direction,
+            level=_level(e.source, e.target),
+            via=e.via,
+            operations=tuple(sorted(e.ops)),
+            owner=owner,
+            owner_known=owner_known,
+            source_is_leader=leader[0],
+            leader_reason=leader[1],
+            handling=handling,
+            polling=poll,
+        )
+        verdict = evaluate(facts)
+        eid = edge_id(*key)
+        groups = [world.groups[g] for g in e.gkeys]
+        latest = max(
+            (g for g in groups if g.last_seen is not None),
+            key=lambda g: (g.last_seen, g.sample_trace_id or ""),
+            default=None,
+        )
+        firsts = [g.first_seen for g in groups if g.first_seen is not None]
+        values = {
+            "edge_id": eid,
+            "from_node": e.source.node_id,
+            "to_node": e.target.node_id,
+            "from_system": source_system,
+            "to_system": target_system,
+            "mechanism": e.mechanism,
+            "direction": e.direction,
+            "via": e.via,
+            "level": facts.level,
+            "rule_id": verdict.rule_id,
+            "verdict": verdict.verdict,
+            "reason": verdict.reason,
+            "operations": sorted(e.ops)[:50],
+            "span_count": sum(g.n for g in groups),
+            "error_count": sum(g.errors for g in groups),
+            "p50_ms": None,
+            "p95_ms": None,
+            "first_seen": min(firsts) if firsts else None,
+            "last_seen": latest.last_seen if latest else None,
+            "sample_trace_id": latest.sample_trace_id if latest else None,
+        }
+        for name, value in values.items():
+            edge_rows[name].append(value)
+        for g in sorted(e.gkeys):
+            map_rows["gkey"].append(g)
+            map_rows["edge_id"].append(eid)
+
+    node_rows: dict[str, list[Any]] = {f.name: [] for f in NODE_SCHEMA}
+    for node_id in sorted(world.nodes):
+        node = world.nodes[node_id]
+        for name in NODE_SCHEMA.names:
+            node_rows[name].append(getattr(node, name))
+
+    _replace(con, "nodes", pa.Table.from_pydict(node_rows, schema=NODE_SCHEMA))
+    _replace(con, "edges", pa.Table.from_pydict(edge_rows, schema=EDGE_SCHEMA))
+    _replace(
+        con,
+        "classifier_group_edges",
+        pa.Table.from_pydict(
+            map_rows, schema=pa.schema([("gkey", pa.uint64()), ("edge_id", pa.string())])
+        ),
+    )
+    con.execute(
+        f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM (
+            WITH h AS (
+                SELECT m.edge_id, h.bucket, sum(h.n) AS n
+                FROM classifier_hist AS h JOIN classifier_group_edges AS m USING (gkey)
+                GROUP BY ALL
+            ),
+            c AS (
+                SELECT edge_id, bucket,
+                       sum(n) OVER (PARTITION BY edge_id ORDER BY bucket) AS cum,
+                       sum(n) OVER (PARTITION BY edge_id) AS tot
+                FROM h
+            )
+            SELECT edge_id,
+                   pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.5 * tot) + 0.5) AS p50,
+                   pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.95 * tot) + 0.5) AS p95
+            FROM c GROUP BY edge_id
+        ) AS q WHERE edges.edge_id = q.edge_id"""
+    )
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    con.execute(f"DELETE FROM {table}")
+    if data.num_rows:
+        con.register("_cls_rows", data)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _cls_rows")
+        finally:
+            con.unregister("_cls_rows")

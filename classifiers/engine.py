@@ -1,0 +1,345 @@
+"""Classification: spans -> integration facts -> aggregates -> nodes, edges and labels.
+
+Two layers. The lower one is incremental: only spans of batches past the watermark
+(``classifier_state.watermark``) are read, together with the spans already stored for the
+traces they touch (so a server span arriving after its client re-resolves that client), and
+their facts are merged into per-group aggregates: counts, errors, first/last seen, a sample
+trace and a log-bucketed latency histogram (mergeable, so p50/p95 never need a rescan; they are
+read from the histogram with at most ~5% relative error). The upper layer (nodes, edges, rules)
+is rebuilt from those small aggregates on every call, so a landscape change costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from seamscope.classifiers.derive import derive
+from seamscope.classifiers.facts import FACTS_SQL, HOSTS_SQL, ROOTS_SQL, SPAN_COLUMNS
+from seamscope.classifiers.landscape import Landscape
+from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
+from seamscope.tracer.owner import find_owner
+from seamscope.tracer.store import short_lock
+
+# Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
+CLASSIFIER_VERSION = "1"
+# Spans of a touched trace older than this before the new spans are not re-read.
+TRACE_WINDOW = "15 minutes"
+# Latency histogram bucket width (factor between bucket bounds).
+HIST_BASE = 1.1
+
+_CALL_KINDS = (
+    "('http', 'graphql', 'dynamodb', 'sqs-send', 'sns-pub', 'events-put', "
+    "'kinesis-put', 's3', 'lambda')"
+)
+_INTERNAL_TABLES = (
+    "classifier_spans",
+    "classifier_groups",
+    "classifier_hist",
+    "classifier_hosts",
+    "classifier_components",
+    "classifier_receives",
+    "classifier_handling",
+    "classifier_runs",
+    "classifier_group_edges",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyResult:
+    full: bool
+    watermark: int
+    new_spans: int
+    nodes: int
+    edges: int
+    findings: int
+    elapsed_ms: float
+
+
+def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates the classifier's tables and views where missing (in the default schema)."""
+    for statement in CLASSIFIER_DDL:
+        if "span_labels" in statement or "VIEW findings" in statement:
+            continue
+        con.execute(statement)
+    for statement in INTERNAL_DDL:
+        con.execute(statement)
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_name = 'span_labels' AND table_schema = current_schema()"
+    ).fetchone()
+    if kind is not None and kind[0] == "BASE TABLE":
+        con.execute("DROP TABLE span_labels")
+    con.execute(SPAN_LABELS_VIEW)
+    for statement in CLASSIFIER_DDL:
+        if "VIEW findings" in statement:
+            con.execute(statement)
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {
+        str(k): str(v) for k, v in con.execute("SELECT key, value FROM classifier_state").fetchall()
+    }
+
+
+def _set_state(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        con.execute("INSERT OR REPLACE INTO classifier_state VALUES (?, ?)", [key, value])
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
+    row = con.execute(sql, params or []).fetchone()
+    return row[0] if row else None
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def classify(
+    con: duckdb.DuckDBPyConnection, landscape: Landscape | None = None, *, full: bool = False
+) -> ClassifyResult:
+    """Brings nodes, edges and span_labels up to date with the spans; cheap when nothing is new."""
+    started = time.perf_counter()
+    landscape = landscape or Landscape()
+    ensure_classifier_tables(con)
+    state = _state(con)
+    top = int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0))
+    old = int(state.get("watermark", "0"))
+    fingerprint = landscape.fingerprint()
+    rebuild = full or state.get("version") != CLASSIFIER_VERSION or top < old
+    if not rebuild and top == old and state.get("landscape") == fingerprint:
+        return _result(con, False, old, 0, started)
+    with _transaction(con):
+        if rebuild:
+            for table in _INTERNAL_TABLES:
+                con.execute(f"DELETE FROM {table}")
+            old = 0
+        new_spans = 0
+        if top > old:
+            new_spans = _merge(con, old, top, full=old == 0)
+        derive(con, landscape)
+        _set_state(
+            con,
+            {
+                "watermark": str(top),
+                "version": CLASSIFIER_VERSION,
+                "landscape": fingerprint,
+                "landscape_path": landscape.path or "",
+            },
+        )
+    return _result(con, rebuild, top, new_spans, started)
+
+
+def _result(
+    con: duckdb.DuckDBPyConnection, full: bool, watermark: int, new_spans: int, started: float
+) -> ClassifyResult:
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM edges), "
+        "(SELECT count(*) FROM edges WHERE verdict IN ('anti-pattern', 'smell'))"
+    ).fetchone()
+    assert row is not None
+    return ClassifyResult(
+        full=full,
+        watermark=watermark,
+        new_spans=new_spans,
+        nodes=int(row[0]),
+        edges=int(row[1]),
+        findings=int(row[2]),
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> int:
+    """Reads the spans of batches (old, top] and merges their facts into the aggregates."""
+    x = con.execute
+    new_filter = f"batch_id > {old} AND batch_id <= {top}"
+    count = int(str(_scalar(con, f"SELECT count(*) FROM spans WHERE {new_filter}") or 0))
+    if count == 0:
+        return 0
+    if full:
+        x(
+            f"CREATE OR REPLACE TEMP VIEW _cls_src AS SELECT {SPAN_COLUMNS} FROM spans "
+            f"WHERE batch_id <= {top}"
+        )
+        x("CREATE OR REPLACE TEMP TABLE _cls_touch (trace_id VARCHAR)")
+    else:
+        x(
+            f"CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT trace_id FROM spans "
+            f"WHERE {new_filter}"
+        )
+        lo = _scalar(con, f"SELECT min(start_time) FROM spans WHERE {new_filter}")
+        x(
+            "CREATE OR REPLACE TEMP TABLE _cls_lo AS SELECT ?::TIMESTAMPTZ - INTERVAL "
+            f"'{TRACE_WINDOW}' AS lo",
+            [lo],
+        )
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_src AS
+            SELECT {SPAN_COLUMNS} FROM spans
+            WHERE batch_id <= {top} AND start_time >= (SELECT lo FROM _cls_lo)
+              AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+    x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + FACTS_SQL.replace("FROM src", "FROM _cls_src"))
+
+    # The facts stored for the touched traces, replaced by the ones just derived; the
+    # aggregates change by the multiset difference.
+    key = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
+    if full:
+        x(f"CREATE OR REPLACE TEMP TABLE _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
+        removed = False
+    else:
+        old_rows = f"""SELECT {key} FROM classifier_spans
+            WHERE start_time >= (SELECT lo FROM _cls_lo)
+              AND trace_id IN (SELECT trace_id FROM _cls_touch)"""
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
+            SELECT *, 1 AS sign FROM (SELECT {key} FROM _cls_fnew EXCEPT ALL {old_rows})
+            UNION ALL
+            SELECT *, -1 AS sign FROM ({old_rows} EXCEPT ALL SELECT {key} FROM _cls_fnew)""")
+        removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
+        x("""DELETE FROM classifier_spans
+            WHERE start_time >= (SELECT lo FROM _cls_lo)
+              AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+    x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
+
+    x("""INSERT INTO classifier_groups
+        WITH descr AS (
+            SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
+                   any_value(fkind) AS fkind, any_value(target) AS target,
+                   any_value(callee_svc) AS callee_svc, any_value(callee_ns) AS callee_ns,
+                   any_value(op) AS op, any_value(is_write) AS is_write
+            FROM _cls_fnew GROUP BY gkey
+        )
+        SELECT d.gkey, any_value(c.svc), any_value(c.ns), any_value(c.role), any_value(c.fkind),
+               any_value(c.target), any_value(c.callee_svc), any_value(c.callee_ns),
+               any_value(c.op), any_value(c.is_write), sum(d.sign),
+               sum(CASE WHEN d.err THEN d.sign ELSE 0 END),
+               min(d.start_time) FILTER (WHERE d.sign = 1),
+               max(d.start_time) FILTER (WHERE d.sign = 1),
+               max(struct_pack(t := d.start_time, id := d.trace_id))
+                   FILTER (WHERE d.sign = 1).id
+        FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
+        GROUP BY d.gkey
+        ON CONFLICT (gkey) DO UPDATE SET
+            n = classifier_groups.n + excluded.n,
+            errors = classifier_groups.errors + excluded.errors,
+            role = greatest(classifier_groups.role, excluded.role),
+            first_seen = least(classifier_groups.first_seen, excluded.first_seen),
+            sample_trace_id = CASE
+                WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
+                WHEN classifier_groups.last_seen IS NULL
+                     OR (excluded.last_seen, excluded.sample_trace_id)
+                        > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
+                    THEN excluded.sample_trace_id
+                ELSE classifier_groups.sample_trace_id END,
+            last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
+    x(f"""INSERT INTO classifier_hist
+        SELECT gkey, CAST(floor(ln(greatest(duration_ns, 1000) / 1e6) / ln({HIST_BASE}))
+                          AS SMALLINT) AS bucket, sum(sign)
+        FROM _cls_delta GROUP BY ALL
+        ON CONFLICT (gkey, bucket) DO UPDATE SET n = classifier_hist.n + excluded.n""")
+    if removed:
+        # first/last seen and the sample cannot be un-merged: recompute the groups that lost spans.
+        x("""UPDATE classifier_groups AS g SET
+                first_seen = r.f, last_seen = r.l, sample_trace_id = r.s
+            FROM (
+                SELECT gkey, min(start_time) AS f, max(start_time) AS l,
+                       max(struct_pack(t := start_time, id := trace_id)).id AS s
+                FROM classifier_spans
+                WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
+                GROUP BY gkey
+            ) AS r WHERE g.gkey = r.gkey""")
+        x("DELETE FROM classifier_hist WHERE n <= 0")
+        x("DELETE FROM classifier_groups WHERE n <= 0")
+
+    # Host map and AWS endpoints: per span, so only the new spans count.
+    x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM spans WHERE {new_filter}")
+    x(f"""INSERT INTO classifier_hosts
+        SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
+        FROM ({HOSTS_SQL.replace("FROM src", "FROM _cls_new")}) GROUP BY ALL
+        ON CONFLICT (host, port, hkind, svc, ns) DO UPDATE SET
+            n = classifier_hosts.n + excluded.n""")
+
+    x("""INSERT INTO classifier_components
+        SELECT service_name, coalesce(service_namespace, ''), coalesce(service_role, ''), count(*)
+        FROM _cls_new WHERE service_name IS NOT NULL GROUP BY ALL
+        ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
+
+    # EventBridge receives and what their consumers did while handling them.
+    if not full:
+        x("""DELETE FROM classifier_receives WHERE trace_id IN (SELECT trace_id FROM _cls_touch)""")
+    x("""INSERT INTO classifier_receives
+        SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
+        WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
+    x(f"""INSERT INTO classifier_handling
+        WITH recv AS (
+            SELECT DISTINCT trace_id, span_id, coalesce(svc, '') AS svc, start_time
+            FROM _cls_fnew WHERE fkind = 'events-recv'
+        ),
+        calls AS (
+            SELECT trace_id, coalesce(svc, '') AS svc, inst, start_time, gkey, parent_span_id
+            FROM _cls_fnew WHERE fkind IN {_CALL_KINDS}
+        ),
+        in_trace AS (
+            SELECT r.trace_id, r.span_id, c.gkey
+            FROM calls AS c ASOF JOIN recv AS r
+              ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
+        ),
+        lone AS (
+            SELECT * FROM calls AS c
+            WHERE c.parent_span_id IS NULL AND c.inst IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM recv AS r
+                              WHERE r.trace_id = c.trace_id AND r.svc = c.svc)
+        ),
+        rs AS (SELECT DISTINCT trace_id, span_id, inst, start_time FROM classifier_receives),
+        by_instance AS (
+            SELECT r.trace_id, r.span_id, c.gkey
+            FROM lone AS c ASOF JOIN rs AS r
+              ON r.inst = c.inst AND c.start_time >= r.start_time
+        ),
+        pairs AS (SELECT * FROM in_trace UNION SELECT * FROM by_instance)
+        SELECT DISTINCT rf.gkey, p.gkey
+        FROM pairs AS p
+        JOIN classifier_receives AS rf USING (trace_id, span_id)
+        ON CONFLICT DO NOTHING""")
+
+    # Runs of self-started work that scan a table: what they wrote in their own trace.
+    if not full:
+        x("DELETE FROM classifier_runs WHERE trace_id IN (SELECT trace_id FROM _cls_touch)")
+    x(f"""INSERT INTO classifier_runs
+        WITH roots AS ({ROOTS_SQL.replace("FROM src", "FROM _cls_src")})
+        SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
+               list_distinct(list(f.target) FILTER (
+                   WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
+               list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,
+               bool_or(f.fkind IN ('stream-read', 'sqs-recv', 'events-recv', 'sns-recv',
+                                   'kinesis-read')) AS listens
+        FROM roots AS r
+        JOIN _cls_fnew AS f
+          ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
+        GROUP BY ALL
+        HAVING len(scans) > 0""")
+    for name in ("_cls_fnew", "_cls_delta", "_cls_touch"):
+        x(f"DROP TABLE IF EXISTS {name}")
+    x("DROP VIEW IF EXISTS _cls_new")
+    x("DROP VIEW IF EXISTS _cls_src")
+    x("DROP TABLE IF EXISTS _cls_src")
+    return count
+
+
+def refresh_store(db_path: Path, landscape: Landscape | None = None) -> None:
+    """Classifies the store at db_path unless an owner process is alive (it keeps it fresh)."""
+    if find_owner(db_path) is not None:
+        return
+    with short_lock(db_path) as store:
+        classify(store.con, landscape)

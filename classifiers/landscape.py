@@ -1,0 +1,377 @@
+"""The declared landscape: systems, roles, owners, vendors, data leaders, exceptions, edges.
+
+Spans tell which component called what; they cannot tell who owns a table, which host is a
+vendor, or which system leads an entity. The landscape file (TOML, ``seamscope.toml``) says so;
+docs/landscape.md documents it. Every error names the file, the key and the line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seamscope.tracer.errors import SeamscopeError
+
+DEFAULT_LANDSCAPE = "seamscope.toml"
+ROLES = ("webapp", "bff", "backend", "worker", "job")
+OWNED_KINDS = ("tables", "queues", "topics", "streams", "buses", "buckets", "functions")
+MECHANISMS = (
+    "rest",
+    "graphql",
+    "dynamodb",
+    "dynamodb-streams",
+    "eventbridge",
+    "sqs",
+    "sns",
+    "kinesis",
+    "lambda",
+    "s3",
+    "http-external",
+)
+_TOP_KEYS = ("systems", "owners", "vendors", "data_leaders", "exceptions", "edges")
+
+
+class LandscapeError(SeamscopeError):
+    """The landscape file is missing, malformed or says something impossible."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    name: str
+    hosts: tuple[str, ...] = ()
+    event_sources: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+
+    def matches_host(self, host: str, port: int | None) -> bool:
+        candidates = [host.lower()]
+        if port is not None:
+            candidates.append(f"{host.lower()}:{port}")
+        return any(fnmatch.fnmatchcase(c, p.lower()) for p in self.hosts for c in candidates)
+
+    def matches_source(self, source: str) -> bool:
+        return any(fnmatch.fnmatchcase(source, p) for p in self.event_sources)
+
+
+@dataclass(frozen=True, slots=True)
+class DataLeader:
+    system: str
+    entities: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    event_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredEdge:
+    source: str
+    target: str
+    mechanism: str | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Landscape:
+    """What the landscape file declares; an empty Landscape means: infer everything."""
+
+    path: str | None = None
+    # component name -> (system, role or None)
+    components: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    systems: tuple[str, ...] = ()
+    # kind ("tables", "queues", ...) -> resource name -> owning system
+    owners: dict[str, dict[str, str]] = field(default_factory=dict)
+    vendors: tuple[Vendor, ...] = ()
+    leaders: tuple[DataLeader, ...] = ()
+    rest_allowed_webapps: frozenset[str] = frozenset()
+    declared_edges: tuple[DeclaredEdge, ...] = ()
+
+    @property
+    def declared(self) -> bool:
+        return self.path is not None
+
+    def fingerprint(self) -> str:
+        """Changes whenever anything classification reads from the file changes."""
+        data = {
+            "components": sorted((k, list(v)) for k, v in self.components.items()),
+            "systems": list(self.systems),
+            "owners": {k: sorted(v.items()) for k, v in sorted(self.owners.items())},
+            "vendors": [
+                [v.name, list(v.hosts), list(v.event_sources), list(v.components)]
+                for v in self.vendors
+            ],
+            "leaders": [
+                [d.system, list(d.entities), list(d.tables), list(d.event_sources)]
+                for d in self.leaders
+            ],
+            "rest": sorted(self.rest_allowed_webapps),
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def owner(self, kind: str, name: str) -> str | None:
+        return self.owners.get(kind, {}).get(name)
+
+    def vendor_for_host(self, host: str, port: int | None) -> Vendor | None:
+        for vendor in self.vendors:
+            if vendor.matches_host(host, port):
+                return vendor
+        return None
+
+    def vendor_for_source(self, source: str) -> Vendor | None:
+        for vendor in self.vendors:
+            if vendor.matches_source(source):
+                return vendor
+        return None
+
+    def vendor_for_component(self, component: str) -> Vendor | None:
+        for vendor in self.vendors:
+            if component in vendor.components:
+                return vendor
+        return None
+
+
+def entity_of(name: str) -> str:
+    """Table or entity name -> a comparable singular lowercase word ('Orders' -> 'order')."""
+    word = re.sub(r"[^a-z0-9]", "", name.lower())
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+class _Lines:
+    """Finds the line of a key in the TOML text (tomllib reports none for valid documents)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, path: tuple[str | int, ...]) -> int:
+        keys = [str(p) for p in path if not isinstance(p, int)]
+        if not keys:
+            return 1
+        start = 0
+        # Narrow down to the deepest table header that names a prefix of the path.
+        for depth in range(len(keys), 0, -1):
+            header = ".".join(keys[:depth])
+            pattern = re.compile(r"^\s*\[\[?\s*" + re.escape(header).replace(r"\.", r"\s*\.\s*"))
+            for i, line in enumerate(self.lines):
+                if pattern.match(line.replace('"', "")):
+                    start = i
+                    if depth == len(keys):
+                        return i + 1
+                    break
+            if start:
+                break
+        last = keys[-1]
+        key_re = re.compile(r'(^|[\s{,])"?' + re.escape(last) + r'"?\s*=')
+        for i in range(start, len(self.lines)):
+            if key_re.search(self.lines[i]):
+                return i + 1
+        for i, line in enumerate(self.lines):
+            if last in line:
+                return i + 1
+        return start + 1
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = _Lines(text)
+
+    def fail(self, key: tuple[str | int, ...], message: str) -> LandscapeError:
+        dotted = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in key)
+        dotted = dotted.replace(".[", "[")
+        return LandscapeError(f"{self.path}:{self.lines.find(key)}: {dotted}: {message}")
+
+    def table(self, value: Any, key: tuple[str | int, ...]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        return value
+
+    def string(self, value: Any, key: tuple[str | int, ...]) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "expected a non-empty string")
+        return value
+
+    def strings(self, value: Any, key: tuple[str | int, ...]) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (self.string(value, key),)
+        if not isinstance(value, list):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(self.string(v, (*key, i)) for i, v in enumerate(value))
+
+    def only(self, data: dict[str, Any], allowed: tuple[str, ...], key: tuple[str, ...]) -> None:
+        for name in data:
+            if name not in allowed:
+                raise self.fail(
+                    (*key, name), f"unknown key (expected one of: {', '.join(allowed)})"
+                )
+
+
+def load_landscape(path: Path) -> Landscape:
+    """Reads and validates a landscape file; raises LandscapeError naming key and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LandscapeError(f"{path}: no landscape file here") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LandscapeError(f"{path}: cannot read the landscape file ({exc})") from None
+    return parse_landscape(text, path)
+
+
+def parse_landscape(text: str, path: Path) -> Landscape:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        where = f":{match.group(1)}" if match else ""
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise LandscapeError(f"{path}{where}: not valid TOML: {reason}") from None
+    r = _Reader(path, text)
+    r.only(data, _TOP_KEYS, ())
+
+    components: dict[str, tuple[str, str | None]] = {}
+    systems: list[str] = []
+    for system, body in r.table(data.get("systems", {}), ("systems",)).items():
+        key: tuple[str | int, ...] = ("systems", system)
+        body = r.table(body, key)
+        r.only(body, ("components", "description"), ("systems", system))
+        systems.append(system)
+        comps = body.get("components", {})
+        pairs: list[tuple[str, str | None, tuple[str | int, ...]]] = []
+        if isinstance(comps, list):
+            for i, name in enumerate(comps):
+                pairs.append((r.string(name, (*key, "components", i)), None, (*key, "components")))
+        else:
+            for name, role in r.table(comps, (*key, "components")).items():
+                ckey = (*key, "components", name)
+                role_s = r.string(role, ckey)
+                if role_s not in ROLES:
+                    raise r.fail(
+                        ckey, f"unknown role {role_s!r} (expected one of: {', '.join(ROLES)})"
+                    )
+                pairs.append((name, role_s, ckey))
+        for name, role_v, ckey in pairs:
+            if name in components and components[name][0] != system:
+                raise r.fail(
+                    ckey, f"component {name!r} is already in system {components[name][0]!r}"
+                )
+            components[name] = (system, role_v)
+
+    owners: dict[str, dict[str, str]] = {}
+    for kind, mapping in r.table(data.get("owners", {}), ("owners",)).items():
+        if kind not in OWNED_KINDS:
+            raise r.fail(
+                ("owners", kind), f"unknown key (expected one of: {', '.join(OWNED_KINDS)})"
+            )
+        owners[kind] = {
+            name: r.string(system, ("owners", kind, name))
+            for name, system in r.table(mapping, ("owners", kind)).items()
+        }
+
+    vendors: list[Vendor] = []
+    for name, body in r.table(data.get("vendors", {}), ("vendors",)).items():
+        body = r.table(body, ("vendors", name))
+        r.only(body, ("hosts", "event_sources", "components", "description"), ("vendors", name))
+        vendor = Vendor(
+            name=name,
+            hosts=r.strings(body.get("hosts", []), ("vendors", name, "hosts")),
+            event_sources=r.strings(
+                body.get("event_sources", []), ("vendors", name, "event_sources")
+            ),
+            components=r.strings(body.get("components", []), ("vendors", name, "components")),
+        )
+        if not (vendor.hosts or vendor.event_sources or vendor.components):
+            raise r.fail(("vendors", name), "a vendor needs hosts, event_sources or components")
+        vendors.append(vendor)
+
+    leaders: list[DataLeader] = []
+    for system, body in r.table(data.get("data_leaders", {}), ("data_leaders",)).items():
+        body = r.table(body, ("data_leaders", system))
+        r.only(body, ("entities", "tables", "event_sources"), ("data_leaders", system))
+        leaders.append(
+            DataLeader(
+                system=system,
+                entities=r.strings(body.get("entities", []), ("data_leaders", system, "entities")),
+                tables=r.strings(body.get("tables", []), ("data_leaders", system, "tables")),
+                event_sources=r.strings(
+                    body.get("event_sources", []), ("data_leaders", system, "event_sources")
+                ),
+            )
+        )
+
+    exceptions = r.table(data.get("exceptions", {}), ("exceptions",))
+    r.only(exceptions, ("rest_allowed_webapps",), ("exceptions",))
+    rest_allowed = r.strings(
+        exceptions.get("rest_allowed_webapps", []), ("exceptions", "rest_allowed_webapps")
+    )
+    for name in rest_allowed:
+        declared = components.get(name)
+        if declared is not None and declared[1] not in (None, "webapp"):
+            raise r.fail(
+                ("exceptions", "rest_allowed_webapps"),
+                f"{name!r} is declared as a {declared[1]}, not a webapp",
+            )
+
+    edges: list[DeclaredEdge] = []
+    raw_edges = data.get("edges", [])
+    if not isinstance(raw_edges, list):
+        raise r.fail(("edges",), "expected an array of tables: [[edges]]")
+    for i, body in enumerate(raw_edges):
+        ekey: tuple[str | int, ...] = ("edges", i)
+        body = r.table(body, ekey)
+        r.only(body, ("from", "to", "mechanism"), ("edges",))
+        if "from" not in body or "to" not in body:
+            raise r.fail(ekey, "a declared edge needs 'from' and 'to'")
+        mechanism = body.get("mechanism")
+        if mechanism is not None:
+            mechanism = r.string(mechanism, (*ekey, "mechanism"))
+            if mechanism not in MECHANISMS:
+                raise r.fail(
+                    ("edges", "mechanism"),
+                    f"unknown mechanism {mechanism!r} (expected one of: {', '.join(MECHANISMS)})",
+                )
+        edges.append(
+            DeclaredEdge(
+                source=r.string(body["from"], (*ekey, "from")),
+                target=r.string(body["to"], (*ekey, "to")),
+                mechanism=mechanism,
+                line=_edge_line(r.lines, i),
+            )
+        )
+
+    return Landscape(
+        path=str(path),
+        components=components,
+        systems=tuple(systems),
+        owners=owners,
+        vendors=tuple(vendors),
+        leaders=tuple(leaders),
+        rest_allowed_webapps=frozenset(rest_allowed),
+        declared_edges=tuple(edges),
+    )
+
+
+def _edge_line(lines: _Lines, index: int) -> int:
+    seen = -1
+    for i, line in enumerate(lines.lines):
+        if re.match(r"^\s*\[\[\s*edges\s*\]\]", line):
+            seen += 1
+            if seen == index:
+                return i + 1
+    return 1
+
+
+def resolve_landscape(path: Path | None, *, default_dir: Path | None = None) -> Landscape | None:
+    """The file named, else ./seamscope.toml when it exists, else None (infer everything)."""
+    if path is not None:
+        return load_landscape(path)
+    candidate = (default_dir or Path.cwd()) / DEFAULT_LANDSCAPE
+    if candidate.is_file():
+        return load_landscape(candidate)
+    return None

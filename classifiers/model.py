@@ -1,0 +1,64 @@
+"""The plain data rules look at: nodes, and an edge with the evidence gathered for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WEBAPP_FACING = ("webapp", "bff")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    node_id: str
+    node_type: str  # component | resource | external
+    name: str
+    system: str | None
+    role: str | None = None
+    resource_kind: str | None = None
+    inferred: bool = False
+    inference: str | None = None
+    rest_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """What a consumer did while handling the events of an edge."""
+
+    observed: bool = False
+    calls_back: bool = False
+    callback_targets: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Polling:
+    """A recurring job that scans a table and writes what it read elsewhere."""
+
+    job: str
+    tables: tuple[str, ...]
+    runs: int
+    period_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeFacts:
+    source: Node
+    target: Node
+    mechanism: str
+    direction: str  # call | listen
+    level: str  # system | component | external
+    via: str | None = None
+    operations: tuple[str, ...] = ()
+    owner: str | None = None  # the owning system of the resource the edge is about
+    owner_known: bool = False
+    source_is_leader: bool | None = None
+    leader_reason: str | None = None
+    handling: Handling = field(default_factory=Handling)
+    polling: Polling | None = None
+
+    @property
+    def same_system(self) -> bool:
+        return self.source.system == self.target.system
+
+    def name(self, node: Node) -> str:
+        return node.name if node.node_type != "component" else f"{node.system or '?'}/{node.name}"
