@@ -49,8 +49,8 @@ def capture(out_dir: Path, seconds: float, pace: float) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="folder to write (default: here)")
-    parser.add_argument("--seconds", type=float, default=12.0, help="how long the fleet runs")
-    parser.add_argument("--pace", type=float, default=1.5, help="loop period multiplier")
+    parser.add_argument("--seconds", type=float, default=14.0, help="how long the fleet runs")
+    parser.add_argument("--pace", type=float, default=2.0, help="loop period multiplier")
     args = parser.parse_args(argv)
     try:
         traces = capture(args.out, args.seconds, args.pace)

@@ -1,4 +1,7 @@
-"""The table `seamscope demo --headless` prints: every edge of the run with the rule it got."""
+"""The table `seamscope demo --headless` prints: every edge of the run with the rule it got.
+
+Components and vendors go by name, AWS resources by their node id (``dynamodb:table/Inventory``).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ VERDICT_ORDER = {"anti-pattern": 0, "smell": 1, "unclassified": 2, "pattern": 3}
 VERDICT_STYLE = {"anti-pattern": "red", "smell": "yellow", "unclassified": "magenta"}
 
 EDGES_SQL = """
-SELECT e.rule_id, e.verdict, e.level, coalesce(f.name, e.from_node), coalesce(t.name, e.to_node),
+SELECT e.rule_id, e.verdict, e.level,
+       CASE WHEN f.node_type = 'resource' OR f.name IS NULL THEN e.from_node ELSE f.name END,
+       CASE WHEN t.node_type = 'resource' OR t.name IS NULL THEN e.to_node ELSE t.name END,
        e.mechanism, coalesce(e.via, ''), e.span_count
 FROM edges e
 LEFT JOIN nodes f ON f.node_id = e.from_node

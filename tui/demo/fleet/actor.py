@@ -84,7 +84,7 @@ def sqs_poller(queue: str, handle: Callable[[dict[str, Any]], None]) -> Callable
             with tracer.start_as_current_span(f"poll {queue}"):
                 try:
                     got = sqs.receive_message(
-                        QueueUrl=url, MaxNumberOfMessages=5, WaitTimeSeconds=1
+                        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2
                     )
                     for message in got.get("Messages", []):
                         handle(json.loads(message["Body"]))
@@ -119,7 +119,7 @@ def stream_reader(handle: Callable[[dict[str, Any]], None]) -> Callable[[], None
                 except Exception as exc:
                     log(f"stream: {type(exc).__name__}: {exc}")
                     iterator = None
-            STOP.wait(1.0 * PACE)
+            STOP.wait(1.5 * PACE)
 
     return loop
 
