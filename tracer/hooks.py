@@ -286,23 +286,32 @@ def botocore_response_attributes(
     return {}
 
 
+# What the request hook found, for the response hook of the same call (same thread, in turn):
+# a stream's identity must follow its shard iterator even when the span is not recording.
+_call = threading.local()
+_STREAM_SERVICES = ("dynamodbstreams", "kinesis")
+
+
 @_guarded
 def botocore_request_hook(
     span: Any, service_name: Any, operation_name: Any, api_params: Any
 ) -> None:
     """botocore instrumentor request_hook."""
-    _set(span, botocore_request_attributes(str(service_name), str(operation_name), api_params))
+    _call.attrs = None
+    service = str(service_name)
+    attrs = botocore_request_attributes(service, str(operation_name), api_params)
+    if service in _STREAM_SERVICES:
+        _call.attrs = attrs
+    _set(span, attrs)
 
 
 @_guarded
 def botocore_response_hook(span: Any, service_name: Any, operation_name: Any, result: Any) -> None:
     """botocore instrumentor response_hook."""
-    _set(
-        span,
-        botocore_response_attributes(
-            str(service_name), str(operation_name), result, _span_attrs(span)
-        ),
-    )
+    found = getattr(_call, "attrs", None)
+    _call.attrs = None
+    known = found if isinstance(found, dict) else _span_attrs(span)
+    _set(span, botocore_response_attributes(str(service_name), str(operation_name), result, known))
 
 
 # --- GraphQL ----------------------------------------------------------------------------------

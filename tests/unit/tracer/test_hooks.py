@@ -462,3 +462,20 @@ def test_httpx_async_client(memory: InMemorySpanExporter, server: str) -> None:
     assert span.attributes is not None
     assert span.attributes["graphql.operation.type"] == "mutation"
     assert span.attributes["graphql.operation.name"] == "Pay"
+
+
+def test_stream_iterators_are_followed_even_when_spans_are_not_recording() -> None:
+    class Unsampled(Recorder):
+        def is_recording(self) -> bool:
+            return False
+
+    params = {"StreamArn": STREAM_ARN, "ShardId": "s", "ShardIteratorType": "LATEST"}
+    hooks.botocore_request_hook(Unsampled(), "dynamodbstreams", "GetShardIterator", params)
+    hooks.botocore_response_hook(
+        Unsampled(), "dynamodbstreams", "GetShardIterator", {"ShardIterator": "unsampled-it"}
+    )
+    span = Recorder()
+    hooks.botocore_request_hook(
+        span, "dynamodbstreams", "GetRecords", {"ShardIterator": "unsampled-it"}
+    )
+    assert span.attributes["seamscope.dynamodb.stream_table"] == "Orders"
