@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import duckdb
 import pyarrow as pa
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
@@ -75,6 +76,17 @@ class _Batch:
         if self.body is None:
             self.body = encode_spans(self.spans).SerializeToString()
         return self.body
+
+
+# Errors that belong to one batch's data rather than to the store.
+_BATCH_ERRORS = (
+    pa.ArrowException,
+    ValueError,
+    TypeError,
+    OverflowError,
+    duckdb.ConstraintException,
+    duckdb.ConversionException,
+)
 
 
 class OwnerRefused(Exception):
@@ -181,6 +193,10 @@ class SeamscopeSpanExporter(SpanExporter):
                 dropped_before = self.dropped
                 self._deliver(self.lock_attempts)
                 self._enforce_bound()
+                if self._shut_down:
+                    # Nobody will call again: what is left goes to the spool now.
+                    while self._pending:
+                        self._spool_oldest()
                 return (
                     SpanExportResult.FAILURE
                     if self.dropped > dropped_before
@@ -244,7 +260,13 @@ class SeamscopeSpanExporter(SpanExporter):
         while self._pending:
             batch = self._pending[0]
             try:
-                _post(owner, batch.protobuf(), batch.key, self.http_timeout_s)
+                body = batch.protobuf()
+            except Exception as exc:  # noqa: BLE001 - a span the OTLP encoder cannot take
+                self._warn_once("encode", "seamscope exporter: cannot encode a batch (%s)", exc)
+                self._spool_oldest()
+                continue
+            try:
+                _post(owner, body, batch.key, self.http_timeout_s)
             except OwnerRefused as exc:
                 self._warn_once(
                     "refused",
@@ -265,7 +287,14 @@ class SeamscopeSpanExporter(SpanExporter):
                 self._drain(store)
                 while self._pending:
                     batch = self._pending[0]
-                    store.append(batch.arrow(), batch_key=batch.key, source=SOURCE)
+                    try:
+                        table = batch.arrow()
+                        store.append(table, batch_key=batch.key, source=SOURCE)
+                    except _BATCH_ERRORS as exc:
+                        # This batch, not the store, is the problem: set it aside, go on.
+                        self._warn_once("batch", "seamscope exporter: a batch failed (%s)", exc)
+                        self._spool_oldest()
+                        continue
                     self.delivered_store += len(self._pop())
         except StoreLocked:
             return

@@ -299,3 +299,29 @@ def test_a_full_spool_counts_as_a_failed_spool(db_path: Path, lock_holder: LockH
     assert exporter.export(_spans(3)) is SpanExportResult.FAILURE
     assert (exporter.dropped, exporter.spooled) == (3, 0)
     assert spooled_files(db_path) == []
+
+
+def test_a_batch_that_cannot_be_converted_does_not_hold_up_the_others(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seamscope.tracer.exporter as exporter_module
+    from seamscope.tracer.sdk_spans import add_sdk_spans as real
+
+    def picky(builder: Any, spans: Any) -> None:
+        if any(s.name.startswith("poison") for s in spans):
+            raise ValueError("cannot convert")
+        real(builder, spans)
+
+    monkeypatch.setattr(exporter_module, "add_sdk_spans", picky)
+    exporter = SeamscopeSpanExporter(db_path)
+    assert exporter.export(_spans(2, "poison")) is SpanExportResult.FAILURE
+    assert exporter.export(_spans(3)) is SpanExportResult.SUCCESS
+    assert (exporter.dropped, exporter.delivered_store, exporter.pending_spans) == (2, 3, 0)
+    assert _counts(db_path) == (3, 3)
+
+
+def test_export_after_shutdown_spools_at_once(db_path: Path, lock_holder: LockHolder) -> None:
+    exporter = SeamscopeSpanExporter(db_path, lock_attempts=1)
+    exporter.shutdown(timeout_millis=0)
+    exporter.export(_spans(2))
+    assert (exporter.pending_spans, exporter.spooled) == (0, 2)
