@@ -113,11 +113,17 @@ class LocalStore:
         with self._lock:
             con = open_read_only(self.path)
             try:
+                # A fresh cursor: the version check may leave a result open on con itself.
+                cursor = con.cursor()
 
                 def query(sql: str, params: Params = None) -> pa.Table:
-                    return con.execute(sql, list(params) if params else None).to_arrow_table()
+                    relation = cursor.sql(sql, params=list(params) if params else None)
+                    return relation.to_arrow_table()
 
-                return work(query)
+                try:
+                    return work(query)
+                finally:
+                    cursor.close()
             finally:
                 con.close()
 

@@ -19,43 +19,44 @@ class TuiError(SeamscopeError):
 
 def _ingest_files(paths: list[Path], db: Path) -> None:
     """OTLP JSON files go into a fresh temporary store first (seamscope ingest's code)."""
+    from seamscope.tracer.ingest import ingest
+
+    ingest(db, [str(p) for p in paths], use_owner=False)
+
+
+def _classifier(landscape: Path | None) -> tuple[Any, Any]:
+    """(classify, loaded landscape), or (None, None) without the classifiers."""
     try:
-        ingest = importlib.import_module("seamscope.tracer.ingest")
+        engine = importlib.import_module("seamscope.classifiers.engine")
     except ImportError:
-        raise TuiError("opening OTLP files needs seamscope.tracer.ingest, not installed") from None
-    fn = getattr(ingest, "ingest_paths", None) or getattr(ingest, "ingest", None)
-    if fn is None:
-        raise TuiError("seamscope.tracer.ingest has no ingest_paths()")
-    fn(paths, db)
+        return None, None
+    loaded: Any = None
+    if landscape is not None:
+        from seamscope.classifiers.landscape import load_landscape
+
+        loaded = load_landscape(landscape)
+    return engine.classify, loaded
 
 
 def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> Any:
+    """Owns the store: receives OTLP, classifies after every commit, answers the TUI's queries."""
+    from seamscope.tracer.receiver import Receiver
+    from seamscope.tracer.store import short_lock
     from seamscope.tui.data import ReceiverSource
 
-    try:
-        module = importlib.import_module("seamscope.tracer.receiver")
-    except ImportError:
-        raise TuiError("--collect needs seamscope.tracer.receiver, not installed") from None
-    classify: Any = None
-    loaded: Any = None
-    try:
-        engine = importlib.import_module("seamscope.classifiers.engine")
-        classify = engine.classify
-        if landscape is not None:
-            loaded = importlib.import_module("seamscope.classifiers.landscape").load_landscape(
-                landscape
-            )
-    except ImportError:
-        classify = None
+    classify, loaded = _classifier(landscape)
+    if classify is not None:
+        # Spans stored before this run get their edges before the first paint.
+        with short_lock(db) as store:
+            classify(store.con, loaded)
 
     def after_commit(con: Any) -> None:
         if classify is not None:
             classify(con, loaded)
 
-    receiver = module.Receiver(db, host, port, after_commit=after_commit)
+    receiver = Receiver(db, host, port, after_commit=after_commit)
     receiver.start()
-    url = getattr(receiver, "url", None) or f"http://{host}:{getattr(receiver, 'port', port)}"
-    return ReceiverSource(receiver, f"{db} · receiving OTLP at {url}/v1/traces")
+    return ReceiverSource(receiver, f"{db} · receiving OTLP at {receiver.url}/v1/traces")
 
 
 @click.command()

@@ -20,7 +20,7 @@ from seamscope.tui.data import Query, SpanRow, TraceView
 from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time
 from seamscope.tui.widgets.layout import VERDICT_STYLES
 
-BAR_WIDTH = 32
+BAR_WIDTH = 24
 
 
 def waterfall(spans: tuple[SpanRow, ...]) -> list[tuple[SpanRow, int]]:
@@ -75,13 +75,24 @@ class TraceScreen(DataScreen[Any]):
         with Horizontal(id="trace-panes"):
             with Vertical(id="waterfall-pane"):
                 table: DataTable[Any] = DataTable(id="waterfall", cursor_type="row")
-                table.add_columns("Service", "Span", "Kind", "Timeline", "ms", "Label")
+                for label, width in (
+                    ("Service", 12),
+                    ("Span", 26),
+                    ("Kind", 8),
+                    ("Timeline", BAR_WIDTH),
+                    ("ms", 7),
+                    ("Label", 14),
+                ):
+                    table.add_column(label, width=width)
                 yield table
                 yield Static(
-                    "Other side of the event (listening edges, other traces)", classes="caption"
+                    "Other side of the event: the same listening edge in other traces (Enter)",
+                    classes="caption",
+                    id="hops-caption",
                 )
                 hops: DataTable[Any] = DataTable(id="hops", cursor_type="row")
-                hops.add_columns("Start", "Service", "Kind", "Trace")
+                for label, width in (("Start", 19), ("Service", 16), ("Kind", 9), ("Trace", 32)):
+                    hops.add_column(label, width=width)
                 yield hops
             with VerticalScroll(id="attributes-pane"):
                 yield Static("", id="attributes")
@@ -145,11 +156,13 @@ class TraceScreen(DataScreen[Any]):
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
-                [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id[:16]],
+                [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id],
             )
             for h in view.hops
         ]
         fill_table(self.query_one("#hops", DataTable), hop_rows)
+        self.query_one("#hops").display = bool(hop_rows)
+        self.query_one("#hops-caption").display = bool(hop_rows)
         self._show_attributes()
 
     def _show_attributes(self) -> None:

@@ -21,9 +21,6 @@ class LandscapeMap(Widget, can_focus=True):
         height: auto;
         padding: 0 1;
     }
-    LandscapeMap:focus {
-        background: $boost;
-    }
     """
 
     BINDINGS = [

@@ -394,13 +394,15 @@ def draw(nodes: list[MapNode], edges: list[MapEdge], selected: str | None = None
         box = boxes[n.node_id]
         node_style = NODE_STYLES.get(n.kind, "")
         is_sel = n.node_id == selected
-        border = "bold reverse yellow" if is_sel else (node_style or "white")
-        label_style = "bold yellow" if is_sel else (node_style or "bold")
+        border = "bold bright_white" if is_sel else (node_style or "white")
+        label_style = "bold reverse" if is_sel else (node_style or "bold")
         tl, tr, bl, br, hz, vt = "╭", "╮", "╰", "╯", "─", "│"
         if n.kind == "external":
             tl, tr, bl, br, hz, vt = "┌", "┐", "└", "┘", "╌", "╎"
         elif n.kind == "resource":
             tl, tr, bl, br, hz, vt = "┏", "┓", "┗", "┛", "━", "┃"
+        if is_sel:
+            tl, tr, bl, br, hz, vt = "╔", "╗", "╚", "╝", "═", "║"
         canvas.text(box.x, box.y, tl + hz * (box.width - 2) + tr, border)
         for yy in range(box.y + 1, box.y + box.height - 1):
             canvas.put(box.x, yy, vt, border)
