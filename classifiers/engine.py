@@ -11,8 +11,9 @@ is rebuilt from those small aggregates on every call, so a landscape change cost
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,13 @@ from pathlib import Path
 import duckdb
 
 from seamscope.classifiers.derive import derive
-from seamscope.classifiers.facts import FACTS_SQL, HOSTS_SQL, ROOTS_SQL, SPAN_COLUMNS
+from seamscope.classifiers.facts import (
+    CLASSIFIED_SQL,
+    FACTS_SQL,
+    HOSTS_SQL,
+    ROOTS_SQL,
+    SPAN_COLUMNS,
+)
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.owner import find_owner
@@ -29,7 +36,7 @@ from seamscope.tracer.store import short_lock
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
 CLASSIFIER_VERSION = "1"
 # Spans of a touched trace older than this before the new spans are not re-read.
-TRACE_WINDOW = "15 minutes"
+TRACE_WINDOW = "2 minutes"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
 
@@ -113,6 +120,7 @@ def classify(
 ) -> ClassifyResult:
     """Brings nodes, edges and span_labels up to date with the spans; cheap when nothing is new."""
     started = time.perf_counter()
+    con.execute("SET enable_progress_bar = false")
     landscape = landscape or Landscape()
     ensure_classifier_tables(con)
     state = _state(con)
@@ -162,9 +170,19 @@ def _result(
     )
 
 
+def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
+    def run(sql: str, params: list[object] | None = None) -> object:
+        started = time.perf_counter()
+        result = con.execute(sql, params or [])
+        print(f"{(time.perf_counter() - started) * 1000:8.1f} ms  {' '.join(sql.split())[:90]}")
+        return result
+
+    return run
+
+
 def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> int:
     """Reads the spans of batches (old, top] and merges their facts into the aggregates."""
-    x = con.execute
+    x = _timed(con) if os.environ.get("SEAMSCOPE_CLASSIFY_PROFILE") else con.execute
     new_filter = f"batch_id > {old} AND batch_id <= {top}"
     count = int(str(_scalar(con, f"SELECT count(*) FROM spans WHERE {new_filter}") or 0))
     if count == 0:
@@ -190,7 +208,11 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             SELECT {SPAN_COLUMNS} FROM spans
             WHERE batch_id <= {top} AND start_time >= (SELECT lo FROM _cls_lo)
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
-    x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + FACTS_SQL.replace("FROM src", "FROM _cls_src"))
+    x(
+        "CREATE OR REPLACE TEMP TABLE _cls_s AS "
+        + CLASSIFIED_SQL.replace("FROM src", "FROM _cls_src")
+    )
+    x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + FACTS_SQL.replace("FROM s ", "FROM _cls_s "))
 
     # The facts stored for the touched traces, replaced by the ones just derived; the
     # aggregates change by the multiset difference.
@@ -199,17 +221,19 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         x(f"CREATE OR REPLACE TEMP TABLE _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
         removed = False
     else:
-        old_rows = f"""SELECT {key} FROM classifier_spans
-            WHERE start_time >= (SELECT lo FROM _cls_lo)
-              AND trace_id IN (SELECT trace_id FROM _cls_touch)"""
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
-            SELECT *, 1 AS sign FROM (SELECT {key} FROM _cls_fnew EXCEPT ALL {old_rows})
-            UNION ALL
-            SELECT *, -1 AS sign FROM ({old_rows} EXCEPT ALL SELECT {key} FROM _cls_fnew)""")
-        removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
-        x("""DELETE FROM classifier_spans
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
+            SELECT {key} FROM classifier_spans
             WHERE start_time >= (SELECT lo FROM _cls_lo)
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
+            SELECT *, 1 AS sign FROM (SELECT {key} FROM _cls_fnew EXCEPT ALL FROM _cls_old)
+            UNION ALL
+            SELECT *, -1 AS sign FROM (FROM _cls_old EXCEPT ALL SELECT {key} FROM _cls_fnew)""")
+        removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
+        if _scalar(con, "SELECT count(*) FROM _cls_old"):
+            x("""DELETE FROM classifier_spans
+                WHERE start_time >= (SELECT lo FROM _cls_lo)
+                  AND trace_id IN (SELECT trace_id FROM _cls_old)""")
     x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
 
     x("""INSERT INTO classifier_groups
@@ -262,22 +286,21 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         x("DELETE FROM classifier_hist WHERE n <= 0")
         x("DELETE FROM classifier_groups WHERE n <= 0")
 
-    # Host map and AWS endpoints: per span, so only the new spans count.
-    x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM spans WHERE {new_filter}")
+    # Host map, AWS endpoints and components: per span, so only the new spans count.
+    x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM _cls_s WHERE {new_filter}")
     x(f"""INSERT INTO classifier_hosts
         SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
-        FROM ({HOSTS_SQL.replace("FROM src", "FROM _cls_new")}) GROUP BY ALL
+        FROM ({HOSTS_SQL.replace("FROM s", "FROM _cls_new")}) GROUP BY ALL
         ON CONFLICT (host, port, hkind, svc, ns) DO UPDATE SET
             n = classifier_hosts.n + excluded.n""")
-
     x("""INSERT INTO classifier_components
-        SELECT service_name, coalesce(service_namespace, ''), coalesce(service_role, ''), count(*)
-        FROM _cls_new WHERE service_name IS NOT NULL GROUP BY ALL
+        SELECT svc, coalesce(ns, ''), coalesce(role, ''), count(*)
+        FROM _cls_new WHERE svc IS NOT NULL GROUP BY ALL
         ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
 
     # EventBridge receives and what their consumers did while handling them.
     if not full:
-        x("""DELETE FROM classifier_receives WHERE trace_id IN (SELECT trace_id FROM _cls_touch)""")
+        x("DELETE FROM classifier_receives WHERE trace_id IN (SELECT trace_id FROM _cls_touch)")
     x("""INSERT INTO classifier_receives
         SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
         WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
@@ -292,14 +315,16 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         ),
         in_trace AS (
             SELECT r.trace_id, r.span_id, c.gkey
-            FROM calls AS c ASOF JOIN recv AS r
+            FROM (SELECT * FROM calls WHERE (trace_id, svc) IN (SELECT (trace_id, svc) FROM recv))
+                AS c
+            ASOF JOIN recv AS r
               ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
         ),
         lone AS (
             SELECT * FROM calls AS c
-            WHERE c.parent_span_id IS NULL AND c.inst IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM recv AS r
-                              WHERE r.trace_id = c.trace_id AND r.svc = c.svc)
+            WHERE c.parent_span_id IS NULL
+              AND c.inst IN (SELECT inst FROM classifier_receives)
+              AND (c.trace_id, c.svc) NOT IN (SELECT (trace_id, svc) FROM recv)
         ),
         rs AS (SELECT DISTINCT trace_id, span_id, inst, start_time FROM classifier_receives),
         by_instance AS (
@@ -317,7 +342,14 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
     if not full:
         x("DELETE FROM classifier_runs WHERE trace_id IN (SELECT trace_id FROM _cls_touch)")
     x(f"""INSERT INTO classifier_runs
-        WITH roots AS ({ROOTS_SQL.replace("FROM src", "FROM _cls_src")})
+        WITH scanned AS (
+            SELECT DISTINCT trace_id FROM _cls_fnew
+            WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')
+        ),
+        roots AS (
+            SELECT * FROM ({ROOTS_SQL.replace("FROM s", "FROM _cls_s")})
+            WHERE trace_id IN (SELECT trace_id FROM scanned)
+        )
         SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
                list_distinct(list(f.target) FILTER (
                    WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
@@ -329,11 +361,10 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
           ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
         GROUP BY ALL
         HAVING len(scans) > 0""")
-    for name in ("_cls_fnew", "_cls_delta", "_cls_touch"):
+    for name in ("_cls_fnew", "_cls_delta", "_cls_touch", "_cls_s", "_cls_old", "_cls_lo"):
         x(f"DROP TABLE IF EXISTS {name}")
     x("DROP VIEW IF EXISTS _cls_new")
-    x("DROP VIEW IF EXISTS _cls_src")
-    x("DROP TABLE IF EXISTS _cls_src")
+    x("DROP VIEW IF EXISTS _cls_src" if full else "DROP TABLE IF EXISTS _cls_src")
     return count
 
 

@@ -52,26 +52,31 @@ def _in(values: tuple[str, ...]) -> str:
 # The span columns the facts read; `src` must provide them.
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, kind, service_name, service_namespace, service_role, "
-    "service_instance, start_time, duration_ns, status_code, rpc_system, rpc_service, rpc_method, "
+    "service_instance, start_time, duration_ns, status_code, batch_id, rpc_system, rpc_service, rpc_method, "
     "db_system, db_operation, db_tables, messaging_system, messaging_operation, "
     "messaging_destination, http_method, http_url, http_route, http_status_code, server_address, "
     "server_port, graphql_operation_name, graphql_operation_type, events, sns_topics, "
     "stream_name, stream_arn, s3_bucket, faas_invoked_name, name"
 )
 
-# `s`: every span of the source with its category (aws, server, http or NULL).
-_CLASSIFIED = """
-s AS (
+_AWS_SPAN = (
+    "(rpc_system = 'aws-api' OR db_system IN ('dynamodb', 'aws.dynamodb') "
+    "OR messaging_system LIKE 'aws%')"
+)
+
+# The spans of `src` that can matter, with their category (aws, server, http, root): what
+# FACTS_SQL, HOSTS_SQL and ROOTS_SQL read as `s`.
+CLASSIFIED_SQL = f"""
     SELECT
-        trace_id, span_id, parent_span_id, kind, name,
+        trace_id, span_id, parent_span_id, kind, name, batch_id,
         service_name AS svc, service_namespace AS ns, service_role AS role,
         service_instance AS inst, start_time, duration_ns,
         (status_code = 'ERROR' OR coalesce(http_status_code, 0) >= 500) AS err,
         CASE
-            WHEN rpc_system = 'aws-api' OR db_system IN ('dynamodb', 'aws.dynamodb')
-                 OR messaging_system LIKE 'aws%' THEN 'aws'
+            WHEN {_AWS_SPAN} THEN 'aws'
             WHEN kind = 'SERVER' THEN 'server'
             WHEN kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL THEN 'http'
+            ELSE 'root'
         END AS cat,
         CASE
             WHEN lower(replace(replace(coalesce(rpc_service, ''), ' ', ''), '-', ''))
@@ -90,20 +95,132 @@ s AS (
             WHEN lower(coalesce(rpc_service, '')) = 'lambda' THEN 'lambda'
         END AS aws,
         coalesce(rpc_method, db_operation) AS op,
-        messaging_operation AS mop,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
         s3_bucket, faas_invoked_name AS fn,
         upper(http_method) AS method, http_url, http_route, server_address AS host,
         server_port AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
     FROM src
-)"""
+    WHERE {_AWS_SPAN} OR kind = 'SERVER' OR parent_span_id IS NULL
+       OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL)
+"""
 
-# One row per (span, target). Column order: see FACT_COLUMNS.
+
+def _f(kind: str, target: str, op: str, is_write: str) -> str:
+    return f"{{'k': {kind}, 't': {target}, 'op': {op}, 'w': {is_write}}}"
+
+
+def _each(items: str, kind: str, op: str, is_write: str) -> str:
+    return f"list_transform({items}, lambda x: {_f(kind, 'x', op, is_write)})"
+
+
+_EVENT = (
+    "lambda e: coalesce(e.bus, {bus}) || '{sep}' || coalesce(e.source, '?') || '{sep}' "
+    "|| coalesce(e.detail_type, '?'){tail}"
+)
+
+# The facts of one AWS span, as a list of {k: kind, t: target, op, w: is_write}.
+_AWS_FACTS = f"""CASE
+    WHEN aws = 'dynamodb' AND op IN {_in(DYNAMODB_DATA_OPS)} THEN {
+    _each(
+        "CASE WHEN len(db_tables) > 0 THEN list_distinct(db_tables) ELSE ['?'] END",
+        "'dynamodb'",
+        "op",
+        f"op IN {_in(DYNAMODB_WRITE_OPS)}",
+    )
+}
+    WHEN aws = 'dynamodbstreams' AND op = 'GetRecords' THEN [{
+    _f(
+        "'stream-read'",
+        "coalesce(stream_name, nullif(regexp_extract(stream_arn, 'table/([^/]+)/stream', 1), ''), "
+        "'?')",
+        "op",
+        "false",
+    )
+}]
+    WHEN aws = 'sqs' AND (op IN ('SendMessage', 'SendMessageBatch')
+                          OR (op IS NULL AND kind = 'PRODUCER')) THEN [{
+    _f("'sqs-send'", "coalesce(dest, '?')", "coalesce(op, 'SendMessage')", "true")
+}]
+    WHEN aws = 'sqs' AND (op = 'ReceiveMessage' OR (op IS NULL AND kind = 'CONSUMER')) THEN
+        CASE WHEN coalesce(len(events), 0) = 0 AND coalesce(len(sns_topics), 0) = 0
+             THEN [{
+    _f("'sqs-recv'", "coalesce(dest, '?')", "coalesce(op, 'ReceiveMessage')", "false")
+}]
+             ELSE list_concat(
+                 {
+    _each(
+        "list_distinct(list_transform(coalesce(events, []), "
+        + _EVENT.format(bus="''", sep=SEP, tail=f" || '{SEP}' || coalesce(dest, '?')")
+        + "))",
+        "'events-recv'",
+        "coalesce(op, 'ReceiveMessage')",
+        "false",
+    )
+},
+                 {
+    _each(
+        f"list_transform(list_distinct(coalesce(sns_topics, [])), "
+        f"lambda t: t || '{SEP}' || coalesce(dest, '?'))",
+        "'sns-recv'",
+        "coalesce(op, 'ReceiveMessage')",
+        "false",
+    )
+})
+        END
+    WHEN aws = 'sns' AND (op IN ('Publish', 'PublishBatch') OR (op IS NULL AND kind = 'PRODUCER'))
+        THEN {
+    _each(
+        "CASE WHEN len(sns_topics) > 0 THEN list_distinct(sns_topics) "
+        "ELSE [coalesce(dest, '?')] END",
+        "'sns-pub'",
+        "coalesce(op, 'Publish')",
+        "true",
+    )
+}
+    WHEN aws = 'events' AND op = 'PutEvents' THEN {
+    _each(
+        "CASE WHEN len(events) > 0 THEN list_distinct(list_transform(events, "
+        + _EVENT.format(bus="'default'", sep=SEP, tail="")
+        + f")) ELSE ['default{SEP}?{SEP}?'] END",
+        "'events-put'",
+        "op",
+        "true",
+    )
+}
+    WHEN aws = 'kinesis' AND op IN ('PutRecord', 'PutRecords', 'GetRecords', 'SubscribeToShard')
+        THEN [{
+    _f(
+        "CASE WHEN op IN ('PutRecord', 'PutRecords') THEN 'kinesis-put' ELSE 'kinesis-read' END",
+        "coalesce(stream_name, nullif(regexp_extract(stream_arn, 'stream/([^/]+)', 1), "
+        "''), dest, '?')",
+        "op",
+        "op IN ('PutRecord', 'PutRecords')",
+    )
+}]
+    WHEN aws = 's3' AND coalesce(op, '') NOT IN ('CreateBucket', 'DeleteBucket', 'ListBuckets',
+                                                 'HeadBucket') THEN [{
+    _f(
+        "'s3'",
+        "coalesce(s3_bucket, '?')",
+        "op",
+        " OR ".join(f"starts_with(coalesce(op, ''), '{p}')" for p in S3_WRITE_PREFIXES),
+    )
+}]
+    WHEN aws = 'lambda' AND coalesce(op, 'Invoke') IN ('Invoke', 'InvokeAsync',
+                                                       'InvokeWithResponseStream') THEN [{
+    _f("'lambda'", "coalesce(fn, '?')", "coalesce(op, 'Invoke')", "true")
+}]
+END"""
+
+_PATH = (
+    "regexp_replace(coalesce(nullif(regexp_extract(http_url, '^[a-zA-Z]+://[^/?#]*([^?#]*)', 1), "
+    "''), '/'), '/([0-9]+|[0-9a-fA-F-]{16,})(/|$)', '/{id}\\2', 'g')"
+)
+
+# One row per (span, target) an integration has.
 FACTS_SQL = f"""
-WITH {_CLASSIFIED},
-aws_spans AS (SELECT trace_id, span_id FROM s WHERE cat = 'aws'),
-callees AS (
+WITH callees AS (
     SELECT trace_id, parent_span_id, min(svc) AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route
     FROM s WHERE cat = 'server' AND parent_span_id IS NOT NULL
@@ -114,14 +231,13 @@ http AS (
     FROM s AS c
     LEFT JOIN callees ON callees.trace_id = c.trace_id AND callees.parent_span_id = c.span_id
     WHERE c.cat = 'http'
-      AND NOT EXISTS (
-          SELECT 1 FROM aws_spans AS a
-          WHERE a.trace_id = c.trace_id AND a.span_id = c.parent_span_id
-      )
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
+      AND NOT EXISTS (
+          SELECT 1 FROM s AS a
+          WHERE a.cat = 'aws' AND a.trace_id = c.trace_id AND a.span_id = c.parent_span_id
+      )
 ),
-a AS (SELECT * FROM s WHERE cat = 'aws'),
 facts AS (
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
         CASE WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL THEN 'graphql' ELSE 'http' END
@@ -131,87 +247,15 @@ facts AS (
         CASE
             WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL
                 THEN coalesce(gql_type, 'query') || ' ' || coalesce(gql_name, '(anonymous)')
-            ELSE coalesce(method, '?') || ' ' || coalesce(
-                callee_route,
-                regexp_replace(
-                    coalesce(nullif(regexp_extract(
-                        http_url, '^[a-zA-Z]+://[^/?#]*([^?#]*)', 1), ''), '/'),
-                    '/([0-9]+|[0-9a-fA-F-]{{16,}})(/|$)', '/{{id}}\\2', 'g')
-            )
+            ELSE coalesce(method, '?') || ' ' || coalesce(callee_route, {_PATH})
         END AS op,
         CASE WHEN gql_type IS NOT NULL THEN gql_type = 'mutation'
              ELSE coalesce(method, 'GET') NOT IN {_in(READ_METHODS)} END AS is_write
     FROM http
     UNION ALL
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'dynamodb', unnest(CASE WHEN len(db_tables) > 0 THEN list_distinct(db_tables)
-                                ELSE ['?'] END),
-        NULL, NULL, op, op IN {_in(DYNAMODB_WRITE_OPS)}
-    FROM a WHERE aws = 'dynamodb' AND op IN {_in(DYNAMODB_DATA_OPS)}
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'stream-read',
-        coalesce(stream_name, nullif(regexp_extract(stream_arn, 'table/([^/]+)/stream', 1), ''),
-                 '?'),
-        NULL, NULL, op, false
-    FROM a WHERE aws = 'dynamodbstreams' AND op = 'GetRecords'
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'sqs-send', coalesce(dest, '?'), NULL, NULL, op, true
-    FROM a WHERE aws = 'sqs' AND (op IN ('SendMessage', 'SendMessageBatch')
-                                  OR (op IS NULL AND kind = 'PRODUCER'))
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'sqs-recv', coalesce(dest, '?'), NULL, NULL, coalesce(op, 'ReceiveMessage'), false
-    FROM a WHERE aws = 'sqs' AND (op = 'ReceiveMessage' OR (op IS NULL AND kind = 'CONSUMER'))
-      AND coalesce(len(events), 0) = 0 AND coalesce(len(sns_topics), 0) = 0
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'events-recv', unnest(list_distinct(list_transform(events,
-            lambda e: coalesce(e.bus, '') || '{SEP}' || coalesce(e.source, '?') || '{SEP}'
-                 || coalesce(e.detail_type, '?') || '{SEP}' || coalesce(dest, '?')))),
-        NULL, NULL, coalesce(op, 'ReceiveMessage'), false
-    FROM a WHERE aws = 'sqs' AND len(events) > 0
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'sns-recv', unnest(list_transform(list_distinct(sns_topics),
-            lambda t: t || '{SEP}' || coalesce(dest, '?'))),
-        NULL, NULL, coalesce(op, 'ReceiveMessage'), false
-    FROM a WHERE aws = 'sqs' AND len(sns_topics) > 0
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'sns-pub', unnest(CASE WHEN len(sns_topics) > 0 THEN list_distinct(sns_topics)
-                               ELSE [coalesce(dest, '?')] END),
-        NULL, NULL, coalesce(op, 'Publish'), true
-    FROM a WHERE aws = 'sns' AND (op IN ('Publish', 'PublishBatch')
-                                  OR (op IS NULL AND kind = 'PRODUCER'))
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'events-put', unnest(CASE WHEN len(events) > 0 THEN list_distinct(list_transform(events,
-            lambda e: coalesce(e.bus, 'default') || '{SEP}' || coalesce(e.source, '?') || '{SEP}'
-                 || coalesce(e.detail_type, '?')))
-            ELSE ['default{SEP}?{SEP}?'] END),
-        NULL, NULL, op, true
-    FROM a WHERE aws = 'events' AND op = 'PutEvents'
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        CASE WHEN op IN ('PutRecord', 'PutRecords') THEN 'kinesis-put' ELSE 'kinesis-read' END,
-        coalesce(stream_name, nullif(regexp_extract(stream_arn, 'stream/([^/]+)', 1), ''), dest,
-                 '?'),
-        NULL, NULL, op, op IN ('PutRecord', 'PutRecords')
-    FROM a WHERE aws = 'kinesis' AND op IN ('PutRecord', 'PutRecords', 'GetRecords',
-                                            'SubscribeToShard')
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        's3', coalesce(s3_bucket, '?'), NULL, NULL, op,
-        {" OR ".join(f"starts_with(coalesce(op, ''), '{p}')" for p in S3_WRITE_PREFIXES)}
-    FROM a WHERE aws = 's3' AND coalesce(op, '') NOT IN ('CreateBucket', 'DeleteBucket',
-                                                          'ListBuckets', 'HeadBucket')
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        'lambda', coalesce(fn, '?'), NULL, NULL, coalesce(op, 'Invoke'), true
-    FROM a WHERE aws = 'lambda' AND coalesce(op, 'Invoke') IN ('Invoke', 'InvokeAsync',
-                                                                'InvokeWithResponseStream')
+           f.k, f.t, NULL, NULL, f.op, f.w
+    FROM (SELECT *, unnest({_AWS_FACTS}) AS f FROM s WHERE cat = 'aws')
 )
 SELECT
     trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
@@ -221,25 +265,21 @@ SELECT
 FROM facts
 """
 
-# Where servers listen (host map) and where AWS answers (transport detection).
+# Where servers listen (host map) and where AWS answers (transport detection), from `s`.
 HOSTS_SQL = """
-SELECT lower(server_address) AS host, coalesce(server_port, -1) AS port,
-       CASE WHEN rpc_system = 'aws-api' OR db_system IN ('dynamodb', 'aws.dynamodb')
-                 OR messaging_system LIKE 'aws%' THEN 'aws' ELSE 'server' END AS hkind,
-       CASE WHEN kind = 'SERVER' THEN service_name END AS svc,
-       CASE WHEN kind = 'SERVER' THEN service_namespace END AS ns,
+SELECT lower(host) AS host, coalesce(port, -1) AS port,
+       CASE WHEN cat = 'aws' THEN 'aws' ELSE 'server' END AS hkind,
+       CASE WHEN cat = 'server' THEN svc END AS svc,
+       CASE WHEN cat = 'server' THEN ns END AS ns,
        count(*) AS n
-FROM src
-WHERE server_address IS NOT NULL
-  AND (kind = 'SERVER' OR rpc_system = 'aws-api' OR db_system IN ('dynamodb', 'aws.dynamodb')
-       OR messaging_system LIKE 'aws%')
+FROM s
+WHERE host IS NOT NULL AND cat IN ('aws', 'server')
 GROUP BY ALL
 """
 
 # Roots of self-started work (no SERVER or CONSUMER root): candidate runs of a recurring job.
 ROOTS_SQL = """
-SELECT trace_id, span_id, service_name AS svc, service_namespace AS ns,
-       service_instance AS inst, name, start_time
-FROM src
+SELECT trace_id, span_id, svc, ns, inst, name, start_time
+FROM s
 WHERE parent_span_id IS NULL AND kind NOT IN ('SERVER', 'CONSUMER')
 """

@@ -1,0 +1,520 @@
+"""Every rule of the catalog: a sample that fires it and a near miss that must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from seamscope.classifiers.catalog import RULES
+from tests.unit.classifiers.conftest import ClassifyFn
+from tests.unit.classifiers.fleet import Fleet, Service
+
+WEB = Service("shortlist-web", "shortlist", "webapp")
+BFF = Service("webapp-bff", "shortlist", "bff")
+PORTAL = Service("provider-portal", "providers", "webapp")
+COMMS = Service("comms-api", "comms", "backend")
+ORDERS = Service("orders-api", "orders", "backend")
+ORDERS_WORKER = Service("orders-worker", "orders", "worker")
+BILLING = Service("billing-api", "billing", "backend")
+REPORTING = Service("reporting-job", "reporting", "job")
+INVENTORY = Service("inventory-api", "inventory", "backend")
+INDEXER = Service("inventory-indexer", "inventory", "worker")
+SEARCH = Service("search-sync", "search", "worker")
+IDP = Service("idp", "identity", "backend")
+SIGNUP = Service("signup-consumer", "marketing", "worker")
+
+PORTAL_EXCEPTION = """
+[exceptions]
+rest_allowed_webapps = ["provider-portal"]
+"""
+VENDORS = """
+[vendors.mailchimp]
+hosts = ["*.mailchimp.com"]
+
+[vendors.algolia]
+hosts = ["*.algolia.net"]
+"""
+
+
+def test_every_rule_has_a_test_here() -> None:
+    names = set(globals())
+    for rule in RULES:
+        assert f"test_{rule.id.lower()}_fires" in names, rule.id
+        assert f"test_{rule.id.lower()}_near_miss" in names, rule.id
+
+
+# --- System calling ------------------------------------------------------------------------
+
+
+def test_p101_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        WEB,
+        "http://127.0.0.1:4000/graphql",
+        method="POST",
+        server=BFF,
+        graphql=("query", "Shortlist"),
+    )
+    assert classified(f).rule("shortlist-web", "webapp-bff") == "P101"
+
+
+def test_p101_near_miss(classified: ClassifyFn) -> None:
+    # A component named like a BFF but not declared one is not assumed to be the BFF.
+    f = Fleet()
+    undeclared = Service("webapp-bff", "shortlist", None)
+    f.http(
+        WEB,
+        "http://127.0.0.1:4000/graphql",
+        method="POST",
+        server=undeclared,
+        graphql=("query", "Shortlist"),
+    )
+    assert classified(f).rule("shortlist-web", "webapp-bff") != "P101"
+
+
+def test_a102_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        REPORTING,
+        "http://127.0.0.1:4000/graphql",
+        method="POST",
+        server=BFF,
+        graphql=("query", "AllShortlists"),
+    )
+    c = classified(f)
+    assert c.rule("reporting-job", "webapp-bff") == "A102"
+    assert c.edge("reporting-job", "webapp-bff")["verdict"] == "anti-pattern"
+
+
+def test_a102_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(REPORTING, "http://127.0.0.1:5001/orders", server=ORDERS)
+    assert classified(f).rule("reporting-job", "orders-api") == "P102"
+
+
+def test_p102_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(BFF, "http://127.0.0.1:5001/orders/42", server=ORDERS, route="/orders/<oid>")
+    f.http(BILLING, "http://127.0.0.1:5001/orders/43", server=ORDERS, route="/orders/<oid>")
+    c = classified(f)
+    assert c.rule("webapp-bff", "orders-api") == "P102"
+    edge = c.edge("billing-api", "orders-api")
+    assert edge["rule_id"] == "P102"
+    assert edge["level"] == "system"
+    assert edge["operations"] == ["GET /orders/<oid>"]
+
+
+def test_p102_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(ORDERS_WORKER, "http://127.0.0.1:5001/orders/42", server=ORDERS)
+    assert classified(f).rule("orders-worker", "orders-api") != "P102"
+
+
+def test_p103_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(PORTAL, "http://127.0.0.1:5002/messages", method="POST", server=COMMS)
+    assert classified(f, PORTAL_EXCEPTION).rule("provider-portal", "comms-api") == "P103"
+
+
+def test_p103_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(PORTAL, "http://127.0.0.1:5002/messages", method="POST", server=COMMS)
+    assert classified(f).rule("provider-portal", "comms-api") == "A101"
+
+
+def test_a101_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(WEB, "http://127.0.0.1:5003/items/7", server=INVENTORY, route="/items/<id>")
+    c = classified(f)
+    assert c.rule("shortlist-web", "inventory-api") == "A101"
+    assert "BFF" in c.edge("shortlist-web", "inventory-api")["reason"]
+
+
+def test_a101_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        WEB, "http://127.0.0.1:4000/graphql", method="POST", server=BFF, graphql=("query", "Items")
+    )
+    assert classified(f).rule("shortlist-web", "webapp-bff") == "P101"
+
+
+# --- Component calling --------------------------------------------------------------------
+
+
+def test_p303_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    api = Service("shortlist-api", "shortlist", "backend")
+    f.http(WEB, "http://127.0.0.1:5004/lists", server=api)
+    f.http(BFF, "http://127.0.0.1:5004/lists/1", server=api)
+    c = classified(f)
+    assert c.rule("shortlist-web", "shortlist-api") == "P303"
+    # The BFF aggregating its own system's REST API serves the webapp: not smell A303.
+    assert c.rule("webapp-bff", "shortlist-api") == "P303"
+
+
+def test_p303_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(ORDERS_WORKER, "http://127.0.0.1:5001/orders", server=ORDERS)
+    assert classified(f).rule("orders-worker", "orders-api") == "A303"
+
+
+def test_a303_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(ORDERS_WORKER, "http://127.0.0.1:5001/orders/1", server=ORDERS)
+    edge = classified(f).edge("orders-worker", "orders-api")
+    assert (edge["rule_id"], edge["verdict"], edge["level"]) == ("A303", "smell", "component")
+
+
+def test_a303_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(ORDERS_WORKER, "http://127.0.0.1:5005/invoices", server=BILLING)
+    assert classified(f).rule("orders-worker", "billing-api") == "P102"
+
+
+def test_p302_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(SIGNUP, "https://us1.api.mailchimp.com/3.0/lists/1/members", method="POST")
+    c = classified(f, VENDORS)
+    edge = c.edge("signup-consumer", "external:mailchimp")
+    assert (edge["rule_id"], edge["mechanism"], edge["level"]) == (
+        "P302",
+        "http-external",
+        "external",
+    )
+    assert c.node("external:mailchimp")["inferred"] is False
+
+
+def test_p302_near_miss(classified: ClassifyFn) -> None:
+    # The host is served by a traced component: that is no vendor.
+    f = Fleet()
+    f.http(BILLING, "http://127.0.0.1:5001/orders", server=ORDERS)
+    f.http(REPORTING, "http://127.0.0.1:5001/orders")  # same host, callee span not in trace
+    c = classified(f)
+    assert c.rule("reporting-job", "orders-api") == "P102"
+    assert not [e for e in c.edges() if e["to_node"].startswith("external:")]
+
+
+def test_p301_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(ORDERS_WORKER, "Query", "Orders")
+    c = classified(f)
+    assert c.rule("orders-api", "dynamodb:table/Orders") == "P301"
+    assert c.rule("orders-worker", "dynamodb:table/Orders") == "P301"
+
+
+def test_p301_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(BILLING, "GetItem", "Orders")
+    assert classified(f).rule("billing-api", "dynamodb:table/Orders") == "A301"
+
+
+def test_a301_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(BILLING, "Query", "Orders")
+    edge = classified(f).edge("billing-api", "dynamodb:table/Orders")
+    assert (edge["rule_id"], edge["level"]) == ("A301", "system")
+    assert "owned by system orders" in edge["reason"]
+
+
+def test_a301_near_miss(classified: ClassifyFn) -> None:
+    # Declared ownership wins over what the spans suggest.
+    f = Fleet()
+    f.dynamodb(BILLING, "PutItem", "Orders")
+    land = '[owners.tables]\nOrders = "billing"\n'
+    assert classified(f, land).rule("billing-api", "dynamodb:table/Orders") == "P301"
+
+
+# --- Listening ------------------------------------------------------------------------------
+
+
+def test_p401_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    f.stream_read(INDEXER, "Inventory")
+    c = classified(f)
+    edge = c.edge("dynamodb:table/Inventory", "inventory-indexer")
+    assert (edge["rule_id"], edge["mechanism"], edge["direction"]) == (
+        "P401",
+        "dynamodb-streams",
+        "listen",
+    )
+    assert edge["via"] == "dynamodb:stream/Inventory"
+
+
+def test_p401_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    f.stream_read(SEARCH, "Inventory")
+    assert classified(f).rule("dynamodb:table/Inventory", "search-sync") == "A302"
+
+
+def test_a302_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "UpdateItem", "Inventory")
+    f.stream_read(SEARCH, "Inventory")
+    edge = classified(f).edge("dynamodb:table/Inventory", "search-sync")
+    assert (edge["rule_id"], edge["level"]) == ("A302", "system")
+
+
+def test_a302_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "UpdateItem", "Inventory")
+    f.stream_read(INDEXER, "Inventory")
+    assert classified(f).rule("dynamodb:table/Inventory", "inventory-indexer") == "P401"
+
+
+def test_p402_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.send(ORDERS, "orders-q")
+    f.receive(ORDERS_WORKER, "orders-q")
+    edge = classified(f).edge("orders-api", "orders-worker")
+    assert (edge["rule_id"], edge["mechanism"], edge["via"]) == (
+        "P402",
+        "sqs",
+        "sqs:queue/orders-q",
+    )
+    assert edge["span_count"] == 2
+
+
+def test_p402_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.send(ORDERS, "orders-q")
+    f.receive(BILLING, "orders-q")
+    assert classified(f).rule("orders-api", "billing-api") == "A202"
+
+
+def test_a202_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.publish(ORDERS, "order-events")
+    f.receive_sns(BILLING, "billing-q", "order-events")
+    edge = classified(f).edge("orders-api", "billing-api")
+    assert (edge["rule_id"], edge["mechanism"], edge["via"]) == (
+        "A202",
+        "sns",
+        "sns:topic/order-events",
+    )
+
+
+def test_a202_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.publish(ORDERS, "order-events")
+    f.receive_sns(ORDERS_WORKER, "orders-q", "order-events")
+    assert classified(f).rule("orders-api", "orders-worker") == "P402"
+
+
+def _order_event(f: Fleet) -> None:
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.put_events(ORDERS, "orders", "OrderUpdated")
+
+
+def test_p202_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    recv = f.root(BILLING, "handle-order-event")
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=recv)
+    f.http(BILLING, "http://127.0.0.1:5001/orders/9", server=ORDERS, parent=recv)
+    f.dynamodb(BILLING, "PutItem", "Invoices", parent=recv)
+    edge = classified(f).edge("orders-api", "billing-api", "eventbridge")
+    assert edge["rule_id"] == "P202"
+    assert edge["via"] == "events:bus/default"
+    assert edge["operations"] == ["OrderUpdated"]
+
+
+def test_p202_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    recv = f.root(BILLING, "handle-order-event")
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=recv)
+    f.dynamodb(BILLING, "PutItem", "Invoices", parent=recv)
+    assert classified(f).rule("orders-api", "billing-api", "eventbridge") == "A201"
+
+
+def test_a201_fires(classified: ClassifyFn) -> None:
+    # A worker that leaves every call in a trace of its own: handling is what the same
+    # instance does after the receive, until its next receive.
+    f = Fleet()
+    _order_event(f)
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated")
+    f.dynamodb(BILLING, "PutItem", "Invoices")
+    edge = classified(f).edge("orders-api", "billing-api", "eventbridge")
+    assert (edge["rule_id"], edge["verdict"]) == ("A201", "anti-pattern")
+    assert "Orders" in edge["reason"]
+
+
+def test_a201_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated")
+    f.http(BILLING, "http://127.0.0.1:5001/orders/9", server=ORDERS)
+    f.dynamodb(BILLING, "PutItem", "Invoices")
+    assert classified(f).rule("orders-api", "billing-api", "eventbridge") == "P202"
+
+
+def test_p201_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.put_events(IDP, "idp", "UserCreated")
+    recv = f.root(SIGNUP, "poll")
+    f.receive_events(SIGNUP, "signup-q", "idp", "UserCreated", parent=recv)
+    f.http(SIGNUP, "https://us1.api.mailchimp.com/3.0/lists/1/members", method="POST", parent=recv)
+    c = classified(f, VENDORS)
+    edge = c.edge("idp", "signup-consumer", "eventbridge")
+    assert edge["rule_id"] == "P201"
+    assert c.rule("signup-consumer", "external:mailchimp") == "P302"
+
+
+def test_p201_near_miss(classified: ClassifyFn) -> None:
+    # The same events, but the landscape names the producer the users' data leader.
+    f = Fleet()
+    f.put_events(IDP, "idp", "UserCreated")
+    recv = f.root(SIGNUP, "poll")
+    f.receive_events(SIGNUP, "signup-q", "idp", "UserCreated", parent=recv)
+    f.http(SIGNUP, "https://us1.api.mailchimp.com/3.0/lists/1/members", method="POST", parent=recv)
+    land = VENDORS + '[data_leaders.identity]\nentities = ["user"]\n'
+    assert classified(f, land).rule("idp", "signup-consumer", "eventbridge") == "A201"
+
+
+def test_p201_from_a_vendor_event_source(classified: ClassifyFn) -> None:
+    # The guideline's own example: Auth0 -> EventBridge -> consumer -> Mailchimp.
+    f = Fleet()
+    recv = f.root(SIGNUP, "poll")
+    f.receive_events(
+        SIGNUP, "signup-q", "aws.partner/auth0.com/tenant/users", "UserCreated", parent=recv
+    )
+    f.http(SIGNUP, "https://us1.api.mailchimp.com/3.0/lists/1/members", method="POST", parent=recv)
+    land = VENDORS + '[vendors.auth0]\nevent_sources = ["aws.partner/auth0.com/*"]\n'
+    edge = classified(f, land).edge("external:auth0", "signup-consumer")
+    assert (edge["rule_id"], edge["level"]) == ("P201", "external")
+
+
+def _job_run(f: Fleet, at: float, job: Service = REPORTING) -> None:
+    f.at(at)
+    run = f.root(job, "sync-inventory")
+    f.dynamodb(job, "Scan", "Inventory", parent=run)
+    f.http(job, "https://xyz-dsn.algolia.net/1/indexes/items/batch", method="POST", parent=run)
+
+
+def test_a401_fires(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    for i in range(4):
+        _job_run(f, 5.0 * i)
+    c = classified(f, VENDORS)
+    edge = c.edge("reporting-job", "external:algolia")
+    assert (edge["rule_id"], edge["verdict"]) == ("A401", "anti-pattern")
+    assert "4 runs" in edge["reason"] and "Inventory" in edge["reason"]
+
+
+def test_a401_near_miss(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    for at in (0.0, 1.0, 30.0, 31.0):  # irregular: no steady period
+        _job_run(f, at)
+    c = classified(f, VENDORS)
+    assert c.rule("reporting-job", "external:algolia") == "P302"
+
+
+def test_a401_needs_three_runs(classified: ClassifyFn) -> None:
+    f = Fleet()
+    for i in range(2):
+        _job_run(f, 5.0 * i)
+    assert classified(f, VENDORS).rule("reporting-job", "external:algolia") == "P302"
+
+
+def test_a401_not_for_a_stream_listener_that_polls(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    for i in range(4):
+        f.at(1.0 * i)
+        run = f.root(INDEXER, "poll-stream")
+        f.stream_read(INDEXER, "Inventory", parent=run)
+        f.dynamodb(INDEXER, "Query", "Inventory", parent=run)
+        f.http(INDEXER, "https://xyz-dsn.algolia.net/1/indexes/items", method="POST", parent=run)
+    c = classified(f, VENDORS)
+    assert c.rule("inventory-indexer", "external:algolia") == "P302"
+    assert c.rule("dynamodb:table/Inventory", "inventory-indexer") == "P401"
+
+
+def test_a401_when_every_call_is_its_own_trace(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(INVENTORY, "PutItem", "Inventory")
+    for i in range(3):
+        f.at(5.0 * i)
+        f.dynamodb(REPORTING, "Scan", "Inventory")
+        f.http(REPORTING, "https://xyz-dsn.algolia.net/1/indexes/items", method="POST")
+    assert classified(f, VENDORS).rule("reporting-job", "external:algolia") == "A401"
+
+
+# --- Unclassified and no label --------------------------------------------------------------
+
+
+def test_an_integration_no_rule_covers_is_unclassified(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.aws(ORDERS, "Lambda", "Invoke", {"faas.invoked_name": "resize"})
+    edge = classified(f).edge("orders-api", "lambda:function/resize")
+    assert (edge["rule_id"], edge["verdict"]) == ("unclassified", "unclassified")
+    assert edge["reason"]
+
+
+def test_spans_that_are_no_integration_get_no_label(classified: ClassifyFn) -> None:
+    f = Fleet()
+    root = f.root(ORDERS, "work")
+    f.http(BILLING, "http://127.0.0.1:5001/orders", server=ORDERS)
+    f.aws(
+        ORDERS,
+        "DynamoDB",
+        "DescribeTable",
+        {"db.system": "dynamodb", "aws.dynamodb.table_names": ["Orders"]},
+    )
+    c = classified(f)
+    labelled = {row[1] for row in c.labels()}
+    server_ids = {s.span_id for s in f.spans if s.kind == "SERVER"}
+    assert not labelled & server_ids
+    assert root.span_id not in labelled
+    describe = [s for s in f.spans if s.name == "DynamoDB.DescribeTable"][0]
+    assert describe.span_id not in labelled
+    client = [s for s in f.spans if s.kind == "CLIENT" and s.name == "GET"][0]
+    assert client.span_id in labelled
+
+
+@pytest.mark.parametrize("sdk", ["js", "python-old-http"])
+def test_other_conventions_are_labelled_like_python(classified: ClassifyFn, sdk: str) -> None:
+    def scenario(kind: str) -> Fleet:
+        f = Fleet()
+        web = Service("shortlist-web", "shortlist", "webapp", sdk=kind)
+        orders = Service("orders-api", "orders", "backend", sdk=kind)
+        billing = Service("billing-api", "billing", "backend", sdk=kind)
+        worker = Service("orders-worker", "orders", "worker", sdk=kind)
+        f.http(
+            web,
+            "http://127.0.0.1:4000/graphql",
+            method="POST",
+            server=BFF,
+            graphql=("query", "Shortlist"),
+        )
+        f.http(billing, "http://127.0.0.1:5001/orders/1", server=orders)
+        f.dynamodb(orders, "PutItem", "Orders")
+        f.dynamodb(billing, "Query", "Orders")
+        f.send(orders, "orders-q")
+        f.receive(worker, "orders-q")
+        return f
+
+    def summary(kind: str, name: str) -> set[tuple[str, str, str, str]]:
+        c = classified(scenario(kind), name=name)
+        return {(e["from_node"], e["to_node"], e["mechanism"], e["rule_id"]) for e in c.edges()}
+
+    python = summary("python", "python.duckdb")
+    other = summary(sdk, f"{sdk}.duckdb")
+    assert other == python
+    assert {r[3] for r in python} >= {"P101", "P102", "P301", "A301", "P402"}
+
+
+def test_js_transport_spans_are_part_of_the_aws_call(classified: ClassifyFn) -> None:
+    f = Fleet()
+    js = Service("orders-api", "orders", "backend", sdk="js")
+    f.dynamodb(js, "PutItem", "Orders")
+    c = classified(f)
+    assert [e["to_node"] for e in c.edges()] == ["dynamodb:table/Orders"]
+    transport = [s for s in f.spans if s.name == "POST"][0]
+    assert transport.span_id not in {row[1] for row in c.labels()}
