@@ -1,0 +1,66 @@
+"""`seamscope demo` live, in a real terminal (tmux): the landscape fills in, quitting stops all."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from seamscope.tui.demo.processes import free_port
+from tests.e2e.test_demo import MARKER, assert_nothing_left, marked_processes
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+
+
+def pane(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    ).stdout
+
+
+def wait_for_text(session: str, text: str, bound_s: float) -> str:
+    """Polls the pane until text shows; the bound only ends a hung run, it measures nothing."""
+    deadline = time.monotonic() + bound_s
+    while True:
+        screen = pane(session)
+        if text in screen or time.monotonic() > deadline:
+            return screen
+        time.sleep(0.5)
+
+
+def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) -> None:
+    run_id, logs, session = uuid.uuid4().hex, tmp_path / "logs", f"demo-{uuid.uuid4().hex[:8]}"
+    done = tmp_path / "exit-code"
+    command = (
+        f"{MARKER}={run_id} {shlex.quote(sys.executable)} -m seamscope.tui demo"
+        f" --port {free_port()} --logs {shlex.quote(str(logs))}; echo $? > {shlex.quote(str(done))}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "180", "-y", "45", command], check=True
+    )
+    try:
+        screen = wait_for_text(session, "A401", 120)
+        assert "System landscape" in screen
+        assert "A401" in screen  # the cron copy was found live, while the fleet runs
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    deadline = time.monotonic() + 30
+    while marked_processes(run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert_nothing_left(run_id, logs)
