@@ -63,3 +63,10 @@ def test_duration_without_headless_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "--duration goes with --headless" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_store_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "nowhere" / "demo.duckdb"
+    done = seamscope("demo", "--headless", "--port", "0", "--db", str(db))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"seamscope: {db}: the folder {db.parent} does not exist"

@@ -122,6 +122,8 @@ def demo(
     require_demo_dependencies()
     if port:
         ensure_port_free(port, "the demo's receiver")
+    if db is not None and not db.parent.resolve().is_dir():
+        raise SeamscopeError(f"{db}: the folder {db.parent} does not exist")
     if db is not None and find_owner(db) is not None:
         raise SeamscopeError(f"{db} is owned by another running process; stop it or choose --db")
     run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))

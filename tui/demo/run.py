@@ -355,7 +355,8 @@ def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[byt
     while find_owner(db_path) is None:
         alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
         if not alive:
-            raise SeamscopeError("the receiver exited before it owned the store; see its log")
+            where = process.log_path if isinstance(process, ManagedProcess) else "the output above"
+            raise SeamscopeError(f"the receiver exited before it owned the store; see {where}")
         if time.monotonic() > deadline:
             raise SeamscopeError(f"no receiver owned {db_path} within 60 s")
         time.sleep(0.1)
