@@ -79,7 +79,23 @@ class _World:
     def __init__(self, con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
         self.land = landscape
         self.groups: dict[int, Group] = {
-            int(r[0]): Group(int(r[0]), *r[1:9], bool(r[9]), int(r[10]), int(r[11]), *r[12:15])
+            int(r[0]): Group(
+                int(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                bool(r[9]),
+                int(r[10]),
+                int(r[11]),
+                r[12],
+                r[13],
+                r[14],
+            )
             for r in con.execute(
                 "SELECT gkey, svc, ns, role, fkind, target, callee_svc, callee_ns, op, "
                 "coalesce(is_write, false), n, errors, first_seen, last_seen, sample_trace_id "
@@ -388,23 +404,23 @@ def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
                 e.owner_kind = ("tables", name)
                 e.ops.add(g.op or "GetRecords")
             continue
-        kind, owner_kind, rid = {
+        rkind, okind, rid = {
             "sqs": ("sqs-queue", "queues", f"sqs:queue/{name}"),
             "sns": ("sns-topic", "topics", f"sns:topic/{name}"),
             "kinesis": ("kinesis-stream", "streams", f"kinesis:stream/{name}"),
         }[mech]
-        resource = world.resource(kind, owner_kind, name, rid, name)
-        sides_p = prods or [(None, resource)]
-        sides_c = cons or [(None, resource)]
+        resource = world.resource(rkind, okind, name, rid, name)
+        sides_p: list[tuple[Group | None, Node]] = list(prods) or [(None, resource)]
+        sides_c: list[tuple[Group | None, Node]] = list(cons) or [(None, resource)]
         for gp, p in sides_p:
             for gc, c in sides_c:
                 e = edge(p, c, mech, "listen", rid)
-                e.owner_kind = (owner_kind, name)
-                for g in (gp, gc):
-                    if g is not None:
-                        e.gkeys.add(g.gkey)
-                        if g.op:
-                            e.ops.add(g.op)
+                e.owner_kind = (okind, name)
+                for side in (gp, gc):
+                    if side is not None:
+                        e.gkeys.add(side.gkey)
+                        if side.op:
+                            e.ops.add(side.op)
     return edges
 
 

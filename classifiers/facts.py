@@ -52,7 +52,8 @@ def _in(values: tuple[str, ...]) -> str:
 # The span columns the facts read; `src` must provide them.
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, kind, service_name, service_namespace, service_role, "
-    "service_instance, start_time, duration_ns, status_code, batch_id, rpc_system, rpc_service, rpc_method, "
+    "service_instance, start_time, duration_ns, status_code, batch_id, rpc_system, rpc_service, "
+    "rpc_method, "
     "db_system, db_operation, db_tables, messaging_system, messaging_operation, "
     "messaging_destination, http_method, http_url, http_route, http_status_code, server_address, "
     "server_port, graphql_operation_name, graphql_operation_type, events, sns_topics, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ ClassifyFn = Callable[..., Classified]
 
 
 @pytest.fixture
-def classified(tmp_path: Path) -> ClassifyFn:
+def classified(tmp_path: Path) -> Iterator[ClassifyFn]:
     opened: list[duckdb.DuckDBPyConnection] = []
 
     def run(fleet: Fleet, landscape: str | None = None, name: str = "store.duckdb") -> Classified:
@@ -71,6 +71,6 @@ def classified(tmp_path: Path) -> ClassifyFn:
         classify(con, land or Landscape())
         return Classified(con)
 
-    yield run  # type: ignore[misc]
+    yield run
     for con in opened:
         con.close()

@@ -237,7 +237,11 @@ class Fleet:
 
     def dynamodb(self, svc: Service, op: str, table: str, parent: Span | None = None) -> Span:
         if svc.sdk == "js":
-            attrs = {"db.system.name": "dynamodb", "db.namespace": table, "db.operation.name": op}
+            attrs: dict[str, Any] = {
+                "db.system.name": "dynamodb",
+                "db.namespace": table,
+                "db.operation.name": op,
+            }
         else:
             attrs = {
                 "db.system": "dynamodb",
