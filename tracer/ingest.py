@@ -1,0 +1,372 @@
+"""OTLP JSON files -> the store, and appends of many batches in one transaction.
+
+Files are what the OpenTelemetry Collector's file exporter writes: one ExportTraceServiceRequest
+per line (a single pretty-printed request per file works too). Each request is its own batch,
+keyed by a hash of its bytes, so loading a file twice adds nothing. While an owner process holds
+the store, the requests go to it over HTTP instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.otlp import OtlpError, decode_json
+from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.schema import INPUT_SCHEMA
+from seamscope.tracer.store import Store
+
+SOURCE = "ingest"
+STORED_HEADER = "X-Seamscope-Stored"
+"""Response header of the receiver: spans of the request newly stored (0 for a repeat)."""
+_FLUSH_SPANS = 50_000
+_FLUSH_REQUESTS = 2_000
+MAX_ERRORS_SHOWN = 20
+
+
+def batch_key(data: bytes, prefix: str = "otlp") -> str:
+    """The batch key of a request: a hash of its bytes, so a repeat is stored once."""
+    return f"{prefix}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One request's spans, appended under its own batch key."""
+
+    table: pa.Table
+    key: str | None
+    source: str
+
+
+def append_many(store: Store, batches: Sequence[Batch]) -> list[int]:
+    """Appends batches in one transaction, one batches row each; returns spans stored per batch.
+
+    A batch whose key is already stored (or repeats an earlier one in the same call) stores 0,
+    so coalescing many requests into one commit keeps every request idempotent.
+    """
+    con = store.con
+    keys = [b.key for b in batches if b.key is not None]
+    con.execute("BEGIN")
+    try:
+        seen: set[str] = set()
+        if keys:
+            rows = con.execute(
+                "SELECT batch_key FROM batches WHERE batch_key IN (SELECT unnest(?::VARCHAR[]))",
+                [keys],
+            ).fetchall()
+            seen = {r[0] for r in rows}
+        counts: list[int] = []
+        new: list[Batch] = []
+        for batch in batches:
+            if batch.key is not None and batch.key in seen:
+                counts.append(0)
+                continue
+            if batch.key is not None:
+                seen.add(batch.key)
+            new.append(batch)
+            counts.append(batch.table.num_rows)
+        if new:
+            ids_rows = con.execute(
+                "SELECT nextval('batch_seq') FROM range(?)", [len(new)]
+            ).fetchall()
+            ids = sorted(int(r[0]) for r in ids_rows)
+            now = datetime.now(UTC)
+            ledger = pa.table(
+                {
+                    "batch_id": pa.array(ids, pa.int64()),
+                    "batch_key": pa.array([b.key for b in new], pa.string()),
+                    "source": pa.array([b.source for b in new], pa.string()),
+                    "span_count": pa.array([b.table.num_rows for b in new], pa.int32()),
+                    "ingested_at": pa.array([now] * len(new), pa.timestamp("us", tz="UTC")),
+                }
+            )
+            parts = []
+            for batch_id, batch in zip(ids, new, strict=True):
+                table = batch.table
+                if table.num_rows == 0:
+                    continue
+                if table.schema != INPUT_SCHEMA:
+                    table = table.cast(INPUT_SCHEMA)
+                parts.append(
+                    table.append_column(
+                        "batch_id", pa.array([batch_id] * table.num_rows, pa.int64())
+                    )
+                )
+            con.register("_seamscope_ledger", ledger)
+            try:
+                con.execute("INSERT INTO batches SELECT * FROM _seamscope_ledger")
+            finally:
+                con.unregister("_seamscope_ledger")
+            if parts:
+                incoming = pa.concat_tables(parts)
+                con.register("_seamscope_many", incoming)
+                try:
+                    con.execute("INSERT INTO spans SELECT * FROM _seamscope_many")
+                finally:
+                    con.unregister("_seamscope_many")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One export request read from a file: where it came from and its bytes."""
+
+    where: str
+    data: bytes
+
+
+def _iter_stream(name: str, stream: BinaryIO) -> Iterator[Request]:
+    """Yields the requests of one file: one per line, or the whole file if it is one request."""
+    first = b""
+    first_no = 0
+    for first_no, raw in enumerate(stream, 1):  # noqa: B007
+        first = raw
+        if raw.strip():
+            break
+    if not first.strip():
+        return
+    try:
+        json.loads(first)
+        lines_mode = True
+    except ValueError:
+        lines_mode = False
+    if not lines_mode:
+        rest = stream.read()
+        yield Request(f"{name}:{first_no}", first + rest)
+        return
+    yield Request(f"{name}:{first_no}", first.strip())
+    for number, raw in enumerate(stream, first_no + 1):
+        line = raw.strip()
+        if line:
+            yield Request(f"{name}:{number}", line)
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path | None]:
+    """Files to read, in order; None stands for stdin. Raises SeamscopeError for a missing path."""
+    out: list[Path | None] = []
+    for text in paths:
+        if text == "-":
+            out.append(None)
+            continue
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
+            )
+            if not found:
+                raise SeamscopeError(f"{path}: no *.json or *.jsonl files in this folder")
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise SeamscopeError(f"{path}: no such file or folder")
+    return out
+
+
+def iter_requests(
+    files: Iterable[Path | None], progress: Callable[[int], None] | None = None
+) -> Iterator[Request]:
+    """The requests of every file (None = stdin); progress gets the bytes read so far."""
+    for path in files:
+        if path is None:
+            yield from _iter_stream("<stdin>", sys.stdin.buffer)
+            continue
+        try:
+            with path.open("rb") as stream:
+                for request in _iter_stream(str(path), stream):
+                    yield request
+                    if progress is not None:
+                        progress(len(request.data) + 1)
+        except OSError as exc:
+            raise SeamscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingesting
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest did; errors are located (file:line: what is wrong)."""
+
+    requests: int = 0
+    spans_stored: int = 0
+    spans_present: int = 0
+    spans_rejected: int = 0
+    requests_present: int = 0
+    bad_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    via_owner: str | None = None
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS_SHOWN:
+            self.errors.append(message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_requests and not self.spans_rejected
+
+
+class _LocalSink:
+    """Decodes requests and appends them to an open store in large transactions."""
+
+    def __init__(self, store: Store, report: IngestReport) -> None:
+        self.store = store
+        self.report = report
+        self.builder = SpanBatchBuilder()
+        self.pending: list[Batch] = []
+        self.pending_spans = 0
+
+    def add(self, request: Request) -> None:
+        builder = self.builder
+        report = self.report
+        try:
+            result = decode_json(request.data, builder)
+        except OtlpError as exc:
+            builder.build()
+            report.bad_requests += 1
+            report.error(f"{request.where}: {exc}")
+            return
+        if result.rejected:
+            report.spans_rejected += result.rejected
+            report.error(f"{request.where}: {result.error_message}")
+        if result.accepted:
+            self.pending.append(Batch(builder.build(), batch_key(request.data), SOURCE))
+            self.pending_spans += result.accepted
+            if self.pending_spans >= _FLUSH_SPANS or len(self.pending) >= _FLUSH_REQUESTS:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        counts = append_many(self.store, self.pending)
+        for batch, stored in zip(self.pending, counts, strict=True):
+            if stored or batch.table.num_rows == 0:
+                self.report.spans_stored += stored
+            else:
+                self.report.spans_present += batch.table.num_rows
+                self.report.requests_present += 1
+        self.pending = []
+        self.pending_spans = 0
+
+
+class _OwnerSink:
+    """Sends each request to the owner's /v1/traces over one keep-alive connection."""
+
+    def __init__(self, owner: OwnerInfo, report: IngestReport) -> None:
+        self.owner = owner
+        self.report = report
+        parts = urlsplit(owner.traces_url)
+        self.path = parts.path
+        self.conn = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=60
+        )
+
+    def add(self, request: Request) -> None:
+        report = self.report
+        headers = {"Content-Type": "application/json", BATCH_KEY_HEADER: batch_key(request.data)}
+        try:
+            self.conn.request("POST", self.path, body=request.data, headers=headers)
+            response = self.conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise SeamscopeError(
+                f"{request.where}: the owner at {self.owner.url} (pid {self.owner.pid}) "
+                f"stopped answering ({exc})"
+            ) from None
+        if response.status == 400:
+            report.bad_requests += 1
+            report.error(f"{request.where}: {_reason(body)}")
+            return
+        if response.status != 200:
+            raise SeamscopeError(
+                f"{request.where}: the owner at {self.owner.url} answered "
+                f"{response.status}: {_reason(body)}"
+            )
+        rejected = 0
+        message = ""
+        try:
+            partial = json.loads(body or b"{}").get("partialSuccess") or {}
+            rejected = int(partial.get("rejectedSpans") or 0)
+            message = str(partial.get("errorMessage") or "")
+        except (ValueError, AttributeError):
+            pass
+        if rejected:
+            report.spans_rejected += rejected
+            report.error(f"{request.where}: {message}")
+        stored = int(response.getheader(STORED_HEADER) or 0)
+        total = int(response.getheader("X-Seamscope-Accepted") or stored)
+        report.spans_stored += stored
+        if total and not stored:
+            report.spans_present += total
+            report.requests_present += 1
+
+    def flush(self) -> None:
+        return
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _reason(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and "message" in data:
+            return str(data["message"])
+    except ValueError:
+        pass
+    return body.decode("utf-8", "replace").strip()[:300]
+
+
+def ingest(
+    db_path: Path,
+    paths: Sequence[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+    use_owner: bool = True,
+) -> IngestReport:
+    """Loads OTLP JSON from files, folders or stdin ("-") into the store at db_path.
+
+    Bad requests are reported with file:line and skipped; the good ones are still stored.
+    Raises SeamscopeError for a missing path or a store that cannot be opened.
+    """
+    files = expand_paths(paths)
+    report = IngestReport()
+    owner = find_owner(db_path) if use_owner else None
+    if owner is not None:
+        report.via_owner = owner.url
+        sink = _OwnerSink(owner, report)
+        try:
+            for request in iter_requests(files, progress):
+                report.requests += 1
+                sink.add(request)
+        finally:
+            sink.close()
+        return report
+    with Store.open(db_path) as store:
+        local = _LocalSink(store, report)
+        for request in iter_requests(files, progress):
+            report.requests += 1
+            local.add(request)
+        local.flush()
+    return report

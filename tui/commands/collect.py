@@ -1,0 +1,143 @@
+"""`seamscope collect`: receive OTLP/HTTP into the store, owning it until Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import duckdb
+
+from seamscope.tracer.receiver import DEFAULT_MAX_BODY, AfterCommit, Receiver
+from seamscope.tracer.store import default_db_path
+
+
+def classifier_hook(landscape: Path | None) -> AfterCommit | None:
+    """The classifier's incremental refresh as an after-commit hook, when the classifier exists."""
+    try:
+        engine: Any = importlib.import_module("seamscope.classifiers.engine")
+    except ImportError:
+        return None
+    classify = getattr(engine, "classify", None)
+    if classify is None:
+        return None
+    loaded: Any = None
+    if landscape is not None:
+        loader = getattr(
+            importlib.import_module("seamscope.classifiers.landscape"), "load_landscape", None
+        )
+        loaded = loader(landscape) if loader is not None else landscape
+
+    def hook(con: duckdb.DuckDBPyConnection) -> None:
+        classify(con, loaded)
+
+    return hook
+
+
+@click.command()
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=4318,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--max-body-mb",
+    default=DEFAULT_MAX_BODY // (1024 * 1024),
+    show_default=True,
+    type=click.IntRange(1, 4096),
+    help="Largest request body, compressed or not.",
+)
+@click.option(
+    "--tee",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also append every accepted request to this file as one OTLP JSON line.",
+)
+@click.option(
+    "--landscape",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Landscape file (TOML) for the live classification.",
+)
+@click.option("--quiet", is_flag=True, help="Do not print the running count.")
+def collect(
+    db: Path | None,
+    host: str,
+    port: int,
+    max_body_mb: int,
+    tee: Path | None,
+    landscape: Path | None,
+    quiet: bool,
+) -> None:
+    """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
+
+    Point any OpenTelemetry SDK or Collector at http://HOST:PORT (OTLP/HTTP). While this runs it
+    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it.
+    """
+    logging.basicConfig(level=logging.WARNING, format="seamscope: %(message)s")
+    db_path = db or default_db_path()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    receiver = Receiver(
+        db_path,
+        host,
+        port,
+        max_body_bytes=max_body_mb * 1024 * 1024,
+        tee_path=tee,
+        after_commit=classifier_hook(landscape),
+    )
+    receiver.start()
+    try:
+        click.echo(
+            f"seamscope: receiving OTLP/HTTP on {receiver.url}/v1/traces into {db_path} "
+            f"(Ctrl-C to stop)"
+        )
+        if receiver.stats.drained:
+            click.echo(f"seamscope: drained {receiver.stats.drained:,} spooled spans")
+        last: tuple[int, int, int] | None = None
+        tty = sys.stdout.isatty()
+        while not stop.wait(1.0):
+            s = receiver.stats
+            now = (s.stored, s.rejected, s.duplicate)
+            if quiet or now == last:
+                continue
+            last = now
+            line = f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+            if tty:
+                click.echo(f"\r{line}", nl=False)
+            else:
+                click.echo(line)
+    finally:
+        if sys.stdout.isatty() and not quiet:
+            click.echo("")
+        click.echo("seamscope: stopping, writing what is queued ...")
+        receiver.stop()
+    s = receiver.stats
+    click.echo(
+        f"seamscope: stopped; stored {s.stored:,} spans ({s.rejected:,} rejected, "
+        f"{s.duplicate:,} repeated, {s.drained:,} from the spool)"
+    )
+
+
+__all__ = ["collect", "classifier_hook"]
