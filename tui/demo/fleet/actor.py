@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 import httpx
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from flask import Flask, jsonify, request
 from opentelemetry import trace
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -46,6 +47,33 @@ PROVIDERS = ["prov-1", "prov-2"]
 
 def aws(service: str) -> Any:
     return boto3.client(service)  # type: ignore[call-overload]
+
+
+class Table:
+    """A small repository over one DynamoDB table. It uses the low-level client, which threads
+    may share (boto3's resource objects may not)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.client = aws("dynamodb")
+        self.to_ddb = TypeSerializer()
+        self.from_ddb = TypeDeserializer()
+
+    def _encode(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.to_ddb.serialize(v) for k, v in values.items()}
+
+    def _decode(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.from_ddb.deserialize(v) for k, v in item.items()}
+
+    def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.name, Key=self._encode(key)).get("Item")
+        return self._decode(item) if item else None
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.client.put_item(TableName=self.name, Item=self._encode(item))
+
+    def scan(self) -> list[dict[str, Any]]:
+        return [self._decode(i) for i in self.client.scan(TableName=self.name).get("Items", [])]
 
 
 def http() -> httpx.Client:
@@ -180,13 +208,13 @@ def comms_api() -> Service:
     """The comms service's API. It reads the Providers table of another system (A301) and, every
     few seconds, asks the webapp BFF's GraphQL for a count (A102: only webapps may call it)."""
     app = Flask(NAME)
-    table = boto3.resource("dynamodb").Table("Providers")
+    table = Table("Providers")
     client = http()
 
     @app.get("/messages")
     def messages() -> Any:
         provider = request.args.get("provider", PROVIDERS[0])
-        found = table.get_item(Key={"id": provider}).get("Item", {})
+        found = table.get({"id": provider}) or {}
         return jsonify({"provider": provider, "email": found.get("email"), "messages": []})
 
     def digest(n: int) -> None:
@@ -199,19 +227,17 @@ def providers_api() -> Service:
     """Providers lead provider data: their API reads their own table (P301), and every change is
     written to it and announced on EventBridge as ProviderChanged."""
     app = Flask(NAME)
-    table = boto3.resource("dynamodb").Table("Providers")
+    table = Table("Providers")
     events = aws("events")
 
     @app.get("/providers/<pid>")
     def get_provider(pid: str) -> Any:
-        found = table.get_item(Key={"id": pid}).get("Item") or {"id": pid}
+        found = table.get({"id": pid}) or {"id": pid}
         return jsonify({k: str(v) for k, v in found.items()})
 
     def change(n: int) -> None:
         pid = PROVIDERS[n % len(PROVIDERS)]
-        table.put_item(
-            Item={"id": pid, "name": f"Provider {pid}", "email": f"{pid}@example.org", "rev": n}
-        )
+        table.put({"id": pid, "name": f"Provider {pid}", "email": f"{pid}@example.org", "rev": n})
         detail = {"providerId": pid, "rev": n}
         events.put_events(
             Entries=[
@@ -281,13 +307,13 @@ def comms_worker() -> Service:
 def billing_worker() -> Service:
     """Keeps its own copy of providers from ProviderChanged without calling back: ECST from the
     data leader (A201). Writes its own table (P301) and an SQS queue of comms (A202)."""
-    table = boto3.resource("dynamodb").Table("BillingAccounts")
+    table = Table("BillingAccounts")
     sqs = aws("sqs")
 
     def handle(envelope: dict[str, Any]) -> None:
         detail = envelope.get("detail", {})
         pid = detail.get("providerId", PROVIDERS[0])
-        table.put_item(Item={"providerId": pid, "rev": int(detail.get("rev", 0))})
+        table.put({"providerId": pid, "rev": int(detail.get("rev", 0))})
         sqs.send_message(
             QueueUrl=QUEUES["comms-outbox"],
             MessageBody=json.dumps({"kind": "invoice-ready", "providerId": pid}),
@@ -300,17 +326,17 @@ def inventory_api() -> Service:
     """Inventory's API over its own table (P301); stock changes are written to the table, whose
     stream others listen to, and queued for the indexer of the same system (P402)."""
     app = Flask(NAME)
-    table = boto3.resource("dynamodb").Table("Inventory")
+    table = Table("Inventory")
     sqs = aws("sqs")
 
     @app.get("/items/<sku>")
     def get_item(sku: str) -> Any:
-        found = table.get_item(Key={"sku": sku}).get("Item") or {"sku": sku}
+        found = table.get({"sku": sku}) or {"sku": sku}
         return jsonify({k: str(v) for k, v in found.items()})
 
     def restock(n: int) -> None:
         sku = SKUS[n % len(SKUS)]
-        table.put_item(Item={"sku": sku, "name": f"Item {sku}", "stock": n})
+        table.put({"sku": sku, "name": f"Item {sku}", "stock": n})
         sqs.send_message(QueueUrl=QUEUES["inventory-reindex"], MessageBody=json.dumps({"sku": sku}))
 
     return app, [every(2.0, "restock", restock)]
@@ -335,11 +361,11 @@ def inventory_indexer() -> Service:
 def inventory_sync_job() -> Service:
     """A cron-like job: scans the whole Inventory table every few seconds and pushes it to the
     search vendor (A401: polling replication; the stream would do it in real time)."""
-    table = boto3.resource("dynamodb").Table("Inventory")
+    table = Table("Inventory")
     client = http()
 
     def sync(n: int) -> None:
-        items = table.scan().get("Items", [])
+        items = table.scan()
         objects = [{"objectID": str(i.get("sku")), "stock": str(i.get("stock"))} for i in items]
         client.post(f"{URLS['algolia']}/1/indexes/inventory/batch", json={"requests": objects})
 
