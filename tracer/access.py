@@ -117,9 +117,10 @@ def query_store(
             time.sleep(min(0.05 * 2**attempt, 0.5))
             continue
         try:
-            check_read_only(con, sql)
+            cursor = con.cursor()
+            check_read_only(cursor, sql)
             try:
-                return con.sql(sql, params=list(params) if params else None).to_arrow_table()
+                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
             except duckdb.Error as exc:
                 raise SqlRejected(str(exc).splitlines()[0]) from None
         finally:

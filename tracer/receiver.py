@@ -216,7 +216,7 @@ class Receiver:
             store.close()
             raise
         self._store = store
-        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchone()
+        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
         self._watermark = int(row[0]) if row else 0
         if self.tee_path is not None:
             self._tee = open(self.tee_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -417,7 +417,7 @@ class Receiver:
                     self._tee.write(w.tee_line + "\n")
         if self._tee is not None:
             self._tee.flush()
-        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchone()
+        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
         self._watermark = int(row[0]) if row else self._watermark
         with self._stats_lock:
             self.stats.stored += stored
@@ -454,7 +454,7 @@ class Receiver:
         if drained:
             with self._stats_lock:
                 self.stats.drained += drained
-            row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchone()
+            row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
             self._watermark = int(row[0]) if row else self._watermark
             if self.after_commit is not None:
                 try:

@@ -1,0 +1,85 @@
+"""`seamscope ingest`: load OTLP JSON files (as the Collector's file exporter writes them)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from seamscope.tracer.ingest import IngestReport, expand_paths
+from seamscope.tracer.ingest import ingest as run_ingest
+from seamscope.tracer.store import default_db_path
+
+_PROGRESS_BYTES = 8 * 1024 * 1024
+"""Inputs at least this large get a progress bar."""
+
+
+def _total_bytes(paths: tuple[str, ...]) -> int | None:
+    total = 0
+    for path in expand_paths(paths):
+        if path is None:
+            return None
+        try:
+            total += path.stat().st_size
+        except OSError:
+            return None
+    return total
+
+
+def _summary(report: IngestReport) -> str:
+    where = f" through the owner at {report.via_owner}" if report.via_owner else ""
+    text = (
+        f"seamscope: {report.requests:,} requests read{where}: "
+        f"{report.spans_stored:,} spans stored, {report.spans_present:,} already present"
+    )
+    if report.spans_rejected:
+        text += f", {report.spans_rejected:,} rejected"
+    if report.bad_requests:
+        text += f", {report.bad_requests:,} bad requests skipped"
+    return text
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
+)
+@click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
+def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool) -> None:
+    """Load OTLP JSON into the store: files, folders (*.json, *.jsonl) or - for stdin.
+
+    One export request per line, or one pretty-printed request per file. Each request is
+    stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns
+    the store, the requests go to it.
+    """
+    db_path = db or default_db_path()
+    total = None if no_progress or not sys.stderr.isatty() else _total_bytes(paths)
+    if total is not None and total >= _PROGRESS_BYTES:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("ingest", total=total)
+            report = run_ingest(db_path, paths, progress=lambda n: bar.advance(task, n))
+    else:
+        report = run_ingest(db_path, paths)
+    for message in report.errors:
+        click.echo(f"seamscope: {message}", err=True)
+    shown = len(report.errors)
+    problems = report.bad_requests + (1 if report.spans_rejected else 0)
+    if problems > shown and shown:
+        click.echo("seamscope: ... more problems not shown", err=True)
+    click.echo(_summary(report))
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,70 @@
+"""`seamscope sql`: read-only SQL over the store, also while an owner process holds it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pyarrow as pa
+
+from seamscope.tracer.access import query_store, table_to_json
+from seamscope.tracer.store import default_db_path
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _print_table(table: pa.Table) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(show_lines=False)
+    for name in table.column_names:
+        view.add_column(name, overflow="fold")
+    for row in table.to_pylist():
+        view.add_row(*(_cell(row[name]) for name in table.column_names))
+    console = Console()
+    console.print(view)
+    console.print(f"{table.num_rows:,} rows", style="dim")
+
+
+@click.command()
+@click.argument("query")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {columns, rows}.")
+def sql(query: str, db: Path | None, as_csv: bool, as_json: bool) -> None:
+    """Run a read-only QUERY (SELECT, DESCRIBE, SHOW, EXPLAIN) over the store.
+
+    Works while `seamscope collect` or a live TUI owns the store: the query goes to the owner.
+    """
+    if as_csv and as_json:
+        raise click.UsageError("--csv and --json exclude each other")
+    table = query_store(db or default_db_path(), query)
+    if as_json:
+        sys.stdout.write(table_to_json(table).decode() + "\n")
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for row in table.to_pylist():
+            writer.writerow([_cell(row[name]) for name in table.column_names])
+    else:
+        _print_table(table)
