@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from seamscope.tui.demo.findings import classified_edges
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
+from tests.e2e.test_demo_live import wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -51,3 +56,27 @@ def test_ingested_samples_get_the_labels_the_readme_promises(tmp_path: Path) -> 
     listed = {row[:3] for row in expected_labels()}
     unlisted = [e for e in edges if (e.source, e.target, e.mechanism) not in listed]
     assert unlisted == []
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
+    """`seamscope tui sample_traces/` in a real terminal: the findings of the samples show."""
+    session, done = f"samples-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    command = (
+        f"{shlex.quote(sys.executable)} -m seamscope.tui tui {shlex.quote(str(SAMPLES))}"
+        f" --landscape {shlex.quote(str(SAMPLES / 'seamscope.toml'))}"
+        f"; echo $? > {shlex.quote(str(done))}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "180", "-y", "45", command], check=True
+    )
+    try:
+        screen = wait_for_text(session, "A401", 60)
+        assert "A401" in screen and "inventory-sync-job" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        deadline = time.monotonic() + 30
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
