@@ -1,0 +1,145 @@
+"""`seamscope tui --collect`: the app owns the store through the real receiver; OTLP posted over
+loopback while it runs shows up as a classified edge on the landscape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.commands.tui import _receiver_source
+from seamscope.tui.demo.processes import free_port
+from seamscope.tui.screens.dialogs import ProblemScreen
+from seamscope.tui.screens.landscape import LandscapeScreen
+from tests.functional.conftest import settle
+
+pytestmark = pytest.mark.anyio
+
+
+def _attrs(values: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, value in values.items():
+        if isinstance(value, int):
+            out.append({"key": key, "value": {"intValue": str(value)}})
+        else:
+            out.append({"key": key, "value": {"stringValue": value}})
+    return out
+
+
+def otlp_request(trace_id: str) -> bytes:
+    """A webapp calling another system's REST API: the client span and the server span."""
+    now = time.time_ns()
+    client_id, server_id = trace_id[:16], trace_id[16:]
+
+    def resource(name: str, system: str, role: str) -> dict[str, Any]:
+        return {
+            "attributes": _attrs(
+                {"service.name": name, "service.namespace": system, "seamscope.role": role}
+            )
+        }
+
+    def span(span_id: str, parent: str, name: str, kind: int, attrs: dict[str, Any]) -> Any:
+        return {
+            "traceId": trace_id,
+            "spanId": span_id,
+            "parentSpanId": parent,
+            "name": name,
+            "kind": kind,
+            "startTimeUnixNano": str(now),
+            "endTimeUnixNano": str(now + 5_000_000),
+            "attributes": _attrs(attrs),
+            "status": {},
+        }
+
+    body = {
+        "resourceSpans": [
+            {
+                "resource": resource("live-web", "liveshop", "webapp"),
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "opentelemetry.instrumentation.httpx"},
+                        "spans": [
+                            span(
+                                client_id,
+                                "",
+                                "GET",
+                                3,
+                                {
+                                    "http.request.method": "GET",
+                                    "url.full": "http://live-users:8080/users/7",
+                                    "server.address": "live-users",
+                                    "server.port": 8080,
+                                    "http.response.status_code": 200,
+                                },
+                            )
+                        ],
+                    }
+                ],
+            },
+            {
+                "resource": resource("live-users-api", "liveusers", "backend"),
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "opentelemetry.instrumentation.flask"},
+                        "spans": [
+                            span(
+                                server_id,
+                                client_id,
+                                "GET /users/<id>",
+                                2,
+                                {
+                                    "http.request.method": "GET",
+                                    "http.route": "/users/<id>",
+                                    "http.response.status_code": 200,
+                                },
+                            )
+                        ],
+                    }
+                ],
+            },
+        ]
+    }
+    return json.dumps(body).encode()
+
+
+def post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return int(response.status)
+
+
+async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
+    db = tmp_path / "live.duckdb"
+    source = _receiver_source(db, "127.0.0.1", free_port(), None)
+    app = SeamscopeApp(lambda: source, refresh_interval=0.2)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, ProblemScreen)
+            assert app.screen.problem_title == "The store is empty"
+            url = source.receiver.url + "/v1/traces"
+            status = await asyncio.to_thread(post, url, otlp_request("ab" * 16))
+            assert status == 200
+            found: list[str] = []
+            for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
+                await pilot.pause(0.05)
+                if isinstance(app.screen, LandscapeScreen):
+                    table: DataTable[Any] = app.screen.query_one("#edges", DataTable)
+                    found = [
+                        f"{table.get_row_at(i)[0]} -> {table.get_row_at(i)[1]}"
+                        for i in range(table.row_count)
+                    ]
+                    if found:
+                        break
+            assert found == ["liveshop/live-web -> liveusers/live-users-api"]
+    finally:
+        source.close()

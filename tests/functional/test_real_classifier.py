@@ -1,0 +1,140 @@
+"""The TUI over edges the real classifier wrote (no hand-made rows): what the screens show must
+match the store, and spans appended by another writer get classified and appear live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from textual.widgets import DataTable, Static
+
+from seamscope.classifiers.catalog import RULES_BY_ID
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.store import short_lock
+from seamscope.tui.screens.edge import EdgeScreen
+from seamscope.tui.screens.landscape import LandscapeScreen
+from seamscope.tui.screens.lists import FindingsScreen, PatternsScreen
+from tests.functional.conftest import AppFactory, settle
+from tests.functional.sample import T0, build_store
+from tests.functional.test_screens import SIZE, cells, static_text
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def classified_db(tmp_path: Path) -> Path:
+    return build_store(tmp_path / "classified.duckdb", manual=False)
+
+
+def scalar(path: Path, sql: str) -> Any:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(sql).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return row[0]
+
+
+async def test_screens_match_the_classified_store(
+    classified_db: Path, make_app: AppFactory
+) -> None:
+    landscape_edges = scalar(
+        classified_db, "SELECT count(*) FROM edges WHERE level IN ('system', 'external')"
+    )
+    finding_count = scalar(classified_db, "SELECT count(*) FROM findings")
+    assert landscape_edges > 0 and finding_count > 0
+    app = make_app(classified_db, classify=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LandscapeScreen)
+        assert app.screen.query_one("#edges", DataTable).row_count == landscape_edges
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen)
+        findings = app.screen.query_one("#findings", DataTable)
+        assert findings.row_count == finding_count
+        rule_id = cells(findings, 1)[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeScreen)
+        text = static_text(app.screen.query_one("#edge-text", Static))
+        rule = RULES_BY_ID[rule_id]
+        assert rule.name in text
+        assert rule.fix.split()[0] in text
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PatternsScreen)
+        rules = app.screen.query_one("#rules", DataTable)
+        ids = cells(rules, 0)
+        for rid in RULES_BY_ID:
+            assert rid in ids
+        row = ids.index(rule_id)
+        expected = scalar(classified_db, f"SELECT count(*) FROM edges WHERE rule_id = '{rule_id}'")
+        assert cells(rules, 4)[row] == str(expected)
+
+
+def _append_webapp_call(path: Path) -> None:
+    """Another process's exporter: a webapp calls another system's REST API directly."""
+    builder = SpanBatchBuilder()
+    start = T0 + 7_200 * 10**9
+    web = {"service.name": "kiosk", "service.namespace": "kiosk", "seamscope.role": "webapp"}
+    api = {"service.name": "stock-api", "service.namespace": "stock", "seamscope.role": "backend"}
+    builder.add(
+        trace_id="c" * 32,
+        span_id="c" * 16,
+        parent_span_id=None,
+        name="GET",
+        kind="CLIENT",
+        start_ns=start,
+        end_ns=start + 9_000_000,
+        status_code="UNSET",
+        status_message=None,
+        attributes={
+            "http.request.method": "GET",
+            "url.full": "http://stock-api:8080/stock/1",
+            "server.address": "stock-api",
+            "server.port": 8080,
+            "http.response.status_code": 200,
+        },
+        resource=web,
+        scope_name="opentelemetry.instrumentation.httpx",
+    )
+    builder.add(
+        trace_id="c" * 32,
+        span_id="d" * 16,
+        parent_span_id="c" * 16,
+        name="GET /stock/<id>",
+        kind="SERVER",
+        start_ns=start + 1_000_000,
+        end_ns=start + 8_000_000,
+        status_code="UNSET",
+        status_message=None,
+        attributes={"http.request.method": "GET", "http.route": "/stock/<id>"},
+        resource=api,
+        scope_name="opentelemetry.instrumentation.flask",
+    )
+    with short_lock(path, attempts=20) as store:
+        store.append(builder.build(), batch_key="kiosk-1", source="tests")
+
+
+async def test_local_store_classifies_new_spans_live(
+    classified_db: Path, make_app: AppFactory
+) -> None:
+    app = make_app(classified_db, refresh_interval=0.2, classify=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#edges", DataTable)
+        before = table.row_count
+        assert "kiosk/kiosk" not in cells(table, 0)
+        _append_webapp_call(classified_db)
+        for _ in range(400):  # bounded: the timer fires every 0.2 s
+            await pilot.pause(0.05)
+            if "kiosk/kiosk" in cells(table, 0):
+                break
+        froms = cells(table, 0)
+        assert "kiosk/kiosk" in froms
+        assert table.row_count == before + 1
+        assert cells(table, 1)[froms.index("kiosk/kiosk")] == "stock/stock-api"
