@@ -150,6 +150,21 @@ class _Lines:
         self.lines = text.splitlines()
 
     def find(self, path: tuple[str | int, ...]) -> int:
+        if len(path) >= 2 and isinstance(path[1], int) and isinstance(path[0], str):
+            # An item of an array of tables: its [[header]], then the key below it.
+            header = re.compile(r"^\s*\[\[\s*" + re.escape(path[0]) + r"\s*\]\]")
+            starts = [i for i, line in enumerate(self.lines) if header.match(line)]
+            if path[1] < len(starts):
+                start = starts[path[1]]
+                rest = [str(p) for p in path[2:] if not isinstance(p, int)]
+                if rest:
+                    key_re = re.compile(r'^\s*"?' + re.escape(rest[-1]) + r'"?\s*=')
+                    for i in range(start, len(self.lines)):
+                        if i > start and header.match(self.lines[i]):
+                            break
+                        if key_re.search(self.lines[i]):
+                            return i + 1
+                return start + 1
         keys = [str(p) for p in path if not isinstance(p, int)]
         if not keys:
             return 1
@@ -204,7 +219,9 @@ class _Reader:
             raise self.fail(key, "expected a list of strings")
         return tuple(self.string(v, (*key, i)) for i, v in enumerate(value))
 
-    def only(self, data: dict[str, Any], allowed: tuple[str, ...], key: tuple[str, ...]) -> None:
+    def only(
+        self, data: dict[str, Any], allowed: tuple[str, ...], key: tuple[str | int, ...]
+    ) -> None:
         for name in data:
             if name not in allowed:
                 raise self.fail(
@@ -325,7 +342,9 @@ def parse_landscape(text: str, path: Path) -> Landscape:
     for i, body in enumerate(raw_edges):
         ekey: tuple[str | int, ...] = ("edges", i)
         body = r.table(body, ekey)
-        r.only(body, ("from", "to", "mechanism"), ("edges",))
+        for name in body:
+            if name not in ("from", "to", "mechanism"):
+                raise r.fail((*ekey, name), "unknown key (expected one of: from, to, mechanism)")
         if "from" not in body or "to" not in body:
             raise r.fail(ekey, "a declared edge needs 'from' and 'to'")
         mechanism = body.get("mechanism")
@@ -333,7 +352,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
             mechanism = r.string(mechanism, (*ekey, "mechanism"))
             if mechanism not in MECHANISMS:
                 raise r.fail(
-                    ("edges", "mechanism"),
+                    (*ekey, "mechanism"),
                     f"unknown mechanism {mechanism!r} (expected one of: {', '.join(MECHANISMS)})",
                 )
         edges.append(

@@ -1,0 +1,127 @@
+"""Incremental classification equals one full classification, however the spans arrive."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seamscope.classifiers.engine import classify
+from seamscope.tracer.store import Store
+from tests.unit.classifiers.fleet import Fleet, Service, Span
+
+WEB = Service("shortlist-web", "shortlist", "webapp")
+BFF = Service("webapp-bff", "shortlist", "bff")
+ORDERS = Service("orders-api", "orders", "backend")
+JS_ORDERS = Service("orders-js", "orders", "backend", sdk="js")
+WORKER = Service("orders-worker", "orders", "worker")
+BILLING = Service("billing-api", "billing", "backend")
+JOB = Service("sync-job", "search", "job")
+
+
+def _fleet(by_instance: bool) -> Fleet:
+    f = Fleet()
+    for i in range(3):
+        f.at(5.0 * i)
+        call = f.http(
+            WEB,
+            "http://127.0.0.1:4000/graphql",
+            method="POST",
+            server=BFF,
+            graphql=("query", "Shortlist"),
+        )
+        f.http(
+            BFF,
+            f"http://127.0.0.1:5001/orders/{i}",
+            server=ORDERS,
+            parent=call,
+            route="/orders/<oid>",
+            status=500 if i == 1 else 200,
+        )
+        f.dynamodb(ORDERS, "PutItem", "Orders")
+        f.dynamodb(JS_ORDERS, "UpdateItem", "Orders")
+        f.put_events(ORDERS, "orders", "OrderUpdated")
+        handler = f.root(BILLING, "handle")
+        f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=handler)
+        f.http(BILLING, f"http://127.0.0.1:5001/orders/{i}", server=ORDERS, parent=handler)
+        f.send(ORDERS, "orders-q")
+        f.receive(WORKER, "orders-q")
+        f.stream_read(WORKER, "Orders")
+        run = f.root(JOB, "copy")
+        f.dynamodb(JOB, "Scan", "Orders", parent=run)
+        f.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+        if by_instance:
+            f.receive_events(WORKER, "worker-q", "orders", "OrderUpdated")
+            f.dynamodb(WORKER, "PutItem", "Shipments")
+    return f
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    return {
+        "nodes": con.execute("SELECT * FROM nodes ORDER BY node_id").fetchall(),
+        "edges": con.execute("SELECT * FROM edges ORDER BY edge_id").fetchall(),
+        "labels": con.execute("SELECT * FROM span_labels ORDER BY ALL").fetchall(),
+    }
+
+
+def _compare(path: Path, fleet: Fleet, batches: list[list[Span]]) -> None:
+    with Store.open(path) as store:
+        for i, batch in enumerate(batches):
+            if batch:
+                store.append(fleet.table(batch), batch_key=f"b{i}", source="test")
+                classify(store.con)
+        incremental = _snapshot(store.con)
+        result = classify(store.con, full=True)
+        assert result.full
+        full = _snapshot(store.con)
+    assert incremental == full
+    assert {row[9] for row in full["edges"]} >= {"P101", "P102", "P202", "A401"}
+
+
+def _cuts(spans: list[Span], cuts: list[int]) -> list[list[Span]]:
+    points = sorted({0, len(spans), *(c % (len(spans) + 1) for c in cuts)})
+    return [spans[a:b] for a, b in zip(points, points[1:], strict=False)]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_batches_in_end_order_equal_one_full_run(tmp_path_factory: Any, cuts: list[int]) -> None:
+    fleet = _fleet(by_instance=True)
+    spans = fleet.in_end_order()
+    path = tmp_path_factory.mktemp("inc") / "store.duckdb"
+    _compare(path, fleet, _cuts(spans, cuts))
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=0, max_value=2**32), parts=st.integers(min_value=2, max_value=9))
+def test_spans_in_any_order_equal_one_full_run(
+    tmp_path_factory: Any, seed: int, parts: int
+) -> None:
+    # A server span stored after its client, a transport span before its AWS parent, ...
+    fleet = _fleet(by_instance=False)
+    spans = list(fleet.spans)
+    random.Random(seed).shuffle(spans)
+    size = -(-len(spans) // parts)
+    batches = [spans[i : i + size] for i in range(0, len(spans), size)]
+    path = tmp_path_factory.mktemp("shuffled") / "store.duckdb"
+    _compare(path, fleet, batches)
+
+
+def test_a_call_with_nothing_new_changes_nothing(tmp_path: Path) -> None:
+    fleet = _fleet(by_instance=False)
+    path = fleet.store(tmp_path / "s.duckdb")
+    con = duckdb.connect(str(path))
+    first = classify(con)
+    before = _snapshot(con)
+    again = classify(con)
+    assert (first.new_spans, again.new_spans) == (len(fleet.spans), 0)
+    assert _snapshot(con) == before
+    con.close()

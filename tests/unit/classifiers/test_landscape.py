@@ -1,0 +1,200 @@
+"""The landscape file: what it declares, the errors it gets (key and line), and inference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamscope.classifiers.landscape import (
+    LandscapeError,
+    load_landscape,
+    parse_landscape,
+    resolve_landscape,
+)
+from seamscope.tracer.errors import SeamscopeError
+from tests.unit.classifiers.conftest import ClassifyFn
+from tests.unit.classifiers.fleet import Fleet, Service
+
+GOOD = """
+[systems.shortlist]
+components = { shortlist-web = "webapp", webapp-bff = "bff" }
+
+[systems.providers.components]
+provider-portal = "webapp"
+
+[owners.tables]
+Orders = "orders"
+
+[vendors.algolia]
+hosts = ["*.algolia.net", "127.0.0.1:18081"]
+
+[data_leaders.orders]
+entities = ["order"]
+event_sources = ["orders"]
+
+[exceptions]
+rest_allowed_webapps = ["provider-portal"]
+
+[[edges]]
+from = "shortlist-web"
+to = "webapp-bff"
+mechanism = "graphql"
+"""
+
+
+def test_a_good_file_declares_everything(tmp_path: Path) -> None:
+    path = tmp_path / "seamscope.toml"
+    path.write_text(GOOD)
+    land = load_landscape(path)
+    assert land.components["webapp-bff"] == ("shortlist", "bff")
+    assert land.components["provider-portal"] == ("providers", "webapp")
+    assert land.owner("tables", "Orders") == "orders"
+    vendor = land.vendor_for_host("127.0.0.1", 18081)
+    assert vendor is not None and vendor.name == "algolia"
+    assert land.vendor_for_host("127.0.0.1", 18082) is None
+    assert land.rest_allowed_webapps == {"provider-portal"}
+    assert land.declared_edges[0].line == 21
+    assert land.fingerprint() != parse_landscape("", path).fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        ('[systems.a]\ncomponents = { x = "frontend" }\n', ":2: systems.a.components.x", "role"),
+        ("[systems.a]\nmembers = []\n", ":2: systems.a.members", "unknown key"),
+        ('[owners]\nbuckets = { b = "a" }\nwidgets = {}\n', ":3: owners.widgets", "unknown key"),
+        ('[vendors.x]\nhosts = "a.com"\nfoo = 1\n', ":3: vendors.x.foo", "unknown key"),
+        ("[vendors.x]\n", ":1: vendors.x", "needs hosts"),
+        (
+            "\n\n[exceptions]\nrest_allowed_webapps = [1]\n",
+            ":4: exceptions.rest_allowed_webapps",
+            "string",
+        ),
+        (
+            '[[edges]]\nfrom = "a"\nto = "d"\n\n[[edges]]\nfrom = "b"\nto = "c"\n'
+            'mechanism = "carrier-pigeon"\n',
+            ":8: edges[1].mechanism",
+            "unknown mechanism",
+        ),
+        ('[[edges]]\nfrom = "a"\n', ":1: edges[0]", "needs 'from' and 'to'"),
+        (
+            '[systems.a]\ncomponents = ["x"]\n[systems.b]\ncomponents = ["x"]\n',
+            ":4: systems.b.components",
+            "already in system",
+        ),
+        ("[systems.a\n", ":1:", "not valid TOML"),
+        ('owners = "everyone"\n', ":1: owners", "expected a table"),
+    ],
+)
+def test_errors_name_the_key_and_the_line(tmp_path: Path, text: str, where: str, says: str) -> None:
+    path = tmp_path / "land.toml"
+    path.write_text(text)
+    with pytest.raises(LandscapeError) as err:
+        load_landscape(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}{where}"), message
+    assert says in message
+    assert "\n" not in message
+    assert isinstance(err.value, SeamscopeError)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LandscapeError, match="no landscape file"):
+        load_landscape(tmp_path / "nope.toml")
+
+
+def test_default_file_is_found_in_the_directory(tmp_path: Path) -> None:
+    assert resolve_landscape(None, default_dir=tmp_path) is None
+    (tmp_path / "seamscope.toml").write_text(GOOD)
+    land = resolve_landscape(None, default_dir=tmp_path)
+    assert land is not None and land.declared
+
+
+def test_declared_roles_and_systems_fill_what_spans_lack(classified: ClassifyFn) -> None:
+    f = Fleet()
+    web = Service("shortlist-web", None, None)
+    bff = Service("webapp-bff", None, None)
+    f.http(
+        web,
+        "http://127.0.0.1:4000/graphql",
+        method="POST",
+        server=bff,
+        graphql=("query", "Shortlist"),
+    )
+    c = classified(f, GOOD)
+    assert c.rule("shortlist-web", "webapp-bff") == "P101"
+    node = c.node("component:shortlist/webapp-bff")
+    assert (node["role"], node["inferred"]) == ("bff", False)
+
+
+def test_span_role_wins_over_the_file(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        Service("webapp-bff", "shortlist", "backend"),
+        "http://127.0.0.1:5001/x",
+        server=Service("orders-api", "orders", "backend"),
+    )
+    c = classified(f, GOOD)
+    assert c.node("component:shortlist/webapp-bff")["role"] == "backend"
+
+
+# --- Inference without a file -----------------------------------------------------------
+
+
+def test_a_table_written_by_one_system_belongs_to_it(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Orders")
+    f.dynamodb(Service("billing-api", "billing", "backend"), "GetItem", "Orders")
+    node = classified(f).node("dynamodb:table/Orders")
+    assert (node["system"], node["inferred"]) == ("orders", True)
+    assert "written only by system orders" in node["inference"]
+
+
+def test_a_table_written_by_two_systems_has_no_owner(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")
+    f.dynamodb(Service("billing-api", "billing", "backend"), "PutItem", "Shared")
+    c = classified(f)
+    node = c.node("dynamodb:table/Shared")
+    assert node["system"] is None and "several systems" in node["inference"]
+    edge = c.edge("billing-api", "dynamodb:table/Shared")
+    assert edge["rule_id"] == "unclassified" and "declare" in edge["reason"]
+
+
+def test_an_untraced_host_is_an_inferred_vendor(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        Service("signup", "marketing", "worker"),
+        "https://api.example-vendor.io/v2/users",
+        method="POST",
+    )
+    node = classified(f).node("external:api.example-vendor.io")
+    assert (node["node_type"], node["inferred"]) == ("external", True)
+    assert "not AWS" in node["inference"]
+
+
+def test_loopback_vendors_are_told_apart_by_port(classified: ClassifyFn) -> None:
+    f = Fleet()
+    svc = Service("signup", "marketing", "worker")
+    f.http(svc, "http://127.0.0.1:18081/1/indexes", method="POST")
+    f.http(svc, "http://127.0.0.1:18082/3.0/lists", method="POST")
+    c = classified(f)
+    targets = sorted(e["to_node"] for e in c.edges())
+    assert targets == ["external:127.0.0.1:18081", "external:127.0.0.1:18082"]
+
+
+def test_a_bff_name_is_not_taken_for_a_role(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        Service("web", "shop", "webapp"),
+        "http://127.0.0.1:4000/graphql",
+        method="POST",
+        server=Service("shop-bff", "shop", None),
+        graphql=("query", "Cart"),
+    )
+    c = classified(f)
+    node = c.node("component:shop/shop-bff")
+    assert (node["role"], node["inferred"]) == ("backend", True)
+    assert "named like a BFF" in node["inference"]
+    assert c.rule("web", "shop-bff") == "P303"
