@@ -152,15 +152,15 @@ class _Lines:
     def find(self, path: tuple[str | int, ...]) -> int:
         if len(path) >= 2 and isinstance(path[1], int) and isinstance(path[0], str):
             # An item of an array of tables: its [[header]], then the key below it.
-            header = re.compile(r"^\s*\[\[\s*" + re.escape(path[0]) + r"\s*\]\]")
-            starts = [i for i, line in enumerate(self.lines) if header.match(line)]
+            array = re.compile(r"^\s*\[\[\s*" + re.escape(path[0]) + r"\s*\]\]")
+            starts = [i for i, line in enumerate(self.lines) if array.match(line)]
             if path[1] < len(starts):
                 start = starts[path[1]]
                 rest = [str(p) for p in path[2:] if not isinstance(p, int)]
                 if rest:
                     key_re = re.compile(r'^\s*"?' + re.escape(rest[-1]) + r'"?\s*=')
                     for i in range(start, len(self.lines)):
-                        if i > start and header.match(self.lines[i]):
+                        if i > start and array.match(self.lines[i]):
                             break
                         if key_re.search(self.lines[i]):
                             return i + 1
