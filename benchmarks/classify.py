@@ -1,0 +1,110 @@
+"""Classification (classifiers/engine.py classify()) on generated stores of a realistic mix.
+
+Goals (issue 6): full classification of 10M spans in at most 3 s; incremental classification of
+10k new spans on a 10M store in at most 100 ms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Context, Result, Skip, median_of, timed
+from benchmarks.generate import generate, generate_store, landscape_path
+
+NAME = "classify"
+
+
+def _engine() -> tuple[Any, Any]:
+    try:
+        from seamscope.classifiers.engine import classify
+        from seamscope.classifiers.landscape import load_landscape
+    except ImportError as exc:
+        raise Skip(f"classifiers/engine.py classify() cannot be imported yet ({exc})") from None
+    return classify, load_landscape
+
+
+def _full(ctx: Context, spans: int, repeats: int, goal_s: float | None) -> tuple[Result, Path, int]:
+    classify, load_landscape = _engine()
+    path = ctx.workdir / f"classify-{spans}.duckdb"
+    generated = generate_store(path, spans, force=True, log=ctx.log)
+    ctx.log(f"   generated {generated.spans:,} spans in {generated.seconds:.1f} s")
+    landscape = load_landscape(landscape_path(path))
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        runs = [timed(lambda: classify(con, landscape, full=True)) * 1000 for _ in range(repeats)]
+        edges = con.execute("SELECT count(*) FROM edges").fetchone()
+        fired = rules_fired(con)
+    finally:
+        con.close()
+    value = median_of(runs)
+    note = f"{generated.spans:,} spans, {edges[0] if edges else '?'} edges, rules fired: "
+    note += " ".join(fired)
+    result = Result(
+        NAME,
+        f"full classification, {_size(spans)} spans",
+        value,
+        "ms",
+        runs,
+        goal=f"≤ {goal_s:g} s" if goal_s else "",
+        met=value <= goal_s * 1000 if goal_s else None,
+        note=note,
+    )
+    return result, path, generated.next_trace
+
+
+def rules_fired(con: Any) -> list[str]:
+    """The rule ids on at least one edge, sorted."""
+    return [r[0] for r in con.execute("SELECT DISTINCT rule_id FROM edges ORDER BY 1").fetchall()]
+
+
+def _size(spans: int) -> str:
+    if spans >= 1_000_000:
+        return f"{spans // 1_000_000}M"
+    return f"{spans // 1000}k" if spans >= 1000 else str(spans)
+
+
+def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int) -> Result:
+    classify, load_landscape = _engine()
+    import duckdb
+
+    landscape = load_landscape(landscape_path(path))
+    con = duckdb.connect(str(path))
+    try:
+        classify(con, landscape)  # up to date before the new spans arrive
+        runs = []
+        for _ in range(ctx.repeats):
+            added = generate(con, new, first_trace=next_trace, batch_spans=new)
+            next_trace = added.next_trace
+            runs.append(timed(lambda: classify(con, landscape)) * 1000)
+    finally:
+        con.close()
+    value = median_of(runs)
+    return Result(
+        NAME,
+        f"incremental classification of {_size(new)} new spans on {_size(spans)}",
+        value,
+        "ms",
+        runs,
+        goal="≤ 100 ms" if spans >= 10_000_000 else "",
+        met=value <= 100 if spans >= 10_000_000 else None,
+        note="one new batch, then classify() (watermark)",
+    )
+
+
+def run(ctx: Context) -> list[Result]:
+    _engine()
+    results = []
+    small, big = (1_000_000, 10_000_000) if not ctx.quick else (2_000, 5_000)
+    new = 500 if ctx.quick else 10_000
+    for spans, repeats, goal in ((small, ctx.repeats, None), (big, max(2, ctx.repeats - 2), 3.0)):
+        result, path, next_trace = _full(ctx, spans, repeats, None if ctx.quick else goal)
+        results.append(result)
+        results.append(_incremental(ctx, path, spans, new, next_trace))
+        if spans == big:
+            ctx.stores["classified-big"] = path  # the TUI benchmark opens it next
+        else:
+            path.unlink()
+    return results

@@ -1,0 +1,164 @@
+"""The OTLP/HTTP receiver (`seamscope collect`, a real process) under 1, 2 and 4 senders.
+
+Each sender posts serialized OTLP protobuf ExportTraceServiceRequests of 512 spans (what the
+stock OTLP/HTTP exporter sends) one after another over a keep-alive connection; the receiver
+answers only after the spans are committed. Every body is distinct (the receiver keys batches by
+a hash of the body), and afterwards the store must hold every span sent: nothing lost.
+Goal (issue 6): 100k spans/s on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+from benchmarks import mix
+from benchmarks.common import Context, Result, Skip, median_of
+
+NAME = "receiver"
+PER_REQUEST = 512
+
+
+def bodies(count: int, distinct_spans: int) -> list[bytes]:
+    """count distinct request bodies, made from distinct_spans real SDK spans."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    base = mix.otlp_requests(mix.sdk_spans(distinct_spans), PER_REQUEST)
+    parsed = []
+    for body in base:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        parsed.append(request)
+    out = []
+    for i in range(count):
+        request = parsed[i % len(parsed)]
+        first = request.resource_spans[0].scope_spans[0].spans[0]
+        first.span_id = (i + 1).to_bytes(8, "big")  # a new body, so a new batch key
+        out.append(request.SerializeToString())
+    return out
+
+
+def _sender(url: tuple[str, int], work: list[bytes], errors: list[str]) -> None:
+    con = http.client.HTTPConnection(*url, timeout=120)
+    try:
+        for body in work:
+            con.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+            response = con.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(f"HTTP {response.status}")
+    except OSError as exc:
+        errors.append(str(exc))
+    finally:
+        con.close()
+
+
+def _round(url: tuple[str, int], senders: int, work: list[bytes]) -> float:
+    """Seconds for `senders` threads to deliver work between them."""
+    errors: list[str] = []
+    shares = [work[i::senders] for i in range(senders)]
+    threads = [threading.Thread(target=_sender, args=(url, s, errors)) for s in shares]
+    begin = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - begin
+    if errors:
+        raise RuntimeError(f"senders failed: {errors[:3]}")
+    return seconds
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run(ctx: Context) -> list[Result]:
+    try:
+        import seamscope.tracer.receiver  # noqa: F401
+        from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
+    except ImportError as exc:
+        raise Skip(f"tracer/receiver.py is not there yet ({exc})") from None
+    requests_per_round = ctx.size(160, 4)  # 80k spans per round in a full run
+    counts = (1, 2, 4)
+    total_rounds = len(counts) * ctx.repeats
+    work = bodies(requests_per_round * total_rounds, ctx.size(20_000, 1_024))
+    db = ctx.workdir / "receiver.duckdb"
+    port = free_port()
+    exe = Path(sys.executable).with_name("seamscope")
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "seamscope.tui"]
+    process = ManagedProcess(
+        "collect",
+        [*argv, "collect", "--db", str(db), "--port", str(port), "--quiet"],
+        log_path=ctx.workdir / "collect.log",
+    ).start()
+    results: list[Result] = []
+    rss_peak = 0
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout_s=30, process=process.popen)
+        url = ("127.0.0.1", port)
+        _round(url, 1, work[:2])  # warm up: imports, first checkpoint
+        sent = 2 * PER_REQUEST
+        index = 2
+        rates: dict[int, list[float]] = {n: [] for n in counts}
+        for _ in range(ctx.repeats):
+            for n in counts:
+                chunk = work[index : index + requests_per_round]
+                index += requests_per_round
+                seconds = _round(url, n, chunk)
+                sent += len(chunk) * PER_REQUEST
+                rates[n].append(len(chunk) * PER_REQUEST / seconds)
+                rss_peak = max(rss_peak, _rss_kib(process.pid))
+        rss_end = _rss_kib(process.pid)
+    finally:
+        process.stop(timeout_s=60)
+    log = (ctx.workdir / "collect.log").read_text(errors="replace")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM spans").fetchone()
+    finally:
+        con.close()
+    stored = int(row[0]) if row else 0
+    lost = sent - stored
+    if lost:
+        raise RuntimeError(f"receiver lost {lost} of {sent} spans; log:\n{log[-2000:]}")
+    one = median_of(rates[1])
+    for n in counts:
+        value = median_of(rates[n])
+        results.append(
+            Result(
+                NAME,
+                f"receiver, {n} sender{'s' if n > 1 else ''} of OTLP protobuf (512 spans/request)",
+                value,
+                "spans/s",
+                rates[n],
+                goal="≥ 100k spans/s",
+                met=value >= 100_000,
+                ratio=f"{value / one:.2f}x 1 sender" if n > 1 else "",
+                note=f"{requests_per_round * PER_REQUEST:,} spans per run; all {sent:,} stored",
+            )
+        )
+    results.append(
+        Result(
+            NAME,
+            "receiver memory (RSS) at steady state",
+            rss_end / 1024,
+            "MiB",
+            [rss_end / 1024],
+            note=f"after all rounds; peak seen between rounds {rss_peak / 1024:.0f} MiB",
+        )
+    )
+    return results

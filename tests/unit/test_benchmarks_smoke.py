@@ -1,0 +1,155 @@
+"""The benchmarks and the store generator run, on tiny sizes (no timing is asserted)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.common import Context, Skip
+from benchmarks.generate import STEPS, generate_store, landscape_path
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.schema import INPUT_COLUMNS
+from seamscope.tracer.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ("hot_path", "receiver", "ingest", "exporter", "classify", "tui")
+
+
+def test_generate_command_makes_a_store_with_every_mechanism(tmp_path: Path) -> None:
+    out = tmp_path / "big.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.generate", "--spans", "5_000", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "spans in" in done.stdout and landscape_path(out).exists()
+    con = duckdb.connect(str(out), read_only=True)
+    try:
+        count, batches, ledger = con.execute(
+            "SELECT count(*), count(DISTINCT batch_id), "
+            "(SELECT sum(span_count) FROM batches) FROM spans"
+        ).fetchone() or (0, 0, 0)
+        services = {r[0] for r in con.execute("SELECT DISTINCT rpc_service FROM spans").fetchall()}
+        kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM spans").fetchall()}
+    finally:
+        con.close()
+    assert 4_500 <= count <= 5_500 and ledger == count and batches >= 1
+    assert {
+        "DynamoDB",
+        "DynamoDB Streams",
+        "SQS",
+        "SNS",
+        "EventBridge",
+        "Kinesis",
+        "S3",
+    } <= services
+    assert {"SERVER", "CLIENT", "PRODUCER", "INTERNAL"} <= kinds
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.generate", "--spans", "10", "--out", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+        ).returncode
+        == 2
+    )  # refuses to overwrite
+
+
+def test_generated_rows_are_what_the_span_builder_makes_of_their_attributes(
+    tmp_path: Path,
+) -> None:
+    """The typed columns agree with rows.py reading the same attributes and resource."""
+    path = tmp_path / "g.duckdb"
+    generate_store(path, 3_000, systems=8)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [c.name for c in INPUT_COLUMNS]
+        rows = con.execute(
+            f"SELECT {', '.join(names)}, epoch_ns(start_time), epoch_ns(start_time) + duration_ns "
+            "FROM spans"
+        ).fetchall()
+    finally:
+        con.close()
+    builder = SpanBatchBuilder()
+    for row in rows:
+        d = dict(zip([*names, "s", "e"], row, strict=True))
+        builder.add(
+            trace_id=d["trace_id"],
+            span_id=d["span_id"],
+            parent_span_id=d["parent_span_id"],
+            name=d["name"],
+            kind=d["kind"],
+            start_ns=d["s"],
+            end_ns=d["e"],
+            status_code=d["status_code"],
+            status_message=d["status_message"],
+            attributes=json.loads(d["attributes"]),
+            resource=json.loads(d["resource"]),
+            scope_name=d["scope_name"],
+        )
+    built = builder.build().drop_columns(["start_time", "end_time", "span_events"])
+    for column in built.column_names:
+        if column in ("attributes", "resource"):
+            continue
+        expected = [dict(zip(names, r, strict=False))[column] for r in rows]
+        assert built.column(column).to_pylist() == expected, column
+
+
+def test_generated_store_takes_appends_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "g.duckdb"
+    generated = generate_store(path, 1_000)
+    builder = SpanBatchBuilder()
+    builder.add(
+        trace_id="ab" * 16, span_id="cd" * 8, parent_span_id=None, name="x", kind="INTERNAL",
+        start_ns=1, end_ns=2, status_code="UNSET", status_message=None, attributes={},
+        resource={"service.name": "s"}, scope_name=None,
+    )  # fmt: skip
+    with Store.open(path) as store:
+        assert store.append(builder.build(), batch_key="after", source="test") == 1
+        row = store.con.execute("SELECT max(batch_id) FROM batches").fetchone()
+    assert row is not None and row[0] == generated.batches + 1
+
+
+def test_every_scenario_step_names_a_known_mechanism() -> None:
+    mechanisms = {s[6] for s in STEPS}
+    assert mechanisms <= {
+        "server", "http", "graphql", "vendor", "ddb", "streams", "sqs-send", "sqs-recv",
+        "sqs-recv-ev", "sqs-recv-sns", "sns-pub", "events-put", "kinesis-put", "kinesis-get",
+        "s3", "internal",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_runs_quick(name: str, tmp_path: Path) -> None:
+    module = importlib.import_module(f"benchmarks.{name}")
+    ctx = Context(quick=True, workdir=tmp_path, repeats=1)
+    try:
+        results = module.run(ctx)
+    except Skip as skip:
+        pytest.skip(f"{name}: {skip}")
+    assert results
+    for result in results:
+        assert result.bench == name and result.value > 0 and result.runs, result
+
+
+def test_quick_run_writes_its_report_section(tmp_path: Path) -> None:
+    report = tmp_path / "performance.md"
+    report.write_text("# Performance\n\nhand-written text stays\n")
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "hot_path", "--report",
+         str(report), "--repeats", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    text = report.read_text()
+    assert "hand-written text stays" in text
+    assert "<!-- bench:hot_path:begin -->" in text and "SpanBatchBuilder" in text
+    assert "python -m benchmarks --quick --only hot_path" in text
