@@ -354,6 +354,12 @@ class Receiver:
     # -- writer thread ---------------------------------------------------------------------
 
     def _write_loop(self) -> None:
+        if self.after_commit is not None and self._store is not None:
+            # Spans stored before this run (or drained from the spool) get classified too.
+            try:
+                self.after_commit(self._store.con)
+            except Exception:  # noqa: BLE001 - a hook must not stop the writer
+                _log.exception("seamscope: after_commit hook failed")
         dirty = False
         last_drain = time.monotonic()
         stopping = False
@@ -456,7 +462,7 @@ class Receiver:
                 self.stats.drained += drained
             row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
             self._watermark = int(row[0]) if row else self._watermark
-            if self.after_commit is not None:
+            if self.after_commit is not None and threading.current_thread() is self._writer:
                 try:
                     self.after_commit(store.con)
                 except Exception:  # noqa: BLE001

@@ -18,6 +18,25 @@ from seamscope.tracer.receiver import DEFAULT_MAX_BODY, AfterCommit, Receiver
 from seamscope.tracer.store import default_db_path
 
 
+class _LockedSettings:
+    """The owner's connection has its configuration locked (hardened): a SET the classifier
+    issues to tune a setting is skipped instead of failing the refresh."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._con.execute(sql, *args, **kwargs)
+        except duckdb.InvalidInputException as exc:
+            if sql.lstrip().upper().startswith("SET ") and "locked" in str(exc):
+                return self._con
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 def classifier_hook(landscape: Path | None) -> AfterCommit | None:
     """The classifier's incremental refresh as an after-commit hook, when the classifier exists."""
     try:
@@ -29,13 +48,12 @@ def classifier_hook(landscape: Path | None) -> AfterCommit | None:
         return None
     loaded: Any = None
     if landscape is not None:
-        loader = getattr(
-            importlib.import_module("seamscope.classifiers.landscape"), "load_landscape", None
-        )
-        loaded = loader(landscape) if loader is not None else landscape
+        from seamscope.classifiers.landscape import load_landscape
+
+        loaded = load_landscape(landscape)
 
     def hook(con: duckdb.DuckDBPyConnection) -> None:
-        classify(con, loaded)
+        classify(_LockedSettings(con), loaded)
 
     return hook
 
