@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from seamscope.tracer.otlp import (
+    MAX_DEPTH,
+    OtlpError,
+    decode_json,
+    decode_protobuf,
+    protobuf_to_json,
+    response_body,
+    sample_request,
+)
+from seamscope.tracer.rows import SpanBatchBuilder
+
+TRACE = "5b8efff798038103d269b633813fc60c"
+SPAN = "eee19b7ec3c1b174"
+
+
+def _decode_json(obj: Any) -> tuple[Any, pa.Table]:
+    builder = SpanBatchBuilder()
+    result = decode_json(json.dumps(obj), builder)
+    return result, builder.build()
+
+
+def _request(span: dict[str, Any], resource: dict[str, Any] | None = None) -> dict[str, Any]:
+    rs: dict[str, Any] = {
+        "resource": resource
+        if resource is not None
+        else {"attributes": [{"key": "service.name", "value": {"stringValue": "orders-api"}}]},
+        "scopeSpans": [{"scope": {"name": "manual"}, "spans": [span]}],
+    }
+    return {"resourceSpans": [rs]}
+
+
+def _span(**overrides: Any) -> dict[str, Any]:
+    span: dict[str, Any] = {
+        "traceId": TRACE,
+        "spanId": SPAN,
+        "parentSpanId": "",
+        "name": "DynamoDB.PutItem",
+        "kind": 3,
+        "startTimeUnixNano": "1764000000000000000",
+        "endTimeUnixNano": "1764000000002500000",
+        "attributes": [],
+        "status": {},
+    }
+    span.update(overrides)
+    return span
+
+
+def test_protobuf_and_its_json_form_give_the_same_rows() -> None:
+    body = sample_request(30, seed=7).SerializeToString()
+    b1, b2 = SpanBatchBuilder(), SpanBatchBuilder()
+    r1 = decode_protobuf(body, b1)
+    r2 = decode_json(protobuf_to_json(body), b2)
+    assert (r1.accepted, r1.rejected, r2.accepted, r2.rejected) == (30, 0, 30, 0)
+    t1, t2 = b1.build(), b2.build()
+    assert t1.equals(t2)
+    row = t1.to_pylist()[1]
+    assert row["rpc_service"] == "DynamoDB" and row["db_tables"] == ["Orders"]
+    assert row["service_name"] == "svc-0" and row["service_namespace"] == "sys-0"
+    assert len(row["trace_id"]) == 32 and len(row["span_id"]) == 16
+    assert row["parent_span_id"] is not None and row["duration_ns"] == 2_500_000
+
+
+def test_json_value_types_enum_names_and_string_ints() -> None:
+    attrs = [
+        {"key": "s", "value": {"stringValue": "x"}},
+        {"key": "i", "value": {"intValue": "9007199254740993"}},
+        {"key": "i2", "value": {"intValue": 7}},
+        {"key": "d", "value": {"doubleValue": 1.5}},
+        {"key": "nan", "value": {"doubleValue": "NaN"}},
+        {"key": "b", "value": {"boolValue": True}},
+        {"key": "bytes", "value": {"bytesValue": "AQI="}},
+        {
+            "key": "arr",
+            "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "2"}]}},
+        },
+        {
+            "key": "kv",
+            "value": {"kvlistValue": {"values": [{"key": "k", "value": {"boolValue": False}}]}},
+        },
+        {"key": "http.response.status_code", "value": {"intValue": "503"}},
+        {"key": "empty", "value": {}},
+    ]
+    span = _span(
+        kind="SPAN_KIND_SERVER",
+        status={"code": "STATUS_CODE_ERROR", "message": "boom"},
+        attributes=attrs,
+        traceId=TRACE.upper(),
+    )
+    result, table = _decode_json(_request(span))
+    assert (result.accepted, result.rejected) == (1, 0)
+    row = table.to_pylist()[0]
+    assert (
+        row["kind"] == "SERVER"
+        and row["status_code"] == "ERROR"
+        and row["status_message"] == "boom"
+    )
+    assert row["trace_id"] == TRACE and row["http_status_code"] == 503
+    assert json.loads(row["attributes"]) == {
+        "s": "x",
+        "i": 9007199254740993,
+        "i2": 7,
+        "d": 1.5,
+        "nan": "NaN",
+        "b": True,
+        "bytes": "0102",
+        "arr": ["a", 2],
+        "kv": {"k": False},
+        "http.response.status_code": 503,
+        "empty": None,
+    }
+
+
+def test_snake_case_keys_are_accepted() -> None:
+    span = {
+        "trace_id": TRACE,
+        "span_id": SPAN,
+        "name": "x",
+        "start_time_unix_nano": 1764000000000000000,
+        "end_time_unix_nano": 1764000000000000001,
+    }
+    obj = {"resource_spans": [{"resource": {"attributes": []}, "scope_spans": [{"spans": [span]}]}]}
+    result, table = _decode_json(obj)
+    assert result.accepted == 1 and table.column("duration_ns").to_pylist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"traceId": TRACE[:30]}, "spans[0].traceId: 30 hex digits, want 32"),
+        ({"traceId": "0" * 32}, "traceId: all zeros"),
+        ({"traceId": "g" * 32}, "traceId: 'gggg"),
+        ({"traceId": None}, "traceId: missing"),
+        ({"spanId": 12}, "spanId: a number, want a hex string"),
+        ({"parentSpanId": "abc"}, "parentSpanId: 3 hex digits, want 16"),
+        ({"name": None}, "name: missing"),
+        ({"name": 5}, "name: a number, want a string"),
+        ({"startTimeUnixNano": None}, "startTimeUnixNano: missing"),
+        ({"startTimeUnixNano": "soon"}, "startTimeUnixNano: a string 'soon', want an integer"),
+        ({"endTimeUnixNano": "1"}, "endTimeUnixNano: 1 is before the start"),
+        ({"kind": "SPAN_KIND_NOPE"}, "kind: 'SPAN_KIND_NOPE' is not one of"),
+        ({"kind": 99}, "kind: '99' is not valid"),
+        (
+            {"attributes": [{"key": "a", "value": {"intValue": "1.5"}}]},
+            "attributes[0].value.intValue",
+        ),
+        ({"attributes": [{"key": "a", "value": {"stringValue": 1}}]}, "want a string"),
+        (
+            {"attributes": [{"key": "a", "value": {"fooValue": 1}}]},
+            "unknown AnyValue field 'fooValue'",
+        ),
+        ({"attributes": [{"value": {"stringValue": "x"}}]}, "attributes[0].key: null"),
+        ({"attributes": {"a": 1}}, "attributes: an object, want an array"),
+        ({"attributes": [{"key": "a", "value": {"bytesValue": "***"}}]}, "not base64"),
+    ],
+)
+def test_a_bad_span_is_rejected_with_a_located_message(
+    override: dict[str, Any], message: str
+) -> None:
+    good = _span(spanId="00000000000000a1")
+    bad = _span(**override)
+    obj = _request(bad)
+    obj["resourceSpans"][0]["scopeSpans"].insert(0, {"spans": [good]})
+    result, table = _decode_json(obj)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert table.num_rows == 1 and table.column("span_id").to_pylist() == ["00000000000000a1"]
+    assert result.error_message.startswith("resourceSpans[0].scopeSpans[1].spans[0].")
+    assert message in result.error_message
+
+
+def test_missing_resource_rejects_its_spans() -> None:
+    obj = _request(_span())
+    del obj["resourceSpans"][0]["resource"]
+    result, table = _decode_json(obj)
+    assert (result.accepted, result.rejected, table.num_rows) == (0, 1, 0)
+    assert "resourceSpans[0].resource: missing" in result.error_message
+
+
+def test_deep_nesting_is_rejected() -> None:
+    value: dict[str, Any] = {"stringValue": "leaf"}
+    for _ in range(MAX_DEPTH + 2):
+        value = {"arrayValue": {"values": [value]}}
+    result, _ = _decode_json(_request(_span(attributes=[{"key": "deep", "value": value}])))
+    assert result.rejected == 1 and "nested deeper" in result.error_message
+
+
+def test_lone_surrogate_is_invalid_utf8() -> None:
+    text = json.dumps(_request(_span(name="ok"))).replace('"ok"', '"bad \\ud800"')
+    builder = SpanBatchBuilder()
+    result = decode_json(text.encode(), builder)
+    assert result.rejected == 1 and "name: invalid UTF-8" in result.error_message
+    assert builder.build().num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"a": "\xff"}', "not UTF-8"),
+        (b"[]", "want an object with resourceSpans"),
+        (b'{"foo": 1}', "no resourceSpans"),
+        (b'{"resourceSpans": {}}', "resourceSpans: an object, want an array"),
+        (b'{"resourceSpans": [1]}', "resourceSpans[0]: a number"),
+        (b"[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_body_that_is_no_request_raises(body: bytes, message: str) -> None:
+    with pytest.raises(OtlpError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        decode_json(body, SpanBatchBuilder())
+
+
+def test_protobuf_rejections_and_errors() -> None:
+    request = sample_request(3, services=1)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[0].trace_id = b"\x01" * 15
+    spans[1].span_id = b""
+    builder = SpanBatchBuilder()
+    result = decode_protobuf(request.SerializeToString(), builder)
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert (
+        "resourceSpans[0].scopeSpans[0].spans[0].traceId: 15 bytes, want 16" in result.error_message
+    )
+    assert "spans[1].spanId: missing" in result.error_message
+    with pytest.raises(OtlpError, match="not an OTLP protobuf"):
+        decode_protobuf(sample_request(3).SerializeToString()[:-3], SpanBatchBuilder())
+    bad_utf8 = (
+        sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB")
+    )
+    with pytest.raises(OtlpError, match="bad UTF-8"):
+        decode_protobuf(bad_utf8, SpanBatchBuilder())
+
+
+def test_protobuf_to_json_is_the_collector_file_format() -> None:
+    request = sample_request(2)
+    line = protobuf_to_json(request.SerializeToString())
+    assert "\n" not in line
+    obj = json.loads(line)
+    span = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert span["traceId"] == request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    assert isinstance(span["startTimeUnixNano"], str)
+    ints = [a for a in span["attributes"] if "intValue" in a["value"]]
+    assert ints and all(isinstance(a["value"]["intValue"], str) for a in ints)
+
+
+def test_response_bodies_carry_partial_success() -> None:
+    builder = SpanBatchBuilder()
+    obj = _request(_span(traceId="abc"))
+    obj["resourceSpans"][0]["scopeSpans"][0]["spans"].append(_span())
+    result = decode_json(json.dumps(obj), builder)
+    parsed = ExportTraceServiceResponse.FromString(response_body(result, json_format=False))
+    assert parsed.partial_success.rejected_spans == 1
+    assert "traceId: 3 hex digits" in parsed.partial_success.error_message
+    as_json = json.loads(response_body(result, json_format=True))
+    assert as_json["partialSuccess"]["rejectedSpans"] == "1"
+    assert response_body(None, json_format=False) == b""
+    assert ExportTraceServiceRequest.FromString(b"").resource_spans == []
