@@ -1,0 +1,298 @@
+"""Renderers: findings and the landscape as text, JSON, SARIF, JUnit, Mermaid, Structurizr.
+
+Pure functions from plain data to strings; the commands print them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from seamscope.classifiers.catalog import ANTI_PATTERN, RULES, RULES_BY_ID, SMELL
+from seamscope.classifiers.report import Snapshot
+
+# ---- findings ---------------------------------------------------------------------------------
+
+
+def findings_text(new: list[dict[str, Any]], known: list[dict[str, Any]], gone: list[Any]) -> str:
+    lines: list[str] = []
+    for title, items in (("New", new), ("Known (in the baseline)", known)):
+        if not items:
+            continue
+        lines.append(f"{title}: {len(items)}")
+        for f in items:
+            lines.append(
+                f"  {f['rule_id']} {f['verdict']:<12} {f['from']} -> {f['to']} "
+                f"[{f['mechanism']}, {f['level']}, {f['span_count']} spans]"
+            )
+            lines.append(f"      why: {f['reason']}")
+            if f.get("fix"):
+                lines.append(f"      fix: {f['fix']}")
+            if f.get("sample_trace_id"):
+                lines.append(f"      trace: {f['sample_trace_id']}")
+    if gone:
+        lines.append(f"No longer seen (remove from the baseline): {len(gone)}")
+        for g in gone:
+            lines.append(f"  {g['rule_id']} {g['from']} -> {g['to']} [{g['mechanism']}]")
+    if not lines:
+        lines.append("No findings.")
+    return "\n".join(lines)
+
+
+def findings_json(new: list[dict[str, Any]], known: list[dict[str, Any]], gone: list[Any]) -> str:
+    return json.dumps(
+        {"findings": new + known, "new": len(new), "known": len(known), "no_longer_seen": gone},
+        indent=2,
+        default=str,
+    )
+
+
+def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> str:
+    rules = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": r.rationale},
+            "help": {"text": f"Do instead: {r.fix}"},
+            "properties": {"verdict": r.verdict, "level": r.level, "guideline": r.section},
+        }
+        for r in RULES
+        if r.verdict in (ANTI_PATTERN, SMELL)
+    ]
+    results = []
+    for f, baseline in [(f, False) for f in new] + [(f, True) for f in known]:
+        results.append(
+            {
+                "ruleId": f["rule_id"],
+                "level": "error" if f["verdict"] == ANTI_PATTERN else "warning",
+                "baselineState": "unchanged" if baseline else "new",
+                "message": {"text": f"{f['from']} -> {f['to']} ({f['mechanism']}): {f['reason']}"},
+                "locations": [
+                    {
+                        "logicalLocations": [
+                            {"fullyQualifiedName": f"{f['from']} -> {f['to']}", "kind": "edge"}
+                        ]
+                    }
+                ],
+                "partialFingerprints": {"seamscopeEdge": f["edge_id"]},
+                "properties": {
+                    "spanCount": f["span_count"],
+                    "sampleTraceId": f["sample_trace_id"],
+                    "fix": f["fix"],
+                },
+            }
+        )
+    return json.dumps(
+        {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "seamscope",
+                            "informationUri": "https://github.com/seamscope/seamscope",
+                            "rules": rules,
+                        }
+                    },
+                    "results": results,
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+def findings_junit(
+    new: list[dict[str, Any]], known: list[dict[str, Any]], failing: set[str]
+) -> str:
+    cases: list[str] = []
+    failures = 0
+    for f in new + known:
+        name = quoteattr(f"{f['rule_id']} {f['from']} -> {f['to']} [{f['mechanism']}]")
+        body = ""
+        if f in new and f["verdict"] in failing:
+            failures += 1
+            message = quoteattr(f"{f['rule_id']} {RULES_BY_ID[f['rule_id']].name}")
+            text = escape(f"{f['reason']}\nDo instead: {f['fix']}\nTrace: {f['sample_trace_id']}")
+            body = f"<failure message={message} type={quoteattr(f['verdict'])}>{text}</failure>"
+        cases.append(
+            f'    <testcase classname="seamscope.{f["level"]}" name={name}>{body}</testcase>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name="seamscope check" tests="{len(cases)}" failures="{failures}">\n'
+        + "\n".join(cases)
+        + ("\n" if cases else "")
+        + "</testsuite>\n"
+    )
+
+
+# ---- diagrams ---------------------------------------------------------------------------------
+
+
+def _ident(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "'")
+
+
+def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
+    """Edges between systems (and vendors): (from, to) -> mechanisms, worst verdict."""
+    order = {ANTI_PATTERN: 0, SMELL: 1, "unclassified": 2, "pattern": 3}
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in snapshot.edges:
+        if e["level"] not in ("system", "external"):
+            continue
+        a = _system_of(snapshot, e["from_node"], e["from_system"])
+        b = _system_of(snapshot, e["to_node"], e["to_system"])
+        if a is None or b is None or a == b:
+            continue
+        entry = merged.setdefault(
+            (a, b), {"mechanisms": set(), "verdict": "pattern", "rules": set()}
+        )
+        entry["mechanisms"].add(e["mechanism"])
+        entry["rules"].add(e["rule_id"])
+        if order[e["verdict"]] < order[entry["verdict"]]:
+            entry["verdict"] = e["verdict"]
+    return merged
+
+
+def _system_of(snapshot: Snapshot, node_id: str, system: str | None) -> str | None:
+    node = snapshot.nodes.get(node_id, {})
+    if node.get("node_type") == "external":
+        return f"vendor:{node.get('name')}"
+    return system
+
+
+_STYLE = {
+    ANTI_PATTERN: "stroke:#d33,stroke-width:2px",
+    SMELL: "stroke:#d90,stroke-width:2px",
+    "unclassified": "stroke:#888,stroke-dasharray:4",
+}
+
+
+def mermaid(snapshot: Snapshot, level: str) -> str:
+    lines = ["flowchart LR"]
+    links: list[str] = []
+    if level == "system":
+        merged = _system_edges(snapshot)
+        names = sorted({n for pair in merged for n in pair})
+        for name in names:
+            if name.startswith("vendor:"):
+                lines.append(f'    {_ident(name)}[/"{_label(name[7:])} (vendor)"/]')
+            else:
+                lines.append(f'    {_ident(name)}["{_label(name)}"]')
+        for (a, b), entry in sorted(merged.items()):
+            label = (
+                ", ".join(sorted(entry["mechanisms"])) + " · " + ", ".join(sorted(entry["rules"]))
+            )
+            lines.append(f'    {_ident(a)} -->|"{_label(label)}"| {_ident(b)}')
+            links.append(entry["verdict"])
+    else:
+        by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for node in snapshot.nodes.values():
+            if node["node_type"] == "external":
+                by_system["(vendors)"].append(node)
+            else:
+                by_system[node["system"] or "(unknown)"].append(node)
+        for system in sorted(by_system):
+            lines.append(f'    subgraph {_ident("sys_" + system)}["{_label(system)}"]')
+            for node in sorted(by_system[system], key=lambda n: n["node_id"]):
+                shape = ("[(", ")]") if node["node_type"] == "resource" else ("[", "]")
+                text = _label(node["name"] if node["node_type"] != "resource" else node["node_id"])
+                lines.append(f'        {_ident(node["node_id"])}{shape[0]}"{text}"{shape[1]}')
+            lines.append("    end")
+        for e in snapshot.edges:
+            label = f"{e['mechanism']} · {e['rule_id']}"
+            arrow = "-.->" if e["direction"] == "listen" else "-->"
+            lines.append(
+                f'    {_ident(e["from_node"])} {arrow}|"{_label(label)}"| {_ident(e["to_node"])}'
+            )
+            links.append(e["verdict"])
+    for i, verdict in enumerate(links):
+        if verdict in _STYLE:
+            lines.append(f"    linkStyle {i} {_STYLE[verdict]}")
+    return "\n".join(lines) + "\n"
+
+
+def structurizr(snapshot: Snapshot, level: str) -> str:
+    """Structurizr DSL: systems (and vendors) as software systems, components as containers."""
+    systems: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    vendors: list[dict[str, Any]] = []
+    for node in snapshot.nodes.values():
+        if node["node_type"] == "external":
+            vendors.append(node)
+        elif node["system"]:
+            systems[node["system"]].append(node)
+    out = ["workspace {", "    model {"]
+    for system in sorted(systems):
+        out.append(f'        {_ident("s_" + system)} = softwareSystem "{_label(system)}" {{')
+        if level == "component":
+            for node in sorted(systems[system], key=lambda n: n["node_id"]):
+                tech = node["role"] or node["resource_kind"] or ""
+                tags = "Resource" if node["node_type"] == "resource" else (node["role"] or "")
+                out.append(
+                    f"            {_ident('c_' + node['node_id'])} = container "
+                    f'"{_label(node["name"])}" "" "{_label(tech)}" "{_label(tags)}"'
+                )
+        out.append("        }")
+    for node in sorted(vendors, key=lambda n: n["node_id"]):
+        out.append(
+            f'        {_ident("v_" + node["name"])} = softwareSystem "{_label(node["name"])}" '
+            '"" "External"'
+        )
+    if level == "system":
+        for (a, b), entry in sorted(_system_edges(snapshot).items()):
+            src = _ident("v_" + a[7:]) if a.startswith("vendor:") else _ident("s_" + a)
+            dst = _ident("v_" + b[7:]) if b.startswith("vendor:") else _ident("s_" + b)
+            label = ", ".join(sorted(entry["mechanisms"]))
+            out.append(f'        {src} -> {dst} "{_label(label)}" "{entry["verdict"]}"')
+    else:
+        for e in snapshot.edges:
+            ends = []
+            for node_id in (e["from_node"], e["to_node"]):
+                node = snapshot.nodes.get(node_id, {})
+                if node.get("node_type") == "external":
+                    ends.append(_ident("v_" + str(node.get("name"))))
+                elif node.get("system"):
+                    ends.append(_ident("c_" + node_id))
+                else:
+                    ends.append("")
+            if all(ends):
+                out.append(
+                    f'        {ends[0]} -> {ends[1]} "{e["mechanism"]} ({e["rule_id"]})" '
+                    f'"{e["verdict"]}"'
+                )
+    out += ["    }", "    views {"]
+    if level == "system":
+        out += [
+            "        systemLandscape {",
+            "            include *",
+            "            autoLayout lr",
+            "        }",
+        ]
+    else:
+        for system in sorted(systems):
+            out += [
+                f"        container {_ident('s_' + system)} {{",
+                "            include *",
+                "            autoLayout lr",
+                "        }",
+            ]
+    out += [
+        "        styles {",
+        '            element "External" {',
+        "                background #999999",
+        "            }",
+        "        }",
+        "    }",
+        "}",
+    ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,112 @@
+"""`seamscope check`: fail a CI run when a new anti-pattern (or, with --strict, smell) appears.
+
+The baseline lists known findings; a finding in it does not fail the run, and baseline entries
+that no longer occur are reported, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from seamscope.classifiers.catalog import ANTI_PATTERN, SMELL
+from seamscope.classifiers.render import (
+    findings_json,
+    findings_junit,
+    findings_sarif,
+    findings_text,
+)
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tui.commands.edges import load, store_options
+
+DEFAULT_BASELINE = "seamscope-baseline.json"
+_KEY = ("rule_id", "from", "to", "mechanism")
+
+
+class BaselineError(SeamscopeError):
+    """The baseline file cannot be read."""
+
+
+def _key(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(item.get(k)) for k in _KEY)
+
+
+def read_baseline(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BaselineError(
+            f"{path}: no baseline file here (create it with --update-baseline)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise BaselineError(f"{path}: not a seamscope baseline ({exc})") from None
+    items = data.get("findings") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise BaselineError(f"{path}: not a seamscope baseline (no 'findings' list)")
+    for i, item in enumerate(items):
+        missing = [k for k in _KEY if k not in item]
+        if missing:
+            raise BaselineError(f"{path}: findings[{i}] lacks {', '.join(missing)}")
+    return items
+
+
+def write_baseline(path: Path, findings: list[dict[str, Any]]) -> None:
+    entries = sorted(({k: f[k] for k in (*_KEY, "verdict")} for f in findings), key=_key)
+    path.write_text(json.dumps({"version": 1, "findings": entries}, indent=2) + "\n")
+
+
+@click.command()
+@store_options
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=f"Known findings that do not fail the run (JSON; default {DEFAULT_BASELINE} "
+    "for --update-baseline).",
+)
+@click.option("--update-baseline", is_flag=True, help="Write the current findings as the baseline.")
+@click.option("--strict", is_flag=True, help="Smells fail the run too.")
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json", "sarif", "junit")), default="text"
+)
+def check(
+    db_path: Path | None,
+    landscape_path: Path | None,
+    baseline: Path | None,
+    update_baseline: bool,
+    strict: bool,
+    fmt: str,
+) -> None:
+    """Exit 1 when an anti-pattern (or with --strict a smell) not in the baseline is found."""
+    snapshot, _ = load(db_path, landscape_path)
+    findings = snapshot.findings(strict=True)
+    if update_baseline:
+        target = baseline or Path(DEFAULT_BASELINE)
+        write_baseline(target, findings)
+        click.echo(f"{target}: {len(findings)} known findings written", err=True)
+        return
+    known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
+    failing = {ANTI_PATTERN, SMELL} if strict else {ANTI_PATTERN}
+    new = [f for f in findings if _key(f) not in known_keys]
+    known = [f for f in findings if _key(f) in known_keys]
+    current = {_key(f) for f in findings}
+    gone = [b for k, b in known_keys.items() if k not in current]
+    if fmt == "json":
+        click.echo(findings_json(new, known, gone))
+    elif fmt == "sarif":
+        click.echo(findings_sarif(new, known))
+    elif fmt == "junit":
+        click.echo(findings_junit(new, known, failing), nl=False)
+    else:
+        click.echo(findings_text(new, known, gone))
+    if gone and fmt != "text":
+        click.echo(
+            f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",
+            err=True,
+        )
+    if any(f["verdict"] in failing for f in new):
+        sys.exit(1)

@@ -1,0 +1,45 @@
+"""`seamscope drift`: the landscape file against what the spans show."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from seamscope.classifiers.landscape import LandscapeError
+from seamscope.classifiers.report import drift as compare
+from seamscope.tui.commands.edges import load, store_options
+
+
+@click.command()
+@store_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text")
+def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
+    """Declared edges never seen and observed edges never declared; exit 1 when any."""
+    snapshot, landscape = load(db_path, landscape_path)
+    if landscape is None:
+        raise LandscapeError(
+            "drift compares a landscape file with the store: pass --landscape "
+            "or create ./seamscope.toml (see docs/landscape.md)"
+        )
+    missing, undeclared = compare(snapshot, landscape)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {"declared_not_seen": missing, "seen_not_declared": undeclared},
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        click.echo(f"Declared but never seen: {len(missing)}")
+        for m in missing:
+            mech = f" [{m['mechanism']}]" if m["mechanism"] else ""
+            click.echo(f"  {landscape.path}:{m['line']}: {m['from']} -> {m['to']}{mech}")
+        click.echo(f"Seen but never declared: {len(undeclared)}")
+        for u in undeclared:
+            click.echo(f"  {u['from']} -> {u['to']} [{u['mechanism']}, {u['rule_id']}]")
+    if missing or undeclared:
+        sys.exit(1)
