@@ -1,0 +1,253 @@
+"""The receiver in this process, spoken to over real loopback HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from seamscope.tracer.access import SqlRejected
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
+from seamscope.tracer.receiver import PortInUse, Receiver
+from seamscope.tracer.store import StoreLocked, open_read_only
+
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+
+
+def post(
+    receiver: Receiver, body: bytes, headers: dict[str, str], path: str = "/v1/traces"
+) -> tuple[int, bytes, http.client.HTTPResponse]:
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read(), response
+    finally:
+        conn.close()
+
+
+def count(db: Path) -> int:
+    con = open_read_only(db)
+    try:
+        row = con.execute("SELECT count(*) FROM spans").fetchall()[0]
+        return int(row[0])
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def receiver(db_path: Path) -> Iterator[Receiver]:
+    r = Receiver(db_path, port=0, max_body_bytes=1024 * 1024).start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def test_protobuf_json_gzip_and_deflate_bodies_are_stored_once(
+    receiver: Receiver, db_path: Path
+) -> None:
+    body = sample_request(40, seed=1).SerializeToString()
+    assert post(receiver, body, PB)[0] == 200
+    assert post(receiver, body, PB)[0] == 200  # a retry: stored once
+    gz = gzip.compress(sample_request(10, seed=2).SerializeToString())
+    assert post(receiver, gz, {**PB, "Content-Encoding": "gzip"})[0] == 200
+    deflated = zlib.compress(sample_request(5, seed=3).SerializeToString())
+    assert post(receiver, deflated, {**PB, "Content-Encoding": "deflate"})[0] == 200
+    line = protobuf_to_json(sample_request(7, seed=4).SerializeToString()).encode()
+    status, data, response = post(receiver, line, JS)
+    assert status == 200 and json.loads(data) == {}
+    assert response.getheader("Content-Type", "").startswith("application/json")
+    assert receiver.stats.stored == 62 and receiver.stats.duplicate == 40
+    rows = receiver.query("SELECT count(*), count(DISTINCT batch_id) FROM spans").to_pylist()
+    assert rows == [{"count_star()": 62, "count(DISTINCT batch_id)": 4}]
+    assert receiver.watermark == 4
+
+
+def test_batch_key_header_makes_different_bodies_one_batch(receiver: Receiver) -> None:
+    first = sample_request(3, seed=10).SerializeToString()
+    second = sample_request(3, seed=11).SerializeToString()
+    key = {BATCH_KEY_HEADER: "exporter-batch-1"}
+    _, _, r1 = post(receiver, first, {**PB, **key})
+    _, _, r2 = post(receiver, second, {**PB, **key})
+    assert r1.getheader("X-Seamscope-Stored") == "3" and r2.getheader("X-Seamscope-Stored") == "0"
+    assert receiver.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 3}]
+
+
+def test_chunked_body(receiver: Receiver) -> None:
+    body = sample_request(20, seed=5).SerializeToString()
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=30)
+    chunks = [body[i : i + 100] for i in range(0, len(body), 100)]
+    conn.request("POST", "/v1/traces", body=iter(chunks), headers=PB, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    conn.close()
+    assert receiver.stats.stored == 20
+
+
+def test_partial_success_and_errors(receiver: Receiver) -> None:
+    request = sample_request(4, seed=6, services=1)
+    request.resource_spans[0].scope_spans[0].spans[2].trace_id = b"\x01" * 3
+    status, data, _ = post(receiver, request.SerializeToString(), PB)
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(data).partial_success
+    assert (
+        partial.rejected_spans == 1
+        and "spans[2].traceId: 3 bytes, want 16" in partial.error_message
+    )
+    status, data, _ = post(receiver, b"\x0a\xff\xff", PB)
+    assert status == 400 and b"not an OTLP protobuf" in data
+    status, data, _ = post(receiver, b'{"resourceSpans": 3}', JS)
+    assert status == 400 and "resourceSpans: a number" in json.loads(data)["message"]
+    assert post(receiver, b"x", {"Content-Type": "text/plain"})[0] == 415
+    assert post(receiver, b"x", {**PB, "Content-Encoding": "br"})[0] == 415
+    status, data, _ = post(receiver, b"not gzip", {**PB, "Content-Encoding": "gzip"})
+    assert status == 400 and b"not valid gzip" in data
+    assert receiver.stats.stored == 3 and receiver.stats.rejected == 1
+
+
+def test_size_limits_on_the_wire_and_after_inflating(receiver: Receiver) -> None:
+    status, data, _ = post(receiver, b"\0" * (2 * 1024 * 1024), PB)
+    assert status == 413 and b"over the limit" in data
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 1024 * 1024
+    status, data, _ = post(receiver, bomb, {**PB, "Content-Encoding": "gzip"})
+    assert status == 413 and b"inflates past" in data
+    assert post(receiver, sample_request(2, seed=8).SerializeToString(), PB)[0] == 200
+
+
+def test_sql_endpoint_is_read_only(receiver: Receiver) -> None:
+    post(receiver, sample_request(6, seed=9).SerializeToString(), PB)
+    q0 = {"sql": "SELECT service_name, count(*) AS n FROM spans GROUP BY ALL ORDER BY 1"}
+    status, data, _ = post(receiver, json.dumps(q0).encode(), JS, "/seamscope/v1/sql")
+    assert status == 200
+    table = pa.ipc.open_stream(data).read_all()
+    assert table.to_pylist() == [{"service_name": f"svc-{i}", "n": 2} for i in range(3)]
+    q: dict[str, object] = {"sql": "SELECT * FROM range(10)", "format": "json", "limit": 4}
+    status, data, response = post(receiver, json.dumps(q).encode(), JS, "/seamscope/v1/sql")
+    assert json.loads(data)["rows"] == [[0], [1], [2], [3]]
+    assert response.getheader("X-Seamscope-Truncated") == "true"
+    for bad in (
+        "DELETE FROM spans",
+        "SELECT 1; DROP TABLE spans",
+        "ATTACH 'x.db'",
+        "COPY spans TO 'x.csv'",
+        "INSTALL httpfs",
+        "LOAD json",
+        "SET threads = 1",
+        "SELECT * FROM read_csv('/etc/passwd')",
+    ):
+        status, data, _ = post(receiver, json.dumps({"sql": bad}).encode(), JS, "/seamscope/v1/sql")
+        assert status == 400, bad
+        assert json.loads(data)["error"]
+    with pytest.raises(SqlRejected, match="only SELECT"):
+        receiver.query("UPDATE spans SET name = 'x'")
+    assert receiver.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
+
+
+def test_after_commit_runs_in_the_writer_and_tee_writes_json_lines(
+    db_path: Path, tmp_path: Path
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def hook(con: duckdb.DuckDBPyConnection) -> None:
+        row = con.execute("SELECT count(*) FROM spans").fetchall()[0]
+        seen.append((threading.current_thread().name, int(row[0])))
+
+    tee = tmp_path / "tee.jsonl"
+    with Receiver(db_path, port=0, after_commit=hook, tee_path=tee) as r:
+        body = sample_request(5, seed=12).SerializeToString()
+        post(r, body, PB)
+        post(r, body, PB)
+        post(r, protobuf_to_json(sample_request(2, seed=13).SerializeToString()).encode(), JS)
+    assert seen[0] == ("seamscope-writer", 0)
+    assert seen[-1] == ("seamscope-writer", 7)
+    lines = tee.read_text().splitlines()
+    assert len(lines) == 2
+    assert lines[0] == protobuf_to_json(body)
+
+
+def test_owner_file_while_running_and_refusals(db_path: Path) -> None:
+    r = Receiver(db_path, port=0).start()
+    try:
+        owner = find_owner(db_path)
+        assert owner is not None and owner.port == r.port
+        with pytest.raises(PortInUse, match="port is in use"):
+            Receiver(db_path.with_name("other.duckdb"), port=r.port).start()
+        assert not db_path.with_name("other.duckdb.owner.json").exists()
+    finally:
+        r.stop()
+    assert find_owner(db_path) is None
+    assert count(db_path) == 0
+
+
+def test_stop_commits_what_was_acknowledged(db_path: Path) -> None:
+    r = Receiver(db_path, port=0).start()
+    statuses = []
+
+    def send(seed: int) -> None:
+        statuses.append(post(r, sample_request(50, seed=seed).SerializeToString(), PB)[0])
+
+    threads = [threading.Thread(target=send, args=(100 + i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r.stop()
+    assert statuses == [200] * 8
+    assert count(db_path) == 400
+
+
+def test_a_locked_store_names_the_process(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+            "sys.stdin.read()",
+            str(db_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        with pytest.raises(StoreLocked, match=f"locked by process {holder.pid}"):
+            Receiver(db_path, port=0).start()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_spool_is_drained_at_start(db_path: Path) -> None:
+    spool = pytest.importorskip("seamscope.tracer.spool")
+    from seamscope.tracer.otlp import decode_protobuf
+    from seamscope.tracer.rows import SpanBatchBuilder
+
+    builder = SpanBatchBuilder()
+    decode_protobuf(sample_request(9, seed=14).SerializeToString(), builder)
+    spool.write_spool(db_path, builder.build(), "spooled-1")
+    with Receiver(db_path, port=0) as r:
+        assert r.stats.drained == 9
+        assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+
+
+def test_bad_host_is_one_line() -> None:
+    with pytest.raises(SeamscopeError, match="cannot listen"):
+        Receiver(Path("x.duckdb"), host="203.0.113.1", port=0)._bind()
