@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.ingest import Batch, append_many, ingest
+from seamscope.tracer.otlp import decode_protobuf, protobuf_to_json, sample_request
+from seamscope.tracer.receiver import Receiver
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.store import Store, open_read_only
+
+
+def _lines(seeds: range, spans: int = 5) -> list[str]:
+    return [protobuf_to_json(sample_request(spans, seed=s).SerializeToString()) for s in seeds]
+
+
+def _count(db: Path) -> tuple[int, int]:
+    con = open_read_only(db)
+    try:
+        row = con.execute("SELECT count(*), count(DISTINCT batch_id) FROM spans").fetchall()[0]
+        return int(row[0]), int(row[1])
+    finally:
+        con.close()
+
+
+def _table(seed: int, n: int = 4) -> Batch:
+    builder = SpanBatchBuilder()
+    decode_protobuf(sample_request(n, seed=seed).SerializeToString(), builder)
+    return Batch(builder.build(), f"k{seed}", "test")
+
+
+def test_append_many_keeps_each_batch_idempotent(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        assert append_many(store, [_table(1), _table(2), _table(1)]) == [4, 4, 0]
+        assert append_many(store, [_table(2), _table(3, 2)]) == [0, 2]
+        rows = store.con.execute(
+            "SELECT batch_key, span_count, source FROM batches ORDER BY batch_id"
+        ).fetchall()
+    assert rows == [("k1", 4, "test"), ("k2", 4, "test"), ("k3", 2, "test")]
+    assert _count(db_path) == (10, 3)
+
+
+def test_ingest_file_twice_folder_and_pretty_file(db_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.jsonl").write_text("\n".join(_lines(range(3))) + "\n\n")
+    pretty = json.dumps(json.loads(_lines(range(10, 11))[0]), indent=2)
+    (folder / "sub" / "b.json").write_text(pretty)
+    (folder / "ignored.txt").write_text("not otlp")
+    report = ingest(db_path, [str(folder / "a.jsonl")])
+    assert (report.requests, report.spans_stored, report.spans_present) == (3, 15, 0)
+    report = ingest(db_path, [str(folder)])
+    assert (report.requests, report.spans_stored, report.spans_present) == (4, 5, 15)
+    assert report.requests_present == 3 and report.ok
+    assert _count(db_path) == (20, 4)
+
+
+def test_bad_lines_are_located_and_the_good_ones_stored(db_path: Path, tmp_path: Path) -> None:
+    good = _lines(range(2))
+    bad_span = json.loads(_lines(range(5, 6), spans=2)[0])
+    bad_span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = "xyz"
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join([good[0], "{oops", json.dumps(bad_span), good[1]]) + "\n")
+    report = ingest(db_path, [str(path)])
+    assert not report.ok and report.bad_requests == 1 and report.spans_rejected == 1
+    assert report.errors[0].startswith(f"{path}:2: not JSON")
+    assert report.errors[1].startswith(f"{path}:3: resourceSpans[0].scopeSpans[0].spans[0].spanId")
+    assert report.spans_stored == 11
+    assert _count(db_path) == (11, 3)
+
+
+def test_missing_path_and_empty_folder(db_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(SeamscopeError, match="no such file or folder"):
+        ingest(db_path, [str(tmp_path / "nope.jsonl")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SeamscopeError, match="no \\*.json or \\*.jsonl files"):
+        ingest(db_path, [str(tmp_path / "empty")])
+    assert not db_path.exists()
+
+
+def test_ingest_goes_through_a_live_owner(db_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(20, 24))) + "\n{bad\n")
+    with Receiver(db_path, port=0) as r:
+        report = ingest(db_path, [str(path)])
+        assert report.via_owner == r.url
+        assert (report.spans_stored, report.bad_requests) == (20, 1)
+        assert "t.jsonl:5: not JSON" in report.errors[0]
+        again = ingest(db_path, [str(path)])
+        assert (again.spans_stored, again.spans_present) == (0, 20)
+    # The owner used the same batch keys as a local load: loading locally adds nothing.
+    local = ingest(db_path, [str(path)])
+    assert local.via_owner is None and (local.spans_stored, local.spans_present) == (0, 20)
