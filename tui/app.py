@@ -249,10 +249,16 @@ class SeamscopeApp(App[None]):
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.description and binding.description not in seen:
+            if binding.show and binding.description and binding.description not in seen:
                 seen.add(binding.description)
                 keys.append((self.get_key_display(binding), binding.description))
-        keys += [("ctrl+p", "Command palette"), ("escape", "Back")]
+        keys += [
+            ("↑ ↓ ← →", "Move in the map and the tables"),
+            ("tab", "Switch between the map and the table"),
+            ("ctrl+p", "Command palette: every action by name"),
+        ]
+        if "Back" not in seen:
+            keys.append(("escape", "Back"))
         self.push_screen(HelpScreen(keys))
 
     def action_filter(self) -> None:

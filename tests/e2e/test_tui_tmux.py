@@ -1,0 +1,97 @@
+"""`seamscope tui --db PATH` in a real terminal (tmux): keys in, the screen's text out."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.functional.sample import build_store
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+]
+
+
+def capture(session: str) -> str:
+    done = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def wait_for(session: str, text: str, limit_s: float = 60) -> str:
+    """The pane's text once it contains text (bounded wait; fails with what was on screen)."""
+    deadline = time.monotonic() + limit_s
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen showed:\n{screen}")
+
+
+def keys(session: str, *names: str) -> None:
+    """One key at a time: an Escape followed at once by a key reads as Alt+key in a terminal."""
+    for name in names:
+        subprocess.run(["tmux", "send-keys", "-t", session, name], check=True)
+        if name == "Escape":
+            time.sleep(0.4)
+
+
+def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
+    db = build_store(tmp_path / "sample.duckdb", manual=False)
+    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    command = (
+        f"{shlex.quote(sys.executable)} -m seamscope.tui tui --db {shlex.quote(str(db))}"
+        f"; echo $? > {shlex.quote(str(exit_file))}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45", command], check=True
+    )
+    try:
+        screen = wait_for(session, "systems ·")
+        assert "System landscape" in screen
+        for system in ("shop", "orders", "users", "search", "billing"):
+            assert system in screen
+        assert "graphql" in screen and "anti-pattern" in screen
+
+        keys(session, "n")
+        screen = wait_for(session, "smells, worst first")
+        assert "A101" in screen and "A303" in screen
+
+        keys(session, "Enter")
+        screen = wait_for(session, "Evidence")
+        assert "ANTI-PATTERN" in screen and "Do instead" in screen
+        wait_for(session, "CLIENT")
+
+        keys(session, "Enter")
+        wait_for(session, "◀ anti-pattern")
+        wait_for(session, "service.name")  # the selected span's attributes, beside the waterfall
+
+        keys(session, "Escape", "Escape", "Escape")
+        wait_for(session, "System landscape")
+        keys(session, "?")
+        wait_for(session, "seamscope — keys")
+        keys(session, "Escape")
+        keys(session, "s")
+        wait_for(session, "History")
+        keys(session, "q")  # typed into the SQL input, not quitting
+        keys(session, "BSpace", "Escape")
+        wait_for(session, "System landscape")
+
+        keys(session, "q")
+        deadline = time.monotonic() + 30
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
