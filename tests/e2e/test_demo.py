@@ -19,8 +19,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from seamscope.tui.demo.processes import free_port
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +126,7 @@ def test_headless_demo_fires_every_rule_with_the_labels_the_readme_promises(
             "--duration",
             "20",
             "--port",
-            str(free_port()),
+            "0",
             "--db",
             str(db),
             "--logs",
@@ -172,7 +170,7 @@ def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
             "--duration",
             "10",
             "--port",
-            str(free_port()),
+            "0",
             "--logs",
             str(logs),
         ],  # fmt: skip
@@ -215,7 +213,7 @@ def test_killing_the_demo_itself_takes_the_whole_fleet_down(tmp_path: Path) -> N
             "--duration",
             "60",
             "--port",
-            str(free_port()),
+            "0",
             "--logs",
             str(logs),
         ],  # fmt: skip

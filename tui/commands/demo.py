@@ -51,7 +51,7 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
         )
     )
     try:
-        wait_for_owner(fleet.db_path, tui)
+        fleet.ports["receiver"] = wait_for_owner(fleet.db_path, tui)
         fleet.start_services()
         dead: list[str] = []
         while tui.poll() is None:
@@ -131,6 +131,7 @@ def demo(
     previous = signal.signal(signal.SIGTERM, _interrupt)
     dead: list[str] = []
     interrupted = False
+    finished = False
     try:
         with running_fleet(run_dir, db_path, pace=pace) as fleet:
             try:
@@ -138,20 +139,23 @@ def demo(
                     dead = run_headless(fleet, port, duration or 30.0, say=_say)
                 else:
                     dead = _run_tui(fleet, port)
+                    for line in dead:  # the TUI had the terminal while they died
+                        _say(line)
             except KeyboardInterrupt:
                 interrupted = True
-                click.echo("demo: stopping every process it started", err=True)
+                _say("demo: stopping every process it started")
             landscape = fleet.landscape_path
         if headless and not interrupted and landscape is not None:
             from seamscope.tui.demo.findings import print_findings
 
             print_findings(db_path, landscape)
+        finished = not dead
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if logs is None and not dead:
+        if logs is None and finished:
             shutil.rmtree(run_dir, ignore_errors=True)
         elif logs is None:
-            click.echo(f"demo: logs kept in {run_dir}", err=True)
+            _say(f"demo: logs kept in {run_dir}")
     if dead:
         raise SeamscopeError(f"{len(dead)} service(s) of the fleet exited while it ran (see above)")
     if interrupted:

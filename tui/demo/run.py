@@ -349,10 +349,13 @@ def seamscope_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "seamscope.tui", *args]
 
 
-def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> None:
-    """Blocks until the receiver published itself as the store's owner, or died trying."""
+def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> int:
+    """Blocks until the receiver published itself as the store's owner, or died trying.
+
+    Returns the port it listens on.
+    """
     deadline = time.monotonic() + 60.0
-    while find_owner(db_path) is None:
+    while (owner := find_owner(db_path)) is None:
         alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
         if not alive:
             where = process.log_path if isinstance(process, ManagedProcess) else "the output above"
@@ -360,6 +363,7 @@ def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[byt
         if time.monotonic() > deadline:
             raise SeamscopeError(f"no receiver owned {db_path} within 60 s")
         time.sleep(0.1)
+    return owner.port
 
 
 def report_dead(fleet: Fleet, say: Callable[[str], None] | None) -> list[str]:
@@ -402,7 +406,7 @@ def run_headless(
             die_with_parent=True,
         ).start()
     )
-    wait_for_owner(fleet.db_path, collector)
+    fleet.ports["receiver"] = wait_for_owner(fleet.db_path, collector)
     fleet.start_services()
     if say is not None:
         say(f"demo: {len(FLEET)} services running for {duration:.0f} s; spans -> {fleet.db_path}")
