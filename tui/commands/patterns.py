@@ -18,9 +18,10 @@ def patterns(rule_id: str | None) -> None:
                 f"{rule.id}  {rule.name:<32} {rule.level:<9} {rule.verdict:<12} {rule.summary}"
             )
         return
-    rule = RULES_BY_ID.get(rule_id.upper())
-    if rule is None:
+    found = RULES_BY_ID.get(rule_id.upper())
+    if found is None:
         raise SeamscopeError(f"no rule {rule_id!r} (known: {', '.join(RULES_BY_ID)})")
+    rule = found
     click.echo(f"{rule.id} {rule.name} ({rule.verdict}, {rule.level} level)\n")
     click.echo(f"What it detects: {rule.summary}\n")
     click.echo(f"Why: {rule.rationale} (guideline: {rule.section})\n")

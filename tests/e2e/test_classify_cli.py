@@ -1,0 +1,229 @@
+"""The classification commands as a user runs them: real processes over a real store.
+
+The store is built from sample_traces/ (OTLP JSON captured from the real, instrumented demo
+fleet) by `seamscope ingest`, and its README's table of expected labels is the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from seamscope.classifiers.catalog import RULES
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_traces"
+LANDSCAPE = SAMPLES / "seamscope.toml"
+
+
+def seamscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "seamscope.tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def expected_labels() -> set[tuple[str, str, str, str]]:
+    text = (SAMPLES / "README.md").read_text()
+    table = text.split("<!-- expected-labels -->")[1].split("<!-- /expected-labels -->")[0]
+    rows = set()
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"[AP]\d{3}", cells[3]):
+            rows.add((cells[0], cells[1], cells[2], cells[3]))
+    return rows
+
+
+def _short(name: str) -> str:
+    """'inventory/inventory-api' -> 'inventory-api'; 'external:algolia' -> 'algolia'."""
+    if name.startswith("external:"):
+        return name[len("external:") :]
+    return name.split("/", 1)[1] if "/" in name and ":" not in name else name
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (SAMPLES / "demo-fleet.jsonl").exists():
+        pytest.skip("sample_traces/ not captured yet")
+    db = tmp_path_factory.mktemp("classify") / "samples.duckdb"
+    done = seamscope("ingest", str(SAMPLES / "demo-fleet.jsonl"), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def test_edges_json_carries_the_readme_labels(store: Path) -> None:
+    done = seamscope("edges", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    edges = json.loads(done.stdout)
+    seen = {(_short(e["from"]), _short(e["to"]), e["mechanism"], e["rule_id"]) for e in edges}
+    assert expected_labels() <= seen
+    assert {r.id for r in RULES} <= {e["rule_id"] for e in edges}
+    for e in edges:
+        assert e["span_count"] > 0 and e["first_seen"] and e["last_seen"] and e["sample_trace_id"]
+        assert e["p50_ms"] is not None and e["p95_ms"] >= e["p50_ms"]
+
+
+def test_edges_level_filter_and_table(store: Path) -> None:
+    done = seamscope(
+        "edges",
+        "--db",
+        str(store),
+        "--landscape",
+        str(LANDSCAPE),
+        "--level",
+        "external",
+        "--format",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    levels = {e["level"] for e in json.loads(done.stdout)}
+    assert levels == {"external"}
+    table = seamscope("edges", "--db", str(store), "--landscape", str(LANDSCAPE))
+    assert table.returncode == 0
+    assert "A401" in table.stdout and "anti-pattern" in table.stdout
+
+
+def test_check_fails_on_anti_patterns_and_says_what_to_do(store: Path) -> None:
+    done = seamscope("check", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    rules = {f["rule_id"] for f in report["findings"]}
+    assert {"A101", "A102", "A201", "A202", "A301", "A302", "A401", "A303"} <= rules
+    for f in report["findings"]:
+        for key in (
+            "rule_id",
+            "verdict",
+            "level",
+            "from",
+            "to",
+            "mechanism",
+            "span_count",
+            "sample_trace_id",
+            "fix",
+        ):
+            assert f[key], (key, f)
+
+
+def test_baseline_only_shrinks(store: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    base = ("--db", str(store), "--landscape", str(LANDSCAPE), "--baseline", str(baseline))
+    assert seamscope("check", *base, "--update-baseline").returncode == 0
+    assert seamscope("check", *base).returncode == 0
+
+    data = json.loads(baseline.read_text())
+    dropped = next(f for f in data["findings"] if f["rule_id"] == "A301")
+    data["findings"].remove(dropped)
+    data["findings"].append(
+        {"rule_id": "A202", "from": "gone/a", "to": "gone/b", "mechanism": "sqs"}
+    )
+    baseline.write_text(json.dumps(data))
+    done = seamscope("check", *base)
+    assert done.returncode == 1
+    new_part, _, rest = done.stdout.partition("Known")
+    assert "A301" in new_part and "A302" not in new_part
+    assert "No longer seen" in rest and "gone/a -> gone/b" in rest
+
+
+def test_strict_fails_on_smells(store: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    base = ("--db", str(store), "--landscape", str(LANDSCAPE), "--baseline", str(baseline))
+    assert seamscope("check", *base, "--update-baseline").returncode == 0
+    data = json.loads(baseline.read_text())
+    data["findings"] = [f for f in data["findings"] if f["verdict"] != "smell"]
+    baseline.write_text(json.dumps(data))
+    assert seamscope("check", *base).returncode == 0
+    strict = seamscope("check", *base, "--strict")
+    assert strict.returncode == 1 and "A303" in strict.stdout
+
+
+def test_sarif_and_junit_are_well_formed(store: Path) -> None:
+    sarif = seamscope(
+        "check", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "sarif"
+    )
+    assert sarif.returncode == 1
+    doc = json.loads(sarif.stdout)
+    results = doc["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"A101", "A401"}
+    assert {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]} >= {"A101", "A303"}
+    junit = seamscope(
+        "check", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "junit"
+    )
+    suite = ET.fromstring(junit.stdout)
+    assert int(suite.get("failures", "0")) == len(suite.findall("testcase/failure")) >= 7
+
+
+def test_patterns_prints_the_catalog(tmp_path: Path) -> None:
+    listing = seamscope("patterns")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == [r.id for r in RULES]
+    one = seamscope("patterns", "a401")
+    assert (
+        one.returncode == 0 and "Do instead:" in one.stdout and "polling-replication" in one.stdout
+    )
+    bad = seamscope("patterns", "Z999")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Z999" in bad.stderr
+
+
+def test_export_diagrams(store: Path) -> None:
+    mer = seamscope("export", "--db", str(store), "--landscape", str(LANDSCAPE))
+    assert mer.returncode == 0
+    assert mer.stdout.startswith("flowchart LR") and "webapp_bff" in mer.stdout
+    comp = seamscope(
+        "export",
+        "--db",
+        str(store),
+        "--landscape",
+        str(LANDSCAPE),
+        "--format",
+        "structurizr",
+        "--level",
+        "component",
+    )
+    assert comp.returncode == 0
+    assert comp.stdout.startswith("workspace {") and comp.stdout.count("{") == comp.stdout.count(
+        "}"
+    )
+    assert 'container "inventory-indexer"' in comp.stdout
+
+
+def test_drift_against_the_landscape(store: Path, tmp_path: Path) -> None:
+    done = seamscope("drift", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "json")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["declared_not_seen"] == []
+    assert any(u["rule_id"] == "A401" for u in report["seen_not_declared"])
+
+    land = tmp_path / "land.toml"
+    land.write_text(
+        LANDSCAPE.read_text() + '\n[[edges]]\nfrom = "shortlist-web"\nto = "carrier-pigeons"\n'
+    )
+    text = seamscope("drift", "--db", str(store), "--landscape", str(land))
+    assert text.returncode == 1
+    assert re.search(r"land\.toml:\d+: shortlist-web -> carrier-pigeons", text.stdout)
+
+
+def test_user_mistakes_get_one_line_and_exit_2(store: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[systems.shop]\ncomponents = { cart = "frontend" }\n')
+    for args in (
+        ("edges", "--db", str(store), "--landscape", str(bad)),
+        ("check", "--db", str(tmp_path / "missing.duckdb")),
+        ("check", "--db", str(store), "--baseline", str(tmp_path / "nope.json")),
+        ("drift", "--db", str(store)),
+    ):
+        done = seamscope(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    done = seamscope("edges", "--db", str(store), "--landscape", str(bad))
+    assert "bad.toml:2: systems.shop.components.cart: unknown role 'frontend'" in done.stderr

@@ -1,0 +1,94 @@
+"""The engine as its callers use it: often, cheaply, with landscapes that change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from seamscope.classifiers.engine import classify, refresh_store
+from seamscope.classifiers.landscape import parse_landscape
+from seamscope.classifiers.schema import CLASSIFIER_DDL
+from seamscope.tracer.owner import publish, withdraw
+from seamscope.tracer.store import Store
+from tests.unit.classifiers.fleet import Fleet, Service
+
+ORDERS = Service("orders-api", "orders", "backend")
+BILLING = Service("billing-api", "billing", "backend")
+
+
+def _fleet() -> Fleet:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(BILLING, "PutItem", "Orders")
+    return f
+
+
+def test_a_landscape_change_relabels_without_new_spans(db_path: Path) -> None:
+    _fleet().store(db_path)
+    con = duckdb.connect(str(db_path))
+    classify(con)
+    rules = "SELECT rule_id FROM edges WHERE from_node LIKE '%billing-api' ORDER BY 1"
+    assert con.execute(rules).fetchall() == [("unclassified",)]
+    land = parse_landscape('[owners.tables]\nOrders = "orders"\n', db_path.with_suffix(".toml"))
+    result = classify(con, land)
+    assert result.new_spans == 0
+    assert con.execute(rules).fetchall() == [("A301",)]
+    assert con.execute("SELECT DISTINCT rule_id FROM span_labels ORDER BY 1").fetchall() == [
+        ("A301",),
+        ("P301",),
+    ]
+    state = dict(con.execute("SELECT key, value FROM classifier_state").fetchall())
+    assert state["landscape"] == land.fingerprint()
+    con.close()
+
+
+def test_full_rebuild_and_the_findings_view(db_path: Path) -> None:
+    _fleet().store(db_path)
+    con = duckdb.connect(str(db_path))
+    land = parse_landscape('[owners.tables]\nOrders = "orders"\n', db_path.with_suffix(".toml"))
+    first = classify(con, land)
+    again = classify(con, land, full=True)
+    assert (first.full, again.full) == (True, True)
+    assert con.execute("SELECT rule_id FROM findings").fetchall() == [("A301",)]
+    con.close()
+
+
+def test_an_old_span_labels_table_gives_way_to_the_view(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        for statement in CLASSIFIER_DDL:
+            store.con.execute(statement)
+        store.append(_fleet().table(), batch_key="x", source="t")
+        classify(store.con)
+        kind = store.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = 'span_labels'"
+        ).fetchone()
+        assert kind == ("VIEW",)
+        assert store.con.execute("SELECT count(*) FROM span_labels").fetchone() == (2,)
+
+
+def test_refresh_store_leaves_an_owned_store_alone(db_path: Path) -> None:
+    _fleet().store(db_path)
+    publish(db_path, "127.0.0.1", 1)
+    try:
+        refresh_store(db_path, None)
+    finally:
+        withdraw(db_path)
+    con = duckdb.connect(str(db_path))
+    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    tables = {r[0] for r in rows}
+    con.close()
+    assert "edges" not in tables
+
+    refresh_store(db_path, None)
+    con = duckdb.connect(str(db_path))
+    assert con.execute("SELECT count(*) FROM edges").fetchone() == (2,)
+    con.close()
+
+
+def test_an_empty_store_classifies_to_nothing(db_path: Path) -> None:
+    Store.open(db_path).close()
+    con = duckdb.connect(str(db_path))
+    result = classify(con)
+    assert (result.edges, result.nodes, result.new_spans) == (0, 0, 0)
+    con.close()
