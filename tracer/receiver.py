@@ -216,30 +216,45 @@ class Receiver:
             store.close()
             raise
         self._store = store
-        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
-        self._watermark = int(row[0]) if row else 0
-        if self.tee_path is not None:
-            self._tee = open(self.tee_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._drain()
-        self._decoders = self._make_decoders()
-        self._sql_pool = concurrent.futures.ThreadPoolExecutor(
-            2, thread_name_prefix="seamscope-sql"
-        )
-        self._writer = threading.Thread(
-            target=self._write_loop, name="seamscope-writer", daemon=True
-        )
-        self._writer.start()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._server_thread = threading.Thread(
-            target=self._serve, args=(sock, ready, failure), name="seamscope-receiver", daemon=True
-        )
-        self._server_thread.start()
-        ready.wait()
-        if failure:
+        try:
+            row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
+            self._watermark = int(row[0]) if row else 0
+            if self.tee_path is not None:
+                try:
+                    self._tee = open(self.tee_path, "a", encoding="utf-8")  # noqa: SIM115
+                except OSError as exc:
+                    raise SeamscopeError(
+                        f"{self.tee_path}: cannot write the tee file ({exc.strerror or exc})"
+                    ) from None
+            self._drain()
+            self._decoders = self._make_decoders()
+            self._sql_pool = concurrent.futures.ThreadPoolExecutor(
+                2, thread_name_prefix="seamscope-sql"
+            )
+            self._writer = threading.Thread(
+                target=self._write_loop, name="seamscope-writer", daemon=True
+            )
+            self._writer.start()
+            # The socket listens already: clients that connect now wait in its backlog.
+            publish(self.db_path, self.host, self.port)
+            ready = threading.Event()
+            failure: list[BaseException] = []
+            self._server_thread = threading.Thread(
+                target=self._serve,
+                args=(sock, ready, failure),
+                name="seamscope-receiver",
+                daemon=True,
+            )
+            self._server_thread.start()
+            ready.wait()
+            if failure:
+                raise failure[0]
+        except BaseException:
+            sock.close()
+            withdraw(self.db_path)
+            self._server_thread = None
             self._shutdown_writer()
-            raise failure[0]
-        publish(self.db_path, self.host, self.port)
+            raise
         return self
 
     def _make_decoders(self) -> concurrent.futures.Executor:

@@ -1,0 +1,244 @@
+"""`seamscope collect` as a real process: the stock OTLP exporter, plain HTTP posts, signals."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.owner import find_owner
+from seamscope.tracer.store import open_read_only
+from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
+
+pytestmark = pytest.mark.e2e
+
+_SCRIPT = Path(sys.executable).with_name("seamscope")
+SEAMSCOPE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "seamscope.tui"]
+
+
+class Collector:
+    def __init__(self, process: ManagedProcess, port: int, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    def post(
+        self, body: bytes, headers: dict[str, str], chunked: bool = False
+    ) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            if chunked:
+                parts = [body[i : i + 64] for i in range(0, len(body), 64)]
+                conn.request(
+                    "POST", "/v1/traces", body=iter(parts), headers=headers, encode_chunked=True
+                )
+            else:
+                conn.request("POST", "/v1/traces", body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def stop(self, sig: signal.Signals) -> int:
+        """Sends sig to the collector alone and waits for it to exit."""
+        popen = self.process.popen
+        assert popen is not None
+        popen.send_signal(sig)
+        return popen.wait(timeout=60)
+
+
+def start_collector(db: Path, tmp_path: Path, *extra: str, port: int | None = None) -> Collector:
+    port = port or free_port()
+    log = tmp_path / f"collect-{port}.log"
+    proc = ManagedProcess(
+        "collect",
+        [*SEAMSCOPE, "collect", "--db", str(db), "--port", str(port), *extra],
+        log_path=log,
+    ).start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", process=proc.popen, timeout_s=30)
+    except BaseException:
+        proc.stop()
+        raise
+    return Collector(proc, port, log)
+
+
+@pytest.fixture
+def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
+    c = start_collector(db_path, tmp_path)
+    try:
+        yield c
+    finally:
+        c.process.stop()
+
+
+def span_count(db: Path) -> int:
+    con = open_read_only(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM spans").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+STOCK_EXPORTER = textwrap.dedent(
+    """
+    import sys
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    endpoint, n, compression = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "node-like", "service.namespace": "billing"})
+    )
+    exporter = OTLPSpanExporter(endpoint=endpoint, compression=Compression(compression))
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=100))
+    tracer = provider.get_tracer("stock")
+    for i in range(n):
+        with tracer.start_as_current_span("orders send", kind=trace.SpanKind.PRODUCER) as span:
+            span.set_attribute("messaging.system", "aws_sqs")
+            span.set_attribute("messaging.destination.name", "orders-q")
+            span.set_attribute("http.request.header.authorization", "Bearer abc")
+    provider.shutdown()
+    """
+)
+
+
+def test_stock_otlp_exporter_of_another_process(
+    collector: Collector, db_path: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "stock.py"
+    script.write_text(STOCK_EXPORTER)
+    for compression in ("none", "gzip"):
+        done = subprocess.run(
+            [sys.executable, str(script), f"{collector.url}/v1/traces", "250", compression],
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "OTEL_SDK_DISABLED": "false"},
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        assert b"Failed to export" not in done.stderr, done.stderr.decode()
+    assert collector.stop(signal.SIGTERM) == 0
+    con = open_read_only(db_path)
+    rows = con.execute(
+        "SELECT service_name, service_namespace, kind, messaging_destination, count(*), "
+        "count(DISTINCT batch_id) > 1, "
+        "bool_and(attributes->>'http.request.header.authorization' = 'REDACTED') "
+        "FROM spans GROUP BY ALL"
+    ).fetchall()
+    con.close()
+    assert rows == [("node-like", "billing", "PRODUCER", "orders-q", 500, True, True)]
+
+
+def test_plain_posts_protobuf_json_gzip_chunked(collector: Collector, db_path: Path) -> None:
+    pb = {"Content-Type": "application/x-protobuf"}
+    js = {"Content-Type": "application/json"}
+    assert collector.post(sample_request(10, seed=1).SerializeToString(), pb)[0] == 200
+    line = protobuf_to_json(sample_request(10, seed=2).SerializeToString()).encode()
+    status, body = collector.post(line, js)
+    assert status == 200 and json.loads(body) == {}
+    gz = gzip.compress(sample_request(10, seed=3).SerializeToString())
+    assert collector.post(gz, {**pb, "Content-Encoding": "gzip"})[0] == 200
+    assert (
+        collector.post(sample_request(10, seed=4).SerializeToString(), pb, chunked=True)[0] == 200
+    )
+    gz_json = gzip.compress(
+        protobuf_to_json(sample_request(10, seed=5).SerializeToString()).encode()
+    )
+    assert collector.post(gz_json, {**js, "Content-Encoding": "gzip"}, chunked=True)[0] == 200
+    status, body = collector.post(b"\x0a\x05abc", pb)
+    assert status == 400 and b"not an OTLP protobuf" in body
+    assert collector.stop(signal.SIGINT) == 0
+    assert span_count(db_path) == 50
+    out = collector.log.read_text()
+    assert "stored 50 spans" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_flush_everything_acknowledged(
+    db_path: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    c = start_collector(db_path, tmp_path)
+    try:
+        assert find_owner(db_path) is not None
+        bodies = [sample_request(200, seed=s).SerializeToString() for s in range(10)]
+        acked = sum(
+            200 for b in bodies if c.post(b, {"Content-Type": "application/x-protobuf"})[0] == 200
+        )
+        assert c.stop(sig) == 0
+    finally:
+        c.process.stop()
+    assert find_owner(db_path) is None
+    assert not Path(str(db_path) + ".owner.json").exists()
+    assert span_count(db_path) == acked == 2000
+
+
+def run_seamscope(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SEAMSCOPE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_port_in_use_is_one_line(collector: Collector, tmp_path: Path) -> None:
+    done = run_seamscope(
+        "collect", "--db", str(tmp_path / "other.duckdb"), "--port", str(collector.port)
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"seamscope: 127.0.0.1:{collector.port}: the port is in use by another process "
+        "(pick another with --port)"
+    ]
+    assert not (tmp_path / "other.duckdb.owner.json").exists()
+
+
+def test_store_locked_by_another_process_names_it(db_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+            "sys.stdin.read()",
+            str(db_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        done = run_seamscope("collect", "--db", str(db_path), "--port", str(free_port()))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"seamscope: {db_path}: the store is locked by process {holder.pid}"]
+    assert "Traceback" not in done.stdout
+
+
+def test_tee_writes_what_it_stored(db_path: Path, tmp_path: Path) -> None:
+    tee = tmp_path / "captured.jsonl"
+    c = start_collector(db_path, tmp_path, "--tee", str(tee))
+    try:
+        body = sample_request(6, seed=9).SerializeToString()
+        assert c.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    assert tee.read_text().splitlines() == [protobuf_to_json(body)]
+    # The tee file loads into another store with the same spans.
+    other = tmp_path / "other.duckdb"
+    done = run_seamscope("ingest", "--db", str(other), str(tee))
+    assert done.returncode == 0, done.stderr
+    assert span_count(other) == 6
