@@ -438,7 +438,9 @@ def watermark(q: Query) -> tuple[Any, ...]:
     if not _has_table(q, "edges"):
         return (batch, None)
     row = q(
-        "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR FROM edges", None
+        "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
+        "bit_xor(hash(edge_id, rule_id, verdict)) FROM edges",
+        None,
     ).to_pylist()[0]
     return (batch, tuple(row.values()))
 

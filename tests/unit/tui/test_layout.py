@@ -1,0 +1,142 @@
+"""The landscape map's drawing: every arrow from its source box to its target box, labelled."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw
+
+LINE_CHARS = set("─│┌┐└┘├┤┬┴┼▶")
+
+
+def _text(drawing: MapDrawing) -> list[str]:
+    return ["".join(row) for row in drawing.canvas.chars]
+
+
+def _entry_rows(box: Box, rows: list[str]) -> list[int]:
+    """Rows where an arrowhead sits right before the box's left side."""
+    return [y for y in range(box.y, box.y + box.height) if box.x > 0 and rows[y][box.x - 1] == "▶"]
+
+
+def _exit_labels(box: Box, rows: list[str]) -> list[str]:
+    right = box.x + box.width
+    return [rows[y][right : right + 24] for y in range(box.y, box.y + box.height)]
+
+
+def sample() -> tuple[list[MapNode], list[MapEdge]]:
+    nodes = [
+        MapNode("web", "web", "webapp"),
+        MapNode("bff", "bff"),
+        MapNode("orders", "orders", "2 components"),
+        MapNode("users", "users"),
+        MapNode("search", "search"),
+        MapNode("x:auth0", "auth0", "vendor", kind="external"),
+    ]
+    edges = [
+        MapEdge("web", "bff", "graphql", "pattern"),
+        MapEdge("web", "orders", "rest", "anti-pattern"),  # skips a column
+        MapEdge("bff", "orders", "rest", "pattern"),
+        MapEdge("orders", "users", "dynamodb", "anti-pattern"),
+        MapEdge("users", "search", "eventbridge", "pattern"),
+        MapEdge("search", "orders", "rest", "smell"),  # goes backwards
+        MapEdge("users", "x:auth0", "http-external", "pattern"),
+    ]
+    return nodes, edges
+
+
+def test_every_arrow_ends_at_its_target_and_carries_its_label() -> None:
+    nodes, edges = sample()
+    drawing = draw(nodes, edges)
+    rows = _text(drawing)
+    for node in nodes:
+        box = drawing.boxes[node.node_id]
+        incoming = [e for e in edges if e.dst == node.node_id]
+        assert len(_entry_rows(box, rows)) == len(incoming), node.node_id
+        outgoing = sorted(e.label for e in edges if e.src == node.node_id)
+        found = (re.match(r"^─ (\S+) ", part) for part in _exit_labels(box, rows))
+        labels = sorted(m.group(1) for m in found if m)
+        assert labels == outgoing, node.node_id
+
+
+def test_boxes_do_not_overlap_and_lines_never_cross_a_box() -> None:
+    nodes, edges = sample()
+    drawing = draw(nodes, edges)
+    boxes = list(drawing.boxes.values())
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a.x + a.width <= b.x
+                or b.x + b.width <= a.x
+                or a.y + a.height <= b.y
+                or b.y + b.height <= a.y
+            )
+            assert apart, (a, b)
+    rows = _text(drawing)
+    for box in boxes:
+        for y in range(box.y + 1, box.y + box.height - 1):
+            inside = rows[y][box.x + 1 : box.x + box.width - 1]
+            assert not (set(inside) & LINE_CHARS), (box.node_id, inside)
+
+
+def test_labels_are_written_in_their_verdict_colour() -> None:
+    nodes, edges = sample()
+    drawing = draw(nodes, edges)
+    rows = _text(drawing)
+    box = drawing.boxes["orders"]
+    y = next(y for y in range(box.y, box.y + box.height) if "dynamodb" in rows[y])
+    x = rows[y].index("dynamodb")
+    assert "red" in drawing.canvas.styles[y][x]
+
+
+def test_the_drawing_is_deterministic_and_marks_the_selection() -> None:
+    nodes, edges = sample()
+    first = draw(nodes, edges, selected="orders")
+    second = draw(list(nodes), list(edges), selected="orders")
+    assert _text(first) == _text(second)
+    box = first.boxes["orders"]
+    assert first.canvas.chars[box.y][box.x] == "╔"
+    other = first.boxes["users"]
+    assert first.canvas.chars[other.y][other.x] == "╭"
+
+
+def test_layers_follow_the_calls() -> None:
+    nodes, edges = sample()
+    boxes = draw(nodes, edges).boxes
+    assert boxes["web"].column < boxes["bff"].column < boxes["orders"].column
+    assert boxes["orders"].column < boxes["users"].column < boxes["search"].column
+
+
+def test_a_cycle_and_a_rank_hint_are_drawn() -> None:
+    nodes = [MapNode("a", "a"), MapNode("b", "b"), MapNode("r", "table", kind="resource", rank=5)]
+    edges = [
+        MapEdge("a", "b", "rest", "pattern"),
+        MapEdge("b", "a", "sqs", "smell"),
+        MapEdge("a", "r", "dynamodb", "pattern"),
+    ]
+    drawing = draw(nodes, edges)
+    rows = _text(drawing)
+    assert len(_entry_rows(drawing.boxes["a"], rows)) == 1
+    assert len(_entry_rows(drawing.boxes["b"], rows)) == 1
+    assert drawing.boxes["r"].column == max(b.column for b in drawing.boxes.values())
+    assert drawing.canvas.chars[drawing.boxes["r"].y][drawing.boxes["r"].x] == "┏"
+
+
+def test_thirty_systems_stay_drawable() -> None:
+    rng = random.Random(7)
+    nodes = [MapNode(f"s{i:02d}", f"system-{i:02d}", "3 components") for i in range(30)]
+    edges = []
+    for _ in range(60):
+        a, b = rng.sample(range(30), 2)
+        edges.append(MapEdge(f"s{a:02d}", f"s{b:02d}", rng.choice(["rest", "sqs"]), "pattern"))
+    unique = {(e.src, e.dst, e.label): e for e in edges}
+    drawing = draw(nodes, list(unique.values()))
+    rows = _text(drawing)
+    arrows = sum(len(_entry_rows(box, rows)) for box in drawing.boxes.values())
+    assert arrows == len(unique)
+    assert drawing.box_at(drawing.boxes["s00"].x + 1, drawing.boxes["s00"].y + 1) is not None
+
+
+def test_nothing_to_draw() -> None:
+    drawing = draw([], [])
+    assert drawing.canvas.width == 0 and drawing.boxes == {}
