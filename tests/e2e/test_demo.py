@@ -234,3 +234,43 @@ def test_killing_the_demo_itself_takes_the_whole_fleet_down(tmp_path: Path) -> N
     while marked_processes(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert_nothing_left(run_id, logs)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_every_process_the_headless_demo_started(tmp_path: Path) -> None:
+    run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "demo",
+            "--headless",
+            "--duration",
+            "120",
+            "--port",
+            "0",
+            "--logs",
+            str(logs),
+        ],  # fmt: skip
+        env=demo_env(run_id),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (logs / "demo.json").exists():
+            assert demo.poll() is None, demo.communicate()[1]
+            assert time.monotonic() < deadline, "the fleet never started"
+            time.sleep(0.2)
+        demo.send_signal(signal.SIGINT)  # what a terminal sends on Ctrl-C
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130
+    assert "demo: stopping every process it started" in err
+    assert "Traceback" not in err
+    assert_nothing_left(run_id, logs)

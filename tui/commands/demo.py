@@ -115,7 +115,7 @@ def demo(
 
     Starts moto's server as the AWS endpoint, two vendor stand-ins, a receiver that owns the
     store, and thirteen small services, each its own process under opentelemetry-instrument.
-    Ctrl-C (or leaving the TUI) stops every process it started.
+    Leaving the TUI (q), or Ctrl-C with --headless, stops every process it started.
     """
     if duration is not None and not headless:
         raise click.UsageError("--duration goes with --headless")
