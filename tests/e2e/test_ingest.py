@@ -1,0 +1,121 @@
+"""`seamscope ingest` as a user runs it: files, folders, stdin, with and without an owner."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*SEAMSCOPE, *args], input=stdin, capture_output=True, timeout=120)
+
+
+def write_lines(path: Path, seeds: range, spans: int = 8) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [protobuf_to_json(sample_request(spans, seed=s).SerializeToString()) for s in seeds]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_file_twice_adds_nothing_the_second_time(db_path: Path, tmp_path: Path) -> None:
+    traces = tmp_path / "traces.jsonl"
+    write_lines(traces, range(5))
+    first = run("ingest", "--db", str(db_path), str(traces))
+    assert first.returncode == 0, first.stderr
+    assert b"40 spans stored, 0 already present" in first.stdout
+    second = run("ingest", "--db", str(db_path), str(traces))
+    assert second.returncode == 0
+    assert b"0 spans stored, 40 already present" in second.stdout
+    assert span_count(db_path) == 40
+
+
+def test_folder_and_stdin(db_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    write_lines(folder / "a.jsonl", range(0, 2))
+    write_lines(folder / "nested" / "b.json", range(2, 3))
+    pretty = folder / "pretty.json"
+    pretty.write_text(
+        json.dumps(
+            json.loads(protobuf_to_json(sample_request(4, seed=9).SerializeToString())), indent=2
+        )
+    )
+    done = run("ingest", "--db", str(db_path), str(folder))
+    assert done.returncode == 0, done.stderr
+    assert span_count(db_path) == 28
+    data = (folder / "a.jsonl").read_bytes()
+    for expected in (b"0 spans stored, 16 already present", b"0 spans stored, 16 already present"):
+        piped = run("ingest", "--db", str(db_path), "-", stdin=data)
+        assert piped.returncode == 0 and expected in piped.stdout
+    assert span_count(db_path) == 28
+
+
+def test_bad_lines_missing_paths_and_locked_store(db_path: Path, tmp_path: Path) -> None:
+    traces = tmp_path / "t.jsonl"
+    write_lines(traces, range(3))
+    with traces.open("a") as f:
+        f.write(
+            '{"resourceSpans": [{"resource": {}, '
+            '"scopeSpans": [{"spans": [{"traceId": "ab"}]}]}]}\n'
+        )
+        f.write("not json\n")
+    done = run("ingest", "--db", str(db_path), str(traces))
+    assert done.returncode == 1
+    errors = done.stderr.decode().splitlines()
+    assert errors[0] == (
+        f"seamscope: {traces}:4: resourceSpans[0].scopeSpans[0].spans[0].traceId: "
+        "2 hex digits, want 32"
+    )
+    assert errors[1].startswith(f"seamscope: {traces}:5: not JSON")
+    assert span_count(db_path) == 24
+    missing = run("ingest", "--db", str(db_path), str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2
+    assert missing.stderr.decode().splitlines() == [
+        f"seamscope: {tmp_path / 'nope.jsonl'}: no such file or folder"
+    ]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+            "sys.stdin.read()",
+            str(db_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        locked = run("ingest", "--db", str(db_path), str(traces))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert locked.returncode == 2
+    assert locked.stderr.decode().splitlines() == [
+        f"seamscope: {db_path}: the store is locked by process {holder.pid}"
+    ]
+
+
+def test_ingest_through_a_live_collector(db_path: Path, tmp_path: Path) -> None:
+    traces = tmp_path / "t.jsonl"
+    write_lines(traces, range(4))
+    c = start_collector(db_path, tmp_path)
+    try:
+        done = run("ingest", "--db", str(db_path), str(traces))
+        assert done.returncode == 0, done.stderr
+        assert f"through the owner at {c.url}".encode() in done.stdout
+        assert b"32 spans stored" in done.stdout
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    again = run("ingest", "--db", str(db_path), str(traces))
+    assert b"0 spans stored, 32 already present" in again.stdout
+    assert span_count(db_path) == 32
