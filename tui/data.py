@@ -111,7 +111,15 @@ class LocalStore:
 
     def run(self, work: Callable[[Query], T]) -> T:
         with self._lock:
-            con = open_read_only(self.path)
+            try:
+                con = open_read_only(self.path)
+            except StoreLocked:
+                # An owner (seamscope collect) may have started since: read through it.
+                from seamscope.tracer.owner import find_owner
+
+                if find_owner(self.path) is None:
+                    raise
+                return OwnerSource(self.path).run(work)
             try:
                 # A fresh cursor: the version check may leave a result open on con itself.
                 cursor = con.cursor()
@@ -134,6 +142,10 @@ class LocalStore:
         if watermark == self._classified_watermark:
             return
         with self._lock:
+            from seamscope.tracer.owner import find_owner
+
+            if find_owner(self.path) is not None:
+                return  # the owner classifies what it receives
             try:
                 with short_lock(self.path, attempts=3) as store:
                     self._classify(store.con, self.landscape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,10 +16,10 @@ from textual.widgets import DataTable
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.commands.tui import _receiver_source
-from seamscope.tui.demo.processes import free_port
+from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tui.screens.dialogs import ProblemScreen
 from seamscope.tui.screens.landscape import LandscapeScreen
-from tests.functional.conftest import settle
+from tests.functional.conftest import AppFactory, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -143,3 +144,53 @@ async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
             assert found == ["liveshop/live-web -> liveusers/live-users-api"]
     finally:
         source.close()
+
+
+async def test_an_owner_that_starts_later_is_read_through(
+    tmp_path: Path, sample_db: Path, make_app: AppFactory
+) -> None:
+    """The TUI opened a plain file; then `seamscope collect` takes the store over. The TUI keeps
+    working through the owner's SQL endpoint and shows what the collector receives."""
+    app = make_app(sample_db, refresh_interval=0.2, classify=True)
+    port = free_port()
+    collector = ManagedProcess(
+        "collect",
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "collect",
+            "--db",
+            str(sample_db),
+            "--port",
+            str(port),
+        ],
+        log_path=tmp_path / "collect.log",
+    )
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, LandscapeScreen)
+            collector.start()
+            assert collector.popen is not None
+            await asyncio.to_thread(
+                wait_for_http,
+                f"http://127.0.0.1:{port}/",
+                process=collector.popen,
+                timeout_s=60,
+            )
+            status = await asyncio.to_thread(
+                post, f"http://127.0.0.1:{port}/v1/traces", otlp_request("cd" * 16)
+            )
+            assert status == 200
+            table: DataTable[Any] = app.screen.query_one("#edges", DataTable)
+            froms: list[str] = []
+            for _ in range(600):  # bounded; the timer checks every 0.2 s
+                await pilot.pause(0.05)
+                froms = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+                if "liveshop/live-web" in froms:
+                    break
+            assert "liveshop/live-web" in froms
+            assert isinstance(app.screen, LandscapeScreen)
+    finally:
+        collector.stop()
