@@ -25,12 +25,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+from seamscope.tracer.rows import (
+    KINDS,
+    REDACTED,
+    STATUS_CODES,
+    SpanBatchBuilder,
+    redact_attributes,
+)
 
 MAX_DEPTH = 16
 """How deeply array/kvlist attribute values may nest before the span is rejected."""
 MAX_MESSAGES = 10
 """Located messages kept per request; the rest are only counted."""
+MAX_VALUE_CHARS = 1_000_000
+"""Longest string value (attribute, name) a span may carry; longer ones reject the span."""
 _MAX_NS = 2**63 - 1
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -78,11 +86,19 @@ class DecodeResult:
 # Protobuf
 
 
+def _text(value: str, path: str) -> str:
+    if len(value) > MAX_VALUE_CHARS:
+        raise _Reject(f"{path}: a value of {len(value):,} characters, over {MAX_VALUE_CHARS:,}")
+    return value
+
+
 def _pb_value(value: Any, path: str, depth: int) -> Any:
     kind = value.WhichOneof("value")
     if kind is None:
         return None
-    if kind == "string_value" or kind == "int_value" or kind == "bool_value":
+    if kind == "string_value":
+        return _text(value.string_value, path)
+    if kind == "int_value" or kind == "bool_value":
         return getattr(value, kind)
     if kind == "double_value":
         number = value.double_value
@@ -102,7 +118,8 @@ def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
         value = kv.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            out[kv.key] = value.string_value
+            text = value.string_value
+            out[kv.key] = text if len(text) <= MAX_VALUE_CHARS else _text(text, f"{path}.{kv.key}")
         elif kind is None:
             out[kv.key] = None
         else:
@@ -159,6 +176,8 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                         raise _Reject(f"startTimeUnixNano: {start} is not a time")
                     if not start <= end <= _MAX_NS:
                         raise _Reject(f"endTimeUnixNano: {end} is before the start {start}")
+                    if len(span.name) > MAX_VALUE_CHARS:
+                        _text(span.name, "name")
                     kind = span.kind
                     if not 0 <= kind < len(kinds):
                         raise _Reject(f"kind: {kind} is not a span kind")
@@ -242,7 +261,7 @@ def _type_name(value: Any) -> str:
 def _want_str(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise _Reject(f"{path}: {_type_name(value)}, want a string")
-    return value
+    return _text(value, path)
 
 
 def _json_int(value: Any, path: str) -> int:
@@ -335,7 +354,10 @@ def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
             out[key] = None
         elif isinstance(value, dict) and len(value) == 1 and "stringValue" in value:
             text = value["stringValue"]
-            out[key] = text if isinstance(text, str) else _want_str(text, f"{path}[{i}].value")
+            if isinstance(text, str) and len(text) <= MAX_VALUE_CHARS:
+                out[key] = text
+            else:
+                out[key] = _want_str(text, f"{path}[{i}].value.stringValue")
         else:
             out[key] = _json_value(value, f"{path}[{i}].value", depth)
     return out
@@ -648,7 +670,42 @@ def request_to_json(request: Any) -> dict[str, Any]:
     return {"resourceSpans": resource_spans}
 
 
-def protobuf_to_json(body: bytes) -> str:
+def redact_json_request(obj: Any) -> Any:
+    """Replaces secrets in the string attributes of an OTLP JSON request, in place.
+
+    The same rule as the store's (rows.redact_attributes), so a tee file or a sample trace
+    written from received requests carries no more secrets than the store does.
+    """
+    if isinstance(obj, dict):
+        for name, value in obj.items():
+            if name == "attributes" and isinstance(value, list):
+                _redact_kvs(value)
+            else:
+                redact_json_request(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            redact_json_request(value)
+    return obj
+
+
+def _redact_kvs(kvs: list[Any]) -> None:
+    for kv in kvs:
+        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+            continue
+        value = kv.get("value")
+        if isinstance(value, dict) and isinstance(value.get("stringValue"), str):
+            cleaned = redact_attributes({kv["key"]: value["stringValue"]})[kv["key"]]
+            if cleaned != value["stringValue"]:
+                kv["value"] = {"stringValue": cleaned}
+        elif (
+            isinstance(value, dict) and value and redact_attributes({kv["key"]: 0})[kv["key"]] != 0
+        ):
+            kv["value"] = {"stringValue": REDACTED}
+        else:
+            redact_json_request(value)
+
+
+def protobuf_to_json(body: bytes, *, redact: bool = False) -> str:
     """A protobuf request body as one line of OTLP JSON; raises OtlpError if it does not parse."""
     try:
         request = ExportTraceServiceRequest.FromString(body)
@@ -656,7 +713,10 @@ def protobuf_to_json(body: bytes) -> str:
         raise OtlpError(
             f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes)"
         ) from None
-    return json.dumps(request_to_json(request), separators=(",", ":"), ensure_ascii=False)
+    obj = request_to_json(request)
+    if redact:
+        redact_json_request(obj)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def response_body(result: DecodeResult | None, *, json_format: bool) -> bytes:

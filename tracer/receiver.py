@@ -43,6 +43,7 @@ from seamscope.tracer.otlp import (
     decode_json,
     decode_protobuf,
     protobuf_to_json,
+    redact_json_request,
     response_body,
 )
 from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH, publish, withdraw
@@ -125,9 +126,10 @@ def decode_request(
     tee_line = None
     if tee and result.accepted:
         if json_format:
-            tee_line = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
+            obj = redact_json_request(json.loads(body))
+            tee_line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         else:
-            tee_line = protobuf_to_json(body)
+            tee_line = protobuf_to_json(body, redact=True)
     return result, table, key, tee_line
 
 
