@@ -422,3 +422,58 @@ async def test_escape_goes_back_to_the_landscape(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
+
+
+def _many_systems(path: Path, systems: int) -> None:
+    """A chain of systems calling each other (hand-made edges: only the count matters here)."""
+    with Store.open(path) as store:
+        builder = SpanBatchBuilder()
+        builder.add(
+            trace_id="a" * 32,
+            span_id="a" * 16,
+            parent_span_id=None,
+            name="x",
+            kind="SERVER",
+            start_ns=T0,
+            end_ns=T0 + 1,
+            status_code="UNSET",
+            status_message=None,
+            attributes={},
+            resource={"service.name": "s0"},
+            scope_name=None,
+        )
+        store.append(builder.build(), batch_key="one", source="tests")
+        for statement in CLASSIFIER_DDL:
+            store.con.execute(statement)
+        for i in range(systems):
+            store.con.execute(
+                "INSERT INTO nodes VALUES (?, 'component', ?, ?, 'backend', NULL, false, NULL)",
+                [f"component:sys{i}/api", "api", f"sys{i}"],
+            )
+            store.con.execute(
+                "INSERT INTO edges VALUES (?, ?, ?, ?, ?, 'rest', 'call', NULL, 'system', "
+                "'P102', 'pattern', NULL, [], 1, 0, 1.0, 1.0, NULL, NULL, NULL)",
+                [
+                    f"e{i}",
+                    f"component:sys{i}/api",
+                    f"component:sys{(i + 1) % systems}/api",
+                    f"sys{i}",
+                    f"sys{(i + 1) % systems}",
+                ],
+            )
+
+
+async def test_beyond_thirty_systems_the_table_leads(db_path: Path, make_app: AppFactory) -> None:
+    _many_systems(db_path, 35)
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LandscapeScreen)
+        table = app.screen.query_one("#edges", DataTable)
+        assert table.row_count == 35
+        assert app.focused is table
+        assert not app.screen.query_one("#map-pane").display
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.screen.query_one("#map-pane").display
+        assert len(app.screen.query_one(LandscapeMap).drawing.boxes) == 35

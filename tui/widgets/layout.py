@@ -232,7 +232,18 @@ def _order_lanes(items: list[tuple[str, int | None, int | None, int]]) -> list[s
     return order
 
 
-def draw(nodes: list[MapNode], edges: list[MapEdge], selected: str | None = None) -> MapDrawing:
+MAX_COLUMNS = 7
+"""A long chain of calls would otherwise make one column per hop; layers are folded into this
+many columns, in order, so the map stays about as wide as a terminal."""
+
+
+def draw(
+    nodes: list[MapNode],
+    edges: list[MapEdge],
+    selected: str | None = None,
+    *,
+    max_columns: int = MAX_COLUMNS,
+) -> MapDrawing:
     """Lays out and draws the map. Edges whose ends are not among nodes are skipped."""
     known = {n.node_id: n for n in nodes}
     edges = [e for e in edges if e.src in known and e.dst in known and e.src != e.dst]
@@ -247,6 +258,9 @@ def draw(nodes: list[MapNode], edges: list[MapEdge], selected: str | None = None
     remap = {c: i for i, c in enumerate(used)}
     column = {k: remap[v] for k, v in column.items()}
     ncols = len(used)
+    if ncols > max_columns:
+        column = {k: v * max_columns // ncols for k, v in column.items()}
+        ncols = max_columns
 
     # Rows: first column by name, later columns by the mean row of their predecessors.
     members: dict[int, list[str]] = defaultdict(list)
