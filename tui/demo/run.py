@@ -228,6 +228,12 @@ class Fleet:
                 f"service.namespace={spec.system},seamscope.role={spec.role}"
             ),
             "SEAMSCOPE_DB": str(self.db_path),
+            # The demo's spans go to its own store, whatever OTEL_* the user's shell carries.
+            "OTEL_TRACES_EXPORTER": "seamscope",
+            "OTEL_PYTHON_DISTRO": "seamscope",
+            "OTEL_PYTHON_CONFIGURATOR": "seamscope",
+            "OTEL_SDK_DISABLED": "false",
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "",
             # Spans reach the live view within about a second instead of five.
             "OTEL_BSP_SCHEDULE_DELAY": "1000",
             "AWS_ENDPOINT_URL": self.endpoint,
@@ -311,19 +317,11 @@ class Fleet:
 
 
 @contextmanager
-def running_fleet(
-    run_dir: Path,
-    db_path: Path,
-    *,
-    pace: float = 1.0,
-    on_ready: Callable[[Fleet], None] | None = None,
-) -> Iterator[Fleet]:
+def running_fleet(run_dir: Path, db_path: Path, *, pace: float = 1.0) -> Iterator[Fleet]:
     """The whole demo landscape, stopped (every process group) however the block ends."""
     fleet = Fleet(run_dir=run_dir, db_path=db_path)
     try:
         fleet.start_backing(pace=pace)
-        if on_ready is not None:
-            on_ready(fleet)
         yield fleet
     finally:
         with _signals_held():
