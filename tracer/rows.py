@@ -444,7 +444,8 @@ class SpanBatchBuilder:
                 if value is not None:
                     break
             if is_int:
-                value = _int_or_none(value)
+                if value.__class__ is not int or not -2147483648 <= value < 2147483648:
+                    value = _int_or_none(value)
             elif value.__class__ is not str:
                 value = _str_or_none(value)
             row[index] = value
