@@ -120,7 +120,10 @@ def classify(
 ) -> ClassifyResult:
     """Brings nodes, edges and span_labels up to date with the spans; cheap when nothing is new."""
     started = time.perf_counter()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass  # an owner's hardened connection locks its configuration
     landscape = landscape or Landscape()
     ensure_classifier_tables(con)
     state = _state(con)
@@ -198,15 +201,16 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             f"CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT trace_id FROM spans "
             f"WHERE {new_filter}"
         )
-        lo = _scalar(con, f"SELECT min(start_time) FROM spans WHERE {new_filter}")
-        x(
-            "CREATE OR REPLACE TEMP TABLE _cls_lo AS SELECT ?::TIMESTAMPTZ - INTERVAL "
-            f"'{TRACE_WINDOW}' AS lo",
-            [lo],
+        # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
+        lo_value = _scalar(
+            con,
+            f"SELECT strftime(min(start_time) - INTERVAL '{TRACE_WINDOW}', '%Y-%m-%d %H:%M:%S.%f') "
+            f"FROM spans WHERE {new_filter}",
         )
+        lo = f"TIMESTAMPTZ '{lo_value}+00'"
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_src AS
             SELECT {SPAN_COLUMNS} FROM spans
-            WHERE batch_id <= {top} AND start_time >= (SELECT lo FROM _cls_lo)
+            WHERE batch_id <= {top} AND start_time >= {lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
     x(
         "CREATE OR REPLACE TEMP TABLE _cls_s AS "
@@ -218,12 +222,12 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
     # aggregates change by the multiset difference.
     key = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
     if full:
-        x(f"CREATE OR REPLACE TEMP TABLE _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
+        x(f"CREATE OR REPLACE TEMP VIEW _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
         removed = False
     else:
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
             SELECT {key} FROM classifier_spans
-            WHERE start_time >= (SELECT lo FROM _cls_lo)
+            WHERE start_time >= {lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
             SELECT *, 1 AS sign FROM (SELECT {key} FROM _cls_fnew EXCEPT ALL FROM _cls_old)
@@ -231,8 +235,8 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             SELECT *, -1 AS sign FROM (FROM _cls_old EXCEPT ALL SELECT {key} FROM _cls_fnew)""")
         removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
         if _scalar(con, "SELECT count(*) FROM _cls_old"):
-            x("""DELETE FROM classifier_spans
-                WHERE start_time >= (SELECT lo FROM _cls_lo)
+            x(f"""DELETE FROM classifier_spans
+                WHERE start_time >= {lo}
                   AND trace_id IN (SELECT trace_id FROM _cls_old)""")
     x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
 
@@ -304,39 +308,55 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
     x("""INSERT INTO classifier_receives
         SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
         WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
+    # In the trace that received the event: the consumer's calls after the receive.
     x(f"""INSERT INTO classifier_handling
         WITH recv AS (
-            SELECT DISTINCT trace_id, span_id, coalesce(svc, '') AS svc, start_time
+            SELECT trace_id, span_id, coalesce(svc, '') AS svc, start_time, gkey
             FROM _cls_fnew WHERE fkind = 'events-recv'
         ),
+        recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
         calls AS (
-            SELECT trace_id, coalesce(svc, '') AS svc, inst, start_time, gkey, parent_span_id
-            FROM _cls_fnew WHERE fkind IN {_CALL_KINDS}
+            SELECT trace_id, coalesce(svc, '') AS svc, start_time, gkey
+            FROM _cls_fnew
+            WHERE fkind IN {_CALL_KINDS}
+              AND (trace_id, coalesce(svc, '')) IN (SELECT (trace_id, svc) FROM recv)
         ),
-        in_trace AS (
-            SELECT r.trace_id, r.span_id, c.gkey
-            FROM (SELECT * FROM calls WHERE (trace_id, svc) IN (SELECT (trace_id, svc) FROM recv))
-                AS c
-            ASOF JOIN recv AS r
+        pairs AS (
+            SELECT DISTINCT r.trace_id, r.span_id, c.gkey
+            FROM calls AS c ASOF JOIN recv_spans AS r
               ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
-        ),
-        lone AS (
-            SELECT * FROM calls AS c
-            WHERE c.parent_span_id IS NULL
-              AND c.inst IN (SELECT inst FROM classifier_receives)
-              AND (c.trace_id, c.svc) NOT IN (SELECT (trace_id, svc) FROM recv)
-        ),
-        rs AS (SELECT DISTINCT trace_id, span_id, inst, start_time FROM classifier_receives),
-        by_instance AS (
-            SELECT r.trace_id, r.span_id, c.gkey
-            FROM lone AS c ASOF JOIN rs AS r
-              ON r.inst = c.inst AND c.start_time >= r.start_time
-        ),
-        pairs AS (SELECT * FROM in_trace UNION SELECT * FROM by_instance)
-        SELECT DISTINCT rf.gkey, p.gkey
-        FROM pairs AS p
-        JOIN classifier_receives AS rf USING (trace_id, span_id)
+        )
+        SELECT DISTINCT recv.gkey, pairs.gkey
+        FROM pairs JOIN recv USING (trace_id, span_id)
         ON CONFLICT DO NOTHING""")
+    # A worker that leaves every call in a trace of its own: what the same instance does after
+    # a receive (within the trace window), until its next receive.
+    x(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
+        SELECT c.inst, c.start_time, c.gkey
+        FROM _cls_fnew AS c
+        WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
+          AND (c.trace_id, coalesce(c.svc, '')) NOT IN (
+              SELECT (trace_id, coalesce(svc, '')) FROM _cls_fnew WHERE fkind = 'events-recv')""")
+    if _scalar(con, "SELECT count(*) FROM _cls_lone"):
+        x(f"""INSERT INTO classifier_handling
+            WITH lone AS (
+                SELECT * FROM _cls_lone
+                WHERE inst IN (SELECT DISTINCT inst FROM classifier_receives)
+            ),
+            rs AS (
+                SELECT * FROM classifier_receives
+                WHERE inst IN (SELECT inst FROM lone)
+                  AND start_time >= (SELECT min(start_time) FROM lone) - INTERVAL '{TRACE_WINDOW}'
+            ),
+            rs_spans AS (SELECT DISTINCT trace_id, span_id, inst, start_time FROM rs),
+            pairs AS (
+                SELECT DISTINCT r.trace_id, r.span_id, c.gkey
+                FROM lone AS c ASOF JOIN rs_spans AS r
+                  ON r.inst = c.inst AND c.start_time >= r.start_time
+            )
+            SELECT DISTINCT rs.gkey, pairs.gkey
+            FROM pairs JOIN rs USING (trace_id, span_id)
+            ON CONFLICT DO NOTHING""")
 
     # Runs of self-started work that scan a table: what they wrote in their own trace.
     if not full:
@@ -361,7 +381,8 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
           ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
         GROUP BY ALL
         HAVING len(scans) > 0""")
-    for name in ("_cls_fnew", "_cls_delta", "_cls_touch", "_cls_s", "_cls_old", "_cls_lo"):
+    x("DROP VIEW IF EXISTS _cls_delta" if full else "DROP TABLE IF EXISTS _cls_delta")
+    for name in ("_cls_fnew", "_cls_touch", "_cls_s", "_cls_old", "_cls_lone"):
         x(f"DROP TABLE IF EXISTS {name}")
     x("DROP VIEW IF EXISTS _cls_new")
     x("DROP VIEW IF EXISTS _cls_src" if full else "DROP TABLE IF EXISTS _cls_src")
