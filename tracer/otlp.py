@@ -132,9 +132,13 @@ def decode_protobuf(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
-        reason = (
-            str(exc).rsplit(": ", 1)[-1] if "String field" in str(exc) else "truncated or malformed"
-        )
+        text = str(exc)
+        if "String field" in text:
+            reason = text.rsplit(": ", 1)[-1]
+        elif "MaxDepth" in text:
+            reason = "nested too deeply"
+        else:
+            reason = "truncated or malformed"
         raise OtlpError(
             f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes): {reason}"
         ) from None
