@@ -134,15 +134,15 @@ STEPS: tuple[Step, ...] = (
     ("vendor", 0, 1, 0, "A", "svc", "vendor", "", "", "POST", ""),
     ("vendor", 0, 2, 0, "A", "svc", "s3", "A", "bucket", "PutObject", ""),
     # A401 polling-replication: a recurring job scans another system's table and copies it
-    ("job", 0, 0, -1, "A", "job", "internal", "", "", "", "sync"),
+    ("job", 0, 0, -1, "A", "job", "internal", "C", "", "", "sync"),
     ("job", 0, 1, 0, "A", "job", "ddb", "C", "main", "Scan", ""),
     ("job", 0, 2, 0, "A", "job", "ddb", "A", "copy", "BatchWriteItem", ""),
 )
 # Scenario -> share of traces in percent (sums to 100).
 WEIGHTS: dict[str, int] = {
-    "gql": 16, "rest": 12, "bypass": 3, "portal": 2, "tobff": 2, "put": 8, "relay": 2,
+    "gql": 19, "rest": 12, "bypass": 3, "portal": 2, "tobff": 2, "put": 8, "relay": 2,
     "state": 6, "stater": 2, "notify": 4, "streams": 5, "xstreams": 1, "msg": 8, "xmsg": 3,
-    "xddb": 3, "inside": 6, "ownweb": 4, "vendor": 8, "job": 5,
+    "xddb": 3, "inside": 6, "ownweb": 4, "vendor": 8, "job": 2,
 }  # fmt: skip
 assert sum(WEIGHTS.values()) == 100 and set(WEIGHTS) == {s[0] for s in STEPS}
 NEEDS_WEBAPP = frozenset({"bypass", "ownweb"})
@@ -191,13 +191,14 @@ def _setup(con: duckdb.DuckDBPyConnection, systems: int) -> None:
         "op VARCHAR, route VARCHAR)"
     )
     con.execute(f"INSERT INTO gen_steps VALUES {steps}")
-    buckets: list[str] = []
+    # t % 100 -> scenario; k numbers the buckets of one scenario (a job's k-th sync task).
+    buckets: list[tuple[str, int]] = []
     for name, weight in WEIGHTS.items():
-        buckets += [name] * weight
-    con.execute("CREATE OR REPLACE TEMP TABLE gen_buckets (b INTEGER, sc VARCHAR)")
+        buckets += [(name, k) for k in range(weight)]
+    con.execute("CREATE OR REPLACE TEMP TABLE gen_buckets (b INTEGER, sc VARCHAR, k INTEGER)")
     con.execute(
         "INSERT INTO gen_buckets VALUES "
-        + ", ".join(f"({i}, {_q(s)})" for i, s in enumerate(buckets))
+        + ", ".join(f"({i}, {_q(s)}, {k})" for i, (s, k) in enumerate(buckets))
     )
     vendors = ", ".join(f"({i}, {_q(h)}, {_q(p)})" for i, (_, h, p) in enumerate(VENDORS))
     con.execute("CREATE OR REPLACE TEMP TABLE gen_vendors (v INTEGER, host VARCHAR, path VARCHAR)")
@@ -207,18 +208,18 @@ def _setup(con: duckdb.DuckDBPyConnection, systems: int) -> None:
 # One row per span: who does it (svc, ns, role), what it targets, and every store column.
 _SPANS_SQL = """
 WITH tr AS (
-    SELECT t, b.sc,
+    SELECT t, b.sc, b.k,
         CASE WHEN b.sc = 'job' THEN (t // 100) % $systems
              WHEN b.sc IN ('bypass', 'ownweb') THEN (hash(t, 'a') % $systems) // 4 * 4
              ELSE hash(t, 'a') % $systems END::INTEGER AS a,
         CASE WHEN b.sc = 'job' THEN $base_ns + ((t // 100) // $systems) * 600000000000
-                 + ((t // 100) % $systems) * 7000000000
+                 + ((t // 100) % $systems) * 7000000000 + b.k * 60000000000
              ELSE $base_ns + t * $gap_ns + hash(t, 'j') % $gap_ns END::BIGINT AS t0
     FROM range($first, $last) AS r(t) JOIN gen_buckets AS b ON b.b = t % 100
 ),
 tr2 AS (
     SELECT tr.*,
-        CASE WHEN sc = 'job' THEN (a + 1) % $systems
+        CASE WHEN sc = 'job' THEN (a + 1 + k) % $systems
              ELSE (a + 1 + hash(t, 'c') % ($systems - 1)) % $systems END::INTEGER AS c
     FROM tr
 ),

@@ -7,13 +7,15 @@ spans/s, OTLP protobuf -> Arrow 78-81k, owner appends 77-111k with a large check
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from benchmarks import mix
-from benchmarks.common import Context, Result, median_of, rate_runs, timed
+from benchmarks import baseline_rows, mix
+from benchmarks.common import Context, Result, median_of, timed
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, short_lock
 
@@ -26,9 +28,11 @@ def _builder_inputs(count: int) -> list[tuple[mix.SpanInput, dict[str, Any]]]:
     return [(s, resources[s.resource_index]) for s in mix.span_inputs(count)]
 
 
-def build_table(inputs: list[tuple[mix.SpanInput, dict[str, Any]]]) -> pa.Table:
+def build_table(
+    inputs: list[tuple[mix.SpanInput, dict[str, Any]]], builder: Any = None
+) -> pa.Table:
     """What an adapter does: one add() per span, one build() per batch."""
-    builder = SpanBatchBuilder()
+    builder = builder if builder is not None else SpanBatchBuilder()
     add = builder.add
     for s, resource in inputs:
         add(
@@ -45,66 +49,122 @@ def build_table(inputs: list[tuple[mix.SpanInput, dict[str, Any]]]) -> pa.Table:
             resource=resource,
             scope_name=s.scope_name,
         )
-    return builder.build()
+    table: pa.Table = builder.build()
+    return table
+
+
+def _paired(
+    ctx: Context, count: int, work: Callable[[type[Any]], object]
+) -> tuple[list[float], list[float]]:
+    """Rates (spans per CPU second of this thread) of work with tracer/rows.py and with the
+    skeleton's builder, runs interleaved so both see the same load."""
+    work(SpanBatchBuilder)
+    work(baseline_rows.SpanBatchBuilder)
+    now: list[float] = []
+    before: list[float] = []
+    for _ in range(ctx.repeats):
+        now.append(count / timed(lambda: work(SpanBatchBuilder), time.thread_time))
+        before.append(count / timed(lambda: work(baseline_rows.SpanBatchBuilder), time.thread_time))
+    return now, before
+
+
+def _builder_result(
+    name: str, now: list[float], before: list[float], goal: str, low: float | None, note: str
+) -> Result:
+    value = median_of(now)
+    return Result(
+        NAME,
+        name,
+        value,
+        "spans/s",
+        now,
+        goal=goal,
+        met=None if low is None else value >= low,
+        ratio=f"{value / median_of(before):.2f}x the skeleton's builder "
+        f"({median_of(before) / 1000:.0f}k/s)",
+        note=note,
+    )
 
 
 def _builder(ctx: Context) -> list[Result]:
     count = ctx.size(100_000, 2_000)
     inputs = _builder_inputs(count)
-    build_table(inputs[:1000])  # warm caches and imports
-    runs = rate_runs(lambda: build_table(inputs), count, ctx.repeats)
-    value = median_of(runs)
+    now, before = _paired(ctx, count, lambda cls: build_table(inputs, cls()))
     results = [
-        Result(
-            NAME,
+        _builder_result(
             "SpanBatchBuilder: plain values -> Arrow, realistic mix",
-            value,
-            "spans/s",
-            runs,
-            note=f"{count:,} spans, {len(mix.TEMPLATES)} span shapes, 12 resources",
+            now,
+            before,
+            "",
+            None,
+            f"{count:,} spans, {len(mix.TEMPLATES)} span shapes, 12 resources",
         )
     ]
     try:
         from seamscope.tracer.sdk_spans import add_sdk_spans
     except ImportError:
-        ctx.log("hot_path: tracer/sdk_spans.py not there, skipping the SDK conversion")
-        return results
-    spans = mix.sdk_spans(count)
+        ctx.log("   tracer/sdk_spans.py not there: no SDK figure")
+    else:
+        spans = mix.sdk_spans(count)
 
-    def sdk() -> pa.Table:
-        builder = SpanBatchBuilder()
-        for i in range(0, len(spans), BATCH):
-            add_sdk_spans(builder, spans[i : i + BATCH])
-        return builder.build()
+        def sdk(cls: type[Any]) -> object:
+            builder = cls()
+            for i in range(0, len(spans), BATCH):
+                add_sdk_spans(builder, spans[i : i + BATCH])
+            return builder.build()
 
-    sdk()
-    runs = rate_runs(sdk, count, ctx.repeats)
-    sdk_value = median_of(runs)
-    results.append(
-        Result(
-            NAME,
-            "SDK ReadableSpans -> Arrow (add_sdk_spans + build)",
-            sdk_value,
-            "spans/s",
-            runs,
-            goal="≥ 145k spans/s (DESIGN.md)",
-            met=sdk_value >= 145_000,
-            note=f"{count:,} real SDK spans",
+        now, before = _paired(ctx, count, sdk)
+        results.append(
+            _builder_result(
+                "SDK ReadableSpans -> Arrow (sdk_spans.add_sdk_spans + build)",
+                now,
+                before,
+                "≥ 145k spans/s (DESIGN.md)",
+                145_000,
+                f"{count:,} real SDK spans, batches of {BATCH}",
+            )
         )
-    )
+    try:
+        from seamscope.tracer.otlp import decode_protobuf
+    except ImportError:
+        ctx.log("   tracer/otlp.py not there: no OTLP figure")
+    else:
+        bodies = mix.otlp_requests(mix.sdk_spans(count), BATCH)
+
+        def otlp(cls: type[Any]) -> object:
+            builder = cls()
+            for body in bodies:
+                decode_protobuf(body, builder)
+            return builder.build()
+
+        now, before = _paired(ctx, count, otlp)
+        results.append(
+            _builder_result(
+                "OTLP protobuf -> Arrow (otlp.decode_protobuf + build)",
+                now,
+                before,
+                "≥ 78-81k spans/s (DESIGN.md)",
+                78_000,
+                f"{count:,} spans in requests of {BATCH}",
+            )
+        )
     return results
 
 
 def _append_owner(
     ctx: Context, tables: list[pa.Table], path: Path, config: dict[str, str | bool | int]
-) -> float:
+) -> tuple[float, float]:
+    """(spans/s wall, spans per CPU second of the process) of appends by one owner."""
     with Store.open(path, config=config) as store:
+        cpu = time.process_time()
         seconds = timed(lambda: [store.append(t, batch_key=None, source="bench") for t in tables])
+        cpu = time.process_time() - cpu
     path.unlink()
-    return float(sum(t.num_rows for t in tables)) / seconds
+    spans = float(sum(t.num_rows for t in tables))
+    return spans / seconds, spans / cpu
 
 
-def _append_short_lock(tables: list[pa.Table], path: Path) -> float:
+def _append_short_lock(tables: list[pa.Table], path: Path) -> tuple[float, float]:
     Store.open(path).close()
 
     def go() -> None:
@@ -112,16 +172,23 @@ def _append_short_lock(tables: list[pa.Table], path: Path) -> float:
             with short_lock(path) as store:
                 store.append(t, batch_key=f"b{i}", source="bench")
 
+    cpu = time.process_time()
     seconds = timed(go)
+    cpu = time.process_time() - cpu
     path.unlink()
-    return float(sum(t.num_rows for t in tables)) / seconds
+    spans = float(sum(t.num_rows for t in tables))
+    return spans / seconds, spans / cpu
+
+
+def _cpu_note(pairs: list[tuple[float, float]]) -> str:
+    return f"; per CPU second {median_of([c for _, c in pairs]) / 1000:.0f}k"
 
 
 def _appends(ctx: Context) -> list[Result]:
-    count = ctx.size(200_000, 2_048)
+    count = ctx.size(100_000, 2_048)
     table = build_table(_builder_inputs(count))
     tables = [table.slice(i, BATCH) for i in range(0, count, BATCH)]
-    short = tables[: ctx.size(60, 4)]
+    short = tables[: ctx.size(40, 4)]
     results = []
     cases: list[tuple[str, dict[str, str | bool | int], str, float]] = [
         (
@@ -133,10 +200,11 @@ def _appends(ctx: Context) -> list[Result]:
         ("owner: one connection, default checkpoints", {}, "53-62k spans/s (DESIGN.md)", 53_000),
     ]
     for label, config, baseline, low in cases:
-        runs = [
+        pairs = [
             _append_owner(ctx, tables, ctx.workdir / f"append-{i}.duckdb", config)
             for i in range(ctx.repeats)
         ]
+        runs = [wall for wall, _ in pairs]
         value = median_of(runs)
         results.append(
             Result(
@@ -147,12 +215,13 @@ def _appends(ctx: Context) -> list[Result]:
                 runs,
                 goal=f"baseline {baseline}",
                 met=value >= low,
-                note=f"{count:,} spans in batches of {BATCH}",
+                note=f"{count:,} spans in batches of {BATCH}{_cpu_note(pairs)}",
             )
         )
-    runs = [
+    pairs = [
         _append_short_lock(short, ctx.workdir / f"short-{i}.duckdb") for i in range(ctx.repeats)
     ]
+    runs = [wall for wall, _ in pairs]
     value = median_of(runs)
     results.append(
         Result(
@@ -163,7 +232,8 @@ def _appends(ctx: Context) -> list[Result]:
             runs,
             goal="baseline 22-24k spans/s (DESIGN.md)",
             met=value >= 22_000,
-            note=f"{len(short) * BATCH:,} spans in batches of {BATCH}, one writer",
+            note=f"{len(short) * BATCH:,} spans in batches of {BATCH}, one writer"
+            + _cpu_note(pairs),
         )
     )
     return results

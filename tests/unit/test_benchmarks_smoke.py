@@ -153,3 +153,27 @@ def test_quick_run_writes_its_report_section(tmp_path: Path) -> None:
     assert "hand-written text stays" in text
     assert "<!-- bench:hot_path:begin -->" in text and "SpanBatchBuilder" in text
     assert "python -m benchmarks --quick --only hot_path" in text
+
+
+CATALOG = (
+    "P101 P102 P103 P201 P202 P301 P302 P303 P401 P402 A101 A102 A201 A202 A301 A302 A303 A401"
+).split()
+
+
+def test_generated_store_makes_every_rule_of_the_catalog_fire(tmp_path: Path) -> None:
+    try:
+        from seamscope.classifiers.engine import classify
+        from seamscope.classifiers.landscape import load_landscape
+    except ImportError as exc:
+        pytest.skip(f"the classifier is not there yet ({exc})")
+    from benchmarks.classify import rules_fired
+
+    path = tmp_path / "g.duckdb"
+    generate_store(path, 10_000, systems=3)
+    con = duckdb.connect(str(path))
+    try:
+        classify(con, load_landscape(landscape_path(path)), full=True)
+        fired = set(rules_fired(con))
+    finally:
+        con.close()
+    assert set(CATALOG) <= fired, sorted(set(CATALOG) - fired)
