@@ -50,8 +50,19 @@ _ZERO_TRACE = b"\x00" * 16
 _ZERO_SPAN = b"\x00" * 8
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """text with control characters and lone surrogates escaped: messages stay one line."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 class OtlpError(SeamscopeError):
     """The body as a whole is no OTLP trace export request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class _Reject(Exception):
@@ -69,7 +80,7 @@ class DecodeResult:
     def reject(self, count: int, message: str) -> None:
         self.rejected += count
         if len(self.messages) < MAX_MESSAGES:
-            self.messages.append(message)
+            self.messages.append(one_line(message))
 
     @property
     def error_message(self) -> str:
@@ -459,7 +470,7 @@ def add_json_request(
     unknown = set(obj) - {"resourceSpans", "resource_spans"}
     if unknown and not _get(obj, "resourceSpans", "resource_spans"):
         raise OtlpError(
-            f"no resourceSpans in the request (keys: {', '.join(sorted(unknown))[:80]})"
+            f"no resourceSpans in the request (keys: {', '.join(map(repr, sorted(unknown)))[:80]})"
         )
     result = DecodeResult()
     add = builder.add

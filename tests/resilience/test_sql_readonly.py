@@ -1,0 +1,138 @@
+"""User SQL cannot write, attach, copy, install or load extensions, or read files: neither through
+a live owner nor on the local read-only connection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.access import SqlRejected, query_store
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.ingest import ingest
+from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from tests.e2e.test_collect import Collector, start_collector
+
+pytestmark = pytest.mark.e2e
+
+ATTACKS = [
+    "INSERT INTO spans SELECT * FROM spans",
+    "UPDATE spans SET name = 'x'",
+    "DELETE FROM batches",
+    "DROP TABLE spans",
+    "ALTER TABLE spans ADD COLUMN x INT",
+    "CREATE TABLE stolen AS SELECT * FROM spans",
+    "CREATE MACRO m() AS 1",
+    "SELECT 1; DELETE FROM spans",
+    "WITH x AS (SELECT 1) DELETE FROM spans",
+    "ATTACH '{tmp}/other.duckdb' AS o",
+    "ATTACH ':memory:' AS m",
+    "DETACH seamscope",
+    "COPY spans TO '{tmp}/out.csv'",
+    "COPY (SELECT 1) TO '{tmp}/out.parquet' (FORMAT parquet)",
+    "EXPORT DATABASE '{tmp}/dump'",
+    "IMPORT DATABASE '{tmp}/dump'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "LOAD '{tmp}/evil.duckdb_extension'",
+    "SET enable_external_access = true",
+    "SET lock_configuration = false",
+    "RESET enable_external_access",
+    "PRAGMA enable_profiling",
+    "CALL pragma_version()",
+    "CHECKPOINT",
+    "VACUUM",
+    "BEGIN",
+    "USE memory",
+    "SELECT * FROM read_csv('{tmp}/secret.csv')",
+    "SELECT * FROM read_text('{tmp}/secret.csv')",
+    "SELECT * FROM read_blob('{tmp}/secret.csv')",
+    "SELECT * FROM glob('{tmp}/*')",
+    "SELECT * FROM '{tmp}/secret.csv'",
+    "SELECT * FROM read_parquet('http://127.0.0.1:1/x.parquet')",
+    "SELECT * FROM query('DELETE FROM spans')",
+    "SELECT nextval('batch_seq')",
+]
+
+
+def _store_fingerprint(db: Path) -> str:
+    rows = query_store(
+        db, "SELECT count(*), sum(hash(span_id)), (SELECT count(*) FROM batches) FROM spans"
+    ).to_pylist()
+    return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
+
+
+@pytest.fixture
+def store(db_path: Path, tmp_path: Path) -> Path:
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    traces = tmp_path / "t.jsonl"
+    traces.write_text(protobuf_to_json(sample_request(6, seed=2).SerializeToString()) + "\n")
+    ingest(db_path, [str(traces)])
+    return db_path
+
+
+def _attack_all(db: Path, tmp_path: Path) -> None:
+    before = _store_fingerprint(db)
+    for template in ATTACKS:
+        sql = template.format(tmp=tmp_path)
+        with pytest.raises(SqlRejected) as caught:
+            table = query_store(db, sql)
+            raise AssertionError(f"{sql!r} ran: {table.to_pylist()[:3]}")
+        assert "\n" not in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+    assert _store_fingerprint(db) == before
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.parquet").exists()
+    assert not (tmp_path / "dump").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_local_read_only_path(store: Path, tmp_path: Path) -> None:
+    _attack_all(store, tmp_path)
+
+
+@pytest.fixture
+def owner(store: Path, tmp_path: Path) -> Iterator[Collector]:
+    c = start_collector(store, tmp_path)
+    try:
+        yield c
+    finally:
+        c.process.stop()
+
+
+def test_through_the_owner(owner: Collector, store: Path, tmp_path: Path) -> None:
+    _attack_all(store, tmp_path)
+    # Also straight at the endpoint, with parameters and odd payloads.
+    url = owner.url + "/seamscope/v1/sql"
+    for payload in (
+        {"sql": "DELETE FROM spans WHERE name = ?", "params": ["x"]},
+        {"sql": ["SELECT 1"]},
+        {"sql": "SELECT ?", "params": "not-a-list"},
+        {"query": "SELECT 1"},
+    ):
+        request = urllib.request.Request(
+            url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        assert caught.value.code == 400
+        assert json.loads(caught.value.read())["error"]
+    assert owner.stop(signal.SIGTERM) == 0
+    assert query_store(store, "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
+
+
+def test_a_query_never_returns_more_than_the_row_limit(owner: Collector) -> None:
+    payload = {"sql": "SELECT * FROM range(1000000)", "format": "json"}
+    request = urllib.request.Request(
+        owner.url + "/seamscope/v1/sql",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["X-Seamscope-Truncated"] == "true"
+        assert len(json.loads(response.read())["rows"]) == 100_000
+    assert isinstance(SqlRejected("x"), SeamscopeError)
