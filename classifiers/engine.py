@@ -35,8 +35,11 @@ from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
 CLASSIFIER_VERSION = "1"
-# Spans of a touched trace older than this before the new spans are not re-read.
-TRACE_WINDOW = "2 minutes"
+# Spans of a touched trace that started this long before the earliest new span are not re-read.
+# Related spans (client and server, AWS call and transport, receive and handling, a job's root
+# and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
+# own early start with it; the window bounds the scan of a large store.
+TRACE_WINDOW = "30 seconds"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
 
@@ -304,7 +307,10 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
 
     # EventBridge receives and what their consumers did while handling them.
     if not full:
-        x("DELETE FROM classifier_receives WHERE trace_id IN (SELECT trace_id FROM _cls_touch)")
+        x(
+            f"DELETE FROM classifier_receives WHERE start_time >= {lo} "
+            "AND trace_id IN (SELECT trace_id FROM _cls_touch)"
+        )
     x("""INSERT INTO classifier_receives
         SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
         WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
@@ -360,7 +366,10 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
 
     # Runs of self-started work that scan a table: what they wrote in their own trace.
     if not full:
-        x("DELETE FROM classifier_runs WHERE trace_id IN (SELECT trace_id FROM _cls_touch)")
+        x(
+            f"DELETE FROM classifier_runs WHERE start_time >= {lo} "
+            "AND trace_id IN (SELECT trace_id FROM _cls_touch)"
+        )
     x(f"""INSERT INTO classifier_runs
         WITH scanned AS (
             SELECT DISTINCT trace_id FROM _cls_fnew
