@@ -57,7 +57,10 @@ FLEET: tuple[ServiceSpec, ...] = (
 
 TABLES = {"Inventory": "sku", "Providers": "id", "BillingAccounts": "providerId"}
 QUEUES = ("marketing-user-events", "comms-provider-events", "billing-provider-events",
-          "comms-outbox", "inventory-reindex")  # fmt: skip
+          "comms-outbox", "inventory-reindex", "comms-digest-queue")  # fmt: skip
+# SNS topic -> the SQS queue subscribed to it
+TOPICS = {"comms-digests": "comms-digest-queue"}
+KINESIS_STREAMS = ("inventory-changes",)
 # EventBridge rules: name -> (source, detail-type, target queue)
 RULES = {
     "user-created-to-marketing": ("identity.auth0", "UserCreated", "marketing-user-events"),
@@ -123,10 +126,11 @@ def wait_for_port(port: int, process: ManagedProcess, *, timeout_s: float) -> No
 class Provisioned:
     queue_urls: dict[str, str]
     stream_arn: str
+    topic_arns: dict[str, str] = field(default_factory=dict)
 
 
 def provision(endpoint: str) -> Provisioned:
-    """Creates the tables, queues and EventBridge rules the fleet uses, untraced."""
+    """Creates the tables, queues, EventBridge rules, SNS topic and Kinesis stream, untraced."""
     import boto3
 
     session = boto3.session.Session(
@@ -135,6 +139,8 @@ def provision(endpoint: str) -> Provisioned:
     ddb: Any = session.client("dynamodb", endpoint_url=endpoint)
     sqs: Any = session.client("sqs", endpoint_url=endpoint)
     events: Any = session.client("events", endpoint_url=endpoint)
+    sns: Any = session.client("sns", endpoint_url=endpoint)
+    kinesis: Any = session.client("kinesis", endpoint_url=endpoint)
     for table, key in TABLES.items():
         extra: dict[str, Any] = {}
         if table == "Inventory":
@@ -159,7 +165,16 @@ def provision(endpoint: str) -> Provisioned:
         )
         arn = sqs.get_queue_attributes(QueueUrl=queue_urls[queue], AttributeNames=["QueueArn"])
         events.put_targets(Rule=rule, Targets=[{"Id": queue, "Arn": arn["Attributes"]["QueueArn"]}])
-    return Provisioned(queue_urls, str(stream_arn))
+    topic_arns: dict[str, str] = {}
+    for topic, queue in TOPICS.items():
+        topic_arns[topic] = sns.create_topic(Name=topic)["TopicArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_urls[queue], AttributeNames=["QueueArn"])
+        sns.subscribe(
+            TopicArn=topic_arns[topic], Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"]
+        )
+    for stream in KINESIS_STREAMS:
+        kinesis.create_stream(StreamName=stream, ShardCount=1)
+    return Provisioned(queue_urls, str(stream_arn), topic_arns)
 
 
 def render_landscape(ports: dict[str, int]) -> str:
@@ -239,6 +254,7 @@ class Fleet:
             "AWS_ENDPOINT_URL": self.endpoint,
             "DEMO_URLS": json.dumps(urls),
             "DEMO_QUEUES": json.dumps(self.provisioned.queue_urls),
+            "DEMO_TOPICS": json.dumps(self.provisioned.topic_arns),
             "DEMO_STREAM_ARN": self.provisioned.stream_arn,
             "DEMO_PACE": str(self.pace),
             "PYTHONUNBUFFERED": "1",

@@ -7,7 +7,8 @@ Lambda invocation or a request would be. What it is told comes from the environm
 
 - ``DEMO_PORT``: where a service with an HTTP API listens (127.0.0.1);
 - ``DEMO_URLS``: JSON, service or vendor name -> base URL;
-- ``DEMO_QUEUES``: JSON, queue name -> queue URL; ``DEMO_STREAM_ARN``: the Inventory table stream;
+- ``DEMO_QUEUES``: JSON, queue name -> queue URL; ``DEMO_TOPICS``: JSON, SNS topic name -> ARN;
+- ``DEMO_STREAM_ARN``: the Inventory table's stream;
 - ``DEMO_PACE``: multiplies every loop's period (default 1.0);
 - ``AWS_ENDPOINT_URL`` and credentials: moto's standalone server.
 
@@ -37,9 +38,11 @@ NAME = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OTEL_SERVICE_NAME",
 STOP = threading.Event()
 URLS: dict[str, str] = json.loads(os.environ.get("DEMO_URLS", "{}"))
 QUEUES: dict[str, str] = json.loads(os.environ.get("DEMO_QUEUES", "{}"))
+TOPICS: dict[str, str] = json.loads(os.environ.get("DEMO_TOPICS", "{}"))
 STREAM_ARN = os.environ.get("DEMO_STREAM_ARN", "")
 PACE = float(os.environ.get("DEMO_PACE", "1.0"))
 EVENT_BUS = "default"
+KINESIS_STREAM = "inventory-changes"
 tracer = trace.get_tracer("seamscope-demo-fleet")
 SKUS = ["sku-1", "sku-2", "sku-3"]
 PROVIDERS = ["prov-1", "prov-2"]
@@ -152,6 +155,34 @@ def stream_reader(handle: Callable[[dict[str, Any]], None]) -> Callable[[], None
     return loop
 
 
+def kinesis_reader(stream: str, handle: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """Reads a Kinesis stream's first shard from its start; one span per GetRecords round."""
+    kinesis = aws("kinesis")
+
+    def loop() -> None:
+        iterator: str | None = None
+        while not STOP.is_set():
+            with tracer.start_as_current_span(f"poll {stream}"):
+                try:
+                    if iterator is None:
+                        shards = kinesis.list_shards(StreamName=stream)["Shards"]
+                        iterator = kinesis.get_shard_iterator(
+                            StreamName=stream,
+                            ShardId=shards[0]["ShardId"],
+                            ShardIteratorType="TRIM_HORIZON",
+                        )["ShardIterator"]
+                    got = kinesis.get_records(ShardIterator=iterator, Limit=50)
+                    iterator = got.get("NextShardIterator")
+                    for record in got.get("Records", []):
+                        handle(json.loads(record["Data"]))
+                except Exception as exc:
+                    log(f"kinesis: {type(exc).__name__}: {exc}")
+                    iterator = None
+            STOP.wait(1.5 * PACE)
+
+    return loop
+
+
 def graphql(client: httpx.Client, operation: str, query: str) -> Any:
     """A GraphQL POST as Apollo client sends it: JSON with operationName, query and variables."""
     body = {"operationName": operation, "query": query, "variables": {}}
@@ -206,10 +237,12 @@ def provider_portal() -> Service:
 
 def comms_api() -> Service:
     """The comms service's API. It reads the Providers table of another system (A301) and, every
-    few seconds, asks the webapp BFF's GraphQL for a count (A102: only webapps may call it)."""
+    few seconds, asks the webapp BFF's GraphQL for a count (A102: only webapps may call it), then
+    hands the digest to its own worker over SNS (P402)."""
     app = Flask(NAME)
     table = Table("Providers")
     client = http()
+    sns = aws("sns")
 
     @app.get("/messages")
     def messages() -> Any:
@@ -219,6 +252,7 @@ def comms_api() -> Service:
 
     def digest(n: int) -> None:
         graphql(client, "ShortlistCount", "query ShortlistCount { shortlist { sku } }")
+        sns.publish(TopicArn=TOPICS["comms-digests"], Message=json.dumps({"digest": n}))
 
     return app, [every(3.0, "send digest", digest)]
 
@@ -288,7 +322,8 @@ def mailing_sync() -> Service:
 
 def comms_worker() -> Service:
     """Treats ProviderChanged as a notification and calls Providers back (P202); also drains the
-    outbox queue that billing writes into across systems (A202)."""
+    outbox queue that billing writes into across systems (A202), and the digests comms-api
+    publishes on SNS (P402)."""
     client = http()
 
     def on_provider_changed(envelope: dict[str, Any]) -> None:
@@ -298,9 +333,13 @@ def comms_worker() -> Service:
     def on_outbox(message: dict[str, Any]) -> None:
         log(f"outbox: {message.get('kind')}")
 
+    def on_digest(envelope: dict[str, Any]) -> None:
+        log(f"digest: {envelope.get('Message')}")
+
     return None, [
         sqs_poller("comms-provider-events", on_provider_changed),
         sqs_poller("comms-outbox", on_outbox),
+        sqs_poller("comms-digest-queue", on_digest),
     ]
 
 
@@ -324,10 +363,12 @@ def billing_worker() -> Service:
 
 def inventory_api() -> Service:
     """Inventory's API over its own table (P301); stock changes are written to the table, whose
-    stream others listen to, and queued for the indexer of the same system (P402)."""
+    stream others listen to, queued for the indexer of the same system and put on a Kinesis
+    stream it reads (P402)."""
     app = Flask(NAME)
     table = Table("Inventory")
     sqs = aws("sqs")
+    kinesis = aws("kinesis")
 
     @app.get("/items/<sku>")
     def get_item(sku: str) -> Any:
@@ -338,14 +379,18 @@ def inventory_api() -> Service:
         sku = SKUS[n % len(SKUS)]
         table.put({"sku": sku, "name": f"Item {sku}", "stock": n})
         sqs.send_message(QueueUrl=QUEUES["inventory-reindex"], MessageBody=json.dumps({"sku": sku}))
+        change = json.dumps({"sku": sku, "stock": n}).encode()
+        kinesis.put_record(StreamName=KINESIS_STREAM, Data=change, PartitionKey=sku)
 
     return app, [every(2.0, "restock", restock)]
 
 
 def inventory_indexer() -> Service:
     """Listens to its own system's table stream (P401) and updates the search vendor (P302). For
-    reindex requests it calls the Inventory API over REST (A303: a direct hit would do)."""
+    reindex requests it calls the Inventory API over REST (A303: a direct hit would do). Stock
+    changes arrive on Kinesis from the API of its own system (P402)."""
     client = http()
+    stock: dict[str, int] = {}
 
     def on_record(record: dict[str, Any]) -> None:
         keys = record.get("dynamodb", {}).get("Keys", {})
@@ -355,7 +400,14 @@ def inventory_indexer() -> Service:
     def on_reindex(message: dict[str, Any]) -> None:
         client.get(f"{URLS['inventory-api']}/items/{message.get('sku', SKUS[0])}")
 
-    return None, [stream_reader(on_record), sqs_poller("inventory-reindex", on_reindex)]
+    def on_change(change: dict[str, Any]) -> None:
+        stock[str(change.get("sku"))] = int(change.get("stock", 0))
+
+    return None, [
+        stream_reader(on_record),
+        sqs_poller("inventory-reindex", on_reindex),
+        kinesis_reader(KINESIS_STREAM, on_change),
+    ]
 
 
 def inventory_sync_job() -> Service:
