@@ -73,6 +73,18 @@ def timed(fn: Callable[[], object], clock: Callable[[], float] = time.perf_count
     return clock() - begin
 
 
+def bounded_runs(fn: Callable[[], object], repeats: int, budget_s: float = 20.0) -> list[float]:
+    """Milliseconds of up to repeats runs of fn; stops early once the runs took budget_s, so a
+    slow part keeps the whole benchmark run bounded."""
+    runs: list[float] = []
+    spent = 0.0
+    while len(runs) < repeats and (not runs or spent < budget_s):
+        seconds = timed(fn)
+        spent += seconds
+        runs.append(seconds * 1000)
+    return runs
+
+
 def rate_runs(fn: Callable[[], object], count: int, repeats: int) -> list[float]:
     """Items per second of repeats runs of fn, which handles count items each time."""
     return [count / timed(fn) for _ in range(repeats)]

@@ -121,7 +121,7 @@ def run(ctx: Context) -> list[Result]:
     samples: dict[str, list[tuple[float, float]]] = {c.label: [] for c in configs}
     try:
         exe = bin_dir / "seamscope"
-        for _ in range(1 if ctx.quick else max(1, ctx.repeats - 2)):
+        for _ in range(1 if ctx.quick else max(1, ctx.repeats - 3)):
             for config in configs:
                 receiver_port = None
                 if config.receiver:

@@ -76,7 +76,9 @@ def run(ctx: Context) -> list[Result]:
     finally:
         con.close()
     count = int(row[0]) if row else 0
-    runs = [asyncio.run(_first_paint(path)) * 1000 for _ in range(ctx.repeats)]
+    runs: list[float] = []
+    while len(runs) < ctx.repeats and sum(runs) < 20_000:
+        runs.append(asyncio.run(_first_paint(path)) * 1000)
     value = median_of(runs)
     goal = count >= 10_000_000
     return [
