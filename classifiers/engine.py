@@ -71,19 +71,33 @@ class ClassifyResult:
     elapsed_ms: float
 
 
+_EXPECTED = (
+    ("nodes", "BASE TABLE"),
+    ("edges", "BASE TABLE"),
+    ("classifier_state", "BASE TABLE"),
+    ("span_labels", "VIEW"),
+    ("findings", "VIEW"),
+) + tuple((name, "BASE TABLE") for name in _INTERNAL_TABLES)
+
+
 def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Creates the classifier's tables and views where missing (in the default schema)."""
+    present = set(
+        con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = current_schema()"
+        ).fetchall()
+    )
+    if all(item in present for item in _EXPECTED):
+        return
     for statement in CLASSIFIER_DDL:
         if "span_labels" in statement or "VIEW findings" in statement:
             continue
         con.execute(statement)
     for statement in INTERNAL_DDL:
         con.execute(statement)
-    kind = con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_name = 'span_labels' AND table_schema = current_schema()"
-    ).fetchone()
-    if kind is not None and kind[0] == "BASE TABLE":
+    if ("span_labels", "BASE TABLE") in present:
+        # Derived data: the view over the classifier's per-span facts replaces it.
         con.execute("DROP TABLE span_labels")
     con.execute(SPAN_LABELS_VIEW)
     for statement in CLASSIFIER_DDL:
