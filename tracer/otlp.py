@@ -124,13 +124,20 @@ def _pb_value(value: Any, path: str, depth: int) -> Any:
 
 
 def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
+    """A KeyValue list as a dict; the hot path of decoding, so scalars are handled inline."""
     out: dict[str, Any] = {}
     for kv in attributes:
         value = kv.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
             text = value.string_value
-            out[kv.key] = text if len(text) <= MAX_VALUE_CHARS else _text(text, f"{path}.{kv.key}")
+            if len(text) > MAX_VALUE_CHARS:
+                _text(text, f"{path}.{kv.key}")
+            out[kv.key] = text
+        elif kind == "int_value":
+            out[kv.key] = value.int_value
+        elif kind == "bool_value":
+            out[kv.key] = value.bool_value
         elif kind is None:
             out[kv.key] = None
         else:
@@ -191,8 +198,6 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                         raise _Reject(f"startTimeUnixNano: {start} is not a time")
                     if not start <= end <= _MAX_NS:
                         raise _Reject(f"endTimeUnixNano: {end} is before the start {start}")
-                    if len(span.name) > MAX_VALUE_CHARS:
-                        _text(span.name, "name")
                     kind = span.kind
                     if not 0 <= kind < len(kinds):
                         raise _Reject(f"kind: {kind} is not a span kind")
@@ -201,22 +206,35 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                     if not 0 <= code < len(statuses):
                         raise _Reject(f"status.code: {code} is not a status code")
                     attributes = _pb_attrs(span.attributes, "attributes")
-                    events = [
-                        {
-                            "name": e.name,
-                            "time_unix_nano": e.time_unix_nano,
-                            "attributes": _pb_attrs(e.attributes, f"events[{ei}].attributes"),
-                        }
-                        for ei, e in enumerate(span.events)
-                    ]
-                    links = [
-                        {
-                            "trace_id": link.trace_id.hex(),
-                            "span_id": link.span_id.hex(),
-                            "attributes": _pb_attrs(link.attributes, f"links[{li}].attributes"),
-                        }
-                        for li, link in enumerate(span.links)
-                    ]
+                    span_events = span.events
+                    events = (
+                        [
+                            {
+                                "name": e.name,
+                                "time_unix_nano": e.time_unix_nano,
+                                "attributes": _pb_attrs(e.attributes, f"events[{ei}].attributes"),
+                            }
+                            for ei, e in enumerate(span_events)
+                        ]
+                        if span_events
+                        else ()
+                    )
+                    span_links = span.links
+                    links = (
+                        [
+                            {
+                                "trace_id": link.trace_id.hex(),
+                                "span_id": link.span_id.hex(),
+                                "attributes": _pb_attrs(link.attributes, f"links[{li}].attributes"),
+                            }
+                            for li, link in enumerate(span_links)
+                        ]
+                        if span_links
+                        else ()
+                    )
+                    name = span.name
+                    if len(name) > MAX_VALUE_CHARS:
+                        _text(name, "name")
                 except _Reject as exc:
                     result.reject(1, f"{rpath}.scopeSpans[{si}].spans[{pi}].{exc}")
                     continue
@@ -224,7 +242,7 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                     trace_id=trace_id.hex(),
                     span_id=span_id.hex(),
                     parent_span_id=parent.hex() if parent else None,
-                    name=span.name,
+                    name=name,
                     kind=kinds[kind],
                     start_ns=start,
                     end_ns=end,
