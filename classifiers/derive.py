@@ -730,6 +730,26 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
             map_rows, schema=pa.schema([("gkey", pa.uint64()), ("edge_id", pa.string())])
         ),
     )
+    _percentiles(con)
+
+
+def refresh_stats(con: duckdb.DuckDBPyConnection) -> None:
+    """Counts, times, samples and latency of the stored edges, when no edge or label changed."""
+    con.execute(
+        """UPDATE edges SET span_count = q.n, error_count = q.e, first_seen = q.f,
+               last_seen = q.l, sample_trace_id = q.sample
+        FROM (
+            SELECT m.edge_id, sum(g.n) AS n, sum(g.errors) AS e, min(g.first_seen) AS f,
+                   max(g.last_seen) AS l,
+                   max(struct_pack(t := g.last_seen, id := g.sample_trace_id)).id AS sample
+            FROM classifier_group_edges AS m JOIN classifier_groups AS g USING (gkey)
+            GROUP BY m.edge_id
+        ) AS q WHERE edges.edge_id = q.edge_id"""
+    )
+    _percentiles(con)
+
+
+def _percentiles(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM (
             WITH h AS (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from seamscope.classifiers.derive import derive
+from seamscope.classifiers.derive import derive, refresh_stats
 from seamscope.classifiers.facts import (
     CLASSIFIED_SQL,
     FACTS_SQL,
@@ -156,9 +156,15 @@ def classify(
                 con.execute(f"DELETE FROM {table}")
             old = 0
         new_spans = 0
+        before = None if rebuild or state.get("landscape") != fingerprint else _shape(con)
         if top > old:
             new_spans = _merge(con, old, top, full=old == 0)
-        derive(con, landscape)
+        if before is not None and before == _shape(con):
+            # Same groups, hosts, components, handling and runs: the edges and their rules
+            # stand; only their numbers move.
+            refresh_stats(con)
+        else:
+            derive(con, landscape)
         _set_state(
             con,
             {
@@ -169,6 +175,20 @@ def classify(
             },
         )
     return _result(con, rebuild, top, new_spans, started)
+
+
+def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
+    """What the edges and rules depend on, besides counts: changes when any of it changes."""
+    row = con.execute(
+        """SELECT (SELECT (count(*), bit_xor(gkey)) FROM classifier_groups),
+                  (SELECT (count(*), bit_xor(hash(host, port, hkind, svc, ns)))
+                   FROM classifier_hosts),
+                  (SELECT count(*) FROM classifier_components),
+                  (SELECT count(*) FROM classifier_handling),
+                  (SELECT (count(*), bit_xor(hash(trace_id, root_span_id)))
+                   FROM classifier_runs)"""
+    ).fetchone()
+    return tuple(row or ())
 
 
 def _result(

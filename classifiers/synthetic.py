@@ -11,6 +11,7 @@ Forty systems; 10k spans per batch, 10k spans per second of simulated time.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -123,15 +124,27 @@ def main() -> None:
             print(f"generated {args.spans - have} spans in {time.perf_counter() - started:.1f} s")
         if args.measure:
             con.execute("CHECKPOINT")
+            print(f"load average before: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
+            cpu = time.process_time()
             result = classify(con, full=True)
-            print(f"full: {result.elapsed_ms:.0f} ms, {result.edges} edges")
-            for run in range(3):
+            cpu = time.process_time() - cpu
+            print(
+                f"full: {result.elapsed_ms:.0f} ms wall, {cpu * 1000:.0f} ms CPU, "
+                f"{result.edges} edges"
+            )
+            for run in range(5):
                 total = int(con.execute("SELECT count(*) FROM spans").fetchone()[0])  # type: ignore[index]
                 generate(con, total, BATCH)
+                cpu = time.process_time()
                 result = classify(con)
-                print(f"incremental {run + 1} (+{result.new_spans}): {result.elapsed_ms:.1f} ms")
+                cpu = time.process_time() - cpu
+                print(
+                    f"incremental {run + 1} (+{result.new_spans}): {result.elapsed_ms:.1f} ms "
+                    f"wall, {cpu * 1000:.1f} ms CPU"
+                )
             result = classify(con)
             print(f"nothing new: {result.elapsed_ms:.1f} ms")
+            print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
