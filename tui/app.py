@@ -86,6 +86,7 @@ class SeamscopeApp(App[None]):
         self.filters = Filters()
         self.sql_history: list[str] = []
         self._token: object = None
+        self._poll_failed = False
         self._generation = 0
         self._seen: dict[int, int] = {}
         self.sub_title = description
@@ -179,9 +180,13 @@ class SeamscopeApp(App[None]):
         if source is None:
             return
         try:
+            if not source.may_have_changed() and not self._poll_failed:
+                return
+            self._poll_failed = False
             source.refresh()
             token = source.run(data.watermark)
         except Exception:
+            self._poll_failed = True
             return  # locked for a moment, or gone: the next tick tries again
         if token != self._token:
             self._token = token

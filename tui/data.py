@@ -59,6 +59,10 @@ class DataSource(Protocol):
         """Brings the derived tables (edges, labels) up to date with the spans, if it can."""
         ...
 
+    def may_have_changed(self) -> bool:
+        """Cheap check before a poll: False when the store surely has not changed since."""
+        ...
+
     def user_sql(self, sql: str) -> pa.Table:
         """Runs a user's statement read-only."""
         ...
@@ -108,6 +112,23 @@ class LocalStore:
         # the same time; workers take turns.
         self._lock = threading.Lock()
         self._classified_watermark: int | None = None
+        self._file_state: tuple[tuple[int, int], ...] | None = None
+
+    def may_have_changed(self) -> bool:
+        """Compares the file's and its WAL's size and mtime with the last poll, so an idle TUI
+        does not open the file every second (each open would shut a starting owner out)."""
+        state = []
+        for candidate in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = candidate.stat()
+            except OSError:
+                state.append((-1, -1))
+                continue
+            state.append((st.st_mtime_ns, st.st_size))
+        current = tuple(state)
+        changed = current != self._file_state
+        self._file_state = current
+        return changed
 
     def run(self, work: Callable[[Query], T]) -> T:
         with self._lock:
@@ -181,6 +202,11 @@ class ReceiverSource:
     def refresh(self) -> None:
         pass
 
+    def may_have_changed(self) -> bool:
+        # The batch watermark moves before the classifier has written the edges of that batch;
+        # a poll is a few cursor queries in this process, so always poll.
+        return True
+
     def user_sql(self, sql: str) -> pa.Table:
         check_read_only(sql)
         try:
@@ -209,6 +235,9 @@ class OwnerSource:
 
     def refresh(self) -> None:
         pass
+
+    def may_have_changed(self) -> bool:
+        return True  # the owner's watermark is one small query away
 
     def user_sql(self, sql: str) -> pa.Table:
         check_read_only(sql)
