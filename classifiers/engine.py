@@ -212,9 +212,11 @@ def _result(
 
 def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
     def run(sql: str, params: list[object] | None = None) -> object:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = con.execute(sql, params or [])
-        print(f"{(time.perf_counter() - started) * 1000:8.1f} ms  {' '.join(sql.split())[:90]}")
+        wall = (time.perf_counter() - started) * 1000
+        used = (time.process_time() - cpu) * 1000
+        print(f"{wall:8.1f} ms {used:8.1f} ms CPU  {' '.join(sql.split())[:80]}")
         return result
 
     return run
@@ -266,10 +268,19 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             SELECT {key} FROM classifier_spans
             WHERE start_time >= {lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+        # Traces with nothing stored yet (the usual case) need no difference.
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
-            SELECT *, 1 AS sign FROM (SELECT {key} FROM _cls_fnew EXCEPT ALL FROM _cls_old)
+            SELECT {key}, 1 AS sign FROM _cls_fnew
+            WHERE trace_id NOT IN (SELECT trace_id FROM _cls_old)
             UNION ALL
-            SELECT *, -1 AS sign FROM (FROM _cls_old EXCEPT ALL SELECT {key} FROM _cls_fnew)""")
+            SELECT *, 1 AS sign FROM (
+                SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old)
+                EXCEPT ALL FROM _cls_old)
+            UNION ALL
+            SELECT *, -1 AS sign FROM (
+                FROM _cls_old
+                EXCEPT ALL
+                SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old))""")
         removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
         if _scalar(con, "SELECT count(*) FROM _cls_old"):
             x(f"""DELETE FROM classifier_spans
