@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,14 @@ def tui(
             return open_source(path, landscape)
 
     app = SeamscopeApp(factory, refresh_interval=refresh)
+    # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
+    # receiver flushes and withdraws its owner file.
+    previous = signal.signal(signal.SIGTERM, lambda *_: app.exit())
     try:
         app.run()
     finally:
+        signal.signal(signal.SIGTERM, previous)
+        if collect:
+            source.close()
         if tmp is not None:
             tmp.cleanup()
