@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.tui.demo.processes import free_port
 from tests.functional.sample import build_store
 
 pytestmark = [
@@ -93,5 +97,31 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         while not exit_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_collect_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`seamscope tui --collect` owns the store; SIGTERM (as the demo sends) leaves like q."""
+    db = tmp_path / "live.duckdb"
+    owner = tmp_path / "live.duckdb.owner.json"
+    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    command = (
+        f"{shlex.quote(sys.executable)} -m seamscope.tui tui --collect --port {free_port()}"
+        f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30", command], check=True
+    )
+    try:
+        wait_for(session, "The store is empty")
+        assert owner.exists()
+        pid = json.loads(owner.read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert exit_file.read_text().strip() == "0"
+        assert not owner.exists()
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
