@@ -227,3 +227,49 @@ def test_user_mistakes_get_one_line_and_exit_2(store: Path, tmp_path: Path) -> N
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     done = seamscope("edges", "--db", str(store), "--landscape", str(bad))
     assert "bad.toml:2: systems.shop.components.cart: unknown role 'frontend'" in done.stderr
+
+
+def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
+    """While `seamscope collect` owns the store, the commands still answer, with our landscape."""
+    import shutil
+    import time
+
+    from seamscope.tracer.owner import find_owner
+    from seamscope.tui.demo.processes import ManagedProcess, free_port
+
+    db = tmp_path / "owned.duckdb"
+    shutil.copy(store, db)
+    owner = ManagedProcess(
+        "collect",
+        [
+            sys.executable,
+            "-m",
+            "seamscope.tui",
+            "collect",
+            "--db",
+            str(db),
+            "--port",
+            str(free_port()),
+        ],
+        log_path=tmp_path / "collect.log",
+    ).start()
+    try:
+        deadline = time.monotonic() + 60
+        while find_owner(db) is None:
+            assert owner.alive() and time.monotonic() < deadline, (
+                tmp_path / "collect.log"
+            ).read_text()
+            time.sleep(0.1)
+        done = seamscope(
+            "edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json"
+        )
+        assert done.returncode == 0, done.stderr
+        seen = {
+            (_short(e["from"]), _short(e["to"]), e["mechanism"], e["rule_id"])
+            for e in json.loads(done.stdout)
+        }
+        assert expected_labels() <= seen
+        check = seamscope("check", "--db", str(db), "--landscape", str(LANDSCAPE))
+        assert check.returncode == 1 and "A401" in check.stdout
+    finally:
+        owner.stop()
