@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +18,40 @@ from typing import IO
 
 from seamscope.tracer.errors import SeamscopeError
 
+_LOWEST_PORT = 10_000
+_PICK = random.SystemRandom()  # immune to tests seeding `random`: xdist workers differ
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, for a server that starts a moment later.
+
+    Picked below the kernel's ephemeral range: the source ports of outgoing connections (and
+    bind-to-0 picks of other processes) come from that range, and could take the port between
+    this pick and the server's bind.
+    """
+    low, _ = _ephemeral_range()
+    if low - _LOWEST_PORT >= 1000:
+        for _ in range(50):
+            port = _PICK.randrange(_LOWEST_PORT, low)
+            if _bindable(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
