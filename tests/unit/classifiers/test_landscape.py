@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seamscope.classifiers.landscape import (
     LandscapeError,
@@ -198,3 +200,42 @@ def test_a_bff_name_is_not_taken_for_a_role(classified: ClassifyFn) -> None:
     assert (node["role"], node["inferred"]) == ("backend", True)
     assert "named like a BFF" in node["inference"]
     assert c.rule("web", "shop-bff") == "P303"
+
+
+_FRAGMENTS = [
+    "[systems.a]\n",
+    "[systems.b.components]\n",
+    "components = ",
+    '{ x = "webapp" }',
+    '["x", 1]',
+    "[owners.tables]\n",
+    'Orders = "a"\n',
+    "[[edges]]\n",
+    'from = "a"\n',
+    'to = "b"\n',
+    "mechanism = 3\n",
+    "[vendors.v]\n",
+    'hosts = ["*.x"]\n',
+    "[data_leaders.a]\n",
+    "entities = [[]]\n",
+    "[exceptions]\n",
+    "rest_allowed_webapps = {}\n",
+    "= \n",
+    '"\n',
+    "x.y.z = 1\n",
+    "[systems]\n",
+    "systems = 1\n",
+    "\u00e9 = 1\n",
+    "[[systems]]\n",
+    "edges = [1]\n",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12))
+def test_any_text_parses_or_fails_with_one_clear_line(parts: list[str]) -> None:
+    text = "".join(parts)
+    try:
+        parse_landscape(text, Path("fuzz.toml"))
+    except LandscapeError as exc:
+        assert str(exc).startswith("fuzz.toml") and "\n" not in str(exc)
