@@ -477,3 +477,18 @@ async def test_beyond_thirty_systems_the_table_leads(db_path: Path, make_app: Ap
         await settle(pilot)
         assert app.screen.query_one("#map-pane").display
         assert len(app.screen.query_one(LandscapeMap).drawing.boxes) == 35
+
+
+async def test_walking_the_table_selects_the_edge_source_on_the_map(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#edges", DataTable)
+        table.focus()
+        await pilot.pause()
+        row = cells(table, 0).index("users/users-api")
+        table.move_cursor(row=row)
+        await settle(pilot)
+        assert app.screen.query_one(LandscapeMap).selected == "system:users"

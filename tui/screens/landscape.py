@@ -162,6 +162,7 @@ class GraphScreen(DataScreen[Any]):
     def __init__(self) -> None:
         super().__init__()
         self.map_hidden: bool | None = None
+        self.map_node_of: dict[str, str] = {}  # edge id -> the map box it starts from
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,6 +197,14 @@ class GraphScreen(DataScreen[Any]):
         if event.data_table.id == "edges" and event.row_key.value:
             self.sapp.open_edge(event.row_key.value)
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Walking the table shows where the edge starts on the map."""
+        if event.data_table.id != "edges" or self.focused is not event.data_table:
+            return
+        node = self.map_node_of.get(event.row_key.value or "")
+        if node is not None:
+            self.query_one(LandscapeMap).select(node)
+
 
 class LandscapeScreen(GraphScreen):
     """Level 1: systems and vendors, and the edges between them."""
@@ -210,6 +219,7 @@ class LandscapeScreen(GraphScreen):
             self.sapp.show_empty(view.status, view.span_count)
             return
         nodes, arrows = landscape_graph(view)
+        self.map_node_of = {e.edge_id: f"system:{e.from_system}" for e in view.edges}
         counts = {v: 0 for v in ("pattern", "smell", "anti-pattern", "unclassified")}
         for e in view.edges:
             counts[e.verdict] = counts.get(e.verdict, 0) + 1
@@ -245,6 +255,7 @@ class SystemScreen(GraphScreen):
         view: SystemView = payload
         self.sub_title = f"System {self.system}"
         nodes, arrows = system_graph(view)
+        self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
         components = sum(1 for n in nodes if n.kind == "component")
         resources = sum(1 for n in nodes if n.kind == "resource")
         vendors = sum(1 for n in nodes if n.kind == "external")
