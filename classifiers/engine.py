@@ -251,8 +251,11 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             SELECT {SPAN_COLUMNS} FROM spans
             WHERE batch_id <= {top} AND start_time >= {lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+    # A full run reads each kind of span straight from the store (filters reach the scan, no
+    # copy of every span); an incremental run keeps its few thousand spans in a table.
+    s_kind = "VIEW" if full else "TABLE"
     x(
-        "CREATE OR REPLACE TEMP TABLE _cls_s AS "
+        f"CREATE OR REPLACE TEMP {s_kind} _cls_s AS "
         + CLASSIFIED_SQL.replace("FROM src", "FROM _cls_src")
     )
     x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + FACTS_SQL.replace("FROM s ", "FROM _cls_s "))
@@ -436,7 +439,8 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         GROUP BY ALL
         HAVING len(scans) > 0""")
     x("DROP VIEW IF EXISTS _cls_delta" if full else "DROP TABLE IF EXISTS _cls_delta")
-    for name in ("_cls_fnew", "_cls_touch", "_cls_s", "_cls_old", "_cls_lone"):
+    x(f"DROP {s_kind} IF EXISTS _cls_s")
+    for name in ("_cls_fnew", "_cls_touch", "_cls_old", "_cls_lone"):
         x(f"DROP TABLE IF EXISTS {name}")
     x("DROP VIEW IF EXISTS _cls_new")
     x("DROP VIEW IF EXISTS _cls_src" if full else "DROP TABLE IF EXISTS _cls_src")
