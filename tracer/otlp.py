@@ -124,18 +124,25 @@ def _pb_value(value: Any, path: str, depth: int) -> Any:
 
 
 def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
-    """A KeyValue list as a dict; the hot path of decoding, so scalars are handled inline."""
+    """A KeyValue list as a dict; the hot path of decoding, so scalars are handled inline.
+
+    A non-empty string_value can only be set when the value is a string, so most attributes
+    cost one accessor call and no WhichOneof.
+    """
     out: dict[str, Any] = {}
     for kv in attributes:
         value = kv.value
-        kind = value.WhichOneof("value")
-        if kind == "string_value":
-            text = value.string_value
+        text = value.string_value
+        if text:
             if len(text) > MAX_VALUE_CHARS:
                 _text(text, f"{path}.{kv.key}")
             out[kv.key] = text
-        elif kind == "int_value":
+            continue
+        kind = value.WhichOneof("value")
+        if kind == "int_value":
             out[kv.key] = value.int_value
+        elif kind == "string_value":
+            out[kv.key] = ""
         elif kind == "bool_value":
             out[kv.key] = value.bool_value
         elif kind is None:

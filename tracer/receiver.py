@@ -58,6 +58,7 @@ SQL_ROW_LIMIT = 100_000
 SQL_TIMEOUT_S = 30.0
 _COALESCE_SPANS = 100_000
 _IDLE_CHECKPOINT_S = 2.0
+_HOOK_IDLE_S = 0.2
 _MAX_KEY_LEN = 200
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 AfterCommit = Callable[[duckdb.DuckDBPyConnection], None]
@@ -171,6 +172,7 @@ class Receiver:
         sql_row_limit: int = SQL_ROW_LIMIT,
         sql_timeout_s: float = SQL_TIMEOUT_S,
         drain_interval_s: float = 5.0,
+        after_commit_interval_s: float = 1.0,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -181,6 +183,7 @@ class Receiver:
         self.sql_row_limit = sql_row_limit
         self.sql_timeout_s = sql_timeout_s
         self.drain_interval_s = drain_interval_s
+        self.after_commit_interval_s = after_commit_interval_s
         self.stats = ReceiverStats()
         self.url = ""
         self._decode_threads = decode_threads
@@ -370,20 +373,35 @@ class Receiver:
 
     # -- writer thread ---------------------------------------------------------------------
 
+    def _run_hook(self) -> None:
+        if self.after_commit is None or self._store is None:
+            return
+        try:
+            self.after_commit(self._store.con)
+        except Exception:  # noqa: BLE001 - a hook must not stop the writer
+            _log.exception("seamscope: after_commit hook failed")
+
     def _write_loop(self) -> None:
-        if self.after_commit is not None and self._store is not None:
-            # Spans stored before this run (or drained from the spool) get classified too.
-            try:
-                self.after_commit(self._store.con)
-            except Exception:  # noqa: BLE001 - a hook must not stop the writer
-                _log.exception("seamscope: after_commit hook failed")
+        # Spans stored before this run (or drained from the spool) get classified too.
+        self._run_hook()
+        hook_pending = False
+        last_hook = time.monotonic()
         dirty = False
         last_drain = time.monotonic()
         stopping = False
         while True:
+            if hook_pending:
+                timeout = _HOOK_IDLE_S
+            else:
+                timeout = _IDLE_CHECKPOINT_S if dirty else 1.0
             try:
-                first = self._queue.get(timeout=_IDLE_CHECKPOINT_S if dirty else 1.0)
+                first = self._queue.get(timeout=timeout)
             except queue.Empty:
+                if hook_pending:
+                    self._run_hook()
+                    hook_pending = False
+                    last_hook = time.monotonic()
+                    continue
                 if dirty:
                     self._checkpoint()
                     dirty = False
@@ -407,13 +425,22 @@ class Receiver:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            if work:
-                self._commit(work)
+            if work and self._commit(work):
                 dirty = True
+                hook_pending = self.after_commit is not None
+            # The hook (a classifier refresh) runs at most once per interval under load,
+            # and as soon as the queue is quiet.
+            if hook_pending and time.monotonic() - last_hook >= self.after_commit_interval_s:
+                self._run_hook()
+                hook_pending = False
+                last_hook = time.monotonic()
             if stopping and self._queue.empty():
+                if hook_pending:
+                    self._run_hook()
                 return
 
-    def _commit(self, work: Sequence[_Work]) -> None:
+    def _commit(self, work: Sequence[_Work]) -> int:
+        """Commits work in one transaction, then answers each request; returns spans stored."""
         store = self._store
         assert store is not None
         try:
@@ -440,18 +467,15 @@ class Receiver:
                     self._tee.write(w.tee_line + "\n")
         if self._tee is not None:
             self._tee.flush()
-        row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
-        self._watermark = int(row[0]) if row else self._watermark
+        if stored:
+            row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()
+            self._watermark = int(row[0][0]) if row else self._watermark
         with self._stats_lock:
             self.stats.stored += stored
             self.stats.duplicate += duplicate
-        if stored and self.after_commit is not None:
-            try:
-                self.after_commit(store.con)
-            except Exception:  # noqa: BLE001 - a hook must not stop the writer
-                _log.exception("seamscope: after_commit hook failed")
         for w, count in zip(work, counts, strict=True):
             w.done(count)
+        return stored
 
     def _checkpoint(self) -> None:
         if self._store is not None:
@@ -479,11 +503,8 @@ class Receiver:
                 self.stats.drained += drained
             row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
             self._watermark = int(row[0]) if row else self._watermark
-            if self.after_commit is not None and threading.current_thread() is self._writer:
-                try:
-                    self.after_commit(store.con)
-                except Exception:  # noqa: BLE001
-                    _log.exception("seamscope: after_commit hook failed")
+            if threading.current_thread() is self._writer:
+                self._run_hook()
 
     # -- HTTP ------------------------------------------------------------------------------
 

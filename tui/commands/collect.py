@@ -93,6 +93,18 @@ def classifier_hook(landscape: Path | None) -> AfterCommit | None:
     default=None,
     help="Landscape file (TOML) for the live classification.",
 )
+@click.option(
+    "--no-classify",
+    is_flag=True,
+    help="Only store spans; do not refresh the classification as they arrive.",
+)
+@click.option(
+    "--decoders",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Decoder processes (0: threads in this process).",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the running count.")
 def collect(
     db: Path | None,
@@ -101,6 +113,8 @@ def collect(
     max_body_mb: int,
     tee: Path | None,
     landscape: Path | None,
+    no_classify: bool,
+    decoders: int,
     quiet: bool,
 ) -> None:
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
@@ -123,7 +137,8 @@ def collect(
         port,
         max_body_bytes=max_body_mb * 1024 * 1024,
         tee_path=tee,
-        after_commit=classifier_hook(landscape),
+        after_commit=None if no_classify else classifier_hook(landscape),
+        decode_processes=decoders,
     )
     receiver.start()
     try:

@@ -265,3 +265,25 @@ def test_response_bodies_carry_partial_success() -> None:
     assert as_json["partialSuccess"]["rejectedSpans"] == "1"
     assert response_body(None, json_format=False) == b""
     assert ExportTraceServiceRequest.FromString(b"").resource_spans == []
+
+
+def test_protobuf_empty_and_zero_values_keep_their_type() -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    request = sample_request(1)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    del span.attributes[:]
+    span.attributes.extend(
+        [
+            KeyValue(key="e", value=AnyValue(string_value="")),
+            KeyValue(key="z", value=AnyValue(int_value=0)),
+            KeyValue(key="f", value=AnyValue(bool_value=False)),
+            KeyValue(key="d", value=AnyValue(double_value=0.0)),
+            KeyValue(key="n", value=AnyValue()),
+            KeyValue(key="b", value=AnyValue(bytes_value=b"")),
+        ]
+    )
+    builder = SpanBatchBuilder()
+    assert decode_protobuf(request.SerializeToString(), builder).accepted == 1
+    attributes = json.loads(builder.build().column("attributes")[0].as_py())
+    assert attributes == {"e": "", "z": 0, "f": False, "d": 0.0, "n": None, "b": ""}
