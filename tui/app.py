@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
@@ -216,7 +216,7 @@ class SeamscopeApp(App[None]):
     # ---- navigation ------------------------------------------------------------------------
 
     def _browsing(self) -> bool:
-        return self.source is not None and not isinstance(self.screen, ProblemScreen)
+        return self.source is not None and not isinstance(self.screen, ProblemScreen | ModalScreen)
 
     def open_system(self, system: str) -> None:
         self.push_screen(SystemScreen(system))
