@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import protobuf_to_json, sample_request
 from seamscope.tracer.owner import find_owner
 from seamscope.tracer.store import open_read_only
@@ -242,3 +244,27 @@ def test_tee_writes_what_it_stored(db_path: Path, tmp_path: Path) -> None:
     done = run_seamscope("ingest", "--db", str(other), str(tee))
     assert done.returncode == 0, done.stderr
     assert span_count(other) == 6
+
+
+def test_collect_classifies_what_it_receives(collector: Collector, db_path: Path) -> None:
+    from seamscope.tracer.access import query_store
+
+    assert (
+        collector.post(
+            sample_request(30, seed=21).SerializeToString(),
+            {"Content-Type": "application/x-protobuf"},
+        )[0]
+        == 200
+    )
+    sql = "SELECT count(*) AS n FROM edges WHERE to_node = 'dynamodb:table/Orders'"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if query_store(db_path, sql).to_pylist() == [{"n": 3}]:
+                break
+        except SeamscopeError:
+            pass  # the classifier has not created its tables yet
+        assert time.monotonic() < deadline, "no edges after 60 s"
+        time.sleep(0.2)
+    assert collector.stop(signal.SIGTERM) == 0
+    assert query_store(db_path, sql).to_pylist() == [{"n": 3}]
