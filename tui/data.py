@@ -159,8 +159,13 @@ class LocalStore:
     def refresh(self) -> None:
         if self._classify is None:
             return
-        watermark = self.run(_spans_watermark)
+        watermark, classified = self.run(_classify_watermarks)
         if watermark == self._classified_watermark:
+            return
+        if classified == watermark and self.landscape is None:
+            # The classifier already reflects every batch (its own state says so): no need to
+            # take the file read-write.
+            self._classified_watermark = watermark
             return
         with self._lock:
             from seamscope.tracer.owner import find_owner
@@ -471,6 +476,18 @@ def _has_table(q: Query, name: str) -> bool:
 def _spans_watermark(q: Query) -> int:
     value = q("SELECT coalesce(max(batch_id), 0) AS w FROM batches", None).column(0)[0].as_py()
     return int(value)
+
+
+def _classify_watermarks(q: Query) -> tuple[int, int | None]:
+    """(newest batch, the batch the classifier's tables reflect, None when unknown)."""
+    spans = _spans_watermark(q)
+    if not _has_table(q, "classifier_state"):
+        return spans, None
+    rows = q("SELECT value FROM classifier_state WHERE key = 'watermark'", None).to_pylist()
+    try:
+        return spans, int(rows[0]["value"]) if rows else None
+    except (TypeError, ValueError):
+        return spans, None
 
 
 def watermark(q: Query) -> tuple[Any, ...]:
