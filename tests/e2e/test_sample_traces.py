@@ -10,9 +10,11 @@ import time
 import uuid
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from seamscope.tui.demo.findings import classified_edges
+from seamscope.tui.demo.run import FLEET
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
 from tests.e2e.test_demo_live import wait_for_text
 
@@ -80,3 +82,39 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
         assert done.read_text().strip() == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.mark.slow
+def test_the_capture_script_recaptures_every_service_in_one_command(tmp_path: Path) -> None:
+    out = tmp_path / "captured"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SAMPLES / "capture.py"),
+            "--out",
+            str(out),
+            "--seconds",
+            "6",
+            "--pace",
+            "1",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["demo-fleet.jsonl", "seamscope.toml"]
+    db = tmp_path / "captured.duckdb"
+    ingested = subprocess.run(
+        [sys.executable, "-m", "seamscope.tui", "ingest", str(out), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        services = {r[0] for r in con.execute("SELECT DISTINCT service_name FROM spans").fetchall()}
+    finally:
+        con.close()
+    assert services == {spec.name for spec in FLEET}
