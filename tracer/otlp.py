@@ -316,9 +316,12 @@ def _json_int(value: Any, path: str) -> int:
 
 def _json_time(obj: dict[str, Any], camel: str, snake: str, path: str) -> int:
     raw = _get(obj, camel, snake)
-    if raw is None:
+    if type(raw) is str and raw.isdigit() and raw.isascii():
+        value = int(raw)
+    elif raw is None:
         raise _Reject(f"{path}{camel}: missing")
-    value = _json_int(raw, path + camel)
+    else:
+        value = _json_int(raw, path + camel)
     if not 0 < value <= _MAX_NS:
         raise _Reject(f"{path}{camel}: {value} is not a time")
     return value
@@ -378,26 +381,38 @@ def _json_value(value: Any, path: str, depth: int) -> Any:
 
 
 def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
+    """A KeyValue array as a dict; common scalar shapes inline (the hot path of ingest)."""
     if values is None:
         return {}
-    if not isinstance(values, list):
+    if type(values) is not list:
         raise _Reject(f"{path}: {_type_name(values)}, want an array")
     out: dict[str, Any] = {}
     for i, kv in enumerate(values):
-        if not isinstance(kv, dict):
+        if type(kv) is not dict:
             raise _Reject(f"{path}[{i}]: {_type_name(kv)}, want a key/value object")
         key = kv.get("key")
-        if not isinstance(key, str):
+        if type(key) is not str:
             raise _Reject(f"{path}[{i}].key: {_type_name(key)}, want a string")
         value = kv.get("value")
+        if type(value) is dict and len(value) == 1:
+            ((kind, inner),) = value.items()
+            if kind == "stringValue":
+                if type(inner) is str and len(inner) <= MAX_VALUE_CHARS:
+                    out[key] = inner
+                    continue
+            elif kind == "intValue":
+                if type(inner) is int:
+                    out[key] = inner
+                    continue
+                if type(inner) is str and inner.isdigit() and inner.isascii():
+                    out[key] = int(inner)
+                    continue
+            elif kind == "boolValue":
+                if type(inner) is bool:
+                    out[key] = inner
+                    continue
         if value is None:
             out[key] = None
-        elif isinstance(value, dict) and len(value) == 1 and "stringValue" in value:
-            text = value["stringValue"]
-            if isinstance(text, str) and len(text) <= MAX_VALUE_CHARS:
-                out[key] = text
-            else:
-                out[key] = _want_str(text, f"{path}[{i}].value.stringValue")
         else:
             out[key] = _json_value(value, f"{path}[{i}].value", depth)
     return out
