@@ -87,7 +87,10 @@ _VALUES = """
 
 
 def generate(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
-    """Appends spans first .. first + count - 1 (and their batches) to the store."""
+    """Appends spans first .. first + count - 1 (and their batches) to the store.
+
+    Batches hold BATCH spans each: start at a multiple of BATCH, or a classified batch grows.
+    """
     values = _VALUES.format(systems=SYSTEMS, batch=BATCH)
     con.execute(
         f"""INSERT INTO spans ({", ".join(SPAN_COLUMN_NAMES)})

@@ -92,3 +92,19 @@ def test_an_empty_store_classifies_to_nothing(db_path: Path) -> None:
     result = classify(con)
     assert (result.edges, result.nodes, result.new_spans) == (0, 0, 0)
     con.close()
+
+
+def test_the_synthetic_store_classifies_like_a_fleet(db_path: Path) -> None:
+    from seamscope.classifiers.synthetic import generate
+
+    with Store.open(db_path) as store:
+        generate(store.con, 0, 10_000)
+        classify(store.con)
+        generate(store.con, 10_000, 10_000)
+        result = classify(store.con)
+        assert result.new_spans == 10_000
+        rules = {r[0] for r in store.con.execute("SELECT DISTINCT rule_id FROM edges").fetchall()}
+        labelled = store.con.execute("SELECT count(DISTINCT span_id) FROM span_labels").fetchone()
+    assert {"P101", "P303", "P301", "P302", "P201", "P402"} <= rules
+    # Server spans (2 of every 10) are no integration and carry no label.
+    assert labelled == (16_000,)
