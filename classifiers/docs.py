@@ -22,6 +22,27 @@ no integration (server spans, internal work) carry no label. See them with `seam
 select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
 ```
 
+## How integrations are found
+
+- **Calling.** An HTTP client span calls the component whose server span is its child in the same
+  trace; without one, the component that serves that host and port; else an external vendor
+  (declared in the landscape file, or inferred from a host that is no traced component and not
+  AWS). An HTTP span that only carries an AWS SDK call (a child of an AWS span, or a request to an
+  AWS endpoint) is part of that call. GraphQL is told from REST by the operation the request
+  carried. AWS calls go to resources named by kind and name (`dynamodb:table/Orders`,
+  `s3:bucket/exports`, `lambda:function/resize`), never by endpoint.
+- **Listening.** Producers and consumers are joined by what the event is, not by trace context:
+  EventBridge by source and detail-type (and bus when the consumer knows it), SQS by queue, SNS by
+  topic, Kinesis by stream, a DynamoDB stream by its table. An EventBridge rule or an SNS topic
+  delivering to a queue is one producer → consumer edge, through (`via`) the bus or topic; a
+  table's stream is one edge from the table to its reader.
+- **Level.** `system` when the two ends belong to different systems (a resource belongs to its
+  owner), `component` inside one system, `external` when one end is a vendor.
+- **Handling an event** is the consumer's work in the trace that received it, after the receive;
+  where a worker leaves every call in a trace of its own, what the same process instance does
+  after the receive until its next one. **A recurring job** is a root operation with at least
+  three runs at a steady period.
+
 When several rules could apply, the first in this order wins: {order}.
 
 | id | name | level | verdict | what it detects |
