@@ -31,7 +31,7 @@ from seamscope.classifiers.facts import (
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.owner import find_owner
-from seamscope.tracer.store import short_lock
+from seamscope.tracer.store import StoreMissing, short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
 CLASSIFIER_VERSION = "1"
@@ -447,8 +447,31 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
     return count
 
 
+class ThrottledClassify:
+    """An after-commit hook that classifies at most once per interval.
+
+    Each classification reads the recent trace window of the store, so an owner committing
+    many small batches a second should not classify after every one; what a skipped call left
+    is picked up by the next call (or by a reader's own refresh).
+    """
+
+    def __init__(self, landscape: Landscape | None = None, min_interval_s: float = 1.0) -> None:
+        self.landscape = landscape
+        self.min_interval_s = min_interval_s
+        self._last = float("-inf")
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> ClassifyResult | None:
+        now = time.monotonic()
+        if now - self._last < self.min_interval_s:
+            return None
+        self._last = now
+        return classify(con, self.landscape)
+
+
 def refresh_store(db_path: Path, landscape: Landscape | None = None) -> None:
     """Classifies the store at db_path unless an owner process is alive (it keeps it fresh)."""
+    if not db_path.exists():
+        raise StoreMissing(f"{db_path}: no store here (set SEAMSCOPE_DB or pass --db)")
     if find_owner(db_path) is not None:
         return
     with short_lock(db_path) as store:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from seamscope.classifiers.engine import classify, refresh_store
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.owner import publish, withdraw
-from seamscope.tracer.store import Store
+from seamscope.tracer.store import Store, StoreMissing
 from tests.unit.classifiers.fleet import Fleet, Service
 
 ORDERS = Service("orders-api", "orders", "backend")
@@ -108,3 +109,22 @@ def test_the_synthetic_store_classifies_like_a_fleet(db_path: Path) -> None:
     assert {"P101", "P303", "P301", "P302", "P201", "P402"} <= rules
     # Server spans (2 of every 10) are no integration and carry no label.
     assert labelled == (16_000,)
+
+
+def test_a_throttled_hook_classifies_at_most_once_per_interval(db_path: Path) -> None:
+    from seamscope.classifiers.engine import ThrottledClassify
+
+    _fleet().store(db_path)
+    con = duckdb.connect(str(db_path))
+    hook = ThrottledClassify(min_interval_s=3600)
+    first = hook(con)
+    assert first is not None and first.edges == 2
+    assert hook(con) is None
+    assert ThrottledClassify(min_interval_s=0)(con) is not None
+    con.close()
+
+
+def test_refresh_store_of_a_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreMissing, match="no store here"):
+        refresh_store(tmp_path / "nope.duckdb")
+    assert not (tmp_path / "nope.duckdb").exists()
