@@ -69,7 +69,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         assert "graphql" in screen and "anti-pattern" in screen
 
         keys(session, "n")
-        screen = wait_for(session, "smells, worst first")
+        screen = wait_for(session, "worst first")
         assert "A101" in screen and "A303" in screen
 
         keys(session, "Enter")

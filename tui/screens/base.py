@@ -37,6 +37,11 @@ def short_node(node_id: str) -> str:
     return node_id
 
 
+def num(text: str, style: str = "") -> Text:
+    """A number cell, right-aligned."""
+    return Text(text, style=style, justify="right")
+
+
 def fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 

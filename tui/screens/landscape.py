@@ -19,6 +19,7 @@ from seamscope.tui.screens.base import (
     fill_table,
     fmt_ms,
     fmt_time,
+    num,
     short_node,
     verdict_text,
 )
@@ -41,9 +42,9 @@ def edge_rows(edges: Iterable[Edge]) -> list[tuple[str, list[str | Text]]]:
                 e.mechanism + (" (listen)" if e.direction == "listen" else ""),
                 e.rule_id,
                 verdict_text(e.verdict),
-                f"{e.span_count:,}",
-                f"{100 * e.error_rate:.1f}",
-                fmt_ms(e.p95_ms),
+                num(f"{e.span_count:,}"),
+                num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
+                num(fmt_ms(e.p95_ms)),
                 fmt_time(e.last_seen),
             ],
         )

@@ -11,7 +11,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from seamscope.tui import data
 from seamscope.tui.data import Edge, Query, RuleCount
-from seamscope.tui.screens.base import DataScreen, fill_table, fmt_time, short_node, verdict_text
+from seamscope.tui.screens.base import (
+    DataScreen,
+    fill_table,
+    fmt_time,
+    num,
+    short_node,
+    verdict_text,
+)
 
 
 class FindingsScreen(DataScreen[Any]):
@@ -46,7 +53,11 @@ class FindingsScreen(DataScreen[Any]):
         else:
             self.sub_title = "Findings"
             bad = sum(1 for e in edges if e.verdict == "anti-pattern")
-            what = f"{bad} anti-patterns · {len(edges) - bad} smells, worst first"
+            smells = len(edges) - bad
+            what = (
+                f"{bad} anti-pattern{'' if bad == 1 else 's'} · "
+                f"{smells} smell{'' if smells == 1 else 's'}, worst first (Enter: the edge)"
+            )
         if self.filters.describe():
             what += f"   filter: {self.filters.describe()}"
         self.query_one("#summary", Static).update(what)
@@ -59,10 +70,10 @@ class FindingsScreen(DataScreen[Any]):
                     short_node(e.from_node),
                     short_node(e.to_node),
                     e.mechanism,
-                    f"{e.span_count:,}",
-                    f"{e.error_count:,}",
+                    num(f"{e.span_count:,}"),
+                    num(f"{e.error_count:,}", "red" if e.error_count else ""),
                     fmt_time(e.last_seen),
-                    (e.reason or "")[:80],
+                    _clip(e.reason or "", 56),
                 ],
             )
             for e in edges
@@ -73,6 +84,10 @@ class FindingsScreen(DataScreen[Any]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.sapp.open_edge(event.row_key.value)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class PatternsScreen(DataScreen[Any]):
@@ -100,8 +115,8 @@ class PatternsScreen(DataScreen[Any]):
                     c.rule.name,
                     c.rule.level,
                     verdict_text(c.rule.verdict),
-                    f"{c.edges:,}" if c.edges else Text("0", style="dim"),
-                    f"{c.spans:,}" if c.spans else Text("0", style="dim"),
+                    num(f"{c.edges:,}", "" if c.edges else "dim"),
+                    num(f"{c.spans:,}", "" if c.spans else "dim"),
                 ],
             )
             for c in self._counts
