@@ -137,7 +137,7 @@ def test_js_sdk_spans_get_the_labels_of_python_spans(tmp_path: Path) -> None:
     assert js == python
     assert {row[3] for row in python} == {
         "P101",
-        "P303",
+        "P102",
         "A102",
         "P301",
         "A301",
