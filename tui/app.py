@@ -65,12 +65,18 @@ class SeamscopeApp(App[None]):
     class DataChanged(Message):
         """The watermark moved: what is on screen may be stale. Bursts replace each other."""
 
-        def __init__(self, token: object) -> None:
+        def __init__(self, token: object, findings_before: int | None = None) -> None:
             super().__init__()
             self.token = token
+            self.findings_before = findings_before
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, SeamscopeApp.DataChanged)
+            # self is the older message, message the newer one that will be handled instead:
+            # it takes over the count before the burst, so no new finding goes unannounced.
+            if isinstance(message, SeamscopeApp.DataChanged):
+                message.findings_before = self.findings_before
+                return True
+            return False
 
     def __init__(
         self,
@@ -189,11 +195,21 @@ class SeamscopeApp(App[None]):
             self._poll_failed = True
             return  # locked for a moment, or gone: the next tick tries again
         if token != self._token:
+            before = data.finding_count(self._token)
             self._token = token
-            self.post_message(self.DataChanged(token))
+            self.post_message(self.DataChanged(token, before))
 
     def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
         self._generation += 1
+        now = data.finding_count(message.token)
+        before = message.findings_before
+        if now is not None and before is not None and now > before:
+            new = now - before
+            self.notify(
+                f"{new} new finding{'s' if new > 1 else ''}: press n to see them",
+                title="Live",
+                severity="warning",
+            )
         screen = self.screen
         if isinstance(screen, DataScreen):
             screen.reload()

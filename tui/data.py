@@ -497,10 +497,19 @@ def watermark(q: Query) -> tuple[Any, ...]:
         return (batch, None)
     row = q(
         "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
-        "bit_xor(hash(edge_id, rule_id, verdict)) FROM edges",
+        "bit_xor(hash(edge_id, rule_id, verdict)), "
+        "count(*) FILTER (WHERE verdict IN ('anti-pattern', 'smell')) FROM edges",
         None,
     ).to_pylist()[0]
     return (batch, tuple(row.values()))
+
+
+def finding_count(token: object) -> int | None:
+    """How many findings a watermark token saw (None before the classifier ran)."""
+    if isinstance(token, tuple) and len(token) == 2 and isinstance(token[1], tuple):
+        value = token[1][-1]
+        return int(value) if value is not None else None
+    return None
 
 
 _EDGE_COLUMNS = (

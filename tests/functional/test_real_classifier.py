@@ -136,5 +136,8 @@ async def test_local_store_classifies_new_spans_live(
                 break
         froms = cells(table, 0)
         assert "kiosk/kiosk" in froms
+        # A101 (a webapp calling another system's REST API) is a new finding: announced.
+        messages = [n.message for n in app._notifications]
+        assert any("new finding" in m for m in messages), messages
         assert table.row_count == before + 1
         assert cells(table, 1)[froms.index("kiosk/kiosk")] == "stock/stock-api"
