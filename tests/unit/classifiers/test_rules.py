@@ -518,3 +518,24 @@ def test_js_transport_spans_are_part_of_the_aws_call(classified: ClassifyFn) -> 
     assert [e["to_node"] for e in c.edges()] == ["dynamodb:table/Orders"]
     transport = [s for s in f.spans if s.name == "POST"][0]
     assert transport.span_id not in {row[1] for row in c.labels()}
+
+
+def test_reading_the_sources_table_while_handling_is_calling_back(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    recv = f.root(BILLING, "handle-order-event")
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=recv)
+    f.dynamodb(BILLING, "GetItem", "Orders", parent=recv)
+    f.dynamodb(BILLING, "PutItem", "Invoices", parent=recv)
+    c = classified(f)
+    assert c.rule("orders-api", "billing-api", "eventbridge") == "P202"
+    assert c.rule("billing-api", "dynamodb:table/Orders") == "A301"
+
+
+def test_a_consumer_that_does_nothing_observable_is_unclassified(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated")
+    edge = classified(f).edge("orders-api", "billing-api", "eventbridge")
+    assert edge["rule_id"] == "unclassified"
+    assert "no observable work" in edge["reason"]
