@@ -59,6 +59,7 @@ SQL_TIMEOUT_S = 30.0
 _COALESCE_SPANS = 100_000
 _IDLE_CHECKPOINT_S = 2.0
 _HOOK_IDLE_S = 0.2
+MAX_INFLIGHT = 64
 _MAX_KEY_LEN = 200
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 AfterCommit = Callable[[duckdb.DuckDBPyConnection], None]
@@ -194,6 +195,7 @@ class Receiver:
         self._server_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._inflight: asyncio.Semaphore | None = None
         self._decoders: concurrent.futures.Executor | None = None
         self._sql_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._cursor_lock = threading.Lock()
@@ -308,6 +310,7 @@ class Receiver:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
         app = web.Application(client_max_size=self.max_body_bytes)
         app.router.add_post(TRACES_PATH, self._handle_traces)
         app.router.add_post(SQL_PATH, self._handle_sql)
@@ -518,6 +521,13 @@ class Receiver:
         return web.Response(status=status, body=body, content_type=ctype)
 
     async def _handle_traces(self, request: web.Request) -> web.Response:
+        # Backpressure: past MAX_INFLIGHT requests being read, decoded or committed, new ones
+        # wait here (and their senders in TCP) instead of piling up in memory.
+        assert self._inflight is not None
+        async with self._inflight:
+            return await self._receive_traces(request)
+
+    async def _receive_traces(self, request: web.Request) -> web.Response:
         ctype = request.content_type
         if ctype == "application/json":
             json_format = True

@@ -1,3 +1,5 @@
 from seamscope.tui.cli import main
 
-main()
+# Guarded: multiprocessing's spawn (collect --decoders) re-imports the main module in each child.
+if __name__ == "__main__":
+    main()

@@ -153,7 +153,7 @@ def collect(
         while not stop.wait(1.0):
             s = receiver.stats
             now = (s.stored, s.rejected, s.duplicate)
-            if quiet or now == last:
+            if quiet or now == last or (last is None and not any(now)):
                 continue
             last = now
             line = f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
