@@ -30,6 +30,8 @@ def bodies(count: int, distinct_spans: int) -> list[bytes]:
         ExportTraceServiceRequest,
     )
 
+    if distinct_spans % PER_REQUEST:
+        raise ValueError(f"distinct_spans must be a multiple of {PER_REQUEST}")
     base = mix.otlp_requests(mix.sdk_spans(distinct_spans), PER_REQUEST)
     parsed = []
     for body in base:
@@ -123,7 +125,8 @@ def run(ctx: Context) -> list[Result]:
     requests_per_round = ctx.size(100, 4)  # 51k spans per round in a full run
     counts = (1, 2, 4)
     repeats = ctx.repeats if ctx.quick else max(2, ctx.repeats - 2)
-    work = bodies(requests_per_round * (len(counts) * repeats + 1) + 2, ctx.size(20_000, 1_024))
+    # A multiple of PER_REQUEST: every body then carries exactly PER_REQUEST spans.
+    work = bodies(requests_per_round * (len(counts) * repeats + 1) + 2, ctx.size(20_480, 1_024))
     results: list[Result] = []
     # Storing only (--no-classify): the receiver's own throughput, the goal's figure.
     db = ctx.workdir / "receiver.duckdb"
