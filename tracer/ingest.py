@@ -229,6 +229,36 @@ class IngestReport:
         return not self.bad_requests and not self.spans_rejected
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One request after decoding: its spans, or why it could not be used."""
+
+    where: str
+    key: str
+    table: pa.Table | None
+    rejected: int = 0
+    message: str = ""
+    error: str | None = None
+
+
+def decode_one(request: Request, builder: SpanBatchBuilder | None = None) -> Decoded:
+    builder = builder or SpanBatchBuilder()
+    key = batch_key(request.data)
+    try:
+        result = decode_json(request.data, builder)
+    except OtlpError as exc:
+        builder.build()
+        return Decoded(request.where, key, None, error=str(exc))
+    table = builder.build() if result.accepted else None
+    return Decoded(request.where, key, table, result.rejected, result.error_message)
+
+
+def decode_chunk(requests: list[Request]) -> list[Decoded]:
+    """Decodes requests in a worker process."""
+    builder = SpanBatchBuilder()
+    return [decode_one(r, builder) for r in requests]
+
+
 class _LocalSink:
     """Decodes requests and appends them to an open store in large transactions."""
 
@@ -240,21 +270,21 @@ class _LocalSink:
         self.pending_spans = 0
 
     def add(self, request: Request) -> None:
-        builder = self.builder
+        self.accept(decode_one(request, self.builder))
+
+    def accept(self, decoded: Decoded) -> None:
+        """Takes one decoded request (decoded here or in a worker process)."""
         report = self.report
-        try:
-            result = decode_json(request.data, builder)
-        except OtlpError as exc:
-            builder.build()
+        if decoded.error is not None:
             report.bad_requests += 1
-            report.error(f"{request.where}: {exc}")
+            report.error(f"{decoded.where}: {decoded.error}")
             return
-        if result.rejected:
-            report.spans_rejected += result.rejected
-            report.error(f"{request.where}: {result.error_message}")
-        if result.accepted:
-            self.pending.append(Batch(builder.build(), batch_key(request.data), SOURCE))
-            self.pending_spans += result.accepted
+        if decoded.rejected:
+            report.spans_rejected += decoded.rejected
+            report.error(f"{decoded.where}: {decoded.message}")
+        if decoded.table is not None and decoded.table.num_rows:
+            self.pending.append(Batch(decoded.table, decoded.key, SOURCE))
+            self.pending_spans += decoded.table.num_rows
             if self.pending_spans >= _FLUSH_SPANS or len(self.pending) >= _FLUSH_REQUESTS:
                 self.flush()
 
@@ -346,10 +376,13 @@ def ingest(
     *,
     progress: Callable[[int], None] | None = None,
     use_owner: bool = True,
+    workers: int = 0,
 ) -> IngestReport:
     """Loads OTLP JSON from files, folders or stdin ("-") into the store at db_path.
 
     Bad requests are reported with file:line and skipped; the good ones are still stored.
+    workers > 0 decodes in that many processes (large inputs; the caller's main module must
+    be import-safe, as multiprocessing's spawn requires).
     Raises SeamscopeError for a missing path or a store that cannot be opened.
     """
     files = expand_paths(paths)
@@ -367,8 +400,48 @@ def ingest(
         return report
     with Store.open(db_path) as store:
         local = _LocalSink(store, report)
-        for request in iter_requests(files, progress):
-            report.requests += 1
-            local.add(request)
+        requests = iter_requests(files, progress)
+        if workers > 0:
+            _decode_in_processes(requests, local, workers)
+        else:
+            for request in requests:
+                report.requests += 1
+                local.add(request)
         local.flush()
     return report
+
+
+_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def _chunks(requests: Iterator[Request]) -> Iterator[list[Request]]:
+    chunk: list[Request] = []
+    size = 0
+    for request in requests:
+        chunk.append(request)
+        size += len(request.data)
+        if size >= _CHUNK_BYTES or len(chunk) >= 256:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _decode_in_processes(requests: Iterator[Request], sink: _LocalSink, workers: int) -> None:
+    """Decoding (the CPU-bound part) in worker processes, in order; appends stay here."""
+    import concurrent.futures
+    import multiprocessing
+    from collections import deque
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[concurrent.futures.Future[list[Decoded]]] = deque()
+        for chunk in _chunks(requests):
+            sink.report.requests += len(chunk)
+            pending.append(pool.submit(decode_chunk, chunk))
+            while len(pending) > 2 * workers:
+                for decoded in pending.popleft().result():
+                    sink.accept(decoded)
+        while pending:
+            for decoded in pending.popleft().result():
+                sink.accept(decoded)

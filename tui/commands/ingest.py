@@ -50,7 +50,15 @@ def _summary(report: IngestReport) -> str:
     help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
 )
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
-def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Decoder processes (0: decode in this process). Helps on idle cores only.",
+)
+def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int) -> None:
     """Load OTLP JSON into the store: files, folders (*.json, *.jsonl) or - for stdin.
 
     One export request per line, or one pretty-printed request per file. Each request is
@@ -71,9 +79,11 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool) -> None:
         columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("ingest", total=total)
-            report = run_ingest(db_path, paths, progress=lambda n: bar.advance(task, n))
+            report = run_ingest(
+                db_path, paths, progress=lambda n: bar.advance(task, n), workers=jobs
+            )
     else:
-        report = run_ingest(db_path, paths)
+        report = run_ingest(db_path, paths, workers=jobs)
     for message in report.errors:
         click.echo(f"seamscope: {message}", err=True)
     shown = len(report.errors)

@@ -94,3 +94,17 @@ def test_ingest_goes_through_a_live_owner(db_path: Path, tmp_path: Path) -> None
     # The owner used the same batch keys as a local load: loading locally adds nothing.
     local = ingest(db_path, [str(path)])
     assert local.via_owner is None and (local.spans_stored, local.spans_present) == (0, 20)
+
+
+def test_decoding_in_worker_processes_gives_the_same_result(db_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    lines = _lines(range(30, 36))
+    path.write_text("\n".join([*lines[:3], "{oops", *lines[3:]]) + "\n")
+    report = ingest(db_path, [str(path)], workers=2)
+    assert (report.requests, report.spans_stored, report.bad_requests) == (7, 30, 1)
+    assert report.errors == [
+        f"{path}:4: not JSON: Expecting property name enclosed in double quotes at line 1 column 2"
+    ]
+    again = ingest(db_path, [str(path)], workers=1)
+    assert (again.spans_stored, again.spans_present) == (0, 30)
+    assert _count(db_path) == (30, 6)
