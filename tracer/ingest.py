@@ -12,6 +12,8 @@ import hashlib
 import http.client
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -302,43 +304,83 @@ class _LocalSink:
         self.pending_spans = 0
 
 
-class _OwnerSink:
-    """Sends each request to the owner's /v1/traces over one keep-alive connection."""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    stored: int
+    accepted: int
 
-    def __init__(self, owner: OwnerInfo, report: IngestReport) -> None:
+
+class _OwnerSink:
+    """Sends requests to the owner's /v1/traces from a few threads (each on its own keep-alive
+    connection), so the owner can coalesce them into larger commits; answers are taken in order.
+    """
+
+    def __init__(self, owner: OwnerInfo, report: IngestReport, senders: int = 4) -> None:
+        import concurrent.futures
+        from collections import deque
+
         self.owner = owner
         self.report = report
         parts = urlsplit(owner.traces_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port
         self.path = parts.path
-        self.conn = http.client.HTTPConnection(
-            parts.hostname or "127.0.0.1", parts.port, timeout=60
-        )
+        self.senders = senders
+        self.local = threading.local()
+        self.pool = concurrent.futures.ThreadPoolExecutor(senders, thread_name_prefix="ingest")
+        self.pending: deque[tuple[Request, concurrent.futures.Future[_Answer]]] = deque()
+        self.conns: list[http.client.HTTPConnection] = []
+
+    def _send(self, request: Request) -> _Answer:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            self.local.conn = conn
+            self.conns.append(conn)
+        headers = {"Content-Type": "application/json", BATCH_KEY_HEADER: batch_key(request.data)}
+        for attempt in range(5):
+            try:
+                conn.request("POST", self.path, body=request.data, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise SeamscopeError(
+                    f"{request.where}: the owner at {self.owner.url} (pid {self.owner.pid}) "
+                    f"stopped answering ({exc})"
+                ) from None
+            if response.status == 503 and attempt < 4:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            stored = int(response.getheader(STORED_HEADER) or 0)
+            accepted = int(response.getheader("X-Seamscope-Accepted") or stored)
+            return _Answer(response.status, body, stored, accepted)
+        raise AssertionError("unreachable")
 
     def add(self, request: Request) -> None:
+        self.pending.append((request, self.pool.submit(self._send, request)))
+        while len(self.pending) > 2 * self.senders:
+            self._take()
+
+    def _take(self) -> None:
+        request, future = self.pending.popleft()
+        answer = future.result()
         report = self.report
-        headers = {"Content-Type": "application/json", BATCH_KEY_HEADER: batch_key(request.data)}
-        try:
-            self.conn.request("POST", self.path, body=request.data, headers=headers)
-            response = self.conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise SeamscopeError(
-                f"{request.where}: the owner at {self.owner.url} (pid {self.owner.pid}) "
-                f"stopped answering ({exc})"
-            ) from None
-        if response.status == 400:
+        if answer.status == 400:
             report.bad_requests += 1
-            report.error(f"{request.where}: {_reason(body)}")
+            report.error(f"{request.where}: {_reason(answer.body)}")
             return
-        if response.status != 200:
+        if answer.status != 200:
             raise SeamscopeError(
                 f"{request.where}: the owner at {self.owner.url} answered "
-                f"{response.status}: {_reason(body)}"
+                f"{answer.status}: {_reason(answer.body)}"
             )
         rejected = 0
         message = ""
         try:
-            partial = json.loads(body or b"{}").get("partialSuccess") or {}
+            partial = json.loads(answer.body or b"{}").get("partialSuccess") or {}
             rejected = int(partial.get("rejectedSpans") or 0)
             message = str(partial.get("errorMessage") or "")
         except (ValueError, AttributeError):
@@ -346,18 +388,21 @@ class _OwnerSink:
         if rejected:
             report.spans_rejected += rejected
             report.error(f"{request.where}: {message}")
-        stored = int(response.getheader(STORED_HEADER) or 0)
-        total = int(response.getheader("X-Seamscope-Accepted") or stored)
-        report.spans_stored += stored
-        if total and not stored:
-            report.spans_present += total
+        report.spans_stored += answer.stored
+        if answer.accepted and not answer.stored:
+            report.spans_present += answer.accepted
             report.requests_present += 1
 
     def flush(self) -> None:
-        return
+        while self.pending:
+            self._take()
 
     def close(self) -> None:
-        self.conn.close()
+        for _, future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        for conn in self.conns:
+            conn.close()
 
 
 def _reason(body: bytes) -> str:
@@ -395,6 +440,7 @@ def ingest(
             for request in iter_requests(files, progress):
                 report.requests += 1
                 sink.add(request)
+            sink.flush()
         finally:
             sink.close()
         return report
