@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import duckdb
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
@@ -40,25 +39,6 @@ def _classifier(landscape: Path | None) -> tuple[Any, Any]:
     return engine.classify, loaded
 
 
-class _LockedSettings:
-    """The receiver's connection has its configuration locked (hardened); a classifier that
-    tunes a setting first (SET ...) must not fail for it, so such a SET is skipped."""
-
-    def __init__(self, con: Any) -> None:
-        self._con = con
-
-    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._con.execute(sql, *args, **kwargs)
-        except duckdb.InvalidInputException as exc:
-            if sql.lstrip().upper().startswith("SET ") and "locked" in str(exc):
-                return self._con
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
 def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> Any:
     """Owns the store: receives OTLP, classifies after every commit, answers the TUI's queries."""
     from seamscope.tracer.receiver import Receiver
@@ -73,7 +53,7 @@ def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> 
 
     def after_commit(con: Any) -> None:
         if classify is not None:
-            classify(_LockedSettings(con), loaded)
+            classify(con, loaded)
 
     receiver = Receiver(db, host, port, after_commit=after_commit)
     receiver.start()
