@@ -16,7 +16,11 @@ from seamscope.tracer.errors import SeamscopeError
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "collect": ("seamscope.tui.commands.collect", "collect", "Receive OTLP/HTTP and own the store."),
+    "collect": (
+        "seamscope.tui.commands.collect",
+        "collect",
+        "Receive OTLP/HTTP and own the store.",
+    ),
     "ingest": ("seamscope.tui.commands.ingest", "ingest", "Load OTLP JSON files into the store."),
     "sql": ("seamscope.tui.commands.sql", "sql", "Run read-only SQL over the store."),
     "edges": ("seamscope.tui.commands.edges", "edges", "List integration edges with their labels."),
@@ -41,7 +45,13 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in ("textual", "moto", "flask", "httpx", "boto3"):
+            if exc.name and exc.name.split(".")[0] in (
+                "textual",
+                "moto",
+                "flask",
+                "httpx",
+                "boto3",
+            ):
                 raise click.ClickException(
                     f"'{cmd_name}' needs {exc.name}: pip install 'seamscope[all]'"
                 ) from None

@@ -97,8 +97,8 @@ def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -
         [
             sys.executable,
             "-c",
-            f"import duckdb,sys,time; c=duckdb.connect({str(db_path)!r}); print('held', flush=True);"
-            " sys.stdin.read()",
+            f"import duckdb, sys; c = duckdb.connect({str(db_path)!r}); "
+            "print('held', flush=True); sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
