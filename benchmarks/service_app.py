@@ -2,7 +2,7 @@
 
 Run under `opentelemetry-instrument python benchmarks/service_app.py PORT MOTO_URL`. GET /work
 does a DynamoDB GetItem and PutItem, an SQS SendMessage (boto3 against the moto server) and an
-httpx GET (to the moto server's own API), so one request makes six spans: the Flask server span,
+httpx GET (the moto server's dashboard page), so one request makes six spans: the Flask server span,
 four botocore spans and the httpx span.
 """
 
@@ -46,7 +46,7 @@ def work() -> dict[str, int]:
     dynamodb.get_item(TableName="Orders", Key=key)
     dynamodb.put_item(TableName="Orders", Item={**key, "n": {"N": str(counter)}})
     sqs.send_message(QueueUrl=QUEUE, MessageBody=f"order {counter}")
-    http.get("/moto-api/data.json")
+    http.get("/moto-api/")
     return {"n": counter}
 
 
