@@ -48,7 +48,7 @@ from seamscope.tracer.otlp import (
 )
 from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH, publish, withdraw
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.store import HARDENED_CONFIG, Store
+from seamscope.tracer.store import HARDENED_CONFIG, Store, StoreLocked
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ SQL_ROW_LIMIT = 100_000
 SQL_TIMEOUT_S = 30.0
 _COALESCE_SPANS = 100_000
 _IDLE_CHECKPOINT_S = 2.0
+# Exporters append under a lock held for milliseconds: taking ownership waits that long.
+_OPEN_WAIT_S = 3.0
 _HOOK_IDLE_S = 0.2
 MAX_INFLIGHT = 64
 _MAX_KEY_LEN = 200
@@ -216,7 +218,7 @@ class Receiver:
         """Opens the store, binds, starts serving; raises StoreLocked / PortInUse (one line)."""
         config: dict[str, str | bool | int] = {"checkpoint_threshold": "1GB"}
         config.update(HARDENED_CONFIG)
-        store = Store.open(self.db_path, config=config)
+        store = self._open_store(config)
         try:
             sock = self._bind()
         except BaseException:
@@ -263,6 +265,17 @@ class Receiver:
             self._shutdown_writer()
             raise
         return self
+
+    def _open_store(self, config: dict[str, str | bool | int]) -> Store:
+        """Opens the store, retrying for a moment while a traced service holds its short lock."""
+        deadline = time.monotonic() + _OPEN_WAIT_S
+        while True:
+            try:
+                return Store.open(self.db_path, config=config)
+            except StoreLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def _make_decoders(self) -> concurrent.futures.Executor:
         """Decoder processes spread the CPU-bound decoding over cores; threads when 0."""
@@ -601,8 +614,14 @@ class Receiver:
         if result.accepted:
             future: asyncio.Future[int | BaseException] = loop.create_future()
 
+            def settle(outcome: int | BaseException) -> None:
+                if not future.done():  # cancelled when shutdown ran out of patience
+                    future.set_result(outcome)
+
             def done(outcome: int | BaseException) -> None:
-                loop.call_soon_threadsafe(future.set_result, outcome)
+                # Runs in the writer thread; a closed loop must not stop the writer.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle, outcome)
 
             self._queue.put(_Work(Batch(table, key, SOURCE), done, tee_line))
             outcome = await future
