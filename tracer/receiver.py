@@ -461,7 +461,7 @@ class Receiver:
         assert store is not None
         try:
             counts: list[int | BaseException] = list(append_many(store, [w.batch for w in work]))
-        except duckdb.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - answered as 503; the writer must go on
             if len(work) == 1:
                 counts = [exc]
             else:
@@ -470,8 +470,9 @@ class Receiver:
                 for w in work:
                     try:
                         counts.extend(append_many(store, [w.batch]))
-                    except duckdb.Error as single:
+                    except Exception as single:  # noqa: BLE001
                         counts.append(single)
+            _log.warning("seamscope: a write failed: %s", exc)
         stored = 0
         duplicate = 0
         for w, count in zip(work, counts, strict=True):
