@@ -475,15 +475,20 @@ class Receiver:
             _log.warning("seamscope: a write failed: %s", exc)
         stored = 0
         duplicate = 0
+        tee_lines: list[str] = []
         for w, count in zip(work, counts, strict=True):
             if isinstance(count, int):
                 stored += count
                 if not count:
                     duplicate += w.batch.table.num_rows
                 elif w.tee_line is not None and self._tee is not None:
-                    self._tee.write(w.tee_line + "\n")
-        if self._tee is not None:
-            self._tee.flush()
+                    tee_lines.append(w.tee_line)
+        if tee_lines and self._tee is not None:
+            try:
+                self._tee.write("\n".join(tee_lines) + "\n")
+                self._tee.flush()
+            except OSError as exc:
+                _log.warning("seamscope: cannot write the tee file: %s", exc)
         if stored:
             row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()
             self._watermark = int(row[0][0]) if row else self._watermark
