@@ -517,7 +517,7 @@ class Receiver:
             return
         try:
             drained = drain_spool(store)
-        except (duckdb.Error, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the spool waits for the next try
             _log.warning("seamscope: draining the spool failed: %s", exc)
             return
         if drained:
