@@ -251,3 +251,23 @@ def test_spool_is_drained_at_start(db_path: Path) -> None:
 def test_bad_host_is_one_line() -> None:
     with pytest.raises(SeamscopeError, match="cannot listen"):
         Receiver(Path("x.duckdb"), host="203.0.113.1", port=0)._bind()
+
+
+def test_spool_written_while_running_is_drained_when_idle(db_path: Path) -> None:
+    import time
+
+    spool = pytest.importorskip("seamscope.tracer.spool")
+    from seamscope.tracer.otlp import decode_protobuf
+    from seamscope.tracer.rows import SpanBatchBuilder
+
+    builder = SpanBatchBuilder()
+    decode_protobuf(sample_request(4, seed=15).SerializeToString(), builder)
+    with Receiver(db_path, port=0, drain_interval_s=0.1) as r:
+        spool.write_spool(db_path, builder.build(), "spooled-later")
+        deadline = time.monotonic() + 60
+        while r.stats.drained < 4:
+            assert time.monotonic() < deadline, "the spool was not drained within 60 s"
+            time.sleep(0.05)
+        assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 4}]
+        assert r.watermark == 1
+    assert not spool.spooled_files(db_path)
