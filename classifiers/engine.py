@@ -247,10 +247,19 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             f"FROM spans WHERE {new_filter}",
         )
         lo = f"TIMESTAMPTZ '{lo_value}+00'"
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_src AS
-            SELECT {SPAN_COLUMNS} FROM spans
+        # Two steps: the window is scanned for the touched traces reading three narrow columns,
+        # then only the rows found are read in full (a scan decompresses every column it
+        # projects for every row of the window before a join drops most of them).
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
+            SELECT rowid AS r FROM spans
             WHERE batch_id <= {top} AND start_time >= {lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+        row = con.execute("SELECT min(r), max(r) FROM _cls_rows").fetchone()
+        first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
+        # Literal bounds let the scan skip every row group outside them.
+        x(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
+            SELECT {SPAN_COLUMNS} FROM spans
+            WHERE rowid BETWEEN {first} AND {last} AND rowid IN (SELECT r FROM _cls_rows)""")
     # A full run reads each kind of span straight from the store (filters reach the scan, no
     # copy of every span); an incremental run keeps its few thousand spans in a table.
     s_kind = "VIEW" if full else "TABLE"
@@ -263,14 +272,23 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
     # The facts stored for the touched traces, replaced by the ones just derived; the
     # aggregates change by the multiset difference.
     key = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
-    if full:
+    # Only traces with a span at or below the watermark can have anything stored (stored rows
+    # come from such spans, and the stored window is the window read): usually none of them.
+    seen = False
+    if not full:
+        x(
+            "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
+            f"SELECT DISTINCT trace_id FROM _cls_s WHERE batch_id <= {old}"
+        )
+        seen = bool(_scalar(con, "SELECT count(*) FROM _cls_seen"))
+    removed = False
+    if not seen:
         x(f"CREATE OR REPLACE TEMP VIEW _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
-        removed = False
     else:
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
             SELECT {key} FROM classifier_spans
             WHERE start_time >= {lo}
-              AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+              AND trace_id IN (SELECT trace_id FROM _cls_seen)""")
         # Traces with nothing stored yet (the usual case) need no difference.
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
             SELECT {key}, 1 AS sign FROM _cls_fnew
@@ -291,37 +309,47 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
                   AND trace_id IN (SELECT trace_id FROM _cls_old)""")
     x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
 
-    x("""INSERT INTO classifier_groups
-        WITH descr AS (
-            SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
-                   any_value(fkind) AS fkind, any_value(target) AS target,
-                   any_value(callee_svc) AS callee_svc, any_value(callee_ns) AS callee_ns,
-                   any_value(op) AS op, any_value(is_write) AS is_write
-            FROM _cls_fnew GROUP BY gkey
-        )
-        SELECT d.gkey, any_value(c.svc), any_value(c.ns), any_value(c.role), any_value(c.fkind),
-               any_value(c.target), any_value(c.callee_svc), any_value(c.callee_ns),
-               any_value(c.op), any_value(c.is_write), sum(d.sign),
-               sum(CASE WHEN d.err THEN d.sign ELSE 0 END),
-               min(d.start_time) FILTER (WHERE d.sign = 1),
-               max(d.start_time) FILTER (WHERE d.sign = 1),
-               max(struct_pack(t := d.start_time, id := d.trace_id))
-                   FILTER (WHERE d.sign = 1).id
-        FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
-        GROUP BY d.gkey
-        ON CONFLICT (gkey) DO UPDATE SET
-            n = classifier_groups.n + excluded.n,
-            errors = classifier_groups.errors + excluded.errors,
-            role = greatest(classifier_groups.role, excluded.role),
-            first_seen = least(classifier_groups.first_seen, excluded.first_seen),
-            sample_trace_id = CASE
-                WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
-                WHEN classifier_groups.last_seen IS NULL
-                     OR (excluded.last_seen, excluded.sample_trace_id)
-                        > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
-                    THEN excluded.sample_trace_id
-                ELSE classifier_groups.sample_trace_id END,
-            last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
+    if full:
+        # Nothing stored to merge with: one aggregation of the facts, no difference to join.
+        x("""INSERT INTO classifier_groups
+            SELECT gkey, any_value(svc), any_value(ns), max(role), any_value(fkind),
+                   any_value(target), any_value(callee_svc), any_value(callee_ns),
+                   any_value(op), any_value(is_write), count(*), count(*) FILTER (WHERE err),
+                   min(start_time), max(start_time),
+                   max(struct_pack(t := start_time, id := trace_id)).id
+            FROM _cls_fnew GROUP BY gkey""")
+    else:
+        x("""INSERT INTO classifier_groups
+            WITH descr AS (
+                SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
+                       any_value(fkind) AS fkind, any_value(target) AS target,
+                       any_value(callee_svc) AS callee_svc, any_value(callee_ns) AS callee_ns,
+                       any_value(op) AS op, any_value(is_write) AS is_write
+                FROM _cls_fnew GROUP BY gkey
+            )
+            SELECT d.gkey, any_value(c.svc), any_value(c.ns), any_value(c.role), any_value(c.fkind),
+                   any_value(c.target), any_value(c.callee_svc), any_value(c.callee_ns),
+                   any_value(c.op), any_value(c.is_write), sum(d.sign),
+                   sum(CASE WHEN d.err THEN d.sign ELSE 0 END),
+                   min(d.start_time) FILTER (WHERE d.sign = 1),
+                   max(d.start_time) FILTER (WHERE d.sign = 1),
+                   max(struct_pack(t := d.start_time, id := d.trace_id))
+                       FILTER (WHERE d.sign = 1).id
+            FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
+            GROUP BY d.gkey
+            ON CONFLICT (gkey) DO UPDATE SET
+                n = classifier_groups.n + excluded.n,
+                errors = classifier_groups.errors + excluded.errors,
+                role = greatest(classifier_groups.role, excluded.role),
+                first_seen = least(classifier_groups.first_seen, excluded.first_seen),
+                sample_trace_id = CASE
+                    WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
+                    WHEN classifier_groups.last_seen IS NULL
+                         OR (excluded.last_seen, excluded.sample_trace_id)
+                            > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
+                        THEN excluded.sample_trace_id
+                    ELSE classifier_groups.sample_trace_id END,
+                last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
     x(f"""INSERT INTO classifier_hist
         SELECT gkey, CAST(floor(ln(greatest(duration_ns, 1000) / 1e6) / ln({HIST_BASE}))
                           AS SMALLINT) AS bucket, sum(sign)
@@ -354,10 +382,10 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
 
     # EventBridge receives and what their consumers did while handling them.
-    if not full:
+    if seen:
         x(
             f"DELETE FROM classifier_receives WHERE start_time >= {lo} "
-            "AND trace_id IN (SELECT trace_id FROM _cls_touch)"
+            "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
         )
     x("""INSERT INTO classifier_receives
         SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
@@ -371,9 +399,9 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
         recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
         calls AS (
             SELECT trace_id, coalesce(svc, '') AS svc, start_time, gkey
-            FROM _cls_fnew
+            FROM _cls_fnew AS f
+            SEMI JOIN recv_spans AS r ON r.trace_id = f.trace_id AND r.svc = coalesce(f.svc, '')
             WHERE fkind IN {_CALL_KINDS}
-              AND (trace_id, coalesce(svc, '')) IN (SELECT (trace_id, svc) FROM recv)
         ),
         pairs AS (
             SELECT DISTINCT r.trace_id, r.span_id, c.gkey
@@ -413,16 +441,37 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             ON CONFLICT DO NOTHING""")
 
     # Runs of self-started work that scan a table: what they wrote in their own trace.
-    if not full:
+    if seen:
         x(
             f"DELETE FROM classifier_runs WHERE start_time >= {lo} "
-            "AND trace_id IN (SELECT trace_id FROM _cls_touch)"
+            "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
         )
+    x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
+        SELECT DISTINCT trace_id FROM _cls_fnew
+        WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
+    if _scalar(con, "SELECT count(*) FROM _cls_scanned"):
+        _insert_runs(x)
+    x("DROP TABLE IF EXISTS _cls_delta" if seen else "DROP VIEW IF EXISTS _cls_delta")
+    x(f"DROP {s_kind} IF EXISTS _cls_s")
+    for name in (
+        "_cls_fnew",
+        "_cls_touch",
+        "_cls_old",
+        "_cls_lone",
+        "_cls_scanned",
+        "_cls_rows",
+        "_cls_seen",
+    ):
+        x(f"DROP TABLE IF EXISTS {name}")
+    x("DROP VIEW IF EXISTS _cls_new")
+    x("DROP VIEW IF EXISTS _cls_src")
+    return count
+
+
+def _insert_runs(x: Callable[..., object]) -> None:
+    """Runs of self-started work in the traces of _cls_scanned: what they scanned and wrote."""
     x(f"""INSERT INTO classifier_runs
-        WITH scanned AS (
-            SELECT DISTINCT trace_id FROM _cls_fnew
-            WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')
-        ),
+        WITH scanned AS (FROM _cls_scanned),
         roots AS (
             SELECT * FROM ({ROOTS_SQL.replace("FROM s", "FROM _cls_s")})
             WHERE trace_id IN (SELECT trace_id FROM scanned)
@@ -434,17 +483,10 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
                bool_or(f.fkind IN ('stream-read', 'sqs-recv', 'events-recv', 'sns-recv',
                                    'kinesis-read')) AS listens
         FROM roots AS r
-        JOIN _cls_fnew AS f
+        JOIN (FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_scanned)) AS f
           ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
         GROUP BY ALL
         HAVING len(scans) > 0""")
-    x("DROP VIEW IF EXISTS _cls_delta" if full else "DROP TABLE IF EXISTS _cls_delta")
-    x(f"DROP {s_kind} IF EXISTS _cls_s")
-    for name in ("_cls_fnew", "_cls_touch", "_cls_old", "_cls_lone"):
-        x(f"DROP TABLE IF EXISTS {name}")
-    x("DROP VIEW IF EXISTS _cls_new")
-    x("DROP VIEW IF EXISTS _cls_src" if full else "DROP TABLE IF EXISTS _cls_src")
-    return count
 
 
 class ThrottledClassify:

@@ -80,6 +80,15 @@ CLASSIFIED_SQL = f"""
             ELSE 'root'
         END AS cat,
         CASE
+            -- The spellings botocore emits, compared as they are: the general rules below
+            -- give the same answer for them but cost string functions on every AWS span.
+            WHEN rpc_service = 'DynamoDB' THEN 'dynamodb'
+            WHEN rpc_service = 'SQS' THEN 'sqs'
+            WHEN rpc_service = 'SNS' THEN 'sns'
+            WHEN rpc_service = 'EventBridge' THEN 'events'
+            WHEN rpc_service = 'Kinesis' THEN 'kinesis'
+            WHEN rpc_service = 'S3' THEN 's3'
+            WHEN rpc_service = 'Lambda' THEN 'lambda'
             WHEN lower(replace(replace(coalesce(rpc_service, ''), ' ', ''), '-', ''))
                  IN ('dynamodbstreams', 'dynamodbstreamsservice') THEN 'dynamodbstreams'
             WHEN lower(coalesce(rpc_service, '')) IN ('dynamodb')
