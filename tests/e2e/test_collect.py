@@ -78,7 +78,8 @@ def start_collector(db: Path, tmp_path: Path, *extra: str, port: int | None = No
 
 @pytest.fixture
 def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(db_path, tmp_path)
+    """The receiver alone (the live classification has a test of its own)."""
+    c = start_collector(db_path, tmp_path, "--no-classify")
     try:
         yield c
     finally:
@@ -246,7 +247,16 @@ def test_tee_writes_what_it_stored(db_path: Path, tmp_path: Path) -> None:
     assert span_count(other) == 6
 
 
-def test_collect_classifies_what_it_receives(collector: Collector, db_path: Path) -> None:
+def test_collect_classifies_what_it_receives(db_path: Path, tmp_path: Path) -> None:
+
+    collector = start_collector(db_path, tmp_path)
+    try:
+        _classifies(collector, db_path)
+    finally:
+        collector.process.stop()
+
+
+def _classifies(collector: Collector, db_path: Path) -> None:
     from seamscope.tracer.access import query_store
 
     assert (
