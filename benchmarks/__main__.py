@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
-    command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    command = "python -m benchmarks" + "".join(f" {a}" for a in _public_args(sys.argv[1:]))
     results: list[Result] = []
     skipped: dict[str, str] = {}
     started = time.time()
@@ -85,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         write_report(report, results, skipped, command=command, elapsed_s=elapsed, only=args.only)
         _log(f"results written to {report}")
     return 0
+
+
+def _public_args(args: list[str]) -> list[str]:
+    """The arguments worth recording: not where this machine put its JSON and report."""
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--json", "--report"):
+            skip = True
+        elif not arg.startswith(("--json=", "--report=")):
+            out.append(arg)
+    return out
 
 
 def _as_dict(result: Result) -> dict[str, object]:

@@ -43,6 +43,8 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 BASE_TIME_S = 1_764_000_000  # 2025-11-24T16:00:00Z
 TRACE_GAP_MS = 50  # traces start 50 ms apart (20 per second), jittered
+# A system talks to the next few systems only (real landscapes are sparse, not all-to-all).
+NEIGHBOURS = 4
 
 # Scenario steps: (scenario, segment, seq, parent seq or -1, who, component, mechanism, target
 # who, target component or resource variant, operation, route or name). A segment is one trace;
@@ -220,7 +222,8 @@ WITH tr AS (
 tr2 AS (
     SELECT tr.*,
         CASE WHEN sc = 'job' THEN (a + 1 + k) % $systems
-             ELSE (a + 1 + hash(t, 'c') % ($systems - 1)) % $systems END::INTEGER AS c
+             ELSE (a + 1 + hash(t, 'c') % least($neighbours, $systems - 1)) % $systems
+        END::INTEGER AS c
     FROM tr
 ),
 sp AS (
@@ -429,6 +432,7 @@ def spans_sql(
     """The SELECT that makes the spans of traces [first, last), in the store's column names."""
     values = {
         "$systems": str(systems),
+        "$neighbours": str(NEIGHBOURS),
         "$base_ns": str(BASE_TIME_S * 1_000_000_000),
         "$gap_ns": str(TRACE_GAP_MS * 1_000_000),
         "$first_batch": str(first_batch),
