@@ -128,3 +128,32 @@ def test_refresh_store_of_a_missing_store_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(StoreMissing, match="no store here"):
         refresh_store(tmp_path / "nope.duckdb")
     assert not (tmp_path / "nope.duckdb").exists()
+
+
+def test_a_server_span_stored_after_its_client_re_resolves_the_call(db_path: Path) -> None:
+    # The client's trace has facts stored already: the next run re-reads that trace (and only
+    # the traces with something stored), so the call moves from the host to the component.
+    f = Fleet()
+    web = Service("shortlist-web", "shortlist", "webapp")
+    bff = Service("webapp-bff", "shortlist", "bff")
+    f.http(web, "http://127.0.0.1:4000/graphql", method="POST", server=bff)
+    client = next(s for s in f.spans if s.kind == "CLIENT")
+    server = next(s for s in f.spans if s.kind == "SERVER")
+    f.dynamodb(ORDERS, "PutItem", "Orders")  # another trace, nothing stored for it yet
+    with Store.open(db_path) as store:
+        con = store.con
+        store.append(f.table([client]), batch_key="b1", source="test")
+        first = classify(con)
+        targets = "SELECT to_node FROM edges WHERE from_node LIKE '%shortlist-web' ORDER BY 1"
+        assert con.execute(targets).fetchall() == [("external:127.0.0.1:4000",)]
+        store.append(f.table([server, f.spans[-1]]), batch_key="b2", source="test")
+        second = classify(con)
+        assert (first.full, second.full, second.new_spans) == (True, False, 2)
+        assert con.execute(targets).fetchall() == [("component:shortlist/webapp-bff",)]
+        incremental = con.execute("SELECT * FROM span_labels ORDER BY ALL").fetchall()
+        edges = con.execute("SELECT * FROM edges ORDER BY edge_id").fetchall()
+        state = dict(con.execute("SELECT key, value FROM classifier_state").fetchall())
+        assert state["watermark"] == str(second.watermark)
+        classify(con, full=True)
+        assert con.execute("SELECT * FROM span_labels ORDER BY ALL").fetchall() == incremental
+        assert con.execute("SELECT * FROM edges ORDER BY edge_id").fetchall() == edges
