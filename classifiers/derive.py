@@ -121,11 +121,19 @@ class _World:
         }
         self.nodes: dict[str, Node] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
+        self._components: dict[tuple[str | None, str | None], Node] = {}
         self._infer_owners()
 
     # --- components ---------------------------------------------------------------------
 
     def component(self, svc: str | None, ns: str | None) -> Node:
+        """The node of a traced service (asked once per group and edge: remembered)."""
+        known = self._components.get((svc, ns))
+        if known is None:
+            known = self._components[(svc, ns)] = self._component(svc, ns)
+        return known
+
+    def _component(self, svc: str | None, ns: str | None) -> Node:
         name = svc or "unknown-service"
         vendor = self.land.vendor_for_component(name)
         if vendor is not None:

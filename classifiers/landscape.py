@@ -8,6 +8,7 @@ docs/landscape.md documents it. Every error names the file, the key and the line
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import re
@@ -133,8 +134,12 @@ class Landscape:
         return None
 
 
+@functools.lru_cache(maxsize=8192)
 def entity_of(name: str) -> str:
-    """Table or entity name -> a comparable singular lowercase word ('Orders' -> 'order')."""
+    """Table or entity name -> a comparable singular lowercase word ('Orders' -> 'order').
+
+    Cached: every classification asks it for the same few names thousands of times.
+    """
     word = re.sub(r"[^a-z0-9]", "", name.lower())
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
