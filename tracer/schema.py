@@ -44,9 +44,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     Column("status_code", "VARCHAR NOT NULL", pa.string(), "UNSET, OK or ERROR"),
     Column("status_message", "VARCHAR", pa.string(), "status description"),
     Column("service_name", "VARCHAR", pa.string(), "resource service.name: the component"),
-    Column(
-        "service_namespace", "VARCHAR", pa.string(), "resource service.namespace: the system"
-    ),
+    Column("service_namespace", "VARCHAR", pa.string(), "resource service.namespace: the system"),
     Column("service_role", "VARCHAR", pa.string(), "resource seamscope.role"),
     Column(
         "service_instance",

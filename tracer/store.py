@@ -72,7 +72,11 @@ def _translate(exc: duckdb.Error, path: Path) -> StoreError:
         pid = int(match.group(1)) if match else None
         holder = f" by process {pid}" if pid else ""
         return StoreLocked(f"{path}: the store is locked{holder}", pid)
-    if "not a valid DuckDB database" in text or "invalid" in text.lower() and "database" in text.lower():
+    if (
+        "not a valid DuckDB database" in text
+        or "invalid" in text.lower()
+        and "database" in text.lower()
+    ):
         return NotAStore(f"{path}: not a DuckDB database ({text.splitlines()[0]})")
     if "newer" in text.lower() or "version" in text.lower():
         return StoreTooNew(f"{path}: written by a newer DuckDB ({text.splitlines()[0]})")
@@ -132,13 +136,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         for statement in MIGRATIONS[version]:
             con.execute(statement)
         version += 1
-        con.execute("UPDATE seamscope_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+        con.execute(
+            "UPDATE seamscope_meta SET value = ? WHERE key = 'schema_version'", [str(version)]
+        )
         con.execute("COMMIT")
 
 
 def check_version(version: int | None, path: Path) -> None:
     if version is None:
-        raise NotAStore(f"{path}: a DuckDB file, but not a seamscope store (no seamscope_meta table)")
+        raise NotAStore(
+            f"{path}: a DuckDB file, but not a seamscope store (no seamscope_meta table)"
+        )
     if version > SCHEMA_VERSION:
         raise StoreTooNew(
             f"{path}: store schema version {version} is newer than this seamscope "
@@ -199,9 +207,12 @@ class Store:
                 ).fetchone()
             except duckdb.ConstraintException:
                 con.execute("ROLLBACK")
-                if batch_key is not None and con.execute(
-                    "SELECT 1 FROM batches WHERE batch_key = ?", [batch_key]
-                ).fetchone():
+                if (
+                    batch_key is not None
+                    and con.execute(
+                        "SELECT 1 FROM batches WHERE batch_key = ?", [batch_key]
+                    ).fetchone()
+                ):
                     return 0
                 con.execute("BEGIN")  # the handler below rolls back again
                 raise

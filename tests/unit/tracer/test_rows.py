@@ -5,7 +5,9 @@ import json
 from seamscope.tracer.rows import SpanBatchBuilder, redact_url
 
 
-def _build(attributes: dict[str, object], resource: dict[str, object] | None = None) -> dict[str, object]:
+def _build(
+    attributes: dict[str, object], resource: dict[str, object] | None = None
+) -> dict[str, object]:
     builder = SpanBatchBuilder()
     builder.add(
         trace_id="ab" * 16,
@@ -18,7 +20,8 @@ def _build(attributes: dict[str, object], resource: dict[str, object] | None = N
         status_code="ERROR",
         status_message="boom",
         attributes=attributes,
-        resource=resource or {"service.name": "svc", "service.namespace": "sys", "seamscope.role": "bff"},
+        resource=resource
+        or {"service.name": "svc", "service.namespace": "sys", "seamscope.role": "bff"},
         scope_name="s",
     )
     table = builder.build().drop_columns(["start_time", "end_time"])
@@ -121,3 +124,18 @@ def test_secrets_are_redacted_whatever_spans_came_before() -> None:
     assert "token=abc" not in text and "AKIAABCDEFGHIJKLMNOP" not in text
     assert table.column("http_url").to_pylist()[:2] == ["http://a/b", "http://a/b?page=1"]
     assert len(builder) == 0 and table.num_rows == 4
+
+
+def test_secret_keys_are_redacted_in_every_namespace() -> None:
+    row = _build(
+        {
+            "db.password": "hunter2",
+            "aws.secret_access_key": "wJalrXUtnFEMI",
+            "rpc.authorization": "Basic abc",
+            "db.system": "dynamodb",
+        }
+    )
+    text = json.dumps(row, default=str)
+    for secret in ("hunter2", "wJalrXUtnFEMI", "Basic abc"):
+        assert secret not in text
+    assert row["db_system"] == "dynamodb"
