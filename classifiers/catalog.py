@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from seamscope.classifiers.model import WEBAPP_FACING, EdgeFacts
+from seamscope.classifiers.model import WEBAPP_FACING, EdgeFacts, Polling
 
 Predicate = Callable[[EdgeFacts], str | None]
 
@@ -280,9 +280,14 @@ def _a401(edge: EdgeFacts) -> str | None:
     p = edge.polling
     if p is None:
         return None
+    return polling_reason(p, edge.target.name)
+
+
+def polling_reason(p: Polling, target: str) -> str:
+    """A401's reason; the classifier also rewrites it alone when only new job runs arrived."""
     return (
         f"{p.job} scans {', '.join(p.tables)} every {p.period_s:.3g} s ({p.runs} runs) and "
-        f"copies into {edge.target.name}"
+        f"copies into {target}"
     )
 
 

@@ -7,11 +7,10 @@ job runs), so it runs in full on every classification and after every landscape 
 from __future__ import annotations
 
 import hashlib
-import math
+import json
 import re
-import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from seamscope.classifiers.catalog import evaluate
+from seamscope.classifiers.catalog import evaluate, polling_reason
 from seamscope.classifiers.facts import SEP
 from seamscope.classifiers.landscape import ROLES, Landscape, entity_of
 from seamscope.classifiers.model import EdgeFacts, Handling, Node, Polling
@@ -74,35 +73,40 @@ def edge_id(source: str, target: str, mechanism: str, direction: str) -> str:
     return hashlib.sha1(raw).hexdigest()[:16]
 
 
+def load_groups(con: duckdb.DuckDBPyConnection) -> dict[int, Group]:
+    """The integration groups with at least one span."""
+    return {
+        int(r[0]): Group(
+            int(r[0]),
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            bool(r[9]),
+            int(r[10]),
+            int(r[11]),
+            r[12],
+            r[13],
+            r[14],
+        )
+        for r in con.execute(
+            "SELECT gkey, svc, ns, role, fkind, target, callee_svc, callee_ns, op, "
+            "coalesce(is_write, false), n, errors, first_seen, last_seen, sample_trace_id "
+            "FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
+        ).fetchall()
+    }
+
+
 class _World:
     """Resolves raw facts to nodes with the landscape and what the spans taught."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
         self.land = landscape
-        self.groups: dict[int, Group] = {
-            int(r[0]): Group(
-                int(r[0]),
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                bool(r[9]),
-                int(r[10]),
-                int(r[11]),
-                r[12],
-                r[13],
-                r[14],
-            )
-            for r in con.execute(
-                "SELECT gkey, svc, ns, role, fkind, target, callee_svc, callee_ns, op, "
-                "coalesce(is_write, false), n, errors, first_seen, last_seen, sample_trace_id "
-                "FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
-            ).fetchall()
-        }
+        self.groups = load_groups(con)
         self.roles: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
         for svc, ns, role, n in con.execute(
             "SELECT svc, ns, role, n FROM classifier_components"
@@ -548,41 +552,49 @@ def _handling(world: _World, e: _Edge, pairs: dict[int, set[int]]) -> Handling:
     )
 
 
-def _polling(con: duckdb.DuckDBPyConnection, world: _World) -> dict[int, Polling]:
-    """Write groups fed by recurring scan jobs -> the job's evidence."""
+def _polling(con: duckdb.DuckDBPyConnection, groups: Mapping[int, Group]) -> dict[int, Polling]:
+    """Write groups fed by recurring scan jobs -> the job's evidence.
+
+    The run intervals of every job are summed up in SQL (one pass over the runs); only the
+    jobs that run steadily come back to Python.
+    """
     rows = con.execute(
-        "SELECT svc, ns, name, inst, trace_id, start_time, scans, writes "
-        "FROM classifier_runs WHERE NOT coalesce(listens, false) ORDER BY start_time"
+        f"""WITH starts AS (
+            SELECT DISTINCT svc, ns, name, epoch_us(start_time) AS t
+            FROM classifier_runs WHERE NOT coalesce(listens, false)
+        ), gaps AS (
+            SELECT svc, ns, name,
+                   (t - lag(t) OVER (PARTITION BY svc, ns, name ORDER BY t)) / 1e6 AS gap
+            FROM starts
+        ), steady AS (
+            SELECT svc, ns, name, count(gap) + 1 AS runs, avg(gap) AS mean
+            FROM gaps GROUP BY ALL
+            HAVING count(gap) + 1 >= {MIN_RUNS} AND avg(gap) > 0
+               AND coalesce(stddev_pop(gap), 0) / avg(gap) <= {STEADY_CV}
+        )
+        SELECT s.svc, s.ns, s.name, any_value(s.runs), any_value(s.mean),
+               list_sort(list_distinct(flatten(list(r.scans) FILTER (r.scans IS NOT NULL)))),
+               list_distinct(flatten(list(r.writes) FILTER (r.writes IS NOT NULL)))
+        FROM steady AS s JOIN classifier_runs AS r
+          ON r.svc IS NOT DISTINCT FROM s.svc AND r.ns IS NOT DISTINCT FROM s.ns
+         AND r.name IS NOT DISTINCT FROM s.name AND NOT coalesce(r.listens, false)
+        GROUP BY s.svc, s.ns, s.name
+        ORDER BY min(r.start_time), s.svc NULLS FIRST, s.ns NULLS FIRST, s.name NULLS FIRST"""
     ).fetchall()
-    jobs: dict[tuple[Any, Any, Any], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        jobs[(row[0], row[1], row[2])].append(row)
     found: dict[int, Polling] = {}
-    for (svc, ns, name), runs in jobs.items():
-        starts = sorted({r[5] for r in runs})
-        if len(starts) < MIN_RUNS:
-            continue
-        gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
-        mean = statistics.fmean(gaps)
-        # In floats: statistics.pstdev works in exact fractions, slow for thousands of runs.
-        spread = math.sqrt(math.fsum((g - mean) ** 2 for g in gaps) / len(gaps))
-        if mean <= 0 or spread / mean > STEADY_CV:
-            continue
-        tables = sorted({t for r in runs for t in (r[6] or [])})
-        writes = {int(w) for r in runs for w in (r[7] or [])}
+    for svc, ns, name, runs, mean, scanned, written in rows:
+        tables = [str(t) for t in scanned or []]
+        writes = {int(w) for w in written or []}
         if not writes:
             writes = _writes_by_instance(con, svc, ns, name)
         writes = {
             w
             for w in writes
-            if w in world.groups
-            and not (world.groups[w].fkind == "dynamodb" and world.groups[w].target in tables)
+            if w in groups and not (groups[w].fkind == "dynamodb" and groups[w].target in tables)
         }
-        if not writes:
-            continue
         job = f"{svc or '?'} {name}"
         for w in writes:
-            found[w] = Polling(job=job, tables=tuple(tables), runs=len(starts), period_s=mean)
+            found[w] = Polling(job=job, tables=tuple(tables), runs=int(runs), period_s=float(mean))
     return found
 
 
@@ -645,8 +657,11 @@ EDGE_SCHEMA = pa.schema(
 )
 
 
-def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
-    """Rebuilds nodes, edges and the group -> edge map from the aggregates."""
+def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
+    """Rebuilds nodes, edges and the group -> edge map from the aggregates.
+
+    Returns the signature of the recurring jobs' evidence (see refresh_polling).
+    """
     world = _World(con, landscape)
     for svc, ns in sorted(world.roles):
         world.component(svc, ns or None)
@@ -656,7 +671,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
         "SELECT recv_gkey, call_gkey FROM classifier_handling"
     ).fetchall():
         pairs[int(recv)].add(int(call))
-    polling = _polling(con, world)
+    polling = _polling(con, world.groups)
 
     edge_rows: dict[str, list[Any]] = {f.name: [] for f in EDGE_SCHEMA}
     map_rows: dict[str, list[Any]] = {"gkey": [], "edge_id": []}
@@ -742,6 +757,41 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
         ),
     )
     _percentiles(con)
+    return polling_signature(polling)
+
+
+def polling_signature(polling: Mapping[int, Polling]) -> str:
+    """What the rules take from the job runs: which job, scanning what, feeds which writes."""
+    return json.dumps(sorted((g, p.job, list(p.tables)) for g, p in polling.items()))
+
+
+def refresh_polling(con: duckdb.DuckDBPyConnection, signature: str) -> bool:
+    """After new job runs and nothing else: when the jobs still feed the same writes from the
+    same tables (the signature derive() returned), rewrites only the A401 reasons (their period
+    and run count) and returns True; False means the edges must be derived again."""
+    polling = _polling(con, load_groups(con))
+    if polling_signature(polling) != signature:
+        return False
+    rows = con.execute(
+        """SELECT e.edge_id, list(m.gkey ORDER BY m.gkey), any_value(n.name)
+        FROM edges AS e JOIN classifier_group_edges AS m USING (edge_id)
+        JOIN nodes AS n ON n.node_id = e.to_node
+        WHERE e.rule_id = 'A401' GROUP BY e.edge_id"""
+    ).fetchall()
+    ids: list[str] = []
+    reasons: list[str] = []
+    for eid, gkeys, target in rows:
+        poll = next((polling[int(g)] for g in gkeys if int(g) in polling), None)
+        if poll is not None:
+            ids.append(eid)
+            reasons.append(polling_reason(poll, target))
+    if ids:
+        con.execute(
+            "UPDATE edges SET reason = u.reason FROM (SELECT unnest(?) AS edge_id, "
+            "unnest(?) AS reason) AS u WHERE edges.edge_id = u.edge_id",
+            [ids, reasons],
+        )
+    return True
 
 
 def refresh_stats(con: duckdb.DuckDBPyConnection) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from seamscope.classifiers.derive import derive, refresh_stats
+from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
     CLASSIFIED_SQL,
     FACTS_SQL,
@@ -167,12 +167,24 @@ def classify(
         before = None if rebuild or state.get("landscape") != fingerprint else _shape(con)
         if top > old:
             new_spans = _merge(con, old, top, full=old == 0)
-        if before is not None and before == _shape(con):
+        after = None if before is None else _shape(con)
+        polling = state.get("polling")
+        if before is not None and before == after:
             # Same groups, hosts, components, handling and runs: the edges and their rules
             # stand; only their numbers move.
             refresh_stats(con)
+        elif (
+            before is not None
+            and after is not None
+            and before[:-1] == after[:-1]
+            and polling is not None
+            and refresh_polling(con, polling)
+        ):
+            # Only new runs of recurring jobs, which feed the same writes as before: the rules
+            # stand; A401's reasons (period, run count) and the numbers move.
+            refresh_stats(con)
         else:
-            derive(con, landscape)
+            polling = derive(con, landscape)
         _set_state(
             con,
             {
@@ -180,6 +192,7 @@ def classify(
                 "version": CLASSIFIER_VERSION,
                 "landscape": fingerprint,
                 "landscape_path": landscape.path or "",
+                "polling": polling or "",
             },
             None if rebuild else state,
         )

@@ -125,3 +125,59 @@ def test_a_call_with_nothing_new_changes_nothing(tmp_path: Path) -> None:
     assert (first.new_spans, again.new_spans) == (len(fleet.spans), 0)
     assert _snapshot(con) == before
     con.close()
+
+
+def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from seamscope.classifiers import engine
+
+    derived: list[int] = []
+    real_derive = engine.derive
+
+    def counting_derive(*args: Any, **kwargs: Any) -> str:
+        derived.append(1)
+        return real_derive(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "derive", counting_derive)
+    fleet = _fleet(by_instance=False)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(), batch_key="first", source="test")
+        classify(store.con)
+        assert len(derived) == 1
+        for i in range(3, 6):  # the job keeps its 5 s period: only new runs arrive
+            first = len(fleet.spans)
+            fleet.at(5.0 * i)
+            run = fleet.root(JOB, "copy")
+            fleet.dynamodb(JOB, "Scan", "Orders", parent=run)
+            fleet.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+            store.append(fleet.table(fleet.spans[first:]), batch_key=f"run{i}", source="test")
+            classify(store.con)
+        assert len(derived) == 1, "new runs of a steady job re-derived the edges"
+        reasons = [
+            r[0]
+            for r in store.con.execute("SELECT reason FROM edges WHERE rule_id = 'A401'").fetchall()
+        ]
+        assert reasons and all("(6 runs)" in r for r in reasons), reasons
+        incremental = _snapshot(store.con)
+        classify(store.con, full=True)
+        assert _snapshot(store.con) == incremental
+
+
+def test_a_job_run_off_its_period_derives_the_edges_again(tmp_path: Path) -> None:
+    fleet = _fleet(by_instance=False)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(), batch_key="first", source="test")
+        classify(store.con)
+        assert store.con.execute("SELECT count(*) FROM edges WHERE rule_id = 'A401'").fetchone()
+        first = len(fleet.spans)
+        fleet.at(60.0)  # 50 s after the last run of a 5 s job: no longer steady
+        run = fleet.root(JOB, "copy")
+        fleet.dynamodb(JOB, "Scan", "Orders", parent=run)
+        fleet.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+        store.append(fleet.table(fleet.spans[first:]), batch_key="late", source="test")
+        classify(store.con)
+        incremental = _snapshot(store.con)
+        assert not [e for e in incremental["edges"] if e[9] == "A401"]
+        classify(store.con, full=True)
+        assert _snapshot(store.con) == incremental
