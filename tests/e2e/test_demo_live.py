@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.terminal import start_terminal, wait_for_text
 from tests.e2e.test_demo import MARKER, assert_nothing_left, marked_processes
 
 pytestmark = [
@@ -22,22 +23,6 @@ pytestmark = [
 ]
 
 
-def pane(session: str) -> str:
-    return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-    ).stdout
-
-
-def wait_for_text(session: str, text: str, bound_s: float) -> str:
-    """Polls the pane until text shows; the bound only ends a hung run, it measures nothing."""
-    deadline = time.monotonic() + bound_s
-    while True:
-        screen = pane(session)
-        if text in screen or time.monotonic() > deadline:
-            return screen
-        time.sleep(0.5)
-
-
 def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) -> None:
     run_id, logs, session = uuid.uuid4().hex, tmp_path / "logs", f"demo-{uuid.uuid4().hex[:8]}"
     done = tmp_path / "exit-code"
@@ -45,9 +30,7 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
         f"{MARKER}={run_id} {shlex.quote(sys.executable)} -m seamscope.tui demo"
         f" --port 0 --logs {shlex.quote(str(logs))}; echo $? > {shlex.quote(str(done))}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "180", "-y", "45", command], check=True
-    )
+    start_terminal(session, 180, 45, command)
     try:
         screen = wait_for_text(session, "A401", 120)
         assert "System landscape" in screen

@@ -15,8 +15,8 @@ import pytest
 
 from seamscope.tui.demo.findings import classified_edges
 from seamscope.tui.demo.run import FLEET
+from tests.e2e.terminal import start_terminal, wait_for_text
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
-from tests.e2e.test_demo_live import wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -69,9 +69,7 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
         f" --landscape {shlex.quote(str(SAMPLES / 'seamscope.toml'))}"
         f"; echo $? > {shlex.quote(str(done))}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "180", "-y", "45", command], check=True
-    )
+    start_terminal(session, 180, 45, command)
     try:
         screen = wait_for_text(session, "A401", 60)
         assert "A401" in screen and "inventory-sync-job" in screen

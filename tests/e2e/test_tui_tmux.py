@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from seamscope.tui.demo.processes import free_port
+from tests.e2e.terminal import start_terminal
 from tests.functional.sample import build_store
 
 pytestmark = [
@@ -58,9 +59,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         f"{shlex.quote(sys.executable)} -m seamscope.tui tui --db {shlex.quote(str(db))}"
         f"; echo $? > {shlex.quote(str(exit_file))}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45", command], check=True
-    )
+    start_terminal(session, 160, 45, command)
     try:
         screen = wait_for(session, "systems ·")
         assert "System landscape" in screen
@@ -110,9 +109,7 @@ def test_collect_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         f"{shlex.quote(sys.executable)} -m seamscope.tui tui --collect --port {free_port()}"
         f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30", command], check=True
-    )
+    start_terminal(session, 120, 30, command)
     try:
         wait_for(session, "The store is empty")
         assert owner.exists()
