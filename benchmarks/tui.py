@@ -1,15 +1,34 @@
-"""The TUI's first paint on a big store: from starting the app to the landscape on screen.
+"""The TUI on a big store: its first paint, and its live refresh while spans pour in.
 
-The store is the classified 10M-span store the classify benchmark leaves (or a new one), opened
-the way `seamscope tui` opens it (tui/data.py open_source). The app runs headless (Textual's
-run_test); "painted" is the moment the landscape screen has put its data into its widgets.
+The store is the classified 10M-span store the classify benchmark leaves (or a new one; a full
+run takes its size from SEAMSCOPE_BENCH_TUI_SPANS when set). The app runs headless (Textual's
+run_test).
+
+First paint: the store opened the way `seamscope tui` opens it (tui/data.py open_source);
+"painted" is the moment the landscape screen has put its data into its widgets.
 Goal (issue 6): first paint on 10M spans within 1 s.
+
+Refresh under live ingest: the app built the way `seamscope tui --collect` builds it (an embedded
+receiver owns the store and classifies after its commits; the default refresh interval), in a
+process of its own, while a sender process posts OTLP protobuf requests of 512 new spans (new
+traces, later times, now and then a new system) paced to 20k spans/s. A refresh runs from the
+start of a poll that finds the store changed until the landscape screen has shown data at least
+that new. The app's process holds nothing else, so its ru_maxrss is the TUI's peak memory.
+Goal (issue 6): refresh within 250 ms under 20k spans/s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import multiprocessing
+import os
+import statistics
+import threading
 import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +36,11 @@ from benchmarks.common import Context, Result, Skip, median_of
 from benchmarks.generate import generate_store, landscape_path
 
 NAME = "tui"
+SIZE_ENV = "SEAMSCOPE_BENCH_TUI_SPANS"
+LIVE_RATE = 20_000  # spans/s the sender aims at
+LIVE_SECONDS = 25.0  # of ingest
+PER_REQUEST = 512  # spans per request, as the stock OTLP/HTTP exporter sends them
+CONNECTIONS = 8  # requests in flight at most, one keep-alive connection each
 
 
 async def _first_paint(path: Path) -> float:
@@ -47,16 +71,421 @@ async def _first_paint(path: Path) -> float:
     return seconds
 
 
+# ---- refresh under live ingest ------------------------------------------------------------
+
+
+def _sender(conn: Connection, rate: float, seconds: float, spans: int) -> None:
+    """A process of its own: posts requests of new spans to the receiver, paced to rate/s.
+
+    Makes its templates first and says "ready"; then waits for (port, newest start ns in the
+    store, requests per new system) and sends for `seconds`; answers with what it sent.
+    """
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from benchmarks import mix
+
+    bodies = mix.otlp_requests(mix.sdk_spans(spans), PER_REQUEST)
+    conn.send("ready")
+    go = conn.recv()
+    if go is None:
+        return
+    port, newest_ns, new_every = go
+    lock = threading.Lock()
+    counter = itertools.count()
+    totals = {"posted": 0, "acked": 0, "lag_s": 0.0, "last": 0.0}
+    errors: list[str] = []
+
+    def requests() -> list[tuple[Any, list[tuple[Any, bytes, int, int]], list[Any]]]:
+        """Each thread's own parsed templates: (request, its spans' originals, namespaces)."""
+        out = []
+        for body in bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            originals = []
+            namespaces = []
+            for resource_spans in request.resource_spans:
+                for attr in resource_spans.resource.attributes:
+                    if attr.key == "service.namespace" and attr.value.string_value == "system-0":
+                        namespaces.append(attr.value)
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        originals.append(
+                            (
+                                span,
+                                span.trace_id,
+                                span.start_time_unix_nano,
+                                span.end_time_unix_nano,
+                            )
+                        )
+            out.append((request, originals, namespaces))
+        return out
+
+    first = ExportTraceServiceRequest()
+    first.ParseFromString(bodies[0])
+    first_ns = min(
+        span.start_time_unix_nano
+        for resource_spans in first.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    )
+    shift_ns = newest_ns + 1_000_000_000 - first_ns  # after everything the store holds
+    round_ns = spans * 1_000_000  # the templates' spans are 1 ms apart
+
+    def body(own: list[Any], k: int) -> bytes:
+        """Request k: new trace ids, later times, and one system renamed every new_every."""
+        request, originals, namespaces = own[k % len(own)]
+        prefix = (0x5EA0_0000 + k).to_bytes(4, "big")
+        shift = shift_ns + k // len(own) * round_ns
+        for span, trace_id, start, end in originals:
+            span.trace_id = prefix + trace_id[4:]
+            span.start_time_unix_nano = start + shift
+            span.end_time_unix_nano = end + shift
+        for value in namespaces:
+            value.string_value = f"live-{k // new_every}"
+        data: bytes = request.SerializeToString()
+        return data
+
+    import http.client
+
+    owns = [requests() for _ in range(CONNECTIONS)]
+    begin = time.perf_counter()
+    deadline = begin + seconds
+
+    def send(own: list[Any]) -> None:
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            while True:
+                k = next(counter)
+                due = begin + k * PER_REQUEST / rate
+                if due >= deadline:
+                    return
+                late = time.perf_counter() - due
+                if late < 0:
+                    time.sleep(-late)
+                data = body(own, k)
+                with lock:
+                    totals["posted"] += PER_REQUEST
+                    totals["lag_s"] = max(totals["lag_s"], late)
+                con.request("POST", "/v1/traces", data, {"Content-Type": "application/x-protobuf"})
+                response = con.getresponse()
+                response.read()
+                with lock:
+                    totals["last"] = time.perf_counter()
+                    if response.status == 200:
+                        totals["acked"] += PER_REQUEST
+                    else:
+                        errors.append(f"HTTP {response.status}")
+        except OSError as exc:
+            errors.append(str(exc))
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=send, args=(own,)) for own in owns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conn.send({**totals, "seconds": totals["last"] - begin, "errors": errors[:5]})
+
+
+class _Probe:
+    """Times refreshes: from the start of a poll that finds new data (the source's
+    may_have_changed) until LandscapeScreen.show returns with data fetched after that poll saw
+    the change. A burst of changes is shown by one refresh; each counts from its own poll."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.pending: list[tuple[float, float]] = []  # (poll began, change seen)
+        self.fetched: dict[int, tuple[float, float]] = {}  # id(payload) -> fetch began, ended
+        self.refreshes: list[float] = []  # seconds
+        self.parts: list[tuple[float, float, float, float]] = []  # poll, wait, fetch, show
+        self.shows = 0
+
+    def poll_began(self) -> None:
+        self.local.began = time.perf_counter()
+
+    def changed(self) -> None:
+        began = getattr(self.local, "began", None)
+        if began is not None:
+            with self.lock:
+                self.pending.append((began, time.perf_counter()))
+
+    def fetch(self, began: float, payload: object) -> None:
+        ended = time.perf_counter()
+        with self.lock:
+            self.fetched[id(payload)] = (began, ended)
+
+    def shown(self, payload: object) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            self.shows += 1
+            fetched = self.fetched.pop(id(payload), None)
+            if fetched is None:
+                return
+            began_fetch, ended_fetch = fetched
+            done = [p for p in self.pending if p[1] <= began_fetch]
+            self.pending = [p for p in self.pending if p[1] > began_fetch]
+            self.refreshes += [now - began for began, _ in done]
+            self.parts += [
+                (seen - began, began_fetch - seen, ended_fetch - began_fetch, now - ended_fetch)
+                for began, seen in done
+            ]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.pending.clear()
+            self.refreshes.clear()
+            self.parts.clear()
+
+
+async def _until(pilot: Any, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.perf_counter() + timeout_s
+    while not done():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{what} within {timeout_s:.0f} s")
+        await pilot.pause(0.02)
+
+
+def _message(conn: Connection, what: str) -> Any:
+    try:
+        return conn.recv()
+    except EOFError:
+        raise RuntimeError(f"the sender process ended before {what}") from None
+
+
+async def _live(
+    path: Path, seconds: float, rate: float, template_spans: int, last: bool
+) -> dict[str, Any]:
+    """The app with its receiver, the sender beside it. last: also time the refresh that shows
+    the last spans sent (a full run), rather than stop at the first refresh after the sender."""
+    from seamscope.tui.app import SeamscopeApp
+    from seamscope.tui.commands.tui import _receiver_source
+    from seamscope.tui.screens.landscape import LandscapeScreen
+
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    sender = spawn.Process(
+        target=_sender, args=(theirs, rate, seconds, template_spans), name="bench-sender"
+    )
+    sender.start()
+    theirs.close()
+    probe = _Probe()
+    DataChanged = SeamscopeApp.DataChanged
+    originals = (DataChanged.__init__, LandscapeScreen.fetch, LandscapeScreen.show)
+
+    def changed(self: Any, *args: Any, **kwargs: Any) -> None:
+        originals[0](self, *args, **kwargs)
+        probe.changed()
+
+    def fetch(self: Any, q: Any) -> Any:
+        began = time.perf_counter()
+        payload = originals[1](self, q)
+        probe.fetch(began, payload)
+        return payload
+
+    def show(self: Any, payload: Any) -> None:
+        originals[2](self, payload)
+        probe.shown(payload)
+
+    DataChanged.__init__ = changed  # type: ignore[method-assign]
+    LandscapeScreen.fetch = fetch  # type: ignore[method-assign]
+    LandscapeScreen.show = show  # type: ignore[method-assign]
+    source: Any = None
+    go_sent = False
+    try:
+        # As `seamscope tui --collect --landscape FILE --port 0` does it.
+        source = _receiver_source(path, "127.0.0.1", 0, landscape_path(path))
+        port = source.receiver.port
+        may_have_changed = source.may_have_changed
+
+        def poll() -> bool:
+            probe.poll_began()
+            answer: bool = may_have_changed()
+            return answer
+
+        source.may_have_changed = poll
+
+        def count() -> tuple[int, int]:
+            def work(q: Any) -> tuple[int, int]:
+                row = q("SELECT count(*), epoch_ns(max(start_time)) FROM spans", None)
+                return int(row.column(0)[0].as_py()), int(row.column(1)[0].as_py() or 0)
+
+            result: tuple[int, int] = source.run(work)
+            return result
+
+        before, newest_ns = count()
+        app = SeamscopeApp(lambda: source)
+        async with app.run_test(size=(160, 50), notifications=True) as pilot:
+            await _until(pilot, lambda: probe.shows > 0, 600, "the landscape did not appear")
+            await _until(pilot, ours.poll, 120, "the sender did not get ready")
+            _message(ours, "it was ready")
+            probe.reset()
+            ours.send((port, newest_ns, max(1, round(rate / PER_REQUEST))))
+            go_sent = True
+            await _until(pilot, ours.poll, seconds + 300, "the sender did not finish")
+            sent: dict[str, Any] = _message(ours, "it was done")
+            ended = time.perf_counter()
+            # The last spans' refresh: one poll after the receiver's classifier went quiet.
+            interval = app.refresh_interval
+            settle = 2 * interval + 0.5 if last else 0.0
+            await _until(
+                pilot,
+                lambda: (
+                    not probe.pending
+                    and bool(probe.refreshes)
+                    and time.perf_counter() - ended >= settle
+                ),
+                60,
+                "the landscape did not show the last spans",
+            )
+            after, _ = count()
+            refreshes = [s * 1000 for s in probe.refreshes]
+            parts = [median_of([p[i] * 1000 for p in probe.parts]) for i in range(4)]
+            await pilot.press("q")
+    finally:
+        DataChanged.__init__ = originals[0]  # type: ignore[method-assign]
+        LandscapeScreen.fetch = originals[1]  # type: ignore[method-assign]
+        LandscapeScreen.show = originals[2]  # type: ignore[method-assign]
+        if not go_sent:
+            try:
+                ours.send(None)
+            except OSError:
+                pass
+        sender.join(timeout=30)
+        if sender.is_alive():
+            sender.terminate()
+        if source is not None:
+            source.close()
+    return {
+        "refreshes": refreshes,
+        "before": before,
+        "stored": after - before,
+        "interval": interval,
+        "parts": parts,
+        **sent,
+    }
+
+
+def _live_child(
+    conn: Connection, path: str, seconds: float, rate: float, spans: int, last: bool
+) -> None:
+    """The app's process: runs the live measurement and answers with it and its peak RSS."""
+    import resource
+
+    try:
+        result = asyncio.run(_live(Path(path), seconds, rate, spans, last))
+        result["peak_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        conn.send(("ok", result))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _live_results(ctx: Context, path: Path) -> list[Result]:
+    rate = ctx.size(LIVE_RATE, 5_000)
+    seconds = LIVE_SECONDS if not ctx.quick else 1.5
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    child = spawn.Process(
+        target=_live_child,
+        args=(theirs, str(path), seconds, rate, ctx.size(2_048, PER_REQUEST), not ctx.quick),
+        name="bench-tui-live",
+    )
+    ctx.log(f"   live: {rate:,} spans/s for {seconds:g} s into the TUI's receiver")
+    child.start()
+    theirs.close()
+    try:
+        if not ours.poll(seconds + 900):
+            raise RuntimeError("the live TUI run did not finish within 15 minutes")
+        status, found = ours.recv()
+    except EOFError:
+        status, found = "error", f"the live TUI process ended with exit code {child.exitcode}"
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.terminate()
+    if status != "ok":
+        raise RuntimeError(f"the live TUI run failed:\n{found}")
+    if found["errors"]:
+        raise RuntimeError(f"the sender failed: {found['errors']}")
+    runs: list[float] = found["refreshes"]
+    if not runs:
+        raise RuntimeError("no refresh was seen during the live ingest")
+    posted, stored, ingest_s = found["posted"], found["stored"], found["seconds"]
+    achieved = stored / ingest_s
+    lost = posted - stored
+    kept = (
+        f"all {stored:,} spans sent stored"
+        if lost == 0
+        else f"**{lost:,} of {posted:,} spans sent missing**"
+    )
+    behind = "" if achieved >= 0.95 * rate else f" (**below the {rate / 1000:.0f}k target**)"
+    note = (
+        f"{len(runs)} refreshes in {ingest_s:.1f} s of ingest into {found['before']:,} "
+        f"classified spans; achieved {achieved / 1000:.1f}k spans/s{behind}, {kept}; "
+        f"built as `tui --collect`, refresh every {found['interval']:g} s, headless 160x50"
+    )
+    goal = not ctx.quick
+    median = median_of(runs)
+    p95 = statistics.quantiles(runs, n=20, method="inclusive")[18] if len(runs) > 1 else runs[0]
+    title = f"TUI refresh under live ingest at {rate / 1000:g}k spans/s"
+    return [
+        Result(
+            NAME,
+            f"{title}, median",
+            median,
+            "ms",
+            runs,
+            goal="≤ 250 ms" if goal else "",
+            met=median <= 250 if goal else None,
+            note=note,
+        ),
+        Result(
+            NAME,
+            f"{title}, p95",
+            p95,
+            "ms",
+            [p95],
+            goal="≤ 250 ms" if goal else "",
+            met=p95 <= 250 if goal else None,
+            note=f"95th percentile of the {len(runs)} refreshes above; their median parts: "
+            "poll {:.0f}, until the fetch starts {:.0f}, fetch {:.0f}, "
+            "until shown {:.0f} ms".format(*found["parts"]),
+        ),
+        Result(
+            NAME,
+            "TUI process peak memory (RSS) during that live ingest",
+            found["peak_kib"] * 1024 / 1_000_000,
+            "MB",
+            [found["peak_kib"] * 1024 / 1_000_000],
+            note="ru_maxrss of the app's own process: TUI, receiver, classifier, DuckDB",
+        ),
+    ]
+
+
+# ---- both ---------------------------------------------------------------------------------
+
+
+def _full_size() -> int:
+    text = os.environ.get(SIZE_ENV, "").replace("_", "").strip()
+    return int(text) if text else 10_000_000
+
+
 def run(ctx: Context) -> list[Result]:
     try:
         from seamscope.classifiers.engine import classify
         from seamscope.classifiers.landscape import load_landscape
         from seamscope.tui.app import SeamscopeApp  # noqa: F401
+        from seamscope.tui.commands.tui import _receiver_source  # noqa: F401
         from seamscope.tui.data import open_source  # noqa: F401
         from seamscope.tui.screens.landscape import LandscapeScreen  # noqa: F401
     except ImportError as exc:
         raise Skip(f"the TUI (tui/app.py) or the classifier is not there yet ({exc})") from None
-    spans = ctx.size(10_000_000, 3_000)
+    spans = ctx.size(_full_size(), 3_000)
     path = ctx.stores.get("classified-big")
     if path is None or not path.exists():
         import duckdb
@@ -81,7 +510,7 @@ def run(ctx: Context) -> list[Result]:
         runs.append(asyncio.run(_first_paint(path)) * 1000)
     value = median_of(runs)
     goal = count >= 10_000_000
-    return [
+    results = [
         Result(
             NAME,
             f"TUI first paint (landscape) on {count:,} classified spans",
@@ -93,3 +522,5 @@ def run(ctx: Context) -> list[Result]:
             note="headless run_test, 160x50, app start included",
         )
     ]
+    # Last: it appends to the store.
+    return results + _live_results(ctx, path)

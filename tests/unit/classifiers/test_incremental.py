@@ -130,16 +130,15 @@ def test_a_call_with_nothing_new_changes_nothing(tmp_path: Path) -> None:
 def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from seamscope.classifiers import engine
+    from seamscope.classifiers.derive import derive as real_derive
 
     derived: list[int] = []
-    real_derive = engine.derive
 
     def counting_derive(*args: Any, **kwargs: Any) -> str:
         derived.append(1)
         return real_derive(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "derive", counting_derive)
+    monkeypatch.setattr("seamscope.classifiers.engine.derive", counting_derive)
     fleet = _fleet(by_instance=False)
     with Store.open(tmp_path / "store.duckdb") as store:
         store.append(fleet.table(), batch_key="first", source="test")
