@@ -492,3 +492,23 @@ async def test_walking_the_table_selects_the_edge_source_on_the_map(
         table.move_cursor(row=row)
         await settle(pilot)
         assert app.screen.query_one(LandscapeMap).selected == "system:users"
+
+
+async def test_a_map_over_the_limit_is_hidden_and_drawn_only_when_shown(
+    sample_db: Path, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("seamscope.tui.screens.landscape.MAP_LIMIT", 2)
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        landmap = app.screen.query_one(LandscapeMap)
+        assert not app.screen.query_one("#map-pane").display
+        assert landmap.drawing.boxes == {}  # a hidden map costs no drawing
+        assert app.screen.focused is app.screen.query_one("#edges")
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.screen.query_one("#map-pane").display
+        assert "system:shop" in landmap.drawing.boxes
+        canvas = landmap.drawing.canvas
+        for y in (0, canvas.height // 2, canvas.height - 1):
+            assert landmap.render_line(y).text == "".join(canvas.chars[y])

@@ -179,11 +179,14 @@ class GraphScreen(DataScreen[Any]):
 
     def present(self, shown: _Shown) -> None:
         landmap = self.query_one(LandscapeMap)
-        landmap.set_graph(shown.nodes, shown.edges)
-        fill_table(self.query_one("#edges", DataTable), shown.table)
-        if self.map_hidden is None:
+        first = self.map_hidden is None
+        if first:
             self.map_hidden = len(shown.nodes) > MAP_LIMIT
             self._apply_map_visibility()
+        # A hidden map is drawn when it is shown (m): a big one costs most of a refresh.
+        landmap.set_graph(shown.nodes, shown.edges, draw_now=not self.map_hidden)
+        fill_table(self.query_one("#edges", DataTable), shown.table)
+        if first:
             (self.query_one("#edges") if self.map_hidden else landmap).focus()
         self.query_one("#summary", Static).update(shown.note)
 
@@ -192,6 +195,8 @@ class GraphScreen(DataScreen[Any]):
 
     def action_toggle_map(self) -> None:
         self.map_hidden = not self.map_hidden
+        if not self.map_hidden:
+            self.query_one(LandscapeMap).ensure_drawn()
         self._apply_map_visibility()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

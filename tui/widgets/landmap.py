@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
-from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw
+from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw, parse_style
+
+_EMPTY = "Nothing to draw."
 
 
 class LandscapeMap(Widget, can_focus=True):
-    """Systems (or components) as boxes, arrows coloured by verdict. Enter drills in."""
+    """Systems (or components) as boxes, arrows coloured by verdict. Enter drills in.
+
+    A big landscape draws a canvas thousands of cells wide and hundreds of lines high, so the
+    map renders line by line (Textual's line API: only the lines on screen, each made once per
+    drawing), and a map that is hidden is drawn only when it is shown.
+    """
 
     DEFAULT_CSS = """
     LandscapeMap {
@@ -51,14 +60,29 @@ class LandscapeMap(Widget, can_focus=True):
         self._map_edges: list[MapEdge] = []
         self.selected: str | None = None
         self._drawing: MapDrawing = draw([], [])
+        self._stale = False  # the graph changed while the map was hidden
+        self._strips: dict[int, Strip] = {}
+        self._strips_base: Style | None = None
 
-    def set_graph(self, nodes: list[MapNode], edges: list[MapEdge]) -> None:
-        """Replaces what the map shows, keeping the selection when its box still exists."""
+    def set_graph(
+        self, nodes: list[MapNode], edges: list[MapEdge], *, draw_now: bool = True
+    ) -> None:
+        """Replaces what the map shows, keeping the selection when its box still exists.
+
+        With draw_now false (the map is hidden) the drawing waits for ensure_drawn().
+        """
         self._map_nodes, self._map_edges = nodes, edges
         ids = [n.node_id for n in nodes]
         if self.selected not in ids:
             self.selected = ids[0] if ids else None
-        self._redraw()
+        self._stale = True
+        if draw_now:
+            self._redraw()
+
+    def ensure_drawn(self) -> None:
+        """Draws the graph set while the map was hidden."""
+        if self._stale:
+            self._redraw()
 
     @property
     def drawing(self) -> MapDrawing:
@@ -66,20 +90,44 @@ class LandscapeMap(Widget, can_focus=True):
 
     def _redraw(self) -> None:
         self._drawing = draw(self._map_nodes, self._map_edges, self.selected)
+        self._stale = False
+        self._strips.clear()
         self.refresh(layout=True)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
+        if not self._map_nodes:
+            return len(_EMPTY)
         return max(1, self._drawing.canvas.width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, self._drawing.canvas.height)
 
-    def render(self) -> Text:
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style  # the widget's own colours, under the drawing's
+        if base != self._strips_base:
+            self._strips.clear()
+            self._strips_base = base
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._make_strip(y, base)
+        return strip
+
+    def _make_strip(self, y: int, base: Style) -> Strip:
         if not self._map_nodes:
-            return Text("Nothing to draw.", style="dim")
-        return self._drawing.canvas.to_text()
+            return Strip([Segment(_EMPTY, base + Style(dim=True))] if y == 0 else [])
+        canvas = self._drawing.canvas
+        if y >= canvas.height:
+            return Strip([])
+        segments = [
+            Segment(text, base + parse_style(style) if style else base)
+            for text, style in canvas.runs(y)
+        ]
+        return Strip(segments, canvas.width)
 
     def select(self, node_id: str) -> None:
+        if self._stale and node_id in {n.node_id for n in self._map_nodes}:
+            self.selected = node_id  # drawn with the selection when the map is shown
+            return
         if node_id == self.selected or node_id not in self._drawing.boxes:
             return
         self.selected = node_id

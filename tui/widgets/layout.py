@@ -10,10 +10,11 @@ with its label (the mechanism) right beside the box, and enters the target on it
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rich.style import Style
-from rich.text import Text
 
 VERDICT_STYLES: dict[str, str] = {
     "pattern": "green",
@@ -125,19 +126,19 @@ class Canvas:
             bits = (N if y > lo else 0) | (S if y < hi else 0)
             self.line(x, y, bits, style)
 
-    def to_text(self) -> Text:
-        out = Text(no_wrap=True, overflow="crop")
-        for y in range(self.height):
-            row_chars, row_styles = self.chars[y], self.styles[y]
-            start = 0
-            for x in range(1, self.width + 1):
-                if x == self.width or row_styles[x] != row_styles[start]:
-                    style = row_styles[start]
-                    out.append("".join(row_chars[start:x]), Style.parse(style) if style else None)
-                    start = x
-            if y < self.height - 1:
-                out.append("\n")
-        return out
+    def runs(self, y: int) -> Iterator[tuple[str, str]]:
+        """Row y as (text, style) runs of one style each."""
+        row_chars, row_styles = self.chars[y], self.styles[y]
+        start = 0
+        for x in range(1, self.width + 1):
+            if x == self.width or row_styles[x] != row_styles[start]:
+                yield "".join(row_chars[start:x]), row_styles[start]
+                start = x
+
+
+@lru_cache(maxsize=256)
+def parse_style(style: str) -> Style:
+    return Style.parse(style)
 
 
 @dataclass(frozen=True, slots=True)
