@@ -6,10 +6,18 @@ the hand-written analysis around it stays, and `--only NAME` refreshes one secti
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from benchmarks.common import Result, machine, versions
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+    except OSError:
+        return "unknown"
 
 
 def _section(
@@ -17,8 +25,9 @@ def _section(
 ) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        f"`{command}` on {when}, {machine()}; shared with other work, so ratios measured in "
-        f"the same run mean more than absolute figures. {versions()}. Whole run {elapsed_s:.0f} s.",
+        f"`{command}` on {when}, {machine()}, load average {_load()} when it ended. Ratios "
+        f"measured in the same run mean more than absolute figures. {versions()}. "
+        f"Whole run {elapsed_s:.0f} s.",
         "",
     ]
     if skipped is not None:
