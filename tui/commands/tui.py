@@ -70,7 +70,8 @@ def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> 
 @click.option(
     "--landscape",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Landscape file (TOML).",
+    help="Landscape file (TOML; default ./seamscope.toml, or the seamscope.toml inside the "
+    "folder of OTLP files given).",
 )
 @click.option(
     "--collect", is_flag=True, help="Own the store and receive OTLP/HTTP while the TUI runs."
@@ -108,6 +109,11 @@ def tui(
         for path in files:
             if not path.exists():
                 raise TuiError(f"{path}: no such file or folder")
+        if landscape is None:
+            # A folder of captured traces may carry its landscape (sample_traces/ does).
+            beside = {p / "seamscope.toml" for p in files if (p / "seamscope.toml").is_file()}
+            if len(beside) == 1:
+                landscape = beside.pop()
         tmp = tempfile.TemporaryDirectory(prefix="seamscope-tui-")
         db = Path(tmp.name) / "seamscope.duckdb"
         _ingest_files(list(files), db)
