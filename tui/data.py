@@ -93,6 +93,14 @@ def _classify_function() -> Callable[..., Any] | None:
     return fn if callable(fn) else None
 
 
+def _classifier_version() -> str | None:
+    try:
+        engine = importlib.import_module("seamscope.classifiers.engine")
+    except ImportError:
+        return None
+    return str(engine.CLASSIFIER_VERSION)
+
+
 def _load_landscape(path: Path | None) -> Any:
     if path is None:
         return None
@@ -159,12 +167,19 @@ class LocalStore:
     def refresh(self) -> None:
         if self._classify is None:
             return
-        watermark, classified = self.run(_classify_watermarks)
+        mark = self.run(_classify_watermarks)
+        watermark = mark.spans
         if watermark == self._classified_watermark:
             return
-        if classified == watermark and self.landscape is None:
-            # The classifier already reflects every batch (its own state says so): no need to
-            # take the file read-write.
+        if mark.classified == watermark and (
+            self.landscape is None
+            or (
+                mark.landscape == self.landscape.fingerprint()
+                and mark.version == _classifier_version()
+            )
+        ):
+            # The classifier already reflects every batch, with this landscape (its own state
+            # says so): no need to take the file read-write.
             self._classified_watermark = watermark
             return
         with self._lock:
@@ -478,16 +493,33 @@ def _spans_watermark(q: Query) -> int:
     return int(value)
 
 
-def _classify_watermarks(q: Query) -> tuple[int, int | None]:
-    """(newest batch, the batch the classifier's tables reflect, None when unknown)."""
+@dataclass(frozen=True, slots=True)
+class ClassifierMark:
+    """How far the classifier's tables reflect the store, from its own state."""
+
+    spans: int  # the newest batch
+    classified: int | None = None  # the batch they reflect, None when unknown
+    landscape: str | None = None  # the fingerprint of the landscape they were made with
+    version: str | None = None  # the classifier's version that made them
+
+
+def _classify_watermarks(q: Query) -> ClassifierMark:
     spans = _spans_watermark(q)
     if not _has_table(q, "classifier_state"):
-        return spans, None
-    rows = q("SELECT value FROM classifier_state WHERE key = 'watermark'", None).to_pylist()
+        return ClassifierMark(spans)
+    state = {
+        str(r["key"]): str(r["value"])
+        for r in q(
+            "SELECT key, value FROM classifier_state "
+            "WHERE key IN ('watermark', 'landscape', 'version')",
+            None,
+        ).to_pylist()
+    }
     try:
-        return spans, int(rows[0]["value"]) if rows else None
-    except (TypeError, ValueError):
-        return spans, None
+        classified = int(state["watermark"]) if "watermark" in state else None
+    except ValueError:
+        classified = None
+    return ClassifierMark(spans, classified, state.get("landscape"), state.get("version"))
 
 
 def watermark(q: Query) -> tuple[Any, ...]:

@@ -147,3 +147,29 @@ def test_watermark_moves_when_edges_change(store: LocalStore) -> None:
 def test_problems_say_what_to_do(error: Exception, title: str) -> None:
     got, advice = data.describe_error(error)
     assert got == title and advice
+
+
+def test_an_up_to_date_store_is_not_taken_read_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seamscope.classifiers.engine import classify
+    from seamscope.classifiers.landscape import load_landscape
+
+    db = build_store(tmp_path / "s.duckdb", manual=False)
+    toml = tmp_path / "seamscope.toml"
+    toml.write_text('[systems.orders]\ncomponents = ["orders-api"]\n')
+    with Store.open(db) as opened:
+        classify(opened.con, load_landscape(toml))
+    taken: list[Path] = []
+    real_short_lock = data.short_lock
+
+    def counting_short_lock(path: Path, **kwargs: object) -> object:
+        taken.append(path)
+        return real_short_lock(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "short_lock", counting_short_lock)
+    LocalStore(db, toml).refresh()  # classified with this very landscape: read-only is enough
+    assert taken == []
+    toml.write_text('[systems.billing]\ncomponents = ["orders-api"]\n')
+    LocalStore(db, toml).refresh()  # another landscape: classified again, read-write
+    assert taken == [db]
