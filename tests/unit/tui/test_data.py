@@ -160,14 +160,15 @@ def test_an_up_to_date_store_is_not_taken_read_write(
     toml.write_text('[systems.orders]\ncomponents = ["orders-api"]\n')
     with Store.open(db) as opened:
         classify(opened.con, load_landscape(toml))
+    from seamscope.tracer.store import short_lock as real_short_lock
+
     taken: list[Path] = []
-    real_short_lock = data.short_lock
 
     def counting_short_lock(path: Path, **kwargs: object) -> object:
         taken.append(path)
         return real_short_lock(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(data, "short_lock", counting_short_lock)
+    monkeypatch.setattr("seamscope.tui.data.short_lock", counting_short_lock)
     LocalStore(db, toml).refresh()  # classified with this very landscape: read-only is enough
     assert taken == []
     toml.write_text('[systems.billing]\ncomponents = ["orders-api"]\n')
