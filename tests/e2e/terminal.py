@@ -29,17 +29,20 @@ def start_terminal(session: str, width: int, height: int, command: str) -> None:
     )
 
 
-def pane(session: str) -> str:
-    return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-    ).stdout
+def capture(session: str) -> str:
+    done = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+    )
+    return done.stdout
 
 
-def wait_for_text(session: str, text: str, bound_s: float) -> str:
-    """Polls the pane until text shows; the bound only ends a hung run, it measures nothing."""
-    deadline = time.monotonic() + bound_s
-    while True:
-        screen = pane(session)
-        if text in screen or time.monotonic() > deadline:
+def wait_for(session: str, text: str, limit_s: float = 60) -> str:
+    """The pane's text once it contains text (bounded wait; fails with what was on screen)."""
+    deadline = time.monotonic() + limit_s
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if text in screen:
             return screen
-        time.sleep(0.5)
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen showed:\n{screen}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.terminal import start_terminal, wait_for_text
+from tests.e2e.terminal import start_terminal, wait_for
 from tests.e2e.test_demo import MARKER, assert_nothing_left, marked_processes
 
 pytestmark = [
@@ -32,7 +32,7 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     )
     start_terminal(session, 180, 45, command)
     try:
-        screen = wait_for_text(session, "A401", 120)
+        screen = wait_for(session, "A401", 120)
         assert "System landscape" in screen
         assert "A401" in screen  # the cron copy was found live, while the fleet runs
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)

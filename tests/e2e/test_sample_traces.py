@@ -15,7 +15,7 @@ import pytest
 
 from seamscope.tui.demo.findings import classified_edges
 from seamscope.tui.demo.run import FLEET
-from tests.e2e.terminal import start_terminal, wait_for_text
+from tests.e2e.terminal import start_terminal, wait_for
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,7 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     )
     start_terminal(session, 180, 45, command)
     try:
-        screen = wait_for_text(session, "A401", 60)
+        screen = wait_for(session, "A401", 60)
         assert "A401" in screen and "inventory-sync-job" in screen
         # The portal's REST call is the landscape file's allowed exception: the folder's
         # seamscope.toml was taken without --landscape.

@@ -16,32 +16,13 @@ from pathlib import Path
 import pytest
 
 from seamscope.tui.demo.processes import free_port
-from tests.e2e.terminal import start_terminal
+from tests.e2e.terminal import start_terminal, wait_for
 from tests.functional.sample import build_store
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
 ]
-
-
-def capture(session: str) -> str:
-    done = subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
-    )
-    return done.stdout
-
-
-def wait_for(session: str, text: str, limit_s: float = 60) -> str:
-    """The pane's text once it contains text (bounded wait; fails with what was on screen)."""
-    deadline = time.monotonic() + limit_s
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = capture(session)
-        if text in screen:
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; the screen showed:\n{screen}")
 
 
 def keys(session: str, *names: str) -> None:
