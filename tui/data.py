@@ -84,21 +84,22 @@ def check_read_only(sql: str) -> None:
             raise UserSqlError(f"read-only console: {kind} statements are not allowed")
 
 
-def _classify_function() -> Callable[..., Any] | None:
+def _engine() -> Any:
+    """The classifier's engine module, None without the classifiers."""
     try:
-        module = importlib.import_module("seamscope.classifiers.engine")
+        return importlib.import_module("seamscope.classifiers.engine")
     except ImportError:
         return None
-    fn = getattr(module, "classify", None)
+
+
+def _classify_function() -> Callable[..., Any] | None:
+    fn = getattr(_engine(), "classify", None)
     return fn if callable(fn) else None
 
 
 def _classifier_version() -> str | None:
-    try:
-        engine = importlib.import_module("seamscope.classifiers.engine")
-    except ImportError:
-        return None
-    return str(engine.CLASSIFIER_VERSION)
+    version = getattr(_engine(), "CLASSIFIER_VERSION", None)
+    return None if version is None else str(version)
 
 
 def _load_landscape(path: Path | None) -> Any:
