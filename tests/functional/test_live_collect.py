@@ -133,14 +133,17 @@ async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
             found: list[str] = []
             for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
                 await pilot.pause(0.05)
-                if isinstance(app.screen, LandscapeScreen):
-                    table: DataTable[Any] = app.screen.query_one("#edges", DataTable)
-                    found = [
-                        f"{table.get_row_at(i)[0]} -> {table.get_row_at(i)[1]}"
-                        for i in range(table.row_count)
-                    ]
-                    if found:
-                        break
+                screen = app.screen
+                # The landscape replaces the problem screen; its table may not be mounted yet.
+                if not isinstance(screen, LandscapeScreen) or not screen.query("#edges"):
+                    continue
+                table: DataTable[Any] = screen.query_one("#edges", DataTable)
+                found = [
+                    f"{table.get_row_at(i)[0]} -> {table.get_row_at(i)[1]}"
+                    for i in range(table.row_count)
+                ]
+                if found:
+                    break
             assert found == ["liveshop/live-web -> liveusers/live-users-api"]
     finally:
         source.close()
