@@ -115,10 +115,19 @@ class Canvas:
             self.styles[y][x] = style
 
     def hline(self, x1: int, x2: int, y: int, style: str) -> None:
+        # line() for each cell, inlined: a big map draws hundreds of thousands of these cells.
+        if not 0 <= y < self.height:
+            return
         lo, hi = min(x1, x2), max(x1, x2)
-        for x in range(lo, hi + 1):
-            bits = (W if x > lo else 0) | (E if x < hi else 0)
-            self.line(x, y, bits, style)
+        chars, styles, masks = self.chars[y], self.styles[y], self.masks[y]
+        for x in range(max(lo, 0), min(hi, self.width - 1) + 1):
+            mask = masks[x]
+            if mask == 0 and chars[x] != " ":
+                continue  # never draw over a box or a label
+            mask |= (W if x > lo else 0) | (E if x < hi else 0)
+            masks[x] = mask
+            chars[x] = _LINE.get(mask, "┼")
+            styles[x] = style
 
     def vline(self, x: int, y1: int, y2: int, style: str) -> None:
         lo, hi = min(y1, y2), max(y1, y2)
