@@ -214,8 +214,10 @@ WITH tr AS (
         CASE WHEN b.sc = 'job' THEN (t // 100) % $systems
              WHEN b.sc IN ('bypass', 'ownweb') THEN (hash(t, 'a') % $systems) // 4 * 4
              ELSE hash(t, 'a') % $systems END::INTEGER AS a,
-        CASE WHEN b.sc = 'job' THEN $base_ns + ((t // 100) // $systems) * 600000000000
-                 + ((t // 100) % $systems) * 7000000000 + b.k * 60000000000
+        -- A job runs in step with the traffic around it: system a's job starts at its block
+        -- of 100 traces, every 100 x systems traces (200 s with 40 systems), its k-th task a
+        -- second after the first.
+        CASE WHEN b.sc = 'job' THEN $base_ns + (t // 100) * 100 * $gap_ns + b.k * 1000000000
              ELSE $base_ns + t * $gap_ns + hash(t, 'j') % $gap_ns END::BIGINT AS t0
     FROM range($first, $last) AS r(t) JOIN gen_buckets AS b ON b.b = t % 100
 ),
