@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
@@ -51,7 +52,13 @@ def fmt_ms(value: float | None) -> str:
 
 
 def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
-    """Replaces the rows, keeping the cursor on the same row key when it still exists."""
+    """Replaces the rows, keeping the cursor on the same row key when it still exists.
+
+    When the rows are the same ones in the same order (a live refresh, mostly), only the cells
+    that changed are written: rebuilding the table measures every cell of it again.
+    """
+    if _update_cells(table, rows):
+        return
     keep: str | None = None
     if table.row_count:
         try:
@@ -66,6 +73,34 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         except Exception:
             pass
+
+
+def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> bool:
+    """Writes the changed cells when the table holds the same row keys in the same order."""
+    columns = table.ordered_columns
+    if not rows or table.row_count != len(rows):
+        return False
+    if any(len(cells) != len(columns) for _, cells in rows):
+        return False
+    if [row.key.value for row in table.ordered_rows] != [key for key, _ in rows]:
+        return False
+    for key, cells in rows:
+        for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
+            if not _same_cell(before, after):
+                wider = _cell_width(after) > _cell_width(before)
+                table.update_cell(key, column.key, after, update_width=wider)
+    return True
+
+
+def _same_cell(a: object, b: object) -> bool:
+    if isinstance(a, Text) and isinstance(b, Text):
+        # Text's own == looks at the characters and spans only, not the style or justification.
+        return (a.plain, a.style, a.justify, a.spans) == (b.plain, b.style, b.justify, b.spans)
+    return type(a) is type(b) and a == b
+
+
+def _cell_width(cell: object) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
 
 class DataScreen(Screen[None], Generic[T]):

@@ -1,0 +1,68 @@
+"""fill_table: a refresh with the same rows writes only the cells that changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from seamscope.tui.screens.base import fill_table, num
+
+pytestmark = pytest.mark.anyio
+
+
+class _TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable()
+        table.add_columns("Name", "Spans")
+        yield table
+
+
+def _plain(table: DataTable[Any]) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_same_rows_update_their_changed_cells_in_place() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        fill_table(table, [("a", ["orders", num("9")]), ("b", ["billing", num("5")])])
+        table.move_cursor(row=1)
+        await pilot.pause()
+        cleared: list[bool] = []
+        original_clear = table.clear
+        table.clear = lambda *a, **k: cleared.append(True) or original_clear(*a, **k)  # type: ignore[method-assign]
+
+        fill_table(table, [("a", ["orders", num("10", "red")]), ("b", ["billing", num("5")])])
+        await pilot.pause()
+
+        assert cleared == []
+        assert _plain(table) == [["orders", "10"], ["billing", "5"]]
+        cell = table.get_row("a")[1]
+        assert isinstance(cell, Text) and cell.style == "red" and cell.justify == "right"
+        assert table.columns[table.ordered_columns[1].key].content_width >= 2  # "10" fits
+        assert table.cursor_row == 1
+
+        # A style change alone is a change too.
+        fill_table(table, [("a", ["orders", num("10")]), ("b", ["billing", num("5")])])
+        assert table.get_row("a")[1].style == ""
+
+
+async def test_other_rows_or_order_rebuild_the_table() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        fill_table(table, [("a", ["orders", "9"]), ("b", ["billing", "5"])])
+        table.move_cursor(row=1)  # on b
+        await pilot.pause()
+
+        fill_table(table, [("b", ["billing", "6"]), ("a", ["orders", "9"]), ("c", ["ship", "1"])])
+        await pilot.pause()
+
+        assert _plain(table) == [["billing", "6"], ["orders", "9"], ["ship", "1"]]
+        assert table.cursor_row == 0  # still on b
+        fill_table(table, [])
+        assert table.row_count == 0
