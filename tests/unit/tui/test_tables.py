@@ -34,7 +34,12 @@ async def test_same_rows_update_their_changed_cells_in_place() -> None:
         await pilot.pause()
         cleared: list[bool] = []
         original_clear = table.clear
-        table.clear = lambda *a, **k: cleared.append(True) or original_clear(*a, **k)  # type: ignore[method-assign]
+
+        def clear(*args: Any, **kwargs: Any) -> Any:
+            cleared.append(True)
+            return original_clear(*args, **kwargs)
+
+        table.clear = clear  # type: ignore[method-assign]
 
         fill_table(table, [("a", ["orders", num("10", "red")]), ("b", ["billing", num("5")])])
         await pilot.pause()
