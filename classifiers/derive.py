@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -552,34 +552,47 @@ def _handling(world: _World, e: _Edge, pairs: dict[int, set[int]]) -> Handling:
     )
 
 
-def _polling(con: duckdb.DuckDBPyConnection, groups: Mapping[int, Group]) -> dict[int, Polling]:
+class _Target(NamedTuple):
+    fkind: str
+    target: str
+
+
+def _targets(con: duckdb.DuckDBPyConnection) -> dict[int, _Target]:
+    """What _polling needs of the groups (load_groups converts every column and timestamp)."""
+    return {
+        int(g): _Target(k, t)
+        for g, k, t in con.execute(
+            "SELECT gkey, fkind, target FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
+        ).fetchall()
+    }
+
+
+def _polling(
+    con: duckdb.DuckDBPyConnection, groups: Mapping[int, Group | _Target]
+) -> dict[int, Polling]:
     """Write groups fed by recurring scan jobs -> the job's evidence.
 
-    The run intervals of every job are summed up in SQL (one pass over the runs); only the
-    jobs that run steadily come back to Python.
+    One aggregation per job in SQL: its distinct start times (sorted, so their differences
+    are the intervals between runs), what it scanned and what it wrote; only the jobs that run
+    steadily come back to Python.
     """
     rows = con.execute(
-        f"""WITH starts AS (
-            SELECT DISTINCT svc, ns, name, epoch_us(start_time) AS t
+        f"""WITH jobs AS (
+            SELECT svc, ns, name, min(start_time) AS first,
+                   list_sort(list_distinct(list(epoch_us(start_time)))) AS ts,
+                   list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL))))
+                       AS scanned,
+                   list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL))) AS written
             FROM classifier_runs WHERE NOT coalesce(listens, false)
-        ), gaps AS (
-            SELECT svc, ns, name,
-                   (t - lag(t) OVER (PARTITION BY svc, ns, name ORDER BY t)) / 1e6 AS gap
-            FROM starts
-        ), steady AS (
-            SELECT svc, ns, name, count(gap) + 1 AS runs, avg(gap) AS mean
-            FROM gaps GROUP BY ALL
-            HAVING count(gap) + 1 >= {MIN_RUNS} AND avg(gap) > 0
-               AND coalesce(stddev_pop(gap), 0) / avg(gap) <= {STEADY_CV}
+            GROUP BY ALL
+        ), timed AS (
+            SELECT *, list_transform(ts[2:], lambda t, i: (t - ts[i]) / 1e6) AS gaps FROM jobs
         )
-        SELECT s.svc, s.ns, s.name, any_value(s.runs), any_value(s.mean),
-               list_sort(list_distinct(flatten(list(r.scans) FILTER (r.scans IS NOT NULL)))),
-               list_distinct(flatten(list(r.writes) FILTER (r.writes IS NOT NULL)))
-        FROM steady AS s JOIN classifier_runs AS r
-          ON r.svc IS NOT DISTINCT FROM s.svc AND r.ns IS NOT DISTINCT FROM s.ns
-         AND r.name IS NOT DISTINCT FROM s.name AND NOT coalesce(r.listens, false)
-        GROUP BY s.svc, s.ns, s.name
-        ORDER BY min(r.start_time), s.svc NULLS FIRST, s.ns NULLS FIRST, s.name NULLS FIRST"""
+        SELECT svc, ns, name, len(ts), list_avg(gaps), scanned, written
+        FROM timed
+        WHERE len(ts) >= {MIN_RUNS} AND list_avg(gaps) > 0
+          AND coalesce(list_stddev_pop(gaps), 0) / list_avg(gaps) <= {STEADY_CV}
+        ORDER BY first, svc NULLS FIRST, ns NULLS FIRST, name NULLS FIRST"""
     ).fetchall()
     found: dict[int, Polling] = {}
     for svc, ns, name, runs, mean, scanned, written in rows:
@@ -769,7 +782,7 @@ def refresh_polling(con: duckdb.DuckDBPyConnection, signature: str) -> bool:
     """After new job runs and nothing else: when the jobs still feed the same writes from the
     same tables (the signature derive() returned), rewrites only the A401 reasons (their period
     and run count) and returns True; False means the edges must be derived again."""
-    polling = _polling(con, load_groups(con))
+    polling = _polling(con, _targets(con))
     if polling_signature(polling) != signature:
         return False
     rows = con.execute(
