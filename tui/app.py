@@ -164,12 +164,20 @@ class SeamscopeApp(App[None]):
     def report_error(self, error: Exception) -> None:
         """A screen's load failed: a locked store is transient, anything else gets a screen."""
         if isinstance(error, StoreLocked):
-            self.notify(str(error), title="Store busy, retrying", severity="warning", timeout=3)
+            self.notify(
+                str(error),
+                title="Store busy, retrying",
+                severity="warning",
+                timeout=3,
+                markup=False,
+            )
             return
         if isinstance(error, SeamscopeError):
             self.post_message(self.Problem(error))
             return
-        self.notify(f"{type(error).__name__}: {error}", title="Query failed", severity="error")
+        self.notify(
+            f"{type(error).__name__}: {error}", title="Query failed", severity="error", markup=False
+        )
 
     def action_retry(self) -> None:
         self._open()

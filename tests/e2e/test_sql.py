@@ -48,6 +48,10 @@ def check_formats(db: Path) -> None:
     table = run("sql", "--db", str(db), QUERY)
     assert table.returncode == 0
     assert "service_name" in table.stdout and "svc-2" in table.stdout and "3 rows" in table.stdout
+    # Values are printed as they are, never read as Rich markup.
+    brackets = run("sql", "--db", str(db), "select 'a [/] b' as x, 'orders[v2]' as y")
+    assert brackets.returncode == 0, brackets.stderr
+    assert "a [/] b" in brackets.stdout and "orders[v2]" in brackets.stdout
     for bad, message in (
         ("delete from spans", "only SELECT queries are allowed here, not DELETE"),
         ("selct 1", "Parser Error: syntax error"),

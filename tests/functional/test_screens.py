@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.rows import SpanBatchBuilder
@@ -230,12 +230,29 @@ async def test_sql_console_runs_read_only_and_keeps_history(
             expected.close()
         assert row is not None
         assert cells(result, 0) == [str(row[0])]
+        # Values are shown as they are, never read as markup.
+        box.value = "SELECT 'a [/] b' AS x, 'orders[v2]' AS y"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [cells(result, 0), cells(result, 1)] == [["a [/] b"], ["orders[v2]"]]
         box.value = "DELETE FROM spans"
         await pilot.press("enter")
         await settle(pilot)
         status = static_text(app.screen.query_one("#sql-status", Static))
         assert "read-only" in status.lower() or "not allowed" in status.lower()
-        assert app.sql_history == ["SELECT count(*) AS n FROM spans", "DELETE FROM spans"]
+        assert app.sql_history == [
+            "SELECT count(*) AS n FROM spans",
+            "SELECT 'a [/] b' AS x, 'orders[v2]' AS y",
+            "DELETE FROM spans",
+        ]
+        await pilot.press("escape")  # the console opened again lists that history
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SqlScreen)
+        listed = app.screen.query_one("#sql-history", OptionList)
+        shown = str(listed.get_option_at_index(1).prompt)
+        assert shown == "SELECT 'a [/] b' AS x, 'orders[v2]' AS y"
     check = duckdb.connect(str(sample_db), read_only=True)
     try:
         count = check.execute("SELECT count(*) FROM spans").fetchone()

@@ -83,6 +83,7 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     colour = {"anti-pattern": "red", "smell": "yellow", "unclassified": "dim", "pattern": "green"}
     table = Table(title=f"{len(rows)} integration edges", title_justify="left")
@@ -107,14 +108,15 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
             justify="right" if name in ("spans", "errors", "p50 ms", "p95 ms") else "left",
         )
     for r in rows:
+        # Text, not str: names come from the spans and rich would read them as markup.
         table.add_row(
-            r["from"],
-            r["to"],
-            r["mechanism"],
+            Text(r["from"]),
+            Text(r["to"]),
+            Text(r["mechanism"]),
             r["direction"],
             r["level"],
             r["rule_id"],
-            f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+            Text(r["verdict"], style=colour[r["verdict"]]),
             str(r["span_count"]),
             str(r["error_count"]),
             _ms(r["p50_ms"]),

@@ -29,12 +29,14 @@ def _cell(value: Any) -> str:
 def _print_table(table: pa.Table) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     view = Table(show_lines=False)
     for name in table.column_names:
         view.add_column(name, overflow="fold")
     for row in table.to_pylist():
-        view.add_row(*(_cell(row[name]) for name in table.column_names))
+        # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x").
+        view.add_row(*(Text(_cell(row[name])) for name in table.column_names))
     console = Console()
     console.print(view)
     console.print(f"{table.num_rows:,} rows", style="dim")

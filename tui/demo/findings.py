@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.landscape import load_landscape
@@ -64,10 +65,8 @@ def print_findings(db_path: Path, landscape_path: Path | None) -> list[EdgeRow]:
         table.add_column(column, justify="right" if column == "spans" else "left")
     for e in edges:
         style = VERDICT_STYLE.get(e.verdict)
-        table.add_row(
-            e.rule_id, e.verdict, e.level, e.source, e.target, e.mechanism, e.via, str(e.spans),
-            style=style,
-        )  # fmt: skip
+        cells = (e.rule_id, e.verdict, e.level, e.source, e.target, e.mechanism, e.via)
+        table.add_row(*(Text(c) for c in cells), str(e.spans), style=style)
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     fired = sorted({e.rule_id for e in edges if e.rule_id != "unclassified"})

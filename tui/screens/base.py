@@ -38,6 +38,11 @@ def short_node(node_id: str) -> str:
     return node_id
 
 
+def plain(cell: str | Text) -> Text:
+    """A table cell that is never read as markup."""
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
 def num(text: str, style: str = "") -> Text:
     """A number cell, right-aligned."""
     return Text(text, style=style, justify="right")
@@ -54,9 +59,14 @@ def fmt_ms(value: float | None) -> str:
 def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
     """Replaces the rows, keeping the cursor on the same row key when it still exists.
 
+    Text cells are shown as they are; a str is shown as plain text (DataTable would read it
+    as Rich markup: "orders[v2]" would lose "[v2]" and "a [/] b" would fail to render), which
+    also spares the markup parsing of every cell.
+
     When the rows are the same ones in the same order (a live refresh, mostly), only the cells
     that changed are written: rebuilding the table measures every cell of it again.
     """
+    rows = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
     if _update_cells(table, rows):
         return
     keep: str | None = None

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
 
 from seamscope.tui.data import DataSource
+from seamscope.tui.screens.base import plain
 
 MAX_ROWS = 1000
 
@@ -49,7 +50,7 @@ class SqlScreen(Screen[None]):
                 yield DataTable(id="sql-result", zebra_stripes=True)
             with Vertical(id="sql-side"):
                 yield Static("History", classes="caption")
-                yield OptionList(*reversed(self.history), id="sql-history")
+                yield OptionList(*(Text(q) for q in reversed(self.history)), id="sql-history")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -87,7 +88,8 @@ class SqlScreen(Screen[None]):
         self.history.append(message.sql)
         history = self.query_one("#sql-history", OptionList)
         history.clear_options()
-        history.add_options(list(reversed(self.history)))
+        # Text prompts: a query is shown as typed, never read as markup.
+        history.add_options([Text(sql) for sql in reversed(self.history)])
         result = self.query_one("#sql-result", DataTable)
         if message.error is not None or message.table is None:
             status.update(Text(message.error or "failed", style="bold red"))
@@ -97,7 +99,7 @@ class SqlScreen(Screen[None]):
         result.add_columns(*table.column_names)
         shown = table.slice(0, MAX_ROWS).to_pylist()
         for row in shown:
-            result.add_row(*("" if v is None else str(v) for v in row.values()))
+            result.add_row(*(plain("" if v is None else str(v)) for v in row.values()))
         more = f" (first {MAX_ROWS} shown)" if table.num_rows > MAX_ROWS else ""
         status.update(f"{table.num_rows:,} rows{more}")
 

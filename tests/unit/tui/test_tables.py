@@ -56,6 +56,18 @@ async def test_same_rows_update_their_changed_cells_in_place() -> None:
         assert table.get_row("a")[1].style == ""
 
 
+async def test_cells_are_plain_text_not_markup() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        fill_table(table, [("a", ["orders[v2]", "a [/] b"])])
+        await pilot.pause()  # renders: "[/]" read as markup would raise here
+        assert _plain(table) == [["orders[v2]", "a [/] b"]]
+        fill_table(table, [("a", ["orders[v3]", "a [/] b"])])  # the in-place update too
+        await pilot.pause()
+        assert _plain(table) == [["orders[v3]", "a [/] b"]]
+
+
 async def test_other_rows_or_order_rebuild_the_table() -> None:
     app = _TableApp()
     async with app.run_test() as pilot:
