@@ -286,6 +286,16 @@ async def test_filter_by_verdict_and_search(sample_db: Path, make_app: AppFactor
         app.action_clear_filters()
         await settle(pilot)
         assert table.row_count == LANDSCAPE_EDGES
+        # A search with brackets is shown as typed in the findings' summary, not as markup.
+        await pilot.press("slash")
+        await settle(pilot)
+        app.screen.query_one(Input).value = "a [/] b"
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen)
+        assert "a [/] b" in static_text(app.screen.query_one("#summary", Static))
 
 
 async def test_help_and_command_palette(sample_db: Path, make_app: AppFactory) -> None:

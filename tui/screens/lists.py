@@ -60,7 +60,7 @@ class FindingsScreen(DataScreen[Any]):
             )
         if self.filters.describe():
             what += f"   filter: {self.filters.describe()}"
-        self.query_one("#summary", Static).update(what)
+        self.query_one("#summary", Static).update(Text(what))  # a search may hold brackets
         rows: list[tuple[str, list[str | Text]]] = [
             (
                 e.edge_id,
