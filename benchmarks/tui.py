@@ -43,18 +43,22 @@ PER_REQUEST = 512  # spans per request, as the stock OTLP/HTTP exporter sends th
 CONNECTIONS = 8  # requests in flight at most, one keep-alive connection each
 
 
-async def _first_paint(path: Path) -> tuple[float, float]:
-    """Seconds to the first paint, then seconds from pressing m (show/hide the map) until the
-    app has drawn the map and is idle again."""
+async def _first_paint(path: Path) -> tuple[float, float, float]:
+    """Seconds until the landscape's data is handed to the screen (show), seconds until the
+    screen is drawn with it (the app idle again after show: the table measured and rendered),
+    then seconds from pressing m (show/hide the map) until the app has drawn the map and is
+    idle again."""
     from seamscope.tui.app import SeamscopeApp
     from seamscope.tui.data import open_source
     from seamscope.tui.screens.landscape import LandscapeScreen
 
     painted = asyncio.Event()
     original = LandscapeScreen.show
+    shown_at: list[float] = []
 
     def show(self: Any, payload: Any) -> None:
         original(self, payload)
+        shown_at.append(time.perf_counter())
         painted.set()
 
     LandscapeScreen.show = show  # type: ignore[method-assign]
@@ -66,8 +70,9 @@ async def _first_paint(path: Path) -> tuple[float, float]:
                 await pilot.pause(0.01)
                 if time.perf_counter() - begin > 600:
                     raise RuntimeError("the landscape did not appear within 10 minutes")
-            seconds = time.perf_counter() - begin
+            shown = shown_at[0] - begin
             await pilot.pause()
+            seconds = time.perf_counter() - begin
             toggled = time.perf_counter()
             await pilot.press("m")
             await pilot.pause()
@@ -75,7 +80,7 @@ async def _first_paint(path: Path) -> tuple[float, float]:
             await pilot.press("q")
     finally:
         LandscapeScreen.show = original  # type: ignore[method-assign]
-    return seconds, map_seconds
+    return shown, seconds, map_seconds
 
 
 # ---- refresh under live ingest ------------------------------------------------------------
@@ -543,11 +548,13 @@ def run(ctx: Context) -> list[Result]:
         con.close()
     count = int(row[0]) if row else 0
     runs: list[float] = []
+    shown_runs: list[float] = []
     map_runs: list[float] = []
     while len(runs) < ctx.repeats and sum(runs) < 20_000:
-        paint, shown = asyncio.run(_first_paint(path))
+        shown, paint, mapped = asyncio.run(_first_paint(path))
+        shown_runs.append(shown * 1000)
         runs.append(paint * 1000)
-        map_runs.append(shown * 1000)
+        map_runs.append(mapped * 1000)
     value = median_of(runs)
     goal = count >= 10_000_000
     results = [
@@ -559,7 +566,9 @@ def run(ctx: Context) -> list[Result]:
             runs,
             goal="≤ 1 s" if goal else "",
             met=value <= 1000 if goal else None,
-            note="headless run_test, 160x50, app start included",
+            note="headless run_test, 160x50, from app start until the landscape is drawn (the "
+            "app idle again after the screen got its data, which took a median of "
+            f"{median_of(shown_runs):,.0f} ms)",
         ),
         Result(
             NAME,
