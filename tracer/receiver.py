@@ -58,6 +58,10 @@ SQL_ROW_LIMIT = 100_000
 SQL_TIMEOUT_S = 30.0
 _COALESCE_SPANS = 100_000
 _IDLE_CHECKPOINT_S = 2.0
+# DuckDB's buffer pool may take 80% of RAM by default, and a long-running owner kept 3.7 GB of
+# store blocks after 25 s of live ingest into a 10M-span store; 2 GB cost a full
+# classification of 10M spans nothing (1 GB made it spill: 1.25x) (docs/performance.md).
+OWNER_MEMORY_LIMIT = "2GB"
 # Exporters append under a lock held for milliseconds: taking ownership waits that long.
 _OPEN_WAIT_S = 3.0
 MAX_INFLIGHT = 64
@@ -227,7 +231,10 @@ class Receiver:
 
     def start(self) -> Receiver:
         """Opens the store, binds, starts serving; raises StoreLocked / PortInUse (one line)."""
-        config: dict[str, str | bool | int] = {"checkpoint_threshold": "1GB"}
+        config: dict[str, str | bool | int] = {
+            "checkpoint_threshold": "1GB",
+            "memory_limit": OWNER_MEMORY_LIMIT,
+        }
         config.update(HARDENED_CONFIG)
         store = self._open_store(config)
         try:

@@ -238,6 +238,12 @@ def test_a_hook_can_hold_the_writes(db_path: Path) -> None:
     assert count(db_path) == 5
 
 
+def test_the_owner_bounds_duckdbs_memory(db_path: Path) -> None:
+    with Receiver(db_path, port=0) as r:
+        setting = r.query("SELECT current_setting('memory_limit') AS m").to_pylist()[0]["m"]
+    assert setting == "1.8 GiB"  # DuckDB's spelling of 2 GB
+
+
 def test_owner_file_while_running_and_refusals(db_path: Path) -> None:
     r = Receiver(db_path, port=0).start()
     try:
