@@ -64,6 +64,7 @@ _IDLE_CHECKPOINT_S = 2.0
 OWNER_MEMORY_LIMIT = "2GB"
 # Exporters append under a lock held for milliseconds: taking ownership waits that long.
 _OPEN_WAIT_S = 3.0
+_HOOK_IDLE_S = 0.2
 MAX_INFLIGHT = 64
 _MAX_KEY_LEN = 200
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -179,7 +180,6 @@ class Receiver:
         sql_timeout_s: float = SQL_TIMEOUT_S,
         drain_interval_s: float = 5.0,
         after_commit_interval_s: float = 1.0,
-        hook_holds_writes: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -191,9 +191,6 @@ class Receiver:
         self.sql_timeout_s = sql_timeout_s
         self.drain_interval_s = drain_interval_s
         self.after_commit_interval_s = after_commit_interval_s
-        # True: no commit while the hook runs (ingestion yields to it, as in a TUI that shares
-        # the process and its two cores); False: commits go on beside it.
-        self.hook_holds_writes = hook_holds_writes
         self.stats = ReceiverStats()
         self.url = ""
         self._decode_threads = decode_threads
@@ -201,14 +198,6 @@ class Receiver:
         self._store: Store | None = None
         self._queue: queue.Queue[_Work | object] = queue.Queue()
         self._writer: threading.Thread | None = None
-        # The after-commit hook runs in a thread of its own, on a cursor of its own, so that
-        # commits go on while it works (a classifier refresh takes hundreds of milliseconds).
-        self._hook_thread: threading.Thread | None = None
-        self._hook_con: duckdb.DuckDBPyConnection | None = None
-        self._hook_cond = threading.Condition()
-        self._hook_pending = False
-        self._hook_closing = False
-        self._hook_lock = threading.Lock()  # held while the hook runs, and by CHECKPOINT
         self._server_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -253,14 +242,6 @@ class Receiver:
                     raise SeamscopeError(
                         f"{self.tee_path}: cannot write the tee file ({exc.strerror or exc})"
                     ) from None
-            if self.after_commit is not None:
-                self._hook_con = store.con.cursor()
-                # Spans stored before this run (or drained from the spool) get their turn too.
-                self._hook_pending = True
-                self._hook_thread = threading.Thread(
-                    target=self._hook_loop, name="seamscope-hook", daemon=True
-                )
-                self._hook_thread.start()
             self._drain()
             self._decoders = self._make_decoders()
             self._sql_pool = concurrent.futures.ThreadPoolExecutor(
@@ -397,16 +378,6 @@ class Receiver:
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join()
-        if self._hook_thread is not None:
-            with self._hook_cond:
-                self._hook_closing = True
-                self._hook_cond.notify()
-            self._hook_thread.join()  # after a last run for what the writer committed last
-            self._hook_thread = None
-        if self._hook_con is not None:
-            with contextlib.suppress(duckdb.Error):
-                self._hook_con.close()
-            self._hook_con = None
         store = self._store
         if store is not None:
             with contextlib.suppress(duckdb.Error):
@@ -425,51 +396,35 @@ class Receiver:
 
     # -- writer thread ---------------------------------------------------------------------
 
-    def _want_hook(self) -> None:
-        """Something was committed: the hook thread runs the hook (at most once per interval)."""
-        if self._hook_thread is None:
-            return
-        with self._hook_cond:
-            self._hook_pending = True
-            self._hook_cond.notify()
-
-    def _hook_loop(self) -> None:
-        """Runs the after-commit hook when something was committed: at once after a quiet
-        spell, else once the interval since its last run ended has passed; a last time on
-        stop."""
-        last = float("-inf")
-        while True:
-            with self._hook_cond:
-                while not self._hook_pending and not self._hook_closing:
-                    self._hook_cond.wait()
-                if not self._hook_pending:
-                    return  # stopping, and nothing left to do
-                wait = last + self.after_commit_interval_s - time.monotonic()
-                if wait > 0 and not self._hook_closing:
-                    self._hook_cond.wait(wait)  # stopping cuts the wait short
-                    continue
-                self._hook_pending = False
-            self._run_hook()
-            last = time.monotonic()  # the interval counts from the end of a run
-
     def _run_hook(self) -> None:
-        hook, con = self.after_commit, self._hook_con
-        if hook is None or con is None:
+        if self.after_commit is None or self._store is None:
             return
-        with self._hook_lock:
-            try:
-                hook(con)
-            except Exception:  # noqa: BLE001 - a hook must not stop the receiver
-                _log.exception("seamscope: after_commit hook failed")
+        try:
+            self.after_commit(self._store.con)
+        except Exception:  # noqa: BLE001 - a hook must not stop the writer
+            _log.exception("seamscope: after_commit hook failed")
 
     def _write_loop(self) -> None:
+        # Spans stored before this run (or drained from the spool) get classified too.
+        self._run_hook()
+        hook_pending = False
+        last_hook = time.monotonic()
         dirty = False
         last_drain = time.monotonic()
         stopping = False
         while True:
+            if hook_pending:
+                timeout = _HOOK_IDLE_S
+            else:
+                timeout = _IDLE_CHECKPOINT_S if dirty else 1.0
             try:
-                first = self._queue.get(timeout=_IDLE_CHECKPOINT_S if dirty else 1.0)
+                first = self._queue.get(timeout=timeout)
             except queue.Empty:
+                if hook_pending:
+                    self._run_hook()
+                    hook_pending = False
+                    last_hook = time.monotonic()
+                    continue
                 if dirty:
                     self._checkpoint()
                     dirty = False
@@ -495,22 +450,24 @@ class Receiver:
                     break
             if work and self._commit(work):
                 dirty = True
-                self._want_hook()
+                hook_pending = self.after_commit is not None
+            # The hook (a classifier refresh) runs at most once per interval under load,
+            # and as soon as the queue is quiet.
+            if hook_pending and time.monotonic() - last_hook >= self.after_commit_interval_s:
+                self._run_hook()
+                hook_pending = False
+                last_hook = time.monotonic()
             if stopping and self._queue.empty():
+                if hook_pending:
+                    self._run_hook()
                 return
-
-    def _append(self, store: Store, batches: list[Batch]) -> list[int]:
-        if not self.hook_holds_writes:
-            return append_many(store, batches)
-        with self._hook_lock:
-            return append_many(store, batches)
 
     def _commit(self, work: Sequence[_Work]) -> int:
         """Commits work in one transaction, then answers each request; returns spans stored."""
         store = self._store
         assert store is not None
         try:
-            counts: list[int | BaseException] = list(self._append(store, [w.batch for w in work]))
+            counts: list[int | BaseException] = list(append_many(store, [w.batch for w in work]))
         except Exception as exc:  # noqa: BLE001 - answered as 503; the writer must go on
             if len(work) == 1:
                 counts = [exc]
@@ -519,7 +476,7 @@ class Receiver:
                 counts = []
                 for w in work:
                     try:
-                        counts.extend(self._append(store, [w.batch]))
+                        counts.extend(append_many(store, [w.batch]))
                     except Exception as single:  # noqa: BLE001
                         counts.append(single)
             _log.warning("seamscope: a write failed: %s", exc)
@@ -551,12 +508,10 @@ class Receiver:
 
     def _checkpoint(self) -> None:
         if self._store is not None:
-            # Not while the hook writes: a checkpoint cannot run beside another write.
-            with self._hook_lock:
-                try:
-                    self._store.con.execute("CHECKPOINT")
-                except duckdb.Error as exc:
-                    _log.warning("seamscope: checkpoint failed: %s", exc)
+            try:
+                self._store.con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                _log.warning("seamscope: checkpoint failed: %s", exc)
 
     def _drain(self) -> None:
         """Appends what exporters spooled while nobody owned the store."""
@@ -577,7 +532,8 @@ class Receiver:
                 self.stats.drained += drained
             row = store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()[0]
             self._watermark = int(row[0]) if row else self._watermark
-            self._want_hook()
+            if threading.current_thread() is self._writer:
+                self._run_hook()
 
     # -- HTTP ------------------------------------------------------------------------------
 

@@ -55,9 +55,7 @@ def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> 
         if classify is not None:
             classify(con, loaded)
 
-    # The TUI shares this process: ingestion waits while the classifier runs, so that the
-    # screen's refreshes are not starved (docs/performance.md, TUI).
-    receiver = Receiver(db, host, port, after_commit=after_commit, hook_holds_writes=True)
+    receiver = Receiver(db, host, port, after_commit=after_commit)
     receiver.start()
     return ReceiverSource(receiver, f"{db} · receiving OTLP at {receiver.url}/v1/traces")
 

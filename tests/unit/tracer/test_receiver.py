@@ -6,7 +6,6 @@ import gzip
 import http.client
 import json
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,7 +158,7 @@ def test_sql_endpoint_is_read_only(receiver: Receiver) -> None:
     assert receiver.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
 
 
-def test_after_commit_runs_beside_the_writer_and_tee_writes_json_lines(
+def test_after_commit_runs_in_the_writer_and_tee_writes_json_lines(
     db_path: Path, tmp_path: Path
 ) -> None:
     seen: list[tuple[str, int]] = []
@@ -174,68 +173,11 @@ def test_after_commit_runs_beside_the_writer_and_tee_writes_json_lines(
         post(r, body, PB)
         post(r, body, PB)
         post(r, protobuf_to_json(sample_request(2, seed=13).SerializeToString()).encode(), JS)
-    # Its own thread (commits go on while it runs), once at start and after the last commit.
-    assert seen[0] == ("seamscope-hook", 0)
-    assert seen[-1] == ("seamscope-hook", 7)
+    assert seen[0] == ("seamscope-writer", 0)
+    assert seen[-1] == ("seamscope-writer", 7)
     lines = tee.read_text().splitlines()
     assert len(lines) == 2
     assert lines[0] == protobuf_to_json(body)
-
-
-def test_commits_go_on_while_the_hook_runs(db_path: Path) -> None:
-    entered = threading.Event()
-    saw_commit = threading.Event()
-    calls: list[int] = []
-
-    def stored(con: duckdb.DuckDBPyConnection) -> int:
-        return int(con.execute("SELECT count(*) FROM spans").fetchall()[0][0])
-
-    def hook(con: duckdb.DuckDBPyConnection) -> None:
-        calls.append(stored(con))
-        if len(calls) > 1:
-            return
-        # The first run (at start) stays until it sees the request below committed: a writer
-        # that waited for the hook would never commit it, and this run would give up.
-        entered.set()
-        for _ in range(500):
-            if stored(con) == 5:
-                saw_commit.set()
-                return
-            time.sleep(0.02)
-
-    with Receiver(db_path, port=0, after_commit=hook, after_commit_interval_s=0) as r:
-        assert entered.wait(10)
-        status, _, _ = post(r, sample_request(5, seed=21).SerializeToString(), PB)
-        assert status == 200
-    assert saw_commit.is_set()
-    assert calls == [0, 5]  # and it ran again for what was committed meanwhile
-
-
-def test_a_hook_can_hold_the_writes(db_path: Path) -> None:
-    """hook_holds_writes (the TUI's receiver): nothing is committed while the hook runs."""
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hook(con: duckdb.DuckDBPyConnection) -> None:
-        if not entered.is_set():
-            entered.set()
-            release.wait(30)
-
-    answered: list[int] = []
-    with Receiver(db_path, port=0, after_commit=hook, hook_holds_writes=True) as r:
-        try:
-            assert entered.wait(10)
-            body = sample_request(5, seed=22).SerializeToString()
-            sender = threading.Thread(target=lambda: answered.append(post(r, body, PB)[0]))
-            sender.start()
-            sender.join(1.0)
-            assert answered == []
-            assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 0}]
-        finally:
-            release.set()
-        sender.join(30)
-        assert answered == [200]
-    assert count(db_path) == 5
 
 
 def test_the_owner_bounds_duckdbs_memory(db_path: Path) -> None:
