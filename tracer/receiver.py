@@ -58,9 +58,10 @@ SQL_ROW_LIMIT = 100_000
 SQL_TIMEOUT_S = 30.0
 _COALESCE_SPANS = 100_000
 _IDLE_CHECKPOINT_S = 2.0
-# DuckDB's buffer pool may take 80% of RAM by default, and a long-running owner kept 3.7 GB of
-# store blocks after 25 s of live ingest into a 10M-span store; 2 GB cost a full
-# classification of 10M spans nothing (1 GB made it spill: 1.25x) (docs/performance.md).
+# DuckDB's buffer pool may take 80% of RAM by default. With 2 GB, a live TUI on a 10M-span store
+# peaked at 0.92 GB instead of 2.8 GB in side runs (other runs still peaked near 3 GB, cause not
+# found), and a full classification of 10M spans took no longer (1 GB made it spill: 1.25x).
+# See docs/performance.md, TUI.
 OWNER_MEMORY_LIMIT = "2GB"
 # Exporters append under a lock held for milliseconds: taking ownership waits that long.
 _OPEN_WAIT_S = 3.0

@@ -66,8 +66,8 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
     When the rows are the same ones in the same order (a live refresh, mostly), only the cells
     that changed are written: rebuilding the table measures every cell of it again.
     """
-    rows = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
-    if _update_cells(table, rows):
+    texts = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
+    if _update_cells(table, texts):
         return
     keep: str | None = None
     if table.row_count:
@@ -76,7 +76,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
         except Exception:
             keep = None
     table.clear()
-    for key, cells in rows:
+    for key, cells in texts:
         table.add_row(*cells, key=key)
     if keep is not None:
         try:
@@ -85,7 +85,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
             pass
 
 
-def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> bool:
+def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
     """Writes the changed cells when the table holds the same row keys in the same order."""
     columns = table.ordered_columns
     if not rows or table.row_count != len(rows):
@@ -97,20 +97,17 @@ def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str 
     for key, cells in rows:
         for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
             if not _same_cell(before, after):
-                wider = _cell_width(after) > _cell_width(before)
+                wider = after.cell_len > cell_len(str(before))
                 table.update_cell(key, column.key, after, update_width=wider)
     return True
 
 
-def _same_cell(a: object, b: object) -> bool:
-    if isinstance(a, Text) and isinstance(b, Text):
-        # Text's own == looks at the characters and spans only, not the style or justification.
-        return (a.plain, a.style, a.justify, a.spans) == (b.plain, b.style, b.justify, b.spans)
-    return type(a) is type(b) and a == b
-
-
-def _cell_width(cell: object) -> int:
-    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+def _same_cell(before: object, after: Text) -> bool:
+    # Text's own == looks at the characters and spans only, not the style or justification.
+    return isinstance(before, Text) and (
+        (before.plain, before.style, before.justify, before.spans)
+        == (after.plain, after.style, after.justify, after.spans)
+    )
 
 
 class DataScreen(Screen[None], Generic[T]):

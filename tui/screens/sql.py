@@ -50,8 +50,12 @@ class SqlScreen(Screen[None]):
                 yield DataTable(id="sql-result", zebra_stripes=True)
             with Vertical(id="sql-side"):
                 yield Static("History", classes="caption")
-                yield OptionList(*(Text(q) for q in reversed(self.history)), id="sql-history")
+                yield OptionList(*self._history_options(), id="sql-history")
         yield Footer()
+
+    def _history_options(self) -> list[Text]:
+        """Newest first, as Text: a query is shown as typed, never read as markup."""
+        return [Text(sql) for sql in reversed(self.history)]
 
     def on_mount(self) -> None:
         self.sub_title = "SQL (read-only)"
@@ -88,8 +92,7 @@ class SqlScreen(Screen[None]):
         self.history.append(message.sql)
         history = self.query_one("#sql-history", OptionList)
         history.clear_options()
-        # Text prompts: a query is shown as typed, never read as markup.
-        history.add_options([Text(sql) for sql in reversed(self.history)])
+        history.add_options(self._history_options())
         result = self.query_one("#sql-result", DataTable)
         if message.error is not None or message.table is None:
             status.update(Text(message.error or "failed", style="bold red"))
