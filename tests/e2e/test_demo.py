@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -92,22 +91,30 @@ def marked_processes(run_id: str) -> list[int]:
     return found
 
 
-def port_is_free(port: int) -> bool:
-    """Free for a new server: no listener (connections in TIME_WAIT do not count, as for any
-    server that sets SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def listening_ports() -> set[int]:
+    """Local ports with a socket in LISTEN state, from /proc/net/tcp and tcp6.
+
+    Only a listener shows a server left behind. Binding the port to test it would also fail on
+    any other process's outgoing connection that the kernel happened to give the same ephemeral
+    port, which is what once made this check flaky."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            sock.bind(("127.0.0.1", port))
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
-            return False
-    return True
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A":  # TCP_LISTEN
+                ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
 
 
 def assert_nothing_left(run_id: str, logs: Path) -> None:
     assert marked_processes(run_id) == []
     state = json.loads((logs / "demo.json").read_text())
-    busy = [name for name, port in state["ports"].items() if not port_is_free(int(port))]
+    listening = listening_ports()
+    busy = [name for name, port in state["ports"].items() if int(port) in listening]
     assert busy == []
 
 
