@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from seamscope.tui.data import Filters
+from seamscope.tui.widgets.footer import SteadyFooter
 
 SCREENS_HELP = (
     ("Landscape", "systems as boxes, arrows coloured by verdict; Enter on a system opens it"),
@@ -174,7 +175,7 @@ class ProblemScreen(Screen[None]):
             yield Static(Text(self.problem_title, style="bold"), id="problem-title")
             yield Static(Text(self.message), id="problem-message")
             yield Static(Text(self.advice, style="italic"), id="problem-advice")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.problem_title

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from seamscope.tui import data
 from seamscope.tui.data import EdgeDetail, Query
@@ -20,6 +20,7 @@ from seamscope.tui.screens.base import (
     short_node,
     verdict_text,
 )
+from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.layout import VERDICT_STYLES
 
 
@@ -91,7 +92,7 @@ class EdgeScreen(DataScreen[Any]):
         table: DataTable[Any] = DataTable(id="spans", cursor_type="row", zebra_stripes=True)
         table.add_columns("Start", "Service", "Span", "Kind", "ms", "Status", "Trace")
         yield table
-        yield Footer()
+        yield SteadyFooter()
 
     def fetch(self, q: Query) -> EdgeDetail | None:
         return data.edge_detail(q, self.edge_id)

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from seamscope.tui import data
 from seamscope.tui.data import Edge, Node, Overview, Query, SystemView
@@ -23,6 +23,7 @@ from seamscope.tui.screens.base import (
     short_node,
     verdict_text,
 )
+from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.layout import VERDICT_RANK, MapEdge, MapNode
 
@@ -175,7 +176,7 @@ class GraphScreen(DataScreen[Any]):
                 table: DataTable[Any] = DataTable(id="edges", cursor_type="row", zebra_stripes=True)
                 table.add_columns(*EDGE_COLUMNS)
                 yield table
-        yield Footer()
+        yield SteadyFooter()
 
     def present(self, shown: _Shown) -> None:
         landmap = self.query_one(LandscapeMap)

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from seamscope.tui import data
 from seamscope.tui.data import Edge, Query, RuleCount
@@ -19,6 +19,7 @@ from seamscope.tui.screens.base import (
     short_node,
     verdict_text,
 )
+from seamscope.tui.widgets.footer import SteadyFooter
 
 
 class FindingsScreen(DataScreen[Any]):
@@ -36,7 +37,7 @@ class FindingsScreen(DataScreen[Any]):
             "Verdict", "Rule", "From", "To", "Mechanism", "Spans", "Errors", "Last seen", "Reason"
         )
         yield table
-        yield Footer()
+        yield SteadyFooter()
 
     def fetch(self, q: Query) -> tuple[Edge, ...]:
         if self.rule:
@@ -99,7 +100,7 @@ class PatternsScreen(DataScreen[Any]):
         table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
         yield table
         yield Static("", id="rule-text", classes="detail")
-        yield Footer()
+        yield SteadyFooter()
 
     def fetch(self, q: Query) -> tuple[RuleCount, ...]:
         return data.pattern_counts(q)

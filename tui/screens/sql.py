@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
+from textual.widgets import DataTable, Header, Input, OptionList, Static
 
 from seamscope.tui.data import DataSource
 from seamscope.tui.screens.base import plain
+from seamscope.tui.widgets.footer import SteadyFooter
 
 MAX_ROWS = 1000
 
@@ -51,7 +52,7 @@ class SqlScreen(Screen[None]):
             with Vertical(id="sql-side"):
                 yield Static("History", classes="caption")
                 yield OptionList(*self._history_options(), id="sql-history")
-        yield Footer()
+        yield SteadyFooter()
 
     def _history_options(self) -> list[Text]:
         """Newest first, as Text: a query is shown as typed, never read as markup."""

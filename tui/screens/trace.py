@@ -12,12 +12,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tui import data
 from seamscope.tui.data import Query, SpanRow, TraceView
 from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time
+from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.layout import VERDICT_STYLES
 
 BAR_WIDTH = 24
@@ -96,7 +97,7 @@ class TraceScreen(DataScreen[Any]):
                 yield hops
             with VerticalScroll(id="attributes-pane"):
                 yield Static("", id="attributes")
-        yield Footer()
+        yield SteadyFooter()
 
     def fetch(self, q: Query) -> TraceView:
         return data.trace_view(q, self.trace_id)

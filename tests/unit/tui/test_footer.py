@@ -1,0 +1,76 @@
+"""SteadyFooter: rebuilt when the keys it shows change, left alone when they do not."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Button
+from textual.widgets._footer import FooterKey
+
+from seamscope.tui.widgets.footer import SteadyFooter
+
+pytestmark = pytest.mark.anyio
+
+
+class _Export(Button):
+    BINDINGS = [Binding("x", "export", "Export")]
+
+
+class _FooterApp(App[None]):
+    BINDINGS = [Binding("r", "toggle_reload", "Reload")]
+    reload_enabled = True
+
+    def compose(self) -> ComposeResult:
+        yield Button("plain", id="plain")
+        yield _Export("export", id="export")
+        yield SteadyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_reload":
+            return self.reload_enabled or None  # None: shown, but disabled
+        return True
+
+
+def _keys(app: App[None]) -> list[tuple[str, bool]]:
+    return [(key.key, key.has_class("-disabled")) for key in app.screen.query(FooterKey)]
+
+
+async def test_the_footer_follows_the_keys_of_the_focused_widget() -> None:
+    app = _FooterApp()
+    async with app.run_test() as pilot:
+        app.query_one("#plain").focus()
+        await pilot.pause()
+        assert ("x", False) not in _keys(app)
+        app.query_one("#export").focus()
+        await pilot.pause()
+        assert ("x", False) in _keys(app)
+        app.query_one("#plain").focus()
+        await pilot.pause()
+        assert ("x", False) not in _keys(app)
+
+
+async def test_an_enabled_state_that_changes_rebuilds_the_footer() -> None:
+    app = _FooterApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert ("r", False) in _keys(app)
+        app.reload_enabled = False
+        app.screen.refresh_bindings()
+        await pilot.pause()
+        assert ("r", True) in _keys(app)
+
+
+async def test_the_same_keys_keep_the_same_footer_widgets() -> None:
+    app = _FooterApp()
+    async with app.run_test() as pilot:
+        app.query_one("#plain").focus()
+        await pilot.pause()
+        before = list(app.screen.query(FooterKey))
+        assert before
+        app.screen.refresh_bindings()
+        app.query_one("#plain").blur()
+        app.query_one("#plain").focus()
+        await pilot.pause()
+        assert list(app.screen.query(FooterKey)) == before
+        assert all(a is b for a, b in zip(app.screen.query(FooterKey), before, strict=True))
