@@ -160,6 +160,9 @@ class GraphScreen(DataScreen[Any]):
         Binding("m", "toggle_map", "Map"),
         Binding("tab", "app.focus_next", "Switch pane", show=False),
     ]
+    # The table holds the focus until the data says whether the map is shown: a big landscape
+    # (map hidden) then needs no focus change, and so no Footer rebuild, in its first paint.
+    AUTO_FOCUS = "#edges"
 
     def __init__(self) -> None:
         super().__init__()
