@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
@@ -63,8 +62,11 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
     as Rich markup: "orders[v2]" would lose "[v2]" and "a [/] b" would fail to render), which
     also spares the markup parsing of every cell.
 
-    When the rows are the same ones in the same order (a live refresh, mostly), only the cells
-    that changed are written: rebuilding the table measures every cell of it again.
+    A live refresh mostly brings the rows the table holds, maybe a few more or fewer, maybe in
+    another order: then only the cells that changed are written, rows that went are removed,
+    new rows are added and the order is set. Rebuilding the table would make DataTable measure
+    every cell of it again (a tenth of a second for the 640 edges of a big landscape); it is
+    done only when most rows are new.
     """
     texts = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
     if _update_cells(table, texts):
@@ -75,9 +77,10 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
             keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:
             keep = None
-    table.clear()
-    for key, cells in texts:
-        table.add_row(*cells, key=key)
+    if not _patch_rows(table, texts):
+        table.clear()
+        for key, cells in texts:
+            table.add_row(*cells, key=key)
     if keep is not None:
         try:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
@@ -87,18 +90,54 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
 
 def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
     """Writes the changed cells when the table holds the same row keys in the same order."""
-    columns = table.ordered_columns
-    if not rows or table.row_count != len(rows):
-        return False
-    if any(len(cells) != len(columns) for _, cells in rows):
+    if not rows or table.row_count != len(rows) or not _fits(table, rows):
         return False
     if [row.key.value for row in table.ordered_rows] != [key for key, _ in rows]:
         return False
     for key, cells in rows:
-        for column, before, after in zip(columns, table.get_row(key), cells, strict=True):
-            if not _same_cell(before, after):
-                wider = after.cell_len > cell_len(str(before))
-                table.update_cell(key, column.key, after, update_width=wider)
+        _write_changed(table, key, cells)
+    return True
+
+
+def _fits(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
+    columns = len(table.ordered_columns)
+    return all(len(cells) == columns for _, cells in rows)
+
+
+def _write_changed(table: DataTable[Any], key: str, cells: Sequence[Text]) -> None:
+    for column, before, after in zip(table.ordered_columns, table.get_row(key), cells, strict=True):
+        if not _same_cell(before, after):
+            # Only a cell wider than its column asks for a new width: DataTable measures every
+            # cell of the column again for each updated cell narrower than the column (seconds
+            # for a refresh that changes the counts of 640 rows).
+            wider = after.cell_len > column.content_width
+            table.update_cell(key, column.key, after, update_width=wider)
+
+
+def _patch_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
+    """Brings the table to rows by removing, adding and reordering rows, when most of the
+    rows are ones it holds (and their keys are unique); False leaves the table untouched."""
+    held = {str(row.key.value) for row in table.ordered_rows}
+    wanted = [key for key, _ in rows]
+    if not rows or not held or len(set(wanted)) != len(wanted) or not _fits(table, rows):
+        return False
+    added = [key for key in wanted if key not in held]
+    gone = held.difference(wanted)
+    if 2 * (len(added) + len(gone)) > len(wanted):
+        return False
+    for key in gone:
+        table.remove_row(key)
+    for key, cells in rows:
+        if key in held:
+            _write_changed(table, key, cells)
+        else:
+            table.add_row(*cells, key=key)
+    if [row.key.value for row in table.ordered_rows] != wanted:
+        # DataTable sorts by cell values only: the first cell of each row, the very object the
+        # table holds, stands for its row's place.
+        first = table.ordered_columns[0].key
+        place = {id(table.get_cell(key, first)): i for i, key in enumerate(wanted)}
+        table.sort(first, key=lambda cell: place[id(cell)])
     return True
 
 

@@ -68,7 +68,7 @@ async def test_cells_are_plain_text_not_markup() -> None:
         assert _plain(table) == [["orders[v3]", "a [/] b"]]
 
 
-async def test_other_rows_or_order_rebuild_the_table() -> None:
+async def test_other_rows_or_order_keep_the_cursor_on_its_row() -> None:
     app = _TableApp()
     async with app.run_test() as pilot:
         table = app.query_one(DataTable)
@@ -83,3 +83,69 @@ async def test_other_rows_or_order_rebuild_the_table() -> None:
         assert table.cursor_row == 0  # still on b
         fill_table(table, [])
         assert table.row_count == 0
+
+
+def _count_clears(table: DataTable[Any]) -> list[bool]:
+    cleared: list[bool] = []
+    original_clear = table.clear
+
+    def clear(*args: Any, **kwargs: Any) -> Any:
+        cleared.append(True)
+        return original_clear(*args, **kwargs)
+
+    table.clear = clear  # type: ignore[method-assign]
+    return cleared
+
+
+async def test_a_few_new_or_gone_rows_patch_the_table_in_place() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        rows: list[tuple[str, list[str | Text]]] = [
+            (k, [name, num(n)])
+            for k, name, n in [
+                ("a", "api", "1"),
+                ("b", "bff", "2"),
+                ("c", "cron", "3"),
+                ("d", "db", "4"),
+            ]
+        ]
+        fill_table(table, rows)
+        table.move_cursor(row=2)  # on c
+        await pilot.pause()
+        kept = table.get_row("b")[0]
+        cleared = _count_clears(table)
+
+        # d goes, e comes in second place, a and c swap, b and c get new numbers.
+        fill_table(
+            table,
+            [
+                ("c", ["cron", num("30")]),
+                ("e", ["events", num("5")]),
+                ("b", ["bff", num("20")]),
+                ("a", ["api", num("1")]),
+            ],
+        )
+        await pilot.pause()
+
+        assert cleared == []
+        assert _plain(table) == [["cron", "30"], ["events", "5"], ["bff", "20"], ["api", "1"]]
+        assert [row.key.value for row in table.ordered_rows] == ["c", "e", "b", "a"]
+        assert table.get_row("b")[0] is kept  # an unchanged cell is not written again
+        assert table.cursor_row == 0  # still on c
+        assert table.columns[table.ordered_columns[0].key].content_width >= len("events")
+
+
+async def test_mostly_new_rows_rebuild_the_table() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        fill_table(table, [("a", ["api", "1"]), ("b", ["bff", "2"]), ("c", ["cron", "3"])])
+        await pilot.pause()
+        cleared = _count_clears(table)
+
+        fill_table(table, [("x", ["x", "1"]), ("y", ["y", "2"]), ("a", ["api", "1"])])
+        await pilot.pause()
+
+        assert cleared == [True]
+        assert _plain(table) == [["x", "1"], ["y", "2"], ["api", "1"]]
