@@ -25,6 +25,18 @@ def _plain(table: DataTable[Any]) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def _count_clears(table: DataTable[Any]) -> list[bool]:
+    cleared: list[bool] = []
+    original_clear = table.clear
+
+    def clear(*args: Any, **kwargs: Any) -> Any:
+        cleared.append(True)
+        return original_clear(*args, **kwargs)
+
+    table.clear = clear  # type: ignore[method-assign]
+    return cleared
+
+
 async def test_same_rows_update_their_changed_cells_in_place() -> None:
     app = _TableApp()
     async with app.run_test() as pilot:
@@ -32,14 +44,7 @@ async def test_same_rows_update_their_changed_cells_in_place() -> None:
         fill_table(table, [("a", ["orders", num("9")]), ("b", ["billing", num("5")])])
         table.move_cursor(row=1)
         await pilot.pause()
-        cleared: list[bool] = []
-        original_clear = table.clear
-
-        def clear(*args: Any, **kwargs: Any) -> Any:
-            cleared.append(True)
-            return original_clear(*args, **kwargs)
-
-        table.clear = clear  # type: ignore[method-assign]
+        cleared = _count_clears(table)
 
         fill_table(table, [("a", ["orders", num("10", "red")]), ("b", ["billing", num("5")])])
         await pilot.pause()
@@ -83,18 +88,6 @@ async def test_other_rows_or_order_keep_the_cursor_on_its_row() -> None:
         assert table.cursor_row == 0  # still on b
         fill_table(table, [])
         assert table.row_count == 0
-
-
-def _count_clears(table: DataTable[Any]) -> list[bool]:
-    cleared: list[bool] = []
-    original_clear = table.clear
-
-    def clear(*args: Any, **kwargs: Any) -> Any:
-        cleared.append(True)
-        return original_clear(*args, **kwargs)
-
-    table.clear = clear  # type: ignore[method-assign]
-    return cleared
 
 
 async def test_a_few_new_or_gone_rows_patch_the_table_in_place() -> None:
