@@ -36,13 +36,21 @@ def capture(session: str) -> str:
     return done.stdout
 
 
-def wait_for(session: str, text: str, limit_s: float = 60) -> str:
-    """The pane's text once it contains text (bounded wait; fails with what was on screen)."""
+def wait_for(session: str, text: str, *more: str, limit_s: float = 60) -> str:
+    """The pane's text once it contains text and every one of more, on one screen (bounded
+    wait; fails with what was on screen).
+
+    Asking for all the texts a check needs at once matters: the app draws in several frames (a
+    summary line before the header's title, table rows before their columns are measured), so
+    a screen that shows the first text need not show the rest yet.
+    """
+    wanted = (text, *more)
     deadline = time.monotonic() + limit_s
     screen = ""
     while time.monotonic() < deadline:
         screen = capture(session)
-        if text in screen:
+        if all(t in screen for t in wanted):
             return screen
         time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; the screen showed:\n{screen}")
+    missing = [t for t in wanted if t not in screen]
+    raise AssertionError(f"{missing!r} never appeared; the screen showed:\n{screen}")

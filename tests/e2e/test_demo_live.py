@@ -32,9 +32,8 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     )
     start_terminal(session, 180, 45, command)
     try:
-        screen = wait_for(session, "A401", 120)
-        assert "System landscape" in screen
-        assert "A401" in screen  # the cron copy was found live, while the fleet runs
+        # The cron copy (A401) was found live, while the fleet runs.
+        wait_for(session, "A401", "System landscape", limit_s=120)
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.monotonic() + 60
         while not done.exists() and time.monotonic() < deadline:
