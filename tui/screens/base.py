@@ -78,9 +78,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
         except Exception:
             keep = None
     if not _patch_rows(table, texts):
-        table.clear()
-        for key, cells in texts:
-            table.add_row(*cells, key=key)
+        _rebuild(table, texts)
     if keep is not None:
         try:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
@@ -137,8 +135,17 @@ def _patch_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]
         # table holds, stands for its row's place.
         first = table.ordered_columns[0].key
         place = {id(table.get_cell(key, first)): i for i, key in enumerate(wanted)}
-        table.sort(first, key=lambda cell: place[id(cell)])
+        if len(place) == len(wanted):
+            table.sort(first, key=lambda cell: place[id(cell)])
+        else:  # rows that share one cell object cannot be told apart that way
+            _rebuild(table, rows)
     return True
+
+
+def _rebuild(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
 
 
 def _same_cell(before: object, after: Text) -> bool:

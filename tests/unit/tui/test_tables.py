@@ -142,3 +142,18 @@ async def test_mostly_new_rows_rebuild_the_table() -> None:
 
         assert cleared == [True]
         assert _plain(table) == [["x", "1"], ["y", "2"], ["api", "1"]]
+
+
+async def test_rows_that_share_a_cell_object_still_come_in_order() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        shared = Text("same")
+        fill_table(table, [("a", [shared, "1"]), ("b", [shared, "2"]), ("c", ["c", "3"])])
+        await pilot.pause()
+
+        fill_table(table, [("c", ["c", "3"]), ("b", [shared, "2"]), ("a", [shared, "1"])])
+        await pilot.pause()
+
+        assert [row.key.value for row in table.ordered_rows] == ["c", "b", "a"]
+        assert _plain(table) == [["c", "3"], ["same", "2"], ["same", "1"]]
