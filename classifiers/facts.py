@@ -147,8 +147,9 @@ def _aws_facts(lone: bool) -> str:
 
     A list of them, NULL when the span has none. With lone=True, only for a span whose target
     lists hold at most one item each (LONE_TARGETS): the same list, built from those first items
-    without the list functions and lambdas that the general case runs for every item, which cost
-    a fifth of a full classification when every AWS span went through them.
+    without the list functions and lambdas that the general case runs for every item (with
+    every AWS span of a 10M store going through them, about a fifth of the facts statement's
+    thread time).
     """
 
     def one(kind: str, target: str, op: str, is_write: str) -> str:
