@@ -34,7 +34,7 @@ def _attrs(values: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def otlp_request(trace_id: str) -> bytes:
+def otlp_request(trace_id: str, web: str = "live-web", shop: str = "liveshop") -> bytes:
     """A webapp calling another system's REST API: the client span and the server span."""
     now = time.time_ns()
     client_id, server_id = trace_id[:16], trace_id[16:]
@@ -62,7 +62,7 @@ def otlp_request(trace_id: str) -> bytes:
     body = {
         "resourceSpans": [
             {
-                "resource": resource("live-web", "liveshop", "webapp"),
+                "resource": resource(web, shop, "webapp"),
                 "scopeSpans": [
                     {
                         "scope": {"name": "opentelemetry.instrumentation.httpx"},
@@ -145,6 +145,57 @@ async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
                 if found:
                     break
             assert found == ["liveshop/live-web -> liveusers/live-users-api"]
+    finally:
+        source.close()
+
+
+def _edges(app: SeamscopeApp) -> list[tuple[str, str, str]]:
+    """The landscape table's rows as (from, to, spans), or [] while it is not showing."""
+    screen = app.screen
+    if not isinstance(screen, LandscapeScreen) or not screen.query("#edges"):
+        return []
+    table: DataTable[Any] = screen.query_one("#edges", DataTable)
+    return [
+        (str(row[0]), str(row[1]), str(row[5]))
+        for row in (table.get_row_at(i) for i in range(table.row_count))
+    ]
+
+
+async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_counts(
+    tmp_path: Path,
+) -> None:
+    """The table is patched, not rebuilt, when a refresh brings one more edge: the new row
+    lands in its sorted place (before the one already there) and the old row's count moves."""
+    db = tmp_path / "live.duckdb"
+    source = _receiver_source(db, "127.0.0.1", free_port(), None)
+    app = SeamscopeApp(lambda: source, refresh_interval=0.2)
+    first = ("liveshop/live-web", "liveusers/live-users-api")
+    new = ("aadmin/admin-web", "liveusers/live-users-api")
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            url = source.receiver.url + "/v1/traces"
+            assert await asyncio.to_thread(post, url, otlp_request("ab" * 16)) == 200
+            rows: list[tuple[str, str, str]] = []
+            for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
+                await pilot.pause(0.05)
+                rows = _edges(app)
+                if rows:
+                    break
+            assert rows == [(*first, "1")]
+
+            for body in (
+                otlp_request("cd" * 16, web="admin-web", shop="aadmin"),
+                otlp_request("ef" * 16),
+            ):
+                assert await asyncio.to_thread(post, url, body) == 200
+            wanted = [(*new, "1"), (*first, "2")]
+            for _ in range(400):
+                await pilot.pause(0.05)
+                rows = _edges(app)
+                if rows == wanted:
+                    break
+            assert rows == wanted
     finally:
         source.close()
 
