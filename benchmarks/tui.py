@@ -13,8 +13,9 @@ receiver owns the store and classifies after its commits; the default refresh in
 process of its own, while a sender process posts OTLP protobuf requests of 512 new spans (new
 traces, later times, now and then a new system) paced to 20k spans/s. A refresh runs from the
 start of a poll that finds the store changed until the landscape screen is drawn with data at
-least that new (the first screen refresh after it got the data). The app's process holds
-nothing else, so its ru_maxrss is the TUI's peak memory.
+least that new (the end of the first screen update after it got the data in which the edge
+table drew lines). The app's process holds nothing else, so its ru_maxrss is the TUI's peak
+memory.
 Goal (issue 6): refresh within 250 ms under 20k spans/s.
 """
 
