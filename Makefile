@@ -33,7 +33,7 @@ fmt: setup
 # seamscope/ folder of links that mirrors the installed names.
 types: setup
 	@mkdir -p build/typecheck/seamscope
-	@for d in tracer classifiers tui; do ln -sfn ../../../$$d build/typecheck/seamscope/$$d; done
+	@for d in tracer classifiers tui cli demo; do ln -sfn ../../../$$d build/typecheck/seamscope/$$d; done
 	$(BIN)/mypy build/typecheck/seamscope tests benchmarks
 
 contracts: setup

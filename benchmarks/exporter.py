@@ -43,7 +43,7 @@ def _measure(
     ctx: Context, config: Config, moto: str, receiver_port: int | None, requests: int
 ) -> tuple[float, float]:
     """(median latency ms, CPU ms per request) of one service run."""
-    from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
+    from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 
     port = free_port()
     bin_dir = Path(sys.executable).parent
@@ -92,7 +92,7 @@ def _measure(
 def run(ctx: Context) -> list[Result]:
     try:
         import seamscope.tracer.exporter  # noqa: F401
-        from seamscope.tui.demo.processes import (
+        from seamscope.demo.processes import (
             ManagedProcess,
             free_port,
             start_moto_server,

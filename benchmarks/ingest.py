@@ -61,7 +61,7 @@ def run(ctx: Context) -> list[Result]:
         )
     ]
     exe = Path(sys.executable).with_name("seamscope")
-    if importlib.util.find_spec("seamscope.tui.commands.ingest") is None or not exe.exists():
+    if importlib.util.find_spec("seamscope.cli.ingest") is None or not exe.exists():
         ctx.log("   `seamscope ingest` is not there yet: only the in-process figure")
     else:
         cli_runs = []

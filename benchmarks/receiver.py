@@ -89,11 +89,11 @@ def _rss_kib(pid: int) -> int:
 
 
 def _collect(ctx: Context, db: Path, extra: list[str]) -> tuple[object, tuple[str, int]]:
-    from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
+    from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 
     port = free_port()
     exe = Path(sys.executable).with_name("seamscope")
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "seamscope.tui"]
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "seamscope.cli"]
     process = ManagedProcess(
         "collect",
         [*argv, "collect", "--db", str(db), "--port", str(port), "--quiet", *extra],
@@ -128,7 +128,7 @@ def _series(
 ) -> tuple[dict[int, list[float]], int, int, int, int]:
     """One receiver process, rounds of 1, 2 and 4 senders: (spans/s per sender count, spans
     sent, the next unused body, RSS KiB at the end, peak RSS KiB)."""
-    from seamscope.tui.demo.processes import ManagedProcess
+    from seamscope.demo.processes import ManagedProcess
 
     process, url = _collect(ctx, db, extra)
     assert isinstance(process, ManagedProcess)
@@ -159,7 +159,7 @@ def _series(
 def run(ctx: Context) -> list[Result]:
     try:
         import seamscope.tracer.receiver  # noqa: F401
-        from seamscope.tui.demo.processes import ManagedProcess
+        from seamscope.demo.processes import ManagedProcess
     except ImportError as exc:
         raise Skip(f"tracer/receiver.py is not there yet ({exc})") from None
     requests_per_round = ctx.size(100, 4)  # 51k spans per round in a full run

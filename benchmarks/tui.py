@@ -306,8 +306,8 @@ async def _live(
     from textual.pilot import WaitForScreenTimeout
     from textual.widgets import DataTable
 
+    from seamscope.cli.tui import _receiver_source
     from seamscope.tui.app import SeamscopeApp
-    from seamscope.tui.commands.tui import _receiver_source
     from seamscope.tui.screens.landscape import LandscapeScreen
 
     spawn = multiprocessing.get_context("spawn")
@@ -555,8 +555,8 @@ def run(ctx: Context) -> list[Result]:
     try:
         from seamscope.classifiers.engine import classify
         from seamscope.classifiers.landscape import load_landscape
+        from seamscope.cli.tui import _receiver_source  # noqa: F401
         from seamscope.tui.app import SeamscopeApp  # noqa: F401
-        from seamscope.tui.commands.tui import _receiver_source  # noqa: F401
         from seamscope.tui.data import open_source  # noqa: F401
         from seamscope.tui.screens.landscape import LandscapeScreen  # noqa: F401
     except ImportError as exc:

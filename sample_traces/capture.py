@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from seamscope.demo.processes import free_port
+from seamscope.demo.run import require_demo_dependencies, run_headless, running_fleet
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui.demo.processes import free_port
-from seamscope.tui.demo.run import require_demo_dependencies, run_headless, running_fleet
 
 HERE = Path(__file__).resolve().parent
 TRACES = "demo-fleet.jsonl"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tui.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
+from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 from tests.e2e.services.harness import service_env, start_service
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.demo.processes import ManagedProcess, free_port
 from seamscope.tracer.owner import find_owner
-from seamscope.tui.demo.processes import ManagedProcess, free_port
 from tests.e2e.services.harness import (
     BIN,
     SERVICES,

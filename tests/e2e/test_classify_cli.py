@@ -26,7 +26,7 @@ LANDSCAPE = SAMPLES / "seamscope.toml"
 
 def seamscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seamscope.tui", *args],
+        [sys.executable, "-m", "seamscope.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -234,8 +234,8 @@ def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
     import shutil
     import time
 
+    from seamscope.demo.processes import ManagedProcess, free_port
     from seamscope.tracer.owner import find_owner
-    from seamscope.tui.demo.processes import ManagedProcess, free_port
 
     db = tmp_path / "owned.duckdb"
     shutil.copy(store, db)
@@ -244,7 +244,7 @@ def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "collect",
             "--db",
             str(db),

@@ -115,7 +115,7 @@ def labels(tmp_path: Path, sdk: str) -> set[tuple[str, str, str, str]]:
     source = tmp_path / f"{sdk}.jsonl"
     source.write_text(otlp_json(scenario(sdk).in_end_order()))
     db = tmp_path / f"{sdk}.duckdb"
-    run = [sys.executable, "-m", "seamscope.tui"]
+    run = [sys.executable, "-m", "seamscope.cli"]
     done = subprocess.run(
         [*run, "ingest", str(source), "--db", str(db)], capture_output=True, text=True, timeout=120
     )

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import protobuf_to_json, sample_request
 from seamscope.tracer.owner import find_owner
 from seamscope.tracer.store import open_read_only
-from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
 _SCRIPT = Path(sys.executable).with_name("seamscope")
-SEAMSCOPE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "seamscope.tui"]
+SEAMSCOPE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "seamscope.cli"]
 
 
 class Collector:

@@ -139,7 +139,7 @@ def test_headless_demo_fires_every_rule_with_the_labels_the_readme_promises(
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "demo",
             "--headless",
             "--duration",
@@ -183,7 +183,7 @@ def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "demo",
             "--headless",
             "--duration",
@@ -226,7 +226,7 @@ def test_killing_the_demo_itself_takes_the_whole_fleet_down(tmp_path: Path) -> N
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "demo",
             "--headless",
             "--duration",
@@ -262,7 +262,7 @@ def test_ctrl_c_stops_every_process_the_headless_demo_started(tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "demo",
             "--headless",
             "--duration",

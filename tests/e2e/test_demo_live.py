@@ -27,7 +27,7 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     run_id, logs, session = uuid.uuid4().hex, tmp_path / "logs", f"demo-{uuid.uuid4().hex[:8]}"
     done = tmp_path / "exit-code"
     command = (
-        f"{MARKER}={run_id} {shlex.quote(sys.executable)} -m seamscope.tui demo"
+        f"{MARKER}={run_id} {shlex.quote(sys.executable)} -m seamscope.cli demo"
         f" --port 0 --logs {shlex.quote(str(logs))}; echo $? > {shlex.quote(str(done))}"
     )
     start_terminal(session, 180, 45, command)

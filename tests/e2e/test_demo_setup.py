@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from seamscope.classifiers.landscape import parse_landscape
-from seamscope.tui.demo.run import FLEET, VENDORS, render_landscape
+from seamscope.demo.run import FLEET, VENDORS, render_landscape
 
 pytestmark = pytest.mark.e2e
 
 
 def seamscope(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seamscope.tui", *args],
+        [sys.executable, "-m", "seamscope.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -51,7 +51,7 @@ def test_a_receiver_port_in_use_is_one_line_and_starts_nothing(tmp_path: Path) -
 def test_without_moto_the_demo_says_what_to_install() -> None:
     code = (
         "import sys; sys.modules['moto'] = None; "
-        "from seamscope.tui.cli import main; main(['demo', '--headless', '--port', '0'])"
+        "from seamscope.cli.main import main; main(['demo', '--headless', '--port', '0'])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from seamscope.tui.demo.findings import classified_edges
-from seamscope.tui.demo.run import FLEET
+from seamscope.demo.findings import classified_edges
+from seamscope.demo.run import FLEET
 from tests.e2e.terminal import start_terminal, wait_for
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
 
@@ -34,7 +34,7 @@ def test_the_readme_lists_every_file_and_the_files_stay_small() -> None:
 def test_ingested_samples_get_the_labels_the_readme_promises(tmp_path: Path) -> None:
     db = tmp_path / "samples.duckdb"
     done = subprocess.run(
-        [sys.executable, "-m", "seamscope.tui", "ingest", str(SAMPLES), "--db", str(db)],
+        [sys.executable, "-m", "seamscope.cli", "ingest", str(SAMPLES), "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -65,7 +65,7 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     """`seamscope tui sample_traces/` in a real terminal: the findings of the samples show."""
     session, done = f"samples-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.tui tui {shlex.quote(str(SAMPLES))}"
+        f"{shlex.quote(sys.executable)} -m seamscope.cli tui {shlex.quote(str(SAMPLES))}"
         f"; echo $? > {shlex.quote(str(done))}"
     )
     start_terminal(session, 180, 45, command)
@@ -104,7 +104,7 @@ def test_the_capture_script_recaptures_every_service_in_one_command(tmp_path: Pa
     assert sorted(p.name for p in out.iterdir()) == ["demo-fleet.jsonl", "seamscope.toml"]
     db = tmp_path / "captured.duckdb"
     ingested = subprocess.run(
-        [sys.executable, "-m", "seamscope.tui", "ingest", str(out), "--db", str(db)],
+        [sys.executable, "-m", "seamscope.cli", "ingest", str(out), "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tui.demo.processes import free_port
+from seamscope.demo.processes import free_port
 from tests.e2e.terminal import start_terminal, wait_for
 from tests.functional.sample import build_store
 
@@ -37,7 +37,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
     db = build_store(tmp_path / "sample.duckdb", manual=False)
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.tui tui --db {shlex.quote(str(db))}"
+        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --db {shlex.quote(str(db))}"
         f"; echo $? > {shlex.quote(str(exit_file))}"
     )
     start_terminal(session, 160, 45, command)
@@ -88,7 +88,7 @@ def test_collect_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     owner = tmp_path / "live.duckdb.owner.json"
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.tui tui --collect --port {free_port()}"
+        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --collect --port {free_port()}"
         f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
     )
     start_terminal(session, 120, 30, command)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
+from seamscope.cli.tui import _receiver_source
+from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tui.app import SeamscopeApp
-from seamscope.tui.commands.tui import _receiver_source
-from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tui.screens.dialogs import ProblemScreen
 from seamscope.tui.screens.landscape import LandscapeScreen
 from tests.functional.conftest import AppFactory, settle
@@ -212,7 +212,7 @@ async def test_an_owner_that_starts_later_is_read_through(
         [
             sys.executable,
             "-m",
-            "seamscope.tui",
+            "seamscope.cli",
             "collect",
             "--db",
             str(sample_db),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tui.demo.processes import ManagedProcess, free_port, wait_for_http
+from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from tests.e2e.services.harness import (
     SERVICES,
     drain_leftover_spool,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.demo.processes import free_port
 from seamscope.tracer.owner import owner_file
-from seamscope.tui.demo.processes import free_port
 from tests.e2e.services.harness import drain_leftover_spool, query, run_service, service_env
 
 pytestmark = pytest.mark.e2e

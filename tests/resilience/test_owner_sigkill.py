@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.demo.processes import ManagedProcess
 from seamscope.tracer.ingest import STORED_HEADER
 from seamscope.tracer.otlp import sample_request
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store
-from seamscope.tui.demo.processes import ManagedProcess
 from tests.e2e.services.harness import (
     SERVICES,
     drain_leftover_spool,

@@ -14,7 +14,7 @@ def test_every_subpackage_is_listed_in_pyproject() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     found = set()
-    for folder in ("tracer", "classifiers", "tui"):
+    for folder in ("tracer", "classifiers", "tui", "cli", "demo"):
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT)
             found.add("seamscope." + ".".join(rel.parts))

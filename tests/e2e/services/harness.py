@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
+from seamscope.demo.processes import ManagedProcess
 from seamscope.tracer.spool import drain_spool, spooled_files
 from seamscope.tracer.store import StoreLocked, open_read_only, short_lock
-from seamscope.tui.demo.processes import ManagedProcess
 
 SERVICES = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from seamscope.classifiers.render import mermaid, structurizr
-from seamscope.tui.commands.edges import load, store_options
+from seamscope.cli.edges import load, store_options
 
 
 @click.command()

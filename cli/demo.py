@@ -13,9 +13,7 @@ from types import FrameType
 
 import click
 
-from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import find_owner
-from seamscope.tui.demo.run import (
+from seamscope.demo.run import (
     Fleet,
     ensure_port_free,
     report_dead,
@@ -25,6 +23,8 @@ from seamscope.tui.demo.run import (
     seamscope_command,
     wait_for_owner,
 )
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.owner import find_owner
 
 
 def _say(line: str) -> None:
@@ -146,7 +146,7 @@ def demo(
                 _say("demo: stopping every process it started")
             landscape = fleet.landscape_path
         if headless and not interrupted and landscape is not None:
-            from seamscope.tui.demo.findings import print_findings
+            from seamscope.demo.findings import print_findings
 
             print_findings(db_path, landscape)
         finished = not dead

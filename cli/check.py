@@ -20,8 +20,8 @@ from seamscope.classifiers.render import (
     findings_sarif,
     findings_text,
 )
+from seamscope.cli.edges import load, store_options
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui.commands.edges import load, store_options
 
 DEFAULT_BASELINE = "seamscope-baseline.json"
 _KEY = ("rule_id", "from", "to", "mechanism")

@@ -10,7 +10,7 @@ import click
 
 from seamscope.classifiers.landscape import LandscapeError
 from seamscope.classifiers.report import drift as compare
-from seamscope.tui.commands.edges import load, store_options
+from seamscope.cli.edges import load, store_options
 
 
 @click.command()

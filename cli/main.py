@@ -1,6 +1,6 @@
 """The `seamscope` command line.
 
-Subcommands live in seamscope.tui.commands.<name> and are imported only when run, so
+Subcommands live in seamscope.cli.<name> and are imported only when run, so
 `seamscope collect` never loads Textual and `seamscope --help` stays fast.
 """
 
@@ -17,19 +17,19 @@ from seamscope.tracer.errors import SeamscopeError
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "collect": (
-        "seamscope.tui.commands.collect",
+        "seamscope.cli.collect",
         "collect",
         "Receive OTLP/HTTP and own the store.",
     ),
-    "ingest": ("seamscope.tui.commands.ingest", "ingest", "Load OTLP JSON files into the store."),
-    "sql": ("seamscope.tui.commands.sql", "sql", "Run read-only SQL over the store."),
-    "edges": ("seamscope.tui.commands.edges", "edges", "List integration edges with their labels."),
-    "check": ("seamscope.tui.commands.check", "check", "Fail when a new anti-pattern appears."),
-    "patterns": ("seamscope.tui.commands.patterns", "patterns", "Print the pattern catalog."),
-    "export": ("seamscope.tui.commands.export", "export", "Export the landscape as a diagram."),
-    "drift": ("seamscope.tui.commands.drift", "drift", "Compare the landscape file with reality."),
-    "tui": ("seamscope.tui.commands.tui", "tui", "Browse the landscape in the terminal."),
-    "demo": ("seamscope.tui.commands.demo", "demo", "Run the demo fleet and watch it live."),
+    "ingest": ("seamscope.cli.ingest", "ingest", "Load OTLP JSON files into the store."),
+    "sql": ("seamscope.cli.sql", "sql", "Run read-only SQL over the store."),
+    "edges": ("seamscope.cli.edges", "edges", "List integration edges with their labels."),
+    "check": ("seamscope.cli.check", "check", "Fail when a new anti-pattern appears."),
+    "patterns": ("seamscope.cli.patterns", "patterns", "Print the pattern catalog."),
+    "export": ("seamscope.cli.export", "export", "Export the landscape as a diagram."),
+    "drift": ("seamscope.cli.drift", "drift", "Compare the landscape file with reality."),
+    "tui": ("seamscope.cli.tui", "tui", "Browse the landscape in the terminal."),
+    "demo": ("seamscope.cli.demo", "demo", "Run the demo fleet and watch it live."),
 }
 
 

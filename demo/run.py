@@ -22,9 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import find_owner
-from seamscope.tui.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 
 FLEET_DIR = Path(__file__).parent / "fleet"
 REGION = "us-east-1"
@@ -179,7 +179,7 @@ def provision(endpoint: str) -> Provisioned:
 
 def render_landscape(ports: dict[str, int]) -> str:
     """The demo's landscape file, with the vendors' loopback ports of this run filled in."""
-    template = resources.files("seamscope.tui.demo").joinpath("landscape.toml").read_text()
+    template = resources.files("seamscope.demo").joinpath("landscape.toml").read_text()
     for vendor in VENDORS:
         template = template.replace(f"{{{vendor}_port}}", str(ports[vendor]))
     return template
@@ -360,7 +360,7 @@ def _signals_held() -> Iterator[None]:
 
 def seamscope_command(*args: str) -> list[str]:
     """This installation's seamscope command, whatever PATH says."""
-    return [sys.executable, "-m", "seamscope.tui", *args]
+    return [sys.executable, "-m", "seamscope.cli", *args]
 
 
 def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[bytes]) -> int:
