@@ -30,8 +30,8 @@ from seamscope.classifiers.facts import (
 )
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
-from seamscope.tracer.owner import find_owner
-from seamscope.tracer.store import StoreMissing, short_lock
+from seamscope.tracer.access import open_reader
+from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
 CLASSIFIER_VERSION = "1"
@@ -534,9 +534,7 @@ class ThrottledClassify:
 
 def refresh_store(db_path: Path, landscape: Landscape | None = None) -> None:
     """Classifies the store at db_path unless an owner process is alive (it keeps it fresh)."""
-    if not db_path.exists():
-        raise StoreMissing(f"{db_path}: no store here (set SEAMSCOPE_DB or pass --db)")
-    if find_owner(db_path) is not None:
+    if open_reader(db_path).owner is not None:
         return
-    with short_lock(db_path) as store:
+    with short_lock(db_path, create=False) as store:
         classify(store.con, landscape)

@@ -18,9 +18,9 @@ from seamscope.classifiers.catalog import ANTI_PATTERN, RULES_BY_ID, SMELL
 from seamscope.classifiers.derive import derive
 from seamscope.classifiers.engine import classify, ensure_classifier_tables
 from seamscope.classifiers.landscape import Landscape
+from seamscope.tracer.access import Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import find_owner
-from seamscope.tracer.store import StoreMissing, short_lock
+from seamscope.tracer.store import short_lock
 
 # Aggregates the upper layer reads (classifier_spans only for jobs without traces of their own).
 _AGGREGATES = (
@@ -95,25 +95,22 @@ def snapshot_of(con: duckdb.DuckDBPyConnection) -> Snapshot:
 
 def read_classification(db_path: Path, landscape: Landscape | None) -> Snapshot:
     """Nodes and edges of the store at db_path, classified up to its newest spans."""
-    if not db_path.exists():
-        raise StoreMissing(f"{db_path}: no store here (set SEAMSCOPE_DB or pass --db)")
-    if find_owner(db_path) is None:
-        with short_lock(db_path) as store:
+    reader = open_reader(db_path)
+    if reader.owner is None:
+        with short_lock(db_path, create=False) as store:
             classify(store.con, landscape)
             return snapshot_of(store.con)
-    return _derive_from_owner(db_path, landscape or Landscape())
+    return _derive_from_owner(db_path, reader, landscape or Landscape())
 
 
-def _derive_from_owner(db_path: Path, landscape: Landscape) -> Snapshot:
-    from seamscope.tracer.access import query_store
-
+def _derive_from_owner(db_path: Path, reader: Reader, landscape: Landscape) -> Snapshot:
     con = duckdb.connect(":memory:")
     try:
         ensure_classifier_tables(con)
         for table in _AGGREGATES:
             try:
-                data = query_store(db_path, f"SELECT * FROM {table}")
-            except SeamscopeError as exc:
+                data = reader.query(f"SELECT * FROM {table}")
+            except (SeamscopeError, duckdb.Error) as exc:
                 raise SeamscopeError(
                     f"{db_path}: the store's owner has not classified it yet ({exc})"
                 ) from None

@@ -23,8 +23,8 @@ from seamscope.demo.run import (
     seamscope_command,
     wait_for_owner,
 )
+from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import find_owner
 
 
 def _say(line: str) -> None:
@@ -124,7 +124,7 @@ def demo(
         ensure_port_free(port, "the demo's receiver")
     if db is not None and not db.parent.resolve().is_dir():
         raise SeamscopeError(f"{db}: the folder {db.parent} does not exist")
-    if db is not None and find_owner(db) is not None:
+    if db is not None and open_reader(db).owner is not None:
         raise SeamscopeError(f"{db} is owned by another running process; stop it or choose --db")
     run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))
     db_path = db.resolve() if db is not None else run_dir / "seamscope.duckdb"

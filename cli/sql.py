@@ -12,7 +12,7 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from seamscope.tracer.access import query_store, table_to_json
+from seamscope.tracer.access import open_reader, table_to_json
 from seamscope.tracer.store import default_db_path
 
 
@@ -60,7 +60,7 @@ def sql(query: str, db: Path | None, as_csv: bool, as_json: bool) -> None:
     """
     if as_csv and as_json:
         raise click.UsageError("--csv and --json exclude each other")
-    table = query_store(db or default_db_path(), query)
+    table = open_reader(db or default_db_path()).user_sql(query)
     if as_json:
         sys.stdout.write(table_to_json(table).decode() + "\n")
     elif as_csv:

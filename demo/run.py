@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
+from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import find_owner
 
 FLEET_DIR = Path(__file__).parent / "fleet"
 REGION = "us-east-1"
@@ -369,7 +369,7 @@ def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[byt
     Returns the port it listens on.
     """
     deadline = time.monotonic() + 60.0
-    while (owner := find_owner(db_path)) is None:
+    while (owner := open_reader(db_path).owner) is None:
         alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
         if not alive:
             where = process.log_path if isinstance(process, ManagedProcess) else "the output above"

@@ -1,9 +1,21 @@
-"""Read-only SQL over the store, whoever holds it.
+"""Reading the store, whoever holds it: one decision, three readers.
 
-While an owner process (the receiver, the live TUI) holds the file, no other process can open
-it, so the query goes to the owner's SQL endpoint; otherwise a hardened read-only connection is
-opened for the one query and closed again. Both paths accept only SELECT-type statements and
-neither can write, attach, copy, load extensions or read files.
+DuckDB lets one process hold a file read-write and then refuses every other process, even
+read-only. So where a read goes depends on who holds the store, and `open_reader` is the one
+place that decides:
+
+- `EmbeddedReader`: this process owns the store through its own receiver; queries run on the
+  receiver's cursors.
+- `OwnerReader`: another process owns it (the owner file beside the store names it); queries go
+  to its read-only SQL endpoint.
+- `LocalReader`: nobody owns it; each batch of queries opens a hardened read-only connection
+  and closes it again, so a starting owner or an exporter's short append is never shut out for
+  long.
+
+The holder can change while a reader lives: a local reader that finds the store locked by an
+owner that started since reads through that owner, and an owner reader whose owner went away
+reads locally. Every path accepts only queries (`check_read_only`, one error: `SqlRejected`)
+and none can write, attach, copy, load extensions or read files.
 """
 
 from __future__ import annotations
@@ -15,20 +27,30 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import find_owner
+from seamscope.tracer.owner import OwnerInfo, find_owner
 from seamscope.tracer.store import StoreLocked, open_read_only
 
+T = TypeVar("T")
+Params = Sequence[Any] | None
+Query = Callable[[str, Params], pa.Table]
+"""Runs one statement (with its parameters) and returns the whole result."""
+
 _ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
-_LOCK_RETRIES = 8
+LOCK_ATTEMPTS = 8
+"""Tries to open a store that an exporter holds for a short append, backing off in between."""
+_HANDOVERS = 8
+"""How often one read may follow the store to a new holder (or retry an owner going away)."""
+_OWNER_TIMEOUT_S = 60.0
 
 
 class SqlRejected(SeamscopeError):
@@ -40,13 +62,226 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise SqlRejected(str(exc).splitlines()[0]) from None
+        raise SqlRejected(_first_line(exc)) from None
     if not statements:
         raise SqlRejected("no SQL statement given")
     for statement in statements:
         if statement.type not in _ALLOWED:
             kind = str(statement.type).rsplit(".", 1)[-1]
             raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class Reader(Protocol):
+    """Read-only access to one store, wherever it is held."""
+
+    @property
+    def owner(self) -> OwnerInfo | None:
+        """The process that held the store when this reader was chosen (it keeps the
+        store's classification fresh); None when nobody did."""
+        ...
+
+    def run(self, work: Callable[[Query], T]) -> T:
+        """Calls work with a query function valid for the duration of the call.
+
+        The statements are trusted (seamscope's own); a user's go through user_sql.
+        """
+        ...
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        """One trusted statement."""
+        ...
+
+    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
+        """A user's statement: refused unless it only reads; failures raise SqlRejected."""
+        ...
+
+
+class EmbeddedOwner(Protocol):
+    """The receiver of this very process, as a reader sees it."""
+
+    owner: OwnerInfo | None
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        """Runs one read-only query on a cursor of the owning connection (checked there)."""
+        ...
+
+
+def open_reader(
+    path: Path, *, embedded: EmbeddedOwner | None = None, lock_attempts: int = LOCK_ATTEMPTS
+) -> Reader:
+    """The reader for the store at path: this process's receiver if given, else the live owner
+    process if there is one, else local read-only connections.
+
+    lock_attempts: tries to open a store an exporter holds for a moment (1: fail at once with
+    StoreLocked, for a caller that polls again anyway).
+    """
+    if embedded is not None:
+        return EmbeddedReader(embedded)
+    owner = find_owner(path)
+    if owner is not None:
+        return OwnerReader(path, owner, lock_attempts=lock_attempts)
+    return LocalReader(path, lock_attempts=lock_attempts)
+
+
+class EmbeddedReader:
+    """This process owns the store: queries run on cursors of its receiver's connection."""
+
+    def __init__(self, receiver: EmbeddedOwner) -> None:
+        self.receiver = receiver
+
+    @property
+    def owner(self) -> OwnerInfo | None:
+        return self.receiver.owner
+
+    def run(self, work: Callable[[Query], T]) -> T:
+        return work(self.receiver.query)
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        return self.receiver.query(sql, params)
+
+    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
+        return self.receiver.query(sql, params)
+
+
+class _FileReader(ABC):
+    """What the local and the owner reader share: the three calls, and following the store
+    when another process takes it over or lets it go."""
+
+    def __init__(self, path: Path, *, lock_attempts: int, handovers: int) -> None:
+        self.path = path
+        self.lock_attempts = max(1, lock_attempts)
+        self._handovers = handovers
+
+    @property
+    @abstractmethod
+    def owner(self) -> OwnerInfo | None: ...
+
+    @abstractmethod
+    def _read(
+        self,
+        local: Callable[[duckdb.DuckDBPyConnection], T],
+        remote: Callable[[OwnerInfo], T],
+    ) -> T:
+        """local(cursor) on a connection of this process, or remote(owner) through the owner."""
+
+    def _hand_over(self, owner: OwnerInfo | None) -> _FileReader:
+        """The reader for the store's holder now, counting against this read's budget."""
+        if self._handovers <= 0:
+            raise SeamscopeError(f"{self.path}: the store's owner does not answer")
+        if owner is None:
+            return LocalReader(
+                self.path, lock_attempts=self.lock_attempts, handovers=self._handovers - 1
+            )
+        return OwnerReader(
+            self.path, owner, lock_attempts=self.lock_attempts, handovers=self._handovers - 1
+        )
+
+    def run(self, work: Callable[[Query], T]) -> T:
+        def local(cursor: duckdb.DuckDBPyConnection) -> T:
+            def query(sql: str, params: Params = None) -> pa.Table:
+                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+            return work(query)
+
+        def remote(owner: OwnerInfo) -> T:
+            def query(sql: str, params: Params = None) -> pa.Table:
+                return _post_sql(owner, sql, params)
+
+            return work(query)
+
+        return self._read(local, remote)
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        return self.run(lambda q: q(sql, params))
+
+    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
+        def local(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
+            check_read_only(cursor, sql)
+            try:
+                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
+            except duckdb.Error as exc:
+                raise SqlRejected(_first_line(exc)) from None
+
+        # The owner's endpoint runs the same check before anything else.
+        return self._read(local, lambda owner: _post_sql(owner, sql, params))
+
+
+class LocalReader(_FileReader):
+    """Nobody owns the store: a hardened read-only connection per batch of queries, closed
+    right after it, so nobody else is shut out for longer than that."""
+
+    def __init__(
+        self, path: Path, *, lock_attempts: int = LOCK_ATTEMPTS, handovers: int = _HANDOVERS
+    ) -> None:
+        super().__init__(path, lock_attempts=lock_attempts, handovers=handovers)
+
+    @property
+    def owner(self) -> OwnerInfo | None:
+        return None
+
+    def _read(
+        self,
+        local: Callable[[duckdb.DuckDBPyConnection], T],
+        remote: Callable[[OwnerInfo], T],
+    ) -> T:
+        attempt = 0
+        while True:
+            try:
+                con = open_read_only(self.path)
+                break
+            except StoreLocked:
+                # An owner (seamscope collect) may have started since: read through it.
+                owner = find_owner(self.path)
+                if owner is not None:
+                    return self._hand_over(owner)._read(local, remote)
+                attempt += 1
+                if attempt >= self.lock_attempts:
+                    raise
+                time.sleep(min(0.05 * 2 ** (attempt - 1), 0.5))
+        try:
+            # A fresh cursor: the version check may leave a result open on con itself.
+            cursor = con.cursor()
+            try:
+                return local(cursor)
+            finally:
+                cursor.close()
+        finally:
+            con.close()
+
+
+class OwnerReader(_FileReader):
+    """Another process owns the store: every query goes to its read-only SQL endpoint."""
+
+    def __init__(
+        self,
+        path: Path,
+        owner: OwnerInfo,
+        *,
+        lock_attempts: int = LOCK_ATTEMPTS,
+        handovers: int = _HANDOVERS,
+    ) -> None:
+        super().__init__(path, lock_attempts=lock_attempts, handovers=handovers)
+        self._owner = owner
+
+    @property
+    def owner(self) -> OwnerInfo | None:
+        return self._owner
+
+    def _read(
+        self,
+        local: Callable[[duckdb.DuckDBPyConnection], T],
+        remote: Callable[[OwnerInfo], T],
+    ) -> T:
+        try:
+            return remote(self._owner)
+        except urllib.error.URLError:
+            # The owner is going away; its file goes with it, and the local path takes over.
+            time.sleep(0.1)
+        return self._hand_over(find_owner(self.path))._read(local, remote)
 
 
 def _json_default(value: Any) -> Any:
@@ -73,13 +308,17 @@ def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:
     ).encode()
 
 
-def _query_owner(url: str, sql: str, params: Sequence[Any] | None, timeout_s: float) -> pa.Table:
+def _post_sql(owner: OwnerInfo, sql: str, params: Params) -> pa.Table:
+    """One statement through the owner's SQL endpoint; URLError when the owner is unreachable."""
     body = json.dumps({"sql": sql, "params": list(params) if params else None}, default=str)
     request = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+        owner.sql_url,
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=_OWNER_TIMEOUT_S) as response:
             data = response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()
@@ -90,39 +329,3 @@ def _query_owner(url: str, sql: str, params: Sequence[Any] | None, timeout_s: fl
         raise SqlRejected(message) from None
     with pa.ipc.open_stream(data) as reader:
         return reader.read_all()
-
-
-def query_store(
-    db_path: Path,
-    sql: str,
-    params: Sequence[Any] | None = None,
-    *,
-    timeout_s: float = 60.0,
-) -> pa.Table:
-    """Runs read-only sql over the store; raises SqlRejected (bad SQL) or StoreError subclasses."""
-    for attempt in range(_LOCK_RETRIES):
-        owner = find_owner(db_path)
-        if owner is not None:
-            try:
-                return _query_owner(owner.sql_url, sql, params, timeout_s)
-            except urllib.error.URLError:
-                # The owner is going away; its file goes with it, the local path takes over.
-                time.sleep(0.1)
-                continue
-        try:
-            con = open_read_only(db_path)
-        except StoreLocked:
-            if attempt == _LOCK_RETRIES - 1:
-                raise
-            time.sleep(min(0.05 * 2**attempt, 0.5))
-            continue
-        try:
-            cursor = con.cursor()
-            check_read_only(cursor, sql)
-            try:
-                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
-            except duckdb.Error as exc:
-                raise SqlRejected(str(exc).splitlines()[0]) from None
-        finally:
-            con.close()
-    raise SeamscopeError(f"{db_path}: the store's owner does not answer")

@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import OtlpError, decode_json
-from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
+from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.schema import INPUT_SCHEMA
 from seamscope.tracer.store import Store
@@ -432,7 +433,7 @@ def ingest(
     """
     files = expand_paths(paths)
     report = IngestReport()
-    owner = find_owner(db_path) if use_owner else None
+    owner = open_reader(db_path).owner if use_owner else None
     if owner is not None:
         report.via_owner = owner.url
         sink = _OwnerSink(owner, report)

@@ -46,7 +46,14 @@ from seamscope.tracer.otlp import (
     redact_json_request,
     response_body,
 )
-from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH, publish, withdraw
+from seamscope.tracer.owner import (
+    BATCH_KEY_HEADER,
+    SQL_PATH,
+    TRACES_PATH,
+    OwnerInfo,
+    publish,
+    withdraw,
+)
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import HARDENED_CONFIG, Store, StoreLocked
 
@@ -194,6 +201,7 @@ class Receiver:
         self.after_commit_interval_s = after_commit_interval_s
         self.stats = ReceiverStats()
         self.url = ""
+        self.owner: OwnerInfo | None = None
         self._decode_threads = decode_threads
         self._decode_processes = decode_processes
         self._store: Store | None = None
@@ -253,7 +261,7 @@ class Receiver:
             )
             self._writer.start()
             # The socket listens already: clients that connect now wait in its backlog.
-            publish(self.db_path, self.host, self.port)
+            self.owner = publish(self.db_path, self.host, self.port)
             ready = threading.Event()
             failure: list[BaseException] = []
             self._server_thread = threading.Thread(
@@ -269,6 +277,7 @@ class Receiver:
         except BaseException:
             sock.close()
             withdraw(self.db_path)
+            self.owner = None
             self._server_thread = None
             self._shutdown_writer()
             raise
@@ -369,6 +378,7 @@ class Receiver:
             self._shutdown_writer()
         finally:
             withdraw(self.db_path)
+            self.owner = None
             self._stopped.set()
 
     def _shutdown_writer(self) -> None:

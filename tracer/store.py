@@ -167,9 +167,11 @@ class Store:
         path: Path | None = None,
         *,
         config: dict[str, str | bool | int] | None = None,
+        create: bool = True,
     ) -> Store:
+        """create=False: a missing file is StoreMissing, not a new store."""
         path = path or default_db_path()
-        con = connect(path, config=config)
+        con = connect(path, config=config, create=create)
         try:
             ensure_schema(con, path)
         except BaseException:
@@ -234,16 +236,22 @@ class Store:
 
 @contextmanager
 def short_lock(
-    path: Path, *, attempts: int = 5, wait_s: float = 0.05, max_wait_s: float = 0.5
+    path: Path,
+    *,
+    attempts: int = 5,
+    wait_s: float = 0.05,
+    max_wait_s: float = 0.5,
+    create: bool = True,
 ) -> Iterator[Store]:
     """Opens the store read-write for one short piece of work, retrying while it is locked.
 
     Raises StoreLocked after the attempts run out; the caller keeps what it wanted to write.
+    create=False: a missing store is StoreMissing instead of a new one.
     """
     delay = wait_s
     for attempt in range(attempts):
         try:
-            store = Store.open(path)
+            store = Store.open(path, create=create)
         except StoreLocked:
             if attempt == attempts - 1:
                 raise

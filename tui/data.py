@@ -1,49 +1,39 @@
 """The TUI's data access: where the store is read from, and the queries every screen runs.
 
 Screens never touch DuckDB themselves. They call the functions here from thread workers; each
-function takes a `DataSource` and returns plain records. Three sources exist:
+function takes a `DataSource` and returns plain records. Every source reads through the reader
+`seamscope.tracer.access.open_reader` picks, and adds what the TUI needs on top:
 
-- `LocalStore`: a file nobody owns. Reads open a hardened read-only connection for one batch of
-  queries and close it again, so exporters appending under a short lock are never shut out for
-  long; `refresh()` classifies new spans under a short read-write lock when the classifier exists.
+- `LocalStore`: a file nobody owns (or that an owner took over since: the reader follows it).
+  `refresh()` classifies new spans under a short read-write lock while nobody owns the store.
 - `ReceiverSource`: this process owns the store (`seamscope tui --collect`); the embedded receiver
   classifies after each commit and answers queries on its own cursors.
-- `OwnerSource`: another process owns the store; queries go to its SQL endpoint.
+- `OwnerSource`: another process owns the store and classifies what it receives.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import duckdb
 import pyarrow as pa
 
+from seamscope.classifiers.engine import CLASSIFIER_VERSION, classify
+from seamscope.classifiers.landscape import Landscape, load_landscape
+from seamscope.tracer.access import Query as Query  # the screens' type of a query function
+from seamscope.tracer.access import Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.store import (
-    StoreError,
-    StoreLocked,
-    open_read_only,
-    short_lock,
-)
+from seamscope.tracer.store import StoreError, StoreLocked, short_lock
 
 T = TypeVar("T")
-Params = Sequence[Any] | None
-Query = Callable[[str, Params], pa.Table]
 
 VERDICTS: tuple[str, ...] = ("anti-pattern", "smell", "unclassified", "pattern")
 """Worst first: the order findings and aggregated map arrows use."""
-
-READ_ONLY_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
-
-
-class UserSqlError(SeamscopeError):
-    """The SQL console refused or failed a statement; the message is shown as is."""
 
 
 class DataSource(Protocol):
@@ -64,49 +54,10 @@ class DataSource(Protocol):
         ...
 
     def user_sql(self, sql: str) -> pa.Table:
-        """Runs a user's statement read-only."""
+        """Runs a user's statement read-only; raises SqlRejected when it is refused or fails."""
         ...
 
     def close(self) -> None: ...
-
-
-def check_read_only(sql: str) -> None:
-    """Refuses anything but queries, before the statement reaches any connection."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise UserSqlError(str(exc).splitlines()[0]) from None
-    if not statements:
-        raise UserSqlError("nothing to run")
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            raise UserSqlError(f"read-only console: {kind} statements are not allowed")
-
-
-def _engine() -> Any:
-    """The classifier's engine module, None without the classifiers."""
-    try:
-        return importlib.import_module("seamscope.classifiers.engine")
-    except ImportError:
-        return None
-
-
-def _classify_function() -> Callable[..., Any] | None:
-    fn = getattr(_engine(), "classify", None)
-    return fn if callable(fn) else None
-
-
-def _classifier_version() -> str | None:
-    version = getattr(_engine(), "CLASSIFIER_VERSION", None)
-    return None if version is None else str(version)
-
-
-def _load_landscape(path: Path | None) -> Any:
-    if path is None:
-        return None
-    module = importlib.import_module("seamscope.classifiers.landscape")
-    return module.load_landscape(path)
 
 
 class LocalStore:
@@ -115,13 +66,20 @@ class LocalStore:
     def __init__(self, path: Path, landscape: Path | None = None, *, classify: bool = True) -> None:
         self.path = path
         self.description = str(path)
-        self.landscape = _load_landscape(landscape)
-        self._classify = _classify_function() if classify else None
+        self.landscape: Landscape | None = (
+            load_landscape(landscape) if landscape is not None else None
+        )
+        self._classifies = classify
         # DuckDB refuses a read-only and a read-write connection to one file in one process at
         # the same time; workers take turns.
         self._lock = threading.Lock()
         self._classified_watermark: int | None = None
         self._file_state: tuple[tuple[int, int], ...] | None = None
+
+    def _reader(self) -> Reader:
+        # Chosen again for every read: an owner may start or stop between two refreshes. One
+        # try at a locked file: the next tick tries again.
+        return open_reader(self.path, lock_attempts=1)
 
     def may_have_changed(self) -> bool:
         """Compares the file's and its WAL's size and mtime with the last poll, so an idle TUI
@@ -141,32 +99,10 @@ class LocalStore:
 
     def run(self, work: Callable[[Query], T]) -> T:
         with self._lock:
-            try:
-                con = open_read_only(self.path)
-            except StoreLocked:
-                # An owner (seamscope collect) may have started since: read through it.
-                from seamscope.tracer.owner import find_owner
-
-                if find_owner(self.path) is None:
-                    raise
-                return OwnerSource(self.path).run(work)
-            try:
-                # A fresh cursor: the version check may leave a result open on con itself.
-                cursor = con.cursor()
-
-                def query(sql: str, params: Params = None) -> pa.Table:
-                    relation = cursor.sql(sql, params=list(params) if params else None)
-                    return relation.to_arrow_table()
-
-                try:
-                    return work(query)
-                finally:
-                    cursor.close()
-            finally:
-                con.close()
+            return self._reader().run(work)
 
     def refresh(self) -> None:
-        if self._classify is None:
+        if not self._classifies:
             return
         mark = self.run(_classify_watermarks)
         watermark = mark.spans
@@ -176,7 +112,7 @@ class LocalStore:
             self.landscape is None
             or (
                 mark.landscape == self.landscape.fingerprint()
-                and mark.version == _classifier_version()
+                and mark.version == CLASSIFIER_VERSION
             )
         ):
             # The classifier already reflects every batch, with this landscape (its own state
@@ -184,23 +120,18 @@ class LocalStore:
             self._classified_watermark = watermark
             return
         with self._lock:
-            from seamscope.tracer.owner import find_owner
-
-            if find_owner(self.path) is not None:
+            if self._reader().owner is not None:
                 return  # the owner classifies what it receives
             try:
                 with short_lock(self.path, attempts=3) as store:
-                    self._classify(store.con, self.landscape)
+                    classify(store.con, self.landscape)
             except StoreLocked:
                 return  # someone is appending; the next tick tries again
         self._classified_watermark = watermark
 
     def user_sql(self, sql: str) -> pa.Table:
-        check_read_only(sql)
-        try:
-            return self.run(lambda q: q(sql, None))
-        except duckdb.Error as exc:
-            raise UserSqlError(str(exc).splitlines()[0]) from None
+        with self._lock:
+            return self._reader().user_sql(sql)
 
     def close(self) -> None:
         pass
@@ -212,13 +143,10 @@ class ReceiverSource:
     def __init__(self, receiver: Any, description: str) -> None:
         self.receiver = receiver
         self.description = description
+        self._reader = open_reader(receiver.db_path, embedded=receiver)
 
     def run(self, work: Callable[[Query], T]) -> T:
-        def query(sql: str, params: Params = None) -> pa.Table:
-            table: pa.Table = self.receiver.query(sql, list(params) if params else None)
-            return table
-
-        return work(query)
+        return self._reader.run(work)
 
     def refresh(self) -> None:
         pass
@@ -229,11 +157,7 @@ class ReceiverSource:
         return True
 
     def user_sql(self, sql: str) -> pa.Table:
-        check_read_only(sql)
-        try:
-            return self.run(lambda q: q(sql, None))
-        except duckdb.Error as exc:
-            raise UserSqlError(str(exc).splitlines()[0]) from None
+        return self._reader.user_sql(sql)
 
     def close(self) -> None:
         self.receiver.stop()
@@ -245,14 +169,10 @@ class OwnerSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.description = f"{path} (live, through its owner)"
-        access = importlib.import_module("seamscope.tracer.access")
-        self._query_store: Callable[..., pa.Table] = access.query_store
 
     def run(self, work: Callable[[Query], T]) -> T:
-        def query(sql: str, params: Params = None) -> pa.Table:
-            return self._query_store(self.path, sql, list(params) if params else None)
-
-        return work(query)
+        # Chosen again for every read: should the owner stop, the reader reads locally.
+        return open_reader(self.path).run(work)
 
     def refresh(self) -> None:
         pass
@@ -261,8 +181,7 @@ class OwnerSource:
         return True  # the owner's watermark is one small query away
 
     def user_sql(self, sql: str) -> pa.Table:
-        check_read_only(sql)
-        return self.run(lambda q: q(sql, None))
+        return open_reader(self.path).user_sql(sql)
 
     def close(self) -> None:
         pass
@@ -270,13 +189,8 @@ class OwnerSource:
 
 def open_source(path: Path, landscape: Path | None = None) -> DataSource:
     """The right source for a store file: through its live owner if it has one, else local."""
-    from seamscope.tracer.owner import find_owner
-
-    if find_owner(path) is not None:
-        try:
-            return OwnerSource(path)
-        except ImportError:
-            pass
+    if open_reader(path).owner is not None:
+        return OwnerSource(path)
     return LocalStore(path, landscape)
 
 

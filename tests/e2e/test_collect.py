@@ -257,7 +257,7 @@ def test_collect_classifies_what_it_receives(db_path: Path, tmp_path: Path) -> N
 
 
 def _classifies(collector: Collector, db_path: Path) -> None:
-    from seamscope.tracer.access import query_store
+    from seamscope.tracer.access import open_reader
 
     assert (
         collector.post(
@@ -270,11 +270,11 @@ def _classifies(collector: Collector, db_path: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            if query_store(db_path, sql).to_pylist() == [{"n": 3}]:
+            if open_reader(db_path).user_sql(sql).to_pylist() == [{"n": 3}]:
                 break
         except SeamscopeError:
             pass  # the classifier has not created its tables yet
         assert time.monotonic() < deadline, "no edges after 60 s"
         time.sleep(0.2)
     assert collector.stop(signal.SIGTERM) == 0
-    assert query_store(db_path, sql).to_pylist() == [{"n": 3}]
+    assert open_reader(db_path).user_sql(sql).to_pylist() == [{"n": 3}]

@@ -278,12 +278,14 @@ def test_hundred_megabyte_bodies(collector: Collector) -> None:
 def test_nothing_bad_was_stored(collector: Collector, tmp_path: Path) -> None:
     still_serving(collector)
     db = Path(collector.log).parent / "seamscope.duckdb"
-    from seamscope.tracer.access import query_store
+    from seamscope.tracer.access import open_reader
 
-    rows = query_store(
-        db, "SELECT count(*) AS n, count(DISTINCT span_id) AS d FROM spans"
-    ).to_pylist()
+    rows = (
+        open_reader(db)
+        .user_sql("SELECT count(*) AS n, count(DISTINCT span_id) AS d FROM spans")
+        .to_pylist()
+    )
     assert rows[0]["n"] == rows[0]["d"] and rows[0]["n"] % 3 == 0
-    assert query_store(
-        db, "SELECT count(*) AS n FROM spans WHERE name LIKE '%PLACEHOLDER%'"
+    assert open_reader(db).user_sql(
+        "SELECT count(*) AS n FROM spans WHERE name LIKE '%PLACEHOLDER%'"
     ).to_pylist() == [{"n": 0}]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tracer.access import SqlRejected, query_store
+from seamscope.tracer.access import SqlRejected, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json, sample_request
@@ -62,9 +62,11 @@ ATTACKS = [
 
 
 def _store_fingerprint(db: Path) -> str:
-    rows = query_store(
-        db, "SELECT count(*), sum(hash(span_id)), (SELECT count(*) FROM batches) FROM spans"
-    ).to_pylist()
+    rows = (
+        open_reader(db)
+        .user_sql("SELECT count(*), sum(hash(span_id)), (SELECT count(*) FROM batches) FROM spans")
+        .to_pylist()
+    )
     return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
 
 
@@ -82,7 +84,7 @@ def _attack_all(db: Path, tmp_path: Path) -> None:
     for template in ATTACKS:
         sql = template.format(tmp=tmp_path)
         with pytest.raises(SqlRejected) as caught:
-            table = query_store(db, sql)
+            table = open_reader(db).user_sql(sql)
             raise AssertionError(f"{sql!r} ran: {table.to_pylist()[:3]}")
         assert "\n" not in str(caught.value)
         assert "hunter2" not in str(caught.value)
@@ -122,7 +124,7 @@ def test_through_the_owner(owner: Collector, store: Path, tmp_path: Path) -> Non
         assert caught.value.code == 400
         assert json.loads(caught.value.read())["error"]
     assert owner.stop(signal.SIGTERM) == 0
-    assert query_store(store, "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
+    assert open_reader(store).user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
 
 
 def test_a_query_never_returns_more_than_the_row_limit(owner: Collector) -> None:

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
 
-from seamscope.tracer.access import SqlRejected, check_read_only, query_store
+from seamscope.tracer.access import (
+    EmbeddedReader,
+    LocalReader,
+    OwnerReader,
+    SqlRejected,
+    check_read_only,
+    open_reader,
+)
+from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.owner import OwnerInfo, owner_file
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store, StoreMissing
 
@@ -23,6 +36,8 @@ FORBIDDEN = [
     "PRAGMA enable_profiling",
     "SET enable_external_access = true",
     "CHECKPOINT",
+    "INSERT INTO edges SELECT * FROM edges",
+    "SET threads = 1",
 ]
 
 
@@ -42,33 +57,82 @@ def test_only_select_statements_pass(sql: str) -> None:
         check_read_only(duckdb.connect(), sql)
 
 
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "EXPLAIN SELECT 1", "FROM edges"]
+)
+def test_queries_pass(sql: str) -> None:
+    import duckdb
+
+    check_read_only(duckdb.connect(), sql)
+
+
 def test_local_query_with_params_and_errors(filled: Path, tmp_path: Path) -> None:
-    table = query_store(filled, "SELECT count(*) AS n FROM spans WHERE service_name = ?", ["svc-1"])
+    table = open_reader(filled).user_sql(
+        "SELECT count(*) AS n FROM spans WHERE service_name = ?", ["svc-1"]
+    )
     assert table.to_pylist() == [{"n": 3}]
     for sql in FORBIDDEN:
         with pytest.raises(SqlRejected):
-            query_store(filled, sql)
+            open_reader(filled).user_sql(sql)
     secret = tmp_path / "secret.csv"
     secret.write_text("a\n1\n")
     with pytest.raises(SqlRejected, match="disabled by configuration"):
-        query_store(filled, f"SELECT * FROM read_csv('{secret}')")
+        open_reader(filled).user_sql(f"SELECT * FROM read_csv('{secret}')")
     with pytest.raises(SqlRejected, match="syntax error"):
-        query_store(filled, "SELEC 1")
+        open_reader(filled).user_sql("SELEC 1")
     with pytest.raises(StoreMissing):
-        query_store(tmp_path / "none.duckdb", "SELECT 1")
-    assert query_store(filled, "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+        open_reader(tmp_path / "none.duckdb").user_sql("SELECT 1")
+    assert open_reader(filled).user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
 
 
 def test_query_through_the_owner(filled: Path, tmp_path: Path) -> None:
     with Receiver(filled, port=0):
-        table = query_store(
-            filled, "SELECT service_name, count(*) AS n FROM spans GROUP BY ALL ORDER BY 1"
+        table = open_reader(filled).user_sql(
+            "SELECT service_name, count(*) AS n FROM spans GROUP BY ALL ORDER BY 1"
         )
         assert table.to_pylist() == [{"service_name": f"svc-{i}", "n": 3} for i in range(3)]
         for sql in FORBIDDEN:
             with pytest.raises(SqlRejected):
-                query_store(filled, sql)
+                open_reader(filled).user_sql(sql)
         with pytest.raises(SqlRejected, match="disabled by configuration"):
-            query_store(filled, f"SELECT * FROM read_text('{tmp_path}/x')")
+            open_reader(filled).user_sql(f"SELECT * FROM read_text('{tmp_path}/x')")
     with Store.open(filled) as store:
         assert store.con.execute("SELECT count(*) FROM spans").fetchall() == [(9,)]
+
+
+def test_open_reader_picks_whoever_holds_the_store(filled: Path) -> None:
+    local = open_reader(filled)
+    assert isinstance(local, LocalReader) and local.owner is None
+    with Receiver(filled, port=0) as receiver:
+        remote = open_reader(filled)
+        assert isinstance(remote, OwnerReader)
+        assert remote.owner is not None and remote.owner.port == receiver.port
+        embedded = open_reader(filled, embedded=receiver)
+        assert isinstance(embedded, EmbeddedReader) and embedded.owner == receiver.owner
+        assert embedded.user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+        with pytest.raises(SqlRejected, match="only SELECT queries are allowed here"):
+            embedded.user_sql("DELETE FROM spans")
+    assert isinstance(open_reader(filled), LocalReader)
+
+
+def _unanswered_owner(db: Path, sock: socket.socket) -> OwnerInfo:
+    """An owner of this very process (so alive) at a port that refuses connections."""
+    port = sock.getsockname()[1]
+    return OwnerInfo(os.getpid(), "127.0.0.1", port, f"http://127.0.0.1:{port}", str(db), 0.0)
+
+
+def test_an_owner_that_went_away_hands_over_to_a_local_read(filled: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        reader = OwnerReader(filled, _unanswered_owner(filled, sock))
+        assert reader.user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+        assert reader.run(lambda q: q("SELECT count(*) AS n FROM spans", None).num_rows) == 1
+
+
+def test_an_owner_that_never_answers_is_a_clear_error(filled: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        owner = _unanswered_owner(filled, sock)
+        owner_file(filled).write_text(json.dumps(dataclasses.asdict(owner)))
+        with pytest.raises(SeamscopeError, match="the store's owner does not answer"):
+            open_reader(filled).user_sql("SELECT 1")
