@@ -22,11 +22,11 @@ import duckdb
 
 from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
-    CLASSIFIED_SQL,
-    FACTS_SQL,
-    HOSTS_SQL,
-    ROOTS_SQL,
     SPAN_COLUMNS,
+    classified_sql,
+    facts_sql,
+    hosts_sql,
+    roots_sql,
 )
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
@@ -244,204 +244,273 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
     return run
 
 
+# The columns of a stored fact (classifier_spans), in its order.
+_FACT_KEY = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
+
+
 def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> int:
     """Reads the spans of batches (old, top] and merges their facts into the aggregates."""
-    x = _timed(con) if os.environ.get("SEAMSCOPE_CLASSIFY_PROFILE") else con.execute
-    new_filter = f"batch_id > {old} AND batch_id <= {top}"
-    count = int(str(_scalar(con, f"SELECT count(*) FROM spans WHERE {new_filter}") or 0))
-    if count == 0:
-        return 0
-    if full:
-        x(
+    return _Merge(con, old, top, full=full).run()
+
+
+class _Merge:
+    """One merge, as named steps over temporary relations (``_cls_*``, dropped at the end).
+
+    A full run (nothing stored yet) reads every span straight from the store; an incremental
+    run reads the new spans with the stored spans of the traces they touch (within
+    TRACE_WINDOW), replaces the facts stored for those traces and moves the aggregates by the
+    multiset difference.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> None:
+        self.con = con
+        self.x = _timed(con) if os.environ.get("SEAMSCOPE_CLASSIFY_PROFILE") else con.execute
+        self.old, self.top, self.full = old, top, full
+        self.new_filter = f"batch_id > {old} AND batch_id <= {top}"
+        # A full run's spans are a view over the store; an incremental run's few thousand a table.
+        self.spans_kind = "VIEW" if full else "TABLE"
+        self.lo = ""  # incremental runs: the start of the window read, as a SQL literal
+        self.seen = False  # a touched trace already has facts stored
+        self.removed = False  # the difference takes stored facts away
+
+    def run(self) -> int:
+        count = int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
+        if count == 0:
+            return 0
+        if self.full:
+            self.select_all_spans()
+        else:
+            self.select_touched_traces()
+        self.derive_facts()
+        self.replace_stored_facts()
+        self.merge_groups()
+        self.merge_hosts_and_components()
+        self.merge_receives()
+        self.merge_handling()
+        self.merge_runs()
+        self.drop_temporaries()
+        return count
+
+    def scalar(self, sql: str) -> object:
+        return _scalar(self.con, sql)
+
+    # --- which spans are read ---------------------------------------------------------------
+
+    def select_all_spans(self) -> None:
+        """_cls_src: every span up to the newest batch (no copy: filters reach the scan)."""
+        self.x(
             f"CREATE OR REPLACE TEMP VIEW _cls_src AS SELECT {SPAN_COLUMNS} FROM spans "
-            f"WHERE batch_id <= {top}"
+            f"WHERE batch_id <= {self.top}"
         )
-        x("CREATE OR REPLACE TEMP TABLE _cls_touch (trace_id VARCHAR)")
-    else:
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_touch (trace_id VARCHAR)")
+
+    def select_touched_traces(self) -> None:
+        """_cls_src: the new spans and the stored spans of their traces, within the window."""
+        x = self.x
         x(
-            f"CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT trace_id FROM spans "
-            f"WHERE {new_filter}"
+            "CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT trace_id FROM spans "
+            f"WHERE {self.new_filter}"
         )
         # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
-        lo_value = _scalar(
-            con,
+        lo_value = self.scalar(
             f"SELECT strftime(min(start_time) - INTERVAL '{TRACE_WINDOW}', '%Y-%m-%d %H:%M:%S.%f') "
-            f"FROM spans WHERE {new_filter}",
+            f"FROM spans WHERE {self.new_filter}"
         )
-        lo = f"TIMESTAMPTZ '{lo_value}+00'"
+        self.lo = f"TIMESTAMPTZ '{lo_value}+00'"
         # Two steps: the window is scanned for the touched traces reading three narrow columns,
         # then only the rows found are read in full (a scan decompresses every column it
         # projects for every row of the window before a join drops most of them).
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
             SELECT rowid AS r FROM spans
-            WHERE batch_id <= {top} AND start_time >= {lo}
+            WHERE batch_id <= {self.top} AND start_time >= {self.lo}
               AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
-        row = con.execute("SELECT min(r), max(r) FROM _cls_rows").fetchone()
+        row = self.con.execute("SELECT min(r), max(r) FROM _cls_rows").fetchone()
         first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
         # Literal bounds let the scan skip every row group outside them.
         x(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
             SELECT {SPAN_COLUMNS} FROM spans
             WHERE rowid BETWEEN {first} AND {last} AND rowid IN (SELECT r FROM _cls_rows)""")
-    # A full run reads each kind of span straight from the store (filters reach the scan, no
-    # copy of every span); an incremental run keeps its few thousand spans in a table.
-    s_kind = "VIEW" if full else "TABLE"
-    x(
-        f"CREATE OR REPLACE TEMP {s_kind} _cls_s AS "
-        + CLASSIFIED_SQL.replace("FROM src", "FROM _cls_src")
-    )
-    x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + FACTS_SQL.replace("FROM s ", "FROM _cls_s "))
 
-    # The facts stored for the touched traces, replaced by the ones just derived; the
-    # aggregates change by the multiset difference.
-    key = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
-    # Only traces with a span at or below the watermark can have anything stored (stored rows
-    # come from such spans, and the stored window is the window read): usually none of them.
-    seen = False
-    if not full:
-        x(
-            "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
-            f"SELECT DISTINCT trace_id FROM _cls_s WHERE batch_id <= {old}"
-        )
-        seen = bool(_scalar(con, "SELECT count(*) FROM _cls_seen"))
-    removed = False
-    if not seen:
-        x(f"CREATE OR REPLACE TEMP VIEW _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
-    else:
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
-            SELECT {key} FROM classifier_spans
-            WHERE start_time >= {lo}
-              AND trace_id IN (SELECT trace_id FROM _cls_seen)""")
-        # Traces with nothing stored yet (the usual case) need no difference.
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
-            SELECT {key}, 1 AS sign FROM _cls_fnew
-            WHERE trace_id NOT IN (SELECT trace_id FROM _cls_old)
-            UNION ALL
-            SELECT *, 1 AS sign FROM (
-                SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old)
-                EXCEPT ALL FROM _cls_old)
-            UNION ALL
-            SELECT *, -1 AS sign FROM (
-                FROM _cls_old
-                EXCEPT ALL
-                SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old))""")
-        removed = bool(_scalar(con, "SELECT count(*) FROM _cls_delta WHERE sign = -1"))
-        if _scalar(con, "SELECT count(*) FROM _cls_old"):
-            x(f"""DELETE FROM classifier_spans
-                WHERE start_time >= {lo}
-                  AND trace_id IN (SELECT trace_id FROM _cls_old)""")
-    x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
+    # --- facts ------------------------------------------------------------------------------
 
-    if full:
-        # Nothing stored to merge with: one aggregation of the facts, no difference to join.
-        x("""INSERT INTO classifier_groups
-            SELECT gkey, any_value(svc), any_value(ns), max(role), any_value(fkind),
-                   any_value(target), any_value(callee_svc), any_value(callee_ns),
-                   any_value(op), any_value(is_write), count(*), count(*) FILTER (WHERE err),
-                   min(start_time), max(start_time),
-                   max(struct_pack(t := start_time, id := trace_id)).id
-            FROM _cls_fnew GROUP BY gkey""")
-    else:
-        x("""INSERT INTO classifier_groups
-            WITH descr AS (
-                SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
-                       any_value(fkind) AS fkind, any_value(target) AS target,
-                       any_value(callee_svc) AS callee_svc, any_value(callee_ns) AS callee_ns,
-                       any_value(op) AS op, any_value(is_write) AS is_write
-                FROM _cls_fnew GROUP BY gkey
+    def derive_facts(self) -> None:
+        """_cls_s: the spans that can matter; _cls_fnew: their facts."""
+        self.x(f"CREATE OR REPLACE TEMP {self.spans_kind} _cls_s AS " + classified_sql("_cls_src"))
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + facts_sql("_cls_s"))
+
+    def replace_stored_facts(self) -> None:
+        """_cls_delta: the facts to add (sign 1) and take away (sign -1); classifier_spans
+        then holds the new facts in place of those stored for the touched traces."""
+        x, key = self.x, _FACT_KEY
+        # Only traces with a span at or below the watermark can have anything stored (stored
+        # rows come from such spans, and the stored window is the window read): usually none.
+        if not self.full:
+            x(
+                "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
+                f"SELECT DISTINCT trace_id FROM _cls_s WHERE batch_id <= {self.old}"
             )
-            SELECT d.gkey, any_value(c.svc), any_value(c.ns), any_value(c.role), any_value(c.fkind),
-                   any_value(c.target), any_value(c.callee_svc), any_value(c.callee_ns),
-                   any_value(c.op), any_value(c.is_write), sum(d.sign),
-                   sum(CASE WHEN d.err THEN d.sign ELSE 0 END),
-                   min(d.start_time) FILTER (WHERE d.sign = 1),
-                   max(d.start_time) FILTER (WHERE d.sign = 1),
-                   max(struct_pack(t := d.start_time, id := d.trace_id))
-                       FILTER (WHERE d.sign = 1).id
-            FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
-            GROUP BY d.gkey
-            ON CONFLICT (gkey) DO UPDATE SET
-                n = classifier_groups.n + excluded.n,
-                errors = classifier_groups.errors + excluded.errors,
-                role = greatest(classifier_groups.role, excluded.role),
-                first_seen = least(classifier_groups.first_seen, excluded.first_seen),
-                sample_trace_id = CASE
-                    WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
-                    WHEN classifier_groups.last_seen IS NULL
-                         OR (excluded.last_seen, excluded.sample_trace_id)
-                            > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
-                        THEN excluded.sample_trace_id
-                    ELSE classifier_groups.sample_trace_id END,
-                last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
-    x(f"""INSERT INTO classifier_hist
-        SELECT gkey, CAST(floor(ln(greatest(duration_ns, 1000) / 1e6) / ln({HIST_BASE}))
-                          AS SMALLINT) AS bucket, sum(sign)
-        FROM _cls_delta GROUP BY ALL
-        ON CONFLICT (gkey, bucket) DO UPDATE SET n = classifier_hist.n + excluded.n""")
-    if removed:
-        # first/last seen and the sample cannot be un-merged: recompute the groups that lost spans.
-        x("""UPDATE classifier_groups AS g SET
-                first_seen = r.f, last_seen = r.l, sample_trace_id = r.s
-            FROM (
-                SELECT gkey, min(start_time) AS f, max(start_time) AS l,
-                       max(struct_pack(t := start_time, id := trace_id)).id AS s
-                FROM classifier_spans
-                WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
-                GROUP BY gkey
-            ) AS r WHERE g.gkey = r.gkey""")
-        x("DELETE FROM classifier_hist WHERE n <= 0")
-        x("DELETE FROM classifier_groups WHERE n <= 0")
+            self.seen = bool(self.scalar("SELECT count(*) FROM _cls_seen"))
+        if not self.seen:
+            x(f"CREATE OR REPLACE TEMP VIEW _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
+        else:
+            x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
+                SELECT {key} FROM classifier_spans
+                WHERE start_time >= {self.lo}
+                  AND trace_id IN (SELECT trace_id FROM _cls_seen)""")
+            # Traces with nothing stored yet (the usual case) need no difference.
+            x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
+                SELECT {key}, 1 AS sign FROM _cls_fnew
+                WHERE trace_id NOT IN (SELECT trace_id FROM _cls_old)
+                UNION ALL
+                SELECT *, 1 AS sign FROM (
+                    SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old)
+                    EXCEPT ALL FROM _cls_old)
+                UNION ALL
+                SELECT *, -1 AS sign FROM (
+                    FROM _cls_old
+                    EXCEPT ALL
+                    SELECT {key} FROM _cls_fnew
+                    WHERE trace_id IN (SELECT trace_id FROM _cls_old))""")
+            self.removed = bool(self.scalar("SELECT count(*) FROM _cls_delta WHERE sign = -1"))
+            if self.scalar("SELECT count(*) FROM _cls_old"):
+                x(f"""DELETE FROM classifier_spans
+                    WHERE start_time >= {self.lo}
+                      AND trace_id IN (SELECT trace_id FROM _cls_old)""")
+        x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
 
-    # Host map, AWS endpoints and components: per span, so only the new spans count.
-    x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM _cls_s WHERE {new_filter}")
-    x(f"""INSERT INTO classifier_hosts
-        SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
-        FROM ({HOSTS_SQL.replace("FROM s", "FROM _cls_new")}) GROUP BY ALL
-        ON CONFLICT (host, port, hkind, svc, ns) DO UPDATE SET
-            n = classifier_hosts.n + excluded.n""")
-    x("""INSERT INTO classifier_components
-        SELECT svc, coalesce(ns, ''), coalesce(role, ''), count(*)
-        FROM _cls_new WHERE svc IS NOT NULL GROUP BY ALL
-        ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
+    # --- aggregates -------------------------------------------------------------------------
 
-    # EventBridge receives and what their consumers did while handling them.
-    if seen:
-        x(
-            f"DELETE FROM classifier_receives WHERE start_time >= {lo} "
-            "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
-        )
-    x("""INSERT INTO classifier_receives
-        SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
-        WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
-    # In the trace that received the event: the consumer's calls after the receive.
-    x(f"""INSERT INTO classifier_handling
-        WITH recv AS (
-            SELECT trace_id, span_id, coalesce(svc, '') AS svc, start_time, gkey
-            FROM _cls_fnew WHERE fkind = 'events-recv'
-        ),
-        recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
-        calls AS (
-            SELECT trace_id, coalesce(svc, '') AS svc, start_time, gkey
-            FROM _cls_fnew AS f
-            SEMI JOIN recv_spans AS r ON r.trace_id = f.trace_id AND r.svc = coalesce(f.svc, '')
-            WHERE fkind IN {_CALL_KINDS}
-        ),
-        pairs AS (
-            SELECT DISTINCT r.trace_id, r.span_id, c.gkey
-            FROM calls AS c ASOF JOIN recv_spans AS r
-              ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
-        )
-        SELECT DISTINCT recv.gkey, pairs.gkey
-        FROM pairs JOIN recv USING (trace_id, span_id)
-        ON CONFLICT DO NOTHING""")
-    # A worker that leaves every call in a trace of its own: what the same instance does after
-    # a receive (within the trace window), until its next receive.
-    x(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
-        SELECT c.inst, c.start_time, c.gkey
-        FROM _cls_fnew AS c
-        WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
-          AND (c.trace_id, coalesce(c.svc, '')) NOT IN (
-              SELECT (trace_id, coalesce(svc, '')) FROM _cls_fnew WHERE fkind = 'events-recv')""")
-    if _scalar(con, "SELECT count(*) FROM _cls_lone"):
+    def merge_groups(self) -> None:
+        """classifier_groups and classifier_hist move by the difference."""
+        x = self.x
+        if self.full:
+            # Nothing stored to merge with: one aggregation of the facts, no difference to join.
+            x("""INSERT INTO classifier_groups
+                SELECT gkey, any_value(svc), any_value(ns), max(role), any_value(fkind),
+                       any_value(target), any_value(callee_svc), any_value(callee_ns),
+                       any_value(op), any_value(is_write), count(*), count(*) FILTER (WHERE err),
+                       min(start_time), max(start_time),
+                       max(struct_pack(t := start_time, id := trace_id)).id
+                FROM _cls_fnew GROUP BY gkey""")
+        else:
+            x("""INSERT INTO classifier_groups
+                WITH descr AS (
+                    SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
+                           any_value(fkind) AS fkind, any_value(target) AS target,
+                           any_value(callee_svc) AS callee_svc, any_value(callee_ns) AS callee_ns,
+                           any_value(op) AS op, any_value(is_write) AS is_write
+                    FROM _cls_fnew GROUP BY gkey
+                )
+                SELECT d.gkey, any_value(c.svc), any_value(c.ns), any_value(c.role),
+                       any_value(c.fkind), any_value(c.target), any_value(c.callee_svc),
+                       any_value(c.callee_ns), any_value(c.op), any_value(c.is_write),
+                       sum(d.sign), sum(CASE WHEN d.err THEN d.sign ELSE 0 END),
+                       min(d.start_time) FILTER (WHERE d.sign = 1),
+                       max(d.start_time) FILTER (WHERE d.sign = 1),
+                       max(struct_pack(t := d.start_time, id := d.trace_id))
+                           FILTER (WHERE d.sign = 1).id
+                FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
+                GROUP BY d.gkey
+                ON CONFLICT (gkey) DO UPDATE SET
+                    n = classifier_groups.n + excluded.n,
+                    errors = classifier_groups.errors + excluded.errors,
+                    role = greatest(classifier_groups.role, excluded.role),
+                    first_seen = least(classifier_groups.first_seen, excluded.first_seen),
+                    sample_trace_id = CASE
+                        WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
+                        WHEN classifier_groups.last_seen IS NULL
+                             OR (excluded.last_seen, excluded.sample_trace_id)
+                                > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
+                            THEN excluded.sample_trace_id
+                        ELSE classifier_groups.sample_trace_id END,
+                    last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
+        x(f"""INSERT INTO classifier_hist
+            SELECT gkey, CAST(floor(ln(greatest(duration_ns, 1000) / 1e6) / ln({HIST_BASE}))
+                              AS SMALLINT) AS bucket, sum(sign)
+            FROM _cls_delta GROUP BY ALL
+            ON CONFLICT (gkey, bucket) DO UPDATE SET n = classifier_hist.n + excluded.n""")
+        if self.removed:
+            # first/last seen and the sample cannot be un-merged: recompute the groups that
+            # lost spans.
+            x("""UPDATE classifier_groups AS g SET
+                    first_seen = r.f, last_seen = r.l, sample_trace_id = r.s
+                FROM (
+                    SELECT gkey, min(start_time) AS f, max(start_time) AS l,
+                           max(struct_pack(t := start_time, id := trace_id)).id AS s
+                    FROM classifier_spans
+                    WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
+                    GROUP BY gkey
+                ) AS r WHERE g.gkey = r.gkey""")
+            x("DELETE FROM classifier_hist WHERE n <= 0")
+            x("DELETE FROM classifier_groups WHERE n <= 0")
+
+    def merge_hosts_and_components(self) -> None:
+        """Host map, AWS endpoints and components: per span, so only the new spans count."""
+        x = self.x
+        x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM _cls_s WHERE {self.new_filter}")
+        x(f"""INSERT INTO classifier_hosts
+            SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
+            FROM ({hosts_sql("_cls_new")}) GROUP BY ALL
+            ON CONFLICT (host, port, hkind, svc, ns) DO UPDATE SET
+                n = classifier_hosts.n + excluded.n""")
+        x("""INSERT INTO classifier_components
+            SELECT svc, coalesce(ns, ''), coalesce(role, ''), count(*)
+            FROM _cls_new WHERE svc IS NOT NULL GROUP BY ALL
+            ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
+
+    # --- listening and jobs -----------------------------------------------------------------
+
+    def forget_seen(self, table: str) -> None:
+        """Drops what table holds for the touched traces that had facts stored (re-derived)."""
+        if self.seen:
+            self.x(
+                f"DELETE FROM {table} WHERE start_time >= {self.lo} "
+                "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
+            )
+
+    def merge_receives(self) -> None:
+        """EventBridge receives, kept to attribute a worker's untraced handling later."""
+        self.forget_seen("classifier_receives")
+        self.x("""INSERT INTO classifier_receives
+            SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
+            WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
+
+    def merge_handling(self) -> None:
+        """What consumers did while handling the events they received."""
+        x = self.x
+        # In the trace that received the event: the consumer's calls after the receive.
+        x(f"""INSERT INTO classifier_handling
+            WITH recv AS (
+                SELECT trace_id, span_id, coalesce(svc, '') AS svc, start_time, gkey
+                FROM _cls_fnew WHERE fkind = 'events-recv'
+            ),
+            recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
+            calls AS (
+                SELECT trace_id, coalesce(svc, '') AS svc, start_time, gkey
+                FROM _cls_fnew AS f
+                SEMI JOIN recv_spans AS r
+                    ON r.trace_id = f.trace_id AND r.svc = coalesce(f.svc, '')
+                WHERE fkind IN {_CALL_KINDS}
+            ),
+            pairs AS (
+                SELECT DISTINCT r.trace_id, r.span_id, c.gkey
+                FROM calls AS c ASOF JOIN recv_spans AS r
+                  ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
+            )
+            SELECT DISTINCT recv.gkey, pairs.gkey
+            FROM pairs JOIN recv USING (trace_id, span_id)
+            ON CONFLICT DO NOTHING""")
+        # A worker that leaves every call in a trace of its own: what the same instance does
+        # after a receive (within the trace window), until its next receive.
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
+            SELECT c.inst, c.start_time, c.gkey
+            FROM _cls_fnew AS c
+            WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
+              AND (c.trace_id, coalesce(c.svc, '')) NOT IN (
+                  SELECT (trace_id, coalesce(svc, '')) FROM _cls_fnew
+                  WHERE fkind = 'events-recv')""")
+        if not self.scalar("SELECT count(*) FROM _cls_lone"):
+            return
         x(f"""INSERT INTO classifier_handling
             WITH lone AS (
                 SELECT * FROM _cls_lone
@@ -462,53 +531,49 @@ def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) ->
             FROM pairs JOIN rs USING (trace_id, span_id)
             ON CONFLICT DO NOTHING""")
 
-    # Runs of self-started work that scan a table: what they wrote in their own trace.
-    if seen:
-        x(
-            f"DELETE FROM classifier_runs WHERE start_time >= {lo} "
-            "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
-        )
-    x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
-        SELECT DISTINCT trace_id FROM _cls_fnew
-        WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
-    if _scalar(con, "SELECT count(*) FROM _cls_scanned"):
-        _insert_runs(x)
-    x("DROP TABLE IF EXISTS _cls_delta" if seen else "DROP VIEW IF EXISTS _cls_delta")
-    x(f"DROP {s_kind} IF EXISTS _cls_s")
-    for name in (
-        "_cls_fnew",
-        "_cls_touch",
-        "_cls_old",
-        "_cls_lone",
-        "_cls_scanned",
-        "_cls_rows",
-        "_cls_seen",
-    ):
-        x(f"DROP TABLE IF EXISTS {name}")
-    x("DROP VIEW IF EXISTS _cls_new")
-    x("DROP VIEW IF EXISTS _cls_src")
-    return count
+    def merge_runs(self) -> None:
+        """Runs of self-started work that scan a table: what they wrote in their own trace."""
+        x = self.x
+        self.forget_seen("classifier_runs")
+        x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
+            SELECT DISTINCT trace_id FROM _cls_fnew
+            WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
+        if not self.scalar("SELECT count(*) FROM _cls_scanned"):
+            return
+        x(f"""INSERT INTO classifier_runs
+            WITH scanned AS (FROM _cls_scanned),
+            roots AS (
+                SELECT * FROM ({roots_sql("_cls_s")})
+                WHERE trace_id IN (SELECT trace_id FROM scanned)
+            )
+            SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
+                   list_distinct(list(f.target) FILTER (
+                       WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
+                   list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,
+                   bool_or(f.fkind IN ('stream-read', 'sqs-recv', 'events-recv', 'sns-recv',
+                                       'kinesis-read')) AS listens
+            FROM roots AS r
+            JOIN (FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_scanned)) AS f
+              ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
+            GROUP BY ALL
+            HAVING len(scans) > 0""")
 
-
-def _insert_runs(x: Callable[..., object]) -> None:
-    """Runs of self-started work in the traces of _cls_scanned: what they scanned and wrote."""
-    x(f"""INSERT INTO classifier_runs
-        WITH scanned AS (FROM _cls_scanned),
-        roots AS (
-            SELECT * FROM ({ROOTS_SQL.replace("FROM s", "FROM _cls_s")})
-            WHERE trace_id IN (SELECT trace_id FROM scanned)
-        )
-        SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
-               list_distinct(list(f.target) FILTER (
-                   WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
-               list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,
-               bool_or(f.fkind IN ('stream-read', 'sqs-recv', 'events-recv', 'sns-recv',
-                                   'kinesis-read')) AS listens
-        FROM roots AS r
-        JOIN (FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_scanned)) AS f
-          ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
-        GROUP BY ALL
-        HAVING len(scans) > 0""")
+    def drop_temporaries(self) -> None:
+        x = self.x
+        x("DROP TABLE IF EXISTS _cls_delta" if self.seen else "DROP VIEW IF EXISTS _cls_delta")
+        x(f"DROP {self.spans_kind} IF EXISTS _cls_s")
+        for name in (
+            "_cls_fnew",
+            "_cls_touch",
+            "_cls_old",
+            "_cls_lone",
+            "_cls_scanned",
+            "_cls_rows",
+            "_cls_seen",
+        ):
+            x(f"DROP TABLE IF EXISTS {name}")
+        x("DROP VIEW IF EXISTS _cls_new")
+        x("DROP VIEW IF EXISTS _cls_src")
 
 
 class ThrottledClassify:

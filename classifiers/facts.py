@@ -49,7 +49,7 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-# The span columns the facts read; `src` must provide them.
+# The span columns the facts read; the source given to classified_sql must provide them.
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, kind, service_name, service_namespace, service_role, "
     "service_instance, start_time, duration_ns, status_code, batch_id, rpc_system, rpc_service, "
@@ -65,9 +65,11 @@ _AWS_SPAN = (
     "OR messaging_system LIKE 'aws%')"
 )
 
-# The spans of `src` that can matter, with their category (aws, server, http, root): what
-# FACTS_SQL, HOSTS_SQL and ROOTS_SQL read as `s`.
-CLASSIFIED_SQL = f"""
+
+def classified_sql(source: str) -> str:
+    """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
+    (aws, server, http, root): what facts_sql, hosts_sql and roots_sql read."""
+    return f"""
     SELECT
         trace_id, span_id, parent_span_id, kind, name, batch_id,
         service_name AS svc, service_namespace AS ns, service_role AS role,
@@ -110,7 +112,7 @@ CLASSIFIED_SQL = f"""
         upper(http_method) AS method, http_url, http_route, server_address AS host,
         server_port AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
-    FROM src
+    FROM {source}
     WHERE {_AWS_SPAN} OR kind = 'SERVER' OR parent_span_id IS NULL
        OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL)
 """
@@ -271,23 +273,25 @@ _PATH = (
     "''), '/'), '/([0-9]+|[0-9a-fA-F-]{16,})(/|$)', '/{id}\\2', 'g')"
 )
 
-# One row per (span, target) an integration has.
-FACTS_SQL = f"""
+
+def facts_sql(spans: str) -> str:
+    """One row per (span, target) an integration has, from `spans` (classified_sql's rows)."""
+    return f"""
 WITH callees AS (
     SELECT trace_id, parent_span_id, min(svc) AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route
-    FROM s WHERE cat = 'server' AND parent_span_id IS NOT NULL
+    FROM {spans} WHERE cat = 'server' AND parent_span_id IS NOT NULL
     GROUP BY ALL
 ),
 http AS (
     SELECT c.*, callees.callee_svc, callees.callee_ns, callees.callee_route
-    FROM s AS c
+    FROM {spans} AS c
     LEFT JOIN callees ON callees.trace_id = c.trace_id AND callees.parent_span_id = c.span_id
     WHERE c.cat = 'http'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
       AND NOT EXISTS (
-          SELECT 1 FROM s AS a
+          SELECT 1 FROM {spans} AS a
           WHERE a.cat = 'aws' AND a.trace_id = c.trace_id AND a.span_id = c.parent_span_id
       )
 ),
@@ -309,7 +313,7 @@ facts AS (
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
            f.k, f.t, NULL, NULL, f.op, f.w
     FROM (
-        SELECT *, unnest({AWS_FACTS}) AS f FROM s WHERE cat = 'aws'
+        SELECT *, unnest({AWS_FACTS}) AS f FROM {spans} WHERE cat = 'aws'
     )
 )
 SELECT
@@ -320,21 +324,26 @@ SELECT
 FROM facts
 """
 
-# Where servers listen (host map) and where AWS answers (transport detection), from `s`.
-HOSTS_SQL = """
+
+def hosts_sql(spans: str) -> str:
+    """Where servers listen (host map) and where AWS answers (transport detection)."""
+    return f"""
 SELECT lower(host) AS host, coalesce(port, -1) AS port,
        CASE WHEN cat = 'aws' THEN 'aws' ELSE 'server' END AS hkind,
        CASE WHEN cat = 'server' THEN svc END AS svc,
        CASE WHEN cat = 'server' THEN ns END AS ns,
        count(*) AS n
-FROM s
+FROM {spans}
 WHERE host IS NOT NULL AND cat IN ('aws', 'server')
 GROUP BY ALL
 """
 
-# Roots of self-started work (no SERVER or CONSUMER root): candidate runs of a recurring job.
-ROOTS_SQL = """
+
+def roots_sql(spans: str) -> str:
+    """Roots of self-started work (no SERVER or CONSUMER root): candidate runs of a recurring
+    job."""
+    return f"""
 SELECT trace_id, span_id, svc, ns, inst, name, start_time
-FROM s
+FROM {spans}
 WHERE parent_span_id IS NULL AND kind NOT IN ('SERVER', 'CONSUMER')
 """
