@@ -19,8 +19,25 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import evaluate, polling_reason
-from seamscope.classifiers.facts import SEP
-from seamscope.classifiers.landscape import ROLES, Landscape, entity_of
+from seamscope.classifiers.landscape import ROLES, Landscape, Vendor, entity_of
+from seamscope.classifiers.mechanisms import (
+    BUS,
+    DYNAMODB_STREAMS,
+    EVENT_SOURCE,
+    EVENTBRIDGE,
+    FACT_KIND,
+    HTTP_EXTERNAL,
+    MECHANISM,
+    SEP,
+    SQS,
+    TABLE,
+    TABLE_STREAM,
+    Direction,
+    FactKind,
+    Ownership,
+    Resource,
+    Side,
+)
 from seamscope.classifiers.model import EdgeFacts, Handling, Node, Polling
 
 # A job is "steady" when its run intervals vary by at most this coefficient of variation.
@@ -205,24 +222,17 @@ class _World:
             comp = self.component(g.svc, g.ns)
             if comp.node_type != "component":
                 continue
-            system = comp.system
-            if g.fkind == "dynamodb" and g.is_write:
-                writers[("tables", g.target)].add(system)
-            elif g.fkind == "sqs-send":
-                writers[("queues", g.target)].add(system)
-            elif g.fkind == "sqs-recv":
-                consumers[("queues", g.target)].add(system)
-            elif g.fkind == "sns-pub":
-                writers[("topics", topic_name(g.target))].add(system)
-            elif g.fkind == "kinesis-put":
-                writers[("streams", g.target)].add(system)
-            elif g.fkind == "events-put":
-                writers[("buses", g.target.split(SEP)[0])].add(system)
-            elif g.fkind == "s3" and g.is_write:
-                writers[("buckets", g.target)].add(system)
+            kind = FACT_KIND[g.fkind]
+            resource = kind.mechanism.resource
+            if kind.ownership is None or resource is None:
+                continue
+            key = (resource.owners, kind.resource_name(g.target))
+            if kind.ownership is Ownership.READ:
+                consumers[key].add(comp.system)
+            elif g.is_write:
+                writers[key].add(comp.system)
         for key in set(writers) | set(consumers):
-            kind, name = key
-            if kind == "queues" and consumers.get(key):
+            if consumers.get(key):  # a queue is its consumer's
                 found, how = consumers[key], "read"
             else:
                 found, how = writers.get(key, set()), "written"
@@ -232,6 +242,14 @@ class _World:
             elif len(found) > 1:
                 listed = ", ".join(sorted(s or "?" for s in found))
                 self._owners[key] = (None, False, f"{how} by several systems ({listed})")
+
+    def tables_written_by(self, system: str | None) -> list[str]:
+        """The tables the spans show written only by system (first written first)."""
+        return [
+            name
+            for (kind, name), (owner, known, _how) in self._owners.items()
+            if kind == TABLE.owners and known and owner == system
+        ]
 
     def owner(self, kind: str, name: str) -> tuple[str | None, bool, bool, str | None]:
         """(system, known, inferred, inference) of a resource."""
@@ -243,24 +261,28 @@ class _World:
             return system, True, True, how
         return None, False, True, how or "owner unknown: declare it in the landscape file"
 
-    def resource(self, kind: str, owner_kind: str, owner_name: str, rid: str, name: str) -> Node:
-        system, _known, inferred, how = self.owner(owner_kind, owner_name)
+    def resource(self, resource: Resource, name: str) -> Node:
+        """The node of an AWS resource, with its owner."""
+        system, _known, inferred, how = self.owner(resource.owners, name)
         return self._add(
             Node(
-                rid,
+                resource.node_id(name),
                 "resource",
                 name,
                 system,
-                resource_kind=kind,
+                resource_kind=resource.kind,
                 inferred=inferred,
                 inference=how if inferred else None,
             )
         )
 
+    def vendor(self, vendor: Vendor) -> Node:
+        return self._add(Node(f"external:{vendor.name}", "external", vendor.name, None))
+
     def external(self, host: str, port: int | None) -> Node:
         vendor = self.land.vendor_for_host(host, port)
         if vendor is not None:
-            return self._add(Node(f"external:{vendor.name}", "external", vendor.name, None))
+            return self.vendor(vendor)
         label = f"{host}:{port}" if port is not None and _LOOPBACK.match(host) else host
         return self._add(
             Node(
@@ -300,39 +322,22 @@ class _World:
 
     def call_target(self, g: Group) -> tuple[Node, str, tuple[str, str] | None] | None:
         """(target node, mechanism, (owner kind, name)) of a call group, None when no edge."""
-        if g.fkind in ("http", "graphql"):
+        kind = FACT_KIND[g.fkind]
+        if kind.side is not Side.CALL:
+            return None
+        resource = kind.mechanism.resource
+        if resource is None:  # HTTP: a traced component or a vendor
             node = self.http_target(g)
             if node is None:
                 return None
             if node.node_type == "external":
-                return node, "http-external", None
-            return node, ("graphql" if g.fkind == "graphql" else "rest"), None
-        if g.fkind == "dynamodb":
-            rid = f"dynamodb:table/{g.target}"
-            return (
-                self.resource("dynamodb-table", "tables", g.target, rid, g.target),
-                "dynamodb",
-                ("tables", g.target),
-            )
-        if g.fkind == "s3":
-            rid = f"s3:bucket/{g.target}"
-            return (
-                self.resource("s3-bucket", "buckets", g.target, rid, g.target),
-                "s3",
-                ("buckets", g.target),
-            )
-        if g.fkind == "lambda":
-            rid = f"lambda:function/{g.target}"
-            return (
-                self.resource("lambda-function", "functions", g.target, rid, g.target),
-                "lambda",
-                ("functions", g.target),
-            )
-        return None
-
-
-def topic_name(target: str) -> str:
-    return target.rsplit(":", 1)[-1] if target.startswith("arn:") else target
+                return node, HTTP_EXTERNAL.name, None
+            return node, kind.mechanism.name, None
+        return (
+            self.resource(resource, g.target),
+            kind.mechanism.name,
+            (resource.owners, g.target),
+        )
 
 
 def _level(a: Node, b: Node) -> str:
@@ -355,80 +360,58 @@ def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
 
     producers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
     consumers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
+    sides = {Side.PRODUCE: producers, Side.CONSUME: consumers}
     for g in world.groups.values():
         comp = world.component(g.svc, g.ns)
-        if g.fkind in ("http", "graphql", "dynamodb", "s3", "lambda"):
+        kind = FACT_KIND[g.fkind]
+        if kind.side is Side.CALL:
             found = world.call_target(g)
             if found is None:
                 continue
             target, mech, owner_kind = found
-            e = edge(comp, target, mech, "call", None)
+            e = edge(comp, target, mech, Direction.CALL, None)
             e.gkeys.add(g.gkey)
             e.owner_kind = owner_kind
             if g.op:
                 e.ops.add(g.op)
-        elif g.fkind == "events-put":
-            bus, source, dt = g.target.split(SEP)
-            producers[("events", f"{source}{SEP}{dt}")].append((g, comp))
-        elif g.fkind == "events-recv":
-            bus, source, dt, _queue = g.target.split(SEP)
-            consumers[("events", f"{source}{SEP}{dt}")].append((g, comp))
-        elif g.fkind == "sqs-send":
-            producers[("sqs", g.target)].append((g, comp))
-        elif g.fkind == "sqs-recv":
-            consumers[("sqs", g.target)].append((g, comp))
-        elif g.fkind == "sns-pub":
-            producers[("sns", topic_name(g.target))].append((g, comp))
-        elif g.fkind == "sns-recv":
-            consumers[("sns", topic_name(g.target.split(SEP)[0]))].append((g, comp))
-        elif g.fkind == "kinesis-put":
-            producers[("kinesis", g.target)].append((g, comp))
-        elif g.fkind == "kinesis-read":
-            consumers[("kinesis", g.target)].append((g, comp))
-        elif g.fkind == "stream-read":
-            consumers[("dynamodb-streams", g.target)].append((g, comp))
+        else:
+            sides[kind.side][(kind.mechanism.name, kind.channel(g.target))].append((g, comp))
 
     # Receives from a queue that delivers EventBridge or SNS envelopes and has no direct
     # sender are that listening path's empty polls: no integration of their own.
     envelope_queues = {
-        g.target.split(SEP)[-1]
-        for g in world.groups.values()
-        if g.fkind in ("events-recv", "sns-recv")
+        FactKind.queue(g.target) for g in world.groups.values() if FACT_KIND[g.fkind].through_queue
     }
     for queue in envelope_queues:
-        if ("sqs", queue) not in producers:
-            consumers.pop(("sqs", queue), None)
+        if (SQS.name, queue) not in producers:
+            consumers.pop((SQS.name, queue), None)
 
     for channel in sorted(set(producers) | set(consumers)):
         mech, name = channel
         prods = producers.get(channel, [])
         cons = consumers.get(channel, [])
-        if mech == "events":
+        if mech == EVENTBRIDGE.name:
             _events_channel(world, edge, name, prods, cons)
             continue
-        if mech == "dynamodb-streams":
-            table = world.resource("dynamodb-table", "tables", name, f"dynamodb:table/{name}", name)
-            via = world.resource(
-                "dynamodb-stream", "tables", name, f"dynamodb:stream/{name}", name
-            ).node_id
+        if mech == DYNAMODB_STREAMS.name:
+            table = world.resource(TABLE, name)
+            via = world.resource(TABLE_STREAM, name).node_id
             for g, comp in cons:
-                e = edge(table, comp, "dynamodb-streams", "listen", via)
+                e = edge(table, comp, mech, Direction.LISTEN, via)
                 e.gkeys.add(g.gkey)
-                e.owner_kind = ("tables", name)
+                e.owner_kind = (TABLE.owners, name)
                 e.ops.add(g.op or "GetRecords")
             continue
-        rkind, okind, rid = {
-            "sqs": ("sqs-queue", "queues", f"sqs:queue/{name}"),
-            "sns": ("sns-topic", "topics", f"sns:topic/{name}"),
-            "kinesis": ("kinesis-stream", "streams", f"kinesis:stream/{name}"),
-        }[mech]
-        resource = world.resource(rkind, okind, name, rid, name)
+        kind_of = MECHANISM[mech].resource
+        assert kind_of is not None
+        resource = world.resource(kind_of, name)
+        rid = resource.node_id
         sides_p: list[tuple[Group | None, Node]] = list(prods) or [(None, resource)]
         sides_c: list[tuple[Group | None, Node]] = list(cons) or [(None, resource)]
         for gp, p in sides_p:
             for gc, c in sides_c:
-                e = edge(p, c, mech, "listen", rid)
-                e.owner_kind = (okind, name)
+                e = edge(p, c, mech, Direction.LISTEN, rid)
+                e.owner_kind = (kind_of.owners, name)
                 for side in (gp, gc):
                     if side is not None:
                         e.gkeys.add(side.gkey)
@@ -445,39 +428,36 @@ def _events_channel(
     cons: list[tuple[Group, Node]],
 ) -> None:
     source, dt = name.split(SEP)
+    put, received = FACT_KIND["events-put"], FACT_KIND["events-recv"]
     for gc, c in cons:
-        recv_bus = gc.target.split(SEP)[0]
-        matched = [(g, p) for g, p in prods if not recv_bus or g.target.split(SEP)[0] == recv_bus]
+        recv_bus = received.resource_name(gc.target)
+        matched = [
+            (g, p) for g, p in prods if not recv_bus or put.resource_name(g.target) == recv_bus
+        ]
         if not matched:
             vendor = world.land.vendor_for_source(source)
             if vendor is not None:
-                origin = world._add(Node(f"external:{vendor.name}", "external", vendor.name, None))
+                origin = world.vendor(vendor)
             else:
-                origin = world.resource(
-                    "events-source", "buses", source, f"events:source/{source}", source
-                )
-            via = f"events:bus/{recv_bus}" if recv_bus else None
-            e = edge(origin, c, "eventbridge", "listen", via)
+                origin = world.resource(EVENT_SOURCE, source)
+            via = BUS.node_id(recv_bus) if recv_bus else None
+            e = edge(origin, c, EVENTBRIDGE.name, Direction.LISTEN, via)
             e.gkeys.add(gc.gkey)
             e.recv_gkeys.add(gc.gkey)
             e.events.add((source, dt))
             e.ops.add(dt)
             continue
         for gp, p in matched:
-            bus = gp.target.split(SEP)[0]
-            rid = f"events:bus/{bus}"
-            world.resource("events-bus", "buses", bus, rid, bus)
-            e = edge(p, c, "eventbridge", "listen", rid)
+            rid = world.resource(BUS, put.resource_name(gp.target)).node_id
+            e = edge(p, c, EVENTBRIDGE.name, Direction.LISTEN, rid)
             e.gkeys.update((gp.gkey, gc.gkey))
             e.recv_gkeys.add(gc.gkey)
             e.events.add((source, dt))
             e.ops.add(dt)
     if not cons:
         for gp, p in prods:
-            bus = gp.target.split(SEP)[0]
-            rid = f"events:bus/{bus}"
-            target = world.resource("events-bus", "buses", bus, rid, bus)
-            e = edge(p, target, "eventbridge", "listen", rid)
+            target = world.resource(BUS, put.resource_name(gp.target))
+            e = edge(p, target, EVENTBRIDGE.name, Direction.LISTEN, target.node_id)
             e.gkeys.add(gp.gkey)
             e.events.add((source, dt))
             e.ops.add(dt)
@@ -501,11 +481,10 @@ def _leader(world: _World, producer: Node, events: Iterable[tuple[str, str]]) ->
                 reasons.append(f"the landscape names {leader.system} leader of {dt}")
                 break
         else:
-            for (kind, table), (owner, known, _how) in world._owners.items():
-                if kind == "tables" and known and owner == producer.system:
-                    if entity_of(table) and entity_of(table) in words:
-                        return True, f"{owner} writes table {table}, which {dt} is about"
-            declared = world.land.owners.get("tables", {})
+            for table in world.tables_written_by(producer.system):
+                if entity_of(table) and entity_of(table) in words:
+                    return True, f"{producer.system} writes table {table}, which {dt} is about"
+            declared = world.land.owners.get(TABLE.owners, {})
             for table, owner in declared.items():
                 if owner == producer.system and entity_of(table) in words:
                     return True, f"{owner} owns table {table}, which {dt} is about"
@@ -698,7 +677,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
         target_system = e.target.system
         leader: tuple[bool | None, str | None] = (None, None)
         handling = Handling()
-        if e.mechanism == "eventbridge":
+        if e.mechanism == EVENTBRIDGE.name:
             leader = _leader(world, e.source, e.events)
             handling = _handling(world, e, pairs)
         poll = next((polling[g] for g in sorted(e.gkeys) if g in polling), None)

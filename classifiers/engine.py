@@ -29,6 +29,7 @@ from seamscope.classifiers.facts import (
     roots_sql,
 )
 from seamscope.classifiers.landscape import Landscape
+from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.store import short_lock
@@ -43,10 +44,9 @@ TRACE_WINDOW = "30 seconds"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
 
-_CALL_KINDS = (
-    "('http', 'graphql', 'dynamodb', 'sqs-send', 'sns-pub', 'events-put', "
-    "'kinesis-put', 's3', 'lambda')"
-)
+# What a consumer can do while handling an event: call, or produce in turn.
+_CALL_KINDS = sql_kinds(Side.CALL, Side.PRODUCE)
+_LISTEN_KINDS = sql_kinds(Side.CONSUME)
 _INTERNAL_TABLES = (
     "classifier_spans",
     "classifier_groups",
@@ -550,8 +550,7 @@ class _Merge:
                    list_distinct(list(f.target) FILTER (
                        WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
                    list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,
-                   bool_or(f.fkind IN ('stream-read', 'sqs-recv', 'events-recv', 'sns-recv',
-                                       'kinesis-read')) AS listens
+                   bool_or(f.fkind IN {_LISTEN_KINDS}) AS listens
             FROM roots AS r
             JOIN (FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_scanned)) AS f
               ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')

@@ -5,16 +5,14 @@ its own trace says (the traced callee of an HTTP call, whether an HTTP span is o
 transport of an AWS call). Resolving a raw target to a node (host -> component, table -> owner)
 happens later over small aggregates, so a landscape change never needs the spans again.
 
-Raw mechanisms (``kind`` of a fact): http, graphql, dynamodb, stream-read, sqs-send, sqs-recv,
-sns-pub, sns-recv, events-put, events-recv, kinesis-put, kinesis-read, s3, lambda.
+The kinds of facts (``fkind``) are those of mechanisms.FACT_KINDS.
 Composite targets use SEP: events-put ``bus SEP source SEP detail-type``; events-recv the same
 plus ``SEP queue``; sns-recv ``topic SEP queue``.
 """
 
 from __future__ import annotations
 
-# Separator inside composite targets (EventBridge: bus, source, detail-type).
-SEP = "\x1f"
+from seamscope.classifiers.mechanisms import SEP
 
 DYNAMODB_DATA_OPS = (
     "GetItem",

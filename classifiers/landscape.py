@@ -17,24 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seamscope.classifiers.mechanisms import MECHANISM, RESOURCES
 from seamscope.tracer.errors import SeamscopeError
 
 DEFAULT_LANDSCAPE = "seamscope.toml"
 ROLES = ("webapp", "bff", "backend", "worker", "job")
-OWNED_KINDS = ("tables", "queues", "topics", "streams", "buses", "buckets", "functions")
-MECHANISMS = (
-    "rest",
-    "graphql",
-    "dynamodb",
-    "dynamodb-streams",
-    "eventbridge",
-    "sqs",
-    "sns",
-    "kinesis",
-    "lambda",
-    "s3",
-    "http-external",
-)
+OWNED_KINDS = tuple(dict.fromkeys(r.owners for r in RESOURCES))
 _TOP_KEYS = ("systems", "owners", "vendors", "data_leaders", "exceptions", "edges")
 
 
@@ -355,10 +343,10 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         mechanism = body.get("mechanism")
         if mechanism is not None:
             mechanism = r.string(mechanism, (*ekey, "mechanism"))
-            if mechanism not in MECHANISMS:
+            if mechanism not in MECHANISM:
                 raise r.fail(
                     (*ekey, "mechanism"),
-                    f"unknown mechanism {mechanism!r} (expected one of: {', '.join(MECHANISMS)})",
+                    f"unknown mechanism {mechanism!r} (expected one of: {', '.join(MECHANISM)})",
                 )
         edges.append(
             DeclaredEdge(
