@@ -28,7 +28,7 @@ from seamscope.classifiers.facts import (
     hosts_sql,
     roots_sql,
 )
-from seamscope.classifiers.landscape import Landscape
+from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.access import open_reader
@@ -575,25 +575,15 @@ class _Merge:
         x("DROP VIEW IF EXISTS _cls_src")
 
 
-class ThrottledClassify:
-    """An after-commit hook that classifies at most once per interval.
+def classifier_hook(landscape: Path | None) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """The classifier as a store's owner runs it: after its commits (the receiver's after_commit
+    hook, called at most once per interval), incremental, on the owner's connection."""
+    loaded = None if landscape is None else load_landscape(landscape)
 
-    Each classification reads the recent trace window of the store, so an owner committing
-    many small batches a second should not classify after every one; what a skipped call left
-    is picked up by the next call (or by a reader's own refresh).
-    """
+    def hook(con: duckdb.DuckDBPyConnection) -> None:
+        classify(con, loaded)
 
-    def __init__(self, landscape: Landscape | None = None, min_interval_s: float = 1.0) -> None:
-        self.landscape = landscape
-        self.min_interval_s = min_interval_s
-        self._last = float("-inf")
-
-    def __call__(self, con: duckdb.DuckDBPyConnection) -> ClassifyResult | None:
-        now = time.monotonic()
-        if now - self._last < self.min_interval_s:
-            return None
-        self._last = now
-        return classify(con, self.landscape)
+    return hook
 
 
 def refresh_store(db_path: Path, landscape: Landscape | None = None) -> None:

@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
-import duckdb
 
-from seamscope.tracer.receiver import DEFAULT_MAX_BODY, AfterCommit, Receiver
+from seamscope.classifiers.engine import classifier_hook
+from seamscope.tracer.receiver import DEFAULT_MAX_BODY, Receiver
 from seamscope.tracer.store import default_db_path
-
-
-class _LockedSettings:
-    """The owner's connection has its configuration locked (hardened): a SET the classifier
-    issues to tune a setting is skipped instead of failing the refresh."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._con.execute(sql, *args, **kwargs)
-        except duckdb.InvalidInputException as exc:
-            if sql.lstrip().upper().startswith("SET ") and "locked" in str(exc):
-                return self._con
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
-def classifier_hook(landscape: Path | None) -> AfterCommit | None:
-    """The classifier's incremental refresh as an after-commit hook, when the classifier exists."""
-    try:
-        engine: Any = importlib.import_module("seamscope.classifiers.engine")
-    except ImportError:
-        return None
-    classify = getattr(engine, "classify", None)
-    if classify is None:
-        return None
-    loaded: Any = None
-    if landscape is not None:
-        from seamscope.classifiers.landscape import load_landscape
-
-        loaded = load_landscape(landscape)
-
-    def hook(con: duckdb.DuckDBPyConnection) -> None:
-        classify(_LockedSettings(con), loaded)
-
-    return hook
 
 
 @click.command()
@@ -171,6 +129,3 @@ def collect(
         f"seamscope: stopped; stored {s.stored:,} spans ({s.rejected:,} rejected, "
         f"{s.duplicate:,} repeated, {s.drained:,} from the spool)"
     )
-
-
-__all__ = ["collect", "classifier_hook"]

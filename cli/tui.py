@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import signal
 import tempfile
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import click
 
+from seamscope.classifiers.engine import classifier_hook
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
 
@@ -25,37 +25,17 @@ def _ingest_files(paths: list[Path], db: Path) -> None:
     ingest(db, [str(p) for p in paths], use_owner=False)
 
 
-def _classifier(landscape: Path | None) -> tuple[Any, Any]:
-    """(classify, loaded landscape), or (None, None) without the classifiers."""
-    try:
-        engine = importlib.import_module("seamscope.classifiers.engine")
-    except ImportError:
-        return None, None
-    loaded: Any = None
-    if landscape is not None:
-        from seamscope.classifiers.landscape import load_landscape
-
-        loaded = load_landscape(landscape)
-    return engine.classify, loaded
-
-
 def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> Any:
     """Owns the store: receives OTLP, classifies after every commit, answers the TUI's queries."""
     from seamscope.tracer.receiver import Receiver
     from seamscope.tracer.store import short_lock
     from seamscope.tui.data import ReceiverSource
 
-    classify, loaded = _classifier(landscape)
-    if classify is not None:
-        # Spans stored before this run get their edges before the first paint.
-        with short_lock(db) as store:
-            classify(store.con, loaded)
-
-    def after_commit(con: Any) -> None:
-        if classify is not None:
-            classify(con, loaded)
-
-    receiver = Receiver(db, host, port, after_commit=after_commit)
+    classify = classifier_hook(landscape)
+    # Spans stored before this run get their edges before the first paint.
+    with short_lock(db) as store:
+        classify(store.con)
+    receiver = Receiver(db, host, port, after_commit=classify)
     receiver.start()
     return ReceiverSource(receiver, f"{db} · receiving OTLP at {receiver.url}/v1/traces")
 

@@ -13,7 +13,6 @@ function takes a `DataSource` and returns plain records. Every source reads thro
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
+from seamscope.classifiers.catalog import RULES
 from seamscope.classifiers.engine import CLASSIFIER_VERSION, classify
 from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.tracer.access import Query as Query  # the screens' type of a query function
@@ -614,29 +614,11 @@ def all_edges(q: Query, filters: Filters) -> tuple[Edge, ...]:
 
 
 def catalog() -> tuple[Rule, ...]:
-    """The rule catalog, when the classifiers package provides one."""
-    try:
-        module = importlib.import_module("seamscope.classifiers.catalog")
-    except ImportError:
-        return ()
-    records = getattr(module, "RULES", None) or getattr(module, "CATALOG", None) or ()
-    if isinstance(records, dict):
-        records = list(records.values())
-    rules = []
-    for r in records:
-        rules.append(
-            Rule(
-                id=str(r.id),
-                name=str(r.name),
-                level=str(r.level),
-                verdict=str(r.verdict),
-                summary=str(getattr(r, "summary", "")),
-                rationale=str(getattr(r, "rationale", "")),
-                example=str(getattr(r, "example", "")),
-                fix=str(getattr(r, "fix", "")),
-            )
-        )
-    return tuple(rules)
+    """The rule catalog."""
+    return tuple(
+        Rule(r.id, r.name, r.level, r.verdict, r.summary, r.rationale, r.example, r.fix)
+        for r in RULES
+    )
 
 
 def _unknown_rule(rule_id: str, verdict: str) -> Rule:

@@ -1,20 +1,19 @@
 """A fixed sample store for the TUI tests: spans of a small fleet, fixed times and ids.
 
 Spans are written the way the tracer writes them (SpanBatchBuilder + Store.append). The edges
-come from the real classifier when it is installed; `manual=True` (or a missing classifier)
-writes hand-made nodes, edges and labels instead, so the screens can be tested on exactly known
-data.
+come from the real classifier; `manual=True` writes hand-made nodes, edges and labels instead,
+so the screens can be tested on exactly known data.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from seamscope.classifiers.engine import classify
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
@@ -498,14 +497,6 @@ def write_manual_edges(store: Store, labelled: list[Labelled]) -> None:
                 )
 
 
-def classifier_available() -> bool:
-    try:
-        module = importlib.import_module("seamscope.classifiers.engine")
-    except ImportError:
-        return False
-    return callable(getattr(module, "classify", None))
-
-
 def edge_id_of(index: int) -> str:
     """The id of EDGES[index] in a manual store."""
     return _hex(f"edge-{index}", 16)
@@ -517,9 +508,8 @@ def build_store(path: Path, *, manual: bool = True) -> Path:
     labelled = build_spans(builder)
     with Store.open(path) as store:
         store.append(builder.build(), batch_key="sample-1", source="tests")
-        if manual or not classifier_available():
+        if manual:
             write_manual_edges(store, labelled)
         else:
-            engine = importlib.import_module("seamscope.classifiers.engine")
-            engine.classify(store.con, None, full=True)
+            classify(store.con, None, full=True)
     return path

@@ -111,19 +111,6 @@ def test_the_synthetic_store_classifies_like_a_fleet(db_path: Path) -> None:
     assert labelled == (16_000,)
 
 
-def test_a_throttled_hook_classifies_at_most_once_per_interval(db_path: Path) -> None:
-    from seamscope.classifiers.engine import ThrottledClassify
-
-    _fleet().store(db_path)
-    con = duckdb.connect(str(db_path))
-    hook = ThrottledClassify(min_interval_s=3600)
-    first = hook(con)
-    assert first is not None and first.edges == 2
-    assert hook(con) is None
-    assert ThrottledClassify(min_interval_s=0)(con) is not None
-    con.close()
-
-
 def test_refresh_store_of_a_missing_store_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreMissing, match="no store here"):
         refresh_store(tmp_path / "nope.duckdb")
