@@ -65,6 +65,10 @@ def otlp_json(spans: list[Span]) -> str:
                                     "startTimeUnixNano": str(s.start_ns),
                                     "endTimeUnixNano": str(s.end_ns),
                                     "attributes": _attrs(s.attributes),
+                                    "links": [
+                                        {"traceId": t, "spanId": i, "attributes": _attrs(a)}
+                                        for t, i, a in s.links
+                                    ],
                                     "status": {"code": 2 if s.status_code == "ERROR" else 0},
                                 }
                                 for s in items

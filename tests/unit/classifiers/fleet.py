@@ -38,6 +38,8 @@ class Span:
     attributes: dict[str, Any]
     resource: dict[str, Any]
     status_code: str = "UNSET"
+    # Span links: (trace_id, span_id, link attributes), as Lambda triggers and batch receives make.
+    links: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Fleet:
         attrs: dict[str, Any],
         ms: float = 5.0,
         error: bool = False,
+        links: list[tuple[str, str, dict[str, Any]]] | None = None,
     ) -> Span:
         start = self.tick(0.1)
         span = Span(
@@ -98,9 +101,31 @@ class Fleet:
             attributes=attrs,
             resource=svc.resource,
             status_code="ERROR" if error else "UNSET",
+            links=list(links or ()),
         )
         self.spans.append(span)
         return span
+
+    def span(
+        self,
+        svc: Service,
+        name: str,
+        kind: str,
+        attrs: dict[str, Any],
+        *,
+        parent: Span | None = None,
+        links: list[tuple[str, str, dict[str, Any]]] | None = None,
+    ) -> Span:
+        """Any one span, as another SDK shapes it (see tests/fixtures/sdks)."""
+        return self._span(
+            svc,
+            parent.trace_id if parent else None,
+            parent.span_id if parent else None,
+            name,
+            kind,
+            attrs,
+            links=links,
+        )
 
     # --- spans of work that is no integration ---------------------------------------------
 
@@ -382,6 +407,7 @@ class Fleet:
                 attributes=s.attributes,
                 resource=s.resource,
                 scope_name="test",
+                links=[{"trace_id": t, "span_id": i, "attributes": a} for t, i, a in s.links],
             )
         return builder.build()
 
