@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test check lint types contracts fmt bench docs clean
+.PHONY: setup node demo test check lint types contracts fmt bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed
+# The Node.js service of the e2e tests, pinned by its lock file (installed only where node is).
+NODE_SERVICE := tests/e2e/node
+
+$(NODE_SERVICE)/node_modules/.package-lock.json: $(NODE_SERVICE)/package-lock.json
+	cd $(NODE_SERVICE) && npm ci --no-audit --no-fund
+
+node:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_SERVICE)/node_modules/.package-lock.json; \
+	else echo "node/npm not found: the Node.js service tests will skip (and fail under CI=true)"; fi
+
+setup: $(VENV)/.installed node
 
 demo: setup
 	$(BIN)/seamscope demo
