@@ -13,14 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seamscope.classifiers.model import WEBAPP_FACING, EdgeFacts, Polling
+from seamscope.classifiers.results import Verdict
 
 Predicate = Callable[[EdgeFacts], str | None]
 
-PATTERN = "pattern"
-ANTI_PATTERN = "anti-pattern"
-SMELL = "smell"
-UNCLASSIFIED = "unclassified"
-VERDICTS = (PATTERN, SMELL, ANTI_PATTERN, UNCLASSIFIED)
+UNCLASSIFIED = Verdict.UNCLASSIFIED.value  # the rule id of an edge no rule covers
 
 GUIDELINE = "Integration Pattern"
 CALLING_API = ("rest", "graphql")
@@ -32,7 +29,7 @@ class Rule:
     id: str
     name: str
     level: str
-    verdict: str
+    verdict: Verdict
     summary: str
     rationale: str
     section: str
@@ -296,7 +293,7 @@ RULES: tuple[Rule, ...] = (
         id="P101",
         name="graphql-bff",
         level="system",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="A webapp queries the webapp BFF with a GraphQL operation.",
         rationale=(
             "Our webapps reach the backend only through GraphQL on the webapp BFF: Apollo caches "
@@ -312,7 +309,7 @@ RULES: tuple[Rule, ...] = (
         id="P102",
         name="rest-between-backends",
         level="system",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary=(
             "A backend, worker, job or the BFF calls another system's REST API (the BFF "
             "aggregating REST APIs is this pattern)."
@@ -331,7 +328,7 @@ RULES: tuple[Rule, ...] = (
         id="P103",
         name="rest-allowed-webapp",
         level="system",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="A webapp on the landscape's exception list (the provider portal) calls REST.",
         rationale=(
             "The guideline makes one named exception to GraphQL-only webapps: the provider portal "
@@ -347,7 +344,7 @@ RULES: tuple[Rule, ...] = (
         id="P201",
         name="ecst-eventbridge",
         level="system",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary=(
             "An EventBridge event from a source that is not the data leader (a vendor or a "
             "non-leading system), taken by the consumer as state."
@@ -371,7 +368,7 @@ RULES: tuple[Rule, ...] = (
         id="P202",
         name="event-notification-eventbridge",
         level="system",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="An EventBridge event whose consumer calls the source back while handling it.",
         rationale=(
             "EventBridge does not keep events in order, so an event is a notification: the "
@@ -386,7 +383,7 @@ RULES: tuple[Rule, ...] = (
         id="P301",
         name="dynamodb-direct-hit",
         level="component",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="A component reads or writes a table its own system owns.",
         rationale=(
             "Inside one system, components use each other's tables directly instead of building "
@@ -402,7 +399,7 @@ RULES: tuple[Rule, ...] = (
         id="P302",
         name="third-party-api",
         level="external",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="A component calls a vendor's API (through the vendor's SDK or a thin client).",
         rationale=(
             "Data that lives at a vendor (Auth0, Mailchimp, Ghost, Algolia) is only reachable "
@@ -417,7 +414,7 @@ RULES: tuple[Rule, ...] = (
         id="P303",
         name="webapp-component-api",
         level="component",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary=(
             "REST or GraphQL between components of one system where one end serves the webapp "
             "(a webapp, or the BFF aggregating its own system's APIs)."
@@ -439,7 +436,7 @@ RULES: tuple[Rule, ...] = (
         id="P401",
         name="dynamodb-streams",
         level="component",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="A component consumes the stream of a table its own system owns.",
         rationale=(
             "DynamoDB Streams need no middleware, keep the order of changes, and let the "
@@ -454,7 +451,7 @@ RULES: tuple[Rule, ...] = (
         id="P402",
         name="component-messaging",
         level="component",
-        verdict=PATTERN,
+        verdict=Verdict.PATTERN,
         summary="SQS, SNS or Kinesis between components of one system.",
         rationale=(
             "EventBridge is for system-to-system events; the other AWS messaging services suit "
@@ -469,7 +466,7 @@ RULES: tuple[Rule, ...] = (
         id="A101",
         name="webapp-bypasses-bff",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary=(
             "A webapp (not on the exception list) calls another system's API directly, or the "
             "BFF over REST, instead of GraphQL through the BFF."
@@ -493,7 +490,7 @@ RULES: tuple[Rule, ...] = (
         id="A102",
         name="backend-calls-bff",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary="Anything but a webapp calls the webapp BFF's GraphQL.",
         rationale=(
             "The BFF's GraphQL is shaped for and owned by the webapps; backends that use it tie "
@@ -508,7 +505,7 @@ RULES: tuple[Rule, ...] = (
         id="A201",
         name="ecst-from-data-leader",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary=(
             "EventBridge events from the data leader consumed as state, without calling the "
             "source back."
@@ -530,7 +527,7 @@ RULES: tuple[Rule, ...] = (
         id="A202",
         name="system-events-off-eventbridge",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary="SQS, SNS or Kinesis carries events between two systems.",
         rationale=(
             "Between systems the guideline listens through EventBridge, which copes with many "
@@ -546,7 +543,7 @@ RULES: tuple[Rule, ...] = (
         id="A301",
         name="cross-system-dynamodb-hit",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary="A component hits a table that another system owns.",
         rationale=(
             "Direct hits are fine only while you live inside one system; across systems, which "
@@ -562,7 +559,7 @@ RULES: tuple[Rule, ...] = (
         id="A302",
         name="cross-system-stream",
         level="system",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary="A component consumes the stream of a table that another system owns.",
         rationale=(
             "A table stream exposes the owner's storage layout; it is a component-level "
@@ -577,7 +574,7 @@ RULES: tuple[Rule, ...] = (
         id="A303",
         name="rest-inside-system",
         level="component",
-        verdict=SMELL,
+        verdict=Verdict.SMELL,
         summary=(
             "REST or GraphQL between two components of one system, neither of them serving the "
             "webapp."
@@ -595,7 +592,7 @@ RULES: tuple[Rule, ...] = (
         id="A401",
         name="polling-replication",
         level="any",
-        verdict=ANTI_PATTERN,
+        verdict=Verdict.ANTI_PATTERN,
         summary=(
             "A recurring job (at least three runs at a steady period) scans or queries a table "
             "and copies what it read into another store."
@@ -638,20 +635,22 @@ PRECEDENCE: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Label:
+    """What the catalog says of an edge: the rule, its verdict, and why."""
+
     rule_id: str
-    verdict: str
+    verdict: Verdict
     reason: str
 
 
-def evaluate(edge: EdgeFacts) -> Verdict:
+def evaluate(edge: EdgeFacts) -> Label:
     """The first rule (in PRECEDENCE) whose predicate holds, else unclassified with a reason."""
     for rule_id in PRECEDENCE:
         rule = RULES_BY_ID[rule_id]
         reason = rule.predicate(edge)
         if reason is not None:
-            return Verdict(rule.id, rule.verdict, reason)
-    return Verdict(UNCLASSIFIED, UNCLASSIFIED, _why_unclassified(edge))
+            return Label(rule.id, rule.verdict, reason)
+    return Label(UNCLASSIFIED, Verdict.UNCLASSIFIED, _why_unclassified(edge))
 
 
 def _why_unclassified(edge: EdgeFacts) -> str:

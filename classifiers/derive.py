@@ -696,7 +696,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             handling=handling,
             polling=poll,
         )
-        verdict = evaluate(facts)
+        label = evaluate(facts)
         eid = edge_id(*key)
         groups = [world.groups[g] for g in e.gkeys]
         latest = max(
@@ -715,9 +715,9 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             "direction": e.direction,
             "via": e.via,
             "level": facts.level,
-            "rule_id": verdict.rule_id,
-            "verdict": verdict.verdict,
-            "reason": verdict.reason,
+            "rule_id": label.rule_id,
+            "verdict": label.verdict,
+            "reason": label.reason,
             "operations": sorted(e.ops)[:50],
             "span_count": sum(g.n for g in groups),
             "error_count": sum(g.errors for g in groups),

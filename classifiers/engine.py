@@ -30,6 +30,7 @@ from seamscope.classifiers.facts import (
 )
 from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.classifiers.mechanisms import Side, sql_kinds
+from seamscope.classifiers.results import FINDINGS, sql_list
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.store import short_lock
@@ -218,7 +219,7 @@ def _result(
 ) -> ClassifyResult:
     row = con.execute(
         "SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM edges), "
-        "(SELECT count(*) FROM edges WHERE verdict IN ('anti-pattern', 'smell'))"
+        f"(SELECT count(*) FROM edges WHERE verdict IN {sql_list(FINDINGS)})"
     ).fetchone()
     assert row is not None
     return ClassifyResult(

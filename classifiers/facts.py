@@ -13,6 +13,7 @@ plus ``SEP queue``; sns-recv ``topic SEP queue``.
 from __future__ import annotations
 
 from seamscope.classifiers.mechanisms import SEP
+from seamscope.classifiers.results import sql_list
 
 DYNAMODB_DATA_OPS = (
     "GetItem",
@@ -41,10 +42,6 @@ DYNAMODB_WRITE_OPS = (
 SCAN_OPS = ("Scan", "Query")
 S3_WRITE_PREFIXES = ("Put", "Delete", "Copy", "Upload", "CreateMultipart", "CompleteMultipart")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 # The span columns the facts read; the source given to classified_sql must provide them.
@@ -138,7 +135,7 @@ def _lone(items: str) -> str:
     return f"(coalesce(len({items}), 0) = 0 OR (len({items}) = 1 AND {items}[1] IS NOT NULL))"
 
 
-_DYNAMODB_WRITE = f"op IN {_in(DYNAMODB_WRITE_OPS)}"
+_DYNAMODB_WRITE = f"op IN {sql_list(DYNAMODB_WRITE_OPS)}"
 _S3_WRITE = " OR ".join(f"starts_with(coalesce(op, ''), '{p}')" for p in S3_WRITE_PREFIXES)
 
 
@@ -201,7 +198,7 @@ def _aws_facts(lone: bool) -> str:
             )
         })"""
     return f"""CASE
-    WHEN aws = 'dynamodb' AND op IN {_in(DYNAMODB_DATA_OPS)} THEN
+    WHEN aws = 'dynamodb' AND op IN {sql_list(DYNAMODB_DATA_OPS)} THEN
         CASE WHEN len(db_tables) > 0 THEN {
         each("db_tables", "db_tables[1]", "'dynamodb'", "op", _DYNAMODB_WRITE)
     } ELSE {one("'dynamodb'", "'?'", "op", _DYNAMODB_WRITE)} END
@@ -305,7 +302,7 @@ facts AS (
             ELSE coalesce(method, '?') || ' ' || coalesce(callee_route, {_PATH})
         END AS op,
         CASE WHEN gql_type IS NOT NULL THEN gql_type = 'mutation'
-             ELSE coalesce(method, 'GET') NOT IN {_in(READ_METHODS)} END AS is_write
+             ELSE coalesce(method, 'GET') NOT IN {sql_list(READ_METHODS)} END AS is_write
     FROM http
     UNION ALL
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,

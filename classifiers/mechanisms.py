@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from seamscope.classifiers.results import sql_list
+
 # Separator inside composite targets (EventBridge: bus, source, detail-type).
 SEP = "\x1f"
 
@@ -178,4 +180,4 @@ FACT_KIND: dict[str, FactKind] = {k.name: k for k in FACT_KINDS}
 
 def sql_kinds(*sides: Side) -> str:
     """The fact kinds of these sides as a SQL list: ``('http', 'graphql', ...)``."""
-    return "(" + ", ".join(f"'{k.name}'" for k in FACT_KINDS if k.side in sides) + ")"
+    return sql_list(k.name for k in FACT_KINDS if k.side in sides)

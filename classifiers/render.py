@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from seamscope.classifiers.catalog import ANTI_PATTERN, RULES, RULES_BY_ID, SMELL
+from seamscope.classifiers.catalog import RULES, RULES_BY_ID
 from seamscope.classifiers.report import Snapshot
+from seamscope.classifiers.results import Verdict
 
 # ---- findings ---------------------------------------------------------------------------------
 
@@ -61,14 +63,14 @@ def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> st
             "properties": {"verdict": r.verdict, "level": r.level, "guideline": r.section},
         }
         for r in RULES
-        if r.verdict in (ANTI_PATTERN, SMELL)
+        if r.verdict.is_finding
     ]
     results = []
     for f, baseline in [(f, False) for f in new] + [(f, True) for f in known]:
         results.append(
             {
                 "ruleId": f["rule_id"],
-                "level": "error" if f["verdict"] == ANTI_PATTERN else "warning",
+                "level": "error" if f["verdict"] == Verdict.ANTI_PATTERN else "warning",
                 "baselineState": "unchanged" if baseline else "new",
                 "message": {"text": f"{f['from']} -> {f['to']} ({f['mechanism']}): {f['reason']}"},
                 "locations": [
@@ -108,7 +110,7 @@ def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> st
 
 
 def findings_junit(
-    new: list[dict[str, Any]], known: list[dict[str, Any]], failing: set[str]
+    new: list[dict[str, Any]], known: list[dict[str, Any]], failing: Collection[str]
 ) -> str:
     cases: list[str] = []
     failures = 0
@@ -145,7 +147,6 @@ def _label(text: str) -> str:
 
 def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
     """Edges between systems (and vendors): (from, to) -> mechanisms, worst verdict."""
-    order = {ANTI_PATTERN: 0, SMELL: 1, "unclassified": 2, "pattern": 3}
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for e in snapshot.edges:
         if e["level"] not in ("system", "external"):
@@ -155,12 +156,13 @@ def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
         if a is None or b is None or a == b:
             continue
         entry = merged.setdefault(
-            (a, b), {"mechanisms": set(), "verdict": "pattern", "rules": set()}
+            (a, b), {"mechanisms": set(), "verdict": Verdict.PATTERN, "rules": set()}
         )
         entry["mechanisms"].add(e["mechanism"])
         entry["rules"].add(e["rule_id"])
-        if order[e["verdict"]] < order[entry["verdict"]]:
-            entry["verdict"] = e["verdict"]
+        verdict = Verdict(e["verdict"])
+        if verdict.rank < entry["verdict"].rank:
+            entry["verdict"] = verdict
     return merged
 
 
@@ -171,16 +173,17 @@ def _system_of(snapshot: Snapshot, node_id: str, system: str | None) -> str | No
     return system
 
 
-_STYLE = {
-    ANTI_PATTERN: "stroke:#d33,stroke-width:2px",
-    SMELL: "stroke:#d90,stroke-width:2px",
-    "unclassified": "stroke:#888,stroke-dasharray:4",
+# Diagrams draw a finding's link in the verdict's colour (CSS, as Mermaid takes it).
+_LINK_STYLE = {
+    Verdict.ANTI_PATTERN: "stroke:#d33,stroke-width:2px",
+    Verdict.SMELL: "stroke:#d90,stroke-width:2px",
+    Verdict.UNCLASSIFIED: "stroke:#888,stroke-dasharray:4",
 }
 
 
 def mermaid(snapshot: Snapshot, level: str) -> str:
     lines = ["flowchart LR"]
-    links: list[str] = []
+    links: list[Verdict] = []
     if level == "system":
         merged = _system_edges(snapshot)
         names = sorted({n for pair in merged for n in pair})
@@ -215,10 +218,10 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
             lines.append(
                 f'    {_ident(e["from_node"])} {arrow}|"{_label(label)}"| {_ident(e["to_node"])}'
             )
-            links.append(e["verdict"])
+            links.append(Verdict(e["verdict"]))
     for i, verdict in enumerate(links):
-        if verdict in _STYLE:
-            lines.append(f"    linkStyle {i} {_STYLE[verdict]}")
+        if verdict in _LINK_STYLE:
+            lines.append(f"    linkStyle {i} {_LINK_STYLE[verdict]}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import duckdb
 
-from seamscope.classifiers.catalog import ANTI_PATTERN, RULES_BY_ID, SMELL
+from seamscope.classifiers.catalog import RULES_BY_ID
 from seamscope.classifiers.derive import derive
 from seamscope.classifiers.engine import classify, ensure_classifier_tables
 from seamscope.classifiers.landscape import Landscape
+from seamscope.classifiers.results import FINDINGS, Verdict, verdict_rank_sql
 from seamscope.tracer.access import Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import short_lock
@@ -47,10 +48,11 @@ class Snapshot:
         return node_id
 
     def findings(self, *, strict: bool = True) -> list[dict[str, Any]]:
-        verdicts = (ANTI_PATTERN, SMELL) if strict else (ANTI_PATTERN,)
+        verdicts = FINDINGS if strict else (Verdict.ANTI_PATTERN,)
         found = [finding(self, e) for e in self.edges if e["verdict"] in verdicts]
-        order = {ANTI_PATTERN: 0, SMELL: 1}
-        return sorted(found, key=lambda f: (order[f["verdict"]], f["rule_id"], f["from"], f["to"]))
+        return sorted(
+            found, key=lambda f: (Verdict(f["verdict"]).rank, f["rule_id"], f["from"], f["to"])
+        )
 
 
 def finding(snapshot: Snapshot, edge: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +89,7 @@ def snapshot_of(con: duckdb.DuckDBPyConnection) -> Snapshot:
     nodes = {r["node_id"]: r for r in _rows(con, "SELECT * FROM nodes")}
     edges = _rows(
         con,
-        "SELECT * FROM edges ORDER BY CASE verdict WHEN 'anti-pattern' THEN 0 WHEN 'smell' THEN 1 "
-        "WHEN 'unclassified' THEN 2 ELSE 3 END, level, from_node, to_node, mechanism",
+        f"SELECT * FROM edges ORDER BY {verdict_rank_sql()}, level, from_node, to_node, mechanism",
     )
     return Snapshot(nodes, edges)
 

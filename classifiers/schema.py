@@ -13,6 +13,8 @@ Node ids:
 
 from __future__ import annotations
 
+from seamscope.classifiers.results import FINDINGS, sql_list
+
 CLASSIFIER_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS nodes (
     node_id VARCHAR PRIMARY KEY,
@@ -58,8 +60,8 @@ CLASSIFIER_DDL: tuple[str, ...] = (
     key VARCHAR PRIMARY KEY,
     value VARCHAR
 )""",
-    """CREATE OR REPLACE VIEW findings AS
-    SELECT * FROM edges WHERE verdict IN ('anti-pattern', 'smell')""",
+    f"""CREATE OR REPLACE VIEW findings AS
+    SELECT * FROM edges WHERE verdict IN {sql_list(FINDINGS)}""",
 )
 
 # The classifier's own bookkeeping, kept so that a refresh merges new spans into stored

@@ -13,13 +13,13 @@ from typing import Any
 
 import click
 
-from seamscope.classifiers.catalog import ANTI_PATTERN, SMELL
 from seamscope.classifiers.render import (
     findings_json,
     findings_junit,
     findings_sarif,
     findings_text,
 )
+from seamscope.classifiers.results import FINDINGS, Verdict
 from seamscope.cli.edges import load, store_options
 from seamscope.tracer.errors import SeamscopeError
 
@@ -90,7 +90,7 @@ def check(
         click.echo(f"{target}: {len(findings)} known findings written", err=True)
         return
     known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
-    failing = {ANTI_PATTERN, SMELL} if strict else {ANTI_PATTERN}
+    failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
     new = [f for f in findings if _key(f) not in known_keys]
     known = [f for f in findings if _key(f) in known_keys]
     current = {_key(f) for f in findings}

@@ -11,6 +11,7 @@ import click
 
 from seamscope.classifiers.landscape import Landscape, resolve_landscape
 from seamscope.classifiers.report import Snapshot, read_classification
+from seamscope.classifiers.results import Verdict
 from seamscope.tracer.store import default_db_path
 
 LEVELS = ("system", "component", "external")
@@ -85,7 +86,6 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
     from rich.table import Table
     from rich.text import Text
 
-    colour = {"anti-pattern": "red", "smell": "yellow", "unclassified": "dim", "pattern": "green"}
     table = Table(title=f"{len(rows)} integration edges", title_justify="left")
     for name in (
         "from",
@@ -116,7 +116,7 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
             r["direction"],
             r["level"],
             r["rule_id"],
-            Text(r["verdict"], style=colour[r["verdict"]]),
+            Text(r["verdict"], style=Verdict(r["verdict"]).style),
             str(r["span_count"]),
             str(r["error_count"]),
             _ms(r["p50_ms"]),

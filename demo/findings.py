@@ -13,12 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from seamscope.classifiers.catalog import UNCLASSIFIED
 from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.landscape import load_landscape
+from seamscope.classifiers.results import Verdict
 from seamscope.tracer.store import open_read_only
-
-VERDICT_ORDER = {"anti-pattern": 0, "smell": 1, "unclassified": 2, "pattern": 3}
-VERDICT_STYLE = {"anti-pattern": "red", "smell": "yellow", "unclassified": "magenta"}
 
 EDGES_SQL = """
 SELECT e.rule_id, e.verdict, e.level,
@@ -34,7 +33,7 @@ LEFT JOIN nodes t ON t.node_id = e.to_node
 @dataclass(frozen=True, slots=True)
 class EdgeRow:
     rule_id: str
-    verdict: str
+    verdict: Verdict
     level: str
     source: str
     target: str
@@ -50,12 +49,12 @@ def classified_edges(db_path: Path, landscape_path: Path | None) -> list[EdgeRow
     con = open_read_only(db_path)
     try:
         rows = [
-            EdgeRow(str(r), str(v), str(lv), str(a), str(b), str(m), str(via), int(n))
+            EdgeRow(str(r), Verdict(v), str(lv), str(a), str(b), str(m), str(via), int(n))
             for r, v, lv, a, b, m, via, n in con.execute(EDGES_SQL).fetchall()
         ]
     finally:
         con.close()
-    return sorted(rows, key=lambda e: (VERDICT_ORDER.get(e.verdict, 9), e.rule_id, e.source))
+    return sorted(rows, key=lambda e: (e.verdict.rank, e.rule_id, e.source))
 
 
 def print_findings(db_path: Path, landscape_path: Path | None) -> list[EdgeRow]:
@@ -64,13 +63,12 @@ def print_findings(db_path: Path, landscape_path: Path | None) -> list[EdgeRow]:
     for column in ("rule", "verdict", "level", "from", "to", "mechanism", "via", "spans"):
         table.add_column(column, justify="right" if column == "spans" else "left")
     for e in edges:
-        style = VERDICT_STYLE.get(e.verdict)
         cells = (e.rule_id, e.verdict, e.level, e.source, e.target, e.mechanism, e.via)
-        table.add_row(*(Text(c) for c in cells), str(e.spans), style=style)
+        table.add_row(*(Text(c) for c in cells), str(e.spans), style=e.verdict.style)
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
-    fired = sorted({e.rule_id for e in edges if e.rule_id != "unclassified"})
-    findings = sum(1 for e in edges if e.verdict in ("anti-pattern", "smell"))
+    fired = sorted({e.rule_id for e in edges if e.rule_id != UNCLASSIFIED})
+    findings = sum(1 for e in edges if e.verdict.is_finding)
     console.print(
         f"{len(edges)} edges, {findings} findings; rules seen: {' '.join(fired) or 'none'}"
     )

@@ -22,18 +22,16 @@ from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
-from seamscope.classifiers.catalog import RULES
+from seamscope.classifiers.catalog import RULES, UNCLASSIFIED
 from seamscope.classifiers.engine import CLASSIFIER_VERSION, classify
 from seamscope.classifiers.landscape import Landscape, load_landscape
+from seamscope.classifiers.results import FINDINGS, Verdict, sql_list, verdict_rank_sql
 from seamscope.tracer.access import Query as Query  # the screens' type of a query function
 from seamscope.tracer.access import Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreError, StoreLocked, short_lock
 
 T = TypeVar("T")
-
-VERDICTS: tuple[str, ...] = ("anti-pattern", "smell", "unclassified", "pattern")
-"""Worst first: the order findings and aggregated map arrows use."""
 
 
 class DataSource(Protocol):
@@ -272,7 +270,7 @@ class Edge:
     via: str | None
     level: str
     rule_id: str
-    verdict: str
+    verdict: Verdict
     reason: str | None
     operations: tuple[str, ...]
     span_count: int
@@ -331,7 +329,7 @@ class SpanRow:
     duration_ms: float
     status_code: str
     edge_id: str | None = None
-    verdict: str | None = None
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +363,7 @@ class Rule:
     id: str
     name: str
     level: str
-    verdict: str
+    verdict: Verdict
     summary: str
     rationale: str
     example: str
@@ -445,7 +443,7 @@ def watermark(q: Query) -> tuple[Any, ...]:
     row = q(
         "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
         "bit_xor(hash(edge_id, rule_id, verdict)), "
-        "count(*) FILTER (WHERE verdict IN ('anti-pattern', 'smell')) FROM edges",
+        f"count(*) FILTER (WHERE verdict IN {sql_list(FINDINGS)}) FROM edges",
         None,
     ).to_pylist()[0]
     return (batch, tuple(row.values()))
@@ -465,10 +463,7 @@ _EDGE_COLUMNS = (
     "first_seen, last_seen, sample_trace_id"
 )
 
-_VERDICT_ORDER = (
-    "CASE verdict WHEN 'anti-pattern' THEN 0 WHEN 'smell' THEN 1 WHEN 'unclassified' THEN 2 "
-    "ELSE 3 END"
-)
+_VERDICT_ORDER = verdict_rank_sql()
 
 
 def _edge(row: dict[str, Any]) -> Edge:
@@ -483,7 +478,7 @@ def _edge(row: dict[str, Any]) -> Edge:
         via=row["via"],
         level=row["level"],
         rule_id=row["rule_id"],
-        verdict=row["verdict"],
+        verdict=Verdict(row["verdict"]),
         reason=row["reason"],
         operations=tuple(row["operations"] or ()),
         span_count=int(row["span_count"]),
@@ -588,7 +583,7 @@ def findings(q: Query, filters: Filters) -> tuple[Edge, ...]:
         _edge(r)
         for r in _rows(
             q(
-                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE verdict IN ('anti-pattern', 'smell') "
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE verdict IN {sql_list(FINDINGS)} "
                 f"AND {where} ORDER BY {_VERDICT_ORDER}, error_count DESC, span_count DESC, "
                 "edge_id",
                 params,
@@ -622,18 +617,18 @@ def catalog() -> tuple[Rule, ...]:
 
 
 def _unknown_rule(rule_id: str, verdict: str) -> Rule:
-    if rule_id == "unclassified":
+    if rule_id == UNCLASSIFIED:
         return Rule(
-            "unclassified",
-            "unclassified",
+            UNCLASSIFIED,
+            UNCLASSIFIED,
             "any",
-            "unclassified",
+            Verdict.UNCLASSIFIED,
             "No rule of the catalog covers this integration.",
             "The guideline names no pattern for it; look at it and decide.",
             "",
             "Either change the integration to a known pattern, or extend the catalog.",
         )
-    return Rule(rule_id, rule_id, "?", verdict, "", "", "", "")
+    return Rule(rule_id, rule_id, "?", Verdict(verdict), "", "", "", "")
 
 
 def rule_for(rule_id: str, verdict: str) -> Rule:
@@ -676,7 +671,7 @@ def _span(row: dict[str, Any]) -> SpanRow:
         duration_ms=row["duration_ns"] / 1e6,
         status_code=row["status_code"],
         edge_id=row.get("edge_id"),
-        verdict=row.get("verdict"),
+        verdict=None if row.get("verdict") is None else Verdict(row["verdict"]),
     )
 
 

@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tui.data import DataSource, Filters, Query
-from seamscope.tui.widgets.layout import VERDICT_STYLES
 
 if TYPE_CHECKING:
     from seamscope.tui.app import SeamscopeApp
@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def verdict_text(verdict: str) -> Text:
-    return Text(verdict, style=VERDICT_STYLES.get(verdict, ""))
+def verdict_text(verdict: Verdict, text: str | None = None) -> Text:
+    """A verdict (or text about it) in the verdict's style."""
+    return Text(verdict if text is None else text, style=verdict.style)
 
 
 def short_node(node_id: str) -> str:

@@ -12,6 +12,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Header, Input, Label, Static
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tui.data import Filters
 from seamscope.tui.widgets.footer import SteadyFooter
 
@@ -23,12 +24,6 @@ SCREENS_HELP = (
     ("Findings", "anti-patterns and smells, worst first"),
     ("Patterns", "the catalog with how many edges keep or break each rule"),
     ("SQL", "read-only DuckDB SQL over the store, with a history"),
-)
-COLOURS = (
-    ("pattern", "green"),
-    ("smell", "yellow"),
-    ("anti-pattern", "bold red"),
-    ("unclassified", "bright_blue"),
 )
 
 
@@ -53,9 +48,9 @@ class HelpScreen(ModalScreen[None]):
         for name, description in SCREENS_HELP:
             screens.add_row(name, description)
         colours = Text()
-        for verdict, style in COLOURS:
-            colours.append("──▶ ", style)
-            colours.append(f"{verdict}   ", style)
+        for verdict in Verdict:
+            colours.append("──▶ ", verdict.style)
+            colours.append(f"{verdict}   ", verdict.style)
         with VerticalScroll(id="help-box"):
             yield Static(Text("seamscope — keys", style="bold"))
             yield Static(keys)
@@ -83,7 +78,7 @@ class FilterScreen(ModalScreen[Filters | None]):
         ("system", "System", "orders"),
         ("component", "Component", "part of a node id, e.g. api"),
         ("mechanism", "Mechanism", "rest graphql dynamodb eventbridge sqs sns kinesis …"),
-        ("verdict", "Verdict", "pattern | smell | anti-pattern | unclassified"),
+        ("verdict", "Verdict", " | ".join(Verdict)),
         ("rule", "Rule", "A101"),
         ("window_minutes", "Last minutes", "0 = all time"),
     )

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Static
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tui import data
 from seamscope.tui.data import EdgeDetail, Query
 from seamscope.tui.screens.base import (
@@ -21,12 +22,11 @@ from seamscope.tui.screens.base import (
     verdict_text,
 )
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.layout import VERDICT_STYLES
 
 
 def describe_edge(detail: EdgeDetail) -> Group:
     e, rule = detail.edge, detail.rule
-    style = VERDICT_STYLES.get(e.verdict, "")
+    style = e.verdict.style
     head = Text.assemble(
         (short_node(e.from_node), "bold"),
         (" ──", style),
@@ -51,12 +51,11 @@ def describe_edge(detail: EdgeDetail) -> Group:
     )
     parts: list[Any] = [head, facts, Text()]
     verdict = Text.assemble(
-        verdict_text(e.verdict.upper()),
+        verdict_text(e.verdict, e.verdict.upper()),
         "  ",
         (e.rule_id, "bold"),
         (f" {rule.name}" if rule and rule.name != e.rule_id else "", "bold"),
     )
-    verdict.stylize(style, 0, len(e.verdict))
     parts.append(verdict)
     if rule and rule.summary:
         parts.append(Text(rule.summary))
@@ -69,8 +68,8 @@ def describe_edge(detail: EdgeDetail) -> Group:
     if rule and rule.example:
         parts += [Text("Example", style="bold underline"), Text(rule.example)]
     if rule and rule.fix:
-        title = "Do instead" if e.verdict in ("anti-pattern", "smell") else "Keep in mind"
-        if e.verdict == "unclassified":
+        title = "Do instead" if e.verdict.is_finding else "Keep in mind"
+        if e.verdict is Verdict.UNCLASSIFIED:
             title = "What to do"
         parts += [Text(title, style="bold underline"), Text(rule.fix)]
     return Group(*parts)

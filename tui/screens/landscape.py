@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widgets import DataTable, Header, Static
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tui import data
 from seamscope.tui.data import Edge, Node, Overview, Query, SystemView
 from seamscope.tui.screens.base import (
@@ -25,7 +27,7 @@ from seamscope.tui.screens.base import (
 )
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.landmap import LandscapeMap
-from seamscope.tui.widgets.layout import VERDICT_RANK, MapEdge, MapNode
+from seamscope.tui.widgets.layout import MapEdge, MapNode
 
 MAP_LIMIT = 30
 """Beyond this many boxes the table leads and the map is hidden until asked for (m)."""
@@ -66,12 +68,12 @@ EDGE_COLUMNS = (
 )
 
 
-def aggregate(edges: Iterable[tuple[str, str, str, str]]) -> list[MapEdge]:
+def aggregate(edges: Iterable[tuple[str, str, str, Verdict]]) -> list[MapEdge]:
     """One arrow per (from, to, mechanism), coloured by the worst verdict among its edges."""
-    worst: dict[tuple[str, str, str], str] = {}
+    worst: dict[tuple[str, str, str], Verdict] = {}
     for src, dst, mechanism, verdict in edges:
         key = (src, dst, mechanism)
-        if key not in worst or VERDICT_RANK.get(verdict, 2) < VERDICT_RANK.get(worst[key], 2):
+        if key not in worst or verdict.rank < worst[key].rank:
             worst[key] = verdict
     return [MapEdge(s, d, m, v) for (s, d, m), v in sorted(worst.items())]
 
@@ -90,7 +92,7 @@ def landscape_graph(view: Overview) -> tuple[list[MapNode], list[MapEdge]]:
         )
         for name in sorted(systems)
     ]
-    pairs: list[tuple[str, str, str, str]] = []
+    pairs: list[tuple[str, str, str, Verdict]] = []
     vendors: set[str] = set()
     for e in view.edges:
         if not e.from_system:
@@ -230,16 +232,12 @@ class LandscapeScreen(GraphScreen):
             return
         nodes, arrows = landscape_graph(view)
         self.map_node_of = {e.edge_id: f"system:{e.from_system}" for e in view.edges}
-        counts = {v: 0 for v in ("pattern", "smell", "anti-pattern", "unclassified")}
-        for e in view.edges:
-            counts[e.verdict] = counts.get(e.verdict, 0) + 1
+        counts = Counter(e.verdict for e in view.edges)
+        *_, last = Verdict
         note = Text.assemble(
             (f"{len(view.systems)} systems", "bold"),
             f" · {len(view.edges)} edges · {view.span_count:,} spans  ",
-            (f"■ {counts['pattern']} pattern  ", "green"),
-            (f"■ {counts['smell']} smell  ", "yellow"),
-            (f"■ {counts['anti-pattern']} anti-pattern  ", "bold red"),
-            (f"■ {counts['unclassified']} unclassified", "bright_blue"),
+            *((f"■ {counts[v]} {v}" + ("" if v is last else "  "), v.style) for v in Verdict),
         )
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tui import data
 from seamscope.tui.data import Edge, Query, RuleCount
 from seamscope.tui.screens.base import (
@@ -53,7 +54,7 @@ class FindingsScreen(DataScreen[Any]):
             what = f"{len(edges)} edges of rule {self.rule}"
         else:
             self.sub_title = "Findings"
-            bad = sum(1 for e in edges if e.verdict == "anti-pattern")
+            bad = sum(1 for e in edges if e.verdict is Verdict.ANTI_PATTERN)
             smells = len(edges) - bad
             what = (
                 f"{bad} anti-pattern{'' if bad == 1 else 's'} · "
@@ -156,7 +157,7 @@ def _rule_text(c: RuleCount) -> Group:
         ("What it detects", r.summary),
         ("Why", r.rationale),
         ("Example", r.example),
-        ("Do instead" if r.verdict != "pattern" else "How", r.fix),
+        ("Do instead" if r.verdict is not Verdict.PATTERN else "How", r.fix),
     ):
         if body:
             parts += [Text(title, style="bold underline"), Text(body)]

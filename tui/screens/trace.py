@@ -19,7 +19,6 @@ from seamscope.tui import data
 from seamscope.tui.data import Query, SpanRow, TraceView
 from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.layout import VERDICT_STYLES
 
 BAR_WIDTH = 24
 
@@ -126,7 +125,7 @@ class TraceScreen(DataScreen[Any]):
         rows: list[tuple[str, list[str | Text]]] = []
         for s, depth in waterfall(view.spans):
             mine = self.edge_id is not None and s.edge_id == self.edge_id
-            vstyle = VERDICT_STYLES.get(s.verdict or "", "")
+            vstyle = s.verdict.style if s.verdict else ""
             bar_style = vstyle or "grey50"
             name = Text("  " * depth + s.name, style="bold" if mine else "")
             if s.status_code == "ERROR":

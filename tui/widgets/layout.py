@@ -16,13 +16,8 @@ from functools import lru_cache
 
 from rich.style import Style
 
-VERDICT_STYLES: dict[str, str] = {
-    "pattern": "green",
-    "smell": "yellow",
-    "anti-pattern": "bold red",
-    "unclassified": "bright_blue",
-}
-VERDICT_RANK: dict[str, int] = {"anti-pattern": 0, "smell": 1, "unclassified": 2, "pattern": 3}
+from seamscope.classifiers.results import Verdict
+
 NODE_STYLES: dict[str, str] = {
     "system": "bold",
     "component": "bold",
@@ -65,7 +60,7 @@ class MapEdge:
     src: str
     dst: str
     label: str
-    verdict: str
+    verdict: Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +380,11 @@ def draw(
         bx = col_x[c] + (col_width[c] - w) // 2
         boxes[n.node_id] = Box(n.node_id, bx, box_y(n.node_id), w, h, c, row[n.node_id])
 
-    drawing_order = sorted(range(len(edges)), key=lambda i: -VERDICT_RANK.get(edges[i].verdict, 2))
+    # The worst drawn last, on top.
+    drawing_order = sorted(range(len(edges)), key=lambda i: -edges[i].verdict.rank)
     for i in drawing_order:
         e = edges[i]
-        style = VERDICT_STYLES.get(e.verdict, "white")
+        style = e.verdict.style
         src, dst = boxes[e.src], boxes[e.dst]
         ey, ny = exit_y(i), entry_y(i)
         sx = src.x + src.width
@@ -439,6 +435,6 @@ def draw(
     # Ports on the box sides, so an arrow visibly starts at its box.
     for i, e in enumerate(edges):
         src = boxes[e.src]
-        style = VERDICT_STYLES.get(e.verdict, "white")
+        style = e.verdict.style
         canvas.put(src.x + src.width - 1, exit_y(i), "├", style)
     return MapDrawing(canvas, boxes)

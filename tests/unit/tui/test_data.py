@@ -35,7 +35,7 @@ def test_overview_lists_system_and_external_edges_worst_first(store: LocalStore)
     assert set(view.systems) == {"shop", "orders", "users", "search", "billing"}
     expected = [e for e in EDGES if e.level in ("system", "external")]
     assert len(view.edges) == len(expected)
-    ranks = [data.VERDICTS.index(e.verdict) for e in view.edges]
+    ranks = [e.verdict.rank for e in view.edges]
     assert ranks == sorted(ranks)
 
 

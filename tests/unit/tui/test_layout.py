@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw
 
 LINE_CHARS = set("─│┌┐└┘├┤┬┴┼▶")
@@ -34,13 +35,13 @@ def sample() -> tuple[list[MapNode], list[MapEdge]]:
         MapNode("x:auth0", "auth0", "vendor", kind="external"),
     ]
     edges = [
-        MapEdge("web", "bff", "graphql", "pattern"),
-        MapEdge("web", "orders", "rest", "anti-pattern"),  # skips a column
-        MapEdge("bff", "orders", "rest", "pattern"),
-        MapEdge("orders", "users", "dynamodb", "anti-pattern"),
-        MapEdge("users", "search", "eventbridge", "pattern"),
-        MapEdge("search", "orders", "rest", "smell"),  # goes backwards
-        MapEdge("users", "x:auth0", "http-external", "pattern"),
+        MapEdge("web", "bff", "graphql", Verdict.PATTERN),
+        MapEdge("web", "orders", "rest", Verdict.ANTI_PATTERN),  # skips a column
+        MapEdge("bff", "orders", "rest", Verdict.PATTERN),
+        MapEdge("orders", "users", "dynamodb", Verdict.ANTI_PATTERN),
+        MapEdge("users", "search", "eventbridge", Verdict.PATTERN),
+        MapEdge("search", "orders", "rest", Verdict.SMELL),  # goes backwards
+        MapEdge("users", "x:auth0", "http-external", Verdict.PATTERN),
     ]
     return nodes, edges
 
@@ -110,9 +111,9 @@ def test_layers_follow_the_calls() -> None:
 def test_a_cycle_and_a_rank_hint_are_drawn() -> None:
     nodes = [MapNode("a", "a"), MapNode("b", "b"), MapNode("r", "table", kind="resource", rank=5)]
     edges = [
-        MapEdge("a", "b", "rest", "pattern"),
-        MapEdge("b", "a", "sqs", "smell"),
-        MapEdge("a", "r", "dynamodb", "pattern"),
+        MapEdge("a", "b", "rest", Verdict.PATTERN),
+        MapEdge("b", "a", "sqs", Verdict.SMELL),
+        MapEdge("a", "r", "dynamodb", Verdict.PATTERN),
     ]
     drawing = draw(nodes, edges)
     rows = _text(drawing)
@@ -128,7 +129,9 @@ def test_thirty_systems_stay_drawable() -> None:
     edges = []
     for _ in range(60):
         a, b = rng.sample(range(30), 2)
-        edges.append(MapEdge(f"s{a:02d}", f"s{b:02d}", rng.choice(["rest", "sqs"]), "pattern"))
+        edges.append(
+            MapEdge(f"s{a:02d}", f"s{b:02d}", rng.choice(["rest", "sqs"]), Verdict.PATTERN)
+        )
     unique = {(e.src, e.dst, e.label): e for e in edges}
     drawing = draw(nodes, list(unique.values()))
     rows = _text(drawing)
