@@ -18,9 +18,10 @@ import pytest
 
 from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import find_owner
 from seamscope.tracer.store import open_read_only
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 

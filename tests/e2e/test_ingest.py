@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,10 @@ from seamscope.tracer.otlp import (
     decode_json,
     decode_protobuf,
     protobuf_to_json,
-    sample_request,
 )
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
+from tests.otlp_sample import sample_request
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VALID_PB = sample_request(4, seed=1).SerializeToString()

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from tests.e2e.test_collect import Collector, start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,6 @@ import pytest
 
 from seamscope.demo.processes import ManagedProcess
 from seamscope.tracer.ingest import STORED_HEADER
-from seamscope.tracer.otlp import sample_request
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store
@@ -34,6 +33,7 @@ from tests.e2e.services.harness import (
     start_service,
 )
 from tests.e2e.test_collect import Collector, start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.store import open_read_only
 from tests.e2e.test_collect import start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,9 @@ import pytest
 from seamscope.tracer.access import SqlRejected, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from tests.e2e.test_collect import Collector, start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 

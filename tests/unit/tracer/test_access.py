@@ -18,10 +18,11 @@ from seamscope.tracer.access import (
 )
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import OwnerInfo, owner_file
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store, StoreMissing
+from tests.otlp_sample import sample_request
 
 FORBIDDEN = [
     "DELETE FROM spans",

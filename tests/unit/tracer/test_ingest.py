@@ -7,10 +7,11 @@ import pytest
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import Batch, append_many, ingest
-from seamscope.tracer.otlp import decode_protobuf, protobuf_to_json, sample_request
+from seamscope.tracer.otlp import decode_protobuf, protobuf_to_json
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, open_read_only
+from tests.otlp_sample import sample_request
 
 
 def _lines(seeds: range, spans: int = 5) -> list[str]:

@@ -17,9 +17,9 @@ from seamscope.tracer.otlp import (
     decode_protobuf,
     protobuf_to_json,
     response_body,
-    sample_request,
 )
 from seamscope.tracer.rows import SpanBatchBuilder
+from tests.otlp_sample import sample_request
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 SPAN = "eee19b7ec3c1b174"

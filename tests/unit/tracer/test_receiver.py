@@ -18,10 +18,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from seamscope.tracer.access import SqlRejected
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.otlp import protobuf_to_json, sample_request
+from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import PortInUse, Receiver
 from seamscope.tracer.store import StoreLocked, open_read_only
+from tests.otlp_sample import sample_request
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}
