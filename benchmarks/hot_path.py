@@ -134,7 +134,7 @@ def _builder(ctx: Context) -> list[Result]:
     try:
         from seamscope.tracer.otlp import decode_protobuf
     except ImportError:
-        ctx.log("   tracer/otlp.py not there: no OTLP figure")
+        ctx.log("   tracer/otlp not there: no OTLP figure")
     else:
         bodies = mix.otlp_requests(real_spans(), BATCH)
 

@@ -1,0 +1,73 @@
+"""What both OTLP decoders share: the result of one request, its limits, and its errors.
+
+Validation is strict and located: a span with a bad id, a missing field, a value of the wrong
+type or text that is not valid UTF-8 is rejected and counted (OTLP partial success) with a
+message such as ``resourceSpans[0].scopeSpans[1].spans[7].traceId: 30 hex digits, want 32``;
+the valid spans of the same request are kept. A body that does not parse at all raises
+OtlpError.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from seamscope.tracer.errors import SeamscopeError
+
+MAX_DEPTH = 16
+"""How deeply array/kvlist attribute values may nest before the span is rejected."""
+MAX_MESSAGES = 10
+"""Located messages kept per request; the rest are only counted."""
+MAX_VALUE_CHARS = 1_000_000
+"""Longest string value (attribute, name) a span may carry; longer ones reject the span."""
+MAX_NS = 2**63 - 1
+"""The latest time a span may carry (int64 nanoseconds)."""
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """text with control characters and lone surrogates escaped: messages stay one line."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class OtlpError(SeamscopeError):
+    """The body as a whole is no OTLP trace export request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+class Reject(Exception):
+    """One span (or one resource's spans) cannot be stored; the message is located."""
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    """What one request gave: spans added to the builder, spans rejected and why."""
+
+    accepted: int = 0
+    rejected: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def reject(self, count: int, message: str) -> None:
+        self.rejected += count
+        if len(self.messages) < MAX_MESSAGES:
+            self.messages.append(one_line(message))
+
+    @property
+    def error_message(self) -> str:
+        """One line naming the first problems, empty when nothing was rejected."""
+        if not self.rejected:
+            return ""
+        text = "; ".join(self.messages)
+        if self.rejected > len(self.messages):
+            text += f" ({self.rejected} spans rejected in all)"
+        return text
+
+
+def bounded(value: str, path: str) -> str:
+    """value, unless it is longer than a span may carry."""
+    if len(value) > MAX_VALUE_CHARS:
+        raise Reject(f"{path}: a value of {len(value):,} characters, over {MAX_VALUE_CHARS:,}")
+    return value

@@ -1,0 +1,382 @@
+"""OTLP JSON ExportTraceServiceRequest -> SpanBatchBuilder rows (see common for the rules).
+
+Follows the OTLP JSON mapping: hex ids, enums as ints or names, int64 as strings or numbers,
+lowerCamelCase keys (snake_case keys are accepted too).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from typing import Any
+
+from seamscope.tracer.otlp.common import (
+    MAX_DEPTH,
+    MAX_NS,
+    MAX_VALUE_CHARS,
+    DecodeResult,
+    OtlpError,
+    Reject,
+    bounded,
+)
+from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_KIND_BY_NAME = {f"SPAN_KIND_{k}": i for i, k in enumerate(KINDS)}
+_STATUS_BY_NAME = {f"STATUS_CODE_{s}": i for i, s in enumerate(STATUS_CODES)}
+
+
+def _get(obj: dict[str, Any], camel: str, snake: str | None = None) -> Any:
+    value = obj.get(camel)
+    if value is None and snake is not None:
+        value = obj.get(snake)
+    return value
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _want_str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise Reject(f"{path}: {_type_name(value)}, want a string")
+    return bounded(value, path)
+
+
+def _json_int(value: Any, path: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit() and value.isascii():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise Reject(f"{path}: {_type_name(value)} {str(value)[:40]!r}, want an integer")
+
+
+def _json_time(obj: dict[str, Any], camel: str, snake: str, path: str) -> int:
+    raw = _get(obj, camel, snake)
+    if type(raw) is str and raw.isdigit() and raw.isascii():
+        value = int(raw)
+    elif raw is None:
+        raise Reject(f"{path}{camel}: missing")
+    else:
+        value = _json_int(raw, path + camel)
+    if not 0 < value <= MAX_NS:
+        raise Reject(f"{path}{camel}: {value} is not a time")
+    return value
+
+
+def _json_double(value: Any, path: str) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if value in ("NaN", "Infinity", "-Infinity"):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise Reject(f"{path}: {_type_name(value)}, want a number")
+
+
+def _json_value(value: Any, path: str, depth: int) -> Any:
+    if not isinstance(value, dict):
+        raise Reject(f"{path}: {_type_name(value)}, want an AnyValue object")
+    if not value:
+        return None
+    if len(value) != 1:
+        raise Reject(f"{path}: {len(value)} keys, an AnyValue has one")
+    key, inner = next(iter(value.items()))
+    if key in ("stringValue", "string_value"):
+        return _want_str(inner, f"{path}.{key}")
+    if key in ("intValue", "int_value"):
+        return _json_int(inner, f"{path}.{key}")
+    if key in ("boolValue", "bool_value"):
+        if not isinstance(inner, bool):
+            raise Reject(f"{path}.{key}: {_type_name(inner)}, want true or false")
+        return inner
+    if key in ("doubleValue", "double_value"):
+        return _json_double(inner, f"{path}.{key}")
+    if key in ("bytesValue", "bytes_value"):
+        try:
+            return base64.b64decode(_want_str(inner, f"{path}.{key}"), validate=True)
+        except (binascii.Error, ValueError):
+            raise Reject(f"{path}.{key}: not base64") from None
+    if key in ("arrayValue", "array_value", "kvlistValue", "kvlist_value"):
+        if depth >= MAX_DEPTH:
+            raise Reject(f"{path}: attribute value nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(inner, dict):
+            raise Reject(f"{path}.{key}: {_type_name(inner)}, want an object")
+        values = inner.get("values") or []
+        if not isinstance(values, list):
+            raise Reject(f"{path}.{key}.values: {_type_name(values)}, want an array")
+        if key.startswith("array"):
+            return [
+                _json_value(v, f"{path}.{key}.values[{i}]", depth + 1) for i, v in enumerate(values)
+            ]
+        return _json_kvlist(values, f"{path}.{key}.values", depth + 1)
+    raise Reject(f"{path}: unknown AnyValue field {key[:40]!r}")
+
+
+def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
+    """A KeyValue array as a dict; common scalar shapes inline (the hot path of ingest)."""
+    if values is None:
+        return {}
+    if type(values) is not list:
+        raise Reject(f"{path}: {_type_name(values)}, want an array")
+    out: dict[str, Any] = {}
+    for i, kv in enumerate(values):
+        if type(kv) is not dict:
+            raise Reject(f"{path}[{i}]: {_type_name(kv)}, want a key/value object")
+        key = kv.get("key")
+        if type(key) is not str:
+            raise Reject(f"{path}[{i}].key: {_type_name(key)}, want a string")
+        value = kv.get("value")
+        if type(value) is dict and len(value) == 1:
+            ((kind, inner),) = value.items()
+            if kind == "stringValue":
+                if type(inner) is str and len(inner) <= MAX_VALUE_CHARS:
+                    out[key] = inner
+                    continue
+            elif kind == "intValue":
+                if type(inner) is int:
+                    out[key] = inner
+                    continue
+                if type(inner) is str and inner.isdigit() and inner.isascii():
+                    out[key] = int(inner)
+                    continue
+            elif kind == "boolValue":
+                if type(inner) is bool:
+                    out[key] = inner
+                    continue
+        if value is None:
+            out[key] = None
+        else:
+            out[key] = _json_value(value, f"{path}[{i}].value", depth)
+    return out
+
+
+def _json_id(
+    obj: dict[str, Any], camel: str, snake: str, pattern: re.Pattern[str], required: bool
+) -> str | None:
+    value = _get(obj, camel, snake)
+    if value is None or value == "":
+        if required:
+            raise Reject(f"{camel}: missing")
+        return None
+    if not isinstance(value, str):
+        raise Reject(f"{camel}: {_type_name(value)}, want a hex string")
+    want = 32 if pattern is _HEX32 else 16
+    if len(value) != want:
+        raise Reject(f"{camel}: {len(value)} hex digits, want {want}")
+    if not pattern.fullmatch(value):
+        raise Reject(f"{camel}: {value[:40]!r} is not hex")
+    value = value.lower()
+    if required and value.count("0") == want:
+        raise Reject(f"{camel}: all zeros, not a valid id")
+    return value
+
+
+def _json_enum(value: Any, names: dict[str, int], path: str, limit: int) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        number = names.get(value)
+        if number is None:
+            raise Reject(f"{path}: {value[:40]!r} is not one of {', '.join(names)}")
+        return number
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit:
+        return value
+    raise Reject(f"{path}: {str(value)[:40]!r} is not valid")
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Rejects lone surrogates (JSON escapes of invalid UTF-8) anywhere in value."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Reject(f"{path}: invalid UTF-8 (a lone surrogate escape)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, path)
+            _check_text(v, path)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_text(v, path)
+
+
+def _json_list(obj: dict[str, Any], camel: str, snake: str, path: str) -> list[Any]:
+    value = _get(obj, camel, snake)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise OtlpError(f"{path}{camel}: {_type_name(value)}, want an array")
+    return value
+
+
+def parse_json(data: bytes | str) -> Any:
+    """json.loads with one-line OtlpError messages for every way it can fail."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise OtlpError(f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise OtlpError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise OtlpError("JSON nested too deeply") from None
+
+
+def decode_json(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResult:
+    """Adds the valid spans of an OTLP JSON ExportTraceServiceRequest to builder."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return add_json_request(
+        parse_json(data), builder, check_text=bool(_SURROGATE_ESCAPE.search(raw))
+    )
+
+
+def add_json_request(
+    obj: Any, builder: SpanBatchBuilder, *, check_text: bool = True
+) -> DecodeResult:
+    """Adds the valid spans of a parsed OTLP JSON request to builder.
+
+    check_text: look for lone surrogates (decode_json turns it on only when the text has
+    \\uD800-\\uDFFF escapes, the one way invalid UTF-8 survives json.loads).
+    """
+    if not isinstance(obj, dict):
+        raise OtlpError(f"the request is {_type_name(obj)}, want an object with resourceSpans")
+    unknown = set(obj) - {"resourceSpans", "resource_spans"}
+    if unknown and not _get(obj, "resourceSpans", "resource_spans"):
+        raise OtlpError(
+            f"no resourceSpans in the request (keys: {', '.join(map(repr, sorted(unknown)))[:80]})"
+        )
+    result = DecodeResult()
+    add = builder.add
+    for ri, rs in enumerate(_json_list(obj, "resourceSpans", "resource_spans", "")):
+        rpath = f"resourceSpans[{ri}]"
+        if not isinstance(rs, dict):
+            raise OtlpError(f"{rpath}: {_type_name(rs)}, want an object")
+        scope_spans = _json_list(rs, "scopeSpans", "scope_spans", rpath + ".")
+        for si, ss in enumerate(scope_spans):
+            if not isinstance(ss, dict):
+                raise OtlpError(f"{rpath}.scopeSpans[{si}]: {_type_name(ss)}, want an object")
+            _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
+        try:
+            res = rs.get("resource")
+            if res is None:
+                raise Reject(f"{rpath}.resource: missing")
+            if not isinstance(res, dict):
+                raise Reject(f"{rpath}.resource: {_type_name(res)}, want an object")
+            resource = _json_kvlist(res.get("attributes"), f"{rpath}.resource.attributes")
+            if check_text:
+                _check_text(resource, f"{rpath}.resource.attributes")
+        except Reject as exc:
+            result.reject(sum(len(_get(ss, "spans") or []) for ss in scope_spans), str(exc))
+            continue
+        for si, ss in enumerate(scope_spans):
+            spath = f"{rpath}.scopeSpans[{si}]"
+            scope = ss.get("scope")
+            scope_name = scope.get("name") if isinstance(scope, dict) else None
+            if scope_name is not None and not isinstance(scope_name, str):
+                scope_name = str(scope_name)
+            for pi, span in enumerate(_get(ss, "spans") or ()):
+                try:
+                    values = _json_span(span, check_text)
+                    if check_text and scope_name:
+                        _check_text(scope_name, "scope.name")
+                except Reject as exc:
+                    result.reject(1, f"{spath}.spans[{pi}].{exc}")
+                    continue
+                add(resource=resource, scope_name=scope_name or None, **values)
+                result.accepted += 1
+    return result
+
+
+def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
+    if not isinstance(span, dict):
+        raise Reject(f": {_type_name(span)}, want a span object")
+    trace_id = _json_id(span, "traceId", "trace_id", _HEX32, True)
+    span_id = _json_id(span, "spanId", "span_id", _HEX16, True)
+    parent = _json_id(span, "parentSpanId", "parent_span_id", _HEX16, False)
+    name = span.get("name")
+    if name is None:
+        raise Reject("name: missing")
+    _want_str(name, "name")
+    start = _json_time(span, "startTimeUnixNano", "start_time_unix_nano", "")
+    end = _json_time(span, "endTimeUnixNano", "end_time_unix_nano", "")
+    if end < start:
+        raise Reject(f"endTimeUnixNano: {end} is before the start {start}")
+    kind = _json_enum(span.get("kind"), _KIND_BY_NAME, "kind", len(KINDS))
+    status = span.get("status") or {}
+    if not isinstance(status, dict):
+        raise Reject(f"status: {_type_name(status)}, want an object")
+    code = _json_enum(status.get("code"), _STATUS_BY_NAME, "status.code", len(STATUS_CODES))
+    message = status.get("message")
+    if message is not None:
+        _want_str(message, "status.message")
+    attributes = _json_kvlist(span.get("attributes"), "attributes")
+    events = []
+    for ei, e in enumerate(span.get("events") or ()):
+        if not isinstance(e, dict):
+            raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
+        events.append(
+            {
+                "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
+                "time_unix_nano": _json_int(
+                    _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
+                ),
+                "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes"),
+            }
+        )
+    links = []
+    for li, link in enumerate(span.get("links") or ()):
+        if not isinstance(link, dict):
+            raise Reject(f"links[{li}]: {_type_name(link)}, want an object")
+        try:
+            link_trace = _json_id(link, "traceId", "trace_id", _HEX32, True)
+            link_span = _json_id(link, "spanId", "span_id", _HEX16, True)
+        except Reject as exc:
+            raise Reject(f"links[{li}].{exc}") from None
+        links.append(
+            {
+                "trace_id": link_trace,
+                "span_id": link_span,
+                "attributes": _json_kvlist(link.get("attributes"), f"links[{li}].attributes"),
+            }
+        )
+    if check_text:
+        _check_text(name, "name")
+        _check_text(message, "status.message")
+        _check_text(attributes, "attributes")
+        _check_text(events, "events")
+        _check_text(links, "links")
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "name": name,
+        "kind": KINDS[kind],
+        "start_ns": start,
+        "end_ns": end,
+        "status_code": STATUS_CODES[code],
+        "status_message": message or None,
+        "attributes": attributes,
+        "events": events,
+        "links": links,
+    }
