@@ -55,7 +55,7 @@ _SCALAR_SOURCES: dict[str, tuple[str, ...]] = {
 }
 _INT_COLUMNS = frozenset({"http_status_code", "server_port"})
 
-# Attributes our hooks set (see tracer/hooks.py). Parallel lists, one item per event entry.
+# Attributes our hooks set (see tracer/hooks/aws.py). Parallel lists, one item per event entry.
 EVENT_BUSES = "seamscope.eventbridge.bus_names"
 EVENT_SOURCES = "seamscope.eventbridge.sources"
 EVENT_DETAIL_TYPES = "seamscope.eventbridge.detail_types"

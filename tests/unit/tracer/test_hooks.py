@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from seamscope.tracer import hooks
 from seamscope.tracer.distro import hook_kwargs
+from seamscope.tracer.hooks import aws
 
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:order-events"
@@ -143,7 +144,7 @@ def test_iterator_memory_is_bounded() -> None:
             {"ShardIterator": f"bound-{i}"},
             {"aws.kinesis.stream_name": "s"},
         )
-    assert len(hooks._iterators) <= hooks.MAX_ITERATORS
+    assert len(aws._iterators) <= hooks.MAX_ITERATORS
     assert (
         hooks.botocore_request_attributes("kinesis", "GetRecords", {"ShardIterator": "bound-0"})
         == {}
@@ -202,6 +203,11 @@ def test_sqs_receive_reads_eventbridge_and_sns_envelopes() -> None:
         ("fragment F on Order { id }\nquery Q { orders { ...F } }", None, ("query", "Q")),
         ('query A { a(s: "mutation B {") }\nmutation B { b }', "B", ("mutation", "B")),
         ("query A { a } mutation B { b }", None, ("query", "A")),
+        # A brace in a string of the operation's header does not open its selection set.
+        ('query A($s: String = "{") { a }\nmutation B { b }', "B", ("mutation", "B")),
+        ("query A @dir(a: {k: 1}) { a } mutation B { b }", "B", ("mutation", "B")),
+        ("query @cached { a }", None, ("query", None)),
+        ("query # the list\nOrders { a }", None, ("query", "Orders")),
         ("fragment F on Order { id }", None, None),
         ("", None, None),
     ],
