@@ -21,6 +21,7 @@ from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import PortInUse, Receiver
+from seamscope.tracer.receiver.server import bind
 from seamscope.tracer.store import StoreLocked, open_read_only
 from tests.otlp_sample import sample_request
 
@@ -257,7 +258,7 @@ def test_spool_is_drained_at_start(db_path: Path) -> None:
 
 def test_bad_host_is_one_line() -> None:
     with pytest.raises(SeamscopeError, match="cannot listen"):
-        Receiver(Path("x.duckdb"), host="203.0.113.1", port=0)._bind()
+        bind("203.0.113.1", 0)
 
 
 def test_spool_written_while_running_is_drained_when_idle(db_path: Path) -> None:
@@ -278,3 +279,54 @@ def test_spool_written_while_running_is_drained_when_idle(db_path: Path) -> None
         assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 4}]
         assert r.watermark == 1
     assert not spool.spooled_files(db_path)
+
+
+def test_a_quiet_writer_runs_the_hook_it_owes_then_checkpoints(db_path: Path) -> None:
+    """Under an interval that never passes, only a quiet queue runs the hook; the checkpoint it
+    owes next empties the WAL."""
+    import time
+
+    from seamscope.tracer.ingest import Batch
+    from seamscope.tracer.otlp import decode_protobuf
+    from seamscope.tracer.receiver.stats import ReceiverStats
+    from seamscope.tracer.receiver.writer import Work, Writer
+    from seamscope.tracer.rows import SpanBatchBuilder
+    from seamscope.tracer.store import Store
+
+    wal = db_path.with_name(db_path.name + ".wal")
+
+    def wal_size() -> int:
+        return wal.stat().st_size if wal.exists() else 0
+
+    hooked: list[int] = []
+    writer = Writer(
+        Store.open(db_path, config={"checkpoint_threshold": "1GB"}),
+        ReceiverStats(),
+        after_commit=lambda con: hooked.append(wal_size()),
+        after_commit_interval_s=3600.0,
+        drain_interval_s=3600.0,
+        tee=None,
+    )
+    builder = SpanBatchBuilder()
+    decode_protobuf(sample_request(5, seed=16).SerializeToString(), builder)
+    answered = threading.Event()
+    outcomes: list[int | BaseException] = []
+
+    def done(outcome: int | BaseException) -> None:
+        outcomes.append(outcome)
+        answered.set()
+
+    writer.start()
+    try:
+        writer.submit(Work(Batch(builder.build(), "quiet", "test"), done, None))
+        assert answered.wait(60)
+        assert outcomes == [5] and writer.watermark == 1
+        deadline = time.monotonic() + 60
+        while len(hooked) < 2 or wal_size():
+            assert time.monotonic() < deadline, f"hook runs {hooked}, WAL {wal_size()} bytes"
+            time.sleep(0.05)
+        assert hooked[1] > 0  # once quiet, before the checkpoint
+    finally:
+        writer.stop()
+        writer.close()
+    assert len(hooked) == 2

@@ -1,0 +1,125 @@
+"""Request bodies -> span tables: inflating, decoding and (for the tee) redacted OTLP JSON, on a
+pool of threads or of processes, away from the event loop and from the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import multiprocessing
+import signal
+import zlib
+from concurrent.futures.process import BrokenProcessPool
+
+import pyarrow as pa
+
+from seamscope.tracer.ingest import batch_key
+from seamscope.tracer.otlp import (
+    DecodeResult,
+    OtlpError,
+    decode_json,
+    decode_protobuf,
+    protobuf_to_json,
+    redact_json_request,
+)
+from seamscope.tracer.rows import SpanBatchBuilder
+
+Decoded = tuple[DecodeResult, pa.Table, str, str | None]
+"""(result, spans table, batch key, tee line) of one request."""
+
+
+class TooLarge(Exception):
+    """The body inflates past the size limit."""
+
+
+def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    """Decompresses gzip/deflate without ever holding more than limit bytes (gzip bombs)."""
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    out = bytearray()
+    try:
+        while data:
+            inflater = zlib.decompressobj(wbits)
+            out += inflater.decompress(data, limit + 1 - len(out))
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise TooLarge(f"the {encoding} body inflates past {limit} bytes")
+            if not inflater.eof:
+                raise OtlpError(f"the {encoding} body is truncated")
+            data = inflater.unused_data if encoding == "gzip" else b""
+    except zlib.error as exc:
+        raise OtlpError(f"the body is not valid {encoding} ({exc})") from None
+    return bytes(out)
+
+
+def decode_request(
+    body: bytes, encoding: str, json_format: bool, key: str | None, limit: int, tee: bool
+) -> Decoded:
+    """Body -> (result, spans table, batch key, tee line); runs in a decode thread or process."""
+    if encoding in ("gzip", "deflate", "x-gzip"):
+        body = _inflate(body, "deflate" if encoding == "deflate" else "gzip", limit)
+    builder = SpanBatchBuilder()
+    result = decode_json(body, builder) if json_format else decode_protobuf(body, builder)
+    table = builder.build()
+    if key is None:
+        key = batch_key(body)
+    tee_line = None
+    if tee and result.accepted:
+        if json_format:
+            obj = redact_json_request(json.loads(body))
+            tee_line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        else:
+            tee_line = protobuf_to_json(body, redact=True)
+    return result, table, key, tee_line
+
+
+def _decoder_init() -> None:
+    """In a decoder process: Ctrl-C is for the owner (it stops the pool itself); warm up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    decode_request(b"", "identity", False, "warm-up", 1, False)
+
+
+def _nothing() -> None:
+    return None
+
+
+class Decoders:
+    """Where bodies are decoded: decoder processes spread the CPU-bound work over cores; with
+    none, a small thread pool in this process."""
+
+    def __init__(self, threads: int, processes: int) -> None:
+        self._threads = max(1, threads)
+        self._processes = processes
+        self._pool = self._make_pool()
+
+    def _make_pool(self) -> concurrent.futures.Executor:
+        if self._processes > 0:
+            pool = concurrent.futures.ProcessPoolExecutor(
+                self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_decoder_init,
+            )
+            for _ in range(self._processes):
+                pool.submit(_nothing)
+            return pool
+        return concurrent.futures.ThreadPoolExecutor(
+            self._threads, thread_name_prefix="seamscope-decode"
+        )
+
+    async def decode(
+        self, body: bytes, encoding: str, json_format: bool, key: str | None, limit: int, tee: bool
+    ) -> Decoded:
+        """decode_request in the pool. A decoder process that died takes its request with it
+        (BrokenProcessPool, raised again) and is replaced for the next ones."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(
+                pool, decode_request, body, encoding, json_format, key, limit, tee
+            )
+        except BrokenProcessPool:
+            if pool is self._pool:
+                self._pool = self._make_pool()
+                pool.shutdown(wait=False)
+            raise
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)

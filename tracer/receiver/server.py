@@ -1,0 +1,240 @@
+"""The HTTP side of the receiver: aiohttp on a background thread with its own event loop.
+
+``POST /v1/traces`` takes OTLP (protobuf or JSON, gzip or deflate, chunked or not): the handler
+checks the request, hands the body to the decoders, queues the spans for the writer and answers
+once they are committed. ``POST /seamscope/v1/sql`` is the SQL endpoint's. What a request may
+cost (body size, requests in flight) is bounded here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import socket
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from aiohttp import web
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.ingest import STORED_HEADER, Batch, batch_key
+from seamscope.tracer.otlp import OtlpError, response_body
+from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH
+from seamscope.tracer.receiver.decode import Decoders, TooLarge
+from seamscope.tracer.receiver.sql import SqlEndpoint
+from seamscope.tracer.receiver.stats import ReceiverStats
+from seamscope.tracer.receiver.writer import Work, Writer
+
+SOURCE = "otlp-http"
+MAX_INFLIGHT = 64
+_MAX_KEY_LEN = 200
+
+
+class PortInUse(SeamscopeError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0: any free port); one-line errors."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family = infos[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"{host}:{port}: the port is in use by another process (pick another with --port)"
+            ) from None
+        raise SeamscopeError(f"{host}:{port}: cannot listen ({exc.strerror or exc})") from None
+
+
+def _status_body(message: str, json_format: bool) -> tuple[bytes, str]:
+    """An OTLP error body: google.rpc.Status (JSON or protobuf), plain text as a fallback."""
+    if json_format:
+        return json.dumps({"code": 3, "message": message}).encode(), "application/json"
+    try:
+        from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+    except ImportError:
+        return message.encode(), "text/plain"
+    return Status(code=3, message=message).SerializeToString(), "application/x-protobuf"
+
+
+def _error(status: int, message: str, json_format: bool) -> web.Response:
+    body, ctype = _status_body(message, json_format)
+    return web.Response(status=status, body=body, content_type=ctype)
+
+
+class Server:
+    """Serves the receiver's routes on a socket that already listens."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        max_body_bytes: int,
+        decoders: Decoders,
+        writer: Writer,
+        sql: SqlEndpoint,
+        stats: ReceiverStats,
+        tee: bool,
+    ) -> None:
+        self.db_path = db_path
+        self.max_body_bytes = max_body_bytes
+        self.decoders = decoders
+        self.writer = writer
+        self.sql = sql
+        self.stats = stats
+        self.tee = tee
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._inflight: asyncio.Semaphore | None = None
+
+    def start(self, sock: socket.socket) -> None:
+        """Serves sock on a thread of its own; returns once it serves, raises if it cannot."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock, ready, failure), name="seamscope-receiver", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread = None
+            raise failure[0]
+
+    def stop(self) -> None:
+        """Stops accepting and answers what is in flight (the writer still commits)."""
+        loop = self._loop
+        if loop is not None and self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join()
+            self._thread = None
+
+    def _serve(
+        self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
+        app = web.Application(client_max_size=self.max_body_bytes)
+        app.router.add_post(TRACES_PATH, self._handle_traces)
+        app.router.add_post(SQL_PATH, self.sql.handle)
+        app.router.add_get("/", self._handle_root)
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=10.0
+        )
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.SockSite(runner, sock).start())
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            failure.append(exc)
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    async def _handle_root(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text=f"seamscope receiver for {self.db_path}: POST OTLP to {TRACES_PATH}\n"
+        )
+
+    async def _handle_traces(self, request: web.Request) -> web.Response:
+        # Backpressure: past MAX_INFLIGHT requests being read, decoded or committed, new ones
+        # wait here (and their senders in TCP) instead of piling up in memory.
+        assert self._inflight is not None
+        async with self._inflight:
+            return await self._receive_traces(request)
+
+    async def _receive_traces(self, request: web.Request) -> web.Response:
+        ctype = request.content_type
+        if ctype == "application/json":
+            json_format = True
+        elif ctype in ("application/x-protobuf", "application/protobuf"):
+            json_format = False
+        else:
+            return web.Response(
+                status=415,
+                text=f"content type {ctype!r} is not OTLP: send application/x-protobuf "
+                "or application/json\n",
+            )
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+            return _error(
+                415, f"content encoding {encoding!r} is not supported (gzip, deflate)", json_format
+            )
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            return _error(
+                413,
+                f"the body is {length} bytes, over the limit of {self.max_body_bytes}",
+                json_format,
+            )
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(
+                413, f"the body is over the limit of {self.max_body_bytes} bytes", json_format
+            )
+        header_key = request.headers.get(BATCH_KEY_HEADER)
+        if header_key is not None:
+            header_key = header_key.strip()
+            if not header_key or len(header_key) > _MAX_KEY_LEN or not header_key.isprintable():
+                header_key = batch_key(header_key.encode("utf-8", "replace"), "header")
+        self.stats.add(requests=1)
+        try:
+            result, table, key, tee_line = await self.decoders.decode(
+                body, encoding, json_format, header_key, self.max_body_bytes, self.tee
+            )
+        except BrokenProcessPool:
+            self.stats.add(bad_requests=1)
+            response = _error(503, "a decoder process stopped; send again", json_format)
+            response.headers["Retry-After"] = "1"
+            return response
+        except TooLarge as exc:
+            self.stats.add(bad_requests=1)
+            return _error(413, str(exc), json_format)
+        except OtlpError as exc:
+            self.stats.add(bad_requests=1)
+            return _error(400, str(exc), json_format)
+        self.stats.add(received=result.accepted, rejected=result.rejected)
+        if result.rejected and not result.accepted:
+            return _error(400, f"no span could be stored: {result.error_message}", json_format)
+        stored = 0
+        if result.accepted:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[int | BaseException] = loop.create_future()
+
+            def settle(outcome: int | BaseException) -> None:
+                if not future.done():  # cancelled when shutdown ran out of patience
+                    future.set_result(outcome)
+
+            def done(outcome: int | BaseException) -> None:
+                # Runs in the writer thread; a closed loop must not stop the writer.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle, outcome)
+
+            self.writer.submit(Work(Batch(table, key, SOURCE), done, tee_line))
+            outcome = await future
+            if isinstance(outcome, BaseException):
+                text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
+                response = _error(503, f"the store could not take the spans: {text}", json_format)
+                response.headers["Retry-After"] = "1"
+                return response
+            stored = outcome
+        response = web.Response(
+            status=200,
+            body=response_body(result, json_format=json_format),
+            content_type="application/json" if json_format else "application/x-protobuf",
+        )
+        response.headers[STORED_HEADER] = str(stored)
+        response.headers["X-Seamscope-Accepted"] = str(result.accepted)
+        return response

@@ -1,0 +1,245 @@
+"""The one thread that writes the store while the receiver owns it.
+
+It coalesces queued requests into one transaction (one batches row per request, so each stays
+idempotent by its batch key) and answers a request only after its spans are committed: nothing
+acknowledged is ever lost. Between commits it owes the store some upkeep, in a fixed order (the
+`Owed` states): the after-commit hook (a classifier refresh) runs at most once per interval
+under load and as soon as the queue is quiet, then a checkpoint follows, and an idle writer
+drains what exporters spooled while nobody owned the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+import duckdb
+
+from seamscope.tracer.ingest import Batch, append_many
+from seamscope.tracer.receiver.stats import ReceiverStats
+from seamscope.tracer.spool import drain_spool
+from seamscope.tracer.store import Store
+
+_log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[duckdb.DuckDBPyConnection], None]
+COALESCE_SPANS = 100_000
+"""Spans taken from the queue into one transaction, at most (one request may exceed it)."""
+
+
+class Owed(enum.Enum):
+    """What the writer owes the store once the queue goes quiet. Each state also owes what the
+    next one does: a commit the hook has not seen is not checkpointed yet either."""
+
+    HOOK = "hook"
+    """Commits the after-commit hook has not seen: run it (then a checkpoint is owed)."""
+    CHECKPOINT = "checkpoint"
+    """Commits not checkpointed yet."""
+    NOTHING = "nothing"
+    """Idle: drain the spool when its interval has passed."""
+
+
+_QUIET_S = {Owed.HOOK: 0.2, Owed.CHECKPOINT: 2.0, Owed.NOTHING: 1.0}
+"""How long the queue must stay empty before the writer does what it owes."""
+
+
+@dataclass(slots=True)
+class Work:
+    """One request's spans, the callback that answers it, and its tee line."""
+
+    batch: Batch
+    done: Callable[[int | BaseException], None]
+    tee_line: str | None
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the store's connection for writing; every write goes through its queue."""
+
+    def __init__(
+        self,
+        store: Store,
+        stats: ReceiverStats,
+        *,
+        after_commit: AfterCommit | None,
+        after_commit_interval_s: float,
+        drain_interval_s: float,
+        tee: TextIO | None,
+    ) -> None:
+        self.store = store
+        self.stats = stats
+        self.after_commit = after_commit
+        self.after_commit_interval_s = after_commit_interval_s
+        self.drain_interval_s = drain_interval_s
+        self.tee = tee
+        self._queue: queue.Queue[Work | object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._watermark = 0
+        self._watermark = self._stored_watermark()
+
+    @property
+    def watermark(self) -> int:
+        """The latest committed batch_id (0 for an empty store)."""
+        return self._watermark
+
+    def _stored_watermark(self) -> int:
+        row = self.store.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchall()
+        return int(row[0][0]) if row else self._watermark
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="seamscope-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Work) -> None:
+        """Queues work; work.done is called from the writer thread once it is committed."""
+        self._queue.put(work)
+
+    def stop(self) -> None:
+        """Commits what is queued, runs the hook a last time if it owes it, and ends the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        """Checkpoints and closes the store (after stop)."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(duckdb.Error):
+            self.store.con.execute("CHECKPOINT")
+        self.store.close()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        # Spans stored before this run (or drained from the spool) get classified too.
+        self._run_hook()
+        owed = Owed.NOTHING
+        last_hook = last_drain = time.monotonic()
+        while True:
+            try:
+                first = self._queue.get(timeout=_QUIET_S[owed])
+            except queue.Empty:
+                if owed is Owed.HOOK:
+                    self._run_hook()
+                    last_hook = time.monotonic()
+                    owed = Owed.CHECKPOINT
+                    continue
+                if owed is Owed.CHECKPOINT:
+                    self._checkpoint()
+                    owed = Owed.NOTHING
+                if time.monotonic() - last_drain >= self.drain_interval_s:
+                    self.drain()
+                    last_drain = time.monotonic()
+                continue
+            work, stopping = self._take(first)
+            if work and self._commit(work):
+                owed = Owed.HOOK if self.after_commit is not None else Owed.CHECKPOINT
+            if owed is Owed.HOOK and time.monotonic() - last_hook >= self.after_commit_interval_s:
+                self._run_hook()
+                last_hook = time.monotonic()
+                owed = Owed.CHECKPOINT
+            if stopping and self._queue.empty():
+                if owed is Owed.HOOK:
+                    self._run_hook()
+                return
+
+    def _take(self, first: object) -> tuple[list[Work], bool]:
+        """first and what else is queued, up to COALESCE_SPANS; and whether stop was asked."""
+        work: list[Work] = []
+        spans = 0
+        stopping = False
+        item = first
+        while True:
+            if item is _STOP:
+                stopping = True
+            else:
+                assert isinstance(item, Work)
+                work.append(item)
+                spans += item.batch.table.num_rows
+            if spans >= COALESCE_SPANS:
+                break
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+        return work, stopping
+
+    def _run_hook(self) -> None:
+        if self.after_commit is None:
+            return
+        try:
+            self.after_commit(self.store.con)
+        except Exception:  # noqa: BLE001 - a hook must not stop the writer
+            _log.exception("seamscope: after_commit hook failed")
+
+    def _commit(self, work: Sequence[Work]) -> int:
+        """Commits work in one transaction, then answers each request; returns spans stored."""
+        store = self.store
+        try:
+            counts: list[int | BaseException] = list(append_many(store, [w.batch for w in work]))
+        except Exception as exc:  # noqa: BLE001 - answered as 503; the writer must go on
+            if len(work) == 1:
+                counts = [exc]
+            else:
+                # One bad request must not fail the others it was coalesced with.
+                counts = []
+                for w in work:
+                    try:
+                        counts.extend(append_many(store, [w.batch]))
+                    except Exception as single:  # noqa: BLE001
+                        counts.append(single)
+            _log.warning("seamscope: a write failed: %s", exc)
+        stored = 0
+        duplicate = 0
+        tee_lines: list[str] = []
+        for w, count in zip(work, counts, strict=True):
+            if isinstance(count, int):
+                stored += count
+                if not count:
+                    duplicate += w.batch.table.num_rows
+                elif w.tee_line is not None and self.tee is not None:
+                    tee_lines.append(w.tee_line)
+        if tee_lines and self.tee is not None:
+            try:
+                self.tee.write("\n".join(tee_lines) + "\n")
+                self.tee.flush()
+            except OSError as exc:
+                _log.warning("seamscope: cannot write the tee file: %s", exc)
+        if stored:
+            self._watermark = self._stored_watermark()
+        self.stats.add(stored=stored, duplicate=duplicate)
+        for w, count in zip(work, counts, strict=True):
+            w.done(count)
+        return stored
+
+    def _checkpoint(self) -> None:
+        try:
+            self.store.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            _log.warning("seamscope: checkpoint failed: %s", exc)
+
+    def drain(self) -> None:
+        """Appends what exporters spooled while nobody owned the store."""
+        try:
+            drained = drain_spool(self.store)
+        except Exception as exc:  # noqa: BLE001 - the spool waits for the next try
+            _log.warning("seamscope: draining the spool failed: %s", exc)
+            return
+        if drained:
+            # The watermark first: whoever sees the count sees the batches too.
+            self._watermark = self._stored_watermark()
+            self.stats.add(drained=drained)
+            if threading.current_thread() is self._thread:
+                self._run_hook()
