@@ -86,7 +86,7 @@ def _a101(edge: EdgeFacts) -> str | None:
         return None
     if edge.mechanism == "graphql" and edge.target.role == "bff":
         return None
-    if edge.mechanism == "rest" and edge.source.rest_allowed:
+    if edge.mechanism == "rest" and edge.source_rest_allowed:
         return None
     if edge.target.role == "bff":
         return f"webapp {_n(edge, 'from')} calls the BFF {_n(edge, 'to')} over REST, not GraphQL"
@@ -103,7 +103,7 @@ def _p103(edge: EdgeFacts) -> str | None:
         and edge.level == "system"
         and edge.mechanism == "rest"
         and edge.source.role == "webapp"
-        and edge.source.rest_allowed
+        and edge.source_rest_allowed
     ):
         return (
             f"webapp {_n(edge, 'from')} is on the landscape's REST exception list and calls "
@@ -609,6 +609,36 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+def _nothing(edge: EdgeFacts) -> str | None:
+    return None
+
+
+UNCLASSIFIED_RULE = Rule(
+    id=UNCLASSIFIED,
+    name=UNCLASSIFIED,
+    level="any",
+    verdict=Verdict.UNCLASSIFIED,
+    summary="No rule of the catalog covers this integration.",
+    rationale="The guideline names no pattern for it; look at it and decide.",
+    section="",
+    example="",
+    fix="Either change the integration to a known pattern, or extend the catalog.",
+    predicate=_nothing,
+)
+"""What the TUI shows for an unclassified edge (the catalog's rules never yield it)."""
+
+
+def rule_for(rule_id: str, verdict: str) -> Rule:
+    """The rule an edge names; a bare record for an id this catalog does not have (a store
+    classified by another version)."""
+    if rule_id in RULES_BY_ID:
+        return RULES_BY_ID[rule_id]
+    if rule_id == UNCLASSIFIED:
+        return UNCLASSIFIED_RULE
+    return Rule(rule_id, rule_id, "?", Verdict(verdict), "", "", "", "", "", _nothing)
+
 
 # Which rule wins when several apply to an edge: evidence of a recurring copy beats the
 # mechanism's own verdict; otherwise predicates are disjoint by construction.

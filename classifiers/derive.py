@@ -38,7 +38,8 @@ from seamscope.classifiers.mechanisms import (
     Resource,
     Side,
 )
-from seamscope.classifiers.model import EdgeFacts, Handling, Node, Polling
+from seamscope.classifiers.model import EdgeFacts, Handling, Polling
+from seamscope.classifiers.results import Edge, Node, to_arrow
 
 # A job is "steady" when its run intervals vary by at most this coefficient of variation.
 STEADY_CV = 0.35
@@ -205,7 +206,6 @@ class _World:
                 role=role,
                 inferred=inferred,
                 inference="; ".join(notes) or None,
-                rest_allowed=name in self.land.rest_allowed_webapps,
             )
         )
 
@@ -611,44 +611,6 @@ def _writes_by_instance(con: duckdb.DuckDBPyConnection, svc: Any, ns: Any, name:
     return {int(r[0]) for r in rows}
 
 
-NODE_SCHEMA = pa.schema(
-    [
-        ("node_id", pa.string()),
-        ("node_type", pa.string()),
-        ("name", pa.string()),
-        ("system", pa.string()),
-        ("role", pa.string()),
-        ("resource_kind", pa.string()),
-        ("inferred", pa.bool_()),
-        ("inference", pa.string()),
-    ]
-)
-EDGE_SCHEMA = pa.schema(
-    [
-        ("edge_id", pa.string()),
-        ("from_node", pa.string()),
-        ("to_node", pa.string()),
-        ("from_system", pa.string()),
-        ("to_system", pa.string()),
-        ("mechanism", pa.string()),
-        ("direction", pa.string()),
-        ("via", pa.string()),
-        ("level", pa.string()),
-        ("rule_id", pa.string()),
-        ("verdict", pa.string()),
-        ("reason", pa.string()),
-        ("operations", pa.list_(pa.string())),
-        ("span_count", pa.int64()),
-        ("error_count", pa.int64()),
-        ("p50_ms", pa.float64()),
-        ("p95_ms", pa.float64()),
-        ("first_seen", pa.timestamp("us", tz="UTC")),
-        ("last_seen", pa.timestamp("us", tz="UTC")),
-        ("sample_trace_id", pa.string()),
-    ]
-)
-
-
 def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
     """Rebuilds nodes, edges and the group -> edge map from the aggregates.
 
@@ -665,7 +627,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
         pairs[int(recv)].add(int(call))
     polling = _polling(con, world.groups)
 
-    edge_rows: dict[str, list[Any]] = {f.name: [] for f in EDGE_SCHEMA}
+    rows: list[Edge] = []
     map_rows: dict[str, list[Any]] = {"gkey": [], "edge_id": []}
     for key in sorted(edges):
         e = edges[key]
@@ -673,8 +635,6 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
         owner_known = False
         if e.owner_kind is not None:
             owner, owner_known, _inf, _how = world.owner(*e.owner_kind)
-        source_system = e.source.system
-        target_system = e.target.system
         leader: tuple[bool | None, str | None] = (None, None)
         handling = Handling()
         if e.mechanism == EVENTBRIDGE.name:
@@ -688,6 +648,8 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             direction=e.direction,
             level=_level(e.source, e.target),
             via=e.via,
+            source_rest_allowed=e.source.node_type == "component"
+            and e.source.name in world.land.rest_allowed_webapps,
             operations=tuple(sorted(e.ops)),
             owner=owner,
             owner_known=owner_known,
@@ -705,42 +667,36 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             default=None,
         )
         firsts = [g.first_seen for g in groups if g.first_seen is not None]
-        values = {
-            "edge_id": eid,
-            "from_node": e.source.node_id,
-            "to_node": e.target.node_id,
-            "from_system": source_system,
-            "to_system": target_system,
-            "mechanism": e.mechanism,
-            "direction": e.direction,
-            "via": e.via,
-            "level": facts.level,
-            "rule_id": label.rule_id,
-            "verdict": label.verdict,
-            "reason": label.reason,
-            "operations": sorted(e.ops)[:50],
-            "span_count": sum(g.n for g in groups),
-            "error_count": sum(g.errors for g in groups),
-            "p50_ms": None,
-            "p95_ms": None,
-            "first_seen": min(firsts) if firsts else None,
-            "last_seen": latest.last_seen if latest else None,
-            "sample_trace_id": latest.sample_trace_id if latest else None,
-        }
-        for name, value in values.items():
-            edge_rows[name].append(value)
+        rows.append(
+            Edge(
+                edge_id=eid,
+                from_node=e.source.node_id,
+                to_node=e.target.node_id,
+                from_system=e.source.system,
+                to_system=e.target.system,
+                mechanism=e.mechanism,
+                direction=e.direction,
+                via=e.via,
+                level=facts.level,
+                rule_id=label.rule_id,
+                verdict=label.verdict,
+                reason=label.reason,
+                operations=tuple(sorted(e.ops)[:50]),
+                span_count=sum(g.n for g in groups),
+                error_count=sum(g.errors for g in groups),
+                p50_ms=None,  # from the histograms, below
+                p95_ms=None,
+                first_seen=min(firsts) if firsts else None,
+                last_seen=latest.last_seen if latest else None,
+                sample_trace_id=latest.sample_trace_id if latest else None,
+            )
+        )
         for g in sorted(e.gkeys):
             map_rows["gkey"].append(g)
             map_rows["edge_id"].append(eid)
 
-    node_rows: dict[str, list[Any]] = {f.name: [] for f in NODE_SCHEMA}
-    for node_id in sorted(world.nodes):
-        node = world.nodes[node_id]
-        for name in NODE_SCHEMA.names:
-            node_rows[name].append(getattr(node, name))
-
-    _replace(con, "nodes", pa.Table.from_pydict(node_rows, schema=NODE_SCHEMA))
-    _replace(con, "edges", pa.Table.from_pydict(edge_rows, schema=EDGE_SCHEMA))
+    _replace(con, "nodes", to_arrow(Node, (world.nodes[n] for n in sorted(world.nodes))))
+    _replace(con, "edges", to_arrow(Edge, rows))
     _replace(
         con,
         "classifier_group_edges",

@@ -1,23 +1,13 @@
-"""The plain data rules look at: nodes, and an edge with the evidence gathered for it."""
+"""The plain data rules look at: an edge between two nodes (results.Node) with the evidence
+gathered for it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from seamscope.classifiers.results import Node
+
 WEBAPP_FACING = ("webapp", "bff")
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    node_id: str
-    node_type: str  # component | resource | external
-    name: str
-    system: str | None
-    role: str | None = None
-    resource_kind: str | None = None
-    inferred: bool = False
-    inference: str | None = None
-    rest_allowed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +38,7 @@ class EdgeFacts:
     direction: str  # call | listen
     level: str  # system | component | external
     via: str | None = None
+    source_rest_allowed: bool = False  # the source is on the landscape's REST exception list
     operations: tuple[str, ...] = ()
     owner: str | None = None  # the owning system of the resource the edge is about
     owner_known: bool = False

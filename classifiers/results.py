@@ -1,10 +1,26 @@
-"""The classifier's results, declared once: the verdict a rule gives an edge, with the rank that
-orders findings worst first and the style every front end shows it in."""
+"""The classifier's results, declared once: the verdict a rule gives an edge (with the rank that
+orders findings worst first and the style every front end shows it in), and the node, edge and
+finding records.
+
+A stored record's fields carry their columns (`Col`), so the one declaration makes the table
+(classifiers/schema.py), the Arrow data the classifier writes, the records every reader gets
+(classifiers/read.py) and docs/schema.md's tables (a test keeps them in step).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import functools
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Any
+
+import pyarrow as pa
+
+from seamscope.tracer.schema import Column
 
 
 class Verdict(StrEnum):
@@ -53,3 +69,240 @@ def verdict_rank_sql(column: str = "verdict") -> str:
     """A SQL expression ranking a verdict column as Verdict.rank does."""
     whens = " ".join(f"WHEN '{v}' THEN {v.rank}" for v in Verdict.worst_first())
     return f"CASE {column} {whens} ELSE {len(Verdict)} END"
+
+
+@dataclass(frozen=True, slots=True)
+class Col:
+    """A record field's column in the store: its DuckDB type (and constraint), and what it holds
+    (docs/schema.md says so)."""
+
+    sql: str
+    doc: str
+
+
+# DuckDB type -> the Arrow type the classifier writes it as.
+_ARROW: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "VARCHAR[]": pa.list_(pa.string()),
+    "BOOLEAN": pa.bool_(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A component, an AWS resource or a vendor: a row of ``nodes``."""
+
+    node_id: Annotated[
+        str,
+        Col(
+            "VARCHAR PRIMARY KEY",
+            "`component:<system>/<service.name>`, an AWS resource such as `dynamodb:table/Orders`, "
+            "`events:bus/default`, `sqs:queue/orders-q`, or `external:<vendor or host>`",
+        ),
+    ]
+    node_type: Annotated[str, Col("VARCHAR NOT NULL", "`component`, `resource` or `external`")]
+    name: Annotated[str, Col("VARCHAR NOT NULL", "service name, resource name or vendor")]
+    system: Annotated[str | None, Col("VARCHAR", "the owning system; NULL when unknown")]
+    role: Annotated[
+        str | None, Col("VARCHAR", "components: `webapp`, `bff`, `backend`, `worker`, `job`")
+    ] = None
+    resource_kind: Annotated[
+        str | None, Col("VARCHAR", "resources: `dynamodb-table`, `sqs-queue`, `events-bus`, ...")
+    ] = None
+    inferred: Annotated[
+        bool,
+        Col(
+            "BOOLEAN NOT NULL",
+            "true when system, role or owner was inferred rather than declared",
+        ),
+    ] = False
+    inference: Annotated[str | None, Col("VARCHAR", "how it was inferred")] = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Node:
+        return cls(**_values(cls, row))
+
+    @property
+    def label(self) -> str:
+        """How reports name it: a component as system/name, anything else by its id."""
+        if self.node_type == "component":
+            return f"{self.system or '?'}/{self.name}"
+        return self.node_id
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One integration, (from, to, mechanism, direction), with the rule that labels it: a row of
+    ``edges``."""
+
+    edge_id: Annotated[
+        str,
+        Col("VARCHAR PRIMARY KEY", "stable hash of from_node, to_node, mechanism, direction"),
+    ]
+    from_node: Annotated[str, Col("VARCHAR NOT NULL", "`nodes.node_id` of the caller / producer")]
+    to_node: Annotated[
+        str, Col("VARCHAR NOT NULL", "`nodes.node_id` of the callee / consumer / resource")
+    ]
+    from_system: Annotated[str | None, Col("VARCHAR", "system of `from_node`")]
+    to_system: Annotated[str | None, Col("VARCHAR", "system of `to_node`")]
+    mechanism: Annotated[
+        str,
+        Col(
+            "VARCHAR NOT NULL",
+            "`rest`, `graphql`, `dynamodb`, `dynamodb-streams`, `eventbridge`, `sqs`, `sns`, "
+            "`kinesis`, `lambda`, `s3`, `http-external`",
+        ),
+    ]
+    direction: Annotated[str, Col("VARCHAR NOT NULL", "`call` or `listen`")]
+    via: Annotated[
+        str | None, Col("VARCHAR", "listening edges: the resource the event travels through")
+    ]
+    level: Annotated[str, Col("VARCHAR NOT NULL", "`system`, `component` or `external`")]
+    rule_id: Annotated[
+        str,
+        Col(
+            "VARCHAR NOT NULL",
+            "`P101` ... `A401`, or `unclassified` (`seamscope patterns` lists them)",
+        ),
+    ]
+    verdict: Annotated[
+        Verdict, Col("VARCHAR NOT NULL", "`pattern`, `anti-pattern`, `smell`, `unclassified`")
+    ]
+    reason: Annotated[str | None, Col("VARCHAR", "why this rule, in terms of the evidence seen")]
+    operations: Annotated[
+        tuple[str, ...],
+        Col("VARCHAR[]", "GraphQL operations, HTTP routes, detail-types, AWS methods seen"),
+    ]
+    span_count: Annotated[int, Col("BIGINT NOT NULL", "spans on this edge")]
+    error_count: Annotated[int, Col("BIGINT NOT NULL", "of which status ERROR")]
+    p50_ms: Annotated[float | None, Col("DOUBLE", "median duration")]
+    p95_ms: Annotated[float | None, Col("DOUBLE", "95th percentile duration")]
+    first_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "earliest span")]
+    last_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "latest span")]
+    sample_trace_id: Annotated[str | None, Col("VARCHAR", "a trace to look at")]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Edge:
+        return cls(**_values(cls, row))
+
+    @property
+    def error_rate(self) -> float:
+        return self.error_count / self.span_count if self.span_count else 0.0
+
+    def as_json(self, source: str, target: str) -> dict[str, Any]:
+        """The JSON shape of `seamscope edges`: the columns, and the ends by name."""
+        out: dict[str, Any] = {"edge_id": self.edge_id, "from": source, "to": target}
+        for column in columns(Edge)[1:]:
+            value = getattr(self, column.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[column.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """An edge as reports name it (`seamscope check` and its baselines, drift): its ends by name,
+    its rule's name and what to do instead."""
+
+    edge: Edge
+    source: str
+    target: str
+    rule_name: str
+    fix: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What a baseline remembers a finding by."""
+        return (self.edge.rule_id, self.source, self.target, self.edge.mechanism)
+
+    def as_json(self) -> dict[str, Any]:
+        e = self.edge
+        return {
+            "rule_id": e.rule_id,
+            "name": self.rule_name,
+            "verdict": e.verdict,
+            "level": e.level,
+            "from": self.source,
+            "to": self.target,
+            "from_system": e.from_system,
+            "to_system": e.to_system,
+            "mechanism": e.mechanism,
+            "direction": e.direction,
+            "via": e.via,
+            "span_count": e.span_count,
+            "error_count": e.error_count,
+            "sample_trace_id": e.sample_trace_id,
+            "reason": e.reason,
+            "fix": self.fix,
+            "edge_id": e.edge_id,
+        }
+
+
+# ---- the records as columns -------------------------------------------------------------------
+
+
+@functools.cache
+def columns(record: type) -> tuple[Column, ...]:
+    """The columns a record declares, in its field order."""
+    hints = typing.get_type_hints(record, include_extras=True)
+    found: list[Column] = []
+    for f in dataclasses.fields(record):
+        col = next(
+            (m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Col)), None
+        )
+        if col is not None:
+            base = col.sql.split(" ")[0]
+            found.append(Column(f.name, col.sql, _ARROW[base], col.doc))
+    return tuple(found)
+
+
+def table_ddl(table: str, record: type) -> str:
+    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in columns(record))
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n)"
+
+
+def to_arrow(record: type, rows: Iterable[Any]) -> pa.Table:
+    """Records as the Arrow table of their columns."""
+    cols = columns(record)
+    data: dict[str, list[Any]] = {c.name: [] for c in cols}
+    for row in rows:
+        for c in cols:
+            data[c.name].append(getattr(row, c.name))
+    return pa.Table.from_pydict(data, schema=pa.schema([(c.name, c.arrow_type) for c in cols]))
+
+
+def _values(record: type, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's field values from a query's row (a dict of its columns)."""
+    return {name: convert(row[name]) for name, convert in _converters(record)}
+
+
+@functools.cache
+def _converters(record: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    hints = typing.get_type_hints(record)
+    out = []
+    for c in columns(record):
+        hint = hints[c.name]
+        if hint is Verdict:
+            convert: Callable[[Any], Any] = Verdict
+        elif hint is bool or hint is int:
+            convert = hint
+        elif typing.get_origin(hint) is tuple:
+            convert = _tuple
+        else:
+            convert = _same
+        out.append((c.name, convert))
+    return tuple(out)
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value or ())
+
+
+def _same(value: Any) -> Any:
+    return value

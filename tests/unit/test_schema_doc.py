@@ -1,6 +1,7 @@
 """docs/schema.md documents every column of the store; this fails when the doc and the schema drift.
 
-The spans column table is generated: run with SEAMSCOPE_UPDATE_DOCS=1 to rewrite it.
+The column tables of spans, nodes and edges are generated (from tracer/schema.py and the records
+of classifiers/results.py): run with SEAMSCOPE_UPDATE_DOCS=1 to rewrite them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import re
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from seamscope.classifiers.results import Edge, Node, columns
 from seamscope.classifiers.schema import CLASSIFIER_DDL
-from seamscope.tracer.schema import DDL, SCHEMA_VERSION, SPAN_COLUMNS
+from seamscope.tracer.schema import DDL, SCHEMA_VERSION, SPAN_COLUMNS, Column
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
-BEGIN = "<!-- spans-columns:begin (generated from tracer/schema.py SPAN_COLUMNS) -->"
-END = "<!-- spans-columns:end -->"
 
 
 def render_span_columns() -> str:
@@ -27,23 +28,46 @@ def render_span_columns() -> str:
     return "\n".join(lines)
 
 
+def _type(column: Column) -> str:
+    base = column.sql_type.split(" ")[0]
+    return f"`{base}` primary key" if "PRIMARY KEY" in column.sql_type else f"`{base}`"
+
+
+def render_record_columns(record: type) -> str:
+    lines = ["| column | type | what it holds |", "|---|---|---|"]
+    for column in columns(record):
+        lines.append(f"| `{column.name}` | {_type(column)} | {column.doc} |")
+    return "\n".join(lines)
+
+
+GENERATED = {
+    "spans": ("tracer/schema.py SPAN_COLUMNS", render_span_columns),
+    "nodes": ("classifiers/results.py Node", lambda: render_record_columns(Node)),
+    "edges": ("classifiers/results.py Edge", lambda: render_record_columns(Edge)),
+}
+
+
 def _section(text: str, heading: str) -> str:
     match = re.search(rf"^#+ [^\n]*`{heading}`[^\n]*$(.*?)(?=^#+ |\Z)", text, re.M | re.S)
     assert match, f"docs/schema.md has no section for `{heading}`"
     return match.group(1)
 
 
-def test_spans_column_table_is_generated_from_the_schema() -> None:
+@pytest.mark.parametrize("table", sorted(GENERATED))
+def test_column_tables_are_generated_from_the_schema(table: str) -> None:
+    source, render = GENERATED[table]
+    begin = f"<!-- {table}-columns:begin (generated from {source}) -->"
+    end = f"<!-- {table}-columns:end -->"
     text = DOC.read_text()
-    assert BEGIN in text and END in text
-    head, rest = text.split(BEGIN, 1)
-    current, tail = rest.split(END, 1)
-    expected = render_span_columns()
+    assert begin in text and end in text
+    head, rest = text.split(begin, 1)
+    current, tail = rest.split(end, 1)
+    expected = render()
     if os.environ.get("SEAMSCOPE_UPDATE_DOCS") == "1":
-        DOC.write_text(f"{head}{BEGIN}\n{expected}\n{END}{tail}")
+        DOC.write_text(f"{head}{begin}\n{expected}\n{end}{tail}")
         return
     assert current.strip() == expected, (
-        "docs/schema.md's spans table differs from SPAN_COLUMNS: "
+        f"docs/schema.md's {table} table differs from {source}: "
         "SEAMSCOPE_UPDATE_DOCS=1 pytest tests/unit/test_schema_doc.py"
     )
 
