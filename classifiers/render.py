@@ -13,28 +13,29 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID
-from seamscope.classifiers.report import Snapshot
-from seamscope.classifiers.results import Verdict
+from seamscope.classifiers.read import Snapshot
+from seamscope.classifiers.results import Finding, Node, Verdict
 
 # ---- findings ---------------------------------------------------------------------------------
 
 
-def findings_text(new: list[dict[str, Any]], known: list[dict[str, Any]], gone: list[Any]) -> str:
+def findings_text(new: list[Finding], known: list[Finding], gone: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for title, items in (("New", new), ("Known (in the baseline)", known)):
         if not items:
             continue
         lines.append(f"{title}: {len(items)}")
         for f in items:
+            e = f.edge
             lines.append(
-                f"  {f['rule_id']} {f['verdict']:<12} {f['from']} -> {f['to']} "
-                f"[{f['mechanism']}, {f['level']}, {f['span_count']} spans]"
+                f"  {e.rule_id} {e.verdict:<12} {f.source} -> {f.target} "
+                f"[{e.mechanism}, {e.level}, {e.span_count} spans]"
             )
-            lines.append(f"      why: {f['reason']}")
-            if f.get("fix"):
-                lines.append(f"      fix: {f['fix']}")
-            if f.get("sample_trace_id"):
-                lines.append(f"      trace: {f['sample_trace_id']}")
+            lines.append(f"      why: {e.reason}")
+            if f.fix:
+                lines.append(f"      fix: {f.fix}")
+            if e.sample_trace_id:
+                lines.append(f"      trace: {e.sample_trace_id}")
     if gone:
         lines.append(f"No longer seen (remove from the baseline): {len(gone)}")
         for g in gone:
@@ -44,15 +45,20 @@ def findings_text(new: list[dict[str, Any]], known: list[dict[str, Any]], gone: 
     return "\n".join(lines)
 
 
-def findings_json(new: list[dict[str, Any]], known: list[dict[str, Any]], gone: list[Any]) -> str:
+def findings_json(new: list[Finding], known: list[Finding], gone: list[dict[str, Any]]) -> str:
     return json.dumps(
-        {"findings": new + known, "new": len(new), "known": len(known), "no_longer_seen": gone},
+        {
+            "findings": [f.as_json() for f in new + known],
+            "new": len(new),
+            "known": len(known),
+            "no_longer_seen": gone,
+        },
         indent=2,
         default=str,
     )
 
 
-def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> str:
+def findings_sarif(new: list[Finding], known: list[Finding]) -> str:
     rules = [
         {
             "id": r.id,
@@ -67,24 +73,25 @@ def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> st
     ]
     results = []
     for f, baseline in [(f, False) for f in new] + [(f, True) for f in known]:
+        e = f.edge
         results.append(
             {
-                "ruleId": f["rule_id"],
-                "level": "error" if f["verdict"] == Verdict.ANTI_PATTERN else "warning",
+                "ruleId": e.rule_id,
+                "level": "error" if e.verdict is Verdict.ANTI_PATTERN else "warning",
                 "baselineState": "unchanged" if baseline else "new",
-                "message": {"text": f"{f['from']} -> {f['to']} ({f['mechanism']}): {f['reason']}"},
+                "message": {"text": f"{f.source} -> {f.target} ({e.mechanism}): {e.reason}"},
                 "locations": [
                     {
                         "logicalLocations": [
-                            {"fullyQualifiedName": f"{f['from']} -> {f['to']}", "kind": "edge"}
+                            {"fullyQualifiedName": f"{f.source} -> {f.target}", "kind": "edge"}
                         ]
                     }
                 ],
-                "partialFingerprints": {"seamscopeEdge": f["edge_id"]},
+                "partialFingerprints": {"seamscopeEdge": e.edge_id},
                 "properties": {
-                    "spanCount": f["span_count"],
-                    "sampleTraceId": f["sample_trace_id"],
-                    "fix": f["fix"],
+                    "spanCount": e.span_count,
+                    "sampleTraceId": e.sample_trace_id,
+                    "fix": f.fix,
                 },
             }
         )
@@ -109,22 +116,19 @@ def findings_sarif(new: list[dict[str, Any]], known: list[dict[str, Any]]) -> st
     )
 
 
-def findings_junit(
-    new: list[dict[str, Any]], known: list[dict[str, Any]], failing: Collection[str]
-) -> str:
+def findings_junit(new: list[Finding], known: list[Finding], failing: Collection[Verdict]) -> str:
     cases: list[str] = []
     failures = 0
     for f in new + known:
-        name = quoteattr(f"{f['rule_id']} {f['from']} -> {f['to']} [{f['mechanism']}]")
+        e = f.edge
+        name = quoteattr(f"{e.rule_id} {f.source} -> {f.target} [{e.mechanism}]")
         body = ""
-        if f in new and f["verdict"] in failing:
+        if f in new and e.verdict in failing:
             failures += 1
-            message = quoteattr(f"{f['rule_id']} {RULES_BY_ID[f['rule_id']].name}")
-            text = escape(f"{f['reason']}\nDo instead: {f['fix']}\nTrace: {f['sample_trace_id']}")
-            body = f"<failure message={message} type={quoteattr(f['verdict'])}>{text}</failure>"
-        cases.append(
-            f'    <testcase classname="seamscope.{f["level"]}" name={name}>{body}</testcase>'
-        )
+            message = quoteattr(f"{e.rule_id} {RULES_BY_ID[e.rule_id].name}")
+            text = escape(f"{e.reason}\nDo instead: {f.fix}\nTrace: {e.sample_trace_id}")
+            body = f"<failure message={message} type={quoteattr(e.verdict)}>{text}</failure>"
+        cases.append(f'    <testcase classname="seamscope.{e.level}" name={name}>{body}</testcase>')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<testsuite name="seamscope check" tests="{len(cases)}" failures="{failures}">\n'
@@ -149,27 +153,26 @@ def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
     """Edges between systems (and vendors): (from, to) -> mechanisms, worst verdict."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for e in snapshot.edges:
-        if e["level"] not in ("system", "external"):
+        if e.level not in ("system", "external"):
             continue
-        a = _system_of(snapshot, e["from_node"], e["from_system"])
-        b = _system_of(snapshot, e["to_node"], e["to_system"])
+        a = _system_of(snapshot, e.from_node, e.from_system)
+        b = _system_of(snapshot, e.to_node, e.to_system)
         if a is None or b is None or a == b:
             continue
         entry = merged.setdefault(
             (a, b), {"mechanisms": set(), "verdict": Verdict.PATTERN, "rules": set()}
         )
-        entry["mechanisms"].add(e["mechanism"])
-        entry["rules"].add(e["rule_id"])
-        verdict = Verdict(e["verdict"])
-        if verdict.rank < entry["verdict"].rank:
-            entry["verdict"] = verdict
+        entry["mechanisms"].add(e.mechanism)
+        entry["rules"].add(e.rule_id)
+        if e.verdict.rank < entry["verdict"].rank:
+            entry["verdict"] = e.verdict
     return merged
 
 
 def _system_of(snapshot: Snapshot, node_id: str, system: str | None) -> str | None:
-    node = snapshot.nodes.get(node_id, {})
-    if node.get("node_type") == "external":
-        return f"vendor:{node.get('name')}"
+    node = snapshot.nodes.get(node_id)
+    if node is not None and node.node_type == "external":
+        return f"vendor:{node.name}"
     return system
 
 
@@ -199,26 +202,26 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
             lines.append(f'    {_ident(a)} -->|"{_label(label)}"| {_ident(b)}')
             links.append(entry["verdict"])
     else:
-        by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_system: dict[str, list[Node]] = defaultdict(list)
         for node in snapshot.nodes.values():
-            if node["node_type"] == "external":
+            if node.node_type == "external":
                 by_system["(vendors)"].append(node)
             else:
-                by_system[node["system"] or "(unknown)"].append(node)
+                by_system[node.system or "(unknown)"].append(node)
         for system in sorted(by_system):
             lines.append(f'    subgraph {_ident("sys_" + system)}["{_label(system)}"]')
-            for node in sorted(by_system[system], key=lambda n: n["node_id"]):
-                shape = ("[(", ")]") if node["node_type"] == "resource" else ("[", "]")
-                text = _label(node["name"] if node["node_type"] != "resource" else node["node_id"])
-                lines.append(f'        {_ident(node["node_id"])}{shape[0]}"{text}"{shape[1]}')
+            for node in sorted(by_system[system], key=lambda n: n.node_id):
+                shape = ("[(", ")]") if node.node_type == "resource" else ("[", "]")
+                text = _label(node.name if node.node_type != "resource" else node.node_id)
+                lines.append(f'        {_ident(node.node_id)}{shape[0]}"{text}"{shape[1]}')
             lines.append("    end")
         for e in snapshot.edges:
-            label = f"{e['mechanism']} · {e['rule_id']}"
-            arrow = "-.->" if e["direction"] == "listen" else "-->"
+            label = f"{e.mechanism} · {e.rule_id}"
+            arrow = "-.->" if e.direction == "listen" else "-->"
             lines.append(
-                f'    {_ident(e["from_node"])} {arrow}|"{_label(label)}"| {_ident(e["to_node"])}'
+                f'    {_ident(e.from_node)} {arrow}|"{_label(label)}"| {_ident(e.to_node)}'
             )
-            links.append(Verdict(e["verdict"]))
+            links.append(e.verdict)
     for i, verdict in enumerate(links):
         if verdict in _LINK_STYLE:
             lines.append(f"    linkStyle {i} {_LINK_STYLE[verdict]}")
@@ -227,28 +230,28 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
 
 def structurizr(snapshot: Snapshot, level: str) -> str:
     """Structurizr DSL: systems (and vendors) as software systems, components as containers."""
-    systems: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    vendors: list[dict[str, Any]] = []
+    systems: dict[str, list[Node]] = defaultdict(list)
+    vendors: list[Node] = []
     for node in snapshot.nodes.values():
-        if node["node_type"] == "external":
+        if node.node_type == "external":
             vendors.append(node)
-        elif node["system"]:
-            systems[node["system"]].append(node)
+        elif node.system:
+            systems[node.system].append(node)
     out = ["workspace {", "    model {"]
     for system in sorted(systems):
         out.append(f'        {_ident("s_" + system)} = softwareSystem "{_label(system)}" {{')
         if level == "component":
-            for node in sorted(systems[system], key=lambda n: n["node_id"]):
-                tech = node["role"] or node["resource_kind"] or ""
-                tags = "Resource" if node["node_type"] == "resource" else (node["role"] or "")
+            for node in sorted(systems[system], key=lambda n: n.node_id):
+                tech = node.role or node.resource_kind or ""
+                tags = "Resource" if node.node_type == "resource" else (node.role or "")
                 out.append(
-                    f"            {_ident('c_' + node['node_id'])} = container "
-                    f'"{_label(node["name"])}" "" "{_label(tech)}" "{_label(tags)}"'
+                    f"            {_ident('c_' + node.node_id)} = container "
+                    f'"{_label(node.name)}" "" "{_label(tech)}" "{_label(tags)}"'
                 )
         out.append("        }")
-    for node in sorted(vendors, key=lambda n: n["node_id"]):
+    for node in sorted(vendors, key=lambda n: n.node_id):
         out.append(
-            f'        {_ident("v_" + node["name"])} = softwareSystem "{_label(node["name"])}" '
+            f'        {_ident("v_" + node.name)} = softwareSystem "{_label(node.name)}" '
             '"" "External"'
         )
     if level == "system":
@@ -260,18 +263,17 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
     else:
         for e in snapshot.edges:
             ends = []
-            for node_id in (e["from_node"], e["to_node"]):
-                node = snapshot.nodes.get(node_id, {})
-                if node.get("node_type") == "external":
-                    ends.append(_ident("v_" + str(node.get("name"))))
-                elif node.get("system"):
+            for node_id in (e.from_node, e.to_node):
+                found = snapshot.nodes.get(node_id)
+                if found is not None and found.node_type == "external":
+                    ends.append(_ident("v_" + found.name))
+                elif found is not None and found.system:
                     ends.append(_ident("c_" + node_id))
                 else:
                     ends.append("")
             if all(ends):
                 out.append(
-                    f'        {ends[0]} -> {ends[1]} "{e["mechanism"]} ({e["rule_id"]})" '
-                    f'"{e["verdict"]}"'
+                    f'        {ends[0]} -> {ends[1]} "{e.mechanism} ({e.rule_id})" "{e.verdict}"'
                 )
     out += ["    }", "    views {"]
     if level == "system":

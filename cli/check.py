@@ -19,7 +19,7 @@ from seamscope.classifiers.render import (
     findings_sarif,
     findings_text,
 )
-from seamscope.classifiers.results import FINDINGS, Verdict
+from seamscope.classifiers.results import FINDINGS, Finding, Verdict
 from seamscope.cli.edges import load, store_options
 from seamscope.tracer.errors import SeamscopeError
 
@@ -32,6 +32,7 @@ class BaselineError(SeamscopeError):
 
 
 def _key(item: dict[str, Any]) -> tuple[str, ...]:
+    """A baseline entry's key, as Finding.key."""
     return tuple(str(item.get(k)) for k in _KEY)
 
 
@@ -54,8 +55,8 @@ def read_baseline(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def write_baseline(path: Path, findings: list[dict[str, Any]]) -> None:
-    entries = sorted(({k: f[k] for k in (*_KEY, "verdict")} for f in findings), key=_key)
+def write_baseline(path: Path, findings: list[Finding]) -> None:
+    entries = sorted(({k: f.as_json()[k] for k in (*_KEY, "verdict")} for f in findings), key=_key)
     path.write_text(json.dumps({"version": 1, "findings": entries}, indent=2) + "\n")
 
 
@@ -91,9 +92,9 @@ def check(
         return
     known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
     failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
-    new = [f for f in findings if _key(f) not in known_keys]
-    known = [f for f in findings if _key(f) in known_keys]
-    current = {_key(f) for f in findings}
+    new = [f for f in findings if f.key not in known_keys]
+    known = [f for f in findings if f.key in known_keys]
+    current = {f.key for f in findings}
     gone = [b for k, b in known_keys.items() if k not in current]
     if fmt == "json":
         click.echo(findings_json(new, known, gone))
@@ -108,5 +109,5 @@ def check(
             f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",
             err=True,
         )
-    if any(f["verdict"] in failing for f in new):
+    if any(f.edge.verdict in failing for f in new):
         sys.exit(1)

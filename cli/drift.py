@@ -28,7 +28,10 @@ def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
-                {"declared_not_seen": missing, "seen_not_declared": undeclared},
+                {
+                    "declared_not_seen": missing,
+                    "seen_not_declared": [u.as_json() for u in undeclared],
+                },
                 indent=2,
                 default=str,
             )
@@ -40,6 +43,6 @@ def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
             click.echo(f"  {landscape.path}:{m['line']}: {m['from']} -> {m['to']}{mech}")
         click.echo(f"Seen but never declared: {len(undeclared)}")
         for u in undeclared:
-            click.echo(f"  {u['from']} -> {u['to']} [{u['mechanism']}, {u['rule_id']}]")
+            click.echo(f"  {u.source} -> {u.target} [{u.edge.mechanism}, {u.edge.rule_id}]")
     if missing or undeclared:
         sys.exit(1)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from seamscope.classifiers.landscape import Landscape, resolve_landscape
-from seamscope.classifiers.report import Snapshot, read_classification
-from seamscope.classifiers.results import Verdict
+from seamscope.classifiers.read import Snapshot
+from seamscope.classifiers.report import read_classification
 from seamscope.tracer.store import default_db_path
 
 LEVELS = ("system", "component", "external")
@@ -44,31 +45,8 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def edge_record(snapshot: Snapshot, e: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "edge_id": e["edge_id"],
-        "from": snapshot.name(e["from_node"]),
-        "to": snapshot.name(e["to_node"]),
-        "from_node": e["from_node"],
-        "to_node": e["to_node"],
-        "from_system": e["from_system"],
-        "to_system": e["to_system"],
-        "mechanism": e["mechanism"],
-        "direction": e["direction"],
-        "via": e["via"],
-        "level": e["level"],
-        "rule_id": e["rule_id"],
-        "verdict": e["verdict"],
-        "reason": e["reason"],
-        "operations": e["operations"],
-        "span_count": e["span_count"],
-        "error_count": e["error_count"],
-        "p50_ms": e["p50_ms"],
-        "p95_ms": e["p95_ms"],
-        "first_seen": e["first_seen"].isoformat() if e["first_seen"] else None,
-        "last_seen": e["last_seen"].isoformat() if e["last_seen"] else None,
-        "sample_trace_id": e["sample_trace_id"],
-    }
+def _time(value: datetime | None) -> str:
+    return value.isoformat()[:19] if value else ""
 
 
 @click.command()
@@ -78,9 +56,9 @@ def edge_record(snapshot: Snapshot, e: dict[str, Any]) -> dict[str, Any]:
 def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, fmt: str) -> None:
     """List integration edges with the rule each keeps or breaks."""
     snapshot, _ = load(db_path, landscape_path)
-    rows = [edge_record(snapshot, e) for e in snapshot.edges if level in (None, e["level"])]
+    rows = [e for e in snapshot.edges if level in (None, e.level)]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([snapshot.edge_json(e) for e in rows], indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -107,22 +85,22 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
             no_wrap=name not in ("from", "to"),
             justify="right" if name in ("spans", "errors", "p50 ms", "p95 ms") else "left",
         )
-    for r in rows:
+    for e in rows:
         # Text, not str: names come from the spans and rich would read them as markup.
         table.add_row(
-            Text(r["from"]),
-            Text(r["to"]),
-            Text(r["mechanism"]),
-            r["direction"],
-            r["level"],
-            r["rule_id"],
-            Text(r["verdict"], style=Verdict(r["verdict"]).style),
-            str(r["span_count"]),
-            str(r["error_count"]),
-            _ms(r["p50_ms"]),
-            _ms(r["p95_ms"]),
-            (r["first_seen"] or "")[:19],
-            (r["last_seen"] or "")[:19],
+            Text(snapshot.name(e.from_node)),
+            Text(snapshot.name(e.to_node)),
+            Text(e.mechanism),
+            e.direction,
+            e.level,
+            e.rule_id,
+            Text(e.verdict.value, style=e.verdict.style),
+            str(e.span_count),
+            str(e.error_count),
+            _ms(e.p50_ms),
+            _ms(e.p95_ms),
+            _time(e.first_seen),
+            _time(e.last_seen),
         )
     console = Console()
     if not console.is_terminal:

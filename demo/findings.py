@@ -6,7 +6,7 @@ Components and vendors go by name, AWS resources by their node id (``dynamodb:ta
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -16,59 +16,41 @@ from rich.text import Text
 from seamscope.classifiers.catalog import UNCLASSIFIED
 from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.landscape import load_landscape
-from seamscope.classifiers.results import Verdict
-from seamscope.tracer.store import open_read_only
-
-EDGES_SQL = """
-SELECT e.rule_id, e.verdict, e.level,
-       CASE WHEN f.node_type = 'resource' OR f.name IS NULL THEN e.from_node ELSE f.name END,
-       CASE WHEN t.node_type = 'resource' OR t.name IS NULL THEN e.to_node ELSE t.name END,
-       e.mechanism, coalesce(e.via, ''), e.span_count
-FROM edges e
-LEFT JOIN nodes f ON f.node_id = e.from_node
-LEFT JOIN nodes t ON t.node_id = e.to_node
-"""
+from seamscope.classifiers.read import Snapshot, snapshot
+from seamscope.classifiers.results import Finding
+from seamscope.tracer.access import open_reader
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeRow:
-    rule_id: str
-    verdict: Verdict
-    level: str
-    source: str
-    target: str
-    mechanism: str
-    via: str
-    spans: int
-
-
-def classified_edges(db_path: Path, landscape_path: Path | None) -> list[EdgeRow]:
+def classified_edges(db_path: Path, landscape_path: Path | None) -> list[Finding]:
     """Classifies the store (once no process owns it) and reads its edges, findings first."""
     landscape = load_landscape(landscape_path) if landscape_path is not None else None
     refresh_store(db_path, landscape)
-    con = open_read_only(db_path)
-    try:
-        rows = [
-            EdgeRow(str(r), Verdict(v), str(lv), str(a), str(b), str(m), str(via), int(n))
-            for r, v, lv, a, b, m, via, n in con.execute(EDGES_SQL).fetchall()
-        ]
-    finally:
-        con.close()
-    return sorted(rows, key=lambda e: (e.verdict.rank, e.rule_id, e.source))
+    snap = open_reader(db_path).run(snapshot)
+    rows = [snap.finding(e, name=_name_in(snap)) for e in snap.edges]
+    return sorted(rows, key=lambda f: (f.edge.verdict.rank, f.edge.rule_id, f.source))
 
 
-def print_findings(db_path: Path, landscape_path: Path | None) -> list[EdgeRow]:
+def _name_in(snap: Snapshot) -> Callable[[str], str]:
+    def name(node_id: str) -> str:
+        node = snap.nodes.get(node_id)
+        return node_id if node is None or node.node_type == "resource" else node.name
+
+    return name
+
+
+def print_findings(db_path: Path, landscape_path: Path | None) -> list[Finding]:
     edges = classified_edges(db_path, landscape_path)
     table = Table(title="Integrations of the demo fleet, findings first", title_justify="left")
     for column in ("rule", "verdict", "level", "from", "to", "mechanism", "via", "spans"):
         table.add_column(column, justify="right" if column == "spans" else "left")
-    for e in edges:
-        cells = (e.rule_id, e.verdict, e.level, e.source, e.target, e.mechanism, e.via)
-        table.add_row(*(Text(c) for c in cells), str(e.spans), style=e.verdict.style)
+    for f in edges:
+        e = f.edge
+        cells = (e.rule_id, e.verdict.value, e.level, f.source, f.target, e.mechanism, e.via or "")
+        table.add_row(*(Text(c) for c in cells), str(e.span_count), style=e.verdict.style)
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
-    fired = sorted({e.rule_id for e in edges if e.rule_id != UNCLASSIFIED})
-    findings = sum(1 for e in edges if e.verdict.is_finding)
+    fired = sorted({f.edge.rule_id for f in edges if f.edge.rule_id != UNCLASSIFIED})
+    findings = sum(1 for f in edges if f.edge.verdict.is_finding)
     console.print(
         f"{len(edges)} edges, {findings} findings; rules seen: {' '.join(fired) or 'none'}"
     )

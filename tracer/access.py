@@ -110,6 +110,15 @@ class EmbeddedOwner(Protocol):
         ...
 
 
+def connection_query(con: duckdb.DuckDBPyConnection) -> Query:
+    """The query function of a connection (or cursor) this process holds."""
+
+    def query(sql: str, params: Params = None) -> pa.Table:
+        return con.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+    return query
+
+
 def open_reader(
     path: Path, *, embedded: EmbeddedOwner | None = None, lock_attempts: int = LOCK_ATTEMPTS
 ) -> Reader:
@@ -182,10 +191,7 @@ class _FileReader(ABC):
 
     def run(self, work: Callable[[Query], T]) -> T:
         def local(cursor: duckdb.DuckDBPyConnection) -> T:
-            def query(sql: str, params: Params = None) -> pa.Table:
-                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
-
-            return work(query)
+            return work(connection_query(cursor))
 
         def remote(owner: OwnerInfo) -> T:
             def query(sql: str, params: Params = None) -> pa.Table:

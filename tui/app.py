@@ -16,10 +16,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
+from seamscope.classifiers import read
+from seamscope.classifiers.read import Filters
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
-from seamscope.tui import data
-from seamscope.tui.data import DataSource, Filters
+from seamscope.tui.data import DataSource, describe_error
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.dialogs import FilterScreen, HelpScreen, ProblemScreen, SearchScreen
 from seamscope.tui.screens.edge import EdgeScreen
@@ -110,7 +111,7 @@ class SeamscopeApp(App[None]):
             source = self.source or self.source_factory()
             self.source = source
             source.refresh()
-            self._token = source.run(data.watermark)
+            self._token = source.run(read.watermark)
         except SeamscopeError as exc:
             self.post_message(self.Problem(exc))
             return
@@ -125,7 +126,7 @@ class SeamscopeApp(App[None]):
 
     def on_seamscope_app_problem(self, message: SeamscopeApp.Problem) -> None:
         error = message.error
-        title, advice = data.describe_error(error)
+        title, advice = describe_error(error)
         text = str(error) or type(error).__name__
         if not isinstance(error, SeamscopeError):
             text = f"{type(error).__name__}: {text}"
@@ -198,18 +199,18 @@ class SeamscopeApp(App[None]):
                 return
             self._poll_failed = False
             source.refresh()
-            token = source.run(data.watermark)
+            token = source.run(read.watermark)
         except Exception:
             self._poll_failed = True
             return  # locked for a moment, or gone: the next tick tries again
         if token != self._token:
-            before = data.finding_count(self._token)
+            before = read.finding_count(self._token)
             self._token = token
             self.post_message(self.DataChanged(token, before))
 
     def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
         self._generation += 1
-        now = data.finding_count(message.token)
+        now = read.finding_count(message.token)
         before = message.findings_before
         if now is not None and before is not None and now > before:
             new = now - before

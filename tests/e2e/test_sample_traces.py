@@ -42,21 +42,21 @@ def test_ingested_samples_get_the_labels_the_readme_promises(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
 
     edges = classified_edges(db, SAMPLES / "seamscope.toml")
-    assert sorted(set(CATALOG) - {e.rule_id for e in edges}) == []
+    assert sorted(set(CATALOG) - {e.edge.rule_id for e in edges}) == []
     wrong = []
     for source, target, mechanism, rule in expected_labels():
         got = sorted(
             {
-                e.rule_id
+                e.edge.rule_id
                 for e in edges
-                if (e.source, e.target, e.mechanism) == (source, target, mechanism)
+                if (e.source, e.target, e.edge.mechanism) == (source, target, mechanism)
             }
         )
         if got != [rule]:
             wrong.append(f"{source} -> {target} ({mechanism}): expected {rule}, got {got}")
     assert wrong == []
     listed = {row[:3] for row in expected_labels()}
-    unlisted = [e for e in edges if (e.source, e.target, e.mechanism) not in listed]
+    unlisted = [e for e in edges if (e.source, e.target, e.edge.mechanism) not in listed]
     assert unlisted == []
 
 

@@ -13,9 +13,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable
 
+from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Verdict
+from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui.data import DataSource, Filters, Query
+from seamscope.tui.data import DataSource
 
 if TYPE_CHECKING:
     from seamscope.tui.app import SeamscopeApp

@@ -12,8 +12,8 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Header, Input, Label, Static
 
+from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Verdict
-from seamscope.tui.data import Filters
 from seamscope.tui.widgets.footer import SteadyFooter
 
 SCREENS_HELP = (

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Static
 
+from seamscope.classifiers import read
+from seamscope.classifiers.read import EdgeDetail
 from seamscope.classifiers.results import Verdict
-from seamscope.tui import data
-from seamscope.tui.data import EdgeDetail, Query
+from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import (
     DataScreen,
     fill_table,
@@ -94,7 +95,7 @@ class EdgeScreen(DataScreen[Any]):
         yield SteadyFooter()
 
     def fetch(self, q: Query) -> EdgeDetail | None:
-        return data.edge_detail(q, self.edge_id)
+        return read.edge_detail(q, self.edge_id)
 
     def show(self, payload: Any) -> None:
         detail: EdgeDetail | None = payload

@@ -13,9 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widgets import DataTable, Header, Static
 
-from seamscope.classifiers.results import Verdict
-from seamscope.tui import data
-from seamscope.tui.data import Edge, Node, Overview, Query, SystemView
+from seamscope.classifiers import read
+from seamscope.classifiers.read import Overview, SystemView
+from seamscope.classifiers.results import Edge, Node, Verdict
+from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import (
     DataScreen,
     fill_table,
@@ -222,7 +223,7 @@ class LandscapeScreen(GraphScreen):
     """Level 1: systems and vendors, and the edges between them."""
 
     def fetch(self, q: Query) -> Overview:
-        return data.overview(q, self.filters)
+        return read.overview(q, self.filters)
 
     def show(self, payload: Any) -> None:
         view: Overview = payload
@@ -257,7 +258,7 @@ class SystemScreen(GraphScreen):
         self.system = system
 
     def fetch(self, q: Query) -> SystemView:
-        return data.system_view(q, self.system, self.filters)
+        return read.system_view(q, self.system, self.filters)
 
     def show(self, payload: Any) -> None:
         view: SystemView = payload

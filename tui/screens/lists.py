@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
-from seamscope.classifiers.results import Verdict
-from seamscope.tui import data
-from seamscope.tui.data import Edge, Query, RuleCount
+from seamscope.classifiers import read
+from seamscope.classifiers.read import RuleCount
+from seamscope.classifiers.results import Edge, Verdict
+from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import (
     DataScreen,
     fill_table,
@@ -44,8 +45,8 @@ class FindingsScreen(DataScreen[Any]):
         if self.rule:
             from dataclasses import replace
 
-            return data.all_edges(q, replace(self.filters, rule=self.rule))
-        return data.findings(q, self.filters)
+            return read.all_edges(q, replace(self.filters, rule=self.rule))
+        return read.findings(q, self.filters)
 
     def show(self, payload: Any) -> None:
         edges: tuple[Edge, ...] = payload
@@ -104,7 +105,7 @@ class PatternsScreen(DataScreen[Any]):
         yield SteadyFooter()
 
     def fetch(self, q: Query) -> tuple[RuleCount, ...]:
-        return data.pattern_counts(q)
+        return read.pattern_counts(q)
 
     def show(self, payload: Any) -> None:
         self._counts: tuple[RuleCount, ...] = payload

@@ -14,9 +14,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
+from seamscope.classifiers import read
+from seamscope.classifiers.read import SpanRow, TraceView
+from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui import data
-from seamscope.tui.data import Query, SpanRow, TraceView
 from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time
 from seamscope.tui.widgets.footer import SteadyFooter
 
@@ -99,7 +100,7 @@ class TraceScreen(DataScreen[Any]):
         yield SteadyFooter()
 
     def fetch(self, q: Query) -> TraceView:
-        return data.trace_view(q, self.trace_id)
+        return read.trace_view(q, self.trace_id)
 
     def show(self, payload: Any) -> None:
         view: TraceView = payload
@@ -181,7 +182,7 @@ class TraceScreen(DataScreen[Any]):
     def _load_attributes(self, span_id: str) -> None:
         trace_id = self.trace_id
         try:
-            attrs = self.source.run(lambda q: data.span_attributes(q, trace_id, span_id))
+            attrs = self.source.run(lambda q: read.span_attributes(q, trace_id, span_id))
         except (SeamscopeError, Exception) as exc:  # shown in the panel, never raised
             self.post_message(self.Attributes(span_id, Text(str(exc), style="red")))
             return

@@ -17,7 +17,8 @@ import pytest
 
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
-from seamscope.classifiers.report import snapshot_of
+from seamscope.classifiers.read import snapshot
+from seamscope.tracer.access import connection_query
 from tests.fixtures.sdks import SDKS
 from tests.fixtures.sdks.expected import (
     Case,
@@ -43,7 +44,8 @@ def edges_of(tmp_path_factory: pytest.TempPathFactory) -> Edges:
             con = duckdb.connect(str(path))
             try:
                 classify(con, parse_landscape(LANDSCAPE, folder / "seamscope.toml"))
-                cache[sdk] = records(snapshot_of(con))
+                with con.cursor() as cursor:
+                    cache[sdk] = records(snapshot(connection_query(cursor)))
             finally:
                 con.close()
         return cache[sdk]

@@ -1,0 +1,514 @@
+"""The one read API of classification results: what the TUI's screens, the command line and the
+demo show, as records (classifiers/results.py), from any reader.
+
+Every function takes a query function (`seamscope.tracer.access.Query`: SQL and parameters in,
+an Arrow table out), so it reads the same through a local connection, the owner's SQL endpoint
+or this process's receiver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
+from seamscope.classifiers.results import (
+    FINDINGS,
+    Edge,
+    Finding,
+    Node,
+    Verdict,
+    columns,
+    sql_list,
+    verdict_rank_sql,
+)
+from seamscope.tracer.access import Query
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the user narrowed the view to; empty fields match everything."""
+
+    system: str = ""
+    component: str = ""
+    mechanism: str = ""
+    verdict: str = ""
+    rule: str = ""
+    window_minutes: int = 0
+    search: str = ""
+
+    def describe(self) -> str:
+        parts = [
+            f"{name}={value}"
+            for name, value in (
+                ("system", self.system),
+                ("component", self.component),
+                ("mechanism", self.mechanism),
+                ("verdict", self.verdict),
+                ("rule", self.rule),
+                ("search", self.search),
+            )
+            if value
+        ]
+        if self.window_minutes:
+            parts.append(f"last {self.window_minutes} min")
+        return ", ".join(parts)
+
+    def with_search(self, text: str) -> Filters:
+        return replace(self, search=text)
+
+    def where(self, now: datetime | None = None) -> tuple[str, list[Any]]:
+        """A WHERE fragment over the edges table (alias-free) and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.system:
+            clauses.append("(from_system = ? OR to_system = ?)")
+            params += [self.system, self.system]
+        if self.component:
+            clauses.append("(from_node ILIKE ? OR to_node ILIKE ?)")
+            params += [f"%{self.component}%", f"%{self.component}%"]
+        for column, value in (
+            ("mechanism", self.mechanism),
+            ("verdict", self.verdict),
+            ("rule_id", self.rule),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.window_minutes and now is not None:
+            clauses.append("last_seen >= ?")
+            params.append(now - timedelta(minutes=self.window_minutes))
+        if self.search:
+            clauses.append(
+                "concat_ws(' ', from_node, to_node, from_system, to_system, mechanism, rule_id,"
+                " verdict, via, reason) ILIKE ?"
+            )
+            params.append(f"%{self.search}%")
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the landscape screen shows."""
+
+    status: str  # ok | empty | unclassified
+    span_count: int
+    systems: tuple[str, ...]
+    components_per_system: dict[str, int]
+    edges: tuple[Edge, ...]  # filtered, system and external level
+    now: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemView:
+    system: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRow:
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    service_name: str | None
+    start_time: datetime
+    duration_ms: float
+    status_code: str
+    edge_id: str | None = None
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeDetail:
+    edge: Edge
+    rule: Rule | None
+    spans: tuple[SpanRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """A span of the same listening edge in another trace: the other side of the event."""
+
+    trace_id: str
+    span_id: str
+    kind: str
+    service_name: str | None
+    start_time: datetime
+    edge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceView:
+    trace_id: str
+    spans: tuple[SpanRow, ...]
+    hops: tuple[Hop, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    rule: Rule
+    edges: int
+    spans: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
+
+
+def _has_table(q: Query, name: str) -> bool:
+    table = q("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
+    return bool(table.column(0)[0].as_py())
+
+
+def _spans_watermark(q: Query) -> int:
+    value = q("SELECT coalesce(max(batch_id), 0) AS w FROM batches", None).column(0)[0].as_py()
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierMark:
+    """How far the classifier's tables reflect the store, from its own state."""
+
+    spans: int  # the newest batch
+    classified: int | None = None  # the batch they reflect, None when unknown
+    landscape: str | None = None  # the fingerprint of the landscape they were made with
+    version: str | None = None  # the classifier's version that made them
+
+
+def classifier_mark(q: Query) -> ClassifierMark:
+    """How far the classifier's tables reflect the store (a refresh may skip classifying)."""
+    spans = _spans_watermark(q)
+    if not _has_table(q, "classifier_state"):
+        return ClassifierMark(spans)
+    state = {
+        str(r["key"]): str(r["value"])
+        for r in q(
+            "SELECT key, value FROM classifier_state "
+            "WHERE key IN ('watermark', 'landscape', 'version')",
+            None,
+        ).to_pylist()
+    }
+    try:
+        classified = int(state["watermark"]) if "watermark" in state else None
+    except ValueError:
+        classified = None
+    return ClassifierMark(spans, classified, state.get("landscape"), state.get("version"))
+
+
+def watermark(q: Query) -> tuple[Any, ...]:
+    """A token that changes when anything a screen shows may have changed."""
+    batch = _spans_watermark(q)
+    if not _has_table(q, "edges"):
+        return (batch, None)
+    row = q(
+        "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
+        "bit_xor(hash(edge_id, rule_id, verdict)), "
+        f"count(*) FILTER (WHERE verdict IN {sql_list(FINDINGS)}) FROM edges",
+        None,
+    ).to_pylist()[0]
+    return (batch, tuple(row.values()))
+
+
+def finding_count(token: object) -> int | None:
+    """How many findings a watermark token saw (None before the classifier ran)."""
+    if isinstance(token, tuple) and len(token) == 2 and isinstance(token[1], tuple):
+        value = token[1][-1]
+        return int(value) if value is not None else None
+    return None
+
+
+_EDGE_COLUMNS = ", ".join(c.name for c in columns(Edge))
+
+_VERDICT_ORDER = verdict_rank_sql()
+
+
+def _now(q: Query) -> datetime | None:
+    value = q("SELECT max(last_seen) FROM edges", None).column(0)[0].as_py()
+    return value if isinstance(value, datetime) else None
+
+
+def overview(q: Query, filters: Filters) -> Overview:
+    """The system landscape: systems and the edges between them (and to vendors)."""
+    span_count = int(q("SELECT count(*) FROM spans", None).column(0)[0].as_py())
+    if not _has_table(q, "edges"):
+        status = "empty" if span_count == 0 else "unclassified"
+        return Overview(status, span_count, (), {}, (), None)
+    # The store's own newest edge is "now" for the time window: a store read later, or a
+    # fixed sample, still shows its last minutes.
+    now = _now(q)
+    where, params = filters.where(now)
+    edges = tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level IN ('system', 'external') "
+                f"AND {where} ORDER BY {_VERDICT_ORDER}, from_system, to_system, mechanism, "
+                "from_node, to_node",
+                params,
+            )
+        )
+    )
+    systems = q(
+        "SELECT system, count(*) FILTER (WHERE node_type = 'component') AS components "
+        "FROM nodes WHERE system IS NOT NULL AND node_type <> 'external' "
+        "GROUP BY system ORDER BY system",
+        None,
+    ).to_pylist()
+    status = "ok" if systems or edges else ("empty" if span_count == 0 else "ok")
+    return Overview(
+        status=status,
+        span_count=span_count,
+        systems=tuple(str(r["system"]) for r in systems),
+        components_per_system={str(r["system"]): int(r["components"]) for r in systems},
+        edges=edges,
+        now=now,
+    )
+
+
+def system_view(q: Query, system: str, filters: Filters) -> SystemView:
+    """Level 2: a system's components, resources and vendors, and every edge touching them."""
+    where, params = replace(filters, system="").where(_now(q))
+    edges = tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE (from_system = ? OR to_system = ?) "
+                f"AND {where} ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
+                [system, system, *params],
+            )
+        )
+    )
+    node_ids = sorted({e.from_node for e in edges} | {e.to_node for e in edges})
+    nodes = tuple(
+        Node.from_row(r)
+        for r in _rows(
+            q(
+                "SELECT * FROM nodes WHERE system = ? OR list_contains(?, node_id) "
+                "ORDER BY node_type, name",
+                [system, node_ids],
+            )
+        )
+    )
+    return SystemView(system, nodes, edges)
+
+
+def findings(q: Query, filters: Filters) -> tuple[Edge, ...]:
+    """Anti-patterns and smells, worst first (verdict, then errors, then traffic)."""
+    if not _has_table(q, "edges"):
+        return ()
+    where, params = filters.where(_now(q))
+    return tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE verdict IN {sql_list(FINDINGS)} "
+                f"AND {where} ORDER BY {_VERDICT_ORDER}, error_count DESC, span_count DESC, "
+                "edge_id",
+                params,
+            )
+        )
+    )
+
+
+def all_edges(q: Query, filters: Filters) -> tuple[Edge, ...]:
+    if not _has_table(q, "edges"):
+        return ()
+    where, params = filters.where(_now(q))
+    return tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE {where} "
+                f"ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
+                params,
+            )
+        )
+    )
+
+
+def pattern_counts(q: Query) -> tuple[RuleCount, ...]:
+    """Each rule of the catalog with how many edges keep or break it (rules seen, too)."""
+    counts: dict[str, tuple[int, int, str]] = {}
+    if _has_table(q, "edges"):
+        for r in q(
+            "SELECT rule_id, any_value(verdict) AS verdict, count(*) AS n, "
+            "sum(span_count) AS spans FROM edges GROUP BY rule_id",
+            None,
+        ).to_pylist():
+            counts[str(r["rule_id"])] = (int(r["n"]), int(r["spans"] or 0), str(r["verdict"]))
+    rules = list(RULES)
+    for rule_id, (_, _, verdict) in sorted(counts.items()):
+        if rule_id not in RULES_BY_ID:
+            rules.append(rule_for(rule_id, verdict))
+    return tuple(
+        RuleCount(rule, counts.get(rule.id, (0, 0, ""))[0], counts.get(rule.id, (0, 0, ""))[1])
+        for rule in rules
+    )
+
+
+def _span(row: dict[str, Any]) -> SpanRow:
+    return SpanRow(
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        parent_span_id=row["parent_span_id"],
+        name=row["name"],
+        kind=row["kind"],
+        service_name=row["service_name"],
+        start_time=row["start_time"],
+        duration_ms=row["duration_ns"] / 1e6,
+        status_code=row["status_code"],
+        edge_id=row.get("edge_id"),
+        verdict=None if row.get("verdict") is None else Verdict(row["verdict"]),
+    )
+
+
+_SPAN_COLUMNS = (
+    "s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.service_name, s.start_time, "
+    "s.duration_ns, s.status_code"
+)
+
+
+def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
+    rows = _rows(q(f"SELECT {_EDGE_COLUMNS} FROM edges WHERE edge_id = ?", [edge_id]))
+    if not rows:
+        return None
+    edge = Edge.from_row(rows[0])
+    spans = tuple(
+        _span(r)
+        for r in _rows(
+            q(
+                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict FROM span_labels l "
+                "JOIN spans s USING (trace_id, span_id) WHERE l.edge_id = ? "
+                "ORDER BY s.start_time DESC, s.span_id LIMIT ?",
+                [edge_id, limit],
+            )
+        )
+    )
+    return EdgeDetail(edge, rule_for(edge.rule_id, edge.verdict), spans)
+
+
+def trace_view(q: Query, trace_id: str) -> TraceView:
+    spans = tuple(
+        _span(r)
+        for r in _rows(
+            q(
+                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict FROM spans s "
+                "LEFT JOIN span_labels l USING (trace_id, span_id) WHERE s.trace_id = ? "
+                "ORDER BY s.start_time, s.span_id",
+                [trace_id],
+            )
+        )
+    )
+    # Listening edges join traces by what the event is, not by trace context: the same edge's
+    # spans in other traces are the other side of the hop.
+    hops = tuple(
+        Hop(
+            trace_id=r["trace_id"],
+            span_id=r["span_id"],
+            kind=r["kind"],
+            service_name=r["service_name"],
+            start_time=r["start_time"],
+            edge_id=r["edge_id"],
+        )
+        for r in _rows(
+            q(
+                "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, l.edge_id "
+                "FROM span_labels l JOIN edges e USING (edge_id) "
+                "JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id "
+                "WHERE e.direction = 'listen' AND l.trace_id <> ? AND l.edge_id IN "
+                "(SELECT edge_id FROM span_labels WHERE trace_id = ?) "
+                "ORDER BY s.start_time DESC, s.span_id LIMIT 20",
+                [trace_id, trace_id],
+            )
+        )
+    )
+    return TraceView(trace_id, spans, hops)
+
+
+def span_attributes(q: Query, trace_id: str, span_id: str) -> dict[str, Any]:
+    """Every attribute of one span, and its resource, for the trace screen's side panel."""
+    rows = q(
+        "SELECT attributes, resource, status_message FROM spans "
+        "WHERE trace_id = ? AND span_id = ? LIMIT 1",
+        [trace_id, span_id],
+    ).to_pylist()
+    if not rows:
+        return {}
+    row = rows[0]
+    out: dict[str, Any] = {}
+    for key in ("attributes", "resource"):
+        try:
+            out[key] = json.loads(row[key]) if row[key] else {}
+        except ValueError:
+            out[key] = {"(raw)": row[key]}
+    if row["status_message"]:
+        out["status_message"] = row["status_message"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Every node and edge, for the reports
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every node and edge of a store (worst edges first): what `seamscope edges`, `check`,
+    `export` and `drift` report on."""
+
+    nodes: dict[str, Node]
+    edges: tuple[Edge, ...]
+
+    def name(self, node_id: str) -> str:
+        node = self.nodes.get(node_id)
+        return node_id if node is None else node.label
+
+    def edge_json(self, edge: Edge) -> dict[str, Any]:
+        return edge.as_json(self.name(edge.from_node), self.name(edge.to_node))
+
+    def finding(self, edge: Edge, name: Callable[[str], str] | None = None) -> Finding:
+        """The edge as reports name it: its ends by name (self.name unless given), its rule."""
+        name = name or self.name
+        rule = RULES_BY_ID.get(edge.rule_id)
+        return Finding(
+            edge,
+            name(edge.from_node),
+            name(edge.to_node),
+            rule.name if rule else edge.rule_id,
+            rule.fix if rule else None,
+        )
+
+    def findings(self, *, strict: bool = True) -> list[Finding]:
+        """Anti-patterns (and with strict, smells), worst first, then by rule and ends."""
+        verdicts = FINDINGS if strict else (Verdict.ANTI_PATTERN,)
+        found = [self.finding(e) for e in self.edges if e.verdict in verdicts]
+        return sorted(
+            found, key=lambda f: (f.edge.verdict.rank, f.edge.rule_id, f.source, f.target)
+        )
+
+
+def snapshot(q: Query) -> Snapshot:
+    nodes = (Node.from_row(r) for r in _rows(q("SELECT * FROM nodes", None)))
+    edges = _rows(
+        q(
+            f"SELECT {_EDGE_COLUMNS} FROM edges "
+            f"ORDER BY {_VERDICT_ORDER}, level, from_node, to_node, mechanism",
+            None,
+        )
+    )
+    return Snapshot({n.node_id: n for n in nodes}, tuple(Edge.from_row(r) for r in edges))

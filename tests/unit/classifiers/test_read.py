@@ -1,0 +1,105 @@
+"""The read API over a real store file: filters, ordering, detail, traces, watermarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamscope.classifiers import read
+from seamscope.classifiers.read import Filters
+from seamscope.tracer.access import Reader, open_reader
+from seamscope.tracer.store import Store
+from tests.functional.sample import EDGES, build_store
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    return build_store(tmp_path / "s.duckdb", manual=True)
+
+
+@pytest.fixture
+def reader(sample: Path) -> Reader:
+    return open_reader(sample)
+
+
+def test_overview_lists_system_and_external_edges_worst_first(reader: Reader) -> None:
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    assert view.status == "ok"
+    assert set(view.systems) == {"shop", "orders", "users", "search", "billing"}
+    expected = [e for e in EDGES if e.level in ("system", "external")]
+    assert len(view.edges) == len(expected)
+    ranks = [e.verdict.rank for e in view.edges]
+    assert ranks == sorted(ranks)
+
+
+@pytest.mark.parametrize(
+    ("filters", "rules"),
+    [
+        (Filters(verdict="pattern"), {"P102", "P201", "P302"}),
+        (Filters(mechanism="rest"), {"P102", "A101"}),
+        (Filters(system="billing"), {"A102"}),
+        (Filters(rule="A301"), {"A301"}),
+        (Filters(component="users-api"), {"A101", "P201", "P302"}),
+        (Filters(search="auth0"), {"P302"}),
+        (Filters(search="AUTH0"), {"P302"}),
+    ],
+)
+def test_filters(reader: Reader, filters: Filters, rules: set[str]) -> None:
+    view = reader.run(lambda q: read.overview(q, filters))
+    assert {e.rule_id for e in view.edges} == rules
+
+
+def test_time_window_counts_back_from_the_newest_edge(reader: Reader) -> None:
+    everything = reader.run(lambda q: read.all_edges(q, Filters()))
+    newest = max(e.last_seen for e in everything if e.last_seen)
+    recent = reader.run(lambda q: read.all_edges(q, Filters(window_minutes=1)))
+    assert recent and len(recent) < len(everything)
+    assert all(e.last_seen and (newest - e.last_seen).total_seconds() <= 60 for e in recent)
+
+
+def test_findings_worst_first(reader: Reader) -> None:
+    found = reader.run(lambda q: read.findings(q, Filters()))
+    assert [e.verdict for e in found][-1] == "smell"
+    assert found[0].rule_id == "A101"  # the anti-pattern with errors leads
+    assert {e.rule_id for e in found} == {
+        e.rule for e in EDGES if e.verdict in ("anti-pattern", "smell")
+    }
+
+
+def test_edge_detail_and_trace(reader: Reader) -> None:
+    a202 = next(e for e in reader.run(lambda q: read.all_edges(q, Filters(rule="A202"))))
+    detail = reader.run(lambda q: read.edge_detail(q, a202.edge_id))
+    assert detail is not None and detail.rule is not None
+    kinds = {s.kind for s in detail.spans}
+    assert kinds == {"PRODUCER", "CONSUMER"}
+    producer = next(s for s in detail.spans if s.kind == "PRODUCER")
+    trace = reader.run(lambda q: read.trace_view(q, producer.trace_id))
+    assert any(s.edge_id == a202.edge_id for s in trace.spans)
+    assert trace.hops and all(h.trace_id != producer.trace_id for h in trace.hops)
+    attrs = reader.run(lambda q: read.span_attributes(q, producer.trace_id, producer.span_id))
+    assert attrs["resource"]["service.name"] == "orders-api"
+    assert reader.run(lambda q: read.edge_detail(q, "no-such-edge")) is None
+
+
+def test_status_of_empty_and_unclassified_stores(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.duckdb"
+    Store.open(empty).close()
+    view = open_reader(empty).run(lambda q: read.overview(q, Filters()))
+    assert view.status == "empty"
+
+
+def test_watermark_moves_when_edges_change(sample: Path, reader: Reader) -> None:
+    before = reader.run(read.watermark)
+    assert reader.run(read.watermark) == before
+    import duckdb
+
+    con = duckdb.connect(str(sample))
+    con.execute("UPDATE edges SET span_count = span_count + 1 WHERE rule_id = 'P102'")
+    con.close()
+    counted = reader.run(read.watermark)
+    assert counted != before
+    con = duckdb.connect(str(sample))
+    con.execute("UPDATE edges SET verdict = 'smell', rule_id = 'A303' WHERE rule_id = 'P102'")
+    con.close()
+    assert reader.run(read.watermark) != counted
