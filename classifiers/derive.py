@@ -32,7 +32,6 @@ from seamscope.classifiers.mechanisms import (
     SQS,
     TABLE,
     TABLE_STREAM,
-    Direction,
     FactKind,
     Ownership,
     Resource,
@@ -369,7 +368,7 @@ def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
             if found is None:
                 continue
             target, mech, owner_kind = found
-            e = edge(comp, target, mech, Direction.CALL, None)
+            e = edge(comp, target, mech, kind.mechanism.direction, None)
             e.gkeys.add(g.gkey)
             e.owner_kind = owner_kind
             if g.op:
@@ -397,12 +396,13 @@ def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
             table = world.resource(TABLE, name)
             via = world.resource(TABLE_STREAM, name).node_id
             for g, comp in cons:
-                e = edge(table, comp, mech, Direction.LISTEN, via)
+                e = edge(table, comp, mech, DYNAMODB_STREAMS.direction, via)
                 e.gkeys.add(g.gkey)
                 e.owner_kind = (TABLE.owners, name)
                 e.ops.add(g.op or "GetRecords")
             continue
-        kind_of = MECHANISM[mech].resource
+        mechanism = MECHANISM[mech]
+        kind_of = mechanism.resource
         assert kind_of is not None
         resource = world.resource(kind_of, name)
         rid = resource.node_id
@@ -410,7 +410,7 @@ def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
         sides_c: list[tuple[Group | None, Node]] = list(cons) or [(None, resource)]
         for gp, p in sides_p:
             for gc, c in sides_c:
-                e = edge(p, c, mech, Direction.LISTEN, rid)
+                e = edge(p, c, mech, mechanism.direction, rid)
                 e.owner_kind = (kind_of.owners, name)
                 for side in (gp, gc):
                     if side is not None:
@@ -441,7 +441,7 @@ def _events_channel(
             else:
                 origin = world.resource(EVENT_SOURCE, source)
             via = BUS.node_id(recv_bus) if recv_bus else None
-            e = edge(origin, c, EVENTBRIDGE.name, Direction.LISTEN, via)
+            e = edge(origin, c, EVENTBRIDGE.name, EVENTBRIDGE.direction, via)
             e.gkeys.add(gc.gkey)
             e.recv_gkeys.add(gc.gkey)
             e.events.add((source, dt))
@@ -449,7 +449,7 @@ def _events_channel(
             continue
         for gp, p in matched:
             rid = world.resource(BUS, put.resource_name(gp.target)).node_id
-            e = edge(p, c, EVENTBRIDGE.name, Direction.LISTEN, rid)
+            e = edge(p, c, EVENTBRIDGE.name, EVENTBRIDGE.direction, rid)
             e.gkeys.update((gp.gkey, gc.gkey))
             e.recv_gkeys.add(gc.gkey)
             e.events.add((source, dt))
@@ -457,7 +457,7 @@ def _events_channel(
     if not cons:
         for gp, p in prods:
             target = world.resource(BUS, put.resource_name(gp.target))
-            e = edge(p, target, EVENTBRIDGE.name, Direction.LISTEN, target.node_id)
+            e = edge(p, target, EVENTBRIDGE.name, EVENTBRIDGE.direction, target.node_id)
             e.gkeys.add(gp.gkey)
             e.events.add((source, dt))
             e.ops.add(dt)

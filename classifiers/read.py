@@ -132,7 +132,7 @@ class SpanRow:
 @dataclass(frozen=True, slots=True)
 class EdgeDetail:
     edge: Edge
-    rule: Rule | None
+    rule: Rule
     spans: tuple[SpanRow, ...]
 
 
