@@ -39,12 +39,8 @@ fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# mypy cannot follow setuptools' editable finder, so it reads the packages through a
-# seamscope/ folder of links that mirrors the installed names.
 types: setup
-	@mkdir -p build/typecheck/seamscope
-	@for d in tracer classifiers tui cli demo; do ln -sfn ../../../$$d build/typecheck/seamscope/$$d; done
-	$(BIN)/mypy build/typecheck/seamscope tests benchmarks
+	$(BIN)/mypy
 
 contracts: setup
 	$(BIN)/lint-imports
