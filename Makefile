@@ -5,12 +5,18 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup node demo test check lint types contracts fmt bench docs clean
+.PHONY: setup node lock demo test check lint types contracts fmt bench docs clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package the dev install takes, so a fresh machine gets the set CI
+# tested; `make lock` rewrites it. The editable build uses the pinned setuptools (no isolation).
+LOCK := constraints.txt
+PIP_INSTALL := $(PY) -m pip install --quiet --constraint $(LOCK)
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) setuptools
+	$(PIP_INSTALL) --no-build-isolation -e '.[dev]'
 	touch $@
 
 # The Node.js service of the e2e tests, pinned by its lock file (installed only where node is).
@@ -24,6 +30,14 @@ node:
 	else echo "node/npm not found: the Node.js service tests will skip (and fail under CI=true)"; fi
 
 setup: $(VENV)/.installed node
+
+# The newest releases that fit pyproject.toml's dev extra, resolved for every platform and Python
+# it supports. In a venv of its own, so it runs even when the lock no longer fits pyproject.toml.
+lock:
+	$(PYTHON) -m venv build/lock
+	build/lock/bin/python -m pip install --quiet $(if $(wildcard $(LOCK)),--constraint $(LOCK)) uv
+	build/lock/bin/uv pip compile --quiet --universal --upgrade --extra dev \
+		--custom-compile-command 'make lock' --output-file $(LOCK) pyproject.toml
 
 demo: setup
 	$(BIN)/seamscope demo

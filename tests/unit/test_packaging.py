@@ -8,9 +8,12 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # Top-level packages that are not part of the distribution.
@@ -97,6 +100,52 @@ def test_sdist_and_wheel_ship_seamscope_only(tmp_path: Path) -> None:
         top_level = whl.read(f"{dist_info}/top_level.txt").decode().split()
     assert top_level == ["seamscope"]
     assert {n for n in names if not n.startswith(dist_info + "/")} == _expected_files()
+
+
+def _pins() -> dict[str, str]:
+    """constraints.txt's pins that apply to this interpreter and platform."""
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if not line or line.startswith((" ", "#")):
+            continue
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate():
+            (spec,) = req.specifier
+            assert spec.operator == "==", line
+            pins[canonicalize_name(req.name)] = spec.version
+    return pins
+
+
+def _dev_install() -> dict[str, str]:
+    """Every distribution `pip install -e '.[dev]'` pulls in here, with its installed version."""
+    found: dict[str, str] = {}
+    seen = set()
+    todo = [("seamscope", frozenset({"dev"}))]
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        dist = metadata.distribution(name)
+        found[name] = dist.version
+        for text in dist.requires or []:
+            req = Requirement(text)
+            wanted = req.marker is None or any(
+                req.marker.evaluate({"extra": extra}) for extra in extras | {""}
+            )
+            if wanted:
+                todo.append((canonicalize_name(req.name), frozenset(req.extras)))
+    del found["seamscope"]
+    return found
+
+
+def test_the_lock_pins_the_whole_dev_install() -> None:
+    """A dependency added to pyproject.toml without `make lock` would install unpinned."""
+    pins = _pins()
+    unpinned = sorted(set(_dev_install()) - set(pins))
+    assert unpinned == [], "run `make lock`: constraints.txt does not pin these"
+    other = {n: (v, pins[n]) for n, v in _dev_install().items() if v != pins[n]}
+    assert other == {}, "installed (left) is not the pinned version (right): run `make setup`"
 
 
 # Imports every module of the traced side, as a service (or the classifier) would.
