@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import ci
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    ci.register(config)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import subprocess
 import time
 
+from tests.ci import require_tool
+
 
 def start_terminal(session: str, width: int, height: int, command: str) -> None:
     """Runs the shell command in a new width x height tmux session.
 
     The test run's COLUMNS and LINES (pytest's tooling exports 80x24) are dropped first: the
-    app would take them over the size of the terminal it really runs in.
+    app would take them over the size of the terminal it really runs in. Without tmux the test
+    skips, or fails under CI=true.
     """
     subprocess.run(
         [
-            "tmux",
+            require_tool("tmux"),
             "new-session",
             "-d",
             "-s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -60,7 +59,6 @@ def test_ingested_samples_get_the_labels_the_readme_promises(tmp_path: Path) -> 
     assert unlisted == []
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     """`seamscope tui sample_traces/` in a real terminal: the findings of the samples show."""
     session, done = f"samples-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
