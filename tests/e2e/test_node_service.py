@@ -11,8 +11,6 @@ gives: those already right, and (xfail strict) those issue 11 must fix.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import duckdb
 import pytest
 
 from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
+from tests.ci import require_tool
 from tests.e2e.test_collect import start_collector
 from tests.fixtures.sdks.expected import NO_EVENT, Case, Expectation, Unresolved, problems
 
@@ -39,12 +38,8 @@ REGION = "eu-west-1"
 
 
 def _node() -> str:
-    """The node binary; without it, a skip with the reason locally and a failure in CI."""
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("node is not installed: CI must run the Node.js service test")
-        pytest.skip("node is not installed (the Node.js service test needs node and npm)")
+    """The node binary; without it (or older than 18), a skip locally and a failure in CI."""
+    node = require_tool("node", min_major=18)
     if not (NODE_DIR / "node_modules" / "@opentelemetry" / "auto-instrumentations-node").is_dir():
         pytest.fail(f"{NODE_DIR} has no node_modules: run `make setup` (npm ci) first")
     return node
