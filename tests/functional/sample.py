@@ -1,19 +1,23 @@
 """A fixed sample store for the TUI tests: spans of a small fleet, fixed times and ids.
 
 Spans are written the way the tracer writes them (SpanBatchBuilder + Store.append). The edges
-come from the real classifier; `manual=True` writes hand-made nodes, edges and labels instead,
-so the screens can be tested on exactly known data.
+come from the real classifier; `manual=True` writes hand-made nodes, edges and span labels
+instead (fixed ids, times and figures), so the screens can be tested on exactly known data, with
+the level, rule and verdict the real classifier gives each edge.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
@@ -39,19 +43,33 @@ RESOURCES: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class SampleEdge:
-    """One integration of the sample fleet and the verdict it should get."""
+    """One integration of the sample fleet. Its level, rule and verdict are not written here:
+    they are what the real classifier gives the sample's spans (`real_labels`)."""
 
     src: str  # component
     dst: str  # node id
     mechanism: str
     direction: str
-    level: str
-    rule: str
-    verdict: str
     reason: str
     spans: int
     errors: int = 0
     via: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (comp(self.src), self.dst, self.mechanism, self.direction)
+
+    @property
+    def level(self) -> str:
+        return real_labels()[self.key].level
+
+    @property
+    def rule(self) -> str:
+        return real_labels()[self.key].rule
+
+    @property
+    def verdict(self) -> str:
+        return real_labels()[self.key].verdict
 
 
 def comp(name: str) -> str:
@@ -60,35 +78,16 @@ def comp(name: str) -> str:
 
 EDGES: tuple[SampleEdge, ...] = (
     SampleEdge(
-        "web",
-        comp("bff"),
-        "graphql",
-        "call",
-        "component",
-        "P303",
-        "pattern",
-        "webapp web calls its BFF with GraphQL operations",
-        6,
+        "web", comp("bff"), "graphql", "call", "webapp web calls its BFF with GraphQL operations", 6
     ),
     SampleEdge(
-        "bff",
-        comp("orders-api"),
-        "rest",
-        "call",
-        "system",
-        "P102",
-        "pattern",
-        "the BFF aggregates the orders REST API",
-        5,
+        "bff", comp("orders-api"), "rest", "call", "the BFF aggregates the orders REST API", 5
     ),
     SampleEdge(
         "web",
         comp("users-api"),
         "rest",
         "call",
-        "system",
-        "A101",
-        "anti-pattern",
         "webapp web calls users-api REST directly, not through the BFF",
         4,
         1,
@@ -98,9 +97,6 @@ EDGES: tuple[SampleEdge, ...] = (
         comp("bff"),
         "graphql",
         "call",
-        "system",
-        "A102",
-        "anti-pattern",
         "job billing-job calls the webapp BFF's GraphQL",
         3,
     ),
@@ -109,9 +105,6 @@ EDGES: tuple[SampleEdge, ...] = (
         "dynamodb:table/Users",
         "dynamodb",
         "call",
-        "system",
-        "A301",
-        "anti-pattern",
         "orders-api reads table Users, owned by system users",
         5,
     ),
@@ -120,9 +113,6 @@ EDGES: tuple[SampleEdge, ...] = (
         "dynamodb:table/Orders",
         "dynamodb",
         "call",
-        "component",
-        "P301",
-        "pattern",
         "orders-api writes its own system's table Orders",
         8,
     ),
@@ -131,9 +121,6 @@ EDGES: tuple[SampleEdge, ...] = (
         comp("orders-worker"),
         "sqs",
         "listen",
-        "component",
-        "P402",
-        "pattern",
         "queue orders-q between components of system orders",
         4,
         via="sqs:queue/orders-q",
@@ -143,9 +130,6 @@ EDGES: tuple[SampleEdge, ...] = (
         comp("orders-api"),
         "rest",
         "call",
-        "component",
-        "A303",
-        "smell",
         "orders-worker calls orders-api REST inside system orders; a direct hit would do",
         3,
     ),
@@ -154,10 +138,7 @@ EDGES: tuple[SampleEdge, ...] = (
         comp("indexer"),
         "eventbridge",
         "listen",
-        "system",
-        "P201",
-        "pattern",
-        "UserChanged events from users consumed by search as state",
+        "SessionStarted events from users consumed by search as state",
         4,
         via="events:bus/default",
     ),
@@ -166,36 +147,68 @@ EDGES: tuple[SampleEdge, ...] = (
         comp("indexer"),
         "sqs",
         "listen",
-        "system",
-        "A202",
-        "anti-pattern",
         "queue search-q carries events from system orders to system search",
         3,
         via="sqs:queue/search-q",
     ),
     SampleEdge(
-        "users-api",
-        "external:auth0",
-        "http-external",
-        "call",
-        "external",
-        "P302",
-        "pattern",
-        "users-api calls the Auth0 API",
-        3,
+        "users-api", "external:auth0", "http-external", "call", "users-api calls the Auth0 API", 3
     ),
     SampleEdge(
         "indexer",
-        "kinesis:stream/clicks",
-        "kinesis",
+        "s3:bucket/click-logs",
+        "s3",
         "call",
-        "component",
-        "unclassified",
-        "unclassified",
-        "no rule covers a worker writing a stream nobody reads",
+        "no rule covers a worker writing its bucket",
         2,
     ),
 )
+
+BUCKET_WRITE = EDGES[-1]
+
+# What spans cannot tell the classifier about the sample fleet.
+LANDSCAPE = """\
+[owners.tables]
+Users = "users"
+Orders = "orders"
+
+[vendors.auth0]
+hosts = ["*.auth0.com"]
+"""
+
+
+@dataclass(frozen=True)
+class RealLabel:
+    level: str
+    rule: str
+    verdict: str
+
+
+@functools.cache
+def real_labels() -> dict[tuple[str, str, str, str], RealLabel]:
+    """What the real classifier says of the sample's spans, by (from, to, mechanism, direction).
+
+    Fails when it sees other integrations than EDGES, so the sample cannot drift from it.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        builder = SpanBatchBuilder()
+        build_spans(builder)
+        with Store.open(Path(folder) / "labels.duckdb") as store:
+            store.append(builder.build(), batch_key="sample-1", source="tests")
+            classify(store.con, parse_landscape(LANDSCAPE, Path("sample.toml")), full=True)
+            rows = store.con.execute(
+                "SELECT from_node, to_node, mechanism, direction, level, rule_id, verdict "
+                "FROM edges"
+            ).fetchall()
+    labels = {(r[0], r[1], r[2], r[3]): RealLabel(r[4], r[5], r[6]) for r in rows}
+    expected = {e.key for e in EDGES}
+    if set(labels) != expected:
+        raise AssertionError(
+            "the real classifier and the sample see different integrations: "
+            f"only classified {sorted(set(labels) - expected)}, "
+            f"only in the sample {sorted(expected - set(labels))}"
+        )
+    return labels
 
 
 def _hex(text: str, n: int) -> str:
@@ -232,12 +245,12 @@ def _client_attrs(edge: SampleEdge) -> dict[str, Any]:
             "rpc.method": "GetItem",
             "aws.dynamodb.table_names": [table],
         }
-    if edge.mechanism == "kinesis":
+    if edge.mechanism == "s3":
         return {
             "rpc.system": "aws-api",
-            "rpc.service": "Kinesis",
-            "rpc.method": "PutRecord",
-            "aws.kinesis.stream_name": name.partition("/")[2],
+            "rpc.service": "S3",
+            "rpc.method": "PutObject",
+            "aws.s3.bucket": name.partition("/")[2],
         }
     return {}
 
@@ -251,8 +264,8 @@ def _span_name(edge: SampleEdge) -> str:
         return "POST"
     if edge.mechanism == "dynamodb":
         return "DynamoDB.GetItem"
-    if edge.mechanism == "kinesis":
-        return "Kinesis.PutRecord"
+    if edge.mechanism == "s3":
+        return "S3.PutObject"
     if edge.mechanism == "sqs":
         return "SQS.SendMessage"
     return "EventBridge.PutEvents"
@@ -308,8 +321,8 @@ def build_spans(builder: SpanBatchBuilder, edges: tuple[SampleEdge, ...] = EDGES
                         "rpc.service": "EventBridge",
                         "rpc.method": "PutEvents",
                         "seamscope.eventbridge.bus_names": [queue],
-                        "seamscope.eventbridge.sources": ["users"],
-                        "seamscope.eventbridge.detail_types": ["UserChanged"],
+                        "seamscope.eventbridge.sources": ["sessions"],
+                        "seamscope.eventbridge.detail_types": ["SessionStarted"],
                     }
                 builder.add(
                     trace_id=trace_id,
@@ -329,21 +342,63 @@ def build_spans(builder: SpanBatchBuilder, edges: tuple[SampleEdge, ...] = EDGES
                 consumer = edge.dst.partition("/")[2]
                 c_trace = _hex(f"consumer-trace-{index}-{k}", 32)
                 c_span = _hex(f"consumer-{index}-{k}", 16)
+                received: dict[str, Any] = {
+                    "messaging.system": "aws.sqs",
+                    "messaging.destination.name": queue,
+                    "messaging.operation": "receive",
+                }
+                c_parent = None
+                if via_kind == "events":
+                    # The bus delivers to the consumer's queue inside a poll, whose work
+                    # (a write to its own bucket) is the handling of the event.
+                    c_parent = _hex(f"poll-{index}-{k}", 16)
+                    received = {
+                        "messaging.system": "aws.sqs",
+                        "messaging.destination.name": f"{consumer}-events",
+                        "messaging.operation": "receive",
+                        "seamscope.eventbridge.sources": ["sessions"],
+                        "seamscope.eventbridge.detail_types": ["SessionStarted"],
+                    }
+                    poll = start + 190 * MS
+                    builder.add(
+                        trace_id=c_trace,
+                        span_id=c_parent,
+                        parent_span_id=None,
+                        name=f"{consumer} poll",
+                        kind="INTERNAL",
+                        start_ns=poll,
+                        end_ns=poll + 90 * MS,
+                        status_code="UNSET",
+                        status_message=None,
+                        attributes={},
+                        resource=RESOURCES[consumer],
+                        scope_name="app",
+                    )
+                    builder.add(
+                        trace_id=c_trace,
+                        span_id=_hex(f"handling-{index}-{k}", 16),
+                        parent_span_id=c_parent,
+                        name="S3.PutObject",
+                        kind="CLIENT",
+                        start_ns=poll + 75 * MS,
+                        end_ns=poll + 85 * MS,
+                        status_code="UNSET",
+                        status_message=None,
+                        attributes=_client_attrs(BUCKET_WRITE),
+                        resource=RESOURCES[consumer],
+                        scope_name="botocore",
+                    )
                 builder.add(
                     trace_id=c_trace,
                     span_id=c_span,
-                    parent_span_id=None,
+                    parent_span_id=c_parent,
                     name=f"{queue} receive",
                     kind="CONSUMER",
                     start_ns=start + 200 * MS,
                     end_ns=start + 260 * MS,
                     status_code="UNSET",
                     status_message=None,
-                    attributes={
-                        "messaging.system": "aws.sqs",
-                        "messaging.destination.name": queue,
-                        "messaging.operation": "receive",
-                    },
+                    attributes=received,
                     resource=RESOURCES[consumer],
                     scope_name="botocore",
                 )
@@ -427,14 +482,14 @@ def _nodes() -> list[tuple[Any, ...]]:
         ("sqs:queue/search-q", "resource", "search-q", "search", None, "sqs-queue", True, None),
         ("events:bus/default", "resource", "default", None, None, "events-bus", True, None),
         (
-            "kinesis:stream/clicks",
+            "s3:bucket/click-logs",
             "resource",
-            "clicks",
+            "click-logs",
             "search",
             None,
-            "kinesis-stream",
+            "s3-bucket",
             True,
-            None,
+            "written only by system search",
         ),
         ("external:auth0", "external", "auth0", None, None, None, True, "host example.auth0.com"),
     ]

@@ -58,6 +58,11 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:,.1f}" if value is not None else ""
 
 
+def plural(n: int, word: str) -> str:
+    """'1 service', '2 services'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
     """Replaces the rows, keeping the cursor on the same row key when it still exists.
 

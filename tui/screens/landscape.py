@@ -23,6 +23,7 @@ from seamscope.tui.screens.base import (
     fmt_ms,
     fmt_time,
     num,
+    plural,
     short_node,
     verdict_text,
 )
@@ -114,7 +115,7 @@ def landscape_graph(view: Overview) -> tuple[list[MapNode], list[MapEdge]]:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}" if n else ""
+    return plural(n, word) if n else ""
 
 
 def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:

@@ -18,7 +18,7 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import SpanRow, TraceView
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time
+from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time, plural
 from seamscope.tui.widgets.footer import SteadyFooter
 
 BAR_WIDTH = 24
@@ -119,7 +119,8 @@ class TraceScreen(DataScreen[Any]):
             Text.assemble(
                 ("Trace ", "bold"),
                 self.trace_id,
-                f" · {len(view.spans)} spans · {len(services)} services · {fmt_ms(end)} ms"
+                f" · {plural(len(view.spans), 'span')} · {plural(len(services), 'service')}"
+                f" · {fmt_ms(end)} ms"
                 f" · started {fmt_time(t0)}",
             )
         )
