@@ -26,6 +26,14 @@ from seamscope.tracer.store import default_db_path
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another name senders may use in the Host header (loopback addresses, localhost and "
+    "--host always may); repeat for more.",
+)
+@click.option(
     "--port",
     default=4318,
     show_default=True,
@@ -67,6 +75,7 @@ from seamscope.tracer.store import default_db_path
 def collect(
     db: Path | None,
     host: str,
+    allow_hosts: tuple[str, ...],
     port: int,
     max_body_mb: int,
     tee: Path | None,
@@ -97,6 +106,7 @@ def collect(
         tee_path=tee,
         after_commit=None if no_classify else classifier_hook(landscape),
         decode_processes=decoders,
+        allowed_hosts=allow_hosts,
     )
     receiver.start()
     try:

@@ -320,7 +320,7 @@ def _post_sql(owner: OwnerInfo, sql: str, params: Params) -> pa.Table:
     request = urllib.request.Request(
         owner.sql_url,
         data=body.encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **owner.headers()},
         method="POST",
     )
     try:

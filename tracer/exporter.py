@@ -107,6 +107,7 @@ def _post(owner: OwnerInfo, body: bytes, batch_key: str, timeout_s: float) -> No
             headers={
                 "Content-Type": "application/x-protobuf",
                 BATCH_KEY_HEADER: batch_key,
+                **owner.headers(),
             },
         )
         response = conn.getresponse()

@@ -2,21 +2,33 @@
 
 While a process owns the store (the receiver, the live TUI) no other process can open the file,
 so exporters and commands that find an owner send to it instead. The file is
-``<store>.owner.json``: {"pid", "host", "port", "url", "db", "started"}; an owner whose pid is
-gone is stale and ignored.
+``<store>.owner.json``: {"pid", "host", "port", "url", "db", "started", "secret"}, private to
+the user (0600). The secret is what the owner's endpoints other than OTLP intake ask for, so
+only that user can query the store through it. A file is followed only when it is a regular
+file of this user that nobody else can write (another local user could otherwise point our
+exporters and queries at a listener of theirs); an owner whose pid is gone is stale and ignored.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
+import stat
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from seamscope.tracer.errors import SeamscopeError
+
+_log = logging.getLogger(__name__)
+
 BATCH_KEY_HEADER = "X-Seamscope-Batch-Key"
+SECRET_HEADER = "X-Seamscope-Secret"
 SQL_PATH = "/seamscope/v1/sql"
 TRACES_PATH = "/v1/traces"
+_MAX_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,7 @@ class OwnerInfo:
     url: str
     db: str
     started: float
+    secret: str = field(default="", repr=False)
 
     @property
     def traces_url(self) -> str:
@@ -35,6 +48,10 @@ class OwnerInfo:
     @property
     def sql_url(self) -> str:
         return self.url + SQL_PATH
+
+    def headers(self) -> dict[str, str]:
+        """What a request to the owner carries to prove it comes from the store's user."""
+        return {SECRET_HEADER: self.secret} if self.secret else {}
 
 
 def owner_file(db_path: Path) -> Path:
@@ -51,8 +68,24 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Writes path atomically (a new 0600 file, then a rename), whatever the umask."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
 def publish(db_path: Path, host: str, port: int) -> OwnerInfo:
-    """Announces this process as the store's owner (atomically: write, then rename)."""
+    """Announces this process as the store's owner, with a new secret."""
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     url_host = f"[{connect_host}]" if ":" in connect_host else connect_host
     info = OwnerInfo(
@@ -62,41 +95,97 @@ def publish(db_path: Path, host: str, port: int) -> OwnerInfo:
         url=f"http://{url_host}:{port}",
         db=str(db_path.resolve()),
         started=time.time(),
+        secret=secrets.token_urlsafe(32),
     )
     target = owner_file(db_path)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(info)))
-    os.replace(tmp, target)
+    try:
+        write_private(target, json.dumps(asdict(info)).encode())
+    except OSError as exc:
+        raise SeamscopeError(
+            f"{target}: cannot publish this process as the store's owner ({exc.strerror or exc})"
+        ) from None
     return info
 
 
 def withdraw(db_path: Path) -> None:
     """Removes the owner file if this process wrote it."""
     target = owner_file(db_path)
-    try:
-        data = json.loads(target.read_text())
-    except (OSError, ValueError):
+    data = _read_trusted(target)
+    if data is None or data.get("pid") != os.getpid():
         return
-    if data.get("pid") == os.getpid():
-        try:
-            target.unlink()
-        except OSError:
-            pass
+    try:
+        target.unlink()
+    except OSError:
+        pass
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _distrust(path: Path, reason: str) -> None:
+    """Says once per file and reason why an owner file is ignored."""
+    if (str(path), reason) in _warned:
+        return
+    _warned.add((str(path), reason))
+    _log.warning("seamscope: ignoring %s: %s", path, reason)
+
+
+def untrusted_reason(st: os.stat_result) -> str | None:
+    """Why a file with this status must not be followed, or None when it may."""
+    if not stat.S_ISREG(st.st_mode):
+        return "it is not a regular file"
+    uid = getattr(os, "geteuid", None)
+    if uid is not None and st.st_uid != uid():
+        return f"it belongs to another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"other users can write it (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _read_trusted(path: Path) -> dict[str, object] | None:
+    """The owner file's JSON object, or None when it is missing, unreadable or untrusted."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        _distrust(path, f"cannot open it ({exc.strerror or exc}; a symbolic link is not followed)")
+        return None
+    try:
+        reason = untrusted_reason(os.fstat(fd))
+        if reason is not None:
+            _distrust(path, reason)
+            return None
+        raw = os.read(fd, _MAX_FILE_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def find_owner(db_path: Path) -> OwnerInfo | None:
-    """The live owner of the store, or None (no file, unreadable file, or its process is gone)."""
+    """The live owner of the store, or None (no file, an untrusted or unreadable one, or its
+    process is gone)."""
+    data = _read_trusted(owner_file(db_path))
+    if data is None:
+        return None
     try:
-        data = json.loads(owner_file(db_path).read_text())
         info = OwnerInfo(
-            pid=int(data["pid"]),
+            pid=int(data["pid"]),  # type: ignore[call-overload]
             host=str(data["host"]),
-            port=int(data["port"]),
+            port=int(data["port"]),  # type: ignore[call-overload]
             url=str(data["url"]),
             db=str(data["db"]),
-            started=float(data["started"]),
+            started=float(data["started"]),  # type: ignore[arg-type]
+            secret=str(data.get("secret") or ""),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     if not _pid_alive(info.pid):
         return None

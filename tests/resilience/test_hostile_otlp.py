@@ -259,7 +259,7 @@ def test_hundred_megabyte_bodies(collector: Collector) -> None:
     size = 100 * 1024 * 1024
     chunk = b"\0" * (1024 * 1024)
     head = (
-        f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"POST /v1/traces HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
         f"Content-Length: {size}\r\n\r\n"
     ).encode()
     answer = _raw_post(collector, head, iter([chunk] * 100))
@@ -267,7 +267,7 @@ def test_hundred_megabyte_bodies(collector: Collector) -> None:
     assert b"over the limit" in answer
     still_serving(collector)
     head = (
-        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        b"POST /v1/traces HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
     framed = b"%x\r\n" % len(chunk) + chunk + b"\r\n"

@@ -17,6 +17,7 @@ from seamscope.tracer.access import SqlRejected, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.owner import find_owner
 from tests.e2e.test_collect import Collector, start_collector
 from tests.otlp_sample import sample_request
 
@@ -107,6 +108,13 @@ def owner(store: Path, tmp_path: Path) -> Iterator[Collector]:
         c.process.stop()
 
 
+def owner_headers(db: Path) -> dict[str, str]:
+    """What the store's user sends to the SQL endpoint: JSON and the owner's secret."""
+    owner = find_owner(db)
+    assert owner is not None
+    return {"Content-Type": "application/json", **owner.headers()}
+
+
 def test_through_the_owner(owner: Collector, store: Path, tmp_path: Path) -> None:
     _attack_all(store, tmp_path)
     # Also straight at the endpoint, with parameters and odd payloads.
@@ -118,7 +126,7 @@ def test_through_the_owner(owner: Collector, store: Path, tmp_path: Path) -> Non
         {"query": "SELECT 1"},
     ):
         request = urllib.request.Request(
-            url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+            url, data=json.dumps(payload).encode(), headers=owner_headers(store)
         )
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=30)
@@ -128,12 +136,12 @@ def test_through_the_owner(owner: Collector, store: Path, tmp_path: Path) -> Non
     assert open_reader(store).user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
 
 
-def test_a_query_never_returns_more_than_the_row_limit(owner: Collector) -> None:
+def test_a_query_never_returns_more_than_the_row_limit(owner: Collector, store: Path) -> None:
     payload = {"sql": "SELECT * FROM range(1000000)", "format": "json"}
     request = urllib.request.Request(
         owner.url + "/seamscope/v1/sql",
         data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=owner_headers(store),
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.headers["X-Seamscope-Truncated"] == "true"

@@ -21,6 +21,7 @@ import pyarrow as pa
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import OwnerInfo, publish, withdraw
 from seamscope.tracer.receiver.decode import Decoders
+from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.server import MAX_INFLIGHT, PortInUse, Server, bind
 from seamscope.tracer.receiver.sql import SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
@@ -67,6 +68,7 @@ class Receiver:
         sql_timeout_s: float = SQL_TIMEOUT_S,
         drain_interval_s: float = 5.0,
         after_commit_interval_s: float = 1.0,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -78,6 +80,7 @@ class Receiver:
         self.sql_timeout_s = sql_timeout_s
         self.drain_interval_s = drain_interval_s
         self.after_commit_interval_s = after_commit_interval_s
+        self.allowed_hosts = tuple(allowed_hosts)
         self.stats = ReceiverStats()
         self.url = ""
         self.owner: OwnerInfo | None = None
@@ -134,6 +137,8 @@ class Receiver:
                 store, row_limit=self.sql_row_limit, timeout_s=self.sql_timeout_s
             )
             self._writer.start()
+            # The socket listens already: clients that connect now wait in its backlog.
+            self.owner = publish(self.db_path, self.host, self.port)
             self._server = Server(
                 self.db_path,
                 max_body_bytes=self.max_body_bytes,
@@ -142,9 +147,8 @@ class Receiver:
                 sql=self._sql,
                 stats=self.stats,
                 tee=self._tee is not None,
+                guard=Guard(self.host, self.port, self.owner.secret, self.allowed_hosts),
             )
-            # The socket listens already: clients that connect now wait in its backlog.
-            self.owner = publish(self.db_path, self.host, self.port)
             self._server.start(sock)
         except BaseException:
             sock.close()

@@ -24,6 +24,7 @@ from seamscope.tracer.ingest import STORED_HEADER, Batch, batch_key
 from seamscope.tracer.otlp import OtlpError, response_body
 from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH
 from seamscope.tracer.receiver.decode import Decoders, TooLarge
+from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.sql import SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.receiver.writer import Work, Writer
@@ -80,8 +81,10 @@ class Server:
         sql: SqlEndpoint,
         stats: ReceiverStats,
         tee: bool,
+        guard: Guard,
     ) -> None:
         self.db_path = db_path
+        self.guard = guard
         self.max_body_bytes = max_body_bytes
         self.decoders = decoders
         self.writer = writer
@@ -120,7 +123,9 @@ class Server:
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
-        app = web.Application(client_max_size=self.max_body_bytes)
+        app = web.Application(
+            client_max_size=self.max_body_bytes, middlewares=[self.guard.middleware()]
+        )
         app.router.add_post(TRACES_PATH, self._handle_traces)
         app.router.add_post(SQL_PATH, self.sql.handle)
         app.router.add_get("/", self._handle_root)

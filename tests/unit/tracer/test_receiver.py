@@ -131,15 +131,21 @@ def test_size_limits_on_the_wire_and_after_inflating(receiver: Receiver) -> None
     assert post(receiver, sample_request(2, seed=8).SerializeToString(), PB)[0] == 200
 
 
+def sql_headers(receiver: Receiver) -> dict[str, str]:
+    assert receiver.owner is not None
+    return {**JS, **receiver.owner.headers()}
+
+
 def test_sql_endpoint_is_read_only(receiver: Receiver) -> None:
     post(receiver, sample_request(6, seed=9).SerializeToString(), PB)
+    sql = sql_headers(receiver)
     q0 = {"sql": "SELECT service_name, count(*) AS n FROM spans GROUP BY ALL ORDER BY 1"}
-    status, data, _ = post(receiver, json.dumps(q0).encode(), JS, "/seamscope/v1/sql")
+    status, data, _ = post(receiver, json.dumps(q0).encode(), sql, "/seamscope/v1/sql")
     assert status == 200
     table = pa.ipc.open_stream(data).read_all()
     assert table.to_pylist() == [{"service_name": f"svc-{i}", "n": 2} for i in range(3)]
     q: dict[str, object] = {"sql": "SELECT * FROM range(10)", "format": "json", "limit": 4}
-    status, data, response = post(receiver, json.dumps(q).encode(), JS, "/seamscope/v1/sql")
+    status, data, response = post(receiver, json.dumps(q).encode(), sql, "/seamscope/v1/sql")
     assert json.loads(data)["rows"] == [[0], [1], [2], [3]]
     assert response.getheader("X-Seamscope-Truncated") == "true"
     for bad in (
@@ -152,7 +158,9 @@ def test_sql_endpoint_is_read_only(receiver: Receiver) -> None:
         "SET threads = 1",
         "SELECT * FROM read_csv('/etc/passwd')",
     ):
-        status, data, _ = post(receiver, json.dumps({"sql": bad}).encode(), JS, "/seamscope/v1/sql")
+        status, data, _ = post(
+            receiver, json.dumps({"sql": bad}).encode(), sql, "/seamscope/v1/sql"
+        )
         assert status == 400, bad
         assert json.loads(data)["error"]
     with pytest.raises(SqlRejected, match="only SELECT"):

@@ -1,0 +1,127 @@
+"""Another local user writes ``<db>.owner.json`` in a shared folder, pointing at a listener of
+theirs. A traced service and `seamscope sql` must not follow it: the spans land in the store,
+the query runs locally, and the listener hears nothing."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.owner import owner_file
+from tests.e2e.services.harness import drain_leftover_spool, query, run_service, service_env
+from tests.e2e.test_collect import SEAMSCOPE
+
+pytestmark = pytest.mark.e2e
+
+SPANS = 200
+
+
+class Listener:
+    """The other user's server: records every request it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                outer.requests.append((self.path, dict(self.headers)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def bystander() -> Iterator[int]:
+    """A live process for the forged file to name (a dead pid would be ignored anyway)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def forge(db_path: Path, pid: int, port: int, *, foreign: bool) -> None:
+    path = owner_file(db_path)
+    record = {
+        "pid": pid,
+        "host": "127.0.0.1",
+        "port": port,
+        "url": f"http://127.0.0.1:{port}",
+        "db": str(db_path),
+        "started": time.time(),
+        "secret": "theirs",
+    }
+    path.write_text(json.dumps(record))
+    if foreign:
+        os.chown(path, 65534, 65534)  # nobody
+        path.chmod(0o644)
+    else:
+        path.chmod(0o666)  # ours, but anyone could have rewritten it
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(
+                os.geteuid() != 0, reason="needs root to give a file to another user"
+            ),
+            id="another-users-file",
+        ),
+        pytest.param(False, id="world-writable-file"),
+    ],
+)
+def test_a_forged_owner_file_is_not_followed(
+    db_path: Path, listener: Listener, bystander: int, foreign: bool
+) -> None:
+    forge(db_path, bystander, listener.port, foreign=foreign)
+    env = service_env(db_path, "worker", "load")
+    done = run_service("span_producer.py", ["w", str(SPANS), "5000"], env)
+    assert "ignoring" in done.stderr and "owner.json" in done.stderr  # said, once
+    assert done.stderr.count("ignoring") == 1
+    drain_leftover_spool(db_path)
+    assert query(db_path, "select count(*) from spans") == [(SPANS,)]
+
+    sql = subprocess.run(
+        [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.splitlines() == ["n", str(SPANS)]
+    assert "Traceback" not in sql.stderr
+    assert listener.requests == []
