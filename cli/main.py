@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Receive OTLP/HTTP and own the store.",
     ),
     "ingest": ("seamscope.cli.ingest", "ingest", "Load OTLP JSON files into the store."),
+    "discover": (
+        "seamscope.cli.discover",
+        "discover",
+        "Store your AWS account's event routes (rules, subscriptions, mappings).",
+    ),
     "sql": ("seamscope.cli.sql", "sql", "Run read-only SQL over the store."),
     "edges": ("seamscope.cli.edges", "edges", "List integration edges with their labels."),
     "check": ("seamscope.cli.check", "check", "Fail when a new anti-pattern appears."),

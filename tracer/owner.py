@@ -17,8 +17,11 @@ import os
 import secrets
 import stat
 import time
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from seamscope.tracer.errors import SeamscopeError
 
@@ -28,6 +31,8 @@ BATCH_KEY_HEADER = "X-Seamscope-Batch-Key"
 SECRET_HEADER = "X-Seamscope-Secret"
 SQL_PATH = "/seamscope/v1/sql"
 TRACES_PATH = "/v1/traces"
+ROUTES_PATH = "/seamscope/v1/aws-routes"
+_POST_TIMEOUT_S = 60.0
 _MAX_FILE_BYTES = 64 * 1024
 
 
@@ -190,3 +195,39 @@ def find_owner(db_path: Path) -> OwnerInfo | None:
     if not _pid_alive(info.pid):
         return None
     return info
+
+
+class OwnerUnreachable(SeamscopeError):
+    """The owner did not answer (it may be going away)."""
+
+
+def post_json(owner: OwnerInfo, path: str, payload: Any) -> Any:
+    """Posts JSON to one of the owner's endpoints and returns its JSON answer.
+
+    Raises OwnerUnreachable when nothing answers, SeamscopeError with the owner's reason when it
+    refuses.
+    """
+    request = urllib.request.Request(
+        owner.url + path,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **owner.headers()},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=_POST_TIMEOUT_S) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()
+        try:
+            message = str(json.loads(detail)["error"])
+        except (ValueError, KeyError, TypeError):
+            message = detail.decode("utf-8", "replace").strip()[:300] or str(exc)
+        raise SeamscopeError(
+            f"the owner at {owner.url} (pid {owner.pid}) refused: {message}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise OwnerUnreachable(f"the owner at {owner.url} does not answer ({exc})") from None
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        raise SeamscopeError(f"the owner at {owner.url} answered no JSON") from None

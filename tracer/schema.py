@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Spans table: (column, DuckDB type, Arrow type, description). The order is the table's order.
 EVENT_STRUCT = pa.struct(
@@ -147,9 +147,81 @@ INPUT_COLUMNS: tuple[Column, ...] = tuple(c for c in SPAN_COLUMNS if c.name != "
 INPUT_SCHEMA: pa.Schema = pa.schema([(c.name, c.arrow_type) for c in INPUT_COLUMNS])
 
 
-def _spans_ddl() -> str:
-    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in SPAN_COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS spans (\n    {cols}\n)"
+# The account's wiring (`seamscope discover aws`, or declared in the landscape file): how an
+# event gets from the resource it leaves to where it goes. Node ids as classifiers/schema.py
+# names them: resource names, never endpoint addresses.
+AWS_ROUTE_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "route_id",
+        "VARCHAR PRIMARY KEY",
+        pa.string(),
+        "`<rule ARN>#<target id>`, the subscription ARN or the event-source mapping ARN",
+    ),
+    Column(
+        "kind",
+        "VARCHAR NOT NULL",
+        pa.string(),
+        "`eventbridge-rule`, `sns-subscription`, `lambda-event-source` (from a queue), "
+        "`dynamodb-stream-consumer`, `kinesis-consumer`",
+    ),
+    Column(
+        "source",
+        "VARCHAR NOT NULL",
+        pa.string(),
+        "node id of the resource the event leaves: `events:bus/<bus>`, `sns:topic/<name>`, "
+        "`sqs:queue/<name>`, `dynamodb:stream/<table>`, `kinesis:stream/<name>`",
+    ),
+    Column(
+        "target",
+        "VARCHAR NOT NULL",
+        pa.string(),
+        "node id of where it goes: `sqs:queue/<name>`, `lambda:function/<name>`, "
+        "`sns:topic/<name>`, `kinesis:stream/<name>`, `events:bus/<name>`",
+    ),
+    Column(
+        "event_sources",
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+        "the exact values of the rule's pattern `source`; NULL when it does not constrain it",
+    ),
+    Column(
+        "detail_types",
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+        "the exact values of its `detail-type`; NULL when it does not constrain it",
+    ),
+    Column(
+        "name",
+        "VARCHAR",
+        pa.string(),
+        "rule name, subscription ARN or event-source mapping UUID",
+    ),
+    Column(
+        "pattern",
+        "JSON",
+        pa.string(),
+        "the rule's event pattern, the subscription's filter policy or the mapping's filter "
+        "criteria (content filters such as `prefix` are only here)",
+    ),
+    Column("origin", "VARCHAR NOT NULL", pa.string(), "`discovered` or `declared`"),
+    Column("account", "VARCHAR", pa.string(), "AWS account id"),
+    Column("region", "VARCHAR", pa.string(), "AWS region"),
+    Column(
+        "discovered_at",
+        "TIMESTAMPTZ",
+        pa.timestamp("us", tz="UTC"),
+        "when `seamscope discover aws` read it (the same for every row of one run)",
+    ),
+)
+
+
+def table_ddl(table: str, columns: tuple[Column, ...]) -> str:
+    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n)"
+
+
+def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([(c.name, c.arrow_type) for c in columns])
 
 
 DDL: tuple[str, ...] = (
@@ -164,8 +236,11 @@ DDL: tuple[str, ...] = (
     span_count INTEGER,
     ingested_at TIMESTAMPTZ
 )""",
-    _spans_ddl(),
+    table_ddl("spans", SPAN_COLUMNS),
+    table_ddl("aws_routes", AWS_ROUTE_COLUMNS),
 )
 
 # Schema migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (table_ddl("aws_routes", AWS_ROUTE_COLUMNS),),
+}

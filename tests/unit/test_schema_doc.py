@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -15,14 +16,20 @@ import pytest
 
 from seamscope.classifiers.results import Edge, Node, columns
 from seamscope.classifiers.schema import CLASSIFIER_DDL
-from seamscope.tracer.schema import DDL, SCHEMA_VERSION, SPAN_COLUMNS, Column
+from seamscope.tracer.schema import (
+    AWS_ROUTE_COLUMNS,
+    DDL,
+    SCHEMA_VERSION,
+    SPAN_COLUMNS,
+    Column,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 
 
-def render_span_columns() -> str:
+def render_columns(columns: tuple[Column, ...]) -> str:
     lines = ["| column | type | what it holds |", "|---|---|---|"]
-    for column in SPAN_COLUMNS:
+    for column in columns:
         doc = column.doc.replace("|", "\\|")
         lines.append(f"| `{column.name}` | `{column.sql_type}` | {doc} |")
     return "\n".join(lines)
@@ -40,8 +47,12 @@ def render_record_columns(record: type) -> str:
     return "\n".join(lines)
 
 
-GENERATED = {
-    "spans": ("tracer/schema.py SPAN_COLUMNS", render_span_columns),
+GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
+    "spans": ("tracer/schema.py SPAN_COLUMNS", lambda: render_columns(SPAN_COLUMNS)),
+    "aws_routes": (
+        "tracer/schema.py AWS_ROUTE_COLUMNS",
+        lambda: render_columns(AWS_ROUTE_COLUMNS),
+    ),
     "nodes": ("classifiers/results.py Node", lambda: render_record_columns(Node)),
     "edges": ("classifiers/results.py Edge", lambda: render_record_columns(Edge)),
 }

@@ -2,8 +2,10 @@
 
 ``POST /v1/traces`` takes OTLP (protobuf or JSON, gzip or deflate, chunked or not): the handler
 checks the request, hands the body to the decoders, queues the spans for the writer and answers
-once they are committed. ``POST /seamscope/v1/sql`` is the SQL endpoint's. What a request may
-cost (body size, requests in flight) is bounded here.
+once they are committed. ``POST /seamscope/v1/sql`` is the SQL endpoint's. The record endpoints
+(``POST /seamscope/v1/aws-routes`` from `seamscope discover aws`) take JSON that their module
+checks and turns into work for the writer. What a request may cost (body size, requests in
+flight) is bounded here.
 """
 
 from __future__ import annotations
@@ -11,23 +13,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import socket
 import threading
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from aiohttp import web
 
+from seamscope.tracer.discover import routes_writer
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import STORED_HEADER, Batch, batch_key
 from seamscope.tracer.otlp import OtlpError, response_body
-from seamscope.tracer.owner import BATCH_KEY_HEADER, SQL_PATH, TRACES_PATH
+from seamscope.tracer.owner import BATCH_KEY_HEADER, ROUTES_PATH, SQL_PATH, TRACES_PATH
 from seamscope.tracer.receiver.decode import Decoders, TooLarge
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.sql import SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
-from seamscope.tracer.receiver.writer import Work, Writer
+from seamscope.tracer.receiver.writer import Task, Work, Writer
+from seamscope.tracer.store import Store
+
+RecordsWriter = Callable[[object], Callable[[Store], int]]
+"""Checks a record endpoint's JSON (ValueError says what is wrong) and returns the write."""
+
+RECORD_ENDPOINTS: dict[str, RecordsWriter] = {ROUTES_PATH: routes_writer}
 
 SOURCE = "otlp-http"
 MAX_INFLIGHT = 64
@@ -128,6 +139,8 @@ class Server:
         )
         app.router.add_post(TRACES_PATH, self._handle_traces)
         app.router.add_post(SQL_PATH, self.sql.handle)
+        for path, parse in RECORD_ENDPOINTS.items():
+            app.router.add_post(path, functools.partial(self._handle_records, parse))
         app.router.add_get("/", self._handle_root)
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=10.0
@@ -215,20 +228,9 @@ class Server:
             return _error(400, f"no span could be stored: {result.error_message}", json_format)
         stored = 0
         if result.accepted:
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[int | BaseException] = loop.create_future()
-
-            def settle(outcome: int | BaseException) -> None:
-                if not future.done():  # cancelled when shutdown ran out of patience
-                    future.set_result(outcome)
-
-            def done(outcome: int | BaseException) -> None:
-                # Runs in the writer thread; a closed loop must not stop the writer.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(settle, outcome)
-
-            self.writer.submit(Work(Batch(table, key, SOURCE), done, tee_line))
-            outcome = await future
+            outcome = await self._written(
+                lambda done: Work(Batch(table, key, SOURCE), done, tee_line)
+            )
             if isinstance(outcome, BaseException):
                 text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
                 response = _error(503, f"the store could not take the spans: {text}", json_format)
@@ -243,3 +245,47 @@ class Server:
         response.headers[STORED_HEADER] = str(stored)
         response.headers["X-Seamscope-Accepted"] = str(result.accepted)
         return response
+
+    async def _written(
+        self, make: Callable[[Callable[[int | BaseException], None]], Work | Task]
+    ) -> int | BaseException:
+        """Queues what make builds for the writer and waits until it is committed (or failed)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | BaseException] = loop.create_future()
+
+        def settle(outcome: int | BaseException) -> None:
+            if not future.done():  # cancelled when shutdown ran out of patience
+                future.set_result(outcome)
+
+        def done(outcome: int | BaseException) -> None:
+            # Runs in the writer thread; a closed loop must not stop the writer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, outcome)
+
+        self.writer.submit(make(done))
+        return await future
+
+    async def _handle_records(self, parse: RecordsWriter, request: web.Request) -> web.Response:
+        """POST JSON records (routes, the S3 ledger): checked, written by the writer, answered
+        {"stored": n} once committed."""
+        assert self._inflight is not None
+        async with self._inflight:
+            try:
+                payload = await request.json()
+            except (ValueError, UnicodeDecodeError):
+                return web.json_response({"error": "the body must be JSON"}, status=400)
+            except web.HTTPRequestEntityTooLarge:
+                return web.json_response({"error": "the body is too large"}, status=413)
+            try:
+                write = parse(payload)
+            except ValueError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            outcome = await self._written(lambda done: Task(write, done))
+            if isinstance(outcome, BaseException):
+                text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
+                return web.json_response(
+                    {"error": f"the store could not take them: {text}"},
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
+            return web.json_response({"stored": outcome})

@@ -59,6 +59,15 @@ class Work:
     tee_line: str | None
 
 
+@dataclass(slots=True)
+class Task:
+    """Other writes than spans (routes, the S3 ledger): run on the store after the spans queued
+    with them are committed; done gets what run returned, or the exception it raised."""
+
+    run: Callable[[Store], int]
+    done: Callable[[int | BaseException], None]
+
+
 _STOP = object()
 
 
@@ -81,7 +90,7 @@ class Writer:
         self.after_commit_interval_s = after_commit_interval_s
         self.drain_interval_s = drain_interval_s
         self.tee = tee
-        self._queue: queue.Queue[Work | object] = queue.Queue()
+        self._queue: queue.Queue[Work | Task | object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._watermark = 0
@@ -100,7 +109,7 @@ class Writer:
         self._thread = threading.Thread(target=self._loop, name="seamscope-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Work) -> None:
+    def submit(self, work: Work | Task) -> None:
         """Queues work; work.done is called from the writer thread once it is committed."""
         self._queue.put(work)
 
@@ -143,8 +152,10 @@ class Writer:
                     self.drain()
                     last_drain = time.monotonic()
                 continue
-            work, stopping = self._take(first)
+            work, tasks, stopping = self._take(first)
             if work and self._commit(work):
+                owed = Owed.HOOK if self.after_commit is not None else Owed.CHECKPOINT
+            if tasks and self._run_tasks(tasks):
                 owed = Owed.HOOK if self.after_commit is not None else Owed.CHECKPOINT
             if owed is Owed.HOOK and time.monotonic() - last_hook >= self.after_commit_interval_s:
                 self._run_hook()
@@ -155,15 +166,18 @@ class Writer:
                     self._run_hook()
                 return
 
-    def _take(self, first: object) -> tuple[list[Work], bool]:
+    def _take(self, first: object) -> tuple[list[Work], list[Task], bool]:
         """first and what else is queued, up to COALESCE_SPANS; and whether stop was asked."""
         work: list[Work] = []
+        tasks: list[Task] = []
         spans = 0
         stopping = False
         item = first
         while True:
             if item is _STOP:
                 stopping = True
+            elif isinstance(item, Task):
+                tasks.append(item)
             else:
                 assert isinstance(item, Work)
                 work.append(item)
@@ -174,7 +188,21 @@ class Writer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-        return work, stopping
+        return work, tasks, stopping
+
+    def _run_tasks(self, tasks: Sequence[Task]) -> bool:
+        """Runs each task in turn and answers it; returns whether any changed the store."""
+        changed = False
+        for task in tasks:
+            outcome: int | BaseException
+            try:
+                outcome = task.run(self.store)
+                changed = True
+            except Exception as exc:  # noqa: BLE001 - answered to the task's sender
+                _log.warning("seamscope: a write failed: %s", exc)
+                outcome = exc
+            task.done(outcome)
+        return changed
 
     def _run_hook(self) -> None:
         if self.after_commit is None:

@@ -113,3 +113,22 @@ def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -
         assert info.value.pid == holder.pid
     finally:
         holder.communicate("")
+
+
+def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.append(_one_span_table(), batch_key="k", source="test")
+        # What a version 1 store held: no routes.
+        store.con.execute("DROP TABLE aws_routes")
+        store.con.execute("UPDATE seamscope_meta SET value = '1' WHERE key = 'schema_version'")
+    with Store.open(db_path) as store:
+        tables = store.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name IN ('aws_routes') ORDER BY 1"
+        ).fetchall()
+        assert tables == [("aws_routes",)]
+        version = store.con.execute(
+            "SELECT value FROM seamscope_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        assert version == (str(SCHEMA_VERSION),)
+        assert store.con.execute("SELECT count(*) FROM spans").fetchone() == (1,)
