@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from textual.worker import WorkerCancelled, WorkerState
 
 from seamscope.tui.app import SeamscopeApp
@@ -47,20 +49,41 @@ def make_app() -> AppFactory:
     return factory
 
 
-async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
-    """Waits until the workers are done and their messages are handled.
+class NeverSettled(AssertionError):
+    """The app kept changing its screen: a snapshot or assertion taken now would be a race."""
 
-    A screen's worker starts only once the screen has mounted, so one wait is not enough: wait
-    until a pause leaves no worker pending or running, twice in a row (bounded).
+
+def _layout_pending(app: App[None]) -> bool:
+    """A DataTable measures its new rows and columns on its next Idle event; until then the
+    screen shows columns cut to their header widths."""
+    for table in app.screen.query(DataTable):
+        if table._require_update_dimensions or table._new_rows:
+            return True
+    return False
+
+
+async def settle(pilot: Pilot[None], rounds: int = 3, limit_s: float = 30.0) -> None:
+    """Waits until the workers are done, their messages handled and the screen stays the same.
+
+    A screen's worker starts only once the screen has mounted, and a table lays its columns out
+    on an Idle event after its rows arrive, so one wait is not enough: wait until `rounds` pauses
+    in a row find no worker pending or running, no table layout pending and the same screen.
+    Raises NeverSettled past `limit_s`, so a test never compares a half-drawn frame quietly.
     """
+    app = pilot.app
+    deadline = time.monotonic() + limit_s
     quiet = 0
-    for _ in range(max(rounds, 100)):
+    last = ""
+    while time.monotonic() < deadline:
         try:
-            await pilot.app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()
         except WorkerCancelled:
             pass  # an exclusive worker replaced by a newer one
         await pilot.pause()
-        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
-        quiet = 0 if busy else quiet + 1
+        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
+        screen = "" if busy or _layout_pending(app) else app.export_screenshot()
+        quiet = quiet + 1 if screen and screen == last else 0
+        last = screen
         if quiet >= rounds:
             return
+    raise NeverSettled(f"the app did not settle within {limit_s:.0f} s")

@@ -23,6 +23,7 @@ from seamscope.tui.screens.base import (
     verdict_text,
 )
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.table import Table
 
 
 def describe_edge(detail: EdgeDetail) -> Group:
@@ -89,7 +90,7 @@ class EdgeScreen(DataScreen[Any]):
         with VerticalScroll(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")
-        table: DataTable[Any] = DataTable(id="spans", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Table(id="spans", cursor_type="row", zebra_stripes=True)
         table.add_columns("Start", "Service", "Span", "Kind", "ms", "Status", "Trace")
         yield table
         yield SteadyFooter()

@@ -30,6 +30,7 @@ from seamscope.tui.screens.base import (
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.layout import MapEdge, MapNode
+from seamscope.tui.widgets.table import Table
 
 MAP_LIMIT = 30
 """Beyond this many boxes the table leads and the map is hidden until asked for (m)."""
@@ -180,7 +181,7 @@ class GraphScreen(DataScreen[Any]):
             with ScrollableContainer(id="map-pane"):
                 yield LandscapeMap(id="map")
             with Vertical(id="table-pane"):
-                table: DataTable[Any] = DataTable(id="edges", cursor_type="row", zebra_stripes=True)
+                table: DataTable[Any] = Table(id="edges", cursor_type="row", zebra_stripes=True)
                 table.add_columns(*EDGE_COLUMNS)
                 yield table
         yield SteadyFooter()

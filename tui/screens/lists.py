@@ -22,6 +22,7 @@ from seamscope.tui.screens.base import (
     verdict_text,
 )
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.table import Table
 
 
 class FindingsScreen(DataScreen[Any]):
@@ -34,7 +35,7 @@ class FindingsScreen(DataScreen[Any]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
-        table: DataTable[Any] = DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Table(id="findings", cursor_type="row", zebra_stripes=True)
         table.add_columns(
             "Verdict", "Rule", "From", "To", "Mechanism", "Spans", "Errors", "Last seen", "Reason"
         )
@@ -98,7 +99,7 @@ class PatternsScreen(DataScreen[Any]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[Any] = DataTable(id="rules", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Table(id="rules", cursor_type="row", zebra_stripes=True)
         table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
         yield table
         yield Static("", id="rule-text", classes="detail")

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Header, Input, OptionList, Static
 from seamscope.tui.data import DataSource
 from seamscope.tui.screens.base import plain
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.table import Table
 
 MAX_ROWS = 1000
 
@@ -48,7 +49,7 @@ class SqlScreen(Screen[None]):
                 yield Static(
                     "Tables: spans, batches, nodes, edges, span_labels, findings", id="sql-status"
                 )
-                yield DataTable(id="sql-result", zebra_stripes=True)
+                yield Table(id="sql-result", zebra_stripes=True)
             with Vertical(id="sql-side"):
                 yield Static("History", classes="caption")
                 yield OptionList(*self._history_options(), id="sql-history")

@@ -20,6 +20,7 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time, plural
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.table import Table
 
 BAR_WIDTH = 24
 
@@ -75,7 +76,7 @@ class TraceScreen(DataScreen[Any]):
         yield Static(f"Trace {self.trace_id}", classes="summary", id="trace-title")
         with Horizontal(id="trace-panes"):
             with Vertical(id="waterfall-pane"):
-                table: DataTable[Any] = DataTable(id="waterfall", cursor_type="row")
+                table: DataTable[Any] = Table(id="waterfall", cursor_type="row")
                 for label, width in (
                     ("Service", 12),
                     ("Span", 26),
@@ -91,7 +92,7 @@ class TraceScreen(DataScreen[Any]):
                     classes="caption",
                     id="hops-caption",
                 )
-                hops: DataTable[Any] = DataTable(id="hops", cursor_type="row")
+                hops: DataTable[Any] = Table(id="hops", cursor_type="row")
                 for label, width in (("Start", 19), ("Service", 16), ("Kind", 9), ("Trace", 32)):
                     hops.add_column(label, width=width)
                 yield hops
