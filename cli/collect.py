@@ -13,6 +13,7 @@ import click
 
 from seamscope.classifiers.engine import classifier_hook
 from seamscope.tracer.receiver import DEFAULT_MAX_BODY, Receiver
+from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
 
 
@@ -71,6 +72,20 @@ from seamscope.tracer.store import default_db_path
     type=click.IntRange(0, 16),
     help="Decoder processes (0: threads in this process).",
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Open connections allowed; past it a sender gets 503 with Retry-After "
+    "(default: half the process's file limit, at most 512).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=IDLE_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a connection may take to send a request's headers, or stay idle.",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the running count.")
 def collect(
     db: Path | None,
@@ -82,6 +97,8 @@ def collect(
     landscape: Path | None,
     no_classify: bool,
     decoders: int,
+    max_connections: int | None,
+    idle_timeout: float,
     quiet: bool,
 ) -> None:
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
@@ -107,6 +124,8 @@ def collect(
         after_commit=None if no_classify else classifier_hook(landscape),
         decode_processes=decoders,
         allowed_hosts=allow_hosts,
+        max_connections=max_connections,
+        idle_timeout_s=idle_timeout,
     )
     receiver.start()
     try:

@@ -71,9 +71,13 @@ class SeamscopeDistro(BaseDistro):  # type: ignore[misc]
 class SeamscopeConfigurator(_OTelSDKConfigurator):
     """``opentelemetry_configurator`` entry point: the SDK set up as the stock one does.
 
-    Also applies the distro's defaults, in case another distro ran instead of ours.
+    Also applies the distro's defaults, in case another distro ran instead of ours, and gives
+    our exporter the span processor that counts what it drops.
     """
 
     def _configure(self, **kwargs: Any) -> None:
+        from seamscope.tracer.exporter import export_processor
+
         apply_defaults()
+        kwargs.setdefault("export_span_processor", export_processor)
         super()._configure(**kwargs)  # type: ignore[no-untyped-call]

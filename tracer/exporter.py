@@ -9,10 +9,15 @@ retries, so whoever stores it stores it once). Delivery, in order of preference:
 3. neither: keep the batch in memory (up to ``memory_spans``) and retry on the next export;
    past the bound, the oldest batches go to the spool beside the store (``<db>.spool/``).
 
-On shutdown everything still undelivered is spooled (bounded wait). Spans are dropped only when
-memory is full and the spool cannot be written; they are counted, logged as a warning at
-shutdown and added to ``seamscope_meta.dropped_spans`` the next time the exporter writes.
-It never raises into the service.
+An owner that does not answer is skipped for a few seconds, so a stalled owner costs one
+timeout, not one per batch (the span processor's queue would fill behind it). On shutdown
+everything still undelivered is spooled (bounded wait).
+
+Spans are lost when the span processor's queue is full or it gave up at shutdown
+(`SeamscopeSpanProcessor` tells the exporter how many spans it was given), or when memory is
+full and the spool cannot be written. Every lost span is counted in
+``seamscope_meta.dropped_spans`` (directly, or through a spool file the next writer drains) and
+said once in the service's log. It never raises into the service.
 """
 
 from __future__ import annotations
@@ -33,8 +38,12 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.environment_variables import (
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+)
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
 from seamscope.tracer.rows import SpanBatchBuilder
@@ -50,6 +59,10 @@ DEFAULT_MEMORY_SPANS = 20_000
 ENV_SPOOL_MB = "SEAMSCOPE_SPOOL_MAX_MB"
 DEFAULT_SPOOL_MB = 1024
 HTTP_TIMEOUT_S = 3.0
+OWNER_RETRY_S = 5.0
+"""How long an owner that did not answer is skipped before it is tried again."""
+DEFAULT_QUEUE_SIZE = 2048
+DEFAULT_EXPORT_BATCH = 512
 SHUTDOWN_WAIT_S = 4.0
 SHUTDOWN_RETRY_S = 0.1
 
@@ -174,7 +187,13 @@ class SeamscopeSpanExporter(SpanExporter):
         self.delivered_store = 0
         self.spooled = 0
         self.dropped = 0
+        self.received = 0
+        """Spans export() was given."""
+        self.offered = 0
+        """Spans the span processor was given (when it is a SeamscopeSpanProcessor)."""
+        self._offered_lock = threading.Lock()
         self._dropped_unrecorded = 0
+        self._owner_down_until = 0.0
         self._warned: set[str] = set()
         _live.add(self)
 
@@ -187,6 +206,7 @@ class SeamscopeSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
+            self.received += len(spans)
             with self._lock:
                 if spans:
                     self._pending.append(_Batch(uuid.uuid4().hex, list(spans)))
@@ -222,6 +242,18 @@ class SeamscopeSpanExporter(SpanExporter):
             deadline = time.monotonic() + min(timeout_millis / 1000, SHUTDOWN_WAIT_S)
             with self._lock:
                 self._shut_down = True
+                with self._offered_lock:
+                    lost = self.offered - self.received
+                if lost > 0:
+                    # The span processor never handed these over: its queue was full, or it
+                    # gave up waiting at shutdown.
+                    self._lose(lost)
+                    self._warn_once(
+                        "queue",
+                        "seamscope exporter: %d spans were dropped before reaching the "
+                        "exporter (the span queue was full or shutdown ran out of time)",
+                        lost,
+                    )
                 while True:
                     self._deliver(self.lock_attempts)
                     if not self._pending:
@@ -231,10 +263,12 @@ class SeamscopeSpanExporter(SpanExporter):
                     time.sleep(SHUTDOWN_RETRY_S)
                 while self._pending:
                     self._spool_oldest()
+                if self._dropped_unrecorded:
+                    self._spool_dropped()
                 if self.dropped:
                     _log.warning(
-                        "seamscope exporter: %d spans could not be stored or spooled next to %s "
-                        "and were dropped",
+                        "seamscope exporter: %d spans were dropped in all (counted in "
+                        "seamscope_meta.dropped_spans of %s)",
                         self.dropped,
                         self.db_path,
                     )
@@ -243,11 +277,23 @@ class SeamscopeSpanExporter(SpanExporter):
 
     # --- delivery ---------------------------------------------------------------------------
 
+    def note_offered(self) -> None:
+        """One more span given to the span processor (any thread)."""
+        with self._offered_lock:
+            self.offered += 1
+
+    def _lose(self, count: int) -> None:
+        self.dropped += count
+        self._dropped_unrecorded += count
+
     def _deliver(self, lock_attempts: int) -> None:
         if not self._pending and not self._dropped_unrecorded:
             return
-        owner = find_owner(self.db_path)
+        owner = None if time.monotonic() < self._owner_down_until else find_owner(self.db_path)
         if owner is not None and self._send_to_owner(owner):
+            if self._dropped_unrecorded:
+                # The owner holds the store; it drains the spool and counts them.
+                self._spool_dropped()
             return
         self._append_direct(lock_attempts)
 
@@ -278,6 +324,8 @@ class SeamscopeSpanExporter(SpanExporter):
                 continue
             except (OSError, http.client.HTTPException) as exc:
                 _log.debug("seamscope exporter: owner %s unreachable: %s", owner.url, exc)
+                if isinstance(exc, OSError):  # no answer (a busy owner's 503 is one)
+                    self._owner_down_until = time.monotonic() + OWNER_RETRY_S
                 return False
             self.delivered_owner += len(self._pop())
         return True
@@ -329,8 +377,7 @@ class SeamscopeSpanExporter(SpanExporter):
                 raise OSError(f"the spool is full ({self.spool_max_bytes // (1024 * 1024)} MB)")
             write_spool(self.db_path, table, batch.key)
         except Exception as exc:  # noqa: BLE001 - OSError, a full disk, a broken span...
-            self.dropped += len(batch)
-            self._dropped_unrecorded += len(batch)
+            self._lose(len(batch))
             self._warn_once(
                 "spool",
                 "seamscope exporter: cannot spool next to %s (%s); dropping spans",
@@ -340,6 +387,22 @@ class SeamscopeSpanExporter(SpanExporter):
             return
         self.spooled += len(batch)
 
+    def _spool_dropped(self) -> None:
+        """Leaves the count of lost spans in the spool, for whoever next writes the store."""
+        try:
+            write_spool(
+                self.db_path,
+                SpanBatchBuilder().build(),
+                f"dropped-{uuid.uuid4().hex}",
+                dropped=self._dropped_unrecorded,
+            )
+        except Exception as exc:  # noqa: BLE001 - the count stays for the next try
+            self._warn_once(
+                "spool", "seamscope exporter: cannot spool next to %s (%s)", self.db_path, exc
+            )
+            return
+        self._dropped_unrecorded = 0
+
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         if key in self._warned:
             _log.debug(message, *args)
@@ -347,7 +410,50 @@ class SeamscopeSpanExporter(SpanExporter):
         self._warned.add(key)
         _log.warning(message, *args)
 
+    def warn_queue_full(self, size: int) -> None:
+        self._warn_once(
+            "queue",
+            "seamscope exporter: the span queue is full (%d spans); spans are being dropped "
+            "and counted in seamscope_meta.dropped_spans",
+            size,
+        )
+
     @property
     def pending_spans(self) -> int:
         """Spans held in memory, waiting for the store or the owner."""
         return self._pending_spans
+
+
+class SeamscopeSpanProcessor(BatchSpanProcessor):
+    """The stock batch processor, telling the seamscope exporter how many spans it was given,
+    so that spans lost to a full queue (or to a shutdown that ran out of time) are counted."""
+
+    def __init__(
+        self, exporter: SeamscopeSpanExporter, max_queue_size: int, max_export_batch_size: int
+    ) -> None:
+        super().__init__(
+            exporter, max_queue_size=max_queue_size, max_export_batch_size=max_export_batch_size
+        )
+        self._seamscope = exporter
+        self._queue_size = max_queue_size
+        self._batch_size = max_export_batch_size
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is not None and context.trace_flags.sampled:
+            exporter = self._seamscope
+            exporter.note_offered()
+            # Spans given but not exported yet beyond what the queue (and the batch being
+            # exported) can hold have been dropped.
+            if exporter.offered - exporter.received > self._queue_size + self._batch_size:
+                exporter.warn_queue_full(self._queue_size)
+        super().on_end(span)
+
+
+def export_processor(exporter: SpanExporter) -> SpanProcessor:
+    """The span processor for an exporter, as the SDK's configurator asks for it."""
+    if isinstance(exporter, SeamscopeSpanExporter):
+        queue = _env_int(OTEL_BSP_MAX_QUEUE_SIZE, DEFAULT_QUEUE_SIZE)
+        batch = min(queue, _env_int(OTEL_BSP_MAX_EXPORT_BATCH_SIZE, DEFAULT_EXPORT_BATCH))
+        return SeamscopeSpanProcessor(exporter, queue, batch)
+    return BatchSpanProcessor(exporter)

@@ -341,24 +341,31 @@ class _OwnerSink:
             self.local.conn = conn
             self.conns.append(conn)
         headers = {"Content-Type": "application/json", BATCH_KEY_HEADER: batch_key(request.data)}
-        for attempt in range(5):
+        reconnected = False
+        busy = 0
+        while True:
             try:
                 conn.request("POST", self.path, body=request.data, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
+                if not reconnected:
+                    # The owner closes connections idle for a while: connect again, once
+                    # (the batch key keeps a repeated request from being stored twice).
+                    reconnected = True
+                    continue
                 raise SeamscopeError(
                     f"{request.where}: the owner at {self.owner.url} (pid {self.owner.pid}) "
                     f"stopped answering ({exc})"
                 ) from None
-            if response.status == 503 and attempt < 4:
-                time.sleep(0.5 * (attempt + 1))
+            if response.status == 503 and busy < 4:
+                busy += 1
+                time.sleep(0.5 * busy)
                 continue
             stored = int(response.getheader(STORED_HEADER) or 0)
             accepted = int(response.getheader("X-Seamscope-Accepted") or stored)
             return _Answer(response.status, body, stored, accepted)
-        raise AssertionError("unreachable")
 
     def add(self, request: Request) -> None:
         self.pending.append((request, self.pool.submit(self._send, request)))

@@ -26,6 +26,7 @@ SUFFIX = ".arrow"
 BAD_SUFFIX = ".bad"
 SOURCE = "spool"
 _KEY_META = b"seamscope.batch_key"
+_DROPPED_META = b"seamscope.dropped_spans"
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]")
 DROPPED_KEY = "dropped_spans"
 
@@ -40,13 +41,19 @@ def _file_name(batch_key: str) -> str:
     return safe + SUFFIX
 
 
-def write_spool(db_path: Path, table: pa.Table, batch_key: str) -> Path:
-    """Writes table as one spool file keyed by batch_key; returns its path. Raises OSError."""
+def write_spool(db_path: Path, table: pa.Table, batch_key: str, *, dropped: int = 0) -> Path:
+    """Writes table as one spool file keyed by batch_key; returns its path. Raises OSError.
+
+    dropped: spans the writer lost, added to ``dropped_spans`` when the file is drained.
+    """
     folder = spool_dir(db_path)
     folder.mkdir(exist_ok=True)
     target = folder / _file_name(batch_key)
     tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    schema = table.schema.with_metadata({_KEY_META: batch_key.encode()})
+    meta = {_KEY_META: batch_key.encode()}
+    if dropped:
+        meta[_DROPPED_META] = str(dropped).encode()
+    schema = table.schema.with_metadata(meta)
     try:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             writer.write_table(table.replace_schema_metadata(schema.metadata))
@@ -93,13 +100,14 @@ def spool_bytes(db_path: Path) -> int:
     return total
 
 
-def _read(path: Path) -> tuple[pa.Table, str]:
+def _read(path: Path) -> tuple[pa.Table, str, int]:
     with pa.memory_map(str(path), "r") as source:
         table = pa.ipc.open_file(source).read_all()
     meta = table.schema.metadata or {}
     key = meta.get(_KEY_META)
     batch_key = key.decode() if key else path.name[: -len(SUFFIX)]
-    return table.replace_schema_metadata(None), batch_key
+    dropped = int(meta.get(_DROPPED_META) or 0)
+    return table.replace_schema_metadata(None), batch_key, max(dropped, 0)
 
 
 def _set_aside(path: Path, reason: str) -> None:
@@ -128,14 +136,15 @@ def drain_spool(store: Store) -> int:
     stored = 0
     for path in spooled_files(store.path):
         try:
-            table, batch_key = _read(path)
+            table, batch_key, dropped = _read(path)
         except FileNotFoundError:
             continue
         except (OSError, pa.ArrowException, ValueError) as exc:
             _set_aside(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             continue
         try:
-            stored += store.append(table, batch_key=batch_key, source=SOURCE)
+            if table.num_rows:
+                stored += store.append(table, batch_key=batch_key, source=SOURCE)
         except (
             pa.ArrowException,
             ValueError,
@@ -149,7 +158,9 @@ def drain_spool(store: Store) -> int:
         try:
             path.unlink()
         except FileNotFoundError:
-            pass
+            continue  # another drainer took it (and counted what it says was dropped)
+        if dropped:
+            record_dropped(store, dropped)
     return stored
 
 

@@ -22,6 +22,7 @@ from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import OwnerInfo, publish, withdraw
 from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
+from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.receiver.server import MAX_INFLIGHT, PortInUse, Server, bind
 from seamscope.tracer.receiver.sql import SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
@@ -69,6 +70,8 @@ class Receiver:
         drain_interval_s: float = 5.0,
         after_commit_interval_s: float = 1.0,
         allowed_hosts: Sequence[str] = (),
+        max_connections: int | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -81,6 +84,8 @@ class Receiver:
         self.drain_interval_s = drain_interval_s
         self.after_commit_interval_s = after_commit_interval_s
         self.allowed_hosts = tuple(allowed_hosts)
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
         self.stats = ReceiverStats()
         self.url = ""
         self.owner: OwnerInfo | None = None
@@ -148,6 +153,8 @@ class Receiver:
                 stats=self.stats,
                 tee=self._tee is not None,
                 guard=Guard(self.host, self.port, self.owner.secret, self.allowed_hosts),
+                max_connections=self.max_connections,
+                idle_timeout_s=self.idle_timeout_s,
             )
             self._server.start(sock)
         except BaseException:

@@ -30,6 +30,15 @@ from seamscope.tracer.otlp import OtlpError, response_body
 from seamscope.tracer.owner import BATCH_KEY_HEADER, ROUTES_PATH, SQL_PATH, TRACES_PATH
 from seamscope.tracer.receiver.decode import Decoders, TooLarge
 from seamscope.tracer.receiver.guard import Guard
+from seamscope.tracer.receiver.limits import (
+    IDLE_TIMEOUT_S,
+    RETRY_AFTER_S,
+    BodyBudget,
+    BodyError,
+    Connections,
+    default_max_connections,
+    read_body,
+)
 from seamscope.tracer.receiver.sql import SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.receiver.writer import Task, Work, Writer
@@ -93,9 +102,15 @@ class Server:
         stats: ReceiverStats,
         tee: bool,
         guard: Guard,
+        max_connections: int | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.db_path = db_path
         self.guard = guard
+        self.connections = Connections(
+            limit=max_connections or default_max_connections(), idle_timeout_s=idle_timeout_s
+        )
+        self.body_budget = BodyBudget(max(256 * 1024 * 1024, 4 * max_body_bytes))
         self.max_body_bytes = max_body_bytes
         self.decoders = decoders
         self.writer = writer
@@ -135,7 +150,8 @@ class Server:
         asyncio.set_event_loop(loop)
         self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
         app = web.Application(
-            client_max_size=self.max_body_bytes, middlewares=[self.guard.middleware()]
+            client_max_size=self.max_body_bytes,
+            middlewares=[self.connections.middleware(), self.guard.middleware()],
         )
         app.router.add_post(TRACES_PATH, self._handle_traces)
         app.router.add_post(SQL_PATH, self.sql.handle)
@@ -143,20 +159,33 @@ class Server:
             app.router.add_post(path, functools.partial(self._handle_records, parse))
         app.router.add_get("/", self._handle_root)
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=10.0
+            app,
+            access_log=None,
+            handle_signals=False,
+            auto_decompress=False,
+            shutdown_timeout=10.0,
+            keepalive_timeout=self.connections.idle_timeout_s,
         )
         try:
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.SockSite(runner, sock).start())
+            assert runner.server is not None
+            self.connections.attach(runner.server)
+            # Our own listener instead of an aiohttp site: its factory enforces the limit.
+            listener = loop.run_until_complete(
+                loop.create_server(self.connections.factory, sock=sock)
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to start()
             failure.append(exc)
             ready.set()
             loop.close()
             return
+        watch = loop.create_task(self.connections.watch())
         ready.set()
         try:
             loop.run_forever()
         finally:
+            listener.close()
+            watch.cancel()
             loop.run_until_complete(runner.cleanup())
             loop.close()
 
@@ -166,13 +195,6 @@ class Server:
         )
 
     async def _handle_traces(self, request: web.Request) -> web.Response:
-        # Backpressure: past MAX_INFLIGHT requests being read, decoded or committed, new ones
-        # wait here (and their senders in TCP) instead of piling up in memory.
-        assert self._inflight is not None
-        async with self._inflight:
-            return await self._receive_traces(request)
-
-    async def _receive_traces(self, request: web.Request) -> web.Response:
         ctype = request.content_type
         if ctype == "application/json":
             json_format = True
@@ -197,11 +219,26 @@ class Server:
                 json_format,
             )
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _error(
-                413, f"the body is over the limit of {self.max_body_bytes} bytes", json_format
-            )
+            body = await read_body(request, self.max_body_bytes, self.body_budget)
+        except BodyError as exc:
+            response = _error(exc.status, str(exc), json_format)
+            if exc.status == 503:
+                response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            response.force_close()
+            return response
+        # Backpressure: past MAX_INFLIGHT requests being decoded or committed, new ones wait
+        # here (and their senders in TCP) instead of piling up in memory. Only a body read
+        # whole takes a slot: a sender that stalls holds none.
+        assert self._inflight is not None
+        try:
+            async with self._inflight:
+                return await self._store(request, body, encoding, json_format)
+        finally:
+            self.body_budget.release(body)
+
+    async def _store(
+        self, request: web.Request, body: bytes, encoding: str, json_format: bool
+    ) -> web.Response:
         header_key = request.headers.get(BATCH_KEY_HEADER)
         if header_key is not None:
             header_key = header_key.strip()

@@ -325,3 +325,52 @@ def test_export_after_shutdown_spools_at_once(db_path: Path, lock_holder: LockHo
     exporter.shutdown(timeout_millis=0)
     exporter.export(_spans(2))
     assert (exporter.pending_spans, exporter.spooled) == (0, 2)
+
+
+def test_spans_the_span_processor_drops_are_counted(db_path: Path) -> None:
+    from seamscope.tracer.exporter import SeamscopeSpanProcessor
+    from seamscope.tracer.spool import DROPPED_KEY
+
+    release = threading.Event()
+
+    class Stuck(SeamscopeSpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            release.wait(30)  # an owner that takes its time: the queue fills meanwhile
+            return super().export(spans)
+
+    exporter = Stuck(db_path)
+    provider = TracerProvider(resource=Resource.create({"service.name": "unit-svc"}))
+    provider.add_span_processor(SeamscopeSpanProcessor(exporter, 20, 10))
+    tracer = provider.get_tracer("unit")
+    for i in range(200):
+        with tracer.start_as_current_span(f"op-{i}"):
+            pass
+    release.set()
+    provider.shutdown()
+    assert exporter.offered == 200
+    assert 0 < exporter.dropped == 200 - exporter.received
+    stored, _ = _counts(db_path)
+    con = open_read_only(db_path)
+    try:
+        row = con.execute(
+            "select value from seamscope_meta where key = ?", [DROPPED_KEY]
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None and stored + int(row[0]) == 200
+
+
+def test_a_spool_file_can_carry_a_count_of_dropped_spans(db_path: Path) -> None:
+    from seamscope.tracer.rows import SpanBatchBuilder
+    from seamscope.tracer.spool import drain_spool, write_spool
+
+    write_spool(db_path, SpanBatchBuilder().build(), "dropped-1", dropped=7)
+    write_spool(db_path, SpanBatchBuilder().build(), "dropped-2", dropped=5)
+    with Store.open(db_path) as store:
+        assert drain_spool(store) == 0
+        row = store.con.execute(
+            "select value from seamscope_meta where key = 'dropped_spans'"
+        ).fetchone()
+        assert row == ("12",)
+        assert drain_spool(store) == 0  # drained once only
+    assert spooled_files(db_path) == []

@@ -1,0 +1,200 @@
+"""What a connection or a request may cost the receiver, so that no client, slow or hostile, can
+stall intake for the others.
+
+- `Connections`: at most a number of open connections (past it a new one gets ``503`` with
+  ``Retry-After`` and is closed), and a connection that is not inside a request (still sending
+  its headers, or idle between requests) for longer than the idle timeout is closed.
+- `read_body`: a body is read with a timeout between chunks and one for the whole body, within
+  the size limit, and within a budget of bytes that all bodies being read may hold at once.
+
+Only a body read whole takes one of the receiver's request slots (see `server`), so connections
+that send headers and then nothing hold no slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+IDLE_TIMEOUT_S = 15.0
+"""Longest a connection may take to send a request's headers, or stay idle between requests."""
+READ_GAP_S = 10.0
+"""Longest wait for the next piece of a body."""
+BODY_TIMEOUT_S = 60.0
+"""Longest time to receive one whole body."""
+RETRY_AFTER_S = 1
+_BUSY_LINGER_S = 1.0
+_MAX_LINGERING = 64
+
+
+def default_max_connections() -> int:
+    """Open connections allowed: half the file descriptors this process may open, at most 512
+    (the rest are for the store, the decoders, the log and the tee)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 512
+    return max(8, min(512, (soft - 64) // 2))
+
+
+class BodyError(Exception):
+    """The body could not be read; status is the answer (408, 413, 503)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BodyBudget:
+    """Bytes held at once by the bodies of requests not answered yet (the event loop's thread
+    only): read, waiting for a slot, or being decoded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def release(self, body: bytes) -> None:
+        """Gives back what a body read by `read_body` held."""
+        self.held -= len(body)
+
+
+async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) -> bytes:
+    """The whole body of request, charged to budget until `BodyBudget.release`; raises
+    BodyError when it is too slow, too large, or would take more than the budget has left."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BODY_TIMEOUT_S
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise BodyError(408, f"the body took longer than {BODY_TIMEOUT_S:.0f} s to arrive")
+            try:
+                async with asyncio.timeout(min(READ_GAP_S, left)):
+                    chunk = await request.content.readany()
+            except TimeoutError:
+                raise BodyError(
+                    408, f"no part of the body arrived for {min(READ_GAP_S, left):.0f} s"
+                ) from None
+            if not chunk:
+                return b"".join(chunks)
+            if size + len(chunk) > max_bytes:
+                raise BodyError(413, f"the body is over the limit of {max_bytes} bytes")
+            if budget.held + len(chunk) > budget.limit:
+                raise BodyError(503, "the receiver holds too many bodies at once")
+            budget.held += len(chunk)
+            size += len(chunk)
+            chunks.append(chunk)
+    except BaseException:
+        budget.held -= size
+        raise
+
+
+class _Busy(asyncio.Protocol):
+    """Answers a connection over the limit with 503 and closes it."""
+
+    def __init__(self, owner: Connections) -> None:
+        self.owner = owner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        body = b'{"error": "too many open connections; retry in a moment"}'
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Retry-After: {RETRY_AFTER_S}\r\nContent-Length: {len(body)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+            + body
+        )
+        # Closing at once, with the request unread, could reset the connection before the
+        # client reads the answer; a moment's grace, for a bounded number of them.
+        owner = self.owner
+        if owner.lingering >= _MAX_LINGERING:
+            transport.close()
+            return
+        owner.lingering += 1
+
+        def close() -> None:
+            owner.lingering -= 1
+            transport.close()
+
+        asyncio.get_running_loop().call_later(_BUSY_LINGER_S, close)
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+
+class Connections:
+    """The connection limit and the idle timeout of one aiohttp server."""
+
+    def __init__(self, *, limit: int, idle_timeout_s: float) -> None:
+        self.server: web.Server | None = None
+        self.limit = limit
+        self.idle_timeout_s = idle_timeout_s
+        self.refused = 0
+        self.closed_idle = 0
+        self.lingering = 0
+        self._busy: set[asyncio.BaseTransport] = set()
+        self._since: dict[asyncio.BaseTransport, float] = {}
+
+    def attach(self, server: web.Server) -> None:
+        """The server whose connections these are (once its runner is set up)."""
+        self.server = server
+
+    def factory(self) -> asyncio.BaseProtocol:
+        """The protocol for a new connection: aiohttp's, or a refusal past the limit."""
+        assert self.server is not None
+        if len(self.server.connections) >= self.limit:
+            self.refused += 1
+            return _Busy(self)
+        return self.server()
+
+    def middleware(self) -> Middleware:
+        """Marks a connection busy while one of its requests is being handled."""
+
+        @web.middleware
+        async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
+            transport = request.transport
+            if transport is None:
+                return await handler(request)
+            self._busy.add(transport)
+            try:
+                return await handler(request)
+            finally:
+                self._busy.discard(transport)
+                self._since[transport] = time.monotonic()
+
+        return track
+
+    async def watch(self) -> None:
+        """Closes connections idle (or still sending headers) past the timeout; runs forever."""
+        period = max(0.05, min(1.0, self.idle_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            self.sweep()
+
+    def sweep(self) -> None:
+        if self.server is None:
+            return
+        now = time.monotonic()
+        live: set[asyncio.BaseTransport] = set()
+        for handler in self.server.connections:
+            transport = handler.transport
+            if transport is None or transport.is_closing():
+                continue
+            live.add(transport)
+            if transport in self._busy:
+                continue
+            since = self._since.setdefault(transport, now)
+            if now - since > self.idle_timeout_s:
+                self.closed_idle += 1
+                with contextlib.suppress(Exception):
+                    transport.close()
+        for gone in set(self._since) - live:
+            del self._since[gone]
+        self._busy &= live
