@@ -9,9 +9,12 @@ in ``note`` (see docs/patterns.md, "Reading of the guideline").
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from seamscope.classifiers import model
 from seamscope.classifiers.model import WEBAPP_FACING, EdgeFacts, Polling
 from seamscope.classifiers.results import Verdict
 
@@ -609,6 +612,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+CATALOG_VERSION = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(model.__file__).read_bytes()
+).hexdigest()[:12]
+"""Changes with any change to the rules or the facts they read: a store classified with another
+catalog is labelled again (classifier_state.catalog)."""
 
 
 def _nothing(edge: EdgeFacts) -> str | None:

@@ -617,6 +617,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
     Returns the signature of the recurring jobs' evidence (see refresh_polling).
     """
     world = _World(con, landscape)
+    landscape.check_systems(ns for _, ns in world.roles)
     for svc, ns in sorted(world.roles):
         world.component(svc, ns or None)
     edges = _build_edges(world)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from seamscope.classifiers.catalog import CATALOG_VERSION
 from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
     SPAN_COLUMNS,
@@ -157,7 +158,8 @@ def classify(
     old = int(state.get("watermark", "0"))
     fingerprint = landscape.fingerprint()
     rebuild = full or state.get("version") != CLASSIFIER_VERSION or top < old
-    if not rebuild and top == old and state.get("landscape") == fingerprint:
+    same_rules = state.get("landscape") == fingerprint and state.get("catalog") == CATALOG_VERSION
+    if not rebuild and top == old and same_rules:
         return _result(con, False, old, 0, started)
     with _transaction(con):
         if rebuild:
@@ -165,7 +167,7 @@ def classify(
                 con.execute(f"DELETE FROM {table}")
             old = 0
         new_spans = 0
-        before = None if rebuild or state.get("landscape") != fingerprint else _shape(con)
+        before = None if rebuild or not same_rules else _shape(con)
         if top > old:
             new_spans = _merge(con, old, top, full=old == 0)
         after = None if before is None else _shape(con)
@@ -193,6 +195,7 @@ def classify(
                 "version": CLASSIFIER_VERSION,
                 "landscape": fingerprint,
                 "landscape_path": landscape.path or "",
+                "catalog": CATALOG_VERSION,
                 "polling": polling or "",
             },
             None if rebuild else state,

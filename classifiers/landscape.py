@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ class Landscape:
     leaders: tuple[DataLeader, ...] = ()
     rest_allowed_webapps: frozenset[str] = frozenset()
     declared_edges: tuple[DeclaredEdge, ...] = ()
+    # Where the file names a system: (dotted key, system, line), for errors that name the line.
+    system_refs: tuple[tuple[str, str, int], ...] = field(default=(), compare=False)
 
     @property
     def declared(self) -> bool:
@@ -99,6 +102,22 @@ class Landscape:
             "rest": sorted(self.rest_allowed_webapps),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_systems(self, observed: Iterable[str]) -> None:
+        """Raises LandscapeError (file:line) for an owner or data leader naming a system that
+        exists nowhere: not declared in [systems], not a vendor, and in no span. Without spans
+        there is nothing to compare with yet (a live store starts empty)."""
+        seen = {name for name in observed if name}
+        if not seen or not self.system_refs:
+            return
+        known = seen | set(self.systems) | {s for s, _ in self.components.values()}
+        known |= {v.name for v in self.vendors}
+        for key, system, line in self.system_refs:
+            if system not in known:
+                raise LandscapeError(
+                    f"{self.path}:{line}: {key}: names system {system!r}, which is neither "
+                    "declared in [systems] nor seen in any span (a typo?)"
+                )
 
     def owner(self, kind: str, name: str) -> str | None:
         return self.owners.get(kind, {}).get(name)
@@ -274,6 +293,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
             components[name] = (system, role_v)
 
     owners: dict[str, dict[str, str]] = {}
+    refs: list[tuple[str, str, int]] = []
     for kind, mapping in r.table(data.get("owners", {}), ("owners",)).items():
         if kind not in OWNED_KINDS:
             raise r.fail(
@@ -283,6 +303,10 @@ def parse_landscape(text: str, path: Path) -> Landscape:
             name: r.string(system, ("owners", kind, name))
             for name, system in r.table(mapping, ("owners", kind)).items()
         }
+        refs += [
+            (f"owners.{kind}.{name}", system, r.lines.find(("owners", kind, name)))
+            for name, system in owners[kind].items()
+        ]
 
     vendors: list[Vendor] = []
     for name, body in r.table(data.get("vendors", {}), ("vendors",)).items():
@@ -303,6 +327,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
     leaders: list[DataLeader] = []
     for system, body in r.table(data.get("data_leaders", {}), ("data_leaders",)).items():
         body = r.table(body, ("data_leaders", system))
+        refs.append((f"data_leaders.{system}", system, r.lines.find(("data_leaders", system))))
         r.only(body, ("entities", "tables", "event_sources"), ("data_leaders", system))
         leaders.append(
             DataLeader(
@@ -366,6 +391,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         leaders=tuple(leaders),
         rest_allowed_webapps=frozenset(rest_allowed),
         declared_edges=tuple(edges),
+        system_refs=tuple(refs),
     )
 
 

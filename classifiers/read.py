@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,6 +105,15 @@ class Overview:
     components_per_system: dict[str, int]
     edges: tuple[Edge, ...]  # filtered, system and external level
     now: datetime | None
+    # Every edge the filters let through, of every level, by verdict: what the findings and
+    # patterns screens count too.
+    verdicts: dict[Verdict, int] = field(default_factory=dict)
+    mark: ClassifierMark | None = None
+    inferred: int = 0  # nodes whose system, role, owner or vendor was inferred
+
+    @property
+    def edge_count(self) -> int:
+        return sum(self.verdicts.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +139,24 @@ class SpanRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Latency:
+    """Exact percentiles of one operation's spans on an edge (a listening edge's sends and its
+    long-polling receives would make one meaningless figure together)."""
+
+    operation: str
+    spans: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class EdgeDetail:
     edge: Edge
     rule: Rule
     spans: tuple[SpanRow, ...]
+    latency: tuple[Latency, ...] = ()
+    ends: tuple[Node | None, Node | None] = (None, None)  # from and to, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +212,8 @@ class ClassifierMark:
     classified: int | None = None  # the batch they reflect, None when unknown
     landscape: str | None = None  # the fingerprint of the landscape they were made with
     version: str | None = None  # the classifier's version that made them
+    catalog: str | None = None  # the rule catalog's version that labelled them
+    landscape_path: str | None = None  # the landscape file they were made with ("" for none)
 
 
 def classifier_mark(q: Query) -> ClassifierMark:
@@ -200,7 +225,7 @@ def classifier_mark(q: Query) -> ClassifierMark:
         str(r["key"]): str(r["value"])
         for r in q(
             "SELECT key, value FROM classifier_state "
-            "WHERE key IN ('watermark', 'landscape', 'version')",
+            "WHERE key IN ('watermark', 'landscape', 'version', 'catalog', 'landscape_path')",
             None,
         ).to_pylist()
     }
@@ -208,7 +233,14 @@ def classifier_mark(q: Query) -> ClassifierMark:
         classified = int(state["watermark"]) if "watermark" in state else None
     except ValueError:
         classified = None
-    return ClassifierMark(spans, classified, state.get("landscape"), state.get("version"))
+    return ClassifierMark(
+        spans,
+        classified,
+        state.get("landscape"),
+        state.get("version"),
+        state.get("catalog"),
+        state.get("landscape_path"),
+    )
 
 
 def watermark(q: Query) -> tuple[Any, ...]:
@@ -270,6 +302,13 @@ def overview(q: Query, filters: Filters) -> Overview:
         "GROUP BY system ORDER BY system",
         None,
     ).to_pylist()
+    verdicts = {
+        Verdict(r["verdict"]): int(r["n"])
+        for r in q(
+            f"SELECT verdict, count(*) AS n FROM edges WHERE {where} GROUP BY ALL", params
+        ).to_pylist()
+    }
+    inferred = int(q("SELECT count(*) FROM nodes WHERE inferred", None).column(0)[0].as_py())
     status = "ok" if systems or edges else ("empty" if span_count == 0 else "ok")
     return Overview(
         status=status,
@@ -278,6 +317,9 @@ def overview(q: Query, filters: Filters) -> Overview:
         components_per_system={str(r["system"]): int(r["components"]) for r in systems},
         edges=edges,
         now=now,
+        verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
+        mark=classifier_mark(q),
+        inferred=inferred,
     )
 
 
@@ -400,7 +442,38 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
             )
         )
     )
-    return EdgeDetail(edge, rule_for(edge.rule_id, edge.verdict), spans)
+    latency = tuple(
+        Latency(
+            str(r["name"]),
+            int(r["n"]),
+            float(r["q"][0]),
+            float(r["q"][1]),
+            float(r["mx"]),
+        )
+        for r in _rows(
+            q(
+                "SELECT s.name, count(*) AS n, "
+                "quantile_cont(s.duration_ns / 1e6, [0.5, 0.95]) AS q, "
+                "max(s.duration_ns) / 1e6 AS mx FROM span_labels l "
+                "JOIN spans s USING (trace_id, span_id) WHERE l.edge_id = ? "
+                "GROUP BY s.name ORDER BY n DESC, s.name LIMIT 8",
+                [edge_id],
+            )
+        )
+    )
+    nodes = {
+        str(r["node_id"]): Node.from_row(r)
+        for r in _rows(
+            q("SELECT * FROM nodes WHERE node_id IN (?, ?)", [edge.from_node, edge.to_node])
+        )
+    }
+    return EdgeDetail(
+        edge,
+        rule_for(edge.rule_id, edge.verdict),
+        spans,
+        latency,
+        (nodes.get(edge.from_node), nodes.get(edge.to_node)),
+    )
 
 
 def trace_view(q: Query, trace_id: str) -> TraceView:

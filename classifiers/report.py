@@ -20,7 +20,7 @@ from seamscope.classifiers.read import Snapshot, snapshot
 from seamscope.classifiers.results import Finding
 from seamscope.tracer.access import Reader, connection_query, open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.store import short_lock
+from seamscope.tracer.store import quiet, short_lock
 
 # Aggregates the upper layer reads (classifier_spans only for jobs without traces of their own).
 _AGGREGATES = (
@@ -46,7 +46,7 @@ def read_classification(db_path: Path, landscape: Landscape | None) -> Snapshot:
 
 
 def _derive_from_owner(db_path: Path, reader: Reader, landscape: Landscape) -> Snapshot:
-    con = duckdb.connect(":memory:")
+    con = quiet(duckdb.connect(":memory:"))
     try:
         ensure_classifier_tables(con)
         for table in _AGGREGATES:

@@ -42,6 +42,11 @@ class Verdict(StrEnum):
         return _LOOK[self][1]
 
     @property
+    def glyph(self) -> str:
+        """One character shown with it, so a verdict is never told by colour alone."""
+        return _LOOK[self][2]
+
+    @property
     def is_finding(self) -> bool:
         """Anti-patterns and smells are findings (`seamscope check`, the findings view)."""
         return self in FINDINGS
@@ -51,11 +56,11 @@ class Verdict(StrEnum):
         return tuple(sorted(cls, key=lambda v: v.rank))
 
 
-_LOOK: dict[Verdict, tuple[int, str]] = {
-    Verdict.ANTI_PATTERN: (0, "bold red"),
-    Verdict.SMELL: (1, "yellow"),
-    Verdict.UNCLASSIFIED: (2, "bright_blue"),
-    Verdict.PATTERN: (3, "green"),
+_LOOK: dict[Verdict, tuple[int, str, str]] = {
+    Verdict.ANTI_PATTERN: (0, "bold red", "✗"),
+    Verdict.SMELL: (1, "yellow", "!"),
+    Verdict.UNCLASSIFIED: (2, "bright_blue", "?"),
+    Verdict.PATTERN: (3, "green", "✓"),
 }
 FINDINGS: tuple[Verdict, ...] = (Verdict.ANTI_PATTERN, Verdict.SMELL)
 

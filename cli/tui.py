@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from seamscope.classifiers.engine import classifier_hook
+from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
 
@@ -38,6 +39,18 @@ def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> 
     receiver = Receiver(db, host, port, after_commit=classify)
     receiver.start()
     return ReceiverSource(receiver, f"{db} · receiving OTLP at {receiver.url}/v1/traces")
+
+
+def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | None:
+    """The landscape the other commands would take: --landscape, else ./seamscope.toml, else the
+    one folder of OTLP files given that carries a seamscope.toml (sample_traces/ does)."""
+    if given is not None:
+        return given
+    here = Path.cwd() / DEFAULT_LANDSCAPE
+    if here.is_file():
+        return Path(DEFAULT_LANDSCAPE)
+    beside = {p / DEFAULT_LANDSCAPE for p in files if (p / DEFAULT_LANDSCAPE).is_file()}
+    return beside.pop() if len(beside) == 1 else None
 
 
 @click.command()
@@ -89,11 +102,8 @@ def tui(
         for path in files:
             if not path.exists():
                 raise TuiError(f"{path}: no such file or folder")
-        if landscape is None:
-            # A folder of captured traces may carry its landscape (sample_traces/ does).
-            beside = {p / "seamscope.toml" for p in files if (p / "seamscope.toml").is_file()}
-            if len(beside) == 1:
-                landscape = beside.pop()
+    landscape = landscape_for(landscape, files)
+    if files:
         tmp = tempfile.TemporaryDirectory(prefix="seamscope-tui-")
         db = Path(tmp.name) / "seamscope.duckdb"
         _ingest_files(list(files), db)

@@ -100,10 +100,23 @@ def connect(
     cfg: dict[str, str | bool | int] = dict(config or {})
     if hardened:
         cfg.update(HARDENED_CONFIG)
+    lock = bool(cfg.pop("lock_configuration", False))
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=cfg)  # type: ignore[arg-type]
+        con = duckdb.connect(str(path), read_only=read_only, config=cfg)  # type: ignore[arg-type]
     except duckdb.Error as exc:
         raise _translate(exc, path) from None
+    quiet(con, lock=lock)
+    return con
+
+
+def quiet(con: duckdb.DuckDBPyConnection, *, lock: bool = False) -> duckdb.DuckDBPyConnection:
+    """Turns DuckDB's progress bar off (it would print over a TUI, or into a pipe), then locks
+    the configuration if asked. The bar is a per-connection setting, on by default, that no
+    connect() config can set; cursors inherit it, and a locked configuration keeps it."""
+    con.execute("SET enable_progress_bar = false")
+    if lock:
+        con.execute("SET lock_configuration = true")
+    return con
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -118,9 +131,19 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Creates the schema in a new store, migrates an older one, refuses a newer one."""
+    """Creates the schema in a new store, migrates an older one, refuses a newer one, and
+    refuses a DuckDB database that holds anything else (it is left untouched)."""
     version = schema_version(con)
     if version is None:
+        other = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database()"
+        ).fetchone()
+        if other and other[0]:
+            raise NotAStore(
+                f"{path}: a DuckDB database, but not a seamscope store (it has tables of its own "
+                "and no seamscope_meta); seamscope leaves it untouched: pass --db with a store"
+            )
         con.execute("BEGIN")
         for statement in DDL:
             con.execute(statement)

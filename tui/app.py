@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from seamscope.classifiers import read
+from seamscope.classifiers.landscape import LandscapeError
 from seamscope.classifiers.read import Filters
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
@@ -200,6 +201,11 @@ class SeamscopeApp(App[None]):
             self._poll_failed = False
             source.refresh()
             token = source.run(read.watermark)
+        except LandscapeError as exc:
+            self._poll_failed = True
+            self._token = None  # once the file is mended, the next poll opens the store again
+            self.post_message(self.Problem(exc))
+            return
         except Exception:
             self._poll_failed = True
             return  # locked for a moment, or gone: the next tick tries again
@@ -239,6 +245,16 @@ class SeamscopeApp(App[None]):
             self._open()
 
     # ---- navigation ------------------------------------------------------------------------
+
+    _BROWSING_ACTIONS = frozenset(
+        {"landscape", "findings", "patterns", "sql", "filter", "search", "refresh"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that would do nothing (no store to browse yet) are not offered in the footer."""
+        if action in self._BROWSING_ACTIONS:
+            return self._browsing() or isinstance(self.screen, ModalScreen)
+        return True
 
     def _browsing(self) -> bool:
         return self.source is not None and not isinstance(self.screen, ProblemScreen | ModalScreen)

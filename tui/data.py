@@ -20,9 +20,10 @@ from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
+from seamscope.classifiers.catalog import CATALOG_VERSION
 from seamscope.classifiers.engine import CLASSIFIER_VERSION, classify
-from seamscope.classifiers.landscape import Landscape, load_landscape
-from seamscope.classifiers.read import classifier_mark
+from seamscope.classifiers.landscape import Landscape, LandscapeError, load_landscape
+from seamscope.classifiers.read import ClassifierMark, classifier_mark
 from seamscope.tracer.access import Query, Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreError, StoreLocked, short_lock
@@ -34,6 +35,8 @@ class DataSource(Protocol):
     """Somewhere the TUI reads the store from."""
 
     description: str
+    landscape: Landscape | None
+    """The landscape this TUI was given (--landscape, ./seamscope.toml, the folder's), if any."""
 
     def run(self, work: Callable[[Query], T]) -> T:
         """Calls work with a query function valid for the duration of the call."""
@@ -60,6 +63,8 @@ class LocalStore:
     def __init__(self, path: Path, landscape: Path | None = None, *, classify: bool = True) -> None:
         self.path = path
         self.description = str(path)
+        self.landscape_path = landscape
+        self._landscape_stamp = _stamp(landscape)
         self.landscape: Landscape | None = (
             load_landscape(landscape) if landscape is not None else None
         )
@@ -78,15 +83,10 @@ class LocalStore:
     def may_have_changed(self) -> bool:
         """Compares the file's and its WAL's size and mtime with the last poll, so an idle TUI
         does not open the file every second (each open would shut a starting owner out)."""
-        state = []
-        for candidate in (self.path, self.path.with_name(self.path.name + ".wal")):
-            try:
-                st = candidate.stat()
-            except OSError:
-                state.append((-1, -1))
-                continue
-            state.append((st.st_mtime_ns, st.st_size))
-        current = tuple(state)
+        files = [self.path, self.path.with_name(self.path.name + ".wal")]
+        if self.landscape_path is not None:
+            files.append(self.landscape_path)  # an edited landscape labels the edges again
+        current = tuple(_stamp(f) for f in files)
         changed = current != self._file_state
         self._file_state = current
         return changed
@@ -98,17 +98,16 @@ class LocalStore:
     def refresh(self) -> None:
         if not self._classifies:
             return
+        stamp = _stamp(self.landscape_path)
+        if self.landscape_path is not None and stamp != self._landscape_stamp:
+            self.landscape = load_landscape(self.landscape_path)  # LandscapeError: shown
+            self._landscape_stamp = stamp
+            self._classified_watermark = None
         mark = self.run(classifier_mark)
         watermark = mark.spans
         if watermark == self._classified_watermark:
             return
-        if mark.classified == watermark and (
-            self.landscape is None
-            or (
-                mark.landscape == self.landscape.fingerprint()
-                and mark.version == CLASSIFIER_VERSION
-            )
-        ):
+        if mark.classified == watermark and classified_with(mark, self.landscape):
             # The classifier already reflects every batch, with this landscape (its own state
             # says so): no need to take the file read-write.
             self._classified_watermark = watermark
@@ -134,9 +133,10 @@ class LocalStore:
 class ReceiverSource:
     """This process owns the store through an embedded receiver that classifies as it commits."""
 
-    def __init__(self, receiver: Any, description: str) -> None:
+    def __init__(self, receiver: Any, description: str, landscape: Landscape | None = None) -> None:
         self.receiver = receiver
         self.description = description
+        self.landscape = landscape
         self._reader = open_reader(receiver.db_path, embedded=receiver)
 
     def run(self, work: Callable[[Query], T]) -> T:
@@ -157,12 +157,34 @@ class ReceiverSource:
         self.receiver.stop()
 
 
+def _stamp(path: Path | None) -> tuple[int, int]:
+    """A file's mtime and size, (-1, -1) when it is not there."""
+    if path is None:
+        return (-1, -1)
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def classified_with(mark: ClassifierMark, landscape: Landscape | None) -> bool:
+    """Whether the stored labels were made by this classifier, catalog and landscape (none: the
+    empty landscape, everything inferred)."""
+    return (
+        mark.version == CLASSIFIER_VERSION
+        and mark.catalog == CATALOG_VERSION
+        and mark.landscape == (landscape or Landscape()).fingerprint()
+    )
+
+
 class OwnerSource:
     """Another process owns the store: every query goes to its SQL endpoint."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, landscape: Path | None = None) -> None:
         self.path = path
         self.description = f"{path} (live, through its owner)"
+        self.landscape = load_landscape(landscape) if landscape is not None else None
 
     def run(self, work: Callable[[Query], T]) -> T:
         # Chosen again for every read: should the owner stop, the reader reads locally.
@@ -184,7 +206,7 @@ class OwnerSource:
 def open_source(path: Path, landscape: Path | None = None) -> DataSource:
     """The right source for a store file: through its live owner if it has one, else local."""
     if open_reader(path).owner is not None:
-        return OwnerSource(path)
+        return OwnerSource(path, landscape)
     return LocalStore(path, landscape)
 
 
@@ -192,6 +214,12 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     """(title, what to do) for a store problem, for the problem screen."""
     from seamscope.tracer.store import NotAStore, StoreMissing, StoreTooNew
 
+    if isinstance(exc, LandscapeError):
+        return (
+            "The landscape file has an error",
+            "Fix the line named above (docs/landscape.md describes the file), then press r. "
+            "Run with --landscape FILE to use another file.",
+        )
     if isinstance(exc, StoreMissing):
         return (
             "No store here",

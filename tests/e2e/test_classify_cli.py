@@ -273,3 +273,19 @@ def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
         assert check.returncode == 1 and "A401" in check.stdout
     finally:
         owner.stop()
+
+
+def test_classification_commands_refuse_a_database_that_is_no_store(tmp_path: Path) -> None:
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE invoices (id INTEGER)")
+    con.close()
+    before = other.read_bytes()
+    for command in ("edges", "check", "export", "drift"):
+        done = seamscope(command, "--db", str(other), cwd=tmp_path)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "not a seamscope store" in done.stderr and "Traceback" not in done.stderr
+        assert "No findings" not in done.stdout
+    assert other.read_bytes() == before

@@ -141,3 +141,36 @@ async def test_local_store_classifies_new_spans_live(
         assert any("new finding" in m for m in messages), messages
         assert table.row_count == before + 1
         assert cells(table, 1)[froms.index("kiosk/kiosk")] == "stock/stock-api"
+
+
+async def test_header_findings_and_patterns_count_the_same_edges(
+    classified_db: Path, make_app: AppFactory
+) -> None:
+    """The header counts edges of every level, as the findings and patterns screens do."""
+    from seamscope.classifiers.results import Verdict
+
+    app = make_app(classified_db, classify=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        summary = static_text(app.screen.query_one("#summary", Static))
+        header = {
+            v: int(summary.split(f"{v.glyph} ")[1].split(f" {v}")[0].replace(",", ""))
+            for v in Verdict
+        }
+        await pilot.press("n")
+        await settle(pilot)
+        findings = [
+            c.split(" ", 1)[1] for c in cells(app.screen.query_one("#findings", DataTable), 0)
+        ]
+        assert findings.count("smell") == header[Verdict.SMELL] > 0
+        assert findings.count("anti-pattern") == header[Verdict.ANTI_PATTERN] > 0
+        await pilot.press("p")
+        await settle(pilot)
+        rules = app.screen.query_one("#rules", DataTable)
+        per_verdict: dict[str, int] = {}
+        for verdict, edges in zip(cells(rules, 3), cells(rules, 4), strict=True):
+            key = verdict.split(" ", 1)[1]
+            per_verdict[key] = per_verdict.get(key, 0) + int(edges.replace(",", ""))
+        assert {Verdict(k): n for k, n in per_verdict.items() if n} == {
+            v: n for v, n in header.items() if n
+        }

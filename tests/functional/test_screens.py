@@ -54,7 +54,7 @@ async def test_landscape_shows_systems_and_edges(sample_db: Path, make_app: AppF
         assert {"system:shop", "system:orders", "system:users", "system:search"} <= set(boxes)
         assert "external:auth0" in boxes
         # Worst first: the anti-patterns lead the table.
-        assert cells(table, 4)[0] == "anti-pattern"
+        assert cells(table, 4)[0] == "✗ anti-pattern"  # never colour alone
         assert "pattern" in cells(table, 4)[-1]
 
 
@@ -176,7 +176,7 @@ async def test_findings_worst_first_and_jump_to_edge(sample_db: Path, make_app: 
         await settle(pilot)
         assert isinstance(app.screen, FindingsScreen)
         table = app.screen.query_one("#findings", DataTable)
-        verdicts = cells(table, 0)
+        verdicts = [cell.split(" ", 1)[1] for cell in cells(table, 0)]
         expected = sorted(e.verdict for e in EDGES if e.verdict in ("anti-pattern", "smell"))
         assert sorted(verdicts) == expected
         assert verdicts == sorted(verdicts, key=lambda v: v != "anti-pattern")
@@ -273,7 +273,7 @@ async def test_filter_by_verdict_and_search(sample_db: Path, make_app: AppFactor
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
         table = app.screen.query_one("#edges", DataTable)
-        assert set(cells(table, 4)) == {"anti-pattern"}
+        assert set(cells(table, 4)) == {"✗ anti-pattern"}
         await pilot.press("slash")
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen)

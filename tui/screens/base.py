@@ -26,8 +26,23 @@ T = TypeVar("T")
 
 
 def verdict_text(verdict: Verdict, text: str | None = None) -> Text:
-    """A verdict (or text about it) in the verdict's style."""
-    return Text(verdict if text is None else text, style=verdict.style)
+    """A verdict (or text about it) in the verdict's style, after its glyph: never colour only."""
+    return Text(f"{verdict.glyph} {verdict if text is None else text}", style=verdict.style)
+
+
+def verdict_counts(counts: dict[Verdict, int]) -> Text:
+    """ "✗ 3 anti-pattern  ! 1 smell ...", worst first, each in its style."""
+    out = Text()
+    for i, (verdict, n) in enumerate(sorted(counts.items(), key=lambda item: item[0].rank)):
+        if i:
+            out.append("  ")
+        out.append(f"{verdict.glyph} {n:,} {verdict}", verdict.style)
+    return out
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 component", "2 components"."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def short_node(node_id: str) -> str:
@@ -56,11 +71,6 @@ def fmt_time(value: datetime | None) -> str:
 
 def fmt_ms(value: float | None) -> str:
     return f"{value:,.1f}" if value is not None else ""
-
-
-def plural(n: int, word: str) -> str:
-    """'1 service', '2 services'."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import EdgeDetail
-from seamscope.classifiers.results import Verdict
+from seamscope.classifiers.results import Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import (
     DataScreen,
@@ -26,54 +26,80 @@ from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.table import Table
 
 
+def _end(node_id: str, node: Node | None) -> Text:
+    """An end of the edge by name, marked ~ with how when the classifier inferred it."""
+    text = Text(short_node(node_id), style="bold")
+    if node is not None and node.inferred:
+        text.append(" ~", style="yellow")
+    return text
+
+
 def describe_edge(detail: EdgeDetail) -> Group:
+    """What the edge is, its verdict and what to do first (it must fit a 100x30 terminal's
+    first screen), then the evidence, the figures, why and an example."""
     e, rule = detail.edge, detail.rule
     style = e.verdict.style
+    source, target = detail.ends
     head = Text.assemble(
-        (short_node(e.from_node), "bold"),
+        _end(e.from_node, source),
         (" ──", style),
-        (f" {e.mechanism} ", f"{style} bold"),
+        (f" {e.mechanism}{' (listen)' if e.direction == 'listen' else ''} ", f"{style} bold"),
         ("──▶ ", style),
-        (short_node(e.to_node), "bold"),
+        _end(e.to_node, target),
+        ("   ", ""),
+        verdict_text(e.verdict, e.verdict.upper()),
+        "  ",
+        (e.rule_id, "bold"),
+        (f" {rule.name}" if rule.name != e.rule_id else "", "bold"),
     )
+    parts: list[Any] = [head]
+    if rule.summary:
+        parts.append(Text(rule.summary))
+    if rule.fix:
+        title = "Do instead" if e.verdict.is_finding else "Keep in mind"
+        if e.verdict is Verdict.UNCLASSIFIED:
+            title = "What to do"
+        parts += [Text(title, style="bold underline"), Text(rule.fix)]
+    if e.reason:
+        parts += [Text("Evidence", style="bold underline"), Text(e.reason)]
+    for node in (source, target):
+        if node is not None and node.inferred:
+            parts.append(
+                Text.assemble(
+                    ("~ inferred ", "yellow"),
+                    (node.label, "bold"),
+                    f": {node.inference or 'not declared in the landscape file'}",
+                )
+            )
     facts = Text.assemble(
         ("Level ", "dim"),
         e.level,
-        ("   Direction ", "dim"),
-        e.direction,
         *((("   Via ", "dim"), e.via) if e.via else ()),
         ("   Spans ", "dim"),
         f"{e.span_count:,}",
         ("   Errors ", "dim"),
         f"{e.error_count:,} ({100 * e.error_rate:.1f}%)",
-        ("   p50/p95 ", "dim"),
-        f"{fmt_ms(e.p50_ms)} / {fmt_ms(e.p95_ms)} ms",
         ("   Seen ", "dim"),
         f"{fmt_time(e.first_seen)} → {fmt_time(e.last_seen)}",
     )
-    parts: list[Any] = [head, facts, Text()]
-    verdict = Text.assemble(
-        verdict_text(e.verdict, e.verdict.upper()),
-        "  ",
-        (e.rule_id, "bold"),
-        (f" {rule.name}" if rule and rule.name != e.rule_id else "", "bold"),
-    )
-    parts.append(verdict)
-    if rule and rule.summary:
-        parts.append(Text(rule.summary))
-    if e.reason:
-        parts += [Text("Evidence", style="bold underline"), Text(e.reason)]
+    parts.append(facts)
+    if detail.latency:
+        latency = Text("Latency (exact, from the spans): ", style="dim")
+        for i, lat in enumerate(detail.latency):
+            if i:
+                latency.append(" · ")
+            latency.append(lat.operation, "bold")
+            latency.append(
+                f" {lat.spans:,}× p50 {fmt_ms(lat.p50_ms)} p95 {fmt_ms(lat.p95_ms)}"
+                f" max {fmt_ms(lat.max_ms)} ms"
+            )
+        parts.append(latency)
     if e.operations:
         parts += [Text("Operations", style="bold underline"), Text(", ".join(e.operations))]
-    if rule and rule.rationale:
+    if rule.rationale:
         parts += [Text("Why", style="bold underline"), Text(rule.rationale)]
-    if rule and rule.example:
+    if rule.example:
         parts += [Text("Example", style="bold underline"), Text(rule.example)]
-    if rule and rule.fix:
-        title = "Do instead" if e.verdict.is_finding else "Keep in mind"
-        if e.verdict is Verdict.UNCLASSIFIED:
-            title = "What to do"
-        parts += [Text(title, style="bold underline"), Text(rule.fix)]
     return Group(*parts)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
+from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.read import Overview, SystemView
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
@@ -25,6 +25,7 @@ from seamscope.tui.screens.base import (
     num,
     plural,
     short_node,
+    verdict_counts,
     verdict_text,
 )
 from seamscope.tui.widgets.footer import SteadyFooter
@@ -117,6 +118,21 @@ def landscape_graph(view: Overview) -> tuple[list[MapNode], list[MapEdge]]:
 
 def _plural(n: int, word: str) -> str:
     return plural(n, word) if n else ""
+
+
+def landscape_note(view: Overview, given: Landscape | None) -> Text:
+    """Which landscape the labels were made with, and whether anything was inferred (~)."""
+    mark = view.mark
+    used = (mark.landscape_path if mark else None) or ""
+    inferred = f" · ~ {view.inferred} inferred" if view.inferred else ""
+    if given is not None and mark is not None and mark.landscape != given.fingerprint():
+        return Text(
+            f"labels from the owner's landscape {used or '(none)'}, not {given.path}{inferred}",
+            "bold yellow",
+        )
+    if not used:
+        return Text(f"no landscape file: owners, roles, vendors inferred{inferred}", "italic")
+    return Text(f"landscape {used}{inferred}", "dim")
 
 
 def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
@@ -235,12 +251,13 @@ class LandscapeScreen(GraphScreen):
             return
         nodes, arrows = landscape_graph(view)
         self.map_node_of = {e.edge_id: f"system:{e.from_system}" for e in view.edges}
-        counts = Counter(e.verdict for e in view.edges)
-        *_, last = Verdict
         note = Text.assemble(
-            (f"{len(view.systems)} systems", "bold"),
-            f" · {len(view.edges)} edges · {view.span_count:,} spans  ",
-            *((f"■ {counts[v]} {v}" + ("" if v is last else "  "), v.style) for v in Verdict),
+            (plural(len(view.systems), "system"), "bold"),
+            f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
+            f" · {plural(view.span_count, 'span')}  ",
+            verdict_counts(view.verdicts),
+            "  ",
+            landscape_note(view, self.source.landscape),
         )
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")

@@ -12,6 +12,7 @@ from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.owner import publish, withdraw
 from seamscope.tracer.store import Store, StoreMissing
+from tests.unit.classifiers.conftest import ClassifyFn
 from tests.unit.classifiers.fleet import Fleet, Service
 
 ORDERS = Service("orders-api", "orders", "backend")
@@ -144,3 +145,17 @@ def test_a_server_span_stored_after_its_client_re_resolves_the_call(db_path: Pat
         classify(con, full=True)
         assert con.execute("SELECT * FROM span_labels ORDER BY ALL").fetchall() == incremental
         assert con.execute("SELECT * FROM edges ORDER BY edge_id").fetchall() == edges
+
+
+def test_labels_made_by_another_catalog_are_made_again(classified: ClassifyFn) -> None:
+    """A store labelled by an older rule catalog (same spans, same landscape) is relabelled."""
+    f = Fleet()
+    f.dynamodb(Service("api", "orders", "backend"), "PutItem", "Orders")
+    c = classified(f)
+    assert c.rule("orders/api", "Orders") == "P301"
+    c.con.execute("UPDATE edges SET rule_id = 'A301', verdict = 'anti-pattern'")
+    classify(c.con)
+    assert c.rule("orders/api", "Orders") == "A301"  # same catalog: nothing to do
+    c.con.execute("UPDATE classifier_state SET value = 'older' WHERE key = 'catalog'")
+    classify(c.con)
+    assert c.rule("orders/api", "Orders") == "P301"

@@ -239,3 +239,40 @@ def test_any_text_parses_or_fails_with_one_clear_line(parts: list[str]) -> None:
         parse_landscape(text, Path("fuzz.toml"))
     except LandscapeError as exc:
         assert str(exc).startswith("fuzz.toml") and "\n" not in str(exc)
+
+
+PHANTOM = """
+[systems.shop]
+components = { web = "webapp" }
+
+[owners.tables]
+Orders = "orders"
+Carts = "biling"
+"""
+
+
+def test_an_owner_naming_no_known_system_is_an_error_with_its_line(
+    classified: ClassifyFn,
+) -> None:
+    """A typo in an owner would otherwise make a phantom system and a false A301."""
+    f = Fleet()
+    f.dynamodb(Service("api", "orders", "backend"), "PutItem", "Orders")
+    with pytest.raises(
+        LandscapeError, match=r"seamscope\.toml:7: owners\.tables\.Carts: .*'biling'"
+    ):
+        classified(f, PHANTOM)
+
+
+def test_a_data_leader_naming_no_known_system_is_an_error(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("api", "orders", "backend"), "PutItem", "Orders")
+    text = '[owners.tables]\nOrders = "orders"\n\n[data_leaders.ordrs]\ntables = ["Orders"]\n'
+    with pytest.raises(LandscapeError, match=r"seamscope\.toml:4: data_leaders\.ordrs"):
+        classified(f, text)
+
+
+def test_owners_naming_systems_seen_in_spans_or_declared_pass(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("api", "orders", "backend"), "PutItem", "Orders")
+    c = classified(f, PHANTOM.replace("biling", "shop"))
+    assert c.rule("orders/api", "Orders") == "P301"

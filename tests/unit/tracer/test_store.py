@@ -132,3 +132,39 @@ def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> 
         ).fetchone()
         assert version == (str(SCHEMA_VERSION),)
         assert store.con.execute("SELECT count(*) FROM spans").fetchone() == (1,)
+
+
+def test_a_duckdb_file_of_something_else_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    """Commands that write classification must not add seamscope's tables to another database."""
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE invoices (id INTEGER)")
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(NotAStore, match="not a seamscope store"):
+        Store.open(path, create=False)
+    with pytest.raises(NotAStore):
+        with short_lock(path):
+            pass
+    assert path.read_bytes() == before
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [
+        ("invoices",)
+    ]
+    con.close()
+
+
+def test_every_connection_has_duckdb_progress_bar_off(tmp_path: Path) -> None:
+    """DuckDB prints a progress bar for slow queries by default: over a TUI, or into a pipe."""
+    path = tmp_path / "s.duckdb"
+    setting = "SELECT current_setting('enable_progress_bar')"
+    with short_lock(path) as store:
+        assert store.con.execute(setting).fetchone() == (False,)
+        with store.con.cursor() as cursor:
+            assert cursor.execute(setting).fetchone() == (False,)
+    con = open_read_only(path)
+    try:
+        assert con.execute(setting).fetchone() == (False,)
+        assert con.execute("SELECT current_setting('lock_configuration')").fetchone() == (True,)
+    finally:
+        con.close()
