@@ -3,14 +3,13 @@ subscriptions, event-source mappings) and store it as routes for the classifier.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import click
 
+from seamscope.tracer.aws import require_boto3
 from seamscope.tracer.discover import ROUTE_KINDS, discover_aws, store_routes
-from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import one_line
 from seamscope.tracer.store import default_db_path
 
@@ -42,8 +41,7 @@ def aws(db: Path | None, region: str | None, profile: str | None) -> None:
     same account and region. While `seamscope collect` or a live TUI owns the store, the routes
     go to it.
     """
-    if importlib.util.find_spec("boto3") is None:
-        raise SeamscopeError("discover aws needs boto3: pip install 'seamscope[aws]'")
+    require_boto3("discover aws")
     db_path = db or default_db_path()
     found = discover_aws(region, profile)
     via = store_routes(db_path, found)

@@ -14,7 +14,6 @@ routes that another process read.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -24,10 +23,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from seamscope.tracer.aws import aws_problem, client_config, read_only_session
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import ROUTES_PATH, OwnerUnreachable, find_owner, post_json
+from seamscope.tracer.owner import ROUTES_PATH, send_or_write
 from seamscope.tracer.schema import AWS_ROUTE_COLUMNS, arrow_schema
-from seamscope.tracer.store import Store, StoreLocked, short_lock
+from seamscope.tracer.store import Store
 
 EVENTBRIDGE_RULE = "eventbridge-rule"
 SNS_SUBSCRIPTION = "sns-subscription"
@@ -49,8 +49,6 @@ ROUTE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """kind -> (node id prefixes its source may have, prefixes its target may have)."""
 
 ORIGINS = ("discovered", "declared")
-READ_ONLY_PREFIXES = ("List", "Describe", "Get")
-"""The only AWS operations discover may call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,34 +175,6 @@ def _pattern_values(pattern: Mapping[str, Any], key: str) -> tuple[str, ...] | N
 
 # ---------------------------------------------------------------------------------------------
 # Reading the account
-
-
-class WriteRefused(SeamscopeError):
-    """An AWS call that is not read-only was about to be made; discover never makes one."""
-
-
-def refuse_writes(model: Any, **_: Any) -> None:
-    """botocore before-call handler: only List*, Describe* and Get* operations get through."""
-    name = str(model.name)
-    if not name.startswith(READ_ONLY_PREFIXES):
-        service = model.service_model.service_name
-        raise WriteRefused(
-            f"{service} {name} is not a read-only call: discover only calls "
-            f"{', '.join(p + '*' for p in READ_ONLY_PREFIXES)}"
-        )
-
-
-def read_only_session(region: str | None = None, profile: str | None = None) -> Any:
-    """A boto3 session on the standard credential chain whose clients can only read."""
-    import boto3
-    import botocore.exceptions
-
-    try:
-        session = boto3.Session(region_name=region, profile_name=profile)
-    except botocore.exceptions.ProfileNotFound as exc:
-        raise SeamscopeError(str(exc)) from None
-    session.events.register("before-call", refuse_writes)
-    return session
 
 
 @dataclass
@@ -382,52 +352,34 @@ def discover_aws(region: str | None = None, profile: str | None = None) -> Disco
     are left out of kinds_read so that storing keeps what an earlier run found for them.
     Raises SeamscopeError when nothing can be read at all (no credentials, no region, no answer).
     """
-    import botocore.config
     import botocore.exceptions
 
-    # botocore reads AWS_DEFAULT_REGION; the other SDKs (and the CLI v2) AWS_REGION.
-    session = read_only_session(region or os.environ.get("AWS_REGION") or None, profile)
+    session = read_only_session(region, profile)
     region = session.region_name
     if not region:
         raise SeamscopeError(
             "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), a profile's region, "
             "or pass --region"
         )
-    config = botocore.config.Config(
-        connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3}
-    )
+    config = client_config()
+    aws_errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
     try:
         account = str(session.client("sts", config=config).get_caller_identity()["Account"])
-    except botocore.exceptions.NoCredentialsError:
-        raise SeamscopeError(
-            "no AWS credentials found (environment, shared config and credentials files, "
-            "SSO, container or instance role)"
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise SeamscopeError(f"AWS did not answer: {exc}") from None
-    except botocore.exceptions.ClientError as exc:
-        raise SeamscopeError(f"sts GetCallerIdentity: {_client_error(exc)}") from None
+    except aws_errors as exc:
+        raise SeamscopeError(aws_problem(exc) or str(exc)) from None
     found = Discovery(account=account, region=str(region), discovered_at=datetime.now(UTC))
     for service, kinds, read in SERVICES:
         client = session.client(service, config=config)
         before = len(found.routes)
         try:
             read(client, found)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except aws_errors as exc:
             del found.routes[before:]
-            text = (
-                _client_error(exc) if isinstance(exc, botocore.exceptions.ClientError) else str(exc)
-            )
+            text = aws_problem(exc) or str(exc)
             found.failures.append(f"{service}: {text}; its routes were left as they were")
             continue
         found.kinds_read.extend(kinds)
     return found
-
-
-def _client_error(exc: Any) -> str:
-    error = exc.response.get("Error", {})
-    operation = getattr(exc, "operation_name", "")
-    return f"{error.get('Code', 'error')} on {operation}: {error.get('Message', '')}".strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,26 +482,15 @@ def routes_writer(payload: object) -> Callable[[Store], int]:
 def store_routes(db_path: Path, found: Discovery) -> str | None:
     """Stores a discovery: through the store's owner if one runs, else under the short lock.
     Returns the owner's URL when it went through one."""
-    for _ in range(3):
-        owner = find_owner(db_path)
-        if owner is not None:
-            try:
-                post_json(owner, ROUTES_PATH, routes_payload(found))
-            except OwnerUnreachable:
-                continue  # it is going away: the store is free in a moment
-            return owner.url
-        try:
-            with short_lock(db_path) as store:
-                replace_routes(
-                    store.con,
-                    found.routes,
-                    account=found.account,
-                    region=found.region,
-                    kinds=found.kinds_read,
-                )
-        except StoreLocked:
-            if find_owner(db_path) is None:
-                raise
-            continue  # an owner started meanwhile: send to it
-        return None
-    raise SeamscopeError(f"{db_path}: the store's owner does not answer")
+
+    def write(store: Store) -> int:
+        return replace_routes(
+            store.con,
+            found.routes,
+            account=found.account,
+            region=found.region,
+            kinds=found.kinds_read,
+        )
+
+    owner = send_or_write(db_path, ROUTES_PATH, routes_payload(found), write)
+    return owner.url if owner is not None else None

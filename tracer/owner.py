@@ -19,11 +19,13 @@ import stat
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.store import Store, StoreLocked, short_lock
 
 _log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ SECRET_HEADER = "X-Seamscope-Secret"
 SQL_PATH = "/seamscope/v1/sql"
 TRACES_PATH = "/v1/traces"
 ROUTES_PATH = "/seamscope/v1/aws-routes"
+OBJECTS_PATH = "/seamscope/v1/s3-objects"
 _POST_TIMEOUT_S = 60.0
 _MAX_FILE_BYTES = 64 * 1024
 
@@ -231,3 +234,27 @@ def post_json(owner: OwnerInfo, path: str, payload: Any) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         raise SeamscopeError(f"the owner at {owner.url} answered no JSON") from None
+
+
+def send_or_write(
+    db_path: Path, path: str, payload: Any, write: Callable[[Store], object]
+) -> OwnerInfo | None:
+    """Records to the store: posted to the owner's endpoint at path while one holds it, else
+    written by write under the short lock. Returns the owner it went through, if any."""
+    for _ in range(3):
+        owner = find_owner(db_path)
+        if owner is not None:
+            try:
+                post_json(owner, path, payload)
+            except OwnerUnreachable:
+                continue  # it is going away: the store is free in a moment
+            return owner
+        try:
+            with short_lock(db_path) as store:
+                write(store)
+        except StoreLocked:
+            if find_owner(db_path) is None:
+                raise
+            continue  # an owner started meanwhile: send to it
+        return None
+    raise SeamscopeError(f"{db_path}: the store's owner does not answer")

@@ -20,7 +20,7 @@ import boto3
 import duckdb
 import pytest
 
-from seamscope.tracer.discover import WriteRefused, read_only_session
+from seamscope.tracer.aws import WriteRefused, read_only_session
 from tests.e2e.test_collect import SEAMSCOPE, start_collector
 
 pytestmark = pytest.mark.e2e

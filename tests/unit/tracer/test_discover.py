@@ -14,16 +14,15 @@ from pathlib import Path
 import boto3
 import pytest
 
+from seamscope.tracer.aws import WriteRefused, read_only_session
 from seamscope.tracer.discover import (
     EVENTBRIDGE_RULE,
     ROUTE_KINDS,
     SNS_SUBSCRIPTION,
     Discovery,
     Route,
-    WriteRefused,
     discover_aws,
     node_for_arn,
-    read_only_session,
     replace_routes,
     routes_payload,
     store_routes,
