@@ -1,4 +1,5 @@
-"""`seamscope ingest`: load OTLP JSON files (as the Collector's file exporter writes them)."""
+"""`seamscope ingest`: load OTLP JSON files (as the Collector's file exporter writes them), or
+the objects the Collector's awss3 exporter wrote."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from pathlib import Path
 
 import click
 
+from seamscope.tracer.aws import require_boto3
+from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import IngestReport, expand_paths
 from seamscope.tracer.ingest import ingest as run_ingest
+from seamscope.tracer.otlp import one_line
+from seamscope.tracer.s3_ingest import S3Report, ingest_s3, is_s3_url
 from seamscope.tracer.store import default_db_path
 
 _PROGRESS_BYTES = 8 * 1024 * 1024
@@ -59,13 +64,30 @@ def _summary(report: IngestReport) -> str:
     help="Decoder processes (0: decode in this process). Helps on idle cores only.",
 )
 def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int) -> None:
-    """Load OTLP JSON into the store: files, folders (*.json, *.jsonl) or - for stdin.
+    """Load OTLP into the store: files, folders (*.json, *.jsonl), - for stdin, or what an
+    OpenTelemetry Collector's awss3 exporter wrote (s3://bucket/prefix/).
 
-    One export request per line, or one pretty-printed request per file. Each request is
-    stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns
-    the store, the requests go to it.
+    Files: OTLP JSON, one export request per line, or one pretty-printed request per file.
+    s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
+    the standard AWS credential chain; objects loaded before are not read again. Each request is
+    stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the
+    store, the requests go to it.
     """
     db_path = db or default_db_path()
+    urls = [p for p in paths if is_s3_url(p)]
+    if urls:
+        if len(urls) != len(paths):
+            raise SeamscopeError("give s3:// URLs and files to separate runs of seamscope ingest")
+        require_boto3("ingest s3://...")
+        failed = False
+        for url in urls:
+            found = ingest_s3(db_path, url, workers=jobs)
+            _errors(found.ingest)
+            click.echo(_s3_summary(found))
+            failed = failed or not found.ok
+        if failed:
+            sys.exit(1)
+        return
     total = None if no_progress or not sys.stderr.isatty() else _total_bytes(paths)
     if total is not None and total >= _PROGRESS_BYTES:
         from rich.progress import (
@@ -84,12 +106,32 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
             )
     else:
         report = run_ingest(db_path, paths, workers=jobs)
+    _errors(report)
+    click.echo(_summary(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+def _errors(report: IngestReport) -> None:
     for message in report.errors:
-        click.echo(f"seamscope: {message}", err=True)
+        click.echo(f"seamscope: {one_line(message)}", err=True)
     shown = len(report.errors)
     problems = report.bad_requests + (1 if report.spans_rejected else 0)
     if problems > shown and shown:
         click.echo("seamscope: ... more problems not shown", err=True)
-    click.echo(_summary(report))
-    if not report.ok:
-        sys.exit(1)
+
+
+def _s3_summary(found: S3Report) -> str:
+    """One line: the objects, then what their requests brought (as for files)."""
+    text = (
+        f"seamscope: {found.location.url()}: {found.traces:,} trace objects, "
+        f"{found.known:,} loaded before"
+    )
+    if found.others:
+        examples = ", ".join(one_line(k.rsplit("/", 1)[-1]) for k in found.others[:3])
+        more = ", ..." if len(found.others) > 3 else ""
+        other = "other object" if len(found.others) == 1 else "other objects"
+        text += f", {len(found.others):,} {other} left ({examples}{more})"
+    if found.traces == found.known:
+        return text + ": nothing new"
+    return text + "; " + _summary(found.ingest).removeprefix("seamscope: ")

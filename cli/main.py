@@ -21,7 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "collect",
         "Receive OTLP/HTTP and own the store.",
     ),
-    "ingest": ("seamscope.cli.ingest", "ingest", "Load OTLP JSON files into the store."),
+    "ingest": (
+        "seamscope.cli.ingest",
+        "ingest",
+        "Load OTLP files, or a Collector's S3 objects, into the store.",
+    ),
     "discover": (
         "seamscope.cli.discover",
         "discover",

@@ -22,10 +22,12 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import pyarrow as pa
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.otlp import OtlpError, decode_json
+from seamscope.tracer.otlp import OtlpError, decode_json, decode_protobuf
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.schema import INPUT_SCHEMA
@@ -134,13 +136,17 @@ def append_many(store: Store, batches: Sequence[Batch]) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One export request read from a file: where it came from and its bytes."""
+    """One export request read from a file or object: where it came from and its bytes (OTLP
+    JSON, or protobuf when json_format is false). origin names the file or object it is part
+    of, for callers that track them."""
 
     where: str
     data: bytes
+    json_format: bool = True
+    origin: str = ""
 
 
-def _iter_stream(name: str, stream: BinaryIO) -> Iterator[Request]:
+def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
     """Yields the requests of one file: one per line, or the whole file if it is one request."""
     first = b""
     first_no = 0
@@ -157,13 +163,13 @@ def _iter_stream(name: str, stream: BinaryIO) -> Iterator[Request]:
         lines_mode = False
     if not lines_mode:
         rest = stream.read()
-        yield Request(f"{name}:{first_no}", first + rest)
+        yield Request(f"{name}:{first_no}", first + rest, origin=origin)
         return
-    yield Request(f"{name}:{first_no}", first.strip())
+    yield Request(f"{name}:{first_no}", first.strip(), origin=origin)
     for number, raw in enumerate(stream, first_no + 1):
         line = raw.strip()
         if line:
-            yield Request(f"{name}:{number}", line)
+            yield Request(f"{name}:{number}", line, origin=origin)
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path | None]:
@@ -194,11 +200,11 @@ def iter_requests(
     """The requests of every file (None = stdin); progress gets the bytes read so far."""
     for path in files:
         if path is None:
-            yield from _iter_stream("<stdin>", sys.stdin.buffer)
+            yield from iter_stream("<stdin>", sys.stdin.buffer)
             continue
         try:
             with path.open("rb") as stream:
-                for request in _iter_stream(str(path), stream):
+                for request in iter_stream(str(path), stream):
                     yield request
                     if progress is not None:
                         progress(len(request.data) + 1)
@@ -222,8 +228,12 @@ class IngestReport:
     bad_requests: int = 0
     errors: list[str] = field(default_factory=list)
     via_owner: str | None = None
+    failed_origins: set[str] = field(default_factory=set)
+    """Origins (files, objects) with a bad request or a rejected span."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, origin: str = "") -> None:
+        if origin:
+            self.failed_origins.add(origin)
         if len(self.errors) < MAX_ERRORS_SHOWN:
             self.errors.append(message)
 
@@ -242,18 +252,22 @@ class Decoded:
     rejected: int = 0
     message: str = ""
     error: str | None = None
+    origin: str = ""
 
 
 def decode_one(request: Request, builder: SpanBatchBuilder | None = None) -> Decoded:
     builder = builder or SpanBatchBuilder()
     key = batch_key(request.data)
+    decode = decode_json if request.json_format else decode_protobuf
     try:
-        result = decode_json(request.data, builder)
+        result = decode(request.data, builder)
     except OtlpError as exc:
         builder.build()
-        return Decoded(request.where, key, None, error=str(exc))
+        return Decoded(request.where, key, None, error=str(exc), origin=request.origin)
     table = builder.build() if result.accepted else None
-    return Decoded(request.where, key, table, result.rejected, result.error_message)
+    return Decoded(
+        request.where, key, table, result.rejected, result.error_message, origin=request.origin
+    )
 
 
 def decode_chunk(requests: list[Request]) -> list[Decoded]:
@@ -280,11 +294,11 @@ class _LocalSink:
         report = self.report
         if decoded.error is not None:
             report.bad_requests += 1
-            report.error(f"{decoded.where}: {decoded.error}")
+            report.error(f"{decoded.where}: {decoded.error}", decoded.origin)
             return
         if decoded.rejected:
             report.spans_rejected += decoded.rejected
-            report.error(f"{decoded.where}: {decoded.message}")
+            report.error(f"{decoded.where}: {decoded.message}", decoded.origin)
         if decoded.table is not None and decoded.table.num_rows:
             self.pending.append(Batch(decoded.table, decoded.key, SOURCE))
             self.pending_spans += decoded.table.num_rows
@@ -340,7 +354,10 @@ class _OwnerSink:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
             self.local.conn = conn
             self.conns.append(conn)
-        headers = {"Content-Type": "application/json", BATCH_KEY_HEADER: batch_key(request.data)}
+        headers = {
+            "Content-Type": "application/json" if request.json_format else "application/x-protobuf",
+            BATCH_KEY_HEADER: batch_key(request.data),
+        }
         reconnected = False
         busy = 0
         while True:
@@ -376,26 +393,19 @@ class _OwnerSink:
         request, future = self.pending.popleft()
         answer = future.result()
         report = self.report
-        if answer.status == 400:
+        if answer.status in (400, 413):
             report.bad_requests += 1
-            report.error(f"{request.where}: {_reason(answer.body)}")
+            report.error(f"{request.where}: {_reason(answer.body)}", request.origin)
             return
         if answer.status != 200:
             raise SeamscopeError(
                 f"{request.where}: the owner at {self.owner.url} answered "
                 f"{answer.status}: {_reason(answer.body)}"
             )
-        rejected = 0
-        message = ""
-        try:
-            partial = json.loads(answer.body or b"{}").get("partialSuccess") or {}
-            rejected = int(partial.get("rejectedSpans") or 0)
-            message = str(partial.get("errorMessage") or "")
-        except (ValueError, AttributeError):
-            pass
+        rejected, message = _partial(answer.body, request.json_format)
         if rejected:
             report.spans_rejected += rejected
-            report.error(f"{request.where}: {message}")
+            report.error(f"{request.where}: {message}", request.origin)
         report.spans_stored += answer.stored
         if answer.accepted and not answer.stored:
             report.spans_present += answer.accepted
@@ -413,13 +423,38 @@ class _OwnerSink:
             conn.close()
 
 
+def _partial(body: bytes, json_format: bool) -> tuple[int, str]:
+    """The rejected spans and the message of an OTLP response's partial success."""
+    if not json_format:
+        response = ExportTraceServiceResponse()
+        try:
+            response.ParseFromString(body)
+        except DecodeError:
+            return 0, ""
+        partial_pb = response.partial_success
+        return int(partial_pb.rejected_spans), str(partial_pb.error_message)
+    try:
+        partial = json.loads(body or b"{}").get("partialSuccess") or {}
+        return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+    except (ValueError, AttributeError):
+        return 0, ""
+
+
 def _reason(body: bytes) -> str:
     try:
         data = json.loads(body)
         if isinstance(data, dict) and "message" in data:
             return str(data["message"])
     except ValueError:
-        pass
+        try:  # the google.rpc.Status an OTLP/protobuf error carries
+            from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+
+            status = Status()
+            status.ParseFromString(body)
+            if status.message:
+                return str(status.message)
+        except (ImportError, DecodeError):
+            pass
     return body.decode("utf-8", "replace").strip()[:300]
 
 
@@ -439,13 +474,26 @@ def ingest(
     Raises SeamscopeError for a missing path or a store that cannot be opened.
     """
     files = expand_paths(paths)
-    report = IngestReport()
+    return load(db_path, iter_requests(files, progress), use_owner=use_owner, workers=workers)
+
+
+def load(
+    db_path: Path,
+    requests: Iterator[Request],
+    *,
+    use_owner: bool = True,
+    workers: int = 0,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Stores the spans of requests, through the store's owner if one runs, else in the store
+    itself; as `ingest` does for files."""
+    report = report if report is not None else IngestReport()
     owner = open_reader(db_path).owner if use_owner else None
     if owner is not None:
         report.via_owner = owner.url
         sink = _OwnerSink(owner, report)
         try:
-            for request in iter_requests(files, progress):
+            for request in requests:
                 report.requests += 1
                 sink.add(request)
             sink.flush()
@@ -454,7 +502,6 @@ def ingest(
         return report
     with Store.open(db_path) as store:
         local = _LocalSink(store, report)
-        requests = iter_requests(files, progress)
         if workers > 0:
             _decode_in_processes(requests, local, workers)
         else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Spans table: (column, DuckDB type, Arrow type, description). The order is the table's order.
 EVENT_STRUCT = pa.struct(
@@ -215,6 +215,27 @@ AWS_ROUTE_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# Objects `seamscope ingest s3://...` loaded, so that a rerun takes only new ones.
+S3_OBJECT_COLUMNS: tuple[Column, ...] = (
+    Column("url", "VARCHAR PRIMARY KEY", pa.string(), "`s3://<bucket>/<key>`"),
+    Column("bucket", "VARCHAR NOT NULL", pa.string(), "the bucket"),
+    Column("key", "VARCHAR NOT NULL", pa.string(), "the object's key"),
+    Column(
+        "etag",
+        "VARCHAR NOT NULL",
+        pa.string(),
+        "its ETag when loaded; an object written again under the same key is loaded again",
+    ),
+    Column("size", "BIGINT NOT NULL", pa.int64(), "its size in bytes, as stored"),
+    Column(
+        "loaded_at",
+        "TIMESTAMPTZ NOT NULL",
+        pa.timestamp("us", tz="UTC"),
+        "when its spans were stored",
+    ),
+)
+
+
 def table_ddl(table: str, columns: tuple[Column, ...]) -> str:
     cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n)"
@@ -238,9 +259,11 @@ DDL: tuple[str, ...] = (
 )""",
     table_ddl("spans", SPAN_COLUMNS),
     table_ddl("aws_routes", AWS_ROUTE_COLUMNS),
+    table_ddl("s3_objects", S3_OBJECT_COLUMNS),
 )
 
 # Schema migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (table_ddl("aws_routes", AWS_ROUTE_COLUMNS),),
+    2: (table_ddl("s3_objects", S3_OBJECT_COLUMNS),),
 }

@@ -19,6 +19,7 @@ from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.schema import (
     AWS_ROUTE_COLUMNS,
     DDL,
+    S3_OBJECT_COLUMNS,
     SCHEMA_VERSION,
     SPAN_COLUMNS,
     Column,
@@ -52,6 +53,10 @@ GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "aws_routes": (
         "tracer/schema.py AWS_ROUTE_COLUMNS",
         lambda: render_columns(AWS_ROUTE_COLUMNS),
+    ),
+    "s3_objects": (
+        "tracer/schema.py S3_OBJECT_COLUMNS",
+        lambda: render_columns(S3_OBJECT_COLUMNS),
     ),
     "nodes": ("classifiers/results.py Node", lambda: render_record_columns(Node)),
     "edges": ("classifiers/results.py Edge", lambda: render_record_columns(Edge)),

@@ -10,6 +10,8 @@ from seamscope.tracer.otlp.common import (
     MAX_VALUE_CHARS,
     DecodeResult,
     OtlpError,
+    TooLarge,
+    inflate,
     one_line,
 )
 from seamscope.tracer.otlp.encode import (
@@ -27,10 +29,12 @@ __all__ = [
     "MAX_VALUE_CHARS",
     "DecodeResult",
     "OtlpError",
+    "TooLarge",
     "add_json_request",
     "add_protobuf_request",
     "decode_json",
     "decode_protobuf",
+    "inflate",
     "one_line",
     "parse_json",
     "protobuf_to_json",

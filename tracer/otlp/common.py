@@ -10,6 +10,7 @@ OtlpError.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from seamscope.tracer.errors import SeamscopeError
@@ -36,6 +37,48 @@ class OtlpError(SeamscopeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(one_line(message))
+
+
+class TooLarge(Exception):
+    """The body inflates past the size limit."""
+
+
+MAX_GZIP_MEMBERS = 64
+"""Members a gzip body may have (senders write one): each costs a new inflater."""
+_FEED = 64 * 1024
+
+
+def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    """Decompresses gzip/deflate in time linear in the body, never holding more than limit
+    bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members."""
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    out = bytearray()
+    view = memoryview(data)
+    pos = members = 0
+    try:
+        while pos < len(view):
+            members += 1
+            if members > MAX_GZIP_MEMBERS:
+                raise OtlpError(
+                    f"the {encoding} body has more than {MAX_GZIP_MEMBERS} members "
+                    "(concatenated streams); send one"
+                )
+            inflater = zlib.decompressobj(wbits)
+            while not inflater.eof:
+                if pos >= len(view):
+                    raise OtlpError(f"the {encoding} body is truncated")
+                # Fed in pieces: what follows a member's end is copied once per piece, not
+                # once per member (a body of many tiny members would take quadratic time).
+                piece = view[pos : pos + _FEED]
+                out += inflater.decompress(piece, limit + 1 - len(out))
+                if len(out) > limit or inflater.unconsumed_tail:
+                    raise TooLarge(f"the {encoding} body inflates past {limit} bytes")
+                pos += len(piece) - len(inflater.unused_data)
+            if encoding != "gzip":
+                break
+    except zlib.error as exc:
+        raise OtlpError(f"the body is not valid {encoding} ({exc})") from None
+    return bytes(out)
 
 
 class Reject(Exception):

@@ -8,7 +8,6 @@ import concurrent.futures
 import json
 import multiprocessing
 import signal
-import zlib
 from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
@@ -16,9 +15,9 @@ import pyarrow as pa
 from seamscope.tracer.ingest import batch_key
 from seamscope.tracer.otlp import (
     DecodeResult,
-    OtlpError,
     decode_json,
     decode_protobuf,
+    inflate,
     protobuf_to_json,
     redact_json_request,
 )
@@ -28,54 +27,12 @@ Decoded = tuple[DecodeResult, pa.Table, str, str | None]
 """(result, spans table, batch key, tee line) of one request."""
 
 
-class TooLarge(Exception):
-    """The body inflates past the size limit."""
-
-
-MAX_GZIP_MEMBERS = 64
-"""Members a gzip body may have (senders write one): each costs a new inflater."""
-_FEED = 64 * 1024
-
-
-def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
-    """Decompresses gzip/deflate in time linear in the body, never holding more than limit
-    bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members."""
-    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    out = bytearray()
-    view = memoryview(data)
-    pos = members = 0
-    try:
-        while pos < len(view):
-            members += 1
-            if members > MAX_GZIP_MEMBERS:
-                raise OtlpError(
-                    f"the {encoding} body has more than {MAX_GZIP_MEMBERS} members "
-                    "(concatenated streams); send one"
-                )
-            inflater = zlib.decompressobj(wbits)
-            while not inflater.eof:
-                if pos >= len(view):
-                    raise OtlpError(f"the {encoding} body is truncated")
-                # Fed in pieces: what follows a member's end is copied once per piece, not
-                # once per member (a body of many tiny members would take quadratic time).
-                piece = view[pos : pos + _FEED]
-                out += inflater.decompress(piece, limit + 1 - len(out))
-                if len(out) > limit or inflater.unconsumed_tail:
-                    raise TooLarge(f"the {encoding} body inflates past {limit} bytes")
-                pos += len(piece) - len(inflater.unused_data)
-            if encoding != "gzip":
-                break
-    except zlib.error as exc:
-        raise OtlpError(f"the body is not valid {encoding} ({exc})") from None
-    return bytes(out)
-
-
 def decode_request(
     body: bytes, encoding: str, json_format: bool, key: str | None, limit: int, tee: bool
 ) -> Decoded:
     """Body -> (result, spans table, batch key, tee line); runs in a decode thread or process."""
     if encoding in ("gzip", "deflate", "x-gzip"):
-        body = _inflate(body, "deflate" if encoding == "deflate" else "gzip", limit)
+        body = inflate(body, "deflate" if encoding == "deflate" else "gzip", limit)
     builder = SpanBatchBuilder()
     result = decode_json(body, builder) if json_format else decode_protobuf(body, builder)
     table = builder.build()

@@ -3,7 +3,8 @@
 ``POST /v1/traces`` takes OTLP (protobuf or JSON, gzip or deflate, chunked or not): the handler
 checks the request, hands the body to the decoders, queues the spans for the writer and answers
 once they are committed. ``POST /seamscope/v1/sql`` is the SQL endpoint's. The record endpoints
-(``POST /seamscope/v1/aws-routes`` from `seamscope discover aws`) take JSON that their module
+(``POST /seamscope/v1/aws-routes`` from `seamscope discover aws`, ``POST
+/seamscope/v1/s3-objects`` from `seamscope ingest s3://...`) take JSON that their module
 checks and turns into work for the writer. What a request may cost (body size, requests in
 flight) is bounded here.
 """
@@ -26,9 +27,15 @@ from aiohttp import web
 from seamscope.tracer.discover import routes_writer
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import STORED_HEADER, Batch, batch_key
-from seamscope.tracer.otlp import OtlpError, response_body
-from seamscope.tracer.owner import BATCH_KEY_HEADER, ROUTES_PATH, SQL_PATH, TRACES_PATH
-from seamscope.tracer.receiver.decode import Decoders, TooLarge
+from seamscope.tracer.otlp import OtlpError, TooLarge, response_body
+from seamscope.tracer.owner import (
+    BATCH_KEY_HEADER,
+    OBJECTS_PATH,
+    ROUTES_PATH,
+    SQL_PATH,
+    TRACES_PATH,
+)
+from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import (
     IDLE_TIMEOUT_S,
@@ -42,12 +49,16 @@ from seamscope.tracer.receiver.limits import (
 from seamscope.tracer.receiver.sql import SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.receiver.writer import Task, Work, Writer
+from seamscope.tracer.s3_ingest import objects_writer
 from seamscope.tracer.store import Store
 
 RecordsWriter = Callable[[object], Callable[[Store], int]]
 """Checks a record endpoint's JSON (ValueError says what is wrong) and returns the write."""
 
-RECORD_ENDPOINTS: dict[str, RecordsWriter] = {ROUTES_PATH: routes_writer}
+RECORD_ENDPOINTS: dict[str, RecordsWriter] = {
+    ROUTES_PATH: routes_writer,
+    OBJECTS_PATH: objects_writer,
+}
 
 SOURCE = "otlp-http"
 MAX_INFLIGHT = 64

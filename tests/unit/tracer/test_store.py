@@ -118,15 +118,16 @@ def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -
 def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.append(_one_span_table(), batch_key="k", source="test")
-        # What a version 1 store held: no routes.
+        # What a version 1 store held: no routes, no S3 ledger.
         store.con.execute("DROP TABLE aws_routes")
+        store.con.execute("DROP TABLE s3_objects")
         store.con.execute("UPDATE seamscope_meta SET value = '1' WHERE key = 'schema_version'")
     with Store.open(db_path) as store:
         tables = store.con.execute(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_name IN ('aws_routes') ORDER BY 1"
+            "WHERE table_name IN ('aws_routes', 's3_objects') ORDER BY 1"
         ).fetchall()
-        assert tables == [("aws_routes",)]
+        assert tables == [("aws_routes",), ("s3_objects",)]
         version = store.con.execute(
             "SELECT value FROM seamscope_meta WHERE key = 'schema_version'"
         ).fetchone()

@@ -1,0 +1,240 @@
+"""`seamscope ingest s3://bucket/prefix/` as a process against moto's S3 in a real server, with
+objects written in the Collector's awss3 exporter layout: `<prefix>/year=.../minute=MM/` then
+`traces_<unique>.json` (otlp_json: one request, or one per line when the exporter batches) or
+`.binpb` (otlp_proto), `.gz` and Content-Encoding gzip when it compresses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import pytest
+
+from seamscope.tracer.otlp import protobuf_to_json
+from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
+from tests.otlp_sample import sample_request
+
+pytestmark = pytest.mark.e2e
+
+PARTITION = "year=2026/month=12/day=04/hour=07/minute={minute:02d}"
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "eu-west-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    return env
+
+
+def ingest(db: Path, url: str, endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SEAMSCOPE, "ingest", "--db", str(db), *args, url],
+        env=aws_env(endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class Bucket:
+    """A bucket of moto's, written the way the exporter writes (unique name: moto is shared)."""
+
+    def __init__(self, endpoint: str, prefix: str = "traces") -> None:
+        self.name = f"otel-{uuid.uuid4().hex[:12]}"
+        self.prefix = prefix
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+        )
+        self.s3: Any = session.client("s3", endpoint_url=endpoint)
+        self.s3.create_bucket(
+            Bucket=self.name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        self.url = f"s3://{self.name}/{prefix}/"
+
+    def put(self, name: str, body: bytes, *, minute: int = 50, gz: bool = False) -> str:
+        key = f"{self.prefix}/{PARTITION.format(minute=minute)}/{name}"
+        extra = {"ContentEncoding": "gzip"} if gz else {}
+        self.s3.put_object(
+            Bucket=self.name, Key=key, Body=gzip.compress(body) if gz else body, **extra
+        )
+        return key
+
+    def etags(self) -> dict[str, str]:
+        listed = self.s3.list_objects_v2(Bucket=self.name).get("Contents", [])
+        return {str(o["Key"]): str(o["ETag"]) for o in listed}
+
+
+def proto(spans: int, seed: int) -> bytes:
+    return bytes(sample_request(spans, seed=seed).SerializeToString())
+
+
+def otlp_json(spans: int, seed: int) -> bytes:
+    return protobuf_to_json(proto(spans, seed)).encode()
+
+
+def ledger(db: Path) -> dict[str, tuple[str, int]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT key, etag, size FROM s3_objects").fetchall()
+    finally:
+        con.close()
+    return {str(k): (str(e), int(s)) for k, e, s in rows}
+
+
+def span_ids(db: Path) -> set[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {str(r[0]) for r in con.execute("SELECT span_id FROM spans").fetchall()}
+    finally:
+        con.close()
+
+
+def expected_ids(*requests: bytes) -> set[str]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    ids: set[str] = set()
+    for data in requests:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(data)
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                ids.update(span.span_id.hex() for span in ss.spans)
+    return ids
+
+
+def test_the_exporters_objects_are_loaded_once_and_reruns_take_only_new_ones(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    bucket = Bucket(moto_endpoint)
+    keys = [
+        bucket.put("traces_100000001.json", otlp_json(5, 1)),
+        bucket.put("traces_100000002.json.gz", otlp_json(6, 2), gz=True),
+        bucket.put("traces_100000003.binpb", proto(7, 3)),
+        bucket.put("traces_100000004.binpb.gz", proto(8, 4), gz=True, minute=51),
+        # The batching JSON marshaler: one request per line.
+        bucket.put("traces_100000005.json", otlp_json(2, 5) + b"\n" + otlp_json(3, 6) + b"\n"),
+    ]
+    bucket.put("logs_100000006.json", b'{"resourceLogs": []}')
+    bucket.put("metrics_100000007.binpb", b"\x0a\x00")
+    bucket.s3.put_object(Bucket=bucket.name, Key="elsewhere/traces_100000008.json", Body=b"{")
+    db = tmp_path / "s3.duckdb"
+
+    first = ingest(db, bucket.url, moto_endpoint)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        f"seamscope: {bucket.url}: 5 trace objects, 0 loaded before, 2 other objects left "
+        "(logs_100000006.json, metrics_100000007.binpb); 6 requests read: 31 spans stored, "
+        "0 already present"
+    )
+    seeds = [(5, 1), (6, 2), (7, 3), (8, 4), (2, 5), (3, 6)]
+    assert span_ids(db) == expected_ids(*(proto(n, s) for n, s in seeds))
+    etags = bucket.etags()
+    sizes = {
+        str(o["Key"]): int(o["Size"])
+        for o in bucket.s3.list_objects_v2(Bucket=bucket.name)["Contents"]
+    }
+    assert ledger(db) == {k: (etags[k], sizes[k]) for k in keys}
+
+    again = ingest(db, bucket.url, moto_endpoint)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("5 trace objects, 5 loaded before, 2 other objects left "
+                                         "(logs_100000006.json, metrics_100000007.binpb): "
+                                         "nothing new")  # fmt: skip
+
+    # A new object, and one written again under its key: only those two are read.
+    bucket.put("traces_100000009.binpb", proto(4, 9), minute=52)
+    bucket.put("traces_100000001.json", otlp_json(5, 1) + b"\n" + otlp_json(1, 10) + b"\n")
+
+    third = ingest(db, bucket.url, moto_endpoint)
+
+    assert third.returncode == 0, third.stderr
+    assert "6 trace objects, 4 loaded before" in third.stdout
+    assert "3 requests read: 5 spans stored, 5 already present" in third.stdout
+    assert span_count(db) == 36
+    assert ledger(db)[keys[0]][0] == bucket.etags()[keys[0]]
+
+
+def test_a_broken_object_is_named_and_read_again_next_time(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    bucket = Bucket(moto_endpoint, prefix="gateway/traces")
+    good = bucket.put("traces_200000001.binpb.gz", proto(4, 21), gz=True)
+    broken = bucket.put("traces_200000002.json.gz", gzip.compress(otlp_json(3, 22))[:-8])
+    not_otlp = bucket.put("traces_200000003.binpb", b"\xff\xff not protobuf")
+    db = tmp_path / "s3.duckdb"
+
+    done = ingest(db, bucket.url, moto_endpoint)
+
+    assert done.returncode == 1
+    errors = done.stderr.splitlines()
+    assert f"seamscope: s3://{bucket.name}/{broken}: the gzip body is truncated" in errors
+    assert any(line.startswith(f"seamscope: s3://{bucket.name}/{not_otlp}") for line in errors)
+    assert "Traceback" not in done.stderr
+    assert "4 spans stored" in done.stdout
+    assert set(ledger(db)) == {good}
+
+    bucket.put("traces_200000002.json.gz", otlp_json(3, 22), gz=True)
+    bucket.put("traces_200000003.binpb", proto(2, 23))
+    fixed = ingest(db, bucket.url, moto_endpoint)
+
+    assert fixed.returncode == 0, fixed.stderr
+    assert "3 trace objects, 1 loaded before" in fixed.stdout
+    assert set(ledger(db)) == {good, broken, not_otlp}
+    assert span_count(db) == 9
+
+
+def test_objects_arrive_through_a_running_collect(moto_endpoint: str, tmp_path: Path) -> None:
+    bucket = Bucket(moto_endpoint)
+    key = bucket.put("traces_300000001.binpb.gz", proto(6, 31), gz=True)
+    bucket.put("traces_300000002.json", otlp_json(4, 32))
+    db = tmp_path / "owned.duckdb"
+    collector = start_collector(db, tmp_path)
+    try:
+        done = ingest(db, bucket.url, moto_endpoint, "--jobs", "2")
+        assert done.returncode == 0, done.stderr
+        assert f"2 requests read through the owner at {collector.url}: 10 spans stored" in (
+            done.stdout
+        )
+        again = ingest(db, bucket.url, moto_endpoint)
+        assert again.stdout.strip().endswith("2 loaded before: nothing new"), again.stdout
+    finally:
+        collector.process.stop()
+    assert span_count(db) == 10
+    assert key in ledger(db)
+
+
+def test_a_missing_bucket_and_mixed_arguments_are_one_line(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "s3.duckdb"
+    done = ingest(db, "s3://no-such-bucket-here/traces/", moto_endpoint)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "seamscope: s3://no-such-bucket-here/traces/: NoSuchBucket on ListObjectsV2"
+    )
+    assert len(done.stderr.splitlines()) == 1
+    mixed = ingest(db, "s3://bucket/traces/", moto_endpoint, str(tmp_path / "a.jsonl"))
+    assert mixed.returncode == 2
+    assert mixed.stderr.strip() == (
+        "seamscope: give s3:// URLs and files to separate runs of seamscope ingest"
+    )
+    assert not db.exists()

@@ -1,0 +1,74 @@
+"""The awss3 exporter's key layout, s3:// URLs, and the ledger the owner records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.s3_ingest import Location, classify_key, objects_writer
+from seamscope.tracer.store import Store
+
+PARTITION = "traces/year=2026/month=12/day=04/hour=07/minute=50"
+
+
+@pytest.mark.parametrize(
+    ("key", "json_format"),
+    [
+        (f"{PARTITION}/traces_123456789.json", True),
+        (f"{PARTITION}/traces_123456789.json.gz", True),
+        (f"{PARTITION}/traces_123456789.binpb", False),
+        (f"{PARTITION}/traces_123456789.binpb.gz", False),
+        # file_prefix set, and the uuidv7 unique key
+        (f"{PARTITION}/gateway-a-traces_0193a3c8-7b2e-7c4d-9f1a-2b3c4d5e6f70.json", True),
+        (f"{PARTITION}/logs_123456789.json", None),
+        (f"{PARTITION}/metrics_123456789.binpb.gz", None),
+        (f"{PARTITION}/traces_123456789.parquet", None),
+        (f"{PARTITION}/traces_123456789.json.zst", None),
+        ("traces_123/logs_123456789.json", None),
+        ("export.jsonl", None),
+    ],
+)
+def test_trace_objects_are_told_by_their_name(key: str, json_format: bool | None) -> None:
+    assert classify_key(key) is json_format
+
+
+def test_urls() -> None:
+    assert Location.parse("s3://otel/traces/") == Location("otel", "traces/")
+    assert Location.parse("s3://otel") == Location("otel", "")
+    assert Location("otel", "traces/").url("traces/x.json") == "s3://otel/traces/x.json"
+    with pytest.raises(SeamscopeError, match="no bucket"):
+        Location.parse("s3:///traces/")
+
+
+def _row(**change: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "url": "s3://otel/traces/a.json",
+        "bucket": "otel",
+        "key": "traces/a.json",
+        "etag": '"abc"',
+        "size": 10,
+        "loaded_at": "2026-12-04T07:50:00+00:00",
+    }
+    row.update(change)
+    return row
+
+
+def test_the_ledger_payload_is_checked_and_replaces_rows(db_path: Path) -> None:
+    bad = {
+        "the body must be JSON": [],
+        "each object must be a JSON object": {"objects": [1]},
+        "size must be a int": {"objects": [_row(size="10")]},
+        "etag must be a str": {"objects": [_row(etag=None)]},
+        "is not s3://<bucket>/<key>": {"objects": [_row(url="s3://other/traces/a.json")]},
+        "loaded_at 'now' is no ISO time": {"objects": [_row(loaded_at="now")]},
+    }
+    for message, payload in bad.items():
+        with pytest.raises(ValueError, match=message):
+            objects_writer(payload)
+    with Store.open(db_path) as store:
+        assert objects_writer({"objects": [_row()]})(store) == 1
+        assert objects_writer({"objects": [_row(etag='"def"', size=12)]})(store) == 1
+        rows = store.con.execute("SELECT url, etag, size FROM s3_objects").fetchall()
+    assert rows == [("s3://otel/traces/a.json", '"def"', 12)]

@@ -1,0 +1,293 @@
+"""`seamscope ingest s3://bucket/prefix/`: traces the OpenTelemetry Collector's ``awss3``
+exporter wrote, read straight from object storage.
+
+The exporter writes one object per export: ``<prefix>/<partition>/<file_prefix>traces_<unique>``
+with the suffix of its marshaler (``.json`` for ``otlp_json``, one request per object or one per
+line; ``.binpb`` for ``otlp_proto``, one request) and ``.gz`` when it compresses with gzip. Logs
+and metrics (``logs_...``, ``metrics_...``) may share the prefix; they are counted and left.
+
+Objects go through the same path as files (`tracer.ingest.load`): each request is stored once
+by its batch key, through the store's owner while one runs. Every object loaded without a
+problem is recorded in ``s3_objects`` (key, ETag, size), so a rerun reads only new objects, or
+objects written again under the same key.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from seamscope.tracer.access import open_reader
+from seamscope.tracer.aws import aws_problem, client_config, read_only_session
+from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.ingest import IngestReport, Request, iter_stream, load
+from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
+from seamscope.tracer.owner import OBJECTS_PATH, send_or_write
+from seamscope.tracer.schema import S3_OBJECT_COLUMNS, arrow_schema
+from seamscope.tracer.store import Store, StoreMissing
+
+SCHEME = "s3://"
+MAX_OBJECT_BYTES = 1024 * 1024 * 1024
+"""Largest object read (after inflating): the exporter's objects are far smaller."""
+_TRACES = re.compile(r"traces_[^/]*\.(?P<format>json|binpb)(?P<gz>\.gz)?$")
+_GZIP_MAGIC = b"\x1f\x8b"
+_EXAMPLES = 3
+
+
+def is_s3_url(text: str) -> bool:
+    return text.startswith(SCHEME)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> Location:
+        """s3://bucket/prefix/ -> (bucket, prefix); SeamscopeError when there is no bucket."""
+        bucket, _, prefix = url.removeprefix(SCHEME).partition("/")
+        if not bucket:
+            raise SeamscopeError(f"{url}: no bucket (expected s3://bucket/prefix/)")
+        return cls(bucket, prefix)
+
+    def url(self, key: str = "") -> str:
+        return f"{SCHEME}{self.bucket}/{key or self.prefix}"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    key: str
+    etag: str
+    size: int
+    json_format: bool
+
+
+@dataclass
+class S3Report:
+    """What an S3 ingest did, beside the requests' own report."""
+
+    location: Location
+    ingest: IngestReport = field(default_factory=IngestReport)
+    traces: int = 0
+    """Trace objects under the prefix."""
+    known: int = 0
+    """Of which loaded before (same key and ETag): not read again."""
+    recorded: int = 0
+    """Objects read and recorded as loaded in this run."""
+    others: list[str] = field(default_factory=list)
+    """Keys under the prefix that are no trace objects of the exporter."""
+
+    @property
+    def ok(self) -> bool:
+        return self.ingest.ok
+
+
+def classify_key(key: str) -> bool | None:
+    """True for an ``otlp_json`` trace object, False for ``otlp_proto``, None for anything else
+    (logs, metrics, other files)."""
+    name = key.rsplit("/", 1)[-1]
+    match = _TRACES.search(name)
+    if match is None:
+        return None
+    return match.group("format") == "json"
+
+
+def _list(client: Any, where: Location) -> Iterator[dict[str, Any]]:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=where.bucket, Prefix=where.prefix):
+        yield from page.get("Contents", [])
+
+
+def _known(db_path: Path, where: Location) -> dict[str, str]:
+    """key -> ETag of the objects under the prefix loaded before."""
+    try:
+        reader = open_reader(db_path)
+
+        def known(query: Callable[[str, Sequence[Any] | None], pa.Table]) -> pa.Table | None:
+            exists = query(
+                "SELECT count(*) AS n FROM information_schema.tables "
+                "WHERE table_name = 's3_objects'",
+                None,
+            )
+            if not exists.column("n")[0].as_py():
+                return None  # a store from before the ledger: nothing recorded yet
+            return query(
+                "SELECT key, etag FROM s3_objects WHERE bucket = ? AND starts_with(key, ?)",
+                [where.bucket, where.prefix],
+            )
+
+        table = reader.run(known)
+    except StoreMissing:
+        return {}
+    if table is None:
+        return {}
+    return dict(zip(table.column("key").to_pylist(), table.column("etag").to_pylist(), strict=True))
+
+
+def _requests(
+    client: Any,
+    where: Location,
+    objects: Sequence[S3Object],
+    report: IngestReport,
+    read: list[S3Object],
+) -> Iterator[Request]:
+    """The requests of every object, read one at a time; read gets each object that was."""
+    for obj in objects:
+        url = where.url(obj.key)
+        try:
+            got = client.get_object(Bucket=where.bucket, Key=obj.key, IfMatch=obj.etag)
+            body = got["Body"].read(MAX_OBJECT_BYTES + 1)
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, answered per object
+            problem = aws_problem(exc)
+            if problem is None:
+                raise
+            report.bad_requests += 1
+            report.error(f"{url}: {problem}", url)
+            continue
+        try:
+            if len(body) > MAX_OBJECT_BYTES:
+                raise TooLarge(f"the object is over {MAX_OBJECT_BYTES} bytes")
+            if body.startswith(_GZIP_MAGIC):
+                body = inflate(body, "gzip", MAX_OBJECT_BYTES)
+        except (TooLarge, OtlpError) as exc:
+            report.bad_requests += 1
+            report.error(f"{url}: {exc}", url)
+            continue
+        read.append(obj)
+        if obj.json_format:
+            yield from iter_stream(url, io.BytesIO(body), origin=url)
+        else:
+            yield Request(url, body, json_format=False, origin=url)
+
+
+def ingest_s3(
+    db_path: Path,
+    url: str,
+    *,
+    use_owner: bool = True,
+    workers: int = 0,
+    region: str | None = None,
+) -> S3Report:
+    """Loads the trace objects under an s3:// URL that were not loaded before.
+
+    Credentials, region and endpoint come from the standard AWS chain; only read-only calls
+    are made. Raises SeamscopeError when the bucket cannot be listed.
+    """
+    where = Location.parse(url)
+    report = S3Report(where)
+    session = read_only_session(region)
+    client = session.client("s3", config=client_config())
+    known = _known(db_path, where)
+    new: list[S3Object] = []
+    try:
+        for item in _list(client, where):
+            key, etag, size = str(item["Key"]), str(item["ETag"]), int(item["Size"])
+            json_format = classify_key(key)
+            if json_format is None:
+                report.others.append(key)
+                continue
+            report.traces += 1
+            if known.get(key) == etag:
+                report.known += 1
+                continue
+            new.append(S3Object(key, etag, size, json_format))
+    except Exception as exc:  # noqa: BLE001 - botocore's errors, as one line
+        problem = aws_problem(exc)
+        if problem is None:
+            raise
+        raise SeamscopeError(f"{where.url()}: {problem}") from None
+    if not new:
+        return report
+    read: list[S3Object] = []
+    requests = _requests(client, where, new, report.ingest, read)
+    load(db_path, requests, use_owner=use_owner, workers=workers, report=report.ingest)
+    loaded = [o for o in read if where.url(o.key) not in report.ingest.failed_origins]
+    if loaded:
+        record_objects(db_path, where.bucket, loaded)
+        report.recorded = len(loaded)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger
+
+
+def _ledger_rows(bucket: str, objects: Sequence[S3Object]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        {
+            "url": f"{SCHEME}{bucket}/{o.key}",
+            "bucket": bucket,
+            "key": o.key,
+            "etag": o.etag,
+            "size": o.size,
+            "loaded_at": now,
+        }
+        for o in objects
+    ]
+
+
+def write_ledger(con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Records loaded objects (an object loaded again replaces its row)."""
+    columns = [c.name for c in S3_OBJECT_COLUMNS]
+    data: dict[str, list[Any]] = {c: [] for c in columns}
+    for row in rows:
+        for c in columns:
+            value = row[c]
+            data[c].append(datetime.fromisoformat(value) if c == "loaded_at" else value)
+    table = pa.Table.from_pydict(data, schema=arrow_schema(S3_OBJECT_COLUMNS))
+    con.execute("BEGIN")
+    try:
+        con.register("_seamscope_objects", table)
+        try:
+            con.execute("INSERT OR REPLACE INTO s3_objects SELECT * FROM _seamscope_objects")
+        finally:
+            con.unregister("_seamscope_objects")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(table.num_rows)
+
+
+def objects_writer(payload: object) -> Callable[[Store], int]:
+    """The owner's side of recording: the payload checked, as work for its writer."""
+    rows = payload.get("objects") if isinstance(payload, Mapping) else None
+    if not isinstance(rows, list):
+        raise ValueError('the body must be JSON: {"objects": [...]}')
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise ValueError("each object must be a JSON object")
+        for column in S3_OBJECT_COLUMNS:
+            value = row.get(column.name)
+            wanted = int if column.name == "size" else str
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise ValueError(f"objects: {column.name} must be a {wanted.__name__}")
+        if row["url"] != f"{SCHEME}{row['bucket']}/{row['key']}":
+            raise ValueError(f"objects: {row['url']!r} is not s3://<bucket>/<key>")
+        try:
+            datetime.fromisoformat(str(row["loaded_at"]))
+        except ValueError:
+            raise ValueError(f"objects: loaded_at {row['loaded_at']!r} is no ISO time") from None
+
+    def write(store: Store) -> int:
+        return write_ledger(store.con, rows)
+
+    return write
+
+
+def record_objects(db_path: Path, bucket: str, objects: Sequence[S3Object]) -> None:
+    """Records objects as loaded: through the store's owner, else under the short lock."""
+    rows = _ledger_rows(bucket, objects)
+    send_or_write(
+        db_path, OBJECTS_PATH, {"objects": rows}, lambda store: write_ledger(store.con, rows)
+    )
