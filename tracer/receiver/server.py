@@ -316,24 +316,25 @@ class Server:
     async def _handle_records(self, parse: RecordsWriter, request: web.Request) -> web.Response:
         """POST JSON records (routes, the S3 ledger): checked, written by the writer, answered
         {"stored": n} once committed."""
+        try:
+            payload = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "the body must be JSON"}, status=400)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "the body is too large"}, status=413)
+        try:
+            write = parse(payload)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        # As for spans: only a request read whole takes a slot.
         assert self._inflight is not None
         async with self._inflight:
-            try:
-                payload = await request.json()
-            except (ValueError, UnicodeDecodeError):
-                return web.json_response({"error": "the body must be JSON"}, status=400)
-            except web.HTTPRequestEntityTooLarge:
-                return web.json_response({"error": "the body is too large"}, status=413)
-            try:
-                write = parse(payload)
-            except ValueError as exc:
-                return web.json_response({"error": str(exc)}, status=400)
             outcome = await self._written(lambda done: Task(write, done))
-            if isinstance(outcome, BaseException):
-                text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-                return web.json_response(
-                    {"error": f"the store could not take them: {text}"},
-                    status=503,
-                    headers={"Retry-After": "1"},
-                )
-            return web.json_response({"stored": outcome})
+        if isinstance(outcome, BaseException):
+            text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
+            return web.json_response(
+                {"error": f"the store could not take them: {text}"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        return web.json_response({"stored": outcome})
