@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from seamscope.classifiers.catalog import RULES
+from tests.unit.classifiers.fleet import Fleet, Service
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +134,53 @@ def test_baseline_only_shrinks(store: Path, tmp_path: Path) -> None:
     new_part, _, rest = done.stdout.partition("Known")
     assert "A301" in new_part and "A302" not in new_part
     assert "No longer seen" in rest and "gone/a -> gone/b" in rest
+
+
+def _sections(report: str) -> dict[str, list[str]]:
+    """`check`'s text report -> {"New": [...], "Known": [...]}: each finding's "RULE from -> to"."""
+    found: dict[str, list[str]] = {"New": [], "Known": []}
+    section: list[str] | None = None
+    for line in report.splitlines():
+        if line.startswith("New:"):
+            section = found["New"]
+        elif line.startswith("Known"):
+            section = found["Known"]
+        elif not line.startswith(" "):
+            section = None
+        elif section is not None and (hit := re.match(r"  (\S+) \S+\s+(\S+ -> \S+) \[", line)):
+            section.append(f"{hit[1]} {hit[2]}")
+    return found
+
+
+def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
+    """Two A101 edges, one of them dropped from the baseline: that one is new, the other known."""
+    fleet = Fleet()
+    web = Service("shop-web", "shop", "webapp")
+    for api in (Service("stock-api", "stock", "backend"), Service("price-api", "price", "backend")):
+        fleet.http(web, f"http://{api.name}:8080/items/1", server=api, route="/items/<id>")
+    db = fleet.store(tmp_path / "two.duckdb")
+    baseline = tmp_path / "baseline.json"
+    base = ("--db", str(db), "--baseline", str(baseline))
+    written = seamscope("check", *base, "--update-baseline")
+    assert written.returncode == 0, written.stderr
+    data = json.loads(baseline.read_text())
+    assert [(f["rule_id"], f["to"]) for f in data["findings"]] == [
+        ("A101", "price/price-api"),
+        ("A101", "stock/stock-api"),
+    ]
+    assert seamscope("check", *base).returncode == 0
+
+    data["findings"] = [f for f in data["findings"] if f["to"] != "stock/stock-api"]
+    baseline.write_text(json.dumps(data))
+    done = seamscope("check", *base)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert _sections(done.stdout) == {
+        "New": ["A101 shop/shop-web -> stock/stock-api"],
+        "Known": ["A101 shop/shop-web -> price/price-api"],
+    }
+    report = json.loads(seamscope("check", *base, "--format", "json").stdout)
+    assert (report["new"], report["known"]) == (1, 1)
+    assert report["findings"][0]["to"] == "stock/stock-api"
 
 
 def test_strict_fails_on_smells(store: Path, tmp_path: Path) -> None:
