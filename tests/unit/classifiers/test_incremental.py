@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import parse_landscape
 from seamscope.tracer.store import Store
 from tests.unit.classifiers.fleet import Fleet, Service, Span
 
@@ -168,7 +170,9 @@ def test_a_job_run_off_its_period_derives_the_edges_again(tmp_path: Path) -> Non
     with Store.open(tmp_path / "store.duckdb") as store:
         store.append(fleet.table(), batch_key="first", source="test")
         classify(store.con)
-        assert store.con.execute("SELECT count(*) FROM edges WHERE rule_id = 'A401'").fetchone()
+        assert store.con.execute(
+            "SELECT count(*) FROM edges WHERE rule_id = 'A401'"
+        ).fetchone() == (1,)
         first = len(fleet.spans)
         fleet.at(60.0)  # 50 s after the last run of a 5 s job: no longer steady
         run = fleet.root(JOB, "copy")
@@ -180,3 +184,109 @@ def test_a_job_run_off_its_period_derives_the_edges_again(tmp_path: Path) -> Non
         assert not [e for e in incremental["edges"] if e[9] == "A401"]
         classify(store.con, full=True)
         assert _snapshot(store.con) == incremental
+
+
+# --- A landscape change alone (no new spans) reclassifies ----------------------------------
+
+
+def _portal_calls_rest(f: Fleet) -> str:
+    portal = Service("provider-portal", "providers", "webapp")
+    f.http(portal, "http://127.0.0.1:5002/messages", method="POST", server=BILLING)
+    return "provider-portal"
+
+
+def _kiosk_without_role_calls_rest(f: Fleet) -> str:
+    f.http(Service("kiosk", "kiosk", None), "http://127.0.0.1:5002/items", server=BILLING)
+    return "kiosk"
+
+
+def _billing_writes_orders(f: Fleet) -> str:
+    f.dynamodb(BILLING, "PutItem", "Orders")
+    return "billing-api"
+
+
+def _orders_call_a_mailer(f: Fleet) -> str:
+    f.http(
+        ORDERS, "http://127.0.0.1:5009/send", method="POST", server=Service("fake-mailer", "mail")
+    )
+    return "orders-api"
+
+
+def _user_events_stored(f: Fleet) -> str:
+    idp = Service("idp", "identity", "backend")
+    consumer = Service("signup-consumer", "marketing", "worker")
+    f.put_events(idp, "idp", "UserCreated")
+    handling = f.root(consumer, "poll")
+    f.receive_events(consumer, "signup-q", "idp", "UserCreated", parent=handling)
+    f.dynamodb(consumer, "PutItem", "Signups", parent=handling)
+    return "idp"
+
+
+LANDSCAPE_SECTIONS = {
+    # section: (spans, landscape before, after (only that section differs), rule before, after)
+    "systems": (
+        _kiosk_without_role_calls_rest,
+        '[systems.kiosk]\ncomponents = ["kiosk"]\n',
+        '[systems.kiosk]\ncomponents = { kiosk = "webapp" }\n',
+        "P102",
+        "A101",
+    ),
+    "owners": (
+        _billing_writes_orders,
+        '[owners.tables]\nOrders = "billing"\n',
+        '[owners.tables]\nOrders = "orders"\n',
+        "P301",
+        "A301",
+    ),
+    "vendors": (
+        _orders_call_a_mailer,
+        '[vendors.mailer]\ncomponents = ["other-mailer"]\n',
+        '[vendors.mailer]\ncomponents = ["fake-mailer"]\n',
+        "P102",
+        "P302",
+    ),
+    "data_leaders": (
+        _user_events_stored,
+        '[data_leaders.identity]\nentities = ["account"]\n',
+        '[data_leaders.identity]\nentities = ["user"]\n',
+        "P201",
+        "A201",
+    ),
+    "exceptions": (
+        _portal_calls_rest,
+        '[exceptions]\nrest_allowed_webapps = ["kiosk"]\n',
+        '[exceptions]\nrest_allowed_webapps = ["provider-portal"]\n',
+        "A101",
+        "P103",
+    ),
+}
+
+
+@pytest.mark.parametrize("section", sorted(LANDSCAPE_SECTIONS))
+def test_changing_one_landscape_section_alone_relabels(tmp_path: Path, section: str) -> None:
+    spans, before, after, rule_before, rule_after = LANDSCAPE_SECTIONS[section]
+    fleet = Fleet()
+    source = spans(fleet)
+    path = fleet.store(tmp_path / "store.duckdb")
+
+    def rule_from(landscape: str) -> tuple[str, int]:
+        result = classify(con, parse_landscape(landscape, tmp_path / "seamscope.toml"))
+        rules = con.execute(
+            "SELECT rule_id FROM edges WHERE from_node LIKE ?", [f"%/{source}"]
+        ).fetchall()
+        assert len(rules) == 1, rules
+        return str(rules[0][0]), result.new_spans
+
+    con = duckdb.connect(str(path))
+    try:
+        assert rule_from(before) == (rule_before, len(fleet.spans))
+        assert rule_from(after) == (rule_after, 0)
+    finally:
+        con.close()
+
+
+def test_declared_edges_alone_do_not_reclassify(tmp_path: Path) -> None:
+    """[[edges]] is for `seamscope drift`; classification never reads it."""
+    plain = parse_landscape("", tmp_path / "a.toml")
+    declared = parse_landscape('[[edges]]\nfrom = "a"\nto = "b"\n', tmp_path / "a.toml")
+    assert declared.declared_edges and plain.fingerprint() == declared.fingerprint()
