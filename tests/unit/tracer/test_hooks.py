@@ -222,6 +222,10 @@ def test_graphql_name_from_operation_name_and_batched_requests() -> None:
     assert hooks.graphql_attributes(
         {"query": "query A { a } query B { b }", "operationName": "B"}
     ) == {"graphql.operation.type": "query", "graphql.operation.name": "B"}
+    # operationName picks the operation, and with it the type.
+    assert hooks.graphql_attributes(
+        {"query": "query A { a } mutation B { b }", "operationName": "B"}
+    ) == {"graphql.operation.type": "mutation", "graphql.operation.name": "B"}
     assert hooks.graphql_attributes([{"query": "mutation { x }"}]) == {
         "graphql.operation.type": "mutation"
     }
@@ -339,16 +343,22 @@ def test_a_hook_that_raises_inside_records_nothing() -> None:
 
 
 @pytest.fixture
-def memory() -> Iterator[InMemorySpanExporter]:
+def callers_hook() -> list[tuple[str, str]]:
+    """The calls of a request hook the service passed to the instrumentor itself."""
+    return []
+
+
+@pytest.fixture
+def memory(callers_hook: list[tuple[str, str]]) -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     bc, hx = BotocoreInstrumentor(), HTTPXClientInstrumentor()  # type: ignore[no-untyped-call]
-    theirs: list[str] = []
-    bc.instrument(
-        tracer_provider=provider,
-        **hook_kwargs("botocore", {"request_hook": lambda *a: theirs.append("req")}),
-    )
+
+    def theirs(span: Any, service: str, operation: str, params: Any) -> None:
+        callers_hook.append((service, operation))
+
+    bc.instrument(tracer_provider=provider, **hook_kwargs("botocore", {"request_hook": theirs}))
     hx.instrument(tracer_provider=provider, **hook_kwargs("httpx", {}))
     try:
         yield exporter
@@ -395,13 +405,17 @@ def test_real_botocore_client_calls_get_enriched(memory: InMemorySpanExporter) -
     assert records.attributes["seamscope.dynamodb.stream_table"] == "Orders"
 
 
-def test_callers_own_hook_still_runs(memory: InMemorySpanExporter) -> None:
+def test_callers_own_hook_still_runs(
+    memory: InMemorySpanExporter, callers_hook: list[tuple[str, str]]
+) -> None:
     s3 = boto3.client(
         "s3", region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t"
     )
     with Stubber(s3) as stub:
         stub.add_response("put_object", {"ETag": "x"})
         s3.put_object(Bucket="invoices", Key="k", Body=b"1")
+    assert callers_hook == [("s3", "PutObject")]
+    # ... and ours too.
     span = _only(memory, "S3.PutObject")
     assert span.attributes is not None and span.attributes["aws.s3.bucket"] == "invoices"
 
@@ -455,6 +469,22 @@ def test_httpx_graphql_post_and_rest_get(memory: InMemorySpanExporter, server: s
     assert gets[1].attributes is not None
     assert gets[1].attributes["graphql.operation.type"] == "query"
     assert gets[1].attributes["graphql.operation.name"] == "A"
+
+
+def test_httpx_operation_name_picks_the_operation_of_a_document(
+    memory: InMemorySpanExporter, server: str
+) -> None:
+    document = {"query": "query A { a } mutation B { b }", "operationName": "B"}
+    with httpx.Client() as client:
+        client.post(f"{server}/graphql", json=document)
+        client.get(f"{server}/graphql", params=document)
+    for name in ("POST", "GET"):
+        span = _only(memory, name)
+        assert span.attributes is not None
+        assert (
+            span.attributes["graphql.operation.type"],
+            span.attributes["graphql.operation.name"],
+        ) == ("mutation", "B"), name
 
 
 async def _async_post(server: str) -> None:
