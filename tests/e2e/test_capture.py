@@ -120,9 +120,9 @@ def test_boto3_and_httpx_calls_land_enriched_in_the_store(
     assert get_attrs["http.request.method"] == "GET"
 
     post = _one(named("POST"), "httpx POST")
-    assert post["graphql_operation_name"] == "OrderSummary"
-    assert post["graphql_operation_type"] == "query"
-    assert "variables" not in post["attributes"] and "order(id" not in post["attributes"]
+    assert post["graphql_operation_name"] == "PlaceOrder"
+    assert post["graphql_operation_type"] == "mutation"
+    assert "variables" not in post["attributes"] and "place(id" not in post["attributes"]
 
     # The API's own server spans share the client's trace (propagation through httpx).
     server = rows_as_dicts(

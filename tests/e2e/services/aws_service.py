@@ -127,8 +127,10 @@ def main() -> None:
         client.post(
             f"{api}/graphql",
             json={
-                "query": "query OrderSummary($id: ID!) { order(id: $id) { id total } }",
-                "operationName": "OrderSummary",
+                # Two operations: operationName picks the one that runs (a mutation).
+                "query": "query OrderSummary($id: ID!) { order(id: $id) { id total } }\n"
+                "mutation PlaceOrder($id: ID!) { place(id: $id) { id total } }",
+                "operationName": "PlaceOrder",
                 "variables": {"id": "o-1"},
             },
         ).raise_for_status()
