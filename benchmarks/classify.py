@@ -9,23 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Context, Result, Skip, bounded_runs, median_of, timed
+from benchmarks.common import Context, Result, bounded_runs, median_of, timed
 from benchmarks.generate import generate, generate_store, landscape_path
+from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import load_landscape
 
 NAME = "classify"
 
 
-def _engine() -> tuple[Any, Any]:
-    try:
-        from seamscope.classifiers.engine import classify
-        from seamscope.classifiers.landscape import load_landscape
-    except ImportError as exc:
-        raise Skip(f"classifiers/engine.py classify() cannot be imported yet ({exc})") from None
-    return classify, load_landscape
-
-
 def _full(ctx: Context, spans: int, repeats: int, goal_s: float | None) -> tuple[Result, Path, int]:
-    classify, load_landscape = _engine()
     path = ctx.workdir / f"classify-{spans}.duckdb"
     generated = generate_store(path, spans, force=True, log=ctx.log)
     ctx.log(f"   generated {generated.spans:,} spans in {generated.seconds:.1f} s")
@@ -67,7 +59,6 @@ def _size(spans: int) -> str:
 
 
 def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int) -> Result:
-    classify, load_landscape = _engine()
     import duckdb
 
     landscape = load_landscape(landscape_path(path))
@@ -95,7 +86,6 @@ def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int
 
 
 def run(ctx: Context) -> list[Result]:
-    _engine()
     results = []
     small, big = (1_000_000, 10_000_000) if not ctx.quick else (2_000, 5_000)
     new = 500 if ctx.quick else 10_000

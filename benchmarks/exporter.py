@@ -90,16 +90,13 @@ def _measure(
 
 
 def run(ctx: Context) -> list[Result]:
-    try:
-        import seamscope.tracer.exporter  # noqa: F401
-        from seamscope.demo.processes import (
-            ManagedProcess,
-            free_port,
-            start_moto_server,
-            wait_for_http,
-        )
-    except ImportError as exc:
-        raise Skip(f"tracer/exporter.py is not there yet ({exc})") from None
+    from seamscope.demo.processes import (
+        ManagedProcess,
+        free_port,
+        start_moto_server,
+        wait_for_http,
+    )
+
     bin_dir = Path(sys.executable).parent
     if not (bin_dir / "opentelemetry-instrument").exists():
         raise Skip("opentelemetry-instrument is not installed beside this Python")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks import mix
-from benchmarks.common import Context, Result, Skip, median_of
+from benchmarks.common import Context, Result, median_of
 
 NAME = "ingest"
 
@@ -31,11 +31,8 @@ def write_jsonl(path: Path, spans: int) -> int:
 
 
 def run(ctx: Context) -> list[Result]:
-    try:
-        from seamscope.tracer.ingest import ingest
-        from seamscope.tracer.otlp import protobuf_to_json  # noqa: F401
-    except ImportError as exc:
-        raise Skip(f"tracer/ingest.py is not there yet ({exc})") from None
+    from seamscope.tracer.ingest import ingest
+
     spans = ctx.size(100_000, 1_024)
     source = ctx.workdir / "traces.jsonl"
     count = write_jsonl(source, spans)

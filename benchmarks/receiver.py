@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import mix
-from benchmarks.common import Context, Result, Skip, median_of
+from benchmarks.common import Context, Result, median_of
 
 NAME = "receiver"
 PER_REQUEST = 512
@@ -157,11 +157,8 @@ def _series(
 
 
 def run(ctx: Context) -> list[Result]:
-    try:
-        import seamscope.tracer.receiver  # noqa: F401
-        from seamscope.demo.processes import ManagedProcess
-    except ImportError as exc:
-        raise Skip(f"tracer/receiver.py is not there yet ({exc})") from None
+    from seamscope.demo.processes import ManagedProcess
+
     requests_per_round = ctx.size(100, 4)  # 51k spans per round in a full run
     counts = (1, 2, 4)
     repeats = ctx.repeats if ctx.quick else max(2, ctx.repeats - 2)

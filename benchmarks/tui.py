@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Context, Result, Skip, median_of
+from benchmarks.common import Context, Result, median_of
 from benchmarks.generate import generate_store, landscape_path
 
 NAME = "tui"
@@ -552,15 +552,9 @@ def _full_size() -> int:
 
 
 def run(ctx: Context) -> list[Result]:
-    try:
-        from seamscope.classifiers.engine import classify
-        from seamscope.classifiers.landscape import load_landscape
-        from seamscope.cli.tui import _receiver_source  # noqa: F401
-        from seamscope.tui.app import SeamscopeApp  # noqa: F401
-        from seamscope.tui.data import open_source  # noqa: F401
-        from seamscope.tui.screens.landscape import LandscapeScreen  # noqa: F401
-    except ImportError as exc:
-        raise Skip(f"the TUI (tui/app.py) or the classifier is not there yet ({exc})") from None
+    from seamscope.classifiers.engine import classify
+    from seamscope.classifiers.landscape import load_landscape
+
     spans = ctx.size(_full_size(), 3_000)
     path = ctx.stores.get("classified-big")
     if path is None or not path.exists():

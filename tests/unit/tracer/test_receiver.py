@@ -22,6 +22,7 @@ from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import PortInUse, Receiver
 from seamscope.tracer.receiver.server import bind
+from seamscope.tracer.spool import spooled_files, write_spool
 from seamscope.tracer.store import StoreLocked, open_read_only
 from tests.otlp_sample import sample_request
 
@@ -252,13 +253,12 @@ def test_a_locked_store_names_the_process(db_path: Path) -> None:
 
 
 def test_spool_is_drained_at_start(db_path: Path) -> None:
-    spool = pytest.importorskip("seamscope.tracer.spool")
     from seamscope.tracer.otlp import decode_protobuf
     from seamscope.tracer.rows import SpanBatchBuilder
 
     builder = SpanBatchBuilder()
     decode_protobuf(sample_request(9, seed=14).SerializeToString(), builder)
-    spool.write_spool(db_path, builder.build(), "spooled-1")
+    write_spool(db_path, builder.build(), "spooled-1")
     with Receiver(db_path, port=0) as r:
         assert r.stats.drained == 9
         assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
@@ -272,21 +272,20 @@ def test_bad_host_is_one_line() -> None:
 def test_spool_written_while_running_is_drained_when_idle(db_path: Path) -> None:
     import time
 
-    spool = pytest.importorskip("seamscope.tracer.spool")
     from seamscope.tracer.otlp import decode_protobuf
     from seamscope.tracer.rows import SpanBatchBuilder
 
     builder = SpanBatchBuilder()
     decode_protobuf(sample_request(4, seed=15).SerializeToString(), builder)
     with Receiver(db_path, port=0, drain_interval_s=0.1) as r:
-        spool.write_spool(db_path, builder.build(), "spooled-later")
+        write_spool(db_path, builder.build(), "spooled-later")
         deadline = time.monotonic() + 60
         while r.stats.drained < 4:
             assert time.monotonic() < deadline, "the spool was not drained within 60 s"
             time.sleep(0.05)
         assert r.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 4}]
         assert r.watermark == 1
-    assert not spool.spooled_files(db_path)
+    assert not spooled_files(db_path)
 
 
 def test_a_quiet_writer_runs_the_hook_it_owes_then_checkpoints(db_path: Path) -> None:
