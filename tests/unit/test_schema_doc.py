@@ -1,7 +1,8 @@
 """docs/schema.md documents every column of the store; this fails when the doc and the schema drift.
 
 The column tables of spans, nodes and edges are generated (from tracer/schema.py and the records
-of classifiers/results.py): run with SEAMSCOPE_UPDATE_DOCS=1 to rewrite them.
+of classifiers/results.py): run with SEAMSCOPE_UPDATE_DOCS=1 to rewrite them (that run still
+fails when they were stale).
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ def test_column_tables_are_generated_from_the_schema(table: str) -> None:
     head, rest = text.split(begin, 1)
     current, tail = rest.split(end, 1)
     expected = render()
-    if os.environ.get("SEAMSCOPE_UPDATE_DOCS") == "1":
-        DOC.write_text(f"{head}{begin}\n{expected}\n{end}{tail}")
+    if current.strip() == expected:
         return
-    assert current.strip() == expected, (
+    if os.environ.get("SEAMSCOPE_UPDATE_DOCS") == "1":
+        # Rewritten, and still a failure: the run that found the doc stale must not pass.
+        DOC.write_text(f"{head}{begin}\n{expected}\n{end}{tail}")
+        pytest.fail(f"docs/schema.md's {table} table was stale: rewritten from {source}")
+    pytest.fail(
         f"docs/schema.md's {table} table differs from {source}: "
         "SEAMSCOPE_UPDATE_DOCS=1 pytest tests/unit/test_schema_doc.py"
     )
