@@ -9,8 +9,9 @@ import pytest
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Filters
 from seamscope.tracer.access import Reader, open_reader
+from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
-from tests.functional.sample import EDGES, build_store
+from tests.functional.sample import EDGES, build_spans, build_store
 
 
 @pytest.fixture
@@ -86,7 +87,16 @@ def test_status_of_empty_and_unclassified_stores(tmp_path: Path) -> None:
     empty = tmp_path / "empty.duckdb"
     Store.open(empty).close()
     view = open_reader(empty).run(lambda q: read.overview(q, Filters()))
-    assert view.status == "empty"
+    assert (view.status, view.span_count, view.edges) == ("empty", 0, ())
+
+    unclassified = tmp_path / "unclassified.duckdb"
+    builder = SpanBatchBuilder()
+    build_spans(builder)
+    with Store.open(unclassified) as store:
+        spans = store.append(builder.build(), batch_key="spans", source="tests")
+    view = open_reader(unclassified).run(lambda q: read.overview(q, Filters()))
+    assert spans > 0
+    assert (view.status, view.span_count, view.edges) == ("unclassified", spans, ())
 
 
 def test_watermark_moves_when_edges_change(sample: Path, reader: Reader) -> None:
