@@ -1,45 +1,113 @@
 """The `seamscope` command line.
 
-Subcommands live in seamscope.cli.<name> and are imported only when run, so
-`seamscope collect` never loads Textual and `seamscope --help` stays fast.
+Each subcommand lives in seamscope.cli.<name> and is imported only when run (a plain import
+inside a small loader, which import-linter and mypy see), so `seamscope collect` never loads
+Textual and `seamscope --help` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from seamscope.tracer.errors import SeamscopeError
 
-# name -> (module, attribute, one-line help shown by --help without importing the module)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "collect": (
-        "seamscope.cli.collect",
-        "collect",
-        "Receive OTLP/HTTP and own the store.",
-    ),
-    "ingest": (
-        "seamscope.cli.ingest",
-        "ingest",
-        "Load OTLP files, or a Collector's S3 objects, into the store.",
-    ),
+
+def _collect() -> click.Command:
+    from seamscope.cli.collect import collect
+
+    return collect
+
+
+def _ingest() -> click.Command:
+    from seamscope.cli.ingest import ingest
+
+    return ingest
+
+
+def _discover() -> click.Command:
+    from seamscope.cli.discover import discover
+
+    return discover
+
+
+def _sql() -> click.Command:
+    from seamscope.cli.sql import sql
+
+    return sql
+
+
+def _edges() -> click.Command:
+    from seamscope.cli.edges import edges
+
+    return edges
+
+
+def _check() -> click.Command:
+    from seamscope.cli.check import check
+
+    return check
+
+
+def _patterns() -> click.Command:
+    from seamscope.cli.patterns import patterns
+
+    return patterns
+
+
+def _export() -> click.Command:
+    from seamscope.cli.export import export
+
+    return export
+
+
+def _drift() -> click.Command:
+    from seamscope.cli.drift import drift
+
+    return drift
+
+
+def _tui() -> click.Command:
+    from seamscope.cli.tui import tui
+
+    return tui
+
+
+def _demo() -> click.Command:
+    from seamscope.cli.demo import demo
+
+    return demo
+
+
+# name -> (loader, one-line help shown by --help without importing the command)
+COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
+    "collect": (_collect, "Receive OTLP/HTTP and own the store."),
+    "ingest": (_ingest, "Load OTLP files, or a Collector's S3 objects, into the store."),
     "discover": (
-        "seamscope.cli.discover",
-        "discover",
+        _discover,
         "Store your AWS account's event routes (rules, subscriptions, mappings).",
     ),
-    "sql": ("seamscope.cli.sql", "sql", "Run read-only SQL over the store."),
-    "edges": ("seamscope.cli.edges", "edges", "List integration edges with their labels."),
-    "check": ("seamscope.cli.check", "check", "Fail when a new anti-pattern appears."),
-    "patterns": ("seamscope.cli.patterns", "patterns", "Print the pattern catalog."),
-    "export": ("seamscope.cli.export", "export", "Export the landscape as a diagram."),
-    "drift": ("seamscope.cli.drift", "drift", "Compare the landscape file with reality."),
-    "tui": ("seamscope.cli.tui", "tui", "Browse the landscape in the terminal."),
-    "demo": ("seamscope.cli.demo", "demo", "Run the demo fleet and watch it live."),
+    "sql": (_sql, "Run read-only SQL over the store."),
+    "edges": (_edges, "List integration edges with their labels."),
+    "check": (_check, "Fail when a new anti-pattern appears."),
+    "patterns": (_patterns, "Print the pattern catalog."),
+    "export": (_export, "Export the landscape as a diagram."),
+    "drift": (_drift, "Compare the landscape file with reality."),
+    "tui": (_tui, "Browse the landscape in the terminal."),
+    "demo": (_demo, "Run the demo fleet and watch it live."),
 }
+# What the extras bring: a command that misses one says what to install.
+_EXTRAS = ("textual", "moto", "flask", "httpx", "boto3")
+
+
+def _missing_extra(command: str, exc: ModuleNotFoundError) -> click.ClickException | None:
+    """The one-line message for a command whose extra is not installed (None: another error)."""
+    if exc.name and exc.name.split(".")[0] in _EXTRAS:
+        return click.ClickException(f"'{command}' needs {exc.name}: pip install 'seamscope[all]'")
+    return None
 
 
 class LazyGroup(click.Group):
@@ -50,27 +118,21 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
-        module_name, attr, _ = spec
+        load, _ = spec
         try:
-            module = importlib.import_module(module_name)
+            return load()
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in (
-                "textual",
-                "moto",
-                "flask",
-                "httpx",
-                "boto3",
-            ):
-                raise click.ClickException(
-                    f"'{cmd_name}' needs {exc.name}: pip install 'seamscope[all]'"
-                ) from None
-            raise
-        command = getattr(module, attr)
-        assert isinstance(command, click.Command)
-        return command
+            raise _missing_extra(cmd_name, exc) or exc from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Commands import their heavy parts (Textual, the demo's fleet) when they run.
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            raise _missing_extra(ctx.invoked_subcommand or "seamscope", exc) or exc from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

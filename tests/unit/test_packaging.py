@@ -11,6 +11,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import click
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -164,3 +165,48 @@ sys.exit(1 if loaded else 0)
 def test_tracing_and_classifying_never_load_the_tui() -> None:
     done = subprocess.run([sys.executable, "-c", _IMPORT_ALL], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Runs the command line in-process, then says whether Textual was loaded.
+_RUN_CLI = """
+import sys
+from seamscope.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("textual loaded" if "textual" in sys.modules else "textual not loaded")
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["collect", "--help"], ["tui", "--help"]])
+def test_help_never_loads_textual(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_CLI, *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: seamscope" in done.stdout
+    assert done.stdout.rstrip().endswith("textual not loaded"), done.stdout
+
+
+def test_every_command_loads() -> None:
+    from seamscope.cli.main import COMMANDS
+
+    for name, (load, _) in COMMANDS.items():
+        command = load()
+        assert isinstance(command, click.Command) and command.name == name
+
+
+def test_a_command_missing_its_extra_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['textual'] = None\n"
+        "from seamscope.cli.main import main\nmain(sys.argv[1:])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "tui", "--db", str(tmp_path / "s.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: 'tui' needs textual: pip install 'seamscope[all]'"
