@@ -202,6 +202,7 @@ def _kiosk_without_role_calls_rest(f: Fleet) -> str:
 
 def _billing_writes_orders(f: Fleet) -> str:
     f.dynamodb(BILLING, "PutItem", "Orders")
+    f.dynamodb(ORDERS, "GetItem", "Orders")  # the orders system is seen
     return "billing-api"
 
 
