@@ -12,7 +12,14 @@ from types import FrameType
 import click
 
 from seamscope.classifiers.engine import classifier_hook
-from seamscope.tracer.receiver import DEFAULT_MAX_BODY, Receiver
+from seamscope.tracer.receiver import (
+    DEFAULT_MAX_BODY,
+    MEMORY_LIMIT,
+    SQL_MAX_BYTES,
+    SQL_TIMEOUT_S,
+    TEMP_LIMIT,
+    Receiver,
+)
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
 
@@ -86,6 +93,32 @@ from seamscope.tracer.store import default_db_path
     show_default=True,
     help="Seconds a connection may take to send a request's headers, or stay idle.",
 )
+@click.option(
+    "--sql-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=SQL_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a query through this owner may run before it is stopped.",
+)
+@click.option(
+    "--sql-max-mb",
+    type=click.IntRange(1, 65536),
+    default=SQL_MAX_BYTES // (1024 * 1024),
+    show_default=True,
+    help="Largest query result (Arrow data) this owner sends; larger ones are refused.",
+)
+@click.option(
+    "--memory-limit",
+    default=MEMORY_LIMIT,
+    show_default=True,
+    help="DuckDB's memory_limit for the store while this owns it (queries included).",
+)
+@click.option(
+    "--max-temp-size",
+    default=TEMP_LIMIT,
+    show_default=True,
+    help="DuckDB's max_temp_directory_size: how much a query or the classifier may spill.",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the running count.")
 def collect(
     db: Path | None,
@@ -99,6 +132,10 @@ def collect(
     decoders: int,
     max_connections: int | None,
     idle_timeout: float,
+    sql_timeout: float,
+    sql_max_mb: int,
+    memory_limit: str,
+    max_temp_size: str,
     quiet: bool,
 ) -> None:
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
@@ -126,6 +163,10 @@ def collect(
         allowed_hosts=allow_hosts,
         max_connections=max_connections,
         idle_timeout_s=idle_timeout,
+        sql_timeout_s=sql_timeout,
+        sql_max_bytes=sql_max_mb * 1024 * 1024,
+        memory_limit=memory_limit,
+        temp_limit=max_temp_size,
     )
     receiver.start()
     try:

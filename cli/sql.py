@@ -12,8 +12,9 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from seamscope.tracer.access import open_reader, table_to_json
+from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
+from seamscope.tracer.usersql import SQL_TIMEOUT_S
 
 
 def _cell(value: Any) -> str:
@@ -51,18 +52,26 @@ def _print_table(table: pa.Table) -> None:
     default=None,
     help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=None,
+    help=f"Stop the query after this many seconds (default and most: {SQL_TIMEOUT_S:g}, or "
+    "what the owner allows).",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {columns, rows}.")
-def sql(query: str, db: Path | None, as_csv: bool, as_json: bool) -> None:
+def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_json: bool) -> None:
     """Run a read-only QUERY (SELECT, DESCRIBE, SHOW, EXPLAIN) over the store.
 
     Works while `seamscope collect` or a live TUI owns the store: the query goes to the owner.
     """
     if as_csv and as_json:
         raise click.UsageError("--csv and --json exclude each other")
-    table = open_reader(db or default_db_path()).user_sql(query)
+    table = open_reader(db or default_db_path()).user_sql(query, timeout_s=timeout)
+    cut = truncated(table)
     if as_json:
-        sys.stdout.write(table_to_json(table).decode() + "\n")
+        sys.stdout.write(table_to_json(table, truncated=cut).decode() + "\n")
     elif as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(table.column_names)
@@ -70,3 +79,9 @@ def sql(query: str, db: Path | None, as_csv: bool, as_json: bool) -> None:
             writer.writerow([_cell(row[name]) for name in table.column_names])
     else:
         _print_table(table)
+    if cut:
+        click.echo(
+            f"seamscope: the result was cut after {table.num_rows:,} rows (add a LIMIT, or "
+            "aggregate)",
+            err=True,
+        )

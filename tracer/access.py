@@ -20,8 +20,6 @@ and none can write, attach, copy, load extensions or read files.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
 import time
 import urllib.error
@@ -37,42 +35,46 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import OwnerInfo, find_owner
+from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner
 from seamscope.tracer.store import StoreLocked, open_read_only
+from seamscope.tracer.usersql import (
+    SqlLimits,
+    SqlRejected,
+    check_read_only,
+    mark_truncated,
+    run_bounded,
+    table_to_json,
+    truncated,
+)
+
+__all__ = [
+    "EmbeddedOwner",
+    "EmbeddedReader",
+    "LocalReader",
+    "OwnerReader",
+    "Query",
+    "Reader",
+    "SqlLimits",
+    "SqlRejected",
+    "check_read_only",
+    "connection_query",
+    "open_reader",
+    "table_to_json",
+    "truncated",
+]
 
 T = TypeVar("T")
 Params = Sequence[Any] | None
 Query = Callable[[str, Params], pa.Table]
 """Runs one statement (with its parameters) and returns the whole result."""
 
-_ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 LOCK_ATTEMPTS = 8
 """Tries to open a store that an exporter holds for a short append, backing off in between."""
 _HANDOVERS = 8
 """How often one read may follow the store to a new holder (or retry an owner going away)."""
 _OWNER_TIMEOUT_S = 60.0
-
-
-class SqlRejected(SeamscopeError):
-    """The SQL is not a read-only query, or it failed; the message says why."""
-
-
-def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raises SqlRejected unless every statement in sql is a SELECT (or EXPLAIN)."""
-    try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise SqlRejected(_first_line(exc)) from None
-    if not statements:
-        raise SqlRejected("no SQL statement given")
-    for statement in statements:
-        if statement.type not in _ALLOWED:
-            kind = str(statement.type).rsplit(".", 1)[-1]
-            raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+_CLIENT_ID = uuid.uuid4().hex
+"""Names this process to the owner, which runs one of a client's queries at a time."""
 
 
 class Reader(Protocol):
@@ -95,8 +97,12 @@ class Reader(Protocol):
         """One trusted statement."""
         ...
 
-    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
-        """A user's statement: refused unless it only reads; failures raise SqlRejected."""
+    def user_sql(
+        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        """A user's statement: refused unless it only reads, within `SqlLimits` (a result cut
+        at the row limit says so: `truncated`; timeout_s: a shorter time limit); failures
+        raise SqlRejected."""
         ...
 
 
@@ -107,6 +113,12 @@ class EmbeddedOwner(Protocol):
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
         """Runs one read-only query on a cursor of the owning connection (checked there)."""
+        ...
+
+    def user_sql(
+        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        """Runs a user's query there, within the owner's limits."""
         ...
 
 
@@ -152,8 +164,10 @@ class EmbeddedReader:
     def query(self, sql: str, params: Params = None) -> pa.Table:
         return self.receiver.query(sql, params)
 
-    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
-        return self.receiver.query(sql, params)
+    def user_sql(
+        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        return self.receiver.user_sql(sql, params, timeout_s=timeout_s)
 
 
 class _FileReader(ABC):
@@ -204,16 +218,17 @@ class _FileReader(ABC):
     def query(self, sql: str, params: Params = None) -> pa.Table:
         return self.run(lambda q: q(sql, params))
 
-    def user_sql(self, sql: str, params: Params = None) -> pa.Table:
+    def user_sql(
+        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        limits = SqlLimits().shorter(timeout_s)
+
         def local(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
-            check_read_only(cursor, sql)
-            try:
-                return cursor.sql(sql, params=list(params) if params else None).to_arrow_table()
-            except duckdb.Error as exc:
-                raise SqlRejected(_first_line(exc)) from None
+            # Read whole before the connection closes: the lock is held only this long.
+            return run_bounded(cursor, sql, params, limits).table()
 
         # The owner's endpoint runs the same check before anything else.
-        return self._read(local, lambda owner: _post_sql(owner, sql, params))
+        return self._read(local, lambda owner: _post_sql(owner, sql, params, timeout_s))
 
 
 class LocalReader(_FileReader):
@@ -290,42 +305,28 @@ class OwnerReader(_FileReader):
         return self._hand_over(find_owner(self.path))._read(local, remote)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return str(value)
-
-
-def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:
-    """{"columns": [...], "rows": [[...], ...], "truncated": bool} for a query result."""
-    columns = table.column_names
-    data = table.to_pydict()
-    rows = [list(r) for r in zip(*(data[c] for c in columns), strict=True)] if columns else []
-    return json.dumps(
-        {"columns": columns, "rows": rows, "truncated": truncated}, default=_json_default
-    ).encode()
-
-
-def _post_sql(owner: OwnerInfo, sql: str, params: Params) -> pa.Table:
+def _post_sql(
+    owner: OwnerInfo, sql: str, params: Params, timeout_s: float | None = None
+) -> pa.Table:
     """One statement through the owner's SQL endpoint; URLError when the owner is unreachable."""
-    body = json.dumps({"sql": sql, "params": list(params) if params else None}, default=str)
+    payload: dict[str, Any] = {"sql": sql, "params": list(params) if params else None}
+    if timeout_s is not None:
+        payload["timeout"] = timeout_s
+    body = json.dumps(payload, default=str)
     request = urllib.request.Request(
         owner.sql_url,
         data=body.encode(),
-        headers={"Content-Type": "application/json", **owner.headers()},
+        headers={
+            "Content-Type": "application/json",
+            CLIENT_HEADER: _CLIENT_ID,
+            **owner.headers(),
+        },
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=_OWNER_TIMEOUT_S) as response:
             data = response.read()
+            cut = response.headers.get("X-Seamscope-Truncated") == "true"
     except urllib.error.HTTPError as exc:
         detail = exc.read()
         try:
@@ -334,4 +335,5 @@ def _post_sql(owner: OwnerInfo, sql: str, params: Params) -> pa.Table:
             message = detail.decode("utf-8", "replace").strip()[:300] or str(exc)
         raise SqlRejected(message) from None
     with pa.ipc.open_stream(data) as reader:
-        return reader.read_all()
+        table = reader.read_all()
+    return mark_truncated(table) if cut else table

@@ -31,6 +31,7 @@ _log = logging.getLogger(__name__)
 
 BATCH_KEY_HEADER = "X-Seamscope-Batch-Key"
 SECRET_HEADER = "X-Seamscope-Secret"
+CLIENT_HEADER = "X-Seamscope-Client"
 SQL_PATH = "/seamscope/v1/sql"
 TRACES_PATH = "/v1/traces"
 ROUTES_PATH = "/seamscope/v1/aws-routes"

@@ -35,6 +35,20 @@ HARDENED_CONFIG: dict[str, str | bool] = {
 }
 
 
+# What DuckDB itself may use for queries, whoever runs them (the owner's connection, a local
+# read-only one): the buffer pool would take 80% of RAM by default and spill up to 90% of
+# the free disk. With 2 GB, a live TUI on a 10M-span store peaked at 0.92 GB instead of
+# 2.8 GB in side runs, and a full classification of 10M spans took no longer (1 GB made it
+# spill: 1.25x); see docs/performance.md, TUI.
+MEMORY_LIMIT = "2GB"
+TEMP_LIMIT = "4GB"
+
+
+def query_limits(memory_limit: str = MEMORY_LIMIT, temp_limit: str = TEMP_LIMIT) -> dict[str, str]:
+    """DuckDB settings bounding a connection's memory and spill to disk."""
+    return {"memory_limit": memory_limit, "max_temp_directory_size": temp_limit}
+
+
 class StoreError(SeamscopeError):
     """A problem with the store that the user can act on; the message says what and where."""
 
@@ -291,7 +305,7 @@ def short_lock(
 def open_read_only(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A hardened read-only connection for users' SQL: no writes, no files, no extensions."""
     path = path or default_db_path()
-    con = connect(path, read_only=True, hardened=True)
+    con = connect(path, read_only=True, hardened=True, config=dict(query_limits()))
     try:
         check_version(schema_version(con), path)
     except BaseException:

@@ -24,17 +24,27 @@ from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.receiver.server import MAX_INFLIGHT, PortInUse, Server, bind
-from seamscope.tracer.receiver.sql import SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
+from seamscope.tracer.receiver.sql import SQL_MAX_BYTES, SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.receiver.writer import AfterCommit, Writer
-from seamscope.tracer.store import HARDENED_CONFIG, Store, StoreLocked
+from seamscope.tracer.store import (
+    HARDENED_CONFIG,
+    MEMORY_LIMIT,
+    TEMP_LIMIT,
+    Store,
+    StoreLocked,
+    query_limits,
+)
+from seamscope.tracer.usersql import SqlLimits
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "MAX_INFLIGHT",
-    "OWNER_MEMORY_LIMIT",
+    "MEMORY_LIMIT",
+    "SQL_MAX_BYTES",
     "SQL_ROW_LIMIT",
     "SQL_TIMEOUT_S",
+    "TEMP_LIMIT",
     "AfterCommit",
     "PortInUse",
     "Receiver",
@@ -42,11 +52,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
-# DuckDB's buffer pool may take 80% of RAM by default. With 2 GB, a live TUI on a 10M-span store
-# peaked at 0.92 GB instead of 2.8 GB in side runs (other runs still peaked near 3 GB, cause not
-# found), and a full classification of 10M spans took no longer (1 GB made it spill: 1.25x).
-# See docs/performance.md, TUI.
-OWNER_MEMORY_LIMIT = "2GB"
 # Exporters append under a lock held for milliseconds: taking ownership waits that long.
 _OPEN_WAIT_S = 3.0
 
@@ -67,6 +72,9 @@ class Receiver:
         decode_processes: int = 0,
         sql_row_limit: int = SQL_ROW_LIMIT,
         sql_timeout_s: float = SQL_TIMEOUT_S,
+        sql_max_bytes: int = SQL_MAX_BYTES,
+        memory_limit: str = MEMORY_LIMIT,
+        temp_limit: str = TEMP_LIMIT,
         drain_interval_s: float = 5.0,
         after_commit_interval_s: float = 1.0,
         allowed_hosts: Sequence[str] = (),
@@ -79,8 +87,9 @@ class Receiver:
         self.max_body_bytes = max_body_bytes
         self.after_commit = after_commit
         self.tee_path = tee_path
-        self.sql_row_limit = sql_row_limit
-        self.sql_timeout_s = sql_timeout_s
+        self.sql_limits = SqlLimits(sql_timeout_s, sql_row_limit, sql_max_bytes)
+        self.memory_limit = memory_limit
+        self.temp_limit = temp_limit
         self.drain_interval_s = drain_interval_s
         self.after_commit_interval_s = after_commit_interval_s
         self.allowed_hosts = tuple(allowed_hosts)
@@ -106,10 +115,8 @@ class Receiver:
 
     def start(self) -> Receiver:
         """Opens the store, binds, starts serving; raises StoreLocked / PortInUse (one line)."""
-        config: dict[str, str | bool | int] = {
-            "checkpoint_threshold": "1GB",
-            "memory_limit": OWNER_MEMORY_LIMIT,
-        }
+        config: dict[str, str | bool | int] = {"checkpoint_threshold": "1GB"}
+        config.update(query_limits(self.memory_limit, self.temp_limit))
         config.update(HARDENED_CONFIG)
         store = self._open_store(config)
         try:
@@ -138,9 +145,7 @@ class Receiver:
             )
             self._writer.drain()
             self._decoders = Decoders(self._decode_threads, self._decode_processes)
-            self._sql = SqlEndpoint(
-                store, row_limit=self.sql_row_limit, timeout_s=self.sql_timeout_s
-            )
+            self._sql = SqlEndpoint(store, self.sql_limits)
             self._writer.start()
             # The socket listens already: clients that connect now wait in its backlog.
             self.owner = publish(self.db_path, self.host, self.port)
@@ -218,7 +223,16 @@ class Receiver:
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Runs one read-only query on a cursor of the owner's connection; any thread."""
+        return self._endpoint().query(sql, params)
+
+    def user_sql(
+        self, sql: str, params: Sequence[Any] | None = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        """Runs a user's query there, within the SQL endpoint's limits; any thread."""
+        return self._endpoint().user_sql(sql, params, timeout_s=timeout_s)
+
+    def _endpoint(self) -> SqlEndpoint:
         endpoint = self._sql
         if endpoint is None:
             raise SeamscopeError(f"{self.db_path}: the receiver is not running")
-        return endpoint.query(sql, params)
+        return endpoint

@@ -1,8 +1,12 @@
 """The owner's read-only SQL endpoint: queries on cursors of the owning connection, for this
-process (`query`) and for other processes (``POST /seamscope/v1/sql``, Arrow IPC or JSON).
+process (`query`, `user_sql`) and for other processes (``POST /seamscope/v1/sql``, Arrow IPC
+or JSON).
 
-Every statement passes the one read-only check, runs in a read-only transaction that is rolled
-back, is interrupted after a time limit, and returns at most a row limit over HTTP.
+Every user statement runs through `usersql.run_bounded` (read-only check, time limit, rows cut
+at a limit, refused past a size) in a read-only transaction that is rolled back. Queries run
+on a small pool of threads, one at a time per client (the ``X-Seamscope-Client`` header our
+readers send, else the connection), and the answer is streamed from pieces built in the
+pool, so the event loop, and with it intake, never waits on SQL.
 """
 
 from __future__ import annotations
@@ -10,122 +14,158 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.ipc
 from aiohttp import web
 
-from seamscope.tracer.access import SqlRejected, check_read_only, table_to_json
+from seamscope.tracer.owner import CLIENT_HEADER
+from seamscope.tracer.receiver.limits import BodyBudget, BodyError, read_body
 from seamscope.tracer.store import Store
+from seamscope.tracer.usersql import (
+    SQL_MAX_BYTES,
+    SQL_ROW_LIMIT,
+    SQL_TIMEOUT_S,
+    Result,
+    SqlLimits,
+    SqlRejected,
+    arrow_chunks,
+    json_chunks,
+    run_bounded,
+)
 
-SQL_ROW_LIMIT = 100_000
-SQL_TIMEOUT_S = 30.0
+__all__ = ["ARROW_STREAM", "SQL_MAX_BYTES", "SQL_ROW_LIMIT", "SQL_TIMEOUT_S", "SqlEndpoint"]
+
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+MAX_QUERY_BYTES = 1024 * 1024
+"""Largest request body (the query and its parameters)."""
+WORKERS = 2
 
 
 class SqlEndpoint:
     """Read-only queries over the store the receiver holds."""
 
-    def __init__(self, store: Store, *, row_limit: int, timeout_s: float) -> None:
+    def __init__(self, store: Store, limits: SqlLimits) -> None:
         self.store = store
-        self.row_limit = row_limit
-        self.timeout_s = timeout_s
+        self.limits = limits
         self._cursor_lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="seamscope-sql")
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            WORKERS, thread_name_prefix="seamscope-sql"
+        )
+        self._budget = BodyBudget(4 * MAX_QUERY_BYTES)
+        self._clients: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def close(self) -> None:
         """Stops answering: queued queries are cancelled, running ones finish."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """Runs one read-only query; any thread, no row limit."""
-        table, _ = self.run(sql, params, None)
-        return table
+        """Runs one of seamscope's own read-only queries; any thread, no row or size limit."""
+        limits = SqlLimits(timeout_s=self.limits.timeout_s, row_limit=None, max_bytes=2**62)
+        return self.run(sql, params, limits).table()
 
-    def run(
-        self, sql: str, params: Sequence[Any] | None, limit: int | None
-    ) -> tuple[pa.Table, bool]:
-        """(result, whether it was cut at limit rows); raises SqlRejected."""
+    def user_sql(
+        self, sql: str, params: Sequence[Any] | None = None, *, timeout_s: float | None = None
+    ) -> pa.Table:
+        """Runs a user's query within the limits; any thread."""
+        return self.run(sql, params, self.limits.shorter(timeout_s)).table()
+
+    def run(self, sql: str, params: Sequence[Any] | None, limits: SqlLimits) -> Result:
+        """The result, read within limits; raises SqlRejected."""
         with self._cursor_lock:
             cursor = self.store.con.cursor()
-        timer = threading.Timer(self.timeout_s, cursor.interrupt)
         try:
-            check_read_only(cursor, sql)
-            timer.start()
             cursor.execute("BEGIN TRANSACTION READ ONLY")
             try:
-                result = cursor.sql(sql, params=list(params) if params else None)
-                if limit is None:
-                    table = result.to_arrow_table()
-                    truncated = False
-                else:
-                    reader = result.to_arrow_reader(min(limit + 1, 10_000))
-                    batches: list[pa.RecordBatch] = []
-                    rows = 0
-                    for batch in reader:
-                        batches.append(batch)
-                        rows += batch.num_rows
-                        if rows > limit:
-                            break
-                    table = pa.Table.from_batches(batches, reader.schema)
-                    truncated = table.num_rows > limit
-                    if truncated:
-                        table = table.slice(0, limit)
+                return run_bounded(cursor, sql, params, limits)
             finally:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
-        except duckdb.InterruptException:
-            raise SqlRejected(
-                f"the query ran longer than {self.timeout_s:.0f} s and was stopped"
-            ) from None
         except duckdb.Error as exc:
             raise SqlRejected(str(exc).splitlines()[0]) from None
         finally:
-            timer.cancel()
             cursor.close()
-        return table, truncated
 
-    async def handle(self, request: web.Request) -> web.Response:
+    def _answer(
+        self, sql: str, params: Sequence[Any] | None, limits: SqlLimits, want_json: bool
+    ) -> tuple[list[bytes], bool]:
+        """The answer's body in pieces, built in the pool; and whether it was cut."""
+        result = self.run(sql, params, limits)
+        if want_json:
+            chunks = list(json_chunks(result.schema, result.batches, truncated=result.truncated))
+        else:
+            chunks = arrow_chunks(result)
+        return chunks, result.truncated
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         """POST {"sql", "params"?, "limit"?, "format"?}: the result as Arrow IPC (or JSON)."""
         try:
-            payload = await request.json()
+            raw = await read_body(request, MAX_QUERY_BYTES, self._budget)
+        except BodyError as exc:
+            message = "the query is too large" if exc.status == 413 else str(exc)
+            return web.json_response({"error": message}, status=exc.status)
+        try:
+            payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return web.json_response({"error": 'the body must be JSON: {"sql": "..."}'}, status=400)
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "the query is too large"}, status=413)
+        finally:
+            self._budget.release(raw)
         if not isinstance(payload, dict) or not isinstance(payload.get("sql"), str):
             return web.json_response({"error": 'the body must be JSON: {"sql": "..."}'}, status=400)
         params = payload.get("params")
         if params is not None and not isinstance(params, list):
             return web.json_response({"error": "params must be a list"}, status=400)
-        limit = payload.get("limit", self.row_limit)
-        if not isinstance(limit, int) or limit <= 0:
-            limit = self.row_limit
-        limit = min(limit, self.row_limit)
+        limit = payload.get("limit", self.limits.row_limit)
+        row_limit = self.limits.row_limit
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            row_limit = limit if row_limit is None else min(limit, row_limit)
+        timeout = payload.get("timeout")
+        limits = SqlLimits(self.limits.timeout_s, row_limit, self.limits.max_bytes).shorter(
+            float(timeout) if isinstance(timeout, (int, float)) else None
+        )
         want_json = payload.get("format") == "json" or "application/json" in request.headers.get(
             "Accept", ""
         )
         loop = asyncio.get_running_loop()
         try:
-            table, truncated = await loop.run_in_executor(
-                self._pool, self.run, payload["sql"], params, limit
-            )
+            async with self._client(request):
+                chunks, cut = await loop.run_in_executor(
+                    self._pool, self._answer, payload["sql"], params, limits, want_json
+                )
         except SqlRejected as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        headers = {"X-Seamscope-Truncated": "true" if truncated else "false"}
-        if want_json:
-            return web.Response(
-                body=table_to_json(table, truncated=truncated),
-                content_type="application/json",
-                headers=headers,
-            )
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return web.Response(
-            body=sink.getvalue().to_pybytes(), content_type=ARROW_STREAM, headers=headers
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/json" if want_json else ARROW_STREAM,
+                "X-Seamscope-Truncated": "true" if cut else "false",
+            }
         )
+        response.content_length = sum(len(c) for c in chunks)
+        await response.prepare(request)
+        while chunks:
+            await response.write(chunks.pop(0))
+        await response.write_eof()
+        return response
+
+    @contextlib.asynccontextmanager
+    async def _client(self, request: web.Request) -> Any:
+        """Holds the client's turn: its queries run one at a time, in order."""
+        name = request.headers.get(CLIENT_HEADER, "")[:64]
+        if not name:
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            name = f"peer:{peer}"
+        lock, users = self._clients.get(name) or (asyncio.Lock(), 0)
+        self._clients[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._clients[name]
+            if users <= 1:
+                del self._clients[name]
+            else:
+                self._clients[name] = (lock, users - 1)

@@ -1,0 +1,221 @@
+"""A user's SQL, bounded: the one way a query typed by a person (``seamscope sql``, the TUI's
+console, the owner's SQL endpoint) runs, wherever the store is held.
+
+A statement must only read (`check_read_only`); it is interrupted after a time limit, its
+result is read as a stream of Arrow batches and cut after a number of rows (flagged as
+truncated), and refused, with a message that says what to do, past a size in bytes, so that
+neither the owner nor the command ever builds an unbounded result. DuckDB's own memory and
+spill are bounded where the connection is opened (`store.QUERY_LIMITS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc
+
+from seamscope.tracer.errors import SeamscopeError
+
+SQL_TIMEOUT_S = 30.0
+SQL_ROW_LIMIT = 100_000
+SQL_MAX_BYTES = 64 * 1024 * 1024
+_BATCH_ROWS = 2048
+_TRUNCATED = b"seamscope.truncated"
+
+_ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+
+
+class SqlRejected(SeamscopeError):
+    """The SQL is not a read-only query, or it failed; the message says why."""
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raises SqlRejected unless every statement in sql is a SELECT (or EXPLAIN)."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlRejected(_first_line(exc)) from None
+    if not statements:
+        raise SqlRejected("no SQL statement given")
+    for statement in statements:
+        if statement.type not in _ALLOWED:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class SqlLimits:
+    """What one user query may cost."""
+
+    timeout_s: float = SQL_TIMEOUT_S
+    row_limit: int | None = SQL_ROW_LIMIT
+    """Rows kept; the rest are cut and the result flagged truncated (None: no limit)."""
+    max_bytes: int = SQL_MAX_BYTES
+    """Arrow bytes a result may hold; past it the query is refused."""
+
+    def shorter(self, timeout_s: float | None) -> SqlLimits:
+        """These limits with a time limit no longer than timeout_s (None: unchanged)."""
+        if timeout_s is None or not timeout_s > 0 or timeout_s >= self.timeout_s:
+            return self
+        return SqlLimits(timeout_s, self.row_limit, self.max_bytes)
+
+
+@dataclass(slots=True)
+class Result:
+    """A query's result as Arrow batches, read within the limits."""
+
+    schema: pa.Schema
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    truncated: bool = False
+
+    def table(self) -> pa.Table:
+        """The whole result; a cut one says so in its schema metadata (see `truncated`)."""
+        table = pa.Table.from_batches(self.batches, self.schema)
+        return mark_truncated(table) if self.truncated else table
+
+
+def mark_truncated(table: pa.Table) -> pa.Table:
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), _TRUNCATED: b"true"})
+
+
+def truncated(table: pa.Table) -> bool:
+    """Whether a table from `Result.table` was cut at the row limit."""
+    return (table.schema.metadata or {}).get(_TRUNCATED) == b"true"
+
+
+def too_large(limits: SqlLimits) -> SqlRejected:
+    return SqlRejected(
+        f"the result is larger than {limits.max_bytes // (1024 * 1024)} MB; select fewer rows "
+        "or columns (LIMIT), or aggregate"
+    )
+
+
+def run_bounded(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | None,
+    limits: SqlLimits,
+    *,
+    check: bool = True,
+) -> Result:
+    """Runs sql on cursor within limits; raises SqlRejected (refused, failed, stopped after the
+    timeout, or too large). check=False: a trusted statement of seamscope's own."""
+    timer = threading.Timer(limits.timeout_s, cursor.interrupt)
+    try:
+        if check:
+            check_read_only(cursor, sql)
+        timer.start()
+        relation = cursor.sql(sql, params=list(params) if params else None)
+        if relation is None:
+            raise SqlRejected("the statement returns no rows")
+        row_limit = limits.row_limit
+        batch_rows = _BATCH_ROWS if row_limit is None else max(1, min(row_limit + 1, _BATCH_ROWS))
+        reader = relation.to_arrow_reader(batch_rows)
+        result = Result(reader.schema)
+        rows = size = 0
+        for batch in reader:
+            if row_limit is not None and rows + batch.num_rows > row_limit:
+                keep = row_limit - rows
+                if keep:
+                    result.batches.append(batch.slice(0, keep))
+                result.truncated = True
+                break
+            size += batch.get_total_buffer_size()
+            if size > limits.max_bytes:
+                raise too_large(limits)
+            result.batches.append(batch)
+            rows += batch.num_rows
+        return result
+    except duckdb.InterruptException:
+        raise SqlRejected(
+            f"the query ran longer than {limits.timeout_s:g} s and was stopped"
+        ) from None
+    except duckdb.OutOfMemoryException as exc:
+        raise SqlRejected(
+            f"the query needs more memory than it may use ({_first_line(exc)})"
+        ) from None
+    except (duckdb.Error, pa.ArrowException) as exc:
+        text = _first_line(exc)
+        if "maximum total string size" in text:
+            raise too_large(limits) from None
+        raise SqlRejected(text) from None
+    finally:
+        timer.cancel()
+
+
+class _Chunks:
+    """A file-like sink that keeps what is written as a list of byte strings."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        piece = bytes(data)
+        self.chunks.append(piece)
+        return len(piece)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def arrow_chunks(result: Result) -> list[bytes]:
+    """The result as an Arrow IPC stream, in pieces (one per batch); empties result.batches."""
+    sink = _Chunks()
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), result.schema) as writer:
+        while result.batches:
+            writer.write_batch(result.batches.pop(0))
+    return sink.chunks
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return str(value)
+
+
+def json_chunks(
+    schema: pa.Schema, batches: Sequence[pa.RecordBatch], *, truncated: bool
+) -> Iterator[bytes]:
+    """{"columns": [...], "rows": [[...], ...], "truncated": bool}, a batch at a time."""
+    columns = schema.names
+    yield b'{"columns": ' + json.dumps(columns).encode() + b', "rows": ['
+    first = True
+    for batch in batches:
+        data = batch.to_pydict()
+        rows = [list(r) for r in zip(*(data[c] for c in columns), strict=True)] if columns else []
+        if not rows:
+            continue
+        text = json.dumps(rows, default=_json_default)[1:-1]
+        yield (b"" if first else b", ") + text.encode()
+        first = False
+    yield b'], "truncated": ' + (b"true" if truncated else b"false") + b"}"
+
+
+def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:
+    """{"columns": [...], "rows": [[...], ...], "truncated": bool} for a query result."""
+    return b"".join(json_chunks(table.schema, table.to_batches(), truncated=truncated))
