@@ -295,9 +295,11 @@ def test_instrumented_services_lose_nothing_when_the_owner_is_sigkilled(
         "select service_name, count(*), count(distinct span_id), "
         "count(distinct json_extract(attributes, '$.seq')) from spans group by all order by 1",
     )
+    dropped = query(db_path, "select value from seamscope_meta where key = 'dropped_spans'")
+    logs = "\n".join(f"--- {log.name}\n{log.read_text()[-2000:]}" for _, log in producers)
     assert rows == [
         (f"worker-{i}", SPANS_EACH, SPANS_EACH, SPANS_EACH) for i in range(PRODUCERS)
-    ], f"spool drained after the run: {drained}"
+    ], f"spool drained after the run: {drained}; dropped_spans: {dropped}\n{logs}"
     sources = dict(query(db_path, "select source, sum(span_count) from batches group by all"))
     assert sources.get("otlp-http", 0) > 0, f"nothing went through the first owner: {sources}"
     print(f"\nstored by: {sources}; left in the spool after the run: {drained}")
