@@ -19,15 +19,17 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PIP_INSTALL) --no-build-isolation -e '.[dev]'
 	touch $@
 
-# The Node.js service of the e2e tests, pinned by its lock file (installed only where node is).
-NODE_SERVICE := tests/e2e/node
+# The Node.js services (the e2e tests' and the demo's webapp BFF), each pinned by its lock file
+# (installed only where node is).
+NODE_SERVICES := tests/e2e/node demo/fleet/node
+NODE_INSTALLED := $(addsuffix /node_modules/.package-lock.json,$(NODE_SERVICES))
 
-$(NODE_SERVICE)/node_modules/.package-lock.json: $(NODE_SERVICE)/package-lock.json
-	cd $(NODE_SERVICE) && npm ci --no-audit --no-fund
+%/node_modules/.package-lock.json: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
 
 node:
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_SERVICE)/node_modules/.package-lock.json; \
-	else echo "node/npm not found: the Node.js service tests will skip (and fail under CI=true)"; fi
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_INSTALLED); \
+	else echo "node/npm not found: the Node.js service tests will skip (and fail under CI=true), the demo runs in Python only"; fi
 
 setup: $(VENV)/.installed node
 

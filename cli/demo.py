@@ -114,7 +114,9 @@ def demo(
     """Run the demo fleet on loopback and watch its integrations live.
 
     Starts moto's server as the AWS endpoint, two vendor stand-ins, a receiver that owns the
-    store, and thirteen small services, each its own process under opentelemetry-instrument.
+    store, and thirteen small services, each its own process: twelve in Python under
+    opentelemetry-instrument and the webapp BFF in Node.js under the stock auto-instrumentation
+    (in Python too where node is not installed).
     Leaving the TUI (q), or Ctrl-C with --headless, stops every process it started.
     """
     if duration is not None and not headless:
@@ -134,6 +136,8 @@ def demo(
     finished = False
     try:
         with running_fleet(run_dir, db_path, pace=pace) as fleet:
+            if fleet.node_note:
+                _say(fleet.node_note)  # before the TUI takes the terminal
             try:
                 if headless:
                     dead = run_headless(fleet, port, duration or 30.0, say=_say)

@@ -1,14 +1,19 @@
 """Starting the demo landscape: moto, the vendors, the AWS resources and the traced fleet.
 
 The fleet follows the integration guideline's examples and breaks it on purpose where an
-anti-pattern needs it (see fleet/actor.py). Every service is its own process under the real
-``opentelemetry-instrument`` with the seamscope distro, told only its name, namespace and role.
+anti-pattern needs it (see fleet/actor.py). Every service is its own process, told only its
+name, namespace and role: in Python under the real ``opentelemetry-instrument`` with the
+seamscope distro, and the webapp BFF in Node.js under the stock
+``@opentelemetry/auto-instrumentations-node`` (fleet/node/, where node and its packages are
+installed; else it runs in Python too), exporting OTLP/HTTP to the receiver: a mixed fleet.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +32,9 @@ from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
 
 FLEET_DIR = Path(__file__).parent / "fleet"
+NODE_DIR = FLEET_DIR / "node"
+NODE_MIN_MAJOR = 18
+NODE_REGISTER = "@opentelemetry/auto-instrumentations-node/register"
 REGION = "us-east-1"
 VENDORS = ("mailchimp", "algolia")
 
@@ -37,11 +45,13 @@ class ServiceSpec:
     system: str
     role: str
     serves_http: bool = False
+    node: str | None = None
+    """Its Node.js implementation in fleet/node/, run instead of actor.py where node is."""
 
 
 FLEET: tuple[ServiceSpec, ...] = (
     ServiceSpec("shortlist-web", "shortlist", "webapp"),
-    ServiceSpec("webapp-bff", "webapp-bff", "bff", serves_http=True),
+    ServiceSpec("webapp-bff", "webapp-bff", "bff", serves_http=True, node="bff.js"),
     ServiceSpec("provider-portal", "providers", "webapp"),
     ServiceSpec("providers-api", "providers", "backend", serves_http=True),
     ServiceSpec("comms-api", "comms", "backend", serves_http=True),
@@ -87,6 +97,25 @@ def require_demo_dependencies() -> None:
             raise SeamscopeError(f"the demo needs {module}: pip install 'seamscope[demo]'")
     if not instrument_command().exists():
         raise SeamscopeError(f"{instrument_command()} is missing: pip install 'seamscope[demo]'")
+
+
+def node_runtime() -> tuple[str | None, str]:
+    """(the node binary for the fleet's Node.js services, "") or (None, why they run in Python)."""
+    node = shutil.which("node")
+    if node is None:
+        return None, "node is not installed"
+    try:
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+        found = re.search(r"\d+", done.stdout)
+    except (OSError, subprocess.SubprocessError):
+        found = None
+    if found is None or int(found.group()) < NODE_MIN_MAJOR:
+        return None, f"{node} is not Node.js >= {NODE_MIN_MAJOR}"
+    if not (NODE_DIR / "node_modules" / NODE_REGISTER.rsplit("/", 1)[0]).is_dir():
+        return None, (
+            "the demo's Node.js packages are not installed (make setup, in a clone of seamscope)"
+        )
+    return node, ""
 
 
 def instrument_command() -> Path:
@@ -198,6 +227,10 @@ class Fleet:
     reported_dead: set[str] = field(default_factory=set)
     provisioned: Provisioned = field(default_factory=lambda: Provisioned({}, ""))
     pace: float = 1.0
+    node: str | None = None
+    """The node binary the Node.js services run with; None: they run in Python."""
+    node_note: str = ""
+    """Why the Node.js services run in Python, one line; empty when they run in Node.js."""
 
     def add(self, process: ManagedProcess) -> ManagedProcess:
         self.processes.append(process)
@@ -229,6 +262,10 @@ class Fleet:
             wait_for_http(f"http://127.0.0.1:{self.ports[vendor]}/", process=vendors.popen)
         self.provisioned = provision(self.endpoint)
         self.pace = pace
+        self.node, why = node_runtime()
+        in_node = [s.name for s in FLEET if s.node]
+        if self.node is None and in_node:
+            self.node_note = f"demo: {why}: {', '.join(in_node)} runs in Python, not Node.js"
         self.landscape_path = self.run_dir / "landscape.toml"
         self.landscape_path.write_text(render_landscape(self.ports))
 
@@ -264,23 +301,47 @@ class Fleet:
             env["DEMO_PORT"] = str(self.ports[spec.name])
         return env
 
+    def node_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """A Node.js service: the stock SDK's settings, OTLP/HTTP to the receiver."""
+        env = self.service_env(spec)
+        for name in ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR", "SEAMSCOPE_DB"):
+            env.pop(name)
+        env.update(
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": (
+                    f"http://127.0.0.1:{self.ports['receiver']}/v1/traces"
+                ),
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+                # No cloud detectors: they would ask metadata endpoints that are not there.
+                "OTEL_NODE_RESOURCE_DETECTORS": "env,host,os,process",
+            }
+        )
+        return env
+
+    def command(self, spec: ServiceSpec) -> tuple[list[str], dict[str, str], Path | None]:
+        """How a service starts: argv, environment and working folder."""
+        if spec.node is not None and self.node is not None:
+            argv = [self.node, "--require", NODE_REGISTER, str(NODE_DIR / spec.node)]
+            return argv, self.node_env(spec), NODE_DIR
+        argv = [str(instrument_command()), sys.executable, str(FLEET_DIR / "actor.py"), spec.name]
+        return argv, self.service_env(spec), None
+
     def start_services(self) -> None:
-        """Every service under opentelemetry-instrument; returns once the HTTP ones answer."""
+        """Every service of the fleet; returns once the HTTP ones answer."""
         for spec in FLEET:
             if spec.serves_http:
                 self.ports[spec.name] = free_port()
         started: list[tuple[ServiceSpec, ManagedProcess]] = []
         for spec in FLEET:
-            argv = [
-                str(instrument_command()),
-                sys.executable,
-                str(FLEET_DIR / "actor.py"),
-                spec.name,
-            ]
+            argv, env, cwd = self.command(spec)
             process = ManagedProcess(
                 spec.name,
                 argv,
-                env=self.service_env(spec),
+                env=env,
+                cwd=cwd,
                 log_path=self.log_path(spec.name),
                 die_with_parent=True,
             )

@@ -18,6 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from seamscope.demo.run import FLEET, node_runtime
+from tests.ci import cannot_run
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +65,18 @@ def observed_edges(db: Path) -> list[tuple[str, str, str, str, str]]:
         ]
     finally:
         con.close()
+
+
+def languages(db: Path) -> dict[str, str]:
+    """service.name -> the telemetry.sdk.language of its spans' resource."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT service_name, resource->>'telemetry.sdk.language' FROM spans"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(name): str(language) for name, language in rows}
 
 
 def matches(row: tuple[str, str, str, str], edge: tuple[str, str, str, str, str]) -> bool:
@@ -173,12 +188,22 @@ def test_headless_demo_fires_every_rule_with_the_labels_the_readme_promises(
     assert unlisted == []
     assert {row[3] for row in expected_labels()} == set(CATALOG)
 
+    # A mixed fleet: the webapp BFF is a Node.js service under the stock auto-instrumentation.
+    node, why = node_runtime()
+    assert languages(db) == {s.name: "nodejs" if s.node and node else "python" for s in FLEET}
+    if node is None:
+        assert f"demo: {why}: webapp-bff runs in Python, not Node.js" in done.stderr
+        cannot_run(f"the demo ran in Python only: {why}")
+
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
     tmp_path: Path,
 ) -> None:
+    """Run where node is not installed: the demo says so in one line and runs in Python."""
     run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
+    env = demo_env(run_id)
+    env["PATH"] = str(Path(sys.executable).parent)  # the venv's tools, no node
     demo = subprocess.Popen(
         [
             sys.executable,
@@ -193,7 +218,7 @@ def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
             "--logs",
             str(logs),
         ],  # fmt: skip
-        env=demo_env(run_id),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -215,7 +240,9 @@ def test_a_service_that_crashes_mid_run_is_reported_and_nothing_is_left_behind(
     assert "analytics-streamer exited with code -9" in err
     assert err.strip().splitlines()[-1].startswith("seamscope: 1 service(s) of the fleet exited")
     assert "Traceback" not in err
+    assert "demo: node is not installed: webapp-bff runs in Python, not Node.js" in err.splitlines()
     assert_nothing_left(run_id, logs)
+    assert set(languages(logs / "seamscope.duckdb").values()) == {"python"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

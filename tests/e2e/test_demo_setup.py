@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from seamscope.classifiers.landscape import parse_landscape
-from seamscope.demo.run import FLEET, VENDORS, render_landscape
+from seamscope.demo import run
+from seamscope.demo.run import FLEET, VENDORS, node_runtime, render_landscape
 
 pytestmark = pytest.mark.e2e
 
@@ -70,3 +71,23 @@ def test_a_store_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     done = seamscope("demo", "--headless", "--port", "0", "--db", str(db))
     assert done.returncode == 2
     assert done.stderr.strip() == f"seamscope: {db}: the folder {db.parent} does not exist"
+
+
+def test_the_node_services_run_in_python_unless_node_and_its_packages_are_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert node_runtime() == (None, "node is not installed")
+    old = tmp_path / "node"
+    old.write_text("#!/bin/sh\necho v16.20.2\n")
+    old.chmod(0o755)
+    assert node_runtime() == (None, f"{old} is not Node.js >= 18")
+    old.write_text("#!/bin/sh\necho v20.1.0\n")
+    monkeypatch.setattr(run, "NODE_DIR", tmp_path / "fleet-node")
+    assert node_runtime() == (
+        None,
+        "the demo's Node.js packages are not installed (make setup, in a clone of seamscope)",
+    )
+    packages = tmp_path / "fleet-node" / "node_modules" / "@opentelemetry"
+    (packages / "auto-instrumentations-node").mkdir(parents=True)
+    assert node_runtime() == (str(old), "")

@@ -36,7 +36,8 @@ def _expected_files() -> set[str]:
     found = set()
     for folder in _shipped_folders():
         for path in (ROOT / folder).rglob("*"):
-            if "__pycache__" in path.parts or not path.is_file():
+            # node_modules: the demo's Node.js packages (make setup), never shipped.
+            if {"__pycache__", "node_modules"} & set(path.parts) or not path.is_file():
                 continue
             if path.suffix == ".py" or any(path.match(pattern) for pattern in DATA):
                 found.add("seamscope/" + path.relative_to(ROOT).as_posix())
