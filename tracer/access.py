@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner
+from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner, refusal
 from seamscope.tracer.store import StoreLocked, open_read_only
 from seamscope.tracer.usersql import (
     SqlLimits,
@@ -328,12 +328,7 @@ def _post_sql(
             data = response.read()
             cut = response.headers.get("X-Seamscope-Truncated") == "true"
     except urllib.error.HTTPError as exc:
-        detail = exc.read()
-        try:
-            message = str(json.loads(detail)["error"])
-        except (ValueError, KeyError, TypeError):
-            message = detail.decode("utf-8", "replace").strip()[:300] or str(exc)
-        raise SqlRejected(message) from None
+        raise SqlRejected(refusal(exc)) from None
     with pa.ipc.open_stream(data) as reader:
         table = reader.read_all()
     return mark_truncated(table) if cut else table

@@ -205,6 +205,15 @@ class OwnerUnreachable(SeamscopeError):
     """The owner did not answer (it may be going away)."""
 
 
+def refusal(exc: urllib.error.HTTPError) -> str:
+    """Why the owner refused a request: the "error" of its JSON answer, else its text."""
+    detail = exc.read()
+    try:
+        return str(json.loads(detail)["error"])
+    except (ValueError, KeyError, TypeError):
+        return detail.decode("utf-8", "replace").strip()[:300] or str(exc)
+
+
 def post_json(owner: OwnerInfo, path: str, payload: Any) -> Any:
     """Posts JSON to one of the owner's endpoints and returns its JSON answer.
 
@@ -221,13 +230,8 @@ def post_json(owner: OwnerInfo, path: str, payload: Any) -> Any:
         with urllib.request.urlopen(request, timeout=_POST_TIMEOUT_S) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
-        detail = exc.read()
-        try:
-            message = str(json.loads(detail)["error"])
-        except (ValueError, KeyError, TypeError):
-            message = detail.decode("utf-8", "replace").strip()[:300] or str(exc)
         raise SeamscopeError(
-            f"the owner at {owner.url} (pid {owner.pid}) refused: {message}"
+            f"the owner at {owner.url} (pid {owner.pid}) refused: {refusal(exc)}"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise OwnerUnreachable(f"the owner at {owner.url} does not answer ({exc})") from None
