@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import json.encoder
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from seamscope.tracer.schema import INPUT_COLUMNS, INPUT_SCHEMA
+from seamscope.tracer.sources import AWS_MARKERS, COLUMN_SOURCES
 
 AttrValue = (
     str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
@@ -26,35 +27,6 @@ Attributes = Mapping[str, Any]
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS_CODES = ("UNSET", "OK", "ERROR")
 
-# Typed column <- attribute keys, first present wins. Newer conventions first.
-_SCALAR_SOURCES: dict[str, tuple[str, ...]] = {
-    "rpc_system": ("rpc.system",),
-    "rpc_service": ("rpc.service",),
-    "rpc_method": ("rpc.method",),
-    "cloud_region": ("cloud.region",),
-    "db_system": ("db.system.name", "db.system"),
-    "db_operation": ("db.operation.name", "db.operation"),
-    "messaging_system": ("messaging.system",),
-    "messaging_operation": ("messaging.operation.type", "messaging.operation"),
-    "messaging_destination": (
-        "messaging.destination.name",
-        "messaging.destination",
-        "aws.sns.topic.arn",
-        "aws.kinesis.stream_name",
-    ),
-    "http_method": ("http.request.method", "http.method"),
-    "http_url": ("url.full", "http.url"),
-    "http_route": ("http.route",),
-    "http_status_code": ("http.response.status_code", "http.status_code"),
-    "server_address": ("server.address", "net.peer.name", "net.host.name"),
-    "server_port": ("server.port", "net.peer.port", "net.host.port"),
-    "graphql_operation_name": ("graphql.operation.name",),
-    "graphql_operation_type": ("graphql.operation.type",),
-    "stream_name": ("aws.kinesis.stream_name", "seamscope.dynamodb.stream_table"),
-    "stream_arn": ("seamscope.dynamodb.stream_arn", "aws.kinesis.stream_arn"),
-    "s3_bucket": ("aws.s3.bucket",),
-    "faas_invoked_name": ("faas.invoked_name",),
-}
 _INT_COLUMNS = frozenset({"http_status_code", "server_port"})
 
 # Attributes our hooks set (see tracer/hooks/aws.py). Parallel lists, one item per event entry.
@@ -251,6 +223,7 @@ def _sns_topics(attrs: Attributes) -> list[str] | None:
     return None
 
 
+Reader = Callable[[str], str | None]
 _ResourceValues = tuple[str | None, str | None, str | None, str | None, str]
 
 # Row layout: INPUT_COLUMNS order. add() fills a temporary row and appends it to one flat list
@@ -282,10 +255,6 @@ _TABLE_KEYS = frozenset(
 )
 _EVENT_KEYS = frozenset({EVENT_BUSES, EVENT_SOURCES, EVENT_DETAIL_TYPES})
 _SNS_KEYS = frozenset({SNS_TOPICS, "aws.sns.topic.arn", "messaging.system"})
-_KEY_SOURCES: dict[str, list[tuple[str, int]]] = {}
-for _column, _keys in _SCALAR_SOURCES.items():
-    for _rank, _key in enumerate(_keys):
-        _KEY_SOURCES.setdefault(_key, []).append((_column, _rank))
 
 
 class _Plan:
@@ -300,9 +269,12 @@ class _Plan:
     def __init__(self, keys: tuple[str, ...]) -> None:
         present = set(keys)
         self.secret = any(_is_secret_key(k) for k in keys)
-        scalars: list[tuple[int, tuple[str, ...], bool]] = []
-        for column, sources in _SCALAR_SOURCES.items():
-            found = tuple(k for k in sources if k in present)
+        aws = not present.isdisjoint(AWS_MARKERS)
+        scalars: list[tuple[int, tuple[tuple[str, Reader | None], ...], bool]] = []
+        for column, sources in COLUMN_SOURCES.items():
+            found = tuple(
+                (s.key, s.read) for s in sources if s.key in present and (aws or not s.aws_only)
+            )
             if found:
                 scalars.append((_IDX[column], found, column in _INT_COLUMNS))
         self.scalars = tuple(scalars)
@@ -436,10 +408,12 @@ class SpanBatchBuilder:
             instance,
             scope_name or None,
         )
-        for index, keys, is_int in plan.scalars:
+        for index, sources, is_int in plan.scalars:
             value = None
-            for key in keys:
+            for key, read in sources:
                 value = attrs[key]
+                if read is not None and value is not None:
+                    value = read(value) if value.__class__ is str else None
                 if value is not None:
                     break
             if is_int:

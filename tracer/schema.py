@@ -54,9 +54,27 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     ),
     Column("scope_name", "VARCHAR", pa.string(), "instrumentation scope that made the span"),
     # AWS SDK / RPC
-    Column("rpc_system", "VARCHAR", pa.string(), "rpc.system (aws-api for AWS SDK calls)"),
-    Column("rpc_service", "VARCHAR", pa.string(), "rpc.service (DynamoDB, SQS, EventBridge, ...)"),
-    Column("rpc_method", "VARCHAR", pa.string(), "rpc.method (PutItem, SendMessage, ...)"),
+    Column(
+        "rpc_system",
+        "VARCHAR",
+        pa.string(),
+        "rpc.system / rpc.system.name (aws-api for AWS SDK calls)",
+    ),
+    Column(
+        "rpc_service",
+        "VARCHAR",
+        pa.string(),
+        (
+            "rpc.service (DynamoDB, SQS, EventBridge, ...), or the service of an rpc.method "
+            "written as `Service/Op` (rpc.method, semconv 1.39 and later)"
+        ),
+    ),
+    Column(
+        "rpc_method",
+        "VARCHAR",
+        pa.string(),
+        "rpc.method (PutItem, SendMessage, ...; the `Op` of `Service/Op`)",
+    ),
     Column("cloud_region", "VARCHAR", pa.string(), "cloud.region"),
     # Databases
     Column("db_system", "VARCHAR", pa.string(), "db.system / db.system.name"),
@@ -69,12 +87,23 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     ),
     # Messaging
     Column("messaging_system", "VARCHAR", pa.string(), "messaging.system (aws.sqs, aws.sns, ...)"),
-    Column("messaging_operation", "VARCHAR", pa.string(), "messaging.operation(.type)"),
+    Column(
+        "messaging_operation",
+        "VARCHAR",
+        pa.string(),
+        "messaging.operation.type / messaging.operation",
+    ),
     Column(
         "messaging_destination",
         "VARCHAR",
         pa.string(),
-        "queue name, topic ARN or stream name the span sends to or receives from",
+        (
+            "queue name, topic ARN or stream name the span sends to or receives from: "
+            "messaging.destination.name / messaging.destination / aws.sns.topic.arn / "
+            "aws.kinesis.stream_name / aws.kinesis.stream.name, else the queue of a QueueUrl in "
+            "aws.sqs.queue.url / aws.queue_url / messaging.url, or (AWS calls) in "
+            "server.address / url.full"
+        ),
     ),
     # HTTP
     Column("http_method", "VARCHAR", pa.string(), "http.request.method / http.method"),
@@ -92,9 +121,17 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         "server_address",
         "VARCHAR",
         pa.string(),
-        "server.address / net.peer.name / host of the URL, without port",
+        (
+            "server.address / net.peer.name / net.host.name / host of the URL, without port "
+            "(the host when server.address holds a URL)"
+        ),
     ),
-    Column("server_port", "INTEGER", pa.int32(), "server.port / net.peer.port / port of the URL"),
+    Column(
+        "server_port",
+        "INTEGER",
+        pa.int32(),
+        "server.port / net.peer.port / net.host.port / port of the URL",
+    ),
     # GraphQL
     Column("graphql_operation_name", "VARCHAR", pa.string(), "graphql.operation.name"),
     Column(
@@ -121,9 +158,20 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         "stream_name",
         "VARCHAR",
         pa.string(),
-        "Kinesis stream name, or the table a DynamoDB stream belongs to",
+        (
+            "Kinesis stream name (aws.kinesis.stream_name / aws.kinesis.stream.name), or the "
+            "table a DynamoDB stream belongs to (seamscope.dynamodb.stream_table)"
+        ),
     ),
-    Column("stream_arn", "VARCHAR", pa.string(), "DynamoDB Streams / Kinesis stream ARN"),
+    Column(
+        "stream_arn",
+        "VARCHAR",
+        pa.string(),
+        (
+            "DynamoDB Streams / Kinesis stream ARN (seamscope.dynamodb.stream_arn / "
+            "aws.kinesis.stream_arn)"
+        ),
+    ),
     Column("s3_bucket", "VARCHAR", pa.string(), "aws.s3.bucket"),
     Column("faas_invoked_name", "VARCHAR", pa.string(), "faas.invoked_name (Lambda Invoke)"),
     # Whole records

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 from seamscope.tracer.rows import SpanBatchBuilder, redact_url
+from seamscope.tracer.schema import SPAN_COLUMNS
+from seamscope.tracer.sources import COLUMN_SOURCES
 
 
 def _build(
@@ -139,3 +141,53 @@ def test_secret_keys_are_redacted_in_every_namespace() -> None:
     for secret in ("hunter2", "wJalrXUtnFEMI", "Basic abc"):
         assert secret not in text
     assert row["db_system"] == "dynamodb"
+
+
+def test_every_source_of_a_column_is_in_its_doc() -> None:
+    docs = {c.name: c.doc for c in SPAN_COLUMNS}
+    for column, sources in COLUMN_SOURCES.items():
+        for source in sources:
+            assert source.key in docs[column], (column, source.key)
+
+
+def test_new_rpc_conventions_fill_service_and_method() -> None:
+    # Go otelaws >= 0.65: rpc.system.name, and rpc.method names the service too.
+    row = _build({"rpc.system.name": "aws-api", "rpc.method": "DynamoDB/PutItem"})
+    assert (row["rpc_system"], row["rpc_service"], row["rpc_method"]) == (
+        "aws-api",
+        "DynamoDB",
+        "PutItem",
+    )
+    row = _build({"rpc.system": "aws-api", "rpc.service": "Sqs", "rpc.method": "SendMessage"})
+    assert (row["rpc_service"], row["rpc_method"]) == ("Sqs", "SendMessage")
+
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-q"
+
+
+def test_the_queue_name_comes_from_any_queue_url() -> None:
+    shapes: tuple[dict[str, object], ...] = (
+        {"rpc.system": "aws-api", "aws.sqs.queue.url": QUEUE},  # Java, .NET Latest
+        {"rpc.system": "aws-api", "aws.queue_url": QUEUE},  # .NET 1.28
+        {"rpc.system": "aws-api", "messaging.url": QUEUE},  # Python botocore
+        {"rpc.system": "aws-api", "messaging.system": "aws_sqs", "url.full": QUEUE},  # Node
+    )
+    for attrs in shapes:
+        assert _build(attrs)["messaging_destination"] == "orders-q", attrs
+    # Go otelaws puts the QueueUrl into server.address: the host is the URL's host.
+    row = _build({"rpc.system": "aws-api", "messaging.system": "aws_sqs", "server.address": QUEUE})
+    assert (row["messaging_destination"], row["server_address"]) == (
+        "orders-q",
+        "sqs.eu-west-1.amazonaws.com",
+    )
+    # A URL of that shape on a span that is no AWS call names no queue.
+    row = _build({"url.full": QUEUE, "http.request.method": "GET"})
+    assert row["messaging_destination"] is None
+    # A named destination wins over the URL.
+    row = _build({"messaging.destination.name": "named", "aws.sqs.queue.url": QUEUE})
+    assert row["messaging_destination"] == "named"
+
+
+def test_node_kinesis_stream_name() -> None:
+    row = _build({"rpc.system": "aws-api", "aws.kinesis.stream.name": "clicks"})
+    assert (row["stream_name"], row["messaging_destination"]) == ("clicks", "clicks")
