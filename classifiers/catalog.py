@@ -21,6 +21,7 @@ from seamscope.classifiers.results import Verdict
 Predicate = Callable[[EdgeFacts], str | None]
 
 UNCLASSIFIED = Verdict.UNCLASSIFIED.value  # the rule id of an edge no rule covers
+UNRESOLVED = Verdict.UNRESOLVED.value  # the rule id of an edge whose spans lack a needed fact
 
 GUIDELINE = "Integration Pattern"
 CALLING_API = ("rest", "graphql")
@@ -638,6 +639,32 @@ UNCLASSIFIED_RULE = Rule(
 )
 """What the TUI shows for an unclassified edge (the catalog's rules never yield it)."""
 
+UNRESOLVED_RULE = Rule(
+    id=UNRESOLVED,
+    name=UNRESOLVED,
+    level="any",
+    verdict=Verdict.UNRESOLVED,
+    summary="The spans lack a fact that the label needs; the reason says which.",
+    rationale=(
+        "A label that is confidently wrong costs more trust than a missing one: where no span "
+        "names the queue, the stream or the event, or one side of a listening integration was "
+        "never seen, seamscope says so instead of guessing. It is no finding: `seamscope check` "
+        "lists it and does not fail."
+    ),
+    section="",
+    example=(
+        "A Go service's PutEvents span carries no bus, source or detail-type, and the queue "
+        "its rule feeds has no sender."
+    ),
+    fix=(
+        "Supply the missing fact: the attribute the reason names (seamscope's Python hooks add "
+        "most of them), the account's wiring (`seamscope discover aws`, or [[routes]] in the "
+        "landscape file), or trace the side that was not seen."
+    ),
+    predicate=_nothing,
+)
+"""What an edge with a missing fact gets (EdgeFacts.missing), before any rule is tried."""
+
 
 def rule_for(rule_id: str, verdict: str) -> Rule:
     """The rule an edge names; a bare record for an id this catalog does not have (a store
@@ -646,6 +673,8 @@ def rule_for(rule_id: str, verdict: str) -> Rule:
         return RULES_BY_ID[rule_id]
     if rule_id == UNCLASSIFIED:
         return UNCLASSIFIED_RULE
+    if rule_id == UNRESOLVED:
+        return UNRESOLVED_RULE
     return Rule(rule_id, rule_id, "?", Verdict(verdict), "", "", "", "", "", _nothing)
 
 
@@ -683,13 +712,21 @@ class Label:
 
 
 def evaluate(edge: EdgeFacts) -> Label:
-    """The first rule (in PRECEDENCE) whose predicate holds, else unclassified with a reason."""
+    """Unresolved when a needed fact is missing; else the first rule (in PRECEDENCE) whose
+    predicate holds, else unclassified with a reason. What was inferred on the way follows the
+    reason."""
+    if edge.missing is not None:
+        return Label(UNRESOLVED, Verdict.UNRESOLVED, edge.missing)
     for rule_id in PRECEDENCE:
         rule = RULES_BY_ID[rule_id]
         reason = rule.predicate(edge)
         if reason is not None:
-            return Label(rule.id, rule.verdict, reason)
-    return Label(UNCLASSIFIED, Verdict.UNCLASSIFIED, _why_unclassified(edge))
+            return Label(rule.id, rule.verdict, _noted(reason, edge))
+    return Label(UNCLASSIFIED, Verdict.UNCLASSIFIED, _noted(_why_unclassified(edge), edge))
+
+
+def _noted(reason: str, edge: EdgeFacts) -> str:
+    return "; ".join((reason, *edge.notes))
 
 
 def _why_unclassified(edge: EdgeFacts) -> str:

@@ -6,12 +6,13 @@ job runs), so it runs in full on every classification and after every landscape 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,26 +20,25 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import evaluate, polling_reason
-from seamscope.classifiers.landscape import ROLES, Landscape, Vendor, entity_of
+from seamscope.classifiers.facts import SCAN_OPS
+from seamscope.classifiers.joins import Draft, Drafts, Listening, Route
+from seamscope.classifiers.landscape import ROLES, Landscape, Vendor
 from seamscope.classifiers.mechanisms import (
-    BUS,
-    DYNAMODB_STREAMS,
-    EVENT_SOURCE,
+    DYNAMODB,
     EVENTBRIDGE,
     FACT_KIND,
     HTTP_EXTERNAL,
     MECHANISM,
-    SEP,
-    SQS,
     TABLE,
-    TABLE_STREAM,
-    FactKind,
+    UNNAMED,
     Ownership,
     Resource,
     Side,
 )
 from seamscope.classifiers.model import EdgeFacts, Handling, Polling
-from seamscope.classifiers.results import Edge, Node, to_arrow
+from seamscope.classifiers.names import entity, event_words
+from seamscope.classifiers.results import Edge, Evidence, Node, to_arrow
+from seamscope.tracer.sources import FUNCTION_ATTRIBUTES, TABLE_ATTRIBUTES
 
 # A job is "steady" when its run intervals vary by at most this coefficient of variation.
 STEADY_CV = 0.35
@@ -65,24 +65,6 @@ class Group:
     first_seen: datetime | None
     last_seen: datetime | None
     sample_trace_id: str | None
-
-
-@dataclass(slots=True)
-class _Edge:
-    source: Node
-    target: Node
-    mechanism: str
-    direction: str
-    via: str | None = None
-    gkeys: set[int] = field(default_factory=set)
-    ops: set[str] = field(default_factory=set)
-    events: set[tuple[str, str]] = field(default_factory=set)
-    recv_gkeys: set[int] = field(default_factory=set)
-    owner_kind: tuple[str, str] | None = None
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def edge_id(source: str, target: str, mechanism: str, direction: str) -> str:
@@ -118,12 +100,18 @@ def load_groups(con: duckdb.DuckDBPyConnection) -> dict[int, Group]:
     }
 
 
-class _World:
+class World:
     """Resolves raw facts to nodes with the landscape and what the spans taught."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, landscape: Landscape) -> None:
         self.land = landscape
         self.groups = load_groups(con)
+        # consumer group -> (producer group, how: trace | link), from the spans
+        self.joins: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for cons, prod, how in con.execute(
+            "SELECT cons_gkey, prod_gkey, how FROM classifier_joins ORDER BY ALL"
+        ).fetchall():
+            self.joins[int(cons)].append((int(prod), str(how)))
         self.roles: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
         for svc, ns, role, n in con.execute(
             "SELECT svc, ns, role, n FROM classifier_components"
@@ -225,12 +213,15 @@ class _World:
             resource = kind.mechanism.resource
             if kind.ownership is None or resource is None:
                 continue
-            key = (resource.owners, kind.resource_name(g.target))
+            name = kind.resource_name(g.target)
+            if name == UNNAMED:
+                continue  # no span names it: it has no owner either
+            key = (resource.owners, name)
             if kind.ownership is Ownership.READ:
                 consumers[key].add(comp.system)
             elif g.is_write:
                 writers[key].add(comp.system)
-        for key in set(writers) | set(consumers):
+        for key in sorted(set(writers) | set(consumers)):
             if consumers.get(key):  # a queue is its consumer's
                 found, how = consumers[key], "read"
             else:
@@ -243,12 +234,12 @@ class _World:
                 self._owners[key] = (None, False, f"{how} by several systems ({listed})")
 
     def tables_written_by(self, system: str | None) -> list[str]:
-        """The tables the spans show written only by system (first written first)."""
-        return [
+        """The tables the spans show written only by system, by name."""
+        return sorted(
             name
             for (kind, name), (owner, known, _how) in self._owners.items()
             if kind == TABLE.owners and known and owner == system
-        ]
+        )
 
     def owner(self, kind: str, name: str) -> tuple[str | None, bool, bool, str | None]:
         """(system, known, inferred, inference) of a resource."""
@@ -272,6 +263,41 @@ class _World:
                 resource_kind=resource.kind,
                 inferred=inferred,
                 inference=how if inferred else None,
+            )
+        )
+
+    def note(self, node_id: str, text: str) -> None:
+        """Adds to what the node says of how it was inferred."""
+        node = self.nodes.get(node_id)
+        if node is not None:
+            inference = f"{node.inference}; {text}" if node.inference else text
+            self.nodes[node_id] = replace(node, inference=inference)
+
+    def unknown_host(self, end: Node) -> Node:
+        """Where an HTTP call of `end` went when its span names no host."""
+        return self._add(
+            Node(
+                f"external:{UNNAMED}/{end.label}",
+                "external",
+                UNNAMED,
+                None,
+                inferred=True,
+                inference=f"no span of {end.label} names the host",
+            )
+        )
+
+    def unnamed(self, resource: Resource, end: Node) -> Node:
+        """The resource no span of `end` names: one node per component, so that it never joins
+        two of them."""
+        return self._add(
+            Node(
+                f"{resource.prefix}{UNNAMED}/{end.label}",
+                "resource",
+                UNNAMED,
+                None,
+                resource_kind=resource.kind,
+                inferred=True,
+                inference=f"no span of {end.label} names it",
             )
         )
 
@@ -347,158 +373,108 @@ def _level(a: Node, b: Node) -> str:
     return "system"
 
 
-def _build_edges(world: _World) -> dict[tuple[str, str, str, str], _Edge]:
-    edges: dict[tuple[str, str, str, str], _Edge] = {}
-
-    def edge(source: Node, target: Node, mech: str, direction: str, via: str | None) -> _Edge:
-        key = (source.node_id, target.node_id, mech, direction)
-        found = edges.get(key)
-        if found is None:
-            found = edges[key] = _Edge(source, target, mech, direction, via)
-        return found
-
-    producers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
-    consumers: dict[tuple[str, str], list[tuple[Group, Node]]] = defaultdict(list)
-    sides = {Side.PRODUCE: producers, Side.CONSUME: consumers}
-    for g in world.groups.values():
-        comp = world.component(g.svc, g.ns)
+def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
+    drafts = Drafts()
+    for g in sorted(world.groups.values(), key=lambda g: g.gkey):
         kind = FACT_KIND[g.fkind]
-        if kind.side is Side.CALL:
-            found = world.call_target(g)
-            if found is None:
-                continue
-            target, mech, owner_kind = found
-            e = edge(comp, target, mech, kind.mechanism.direction, None)
-            e.gkeys.add(g.gkey)
-            e.owner_kind = owner_kind
-            if g.op:
-                e.ops.add(g.op)
+        if kind.side is not Side.CALL:
+            continue
+        comp = world.component(g.svc, g.ns)
+        resource = kind.mechanism.resource
+        if resource is not None and g.target == UNNAMED:
+            drafts.unresolved(
+                comp, world.unnamed(resource, comp), kind.mechanism, _lacks_call(g, comp)
+            ).add(g)
+            continue
+        if resource is None and g.callee_svc is None and g.target.startswith(f"{UNNAMED}:"):
+            drafts.unresolved(
+                comp,
+                world.unknown_host(comp),
+                kind.mechanism,
+                f"the HTTP client span of {comp.label} carries no host (server.address, "
+                "url.full or http.url) and no traced server answered it in its trace",
+            ).add(g)
+            continue
+        found = world.call_target(g)
+        if found is None:
+            continue
+        target, mech, owner_kind = found
+        if g.callee_svc is not None:
+            evidence = Evidence.TRACE
         else:
-            sides[kind.side][(kind.mechanism.name, kind.channel(g.target))].append((g, comp))
-
-    # Receives from a queue that delivers EventBridge or SNS envelopes and has no direct
-    # sender are that listening path's empty polls: no integration of their own.
-    envelope_queues = {
-        FactKind.queue(g.target) for g in world.groups.values() if FACT_KIND[g.fkind].through_queue
-    }
-    for queue in envelope_queues:
-        if (SQS.name, queue) not in producers:
-            consumers.pop((SQS.name, queue), None)
-
-    for channel in sorted(set(producers) | set(consumers)):
-        mech, name = channel
-        prods = producers.get(channel, [])
-        cons = consumers.get(channel, [])
-        if mech == EVENTBRIDGE.name:
-            _events_channel(world, edge, name, prods, cons)
-            continue
-        if mech == DYNAMODB_STREAMS.name:
-            table = world.resource(TABLE, name)
-            via = world.resource(TABLE_STREAM, name).node_id
-            for g, comp in cons:
-                e = edge(table, comp, mech, DYNAMODB_STREAMS.direction, via)
-                e.gkeys.add(g.gkey)
-                e.owner_kind = (TABLE.owners, name)
-                e.ops.add(g.op or "GetRecords")
-            continue
-        mechanism = MECHANISM[mech]
-        kind_of = mechanism.resource
-        assert kind_of is not None
-        resource = world.resource(kind_of, name)
-        rid = resource.node_id
-        sides_p: list[tuple[Group | None, Node]] = list(prods) or [(None, resource)]
-        sides_c: list[tuple[Group | None, Node]] = list(cons) or [(None, resource)]
-        for gp, p in sides_p:
-            for gc, c in sides_c:
-                e = edge(p, c, mech, mechanism.direction, rid)
-                e.owner_kind = (kind_of.owners, name)
-                for side in (gp, gc):
-                    if side is not None:
-                        e.gkeys.add(side.gkey)
-                        if side.op:
-                            e.ops.add(side.op)
-    return edges
+            evidence = Evidence.HOST if resource is None else Evidence.NAME
+        e = drafts.edge(comp, target, MECHANISM[mech], None, evidence)
+        e.add(g)
+        e.owner_kind = owner_kind
+        if g.fkind == "graphql-path":
+            e.notes.add(
+                f"GraphQL inferred from the path ({g.op}): no span records the operation "
+                "(graphql.operation.name, which seamscope's Python hooks add)"
+            )
+    Listening(world, drafts, routes).build()
+    return drafts
 
 
-def _events_channel(
-    world: _World,
-    edge: Any,
-    name: str,
-    prods: list[tuple[Group, Node]],
-    cons: list[tuple[Group, Node]],
-) -> None:
-    source, dt = name.split(SEP)
-    put, received = FACT_KIND["events-put"], FACT_KIND["events-recv"]
-    for gc, c in cons:
-        recv_bus = received.resource_name(gc.target)
-        matched = [
-            (g, p) for g, p in prods if not recv_bus or put.resource_name(g.target) == recv_bus
-        ]
-        if not matched:
-            vendor = world.land.vendor_for_source(source)
-            if vendor is not None:
-                origin = world.vendor(vendor)
-            else:
-                origin = world.resource(EVENT_SOURCE, source)
-            via = BUS.node_id(recv_bus) if recv_bus else None
-            e = edge(origin, c, EVENTBRIDGE.name, EVENTBRIDGE.direction, via)
-            e.gkeys.add(gc.gkey)
-            e.recv_gkeys.add(gc.gkey)
-            e.events.add((source, dt))
-            e.ops.add(dt)
-            continue
-        for gp, p in matched:
-            rid = world.resource(BUS, put.resource_name(gp.target)).node_id
-            e = edge(p, c, EVENTBRIDGE.name, EVENTBRIDGE.direction, rid)
-            e.gkeys.update((gp.gkey, gc.gkey))
-            e.recv_gkeys.add(gc.gkey)
-            e.events.add((source, dt))
-            e.ops.add(dt)
-    if not cons:
-        for gp, p in prods:
-            target = world.resource(BUS, put.resource_name(gp.target))
-            e = edge(p, target, EVENTBRIDGE.name, EVENTBRIDGE.direction, target.node_id)
-            e.gkeys.add(gp.gkey)
-            e.events.add((source, dt))
-            e.ops.add(dt)
+def _lacks_call(g: Group, comp: Node) -> str:
+    """Why a call whose span names no table, bucket or function is unresolved."""
+    if g.fkind == "dynamodb":
+        what, where = "table name", ", ".join(TABLE_ATTRIBUTES)
+    elif g.fkind == "lambda":
+        what, where = "function name", ", ".join(FUNCTION_ATTRIBUTES)
+    else:
+        what, where = "bucket", "aws.s3.bucket"
+    return f"the {g.op or g.fkind} span of {comp.label} carries no {what} (read from {where})"
 
 
-def _leader(world: _World, producer: Node, events: Iterable[tuple[str, str]]) -> tuple[bool, str]:
+def _declared_leader(land: Landscape, source: str, said: frozenset[str]) -> str | None:
+    """The system the landscape file names leader of an event's data, if it does (the first
+    in the file that names the event's source, its entity, or a table holding it)."""
+    for leader in land.leaders:
+        if (
+            any(fnmatch.fnmatchcase(source, p) for p in leader.event_sources)
+            or any(entity(e).about(said) for e in leader.entities)
+            or any(entity(t).about(said) for t in leader.tables)
+        ):
+            return leader.system
+    return None
+
+
+def _leader(world: World, producer: Node, events: Iterable[tuple[str, str]]) -> tuple[bool, str]:
+    """Whether the producer leads the data its events are about, and which rule said so: the
+    landscape's data leaders, else a table its system writes (or owns) whose name, without
+    prefixes, stages, storage words, generated suffixes and plurals, is what the event is
+    about."""
     if producer.node_type != "component":
         return False, f"{producer.name} is not one of our systems"
     reasons: list[str] = []
+    system = producer.system
     for source, dt in sorted(events):
-        words = _norm(dt) + " " + _norm(source)
-        for leader in world.land.leaders:
-            hit = (
-                any(_fnmatch(source, p) for p in leader.event_sources)
-                or any(entity_of(e) in words for e in leader.entities)
-                or any(entity_of(t) in words for t in leader.tables)
-            )
-            if hit:
-                if leader.system == producer.system:
-                    return True, f"the landscape names {leader.system} leader of {dt}"
-                reasons.append(f"the landscape names {leader.system} leader of {dt}")
-                break
-        else:
-            for table in world.tables_written_by(producer.system):
-                if entity_of(table) and entity_of(table) in words:
-                    return True, f"{producer.system} writes table {table}, which {dt} is about"
-            declared = world.land.owners.get(TABLE.owners, {})
-            for table, owner in declared.items():
-                if owner == producer.system and entity_of(table) in words:
-                    return True, f"{owner} owns table {table}, which {dt} is about"
-            reasons.append(f"no table of {producer.system or '?'} matches {dt}")
+        said = event_words("" if source == UNNAMED else source, "" if dt == UNNAMED else dt)
+        about = dt if dt != UNNAMED else f"events of {source}"
+        declared = _declared_leader(world.land, source, said)
+        if declared is not None:
+            if declared == system:
+                return True, f"the landscape names {declared} leader of {about}"
+            reasons.append(f"the landscape names {declared} leader of {about}")
+            continue
+        written = [(t, "writes") for t in world.tables_written_by(system)]
+        owned = sorted(
+            (t, "owns")
+            for t, owner in world.land.owners.get(TABLE.owners, {}).items()
+            if owner == system
+        )
+        for table, how in written + owned:
+            found = entity(table, system)
+            if found.about(said):
+                return True, (
+                    f"{system} {how} table {table}, which holds {' '.join(found.words)} "
+                    f"({found.how}), and {about} is about it"
+                )
+        reasons.append(f"no table of {system or '?'} holds what {about} is about")
     return False, "; ".join(reasons) or "no data leader known"
 
 
-def _fnmatch(text: str, pattern: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(text, pattern)
-
-
-def _handling(world: _World, e: _Edge, pairs: dict[int, set[int]]) -> Handling:
+def _handling(world: World, e: Draft, pairs: dict[int, set[int]]) -> Handling:
     calls: set[int] = set()
     for r in e.recv_gkeys:
         calls |= pairs.get(r, set())
@@ -534,16 +510,63 @@ def _handling(world: _World, e: _Edge, pairs: dict[int, set[int]]) -> Handling:
 class _Target(NamedTuple):
     fkind: str
     target: str
+    svc: str | None
+    ns: str | None
+    op: str | None
+    is_write: bool
 
 
 def _targets(con: duckdb.DuckDBPyConnection) -> dict[int, _Target]:
     """What _polling needs of the groups (load_groups converts every column and timestamp)."""
     return {
-        int(g): _Target(k, t)
-        for g, k, t in con.execute(
-            "SELECT gkey, fkind, target FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
+        int(row[0]): _Target(row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+        for row in con.execute(
+            "SELECT gkey, fkind, target, svc, ns, op, coalesce(is_write, false) "
+            "FROM classifier_groups WHERE n > 0 AND fkind IS NOT NULL"
         ).fetchall()
     }
+
+
+def lease_tables(groups: Iterable[Group | _Target]) -> dict[str, str]:
+    """Tables a stream consumer keeps its leases and checkpoints in (as the Kinesis Client
+    Library does), by name, with why: written and scanned by one component only, which reads
+    a stream. Scanning them on a timer copies nothing anywhere."""
+    users: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    scans: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    writes: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    streams: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
+    for g in groups:
+        who = (g.svc, g.ns)
+        if g.fkind == "dynamodb" and g.target != UNNAMED:
+            users[g.target].add(who)
+            if g.op in SCAN_OPS:
+                scans[g.target].add(who)
+            if g.is_write:
+                writes[g.target].add(who)
+        elif g.fkind in ("kinesis-read", "stream-read"):
+            kind = FACT_KIND[g.fkind]
+            assert kind.mechanism.resource is not None
+            name = kind.resource_name(g.target)
+            streams[who].add(
+                f"a {kind.mechanism.name} stream"
+                if name == UNNAMED
+                else kind.mechanism.resource.node_id(name)
+            )
+    found: dict[str, str] = {}
+    for table in sorted(users):
+        if len(users[table]) != 1:
+            continue
+        (who,) = users[table]
+        if who in scans[table] and who in writes[table] and streams.get(who):
+            read = sorted(streams[who])
+            if len(read) > 1:
+                read = [r for r in read if not r.startswith("a ")]
+            found[table] = (
+                f"{table} is a lease/checkpoint table: written and scanned only by "
+                f"{who[0] or '?'}, which reads {', '.join(read)} (as the Kinesis "
+                "Client Library does), so its scans copy nothing: no polling replication"
+            )
+    return found
 
 
 def _polling(
@@ -574,15 +597,22 @@ def _polling(
         ORDER BY first, svc NULLS FIRST, ns NULLS FIRST, name NULLS FIRST"""
     ).fetchall()
     found: dict[int, Polling] = {}
+    lease = lease_tables(groups.values()) if rows else {}
     for svc, ns, name, runs, mean, scanned, written in rows:
-        tables = [str(t) for t in scanned or []]
+        tables = [str(t) for t in scanned or [] if str(t) not in lease]
+        if not tables:
+            continue  # it only scans its own leases: a stream consumer's timer, no copy
         writes = {int(w) for w in written or []}
         if not writes:
             writes = _writes_by_instance(con, svc, ns, name)
         writes = {
             w
             for w in writes
-            if w in groups and not (groups[w].fkind == "dynamodb" and groups[w].target in tables)
+            if w in groups
+            and not (
+                groups[w].fkind == "dynamodb"
+                and (groups[w].target in tables or groups[w].target in lease)
+            )
         }
         job = f"{svc or '?'} {name}"
         for w in writes:
@@ -611,16 +641,22 @@ def _writes_by_instance(con: duckdb.DuckDBPyConnection, svc: Any, ns: Any, name:
     return {int(r[0]) for r in rows}
 
 
-def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
-    """Rebuilds nodes, edges and the group -> edge map from the aggregates.
+def derive(
+    con: duckdb.DuckDBPyConnection, landscape: Landscape, routes: Sequence[Route] = ()
+) -> str:
+    """Rebuilds nodes, edges and the group -> edge map from the aggregates and the account's
+    wiring (routes).
 
     Returns the signature of the recurring jobs' evidence (see refresh_polling).
     """
-    world = _World(con, landscape)
+    world = World(con, landscape)
     landscape.check_systems(ns for _, ns in world.roles)
     for svc, ns in sorted(world.roles):
         world.component(svc, ns or None)
-    edges = _build_edges(world)
+    edges = _build_edges(world, routes)
+    lease = lease_tables(world.groups.values())
+    for table, why in lease.items():
+        world.note(TABLE.node_id(table), why)
     pairs: dict[int, set[int]] = defaultdict(set)
     for recv, call in con.execute(
         "SELECT recv_gkey, call_gkey FROM classifier_handling"
@@ -642,6 +678,10 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             leader = _leader(world, e.source, e.events)
             handling = _handling(world, e, pairs)
         poll = next((polling[g] for g in sorted(e.gkeys) if g in polling), None)
+        notes = set(e.notes)
+        if e.mechanism == DYNAMODB.name and e.owner_kind is not None:
+            if e.owner_kind[1] in lease:
+                notes.add(lease[e.owner_kind[1]])
         facts = EdgeFacts(
             source=e.source,
             target=e.target,
@@ -658,6 +698,8 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
             leader_reason=leader[1],
             handling=handling,
             polling=poll,
+            missing=e.missing,
+            notes=tuple(sorted(notes)),
         )
         label = evaluate(facts)
         eid = edge_id(*key)
@@ -678,6 +720,7 @@ def derive(con: duckdb.DuckDBPyConnection, landscape: Landscape) -> str:
                 mechanism=e.mechanism,
                 direction=e.direction,
                 via=e.via,
+                evidence=e.evidence,
                 level=facts.level,
                 rule_id=label.rule_id,
                 verdict=label.verdict,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from seamscope.classifiers.catalog import PRECEDENCE, RULES, UNCLASSIFIED
+from seamscope.classifiers.catalog import PRECEDENCE, RULES, UNCLASSIFIED, UNRESOLVED_RULE
 
 _INTRO = """\
 # Integration patterns
@@ -14,9 +14,10 @@ classifiers/catalog.py. Do not edit by hand: a test keeps this file in step with
 
 seamscope labels every integration edge it observes with one rule of this catalog: a **pattern**
 the integration guideline asks for, an **anti-pattern** it rules out, or a **smell** it discourages.
-An integration that no rule covers is labelled `unclassified` (with the reason), and spans that are
-no integration (server spans, internal work) carry no label. See them with `seamscope patterns`,
-`seamscope edges` and `seamscope check`, or in SQL:
+An integration that no rule covers is labelled `unclassified` (with the reason); one whose spans
+lack a fact the label needs is `unresolved`, and its reason says which fact and where it would have
+been. Spans that are no integration (server spans, internal work) carry no label. See them with
+`seamscope patterns`, `seamscope edges` and `seamscope check`, or in SQL:
 
 ```sql
 select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
@@ -28,14 +29,26 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   trace; without one, the component that serves that host and port; else an external vendor
   (declared in the landscape file, or inferred from a host that is no traced component and not
   AWS). An HTTP span that only carries an AWS SDK call (a child of an AWS span, or a request to an
-  AWS endpoint) is part of that call. GraphQL is told from REST by the operation the request
-  carried. AWS calls go to resources named by kind and name (`dynamodb:table/Orders`,
-  `s3:bucket/exports`, `lambda:function/resize`), never by endpoint.
-- **Listening.** Producers and consumers are joined by what the event is, not by trace context:
-  EventBridge by source and detail-type (and bus when the consumer knows it), SQS by queue, SNS by
-  topic, Kinesis by stream, a DynamoDB stream by its table. An EventBridge rule or an SNS topic
-  delivering to a queue is one producer → consumer edge, through (`via`) the bus or topic; a
-  table's stream is one edge from the table to its reader.
+  AWS endpoint, unless a traced server answered it) is part of that call. GraphQL is told from
+  REST by the operation the request carried, or, where no span records one (no stock HTTP
+  instrumentation does), by a POST or GET to a path named `graphql`; the reason then says so. AWS
+  calls go to resources named by kind and name (`dynamodb:table/Orders`, `s3:bucket/exports`,
+  `lambda:function/resize`), never by endpoint.
+- **Listening.** A producer is joined to a consumer by the strongest evidence there is, and the
+  edge records which (`evidence`): the consumer's span is a child of the producer's (`trace`:
+  context carried through the message) or links to it (`link`: Lambda SQS triggers, batch
+  receives); the event's identity that seamscope's hooks record (`hook`: EventBridge source and
+  detail-type, and bus when the consumer knows it; the topic of an SNS envelope; a table stream's
+  ARN); the account's wiring (`discovered` by `seamscope discover aws`, or `declared` in the
+  landscape file's `[[routes]]`: EventBridge rules, SNS subscriptions, event-source mappings);
+  then the same queue, topic or stream name on both sides (`name`). An EventBridge rule or an SNS
+  topic delivering to a queue (or a Lambda function) is one producer → consumer edge, through
+  (`via`) the bus or topic; a table's stream is one edge from the table to its reader. Where a
+  PutEvents span names no source (no stock SDK records one), a rule's source is matched to the
+  component or system it names, and the reason says so.
+- **Unresolved.** A queue, topic, stream, table or bus that no span names joins nothing: its edge
+  is unresolved and says which attribute would have named it. So is a producer whose consumer was
+  never seen, and a consumer whose producer was never seen.
 - **Level.** `system` when the two ends belong to different systems (a resource belongs to its
   owner), `component` inside one system, `external` when one end is a vendor.
 - **Handling an event** is the consumer's work in the trace that received it, after the receive;
@@ -75,9 +88,12 @@ def render() -> str:
     out.append(
         f"\n## {UNCLASSIFIED}\n\nAn integration the catalog does not cover: S3 and Lambda calls "
         "(the guideline has no rule for them), GraphQL between backends to an API that is not the "
-        "webapp BFF, a table, queue or topic whose owner is unknown (declare it in the landscape "
-        "file), events nobody was seen consuming, or a consumer that did no observable work while "
-        "handling them.\n"
+        "webapp BFF, a table whose owner is unknown (declare it in the landscape file), or a "
+        "consumer that did no observable work while handling the events.\n"
+    )
+    out.append(
+        f"\n## {UNRESOLVED_RULE.id}\n\n{UNRESOLVED_RULE.summary} {UNRESOLVED_RULE.rationale}\n\n"
+        f"**Example.** {UNRESOLVED_RULE.example}\n\n**Do instead.** {UNRESOLVED_RULE.fix}\n"
     )
     return "".join(out)
 

@@ -11,11 +11,12 @@ is rebuilt from those small aggregates on every call, so a landscape change cost
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import duckdb
@@ -27,28 +28,34 @@ from seamscope.classifiers.facts import (
     classified_sql,
     facts_sql,
     hosts_sql,
+    invocations_sql,
     roots_sql,
 )
 from seamscope.classifiers.landscape import Landscape, load_landscape
-from seamscope.classifiers.mechanisms import Side, sql_kinds
+from seamscope.classifiers.mechanisms import HANDLED_KINDS, Side, sql_kinds
 from seamscope.classifiers.results import FINDINGS, sql_list
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
 from seamscope.tracer.access import open_reader
+from seamscope.tracer.discover import Route
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "1"
+CLASSIFIER_VERSION = "2"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
 # own early start with it; the window bounds the scan of a large store.
 TRACE_WINDOW = "30 seconds"
+# A consumer's span link finds the producer's span among the facts stored this long before the
+# consumer started (a producer stored later finds the link when it arrives).
+LINK_WINDOW = "1 hour"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
 
 # What a consumer can do while handling an event: call, or produce in turn.
 _CALL_KINDS = sql_kinds(Side.CALL, Side.PRODUCE)
 _LISTEN_KINDS = sql_kinds(Side.CONSUME)
+_PRODUCE_KINDS = sql_kinds(Side.PRODUCE)
 _INTERNAL_TABLES = (
     "classifier_spans",
     "classifier_groups",
@@ -58,6 +65,8 @@ _INTERNAL_TABLES = (
     "classifier_receives",
     "classifier_handling",
     "classifier_runs",
+    "classifier_links",
+    "classifier_joins",
     "classifier_group_edges",
 )
 
@@ -105,6 +114,19 @@ def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in CLASSIFIER_DDL:
         if "VIEW findings" in statement:
             con.execute(statement)
+
+
+def _drop_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drops the classifier's tables and views (all derived): a new classifier version makes
+    them again in its own shape."""
+    for name, kind in con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema = current_schema()"
+    ).fetchall():
+        if name in ("span_labels", "findings") and kind == "VIEW":
+            con.execute(f"DROP VIEW {name}")
+    for name in ("span_labels", "nodes", "edges", *_INTERNAL_TABLES):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -157,11 +179,19 @@ def classify(
     top = int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0))
     old = int(state.get("watermark", "0"))
     fingerprint = landscape.fingerprint()
+    wiring = _wiring(con)
     rebuild = full or state.get("version") != CLASSIFIER_VERSION or top < old
-    same_rules = state.get("landscape") == fingerprint and state.get("catalog") == CATALOG_VERSION
+    same_rules = (
+        state.get("landscape") == fingerprint
+        and state.get("catalog") == CATALOG_VERSION
+        and state.get("routes") == wiring
+    )
     if not rebuild and top == old and same_rules:
         return _result(con, False, old, 0, started)
     with _transaction(con):
+        if state.get("version") != CLASSIFIER_VERSION:
+            _drop_classifier_tables(con)
+            ensure_classifier_tables(con)
         if rebuild:
             for table in _INTERNAL_TABLES:
                 con.execute(f"DELETE FROM {table}")
@@ -187,7 +217,7 @@ def classify(
             # stand; A401's reasons (period, run count) and the numbers move.
             refresh_stats(con)
         else:
-            polling = derive(con, landscape)
+            polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
         _set_state(
             con,
             {
@@ -196,11 +226,51 @@ def classify(
                 "landscape": fingerprint,
                 "landscape_path": landscape.path or "",
                 "catalog": CATALOG_VERSION,
+                "routes": wiring,
                 "polling": polling or "",
             },
             None if rebuild else state,
         )
     return _result(con, rebuild, top, new_spans, started)
+
+
+def _has_routes_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        _scalar(
+            con,
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_name = 'aws_routes' AND table_schema = current_schema()",
+        )
+    )
+
+
+def _wiring(con: duckdb.DuckDBPyConnection) -> str:
+    """Changes whenever `seamscope discover aws` stored other routes (a rerun changes them
+    without adding spans)."""
+    if not _has_routes_table(con):
+        return ""
+    row = con.execute(
+        "SELECT count(*), max(discovered_at)::VARCHAR, "
+        "bit_xor(hash(route_id, kind, source, target, event_sources, detail_types, origin)) "
+        "FROM aws_routes"
+    ).fetchone()
+    return json.dumps([str(v) for v in row or ()])
+
+
+def _discovered_routes(con: duckdb.DuckDBPyConnection) -> list[Route]:
+    """The routes `seamscope discover aws` stored, in the record the landscape's are in."""
+    if not _has_routes_table(con):
+        return []
+    names = [f.name for f in fields(Route)]
+    rows = con.execute(f"SELECT {', '.join(names)} FROM aws_routes ORDER BY route_id").fetchall()
+    routes = []
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        for key in ("event_sources", "detail_types"):
+            if values[key] is not None:
+                values[key] = tuple(values[key])
+        routes.append(Route(**values))
+    return routes
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
@@ -211,6 +281,7 @@ def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
                    FROM classifier_hosts),
                   (SELECT count(*) FROM classifier_components),
                   (SELECT count(*) FROM classifier_handling),
+                  (SELECT count(*) FROM classifier_joins),
                   (SELECT (count(*), bit_xor(hash(trace_id, root_span_id)))
                    FROM classifier_runs)"""
     ).fetchone()
@@ -288,6 +359,7 @@ class _Merge:
         self.derive_facts()
         self.replace_stored_facts()
         self.merge_groups()
+        self.merge_joins()
         self.merge_hosts_and_components()
         self.merge_receives()
         self.merge_handling()
@@ -338,9 +410,11 @@ class _Merge:
     # --- facts ------------------------------------------------------------------------------
 
     def derive_facts(self) -> None:
-        """_cls_s: the spans that can matter; _cls_fnew: their facts."""
+        """_cls_s: the spans that can matter; _cls_inv: Lambda invocations; _cls_fnew: their
+        facts."""
         self.x(f"CREATE OR REPLACE TEMP {self.spans_kind} _cls_s AS " + classified_sql("_cls_src"))
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + facts_sql("_cls_s"))
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_inv AS " + invocations_sql("_cls_src"))
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + facts_sql("_cls_s", "_cls_inv"))
 
     def replace_stored_facts(self) -> None:
         """_cls_delta: the facts to add (sign 1) and take away (sign -1); classifier_spans
@@ -448,6 +522,56 @@ class _Merge:
             x("DELETE FROM classifier_hist WHERE n <= 0")
             x("DELETE FROM classifier_groups WHERE n <= 0")
 
+    def merge_joins(self) -> None:
+        """classifier_joins: consumer groups joined to producer groups by their spans, where the
+        consumer's span is the producer's child (trace context carried through the message) or
+        links to it (Lambda triggers, batch receives)."""
+        x = self.x
+        x(f"""INSERT INTO classifier_joins
+            SELECT DISTINCT c.gkey, p.gkey, 'trace'
+            FROM _cls_fnew AS c JOIN _cls_fnew AS p
+              ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+            WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
+            ON CONFLICT DO NOTHING""")
+        self.forget_seen("classifier_links")
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
+            SELECT trace_id, span_id, gkey, start_time, l.trace_id AS linked_trace_id,
+                   l.span_id AS linked_span_id
+            FROM (
+                SELECT trace_id, span_id, gkey, start_time,
+                       unnest(try_cast(try_cast(links AS JSON)
+                           AS STRUCT(trace_id VARCHAR, span_id VARCHAR)[]))
+                           AS l
+                FROM _cls_fnew WHERE links IS NOT NULL AND fkind IN {_LISTEN_KINDS}
+            )
+            WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL""")
+        bounds = self.con.execute(
+            f"SELECT strftime(min(start_time) - INTERVAL '{LINK_WINDOW}', '%Y-%m-%d %H:%M:%S.%f'),"
+            " strftime(max(start_time) + INTERVAL '1 minute', '%Y-%m-%d %H:%M:%S.%f') "
+            "FROM _cls_newlinks"
+        ).fetchone()
+        if bounds is not None and bounds[0] is not None:
+            x("INSERT INTO classifier_links SELECT * FROM _cls_newlinks")
+            # The producers' spans stored before (or with) the consumers'.
+            x(f"""INSERT INTO classifier_joins
+                SELECT DISTINCT l.gkey, s.gkey, 'link'
+                FROM _cls_newlinks AS l
+                JOIN classifier_spans AS s
+                  ON s.trace_id = l.linked_trace_id AND s.span_id = l.linked_span_id
+                JOIN classifier_groups AS g ON g.gkey = s.gkey
+                WHERE g.fkind IN {_PRODUCE_KINDS}
+                  AND s.start_time BETWEEN TIMESTAMPTZ '{bounds[0]}+00'
+                                       AND TIMESTAMPTZ '{bounds[1]}+00'
+                ON CONFLICT DO NOTHING""")
+        # New producers' spans that consumers stored before had linked to.
+        x(f"""INSERT INTO classifier_joins
+            SELECT DISTINCT l.gkey, p.gkey, 'link'
+            FROM _cls_fnew AS p
+            JOIN classifier_links AS l
+              ON l.linked_trace_id = p.trace_id AND l.linked_span_id = p.span_id
+            WHERE p.fkind IN {_PRODUCE_KINDS}
+            ON CONFLICT DO NOTHING""")
+
     def merge_hosts_and_components(self) -> None:
         """Host map, AWS endpoints and components: per span, so only the new spans count."""
         x = self.x
@@ -473,11 +597,11 @@ class _Merge:
             )
 
     def merge_receives(self) -> None:
-        """EventBridge receives, kept to attribute a worker's untraced handling later."""
+        """Receives (HANDLED_KINDS), kept to attribute a worker's untraced handling later."""
         self.forget_seen("classifier_receives")
-        self.x("""INSERT INTO classifier_receives
+        self.x(f"""INSERT INTO classifier_receives
             SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
-            WHERE fkind = 'events-recv' AND inst IS NOT NULL""")
+            WHERE fkind IN {HANDLED_KINDS} AND inst IS NOT NULL""")
 
     def merge_handling(self) -> None:
         """What consumers did while handling the events they received."""
@@ -486,7 +610,7 @@ class _Merge:
         x(f"""INSERT INTO classifier_handling
             WITH recv AS (
                 SELECT trace_id, span_id, coalesce(svc, '') AS svc, start_time, gkey
-                FROM _cls_fnew WHERE fkind = 'events-recv'
+                FROM _cls_fnew WHERE fkind IN {HANDLED_KINDS}
             ),
             recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
             calls AS (
@@ -512,7 +636,7 @@ class _Merge:
             WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
               AND (c.trace_id, coalesce(c.svc, '')) NOT IN (
                   SELECT (trace_id, coalesce(svc, '')) FROM _cls_fnew
-                  WHERE fkind = 'events-recv')""")
+                  WHERE fkind IN {HANDLED_KINDS})""")
         if not self.scalar("SELECT count(*) FROM _cls_lone"):
             return
         x(f"""INSERT INTO classifier_handling
@@ -567,6 +691,8 @@ class _Merge:
         x(f"DROP {self.spans_kind} IF EXISTS _cls_s")
         for name in (
             "_cls_fnew",
+            "_cls_inv",
+            "_cls_newlinks",
             "_cls_touch",
             "_cls_old",
             "_cls_lone",

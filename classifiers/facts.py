@@ -7,12 +7,13 @@ happens later over small aggregates, so a landscape change never needs the spans
 
 The kinds of facts (``fkind``) are those of mechanisms.FACT_KINDS.
 Composite targets use SEP: events-put ``bus SEP source SEP detail-type``; events-recv the same
-plus ``SEP queue``; sns-recv ``topic SEP queue``.
+plus ``SEP queue``; sns-recv ``topic SEP queue``. A name no span carries is UNNAMED (``?``): such
+a target is never joined by its name (derive.py).
 """
 
 from __future__ import annotations
 
-from seamscope.classifiers.mechanisms import SEP
+from seamscope.classifiers.mechanisms import SEP, UNNAMED
 from seamscope.classifiers.results import sql_list
 
 DYNAMODB_DATA_OPS = (
@@ -52,8 +53,12 @@ SPAN_COLUMNS = (
     "db_system, db_operation, db_tables, messaging_system, messaging_operation, "
     "messaging_destination, http_method, http_url, http_route, http_status_code, server_address, "
     "server_port, graphql_operation_name, graphql_operation_type, events, sns_topics, "
-    "stream_name, stream_arn, s3_bucket, faas_invoked_name, name"
+    "stream_name, stream_arn, s3_bucket, faas_invoked_name, name, links, attributes, resource"
 )
+KINESIS_PUT_OPS = ("PutRecord", "PutRecords")
+# The reads of a Kinesis consumer: GetRecords names only a shard iterator, GetShardIterator
+# (and SubscribeToShard) the stream.
+KINESIS_READ_OPS = ("GetRecords", "GetShardIterator", "SubscribeToShard")
 
 _AWS_SPAN = (
     "(rpc_system = 'aws-api' OR db_system IN ('dynamodb', 'aws.dynamodb') "
@@ -103,7 +108,7 @@ def classified_sql(source: str) -> str:
         END AS aws,
         coalesce(rpc_method, db_operation) AS op,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
-        s3_bucket, faas_invoked_name AS fn,
+        s3_bucket, faas_invoked_name AS fn, links,
         upper(http_method) AS method, http_url, http_route, server_address AS host,
         server_port AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
@@ -229,16 +234,16 @@ def _aws_facts(lone: bool) -> str:
     WHEN aws = 'events' AND op = 'PutEvents' THEN
         CASE WHEN len(events) > 0 THEN {
         each(put_events, _event("events[1]", default_bus), "'events-put'", "op", "true")
-    } ELSE {one("'events-put'", f"'default{SEP}?{SEP}?'", "op", "true")} END
-    WHEN aws = 'kinesis' AND op IN ('PutRecord', 'PutRecords', 'GetRecords', 'SubscribeToShard')
+    } ELSE {one("'events-put'", f"'{UNNAMED}{SEP}{UNNAMED}{SEP}{UNNAMED}'", "op", "true")} END
+    WHEN aws = 'kinesis' AND op IN {sql_list(KINESIS_PUT_OPS + KINESIS_READ_OPS)}
         THEN {
         one(
-            "CASE WHEN op IN ('PutRecord', 'PutRecords') THEN 'kinesis-put' "
+            f"CASE WHEN op IN {sql_list(KINESIS_PUT_OPS)} THEN 'kinesis-put' "
             "ELSE 'kinesis-read' END",
             "coalesce(stream_name, nullif(regexp_extract(stream_arn, 'stream/([^/]+)', 1), "
             "''), dest, '?')",
             "op",
-            "op IN ('PutRecord', 'PutRecords')",
+            f"op IN {sql_list(KINESIS_PUT_OPS)}",
         )
     }
     WHEN aws = 's3' AND coalesce(op, '') NOT IN ('CreateBucket', 'DeleteBucket', 'ListBuckets',
@@ -269,8 +274,57 @@ _PATH = (
 )
 
 
-def facts_sql(spans: str) -> str:
-    """One row per (span, target) an integration has, from `spans` (classified_sql's rows)."""
+# GraphQL is served at a path named graphql (`/graphql`, `/api/graphql`); no stock HTTP
+# instrumentation records the operation, seamscope's hooks do (graphql.operation.*).
+_GRAPHQL_PATH = (
+    "contains(lower(coalesce(callee_route, http_url)), 'graphql') "
+    f"AND regexp_matches(coalesce(callee_route, {_PATH}), '(^|/)graphql/?$', 'i')"
+)
+
+
+def _json(column: str, key: str) -> str:
+    return f"json_extract_string({column}, '$.\"{key}\"')"
+
+
+# A Lambda function's own invocation span (not an HTTP one): what identifies it.
+_INVOCATION_KEYS = (
+    "faas.invocation_id",
+    "faas.execution",
+    "faas.trigger",
+    "aws.lambda.invoked_arn",
+)
+_FUNCTION_ARN = (
+    f"coalesce({_json('attributes', 'aws.lambda.invoked_arn')}, "
+    f"{_json('attributes', 'cloud.resource_id')}, {_json('attributes', 'faas.id')}, "
+    f"{_json('resource', 'cloud.resource_id')}, {_json('resource', 'faas.id')})"
+)
+
+
+def invocations_sql(source: str) -> str:
+    """The invocation spans of Lambda functions that are not HTTP requests (SQS, stream and
+    event triggers), with the function's name, from `source` (a relation with SPAN_COLUMNS).
+
+    A separate relation: its filter is on typed columns only, so the JSON attributes are read
+    for the few spans that pass it, not for every span of the store.
+    """
+    present = " OR ".join(f"{_json('attributes', k)} IS NOT NULL" for k in _INVOCATION_KEYS)
+    return f"""
+SELECT trace_id, span_id, parent_span_id, service_name AS svc, service_namespace AS ns,
+       service_role AS role, service_instance AS inst, start_time, duration_ns,
+       status_code = 'ERROR' AS err, links,
+       coalesce(nullif(regexp_extract({_FUNCTION_ARN}, ':function:([^:]+)', 1), ''),
+                {_json("attributes", "faas.name")}, {_json("resource", "faas.name")}, name)
+           AS fn
+FROM {source}
+WHERE kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL
+  AND messaging_system IS NULL AND ({present})
+"""
+
+
+def facts_sql(spans: str, invocations: str) -> str:
+    """One row per (span, target) an integration has, from `spans` (classified_sql's rows) and
+    `invocations` (invocations_sql's). Consumers keep their span links (JSON), which join them
+    to the producer's span."""
     return f"""
 WITH callees AS (
     SELECT trace_id, parent_span_id, min(svc) AS callee_svc, min(ns) AS callee_ns,
@@ -285,15 +339,18 @@ http AS (
     WHERE c.cat = 'http'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
-      AND NOT EXISTS (
+      -- Under an AWS span, an HTTP span is the SDK call's own request, unless a traced server
+      -- answered it (a message handler's call under the Java agent's process span).
+      AND (callees.callee_svc IS NOT NULL OR NOT EXISTS (
           SELECT 1 FROM {spans} AS a
           WHERE a.cat = 'aws' AND a.trace_id = c.trace_id AND a.span_id = c.parent_span_id
-      )
+      ))
 ),
 facts AS (
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-        CASE WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL THEN 'graphql' ELSE 'http' END
-            AS fkind,
+        CASE WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL THEN 'graphql'
+             WHEN method IN ('POST', 'GET') AND {_GRAPHQL_PATH} THEN 'graphql-path'
+             ELSE 'http' END AS fkind,
         coalesce(lower(host), '?') || ':' || coalesce(CAST(port AS VARCHAR), '') AS target,
         callee_svc, callee_ns,
         CASE
@@ -302,20 +359,26 @@ facts AS (
             ELSE coalesce(method, '?') || ' ' || coalesce(callee_route, {_PATH})
         END AS op,
         CASE WHEN gql_type IS NOT NULL THEN gql_type = 'mutation'
-             ELSE coalesce(method, 'GET') NOT IN {sql_list(READ_METHODS)} END AS is_write
+             ELSE coalesce(method, 'GET') NOT IN {sql_list(READ_METHODS)} END AS is_write,
+        NULL AS links
     FROM http
     UNION ALL
     SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-           f.k, f.t, NULL, NULL, f.op, f.w
+           f.k, f.t, NULL, NULL, f.op, f.w, links
     FROM (
         SELECT *, unnest({AWS_FACTS}) AS f FROM {spans} WHERE cat = 'aws'
     )
+    UNION ALL
+    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
+           'lambda-run', fn, NULL, NULL, 'Invoke', false, links
+    FROM {invocations}
 )
 SELECT
     trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
     fkind, target, callee_svc, callee_ns, op, is_write,
     hash(coalesce(svc, '~'), coalesce(ns, '~'), fkind, target, coalesce(callee_svc, '~'),
-         coalesce(callee_ns, '~'), coalesce(op, '~'), is_write) AS gkey
+         coalesce(callee_ns, '~'), coalesce(op, '~'), is_write) AS gkey,
+    links
 FROM facts
 """
 

@@ -19,12 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.classifiers.mechanisms import MECHANISM, RESOURCES
+from seamscope.tracer.discover import EVENTBRIDGE_RULE, ROUTE_KINDS, Route
 from seamscope.tracer.errors import SeamscopeError
 
 DEFAULT_LANDSCAPE = "seamscope.toml"
 ROLES = ("webapp", "bff", "backend", "worker", "job")
 OWNED_KINDS = tuple(dict.fromkeys(r.owners for r in RESOURCES))
-_TOP_KEYS = ("systems", "owners", "vendors", "data_leaders", "exceptions", "edges")
+_TOP_KEYS = ("systems", "owners", "vendors", "data_leaders", "exceptions", "edges", "routes")
+_ROUTE_KEYS = (
+    "kind",
+    "source",
+    "target",
+    "name",
+    "event_sources",
+    "detail_types",
+    "account",
+    "region",
+)
 
 
 class LandscapeError(SeamscopeError):
@@ -80,6 +91,8 @@ class Landscape:
     declared_edges: tuple[DeclaredEdge, ...] = ()
     # Where the file names a system: (dotted key, system, line), for errors that name the line.
     system_refs: tuple[tuple[str, str, int], ...] = field(default=(), compare=False)
+    # The account's wiring declared by hand ([[routes]]), as `seamscope discover aws` stores it.
+    routes: tuple[Route, ...] = ()
 
     @property
     def declared(self) -> bool:
@@ -100,6 +113,7 @@ class Landscape:
                 for d in self.leaders
             ],
             "rest": sorted(self.rest_allowed_webapps),
+            "routes": [r.to_json() for r in self.routes],
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -383,6 +397,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         )
 
     return Landscape(
+        routes=_routes(r, data.get("routes", [])),
         path=str(path),
         components=components,
         systems=tuple(systems),
@@ -393,6 +408,66 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         declared_edges=tuple(edges),
         system_refs=tuple(refs),
     )
+
+
+def _routes(r: _Reader, raw: Any) -> tuple[Route, ...]:
+    """[[routes]]: the wiring declared by hand, checked as `seamscope discover aws` checks what
+    it reads (tracer/discover.py ROUTE_KINDS)."""
+    if not isinstance(raw, list):
+        raise r.fail(("routes",), "expected an array of tables: [[routes]]")
+    routes: list[Route] = []
+    for i, body in enumerate(raw):
+        key: tuple[str | int, ...] = ("routes", i)
+        body = r.table(body, key)
+        r.only(body, _ROUTE_KEYS, key)
+        for needed in ("kind", "source", "target"):
+            if needed not in body:
+                raise r.fail(key, f"a route needs {needed!r}")
+        kind = r.string(body["kind"], (*key, "kind"))
+        if kind not in ROUTE_KINDS:
+            raise r.fail(
+                (*key, "kind"), f"unknown kind {kind!r} (expected one of: {', '.join(ROUTE_KINDS)})"
+            )
+        lists: dict[str, tuple[str, ...] | None] = {}
+        for field_name in ("event_sources", "detail_types"):
+            if field_name in body and kind != EVENTBRIDGE_RULE:
+                raise r.fail(
+                    (*key, field_name), f"only an {EVENTBRIDGE_RULE} route has {field_name}"
+                )
+            lists[field_name] = (
+                r.strings(body[field_name], (*key, field_name)) if field_name in body else None
+            )
+        pattern = {
+            k: list(v)
+            for k, v in (("source", lists["event_sources"]), ("detail-type", lists["detail_types"]))
+            if v is not None
+        }
+        route = Route(
+            route_id=f"declared:{i + 1}",
+            kind=kind,
+            source=r.string(body["source"], (*key, "source")),
+            target=r.string(body["target"], (*key, "target")),
+            event_sources=lists["event_sources"],
+            detail_types=lists["detail_types"],
+            name=r.string(body["name"], (*key, "name")) if "name" in body else None,
+            pattern=json.dumps(pattern) if pattern else None,
+            origin="declared",
+            account=r.string(body["account"], (*key, "account")) if "account" in body else None,
+            region=r.string(body["region"], (*key, "region")) if "region" in body else None,
+            discovered_at=None,
+        )
+        for end in ("source", "target"):
+            allowed = ROUTE_KINDS[kind][0 if end == "source" else 1]
+            value = getattr(route, end)
+            if not any(value.startswith(p) and len(value) > len(p) for p in allowed):
+                what = "leave from" if end == "source" else "target"
+                raise r.fail(
+                    (*key, end),
+                    f"{value!r} is not a node id {kind} may {what} "
+                    f"({', '.join(p + '<name>' for p in allowed)})",
+                )
+        routes.append(route)
+    return tuple(routes)
 
 
 def _edge_line(lines: _Lines, index: int) -> int:

@@ -17,6 +17,8 @@ from seamscope.classifiers.results import sql_list
 
 # Separator inside composite targets (EventBridge: bus, source, detail-type).
 SEP = "\x1f"
+# A name no span carries (a queue, a stream, a bus): never joined by name, never owned.
+UNNAMED = "?"
 
 
 class Side(StrEnum):
@@ -145,6 +147,9 @@ class FactKind:
     joins: Callable[[str], str] | None = None  # target -> the channel, when not the resource
     ownership: Ownership | None = None
     through_queue: bool = False  # delivered through an SQS queue, named last in the target
+    # A receive whose handling is gathered (what the consumer does next): EventBridge events
+    # arrive this way, recognised by hooks or only later by a rule's route.
+    handled: bool = False
 
     def resource_name(self, target: str) -> str:
         return self.names(target)
@@ -162,18 +167,25 @@ class FactKind:
 FACT_KINDS: tuple[FactKind, ...] = (
     FactKind("http", Side.CALL, REST),
     FactKind("graphql", Side.CALL, GRAPHQL),
+    # A POST or GET to a path named graphql whose span records no operation.
+    FactKind("graphql-path", Side.CALL, GRAPHQL),
     FactKind("dynamodb", Side.CALL, DYNAMODB, ownership=Ownership.WRITTEN),
     FactKind("s3", Side.CALL, S3, ownership=Ownership.WRITTEN),
     FactKind("lambda", Side.CALL, LAMBDA),
     FactKind("events-put", Side.PRODUCE, EVENTBRIDGE, _bus, _event, Ownership.WRITTEN),
-    FactKind("events-recv", Side.CONSUME, EVENTBRIDGE, _bus, _event, through_queue=True),
+    FactKind(
+        "events-recv", Side.CONSUME, EVENTBRIDGE, _bus, _event, through_queue=True, handled=True
+    ),
     FactKind("sqs-send", Side.PRODUCE, SQS, ownership=Ownership.WRITTEN),
-    FactKind("sqs-recv", Side.CONSUME, SQS, ownership=Ownership.READ),
+    FactKind("sqs-recv", Side.CONSUME, SQS, ownership=Ownership.READ, handled=True),
     FactKind("sns-pub", Side.PRODUCE, SNS, topic_name, ownership=Ownership.WRITTEN),
     FactKind("sns-recv", Side.CONSUME, SNS, _received_topic, through_queue=True),
     FactKind("kinesis-put", Side.PRODUCE, KINESIS, ownership=Ownership.WRITTEN),
     FactKind("kinesis-read", Side.CONSUME, KINESIS),
     FactKind("stream-read", Side.CONSUME, DYNAMODB_STREAMS),
+    # A Lambda function's own invocation (not over HTTP): what feeds it comes from a link to the
+    # producer's span or from the account's wiring (an event-source mapping, a subscription).
+    FactKind("lambda-run", Side.CONSUME, LAMBDA, handled=True),
 )
 FACT_KIND: dict[str, FactKind] = {k.name: k for k in FACT_KINDS}
 
@@ -181,3 +193,7 @@ FACT_KIND: dict[str, FactKind] = {k.name: k for k in FACT_KINDS}
 def sql_kinds(*sides: Side) -> str:
     """The fact kinds of these sides as a SQL list: ``('http', 'graphql', ...)``."""
     return sql_list(k.name for k in FACT_KINDS if k.side in sides)
+
+
+HANDLED_KINDS = sql_list(k.name for k in FACT_KINDS if k.handled)
+"""The receives whose handling is gathered, as a SQL list."""

@@ -46,6 +46,12 @@ class EdgeFacts:
     leader_reason: str | None = None
     handling: Handling = field(default_factory=Handling)
     polling: Polling | None = None
+    # A fact the decision needs that the spans do not carry: the edge is unresolved, and this
+    # says what was missing and how to supply it.
+    missing: str | None = None
+    # What was inferred on the way (a GraphQL call from its path, a lease table), in words: the
+    # label's reason says it.
+    notes: tuple[str, ...] = ()
 
     @property
     def same_system(self) -> bool:

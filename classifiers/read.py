@@ -566,6 +566,11 @@ class Snapshot:
             rule.fix if rule else None,
         )
 
+    def unresolved(self) -> list[Finding]:
+        """Edges a missing fact left unresolved: no finding, but worth listing (what to supply)."""
+        found = [self.finding(e) for e in self.edges if e.verdict is Verdict.UNRESOLVED]
+        return sorted(found, key=lambda f: (f.source, f.target, f.edge.mechanism))
+
     def findings(self, *, strict: bool = True) -> list[Finding]:
         """Anti-patterns (and with strict, smells), worst first, then by rule and ends."""
         verdicts = FINDINGS if strict else (Verdict.ANTI_PATTERN,)

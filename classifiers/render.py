@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -19,7 +19,12 @@ from seamscope.classifiers.results import Finding, Node, Verdict
 # ---- findings ---------------------------------------------------------------------------------
 
 
-def findings_text(new: list[Finding], known: list[Finding], gone: list[dict[str, Any]]) -> str:
+def findings_text(
+    new: list[Finding],
+    known: list[Finding],
+    gone: list[dict[str, Any]],
+    unresolved: Sequence[Finding] = (),
+) -> str:
     lines: list[str] = []
     for title, items in (("New", new), ("Known (in the baseline)", known)):
         if not items:
@@ -42,16 +47,28 @@ def findings_text(new: list[Finding], known: list[Finding], gone: list[dict[str,
             lines.append(f"  {g['rule_id']} {g['from']} -> {g['to']} [{g['mechanism']}]")
     if not lines:
         lines.append("No findings.")
+    if unresolved:
+        lines.append(f"Unresolved (no finding, a fact is missing): {len(unresolved)}")
+        for f in unresolved:
+            e = f.edge
+            lines.append(f"  {f.source} -> {f.target} [{e.mechanism}, {e.span_count} spans]")
+            lines.append(f"      why: {e.reason}")
     return "\n".join(lines)
 
 
-def findings_json(new: list[Finding], known: list[Finding], gone: list[dict[str, Any]]) -> str:
+def findings_json(
+    new: list[Finding],
+    known: list[Finding],
+    gone: list[dict[str, Any]],
+    unresolved: Sequence[Finding] = (),
+) -> str:
     return json.dumps(
         {
             "findings": [f.as_json() for f in new + known],
             "new": len(new),
             "known": len(known),
             "no_longer_seen": gone,
+            "unresolved": [f.as_json() for f in unresolved],
         },
         indent=2,
         default=str,

@@ -30,6 +30,9 @@ class Verdict(StrEnum):
     SMELL = "smell"
     ANTI_PATTERN = "anti-pattern"
     UNCLASSIFIED = "unclassified"
+    # A fact the decision needs is missing from the spans (a queue no span names, a consumer
+    # never seen): shown with what was missing, never as a pattern or anti-pattern.
+    UNRESOLVED = "unresolved"
 
     @property
     def rank(self) -> int:
@@ -60,9 +63,34 @@ _LOOK: dict[Verdict, tuple[int, str, str]] = {
     Verdict.ANTI_PATTERN: (0, "bold red", "✗"),
     Verdict.SMELL: (1, "yellow", "!"),
     Verdict.UNCLASSIFIED: (2, "bright_blue", "?"),
-    Verdict.PATTERN: (3, "green", "✓"),
+    Verdict.UNRESOLVED: (3, "magenta", "…"),
+    Verdict.PATTERN: (4, "green", "✓"),
 }
 FINDINGS: tuple[Verdict, ...] = (Verdict.ANTI_PATTERN, Verdict.SMELL)
+
+
+class Evidence(StrEnum):
+    """What joined an edge's two ends, strongest first (the store keeps the value)."""
+
+    TRACE = "trace"  # the other end's span is a child in the same trace (context carried)
+    LINK = "link"  # a span link from the consumer's span to the producer's
+    HOOK = "hook"  # event identity seamscope's hooks recorded (bus, source, detail-type; topic)
+    DISCOVERED = "discovered"  # the account's wiring, read by `seamscope discover aws`
+    DECLARED = "declared"  # a route declared in the landscape file's [[routes]]
+    NAME = "name"  # the span names the resource; producers and consumers by the same name
+    HOST = "host"  # an HTTP call's host and port: the component that serves it, or a vendor
+    NONE = "none"  # nothing joined the other end: the edge is unresolved
+
+    @property
+    def strength(self) -> int:
+        """0 for the strongest: an edge joined several ways records the strongest."""
+        return _EVIDENCE_ORDER.index(self)
+
+    def stronger(self, other: Evidence) -> Evidence:
+        return self if self.strength <= other.strength else other
+
+
+_EVIDENCE_ORDER: tuple[Evidence, ...] = tuple(Evidence)
 
 
 def sql_list(values: Iterable[str]) -> str:
@@ -170,11 +198,16 @@ class Edge:
         str,
         Col(
             "VARCHAR NOT NULL",
-            "`P101` ... `A401`, or `unclassified` (`seamscope patterns` lists them)",
+            "`P101` ... `A401`, `unclassified` or `unresolved` (`seamscope patterns` lists them)",
         ),
     ]
     verdict: Annotated[
-        Verdict, Col("VARCHAR NOT NULL", "`pattern`, `anti-pattern`, `smell`, `unclassified`")
+        Verdict,
+        Col(
+            "VARCHAR NOT NULL",
+            "`pattern`, `anti-pattern`, `smell`, `unclassified`, `unresolved` (a fact the "
+            "decision needs is missing: the reason says which)",
+        ),
     ]
     reason: Annotated[str | None, Col("VARCHAR", "why this rule, in terms of the evidence seen")]
     operations: Annotated[
@@ -188,6 +221,18 @@ class Edge:
     first_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "earliest span")]
     last_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "latest span")]
     sample_trace_id: Annotated[str | None, Col("VARCHAR", "a trace to look at")]
+    evidence: Annotated[
+        Evidence,
+        Col(
+            "VARCHAR NOT NULL",
+            "what joined the two ends, strongest first: `trace` (the other end's span is a child "
+            "in the same trace), `link` (a span link to the producer's span), `hook` (event "
+            "identity recorded by seamscope's hooks), `discovered` / `declared` (a route of "
+            "`aws_routes` or the landscape file), `name` (the span names the resource; producer "
+            "and consumer by the same name), `host` (an HTTP call's host and port), `none` "
+            "(nothing: unresolved)",
+        ),
+    ]
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Edge:
@@ -240,6 +285,7 @@ class Finding:
             "mechanism": e.mechanism,
             "direction": e.direction,
             "via": e.via,
+            "evidence": e.evidence,
             "span_count": e.span_count,
             "error_count": e.error_count,
             "sample_trace_id": e.sample_trace_id,
@@ -293,8 +339,8 @@ def _converters(record: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
     out = []
     for c in columns(record):
         hint = hints[c.name]
-        if hint is Verdict:
-            convert: Callable[[Any], Any] = Verdict
+        if hint is Verdict or hint is Evidence:
+            convert: Callable[[Any], Any] = hint
         elif hint is bool or hint is int:
             convert = hint
         elif typing.get_origin(hint) is tuple:

@@ -76,7 +76,8 @@ INTERNAL_DDL: tuple[str, ...] = (
     svc VARCHAR NOT NULL, ns VARCHAR NOT NULL, role VARCHAR NOT NULL, n BIGINT NOT NULL,
     PRIMARY KEY (svc, ns, role)
 )""",
-    # EventBridge receives, for attributing a worker's untraced handling by instance and time.
+    # Receives (mechanisms.HANDLED_KINDS), for attributing a worker's untraced handling by
+    # instance and time.
     """CREATE TABLE IF NOT EXISTS classifier_receives (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, inst VARCHAR NOT NULL,
     start_time TIMESTAMPTZ NOT NULL, gkey UBIGINT NOT NULL
@@ -91,6 +92,19 @@ INTERNAL_DDL: tuple[str, ...] = (
     trace_id VARCHAR NOT NULL, root_span_id VARCHAR NOT NULL,
     svc VARCHAR, ns VARCHAR, inst VARCHAR, name VARCHAR, start_time TIMESTAMPTZ NOT NULL,
     scans VARCHAR[], writes UBIGINT[], listens BOOLEAN
+)""",
+    # Span links of consumers (and the consumer's span): joined to the producer's span when it is
+    # stored, before or after.
+    """CREATE TABLE IF NOT EXISTS classifier_links (
+    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, gkey UBIGINT NOT NULL,
+    start_time TIMESTAMPTZ NOT NULL,
+    linked_trace_id VARCHAR NOT NULL, linked_span_id VARCHAR NOT NULL
+)""",
+    # Consumer groups joined to producer groups by their spans: `trace` (the consumer's span is
+    # the producer's child) or `link`.
+    """CREATE TABLE IF NOT EXISTS classifier_joins (
+    cons_gkey UBIGINT NOT NULL, prod_gkey UBIGINT NOT NULL, how VARCHAR NOT NULL,
+    PRIMARY KEY (cons_gkey, prod_gkey, how)
 )""",
     # Which edges each group's spans belong to (a producer's send may feed several consumers).
     """CREATE TABLE IF NOT EXISTS classifier_group_edges (

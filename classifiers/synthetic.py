@@ -4,7 +4,8 @@
 
 Every trace has ten spans: a webapp's GraphQL call to its BFF and the BFF's server span, the
 BFF's REST call to a backend and its server span, the backend's GetItem and PutItem, its
-PutEvents, a worker's SQS receive of that event, the worker's POST to a vendor and its SQS send.
+PutEvents, a worker's SQS receive (of that event in even traces; in odd ones, of what its own
+system's workers send), the worker's POST to a vendor and its SQS send.
 Forty systems; 10k spans per batch, 10k spans per second of simulated time.
 """
 
@@ -58,8 +59,8 @@ _VALUES = """
     CASE WHEN p IN (4, 5) THEN ['Table' || k] END AS db_tables,
     CASE WHEN p IN (7, 9) THEN 'aws.sqs' END AS messaging_system,
     NULL AS messaging_operation,
-    CASE WHEN p = 7 THEN 'events-q-' || k WHEN p = 9 THEN 'jobs-q-' || k END
-        AS messaging_destination,
+    CASE WHEN p = 7 AND (i // 10) % 2 = 0 THEN 'events-q-' || k
+         WHEN p IN (7, 9) THEN 'jobs-q-' || k END AS messaging_destination,
     CASE WHEN p IN (0, 1) THEN 'POST' WHEN p IN (2, 3) THEN 'GET' WHEN p = 8 THEN 'POST' END
         AS http_method,
     CASE p WHEN 0 THEN 'http://bff-' || k || ':4000/graphql'
@@ -76,7 +77,8 @@ _VALUES = """
     CASE WHEN p IN (0, 1) THEN 4000 WHEN p IN (2, 3) THEN 5000 ELSE 443 END AS server_port,
     CASE WHEN p = 0 THEN 'Shortlist' END AS graphql_operation_name,
     CASE WHEN p = 0 THEN 'query' END AS graphql_operation_type,
-    CASE WHEN p IN (6, 7) THEN [{{'bus': CASE WHEN p = 6 THEN 'default' END,
+    CASE WHEN p = 6 OR (p = 7 AND (i // 10) % 2 = 0)
+         THEN [{{'bus': CASE WHEN p = 6 THEN 'default' END,
                                  'source': 'sys' || k, 'detail_type': 'ItemChanged'}}] END
         AS events,
     NULL AS sns_topics, NULL AS stream_name, NULL AS stream_arn, NULL AS s3_bucket,

@@ -96,14 +96,15 @@ def check(
     known = [f for f in findings if f.key in known_keys]
     current = {f.key for f in findings}
     gone = [b for k, b in known_keys.items() if k not in current]
+    unresolved = snapshot.unresolved()
     if fmt == "json":
-        click.echo(findings_json(new, known, gone))
+        click.echo(findings_json(new, known, gone, unresolved))
     elif fmt == "sarif":
         click.echo(findings_sarif(new, known))
     elif fmt == "junit":
         click.echo(findings_junit(new, known, failing), nl=False)
     else:
-        click.echo(findings_text(new, known, gone))
+        click.echo(findings_text(new, known, gone, unresolved))
     if gone and fmt != "text":
         click.echo(
             f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",

@@ -5,7 +5,7 @@ Two processes of tests/e2e/node/service.js (packages pinned by its package-lock.
 by `make setup`): orders-api makes one call of each kind (DynamoDB, SQS, SNS, EventBridge,
 Kinesis) and calls billing-api over HTTP; billing-api receives from the queue and reads the
 stream. The test asserts what a user then finds in the store, and the labels `seamscope edges`
-gives: those already right, and (xfail strict) those issue 11 must fix.
+gives, unresolved (with why) where the stock spans lack the fact.
 """
 
 from __future__ import annotations
@@ -294,25 +294,9 @@ LABELS: dict[str, Expectation] = {
     "eventbridge": NO_EVENT,
     "sns": Unresolved("no subscriber of the topic was seen", ("subscri", "consumer")),
 }
-TODAY: dict[str, str] = {
-    "kinesis": "aws.kinesis.stream.name unread: joined at kinesis:stream/?",
-    "eventbridge": "the PutEvents edge does not say that bus, source and detail-type are missing",
-    "sns": "a publish with no subscriber seen is labelled P402",
-}
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(
-            key,
-            marks=[pytest.mark.xfail(strict=True, reason=f"issue 11: {TODAY[key]}")]
-            if key in TODAY
-            else [],
-        )
-        for key in LABELS
-    ],
-)
+@pytest.mark.parametrize("key", list(LABELS))
 def test_seamscope_edges_labels_the_node_service(run: Run, key: str) -> None:
     case = _case(run, key)
     case = Case(

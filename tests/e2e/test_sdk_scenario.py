@@ -2,7 +2,7 @@
 through `seamscope ingest` and `seamscope edges --landscape` as real processes.
 
 The same cases and expectations as tests/unit/classifiers/test_sdk_scenario.py (the in-process
-variant); both mark the same cases xfail(strict) until issue 11's classifier work lands.
+variant), from the spans alone and with the account's wiring declared in the landscape file.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import pytest
 from tests.e2e.test_classify_otlp import otlp_json
 from tests.fixtures.sdks import SDKS
 from tests.fixtures.sdks.expected import Case, params, problems, unnamed_joins, unnamed_params
-from tests.fixtures.sdks.scenario import LANDSCAPE, build
+from tests.fixtures.sdks.scenario import LANDSCAPE, build, declared_routes
 
 pytestmark = pytest.mark.e2e
 
-Edges = Callable[[str], list[dict[str, Any]]]
+Edges = Callable[[str, bool], list[dict[str, Any]]]
 RUN = [sys.executable, "-m", "seamscope.cli"]
 
 
@@ -37,41 +37,70 @@ def _run(*args: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def edges_of(tmp_path_factory: pytest.TempPathFactory) -> Edges:
-    cache: dict[str, list[dict[str, Any]]] = {}
+    cache: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+    stores: dict[str, Path] = {}
 
-    def get(sdk: str) -> list[dict[str, Any]]:
-        if sdk not in cache:
-            folder = tmp_path_factory.mktemp(sdk)
-            traces = folder / "traces.jsonl"
-            traces.write_text(otlp_json(build(SDKS[sdk]).in_end_order()))
+    def get(sdk: str, wired: bool) -> list[dict[str, Any]]:
+        if (sdk, wired) not in cache:
+            folder = tmp_path_factory.mktemp(f"{sdk}-{wired}")
+            if sdk not in stores:
+                traces = folder / "traces.jsonl"
+                traces.write_text(otlp_json(build(SDKS[sdk]).in_end_order()))
+                stores[sdk] = folder / "store.duckdb"
+                _run("ingest", str(traces), "--db", str(stores[sdk]), cwd=folder)
             landscape = folder / "landscape.toml"
-            landscape.write_text(LANDSCAPE)
-            db = folder / "store.duckdb"
-            _run("ingest", str(traces), "--db", str(db), cwd=folder)
+            landscape.write_text(LANDSCAPE + (declared_routes() if wired else ""))
             out = _run(
                 "edges",
                 "--db",
-                str(db),
+                str(stores[sdk]),
                 "--landscape",
                 str(landscape),
                 "--format",
                 "json",
                 cwd=folder,
             )
-            cache[sdk] = json.loads(out)
-        return cache[sdk]
+            cache[(sdk, wired)] = json.loads(out)
+        return cache[(sdk, wired)]
 
     return get
 
 
+@pytest.mark.parametrize("wired", [False, True], ids=["spans", "declared-routes"])
 @pytest.mark.parametrize(("case", "sdk"), params())
-def test_integration_gets_the_guideline_label(case: Case, sdk: str, edges_of: Edges) -> None:
-    assert problems(case, sdk, edges_of(sdk)) == []
+def test_integration_gets_the_guideline_label(
+    case: Case, sdk: str, wired: bool, edges_of: Edges
+) -> None:
+    assert problems(case, sdk, edges_of(sdk, wired), wired=wired) == []
 
 
 @pytest.mark.parametrize("sdk", unnamed_params())
 def test_no_edge_rests_on_an_unnamed_resource(sdk: str, edges_of: Edges) -> None:
-    assert unnamed_joins(edges_of(sdk)) == []
+    assert unnamed_joins(edges_of(sdk, False)) == []
+    assert unnamed_joins(edges_of(sdk, True)) == []
+
+
+def test_check_lists_unresolved_edges_and_does_not_fail_on_them(tmp_path: Path) -> None:
+    """A Go fleet: its anti-patterns accepted in a baseline, `seamscope check` passes and lists
+    what it could not resolve, with why."""
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(otlp_json(build(SDKS["go-0.64"]).in_end_order()))
+    landscape = tmp_path / "landscape.toml"
+    landscape.write_text(LANDSCAPE)
+    db = tmp_path / "store.duckdb"
+    _run("ingest", str(traces), "--db", str(db), cwd=tmp_path)
+    store = ["--db", str(db), "--landscape", str(landscape)]
+    baseline = str(tmp_path / "baseline.json")
+    _run("check", *store, "--update-baseline", "--baseline", baseline, cwd=tmp_path)
+    out = _run("check", *store, "--baseline", baseline, cwd=tmp_path)
+    assert "Unresolved (no finding, a fact is missing):" in out
+    assert "the PutEvents span of orders/orders-api carries no bus, source or detail-type" in out
+    assert "A401" not in out  # the stream reader's lease table is no replication
+    report = json.loads(
+        _run("check", *store, "--baseline", baseline, "--format", "json", cwd=tmp_path)
+    )
+    assert report["new"] == 0 and report["unresolved"]
+    assert {f["verdict"] for f in report["unresolved"]} == {"unresolved"}
 
 
 def test_links_survive_the_file_and_the_store(tmp_path: Path) -> None:

@@ -520,7 +520,7 @@ def write_manual_edges(store: Store, labelled: list[Labelled]) -> None:
             (T0 + (index * 10 + edge.spans - 1) * 1000 * MS) / 1e9, tz=UTC
         )
         con.execute(
-            "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO edges VALUES ({', '.join('?' * 21)})",
             [
                 edge_id,
                 src,
@@ -542,6 +542,7 @@ def write_manual_edges(store: Store, labelled: list[Labelled]) -> None:
                 first,
                 last,
                 _hex(f"trace-{index}-0", 32),
+                "host" if edge.direction == "call" else "name",
             ],
         )
         for item in labelled:

@@ -412,7 +412,7 @@ def _add_new_edge(path: Path) -> None:
             "INSERT INTO edges VALUES ('live-edge', 'component:search/indexer', "
             "'component:billing/billing-job', 'search', 'billing', 'rest', 'call', NULL, "
             "'system', 'P102', 'pattern', 'indexer calls billing REST', ['GET /api'], 1, 0, "
-            "5.0, 5.0, now(), now(), ?)",
+            "5.0, 5.0, now(), now(), ?, 'trace')",
             ["f" * 32],
         )
 
@@ -479,7 +479,7 @@ def _many_systems(path: Path, systems: int) -> None:
             )
             store.con.execute(
                 "INSERT INTO edges VALUES (?, ?, ?, ?, ?, 'rest', 'call', NULL, 'system', "
-                "'P102', 'pattern', NULL, [], 1, 0, 1.0, 1.0, NULL, NULL, NULL)",
+                "'P102', 'pattern', NULL, [], 1, 0, 1.0, 1.0, NULL, NULL, NULL, 'trace')",
                 [
                     f"e{i}",
                     f"component:sys{i}/api",

@@ -1,9 +1,9 @@
 """Issue 11's scenario in every SDK's span shapes, through the real classifier in-process.
 
-One store per SDK (tests/fixtures/sdks/scenario.py), classified with the scenario's landscape;
-each integration is compared with the label tests/fixtures/sdks/expected.py gives it. The cases
-that fail today are marked xfail(strict): each one fails the suite as soon as it passes, so the
-mark is taken off with the fix.
+One store per SDK (tests/fixtures/sdks/scenario.py), classified with the scenario's landscape:
+from the spans alone, with the account's wiring as `seamscope discover aws` stores it, and with
+the same wiring declared in the landscape file. Each integration is compared with the label
+tests/fixtures/sdks/expected.py gives it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.read import snapshot
 from seamscope.tracer.access import connection_query
+from seamscope.tracer.discover import replace_routes
+from seamscope.tracer.store import Store
 from tests.fixtures.sdks import SDKS
 from tests.fixtures.sdks.expected import (
+    CASES,
     Case,
     params,
     problems,
@@ -28,43 +31,76 @@ from tests.fixtures.sdks.expected import (
     unnamed_joins,
     unnamed_params,
 )
-from tests.fixtures.sdks.scenario import LANDSCAPE, build
+from tests.fixtures.sdks.scenario import LANDSCAPE, build, declared_routes, discovered_routes
 
-Edges = Callable[[str], list[dict[str, Any]]]
+WIRINGS = ("none", "discovered", "declared")
+Edges = Callable[[str, str], list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
 def edges_of(tmp_path_factory: pytest.TempPathFactory) -> Edges:
-    cache: dict[str, list[dict[str, Any]]] = {}
+    cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
-    def get(sdk: str) -> list[dict[str, Any]]:
-        if sdk not in cache:
-            folder: Path = tmp_path_factory.mktemp(sdk)
+    def get(sdk: str, wiring: str) -> list[dict[str, Any]]:
+        if (sdk, wiring) not in cache:
+            folder: Path = tmp_path_factory.mktemp(f"{sdk}-{wiring}")
             path = build(SDKS[sdk]).store(folder / "store.duckdb")
+            if wiring == "discovered":
+                with Store.open(path) as store:
+                    kinds = sorted({r.kind for r in discovered_routes()})
+                    replace_routes(
+                        store.con,
+                        discovered_routes(),
+                        account="123456789012",
+                        region="eu-west-1",
+                        kinds=kinds,
+                    )
+            text = LANDSCAPE + (declared_routes() if wiring == "declared" else "")
             con = duckdb.connect(str(path))
             try:
-                classify(con, parse_landscape(LANDSCAPE, folder / "seamscope.toml"))
+                classify(con, parse_landscape(text, folder / "seamscope.toml"))
                 with con.cursor() as cursor:
-                    cache[sdk] = records(snapshot(connection_query(cursor)))
+                    cache[(sdk, wiring)] = records(snapshot(connection_query(cursor)))
             finally:
                 con.close()
-        return cache[sdk]
+        return cache[(sdk, wiring)]
 
     return get
 
 
+@pytest.mark.parametrize("wiring", WIRINGS)
 @pytest.mark.parametrize(("case", "sdk"), params())
-def test_integration_gets_the_guideline_label(case: Case, sdk: str, edges_of: Edges) -> None:
-    assert problems(case, sdk, edges_of(sdk)) == []
+def test_integration_gets_the_guideline_label(
+    case: Case, sdk: str, wiring: str, edges_of: Edges
+) -> None:
+    assert problems(case, sdk, edges_of(sdk, wiring), wired=wiring != "none") == []
 
 
+@pytest.mark.parametrize("wiring", WIRINGS)
 @pytest.mark.parametrize("sdk", unnamed_params())
-def test_no_edge_rests_on_an_unnamed_resource(sdk: str, edges_of: Edges) -> None:
-    assert unnamed_joins(edges_of(sdk)) == []
+def test_no_edge_rests_on_an_unnamed_resource(sdk: str, wiring: str, edges_of: Edges) -> None:
+    assert unnamed_joins(edges_of(sdk, wiring)) == []
+
+
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_wired_edges_say_where_the_join_came_from(sdk: str, edges_of: Edges) -> None:
+    """An edge the wiring joined says so (discovered or declared), one the spans joined says
+    what in them did; no edge rests on nothing but is labelled."""
+    for wiring in ("discovered", "declared"):
+        for e in edges_of(sdk, wiring):
+            if e["verdict"] == "unresolved":
+                continue
+            assert e["evidence"] != "none", e
+        evidence = {
+            (e["from"], e["to"]): e["evidence"]
+            for e in edges_of(sdk, wiring)
+            if e["mechanism"] == "eventbridge"
+        }
+        want = "hook" if sdk == "python-hooks" else wiring
+        assert evidence[("orders/orders-api", "billing/billing-ledger")] == want
 
 
 def test_every_sdk_and_case_has_an_expectation() -> None:
-    from tests.fixtures.sdks.expected import CASES
-
     for case in CASES:
         assert set(case.expected) == set(SDKS), case.key
+        assert set(case.wired) <= set(SDKS), case.key
