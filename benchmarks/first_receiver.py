@@ -1,0 +1,46 @@
+"""The first design's receiver, kept runnable as the peer of the receiver benchmark.
+
+`python -m benchmarks.first_receiver --db PATH --port N` runs `tracer.receiver.Receiver` in the
+configuration it had before issue 15: the body decoded in a thread of the receiver's process by
+the general OTLP walk, and the writer committing whatever is queued as soon as it sees it
+(nothing waits for requests still being decoded). It owns the store until SIGTERM or SIGINT,
+with no classification, as `seamscope collect --no-classify` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from seamscope.tracer.receiver import Receiver
+
+FIRST_DESIGN = {"decode_threads": 2, "decode_processes": 0}
+"""The Receiver's arguments for the first design."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.first_receiver")
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    receiver = Receiver(args.db, "127.0.0.1", args.port, **FIRST_DESIGN).start()  # type: ignore[arg-type]
+    print(f"receiving on {receiver.url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        receiver.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
