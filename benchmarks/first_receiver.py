@@ -17,7 +17,7 @@ from types import FrameType
 
 from seamscope.tracer.receiver import Receiver
 
-FIRST_DESIGN = {"decode_threads": 2, "decode_processes": 0}
+FIRST_DESIGN = {"decode_threads": 2, "decode_processes": 0, "group_wait_s": 0.0}
 """The Receiver's arguments for the first design."""
 
 

@@ -19,6 +19,7 @@ from seamscope.tracer.receiver import (
     SQL_TIMEOUT_S,
     TEMP_LIMIT,
     Receiver,
+    default_decoders,
 )
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
@@ -74,10 +75,10 @@ from seamscope.tracer.store import default_db_path
 )
 @click.option(
     "--decoders",
-    default=0,
-    show_default=True,
+    default=None,
     type=click.IntRange(0, 16),
-    help="Decoder processes (0: threads in this process).",
+    help="Decoder processes (0: threads in this process). Default: one per core, or threads "
+    "on a single core.",
 )
 @click.option(
     "--max-connections",
@@ -129,7 +130,7 @@ def collect(
     tee: Path | None,
     landscape: Path | None,
     no_classify: bool,
-    decoders: int,
+    decoders: int | None,
     max_connections: int | None,
     idle_timeout: float,
     sql_timeout: float,
@@ -159,7 +160,7 @@ def collect(
         max_body_bytes=max_body_mb * 1024 * 1024,
         tee_path=tee,
         after_commit=None if no_classify else classifier_hook(landscape),
-        decode_processes=decoders,
+        decode_processes=default_decoders() if decoders is None else decoders,
         allowed_hosts=allow_hosts,
         max_connections=max_connections,
         idle_timeout_s=idle_timeout,

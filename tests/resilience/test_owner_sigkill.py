@@ -323,3 +323,35 @@ def test_a_new_owner_waits_out_a_services_short_lock(db_path: Path, tmp_path: Pa
         assert holder.popen is not None and holder.popen.wait(30) == 0
     finally:
         holder.stop()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_decoder_processes_leave_with_a_killed_owner(db_path: Path, tmp_path: Path) -> None:
+    """A killed owner cannot stop its decoder processes: they notice and end themselves."""
+    owner = start_collector(db_path, tmp_path, "--no-classify", "--decoders", "2")
+    try:
+        assert _post(owner.port, _make_request("decoded", seed=5))  # the decoders are up
+        children = _children(owner.process.pid)
+        assert len(children) >= 2, children  # two decoders (and multiprocessing's tracker)
+        popen = owner.process.popen
+        assert popen is not None
+        os.kill(popen.pid, signal.SIGKILL)  # the owner alone, not its process group
+        popen.wait(timeout=30)
+        _wait_for("the decoder processes ended", lambda: not any(_alive(c) for c in children))
+    finally:
+        owner.process.stop()  # the whole group: what the test would otherwise leave
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

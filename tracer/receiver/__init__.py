@@ -20,13 +20,13 @@ import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import OwnerInfo, publish, withdraw
-from seamscope.tracer.receiver.decode import Decoders
+from seamscope.tracer.receiver.decode import Decoders, default_decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.receiver.server import MAX_INFLIGHT, PortInUse, Server, bind
 from seamscope.tracer.receiver.sql import SQL_MAX_BYTES, SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
-from seamscope.tracer.receiver.writer import AfterCommit, Writer
+from seamscope.tracer.receiver.writer import GROUP_WAIT_S, AfterCommit, Writer
 from seamscope.tracer.store import (
     HARDENED_CONFIG,
     MEMORY_LIMIT,
@@ -49,6 +49,7 @@ __all__ = [
     "PortInUse",
     "Receiver",
     "ReceiverStats",
+    "default_decoders",
 ]
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -57,7 +58,12 @@ _OPEN_WAIT_S = 3.0
 
 
 class Receiver:
-    """Owns the store at db_path and receives OTLP/HTTP on host:port (port 0: any free port)."""
+    """Owns the store at db_path and receives OTLP/HTTP on host:port (port 0: any free port).
+
+    decode_processes > 0 decodes in that many processes of its own (`default_decoders` is what
+    `seamscope collect` takes), else in decode_threads threads of this process; group_wait_s is
+    how long a commit may wait for requests still being decoded (0: commit what is queued).
+    """
 
     def __init__(
         self,
@@ -70,6 +76,7 @@ class Receiver:
         tee_path: Path | None = None,
         decode_threads: int = 2,
         decode_processes: int = 0,
+        group_wait_s: float = GROUP_WAIT_S,
         sql_row_limit: int = SQL_ROW_LIMIT,
         sql_timeout_s: float = SQL_TIMEOUT_S,
         sql_max_bytes: int = SQL_MAX_BYTES,
@@ -100,6 +107,7 @@ class Receiver:
         self.owner: OwnerInfo | None = None
         self._decode_threads = decode_threads
         self._decode_processes = decode_processes
+        self.group_wait_s = group_wait_s
         self._writer: Writer | None = None
         self._decoders: Decoders | None = None
         self._sql: SqlEndpoint | None = None
@@ -142,6 +150,7 @@ class Receiver:
                 after_commit_interval_s=self.after_commit_interval_s,
                 drain_interval_s=self.drain_interval_s,
                 tee=self._tee,
+                group_wait_s=self.group_wait_s,
             )
             self._writer.drain()
             self._decoders = Decoders(self._decode_threads, self._decode_processes)

@@ -7,7 +7,10 @@ import asyncio
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
@@ -23,6 +26,7 @@ from seamscope.tracer.otlp import (
 )
 from seamscope.tracer.rows import SpanBatchBuilder
 
+_ORPHAN_POLL_S = 0.5
 Decoded = tuple[DecodeResult, pa.Table, str, str | None]
 """(result, spans table, batch key, tee line) of one request."""
 
@@ -48,10 +52,32 @@ def decode_request(
     return result, table, key, tee_line
 
 
+def default_decoders() -> int:
+    """Decoder processes by default: one per core this process may run on, none (threads) on
+    a single core, where a process of its own would only add the cost of moving the spans."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
 def _decoder_init() -> None:
-    """In a decoder process: Ctrl-C is for the owner (it stops the pool itself); warm up."""
+    """In a decoder process: Ctrl-C is for the owner (it stops the pool itself); leave when
+    the owner is gone (killed, it cannot stop the pool); warm up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_leave_with, args=(os.getppid(),), name="seamscope-orphan-watch", daemon=True
+    ).start()
     decode_request(b"", "identity", False, "warm-up", 1, False)
+
+
+def _leave_with(parent: int) -> None:
+    """Ends this process once its parent is gone (it is then adopted by another)."""
+    while True:
+        time.sleep(_ORPHAN_POLL_S)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def _nothing() -> None:

@@ -256,35 +256,46 @@ class Server:
             if not header_key or len(header_key) > _MAX_KEY_LEN or not header_key.isprintable():
                 header_key = batch_key(header_key.encode("utf-8", "replace"), "header")
         self.stats.add(requests=1)
+        # The writer may hold a commit back for this request while it is decoded; every path
+        # below settles the announcement (queued, or given up).
+        self.writer.expect()
+        queued = False
         try:
-            result, table, key, tee_line = await self.decoders.decode(
-                body, encoding, json_format, header_key, self.max_body_bytes, self.tee
-            )
-        except BrokenProcessPool:
-            self.stats.add(bad_requests=1)
-            response = _error(503, "a decoder process stopped; send again", json_format)
-            response.headers["Retry-After"] = "1"
-            return response
-        except TooLarge as exc:
-            self.stats.add(bad_requests=1)
-            return _error(413, str(exc), json_format)
-        except OtlpError as exc:
-            self.stats.add(bad_requests=1)
-            return _error(400, str(exc), json_format)
-        self.stats.add(received=result.accepted, rejected=result.rejected)
-        if result.rejected and not result.accepted:
-            return _error(400, f"no span could be stored: {result.error_message}", json_format)
-        stored = 0
-        if result.accepted:
-            outcome = await self._written(
-                lambda done: Work(Batch(table, key, SOURCE), done, tee_line)
-            )
-            if isinstance(outcome, BaseException):
-                text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-                response = _error(503, f"the store could not take the spans: {text}", json_format)
+            try:
+                result, table, key, tee_line = await self.decoders.decode(
+                    body, encoding, json_format, header_key, self.max_body_bytes, self.tee
+                )
+            except BrokenProcessPool:
+                self.stats.add(bad_requests=1)
+                response = _error(503, "a decoder process stopped; send again", json_format)
                 response.headers["Retry-After"] = "1"
                 return response
-            stored = outcome
+            except TooLarge as exc:
+                self.stats.add(bad_requests=1)
+                return _error(413, str(exc), json_format)
+            except OtlpError as exc:
+                self.stats.add(bad_requests=1)
+                return _error(400, str(exc), json_format)
+            self.stats.add(received=result.accepted, rejected=result.rejected)
+            if result.rejected and not result.accepted:
+                return _error(400, f"no span could be stored: {result.error_message}", json_format)
+            stored = 0
+            if result.accepted:
+                queued = True
+                outcome = await self._written(
+                    lambda done: Work(Batch(table, key, SOURCE), done, tee_line), expected=True
+                )
+                if isinstance(outcome, BaseException):
+                    text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
+                    response = _error(
+                        503, f"the store could not take the spans: {text}", json_format
+                    )
+                    response.headers["Retry-After"] = "1"
+                    return response
+                stored = outcome
+        finally:
+            if not queued:
+                self.writer.unexpect(nudge=True)
         response = web.Response(
             status=200,
             body=response_body(result, json_format=json_format),
@@ -295,7 +306,10 @@ class Server:
         return response
 
     async def _written(
-        self, make: Callable[[Callable[[int | BaseException], None]], Work | Task]
+        self,
+        make: Callable[[Callable[[int | BaseException], None]], Work | Task],
+        *,
+        expected: bool = False,
     ) -> int | BaseException:
         """Queues what make builds for the writer and waits until it is committed (or failed)."""
         loop = asyncio.get_running_loop()
@@ -310,7 +324,7 @@ class Server:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(settle, outcome)
 
-        self.writer.submit(make(done))
+        self.writer.submit(make(done), expected=expected)
         return await future
 
     async def _handle_records(self, parse: RecordsWriter, request: web.Request) -> web.Response:

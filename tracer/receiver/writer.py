@@ -2,10 +2,15 @@
 
 It coalesces queued requests into one transaction (one batches row per request, so each stays
 idempotent by its batch key) and answers a request only after its spans are committed: nothing
-acknowledged is ever lost. Between commits it owes the store some upkeep, in a fixed order (the
-`Owed` states): the after-commit hook (a classifier refresh) runs at most once per interval
-under load and as soon as the queue is quiet, then a checkpoint follows, and an idle writer
-drains what exporters spooled while nobody owned the store.
+acknowledged is ever lost. A commit is triggered by size or time: the requests that arrived
+while the last commit ran are taken together, and while more are still being decoded (the
+server says so with `expect`), the writer waits for them, up to COALESCE_SPANS spans or
+`group_wait_s`, so that requests posted at once share one INSERT and one COMMIT.
+
+Between commits it owes the store some upkeep, in a fixed order (the `Owed` states): the
+after-commit hook (a classifier refresh) runs at most once per interval under load and as soon
+as the queue is quiet, then a checkpoint follows, and an idle writer drains what exporters
+spooled while nobody owned the store.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ _log = logging.getLogger(__name__)
 AfterCommit = Callable[[duckdb.DuckDBPyConnection], None]
 COALESCE_SPANS = 100_000
 """Spans taken from the queue into one transaction, at most (one request may exceed it)."""
+GROUP_WAIT_S = 0.05
+"""Longest a commit waits for requests still being decoded."""
 
 
 class Owed(enum.Enum):
@@ -69,6 +76,7 @@ class Task:
 
 
 _STOP = object()
+_NUDGE = object()
 
 
 class Writer:
@@ -83,14 +91,19 @@ class Writer:
         after_commit_interval_s: float,
         drain_interval_s: float,
         tee: TextIO | None,
+        group_wait_s: float = GROUP_WAIT_S,
     ) -> None:
         self.store = store
+        self.group_wait_s = group_wait_s
         self.stats = stats
         self.after_commit = after_commit
         self.after_commit_interval_s = after_commit_interval_s
         self.drain_interval_s = drain_interval_s
         self.tee = tee
         self._queue: queue.Queue[Work | Task | object] = queue.Queue()
+        # Requests announced by `expect` and not submitted (or given up) yet.
+        self._coming = 0
+        self._coming_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._watermark = 0
@@ -109,9 +122,26 @@ class Writer:
         self._thread = threading.Thread(target=self._loop, name="seamscope-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Work | Task) -> None:
-        """Queues work; work.done is called from the writer thread once it is committed."""
+    def submit(self, work: Work | Task, *, expected: bool = False) -> None:
+        """Queues work; work.done is called from the writer thread once it is committed.
+        expected: the work was announced by `expect`."""
+        if expected:
+            self.unexpect()
         self._queue.put(work)
+
+    def expect(self) -> None:
+        """A request is being decoded: a commit may wait for it (see GROUP_WAIT_S). Every call
+        is settled by submit(expected=True) or `unexpect`."""
+        with self._coming_lock:
+            self._coming += 1
+
+    def unexpect(self, *, nudge: bool = False) -> None:
+        """An announced request was queued, or (nudge) will not come: a commit waiting for
+        it is told to look again."""
+        with self._coming_lock:
+            self._coming -= 1
+        if nudge:
+            self._queue.put(_NUDGE)
 
     def stop(self) -> None:
         """Commits what is queued, runs the hook a last time if it owes it, and ends the thread."""
@@ -167,15 +197,19 @@ class Writer:
                 return
 
     def _take(self, first: object) -> tuple[list[Work], list[Task], bool]:
-        """first and what else is queued, up to COALESCE_SPANS; and whether stop was asked."""
+        """first and what else is queued, up to COALESCE_SPANS, waiting up to group_wait_s for
+        requests still being decoded; and whether stop was asked."""
         work: list[Work] = []
         tasks: list[Task] = []
         spans = 0
         stopping = False
         item = first
+        deadline = time.monotonic() + self.group_wait_s
         while True:
             if item is _STOP:
                 stopping = True
+            elif item is _NUDGE:
+                pass
             elif isinstance(item, Task):
                 tasks.append(item)
             else:
@@ -187,7 +221,13 @@ class Writer:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                left = deadline - time.monotonic()
+                if stopping or self._coming <= 0 or left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
         return work, tasks, stopping
 
     def _run_tasks(self, tasks: Sequence[Task]) -> bool:

@@ -9,6 +9,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -337,3 +338,108 @@ def test_a_quiet_writer_runs_the_hook_it_owes_then_checkpoints(db_path: Path) ->
         writer.stop()
         writer.close()
     assert len(hooked) == 2
+
+
+def _writer_and_tables(db_path: Path, group_wait_s: float, count: int) -> tuple[Any, list[Any]]:
+    from seamscope.tracer.otlp import decode_protobuf
+    from seamscope.tracer.receiver.stats import ReceiverStats
+    from seamscope.tracer.receiver.writer import Writer
+    from seamscope.tracer.rows import SpanBatchBuilder
+    from seamscope.tracer.store import Store
+
+    writer = Writer(
+        Store.open(db_path),
+        ReceiverStats(),
+        after_commit=None,
+        after_commit_interval_s=3600.0,
+        drain_interval_s=3600.0,
+        tee=None,
+        group_wait_s=group_wait_s,
+    )
+    tables = []
+    for seed in range(count):
+        builder = SpanBatchBuilder()
+        decode_protobuf(sample_request(3, seed=40 + seed).SerializeToString(), builder)
+        tables.append(builder.build())
+    return writer, tables
+
+
+def _commits(db_path: Path) -> list[list[str]]:
+    """The batch keys of each transaction (the ledger rows of one commit share ingested_at)."""
+    con = open_read_only(db_path)
+    try:
+        rows = con.execute(
+            "SELECT list(batch_key ORDER BY batch_key) FROM batches GROUP BY ingested_at "
+            "ORDER BY min(batch_id)"
+        ).fetchall()
+    finally:
+        con.close()
+    return [list(r[0]) for r in rows]
+
+
+def test_a_commit_waits_for_requests_still_being_decoded(db_path: Path) -> None:
+    """Three requests announced at once share one commit, however long their decoding takes
+    (the wait is an hour here: only the announcements decide); without announcements each
+    request queued alone is committed alone."""
+    from seamscope.tracer.ingest import Batch
+    from seamscope.tracer.receiver.writer import Work
+
+    writer, tables = _writer_and_tables(db_path, 3600.0, 5)
+    answered: list[threading.Event] = []
+
+    def work(i: int) -> Any:
+        event = threading.Event()
+        answered.append(event)
+        return Work(Batch(tables[i], f"k{i}", "test"), lambda outcome: event.set(), None)
+
+    writer.start()
+    try:
+        for _ in range(3):
+            writer.expect()
+        writer.submit(work(0), expected=True)
+        writer.submit(work(1), expected=True)
+        assert not answered[0].wait(0.2)  # held back for the third
+        writer.submit(work(2), expected=True)
+        assert all(e.wait(60) for e in answered)
+        for i in (3, 4):
+            writer.submit(work(i))
+            assert answered[i].wait(60)
+    finally:
+        writer.stop()
+        writer.close()
+    assert _commits(db_path) == [["k0", "k1", "k2"], ["k3"], ["k4"]]
+
+
+def test_a_request_that_will_not_come_releases_the_commit_waiting_for_it(
+    db_path: Path,
+) -> None:
+    from seamscope.tracer.ingest import Batch
+    from seamscope.tracer.receiver.writer import Work
+
+    writer, tables = _writer_and_tables(db_path, 3600.0, 1)
+    answered = threading.Event()
+    writer.start()
+    try:
+        writer.expect()
+        writer.expect()
+        writer.submit(
+            Work(Batch(tables[0], "k0", "test"), lambda o: answered.set(), None), expected=True
+        )
+        writer.unexpect(nudge=True)  # its body did not decode
+        assert answered.wait(60)  # not the hour the writer would wait otherwise
+    finally:
+        writer.stop()
+        writer.close()
+    assert _commits(db_path) == [["k0"]]
+
+
+def test_bad_requests_leave_no_commit_waiting(receiver: Receiver, db_path: Path) -> None:
+    """Every way a request can end settles its announcement: a later commit does not wait."""
+    assert post(receiver, b"\xff\xff not protobuf", PB)[0] == 400
+    assert post(receiver, b"[1]", JS)[0] == 400
+    no_span = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [{"traceId": "x"}]}]}]}
+    assert post(receiver, json.dumps(no_span).encode(), JS)[0] == 400
+    assert post(receiver, b"{}", JS)[0] == 200  # nothing to store
+    assert post(receiver, sample_request(2, seed=3).SerializeToString(), PB)[0] == 200
+    writer = receiver._writer
+    assert writer is not None and writer._coming == 0
