@@ -13,6 +13,7 @@ so that both see the same load. Goals (issue 15): 100k spans/s with 2 and 4 send
 from __future__ import annotations
 
 import http.client
+import os
 import sys
 import threading
 import time
@@ -82,16 +83,34 @@ def _round(url: tuple[str, int], senders: int, work: list[bytes]) -> float:
     return seconds
 
 
-def _rss_kib(pid: int) -> int:
-    """VmRSS of pid and of its children (decoder processes), in KiB."""
-    total = 0
+def _tree(pid: int) -> list[int]:
+    """pid and its children (decoder processes)."""
     pids = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids += [int(c) for c in (task / "children").read_text().split()]
     except (OSError, ValueError):
         pass
-    for one in pids:
+    return pids
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) pid and its children have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for one in _tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
+
+
+def _rss_kib(pid: int) -> int:
+    """VmRSS of pid and of its children (decoder processes), in KiB."""
+    total = 0
+    for one in _tree(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -147,10 +166,13 @@ class _Side:
         self.sent = 0
         self.rss_peak = 0
         self.rss_end = 0
+        self.cpu_per_span: list[float] = []
 
     def round(self, senders: int, work: list[bytes]) -> float:
-        """Spans per second of one round; counts what was sent."""
+        """Spans per second of one round; counts what was sent and the CPU it took."""
+        cpu = _cpu_s(self.process.pid)
         seconds = _round(self.url, senders, work)
+        self.cpu_per_span.append((_cpu_s(self.process.pid) - cpu) / (len(work) * PER_REQUEST))
         self.sent += len(work) * PER_REQUEST
         self.rss_peak = max(self.rss_peak, _rss_kib(self.process.pid))
         return len(work) * PER_REQUEST / seconds
@@ -214,7 +236,20 @@ def run(ctx: Context) -> list[Result]:
     for side in sides:
         side.check()
     first, now = sides
-    results: list[Result] = []
+    # The warm-up round is not counted: start-up work.
+    cpu_now = median_of(now.cpu_per_span[1:]) * 1e6
+    cpu_first = median_of(first.cpu_per_span[1:]) * 1e6
+    results: list[Result] = [
+        Result(
+            NAME,
+            "receiver CPU per span (its process and its decoder processes)",
+            cpu_now,
+            "µs",
+            [x * 1e6 for x in now.cpu_per_span[1:]],
+            ratio=f"{cpu_now / cpu_first:.2f}x the first design ({cpu_first:.1f} µs)",
+            note="user + system time over every round; on a busy machine the steadier figure",
+        )
+    ]
     for n in counts:
         value = median_of(rates["now"][n])
         peer = median_of(rates["first"][n])
