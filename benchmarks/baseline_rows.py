@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from seamscope.tracer.schema import INPUT_COLUMNS, INPUT_SCHEMA
+from seamscope.tracer.schema import SPAN_FIELDS, arrow_schema
 
 AttrValue = (
     str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
@@ -237,7 +237,7 @@ class SpanBatchBuilder:
     __slots__ = ("_cols", "_resource_cache")
 
     def __init__(self) -> None:
-        self._cols: dict[str, list[Any]] = {c.name: [] for c in INPUT_COLUMNS}
+        self._cols: dict[str, list[Any]] = {c.name: [] for c in SPAN_FIELDS}
         # Keyed by id(); the mapping itself is kept so that its id cannot be reused meanwhile.
         self._resource_cache: dict[int, tuple[Attributes, _ResourceValues]] = {}
 
@@ -336,8 +336,9 @@ class SpanBatchBuilder:
         cols["links"].append(to_json(list(links)) if links else None)
 
     def build(self) -> pa.Table:
-        """The spans added so far as a table of INPUT_SCHEMA; the builder is emptied."""
-        table = pa.Table.from_pydict(self._cols, schema=INPUT_SCHEMA)
-        self._cols = {c.name: [] for c in INPUT_COLUMNS}
+        """The spans added so far (the skeleton's columns: no keys, which the store adds); the
+        builder is emptied."""
+        table = pa.Table.from_pydict(self._cols, schema=arrow_schema(SPAN_FIELDS))
+        self._cols = {c.name: [] for c in SPAN_FIELDS}
         self._resource_cache.clear()
         return table

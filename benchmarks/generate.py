@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import Store
 
 # Domain systems take these names (with a number once the list runs out).
@@ -488,7 +489,7 @@ def generate(
             traces_per_batch=traces_per_batch,
         )
         con.execute("BEGIN")
-        row = con.execute(f"INSERT INTO spans BY NAME {sql}").fetchone()
+        row = con.execute(f"INSERT INTO spans BY NAME {keys_sql(sql)}").fetchone()
         con.execute("COMMIT")
         stored += int(row[0]) if row else 0
         if callable(log):

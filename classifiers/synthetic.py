@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.schema import SPAN_COLUMN_NAMES
 from seamscope.tracer.store import Store
 
@@ -94,14 +95,13 @@ def generate(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
     Batches hold BATCH spans each: start at a multiple of BATCH, or a classified batch grows.
     """
     values = _VALUES.format(systems=SYSTEMS, batch=BATCH)
+    rows = f"""SELECT {values} FROM (
+        SELECT i, i % 10 AS p, (i // 10) % {SYSTEMS} AS k
+        FROM range({first}, {first + count}) AS t(i)
+    )"""
     con.execute(
         f"""INSERT INTO spans ({", ".join(SPAN_COLUMN_NAMES)})
-        SELECT {", ".join(SPAN_COLUMN_NAMES)} FROM (
-            SELECT {values} FROM (
-                SELECT i, i % 10 AS p, (i // 10) % {SYSTEMS} AS k
-                FROM range({first}, {first + count}) AS t(i)
-            )
-        )"""
+        SELECT {", ".join(SPAN_COLUMN_NAMES)} FROM ({keys_sql(rows)})"""
     )
     con.execute(
         f"""INSERT INTO batches

@@ -30,8 +30,7 @@ from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import OtlpError, decode_json, decode_protobuf
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.schema import INPUT_SCHEMA
-from seamscope.tracer.store import Store
+from seamscope.tracer.store import Store, input_table
 
 SOURCE = "ingest"
 STORED_HEADER = "X-Seamscope-Stored"
@@ -104,8 +103,7 @@ def append_many(store: Store, batches: Sequence[Batch]) -> list[int]:
                 table = batch.table
                 if table.num_rows == 0:
                     continue
-                if table.schema != INPUT_SCHEMA:
-                    table = table.cast(INPUT_SCHEMA)
+                table = input_table(table)
                 parts.append(
                     table.append_column(
                         "batch_id", pa.array([batch_id] * table.num_rows, pa.int64())
@@ -120,7 +118,7 @@ def append_many(store: Store, batches: Sequence[Batch]) -> list[int]:
                 incoming = pa.concat_tables(parts)
                 con.register("_seamscope_many", incoming)
                 try:
-                    con.execute("INSERT INTO spans SELECT * FROM _seamscope_many")
+                    con.execute("INSERT INTO spans BY NAME SELECT * FROM _seamscope_many")
                 finally:
                     con.unregister("_seamscope_many")
         con.execute("COMMIT")

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from seamscope.tracer.schema import INPUT_COLUMNS, INPUT_SCHEMA
+from seamscope.tracer.keys import add_keys
+from seamscope.tracer.schema import SPAN_FIELDS
 from seamscope.tracer.sources import AWS_MARKERS, COLUMN_SOURCES
 
 AttrValue = (
@@ -226,17 +227,18 @@ def _sns_topics(attrs: Attributes) -> list[str] | None:
 Reader = Callable[[str], str | None]
 _ResourceValues = tuple[str | None, str | None, str | None, str | None, str]
 
-# Row layout: INPUT_COLUMNS order. add() fills a temporary row and appends it to one flat list
-# (no container per span stays alive, so the cyclic GC is not kept busy); build() slices columns.
-_NCOLS = len(INPUT_COLUMNS)
-_IDX: dict[str, int] = {c.name: i for i, c in enumerate(INPUT_COLUMNS)}
-_HEAD = tuple(c.name for c in INPUT_COLUMNS[:15])
+# Row layout: SPAN_FIELDS order (the input columns but the keys, which build() adds). add() fills
+# a temporary row and appends it to one flat list (no container per span stays alive, so the
+# cyclic GC is not kept busy); build() slices columns.
+_NCOLS = len(SPAN_FIELDS)
+_IDX: dict[str, int] = {c.name: i for i, c in enumerate(SPAN_FIELDS)}
+_HEAD = tuple(c.name for c in SPAN_FIELDS[:15])
 assert _HEAD == (
     "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time",
     "duration_ns", "status_code", "status_message", "service_name", "service_namespace",
     "service_role", "service_instance", "scope_name",
 )  # fmt: skip
-assert tuple(c.name for c in INPUT_COLUMNS[-4:]) == (
+assert tuple(c.name for c in SPAN_FIELDS[-4:]) == (
     "attributes",
     "resource",
     "span_events",
@@ -458,6 +460,7 @@ class SpanBatchBuilder:
         self._resource_cache.clear()
         arrays = [
             pa.array(flat[i::_NCOLS], type=column.arrow_type)
-            for i, column in enumerate(INPUT_COLUMNS)
+            for i, column in enumerate(SPAN_FIELDS)
         ]
-        return pa.Table.from_arrays(arrays, schema=INPUT_SCHEMA)
+        table = pa.Table.from_arrays(arrays, names=[c.name for c in SPAN_FIELDS])
+        return add_keys(table)

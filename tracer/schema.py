@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3
+from seamscope.tracer.keys import KEY_COLUMNS, keys_sql
+
+SCHEMA_VERSION = 4
 
 # Spans table: (column, DuckDB type, Arrow type, description). The order is the table's order.
 EVENT_STRUCT = pa.struct(
@@ -186,13 +188,37 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         pa.int64(),
         "the batch that stored the span (batches.batch_id); a watermark",
     ),
+    # Integer keys (tracer/keys.py), computed when the span is stored: joins inside a trace
+    # compare these instead of the hex ids.
+    Column(
+        "trace_key",
+        "UBIGINT",
+        pa.uint64(),
+        "64-bit key of trace_id (a mix of its 128 bits); NULL when the id is not 32 hex digits",
+    ),
+    Column(
+        "span_key",
+        "UBIGINT",
+        pa.uint64(),
+        "64-bit key of the span: span_id as a number XOR trace_key; joins on it need no trace_id",
+    ),
+    Column(
+        "parent_key",
+        "UBIGINT",
+        pa.uint64(),
+        "the parent's span_key (parent_span_id XOR trace_key), NULL for a root: "
+        "`JOIN spans p ON p.span_key = c.parent_key`",
+    ),
 )
 
 SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in SPAN_COLUMNS)
 
-# The columns a producer fills; batch_id is set by the store when it appends.
+# The columns a producer fills; batch_id is set by the store when it appends. The keys are
+# computed from the ids (tracer/keys.py add_keys) by the builder, or by the store when missing.
 INPUT_COLUMNS: tuple[Column, ...] = tuple(c for c in SPAN_COLUMNS if c.name != "batch_id")
 INPUT_SCHEMA: pa.Schema = pa.schema([(c.name, c.arrow_type) for c in INPUT_COLUMNS])
+# What a span itself says: the input columns without the keys.
+SPAN_FIELDS: tuple[Column, ...] = tuple(c for c in INPUT_COLUMNS if c.name not in KEY_COLUMNS)
 
 
 # The account's wiring (`seamscope discover aws`, or declared in the landscape file): how an
@@ -314,4 +340,13 @@ DDL: tuple[str, ...] = (
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (table_ddl("aws_routes", AWS_ROUTE_COLUMNS),),
     2: (table_ddl("s3_objects", S3_OBJECT_COLUMNS),),
+    3: (
+        "ALTER TABLE spans ADD COLUMN IF NOT EXISTS trace_key UBIGINT",
+        "ALTER TABLE spans ADD COLUMN IF NOT EXISTS span_key UBIGINT",
+        "ALTER TABLE spans ADD COLUMN IF NOT EXISTS parent_key UBIGINT",
+        f"""UPDATE spans SET trace_key = k.trace_key, span_key = k.span_key,
+            parent_key = k.parent_key
+        FROM ({keys_sql("SELECT rowid AS r, trace_id, span_id, parent_span_id FROM spans")}) AS k
+        WHERE spans.rowid = k.r""",
+    ),
 }

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.keys import KEY_COLUMNS, add_keys
 from seamscope.tracer.schema import DDL, INPUT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "seamscope.duckdb"
@@ -231,8 +232,7 @@ class Store:
         A batch whose key was stored before is skipped (0), so a retried delivery, a spool file
         drained twice or a file ingested again adds nothing.
         """
-        if table.schema != INPUT_SCHEMA:
-            table = table.cast(INPUT_SCHEMA)
+        table = input_table(table)
         con = self.con
         con.execute("BEGIN")
         try:
@@ -260,7 +260,8 @@ class Store:
             con.register("_seamscope_incoming", table)
             try:
                 con.execute(
-                    f"INSERT INTO spans SELECT *, {batch_id} AS batch_id FROM _seamscope_incoming"
+                    "INSERT INTO spans BY NAME "
+                    f"SELECT *, {batch_id} AS batch_id FROM _seamscope_incoming"
                 )
             finally:
                 con.unregister("_seamscope_incoming")
@@ -269,6 +270,19 @@ class Store:
             con.execute("ROLLBACK")
             raise
         return int(table.num_rows)
+
+
+def input_table(table: pa.Table) -> pa.Table:
+    """A table of spans as the store takes it (INPUT_SCHEMA): its keys computed when it came
+    without them (SpanBatchBuilder adds them; other producers may not)."""
+    if table.schema == INPUT_SCHEMA:
+        return table
+    missing = [n for n in INPUT_SCHEMA.names if n not in table.column_names + list(KEY_COLUMNS)]
+    if missing:
+        raise ValueError(f"a table of spans without the columns {', '.join(missing)}")
+    if not all(name in table.column_names for name in KEY_COLUMNS):
+        table = add_keys(table)
+    return table.select(INPUT_SCHEMA.names).cast(INPUT_SCHEMA)
 
 
 @contextmanager

@@ -118,9 +118,11 @@ def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -
 def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.append(_one_span_table(), batch_key="k", source="test")
-        # What a version 1 store held: no routes, no S3 ledger.
+        # What a version 1 store held: no routes, no S3 ledger, no span keys.
         store.con.execute("DROP TABLE aws_routes")
         store.con.execute("DROP TABLE s3_objects")
+        for column in ("trace_key", "span_key", "parent_key"):
+            store.con.execute(f"ALTER TABLE spans DROP COLUMN {column}")
         store.con.execute("UPDATE seamscope_meta SET value = '1' WHERE key = 'schema_version'")
     with Store.open(db_path) as store:
         tables = store.con.execute(
