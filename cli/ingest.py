@@ -10,7 +10,7 @@ import click
 
 from seamscope.tracer.aws import require_boto3
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.ingest import IngestReport, expand_paths
+from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
 from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
 from seamscope.tracer.s3_ingest import S3Report, ingest_s3, is_s3_url
@@ -21,15 +21,7 @@ _PROGRESS_BYTES = 8 * 1024 * 1024
 
 
 def _total_bytes(paths: tuple[str, ...]) -> int | None:
-    total = 0
-    for path in expand_paths(paths):
-        if path is None:
-            return None
-        try:
-            total += path.stat().st_size
-        except OSError:
-            return None
-    return total
+    return input_bytes(expand_paths(paths))
 
 
 def _summary(report: IngestReport) -> str:
@@ -59,11 +51,11 @@ def _summary(report: IngestReport) -> str:
     "--jobs",
     "-j",
     type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="Decoder processes (0: decode in this process). Helps on idle cores only.",
+    default=None,
+    help="Decoder processes (0: decode in this process). Default: one per core for inputs of "
+    "16 MB or more, else this process.",
 )
-def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int) -> None:
+def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int | None) -> None:
     """Load OTLP into the store: files, folders (*.json, *.jsonl), - for stdin, or what an
     OpenTelemetry Collector's awss3 exporter wrote (s3://bucket/prefix/).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -38,6 +39,25 @@ STORED_HEADER = "X-Seamscope-Stored"
 _FLUSH_SPANS = 50_000
 _FLUSH_REQUESTS = 2_000
 MAX_ERRORS_SHOWN = 20
+PROCESSES_FROM_BYTES = 16 * 1024 * 1024
+"""Inputs at least this large are decoded in processes by default (starting them costs about
+a second; smaller inputs are done by then)."""
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_workers(total_bytes: int | None) -> int:
+    """Decoder processes for an input of total_bytes (None: unknown, as stdin): one per core
+    for a large one, none (this process) on a single core or for a small one."""
+    if cores() < 2 or total_bytes is None or total_bytes < PROCESSES_FROM_BYTES:
+        return 0
+    return cores()
 
 
 def batch_key(data: bytes, prefix: str = "otlp") -> str:
@@ -462,17 +482,32 @@ def ingest(
     *,
     progress: Callable[[int], None] | None = None,
     use_owner: bool = True,
-    workers: int = 0,
+    workers: int | None = None,
 ) -> IngestReport:
     """Loads OTLP JSON from files, folders or stdin ("-") into the store at db_path.
 
     Bad requests are reported with file:line and skipped; the good ones are still stored.
-    workers > 0 decodes in that many processes (large inputs; the caller's main module must
-    be import-safe, as multiprocessing's spawn requires).
+    workers > 0 decodes in that many processes (the caller's main module must be import-safe,
+    as multiprocessing's spawn requires); None: `default_workers` for the input's size.
     Raises SeamscopeError for a missing path or a store that cannot be opened.
     """
     files = expand_paths(paths)
+    if workers is None:
+        workers = default_workers(input_bytes(files))
     return load(db_path, iter_requests(files, progress), use_owner=use_owner, workers=workers)
+
+
+def input_bytes(files: Sequence[Path | None]) -> int | None:
+    """The size of the files, None when one is stdin or cannot be read."""
+    total = 0
+    for path in files:
+        if path is None:
+            return None
+        try:
+            total += path.stat().st_size
+        except OSError:
+            return None
+    return total
 
 
 def load(

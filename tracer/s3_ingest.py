@@ -28,7 +28,7 @@ import pyarrow as pa
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.aws import aws_problem, client_config, read_only_session
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.ingest import IngestReport, Request, iter_stream, load
+from seamscope.tracer.ingest import IngestReport, Request, default_workers, iter_stream, load
 from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
 from seamscope.tracer.owner import OBJECTS_PATH, send_or_write
 from seamscope.tracer.schema import S3_OBJECT_COLUMNS, arrow_schema
@@ -174,10 +174,11 @@ def ingest_s3(
     url: str,
     *,
     use_owner: bool = True,
-    workers: int = 0,
+    workers: int | None = None,
     region: str | None = None,
 ) -> S3Report:
-    """Loads the trace objects under an s3:// URL that were not loaded before.
+    """Loads the trace objects under an s3:// URL that were not loaded before (workers: as
+    for `tracer.ingest.ingest`, by the size of the objects to read).
 
     Credentials, region and endpoint come from the standard AWS chain; only read-only calls
     are made. Raises SeamscopeError when the bucket cannot be listed.
@@ -207,6 +208,8 @@ def ingest_s3(
         raise SeamscopeError(f"{where.url()}: {problem}") from None
     if not new:
         return report
+    if workers is None:
+        workers = default_workers(sum(o.size for o in new))
     read: list[S3Object] = []
     requests = _requests(client, where, new, report.ingest, read)
     load(db_path, requests, use_owner=use_owner, workers=workers, report=report.ingest)

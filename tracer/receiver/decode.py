@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
 
-from seamscope.tracer.ingest import batch_key
+from seamscope.tracer.ingest import batch_key, cores
 from seamscope.tracer.otlp import (
     DecodeResult,
     decode_json,
@@ -55,11 +55,8 @@ def decode_request(
 def default_decoders() -> int:
     """Decoder processes by default: one per core this process may run on, none (threads) on
     a single core, where a process of its own would only add the cost of moving the spans."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return cores if cores > 1 else 0
+    count = cores()
+    return count if count > 1 else 0
 
 
 def _decoder_init() -> None:

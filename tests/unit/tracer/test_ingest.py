@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,44 @@ def test_decoding_in_worker_processes_gives_the_same_result(db_path: Path, tmp_p
     again = ingest(db_path, [str(path)], workers=1)
     assert (again.spans_stored, again.spans_present) == (0, 30)
     assert _count(db_path) == (30, 6)
+
+
+def test_large_inputs_are_decoded_on_every_core_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seamscope.tracer import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "cores", lambda: 2)
+    big = ingest_module.PROCESSES_FROM_BYTES
+    assert ingest_module.default_workers(big) == 2
+    assert ingest_module.default_workers(big - 1) == 0  # done before processes would start
+    assert ingest_module.default_workers(None) == 0  # stdin: its size is not known
+    monkeypatch.setattr(ingest_module, "cores", lambda: 1)
+    assert ingest_module.default_workers(10 * big) == 0
+
+
+def test_ingest_picks_processes_by_the_size_of_its_files(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder past the size decodes in processes; the same spans are stored."""
+    from seamscope.tracer import ingest as ingest_module
+
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(40, 43))) + "\n")
+    used: list[int] = []
+    real = ingest_module._decode_in_processes
+
+    def spy(requests: Any, sink: Any, workers: int) -> None:
+        used.append(workers)
+        real(requests, sink, workers)
+
+    monkeypatch.setattr(ingest_module, "_decode_in_processes", spy)
+    monkeypatch.setattr(ingest_module, "cores", lambda: 2)
+    assert ingest(db_path, [str(path)]).spans_stored == 15
+    assert used == []
+    monkeypatch.setattr(ingest_module, "PROCESSES_FROM_BYTES", path.stat().st_size)
+    other = tmp_path / "u.jsonl"
+    other.write_text("\n".join(_lines(range(43, 45))) + "\n")
+    assert ingest(db_path, [str(other), str(path)]).spans_stored == 10
+    assert used == [2]
+    assert _count(db_path) == (25, 5)
