@@ -2,9 +2,9 @@
 
 `python -m benchmarks.first_receiver --db PATH --port N` runs `tracer.receiver.Receiver` in the
 configuration it had before issue 15: the body decoded in a thread of the receiver's process by
-the general OTLP walk, and the writer committing whatever is queued as soon as it sees it
-(nothing waits for requests still being decoded). It owns the store until SIGTERM or SIGINT,
-with no classification, as `seamscope collect --no-classify` does.
+the general OTLP walk (otlp.protobuf, not otlp.flat), and the writer committing whatever is
+queued as soon as it sees it (nothing waits for requests still being decoded). It owns the store
+until SIGTERM or SIGINT, with no classification, as `seamscope collect --no-classify` does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from types import FrameType
 
 from seamscope.tracer.receiver import Receiver
 
-FIRST_DESIGN = {"decode_threads": 2, "decode_processes": 0, "group_wait_s": 0.0}
+FIRST_DESIGN = {
+    "decode_threads": 2,
+    "decode_processes": 0,
+    "group_wait_s": 0.0,
+    "flat_decode": False,
+}
 """The Receiver's arguments for the first design."""
 
 

@@ -155,7 +155,39 @@ def _builder(ctx: Context) -> list[Result]:
                 f"{count:,} spans in requests of {BATCH}",
             )
         )
+        results.append(_flat(ctx, count, bodies))
     return results
+
+
+def _flat(ctx: Context, count: int, bodies: list[bytes]) -> Result:
+    """otlp.flat against the general walk, both with tracer/rows.py, runs interleaved."""
+    from seamscope.tracer.otlp import decode_flat, decode_protobuf
+
+    def decode(fn: Any) -> object:
+        for body in bodies:
+            builder = SpanBatchBuilder()
+            fn(body, builder)
+            builder.build()
+        return None
+
+    decode(decode_flat)
+    decode(decode_protobuf)
+    flat: list[float] = []
+    general: list[float] = []
+    for _ in range(ctx.repeats):
+        flat.append(count / timed(lambda: decode(decode_flat), time.thread_time))
+        general.append(count / timed(lambda: decode(decode_protobuf), time.thread_time))
+    value = median_of(flat)
+    return Result(
+        NAME,
+        "OTLP protobuf -> Arrow, otlp.flat (the receiver's decoder) + build, one table per request",
+        value,
+        "spans/s",
+        flat,
+        ratio=f"{value / median_of(general):.2f}x the general walk "
+        f"({median_of(general) / 1000:.0f}k/s)",
+        note=f"{count:,} spans in requests of {BATCH}; spans per CPU second of the thread",
+    )
 
 
 def _append_owner(

@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.otlp import OtlpError, decode_json, decode_protobuf
+from seamscope.tracer.otlp import OtlpError, decode_flat, decode_json
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, input_table
@@ -276,7 +276,7 @@ class Decoded:
 def decode_one(request: Request, builder: SpanBatchBuilder | None = None) -> Decoded:
     builder = builder or SpanBatchBuilder()
     key = batch_key(request.data)
-    decode = decode_json if request.json_format else decode_protobuf
+    decode = decode_json if request.json_format else decode_flat
     try:
         result = decode(request.data, builder)
     except OtlpError as exc:

@@ -10,9 +10,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from seamscope.tracer.otlp import (
     OtlpError,
+    decode_flat,
     decode_json,
     decode_protobuf,
     protobuf_to_json,
@@ -45,10 +47,86 @@ def _decode(fn: Any, data: Any) -> None:
         _store.append(table, batch_key=None, source="fuzz")
 
 
+def _outcome(fn: Any, data: bytes) -> tuple[Any, ...]:
+    builder = SpanBatchBuilder()
+    try:
+        result = fn(data, builder)
+    except OtlpError as exc:
+        return ("error", str(exc))
+    return (result.accepted, result.rejected, result.messages, builder.build())
+
+
+def _same_both_ways(data: bytes) -> None:
+    """otlp.flat gives what the general walk gives: the same rows, rejections, messages."""
+    general = _outcome(decode_protobuf, data)
+    flat = _outcome(decode_flat, data)
+    assert general[:-1] == flat[:-1]
+    if general[0] != "error":
+        assert general[-1].equals(flat[-1])
+    else:
+        assert general == flat
+
+
 @SETTINGS
 @given(st.binary(max_size=2048))
 def test_random_bytes_as_protobuf(data: bytes) -> None:
     _decode(decode_protobuf, data)
+    _decode(decode_flat, data)
+    _same_both_ways(data)
+
+
+def _array(values: list[AnyValue]) -> AnyValue:
+    value = AnyValue()
+    value.array_value.values.extend(values)
+    return value
+
+
+def _kvlist(items: list[tuple[str, AnyValue]]) -> AnyValue:
+    value = AnyValue()
+    for key, item in items:
+        value.kvlist_value.values.add(key=key).value.CopyFrom(item)
+    return value
+
+
+any_values = st.recursive(
+    st.builds(lambda v: AnyValue(string_value=v), st.text(max_size=20))
+    | st.builds(lambda v: AnyValue(int_value=v), st.integers(-(2**63), 2**63 - 1))
+    | st.builds(lambda v: AnyValue(bool_value=v), st.booleans())
+    | st.builds(lambda v: AnyValue(double_value=v), st.floats())
+    | st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=8))
+    | st.just(AnyValue()),
+    lambda children: (
+        st.lists(children, max_size=3).map(_array)
+        | st.lists(st.tuples(st.text(max_size=8), children), max_size=3).map(_kvlist)
+    ),
+    max_leaves=12,
+)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "db.system", "url.full", "token", ""]), any_values),
+        max_size=6,
+    ),
+    st.integers(0, 3),
+)
+def test_any_attribute_values_decode_the_same_both_ways(
+    attributes: list[tuple[str, AnyValue]], at: int
+) -> None:
+    """Attribute values of every type and shape (repeated keys too), on a span, an event, a
+    link or the resource."""
+    request = sample_request(3, seed=9)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    target = [
+        span.attributes,
+        span.events.add(name="e", time_unix_nano=5).attributes,
+        span.links.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8).attributes,
+        request.resource_spans[0].resource.attributes,
+    ][at]
+    for key, value in attributes:
+        target.add(key=key).value.CopyFrom(value)
+    _same_both_ways(request.SerializeToString())
 
 
 @SETTINGS
@@ -59,6 +137,8 @@ def test_mutated_protobuf(position: int, patch: bytes, insert: bool) -> None:
     else:
         data = VALID_PB[:position] + patch + VALID_PB[position + len(patch) :]
     _decode(decode_protobuf, data)
+    _decode(decode_flat, data)
+    _same_both_ways(data)
 
 
 @SETTINGS

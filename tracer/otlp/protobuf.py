@@ -73,9 +73,15 @@ def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
 
 
 def decode_protobuf(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
-    """Adds the valid spans of a protobuf ExportTraceServiceRequest to builder."""
+    """Adds the valid spans of a protobuf ExportTraceServiceRequest to builder, walking every
+    attribute (otlp.flat's decoder is quicker and gives the same)."""
+    return add_protobuf_request(parse_request(body), builder)
+
+
+def parse_request(body: bytes) -> Any:
+    """The ExportTraceServiceRequest in body; OtlpError says why it does not parse."""
     try:
-        request = ExportTraceServiceRequest.FromString(body)
+        return ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
         text = str(exc)
         if "String field" in text:
@@ -87,7 +93,6 @@ def decode_protobuf(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
         raise OtlpError(
             f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes): {reason}"
         ) from None
-    return add_protobuf_request(request, builder)
 
 
 def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResult:

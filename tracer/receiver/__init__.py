@@ -62,7 +62,9 @@ class Receiver:
 
     decode_processes > 0 decodes in that many processes of its own (`default_decoders` is what
     `seamscope collect` takes), else in decode_threads threads of this process; group_wait_s is
-    how long a commit may wait for requests still being decoded (0: commit what is queued).
+    how long a commit may wait for requests still being decoded (0: commit what is queued);
+    flat_decode=False decodes protobuf with the general walk (the first design) instead of
+    otlp.flat, which gives the same rows.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Receiver:
         decode_threads: int = 2,
         decode_processes: int = 0,
         group_wait_s: float = GROUP_WAIT_S,
+        flat_decode: bool = True,
         sql_row_limit: int = SQL_ROW_LIMIT,
         sql_timeout_s: float = SQL_TIMEOUT_S,
         sql_max_bytes: int = SQL_MAX_BYTES,
@@ -108,6 +111,7 @@ class Receiver:
         self._decode_threads = decode_threads
         self._decode_processes = decode_processes
         self.group_wait_s = group_wait_s
+        self.flat_decode = flat_decode
         self._writer: Writer | None = None
         self._decoders: Decoders | None = None
         self._sql: SqlEndpoint | None = None
@@ -153,7 +157,9 @@ class Receiver:
                 group_wait_s=self.group_wait_s,
             )
             self._writer.drain()
-            self._decoders = Decoders(self._decode_threads, self._decode_processes)
+            self._decoders = Decoders(
+                self._decode_threads, self._decode_processes, flat=self.flat_decode
+            )
             self._sql = SqlEndpoint(store, self.sql_limits)
             self._writer.start()
             # The socket listens already: clients that connect now wait in its backlog.

@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from seamscope.tracer.otlp import (
     MAX_DEPTH,
+    MAX_VALUE_CHARS,
     OtlpError,
     decode_json,
     decode_protobuf,
@@ -287,3 +288,98 @@ def test_protobuf_empty_and_zero_values_keep_their_type() -> None:
     assert decode_protobuf(request.SerializeToString(), builder).accepted == 1
     attributes = json.loads(builder.build().column("attributes")[0].as_py())
     assert attributes == {"e": "", "z": 0, "f": False, "d": 0.0, "n": None, "b": ""}
+
+
+def test_flat_decoding_takes_plain_requests_itself_and_gives_the_general_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Arrays, maps, doubles, bytes, repeated keys, events, links and secrets are plain: the
+    flat path decodes them without the general walk, to the same table."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    from seamscope.tracer.otlp import decode_flat
+    from seamscope.tracer.otlp import flat as flat_module
+
+    request = sample_request(12, seed=21)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="ratio").value.double_value = float("nan")
+    span.attributes.add(key="blob").value.bytes_value = b"\x00\x01"
+    span.attributes.add(key="server.port").value.int_value = 9090  # repeated: the last wins
+    span.attributes.add(key="http.url").value.string_value = "https://u:pw@h/x?token=abc"
+    kvlist = span.attributes.add(key="nested").value.kvlist_value.values.add(key="k")
+    kvlist.value.CopyFrom(AnyValue(string_value="v"))
+    span.events.add(name="exception", time_unix_nano=7).attributes.add(
+        key="exception.message"
+    ).value.string_value = "AKIAABCDEFGHIJKLMNOP"
+    span.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8).attributes.add(key="n")
+    body = request.SerializeToString()
+    general = SpanBatchBuilder()
+    assert decode_protobuf(body, general).accepted == 12
+    expected = general.build()
+
+    def walked(*args: object) -> None:
+        raise AssertionError("the general walk was used")
+
+    monkeypatch.setattr(flat_module, "add_protobuf_request", walked)
+    for _ in range(2):  # the second time with the attributes remembered
+        builder = SpanBatchBuilder()
+        assert decode_flat(body, builder).accepted == 12
+        assert builder.build().equals(expected)
+    row = expected.to_pylist()[0]
+    assert row["server_port"] == 9090 and "pw" not in row["attributes"]
+    assert "AKIA" not in row["span_events"]
+
+
+def _long_name(span: Any) -> None:
+    span.name = "n" * (MAX_VALUE_CHARS + 1)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda s: setattr(s, "trace_id", b"\x01" * 15), "traceId: 15 bytes, want 16"),
+        (lambda s: setattr(s, "trace_id", b"\x00" * 16), "traceId: all zeros"),
+        (lambda s: setattr(s, "span_id", b""), "spanId: missing"),
+        (lambda s: setattr(s, "span_id", b"\x00" * 8), "spanId: all zeros"),
+        (lambda s: setattr(s, "parent_span_id", b"\x01" * 5), "parentSpanId: 5 bytes"),
+        (lambda s: setattr(s, "start_time_unix_nano", 0), "startTimeUnixNano: 0"),
+        (lambda s: setattr(s, "end_time_unix_nano", 1), "is before the start"),
+        (lambda s: setattr(s, "kind", 9), "kind: 9 is not a span kind"),
+        (lambda s: setattr(s.status, "code", 7), "status.code: 7"),
+        (_long_name, "name: a value of"),
+        (
+            lambda s: setattr(s.attributes[0].value, "string_value", "v" * (MAX_VALUE_CHARS + 1)),
+            "a value of",
+        ),
+    ],
+)
+def test_flat_decoding_leaves_rejections_to_the_general_walk(spoil: Any, message: str) -> None:
+    from seamscope.tracer.otlp import decode_flat
+
+    request = sample_request(3, services=1)
+    spoil(request.resource_spans[0].scope_spans[0].spans[0])
+    body = request.SerializeToString()
+    builder = SpanBatchBuilder()
+    result = decode_flat(body, builder)
+    assert (result.accepted, result.rejected) == (2, 1)
+    assert "resourceSpans[0].scopeSpans[0].spans[0]." in result.error_message
+    assert message in result.error_message
+    assert builder.build().num_rows == 2
+    general = SpanBatchBuilder()
+    assert decode_protobuf(body, general) == result
+
+
+def test_flat_decoding_refuses_what_the_general_walk_refuses() -> None:
+    from seamscope.tracer.otlp import decode_flat
+
+    missing = sample_request(2, services=1)
+    missing.resource_spans[0].ClearField("resource")
+    result = decode_flat(missing.SerializeToString(), SpanBatchBuilder())
+    assert (result.accepted, result.rejected) == (0, 2) and "resource: missing" in str(
+        result.error_message
+    )
+    with pytest.raises(OtlpError, match="bad UTF-8"):
+        decode_flat(
+            sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB"),
+            SpanBatchBuilder(),
+        )

@@ -443,3 +443,56 @@ def test_bad_requests_leave_no_commit_waiting(receiver: Receiver, db_path: Path)
     assert post(receiver, sample_request(2, seed=3).SerializeToString(), PB)[0] == 200
     writer = receiver._writer
     assert writer is not None and writer._coming == 0
+
+
+def test_the_first_design_and_the_default_receiver_store_the_same_rows(tmp_path: Path) -> None:
+    """The same requests through the first design (general walk in threads, no commit
+    grouping) and through decoder processes with otlp.flat: the spans tables are equal,
+    EXCEPT ALL both ways, the JSON columns and redaction included."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    bodies = []
+    for seed in range(6):
+        request = sample_request(40, seed=60 + seed)
+        span = request.resource_spans[0].scope_spans[0].spans[seed]
+        span.attributes.add(key="http.url").value.string_value = f"https://u:pw@h/{seed}?code=x"
+        span.attributes.add(key="authorization").value.string_value = "Bearer abc.def"
+        span.attributes.add(key="ratio").value.double_value = float("inf")
+        nested = span.attributes.add(key="m").value.kvlist_value.values.add(key="k")
+        nested.value.CopyFrom(AnyValue(int_value=seed))
+        event = span.events.add(name="exception", time_unix_nano=span.start_time_unix_nano)
+        event.attributes.add(key="exception.message").value.string_value = "AKIAABCDEFGHIJKLMNOP"
+        span.links.add(trace_id=b"\x05" * 16, span_id=b"\x06" * 8)
+        bodies.append(request.SerializeToString())
+    first_db, now_db = tmp_path / "first.duckdb", tmp_path / "now.duckdb"
+    first = Receiver(first_db, port=0, decode_processes=0, group_wait_s=0.0, flat_decode=False)
+    now = Receiver(now_db, port=0, decode_processes=2)
+    for receiver in (first, now):
+        with receiver:
+            threads = [threading.Thread(target=post, args=(receiver, body, PB)) for body in bodies]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{first_db}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{now_db}' AS b (READ_ONLY)")
+        columns = ", ".join(
+            r[0] for r in con.execute("DESCRIBE a.spans").fetchall() if r[0] != "batch_id"
+        )
+        counts = con.execute(
+            "SELECT (SELECT count(*) FROM a.spans), (SELECT count(*) FROM b.spans)"
+        ).fetchall()
+        differ = con.execute(
+            f"SELECT count(*) FROM ((SELECT {columns} FROM a.spans EXCEPT ALL "
+            f"SELECT {columns} FROM b.spans) UNION ALL (SELECT {columns} FROM b.spans "
+            f"EXCEPT ALL SELECT {columns} FROM a.spans))"
+        ).fetchall()
+        leaked = con.execute(
+            "SELECT count(*) FROM b.spans WHERE attributes::VARCHAR LIKE '%pw@%' "
+            "OR attributes::VARCHAR LIKE '%abc.def%' OR span_events::VARCHAR LIKE '%AKIA%'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert counts == [(240, 240)] and differ == [(0,)] and leaked == [(0,)]

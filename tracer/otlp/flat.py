@@ -1,0 +1,227 @@
+"""OTLP protobuf requests decoded with each span's attributes left as their wire bytes.
+
+Walking every attribute's `AnyValue` in Python costs most of a protobuf request's decoding:
+each access makes a Python object. Here the request is parsed with a copy of the trace
+messages in which a span's attributes, events and links are plain ``bytes`` fields (the same
+wire layout), so the parse hands over one bytes object per attribute. Spans of one kind repeat
+most of their attributes byte for byte (``rpc.system``, ``cloud.region``, a table, a port), so
+each distinct attribute is decoded once and remembered by its bytes; only the new ones (request
+ids, URLs) are decoded with the real `KeyValue` message, as `protobuf` does.
+
+The result is the general path's (`protobuf.add_protobuf_request`) by construction: the same
+values reach the same `SpanBatchBuilder.add`, so the same typed columns and the same redaction
+follow. Whatever is not plain, a span the general path would reject, bytes that do not parse,
+a value too long or nested too deeply, sends the whole request to the general path, which
+then gives its located messages and partial success.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import (  # type: ignore[import-untyped]
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+)
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject
+from seamscope.tracer.otlp.protobuf import (
+    _ZERO_SPAN,
+    _ZERO_TRACE,
+    _pb_attrs,
+    _pb_value,
+    add_protobuf_request,
+    parse_request,
+)
+from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+
+_REAL = "opentelemetry.proto.trace.v1"
+_FLAT = "seamscope.otlp.flat.v1"
+_AS_BYTES = frozenset({"attributes", "events", "links"})
+
+
+def _flat_messages() -> Any:
+    """The trace messages under a package of their own, Span's attributes, events and links as
+    bytes; returns the message class of a request (TracesData has the layout of
+    ExportTraceServiceRequest: field 1, repeated ResourceSpans)."""
+    proto = descriptor_pb2.FileDescriptorProto()
+    trace_pb2.DESCRIPTOR.CopyToProto(proto)
+    proto.name = "seamscope/otlp_flat_trace.proto"
+    proto.package = _FLAT
+
+    def rename(message: Any) -> None:
+        for field in message.field:
+            if field.type_name.startswith(f".{_REAL}."):
+                field.type_name = f".{_FLAT}." + field.type_name[len(_REAL) + 2 :]
+            if message.name == "Span" and field.name in _AS_BYTES:
+                field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                field.ClearField("type_name")
+        for nested in message.nested_type:
+            rename(nested)
+
+    for message in proto.message_type:
+        rename(message)
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindFileByName(proto.name)
+    except KeyError:
+        pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_FLAT}.TracesData"))
+
+
+FlatRequest = _flat_messages()
+_Event = trace_pb2.Span.Event
+_Link = trace_pb2.Span.Link
+
+
+class _General(Exception):
+    """This request is for the general path."""
+
+
+_known: dict[bytes, tuple[str, Any]] = {}
+_MAX_KNOWN = 65_536
+_MAX_KNOWN_BYTES = 512
+"""Attributes remembered, at most, and the longest remembered (longer ones are rarely seen
+twice)."""
+
+
+def _attribute(raw: bytes) -> tuple[str, Any]:
+    """(key, value) of one KeyValue's bytes, as protobuf._pb_attrs makes them."""
+    if len(raw) > MAX_VALUE_CHARS:
+        raise _General  # a value may be too long: the general path says where
+    try:
+        kv = KeyValue.FromString(raw)
+    except DecodeError:
+        raise _General from None
+    value = kv.value
+    text = value.string_value
+    if text:
+        found: Any = text
+    else:
+        kind = value.WhichOneof("value")
+        if kind == "int_value":
+            found = value.int_value
+        elif kind == "string_value":
+            found = ""
+        elif kind == "bool_value":
+            found = value.bool_value
+        elif kind is None:
+            found = None
+        else:
+            try:
+                found = _pb_value(value, kv.key, 0)
+            except Reject:
+                raise _General from None
+            # Lists and maps are not shared between spans.
+            return kv.key, found
+    pair = (kv.key, found)
+    if len(raw) <= _MAX_KNOWN_BYTES:
+        if len(_known) >= _MAX_KNOWN:
+            _known.clear()
+        _known[raw] = pair
+    return pair
+
+
+def _records(raws: Any, message: Any) -> list[Any]:
+    """Span events or links from their bytes."""
+    try:
+        return [message.FromString(raw) for raw in raws]
+    except DecodeError:
+        raise _General from None
+
+
+def _spans(request: Any) -> list[dict[str, Any]]:
+    """Every span of request as SpanBatchBuilder.add's arguments; _General when any is not
+    plain."""
+    known = _known.get
+    kinds = KINDS
+    statuses = STATUS_CODES
+    out: list[dict[str, Any]] = []
+    try:
+        for rs in request.resource_spans:
+            if not rs.HasField("resource"):
+                raise _General
+            resource = _pb_attrs(rs.resource.attributes, "resource.attributes")
+            for ss in rs.scope_spans:
+                scope_name = (ss.scope.name if ss.HasField("scope") else None) or None
+                for span in ss.spans:
+                    trace_id = span.trace_id
+                    span_id = span.span_id
+                    parent = span.parent_span_id
+                    start = span.start_time_unix_nano
+                    end = span.end_time_unix_nano
+                    kind = span.kind
+                    status = span.status
+                    code = status.code
+                    name = span.name
+                    if (
+                        len(trace_id) != 16
+                        or trace_id == _ZERO_TRACE
+                        or len(span_id) != 8
+                        or span_id == _ZERO_SPAN
+                        or (parent and len(parent) != 8)
+                        or not 0 < start <= end <= MAX_NS
+                        or not 0 <= kind < len(kinds)
+                        or not 0 <= code < len(statuses)
+                        or len(name) > MAX_VALUE_CHARS
+                    ):
+                        raise _General
+                    attributes = dict([known(raw) or _attribute(raw) for raw in span.attributes])
+                    events: Any = ()
+                    if span.events:
+                        events = [
+                            {
+                                "name": e.name,
+                                "time_unix_nano": e.time_unix_nano,
+                                "attributes": _pb_attrs(e.attributes, "events.attributes"),
+                            }
+                            for e in _records(span.events, _Event)
+                        ]
+                    links: Any = ()
+                    if span.links:
+                        links = [
+                            {
+                                "trace_id": link.trace_id.hex(),
+                                "span_id": link.span_id.hex(),
+                                "attributes": _pb_attrs(link.attributes, "links.attributes"),
+                            }
+                            for link in _records(span.links, _Link)
+                        ]
+                    out.append(
+                        {
+                            "trace_id": trace_id.hex(),
+                            "span_id": span_id.hex(),
+                            "parent_span_id": parent.hex() if parent else None,
+                            "name": name,
+                            "kind": kinds[kind],
+                            "start_ns": start,
+                            "end_ns": end,
+                            "status_code": statuses[code],
+                            "status_message": status.message or None,
+                            "attributes": attributes,
+                            "resource": resource,
+                            "scope_name": scope_name,
+                            "events": events,
+                            "links": links,
+                        }
+                    )
+    except Reject:
+        raise _General from None
+    return out
+
+
+def decode_flat(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
+    """Adds the valid spans of a protobuf ExportTraceServiceRequest to builder, as
+    protobuf.decode_protobuf does (raises OtlpError for a body that does not parse)."""
+    try:
+        spans = _spans(FlatRequest.FromString(body))
+    except (_General, DecodeError):
+        return add_protobuf_request(parse_request(body), builder)
+    add = builder.add
+    for values in spans:
+        add(**values)
+    return DecodeResult(accepted=len(spans))
