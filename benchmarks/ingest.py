@@ -19,7 +19,7 @@ from benchmarks import mix
 from benchmarks.common import Context, Result, fmt, median_of
 
 NAME = "ingest"
-FIRST_DESIGN: dict[str, object] = {"workers": 0}
+FIRST_DESIGN: dict[str, object] = {"workers": 0, "flat": False}
 """ingest()'s arguments for the path before issue 15."""
 
 

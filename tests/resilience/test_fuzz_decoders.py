@@ -19,6 +19,7 @@ from seamscope.tracer.otlp import (
     decode_protobuf,
     protobuf_to_json,
 )
+from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
 from tests.otlp_sample import sample_request
@@ -56,10 +57,11 @@ def _outcome(fn: Any, data: bytes) -> tuple[Any, ...]:
     return (result.accepted, result.rejected, result.messages, builder.build())
 
 
-def _same_both_ways(data: bytes) -> None:
-    """otlp.flat gives what the general walk gives: the same rows, rejections, messages."""
-    general = _outcome(decode_protobuf, data)
-    flat = _outcome(decode_flat, data)
+def _same_both_ways(data: Any, json_format: bool = False) -> None:
+    """otlp.flat (flat_json) gives what the general walk gives: the same rows, rejections,
+    messages, or the same error."""
+    general = _outcome(decode_json if json_format else decode_protobuf, data)
+    flat = _outcome(decode_json_flat if json_format else decode_flat, data)
     assert general[:-1] == flat[:-1]
     if general[0] != "error":
         assert general[-1].equals(flat[-1])
@@ -127,6 +129,7 @@ def test_any_attribute_values_decode_the_same_both_ways(
     for key, value in attributes:
         target.add(key=key).value.CopyFrom(value)
     _same_both_ways(request.SerializeToString())
+    _same_both_ways(protobuf_to_json(request.SerializeToString()).encode(), json_format=True)
 
 
 @SETTINGS
@@ -145,6 +148,7 @@ def test_mutated_protobuf(position: int, patch: bytes, insert: bool) -> None:
 @given(st.binary(max_size=2048))
 def test_random_bytes_as_json(data: bytes) -> None:
     _decode(decode_json, data)
+    _same_both_ways(data, json_format=True)
 
 
 json_values = st.recursive(
@@ -179,6 +183,19 @@ def test_one_field_of_a_valid_request_replaced(path: tuple[Any, ...], value: Any
         target = target[step]
     target[path[-1]] = value
     _decode(decode_json, json.dumps(obj))
+    _same_both_ways(json.dumps(obj).encode(), json_format=True)
+    _same_both_ways(json.dumps(obj), json_format=True)
+
+
+@SETTINGS
+@given(st.sampled_from(_VALID_PATHS))
+def test_one_field_of_a_valid_request_removed(path: tuple[Any, ...]) -> None:
+    obj = json.loads(json.dumps(VALID_JSON))
+    target = obj
+    for step in path[:-1]:
+        target = target[step]
+    del target[path[-1]]
+    _same_both_ways(json.dumps(obj).encode(), json_format=True)
 
 
 @SETTINGS
@@ -186,3 +203,5 @@ def test_one_field_of_a_valid_request_replaced(path: tuple[Any, ...], value: Any
 def test_any_json_document(value: Any) -> None:
     _decode(decode_json, json.dumps({"resourceSpans": value}))
     _decode(decode_json, json.dumps(value))
+    _same_both_ways(json.dumps({"resourceSpans": value}).encode(), json_format=True)
+    _same_both_ways(json.dumps(value).encode(), json_format=True)

@@ -331,35 +331,8 @@ def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
     if message is not None:
         _want_str(message, "status.message")
     attributes = _json_kvlist(span.get("attributes"), "attributes")
-    events = []
-    for ei, e in enumerate(span.get("events") or ()):
-        if not isinstance(e, dict):
-            raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
-        events.append(
-            {
-                "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
-                "time_unix_nano": _json_int(
-                    _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
-                ),
-                "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes"),
-            }
-        )
-    links = []
-    for li, link in enumerate(span.get("links") or ()):
-        if not isinstance(link, dict):
-            raise Reject(f"links[{li}]: {_type_name(link)}, want an object")
-        try:
-            link_trace = _json_id(link, "traceId", "trace_id", _HEX32, True)
-            link_span = _json_id(link, "spanId", "span_id", _HEX16, True)
-        except Reject as exc:
-            raise Reject(f"links[{li}].{exc}") from None
-        links.append(
-            {
-                "trace_id": link_trace,
-                "span_id": link_span,
-                "attributes": _json_kvlist(link.get("attributes"), f"links[{li}].attributes"),
-            }
-        )
+    events = json_events(span.get("events"))
+    links = json_links(span.get("links"))
     if check_text:
         _check_text(name, "name")
         _check_text(message, "status.message")
@@ -380,3 +353,42 @@ def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
         "events": events,
         "links": links,
     }
+
+
+def json_events(items: Any) -> list[dict[str, Any]]:
+    """A span's events (a JSON array, or None) as SpanBatchBuilder.add takes them."""
+    events = []
+    for ei, e in enumerate(items or ()):
+        if not isinstance(e, dict):
+            raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
+        events.append(
+            {
+                "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
+                "time_unix_nano": _json_int(
+                    _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
+                ),
+                "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes"),
+            }
+        )
+    return events
+
+
+def json_links(items: Any) -> list[dict[str, Any]]:
+    """A span's links (a JSON array, or None) as SpanBatchBuilder.add takes them."""
+    links = []
+    for li, link in enumerate(items or ()):
+        if not isinstance(link, dict):
+            raise Reject(f"links[{li}]: {_type_name(link)}, want an object")
+        try:
+            link_trace = _json_id(link, "traceId", "trace_id", _HEX32, True)
+            link_span = _json_id(link, "spanId", "span_id", _HEX16, True)
+        except Reject as exc:
+            raise Reject(f"links[{li}].{exc}") from None
+        links.append(
+            {
+                "trace_id": link_trace,
+                "span_id": link_span,
+                "attributes": _json_kvlist(link.get("attributes"), f"links[{li}].attributes"),
+            }
+        )
+    return links

@@ -383,3 +383,84 @@ def test_flat_decoding_refuses_what_the_general_walk_refuses() -> None:
             sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB"),
             SpanBatchBuilder(),
         )
+
+
+def test_flat_json_takes_the_collectors_form_itself_and_gives_the_general_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    from seamscope.tracer.otlp import flat_json
+    from seamscope.tracer.otlp.flat_json import decode_json_flat
+
+    request = sample_request(12, seed=23)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="ratio").value.double_value = 0.25
+    span.attributes.add(key="blob").value.bytes_value = b"\x00\x01"
+    span.attributes.add(key="server.port").value.int_value = 9090
+    span.attributes.add(key="http.url").value.string_value = "https://u:pw@h/x?token=abc"
+    span.attributes.add(key="m").value.kvlist_value.values.add(key="k").value.CopyFrom(
+        AnyValue(string_value="v")
+    )
+    span.status.code = 2
+    span.status.message = "failed"
+    span.events.add(name="exception", time_unix_nano=7).attributes.add(
+        key="exception.message"
+    ).value.string_value = "AKIAABCDEFGHIJKLMNOP"
+    span.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8)
+    text = protobuf_to_json(request.SerializeToString()).encode()
+    general = SpanBatchBuilder()
+    assert decode_json(text, general).accepted == 12
+    expected = general.build()
+
+    def walked(*args: object) -> None:
+        raise AssertionError("the general walk was used")
+
+    monkeypatch.setattr(flat_json, "decode_json", walked)
+    for _ in range(2):  # the second time with the attributes remembered
+        builder = SpanBatchBuilder()
+        assert decode_json_flat(text, builder).accepted == 12
+        assert builder.build().equals(expected)
+    row = expected.to_pylist()[0]
+    assert row["server_port"] == 9090 and "pw" not in row["attributes"]
+    assert row["status_code"] == "ERROR" and "AKIA" not in row["span_events"]
+
+
+@pytest.mark.parametrize(
+    "request_obj",
+    [
+        {"resourceSpans": [], "other": 1},  # an error, not an empty request
+        {"resource_spans": []},
+        {"resourceSpans": [{"resource": {}, "scope_spans": [{"spans": [{}]}]}]},
+        "parent_span_id",
+        "kind_name",
+        "int_times",
+        "upper_hex",
+    ],
+)
+def test_flat_json_gives_the_general_answer_for_other_forms(request_obj: Any) -> None:
+    from seamscope.tracer.otlp.flat_json import decode_json_flat
+
+    if isinstance(request_obj, str):
+        obj = json.loads(protobuf_to_json(sample_request(4, seed=2).SerializeToString()))
+        span = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+        if request_obj == "parent_span_id":
+            span["parent_span_id"] = span.pop("parentSpanId")
+        elif request_obj == "kind_name":
+            span["kind"] = "SPAN_KIND_SERVER"
+        elif request_obj == "int_times":
+            span["startTimeUnixNano"] = int(span["startTimeUnixNano"])
+        else:
+            span["traceId"] = span["traceId"].upper()
+        request_obj = obj
+    text = json.dumps(request_obj).encode()
+    outcomes = []
+    for decode in (decode_json, decode_json_flat):
+        builder = SpanBatchBuilder()
+        try:
+            result = decode(text, builder)
+        except OtlpError as exc:
+            outcomes.append(("error", str(exc)))
+            continue
+        outcomes.append((result, builder.build().to_pylist()))
+    assert outcomes[0] == outcomes[1]

@@ -1,0 +1,206 @@
+"""OTLP JSON requests decoded by msgspec into typed structs, each attribute left as its text.
+
+`json.loads` of an OTLP JSON request builds a dict for every span, attribute and value, and the
+general walk (`json_format`) then visits them all in Python: together most of a file's ingest.
+Here msgspec parses the request straight into the few fields a span needs, in C, and leaves
+each attribute as its raw JSON text; spans of one kind repeat most attributes character for
+character, so each distinct one is decoded once (by the general walk's own code) and
+remembered by its text.
+
+The result is the general path's by construction: the same values reach the same
+`SpanBatchBuilder.add`. The fast path takes only the form the Collector and `protobuf_to_json`
+write (camelCase keys, ids as hex, times as digit strings, kinds and codes as numbers); any
+other form, and anything the general walk would reject, sends the whole request to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import msgspec
+
+from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject
+from seamscope.tracer.otlp.json_format import (
+    _SURROGATE_ESCAPE,
+    _json_kvlist,
+    decode_json,
+    json_events,
+    json_links,
+)
+from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+
+_HEX = re.compile(r"[0-9a-fA-F]*")
+
+
+class _Status(msgspec.Struct):
+    code: int | None = None
+    message: str | None = None
+
+
+class _Span(msgspec.Struct):
+    traceId: str  # noqa: N815 - the OTLP JSON names
+    spanId: str  # noqa: N815
+    name: str
+    startTimeUnixNano: str | int  # noqa: N815
+    endTimeUnixNano: str | int  # noqa: N815
+    parentSpanId: str | None = None  # noqa: N815
+    parent_span_id: Any = None  # the snake_case form, which the general walk reads too
+    kind: int | None = None
+    attributes: list[msgspec.Raw] | None = None
+    events: list[Any] | None = None
+    links: list[Any] | None = None
+    status: _Status | None = None
+
+
+class _Scope(msgspec.Struct):
+    name: str | None = None
+
+
+class _ScopeSpans(msgspec.Struct):
+    spans: list[_Span]
+    scope: _Scope | None = None
+
+
+class _Resource(msgspec.Struct):
+    attributes: list[msgspec.Raw] | None = None
+
+
+class _ResourceSpans(msgspec.Struct):
+    resource: _Resource
+    scopeSpans: list[_ScopeSpans]  # noqa: N815
+
+
+class _Request(msgspec.Struct):
+    resourceSpans: list[_ResourceSpans]  # noqa: N815
+
+
+_decoder = msgspec.json.Decoder(_Request)
+
+
+class _General(Exception):
+    """This request is for the general path."""
+
+
+_known: dict[bytes, tuple[str, Any]] = {}
+_MAX_KNOWN = 65_536
+_MAX_KNOWN_BYTES = 512
+
+
+def _attribute(text: bytes) -> tuple[str, Any]:
+    """(key, value) of one KeyValue's JSON text, as the general walk makes them."""
+    try:
+        ((key, value),) = _json_kvlist([json.loads(text)], "attributes").items()
+    except (ValueError, RecursionError, Reject):
+        raise _General from None
+    if len(text) <= _MAX_KNOWN_BYTES and not isinstance(value, (list, dict)):
+        if len(_known) >= _MAX_KNOWN:
+            _known.clear()
+        _known[text] = (key, value)
+    return key, value
+
+
+def _attributes(raws: list[msgspec.Raw] | None) -> dict[str, Any]:
+    if not raws:
+        return {}
+    known = _known.get
+    pairs = []
+    for raw in raws:
+        text = bytes(raw)
+        pairs.append(known(text) or _attribute(text))
+    return dict(pairs)
+
+
+def _id(value: str | None, want: int, required: bool) -> str | None:
+    if not value:
+        if required:
+            raise _General
+        return None
+    if len(value) != want or not _HEX.fullmatch(value):
+        raise _General
+    value = value.lower()
+    if required and value.count("0") == want:
+        raise _General
+    return value
+
+
+def _time(value: str | int) -> int:
+    if isinstance(value, str):
+        if not (value.isdigit() and value.isascii()):
+            raise _General
+        number = int(value)
+    else:
+        number = value
+    if not 0 < number <= MAX_NS:
+        raise _General
+    return number
+
+
+def _spans(request: _Request) -> list[dict[str, Any]]:
+    """Every span of request as SpanBatchBuilder.add's arguments; _General when any is not
+    plain."""
+    out: list[dict[str, Any]] = []
+    if not request.resourceSpans:
+        raise _General  # the general walk says whether that is an empty request
+    for rs in request.resourceSpans:
+        resource = _attributes(rs.resource.attributes)
+        for ss in rs.scopeSpans:
+            scope_name = (ss.scope.name if ss.scope is not None else None) or None
+            for span in ss.spans:
+                start = _time(span.startTimeUnixNano)
+                end = _time(span.endTimeUnixNano)
+                kind = span.kind or 0
+                status = span.status
+                code = (status.code or 0) if status is not None else 0
+                message = status.message if status is not None else None
+                name = span.name
+                if (
+                    (span.parentSpanId is None and span.parent_span_id is not None)
+                    or end < start
+                    or not 0 <= kind < len(KINDS)
+                    or not 0 <= code < len(STATUS_CODES)
+                    or len(name) > MAX_VALUE_CHARS
+                    or (message is not None and len(message) > MAX_VALUE_CHARS)
+                ):
+                    raise _General
+                try:
+                    events = json_events(span.events) if span.events else ()
+                    links = json_links(span.links) if span.links else ()
+                except Reject:
+                    raise _General from None
+                out.append(
+                    {
+                        "trace_id": _id(span.traceId, 32, True),
+                        "span_id": _id(span.spanId, 16, True),
+                        "parent_span_id": _id(span.parentSpanId, 16, False),
+                        "name": name,
+                        "kind": KINDS[kind],
+                        "start_ns": start,
+                        "end_ns": end,
+                        "status_code": STATUS_CODES[code],
+                        "status_message": message or None,
+                        "attributes": _attributes(span.attributes),
+                        "resource": resource,
+                        "scope_name": scope_name,
+                        "events": events,
+                        "links": links,
+                    }
+                )
+    return out
+
+
+def decode_json_flat(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResult:
+    """Adds the valid spans of an OTLP JSON ExportTraceServiceRequest to builder, as
+    json_format.decode_json does (raises OtlpError for a body that is no request)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _SURROGATE_ESCAPE.search(raw):
+        return decode_json(data, builder)  # lone surrogates: the general walk checks for them
+    try:
+        spans = _spans(_decoder.decode(raw))
+    except (_General, msgspec.DecodeError, UnicodeEncodeError):
+        return decode_json(data, builder)
+    add = builder.add
+    for values in spans:
+        add(**values)
+    return DecodeResult(accepted=len(spans))
