@@ -454,7 +454,7 @@ def test_flat_json_gives_the_general_answer_for_other_forms(request_obj: Any) ->
             span["traceId"] = span["traceId"].upper()
         request_obj = obj
     text = json.dumps(request_obj).encode()
-    outcomes = []
+    outcomes: list[tuple[Any, Any]] = []
     for decode in (decode_json, decode_json_flat):
         builder = SpanBatchBuilder()
         try:
