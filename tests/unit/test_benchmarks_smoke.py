@@ -171,3 +171,28 @@ def test_generated_store_makes_every_rule_of_the_catalog_fire(tmp_path: Path) ->
     finally:
         con.close()
     assert set(CATALOG) <= fired, sorted(set(CATALOG) - fired)
+
+
+def test_classify_benchmark_runs_the_bare_join_beside_the_classification(tmp_path: Path) -> None:
+    """The peer joins each child to its parent (on the keys, as the hex ids would), and the
+    full classifications report their ratio to it."""
+    from benchmarks.classify import BARE_JOIN, run
+
+    path = tmp_path / "g.duckdb"
+    generate_store(path, 3_000, systems=3)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        by_keys = con.execute(BARE_JOIN).fetchone()
+        by_ids = con.execute(
+            "SELECT count(*) FROM spans AS c JOIN spans AS p "
+            "ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id"
+        ).fetchone()
+    finally:
+        con.close()
+    assert by_keys is not None and by_ids is not None and by_keys[0] == by_ids[0] > 1_000
+    results = run(Context(quick=True, workdir=tmp_path, repeats=1))
+    names = [r.name for r in results]
+    for size in ("2k", "5k"):
+        peer = names.index(f"bare parent/child join, {size} spans (peer)")
+        full = results[names.index(f"full classification, {size} spans")]
+        assert full.ratio.endswith(f"x the bare join ({results[peer].formatted()})"), full.ratio
