@@ -19,6 +19,7 @@ from seamscope.tracer.otlp import (
     protobuf_to_json,
     response_body,
 )
+from seamscope.tracer.otlp.encode import redact_json_request
 from seamscope.tracer.rows import SpanBatchBuilder
 from tests.otlp_sample import sample_request
 
@@ -464,3 +465,39 @@ def test_flat_json_gives_the_general_answer_for_other_forms(request_obj: Any) ->
             continue
         outcomes.append((result, builder.build().to_pylist()))
     assert outcomes[0] == outcomes[1]
+
+
+def _kv(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "value": value}
+
+
+def test_redact_json_request_replaces_secrets_and_nothing_else() -> None:
+    """What a tee file or a sample trace keeps of an OTLP JSON request (changed in place)."""
+    kept: list[Any] = [
+        _kv("service.name", {"stringValue": "svc"}),
+        _kv("http.response.status_code", {"intValue": "200"}),
+        _kv("url.full", {"stringValue": "https://h/cb?page=2"}),
+    ]
+    # Entries that are no attribute are passed over, not a reason to stop.
+    odd: list[Any] = [{"value": {"stringValue": "an entry without a key"}}, "not an attribute"]
+    span = [
+        *odd,
+        _kv("db.password", {"intValue": "1234"}),
+        _kv(
+            "http.request.header.authorization", {"arrayValue": {"values": [{"stringValue": "x"}]}}
+        ),
+        _kv("url.full", {"stringValue": "https://h/cb?token=abc&page=2"}),
+        _kv("deployment.api_token", {"stringValue": "tok"}),
+    ]
+    resource = {"resource": {"attributes": kept}, "scopeSpans": [{"spans": [{"attributes": span}]}]}
+    request = {"resourceSpans": [resource]}
+    before = json.loads(json.dumps(kept))
+    assert redact_json_request(request) is request
+    assert kept == before
+    assert span == [
+        *odd,
+        _kv("db.password", {"stringValue": "REDACTED"}),
+        _kv("http.request.header.authorization", {"stringValue": "REDACTED"}),
+        _kv("url.full", {"stringValue": "https://h/cb?token=REDACTED&page=2"}),
+        _kv("deployment.api_token", {"stringValue": "REDACTED"}),
+    ]

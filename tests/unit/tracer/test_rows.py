@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from seamscope.tracer.rows import SpanBatchBuilder, redact_url
 from seamscope.tracer.schema import SPAN_COLUMNS
 from seamscope.tracer.sources import COLUMN_SOURCES
@@ -99,6 +101,31 @@ def test_secrets_never_reach_the_row() -> None:
 
 def test_redact_url_keeps_plain_urls() -> None:
     assert redact_url("http://a/b?page=1") == "http://a/b?page=1"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # A token as the user name alone, a password alone, both: the user info goes.
+        ("https://ghp_abc@git.example/x", "https://REDACTED@git.example/x"),
+        ("https://:pw@h.example/x", "https://REDACTED@h.example/x"),
+        ("https://u:p@h.example:8443/x?page=1", "https://REDACTED@h.example:8443/x?page=1"),
+        (
+            "https://u:p@h.example/cb?code=abc&page=2",
+            "https://REDACTED@h.example/cb?code=REDACTED&page=2",
+        ),
+        # An @ that is no user info stays.
+        ("https://h.example/p?email=a@b.example", "https://h.example/p?email=a@b.example"),
+    ],
+)
+def test_redact_url_removes_exactly_the_user_info_and_secret_parameters(
+    url: str, expected: str
+) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_url_takes_a_malformed_url_without_raising() -> None:
+    assert isinstance(redact_url("http://u:pw@[::1/x"), str)
 
 
 def test_secrets_are_redacted_whatever_spans_came_before() -> None:
