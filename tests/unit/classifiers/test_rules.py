@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seamscope.classifiers.catalog import RULES
+from seamscope.classifiers.catalog import RULES, RULES_BY_ID, UNCLASSIFIED_RULE, rule_for
 from tests.unit.classifiers.conftest import ClassifyFn
 from tests.unit.classifiers.fleet import Fleet, Service
 
@@ -131,6 +131,33 @@ def test_a101_fires(classified: ClassifyFn) -> None:
     assert "BFF" in c.edge("shortlist-web", "inventory-api")["reason"]
 
 
+def test_a101_webapp_calls_a_bff_over_rest(classified: ClassifyFn) -> None:
+    f = Fleet()
+    partner_bff = Service("partner-bff", "partners", "bff")
+    f.http(WEB, "http://127.0.0.1:4100/offers", server=partner_bff)
+    edge = classified(f).edge("shortlist-web", "partner-bff")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "A101",
+        "webapp shortlist/shortlist-web calls the BFF partners/partner-bff over REST, not GraphQL",
+    )
+
+
+def test_graphql_between_backends_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        ORDERS,
+        "http://127.0.0.1:5005/graphql",
+        method="POST",
+        server=BILLING,
+        graphql=("query", "Invoices"),
+    )
+    edge = classified(f).edge("orders-api", "billing-api")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "GraphQL between backends to an API that is not the webapp BFF",
+    )
+
+
 def test_a101_near_miss(classified: ClassifyFn) -> None:
     f = Fleet()
     f.http(
@@ -183,6 +210,13 @@ def test_p302_fires(classified: ClassifyFn) -> None:
         "external",
     )
     assert c.node("external:mailchimp")["inferred"] is False
+    assert edge["reason"] == (
+        "marketing/signup-consumer calls mailchimp (declared vendor) over HTTP"
+    )
+    # A host nobody declared is an inferred vendor, and the reason says so.
+    inferred = classified(f, name="inferred.duckdb").edge("signup-consumer", "mailchimp.com")
+    assert inferred["rule_id"] == "P302"
+    assert inferred["reason"].endswith("(host outside the traced fleet) over HTTP")
 
 
 def test_p302_near_miss(classified: ClassifyFn) -> None:
@@ -322,6 +356,22 @@ def test_p202_fires(classified: ClassifyFn) -> None:
     assert edge["rule_id"] == "P202"
     assert edge["via"] == "events:bus/default"
     assert edge["operations"] == ["OrderUpdated"]
+
+
+def test_p202_names_at_most_three_calls_back(classified: ClassifyFn) -> None:
+    f = Fleet()
+    _order_event(f)
+    recv = f.root(BILLING, "handle-order-event")
+    f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=recv)
+    for port, name in enumerate(("orders-d", "orders-c", "orders-b", "orders-a")):
+        callee = Service(name, "orders", "backend")
+        f.http(BILLING, f"http://127.0.0.1:{5101 + port}/o/9", server=callee, parent=recv)
+    edge = classified(f).edge("orders-api", "billing-api", "eventbridge")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "P202",
+        "billing/billing-api calls the source back (orders-a, orders-b, orders-c) "
+        "while handling the event",
+    )
 
 
 def test_p202_near_miss(classified: ClassifyFn) -> None:
@@ -541,3 +591,25 @@ def test_a_consumer_that_does_nothing_observable_is_unclassified(classified: Cla
     edge = classified(f).edge("orders-api", "billing-api", "eventbridge")
     assert edge["rule_id"] == "unclassified"
     assert "no observable work" in edge["reason"]
+
+
+def test_messaging_whose_owner_is_unknown_is_unclassified_and_says_why(
+    classified: ClassifyFn,
+) -> None:
+    # Two systems send to one queue and nobody declared its owner.
+    f = Fleet()
+    f.send(ORDERS, "shared-q")
+    f.send(BILLING, "shared-q")
+    edge = classified(f).edge("orders-api", "sqs:queue/shared-q")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "owner of sqs:queue/shared-q unknown: declare it under [owners]",
+    )
+
+
+def test_rule_for_gives_every_edge_a_rule() -> None:
+    assert rule_for("A101", "anti-pattern") is RULES_BY_ID["A101"]
+    assert rule_for("unclassified", "unclassified") is UNCLASSIFIED_RULE
+    # A store labelled by another catalog version: a bare record under the id it names.
+    other = rule_for("Z999", "anti-pattern")
+    assert (other.id, other.name, other.verdict) == ("Z999", "Z999", "anti-pattern")
