@@ -163,7 +163,9 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     base = ("--db", str(db), "--baseline", str(baseline))
     written = seamscope("check", *base, "--update-baseline")
     assert written.returncode == 0, written.stderr
+    assert (written.stdout, written.stderr) == ("", f"{baseline}: 2 known findings written\n")
     data = json.loads(baseline.read_text())
+    assert data["version"] == 1
     assert [(f["rule_id"], f["to"]) for f in data["findings"]] == [
         ("A101", "price/price-api"),
         ("A101", "stock/stock-api"),
@@ -181,6 +183,27 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     report = json.loads(seamscope("check", *base, "--format", "json").stdout)
     assert (report["new"], report["known"]) == (1, 1)
     assert report["findings"][0]["to"] == "stock/stock-api"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{not json", "not a seamscope baseline (Expecting property name"),
+        ('{"findings": [1, 2]}', "not a seamscope baseline (no 'findings' list)"),
+        ('{"findings": "A101"}', "not a seamscope baseline (no 'findings' list)"),
+        ('{"findings": [{"rule_id": "A101", "from": "a"}]}', "findings[0] lacks to, mechanism"),
+    ],
+)
+def test_a_broken_baseline_is_one_line(tmp_path: Path, content: str, says: str) -> None:
+    fleet = Fleet()
+    fleet.dynamodb(Service("orders-api", "orders", "backend"), "GetItem", "Orders")
+    db = fleet.store(tmp_path / "s.duckdb")
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(content)
+    done = seamscope("check", "--db", str(db), "--baseline", str(baseline))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"seamscope: {baseline}: ") and says in done.stderr
 
 
 def test_strict_fails_on_smells(store: Path, tmp_path: Path) -> None:
