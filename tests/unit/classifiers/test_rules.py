@@ -123,6 +123,14 @@ def test_p103_near_miss(classified: ClassifyFn) -> None:
     assert classified(f).rule("provider-portal", "comms-api") == "A101"
 
 
+def test_p103_is_only_for_rest_to_another_system(classified: ClassifyFn) -> None:
+    # Inside its own system the excepted webapp's REST calls are P303, like any webapp's.
+    f = Fleet()
+    portal_api = Service("portal-api", "providers", "backend")
+    f.http(PORTAL, "http://127.0.0.1:5006/drafts", server=portal_api)
+    assert classified(f, PORTAL_EXCEPTION).rule("provider-portal", "portal-api") == "P303"
+
+
 def test_a101_fires(classified: ClassifyFn) -> None:
     f = Fleet()
     f.http(WEB, "http://127.0.0.1:5003/items/7", server=INVENTORY, route="/items/<id>")
@@ -139,6 +147,25 @@ def test_a101_webapp_calls_a_bff_over_rest(classified: ClassifyFn) -> None:
     assert (edge["rule_id"], edge["reason"]) == (
         "A101",
         "webapp shortlist/shortlist-web calls the BFF partners/partner-bff over REST, not GraphQL",
+    )
+
+
+def test_a101_webapp_calls_another_systems_graphql(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(
+        WEB,
+        "http://127.0.0.1:5003/graphql",
+        method="POST",
+        server=INVENTORY,
+        graphql=("query", "Items"),
+    )
+    # The REST exception of the landscape covers REST only.
+    land = '[exceptions]\nrest_allowed_webapps = ["shortlist-web"]\n'
+    edge = classified(f, land).edge("shortlist-web", "inventory-api")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "A101",
+        "webapp shortlist/shortlist-web calls inventory/inventory-api of another system over "
+        "GraphQL instead of going through the BFF",
     )
 
 
@@ -178,6 +205,16 @@ def test_p303_fires(classified: ClassifyFn) -> None:
     assert c.rule("shortlist-web", "shortlist-api") == "P303"
     # The BFF aggregating its own system's REST API serves the webapp: not smell A303.
     assert c.rule("webapp-bff", "shortlist-api") == "P303"
+
+
+def test_p303_names_the_end_that_serves_the_webapp(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.http(WEB, "http://127.0.0.1:4000/session", server=BFF)
+    edge = classified(f).edge("shortlist-web", "webapp-bff")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "P303",
+        "REST inside system shortlist, one end (shortlist-web) serves the webapp",
+    )
 
 
 def test_p303_near_miss(classified: ClassifyFn) -> None:
@@ -613,3 +650,15 @@ def test_rule_for_gives_every_edge_a_rule() -> None:
     # A store labelled by another catalog version: a bare record under the id it names.
     other = rule_for("Z999", "anti-pattern")
     assert (other.id, other.name, other.verdict) == ("Z999", "Z999", "anti-pattern")
+
+
+def test_s3_of_another_system_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.aws(BILLING, "S3", "PutObject", {"aws.s3.bucket": "order-archive"})
+    edge = classified(f, '[owners.buckets]\norder-archive = "orders"\n[systems.orders]\n').edge(
+        "billing-api", "s3:bucket/order-archive"
+    )
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "the guideline has no rule for s3",
+    )
