@@ -164,8 +164,10 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     written = seamscope("check", *base, "--update-baseline")
     assert written.returncode == 0, written.stderr
     assert (written.stdout, written.stderr) == ("", f"{baseline}: 2 known findings written\n")
-    data = json.loads(baseline.read_text())
+    text = baseline.read_text()
+    data = json.loads(text)
     assert data["version"] == 1
+    assert text == json.dumps(data, indent=2) + "\n"  # stable, so its diffs stay small
     assert [(f["rule_id"], f["to"]) for f in data["findings"]] == [
         ("A101", "price/price-api"),
         ("A101", "stock/stock-api"),
@@ -204,6 +206,42 @@ def test_a_broken_baseline_is_one_line(tmp_path: Path, content: str, says: str) 
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"seamscope: {baseline}: ") and says in done.stderr
+
+
+def test_entries_no_longer_seen_are_said_apart_from_machine_output(tmp_path: Path) -> None:
+    fleet = Fleet()
+    fleet.http(
+        Service("shop-web", "shop", "webapp"),
+        "http://stock-api:8080/items/1",
+        server=Service("stock-api", "stock", "backend"),
+    )
+    db = fleet.store(tmp_path / "s.duckdb")
+    baseline = tmp_path / "baseline.json"
+    base = ("--db", str(db), "--baseline", str(baseline))
+    assert seamscope("check", *base, "--update-baseline").returncode == 0
+    data = json.loads(baseline.read_text())
+    gone = {"rule_id": "A202", "from": "gone/a", "to": "gone/b", "mechanism": "sqs"}
+    junit = seamscope("check", *base, "--format", "junit")
+    assert (junit.returncode, junit.stderr) == (0, "")
+    assert junit.stdout.endswith("</testsuite>\n") and not junit.stdout.endswith("\n\n")
+    baseline.write_text(json.dumps({"version": 1, "findings": [*data["findings"], gone]}))
+    as_json = seamscope("check", *base, "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["no_longer_seen"] == [gone]
+    assert as_json.stderr == "1 baseline entries no longer occur: remove them (--update-baseline)\n"
+    text = seamscope("check", *base)
+    assert (text.returncode, text.stderr) == (0, "")
+    assert "No longer seen (remove from the baseline): 1" in text.stdout
+
+
+def test_a_baseline_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    fleet = Fleet()
+    fleet.dynamodb(Service("orders-api", "orders", "backend"), "GetItem", "Orders")
+    db = fleet.store(tmp_path / "s.duckdb")
+    for extra in ((), ("--update-baseline",)):
+        done = seamscope("check", "--db", str(db), "--baseline", str(tmp_path), *extra)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr and "is a directory" in done.stderr
 
 
 def test_strict_fails_on_smells(store: Path, tmp_path: Path) -> None:
