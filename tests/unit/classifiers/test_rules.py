@@ -228,6 +228,10 @@ def test_a303_fires(classified: ClassifyFn) -> None:
     f.http(ORDERS_WORKER, "http://127.0.0.1:5001/orders/1", server=ORDERS)
     edge = classified(f).edge("orders-worker", "orders-api")
     assert (edge["rule_id"], edge["verdict"], edge["level"]) == ("A303", "smell", "component")
+    assert edge["reason"] == (
+        "orders/orders-worker calls orders/orders-api over REST inside one system, "
+        "where a direct hit or a listener would do"
+    )
 
 
 def test_a303_near_miss(classified: ClassifyFn) -> None:
@@ -273,6 +277,10 @@ def test_p301_fires(classified: ClassifyFn) -> None:
     c = classified(f)
     assert c.rule("orders-api", "dynamodb:table/Orders") == "P301"
     assert c.rule("orders-worker", "dynamodb:table/Orders") == "P301"
+    # A webapp hitting its own system's table is a direct hit too, not a webapp API call.
+    web = Fleet()
+    web.dynamodb(WEB, "PutItem", "Shortlists")
+    assert classified(web, name="web.duckdb").rule("shortlist-web", "Shortlists") == "P301"
 
 
 def test_p301_near_miss(classified: ClassifyFn) -> None:
@@ -349,6 +357,7 @@ def test_p402_fires(classified: ClassifyFn) -> None:
         "sqs:queue/orders-q",
     )
     assert edge["span_count"] == 2
+    assert edge["reason"] == "SQS between components of system orders"
 
 
 def test_p402_near_miss(classified: ClassifyFn) -> None:
@@ -368,6 +377,7 @@ def test_a202_fires(classified: ClassifyFn) -> None:
         "sns",
         "sns:topic/order-events",
     )
+    assert edge["reason"] == "SNS carries events from system orders to system billing"
 
 
 def test_a202_near_miss(classified: ClassifyFn) -> None:
