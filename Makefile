@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup node lock demo test check lint types contracts fmt bench docs clean
+.PHONY: setup node lock demo test check lint types contracts fmt bench docs mutate clean
 
 # constraints.txt pins every package the dev install takes, so a fresh machine gets the set CI
 # tested; `make lock` rewrites it. The editable build uses the pinned setuptools (no isolation).
@@ -62,6 +62,11 @@ contracts: setup
 	$(BIN)/lint-imports
 
 check: lint types contracts test
+
+# Mutation testing of the rule catalog, the redaction, the baseline comparison and the landscape
+# fingerprint (docs/testing.md). Not part of check: it takes the better part of an hour.
+mutate: setup
+	$(PY) -m tests.mutation --report docs/testing.md
 
 bench: setup
 	$(PY) -m benchmarks
