@@ -235,12 +235,13 @@ def outcome_of(target: Target, work: Path) -> Outcome:
     return outcome
 
 
-def report(outcomes: list[Outcome], command: str) -> str:
+def report(outcomes: list[Outcome]) -> str:
     """Markdown: one row per target, then every survivor with its diff."""
     total = sum(o.seconds for o in outcomes)
     lines = [
-        f"`{command}`, {time.strftime('%Y-%m-%d')}: {total / 60:.0f} min of runs, reruns of "
-        f"survivors included ({os.cpu_count()} cores, shared; Python {sys.version.split()[0]}).",
+        f"`make mutate`, {time.strftime('%Y-%m-%d')}: {total / 60:.0f} min of runs, reruns of "
+        f"survivors included, on a machine of {os.cpu_count()} cores shared with other test runs "
+        f"(Python {sys.version.split()[0]}).",
         "",
         "| target | module | tests | mutants | killed | survived | not run | time |",
         "|---|---|---|---|---|---|---|---|",
@@ -297,8 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         outcomes.append(outcome)
-    command = "python -m tests.mutation" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
-    text = report(outcomes, command)
+    text = report(outcomes)
     print(text)
     if args.report:
         doc = args.report.read_text()
