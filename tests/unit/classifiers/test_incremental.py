@@ -223,6 +223,27 @@ def _user_events_stored(f: Fleet) -> str:
     return "idp"
 
 
+def _jobs_sent_to_a_lambda(f: Fleet) -> str:
+    sender = Service("billing-api", "billing", "backend")
+    f.span(sender, "SQS.SendMessage", "PRODUCER", {
+        "rpc.system": "aws-api", "rpc.service": "SQS", "rpc.method": "SendMessage",
+        "messaging.destination.name": "invoice-jobs",
+    })  # fmt: skip
+    # A Lambda function's own span names no queue: only its event-source mapping joins it.
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:billing-invoicer"
+    invoicer = Service("billing-invoicer", "billing", "worker")
+    f.span(
+        invoicer,
+        "billing-invoicer",
+        "SERVER",
+        {"faas.invocation_id": "1", "aws.lambda.invoked_arn": arn},
+    )
+    return "billing-api"
+
+
+ROUTE = '[[routes]]\nkind = "lambda-event-source"\nsource = "sqs:queue/{}"\n'
+ROUTE += 'target = "lambda:function/billing-invoicer"\n'
+
 LANDSCAPE_SECTIONS = {
     # section: (spans, landscape before, after (only that section differs), rule before, after)
     "systems": (
@@ -252,6 +273,13 @@ LANDSCAPE_SECTIONS = {
         '[data_leaders.identity]\nentities = ["user"]\n',
         "P201",
         "A201",
+    ),
+    "routes": (
+        _jobs_sent_to_a_lambda,
+        ROUTE.format("other-jobs"),
+        ROUTE.format("invoice-jobs"),
+        "unresolved",
+        "P402",
     ),
     "exceptions": (
         _portal_calls_rest,

@@ -640,20 +640,6 @@ def test_a_consumer_that_does_nothing_observable_is_unclassified(classified: Cla
     assert "no observable work" in edge["reason"]
 
 
-def test_messaging_whose_owner_is_unknown_is_unclassified_and_says_why(
-    classified: ClassifyFn,
-) -> None:
-    # Two systems send to one queue and nobody declared its owner.
-    f = Fleet()
-    f.send(ORDERS, "shared-q")
-    f.send(BILLING, "shared-q")
-    edge = classified(f).edge("orders-api", "sqs:queue/shared-q")
-    assert (edge["rule_id"], edge["reason"]) == (
-        "unclassified",
-        "owner of sqs:queue/shared-q unknown: declare it under [owners]",
-    )
-
-
 def test_rule_for_gives_every_edge_a_rule() -> None:
     assert rule_for("A101", "anti-pattern") is RULES_BY_ID["A101"]
     assert rule_for("unclassified", "unclassified") is UNCLASSIFIED_RULE
