@@ -648,7 +648,12 @@ def test_rule_for_gives_every_edge_a_rule() -> None:
     assert (other.id, other.name, other.verdict) == ("Z999", "Z999", "anti-pattern")
 
 
-def test_s3_of_another_system_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
+def test_s3_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
+    # S3 is no DynamoDB: neither the own system's bucket (P301) nor another's (A301) has a rule.
+    own = Fleet()
+    own.aws(BILLING, "S3", "PutObject", {"aws.s3.bucket": "invoices"})
+    edge = classified(own, name="own.duckdb").edge("billing-api", "s3:bucket/invoices")
+    assert (edge["rule_id"], edge["reason"]) == ("unclassified", "the guideline has no rule for s3")
     f = Fleet()
     f.aws(BILLING, "S3", "PutObject", {"aws.s3.bucket": "order-archive"})
     edge = classified(f, '[owners.buckets]\norder-archive = "orders"\n[systems.orders]\n').edge(
