@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import os
 import re
 import shutil
@@ -172,20 +173,35 @@ def _run(argv: list[str], tree: Path, what: str) -> None:
         raise SystemExit(f"{what} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
-def _paths(target: Target, work: Path) -> tuple[Path, Path, Path]:
-    """The target's cosmic-ray config, session and seconds spent on it (first run and reruns)."""
+def _paths(target: Target, work: Path) -> tuple[Path, Path, Path, Path]:
+    """The target's cosmic-ray config, session, seconds spent on it (first run and reruns) and
+    the digest of the module it mutated."""
     slug = re.sub(r"\W+", "-", target.name).strip("-")
-    return work / f"{slug}.toml", work / f"{slug}.sqlite", work / f"{slug}.seconds"
+    named = work / slug
+    return (
+        named.with_suffix(".toml"),
+        named.with_suffix(".sqlite"),
+        named.with_suffix(".seconds"),
+        named.with_suffix(".sha256"),
+    )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def mutate(target: Target, work: Path, timeout_s: float, survivors: bool = False) -> None:
     """Runs the target's mutants; with survivors, only those that survived its last run."""
     tree = work / "tree"
-    config, session, seconds = _paths(target, work)
+    config, session, seconds, digest = _paths(target, work)
     survivors = survivors and session.exists()
+    if survivors and (not digest.exists() or digest.read_text() != _digest(tree / target.module)):
+        # The session's mutants are positions in the module it was made from.
+        raise SystemExit(f"{target.module} changed since its last run: run it without --survivors")
     if not survivors:
         session.unlink(missing_ok=True)
         seconds.unlink(missing_ok=True)
+        digest.write_text(_digest(tree / target.module))
     test = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider"]
     test += ["-o", "addopts=", *target.tests]
     config.write_text(
@@ -218,7 +234,7 @@ def mutate(target: Target, work: Path, timeout_s: float, survivors: bool = False
 
 def outcome_of(target: Target, work: Path) -> Outcome:
     """What the target's session says: every mutant run, the killed, the survivors."""
-    _, session, seconds = _paths(target, work)
+    _, session, seconds, _ = _paths(target, work)
     outcome = Outcome(target, seconds=float(seconds.read_text()) if seconds.exists() else 0.0)
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
