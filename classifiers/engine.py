@@ -24,7 +24,9 @@ import duckdb
 from seamscope.classifiers.catalog import CATALOG_VERSION
 from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
+    BY_KEYS,
     SPAN_COLUMNS,
+    JoinKeys,
     classified_sql,
     facts_sql,
     hosts_sql,
@@ -51,6 +53,9 @@ TRACE_WINDOW = "30 seconds"
 LINK_WINDOW = "1 hour"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
+# How spans are joined inside a trace: on the integer keys (facts.BY_IDS joins on the hex ids,
+# the reference tests compare with).
+JOINS: JoinKeys = BY_KEYS
 
 # What a consumer can do while handling an event: call, or produce in turn.
 _CALL_KINDS = sql_kinds(Side.CALL, Side.PRODUCE)
@@ -347,6 +352,7 @@ class _Merge:
         self.lo = ""  # incremental runs: the start of the window read, as a SQL literal
         self.seen = False  # a touched trace already has facts stored
         self.removed = False  # the difference takes stored facts away
+        self.keys = JOINS
 
     def run(self) -> int:
         count = int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
@@ -384,8 +390,8 @@ class _Merge:
         """_cls_src: the new spans and the stored spans of their traces, within the window."""
         x = self.x
         x(
-            "CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT trace_id FROM spans "
-            f"WHERE {self.new_filter}"
+            f"CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT {self.keys.trace} AS tk "
+            f"FROM spans WHERE {self.new_filter}"
         )
         # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
         lo_value = self.scalar(
@@ -399,7 +405,7 @@ class _Merge:
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
             SELECT rowid AS r FROM spans
             WHERE batch_id <= {self.top} AND start_time >= {self.lo}
-              AND trace_id IN (SELECT trace_id FROM _cls_touch)""")
+              AND {self.keys.trace} IN (SELECT tk FROM _cls_touch)""")
         row = self.con.execute("SELECT min(r), max(r) FROM _cls_rows").fetchone()
         first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
         # Literal bounds let the scan skip every row group outside them.
@@ -412,8 +418,9 @@ class _Merge:
     def derive_facts(self) -> None:
         """_cls_s: the spans that can matter; _cls_inv: Lambda invocations; _cls_fnew: their
         facts."""
-        self.x(f"CREATE OR REPLACE TEMP {self.spans_kind} _cls_s AS " + classified_sql("_cls_src"))
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_inv AS " + invocations_sql("_cls_src"))
+        spans, keys = self.spans_kind, self.keys.spans
+        self.x(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_inv AS " + invocations_sql("_cls_src", keys))
         self.x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + facts_sql("_cls_s", "_cls_inv"))
 
     def replace_stored_facts(self) -> None:
@@ -530,7 +537,7 @@ class _Merge:
         x(f"""INSERT INTO classifier_joins
             SELECT DISTINCT c.gkey, p.gkey, 'trace'
             FROM _cls_fnew AS c JOIN _cls_fnew AS p
-              ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+              ON p.tk = c.tk AND p.sk = c.pk
             WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
         self.forget_seen("classifier_links")
@@ -609,24 +616,24 @@ class _Merge:
         # In the trace that received the event: the consumer's calls after the receive.
         x(f"""INSERT INTO classifier_handling
             WITH recv AS (
-                SELECT trace_id, span_id, coalesce(svc, '') AS svc, start_time, gkey
+                SELECT tk, sk, coalesce(svc, '') AS svc, start_time, gkey
                 FROM _cls_fnew WHERE fkind IN {HANDLED_KINDS}
             ),
-            recv_spans AS (SELECT DISTINCT trace_id, span_id, svc, start_time FROM recv),
+            recv_spans AS (SELECT DISTINCT tk, sk, svc, start_time FROM recv),
             calls AS (
-                SELECT trace_id, coalesce(svc, '') AS svc, start_time, gkey
+                SELECT tk, coalesce(svc, '') AS svc, start_time, gkey
                 FROM _cls_fnew AS f
                 SEMI JOIN recv_spans AS r
-                    ON r.trace_id = f.trace_id AND r.svc = coalesce(f.svc, '')
+                    ON r.tk = f.tk AND r.svc = coalesce(f.svc, '')
                 WHERE fkind IN {_CALL_KINDS}
             ),
             pairs AS (
-                SELECT DISTINCT r.trace_id, r.span_id, c.gkey
+                SELECT DISTINCT r.tk, r.sk, c.gkey
                 FROM calls AS c ASOF JOIN recv_spans AS r
-                  ON r.trace_id = c.trace_id AND r.svc = c.svc AND c.start_time >= r.start_time
+                  ON r.tk = c.tk AND r.svc = c.svc AND c.start_time >= r.start_time
             )
             SELECT DISTINCT recv.gkey, pairs.gkey
-            FROM pairs JOIN recv USING (trace_id, span_id)
+            FROM pairs JOIN recv USING (tk, sk)
             ON CONFLICT DO NOTHING""")
         # A worker that leaves every call in a trace of its own: what the same instance does
         # after a receive (within the trace window), until its next receive.
@@ -634,8 +641,8 @@ class _Merge:
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
             WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
-              AND (c.trace_id, coalesce(c.svc, '')) NOT IN (
-                  SELECT (trace_id, coalesce(svc, '')) FROM _cls_fnew
+              AND (c.tk, coalesce(c.svc, '')) NOT IN (
+                  SELECT (tk, coalesce(svc, '')) FROM _cls_fnew
                   WHERE fkind IN {HANDLED_KINDS})""")
         if not self.scalar("SELECT count(*) FROM _cls_lone"):
             return
@@ -664,7 +671,7 @@ class _Merge:
         x = self.x
         self.forget_seen("classifier_runs")
         x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
-            SELECT DISTINCT trace_id FROM _cls_fnew
+            SELECT DISTINCT tk FROM _cls_fnew
             WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
         if not self.scalar("SELECT count(*) FROM _cls_scanned"):
             return
@@ -672,7 +679,7 @@ class _Merge:
             WITH scanned AS (FROM _cls_scanned),
             roots AS (
                 SELECT * FROM ({roots_sql("_cls_s")})
-                WHERE trace_id IN (SELECT trace_id FROM scanned)
+                WHERE tk IN (SELECT tk FROM scanned)
             )
             SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
                    list_distinct(list(f.target) FILTER (
@@ -680,8 +687,8 @@ class _Merge:
                    list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,
                    bool_or(f.fkind IN {_LISTEN_KINDS}) AS listens
             FROM roots AS r
-            JOIN (FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_scanned)) AS f
-              ON f.trace_id = r.trace_id AND coalesce(f.svc, '') = coalesce(r.svc, '')
+            JOIN (FROM _cls_fnew WHERE tk IN (SELECT tk FROM _cls_scanned)) AS f
+              ON f.tk = r.tk AND coalesce(f.svc, '') = coalesce(r.svc, '')
             GROUP BY ALL
             HAVING len(scans) > 0""")
 

@@ -13,6 +13,8 @@ a target is never joined by its name (derive.py).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from seamscope.classifiers.mechanisms import SEP, UNNAMED
 from seamscope.classifiers.results import sql_list
 
@@ -53,8 +55,31 @@ SPAN_COLUMNS = (
     "db_system, db_operation, db_tables, messaging_system, messaging_operation, "
     "messaging_destination, http_method, http_url, http_route, http_status_code, server_address, "
     "server_port, graphql_operation_name, graphql_operation_type, events, sns_topics, "
-    "stream_name, stream_arn, s3_bucket, faas_invoked_name, name, links, attributes, resource"
+    "stream_name, stream_arn, s3_bucket, faas_invoked_name, name, links, attributes, resource, "
+    "trace_key, span_key, parent_key"
 )
+
+# What joins a span to its parent, callee or child inside a trace: tk (the trace), sk (the span)
+# and pk (its parent, NULL for a root), compared as integers. They are the stored keys
+# (tracer/keys.py); where an id is not hex its key is NULL, and the key is then a hash of the
+# id itself, so that such spans join by their ids as before. A reference that joins on the hex
+# ids themselves (BY_IDS) differs only in how fast it runs: tests compare the two.
+KEYS = """
+    coalesce(trace_key, hash(trace_id)) AS tk,
+    coalesce(span_key, hash(trace_id, span_id)) AS sk,
+    CASE WHEN parent_span_id IS NOT NULL
+         THEN coalesce(parent_key, hash(trace_id, parent_span_id)) END AS pk"""
+
+
+class JoinKeys(NamedTuple):
+    """The join keys of a span (tk, sk, pk) and of its trace alone (tk), as SQL over spans."""
+
+    spans: str
+    trace: str
+
+
+BY_KEYS = JoinKeys(KEYS, "coalesce(trace_key, hash(trace_id))")
+BY_IDS = JoinKeys("trace_id AS tk, span_id AS sk, parent_span_id AS pk", "trace_id")
 KINESIS_PUT_OPS = ("PutRecord", "PutRecords")
 # The reads of a Kinesis consumer: GetRecords names only a shard iterator, GetShardIterator
 # (and SubscribeToShard) the stream.
@@ -66,12 +91,13 @@ _AWS_SPAN = (
 )
 
 
-def classified_sql(source: str) -> str:
+def classified_sql(source: str, keys: str = KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
-    (aws, server, http, root): what facts_sql, hosts_sql and roots_sql read."""
+    (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
+    read."""
     return f"""
     SELECT
-        trace_id, span_id, parent_span_id, kind, name, batch_id,
+        trace_id, span_id, parent_span_id, {keys}, kind, name, batch_id,
         service_name AS svc, service_namespace AS ns, service_role AS role,
         service_instance AS inst, start_time, duration_ns,
         (status_code = 'ERROR' OR coalesce(http_status_code, 0) >= 500) AS err,
@@ -300,7 +326,7 @@ _FUNCTION_ARN = (
 )
 
 
-def invocations_sql(source: str) -> str:
+def invocations_sql(source: str, keys: str = KEYS) -> str:
     """The invocation spans of Lambda functions that are not HTTP requests (SQS, stream and
     event triggers), with the function's name, from `source` (a relation with SPAN_COLUMNS).
 
@@ -309,7 +335,7 @@ def invocations_sql(source: str) -> str:
     """
     present = " OR ".join(f"{_json('attributes', k)} IS NOT NULL" for k in _INVOCATION_KEYS)
     return f"""
-SELECT trace_id, span_id, parent_span_id, service_name AS svc, service_namespace AS ns,
+SELECT trace_id, span_id, parent_span_id, {keys}, service_name AS svc, service_namespace AS ns,
        service_role AS role, service_instance AS inst, start_time, duration_ns,
        status_code = 'ERROR' AS err, links,
        coalesce(nullif(regexp_extract({_FUNCTION_ARN}, ':function:([^:]+)', 1), ''),
@@ -327,7 +353,7 @@ def facts_sql(spans: str, invocations: str) -> str:
     to the producer's span."""
     return f"""
 WITH callees AS (
-    SELECT trace_id, parent_span_id, min(svc) AS callee_svc, min(ns) AS callee_ns,
+    SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route
     FROM {spans} WHERE cat = 'server' AND parent_span_id IS NOT NULL
     GROUP BY ALL
@@ -335,7 +361,7 @@ WITH callees AS (
 http AS (
     SELECT c.*, callees.callee_svc, callees.callee_ns, callees.callee_route
     FROM {spans} AS c
-    LEFT JOIN callees ON callees.trace_id = c.trace_id AND callees.parent_span_id = c.span_id
+    LEFT JOIN callees ON callees.tk = c.tk AND callees.pk = c.sk
     WHERE c.cat = 'http'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
@@ -343,11 +369,12 @@ http AS (
       -- answered it (a message handler's call under the Java agent's process span).
       AND (callees.callee_svc IS NOT NULL OR NOT EXISTS (
           SELECT 1 FROM {spans} AS a
-          WHERE a.cat = 'aws' AND a.trace_id = c.trace_id AND a.span_id = c.parent_span_id
+          WHERE a.cat = 'aws' AND a.tk = c.tk AND a.sk = c.pk
       ))
 ),
 facts AS (
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
+        duration_ns, err,
         CASE WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL THEN 'graphql'
              WHEN method IN ('POST', 'GET') AND {_GRAPHQL_PATH} THEN 'graphql-path'
              ELSE 'http' END AS fkind,
@@ -363,19 +390,19 @@ facts AS (
         NULL AS links
     FROM http
     UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-           f.k, f.t, NULL, NULL, f.op, f.w, links
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
+           duration_ns, err, f.k, f.t, NULL, NULL, f.op, f.w, links
     FROM (
         SELECT *, unnest({AWS_FACTS}) AS f FROM {spans} WHERE cat = 'aws'
     )
     UNION ALL
-    SELECT trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-           'lambda-run', fn, NULL, NULL, 'Invoke', false, links
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
+           duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
     FROM {invocations}
 )
 SELECT
-    trace_id, span_id, parent_span_id, svc, ns, role, inst, start_time, duration_ns, err,
-    fkind, target, callee_svc, callee_ns, op, is_write,
+    trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time, duration_ns,
+    err, fkind, target, callee_svc, callee_ns, op, is_write,
     hash(coalesce(svc, '~'), coalesce(ns, '~'), fkind, target, coalesce(callee_svc, '~'),
          coalesce(callee_ns, '~'), coalesce(op, '~'), is_write) AS gkey,
     links
@@ -401,7 +428,7 @@ def roots_sql(spans: str) -> str:
     """Roots of self-started work (no SERVER or CONSUMER root): candidate runs of a recurring
     job."""
     return f"""
-SELECT trace_id, span_id, svc, ns, inst, name, start_time
+SELECT trace_id, span_id, tk, svc, ns, inst, name, start_time
 FROM {spans}
 WHERE parent_span_id IS NULL AND kind NOT IN ('SERVER', 'CONSUMER')
 """
