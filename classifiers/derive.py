@@ -624,7 +624,7 @@ def _writes_by_instance(con: duckdb.DuckDBPyConnection, svc: Any, ns: Any, name:
     """Where a job leaves every call in a trace of its own: its writes until its next run."""
     rows = con.execute(
         """WITH r AS (
-            SELECT inst, trace_id, start_time,
+            SELECT inst, tk, start_time,
                    lead(start_time) OVER (PARTITION BY inst ORDER BY start_time) AS nxt
             FROM classifier_runs
             WHERE svc IS NOT DISTINCT FROM ? AND ns IS NOT DISTINCT FROM ?
@@ -632,7 +632,7 @@ def _writes_by_instance(con: duckdb.DuckDBPyConnection, svc: Any, ns: Any, name:
         )
         SELECT DISTINCT s.gkey FROM r
         JOIN classifier_spans AS s
-          ON s.inst = r.inst AND s.parent_span_id IS NULL AND s.trace_id <> r.trace_id
+          ON s.inst = r.inst AND s.pk IS NULL AND s.tk <> r.tk
          AND s.start_time > r.start_time
          AND s.start_time < coalesce(r.nxt, r.start_time + INTERVAL 1 HOUR)
         JOIN classifier_groups AS g ON g.gkey = s.gkey AND g.is_write""",

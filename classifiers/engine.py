@@ -36,13 +36,14 @@ from seamscope.classifiers.facts import (
 from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.classifiers.mechanisms import HANDLED_KINDS, Side, sql_kinds
 from seamscope.classifiers.results import FINDINGS, sql_list
-from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, SPAN_LABELS_VIEW
+from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, span_labels_view
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.discover import Route
+from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "2"
+CLASSIFIER_VERSION = "3"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -115,7 +116,8 @@ def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
     if ("span_labels", "BASE TABLE") in present:
         # Derived data: the view over the classifier's per-span facts replaces it.
         con.execute("DROP TABLE span_labels")
-    con.execute(SPAN_LABELS_VIEW)
+    if ("spans", "BASE TABLE") in present:  # not in a copy of the aggregates alone
+        con.execute(span_labels_view(JOINS))
     for statement in CLASSIFIER_DDL:
         if "VIEW findings" in statement:
             con.execute(statement)
@@ -325,7 +327,7 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
 
 
 # The columns of a stored fact (classifier_spans), in its order.
-_FACT_KEY = "trace_id, span_id, parent_span_id, gkey, start_time, duration_ns, err, inst"
+_FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
 
 def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> int:
@@ -384,7 +386,7 @@ class _Merge:
             f"CREATE OR REPLACE TEMP VIEW _cls_src AS SELECT {SPAN_COLUMNS} FROM spans "
             f"WHERE batch_id <= {self.top}"
         )
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_touch (trace_id VARCHAR)")
+        self.x("CREATE OR REPLACE TEMP TABLE _cls_touch (tk UBIGINT)")
 
     def select_touched_traces(self) -> None:
         """_cls_src: the new spans and the stored spans of their traces, within the window."""
@@ -432,35 +434,43 @@ class _Merge:
         if not self.full:
             x(
                 "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
-                f"SELECT DISTINCT trace_id FROM _cls_s WHERE batch_id <= {self.old}"
+                f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
             )
             self.seen = bool(self.scalar("SELECT count(*) FROM _cls_seen"))
         if not self.seen:
-            x(f"CREATE OR REPLACE TEMP VIEW _cls_delta AS SELECT {key}, 1 AS sign FROM _cls_fnew")
+            x(
+                f"CREATE OR REPLACE TEMP VIEW _cls_delta AS "
+                f"SELECT {key}, trace_id, 1 AS sign FROM _cls_fnew"
+            )
         else:
             x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
                 SELECT {key} FROM classifier_spans
                 WHERE start_time >= {self.lo}
-                  AND trace_id IN (SELECT trace_id FROM _cls_seen)""")
-            # Traces with nothing stored yet (the usual case) need no difference.
+                  AND tk IN (SELECT tk FROM _cls_seen)""")
+            # Traces with nothing stored yet (the usual case) need no difference. The added
+            # facts of the others take their trace's id (for the groups' sample trace).
             x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
-                SELECT {key}, 1 AS sign FROM _cls_fnew
-                WHERE trace_id NOT IN (SELECT trace_id FROM _cls_old)
+                SELECT {key}, trace_id, 1 AS sign FROM _cls_fnew
+                WHERE tk NOT IN (SELECT tk FROM _cls_old)
                 UNION ALL
-                SELECT *, 1 AS sign FROM (
-                    SELECT {key} FROM _cls_fnew WHERE trace_id IN (SELECT trace_id FROM _cls_old)
-                    EXCEPT ALL FROM _cls_old)
+                SELECT d.*, t.trace_id, 1 AS sign FROM (
+                    SELECT {key} FROM _cls_fnew WHERE tk IN (SELECT tk FROM _cls_old)
+                    EXCEPT ALL FROM _cls_old) AS d
+                LEFT JOIN (
+                    SELECT tk, max(trace_id) AS trace_id FROM _cls_fnew
+                    WHERE tk IN (SELECT tk FROM _cls_old) GROUP BY tk
+                ) AS t USING (tk)
                 UNION ALL
-                SELECT *, -1 AS sign FROM (
+                SELECT *, NULL AS trace_id, -1 AS sign FROM (
                     FROM _cls_old
                     EXCEPT ALL
                     SELECT {key} FROM _cls_fnew
-                    WHERE trace_id IN (SELECT trace_id FROM _cls_old))""")
+                    WHERE tk IN (SELECT tk FROM _cls_old))""")
             self.removed = bool(self.scalar("SELECT count(*) FROM _cls_delta WHERE sign = -1"))
             if self.scalar("SELECT count(*) FROM _cls_old"):
                 x(f"""DELETE FROM classifier_spans
                     WHERE start_time >= {self.lo}
-                      AND trace_id IN (SELECT trace_id FROM _cls_old)""")
+                      AND tk IN (SELECT tk FROM _cls_old)""")
         x(f"INSERT INTO classifier_spans SELECT {key} FROM _cls_fnew")
 
     # --- aggregates -------------------------------------------------------------------------
@@ -516,16 +526,29 @@ class _Merge:
             ON CONFLICT (gkey, bucket) DO UPDATE SET n = classifier_hist.n + excluded.n""")
         if self.removed:
             # first/last seen and the sample cannot be un-merged: recompute the groups that
-            # lost spans.
-            x("""UPDATE classifier_groups AS g SET
-                    first_seen = r.f, last_seen = r.l, sample_trace_id = r.s
+            # lost spans (the sample: the greatest trace id among their latest facts, read from
+            # the store).
+            x(f"""UPDATE classifier_groups AS g SET
+                    first_seen = r.f, last_seen = r.l, sample_trace_id = q.s
                 FROM (
-                    SELECT gkey, min(start_time) AS f, max(start_time) AS l,
-                           max(struct_pack(t := start_time, id := trace_id)).id AS s
+                    SELECT gkey, min(start_time) AS f, max(start_time) AS l
                     FROM classifier_spans
                     WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
                     GROUP BY gkey
-                ) AS r WHERE g.gkey = r.gkey""")
+                ) AS r
+                LEFT JOIN (
+                    SELECT s.gkey, max(sp.trace_id) AS s
+                    FROM classifier_spans AS s
+                    JOIN (
+                        SELECT gkey, max(start_time) AS l FROM classifier_spans
+                        WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
+                        GROUP BY gkey
+                    ) AS latest ON latest.gkey = s.gkey AND latest.l = s.start_time
+                    JOIN (SELECT trace_id, batch_id, {self.keys.spans} FROM spans) AS sp
+                      ON sp.batch_id = s.batch_id AND sp.tk = s.tk AND sp.sk = s.sk
+                    GROUP BY s.gkey
+                ) AS q ON q.gkey = r.gkey
+                WHERE g.gkey = r.gkey""")
             x("DELETE FROM classifier_hist WHERE n <= 0")
             x("DELETE FROM classifier_groups WHERE n <= 0")
 
@@ -541,17 +564,23 @@ class _Merge:
             WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
         self.forget_seen("classifier_links")
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
-            SELECT trace_id, span_id, gkey, start_time, l.trace_id AS linked_trace_id,
-                   l.span_id AS linked_span_id
+        # The linked span's keys, as its own were computed (keys_sql, as the store does).
+        linked = f"""
+            SELECT c_tk, c_sk, gkey, start_time, l.trace_id AS trace_id, l.span_id AS span_id,
+                   NULL::VARCHAR AS parent_span_id
             FROM (
-                SELECT trace_id, span_id, gkey, start_time,
+                SELECT tk AS c_tk, sk AS c_sk, gkey, start_time,
                        unnest(try_cast(try_cast(links AS JSON)
                            AS STRUCT(trace_id VARCHAR, span_id VARCHAR)[]))
                            AS l
                 FROM _cls_fnew WHERE links IS NOT NULL AND fkind IN {_LISTEN_KINDS}
             )
-            WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL""")
+            WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL"""
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
+            SELECT c_tk AS tk, c_sk AS sk, gkey, start_time, k.tk AS linked_tk,
+                   k.sk AS linked_sk
+            FROM (SELECT c_tk, c_sk, gkey, start_time, {self.keys.spans}
+                  FROM ({keys_sql(linked)})) AS k""")
         bounds = self.con.execute(
             f"SELECT strftime(min(start_time) - INTERVAL '{LINK_WINDOW}', '%Y-%m-%d %H:%M:%S.%f'),"
             " strftime(max(start_time) + INTERVAL '1 minute', '%Y-%m-%d %H:%M:%S.%f') "
@@ -564,7 +593,7 @@ class _Merge:
                 SELECT DISTINCT l.gkey, s.gkey, 'link'
                 FROM _cls_newlinks AS l
                 JOIN classifier_spans AS s
-                  ON s.trace_id = l.linked_trace_id AND s.span_id = l.linked_span_id
+                  ON s.tk = l.linked_tk AND s.sk = l.linked_sk
                 JOIN classifier_groups AS g ON g.gkey = s.gkey
                 WHERE g.fkind IN {_PRODUCE_KINDS}
                   AND s.start_time BETWEEN TIMESTAMPTZ '{bounds[0]}+00'
@@ -575,7 +604,7 @@ class _Merge:
             SELECT DISTINCT l.gkey, p.gkey, 'link'
             FROM _cls_fnew AS p
             JOIN classifier_links AS l
-              ON l.linked_trace_id = p.trace_id AND l.linked_span_id = p.span_id
+              ON l.linked_tk = p.tk AND l.linked_sk = p.sk
             WHERE p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
 
@@ -600,14 +629,14 @@ class _Merge:
         if self.seen:
             self.x(
                 f"DELETE FROM {table} WHERE start_time >= {self.lo} "
-                "AND trace_id IN (SELECT trace_id FROM _cls_seen)"
+                "AND tk IN (SELECT tk FROM _cls_seen)"
             )
 
     def merge_receives(self) -> None:
         """Receives (HANDLED_KINDS), kept to attribute a worker's untraced handling later."""
         self.forget_seen("classifier_receives")
         self.x(f"""INSERT INTO classifier_receives
-            SELECT trace_id, span_id, inst, start_time, gkey FROM _cls_fnew
+            SELECT tk, sk, inst, start_time, gkey FROM _cls_fnew
             WHERE fkind IN {HANDLED_KINDS} AND inst IS NOT NULL""")
 
     def merge_handling(self) -> None:
@@ -656,14 +685,14 @@ class _Merge:
                 WHERE inst IN (SELECT inst FROM lone)
                   AND start_time >= (SELECT min(start_time) FROM lone) - INTERVAL '{TRACE_WINDOW}'
             ),
-            rs_spans AS (SELECT DISTINCT trace_id, span_id, inst, start_time FROM rs),
+            rs_spans AS (SELECT DISTINCT tk, sk, inst, start_time FROM rs),
             pairs AS (
-                SELECT DISTINCT r.trace_id, r.span_id, c.gkey
+                SELECT DISTINCT r.tk, r.sk, c.gkey
                 FROM lone AS c ASOF JOIN rs_spans AS r
                   ON r.inst = c.inst AND c.start_time >= r.start_time
             )
             SELECT DISTINCT rs.gkey, pairs.gkey
-            FROM pairs JOIN rs USING (trace_id, span_id)
+            FROM pairs JOIN rs USING (tk, sk)
             ON CONFLICT DO NOTHING""")
 
     def merge_runs(self) -> None:
@@ -681,7 +710,7 @@ class _Merge:
                 SELECT * FROM ({roots_sql("_cls_s")})
                 WHERE tk IN (SELECT tk FROM scanned)
             )
-            SELECT r.trace_id, r.span_id, r.svc, r.ns, r.inst, r.name, r.start_time,
+            SELECT r.trace_id, r.span_id, r.tk, r.svc, r.ns, r.inst, r.name, r.start_time,
                    list_distinct(list(f.target) FILTER (
                        WHERE f.fkind = 'dynamodb' AND f.op IN ('Scan', 'Query'))) AS scans,
                    list_distinct(list(f.gkey) FILTER (WHERE f.is_write)) AS writes,

@@ -59,11 +59,12 @@ SPAN_COLUMNS = (
     "trace_key, span_key, parent_key"
 )
 
-# What joins a span to its parent, callee or child inside a trace: tk (the trace), sk (the span)
-# and pk (its parent, NULL for a root), compared as integers. They are the stored keys
-# (tracer/keys.py); where an id is not hex its key is NULL, and the key is then a hash of the
-# id itself, so that such spans join by their ids as before. A reference that joins on the hex
-# ids themselves (BY_IDS) differs only in how fast it runs: tests compare the two.
+# What joins a span to its parent, callee or child inside a trace, and names it in the
+# classifier's state: tk (the trace), sk (the span) and pk (its parent, NULL for a root),
+# compared as integers. They are the stored keys (tracer/keys.py); where an id is not hex its key
+# is NULL, and the key is then a hash of the ids themselves, so that such spans join by their ids
+# as before. The reference (BY_IDS) takes every key as that hash of the ids: tests compare the
+# two.
 KEYS = """
     coalesce(trace_key, hash(trace_id)) AS tk,
     coalesce(span_key, hash(trace_id, span_id)) AS sk,
@@ -79,7 +80,11 @@ class JoinKeys(NamedTuple):
 
 
 BY_KEYS = JoinKeys(KEYS, "coalesce(trace_key, hash(trace_id))")
-BY_IDS = JoinKeys("trace_id AS tk, span_id AS sk, parent_span_id AS pk", "trace_id")
+BY_IDS = JoinKeys(
+    """hash(trace_id) AS tk, hash(trace_id, span_id) AS sk,
+    CASE WHEN parent_span_id IS NOT NULL THEN hash(trace_id, parent_span_id) END AS pk""",
+    "hash(trace_id)",
+)
 KINESIS_PUT_OPS = ("PutRecord", "PutRecords")
 # The reads of a Kinesis consumer: GetRecords names only a shard iterator, GetShardIterator
 # (and SubscribeToShard) the stream.
@@ -335,9 +340,9 @@ def invocations_sql(source: str, keys: str = KEYS) -> str:
     """
     present = " OR ".join(f"{_json('attributes', k)} IS NOT NULL" for k in _INVOCATION_KEYS)
     return f"""
-SELECT trace_id, span_id, parent_span_id, {keys}, service_name AS svc, service_namespace AS ns,
-       service_role AS role, service_instance AS inst, start_time, duration_ns,
-       status_code = 'ERROR' AS err, links,
+SELECT trace_id, span_id, parent_span_id, {keys}, batch_id, service_name AS svc,
+       service_namespace AS ns, service_role AS role, service_instance AS inst, start_time,
+       duration_ns, status_code = 'ERROR' AS err, links,
        coalesce(nullif(regexp_extract({_FUNCTION_ARN}, ':function:([^:]+)', 1), ''),
                 {_json("attributes", "faas.name")}, {_json("resource", "faas.name")}, name)
            AS fn
@@ -373,8 +378,8 @@ http AS (
       ))
 ),
 facts AS (
-    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
-        duration_ns, err,
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,
+        start_time, duration_ns, err,
         CASE WHEN gql_name IS NOT NULL OR gql_type IS NOT NULL THEN 'graphql'
              WHEN method IN ('POST', 'GET') AND {_GRAPHQL_PATH} THEN 'graphql-path'
              ELSE 'http' END AS fkind,
@@ -390,19 +395,19 @@ facts AS (
         NULL AS links
     FROM http
     UNION ALL
-    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
-           duration_ns, err, f.k, f.t, NULL, NULL, f.op, f.w, links
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,
+           start_time, duration_ns, err, f.k, f.t, NULL, NULL, f.op, f.w, links
     FROM (
         SELECT *, unnest({AWS_FACTS}) AS f FROM {spans} WHERE cat = 'aws'
     )
     UNION ALL
-    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time,
-           duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,
+           start_time, duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
     FROM {invocations}
 )
 SELECT
-    trace_id, span_id, parent_span_id, tk, sk, pk, svc, ns, role, inst, start_time, duration_ns,
-    err, fkind, target, callee_svc, callee_ns, op, is_write,
+    trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst, start_time,
+    duration_ns, err, fkind, target, callee_svc, callee_ns, op, is_write,
     hash(coalesce(svc, '~'), coalesce(ns, '~'), fkind, target, coalesce(callee_svc, '~'),
          coalesce(callee_ns, '~'), coalesce(op, '~'), is_write) AS gkey,
     links

@@ -14,6 +14,7 @@ Node ids:
 
 from __future__ import annotations
 
+from seamscope.classifiers.facts import JoinKeys
 from seamscope.classifiers.results import FINDINGS, Edge, Node, sql_list, table_ddl
 
 CLASSIFIER_DDL: tuple[str, ...] = (
@@ -39,11 +40,13 @@ CLASSIFIER_DDL: tuple[str, ...] = (
 # span_labels and findings; these may change with any release (classifier_state holds the
 # version, and a version change rebuilds them).
 INTERNAL_DDL: tuple[str, ...] = (
-    # One row per (span, target) that is an integration; gkey names its group.
+    # One row per (span, target) that is an integration; gkey names its group. The span by its
+    # keys (facts.KEYS: its trace, itself, its parent) and batch: span_labels finds its ids.
     """CREATE TABLE IF NOT EXISTS classifier_spans (
-    trace_id VARCHAR NOT NULL,
-    span_id VARCHAR NOT NULL,
-    parent_span_id VARCHAR,
+    tk UBIGINT NOT NULL,
+    sk UBIGINT NOT NULL,
+    pk UBIGINT,
+    batch_id BIGINT NOT NULL,
     gkey UBIGINT NOT NULL,
     start_time TIMESTAMPTZ NOT NULL,
     duration_ns BIGINT NOT NULL,
@@ -79,7 +82,7 @@ INTERNAL_DDL: tuple[str, ...] = (
     # Receives (mechanisms.HANDLED_KINDS), for attributing a worker's untraced handling by
     # instance and time.
     """CREATE TABLE IF NOT EXISTS classifier_receives (
-    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, inst VARCHAR NOT NULL,
+    tk UBIGINT NOT NULL, sk UBIGINT NOT NULL, inst VARCHAR NOT NULL,
     start_time TIMESTAMPTZ NOT NULL, gkey UBIGINT NOT NULL
 )""",
     # What a consumer did while handling an event: (receive group, call group) pairs.
@@ -89,16 +92,16 @@ INTERNAL_DDL: tuple[str, ...] = (
 )""",
     # Runs of self-started work that scan or query a table (candidates for polling replication).
     """CREATE TABLE IF NOT EXISTS classifier_runs (
-    trace_id VARCHAR NOT NULL, root_span_id VARCHAR NOT NULL,
+    trace_id VARCHAR NOT NULL, root_span_id VARCHAR NOT NULL, tk UBIGINT NOT NULL,
     svc VARCHAR, ns VARCHAR, inst VARCHAR, name VARCHAR, start_time TIMESTAMPTZ NOT NULL,
     scans VARCHAR[], writes UBIGINT[], listens BOOLEAN
 )""",
     # Span links of consumers (and the consumer's span): joined to the producer's span when it is
     # stored, before or after.
     """CREATE TABLE IF NOT EXISTS classifier_links (
-    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, gkey UBIGINT NOT NULL,
+    tk UBIGINT NOT NULL, sk UBIGINT NOT NULL, gkey UBIGINT NOT NULL,
     start_time TIMESTAMPTZ NOT NULL,
-    linked_trace_id VARCHAR NOT NULL, linked_span_id VARCHAR NOT NULL
+    linked_tk UBIGINT NOT NULL, linked_sk UBIGINT NOT NULL
 )""",
     # Consumer groups joined to producer groups by their spans: `trace` (the consumer's span is
     # the producer's child) or `link`.
@@ -112,9 +115,15 @@ INTERNAL_DDL: tuple[str, ...] = (
 )""",
 )
 
-# span_labels as a view: a rule change relabels every span of an edge without rewriting them.
-SPAN_LABELS_VIEW = """CREATE OR REPLACE VIEW span_labels AS
-    SELECT s.trace_id, s.span_id, e.edge_id, e.rule_id, e.verdict
+
+def span_labels_view(keys: JoinKeys) -> str:
+    """span_labels as a view: a rule change relabels every span of an edge without rewriting
+    them; the spans' ids come from the store, found by batch and keys (the state holds no ids).
+    """
+    return f"""CREATE OR REPLACE VIEW span_labels AS
+    SELECT sp.trace_id, sp.span_id, e.edge_id, e.rule_id, e.verdict
     FROM classifier_spans AS s
+    JOIN (SELECT trace_id, span_id, batch_id, {keys.spans} FROM spans) AS sp
+      ON sp.batch_id = s.batch_id AND sp.tk = s.tk AND sp.sk = s.sk
     JOIN classifier_group_edges AS m ON m.gkey = s.gkey
     JOIN edges AS e ON e.edge_id = m.edge_id"""
