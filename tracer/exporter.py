@@ -47,7 +47,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.sdk_spans import add_sdk_spans
+from seamscope.tracer.sdk_spans import add_sdk_spans, redacted_spans
 from seamscope.tracer.spool import drain_spool, record_dropped, spool_bytes, write_spool
 from seamscope.tracer.store import Store, StoreError, StoreLocked, default_db_path, short_lock
 
@@ -86,8 +86,10 @@ class _Batch:
         return self.table
 
     def protobuf(self) -> bytes:
+        """OTLP, with secrets redacted as the store would: nothing leaves the process in
+        clear, whoever listens."""
         if self.body is None:
-            self.body = encode_spans(self.spans).SerializeToString()
+            self.body = encode_spans(redacted_spans(self.spans)).SerializeToString()
         return self.body
 
 

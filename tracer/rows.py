@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import json.encoder
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +16,27 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from seamscope.tracer.keys import add_keys
+from seamscope.tracer.redact import (
+    REDACTED,
+    json_may_hold_secret,
+    redact_attributes,
+    redact_name,
+    redact_text,
+    redact_url,
+    scrubbed_key,
+)
 from seamscope.tracer.schema import SPAN_FIELDS
 from seamscope.tracer.sources import AWS_MARKERS, COLUMN_SOURCES
+
+__all__ = [
+    "KINDS",
+    "REDACTED",
+    "STATUS_CODES",
+    "SpanBatchBuilder",
+    "redact_attributes",
+    "redact_url",
+    "to_json",
+]
 
 AttrValue = (
     str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
@@ -35,65 +53,6 @@ EVENT_BUSES = "seamscope.eventbridge.bus_names"
 EVENT_SOURCES = "seamscope.eventbridge.sources"
 EVENT_DETAIL_TYPES = "seamscope.eventbridge.detail_types"
 SNS_TOPICS = "seamscope.sns.topic_arns"
-
-# Secrets never reach the store.
-_SECRET_KEY = re.compile(
-    r"(authorization|cookie|token|secret|password|passwd|api[-_.]?key|credential|signature|"
-    r"x-amz-security-token|session[-_.]?key)",
-    re.IGNORECASE,
-)
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:[^=&#]*(?:token|key|secret|password|passwd|signature|auth|credential|sig|code)"
-    r"[^=&#]*)=)[^&#]*"
-)
-_AWS_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
-REDACTED = "REDACTED"
-
-
-def redact_url(url: str) -> str:
-    """Drops user:password@ and the values of query parameters that look like secrets."""
-    if "@" in url:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return url
-        if parts.username is not None or parts.password is not None:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            url = parts._replace(netloc=f"{REDACTED}@{host}").geturl()
-    if "?" in url:
-        url = _SECRET_QUERY.sub(rf"\g<1>{REDACTED}", url)
-    return url
-
-
-_secret_keys: dict[str, bool] = {}
-
-
-def _is_secret_key(key: str) -> bool:
-    known = _secret_keys.get(key)
-    if known is None:
-        # Only our own keys are exempt: aws.*, db.* and the rest can carry credentials too.
-        known = bool(_SECRET_KEY.search(key)) and not key.startswith("seamscope.")
-        if len(_secret_keys) < 100_000:
-            _secret_keys[key] = known
-    return known
-
-
-def _redact_value(key: str, value: Any) -> Any:
-    if _is_secret_key(key):
-        return REDACTED
-    if isinstance(value, str):
-        if "://" in value and ("?" in value or "@" in value):
-            value = redact_url(value)
-        if "AKIA" in value or "ASIA" in value:
-            value = _AWS_ACCESS_KEY.sub(REDACTED, value)
-    return value
-
-
-def redact_attributes(attrs: Attributes) -> dict[str, Any]:
-    """Returns a copy of attrs with secrets replaced by REDACTED."""
-    return {k: _redact_value(k, v) for k, v in attrs.items()}
 
 
 def _host_port(url: str) -> tuple[str | None, int | None]:
@@ -270,7 +229,8 @@ class _Plan:
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         present = set(keys)
-        self.secret = any(_is_secret_key(k) for k in keys)
+        # Keys whose values are rewritten for the key alone (secrets, statements, GraphQL).
+        self.secret = any(scrubbed_key(k) for k in keys)
         aws = not present.isdisjoint(AWS_MARKERS)
         scalars: list[tuple[int, tuple[tuple[str, Reader | None], ...], bool]] = []
         for column, sources in COLUMN_SOURCES.items():
@@ -300,17 +260,12 @@ def _plan(keys: tuple[str, ...]) -> _Plan:
     return plan
 
 
-def _may_hold_secret(text: str) -> bool:
-    """False when no string in the JSON text can need redaction (a superset test, one pass each)."""
-    return ("://" in text and ("?" in text or "@" in text)) or "AKIA" in text or "ASIA" in text
-
-
 def _records_json(records: Sequence[Mapping[str, Any]]) -> str:
-    """Span events or links as JSON, with secrets in their attributes redacted."""
+    """Span events or links as JSON, with secrets in their names and attributes redacted."""
     items = list(records)
     text = _encode(items)
-    if not _may_hold_secret(text) and not any(
-        _is_secret_key(k) for r in items for k in (r.get("attributes") or ())
+    if not json_may_hold_secret(text) and not any(
+        scrubbed_key(k) for r in items for k in (r.get("attributes") or ())
     ):
         return text
     cleaned = []
@@ -319,6 +274,9 @@ def _records_json(records: Sequence[Mapping[str, Any]]) -> str:
         attrs = record.get("attributes")
         if isinstance(attrs, Mapping):
             record["attributes"] = redact_attributes(attrs)
+        name = record.get("name")
+        if isinstance(name, str):
+            record["name"] = redact_name(name)
         cleaned.append(record)
     return _encode(cleaned)
 
@@ -387,7 +345,7 @@ class SpanBatchBuilder:
             attrs_json = _encode_container(attrs)
         else:
             attrs_json = _encode_container(attrs)
-            if _may_hold_secret(attrs_json):
+            if json_may_hold_secret(attrs_json):
                 redacted = redact_attributes(attrs)
                 if redacted != attrs:
                     attrs = redacted
@@ -397,13 +355,13 @@ class SpanBatchBuilder:
             trace_id,
             span_id,
             parent_span_id or None,
-            name,
+            redact_name(name),
             kind,
             start_ns,
             end_ns,
             end_ns - start_ns,
             status_code,
-            status_message or None,
+            redact_text(status_message) if status_message else None,
             service_name,
             namespace,
             (_str_or_none(attrs.get("seamscope.role")) or role) if plan.role else role,

@@ -1,7 +1,9 @@
-"""SDK ReadableSpans -> the store's Arrow rows, inside the service's export thread.
+"""SDK ReadableSpans -> the store's Arrow rows, inside the service's export thread; and the
+same spans with their secrets redacted, for what the exporter sends as OTLP.
 
 Kept small and allocation-light: it runs in the BatchSpanProcessor thread of every traced
-service. All naming, typed columns and redaction happen in SpanBatchBuilder.
+service. All naming, typed columns and redaction of rows happen in SpanBatchBuilder; both
+paths redact with the same functions (tracer/redact.py).
 """
 
 from __future__ import annotations
@@ -9,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Link, SpanKind, StatusCode
+from opentelemetry.trace.status import Status
 
-from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+from seamscope.tracer.redact import (
+    json_may_hold_secret,
+    may_hold_secret,
+    redact_attributes,
+    redact_name,
+    redact_text,
+    scrubbed_key,
+)
+from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder, to_json
 
 _KIND_NAMES: dict[SpanKind, str] = {
     SpanKind.INTERNAL: "INTERNAL",
@@ -110,3 +122,86 @@ def add_sdk_spans(builder: SpanBatchBuilder, spans: Sequence[ReadableSpan]) -> N
             if links
             else (),
         )
+
+
+_keyed: dict[tuple[str, ...], bool] = {}
+
+
+def _attrs_need(attrs: Mapping[str, Any]) -> bool:
+    """Whether attributes hold anything to redact: keys judged once per key set, values by
+    the substring tests over their JSON."""
+    if not attrs:
+        return False
+    keys = tuple(attrs)
+    by_key = _keyed.get(keys)
+    if by_key is None:
+        by_key = any(scrubbed_key(k) for k in keys)
+        if len(_keyed) >= 10_000:
+            _keyed.clear()
+        _keyed[keys] = by_key
+    return by_key or json_may_hold_secret(to_json(attrs))
+
+
+def _span_needs(span: ReadableSpan, resource_needs: bool) -> bool:
+    description = span.status.description
+    return (
+        resource_needs
+        or redact_name(span.name) != span.name
+        or (description is not None and may_hold_secret(description))
+        or _attrs_need(_span_attrs(span))
+        or any(
+            redact_name(e.name) != e.name or _attrs_need(_attrs(e.attributes)) for e in span.events
+        )
+        or any(_attrs_need(_attrs(link.attributes)) for link in span.links)
+    )
+
+
+def _redacted(span: ReadableSpan, resource: Resource) -> ReadableSpan:
+    status = span.status
+    description = status.description
+    if description is not None:
+        status = Status(status.status_code, redact_text(description))
+    return ReadableSpan(
+        name=redact_name(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=resource,
+        attributes=redact_attributes(_span_attrs(span)),
+        events=[
+            Event(redact_name(e.name), redact_attributes(_attrs(e.attributes)), e.timestamp)
+            for e in span.events
+        ],
+        links=[
+            Link(link.context, redact_attributes(_attrs(link.attributes))) for link in span.links
+        ],
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def redacted_spans(spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+    """spans with every secret redacted as the store would (spans with none are kept as they
+    are, and so is the sequence when no span has any)."""
+    resources: dict[int, tuple[Resource, Resource | None]] = {}
+    out: list[ReadableSpan] | None = None
+    for i, span in enumerate(spans):
+        resource = span.resource
+        cached = resources.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            attrs = _attrs(resource.attributes)
+            clean = None
+            if _attrs_need(attrs):
+                clean = Resource(redact_attributes(attrs), resource.schema_url)
+            cached = (resource, clean)
+            resources[id(resource)] = cached
+        if not _span_needs(span, cached[1] is not None):
+            if out is not None:
+                out.append(span)
+            continue
+        if out is None:
+            out = list(spans[:i])
+        out.append(_redacted(span, cached[1] or resource))
+    return spans if out is None else out

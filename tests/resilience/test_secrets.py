@@ -1,16 +1,33 @@
-"""Secrets sent over OTLP never reach the store (nor the --tee file)."""
+"""Secrets never leave a traced process in clear, and never reach the store, the spool, the
+--tee file or an owner, wherever they hide in a span: the files' and requests' bytes are
+searched for every one of them."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.owner import publish, withdraw
+from seamscope.tracer.spool import spool_dir
 from seamscope.tracer.store import open_read_only
+from tests.e2e.services.harness import (
+    SERVICES,
+    drain_leftover_spool,
+    query,
+    run_service,
+    service_env,
+)
+from tests.e2e.services.leaky_service import SECRETS as SERVICE_SECRETS
 from tests.e2e.test_collect import start_collector
 from tests.otlp_sample import sample_request
 
@@ -25,22 +42,34 @@ SECRETS = [
     "cookie-val-77",
     "link-secret-88",
     "sig-99-xyz",
+    "nested-auth-11",
+    "array-url-pw-22",
+    "span-name-tok-33",
+    "status-tok-44",
+    "event-pw-55",
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln",
 ]
 
 
-def _kv(key: str, value: str | list[str]) -> KeyValue:
+def _kv(key: str, value: str | list[str] | dict[str, str]) -> KeyValue:
+    any_value = AnyValue()
     if isinstance(value, list):
-        any_value = AnyValue()
         for item in value:
             any_value.array_value.values.add(string_value=item)
-        return KeyValue(key=key, value=any_value)
-    return KeyValue(key=key, value=AnyValue(string_value=value))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            any_value.kvlist_value.values.add(key=k, value=AnyValue(string_value=v))
+    else:
+        any_value.string_value = value
+    return KeyValue(key=key, value=any_value)
 
 
 def leaky_request(seed: int) -> bytes:
     request = sample_request(2, seed=seed, services=1)
     request.resource_spans[0].resource.attributes.extend([_kv("deployment.api_token", SECRETS[2])])
     span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.name = f"GET /cb?access_token={SECRETS[10]}"
+    span.status.message = f"upstream said: Bearer {SECRETS[11]}"
     span.attributes.extend(
         [
             _kv("http.request.header.authorization", [f"Bearer {SECRETS[0]}"]),
@@ -52,24 +81,40 @@ def leaky_request(seed: int) -> bytes:
                 "presigned",
                 f"https://b.s3.amazonaws.com/k?X-Amz-Signature={SECRETS[7]}&X-Amz-Date=1",
             ),
+            _kv("request.headers", {"authorization": SECRETS[8], "accept": "json"}),
+            _kv("mirrors", ["plain", f"https://u:{SECRETS[9]}@m.example.com/"]),
+            _kv("graphql.variables", json.dumps({"jwt": SECRETS[13]})),
         ]
     )
     event = span.events.add(name="request", time_unix_nano=span.start_time_unix_nano)
     event.attributes.extend([_kv("http.request.header.cookie", [f"session={SECRETS[5]}"])])
+    failure = span.events.add(name="exception", time_unix_nano=span.start_time_unix_nano)
+    failure.attributes.extend([_kv("exception.message", f"login: password={SECRETS[12]}")])
     link = span.links.add(trace_id=b"\x09" * 16, span_id=b"\x08" * 8)
     link.attributes.extend([_kv("api_key", SECRETS[6])])
     return bytes(request.SerializeToString())
 
 
-def test_secrets_never_reach_the_store(db_path: Path, tmp_path: Path) -> None:
+def leaked(secrets: list[str], *paths: Path) -> list[tuple[str, str]]:
+    """(file, secret) for every secret found in the bytes of the files."""
+    found = []
+    for path in paths:
+        raw = path.read_bytes()
+        found += [(path.name, s) for s in secrets if s.encode() in raw]
+    return found
+
+
+def test_secrets_sent_over_otlp_never_reach_the_store_or_tee(db_path: Path, tmp_path: Path) -> None:
     tee = tmp_path / "tee.jsonl"
     c = start_collector(db_path, tmp_path, "--tee", str(tee))
     try:
         pb = leaky_request(1)
+        assert all(s.encode() in pb for s in SECRETS)
         assert c.post(pb, {"Content-Type": "application/x-protobuf"})[0] == 200
         as_json = protobuf_to_json(leaky_request(2)).encode()
-        assert all(s.encode() in as_json for s in SECRETS)
         assert c.post(as_json, {"Content-Type": "application/json"})[0] == 200
+        wal = db_path.with_name(db_path.name + ".wal")
+        assert not leaked(SECRETS, *[p for p in (wal, tee) if p.exists()])
         assert c.stop(signal.SIGTERM) == 0
     finally:
         c.process.stop()
@@ -81,11 +126,98 @@ def test_secrets_never_reach_the_store(db_path: Path, tmp_path: Path) -> None:
         con.close()
     assert len(rows) == 4
     text = json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str)
-    leaked = [s for s in SECRETS if s in text]
-    assert not leaked, f"in the store: {leaked}"
+    assert not [s for s in SECRETS if s in text]
     assert "REDACTED" in text
     assert "api.example.com/v1/orders?access_token=REDACTED&page=2" in text  # the URL stays useful
-    for path in [db_path, *db_path.parent.glob(db_path.name + ".wal"), tee]:
-        raw = path.read_bytes()
-        assert not [s for s in SECRETS if s.encode() in raw], path
+    assert '"accept":"json"' in text.replace(" ", "").replace("\\", "")  # nested, not secret
+    assert not leaked(SECRETS, db_path, tee)
     assert len(tee.read_text().splitlines()) == 2
+
+
+class Recorder:
+    """A listener that answers every request 200 and keeps the bodies."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder(db_path: Path) -> Iterator[Recorder]:
+    """An owner of this user's own (so followed) that records what it is sent."""
+    server = Recorder()
+    publish(db_path, "127.0.0.1", server.port)
+    try:
+        yield server
+    finally:
+        withdraw(db_path)
+        server.close()
+
+
+SPANS = 20
+SERVICE = list(SERVICE_SECRETS.values())
+
+
+def _run_leaky(db_path: Path) -> None:
+    run_service("leaky_service.py", [str(SPANS)], service_env(db_path, "leaky", "auth"))
+
+
+def test_a_traced_service_sends_an_owner_nothing_in_clear(
+    db_path: Path, recorder: Recorder
+) -> None:
+    _run_leaky(db_path)
+    assert recorder.bodies
+    body = b"".join(recorder.bodies)
+    assert [s for s in SERVICE if s.encode() in body] == []
+    assert b"REDACTED" in body and b"login failed" in body  # redacted, not emptied
+
+
+def test_a_traced_service_stores_and_tees_nothing_in_clear(db_path: Path, tmp_path: Path) -> None:
+    tee = tmp_path / "tee.jsonl"
+    c = start_collector(db_path, tmp_path, "--tee", str(tee), "--no-classify")
+    try:
+        _run_leaky(db_path)
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    assert query(db_path, "select count(*) from spans") == [(SPANS,)]
+    assert not leaked(SERVICE, db_path, tee)
+    names = query(db_path, "select distinct name, status_message from spans")
+    assert names == [("GET /callback?token=REDACTED", "denied: Bearer REDACTED")]
+
+
+def test_a_traced_service_spools_nothing_in_clear(db_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), "600"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().startswith("locked")
+        _run_leaky(db_path)
+        spooled = [p for p in spool_dir(db_path).iterdir() if p.is_file()]
+        assert spooled
+        assert not leaked(SERVICE, *spooled)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert drain_leftover_spool(db_path) == SPANS
+    assert not leaked(SERVICE, db_path)

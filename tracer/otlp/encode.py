@@ -15,7 +15,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from seamscope.tracer.otlp.common import DecodeResult, OtlpError
-from seamscope.tracer.rows import REDACTED, redact_attributes
+from seamscope.tracer.redact import (
+    REDACTED,
+    is_secret_key,
+    json_may_hold_secret,
+    redact_name,
+    redact_text,
+    redact_value,
+)
 
 
 def _any_to_json(value: Any) -> dict[str, Any]:
@@ -112,15 +119,20 @@ def request_to_json(request: Any) -> dict[str, Any]:
 
 
 def redact_json_request(obj: Any) -> Any:
-    """Replaces secrets in the string attributes of an OTLP JSON request, in place.
+    """Redacts an OTLP JSON request in place, with the store's rule (tracer/redact.py): every
+    attribute (nested arrays and maps too), span and event names, status messages.
 
-    The same rule as the store's (rows.redact_attributes), so a tee file or a sample trace
-    written from received requests carries no more secrets than the store does.
+    So a tee file or a sample trace written from received requests carries no more secrets
+    than the store does.
     """
     if isinstance(obj, dict):
         for name, value in obj.items():
             if name == "attributes" and isinstance(value, list):
                 _redact_kvs(value)
+            elif name == "name" and isinstance(value, str):
+                obj[name] = redact_name(value)
+            elif name == "message" and isinstance(value, str):
+                obj[name] = redact_text(value)
             else:
                 redact_json_request(value)
     elif isinstance(obj, list):
@@ -129,21 +141,88 @@ def redact_json_request(obj: Any) -> Any:
     return obj
 
 
+class _Opaque:
+    """An AnyValue of a shape this walker does not read."""
+
+
+_OPAQUE = _Opaque()
+
+
+def _json_any(value: Any) -> Any:
+    """An OTLP JSON AnyValue as a plain value (as the decoders read it), or _OPAQUE."""
+    if not isinstance(value, dict) or len(value) > 1:
+        return _OPAQUE
+    if not value:
+        return None
+    ((kind, inner),) = value.items()
+    if kind in ("stringValue", "string_value", "boolValue", "bool_value") and isinstance(
+        inner, (str, bool)
+    ):
+        return inner
+    if kind in ("intValue", "int_value"):
+        if isinstance(inner, int):
+            return inner
+        if isinstance(inner, str) and inner.lstrip("-").isdigit():
+            return int(inner)
+    elif kind in ("doubleValue", "double_value") and isinstance(inner, (int, float, str)):
+        return inner
+    elif kind in ("bytesValue", "bytes_value") and isinstance(inner, str):
+        try:
+            return base64.b64decode(inner, validate=True)
+        except ValueError:
+            return _OPAQUE
+    elif kind in ("arrayValue", "array_value") and isinstance(inner, dict):
+        items = [_json_any(v) for v in inner.get("values") or []]
+        return _OPAQUE if any(i is _OPAQUE for i in items) else items
+    elif kind in ("kvlistValue", "kvlist_value") and isinstance(inner, dict):
+        out: dict[str, Any] = {}
+        for kv in inner.get("values") or []:
+            if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+                return _OPAQUE
+            item = _json_any(kv.get("value") or {})
+            if item is _OPAQUE:
+                return _OPAQUE
+            out[kv["key"]] = item
+        return out
+    return _OPAQUE
+
+
+def _to_json_any(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value if math.isfinite(value) else str(value)}
+    if isinstance(value, bytes):
+        return {"bytesValue": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, (list, tuple)):
+        return {"arrayValue": {"values": [_to_json_any(v) for v in value]}}
+    if isinstance(value, dict):
+        return {
+            "kvlistValue": {
+                "values": [{"key": k, "value": _to_json_any(v)} for k, v in value.items()]
+            }
+        }
+    return {"stringValue": str(value)}
+
+
 def _redact_kvs(kvs: list[Any]) -> None:
     for kv in kvs:
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
             continue
-        value = kv.get("value")
-        if isinstance(value, dict) and isinstance(value.get("stringValue"), str):
-            cleaned = redact_attributes({kv["key"]: value["stringValue"]})[kv["key"]]
-            if cleaned != value["stringValue"]:
-                kv["value"] = {"stringValue": cleaned}
-        elif (
-            isinstance(value, dict) and value and redact_attributes({kv["key"]: 0})[kv["key"]] != 0
-        ):
-            kv["value"] = {"stringValue": REDACTED}
-        else:
-            redact_json_request(value)
+        key = kv["key"]
+        value = _json_any(kv.get("value"))
+        if value is _OPAQUE:
+            # A shape the decoders reject anyway: keep nothing that could be a secret.
+            if is_secret_key(key) or json_may_hold_secret(json.dumps(kv.get("value"))):
+                kv["value"] = {"stringValue": REDACTED}
+            continue
+        cleaned = redact_value(key, value)
+        if cleaned is not value:
+            kv["value"] = _to_json_any(cleaned)
 
 
 def protobuf_to_json(body: bytes, *, redact: bool = False) -> str:

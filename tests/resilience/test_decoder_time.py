@@ -1,0 +1,203 @@
+"""Fuzzing the intake for time, not only for crashes: gzip bodies, OTLP requests (protobuf and
+JSON) and the redaction of what they carry, shaped by hypothesis to be as awkward as they can
+(many tiny gzip members, long runs of what the redaction rules look for, unterminated quotes,
+deep and wide values), must take time in proportion to their size.
+
+Each budget is a multiple of what a plain input of the same size takes in this very run (the
+machine's load weighs on both), plus a second: generous on a busy 2-core machine, yet a
+quadratic blowup (200k gzip members once took 8 s for 4 MB) overshoots it many times.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from seamscope.tracer.otlp import OtlpError, protobuf_to_json
+from seamscope.tracer.otlp.common import TooLarge
+from seamscope.tracer.receiver.decode import decode_request
+from seamscope.tracer.redact import redact_attributes, redact_text
+from tests.otlp_sample import sample_request
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LIMIT = 32 * 1024 * 1024
+FACTOR = 30.0
+FLOOR_S = 1.0
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    try:
+        fn()
+    except (OtlpError, TooLarge):
+        pass
+    return time.perf_counter() - start
+
+
+def _per_byte(make: Callable[[int], bytes | str], run: Callable[[Any], Any]) -> float:
+    """Seconds per byte of a plain input, the best of three (a moment of load is not it)."""
+    data = make(500_000)
+    return min(_timed(lambda: run(data)) for _ in range(3)) / len(data)
+
+
+def within_budget(elapsed: float, size: int, per_byte: float, what: str) -> None:
+    budget = FLOOR_S + FACTOR * per_byte * max(size, 1)
+    assert elapsed <= budget, f"{what}: {elapsed:.2f} s for {size:,} bytes (budget {budget:.2f} s)"
+
+
+# -- gzip ---------------------------------------------------------------------------------
+
+# What inflating costs, per byte in or out: zlib on data that does not compress.
+GZIP_PER_BYTE = _per_byte(lambda n: gzip.compress(random.randbytes(n)), gzip.decompress)
+
+
+@SETTINGS
+@given(
+    members=st.integers(1, 200_000),
+    payload=st.sampled_from([b"", b"\x0a", b"x" * 100, b"\x00" * 4096]),
+    tail=st.sampled_from([b"", b"garbage", b"\x1f\x8b"]),
+    truncate=st.booleans(),
+)
+def test_gzip_bodies_take_linear_time(
+    members: int, payload: bytes, tail: bytes, truncate: bool
+) -> None:
+    one = gzip.compress(payload)
+    body = one * min(members, 4_000_000 // len(one)) + tail
+    if truncate:
+        body = body[:-3]
+    elapsed = _timed(lambda: decode_request(body, "gzip", False, "k", LIMIT, False))
+    within_budget(elapsed, len(body), GZIP_PER_BYTE, f"{members} gzip members")
+
+
+def test_a_gzip_bomb_stops_at_the_limit() -> None:
+    bomb = zlib.compress(b"\x00" * (64 * 1024 * 1024), 9)
+    elapsed = _timed(lambda: decode_request(bomb, "deflate", False, "k", LIMIT, False))
+    within_budget(elapsed, LIMIT, GZIP_PER_BYTE, "a deflate bomb")
+
+
+# -- OTLP requests and their redaction ------------------------------------------------------
+
+PB_PER_BYTE = _per_byte(
+    lambda n: sample_request(n // 300, seed=2).SerializeToString(),
+    lambda body: decode_request(body, "identity", False, "k", LIMIT, True),
+)
+JSON_PER_BYTE = _per_byte(
+    lambda n: protobuf_to_json(sample_request(n // 700, seed=3).SerializeToString()).encode(),
+    lambda body: decode_request(body, "identity", True, "k", LIMIT, True),
+)
+TEXT_PER_BYTE = _per_byte(
+    lambda n: ("password=" + "abcdefgh" * (n // 8))[:n],
+    redact_text,
+)
+
+# What the redaction rules look for, alone or half-made: runs of them are the hostile input.
+FRAGMENTS = [
+    "=", "@", "://", "?", "&", "'", '"', "\\", "eyJ", "eyJa.", "Bearer ", "Basic ", "AKIA",
+    "password", "password=", "token", "?token", "&pwd", "a", "1", " ", "{", "[", '"""', "''",
+    "://user", "api_key'", "x" * 64,
+]  # fmt: skip
+
+hostile_text = st.builds(
+    lambda parts, times: "".join(parts) * times,
+    st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=4),
+    st.integers(1, 20_000),
+).map(lambda text: text[:300_000])
+
+PLACES = ["name", "status", "value", "array", "statement", "document", "variables", "nested"]
+
+
+def _request(text: str, place: str, copies: int) -> bytes:
+    request = sample_request(copies, seed=4, services=1)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        value = AnyValue()
+        key = "note"
+        if place == "name":
+            span.name = text
+            continue
+        if place == "status":
+            span.status.message = text
+            continue
+        if place == "array":
+            for _ in range(3):
+                value.array_value.values.add(string_value=text)
+        elif place == "nested":
+            inner = value.kvlist_value.values.add(key="authorization")
+            inner.value.kvlist_value.values.add(key="x", value=AnyValue(string_value=text))
+        else:
+            key = {
+                "statement": "db.statement",
+                "document": "graphql.document",
+                "variables": "graphql.variables",
+            }.get(place, "note")
+            value.string_value = text
+        span.attributes.add(key=key).value.CopyFrom(value)
+    return bytes(request.SerializeToString())
+
+
+@SETTINGS
+@given(text=hostile_text, place=st.sampled_from(PLACES), copies=st.integers(1, 4))
+def test_requests_full_of_what_redaction_looks_for_take_linear_time(
+    text: str, place: str, copies: int
+) -> None:
+    body = _request(text, place, copies)
+    elapsed = _timed(lambda: decode_request(body, "identity", False, "k", LIMIT, True))
+    within_budget(elapsed, len(body), max(PB_PER_BYTE, TEXT_PER_BYTE), f"protobuf, {place}")
+    as_json = protobuf_to_json(body).encode()
+    elapsed = _timed(lambda: decode_request(as_json, "identity", True, "k", LIMIT, True))
+    within_budget(elapsed, len(as_json), max(JSON_PER_BYTE, TEXT_PER_BYTE), f"JSON, {place}")
+
+
+@SETTINGS
+@given(text=hostile_text)
+def test_redaction_takes_linear_time(text: str) -> None:
+    elapsed = _timed(
+        lambda: redact_attributes(
+            {"db.statement": text, "graphql.document": text, "graphql.variables": text, "n": text}
+        )
+    )
+    within_budget(elapsed, 4 * len(text), TEXT_PER_BYTE, "redaction")
+
+
+@SETTINGS
+@given(
+    spans=st.integers(1, 300),
+    attributes=st.integers(0, 100),
+    depth=st.integers(0, 15),
+    width=st.integers(1, 6),
+)
+def test_wide_and_deep_requests_take_linear_time(
+    spans: int, attributes: int, depth: int, width: int
+) -> None:
+    value = AnyValue(string_value="leaf")
+    for _ in range(depth):
+        outer = AnyValue()
+        for _ in range(width):
+            outer.array_value.values.add().CopyFrom(value)
+        value = outer
+        if value.ByteSize() > 100_000:
+            break
+    request = sample_request(spans, seed=5, services=2)
+    for rs in request.resource_spans:
+        for span in rs.scope_spans[0].spans:
+            for i in range(attributes):
+                span.attributes.add(key=f"k{i}").value.CopyFrom(value if i == 0 else AnyValue())
+            if request.ByteSize() > 1_000_000:
+                break
+    body = bytes(request.SerializeToString())
+    elapsed = _timed(lambda: decode_request(body, "identity", False, "k", LIMIT, True))
+    within_budget(elapsed, len(body), PB_PER_BYTE, "a wide or deep request")
+    as_json = json.dumps(json.loads(protobuf_to_json(body))).encode()
+    elapsed = _timed(lambda: decode_request(as_json, "identity", True, "k", LIMIT, True))
+    within_budget(elapsed, len(as_json), JSON_PER_BYTE, "the same as JSON")

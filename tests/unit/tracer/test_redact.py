@@ -1,0 +1,142 @@
+"""The one redaction rule: by key, by value anywhere in a string, and literal values of
+statements and GraphQL; and the quick test that proves a span clean."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seamscope.tracer.redact import (
+    REDACTED,
+    json_may_hold_secret,
+    redact_attributes,
+    redact_text,
+    redact_value,
+    scrub_graphql,
+    scrub_statement,
+    scrubbed_key,
+)
+from seamscope.tracer.rows import to_json
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("https://u:pw-1@h.example/x", "pw-1", "h.example/x"),
+        ("see ftp://anon:pw-2@files.example and more", "pw-2", "and more"),
+        ("/cb?user=a&pwd=pw-3&page=2", "pw-3", "page=2"),
+        ("GET /cb?access_token=pw-4", "pw-4", "GET /cb?access_token="),
+        ("X-Amz-Signature=pw-5&X-Amz-Date=1", "pw-5", "X-Amz-Date=1"),
+        ("jwt eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl here", "eyJzdWIiOi", "here"),
+        ("Authorization: Bearer pw-6-abc", "pw-6-abc", "Authorization: Bearer"),
+        ("Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA", "Basic"),
+        ("login failed: password=pw-7", "pw-7", "login failed"),
+        ('{"password": "pw-8", "user": "a"}', "pw-8", '"user": "a"'),
+        ("{'api_key': 'pw-9'}", "pw-9", "api_key"),
+        ("aws_secret_access_key=pw-10", "pw-10", "aws_secret_access_key="),
+        ("key AKIAABCDEFGHIJKLMNOP leaked", "AKIAABCDEFGHIJKLMNOP", "leaked"),
+    ],
+)
+def test_secrets_anywhere_in_a_string(text: str, secret: str, kept: str) -> None:
+    out = redact_text(text)
+    assert secret not in out and REDACTED in out and kept in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://a/b?page=1",
+        "GET /orders/{id}",
+        "orders-q send",
+        "https://mailchimp.example/3.0/lists?count=10",
+        "a basic idea",
+        "user@example.com",
+        "status=200",
+    ],
+)
+def test_plain_strings_stay(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_values_by_key_in_arrays_and_nested_maps() -> None:
+    attrs = {
+        "http.request.header.x-auth": "pw-1",
+        "aws.credentials": ["AKIAZZZZZZZZZZZZZZZZ", "wJalrXUtnFEMI"],
+        "request.headers": {"authorization": "pw-2", "accept": "json", "inner": {"cookie": "c"}},
+        "mirrors": ["plain", "https://u:pw-3@m.example/"],
+        "gen_ai.usage.input_tokens": 12,
+        "db.password": 1234,
+        "seamscope.token_source": "ours",
+    }
+    out = redact_attributes(attrs)
+    assert out["http.request.header.x-auth"] == REDACTED
+    assert out["aws.credentials"] == [REDACTED, REDACTED]
+    assert out["request.headers"] == {
+        "authorization": REDACTED,
+        "accept": "json",
+        "inner": {"cookie": REDACTED},
+    }
+    assert out["mirrors"] == ["plain", f"https://{REDACTED}@m.example/"]
+    assert out["gen_ai.usage.input_tokens"] == 12  # a count, not a secret
+    assert out["db.password"] == 1234  # numbers stay, whatever the key
+    assert out["seamscope.token_source"] == "ours"
+
+
+def test_statements_and_graphql_lose_their_literal_values() -> None:
+    assert scrub_statement("UPDATE users SET password = 'pw''1' WHERE id = 42") == (
+        "UPDATE users SET password = '?' WHERE id = ?"
+    )
+    assert scrub_statement("SELECT * FROM \"Orders\" WHERE pk = 'x'") == (
+        "SELECT * FROM \"Orders\" WHERE pk = '?'"
+    )
+    item = '{"TableName": "Users", "Item": {"password": {"S": "pw-2"}, "n": {"N": 5}}}'
+    assert json.loads(scrub_statement(item)) == {
+        "TableName": "?",
+        "Item": {"password": {"S": "?"}, "n": {"N": "?"}},
+    }
+    document = 'mutation { login(secret: "pw-3", pin: 1234, note: """pw-4""") { id } }'
+    assert scrub_graphql(document) == 'mutation { login(secret: "?", pin: ?, note: "?") { id } }'
+    assert redact_value("graphql.variables", '{"token": "pw-5", "n": [1, 2]}') == (
+        '{"token":"?","n":["?","?"]}'
+    )
+    assert redact_value("graphql.variables", "not json pw-6") == REDACTED
+    assert redact_value("db.operation.parameter.password", "pw-7") == REDACTED
+    assert redact_value("db.query.text", ["SELECT 'pw-8'"]) == ["SELECT '?'"]
+
+
+def test_unterminated_quotes_and_odd_statements() -> None:
+    assert scrub_statement("SELECT 'never closed") == "SELECT '?'"
+    assert scrub_graphql('{ a(s: "open') == '{ a(s: "?"'
+    assert scrub_statement("") == ""
+
+
+# Strings made of the pieces the rules look for, so that generated values often hold a secret.
+_PIECES = st.sampled_from(
+    [
+        "a", "=", "?", "&", ";", "@", "://", "http", "token", "pwd", "password", "Bearer ",
+        "Basic ", "eyJ", "eyJhbGciOi.", "AKIA", "ASIA", "ABCDEFGHIJKLMNOP", '"', "'", ":", " ",
+        "{", "}", "[", "]", "x", "1", "_", "-", "/", ".", "\\", "auth", "secret", "key",
+    ]
+)  # fmt: skip
+_TEXT = st.lists(_PIECES, max_size=24).map("".join)
+_KEYS = st.sampled_from(
+    ["url.full", "note", "x-auth", "db.statement", "graphql.variables", "k", "api_key", "n"]
+)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYS, _VALUES, max_size=5))
+def test_the_quick_test_never_misses_what_the_rule_would_change(attrs: dict[str, Any]) -> None:
+    """The span builder skips redaction when no key is scrubbed and the attributes' JSON
+    passes json_may_hold_secret: that must only happen when redaction changes nothing."""
+    if redact_attributes(attrs) != attrs:
+        assert any(scrubbed_key(k) for k in attrs) or json_may_hold_secret(to_json(attrs))
