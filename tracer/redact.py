@@ -68,12 +68,31 @@ _KEY_VALUE = re.compile(
 _AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")
 
 
+# Every query parameter or key=value pair the rules redact has one of these words before its
+# "=" (the name, at most 130 characters back): a "=" with none of them is no secret's.
+_EQUALS_WORDS = ("token", "key", "secret", "passw", "pwd", "sig", "auth", "credential", "code",
+                 "session")  # fmt: skip
+_EQUALS_REACH = 140
+
+
+def _suspicious_equals(text: str) -> bool:
+    i = text.find("=")
+    while i >= 0:
+        window = text[max(0, i - _EQUALS_REACH) : i]
+        # A name never spans a quote (a quoted one is caught by the quote test).
+        window = window[window.rfind('"') + 1 :].lower()
+        for word in _EQUALS_WORDS:
+            if word in window:
+                return True
+        i = text.find("=", i + 1)
+    return False
+
+
 def may_hold_secret(text: str) -> bool:
     """False when no rule of `redact_text` can change text: a few substring tests, which
     every match of every rule contains one of (quicker than any regular expression)."""
     return (
-        "=" in text
-        or "eyJ" in text
+        "eyJ" in text
         or "earer" in text
         or "asic" in text
         or "AKIA" in text
@@ -81,6 +100,7 @@ def may_hold_secret(text: str) -> bool:
         or '"' in text
         or "'" in text
         or ("@" in text and "://" in text)
+        or ("=" in text and _suspicious_equals(text))
     )
 
 
@@ -88,8 +108,7 @@ def json_may_hold_secret(text: str) -> bool:
     """The same for the JSON of attributes: also true when a value is a map (its keys may name
     secrets). Quotes inside values are escaped there (\\"), apostrophes are not."""
     return (
-        "=" in text
-        or "eyJ" in text
+        "eyJ" in text
         or "earer" in text
         or "asic" in text
         or "AKIA" in text
@@ -99,6 +118,7 @@ def json_may_hold_secret(text: str) -> bool:
         or ":{" in text
         or "[{" in text
         or ("@" in text and "://" in text)
+        or ("=" in text and _suspicious_equals(text))
     )
 
 
@@ -156,12 +176,20 @@ def redact_text(text: str) -> str:
     """text with every secret the rules find replaced by REDACTED."""
     if not may_hold_secret(text):
         return text
-    text = _USERINFO.sub(f"://{REDACTED}@", text)
-    text = _QUERY_PARAM.sub(rf"\g<1>{REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub(_bearer, text)
-    text = _KEY_VALUE.sub(_quoted_value, text)
-    return _AWS_KEY_ID.sub(REDACTED, text)
+    # Each rule only where its anchor is.
+    if "@" in text:
+        text = _USERINFO.sub(f"://{REDACTED}@", text)
+    if "=" in text:
+        text = _QUERY_PARAM.sub(rf"\g<1>{REDACTED}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "earer" in text or "asic" in text:
+        text = _BEARER.sub(_bearer, text)
+    if "=" in text or '"' in text or "'" in text:
+        text = _KEY_VALUE.sub(_quoted_value, text)
+    if "AKIA" in text or "ASIA" in text:
+        text = _AWS_KEY_ID.sub(REDACTED, text)
+    return text
 
 
 def redact_url(url: str) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "STATUS_CODES",
     "SpanBatchBuilder",
     "redact_attributes",
+    "encode_container",
     "redact_url",
     "to_json",
 ]
@@ -121,7 +122,7 @@ _c_encoder = (
 )
 
 
-def _encode_container(value: dict[str, Any] | list[Any]) -> str:
+def encode_container(value: dict[str, Any] | list[Any]) -> str:
     """JSON of a dict or list, as to_json makes it, without building an encoder per call."""
     if _c_encoder is None:
         return _encode(value)
@@ -342,14 +343,14 @@ class SpanBatchBuilder:
         # Redaction: the common span has nothing to redact, which one scan of its JSON proves.
         if plan.secret:
             attrs = redact_attributes(attrs)
-            attrs_json = _encode_container(attrs)
+            attrs_json = encode_container(attrs)
         else:
-            attrs_json = _encode_container(attrs)
+            attrs_json = encode_container(attrs)
             if json_may_hold_secret(attrs_json):
                 redacted = redact_attributes(attrs)
                 if redacted != attrs:
                     attrs = redacted
-                    attrs_json = _encode_container(redacted)
+                    attrs_json = encode_container(redacted)
         row: list[Any] = [None] * _NCOLS
         row[0:15] = (
             trace_id,

@@ -24,7 +24,7 @@ from seamscope.tracer.redact import (
     redact_text,
     scrubbed_key,
 )
-from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder, to_json
+from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder, encode_container
 
 _KIND_NAMES: dict[SpanKind, str] = {
     SpanKind.INTERNAL: "INTERNAL",
@@ -139,7 +139,9 @@ def _attrs_need(attrs: Mapping[str, Any]) -> bool:
         if len(_keyed) >= 10_000:
             _keyed.clear()
         _keyed[keys] = by_key
-    return by_key or json_may_hold_secret(to_json(attrs))
+    return by_key or json_may_hold_secret(
+        encode_container(attrs if isinstance(attrs, dict) else dict(attrs))
+    )
 
 
 def _span_needs(span: ReadableSpan, resource_needs: bool) -> bool:

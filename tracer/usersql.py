@@ -143,14 +143,15 @@ def run_bounded(
         raise SqlRejected(
             f"the query ran longer than {limits.timeout_s:g} s and was stopped"
         ) from None
-    except duckdb.OutOfMemoryException as exc:
-        raise SqlRejected(
-            f"the query needs more memory than it may use ({_first_line(exc)})"
-        ) from None
-    except (duckdb.Error, pa.ArrowException) as exc:
+    except MemoryError:
+        raise SqlRejected("the query needs more memory than this process has") from None
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        # DuckDB's errors reach the Arrow stream reader as OSError.
         text = _first_line(exc)
         if "maximum total string size" in text:
             raise too_large(limits) from None
+        if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in text:
+            raise SqlRejected(f"the query needs more memory than it may use ({text})") from None
         raise SqlRejected(text) from None
     finally:
         timer.cancel()

@@ -1,0 +1,37 @@
+"""A user's query within its limits: cut at the row limit, refused past the size or memory it
+may use, stopped after its time, never an error of another kind."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from seamscope.tracer.usersql import SqlLimits, SqlRejected, run_bounded, table_to_json, truncated
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"memory_limit": "100MB"})
+
+
+def test_rows_past_the_limit_are_cut_and_flagged(con: duckdb.DuckDBPyConnection) -> None:
+    table = run_bounded(con, "select * from range(10000)", None, SqlLimits(row_limit=2500)).table()
+    assert table.num_rows == 2500 and truncated(table)
+    whole = run_bounded(con, "select * from range(10)", None, SqlLimits(row_limit=10)).table()
+    assert whole.num_rows == 10 and not truncated(whole)
+    assert b'"truncated": true' in table_to_json(table, truncated=truncated(table))
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("select repeat('x', 1000000) a from range(40)", "larger than 16 MB"),
+        ("select list(repeat('x', 100000)) from range(10000)", "needs more memory"),
+        ("select count(*) from range(100000000) a, range(100000000) b", "longer than 0.5 s"),
+        ("delete from t", "only SELECT"),
+        ("select * from nowhere", "Catalog Error"),
+    ],
+)
+def test_what_a_query_may_not_do(con: duckdb.DuckDBPyConnection, sql: str, message: str) -> None:
+    with pytest.raises(SqlRejected, match=message):
+        run_bounded(con, sql, None, SqlLimits(timeout_s=0.5, max_bytes=16 * 1024 * 1024))
