@@ -60,9 +60,22 @@ SECRETS = "tests/resilience/test_secrets.py"
 TARGETS = (
     Target(
         "redaction (attributes, URLs)",
-        "tracer/rows.py",
-        ("tests/unit/tracer/test_rows.py", SECRETS),
-        functions=("redact_url", "_is_secret_key", "_redact_value", "redact_attributes"),
+        "tracer/redact.py",
+        ("tests/unit/tracer/test_redact.py", "tests/unit/tracer/test_rows.py", SECRETS),
+        functions=(
+            "may_hold_secret",
+            "json_may_hold_secret",
+            "_suspicious_equals",
+            "is_secret_key",
+            "redact_text",
+            "redact_value",
+            "redact_attributes",
+            "scrub_statement",
+            "scrub_graphql",
+            "scrub_variables",
+            "_scrub_quoted",
+            "_closing",
+        ),
     ),
     Target(
         "redaction (OTLP JSON)",

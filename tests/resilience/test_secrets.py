@@ -64,8 +64,12 @@ def _kv(key: str, value: str | list[str] | dict[str, str]) -> KeyValue:
     return KeyValue(key=key, value=any_value)
 
 
-def leaky_request(seed: int) -> bytes:
-    request = sample_request(2, seed=seed, services=1)
+def leaky_request(seed: int, *, walk: bool = False) -> bytes:
+    """Two spans, the first with a secret in every place; with walk, a third span whose kind
+    the flat decoder leaves to the general walk (which rejects that span alone)."""
+    request = sample_request(3 if walk else 2, seed=seed, services=1)
+    if walk:
+        request.resource_spans[0].scope_spans[0].spans[2].kind = 9
     request.resource_spans[0].resource.attributes.extend([_kv("deployment.api_token", SECRETS[2])])
     span = request.resource_spans[0].scope_spans[0].spans[0]
     span.name = f"GET /cb?access_token={SECRETS[10]}"
@@ -113,6 +117,14 @@ def test_secrets_sent_over_otlp_never_reach_the_store_or_tee(db_path: Path, tmp_
         assert c.post(pb, {"Content-Type": "application/x-protobuf"})[0] == 200
         as_json = protobuf_to_json(leaky_request(2)).encode()
         assert c.post(as_json, {"Content-Type": "application/json"})[0] == 200
+        # The same secrets through the general walk: a protobuf request the flat decoder
+        # leaves to it, and JSON with enum names for kinds (which only the walk reads).
+        status, _ = c.post(leaky_request(3, walk=True), {"Content-Type": "application/x-protobuf"})
+        assert status == 200
+        walked = json.loads(protobuf_to_json(leaky_request(4)))
+        for span in walked["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+            span["kind"] = "SPAN_KIND_CLIENT"
+        assert c.post(json.dumps(walked).encode(), {"Content-Type": "application/json"})[0] == 200
         wal = db_path.with_name(db_path.name + ".wal")
         assert not leaked(SECRETS, *[p for p in (wal, tee) if p.exists()])
         assert c.stop(signal.SIGTERM) == 0
@@ -124,14 +136,14 @@ def test_secrets_sent_over_otlp_never_reach_the_store_or_tee(db_path: Path, tmp_
         columns = [d[0] for d in con.description or ()]
     finally:
         con.close()
-    assert len(rows) == 4
+    assert len(rows) == 8
     text = json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str)
     assert not [s for s in SECRETS if s in text]
     assert "REDACTED" in text
     assert "api.example.com/v1/orders?access_token=REDACTED&page=2" in text  # the URL stays useful
     assert '"accept":"json"' in text.replace(" ", "").replace("\\", "")  # nested, not secret
     assert not leaked(SECRETS, db_path, tee)
-    assert len(tee.read_text().splitlines()) == 2
+    assert len(tee.read_text().splitlines()) == 4
 
 
 class Recorder:
