@@ -5,7 +5,8 @@ What is redacted (docs/schema.md lists it for users):
 
 - the whole value of an attribute whose key names a secret (authorization, cookie, token,
   secret, password, api key, credential, signature, session key, private or access key, a
-  header such as ``x-auth``), except numbers and booleans (token counts stay);
+  header such as ``x-auth``), numbers too (a PIN), booleans not; token counts (``tokens``,
+  ``token_count``) name no secret;
 - anywhere in any string (attribute values, inside arrays and nested maps, span names, status
   messages, event names): ``user:password@`` in URLs, the values of query parameters with
   secret-looking names, JSON Web Tokens, ``Bearer``/``Basic`` credentials, ``password=...``
@@ -31,7 +32,7 @@ REDACTED = "REDACTED"
 LITERAL = "?"
 
 _WORDS = (
-    r"authoriz|authentic|cookie|token(?!s)|secret|passw|pwd|api[-_.]?key|apikey|credential"
+    r"authoriz|authentic|cookie|token(?!s|[-_.]?counts?)|secret|passw|pwd|api[-_.]?key|apikey|credential"
     r"|creds?(?![a-z])|signature|session[-_.]?(?:key|token|secret)|private[-_.]?key"
     r"|access[-_.]?key|security[-_.]?token"
 )
@@ -292,8 +293,11 @@ def _by_key(key: str, value: str) -> str | None:
 def redact_value(key: str, value: Any) -> Any:
     """value (of any attribute type, nested arrays and maps too) with its secrets redacted;
     the same object when there is nothing to redact."""
-    if value is None or value.__class__ in (bool, int, float):
+    if value is None or value.__class__ is bool:
         return value
+    if value.__class__ in (int, float):
+        # A PIN or a numeric password is a secret too; counts ("tokens") never match the key.
+        return REDACTED if is_secret_key(key) or _PARAMETER_KEY.match(key) else value
     if is_secret_key(key) or _PARAMETER_KEY.match(key):
         if isinstance(value, (list, tuple)):
             return [redact_value(key, v) for v in value]

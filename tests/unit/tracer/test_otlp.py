@@ -497,7 +497,11 @@ def test_redact_json_request_replaces_secrets_and_nothing_else() -> None:
     assert span == [
         *odd,
         _kv("db.password", {"stringValue": "REDACTED"}),
-        _kv("http.request.header.authorization", {"stringValue": "REDACTED"}),
+        # An array keeps its shape, each item redacted (as in the store).
+        _kv(
+            "http.request.header.authorization",
+            {"arrayValue": {"values": [{"stringValue": "REDACTED"}]}},
+        ),
         _kv("url.full", {"stringValue": "https://h/cb?token=REDACTED&page=2"}),
         _kv("deployment.api_token", {"stringValue": "REDACTED"}),
     ]

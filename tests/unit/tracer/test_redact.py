@@ -70,6 +70,8 @@ def test_values_by_key_in_arrays_and_nested_maps() -> None:
         "mirrors": ["plain", "https://u:pw-3@m.example/"],
         "gen_ai.usage.input_tokens": 12,
         "db.password": 1234,
+        "llm.token_count.prompt": 30,
+        "auth.enabled": True,
         "seamscope.token_source": "ours",
     }
     out = redact_attributes(attrs)
@@ -82,7 +84,9 @@ def test_values_by_key_in_arrays_and_nested_maps() -> None:
     }
     assert out["mirrors"] == ["plain", f"https://{REDACTED}@m.example/"]
     assert out["gen_ai.usage.input_tokens"] == 12  # a count, not a secret
-    assert out["db.password"] == 1234  # numbers stay, whatever the key
+    assert out["llm.token_count.prompt"] == 30
+    assert out["db.password"] == REDACTED  # a numeric password is a password
+    assert out["auth.enabled"] is True
     assert out["seamscope.token_source"] == "ours"
 
 
