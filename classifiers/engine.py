@@ -92,6 +92,7 @@ _EXPECTED = (
     ("nodes", "BASE TABLE"),
     ("edges", "BASE TABLE"),
     ("classifier_state", "BASE TABLE"),
+    ("label_changes", "BASE TABLE"),
     ("span_labels", "VIEW"),
     ("findings", "VIEW"),
 ) + tuple((name, "BASE TABLE") for name in _INTERNAL_TABLES)
@@ -224,7 +225,23 @@ def classify(
             # stand; A401's reasons (period, run count) and the numbers move.
             refresh_stats(con)
         else:
+            cause = (
+                "classifier"
+                if state.get("version") not in (None, CLASSIFIER_VERSION)
+                else "catalog"
+                if state.get("catalog") not in (None, CATALOG_VERSION)
+                else "landscape"
+                if state.get("landscape") not in (None, fingerprint)
+                else "routes"
+                if state.get("routes") not in (None, wiring)
+                else "spans"
+            )
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _cls_prev AS SELECT edge_id, rule_id, verdict "
+                "FROM edges"
+            )
             polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
+            _record_label_changes(con, cause)
         _set_state(
             con,
             {
@@ -278,6 +295,21 @@ def _discovered_routes(con: duckdb.DuckDBPyConnection) -> list[Route]:
                 values[key] = tuple(values[key])
         routes.append(Route(**values))
     return routes
+
+
+def _record_label_changes(con: duckdb.DuckDBPyConnection, cause: str) -> None:
+    """label_changes gets the edges that are new or changed rule since the labels before
+    derive (_cls_prev); nothing on a store's first labelling, where every edge is new."""
+    con.execute(
+        """INSERT INTO label_changes
+        SELECT now(), e.edge_id, e.from_node, e.to_node, e.mechanism, p.rule_id, p.verdict,
+               e.rule_id, e.verdict, e.reason, ?
+        FROM edges AS e LEFT JOIN _cls_prev AS p USING (edge_id)
+        WHERE p.rule_id IS DISTINCT FROM e.rule_id
+          AND EXISTS (SELECT 1 FROM _cls_prev)""",
+        [cause],
+    )
+    con.execute("DROP TABLE _cls_prev")
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:

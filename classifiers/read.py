@@ -21,6 +21,7 @@ from seamscope.classifiers.results import (
     FINDINGS,
     Edge,
     Finding,
+    LabelChange,
     Node,
     Verdict,
     columns,
@@ -44,6 +45,7 @@ class Filters:
     rule: str = ""
     window_minutes: int = 0
     search: str = ""
+    changed_since: datetime | None = None  # only edges new or relabelled since then
 
     def describe(self) -> str:
         parts = [
@@ -60,6 +62,8 @@ class Filters:
         ]
         if self.window_minutes:
             parts.append(f"last {self.window_minutes} min")
+        if self.changed_since is not None:
+            parts.append(f"new or changed since {self.changed_since:%H:%M:%S}")
         return ", ".join(parts)
 
     def with_search(self, text: str) -> Filters:
@@ -92,6 +96,9 @@ class Filters:
                 " verdict, via, reason) ILIKE ?"
             )
             params.append(f"%{self.search}%")
+        if self.changed_since is not None:
+            clauses.append("edge_id IN (SELECT edge_id FROM label_changes WHERE changed_at >= ?)")
+            params.append(self.changed_since)
         return (" AND ".join(clauses) or "TRUE"), params
 
 
@@ -109,11 +116,23 @@ class Overview:
     # patterns screens count too.
     verdicts: dict[Verdict, int] = field(default_factory=dict)
     mark: ClassifierMark | None = None
-    inferred: int = 0  # nodes whose system, role, owner or vendor was inferred
+    inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
+    # inferred rather than declared
+    internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
 
     @property
     def edge_count(self) -> int:
         return sum(self.verdicts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTally:
+    """How many edges inside one system a rule labels."""
+
+    system: str
+    rule_id: str
+    verdict: Verdict
+    edges: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +155,8 @@ class SpanRow:
     status_code: str
     edge_id: str | None = None
     verdict: Verdict | None = None
+    rule_id: str | None = None
+    side: str | None = None  # of a listening edge: producer | consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +178,7 @@ class EdgeDetail:
     spans: tuple[SpanRow, ...]
     latency: tuple[Latency, ...] = ()
     ends: tuple[Node | None, Node | None] = (None, None)  # from and to, when known
+    history: tuple[LabelChange, ...] = ()  # its label changes, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +191,7 @@ class Hop:
     service_name: str | None
     start_time: datetime
     edge_id: str
+    side: str | None = None  # producer | consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +199,7 @@ class TraceView:
     trace_id: str
     spans: tuple[SpanRow, ...]
     hops: tuple[Hop, ...]
+    other: TraceView | None = None  # the trace of the first hop: the other side of the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +332,18 @@ def overview(q: Query, filters: Filters) -> Overview:
             f"SELECT verdict, count(*) AS n FROM edges WHERE {where} GROUP BY ALL", params
         ).to_pylist()
     }
-    inferred = int(q("SELECT count(*) FROM nodes WHERE inferred", None).column(0)[0].as_py())
+    inferred = frozenset(
+        str(v) for v in q("SELECT node_id FROM nodes WHERE inferred", None).column(0).to_pylist()
+    )
+    internal = tuple(
+        RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
+        for r in q(
+            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
+            f"WHERE level = 'component' AND from_system IS NOT NULL AND {where} "
+            "GROUP BY ALL ORDER BY ALL",
+            params,
+        ).to_pylist()
+    )
     status = "ok" if systems or edges else ("empty" if span_count == 0 else "ok")
     return Overview(
         status=status,
@@ -320,6 +355,7 @@ def overview(q: Query, filters: Filters) -> Overview:
         verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
         mark=classifier_mark(q),
         inferred=inferred,
+        internal=internal,
     )
 
 
@@ -384,6 +420,36 @@ def all_edges(q: Query, filters: Filters) -> tuple[Edge, ...]:
     )
 
 
+def pair_edges(q: Query, source: str, target: str, filters: Filters) -> tuple[Edge, ...]:
+    """The edges from one map node to another: "system:<name>" stands for every node of the
+    system (a system and itself: the edges inside it), anything else for that node."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for end, node in (("from", source), ("to", target)):
+        kind, _, name = node.partition(":")
+        if kind == "system":
+            clauses.append(f"{end}_system = ?")
+        else:
+            clauses.append(f"{end}_node = ?")
+            name = node
+        params.append(name)
+    if source == target:
+        clauses.append("level = 'component'")
+    elif source.startswith("system:") and target.startswith("system:"):
+        clauses.append("level <> 'component'")
+    where, more = filters.where(_now(q))
+    return tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE {' AND '.join(clauses)} AND {where} "
+                f"ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
+                [*params, *more],
+            )
+        )
+    )
+
+
 def pattern_counts(q: Query) -> tuple[RuleCount, ...]:
     """Each rule of the catalog with how many edges keep or break it (rules seen, too)."""
     counts: dict[str, tuple[int, int, str]] = {}
@@ -417,6 +483,8 @@ def _span(row: dict[str, Any]) -> SpanRow:
         status_code=row["status_code"],
         edge_id=row.get("edge_id"),
         verdict=None if row.get("verdict") is None else Verdict(row["verdict"]),
+        rule_id=row.get("rule_id"),
+        side=row.get("side"),
     )
 
 
@@ -435,7 +503,7 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
         _span(r)
         for r in _rows(
             q(
-                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict FROM span_labels l "
+                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id FROM span_labels l "
                 "JOIN spans s USING (trace_id, span_id) WHERE l.edge_id = ? "
                 "ORDER BY s.start_time DESC, s.span_id LIMIT ?",
                 [edge_id, limit],
@@ -473,7 +541,16 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
         spans,
         latency,
         (nodes.get(edge.from_node), nodes.get(edge.to_node)),
+        label_history(q, edge_id, limit=20),
     )
+
+
+# A span's side of a listening edge: its service is the edge's producer, or its consumer.
+_SIDE = (
+    "CASE WHEN e.direction = 'listen' THEN CASE WHEN e.from_node = 'component:' || "
+    "coalesce(s.service_namespace, '?') || '/' || s.service_name THEN 'producer' "
+    "ELSE 'consumer' END END AS side"
+)
 
 
 def trace_view(q: Query, trace_id: str) -> TraceView:
@@ -481,15 +558,17 @@ def trace_view(q: Query, trace_id: str) -> TraceView:
         _span(r)
         for r in _rows(
             q(
-                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict FROM spans s "
-                "LEFT JOIN span_labels l USING (trace_id, span_id) WHERE s.trace_id = ? "
+                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id, {_SIDE} FROM spans s "
+                "LEFT JOIN span_labels l USING (trace_id, span_id) "
+                "LEFT JOIN edges e ON e.edge_id = l.edge_id WHERE s.trace_id = ? "
                 "ORDER BY s.start_time, s.span_id",
                 [trace_id],
             )
         )
     )
     # Listening edges join traces by what the event is, not by trace context: the same edge's
-    # spans in other traces are the other side of the hop.
+    # spans in other traces are the other side of the hop (the opposite side first).
+    mine = sorted({sp.side for sp in spans if sp.side})
     hops = tuple(
         Hop(
             trace_id=r["trace_id"],
@@ -498,20 +577,32 @@ def trace_view(q: Query, trace_id: str) -> TraceView:
             service_name=r["service_name"],
             start_time=r["start_time"],
             edge_id=r["edge_id"],
+            side=r["side"],
         )
         for r in _rows(
             q(
-                "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, l.edge_id "
-                "FROM span_labels l JOIN edges e USING (edge_id) "
+                "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, l.edge_id, "
+                f"{_SIDE} FROM span_labels l JOIN edges e USING (edge_id) "
                 "JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id "
                 "WHERE e.direction = 'listen' AND l.trace_id <> ? AND l.edge_id IN "
                 "(SELECT edge_id FROM span_labels WHERE trace_id = ?) "
-                "ORDER BY s.start_time DESC, s.span_id LIMIT 20",
-                [trace_id, trace_id],
+                "ORDER BY list_contains(?, side), s.start_time DESC, s.span_id LIMIT 20",
+                [trace_id, trace_id, mine],
             )
         )
     )
     return TraceView(trace_id, spans, hops)
+
+
+def trace_with_other_side(q: Query, trace_id: str, other: str | None = None) -> TraceView:
+    """A trace and, for an event that crossed traces, the trace on the other side (the given
+    one, else the newest of the opposite side), so that a message's producer and consumer can
+    be shown together."""
+    view = trace_view(q, trace_id)
+    hop = other or (view.hops[0].trace_id if view.hops else None)
+    if hop is None:
+        return view
+    return replace(view, other=trace_view(q, hop))
 
 
 def span_attributes(q: Query, trace_id: str, span_id: str) -> dict[str, Any]:
@@ -590,3 +681,133 @@ def snapshot(q: Query) -> Snapshot:
         )
     )
     return Snapshot({n.node_id: n for n in nodes}, tuple(Edge.from_row(r) for r in edges))
+
+
+# ---------------------------------------------------------------------------------------------
+# Go to anything
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Something the user can go to by name: a system, component, resource, vendor, edge or
+    rule. key is what opens it (a system name, a node id, an edge id or a rule id)."""
+
+    kind: str  # system | component | resource | vendor | edge | rule
+    name: str
+    key: str
+    detail: str = ""
+    system: str | None = None
+
+
+def goto_targets(q: Query) -> tuple[Target, ...]:
+    """Every system, node, edge and rule by name (nodes and edges are hundreds to thousands)."""
+    found: list[Target] = []
+    systems: set[str] = set()
+    if _has_table(q, "nodes"):
+        for r in _rows(q("SELECT * FROM nodes ORDER BY node_type, name", None)):
+            node = Node.from_row(r)
+            if node.system and node.node_type == "component":
+                systems.add(node.system)
+            kind = {"component": "component", "external": "vendor"}.get(node.node_type, "resource")
+            detail = node.role or node.resource_kind or ""
+            if node.system and node.node_type != "external":
+                detail = f"{detail} of {node.system}" if detail else f"of {node.system}"
+            if node.inferred:
+                detail += " ~ inferred"
+            name = node.label if node.node_type == "component" else short_id(node.node_id)
+            found.append(Target(kind, name, node.node_id, detail, node.system))
+    found[:0] = [Target("system", s, s) for s in sorted(systems)]
+    if _has_table(q, "edges"):
+        for r in _rows(
+            q(
+                "SELECT edge_id, from_node, to_node, mechanism, direction, rule_id, verdict "
+                f"FROM edges ORDER BY {_VERDICT_ORDER}, from_node, to_node",
+                None,
+            )
+        ):
+            arrow = "⇢" if r["direction"] == "listen" else "→"
+            name = f"{short_id(r['from_node'])} {arrow} {short_id(r['to_node'])}"
+            detail = f"{r['mechanism']} {r['rule_id']} {r['verdict']}"
+            found.append(Target("edge", name, str(r["edge_id"]), detail))
+    for rule in RULES:
+        found.append(Target("rule", f"{rule.id} {rule.name}", rule.id, str(rule.verdict)))
+    return tuple(found)
+
+
+def short_id(node_id: str) -> str:
+    """component:orders/api -> orders/api; external:auth0 -> auth0; resources as they are."""
+    kind, _, rest = node_id.partition(":")
+    return rest if kind in ("component", "external") else node_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes of labels
+
+
+_CHANGE_COLUMNS = ", ".join(c.name for c in columns(LabelChange))
+
+
+def changes_since(q: Query, since: datetime) -> dict[str, LabelChange]:
+    """The latest change of each edge that appeared or changed rule since `since`."""
+    if not _has_table(q, "label_changes"):
+        return {}
+    rows = _rows(
+        q(
+            f"SELECT {_CHANGE_COLUMNS} FROM label_changes WHERE changed_at >= ? "
+            "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1",
+            [since],
+        )
+    )
+    return {str(r["edge_id"]): LabelChange.from_row(r) for r in rows}
+
+
+def label_history(
+    q: Query, edge_id: str | None = None, limit: int = 500
+) -> tuple[LabelChange, ...]:
+    """Label changes, newest first: every edge's, or one edge's."""
+    if not _has_table(q, "label_changes"):
+        return ()
+    where, params = ("edge_id = ?", [edge_id]) if edge_id else ("TRUE", [])
+    return tuple(
+        LabelChange.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_CHANGE_COLUMNS} FROM label_changes WHERE {where} "
+                "ORDER BY changed_at DESC, edge_id LIMIT ?",
+                [*params, limit],
+            )
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The store's schema, for a SQL console
+
+
+PUBLIC_TABLES = (
+    "spans",
+    "edges",
+    "nodes",
+    "span_labels",
+    "findings",
+    "label_changes",
+    "batches",
+    "classifier_state",
+)
+
+
+def schema_columns(q: Query) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Each table and view with its (column, type) pairs: the documented ones first, then the
+    rest (the classifier's own bookkeeping) by name."""
+    by_table: dict[str, list[tuple[str, str]]] = {}
+    for r in q(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+        None,
+    ).to_pylist():
+        by_table.setdefault(str(r["table_name"]), []).append(
+            (str(r["column_name"]), str(r["data_type"]))
+        )
+    order = {name: i for i, name in enumerate(PUBLIC_TABLES)}
+    names = sorted(by_table, key=lambda t: (order.get(t, len(order)), t))
+    return tuple((name, tuple(by_table[name])) for name in names)

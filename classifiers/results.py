@@ -216,8 +216,13 @@ class Edge:
     ]
     span_count: Annotated[int, Col("BIGINT NOT NULL", "spans on this edge")]
     error_count: Annotated[int, Col("BIGINT NOT NULL", "of which status ERROR")]
-    p50_ms: Annotated[float | None, Col("DOUBLE", "median duration")]
-    p95_ms: Annotated[float | None, Col("DOUBLE", "95th percentile duration")]
+    p50_ms: Annotated[
+        float | None,
+        Col("DOUBLE", "median duration, from a log histogram: within about 5% of the exact value"),
+    ]
+    p95_ms: Annotated[
+        float | None, Col("DOUBLE", "95th percentile duration, as p50_ms (within about 5%)")
+    ]
     first_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "earliest span")]
     last_seen: Annotated[datetime | None, Col("TIMESTAMPTZ", "latest span")]
     sample_trace_id: Annotated[str | None, Col("VARCHAR", "a trace to look at")]
@@ -253,6 +258,41 @@ class Edge:
                 value = list(value)
             out[column.name] = value
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class LabelChange:
+    """An edge that appeared, or whose rule changed, when the classifier labelled the store again:
+    a row of ``label_changes`` (the history the TUI marks and lists)."""
+
+    changed_at: Annotated[
+        datetime, Col("TIMESTAMPTZ NOT NULL", "when the classifier wrote it (its clock)")
+    ]
+    edge_id: Annotated[str, Col("VARCHAR NOT NULL", "`edges.edge_id`")]
+    from_node: Annotated[str, Col("VARCHAR NOT NULL", "the edge's `from_node`")]
+    to_node: Annotated[str, Col("VARCHAR NOT NULL", "the edge's `to_node`")]
+    mechanism: Annotated[str, Col("VARCHAR NOT NULL", "the edge's mechanism")]
+    old_rule_id: Annotated[str | None, Col("VARCHAR", "the rule before; NULL for a new edge")]
+    old_verdict: Annotated[Verdict | None, Col("VARCHAR", "the verdict before")]
+    rule_id: Annotated[str, Col("VARCHAR NOT NULL", "the rule now")]
+    verdict: Annotated[Verdict, Col("VARCHAR NOT NULL", "the verdict now")]
+    reason: Annotated[str | None, Col("VARCHAR", "the new rule's evidence")]
+    cause: Annotated[
+        str,
+        Col(
+            "VARCHAR NOT NULL",
+            "what changed: `spans` (new evidence), `landscape` (the landscape file), `catalog` "
+            "(the rules), `classifier` (a new classifier version)",
+        ),
+    ]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> LabelChange:
+        return cls(**_values(cls, row))
+
+    @property
+    def is_new(self) -> bool:
+        return self.old_rule_id is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +381,8 @@ def _converters(record: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
         hint = hints[c.name]
         if hint is Verdict or hint is Evidence:
             convert: Callable[[Any], Any] = hint
+        elif hint == Verdict | None:
+            convert = _verdict_or_none
         elif hint is bool or hint is int:
             convert = hint
         elif typing.get_origin(hint) is tuple:
@@ -349,6 +391,10 @@ def _converters(record: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
             convert = _same
         out.append((c.name, convert))
     return tuple(out)
+
+
+def _verdict_or_none(value: Any) -> Verdict | None:
+    return None if value is None else Verdict(value)
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:

@@ -15,7 +15,14 @@ Node ids:
 from __future__ import annotations
 
 from seamscope.classifiers.facts import JoinKeys
-from seamscope.classifiers.results import FINDINGS, Edge, Node, sql_list, table_ddl
+from seamscope.classifiers.results import (
+    FINDINGS,
+    Edge,
+    LabelChange,
+    Node,
+    sql_list,
+    table_ddl,
+)
 
 CLASSIFIER_DDL: tuple[str, ...] = (
     table_ddl("nodes", Node),
@@ -27,6 +34,7 @@ CLASSIFIER_DDL: tuple[str, ...] = (
     rule_id VARCHAR NOT NULL,
     verdict VARCHAR NOT NULL
 )""",
+    table_ddl("label_changes", LabelChange),
     """CREATE TABLE IF NOT EXISTS classifier_state (
     key VARCHAR PRIMARY KEY,
     value VARCHAR

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import pyarrow as pa
 
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
-from seamscope.tracer.usersql import SQL_TIMEOUT_S
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)
-    return str(value)
+from seamscope.tracer.usersql import SQL_TIMEOUT_S, cell_text, write_csv
 
 
 def _print_table(table: pa.Table) -> None:
@@ -37,7 +23,7 @@ def _print_table(table: pa.Table) -> None:
         view.add_column(name, overflow="fold")
     for row in table.to_pylist():
         # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x").
-        view.add_row(*(Text(_cell(row[name])) for name in table.column_names))
+        view.add_row(*(Text(cell_text(row[name])) for name in table.column_names))
     console = Console()
     console.print(view)
     console.print(f"{table.num_rows:,} rows", style="dim")
@@ -73,10 +59,7 @@ def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_jso
     if as_json:
         sys.stdout.write(table_to_json(table, truncated=cut).decode() + "\n")
     elif as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow([_cell(row[name]) for name in table.column_names])
+        write_csv(table, sys.stdout)
     else:
         _print_table(table)
     if cut:

@@ -121,7 +121,7 @@ def tui(
                 return LocalStore(path, landscape)
             return open_source(path, landscape)
 
-    app = SeamscopeApp(factory, refresh_interval=refresh)
+    app = SeamscopeApp(factory, refresh_interval=refresh, live=collect)
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.exit())

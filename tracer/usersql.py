@@ -10,6 +10,7 @@ spill are bounded where the connection is opened (`store.QUERY_LIMITS`).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
 import json
@@ -215,6 +216,25 @@ def json_chunks(
         yield (b"" if first else b", ") + text.encode()
         first = False
     yield b'], "truncated": ' + (b"true" if truncated else b"false") + b"}"
+
+
+def cell_text(value: Any) -> str:
+    """A value as CSV and terminal tables show it: times in ISO form, lists and maps as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def write_csv(table: pa.Table, out: Any) -> None:
+    """A query result as CSV (a header row, then one row per result row) into a text stream."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow([cell_text(row[name]) for name in table.column_names])
 
 
 def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:

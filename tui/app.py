@@ -8,27 +8,46 @@ screen on top reload, so an idle UI costs one tiny query a second.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, cast
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import LandscapeError
 from seamscope.classifiers.read import Filters
+from seamscope.classifiers.results import Edge
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
 from seamscope.tui.data import DataSource, describe_error
+from seamscope.tui.goto import GoToProvider
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.screens.dialogs import FilterScreen, HelpScreen, ProblemScreen, SearchScreen
+from seamscope.tui.screens.dialogs import (
+    ConfirmQuit,
+    FilterScreen,
+    HelpScreen,
+    ProblemScreen,
+    SearchScreen,
+)
 from seamscope.tui.screens.edge import EdgeScreen
-from seamscope.tui.screens.landscape import GraphScreen, LandscapeScreen, SystemScreen
-from seamscope.tui.screens.lists import FindingsScreen, PatternsScreen
+from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.lists import (
+    EdgeListScreen,
+    FindingsScreen,
+    HistoryScreen,
+    PatternsScreen,
+)
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
+from seamscope.tui.widgets.news import NewsBar
 
 SourceFactory = Callable[[], DataSource]
 
@@ -40,15 +59,19 @@ class SeamscopeApp(App[None]):
     TITLE = "seamscope"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        Binding("l", "landscape", "Landscape"),
+        Binding("colon", "go_to", "Go to"),
+        Binding("L", "landscape", "Landscape"),
         Binding("n", "findings", "Findings"),
         Binding("p", "patterns", "Patterns"),
         Binding("s", "sql", "SQL"),
         Binding("f", "filter", "Filter"),
         Binding("slash", "search", "Search"),
+        Binding("c", "changed_only", "Changed"),
+        Binding("H", "history", "History"),
         Binding("r", "refresh", "Refresh", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "request_quit", "Quit"),
     ]
+    COMMANDS = App.COMMANDS | {GoToProvider}
 
     class Ready(Message):
         """The store opened; the landscape can be shown."""
@@ -86,8 +109,11 @@ class SeamscopeApp(App[None]):
         *,
         refresh_interval: float = 1.0,
         description: str = "",
+        live: bool = False,
     ) -> None:
         super().__init__()
+        self.live = live  # q asks first: quitting stops the receiver (and a demo's fleet)
+        self.filter_stack: list[Filters] = []  # earlier filters, for Esc
         self.source_factory = source_factory
         self.source: DataSource | None = None
         self.refresh_interval = refresh_interval
@@ -97,6 +123,9 @@ class SeamscopeApp(App[None]):
         self._poll_failed = False
         self._generation = 0
         self._seen: dict[int, int] = {}
+        self.changed: dict[str, str] = {}  # edge id -> "new" / "was A401" since the app opened
+        self.opened_at = datetime.now(UTC)
+        self.news: Text | None = None  # the news line's text (notify)
         self.sub_title = description
 
     # ---- startup and problems -------------------------------------------------------------
@@ -163,6 +192,24 @@ class SeamscopeApp(App[None]):
         self._reset_stack()
         self.push_screen(ProblemScreen(title, message, advice))
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Said on the news line above the footer, never in a toast over the data."""
+        style = {"error": "bold red", "warning": "yellow"}.get(severity, "")
+        now = datetime.now().strftime("%H:%M:%S")
+        self.news = Text.assemble(
+            (f"{now} ", "dim"), (f"{title}: " if title else "", f"{style} bold"), (message, style)
+        )
+        for bar in self.screen.query(NewsBar):
+            bar.show_news(self.news)
+
     def report_error(self, error: Exception) -> None:
         """A screen's load failed: a locked store is transient, anything else gets a screen."""
         if isinstance(error, StoreLocked):
@@ -221,7 +268,8 @@ class SeamscopeApp(App[None]):
         if now is not None and before is not None and now > before:
             new = now - before
             self.notify(
-                f"{new} new finding{'s' if new > 1 else ''}: press n to see them",
+                f"{new} new finding{'s' if new > 1 else ''}: n lists them, c shows only what "
+                "changed since you opened",
                 title="Live",
                 severity="warning",
             )
@@ -247,7 +295,18 @@ class SeamscopeApp(App[None]):
     # ---- navigation ------------------------------------------------------------------------
 
     _BROWSING_ACTIONS = frozenset(
-        {"landscape", "findings", "patterns", "sql", "filter", "search", "refresh"}
+        {
+            "landscape",
+            "findings",
+            "patterns",
+            "sql",
+            "filter",
+            "search",
+            "refresh",
+            "go_to",
+            "changed_only",
+            "history",
+        }
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -259,8 +318,72 @@ class SeamscopeApp(App[None]):
     def _browsing(self) -> bool:
         return self.source is not None and not isinstance(self.screen, ProblemScreen | ModalScreen)
 
-    def open_system(self, system: str) -> None:
-        self.push_screen(SystemScreen(system))
+    def open_system(self, system: str, select: str | None = None) -> None:
+        self.push_screen(SystemScreen(system, select=select))
+
+    def open_pair(self, source: str, target: str) -> None:
+        """The edges from one map box to another."""
+        name = {"system": "", "external": ""}
+
+        def label(node: str) -> str:
+            kind, _, rest = node.partition(":")
+            return rest if kind in name else node
+
+        filters = self.filters
+        self.push_screen(
+            EdgeListScreen(
+                f"Edges {label(source)} → {label(target)}",
+                lambda q: read.pair_edges(q, source, target, filters),
+            )
+        )
+
+    def go_to(self, target: read.Target) -> None:
+        """Opens what the go-to palette found."""
+        if target.kind == "system":
+            self.open_system(target.key)
+        elif target.kind == "component" and target.system:
+            self.open_system(target.system, select=target.key)
+        elif target.kind == "edge":
+            self.open_edge(target.key)
+        elif target.kind == "rule":
+            self.push_screen(FindingsScreen(rule=target.key))
+        elif target.kind == "resource" and target.system:
+            self.open_system(target.system, select=target.key)
+        else:
+            node = target.key
+            self.push_screen(
+                EdgeListScreen(
+                    f"Edges of {target.name}",
+                    lambda q: read.all_edges(q, Filters(component=node)),
+                )
+            )
+
+    def action_go_to(self) -> None:
+        """`:` as in k9s: the palette with only what can be gone to."""
+        if self._browsing() and not CommandPalette.is_open(cast(App[object], self)):
+            self.push_screen(
+                CommandPalette(
+                    providers=[GoToProvider],
+                    placeholder="Go to a system, component, resource, vendor, edge or rule…",
+                )
+            )
+
+    def action_request_quit(self) -> None:
+        """q: a live session (the receiver, a demo's fleet) ends only when confirmed."""
+        if not self.live:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        if not isinstance(self.screen, ConfirmQuit):
+            self.push_screen(ConfirmQuit(), answer)
+
+    def change_marks(self, edges: Iterable[Edge]) -> dict[str, str]:
+        """ "new" or "changed" for the edges that appeared or changed rule since the app opened."""
+        return {e.edge_id: self.changed[e.edge_id] for e in edges if e.edge_id in self.changed}
 
     def open_edge(self, edge_id: str) -> None:
         self.push_screen(EdgeScreen(edge_id))
@@ -299,9 +422,11 @@ class SeamscopeApp(App[None]):
                 seen.add(binding.description)
                 keys.append((self.get_key_display(binding), binding.description))
         keys += [
-            ("↑ ↓ ← →", "Move in the map and the tables"),
-            ("tab", "Switch between the map and the table"),
-            ("ctrl+p", "Command palette: every action by name"),
+            ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables"),
+            ("g G  ctrl+d ctrl+u", "First and last row, a page down and up"),
+            ("tab", "Next pane (every pane that takes keys, and only those)"),
+            ("ctrl+p", "Command palette: every action, and go to anything by name"),
+            ("ctrl+q", "Quit at once (q asks first while receiving live)"),
         ]
         if "Back" not in seen:
             keys.append(("escape", "Back"))
@@ -327,18 +452,38 @@ class SeamscopeApp(App[None]):
 
         self.push_screen(SearchScreen(self.filters.search), apply)
 
+    def action_changed_only(self) -> None:
+        """c: only the edges that appeared or changed rule since the TUI opened (again: all)."""
+        if not self._browsing():
+            return
+        since = None if self.filters.changed_since else self.opened_at
+        self._set_filters(replace(self.filters, changed_since=since))
+
+    def action_history(self) -> None:
+        if self._browsing() and not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
     def action_clear_filters(self) -> None:
         self._set_filters(Filters())
 
-    def _set_filters(self, filters: Filters) -> None:
+    def _set_filters(self, filters: Filters, *, remember: bool = True) -> None:
+        if filters == self.filters:
+            return
+        if remember:
+            self.filter_stack.append(self.filters)
         self.filters = filters
         self._generation += 1
         if isinstance(self.screen, DataScreen):
             self.screen.reload()
 
-    def action_toggle_map(self) -> None:
-        if isinstance(self.screen, GraphScreen):
-            self.screen.action_toggle_map()
+    def undo_filter(self) -> bool:
+        """Esc: back to the filters before the last one; False when nothing is filtered."""
+        if self.filters == Filters():
+            self.filter_stack.clear()
+            return False
+        previous = self.filter_stack.pop() if self.filter_stack else Filters()
+        self._set_filters(previous, remember=False)
+        return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -354,7 +499,21 @@ class SeamscopeApp(App[None]):
             ),
             ("Search", "Search edges by text", self.action_search),
             ("Clear filters", "Show everything again", self.action_clear_filters),
-            ("Toggle map", "Show or hide the map beside the table", self.action_toggle_map),
+            (
+                "Changed since opened",
+                "Only edges new or relabelled since the TUI opened (c)",
+                self.action_changed_only,
+            ),
+            (
+                "History",
+                "Every label change, newest first, with its cause (H)",
+                self.action_history,
+            ),
+            (
+                "Go to",
+                "A system, component, resource, vendor, edge or rule by name (:)",
+                self.action_go_to,
+            ),
             ("Refresh", "Reload the current screen now", self.action_refresh),
             ("Help", "Keys, screens and colours", self.action_help),
         ):

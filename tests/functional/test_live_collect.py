@@ -139,7 +139,7 @@ async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
                     continue
                 table: DataTable[Any] = screen.query_one("#edges", DataTable)
                 found = [
-                    f"{table.get_row_at(i)[0]} -> {table.get_row_at(i)[1]}"
+                    f"{table.get_row_at(i)[2]} -> {table.get_row_at(i)[3]}"  # From, To
                     for i in range(table.row_count)
                 ]
                 if found:
@@ -156,7 +156,7 @@ def _edges(app: SeamscopeApp) -> list[tuple[str, str, str]]:
         return []
     table: DataTable[Any] = screen.query_one("#edges", DataTable)
     return [
-        (str(row[0]), str(row[1]), str(row[5]))
+        (str(row[2]), str(row[3]), str(row[5]))  # From, To, Spans
         for row in (table.get_row_at(i) for i in range(table.row_count))
     ]
 
@@ -183,6 +183,11 @@ async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_count
                 if rows:
                     break
             assert rows == [(*first, "1")]
+            # The system both edges touch in focus, as a user would pick it.
+            systems: DataTable[Any] = app.screen.query_one("#systems", DataTable)
+            names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
+            systems.move_cursor(row=names.index("liveusers"))
+            await settle(pilot)
 
             for body in (
                 otlp_request("cd" * 16, web="admin-web", shop="aadmin"),
@@ -237,13 +242,18 @@ async def test_an_owner_that_starts_later_is_read_through(
                 post, f"http://127.0.0.1:{port}/v1/traces", otlp_request("cd" * 16)
             )
             assert status == 200
-            table: DataTable[Any] = app.screen.query_one("#edges", DataTable)
-            froms: list[str] = []
+            systems: DataTable[Any] = app.screen.query_one("#systems", DataTable)
+            names: list[str] = []
             for _ in range(600):  # bounded; the timer checks every 0.2 s
                 await pilot.pause(0.05)
-                froms = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-                if "liveshop/live-web" in froms:
+                names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
+                if "liveshop" in names:
                     break
+            assert "liveshop" in names
+            systems.move_cursor(row=names.index("liveshop"))
+            await settle(pilot)
+            table: DataTable[Any] = app.screen.query_one("#edges", DataTable)
+            froms = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
             assert "liveshop/live-web" in froms
             assert isinstance(app.screen, LandscapeScreen)
     finally:

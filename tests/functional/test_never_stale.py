@@ -45,7 +45,7 @@ def _landscape(tmp_path: Path, name: str, owner: str) -> Path:
 
 def _rules(app: SeamscopeApp) -> dict[str, str]:
     table = app.screen.query_one("#edges", DataTable)
-    return dict(zip(cells(table, 0), cells(table, 3), strict=True))
+    return dict(zip(cells(table, 2), cells(table, 1), strict=True))  # From -> Rule
 
 
 async def test_the_tui_labels_with_its_own_landscape_not_the_last_command_s(

@@ -11,25 +11,34 @@ from typing import Any
 import duckdb
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import (
+    ContentSwitcher,
+    DataTable,
+    Input,
+    OptionList,
+    Select,
+    Static,
+    TextArea,
+    Tree,
+)
 
+from seamscope.classifiers.read import Filters
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, short_lock
 from seamscope.tui.screens.dialogs import FilterScreen, HelpScreen, ProblemScreen, SearchScreen
 from seamscope.tui.screens.edge import EdgeScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import LandscapeScreen
 from seamscope.tui.screens.lists import FindingsScreen, PatternsScreen
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
-from seamscope.tui.widgets.landmap import LandscapeMap
+from seamscope.tui.widgets.focusmap import FocusMap
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import EDGES, T0, edge_id_of
 
 pytestmark = pytest.mark.anyio
 
 SIZE = (160, 45)
-LANDSCAPE_EDGES = sum(1 for e in EDGES if e.level in ("system", "external"))
 
 
 def cells(table: DataTable[Any], column: int) -> list[str]:
@@ -48,68 +57,30 @@ async def test_landscape_shows_systems_and_edges(sample_db: Path, make_app: AppF
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
+        systems = app.screen.query_one("#systems", DataTable)
+        assert set(cells(systems, 1)) == {"shop", "orders", "users", "search", "billing"}
+        centre = app.screen.centre
+        assert centre is not None
         table = app.screen.query_one("#edges", DataTable)
-        assert table.row_count == LANDSCAPE_EDGES
-        boxes = app.screen.query_one(LandscapeMap).drawing.boxes
-        assert {"system:shop", "system:orders", "system:users", "system:search"} <= set(boxes)
-        assert "external:auth0" in boxes
-        # Worst first: the anti-patterns lead the table.
-        assert cells(table, 4)[0] == "✗ anti-pattern"  # never colour alone
-        assert "pattern" in cells(table, 4)[-1]
-
-
-async def test_map_enter_opens_system_and_escape_returns(
-    sample_db: Path, make_app: AppFactory
-) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        landmap = app.screen.query_one(LandscapeMap)
-        landmap.focus()
-        landmap.select("system:orders")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, SystemScreen)
-        assert app.screen.system == "orders"
-        boxes = app.screen.query_one(LandscapeMap).drawing.boxes
-        assert "component:orders/orders-api" in boxes
-        assert "dynamodb:table/Orders" in boxes
-        assert "dynamodb:table/Users" in boxes  # another system's table it hits
-        table = app.screen.query_one("#edges", DataTable)
-        assert "A301" in cells(table, 3)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert isinstance(app.screen, LandscapeScreen)
-
-
-async def test_map_arrow_keys_move_the_selection(sample_db: Path, make_app: AppFactory) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        landmap = app.screen.query_one(LandscapeMap)
-        landmap.focus()
-        first = landmap.selected
-        await pilot.press("right")
-        assert landmap.selected != first
-        boxes = landmap.drawing.boxes
-        assert boxes[str(landmap.selected)].column > boxes[str(first)].column
-
-
-async def test_mouse_click_selects_then_opens(sample_db: Path, make_app: AppFactory) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        landmap = app.screen.query_one(LandscapeMap)
-        box = landmap.drawing.boxes["system:users"]
-        # The widget has one cell of padding on the left.
-        offset = (box.x + 1 + 2, box.y + 1)
-        assert await pilot.click(LandscapeMap, offset=offset)
-        await settle(pilot)
-        assert landmap.selected == "system:users"
-        assert await pilot.click(LandscapeMap, offset=offset)
-        await settle(pilot)
-        assert isinstance(app.screen, SystemScreen)
-        assert app.screen.system == "users"
+        con = duckdb.connect(str(sample_db), read_only=True)
+        try:
+            mine = sorted(
+                str(r[0])
+                for r in con.execute(
+                    "SELECT edge_id FROM edges WHERE level IN ('system', 'external') "
+                    "AND ? IN (from_system, to_system)",
+                    [centre],
+                ).fetchall()
+            )
+        finally:
+            con.close()
+        assert table.row_count == len(mine) > 0
+        # Worst first, the verdict with its glyph, never colour alone.
+        assert cells(table, 0)[0] == "✗ anti-pattern"
+        focus = app.screen.query_one(FocusMap).focus_data
+        assert focus is not None
+        drawn = [e.edge_id for n in focus.callers + focus.callees for e in n.edges]
+        assert sorted(drawn) == mine
 
 
 async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) -> None:
@@ -132,13 +103,23 @@ async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) 
         # root server span, the labelled client call, the callee's server span
         assert waterfall.row_count == 3
         labels = cells(waterfall, 5)
-        assert any(label.startswith("◀ anti-pattern") for label in labels)
+        assert "◀ ✗ A101 anti-pattern" in labels  # the edge it came from: rule and glyph
         attributes = app.screen.query_one("#attributes", Static)
         await settle(pilot)
         assert "service.name" in static_text(attributes)
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, EdgeScreen)
+        # The trace leads on: Enter on a labelled span opens its edge.
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen)
+        waterfall = app.screen.query_one("#waterfall", DataTable)
+        waterfall.move_cursor(row=cells(waterfall, 5).index("◀ ✗ A101 anti-pattern"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeScreen) and app.screen.edge_id == a101
+        assert len(app.screen_stack) == 3  # back where it came from, not a new screen
 
 
 async def test_listening_edge_trace_shows_the_other_side(
@@ -156,6 +137,11 @@ async def test_listening_edge_trace_shows_the_other_side(
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, TraceScreen)
+        # The producer's trace and the consumer's side by side.
+        assert app.screen.query_one("#other-pane").display
+        other = app.screen.query_one("#other", DataTable)
+        assert "CONSUMER" in cells(other, 2)
+        assert "PRODUCER" in cells(app.screen.query_one("#waterfall", DataTable), 2)
         hops = app.screen.query_one("#hops", DataTable)
         assert hops.display and hops.row_count >= 1
         assert "CONSUMER" in cells(hops, 2)
@@ -209,8 +195,17 @@ async def test_patterns_counts_and_edges_of_a_rule(sample_db: Path, make_app: Ap
         assert cells(listed, 1) == ["P301"]
 
 
+async def _run_sql(pilot: Any, app: Any, sql: str) -> None:
+    """Types sql into the console's editor (replacing what it held) and runs it with Ctrl+J."""
+    editor = app.screen.query_one("#sql-editor", TextArea)
+    editor.focus()
+    editor.text = sql
+    await pilot.press("ctrl+j")
+    await settle(pilot)
+
+
 async def test_sql_console_runs_read_only_and_keeps_history(
-    sample_db: Path, make_app: AppFactory
+    sample_db: Path, make_app: AppFactory, tmp_path: Path
 ) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
@@ -218,10 +213,12 @@ async def test_sql_console_runs_read_only_and_keeps_history(
         await pilot.press("s")
         await settle(pilot)
         assert isinstance(app.screen, SqlScreen)
-        box = app.screen.query_one("#sql-input", Input)
-        box.value = "SELECT count(*) AS n FROM spans"
-        await pilot.press("enter")
-        await settle(pilot)
+        # The schema lists the tables with their columns.
+        schema = app.screen.query_one("#sql-schema", Tree)
+        tables = {str(node.data): node for node in schema.root.children}
+        assert {"spans", "edges", "nodes", "findings"} <= set(tables)
+        assert "rule_id" in [str(leaf.data) for leaf in tables["edges"].children]
+        await _run_sql(pilot, app, "SELECT count(*) AS n\nFROM spans")  # two lines
         result = app.screen.query_one("#sql-result", DataTable)
         expected = duckdb.connect(str(sample_db), read_only=True)
         try:
@@ -230,28 +227,44 @@ async def test_sql_console_runs_read_only_and_keeps_history(
             expected.close()
         assert row is not None
         assert cells(result, 0) == [str(row[0])]
-        # Values are shown as they are, never read as markup.
-        box.value = "SELECT 'a [/] b' AS x, 'orders[v2]' AS y"
-        await pilot.press("enter")
-        await settle(pilot)
+        # A second query replaces the first (nothing is appended to the last one).
+        await _run_sql(pilot, app, "SELECT 'a [/] b' AS x, 'orders[v2]' AS y")
         assert [cells(result, 0), cells(result, 1)] == [["a [/] b"], ["orders[v2]"]]
-        box.value = "DELETE FROM spans"
+        # Ctrl+S saves the result as CSV.
+        target = tmp_path / "out.csv"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        app.screen.query_one("#export-path", Input).value = str(target)
         await pilot.press("enter")
         await settle(pilot)
-        status = static_text(app.screen.query_one("#sql-status", Static))
-        assert "only SELECT queries are allowed here, not DELETE" in status
+        assert target.read_text() == "x,y\na [/] b,orders[v2]\n"
+        # An error takes the result's place, and says what is wrong.
+        await _run_sql(pilot, app, "DELETE FROM spans")
+        switcher = app.screen.query_one("#sql-out", ContentSwitcher)
+        assert switcher.current == "sql-error"
+        error = static_text(app.screen.query_one("#sql-error", Static))
+        assert "only SELECT queries are allowed here, not DELETE" in error
+        await _run_sql(pilot, app, "SELECT 1 AS one")  # and the next query works again
+        assert switcher.current == "sql-result" and cells(result, 0) == ["1"]
         assert app.sql_history == [
-            "SELECT count(*) AS n FROM spans",
+            "SELECT count(*) AS n\nFROM spans",
             "SELECT 'a [/] b' AS x, 'orders[v2]' AS y",
             "DELETE FROM spans",
+            "SELECT 1 AS one",
         ]
+        # Ctrl+Up steps back through the history into the editor.
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        await pilot.press("ctrl+up", "ctrl+up")
+        assert editor.text == "DELETE FROM spans"
+        await pilot.press("ctrl+down", "ctrl+down")
+        assert editor.text == "SELECT 1 AS one"
         await pilot.press("escape")  # the console opened again lists that history
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
         assert isinstance(app.screen, SqlScreen)
         listed = app.screen.query_one("#sql-history", OptionList)
-        shown = str(listed.get_option_at_index(1).prompt)
+        shown = str(listed.get_option_at_index(2).prompt)
         assert shown == "SELECT 'a [/] b' AS x, 'orders[v2]' AS y"
     check = duckdb.connect(str(sample_db), read_only=True)
     try:
@@ -268,24 +281,32 @@ async def test_filter_by_verdict_and_search(sample_db: Path, make_app: AppFactor
         await pilot.press("f")
         await settle(pilot)
         assert isinstance(app.screen, FilterScreen)
-        app.screen.query_one("#filter-verdict", Input).value = "anti-pattern"
+        app.screen.query_one("#filter-verdict", Select).value = "anti-pattern"
         await pilot.click("#apply")
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
         table = app.screen.query_one("#edges", DataTable)
-        assert set(cells(table, 4)) == {"✗ anti-pattern"}
+        assert set(cells(table, 0)) == {"✗ anti-pattern"}
         await pilot.press("slash")
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen)
         app.screen.query_one(Input).value = "users-api"
         await pilot.press("enter")
         await settle(pilot)
-        table = app.screen.query_one("#edges", DataTable)
-        assert table.row_count == 1
-        assert cells(table, 3) == ["A101"]
-        app.action_clear_filters()
+        await pilot.press("n")  # every level, not only the focused system's edges
         await settle(pilot)
-        assert table.row_count == LANDSCAPE_EDGES
+        table = app.screen.query_one("#findings", DataTable)
+        assert cells(table, 1) == ["A101"]
+        await pilot.press("escape")  # Esc takes the search away first ...
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen)
+        assert app.filters.verdict == "anti-pattern" and not app.filters.search
+        await pilot.press("escape")  # ... then the verdict filter ...
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen) and app.filters == Filters()
+        await pilot.press("escape")  # ... and only then goes back
+        await settle(pilot)
+        assert isinstance(app.screen, LandscapeScreen)
         # A search with brackets is shown as typed in the findings' summary, not as markup.
         await pilot.press("slash")
         await settle(pilot)
@@ -421,15 +442,20 @@ async def test_live_refresh_shows_a_new_edge(sample_db: Path, make_app: AppFacto
     app = make_app(sample_db, refresh_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        table = app.screen.query_one("#edges", DataTable)
-        assert table.row_count == LANDSCAPE_EDGES
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        systems = screen.query_one("#systems", DataTable)
+        systems.move_cursor(row=cells(systems, 1).index("search"))
+        await settle(pilot)
+        table = screen.query_one("#edges", DataTable)
+        before = table.row_count
         _add_new_edge(sample_db)
         for _ in range(200):  # bounded: the timer fires every 0.2 s
             await pilot.pause(0.05)
-            if table.row_count == LANDSCAPE_EDGES + 1:
+            if table.row_count == before + 1:
                 break
-        assert table.row_count == LANDSCAPE_EDGES + 1
-        assert "search/indexer" in cells(table, 0)
+        assert table.row_count == before + 1
+        assert "search/indexer" in cells(table, 2)
 
 
 @pytest.mark.parametrize("screen_key", ["n", "p"])
@@ -449,93 +475,3 @@ async def test_escape_goes_back_to_the_landscape(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
-
-
-def _many_systems(path: Path, systems: int) -> None:
-    """A chain of systems calling each other (hand-made edges: only the count matters here)."""
-    with Store.open(path) as store:
-        builder = SpanBatchBuilder()
-        builder.add(
-            trace_id="a" * 32,
-            span_id="a" * 16,
-            parent_span_id=None,
-            name="x",
-            kind="SERVER",
-            start_ns=T0,
-            end_ns=T0 + 1,
-            status_code="UNSET",
-            status_message=None,
-            attributes={},
-            resource={"service.name": "s0"},
-            scope_name=None,
-        )
-        store.append(builder.build(), batch_key="one", source="tests")
-        for statement in CLASSIFIER_DDL:
-            store.con.execute(statement)
-        for i in range(systems):
-            store.con.execute(
-                "INSERT INTO nodes VALUES (?, 'component', ?, ?, 'backend', NULL, false, NULL)",
-                [f"component:sys{i}/api", "api", f"sys{i}"],
-            )
-            store.con.execute(
-                "INSERT INTO edges VALUES (?, ?, ?, ?, ?, 'rest', 'call', NULL, 'system', "
-                "'P102', 'pattern', NULL, [], 1, 0, 1.0, 1.0, NULL, NULL, NULL, 'trace')",
-                [
-                    f"e{i}",
-                    f"component:sys{i}/api",
-                    f"component:sys{(i + 1) % systems}/api",
-                    f"sys{i}",
-                    f"sys{(i + 1) % systems}",
-                ],
-            )
-
-
-async def test_beyond_thirty_systems_the_table_leads(db_path: Path, make_app: AppFactory) -> None:
-    _many_systems(db_path, 35)
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, LandscapeScreen)
-        table = app.screen.query_one("#edges", DataTable)
-        assert table.row_count == 35
-        assert app.focused is table
-        assert not app.screen.query_one("#map-pane").display
-        await pilot.press("m")
-        await settle(pilot)
-        assert app.screen.query_one("#map-pane").display
-        assert len(app.screen.query_one(LandscapeMap).drawing.boxes) == 35
-
-
-async def test_walking_the_table_selects_the_edge_source_on_the_map(
-    sample_db: Path, make_app: AppFactory
-) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        table = app.screen.query_one("#edges", DataTable)
-        table.focus()
-        await pilot.pause()
-        row = cells(table, 0).index("users/users-api")
-        table.move_cursor(row=row)
-        await settle(pilot)
-        assert app.screen.query_one(LandscapeMap).selected == "system:users"
-
-
-async def test_a_map_over_the_limit_is_hidden_and_drawn_only_when_shown(
-    sample_db: Path, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("seamscope.tui.screens.landscape.MAP_LIMIT", 2)
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        landmap = app.screen.query_one(LandscapeMap)
-        assert not app.screen.query_one("#map-pane").display
-        assert landmap.drawing.boxes == {}  # a hidden map costs no drawing
-        assert app.screen.focused is app.screen.query_one("#edges")
-        await pilot.press("m")
-        await settle(pilot)
-        assert app.screen.query_one("#map-pane").display
-        assert "system:shop" in landmap.drawing.boxes
-        canvas = landmap.drawing.canvas
-        for y in (0, canvas.height // 2, canvas.height - 1):
-            assert landmap.render_line(y).text == "".join(canvas.chars[y])

@@ -1,6 +1,7 @@
 """SVG snapshots of every screen over the fixed sample store (fixed times, ids, terminal size).
 
-Regenerate after a deliberate change with `pytest tests/functional --snapshot-update`, and look
+Every screen at 100x30, 160x45 and 220x60. Regenerate after a deliberate change with
+`pytest tests/functional --snapshot-update`, and look
 at the result before committing it.
 """
 
@@ -10,15 +11,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, TextArea
 
-from seamscope.tui.widgets.landmap import LandscapeMap
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import EDGES, edge_id_of
 
-SIZE = (160, 45)
+SIZES = {"100x30": (100, 30), "160x45": (160, 45), "220x60": (220, 60)}
 Compare = Callable[..., bool]
+sizes = pytest.mark.parametrize("size", sorted(SIZES))
 Step = Callable[[Pilot[None]], Awaitable[None]]
 
 
@@ -34,38 +36,53 @@ def steps(*actions: Callable[[Pilot[None]], Any]) -> Step:
     return run
 
 
+def shot(
+    snap_compare: Compare, app: object, size: str, *actions: Callable[[Pilot[None]], Any]
+) -> bool:
+    return snap_compare(app, terminal_size=SIZES[size], run_before=steps(*actions))
+
+
 def _edge(rule: str) -> str:
     return edge_id_of(next(i for i, e in enumerate(EDGES) if e.rule == rule))
 
 
-def test_landscape(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps())
+@sizes
+def test_landscape(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
+    assert shot(snap_compare, make_app(sample_db), size)
 
 
+@sizes
 def test_landscape_selected_system(
-    snap_compare: Compare, sample_db: Path, make_app: AppFactory
+    snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str
 ) -> None:
-    def pick(pilot: Pilot[None]) -> None:
-        pilot.app.screen.query_one(LandscapeMap).select("system:orders")
+    def pick(pilot: Pilot[None]) -> Awaitable[None]:
+        systems = pilot.app.screen.query_one("#systems", DataTable)
+        systems.move_cursor(
+            row=[str(systems.get_row_at(i)[1]) for i in range(systems.row_count)].index("orders")
+        )
+        return pilot.press("tab", "l")  # into the focus view, on a callee
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(pick))
+    assert shot(snap_compare, make_app(sample_db), size, pick)
 
 
-def test_system(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_system(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def open_orders(pilot: Pilot[None]) -> None:
         pilot.app.open_system("orders")  # type: ignore[attr-defined]
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(open_orders))
+    assert shot(snap_compare, make_app(sample_db), size, open_orders)
 
 
-def test_edge(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_edge(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def open_edge(pilot: Pilot[None]) -> None:
         pilot.app.open_edge(_edge("A101"))  # type: ignore[attr-defined]
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(open_edge))
+    assert shot(snap_compare, make_app(sample_db), size, open_edge)
 
 
-def test_trace(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_trace(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def open_edge(pilot: Pilot[None]) -> None:
         pilot.app.open_edge(_edge("A202"))  # type: ignore[attr-defined]
 
@@ -75,54 +92,74 @@ def test_trace(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> 
         table.move_cursor(row=kinds.index("PRODUCER"))
         return pilot.press("enter")
 
-    assert snap_compare(
-        make_app(sample_db), terminal_size=SIZE, run_before=steps(open_edge, open_producer)
-    )
+    assert shot(snap_compare, make_app(sample_db), size, open_edge, open_producer)
 
 
-def test_findings(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_findings(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def findings(pilot: Pilot[None]) -> Awaitable[None]:
         return pilot.press("n")
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(findings))
+    assert shot(snap_compare, make_app(sample_db), size, findings)
 
 
-def test_patterns(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_patterns(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def patterns(pilot: Pilot[None]) -> Awaitable[None]:
         return pilot.press("p")
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(patterns))
+    assert shot(snap_compare, make_app(sample_db), size, patterns)
 
 
-def test_sql(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_sql(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def sql(pilot: Pilot[None]) -> Awaitable[None]:
         return pilot.press("s")
 
     def query(pilot: Pilot[None]) -> Awaitable[None]:
         pilot.app.screen.query_one(
-            "#sql-input", Input
-        ).value = (
-            "SELECT mechanism, verdict, count(*) AS edges FROM edges GROUP BY ALL ORDER BY ALL"
+            "#sql-editor", TextArea
+        ).text = (
+            "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL ORDER BY ALL"
         )
-        return pilot.press("enter")
+        return pilot.press("ctrl+j")
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(sql, query))
+    assert shot(snap_compare, make_app(sample_db), size, sql, query)
 
 
-def test_help(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_help(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def help_screen(pilot: Pilot[None]) -> Awaitable[None]:
         return pilot.press("question_mark")
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(help_screen))
+    assert shot(snap_compare, make_app(sample_db), size, help_screen)
 
 
-def test_filter(snap_compare: Compare, sample_db: Path, make_app: AppFactory) -> None:
+@sizes
+def test_filter(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def filter_screen(pilot: Pilot[None]) -> Awaitable[None]:
         return pilot.press("f")
 
-    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=steps(filter_screen))
+    assert shot(snap_compare, make_app(sample_db), size, filter_screen)
 
 
-def test_missing_store(snap_compare: Compare, make_app: AppFactory) -> None:
+@sizes
+def test_missing_store(snap_compare: Compare, make_app: AppFactory, size: str) -> None:
     app = make_app(Path("missing") / "seamscope.duckdb")
-    assert snap_compare(app, terminal_size=SIZE, run_before=steps())
+    assert shot(snap_compare, app, size)
+
+
+@sizes
+def test_matrix(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
+    def matrix(pilot: Pilot[None]) -> Awaitable[None]:
+        return pilot.press("m", "j")
+
+    assert shot(snap_compare, make_app(sample_db), size, matrix)
+
+
+@sizes
+def test_go_to(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
+    def go_to(pilot: Pilot[None]) -> Awaitable[None]:
+        return pilot.press("colon", *"users")
+
+    assert shot(snap_compare, make_app(sample_db), size, go_to)

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from seamscope.classifiers.results import Edge, Node, columns
+from seamscope.classifiers.results import Edge, LabelChange, Node, columns
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.schema import (
     AWS_ROUTE_COLUMNS,
@@ -61,6 +61,10 @@ GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     ),
     "nodes": ("classifiers/results.py Node", lambda: render_record_columns(Node)),
     "edges": ("classifiers/results.py Edge", lambda: render_record_columns(Edge)),
+    "label_changes": (
+        "classifiers/results.py LabelChange",
+        lambda: render_record_columns(LabelChange),
+    ),
 }
 
 

@@ -10,20 +10,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Select, Static
 
+from seamscope.classifiers.mechanisms import MECHANISM
 from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.news import NewsBar
 
 SCREENS_HELP = (
-    ("Landscape", "systems as boxes, arrows coloured by verdict; Enter on a system opens it"),
+    (
+        "Landscape",
+        "the systems; beside them the highlighted one in focus, its callers left and its "
+        "callees right (Enter on a neighbour walks there, on the centre opens it, Backspace "
+        "walks back); m shows every system by every system as a matrix instead",
+    ),
     ("System", "level 2: components, AWS resources and vendors of one system"),
-    ("Edge", "the rule an edge keeps or breaks, why, what to do instead, recent spans"),
-    ("Trace", "waterfall of a whole trace, attributes, the other side of an event"),
+    ("Edge", "the rule an edge keeps or breaks, what to do, evidence, exact latency, history"),
+    (
+        "Trace",
+        "a trace's waterfall, a message's producer and consumer side by side; Enter on a "
+        "span opens its edge",
+    ),
     ("Findings", "anti-patterns and smells, worst first"),
+    ("History", "every label change with its cause (spans, landscape, catalog)"),
     ("Patterns", "the catalog with how many edges keep or break each rule"),
-    ("SQL", "read-only DuckDB SQL over the store, with a history"),
+    ("SQL", "read-only DuckDB SQL: editor, history, schema, CSV export"),
 )
 
 
@@ -48,9 +60,11 @@ class HelpScreen(ModalScreen[None]):
         for name, description in SCREENS_HELP:
             screens.add_row(name, description)
         colours = Text()
-        for verdict in Verdict:
-            colours.append("──▶ ", verdict.style)
+        for verdict in Verdict.worst_first():
+            colours.append(f"{verdict.glyph} ──▶ ", verdict.style)
             colours.append(f"{verdict}   ", verdict.style)
+        colours.append("\n~ inferred (no landscape file says so)   ", "yellow")
+        colours.append("p95≈: from a log histogram, within about 5%", "dim")
         with VerticalScroll(id="help-box"):
             yield Static(Text("seamscope — keys", style="bold"))
             yield Static(keys)
@@ -77,11 +91,16 @@ class FilterScreen(ModalScreen[Filters | None]):
     FIELDS = (
         ("system", "System", "orders"),
         ("component", "Component", "part of a node id, e.g. api"),
-        ("mechanism", "Mechanism", "rest graphql dynamodb eventbridge sqs sns kinesis …"),
-        ("verdict", "Verdict", " | ".join(Verdict)),
+        ("mechanism", "Mechanism", ""),
+        ("verdict", "Verdict", ""),
         ("rule", "Rule", "A101"),
         ("window_minutes", "Last minutes", "0 = all time"),
     )
+    # Fields with a fixed set of values are chosen, not typed: "anti" matches nothing.
+    CHOICES: dict[str, tuple[str, ...]] = {
+        "mechanism": tuple(MECHANISM),
+        "verdict": tuple(v.value for v in Verdict.worst_first()),
+    }
 
     def __init__(self, current: Filters) -> None:
         super().__init__()
@@ -94,6 +113,14 @@ class FilterScreen(ModalScreen[Filters | None]):
                 for name, title, hint in self.FIELDS:
                     value = getattr(self.current, name)
                     yield Label(title)
+                    if name in self.CHOICES:
+                        yield Select(
+                            [(choice, choice) for choice in self.CHOICES[name]],
+                            value=value if value else Select.NULL,
+                            prompt="any",
+                            id=f"filter-{name}",
+                        )
+                        continue
                     yield Input(
                         value=str(value) if value else "",
                         placeholder=hint,
@@ -108,6 +135,10 @@ class FilterScreen(ModalScreen[Filters | None]):
     def _collect(self) -> Filters:
         values: dict[str, str | int] = {}
         for name, _, _ in self.FIELDS:
+            if name in self.CHOICES:
+                chosen = self.query_one(f"#filter-{name}", Select).value
+                values[name] = chosen if isinstance(chosen, str) else ""
+                continue
             text = self.query_one(f"#filter-{name}", Input).value.strip()
             if name == "window_minutes":
                 values[name] = int(text) if text.isdigit() else 0
@@ -150,6 +181,28 @@ class SearchScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ConfirmQuit(ModalScreen[bool]):
+    """q in a live session: quitting stops the receiver (and a demo's services)."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Quit"),
+        Binding("n,escape,q", "answer(False)", "Stay"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(Text("Quit and stop receiving?", style="bold"))
+            yield Static(
+                Text(
+                    "This session receives spans live: quitting stops the receiver (and a "
+                    "demo's services). y or Enter quits, n or Esc stays; Ctrl+Q quits at once."
+                )
+            )
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class ProblemScreen(Screen[None]):
     """The store cannot be shown: says why and what to do, never a traceback."""
 
@@ -170,6 +223,7 @@ class ProblemScreen(Screen[None]):
             yield Static(Text(self.problem_title, style="bold"), id="problem-title")
             yield Static(Text(self.message), id="problem-message")
             yield Static(Text(self.advice, style="italic"), id="problem-advice")
+        yield NewsBar()
         yield SteadyFooter()
 
     def on_mount(self) -> None:

@@ -14,16 +14,11 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import EdgeDetail
 from seamscope.classifiers.results import Node, Verdict
 from seamscope.tracer.access import Query
-from seamscope.tui.screens.base import (
-    DataScreen,
-    fill_table,
-    fmt_ms,
-    fmt_time,
-    short_node,
-    verdict_text,
-)
+from seamscope.tui.screens.base import DataScreen
+from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, short_node, verdict_text
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.table import Table
+from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.tables import NavTable
 
 
 def _end(node_id: str, node: Node | None) -> Text:
@@ -94,6 +89,18 @@ def describe_edge(detail: EdgeDetail) -> Group:
                 f" max {fmt_ms(lat.max_ms)} ms"
             )
         parts.append(latency)
+    if detail.history:
+        parts.append(Text("Label history", style="bold underline"))
+        for c in detail.history:
+            was = "new edge" if c.is_new else f"was {c.old_rule_id} {c.old_verdict or ''}".strip()
+            parts.append(
+                Text.assemble(
+                    (fmt_time(c.changed_at), "dim"),
+                    "  ",
+                    verdict_text(c.verdict, f"{c.rule_id} {c.verdict}"),
+                    f"  ({was}; {c.cause})",
+                )
+            )
     if e.operations:
         parts += [Text("Operations", style="bold underline"), Text(", ".join(e.operations))]
     if rule.rationale:
@@ -116,9 +123,10 @@ class EdgeScreen(DataScreen[Any]):
         with VerticalScroll(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")
-        table: DataTable[Any] = Table(id="spans", cursor_type="row", zebra_stripes=True)
+        table = NavTable(id="spans")
         table.add_columns("Start", "Service", "Span", "Kind", "ms", "Status", "Trace")
         yield table
+        yield NewsBar()
         yield SteadyFooter()
 
     def fetch(self, q: Query) -> EdgeDetail | None:

@@ -1,9 +1,9 @@
-"""Level 1, the system landscape; and level 2, one system's components, resources and vendors."""
+"""Level 1, the system landscape (a focus view of one system, or the whole landscape as a
+matrix); and level 2, one system's components, resources and vendors."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -17,59 +17,19 @@ from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.read import Overview, SystemView
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
-from seamscope.tui.screens.base import (
-    DataScreen,
-    fill_table,
-    fmt_ms,
-    fmt_time,
-    num,
-    plural,
-    short_node,
-    verdict_counts,
-    verdict_text,
-)
+from seamscope.tui.screens.base import DataScreen
+from seamscope.tui.widgets.cells import fill_table, plural, short_node, verdict_counts
+from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.focus_layout import Focus, FocusEdge, Neighbour, elide
+from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.layout import MapEdge, MapNode
-from seamscope.tui.widgets.table import Table
-
-MAP_LIMIT = 30
-"""Beyond this many boxes the table leads and the map is hidden until asked for (m)."""
+from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
+from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.tables import NavTable
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
-
-
-def edge_rows(edges: Iterable[Edge]) -> list[tuple[str, list[str | Text]]]:
-    return [
-        (
-            e.edge_id,
-            [
-                short_node(e.from_node),
-                short_node(e.to_node),
-                e.mechanism + (" (listen)" if e.direction == "listen" else ""),
-                e.rule_id,
-                verdict_text(e.verdict),
-                num(f"{e.span_count:,}"),
-                num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
-                num(fmt_ms(e.p95_ms)),
-                fmt_time(e.last_seen),
-            ],
-        )
-        for e in edges
-    ]
-
-
-EDGE_COLUMNS = (
-    "From",
-    "To",
-    "Mechanism",
-    "Rule",
-    "Verdict",
-    "Spans",
-    "Err %",
-    "p95 ms",
-    "Last seen",
-)
 
 
 def aggregate(edges: Iterable[tuple[str, str, str, Verdict]]) -> list[MapEdge]:
@@ -82,49 +42,335 @@ def aggregate(edges: Iterable[tuple[str, str, str, Verdict]]) -> list[MapEdge]:
     return [MapEdge(s, d, m, v) for (s, d, m), v in sorted(worst.items())]
 
 
-def landscape_graph(view: Overview) -> tuple[list[MapNode], list[MapEdge]]:
-    systems = set(view.systems)
-    for e in view.edges:
-        for name in (e.from_system, e.to_system if e.level == "system" else None):
-            if name:
-                systems.add(name)
-    nodes = [
-        MapNode(
-            f"system:{name}",
-            name,
-            _plural(view.components_per_system.get(name, 0), "component"),
-        )
-        for name in sorted(systems)
-    ]
-    pairs: list[tuple[str, str, str, Verdict]] = []
-    vendors: set[str] = set()
+def _worst(verdicts: Iterable[Verdict]) -> Verdict | None:
+    return min(verdicts, key=lambda v: v.rank, default=None)
+
+
+def _other_end(e: Edge, centre: str) -> tuple[str, str, str]:
+    """(node id, name, kind) of the map box at the end of e that is not the centre system."""
+    if e.from_system == centre and e.level != "external" and e.to_system:
+        return (f"system:{e.to_system}", e.to_system, "system")
+    if e.from_system == centre:
+        kind = "external" if e.to_node.startswith("external:") else "resource"
+        name = e.to_node.partition(":")[2] if kind == "external" else e.to_node
+        return (e.to_node, name, kind)
+    if e.from_system:
+        return (f"system:{e.from_system}", e.from_system, "system")
+    kind = "external" if e.from_node.startswith("external:") else "resource"
+    return (e.from_node, e.from_node.partition(":")[2] if kind == "external" else e.from_node, kind)
+
+
+def _detail(node_id: str) -> str:
+    """The part of a node id a neighbour's box shows on an edge's row: its component."""
+    if node_id.startswith("component:"):
+        return node_id.partition("/")[2]
+    return short_node(node_id)
+
+
+def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
+    """The focus view of one system (callers left, callees right) and its edges, worst first."""
+    mine = tuple(e for e in view.edges if system in (e.from_system, e.to_system))
+    sides: dict[int, dict[str, tuple[str, str, list[FocusEdge], bool]]] = {-1: {}, 1: {}}
+    for e in mine:
+        out = e.from_system == system and e.to_system != system
+        node_id, name, kind = _other_end(e, system)
+        side = sides[1 if out else -1]
+        entry = side.setdefault(node_id, (name, kind, [], node_id in view.inferred))
+        mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
+        near = e.to_node if out else e.from_node
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, _detail(near)))
+
+    def neighbours(side: int) -> tuple[Neighbour, ...]:
+        found = [
+            Neighbour(node_id, name, kind, tuple(edges), inferred)
+            for node_id, (name, kind, edges, inferred) in sides[side].items()
+        ]
+        return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
+
+    components = view.components_per_system.get(system, 0)
+    focus = Focus(
+        centre=f"system:{system}",
+        name=system,
+        sublabel=plural(components, "component") if components else "",
+        callers=neighbours(-1),
+        callees=neighbours(1),
+    )
+    return focus, mine
+
+
+def matrix_of(view: Overview) -> Matrix:
+    """Every system by every system (and vendor or unowned resource it calls)."""
+    names: dict[str, str] = {}
+    cells: dict[tuple[str, str], Cell] = {}
+    rows: set[str] = {f"system:{s}" for s in view.systems}
+    columns: set[str] = set(rows)
     for e in view.edges:
         if not e.from_system:
             continue
-        if e.level == "external":
-            vendor = e.to_node if e.to_node.startswith("external:") else e.from_node
-            vendors.add(vendor)
-            pairs.append((f"system:{e.from_system}", vendor, e.mechanism, e.verdict))
-        elif e.to_system:
-            pairs.append(
-                (f"system:{e.from_system}", f"system:{e.to_system}", e.mechanism, e.verdict)
-            )
-    nodes += [
-        MapNode(v, v.partition(":")[2] or v, "vendor", kind="external", rank=None)
-        for v in sorted(vendors)
+        row = f"system:{e.from_system}"
+        column, name, _kind = _other_end(e, e.from_system)
+        names[column] = name
+        rows.add(row)
+        columns.add(column)
+        cells.setdefault((row, column), Cell(e.verdict)).add(e.verdict, e.rule_id)
+    for tally in view.internal:
+        key = (f"system:{tally.system}", f"system:{tally.system}")
+        rows.add(key[0])
+        columns.add(key[0])
+        cell = cells.setdefault(key, Cell(tally.verdict))
+        for _ in range(tally.edges):
+            cell.add(tally.verdict, tally.rule_id)
+    for node in rows | columns:
+        names.setdefault(node, node.partition(":")[2] if node.startswith("system:") else node)
+    ordered_rows = tuple(sorted(rows, key=lambda n: names[n]))
+    systems_first = sorted(columns, key=lambda n: (not n.startswith("system:"), names[n]))
+    return Matrix(ordered_rows, tuple(systems_first), names, cells)
+
+
+class LandscapeScreen(DataScreen[Any]):
+    """Level 1. The systems on the left; beside them the focus view of the highlighted one (its
+    callers and callees), or with m the whole landscape as a matrix; below, the edges."""
+
+    BINDINGS = [
+        Binding("m", "toggle_view", "Matrix/focus"),
+        Binding("backspace", "walk_back", "Walk back", show=False),
     ]
-    return nodes, aggregate(pairs)
+    AUTO_FOCUS = "#systems"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: Overview | None = None
+        self.centre: str | None = None  # the focused system's name
+        self.mode = "focus"
+        self.walked: list[str] = []  # systems walked from, for backspace
 
-def _plural(n: int, word: str) -> str:
-    return plural(n, word) if n else ""
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="summary", classes="summary")
+        with Horizontal(id="top"):
+            yield NavTable(id="systems")
+            yield FocusMap(id="focus")
+            with Vertical(id="matrix-pane"):
+                yield MatrixView(id="matrix")
+                yield Static("", id="cell-info", classes="caption")
+        yield EdgeTable(id="edges")
+        yield NewsBar()
+        yield SteadyFooter()
+
+    def on_mount(self) -> None:
+        systems = self.query_one("#systems", NavTable)
+        systems.add_column("", key="verdict")
+        systems.add_column("System", key="name")
+        systems.add_column("Edges", key="edges")
+        self.query_one("#matrix-pane").display = False
+        super().on_mount()
+
+    def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
+        return read.overview(q, self.filters), self.marks(q)
+
+    def show(self, payload: Any) -> None:
+        view: Overview
+        view, self.sapp.changed = payload
+        self.sub_title = "System landscape"
+        if view.status != "ok":
+            self.sapp.show_empty(view.status, view.span_count)
+            return
+        self.view = view
+        self.query_one("#summary", Static).update(self._summary(view))
+        self._fill_systems(view)
+        if self.centre not in view.systems:
+            self.centre = self._first_system(view)
+        self._put_system_cursor()
+        self._show_focus()
+        self.query_one(MatrixView).show_matrix(matrix_of(view))
+        if self.mode == "matrix":
+            self._show_cell()
+
+    def _summary(self, view: Overview) -> Text:
+        note = Text.assemble(
+            (plural(len(view.systems), "system"), "bold"),
+            f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
+            f" · {plural(view.span_count, 'span')}  ",
+            verdict_counts(view.verdicts),
+            "  ",
+            landscape_note(view, self.source.landscape),
+        )
+        if self.filters.describe():
+            note.append(f"   filter: {self.filters.describe()}", "italic")
+        return note
+
+    def _first_system(self, view: Overview) -> str | None:
+        """The system to start with: the one with the worst edges, then the most of them."""
+        best: tuple[int, int, str] | None = None
+        for name in view.systems:
+            edges = [e for e in view.edges if name in (e.from_system, e.to_system)]
+            worst = _worst(e.verdict for e in edges)
+            key = (worst.rank if worst else 9, -len(edges), name)
+            if best is None or key < best:
+                best = key
+        return best[2] if best else None
+
+    def _fill_systems(self, view: Overview) -> None:
+        per: dict[str, list[Verdict]] = {name: [] for name in view.systems}
+        for e in view.edges:
+            for name in {e.from_system, e.to_system}:
+                if name in per:
+                    per[name].append(e.verdict)
+        for tally in view.internal:
+            if tally.system in per:
+                per[tally.system] += [tally.verdict] * tally.edges
+        table = self.query_one("#systems", NavTable)
+        width = max(10, min(24, max((len(n) for n in per), default=10)))
+        rows: list[tuple[str, list[str | Text]]] = []
+        for name, verdicts in per.items():
+            worst = _worst(verdicts)
+            glyph = Text(worst.glyph, style=worst.style) if worst else Text("·", style="dim")
+            marked = name + (" ~" if f"system:{name}" in view.inferred else "")
+            rows.append(
+                (name, [glyph, elide(marked, width), Text(str(len(verdicts)), justify="right")])
+            )
+        fill_table(table, rows)
+
+    def _put_system_cursor(self) -> None:
+        if self.centre is None:
+            return
+        table = self.query_one("#systems", NavTable)
+        try:
+            row = table.get_row_index(self.centre)
+        except Exception:
+            return
+        if table.cursor_row != row:
+            table.move_cursor(row=row, animate=False)
+
+    def _show_focus(self, highlight: str | None = None) -> None:
+        view, centre = self.view, self.centre
+        if view is None or centre is None:
+            return
+        focus, edges = focus_of(view, centre)
+        fmap = self.query_one(FocusMap)
+        fmap.show_focus(focus, highlight)
+        if self.mode == "focus":
+            self._fill_edges(edges, fmap.highlighted_edges)
+
+    def _fill_edges(self, edges: tuple[Edge, ...], near: tuple[str, ...] = ()) -> None:
+        """The edges in the table; the cursor on the first of near (the highlighted box's)."""
+        table = self.query_one("#edges", EdgeTable)
+        table.set_edges(edges, self.sapp.change_marks(edges))
+        for e in edges:
+            if e.edge_id in near:
+                table.put_cursor_on(e.edge_id)
+                break
+
+    # ---- the systems list ------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "systems" or not event.row_key.value:
+            return
+        if event.row_key.value != self.centre:
+            self.centre = event.row_key.value
+            self._show_focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if not key:
+            return
+        if event.data_table.id == "systems":
+            self.sapp.open_system(key)
+        elif event.data_table.id == "edges":
+            self.sapp.open_edge(key)
+
+    # ---- the focus view --------------------------------------------------------------------
+
+    def on_focus_map_highlighted(self, event: FocusMap.Highlighted) -> None:
+        if self.view is not None and self.centre is not None:
+            _focus, edges = focus_of(self.view, self.centre)
+            self._fill_edges(edges, event.edge_ids)
+
+    def on_focus_map_chosen(self, event: FocusMap.Chosen) -> None:
+        kind, _, name = event.node_id.partition(":")
+        if event.centre:
+            self.sapp.open_system(name)
+        elif kind == "system":
+            self.walk_to(name)
+        elif self.centre is not None:
+            self.sapp.open_pair(f"system:{self.centre}", event.node_id)
+
+    def walk_to(self, system: str) -> None:
+        """Makes system the centre, keeping where it came from for backspace."""
+        if self.centre is not None and self.centre != system:
+            self.walked.append(self.centre)
+        came_from = self.centre
+        self.centre = system
+        self._put_system_cursor()
+        self._show_focus(highlight=f"system:{came_from}" if came_from else None)
+
+    def action_walk_back(self) -> None:
+        if self.walked:
+            back = self.walked.pop()
+            came_from = self.centre
+            self.centre = back
+            self._put_system_cursor()
+            self._show_focus(highlight=f"system:{came_from}" if came_from else None)
+
+    # ---- the matrix ------------------------------------------------------------------------
+
+    def action_toggle_view(self) -> None:
+        self.mode = "matrix" if self.mode == "focus" else "focus"
+        matrix = self.mode == "matrix"
+        self.query_one("#matrix-pane").display = matrix
+        self.query_one("#systems").display = not matrix
+        self.query_one(FocusMap).display = not matrix
+        if matrix:
+            if self.centre is not None:
+                self.query_one(MatrixView).put_cursor(f"system:{self.centre}")
+            self.query_one(MatrixView).focus()
+            self._show_cell()
+        else:
+            current = self.query_one(MatrixView).current
+            if current is not None and current[0].startswith("system:"):
+                self.centre = current[0].partition(":")[2]
+                self._put_system_cursor()
+            self._show_focus()
+            self.query_one("#systems").focus()
+
+    def _show_cell(self) -> None:
+        matrix_view = self.query_one(MatrixView)
+        current = matrix_view.current
+        info = self.query_one("#cell-info", Static)
+        if current is None or self.view is None:
+            info.update("")
+            self._fill_edges(())
+            return
+        row, column = current
+        info.update(Text(describe_cell(matrix_view.matrix, row, column)))
+        self._fill_edges(self._pair(row, column))
+
+    def _pair(self, row: str, column: str) -> tuple[Edge, ...]:
+        view = self.view
+        if view is None:
+            return ()
+        system = row.partition(":")[2]
+        if row == column:
+            return ()  # inside the system: its own screen lists them (Enter)
+        return tuple(
+            e for e in view.edges if e.from_system == system and _other_end(e, system)[0] == column
+        )
+
+    def on_matrix_view_moved(self, event: MatrixView.Moved) -> None:
+        self._show_cell()
+
+    def on_matrix_view_chosen(self, event: MatrixView.Chosen) -> None:
+        if event.row == event.column:
+            self.sapp.open_system(event.row.partition(":")[2])
+        else:
+            self.sapp.open_pair(event.row, event.column)
 
 
 def landscape_note(view: Overview, given: Landscape | None) -> Text:
     """Which landscape the labels were made with, and whether anything was inferred (~)."""
     mark = view.mark
     used = (mark.landscape_path if mark else None) or ""
-    inferred = f" · ~ {view.inferred} inferred" if view.inferred else ""
+    inferred = f" · ~ {len(view.inferred)} inferred" if view.inferred else ""
     if given is not None and mark is not None and mark.landscape != given.fingerprint():
         return Text(
             f"labels from the owner's landscape {used or '(none)'}, not {given.path}{inferred}",
@@ -166,63 +412,63 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
     return nodes, aggregate(pairs)
 
 
-@dataclass(frozen=True, slots=True)
-class _Shown:
-    nodes: list[MapNode]
-    edges: list[MapEdge]
-    table: list[tuple[str, list[str | Text]]]
-    note: Text
+class SystemScreen(DataScreen[Any]):
+    """Level 2: one system's components, resources and vendors on a layered map, and every
+    edge touching them."""
 
+    BINDINGS = [Binding("m", "toggle_map", "Map")]
+    AUTO_FOCUS = "#map"
 
-class GraphScreen(DataScreen[Any]):
-    """A map beside a table of the same edges."""
-
-    BINDINGS = [
-        Binding("m", "toggle_map", "Map"),
-        Binding("tab", "app.focus_next", "Switch pane", show=False),
-    ]
-    # The table holds the focus until the data says whether the map is shown: a big landscape
-    # (map hidden) then needs no focus change, and so no Footer rebuild, in its first paint.
-    AUTO_FOCUS = "#edges"
-
-    def __init__(self) -> None:
+    def __init__(self, system: str, select: str | None = None) -> None:
         super().__init__()
-        self.map_hidden: bool | None = None
+        self.system = system
+        self.select = select  # a node to highlight first (go to a component)
         self.map_node_of: dict[str, str] = {}  # edge id -> the map box it starts from
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
-        with Horizontal(id="panes"):
-            with ScrollableContainer(id="map-pane"):
-                yield LandscapeMap(id="map")
-            with Vertical(id="table-pane"):
-                table: DataTable[Any] = Table(id="edges", cursor_type="row", zebra_stripes=True)
-                table.add_columns(*EDGE_COLUMNS)
-                yield table
+        with ScrollableContainer(id="map-pane", can_focus=False):
+            yield LandscapeMap(id="map")
+        yield EdgeTable(id="edges")
+        yield NewsBar()
         yield SteadyFooter()
 
-    def present(self, shown: _Shown) -> None:
-        landmap = self.query_one(LandscapeMap)
-        first = self.map_hidden is None
-        if first:
-            self.map_hidden = len(shown.nodes) > MAP_LIMIT
-            self._apply_map_visibility()
-        # A hidden map is drawn when it is shown (m): a big one costs most of a refresh.
-        landmap.set_graph(shown.nodes, shown.edges, draw_now=not self.map_hidden)
-        fill_table(self.query_one("#edges", DataTable), shown.table)
-        if first:
-            (self.query_one("#edges") if self.map_hidden else landmap).focus()
-        self.query_one("#summary", Static).update(shown.note)
+    def fetch(self, q: Query) -> tuple[SystemView, dict[str, str]]:
+        return read.system_view(q, self.system, self.filters), self.marks(q)
 
-    def _apply_map_visibility(self) -> None:
-        self.query_one("#map-pane").display = not self.map_hidden
+    def show(self, payload: Any) -> None:
+        view: SystemView
+        view, self.sapp.changed = payload
+        self.sub_title = f"System {self.system}"
+        nodes, arrows = system_graph(view)
+        self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
+        components = sum(1 for n in nodes if n.kind == "component")
+        resources = sum(1 for n in nodes if n.kind == "resource")
+        vendors = sum(1 for n in nodes if n.kind == "external")
+        inferred = sum(1 for n in view.nodes if n.inferred)
+        note = Text.assemble(
+            (f"System {self.system}", "bold"),
+            f" · {plural(components, 'component')} · {plural(resources, 'resource')}"
+            f" · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
+            (f" · ~ {inferred} inferred" if inferred else "", "yellow"),
+        )
+        if self.filters.describe():
+            note.append(f"   filter: {self.filters.describe()}", "italic")
+        self.query_one("#summary", Static).update(note)
+        landmap = self.query_one(LandscapeMap)
+        landmap.set_graph(nodes, arrows)
+        if self.select is not None:
+            landmap.select(self.select)
+            self.select = None
+        self.query_one("#edges", EdgeTable).set_edges(
+            view.edges, self.sapp.change_marks(view.edges)
+        )
 
     def action_toggle_map(self) -> None:
-        self.map_hidden = not self.map_hidden
-        if not self.map_hidden:
-            self.query_one(LandscapeMap).ensure_drawn()
-        self._apply_map_visibility()
+        pane = self.query_one("#map-pane")
+        pane.display = not pane.display
+        (self.query_one(LandscapeMap) if pane.display else self.query_one("#edges")).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "edges" and event.row_key.value:
@@ -236,66 +482,6 @@ class GraphScreen(DataScreen[Any]):
         if node is not None:
             self.query_one(LandscapeMap).select(node)
 
-
-class LandscapeScreen(GraphScreen):
-    """Level 1: systems and vendors, and the edges between them."""
-
-    def fetch(self, q: Query) -> Overview:
-        return read.overview(q, self.filters)
-
-    def show(self, payload: Any) -> None:
-        view: Overview = payload
-        self.sub_title = "System landscape"
-        if view.status != "ok":
-            self.sapp.show_empty(view.status, view.span_count)
-            return
-        nodes, arrows = landscape_graph(view)
-        self.map_node_of = {e.edge_id: f"system:{e.from_system}" for e in view.edges}
-        note = Text.assemble(
-            (plural(len(view.systems), "system"), "bold"),
-            f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
-            f" · {plural(view.span_count, 'span')}  ",
-            verdict_counts(view.verdicts),
-            "  ",
-            landscape_note(view, self.source.landscape),
-        )
-        if self.filters.describe():
-            note.append(f"   filter: {self.filters.describe()}", "italic")
-        self.present(_Shown(nodes, arrows, edge_rows(view.edges), note))
-
-    def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
-        kind, _, name = event.node_id.partition(":")
-        if kind == "system":
-            self.sapp.open_system(name)
-
-
-class SystemScreen(GraphScreen):
-    """Level 2: one system's components, resources and vendors, and the component edges."""
-
-    def __init__(self, system: str) -> None:
-        super().__init__()
-        self.system = system
-
-    def fetch(self, q: Query) -> SystemView:
-        return read.system_view(q, self.system, self.filters)
-
-    def show(self, payload: Any) -> None:
-        view: SystemView = payload
-        self.sub_title = f"System {self.system}"
-        nodes, arrows = system_graph(view)
-        self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
-        components = sum(1 for n in nodes if n.kind == "component")
-        resources = sum(1 for n in nodes if n.kind == "resource")
-        vendors = sum(1 for n in nodes if n.kind == "external")
-        note = Text.assemble(
-            (f"System {self.system}", "bold"),
-            f" · {components} components · {resources} resources · {vendors} vendors"
-            f" · {len(view.edges)} edges",
-        )
-        if self.filters.describe():
-            note.append(f"   filter: {self.filters.describe()}", "italic")
-        self.present(_Shown(nodes, arrows, edge_rows(view.edges), note))
-
     def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
         node_id = event.node_id
         if node_id.startswith("component:"):
@@ -303,12 +489,10 @@ class SystemScreen(GraphScreen):
             if system and system != self.system:
                 self.sapp.open_system(system)
                 return
-        # Otherwise show the edges of that node in the table.
-        table = self.query_one("#edges", DataTable)
-        name = short_node(node_id)
-        for index in range(table.row_count):
-            cells = table.get_row_at(index)
-            if name in (str(cells[0]), str(cells[1])):
-                table.move_cursor(row=index)
+        # Otherwise show the first edge of that node in the table.
+        table = self.query_one("#edges", EdgeTable)
+        for e in table.edges:
+            if node_id in (e.from_node, e.to_node):
+                table.put_cursor_on(e.edge_id)
                 table.focus()
                 return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Group
@@ -11,87 +13,136 @@ from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import RuleCount
-from seamscope.classifiers.results import Edge, Verdict
+from seamscope.classifiers.results import Edge, LabelChange, Verdict
 from seamscope.tracer.access import Query
-from seamscope.tui.screens.base import (
-    DataScreen,
-    fill_table,
-    fmt_time,
-    num,
-    short_node,
-    verdict_text,
-)
+from seamscope.tui.screens.base import DataScreen
+from seamscope.tui.widgets.cells import fill_table, fmt_time, num, plural, short_node, verdict_text
+from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.table import Table
+from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.tables import NavTable
 
 
-class FindingsScreen(DataScreen[Any]):
-    """Every anti-pattern and smell, worst first; Enter jumps to the edge."""
+class EdgeListScreen(DataScreen[Any]):
+    """A list of edges, worst first; Enter opens the highlighted one."""
 
-    def __init__(self, rule: str | None = None) -> None:
+    def __init__(self, title: str, fetch: Callable[[Query], tuple[Edge, ...]]) -> None:
         super().__init__()
-        self.rule = rule
+        self.title_text = title
+        self._fetch = fetch
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
-        table: DataTable[Any] = Table(id="findings", cursor_type="row", zebra_stripes=True)
-        table.add_columns(
-            "Verdict", "Rule", "From", "To", "Mechanism", "Spans", "Errors", "Last seen", "Reason"
-        )
-        yield table
+        yield EdgeTable(id="findings", reason=True)
+        yield NewsBar()
         yield SteadyFooter()
 
-    def fetch(self, q: Query) -> tuple[Edge, ...]:
-        if self.rule:
-            from dataclasses import replace
+    def fetch(self, q: Query) -> tuple[tuple[Edge, ...], dict[str, str]]:
+        return self._fetch(q), self.marks(q)
 
-            return read.all_edges(q, replace(self.filters, rule=self.rule))
-        return read.findings(q, self.filters)
+    def describe(self, edges: tuple[Edge, ...]) -> str:
+        return f"{plural(len(edges), 'edge')}, worst first (Enter: the edge)"
 
     def show(self, payload: Any) -> None:
-        edges: tuple[Edge, ...] = payload
-        if self.rule:
-            self.sub_title = f"Edges of rule {self.rule}"
-            what = f"{len(edges)} edges of rule {self.rule}"
-        else:
-            self.sub_title = "Findings"
-            bad = sum(1 for e in edges if e.verdict is Verdict.ANTI_PATTERN)
-            smells = len(edges) - bad
-            what = (
-                f"{bad} anti-pattern{'' if bad == 1 else 's'} · "
-                f"{smells} smell{'' if smells == 1 else 's'}, worst first (Enter: the edge)"
-            )
+        edges: tuple[Edge, ...]
+        edges, self.sapp.changed = payload
+        self.sub_title = self.title_text
+        what = self.describe(edges)
         if self.filters.describe():
             what += f"   filter: {self.filters.describe()}"
         self.query_one("#summary", Static).update(Text(what))  # a search may hold brackets
-        rows: list[tuple[str, list[str | Text]]] = [
-            (
-                e.edge_id,
-                [
-                    verdict_text(e.verdict),
-                    e.rule_id,
-                    short_node(e.from_node),
-                    short_node(e.to_node),
-                    e.mechanism,
-                    num(f"{e.span_count:,}"),
-                    num(f"{e.error_count:,}", "red" if e.error_count else ""),
-                    fmt_time(e.last_seen),
-                    _clip(e.reason or "", 56),
-                ],
-            )
-            for e in edges
-        ]
-        fill_table(self.query_one("#findings", DataTable), rows)
-        self.query_one("#findings").focus()
+        table = self.query_one("#findings", EdgeTable)
+        table.set_edges(edges, self.sapp.change_marks(edges))
+        table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.sapp.open_edge(event.row_key.value)
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+class FindingsScreen(EdgeListScreen):
+    """Every anti-pattern and smell, worst first (or every edge of one rule)."""
+
+    def __init__(self, rule: str | None = None) -> None:
+        title = f"Edges of rule {rule}" if rule else "Findings"
+        super().__init__(title, self._edges)
+        self.rule = rule
+
+    def _edges(self, q: Query) -> tuple[Edge, ...]:
+        if self.rule:
+            return read.all_edges(q, replace(self.filters, rule=self.rule))
+        return read.findings(q, self.filters)
+
+    def describe(self, edges: tuple[Edge, ...]) -> str:
+        if self.rule:
+            return f"{plural(len(edges), 'edge')} of rule {self.rule}"
+        bad = sum(1 for e in edges if e.verdict is Verdict.ANTI_PATTERN)
+        return (
+            f"{plural(bad, 'anti-pattern')} · {plural(len(edges) - bad, 'smell')}, worst first "
+            "(Enter: the edge)"
+        )
+
+
+class HistoryScreen(DataScreen[Any]):
+    """Every label change, newest first: which edge, from which rule to which, and why."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="summary", classes="summary")
+        table = NavTable(id="history")
+        table.add_columns("When", "Now", "Change", "From", "To", "Mechanism", "Cause", "Reason")
+        yield table
+        yield NewsBar()
+        yield SteadyFooter()
+
+    def fetch(self, q: Query) -> tuple[LabelChange, ...]:
+        return read.label_history(q)
+
+    def show(self, payload: Any) -> None:
+        changes: tuple[LabelChange, ...] = payload
+        self.sub_title = "Label history"
+        since = sum(1 for c in changes if c.changed_at >= self.sapp.opened_at)
+        self.query_one("#summary", Static).update(
+            Text(
+                f"{plural(len(changes), 'label change')}, newest first · {since} since this "
+                "TUI opened (Enter: the edge)"
+            )
+        )
+        rows: list[tuple[str, list[str | Text]]] = []
+        for i, c in enumerate(changes):
+            change = (
+                Text("new", style="bold yellow")
+                if c.is_new
+                else Text.assemble(
+                    (c.old_rule_id or "", c.old_verdict.style if c.old_verdict else ""),
+                    " → ",
+                    (c.rule_id, c.verdict.style),
+                )
+            )
+            rows.append(
+                (
+                    f"{i}:{c.edge_id}",
+                    [
+                        fmt_time(c.changed_at),
+                        verdict_text(c.verdict),
+                        change,
+                        short_node(c.from_node),
+                        short_node(c.to_node),
+                        c.mechanism,
+                        c.cause,
+                        c.reason or "",
+                    ],
+                )
+            )
+        table = self.query_one("#history", NavTable)
+        fill_table(table, rows)
+        table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value or ""
+        if ":" in key:
+            self.sapp.open_edge(key.partition(":")[2])
 
 
 class PatternsScreen(DataScreen[Any]):
@@ -99,10 +150,11 @@ class PatternsScreen(DataScreen[Any]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[Any] = Table(id="rules", cursor_type="row", zebra_stripes=True)
+        table = NavTable(id="rules")
         table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
         yield table
         yield Static("", id="rule-text", classes="detail")
+        yield NewsBar()
         yield SteadyFooter()
 
     def fetch(self, q: Query) -> tuple[RuleCount, ...]:

@@ -1,7 +1,10 @@
-"""A read-only SQL console over the store, with results in a table and a history."""
+"""A read-only SQL console as harlequin has it: a multi-line editor run with a key, a history,
+the schema with its columns, errors where the result would be, and the result saved as CSV."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import cast
 
 import pyarrow as pa
@@ -11,57 +14,89 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, OptionList, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import ContentSwitcher, Header, Input, OptionList, Static, TextArea, Tree
 
+from seamscope.classifiers import read
+from seamscope.tracer.usersql import cell_text, write_csv
 from seamscope.tui.data import DataSource
-from seamscope.tui.screens.base import plain
+from seamscope.tui.widgets.cells import plain
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.table import Table
+from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.tables import NavTable
 
 MAX_ROWS = 1000
+EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL\nORDER BY ALL"
 
 
 class SqlScreen(Screen[None]):
-    """Enter runs the statement; pick a history entry to run it again."""
+    """Ctrl+J (or F5) runs the editor's text, or its selection; Ctrl+↑/↓ step through the
+    history; F8 picks from it; Ctrl+S saves the result as CSV."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
+        Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
+        Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
+        Binding("f8", "focus_history", "History"),
+        Binding("ctrl+s", "export", "Save CSV", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
 
     class Result(Message):
-        def __init__(self, sql: str, table: pa.Table | None, error: str | None) -> None:
+        def __init__(
+            self, sql: str, table: pa.Table | None, error: str | None, seconds: float
+        ) -> None:
             super().__init__()
             self.sql = sql
             self.table = table
             self.error = error
+            self.seconds = seconds
+
+    class Schema(Message):
+        def __init__(self, tables: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> None:
+            super().__init__()
+            self.tables = tables
 
     def __init__(self, history: list[str]) -> None:
         super().__init__()
-        self.history = history
+        self.history = history  # oldest first, shared with the app: it outlives the screen
+        self._step = 0  # how far back Ctrl+Up went (0: the text being edited)
+        self._draft = ""
+        self.result: pa.Table | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="sql-panes"):
+            with Vertical(id="sql-side"):
+                yield Static("Schema", classes="caption")
+                yield Tree("store", id="sql-schema")
+                yield Static("History (F8, Ctrl+↑ ↓)", classes="caption")
+                yield OptionList(*self._history_options(), id="sql-history")
             with Vertical(id="sql-main"):
-                yield Input(
-                    placeholder="SELECT mechanism, count(*) FROM edges GROUP BY ALL  (read-only)",
-                    id="sql-input",
+                yield TextArea(
+                    self.history[-1] if self.history else EXAMPLE,
+                    id="sql-editor",
+                    show_line_numbers=True,
+                    soft_wrap=False,
                 )
                 yield Static(
-                    "Tables: spans, batches, nodes, edges, span_labels, findings", id="sql-status"
+                    "Ctrl+J or F5 runs the text (or the selection), read-only", id="sql-status"
                 )
-                yield Table(id="sql-result", zebra_stripes=True)
-            with Vertical(id="sql-side"):
-                yield Static("History", classes="caption")
-                yield OptionList(*self._history_options(), id="sql-history")
+                with ContentSwitcher(initial="sql-result", id="sql-out"):
+                    yield NavTable(id="sql-result")
+                    yield Static("", id="sql-error")
+        yield NewsBar()
         yield SteadyFooter()
 
     def _history_options(self) -> list[Text]:
         """Newest first, as Text: a query is shown as typed, never read as markup."""
-        return [Text(sql) for sql in reversed(self.history)]
+        return [Text(" ".join(sql.split())) for sql in reversed(self.history)]
 
     def on_mount(self) -> None:
         self.sub_title = "SQL (read-only)"
-        self.query_one("#sql-input").focus()
+        self.query_one("#sql-schema", Tree).show_root = False
+        self.query_one("#sql-editor").focus()
+        self._load_schema()
 
     @property
     def source(self) -> DataSource:
@@ -69,8 +104,35 @@ class SqlScreen(Screen[None]):
 
         return cast(SeamscopeApp, self.app).source_or_raise()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        sql = event.value.strip()
+    # ---- the schema ------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="sql-schema")
+    def _load_schema(self) -> None:
+        try:
+            tables = self.source.run(read.schema_columns)
+        except Exception:  # noqa: BLE001 - a locked store: the console still runs queries
+            return
+        self.post_message(self.Schema(tables))
+
+    def on_sql_screen_schema(self, message: SqlScreen.Schema) -> None:
+        tree = self.query_one("#sql-schema", Tree)
+        tree.clear()
+        for table, columns in message.tables:
+            node = tree.root.add(Text(table, style="bold"), data=table)
+            for column, kind in columns:
+                node.add_leaf(Text.assemble(column, (f" {kind.lower()}", "dim")), data=column)
+        tree.root.expand()
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        """A table or column picked in the schema goes into the editor at the cursor."""
+        if event.node.data and not event.node.children:
+            self.query_one("#sql-editor", TextArea).insert(str(event.node.data))
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        editor = self.query_one("#sql-editor", TextArea)
+        sql = (editor.selected_text or editor.text).strip()
         if not sql:
             return
         self.query_one("#sql-status", Static).update(Text("Running…", style="italic"))
@@ -78,43 +140,112 @@ class SqlScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sql")
     def _run(self, sql: str) -> None:
+        started = time.perf_counter()
         try:
             table = self.source.user_sql(sql)
-        except Exception as exc:
-            self.post_message(
-                self.Result(sql, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            )
+        except Exception as exc:  # noqa: BLE001 - shown in place of the result
+            message = str(exc) or type(exc).__name__
+            self.post_message(self.Result(sql, None, message, time.perf_counter() - started))
             return
-        self.post_message(self.Result(sql, table, None))
+        self.post_message(self.Result(sql, table, None, time.perf_counter() - started))
 
     def on_sql_screen_result(self, message: SqlScreen.Result) -> None:
-        status = self.query_one("#sql-status", Static)
         if message.sql in self.history:
             self.history.remove(message.sql)
         self.history.append(message.sql)
+        self._step = 0
         history = self.query_one("#sql-history", OptionList)
         history.clear_options()
         history.add_options(self._history_options())
-        result = self.query_one("#sql-result", DataTable)
+        status = self.query_one("#sql-status", Static)
+        out = self.query_one("#sql-out", ContentSwitcher)
+        took = f"{1000 * message.seconds:,.0f} ms"
         if message.error is not None or message.table is None:
-            status.update(Text(message.error or "failed", style="bold red"))
+            self.query_one("#sql-error", Static).update(
+                Text.assemble(("Error\n", "bold red"), (message.error or "failed", "red"))
+            )
+            out.current = "sql-error"
+            status.update(Text(f"The query failed ({took}); the error is below", style="red"))
             return
         table = message.table
+        self.result = table
+        result = self.query_one("#sql-result", NavTable)
         result.clear(columns=True)
         result.add_columns(*table.column_names)
-        shown = table.slice(0, MAX_ROWS).to_pylist()
-        for row in shown:
-            result.add_row(*(plain("" if v is None else str(v)) for v in row.values()))
-        more = f" (first {MAX_ROWS} shown)" if table.num_rows > MAX_ROWS else ""
-        status.update(f"{table.num_rows:,} rows{more}")
+        for row in table.slice(0, MAX_ROWS).to_pylist():
+            result.add_row(*(plain(cell_text(v)) for v in row.values()))
+        out.current = "sql-result"
+        more = f", the first {MAX_ROWS:,} shown" if table.num_rows > MAX_ROWS else ""
+        status.update(f"{table.num_rows:,} rows{more} · {took} · Ctrl+S saves them as CSV")
+
+    # ---- history ---------------------------------------------------------------------------
+
+    def action_history(self, step: int) -> None:
+        """Ctrl+Up: the query before, Ctrl+Down: the one after (back to the draft)."""
+        editor = self.query_one("#sql-editor", TextArea)
+        if self._step == 0:
+            self._draft = editor.text
+        target = max(0, min(len(self.history), self._step + step))
+        if target == self._step:
+            return
+        self._step = target
+        editor.text = self.history[-target] if target else self._draft
+        editor.move_cursor(editor.document.end)
+
+    def action_focus_history(self) -> None:
+        self.query_one("#sql-history").focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        text = str(event.option.prompt)
-        box = self.query_one("#sql-input", Input)
-        box.value = text
-        box.focus()
-        self._run(text)
+        """A history entry goes into the editor, to be changed or run again (Ctrl+J)."""
+        index = event.option_index
+        if 0 <= index < len(self.history):
+            editor = self.query_one("#sql-editor", TextArea)
+            editor.text = self.history[-1 - index]
+            editor.focus()
+
+    # ---- export ----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        table = self.result
+        if table is None:
+            self.notify("Run a query first.", severity="warning")
+            return
+
+        def save(path: str | None) -> None:
+            if not path:
+                return
+            target = Path(path).expanduser()
+            try:
+                with target.open("w", encoding="utf-8", newline="") as out:
+                    write_csv(table, out)
+            except OSError as exc:
+                self.query_one("#sql-status", Static).update(
+                    Text(f"Not saved: {target}: {exc.strerror or exc}", style="red")
+                )
+                return
+            self.query_one("#sql-status", Static).update(
+                f"Saved {table.num_rows:,} rows to {target}"
+            )
+
+        self.app.push_screen(ExportScreen(), save)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Where to save the result (CSV): Enter saves, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="search-box"):
+            yield Static(Text("Save the result as CSV", style="bold"))
+            yield Input(value="seamscope-result.csv", id="export-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,5 +1,6 @@
-"""A trace as a waterfall; the edge's spans highlighted; the selected span's attributes; and,
-for listening edges, the spans on the other side of the event in other traces."""
+"""A trace as a waterfall; the edge's spans marked; for a message that crossed traces, the trace
+on the other side beside it (producer and consumer together); the selected span's attributes;
+Enter on a labelled span opens its edge."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
@@ -18,11 +20,13 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import SpanRow, TraceView
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tui.screens.base import DataScreen, fill_table, fmt_ms, fmt_time, plural
+from seamscope.tui.screens.base import DataScreen
+from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, plural
 from seamscope.tui.widgets.footer import SteadyFooter
-from seamscope.tui.widgets.table import Table
+from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.tables import NavTable
 
-BAR_WIDTH = 24
+WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
 def waterfall(spans: tuple[SpanRow, ...]) -> list[tuple[SpanRow, int]]:
@@ -47,16 +51,82 @@ def waterfall(spans: tuple[SpanRow, ...]) -> list[tuple[SpanRow, int]]:
     return out
 
 
-def bar(start: datetime, duration_ms: float, t0: datetime, total_ms: float, style: str) -> Text:
+def bar(
+    start: datetime, duration_ms: float, t0: datetime, total_ms: float, style: str, width: int
+) -> Text:
     offset_ms = (start - t0).total_seconds() * 1000
-    scale = BAR_WIDTH / total_ms if total_ms > 0 else 0
-    left = min(BAR_WIDTH - 1, int(offset_ms * scale))
-    length = max(1, min(BAR_WIDTH - left, round(duration_ms * scale)))
-    return Text.assemble(" " * left, ("█" * length, style), " " * (BAR_WIDTH - left - length))
+    scale = width / total_ms if total_ms > 0 else 0
+    left = min(width - 1, int(offset_ms * scale))
+    length = max(1, min(width - left, round(duration_ms * scale)))
+    return Text.assemble(" " * left, ("█" * length, style), " " * (width - left - length))
+
+
+def waterfall_rows(
+    spans: tuple[SpanRow, ...], edge_id: str | None, width: int
+) -> list[tuple[str, list[str | Text]]]:
+    """The rows of a waterfall for a table width wide: names whole, the timeline takes what is
+    left (at least 6 cells)."""
+    if not spans:
+        return []
+    t0 = min(s.start_time for s in spans)
+    end = (
+        max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans) - t0.timestamp() * 1000
+    )
+    ordered = waterfall(spans)
+    names = max(len("  " * d + s.name) for s, d in ordered)
+    services = max(len(s.service_name or "") for s, _ in ordered)
+    labels = max(len(_label(s, edge_id).plain) for s, _ in ordered)
+    used = names + services + 8 + 9 + labels + 2 * len(WATERFALL_COLUMNS)
+    timeline = max(6, min(40, width - used))
+    rows: list[tuple[str, list[str | Text]]] = []
+    for s, depth in ordered:
+        mine = edge_id is not None and s.edge_id == edge_id
+        vstyle = s.verdict.style if s.verdict else ""
+        name = Text("  " * depth + s.name, style="bold" if mine else "")
+        if s.status_code == "ERROR":
+            name.stylize("red")
+        rows.append(
+            (
+                s.span_id,
+                [
+                    s.service_name or "",
+                    name,
+                    s.kind,
+                    bar(s.start_time, s.duration_ms, t0, end, vstyle or "grey50", timeline),
+                    fmt_ms(s.duration_ms),
+                    _label(s, edge_id),
+                ],
+            )
+        )
+    return rows
+
+
+def _end_ms(spans: tuple[SpanRow, ...]) -> float:
+    return max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans)
+
+
+def _label(s: SpanRow, edge_id: str | None) -> Text:
+    """The span's rule and verdict (glyph first), ◀ for the edge the trace was opened from."""
+    if s.verdict is None:
+        return Text("")
+    mine = edge_id is not None and s.edge_id == edge_id
+    return Text(
+        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''} {s.verdict}".replace("  ", " "),
+        style=s.verdict.style,
+    )
+
+
+def _side(spans: tuple[SpanRow, ...], edges: set[str]) -> str:
+    """producer or consumer: the side these spans take of the listening edges shared."""
+    sides = {s.side for s in spans if s.side and s.edge_id in edges}
+    return sides.pop() if len(sides) == 1 else "producer and consumer"
 
 
 class TraceScreen(DataScreen[Any]):
-    """Up/down picks a span; Enter on a hop opens the other trace."""
+    """Up/down picks a span; Enter on a labelled span opens its edge; Enter on a trace of the
+    other side opens that trace."""
+
+    BINDINGS = [Binding("a", "toggle_attributes", "Attributes")]
 
     class Attributes(Message):
         def __init__(self, span_id: str, text: Text) -> None:
@@ -69,39 +139,41 @@ class TraceScreen(DataScreen[Any]):
         self.trace_id = trace_id
         self.edge_id = edge_id
         self.span_id = span_id
+        self.other_trace: str | None = None  # the hop shown beside, when the user picked one
         self._view: TraceView | None = None
+        self._attributes_set = False  # the user toggled the attributes (a)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"Trace {self.trace_id}", classes="summary", id="trace-title")
         with Horizontal(id="trace-panes"):
-            with Vertical(id="waterfall-pane"):
-                table: DataTable[Any] = Table(id="waterfall", cursor_type="row")
-                for label, width in (
-                    ("Service", 12),
-                    ("Span", 26),
-                    ("Kind", 8),
-                    ("Timeline", BAR_WIDTH),
-                    ("ms", 7),
-                    ("Label", 14),
-                ):
-                    table.add_column(label, width=width)
-                yield table
+            with Vertical(id="this-pane"):
+                yield Static("This trace", classes="caption", id="this-caption")
+                yield self._table("waterfall")
+            with Vertical(id="other-pane"):
+                yield Static("", classes="caption", id="other-caption")
+                yield self._table("other")
                 yield Static(
-                    "Other side of the event: the same listening edge in other traces (Enter)",
+                    "Traces on the other side (Enter opens one)",
                     classes="caption",
                     id="hops-caption",
                 )
-                hops: DataTable[Any] = Table(id="hops", cursor_type="row")
-                for label, width in (("Start", 19), ("Service", 16), ("Kind", 9), ("Trace", 32)):
-                    hops.add_column(label, width=width)
+                hops = NavTable(id="hops", zebra_stripes=False)
+                hops.add_columns("Start", "Service", "Kind", "Trace")
                 yield hops
-            with VerticalScroll(id="attributes-pane"):
-                yield Static("", id="attributes")
+        with VerticalScroll(id="attributes-pane"):
+            yield Static("", id="attributes")
+        yield NewsBar()
         yield SteadyFooter()
 
+    @staticmethod
+    def _table(name: str) -> NavTable:
+        table = NavTable(id=name, zebra_stripes=False)
+        table.add_columns(*WATERFALL_COLUMNS)
+        return table
+
     def fetch(self, q: Query) -> TraceView:
-        return read.trace_view(q, self.trace_id)
+        return read.trace_with_other_side(q, self.trace_id, self.other_trace)
 
     def show(self, payload: Any) -> None:
         view: TraceView = payload
@@ -111,51 +183,45 @@ class TraceScreen(DataScreen[Any]):
             self.query_one("#trace-title", Static).update(f"Trace {self.trace_id}: no spans stored")
             return
         t0 = min(s.start_time for s in view.spans)
-        end = (
-            max(s.start_time.timestamp() * 1000 + s.duration_ms for s in view.spans)
-            - t0.timestamp() * 1000
-        )
+        end = _end_ms(view.spans) - t0.timestamp() * 1000
         services = sorted({s.service_name or "?" for s in view.spans})
         self.query_one("#trace-title", Static).update(
             Text.assemble(
                 ("Trace ", "bold"),
                 self.trace_id,
                 f" · {plural(len(view.spans), 'span')} · {plural(len(services), 'service')}"
-                f" · {fmt_ms(end)} ms"
-                f" · started {fmt_time(t0)}",
+                f" · {fmt_ms(end)} ms · started {fmt_time(t0)}",
             )
         )
-        rows: list[tuple[str, list[str | Text]]] = []
-        for s, depth in waterfall(view.spans):
-            mine = self.edge_id is not None and s.edge_id == self.edge_id
-            vstyle = s.verdict.style if s.verdict else ""
-            bar_style = vstyle or "grey50"
-            name = Text("  " * depth + s.name, style="bold" if mine else "")
-            if s.status_code == "ERROR":
-                name.stylize("red")
-            label = Text(("◀ " if mine else "") + (s.verdict or ""), style=vstyle)
-            rows.append(
-                (
-                    s.span_id,
-                    [
-                        s.service_name or "",
-                        name,
-                        s.kind,
-                        bar(s.start_time, s.duration_ms, t0, end, bar_style),
-                        fmt_ms(s.duration_ms),
-                        label,
-                    ],
-                )
-            )
-        table = self.query_one("#waterfall", DataTable)
+        other = view.other
+        self.query_one("#other-pane").display = other is not None
+        # Side by side where two waterfalls fit, else one above the other.
+        beside = other is not None and self.size.width >= 150
+        self.query_one("#trace-panes").styles.layout = "horizontal" if beside else "vertical"
+        if not self._attributes_set:  # a short terminal keeps its lines for the waterfalls
+            self.query_one("#attributes-pane").display = self.size.height >= 40
+        pane_width = self.size.width // (2 if beside else 1) - 2
+        table = self.query_one("#waterfall", NavTable)
         first = table.row_count == 0
-        fill_table(table, rows)
+        fill_table(table, waterfall_rows(view.spans, self.edge_id, pane_width))
         if first and self.span_id:
             try:
                 table.move_cursor(row=table.get_row_index(self.span_id), animate=False)
             except Exception:
                 pass
-        table.focus()
+        if first:
+            table.focus()
+        if other is not None:
+            shared = {h.edge_id for h in view.hops}
+            self.query_one("#this-caption", Static).update(
+                Text(f"This trace: {_side(view.spans, shared)} side", style="bold")
+            )
+            caption = f"{_side(other.spans, shared).capitalize()} side: trace {other.trace_id}"
+            self.query_one("#other-caption", Static).update(Text(caption, style="bold"))
+            fill_table(
+                self.query_one("#other", NavTable),
+                waterfall_rows(other.spans, self.edge_id, pane_width),
+            )
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
@@ -163,10 +229,19 @@ class TraceScreen(DataScreen[Any]):
             )
             for h in view.hops
         ]
-        fill_table(self.query_one("#hops", DataTable), hop_rows)
-        self.query_one("#hops").display = bool(hop_rows)
-        self.query_one("#hops-caption").display = bool(hop_rows)
+        fill_table(self.query_one("#hops", NavTable), hop_rows)
         self._show_attributes()
+
+    def on_resize(self) -> None:
+        if self._view is not None:
+            self.show(self._view)
+
+    # ---- attributes ------------------------------------------------------------------------
+
+    def action_toggle_attributes(self) -> None:
+        self._attributes_set = True
+        pane = self.query_one("#attributes-pane")
+        pane.display = not pane.display
 
     def _show_attributes(self) -> None:
         table = self.query_one("#waterfall", DataTable)
@@ -174,15 +249,19 @@ class TraceScreen(DataScreen[Any]):
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         if key:
-            self._load_attributes(key)
+            self._load_attributes(self.trace_id, key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "waterfall" and event.row_key.value:
-            self._load_attributes(event.row_key.value)
+        key = event.row_key.value
+        if not key:
+            return
+        if event.data_table.id == "waterfall":
+            self._load_attributes(self.trace_id, key)
+        elif event.data_table.id == "other" and self._view and self._view.other:
+            self._load_attributes(self._view.other.trace_id, key)
 
     @work(thread=True, exclusive=True, group="attributes")
-    def _load_attributes(self, span_id: str) -> None:
-        trace_id = self.trace_id
+    def _load_attributes(self, trace_id: str, span_id: str) -> None:
         try:
             attrs = self.source.run(lambda q: read.span_attributes(q, trace_id, span_id))
         except (SeamscopeError, Exception) as exc:  # shown in the panel, never raised
@@ -205,7 +284,29 @@ class TraceScreen(DataScreen[Any]):
     def on_trace_screen_attributes(self, message: TraceScreen.Attributes) -> None:
         self.query_one("#attributes", Static).update(message.text)
 
+    # ---- Enter -----------------------------------------------------------------------------
+
+    def _span(self, table: str, span_id: str) -> SpanRow | None:
+        view = self._view
+        if view is None:
+            return None
+        spans = view.spans if table == "waterfall" else view.other.spans if view.other else ()
+        return next((s for s in spans if s.span_id == span_id), None)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "hops" and event.row_key.value:
-            trace_id, _, span_id = event.row_key.value.partition("/")
+        key = event.row_key.value or ""
+        table = event.data_table.id
+        if table == "hops" and key:
+            trace_id, _, span_id = key.partition("/")
             self.sapp.open_trace(trace_id, edge_id=self.edge_id, span_id=span_id)
+            return
+        if table in ("waterfall", "other"):
+            span = self._span(table, key)
+            if span is None or span.edge_id is None:
+                self.notify("This span is no integration: no edge to open.", timeout=3)
+                return
+            below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 2 else None
+            if isinstance(below, DataScreen) and getattr(below, "edge_id", None) == span.edge_id:
+                self.app.pop_screen()  # back to the edge it was opened from
+            else:
+                self.sapp.open_edge(span.edge_id)

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from seamscope.tui.screens.base import fill_table, num
+from seamscope.tui.widgets.cells import fill_table, num
 
 pytestmark = pytest.mark.anyio
 

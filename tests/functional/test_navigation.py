@@ -1,0 +1,329 @@
+"""Navigation that never surprises: the selection is visible, Enter opens exactly it, Tab stops
+only where keys work, Esc clears a filter before it goes back, vim keys, go to anything by name,
+a live session asks before quitting; the focus view walks, the matrix fits 40+ systems; label
+changes are marked and listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from textual.widgets import DataTable, Static
+
+from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import parse_landscape
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.store import Store, short_lock
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
+from seamscope.tui.screens.dialogs import ConfirmQuit
+from seamscope.tui.screens.edge import EdgeScreen
+from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.lists import EdgeListScreen, FindingsScreen, HistoryScreen
+from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.focus_layout import CENTRE, RIGHT
+from seamscope.tui.widgets.focusmap import FocusMap
+from seamscope.tui.widgets.matrix import MatrixView
+from tests.functional.conftest import AppFactory, settle
+from tests.functional.sample import T0, build_store
+from tests.functional.test_screens import SIZE, cells, static_text
+
+pytestmark = pytest.mark.anyio
+
+
+def _screen(app: SeamscopeApp) -> LandscapeScreen:
+    assert isinstance(app.screen, LandscapeScreen)
+    return app.screen
+
+
+async def test_enter_on_the_highlighted_system_opens_exactly_it(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        assert app.focused is systems  # the first key goes where the highlight is
+        row = cells(systems, 1).index("users")
+        systems.move_cursor(row=row)
+        await settle(pilot)
+        assert screen.centre == "users"
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None and focus.focus_data.name == "users"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen) and app.screen.system == "users"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert _screen(app).centre == "users"
+
+
+async def test_the_focus_view_walks_to_a_neighbour_and_back(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        systems.move_cursor(row=cells(systems, 1).index("orders"))
+        await settle(pilot)
+        focus = screen.query_one(FocusMap)
+        await pilot.press("tab")
+        assert app.focused is focus
+        await pilot.press("l")  # vim: to the callees
+        await settle(pilot)
+        side, index = focus.selected
+        assert side == RIGHT
+        data = focus.focus_data
+        assert data is not None
+        neighbour = data.callees[index]
+        # The table follows: its cursor is on an edge of the highlighted neighbour.
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.current_edge() in {e.edge_id for e in neighbour.edges}
+        # Both ends of every row carry the rule and the verdict's glyph.
+        assert all(e.label.startswith(f"{e.rule} {e.verdict.glyph}") for e in neighbour.edges)
+        assert neighbour.kind == "system"  # orders' worst callee: users, whose table it hits
+        await pilot.press("enter")  # walk there
+        await settle(pilot)
+        assert screen.centre == neighbour.name
+        assert focus.highlighted == "system:orders"  # where it came from, highlighted
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert screen.centre == "orders"
+        assert focus.selected[0] != CENTRE
+
+
+async def test_tab_stops_only_where_keys_work(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        seen = []
+        for _ in range(4):
+            focused = app.focused
+            assert focused is not None and focused.display and focused.region.area > 0
+            seen.append(focused.id)
+            await pilot.press("tab")
+        assert seen == ["systems", "focus", "edges", "systems"]
+        await pilot.press("m")  # the matrix takes the place of the list and the focus view
+        await settle(pilot)
+        seen = []
+        for _ in range(3):
+            assert app.focused is not None
+            seen.append(app.focused.id)
+            await pilot.press("tab")
+        assert seen == ["matrix", "edges", "matrix"]
+
+
+def _many_systems(path: Path, systems: int) -> None:
+    """systems systems, each calling the next two (real spans, the real classifier)."""
+    builder = SpanBatchBuilder()
+    n = 0
+    for i in range(systems):
+        for step in (1, 2):
+            j = (i + step) % systems
+            trace = f"{i:04x}{step:02x}".ljust(32, "0")
+            client, server = f"{n:016x}", f"{n + 1:016x}"
+            n += 2
+            start = T0 + n * 1_000_000
+            common = {"server.address": f"sys{j:02d}-api", "server.port": 80}
+            builder.add(
+                trace_id=trace,
+                span_id=client,
+                parent_span_id=None,
+                name="GET",
+                kind="CLIENT",
+                start_ns=start,
+                end_ns=start + 3_000_000,
+                status_code="UNSET",
+                status_message=None,
+                attributes={"http.request.method": "GET", **common},
+                resource={"service.name": f"sys{i:02d}-api", "service.namespace": f"sys{i:02d}"},
+                scope_name="opentelemetry.instrumentation.httpx",
+            )
+            builder.add(
+                trace_id=trace,
+                span_id=server,
+                parent_span_id=client,
+                name="GET /items",
+                kind="SERVER",
+                start_ns=start + 500_000,
+                end_ns=start + 2_500_000,
+                status_code="UNSET",
+                status_message=None,
+                attributes={"http.request.method": "GET", "http.route": "/items", **common},
+                resource={"service.name": f"sys{j:02d}-api", "service.namespace": f"sys{j:02d}"},
+                scope_name="opentelemetry.instrumentation.flask",
+            )
+    with Store.open(path) as store:
+        store.append(builder.build(), batch_key="many", source="tests")
+        classify(store.con)
+
+
+async def test_the_matrix_fits_42_systems_in_160_columns(tmp_path: Path) -> None:
+    db = tmp_path / "many.duckdb"
+    _many_systems(db, 42)
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        await pilot.press("m")
+        await settle(pilot)
+        matrix = screen.query_one(MatrixView)
+        assert app.focused is matrix
+        assert len(matrix.matrix.rows) == 42
+        first_r, rows, first_c, cols = matrix._window()
+        assert (first_c, cols >= 42) == (0, True)  # every column on screen at once
+        line = matrix.render_line(matrix.header_rows).text
+        assert line.count("✓") == 2  # each system calls the next two
+        current = matrix.current
+        assert current is not None
+        info = static_text(screen.query_one("#cell-info", Static))
+        assert "→" in info or "inside" in info
+        # Walk the row to a cell with edges and open it: the edges between the pair.
+        for _ in range(42):
+            if matrix.current in matrix.matrix.cells:
+                break
+            await pilot.press("l")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeListScreen)
+        assert app.screen.query_one("#findings", DataTable).row_count == 1
+
+
+async def test_go_to_finds_a_component_by_fuzzy_name(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("colon")
+        await settle(pilot)
+        await pilot.press(*"orderswork")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen)
+        assert app.screen.system == "orders"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("colon")
+        await settle(pilot)
+        await pilot.press(*"A101")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen) and app.screen.rule == "A101"
+
+
+async def test_vim_keys_move_the_tables(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        table = app.screen.query_one("#findings", DataTable)
+        assert table.cursor_row == 0
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeScreen)
+
+
+async def test_a_live_session_asks_before_q_ends_it(sample_db: Path) -> None:
+    app = SeamscopeApp(lambda: LocalStore(sample_db, classify=False), refresh_interval=0, live=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, LandscapeScreen)
+        await pilot.press("q")
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+RELABEL = """\
+[owners.tables]
+Users = "orders"
+Orders = "orders"
+
+[vendors.auth0]
+hosts = ["*.auth0.com"]
+"""
+
+
+async def test_label_changes_are_marked_filtered_and_listed(tmp_path: Path) -> None:
+    """A label that flips while the TUI is open: marked in the tables, c shows only the changed
+    edges, H lists the flip with its cause, the edge screen has its history."""
+    sample_db = build_store(tmp_path / "classified.duckdb", manual=False)
+    app = SeamscopeApp(lambda: LocalStore(sample_db, classify=False), refresh_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        with short_lock(sample_db) as store:  # as another command would, with another file
+            classify(store.con, parse_landscape(RELABEL, Path("relabel.toml")))
+        for _ in range(100):
+            await pilot.pause(0.05)
+            await settle(pilot)
+            if app.changed:
+                break
+        assert app.changed, "no change was marked"
+        flipped = next(iter(app.changed))
+        assert app.changed[flipped].startswith("was ")
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        listed = app.screen.query_one("#findings", EdgeTable)
+        assert {e.edge_id for e in listed.edges} <= set(app.changed)
+        await pilot.press("H")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        history = app.screen.query_one("#history", DataTable)
+        assert "landscape" in cells(history, 6)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeScreen)
+        assert "Label history" in static_text(app.screen.query_one("#edge-text", Static))
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        causes = con.execute("SELECT DISTINCT cause FROM label_changes").fetchall()
+    finally:
+        con.close()
+    assert causes == [("landscape",)]
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45), (220, 60)])
+async def test_the_selection_stays_in_view_when_the_terminal_resizes(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        focus = screen.query_one(FocusMap)
+        focus.focus()
+        await pilot.press("l", "j")
+        await settle(pilot)
+        highlighted = focus.highlighted
+        await pilot.resize_terminal(*size)
+        await settle(pilot)
+        assert focus.highlighted == highlighted
+        drawing = focus._drawn()
+        assert drawing is not None and highlighted in drawing.boxes
+        x, y, w, h = drawing.boxes[str(highlighted)]
+        assert 0 <= y and y + h <= focus.size.height and x + w <= focus.size.width

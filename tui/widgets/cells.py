@@ -1,0 +1,162 @@
+"""Table cells and text every screen shows the same way: verdicts with their glyph, numbers,
+times, names; and filling a DataTable without rebuilding it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from seamscope.classifiers.results import Verdict
+
+
+def verdict_text(verdict: Verdict, text: str | None = None) -> Text:
+    """A verdict (or text about it) in the verdict's style, after its glyph: never colour only."""
+    return Text(f"{verdict.glyph} {verdict if text is None else text}", style=verdict.style)
+
+
+def verdict_counts(counts: dict[Verdict, int]) -> Text:
+    """ "✗ 3 anti-pattern  ! 1 smell ...", worst first, each in its style."""
+    out = Text()
+    for i, (verdict, n) in enumerate(sorted(counts.items(), key=lambda item: item[0].rank)):
+        if i:
+            out.append("  ")
+        out.append(f"{verdict.glyph} {n:,} {verdict}", verdict.style)
+    return out
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 component", "2 components"."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def short_node(node_id: str) -> str:
+    """component:orders/api -> orders/api; external:auth0 -> auth0 (vendor)."""
+    kind, _, rest = node_id.partition(":")
+    if kind == "component":
+        return rest
+    if kind == "external":
+        return f"{rest} (vendor)"
+    return node_id
+
+
+def plain(cell: str | Text) -> Text:
+    """A table cell that is never read as markup."""
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
+def num(text: str, style: str = "") -> Text:
+    """A number cell, right-aligned."""
+    return Text(text, style=style, justify="right")
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def fmt_ms(value: float | None) -> str:
+    return f"{value:,.1f}" if value is not None else ""
+
+
+def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
+    """Replaces the rows, keeping the cursor on the same row key when it still exists.
+
+    Text cells are shown as they are; a str is shown as plain text (DataTable would read it
+    as Rich markup: "orders[v2]" would lose "[v2]" and "a [/] b" would fail to render), which
+    also spares the markup parsing of every cell.
+
+    A live refresh mostly brings the rows the table holds, maybe a few more or fewer, maybe in
+    another order: then only the cells that changed are written, rows that went are removed,
+    new rows are added and the order is set. Rebuilding the table would make DataTable measure
+    every cell of it again (a tenth of a second for the 640 edges of a big landscape); it is
+    done only when most rows are new.
+    """
+    texts = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
+    if _update_cells(table, texts):
+        return
+    keep: str | None = None
+    if table.row_count:
+        try:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            keep = None
+    if not _patch_rows(table, texts):
+        _rebuild(table, texts)
+    if keep is not None:
+        try:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        except Exception:
+            pass
+
+
+def _update_cells(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
+    """Writes the changed cells when the table holds the same row keys in the same order."""
+    if not rows or table.row_count != len(rows) or not _fits(table, rows):
+        return False
+    if [row.key.value for row in table.ordered_rows] != [key for key, _ in rows]:
+        return False
+    for key, cells in rows:
+        _write_changed(table, key, cells)
+    return True
+
+
+def _fits(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
+    columns = len(table.ordered_columns)
+    return all(len(cells) == columns for _, cells in rows)
+
+
+def _write_changed(table: DataTable[Any], key: str, cells: Sequence[Text]) -> None:
+    for column, before, after in zip(table.ordered_columns, table.get_row(key), cells, strict=True):
+        if not _same_cell(before, after):
+            # Only a cell wider than its column asks for a new width: DataTable measures every
+            # cell of the column again for each updated cell narrower than the column (seconds
+            # for a refresh that changes the counts of 640 rows).
+            wider = after.cell_len > column.content_width
+            table.update_cell(key, column.key, after, update_width=wider)
+
+
+def _patch_rows(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> bool:
+    """Brings the table to rows by removing, adding and reordering rows, when most of the
+    rows are ones it holds (and their keys are unique); False leaves the table untouched."""
+    held = {str(row.key.value) for row in table.ordered_rows}
+    wanted = [key for key, _ in rows]
+    if not rows or not held or len(set(wanted)) != len(wanted) or not _fits(table, rows):
+        return False
+    added = [key for key in wanted if key not in held]
+    gone = held.difference(wanted)
+    if 2 * (len(added) + len(gone)) > len(wanted):
+        return False
+    for key in gone:
+        table.remove_row(key)
+    for key, cells in rows:
+        if key in held:
+            _write_changed(table, key, cells)
+        else:
+            table.add_row(*cells, key=key)
+    if [row.key.value for row in table.ordered_rows] != wanted:
+        # DataTable sorts by cell values only: the first cell of each row, the very object the
+        # table holds, stands for its row's place.
+        first = table.ordered_columns[0].key
+        place = {id(table.get_cell(key, first)): i for i, key in enumerate(wanted)}
+        if len(place) == len(wanted):
+            table.sort(first, key=lambda cell: place[id(cell)])
+        else:  # rows that share one cell object cannot be told apart that way
+            _rebuild(table, rows)
+    return True
+
+
+def _rebuild(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+
+
+def _same_cell(before: object, after: Text) -> bool:
+    # Text's own == looks at the characters and spans only, not the style or justification.
+    return isinstance(before, Text) and (
+        (before.plain, before.style, before.justify, before.spans)
+        == (after.plain, after.style, after.justify, after.spans)
+    )

@@ -1,0 +1,108 @@
+"""The table of edges every screen shows: rule and verdict first, so a long name never pushes
+them off; names elided in the middle to fit; fewer figures on a narrow terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.text import Text
+from textual import events
+
+from seamscope.classifiers.results import Edge
+from seamscope.tui.widgets.cells import fill_table, fmt_ms, num, short_node, verdict_text
+from seamscope.tui.widgets.focus_layout import elide
+from seamscope.tui.widgets.tables import NavTable
+
+# (title, width) of the columns besides the two names; a width of 0 takes the content's.
+_FIXED: tuple[tuple[str, int], ...] = (
+    ("Verdict", 14),
+    ("Rule", 12),
+)
+_FIGURES: tuple[tuple[str, int, int], ...] = (
+    # (title, width, the least terminal width that shows it)
+    ("Mechanism", 16, 0),
+    ("Spans", 7, 0),
+    ("p95≈ ms", 8, 120),
+    ("Err %", 6, 130),
+    ("Last seen", 14, 150),
+    ("Changed", 9, 0),
+)
+
+
+def _seen(value: datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M:%S") if value else ""
+
+
+class EdgeTable(NavTable):
+    """Rows keyed by edge id. `set_edges` fills it; a resize lays the same edges out again."""
+
+    def __init__(self, *, id: str | None = None, reason: bool = False) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.with_reason = reason
+        self._edges: tuple[Edge, ...] = ()
+        self._marks: dict[str, str] = {}
+        self._layout: tuple[object, ...] = ()
+
+    def _columns(self) -> tuple[tuple[str, ...], int]:
+        """The titles to show at this width, and the width of each name column."""
+        width = self.size.width or (self.app.size.width if self.is_attached else 160)
+        figures = [(t, w) for t, w, least in _FIGURES if width >= least]
+        if not self._marks:
+            figures = [(t, w) for t, w in figures if t != "Changed"]
+        reason = [("Reason", 0)] if self.with_reason and width >= 150 else []
+        fixed = sum(w + 2 for _, w in (*_FIXED, *figures)) + (40 if reason else 0) + 2
+        names = max(12, (width - fixed) // 2 - 2)
+        titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
+        return (*titles, *(t for t, _ in reason)), names
+
+    def set_edges(self, edges: Sequence[Edge], marks: dict[str, str] | None = None) -> None:
+        """Shows edges (their order kept), with marks ("new", "changed") by edge id."""
+        self._edges = tuple(edges)
+        self._marks = dict(marks or {})
+        titles, names = self._columns()
+        if tuple(c.label.plain for c in self.ordered_columns) != titles:
+            self.clear(columns=True)
+            for title in titles:
+                self.add_column(title, key=title)
+        self._layout = (titles, names)
+        rows: list[tuple[str, list[str | Text]]] = []
+        for e in self._edges:
+            values: dict[str, str | Text] = {
+                "Verdict": verdict_text(e.verdict),
+                "Rule": Text(e.rule_id, style="bold"),
+                "From": elide(short_node(e.from_node), names),
+                "To": elide(short_node(e.to_node), names),
+                "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
+                "Spans": num(f"{e.span_count:,}"),
+                "p95≈ ms": num(fmt_ms(e.p95_ms)),
+                "Err %": num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
+                "Last seen": _seen(e.last_seen),
+                "Changed": Text(self._marks.get(e.edge_id, ""), style="bold yellow"),
+                "Reason": elide(e.reason or "", 60),
+            }
+            rows.append((e.edge_id, [values[t] for t in titles]))
+        fill_table(self, rows)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._edges and self._columns() != self._layout:
+            self.set_edges(self._edges, self._marks)
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        return self._edges
+
+    def current_edge(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return str(key) if key else None
+
+    def put_cursor_on(self, edge_id: str) -> None:
+        try:
+            self.move_cursor(row=self.get_row_index(edge_id), animate=False)
+        except Exception:
+            pass

@@ -1,0 +1,255 @@
+"""Draws the focus view: one system in the middle, its callers on the left, its callees on the
+right, one row per edge, labelled with mechanism, rule and verdict at both ends.
+
+Why this and not a whole-landscape drawing: a layered drawing of every system stops being
+readable at about ten systems (parallel lines, boxes off screen, labels cut). The focus view has
+the same shape at 5 systems and at 50: a neighbour is one box, an edge one straight row, and a
+side with more boxes than lines scrolls on its own, following the highlight. docs/tui.md says
+more. Pure and deterministic (no Textual), like layout.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seamscope.classifiers.results import Verdict
+from seamscope.tui.widgets.layout import Canvas
+
+LEFT, CENTRE, RIGHT = -1, 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class FocusEdge:
+    """One edge between the centre and a neighbour, as drawn on its row."""
+
+    edge_id: str
+    rule: str
+    mechanism: str  # with " listen" for a listening edge
+    verdict: Verdict
+    detail: str = ""  # the neighbour's component (or resource) on this edge
+
+    @property
+    def label(self) -> str:
+        """Rule and verdict first: what is cut when the row is short is the mechanism."""
+        return f"{self.rule} {self.verdict.glyph} {self.mechanism}"
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    node_id: str
+    name: str
+    kind: str  # system | external | resource
+    edges: tuple[FocusEdge, ...]
+    inferred: bool = False
+
+    @property
+    def worst(self) -> Verdict:
+        return min((e.verdict for e in self.edges), key=lambda v: v.rank)
+
+    @property
+    def height(self) -> int:
+        return len(self.edges) + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """What the focus view shows: the centre and its two sides (callers left, callees right)."""
+
+    centre: str  # node id
+    name: str
+    sublabel: str
+    callers: tuple[Neighbour, ...]
+    callees: tuple[Neighbour, ...]
+
+    def side(self, side: int) -> tuple[Neighbour, ...]:
+        return self.callers if side == LEFT else self.callees if side == RIGHT else ()
+
+
+@dataclass(slots=True)
+class FocusDrawing:
+    canvas: Canvas
+    # node id -> (x, y, width, height) of each box drawn, for clicks
+    boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+
+
+def elide(text: str, width: int) -> str:
+    """text in at most width cells, cut in the middle: "accounts-…-worker"."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return "…"
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def scroll_for(heights: list[int], selected: int | None, top: int, visible: int) -> int:
+    """The first line to show of a column of boxes so that the selected box is in view."""
+    total = sum(heights)
+    if total <= visible:
+        return 0
+    top = max(0, min(top, total - visible))
+    if selected is None:
+        return top
+    y0 = sum(heights[:selected])
+    y1 = y0 + heights[selected]
+    if y0 < top:
+        return y0
+    if y1 > top + visible:
+        return min(y0, y1 - visible) if heights[selected] <= visible else y0
+    return top
+
+
+NODE_STYLE = {"system": "bold", "external": "magenta", "resource": "cyan"}
+ROUND = ("╭", "╮", "╰", "╯", "─", "│")
+DOUBLE = ("╔", "╗", "╚", "╝", "═", "║")  # the highlighted box
+BORDERS = {
+    "external": ("┌", "┐", "└", "┘", "╌", "╎"),
+    "resource": ("┏", "┓", "┗", "┛", "━", "┃"),
+}
+
+
+def draw_focus(
+    focus: Focus,
+    width: int,
+    height: int,
+    selected: tuple[int, int],
+    tops: tuple[int, int],
+) -> FocusDrawing:
+    """The view in width x height cells. selected: (side, index) of the highlighted box (side
+    CENTRE for the centre); tops: the first line shown of the left and of the right side."""
+    canvas = Canvas(max(width, 1), max(height, 1))
+    drawing = FocusDrawing(canvas)
+    if width < 30 or height < 3:
+        canvas.text(0, 0, elide(f"{focus.name}: too small to draw", width), "dim")
+        return drawing
+    sel_side, sel_index = selected
+    names = [n.name for n in focus.callers + focus.callees]
+    names += [e.detail for n in focus.callers + focus.callees for e in n.edges]
+    centre_w = min(max(len(focus.name), len(focus.sublabel)) + 4, max(14, width // 4))
+    # Names first (a box must say what it is), then the rows between them: at least the rule
+    # and the verdict's glyph (" A101 ✗ " and the arrow), the mechanism when there is room.
+    room = width - centre_w
+    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - 11))
+    gap = max(0, (width - 2 * side_w - centre_w) // 2)
+    centre_x = side_w + gap
+    # The centre: a box as tall as the view.
+    is_sel = sel_side == CENTRE
+    border = "bold bright_white" if is_sel else "bold"
+    tl, tr, bl, br, hz, vt = (
+        ("╔", "╗", "╚", "╝", "═", "║") if is_sel else ("╭", "╮", "╰", "╯", "─", "│")
+    )
+    canvas.text(centre_x, 0, tl + hz * (centre_w - 2) + tr, border)
+    for y in range(1, height - 1):
+        canvas.put(centre_x, y, vt, border)
+        canvas.put(centre_x + centre_w - 1, y, vt, border)
+    canvas.text(centre_x, height - 1, bl + hz * (centre_w - 2) + br, border)
+    middle = max(1, (height - 2) // 2)
+    label_style = "bold reverse" if is_sel else "bold"
+    canvas.text(
+        centre_x + 2, middle, elide(focus.name, centre_w - 4).center(centre_w - 4), label_style
+    )
+    if focus.sublabel and middle + 1 < height - 1:
+        canvas.text(
+            centre_x + 2,
+            middle + 1,
+            elide(focus.sublabel, centre_w - 4).center(centre_w - 4),
+            "dim",
+        )
+    drawing.boxes[focus.centre] = (centre_x, 0, centre_w, height)
+
+    for side, neighbours, x0 in (
+        (LEFT, focus.callers, 0),
+        (RIGHT, focus.callees, centre_x + centre_w + gap),
+    ):
+        if not neighbours:
+            what = "no callers" if side == LEFT else "calls nothing"
+            canvas.text(x0 + 1, max(0, middle), elide(what, side_w - 2), "dim")
+            continue
+        # The sides use the lines inside the centre box (no edge leaves from its corners);
+        # the first and the last line say how many boxes are scrolled out of view.
+        top = tops[0 if side == LEFT else 1]
+        heights = [n.height for n in neighbours]
+        y = 1 - top
+        for index, n in enumerate(neighbours):
+            sel = sel_side == side and sel_index == index
+            _draw_neighbour(canvas, n, x0, y, side_w, sel)
+            if 1 <= y < height - 1 or 1 <= y + n.height - 1 < height - 1:
+                drawing.boxes[n.node_id] = (x0, y, side_w, n.height)
+            for row, edge in enumerate(n.edges):
+                ey = y + 1 + row
+                if 1 <= ey < height - 1:
+                    if side == LEFT:
+                        _draw_edge(canvas, edge, side_w, centre_x - 1, ey)
+                    else:
+                        _draw_edge(canvas, edge, centre_x + centre_w, x0 - 1, ey)
+            y += n.height
+        for line in (0, height - 1):
+            canvas.text(x0, line, " " * side_w, "")
+        if top > 0:
+            above = f"▲ {_count_above(heights, top)} more"
+            canvas.text(x0 + 1, 0, elide(above, side_w - 2), "dim")
+        if sum(heights) - top > height - 2:
+            below = f"▼ {_count_below(heights, top, height - 2)} more"
+            canvas.text(x0 + 1, height - 1, elide(below, side_w - 2), "dim")
+    return drawing
+
+
+def _count_above(heights: list[int], top: int) -> int:
+    y, n = 0, 0
+    for h in heights:
+        if y + h <= top:
+            n += 1
+        y += h
+    return n
+
+
+def _count_below(heights: list[int], top: int, visible: int) -> int:
+    y, n = 0, 0
+    for h in heights:
+        if y >= top + visible:
+            n += 1
+        y += h
+    return n
+
+
+def _draw_neighbour(canvas: Canvas, n: Neighbour, x: int, y: int, w: int, selected: bool) -> None:
+    style = NODE_STYLE.get(n.kind, "bold")
+    border = "bold bright_white" if selected else (style if n.kind != "system" else "white")
+    tl, tr, bl, br, hz, vt = DOUBLE if selected else BORDERS.get(n.kind, ROUND)
+    title = elide(n.name + (" ~" if n.inferred else ""), w - 4)
+    name_style = "bold reverse" if selected else style
+    canvas.text(x, y, tl + hz * (w - 2) + tr, border)
+    canvas.text(x + 2, y, title, name_style)
+    for row, edge in enumerate(n.edges):
+        yy = y + 1 + row
+        canvas.put(x, yy, vt, border)
+        canvas.text(x + 1, yy, " " * (w - 2), "")
+        canvas.text(x + 2, yy, elide(edge.detail, w - 4), "dim")
+        canvas.put(x + w - 1, yy, vt, border)
+    canvas.text(x, y + n.height - 1, bl + hz * (w - 2) + br, border)
+
+
+def _draw_edge(canvas: Canvas, edge: FocusEdge, x1: int, x2: int, y: int) -> None:
+    """A row from x1 to x2 (the arrowhead at x2), labelled near both ends when there is room,
+    else once in the middle."""
+    style = edge.verdict.style
+    length = x2 - x1 + 1
+    if length < 3:
+        return
+    canvas.hline(x1, x2, y, style)
+    canvas.put(x2, y, "▶", style)
+    text = f" {edge.label} "
+    bold = style if "bold" in style else f"{style} bold"
+    if length >= 2 * len(text) + 6:
+        canvas.text(x1 + 1, y, text, bold)
+        canvas.text(x2 - len(text) - 1, y, text, bold)
+    else:
+        shown = text
+        if len(text) > length - 3:
+            core = f" {edge.rule} {edge.verdict.glyph} "
+            room = length - 3 - len(core) - 2  # what the mechanism can have, with its "…"
+            shown = f"{core}{edge.mechanism[:room]}… " if room > 0 else core
+        canvas.text(x1 + max(1, (length - len(shown)) // 2), y, shown, bold)
