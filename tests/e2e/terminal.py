@@ -57,3 +57,22 @@ def wait_for(session: str, text: str, *more: str, limit_s: float = 60) -> str:
         time.sleep(0.2)
     missing = [t for t in wanted if t not in screen]
     raise AssertionError(f"{missing!r} never appeared; the screen showed:\n{screen}")
+
+
+def capture_styled(session: str) -> str:
+    """The pane with its colours (SGR escapes), to tell the highlighted row from the others."""
+    done = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-e", "-t", session],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def send_keys(session: str, *names: str) -> None:
+    """One key at a time: an Escape followed at once by a key reads as Alt+key in a terminal."""
+    for name in names:
+        subprocess.run(["tmux", "send-keys", "-t", session, name], check=True)
+        if name == "Escape":
+            time.sleep(0.4)

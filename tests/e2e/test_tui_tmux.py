@@ -57,7 +57,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         wait_for(session, "CLIENT")
 
         keys(session, "Enter")
-        wait_for(session, "◀ anti-pattern")
+        wait_for(session, "◀ ✗ A101 anti-pattern")
         wait_for(session, "service.name")  # the selected span's attributes, beside the waterfall
 
         keys(session, "Escape", "Escape", "Escape")
@@ -67,7 +67,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         keys(session, "Escape")
         keys(session, "s")
         wait_for(session, "History")
-        keys(session, "q")  # typed into the SQL input, not quitting
+        keys(session, "q")  # typed into the SQL editor, not quitting
         keys(session, "BSpace", "Escape")
         wait_for(session, "System landscape")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, TextArea
 from textual.worker import WorkerCancelled, WorkerState
 
 from seamscope.tui.app import SeamscopeApp
@@ -24,8 +24,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _no_blink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A blinking cursor would make every snapshot of a screen with an input differ."""
+    """A blinking cursor would make every snapshot of a screen with an input or an editor
+    differ (a busy machine takes the picture in either phase)."""
     monkeypatch.setattr(Input, "cursor_blink", False)
+    monkeypatch.setattr(TextArea, "cursor_blink", False)
     yield
 
 

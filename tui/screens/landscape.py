@@ -157,6 +157,22 @@ class LandscapeScreen(DataScreen[Any]):
         yield NewsBar()
         yield SteadyFooter()
 
+    NARROW = 120
+    """Below this many columns the focus view takes the whole width (the systems list would
+    leave its rows no room for both labels); walk it, or go to a system with `:`."""
+
+    def on_resize(self) -> None:
+        self._place_panes()
+
+    def _place_panes(self) -> None:
+        systems = self.query_one("#systems", NavTable)
+        shown = self.mode == "focus" and self.size.width >= self.NARROW
+        if systems.display != shown:
+            had_focus = self.focused is systems
+            systems.display = shown
+            if had_focus and not shown:
+                self.query_one(FocusMap).focus()
+
     def on_mount(self) -> None:
         systems = self.query_one("#systems", NavTable)
         systems.add_column("", key="verdict")
@@ -318,7 +334,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.mode = "matrix" if self.mode == "focus" else "focus"
         matrix = self.mode == "matrix"
         self.query_one("#matrix-pane").display = matrix
-        self.query_one("#systems").display = not matrix
+        self._place_panes()
         self.query_one(FocusMap).display = not matrix
         if matrix:
             if self.centre is not None:
@@ -331,7 +347,8 @@ class LandscapeScreen(DataScreen[Any]):
                 self.centre = current[0].partition(":")[2]
                 self._put_system_cursor()
             self._show_focus()
-            self.query_one("#systems").focus()
+            systems = self.query_one("#systems")
+            (systems if systems.display else self.query_one(FocusMap)).focus()
 
     def _show_cell(self) -> None:
         matrix_view = self.query_one(MatrixView)

@@ -30,14 +30,15 @@ EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY AL
 
 
 class SqlScreen(Screen[None]):
-    """Ctrl+J (or F5) runs the editor's text, or its selection; Ctrl+↑/↓ step through the
-    history; F8 picks from it; Ctrl+S saves the result as CSV."""
+    """Ctrl+J (or F5) runs the editor's text, or its selection; Ctrl+N empties it; Ctrl+↑/↓
+    step through the history; F8 picks from it; Ctrl+S saves the result as CSV."""
 
     BINDINGS = [
         Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
+        Binding("ctrl+n", "new_query", "New", priority=True),
         Binding("ctrl+s", "export", "Save CSV", priority=True),
         Binding("escape", "back", "Back"),
     ]
@@ -159,13 +160,12 @@ class SqlScreen(Screen[None]):
         history.add_options(self._history_options())
         status = self.query_one("#sql-status", Static)
         out = self.query_one("#sql-out", ContentSwitcher)
-        took = f"{1000 * message.seconds:,.0f} ms"
         if message.error is not None or message.table is None:
             self.query_one("#sql-error", Static).update(
                 Text.assemble(("Error\n", "bold red"), (message.error or "failed", "red"))
             )
             out.current = "sql-error"
-            status.update(Text(f"The query failed ({took}); the error is below", style="red"))
+            status.update(Text("The query failed; the error is below", style="red"))
             return
         table = message.table
         self.result = table
@@ -176,7 +176,7 @@ class SqlScreen(Screen[None]):
             result.add_row(*(plain(cell_text(v)) for v in row.values()))
         out.current = "sql-result"
         more = f", the first {MAX_ROWS:,} shown" if table.num_rows > MAX_ROWS else ""
-        status.update(f"{table.num_rows:,} rows{more} · {took} · Ctrl+S saves them as CSV")
+        status.update(f"{table.num_rows:,} rows{more} · Ctrl+S saves them as CSV")
 
     # ---- history ---------------------------------------------------------------------------
 
@@ -191,6 +191,13 @@ class SqlScreen(Screen[None]):
         self._step = target
         editor.text = self.history[-target] if target else self._draft
         editor.move_cursor(editor.document.end)
+
+    def action_new_query(self) -> None:
+        """An empty editor (what it held is in the history once it ran)."""
+        editor = self.query_one("#sql-editor", TextArea)
+        editor.text = ""
+        editor.focus()
+        self._step = 0
 
     def action_focus_history(self) -> None:
         self.query_one("#sql-history").focus()

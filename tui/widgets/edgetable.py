@@ -45,16 +45,22 @@ class EdgeTable(NavTable):
         self._layout: tuple[object, ...] = ()
 
     def _columns(self) -> tuple[tuple[str, ...], int]:
-        """The titles to show at this width, and the width of each name column."""
+        """The titles to show at this width, and the width of each name column: the names
+        first (whole when they fit), then the figures that fit, then the reason."""
         width = self.size.width or (self.app.size.width if self.is_attached else 160)
+        longest = max(
+            (len(short_node(n)) for e in self._edges for n in (e.from_node, e.to_node)),
+            default=12,
+        )
         figures = [(t, w) for t, w, least in _FIGURES if width >= least]
         if not self._marks:
             figures = [(t, w) for t, w in figures if t != "Changed"]
-        reason = [("Reason", 0)] if self.with_reason and width >= 150 else []
-        fixed = sum(w + 2 for _, w in (*_FIXED, *figures)) + (40 if reason else 0) + 2
-        names = max(12, (width - fixed) // 2 - 2)
+        fixed = sum(w + 2 for _, w in (*_FIXED, *figures)) + 2
+        names = max(12, min(longest, (width - fixed) // 2 - 2))
         titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
-        return (*titles, *(t for t, _ in reason)), names
+        if self.with_reason and width - fixed - 2 * (names + 2) >= 30:
+            titles = (*titles, "Reason")
+        return titles, names
 
     def set_edges(self, edges: Sequence[Edge], marks: dict[str, str] | None = None) -> None:
         """Shows edges (their order kept), with marks ("new", "changed") by edge id."""

@@ -129,10 +129,10 @@ def draw_focus(
     names = [n.name for n in focus.callers + focus.callees]
     names += [e.detail for n in focus.callers + focus.callees for e in n.edges]
     centre_w = min(max(len(focus.name), len(focus.sublabel)) + 4, max(14, width // 4))
-    # Names first (a box must say what it is), then the rows between them: at least the rule
-    # and the verdict's glyph (" A101 ✗ " and the arrow), the mechanism when there is room.
+    # The rows between the boxes get room for the rule and the verdict's glyph at both ends
+    # (" A101 ✗ " twice and the arrow); the boxes the rest, their names elided in the middle.
     room = width - centre_w
-    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - 11))
+    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - 20))
     gap = max(0, (width - 2 * side_w - centre_w) // 2)
     centre_x = side_w + gap
     # The centre: a box as tall as the view.
@@ -243,13 +243,26 @@ def _draw_edge(canvas: Canvas, edge: FocusEdge, x1: int, x2: int, y: int) -> Non
     canvas.put(x2, y, "▶", style)
     text = f" {edge.label} "
     bold = style if "bold" in style else f"{style} bold"
+    # Both ends carry the rule and the glyph whenever the row has room for them: the whole label,
+    # else rule and glyph (the mechanism between them if it fits), else the tightest form.
+    mid = f" {edge.rule} {edge.verdict.glyph} "
+    tight = f" {edge.rule}{edge.verdict.glyph} "
     if length >= 2 * len(text) + 6:
-        canvas.text(x1 + 1, y, text, bold)
-        canvas.text(x2 - len(text) - 1, y, text, bold)
+        ends, between = text, ""
+    elif length >= 2 * len(mid) + 4:
+        ends = mid
+        room = length - 2 * len(mid) - 6
+        between = f" {edge.mechanism} " if len(edge.mechanism) + 2 <= room else ""
+    elif length >= 2 * len(tight) + 4:
+        ends, between = tight, ""
     else:
         shown = text
         if len(text) > length - 3:
-            core = f" {edge.rule} {edge.verdict.glyph} "
-            room = length - 3 - len(core) - 2  # what the mechanism can have, with its "…"
-            shown = f"{core}{edge.mechanism[:room]}… " if room > 0 else core
+            room = length - 3 - len(mid) - 2  # what the mechanism can have, with its "…"
+            shown = f"{mid}{edge.mechanism[:room]}… " if room > 0 else mid[: max(1, length - 3)]
         canvas.text(x1 + max(1, (length - len(shown)) // 2), y, shown, bold)
+        return
+    canvas.text(x1 + 1, y, ends, bold)
+    canvas.text(x2 - len(ends) - 1, y, ends, bold)
+    if between:
+        canvas.text(x1 + (length - len(between)) // 2, y, between, style)

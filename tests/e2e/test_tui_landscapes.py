@@ -1,0 +1,240 @@
+"""The real `seamscope tui` in a real terminal (tmux) at 100x30, 160x45 and 220x60, over the
+demo's captured traces and over generated stores of 12 and 42 systems: what a person looks for.
+
+The generated stores are small (a few thousand spans) so the tests stay quick; their systems and
+integrations are those of `python -m benchmarks.generate --systems N`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.terminal import capture, capture_styled, send_keys, start_terminal, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_traces"
+SIZES = {"100x30": (100, 30), "160x45": (160, 45), "220x60": (220, 60)}
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, Path]]:
+    """Stores of 12 and 42 systems with their landscape files."""
+    folder = tmp_path_factory.mktemp("generated")
+    stores: dict[int, tuple[Path, Path]] = {}
+    for systems in (12, 42):
+        out = folder / f"g{systems}.duckdb"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.generate",
+                "--systems",
+                str(systems),
+                "--spans",
+                str(systems * 150),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        stores[systems] = (out, folder / f"g{systems}.landscape.toml")
+    return stores
+
+
+class Terminal:
+    def __init__(self, session: str, exit_file: Path) -> None:
+        self.session = session
+        self.exit_file = exit_file
+
+    def keys(self, *names: str) -> None:
+        send_keys(self.session, *names)
+
+    def wait(self, *texts: str) -> str:
+        return wait_for(self.session, *texts)
+
+    def quit(self) -> None:
+        self.keys("q")
+        deadline = time.monotonic() + 30
+        while not self.exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert self.exit_file.read_text().strip() == "0"
+
+
+OpenTerminal = Callable[[list[str], tuple[int, int], Path], Terminal]
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[OpenTerminal]:
+    sessions: list[str] = []
+
+    def open_terminal(args: list[str], size: tuple[int, int], cwd: Path) -> Terminal:
+        session = f"seamscope-tui-{uuid.uuid4().hex[:8]}"
+        exit_file = tmp_path / f"{session}.exit"
+        command = (
+            f"cd {shlex.quote(str(cwd))} && {shlex.quote(sys.executable)} -m seamscope.cli tui "
+            + " ".join(shlex.quote(a) for a in args)
+            + f"; echo $? > {shlex.quote(str(exit_file))}"
+        )
+        start_terminal(session, *size, command)
+        sessions.append(session)
+        return Terminal(session, exit_file)
+
+    yield open_terminal
+    for session in sessions:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def _highlighted(session: str) -> list[str]:
+    """The plain text of the lines drawn with the highlight's background (the cursor row)."""
+    lines = capture_styled(session).splitlines()
+    backgrounds: dict[str, int] = {}
+    firsts: list[str | None] = []
+    for line in lines:
+        match = re.search(r"48;5;(\d+)m", line)
+        first = match.group(1) if match else None
+        firsts.append(first)
+        if first:
+            backgrounds[first] = backgrounds.get(first, 0) + 1
+    rare = {bg for bg, n in backgrounds.items() if n <= 2}
+    return [SGR.sub("", line) for line, first in zip(lines, firsts, strict=True) if first in rare]
+
+
+def _centre(screen: str) -> str:
+    """The name in the middle box of the focus view (the one with a double border)."""
+    for line in screen.splitlines():
+        match = re.search(r"║\s+([\w.-]+)\s+║", line)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no centre box on screen:\n{screen}")
+
+
+def _stores(generated: dict[int, tuple[Path, Path]]) -> dict[str, tuple[list[str], Path]]:
+    return {
+        "samples": ([str(SAMPLES)], ROOT),
+        "12-systems": (["--db", str(generated[12][0]), "--landscape", str(generated[12][1])], ROOT),
+        "42-systems": (["--db", str(generated[42][0]), "--landscape", str(generated[42][1])], ROOT),
+    }
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+@pytest.mark.parametrize("store", ["samples", "12-systems", "42-systems"])
+def test_the_selected_system_is_visible_highlighted_and_enter_opens_it(
+    terminal: OpenTerminal,
+    generated: dict[int, tuple[Path, Path]],
+    store: str,
+    size: str,
+) -> None:
+    args, cwd = _stores(generated)[store]
+    term = terminal(args, SIZES[size], cwd)
+    screen = term.wait("System landscape", "╔", "╝")
+    centre = _centre(screen)
+    if SIZES[size][0] >= 120:  # the systems list is shown: its highlighted row is the centre
+        assert any(
+            re.search(rf"\b{re.escape(centre)}\b", line) for line in _highlighted(term.session)
+        )
+    # Both ends of an edge carry its rule: a row of the focus view names it twice.
+    rows = [line for line in screen.splitlines() if "─▶" in line]
+    assert rows, screen
+    assert any(len(re.findall(r"[AP]\d{3}", row)) >= 2 for row in rows), screen
+    term.keys("Enter")  # opens exactly the highlighted system
+    term.wait(f"System {centre}")
+    term.keys("Escape")
+    term.wait("System landscape")
+    term.keys("m")
+    term.wait("Enter lists them")  # the matrix and the line naming the pair under the cursor
+    term.quit()
+
+
+def test_a_second_sql_query_succeeds(
+    terminal: OpenTerminal, generated: dict[int, tuple[Path, Path]]
+) -> None:
+    args, cwd = _stores(generated)["12-systems"]
+    term = terminal(args, (160, 45), cwd)
+    term.wait("System landscape")
+    term.keys("s")
+    term.wait("Schema", "History", "runs the text")
+    for query in ("select count(*) as edge_count from edges", "select 41 + 1 as answer"):
+        term.keys("C-n")  # a new query in an empty editor
+        time.sleep(0.3)
+        subprocess.run(["tmux", "send-keys", "-t", term.session, "-l", query], check=True)
+        time.sleep(0.3)
+        term.keys("C-j")
+        screen = term.wait("1 rows", query.rsplit(" as ", 1)[1].split()[0])
+    assert "answer" in screen and "42" in screen and "Error" not in screen
+    term.keys("Escape")
+    term.wait("System landscape")
+    term.quit()
+
+
+def test_a_changed_landscape_file_changes_the_label_on_screen(
+    terminal: OpenTerminal, tmp_path: Path
+) -> None:
+    """./seamscope.toml is read like the other commands read it, and watched: saved with another
+    owner for a table, the edge's label changes on the screen that is open."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(SAMPLES / "seamscope.toml", work / "seamscope.toml")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seamscope.cli",
+            "ingest",
+            str(SAMPLES / "demo-fleet.jsonl"),
+            "--db",
+            "s.duckdb",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    term = terminal(["--db", "s.duckdb"], (160, 45), work)
+    term.wait("System landscape", "landscape seamscope.toml")
+    term.keys("p")
+    screen = term.wait("Pattern catalog")
+    before = _count(screen, "A301")
+    text = (work / "seamscope.toml").read_text()
+    # Inventory's table now belongs to billing: inventory's own writes become cross-system.
+    (work / "seamscope.toml").write_text(
+        text.replace('Inventory = "inventory"', 'Inventory = "billing"', 1)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        screen = capture(term.session)
+        if _count(screen, "A301") > before:
+            break
+        time.sleep(0.3)
+    assert _count(screen, "A301") > before, screen
+    term.quit()
+
+
+def _count(screen: str, rule: str) -> int:
+    """The Edges figure of a rule's row in the patterns table."""
+    for line in screen.splitlines():
+        cells = line.split()
+        if cells and cells[0] == rule:
+            numbers = [c for c in cells if c.replace(",", "").isdigit()]
+            return int(numbers[0].replace(",", "")) if numbers else 0
+    raise AssertionError(f"no row for {rule}:\n{screen}")
