@@ -306,7 +306,7 @@ async def _live(
     from textual.pilot import WaitForScreenTimeout
     from textual.widgets import DataTable
 
-    from seamscope.cli.tui import _receiver_source
+    from seamscope.cli.tui import _collector_source
     from seamscope.tui.app import SeamscopeApp
     from seamscope.tui.screens.landscape import LandscapeScreen
 
@@ -357,8 +357,8 @@ async def _live(
     go_sent = False
     try:
         # As `seamscope tui --collect --landscape FILE --port 0` does it.
-        source = _receiver_source(path, "127.0.0.1", 0, landscape_path(path))
-        port = source.receiver.port
+        source = _collector_source(path, "127.0.0.1", 0, landscape_path(path))
+        port = int(source.url.rsplit(":", 1)[1])
         may_have_changed = source.may_have_changed
 
         def poll() -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from seamscope.classifiers.engine import classifier_hook
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
+from seamscope.tui.data import OwnerSource, SourceGone
 
 
 class TuiError(SeamscopeError):
@@ -26,19 +29,87 @@ def _ingest_files(paths: list[Path], db: Path) -> None:
     ingest(db, [str(p) for p in paths], use_owner=False)
 
 
-def _receiver_source(db: Path, host: str, port: int, landscape: Path | None) -> Any:
-    """Owns the store: receives OTLP, classifies after every commit, answers the TUI's queries."""
-    from seamscope.tracer.receiver import Receiver
+def _collector_source(
+    db: Path, host: str, port: int, landscape: Path | None, *, log_dir: Path | None = None
+) -> Any:
+    """`seamscope collect` in a process of its own owns the store: it decodes, stores and
+    classifies, and the TUI reads through its SQL endpoint, so none of that shares this
+    interpreter with the drawing. The child gets SIGTERM when this process ends, however it
+    ends (Linux), and stops with the TUI otherwise."""
+    from seamscope.demo.processes import ManagedProcess
+    from seamscope.tracer.access import open_reader
     from seamscope.tracer.store import short_lock
-    from seamscope.tui.data import ReceiverSource
 
-    classify = classifier_hook(landscape)
+    owner = open_reader(db).owner
+    if owner is not None:
+        raise TuiError(f"{db} is owned by process {owner.pid} already; open it without --collect")
     # Spans stored before this run get their edges before the first paint.
     with short_lock(db) as store:
-        classify(store.con)
-    receiver = Receiver(db, host, port, after_commit=classify)
-    receiver.start()
-    return ReceiverSource(receiver, f"{db} · receiving OTLP at {receiver.url}/v1/traces")
+        classifier_hook(landscape)(store.con)
+    folder = log_dir or Path(tempfile.mkdtemp(prefix="seamscope-tui-"))
+    argv = [
+        sys.executable,
+        "-m",
+        "seamscope.cli",
+        "collect",
+        "--db",
+        str(db),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--quiet",
+    ]
+    if landscape is not None:
+        argv += ["--landscape", str(landscape)]
+    child = ManagedProcess(
+        "collect",
+        argv,
+        log_path=folder / "collect.log",
+        die_with_parent=True,
+        death_signal=signal.SIGTERM,
+    ).start()
+    deadline = time.monotonic() + 60
+    while (owner := open_reader(db).owner) is None:
+        if not child.alive() or time.monotonic() > deadline:
+            child.stop()
+            log = (folder / "collect.log").read_text(errors="replace").strip().splitlines()
+            last = log[-1] if log else "no output"
+            raise TuiError(
+                f"the receiver did not start ({last}); its log: {folder / 'collect.log'}"
+            )
+        time.sleep(0.05)
+    url = f"http://{host}:{owner.port}"
+    return CollectorSource(db, landscape, child, url)
+
+
+class CollectorSource:
+    """OwnerSource over the store the child `seamscope collect` owns; close() stops the child
+    (it flushes what it queued and withdraws its owner file)."""
+
+    def __init__(self, db: Path, landscape: Path | None, child: Any, url: str) -> None:
+        self._owner = OwnerSource(db, landscape)
+        self.child = child
+        self.url = url
+        self.landscape = self._owner.landscape
+        self.description = f"{db} · receiving OTLP at {url}/v1/traces (pid {child.pid})"
+
+    def run(self, work: Any) -> Any:
+        return self._owner.run(work)
+
+    def refresh(self) -> None:
+        if not self.child.alive():
+            log = self.child.log_path
+            raise SourceGone(f"the receiver (pid {self.child.pid}) stopped; its log: {log}")
+
+    def may_have_changed(self) -> bool:
+        return True
+
+    def user_sql(self, sql: str) -> Any:
+        return self._owner.user_sql(sql)
+
+    def close(self) -> None:
+        self.child.stop(timeout_s=30)
 
 
 def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | None:
@@ -110,7 +181,7 @@ def tui(
     path = db or default_db_path()
 
     if collect:
-        source: DataSource = _receiver_source(path, host, port, landscape)
+        source: DataSource = _collector_source(path, host, port, landscape)
 
         def factory() -> DataSource:
             return source

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -76,8 +77,9 @@ def wait_for_http(
             time.sleep(0.05)
 
 
-def _die_with_parent() -> None:
-    """In the child: on Linux, be killed when the starting thread's process dies, even by SIGKILL.
+def _die_with_parent(sig: signal.Signals = signal.SIGKILL) -> None:
+    """In the child: on Linux, get sig when the starting thread's process dies, even by SIGKILL
+    (SIGTERM lets a child that owns a store flush and withdraw its owner file first).
 
     The setting survives exec, so it holds for the program that opentelemetry-instrument runs.
     """
@@ -87,7 +89,7 @@ def _die_with_parent() -> None:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
@@ -104,6 +106,7 @@ class ManagedProcess:
     # Linux: killed by the kernel if the thread that started it dies (so only start it from a
     # thread that lives as long as the process should).
     die_with_parent: bool = False
+    death_signal: signal.Signals = signal.SIGKILL  # what it gets when its parent dies
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     terminated: bool = field(default=False, init=False)
 
@@ -121,7 +124,9 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            preexec_fn=partial(_die_with_parent, self.death_signal)
+            if self.die_with_parent
+            else None,
         )
         if log is not None:
             log.close()

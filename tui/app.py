@@ -27,7 +27,7 @@ from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Edge
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
-from seamscope.tui.data import DataSource, describe_error
+from seamscope.tui.data import DataSource, SourceGone, describe_error
 from seamscope.tui.goto import GoToProvider
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.dialogs import (
@@ -248,7 +248,7 @@ class SeamscopeApp(App[None]):
             self._poll_failed = False
             source.refresh()
             token = source.run(read.watermark)
-        except LandscapeError as exc:
+        except (LandscapeError, SourceGone) as exc:
             self._poll_failed = True
             self._token = None  # once the file is mended, the next poll opens the store again
             self.post_message(self.Problem(exc))

@@ -6,9 +6,8 @@ the reader `seamscope.tracer.access.open_reader` picks, and adds what the TUI ne
 
 - `LocalStore`: a file nobody owns (or that an owner took over since: the reader follows it).
   `refresh()` classifies new spans under a short read-write lock while nobody owns the store.
-- `ReceiverSource`: this process owns the store (`seamscope tui --collect`); the embedded receiver
-  classifies after each commit and answers queries on its own cursors.
-- `OwnerSource`: another process owns the store and classifies what it receives.
+- `OwnerSource`: another process owns the store and classifies what it receives (also the
+  `seamscope collect` that `seamscope tui --collect` starts as its child).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -29,6 +28,10 @@ from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreError, StoreLocked, short_lock
 
 T = TypeVar("T")
+
+
+class SourceGone(SeamscopeError):
+    """What the TUI read from is no more (the receiver it started stopped)."""
 
 
 class DataSource(Protocol):
@@ -128,33 +131,6 @@ class LocalStore:
 
     def close(self) -> None:
         pass
-
-
-class ReceiverSource:
-    """This process owns the store through an embedded receiver that classifies as it commits."""
-
-    def __init__(self, receiver: Any, description: str, landscape: Landscape | None = None) -> None:
-        self.receiver = receiver
-        self.description = description
-        self.landscape = landscape
-        self._reader = open_reader(receiver.db_path, embedded=receiver)
-
-    def run(self, work: Callable[[Query], T]) -> T:
-        return self._reader.run(work)
-
-    def refresh(self) -> None:
-        pass
-
-    def may_have_changed(self) -> bool:
-        # The batch watermark moves before the classifier has written the edges of that batch;
-        # a poll is a few cursor queries in this process, so always poll.
-        return True
-
-    def user_sql(self, sql: str) -> pa.Table:
-        return self._reader.user_sql(sql)
-
-    def close(self) -> None:
-        self.receiver.stop()
 
 
 def _stamp(path: Path | None) -> tuple[int, int]:

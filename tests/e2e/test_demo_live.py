@@ -31,8 +31,13 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     start_terminal(session, 180, 45, command)
     try:
         # The cron copy (A401) was found live, while the fleet runs.
-        wait_for(session, "A401", "System landscape", limit_s=120)
+        wait_for(session, "System landscape", limit_s=120)
+        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        wait_for(session, "A401", "worst first", limit_s=120)
+        # q in a live session asks first; y quits and stops the fleet.
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        wait_for(session, "Quit and stop receiving?")
+        subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
         deadline = time.monotonic() + 60
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -68,9 +68,17 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     )
     start_terminal(session, 180, 45, command)
     try:
+        wait_for(session, "System landscape", limit_s=60)
+        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        wait_for(session, "A401", "inventory/inventory-sync-job", limit_s=60)
         # The portal's REST call (P103) is the landscape file's allowed exception: the folder's
         # seamscope.toml was taken without --landscape.
-        wait_for(session, "A401", "inventory/inventory-sync-job", "P103", limit_s=60)
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", ":"], check=True)  # go to
+        time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "P103"], check=True)
+        time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        wait_for(session, "1 edge of rule P103", "provider-portal", limit_s=60)
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.monotonic() + 30
         while not done.exists() and time.monotonic() < deadline:

@@ -80,8 +80,36 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
-def test_collect_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """`seamscope tui --collect` owns the store; SIGTERM (as the demo sends) leaves like q."""
+def _tui_pid(session: str) -> int:
+    """The TUI's process: the child of the pane's shell."""
+    shell = subprocess.run(
+        ["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def _gone(pid: int, owner: Path, limit_s: float = 30) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if not owner.exists() and not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    """`seamscope tui --collect`: `seamscope collect` owns the store in a process of its own
+    (decoding and classifying do not share the TUI's interpreter); it stops with the TUI, also
+    when the TUI is killed outright."""
     db = tmp_path / "live.duckdb"
     owner = tmp_path / "live.duckdb.owner.json"
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
@@ -92,13 +120,17 @@ def test_collect_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     start_terminal(session, 120, 30, command)
     try:
         wait_for(session, "The store is empty")
-        assert owner.exists()
-        pid = json.loads(owner.read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while not exit_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert exit_file.read_text().strip() == "0"
-        assert not owner.exists()
+        tui = _tui_pid(session)
+        receiver = json.loads(owner.read_text())["pid"]
+        assert receiver != tui  # the owner is another process ...
+        cmdline = Path(f"/proc/{receiver}/cmdline").read_bytes().split(b"\0")
+        assert b"collect" in cmdline  # ... `seamscope collect`
+        os.kill(tui, how)
+        if how is signal.SIGTERM:  # leaves as with q: exit status 0
+            deadline = time.monotonic() + 30
+            while not exit_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert exit_file.read_text().strip() == "0"
+        assert _gone(receiver, owner), "the receiver outlived the TUI"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

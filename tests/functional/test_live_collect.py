@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from seamscope.cli.tui import _receiver_source
+from seamscope.cli.tui import _collector_source
 from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.screens.dialogs import ProblemScreen
@@ -120,14 +120,14 @@ def post(url: str, body: bytes) -> int:
 
 async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
     db = tmp_path / "live.duckdb"
-    source = _receiver_source(db, "127.0.0.1", free_port(), None)
+    source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path)
     app = SeamscopeApp(lambda: source, refresh_interval=0.2)
     try:
         async with app.run_test(size=(160, 45)) as pilot:
             await settle(pilot)
             assert isinstance(app.screen, ProblemScreen)
             assert app.screen.problem_title == "The store is empty"
-            url = source.receiver.url + "/v1/traces"
+            url = source.url + "/v1/traces"
             status = await asyncio.to_thread(post, url, otlp_request("ab" * 16))
             assert status == 200
             found: list[str] = []
@@ -167,14 +167,14 @@ async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_count
     """The table is patched, not rebuilt, when a refresh brings one more edge: the new row
     lands in its sorted place (before the one already there) and the old row's count moves."""
     db = tmp_path / "live.duckdb"
-    source = _receiver_source(db, "127.0.0.1", free_port(), None)
+    source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path)
     app = SeamscopeApp(lambda: source, refresh_interval=0.2)
     first = ("liveshop/live-web", "liveusers/live-users-api")
     new = ("aadmin/admin-web", "liveusers/live-users-api")
     try:
         async with app.run_test(size=(160, 45)) as pilot:
             await settle(pilot)
-            url = source.receiver.url + "/v1/traces"
+            url = source.url + "/v1/traces"
             assert await asyncio.to_thread(post, url, otlp_request("ab" * 16)) == 200
             rows: list[tuple[str, str, str]] = []
             for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
