@@ -327,3 +327,33 @@ async def test_the_selection_stays_in_view_when_the_terminal_resizes(
         assert drawing is not None and highlighted in drawing.boxes
         x, y, w, h = drawing.boxes[str(highlighted)]
         assert 0 <= y and y + h <= focus.size.height and x + w <= focus.size.width
+
+
+async def test_a_system_screen_focuses_one_component_and_walks_inside_the_system(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_system("orders")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        components = screen.query_one("#components", DataTable)
+        assert set(cells(components, 1)) == {"orders-api", "orders-worker"}
+        components.move_cursor(row=cells(components, 1).index("orders-worker"))
+        await settle(pilot)
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None and focus.focus_data.name == "orders-worker"
+        assert app.focused is components
+        await pilot.press("tab")
+        assert app.focused is focus
+        await pilot.press("l")  # to what orders-worker calls: orders-api (REST)
+        await settle(pilot)
+        assert focus.highlighted == "component:orders/orders-api"
+        await pilot.press("enter")  # walk there, inside the system
+        await settle(pilot)
+        assert screen.centre == "component:orders/orders-api"
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert screen.centre == "component:orders/orders-worker"

@@ -429,27 +429,89 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
     return nodes, aggregate(pairs)
 
 
-class SystemScreen(DataScreen[Any]):
-    """Level 2: one system's components, resources and vendors on a layered map, and every
-    edge touching them."""
+def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
+    """(name, kind) of a node as a neighbour's box in a system's focus view."""
+    kind = node_id.partition(":")[0]
+    if kind == "component":
+        own, _, name = node_id.partition(":")[2].partition("/")
+        return (name if own == system else f"{own}/{name}", "system")
+    if kind == "external":
+        return (node.name if node else node_id.partition(":")[2], "external")
+    return (node_id, "resource")
 
-    BINDINGS = [Binding("m", "toggle_map", "Map")]
-    AUTO_FOCUS = "#map"
+
+def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, ...]]:
+    """The focus view of one component: what calls it (or feeds it) left, what it calls right."""
+    known = {n.node_id: n for n in view.nodes}
+    mine = tuple(e for e in view.edges if node_id in (e.from_node, e.to_node))
+    sides: dict[int, dict[str, list[FocusEdge]]] = {-1: {}, 1: {}}
+    for e in mine:
+        out = e.from_node == node_id
+        other = e.to_node if out else e.from_node
+        mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
+        sides[1 if out else -1].setdefault(other, []).append(
+            FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, mechanism)
+        )
+
+    def neighbours(side: int) -> tuple[Neighbour, ...]:
+        found = []
+        for other, edges in sides[side].items():
+            node = known.get(other)
+            name, kind = _node_box(other, node, view.system)
+            found.append(Neighbour(other, name, kind, tuple(edges), bool(node and node.inferred)))
+        return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
+
+    node = known.get(node_id)
+    name, _ = _node_box(node_id, node, view.system)
+    focus = Focus(
+        centre=node_id,
+        name=name,
+        sublabel=(node.role or "") if node else "",
+        callers=neighbours(-1),
+        callees=neighbours(1),
+    )
+    return focus, mine
+
+
+class SystemScreen(DataScreen[Any]):
+    """Level 2: one system's components on the left; beside them the highlighted component in
+    focus (what calls or feeds it left, what it calls right); with m, the whole system as a
+    layered drawing; below, the edges."""
+
+    BINDINGS = [
+        Binding("m", "toggle_map", "Map/focus"),
+        Binding("backspace", "walk_back", "Walk back", show=False),
+    ]
+    AUTO_FOCUS = "#components"
 
     def __init__(self, system: str, select: str | None = None) -> None:
         super().__init__()
         self.system = system
         self.select = select  # a node to highlight first (go to a component)
+        self.view: SystemView | None = None
+        self.centre: str | None = None  # the focused component's node id
+        self.walked: list[str] = []
         self.map_node_of: dict[str, str] = {}  # edge id -> the map box it starts from
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
-        with ScrollableContainer(id="map-pane", can_focus=False):
-            yield LandscapeMap(id="map")
+        with Horizontal(id="top"):
+            yield NavTable(id="components")
+            yield FocusMap(id="focus")
+            with ScrollableContainer(id="map-pane", can_focus=False):
+                yield LandscapeMap(id="map")
         yield EdgeTable(id="edges")
         yield NewsBar()
         yield SteadyFooter()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#components", NavTable)
+        table.add_column("", key="verdict")
+        table.add_column("Component", key="name")
+        table.add_column("Edges", key="edges")
+        self.query_one("#map-pane").display = False
+        super().on_mount()
 
     def fetch(self, q: Query) -> tuple[SystemView, dict[str, str]]:
         return read.system_view(q, self.system, self.filters), self.marks(q)
@@ -457,56 +519,139 @@ class SystemScreen(DataScreen[Any]):
     def show(self, payload: Any) -> None:
         view: SystemView
         view, self.sapp.changed = payload
+        self.view = view
         self.sub_title = f"System {self.system}"
         nodes, arrows = system_graph(view)
         self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
-        components = sum(1 for n in nodes if n.kind == "component")
+        components = [
+            n for n in view.nodes if n.node_type == "component" and n.system == self.system
+        ]
         resources = sum(1 for n in nodes if n.kind == "resource")
         vendors = sum(1 for n in nodes if n.kind == "external")
         inferred = sum(1 for n in view.nodes if n.inferred)
         note = Text.assemble(
             (f"System {self.system}", "bold"),
-            f" · {plural(components, 'component')} · {plural(resources, 'resource')}"
+            f" · {plural(len(components), 'component')} · {plural(resources, 'resource')}"
             f" · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
             (f" · ~ {inferred} inferred" if inferred else "", "yellow"),
         )
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")
         self.query_one("#summary", Static).update(note)
+        rows: list[tuple[str, list[str | Text]]] = []
+        for n in sorted(components, key=lambda n: (ROLE_RANK.get(n.role or "", 2), n.name)):
+            verdicts = [e.verdict for e in view.edges if n.node_id in (e.from_node, e.to_node)]
+            worst = _worst(verdicts)
+            glyph = Text(worst.glyph, style=worst.style) if worst else Text("·", style="dim")
+            label = f"{n.name}{' ~' if n.inferred else ''}"
+            rows.append((n.node_id, [glyph, label, Text(str(len(verdicts)), justify="right")]))
+        fill_table(self.query_one("#components", NavTable), rows)
+        ids = [key for key, _ in rows]
+        if self.select is not None and self.select in ids:
+            self.centre, self.select = self.select, None
+        if self.centre not in ids:
+            self.centre = ids[0] if ids else None
+        self._put_cursor()
         landmap = self.query_one(LandscapeMap)
-        landmap.set_graph(nodes, arrows)
-        if self.select is not None:
-            landmap.select(self.select)
-            self.select = None
-        self.query_one("#edges", EdgeTable).set_edges(
-            view.edges, self.sapp.change_marks(view.edges)
-        )
+        landmap.set_graph(nodes, arrows, draw_now=bool(self.query_one("#map-pane").display))
+        self._show_focus()
+
+    def _put_cursor(self) -> None:
+        table = self.query_one("#components", NavTable)
+        if self.centre is None:
+            return
+        try:
+            row = table.get_row_index(self.centre)
+        except Exception:
+            return
+        if table.cursor_row != row:
+            table.move_cursor(row=row, animate=False)
+
+    def _show_focus(self, highlight: str | None = None) -> None:
+        if self.view is None:
+            return
+        table = self.query_one("#edges", EdgeTable)
+        if self.centre is None:
+            table.set_edges(self.view.edges, self.sapp.change_marks(self.view.edges))
+            return
+        focus, edges = component_focus(self.view, self.centre)
+        fmap = self.query_one(FocusMap)
+        fmap.show_focus(focus, highlight)
+        if self.query_one("#map-pane").display:
+            edges = self.view.edges
+        table.set_edges(edges, self.sapp.change_marks(edges))
+        for edge_id in fmap.highlighted_edges:
+            table.put_cursor_on(edge_id)
+            break
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if event.data_table.id == "components" and key and key != self.centre:
+            self.centre = key
+            self._show_focus()
+        elif event.data_table.id == "edges" and self.focused is event.data_table:
+            node = self.map_node_of.get(key or "")
+            if node is not None and self.query_one("#map-pane").display:
+                self.query_one(LandscapeMap).select(node)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if not key:
+            return
+        if event.data_table.id == "edges":
+            self.sapp.open_edge(key)
+        elif event.data_table.id == "components":
+            self.query_one(FocusMap).focus()
+
+    def on_focus_map_highlighted(self, event: FocusMap.Highlighted) -> None:
+        table = self.query_one("#edges", EdgeTable)
+        for edge_id in event.edge_ids:
+            table.put_cursor_on(edge_id)
+            break
+
+    def on_focus_map_chosen(self, event: FocusMap.Chosen) -> None:
+        node_id = event.node_id
+        if event.centre:
+            self.query_one("#edges").focus()
+            return
+        if node_id.startswith("component:"):
+            system = node_id.partition(":")[2].partition("/")[0]
+            if system != self.system:
+                self.sapp.open_system(system, select=node_id)
+                return
+            if self.centre is not None:
+                self.walked.append(self.centre)
+            came_from, self.centre = self.centre, node_id
+            self._put_cursor()
+            self._show_focus(highlight=came_from)
+        elif self.centre is not None:
+            table = self.query_one("#edges", EdgeTable)
+            table.focus()
+
+    def action_walk_back(self) -> None:
+        if self.walked:
+            came_from, self.centre = self.centre, self.walked.pop()
+            self._put_cursor()
+            self._show_focus(highlight=came_from)
 
     def action_toggle_map(self) -> None:
         pane = self.query_one("#map-pane")
         pane.display = not pane.display
-        (self.query_one(LandscapeMap) if pane.display else self.query_one("#edges")).focus()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "edges" and event.row_key.value:
-            self.sapp.open_edge(event.row_key.value)
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Walking the table shows where the edge starts on the map."""
-        if event.data_table.id != "edges" or self.focused is not event.data_table:
-            return
-        node = self.map_node_of.get(event.row_key.value or "")
-        if node is not None:
-            self.query_one(LandscapeMap).select(node)
+        self.query_one(FocusMap).display = not pane.display
+        if pane.display:
+            self.query_one(LandscapeMap).ensure_drawn()
+            self.query_one(LandscapeMap).focus()
+        else:
+            self.query_one(FocusMap).focus()
+        self._show_focus()
 
     def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
         node_id = event.node_id
         if node_id.startswith("component:"):
             system = node_id.partition(":")[2].partition("/")[0]
             if system and system != self.system:
-                self.sapp.open_system(system)
+                self.sapp.open_system(system, select=node_id)
                 return
-        # Otherwise show the first edge of that node in the table.
         table = self.query_one("#edges", EdgeTable)
         for e in table.edges:
             if node_id in (e.from_node, e.to_node):

@@ -71,10 +71,12 @@ class FocusMap(Widget, can_focus=True):
     # ---- data ------------------------------------------------------------------------------
 
     def show_focus(self, focus: Focus, highlight: str | None = None) -> None:
-        """Shows focus; the highlight stays on the same node when it is still there (else the
-        centre), or goes to highlight when given."""
-        keep = highlight or self.highlighted
+        """Shows focus; the highlight goes to highlight when given, stays where it was when the
+        centre is the same, else is on the centre."""
         recentred = self.focus_data is None or self.focus_data.centre != focus.centre
+        # A new centre starts highlighted unless told otherwise (walking highlights where it
+        # came from); a refresh of the same centre keeps the highlight where it was.
+        keep = highlight or (None if recentred else self.highlighted)
         self.focus_data = focus
         if recentred:
             self._tops = [0, 0]
