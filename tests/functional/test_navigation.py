@@ -345,9 +345,9 @@ async def test_a_system_screen_focuses_one_component_and_walks_inside_the_system
         await settle(pilot)
         focus = screen.query_one(FocusMap)
         assert focus.focus_data is not None and focus.focus_data.name == "orders-worker"
-        assert app.focused is components
+        assert app.focused is not None and app.focused.id == "components"
         await pilot.press("tab")
-        assert app.focused is focus
+        assert app.focused is not None and app.focused.id == "focus"
         await pilot.press("l")  # to what orders-worker calls: orders-api (REST)
         await settle(pilot)
         assert focus.highlighted == "component:orders/orders-api"
