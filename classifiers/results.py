@@ -281,8 +281,9 @@ class LabelChange:
         str,
         Col(
             "VARCHAR NOT NULL",
-            "what changed: `spans` (new evidence), `landscape` (the landscape file), `catalog` "
-            "(the rules), `classifier` (a new classifier version)",
+            "what changed: `spans` (new evidence), `landscape` (the landscape file), `routes` "
+            "(a rerun of `seamscope discover aws`), `catalog` (the rules), `classifier` (a new "
+            "classifier version)",
         ),
     ]
 
