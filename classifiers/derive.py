@@ -786,28 +786,37 @@ def refresh_polling(con: duckdb.DuckDBPyConnection, signature: str) -> bool:
     return True
 
 
-def refresh_stats(con: duckdb.DuckDBPyConnection) -> None:
-    """Counts, times, samples and latency of the stored edges, when no edge or label changed."""
+def refresh_stats(con: duckdb.DuckDBPyConnection, moved: str | None = None) -> None:
+    """Counts, times, samples and latency of the stored edges, when no edge or label changed:
+    of every edge, or only of those with a group in `moved` (a relation of gkeys: the groups a
+    merge changed; the others' figures stand)."""
+    edges = (
+        "classifier_group_edges"
+        if moved is None
+        else "(SELECT * FROM classifier_group_edges WHERE edge_id IN (SELECT edge_id FROM "
+        f"classifier_group_edges WHERE gkey IN (SELECT gkey FROM {moved})))"
+    )
     con.execute(
-        """UPDATE edges SET span_count = q.n, error_count = q.e, first_seen = q.f,
+        f"""UPDATE edges SET span_count = q.n, error_count = q.e, first_seen = q.f,
                last_seen = q.l, sample_trace_id = q.sample
         FROM (
             SELECT m.edge_id, sum(g.n) AS n, sum(g.errors) AS e, min(g.first_seen) AS f,
                    max(g.last_seen) AS l,
                    max(struct_pack(t := g.last_seen, id := g.sample_trace_id)).id AS sample
-            FROM classifier_group_edges AS m JOIN classifier_groups AS g USING (gkey)
+            FROM {edges} AS m JOIN classifier_groups AS g USING (gkey)
             GROUP BY m.edge_id
         ) AS q WHERE edges.edge_id = q.edge_id"""
     )
-    _percentiles(con)
+    _percentiles(con, edges)
 
 
-def _percentiles(con: duckdb.DuckDBPyConnection) -> None:
+def _percentiles(con: duckdb.DuckDBPyConnection, edges: str = "classifier_group_edges") -> None:
+    """p50 and p95 of the edges of `edges` (gkey -> edge_id) from their groups' histograms."""
     con.execute(
         f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM (
             WITH h AS (
                 SELECT m.edge_id, h.bucket, sum(h.n) AS n
-                FROM classifier_hist AS h JOIN classifier_group_edges AS m USING (gkey)
+                FROM classifier_hist AS h JOIN {edges} AS m USING (gkey)
                 GROUP BY ALL
             ),
             c AS (

@@ -212,8 +212,8 @@ def classify(
         polling = state.get("polling")
         if before is not None and before == after:
             # Same groups, hosts, components, handling and runs: the edges and their rules
-            # stand; only their numbers move.
-            refresh_stats(con)
+            # stand; only the numbers of those whose groups moved change.
+            refresh_stats(con, _MOVED)
         elif (
             before is not None
             and after is not None
@@ -223,7 +223,7 @@ def classify(
         ):
             # Only new runs of recurring jobs, which feed the same writes as before: the rules
             # stand; A401's reasons (period, run count) and the numbers move.
-            refresh_stats(con)
+            refresh_stats(con, _MOVED)
         else:
             cause = (
                 "classifier"
@@ -242,6 +242,7 @@ def classify(
             )
             polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
             _record_label_changes(con, cause)
+        con.execute(f"DROP TABLE IF EXISTS {_MOVED}")
         _set_state(
             con,
             {
@@ -358,6 +359,8 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
     return run
 
 
+# The groups a merge changed (left by _Merge for refresh_stats, dropped after).
+_MOVED = "_cls_moved"
 # The columns of a stored fact (classifier_spans), in its order.
 _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
@@ -389,6 +392,7 @@ class _Merge:
         self.keys = JOINS
 
     def run(self) -> int:
+        self.x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
         count = int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
         if count == 0:
             return 0
@@ -510,6 +514,7 @@ class _Merge:
     def merge_groups(self) -> None:
         """classifier_groups and classifier_hist move by the difference."""
         x = self.x
+        x(f"INSERT INTO {_MOVED} SELECT DISTINCT gkey FROM _cls_delta")
         if self.full:
             # Nothing stored to merge with: one aggregation of the facts, no difference to join.
             x("""INSERT INTO classifier_groups

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seamscope.classifiers import engine
+from seamscope.classifiers.derive import derive, refresh_stats
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.tracer.store import Store
@@ -319,3 +321,34 @@ def test_declared_edges_alone_do_not_reclassify(tmp_path: Path) -> None:
     plain = parse_landscape("", tmp_path / "a.toml")
     declared = parse_landscape('[[edges]]\nfrom = "a"\nto = "b"\n', tmp_path / "a.toml")
     assert declared.declared_edges and plain.fingerprint() == declared.fingerprint()
+
+
+@pytest.mark.parametrize("cuts", [[50], [20, 40, 60, 80], [5, 10, 15, 30, 45, 60, 75, 90]])
+def test_refreshing_the_moved_edges_only_leaves_what_refreshing_all_gives(
+    tmp_path: Path, cuts: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch that leaves the edges as they were, only the edges of the groups it moved
+    get new numbers (refresh_stats with the merge's moved groups): recomputing every edge
+    changes nothing."""
+    first, again = _fleet(by_instance=True), _fleet(by_instance=True)  # the same traffic twice
+    derived: list[int] = []
+
+    def counting_derive(*args: Any, **kwargs: Any) -> str:
+        derived.append(1)
+        return derive(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "derive", counting_derive)
+    refreshed = 0
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(first.table(first.in_end_order()), batch_key="first", source="test")
+        classify(store.con)
+        spans = again.in_end_order()
+        for i, batch in enumerate(_cuts(spans, [c * len(spans) // 100 for c in cuts])):
+            store.append(again.table(batch), batch_key=f"b{i}", source="test")
+            derived.clear()
+            classify(store.con)
+            before = store.con.execute("FROM edges ORDER BY edge_id").fetchall()
+            refresh_stats(store.con)
+            assert store.con.execute("FROM edges ORDER BY edge_id").fetchall() == before
+            refreshed += not derived
+    assert refreshed > 0
