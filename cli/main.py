@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.private import private_umask
 
 
 def _collect() -> click.Command:
@@ -145,6 +146,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user errors print one line and exit 2, never a traceback."""
+    private_umask()
     try:
         return cli.main(args=argv, prog_name="seamscope", standalone_mode=False)
     except click.exceptions.Abort:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.private import create_private
 from seamscope.tracer.store import Store, StoreLocked, short_lock
 
 _log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _pid_alive(pid: int) -> bool:
 def write_private(path: Path, data: bytes) -> None:
     """Writes path atomically (a new 0600 file, then a rename), whatever the umask."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

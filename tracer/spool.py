@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc
 
+from seamscope.tracer.private import create_private, private_dir, private_wal
 from seamscope.tracer.store import Store
 
 _log = logging.getLogger(__name__)
@@ -47,15 +48,20 @@ def write_spool(db_path: Path, table: pa.Table, batch_key: str, *, dropped: int 
     dropped: spans the writer lost, added to ``dropped_spans`` when the file is drained.
     """
     folder = spool_dir(db_path)
-    folder.mkdir(exist_ok=True)
+    private_dir(folder)
     target = folder / _file_name(batch_key)
     tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     meta = {_KEY_META: batch_key.encode()}
     if dropped:
         meta[_DROPPED_META] = str(dropped).encode()
     schema = table.schema.with_metadata(meta)
+    fd = create_private(tmp)
     try:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        with (
+            os.fdopen(fd, "wb") as out,
+            pa.PythonFile(out, mode="w") as sink,
+            pa.ipc.new_file(sink, schema) as writer,
+        ):
             writer.write_table(table.replace_schema_metadata(schema.metadata))
         os.replace(tmp, target)
     except BaseException:
@@ -171,6 +177,7 @@ def record_dropped(store: Store, count: int) -> int:
     the loss is visible (``select value from seamscope_meta where key = 'dropped_spans'``).
     """
     con = store.con
+    private_wal(store.path)
     con.execute("BEGIN")
     try:
         row = con.execute(

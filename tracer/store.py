@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.keys import KEY_COLUMNS, add_keys
+from seamscope.tracer.private import FILE_MODE, private_wal
 from seamscope.tracer.schema import DDL, INPUT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "seamscope.duckdb"
@@ -98,6 +101,25 @@ def _translate(exc: duckdb.Error, path: Path) -> StoreError:
     return StoreError(f"{path}: {text.splitlines()[0]}")
 
 
+def create_private_store(path: Path) -> None:
+    """A new, empty DuckDB file at path, 0600: made in a 0700 folder beside it (nobody else
+    can open it there), then linked into place. A store someone made meanwhile is kept."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        made = folder / path.name
+        duckdb.connect(str(made)).close()
+        os.chmod(made, FILE_MODE)
+        try:
+            os.link(made, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(made, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def connect(
     path: Path,
     *,
@@ -112,6 +134,13 @@ def connect(
             raise StoreMissing(f"{path}: no store here (set {ENV_DB} or pass --db)")
     elif path.parent and not path.parent.exists():
         raise StoreMissing(f"{path}: the folder {path.parent} does not exist")
+    elif not os.path.lexists(path):
+        try:
+            create_private_store(path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the store ({exc.strerror or exc})") from None
+        except duckdb.Error as exc:
+            raise _translate(exc, path) from None
     cfg: dict[str, str | bool | int] = dict(config or {})
     if hardened:
         cfg.update(HARDENED_CONFIG)
@@ -211,6 +240,7 @@ class Store:
         path = path or default_db_path()
         con = connect(path, config=config, create=create)
         try:
+            private_wal(path)
             ensure_schema(con, path)
         except BaseException:
             con.close()
@@ -234,6 +264,7 @@ class Store:
         """
         table = input_table(table)
         con = self.con
+        private_wal(self.path)
         con.execute("BEGIN")
         try:
             # One statement numbers the batch and claims its key (fewer round trips per batch);

@@ -10,6 +10,7 @@ publishes itself as the store's owner and starts and stops the parts in order. E
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import OwnerInfo, publish, withdraw
+from seamscope.tracer.private import open_private
 from seamscope.tracer.receiver.decode import Decoders, default_decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
@@ -142,7 +144,8 @@ class Receiver:
         try:
             if self.tee_path is not None:
                 try:
-                    self._tee = open(self.tee_path, "a", encoding="utf-8")  # noqa: SIM115
+                    fd = open_private(self.tee_path, os.O_WRONLY | os.O_APPEND)
+                    self._tee = open(fd, "a", encoding="utf-8")  # noqa: SIM115
                 except OSError as exc:
                     raise SeamscopeError(
                         f"{self.tee_path}: cannot write the tee file ({exc.strerror or exc})"

@@ -1,0 +1,97 @@
+"""Files seamscope creates are the user's alone (0600, folders 0700), even under umask 000:
+the store and its WAL, the owner file and the tee of a real `seamscope collect`, the spool of a
+real traced service, and a store a traced service makes itself."""
+
+from __future__ import annotations
+
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
+from seamscope.tracer.owner import owner_file
+from seamscope.tracer.spool import spool_dir
+from tests.e2e.services.harness import (
+    SERVICES,
+    drain_leftover_spool,
+    instrumented,
+    query,
+    service_env,
+)
+from tests.e2e.test_collect import SEAMSCOPE, Collector
+from tests.otlp_sample import sample_request
+
+pytestmark = pytest.mark.e2e
+
+# argv prefix: what follows runs with umask 000, so only the modes seamscope asks for count.
+OPEN_UMASK = ["sh", "-c", 'umask 000 && exec "$0" "$@"']
+
+
+def mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+def _service(db_path: Path, spans: int) -> None:
+    done = subprocess.run(
+        [*OPEN_UMASK, *instrumented("span_producer.py", "private", str(spans), "1000")],
+        env=service_env(db_path, "private"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_collect_makes_its_files_private(tmp_path: Path) -> None:
+    db = tmp_path / "open" / "seamscope.duckdb"
+    db.parent.mkdir()
+    tee = tmp_path / "open" / "tee.jsonl"
+    port = free_port()
+    log = tmp_path / "collect.log"
+    argv = [*SEAMSCOPE, "collect", "--db", str(db), "--port", str(port), "--tee", str(tee)]
+    proc = ManagedProcess("collect", [*OPEN_UMASK, *argv], log_path=log).start()
+    c = Collector(proc, port, log)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", process=proc.popen, timeout_s=30)
+        body = sample_request(5, services=1).SerializeToString()
+        assert c.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        wal = db.with_name(db.name + ".wal")
+        modes = {p.name: mode(p) for p in (db, wal, owner_file(db), tee)}
+        assert modes == dict.fromkeys(modes, "0o600")
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        proc.stop()
+    assert mode(db) == "0o600"
+    assert query(db, "select count(*) from spans") == [(5,)]
+
+
+def test_a_traced_service_spools_and_stores_privately(db_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), "600"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().startswith("locked")
+        _service(db_path, 30)
+        folder = spool_dir(db_path)
+        files = [p for p in folder.iterdir() if p.is_file()]
+        assert files
+        assert mode(folder) == "0o700"
+        assert {mode(p) for p in files} == {"0o600"}
+    finally:
+        holder.kill()
+        holder.wait()
+    assert drain_leftover_spool(db_path) == 30
+
+
+def test_a_traced_service_makes_a_private_store(tmp_path: Path) -> None:
+    db = tmp_path / "new.duckdb"
+    _service(db, 10)
+    assert mode(db) == "0o600"
+    assert query(db, "select count(*) from spans") == [(10,)]

@@ -1,0 +1,80 @@
+"""Private files made in a process whose umask is not seamscope's to set (a traced service):
+the store, its WAL after every checkpoint, the spool."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from seamscope.tracer.private import private_dir, wal_path
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.spool import record_dropped, spool_dir, write_spool
+from seamscope.tracer.store import Store
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _table(seed: int) -> pa.Table:
+    builder = SpanBatchBuilder()
+    builder.add(
+        trace_id=f"{seed:032x}",
+        span_id=f"{seed + 1:016x}",
+        parent_span_id=None,
+        name="n",
+        kind="SERVER",
+        start_ns=1,
+        end_ns=2,
+        status_code="UNSET",
+        status_message=None,
+        attributes={},
+        resource={"service.name": "s"},
+        scope_name=None,
+    )
+    return builder.build()
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_the_store_and_every_wal_are_private(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with Store.open(db) as store:
+        assert _mode(db) == 0o600
+        for i in range(3):
+            store.append(_table(i), batch_key=f"b{i}", source="test")
+            assert _mode(wal_path(db)) == 0o600
+            store.con.execute("CHECKPOINT")  # removes the WAL: the next write makes another
+            assert not wal_path(db).exists()
+        record_dropped(store, 2)
+        assert _mode(wal_path(db)) == 0o600
+    with Store.open(db) as store:
+        assert store.con.execute("select count(*) from spans").fetchall() == [(3,)]
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_spool_files_and_folder_are_private(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    path = write_spool(db, _table(1), "k")
+    assert (_mode(spool_dir(db)), _mode(path)) == (0o700, 0o600)
+
+
+def test_a_folder_of_ours_that_others_can_enter_is_narrowed(tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    folder.chmod(0o755)
+    private_dir(folder)
+    assert _mode(folder) == 0o700

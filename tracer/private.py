@@ -1,0 +1,64 @@
+"""Files seamscope creates are the user's alone: 0600 files and 0700 folders, whatever the
+umask. The store, its WAL, the spool and the owner file hold spans and a secret.
+
+The exporter runs inside someone else's service, so the process umask is not ours to change
+there; these helpers give every file its mode at creation instead (never a chmod after the
+fact, which leaves a moment when another user can open it).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def private_umask() -> None:
+    """Adds 077 to this process's umask: for seamscope's own processes (the CLI), so that
+    whatever they and DuckDB create is private too (a WAL remade after each checkpoint, the
+    spill folder, exports)."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY) -> int:
+    """A file descriptor of a file created 0600 (or an existing one: mode untouched)."""
+    return os.open(path, flags | os.O_CREAT | _NOFOLLOW, FILE_MODE)
+
+
+def create_private(path: Path) -> int:
+    """A file descriptor of a new file, 0600; FileExistsError when path exists."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, FILE_MODE)
+
+
+def private_dir(path: Path) -> None:
+    """Makes the folder 0700, or takes from one of ours what others may do in it."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+        return
+    except FileExistsError:
+        pass
+    st = path.lstat()
+    if (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+    ):
+        os.chmod(path, stat.S_IMODE(st.st_mode) & DIR_MODE)  # never adds a permission
+
+
+def wal_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".wal")
+
+
+def private_wal(db_path: Path) -> None:
+    """Before a write: DuckDB makes its WAL (removed at every checkpoint) with the umask's
+    mode, but writes to one that is already there, so an empty 0600 one is made first. Only
+    while holding the store read-write (DuckDB removes an empty WAL when it opens a store)."""
+    try:
+        os.close(create_private(wal_path(db_path)))
+    except OSError:
+        pass  # there already (DuckDB's, or ours), or the folder refuses: DuckDB will say
