@@ -25,7 +25,9 @@ from seamscope.classifiers.catalog import CATALOG_VERSION
 from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
     BY_KEYS,
+    MISSING_KEYS,
     SPAN_COLUMNS,
+    STORED_KEYS,
     JoinKeys,
     classified_sql,
     facts_sql,
@@ -456,10 +458,19 @@ class _Merge:
     def derive_facts(self) -> None:
         """_cls_s: the spans that can matter; _cls_inv: Lambda invocations; _cls_fnew: their
         facts."""
-        spans, keys = self.spans_kind, self.keys.spans
+        keys = self.keys
+        if keys is BY_KEYS and not self.scalar(
+            f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {MISSING_KEYS} LIMIT 1)"
+        ):
+            keys = STORED_KEYS
+        spans = self.spans_kind
         self.x(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
         self.x("CREATE OR REPLACE TEMP TABLE _cls_inv AS " + invocations_sql("_cls_src", keys))
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_fnew AS " + facts_sql("_cls_s", "_cls_inv"))
+        # The span's own ids are not needed past here (its keys are), the trace's are.
+        self.x(
+            "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
+            f"FROM ({facts_sql('_cls_s', '_cls_inv')})"
+        )
 
     def replace_stored_facts(self) -> None:
         """_cls_delta: the facts to add (sign 1) and take away (sign -1); classifier_spans
@@ -706,7 +717,7 @@ class _Merge:
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
-            WHERE c.fkind IN {_CALL_KINDS} AND c.parent_span_id IS NULL AND c.inst IS NOT NULL
+            WHERE c.fkind IN {_CALL_KINDS} AND c.pk IS NULL AND c.inst IS NOT NULL
               AND (c.tk, coalesce(c.svc, '')) NOT IN (
                   SELECT (tk, coalesce(svc, '')) FROM _cls_fnew
                   WHERE fkind IN {HANDLED_KINDS})""")

@@ -73,10 +73,12 @@ KEYS = """
 
 
 class JoinKeys(NamedTuple):
-    """The join keys of a span (tk, sk, pk) and of its trace alone (tk), as SQL over spans."""
+    """The join keys of a span (tk, sk, pk), of its trace alone (tk), and what makes it a root,
+    as SQL over spans."""
 
     spans: str
     trace: str
+    root: str = "parent_span_id IS NULL"
 
 
 BY_KEYS = JoinKeys(KEYS, "coalesce(trace_key, hash(trace_id))")
@@ -84,6 +86,14 @@ BY_IDS = JoinKeys(
     """hash(trace_id) AS tk, hash(trace_id, span_id) AS sk,
     CASE WHEN parent_span_id IS NOT NULL THEN hash(trace_id, parent_span_id) END AS pk""",
     "hash(trace_id)",
+)
+# BY_KEYS where no span read lacks a key (MISSING_KEYS finds none: ids from intake always have
+# them): the stored keys alone, so that the scans of the facts read no hex id but the trace's.
+STORED_KEYS = JoinKeys(
+    "trace_key AS tk, span_key AS sk, parent_key AS pk", "trace_key", "parent_key IS NULL"
+)
+MISSING_KEYS = (
+    "trace_key IS NULL OR span_key IS NULL OR (parent_key IS NULL AND parent_span_id IS NOT NULL)"
 )
 KINESIS_PUT_OPS = ("PutRecord", "PutRecords")
 # The reads of a Kinesis consumer: GetRecords names only a shard iterator, GetShardIterator
@@ -96,13 +106,13 @@ _AWS_SPAN = (
 )
 
 
-def classified_sql(source: str, keys: str = KEYS) -> str:
+def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
     read."""
     return f"""
     SELECT
-        trace_id, span_id, parent_span_id, {keys}, kind, name, batch_id,
+        trace_id, span_id, parent_span_id, {keys.spans}, kind, name, batch_id,
         service_name AS svc, service_namespace AS ns, service_role AS role,
         service_instance AS inst, start_time, duration_ns,
         (status_code = 'ERROR' OR coalesce(http_status_code, 0) >= 500) AS err,
@@ -144,7 +154,7 @@ def classified_sql(source: str, keys: str = KEYS) -> str:
         server_port AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
     FROM {source}
-    WHERE {_AWS_SPAN} OR kind = 'SERVER' OR parent_span_id IS NULL
+    WHERE {_AWS_SPAN} OR kind = 'SERVER' OR {keys.root}
        OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL)
 """
 
@@ -331,7 +341,7 @@ _FUNCTION_ARN = (
 )
 
 
-def invocations_sql(source: str, keys: str = KEYS) -> str:
+def invocations_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The invocation spans of Lambda functions that are not HTTP requests (SQS, stream and
     event triggers), with the function's name, from `source` (a relation with SPAN_COLUMNS).
 
@@ -340,7 +350,7 @@ def invocations_sql(source: str, keys: str = KEYS) -> str:
     """
     present = " OR ".join(f"{_json('attributes', k)} IS NOT NULL" for k in _INVOCATION_KEYS)
     return f"""
-SELECT trace_id, span_id, parent_span_id, {keys}, batch_id, service_name AS svc,
+SELECT trace_id, span_id, parent_span_id, {keys.spans}, batch_id, service_name AS svc,
        service_namespace AS ns, service_role AS role, service_instance AS inst, start_time,
        duration_ns, status_code = 'ERROR' AS err, links,
        coalesce(nullif(regexp_extract({_FUNCTION_ARN}, ':function:([^:]+)', 1), ''),
@@ -360,7 +370,7 @@ def facts_sql(spans: str, invocations: str) -> str:
 WITH callees AS (
     SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route
-    FROM {spans} WHERE cat = 'server' AND parent_span_id IS NOT NULL
+    FROM {spans} WHERE cat = 'server' AND pk IS NOT NULL
     GROUP BY ALL
 ),
 http AS (
@@ -435,5 +445,5 @@ def roots_sql(spans: str) -> str:
     return f"""
 SELECT trace_id, span_id, tk, svc, ns, inst, name, start_time
 FROM {spans}
-WHERE parent_span_id IS NULL AND kind NOT IN ('SERVER', 'CONSUMER')
+WHERE pk IS NULL AND kind NOT IN ('SERVER', 'CONSUMER')
 """

@@ -117,6 +117,19 @@ def test_key_joins_equal_id_joins(tmp_path: Path, cuts: int) -> None:
     assert {"t", "1", "2"} <= labelled
 
 
+@pytest.mark.parametrize("cuts", [1, 5])
+def test_stored_keys_alone_equal_id_joins(tmp_path: Path, cuts: int) -> None:
+    """Where every span has its keys, the facts join on the stored keys alone (STORED_KEYS)."""
+    spans = _fleet(by_instance=True).in_end_order()
+    spans = [*spans, *_respelled(spans, lambda t: "3" + t[1:], lambda i: "4" + i[1:])]
+    by_ids = _classified(tmp_path / "ids.duckdb", spans, cuts, BY_IDS)
+    by_keys = _classified(tmp_path / "keys.duckdb", spans, cuts, BY_KEYS)
+    for table in [*_TABLES, "facts"]:
+        assert by_keys[table] == by_ids[table], table
+    assert by_keys["keyless"][0] == (0, 0, 0)
+    assert {row[9] for row in by_keys["edges"]} >= {"P101", "P102", "P202"}
+
+
 def _labels_from_facts(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     """span_labels as the per-span state with hex ids gave it: every fact of every span, by the
     span's own ids, on its group's edges."""
