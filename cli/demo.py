@@ -25,6 +25,7 @@ from seamscope.demo.run import (
 )
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.store import refuse_special
 
 
 def _say(line: str) -> None:
@@ -124,6 +125,8 @@ def demo(
     require_demo_dependencies()
     if port:
         ensure_port_free(port, "the demo's receiver")
+    if db is not None:
+        refuse_special(db)
     if db is not None and not db.parent.resolve().is_dir():
         raise SeamscopeError(f"{db}: the folder {db.parent} does not exist")
     if db is not None and open_reader(db).owner is not None:

@@ -14,7 +14,7 @@ import click
 from seamscope.classifiers.engine import classifier_hook
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.store import default_db_path
+from seamscope.tracer.store import default_db_path, refuse_special
 from seamscope.tui.data import OwnerSource, SourceGone
 
 
@@ -179,6 +179,7 @@ def tui(
         db = Path(tmp.name) / "seamscope.duckdb"
         _ingest_files(list(files), db)
     path = db or default_db_path()
+    refuse_special(path)  # here, not on the TUI's error screen
 
     if collect:
         source: DataSource = _collector_source(path, host, port, landscape)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -120,6 +121,27 @@ def create_private_store(path: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def refuse_special(path: Path) -> None:
+    """A store is a regular file: anything else is refused before it is opened (opening a
+    named pipe would wait for a writer forever, a device could be read without end)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # missing (a new store) or unreachable: connecting says which
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise NotAStore(f"{path}: {kind}, not a store (a store is a regular file)")
+
+
 def connect(
     path: Path,
     *,
@@ -129,6 +151,7 @@ def connect(
     config: dict[str, str | bool | int] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Opens the file; raises StoreError subclasses with one-line messages."""
+    refuse_special(path)
     if not create or read_only:
         if not path.exists():
             raise StoreMissing(f"{path}: no store here (set {ENV_DB} or pass --db)")
