@@ -22,6 +22,7 @@ from seamscope.classifiers.render import (
 from seamscope.classifiers.results import FINDINGS, Finding, Verdict
 from seamscope.cli.edges import load, store_options
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.terminal import safe
 
 DEFAULT_BASELINE = "seamscope-baseline.json"
 _KEY = ("rule_id", "from", "to", "mechanism")
@@ -104,7 +105,7 @@ def check(
     elif fmt == "junit":
         click.echo(findings_junit(new, known, failing), nl=False)
     else:
-        click.echo(findings_text(new, known, gone, unresolved))
+        click.echo(safe(findings_text(new, known, gone, unresolved), lines=True))
     if gone and fmt != "text":
         click.echo(
             f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",

@@ -11,6 +11,7 @@ import click
 from seamscope.classifiers.landscape import LandscapeError
 from seamscope.classifiers.report import drift as compare
 from seamscope.cli.edges import load, store_options
+from seamscope.tracer.terminal import safe
 
 
 @click.command()
@@ -40,9 +41,9 @@ def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
         click.echo(f"Declared but never seen: {len(missing)}")
         for m in missing:
             mech = f" [{m['mechanism']}]" if m["mechanism"] else ""
-            click.echo(f"  {landscape.path}:{m['line']}: {m['from']} -> {m['to']}{mech}")
+            click.echo(safe(f"  {landscape.path}:{m['line']}: {m['from']} -> {m['to']}{mech}"))
         click.echo(f"Seen but never declared: {len(undeclared)}")
         for u in undeclared:
-            click.echo(f"  {u.source} -> {u.target} [{u.edge.mechanism}, {u.edge.rule_id}]")
+            click.echo(safe(f"  {u.source} -> {u.target} [{u.edge.mechanism}, {u.edge.rule_id}]"))
     if missing or undeclared:
         sys.exit(1)

@@ -14,6 +14,7 @@ from seamscope.classifiers.landscape import Landscape, resolve_landscape
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.report import read_classification
 from seamscope.tracer.store import default_db_path
+from seamscope.tracer.terminal import safe
 
 LEVELS = ("system", "component", "external")
 
@@ -88,12 +89,12 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
     for e in rows:
         # Text, not str: names come from the spans and rich would read them as markup.
         table.add_row(
-            Text(snapshot.name(e.from_node)),
-            Text(snapshot.name(e.to_node)),
-            Text(e.mechanism),
-            e.direction,
-            e.level,
-            e.rule_id,
+            Text(safe(snapshot.name(e.from_node))),
+            Text(safe(snapshot.name(e.to_node))),
+            Text(safe(e.mechanism)),
+            Text(safe(e.direction)),
+            Text(safe(e.level)),
+            Text(safe(e.rule_id)),
             Text(f"{e.verdict.glyph} {e.verdict.value}", style=e.verdict.style),
             str(e.span_count),
             str(e.error_count),

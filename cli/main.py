@@ -7,14 +7,16 @@ Textual and `seamscope --help` stays fast.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 import click
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.private import private_umask
+from seamscope.tracer.terminal import safe
 
 
 def _collect() -> click.Command:
@@ -144,6 +146,17 @@ def cli() -> None:
     """seamscope: how your systems really integrate, from their OpenTelemetry spans."""
 
 
+class _EscapingStderr(io.TextIOBase):
+    """stderr with control characters escaped (lines kept), for messages that echo input."""
+
+    def write(self, text: str) -> int:
+        sys.stderr.write(safe(text, lines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user errors print one line and exit 2, never a traceback."""
     private_umask()
@@ -153,10 +166,11 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        # It may echo what was typed (an option, a path).
+        exc.show(file=cast(IO[Any], _EscapingStderr()))
         sys.exit(exc.exit_code)
     except SeamscopeError as exc:
-        click.echo(f"seamscope: {exc}", err=True)
+        click.echo(f"seamscope: {safe(str(exc))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

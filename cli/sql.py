@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
+from seamscope.tracer.terminal import safe
 from seamscope.tracer.usersql import SQL_TIMEOUT_S, cell_text, write_csv
 
 
@@ -20,10 +21,11 @@ def _print_table(table: pa.Table) -> None:
 
     view = Table(show_lines=False)
     for name in table.column_names:
-        view.add_column(name, overflow="fold")
+        view.add_column(Text(safe(name)), overflow="fold")
     for row in table.to_pylist():
-        # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x").
-        view.add_row(*(Text(cell_text(row[name])) for name in table.column_names))
+        # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x");
+        # control characters escaped: a span name must not drive the terminal.
+        view.add_row(*(Text(safe(cell_text(row[name]), lines=True)) for name in table.column_names))
     console = Console()
     console.print(view)
     console.print(f"{table.num_rows:,} rows", style="dim")
@@ -59,7 +61,7 @@ def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_jso
     if as_json:
         sys.stdout.write(table_to_json(table, truncated=cut).decode() + "\n")
     elif as_csv:
-        write_csv(table, sys.stdout)
+        write_csv(table, sys.stdout, escape=True)
     else:
         _print_table(table)
     if cut:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.terminal import safe
 
 SQL_TIMEOUT_S = 30.0
 SQL_ROW_LIMIT = 100_000
@@ -229,12 +230,18 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def write_csv(table: pa.Table, out: Any) -> None:
-    """A query result as CSV (a header row, then one row per result row) into a text stream."""
+def write_csv(table: pa.Table, out: Any, *, escape: bool = False) -> None:
+    """A query result as CSV (a header row, then one row per result row) into a text stream;
+    escape: control characters escaped (newlines and tabs kept), for a person's terminal."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.column_names)
+    if not escape:
+        writer.writerow(table.column_names)
+        for row in table.to_pylist():
+            writer.writerow([cell_text(row[name]) for name in table.column_names])
+        return
+    writer.writerow([safe(name, lines=True) for name in table.column_names])
     for row in table.to_pylist():
-        writer.writerow([cell_text(row[name]) for name in table.column_names])
+        writer.writerow([safe(cell_text(row[name]), lines=True) for name in table.column_names])
 
 
 def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:

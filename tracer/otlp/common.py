@@ -9,11 +9,11 @@ OtlpError.
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass, field
 
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.terminal import safe
 
 MAX_DEPTH = 16
 """How deeply array/kvlist attribute values may nest before the span is rejected."""
@@ -24,12 +24,10 @@ MAX_VALUE_CHARS = 1_000_000
 MAX_NS = 2**63 - 1
 """The latest time a span may carry (int64 nanoseconds)."""
 
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-
 
 def one_line(text: str) -> str:
     """text with control characters and lone surrogates escaped: messages stay one line."""
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return safe(text)
 
 
 class OtlpError(SeamscopeError):

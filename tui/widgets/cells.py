@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from seamscope.classifiers.results import Verdict
+from seamscope.tracer.terminal import has_control, safe
 
 
 def verdict_text(verdict: Verdict, text: str | None = None) -> Text:
@@ -44,8 +45,13 @@ def short_node(node_id: str) -> str:
 
 
 def plain(cell: str | Text) -> Text:
-    """A table cell that is never read as markup."""
-    return cell if isinstance(cell, Text) else Text(cell)
+    """A table cell that is never read as markup, its control characters escaped (a span's
+    name must not drive the terminal)."""
+    if not isinstance(cell, Text):
+        return Text(safe(cell))
+    if has_control(cell.plain):
+        return Text(safe(cell.plain), style=cell.style, justify=cell.justify)
+    return cell
 
 
 def num(text: str, style: str = "") -> Text:

@@ -1,0 +1,86 @@
+"""Span names that would drive a terminal (clear the screen, set its title, plant a hyperlink,
+a C1 CSI, Rich markup) come out of `seamscope sql` escaped, in a table and in --csv, and so do
+error messages that echo what was typed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+
+from seamscope.tracer.rows import SpanBatchBuilder
+from seamscope.tracer.store import Store
+from seamscope.tracer.terminal import safe
+from seamscope.tui.widgets.cells import plain
+from tests.e2e.test_collect import SEAMSCOPE
+
+pytestmark = pytest.mark.e2e
+
+NAMES = [
+    "GET /a\x1b[2J\x1b[H",  # clear the screen
+    "GET /b\x1b]0;owned title\x07",  # OSC 0: the window title
+    "GET /c\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\",  # OSC 8: a hyperlink
+    "GET /d\x9b31m",  # a C1 CSI
+    "GET /e[bold red]markup[/]\u202etxt.exe",  # Rich markup, a bidirectional override
+]
+CONTROLS = [b"\x1b", b"\x07", "\x9b".encode(), "\u202e".encode()]
+
+
+def _store(db: Path) -> None:
+    builder = SpanBatchBuilder()
+    for i, name in enumerate(NAMES):
+        builder.add(
+            trace_id=f"{i + 1:032x}",
+            span_id=f"{i + 1:016x}",
+            parent_span_id=None,
+            name=name,
+            kind="SERVER",
+            start_ns=1,
+            end_ns=2,
+            status_code="UNSET",
+            status_message=None,
+            attributes={},
+            resource={"service.name": "svc"},
+            scope_name=None,
+        )
+    with Store.open(db) as store:
+        store.append(builder.build(), batch_key="names", source="test")
+
+
+def _sql(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*SEAMSCOPE, "sql", *args], capture_output=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.mark.parametrize("mode", [[], ["--csv"]], ids=["table", "csv"])
+def test_sql_prints_span_names_escaped(db_path: Path, mode: list[str]) -> None:
+    _store(db_path)
+    done = _sql("select name from spans order by name", "--db", str(db_path), *mode)
+    assert done.returncode == 0, done.stderr
+    assert [c for c in CONTROLS if c in done.stdout] == []
+    out = done.stdout.decode()
+    for escaped in ("\\u001b[2J", "\\u001b]0;owned title\\u0007", "\\u009b31m", "\\u202e"):
+        assert escaped in out
+    assert "[bold red]markup[/]" in out  # shown as typed, not read as markup
+
+
+def test_error_messages_echo_input_escaped(tmp_path: Path) -> None:
+    done = _sql("select 1", "--db", str(tmp_path / "x\x1b]0;owned\x07.duckdb"))
+    assert done.returncode == 2
+    assert [c for c in CONTROLS if c in done.stderr] == []
+    assert b"x\\u001b]0;owned\\u0007.duckdb" in done.stderr
+    done = _sql("--\x1b[2J")
+    assert done.returncode == 2
+    assert b"\x1b" not in done.stderr
+
+
+def test_tui_cells_are_escaped() -> None:
+    assert plain(NAMES[1]).plain == safe(NAMES[1]) == "GET /b\\u001b]0;owned title\\u0007"
+    styled = plain(Text(NAMES[3], style="bold"))
+    assert (styled.plain, styled.style) == ("GET /d\\u009b31m", "bold")
+    assert plain(NAMES[4]).plain.startswith("GET /e[bold red]markup[/]")
+    assert safe("a\nb\tc", lines=True) == "a\nb\tc"
+    assert safe("a\nb") == "a\\u000ab"
