@@ -97,11 +97,16 @@ def test_p102_fires(classified: ClassifyFn) -> None:
     f.http(BFF, "http://127.0.0.1:5001/orders/42", server=ORDERS, route="/orders/<oid>")
     f.http(BILLING, "http://127.0.0.1:5001/orders/43", server=ORDERS, route="/orders/<oid>")
     c = classified(f)
-    assert c.rule("webapp-bff", "orders-api") == "P102"
+    bff = c.edge("webapp-bff", "orders-api")
+    assert (bff["rule_id"], bff["reason"]) == (
+        "P102",
+        "the BFF shortlist/webapp-bff aggregates the REST API of orders/orders-api",
+    )
     edge = c.edge("billing-api", "orders-api")
     assert edge["rule_id"] == "P102"
     assert edge["level"] == "system"
     assert edge["operations"] == ["GET /orders/<oid>"]
+    assert edge["reason"] == "backend billing/billing-api calls orders/orders-api's REST API"
 
 
 def test_p102_near_miss(classified: ClassifyFn) -> None:
@@ -380,6 +385,25 @@ def test_a202_fires(classified: ClassifyFn) -> None:
     assert edge["reason"] == "SNS carries events from system orders to system billing"
 
 
+def test_queues_between_components_of_unknown_systems(classified: ClassifyFn) -> None:
+    # A service without service.namespace and not in the landscape file has system "?": the
+    # labels follow the systems as far as they are known, and the reason shows the "?".
+    f = Fleet()
+    sender, consumer = Service("sender", None, "backend"), Service("consumer", None, "worker")
+    f.send(sender, "q1")
+    f.receive(consumer, "q1")
+    f.send(ORDERS, "q2")
+    f.receive(consumer, "q2")
+    c = classified(f)
+    edge = c.edge("sender", "consumer")
+    assert (edge["rule_id"], edge["reason"]) == ("P402", "SQS between components of system ?")
+    edge = c.edge("orders-api", "consumer")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "A202",
+        "SQS carries events from system orders to system ?",
+    )
+
+
 def test_a202_near_miss(classified: ClassifyFn) -> None:
     f = Fleet()
     f.publish(ORDERS, "order-events")
@@ -646,6 +670,16 @@ def test_rule_for_gives_every_edge_a_rule() -> None:
     # A store labelled by another catalog version: a bare record under the id it names.
     other = rule_for("Z999", "anti-pattern")
     assert (other.id, other.name, other.verdict) == ("Z999", "Z999", "anti-pattern")
+
+
+def test_a_table_nobody_owns_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "GetItem", "Mystery")
+    edge = classified(f).edge("orders-api", "dynamodb:table/Mystery")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "owner of Mystery unknown: declare it under [owners]",
+    )
 
 
 def test_s3_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
