@@ -301,7 +301,9 @@ def test_a301_fires(classified: ClassifyFn) -> None:
     f.dynamodb(BILLING, "Query", "Orders")
     edge = classified(f).edge("billing-api", "dynamodb:table/Orders")
     assert (edge["rule_id"], edge["level"]) == ("A301", "system")
-    assert "owned by system orders" in edge["reason"]
+    assert edge["reason"] == (
+        "billing/billing-api (system billing) hits table Orders, owned by system orders"
+    )
 
 
 def test_a301_near_miss(classified: ClassifyFn) -> None:
