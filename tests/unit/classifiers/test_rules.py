@@ -344,6 +344,9 @@ def test_a302_fires(classified: ClassifyFn) -> None:
     f.stream_read(SEARCH, "Inventory")
     edge = classified(f).edge("dynamodb:table/Inventory", "search-sync")
     assert (edge["rule_id"], edge["level"]) == ("A302", "system")
+    assert edge["reason"] == (
+        "search/search-sync (system search) reads the stream of a table owned by system inventory"
+    )
 
 
 def test_a302_near_miss(classified: ClassifyFn) -> None:
