@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from seamscope.classifiers.catalog import RULES, RULES_BY_ID, UNCLASSIFIED_RULE, rule_for
+from seamscope.classifiers.catalog import (
+    RULES,
+    RULES_BY_ID,
+    UNCLASSIFIED_RULE,
+    Label,
+    evaluate,
+    rule_for,
+)
+from seamscope.classifiers.model import EdgeFacts, Handling
+from seamscope.classifiers.results import Node, Verdict
 from tests.unit.classifiers.conftest import ClassifyFn
 from tests.unit.classifiers.fleet import Fleet, Service
 
@@ -684,6 +695,29 @@ def test_a_table_nobody_owns_is_unclassified_and_says_why(classified: ClassifyFn
     assert (edge["rule_id"], edge["reason"]) == (
         "unclassified",
         "owner of Mystery unknown: declare it under [owners]",
+    )
+
+
+def _component(name: str, system: str) -> Node:
+    return Node(f"component:{system}/{name}", "component", name, system, role="backend")
+
+
+def test_the_catalog_names_no_system_it_does_not_know() -> None:
+    # The classifier marks such edges unresolved today (the spans name no sender or consumer);
+    # given the facts alone, the catalog still labels only what they support.
+    queue = Node("sqs:queue/q", "resource", "q", None)
+    read = EdgeFacts(queue, _component("billing-api", "billing"), "sqs", "listen", "system")
+    read = replace(read, via="sqs:queue/q")
+    assert evaluate(read) == Label(
+        "unclassified",
+        Verdict.UNCLASSIFIED,
+        "owner of sqs:queue/q unknown: declare it under [owners]",
+    )
+    bus = Node("events:bus/default", "resource", "default", None)
+    put = EdgeFacts(_component("orders-api", "orders"), bus, "eventbridge", "listen", "system")
+    put = replace(put, handling=Handling(observed=True), source_is_leader=False)
+    assert evaluate(put) == Label(
+        "unclassified", Verdict.UNCLASSIFIED, "no consumer of these events was seen"
     )
 
 
