@@ -55,37 +55,44 @@ class Target:
 
 RULES = "tests/unit/classifiers/test_rules.py"
 CLI = "tests/e2e/test_classify_cli.py::test_"
+REDACT = "tests/unit/tracer/test_redact.py"
+ROWS = "tests/unit/tracer/test_rows.py"
 SECRETS = "tests/resilience/test_secrets.py"
 # Tests run in the order given, the quickest to fail first (pytest -x stops at the first).
 TARGETS = (
     Target(
-        "redaction (attributes, URLs)",
-        "tracer/redact.py",
-        ("tests/unit/tracer/test_redact.py", "tests/unit/tracer/test_rows.py", SECRETS),
-        functions=(
-            "may_hold_secret",
-            "json_may_hold_secret",
-            "_suspicious_equals",
-            "is_secret_key",
-            "redact_text",
-            "redact_value",
-            "redact_attributes",
-            "scrub_statement",
-            "scrub_graphql",
-            "scrub_variables",
-            "_scrub_quoted",
-            "_closing",
+        "landscape fingerprint",
+        "classifiers/landscape.py",
+        (
+            "tests/unit/classifiers/test_incremental.py::"
+            "test_changing_one_landscape_section_alone_relabels",
+            "tests/unit/classifiers/test_incremental.py::test_declared_edges_alone_do_not_reclassify",
         ),
+        functions=("fingerprint",),
+    ),
+    Target(
+        "redaction (spans sent to an owner)",
+        "tracer/sdk_spans.py",
+        ("tests/unit/tracer/test_sdk_spans.py", SECRETS),
+        functions=("_attrs_need", "_span_needs", "_redacted", "redacted_spans"),
     ),
     Target(
         "redaction (OTLP JSON)",
         "tracer/otlp/encode.py",
         (
             "tests/unit/tracer/test_otlp.py::test_redact_json_request_replaces_secrets_and_nothing_else",
+            REDACT,
             SECRETS,
         ),
-        functions=("redact_json_request", "_redact_kvs"),
+        functions=("redact_json_request", "_redact_kvs", "_json_any", "_to_json_any"),
     ),
+    Target(
+        "redaction (span rows)",
+        "tracer/rows.py",
+        (ROWS, REDACT, SECRETS),
+        functions=("_records_json", "resource_values", "add"),
+    ),
+    Target("redaction (the rule)", "tracer/redact.py", (REDACT, ROWS, SECRETS)),
     Target(
         "baseline comparison",
         "cli/check.py",
@@ -99,16 +106,6 @@ TARGETS = (
             f"{CLI}user_mistakes_get_one_line_and_exit_2",
             f"{CLI}sarif_and_junit_are_well_formed",
         ),
-    ),
-    Target(
-        "landscape fingerprint",
-        "classifiers/landscape.py",
-        (
-            "tests/unit/classifiers/test_incremental.py::"
-            "test_changing_one_landscape_section_alone_relabels",
-            "tests/unit/classifiers/test_incremental.py::test_declared_edges_alone_do_not_reclassify",
-        ),
-        functions=("fingerprint",),
     ),
     Target(
         "rule catalog", "classifiers/catalog.py", (RULES, "tests/unit/classifiers/test_docs.py")
