@@ -713,6 +713,10 @@ def test_the_catalog_names_no_system_it_does_not_know() -> None:
         Verdict.UNCLASSIFIED,
         "owner of sqs:queue/q unknown: declare it under [owners]",
     )
+    owned = replace(read, owner="orders", owner_known=True)
+    assert evaluate(owned) == Label(
+        "A202", Verdict.ANTI_PATTERN, "SQS carries events from system orders to system billing"
+    )
     bus = Node("events:bus/default", "resource", "default", None)
     put = EdgeFacts(_component("orders-api", "orders"), bus, "eventbridge", "listen", "system")
     put = replace(put, handling=Handling(observed=True), source_is_leader=False)
