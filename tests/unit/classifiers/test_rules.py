@@ -94,6 +94,10 @@ def test_a102_fires(classified: ClassifyFn) -> None:
     )
     c = classified(f)
     assert c.rule("reporting-job", "webapp-bff") == "A102"
+    assert c.edge("reporting-job", "webapp-bff")["reason"] == (
+        "job reporting/reporting-job uses the webapp BFF's GraphQL (shortlist/webapp-bff), which "
+        "only webapps may use"
+    )
     assert c.edge("reporting-job", "webapp-bff")["verdict"] == "anti-pattern"
 
 
