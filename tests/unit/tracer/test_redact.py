@@ -144,3 +144,26 @@ def test_the_quick_test_never_misses_what_the_rule_would_change(attrs: dict[str,
     passes json_may_hold_secret: that must only happen when redaction changes nothing."""
     if redact_attributes(attrs) != attrs:
         assert any(scrubbed_key(k) for k in attrs) or json_may_hold_secret(to_json(attrs))
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"note": "jwt eyJhbGciOi.eyJzdWIiOi.c2ln"},
+        {"note": "Bearer pw-1-abc"},
+        {"note": "Basic dXNlcjpwYXNz"},
+        {"note": "key AKIAABCDEFGHIJKLMNOP"},
+        {"note": "key ASIAABCDEFGHIJKLMNOP"},
+        {"note": '{"password": "pw-2"}'},  # in the JSON text only as \"
+        {"note": "{'api_key': 'pw-3'}"},
+        {"k": {"api_key": "pw-4"}},
+        {"k": [{"api_key": "pw-5"}]},
+        {"note": "see https://u:pw-6@h.example/x"},
+        {"note": "login password=pw-7"},
+    ],
+)
+def test_the_quick_test_sees_each_kind_of_secret(attrs: dict[str, Any]) -> None:
+    """One example for each way in: the secret is found through this one check alone."""
+    assert not any(scrubbed_key(k) for k in attrs)
+    assert redact_attributes(attrs) != attrs
+    assert json_may_hold_secret(to_json(attrs))
