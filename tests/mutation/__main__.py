@@ -113,12 +113,53 @@ TARGETS = (
 )
 
 
+# Mutants that survive because they change nothing a user gets, each by its module and its
+# mutated line (whitespace aside); docs/testing.md says why each one is equivalent. They are
+# reported apart and do not fail the run; any other survivor does.
+EQUIVALENT: dict[str, frozenset[str]] = {
+    "classifiers/landscape.py": frozenset({
+        "return hashlib.sha256(json.dumps(data, sort_keys=False).encode()).hexdigest()[:16]",
+        "return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:15]",
+        "return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:17]",
+    }),
+    "classifiers/catalog.py": frozenset({
+        "@dataclass(frozen=False, slots=True)",
+        "@dataclass(frozen=True, slots=False)",
+        ").hexdigest()[:11]",
+        ").hexdigest()[:13]",
+        'return f"{edge.mechanism.upper()} between components of system {ends[1] or \'?\'}"',
+        "if ends and ends[2] and ends[-1] != ends[1]:",
+        "if ends and ends[2] and ends[0] != ends[2]:",
+    }),
+    "tracer/redact.py": frozenset({
+        "if len(_names) > 10_000:",
+        "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",
+        'or ("@" in text or "://" in text)',
+        "_EQUALS_REACH = 139",
+        "_EQUALS_REACH = 141",
+        'return f"{match.group(1)}{value[0]}{REDACTED}{value[-1]}"',
+    }),
+}  # fmt: skip
+
+
+def _mutated_line(diff: str) -> str:
+    """The line a mutant changed, whitespace removed (cosmic-ray writes `x[ 1]` for `x[1]`)."""
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
+    return re.sub(r"\s+", "", added[0]) if len(added) == 1 else ""
+
+
+def equivalent(module: str, diff: str) -> bool:
+    line = _mutated_line(diff)
+    return bool(line) and line in {re.sub(r"\s+", "", e) for e in EQUIVALENT.get(module, ())}
+
+
 @dataclass
 class Outcome:
     target: Target
     mutants: int = 0
     killed: int = 0
     survivors: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)  # survivors listed in EQUIVALENT
     seconds: float = 0.0
     pending: int = 0  # not run yet (a run that was stopped)
 
@@ -254,7 +295,11 @@ def outcome_of(target: Target, work: Path) -> Outcome:
             if result.test_outcome == TestOutcome.SURVIVED:
                 spec = item.mutations[0]
                 where = f"{target.module}:{spec.start_pos[0]} in {spec.definition_name}"
-                outcome.survivors.append(f"{where}, {spec.operator_name}\n{result.diff or ''}")
+                found = f"{where}, {spec.operator_name}\n{result.diff or ''}"
+                if equivalent(target.module, result.diff or ""):
+                    outcome.equivalent.append(found)
+                else:
+                    outcome.survivors.append(found)
             else:
                 outcome.killed += 1
         outcome.pending = db.num_work_items - db.num_results
@@ -269,8 +314,8 @@ def report(outcomes: list[Outcome]) -> str:
         f"survivors included, on a machine of {os.cpu_count()} cores shared with other test runs "
         f"(Python {sys.version.split()[0]}).",
         "",
-        "| target | module | tests | mutants | killed | survived | not run | time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | module | tests | mutants | killed | equivalent | survived | not run | time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         t = o.target
@@ -278,14 +323,17 @@ def report(outcomes: list[Outcome]) -> str:
         tests = ", ".join(f"`{name}`" for name in files)
         scope = f"`{t.module}`" + (f" ({', '.join(t.functions)})" if t.functions else "")
         lines.append(
-            f"| {t.name} | {scope} | {tests} | {o.mutants} | {o.killed} | {len(o.survivors)} "
-            f"| {o.pending} | {o.seconds:.0f} s |"
+            f"| {t.name} | {scope} | {tests} | {o.mutants} | {o.killed} | {len(o.equivalent)} "
+            f"| {len(o.survivors)} | {o.pending} | {o.seconds:.0f} s |"
         )
-    survivors = [s for o in outcomes for s in o.survivors]
-    lines += ["", f"Survivors: {len(survivors)}."]
-    for s in survivors:
-        head, _, diff = s.partition("\n")
-        lines += ["", f"- {head}", "", "```diff", diff.strip(), "```"]
+    for title, found in (
+        ("Survivors", [s for o in outcomes for s in o.survivors]),
+        ("Equivalent (see below why)", [s for o in outcomes for s in o.equivalent]),
+    ):
+        lines += ["", f"{title}: {len(found)}."]
+        for s in found:
+            head, _, diff = s.partition("\n")
+            lines += ["", f"- {head}", "", "```diff", diff.strip(), "```"]
     return "\n".join(lines)
 
 
@@ -319,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         outcome = outcome_of(target, args.work)
         print(
             f"   {target.name}: {outcome.mutants} mutants, {outcome.killed} killed, "
-            f"{len(outcome.survivors)} survived ({outcome.seconds:.0f} s)",
+            f"{len(outcome.equivalent)} equivalent, {len(outcome.survivors)} survived "
+            f"({outcome.seconds:.0f} s)",
             file=sys.stderr,
             flush=True,
         )
