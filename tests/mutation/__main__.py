@@ -131,6 +131,7 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if ends and ends[2] and ends[-1] != ends[1]:",
         "if ends and ends[2] and ends[0] != ends[2]:",
     }),
+    "tracer/sdk_spans.py": frozenset({"if cached is None or cached[-1] is not resource:"}),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",
         "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",

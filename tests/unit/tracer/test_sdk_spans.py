@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.sdk_spans import add_sdk_spans
+from seamscope.tracer.sdk_spans import add_sdk_spans, redacted_spans
 
 
 def _spans() -> tuple[ReadableSpan, ...]:
@@ -73,3 +73,53 @@ def test_no_spans_give_an_empty_table() -> None:
     builder = SpanBatchBuilder()
     add_sdk_spans(builder, [])
     assert builder.build().num_rows == 0
+
+
+def _traced(resource: dict[str, str], names: list[str]) -> list[ReadableSpan]:
+    """One span per name, each with the secret its name asks for in one place only."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create(resource))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("unit.scope")
+    for name in names:
+        with tracer.start_as_current_span("GET /orders", attributes={"k": "v"}) as span:
+            if name == "in-attributes":
+                span.set_attribute("db.password", "pw-1")
+            elif name == "in-name":
+                span.update_name("GET /cb?access_token=pw-2")
+            elif name == "in-status":
+                span.set_status(Status(StatusCode.ERROR, "login failed: password=pw-3"))
+            elif name == "in-event":
+                span.add_event("retry", {"api_key": "pw-4"})
+            elif name == "in-event-name":
+                span.add_event("Bearer pw-5-abcdef")
+            elif name == "in-link":
+                other = span.get_span_context()
+                span.add_link(other, {"api_key": "pw-6"})
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def test_redacted_spans_leave_no_secret_and_keep_clean_spans_as_they_are() -> None:
+    """What a traced service sends an owner: each place a secret can be, alone in its span,
+    between clean spans, and a clean span of a resource that holds a secret."""
+    ours = _traced(
+        {"service.name": "orders-api"},
+        ["clean", "in-attributes", "clean", "in-name", "in-status", "in-event"]
+        + ["in-event-name", "in-link", "clean"],
+    )
+    theirs = _traced({"service.name": "billing-api", "deployment.api_token": "pw-7"}, ["clean"])
+    spans = [ours[0], *theirs, *ours[1:]]
+    assert sum("pw-" in span.to_json() for span in spans) == 7
+    out = redacted_spans(spans)
+    assert len(out) == len(spans)
+    for before, after in zip(spans, out, strict=True):
+        assert "pw-" not in after.to_json()
+        assert after.context == before.context
+        if "pw-" not in before.to_json():
+            assert after is before
+
+
+def test_redacted_spans_give_back_the_same_sequence_when_nothing_is_secret() -> None:
+    spans = _traced({"service.name": "orders-api"}, ["clean", "clean"])
+    assert redacted_spans(spans) is spans
