@@ -163,6 +163,7 @@ class Outcome:
     equivalent: list[str] = field(default_factory=list)  # survivors listed in EQUIVALENT
     seconds: float = 0.0
     pending: int = 0  # not run yet (a run that was stopped)
+    never: bool = False  # no session of the module as it is now
 
 
 def _copy_tree(dest: Path) -> None:
@@ -286,7 +287,10 @@ def mutate(target: Target, work: Path, timeout_s: float, survivors: bool = False
 
 def outcome_of(target: Target, work: Path) -> Outcome:
     """What the target's session says: every mutant run, the killed, the survivors."""
-    _, session, seconds, _ = _paths(target, work)
+    _, session, seconds, digest = _paths(target, work)
+    stale = not digest.exists() or digest.read_text() != _digest(ROOT / target.module)
+    if not session.exists() or stale:
+        return Outcome(target, never=True)  # a session of another text of the module is moot
     outcome = Outcome(target, seconds=float(seconds.read_text()) if seconds.exists() else 0.0)
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
@@ -323,6 +327,9 @@ def report(outcomes: list[Outcome]) -> str:
         files = dict.fromkeys(Path(p.partition("::")[0]).name for p in t.tests)
         tests = ", ".join(f"`{name}`" for name in files)
         scope = f"`{t.module}`" + (f" ({', '.join(t.functions)})" if t.functions else "")
+        if o.never:
+            lines.append(f"| {t.name} | {scope} | {tests} | not run since it changed | | | | | |")
+            continue
         lines.append(
             f"| {t.name} | {scope} | {tests} | {o.mutants} | {o.killed} | {len(o.equivalent)} "
             f"| {len(o.survivors)} | {o.pending} | {o.seconds:.0f} s |"
@@ -381,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         head, _, rest = doc.partition(BEGIN)
         _, _, tail = rest.partition(END)
         args.report.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    return 1 if any(o.survivors or o.pending for o in outcomes) else 0
+    return 1 if any(o.survivors or o.pending or o.never for o in outcomes) else 0
 
 
 if __name__ == "__main__":
