@@ -90,7 +90,7 @@ TARGETS = (
         "redaction (span rows)",
         "tracer/rows.py",
         (ROWS, REDACT, SECRETS),
-        functions=("_records_json", "resource_values", "add"),
+        functions=("_records_json", "resource_values"),
     ),
     Target("redaction (the rule)", "tracer/redact.py", (REDACT, ROWS, SECRETS)),
     Target(
@@ -131,7 +131,13 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if ends and ends[2] and ends[-1] != ends[1]:",
         "if ends and ends[2] and ends[0] != ends[2]:",
     }),
-    "tracer/sdk_spans.py": frozenset({"if cached is None or cached[-1] is not resource:"}),
+    "tracer/sdk_spans.py": frozenset({
+        "if cached is None or cached[-1] is not resource:",
+        "if cached is None or cached[1] is not resource:",
+        "if len(_keyed) > 10_000:",
+        "if len(_keyed) >= 10001:",
+        "if len(_keyed) >= 9999:",
+    }),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",
         "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",
