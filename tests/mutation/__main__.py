@@ -137,6 +137,8 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if len(_keyed) > 10_000:",
         "if len(_keyed) >= 10001:",
         "if len(_keyed) >= 9999:",
+        "if not len(_keyed) >= 10_000:",
+        "encode_container(attrs if not isinstance(attrs, dict) else dict(attrs))",
     }),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",

@@ -505,3 +505,34 @@ def test_redact_json_request_replaces_secrets_and_nothing_else() -> None:
         _kv("url.full", {"stringValue": "https://h/cb?token=REDACTED&page=2"}),
         _kv("deployment.api_token", {"stringValue": "REDACTED"}),
     ]
+
+
+_GONE = {"stringValue": "REDACTED"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("note", {"stringValue": "password=pw-1"}, {"stringValue": "password=REDACTED"}),
+        # A shape the decoders reject is kept only when nothing in it may be a secret.
+        ("note", {"weirdValue": "x"}, {"weirdValue": "x"}),
+        ("db.password", {"weirdValue": "x"}, _GONE),
+        ("note", {"weirdValue": "password=pw-2"}, _GONE),
+        ("note", {"arrayValue": "password=pw-3"}, _GONE),
+        ("note", {"intValue": "password=pw-4"}, _GONE),
+        ("note", {"stringValue": "a", "boolValue": True}, {"stringValue": "a", "boolValue": True}),
+        (
+            "note",
+            {"kvlistValue": {"values": [{"key": "api_key", "value": {"stringValue": "pw-5"}}]}},
+            {"kvlistValue": {"values": [{"key": "api_key", "value": _GONE}]}},
+        ),
+    ],
+)
+def test_redact_json_request_reads_each_value_as_the_decoders_do(
+    key: str, value: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    request = {"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [_kv(key, value)]}]}]}]}
+    redact_json_request(request)
+    assert request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] == [
+        _kv(key, expected)
+    ]
