@@ -138,6 +138,7 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if len(_keyed) >= 10001:",
         "if len(_keyed) >= 9999:",
         "if not len(_keyed) >= 10_000:",
+        "if cached is None or cached[0] is resource:",
         "encode_container(attrs if not isinstance(attrs, dict) else dict(attrs))",
     }),
     "tracer/redact.py": frozenset({

@@ -521,6 +521,12 @@ _GONE = {"stringValue": "REDACTED"}
         ("note", {"arrayValue": "password=pw-3"}, _GONE),
         ("note", {"intValue": "password=pw-4"}, _GONE),
         ("note", {"stringValue": "a", "boolValue": True}, {"stringValue": "a", "boolValue": True}),
+        ("note", {"bytesValue": "not base64!"}, {"bytesValue": "not base64!"}),
+        (
+            "note",
+            {"kvlistValue": {"values": [{"value": {"stringValue": "an entry without a key"}}]}},
+            _GONE,  # a map may hold anything
+        ),
         (
             "note",
             {"kvlistValue": {"values": [{"key": "api_key", "value": {"stringValue": "pw-5"}}]}},
