@@ -141,6 +141,11 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if cached is None or cached[0] is resource:",
         "encode_container(attrs if not isinstance(attrs, dict) else dict(attrs))",
     }),
+    "tracer/rows.py": frozenset({
+        'scrubbed_key(k) for r in items for k in (r.get("attributes") and ())',
+        "if cached is not None and cached[1] is resource:",
+        "if cached is not None and cached[-1] is resource:",
+    }),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",
         "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",

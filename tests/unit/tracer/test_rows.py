@@ -218,3 +218,34 @@ def test_the_queue_name_comes_from_any_queue_url() -> None:
 def test_node_kinesis_stream_name() -> None:
     row = _build({"rpc.system": "aws-api", "aws.kinesis.stream.name": "clicks"})
     assert (row["stream_name"], row["messaging_destination"]) == ("clicks", "clicks")
+
+
+def test_secret_keys_in_events_and_links_are_redacted() -> None:
+    """A value under a secret key looks like nothing on its own: the key alone must do."""
+    builder = SpanBatchBuilder()
+    builder.add(
+        trace_id="ab" * 16,
+        span_id="cd" * 8,
+        parent_span_id=None,
+        name="GET",
+        kind="CLIENT",
+        start_ns=1,
+        end_ns=2,
+        status_code="UNSET",
+        status_message=None,
+        attributes={},
+        resource={"service.name": "svc"},
+        scope_name=None,
+        events=[{"name": "retry", "time_unix_nano": 1, "attributes": {"api_key": "pw-1"}}],
+        links=[{"trace_id": "ef" * 16, "span_id": "01" * 8, "attributes": {"db.password": "pw-2"}}],
+    )
+    table = builder.build()
+    row = {name: table.column(name)[0].as_py() for name in ("span_events", "links")}
+    assert "pw-" not in f"{row['span_events']} {row['links']}"
+    assert "REDACTED" in row["span_events"] and "REDACTED" in row["links"]
+
+
+def test_the_instance_is_host_and_pid_without_an_instance_id() -> None:
+    row = _build({}, resource={"service.name": "svc", "host.name": "h1", "process.pid": 42})
+    assert row["service_instance"] == "h1:42"
+    assert _build({}, resource={"service.name": "svc"})["service_instance"] is None
