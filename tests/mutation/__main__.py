@@ -134,9 +134,7 @@ EQUIVALENT: dict[str, frozenset[str]] = {
     "tracer/sdk_spans.py": frozenset({
         "if cached is None or cached[-1] is not resource:",
         "if cached is None or cached[1] is not resource:",
-        "if len(_keyed) > 10_000:",
         "if len(_keyed) >= 10001:",
-        "if len(_keyed) >= 9999:",
         "if not len(_keyed) >= 10_000:",
         "if cached is None or cached[0] is resource:",
         "encode_container(attrs if not isinstance(attrs, dict) else dict(attrs))",
@@ -151,7 +149,6 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",
         'or ("@" in text or "://" in text)',
         "_EQUALS_REACH = 139",
-        "_EQUALS_REACH = 141",
         'return f"{match.group(1)}{value[0]}{REDACTED}{value[-1]}"',
     }),
 }  # fmt: skip
