@@ -81,6 +81,7 @@ TARGETS = (
         "tracer/otlp/encode.py",
         (
             "tests/unit/tracer/test_otlp.py::test_redact_json_request_replaces_secrets_and_nothing_else",
+            "tests/unit/tracer/test_otlp.py::test_redact_json_request_reads_each_value_as_the_decoders_do",
             REDACT,
             SECRETS,
         ),
@@ -136,6 +137,8 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if cached is None or cached[1] is not resource:",
         "if len(_keyed) >= 10001:",
         "if not len(_keyed) >= 10_000:",
+        "if len(_keyed) > 10_000:",
+        "if len(_keyed) >= 9999:",
         "if cached is None or cached[0] is resource:",
         "encode_container(attrs if not isinstance(attrs, dict) else dict(attrs))",
     }),
