@@ -15,7 +15,14 @@ from seamscope.classifiers.read import EdgeDetail
 from seamscope.classifiers.results import Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, short_node, verdict_text
+from seamscope.tui.widgets.cells import (
+    escaped,
+    fill_table,
+    fmt_ms,
+    fmt_time,
+    short_node,
+    verdict_text,
+)
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
@@ -107,7 +114,7 @@ def describe_edge(detail: EdgeDetail) -> Group:
         parts += [Text("Why", style="bold underline"), Text(rule.rationale)]
     if rule.example:
         parts += [Text("Example", style="bold underline"), Text(rule.example)]
-    return Group(*parts)
+    return Group(*(escaped(p) if isinstance(p, Text) else p for p in parts))
 
 
 class EdgeScreen(DataScreen[Any]):

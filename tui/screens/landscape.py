@@ -17,6 +17,7 @@ from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.read import Overview, SystemView
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
+from seamscope.tracer.terminal import safe
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import fill_table, plural, short_node, verdict_counts
 from seamscope.tui.widgets.edgetable import EdgeTable
@@ -359,7 +360,7 @@ class LandscapeScreen(DataScreen[Any]):
             self._fill_edges(())
             return
         row, column = current
-        info.update(Text(describe_cell(matrix_view.matrix, row, column)))
+        info.update(Text(safe(describe_cell(matrix_view.matrix, row, column), lines=True)))
         self._fill_edges(self._pair(row, column))
 
     def _pair(self, row: str, column: str) -> tuple[Edge, ...]:

@@ -20,6 +20,7 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import SpanRow, TraceView
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.terminal import safe
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, plural
 from seamscope.tui.widgets.footer import SteadyFooter
@@ -265,7 +266,7 @@ class TraceScreen(DataScreen[Any]):
         try:
             attrs = self.source.run(lambda q: read.span_attributes(q, trace_id, span_id))
         except (SeamscopeError, Exception) as exc:  # shown in the panel, never raised
-            self.post_message(self.Attributes(span_id, Text(str(exc), style="red")))
+            self.post_message(self.Attributes(span_id, Text(safe(str(exc)), style="red")))
             return
         text = Text()
         text.append(f"Span {span_id}\n", style="bold")
@@ -275,10 +276,10 @@ class TraceScreen(DataScreen[Any]):
             for key in sorted(values):
                 value = values[key]
                 shown = value if isinstance(value, str) else json.dumps(value)
-                text.append(f"{key}", style="cyan")
-                text.append(f" = {shown}\n")
+                text.append(safe(key), style="cyan")
+                text.append(f" = {safe(shown)}\n")
         if attrs.get("status_message"):
-            text.append(f"\nstatus: {attrs['status_message']}\n", style="red")
+            text.append(f"\nstatus: {safe(attrs['status_message'])}\n", style="red")
         self.post_message(self.Attributes(span_id, text))
 
     def on_trace_screen_attributes(self, message: TraceScreen.Attributes) -> None:

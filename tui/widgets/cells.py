@@ -54,6 +54,20 @@ def plain(cell: str | Text) -> Text:
     return cell
 
 
+def escaped(text: Text) -> Text:
+    """text with its control characters escaped, each piece keeping its style."""
+    if not has_control(text.plain):
+        return text
+    cuts = sorted({i for span in text.spans for i in (span.start, span.end)})
+    out = Text(style=text.style, justify=text.justify, no_wrap=text.no_wrap, end=text.end)
+    for piece in text.divide(cuts):
+        part = Text(safe(piece.plain, lines=True), style=piece.style)
+        for span in piece.spans:  # each covers the whole piece: it was cut at every span's ends
+            part.stylize(span.style)
+        out.append_text(part)
+    return out
+
+
 def num(text: str, style: str = "") -> Text:
     """A number cell, right-aligned."""
     return Text(text, style=style, justify="right")
