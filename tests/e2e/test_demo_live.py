@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.terminal import start_terminal, wait_for
+from tests.e2e.terminal import kill_terminal, send_keys, start_terminal, wait_exit, wait_for
 from tests.e2e.test_demo import MARKER, assert_nothing_left, marked_processes
 
 pytestmark = [
@@ -32,18 +31,15 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     try:
         # The cron copy (A401) was found live, while the fleet runs.
         wait_for(session, "System landscape", limit_s=120)
-        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        send_keys(session, "n")
         wait_for(session, "A401", "worst first", limit_s=120)
         # q in a live session asks first; y quits and stops the fleet.
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        send_keys(session, "q")
         wait_for(session, "Quit and stop receiving?")
-        subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
-        deadline = time.monotonic() + 60
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.read_text().strip() == "0"
+        send_keys(session, "y")
+        assert wait_exit(done) == "0"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_terminal(session)
     deadline = time.monotonic() + 30
     while marked_processes(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,14 @@ import pytest
 
 from seamscope.demo.findings import classified_edges
 from seamscope.demo.run import FLEET
-from tests.e2e.terminal import start_terminal, wait_for
+from tests.e2e.terminal import (
+    kill_terminal,
+    send_keys,
+    send_text,
+    start_terminal,
+    wait_exit,
+    wait_for,
+)
 from tests.e2e.test_demo import CATALOG, ROOT, expected_labels
 
 pytestmark = pytest.mark.e2e
@@ -69,23 +75,20 @@ def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     start_terminal(session, 180, 45, command)
     try:
         wait_for(session, "System landscape", limit_s=60)
-        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        send_keys(session, "n")
         wait_for(session, "A401", "inventory/inventory-sync-job", limit_s=60)
         # The portal's REST call (P103) is the landscape file's allowed exception: the folder's
         # seamscope.toml was taken without --landscape.
-        subprocess.run(["tmux", "send-keys", "-t", session, "-l", ":"], check=True)  # go to
-        time.sleep(0.5)
-        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "P103"], check=True)
-        time.sleep(0.5)
-        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        send_text(session, ":")  # go to
+        wait_for(session, "Go to a system")
+        send_text(session, "P103")
+        wait_for(session, "rule P103")  # the palette found it
+        send_keys(session, "Enter")
         wait_for(session, "1 edge of rule P103", "provider-portal", limit_s=60)
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        deadline = time.monotonic() + 30
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.read_text().strip() == "0"
+        send_keys(session, "q")
+        assert wait_exit(done) == "0"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_terminal(session)
 
 
 @pytest.mark.slow

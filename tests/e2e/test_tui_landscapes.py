@@ -12,19 +12,25 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.terminal import capture, capture_styled, send_keys, start_terminal, wait_for
+from tests.ci import require_tool
+from tests.e2e.terminal import (
+    capture_styled,
+    kill_terminal,
+    send_keys,
+    send_text,
+    start_terminal,
+    wait_exit,
+    wait_for,
+    wait_until,
+)
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
-]
+pytestmark = [pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
@@ -35,6 +41,7 @@ SGR = re.compile(r"\x1b\[[0-9;]*m")
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, Path]]:
     """Stores of 12 and 42 systems with their landscape files."""
+    require_tool("tmux")  # before minutes of generating: skips, or fails under CI=true
     folder = tmp_path_factory.mktemp("generated")
     stores: dict[int, tuple[Path, Path]] = {}
     for systems in (12, 42):
@@ -74,10 +81,7 @@ class Terminal:
 
     def quit(self) -> None:
         self.keys("q")
-        deadline = time.monotonic() + 30
-        while not self.exit_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert self.exit_file.read_text().strip() == "0"
+        assert wait_exit(self.exit_file) == "0"
 
 
 OpenTerminal = Callable[[list[str], tuple[int, int], Path], Terminal]
@@ -101,7 +105,7 @@ def terminal(tmp_path: Path) -> Iterator[OpenTerminal]:
 
     yield open_terminal
     for session in sessions:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_terminal(session)
 
 
 def _highlighted(session: str) -> list[str]:
@@ -175,9 +179,11 @@ def test_a_second_sql_query_succeeds(
     term.wait("Schema", "History", "runs the text")
     for query in ("select count(*) as edge_count from edges", "select 41 + 1 as answer"):
         term.keys("C-n")  # a new query in an empty editor
-        time.sleep(0.3)
-        subprocess.run(["tmux", "send-keys", "-t", term.session, "-l", query], check=True)
-        time.sleep(0.3)
+        wait_until(
+            term.session, lambda screen: re.search(r"│ 1 +│", screen) is not None, "empty editor"
+        )
+        send_text(term.session, query)
+        term.wait(query)
         term.keys("C-j")
         screen = term.wait("1 rows", query.rsplit(" as ", 1)[1].split()[0])
     assert "answer" in screen and "42" in screen and "Error" not in screen
@@ -220,13 +226,9 @@ def test_a_changed_landscape_file_changes_the_label_on_screen(
     (work / "seamscope.toml").write_text(
         text.replace('Inventory = "inventory"', 'Inventory = "billing"', 1)
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        screen = capture(term.session)
-        if _count(screen, "A301") > before:
-            break
-        time.sleep(0.3)
-    assert _count(screen, "A301") > before, screen
+    wait_until(
+        term.session, lambda screen: _count(screen, "A301") > before, f"more than {before} A301"
+    )
     term.quit()
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -15,20 +14,19 @@ from pathlib import Path
 import pytest
 
 from seamscope.demo.processes import free_port
-from tests.e2e.terminal import start_terminal, wait_for
+from tests.e2e.terminal import (
+    kill_terminal,
+    pane_pid,
+    send_keys,
+    start_terminal,
+    wait_exit,
+    wait_for,
+)
 from tests.functional.sample import build_store
 
 pytestmark = [
     pytest.mark.e2e,
 ]
-
-
-def keys(session: str, *names: str) -> None:
-    """One key at a time: an Escape followed at once by a key reads as Alt+key in a terminal."""
-    for name in names:
-        subprocess.run(["tmux", "send-keys", "-t", session, name], check=True)
-        if name == "Escape":
-            time.sleep(0.4)
 
 
 def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
@@ -49,45 +47,37 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
             "anti-pattern",
         )
 
-        keys(session, "n")
+        send_keys(session, "n")
         wait_for(session, "worst first", "A101", "A303")
 
-        keys(session, "Enter")
+        send_keys(session, "Enter")
         wait_for(session, "Evidence", "ANTI-PATTERN", "Do instead")
         wait_for(session, "CLIENT")
 
-        keys(session, "Enter")
+        send_keys(session, "Enter")
         wait_for(session, "◀ ✗ A101 anti-pattern")
         wait_for(session, "service.name")  # the selected span's attributes, beside the waterfall
 
-        keys(session, "Escape", "Escape", "Escape")
+        send_keys(session, "Escape", "Escape", "Escape")
         wait_for(session, "System landscape")
-        keys(session, "?")
+        send_keys(session, "?")
         wait_for(session, "seamscope — keys")
-        keys(session, "Escape")
-        keys(session, "s")
+        send_keys(session, "Escape")
+        send_keys(session, "s")
         wait_for(session, "History")
-        keys(session, "q")  # typed into the SQL editor, not quitting
-        keys(session, "BSpace", "Escape")
+        send_keys(session, "q")  # typed into the SQL editor, not quitting
+        send_keys(session, "BSpace", "Escape")
         wait_for(session, "System landscape")
 
-        keys(session, "q")
-        deadline = time.monotonic() + 30
-        while not exit_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert exit_file.read_text().strip() == "0"
+        send_keys(session, "q")
+        assert wait_exit(exit_file) == "0"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_terminal(session)
 
 
 def _tui_pid(session: str) -> int:
     """The TUI's process: the child of the pane's shell."""
-    shell = subprocess.run(
-        ["tmux", "display-message", "-p", "-t", session, "#{pane_pid}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    shell = pane_pid(session)
     children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
@@ -127,10 +117,7 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
         assert b"collect" in cmdline  # ... `seamscope collect`
         os.kill(tui, how)
         if how is signal.SIGTERM:  # leaves as with q: exit status 0
-            deadline = time.monotonic() + 30
-            while not exit_file.exists() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert exit_file.read_text().strip() == "0"
+            assert wait_exit(exit_file) == "0"
         assert _gone(receiver, owner), "the receiver outlived the TUI"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_terminal(session)
