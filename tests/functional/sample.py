@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL
@@ -569,3 +571,19 @@ def build_store(path: Path, *, manual: bool = True) -> Path:
         else:
             classify(store.con, None, full=True)
     return path
+
+
+def make_unresolved(path: Path, edge_id: str) -> str:
+    """The edge as the classifier leaves one whose consumer was never seen."""
+    reason = (
+        "no consumer of sqs:queue/search-q was seen: no receive names the queue and no "
+        "span links to these sends (a Lambda function it triggers may record neither: the "
+        "event-source mapping is known from seamscope discover aws or [[routes]])"
+    )
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "UPDATE edges SET rule_id = 'unresolved', verdict = 'unresolved', evidence = 'none', "
+            "reason = ? WHERE edge_id = ?",
+            [reason, edge_id],
+        )
+    return reason

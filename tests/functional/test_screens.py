@@ -34,7 +34,7 @@ from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.focusmap import FocusMap
 from tests.functional.conftest import AppFactory, settle
-from tests.functional.sample import EDGES, T0, edge_id_of
+from tests.functional.sample import EDGES, T0, edge_id_of, make_unresolved
 
 pytestmark = pytest.mark.anyio
 
@@ -475,3 +475,32 @@ async def test_escape_goes_back_to_the_landscape(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, LandscapeScreen)
+
+
+async def test_an_unresolved_edge_says_what_is_missing_and_what_to_do_on_its_first_screen(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    edge = edge_id_of(next(i for i, e in enumerate(EDGES) if "search-q" in (e.via or "")))
+    reason = make_unresolved(sample_db, edge)
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge)
+        await settle(pilot)
+        info = app.screen.query_one("#edge-info")
+        text = app.screen.query_one("#edge-text", Static)
+        first = " ".join(text.render_line(y).text.strip() for y in range(info.size.height))
+        assert "UNRESOLVED" in first
+        assert "What is missing" in first and reason[:60] in first
+        assert "What to do" in first and "seamscope discover aws" in first
+        assert "Joined by none" in first
+
+
+async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(next(i for i, e in enumerate(EDGES) if e.rule == "A101")))
+        await settle(pilot)
+        text = static_text(app.screen.query_one("#edge-text", Static))
+        assert "Joined by host: the HTTP call's host and port" in text

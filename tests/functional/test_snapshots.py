@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
 
 from tests.functional.conftest import AppFactory, settle
-from tests.functional.sample import EDGES, edge_id_of
+from tests.functional.sample import EDGES, edge_id_of, make_unresolved
 
 SIZES = {"100x30": (100, 30), "160x45": (160, 45), "220x60": (220, 60)}
 Compare = Callable[..., bool]
@@ -77,6 +77,19 @@ def test_system(snap_compare: Compare, sample_db: Path, make_app: AppFactory, si
 def test_edge(snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str) -> None:
     def open_edge(pilot: Pilot[None]) -> None:
         pilot.app.open_edge(_edge("A101"))  # type: ignore[attr-defined]
+
+    assert shot(snap_compare, make_app(sample_db), size, open_edge)
+
+
+@sizes
+def test_unresolved_edge(
+    snap_compare: Compare, sample_db: Path, make_app: AppFactory, size: str
+) -> None:
+    edge = edge_id_of(next(i for i, e in enumerate(EDGES) if "search-q" in (e.via or "")))
+    make_unresolved(sample_db, edge)
+
+    def open_edge(pilot: Pilot[None]) -> None:
+        pilot.app.open_edge(edge)  # type: ignore[attr-defined]
 
     assert shot(snap_compare, make_app(sample_db), size, open_edge)
 

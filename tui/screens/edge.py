@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import EdgeDetail
-from seamscope.classifiers.results import Node, Verdict
+from seamscope.classifiers.results import Evidence, Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import (
@@ -36,6 +36,24 @@ def _end(node_id: str, node: Node | None) -> Text:
     return text
 
 
+JOINED_BY = {
+    Evidence.TRACE: "the other end's span is a child in the same trace",
+    Evidence.LINK: "a span link from the consumer's span to the producer's",
+    Evidence.HOOK: "the event identity seamscope's hooks recorded (bus, source, type; topic)",
+    Evidence.DISCOVERED: "the account's wiring, read by seamscope discover aws",
+    Evidence.DECLARED: "a route declared in the landscape file's [[routes]]",
+    Evidence.NAME: "the spans name the resource; producers and consumers by the same name",
+    Evidence.HOST: "the HTTP call's host and port: the component that serves it, or a vendor",
+    Evidence.NONE: "no span of the other end was seen",
+}
+"""How strongly each kind of evidence joins an edge's two ends, said for a reader."""
+
+
+def joined_by(evidence: Evidence) -> Text:
+    """ "Joined by trace: the other end's span is ..." (what the classifier joined the ends on)."""
+    return Text.assemble(("Joined by ", "dim"), (str(evidence), "bold"), f": {JOINED_BY[evidence]}")
+
+
 def describe_edge(detail: EdgeDetail) -> Group:
     """What the edge is, its verdict and what to do first (it must fit a 100x30 terminal's
     first screen), then the evidence, the figures, why and an example."""
@@ -50,20 +68,28 @@ def describe_edge(detail: EdgeDetail) -> Group:
         _end(e.to_node, target),
         ("   ", ""),
         verdict_text(e.verdict, e.verdict.upper()),
-        "  ",
-        (e.rule_id, "bold"),
+        # An unclassified or unresolved edge has no rule of its own: no id to repeat.
+        (f"  {e.rule_id}" if e.rule_id != e.verdict else "", "bold"),
         (f" {rule.name}" if rule.name != e.rule_id else "", "bold"),
     )
     parts: list[Any] = [head]
     if rule.summary:
         parts.append(Text(rule.summary))
-    if rule.fix:
-        title = "Do instead" if e.verdict.is_finding else "Keep in mind"
-        if e.verdict is Verdict.UNCLASSIFIED:
-            title = "What to do"
-        parts += [Text(title, style="bold underline"), Text(rule.fix)]
-    if e.reason:
-        parts += [Text("Evidence", style="bold underline"), Text(e.reason)]
+    if e.verdict is Verdict.UNRESOLVED:
+        # The reason names the missing fact and where it would come from: it leads.
+        if e.reason:
+            parts += [Text("What is missing", style="bold underline"), Text(e.reason)]
+        parts += [Text("What to do", style="bold underline"), Text(rule.fix)]
+        parts.append(joined_by(e.evidence))
+    else:
+        if rule.fix:
+            title = "Do instead" if e.verdict.is_finding else "Keep in mind"
+            if e.verdict is Verdict.UNCLASSIFIED:
+                title = "What to do"
+            parts += [Text(title, style="bold underline"), Text(rule.fix)]
+        parts += [Text("Evidence", style="bold underline"), joined_by(e.evidence)]
+        if e.reason:
+            parts.append(Text(e.reason))
     for node in (source, target):
         if node is not None and node.inferred:
             parts.append(
