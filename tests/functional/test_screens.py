@@ -504,3 +504,16 @@ async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppF
         await settle(pilot)
         text = static_text(app.screen.query_one("#edge-text", Static))
         assert "Joined by host: the HTTP call's host and port" in text
+
+
+@pytest.mark.parametrize("width", [100, 160])
+async def test_the_landscape_header_shows_its_counts_and_the_landscape_whole(
+    sample_db: Path, make_app: AppFactory, width: int
+) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(pilot)
+        summary = app.screen.query_one("#summary", Static)
+        lines = [summary.render_line(y).text.strip() for y in range(summary.size.height)]
+        assert lines[0].startswith("5 systems") and "✗ 4" in lines[0] and "✓ 6" in lines[0]
+        assert lines[1] == "no landscape file: owners, roles, vendors inferred · ~ 7 inferred"

@@ -61,8 +61,8 @@ class HelpScreen(ModalScreen[None]):
             screens.add_row(name, description)
         colours = Text()
         for verdict in Verdict.worst_first():
-            colours.append(f"{verdict.glyph} ──▶ ", verdict.style)
-            colours.append(f"{verdict}   ", verdict.style)
+            colours.append(f"{verdict.glyph} ──▶ {verdict}", verdict.style)
+            colours.append("  ")
         colours.append("\n~ inferred (no landscape file says so)   ", "yellow")
         colours.append("p95≈: from a log histogram, within about 5%", "dim")
         with VerticalScroll(id="help-box"):

@@ -164,6 +164,8 @@ class LandscapeScreen(DataScreen[Any]):
 
     def on_resize(self) -> None:
         self._place_panes()
+        if self.view is not None:
+            self.query_one("#summary", Static).update(self._summary(self.view))
 
     def _place_panes(self) -> None:
         systems = self.query_one("#systems", NavTable)
@@ -204,14 +206,20 @@ class LandscapeScreen(DataScreen[Any]):
             self._show_cell()
 
     def _summary(self, view: Overview) -> Text:
-        note = Text.assemble(
+        """The counts on the first line, the landscape and the filter on the second. Where the
+        counts would wrap, the verdicts go by glyph alone (the help's legend names them), so
+        the second line is never pushed out of the header."""
+        seen = {v: n for v, n in view.verdicts.items() if n}
+        figures = Text.assemble(
             (plural(len(view.systems), "system"), "bold"),
             f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
             f" · {plural(view.span_count, 'span')}  ",
-            verdict_counts(view.verdicts),
-            "  ",
-            landscape_note(view, self.source.landscape),
         )
+        counts = verdict_counts(seen)
+        room = self.size.width - 2  # the summary's padding
+        if room > 0 and figures.cell_len + counts.cell_len > room:
+            counts = verdict_counts(seen, short=True)
+        note = Text.assemble(figures, counts, "\n", landscape_note(view, self.source.landscape))
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")
         return note

@@ -19,13 +19,15 @@ def verdict_text(verdict: Verdict, text: str | None = None) -> Text:
     return Text(f"{verdict.glyph} {verdict if text is None else text}", style=verdict.style)
 
 
-def verdict_counts(counts: dict[Verdict, int]) -> Text:
-    """ "✗ 3 anti-pattern  ! 1 smell ...", worst first, each in its style."""
+def verdict_counts(counts: dict[Verdict, int], *, short: bool = False) -> Text:
+    """ "✗ 3 anti-pattern  ! 1 smell ...", worst first, each in its style; short: "✗ 3  ! 1"."""
     out = Text()
     for i, (verdict, n) in enumerate(sorted(counts.items(), key=lambda item: item[0].rank)):
         if i:
             out.append("  ")
-        out.append(f"{verdict.glyph} {n:,} {verdict}", verdict.style)
+        out.append(
+            f"{verdict.glyph} {n:,}" if short else f"{verdict.glyph} {n:,} {verdict}", verdict.style
+        )
     return out
 
 
