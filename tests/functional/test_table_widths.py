@@ -41,3 +41,21 @@ async def test_a_frame_drawn_before_the_rows_are_measured_does_not_leave_them_cu
         assert "orders/orders-api" in app.export_screenshot()
         assert "Mechanism" in header and header.index("To") > len("orders/orders-worker")
         assert "users/users-api" in first
+
+
+async def test_names_are_whole_at_100_columns_when_the_other_columns_leave_room(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The name columns get the room the rule, verdict and mechanism do not take (they take
+    what their cells need, not their most)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#edges", DataTable)
+        names = [
+            str(table.get_row_at(i)[table.get_column_index(c)])
+            for i in range(table.row_count)
+            for c in ("From", "To")
+        ]
+        assert "dynamodb:table/Users" in names
+        assert not [n for n in names if "…" in n]

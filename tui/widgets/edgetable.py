@@ -55,7 +55,16 @@ class EdgeTable(NavTable):
         figures = [(t, w) for t, w, least in _FIGURES if width >= least]
         if not self._marks:
             figures = [(t, w) for t, w in figures if t != "Changed"]
-        fixed = sum(w + 2 for _, w in (*_FIXED, *figures)) + 2
+        # A column is as wide as its widest cell: budget what these edges take, not the most.
+        measured = {
+            "Verdict": max((len(str(e.verdict)) + 2 for e in self._edges), default=7),
+            "Rule": max((len(e.rule_id) for e in self._edges), default=4),
+            "Mechanism": max(
+                (len(e.mechanism) + (7 if e.direction == "listen" else 0) for e in self._edges),
+                default=9,
+            ),
+        }
+        fixed = sum(min(w, max(len(t), measured.get(t, w))) + 2 for t, w in (*_FIXED, *figures)) + 2
         names = max(12, min(longest, (width - fixed) // 2 - 2))
         titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
         if self.with_reason and width - fixed - 2 * (names + 2) >= 30:
