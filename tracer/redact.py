@@ -118,6 +118,7 @@ def json_may_hold_secret(text: str) -> bool:
         or "'" in text
         or ":{" in text
         or "[{" in text
+        or ",{" in text
         or ("@" in text and "://" in text)
         or ("=" in text and _suspicious_equals(text))
     )

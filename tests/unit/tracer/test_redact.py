@@ -167,3 +167,14 @@ def test_the_quick_test_sees_each_kind_of_secret(attrs: dict[str, Any]) -> None:
     assert not any(scrubbed_key(k) for k in attrs)
     assert redact_attributes(attrs) != attrs
     assert json_may_hold_secret(to_json(attrs))
+
+
+def test_a_map_after_the_first_item_of_an_array_is_not_passed_over() -> None:
+    """The quick test once looked for a map only at an array's start ("[{"), not after it."""
+    attrs = {"list": [None, {"x-auth": "kept-secret"}], "n": ["a", {"api_key": 7}]}
+    assert not any(scrubbed_key(k) for k in attrs)
+    assert json_may_hold_secret(to_json(attrs))
+    assert redact_attributes(attrs) == {
+        "list": [None, {"x-auth": REDACTED}],
+        "n": ["a", {"api_key": REDACTED}],
+    }
