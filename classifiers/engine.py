@@ -612,8 +612,7 @@ class _Merge:
             WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
         self.forget_seen("classifier_links")
-        # The linked span's keys, as its own were computed (keys_sql, as the store does).
-        linked = f"""
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
             SELECT c_tk, c_sk, gkey, start_time, l.trace_id AS trace_id, l.span_id AS span_id,
                    NULL::VARCHAR AS parent_span_id
             FROM (
@@ -623,12 +622,16 @@ class _Merge:
                            AS l
                 FROM _cls_fnew WHERE links IS NOT NULL AND fkind IN {_LISTEN_KINDS}
             )
-            WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL"""
+            WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL""")
+        if not self.scalar("SELECT count(*) FROM _cls_rawlinks"):
+            self.new_producers()  # no links: their keys need no statement of their own
+            return
+        # The linked span's keys, as its own were computed (keys_sql, as the store does).
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
             SELECT c_tk AS tk, c_sk AS sk, gkey, start_time, k.tk AS linked_tk,
                    k.sk AS linked_sk
             FROM (SELECT c_tk, c_sk, gkey, start_time, {self.keys.spans}
-                  FROM ({keys_sql(linked)})) AS k""")
+                  FROM ({keys_sql("FROM _cls_rawlinks")})) AS k""")
         bounds = self.con.execute(
             f"SELECT strftime(min(start_time) - INTERVAL '{LINK_WINDOW}', '%Y-%m-%d %H:%M:%S.%f'),"
             " strftime(max(start_time) + INTERVAL '1 minute', '%Y-%m-%d %H:%M:%S.%f') "
@@ -647,8 +650,11 @@ class _Merge:
                   AND s.start_time BETWEEN TIMESTAMPTZ '{bounds[0]}+00'
                                        AND TIMESTAMPTZ '{bounds[1]}+00'
                 ON CONFLICT DO NOTHING""")
-        # New producers' spans that consumers stored before had linked to.
-        x(f"""INSERT INTO classifier_joins
+        self.new_producers()
+
+    def new_producers(self) -> None:
+        """New producers' spans that consumers stored before had linked to."""
+        self.x(f"""INSERT INTO classifier_joins
             SELECT DISTINCT l.gkey, p.gkey, 'link'
             FROM _cls_fnew AS p
             JOIN classifier_links AS l
@@ -777,6 +783,7 @@ class _Merge:
             "_cls_fnew",
             "_cls_inv",
             "_cls_newlinks",
+            "_cls_rawlinks",
             "_cls_touch",
             "_cls_old",
             "_cls_lone",
