@@ -64,7 +64,7 @@ contracts: setup
 check: lint types contracts test
 
 # Mutation testing of the rule catalog, the redaction, the baseline comparison and the landscape
-# fingerprint (docs/testing.md). Not part of check: about two hours on a shared two-core machine.
+# fingerprint (docs/testing.md). Not part of check: some 2.5 h on a shared two-core machine.
 mutate: setup
 	$(PY) -m tests.mutation --report docs/testing.md
 

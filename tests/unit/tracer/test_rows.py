@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -128,25 +129,35 @@ def test_redact_url_takes_a_malformed_url_without_raising() -> None:
     assert isinstance(redact_url("http://u:pw@[::1/x"), str)
 
 
+def _plain_span(**fields: Any) -> dict[str, Any]:
+    """SpanBatchBuilder.add's arguments for a plain client span, with fields replaced."""
+    return {
+        "trace_id": "ab" * 16,
+        "span_id": "cd" * 8,
+        "parent_span_id": None,
+        "name": "GET",
+        "kind": "CLIENT",
+        "start_ns": 1,
+        "end_ns": 2,
+        "status_code": "UNSET",
+        "status_message": None,
+        "attributes": {},
+        "resource": {"service.name": "svc"},
+        "scope_name": None,
+    } | fields
+
+
 def test_secrets_are_redacted_whatever_spans_came_before() -> None:
     """The per-key-set plans and the JSON pre-check must not let a later secret through."""
     builder = SpanBatchBuilder()
     values = ["http://a/b", "http://a/b?page=1", "https://h/cb?token=abc", "AKIAABCDEFGHIJKLMNOP"]
     for i, url in enumerate(values):
         builder.add(
-            trace_id="ab" * 16,
-            span_id=f"{i:016x}",
-            parent_span_id=None,
-            name="GET",
-            kind="CLIENT",
-            start_ns=1,
-            end_ns=2,
-            status_code="UNSET",
-            status_message=None,
-            attributes={"url.full": url, "server.address": "h"},
-            resource={"service.name": "svc"},
-            scope_name=None,
-            events=[{"name": "exception", "time_unix_nano": 1, "attributes": {"x": url}}],
+            **_plain_span(
+                span_id=f"{i:016x}",
+                attributes={"url.full": url, "server.address": "h"},
+                events=[{"name": "exception", "time_unix_nano": 1, "attributes": {"x": url}}],
+            )
         )
     table = builder.build().drop_columns(["start_time", "end_time"])
     text = json.dumps(table.to_pylist(), default=str)
@@ -224,20 +235,12 @@ def test_secret_keys_in_events_and_links_are_redacted() -> None:
     """A value under a secret key looks like nothing on its own: the key alone must do."""
     builder = SpanBatchBuilder()
     builder.add(
-        trace_id="ab" * 16,
-        span_id="cd" * 8,
-        parent_span_id=None,
-        name="GET",
-        kind="CLIENT",
-        start_ns=1,
-        end_ns=2,
-        status_code="UNSET",
-        status_message=None,
-        attributes={},
-        resource={"service.name": "svc"},
-        scope_name=None,
-        events=[{"name": "retry", "time_unix_nano": 1, "attributes": {"api_key": "pw-1"}}],
-        links=[{"trace_id": "ef" * 16, "span_id": "01" * 8, "attributes": {"db.password": "pw-2"}}],
+        **_plain_span(
+            events=[{"name": "retry", "time_unix_nano": 1, "attributes": {"api_key": "pw-1"}}],
+            links=[
+                {"trace_id": "ef" * 16, "span_id": "01" * 8, "attributes": {"db.password": "pw-2"}}
+            ],
+        )
     )
     table = builder.build()
     row = {name: table.column(name)[0].as_py() for name in ("span_events", "links")}
