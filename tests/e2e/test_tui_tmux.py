@@ -64,7 +64,9 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
         wait_for(session, "seamscope — keys")
         send_keys(session, "Escape")
         send_keys(session, "s")
-        wait_for(session, "History")
+        # "History" alone is also the landscape footer's H binding: wait for the console's own
+        # caption and status line, drawn once the screen is mounted and its editor focused.
+        wait_for(session, "History (F8", "runs the text")
         send_keys(session, "q")  # typed into the SQL editor, not quitting
         send_keys(session, "BSpace", "Escape")
         wait_for(session, "System landscape")
