@@ -33,9 +33,7 @@ BUSY = "select count(*) from range(10000000) a, range(10000000) b where a.range 
 
 
 @pytest.fixture
-def collector(
-    db_path: Path, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Collector]:
+def collector(db_path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collector]:
     """A collector whose SQL endpoint stops a query after TIMEOUT_S (or the test's own limit)."""
     timeout_s = getattr(request, "param", TIMEOUT_S)
     c = start_collector(
