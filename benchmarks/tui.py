@@ -8,14 +8,14 @@ First paint: the store opened the way `seamscope tui` opens it (tui/data.py open
 "painted" is the moment the landscape screen has put its data into its widgets.
 Goal (issue 6): first paint on 10M spans within 1 s.
 
-Refresh under live ingest: the app built the way `seamscope tui --collect` builds it (an embedded
-receiver owns the store and classifies after its commits; the default refresh interval), in a
-process of its own, while a sender process posts OTLP protobuf requests of 512 new spans (new
-traces, later times, now and then a new system) paced to 20k spans/s. A refresh runs from the
-start of a poll that finds the store changed until the landscape screen is drawn with data at
-least that new (the end of the first screen update after it got the data in which the edge
-table drew lines). The app's process holds nothing else, so its ru_maxrss is the TUI's peak
-memory.
+Refresh under live ingest: the app built the way `seamscope tui --collect` builds it (a `seamscope
+collect` child owns the store and classifies after its commits, the TUI reads through its SQL
+endpoint; the default refresh interval), in a process of its own, while a sender process posts OTLP
+protobuf requests of 512 new spans (new traces, later times, now and then a new system) paced to 20k
+spans/s. A refresh runs from the start of a poll that finds the store changed until the landscape
+screen is drawn with data at least that new (the end of the first screen update after it got the
+data in which the edge table drew lines). The app's process holds nothing else, so its ru_maxrss is
+the TUI's peak memory.
 Goal (issue 6): refresh within 250 ms under 20k spans/s.
 """
 
@@ -533,7 +533,8 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
             found["peak_kib"] * 1024 / 1_000_000,
             "MB",
             [found["peak_kib"] * 1024 / 1_000_000],
-            note="ru_maxrss of the app's own process (TUI, receiver, classifier, DuckDB)"
+            note="ru_maxrss of the app's own process (the TUI and its reads; "
+            "the receiver is its child process)"
             + (
                 f"; {found['peak_before_kib'] * 1024 / 1_000_000:,.0f} MB before the ingest began"
                 if found["peak_before_kib"]
