@@ -4,12 +4,10 @@ the query runs locally, and the listener hears nothing."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,42 +17,16 @@ import pytest
 from seamscope.tracer.owner import owner_file
 from tests.e2e.services.harness import drain_leftover_spool, query, run_service, service_env
 from tests.e2e.test_collect import SEAMSCOPE
+from tests.resilience.listener import RecordingListener
 
 pytestmark = pytest.mark.e2e
 
 SPANS = 200
 
 
-class Listener:
-    """The other user's server: records every request it gets."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                outer.requests.append((self.path, dict(self.headers)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def listener() -> Iterator[Listener]:
-    server = Listener()
+def listener() -> Iterator[RecordingListener]:
+    server = RecordingListener()
     try:
         yield server
     finally:
@@ -105,7 +77,7 @@ def forge(db_path: Path, pid: int, port: int, *, foreign: bool) -> None:
     ],
 )
 def test_a_forged_owner_file_is_not_followed(
-    db_path: Path, listener: Listener, bystander: int, foreign: bool
+    db_path: Path, listener: RecordingListener, bystander: int, foreign: bool
 ) -> None:
     forge(db_path, bystander, listener.port, foreign=foreign)
     env = service_env(db_path, "worker", "load")

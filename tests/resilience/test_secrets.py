@@ -4,12 +4,10 @@ searched for every one of them."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from tests.e2e.services.harness import (
 from tests.e2e.services.leaky_service import SECRETS as SERVICE_SECRETS
 from tests.e2e.test_collect import start_collector
 from tests.otlp_sample import sample_request
+from tests.resilience.listener import RecordingListener
 
 pytestmark = pytest.mark.e2e
 
@@ -146,36 +145,10 @@ def test_secrets_sent_over_otlp_never_reach_the_store_or_tee(db_path: Path, tmp_
     assert len(tee.read_text().splitlines()) == 4
 
 
-class Recorder:
-    """A listener that answers every request 200 and keeps the bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def recorder(db_path: Path) -> Iterator[Recorder]:
+def recorder(db_path: Path) -> Iterator[RecordingListener]:
     """An owner of this user's own (so followed) that records what it is sent."""
-    server = Recorder()
+    server = RecordingListener()
     publish(db_path, "127.0.0.1", server.port)
     try:
         yield server
@@ -193,7 +166,7 @@ def _run_leaky(db_path: Path) -> None:
 
 
 def test_a_traced_service_sends_an_owner_nothing_in_clear(
-    db_path: Path, recorder: Recorder
+    db_path: Path, recorder: RecordingListener
 ) -> None:
     _run_leaky(db_path)
     assert recorder.bodies
