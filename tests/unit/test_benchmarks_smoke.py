@@ -196,3 +196,25 @@ def test_classify_benchmark_runs_the_bare_join_beside_the_classification(tmp_pat
         peer = names.index(f"bare parent/child join, {size} spans (peer)")
         full = results[names.index(f"full classification, {size} spans")]
         assert full.ratio.endswith(f"x the bare join ({results[peer].formatted()})"), full.ratio
+
+
+def test_the_live_tui_peak_is_its_own_process_not_the_runner_before_it() -> None:
+    """The live TUI's process is started by the benchmark runner, which has just classified a
+    big store in-process. Linux hands the parent's peak at fork to the child's ru_maxrss, so
+    the figure must be the child's own (VmHWM): a child of a parent holding 300 MiB that holds
+    little itself reports little."""
+    from benchmarks.tui import own_peak_kib
+
+    held = bytearray(300 * 1024 * 1024)
+    for i in range(0, len(held), 4096):
+        held[i] = 1  # touched, so resident
+    assert own_peak_kib() >= 300 * 1024
+    child = subprocess.run(
+        [sys.executable, "-c", "from benchmarks.tui import own_peak_kib; print(own_peak_kib())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    del held
+    assert int(child.stdout) < 200 * 1024, child.stdout
