@@ -25,6 +25,7 @@ from seamscope.classifiers.results import (
     Node,
     Verdict,
     columns,
+    records,
     sql_list,
     verdict_rank_sql,
 )
@@ -119,6 +120,8 @@ class Overview:
     inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
     # inferred rather than declared
     internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
+    # The latest label change of each edge since the time overview() was given (none asked: {})
+    changes: dict[str, LabelChange] = field(default_factory=dict)
 
     @property
     def edge_count(self) -> int:
@@ -245,14 +248,21 @@ def classifier_mark(q: Query) -> ClassifierMark:
     spans = _spans_watermark(q)
     if not _has_table(q, "classifier_state"):
         return ClassifierMark(spans)
-    state = {
-        str(r["key"]): str(r["value"])
-        for r in q(
+    return _mark(
+        spans,
+        q(
             "SELECT key, value FROM classifier_state "
             "WHERE key IN ('watermark', 'landscape', 'version', 'catalog', 'landscape_path')",
             None,
-        ).to_pylist()
-    }
+        ).to_pylist(),
+    )
+
+
+def _mark(spans: int, rows: list[dict[str, Any]] | None) -> ClassifierMark:
+    """The mark from the newest batch and classifier_state's rows (None: no such table)."""
+    if rows is None:
+        return ClassifierMark(spans)
+    state = {str(r["key"]): str(r["value"]) for r in rows}
     try:
         classified = int(state["watermark"]) if "watermark" in state else None
     except ValueError:
@@ -269,8 +279,19 @@ def classifier_mark(q: Query) -> ClassifierMark:
 
 def watermark(q: Query) -> tuple[Any, ...]:
     """A token that changes when anything a screen shows may have changed."""
-    batch = _spans_watermark(q)
-    if not _has_table(q, "edges"):
+    first = _together(
+        q,
+        {
+            "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
+            "edges": (
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'edges'",
+                None,
+                [],
+            ),
+        },
+    )
+    batch = int(first["batch"])
+    if not first["edges"]:
         return (batch, None)
     row = q(
         "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
@@ -299,63 +320,115 @@ def _now(q: Query) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def overview(q: Query, filters: Filters) -> Overview:
-    """The system landscape: systems and the edges between them (and to vendors)."""
-    span_count = int(q("SELECT count(*) FROM spans", None).column(0)[0].as_py())
-    if not _has_table(q, "edges"):
+def _together(q: Query, parts: dict[str, tuple[str, str | None, list[Any]]]) -> dict[str, Any]:
+    """Several queries as one statement, so that they cost one round trip through an owner's SQL
+    endpoint. Each part is (a query, the ORDER BY of its rows or "" for any order, its
+    parameters) and comes back as its rows (a struct array: `records` makes records of them); or
+    (a query of one value, None, its parameters) and comes back as that value."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for name, (sql, order, values) in parts.items():
+        if order is not None:
+            by = f" ORDER BY {order}" if order else ""
+            selects.append(f"(SELECT list(_r{by}) FROM ({sql}) AS _r) AS {name}")
+        else:
+            selects.append(f"({sql}) AS {name}")
+        params += values
+    table = q("SELECT " + ", ".join(selects), params)
+    got: dict[str, Any] = {}
+    for name, (_, order, _) in parts.items():
+        column = table.column(name).combine_chunks()
+        got[name] = column.flatten() if order is not None else column[0].as_py()
+    return got
+
+
+def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overview:
+    """The system landscape: systems and the edges between them (and to vendors); with
+    since, also the edges' label changes since then (`changes_since()`).
+
+    Two statements in all (three with a time window), however many parts: through an owner busy
+    receiving, every round trip waits its turn for the owner's interpreter."""
+    wanted = ("edges", "classifier_state", "label_changes")
+    first = _together(
+        q,
+        {
+            "span_count": ("SELECT count(*) FROM spans", None, []),
+            "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
+            "tables": (
+                "SELECT table_name FROM information_schema.tables "
+                f"WHERE table_name IN {sql_list(wanted)}",
+                "table_name",
+                [],
+            ),
+        },
+    )
+    span_count = int(first["span_count"])
+    tables = {str(r["table_name"]) for r in first["tables"].to_pylist()}
+    if "edges" not in tables:
         status = "empty" if span_count == 0 else "unclassified"
         return Overview(status, span_count, (), {}, (), None)
     # The store's own newest edge is "now" for the time window: a store read later, or a
     # fixed sample, still shows its last minutes.
-    now = _now(q)
+    now = _now(q) if filters.window_minutes else None
     where, params = filters.where(now)
-    edges = tuple(
-        Edge.from_row(r)
-        for r in _rows(
-            q(
-                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level IN ('system', 'external') "
-                f"AND {where} ORDER BY {_VERDICT_ORDER}, from_system, to_system, mechanism, "
-                "from_node, to_node",
-                params,
-            )
-        )
-    )
-    systems = q(
-        "SELECT system, count(*) FILTER (WHERE node_type = 'component') AS components "
-        "FROM nodes WHERE system IS NOT NULL AND node_type <> 'external' "
-        "GROUP BY system ORDER BY system",
-        None,
-    ).to_pylist()
-    verdicts = {
-        Verdict(r["verdict"]): int(r["n"])
-        for r in q(
-            f"SELECT verdict, count(*) AS n FROM edges WHERE {where} GROUP BY ALL", params
-        ).to_pylist()
-    }
-    inferred = frozenset(
-        str(v) for v in q("SELECT node_id FROM nodes WHERE inferred", None).column(0).to_pylist()
-    )
-    internal = tuple(
-        RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
-        for r in q(
-            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
-            f"WHERE level = 'component' AND from_system IS NOT NULL AND {where} "
-            "GROUP BY ALL ORDER BY ALL",
+    parts: dict[str, tuple[str, str | None, list[Any]]] = {
+        "now": ("SELECT max(last_seen) FROM edges", None, []),
+        "edges": (
+            f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level IN ('system', 'external') AND {where}",
+            f"{_VERDICT_ORDER}, from_system, to_system, mechanism, from_node, to_node",
             params,
-        ).to_pylist()
-    )
+        ),
+        "systems": (
+            "SELECT system, count(*) FILTER (WHERE node_type = 'component') AS components "
+            "FROM nodes WHERE system IS NOT NULL AND node_type <> 'external' GROUP BY system",
+            "system",
+            [],
+        ),
+        "verdicts": (
+            f"SELECT verdict, count(*) AS n FROM edges WHERE {where} GROUP BY ALL",
+            "verdict",
+            params,
+        ),
+        "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
+        "internal": (
+            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
+            f"WHERE level = 'component' AND from_system IS NOT NULL AND {where} GROUP BY ALL",
+            "from_system, rule_id, verdict, n",
+            params,
+        ),
+    }
+    if "classifier_state" in tables:
+        parts["state"] = (
+            "SELECT key, value FROM classifier_state "
+            "WHERE key IN ('watermark', 'landscape', 'version', 'catalog', 'landscape_path')",
+            "key",
+            [],
+        )
+    if since is not None and "label_changes" in tables:
+        parts["changes"] = (_CHANGES_SQL, "", [since])  # any order: a dict
+    got = _together(q, parts)
+    systems = got["systems"].to_pylist()
+    verdicts = {Verdict(r["verdict"]): int(r["n"]) for r in got["verdicts"].to_pylist()}
+    edges = tuple(records(Edge, got["edges"]))
     status = "ok" if systems or edges else ("empty" if span_count == 0 else "ok")
+    value = got["now"]
     return Overview(
         status=status,
         span_count=span_count,
         systems=tuple(str(r["system"]) for r in systems),
         components_per_system={str(r["system"]): int(r["components"]) for r in systems},
         edges=edges,
-        now=now,
+        now=now if now is not None else value if isinstance(value, datetime) else None,
         verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
-        mark=classifier_mark(q),
-        inferred=inferred,
-        internal=internal,
+        mark=_mark(int(first["batch"]), got["state"].to_pylist() if "state" in got else None),
+        inferred=frozenset(str(r["node_id"]) for r in got["inferred"].to_pylist()),
+        internal=tuple(
+            RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
+            for r in got["internal"].to_pylist()
+        ),
+        changes={c.edge_id: c for c in records(LabelChange, got["changes"])}
+        if "changes" in got
+        else {},
     )
 
 
@@ -747,17 +820,17 @@ def short_id(node_id: str) -> str:
 _CHANGE_COLUMNS = ", ".join(c.name for c in columns(LabelChange))
 
 
+_CHANGES_SQL = (
+    f"SELECT {_CHANGE_COLUMNS} FROM label_changes WHERE changed_at >= ? "
+    "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1"
+)
+
+
 def changes_since(q: Query, since: datetime) -> dict[str, LabelChange]:
     """The latest change of each edge that appeared or changed rule since `since`."""
     if not _has_table(q, "label_changes"):
         return {}
-    rows = _rows(
-        q(
-            f"SELECT {_CHANGE_COLUMNS} FROM label_changes WHERE changed_at >= ? "
-            "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1",
-            [since],
-        )
-    )
+    rows = _rows(q(_CHANGES_SQL, [since]))
     return {str(r["edge_id"]): LabelChange.from_row(r) for r in rows}
 
 

@@ -369,6 +369,43 @@ def to_arrow(record: type, rows: Iterable[Any]) -> pa.Table:
     return pa.Table.from_pydict(data, schema=pa.schema([(c.name, c.arrow_type) for c in cols]))
 
 
+R = typing.TypeVar("R")
+
+
+def records(record: type[R], rows: pa.StructArray) -> list[R]:
+    """Records from a query's rows as one struct array, converted a column at a time: half the
+    time of a dict per row and from_row (a live landscape converts thousands of edges a
+    second)."""
+    names = [f.name for f in dataclasses.fields(record)]  # type: ignore[arg-type]
+    converters = _converters(typing.cast(type, record))
+    children = dict(zip((f.name for f in rows.type), rows.flatten(), strict=True))
+    cols = []
+    for name, convert in converters:
+        values = _pylist(children[name])
+        cols.append(values if convert is _same else [convert(v) for v in values])
+    if names == [name for name, _ in converters]:
+        return [record(*row) for row in zip(*cols, strict=True)]
+    return [record(**dict(zip(names, row, strict=True))) for row in zip(*cols, strict=True)]
+
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "+00:00", "GMT", "Etc/GMT", "Z"})
+
+
+def _pylist(values: pa.Array) -> list[Any]:
+    """An array's Python values; UTC timestamps by way of naive ones (their UTC wall time), each
+    given the zone object pyarrow would give it: half the time, as pyarrow localises each value
+    on its own."""
+    kind = values.type
+    if not (pa.types.is_timestamp(kind) and kind.tz in _UTC_NAMES):
+        return values.to_pylist()  # type: ignore[no-any-return]
+    first = next((v for v in values if v.is_valid), None)
+    if first is None:
+        return values.to_pylist()  # type: ignore[no-any-return]
+    zone = first.as_py().tzinfo
+    naive = values.cast(pa.timestamp(kind.unit)).to_pylist()
+    return [None if v is None else v.replace(tzinfo=zone) for v in naive]
+
+
 def _values(record: type, row: Mapping[str, Any]) -> dict[str, Any]:
     """A record's field values from a query's row (a dict of its columns)."""
     return {name: convert(row[name]) for name, convert in _converters(record)}

@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Filters
+from seamscope.classifiers.results import LabelChange
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tui.data import DataSource
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     from seamscope.tui.app import SeamscopeApp
 
 T = TypeVar("T")
+
+
+def marks_of(changes: dict[str, LabelChange]) -> dict[str, str]:
+    """The Changed column's text of each edge that appeared or changed rule."""
+    return {
+        edge_id: "new" if c.is_new else f"was {c.old_rule_id}" for edge_id, c in changes.items()
+    }
 
 
 class DataScreen(Screen[None], Generic[T]):
@@ -58,10 +66,7 @@ class DataScreen(Screen[None], Generic[T]):
     def marks(self, q: Query) -> dict[str, str]:
         """Runs in the worker: "new" or "was <rule>" for the edges that appeared or changed
         rule since the app opened (the tables' Changed column)."""
-        changes = read.changes_since(q, self.sapp.opened_at)
-        return {
-            edge_id: "new" if c.is_new else f"was {c.old_rule_id}" for edge_id, c in changes.items()
-        }
+        return marks_of(read.changes_since(q, self.sapp.opened_at))
 
     def fetch(self, q: Query) -> T:
         """Runs in the worker thread: everything the screen shows, as plain records."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Filters
-from seamscope.tracer.access import Reader, open_reader
+from seamscope.tracer.access import Params, Query, Reader, open_reader
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
 from tests.functional.sample import EDGES, build_spans, build_store
@@ -113,3 +114,67 @@ def test_watermark_moves_when_edges_change(sample: Path, reader: Reader) -> None
     con.execute("UPDATE edges SET verdict = 'smell', rule_id = 'A303' WHERE rule_id = 'P102'")
     con.close()
     assert reader.run(read.watermark) != counted
+
+
+def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: Path) -> None:
+    """Through a live owner every statement is a round trip that waits its turn for the owner's
+    interpreter while it receives, so the landscape reads everything, the label changes too, in
+    two statements (three with a time window); and gets what the separate queries give."""
+    from datetime import datetime
+
+    from seamscope.classifiers.engine import classify
+    from seamscope.classifiers.landscape import parse_landscape
+    from seamscope.classifiers.results import Edge
+    from seamscope.tracer.store import short_lock
+
+    path = build_store(tmp_path / "c.duckdb", manual=False)
+    since = datetime(2000, 1, 1)
+    relabel = '[owners.tables]\nUsers = "orders"\n\n[vendors.auth0]\nhosts = ["*.auth0.com"]\n'
+    with short_lock(path) as store:  # label changes to read
+        classify(store.con, parse_landscape(relabel, Path("relabel.toml")))
+    reader = open_reader(path)
+
+    def counted(filters: Filters) -> tuple[read.Overview, list[str]]:
+        statements: list[str] = []
+
+        def work(q: Query) -> read.Overview:
+            def counting(sql: str, params: Params) -> pa.Table:
+                statements.append(sql)
+                return q(sql, params)
+
+            return read.overview(counting, filters, since)
+
+        return reader.run(work), statements
+
+    view, statements = counted(Filters())
+    assert len(statements) == 2
+    assert len(counted(Filters(window_minutes=5))[1]) == 3
+    assert view.changes and view.changes == reader.run(lambda q: read.changes_since(q, since))
+    assert view.mark == reader.run(read.classifier_mark)
+    alone = reader.run(
+        lambda q: q(
+            f"SELECT * FROM edges WHERE level IN ('system', 'external') "
+            f"ORDER BY {read._VERDICT_ORDER}, from_system, to_system, mechanism, from_node, "
+            "to_node",
+            None,
+        ).to_pylist()
+    )
+    assert list(view.edges) == [Edge.from_row(r) for r in alone] and alone
+    counts = reader.run(
+        lambda q: q("SELECT verdict, count(*) AS n FROM edges GROUP BY ALL", None).to_pylist()
+    )
+    assert {v.value: n for v, n in view.verdicts.items() if n} == {
+        r["verdict"]: r["n"] for r in counts
+    }
+    assert (
+        view.now
+        == reader.run(lambda q: q("SELECT max(last_seen) FROM edges", None)).column(0)[0].as_py()
+    )
+    systems = reader.run(
+        lambda q: q(
+            "SELECT DISTINCT system FROM nodes WHERE system IS NOT NULL "
+            "AND node_type <> 'external' ORDER BY 1",
+            None,
+        ).column(0)
+    ).to_pylist()
+    assert list(view.systems) == systems
