@@ -120,8 +120,9 @@ class Overview:
     inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
     # inferred rather than declared
     internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
-    # The latest label change of each edge since the time overview() was given (none asked: {})
-    changes: dict[str, LabelChange] = field(default_factory=dict)
+    # Each edge that appeared or changed rule since the time overview() was given, with its rule
+    # before (None: it is new); {} when no time was given. `changes_since()` has the changes.
+    changed: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def edge_count(self) -> int:
@@ -344,7 +345,7 @@ def _together(q: Query, parts: dict[str, tuple[str, str | None, list[Any]]]) -> 
 
 def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overview:
     """The system landscape: systems and the edges between them (and to vendors); with
-    since, also the edges' label changes since then (`changes_since()`).
+    since, also which edges appeared or changed rule since then (`Overview.changed`).
 
     Two statements in all (three with a time window), however many parts: through an owner busy
     receiving, every round trip waits its turn for the owner's interpreter."""
@@ -405,7 +406,12 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
             [],
         )
     if since is not None and "label_changes" in tables:
-        parts["changes"] = (_CHANGES_SQL, "", [since])  # any order: a dict
+        parts["changed"] = (
+            "SELECT edge_id, old_rule_id FROM label_changes WHERE changed_at >= ? "
+            "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1",
+            "",  # any order: a dict
+            [since],
+        )
     got = _together(q, parts)
     systems = got["systems"].to_pylist()
     verdicts = {Verdict(r["verdict"]): int(r["n"]) for r in got["verdicts"].to_pylist()}
@@ -426,8 +432,8 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
             RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
             for r in got["internal"].to_pylist()
         ),
-        changes={c.edge_id: c for c in records(LabelChange, got["changes"])}
-        if "changes" in got
+        changed=dict(zip(*(c.to_pylist() for c in got["changed"].flatten()), strict=True))
+        if "changed" in got
         else {},
     )
 

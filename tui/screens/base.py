@@ -12,7 +12,6 @@ from textual.screen import Screen
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Filters
-from seamscope.classifiers.results import LabelChange
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tui.data import DataSource
@@ -24,11 +23,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def marks_of(changes: dict[str, LabelChange]) -> dict[str, str]:
-    """The Changed column's text of each edge that appeared or changed rule."""
-    return {
-        edge_id: "new" if c.is_new else f"was {c.old_rule_id}" for edge_id, c in changes.items()
-    }
+def marks_of(changed: dict[str, str | None]) -> dict[str, str]:
+    """The Changed column's text of each edge that appeared or changed rule (edge id -> its
+    rule before, None when it is new)."""
+    return {edge_id: "new" if old is None else f"was {old}" for edge_id, old in changed.items()}
 
 
 class DataScreen(Screen[None], Generic[T]):
@@ -66,7 +64,8 @@ class DataScreen(Screen[None], Generic[T]):
     def marks(self, q: Query) -> dict[str, str]:
         """Runs in the worker: "new" or "was <rule>" for the edges that appeared or changed
         rule since the app opened (the tables' Changed column)."""
-        return marks_of(read.changes_since(q, self.sapp.opened_at))
+        changes = read.changes_since(q, self.sapp.opened_at)
+        return marks_of({edge_id: c.old_rule_id for edge_id, c in changes.items()})
 
     def fetch(self, q: Query) -> T:
         """Runs in the worker thread: everything the screen shows, as plain records."""

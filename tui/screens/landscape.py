@@ -187,7 +187,7 @@ class LandscapeScreen(DataScreen[Any]):
     def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
         # The marks come with the overview: one round trip fewer through a live owner.
         view = read.overview(q, self.filters, self.sapp.opened_at)
-        return view, marks_of(view.changes)
+        return view, marks_of(view.changed)
 
     def show(self, payload: Any) -> None:
         view: Overview

@@ -149,7 +149,9 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
     view, statements = counted(Filters())
     assert len(statements) == 2
     assert len(counted(Filters(window_minutes=5))[1]) == 3
-    assert view.changes and view.changes == reader.run(lambda q: read.changes_since(q, since))
+    changes = reader.run(lambda q: read.changes_since(q, since))
+    assert view.changed and view.changed == {e: c.old_rule_id for e, c in changes.items()}
+    assert any(old is not None for old in view.changed.values())  # a rule flipped
     assert view.mark == reader.run(read.classifier_mark)
     alone = reader.run(
         lambda q: q(
@@ -178,3 +180,13 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
         ).column(0)
     ).to_pylist()
     assert list(view.systems) == systems
+    internal = reader.run(
+        lambda q: q(
+            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
+            "WHERE level = 'component' AND from_system IS NOT NULL GROUP BY ALL ORDER BY ALL",
+            None,
+        ).to_pylist()
+    )
+    assert [(t.system, t.rule_id, t.verdict.value, t.edges) for t in view.internal] == [
+        (r["from_system"], r["rule_id"], r["verdict"], r["n"]) for r in internal
+    ]
