@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from seamscope.classifiers.engine import classifier_hook
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
@@ -20,6 +19,10 @@ from seamscope.tui.data import OwnerSource, SourceGone
 
 class TuiError(SeamscopeError):
     pass
+
+
+CATCH_UP_WAIT_S = 300.0
+"""How long `tui --collect` waits for its receiver to classify what was stored before."""
 
 
 def _ingest_files(paths: list[Path], db: Path) -> None:
@@ -38,14 +41,10 @@ def _collector_source(
     ends (Linux), and stops with the TUI otherwise."""
     from seamscope.demo.processes import ManagedProcess
     from seamscope.tracer.access import open_reader
-    from seamscope.tracer.store import short_lock
 
     owner = open_reader(db).owner
     if owner is not None:
         raise TuiError(f"{db} is owned by process {owner.pid} already; open it without --collect")
-    # Spans stored before this run get their edges before the first paint.
-    with short_lock(db) as store:
-        classifier_hook(landscape)(store.con)
     folder = log_dir or Path(tempfile.mkdtemp(prefix="seamscope-tui-"))
     argv = [
         sys.executable,
@@ -80,7 +79,38 @@ def _collector_source(
             )
         time.sleep(0.05)
     url = f"http://{host}:{owner.port}"
-    return CollectorSource(db, landscape, child, url)
+    source = CollectorSource(db, landscape, child, url)
+    _await_catch_up(source)
+    return source
+
+
+def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S) -> None:
+    """Spans stored before this run get their edges before the first paint: the child classifies
+    them first thing, and this waits until its mark says so. Not here: classifying a big store
+    in this process would leave the TUI holding gigabytes (a full classification of 10M spans
+    peaked at 2.8 GB), while the child's DuckDB works within its memory limit. After timeout_s
+    (or a classifier that fails in the child) the TUI opens anyway and the live refresh shows
+    the edges once they come."""
+    from seamscope.classifiers.read import classifier_mark
+    from seamscope.tui.data import classified_with
+
+    first = source.run(classifier_mark)
+    if first.spans == 0:
+        return  # nothing stored before
+    began = time.monotonic()
+    told = False
+    while source.child.alive() and time.monotonic() - began < timeout_s:
+        mark = source.run(classifier_mark)
+        if (
+            mark.classified is not None
+            and mark.classified >= first.spans
+            and classified_with(mark, source.landscape)
+        ):
+            return
+        if not told and time.monotonic() - began > 1.0:
+            click.echo("seamscope: classifying the spans stored before this run ...", err=True)
+            told = True
+        time.sleep(0.1)
 
 
 class CollectorSource:

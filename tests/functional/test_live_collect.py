@@ -258,3 +258,36 @@ async def test_an_owner_that_starts_later_is_read_through(
             assert isinstance(app.screen, LandscapeScreen)
     finally:
         collector.stop()
+
+
+async def test_collect_has_its_receiver_classify_what_was_stored_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spans stored before `tui --collect` started are classified before the first paint, by the
+    receiver child, never in the TUI's process: a full classification of a big store there would
+    leave the TUI holding gigabytes (2.8 GB for 10M spans). The classifier is a tripwire here."""
+    from seamscope.classifiers import engine
+    from seamscope.tracer.rows import SpanBatchBuilder
+    from seamscope.tracer.store import Store
+    from tests.functional.sample import build_spans
+
+    db = tmp_path / "before.duckdb"
+    builder = SpanBatchBuilder()
+    build_spans(builder)
+    with Store.open(db) as store:
+        store.append(builder.build(), batch_key="before-1", source="tests")
+
+    def tripwire(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the TUI's own process classified the store")
+
+    monkeypatch.setattr(engine, "classify", tripwire)
+    source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path)
+    app = SeamscopeApp(lambda: source, refresh_interval=0)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, LandscapeScreen)  # classified at the first paint
+            view = app.screen.view
+            assert view is not None and {"shop", "orders"} <= set(view.systems)
+    finally:
+        source.close()
