@@ -163,7 +163,8 @@ class MatrixView(Widget, can_focus=True):
         strong = base + Style(bold=True, reverse=True)
         header = self.header_rows
         if y < header:
-            segments.append(Segment(" " * label_w, base))
+            note = self._range_note(y, first_r, rows, first_c, cols)
+            segments.append(Segment(note, dim if note.strip() else base))
             for c in shown_cols:
                 number = f"{c + 1:>{header}}"[y]
                 style = strong if c == cur_c else (dim if number == " " else base)
@@ -194,6 +195,24 @@ class MatrixView(Widget, can_focus=True):
                 style = style + Style(bgcolor="grey23")
             segments.append(Segment(text.rjust(cell_w - 1) + " ", style))
         return Strip(segments)
+
+    def _range_note(self, y: int, first_r: int, rows: int, first_c: int, cols: int) -> str:
+        """The header's left part: which columns (first line) and rows (second) are in view
+        when not all fit, with an arrow toward those out of view; blank when all fit."""
+        m, width = self.matrix, self._label_width()
+        if y == 0:
+            first, shown, total, before, after = first_c, cols, len(m.columns), "◂", "▸"
+        elif y == 1:
+            first, shown, total, before, after = first_r, rows, len(m.rows), "▴", "▾"
+        else:
+            return " " * width
+        last = min(total, first + shown)
+        if first == 0 and last == total:
+            return " " * width
+        what = "cols" if y == 0 else "rows"
+        note = f"{before if first else ' '}{what} {first + 1}-{last}/{total}"
+        note += after if last < total else ""
+        return elide(note, width - 1).ljust(width)
 
     # ---- keys and mouse --------------------------------------------------------------------
 
