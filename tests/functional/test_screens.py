@@ -517,3 +517,27 @@ async def test_the_landscape_header_shows_its_counts_and_the_landscape_whole(
         lines = [summary.render_line(y).text.strip() for y in range(summary.size.height)]
         assert lines[0].startswith("5 systems") and "✗ 4" in lines[0] and "✓ 6" in lines[0]
         assert lines[1] == "no landscape file: owners, roles, vendors inferred · ~ 7 inferred"
+
+
+async def test_system_screen_says_whose_edges_the_table_lists(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The summary counts the whole system's edges; the table under the focus view lists the
+    focused component's: the caption above it says which, and m (the map) lists them all."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_system("orders")
+        await settle(pilot)
+        await pilot.press("j")  # orders-worker: 2 of the system's 6 edges
+        await settle(pilot)
+        screen = app.screen
+        caption = static_text(screen.query_one("#edges-caption", Static))
+        edges = screen.query_one("#edges", DataTable)
+        assert edges.row_count == 2
+        assert "2 edges of orders-worker, the component in focus (6 in all of orders" in caption
+        assert "6 edges" in static_text(screen.query_one("#summary", Static))
+        await pilot.press("m")
+        await settle(pilot)
+        assert edges.row_count == 6
+        assert "All 6 edges of orders" in static_text(screen.query_one("#edges-caption", Static))

@@ -512,6 +512,7 @@ class SystemScreen(DataScreen[Any]):
             yield FocusMap(id="focus")
             with ScrollableContainer(id="map-pane", can_focus=False):
                 yield LandscapeMap(id="map")
+        yield Static("", id="edges-caption", classes="caption")
         yield EdgeTable(id="edges")
         yield NewsBar()
         yield SteadyFooter()
@@ -582,14 +583,28 @@ class SystemScreen(DataScreen[Any]):
         if self.view is None:
             return
         table = self.query_one("#edges", EdgeTable)
+        caption = self.query_one("#edges-caption", Static)
+        everything = self.view.edges
         if self.centre is None:
-            table.set_edges(self.view.edges, self.sapp.change_marks(self.view.edges))
+            caption.update(Text(safe(f"All {plural(len(everything), 'edge')} of {self.system}")))
+            table.set_edges(everything, self.sapp.change_marks(everything))
             return
         focus, edges = component_focus(self.view, self.centre)
         fmap = self.query_one(FocusMap)
         fmap.show_focus(focus, highlight)
         if self.query_one("#map-pane").display:
-            edges = self.view.edges
+            edges = everything
+            caption.update(Text(safe(f"All {plural(len(edges), 'edge')} of {self.system}")))
+        else:
+            # The summary above counts the whole system's edges; the table, the focused one's.
+            caption.update(
+                Text(
+                    safe(
+                        f"{plural(len(edges), 'edge')} of {focus.name}, the component in focus "
+                        f"({len(everything):,} in all of {self.system}; m shows them all)"
+                    )
+                )
+            )
         table.set_edges(edges, self.sapp.change_marks(edges))
         for edge_id in fmap.highlighted_edges:
             table.put_cursor_on(edge_id)
