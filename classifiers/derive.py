@@ -574,27 +574,20 @@ def _polling(
 ) -> dict[int, Polling]:
     """Write groups fed by recurring scan jobs -> the job's evidence.
 
-    One aggregation per job in SQL: its distinct start times (sorted, so their differences
-    are the intervals between runs), what it scanned and what it wrote; only the jobs that run
-    steadily come back to Python.
+    Each job's runs are gathered as the merge goes (classifier_jobs: its distinct start times
+    sorted, so their differences are the intervals between runs, what it scanned and what it
+    wrote); only the jobs that run steadily come back to Python.
     """
     rows = con.execute(
-        f"""WITH jobs AS (
-            SELECT svc, ns, name, min(start_time) AS first,
-                   list_sort(list_distinct(list(epoch_us(start_time)))) AS ts,
-                   list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL))))
-                       AS scanned,
-                   list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL))) AS written
-            FROM classifier_runs WHERE NOT coalesce(listens, false)
-            GROUP BY ALL
-        ), timed AS (
-            SELECT *, list_transform(ts[2:], lambda t, i: (t - ts[i]) / 1e6) AS gaps FROM jobs
+        f"""WITH timed AS (
+            SELECT *, list_transform(ts[2:], lambda t, i: (t - ts[i]) / 1e6) AS gaps
+            FROM classifier_jobs
         )
         SELECT svc, ns, name, len(ts), list_avg(gaps), scanned, written
         FROM timed
         WHERE len(ts) >= {MIN_RUNS} AND list_avg(gaps) > 0
           AND coalesce(list_stddev_pop(gaps), 0) / list_avg(gaps) <= {STEADY_CV}
-        ORDER BY first, svc NULLS FIRST, ns NULLS FIRST, name NULLS FIRST"""
+        ORDER BY first_run, svc NULLS FIRST, ns NULLS FIRST, name NULLS FIRST"""
     ).fetchall()
     found: dict[int, Polling] = {}
     lease = lease_tables(groups.values()) if rows else {}

@@ -45,7 +45,7 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "3"
+CLASSIFIER_VERSION = "4"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -73,6 +73,7 @@ _INTERNAL_TABLES = (
     "classifier_receives",
     "classifier_handling",
     "classifier_runs",
+    "classifier_jobs",
     "classifier_links",
     "classifier_joins",
     "classifier_group_edges",
@@ -349,8 +350,8 @@ def _result(
     )
 
 
-def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
-    def run(sql: str, params: list[object] | None = None) -> object:
+def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., duckdb.DuckDBPyConnection]:
+    def run(sql: str, params: list[object] | None = None) -> duckdb.DuckDBPyConnection:
         started, cpu = time.perf_counter(), time.process_time()
         result = con.execute(sql, params or [])
         wall = (time.perf_counter() - started) * 1000
@@ -363,6 +364,13 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., object]:
 
 # The groups a merge changed (left by _Merge for refresh_stats, dropped after).
 _MOVED = "_cls_moved"
+# Each recurring job's runs gathered (classifier_jobs): its key and its columns, from
+# classifier_runs; a caller adds conditions (AND ...) and the GROUP BY.
+_JOBS = """SELECT hash(svc, ns, name), svc, ns, name, min(start_time),
+           list_sort(list_distinct(list(epoch_us(start_time)))),
+           list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL)))),
+           list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL)))
+    FROM classifier_runs WHERE NOT coalesce(listens, false)"""
 # The columns of a stored fact (classifier_spans), in its order.
 _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
@@ -678,13 +686,16 @@ class _Merge:
 
     # --- listening and jobs -----------------------------------------------------------------
 
-    def forget_seen(self, table: str) -> None:
-        """Drops what table holds for the touched traces that had facts stored (re-derived)."""
-        if self.seen:
-            self.x(
-                f"DELETE FROM {table} WHERE start_time >= {self.lo} "
-                "AND tk IN (SELECT tk FROM _cls_seen)"
-            )
+    def forget_seen(self, table: str) -> int:
+        """Drops what table holds for the touched traces that had facts stored (re-derived);
+        returns how many rows went."""
+        if not self.seen:
+            return 0
+        row = self.x(
+            f"DELETE FROM {table} WHERE start_time >= {self.lo} "
+            "AND tk IN (SELECT tk FROM _cls_seen)"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def merge_receives(self) -> None:
         """Receives (HANDLED_KINDS), kept to attribute a worker's untraced handling later."""
@@ -752,12 +763,33 @@ class _Merge:
     def merge_runs(self) -> None:
         """Runs of self-started work that scan a table: what they wrote in their own trace."""
         x = self.x
-        self.forget_seen("classifier_runs")
+        forgotten = self.forget_seen("classifier_runs")
         x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
             SELECT DISTINCT tk FROM _cls_fnew
             WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
-        if not self.scalar("SELECT count(*) FROM _cls_scanned"):
-            return
+        scanned = bool(self.scalar("SELECT count(*) FROM _cls_scanned"))
+        if scanned:
+            self.insert_runs()
+        if self.full or forgotten:
+            # Runs went (or none were gathered yet): every job gathered again.
+            x("DELETE FROM classifier_jobs")
+            x(f"INSERT INTO classifier_jobs {_JOBS} GROUP BY svc, ns, name")
+        elif scanned:
+            # Only new runs: merged into their jobs. Runs of these traces stored before merge
+            # again to the same sets.
+            x(f"""INSERT INTO classifier_jobs {_JOBS}
+                AND tk IN (SELECT tk FROM _cls_scanned) GROUP BY svc, ns, name
+                ON CONFLICT (jkey) DO UPDATE SET
+                    first_run = least(classifier_jobs.first_run, excluded.first_run),
+                    ts = list_sort(list_distinct(list_concat(classifier_jobs.ts, excluded.ts))),
+                    scanned = list_sort(list_distinct(
+                        list_concat(classifier_jobs.scanned, excluded.scanned))),
+                    written = list_distinct(list_concat(classifier_jobs.written,
+                                                        excluded.written))""")
+
+    def insert_runs(self) -> None:
+        """classifier_runs gets the runs among the touched traces that scanned a table."""
+        x = self.x
         x(f"""INSERT INTO classifier_runs
             WITH scanned AS (FROM _cls_scanned),
             roots AS (

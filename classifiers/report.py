@@ -30,6 +30,7 @@ _AGGREGATES = (
     "classifier_components",
     "classifier_handling",
     "classifier_runs",
+    "classifier_jobs",
 )
 
 

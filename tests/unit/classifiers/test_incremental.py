@@ -69,6 +69,10 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
         "nodes": con.execute("SELECT * FROM nodes ORDER BY node_id").fetchall(),
         "edges": con.execute("SELECT * FROM edges ORDER BY edge_id").fetchall(),
         "labels": con.execute("SELECT * FROM span_labels ORDER BY ALL").fetchall(),
+        # Merged run by run, as gathering every run again gives (the written groups are a set).
+        "jobs": con.execute(
+            "SELECT * REPLACE (list_sort(written) AS written) FROM classifier_jobs ORDER BY ALL"
+        ).fetchall(),
     }
 
 
