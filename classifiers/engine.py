@@ -187,8 +187,8 @@ def classify(
     landscape = landscape or Landscape()
     ensure_classifier_tables(con)
     state = _state(con)
-    top = int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0))
     old = int(state.get("watermark", "0"))
+    top = _top(con, old)
     fingerprint = landscape.fingerprint()
     wiring = _wiring(con)
     rebuild = full or state.get("version") != CLASSIFIER_VERSION or top < old
@@ -208,10 +208,11 @@ def classify(
                 con.execute(f"DELETE FROM {table}")
             old = 0
         new_spans = 0
-        before = None if rebuild or not same_rules else _shape(con)
+        # The shape the last call left (stored with the state), or read again.
+        before = None if rebuild or not same_rules else state.get("shape") or _shape(con)
         if top > old:
             new_spans = _merge(con, old, top, full=old == 0)
-        after = None if before is None else _shape(con)
+        after = _shape(con)
         polling = state.get("polling")
         if before is not None and before == after:
             # Same groups, hosts, components, handling and runs: the edges and their rules
@@ -219,8 +220,7 @@ def classify(
             refresh_stats(con, _MOVED)
         elif (
             before is not None
-            and after is not None
-            and before[:-1] == after[:-1]
+            and json.loads(before)[:-1] == json.loads(after)[:-1]
             and polling is not None
             and refresh_polling(con, polling)
         ):
@@ -256,6 +256,7 @@ def classify(
                 "catalog": CATALOG_VERSION,
                 "routes": wiring,
                 "polling": polling or "",
+                "shape": after,
             },
             None if rebuild else state,
         )
@@ -316,7 +317,16 @@ def _record_label_changes(con: duckdb.DuckDBPyConnection, cause: str) -> None:
     con.execute("DROP TABLE _cls_prev")
 
 
-def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
+def _top(con: duckdb.DuckDBPyConnection, old: int) -> int:
+    """The newest batch stored: read past the watermark (the scan skips the row groups below
+    it), and over every span only when none is left at or past it."""
+    top = _scalar(con, "SELECT max(batch_id) FROM spans WHERE batch_id >= ?", [old])
+    if top is None:
+        top = _scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans")
+    return int(str(top or 0))
+
+
+def _shape(con: duckdb.DuckDBPyConnection) -> str:
     """What the edges and rules depend on, besides counts: changes when any of it changes."""
     row = con.execute(
         """SELECT (SELECT (count(*), bit_xor(gkey)) FROM classifier_groups),
@@ -328,7 +338,7 @@ def _shape(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
                   (SELECT (count(*), bit_xor(hash(trace_id, root_span_id)))
                    FROM classifier_runs)"""
     ).fetchone()
-    return tuple(row or ())
+    return json.dumps([str(v) for v in row or ()])
 
 
 def _result(
@@ -371,6 +381,20 @@ _JOBS = """SELECT hash(svc, ns, name), svc, ns, name, min(start_time),
            list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL)))),
            list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL)))
     FROM classifier_runs WHERE NOT coalesce(listens, false)"""
+# A group's figures moved by those of the facts added (or taken away: negative counts, no times).
+_GROUPS_MERGED = """ON CONFLICT (gkey) DO UPDATE SET
+    n = classifier_groups.n + excluded.n,
+    errors = classifier_groups.errors + excluded.errors,
+    role = greatest(classifier_groups.role, excluded.role),
+    first_seen = least(classifier_groups.first_seen, excluded.first_seen),
+    sample_trace_id = CASE
+        WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
+        WHEN classifier_groups.last_seen IS NULL
+             OR (excluded.last_seen, excluded.sample_trace_id)
+                > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
+            THEN excluded.sample_trace_id
+        ELSE classifier_groups.sample_trace_id END,
+    last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)"""
 # The columns of a stored fact (classifier_spans), in its order.
 _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
@@ -534,17 +558,19 @@ class _Merge:
         """classifier_groups and classifier_hist move by the difference."""
         x = self.x
         x(f"INSERT INTO {_MOVED} SELECT DISTINCT gkey FROM _cls_delta")
-        if self.full:
-            # Nothing stored to merge with: one aggregation of the facts, no difference to join.
-            x("""INSERT INTO classifier_groups
+        if not self.seen:
+            # Nothing taken away (a full run, or traces with nothing stored): one aggregation of
+            # the facts, no difference to join.
+            x(f"""INSERT INTO classifier_groups
                 SELECT gkey, any_value(svc), any_value(ns), max(role), any_value(fkind),
                        any_value(target), any_value(callee_svc), any_value(callee_ns),
                        any_value(op), any_value(is_write), count(*), count(*) FILTER (WHERE err),
                        min(start_time), max(start_time),
                        max(struct_pack(t := start_time, id := trace_id)).id
-                FROM _cls_fnew GROUP BY gkey""")
+                FROM _cls_fnew GROUP BY gkey
+                {"" if self.full else _GROUPS_MERGED}""")
         else:
-            x("""INSERT INTO classifier_groups
+            x(f"""INSERT INTO classifier_groups
                 WITH descr AS (
                     SELECT gkey, any_value(svc) AS svc, any_value(ns) AS ns, max(role) AS role,
                            any_value(fkind) AS fkind, any_value(target) AS target,
@@ -562,19 +588,7 @@ class _Merge:
                            FILTER (WHERE d.sign = 1).id
                 FROM _cls_delta AS d LEFT JOIN descr AS c USING (gkey)
                 GROUP BY d.gkey
-                ON CONFLICT (gkey) DO UPDATE SET
-                    n = classifier_groups.n + excluded.n,
-                    errors = classifier_groups.errors + excluded.errors,
-                    role = greatest(classifier_groups.role, excluded.role),
-                    first_seen = least(classifier_groups.first_seen, excluded.first_seen),
-                    sample_trace_id = CASE
-                        WHEN excluded.last_seen IS NULL THEN classifier_groups.sample_trace_id
-                        WHEN classifier_groups.last_seen IS NULL
-                             OR (excluded.last_seen, excluded.sample_trace_id)
-                                > (classifier_groups.last_seen, classifier_groups.sample_trace_id)
-                            THEN excluded.sample_trace_id
-                        ELSE classifier_groups.sample_trace_id END,
-                    last_seen = greatest(classifier_groups.last_seen, excluded.last_seen)""")
+                {_GROUPS_MERGED}""")
         x(f"""INSERT INTO classifier_hist
             SELECT gkey, CAST(floor(ln(greatest(duration_ns, 1000) / 1e6) / ln({HIST_BASE}))
                               AS SMALLINT) AS bucket, sum(sign)
