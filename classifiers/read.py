@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
@@ -29,7 +30,7 @@ from seamscope.classifiers.results import (
     sql_list,
     verdict_rank_sql,
 )
-from seamscope.tracer.access import Query
+from seamscope.tracer.access import Query, SqlRejected
 
 # ---------------------------------------------------------------------------------------------
 # Records
@@ -123,6 +124,7 @@ class Overview:
     # Each edge that appeared or changed rule since the time overview() was given, with its rule
     # before (None: it is new); {} when no time was given. `changes_since()` has the changes.
     changed: dict[str, str | None] = field(default_factory=dict)
+    tables: frozenset[str] = frozenset()  # the classifier's tables the store had
 
     @property
     def edge_count(self) -> int:
@@ -278,8 +280,25 @@ def _mark(spans: int, rows: list[dict[str, Any]] | None) -> ClassifierMark:
     )
 
 
-def watermark(q: Query) -> tuple[Any, ...]:
-    """A token that changes when anything a screen shows may have changed."""
+_EDGE_STATS = (
+    "count(*), sum(span_count), max(last_seen)::VARCHAR, bit_xor(hash(edge_id, rule_id, verdict)), "
+    f"count(*) FILTER (WHERE verdict IN {sql_list(FINDINGS)})"
+)
+
+
+def watermark(q: Query, edges: bool = False) -> tuple[Any, ...]:
+    """A token that changes when anything a screen shows may have changed. edges: the store had
+    an edges table at the last call (one statement instead of two)."""
+    if edges:
+        try:
+            row = q(
+                f"SELECT (SELECT coalesce(max(batch_id), 0) FROM batches) AS _batch, {_EDGE_STATS} "
+                "FROM edges",
+                None,
+            ).to_pylist()[0]
+            return (int(row.pop("_batch")), tuple(row.values()))
+        except (SqlRejected, duckdb.Error):
+            pass  # gone since (a new classifier version drops its tables)
     first = _together(
         q,
         {
@@ -294,12 +313,7 @@ def watermark(q: Query) -> tuple[Any, ...]:
     batch = int(first["batch"])
     if not first["edges"]:
         return (batch, None)
-    row = q(
-        "SELECT count(*), sum(span_count), max(last_seen)::VARCHAR, "
-        "bit_xor(hash(edge_id, rule_id, verdict)), "
-        f"count(*) FILTER (WHERE verdict IN {sql_list(FINDINGS)}) FROM edges",
-        None,
-    ).to_pylist()[0]
+    row = q(f"SELECT {_EDGE_STATS} FROM edges", None).to_pylist()[0]
     return (batch, tuple(row.values()))
 
 
@@ -343,13 +357,26 @@ def _together(q: Query, parts: dict[str, tuple[str, str | None, list[Any]]]) -> 
     return got
 
 
-def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overview:
+_CLASSIFIER_TABLES = frozenset({"edges", "classifier_state", "label_changes"})
+
+
+def overview(
+    q: Query,
+    filters: Filters,
+    since: datetime | None = None,
+    tables: frozenset[str] | None = None,
+) -> Overview:
     """The system landscape: systems and the edges between them (and to vendors); with
     since, also which edges appeared or changed rule since then (`Overview.changed`).
 
     Two statements in all (three with a time window), however many parts: through an owner busy
-    receiving, every round trip waits its turn for the owner's interpreter."""
-    wanted = ("edges", "classifier_state", "label_changes")
+    receiving, every round trip waits its turn for the owner's interpreter. One, given the tables
+    an earlier overview found (`Overview.tables`) when the classifier had made them all."""
+    if tables is not None and _CLASSIFIER_TABLES <= tables:
+        try:
+            return _overview(q, filters, since, _CLASSIFIER_TABLES, None)
+        except (SqlRejected, duckdb.Error):
+            pass  # gone since (a new classifier version drops its tables): ask which there are
     first = _together(
         q,
         {
@@ -357,22 +384,36 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
             "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
             "tables": (
                 "SELECT table_name FROM information_schema.tables "
-                f"WHERE table_name IN {sql_list(wanted)}",
+                f"WHERE table_name IN {sql_list(_CLASSIFIER_TABLES)}",
                 "table_name",
                 [],
             ),
         },
     )
-    span_count = int(first["span_count"])
-    tables = {str(r["table_name"]) for r in first["tables"].to_pylist()}
-    if "edges" not in tables:
+    found = frozenset(str(r["table_name"]) for r in first["tables"].to_pylist())
+    if "edges" not in found:
+        span_count = int(first["span_count"])
         status = "empty" if span_count == 0 else "unclassified"
-        return Overview(status, span_count, (), {}, (), None)
+        return Overview(status, span_count, (), {}, (), None, tables=found)
+    return _overview(q, filters, since, found, first)
+
+
+def _overview(
+    q: Query,
+    filters: Filters,
+    since: datetime | None,
+    tables: frozenset[str],
+    first: dict[str, Any] | None,
+) -> Overview:
+    """The overview's second statement; first: the span count and newest batch when the first
+    statement read them, else they come with this one."""
     # The store's own newest edge is "now" for the time window: a store read later, or a
     # fixed sample, still shows its last minutes.
     now = _now(q) if filters.window_minutes else None
     where, params = filters.where(now)
     parts: dict[str, tuple[str, str | None, list[Any]]] = {
+        "span_count": ("SELECT count(*) FROM spans", None, []),
+        "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
         "now": ("SELECT max(last_seen) FROM edges", None, []),
         "edges": (
             f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level IN ('system', 'external') AND {where}",
@@ -412,7 +453,10 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
             "",  # any order: a dict
             [since],
         )
-    got = _together(q, parts)
+    if first is not None:
+        del parts["span_count"], parts["batch"]
+    got = _together(q, parts) | (first or {})
+    span_count = int(got["span_count"])
     systems = got["systems"].to_pylist()
     verdicts = {Verdict(r["verdict"]): int(r["n"]) for r in got["verdicts"].to_pylist()}
     edges = tuple(records(Edge, got["edges"]))
@@ -426,7 +470,7 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
         edges=edges,
         now=now if now is not None else value if isinstance(value, datetime) else None,
         verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
-        mark=_mark(int(first["batch"]), got["state"].to_pylist() if "state" in got else None),
+        mark=_mark(int(got["batch"]), got["state"].to_pylist() if "state" in got else None),
         inferred=frozenset(str(r["node_id"]) for r in got["inferred"].to_pylist()),
         internal=tuple(
             RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
@@ -435,6 +479,7 @@ def overview(q: Query, filters: Filters, since: datetime | None = None) -> Overv
         changed=dict(zip(*(c.to_pylist() for c in got["changed"].flatten()), strict=True))
         if "changed" in got
         else {},
+        tables=tables,
     )
 
 

@@ -247,7 +247,8 @@ class SeamscopeApp(App[None]):
                 return
             self._poll_failed = False
             source.refresh()
-            token = source.run(read.watermark)
+            edges = isinstance(self._token, tuple) and self._token[1] is not None
+            token = source.run(lambda q: read.watermark(q, edges))
         except (LandscapeError, SourceGone) as exc:
             self._poll_failed = True
             self._token = None  # once the file is mended, the next poll opens the store again

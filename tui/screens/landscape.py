@@ -186,7 +186,8 @@ class LandscapeScreen(DataScreen[Any]):
 
     def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
         # The marks come with the overview: one round trip fewer through a live owner.
-        view = read.overview(q, self.filters, self.sapp.opened_at)
+        known = self.view.tables if self.view is not None else None
+        view = read.overview(q, self.filters, self.sapp.opened_at, known)
         return view, marks_of(view.changed)
 
     def show(self, payload: Any) -> None:

@@ -134,7 +134,9 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
         classify(store.con, parse_landscape(relabel, Path("relabel.toml")))
     reader = open_reader(path)
 
-    def counted(filters: Filters) -> tuple[read.Overview, list[str]]:
+    def counted(
+        filters: Filters, tables: frozenset[str] | None = None
+    ) -> tuple[read.Overview, list[str]]:
         statements: list[str] = []
 
         def work(q: Query) -> read.Overview:
@@ -142,13 +144,15 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
                 statements.append(sql)
                 return q(sql, params)
 
-            return read.overview(counting, filters, since)
+            return read.overview(counting, filters, since, tables)
 
         return reader.run(work), statements
 
     view, statements = counted(Filters())
     assert len(statements) == 2
     assert len(counted(Filters(window_minutes=5))[1]) == 3
+    again, statements = counted(Filters(), view.tables)  # the tables known: one statement
+    assert len(statements) == 1 and again == view
     changes = reader.run(lambda q: read.changes_since(q, since))
     assert view.changed and view.changed == {e: c.old_rule_id for e, c in changes.items()}
     assert any(old is not None for old in view.changed.values())  # a rule flipped
@@ -190,3 +194,22 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
     assert [(t.system, t.rule_id, t.verdict.value, t.edges) for t in view.internal] == [
         (r["from_system"], r["rule_id"], r["verdict"], r["n"]) for r in internal
     ]
+
+
+def test_overview_and_watermark_with_known_tables_still_see_them_gone(tmp_path: Path) -> None:
+    """Told the classifier's tables were there, the overview and the watermark take one
+    statement; should they be gone since, they say so as without being told."""
+    path = build_store(tmp_path / "c.duckdb", manual=False)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    assert reader.run(lambda q: read.watermark(q, True)) == reader.run(read.watermark)
+    builder = SpanBatchBuilder()
+    build_spans(builder)
+    bare = tmp_path / "bare.duckdb"
+    with Store.open(bare) as store:
+        store.append(builder.build(), batch_key="b", source="tests")
+    unclassified = open_reader(bare)
+    told = unclassified.run(lambda q: read.overview(q, Filters(), None, view.tables))
+    assert told == unclassified.run(lambda q: read.overview(q, Filters()))
+    assert told.status == "unclassified"
+    assert unclassified.run(lambda q: read.watermark(q, True)) == (1, None)
