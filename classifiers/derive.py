@@ -789,24 +789,34 @@ def refresh_stats(con: duckdb.DuckDBPyConnection, moved: str | None = None) -> N
         else "(SELECT * FROM classifier_group_edges WHERE edge_id IN (SELECT edge_id FROM "
         f"classifier_group_edges WHERE gkey IN (SELECT gkey FROM {moved})))"
     )
+    # One statement: an edge without latency buckets keeps its p50 and p95.
     con.execute(
         f"""UPDATE edges SET span_count = q.n, error_count = q.e, first_seen = q.f,
-               last_seen = q.l, sample_trace_id = q.sample
+               last_seen = q.l, sample_trace_id = q.sample,
+               p50_ms = CASE WHEN p.edge_id IS NULL THEN edges.p50_ms ELSE p.p50 END,
+               p95_ms = CASE WHEN p.edge_id IS NULL THEN edges.p95_ms ELSE p.p95 END
         FROM (
             SELECT m.edge_id, sum(g.n) AS n, sum(g.errors) AS e, min(g.first_seen) AS f,
                    max(g.last_seen) AS l,
                    max(struct_pack(t := g.last_seen, id := g.sample_trace_id)).id AS sample
             FROM {edges} AS m JOIN classifier_groups AS g USING (gkey)
             GROUP BY m.edge_id
-        ) AS q WHERE edges.edge_id = q.edge_id"""
+        ) AS q LEFT JOIN ({_percentiles_sql(edges)}) AS p USING (edge_id)
+        WHERE edges.edge_id = q.edge_id"""
     )
-    _percentiles(con, edges)
 
 
 def _percentiles(con: duckdb.DuckDBPyConnection, edges: str = "classifier_group_edges") -> None:
     """p50 and p95 of the edges of `edges` (gkey -> edge_id) from their groups' histograms."""
     con.execute(
-        f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM (
+        f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM ({_percentiles_sql(edges)}) AS q
+        WHERE edges.edge_id = q.edge_id"""
+    )
+
+
+def _percentiles_sql(edges: str) -> str:
+    """edge_id, p50, p95 of the edges of `edges` that have latency buckets."""
+    return f"""
             WITH h AS (
                 SELECT m.edge_id, h.bucket, sum(h.n) AS n
                 FROM classifier_hist AS h JOIN {edges} AS m USING (gkey)
@@ -821,9 +831,7 @@ def _percentiles(con: duckdb.DuckDBPyConnection, edges: str = "classifier_group_
             SELECT edge_id,
                    pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.5 * tot) + 0.5) AS p50,
                    pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.95 * tot) + 0.5) AS p95
-            FROM c GROUP BY edge_id
-        ) AS q WHERE edges.edge_id = q.edge_id"""
-    )
+            FROM c GROUP BY edge_id"""
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:

@@ -101,16 +101,18 @@ _EXPECTED = (
 ) + tuple((name, "BASE TABLE") for name in _INTERNAL_TABLES)
 
 
-def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates the classifier's tables and views where missing (in the default schema)."""
+def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Creates the classifier's tables and views where missing (in the default schema); returns
+    whether the store holds discovered routes (aws_routes), read in the same look."""
     present = set(
         con.execute(
             "SELECT table_name, table_type FROM information_schema.tables "
             "WHERE table_schema = current_schema()"
         ).fetchall()
     )
+    routes = ("aws_routes", "BASE TABLE") in present
     if all(item in present for item in _EXPECTED):
-        return
+        return routes
     for statement in CLASSIFIER_DDL:
         if "span_labels" in statement or "VIEW findings" in statement:
             continue
@@ -125,6 +127,7 @@ def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in CLASSIFIER_DDL:
         if "VIEW findings" in statement:
             con.execute(statement)
+    return routes
 
 
 def _drop_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -185,12 +188,12 @@ def classify(
     except duckdb.Error:
         pass  # an owner's hardened connection locks its configuration
     landscape = landscape or Landscape()
-    ensure_classifier_tables(con)
+    routes = ensure_classifier_tables(con)
     state = _state(con)
     old = int(state.get("watermark", "0"))
-    top = _top(con, old)
+    top, new = _top(con, old)
     fingerprint = landscape.fingerprint()
-    wiring = _wiring(con)
+    wiring = _wiring(con) if routes else ""
     rebuild = full or state.get("version") != CLASSIFIER_VERSION or top < old
     same_rules = (
         state.get("landscape") == fingerprint
@@ -206,12 +209,12 @@ def classify(
         if rebuild:
             for table in _INTERNAL_TABLES:
                 con.execute(f"DELETE FROM {table}")
-            old = 0
+            old, new = 0, None
         new_spans = 0
         # The shape the last call left (stored with the state), or read again.
         before = None if rebuild or not same_rules else state.get("shape") or _shape(con)
         if top > old:
-            new_spans = _merge(con, old, top, full=old == 0)
+            new_spans = _Merge(con, old, top, full=old == 0, new=new).run()
         after = _shape(con)
         polling = state.get("polling")
         if before is not None and before == after:
@@ -275,9 +278,7 @@ def _has_routes_table(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _wiring(con: duckdb.DuckDBPyConnection) -> str:
     """Changes whenever `seamscope discover aws` stored other routes (a rerun changes them
-    without adding spans)."""
-    if not _has_routes_table(con):
-        return ""
+    without adding spans); for a store with the aws_routes table."""
     row = con.execute(
         "SELECT count(*), max(discovered_at)::VARCHAR, "
         "bit_xor(hash(route_id, kind, source, target, event_sources, detail_types, origin)) "
@@ -317,13 +318,20 @@ def _record_label_changes(con: duckdb.DuckDBPyConnection, cause: str) -> None:
     con.execute("DROP TABLE _cls_prev")
 
 
-def _top(con: duckdb.DuckDBPyConnection, old: int) -> int:
-    """The newest batch stored: read past the watermark (the scan skips the row groups below
-    it), and over every span only when none is left at or past it."""
-    top = _scalar(con, "SELECT max(batch_id) FROM spans WHERE batch_id >= ?", [old])
-    if top is None:
-        top = _scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans")
-    return int(str(top or 0))
+def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
+    """The newest batch stored, and how many spans are past the watermark with the start of the
+    window they touch (an incremental merge needs both): read past the watermark, so the scan
+    skips the row groups below it, and over every span only when none is left at or past it."""
+    row = con.execute(
+        f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
+               strftime(min(start_time) FILTER (WHERE batch_id > $1) - INTERVAL '{TRACE_WINDOW}',
+                        '%Y-%m-%d %H:%M:%S.%f')
+        FROM spans WHERE batch_id >= $1""",
+        [old],
+    ).fetchone()
+    if row is None or row[0] is None:
+        return int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0)), None
+    return int(row[0]), _New(int(row[1]), None if row[2] is None else str(row[2]))
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
@@ -399,9 +407,13 @@ _GROUPS_MERGED = """ON CONFLICT (gkey) DO UPDATE SET
 _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
 
-def _merge(con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> int:
-    """Reads the spans of batches (old, top] and merges their facts into the aggregates."""
-    return _Merge(con, old, top, full=full).run()
+@dataclass(frozen=True, slots=True)
+class _New:
+    """The spans past the watermark, as classify() found them: how many, and the start of the
+    window they touch (TRACE_WINDOW before the earliest), as text."""
+
+    count: int
+    lo: str | None
 
 
 class _Merge:
@@ -413,8 +425,13 @@ class _Merge:
     multiset difference.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, old: int, top: int, *, full: bool, new: _New | None
+    ) -> None:
+        """Merges the spans of batches (old, top]; new: what classify() read of them, if it
+        did (else read here)."""
         self.con = con
+        self.new = new
         self.x = _timed(con) if os.environ.get("SEAMSCOPE_CLASSIFY_PROFILE") else con.execute
         self.old, self.top, self.full = old, top, full
         self.new_filter = f"batch_id > {old} AND batch_id <= {top}"
@@ -427,7 +444,7 @@ class _Merge:
 
     def run(self) -> int:
         self.x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
-        count = int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
+        count = self.new.count if self.new is not None else self.count_new()
         if count == 0:
             return 0
         if self.full:
@@ -448,6 +465,9 @@ class _Merge:
     def scalar(self, sql: str) -> object:
         return _scalar(self.con, sql)
 
+    def count_new(self) -> int:
+        return int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
+
     # --- which spans are read ---------------------------------------------------------------
 
     def select_all_spans(self) -> None:
@@ -466,9 +486,13 @@ class _Merge:
             f"FROM spans WHERE {self.new_filter}"
         )
         # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
-        lo_value = self.scalar(
-            f"SELECT strftime(min(start_time) - INTERVAL '{TRACE_WINDOW}', '%Y-%m-%d %H:%M:%S.%f') "
-            f"FROM spans WHERE {self.new_filter}"
+        lo_value = (
+            self.new.lo
+            if self.new is not None
+            else self.scalar(
+                f"SELECT strftime(min(start_time) - INTERVAL '{TRACE_WINDOW}', "
+                f"'%Y-%m-%d %H:%M:%S.%f') FROM spans WHERE {self.new_filter}"
+            )
         )
         self.lo = f"TIMESTAMPTZ '{lo_value}+00'"
         # Two steps: the window is scanned for the touched traces reading three narrow columns,
