@@ -356,3 +356,55 @@ def test_refreshing_the_moved_edges_only_leaves_what_refreshing_all_gives(
             assert store.con.execute("FROM edges ORDER BY edge_id").fetchall() == before
             refreshed += not derived
     assert refreshed > 0
+
+
+# --- An incremental batch runs on one DuckDB thread and sets the database's back -----------
+
+
+def _threads(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_an_incremental_batch_runs_on_one_thread_and_sets_it_back(
+    tmp_path: Path, monkeypatch: Any, fails: bool
+) -> None:
+    fleet = _fleet(by_instance=False)
+    spans = fleet.in_end_order()
+    merging: list[int] = []
+    real = engine._Merge.run
+
+    def watched(merge: Any) -> int:
+        merging.append(_threads(merge.con))
+        if fails and len(merging) > 1:
+            raise RuntimeError("merge failed")
+        return int(real(merge))
+
+    monkeypatch.setattr(engine._Merge, "run", watched)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.con.execute("SET threads = 3")
+        store.append(fleet.table(spans[:10]), batch_key="a", source="test")
+        classify(store.con)  # the first classification reads every span: as set
+        store.append(fleet.table(spans[10:]), batch_key="b", source="test")
+        if fails:
+            with pytest.raises(RuntimeError):
+                classify(store.con)
+        else:
+            classify(store.con)
+        assert merging == [3, 1]
+        assert _threads(store.con) == 3
+
+
+def test_a_locked_configuration_classifies_on_the_threads_it_has(tmp_path: Path) -> None:
+    fleet = _fleet(by_instance=False)
+    spans = fleet.in_end_order()
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.con.execute("SET threads = 3")
+        store.append(fleet.table(spans[:10]), batch_key="a", source="test")
+        classify(store.con)
+        store.con.execute("SET lock_configuration = true")
+        store.append(fleet.table(spans[10:]), batch_key="b", source="test")
+        assert classify(store.con).new_spans == len(spans) - 10
+        assert _threads(store.con) == 3
