@@ -357,3 +357,30 @@ async def test_a_system_screen_focuses_one_component_and_walks_inside_the_system
         await pilot.press("backspace")
         await settle(pilot)
         assert screen.centre == "component:orders/orders-worker"
+
+
+async def test_new_data_keeps_the_system_the_user_just_moved_to(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Data that comes while the highlight of the user's move is still queued (a live refresh)
+    and brings a system that sorts before it: the centre stays the system moved to, not the
+    one the old row number holds after the new rows."""
+    from dataclasses import replace
+
+    from seamscope.classifiers.read import Overview
+
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        view: Overview = screen.view
+        systems = screen.query_one("#systems", DataTable)
+        names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
+        target = "search" if screen.centre != "search" else "orders"
+        systems.move_cursor(row=names.index(target))  # its RowHighlighted is queued ...
+        grown = replace(view, systems=("aaa-new", *view.systems))
+        screen.show((grown, {}))  # ... when the new data is shown
+        await settle(pilot)
+        assert screen.centre == target
+        assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target

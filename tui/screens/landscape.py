@@ -199,6 +199,7 @@ class LandscapeScreen(DataScreen[Any]):
             return
         self.view = view
         self.query_one("#summary", Static).update(self._summary(view))
+        self._follow_systems_cursor(view)
         self._fill_systems(view)
         if self.centre not in view.systems:
             self.centre = self._first_system(view)
@@ -259,6 +260,14 @@ class LandscapeScreen(DataScreen[Any]):
             )
         fill_table(table, rows)
 
+    def _follow_systems_cursor(self, view: Overview) -> None:
+        """The system under the table's cursor is the centre: the user may have just moved it,
+        its highlight message still queued, when new data comes (the message would then set
+        the centre after the table was refilled, from a row that holds another system)."""
+        under = key_under_cursor(self.query_one("#systems", NavTable))
+        if under is not None and under in view.systems:
+            self.centre = under
+
     def _put_system_cursor(self) -> None:
         if self.centre is None:
             return
@@ -294,6 +303,8 @@ class LandscapeScreen(DataScreen[Any]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "systems" or not event.row_key.value:
             return
+        if key_under_cursor(event.data_table) != event.row_key.value:
+            return  # stale: the cursor moved on, or the table was refilled, since
         if event.row_key.value != self.centre:
             self.centre = event.row_key.value
             self._show_focus()
@@ -485,6 +496,17 @@ def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, 
     return focus, mine
 
 
+def key_under_cursor(table: DataTable[Any]) -> str | None:
+    """The row key under a table's cursor (None: an empty table)."""
+    if not table.row_count:
+        return None
+    try:
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:
+        return None
+    return str(value) if value is not None else None
+
+
 class SystemScreen(DataScreen[Any]):
     """Level 2: one system's components on the left; beside them the highlighted component in
     focus (what calls or feeds it left, what it calls right); with m, the whole system as a
@@ -558,7 +580,11 @@ class SystemScreen(DataScreen[Any]):
             glyph = Text(worst.glyph, style=worst.style) if worst else Text("·", style="dim")
             label = f"{n.name}{' ~' if n.inferred else ''}"
             rows.append((n.node_id, [glyph, label, Text(str(len(verdicts)), justify="right")]))
-        fill_table(self.query_one("#components", NavTable), rows)
+        table = self.query_one("#components", NavTable)
+        under = key_under_cursor(table)  # the user's move, its highlight maybe still queued
+        if under is not None and self.select is None:
+            self.centre = under
+        fill_table(table, rows)
         ids = [key for key, _ in rows]
         if self.select is not None and self.select in ids:
             self.centre, self.select = self.select, None
@@ -614,6 +640,8 @@ class SystemScreen(DataScreen[Any]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
         if event.data_table.id == "components" and key and key != self.centre:
+            if key_under_cursor(event.data_table) != key:
+                return  # stale: the cursor moved on, or the table was refilled, since
             self.centre = key
             self._show_focus()
         elif event.data_table.id == "edges" and self.focused is event.data_table:
