@@ -834,16 +834,25 @@ class _Merge:
             x(f"INSERT INTO classifier_jobs {_JOBS} GROUP BY svc, ns, name")
         elif scanned:
             # Only new runs: merged into their jobs. Runs of these traces stored before merge
-            # again to the same sets.
+            # again to the same sets. Sorting a list costs each row a sort of its own, so the
+            # usual cases skip it: runs that all start after the job's last are appended, and
+            # tables and writes the job already has leave its lists as they are.
             x(f"""INSERT INTO classifier_jobs {_JOBS}
                 AND tk IN (SELECT tk FROM _cls_scanned) GROUP BY svc, ns, name
                 ON CONFLICT (jkey) DO UPDATE SET
                     first_run = least(classifier_jobs.first_run, excluded.first_run),
-                    ts = list_sort(list_distinct(list_concat(classifier_jobs.ts, excluded.ts))),
-                    scanned = list_sort(list_distinct(
-                        list_concat(classifier_jobs.scanned, excluded.scanned))),
-                    written = list_distinct(list_concat(classifier_jobs.written,
-                                                        excluded.written))""")
+                    ts = CASE WHEN excluded.ts[1] > classifier_jobs.ts[-1]
+                              THEN list_concat(classifier_jobs.ts, excluded.ts)
+                              ELSE list_sort(list_distinct(
+                                  list_concat(classifier_jobs.ts, excluded.ts))) END,
+                    scanned = CASE WHEN list_has_all(classifier_jobs.scanned, excluded.scanned)
+                                   THEN classifier_jobs.scanned
+                                   ELSE list_sort(list_distinct(list_concat(
+                                       classifier_jobs.scanned, excluded.scanned))) END,
+                    written = CASE WHEN list_has_all(classifier_jobs.written, excluded.written)
+                                   THEN classifier_jobs.written
+                                   ELSE list_distinct(list_concat(
+                                       classifier_jobs.written, excluded.written)) END""")
 
     def insert_runs(self) -> None:
         """classifier_runs gets the runs among the touched traces that scanned a table."""
