@@ -19,7 +19,13 @@ from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tracer.terminal import safe
 from seamscope.tui.screens.base import DataScreen, marks_of
-from seamscope.tui.widgets.cells import fill_table, plural, short_node, verdict_counts
+from seamscope.tui.widgets.cells import (
+    fill_table,
+    key_under_cursor,
+    plural,
+    short_node,
+    verdict_counts,
+)
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focus_layout import Focus, FocusEdge, Neighbour, elide
 from seamscope.tui.widgets.focusmap import FocusMap
@@ -494,17 +500,6 @@ def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, 
         callees=neighbours(1),
     )
     return focus, mine
-
-
-def key_under_cursor(table: DataTable[Any]) -> str | None:
-    """The row key under a table's cursor (None: an empty table)."""
-    if not table.row_count:
-        return None
-    try:
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    except Exception:
-        return None
-    return str(value) if value is not None else None
 
 
 class SystemScreen(DataScreen[Any]):

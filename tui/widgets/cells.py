@@ -83,6 +83,17 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:,.1f}" if value is not None else ""
 
 
+def key_under_cursor(table: DataTable[Any]) -> str | None:
+    """The row key under a table's cursor (None: an empty table)."""
+    if not table.row_count:
+        return None
+    try:
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:
+        return None
+    return str(value) if value is not None else None
+
+
 def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
     """Replaces the rows, keeping the cursor on the same row key when it still exists.
 
@@ -99,12 +110,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
     texts = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
     if _update_cells(table, texts):
         return
-    keep: str | None = None
-    if table.row_count:
-        try:
-            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            keep = None
+    keep = key_under_cursor(table)
     if not _patch_rows(table, texts):
         _rebuild(table, texts)
     if keep is not None:

@@ -10,7 +10,14 @@ from rich.text import Text
 from textual import events
 
 from seamscope.classifiers.results import Edge
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, num, short_node, verdict_text
+from seamscope.tui.widgets.cells import (
+    fill_table,
+    fmt_ms,
+    key_under_cursor,
+    num,
+    short_node,
+    verdict_text,
+)
 from seamscope.tui.widgets.focus_layout import elide
 from seamscope.tui.widgets.tables import NavTable
 
@@ -108,13 +115,7 @@ class EdgeTable(NavTable):
         return self._edges
 
     def current_edge(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-        return str(key) if key else None
+        return key_under_cursor(self) or None
 
     def put_cursor_on(self, edge_id: str) -> None:
         try:
