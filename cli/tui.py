@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import tempfile
@@ -14,6 +15,7 @@ import click
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
+from seamscope.tracer.terminal import safe
 from seamscope.tui.data import OwnerSource, SourceGone
 
 
@@ -34,7 +36,7 @@ def _ingest_files(paths: list[Path], db: Path) -> None:
 
 def _collector_source(
     db: Path, host: str, port: int, landscape: Path | None, *, log_dir: Path | None = None
-) -> Any:
+) -> CollectorSource:
     """`seamscope collect` in a process of its own owns the store: it decodes, stores and
     classifies, and the TUI reads through its SQL endpoint, so none of that shares this
     interpreter with the drawing. The child gets SIGTERM when this process ends, however it
@@ -45,7 +47,9 @@ def _collector_source(
     owner = open_reader(db).owner
     if owner is not None:
         raise TuiError(f"{db} is owned by process {owner.pid} already; open it without --collect")
-    folder = log_dir or Path(tempfile.mkdtemp(prefix="seamscope-tui-"))
+    scratch = None if log_dir else Path(tempfile.mkdtemp(prefix="seamscope-tui-"))
+    folder = log_dir or scratch
+    assert folder is not None
     argv = [
         sys.executable,
         "-m",
@@ -79,7 +83,7 @@ def _collector_source(
             )
         time.sleep(0.05)
     url = f"http://{host}:{owner.port}"
-    source = CollectorSource(db, landscape, child, url)
+    source = CollectorSource(db, landscape, child, url, scratch=scratch)
     _await_catch_up(source)
     return source
 
@@ -117,9 +121,13 @@ class CollectorSource:
     """OwnerSource over the store the child `seamscope collect` owns; close() stops the child
     (it flushes what it queued and withdraws its owner file)."""
 
-    def __init__(self, db: Path, landscape: Path | None, child: Any, url: str) -> None:
+    def __init__(
+        self, db: Path, landscape: Path | None, child: Any, url: str, *, scratch: Path | None = None
+    ) -> None:
         self._owner = OwnerSource(db, landscape)
         self.child = child
+        self.scratch = scratch  # the folder of the child's log, ours to remove
+        self.said: str | None = None
         self.url = url
         self.landscape = self._owner.landscape
         self.description = f"{db} · receiving OTLP at {url}/v1/traces (pid {child.pid})"
@@ -139,7 +147,20 @@ class CollectorSource:
         return self._owner.user_sql(sql)
 
     def close(self) -> None:
-        self.child.stop(timeout_s=30)
+        """Stop the child (once: the app closes its source, and so does the command). `said`
+        then holds its last word (how many spans it stored), or where its log is kept when it
+        did not stop cleanly; a log folder of our own goes after a clean stop."""
+        if self.said is not None:
+            return
+        code = self.child.stop(timeout_s=30)
+        log = Path(self.child.log_path)
+        lines = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
+        if code != 0:
+            self.said = f"the receiver exited with status {code}; its log: {log}"
+            return
+        self.said = lines[-1] if lines else "the receiver stopped"
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | None:
@@ -211,8 +232,9 @@ def tui(
     path = db or default_db_path()
     refuse_special(path)  # here, not on the TUI's error screen
 
+    collector: CollectorSource | None = None
     if collect:
-        source: DataSource = _collector_source(path, host, port, landscape)
+        collector = source = _collector_source(path, host, port, landscape)
 
         def factory() -> DataSource:
             return source
@@ -231,7 +253,8 @@ def tui(
         app.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if collect:
-            source.close()
+        if collector is not None:
+            collector.close()
+            click.echo(safe(collector.said or "the receiver stopped"), err=True)
         if tmp is not None:
             tmp.cleanup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 import time
 import urllib.request
@@ -291,3 +292,30 @@ async def test_collect_has_its_receiver_classify_what_was_stored_before(
             assert view is not None and {"shop", "orders"} <= set(view.systems)
     finally:
         source.close()
+
+
+def test_the_receivers_log_folder_goes_after_a_clean_stop_and_stays_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    """`tui --collect` without a log folder of the caller's makes one for the child's log: a
+    clean stop removes it and gives the child's last word (how many spans it stored); a child
+    that died keeps it, and the message says where."""
+    db = tmp_path / "live.duckdb"
+    source = _collector_source(db, "127.0.0.1", free_port(), None)
+    scratch = source.scratch
+    assert scratch is not None and (scratch / "collect.log").is_file()
+    assert post(source.url + "/v1/traces", otlp_request("ab" * 16)) == 200
+    source.close()
+    source.close()  # the app closes its source, then the command does
+    assert source.said is not None and "stored 2 spans" in source.said
+    assert not scratch.exists()
+
+    crashed = _collector_source(tmp_path / "crash.duckdb", "127.0.0.1", free_port(), None)
+    assert crashed.scratch is not None
+    crashed.child.popen.kill()
+    crashed.child.popen.wait()
+    crashed.close()
+    said = crashed.said or ""
+    assert "exited with status" in said and str(crashed.scratch / "collect.log") in said
+    assert (crashed.scratch / "collect.log").is_file()
+    shutil.rmtree(crashed.scratch)
