@@ -27,7 +27,7 @@ from typing import TextIO
 
 import duckdb
 
-from seamscope.tracer.ingest import Batch, append_many
+from seamscope.tracer.ingest import Batch, append_many_at
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.spool import drain_spool
 from seamscope.tracer.store import Store
@@ -255,8 +255,11 @@ class Writer:
     def _commit(self, work: Sequence[Work]) -> int:
         """Commits work in one transaction, then answers each request; returns spans stored."""
         store = self.store
+        # The highest batch_id given: the new watermark, with no query after each commit.
+        last: int | None = None
         try:
-            counts: list[int | BaseException] = list(append_many(store, [w.batch for w in work]))
+            stored_counts, last = append_many_at(store, [w.batch for w in work])
+            counts: list[int | BaseException] = list(stored_counts)
         except Exception as exc:  # noqa: BLE001 - answered as 503; the writer must go on
             if len(work) == 1:
                 counts = [exc]
@@ -265,7 +268,10 @@ class Writer:
                 counts = []
                 for w in work:
                     try:
-                        counts.extend(append_many(store, [w.batch]))
+                        one, at = append_many_at(store, [w.batch])
+                        counts.extend(one)
+                        if at is not None:
+                            last = at
                     except Exception as single:  # noqa: BLE001
                         counts.append(single)
             _log.warning("seamscope: a write failed: %s", exc)
@@ -285,8 +291,8 @@ class Writer:
                 self.tee.flush()
             except OSError as exc:
                 _log.warning("seamscope: cannot write the tee file: %s", exc)
-        if stored:
-            self._watermark = self._stored_watermark()
+        if last is not None:
+            self._watermark = max(self._watermark, last)
         self.stats.add(stored=stored, duplicate=duplicate)
         for w, count in zip(work, counts, strict=True):
             w.done(count)
