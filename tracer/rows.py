@@ -32,7 +32,10 @@ __all__ = [
     "KINDS",
     "REDACTED",
     "STATUS_CODES",
+    "Piece",
     "SpanBatchBuilder",
+    "attribute_piece",
+    "encoded_attributes",
     "redact_attributes",
     "encode_container",
     "redact_url",
@@ -132,6 +135,38 @@ def encode_container(value: dict[str, Any] | list[Any]) -> str:
 
 def to_json(value: Any) -> str:
     return _encode(value)
+
+
+Piece = tuple[str, Any, str, bool, bool, bool]
+"""One attribute as a span's attribute JSON holds it: (key, value, its `"key":value` text,
+whether `json_may_hold_secret` holds for that text, whether it has "@", whether it has "://")."""
+
+
+def attribute_piece(key: str, value: Any) -> Piece:
+    """The Piece of one attribute. Decoders remember it by the attribute's wire bytes, so a
+    span's attribute JSON and its redaction test cost a join instead of an encode and a scan."""
+    text = encode_container({key: value})[1:-1]
+    return key, value, text, json_may_hold_secret(text), "@" in text, "://" in text
+
+
+def encoded_attributes(pieces: Sequence[Piece]) -> tuple[dict[str, Any], tuple[str, bool] | None]:
+    """The attributes of pieces as a dict, and (their JSON, whether json_may_hold_secret holds
+    for it) as SpanBatchBuilder.add's `encoded` takes it; None when a key repeats (the dict then
+    keeps one value, its JSON is the builder's to make).
+
+    The JSON is the pieces' texts joined, exactly what encode_container makes of the dict. Every
+    test of json_may_hold_secret but one matches inside one piece: "=" looks back no further
+    than the opening quote of its string, and no other substring can span the `,"` between two
+    pieces; the one that can, "@" with "://", is tested over all the pieces.
+    """
+    if not pieces:
+        return {}, ("{}", False)
+    keys, values, texts, suspects, ats, schemes = zip(*pieces, strict=True)
+    attributes = dict(zip(keys, values, strict=True))
+    if len(attributes) != len(pieces):
+        return attributes, None
+    suspect = True in suspects or (True in ats and True in schemes)
+    return attributes, ("{" + ",".join(texts) + "}", suspect)
 
 
 def _table_names(attrs: Attributes) -> list[str] | None:
@@ -331,8 +366,11 @@ class SpanBatchBuilder:
         scope_name: str | None,
         events: Sequence[Mapping[str, Any]] = (),
         links: Sequence[Mapping[str, Any]] = (),
+        encoded: tuple[str, bool] | None = None,
     ) -> None:
-        """Adds one span. Ids are lowercase hex; times are Unix nanoseconds."""
+        """Adds one span. Ids are lowercase hex; times are Unix nanoseconds. encoded: the
+        attributes' JSON as `encode_container` makes it and whether `json_may_hold_secret` holds
+        for it, when the caller knows both already (`AttributeCache` does)."""
         cached = self._resource_cache.get(id(resource))
         if cached is not None and cached[0] is resource:
             service_name, namespace, role, instance, resource_json = cached[1]
@@ -345,8 +383,12 @@ class SpanBatchBuilder:
             attrs = redact_attributes(attrs)
             attrs_json = encode_container(attrs)
         else:
-            attrs_json = encode_container(attrs)
-            if json_may_hold_secret(attrs_json):
+            if encoded is None:
+                attrs_json = encode_container(attrs)
+                suspect = json_may_hold_secret(attrs_json)
+            else:
+                attrs_json, suspect = encoded
+            if suspect:
                 redacted = redact_attributes(attrs)
                 if redacted != attrs:
                     attrs = redacted

@@ -37,7 +37,14 @@ from seamscope.tracer.otlp.protobuf import (
     add_protobuf_request,
     parse_request,
 )
-from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+from seamscope.tracer.rows import (
+    KINDS,
+    STATUS_CODES,
+    Piece,
+    SpanBatchBuilder,
+    attribute_piece,
+    encoded_attributes,
+)
 
 _REAL = "opentelemetry.proto.trace.v1"
 _FLAT = "seamscope.otlp.flat.v1"
@@ -82,15 +89,15 @@ class _General(Exception):
     """This request is for the general path."""
 
 
-_known: dict[bytes, tuple[str, Any]] = {}
+_known: dict[bytes, Piece] = {}
 _MAX_KNOWN = 65_536
 _MAX_KNOWN_BYTES = 512
 """Attributes remembered, at most, and the longest remembered (longer ones are rarely seen
 twice)."""
 
 
-def _attribute(raw: bytes) -> tuple[str, Any]:
-    """(key, value) of one KeyValue's bytes, as protobuf._pb_attrs makes them."""
+def _attribute(raw: bytes) -> Piece:
+    """The Piece of one KeyValue's bytes, its value as protobuf._pb_attrs makes it."""
     if len(raw) > MAX_VALUE_CHARS:
         raise _General  # a value may be too long: the general path says where
     try:
@@ -117,13 +124,13 @@ def _attribute(raw: bytes) -> tuple[str, Any]:
             except Reject:
                 raise _General from None
             # Lists and maps are not shared between spans.
-            return kv.key, found
-    pair = (kv.key, found)
+            return attribute_piece(kv.key, found)
+    piece = attribute_piece(kv.key, found)
     if len(raw) <= _MAX_KNOWN_BYTES:
         if len(_known) >= _MAX_KNOWN:
             _known.clear()
-        _known[raw] = pair
-    return pair
+        _known[raw] = piece
+    return piece
 
 
 def _records(raws: Any, message: Any) -> list[Any]:
@@ -170,7 +177,9 @@ def _spans(request: Any) -> list[dict[str, Any]]:
                         or len(name) > MAX_VALUE_CHARS
                     ):
                         raise _General
-                    attributes = dict([known(raw) or _attribute(raw) for raw in span.attributes])
+                    attributes, encoded = encoded_attributes(
+                        [known(raw) or _attribute(raw) for raw in span.attributes]
+                    )
                     events: Any = ()
                     if span.events:
                         events = [
@@ -207,6 +216,7 @@ def _spans(request: Any) -> list[dict[str, Any]]:
                             "scope_name": scope_name,
                             "events": events,
                             "links": links,
+                            "encoded": encoded,
                         }
                     )
     except Reject:

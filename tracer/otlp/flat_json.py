@@ -29,7 +29,14 @@ from seamscope.tracer.otlp.json_format import (
     json_events,
     json_links,
 )
-from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
+from seamscope.tracer.rows import (
+    KINDS,
+    STATUS_CODES,
+    Piece,
+    SpanBatchBuilder,
+    attribute_piece,
+    encoded_attributes,
+)
 
 _HEX = re.compile(r"[0-9a-fA-F]*")
 
@@ -83,33 +90,33 @@ class _General(Exception):
     """This request is for the general path."""
 
 
-_known: dict[bytes, tuple[str, Any]] = {}
+_known: dict[bytes, Piece] = {}
 _MAX_KNOWN = 65_536
 _MAX_KNOWN_BYTES = 512
 
 
-def _attribute(text: bytes) -> tuple[str, Any]:
-    """(key, value) of one KeyValue's JSON text, as the general walk makes them."""
+def _attribute(text: bytes) -> Piece:
+    """The Piece of one KeyValue's JSON text, its value as the general walk makes it."""
     try:
         ((key, value),) = _json_kvlist([json.loads(text)], "attributes").items()
     except (ValueError, RecursionError, Reject):
         raise _General from None
+    piece = attribute_piece(key, value)
     if len(text) <= _MAX_KNOWN_BYTES and not isinstance(value, (list, dict)):
         if len(_known) >= _MAX_KNOWN:
             _known.clear()
-        _known[text] = (key, value)
-    return key, value
+        _known[text] = piece
+    return piece
 
 
-def _attributes(raws: list[msgspec.Raw] | None) -> dict[str, Any]:
+def _attributes(
+    raws: list[msgspec.Raw] | None,
+) -> tuple[dict[str, Any], tuple[str, bool] | None]:
+    """The attributes and their `encoded` form (SpanBatchBuilder.add)."""
     if not raws:
-        return {}
+        return encoded_attributes(())
     known = _known.get
-    pairs = []
-    for raw in raws:
-        text = bytes(raw)
-        pairs.append(known(text) or _attribute(text))
-    return dict(pairs)
+    return encoded_attributes([known(text) or _attribute(text) for text in map(bytes, raws)])
 
 
 def _id(value: str | None, want: int, required: bool) -> str | None:
@@ -144,7 +151,7 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
     if not request.resourceSpans:
         raise _General  # the general walk says whether that is an empty request
     for rs in request.resourceSpans:
-        resource = _attributes(rs.resource.attributes)
+        resource = _attributes(rs.resource.attributes)[0]
         for ss in rs.scopeSpans:
             scope_name = (ss.scope.name if ss.scope is not None else None) or None
             for span in ss.spans:
@@ -169,6 +176,7 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
                     links = json_links(span.links) if span.links else ()
                 except Reject:
                     raise _General from None
+                attributes, encoded = _attributes(span.attributes)
                 out.append(
                     {
                         "trace_id": _id(span.traceId, 32, True),
@@ -180,11 +188,12 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
                         "end_ns": end,
                         "status_code": STATUS_CODES[code],
                         "status_message": message or None,
-                        "attributes": _attributes(span.attributes),
+                        "attributes": attributes,
                         "resource": resource,
                         "scope_name": scope_name,
                         "events": events,
                         "links": links,
+                        "encoded": encoded,
                     }
                 )
     return out

@@ -4,8 +4,17 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from seamscope.tracer.rows import SpanBatchBuilder, redact_url
+from seamscope.tracer.redact import json_may_hold_secret
+from seamscope.tracer.rows import (
+    SpanBatchBuilder,
+    attribute_piece,
+    encode_container,
+    encoded_attributes,
+    redact_url,
+)
 from seamscope.tracer.schema import SPAN_COLUMNS
 from seamscope.tracer.sources import COLUMN_SOURCES
 
@@ -252,3 +261,72 @@ def test_the_instance_is_host_and_pid_without_an_instance_id() -> None:
     row = _build({}, resource={"service.name": "svc", "host.name": "h1", "process.pid": 42})
     assert row["service_instance"] == "h1:42"
     assert _build({}, resource={"service.name": "svc"})["service_instance"] is None
+
+
+# Pieces of text that the redaction's substring tests look for, and JSON's escapes.
+_PARTS = st.sampled_from(
+    ["a", "Z", "://", "@", "=", "token", "token=", "?sig=", "eyJ", "earer ", "asic ", "AKIA",
+     "ASIA", '"', "'", "\\", "\n", "\x01", "{", "[{", ":", ",", " ", "é", "x" * 70]
+)  # fmt: skip
+_TEXT = st.lists(_PARTS, max_size=8).map("".join)
+_VALUES = st.recursive(
+    _TEXT | st.integers() | st.floats() | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=2),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _VALUES), max_size=6))
+@example([("note", "user@host"), ("peer", "https://api.example.com/")])  # "@", "://" apart
+@example([("a", "x"), ("a", "y")])
+def test_encoded_attributes_are_what_the_builder_would_make(pairs: list[tuple[str, Any]]) -> None:
+    """The decoders' joined pieces are exactly the builder's JSON of the attributes, and their
+    redaction test exactly json_may_hold_secret of it (repeated keys: left to the builder)."""
+    attributes, encoded = encoded_attributes([attribute_piece(k, v) for k, v in pairs])
+    assert attributes == dict(pairs)
+    if len(dict(pairs)) < len(pairs):
+        assert encoded is None
+        return
+    text = encode_container(dict(pairs))
+    assert encoded == (text, json_may_hold_secret(text))
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"url.full": "https://u:p@api.example.com/x?token=abc", "http.request.method": "GET"},
+        {"note": "user@host", "peer": "https://api.example.com/"},  # "@" and "://" apart
+        {"db.statement": "SELECT 1 FROM t WHERE a = 'x'", "db.system": "postgresql"},
+        {"rpc.system": "aws-api", "server.port": 443, "tags": ["a", "b"]},
+        {},
+    ],
+)
+def test_a_span_with_encoded_attributes_is_the_span_without(attributes: dict[str, Any]) -> None:
+    """SpanBatchBuilder.add with `encoded` (what the flat decoders pass) stores the same row,
+    redaction included."""
+    tables = []
+    for encoded in (
+        None,
+        encoded_attributes([attribute_piece(k, v) for k, v in attributes.items()])[1],
+    ):
+        builder = SpanBatchBuilder()
+        builder.add(
+            trace_id="ab" * 16,
+            span_id="cd" * 8,
+            parent_span_id=None,
+            name="x",
+            kind="CLIENT",
+            start_ns=10,
+            end_ns=25,
+            status_code="UNSET",
+            status_message=None,
+            attributes=attributes,
+            resource={"service.name": "svc"},
+            scope_name=None,
+            encoded=encoded,
+        )
+        tables.append(builder.build())
+    assert tables[0].equals(tables[1])
+    if "url.full" in attributes:
+        assert "REDACTED" in tables[1].column("attributes")[0].as_py()
