@@ -587,20 +587,36 @@ def _chunks(requests: Iterator[Request]) -> Iterator[list[Request]]:
 
 
 def _decode_in_processes(requests: Iterator[Request], sink: _LocalSink, workers: int) -> None:
-    """Decoding (the CPU-bound part) in worker processes, in order; appends stay here."""
+    """Decoding (the CPU-bound part) in worker processes, in order; appends stay here.
+
+    Starting the workers takes about a second (a new interpreter each, its imports), with the
+    cores partly idle: until the first of them answers, this process decodes the chunks that
+    come after those already queued for them, instead of waiting."""
     import concurrent.futures
     import multiprocessing
     from collections import deque
 
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[concurrent.futures.Future[list[Decoded]]] = deque()
+        # In input order: a worker's answer to come, or what this process decoded itself.
+        pending: deque[concurrent.futures.Future[list[Decoded]] | list[Decoded]] = deque()
+        submitted = 0
+        started = False
+
+        def take() -> None:
+            item = pending.popleft()
+            for decoded in item if isinstance(item, list) else item.result():
+                sink.accept(decoded)
+
         for chunk in _chunks(requests):
             sink.report.requests += len(chunk)
-            pending.append(pool.submit(decode_chunk, chunk, sink.flat))
-            while len(pending) > 2 * workers:
-                for decoded in pending.popleft().result():
-                    sink.accept(decoded)
+            started = started or any(not isinstance(item, list) and item.done() for item in pending)
+            if not started and submitted >= workers:
+                pending.append(decode_chunk(chunk, sink.flat))
+            else:
+                pending.append(pool.submit(decode_chunk, chunk, sink.flat))
+                submitted += 1
+            while len(pending) > 2 * workers and (started or isinstance(pending[0], list)):
+                take()
         while pending:
-            for decoded in pending.popleft().result():
-                sink.accept(decoded)
+            take()

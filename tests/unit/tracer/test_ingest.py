@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from seamscope.tracer.errors import SeamscopeError
@@ -110,6 +111,36 @@ def test_decoding_in_worker_processes_gives_the_same_result(db_path: Path, tmp_p
     again = ingest(db_path, [str(path)], workers=1)
     assert (again.spans_stored, again.spans_present) == (0, 30)
     assert _count(db_path) == (30, 6)
+
+
+def test_chunks_decoded_here_while_the_workers_start_keep_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One request per chunk: while the worker processes start, this process decodes the chunks
+    after those queued for them; the store is the one a load in this process alone makes, batch
+    ids (the input order) included."""
+    from seamscope.tracer import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", 1)
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(40, 80), spans=3)) + "\n")
+    stores = {n: tmp_path / f"{n}.duckdb" for n in (0, 2)}
+    for workers, db in stores.items():
+        report = ingest(db, [str(path)], workers=workers, use_owner=False)
+        assert (report.requests, report.spans_stored) == (40, 120)
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{stores[0]}' AS here (READ_ONLY)")
+        con.execute(f"ATTACH '{stores[2]}' AS other (READ_ONLY)")
+        for query in (
+            "SELECT * FROM here.spans EXCEPT ALL SELECT * FROM other.spans",
+            "SELECT * FROM other.spans EXCEPT ALL SELECT * FROM here.spans",
+            "SELECT batch_id, batch_key FROM here.batches EXCEPT ALL "
+            "SELECT batch_id, batch_key FROM other.batches",
+        ):
+            assert con.execute(query).fetchall() == []
+    finally:
+        con.close()
 
 
 def test_large_inputs_are_decoded_on_every_core_by_default(
