@@ -93,6 +93,12 @@ TARGETS = (
         (ROWS, REDACT, SECRETS),
         functions=("_records_json", "resource_values"),
     ),
+    Target(
+        "span rows (the builder)",
+        "tracer/rows.py",
+        (ROWS, "tests/resilience/test_fuzz_decoders.py", SECRETS),
+        functions=("add", "attribute_piece", "encoded_attributes"),
+    ),
     Target("redaction (the rule)", "tracer/redact.py", (REDACT, ROWS, SECRETS)),
     Target(
         "baseline comparison",
@@ -146,6 +152,13 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         'scrubbed_key(k) for r in items for k in (r.get("attributes") and ())',
         "if cached is not None and cached[1] is resource:",
         "if cached is not None and cached[-1] is resource:",
+        # add(): a cache miss goes to resource_values, which answers from the same cache.
+        "if cached is not None and cached[0] is not resource:",
+        # add(): a value the quick test lets through to _int_or_none comes back the same.
+        "if value.__class__ is not int or not +2147483648 <= value < 2147483648:",
+        "if value.__class__ is not int or not -2147483648 < value < 2147483648:",
+        # encoded_attributes(): every piece has six fields.
+        "keys, values, texts, suspects, ats, schemes = zip(*pieces, strict=False)",
     }),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",

@@ -330,3 +330,36 @@ def test_a_span_with_encoded_attributes_is_the_span_without(attributes: dict[str
     assert tables[0].equals(tables[1])
     if "url.full" in attributes:
         assert "REDACTED" in tables[1].column("attributes")[0].as_py()
+
+
+def test_a_spans_own_role_wins_over_its_resources() -> None:
+    assert _build({"seamscope.role": "worker"})["service_role"] == "worker"
+    assert _build({"http.method": "GET"})["service_role"] == "bff"
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [(200, 200), (-(2**31), -(2**31)), (2**31 - 1, 2**31 - 1), (2**31, None),
+     (-(2**31) - 1, None), ("404", 404), (True, None)],
+)  # fmt: skip
+def test_integer_columns_take_what_fits_32_bits(value: object, stored: int | None) -> None:
+    assert _build({"http.response.status_code": value})["http_status_code"] == stored
+
+
+def test_the_port_comes_from_the_url_or_the_peer_name_when_no_attribute_names_it() -> None:
+    row = _build(
+        {"server.address": "api.example.com", "url.full": "https://api.example.com:8443/x"}
+    )
+    assert (row["server_address"], row["server_port"]) == ("api.example.com", 8443)
+    row = _build({"net.peer.name": "dynamodb.eu-west-1.amazonaws.com:443"})
+    assert (row["server_address"], row["server_port"]) == ("dynamodb.eu-west-1.amazonaws.com", 443)
+    row = _build({"net.peer.name": "queue.local:9324", "server.port": 4566})
+    assert (row["server_address"], row["server_port"]) == ("queue.local", 4566)
+
+
+def test_attributes_of_any_mapping_are_stored_as_a_dict_would_be() -> None:
+    from types import MappingProxyType
+
+    attributes = {"http.request.method": "GET", "n": 3}
+    assert _build(MappingProxyType(attributes)) == _build(dict(attributes))  # type: ignore[arg-type]
+    assert json.loads(str(_build(MappingProxyType(attributes))["attributes"])) == attributes  # type: ignore[arg-type]
