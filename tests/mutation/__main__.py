@@ -159,6 +159,13 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if value.__class__ is not int or not -2147483648 < value < 2147483648:",
         # encoded_attributes(): every piece has six fields.
         "keys, values, texts, suspects, ats, schemes = zip(*pieces, strict=False)",
+        "attributes = dict(zip(keys, values, strict=False))",
+        # add(): with no URL, urlsplit(None) finds no host and no port either.
+        "if url is not None or (row[_ADDRESS] is None or row[_PORT] is None):",
+        # add(): the same test against bounds one off, where _int_or_none answers the same.
+        "if value.__class__ is not int or not - 2147483647 <= value < 2147483648:",
+        "if value.__class__ is not int or not -2147483648 <= value < 2147483647:",
+        "if value.__class__ is not int or not 2147483648 <= value < 2147483648:",
     }),
     "tracer/redact.py": frozenset({
         "if len(_names) > 10_000:",

@@ -363,3 +363,21 @@ def test_attributes_of_any_mapping_are_stored_as_a_dict_would_be() -> None:
     attributes = {"http.request.method": "GET", "n": 3}
     assert _build(MappingProxyType(attributes)) == _build(dict(attributes))  # type: ignore[arg-type]
     assert json.loads(str(_build(MappingProxyType(attributes))["attributes"])) == attributes  # type: ignore[arg-type]
+
+
+def test_values_of_secret_keys_are_redacted_whatever_they_look_like() -> None:
+    attributes = json.loads(
+        str(_build({"app.password": "hunter2", "api_key": 12345})["attributes"])
+    )
+    assert attributes == {"app.password": "REDACTED", "api_key": "REDACTED"}
+
+
+def test_sns_topics_and_the_scope_are_stored() -> None:
+    arn = "arn:aws:sns:eu-west-1:123456789012:orders"
+    row = _build({"rpc.system": "aws-api", "aws.sns.topic.arn": arn})
+    assert (row["sns_topics"], row["scope_name"]) == ([arn], "s")
+
+
+def test_the_host_comes_from_the_url_when_only_the_port_is_named() -> None:
+    row = _build({"url.full": "https://api.example.com/x", "server.port": 8443})
+    assert (row["server_address"], row["server_port"]) == ("api.example.com", 8443)
