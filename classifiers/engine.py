@@ -731,14 +731,18 @@ class _Merge:
     def merge_hosts_and_components(self) -> None:
         """Host map, AWS endpoints and components: per span, so only the new spans count."""
         x = self.x
-        x(f"CREATE OR REPLACE TEMP VIEW _cls_new AS SELECT * FROM _cls_s WHERE {self.new_filter}")
+        # One pass over the new spans for both (a full run's are the whole store): the spans
+        # counted by all that either reads, a few hundred rows, then summed.
+        x(f"""CREATE OR REPLACE TEMP TABLE _cls_new AS
+            SELECT host, port, cat, svc, ns, role, count(*) AS n
+            FROM _cls_s WHERE {self.new_filter} GROUP BY ALL""")
         x(f"""INSERT INTO classifier_hosts
             SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
-            FROM ({hosts_sql("_cls_new")}) GROUP BY ALL
+            FROM ({hosts_sql("_cls_new", "sum(n)")}) GROUP BY ALL
             ON CONFLICT (host, port, hkind, svc, ns) DO UPDATE SET
                 n = classifier_hosts.n + excluded.n""")
         x("""INSERT INTO classifier_components
-            SELECT svc, coalesce(ns, ''), coalesce(role, ''), count(*)
+            SELECT svc, coalesce(ns, ''), coalesce(role, ''), sum(n)
             FROM _cls_new WHERE svc IS NOT NULL GROUP BY ALL
             ON CONFLICT (svc, ns, role) DO UPDATE SET n = classifier_components.n + excluded.n""")
 
@@ -881,6 +885,7 @@ class _Merge:
         for name in (
             "_cls_fnew",
             "_cls_inv",
+            "_cls_new",
             "_cls_newlinks",
             "_cls_rawlinks",
             "_cls_touch",
@@ -891,7 +896,6 @@ class _Merge:
             "_cls_seen",
         ):
             x(f"DROP TABLE IF EXISTS {name}")
-        x("DROP VIEW IF EXISTS _cls_new")
         x("DROP VIEW IF EXISTS _cls_src")
 
 

@@ -425,14 +425,15 @@ FROM facts
 """
 
 
-def hosts_sql(spans: str) -> str:
-    """Where servers listen (host map) and where AWS answers (transport detection)."""
+def hosts_sql(spans: str, count: str = "count(*)") -> str:
+    """Where servers listen (host map) and where AWS answers (transport detection); `count`
+    counts the rows of `spans` (sum(n) over rows already counted)."""
     return f"""
 SELECT lower(host) AS host, coalesce(port, -1) AS port,
        CASE WHEN cat = 'aws' THEN 'aws' ELSE 'server' END AS hkind,
        CASE WHEN cat = 'server' THEN svc END AS svc,
        CASE WHEN cat = 'server' THEN ns END AS ns,
-       count(*) AS n
+       {count} AS n
 FROM {spans}
 WHERE host IS NOT NULL AND cat IN ('aws', 'server')
 GROUP BY ALL
