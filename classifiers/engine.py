@@ -457,6 +457,7 @@ class _Merge:
         self.new_filter = f"batch_id > {old} AND batch_id <= {top}"
         # A full run's spans are a view over the store; an incremental run's few thousand a table.
         self.spans_kind = "VIEW" if full else "TABLE"
+        self.counted_kind = "TABLE" if full else "VIEW"  # _cls_new: its spans counted
         self.lo = ""  # incremental runs: the start of the window read, as a SQL literal
         self.seen = False  # a touched trace already has facts stored
         self.removed = False  # the difference takes stored facts away
@@ -731,9 +732,10 @@ class _Merge:
     def merge_hosts_and_components(self) -> None:
         """Host map, AWS endpoints and components: per span, so only the new spans count."""
         x = self.x
-        # One pass over the new spans for both (a full run's are the whole store): the spans
-        # counted by all that either reads, a few hundred rows, then summed.
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_new AS
+        # A full run counts the spans by all that either reads in one pass over the store (a
+        # few hundred rows, then summed); a batch's few thousand are counted twice (a view), to
+        # keep its statements few.
+        x(f"""CREATE OR REPLACE TEMP {self.counted_kind} _cls_new AS
             SELECT host, port, cat, svc, ns, role, count(*) AS n
             FROM _cls_s WHERE {self.new_filter} GROUP BY ALL""")
         x(f"""INSERT INTO classifier_hosts
@@ -882,10 +884,10 @@ class _Merge:
         x = self.x
         x("DROP TABLE IF EXISTS _cls_delta" if self.seen else "DROP VIEW IF EXISTS _cls_delta")
         x(f"DROP {self.spans_kind} IF EXISTS _cls_s")
+        x(f"DROP {self.counted_kind} IF EXISTS _cls_new")
         for name in (
             "_cls_fnew",
             "_cls_inv",
-            "_cls_new",
             "_cls_newlinks",
             "_cls_rawlinks",
             "_cls_touch",
