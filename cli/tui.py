@@ -84,7 +84,11 @@ def _collector_source(
         time.sleep(0.05)
     url = f"http://{host}:{owner.port}"
     source = CollectorSource(db, landscape, child, url, scratch=scratch)
-    _await_catch_up(source)
+    try:
+        _await_catch_up(source)
+    except BaseException:  # Ctrl-C while it waits, or an owner that does not answer
+        source.close()
+        raise
     return source
 
 
