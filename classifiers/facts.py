@@ -373,19 +373,26 @@ WITH callees AS (
     FROM {spans} WHERE cat = 'server' AND pk IS NOT NULL
     GROUP BY ALL
 ),
+-- The AWS spans that are an HTTP span's parent, each once. A plain semi-join: the NOT EXISTS
+-- it replaces, under an OR, made DuckDB copy every HTTP span's row to join them.
+aws_parents AS (
+    SELECT DISTINCT a.tk, a.sk, true AS under_aws
+    FROM {spans} AS a
+    WHERE a.cat = 'aws' AND EXISTS (
+        SELECT 1 FROM {spans} AS h WHERE h.cat = 'http' AND h.tk = a.tk AND h.pk = a.sk
+    )
+),
 http AS (
     SELECT c.*, callees.callee_svc, callees.callee_ns, callees.callee_route
     FROM {spans} AS c
     LEFT JOIN callees ON callees.tk = c.tk AND callees.pk = c.sk
+    LEFT JOIN aws_parents AS a ON a.tk = c.tk AND a.sk = c.pk
     WHERE c.cat = 'http'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
       AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
       -- Under an AWS span, an HTTP span is the SDK call's own request, unless a traced server
       -- answered it (a message handler's call under the Java agent's process span).
-      AND (callees.callee_svc IS NOT NULL OR NOT EXISTS (
-          SELECT 1 FROM {spans} AS a
-          WHERE a.cat = 'aws' AND a.tk = c.tk AND a.sk = c.pk
-      ))
+      AND (callees.callee_svc IS NOT NULL OR a.under_aws IS NULL)
 ),
 facts AS (
     SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,

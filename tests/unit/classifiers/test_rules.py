@@ -744,3 +744,17 @@ def test_s3_is_unclassified_and_says_why(classified: ClassifyFn) -> None:
         "unclassified",
         "the guideline has no rule for s3",
     )
+
+
+def test_a_call_under_an_aws_span_counts_only_where_a_traced_server_answered_it(
+    classified: ClassifyFn,
+) -> None:
+    f = Fleet()
+    recv = f.receive(BILLING, "billing-q")
+    answered = f.http(BILLING, "http://127.0.0.1:5001/orders/42", server=ORDERS, parent=recv)
+    alone = f.http(BILLING, "http://127.0.0.1:4566/", method="POST", parent=recv)
+    c = classified(f)
+    assert c.edge("billing-api", "orders-api")
+    labelled = {row[1] for row in c.labels()}
+    assert answered.span_id in labelled
+    assert alone.span_id not in labelled
