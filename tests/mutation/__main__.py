@@ -168,11 +168,23 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if value.__class__ is not int or not 2147483648 <= value < 2147483648:",
     }),
     "tracer/redact.py": frozenset({
-        "if len(_names) > 10_000:",
         "return value if all(a is b for a, b in zip(items, value, strict=False)) else items",
         'or ("@" in text or "://" in text)',
         "_EQUALS_REACH = 139",
         'return f"{match.group(1)}{value[0]}{REDACTED}{value[-1]}"',
+        'return f"{match.group(1)}{value[-1]}{REDACTED}{value[0]}"',
+        # _suspicious_equals / the quick tests made looser: more text goes through the rules.
+        "_EQUALS_REACH = 141",
+        "if not word in window:",
+        "return True",
+        'or ("=" in text or _suspicious_equals(text))',
+        # _suspicious_equals: an "=" right after another one sees no word the first did not.
+        'i = text.find("=", i + 2)',
+        # _scrub_quoted: one more turn at the end finds no quote and adds ""; a found end of a
+        # block is at least 3.
+        "while i <= n:",
+        "i = n if end <= 0 else end + 3",
+        "i = n if end < 1 else end + 3",
     }),
 }  # fmt: skip
 

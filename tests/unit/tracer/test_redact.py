@@ -10,10 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seamscope.tracer import redact
 from seamscope.tracer.redact import (
     REDACTED,
+    is_secret_key,
     json_may_hold_secret,
+    may_hold_secret,
     redact_attributes,
+    redact_name,
     redact_text,
     redact_value,
     scrub_graphql,
@@ -178,3 +182,95 @@ def test_a_map_after_the_first_item_of_an_array_is_not_passed_over() -> None:
         "list": [None, {"x-auth": REDACTED}],
         "n": ["a", {"api_key": REDACTED}],
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token=pw-1",  # the name at the very start of the text
+        "=&token=pw-2",  # after an "=" at the very start
+        "/?" + "a" * 64 + "credential" + "a" * 64 + "=pw-3",  # the longest name a rule takes
+    ],
+)
+def test_the_quick_test_sees_a_name_at_the_edges_of_its_window(text: str) -> None:
+    """A secret name right at the start of the text (or of a JSON string), or as far before
+    its "=" as the rules look, is seen by the quick tests, as text and as attribute JSON."""
+    assert "pw-" not in redact_text(text)
+    assert may_hold_secret(text)
+    attrs = {"note": text}
+    assert redact_attributes(attrs) != attrs
+    assert json_may_hold_secret(to_json(attrs))
+
+
+@pytest.mark.parametrize(
+    ("statement", "scrubbed"),
+    [
+        ("SELECT 1 WHERE a = 'it\\'s pw-1' AND b = c", "SELECT ? WHERE a = '?' AND b = c"),
+        ("SELECT 1 WHERE a = 'pw-2\\'' AND b = 'x'", "SELECT ? WHERE a = '?' AND b = '?'"),
+        ("SELECT 1 WHERE a = 'pw-3''' AND b = c", "SELECT ? WHERE a = '?' AND b = c"),
+        ("SELECT 1 WHERE a = '' AND b = 'pw-4'", "SELECT ? WHERE a = '?' AND b = '?'"),
+        ("'pw-5' AS note", "'?' AS note"),
+    ],
+)
+def test_a_statement_literal_is_scrubbed_at_exactly_its_bounds(
+    statement: str, scrubbed: str
+) -> None:
+    """Escaped and doubled quotes stay inside the literal, an empty one ends at once, one at
+    the very start is a literal too: nothing of the secret leaks, nothing after it is lost."""
+    assert scrub_statement(statement) == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("document", "scrubbed"),
+    [
+        ('query { f(a: """pw-1 "quoted" x""") { id } }', 'query { f(a: "?") { id } }'),
+        ('query { f(a: """a""pw-2""", b: 1) }', 'query { f(a: "?", b: ?) }'),
+        ('query { f(a: """""", b: "pw-3") }', 'query { f(a: "?", b: "?") }'),
+        ('query { f(a: """""a pw-4""", b: c) }', 'query { f(a: "?", b: c) }'),
+        ('query { f(a: "", b: "pw-5") { id } }', 'query { f(a: "?", b: "?") { id } }'),
+        ('query { f(a: """pw-6', 'query { f(a: "?"'),
+        ('"pw-7" query { id }', '"?" query { id }'),
+    ],
+)
+def test_a_graphql_literal_is_scrubbed_at_exactly_its_bounds(document: str, scrubbed: str) -> None:
+    """Block strings end at three quotes (not two, not the opening ones), an empty string or
+    block ends at once, an unterminated block runs to the end."""
+    assert scrub_graphql(document) == scrubbed
+
+
+def test_a_graphql_document_is_scrubbed_for_its_key() -> None:
+    """The span builder skips the attributes of a span whose keys are not scrubbed and whose
+    JSON looks clean: a document with only numbers in it looks clean."""
+    attrs = {"graphql.document": "query { user(id: 4711) { name } }"}
+    assert not json_may_hold_secret(to_json(attrs))
+    assert scrubbed_key("graphql.document")
+    assert redact_attributes(attrs) == {"graphql.document": "query { user(id: ?) { name } }"}
+
+
+def test_deeply_nested_json_does_not_raise() -> None:
+    """Too deep for json (RecursionError): taken as not JSON, never an exception in the
+    traced service."""
+    deep = "[" * 100_000 + "]" * 100_000
+    assert redact_value("db.statement", deep) == deep  # no literal in it
+    assert redact_value("graphql.variables", deep) == REDACTED
+
+
+def test_the_cache_of_secret_keys_holds_100_000_keys_and_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redact, "_secret_keys", {})
+    for i in range(100_010):
+        assert is_secret_key(f"k{i}.token") and not is_secret_key(f"k{i}.n")
+        assert len(redact._secret_keys) <= 100_000
+    assert len(redact._secret_keys) == 100_000
+
+
+def test_the_cache_of_span_names_holds_10_000_names_and_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redact, "_names", {})
+    most = 0
+    for i in range(10_010):
+        assert redact_name(f"GET /x?token=pw-{i}") == f"GET /x?token={REDACTED}"
+        most = max(most, len(redact._names))
+    assert most == 10_000
