@@ -134,6 +134,9 @@ def demo(
     run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))
     db_path = db.resolve() if db is not None else run_dir / "seamscope.duckdb"
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C as well, explicitly (as `seamscope collect` does): a demo started from a script in
+    # the background inherits SIGINT ignored, and would then outlive a Ctrl-C or `kill -INT`.
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
     dead: list[str] = []
     interrupted = False
     finished = False
@@ -159,6 +162,7 @@ def demo(
         finished = not dead
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if logs is None and finished:
             shutil.rmtree(run_dir, ignore_errors=True)
         elif logs is None:
