@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,8 @@ import pytest
 
 from seamscope.tracer.owner import publish, withdraw
 from tests.e2e.services.harness import (
-    SERVICES,
     drain_leftover_spool,
+    holding_lock,
     query,
     run_service,
     service_env,
@@ -45,18 +44,8 @@ def frozen_owner(db_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 def locked(db_path: Path) -> Iterator[subprocess.Popen[str]]:
-    holder = subprocess.Popen(
-        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().startswith("locked")
-    try:
+    with holding_lock(db_path) as holder:
         yield holder
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_every_span_is_stored_or_counted_as_dropped(

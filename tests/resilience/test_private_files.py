@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tracer.owner import owner_file
 from seamscope.tracer.spool import spool_dir
 from tests.e2e.services.harness import (
-    SERVICES,
     drain_leftover_spool,
+    holding_lock,
     instrumented,
     query,
     service_env,
@@ -71,22 +70,13 @@ def test_collect_makes_its_files_private(tmp_path: Path) -> None:
 
 
 def test_a_traced_service_spools_and_stores_privately(db_path: Path) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().startswith("locked")
+    with holding_lock(db_path):
         _service(db_path, 30)
         folder = spool_dir(db_path)
         files = [p for p in folder.iterdir() if p.is_file()]
         assert files
         assert mode(folder) == "0o700"
         assert {mode(p) for p in files} == {"0o600"}
-    finally:
-        holder.kill()
-        holder.wait()
     assert drain_leftover_spool(db_path) == 30
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from seamscope.tracer.owner import publish, withdraw
 from seamscope.tracer.spool import spool_dir
 from seamscope.tracer.store import open_read_only
 from tests.e2e.services.harness import (
-    SERVICES,
     drain_leftover_spool,
+    holding_lock,
     query,
     run_service,
     service_env,
@@ -190,19 +188,10 @@ def test_a_traced_service_stores_and_tees_nothing_in_clear(db_path: Path, tmp_pa
 
 
 def test_a_traced_service_spools_nothing_in_clear(db_path: Path) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().startswith("locked")
+    with holding_lock(db_path):
         _run_leaky(db_path)
         spooled = [p for p in spool_dir(db_path).iterdir() if p.is_file()]
         assert spooled
         assert not leaked(SERVICE, *spooled)
-    finally:
-        holder.kill()
-        holder.wait()
     assert drain_leftover_spool(db_path) == SPANS
     assert not leaked(SERVICE, db_path)

@@ -11,7 +11,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,20 @@ def rows_as_dicts(db_path: Path, sql: str, params: Sequence[Any] = ()) -> list[d
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     finally:
         con.close()
+
+
+@contextmanager
+def holding_lock(db_path: Path, seconds: str = "600") -> Iterator[subprocess.Popen[str]]:
+    """Another process holds the store's write lock meanwhile (lock_holder.py), as a busy
+    writer would: it has the lock once this yields, and is killed afterwards."""
+    holder = subprocess.Popen(
+        [sys.executable, str(SERVICES / "lock_holder.py"), str(db_path), seconds],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().startswith("locked")
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
