@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import DataTable
 
 from seamscope.tui.widgets.cells import fill_table, num
+from seamscope.tui.widgets.tables import NavTable
 
 pytestmark = pytest.mark.anyio
 
@@ -157,3 +159,36 @@ async def test_rows_that_share_a_cell_object_still_come_in_order() -> None:
 
         assert [row.key.value for row in table.ordered_rows] == ["c", "b", "a"]
         assert _plain(table) == [["c", "3"], ["same", "2"], ["same", "1"]]
+
+
+class _WideningApp(App[None]):
+    CSS = "#box { width: 30; } NavTable { width: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="box"):
+            table = NavTable(id="rows")
+            table.add_columns("Name", "Spans")
+            yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one(NavTable)
+        for i in range(3):
+            table.add_row(f"name-{i}", "1", key=str(i))
+
+
+async def test_a_widened_table_draws_its_highlighted_row_to_the_new_edge() -> None:
+    """The frame drawn at the new size comes before the table's Resize event: without a
+    repaint after it, the cursor row keeps the extent it was cached with at the old width."""
+    app = _WideningApp()
+    async with app.run_test(size=(80, 8)) as pilot:
+        await pilot.pause()
+        app.query_one("#box").styles.width = 70
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one(NavTable)
+        assert table.size.width == 70
+        cursor = table.get_component_rich_style("datatable--cursor").bgcolor
+        assert cursor is not None
+        row = table.region.y + 1  # below the header
+        cells = [app.screen.get_style_at(x, row).bgcolor for x in range(table.region.width)]
+        assert cells == [cursor] * table.region.width
