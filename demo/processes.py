@@ -182,7 +182,9 @@ def start_moto_server(
     ).start()
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{endpoint}/moto-api/", process=proc.popen)
+        # moto imports Flask and every service's models before it listens: seconds on a quiet
+        # machine, more than 15 on a busy one. A dead server still fails at once.
+        wait_for_http(f"{endpoint}/moto-api/", process=proc.popen, timeout_s=60)
     except BaseException:
         proc.stop()
         raise
