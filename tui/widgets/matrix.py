@@ -3,7 +3,8 @@ per called system or vendor, the worst verdict of the edges between them in each
 
 A matrix keeps one cell per pair whatever the number of systems: 42 systems and their vendors fit
 160 columns with two or three cells a column, where a drawing of boxes and arrows would need
-thousands. Column headers are the row numbers; the line under the matrix names the pair under
+thousands. Column headers are the row numbers; the columns past the rows (vendors, resources) are
+named below the rows where there is room, and the line under the matrix names the pair under
 the cursor and counts its edges. The diagonal holds the integrations inside each system.
 """
 
@@ -171,7 +172,9 @@ class MatrixView(Widget, can_focus=True):
                 segments.append(Segment(number.rjust(cell_w - 1) + " ", style))
             return Strip(segments)
         r = first_r + y - header
-        if r >= len(m.rows) or r >= first_r + rows:
+        if r >= len(m.rows):
+            return self._legend_line(y - header - (len(m.rows) - first_r) - 1, dim)
+        if r >= first_r + rows:
             return Strip([])
         row = m.rows[r]
         number = f"{r + 1}".rjust(len(str(max(len(m.columns), 1))))
@@ -195,6 +198,38 @@ class MatrixView(Widget, can_focus=True):
                 style = style + Style(bgcolor="grey23")
             segments.append(Segment(text.rjust(cell_w - 1) + " ", style))
         return Strip(segments)
+
+    def legend_lines(self) -> list[str]:
+        """The numbers and names of the columns that are no row (vendors and resources called),
+        packed into lines of the widget's width: nothing else on screen names them."""
+        m = self.matrix
+        digits = len(str(max(len(m.columns), 1)))
+        entries = [f"{c + 1:>{digits}} {m.names.get(col, col)}" for c, col in enumerate(m.columns)]
+        extra = entries[len(m.rows) :] if m.columns[: len(m.rows)] == m.rows else []
+        lines: list[str] = []
+        width = max(1, self.size.width)
+        for entry in extra:
+            entry = elide(entry, width)
+            if lines and len(lines[-1]) + 3 + len(entry) <= width:
+                lines[-1] += "   " + entry
+            else:
+                lines.append(entry)
+        return lines
+
+    def _legend_line(self, index: int, style: Style) -> Strip:
+        """Line index of the legend below the last row (a blank line first), cut with "…" on
+        the last line there is room for."""
+        if index < 0:
+            return Strip([])
+        lines = self.legend_lines()
+        if index >= len(lines):
+            return Strip([])
+        text = lines[index]
+        last_y = self.size.height - 1
+        y = self.header_rows + (len(self.matrix.rows) - self._first[0]) + 1 + index
+        if y == last_y and index < len(lines) - 1:
+            text = text[: max(1, self.size.width - 1)] + "…"
+        return Strip([Segment(text, style)])
 
     def _range_note(self, y: int, first_r: int, rows: int, first_c: int, cols: int) -> str:
         """The header's left part: which columns (first line) and rows (second) are in view
