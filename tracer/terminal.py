@@ -23,6 +23,12 @@ def safe(text: str, *, lines: bool = False) -> str:
     return (_CONTROL if lines else _CONTROL_ONE_LINE).sub(_escape, text)
 
 
+def blanked(text: str) -> str:
+    """text with every control character drawn as U+FFFD, one cell each: for text already
+    measured into a layout."""
+    return _CONTROL_ONE_LINE.sub("\ufffd", text)
+
+
 def has_control(text: str) -> bool:
     """Whether `safe` (one line) would change text."""
     return _CONTROL_ONE_LINE.search(text) is not None

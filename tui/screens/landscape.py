@@ -550,7 +550,7 @@ class SystemScreen(DataScreen[Any]):
         view: SystemView
         view, self.sapp.changed = payload
         self.view = view
-        self.sub_title = f"System {self.system}"
+        self.sub_title = safe(f"System {self.system}")
         nodes, arrows = system_graph(view)
         self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
         components = [
@@ -560,7 +560,7 @@ class SystemScreen(DataScreen[Any]):
         vendors = sum(1 for n in nodes if n.kind == "external")
         inferred = sum(1 for n in view.nodes if n.inferred)
         note = Text.assemble(
-            (f"System {self.system}", "bold"),
+            (safe(f"System {self.system}"), "bold"),
             f" · {plural(len(components), 'component')} · {plural(resources, 'resource')}"
             f" · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
             (f" · ~ {inferred} inferred" if inferred else "", "yellow"),

@@ -10,9 +10,10 @@ more. Pure and deterministic (no Textual), like layout.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from seamscope.classifiers.results import Verdict
+from seamscope.tracer.terminal import safe
 from seamscope.tui.widgets.layout import Canvas
 
 LEFT, CENTRE, RIGHT = -1, 0, 1
@@ -63,6 +64,24 @@ class Focus:
 
     def side(self, side: int) -> tuple[Neighbour, ...]:
         return self.callers if side == LEFT else self.callees if side == RIGHT else ()
+
+    def escaped(self) -> Focus:
+        """The same focus with every text it draws escaped (names come from the spans'
+        resources), measured as drawn; the node and edge ids stay as they are."""
+
+        def edge(e: FocusEdge) -> FocusEdge:
+            return replace(e, rule=safe(e.rule), mechanism=safe(e.mechanism), detail=safe(e.detail))
+
+        def side(ns: tuple[Neighbour, ...]) -> tuple[Neighbour, ...]:
+            return tuple(replace(n, name=safe(n.name), edges=tuple(map(edge, n.edges))) for n in ns)
+
+        return replace(
+            self,
+            name=safe(self.name),
+            sublabel=safe(self.sublabel),
+            callers=side(self.callers),
+            callees=side(self.callees),
+        )
 
 
 @dataclass(slots=True)

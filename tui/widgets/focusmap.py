@@ -77,7 +77,7 @@ class FocusMap(Widget, can_focus=True):
         # A new centre starts highlighted unless told otherwise (walking highlights where it
         # came from); a refresh of the same centre keeps the highlight where it was.
         keep = highlight or (None if recentred else self.highlighted)
-        self.focus_data = focus
+        self.focus_data = focus.escaped()
         if recentred:
             self._tops = [0, 0]
             self._last = {}

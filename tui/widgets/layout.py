@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rich.style import Style
 
 from seamscope.classifiers.results import Verdict
+from seamscope.tracer.terminal import blanked, has_control, safe
 
 NODE_STYLES: dict[str, str] = {
     "system": "bold",
@@ -97,6 +98,10 @@ class Canvas:
             self.masks[y][x] = 0
 
     def text(self, x: int, y: int, text: str, style: str = "") -> None:
+        # The drawings escape the names they are given (measured as drawn); a control
+        # character that still gets here is drawn as U+FFFD, never sent to the terminal.
+        if has_control(text):
+            text = blanked(text)
         for i, char in enumerate(text):
             self.put(x + i, y, char, style)
 
@@ -249,9 +254,15 @@ def draw(
     *,
     max_columns: int = MAX_COLUMNS,
 ) -> MapDrawing:
-    """Lays out and draws the map. Edges whose ends are not among nodes are skipped."""
+    """Lays out and draws the map. Edges whose ends are not among nodes are skipped. Labels are
+    escaped before they are measured (names come from the spans' resources)."""
+    nodes = [replace(n, label=safe(n.label), sublabel=safe(n.sublabel)) for n in nodes]
     known = {n.node_id: n for n in nodes}
-    edges = [e for e in edges if e.src in known and e.dst in known and e.src != e.dst]
+    edges = [
+        replace(e, label=safe(e.label))
+        for e in edges
+        if e.src in known and e.dst in known and e.src != e.dst
+    ]
     if not nodes:
         return MapDrawing(Canvas(0, 0), {})
     layers = _layers([n for n in nodes if n.rank is None], edges)

@@ -10,7 +10,7 @@ the cursor and counts its edges. The diagonal holds the integrations inside each
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from seamscope.classifiers.results import Verdict
+from seamscope.tracer.terminal import safe
 from seamscope.tui.widgets.focus_layout import elide
 from seamscope.tui.widgets.layout import parse_style
 
@@ -93,7 +94,9 @@ class MatrixView(Widget, can_focus=True):
     def show_matrix(self, matrix: Matrix) -> None:
         """Shows matrix, the cursor staying on the same pair when it is still there."""
         row, column = self.current or ("", "")
-        self.matrix = matrix
+        # Names come from the spans' resources: escaped once here, for every line drawn.
+        names = {node: safe(name) for node, name in matrix.names.items()}
+        self.matrix = matrix = replace(matrix, names=names)
         r = matrix.rows.index(row) if row in matrix.rows else 0
         c = matrix.columns.index(column) if column in matrix.columns else 0
         self.cursor = (r, c)

@@ -6,7 +6,7 @@ import random
 import re
 
 from seamscope.classifiers.results import Verdict
-from seamscope.tui.widgets.layout import Box, MapDrawing, MapEdge, MapNode, draw
+from seamscope.tui.widgets.layout import Box, Canvas, MapDrawing, MapEdge, MapNode, draw
 
 LINE_CHARS = set("─│┌┐└┘├┤┬┴┼▶")
 
@@ -143,3 +143,20 @@ def test_thirty_systems_stay_drawable() -> None:
 def test_nothing_to_draw() -> None:
     drawing = draw([], [])
     assert drawing.canvas.width == 0 and drawing.boxes == {}
+
+
+def test_names_and_labels_are_drawn_escaped_and_measured_as_drawn() -> None:
+    nodes = [MapNode("a", "orders\x1b[2J", "sub\x07"), MapNode("b", "users\u202e")]
+    edges = [MapEdge("a", "b", "rest\x9b31m", Verdict.PATTERN)]
+    rows = _text(draw(nodes, edges))
+    screen = "\n".join(rows)
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202e]", screen.replace("\n", ""))
+    assert "orders\\u001b[2J" in screen and "users\\u202e" in screen
+    box = next(row for row in rows if "orders\\u001b[2J" in row)
+    assert re.search(r"│ orders\\u001b\[2J\s*[│├]", box)  # the whole name inside its box
+
+
+def test_a_control_character_that_reaches_the_canvas_keeps_its_one_cell() -> None:
+    canvas = Canvas(8, 1)
+    canvas.text(0, 0, "a\x1bb\x07c")
+    assert "".join(canvas.chars[0]) == "a\ufffdb\ufffdc   "
