@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.results import Finding, Node, Verdict
+from seamscope.tracer.terminal import safe
 
 # ---- findings ---------------------------------------------------------------------------------
 
@@ -138,12 +139,15 @@ def findings_junit(new: list[Finding], known: list[Finding], failing: Collection
     failures = 0
     for f in new + known:
         e = f.edge
-        name = quoteattr(f"{e.rule_id} {f.source} -> {f.target} [{e.mechanism}]")
+        # Names come from the spans' resources; XML 1.0 has no place for control characters.
+        name = quoteattr(safe(f"{e.rule_id} {f.source} -> {f.target} [{e.mechanism}]"))
         body = ""
         if f in new and e.verdict in failing:
             failures += 1
             message = quoteattr(f"{e.rule_id} {RULES_BY_ID[e.rule_id].name}")
-            text = escape(f"{e.reason}\nDo instead: {f.fix}\nTrace: {e.sample_trace_id}")
+            text = escape(
+                safe(f"{e.reason}\nDo instead: {f.fix}\nTrace: {e.sample_trace_id}", lines=True)
+            )
             body = f"<failure message={message} type={quoteattr(e.verdict)}>{text}</failure>"
         cases.append(f'    <testcase classname="seamscope.{e.level}" name={name}>{body}</testcase>')
     return (
@@ -163,7 +167,9 @@ def _ident(text: str) -> str:
 
 
 def _label(text: str) -> str:
-    return text.replace('"', "'")
+    """A name in a diagram's quotes: control characters escaped (names come from the spans'
+    resources, and a diagram is often printed to a terminal)."""
+    return safe(text).replace('"', "'")
 
 
 def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:

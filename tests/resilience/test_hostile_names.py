@@ -1,12 +1,16 @@
-"""Service and system names that would drive a terminal reach every TUI screen escaped: the
-focus view, the matrix, a system's screen and its titles, an edge, a trace. A name is whatever
-a traced service puts in its resource (`service.name`, `service.namespace`), so it is input
-from outside like a span name. The screens draw through the real app over a store the real
-classifier labelled; every visible widget's lines and the window's titles are searched for
-raw control characters."""
+"""Service and system names that would drive a terminal come out escaped: on every TUI screen
+(the focus view, the matrix, a system's screen and its titles, an edge, a trace) and in what the
+commands print (diagrams, findings as text, JUnit, SARIF). A name is whatever a traced service
+puts in its resource (`service.name`, `service.namespace`), so it is input from outside like a
+span name. The screens draw through the real app over a store the real classifier labelled;
+every visible widget's lines and the window's titles are searched for raw control characters.
+The commands run as a user runs them."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import duckdb
@@ -16,6 +20,7 @@ from textual.widget import Widget
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
+from tests.e2e.test_collect import SEAMSCOPE
 from tests.functional import sample
 from tests.functional.conftest import settle
 
@@ -86,3 +91,35 @@ async def test_hostile_names_are_escaped_on_every_screen(hostile_store: Path) ->
         await pilot.press("n")
         await _look(pilot, "findings", seen)
     assert {k: sorted(v) for k, v in seen.items()} == {}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export"],
+        ["export", "--level", "component"],
+        ["export", "--format", "structurizr"],
+        ["export", "--format", "structurizr", "--level", "component"],
+        ["check"],
+        ["check", "--format", "junit"],
+        ["check", "--format", "sarif"],
+        ["edges"],
+    ],
+    ids=" ".join,
+)
+def test_commands_print_hostile_names_escaped(hostile_store: Path, args: list[str]) -> None:
+    done = subprocess.run(
+        [*SEAMSCOPE, *args, "--db", str(hostile_store)],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    out = done.stdout.decode()
+    assert "orders" in out
+    assert [c for c in RAW if c in out] == []
+    assert "\\u001b" in out if "sarif" in args else "\\u001b]0;owned\\u0007" in out
+    if "junit" in args:
+        ET.fromstring(out)  # XML 1.0 has no place for a raw control character
+    if "sarif" in args:
+        json.loads(out)
