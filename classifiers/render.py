@@ -5,6 +5,7 @@ Pure functions from plain data to strings; the commands print them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -163,7 +164,12 @@ def findings_junit(new: list[Finding], known: list[Finding], failing: Collection
 
 
 def _ident(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+    """A diagram identifier for text, distinct for distinct texts: "orders-api" and "orders.api"
+    would both be orders_api, and the diagram would draw them as one box."""
+    plain = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if plain == text:
+        return plain
+    return f"{plain}_{hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}"
 
 
 def _label(text: str) -> str:

@@ -306,6 +306,24 @@ def test_export_diagrams(store: Path) -> None:
     assert 'container "inventory-indexer"' in comp.stdout
 
 
+def test_export_keeps_systems_whose_names_differ_only_in_punctuation_apart(
+    tmp_path: Path,
+) -> None:
+    fleet = Fleet()
+    web = Service("shop-web", "shop", "webapp")
+    for system in ("stock-api", "stock.api"):
+        api = Service(f"{system}-svc", system, "backend")
+        fleet.http(web, f"http://{api.name}:8080/items/1", server=api, route="/items/<id>")
+    db = fleet.store(tmp_path / "punctuation.duckdb")
+    for fmt in ("mermaid", "structurizr"):
+        done = seamscope("export", "--db", str(db), "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        boxes = re.findall(r"^\s+(\w+)(?:\[\"| = softwareSystem )\"?stock", done.stdout, re.M)
+        assert len(set(boxes)) == 2, done.stdout
+        arrows = re.findall(r"(?:-->\|[^|]*\||->) (\w+)", done.stdout)
+        assert set(arrows) == set(boxes), done.stdout
+
+
 def test_drift_against_the_landscape(store: Path, tmp_path: Path) -> None:
     done = seamscope("drift", "--db", str(store), "--landscape", str(LANDSCAPE), "--format", "json")
     assert done.returncode == 1
