@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.pilot import Pilot
 from textual.widgets import Button
 from textual.widgets._footer import FooterKey
 
@@ -36,41 +40,45 @@ def _keys(app: App[None]) -> list[tuple[str, bool]]:
     return [(key.key, key.has_class("-disabled")) for key in app.screen.query(FooterKey)]
 
 
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], limit_s: float = 10) -> bool:
+    """Whether condition came true: the footer recomposes on a later turn of the event loop,
+    one pause is not always enough on a busy machine."""
+    deadline = time.monotonic() + limit_s
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.01)
+    return condition()
+
+
 async def test_the_footer_follows_the_keys_of_the_focused_widget() -> None:
     app = _FooterApp()
     async with app.run_test() as pilot:
         app.query_one("#plain").focus()
-        await pilot.pause()
-        assert ("x", False) not in _keys(app)
+        assert await _until(pilot, lambda: bool(_keys(app)) and ("x", False) not in _keys(app))
         app.query_one("#export").focus()
-        await pilot.pause()
-        assert ("x", False) in _keys(app)
+        assert await _until(pilot, lambda: ("x", False) in _keys(app))
         app.query_one("#plain").focus()
-        await pilot.pause()
-        assert ("x", False) not in _keys(app)
+        assert await _until(pilot, lambda: bool(_keys(app)) and ("x", False) not in _keys(app))
 
 
 async def test_an_enabled_state_that_changes_rebuilds_the_footer() -> None:
     app = _FooterApp()
     async with app.run_test() as pilot:
-        await pilot.pause()
-        assert ("r", False) in _keys(app)
+        assert await _until(pilot, lambda: ("r", False) in _keys(app))
         app.reload_enabled = False
         app.screen.refresh_bindings()
-        await pilot.pause()
-        assert ("r", True) in _keys(app)
+        assert await _until(pilot, lambda: ("r", True) in _keys(app))
 
 
 async def test_the_same_keys_keep_the_same_footer_widgets() -> None:
     app = _FooterApp()
     async with app.run_test() as pilot:
         app.query_one("#plain").focus()
-        await pilot.pause()
+        assert await _until(pilot, lambda: ("r", False) in _keys(app))
         before = list(app.screen.query(FooterKey))
-        assert before
         app.screen.refresh_bindings()
         app.query_one("#plain").blur()
         app.query_one("#plain").focus()
-        await pilot.pause()
+        for _ in range(5):  # time for a rebuild, were there one
+            await pilot.pause(0.02)
         assert list(app.screen.query(FooterKey)) == before
         assert all(a is b for a, b in zip(app.screen.query(FooterKey), before, strict=True))
