@@ -153,6 +153,7 @@ def collect(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # its terminal closed: flush and withdraw, as for ^C
     receiver = Receiver(
         db_path,
         host,

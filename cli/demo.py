@@ -29,7 +29,10 @@ from seamscope.tracer.store import refuse_special
 
 
 def _say(line: str) -> None:
-    click.echo(line, err=True)
+    try:
+        click.echo(line, err=True)
+    except OSError:  # the terminal is gone (closed window: SIGHUP); stopping goes on
+        pass
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -137,6 +140,8 @@ def demo(
     # Ctrl-C as well, explicitly (as `seamscope collect` does): a demo started from a script in
     # the background inherits SIGINT ignored, and would then outlive a Ctrl-C or `kill -INT`.
     previous_int = signal.signal(signal.SIGINT, _interrupt)
+    # A closed terminal window: stop the same way, so the fleet stops and its folder goes.
+    previous_hup = signal.signal(signal.SIGHUP, _interrupt)
     dead: list[str] = []
     interrupted = False
     finished = False
@@ -163,6 +168,7 @@ def demo(
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGHUP, previous_hup)
         if logs is None and finished:
             shutil.rmtree(run_dir, ignore_errors=True)
         elif logs is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import sys
@@ -252,13 +253,17 @@ def tui(
     app = SeamscopeApp(factory, refresh_interval=refresh, live=collect)
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
+    # A closed terminal window (SIGHUP) too: the receiver still flushes and the log folder goes.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.exit())
+    previous_hup = signal.signal(signal.SIGHUP, lambda *_: app.exit())
     try:
         app.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
         if collector is not None:
             collector.close()
-            click.echo(safe(collector.said or "the receiver stopped"), err=True)
+            with contextlib.suppress(OSError):  # no terminal left to say it on (SIGHUP)
+                click.echo(safe(collector.said or "the receiver stopped"), err=True)
         if tmp is not None:
             tmp.cleanup()

@@ -172,7 +172,9 @@ def test_plain_posts_protobuf_json_gzip_chunked(collector: Collector, db_path: P
     assert "stored 50 spans" in out and "Traceback" not in out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+)
 def test_signals_flush_everything_acknowledged(
     db_path: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -323,3 +324,41 @@ def test_ctrl_c_stops_every_process_the_headless_demo_started(tmp_path: Path) ->
     assert "demo: stopping every process it started" in err
     assert "Traceback" not in err
     assert_nothing_left(run_id, logs)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_closed_terminal_stops_the_demo_and_removes_its_folder(tmp_path: Path) -> None:
+    """SIGHUP, what a terminal window sends when it closes: the demo stops as on Ctrl-C and
+    removes its temporary folder (the store, every log); before, it died on the spot and left
+    the folder behind."""
+    run_id, tmp = uuid.uuid4().hex, tmp_path / "tmp"
+    tmp.mkdir()
+    env = demo_env(run_id) | {"TMPDIR": str(tmp)}
+    command = [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--duration", "120"]
+    demo = subprocess.Popen(
+        [*command, "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("seamscope-demo-*/demo.json")):
+            assert demo.poll() is None, demo.communicate()[1]
+            assert time.monotonic() < deadline, "the fleet never started"
+            time.sleep(0.2)
+        (run_dir,) = tmp.glob("seamscope-demo-*")
+        shutil.copy(run_dir / "demo.json", seen / "demo.json")  # its ports, for the check below
+        demo.send_signal(signal.SIGHUP)
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert "Traceback" not in err
+    assert "demo: stopping every process it started" in err
+    assert_nothing_left(run_id, seen)
+    assert not run_dir.exists(), err
