@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -253,9 +255,19 @@ def tui(
     app = SeamscopeApp(factory, refresh_interval=refresh, live=collect)
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
-    # A closed terminal window (SIGHUP) too: the receiver still flushes and the log folder goes.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.exit())
-    previous_hup = signal.signal(signal.SIGHUP, lambda *_: app.exit())
+
+    def hang_up(signum: int, frame: FrameType | None) -> None:
+        # A closed terminal window. Textual's exit would block writing to the terminal that is
+        # gone, so leave at once: the receiver child gets SIGTERM as this process ends, and
+        # flushes and withdraws its owner file; only the folders are ours to remove.
+        if collector is not None and collector.scratch is not None:
+            shutil.rmtree(collector.scratch, ignore_errors=True)
+        if tmp is not None:
+            tmp.cleanup()
+        os._exit(128 + signum)
+
+    previous_hup = signal.signal(signal.SIGHUP, hang_up)
     try:
         app.run()
     finally:

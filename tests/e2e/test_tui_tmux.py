@@ -123,3 +123,28 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
         assert _gone(receiver, owner), "the receiver outlived the TUI"
     finally:
         kill_terminal(session)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_closing_the_terminal_ends_the_tui_its_receiver_and_their_folder(tmp_path: Path) -> None:
+    """The window closes (the terminal hangs up: SIGHUP). Textual's own exit would block writing
+    to a terminal that is gone; the TUI leaves at once instead, its receiver flushes and withdraws
+    its owner file, and the receiver's log folder goes with them."""
+    db, owner, tmp = tmp_path / "live.duckdb", tmp_path / "live.duckdb.owner.json", tmp_path / "t"
+    tmp.mkdir()
+    session = f"seamscope-tui-{uuid.uuid4().hex[:8]}"
+    command = (
+        f"TMPDIR={shlex.quote(str(tmp))} {shlex.quote(sys.executable)} -m seamscope.cli tui"
+        f" --collect --port {free_port()} --db {shlex.quote(str(db))}"
+    )
+    start_terminal(session, 120, 30, command)
+    try:
+        wait_for(session, "The store is empty")
+        tui = _tui_pid(session)
+        receiver = json.loads(owner.read_text())["pid"]
+        assert list(tmp.glob("seamscope-tui-*/collect.log"))  # the receiver's log folder
+    finally:
+        kill_terminal(session)
+    assert _gone(tui, owner), "the TUI outlived its terminal"
+    assert _gone(receiver, owner), "the receiver outlived the TUI"
+    assert list(tmp.iterdir()) == []
