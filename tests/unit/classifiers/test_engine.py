@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from seamscope.classifiers.engine import classify, refresh_store
+from seamscope.classifiers.engine import _set_state, classify, refresh_store
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.schema import CLASSIFIER_DDL
 from seamscope.tracer.owner import publish, withdraw
@@ -159,3 +159,24 @@ def test_labels_made_by_another_catalog_are_made_again(classified: ClassifyFn) -
     c.con.execute("UPDATE classifier_state SET value = 'older' WHERE key = 'catalog'")
     classify(c.con)
     assert c.rule("orders/api", "Orders") == "P301"
+
+
+def test_the_state_is_written_in_place_and_new_keys_are_added() -> None:
+    con = duckdb.connect()
+    for statement in CLASSIFIER_DDL:
+        con.execute(statement)
+    _set_state(con, {"watermark": "1", "shape": "a"})
+    state = {"watermark": "1", "shape": "a"}
+    # Known keys: updated in place, unchanged ones left alone.
+    _set_state(con, {"watermark": "2", "shape": "a"}, state)
+    assert dict(con.execute("SELECT key, value FROM classifier_state").fetchall()) == {
+        "watermark": "2",
+        "shape": "a",
+    }
+    # A key the state did not have is added, with the others.
+    _set_state(con, {"watermark": "3", "polling": "p"}, state)
+    assert dict(con.execute("SELECT key, value FROM classifier_state").fetchall()) == {
+        "watermark": "3",
+        "shape": "a",
+        "polling": "p",
+    }

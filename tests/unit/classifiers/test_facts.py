@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from seamscope.classifiers.facts import AWS_FACTS, LONE_TARGETS, _aws_facts
+from seamscope.classifiers.facts import AWS_FACTS, GENERAL_AWS_FACTS, LONE_TARGETS
 
 _COLUMNS = """
     span_id VARCHAR, aws VARCHAR, op VARCHAR, kind VARCHAR, dest VARCHAR, db_tables VARCHAR[],
@@ -64,7 +64,7 @@ def test_the_one_fact_path_agrees_with_the_list_path_for_every_shape(
     spans: duckdb.DuckDBPyConnection,
 ) -> None:
     general = spans.execute(
-        f"SELECT span_id, unnest({_aws_facts(lone=False)}) AS f FROM s ORDER BY ALL"
+        f"SELECT span_id, unnest({GENERAL_AWS_FACTS}) AS f FROM s ORDER BY ALL"
     ).fetchall()
     fast = spans.execute(f"SELECT span_id, unnest({AWS_FACTS}) AS f FROM s ORDER BY ALL").fetchall()
     assert fast == general
