@@ -511,15 +511,10 @@ class _Merge:
             f"CREATE OR REPLACE TEMP VIEW _cls_src AS SELECT {SPAN_COLUMNS} FROM spans "
             f"WHERE batch_id <= {self.top}"
         )
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_touch (tk UBIGINT)")
 
     def select_touched_traces(self) -> None:
         """_cls_src: the new spans and the stored spans of their traces, within the window."""
         x = self.x
-        x(
-            f"CREATE OR REPLACE TEMP TABLE _cls_touch AS SELECT DISTINCT {self.keys.trace} AS tk "
-            f"FROM spans WHERE {self.new_filter}"
-        )
         # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
         lo_value = (
             self.new.lo
@@ -536,7 +531,8 @@ class _Merge:
         x(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
             SELECT rowid AS r FROM spans
             WHERE batch_id <= {self.top} AND start_time >= {self.lo}
-              AND {self.keys.trace} IN (SELECT tk FROM _cls_touch)""")
+              AND {self.keys.trace} IN (
+                  SELECT {self.keys.trace} FROM spans WHERE {self.new_filter})""")
         row = self.con.execute("SELECT min(r), max(r) FROM _cls_rows").fetchone()
         first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
         # Literal bounds let the scan skip every row group outside them.
@@ -550,8 +546,15 @@ class _Merge:
         """_cls_s: the spans that can matter; _cls_inv: Lambda invocations; _cls_fnew: their
         facts."""
         keys = self.keys
-        if keys is BY_KEYS and not self.scalar(
-            f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {MISSING_KEYS} LIMIT 1)"
+        # A batch's few thousand spans are read with their ids anyway (_cls_s keeps them), so
+        # the keys that fall back on the ids cost it nothing, and no look for missing keys is
+        # needed; a full run reads no hex id but the trace's where no span lacks a key.
+        if (
+            self.full
+            and keys is BY_KEYS
+            and not self.scalar(
+                f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {MISSING_KEYS} LIMIT 1)"
+            )
         ):
             keys = STORED_KEYS
         spans = self.spans_kind
@@ -906,7 +909,6 @@ class _Merge:
             "_cls_inv",
             "_cls_newlinks",
             "_cls_rawlinks",
-            "_cls_touch",
             "_cls_old",
             "_cls_lone",
             "_cls_scanned",
