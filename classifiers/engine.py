@@ -500,6 +500,12 @@ class _Merge:
     def scalar(self, sql: str) -> object:
         return _scalar(self.con, sql)
 
+    def made(self, sql: str) -> int:
+        """Runs a CREATE TABLE ... AS and returns how many rows it stored (DuckDB answers with
+        the count, as for an INSERT), sparing a count of its own."""
+        row = self.x(sql).fetchone()
+        return int(row[0]) if row else 0
+
     def count_new(self) -> int:
         return int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
 
@@ -575,18 +581,19 @@ class _Merge:
         # Only traces with a span at or below the watermark can have anything stored (stored
         # rows come from such spans, and the stored window is the window read): usually none.
         if not self.full:
-            x(
-                "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
-                f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
+            self.seen = bool(
+                self.made(
+                    "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
+                    f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
+                )
             )
-            self.seen = bool(self.scalar("SELECT count(*) FROM _cls_seen"))
         if not self.seen:
             x(
                 f"CREATE OR REPLACE TEMP VIEW _cls_delta AS "
                 f"SELECT {key}, trace_id, 1 AS sign FROM _cls_fnew"
             )
         else:
-            x(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
+            old = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
                 SELECT {key} FROM classifier_spans
                 WHERE start_time >= {self.lo}
                   AND tk IN (SELECT tk FROM _cls_seen)""")
@@ -610,7 +617,7 @@ class _Merge:
                     SELECT {key} FROM _cls_fnew
                     WHERE tk IN (SELECT tk FROM _cls_old))""")
             self.removed = bool(self.scalar("SELECT count(*) FROM _cls_delta WHERE sign = -1"))
-            if self.scalar("SELECT count(*) FROM _cls_old"):
+            if old:
                 x(f"""DELETE FROM classifier_spans
                     WHERE start_time >= {self.lo}
                       AND tk IN (SELECT tk FROM _cls_old)""")
@@ -698,7 +705,7 @@ class _Merge:
             WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
         self.forget_seen("classifier_links")
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
+        links = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
             SELECT c_tk, c_sk, gkey, start_time, l.trace_id AS trace_id, l.span_id AS span_id,
                    NULL::VARCHAR AS parent_span_id
             FROM (
@@ -709,7 +716,7 @@ class _Merge:
                 FROM _cls_fnew WHERE links IS NOT NULL AND fkind IN {_LISTEN_KINDS}
             )
             WHERE l.trace_id IS NOT NULL AND l.span_id IS NOT NULL""")
-        if not self.scalar("SELECT count(*) FROM _cls_rawlinks"):
+        if not links:
             self.new_producers()  # no links: their keys need no statement of their own
             return
         # The linked span's keys, as its own were computed (keys_sql, as the store does).
@@ -814,14 +821,14 @@ class _Merge:
             ON CONFLICT DO NOTHING""")
         # A worker that leaves every call in a trace of its own: what the same instance does
         # after a receive (within the trace window), until its next receive.
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
+        lone = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
             WHERE c.fkind IN {_CALL_KINDS} AND c.pk IS NULL AND c.inst IS NOT NULL
               AND (c.tk, coalesce(c.svc, '')) NOT IN (
                   SELECT (tk, coalesce(svc, '')) FROM _cls_fnew
                   WHERE fkind IN {HANDLED_KINDS})""")
-        if not self.scalar("SELECT count(*) FROM _cls_lone"):
+        if not lone:
             return
         x(f"""INSERT INTO classifier_handling
             WITH lone AS (
@@ -847,10 +854,11 @@ class _Merge:
         """Runs of self-started work that scan a table: what they wrote in their own trace."""
         x = self.x
         forgotten = self.forget_seen("classifier_runs")
-        x("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
-            SELECT DISTINCT tk FROM _cls_fnew
-            WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
-        scanned = bool(self.scalar("SELECT count(*) FROM _cls_scanned"))
+        scanned = bool(
+            self.made("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
+                SELECT DISTINCT tk FROM _cls_fnew
+                WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
+        )
         if scanned:
             self.insert_runs()
         if self.full or forgotten:
