@@ -40,6 +40,7 @@ from seamscope.classifiers.facts import (
 from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.classifiers.mechanisms import HANDLED_KINDS, Side, sql_kinds
 from seamscope.classifiers.results import FINDINGS, sql_list
+from seamscope.classifiers.revisions import stamp_revisions
 from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, span_labels_view
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.discover import Route
@@ -79,6 +80,7 @@ _INTERNAL_TABLES = (
     "classifier_links",
     "classifier_joins",
     "classifier_group_edges",
+    "classifier_edge_revisions",
 )
 
 
@@ -283,9 +285,13 @@ def classify(
             polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
             _record_label_changes(con, cause)
         con.execute(f"DROP TABLE IF EXISTS {_MOVED}")
+        revision = int(state.get("revision", "0"))
+        if stamp_revisions(con, revision + 1):
+            revision += 1
         _set_state(
             con,
             {
+                "revision": str(revision),
                 "watermark": str(top),
                 "version": CLASSIFIER_VERSION,
                 "landscape": fingerprint,

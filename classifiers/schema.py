@@ -129,6 +129,12 @@ INTERNAL_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS classifier_group_edges (
     gkey UBIGINT NOT NULL, edge_id VARCHAR NOT NULL
 )""",
+    # The classification (classifier_state.revision) that last changed each edge's row, and a
+    # digest of the row; digest NULL: the edge went (revisions.py). A live TUI reads only the
+    # edges past the revision it has.
+    """CREATE TABLE IF NOT EXISTS classifier_edge_revisions (
+    edge_id VARCHAR NOT NULL, digest UBIGINT, revision BIGINT NOT NULL
+)""",
 )
 
 

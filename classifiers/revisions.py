@@ -1,0 +1,58 @@
+"""Which edges a classification changed: a revision per edge, so a live reader fetches only those.
+
+Each classification that changes any edge row (new, gone, relabelled, or new numbers) takes the
+next revision (`classifier_state.revision`); `classifier_edge_revisions` holds, per edge id, a
+digest of its row and the revision that last changed it. An edge that went keeps its row as a
+tombstone (digest NULL), so a reader learns that it went. A rebuild empties the table, so every
+edge comes again with the new revision (and a reader that misses a tombstone that way sees the
+edge count disagree and reads everything).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from seamscope.classifiers.results import Edge, columns
+
+# Every column but the id: the digest changes whenever anything a reader shows may change.
+_DIGEST = "hash({})".format(", ".join(c.name for c in columns(Edge)[1:]))
+
+
+def stamp_revisions(con: duckdb.DuckDBPyConnection, revision: int) -> bool:
+    """Gives the edges that are new, changed or gone since the last call this revision (inside
+    the classification's transaction); returns whether there were any."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _cls_digest AS SELECT edge_id, {_DIGEST} AS digest "
+        "FROM edges"
+    )
+    changed = _count(
+        con,
+        """UPDATE classifier_edge_revisions AS r SET digest = NULL, revision = $1
+        WHERE r.digest IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM _cls_digest AS d WHERE d.edge_id = r.edge_id)""",
+        revision,
+    )
+    changed += _count(
+        con,
+        """UPDATE classifier_edge_revisions AS r SET digest = d.digest, revision = $1
+        FROM _cls_digest AS d
+        WHERE d.edge_id = r.edge_id AND r.digest IS DISTINCT FROM d.digest""",
+        revision,
+    )
+    changed += _count(
+        con,
+        """INSERT INTO classifier_edge_revisions
+        SELECT d.edge_id, d.digest, $1 FROM _cls_digest AS d
+        WHERE NOT EXISTS (
+            SELECT 1 FROM classifier_edge_revisions AS r WHERE r.edge_id = d.edge_id
+        )""",
+        revision,
+    )
+    con.execute("DROP TABLE _cls_digest")
+    return changed > 0
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, revision: int) -> int:
+    """Runs a statement that writes rows; how many it wrote."""
+    row = con.execute(sql, [revision]).fetchone()
+    return int(row[0]) if row else 0
