@@ -8,8 +8,9 @@ or this process's receiver.
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,6 +126,14 @@ class Overview:
     # before (None: it is new); {} when no time was given. `changes_since()` has the changes.
     changed: dict[str, str | None] = field(default_factory=dict)
     tables: frozenset[str] = frozenset()  # the classifier's tables the store had
+    # What a later overview needs to read only the edges that changed since this one (`known`):
+    # the classifier's edge revision the edges reflect (None: the store keeps none), the filters
+    # they went through, the newest label change read; and how many edge rows this read fetched.
+    revision: int | None = None
+    filters: Filters | None = None
+    since: datetime | None = None
+    changes_seen: datetime | None = None
+    edges_read: int = 0
 
     @property
     def edge_count(self) -> int:
@@ -358,6 +367,7 @@ def _together(q: Query, parts: dict[str, tuple[str, str | None, list[Any]]]) -> 
 
 
 _CLASSIFIER_TABLES = frozenset({"edges", "classifier_state", "label_changes"})
+_REVISIONS = "classifier_edge_revisions"
 
 
 def overview(
@@ -365,16 +375,31 @@ def overview(
     filters: Filters,
     since: datetime | None = None,
     tables: frozenset[str] | None = None,
+    *,
+    known: Overview | None = None,
 ) -> Overview:
     """The system landscape: systems and the edges between them (and to vendors); with
     since, also which edges appeared or changed rule since then (`Overview.changed`).
 
     Two statements in all (three with a time window), however many parts: through an owner busy
     receiving, every round trip waits its turn for the owner's interpreter. One, given the tables
-    an earlier overview found (`Overview.tables`) when the classifier had made them all."""
+    an earlier overview found (`Overview.tables`) when the classifier had made them all.
+
+    Given the overview read before (known), only the edges the classifier changed since (its
+    edge revisions) are read and merged into known's: a live landscape of thousands of edges
+    reads tens of them a second. Everything is read again when that cannot be done (a time
+    window, other filters, a store without revisions) or the merge does not add up."""
+    if known is not None:
+        tables = known.tables
     if tables is not None and _CLASSIFIER_TABLES <= tables:
         try:
-            return _overview(q, filters, since, _CLASSIFIER_TABLES, None)
+            if known is not None and _can_merge(known, filters, since):
+                merged = _overview(q, filters, since, tables, None, known)
+                if merged is not None:
+                    return merged
+            view = _overview(q, filters, since, tables, None)
+            assert view is not None
+            return view
         except (SqlRejected, duckdb.Error):
             pass  # gone since (a new classifier version drops its tables): ask which there are
     first = _together(
@@ -384,7 +409,7 @@ def overview(
             "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
             "tables": (
                 "SELECT table_name FROM information_schema.tables "
-                f"WHERE table_name IN {sql_list(_CLASSIFIER_TABLES)}",
+                f"WHERE table_name IN {sql_list(_CLASSIFIER_TABLES | {_REVISIONS})}",
                 "table_name",
                 [],
             ),
@@ -395,7 +420,55 @@ def overview(
         span_count = int(first["span_count"])
         status = "empty" if span_count == 0 else "unclassified"
         return Overview(status, span_count, (), {}, (), None, tables=found)
-    return _overview(q, filters, since, found, first)
+    found_view = _overview(q, filters, since, found, first)
+    assert found_view is not None
+    return found_view
+
+
+def _can_merge(known: Overview, filters: Filters, since: datetime | None) -> bool:
+    """Whether an overview can be had by merging the changed edges into known's."""
+    return (
+        known.status == "ok"
+        and known.revision is not None
+        and known.filters == filters
+        and known.since == since
+        and not filters.window_minutes  # edges leave the window without changing
+    )
+
+
+_SHOWN = "level IN ('system', 'external')"
+_EDGE_ORDER = f"{_VERDICT_ORDER}, from_system, to_system, mechanism, from_node, to_node"
+
+
+def edge_order(e: Edge) -> tuple[Any, ...]:
+    """The overview's order of its edges (_EDGE_ORDER), in Python: worst verdict first, then
+    the ends and the mechanism (NULLs last, as DuckDB sorts them)."""
+    return (
+        e.verdict.rank,
+        e.from_system is None,
+        e.from_system or "",
+        e.to_system is None,
+        e.to_system or "",
+        e.mechanism,
+        e.from_node,
+        e.to_node,
+    )
+
+
+def merge_edges(
+    shown: tuple[Edge, ...], changed: list[Edge], dropped: Iterable[str]
+) -> tuple[Edge, ...]:
+    """The edges shown, with the changed ones in their place (new ones added) and the dropped
+    ones (gone, or no longer let through by the filters) taken out; unchanged edges are the same
+    records, in the overview's order."""
+    out = {e.edge_id for e in changed}
+    out.update(dropped)
+    if not out:
+        return shown
+    kept = [e for e in shown if e.edge_id not in out]
+    if not changed:
+        return tuple(kept)
+    return tuple(heapq.merge(kept, sorted(changed, key=edge_order), key=edge_order))
 
 
 def _overview(
@@ -404,20 +477,23 @@ def _overview(
     since: datetime | None,
     tables: frozenset[str],
     first: dict[str, Any] | None,
-) -> Overview:
+    known: Overview | None = None,
+) -> Overview | None:
     """The overview's second statement; first: the span count and newest batch when the first
-    statement read them, else they come with this one."""
+    statement read them, else they come with this one. known: read only the edges changed since
+    it and merge them in; None when that does not add up (the caller reads everything)."""
     # The store's own newest edge is "now" for the time window: a store read later, or a
     # fixed sample, still shows its last minutes.
     now = _now(q) if filters.window_minutes else None
     where, params = filters.where(now)
+    revisions = _REVISIONS in tables
     parts: dict[str, tuple[str, str | None, list[Any]]] = {
         "span_count": ("SELECT count(*) FROM spans", None, []),
         "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
         "now": ("SELECT max(last_seen) FROM edges", None, []),
         "edges": (
-            f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level IN ('system', 'external') AND {where}",
-            f"{_VERDICT_ORDER}, from_system, to_system, mechanism, from_node, to_node",
+            f"SELECT {_EDGE_COLUMNS} FROM edges WHERE {_SHOWN} AND {where}",
+            _EDGE_ORDER,
             params,
         ),
         "systems": (
@@ -446,22 +522,63 @@ def _overview(
             "key",
             [],
         )
+    if revisions:
+        parts["revision"] = (f"SELECT coalesce(max(revision), 0) FROM {_REVISIONS}", None, [])
+    if known is not None:
+        # Only the edges stamped since known's revision: those shown now, and the ids of the
+        # others (gone, or no longer let through); and how many are shown, to check the merge.
+        assert known.revision is not None
+        changed_ids = f"SELECT edge_id FROM {_REVISIONS} WHERE revision > ?"
+        parts["edges"] = (
+            f"SELECT {_EDGE_COLUMNS} FROM edges WHERE edge_id IN ({changed_ids}) "
+            f"AND {_SHOWN} AND {where}",
+            "",
+            [known.revision, *params],
+        )
+        parts["dropped"] = (
+            f"SELECT edge_id FROM ({changed_ids}) AS c WHERE edge_id NOT IN "
+            f"(SELECT edge_id FROM edges WHERE {_SHOWN} AND {where})",
+            "",
+            [known.revision, *params],
+        )
+        parts["shown"] = (f"SELECT count(*) FROM edges WHERE {_SHOWN} AND {where}", None, params)
     if since is not None and "label_changes" in tables:
+        # Merging: the changes from the newest one read before on (its transaction's again).
+        seen = known.changes_seen if known is not None else None
         parts["changed"] = (
             "SELECT edge_id, old_rule_id FROM label_changes WHERE changed_at >= ? "
-            "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1",
+            + ("AND changed_at >= ? " if seen is not None else "")
+            + "QUALIFY row_number() OVER (PARTITION BY edge_id ORDER BY changed_at DESC) = 1",
             "",  # any order: a dict
-            [since],
+            [since] if seen is None else [since, seen],
         )
+        parts["changes_seen"] = ("SELECT max(changed_at) FROM label_changes", None, [])
     if first is not None:
         del parts["span_count"], parts["batch"]
     got = _together(q, parts) | (first or {})
     span_count = int(got["span_count"])
     systems = got["systems"].to_pylist()
     verdicts = {Verdict(r["verdict"]): int(r["n"]) for r in got["verdicts"].to_pylist()}
-    edges = tuple(records(Edge, got["edges"]))
+    read_edges = records(Edge, got["edges"])
+    changed: dict[str, str | None] = (
+        dict(zip(*(c.to_pylist() for c in got["changed"].flatten()), strict=True))
+        if "changed" in got
+        else {}
+    )
+    revision = int(got["revision"]) if "revision" in got else None
+    if known is None:
+        edges = tuple(read_edges)
+    else:
+        if revision is None or known.revision is None or revision < known.revision:
+            return None  # the revisions started again: nothing to merge into
+        dropped = [str(r["edge_id"]) for r in got["dropped"].to_pylist()]
+        edges = merge_edges(known.edges, read_edges, dropped)
+        if len(edges) != int(got["shown"]):
+            return None  # an edge went without a trace (a rebuild): read everything
+        changed = known.changed | changed if changed else known.changed
     status = "ok" if systems or edges else ("empty" if span_count == 0 else "ok")
     value = got["now"]
+    newest = got.get("changes_seen")
     return Overview(
         status=status,
         span_count=span_count,
@@ -476,10 +593,13 @@ def _overview(
             RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
             for r in got["internal"].to_pylist()
         ),
-        changed=dict(zip(*(c.to_pylist() for c in got["changed"].flatten()), strict=True))
-        if "changed" in got
-        else {},
+        changed=changed,
         tables=tables,
+        revision=revision,
+        filters=filters,
+        since=since,
+        changes_seen=newest if isinstance(newest, datetime) else None,
+        edges_read=len(read_edges),
     )
 
 

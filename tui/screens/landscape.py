@@ -191,9 +191,9 @@ class LandscapeScreen(DataScreen[Any]):
         super().on_mount()
 
     def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
-        # The marks come with the overview: one round trip fewer through a live owner.
-        known = self.view.tables if self.view is not None else None
-        view = read.overview(q, self.filters, self.sapp.opened_at, known)
+        # The marks come with the overview: one round trip fewer through a live owner. Given
+        # the view on screen, only the edges changed since are read and merged into it.
+        view = read.overview(q, self.filters, self.sapp.opened_at, known=self.view)
         return view, marks_of(view.changed)
 
     def show(self, payload: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,6 +10,7 @@ import pytest
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Filters
+from seamscope.classifiers.results import Edge, Verdict
 from seamscope.tracer.access import Params, Query, Reader, open_reader
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
@@ -213,3 +215,138 @@ def test_overview_and_watermark_with_known_tables_still_see_them_gone(tmp_path: 
     assert told == unclassified.run(lambda q: read.overview(q, Filters()))
     assert told.status == "unclassified"
     assert unclassified.run(lambda q: read.watermark(q, True)) == (1, None)
+
+
+def _edge(edge_id: str, verdict: str = "pattern", src: str | None = "a", **kw: object) -> Edge:
+    values: dict[str, object] = {
+        "edge_id": edge_id, "from_node": f"component:{src}/x", "to_node": f"n-{edge_id}",
+        "from_system": src, "to_system": None, "mechanism": "rest", "direction": "call",
+        "via": None, "level": "external", "rule_id": "P101", "verdict": Verdict(verdict),
+        "reason": None, "operations": (), "span_count": 1, "error_count": 0, "p50_ms": None,
+        "p95_ms": None, "first_seen": None, "last_seen": None, "sample_trace_id": None,
+        "evidence": "trace",
+    }  # fmt: skip
+    values.update(kw)
+    return Edge(**values)  # type: ignore[arg-type]
+
+
+def test_merge_puts_changed_edges_in_place_and_keeps_the_others_as_they_were() -> None:
+    shown = tuple(
+        sorted(
+            [
+                _edge("1", "anti-pattern"),
+                _edge("2", src="b"),
+                _edge("3", src=None),
+                _edge("4", "smell", src="c"),
+                _edge("5", src="c"),
+            ],
+            key=read.edge_order,
+        )
+    )
+    assert read.merge_edges(shown, [], []) is shown
+    changed = [
+        _edge("5", "anti-pattern", src="c", span_count=9),  # worse now: moves up
+        _edge("6", "smell", src="a"),  # new
+        _edge("7", src="z"),  # new, NULL-free, after b
+    ]
+    merged = read.merge_edges(shown, changed, ["2", "gone-before"])
+    expected = sorted(
+        [e for e in shown if e.edge_id not in ("2", "5")] + changed, key=read.edge_order
+    )
+    assert merged == tuple(expected)
+    assert [e.edge_id for e in merged] == ["1", "5", "6", "4", "7", "3"]  # NULL systems last
+    unchanged = {e.edge_id: e for e in shown if e.edge_id in ("1", "3", "4")}
+    assert all(e is unchanged[e.edge_id] for e in merged if e.edge_id in unchanged)
+    assert read.merge_edges(shown, [], ["1"]) == shown[1:]
+
+
+def _same(merged: read.Overview, full: read.Overview) -> None:
+    """A merged overview shows what reading everything shows."""
+    assert replace(merged, edges_read=0) == replace(full, edges_read=0)
+
+
+@pytest.mark.parametrize(
+    "filters", [Filters(), Filters(verdict="pattern"), Filters(system="orders")]
+)
+def test_overview_given_the_one_before_reads_only_the_changed_edges(
+    tmp_path: Path, filters: Filters
+) -> None:
+    """Batch after batch, and through a landscape that takes edges away and relabels others, an
+    overview given the one before reads one statement and only the edges stamped since, and
+    is what reading everything gives."""
+    from datetime import datetime
+
+    from seamscope.classifiers.engine import classify
+    from seamscope.classifiers.landscape import parse_landscape
+    from tests.unit.classifiers.test_incremental import _fleet
+
+    fleet = _fleet(by_instance=True)
+    spans = fleet.in_end_order()
+    since = datetime(2000, 1, 1)
+    path = tmp_path / "s.duckdb"
+    size = -(-len(spans) // 5)
+    known: read.Overview | None = None
+    merges = 0
+
+    def step(landscape: str | None = None) -> None:
+        nonlocal known, merges
+        reader = open_reader(path)
+        statements: list[str] = []
+
+        def counting(q: Query) -> Query:
+            def run(sql: str, params: Params) -> pa.Table:
+                statements.append(sql)
+                return q(sql, params)
+
+            return run
+
+        merged = reader.run(lambda q: read.overview(counting(q), filters, since, known=known))
+        full = reader.run(lambda q: read.overview(q, filters, since))
+        _same(merged, full)
+        if known is not None and known.status == "ok":
+            assert len(statements) == 1
+            assert merged.edges_read < len(merged.edges) or not merged.edges
+            merges += 1
+        known = merged
+
+    with Store.open(path) as store:
+        store.append(fleet.table(spans[:size]), batch_key="b0", source="test")
+        classify(store.con)
+    step()
+    for i in range(size, len(spans), size):
+        with Store.open(path) as store:
+            store.append(fleet.table(spans[i : i + size]), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        step()
+    assert known is not None
+    before = {e.edge_id for e in known.edges}
+    with Store.open(path) as store:  # the job's call to algolia.net becomes the vendor's
+        classify(store.con, parse_landscape('[vendors.algolia]\nhosts = ["*.algolia.net"]\n', None))
+    step()
+    if not filters.verdict and not filters.system:
+        assert before - {e.edge_id for e in known.edges}  # one went, in the merge too
+    assert merges >= 4
+
+
+def test_overview_reads_everything_when_the_revisions_started_again(tmp_path: Path) -> None:
+    """A rebuild that loses the tombstones, or revisions that went back, read everything."""
+    import duckdb
+
+    path = build_store(tmp_path / "c.duckdb", manual=False)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    assert view.revision
+    con = duckdb.connect(str(path))
+    gone = view.edges[0].edge_id
+    con.execute("DELETE FROM edges WHERE edge_id = ?", [gone])  # no tombstone
+    con.close()
+    merged = reader.run(lambda q: read.overview(q, Filters(), known=view))
+    assert gone not in {e.edge_id for e in merged.edges}
+    _same(merged, reader.run(lambda q: read.overview(q, Filters())))
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM classifier_edge_revisions")
+    con.execute("INSERT INTO classifier_edge_revisions SELECT edge_id, 0, 0 FROM edges LIMIT 1")
+    con.close()
+    again = reader.run(lambda q: read.overview(q, Filters(), known=merged))
+    assert again.revision == 0 and again.edges == merged.edges
+    assert again.edges_read == len(again.edges)  # read in full
