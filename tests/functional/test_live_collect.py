@@ -9,10 +9,12 @@ import shutil
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from seamscope.cli.tui import _collector_source
@@ -119,6 +121,16 @@ def post(url: str, body: bytes) -> int:
         return int(response.status)
 
 
+async def until(pilot: Any, done: Callable[[], bool], what: str, limit_s: float = 180) -> None:
+    """Waits, handling the app's messages, until done() holds: on the condition, not on a time
+    (the bound is only there so that a broken app fails instead of hanging)."""
+    deadline = time.monotonic() + limit_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {limit_s:.0f} s")
+        await pilot.pause(0.05)
+
+
 async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
     db = tmp_path / "live.duckdb"
     source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path)
@@ -131,35 +143,41 @@ async def test_collect_shows_a_new_edge_live(tmp_path: Path) -> None:
             url = source.url + "/v1/traces"
             status = await asyncio.to_thread(post, url, otlp_request("ab" * 16))
             assert status == 200
-            found: list[str] = []
-            for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
-                await pilot.pause(0.05)
-                screen = app.screen
-                # The landscape replaces the problem screen; its table may not be mounted yet.
-                if not isinstance(screen, LandscapeScreen) or not screen.query("#edges"):
-                    continue
-                table: DataTable[Any] = screen.query_one("#edges", DataTable)
-                found = [
-                    f"{table.get_row_at(i)[2]} -> {table.get_row_at(i)[3]}"  # From, To
-                    for i in range(table.row_count)
-                ]
-                if found:
-                    break
+            # The landscape replaces the problem screen once the receiver classified the spans.
+            await until(pilot, lambda: bool(_edges(app)), "the landscape with an edge")
+            found = [f"{a} -> {b}" for a, b, _ in _edges(app)]
             assert found == ["liveshop/live-web -> liveusers/live-users-api"]
     finally:
         source.close()
 
 
-def _edges(app: SeamscopeApp) -> list[tuple[str, str, str]]:
-    """The landscape table's rows as (from, to, spans), or [] while it is not showing."""
+def _edges(app: SeamscopeApp, column: int = 5) -> list[tuple[str, str, str]]:
+    """The landscape table's rows as (from, to, spans), or [] while it is not showing (its table
+    may not be mounted yet)."""
     screen = app.screen
     if not isinstance(screen, LandscapeScreen) or not screen.query("#edges"):
         return []
     table: DataTable[Any] = screen.query_one("#edges", DataTable)
     return [
-        (str(row[2]), str(row[3]), str(row[5]))  # From, To, Spans
+        (str(row[2]), str(row[3]), str(row[column]))  # From, To, Spans
         for row in (table.get_row_at(i) for i in range(table.row_count))
     ]
+
+
+def _marks(app: SeamscopeApp) -> dict[tuple[str, str], str]:
+    """The landscape table's Changed column by (from, to); {} while it has none."""
+    screen = app.screen
+    if not isinstance(screen, LandscapeScreen) or not screen.query("#edges"):
+        return {}
+    table: DataTable[Any] = screen.query_one("#edges", DataTable)
+    if "Changed" not in table.columns:
+        return {}
+    return {
+        (str(table.get_row_at(i)[2]), str(table.get_row_at(i)[3])): str(
+            table.get_cell_at(Coordinate(i, table.get_column_index("Changed")))
+        )
+        for i in range(table.row_count)
+    }
 
 
 async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_counts(
@@ -177,13 +195,8 @@ async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_count
             await settle(pilot)
             url = source.url + "/v1/traces"
             assert await asyncio.to_thread(post, url, otlp_request("ab" * 16)) == 200
-            rows: list[tuple[str, str, str]] = []
-            for _ in range(400):  # bounded; the timer checks the watermark every 0.2 s
-                await pilot.pause(0.05)
-                rows = _edges(app)
-                if rows:
-                    break
-            assert rows == [(*first, "1")]
+            await until(pilot, lambda: bool(_edges(app)), "the first edge")
+            assert _edges(app) == [(*first, "1")]
             # The system both edges touch in focus, as a user would pick it.
             systems: DataTable[Any] = app.screen.query_one("#systems", DataTable)
             names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
@@ -196,12 +209,65 @@ async def test_a_live_refresh_adds_a_new_edge_in_its_place_and_updates_the_count
             ):
                 assert await asyncio.to_thread(post, url, body) == 200
             wanted = [(*new, "1"), (*first, "2")]
-            for _ in range(400):
-                await pilot.pause(0.05)
-                rows = _edges(app)
-                if rows == wanted:
-                    break
-            assert rows == wanted
+            await until(pilot, lambda: _edges(app) == wanted, f"the edges {wanted}")
+    finally:
+        source.close()
+
+
+async def test_live_refreshes_read_only_the_changed_edges_and_keep_marks_and_focus(
+    tmp_path: Path,
+) -> None:
+    """Spans posted to the real receiver between refreshes: each refresh after the first paint
+    reads only the edges the receiver's classifier changed and merges them into the screen; the
+    new edge is marked new, a changed count shows, the focus stays on the system the user chose
+    while a system sorting before it appears, and the table holds what a full read gives."""
+    from seamscope.classifiers import read
+
+    db = tmp_path / "live.duckdb"
+    source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path)
+    app = SeamscopeApp(lambda: source, refresh_interval=0.2)
+    first = ("liveshop/live-web", "liveusers/live-users-api")
+    new = ("aadmin/admin-web", "liveusers/live-users-api")
+
+    def view() -> read.Overview | None:
+        screen = app.screen
+        return screen.view if isinstance(screen, LandscapeScreen) else None
+
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            url = source.url + "/v1/traces"
+            assert await asyncio.to_thread(post, url, otlp_request("ab" * 16)) == 200
+            await until(pilot, lambda: bool(_edges(app)), "the first edge")
+            systems: DataTable[Any] = app.screen.query_one("#systems", DataTable)
+            names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
+            systems.move_cursor(row=names.index("liveusers"))
+            await settle(pilot)
+            painted = view()
+            assert painted is not None and painted.revision is not None
+
+            body = otlp_request("cd" * 16, web="admin-web", shop="aadmin")
+            assert await asyncio.to_thread(post, url, body) == 200
+            wanted = [(*new, "1"), (*first, "1")]
+            await until(pilot, lambda: _edges(app) == wanted, f"the edges {wanted}")
+            assert _marks(app) == {new: "new", first: ""}
+            merged = view()
+            assert merged is not None and merged.revision is not None
+            assert merged.revision > painted.revision
+            assert merged.edges_read == 1  # the new edge alone
+            assert app.screen.centre == "liveusers"  # type: ignore[attr-defined]
+
+            for k in range(2):  # only the first edge's count moves
+                assert await asyncio.to_thread(post, url, otlp_request(f"{k}e" * 16)) == 200
+            wanted = [(*new, "1"), (*first, "3")]
+            await until(pilot, lambda: _edges(app) == wanted, f"the edges {wanted}")
+            last = view()
+            assert last is not None and last.edges_read >= 1
+            assert last.edges_read < len(last.edges)  # the unchanged edge was not read again
+            assert _marks(app) == {new: "new", first: ""}
+            assert app.screen.centre == "liveusers"  # type: ignore[attr-defined]
+            full = source.run(lambda q: read.overview(q, read.Filters(), app.opened_at))
+            assert last.edges == full.edges and last.changed == full.changed
     finally:
         source.close()
 

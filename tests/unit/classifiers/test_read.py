@@ -321,7 +321,8 @@ def test_overview_given_the_one_before_reads_only_the_changed_edges(
     assert known is not None
     before = {e.edge_id for e in known.edges}
     with Store.open(path) as store:  # the job's call to algolia.net becomes the vendor's
-        classify(store.con, parse_landscape('[vendors.algolia]\nhosts = ["*.algolia.net"]\n', None))
+        vendor = '[vendors.algolia]\nhosts = ["*.algolia.net"]\n'
+        classify(store.con, parse_landscape(vendor, tmp_path / "l.toml"))
     step()
     if not filters.verdict and not filters.system:
         assert before - {e.edge_id for e in known.edges}  # one went, in the merge too
