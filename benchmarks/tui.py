@@ -16,7 +16,8 @@ spans/s. A refresh runs from the start of a poll that finds the store changed un
 screen is drawn with data at least that new (the end of the first screen update after it got the
 data in which the edge table drew lines). The app's process holds nothing else, so its peak RSS
 (VmHWM, not ru_maxrss: see own_peak_kib) is the TUI's peak memory.
-Goal (issue 6): refresh within 250 ms under 20k spans/s.
+Goal (issue 15): refresh within 250 ms at the median and 400 ms at p95 while 20k spans/s arrive and
+are all stored; the note says what the sender offered and what the store took.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ SIZE_ENV = "SEAMSCOPE_BENCH_TUI_SPANS"
 LIVE_RATE = 20_000  # spans/s the sender aims at
 LIVE_SECONDS = 25.0  # of ingest
 PER_REQUEST = 512  # spans per request, as the stock OTLP/HTTP exporter sends them
-CONNECTIONS = 8  # requests in flight at most, one keep-alive connection each
+# Requests in flight at most, one keep-alive connection each. The receiver acknowledges a request
+# once its spans are committed, and its writer commits nothing while it classifies (up to a second
+# per call on a growing landscape): with 8 in flight the pacing fell behind, and dropped what was
+# late, whenever an acknowledgement took over 8 x 512 / 20k = 0.2 s.
+CONNECTIONS = 32
 
 
 async def _first_paint(path: Path) -> tuple[float, float, float]:
@@ -92,7 +97,8 @@ def _sender(conn: Connection, rate: float, seconds: float, spans: int) -> None:
     """A process of its own: posts requests of new spans to the receiver, paced to rate/s.
 
     Makes its templates first and says "ready"; then waits for (port, newest start ns in the
-    store, requests per new system) and sends for `seconds`; answers with what it sent.
+    store, requests per new system) and sends for `seconds`, with up to CONNECTIONS requests in
+    flight; answers with what it sent and how long the acknowledgements took.
     """
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -101,73 +107,59 @@ def _sender(conn: Connection, rate: float, seconds: float, spans: int) -> None:
     from benchmarks import mix
 
     bodies = mix.otlp_requests(mix.sdk_spans(spans), PER_REQUEST)
+    templates = []  # (request, its spans' originals, the namespaces renamed)
+    for data in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(data)
+        originals = []
+        namespaces = []
+        for resource_spans in request.resource_spans:
+            for attr in resource_spans.resource.attributes:
+                if attr.key == "service.namespace" and attr.value.string_value == "system-0":
+                    namespaces.append(attr.value)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    originals.append(
+                        (span, span.trace_id, span.start_time_unix_nano, span.end_time_unix_nano)
+                    )
+        templates.append((request, originals, namespaces))
     conn.send("ready")
     go = conn.recv()
     if go is None:
         return
     port, newest_ns, new_every = go
-    lock = threading.Lock()
-    counter = itertools.count()
-    totals = {"posted": 0, "acked": 0, "lag_s": 0.0, "last": 0.0}
-    errors: list[str] = []
-
-    def requests() -> list[tuple[Any, list[tuple[Any, bytes, int, int]], list[Any]]]:
-        """Each thread's own parsed templates: (request, its spans' originals, namespaces)."""
-        out = []
-        for body in bodies:
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            originals = []
-            namespaces = []
-            for resource_spans in request.resource_spans:
-                for attr in resource_spans.resource.attributes:
-                    if attr.key == "service.namespace" and attr.value.string_value == "system-0":
-                        namespaces.append(attr.value)
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        originals.append(
-                            (
-                                span,
-                                span.trace_id,
-                                span.start_time_unix_nano,
-                                span.end_time_unix_nano,
-                            )
-                        )
-            out.append((request, originals, namespaces))
-        return out
-
-    first = ExportTraceServiceRequest()
-    first.ParseFromString(bodies[0])
-    first_ns = min(
-        span.start_time_unix_nano
-        for resource_spans in first.resource_spans
-        for scope_spans in resource_spans.scope_spans
-        for span in scope_spans.spans
-    )
+    first_ns = min(start for _, originals, _ in templates[:1] for _, _, start, _ in originals)
     shift_ns = newest_ns + 1_000_000_000 - first_ns  # after everything the store holds
     round_ns = spans * 1_000_000  # the templates' spans are 1 ms apart
+    encoding = threading.Lock()  # the templates are shared: one request encoded at a time
 
-    def body(own: list[Any], k: int) -> bytes:
-        """Request k: new trace ids, later times, and one system renamed every new_every."""
-        request, originals, namespaces = own[k % len(own)]
+    def body(k: int) -> bytes:
+        """Request k: new trace ids, later times, and one system renamed every new_every. About
+        0.8 ms of CPU for 512 spans (3% of a core at 20k spans/s, side timing)."""
+        request, originals, namespaces = templates[k % len(templates)]
         prefix = (0x5EA0_0000 + k).to_bytes(4, "big")
-        shift = shift_ns + k // len(own) * round_ns
-        for span, trace_id, start, end in originals:
-            span.trace_id = prefix + trace_id[4:]
-            span.start_time_unix_nano = start + shift
-            span.end_time_unix_nano = end + shift
-        for value in namespaces:
-            value.string_value = f"live-{k // new_every}"
-        data: bytes = request.SerializeToString()
+        shift = shift_ns + k // len(templates) * round_ns
+        with encoding:
+            for span, trace_id, start, end in originals:
+                span.trace_id = prefix + trace_id[4:]
+                span.start_time_unix_nano = start + shift
+                span.end_time_unix_nano = end + shift
+            for value in namespaces:
+                value.string_value = f"live-{k // new_every}"
+            data: bytes = request.SerializeToString()
         return data
 
     import http.client
 
-    owns = [requests() for _ in range(CONNECTIONS)]
+    lock = threading.Lock()
+    counter = itertools.count()
+    totals = {"posted": 0, "acked": 0, "lag_s": 0.0, "last": 0.0}
+    acks: list[float] = []  # seconds from sending a request to its answer
+    errors: list[str] = []
     begin = time.perf_counter()
     deadline = begin + seconds
 
-    def send(own: list[Any]) -> None:
+    def send() -> None:
         con = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
             while True:
@@ -179,15 +171,17 @@ def _sender(conn: Connection, rate: float, seconds: float, spans: int) -> None:
                 late = now - due
                 if late < 0:
                     time.sleep(-late)
-                data = body(own, k)
+                data = body(k)
                 with lock:
                     totals["posted"] += PER_REQUEST
                     totals["lag_s"] = max(totals["lag_s"], late)
+                sent = time.perf_counter()
                 con.request("POST", "/v1/traces", data, {"Content-Type": "application/x-protobuf"})
                 response = con.getresponse()
                 response.read()
                 with lock:
                     totals["last"] = time.perf_counter()
+                    acks.append(totals["last"] - sent)
                     if response.status == 200:
                         totals["acked"] += PER_REQUEST
                     else:
@@ -197,12 +191,21 @@ def _sender(conn: Connection, rate: float, seconds: float, spans: int) -> None:
         finally:
             con.close()
 
-    threads = [threading.Thread(target=send, args=(own,)) for own in owns]
+    threads = [threading.Thread(target=send) for _ in range(CONNECTIONS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    conn.send({**totals, "seconds": totals["last"] - begin, "errors": errors[:5]})
+    acks.sort()
+    conn.send(
+        {
+            **totals,
+            "seconds": totals["last"] - begin,
+            "window": seconds,
+            "ack_ms": (acks[len(acks) // 2] * 1000, acks[-1] * 1000) if acks else (0.0, 0.0),
+            "errors": errors[:5],
+        }
+    )
 
 
 class _Probe:
@@ -219,6 +222,7 @@ class _Probe:
         self.shown_at: dict[int, tuple[float, float, float]] = {}  # ... and show returned
         self.refreshes: list[float] = []  # seconds
         self.parts: list[tuple[float, float, float, float, float]] = []
+        self.reads: list[tuple[int, int]] = []  # per fetch: edges read, edges shown
         self.shows = 0
 
     def poll_began(self) -> None:
@@ -232,8 +236,11 @@ class _Probe:
 
     def fetch(self, began: float, payload: object) -> None:
         ended = time.perf_counter()
+        view = payload[0] if isinstance(payload, tuple) else None
         with self.lock:
             self.fetched[id(payload)] = (began, ended)
+            if view is not None and hasattr(view, "edges_read"):
+                self.reads.append((view.edges_read, len(view.edges)))
 
     def shown(self, payload: object) -> None:
         now = time.perf_counter()
@@ -268,6 +275,7 @@ class _Probe:
             self.pending.clear()
             self.refreshes.clear()
             self.parts.clear()
+            self.reads.clear()
 
 
 async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -422,6 +430,7 @@ async def _live(
             receiver_peak = _status_kib("VmHWM", source.child.pid)
             refreshes = [s * 1000 for s in probe.refreshes]
             parts = [median_of([p[i] * 1000 for p in probe.parts]) for i in range(5)]
+            reads = [median_of([float(r[i]) for r in probe.reads]) for i in range(2)]
             await pilot.press("q")
     finally:
         DataChanged.__init__ = originals[0]  # type: ignore[method-assign]
@@ -445,6 +454,7 @@ async def _live(
         "stored": after - before,
         "interval": interval,
         "parts": parts,
+        "reads": reads,
         "peak_before_kib": peak_before,
         "receiver_peak_kib": receiver_peak,
         **sent,
@@ -498,6 +508,10 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
     if not runs:
         raise RuntimeError("no refresh was seen during the live ingest")
     posted, stored, ingest_s = found["posted"], found["stored"], found["seconds"]
+    # Offered: what the sender posted over its sending window (a request late past it is not
+    # sent); stored: what the store gained until the last acknowledgement (which comes a commit
+    # after the window). The goal's condition: the target offered, and every span stored.
+    offered = posted / found["window"]
     achieved = stored / ingest_s
     lost = posted - stored
     kept = (
@@ -505,11 +519,18 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
         if lost == 0
         else f"**{lost:,} of {posted:,} spans sent missing**"
     )
-    behind = "" if achieved >= 0.95 * rate else f" (**below the {rate / 1000:.0f}k target**)"
+    reached = offered >= 0.95 * rate and lost == 0
+    behind = "" if reached else f" (**below the {rate / 1000:.0f}k target**)"
+    ack_median, ack_max = found["ack_ms"]
+    read_median, shown_median = found["reads"]
     note = (
         f"{len(runs)} refreshes in {ingest_s:.1f} s of ingest into {found['before']:,} "
-        f"classified spans; achieved {achieved / 1000:.1f}k spans/s{behind}, {kept}; "
-        f"built as `tui --collect`, refresh every {found['interval']:g} s, headless 160x50"
+        f"classified spans; offered {offered / 1000:.1f}k spans/s, stored "
+        f"{achieved / 1000:.1f}k spans/s{behind} (acknowledged in a median of {ack_median:,.0f} "
+        f"ms, at most {ack_max:,.0f} ms; the sender at most {found['lag_s'] * 1000:,.0f} ms "
+        f"behind its pace), {kept}; a refresh read a median of {read_median:,.0f} of "
+        f"{shown_median:,.0f} edges shown; built as `tui --collect`, refresh every "
+        f"{found['interval']:g} s, headless 160x50"
     )
     goal = not ctx.quick
     median = median_of(runs)
@@ -523,7 +544,7 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
             "ms",
             runs,
             goal="≤ 250 ms" if goal else "",
-            met=median <= 250 if goal else None,
+            met=median <= 250 and reached if goal else None,
             note=note,
         ),
         Result(
@@ -532,8 +553,8 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
             p95,
             "ms",
             [p95],
-            goal="≤ 250 ms" if goal else "",
-            met=p95 <= 250 if goal else None,
+            goal="≤ 400 ms" if goal else "",
+            met=p95 <= 400 and reached if goal else None,
             note=f"95th percentile of the {len(runs)} refreshes above; their median parts: "
             "poll {:.0f}, until the fetch starts {:.0f}, fetch {:.0f}, show {:.0f}, "
             "until drawn {:.0f} ms".format(*found["parts"]),
