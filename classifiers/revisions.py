@@ -20,35 +20,27 @@ _DIGEST = "hash({})".format(", ".join(c.name for c in columns(Edge)[1:]))
 
 def stamp_revisions(con: duckdb.DuckDBPyConnection, revision: int) -> bool:
     """Gives the edges that are new, changed or gone since the last call this revision (inside
-    the classification's transaction); returns whether there were any."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _cls_digest AS SELECT edge_id, {_DIGEST} AS digest "
-        "FROM edges"
-    )
+    the classification's transaction); returns whether there were any. Two statements, the
+    digests of every edge joined to the stored ones (a few ms for thousands of edges)."""
     changed = _count(
         con,
-        """UPDATE classifier_edge_revisions AS r SET digest = NULL, revision = $1
-        WHERE r.digest IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM _cls_digest AS d WHERE d.edge_id = r.edge_id)""",
-        revision,
-    )
-    changed += _count(
-        con,
-        """UPDATE classifier_edge_revisions AS r SET digest = d.digest, revision = $1
-        FROM _cls_digest AS d
+        f"""UPDATE classifier_edge_revisions AS r SET digest = d.digest, revision = $1
+        FROM (
+            SELECT o.edge_id, e.digest FROM classifier_edge_revisions AS o
+            LEFT JOIN (SELECT edge_id, {_DIGEST} AS digest FROM edges) AS e USING (edge_id)
+        ) AS d
         WHERE d.edge_id = r.edge_id AND r.digest IS DISTINCT FROM d.digest""",
         revision,
     )
     changed += _count(
         con,
-        """INSERT INTO classifier_edge_revisions
-        SELECT d.edge_id, d.digest, $1 FROM _cls_digest AS d
+        f"""INSERT INTO classifier_edge_revisions
+        SELECT edge_id, {_DIGEST}, $1 FROM edges AS e
         WHERE NOT EXISTS (
-            SELECT 1 FROM classifier_edge_revisions AS r WHERE r.edge_id = d.edge_id
+            SELECT 1 FROM classifier_edge_revisions AS r WHERE r.edge_id = e.edge_id
         )""",
         revision,
     )
-    con.execute("DROP TABLE _cls_digest")
     return changed > 0
 
 
