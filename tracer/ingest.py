@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import os
+import queue
 import sys
 import threading
 import time
@@ -314,7 +315,12 @@ def decode_chunk(requests: list[Request], flat: bool = True) -> list[Decoded]:
 
 
 class _LocalSink:
-    """Decodes requests and appends them to an open store in large transactions."""
+    """Decodes requests and appends them to an open store in large transactions.
+
+    The appends run in a writer thread, one transaction at a time and in input order, so that
+    decoding (here or in the worker processes, which this thread keeps fed) goes on while DuckDB
+    inserts and commits without the GIL; at most one group waits for the writer. `close` waits
+    for the appends and raises what the writer raised."""
 
     def __init__(self, store: Store, report: IngestReport, flat: bool = True) -> None:
         self.store = store
@@ -323,6 +329,11 @@ class _LocalSink:
         self.builder = SpanBatchBuilder()
         self.pending: list[Batch] = []
         self.pending_spans = 0
+        self.groups: queue.Queue[list[Batch] | None] = queue.Queue(maxsize=1)
+        self.failure: BaseException | None = None
+        self.stopping = False
+        self.writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+        self.writer.start()
 
     def add(self, request: Request) -> None:
         self.accept(decode_one(request, self.builder, self.flat))
@@ -344,17 +355,72 @@ class _LocalSink:
                 self.flush()
 
     def flush(self) -> None:
+        """Hands what is pending to the writer (waiting while it is one group behind)."""
         if not self.pending:
             return
-        counts = append_many(self.store, self.pending)
-        for batch, stored in zip(self.pending, counts, strict=True):
-            if stored or batch.table.num_rows == 0:
-                self.report.spans_stored += stored
-            else:
-                self.report.spans_present += batch.table.num_rows
-                self.report.requests_present += 1
-        self.pending = []
-        self.pending_spans = 0
+        group, self.pending, self.pending_spans = self.pending, [], 0
+        self._raise_failure()
+        self._put(group)
+        self._raise_failure()
+
+    def close(self, *, interrupt: bool = False, raise_failure: bool = True) -> None:
+        """Waits until the groups handed over are stored (as a flush in this thread did).
+        interrupt (Ctrl-C): the statement under way is interrupted and the group waiting is
+        dropped, both uncommitted, so a rerun takes them again."""
+        try:
+            if interrupt:
+                self._stop()
+            self._put(None)
+            self.writer.join()
+        except BaseException:
+            self._stop()
+            self.writer.join()
+            raise
+        if raise_failure:
+            self._raise_failure()
+
+    def _put(self, group: list[Batch] | None) -> None:
+        while self.writer.is_alive():
+            try:
+                self.groups.put(group, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _stop(self) -> None:
+        self.stopping = True
+        try:
+            self.groups.get_nowait()
+        except queue.Empty:
+            pass
+        if self.writer.is_alive():
+            self.store.con.interrupt()
+        try:
+            self.groups.put_nowait(None)
+        except queue.Full:
+            pass
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
+    def _write(self) -> None:
+        while True:
+            group = self.groups.get()
+            if group is None or self.stopping:
+                return
+            try:
+                counts = append_many(self.store, group)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                self.failure = exc
+                return
+            for batch, stored in zip(group, counts, strict=True):
+                if stored or batch.table.num_rows == 0:
+                    self.report.spans_stored += stored
+                else:
+                    self.report.spans_present += batch.table.num_rows
+                    self.report.requests_present += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,13 +626,21 @@ def load(
         return report
     with Store.open(db_path) as store:
         local = _LocalSink(store, report, flat)
-        if workers > 0:
-            _decode_in_processes(requests, local, workers)
-        else:
-            for request in requests:
-                report.requests += 1
-                local.add(request)
-        local.flush()
+        try:
+            if workers > 0:
+                _decode_in_processes(requests, local, workers)
+            else:
+                for request in requests:
+                    report.requests += 1
+                    local.add(request)
+            local.flush()
+        except KeyboardInterrupt:
+            local.close(interrupt=True, raise_failure=False)
+            raise
+        except BaseException:
+            local.close(raise_failure=False)
+            raise
+        local.close()
     return report
 
 

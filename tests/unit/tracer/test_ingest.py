@@ -182,3 +182,103 @@ def test_ingest_picks_processes_by_the_size_of_its_files(
     assert ingest(db_path, [str(other), str(path)]).spans_stored == 10
     assert used == [2]
     assert _count(db_path) == (25, 5)
+
+
+def test_decoding_goes_on_while_the_writer_appends(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first group's append waits until a request after that group has been decoded: with
+    the appends in this thread (before the writer thread) the ingest stops there and the append
+    gives up. The store is the same as ever."""
+    import threading
+
+    from seamscope.tracer import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)  # two requests of 5 spans a group
+    decoded: list[str] = []
+    later = threading.Event()
+    real_decode = ingest_module.decode_one
+    real_append = ingest_module.append_many
+
+    def decode(request: Any, builder: Any = None, flat: bool = True) -> Any:
+        decoded.append(request.where)
+        if len(decoded) > 2:
+            later.set()
+        return real_decode(request, builder, flat)
+
+    def append(store: Store, batches: Any) -> list[int]:
+        if not later.is_set():
+            assert later.wait(30), "nothing was decoded while the first group was appended"
+        return real_append(store, batches)
+
+    monkeypatch.setattr(ingest_module, "decode_one", decode)
+    monkeypatch.setattr(ingest_module, "append_many", append)
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(50, 56))) + "\n")
+    report = ingest(db_path, [str(path)], workers=0, use_owner=False)
+    assert (report.requests, report.spans_stored, report.ok) == (6, 30, True)
+    assert _count(db_path) == (30, 6)
+    con = open_read_only(db_path)
+    try:
+        wheres = [f"{path}:{n}" for n in range(1, 7)]
+        assert decoded == wheres
+        keys = con.execute("SELECT batch_key FROM batches ORDER BY batch_id").fetchall()
+    finally:
+        con.close()
+    lines = path.read_bytes().splitlines()
+    assert [k[0] for k in keys] == [ingest_module.batch_key(line) for line in lines]
+
+
+def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's error reaches the caller; what was committed before it stays, nothing is
+    stored twice on the rerun."""
+    from seamscope.tracer import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)
+    real_append = ingest_module.append_many
+    calls: list[int] = []
+
+    def append(store: Store, batches: Any) -> list[int]:
+        calls.append(len(batches))
+        if len(calls) == 2:
+            raise duckdb.IOException("disk full (a test)")
+        return real_append(store, batches)
+
+    monkeypatch.setattr(ingest_module, "append_many", append)
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(60, 68))) + "\n")
+    with pytest.raises(duckdb.IOException, match="disk full"):
+        ingest(db_path, [str(path)], workers=0, use_owner=False)
+    assert _count(db_path) == (10, 2)
+    monkeypatch.setattr(ingest_module, "append_many", real_append)
+    again = ingest(db_path, [str(path)], workers=0, use_owner=False)
+    assert (again.spans_stored, again.spans_present, again.requests_present) == (30, 10, 2)
+    assert _count(db_path) == (40, 8)
+
+
+def test_ctrl_c_leaves_whole_commits_and_a_rerun_takes_the_rest(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt in this thread) while the writer holds groups: it is raised,
+    the store opens again and holds whole requests only; the rerun completes it."""
+    from seamscope.tracer import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)
+    lines = _lines(range(70, 80))
+    requests = [
+        ingest_module.Request(f"t.jsonl:{n}", line.encode()) for n, line in enumerate(lines, 1)
+    ]
+
+    def interrupted() -> Any:
+        yield from requests[:7]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_module.load(db_path, interrupted(), use_owner=False)
+    spans, batches = _count(db_path)
+    assert spans == 5 * batches and batches in (0, 2, 4, 6)
+    report = ingest_module.load(db_path, iter(requests), use_owner=False)
+    assert report.spans_stored == 50 - spans and report.spans_present == spans
+    assert _count(db_path) == (50, 10)
