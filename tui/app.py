@@ -289,7 +289,7 @@ class SeamscopeApp(App[None]):
     def action_refresh(self) -> None:
         self._generation += 1
         if isinstance(self.screen, DataScreen):
-            self.screen.reload()
+            self.screen.reload(afresh=True)
         elif isinstance(self.screen, ProblemScreen):
             self._open()
 

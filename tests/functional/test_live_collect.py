@@ -268,6 +268,13 @@ async def test_live_refreshes_read_only_the_changed_edges_and_keep_marks_and_foc
             assert app.screen.centre == "liveusers"  # type: ignore[attr-defined]
             full = source.run(lambda q: read.overview(q, read.Filters(), app.opened_at))
             assert last.edges == full.edges and last.changed == full.changed
+            await pilot.press("r")  # r reads everything again, merging nothing
+            await until(
+                pilot,
+                lambda: (v := view()) is not None and v is not last and v.edges_read == 2,
+                "a full read after r",
+            )
+            assert _edges(app) == wanted
     finally:
         source.close()
 

@@ -84,9 +84,15 @@ class DataScreen(Screen[None], Generic[T]):
         if self.sapp.stale(self):
             self.reload()
 
-    def reload(self) -> None:
+    def reload(self, *, afresh: bool = False) -> None:
+        """Fetches the screen's data again; afresh: all of it, nothing kept from before (r)."""
         self.sapp.mark_fresh(self)
+        if afresh:
+            self.forget()
         self._load()
+
+    def forget(self) -> None:
+        """Drops what the next fetch would build on (a screen that merges changes keeps some)."""
 
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:

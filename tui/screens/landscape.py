@@ -150,6 +150,8 @@ class LandscapeScreen(DataScreen[Any]):
         self.centre: str | None = None  # the focused system's name
         self.mode = "focus"
         self.walked: list[str] = []  # systems walked from, for backspace
+        self._merge = True  # the next fetch may merge changes into the view (r: read it all)
+        self._matrix_shows: Overview | None = None  # the view the matrix shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -190,10 +192,14 @@ class LandscapeScreen(DataScreen[Any]):
         self.query_one("#matrix-pane").display = False
         super().on_mount()
 
+    def forget(self) -> None:
+        self._merge = False
+
     def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
         # The marks come with the overview: one round trip fewer through a live owner. Given
         # the view on screen, only the edges changed since are read and merged into it.
-        view = read.overview(q, self.filters, self.sapp.opened_at, known=self.view)
+        known, self._merge = (self.view if self._merge else None), True
+        view = read.overview(q, self.filters, self.sapp.opened_at, known=known)
         return view, marks_of(view.changed)
 
     def show(self, payload: Any) -> None:
@@ -211,9 +217,18 @@ class LandscapeScreen(DataScreen[Any]):
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
-        self.query_one(MatrixView).show_matrix(matrix_of(view))
+        # The matrix is made when it is shown: a refresh in the focus view (the landscape grown
+        # to thousands of edges) does not go over every edge once more for a hidden widget.
+        self._matrix_shows = None
         if self.mode == "matrix":
+            self._show_matrix()
             self._show_cell()
+
+    def _show_matrix(self) -> None:
+        """The matrix of the view on screen, unless it already shows it."""
+        if self.view is not None and self._matrix_shows is not self.view:
+            self.query_one(MatrixView).show_matrix(matrix_of(self.view))
+            self._matrix_shows = self.view
 
     def _summary(self, view: Overview) -> Text:
         """The counts on the first line, the landscape and the filter on the second. Where the
@@ -366,6 +381,7 @@ class LandscapeScreen(DataScreen[Any]):
         self._place_panes()
         self.query_one(FocusMap).display = not matrix
         if matrix:
+            self._show_matrix()
             if self.centre is not None:
                 self.query_one(MatrixView).put_cursor(f"system:{self.centre}")
             self.query_one(MatrixView).focus()
