@@ -630,6 +630,25 @@ def system_view(q: Query, system: str, filters: Filters) -> SystemView:
     return SystemView(system, nodes, edges)
 
 
+def internal_edges(q: Query, system: str, filters: Filters) -> tuple[Edge, ...]:
+    """The edges inside one system (the matrix's diagonal cell), worst first: those the
+    overview only counts (`Overview.internal`), under the same filters."""
+    if not _has_table(q, "edges"):
+        return ()
+    where, params = filters.where(_now(q))
+    return tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level = 'component' "
+                f"AND from_system = ? AND {where} "
+                f"ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
+                [system, *params],
+            )
+        )
+    )
+
+
 def findings(q: Query, filters: Filters) -> tuple[Edge, ...]:
     """Anti-patterns and smells, worst first (verdict, then errors, then traffic)."""
     if not _has_table(q, "edges"):

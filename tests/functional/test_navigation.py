@@ -193,6 +193,38 @@ async def test_the_matrix_fits_42_systems_in_160_columns(tmp_path: Path) -> None
         assert app.screen.query_one("#findings", DataTable).row_count == 1
 
 
+async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The overview only counts the edges inside a system; its diagonal cell reads and lists
+    them, as any other cell lists the edges between its pair."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        await pilot.press("m")
+        await settle(pilot)
+        matrix = screen.query_one(MatrixView)
+        inside = ("system:orders", "system:orders")
+        cell = matrix.matrix.cells[inside]
+        r, c = (matrix.matrix.rows.index(inside[0]), matrix.matrix.columns.index(inside[1]))
+        now_r, now_c = matrix.cursor
+        await pilot.press(*(["j" if r > now_r else "k"] * abs(r - now_r)))
+        await pilot.press(*(["l" if c > now_c else "h"] * abs(c - now_c)))
+        await settle(pilot)
+        assert matrix.current == inside
+        assert "inside orders" in static_text(screen.query_one("#cell-info", Static))
+        edges = screen.query_one("#edges", EdgeTable)
+        assert edges.row_count == cell.edges > 0
+        assert any("orders-worker" in text for text in cells(edges, 2))
+        await pilot.press("h" if c > 0 else "l")  # off the diagonal: that pair's edges only
+        await settle(pilot)
+        assert matrix.current != inside
+        assert edges.row_count == len(
+            screen._pair(*matrix.current) if matrix.current is not None else ()
+        )
+
+
 async def test_go_to_finds_a_component_by_fuzzy_name(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
@@ -406,6 +408,33 @@ class LandscapeScreen(DataScreen[Any]):
         row, column = current
         info.update(Text(safe(describe_cell(matrix_view.matrix, row, column), lines=True)))
         self._fill_edges(self._pair(row, column))
+        if row == column and (row, column) in matrix_view.matrix.cells:
+            self._load_inside(row.partition(":")[2])
+
+    class InsideLoaded(Message):
+        """The edges inside a system, for the matrix's diagonal cell."""
+
+        def __init__(self, system: str, edges: tuple[Edge, ...]) -> None:
+            super().__init__()
+            self.system = system
+            self.edges = edges
+
+    @work(thread=True, exclusive=True, group="inside")
+    def _load_inside(self, system: str) -> None:
+        """The overview only counts a system's own edges: they are read when its cell is shown."""
+        filters = self.filters
+        try:
+            edges = self.source.run(lambda q: read.internal_edges(q, system, filters))
+        except Exception as exc:  # a query error must not take the app down
+            self.post_message(self.Failed(exc))
+            return
+        self.post_message(self.InsideLoaded(system, edges))
+
+    def on_landscape_screen_inside_loaded(self, message: InsideLoaded) -> None:
+        message.stop()
+        current = self.query_one(MatrixView).current
+        if self.mode == "matrix" and current == (f"system:{message.system}",) * 2:
+            self._fill_edges(message.edges)
 
     def _pair(self, row: str, column: str) -> tuple[Edge, ...]:
         view = self.view
@@ -413,7 +442,7 @@ class LandscapeScreen(DataScreen[Any]):
             return ()
         system = row.partition(":")[2]
         if row == column:
-            return ()  # inside the system: its own screen lists them (Enter)
+            return ()  # inside the system: read when shown (_load_inside)
         return tuple(
             e for e in view.edges if e.from_system == system and _other_end(e, system)[0] == column
         )
