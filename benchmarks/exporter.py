@@ -118,7 +118,9 @@ def run(ctx: Context) -> list[Result]:
     samples: dict[str, list[tuple[float, float]]] = {c.label: [] for c in configs}
     try:
         exe = bin_dir / "seamscope"
-        for _ in range(1 if ctx.quick else max(1, ctx.repeats - 3)):
+        # Each round runs every configuration in turn; at least three rounds, so that each
+        # figure is a median (a round takes a minute or two: fewer than --repeats when large).
+        for _ in range(1 if ctx.quick else max(3, ctx.repeats - 2)):
             for config in configs:
                 receiver_port = None
                 if config.receiver:
@@ -149,16 +151,25 @@ def run(ctx: Context) -> list[Result]:
                         receiver = None
     finally:
         moto.stop()
-    base_cpu = statistics.median(c for _, c in samples["instrumented, no exporter"])
-    base_lat = statistics.median(lat for lat, _ in samples["instrumented, no exporter"])
+    base = samples["instrumented, no exporter"]
+    base_cpu = statistics.median(c for _, c in base)
+    base_lat = statistics.median(lat for lat, _ in base)
     results = []
     for config in configs:
         lat = statistics.median(lat for lat, _ in samples[config.label])
         cpu = statistics.median(c for _, c in samples[config.label])
         extra = ""
         if config.instrumented and config.env.get("OTEL_TRACES_EXPORTER") != "none":
-            per_span_us = (cpu - base_cpu) * 1000 / SPANS_PER_REQUEST
-            extra = f"exporter: +{cpu - base_cpu:.2f} ms CPU/request, {per_span_us:.0f} µs/span"
+            # The exporter's cost in each round against that round's run without one (the
+            # rounds run in turn, so a slower minute weighs on both), then the median.
+            added = statistics.median(
+                c - b for (_, c), (_, b) in zip(samples[config.label], base, strict=True)
+            )
+            per_span_us = added * 1000 / SPANS_PER_REQUEST
+            extra = (
+                f"exporter: {added:+.2f} ms CPU/request, {per_span_us:+.0f} µs/span "
+                "(median of the rounds' differences)"
+            )
         results.append(
             Result(
                 NAME,

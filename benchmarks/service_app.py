@@ -33,7 +33,9 @@ try:
     )
 except dynamodb.exceptions.ResourceInUseException:
     pass
-QUEUE = sqs.create_queue(QueueName="orders-q")["QueueUrl"]
+# A queue of its own per run: moto slows with every message a queue holds, and the benchmark
+# runs each configuration several times against one server.
+QUEUE = sqs.create_queue(QueueName=f"orders-q-{PORT}")["QueueUrl"]
 app = Flask(__name__)
 counter = 0
 
