@@ -9,6 +9,14 @@ import pytest
 
 from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 from tests.e2e.services.harness import service_env, start_service
+from tests.e2e.terminal import stop_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tmux_server_stopped() -> Iterator[None]:
+    """The tests' own tmux server ends with the session (also at exit: see terminal.py)."""
+    yield
+    stop_server()
 
 
 @pytest.fixture(scope="session")

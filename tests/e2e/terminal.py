@@ -1,12 +1,17 @@
 """A real terminal for the end-to-end tests: a detached tmux session and its screen.
 
 Every command goes to a tmux server of the tests' own (`tmux -L`, one per test process), so the
-tests neither see nor disturb the sessions of the person running them, nor another run's.
+tests neither see nor disturb the sessions of the person running them, nor another run's. That
+server is killed, and the socket tmux leaves behind removed, when the test process ends
+(`stop_server`, at exit and at the end of the session), so an interrupted run leaves no app
+running in a forgotten terminal.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -15,10 +20,31 @@ from pathlib import Path
 from tests.ci import require_tool
 
 SOCKET = f"seamscope-tests-{os.getpid()}"
+_cleanup_registered = False
+
+
+def socket_path() -> Path:
+    """Where tmux makes the socket of `-L SOCKET` (tmux(1): $TMUX_TMPDIR or /tmp)."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / SOCKET
+
+
+def stop_server() -> None:
+    """Kills the tests' own tmux server, and with it whatever still runs in its sessions (they
+    get SIGHUP, as when a terminal closes), and removes its socket. Nothing when none runs."""
+    binary = shutil.which("tmux")
+    if binary is not None:
+        subprocess.run(
+            [binary, "-L", SOCKET, "kill-server"], capture_output=True, check=False, timeout=30
+        )
+    socket_path().unlink(missing_ok=True)
 
 
 def tmux(*args: str, check: bool = True) -> str:
     """Runs a tmux command on the tests' own server; its standard output."""
+    global _cleanup_registered
+    if not _cleanup_registered:
+        _cleanup_registered = True
+        atexit.register(stop_server)
     done = subprocess.run(
         [require_tool("tmux"), "-L", SOCKET, *args], capture_output=True, text=True, check=False
     )
