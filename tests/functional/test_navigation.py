@@ -193,6 +193,36 @@ async def test_the_matrix_fits_42_systems_in_160_columns(tmp_path: Path) -> None
         assert app.screen.query_one("#findings", DataTable).row_count == 1
 
 
+@pytest.mark.parametrize("size", [(220, 60), (160, 45)])
+async def test_the_matrix_takes_the_room_its_rows_need(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """42 systems: the matrix grows past its usual share of the screen, all its rows shown
+    where the screen has room, and the edge table keeps its few lines."""
+    db = tmp_path / "many.duckdb"
+    _many_systems(db, 42)
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        top = screen.query_one("#top")
+        usual = top.outer_size.height
+        await pilot.press("m")
+        await settle(pilot)
+        matrix = screen.query_one(MatrixView)
+        edges = screen.query_one("#edges", EdgeTable)
+        _, rows_shown, _, _ = matrix._window()
+        assert top.outer_size.height > usual
+        assert edges.outer_size.height >= LandscapeScreen.MIN_EDGE_ROWS
+        if size[1] >= 60:
+            assert rows_shown >= 42
+        else:
+            assert edges.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
+        await pilot.press("m")  # back to the focus view: the usual share again
+        await settle(pilot)
+        assert top.outer_size.height == usual
+
+
 async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
     sample_db: Path, make_app: AppFactory
 ) -> None:

@@ -177,7 +177,27 @@ class LandscapeScreen(DataScreen[Any]):
         if self.view is not None:
             self.query_one("#summary", Static).update(self._summary(self.view))
 
+    MIN_EDGE_ROWS = 7
+    """The edge table's height, at least, when the matrix grows to show all its rows."""
+
+    def _fit_matrix(self) -> None:
+        """In the matrix, the top grows past its usual share of the screen when that shows
+        every row (and the legend), leaving the edge table MIN_EDGE_ROWS lines or more."""
+        top = self.query_one("#top")
+        if self.mode != "matrix":
+            top.styles.clear_rule("height")
+            return
+        wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under it
+        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        usual = self.size.height * 55 // 100
+        height = min(wanted, pool - self.MIN_EDGE_ROWS)
+        if height > usual:
+            top.styles.height = height
+        else:
+            top.styles.clear_rule("height")
+
     def _place_panes(self) -> None:
+        self.call_after_refresh(self._fit_matrix)
         systems = self.query_one("#systems", NavTable)
         shown = self.mode == "focus" and self.size.width >= self.NARROW
         if systems.display != shown:
@@ -231,6 +251,7 @@ class LandscapeScreen(DataScreen[Any]):
         if self.view is not None and self._matrix_shows is not self.view:
             self.query_one(MatrixView).show_matrix(matrix_of(self.view))
             self._matrix_shows = self.view
+            self.call_after_refresh(self._fit_matrix)
 
     def _summary(self, view: Overview) -> Text:
         """The counts on the first line, the landscape and the filter on the second. Where the

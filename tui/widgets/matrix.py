@@ -148,6 +148,11 @@ class MatrixView(Widget, can_focus=True):
         self._first = (first_r, first_c)
         return first_r, rows, first_c, cols
 
+    def wanted_height(self) -> int:
+        """Lines that show every row and, below them, the legend (the border not counted)."""
+        legend = self.legend_lines() if self.matrix.rows else []
+        return self.header_rows + max(1, len(self.matrix.rows)) + (1 + len(legend) if legend else 0)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, container.height)
 
