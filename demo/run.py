@@ -383,6 +383,10 @@ class Fleet:
         self._stop(services)
 
     def stop(self) -> None:
+        """Services first, while the receiver still takes their last spans; then the rest (the
+        receiver, moto, the vendors). All at once, a Ctrl-C lost those spans and left the Node
+        BFF retrying its final export until it was killed."""
+        self.stop_services()
         self.reported_dead.update(p.name for p in self.processes if p.alive())
         self._stop(list(self.processes))
 

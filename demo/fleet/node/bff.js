@@ -81,10 +81,12 @@ const server = http.createServer((req, res) => {
 });
 
 // The instrumentation's own SIGTERM handler flushes the spans; closing the server lets the
-// process end once that is done.
+// process end once that is done. Where the receiver has gone first (the live TUI quit), the
+// exporter would retry until the demo kills it: three seconds are plenty on loopback.
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
+  setTimeout(() => process.exit(0), 3000).unref();
 });
 
 server.listen(Number(process.env.DEMO_PORT), '127.0.0.1', () => {
