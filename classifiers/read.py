@@ -630,25 +630,6 @@ def system_view(q: Query, system: str, filters: Filters) -> SystemView:
     return SystemView(system, nodes, edges)
 
 
-def internal_edges(q: Query, system: str, filters: Filters) -> tuple[Edge, ...]:
-    """The edges inside one system (the matrix's diagonal cell), worst first: those the
-    overview only counts (`Overview.internal`), under the same filters."""
-    if not _has_table(q, "edges"):
-        return ()
-    where, params = filters.where(_now(q))
-    return tuple(
-        Edge.from_row(r)
-        for r in _rows(
-            q(
-                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE level = 'component' "
-                f"AND from_system = ? AND {where} "
-                f"ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
-                [system, *params],
-            )
-        )
-    )
-
-
 def findings(q: Query, filters: Filters) -> tuple[Edge, ...]:
     """Anti-patterns and smells, worst first (verdict, then errors, then traffic)."""
     if not _has_table(q, "edges"):
@@ -685,10 +666,12 @@ def all_edges(q: Query, filters: Filters) -> tuple[Edge, ...]:
 
 def pair_edges(q: Query, source: str, target: str, filters: Filters) -> tuple[Edge, ...]:
     """The edges from one map node to another: "system:<name>" stands for every node of the
-    system (a system and itself: the edges inside it), anything else for that node."""
+    system (a system and itself: the edges inside it, those `Overview.internal` counts, an
+    unresolved callee's too), anything else for that node."""
     clauses: list[str] = []
     params: list[Any] = []
-    for end, node in (("from", source), ("to", target)):
+    ends = (("from", source),) if source == target else (("from", source), ("to", target))
+    for end, node in ends:
         kind, _, name = node.partition(":")
         if kind == "system":
             clauses.append(f"{end}_system = ?")

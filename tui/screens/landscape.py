@@ -445,7 +445,8 @@ class LandscapeScreen(DataScreen[Any]):
         """The overview only counts a system's own edges: they are read when its cell is shown."""
         filters = self.filters
         try:
-            edges = self.source.run(lambda q: read.internal_edges(q, system, filters))
+            node = f"system:{system}"
+            edges = self.source.run(lambda q: read.pair_edges(q, node, node, filters))
         except Exception as exc:  # a query error must not take the app down
             self.post_message(self.Failed(exc))
             return
