@@ -27,6 +27,7 @@ from seamscope.classifiers.facts import (
     AWS_FACTS,
     BY_KEYS,
     GENERAL_AWS_FACTS,
+    INVOCATION_CANDIDATE,
     MISSING_KEYS,
     SPAN_COLUMNS,
     STORED_KEYS,
@@ -360,18 +361,22 @@ def _record_label_changes(con: duckdb.DuckDBPyConnection, cause: str) -> None:
 
 def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     """The newest batch stored, and how many spans are past the watermark with the start of the
-    window they touch (an incremental merge needs both): read past the watermark, so the scan
-    skips the row groups below it, and over every span only when none is left at or past it."""
+    window they touch (an incremental merge needs both) and what they hold: read past the
+    watermark, so the scan skips the row groups below it, and over every span only when none is
+    left at or past it."""
     row = con.execute(
         f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
                strftime(min(start_time) FILTER (WHERE batch_id > $1) - INTERVAL '{TRACE_WINDOW}',
-                        '%Y-%m-%d %H:%M:%S.%f')
+                        '%Y-%m-%d %H:%M:%S.%f'),
+               count(*) FILTER (WHERE batch_id > $1 AND {INVOCATION_CANDIDATE}),
+               count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL)
         FROM spans WHERE batch_id >= $1""",
         [old],
     ).fetchone()
     if row is None or row[0] is None:
         return int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0)), None
-    return int(row[0]), _New(int(row[1]), None if row[2] is None else str(row[2]))
+    lo = None if row[2] is None else str(row[2])
+    return int(row[0]), _New(int(row[1]), lo, int(row[3]), int(row[4]))
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
@@ -449,11 +454,15 @@ _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 
 @dataclass(frozen=True, slots=True)
 class _New:
-    """The spans past the watermark, as classify() found them: how many, and the start of the
-    window they touch (TRACE_WINDOW before the earliest), as text."""
+    """The spans past the watermark, as classify() found them: how many, the start of the
+    window they touch (TRACE_WINDOW before the earliest), as text, and how many of them could be
+    a Lambda invocation (INVOCATION_CANDIDATE) or carry span links. A merge whose touched
+    traces hold no stored span reads only these, and skips what none of them needs."""
 
     count: int
     lo: str | None
+    invocable: int = -1
+    linked: int = -1
 
 
 class _Merge:
@@ -484,9 +493,9 @@ class _Merge:
         self.keys = JOINS
 
     def run(self) -> int:
-        self.x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
         count = self.new.count if self.new is not None else self.count_new()
         if count == 0:
+            self.x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
             return 0
         if self.full:
             self.select_all_spans()
@@ -505,6 +514,16 @@ class _Merge:
 
     def scalar(self, sql: str) -> object:
         return _scalar(self.con, sql)
+
+    def none_new(self, what: str) -> bool:
+        """Whether this incremental merge reads only new spans (no touched trace has a stored
+        span in the window) and none of them has `what` (a count of _New)."""
+        return (
+            not self.full
+            and not self.seen
+            and self.new is not None
+            and getattr(self.new, what) == 0
+        )
 
     def made(self, sql: str) -> int:
         """Runs a CREATE TABLE ... AS and returns how many rows it stored (DuckDB answers with
@@ -571,21 +590,10 @@ class _Merge:
             keys = STORED_KEYS
         spans = self.spans_kind
         self.x(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
-        self.x("CREATE OR REPLACE TEMP TABLE _cls_inv AS " + invocations_sql("_cls_src", keys))
-        # The span's own ids are not needed past here (its keys are), the trace's are. A batch's
-        # few thousand spans take the AWS facts that cost least to plan.
-        aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
-        self.x(
-            "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
-            f"FROM ({facts_sql('_cls_s', '_cls_inv', aws)})"
-        )
-
-    def replace_stored_facts(self) -> None:
-        """_cls_delta: the facts to add (sign 1) and take away (sign -1); classifier_spans
-        then holds the new facts in place of those stored for the touched traces."""
-        x, key = self.x, _FACT_KEY
         # Only traces with a span at or below the watermark can have anything stored (stored
         # rows come from such spans, and the stored window is the window read): usually none.
+        # An invocation is a server span, so in _cls_s: with none stored, only the new spans
+        # can be one.
         if not self.full:
             self.seen = bool(
                 self.made(
@@ -593,6 +601,24 @@ class _Merge:
                     f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
                 )
             )
+        invocations = None if self.none_new("invocable") else "_cls_inv"
+        if invocations:
+            self.x(
+                f"CREATE OR REPLACE TEMP TABLE {invocations} AS "
+                + invocations_sql("_cls_src", keys)
+            )
+        # The span's own ids are not needed past here (its keys are), the trace's are. A batch's
+        # few thousand spans take the AWS facts that cost least to plan.
+        aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
+        self.x(
+            "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
+            f"FROM ({facts_sql('_cls_s', invocations, aws)})"
+        )
+
+    def replace_stored_facts(self) -> None:
+        """_cls_delta: the facts to add (sign 1) and take away (sign -1); classifier_spans
+        then holds the new facts in place of those stored for the touched traces."""
+        x, key = self.x, _FACT_KEY
         if not self.seen:
             x(
                 f"CREATE OR REPLACE TEMP VIEW _cls_delta AS "
@@ -634,7 +660,7 @@ class _Merge:
     def merge_groups(self) -> None:
         """classifier_groups and classifier_hist move by the difference."""
         x = self.x
-        x(f"INSERT INTO {_MOVED} SELECT DISTINCT gkey FROM _cls_delta")
+        x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} AS SELECT DISTINCT gkey FROM _cls_delta")
         if not self.seen:
             # Nothing taken away (a full run, or traces with nothing stored): one aggregation of
             # the facts, no difference to join.
@@ -711,6 +737,9 @@ class _Merge:
             WHERE c.fkind IN {_LISTEN_KINDS} AND p.fkind IN {_PRODUCE_KINDS}
             ON CONFLICT DO NOTHING""")
         self.forget_seen("classifier_links")
+        if self.none_new("linked"):
+            self.new_producers()
+            return
         links = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
             SELECT c_tk, c_sk, gkey, start_time, l.trace_id AS trace_id, l.span_id AS span_id,
                    NULL::VARCHAR AS parent_span_id
@@ -752,7 +781,12 @@ class _Merge:
         self.new_producers()
 
     def new_producers(self) -> None:
-        """New producers' spans that consumers stored before had linked to."""
+        """New producers' spans that consumers stored before had linked to (none to look for
+        while no consumer stored a link: a store without span links)."""
+        if not self.full and not self.scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM classifier_links LIMIT 1)"
+        ):
+            return
         self.x(f"""INSERT INTO classifier_joins
             SELECT DISTINCT l.gkey, p.gkey, 'link'
             FROM _cls_fnew AS p

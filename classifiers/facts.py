@@ -359,16 +359,31 @@ SELECT trace_id, span_id, parent_span_id, {keys.spans}, batch_id, service_name A
                 {_json("attributes", "faas.name")}, {_json("resource", "faas.name")}, name)
            AS fn
 FROM {source}
-WHERE kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL
-  AND messaging_system IS NULL AND ({present})
+WHERE {INVOCATION_CANDIDATE} AND ({present})
 """
 
 
-def facts_sql(spans: str, invocations: str, aws_facts: str = AWS_FACTS) -> str:
+# What a span needs, in typed columns, to be an invocation (invocations_sql): a batch without
+# such a span has no invocations, and its facts need no statement to look for them.
+INVOCATION_CANDIDATE = (
+    "kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL AND messaging_system IS NULL"
+)
+
+
+def facts_sql(spans: str, invocations: str | None, aws_facts: str = AWS_FACTS) -> str:
     """One row per (span, target) an integration has, from `spans` (classified_sql's rows) and
-    `invocations` (invocations_sql's). Consumers keep their span links (JSON), which join them
-    to the producer's span. aws_facts: AWS_FACTS (fastest on many spans) or GENERAL_AWS_FACTS
-    (the same facts, cheapest to plan)."""
+    `invocations` (invocations_sql's; None where there are none: the statement is then shorter
+    to plan). Consumers keep their span links (JSON), which join them to the producer's span.
+    aws_facts: AWS_FACTS (fastest on many spans) or GENERAL_AWS_FACTS (the same facts, cheapest
+    to plan)."""
+    lambda_runs = (
+        ""
+        if invocations is None
+        else f"""UNION ALL
+    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,
+           start_time, duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
+    FROM {invocations}"""
+    )
     return f"""
 WITH callees AS (
     SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
@@ -420,10 +435,7 @@ facts AS (
     FROM (
         SELECT *, unnest({aws_facts}) AS f FROM {spans} WHERE cat = 'aws'
     )
-    UNION ALL
-    SELECT trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst,
-           start_time, duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
-    FROM {invocations}
+    {lambda_runs}
 )
 SELECT
     trace_id, span_id, parent_span_id, tk, sk, pk, batch_id, svc, ns, role, inst, start_time,

@@ -106,6 +106,67 @@ def test_batches_in_end_order_equal_one_full_run(tmp_path_factory: Any, cuts: li
     _compare(path, fleet, _cuts(spans, cuts))
 
 
+INVOICER = Service("billing-invoicer", "billing", "worker")
+INVOICE_ROUTE = (
+    '[[routes]]\nkind = "lambda-event-source"\nsource = "sqs:queue/invoice-jobs"\n'
+    'target = "lambda:function/billing-invoicer"\n'
+)
+
+
+def _triggered_fleet() -> Fleet:
+    """Lambda functions triggered through SQS, their spans linked to the senders' (no trace
+    context through the message), beside the usual fleet."""
+    f = _fleet(by_instance=False)
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:billing-invoicer"
+    for i in range(3):
+        f.at(20.0 + 5.0 * i)
+        send = f.span(BILLING, "SQS.SendMessage", "PRODUCER", {
+            "rpc.system": "aws-api", "rpc.service": "SQS", "rpc.method": "SendMessage",
+            "messaging.destination.name": "invoice-jobs",
+        })  # fmt: skip
+        run = f.span(
+            INVOICER,
+            "billing-invoicer",
+            "SERVER",
+            {"faas.invocation_id": str(i), "aws.lambda.invoked_arn": arn},
+            links=[(send.trace_id, send.span_id, {})],
+        )
+        f.dynamodb(INVOICER, "PutItem", "Invoices", parent=run)
+    return f
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=0, max_value=2**32), parts=st.integers(min_value=2, max_value=9))
+def test_lambda_triggers_and_links_in_any_order_equal_one_full_run(
+    tmp_path_factory: Any, seed: int, parts: int
+) -> None:
+    # A batch looks for invocations and links only where its spans can hold them; a producer
+    # stored after its consumer's link still joins.
+    fleet = _triggered_fleet()
+    spans = list(fleet.spans)
+    random.Random(seed).shuffle(spans)
+    size = -(-len(spans) // parts)
+    path = tmp_path_factory.mktemp("triggered") / "store.duckdb"
+    landscape = parse_landscape(INVOICE_ROUTE, path.with_suffix(".toml"))
+    with Store.open(path) as store:
+        for i in range(0, len(spans), size):
+            store.append(fleet.table(spans[i : i + size]), batch_key=f"b{i}", source="test")
+            classify(store.con, landscape)
+        incremental = _snapshot(store.con)
+        joins = store.con.execute("SELECT * FROM classifier_joins ORDER BY ALL").fetchall()
+        classify(store.con, landscape, full=True)
+        assert _snapshot(store.con) == incremental
+        assert store.con.execute("SELECT * FROM classifier_joins ORDER BY ALL").fetchall() == joins
+        rules = store.con.execute(
+            "SELECT DISTINCT rule_id FROM edges WHERE from_node LIKE '%billing-api%' "
+            "AND to_node LIKE '%billing-invoicer%'"
+        ).fetchall()
+    assert rules == [("P402",)]
+    assert {how for _, _, how in joins} == {"link"}
+
+
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
