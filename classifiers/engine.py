@@ -363,13 +363,19 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     """The newest batch stored, and how many spans are past the watermark with the start of the
     window they touch (an incremental merge needs both) and what they hold: read past the
     watermark, so the scan skips the row groups below it, and over every span only when none is
-    left at or past it."""
+    left at or past it. What the new spans hold is counted only past a watermark: from none, the
+    merge is a full one, and those counts would cost a scan of every span's columns."""
+    held = (
+        f"""count(*) FILTER (WHERE batch_id > $1 AND {INVOCATION_CANDIDATE}),
+               count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL)"""
+        if old > 0
+        else "-1, -1"
+    )
     row = con.execute(
         f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
                strftime(min(start_time) FILTER (WHERE batch_id > $1) - INTERVAL '{TRACE_WINDOW}',
                         '%Y-%m-%d %H:%M:%S.%f'),
-               count(*) FILTER (WHERE batch_id > $1 AND {INVOCATION_CANDIDATE}),
-               count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL)
+               {held}
         FROM spans WHERE batch_id >= $1""",
         [old],
     ).fetchone()
