@@ -281,3 +281,50 @@ def _classifies(collector: Collector, db_path: Path) -> None:
         time.sleep(0.2)
     assert collector.stop(signal.SIGTERM) == 0
     assert open_reader(db_path).user_sql(sql).to_pylist() == [{"n": 3}]
+
+
+def test_live_labels_equal_a_full_run_afterwards(db_path: Path, tmp_path: Path) -> None:
+    """Four senders at once while the classifier refreshes beside the commits: once stopped,
+    nodes, edges and span labels are what a full classification of the same spans gives
+    (EXCEPT ALL both ways)."""
+    import shutil
+    import threading
+
+    from benchmarks.receiver import bodies
+    from seamscope.classifiers.engine import classify
+    from seamscope.tracer.store import Store
+
+    work = bodies(48, 512 * 8)
+    c = start_collector(db_path, tmp_path)
+    statuses: list[int] = []
+    try:
+
+        def send(share: list[bytes]) -> None:
+            for body in share:
+                statuses.append(c.post(body, {"Content-Type": "application/x-protobuf"})[0])
+
+        senders = [threading.Thread(target=send, args=(work[i::4],)) for i in range(4)]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    assert statuses == [200] * len(work)
+    assert span_count(db_path) == 512 * len(work)
+    full = tmp_path / "full.duckdb"
+    shutil.copy(db_path, full)
+    with Store.open(full) as store:
+        classify(store.con, full=True)
+        con = store.con
+        con.execute(f"ATTACH '{db_path}' AS live (READ_ONLY)")
+        for table in ("nodes", "edges", "span_labels"):
+            counts = con.execute(f"SELECT count(*) FROM live.{table}").fetchall()[0][0]
+            assert counts > 0, table
+            for a, b in (("live", "main"), ("main", "live")):
+                extra = con.execute(
+                    f"SELECT count(*) FROM (SELECT * FROM {a}.{table} "
+                    f"EXCEPT ALL SELECT * FROM {b}.{table})"
+                ).fetchall()[0][0]
+                assert extra == 0, f"{table}: {extra} rows in {a} only"

@@ -8,9 +8,10 @@ server says so with `expect`), the writer waits for them, up to COALESCE_SPANS s
 `group_wait_s`, so that requests posted at once share one INSERT and one COMMIT.
 
 Between commits it owes the store some upkeep, in a fixed order (the `Owed` states): the
-after-commit hook (a classifier refresh) runs at most once per interval under load and as soon
-as the queue is quiet, then a checkpoint follows, and an idle writer drains what exporters
-spooled while nobody owned the store.
+after-commit hook (a classifier refresh) is asked for at most once per interval under load and
+as soon as the queue is quiet, then a checkpoint follows, and an idle writer drains what
+exporters spooled while nobody owned the store. The hook runs in a thread of its own on a
+cursor of its own (`HookRunner`), so that commits go on while it works.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -46,7 +47,7 @@ class Owed(enum.Enum):
     next one does: a commit the hook has not seen is not checkpointed yet either."""
 
     HOOK = "hook"
-    """Commits the after-commit hook has not seen: run it (then a checkpoint is owed)."""
+    """Commits the after-commit hook has not seen: ask for a run (then a checkpoint is owed)."""
     CHECKPOINT = "checkpoint"
     """Commits not checkpointed yet."""
     NOTHING = "nothing"
@@ -73,6 +74,85 @@ class Task:
 
     run: Callable[[Store], int]
     done: Callable[[int | BaseException], None]
+
+
+class HookRunner:
+    """Runs the after-commit hook in a thread of its own, on a cursor of its own, whenever asked
+    (asks while it runs make one more run): a classifier refresh takes hundreds of milliseconds,
+    and the writer commits meanwhile. DuckDB's optimistic concurrency keeps both apart (the
+    hook writes only its own tables and reads a snapshot); tests/resilience/arrow_stress.py
+    runs exactly this next to the writer's Arrow-scan INSERTs (duckdb#18225)."""
+
+    def __init__(self, hook: AfterCommit, con: duckdb.DuckDBPyConnection) -> None:
+        self._hook = hook
+        self._cursor = con.cursor()
+        self._cond = threading.Condition()
+        self._asked = False
+        self._running = False
+        self._held = False
+        self._closing = False
+        self._ended_at = float("-inf")
+        self._thread = threading.Thread(target=self._loop, name="seamscope-hook", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def ask(self) -> None:
+        """A run soon: now if idle, else right after the one under way."""
+        with self._cond:
+            self._asked = True
+            self._cond.notify_all()
+
+    def idle_for(self) -> float:
+        """Seconds since the last run ended; 0 while one runs or is asked for."""
+        with self._cond:
+            if self._running or self._asked:
+                return 0.0
+            return time.monotonic() - self._ended_at
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """No run meanwhile (a CHECKPOINT cannot run beside the hook's writes): waits for the
+        run under way and one asked for, and starts none until the block ends."""
+        with self._cond:
+            while (self._running or self._asked) and self._thread.is_alive():
+                self._cond.wait()
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Runs the hook a last time if it was asked for, ends the thread, closes the cursor."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        with contextlib.suppress(duckdb.Error):
+            self._cursor.close()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._held or not (self._asked or self._closing):
+                    self._cond.wait()
+                if not self._asked:
+                    return
+                self._asked = False
+                self._running = True
+            try:
+                self._hook(self._cursor)
+            except Exception:  # noqa: BLE001 - a hook must not stop the receiver
+                _log.exception("seamscope: after_commit hook failed")
+            finally:
+                with self._cond:
+                    self._running = False
+                    self._ended_at = time.monotonic()
+                    self._cond.notify_all()
 
 
 _STOP = object()
@@ -105,6 +185,7 @@ class Writer:
         self._coming = 0
         self._coming_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._hook = None if after_commit is None else HookRunner(after_commit, store.con)
         self._closed = False
         self._watermark = 0
         self._watermark = self._stored_watermark()
@@ -119,6 +200,10 @@ class Writer:
         return int(row[0][0]) if row else self._watermark
 
     def start(self) -> None:
+        if self._hook is not None:
+            # Spans stored before this run (or drained from the spool) get classified too.
+            self._hook.ask()
+            self._hook.start()
         self._thread = threading.Thread(target=self._loop, name="seamscope-writer", daemon=True)
         self._thread.start()
 
@@ -144,11 +229,14 @@ class Writer:
             self._queue.put(_NUDGE)
 
     def stop(self) -> None:
-        """Commits what is queued, runs the hook a last time if it owes it, and ends the thread."""
+        """Commits what is queued, runs the hook a last time if it owes it, and ends the
+        threads."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
+        if self._hook is not None:
+            self._hook.stop()
 
     def close(self) -> None:
         """Checkpoints and closes the store (after stop)."""
@@ -162,38 +250,39 @@ class Writer:
     # -- the loop ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        # Spans stored before this run (or drained from the spool) get classified too.
-        self._run_hook()
         owed = Owed.NOTHING
-        last_hook = last_drain = time.monotonic()
+        last_drain = time.monotonic()
         while True:
             try:
                 first = self._queue.get(timeout=_QUIET_S[owed])
             except queue.Empty:
                 if owed is Owed.HOOK:
-                    self._run_hook()
-                    last_hook = time.monotonic()
+                    self._ask_hook()
                     owed = Owed.CHECKPOINT
                     continue
                 if owed is Owed.CHECKPOINT:
                     self._checkpoint()
                     owed = Owed.NOTHING
                 if time.monotonic() - last_drain >= self.drain_interval_s:
-                    self.drain()
+                    if self.drain():
+                        owed = Owed.CHECKPOINT
                     last_drain = time.monotonic()
                 continue
             work, tasks, stopping = self._take(first)
             if work and self._commit(work):
-                owed = Owed.HOOK if self.after_commit is not None else Owed.CHECKPOINT
+                owed = Owed.HOOK if self._hook is not None else Owed.CHECKPOINT
             if tasks and self._run_tasks(tasks):
-                owed = Owed.HOOK if self.after_commit is not None else Owed.CHECKPOINT
-            if owed is Owed.HOOK and time.monotonic() - last_hook >= self.after_commit_interval_s:
-                self._run_hook()
-                last_hook = time.monotonic()
+                owed = Owed.HOOK if self._hook is not None else Owed.CHECKPOINT
+            if (
+                owed is Owed.HOOK
+                and self._hook is not None
+                and self._hook.idle_for() >= self.after_commit_interval_s
+            ):
+                self._ask_hook()
                 owed = Owed.CHECKPOINT
             if stopping and self._queue.empty():
                 if owed is Owed.HOOK:
-                    self._run_hook()
+                    self._ask_hook()
                 return
 
     def _take(self, first: object) -> tuple[list[Work], list[Task], bool]:
@@ -244,13 +333,9 @@ class Writer:
             task.done(outcome)
         return changed
 
-    def _run_hook(self) -> None:
-        if self.after_commit is None:
-            return
-        try:
-            self.after_commit(self.store.con)
-        except Exception:  # noqa: BLE001 - a hook must not stop the writer
-            _log.exception("seamscope: after_commit hook failed")
+    def _ask_hook(self) -> None:
+        if self._hook is not None:
+            self._hook.ask()
 
     def _commit(self, work: Sequence[Work]) -> int:
         """Commits work in one transaction, then answers each request; returns spans stored."""
@@ -299,21 +384,22 @@ class Writer:
         return stored
 
     def _checkpoint(self) -> None:
-        try:
-            self.store.con.execute("CHECKPOINT")
-        except duckdb.Error as exc:
-            _log.warning("seamscope: checkpoint failed: %s", exc)
+        with self._hook.held() if self._hook is not None else contextlib.nullcontext():
+            try:
+                self.store.con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                _log.warning("seamscope: checkpoint failed: %s", exc)
 
-    def drain(self) -> None:
-        """Appends what exporters spooled while nobody owned the store."""
+    def drain(self) -> int:
+        """Appends what exporters spooled while nobody owned the store; returns spans drained."""
         try:
             drained = drain_spool(self.store)
         except Exception as exc:  # noqa: BLE001 - the spool waits for the next try
             _log.warning("seamscope: draining the spool failed: %s", exc)
-            return
+            return 0
         if drained:
             # The watermark first: whoever sees the count sees the batches too.
             self._watermark = self._stored_watermark()
             self.stats.add(drained=drained)
-            if threading.current_thread() is self._thread:
-                self._run_hook()
+            self._ask_hook()
+        return drained

@@ -170,7 +170,7 @@ def test_sql_endpoint_is_read_only(receiver: Receiver) -> None:
     assert receiver.query("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 6}]
 
 
-def test_after_commit_runs_in_the_writer_and_tee_writes_json_lines(
+def test_after_commit_runs_beside_the_writer_and_tee_writes_json_lines(
     db_path: Path, tmp_path: Path
 ) -> None:
     seen: list[tuple[str, int]] = []
@@ -185,11 +185,45 @@ def test_after_commit_runs_in_the_writer_and_tee_writes_json_lines(
         post(r, body, PB)
         post(r, body, PB)
         post(r, protobuf_to_json(sample_request(2, seed=13).SerializeToString()).encode(), JS)
-    assert seen[0] == ("seamscope-writer", 0)
-    assert seen[-1] == ("seamscope-writer", 7)
+    # Its own thread (commits go on while it runs), once at start and after the last commit.
+    assert seen[0] == ("seamscope-hook", 0)
+    assert seen[-1] == ("seamscope-hook", 7)
     lines = tee.read_text().splitlines()
     assert len(lines) == 2
     assert lines[0] == protobuf_to_json(body)
+
+
+def test_commits_go_on_while_the_hook_runs(db_path: Path) -> None:
+    """A request posted while the hook runs is committed and answered before the run ends: a
+    writer that waited for the hook would never commit it, and the run would give up."""
+    import time
+
+    entered = threading.Event()
+    saw_commit = threading.Event()
+    calls: list[int] = []
+
+    def stored(con: duckdb.DuckDBPyConnection) -> int:
+        return int(con.execute("SELECT count(*) FROM spans").fetchall()[0][0])
+
+    def hook(con: duckdb.DuckDBPyConnection) -> None:
+        calls.append(stored(con))
+        if len(calls) > 1:
+            return
+        entered.set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if stored(con) == 5:
+                saw_commit.set()
+                return
+            time.sleep(0.02)
+
+    with Receiver(db_path, port=0, after_commit=hook, after_commit_interval_s=0) as r:
+        assert entered.wait(60)
+        status, _, _ = post(r, sample_request(5, seed=21).SerializeToString(), PB)
+        assert status == 200
+        assert saw_commit.wait(60)
+    assert calls[0] == 0
+    assert calls[-1] == 5  # and it ran again for what was committed meanwhile
 
 
 def test_the_owner_bounds_duckdbs_memory(db_path: Path) -> None:
