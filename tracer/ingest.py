@@ -8,14 +8,18 @@ the store, the requests go to it over HTTP instead.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -437,9 +441,6 @@ class _OwnerSink:
     """
 
     def __init__(self, owner: OwnerInfo, report: IngestReport, senders: int = 4) -> None:
-        import concurrent.futures
-        from collections import deque
-
         self.owner = owner
         self.report = report
         parts = urlsplit(owner.traces_url)
@@ -624,11 +625,14 @@ def load(
         finally:
             sink.close()
         return report
-    with Store.open(db_path) as store:
+    with contextlib.ExitStack() as stack:
+        # The decoder processes start before the store opens: see _decoder_pool.
+        pool = stack.enter_context(_decoder_pool(workers)) if workers > 0 else None
+        store = stack.enter_context(Store.open(db_path))
         local = _LocalSink(store, report, flat)
         try:
-            if workers > 0:
-                _decode_in_processes(requests, local, workers)
+            if pool is not None:
+                _decode_in_processes(requests, local, pool, workers)
             else:
                 for request in requests:
                     report.requests += 1
@@ -642,6 +646,49 @@ def load(
             raise
         local.close()
     return report
+
+
+_FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
+"""Threads that may be alive at a fork: jemalloc's background thread, which pyarrow's library
+starts when it loads (idle here: Arrow allocates with mimalloc) and whose locks jemalloc's own
+fork handlers take around every fork."""
+
+
+def start_method() -> str:
+    """How decoder processes start: "fork" where that is safe, else "spawn".
+
+    A fork costs milliseconds where spawn starts a new interpreter and its imports (about half a
+    second of CPU each, the cores partly idle meanwhile). It is safe only while this thread is
+    the process's only one (a lock another thread holds would be copied locked; DuckDB's
+    threads are threads too), which Linux's /proc tells; elsewhere (macOS forbids much after a
+    fork, Windows has none) spawn.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    me = threading.get_native_id()
+    try:
+        for task in os.listdir("/proc/self/task"):
+            if int(task) == me:
+                continue
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                if comm.read().strip() not in _FORK_SAFE_THREADS:
+                    return "spawn"
+    except (OSError, ValueError):
+        return "spawn"
+    return "fork"
+
+
+def _decoder_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """workers decoder processes, started now (forked where start_method allows it: before the
+    store is opened and any thread started, which the caller ensures by calling this first)."""
+    method = start_method()
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(method)
+    )
+    if method == "fork":
+        # A pool that forks starts all its processes at the first submit, before its own thread.
+        pool.submit(int)
+    return pool
 
 
 _CHUNK_BYTES = 4 * 1024 * 1024
@@ -660,37 +707,36 @@ def _chunks(requests: Iterator[Request]) -> Iterator[list[Request]]:
         yield chunk
 
 
-def _decode_in_processes(requests: Iterator[Request], sink: _LocalSink, workers: int) -> None:
+def _decode_in_processes(
+    requests: Iterator[Request],
+    sink: _LocalSink,
+    pool: concurrent.futures.Executor,
+    workers: int,
+) -> None:
     """Decoding (the CPU-bound part) in worker processes, in order; appends stay here.
 
-    Starting the workers takes about a second (a new interpreter each, its imports), with the
-    cores partly idle: until the first of them answers, this process decodes the chunks that
-    come after those already queued for them, instead of waiting."""
-    import concurrent.futures
-    import multiprocessing
-    from collections import deque
+    Spawned workers take about a second to start (a new interpreter each, its imports), with
+    the cores partly idle: until the first of them answers, this process decodes the chunks
+    that come after those already queued for them, instead of waiting."""
+    # In input order: a worker's answer to come, or what this process decoded itself.
+    pending: deque[concurrent.futures.Future[list[Decoded]] | list[Decoded]] = deque()
+    submitted = 0
+    started = False
 
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        # In input order: a worker's answer to come, or what this process decoded itself.
-        pending: deque[concurrent.futures.Future[list[Decoded]] | list[Decoded]] = deque()
-        submitted = 0
-        started = False
+    def take() -> None:
+        item = pending.popleft()
+        for decoded in item if isinstance(item, list) else item.result():
+            sink.accept(decoded)
 
-        def take() -> None:
-            item = pending.popleft()
-            for decoded in item if isinstance(item, list) else item.result():
-                sink.accept(decoded)
-
-        for chunk in _chunks(requests):
-            sink.report.requests += len(chunk)
-            started = started or any(not isinstance(item, list) and item.done() for item in pending)
-            if not started and submitted >= workers:
-                pending.append(decode_chunk(chunk, sink.flat))
-            else:
-                pending.append(pool.submit(decode_chunk, chunk, sink.flat))
-                submitted += 1
-            while len(pending) > 2 * workers and (started or isinstance(pending[0], list)):
-                take()
-        while pending:
+    for chunk in _chunks(requests):
+        sink.report.requests += len(chunk)
+        started = started or any(not isinstance(item, list) and item.done() for item in pending)
+        if not started and submitted >= workers:
+            pending.append(decode_chunk(chunk, sink.flat))
+        else:
+            pending.append(pool.submit(decode_chunk, chunk, sink.flat))
+            submitted += 1
+        while len(pending) > 2 * workers and (started or isinstance(pending[0], list)):
             take()
+    while pending:
+        take()

@@ -168,9 +168,9 @@ def test_ingest_picks_processes_by_the_size_of_its_files(
     used: list[int] = []
     real = ingest_module._decode_in_processes
 
-    def spy(requests: Any, sink: Any, workers: int) -> None:
+    def spy(requests: Any, sink: Any, pool: Any, workers: int) -> None:
         used.append(workers)
-        real(requests, sink, workers)
+        real(requests, sink, pool, workers)
 
     monkeypatch.setattr(ingest_module, "_decode_in_processes", spy)
     monkeypatch.setattr(ingest_module, "cores", lambda: 2)
@@ -282,3 +282,80 @@ def test_ctrl_c_leaves_whole_commits_and_a_rerun_takes_the_rest(
     report = ingest_module.load(db_path, iter(requests), use_owner=False)
     assert report.spans_stored == 50 - spans and report.spans_present == spans
     assert _count(db_path) == (50, 10)
+
+
+_FORK_SCRIPT = """
+import multiprocessing, sys, threading
+from pathlib import Path
+from seamscope.tracer import ingest
+
+methods = []
+real = multiprocessing.get_context
+
+def spy(method=None):
+    methods.append(method)
+    return real(method)
+
+ingest.multiprocessing.get_context = spy
+if sys.argv[3] == "thread":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait).start()
+report = ingest.ingest(Path(sys.argv[1]), [sys.argv[2]], workers=2, use_owner=False)
+if sys.argv[3] == "thread":
+    stop.set()
+print(methods, report.spans_stored, report.requests)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux's /proc tells threads")
+def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: Path) -> None:
+    """In a process of one thread the decoders are forked, before the store opens (DuckDB's
+    threads would be threads too); with another thread alive they are spawned. Both load the
+    rows a load in one process makes."""
+    import subprocess
+    import sys
+
+    from seamscope.tracer.ingest import start_method
+
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(90, 100), spans=4)) + "\n")
+    stores = {mode: tmp_path / f"{mode}.duckdb" for mode in ("alone", "thread")}
+    for mode, db in stores.items():
+        done = subprocess.run(
+            [sys.executable, "-c", _FORK_SCRIPT, str(db), str(path), mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        method = "fork" if mode == "alone" else "spawn"
+        assert done.stdout.split("\n")[0] == f"[{method!r}] 40 10"
+    here = tmp_path / "here.duckdb"
+    assert ingest(here, [str(path)], workers=0, use_owner=False).spans_stored == 40
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{here}' AS here (READ_ONLY)")
+        for name, db in stores.items():
+            con.execute(f"ATTACH '{db}' AS {name} (READ_ONLY)")
+            for a, b in (("here", name), (name, "here")):
+                assert (
+                    con.execute(
+                        f"SELECT * FROM {a}.spans EXCEPT ALL SELECT * FROM {b}.spans"
+                    ).fetchall()
+                    == []
+                )
+                assert (
+                    con.execute(
+                        f"SELECT batch_id, batch_key, source, span_count FROM {a}.batches "
+                        "EXCEPT ALL "
+                        f"SELECT batch_id, batch_key, source, span_count FROM {b}.batches"
+                    ).fetchall()
+                    == []
+                )
+        held = duckdb.connect(str(tmp_path / "held.duckdb"))  # DuckDB's threads run now
+        try:
+            assert start_method() == "spawn"
+        finally:
+            held.close()
+    finally:
+        con.close()
