@@ -181,8 +181,9 @@ class Request:
     origin: str = ""
 
 
-def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
-    """Yields the requests of one file: one per line, or the whole file if it is one request."""
+def _first_line(stream: BinaryIO) -> tuple[bytes, int, bool]:
+    """The first line that is not blank (b"" for none), its number, and whether it is a request
+    of its own (a file of one request per line) rather than the start of one pretty-printed."""
     first = b""
     first_no = 0
     for first_no, raw in enumerate(stream, 1):  # noqa: B007
@@ -190,12 +191,19 @@ def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Reque
         if raw.strip():
             break
     if not first.strip():
-        return
+        return b"", first_no, False
     try:
         json.loads(first)
-        lines_mode = True
     except ValueError:
-        lines_mode = False
+        return first, first_no, False
+    return first, first_no, True
+
+
+def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
+    """Yields the requests of one file: one per line, or the whole file if it is one request."""
+    first, first_no, lines_mode = _first_line(stream)
+    if not first:
+        return
     if not lines_mode:
         rest = stream.read()
         yield Request(f"{name}:{first_no}", first + rest, origin=origin)
@@ -245,6 +253,53 @@ def iter_requests(
                         progress(len(request.data) + 1)
         except OSError as exc:
             raise SeamscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def iter_parts(
+    files: Iterable[Path | None], progress: Callable[[int], None] | None = None
+) -> Iterator[Part]:
+    """The requests of every file, as iter_requests gives them, in parts for worker processes:
+    a file of one request per line as Lines of about _CHUNK_BYTES that the workers read
+    themselves (its bytes pass through this process only to find where lines end), the rest
+    (stdin, a pretty-printed request) as chunks of requests."""
+    for path in files:
+        if path is None:
+            yield from _chunks(iter_stream("<stdin>", sys.stdin.buffer))
+            continue
+        try:
+            with path.open("rb") as stream:
+                lines_mode = _first_line(stream)[2]
+                stream.seek(0)
+                if not lines_mode:
+                    for chunk in _chunks(iter_stream(str(path), stream)):
+                        yield chunk
+                        if progress is not None:
+                            progress(sum(len(request.data) + 1 for request in chunk))
+                    continue
+                status = os.fstat(stream.fileno())
+                identity = (status.st_dev, status.st_ino)
+                for offset, length, first_line in _line_ranges(stream):
+                    yield Lines(str(path), offset, length, first_line, identity)
+                    if progress is not None:
+                        progress(length)
+        except OSError as exc:
+            raise SeamscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _line_ranges(stream: BinaryIO) -> Iterator[tuple[int, int, int]]:
+    """(offset, length, number of the first line) of runs of whole lines of about _CHUNK_BYTES
+    (a longer line is a run of its own)."""
+    start = end = 0
+    line = 1
+    while block := stream.read(_CHUNK_BYTES):
+        cut = block.rfind(b"\n") + 1
+        if cut:
+            yield start, end + cut - start, line
+            line += block.count(b"\n", 0, cut)
+            start = end + cut
+        end += len(block)
+    if end > start:
+        yield start, end - start, line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +371,47 @@ def decode_chunk(requests: list[Request], flat: bool = True) -> list[Decoded]:
     """Decodes requests in a worker process."""
     builder = SpanBatchBuilder()
     return [decode_one(r, builder, flat) for r in requests]
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Whole lines of a file of one request per line, which a worker process reads itself:
+    length bytes from offset, the first of them line number first_line. identity (device,
+    inode) is the file's when the range was cut, so a file replaced since is not read."""
+
+    path: str
+    offset: int
+    length: int
+    first_line: int
+    identity: tuple[int, int]
+
+    def requests(self) -> list[Request]:
+        """The requests of these lines, as iter_stream gives them."""
+        try:
+            with open(self.path, "rb") as stream:
+                status = os.fstat(stream.fileno())
+                data = b""
+                if (status.st_dev, status.st_ino) == self.identity:
+                    stream.seek(self.offset)
+                    data = stream.read(self.length)
+        except OSError as exc:
+            raise SeamscopeError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        if len(data) != self.length:
+            raise SeamscopeError(f"{self.path}: changed while it was read")
+        return [
+            Request(f"{self.path}:{number}", line)
+            for number, raw in enumerate(data.split(b"\n"), self.first_line)
+            if (line := raw.strip())
+        ]
+
+
+Part = list[Request] | Lines
+"""What one worker process decodes at a time."""
+
+
+def decode_part(part: Part, flat: bool = True) -> list[Decoded]:
+    """Decodes a part in a worker process (reading its lines there)."""
+    return decode_chunk(part.requests() if isinstance(part, Lines) else part, flat)
 
 
 class _LocalSink:
@@ -584,7 +680,12 @@ def ingest(
     if workers is None:
         workers = default_workers(input_bytes(files))
     return load(
-        db_path, iter_requests(files, progress), use_owner=use_owner, workers=workers, flat=flat
+        db_path,
+        iter_requests(files, progress),
+        use_owner=use_owner,
+        workers=workers,
+        flat=flat,
+        parts=iter_parts(files, progress),
     )
 
 
@@ -609,9 +710,11 @@ def load(
     workers: int = 0,
     report: IngestReport | None = None,
     flat: bool = True,
+    parts: Iterator[Part] | None = None,
 ) -> IngestReport:
     """Stores the spans of requests, through the store's owner if one runs, else in the store
-    itself; as `ingest` does for files."""
+    itself; as `ingest` does for files. parts: the same requests as parts for the worker
+    processes, when workers > 0 (None: chunks of requests)."""
     report = report if report is not None else IngestReport()
     owner = open_reader(db_path).owner if use_owner else None
     if owner is not None:
@@ -632,7 +735,9 @@ def load(
         local = _LocalSink(store, report, flat)
         try:
             if pool is not None:
-                _decode_in_processes(requests, local, pool, workers)
+                _decode_in_processes(
+                    parts if parts is not None else _chunks(requests), local, pool, workers
+                )
             else:
                 for request in requests:
                     report.requests += 1
@@ -708,7 +813,7 @@ def _chunks(requests: Iterator[Request]) -> Iterator[list[Request]]:
 
 
 def _decode_in_processes(
-    requests: Iterator[Request],
+    parts: Iterator[Part],
     sink: _LocalSink,
     pool: concurrent.futures.Executor,
     workers: int,
@@ -716,7 +821,7 @@ def _decode_in_processes(
     """Decoding (the CPU-bound part) in worker processes, in order; appends stay here.
 
     Spawned workers take about a second to start (a new interpreter each, its imports), with
-    the cores partly idle: until the first of them answers, this process decodes the chunks
+    the cores partly idle: until the first of them answers, this process decodes the parts
     that come after those already queued for them, instead of waiting."""
     # In input order: a worker's answer to come, or what this process decoded itself.
     pending: deque[concurrent.futures.Future[list[Decoded]] | list[Decoded]] = deque()
@@ -725,16 +830,17 @@ def _decode_in_processes(
 
     def take() -> None:
         item = pending.popleft()
-        for decoded in item if isinstance(item, list) else item.result():
-            sink.accept(decoded)
+        decoded = item if isinstance(item, list) else item.result()
+        sink.report.requests += len(decoded)
+        for one in decoded:
+            sink.accept(one)
 
-    for chunk in _chunks(requests):
-        sink.report.requests += len(chunk)
+    for part in parts:
         started = started or any(not isinstance(item, list) and item.done() for item in pending)
         if not started and submitted >= workers:
-            pending.append(decode_chunk(chunk, sink.flat))
+            pending.append(decode_part(part, sink.flat))
         else:
-            pending.append(pool.submit(decode_chunk, chunk, sink.flat))
+            pending.append(pool.submit(decode_part, part, sink.flat))
             submitted += 1
         while len(pending) > 2 * workers and (started or isinstance(pending[0], list)):
             take()

@@ -359,3 +359,67 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
             held.close()
     finally:
         con.close()
+
+
+def test_workers_read_their_own_lines_of_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of one request per line goes to the workers as runs of whole lines they read
+    themselves: the same requests, numbered as iter_requests numbers them (blank lines, CRLF,
+    a line longer than a run, no newline at the end), and the same store and errors as a load
+    in this process."""
+    from seamscope.tracer import ingest as ingest_module
+
+    lines = _lines(range(100, 110), spans=3)
+    size = len(lines[0])
+    monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", size + size // 2)
+    body = "\n".join([lines[0], "", lines[1] + "\r", "  ", *lines[2:5], "{oops", lines[5]])
+    body += "\n" + "\n".join(lines[6:9]) + "\n\n" + lines[9]  # no newline at the end
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(body.encode())
+    parts = list(ingest_module.iter_parts([path]))
+    runs = [p for p in parts if isinstance(p, ingest_module.Lines)]
+    assert len(runs) == len(parts) > 3
+    assert sum(p.length for p in runs) == path.stat().st_size
+    read = [r for p in runs for r in p.requests()]
+    assert read == list(ingest_module.iter_requests([path]))
+    reports = {}
+    stores = {n: tmp_path / f"{n}.duckdb" for n in (0, 2)}
+    for workers, db in stores.items():
+        reports[workers] = ingest(db, [str(path)], workers=workers, use_owner=False)
+    assert reports[0] == reports[2]
+    assert (reports[2].requests, reports[2].spans_stored, reports[2].bad_requests) == (11, 30, 1)
+    assert reports[2].errors[0].startswith(f"{path}:8: not JSON")
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{stores[0]}' AS here (READ_ONLY)")
+        con.execute(f"ATTACH '{stores[2]}' AS other (READ_ONLY)")
+        for a, b in (("here", "other"), ("other", "here")):
+            for query in (
+                f"SELECT * FROM {a}.spans EXCEPT ALL SELECT * FROM {b}.spans",
+                f"SELECT batch_id, batch_key, source, span_count FROM {a}.batches EXCEPT ALL "
+                f"SELECT batch_id, batch_key, source, span_count FROM {b}.batches",
+            ):
+                assert con.execute(query).fetchall() == []
+    finally:
+        con.close()
+
+
+def test_lines_of_a_file_replaced_or_cut_since_are_not_read(tmp_path: Path) -> None:
+    from seamscope.tracer import ingest as ingest_module
+
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(_lines(range(110, 113))) + "\n")
+    (part,) = ingest_module.iter_parts([path])
+    assert isinstance(part, ingest_module.Lines) and len(part.requests()) == 3
+    path.write_text(path.read_text()[:-10])  # the same file, shorter
+    with pytest.raises(SeamscopeError, match="t.jsonl: changed while it was read"):
+        part.requests()
+    other = tmp_path / "u.jsonl"
+    other.write_text("\n".join(_lines(range(110, 113))) + "\n")
+    other.replace(path)  # another file by that name, as a log rotation leaves it
+    with pytest.raises(SeamscopeError, match="t.jsonl: changed while it was read"):
+        part.requests()
+    path.unlink()
+    with pytest.raises(SeamscopeError, match="t.jsonl: cannot read"):
+        part.requests()
