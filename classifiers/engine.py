@@ -42,7 +42,7 @@ from seamscope.classifiers.landscape import Landscape, load_landscape
 from seamscope.classifiers.mechanisms import HANDLED_KINDS, Side, sql_kinds
 from seamscope.classifiers.results import FINDINGS, sql_list
 from seamscope.classifiers.revisions import stamp_revisions
-from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, span_labels_view
+from seamscope.classifiers.schema import CLASSIFIER_DDL, INTERNAL_DDL, span_labels_views
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.discover import Route
 from seamscope.tracer.keys import keys_sql
@@ -101,6 +101,7 @@ _EXPECTED = (
     ("edges", "BASE TABLE"),
     ("classifier_state", "BASE TABLE"),
     ("label_changes", "BASE TABLE"),
+    ("classifier_labelled_spans", "VIEW"),
     ("span_labels", "VIEW"),
     ("findings", "VIEW"),
 ) + tuple((name, "BASE TABLE") for name in _INTERNAL_TABLES)
@@ -128,7 +129,8 @@ def ensure_classifier_tables(con: duckdb.DuckDBPyConnection) -> bool:
         # Derived data: the view over the classifier's per-span facts replaces it.
         con.execute("DROP TABLE span_labels")
     if ("spans", "BASE TABLE") in present:  # not in a copy of the aggregates alone
-        con.execute(span_labels_view(JOINS))
+        for statement in span_labels_views(JOINS):
+            con.execute(statement)
     for statement in CLASSIFIER_DDL:
         if "VIEW findings" in statement:
             con.execute(statement)
@@ -142,7 +144,7 @@ def _drop_classifier_tables(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT table_name, table_type FROM information_schema.tables "
         "WHERE table_schema = current_schema()"
     ).fetchall():
-        if name in ("span_labels", "findings") and kind == "VIEW":
+        if name in ("span_labels", "classifier_labelled_spans", "findings") and kind == "VIEW":
             con.execute(f"DROP VIEW {name}")
     for name in ("span_labels", "nodes", "edges", *_INTERNAL_TABLES):
         con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -238,6 +238,21 @@ def _has_table(q: Query, name: str) -> bool:
     return bool(table.column(0)[0].as_py())
 
 
+# classifier_labelled_spans as a store labelled before it existed has it (opened read-only, or
+# through an owner of an older release): the same rows, at twice the cost.
+_LABELLED_BY_IDS = (
+    "(SELECT sp.*, l.edge_id, l.rule_id, l.verdict FROM span_labels l "
+    "JOIN spans sp USING (trace_id, span_id))"
+)
+
+
+def _labelled(q: Query) -> str:
+    """Every labelled span with all its columns and its label, as a relation for FROM."""
+    if _has_table(q, "classifier_labelled_spans"):
+        return "classifier_labelled_spans"
+    return _LABELLED_BY_IDS
+
+
 def _spans_watermark(q: Query) -> int:
     value = q("SELECT coalesce(max(batch_id), 0) AS w FROM batches", None).column(0)[0].as_py()
     return int(value)
@@ -745,13 +760,13 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
     if not rows:
         return None
     edge = Edge.from_row(rows[0])
+    labelled = _labelled(q)
     spans = tuple(
         _span(r)
         for r in _rows(
             q(
-                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id FROM span_labels l "
-                "JOIN spans s USING (trace_id, span_id) WHERE l.edge_id = ? "
-                "ORDER BY s.start_time DESC, s.span_id LIMIT ?",
+                f"SELECT {_SPAN_COLUMNS}, s.edge_id, s.verdict, s.rule_id FROM {labelled} s "
+                "WHERE s.edge_id = ? ORDER BY s.start_time DESC, s.span_id LIMIT ?",
                 [edge_id, limit],
             )
         )
@@ -768,8 +783,7 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
             q(
                 "SELECT s.name, count(*) AS n, "
                 "quantile_cont(s.duration_ns / 1e6, [0.5, 0.95]) AS q, "
-                "max(s.duration_ns) / 1e6 AS mx FROM span_labels l "
-                "JOIN spans s USING (trace_id, span_id) WHERE l.edge_id = ? "
+                f"max(s.duration_ns) / 1e6 AS mx FROM {labelled} s WHERE s.edge_id = ? "
                 "GROUP BY s.name ORDER BY n DESC, s.name LIMIT 8",
                 [edge_id],
             )
@@ -800,22 +814,59 @@ _SIDE = (
 
 
 def trace_view(q: Query, trace_id: str) -> TraceView:
+    labelled = _labelled(q)
     spans = tuple(
         _span(r)
         for r in _rows(
             q(
                 f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id, {_SIDE} FROM spans s "
-                "LEFT JOIN span_labels l USING (trace_id, span_id) "
+                "LEFT JOIN (SELECT trace_id, span_id, edge_id, verdict, rule_id "
+                f"FROM {labelled} WHERE trace_id = ?) l USING (trace_id, span_id) "
                 "LEFT JOIN edges e ON e.edge_id = l.edge_id WHERE s.trace_id = ? "
                 "ORDER BY s.start_time, s.span_id",
-                [trace_id],
+                [trace_id, trace_id],
             )
         )
     )
-    # Listening edges join traces by what the event is, not by trace context: the same edge's
-    # spans in other traces are the other side of the hop (the opposite side first).
+    return TraceView(trace_id, spans, _hops(q, labelled, trace_id, spans))
+
+
+HOPS = 20
+"""Spans of the other side listed, at most."""
+HOP_WINDOW = timedelta(hours=1)
+"""Where the other side is looked for first: a message's producer and its consumers are
+seconds apart, and the store's time order lets DuckDB skip what lies outside."""
+
+
+def _hops(q: Query, labelled: str, trace_id: str, spans: tuple[SpanRow, ...]) -> tuple[Hop, ...]:
+    """Listening edges join traces by what the event is, not by trace context: the same edge's
+    spans in other traces are the other side of the hop. The opposite side first, then those
+    nearest in time to this trace (the likeliest partners of its messages)."""
+    edges = sorted({sp.edge_id for sp in spans if sp.side and sp.edge_id})
+    if not edges:
+        return ()
     mine = sorted({sp.side for sp in spans if sp.side})
-    hops = tuple(
+    start = min(sp.start_time for sp in spans)
+    sql = (
+        "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, s.edge_id, "
+        f"{_SIDE} FROM {labelled} s JOIN edges e USING (edge_id) "
+        "WHERE s.trace_id <> ? AND list_contains(?, s.edge_id){window} "
+        "ORDER BY list_contains(?, side), "
+        "abs(epoch_us(s.start_time) - epoch_us(?::TIMESTAMPTZ)), "
+        f"s.start_time, s.trace_id, s.span_id LIMIT {HOPS}"
+    )
+    near = " AND s.start_time BETWEEN ?::TIMESTAMPTZ AND ?::TIMESTAMPTZ"
+    rows = _rows(
+        q(
+            sql.format(window=near),
+            [trace_id, edges, start - HOP_WINDOW, start + HOP_WINDOW, mine, start],
+        )
+    )
+    if len(rows) < HOPS or any(r["side"] in mine for r in rows):
+        # Fewer than wanted near, or some of this trace's own side among them: what lies
+        # outside the window may come before them.
+        rows = _rows(q(sql.format(window=""), [trace_id, edges, mine, start]))
+    return tuple(
         Hop(
             trace_id=r["trace_id"],
             span_id=r["span_id"],
@@ -825,19 +876,8 @@ def trace_view(q: Query, trace_id: str) -> TraceView:
             edge_id=r["edge_id"],
             side=r["side"],
         )
-        for r in _rows(
-            q(
-                "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, l.edge_id, "
-                f"{_SIDE} FROM span_labels l JOIN edges e USING (edge_id) "
-                "JOIN spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id "
-                "WHERE e.direction = 'listen' AND l.trace_id <> ? AND l.edge_id IN "
-                "(SELECT edge_id FROM span_labels WHERE trace_id = ?) "
-                "ORDER BY list_contains(?, side), s.start_time DESC, s.span_id LIMIT 20",
-                [trace_id, trace_id, mine],
-            )
-        )
+        for r in rows
     )
-    return TraceView(trace_id, spans, hops)
 
 
 def trace_with_other_side(q: Query, trace_id: str, other: str | None = None) -> TraceView:

@@ -138,14 +138,23 @@ INTERNAL_DDL: tuple[str, ...] = (
 )
 
 
-def span_labels_view(keys: JoinKeys) -> str:
+def span_labels_views(keys: JoinKeys) -> tuple[str, str]:
     """span_labels as a view: a rule change relabels every span of an edge without rewriting
     them; the spans' ids come from the store, found by batch and keys (the state holds no ids).
+
+    Beneath it, classifier_labelled_spans (internal) gives every column of each labelled span
+    with its label, from that one join: the TUI's edge and trace screens read a span's name,
+    times and service from it. Joining span_labels to spans again on the ids would scan the
+    store twice (about 3x the time on 10M spans).
     """
-    return f"""CREATE OR REPLACE VIEW span_labels AS
-    SELECT sp.trace_id, sp.span_id, e.edge_id, e.rule_id, e.verdict
+    return (
+        f"""CREATE OR REPLACE VIEW classifier_labelled_spans AS
+    SELECT sp.* EXCLUDE (tk, sk, pk), e.edge_id, e.rule_id, e.verdict
     FROM classifier_spans AS s
-    JOIN (SELECT trace_id, span_id, batch_id, {keys.spans} FROM spans) AS sp
+    JOIN (SELECT *, {keys.spans} FROM spans) AS sp
       ON sp.batch_id = s.batch_id AND sp.tk = s.tk AND sp.sk = s.sk
     JOIN classifier_group_edges AS m ON m.gkey = s.gkey
-    JOIN edges AS e ON e.edge_id = m.edge_id"""
+    JOIN edges AS e ON e.edge_id = m.edge_id""",
+        """CREATE OR REPLACE VIEW span_labels AS
+    SELECT trace_id, span_id, edge_id, rule_id, verdict FROM classifier_labelled_spans""",
+    )
