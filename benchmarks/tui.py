@@ -31,6 +31,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -584,6 +585,78 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
 # ---- both ---------------------------------------------------------------------------------
 
 
+def _drill_down(ctx: Context, path: Path, count: int) -> list[Result]:
+    """Opening an edge (its newest spans and latency by operation) and a trace (its spans and,
+    for an event between traces, the other side), the reads the edge and trace screens make,
+    on five edges: the largest, a middle one and the smallest, the largest listening edge and a
+    middle one. The peer: the same reads over span_labels joined to spans, as a store labelled
+    before classifier_labelled_spans is read; run in turn."""
+    from seamscope.classifiers import read
+    from seamscope.tracer.access import open_reader
+
+    reader = open_reader(path)
+
+    def picks(q: Any) -> list[tuple[str, str]]:
+        edges = q(
+            "SELECT edge_id, direction FROM edges ORDER BY span_count DESC, edge_id", None
+        ).to_pylist()
+        listening = [e for e in edges if e["direction"] == "listen"]
+        chosen = [edges[0], edges[len(edges) // 2], edges[-1]]
+        if listening:
+            chosen += [listening[0], listening[len(listening) // 2]]
+        out = []
+        for edge in chosen:
+            found = q(
+                "SELECT trace_id FROM classifier_labelled_spans WHERE edge_id = ? "
+                "ORDER BY start_time DESC LIMIT 1",
+                [edge["edge_id"]],
+            ).column(0)
+            out.append((str(edge["edge_id"]), str(found[0].as_py())))
+        return out
+
+    chosen = reader.run(picks)
+    timings: dict[tuple[str, bool], list[float]] = {}
+    original = read._labelled
+
+    def by_ids(q: Any) -> str:
+        return read._LABELLED_BY_IDS
+
+    for round_ in range(max(1, ctx.repeats)):
+        for peer in (False, True) if round_ % 2 == 0 else (True, False):
+            setattr(read, "_labelled", by_ids if peer else original)  # noqa: B010
+            try:
+                for edge_id, trace_id in chosen:
+                    for what, work in (
+                        ("edge", partial(read.edge_detail, edge_id=edge_id)),
+                        ("trace", partial(read.trace_view, trace_id=trace_id)),
+                    ):
+                        began = time.perf_counter()
+                        reader.run(work)
+                        timings.setdefault((what, peer), []).append(
+                            (time.perf_counter() - began) * 1000
+                        )
+            finally:
+                setattr(read, "_labelled", original)  # noqa: B010
+    results = []
+    for what, title in (("edge", "an edge opened"), ("trace", "a trace opened")):
+        ours, theirs = median_of(timings[(what, False)]), median_of(timings[(what, True)])
+        results.append(
+            Result(
+                NAME,
+                f"{title} on {count:,} classified spans",
+                ours,
+                "ms",
+                timings[(what, False)],
+                ratio=f"{ours / theirs:.2f}x span_labels joined to spans ({theirs:,.0f} ms)",
+                note=f"median over {len(chosen)} edges (largest, middle, smallest, two "
+                "listening) and their newest traces, each read "
+                f"{max(1, ctx.repeats)} times in turn with the peer; the reads of the "
+                f"{'edge' if what == 'edge' else 'trace'} screen (classifiers/read.py)",
+            )
+        )
+    return results
+
+
 def _full_size() -> int:
     text = os.environ.get(SIZE_ENV, "").replace("_", "").strip()
     return int(text) if text else 10_000_000
@@ -646,5 +719,6 @@ def run(ctx: Context) -> list[Result]:
             "over 30 boxes starts with it hidden)",
         ),
     ]
+    results += _drill_down(ctx, path, count)
     # Last: it appends to the store.
     return results + _live_results(ctx, path)
