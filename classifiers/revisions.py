@@ -18,10 +18,14 @@ from seamscope.classifiers.results import Edge, columns
 _DIGEST = "hash({})".format(", ".join(c.name for c in columns(Edge)[1:]))
 
 
-def stamp_revisions(con: duckdb.DuckDBPyConnection, revision: int) -> bool:
+def stamp_revisions(
+    con: duckdb.DuckDBPyConnection, revision: int, *, new_edges: bool = True
+) -> bool:
     """Gives the edges that are new, changed or gone since the last call this revision (inside
     the classification's transaction); returns whether there were any. Two statements, the
-    digests of every edge joined to the stored ones (a few ms for thousands of edges)."""
+    digests of every edge joined to the stored ones (a few ms for thousands of edges); the
+    second, for edges without a revision, only where new_edges says edges may have come (the
+    edges were derived again: else every edge has had its revision since the last call)."""
     changed = _count(
         con,
         f"""UPDATE classifier_edge_revisions AS r SET digest = d.digest, revision = $1
@@ -32,6 +36,8 @@ def stamp_revisions(con: duckdb.DuckDBPyConnection, revision: int) -> bool:
         WHERE d.edge_id = r.edge_id AND r.digest IS DISTINCT FROM d.digest""",
         revision,
     )
+    if not new_edges:
+        return changed > 0
     changed += _count(
         con,
         f"""INSERT INTO classifier_edge_revisions

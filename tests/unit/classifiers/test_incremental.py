@@ -184,6 +184,37 @@ def test_spans_in_any_order_equal_one_full_run(
     _compare(path, fleet, batches)
 
 
+def _aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    return {
+        table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+        for table in ("classifier_groups", "classifier_hist", "classifier_spans")
+    }
+
+
+def test_a_batch_of_stored_and_new_groups_moves_both_as_a_full_run_counts_them(
+    tmp_path: Path,
+) -> None:
+    # A batch's groups that are stored already are moved in place and the new ones inserted
+    # after: both must come out as one full run counts them.
+    fleet = _fleet(by_instance=False)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(), batch_key="first", source="test")
+        classify(store.con)
+        known = {r[0] for r in store.con.execute("SELECT gkey FROM classifier_groups").fetchall()}
+        first = len(fleet.spans)
+        fleet.at(30.0)
+        fleet.dynamodb(ORDERS, "PutItem", "Orders")  # a stored group
+        fleet.http(BFF, "http://127.0.0.1:5001/orders/9", server=ORDERS, status=503)
+        fleet.dynamodb(BILLING, "GetItem", "Ledger")  # a new group
+        store.append(fleet.table(fleet.spans[first:]), batch_key="second", source="test")
+        classify(store.con)
+        moved = {r[0] for r in store.con.execute("SELECT gkey FROM classifier_groups").fetchall()}
+        assert known < moved, "the batch brought no new group"
+        incremental = _aggregates(store.con)
+        classify(store.con, full=True)
+        assert _aggregates(store.con) == incremental
+
+
 def test_a_call_with_nothing_new_changes_nothing(tmp_path: Path) -> None:
     fleet = _fleet(by_instance=False)
     path = fleet.store(tmp_path / "s.duckdb")
