@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -343,6 +343,23 @@ class Decoded:
     message: str = ""
     error: str | None = None
     origin: str = ""
+
+    def __reduce__(self) -> tuple[Callable[..., Decoded], tuple[object, ...]]:
+        """Pickled (from a worker process) with the table as an Arrow IPC stream: about half
+        the CPU of pickling the table on each side, and read without a copy."""
+        data = None
+        if self.table is not None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self.table.schema) as writer:
+                writer.write_table(self.table)
+            data = sink.getvalue()
+        fields = (self.where, self.key, data, self.rejected, self.message, self.error, self.origin)
+        return _decoded_from_ipc, fields
+
+
+def _decoded_from_ipc(where: str, key: str, data: pa.Buffer | None, *rest: Any) -> Decoded:
+    table = pa.ipc.open_stream(data).read_all() if data is not None else None
+    return Decoded(where, key, table, *rest)
 
 
 def decode_one(

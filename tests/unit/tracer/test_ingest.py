@@ -423,3 +423,27 @@ def test_lines_of_a_file_replaced_or_cut_since_are_not_read(tmp_path: Path) -> N
     path.unlink()
     with pytest.raises(SeamscopeError, match="t.jsonl: cannot read"):
         part.requests()
+
+
+def test_a_decoded_request_crosses_processes_as_an_arrow_ipc_stream() -> None:
+    """A worker's answer carries each table as an Arrow IPC stream (cheaper than pickling the
+    table); what arrives is the same table, schema metadata included, and the same Decoded."""
+    import pickle
+
+    import pyarrow as pa
+
+    from seamscope.tracer.ingest import Decoded, Request, decode_one
+
+    body = _lines(range(120, 121), spans=6)[0].encode()
+    decoded = decode_one(Request("t.jsonl:1", body))
+    assert decoded.table is not None and decoded.table.num_rows == 6
+    _, fields = decoded.__reduce__()
+    stream = fields[2]
+    assert isinstance(stream, pa.Buffer)
+    assert pa.ipc.open_stream(stream).read_all().equals(decoded.table)
+    back = pickle.loads(pickle.dumps(decoded))
+    assert back.table is not None
+    assert back.table.schema.equals(decoded.table.schema, check_metadata=True)
+    assert back == decoded
+    bad = Decoded("t.jsonl:2", "k", None, error="not JSON")
+    assert pickle.loads(pickle.dumps(bad)) == bad
