@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -308,45 +308,75 @@ _EDGE_STATS = (
     "count(*), sum(span_count), max(last_seen)::VARCHAR, bit_xor(hash(edge_id, rule_id, verdict)), "
     f"count(*) FILTER (WHERE verdict IN {sql_list(FINDINGS)})"
 )
+_FINDINGS = 4  # the findings' count in Watermark.classified
+# The classifier's own state: it moves with every run that took new spans, and with a new
+# landscape, catalog or version, so the classifier's tables cannot change while it stays.
+_STATE_KEYS = "('watermark', 'landscape', 'version', 'catalog', 'landscape_path')"
+_STATE_DIGEST = (
+    f"(SELECT list(value ORDER BY key) FROM classifier_state WHERE key IN {_STATE_KEYS})::VARCHAR"
+)
 
 
-def watermark(q: Query, edges: bool = False) -> tuple[Any, ...]:
-    """A token that changes when anything a screen shows may have changed. edges: the store had
-    an edges table at the last call (one statement instead of two)."""
+class Watermark(NamedTuple):
+    """A token that changes when anything a screen shows may have changed."""
+
+    batch: int  # the newest batch
+    classified: tuple[Any, ...] | None  # the edges' figures and the classifier's state
+    spans: int  # how many spans the store holds
+
+
+def watermark(q: Query, edges: bool = False) -> Watermark:
+    """The store's watermark (one statement). edges: the store had an edges table at the last
+    call (one statement instead of two)."""
     if edges:
         try:
             row = q(
-                f"SELECT (SELECT coalesce(max(batch_id), 0) FROM batches) AS _batch, {_EDGE_STATS} "
+                f"SELECT (SELECT coalesce(max(batch_id), 0) FROM batches) AS _batch, "
+                f"(SELECT count(*) FROM spans) AS _spans, {_EDGE_STATS}, {_STATE_DIGEST} "
                 "FROM edges",
                 None,
             ).to_pylist()[0]
-            return (int(row.pop("_batch")), tuple(row.values()))
+            batch, spans = int(row.pop("_batch")), int(row.pop("_spans"))
+            return Watermark(batch, tuple(row.values()), spans)
         except (SqlRejected, duckdb.Error):
             pass  # gone since (a new classifier version drops its tables)
     first = _together(
         q,
         {
             "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
-            "edges": (
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'edges'",
+            "spans": ("SELECT count(*) FROM spans", None, []),
+            "tables": (
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name IN ('edges', 'classifier_state')",
                 None,
                 [],
             ),
         },
     )
-    batch = int(first["batch"])
-    if not first["edges"]:
-        return (batch, None)
-    row = q(f"SELECT {_EDGE_STATS} FROM edges", None).to_pylist()[0]
-    return (batch, tuple(row.values()))
+    batch, spans = int(first["batch"]), int(first["spans"])
+    if first["tables"] < 2:
+        return Watermark(batch, None, spans)
+    row = q(f"SELECT {_EDGE_STATS}, {_STATE_DIGEST} FROM edges", None).to_pylist()[0]
+    return Watermark(batch, tuple(row.values()), spans)
 
 
 def finding_count(token: object) -> int | None:
-    """How many findings a watermark token saw (None before the classifier ran)."""
-    if isinstance(token, tuple) and len(token) == 2 and isinstance(token[1], tuple):
-        value = token[1][-1]
+    """How many findings a watermark saw (None before the classifier ran)."""
+    if isinstance(token, Watermark) and token.classified is not None:
+        value = token.classified[_FINDINGS]
         return int(value) if value is not None else None
     return None
+
+
+def only_spans_moved(before: object, after: object) -> bool:
+    """Whether between two watermarks only spans came: the classifier's tables, and so
+    everything read from them, are the same."""
+    return (
+        isinstance(before, Watermark)
+        and isinstance(after, Watermark)
+        and before.classified is not None
+        and before.classified == after.classified
+    )
 
 
 _EDGE_COLUMNS = ", ".join(c.name for c in columns(Edge))

@@ -90,16 +90,20 @@ class SeamscopeApp(App[None]):
     class DataChanged(Message):
         """The watermark moved: what is on screen may be stale. Bursts replace each other."""
 
-        def __init__(self, token: object, findings_before: int | None = None) -> None:
+        def __init__(
+            self, token: object, findings_before: int | None = None, previous: object = None
+        ) -> None:
             super().__init__()
             self.token = token
             self.findings_before = findings_before
+            self.previous = previous  # the watermark before the burst
 
         def can_replace(self, message: Message) -> bool:
             # self is the older message, message the newer one that will be handled instead:
             # it takes over the count before the burst, so no new finding goes unannounced.
             if isinstance(message, SeamscopeApp.DataChanged):
                 message.findings_before = self.findings_before
+                message.previous = self.previous
                 return True
             return False
 
@@ -247,7 +251,7 @@ class SeamscopeApp(App[None]):
                 return
             self._poll_failed = False
             source.refresh()
-            edges = isinstance(self._token, tuple) and self._token[1] is not None
+            edges = isinstance(self._token, read.Watermark) and self._token.classified is not None
             token = source.run(lambda q: read.watermark(q, edges))
         except (LandscapeError, SourceGone) as exc:
             self._poll_failed = True
@@ -258,11 +262,13 @@ class SeamscopeApp(App[None]):
             self._poll_failed = True
             return  # locked for a moment, or gone: the next tick tries again
         if token != self._token:
-            before = read.finding_count(self._token)
+            before, previous = read.finding_count(self._token), self._token
             self._token = token
-            self.post_message(self.DataChanged(token, before))
+            self.post_message(self.DataChanged(token, before, previous))
 
     def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
+        screen = self.screen
+        fresh = isinstance(screen, DataScreen) and not self.stale(screen)
         self._generation += 1
         now = read.finding_count(message.token)
         before = message.findings_before
@@ -274,9 +280,19 @@ class SeamscopeApp(App[None]):
                 title="Live",
                 severity="warning",
             )
-        screen = self.screen
         if isinstance(screen, DataScreen):
-            screen.reload()
+            token = message.token
+            if (
+                fresh
+                and isinstance(token, read.Watermark)
+                and read.only_spans_moved(message.previous, token)
+                and screen.new_spans(token.spans)
+            ):
+                # Only spans came, the classifier has not run since: nothing read from its
+                # tables changed, and the screen showed the new count without a round trip.
+                self.mark_fresh(screen)
+            else:
+                screen.reload()
         elif isinstance(screen, ProblemScreen):
             self._open()
 

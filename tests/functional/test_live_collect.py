@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from seamscope.cli.tui import _collector_source
 from seamscope.demo.processes import ManagedProcess, free_port, wait_for_http
 from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import open_source
 from seamscope.tui.screens.dialogs import ProblemScreen
 from seamscope.tui.screens.landscape import LandscapeScreen
 from tests.functional.conftest import AppFactory, settle
@@ -392,3 +393,61 @@ def test_the_receivers_log_folder_goes_after_a_clean_stop_and_stays_after_a_cras
     assert "exited with status" in said and str(crashed.scratch / "collect.log") in said
     assert (crashed.scratch / "collect.log").is_file()
     shutil.rmtree(crashed.scratch)
+
+
+async def test_new_spans_the_classifier_has_not_seen_update_the_count_without_a_fetch(
+    tmp_path: Path, sample_db: Path
+) -> None:
+    """An owner that does not classify (`collect --no-classify`): spans arrive, the classifier's
+    tables stay as they were. The landscape shows the new span count from the poll's watermark
+    alone, without reading the landscape again; everything else on it is unchanged."""
+    port = free_port()
+    collector = ManagedProcess(
+        "collect",
+        [
+            sys.executable,
+            "-m",
+            "seamscope.cli",
+            "collect",
+            "--no-classify",
+            "--db",
+            str(sample_db),
+            "--port",
+            str(port),
+        ],
+        log_path=tmp_path / "collect.log",
+    )
+    collector.start()
+    try:
+        assert collector.popen is not None
+        await asyncio.to_thread(
+            wait_for_http, f"http://127.0.0.1:{port}/", process=collector.popen, timeout_s=60
+        )
+        app = SeamscopeApp(lambda: open_source(sample_db), refresh_interval=0.2)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, LandscapeScreen) and screen.view is not None
+            before = screen.view
+            fetches: list[float] = []
+            fetch = screen.fetch
+
+            def counted(q: Any) -> Any:
+                fetches.append(time.monotonic())
+                return fetch(q)
+
+            screen.fetch = counted  # type: ignore[method-assign]
+            status = await asyncio.to_thread(
+                post, f"http://127.0.0.1:{port}/v1/traces", otlp_request("ef" * 16)
+            )
+            assert status == 200
+            summary = screen.query_one("#summary", Static)
+            now = f"{before.span_count + 2:,} spans"
+            await until(pilot, lambda: now in str(summary.content), "the new span count")
+            await settle(pilot)
+            assert fetches == []
+            assert screen.view is not None and screen.view.span_count == before.span_count + 2
+            assert screen.view.edges is before.edges and screen.view.systems == before.systems
+            assert "liveshop" not in screen.view.systems  # the classifier did not run
+    finally:
+        collector.stop()

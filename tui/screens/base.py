@@ -75,6 +75,14 @@ class DataScreen(Screen[None], Generic[T]):
         """Runs on the event loop: puts the records into the widgets."""
         raise NotImplementedError
 
+    loading = False  # a fetch is under way
+
+    def new_spans(self, spans: int) -> bool:
+        """Only spans came since the data on screen was read (the classifier's tables, and so
+        everything read from them, are as they were; the store now holds `spans`). True when
+        the screen showed that without fetching again; False, the default, to fetch again."""
+        return False
+
     def on_mount(self) -> None:
         self.reload()
 
@@ -89,6 +97,7 @@ class DataScreen(Screen[None], Generic[T]):
         self.sapp.mark_fresh(self)
         if afresh:
             self.forget()
+        self.loading = True
         self._load()
 
     def forget(self) -> None:
@@ -109,10 +118,12 @@ class DataScreen(Screen[None], Generic[T]):
 
     def on_data_screen_loaded(self, message: DataScreen.Loaded) -> None:
         message.stop()
+        self.loading = False
         self.show(cast(T, message.payload))
 
     def on_data_screen_failed(self, message: DataScreen.Failed) -> None:
         message.stop()
+        self.loading = False
         self.sapp.report_error(message.error)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -4,6 +4,7 @@ matrix); and level 2, one system's components, resources and vendors."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -223,6 +224,18 @@ class LandscapeScreen(DataScreen[Any]):
         known, self._merge = (self.view if self._merge else None), True
         view = read.overview(q, self.filters, self.sapp.opened_at, known=known)
         return view, marks_of(view.changed)
+
+    def new_spans(self, spans: int) -> bool:
+        # Of what this screen shows only the span count comes from outside the classifier's
+        # tables: the summary takes the new count, the rest stays.
+        view = self.view
+        if view is None or view.status != "ok" or self.loading:
+            return False
+        self.view = replace(view, span_count=spans)
+        if self._matrix_shows is view:
+            self._matrix_shows = self.view
+        self.query_one("#summary", Static).update(self._summary(self.view))
+        return True
 
     def show(self, payload: Any) -> None:
         view: Overview

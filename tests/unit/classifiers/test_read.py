@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from seamscope.classifiers import read
+from seamscope.classifiers.engine import classify
 from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Edge, Verdict
 from seamscope.tracer.access import Params, Query, Reader, open_reader
@@ -214,7 +215,43 @@ def test_overview_and_watermark_with_known_tables_still_see_them_gone(tmp_path: 
     told = unclassified.run(lambda q: read.overview(q, Filters(), None, view.tables))
     assert told == unclassified.run(lambda q: read.overview(q, Filters()))
     assert told.status == "unclassified"
-    assert unclassified.run(lambda q: read.watermark(q, True)) == (1, None)
+    spans = unclassified.run(lambda q: q("SELECT count(*) FROM spans", None)).column(0)[0]
+    assert unclassified.run(lambda q: read.watermark(q, True)) == (1, None, spans.as_py())
+
+
+def test_the_watermark_tells_new_spans_from_a_classifier_run(tmp_path: Path) -> None:
+    """Spans stored since, the classifier not run: only the batch and the span count move, so a
+    screen may show the new count without reading the classifier's tables again. Once the
+    classifier has run (or its landscape changed), the classified part moves too."""
+    path = build_store(tmp_path / "c.duckdb", manual=False)
+    reader = open_reader(path)
+    first = reader.run(lambda q: read.watermark(q, True))
+    assert first.classified is not None
+    assert (
+        read.finding_count(first)
+        == reader.run(lambda q: q("SELECT count(*) FROM findings", None)).column(0)[0].as_py()
+    )
+    builder = SpanBatchBuilder()
+    build_spans(builder)
+    table = builder.build()
+    with Store.open(path) as store:
+        store.append(table, batch_key="later", source="tests")
+    later = reader.run(lambda q: read.watermark(q, True))
+    assert later.batch > first.batch and later.spans == first.spans + table.num_rows
+    assert read.only_spans_moved(first, later)
+    assert reader.run(read.watermark) == later  # both statements say the same
+    with Store.open(path) as store:
+        classify(store.con)
+    classified = reader.run(lambda q: read.watermark(q, True))
+    assert classified.spans == later.spans
+    assert not read.only_spans_moved(later, classified)
+    # The classifier's state alone (another landscape, the same edges) is a change too.
+    with Store.open(path) as store:
+        store.con.execute("UPDATE classifier_state SET value = 'x' WHERE key = 'landscape'")
+    assert not read.only_spans_moved(classified, reader.run(lambda q: read.watermark(q, True)))
+    assert not read.only_spans_moved(None, classified)
+    unclassified = read.Watermark(1, None, 3)
+    assert not read.only_spans_moved(unclassified, read.Watermark(2, None, 5))
 
 
 def _edge(edge_id: str, verdict: str = "pattern", src: str | None = "a", **kw: object) -> Edge:
