@@ -280,6 +280,16 @@ async def test_live_refreshes_read_only_the_changed_edges_and_keep_marks_and_foc
         source.close()
 
 
+def _collector(tmp_path: Path, db: Path, port: int, *options: str) -> ManagedProcess:
+    """`seamscope collect` owning db, in a process of its own (not started yet)."""
+    command = [sys.executable, "-m", "seamscope.cli", "collect", *options]
+    return ManagedProcess(
+        "collect",
+        [*command, "--db", str(db), "--port", str(port)],
+        log_path=tmp_path / "collect.log",
+    )
+
+
 async def test_an_owner_that_starts_later_is_read_through(
     tmp_path: Path, sample_db: Path, make_app: AppFactory
 ) -> None:
@@ -287,20 +297,7 @@ async def test_an_owner_that_starts_later_is_read_through(
     working through the owner's SQL endpoint and shows what the collector receives."""
     app = make_app(sample_db, refresh_interval=0.2, classify=True)
     port = free_port()
-    collector = ManagedProcess(
-        "collect",
-        [
-            sys.executable,
-            "-m",
-            "seamscope.cli",
-            "collect",
-            "--db",
-            str(sample_db),
-            "--port",
-            str(port),
-        ],
-        log_path=tmp_path / "collect.log",
-    )
+    collector = _collector(tmp_path, sample_db, port)
     try:
         async with app.run_test(size=(160, 45)) as pilot:
             await settle(pilot)
@@ -402,21 +399,7 @@ async def test_new_spans_the_classifier_has_not_seen_update_the_count_without_a_
     tables stay as they were. The landscape shows the new span count from the poll's watermark
     alone, without reading the landscape again; everything else on it is unchanged."""
     port = free_port()
-    collector = ManagedProcess(
-        "collect",
-        [
-            sys.executable,
-            "-m",
-            "seamscope.cli",
-            "collect",
-            "--no-classify",
-            "--db",
-            str(sample_db),
-            "--port",
-            str(port),
-        ],
-        log_path=tmp_path / "collect.log",
-    )
+    collector = _collector(tmp_path, sample_db, port, "--no-classify")
     collector.start()
     try:
         assert collector.popen is not None
