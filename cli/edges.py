@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +16,29 @@ from seamscope.classifiers.report import read_classification
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from seamscope.classifiers.results import Edge
+    from seamscope.cli.table import Column
+
 LEVELS = ("system", "component", "external")
+_COLUMNS = (
+    "from",
+    "to",
+    "mechanism",
+    "dir",
+    "level",
+    "rule",
+    "verdict",
+    "spans",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "first seen",
+    "last seen",
+)
+_NUMBERS = ("spans", "errors", "p50 ms", "p95 ms")
 
 
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,34 +83,23 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
     if fmt == "json":
         click.echo(json.dumps([snapshot.edge_json(e) for e in rows], indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from seamscope.cli.table import print_table
+
+    print_table(*edge_cells(snapshot, rows), title=f"{len(rows)} integration edges")
+
+
+def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list[list[Text]]]:
+    """The edges' columns and cells as the table shows them."""
     from rich.text import Text
 
-    table = Table(title=f"{len(rows)} integration edges", title_justify="left")
-    for name in (
-        "from",
-        "to",
-        "mechanism",
-        "dir",
-        "level",
-        "rule",
-        "verdict",
-        "spans",
-        "errors",
-        "p50 ms",
-        "p95 ms",
-        "first seen",
-        "last seen",
-    ):
-        table.add_column(
-            name,
-            no_wrap=name not in ("from", "to"),
-            justify="right" if name in ("spans", "errors", "p50 ms", "p95 ms") else "left",
-        )
-    for e in rows:
-        # Text, not str: names come from the spans and rich would read them as markup.
-        table.add_row(
+    from seamscope.cli.table import Column
+
+    columns = [
+        Column(name, right=name in _NUMBERS, wrap=name in ("from", "to")) for name in _COLUMNS
+    ]
+    # Text, not str: names come from the spans and rich would read them as markup.
+    cells = [
+        [
             Text(safe(snapshot.name(e.from_node))),
             Text(safe(snapshot.name(e.to_node))),
             Text(safe(e.mechanism)),
@@ -96,14 +107,13 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
             Text(safe(e.level)),
             Text(safe(e.rule_id)),
             Text(f"{e.verdict.glyph} {e.verdict.value}", style=e.verdict.style),
-            str(e.span_count),
-            str(e.error_count),
-            _ms(e.p50_ms),
-            _ms(e.p95_ms),
-            _time(e.first_seen),
-            _time(e.last_seen),
-        )
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=240)
-    console.print(table)
+            Text(str(e.span_count)),
+            Text(str(e.error_count)),
+            Text(_ms(e.p50_ms)),
+            Text(_ms(e.p95_ms)),
+            Text(_time(e.first_seen)),
+            Text(_time(e.last_seen)),
+        ]
+        for e in rows
+    ]
+    return columns, cells

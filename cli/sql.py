@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pyarrow as pa
@@ -13,21 +14,33 @@ from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
 from seamscope.tracer.usersql import SQL_TIMEOUT_S, cell_text, write_csv
 
-
-def _print_table(table: pa.Table) -> None:
-    from rich.console import Console
-    from rich.table import Table
+if TYPE_CHECKING:
     from rich.text import Text
 
-    view = Table(show_lines=False)
-    for name in table.column_names:
-        view.add_column(Text(safe(name)), overflow="fold")
-    for row in table.to_pylist():
-        # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x");
-        # control characters escaped: a span name must not drive the terminal.
-        view.add_row(*(Text(safe(cell_text(row[name]), lines=True)) for name in table.column_names))
-    console = Console()
-    console.print(view)
+    from seamscope.cli.table import Column
+
+
+def table_cells(table: pa.Table) -> tuple[list[Column], list[list[Text]]]:
+    """A result's columns and cells as the table shows them."""
+    from rich.text import Text
+
+    from seamscope.cli.table import Column
+
+    columns = [Column(Text(safe(name)), wrap=True) for name in table.column_names]
+    # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x");
+    # control characters escaped: a span name must not drive the terminal.
+    values = [column.to_pylist() for column in table.columns]
+    rows = [
+        [Text(safe(cell_text(value), lines=True)) for value in row]
+        for row in zip(*values, strict=True)
+    ]
+    return columns, rows
+
+
+def _print_table(table: pa.Table) -> None:
+    from seamscope.cli.table import print_table
+
+    console = print_table(*table_cells(table))
     console.print(f"{table.num_rows:,} rows", style="dim")
 
 

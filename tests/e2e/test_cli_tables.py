@@ -1,0 +1,167 @@
+"""The tables `seamscope edges` and `seamscope sql` print, as a user runs them: real processes over
+a generated store of some hundred edges, piped and in a terminal (Rich's FORCE_COLOR and COLUMNS
+stand for one: colours on, that many columns)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.generate import generate_store, landscape_path
+from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import load_landscape
+
+pytestmark = pytest.mark.e2e
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+VERTICAL = re.compile("[│┃]")
+TERMINAL = {"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"}
+
+
+def seamscope(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in (*TERMINAL, "COLUMNS", "NO_COLOR")}
+    return subprocess.run(
+        [sys.executable, "-m", "seamscope.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tables") / "big.duckdb"
+    generate_store(path, 3_000, force=True)
+    con = duckdb.connect(str(path))
+    try:
+        classify(con, load_landscape(landscape_path(path)), full=True)
+    finally:
+        con.close()
+    return path
+
+
+def _body(out: str) -> list[list[str]]:
+    """The cells of each body line of a printed table (between the header rule and the bottom)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("┡"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    return [[c.strip() for c in VERTICAL.split(line)[1:-1]] for line in lines[start + 1 : end]]
+
+
+def _header(out: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith("┃"))
+    return [c.strip() for c in VERTICAL.split(line)[1:-1]]
+
+
+def _edges_json(store: Path) -> list[dict[str, object]]:
+    done = seamscope(
+        "edges", "--db", str(store), "--landscape", str(landscape_path(store)), "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    edges: list[dict[str, object]] = json.loads(done.stdout)
+    return edges
+
+
+def _cells(edge: dict[str, object]) -> list[str]:
+    """An edge's cells as the table shows them, from its JSON (the verdict without its glyph)."""
+
+    def ms(v: object) -> str:
+        return "" if v is None else f"{v:.1f}"
+
+    return [
+        str(edge["from"]),
+        str(edge["to"]),
+        str(edge["mechanism"]),
+        str(edge["direction"]),
+        str(edge["level"]),
+        str(edge["rule_id"]),
+        str(edge["verdict"]),
+        str(edge["span_count"]),
+        str(edge["error_count"]),
+        ms(edge["p50_ms"]),
+        ms(edge["p95_ms"]),
+        str(edge["first_seen"] or "")[:19],
+        str(edge["last_seen"] or "")[:19],
+    ]
+
+
+def test_edges_piped_prints_every_edge_on_one_plain_line(store: Path) -> None:
+    done = seamscope("edges", "--db", str(store), "--landscape", str(landscape_path(store)))
+    assert done.returncode == 0, done.stderr
+    edges = _edges_json(store)
+    assert len(edges) > 300
+    assert done.stdout.splitlines()[0].strip() == f"{len(edges)} integration edges"
+    assert _header(done.stdout) == [
+        "from", "to", "mechanism", "dir", "level", "rule", "verdict", "spans", "errors",
+        "p50 ms", "p95 ms", "first seen", "last seen",
+    ]  # fmt: skip
+    assert "\x1b" not in done.stdout
+    rows = _body(done.stdout)
+    assert len(rows) == len(edges)
+    for row, edge in zip(rows, edges, strict=True):
+        expected = _cells(edge)
+        assert row[6].split(" ", 1)[1] == expected[6]  # the verdict after its glyph
+        assert row[:6] + row[7:] == expected[:6] + expected[7:]
+    widths = {len(line) for line in done.stdout.splitlines()[1:]}
+    assert len(widths) == 1  # every line of the table as wide as the table, no wider
+
+
+@pytest.mark.parametrize("columns", [100, 160])
+def test_edges_in_a_terminal_fit_its_width_and_lose_nothing(store: Path, columns: int) -> None:
+    done = seamscope(
+        "edges", "--db", str(store), "--landscape", str(landscape_path(store)),
+        env={**TERMINAL, "COLUMNS": str(columns)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" in done.stdout  # colours: the verdicts
+    plain = ANSI.sub("", done.stdout)
+    assert max(len(line) for line in plain.splitlines()) <= columns
+    rows = _body(plain)
+    edges = _edges_json(store)
+    assert len(rows) > len(edges)  # names folded over more lines than one
+    # Column by column, the pieces over all lines put together are the cells put together:
+    # folded, nothing cut.
+    for i in range(13):
+        shown = "".join(row[i] for row in rows).replace(" ", "")
+        if i == 6:  # the glyphs left out
+            shown = re.sub("[^a-z-]", "", shown)
+        assert shown == "".join(_cells(e)[i] for e in edges).replace(" ", ""), i
+
+
+def test_sql_prints_many_rows_values_as_given(store: Path) -> None:
+    query = "SELECT span_id, name, duration_ns FROM spans ORDER BY span_id LIMIT 700"
+    table = seamscope("sql", "--db", str(store), query)
+    csv_out = seamscope("sql", "--db", str(store), "--csv", query)
+    assert table.returncode == 0 and csv_out.returncode == 0, table.stderr + csv_out.stderr
+    assert _header(table.stdout) == ["span_id", "name", "duration_ns"]
+    rows = _body(table.stdout)
+    assert [",".join(r) for r in rows] == csv_out.stdout.splitlines()[1:]
+    assert table.stdout.splitlines()[-1] == "700 rows"
+
+
+def test_sql_cells_of_many_lines_columns_of_one_name_and_markup(store: Path) -> None:
+    done = seamscope(
+        "sql", "--db", str(store),
+        "SELECT 'first' || chr(10) || 'second' AS a, 1 AS a, "
+        "'[bold]x[/] ' || chr(27) || '[2J' AS m",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _header(done.stdout) == ["a", "a", "m"]
+    assert _body(done.stdout) == [["first", "1", "[bold]x[/] \\u001b[2J"], ["second", "", ""]]
+    assert "\x1b" not in done.stdout
+
+
+def test_an_empty_result_prints_its_header(store: Path) -> None:
+    done = seamscope("sql", "--db", str(store), "SELECT name FROM spans WHERE false")
+    assert done.returncode == 0, done.stderr
+    assert _header(done.stdout) == ["name"] and _body(done.stdout) == []
+    assert done.stdout.splitlines()[-1] == "0 rows"
