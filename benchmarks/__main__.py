@@ -14,7 +14,7 @@ from types import ModuleType
 from benchmarks.common import Context, Result, Skip, machine, versions
 from benchmarks.report import write_report
 
-BENCHMARKS = ("hot_path", "receiver", "ingest", "exporter", "classify", "tui")
+BENCHMARKS = ("hot_path", "receiver", "ingest", "exporter", "classify", "tui", "cli")
 
 
 def _log(message: str) -> None:

@@ -21,7 +21,7 @@ from seamscope.tracer.schema import INPUT_COLUMNS
 from seamscope.tracer.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ("hot_path", "receiver", "ingest", "exporter", "classify", "tui")
+BENCHMARKS = ("hot_path", "receiver", "ingest", "exporter", "classify", "tui", "cli")
 
 
 def test_generate_command_makes_a_store_with_every_mechanism(tmp_path: Path) -> None:
