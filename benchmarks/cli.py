@@ -55,20 +55,21 @@ def _store(ctx: Context) -> Path:
 
 def _old(
     headers: Sequence[str | Text],
-    rows: Sequence[Sequence[Text]],
+    rows: Sequence[Sequence[str | Text]],
     right: set[int],
     wrap: set[int],
     piped_width: int | None,
 ) -> None:
-    """The table as the CLI printed it before: one Rich row per record."""
+    """The table as the CLI printed it before: one Rich row per record, every cell a Text."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, no_wrap=i not in wrap, justify="right" if i in right else "left")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
     console = Console()
     if not console.is_terminal and piped_width:
         console = Console(width=piped_width)

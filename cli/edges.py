@@ -17,10 +17,8 @@ from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
 
 if TYPE_CHECKING:
-    from rich.text import Text
-
     from seamscope.classifiers.results import Edge
-    from seamscope.cli.table import Column
+    from seamscope.cli.table import Cell, Column
 
 LEVELS = ("system", "component", "external")
 _COLUMNS = (
@@ -88,7 +86,7 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
     print_table(*edge_cells(snapshot, rows), title=f"{len(rows)} integration edges")
 
 
-def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list[list[Text]]]:
+def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list[list[Cell]]]:
     """The edges' columns and cells as the table shows them."""
     from rich.text import Text
 
@@ -97,22 +95,22 @@ def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list
     columns = [
         Column(name, right=name in _NUMBERS, wrap=name in ("from", "to")) for name in _COLUMNS
     ]
-    # Text, not str: names come from the spans and rich would read them as markup.
-    cells = [
+    # Names come from the spans: escaped, and printed as they are (never read as Rich markup).
+    cells: list[list[Cell]] = [
         [
-            Text(safe(snapshot.name(e.from_node))),
-            Text(safe(snapshot.name(e.to_node))),
-            Text(safe(e.mechanism)),
-            Text(safe(e.direction)),
-            Text(safe(e.level)),
-            Text(safe(e.rule_id)),
+            safe(snapshot.name(e.from_node)),
+            safe(snapshot.name(e.to_node)),
+            safe(e.mechanism),
+            safe(e.direction),
+            safe(e.level),
+            safe(e.rule_id),
             Text(f"{e.verdict.glyph} {e.verdict.value}", style=e.verdict.style),
-            Text(str(e.span_count)),
-            Text(str(e.error_count)),
-            Text(_ms(e.p50_ms)),
-            Text(_ms(e.p95_ms)),
-            Text(_time(e.first_seen)),
-            Text(_time(e.last_seen)),
+            str(e.span_count),
+            str(e.error_count),
+            _ms(e.p50_ms),
+            _ms(e.p95_ms),
+            _time(e.first_seen),
+            _time(e.last_seen),
         ]
         for e in rows
     ]

@@ -15,24 +15,21 @@ from seamscope.tracer.terminal import safe
 from seamscope.tracer.usersql import SQL_TIMEOUT_S, cell_text, write_csv
 
 if TYPE_CHECKING:
-    from rich.text import Text
-
     from seamscope.cli.table import Column
 
 
-def table_cells(table: pa.Table) -> tuple[list[Column], list[list[Text]]]:
+def table_cells(table: pa.Table) -> tuple[list[Column], list[list[str]]]:
     """A result's columns and cells as the table shows them."""
     from rich.text import Text
 
     from seamscope.cli.table import Column
 
     columns = [Column(Text(safe(name)), wrap=True) for name in table.column_names]
-    # Text, not str: rich would read the values as markup ("a [/] b" fails, "x[v2]" -> "x");
+    # Printed as they are, never read as Rich markup ("a [/] b" would fail, "x[v2]" lose [v2]);
     # control characters escaped: a span name must not drive the terminal.
     values = [column.to_pylist() for column in table.columns]
     rows = [
-        [Text(safe(cell_text(value), lines=True)) for value in row]
-        for row in zip(*values, strict=True)
+        [safe(cell_text(value), lines=True) for value in row] for row in zip(*values, strict=True)
     ]
     return columns, rows
 

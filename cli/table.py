@@ -1,11 +1,11 @@
-"""The CLI's printed tables: one Rich table whose cells are whole columns, rendered in one go.
+"""The CLI's printed tables, drawn in one pass.
 
 A Rich table of one row per record renders every cell on its own (padding, wrapping, cropping:
 about 0.3 ms a cell), which made `seamscope edges` take seconds on a thousand edges. Here the
-widths are decided first, every cell that is too wide is folded to its column's width, the
-other cells of its row get blank lines, and each column goes to Rich as one multi-line Text:
-the same borders, headers, justification and styles, thirteen cells to render instead of
-thirteen thousand.
+widths are decided first, every cell wider than its column is folded to it (its row's other
+cells get blank lines), a Rich table of those widths draws the title, borders and header, and
+the rows follow as segments with that table's box characters. A cell is a str, printed as it
+is (never read as markup: it never goes through Rich's markup), or a Text for its styles.
 """
 
 from __future__ import annotations
@@ -36,11 +36,22 @@ class Column:
     """Cells fold to the column's width first when the table is wider than the terminal."""
 
 
-def _widest(cell: Text) -> int:
-    """The cells of a Text's widest line."""
-    if "\n" not in cell.plain:
-        return cell.cell_len
-    return max(line.cell_len for line in cell.split("\n", allow_blank=True))
+Cell = str | Text
+
+
+def _measured(cell: Cell) -> tuple[Cell, str, int]:
+    """cell (its tabs expanded, as Rich would), its text and the cells of its widest line."""
+    plain = cell if isinstance(cell, str) else cell.plain
+    if "\t" in plain:
+        if isinstance(cell, str):
+            cell = cell.expandtabs(8)
+        else:
+            cell = cell.copy()
+            cell.expand_tabs()
+        plain = cell if isinstance(cell, str) else cell.plain
+    if "\n" not in plain:
+        return cell, plain, cell_len(plain)
+    return cell, plain, max(cell_len(line) for line in plain.split("\n"))
 
 
 def _level(widths: list[int], floors: list[int], chosen: list[int], room: int) -> list[int]:
@@ -71,20 +82,22 @@ def _fit(columns: Sequence[Column], natural: list[int], room: int) -> list[int]:
     return _level(widths, floors, list(range(len(columns))), room)
 
 
-def _tabs_expanded(cell: Text) -> Text:
-    if "\t" not in cell.plain:
-        return cell
-    cell = cell.copy()
-    cell.expand_tabs()
-    return cell
-
-
-def _fold(console: Console, cell: Text, width: int) -> list[Text]:
+def _fold(console: Console, cell: Cell, width: int) -> list[Text]:
     """cell's lines within width cells: at spaces where it has some (Rich's wrap, fold for a
     longer word), otherwise cut every width cells (what that wrap does, without its cost)."""
+    if isinstance(cell, str):
+        cell = Text(cell)
     if cell.spans or " " in cell.plain or "\n" in cell.plain:
         return list(cell.wrap(console, width, overflow="fold"))
     return [Text(part, style=cell.style) for part in chop_cells(cell.plain, width)]
+
+
+def _lines(cell: Cell, plain: str) -> list[Cell]:
+    if "\n" not in plain:
+        return [cell]
+    if isinstance(cell, str):
+        return list[Cell](cell.split("\n"))
+    return list[Cell](cell.split("\n", allow_blank=True))
 
 
 class _Table:
@@ -93,12 +106,18 @@ class _Table:
     box characters and each Text's styles."""
 
     def __init__(
-        self, head: Table, columns: Sequence[Column], widths: list[int], cells: list[list[Text]]
+        self,
+        head: Table,
+        columns: Sequence[Column],
+        widths: list[int],
+        cells: list[list[Cell]],
+        pads: list[list[int]],
     ) -> None:
         self.head = head
         self.columns = columns
         self.widths = widths
         self.cells = cells
+        self.pads = pads
         self.width = sum(widths) + _BORDER_PER_COLUMN * len(widths) + 1
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -114,15 +133,19 @@ class _Table:
         between = Segment(" " + box.mid_vertical + " ")
         right = Segment(" " + box.mid_right)
         justify = [c.right for c in self.columns]
-        for row in zip(*self.cells, strict=True):
+        for row, pads in zip(
+            zip(*self.cells, strict=True), zip(*self.pads, strict=True), strict=True
+        ):
             yield left
             for i, cell in enumerate(row):
                 if i:
                     yield between
-                pad = self.widths[i] - cell_len(cell.plain)
+                pad = pads[i]
                 if pad and justify[i]:
                     yield Segment(" " * pad)
-                if cell.spans:
+                if isinstance(cell, str):
+                    yield Segment(cell)
+                elif cell.spans:
                     yield from cell.render(console)
                 else:
                     yield Segment(cell.plain, console.get_style(cell.style) if cell.style else None)
@@ -137,32 +160,39 @@ class _Table:
 def render(
     console: Console,
     columns: Sequence[Column],
-    rows: Sequence[Sequence[Text]],
+    rows: Sequence[Sequence[Cell]],
     *,
     title: str | None = None,
 ) -> _Table:
-    """The table of rows (Text cells: never read as markup) for console's width."""
-    rows = [[_tabs_expanded(cell) for cell in row] for row in rows]
+    """The table of rows for console's width."""
+    measured = [[_measured(cell) for cell in row] for row in rows]
     natural = [cell_len(str(c.header)) for c in columns]
-    for row in rows:
-        for i, cell in enumerate(row):
-            width = _widest(cell)
+    for row in measured:
+        for i, (_, _, width) in enumerate(row):
             if width > natural[i]:
                 natural[i] = width
     room = console.width - _BORDER_PER_COLUMN * len(columns) - 1
     widths = _fit(columns, natural, room)
-    cells: list[list[Text]] = [[] for _ in columns]
-    for row in rows:
+    cells: list[list[Cell]] = [[] for _ in columns]
+    pads: list[list[int]] = [[] for _ in columns]
+    for row in measured:
+        if all(width <= widths[i] and "\n" not in plain for i, (_, plain, width) in enumerate(row)):
+            for i, (cell, _, width) in enumerate(row):  # one line, as it is
+                cells[i].append(cell)
+                pads[i].append(widths[i] - width)
+            continue
         parts = [
-            _fold(console, cell, widths[i])
-            if widths[i] < natural[i] and _widest(cell) > widths[i]
-            else (cell.split("\n", allow_blank=True) if "\n" in cell.plain else [cell])
-            for i, cell in enumerate(row)
+            _fold(console, cell, widths[i]) if width > widths[i] else _lines(cell, plain)
+            for i, (cell, plain, width) in enumerate(row)
         ]
         height = max(len(p) for p in parts)
         for i, part in enumerate(parts):
             cells[i].extend(part)
             cells[i].extend(_BLANK for _ in range(height - len(part)))
+            pads[i].extend(
+                widths[i] - cell_len(line if isinstance(line, str) else line.plain) for line in part
+            )
+            pads[i].extend(widths[i] for _ in range(height - len(part)))
     head = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):
         header = Text(column.header) if isinstance(column.header, str) else column.header
@@ -175,11 +205,11 @@ def render(
             min_width=widths[i],
             max_width=widths[i],
         )
-    return _Table(head, columns, widths, cells)
+    return _Table(head, columns, widths, cells, pads)
 
 
 def print_table(
-    columns: Sequence[Column], rows: Sequence[Sequence[Text]], *, title: str | None = None
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None
 ) -> Console:
     """Print the table: as wide as the terminal, or when piped as wide as the table (one line a
     row, no colours). Returns the console, for what follows the table."""
