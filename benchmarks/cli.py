@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.common import Context, Result, median_of
-from benchmarks.generate import generate_store, landscape_path
+from benchmarks.generate import generate_classified_store, landscape_path
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -38,18 +38,8 @@ def _store(ctx: Context) -> Path:
     path = ctx.stores.get("classified-big")
     if path is not None and path.exists():
         return path
-    import duckdb
-
-    from seamscope.classifiers.engine import classify
-    from seamscope.classifiers.landscape import load_landscape
-
     path = ctx.workdir / "cli.duckdb"
-    generate_store(path, ctx.size(1_000_000, 3_000), force=True, log=ctx.log)
-    con = duckdb.connect(str(path))
-    try:
-        classify(con, load_landscape(landscape_path(path)), full=True)
-    finally:
-        con.close()
+    generate_classified_store(path, ctx.size(1_000_000, 3_000), log=ctx.log)
     return path
 
 

@@ -554,6 +554,19 @@ def generate_store(
     return result
 
 
+def generate_classified_store(path: Path, spans: int, *, log: object = None) -> None:
+    """generate_store (replacing what is at path), then a full classification of it."""
+    from seamscope.classifiers.engine import classify
+    from seamscope.classifiers.landscape import load_landscape
+
+    generate_store(path, spans, force=True, log=log)
+    con = duckdb.connect(str(path))
+    try:
+        classify(con, load_landscape(landscape_path(path)), full=True)
+    finally:
+        con.close()
+
+
 def landscape_path(store: Path) -> Path:
     return store.with_name(store.stem + ".landscape.toml")
 

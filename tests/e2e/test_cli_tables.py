@@ -11,12 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from benchmarks.generate import generate_store, landscape_path
-from seamscope.classifiers.engine import classify
-from seamscope.classifiers.landscape import load_landscape
+from benchmarks.generate import generate_classified_store, landscape_path
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +37,7 @@ def seamscope(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tables") / "big.duckdb"
-    generate_store(path, 3_000, force=True)
-    con = duckdb.connect(str(path))
-    try:
-        classify(con, load_landscape(landscape_path(path)), full=True)
-    finally:
-        con.close()
+    generate_classified_store(path, 3_000)
     return path
 
 
