@@ -121,13 +121,20 @@ def run(ctx: Context) -> list[Result]:
 
     results: list[Result] = []
     cases = (
-        ("seamscope edges", edge_columns, edges, "integration edges", 240),
-        (f"seamscope sql ({result.num_columns} columns)", sql_columns, sql_rows, None, None),
+        ("seamscope edges", edge_columns, edges, "integration edges", 240, {0, 1}),
+        (
+            f"seamscope sql ({result.num_columns} columns)",
+            sql_columns,
+            sql_rows,
+            None,
+            None,
+            set(range(result.num_columns)),
+        ),
     )
-    for what, columns, rows, title, piped_width in cases:
+    # wrap: the columns the old tables let Rich wrap (edges' from and to, every sql column).
+    for what, columns, rows, title, piped_width, wrap in cases:
         headers = [c.header for c in columns]
         right = {i for i, c in enumerate(columns) if c.right}
-        wrap = {i for i, c in enumerate(columns) if c.wrap}
         for terminal in (False, True):
             ours, theirs = _paired(
                 _printed(partial(print_table, columns, rows, title=title), terminal=terminal),

@@ -92,9 +92,7 @@ def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list
 
     from seamscope.cli.table import Column
 
-    columns = [
-        Column(name, right=name in _NUMBERS, wrap=name in ("from", "to")) for name in _COLUMNS
-    ]
+    columns = [Column(name, right=name in _NUMBERS) for name in _COLUMNS]
     # Names come from the spans: escaped, and printed as they are (never read as Rich markup).
     cells: list[list[Cell]] = [
         [

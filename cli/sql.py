@@ -24,7 +24,7 @@ def table_cells(table: pa.Table) -> tuple[list[Column], list[list[str]]]:
 
     from seamscope.cli.table import Column
 
-    columns = [Column(Text(safe(name)), wrap=True) for name in table.column_names]
+    columns = [Column(Text(safe(name))) for name in table.column_names]
     # Printed as they are, never read as Rich markup ("a [/] b" would fail, "x[v2]" lose [v2]);
     # control characters escaped: a span name must not drive the terminal.
     values = [column.to_pylist() for column in table.columns]

@@ -21,9 +21,11 @@ from rich.text import Text
 
 # "│ " before each column and " │" after the last: three cells per column and one more.
 _BORDER_PER_COLUMN = 3
-# A column that may wrap keeps at least this many cells (or its widest line when narrower)
-# while the others keep their whole width; any column keeps at least _MIN_WIDTH.
-_MIN_WRAP_WIDTH = 10
+# A column that is not kept whole keeps at least a floor of cells (or its whole width when
+# narrower): 10 when the terminal allows (a date over two lines, its time below; a name in
+# pieces one can read), less in a narrower one, never less than 4 (then the table is wider than
+# the terminal, which folds its lines: nothing is cut).
+_FLOOR = 10
 _MIN_WIDTH = 4
 _BLANK = Text()  # below a cell of fewer lines than its row's others (never changed)
 
@@ -32,8 +34,6 @@ _BLANK = Text()  # below a cell of fewer lines than its row's others (never chan
 class Column:
     header: str | Text
     right: bool = False
-    wrap: bool = False
-    """Cells fold to the column's width first when the table is wider than the terminal."""
 
 
 Cell = str | Text
@@ -54,32 +54,53 @@ def _measured(cell: Cell) -> tuple[Cell, str, int]:
     return cell, plain, max(cell_len(line) for line in plain.split("\n"))
 
 
-def _level(widths: list[int], floors: list[int], chosen: list[int], room: int) -> list[int]:
-    """widths with the chosen columns cut down to one level (never below their floors), the
-    highest at which the whole fits in room: the widest are cut first, as Rich collapses."""
-    others = sum(w for i, w in enumerate(widths) if i not in chosen)
-    low, high = 0, max((widths[i] for i in chosen), default=0)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if others + sum(max(floors[i], min(widths[i], mid)) for i in chosen) <= room:
-            low = mid
-        else:
-            high = mid - 1
-    return [max(floors[i], min(w, low)) if i in chosen else w for i, w in enumerate(widths)]
+def _share(room: int, weights: list[int], floors: list[int]) -> list[int]:
+    """room cells shared in proportion to weights, none below its floor: a part whose share is
+    under its floor takes its floor and the rest is shared again, the rounding carried so the
+    parts add up to room (Rich's ratio_resolve, which its Layout uses; that module is private)."""
+    sizes: list[int | None] = [None] * len(weights)
+    while True:
+        left = [i for i, size in enumerate(sizes) if size is None]
+        remaining = room - sum(size for size in sizes if size is not None)
+        total = sum(weights[i] for i in left)
+        under = next((i for i in left if remaining * weights[i] <= floors[i] * total), None)
+        if under is None:
+            break
+        sizes[under] = floors[under]
+    carry = 0
+    for i in left:
+        sizes[i], carry = divmod(remaining * weights[i] + carry, total)
+    return [size or 0 for size in sizes]
 
 
-def _fit(columns: Sequence[Column], natural: list[int], room: int) -> list[int]:
-    """Column widths within room cells: the natural ones when they fit; otherwise the wrapping
-    columns narrower first, then, when that is not enough, any column (its cells folded too,
-    not cut short: nothing is lost in a narrow terminal)."""
+def _fit(natural: list[int], whole: list[int], room: int) -> list[int]:
+    """Column widths within room cells: the natural ones when they fit. Otherwise the highest
+    floor at which the table fits, and at that floor as many of the narrowest columns as fit
+    keep their whole width (whole: their cells each on one line, the header wrapped at its
+    spaces), the others sharing the rest in proportion to their natural widths (folded over
+    about as many lines each), none below the floor: counts, ids and labels stay whole, then
+    dates, and names fold first. Rich's Table cuts the widest columns down to one level
+    instead, which in a narrow terminal folds the numbers with the names."""
     if sum(natural) <= room:
         return natural
-    floors = [min(w, _MIN_WRAP_WIDTH) for w in natural]
-    widths = _level(natural, floors, [i for i, c in enumerate(columns) if c.wrap], room)
-    if sum(widths) <= room:
-        return widths
-    floors = [min(w, _MIN_WIDTH) for w in widths]
-    return _level(widths, floors, list(range(len(columns))), room)
+    thresholds = sorted({*whole, 0}, reverse=True)
+    for floor in range(_FLOOR, _MIN_WIDTH - 1, -1):
+        for threshold in thresholds:
+            kept = sum(w for w in whole if w <= threshold)
+            rest = [i for i, w in enumerate(whole) if w > threshold]
+            floors = [min(whole[i], floor) for i in rest]
+            if kept + sum(floors) > room:
+                continue
+            widths = [w if w <= threshold else 0 for w in whole]
+            shares = _share(room - kept, [natural[i] for i in rest], floors)
+            for i, share in zip(rest, shares, strict=True):
+                widths[i] = min(share, natural[i])
+            spare = room - sum(widths)
+            for i, w in enumerate(widths):  # headers unwrapped with what is left, if anything
+                widths[i] += min(spare, natural[i] - w)
+                spare -= widths[i] - w
+            return widths
+    return [min(w, _MIN_WIDTH) for w in natural]
 
 
 def _fold(console: Console, cell: Cell, width: int) -> list[Text]:
@@ -166,13 +187,16 @@ def render(
 ) -> _Table:
     """The table of rows for console's width."""
     measured = [[_measured(cell) for cell in row] for row in rows]
-    natural = [cell_len(str(c.header)) for c in columns]
+    widest = [0 for _ in columns]
     for row in measured:
         for i, (_, _, width) in enumerate(row):
-            if width > natural[i]:
-                natural[i] = width
+            if width > widest[i]:
+                widest[i] = width
+    headers = [str(c.header) for c in columns]
+    natural = [max(w, cell_len(h)) for w, h in zip(widest, headers, strict=True)]
+    whole = [max([w, *map(cell_len, h.split())]) for w, h in zip(widest, headers, strict=True)]
     room = console.width - _BORDER_PER_COLUMN * len(columns) - 1
-    widths = _fit(columns, natural, room)
+    widths = _fit(natural, whole, room)
     cells: list[list[Cell]] = [[] for _ in columns]
     pads: list[list[int]] = [[] for _ in columns]
     for row in measured:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 VERTICAL = re.compile("[│┃]")
 TERMINAL = {"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"}
+NUMBERS = ["spans", "errors", "p50 ms", "p95 ms"]
 
 
 def seamscope(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -52,6 +53,12 @@ def _body(out: str) -> list[list[str]]:
 def _header(out: str) -> list[str]:
     line = next(line for line in out.splitlines() if line.startswith("┃"))
     return [c.strip() for c in VERTICAL.split(line)[1:-1]]
+
+
+def _header_lines(out: str) -> list[str]:
+    """Each column's header, its lines (a header wrapped in a narrow column) put together."""
+    lines = [line for line in out.splitlines() if line.startswith("┃")]
+    return [" ".join(parts) for parts in zip(*(_header(line) for line in lines), strict=True)]
 
 
 def _edges_json(store: Path) -> list[dict[str, object]]:
@@ -107,8 +114,8 @@ def test_edges_piped_prints_every_edge_on_one_plain_line(store: Path) -> None:
     assert len(widths) == 1  # every line of the table as wide as the table, no wider
 
 
-@pytest.mark.parametrize("columns", [100, 160])
-def test_edges_in_a_terminal_fit_its_width_and_lose_nothing(store: Path, columns: int) -> None:
+def _in_terminal(store: Path, columns: int) -> str:
+    """`seamscope edges` as printed into a terminal of that many columns, its colours taken out."""
     done = seamscope(
         "edges", "--db", str(store), "--landscape", str(landscape_path(store)),
         env={**TERMINAL, "COLUMNS": str(columns)},
@@ -117,7 +124,12 @@ def test_edges_in_a_terminal_fit_its_width_and_lose_nothing(store: Path, columns
     assert "\x1b[" in done.stdout  # colours: the verdicts
     plain = ANSI.sub("", done.stdout)
     assert max(len(line) for line in plain.splitlines()) <= columns
-    rows = _body(plain)
+    return plain
+
+
+@pytest.mark.parametrize("columns", [100, 160])
+def test_edges_in_a_terminal_fit_its_width_and_lose_nothing(store: Path, columns: int) -> None:
+    rows = _body(_in_terminal(store, columns))
     edges = _edges_json(store)
     assert len(rows) > len(edges)  # names folded over more lines than one
     # Column by column, the pieces over all lines put together are the cells put together:
@@ -127,6 +139,39 @@ def test_edges_in_a_terminal_fit_its_width_and_lose_nothing(store: Path, columns
         if i == 6:  # the glyphs left out
             shown = re.sub("[^a-z-]", "", shown)
         assert shown == "".join(_cells(e)[i] for e in edges).replace(" ", ""), i
+
+
+@pytest.mark.parametrize(
+    ("columns", "whole"),
+    [
+        (100, ["dir", *NUMBERS]),
+        (160, ["mechanism", "dir", "level", "rule", "verdict", *NUMBERS]),
+    ],
+)
+def test_edges_in_a_narrow_terminal_keep_short_columns_whole_and_give_names_the_rest(
+    store: Path, columns: int, whole: list[str]
+) -> None:
+    """Counts, latencies and labels keep their width (each cell on one line, the header
+    wrapped at its space); from and to take the room the other columns leave, so they are
+    wider than any other column that folds (not all cut down to one level)."""
+    plain = _in_terminal(store, columns)
+    rows = _body(plain)
+    edges = _edges_json(store)
+    headers = [" ".join(h.split()) for h in _header_lines(plain)]
+    rule = next(line for line in plain.splitlines() if line.startswith("┡"))
+    widths = [len(part) - 2 for part in rule[1:-1].split("╇")]
+    for name in whole:
+        i = headers.index(name)
+        shown = [row[i] for row in rows if row[i]]
+        if name == "verdict":
+            shown = [piece.split(" ", 1)[1] for piece in shown]  # the glyph left out
+        assert shown == [c for c in (_cells(e)[i] for e in edges) if c], name
+    rule_ids = {row[5] for row in rows if re.fullmatch("[AP][0-9]{3}", row[5])}
+    assert rule_ids == {
+        e["rule_id"] for e in edges if re.fullmatch("[AP][0-9]{3}", str(e["rule_id"]))
+    }
+    folded = [w for i, w in enumerate(widths) if headers[i] not in ("from", "to", *whole)]
+    assert min(widths[0], widths[1]) > max(folded), widths
 
 
 def test_sql_prints_many_rows_values_as_given(store: Path) -> None:
