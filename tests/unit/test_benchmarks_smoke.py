@@ -218,3 +218,21 @@ def test_the_live_tui_peak_is_its_own_process_not_the_runner_before_it() -> None
     )
     del held
     assert int(child.stdout) < 200 * 1024, child.stdout
+
+
+def test_aggregate_first_experiment_gives_todays_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks.aggregate_first (issue 15's experiment, not in the default run): its groups and
+    histogram, with and without keyed fact inputs, equal the GROUP BY of today's facts, and the
+    spans it derives for an edge when read are span_labels' (it exits 1 otherwise)."""
+    from benchmarks import aggregate_first
+
+    path = tmp_path / "g.duckdb"
+    generate_store(path, 5_000, systems=3)
+    argv = ["--db", str(path), "--repeats", "2", "--input-keys", "--labels"]
+    assert aggregate_first.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "(equal)" in out and "DIFFERENT" not in out and "| NO |" not in out
+    # Its copies of the store are gone.
+    assert {p.name for p in tmp_path.iterdir()} == {path.name, landscape_path(path).name}
