@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import difflib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,37 +56,72 @@ class NeverSettled(AssertionError):
     """The app kept changing its screen: a snapshot or assertion taken now would be a race."""
 
 
-def _layout_pending(app: App[None]) -> bool:
-    """A DataTable measures its new rows and columns on its next Idle event; until then the
-    screen shows columns cut to their header widths."""
-    for table in app.screen.query(DataTable):
-        if table._require_update_dimensions or table._new_rows:
-            return True
-    return False
+def _layout_pending(app: App[None]) -> list[str]:
+    """The DataTables that have not yet laid out their new rows: a table measures its rows and
+    columns on its next Idle event; until then the screen shows columns cut to their headers."""
+    return [
+        table.id or type(table).__name__
+        for table in app.screen.query(DataTable)
+        if table._require_update_dimensions or table._new_rows
+    ]
 
 
-async def settle(pilot: Pilot[None], rounds: int = 3, limit_s: float = 30.0) -> None:
+def _what_changed(before: str, after: str, lines: int = 6) -> str:
+    """The first lines in which two screenshots differ, for a failure's message: the SVG with
+    its content hash taken out of the class names, the text lines first."""
+
+    def plain(svg: str) -> list[str]:
+        return re.sub(r"terminal-\d+", "terminal", svg).splitlines()
+
+    diff = [
+        line[:200]
+        for line in difflib.unified_diff(plain(before), plain(after), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    text = [line for line in diff if "<text" in line]
+    return "\n".join((text or diff)[:lines])
+
+
+async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> None:
     """Waits until the workers are done, their messages handled and the screen stays the same.
 
     A screen's worker starts only once the screen has mounted, and a table lays its columns out
     on an Idle event after its rows arrive, so one wait is not enough: wait until `rounds` pauses
     in a row find no worker pending or running, no table layout pending and the same screen.
-    Raises NeverSettled past `limit_s`, so a test never compares a half-drawn frame quietly.
+
+    No clock bounds the wait: on a loaded machine a worker's read may take any time, and
+    pytest-timeout stops a real hang (with the stack that hung). What is bounded is a screen that
+    keeps changing, or a table that never lays out, while no worker runs (an animation or a
+    redraw loop): past `unsettled` such pauses, NeverSettled says which, so a test never compares
+    a half-drawn frame quietly.
     """
     app = pilot.app
-    deadline = time.monotonic() + limit_s
-    quiet = 0
-    last = ""
-    while time.monotonic() < deadline:
+    quiet = misses = 0
+    last = before = ""
+    pending: list[str] = []
+    while quiet < rounds:
         try:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
             pass  # an exclusive worker replaced by a newer one
         await pilot.pause()
-        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
-        screen = "" if busy or _layout_pending(app) else app.export_screenshot()
-        quiet = quiet + 1 if screen and screen == last else 0
+        if any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+            quiet, last = 0, ""
+            continue
+        pending = _layout_pending(app)
+        screen = "" if pending else app.export_screenshot()
+        if screen and screen == last:
+            quiet += 1
+            continue
+        quiet = 0
+        if last or pending:
+            misses += 1
+            before = last or before
         last = screen
-        if quiet >= rounds:
-            return
-    raise NeverSettled(f"the app did not settle within {limit_s:.0f} s")
+        if misses >= unsettled:
+            if pending:
+                raise NeverSettled(f"tables {pending} never laid out their rows ({misses} pauses)")
+            raise NeverSettled(
+                f"the screen changed in {misses} pauses with no worker running; the last change:\n"
+                + _what_changed(before, screen)
+            )
