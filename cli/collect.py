@@ -20,6 +20,7 @@ from seamscope.tracer.receiver import (
     TEMP_LIMIT,
     Receiver,
     default_decoders,
+    owner_process,
 )
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
@@ -154,6 +155,7 @@ def collect(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)  # its terminal closed: flush and withdraw, as for ^C
+    owner_process()
     receiver = Receiver(
         db_path,
         host,

@@ -11,6 +11,7 @@ publishes itself as the store's owner and starts and stops the parts in order. E
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -52,11 +53,27 @@ __all__ = [
     "Receiver",
     "ReceiverStats",
     "default_decoders",
+    "owner_process",
 ]
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 # Exporters append under a lock held for milliseconds: taking ownership waits that long.
 _OPEN_WAIT_S = 3.0
+
+OWNER_SWITCH_INTERVAL_S = 0.0005
+"""How long one thread of an owning process may hold the interpreter while another waits for it
+(Python's default: 5 ms). The owner's classifier derives the landscape in Python for a second or
+more at a time when new systems come; at 5 ms a turn, a query of the SQL endpoint, which passes
+between the event loop, the query pool and back a dozen times, waited 200-380 ms behind it (a
+live TUI's poll, docs/performance.md). At 0.5 ms it waits tens of milliseconds."""
+
+
+def owner_process() -> None:
+    """Tunes this process to own a store: its threads take the interpreter in short turns, so
+    the SQL endpoint and the receiver answer while the classifier runs (OWNER_SWITCH_INTERVAL_S).
+    For a process that exists to own the store (`seamscope collect`); a program that embeds a
+    Receiver keeps its interpreter as it set it."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), OWNER_SWITCH_INTERVAL_S))
 
 
 class Receiver:

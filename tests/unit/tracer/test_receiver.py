@@ -530,3 +530,23 @@ def test_the_first_design_and_the_default_receiver_store_the_same_rows(tmp_path:
     finally:
         con.close()
     assert counts == [(240, 240)] and differ == [(0,)] and leaked == [(0,)]
+
+
+def test_an_owner_process_takes_the_interpreter_in_short_turns() -> None:
+    """`seamscope collect` shortens the interpreter's switch interval, so the SQL endpoint's
+    threads get their turns while the classifier derives in Python; never lengthens it."""
+    import sys
+
+    from seamscope.tracer.receiver import OWNER_SWITCH_INTERVAL_S, owner_process
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        owner_process()
+        assert sys.getswitchinterval() == pytest.approx(OWNER_SWITCH_INTERVAL_S)
+        assert OWNER_SWITCH_INTERVAL_S < 0.005
+        sys.setswitchinterval(OWNER_SWITCH_INTERVAL_S / 2)
+        owner_process()
+        assert sys.getswitchinterval() == pytest.approx(OWNER_SWITCH_INTERVAL_S / 2)
+    finally:
+        sys.setswitchinterval(before)
