@@ -505,15 +505,30 @@ def merge_edges(
 ) -> tuple[Edge, ...]:
     """The edges shown, with the changed ones in their place (new ones added) and the dropped
     ones (gone, or no longer let through by the filters) taken out; unchanged edges are the same
-    records, in the overview's order."""
-    out = {e.edge_id for e in changed}
-    out.update(dropped)
-    if not out:
+    records, in the overview's order.
+
+    Most changes of a live landscape are new figures on edges already shown, whose place in
+    the order stays: those replace their old records where they are, and only the others
+    (new, moved, dropped) are merged in order."""
+    gone = set(dropped)
+    if not changed and not gone:
         return shown
-    kept = [e for e in shown if e.edge_id not in out]
-    if not changed:
+    place = {e.edge_id: i for i, e in enumerate(shown)}
+    edges = list(shown)
+    moved: list[Edge] = []
+    for e in changed:
+        i = place.get(e.edge_id)
+        if i is not None and edge_order(edges[i]) == edge_order(e):
+            edges[i] = e
+        else:
+            moved.append(e)
+            gone.add(e.edge_id)
+    if not gone:
+        return tuple(edges)
+    kept = [e for e in edges if e.edge_id not in gone]
+    if not moved:
         return tuple(kept)
-    return tuple(heapq.merge(kept, sorted(changed, key=edge_order), key=edge_order))
+    return tuple(heapq.merge(kept, sorted(moved, key=edge_order), key=edge_order))
 
 
 def _overview(

@@ -165,6 +165,15 @@ def _edges(app: SeamscopeApp, column: int = 5) -> list[tuple[str, str, str]]:
     ]
 
 
+def _tables(app: SeamscopeApp) -> dict[str, list[list[str]]]:
+    """Every cell of the landscape's systems and edge tables, as text."""
+    out: dict[str, list[list[str]]] = {}
+    for name in ("#systems", "#edges"):
+        table: DataTable[Any] = app.screen.query_one(name, DataTable)
+        out[name] = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return out
+
+
 def _marks(app: SeamscopeApp) -> dict[tuple[str, str], str]:
     """The landscape table's Changed column by (from, to); {} while it has none."""
     screen = app.screen
@@ -269,13 +278,17 @@ async def test_live_refreshes_read_only_the_changed_edges_and_keep_marks_and_foc
             assert app.screen.centre == "liveusers"  # type: ignore[attr-defined]
             full = source.run(lambda q: read.overview(q, read.Filters(), app.opened_at))
             assert last.edges == full.edges and last.changed == full.changed
+            merged_screen = _tables(app)
             await pilot.press("r")  # r reads everything again, merging nothing
             await until(
                 pilot,
                 lambda: (v := view()) is not None and v is not last and v.edges_read == 2,
                 "a full read after r",
             )
+            await settle(pilot)
             assert _edges(app) == wanted
+            # Every cell the refreshes patched (or kept) shows what a full read shows.
+            assert _tables(app) == merged_screen
     finally:
         source.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -94,12 +94,19 @@ def key_under_cursor(table: DataTable[Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
+def fill_table(
+    table: DataTable[Any],
+    rows: Sequence[tuple[str, Sequence[str | Text]]],
+    *,
+    escaped: bool = False,
+) -> None:
     """Replaces the rows, keeping the cursor on the same row key when it still exists.
 
     Text cells are shown as they are; a str is shown as plain text (DataTable would read it
     as Rich markup: "orders[v2]" would lose "[v2]" and "a [/] b" would fail to render), which
-    also spares the markup parsing of every cell.
+    also spares the markup parsing of every cell. escaped: every cell is a Text already made
+    by `plain` (a caller that keeps its cells from one fill to the next); a cell the table holds
+    is then not compared with itself.
 
     A live refresh mostly brings the rows the table holds, maybe a few more or fewer, maybe in
     another order: then only the cells that changed are written, rows that went are removed,
@@ -107,7 +114,11 @@ def fill_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[str | T
     every cell of it again (a tenth of a second for the 640 edges of a big landscape); it is
     done only when most rows are new.
     """
-    texts = [(key, [plain(cell) for cell in cells]) for key, cells in rows]
+    texts = (
+        cast("list[tuple[str, Sequence[Text]]]", rows)
+        if escaped
+        else [(key, [plain(cell) for cell in cells]) for key, cells in rows]
+    )
     if _update_cells(table, texts):
         return
     keep = key_under_cursor(table)
@@ -184,7 +195,8 @@ def _rebuild(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) 
 
 def _same_cell(before: object, after: Text) -> bool:
     # Text's own == looks at the characters and spans only, not the style or justification.
-    return isinstance(before, Text) and (
-        (before.plain, before.style, before.justify, before.spans)
+    return before is after or (
+        isinstance(before, Text)
+        and (before.plain, before.style, before.justify, before.spans)
         == (after.plain, after.style, after.justify, after.spans)
     )

@@ -15,6 +15,7 @@ from seamscope.tui.widgets.cells import (
     fmt_ms,
     key_under_cursor,
     num,
+    plain,
     short_node,
     verdict_text,
 )
@@ -50,6 +51,10 @@ class EdgeTable(NavTable):
         self._edges: tuple[Edge, ...] = ()
         self._marks: dict[str, str] = {}
         self._layout: tuple[object, ...] = ()
+        # Per edge id, the record, its mark and the cells made for them at this layout: a live
+        # refresh gives the unchanged edges as the same records, whose rows are then neither
+        # made nor compared again.
+        self._made: dict[str, tuple[Edge, str, list[Text]]] = {}
 
     def _columns(self) -> tuple[tuple[str, ...], int]:
         """The titles to show at this width, and the width of each name column: the names
@@ -87,24 +92,37 @@ class EdgeTable(NavTable):
             self.clear(columns=True)
             for title in titles:
                 self.add_column(title, key=title)
+        made = self._made if self._layout == (titles, names) else {}
         self._layout = (titles, names)
-        rows: list[tuple[str, list[str | Text]]] = []
+        self._made = {}
+        rows: list[tuple[str, list[Text]]] = []
         for e in self._edges:
-            values: dict[str, str | Text] = {
-                "Verdict": verdict_text(e.verdict),
-                "Rule": Text(e.rule_id, style="bold"),
-                "From": elide(short_node(e.from_node), names),
-                "To": elide(short_node(e.to_node), names),
-                "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
-                "Spans": num(f"{e.span_count:,}"),
-                "p95≈ ms": num(fmt_ms(e.p95_ms)),
-                "Err %": num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
-                "Last seen": _seen(e.last_seen),
-                "Changed": Text(self._marks.get(e.edge_id, ""), style="bold yellow"),
-                "Reason": elide(e.reason or "", 60),
-            }
-            rows.append((e.edge_id, [values[t] for t in titles]))
-        fill_table(self, rows)
+            mark = self._marks.get(e.edge_id, "")
+            held = made.get(e.edge_id)
+            if held is not None and held[0] is e and held[1] == mark:
+                cells = held[2]
+            else:
+                cells = self._cells(e, mark, titles, names)
+            self._made[e.edge_id] = (e, mark, cells)
+            rows.append((e.edge_id, cells))
+        fill_table(self, rows, escaped=True)
+
+    @staticmethod
+    def _cells(e: Edge, mark: str, titles: tuple[str, ...], names: int) -> list[Text]:
+        values: dict[str, str | Text] = {
+            "Verdict": verdict_text(e.verdict),
+            "Rule": Text(e.rule_id, style="bold"),
+            "From": elide(short_node(e.from_node), names),
+            "To": elide(short_node(e.to_node), names),
+            "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
+            "Spans": num(f"{e.span_count:,}"),
+            "p95≈ ms": num(fmt_ms(e.p95_ms)),
+            "Err %": num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
+            "Last seen": _seen(e.last_seen),
+            "Changed": Text(mark, style="bold yellow"),
+            "Reason": elide(e.reason or "", 60),
+        }
+        return [plain(values[t]) for t in titles]
 
     def on_resize(self, event: events.Resize) -> None:
         if self._edges and self._columns() != self._layout:

@@ -297,6 +297,25 @@ def test_merge_puts_changed_edges_in_place_and_keeps_the_others_as_they_were() -
     assert read.merge_edges(shown, [], ["1"]) == shown[1:]
 
 
+def test_merge_puts_new_figures_where_their_edge_was() -> None:
+    """A changed edge whose place in the order stays (new figures, the same verdict and ends)
+    replaces its record where it was; with one that moves, both land where a sort puts them."""
+    shown = tuple(
+        sorted(
+            [_edge("1", "anti-pattern"), _edge("2", src="b"), _edge("3", src="c")],
+            key=read.edge_order,
+        )
+    )
+    counted = _edge("2", src="b", span_count=40, error_count=3)
+    merged = read.merge_edges(shown, [counted], [])
+    assert [e.edge_id for e in merged] == ["1", "2", "3"]
+    assert merged[1] is counted and merged[0] is shown[0] and merged[2] is shown[2]
+    worse = _edge("3", "anti-pattern", src="c")
+    both = read.merge_edges(shown, [counted, worse], [])
+    assert both == tuple(sorted([shown[0], counted, worse], key=read.edge_order))
+    assert [e.edge_id for e in both] == ["1", "3", "2"]
+
+
 def _same(merged: read.Overview, full: read.Overview) -> None:
     """A merged overview shows what reading everything shows."""
     assert replace(merged, edges_read=0) == replace(full, edges_read=0)

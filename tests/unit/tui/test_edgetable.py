@@ -1,0 +1,117 @@
+"""EdgeTable: a refresh that gives the same records neither makes nor writes their cells again;
+a record with new figures writes only the cells that show them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+
+from seamscope.classifiers.results import Edge, Verdict
+from seamscope.tui.widgets.edgetable import EdgeTable
+
+pytestmark = pytest.mark.anyio
+
+
+def _edge(edge_id: str, **kw: Any) -> Edge:
+    values: dict[str, Any] = {
+        "edge_id": edge_id, "from_node": f"component:a/x{edge_id}", "to_node": f"n-{edge_id}",
+        "from_system": "a", "to_system": None, "mechanism": "rest", "direction": "call",
+        "via": None, "level": "external", "rule_id": "P101", "verdict": Verdict.PATTERN,
+        "reason": None, "operations": (), "span_count": 5, "error_count": 0, "p50_ms": None,
+        "p95_ms": None, "first_seen": None, "last_seen": None, "sample_trace_id": None,
+        "evidence": "trace",
+    }  # fmt: skip
+    values.update(kw)
+    return Edge(**values)
+
+
+class _EdgesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EdgeTable(id="edges")
+
+
+def _writes(table: EdgeTable) -> list[tuple[str, str]]:
+    """(row, column) of every cell written from now on."""
+    written: list[tuple[str, str]] = []
+    original = table.update_cell
+
+    def update_cell(row_key: Any, column_key: Any, value: Any, **kw: Any) -> None:
+        written.append(
+            (str(getattr(row_key, "value", row_key)), str(getattr(column_key, "value", column_key)))
+        )
+        original(row_key, column_key, value, **kw)
+
+    table.update_cell = update_cell  # type: ignore[method-assign]
+    return written
+
+
+def _made(table: EdgeTable) -> list[str]:
+    """The edge ids whose cells are made from now on."""
+    made: list[str] = []
+    original = table._cells
+
+    def cells(e: Edge, *args: Any) -> Any:
+        made.append(e.edge_id)
+        return original(e, *args)
+
+    table._cells = cells  # type: ignore[method-assign, assignment]
+    return made
+
+
+def _shown(table: EdgeTable, column: str) -> list[str]:
+    index = [c.label.plain for c in table.ordered_columns].index(column)
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+async def test_the_same_records_are_not_written_again_and_new_figures_only_where_they_are() -> None:
+    app = _EdgesApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(EdgeTable)
+        edges = [_edge(str(i)) for i in range(4)]
+        marks = {"0": "changed"}  # with a mark, the Changed column shows
+        table.set_edges(edges, marks)
+        await pilot.pause()
+        kept = [list(table.get_row_at(i)) for i in range(table.row_count)]
+        written = _writes(table)
+        made = _made(table)
+
+        table.set_edges(list(edges), dict(marks))  # a refresh that changed nothing
+        assert written == [] and made == []
+        assert [list(table.get_row_at(i)) for i in range(table.row_count)] == kept
+
+        edges[2] = replace(edges[2], span_count=1234)  # new figures on one edge
+        table.set_edges(edges, marks)
+        assert written == [("2", "Spans")] and made == ["2"]
+        assert _shown(table, "Spans") == ["5", "5", "1,234", "5"]
+        assert table.get_row_at(0)[0] is kept[0][0]  # the other rows' cells stay
+
+        written.clear()
+        made.clear()
+        table.set_edges(edges, marks | {"3": "new"})  # a mark comes: that row's Changed cell
+        assert written == [("3", "Changed")] and made == ["3"]
+        assert _shown(table, "Changed") == ["changed", "", "", "new"]
+
+        written.clear()
+        made.clear()
+        equal = [replace(e) for e in edges]  # equal records, but not the same: compared
+        table.set_edges(equal, marks | {"3": "new"})
+        assert written == [] and made == ["0", "1", "2", "3"]
+
+
+async def test_a_narrower_table_makes_its_cells_again() -> None:
+    app = _EdgesApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(EdgeTable)
+        edges = [_edge(str(i), to_node="n-" + "long-name-" * 6 + str(i)) for i in range(3)]
+        table.set_edges(edges)
+        await pilot.pause()
+        wide = _shown(table, "To")
+        await pilot.resize_terminal(100, 20)
+        await pilot.pause()
+        narrow = _shown(table, "To")
+        assert narrow != wide and all(len(n) < len(w) for n, w in zip(narrow, wide, strict=True))
+        table.set_edges(edges)  # the same records at the new width keep the new cells
+        assert _shown(table, "To") == narrow
