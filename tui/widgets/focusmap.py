@@ -77,7 +77,16 @@ class FocusMap(Widget, can_focus=True):
         # A new centre starts highlighted unless told otherwise (walking highlights where it
         # came from); a refresh of the same centre keeps the highlight where it was.
         keep = highlight or (None if recentred else self.highlighted)
-        self.focus_data = focus.escaped()
+        escaped = focus.escaped()
+        if not recentred and escaped == self.focus_data:
+            # Nothing drawn here changed (a live refresh with new figures): no redraw, unless
+            # the highlight moves.
+            at = self._position_of(keep) or (CENTRE, 0)
+            if at != self.selected:
+                self.selected = at
+                self._redraw()
+            return
+        self.focus_data = escaped
         if recentred:
             self._tops = [0, 0]
             self._last = {}
