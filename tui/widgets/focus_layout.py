@@ -1,5 +1,6 @@
 """Draws the focus view: one system in the middle, its callers on the left, its callees on the
-right, one row per edge, labelled with mechanism, rule and verdict at both ends.
+right, one row per edge, labelled with rule, verdict and mechanism (at both ends when the row is
+long enough for two labels).
 
 Why this and not a whole-landscape drawing: a layered drawing of every system stops being
 readable at about ten systems (parallel lines, boxes off screen, labels cut). The focus view has
@@ -185,7 +186,10 @@ def draw_focus(
     ):
         if not neighbours:
             what = "no callers" if side == LEFT else "calls nothing"
-            canvas.text(x0 + 1, max(0, middle), elide(what, side_w - 2), "dim")
+            # No box: the note has the side's whole width, from the centre out on the right.
+            x = 1 if side == LEFT else centre_x + centre_w + 2
+            room = (centre_x - 2) if side == LEFT else width - x - 1
+            canvas.text(x, max(0, middle), elide(what, room), "dim")
             continue
         # The sides use the lines inside the centre box (no edge leaves from its corners);
         # the first and the last line say how many boxes are scrolled out of view.
@@ -262,26 +266,16 @@ def _draw_edge(canvas: Canvas, edge: FocusEdge, x1: int, x2: int, y: int) -> Non
     canvas.put(x2, y, "▶", style)
     text = f" {edge.label} "
     bold = style if "bold" in style else f"{style} bold"
-    # Both ends carry the rule and the glyph whenever the row has room for them: the whole label,
-    # else rule and glyph (the mechanism between them if it fits), else the tightest form.
-    mid = f" {edge.rule} {edge.verdict.glyph} "
-    tight = f" {edge.rule}{edge.verdict.glyph} "
+    # The whole label at both ends when the row has room for it twice (a long row is followed
+    # from either box); else once in the middle, its mechanism cut if need be (a short row is
+    # read at a glance, and the mechanism says more than the rule again).
     if length >= 2 * len(text) + 6:
-        ends, between = text, ""
-    elif length >= 2 * len(mid) + 4:
-        ends = mid
-        room = length - 2 * len(mid) - 6
-        between = f" {edge.mechanism} " if len(edge.mechanism) + 2 <= room else ""
-    elif length >= 2 * len(tight) + 4:
-        ends, between = tight, ""
-    else:
-        shown = text
-        if len(text) > length - 3:
-            room = length - 3 - len(mid) - 2  # what the mechanism can have, with its "…"
-            shown = f"{mid}{edge.mechanism[:room]}… " if room > 0 else mid[: max(1, length - 3)]
-        canvas.text(x1 + max(1, (length - len(shown)) // 2), y, shown, bold)
+        canvas.text(x1 + 1, y, text, bold)
+        canvas.text(x2 - len(text) - 1, y, text, bold)
         return
-    canvas.text(x1 + 1, y, ends, bold)
-    canvas.text(x2 - len(ends) - 1, y, ends, bold)
-    if between:
-        canvas.text(x1 + (length - len(between)) // 2, y, between, style)
+    shown = text
+    if len(text) > length - 3:
+        mid = f" {edge.rule} {edge.verdict.glyph} "
+        room = length - 3 - len(mid) - 2  # what the mechanism can have, with its "…"
+        shown = f"{mid}{edge.mechanism[:room]}… " if room > 0 else mid[: max(1, length - 3)]
+    canvas.text(x1 + max(1, (length - len(shown)) // 2), y, shown, bold)
