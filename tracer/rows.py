@@ -38,7 +38,9 @@ __all__ = [
     "encoded_attributes",
     "redact_attributes",
     "encode_container",
+    "plain_piece",
     "redact_url",
+    "shared_piece",
     "to_json",
 ]
 
@@ -145,7 +147,28 @@ whether `json_may_hold_secret` holds for that text, whether it has "@", whether 
 def attribute_piece(key: str, value: Any) -> Piece:
     """The Piece of one attribute. Decoders remember it by the attribute's wire bytes, so a
     span's attribute JSON and its redaction test cost a join instead of an encode and a scan."""
-    text = encode_container({key: value})[1:-1]
+    return plain_piece(key, value, encode_container({key: value})[1:-1])
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def shared_piece(key: str, value: Any) -> Piece | None:
+    """The Piece of an attribute that a decoder may remember and hand to every span that
+    carries the same bytes: a scalar as it is, an array of scalars as a tuple (the builder
+    reads an array as list or tuple alike, and no span can change a tuple it shares); None for
+    a map or an array holding maps or arrays, whose piece is made anew for each span."""
+    if value.__class__ is list:
+        if not all(v.__class__ in _SCALARS for v in value):
+            return None
+        value = tuple(value)
+    elif value.__class__ is dict:
+        return None
+    return attribute_piece(key, value)
+
+
+def plain_piece(key: str, value: Any, text: str) -> Piece:
+    """The Piece of one attribute whose `"key":value` text the caller has made already."""
     return key, value, text, json_may_hold_secret(text), "@" in text, "://" in text
 
 

@@ -133,6 +133,41 @@ def test_any_attribute_values_decode_the_same_both_ways(
 
 
 @SETTINGS
+@given(
+    st.lists(st.tuples(st.text(max_size=12), st.text(max_size=24)), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_string_attributes_of_any_text_decode_the_same_both_ways(
+    attributes: list[tuple[str, str]], twice: bool
+) -> None:
+    """Keys and string values of any text (quotes, backslashes, control characters, letters
+    outside ASCII, repeated keys) in the Collector's JSON: the flat decoder's shortcut for
+    strings with nothing escaped gives the general walk's rows, and so does a second request
+    of the same attributes, which the flat decoder then knows."""
+    request = sample_request(2, seed=11)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        for key, value in attributes:
+            span.attributes.add(key=key).value.string_value = value
+    body = protobuf_to_json(request.SerializeToString()).encode()
+    for _ in range(2 if twice else 1):
+        _same_both_ways(body, json_format=True)
+
+
+def test_an_attribute_that_is_not_utf8_is_refused_both_ways() -> None:
+    """msgspec does not check the text of the attributes it leaves raw; the flat decoder
+    must give the walk's error for bytes that are no UTF-8, not an exception of its own."""
+    request = json.loads(protobuf_to_json(sample_request(1, seed=12).SerializeToString()))
+    span = request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["attributes"] = [{"key": "k", "value": {"stringValue": "PLACEHOLDER"}}]
+    body = json.dumps(request, separators=(",", ":")).encode()
+    for spoiled in (b"\xff", b"caf\xc3"):
+        data = body.replace(b"PLACEHOLDER", spoiled)
+        outcome = _outcome(decode_json_flat, data)
+        assert outcome[0] == "error" and "UTF-8" in outcome[1]
+        _same_both_ways(data, json_format=True)
+
+
+@SETTINGS
 @given(st.integers(0, len(VALID_PB) - 1), st.binary(min_size=1, max_size=8), st.booleans())
 def test_mutated_protobuf(position: int, patch: bytes, insert: bool) -> None:
     if insert:

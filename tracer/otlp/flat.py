@@ -44,6 +44,7 @@ from seamscope.tracer.rows import (
     SpanBatchBuilder,
     attribute_piece,
     encoded_attributes,
+    shared_piece,
 )
 
 _REAL = "opentelemetry.proto.trace.v1"
@@ -123,9 +124,9 @@ def _attribute(raw: bytes) -> Piece:
                 found = _pb_value(value, kv.key, 0)
             except Reject:
                 raise _General from None
-            # Lists and maps are not shared between spans.
-            return attribute_piece(kv.key, found)
-    piece = attribute_piece(kv.key, found)
+    piece = shared_piece(kv.key, found)
+    if piece is None:
+        return attribute_piece(kv.key, found)
     if len(raw) <= _MAX_KNOWN_BYTES:
         if len(_known) >= _MAX_KNOWN:
             _known.clear()

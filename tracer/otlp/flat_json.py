@@ -36,6 +36,8 @@ from seamscope.tracer.rows import (
     SpanBatchBuilder,
     attribute_piece,
     encoded_attributes,
+    plain_piece,
+    shared_piece,
 )
 
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -94,19 +96,43 @@ _known: dict[bytes, Piece] = {}
 _MAX_KNOWN = 65_536
 _MAX_KNOWN_BYTES = 512
 
+# A string attribute in the form the Collector writes, with nothing escaped in its key or value:
+# the key and the value are the text between the quotes, and their JSON is that text again
+# (json's encoder escapes only quotes, backslashes and control characters, which it has none
+# of). Request ids, URLs and paths are of this form and differ in every span.
+_PLAIN_STRING = re.compile(
+    rb'\{"key":"([^"\\\x00-\x1f]*)","value":\{"stringValue":"([^"\\\x00-\x1f]*)"\}\}'
+)
+
 
 def _attribute(text: bytes) -> Piece:
     """The Piece of one KeyValue's JSON text, its value as the general walk makes it."""
+    plain = _PLAIN_STRING.fullmatch(text)
+    if plain is not None:
+        try:
+            key, value = plain[1].decode(), plain[2].decode()
+        except UnicodeDecodeError:  # msgspec does not check the text of a Raw
+            raise _General from None
+        if len(value) <= MAX_VALUE_CHARS:
+            piece = plain_piece(key, value, f'"{key}":"{value}"')
+            _remember(text, piece)
+            return piece
     try:
         ((key, value),) = _json_kvlist([json.loads(text)], "attributes").items()
     except (ValueError, RecursionError, Reject):
         raise _General from None
-    piece = attribute_piece(key, value)
-    if len(text) <= _MAX_KNOWN_BYTES and not isinstance(value, (list, dict)):
+    shared = shared_piece(key, value)
+    if shared is None:
+        return attribute_piece(key, value)
+    _remember(text, shared)
+    return shared
+
+
+def _remember(text: bytes, piece: Piece) -> None:
+    if len(text) <= _MAX_KNOWN_BYTES:
         if len(_known) >= _MAX_KNOWN:
             _known.clear()
         _known[text] = piece
-    return piece
 
 
 def _attributes(
