@@ -37,6 +37,9 @@ _COLUMNS = (
     "last seen",
 )
 _NUMBERS = ("spans", "errors", "p50 ms", "p95 ms")
+# In a narrow terminal these go first, in this order: what the edge is (from, to, mechanism,
+# rule, verdict) and how much and how slow it is (spans, p95, last seen) stay.
+_HIDE_ORDER = {"first seen": 1, "level": 2, "dir": 3, "p50 ms": 4, "errors": 5, "last seen": 6}
 
 
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +95,9 @@ def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list
 
     from seamscope.cli.table import Column
 
-    columns = [Column(name, right=name in _NUMBERS) for name in _COLUMNS]
+    columns = [
+        Column(name, right=name in _NUMBERS, hide_order=_HIDE_ORDER.get(name)) for name in _COLUMNS
+    ]
     # Names come from the spans: escaped, and printed as they are (never read as Rich markup).
     cells: list[list[Cell]] = [
         [

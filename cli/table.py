@@ -34,6 +34,10 @@ _BLANK = Text()  # below a cell of fewer lines than its row's others (never chan
 class Column:
     header: str | Text
     right: bool = False
+    hide_order: int | None = None
+    """In a terminal too narrow for every column at the floor, the columns that have one are
+    hidden, 1 first, until the others fit (the note under the table names them); None: always
+    shown. Piped output has every column."""
 
 
 Cell = str | Text
@@ -133,8 +137,10 @@ class _Table:
         widths: list[int],
         cells: list[list[Cell]],
         pads: list[list[int]],
+        hidden: list[str],
     ) -> None:
         self.head = head
+        self.hidden = hidden
         self.columns = columns
         self.widths = widths
         self.cells = cells
@@ -178,6 +184,20 @@ class _Table:
         yield new_line
 
 
+def _shown(columns: Sequence[Column], whole: list[int], width: int) -> list[int]:
+    """The indexes of the columns to show in width cells: all of them when each fits at the
+    floor (or its whole width when narrower), else without those hidden first (hide_order)
+    until the rest do, or none is left to hide."""
+    shown = list(range(len(columns)))
+    hideable = sorted((c.hide_order, i) for i, c in enumerate(columns) if c.hide_order is not None)
+    for _, index in hideable:
+        need = sum(min(whole[i], _FLOOR) for i in shown) + _BORDER_PER_COLUMN * len(shown) + 1
+        if need <= width:
+            break
+        shown.remove(index)
+    return shown
+
+
 def render(
     console: Console,
     columns: Sequence[Column],
@@ -185,7 +205,7 @@ def render(
     *,
     title: str | None = None,
 ) -> _Table:
-    """The table of rows for console's width."""
+    """The table of rows for console's width (the columns hidden by it in `hidden`)."""
     measured = [[_measured(cell) for cell in row] for row in rows]
     widest = [0 for _ in columns]
     for row in measured:
@@ -195,6 +215,13 @@ def render(
     headers = [str(c.header) for c in columns]
     natural = [max(w, cell_len(h)) for w, h in zip(widest, headers, strict=True)]
     whole = [max([w, *map(cell_len, h.split())]) for w, h in zip(widest, headers, strict=True)]
+    shown = _shown(columns, whole, console.width)
+    hidden = [headers[i] for i in range(len(columns)) if i not in shown]
+    if hidden:
+        columns = [columns[i] for i in shown]
+        measured = [[row[i] for i in shown] for row in measured]
+        natural = [natural[i] for i in shown]
+        whole = [whole[i] for i in shown]
     room = console.width - _BORDER_PER_COLUMN * len(columns) - 1
     widths = _fit(natural, whole, room)
     cells: list[list[Cell]] = [[] for _ in columns]
@@ -229,7 +256,7 @@ def render(
             min_width=widths[i],
             max_width=widths[i],
         )
-    return _Table(head, columns, widths, cells, pads)
+    return _Table(head, columns, widths, cells, pads, hidden)
 
 
 def print_table(
@@ -239,7 +266,16 @@ def print_table(
     row, no colours). Returns the console, for what follows the table."""
     console = Console()
     if console.is_terminal:
-        console.print(render(console, columns, rows, title=title), crop=False)
+        table = render(console, columns, rows, title=title)
+        console.print(table, crop=False)
+        if table.hidden:
+            console.print(
+                Text(
+                    f"Hidden at {console.width} columns: {', '.join(table.hidden)} (a wider "
+                    "terminal or piped output has them)",
+                    style="dim",
+                )
+            )
         return console
     table = render(Console(width=1_000_000), columns, rows, title=title)
     console = Console(width=max(table.width, cell_len(title or "")))

@@ -42,3 +42,26 @@ def test_a_terminal_too_narrow_for_the_short_columns_levels_the_table() -> None:
     assert _fit(natural, natural, 23) == [7, 6, 5, 5]  # the whole room, the wider ones wider
     assert _fit(natural, natural, 10) == [4, 4, 4, 4]
     assert _fit([40, 3], [40, 3], 5) == [4, 3]
+
+
+def test_a_terminal_too_narrow_for_every_column_hides_them_in_their_order() -> None:
+    """Columns that have a hide_order go, 1 first, until the rest fit at the floor (ten cells,
+    or their whole width when narrower); a column without one always stays."""
+    from seamscope.cli.table import Column, _shown
+
+    names = ["from", "to", "mechanism", "dir", "level", "rule", "verdict", "spans", "errors",
+             "p50 ms", "p95 ms", "first seen", "last seen"]  # fmt: skip
+    order = {"first seen": 1, "level": 2, "dir": 3, "p50 ms": 4, "errors": 5, "last seen": 6}
+    columns = [Column(n, hide_order=order.get(n)) for n in names]
+    # Every column at the floor: 10+10+10+6+9+10+10+5+6+4+4+10+10 = 104 cells, and 40 of borders.
+    assert _shown(columns, EDGES_WHOLE, 144) == list(range(13))
+    assert _shown(columns, EDGES_WHOLE, 143) == [i for i in range(13) if i != 11]
+    # 100 columns: first seen, level, dir and p50 ms leave 103 cells; errors goes too (94).
+    shown = _shown(columns, EDGES_WHOLE, 100)
+    hidden = [names[i] for i in range(13) if i not in shown]
+    assert hidden == ["dir", "level", "errors", "p50 ms", "first seen"]
+    # Too narrow even without all six: every column that may go is gone, the others stay.
+    assert [names[i] for i in _shown(columns, EDGES_WHOLE, 40)] == [
+        "from", "to", "mechanism", "rule", "verdict", "spans", "p95 ms",
+    ]  # fmt: skip
+    assert _shown([Column(n) for n in names], EDGES_WHOLE, 40) == list(range(13))
