@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1 << 20
@@ -48,14 +49,16 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError) as exc:
             print(f"vendors: cannot serve {spec!r}: {exc}", file=sys.stderr)
             return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # A signal handler must take no lock (threading.Event.set does, and a second signal that
+    # arrives inside it deadlocks the process): it appends, and the loop looks.
+    signals: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: signals.append(signum))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print("vendors: ready", file=sys.stderr, flush=True)
-    while not stop.wait(0.5):
-        pass
+    while not signals:
+        time.sleep(0.1)
     for server in servers:
         server.shutdown()
         server.server_close()
