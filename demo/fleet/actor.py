@@ -467,12 +467,16 @@ def wait_for_peers(timeout_s: float = 60.0) -> None:
                 STOP.wait(0.2)
 
 
+_SIGNALS: list[int] = []
+
+
 def _stop(signum: int, frame: object) -> None:
     """First signal: stop the loops and exit normally. Later ones are ignored, so that they
-    cannot cut short the flush of queued spans at exit."""
+    cannot cut short the flush of queued spans at exit. The main thread sets STOP: a handler
+    must take no lock (Event.set does), as the main thread may hold it when a signal comes."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    STOP.set()
+    _SIGNALS.append(signum)
 
 
 def main() -> int:
@@ -496,8 +500,9 @@ def main() -> int:
         threads.append(threading.Thread(target=loop, daemon=True))
         threads[-1].start()
     log("ready")
-    while not STOP.wait(0.5):
-        pass
+    while not _SIGNALS:
+        time.sleep(0.1)
+    STOP.set()
     if server is not None:
         server.shutdown()
     for thread in threads:
