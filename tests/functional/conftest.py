@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, TextArea
+from textual.widgets import DataTable, Input, LoadingIndicator, TextArea
 from textual.worker import WorkerCancelled, WorkerState
 
 from seamscope.tui.app import SeamscopeApp
@@ -89,6 +89,8 @@ async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> N
     on an Idle event after its rows arrive, so one wait is not enough: wait until `rounds` pauses
     in a row find no worker pending or running, no table layout pending and the same screen.
 
+    A loading indicator on show counts as a worker running.
+
     No clock bounds the wait: on a loaded machine a worker's read may take any time, and
     pytest-timeout stops a real hang (with the stack that hung). What is bounded is a screen that
     keeps changing, or a table that never lays out, while no worker runs (an animation or a
@@ -106,6 +108,11 @@ async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> N
             pass  # an exclusive worker replaced by a newer one
         await pilot.pause()
         if any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+            quiet, last = 0, ""
+            continue
+        if any(w.display and w.visible for w in app.screen.query(LoadingIndicator)):
+            # Busy without a worker of ours: the command palette waits for its providers (ours
+            # reads the names in a thread), its indicator animating meanwhile.
             quiet, last = 0, ""
             continue
         pending = _layout_pending(app)
