@@ -255,7 +255,7 @@ def tui(
     app = SeamscopeApp(factory, refresh_interval=refresh, live=collect)
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
-    previous = signal.signal(signal.SIGTERM, lambda *_: app.exit())
+    previous = signal.signal(signal.SIGTERM, lambda *_: app.exit_from_signal())
 
     def hang_up(signum: int, frame: FrameType | None) -> None:
         # A closed terminal window. Textual's exit would block writing to the terminal that is

@@ -7,6 +7,9 @@ screen on top reload, so an idle UI costs one tiny query a second.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -131,13 +134,31 @@ class SeamscopeApp(App[None]):
         self.opened_at = datetime.now(UTC)
         self.news: Text | None = None  # the news line's text (notify)
         self.sub_title = description
+        self._signal_loop: asyncio.AbstractEventLoop | None = None  # for exit_from_signal
+        self._exit_asked = False  # a signal before the loop ran
 
     # ---- startup and problems -------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._signal_loop = asyncio.get_running_loop()
+        if self._exit_asked:
+            self.exit()
+            return
         self._open()
         if self.refresh_interval > 0:
             self.set_interval(self.refresh_interval, self._tick)
+
+    def exit_from_signal(self) -> None:
+        """Leaves as with q; for a signal handler. The exit runs in the app's event loop, which
+        call_soon_threadsafe wakes at once through its self-pipe, as asyncio's own signal
+        handling does: a message posted from the handler itself (App.exit) waited, unnoticed,
+        for the loop's next timer, and with no live checks (--refresh 0) for ever."""
+        loop = self._signal_loop
+        if loop is None:
+            self._exit_asked = True  # on_mount leaves
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the app has left
+            loop.call_soon_threadsafe(self.exit)
 
     @work(thread=True, exclusive=True, group="open")
     def _open(self) -> None:

@@ -95,6 +95,28 @@ def _gone(pid: int, owner: Path, limit_s: float = 30) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_leaves_at_once_without_live_checks(tmp_path: Path) -> None:
+    """SIGTERM (a service manager, `seamscope demo`) leaves as q does, also with the live checks
+    off (--refresh 0), when nothing else wakes the app's event loop: the handler used to post the
+    exit from inside itself, where the loop, asleep in select(), did not see it until the next
+    timer, and with no timer never (this test then hit wait_exit's limit)."""
+    db = build_store(tmp_path / "sample.duckdb", manual=False)
+    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    command = (
+        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --refresh 0"
+        f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
+    )
+    start_terminal(session, 120, 30, command)
+    try:
+        wait_for(session, "System landscape", "systems ·")
+        time.sleep(3)  # the app idle, asleep in select(): the signal must wake it
+        os.kill(_tui_pid(session), signal.SIGTERM)
+        assert wait_exit(exit_file, limit_s=30) == "0"
+    finally:
+        kill_terminal(session)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
     tmp_path: Path, how: signal.Signals
