@@ -1,7 +1,9 @@
 """The CLI's printed tables on a big store: `seamscope edges` and `seamscope sql` with many rows.
 
-The store is the classified store the classify benchmark leaves (or a new one of 1M spans over 40
-systems: about 1,170 edges, as many as on 10M spans). Each table is printed in process, in turn
+The store is one of its own, 1M spans over 40 systems, classified: about 1,170 edges, as many as
+on 10M spans. (Until 2026-12-05 a full run reused the classify benchmark's 10M store, which the
+TUI benchmark's live ingest had grown to about 9,900 edges by then, so a full run and an
+`--only cli` run printed tables of different lengths.) Each table is printed in process, in turn
 with its peer, the printing before (a Rich table of one row per record, as cli/edges.py and
 cli/sql.py built it), piped (the old edges table at 240 columns, the old sql table at Rich's 80)
 and as into a terminal of 160 columns (Rich's FORCE_COLOR and COLUMNS: colours on). The whole
@@ -35,9 +37,6 @@ SQL = (
 
 
 def _store(ctx: Context) -> Path:
-    path = ctx.stores.get("classified-big")
-    if path is not None and path.exists():
-        return path
     path = ctx.workdir / "cli.duckdb"
     generate_classified_store(path, ctx.size(1_000_000, 3_000), log=ctx.log)
     return path
