@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
