@@ -105,6 +105,28 @@ def elide(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
+def elide_name(name: str, width: int) -> str:
+    """A box's name in at most width cells, cut where it repeats or says least. A component of
+    another system, "accounts/accounts-api", keeps its system whole and loses the system's name
+    again inside the component's: "accounts/…-api" (a cut in the middle, "acco…api", made
+    billing's and billing1's components look alike). A resource, "dynamodb:table/Users", keeps
+    its own name whole: "dyna…/Users" (its box says the service). Else a cut in the middle."""
+    if len(name) <= width or "/" not in name:
+        return elide(name, width)
+    if ":" in name.partition("/")[0]:
+        head, _, own_name = name.rpartition("/")
+        keep = width - len(own_name) - 2
+        if keep >= 1:
+            return f"{head[:keep]}…/{own_name}"
+        return elide(name, width)
+    own, _, component = name.partition("/")
+    if own and component.startswith(own) and len(component) > len(own):
+        short = f"{own}/…{component[len(own) :]}"
+        if len(short) <= width:
+            return short
+    return elide(name, width)
+
+
 def scroll_for(heights: list[int], selected: int | None, top: int, visible: int) -> int:
     """The first line to show of a column of boxes so that the selected box is in view."""
     total = sum(heights)
@@ -151,8 +173,12 @@ def draw_focus(
     centre_w = min(max(len(focus.name), len(focus.sublabel)) + 4, max(14, width // 4))
     # The rows between the boxes get room for the rule and the verdict's glyph at both ends
     # (" A101 ✗ " twice and the arrow); the boxes the rest, their names elided in the middle.
+    # Where every box already names each of its edges' mechanism (a component's focus), a row
+    # needs room for the rule and glyph once: boxes too narrow for their names take the rest.
     room = width - centre_w
-    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - 20))
+    edges = [e for n in focus.callers + focus.callees for e in n.edges]
+    rows_w = 12 if all(e.detail == e.mechanism for e in edges) else 20
+    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - rows_w))
     gap = max(0, (width - 2 * side_w - centre_w) // 2)
     centre_x = side_w + gap
     # The centre: a box as tall as the view.
@@ -242,7 +268,8 @@ def _draw_neighbour(canvas: Canvas, n: Neighbour, x: int, y: int, w: int, select
     style = NODE_STYLE.get(n.kind, "bold")
     border = "bold bright_white" if selected else (style if n.kind != "system" else "white")
     tl, tr, bl, br, hz, vt = DOUBLE if selected else BORDERS.get(n.kind, ROUND)
-    title = elide(n.name + (" ~" if n.inferred else ""), w - 4)
+    mark = " ~" if n.inferred else ""
+    title = elide_name(n.name, w - 4 - len(mark)) + mark
     name_style = "bold reverse" if selected else style
     canvas.text(x, y, tl + hz * (w - 2) + tr, border)
     canvas.text(x + 2, y, title, name_style)

@@ -1,12 +1,20 @@
 """The focus view's edge rows: the whole label at both ends when the row has room for it
-twice, else once with its mechanism cut as needed; the rule and the verdict's glyph always."""
+twice, else once with its mechanism cut as needed; the rule and the verdict's glyph always. Its
+boxes' names: cut where they repeat or say least."""
 
 from __future__ import annotations
 
 import pytest
 
 from seamscope.classifiers.results import Verdict
-from seamscope.tui.widgets.focus_layout import CENTRE, Focus, FocusEdge, Neighbour, draw_focus
+from seamscope.tui.widgets.focus_layout import (
+    CENTRE,
+    Focus,
+    FocusEdge,
+    Neighbour,
+    draw_focus,
+    elide_name,
+)
 
 
 def _edge_row(width: int, mechanism: str = "eventbridge listen") -> str:
@@ -54,3 +62,52 @@ def test_an_empty_side_says_so_in_full() -> None:
     ):
         canvas = draw_focus(focus, 80, 8, (CENTRE, 0), (0, 0)).canvas
         assert any(note in "".join(row) for row in canvas.chars)
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "shown"),
+    [
+        ("accounts/accounts-api", 16, "accounts/…-api"),
+        ("billing1/billing1-api", 16, "billing1/…-api"),
+        ("accounts/accounts-api", 21, "accounts/accounts-api"),
+        ("dynamodb:table/Users", 11, "dyna…/Users"),
+        ("dynamodb:table/Users", 19, "dynamodb:tab…/Users"),
+        ("shop/bff", 8, "shop/bff"),
+        ("orders-worker", 8, "orde…ker"),  # no system, no resource: cut in the middle
+        ("accounts/accounts-api", 10, "accou…-api"),  # too narrow for the system whole
+    ],
+)
+def test_a_name_is_cut_where_it_repeats_or_says_least(name: str, width: int, shown: str) -> None:
+    assert elide_name(name, width) == shown
+    assert len(elide_name(name, width)) <= width
+
+
+def _component_focus(width: int, detail: str | None) -> list[str]:
+    """web-bff in focus, called by two components of other systems (names that a cut in the
+    middle makes alike); detail None: the boxes name each edge's mechanism (a component's
+    focus), else that detail (a system's, where the boxes name components)."""
+    callers = tuple(
+        Neighbour(
+            f"component:{s}/{s}-api",
+            f"{s}/{s}-api",
+            "system",
+            (FocusEdge(f"e{s}", "A102", "graphql", Verdict.ANTI_PATTERN, detail or "graphql"),),
+        )
+        for s in ("billing", "billing1")
+    )
+    focus = Focus("component:web/web-bff", "web-bff", "bff", callers, ())
+    canvas = draw_focus(focus, width, 10, (CENTRE, 0), (0, 0)).canvas
+    return ["".join(row) for row in canvas.chars]
+
+
+def test_in_a_components_focus_long_names_take_the_rows_mechanism() -> None:
+    """At 76 cells (the system screen in a terminal of 100 columns) the boxes say which of the
+    two systems calls; the rows keep rule and glyph, the boxes already name the mechanism."""
+    text = "\n".join(_component_focus(76, None))
+    assert "billing/…-api" in text and "billing1/…-api" in text
+    assert "── A102 ✗ ─▶" in text
+
+
+def test_in_a_systems_focus_the_rows_keep_their_room_for_the_mechanism() -> None:
+    text = "\n".join(_component_focus(76, "billing-api"))
+    assert "A102 ✗ graphql" in text
