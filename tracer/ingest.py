@@ -791,17 +791,43 @@ def start_method() -> str:
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         return "spawn"
+    # A thread that has just ended (the previous ingest's, joined) stays in /proc for a
+    # millisecond or two while the system tears it down: wait that long for it to go.
+    deadline = time.monotonic() + _THREAD_END_WAIT_S
+    while True:
+        alone = _alone()
+        if alone is None:
+            return "spawn"
+        if alone:
+            return "fork"
+        if time.monotonic() >= deadline:
+            return "spawn"
+        time.sleep(0.001)
+
+
+_THREAD_END_WAIT_S = 0.05
+
+
+def _alone() -> bool | None:
+    """Whether this thread is the process's only one (but _FORK_SAFE_THREADS); None: unknown."""
     me = threading.get_native_id()
     try:
-        for task in os.listdir("/proc/self/task"):
-            if int(task) == me:
-                continue
-            with open(f"/proc/self/task/{task}/comm") as comm:
-                if comm.read().strip() not in _FORK_SAFE_THREADS:
-                    return "spawn"
+        tasks = [int(task) for task in os.listdir("/proc/self/task")]
     except (OSError, ValueError):
-        return "spawn"
-    return "fork"
+        return None
+    for task in tasks:
+        if task == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                name = comm.read().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended since the listing
+        except OSError:
+            return None
+        if name not in _FORK_SAFE_THREADS:
+            return False
+    return True
 
 
 def _decoder_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:

@@ -303,6 +303,9 @@ if sys.argv[3] == "thread":
 report = ingest.ingest(Path(sys.argv[1]), [sys.argv[2]], workers=2, use_owner=False)
 if sys.argv[3] == "thread":
     stop.set()
+if sys.argv[3] == "twice":  # right after the first: its threads have only just ended
+    again = Path(sys.argv[1]).with_suffix(".again.duckdb")
+    ingest.ingest(again, [sys.argv[2]], workers=2, use_owner=False)
 print(methods, report.spans_stored, report.requests)
 """
 
@@ -310,8 +313,9 @@ print(methods, report.spans_stored, report.requests)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux's /proc tells threads")
 def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: Path) -> None:
     """In a process of one thread the decoders are forked, before the store opens (DuckDB's
-    threads would be threads too); with another thread alive they are spawned. Both load the
-    rows a load in one process makes."""
+    threads would be threads too), also for an ingest right after another (whose threads the
+    system may still be tearing down); with another thread alive they are spawned. Both load
+    the rows a load in one process makes."""
     import subprocess
     import sys
 
@@ -319,7 +323,8 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
 
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(_lines(range(90, 100), spans=4)) + "\n")
-    stores = {mode: tmp_path / f"{mode}.duckdb" for mode in ("alone", "thread")}
+    stores = {mode: tmp_path / f"{mode}.duckdb" for mode in ("alone", "thread", "twice")}
+    methods = {"alone": "['fork']", "thread": "['spawn']", "twice": "['fork', 'fork']"}
     for mode, db in stores.items():
         done = subprocess.run(
             [sys.executable, "-c", _FORK_SCRIPT, str(db), str(path), mode],
@@ -328,8 +333,7 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        method = "fork" if mode == "alone" else "spawn"
-        assert done.stdout.split("\n")[0] == f"[{method!r}] 40 10"
+        assert done.stdout.split("\n")[0] == f"{methods[mode]} 40 10"
     here = tmp_path / "here.duckdb"
     assert ingest(here, [str(path)], workers=0, use_owner=False).spans_stored == 40
     con = duckdb.connect()
