@@ -124,13 +124,15 @@ def instrument_command() -> Path:
 
 
 def ensure_port_free(port: int, what: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise SeamscopeError(
-                f"port {port} on 127.0.0.1 ({what}) is in use: choose another with --port"
-            ) from None
+    """Refuses a port another process listens on, binding as the receiver will
+    (socket.create_server: SO_REUSEADDR), so that the connections of a demo just stopped,
+    waiting out TCP's TIME_WAIT, do not make the port look taken for a minute."""
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+    except OSError:
+        raise SeamscopeError(
+            f"port {port} on 127.0.0.1 ({what}) is in use: choose another with --port"
+        ) from None
 
 
 def wait_for_port(port: int, process: ManagedProcess, *, timeout_s: float) -> None:
