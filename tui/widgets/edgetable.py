@@ -1,5 +1,5 @@
 """The table of edges every screen shows: rule and verdict first, so a long name never pushes
-them off; names elided in the middle to fit; fewer figures on a narrow terminal."""
+them off; names cut to fit where they repeat or say least; fewer figures on a narrow terminal."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from seamscope.tui.widgets.cells import (
     short_node,
     verdict_text,
 )
-from seamscope.tui.widgets.focus_layout import elide
+from seamscope.tui.widgets.focus_layout import elide, elide_name
 from seamscope.tui.widgets.tables import NavTable
 
 # (title, width) of the columns besides the two names; a width of 0 takes the content's.
@@ -68,15 +68,20 @@ class EdgeTable(NavTable):
         if not self._marks:
             figures = [(t, w) for t, w in figures if t != "Changed"]
         # A column is as wide as its widest cell: budget what these edges take, not the most.
+        # Verdict and rule at most their width; the mechanism, the span count and the mark as
+        # wide as their widest cell, which they show whole (a budget narrower than a cell made
+        # the rows wider than the table, the last column cut at the edge).
         measured = {
-            "Verdict": max((len(str(e.verdict)) + 2 for e in self._edges), default=7),
-            "Rule": max((len(e.rule_id) for e in self._edges), default=4),
+            "Verdict": min(14, max((len(str(e.verdict)) + 2 for e in self._edges), default=7)),
+            "Rule": min(12, max((len(e.rule_id) for e in self._edges), default=4)),
             "Mechanism": max(
                 (len(e.mechanism) + (7 if e.direction == "listen" else 0) for e in self._edges),
                 default=9,
             ),
+            "Spans": max((len(f"{e.span_count:,}") for e in self._edges), default=1),
+            "Changed": max((len(m) for m in self._marks.values()), default=0),
         }
-        fixed = sum(min(w, max(len(t), measured.get(t, w))) + 2 for t, w in (*_FIXED, *figures)) + 2
+        fixed = sum(max(len(t), measured.get(t, w)) + 2 for t, w in (*_FIXED, *figures)) + 2
         names = max(12, min(longest, (width - fixed) // 2 - 2))
         titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
         if self.with_reason and width - fixed - 2 * (names + 2) >= 30:
@@ -88,7 +93,13 @@ class EdgeTable(NavTable):
         self._edges = tuple(edges)
         self._marks = dict(marks or {})
         titles, names = self._columns()
-        if tuple(c.label.plain for c in self.ordered_columns) != titles:
+        # A new layout needs new columns: DataTable widens a column for a wider cell but never
+        # narrows one, so names cut shorter (a wider mark, a narrower terminal) kept the room
+        # of the longer ones and pushed the last columns past the table's edge.
+        if tuple(c.label.plain for c in self.ordered_columns) != titles or self._layout != (
+            titles,
+            names,
+        ):
             self.clear(columns=True)
             for title in titles:
                 self.add_column(title, key=title)
@@ -112,8 +123,8 @@ class EdgeTable(NavTable):
         values: dict[str, str | Text] = {
             "Verdict": verdict_text(e.verdict),
             "Rule": Text(e.rule_id, style="bold"),
-            "From": elide(short_node(e.from_node), names),
-            "To": elide(short_node(e.to_node), names),
+            "From": elide_name(short_node(e.from_node), names),
+            "To": elide_name(short_node(e.to_node), names),
             "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
             "Spans": num(f"{e.span_count:,}"),
             "p95≈ ms": num(fmt_ms(e.p95_ms)),

@@ -1,5 +1,5 @@
 """EdgeTable: a refresh that gives the same records neither makes nor writes their cells again;
-a record with new figures writes only the cells that show them."""
+a record with new figures writes only the cells that show them; a row fits the table."""
 
 from __future__ import annotations
 
@@ -115,3 +115,33 @@ async def test_a_narrower_table_makes_its_cells_again() -> None:
         assert narrow != wide and all(len(n) < len(w) for n, w in zip(narrow, wide, strict=True))
         table.set_edges(edges)  # the same records at the new width keep the new cells
         assert _shown(table, "To") == narrow
+
+
+def _row_width(table: EdgeTable) -> int:
+    return sum(column.get_render_width(table) for column in table.ordered_columns)
+
+
+async def test_a_row_fits_the_table_with_its_mechanism_and_mark_whole() -> None:
+    """At 100 columns: a mechanism longer than its column's usual room and a mark of a changed
+    rule are shown whole, the names cut to what is left, and the row fits the table (the mark
+    was cut at the edge). A wider mark coming later narrows the name columns again (DataTable
+    never narrows a column by itself)."""
+    app = _EdgesApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(EdgeTable)
+        long_names = {"to_node": "component:analytics/analytics-stream-consumer"}
+        edges = [
+            _edge("0", mechanism="dynamodb-streams", direction="listen", **long_names),
+            _edge("1", from_node="component:inventory/inventory-sync-job", **long_names),
+        ]
+        table.set_edges(edges, {"0": "new"})
+        await pilot.pause()
+        assert _row_width(table) <= table.size.width
+        to_before = table.ordered_columns[3].get_render_width(table)
+        assert _shown(table, "Mechanism")[0] == "dynamodb-streams listen"
+
+        table.set_edges(edges, {"0": "new", "1": "was P302"})
+        await pilot.pause()
+        assert _shown(table, "Changed") == ["new", "was P302"]
+        assert _row_width(table) <= table.size.width
+        assert table.ordered_columns[3].get_render_width(table) < to_before
