@@ -96,6 +96,8 @@ async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) 
         assert "not through the BFF" in text
         spans = app.screen.query_one("#spans", DataTable)
         assert spans.row_count == 4
+        # durations are numbers: right-aligned, as in every table of figures
+        assert all(spans.get_row_at(i)[4].justify == "right" for i in range(4))
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, TraceScreen)
@@ -104,6 +106,7 @@ async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) 
         assert waterfall.row_count == 3
         labels = cells(waterfall, 5)
         assert "◀ ✗ A101 anti-pattern" in labels  # the edge it came from: rule and glyph
+        assert all(waterfall.get_row_at(i)[4].justify == "right" for i in range(3))
         attributes = app.screen.query_one("#attributes", Static)
         await settle(pilot)
         assert "service.name" in static_text(attributes)

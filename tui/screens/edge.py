@@ -20,6 +20,7 @@ from seamscope.tui.widgets.cells import (
     fill_table,
     fmt_ms,
     fmt_time,
+    num,
     short_node,
     verdict_text,
 )
@@ -184,7 +185,7 @@ class EdgeScreen(DataScreen[Any]):
                     s.service_name or "",
                     s.name,
                     s.kind,
-                    fmt_ms(s.duration_ms),
+                    num(fmt_ms(s.duration_ms)),
                     Text(s.status_code, style="red" if s.status_code == "ERROR" else ""),
                     s.trace_id[:12],
                 ],

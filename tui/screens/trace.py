@@ -22,7 +22,7 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, plural
+from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num, plural
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
@@ -94,7 +94,7 @@ def waterfall_rows(
                     name,
                     s.kind,
                     bar(s.start_time, s.duration_ms, t0, end, vstyle or "grey50", timeline),
-                    fmt_ms(s.duration_ms),
+                    num(fmt_ms(s.duration_ms)),
                     _label(s, edge_id),
                 ],
             )
