@@ -197,26 +197,6 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-@contextmanager
-def _threads(con: duckdb.DuckDBPyConnection, threads: int | None) -> Iterator[None]:
-    """DuckDB on `threads` threads meanwhile (None: as set). An incremental batch's statements
-    are small, and a second thread costs them more to start and wait for than it saves (about
-    a fifth of their CPU time, and some wall time; side runs of issue 15). The setting is the
-    database's: readers of the same database share it meanwhile."""
-    before = None
-    if threads is not None:
-        try:
-            before = int(str(_scalar(con, "SELECT current_setting('threads')")))
-            con.execute(f"SET threads = {threads}")
-        except duckdb.Error:
-            before = None  # an owner's hardened connection locks its configuration
-    try:
-        yield
-    finally:
-        if before is not None and before != threads:
-            con.execute(f"SET threads = {before}")
-
-
 def classify(
     con: duckdb.DuckDBPyConnection, landscape: Landscape | None = None, *, full: bool = False
 ) -> ClassifyResult:
@@ -241,7 +221,11 @@ def classify(
     )
     if not rebuild and top == old and same_rules:
         return _result(con, False, old, 0, started)
-    with _threads(con, None if rebuild else 1), _transaction(con):
+    # On the threads the database has. One thread would spend a little less CPU on a small
+    # batch, but setting DuckDB to one and back costs more wall time than that saves (stopping
+    # a thread frees what it allocated: 6-60 ms after an append), and an owner's locked
+    # configuration never allowed it anyway (docs/performance.md, Classification).
+    with _transaction(con):
         if state.get("version") != CLASSIFIER_VERSION:
             _drop_classifier_tables(con)
             ensure_classifier_tables(con)
