@@ -560,15 +560,18 @@ class _Merge:
               AND {self.keys.trace} IN (
                   SELECT {self.keys.trace} FROM spans WHERE {self.new_filter})""")
         row = self.con.execute(
-            "SELECT min(r), max(r), coalesce(bool_or(stored), false) FROM _cls_rows"
+            "SELECT min(r), max(r), coalesce(bool_or(stored), false), count(*) FROM _cls_rows"
         ).fetchone()
         first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
         # Without a stored span in the window, no touched trace can have facts stored.
         self.stored = bool(row and row[2])
-        # Literal bounds let the scan skip every row group outside them.
+        # Literal bounds let the scan skip every row group outside them. When the rows found
+        # are every row between them (a batch's own spans, appended together: the usual case),
+        # the bounds say it all, and the semi-join on the row ids would only cost its time.
+        every = row is not None and int(row[3]) == last - first + 1
+        only = "" if every else " AND rowid IN (SELECT r FROM _cls_rows)"
         x(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
-            SELECT {SPAN_COLUMNS} FROM spans
-            WHERE rowid BETWEEN {first} AND {last} AND rowid IN (SELECT r FROM _cls_rows)""")
+            SELECT {SPAN_COLUMNS} FROM spans WHERE rowid BETWEEN {first} AND {last}{only}""")
 
     # --- facts ------------------------------------------------------------------------------
 
