@@ -19,7 +19,7 @@ from seamscope.tui.widgets.cells import (
     short_node,
     verdict_text,
 )
-from seamscope.tui.widgets.focus_layout import elide, elide_name
+from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.tables import NavTable
 
 # (title, width) of the columns besides the two names; a width of 0 takes the content's.
@@ -36,6 +36,16 @@ _FIGURES: tuple[tuple[str, int, int], ...] = (
     ("Last seen", 14, 150),
     ("Changed", 9, 0),
 )
+
+
+def _clip(text: str, width: int) -> str:
+    """A sentence in at most width cells, cut at its end: the start says what is wrong, and
+    the edge screen shows it whole (a cut in the middle split a word on each side)."""
+    if len(text) <= width:
+        return text
+    head = text[: max(0, width - 1)]
+    space = head.rfind(" ")
+    return (head[:space] if space >= width // 2 else head).rstrip() + "…"
 
 
 def _seen(value: datetime | None) -> str:
@@ -56,9 +66,10 @@ class EdgeTable(NavTable):
         # made nor compared again.
         self._made: dict[str, tuple[Edge, str, list[Text]]] = {}
 
-    def _columns(self) -> tuple[tuple[str, ...], int]:
-        """The titles to show at this width, and the width of each name column: the names
-        first (whole when they fit), then the figures that fit, then the reason."""
+    def _columns(self) -> tuple[tuple[str, ...], int, int]:
+        """The titles to show at this width, the width of each name column and of the reason:
+        the names first (whole when they fit), then the figures that fit, then the reason in
+        the room left."""
         width = self.size.width or (self.app.size.width if self.is_attached else 160)
         longest = max(
             (len(short_node(n)) for e in self._edges for n in (e.from_node, e.to_node)),
@@ -84,27 +95,35 @@ class EdgeTable(NavTable):
         fixed = sum(max(len(t), measured.get(t, w)) + 2 for t, w in (*_FIXED, *figures)) + 2
         names = max(12, min(longest, (width - fixed) // 2 - 2))
         titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
-        if self.with_reason and width - fixed - 2 * (names + 2) >= 30:
-            titles = (*titles, "Reason")
-        return titles, names
+        # The reason takes the room the names leave: each name column is as wide as its
+        # widest name, up to the budget (a reason cut at a fixed 60 left room unused).
+        shown = sum(
+            max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0))) + 2
+            for title, ends in (
+                ("From", [e.from_node for e in self._edges]),
+                ("To", [e.to_node for e in self._edges]),
+            )
+        )
+        reason = width - fixed - shown - 2
+        if not self.with_reason or reason < 28:
+            return titles, names, 0
+        return (*titles, "Reason"), names, reason
 
     def set_edges(self, edges: Sequence[Edge], marks: dict[str, str] | None = None) -> None:
         """Shows edges (their order kept), with marks ("new", "changed") by edge id."""
         self._edges = tuple(edges)
         self._marks = dict(marks or {})
-        titles, names = self._columns()
+        titles, names, reason = self._columns()
         # A new layout needs new columns: DataTable widens a column for a wider cell but never
         # narrows one, so names cut shorter (a wider mark, a narrower terminal) kept the room
         # of the longer ones and pushed the last columns past the table's edge.
-        if tuple(c.label.plain for c in self.ordered_columns) != titles or self._layout != (
-            titles,
-            names,
-        ):
+        layout = (titles, names, reason)
+        if tuple(c.label.plain for c in self.ordered_columns) != titles or self._layout != layout:
             self.clear(columns=True)
             for title in titles:
                 self.add_column(title, key=title)
-        made = self._made if self._layout == (titles, names) else {}
-        self._layout = (titles, names)
+        made = self._made if self._layout == layout else {}
+        self._layout = layout
         self._made = {}
         rows: list[tuple[str, list[Text]]] = []
         for e in self._edges:
@@ -113,13 +132,13 @@ class EdgeTable(NavTable):
             if held is not None and held[0] is e and held[1] == mark:
                 cells = held[2]
             else:
-                cells = self._cells(e, mark, titles, names)
+                cells = self._cells(e, mark, titles, names, reason)
             self._made[e.edge_id] = (e, mark, cells)
             rows.append((e.edge_id, cells))
         fill_table(self, rows, escaped=True)
 
     @staticmethod
-    def _cells(e: Edge, mark: str, titles: tuple[str, ...], names: int) -> list[Text]:
+    def _cells(e: Edge, mark: str, titles: tuple[str, ...], names: int, reason: int) -> list[Text]:
         values: dict[str, str | Text] = {
             "Verdict": verdict_text(e.verdict),
             "Rule": Text(e.rule_id, style="bold"),
@@ -131,7 +150,7 @@ class EdgeTable(NavTable):
             "Err %": num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
             "Last seen": _seen(e.last_seen),
             "Changed": Text(mark, style="bold yellow"),
-            "Reason": elide(e.reason or "", 60),
+            "Reason": _clip(e.reason or "", reason),
         }
         return [plain(values[t]) for t in titles]
 

@@ -145,3 +145,31 @@ async def test_a_row_fits_the_table_with_its_mechanism_and_mark_whole() -> None:
         assert _shown(table, "Changed") == ["new", "was P302"]
         assert _row_width(table) <= table.size.width
         assert table.ordered_columns[3].get_render_width(table) < to_before
+
+
+class _FindingsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EdgeTable(id="findings", reason=True)
+
+
+@pytest.mark.parametrize(("width", "whole"), [(160, False), (220, True)])
+async def test_the_reason_takes_the_room_left_and_is_cut_at_its_end(
+    width: int, whole: bool
+) -> None:
+    """The findings' reason column: the room the other columns leave, no more (a reason cut at
+    a fixed 60 cells made the rows wider than the table at 160 columns, its end cut at the
+    table's edge), and all of it when there is room (the 60 cut it at 220 with room to spare).
+    A reason that does not fit is cut at its end, at a word, not in the middle of two words."""
+    reason = "queue search-q carries events from system orders to system search, not EventBridge"
+    app = _FindingsApp()
+    async with app.run_test(size=(width, 20)) as pilot:
+        table = app.query_one(EdgeTable)
+        table.set_edges([_edge("0", verdict=Verdict.ANTI_PATTERN, rule_id="A202", reason=reason)])
+        await pilot.pause()
+        shown = _shown(table, "Reason")[0]
+        assert _row_width(table) <= table.size.width
+        if whole:
+            assert shown == reason
+        else:
+            assert shown.endswith("…") and reason.startswith(shown[:-1])
+            assert reason[len(shown) - 1] == " "  # cut where a word ends
