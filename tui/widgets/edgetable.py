@@ -45,7 +45,8 @@ def _clip(text: str, width: int) -> str:
         return text
     head = text[: max(0, width - 1)]
     space = head.rfind(" ")
-    return (head[:space] if space >= width // 2 else head).rstrip() + "…"
+    # At a word when that drops little; a long name is rather cut than dropped whole.
+    return (head[:space] if space >= width - 16 else head).rstrip() + "…"
 
 
 def _seen(value: datetime | None) -> str:
