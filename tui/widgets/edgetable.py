@@ -96,6 +96,8 @@ class EdgeTable(NavTable):
         fixed = sum(max(len(t), measured.get(t, w)) + 2 for t, w in (*_FIXED, *figures)) + 2
         names = max(12, min(longest, (width - fixed) // 2 - 2))
         titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
+        if not self.with_reason:
+            return titles, names, 0
         # The reason takes the room the names leave: each name column is as wide as its
         # widest name, up to the budget (a reason cut at a fixed 60 left room unused).
         shown = sum(
@@ -106,7 +108,7 @@ class EdgeTable(NavTable):
             )
         )
         reason = width - fixed - shown - 2
-        if not self.with_reason or reason < 28:
+        if reason < 28:
             return titles, names, 0
         return (*titles, "Reason"), names, reason
 
