@@ -124,8 +124,7 @@ def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int
         runs,
         goal="≤ 100 ms" if spans >= 10_000_000 else "",
         met=value <= 100 if spans >= 10_000_000 else None,
-        note=f"median of {len(runs)} batches in a row: one new batch, then classify() "
-        "(watermark)",
+        note=f"median of {len(runs)} batches in a row: one new batch, then classify() (watermark)",
     )
 
 
