@@ -8,17 +8,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from seamscope.tracer.otlp import (
+    MAX_DEPTH,
+    MAX_VALUE_CHARS,
     OtlpError,
     decode_flat,
     decode_json,
     decode_protobuf,
     protobuf_to_json,
 )
+from seamscope.tracer.otlp.common import MAX_NS
 from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store
@@ -240,3 +244,129 @@ def test_any_json_document(value: Any) -> None:
     _decode(decode_json, json.dumps(value))
     _same_both_ways(json.dumps({"resourceSpans": value}).encode(), json_format=True)
     _same_both_ways(json.dumps(value).encode(), json_format=True)
+
+
+# A span's own fields at and past the bounds the flat decoders test before they take a span
+# themselves (anything else goes to the general walk): the enums' ranges, a status message, the
+# times. Found missing by mutation testing (docs/testing.md): a looser test there would store a
+# wrong kind or status, or drop the message, where the general walk names the problem. One field
+# at a time, each value on both sides of its bound, so that no case depends on a random draw.
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        *(("kind", k) for k in (-1, 0, 5, 6)),
+        *(("code", c) for c in (-1, 0, 2, 3)),
+        *(("message", m) for m in ("", "boom", 'caf\u00e9 "quoted"')),
+        *(("times", t) for t in ((1, 1), (5, 3), (0, 5), (1, MAX_NS), (1, MAX_NS + 1))),
+        *(("name", "n" * size) for size in (MAX_VALUE_CHARS, MAX_VALUE_CHARS + 1)),
+        ("message", "m" * (MAX_VALUE_CHARS + 1)),
+    ],
+)
+def test_span_fields_at_and_past_their_bounds_decode_the_same_both_ways(
+    field: str, value: Any
+) -> None:
+    request = sample_request(6, seed=13)
+    span = request.resource_spans[0].scope_spans[0].spans[1]
+    if field == "kind":
+        span.kind = value
+    elif field == "code":
+        span.status.code = value
+    elif field == "message":
+        span.status.message = value
+    elif field == "name":
+        span.name = value
+    else:
+        span.start_time_unix_nano, span.end_time_unix_nano = value
+    body = request.SerializeToString()
+    _same_both_ways(body)
+    _same_both_ways(protobuf_to_json(body).encode(), json_format=True)
+
+
+def _nested(levels: int) -> AnyValue:
+    """A string inside `levels` arrays."""
+    value = AnyValue(string_value="deep")
+    for _ in range(levels):
+        value = _array([value])
+    return value
+
+
+@pytest.mark.parametrize("on", ["span", "event", "link"])
+def test_values_nested_to_the_limit_and_past_it_decode_the_same_both_ways(on: str) -> None:
+    """The general walk takes a value nested MAX_DEPTH levels and refuses one nested deeper;
+    the flat decoders must draw the line at the same depth, on a span, an event or a link (the
+    value is not remembered, so each is walked: new keys each time)."""
+    outcomes = set()
+    for levels in (MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1):
+        request = sample_request(2, seed=14)
+        span = request.resource_spans[0].scope_spans[0].spans[0]
+        attributes = {
+            "span": span.attributes,
+            "event": span.events.add(name="e", time_unix_nano=5).attributes,
+            "link": span.links.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8).attributes,
+        }[on]
+        attributes.add(key=f"nested.{levels}").value.CopyFrom(_nested(levels))
+        body = request.SerializeToString()
+        outcomes.add(_outcome(decode_protobuf, body)[:2])
+        _same_both_ways(body)
+        _same_both_ways(protobuf_to_json(body).encode(), json_format=True)
+    assert len(outcomes) == 2, "the depths tried do not straddle the limit"
+
+
+@pytest.mark.parametrize("size", [MAX_VALUE_CHARS, MAX_VALUE_CHARS + 1])
+def test_a_string_value_of_the_longest_length_and_past_it_decodes_the_same_both_ways(
+    size: int,
+) -> None:
+    """The longest string value the general walk takes, and one character more, as the flat
+    decoders' shortcut for plain strings reads them."""
+    request = sample_request(2, seed=16)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="long").value.string_value = "v" * size
+    body = request.SerializeToString()
+    _same_both_ways(body)
+    _same_both_ways(protobuf_to_json(body).encode(), json_format=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        *(
+            ("traceId", v)
+            for v in (None, "", "ab" * 15 + "a", "g" * 32, "0" * 32, "AB" * 16, "ab" * 17)
+        ),
+        *(("spanId", v) for v in (None, "ab" * 7 + "a", "z" * 16, "0" * 16, "CD" * 8)),
+        *(("parentSpanId", v) for v in ("", "0" * 16, "ab" * 7, "EF" * 8)),
+        *(
+            ("startTimeUnixNano", v)
+            for v in (
+                "\u0661\u0662\u0663",  # digits, but not ASCII ones
+                "12x",
+                "-5",
+                " 12",
+                "0",
+                0,
+                1,
+                str(MAX_NS),
+                MAX_NS + 1,
+                str(MAX_NS + 1),
+            )
+        ),
+    ],
+)
+def test_ids_and_times_of_the_collectors_json_decode_the_same_both_ways(
+    field: str, value: Any
+) -> None:
+    """The span's ids and times as text in the Collector's JSON, at and past what the flat
+    decoder takes itself: missing, one digit short or long, not hex, all zeros, upper case;
+    times that are not plain ASCII digits, zero, the largest and past it. Found missing by
+    mutation testing (docs/testing.md)."""
+    request = json.loads(protobuf_to_json(sample_request(6, seed=15).SerializeToString()))
+    span = request["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    if field == "startTimeUnixNano":
+        span["endTimeUnixNano"] = str(MAX_NS)
+    if value is None:
+        span.pop(field, None)
+    else:
+        span[field] = value
+    _same_both_ways(json.dumps(request).encode(), json_format=True)

@@ -120,10 +120,9 @@ def _attribute(raw: bytes) -> Piece:
         elif kind is None:
             found = None
         else:
-            try:
-                found = _pb_value(value, kv.key, 0)
-            except Reject:
-                raise _General from None
+            # A Reject (nested too deeply, too long) sends the request to the general path:
+            # _spans, which this is called from, turns it into _General.
+            found = _pb_value(value, kv.key, 0)
     piece = shared_piece(kv.key, found)
     if piece is None:
         return attribute_piece(kv.key, found)
@@ -135,11 +134,9 @@ def _attribute(raw: bytes) -> Piece:
 
 
 def _records(raws: Any, message: Any) -> list[Any]:
-    """Span events or links from their bytes."""
-    try:
-        return [message.FromString(raw) for raw in raws]
-    except DecodeError:
-        raise _General from None
+    """Span events or links from their bytes (a DecodeError sends the request to the general
+    path: decode_flat catches it)."""
+    return [message.FromString(raw) for raw in raws]
 
 
 def _spans(request: Any) -> list[dict[str, Any]]:

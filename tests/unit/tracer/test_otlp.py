@@ -542,3 +542,38 @@ def test_redact_json_request_reads_each_value_as_the_decoders_do(
     assert request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] == [
         _kv(key, expected)
     ]
+
+
+def _kv_raw(value: str) -> bytes:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    data: bytes = KeyValue(key="k", value=AnyValue(string_value=value)).SerializeToString()
+    return data
+
+
+def _kv_text(value: str) -> bytes:
+    return b'{"key":"k","value":{"stringValue":"' + value.encode() + b'"}}'
+
+
+@pytest.mark.parametrize("form", ["protobuf", "json"])
+def test_the_flat_decoders_remember_65_536_attributes_of_512_bytes_and_no_more(
+    form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What bounds the memory of the attributes the flat decoders remember: at most 65,536 of
+    them (the next one starts the memory anew), none longer than 512 bytes."""
+    from seamscope.tracer.otlp import flat, flat_json
+
+    module: Any = flat if form == "protobuf" else flat_json
+    make = _kv_raw if form == "protobuf" else _kv_text
+    known: dict[bytes, Any] = {}
+    monkeypatch.setattr(module, "_known", known)
+    for i in range(65_536):
+        module._attribute(make(str(i)))
+    assert len(known) == 65_536
+    module._attribute(make("one more"))
+    assert list(known) == [make("one more")]
+    known.clear()
+    sized = {len(make("x" * n)): make("x" * n) for n in range(600)}
+    module._attribute(sized[512])
+    module._attribute(sized[513])
+    assert list(known) == [sized[512]]
