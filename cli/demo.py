@@ -35,8 +35,26 @@ def _say(line: str) -> None:
         pass
 
 
+class _Stopped(KeyboardInterrupt):
+    """A stop asked for by a signal: Ctrl-C, a service manager's SIGTERM, a closed terminal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise _Stopped(signum)
+
+
+def exit_status(signum: int) -> int:
+    """The demo's exit status once a signal stopped it and everything it started is gone.
+
+    SIGTERM is how a service manager or a script stops it: a stop asked for and done, so 0, as
+    `seamscope collect` gives (systemd counts 143 a failure unless told otherwise). Ctrl-C and
+    a closed terminal interrupt a run someone watched: the shell's 128 + the signal's number.
+    """
+    return 0 if signum == signal.SIGTERM else 128 + signum
 
 
 def _run_tui(fleet: Fleet, port: int) -> list[str]:
@@ -143,7 +161,7 @@ def demo(
     # A closed terminal window: stop the same way, so the fleet stops and its folder goes.
     previous_hup = signal.signal(signal.SIGHUP, _interrupt)
     dead: list[str] = []
-    interrupted = False
+    interrupted: int | None = None  # the signal that stopped the demo
     finished = False
     try:
         with running_fleet(run_dir, db_path, pace=pace) as fleet:
@@ -156,11 +174,11 @@ def demo(
                     dead = _run_tui(fleet, port)
                     for line in dead:  # the TUI had the terminal while they died
                         _say(line)
-            except KeyboardInterrupt:
-                interrupted = True
+            except KeyboardInterrupt as stop:
+                interrupted = stop.signum if isinstance(stop, _Stopped) else signal.SIGINT
                 _say("demo: stopping every process it started")
             landscape = fleet.landscape_path
-        if headless and not interrupted and landscape is not None:
+        if headless and interrupted is None and landscape is not None:
             from seamscope.demo.findings import print_findings
 
             print_findings(db_path, landscape)
@@ -175,5 +193,5 @@ def demo(
             _say(f"demo: logs kept in {run_dir}")
     if dead:
         raise SeamscopeError(f"{len(dead)} service(s) of the fleet exited while it ran (see above)")
-    if interrupted:
-        sys.exit(130)
+    if interrupted is not None:
+        sys.exit(exit_status(interrupted))

@@ -327,10 +327,19 @@ def test_ctrl_c_stops_every_process_the_headless_demo_started(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_closed_terminal_stops_the_demo_and_removes_its_folder(tmp_path: Path) -> None:
-    """SIGHUP, what a terminal window sends when it closes: the demo stops as on Ctrl-C and
-    removes its temporary folder (the store, every log); before, it died on the spot and left
-    the folder behind."""
+@pytest.mark.parametrize(
+    ("sig", "status"),
+    [(signal.SIGHUP, 128 + signal.SIGHUP), (signal.SIGTERM, 0)],
+    ids=["SIGHUP", "SIGTERM"],
+)
+def test_a_signal_stops_the_demo_and_removes_its_folder(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    """SIGHUP, what a terminal window sends when it closes, and SIGTERM, how a service manager
+    or a script stops a process: the demo stops as on Ctrl-C and removes its temporary folder
+    (the store, every log); before, SIGHUP killed it on the spot and left the folder behind.
+    SIGTERM ends it with 0, as `seamscope collect` (a service manager counts 143 a failure);
+    before, it gave 130, Ctrl-C's status."""
     run_id, tmp = uuid.uuid4().hex, tmp_path / "tmp"
     tmp.mkdir()
     env = demo_env(run_id) | {"TMPDIR": str(tmp)}
@@ -352,7 +361,7 @@ def test_a_closed_terminal_stops_the_demo_and_removes_its_folder(tmp_path: Path)
             time.sleep(0.2)
         (run_dir,) = tmp.glob("seamscope-demo-*")
         shutil.copy(run_dir / "demo.json", seen / "demo.json")  # its ports, for the check below
-        demo.send_signal(signal.SIGHUP)
+        demo.send_signal(sig)
         _, err = demo.communicate(timeout=120)
     finally:
         if demo.poll() is None:
@@ -360,5 +369,6 @@ def test_a_closed_terminal_stops_the_demo_and_removes_its_folder(tmp_path: Path)
             demo.wait()
     assert "Traceback" not in err
     assert "demo: stopping every process it started" in err
+    assert demo.returncode == status, err
     assert_nothing_left(run_id, seen)
     assert not run_dir.exists(), err
