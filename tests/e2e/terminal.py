@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +53,23 @@ def tmux(*args: str, check: bool = True) -> str:
     if check and done.returncode != 0:
         raise AssertionError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def seamscope_line(
+    *args: str | Path, exit_file: Path | None = None, cwd: Path | None = None, env: str = ""
+) -> str:
+    """The shell line a terminal runs for `seamscope ARGS` (this interpreter's `-m seamscope.cli`),
+    every argument quoted; exit_file: where its exit status goes (for wait_exit); env:
+    `NAME=value` assignments put before it (quoted by the caller); cwd: the folder it runs in."""
+    words = [sys.executable, "-m", "seamscope.cli", *map(str, args)]
+    line = " ".join(shlex.quote(w) for w in words)
+    if env:
+        line = f"{env} {line}"
+    if cwd is not None:
+        line = f"cd {shlex.quote(str(cwd))} && {line}"
+    if exit_file is not None:
+        line = f"{line}; echo $? > {shlex.quote(str(exit_file))}"
+    return line
 
 
 def start_terminal(session: str, width: int, height: int, command: str) -> None:

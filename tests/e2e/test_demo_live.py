@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 import uuid
@@ -10,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.terminal import kill_terminal, send_keys, start_terminal, wait_exit, wait_for
+from tests.e2e.terminal import (
+    kill_terminal,
+    seamscope_line,
+    send_keys,
+    start_terminal,
+    wait_exit,
+    wait_for,
+)
 from tests.e2e.test_demo import MARKER, assert_nothing_left, marked_processes
 
 pytestmark = [
@@ -23,9 +29,8 @@ pytestmark = [
 def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) -> None:
     run_id, logs, session = uuid.uuid4().hex, tmp_path / "logs", f"demo-{uuid.uuid4().hex[:8]}"
     done = tmp_path / "exit-code"
-    command = (
-        f"{MARKER}={run_id} {shlex.quote(sys.executable)} -m seamscope.cli demo"
-        f" --port 0 --logs {shlex.quote(str(logs))}; echo $? > {shlex.quote(str(done))}"
+    command = seamscope_line(
+        "demo", "--port", "0", "--logs", logs, exit_file=done, env=f"{MARKER}={run_id}"
     )
     start_terminal(session, 180, 45, command)
     try:

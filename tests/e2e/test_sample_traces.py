@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import sys
 import uuid
@@ -15,6 +14,7 @@ from seamscope.demo.findings import classified_edges
 from seamscope.demo.run import FLEET
 from tests.e2e.terminal import (
     kill_terminal,
+    seamscope_line,
     send_keys,
     send_text,
     start_terminal,
@@ -68,10 +68,7 @@ def test_ingested_samples_get_the_labels_the_readme_promises(tmp_path: Path) -> 
 def test_the_tui_opens_the_samples_offline(tmp_path: Path) -> None:
     """`seamscope tui sample_traces/` in a real terminal: the findings of the samples show."""
     session, done = f"samples-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
-    command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.cli tui {shlex.quote(str(SAMPLES))}"
-        f"; echo $? > {shlex.quote(str(done))}"
-    )
+    command = seamscope_line("tui", SAMPLES, exit_file=done)
     start_terminal(session, 180, 45, command)
     try:
         wait_for(session, "System landscape", limit_s=60)

@@ -8,7 +8,6 @@ integrations are those of `python -m benchmarks.generate --systems N`.
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from tests.ci import require_tool
 from tests.e2e.terminal import (
     capture_styled,
     kill_terminal,
+    seamscope_line,
     send_keys,
     send_text,
     start_terminal,
@@ -94,11 +94,7 @@ def terminal(tmp_path: Path) -> Iterator[OpenTerminal]:
     def open_terminal(args: list[str], size: tuple[int, int], cwd: Path) -> Terminal:
         session = f"seamscope-tui-{uuid.uuid4().hex[:8]}"
         exit_file = tmp_path / f"{session}.exit"
-        command = (
-            f"cd {shlex.quote(str(cwd))} && {shlex.quote(sys.executable)} -m seamscope.cli tui "
-            + " ".join(shlex.quote(a) for a in args)
-            + f"; echo $? > {shlex.quote(str(exit_file))}"
-        )
+        command = seamscope_line("tui", *args, exit_file=exit_file, cwd=cwd)
         start_terminal(session, *size, command)
         sessions.append(session)
         return Terminal(session, exit_file)

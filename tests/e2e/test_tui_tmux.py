@@ -17,6 +17,7 @@ from seamscope.demo.processes import free_port
 from tests.e2e.terminal import (
     kill_terminal,
     pane_pid,
+    seamscope_line,
     send_keys,
     start_terminal,
     wait_exit,
@@ -32,10 +33,7 @@ pytestmark = [
 def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
     db = build_store(tmp_path / "sample.duckdb", manual=False)
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
-    command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --db {shlex.quote(str(db))}"
-        f"; echo $? > {shlex.quote(str(exit_file))}"
-    )
+    command = seamscope_line("tui", "--db", db, exit_file=exit_file)
     start_terminal(session, 160, 45, command)
     try:
         wait_for(
@@ -102,10 +100,7 @@ def test_sigterm_leaves_at_once_without_live_checks(tmp_path: Path) -> None:
     timer, and with no timer never (this test then hit wait_exit's limit)."""
     db = build_store(tmp_path / "sample.duckdb", manual=False)
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
-    command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --refresh 0"
-        f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
-    )
+    command = seamscope_line("tui", "--refresh", "0", "--db", db, exit_file=exit_file)
     start_terminal(session, 120, 30, command)
     try:
         wait_for(session, "System landscape", "systems ·")
@@ -127,9 +122,8 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
     db = tmp_path / "live.duckdb"
     owner = tmp_path / "live.duckdb.owner.json"
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
-    command = (
-        f"{shlex.quote(sys.executable)} -m seamscope.cli tui --collect --port {free_port()}"
-        f" --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(exit_file))}"
+    command = seamscope_line(
+        "tui", "--collect", "--port", str(free_port()), "--db", db, exit_file=exit_file
     )
     start_terminal(session, 120, 30, command)
     try:
@@ -155,9 +149,14 @@ def test_closing_the_terminal_ends_the_tui_its_receiver_and_their_folder(tmp_pat
     db, owner, tmp = tmp_path / "live.duckdb", tmp_path / "live.duckdb.owner.json", tmp_path / "t"
     tmp.mkdir()
     session = f"seamscope-tui-{uuid.uuid4().hex[:8]}"
-    command = (
-        f"TMPDIR={shlex.quote(str(tmp))} {shlex.quote(sys.executable)} -m seamscope.cli tui"
-        f" --collect --port {free_port()} --db {shlex.quote(str(db))}"
+    command = seamscope_line(
+        "tui",
+        "--collect",
+        "--port",
+        str(free_port()),
+        "--db",
+        db,
+        env=f"TMPDIR={shlex.quote(str(tmp))}",
     )
     start_terminal(session, 120, 30, command)
     try:
