@@ -80,6 +80,11 @@ def test_a_web_page_can_neither_read_nor_inject(collector: Collector, db_path: P
     owner = find_owner(db_path)
     assert owner is not None
     assert stat.S_IMODE(owner_file(db_path).stat().st_mode) == 0o600
+    # A guessed secret, the real one cut short or with more after it: no query either.
+    for wrong in ("guess", owner.secret[:-1], owner.secret + "x", owner.secret.upper()):
+        guessed = {"Content-Type": "application/json", SECRET_HEADER: wrong}
+        got, answer = send(collector, SQL, query, guessed)
+        assert got == 401, (wrong, answer)
     # Even with the secret, a text/plain body (what a form or no-cors fetch sends) is refused.
     plain = {"Content-Type": "text/plain", SECRET_HEADER: owner.secret}
     assert send(collector, SQL, query, plain)[0] == 415
