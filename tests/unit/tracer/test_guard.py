@@ -85,6 +85,9 @@ def test_a_foreign_host_or_origin_is_refused_everywhere(receiver: Receiver, path
     body = sample_request(1, seed=3).SerializeToString()
     for headers in (
         {"Host": f"rebound.example:{receiver.port}"},
+        # Names that start like a loopback one but resolve wherever their owner says.
+        {"Host": f"localhost.rebound.example:{receiver.port}"},
+        {"Host": f"127.0.0.1.nip.io:{receiver.port}"},
         {"Host": "10.1.2.3"},
         {"Origin": "http://evil.example"},
         {"Origin": "null"},
