@@ -78,9 +78,11 @@ class FindingsScreen(EdgeListScreen):
         if self.rule:
             return f"{plural(len(edges), 'edge')} of rule {self.rule}"
         bad = sum(1 for e in edges if e.verdict is Verdict.ANTI_PATTERN)
+        # The order in words: the error count it sorts by shows nowhere (Err % is a rate, and
+        # a narrow terminal leaves it out), so the spans alone looked out of order.
         return (
-            f"{plural(bad, 'anti-pattern')} · {plural(len(edges) - bad, 'smell')}, worst first "
-            "(Enter: the edge)"
+            f"{plural(bad, 'anti-pattern')} · {plural(len(edges) - bad, 'smell')}, worst first: "
+            "most errors, then most spans (Enter: the edge)"
         )
 
 
