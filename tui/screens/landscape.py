@@ -240,10 +240,13 @@ class LandscapeScreen(DataScreen[Any]):
     def show(self, payload: Any) -> None:
         view: Overview
         view, self.sapp.changed = payload
-        self.sub_title = "System landscape"
         if view.status != "ok":
+            # This screen is popped at once: no title for its header to draw (Textual's Header
+            # updates its title in a callback, which failed with NoMatches when it ran after
+            # the header's children were taken down, and stopped the app; once in CI).
             self.sapp.show_empty(view.status, view.span_count)
             return
+        self.sub_title = "System landscape"
         self.view = view
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
