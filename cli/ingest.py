@@ -1,4 +1,4 @@
-"""`seamscope ingest`: load OTLP JSON files (as the Collector's file exporter writes them), or
+"""`seamscope ingest`: load OTLP files (in every form the Collector's file exporter writes), or
 the objects the Collector's awss3 exporter wrote."""
 
 from __future__ import annotations
@@ -56,10 +56,14 @@ def _summary(report: IngestReport) -> str:
     "16 MB or more, else this process.",
 )
 def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int | None) -> None:
-    """Load OTLP into the store: files, folders (*.json, *.jsonl), - for stdin, or what an
-    OpenTelemetry Collector's awss3 exporter wrote (s3://bucket/prefix/).
+    """Load OTLP into the store: files, folders (*.json, *.jsonl, *.binpb, *.pb, *.zst, and
+    these gzipped), - for stdin, or what an OpenTelemetry Collector's awss3 exporter wrote
+    (s3://bucket/prefix/).
 
-    Files: OTLP JSON, one export request per line, or one pretty-printed request per file.
+    Files: what the Collector's file exporter writes, in any of its forms (OTLP JSON one export
+    request per line, or with format proto or compression zstd its requests framed by their
+    length), or one pretty-printed request per file; gzipped or not. The form is read from the
+    file's first bytes.
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again. Each request is
     stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the

@@ -1,9 +1,10 @@
-"""OTLP JSON files -> the store, and appends of many batches in one transaction.
+"""OTLP files -> the store, and appends of many batches in one transaction.
 
 Files are what the OpenTelemetry Collector's file exporter writes: one ExportTraceServiceRequest
-per line (a single pretty-printed request per file works too). Each request is its own batch,
-keyed by a hash of its bytes, so loading a file twice adds nothing. While an owner process holds
-the store, the requests go to it over HTTP instead.
+per line of OTLP JSON (a single pretty-printed request per file works too), or in the exporter's
+other forms (framed JSON or protobuf, zstd; see tracer.framing), and any of these gzipped. Each
+request is its own batch, keyed by a hash of its bytes, so loading a file twice adds nothing.
+While an owner process holds the store, the requests go to it over HTTP instead.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.framing import (
+    DECOMPRESSION_ERRORS,
+    MAX_REQUEST_BYTES,
+    Form,
+    decompressing,
+    decompression_problem,
+    form_of,
+    iter_framed,
+    peekable,
+    read_at_most,
+)
 from seamscope.tracer.otlp import OtlpError, decode_flat, decode_json, decode_protobuf
 from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
@@ -173,12 +185,20 @@ def append_many_at(store: Store, batches: Sequence[Batch]) -> tuple[list[int], i
 class Request:
     """One export request read from a file or object: where it came from and its bytes (OTLP
     JSON, or protobuf when json_format is false). origin names the file or object it is part
-    of, for callers that track them."""
+    of, for callers that track them. problem: why the request could not be read from the file
+    (its bytes are then empty), which the ingest reports as a bad request."""
 
     where: str
     data: bytes
     json_format: bool = True
     origin: str = ""
+    problem: str | None = None
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of stream, each read with at most MAX_REQUEST_BYTES + 1 bytes (a longer one is
+    cut there, and then longer than any request may be)."""
+    return iter(lambda: stream.readline(MAX_REQUEST_BYTES + 1), b"")
 
 
 def _first_line(stream: BinaryIO) -> tuple[bytes, int, bool]:
@@ -186,7 +206,7 @@ def _first_line(stream: BinaryIO) -> tuple[bytes, int, bool]:
     of its own (a file of one request per line) rather than the start of one pretty-printed."""
     first = b""
     first_no = 0
-    for first_no, raw in enumerate(stream, 1):  # noqa: B007
+    for first_no, raw in enumerate(_lines(stream), 1):  # noqa: B007
         first = raw
         if raw.strip():
             break
@@ -200,19 +220,69 @@ def _first_line(stream: BinaryIO) -> tuple[bytes, int, bool]:
 
 
 def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
-    """Yields the requests of one file: one per line, or the whole file if it is one request."""
+    """Yields the requests of one file, in any form tracer.framing names: OTLP JSON one request
+    per line or one pretty-printed, framed requests, and these compressed with gzip or zstd.
+
+    What ends the reading early (a file cut short or damaged, a request past MAX_REQUEST_BYTES)
+    comes last, as a Request that carries the problem, after every request read before it.
+    """
+    stream = peekable(stream)
+    form = form_of(stream)
+    if form not in ("gzip", "zstd"):
+        yield from _iter_form(name, stream, form, origin)
+        return
+    inner = peekable(decompressing(stream, form))
+    try:
+        inner_form = form_of(inner)
+        if inner_form in ("gzip", "zstd"):
+            yield _problem(name, f"the file is {form} of {inner_form}: decompress it once", origin)
+            return
+        yield from _iter_form(name, inner, inner_form, origin)
+    except DECOMPRESSION_ERRORS as exc:
+        yield _problem(name, decompression_problem(form, exc), origin)
+
+
+def _problem(where: str, problem: str, origin: str) -> Request:
+    return Request(where, b"", origin=origin, problem=problem)
+
+
+def _iter_form(name: str, stream: BinaryIO, form: Form, origin: str) -> Iterator[Request]:
+    """The requests of an uncompressed stream of the given form."""
+    if form == "framed":
+        for framed in iter_framed(stream):
+            where = f"{name}:request {framed.number} at byte {framed.offset}"
+            if framed.problem is not None:
+                yield _problem(where, framed.problem, origin)
+            else:
+                yield Request(where, framed.data, json_format=framed.json_format, origin=origin)
+        return
+    if form == "empty":
+        return
     first, first_no, lines_mode = _first_line(stream)
     if not first:
         return
     if not lines_mode:
-        rest = stream.read()
-        yield Request(f"{name}:{first_no}", first + rest, origin=origin)
+        data = first + read_at_most(stream, MAX_REQUEST_BYTES + 1 - len(first))
+        if len(data) > MAX_REQUEST_BYTES:
+            yield _problem(f"{name}:{first_no}", _too_long("the request", first_no), origin)
+            return
+        yield Request(f"{name}:{first_no}", data, origin=origin)
         return
     yield Request(f"{name}:{first_no}", first.strip(), origin=origin)
-    for number, raw in enumerate(stream, first_no + 1):
+    for number, raw in enumerate(_lines(stream), first_no + 1):
+        if len(raw) > MAX_REQUEST_BYTES:
+            yield _problem(f"{name}:{number}", _too_long("the line", number), origin)
+            return
         line = raw.strip()
         if line:
             yield Request(f"{name}:{number}", line, origin=origin)
+
+
+def _too_long(what: str, line: int) -> str:
+    return (
+        f"{what} starting on line {line} is longer than a request may be "
+        f"({MAX_REQUEST_BYTES:,} bytes); the requests before it were read"
+    )
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path | None]:
@@ -224,17 +294,29 @@ def expand_paths(paths: Sequence[str]) -> list[Path | None]:
             continue
         path = Path(text)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
-            )
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_trace_file(p))
             if not found:
-                raise SeamscopeError(f"{path}: no *.json or *.jsonl files in this folder")
+                raise SeamscopeError(f"{path}: no trace files in this folder ({TRACE_FILE_NAMES})")
             out.extend(found)
         elif path.is_file():
             out.append(path)
         else:
             raise SeamscopeError(f"{path}: no such file or folder")
     return out
+
+
+TRACE_FILE_NAMES = "*.json, *.jsonl, *.binpb, *.pb or *.zst, each also gzipped (.gz)"
+"""What a folder given to ingest is searched for (a file named on its own is read whatever
+its name)."""
+_TRACE_SUFFIXES = frozenset({".json", ".jsonl", ".binpb", ".pb", ".zst"})
+
+
+def is_trace_file(path: Path) -> bool:
+    """Whether a file found in a folder is read as one of trace requests (by its name)."""
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in _TRACE_SUFFIXES
 
 
 def iter_requests(
@@ -247,10 +329,15 @@ def iter_requests(
             continue
         try:
             with path.open("rb") as stream:
+                done = 0
                 for request in iter_stream(str(path), stream):
                     yield request
                     if progress is not None:
-                        progress(len(request.data) + 1)
+                        # The file's own bytes read so far (a compressed file's requests are
+                        # larger than the file).
+                        at = stream.tell()
+                        progress(at - done)
+                        done = at
         except OSError as exc:
             raise SeamscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
@@ -268,13 +355,17 @@ def iter_parts(
             continue
         try:
             with path.open("rb") as stream:
-                lines_mode = _first_line(stream)[2]
+                # Only a file of JSON lines is cut into ranges the workers read themselves.
+                lines_mode = form_of(stream) == "json" and _first_line(stream)[2]
                 stream.seek(0)
                 if not lines_mode:
+                    done = 0
                     for chunk in _chunks(iter_stream(str(path), stream)):
                         yield chunk
                         if progress is not None:
-                            progress(sum(len(request.data) + 1 for request in chunk))
+                            at = stream.tell()
+                            progress(at - done)
+                            done = at
                     continue
                 status = os.fstat(stream.fileno())
                 identity = (status.st_dev, status.st_ino)
@@ -367,6 +458,8 @@ def decode_one(
 ) -> Decoded:
     """One request's spans. flat: the quicker decoders (otlp.flat, otlp.flat_json), which
     give the same rows as the general walk (flat=False, the first design)."""
+    if request.problem is not None:
+        return Decoded(request.where, "", None, error=request.problem, origin=request.origin)
     builder = builder or SpanBatchBuilder()
     key = batch_key(request.data)
     if flat:
@@ -603,6 +696,10 @@ class _OwnerSink:
             return _Answer(response.status, body, stored, accepted)
 
     def add(self, request: Request) -> None:
+        if request.problem is not None:
+            self.report.bad_requests += 1
+            self.report.error(f"{request.where}: {request.problem}", request.origin)
+            return
         self.pending.append((request, self.pool.submit(self._send, request)))
         while len(self.pending) > 2 * self.senders:
             self._take()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from seamscope.tracer.otlp import protobuf_to_json
 from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
 from tests.otlp_sample import sample_request
+from tests.unit.tracer.test_framing import framed, json_lines, native_zstd
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +59,29 @@ def test_folder_and_stdin(db_path: Path, tmp_path: Path) -> None:
         piped = run("ingest", "--db", str(db_path), "-", stdin=data)
         assert piped.returncode == 0 and expected in piped.stdout
     assert span_count(db_path) == 28
+
+
+def test_a_folder_of_every_form_the_file_exporter_writes(db_path: Path, tmp_path: Path) -> None:
+    """format: proto (framed), compression: zstd (each request a zstd frame), the native zstd
+    stream, and a rotated file gzipped afterwards (tests/unit/tracer/test_framing.py builds
+    them as the exporter's source lays them out), in one folder and through stdin."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    proto = [sample_request(8, seed=s).SerializeToString() for s in range(60, 68)]
+    as_json = [protobuf_to_json(p).encode() for p in proto]
+    (folder / "a.binpb").write_bytes(framed(proto[0:2]))
+    (folder / "b.binpb").write_bytes(framed(proto[2:4], compress=True))
+    (folder / "c.json").write_bytes(native_zstd(json_lines(as_json[4:6])))
+    (folder / "d-2026-12-05T10-00-00.000.jsonl.gz").write_bytes(
+        gzip.compress(json_lines(as_json[6:8]))
+    )
+    done = run("ingest", "--db", str(db_path), str(folder))
+    assert done.returncode == 0, done.stderr
+    assert b"8 requests read: 64 spans stored" in done.stdout
+    assert span_count(db_path) == 64
+    # The same requests piped in, in another form: the spans are there already.
+    piped = run("ingest", "--db", str(db_path), "-", stdin=gzip.compress(framed(proto[0:2])))
+    assert piped.returncode == 0 and b"0 spans stored, 16 already present" in piped.stdout
 
 
 def test_bad_lines_missing_paths_and_locked_store(db_path: Path, tmp_path: Path) -> None:

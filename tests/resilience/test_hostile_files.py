@@ -1,0 +1,100 @@
+"""Compressed files built to exhaust `seamscope ingest`: a few hundred kilobytes that inflate
+to one endless line, or to one request far past the limit. The real command in a real process
+reads up to MAX_REQUEST_BYTES of it, names the file and the place, stores the requests before
+it, and exits 1 without a traceback; its peak memory stays a small multiple of the limit
+however far the file would inflate."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.framing import MAX_REQUEST_BYTES
+from seamscope.tracer.otlp import protobuf_to_json
+from tests.e2e.test_collect import SEAMSCOPE
+from tests.otlp_sample import sample_request
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
+pytestmark = pytest.mark.e2e
+
+INFLATED = 4 * MAX_REQUEST_BYTES  # what the bombs would take whole: 1 GiB
+
+
+def _ingest(path: Path, db: Path) -> tuple[int, str, int]:
+    """Exit status, its output (standard error, then standard output) and the peak RSS of the
+    command in bytes (its own: wait4 gives the usage of that one child)."""
+    out = path.with_name(path.name + ".out")
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [*SEAMSCOPE, "ingest", str(path), "--db", str(db), "--jobs", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 240
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            pid, status, usage = os.wait4(process.pid, 0)
+            break
+        time.sleep(0.1)
+    process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
+    return process.returncode, out.read_text(), usage.ru_maxrss * 1024
+
+
+def _first_request() -> bytes:
+    return protobuf_to_json(sample_request(3, seed=7).SerializeToString()).encode()
+
+
+def test_a_gzip_file_that_inflates_to_one_endless_line(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.jsonl.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with path.open("wb") as out:
+        out.write(packer.compress(_first_request() + b"\n{"))
+        block = b" " * (1 << 20)
+        for _ in range(INFLATED // len(block)):
+            out.write(packer.compress(block))
+        out.write(packer.compress(b"}\n") + packer.flush())
+    assert path.stat().st_size < 2 * 1024 * 1024
+    status, err, peak = _ingest(path, tmp_path / "s.duckdb")
+    assert status == 1, err
+    assert "Traceback" not in err
+    assert f"{path}:2: the line starting on line 2 is longer than a request may be" in err
+    assert "2 requests read: 3 spans stored" in err
+    assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+
+
+def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
+    first = zstd.compress(sample_request(3, seed=8).SerializeToString())
+    bomb = zstd.compress(b"\x0a" * (MAX_REQUEST_BYTES + 1))
+    path = tmp_path / "bomb.binpb"
+    path.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in (first, bomb)))
+    assert path.stat().st_size < 1024 * 1024
+    status, err, peak = _ingest(path, tmp_path / "s.duckdb")
+    assert status == 1, err
+    assert "Traceback" not in err
+    assert f"{path}:request 2 at byte {4 + len(first)}: the request decompresses past" in err
+    assert "2 requests read: 3 spans stored" in err
+    assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+
+
+def test_a_gzip_of_a_gzip_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "twice.jsonl.gz"
+    path.write_bytes(gzip.compress(gzip.compress(_first_request() + b"\n")))
+    status, err, _ = _ingest(path, tmp_path / "s.duckdb")
+    assert status == 1 and "Traceback" not in err
+    assert f"{path}: the file is gzip of gzip: decompress it once" in err
