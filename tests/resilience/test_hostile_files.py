@@ -60,6 +60,17 @@ def _first_request() -> bytes:
     return protobuf_to_json(sample_request(3, seed=7).SerializeToString()).encode()
 
 
+def _stops_at_the_limit(path: Path, problem: str) -> None:
+    """The command on path stores the first request (3 spans), names the bomb with problem,
+    exits 1 without a traceback, and never holds the inflated file."""
+    status, out, peak = _ingest(path, path.with_suffix(".duckdb"))
+    assert status == 1, out
+    assert "Traceback" not in out
+    assert problem in out
+    assert "2 requests read: 3 spans stored" in out
+    assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+
+
 def test_a_gzip_file_that_inflates_to_one_endless_line(tmp_path: Path) -> None:
     path = tmp_path / "bomb.jsonl.gz"
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
@@ -70,12 +81,9 @@ def test_a_gzip_file_that_inflates_to_one_endless_line(tmp_path: Path) -> None:
             out.write(packer.compress(block))
         out.write(packer.compress(b"}\n") + packer.flush())
     assert path.stat().st_size < 2 * 1024 * 1024
-    status, err, peak = _ingest(path, tmp_path / "s.duckdb")
-    assert status == 1, err
-    assert "Traceback" not in err
-    assert f"{path}:2: the line starting on line 2 is longer than a request may be" in err
-    assert "2 requests read: 3 spans stored" in err
-    assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+    _stops_at_the_limit(
+        path, f"{path}:2: the line starting on line 2 is longer than a request may be"
+    )
 
 
 def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
@@ -84,12 +92,9 @@ def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "bomb.binpb"
     path.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in (first, bomb)))
     assert path.stat().st_size < 1024 * 1024
-    status, err, peak = _ingest(path, tmp_path / "s.duckdb")
-    assert status == 1, err
-    assert "Traceback" not in err
-    assert f"{path}:request 2 at byte {4 + len(first)}: the request decompresses past" in err
-    assert "2 requests read: 3 spans stored" in err
-    assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+    _stops_at_the_limit(
+        path, f"{path}:request 2 at byte {4 + len(first)}: the request decompresses past"
+    )
 
 
 def test_a_gzip_of_a_gzip_is_named(tmp_path: Path) -> None:
