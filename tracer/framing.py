@@ -73,6 +73,13 @@ def form_of(stream: BinaryIO) -> Form:
     return "framed"
 
 
+def is_compressed(stream: BinaryIO) -> bool:
+    """Whether stream (peekable) is gzip or zstd, or framed with its first request in zstd."""
+    form = form_of(stream)
+    head = stream.peek(8)[:8]  # type: ignore[attr-defined]
+    return form in ("gzip", "zstd") or (form == "framed" and head[4:8] == ZSTD_MAGIC)
+
+
 def decompressing(stream: BinaryIO, form: Form) -> BinaryIO:
     """A stream of what the gzip or zstd stream holds (members or frames one after another)."""
     if form == "gzip":

@@ -237,3 +237,25 @@ def test_iter_stream_reads_a_stream_that_cannot_peek() -> None:
     requests = list(iter_stream("x", io.BytesIO(framed(_proto(range(1, 3))))))
     assert [r.json_format for r in requests] == [False, False]
     assert requests[1].where == f"x:request 2 at byte {4 + len(_proto(range(1, 2))[0])}"
+
+
+def test_compressed_files_count_for_the_work_they_hold_when_choosing_processes(
+    tmp_path: Path,
+) -> None:
+    """The processes are chosen by the input's size: a compressed file holds some ten times its
+    bytes in spans (5.3 MB of zstd requests held 100k spans, 49 MB as protobuf)."""
+    forms = {
+        "plain.binpb": framed(_proto()),
+        "zstd.binpb": framed(_proto(), compress=True),
+        "native.json": native_zstd(json_lines(_json())),
+        "lines.jsonl.gz": gzip.compress(json_lines(_json())),
+        "lines.jsonl": json_lines(_json()),
+    }
+    ratio = ingest_module.COMPRESSION_RATIO
+    for name, data in forms.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        compressed = name not in ("plain.binpb", "lines.jsonl")
+        expected = len(data) * (ratio if compressed else 1)
+        assert ingest_module.input_bytes([path], inflated=True) == expected, name
+        assert ingest_module.input_bytes([path]) == len(data), name  # the progress bar's
