@@ -23,26 +23,18 @@ from __future__ import annotations
 
 import gzip
 import io
-import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
-from seamscope.tracer.otlp.common import OtlpError, TooLarge
-
-if sys.version_info >= (3, 14):
-    from compression import zstd
-else:
-    from backports import zstd
+from seamscope.tracer.otlp.common import OtlpError, TooLarge, unzstd, zstd
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 """The largest request read from a file: a line, a framed request or a whole pretty-printed
 file, after decompression (the Collector's receivers refuse far smaller ones by default)."""
-MAX_ZSTD_FRAMES = 64
-"""Frames one compressed request may have (the exporter writes one)."""
 _JSON_START = frozenset(b"{[ \t\r\n\xef")  # \xef: a UTF-8 byte order mark
 _PIECE = 1024 * 1024
 
@@ -177,32 +169,10 @@ def iter_framed(stream: BinaryIO) -> Iterator[Framed]:
         offset += 4 + size
         if data.startswith(ZSTD_MAGIC):
             try:
-                data = unzstd(data, MAX_REQUEST_BYTES)
+                data = unzstd(data, MAX_REQUEST_BYTES, "request")
             except (OtlpError, TooLarge) as exc:
                 yield Framed(number, at, problem=str(exc))
                 continue
         # The JSON marshaler's output starts with "{"; a protobuf request never does (that
         # byte would open a group, which OTLP does not use).
         yield Framed(number, at, data, json_format=data[:1] == b"{")
-
-
-def unzstd(data: bytes, limit: int) -> bytes:
-    """Decompresses zstd frames one after another, never holding more than limit bytes."""
-    out = bytearray()
-    rest = data
-    frames = 0
-    try:
-        while rest:
-            frames += 1
-            if frames > MAX_ZSTD_FRAMES:
-                raise OtlpError(f"the request has more than {MAX_ZSTD_FRAMES} zstd frames")
-            decompressor = zstd.ZstdDecompressor()
-            out += decompressor.decompress(rest, max_length=limit + 1 - len(out))
-            if len(out) > limit:
-                raise TooLarge(f"the request decompresses past {limit:,} bytes")
-            if not decompressor.eof:
-                raise OtlpError("the request's zstd frame is cut short")
-            rest = decompressor.unused_data
-    except zstd.ZstdError as exc:
-        raise OtlpError(f"the request is not valid zstd ({exc})") from None
-    return bytes(out)

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from seamscope.tracer.otlp import OtlpError, protobuf_to_json
-from seamscope.tracer.otlp.common import TooLarge
+from seamscope.tracer.otlp.common import TooLarge, zstd
 from seamscope.tracer.receiver.decode import decode_request
 from seamscope.tracer.redact import redact_attributes, redact_text
 from tests.otlp_sample import sample_request
@@ -114,6 +114,29 @@ def test_a_gzip_bomb_stops_at_the_limit() -> None:
         LIMIT,
         [gzip_peer],
         "a deflate bomb",
+    )
+
+
+def test_a_zstd_bomb_stops_at_the_limit() -> None:
+    bomb = zstd.compress(b"\x00" * (64 * 1024 * 1024))
+    within_budget(
+        lambda: decode_request(bomb, "zstd", False, "k", LIMIT, False),
+        LIMIT,
+        [gzip_peer],
+        "a zstd bomb",
+    )
+
+
+@SETTINGS
+@given(frames=st.integers(1, 200_000), tail=st.sampled_from([b"", b"garbage", b"\x28\xb5"]))
+def test_zstd_bodies_of_many_frames_take_linear_time(frames: int, tail: bytes) -> None:
+    one = zstd.compress(b"\x0a")
+    body = one * min(frames, 4_000_000 // len(one)) + tail
+    within_budget(
+        lambda: decode_request(body, "zstd", False, "k", LIMIT, False),
+        len(body),
+        [gzip_peer],
+        f"{frames} zstd frames",
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -18,13 +17,9 @@ import pytest
 
 from seamscope.tracer.framing import MAX_REQUEST_BYTES
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.otlp.common import zstd
 from tests.e2e.test_collect import SEAMSCOPE
 from tests.otlp_sample import sample_request
-
-if sys.version_info >= (3, 14):
-    from compression import zstd
-else:
-    from backports import zstd
 
 pytestmark = pytest.mark.e2e
 
@@ -93,7 +88,7 @@ def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
     path.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in (first, bomb)))
     assert path.stat().st_size < 1024 * 1024
     _stops_at_the_limit(
-        path, f"{path}:request 2 at byte {4 + len(first)}: the request decompresses past"
+        path, f"{path}:request 2 at byte {4 + len(first)}: the zstd request decompresses past"
     )
 
 

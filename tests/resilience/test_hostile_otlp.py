@@ -16,6 +16,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.otlp.common import zstd
 from tests.e2e.test_collect import Collector, start_collector
 from tests.otlp_sample import sample_request
 
@@ -203,6 +204,28 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
         400,
         "gzip",
     ),
+    (
+        "zstd bomb",
+        zstd.compress(b"\0" * (64 * 1024 * 1024)),
+        {**PB, "Content-Encoding": "zstd"},
+        413,
+        "decompresses past",
+    ),
+    (
+        "broken zstd",
+        zstd.compress(sample_request(5).SerializeToString())[:-6],
+        {**PB, "Content-Encoding": "zstd"},
+        400,
+        "zstd body is cut short",
+    ),
+    (
+        "zstd of many frames",
+        zstd.compress(b"") * 100_000,
+        {**PB, "Content-Encoding": "zstd"},
+        400,
+        "more than 64 frames",
+    ),
+    ("unknown encoding", b"x", {**PB, "Content-Encoding": "br"}, 415, "gzip, deflate, zstd"),
     ("not OTLP at all", b"<xml/>", {"Content-Type": "application/xml"}, 415, "not OTLP"),
 ]
 

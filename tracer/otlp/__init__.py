@@ -14,6 +14,7 @@ from seamscope.tracer.otlp.common import (
     TooLarge,
     inflate,
     one_line,
+    unzstd,
 )
 from seamscope.tracer.otlp.encode import (
     protobuf_to_json,
@@ -38,6 +39,7 @@ __all__ = [
     "decode_json",
     "decode_protobuf",
     "inflate",
+    "unzstd",
     "one_line",
     "parse_json",
     "protobuf_to_json",

@@ -9,11 +9,19 @@ OtlpError.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from dataclasses import dataclass, field
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
+
+# zstd, re-exported for the rest of the package and the tests: the standard library's from
+# Python 3.14, its backport before.
+if sys.version_info >= (3, 14):
+    from compression import zstd as zstd
+else:
+    from backports import zstd as zstd
 
 MAX_DEPTH = 16
 """How deeply array/kvlist attribute values may nest before the span is rejected."""
@@ -76,6 +84,38 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
                 break
     except zlib.error as exc:
         raise OtlpError(f"the body is not valid {encoding} ({exc})") from None
+    return bytes(out)
+
+
+MAX_ZSTD_FRAMES = 64
+"""Frames a zstd body may have (senders write one): each costs a new decompressor."""
+
+
+def unzstd(data: bytes, limit: int, what: str = "body") -> bytes:
+    """Decompresses zstd frames one after another, in time linear in the data and never holding
+    more than limit bytes (bombs); at most MAX_ZSTD_FRAMES frames. what: the body or the
+    request, for the messages."""
+    out = bytearray()
+    view = memoryview(data)
+    pos = frames = 0
+    try:
+        while pos < len(view):
+            frames += 1
+            if frames > MAX_ZSTD_FRAMES:
+                raise OtlpError(f"the zstd {what} has more than {MAX_ZSTD_FRAMES} frames; send one")
+            decompressor = zstd.ZstdDecompressor()
+            while not decompressor.eof:
+                if pos >= len(view):
+                    raise OtlpError(f"the zstd {what} is cut short")
+                # Fed in pieces, as inflate does: what follows a frame's end is copied once per
+                # piece, not once per frame.
+                piece = view[pos : pos + _FEED]
+                out += decompressor.decompress(piece, max_length=limit + 1 - len(out))
+                if len(out) > limit:
+                    raise TooLarge(f"the zstd {what} decompresses past {limit} bytes")
+                pos += len(piece) - len(decompressor.unused_data)
+    except zstd.ZstdError as exc:
+        raise OtlpError(f"the {what} is not valid zstd ({exc})") from None
     return bytes(out)
 
 

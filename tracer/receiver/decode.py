@@ -24,6 +24,7 @@ from seamscope.tracer.otlp import (
     inflate,
     protobuf_to_json,
     redact_json_request,
+    unzstd,
 )
 from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.rows import SpanBatchBuilder
@@ -46,6 +47,8 @@ def decode_request(
     flat: otlp.flat and otlp.flat_json (the same rows, quicker) rather than the general walk."""
     if encoding in ("gzip", "deflate", "x-gzip"):
         body = inflate(body, "deflate" if encoding == "deflate" else "gzip", limit)
+    elif encoding == "zstd":
+        body = unzstd(body, limit)
     builder = SpanBatchBuilder()
     if json_format:
         result = decode_json_flat(body, builder) if flat else decode_json(body, builder)

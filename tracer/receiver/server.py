@@ -218,9 +218,11 @@ class Server:
                 "or application/json\n",
             )
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
             return _error(
-                415, f"content encoding {encoding!r} is not supported (gzip, deflate)", json_format
+                415,
+                f"content encoding {encoding!r} is not supported (gzip, deflate, zstd)",
+                json_format,
             )
         length = request.content_length
         if length is not None and length > self.max_body_bytes:

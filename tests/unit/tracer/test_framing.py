@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
-import sys
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,15 +23,10 @@ from seamscope.tracer import framing
 from seamscope.tracer import ingest as ingest_module
 from seamscope.tracer.ingest import expand_paths, ingest, iter_stream
 from seamscope.tracer.otlp import protobuf_to_json
-from seamscope.tracer.otlp.common import OtlpError, TooLarge
+from seamscope.tracer.otlp.common import MAX_ZSTD_FRAMES, OtlpError, TooLarge, unzstd, zstd
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import open_read_only
 from tests.otlp_sample import sample_request
-
-if sys.version_info >= (3, 14):
-    from compression import zstd
-else:
-    from backports import zstd
 
 SEEDS = range(40, 46)
 
@@ -190,12 +185,23 @@ def test_a_file_that_inflates_past_the_limit_stops_there(
     assert "the line starting on line 2 is longer than a request may be" in report.errors[0]
 
 
-def test_a_request_of_frames_past_the_limit_is_refused() -> None:
+def test_zstd_is_decompressed_within_its_bounds() -> None:
+    """unzstd, as a request of a file and a receiver's body (Content-Encoding: zstd) use it."""
     with pytest.raises(TooLarge):
-        framing.unzstd(zstd.compress(b"\0" * 5000), 4096)
+        unzstd(zstd.compress(b"\0" * 5000), 4096)
+    assert unzstd(zstd.compress(b"\0" * 4096), 4096) == b"\0" * 4096
     with pytest.raises(OtlpError, match="cut short"):
-        framing.unzstd(zstd.compress(b"x" * 5000)[:-4], 1 << 20)
-    assert framing.unzstd(zstd.compress(b"ab") + zstd.compress(b"cd"), 4) == b"abcd"
+        unzstd(zstd.compress(b"x" * 5000)[:-4], 1 << 20)
+    with pytest.raises(OtlpError, match="not valid zstd"):
+        unzstd(zstd.compress(b"ab") + b"garbage", 1 << 20)
+    assert unzstd(zstd.compress(b"ab") + zstd.compress(b"cd"), 4) == b"abcd"
+    frames = b"".join(zstd.compress(b"x") for _ in range(MAX_ZSTD_FRAMES))
+    assert unzstd(frames, 1 << 20) == b"x" * MAX_ZSTD_FRAMES
+    with pytest.raises(OtlpError, match=f"more than {MAX_ZSTD_FRAMES} frames"):
+        unzstd(frames + zstd.compress(b"x"), 1 << 20)
+    # Frames of many pieces: a frame's end inside a piece, the next frame after it.
+    noise = [random.Random(seed).randbytes(100_000) for seed in range(3)]
+    assert unzstd(b"".join(zstd.compress(n) for n in noise), 1 << 20) == b"".join(noise)
 
 
 def test_forms_are_read_from_the_first_bytes() -> None:

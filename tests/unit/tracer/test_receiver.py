@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from seamscope.tracer.access import SqlRejected
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.otlp.common import zstd
 from seamscope.tracer.owner import BATCH_KEY_HEADER, find_owner
 from seamscope.tracer.receiver import PortInUse, Receiver
 from seamscope.tracer.receiver.server import bind
@@ -61,7 +62,7 @@ def receiver(db_path: Path) -> Iterator[Receiver]:
         r.stop()
 
 
-def test_protobuf_json_gzip_and_deflate_bodies_are_stored_once(
+def test_protobuf_json_gzip_deflate_and_zstd_bodies_are_stored_once(
     receiver: Receiver, db_path: Path
 ) -> None:
     body = sample_request(40, seed=1).SerializeToString()
@@ -75,10 +76,16 @@ def test_protobuf_json_gzip_and_deflate_bodies_are_stored_once(
     status, data, response = post(receiver, line, JS)
     assert status == 200 and json.loads(data) == {}
     assert response.getheader("Content-Type", "").startswith("application/json")
-    assert receiver.stats.stored == 62 and receiver.stats.duplicate == 40
+    # zstd, as the Collector's otlphttp exporter sends with `compression: zstd`; the same
+    # request once more in gzip is the same batch (the key is the body's, decompressed).
+    packed = zstd.compress(sample_request(6, seed=5).SerializeToString())
+    assert post(receiver, packed, {**PB, "Content-Encoding": "zstd"})[0] == 200
+    again = gzip.compress(sample_request(6, seed=5).SerializeToString())
+    assert post(receiver, again, {**PB, "Content-Encoding": "gzip"})[0] == 200
+    assert receiver.stats.stored == 68 and receiver.stats.duplicate == 46
     rows = receiver.query("SELECT count(*), count(DISTINCT batch_id) FROM spans").to_pylist()
-    assert rows == [{"count_star()": 62, "count(DISTINCT batch_id)": 4}]
-    assert receiver.watermark == 4
+    assert rows == [{"count_star()": 68, "count(DISTINCT batch_id)": 5}]
+    assert receiver.watermark == 5
 
 
 def test_batch_key_header_makes_different_bodies_one_batch(receiver: Receiver) -> None:
