@@ -28,7 +28,14 @@ import pyarrow as pa
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.aws import aws_problem, client_config, read_only_session
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.ingest import IngestReport, Request, default_workers, iter_stream, load
+from seamscope.tracer.ingest import (
+    COMPRESSION_RATIO,
+    IngestReport,
+    Request,
+    default_workers,
+    iter_stream,
+    load,
+)
 from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
 from seamscope.tracer.owner import OBJECTS_PATH, send_or_write
 from seamscope.tracer.schema import S3_OBJECT_COLUMNS, arrow_schema
@@ -89,6 +96,12 @@ class S3Report:
     @property
     def ok(self) -> bool:
         return self.ingest.ok
+
+
+def work_bytes(objects: list[S3Object]) -> int:
+    """The bytes to decode in objects, for choosing the decoder processes: a gzipped object
+    counts COMPRESSION_RATIO times its size, as a compressed file does."""
+    return sum(o.size * (COMPRESSION_RATIO if o.key.endswith(".gz") else 1) for o in objects)
 
 
 def classify_key(key: str) -> bool | None:
@@ -209,7 +222,7 @@ def ingest_s3(
     if not new:
         return report
     if workers is None:
-        workers = default_workers(sum(o.size for o in new))
+        workers = default_workers(work_bytes(new))
     read: list[S3Object] = []
     requests = _requests(client, where, new, report.ingest, read)
     load(db_path, requests, use_owner=use_owner, workers=workers, report=report.ingest)

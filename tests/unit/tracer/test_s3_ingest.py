@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.s3_ingest import Location, classify_key, objects_writer
+from seamscope.tracer.ingest import COMPRESSION_RATIO, default_workers
+from seamscope.tracer.s3_ingest import Location, S3Object, classify_key, objects_writer, work_bytes
 from seamscope.tracer.store import Store
 
 PARTITION = "traces/year=2026/month=12/day=04/hour=07/minute=50"
@@ -32,6 +33,20 @@ PARTITION = "traces/year=2026/month=12/day=04/hour=07/minute=50"
 )
 def test_trace_objects_are_told_by_their_name(key: str, json_format: bool | None) -> None:
     assert classify_key(key) is json_format
+
+
+def test_gzipped_objects_count_for_the_spans_they_hold() -> None:
+    """Decoder processes are chosen by the work: 3 MB of gzip objects hold some 30 MB of OTLP."""
+    mb = 1024 * 1024
+    objects = [
+        S3Object(f"p/traces_{i}.binpb.gz", "e", 3 * mb // 2, json_format=False) for i in range(2)
+    ]
+    plain = [S3Object("p/traces_9.json", "e", 3 * mb, json_format=True)]
+    assert work_bytes(objects) == 3 * mb * COMPRESSION_RATIO
+    assert work_bytes(plain) == 3 * mb
+    assert default_workers(work_bytes(plain)) == 0
+    # 3 MB of plain objects: this process; 3 MB gzipped: as many processes as a large input.
+    assert default_workers(work_bytes(objects)) == default_workers(1 << 40)
 
 
 def test_urls() -> None:
