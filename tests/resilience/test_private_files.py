@@ -4,6 +4,7 @@ real traced service, and a store a traced service makes itself."""
 
 from __future__ import annotations
 
+import gzip
 import signal
 import stat
 import subprocess
@@ -85,3 +86,21 @@ def test_a_traced_service_makes_a_private_store(tmp_path: Path) -> None:
     _service(db, 10)
     assert mode(db) == "0o600"
     assert query(db, "select count(*) from spans") == [(10,)]
+
+
+def test_ingest_makes_a_private_store(tmp_path: Path) -> None:
+    """`seamscope ingest` into a new store, as a user loads the Collector's files."""
+    traces = tmp_path / "traces.binpb.gz"
+    body = sample_request(6, services=1).SerializeToString()
+    traces.write_bytes(gzip.compress(len(body).to_bytes(4, "big") + body))
+    db = tmp_path / "open" / "loaded.duckdb"
+    db.parent.mkdir()
+    done = subprocess.run(
+        [*OPEN_UMASK, *SEAMSCOPE, "ingest", str(traces), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert mode(db) == "0o600"
+    assert query(db, "select count(*) from spans") == [(6,)]
