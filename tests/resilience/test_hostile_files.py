@@ -88,7 +88,7 @@ def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
     path.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in (first, bomb)))
     assert path.stat().st_size < 1024 * 1024
     _stops_at_the_limit(
-        path, f"{path}:request 2 at byte {4 + len(first)}: the zstd request decompresses past"
+        path, f"{path}:request 2 at byte {4 + len(first)}: the zstd request inflates past"
     )
 
 

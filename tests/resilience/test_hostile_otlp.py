@@ -209,14 +209,14 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
         zstd.compress(b"\0" * (64 * 1024 * 1024)),
         {**PB, "Content-Encoding": "zstd"},
         413,
-        "decompresses past",
+        "inflates past",
     ),
     (
         "broken zstd",
         zstd.compress(sample_request(5).SerializeToString())[:-6],
         {**PB, "Content-Encoding": "zstd"},
         400,
-        "zstd body is cut short",
+        "zstd body is truncated",
     ),
     (
         "zstd of many frames",

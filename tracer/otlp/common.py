@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
@@ -51,71 +53,76 @@ class TooLarge(Exception):
 
 MAX_GZIP_MEMBERS = 64
 """Members a gzip body may have (senders write one): each costs a new inflater."""
+MAX_ZSTD_FRAMES = 64
+"""Frames a zstd body may have (senders write one): each costs a new decompressor."""
 _FEED = 64 * 1024
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:
     """Decompresses gzip/deflate in time linear in the body, never holding more than limit
-    bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members."""
+    bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members (deflate: one
+    stream, what follows it ignored)."""
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    out = bytearray()
-    view = memoryview(data)
-    pos = members = 0
-    try:
-        while pos < len(view):
-            members += 1
-            if members > MAX_GZIP_MEMBERS:
-                raise OtlpError(
-                    f"the {encoding} body has more than {MAX_GZIP_MEMBERS} members "
-                    "(concatenated streams); send one"
-                )
-            inflater = zlib.decompressobj(wbits)
-            while not inflater.eof:
-                if pos >= len(view):
-                    raise OtlpError(f"the {encoding} body is truncated")
-                # Fed in pieces: what follows a member's end is copied once per piece, not
-                # once per member (a body of many tiny members would take quadratic time).
-                piece = view[pos : pos + _FEED]
-                out += inflater.decompress(piece, limit + 1 - len(out))
-                if len(out) > limit or inflater.unconsumed_tail:
-                    raise TooLarge(f"the {encoding} body inflates past {limit} bytes")
-                pos += len(piece) - len(inflater.unused_data)
-            if encoding != "gzip":
-                break
-    except zlib.error as exc:
-        raise OtlpError(f"the body is not valid {encoding} ({exc})") from None
-    return bytes(out)
-
-
-MAX_ZSTD_FRAMES = 64
-"""Frames a zstd body may have (senders write one): each costs a new decompressor."""
+    streams = MAX_GZIP_MEMBERS if encoding == "gzip" else 1
+    return _decompress(
+        data, limit, lambda: zlib.decompressobj(wbits), zlib.error, encoding, "body", streams
+    )
 
 
 def unzstd(data: bytes, limit: int, what: str = "body") -> bytes:
-    """Decompresses zstd frames one after another, in time linear in the data and never holding
-    more than limit bytes (bombs); at most MAX_ZSTD_FRAMES frames. what: the body or the
-    request, for the messages."""
+    """Decompresses zstd frames one after another as inflate does gzip members: in time linear
+    in the data, never holding more than limit bytes, at most MAX_ZSTD_FRAMES frames. what:
+    the body or the request, for the messages."""
+    return _decompress(
+        data, limit, zstd.ZstdDecompressor, zstd.ZstdError, "zstd", what, MAX_ZSTD_FRAMES
+    )
+
+
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: memoryview, max_length: int, /) -> bytes: ...
+
+
+def _decompress(
+    data: bytes,
+    limit: int,
+    start: Callable[[], _Decompressor],
+    errors: type[Exception],
+    kind: str,
+    what: str,
+    streams: int,
+) -> bytes:
+    """What the streams of data (gzip members, zstd frames) decompress to, one after another:
+    at most `streams` of them (1: what follows the first is ignored, as deflate has it)."""
     out = bytearray()
     view = memoryview(data)
-    pos = frames = 0
+    pos = count = 0
     try:
-        while pos < len(view):
-            frames += 1
-            if frames > MAX_ZSTD_FRAMES:
-                raise OtlpError(f"the zstd {what} has more than {MAX_ZSTD_FRAMES} frames; send one")
-            decompressor = zstd.ZstdDecompressor()
-            while not decompressor.eof:
+        while pos < len(view) and count < streams:
+            count += 1
+            part = start()
+            while not part.eof:
                 if pos >= len(view):
-                    raise OtlpError(f"the zstd {what} is cut short")
-                # Fed in pieces, as inflate does: what follows a frame's end is copied once per
-                # piece, not once per frame.
+                    raise OtlpError(f"the {kind} {what} is truncated")
+                # Fed in pieces: what follows a stream's end is copied once per piece, not once
+                # per stream (a body of many tiny members would take quadratic time).
                 piece = view[pos : pos + _FEED]
-                out += decompressor.decompress(piece, max_length=limit + 1 - len(out))
+                out += part.decompress(piece, limit + 1 - len(out))
                 if len(out) > limit:
-                    raise TooLarge(f"the zstd {what} decompresses past {limit} bytes")
-                pos += len(piece) - len(decompressor.unused_data)
-    except zstd.ZstdError as exc:
-        raise OtlpError(f"the {what} is not valid zstd ({exc})") from None
+                    raise TooLarge(f"the {kind} {what} inflates past {limit} bytes")
+                pos += len(piece) - len(part.unused_data)
+        if streams > 1 and pos < len(view):
+            raise OtlpError(
+                f"the {kind} {what} has more than {streams} "
+                f"{'frames' if kind == 'zstd' else 'members'} (concatenated streams); send one"
+            )
+    except errors as exc:
+        raise OtlpError(f"the {what} is not valid {kind} ({exc})") from None
     return bytes(out)
 
 
