@@ -198,23 +198,30 @@ class SeamscopeApp(App[None]):
 
     def show_empty(self, status: str, span_count: int) -> None:
         """No edges to show yet: say why; the live timer opens the landscape when they come."""
+        self._reset_stack()
+        self.push_screen(ProblemScreen(*self._empty_texts(status, span_count), waiting=True))
+
+    def _empty_texts(self, status: str, span_count: int) -> tuple[str, str, str]:
+        """(title, message, advice) of a store without edges yet."""
         if status == "empty":
-            title = "The store is empty"
-            advice = (
+            return (
+                "The store is empty",
+                f"{self.source.description if self.source else ''}: no spans yet.",
                 "Run services under opentelemetry-instrument with this store, send OTLP to "
                 "`seamscope tui --collect`, or load files with `seamscope ingest`. "
-                "New spans show up here by themselves."
+                "New spans show up here by themselves.",
             )
-            message = f"{self.source.description if self.source else ''}: no spans yet."
+        if self.live:
+            advice = (
+                "The receiver classifies the spans it takes: the landscape opens by itself as "
+                "soon as it has."
+            )
         else:
-            title = "Spans, but no edges yet"
             advice = (
                 "The classifier has not run over this store. Open it with a seamscope that "
                 "includes the classifiers, or run `seamscope edges` once. Press r to retry."
             )
-            message = f"{span_count:,} spans stored, none classified."
-        self._reset_stack()
-        self.push_screen(ProblemScreen(title, message, advice))
+        return "Spans, but no edges yet", f"{span_count:,} spans stored, none classified.", advice
 
     def notify(
         self,
@@ -314,7 +321,15 @@ class SeamscopeApp(App[None]):
             else:
                 screen.reload()
         elif isinstance(screen, ProblemScreen):
-            self._open()
+            token = message.token
+            if screen.waiting and isinstance(token, read.Watermark) and token.classified is None:
+                # Still no edges: say so in place. Opening the landscape only to find that would
+                # push and pop two screens on every change (a flash, and Textual's Header once
+                # failed on a header being taken down).
+                status = "empty" if token.spans == 0 else "unclassified"
+                screen.say(*self._empty_texts(status, token.spans))
+            else:
+                self._open()
 
     def stale(self, screen: Screen[Any]) -> bool:
         return self._seen.get(id(screen), -1) != self._generation

@@ -22,8 +22,11 @@ from textual.widgets import (
     Tree,
 )
 
+from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.read import Filters
 from seamscope.classifiers.schema import CLASSIFIER_DDL
+from seamscope.tracer.ingest import ingest
+from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, short_lock
 from seamscope.tui.screens.dialogs import FilterScreen, HelpScreen, ProblemScreen, SearchScreen
@@ -35,6 +38,7 @@ from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.focusmap import FocusMap
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import EDGES, T0, edge_id_of, make_unresolved
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.anyio
 
@@ -374,6 +378,39 @@ async def test_empty_store_says_what_to_do(db_path: Path, make_app: AppFactory) 
         assert isinstance(app.screen, ProblemScreen)
         assert app.screen.problem_title == "The store is empty"
         assert "opentelemetry-instrument" in app.screen.advice
+
+
+async def test_a_store_without_edges_is_described_in_place_until_they_come(
+    db_path: Path, tmp_path: Path, make_app: AppFactory
+) -> None:
+    """Spans arrive, the classifier has not run: the same problem screen says so (before, the
+    app opened the landscape on every change only to find no edges and push a new problem
+    screen); once the edges are there, the landscape opens by itself."""
+    Store.open(db_path).close()
+    app = make_app(db_path, refresh_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        problem = app.screen
+        assert isinstance(problem, ProblemScreen) and problem.waiting
+        assert problem.problem_title == "The store is empty"
+        lines = tmp_path / "t.jsonl"
+        lines.write_text(protobuf_to_json(sample_request(7, seed=3).SerializeToString()) + "\n")
+        assert ingest(db_path, [str(lines)], workers=0).spans_stored == 7
+        for _ in range(200):
+            if problem.problem_title != "The store is empty":
+                break
+            await pilot.pause(0.05)
+        assert app.screen is problem and isinstance(problem, ProblemScreen)
+        assert problem.problem_title == "Spans, but no edges yet"
+        assert problem.message == "7 spans stored, none classified."
+        assert "seamscope edges" in problem.advice  # not live: nothing here classifies
+        assert problem.sub_title == "Spans, but no edges yet"
+        refresh_store(db_path)
+        for _ in range(200):
+            if isinstance(app.screen, LandscapeScreen) and app.screen.view is not None:
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, LandscapeScreen) and app.screen.view is not None
 
 
 async def test_locked_store_gets_a_problem_screen_and_retry_works(

@@ -211,11 +211,14 @@ class ProblemScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, title: str, message: str, advice: str) -> None:
+    def __init__(self, title: str, message: str, advice: str, *, waiting: bool = False) -> None:
+        """waiting: the store is fine but has no edges yet (empty, or not classified): the
+        app says what changes here, in place, until edges come."""
         super().__init__()
         self.problem_title = title
         self.message = message
         self.advice = advice
+        self.waiting = waiting
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -228,3 +231,13 @@ class ProblemScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.problem_title
+
+    def say(self, title: str, message: str, advice: str) -> None:
+        """Shows other texts in place (the same screen, its header's title too)."""
+        if (title, message, advice) == (self.problem_title, self.message, self.advice):
+            return
+        self.problem_title, self.message, self.advice = title, message, advice
+        self.query_one("#problem-title", Static).update(Text(title, style="bold"))
+        self.query_one("#problem-message", Static).update(Text(message))
+        self.query_one("#problem-advice", Static).update(Text(advice, style="italic"))
+        self.sub_title = title
