@@ -233,21 +233,22 @@ def classify(
             for table in _INTERNAL_TABLES:
                 con.execute(f"DELETE FROM {table}")
             old, new = 0, None
-        new_spans = 0
+        new_spans, runs_moved = 0, False
         # The shape the last call left (stored with the state), or read again.
         before = None if rebuild or not same_rules else state.get("shape") or _shape(con)
         if top > old:
-            new_spans = _Merge(con, old, top, full=old == 0, new=new).run()
+            merge = _Merge(con, old, top, full=old == 0, new=new)
+            new_spans, runs_moved = merge.run(), merge.runs_moved
         after = _shape(con)
         polling = state.get("polling")
         derived = False
-        if before is not None and before == after:
+        if before is not None and before == after and not runs_moved:
             # Same groups, hosts, components, handling and runs: the edges and their rules
             # stand; only the numbers of those whose groups moved change.
             refresh_stats(con, _MOVED)
         elif (
             before is not None
-            and json.loads(before)[:-1] == json.loads(after)[:-1]
+            and before == after
             and polling is not None
             and refresh_polling(con, polling)
         ):
@@ -374,16 +375,16 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
-    """What the edges and rules depend on, besides counts: changes when any of it changes."""
+    """What the edges and rules depend on, besides counts and job runs: changes when any of it
+    changes. Each table read is a few hundred rows, whatever the store's size; the runs, which
+    grow with every run of every job, are not read: the merge says whether it moved them."""
     row = con.execute(
         """SELECT (SELECT (count(*), bit_xor(gkey)) FROM classifier_groups),
                   (SELECT (count(*), bit_xor(hash(host, port, hkind, svc, ns)))
                    FROM classifier_hosts),
                   (SELECT count(*) FROM classifier_components),
                   (SELECT count(*) FROM classifier_handling),
-                  (SELECT count(*) FROM classifier_joins),
-                  (SELECT (count(*), bit_xor(hash(trace_id, root_span_id)))
-                   FROM classifier_runs)"""
+                  (SELECT count(*) FROM classifier_joins)"""
     ).fetchone()
     return json.dumps([str(v) for v in row or ()])
 
@@ -485,6 +486,7 @@ class _Merge:
         self.stored = False  # the window read holds spans of batches up to the watermark
         self.seen = False  # a touched trace already has facts stored
         self.removed = False  # the difference takes stored facts away
+        self.runs_moved = False  # classifier_runs gained or lost a run
         self.keys = JOINS
 
     def run(self) -> int:
@@ -916,17 +918,22 @@ class _Merge:
         )
         if scanned:
             self.insert_runs()
+        if forgotten:
+            self.runs_moved = True
         if self.full or forgotten:
             # Runs went (or none were gathered yet): every job gathered again.
             x("DELETE FROM classifier_jobs")
             x(f"INSERT INTO classifier_jobs {_JOBS} GROUP BY svc, ns, name")
         elif scanned:
-            # Only new runs: merged into their jobs. Runs of these traces stored before merge
-            # again to the same sets. Sorting a list costs each row a sort of its own, so the
-            # usual cases skip it: runs that all start after the job's last are appended, and
-            # tables and writes the job already has leave its lists as they are.
+            # Only new runs: merged into their jobs. They start within the window read (their
+            # roots are among its spans), so the runs are read from there on, not all of them
+            # (they grow with every run of every job); a run of these traces stored before
+            # would merge again to the same sets. Sorting a list costs each row a sort of its
+            # own, so the usual cases skip it: runs that all start after the job's last are
+            # appended, and tables and writes the job already has leave its lists as they are.
             x(f"""INSERT INTO classifier_jobs {_JOBS}
-                AND tk IN (SELECT tk FROM _cls_scanned) GROUP BY svc, ns, name
+                AND start_time >= {self.lo} AND tk IN (SELECT tk FROM _cls_scanned)
+                GROUP BY svc, ns, name
                 ON CONFLICT (jkey) DO UPDATE SET
                     first_run = least(classifier_jobs.first_run, excluded.first_run),
                     ts = CASE WHEN excluded.ts[1] > classifier_jobs.ts[-1]
@@ -944,8 +951,7 @@ class _Merge:
 
     def insert_runs(self) -> None:
         """classifier_runs gets the runs among the touched traces that scanned a table."""
-        x = self.x
-        x(f"""INSERT INTO classifier_runs
+        row = self.x(f"""INSERT INTO classifier_runs
             WITH scanned AS (FROM _cls_scanned),
             roots AS (
                 SELECT * FROM ({roots_sql("_cls_s")})
@@ -960,7 +966,8 @@ class _Merge:
             JOIN (FROM _cls_fnew WHERE tk IN (SELECT tk FROM _cls_scanned)) AS f
               ON f.tk = r.tk AND coalesce(f.svc, '') = coalesce(r.svc, '')
             GROUP BY ALL
-            HAVING len(scans) > 0""")
+            HAVING len(scans) > 0""").fetchone()
+        self.runs_moved = self.runs_moved or bool(row and row[0])
 
     def drop_temporaries(self) -> None:
         x = self.x
