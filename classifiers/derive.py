@@ -574,19 +574,23 @@ def _polling(
 ) -> dict[int, Polling]:
     """Write groups fed by recurring scan jobs -> the job's evidence.
 
-    Each job's runs are gathered as the merge goes (classifier_jobs: its distinct start times
-    sorted, so their differences are the intervals between runs, what it scanned and what it
-    wrote); only the jobs that run steadily come back to Python.
+    Each job's runs are gathered as the merge goes (classifier_jobs: how many distinct start
+    times, the first and the last, the sum of the squared gaps between them, what it scanned and
+    what it wrote); only the jobs that run steadily come back to Python. Over the n - 1 gaps,
+    of sum S (last - first) and sum of squares Q, the mean is S / (n - 1) and the coefficient
+    of variation CV satisfies CV^2 = ((n - 1) Q - S^2) / S^2, whose numerator is computed exactly
+    in integers.
     """
     rows = con.execute(
         f"""WITH timed AS (
-            SELECT *, list_transform(ts[2:], lambda t, i: (t - ts[i]) / 1e6) AS gaps
+            SELECT *, CAST(last_us - epoch_us(first_run) AS HUGEINT) AS span
             FROM classifier_jobs
         )
-        SELECT svc, ns, name, len(ts), list_avg(gaps), scanned, written
+        SELECT svc, ns, name, runs, span / 1e6 / (runs - 1), scanned, written
         FROM timed
-        WHERE len(ts) >= {MIN_RUNS} AND list_avg(gaps) > 0
-          AND coalesce(list_stddev_pop(gaps), 0) / list_avg(gaps) <= {STEADY_CV}
+        WHERE runs >= {MIN_RUNS} AND span > 0
+          AND CAST((runs - 1) * gap_sq - span * span AS DOUBLE)
+              <= {STEADY_CV * STEADY_CV!r} * CAST(span AS DOUBLE) * CAST(span AS DOUBLE)
         ORDER BY first_run, svc NULLS FIRST, ns NULLS FIRST, name NULLS FIRST"""
     ).fetchall()
     found: dict[int, Polling] = {}

@@ -49,7 +49,7 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "4"
+CLASSIFIER_VERSION = "5"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -422,13 +422,56 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., duckdb.DuckDBPyConne
 
 # The groups a merge changed (left by _Merge for refresh_stats, dropped after).
 _MOVED = "_cls_moved"
-# Each recurring job's runs gathered (classifier_jobs): its key and its columns, from
-# classifier_runs; a caller adds conditions (AND ...) and the GROUP BY.
-_JOBS = """SELECT hash(svc, ns, name), svc, ns, name, min(start_time),
-           list_sort(list_distinct(list(epoch_us(start_time)))),
-           list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL)))),
-           list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL)))
-    FROM classifier_runs WHERE NOT coalesce(listens, false)"""
+
+
+def _jobs_sql(where: str = "") -> str:
+    """Each recurring job's runs gathered from classifier_runs (the runs `where`, a condition
+    starting with AND, keeps): the columns of classifier_jobs, its start times as their count,
+    the last and the sum of the squared gaps between them (in whole microseconds, so that a sum
+    moved run by run equals the one gathered at once)."""
+    return f"""
+    WITH r AS (
+        SELECT hash(svc, ns, name) AS jkey, svc, ns, name, start_time, scans, writes
+        FROM classifier_runs WHERE NOT coalesce(listens, false){where}
+    ),
+    t AS (
+        SELECT jkey, us, us - lag(us) OVER (PARTITION BY jkey ORDER BY us) AS gap
+        FROM (SELECT DISTINCT jkey, epoch_us(start_time) AS us FROM r)
+    ),
+    m AS (
+        SELECT jkey, count(*) AS runs, max(us) AS last_us,
+               coalesce(sum(CAST(gap AS HUGEINT) * gap), 0) AS gap_sq
+        FROM t GROUP BY jkey
+    )
+    SELECT jkey, svc, ns, name, min(start_time) AS first_run, any_value(m.last_us) AS last_us,
+           any_value(m.runs) AS runs, any_value(m.gap_sq) AS gap_sq,
+           list_sort(list_distinct(flatten(list(scans) FILTER (scans IS NOT NULL)))) AS scanned,
+           list_distinct(flatten(list(writes) FILTER (writes IS NOT NULL))) AS written
+    FROM r JOIN m USING (jkey)
+    GROUP BY jkey, svc, ns, name"""
+
+
+# A job's figures moved by those of its new runs (excluded) in an INSERT ... ON CONFLICT: runs
+# that all start after its last add their gaps; any other (a run that started before the last
+# one stored, or with it) leaves runs at -1, for the job to be gathered again from its runs.
+_APPENDED = "epoch_us(excluded.first_run) > classifier_jobs.last_us"
+_JOBS_MOVED = f"""
+    first_run = least(classifier_jobs.first_run, excluded.first_run),
+    last_us = greatest(classifier_jobs.last_us, excluded.last_us),
+    runs = CASE WHEN {_APPENDED} THEN classifier_jobs.runs + excluded.runs ELSE -1 END,
+    gap_sq = CASE WHEN {_APPENDED}
+                  THEN classifier_jobs.gap_sq + excluded.gap_sq
+                       + CAST(epoch_us(excluded.first_run) - classifier_jobs.last_us AS HUGEINT)
+                         * (epoch_us(excluded.first_run) - classifier_jobs.last_us)
+                  ELSE classifier_jobs.gap_sq END,
+    scanned = CASE WHEN list_has_all(classifier_jobs.scanned, excluded.scanned)
+                   THEN classifier_jobs.scanned
+                   ELSE list_sort(list_distinct(list_concat(
+                       classifier_jobs.scanned, excluded.scanned))) END,
+    written = CASE WHEN list_has_all(classifier_jobs.written, excluded.written)
+                   THEN classifier_jobs.written
+                   ELSE list_distinct(list_concat(
+                       classifier_jobs.written, excluded.written)) END"""
 # A group's figures moved by those of the facts added (or taken away: negative counts, no times):
 # the SET of an UPDATE of classifier_groups AS g FROM the moved groups AS x.
 _GROUPS_MOVED = """
@@ -923,31 +966,31 @@ class _Merge:
         if self.full or forgotten:
             # Runs went (or none were gathered yet): every job gathered again.
             x("DELETE FROM classifier_jobs")
-            x(f"INSERT INTO classifier_jobs {_JOBS} GROUP BY svc, ns, name")
+            x(f"INSERT INTO classifier_jobs {_jobs_sql()}")
         elif scanned:
             # Only new runs: merged into their jobs. They start within the window read (their
             # roots are among its spans), so the runs are read from there on, not all of them
             # (they grow with every run of every job); a run of these traces stored before
-            # would merge again to the same sets. Sorting a list costs each row a sort of its
-            # own, so the usual cases skip it: runs that all start after the job's last are
-            # appended, and tables and writes the job already has leave its lists as they are.
-            x(f"""INSERT INTO classifier_jobs {_JOBS}
-                AND start_time >= {self.lo} AND tk IN (SELECT tk FROM _cls_scanned)
-                GROUP BY svc, ns, name
-                ON CONFLICT (jkey) DO UPDATE SET
-                    first_run = least(classifier_jobs.first_run, excluded.first_run),
-                    ts = CASE WHEN excluded.ts[1] > classifier_jobs.ts[-1]
-                              THEN list_concat(classifier_jobs.ts, excluded.ts)
-                              ELSE list_sort(list_distinct(
-                                  list_concat(classifier_jobs.ts, excluded.ts))) END,
-                    scanned = CASE WHEN list_has_all(classifier_jobs.scanned, excluded.scanned)
-                                   THEN classifier_jobs.scanned
-                                   ELSE list_sort(list_distinct(list_concat(
-                                       classifier_jobs.scanned, excluded.scanned))) END,
-                    written = CASE WHEN list_has_all(classifier_jobs.written, excluded.written)
-                                   THEN classifier_jobs.written
-                                   ELSE list_distinct(list_concat(
-                                       classifier_jobs.written, excluded.written)) END""")
+            # would merge again to the same sets. A job keeps the moments of its start times,
+            # not the times, so a merge writes a row per job whatever its age. Sorting a list
+            # costs each row a sort of its own, so the usual cases skip it: tables and writes
+            # the job already has leave its lists as they are.
+            moved = x(f"""INSERT INTO classifier_jobs {
+                _jobs_sql(f" AND start_time >= {self.lo} AND tk IN (SELECT tk FROM _cls_scanned)")
+            }
+                ON CONFLICT (jkey) DO UPDATE SET {_JOBS_MOVED}
+                RETURNING runs""").fetchall()
+            if any(int(runs) < 0 for (runs,) in moved):
+                # A run that did not come after its job's last: those jobs gathered again.
+                x(f"""UPDATE classifier_jobs AS j
+                    SET last_us = g.last_us, runs = g.runs, gap_sq = g.gap_sq
+                    FROM ({
+                    _jobs_sql(
+                        " AND hash(svc, ns, name) IN "
+                        "(SELECT jkey FROM classifier_jobs WHERE runs < 0)"
+                    )
+                }) AS g
+                    WHERE j.jkey = g.jkey""")
 
     def insert_runs(self) -> None:
         """classifier_runs gets the runs among the touched traces that scanned a table."""

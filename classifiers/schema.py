@@ -104,13 +104,17 @@ INTERNAL_DDL: tuple[str, ...] = (
     svc VARCHAR, ns VARCHAR, inst VARCHAR, name VARCHAR, start_time TIMESTAMPTZ NOT NULL,
     scans VARCHAR[], writes UBIGINT[], listens BOOLEAN
 )""",
-    # The runs of each recurring job (runs that listen to nothing) gathered: its distinct start
-    # times sorted, the tables it scanned (sorted) and the groups it wrote. A new run merges into
-    # its job's row (every column is a set or a minimum, so merging gives what gathering all the
-    # runs again gives), so the job periods are read from a row per job, not from every run.
+    # The runs of each recurring job (runs that listen to nothing) gathered: its first and last
+    # distinct start times (the last in microseconds since the epoch), how many there are and
+    # the sum of the squared gaps between them (microseconds squared: the period and how steady
+    # it is, in integers), the tables it scanned (sorted) and the groups it wrote. New runs
+    # merge into their job's row (minimum, maximum, sums and sets: merging gives what gathering
+    # all the runs again gives), so the job periods are read from a row per job, not from every
+    # run, and a merge writes a row of the same size however many runs the job had.
     """CREATE TABLE IF NOT EXISTS classifier_jobs (
     jkey UBIGINT PRIMARY KEY, svc VARCHAR, ns VARCHAR, name VARCHAR,
-    first_run TIMESTAMPTZ NOT NULL, ts BIGINT[] NOT NULL, scanned VARCHAR[], written UBIGINT[]
+    first_run TIMESTAMPTZ NOT NULL, last_us BIGINT NOT NULL, runs BIGINT NOT NULL,
+    gap_sq HUGEINT NOT NULL, scanned VARCHAR[], written UBIGINT[]
 )""",
     # Span links of consumers (and the consumer's span): joined to the producer's span when it is
     # stored, before or after.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from seamscope.classifiers.derive import derive, refresh_stats
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.tracer.store import Store
-from tests.unit.classifiers.fleet import Fleet, Service, Span
+from tests.unit.classifiers.fleet import BASE_NS, Fleet, Service, Span
 
 WEB = Service("shortlist-web", "shortlist", "webapp")
 BFF = Service("webapp-bff", "shortlist", "bff")
@@ -261,6 +262,69 @@ def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
         incremental = _snapshot(store.con)
         classify(store.con, full=True)
         assert _snapshot(store.con) == incremental
+
+
+# The job's gaps between runs (seconds), and whether A401 holds: the coefficient of variation of
+# the gaps (population) at most 0.35, computed here as the guideline states it. Each set lies
+# clear of the threshold; the order the runs arrive in must not matter.
+_GAPS = [
+    ([5.0, 5.0, 5.0, 5.0], True),  # steady
+    ([5.0, 7.0, 3.0, 5.0], True),  # CV 0.28
+    ([5.0, 7.5, 2.5], False),  # CV 0.41
+    ([1.0, 9.0, 1.0, 9.0], False),  # CV 0.8
+    ([60.0, 0.0, 60.0, 60.0], True),  # two runs at the same instant count once: CV 0
+]
+
+
+def _steady(gaps: list[float]) -> tuple[bool, float, int]:
+    """(steady, mean gap, runs) of distinct start times, as the rule defines them."""
+    times = sorted({round(sum(gaps[:i]), 6) for i in range(len(gaps) + 1)})
+    distinct = [b - a for a, b in zip(times, times[1:], strict=False)]
+    mean = statistics.fmean(distinct)
+    return statistics.pstdev(distinct) / mean <= 0.35, mean, len(times)
+
+
+@pytest.mark.parametrize(("gaps", "steady"), _GAPS)
+@pytest.mark.parametrize("order", ["in order", "reversed", "shuffled"])
+def test_a_jobs_period_and_steadiness_follow_its_runs_however_they_arrive(
+    tmp_path: Path, gaps: list[float], steady: bool, order: str
+) -> None:
+    # classifier_jobs keeps the moments of a job's start times (count, first, last, sum of the
+    # squared gaps); merged batch by batch, in any order, they must give the period and the
+    # verdict that the gaps themselves give.
+    expected, mean, runs = _steady(gaps)
+    assert expected == steady
+    fleet = Fleet()
+    fleet.dynamodb(ORDERS, "PutItem", "Orders")
+    batches: list[list[Span]] = [list(fleet.spans)]
+    start = 100.0
+    for at in [start + sum(gaps[:i]) for i in range(len(gaps) + 1)]:
+        first = len(fleet.spans)
+        fleet.clock = BASE_NS + int(at * 1e9)  # set, not moved on: two runs may share it
+        run = fleet.root(JOB, "copy")
+        fleet.dynamodb(JOB, "Scan", "Orders", parent=run)
+        fleet.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+        batches.append(fleet.spans[first:])
+    if order == "reversed":
+        batches[1:] = batches[:0:-1]
+    elif order == "shuffled":
+        random.Random(len(gaps)).shuffle(batches)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        for i, batch in enumerate(batches):
+            store.append(fleet.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        reasons = [
+            r[0]
+            for r in store.con.execute("SELECT reason FROM edges WHERE rule_id = 'A401'").fetchall()
+        ]
+        incremental = _snapshot(store.con)
+        classify(store.con, full=True)
+        assert _snapshot(store.con) == incremental
+    if steady:
+        assert reasons, "a steady job's copy was not found"
+        assert all(f"every {mean:.3g} s ({runs} runs)" in r for r in reasons), reasons
+    else:
+        assert not reasons, reasons
 
 
 def test_a_job_run_off_its_period_derives_the_edges_again(tmp_path: Path) -> None:
