@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmarks.common import Context, Result, fmt, median_of, timed
 from benchmarks.generate import generate, generate_store, landscape_path
-from seamscope.classifiers.engine import classify
+from seamscope.classifiers.engine import classify, gather_jobs
 from seamscope.classifiers.landscape import load_landscape
 
 NAME = "classify"
@@ -34,6 +34,8 @@ BUDGET_S = 20.0
 # --repeats says: a batch costs a fifth of a second, and three of them could not tell a change
 # of 10-15% from the machine's hour (docs/performance.md, Classification).
 INCREMENTAL_BATCHES = 11
+# The aged store: its job runs copied this many times (101x the runs, about 459k on 1M).
+AGED_COPIES = 100
 
 
 def _full(
@@ -101,7 +103,9 @@ def _size(spans: int) -> str:
     return f"{spans // 1000}k" if spans >= 1000 else str(spans)
 
 
-def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int) -> Result:
+def _incremental(
+    ctx: Context, path: Path, spans: int, new: int, next_trace: int
+) -> tuple[Result, int]:
     import duckdb
 
     landscape = load_landscape(landscape_path(path))
@@ -125,6 +129,45 @@ def _incremental(ctx: Context, path: Path, spans: int, new: int, next_trace: int
         goal="≤ 100 ms" if spans >= 10_000_000 else "",
         met=value <= 100 if spans >= 10_000_000 else None,
         note=f"median of {len(runs)} batches in a row: one new batch, then classify() (watermark)",
+    ), next_trace
+
+
+def _aged(ctx: Context, path: Path, spans: int, new: int, next_trace: int, young: Result) -> Result:
+    """The same store aged: its stored job runs copied AGED_COPIES times, a week apart back in
+    time (as months of a fleet's cron jobs), and the jobs gathered again; then new batches as
+    in _incremental. A batch's cost must not grow with the runs stored (it did: every batch
+    reread every run's start time)."""
+    import duckdb
+
+    landscape = load_landscape(landscape_path(path))
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"""INSERT INTO classifier_runs
+            SELECT trace_id || '-' || i, root_span_id, tk + i, svc, ns, inst, name,
+                   start_time - to_days(i * 7), scans, writes, listens
+            FROM classifier_runs, range(1, {AGED_COPIES} + 1) AS copies(i)""")
+        gather_jobs(con)
+        row = con.execute("SELECT count(*) FROM classifier_runs").fetchone()
+        stored = f"{row[0]:,}" if row else "?"
+        runs = []
+        for i in range(ctx.repeats if ctx.quick else max(ctx.repeats, INCREMENTAL_BATCHES) + 1):
+            added = generate(con, new, first_trace=next_trace, batch_spans=new)
+            next_trace = added.next_trace
+            took = timed(lambda: classify(con, landscape)) * 1000
+            if i or ctx.quick:  # the first batch finds the jobs changed under it: derived
+                runs.append(took)
+    finally:
+        con.close()
+    value = median_of(runs)
+    return Result(
+        NAME,
+        f"incremental classification of {_size(new)} new spans on {_size(spans)}, aged",
+        value,
+        "ms",
+        runs,
+        ratio=f"{value / young.value:.2f}x the same store young ({young.formatted()})",
+        note=f"{stored} job runs stored ({AGED_COPIES + 1}x the young "
+        f"store's); median of {len(runs)} batches after the first",
     )
 
 
@@ -135,9 +178,11 @@ def run(ctx: Context) -> list[Result]:
     for spans, repeats, goal in ((small, ctx.repeats, None), (big, ctx.repeats, 3.0)):
         full, path, next_trace = _full(ctx, spans, repeats, None if ctx.quick else goal)
         results.extend(full)
-        results.append(_incremental(ctx, path, spans, new, next_trace))
+        incremental, next_trace = _incremental(ctx, path, spans, new, next_trace)
+        results.append(incremental)
         if spans == big:
             ctx.stores["classified-big"] = path  # the TUI benchmark opens it next
         else:
+            results.append(_aged(ctx, path, spans, new, next_trace, incremental))
             path.unlink()
     return results

@@ -451,6 +451,14 @@ def _jobs_sql(where: str = "") -> str:
     GROUP BY jkey, svc, ns, name"""
 
 
+def gather_jobs(con: duckdb.DuckDBPyConnection, run: Callable[..., object] | None = None) -> None:
+    """classifier_jobs made again from every stored run (classifier_runs), as a full
+    classification makes it; `run` executes each statement (con.execute by default)."""
+    execute = run or con.execute
+    execute("DELETE FROM classifier_jobs")
+    execute(f"INSERT INTO classifier_jobs {_jobs_sql()}")
+
+
 # A job's figures moved by those of its new runs (excluded) in an INSERT ... ON CONFLICT: runs
 # that all start after its last add their gaps; any other (a run that started before the last
 # one stored, or with it) leaves runs at -1, for the job to be gathered again from its runs.
@@ -965,8 +973,7 @@ class _Merge:
             self.runs_moved = True
         if self.full or forgotten:
             # Runs went (or none were gathered yet): every job gathered again.
-            x("DELETE FROM classifier_jobs")
-            x(f"INSERT INTO classifier_jobs {_jobs_sql()}")
+            gather_jobs(self.con, x)
         elif scanned:
             # Only new runs: merged into their jobs. They start within the window read (their
             # roots are among its spans), so the runs are read from there on, not all of them
