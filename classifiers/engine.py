@@ -982,22 +982,18 @@ class _Merge:
             # not the times, so a merge writes a row per job whatever its age. Sorting a list
             # costs each row a sort of its own, so the usual cases skip it: tables and writes
             # the job already has leave its lists as they are.
-            moved = x(f"""INSERT INTO classifier_jobs {
-                _jobs_sql(f" AND start_time >= {self.lo} AND tk IN (SELECT tk FROM _cls_scanned)")
-            }
+            new_runs = " AND start_time >= {} AND tk IN (SELECT tk FROM _cls_scanned)"
+            moved = x(f"""INSERT INTO classifier_jobs {_jobs_sql(new_runs.format(self.lo))}
                 ON CONFLICT (jkey) DO UPDATE SET {_JOBS_MOVED}
                 RETURNING runs""").fetchall()
             if any(int(runs) < 0 for (runs,) in moved):
                 # A run that did not come after its job's last: those jobs gathered again.
+                again = _jobs_sql(
+                    " AND hash(svc, ns, name) IN (SELECT jkey FROM classifier_jobs WHERE runs < 0)"
+                )
                 x(f"""UPDATE classifier_jobs AS j
                     SET last_us = g.last_us, runs = g.runs, gap_sq = g.gap_sq
-                    FROM ({
-                    _jobs_sql(
-                        " AND hash(svc, ns, name) IN "
-                        "(SELECT jkey FROM classifier_jobs WHERE runs < 0)"
-                    )
-                }) AS g
-                    WHERE j.jkey = g.jkey""")
+                    FROM ({again}) AS g WHERE j.jkey = g.jkey""")
 
     def insert_runs(self) -> None:
         """classifier_runs gets the runs among the touched traces that scanned a table."""
