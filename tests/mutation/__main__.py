@@ -164,8 +164,8 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "if value.__class__ is not int or not +2147483648 <= value < 2147483648:",
         "if value.__class__ is not int or not -2147483648 < value < 2147483648:",
         # encoded_attributes(): every piece has six fields.
-        "keys, values, texts, suspects, ats, schemes = zip(*pieces, strict=False)",
-        "attributes = dict(zip(keys, values, strict=False))",
+        "keys, values, texts, suspects, ats, schemes = zip(*pieces, strict=True)",
+        "attributes = dict(zip(keys, values, strict=True))",
         # add(): with no URL, urlsplit(None) finds no host and no port either.
         "if url is not None or (row[_ADDRESS] is None or row[_PORT] is None):",
         # add(): the same test against bounds one off, where _int_or_none answers the same.
@@ -190,11 +190,11 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         "for nested in []:",
     }),
     "tracer/otlp/flat_json.py": frozenset({
-        "if not 0 < number < MAX_NS:",
-        "if not 1 < number <= MAX_NS:",
+        "or not 0 < start <= end < MAX_NS",
+        "or not 0 < start < end <= MAX_NS",
+        "or not 1 < start <= end <= MAX_NS",
         "kind = span.kind or -1",
         "code = (status.code or 0) if status is not None else -1",
-        "or end <= start",
         "or not 0 < kind < len(KINDS)",
         "or len(name) >= MAX_VALUE_CHARS",
         "or (message is not None and len(message) >= MAX_VALUE_CHARS)",

@@ -352,6 +352,10 @@ def test_a_string_value_of_the_longest_length_and_past_it_decodes_the_same_both_
                 str(MAX_NS + 1),
             )
         ),
+        *(
+            ("endTimeUnixNano", v)
+            for v in ("\u0661\u0662\u0663", "12x", "-5", " 12", "0", 0, 1, "1", 2, "2")
+        ),
     ],
 )
 def test_ids_and_times_of_the_collectors_json_decode_the_same_both_ways(
@@ -365,6 +369,8 @@ def test_ids_and_times_of_the_collectors_json_decode_the_same_both_ways(
     span = request["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
     if field == "startTimeUnixNano":
         span["endTimeUnixNano"] = str(MAX_NS)
+    if field == "endTimeUnixNano":
+        span["startTimeUnixNano"] = "1"
     if value is None:
         span.pop(field, None)
     else:

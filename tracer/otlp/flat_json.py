@@ -9,8 +9,9 @@ remembered by its text.
 
 The result is the general path's by construction: the same values reach the same
 `SpanBatchBuilder.add`. The fast path takes only the form the Collector and `protobuf_to_json`
-write (camelCase keys, ids as hex, times as digit strings, kinds and codes as numbers); any
-other form, and anything the general walk would reject, sends the whole request to it.
+write (camelCase keys, ids as lowercase hex, times as digit strings, kinds and codes as
+numbers); any other form, and anything the general walk would reject, sends the whole request
+to it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ from seamscope.tracer.rows import (
     shared_piece,
 )
 
-_HEX = re.compile(r"[0-9a-fA-F]*")
+# Ids as the Collector and the SDKs' exporters write them (checked inline: three ids a span).
+_TRACE_ID = re.compile(r"[0-9a-f]{32}").fullmatch
+_SPAN_ID = re.compile(r"[0-9a-f]{16}").fullmatch
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
 
 
 class _Status(msgspec.Struct):
@@ -145,35 +150,10 @@ def _attributes(
     return encoded_attributes([known(text) or _attribute(text) for text in map(bytes, raws)])
 
 
-def _id(value: str | None, want: int, required: bool) -> str | None:
-    if not value:
-        if required:
-            raise _General
-        return None
-    if len(value) != want or not _HEX.fullmatch(value):
-        raise _General
-    value = value.lower()
-    if required and value.count("0") == want:
-        raise _General
-    return value
-
-
-def _time(value: str | int) -> int:
-    if isinstance(value, str):
-        if not (value.isdigit() and value.isascii()):
-            raise _General
-        number = int(value)
-    else:
-        number = value
-    if not 0 < number <= MAX_NS:
-        raise _General
-    return number
-
-
-def _spans(request: _Request) -> list[dict[str, Any]]:
-    """Every span of request as SpanBatchBuilder.add's arguments; _General when any is not
-    plain."""
-    out: list[dict[str, Any]] = []
+def _spans(request: _Request) -> list[tuple[Any, ...]]:
+    """Every span of request as SpanBatchBuilder.add's arguments, by position; _General when
+    any is not plain."""
+    out: list[tuple[Any, ...]] = []
     if not request.resourceSpans:
         raise _General  # the general walk says whether that is an empty request
     for rs in request.resourceSpans:
@@ -181,8 +161,17 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
         for ss in rs.scopeSpans:
             scope_name = (ss.scope.name if ss.scope is not None else None) or None
             for span in ss.spans:
-                start = _time(span.startTimeUnixNano)
-                end = _time(span.endTimeUnixNano)
+                # Times as digit strings (or JSON numbers, which msgspec reads as int).
+                start = span.startTimeUnixNano
+                if isinstance(start, str):
+                    if not (start.isdigit() and start.isascii()):
+                        raise _General
+                    start = int(start)
+                end = span.endTimeUnixNano
+                if isinstance(end, str):
+                    if not (end.isdigit() and end.isascii()):
+                        raise _General
+                    end = int(end)
                 kind = span.kind or 0
                 status = span.status
                 code = (status.code or 0) if status is not None else 0
@@ -190,7 +179,7 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
                 name = span.name
                 if (
                     (span.parentSpanId is None and span.parent_span_id is not None)
-                    or end < start
+                    or not 0 < start <= end <= MAX_NS
                     or not 0 <= kind < len(KINDS)
                     or not 0 <= code < len(STATUS_CODES)
                     or len(name) > MAX_VALUE_CHARS
@@ -203,24 +192,37 @@ def _spans(request: _Request) -> list[dict[str, Any]]:
                 except Reject:
                     raise _General from None
                 attributes, encoded = _attributes(span.attributes)
+                # Ids in lowercase hex, as the Collector and the SDKs write them; the general
+                # walk takes any other case.
+                trace_id = span.traceId
+                span_id = span.spanId
+                parent = span.parentSpanId or None
+                if (
+                    not _TRACE_ID(trace_id)
+                    or trace_id == _ZERO_TRACE
+                    or not _SPAN_ID(span_id)
+                    or span_id == _ZERO_SPAN
+                    or (parent is not None and not _SPAN_ID(parent))
+                ):
+                    raise _General
                 out.append(
-                    {
-                        "trace_id": _id(span.traceId, 32, True),
-                        "span_id": _id(span.spanId, 16, True),
-                        "parent_span_id": _id(span.parentSpanId, 16, False),
-                        "name": name,
-                        "kind": KINDS[kind],
-                        "start_ns": start,
-                        "end_ns": end,
-                        "status_code": STATUS_CODES[code],
-                        "status_message": message or None,
-                        "attributes": attributes,
-                        "resource": resource,
-                        "scope_name": scope_name,
-                        "events": events,
-                        "links": links,
-                        "encoded": encoded,
-                    }
+                    (
+                        trace_id,
+                        span_id,
+                        parent,
+                        name,
+                        KINDS[kind],
+                        start,
+                        end,
+                        STATUS_CODES[code],
+                        message or None,
+                        attributes,
+                        resource,
+                        scope_name,
+                        events,
+                        links,
+                        encoded,
+                    )
                 )
     return out
 
@@ -237,5 +239,5 @@ def decode_json_flat(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResu
         return decode_json(data, builder)
     add = builder.add
     for values in spans:
-        add(**values)
+        add(*values)
     return DecodeResult(accepted=len(spans))
