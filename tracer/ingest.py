@@ -32,6 +32,7 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from seamscope.tracer import handoff
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.framing import (
@@ -437,10 +438,15 @@ class Decoded:
     origin: str = ""
 
     def __reduce__(self) -> tuple[Callable[..., Decoded], tuple[object, ...]]:
-        """Pickled (from a worker process) with the table as an Arrow IPC stream: about half
-        the CPU of pickling the table on each side, and read without a copy."""
+        """Pickled (from a worker process) with the table in a file of the pool's handoff
+        folder, or else as an Arrow IPC stream: about half the CPU of pickling the table on
+        each side, and read without a copy."""
         data = None
         if self.table is not None:
+            path = handoff.put(self.table)
+            if path is not None:
+                spooled = (self.where, self.key, path, self.rejected, self.message, self.origin)
+                return _decoded_from_file, spooled
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, self.table.schema) as writer:
                 writer.write_table(self.table)
@@ -452,6 +458,17 @@ class Decoded:
 def _decoded_from_ipc(where: str, key: str, data: pa.Buffer | None, *rest: Any) -> Decoded:
     table = pa.ipc.open_stream(data).read_all() if data is not None else None
     return Decoded(where, key, table, *rest)
+
+
+def _decoded_from_file(
+    where: str, key: str, path: str, rejected: int, message: str, origin: str
+) -> Decoded:
+    try:
+        table = handoff.take(path)
+    except (OSError, pa.ArrowException) as exc:
+        problem = f"its decoded spans were lost on the way from the decoder process ({exc})"
+        return Decoded(where, key, None, error=problem, origin=origin)
+    return Decoded(where, key, table, rejected, message, origin=origin)
 
 
 def decode_one(
@@ -857,8 +874,12 @@ def load(
             sink.close()
         return report
     with contextlib.ExitStack() as stack:
-        # The decoder processes start before the store opens: see _decoder_pool.
-        pool = stack.enter_context(_decoder_pool(workers)) if workers > 0 else None
+        # The decoder processes start before the store opens: see _decoder_pool. Their
+        # folder goes after them.
+        pool = None
+        if workers > 0:
+            folder = stack.enter_context(handoff.folder())
+            pool = stack.enter_context(_decoder_pool(workers, folder))
         store = stack.enter_context(Store.open(db_path))
         if pool is not None:
             # The workers take the cores. DuckDB inserting on the threads they leave (one on two
@@ -941,12 +962,18 @@ def _alone() -> bool | None:
     return True
 
 
-def _decoder_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+def _decoder_pool(
+    workers: int, folder: str | None = None
+) -> concurrent.futures.ProcessPoolExecutor:
     """workers decoder processes, started now (forked where start_method allows it: before the
-    store is opened and any thread started, which the caller ensures by calling this first)."""
+    store is opened and any thread started, which the caller ensures by calling this first),
+    handing their tables over through files in folder (handoff)."""
     method = start_method()
     pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method)
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=handoff.use,
+        initargs=(folder,),
     )
     if method == "fork":
         # A pool that forks starts all its processes at the first submit, before its own thread.

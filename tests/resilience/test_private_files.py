@@ -104,3 +104,52 @@ def test_ingest_makes_a_private_store(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert mode(db) == "0o600"
     assert query(db, "select count(*) from spans") == [(6,)]
+
+
+_HANDOFF_SPY = """
+import json, os, stat, sys
+from pathlib import Path
+from seamscope.tracer import handoff
+from seamscope.tracer.ingest import ingest
+
+seen = set()
+folders = set()
+real = handoff.take
+
+def take(path):
+    folders.add(os.path.dirname(path))
+    modes = (os.stat(os.path.dirname(path)).st_mode, os.stat(path).st_mode)
+    seen.add(tuple(oct(stat.S_IMODE(m)) for m in modes))
+    return real(path)
+
+handoff.take = take
+report = ingest(Path(sys.argv[1]), [sys.argv[2]], workers=2, use_owner=False)
+left = [f for f in folders if os.path.exists(f)]
+print(json.dumps([report.spans_stored, sorted(seen), left]))
+"""
+
+
+def test_ingest_hands_its_decoded_spans_over_privately(tmp_path: Path) -> None:
+    """ingest() with two decoder processes, called by a program whose umask is 000: the tables
+    the processes hand back wait in files of the user's alone (tracer.handoff), and their
+    folder is gone once the ingest returns."""
+    import json
+    import sys
+
+    from seamscope.tracer.otlp import protobuf_to_json
+
+    traces = tmp_path / "traces.jsonl"
+    lines = [
+        protobuf_to_json(sample_request(8, seed=seed).SerializeToString()) for seed in range(40)
+    ]
+    traces.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "loaded.duckdb"
+    done = subprocess.run(
+        [*OPEN_UMASK, sys.executable, "-c", _HANDOFF_SPY, str(db), str(traces)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    stored, modes, left = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (stored, modes, left) == (320, [["0o700", "0o600"]], []), done.stderr

@@ -287,7 +287,7 @@ def test_ctrl_c_leaves_whole_commits_and_a_rerun_takes_the_rest(
 _FORK_SCRIPT = """
 import multiprocessing, sys, threading
 from pathlib import Path
-from seamscope.tracer import ingest
+from seamscope.tracer import handoff, ingest
 
 methods = []
 real = multiprocessing.get_context
@@ -297,6 +297,17 @@ def spy(method=None):
     return real(method)
 
 ingest.multiprocessing.get_context = spy
+# The tables come back through files of a folder under this test's own (not /dev/shm, which
+# other tests share): count them, and see the folder gone afterwards.
+handoff.MEMORY_ROOT = sys.argv[4]
+taken = []
+real_take = handoff.take
+
+def take(path):
+    taken.append(path)
+    return real_take(path)
+
+handoff.take = take
 if sys.argv[3] == "thread":
     stop = threading.Event()
     threading.Thread(target=stop.wait).start()
@@ -307,6 +318,7 @@ if sys.argv[3] == "twice":  # right after the first: its threads have only just 
     again = Path(sys.argv[1]).with_suffix(".again.duckdb")
     ingest.ingest(again, [sys.argv[2]], workers=2, use_owner=False)
 print(methods, report.spans_stored, report.requests)
+print(len(taken), sorted(Path(sys.argv[4]).iterdir()))
 """
 
 
@@ -315,7 +327,8 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
     """In a process of one thread the decoders are forked, before the store opens (DuckDB's
     threads would be threads too), also for an ingest right after another (whose threads the
     system may still be tearing down); with another thread alive they are spawned. Both load
-    the rows a load in one process makes."""
+    the rows a load in one process makes, the tables coming back through files of a folder
+    that is gone afterwards (tracer.handoff)."""
     import subprocess
     import sys
 
@@ -326,14 +339,20 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
     stores = {mode: tmp_path / f"{mode}.duckdb" for mode in ("alone", "thread", "twice")}
     methods = {"alone": "['fork']", "thread": "['spawn']", "twice": "['fork', 'fork']"}
     for mode, db in stores.items():
+        root = tmp_path / f"handoff-{mode}"
+        root.mkdir()
         done = subprocess.run(
-            [sys.executable, "-c", _FORK_SCRIPT, str(db), str(path), mode],
+            [sys.executable, "-c", _FORK_SCRIPT, str(db), str(path), mode, str(root)],
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        assert done.stdout.split("\n")[0] == f"{methods[mode]} 40 10"
+        first, handed, _ = done.stdout.split("\n")
+        assert first == f"{methods[mode]} 40 10"
+        # Every request a worker decoded came through a file (this process may decode a few
+        # itself while the workers start); nothing is left behind.
+        assert handed.endswith(" []") and int(handed.split()[0]) > 0, handed
     here = tmp_path / "here.duckdb"
     assert ingest(here, [str(path)], workers=0, use_owner=False).spans_stored == 40
     con = duckdb.connect()

@@ -1,0 +1,103 @@
+"""tracer.handoff: span tables from decoder processes through files of a private folder."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from seamscope.tracer import handoff
+from seamscope.tracer.ingest import Decoded
+
+
+def _table(rows: int = 1000) -> pa.Table:
+    return pa.table({"n": list(range(rows)), "text": [f"span {i}" for i in range(rows)]})
+
+
+@pytest.fixture
+def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process as a worker of a pool whose folder is under tmp_path."""
+    monkeypatch.setattr(handoff, "MEMORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 0)
+    with handoff.folder() as folder:
+        handoff.use(folder)
+        try:
+            yield folder
+        finally:
+            handoff.use(None)
+
+
+def test_a_table_goes_through_a_private_file_that_is_gone_once_taken(
+    worker: str, tmp_path: Path
+) -> None:
+    assert Path(worker).parent == tmp_path
+    assert stat.S_IMODE(os.stat(worker).st_mode) == 0o700
+    table = _table()
+    path = handoff.put(table)
+    assert path is not None and Path(path).parent == Path(worker)
+    taken = handoff.take(path)
+    assert not Path(path).exists()
+    assert taken.equals(table)  # still readable: the mapping outlives the name
+
+
+def test_the_folder_goes_with_what_is_left_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handoff, "MEMORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 0)
+    with handoff.folder() as folder:
+        handoff.use(folder)
+        try:
+            assert handoff.put(_table()) is not None  # never taken
+        finally:
+            handoff.use(None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_memory_root_only_with_room_else_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handoff, "MEMORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 0)
+    assert handoff._root() == str(tmp_path)
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 1 << 62)
+    assert handoff._root() is None
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 0)
+    monkeypatch.setattr(handoff, "MEMORY_ROOT", str(tmp_path / "missing"))
+    assert handoff._root() is None
+
+
+def test_a_decoded_request_crosses_through_the_folder(worker: str) -> None:
+    decoded = Decoded("t.jsonl:3", "key", _table(), rejected=2, message="2 spans", origin="t")
+    data = pickle.dumps(decoded)
+    assert len(data) < 1000  # the file's name, not the table
+    assert os.listdir(worker) != []
+    back = pickle.loads(data)
+    assert back == decoded and os.listdir(worker) == []
+
+
+def test_without_a_folder_or_room_in_it_the_table_crosses_the_pipe(worker: str) -> None:
+    decoded = Decoded("t.jsonl:3", "key", _table(), origin="t")
+    os.rmdir(worker)  # the folder gone: a write fails as it would on a full tmpfs
+    assert handoff.put(_table()) is None
+    data = pickle.dumps(decoded)
+    assert len(data) > 10_000  # the table itself
+    assert pickle.loads(data) == decoded
+    handoff.use(None)
+    assert handoff.put(_table()) is None
+
+
+def test_a_table_lost_on_the_way_is_reported_not_dropped(worker: str) -> None:
+    decoded = Decoded("t.jsonl:3", "key", _table(), origin="t")
+    data = pickle.dumps(decoded)
+    for name in os.listdir(worker):
+        os.unlink(os.path.join(worker, name))
+    back = pickle.loads(data)
+    assert back.table is None and back.where == "t.jsonl:3" and back.origin == "t"
+    assert back.error is not None
+    assert back.error.startswith("its decoded spans were lost on the way from the decoder")

@@ -1,0 +1,97 @@
+"""Span tables handed from decoder processes to the store's process through files.
+
+A table a worker process returns through multiprocessing's pipe is copied five times: into an
+Arrow IPC stream, into the pickle, into the pipe, out of it, and into the parent's buffer (and
+the parent reads it in chunks of system calls). Here the worker writes the IPC stream once, to
+a file (0600) of a folder (0700) made for the pool, in memory (tmpfs) where the system has room
+there, and sends the file's name; the parent maps the file (no copy) and removes its name at
+once, so the table's memory goes when the table does. About 2.4 us of CPU per span less,
+counting both sides (docs/performance.md, "Ingest of OTLP JSON files").
+
+Nothing is lost when the folder cannot take a table (full, gone): `put` says so and the caller
+sends the table through the pipe as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc
+
+from seamscope.tracer.private import create_private
+
+__all__ = ["folder", "put", "take", "use"]
+
+MEMORY_ROOT = "/dev/shm"
+"""Linux's tmpfs for every user: files there never touch a disk."""
+MIN_FREE_BYTES = 512 * 1024 * 1024
+"""The room MEMORY_ROOT must have to be used: a container's is often 64 MB, less than one group
+of decoded spans waiting for the store; on disk a file that lives a second costs little more."""
+
+_folder: str | None = None
+_names = itertools.count()
+
+
+def _root() -> str | None:
+    """MEMORY_ROOT when it has room, else None (the system's temporary folder)."""
+    try:
+        status = os.statvfs(MEMORY_ROOT)
+    except (OSError, AttributeError):  # no such folder; no statvfs (Windows)
+        return None
+    if status.f_bavail * status.f_frsize < MIN_FREE_BYTES or not os.access(
+        MEMORY_ROOT, os.W_OK | os.X_OK
+    ):
+        return None
+    return MEMORY_ROOT
+
+
+@contextlib.contextmanager
+def folder() -> Iterator[str]:
+    """A new folder for one pool of workers, 0700 (mkdtemp), removed with what is left in it."""
+    path = tempfile.mkdtemp(prefix="seamscope-handoff-", dir=_root())
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def use(path: str | None) -> None:
+    """In a worker process (its pool's initializer): hand tables over through path."""
+    global _folder
+    _folder = path
+
+
+def put(table: pa.Table) -> str | None:
+    """In a worker: table written to a new file of the folder, and its name; None when this
+    process has no folder or the file could not be written (the caller sends the table
+    through the pipe)."""
+    if _folder is None:
+        return None
+    path = os.path.join(_folder, f"{os.getpid()}-{next(_names)}.arrow")
+    try:
+        os.close(create_private(Path(path)))  # 0600 whatever the umask; then written
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return None
+    return path
+
+
+def take(path: str) -> pa.Table:
+    """In the parent: the table put wrote to path, mapped, not copied; the file's name is
+    removed either way. OSError or pyarrow's ArrowException when it cannot be read."""
+    try:
+        with pa.memory_map(path) as source:
+            return pa.ipc.open_stream(source).read_all()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
