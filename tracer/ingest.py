@@ -447,16 +447,13 @@ class Decoded:
             if path is not None:
                 spooled = (self.where, self.key, path, self.rejected, self.message, self.origin)
                 return _decoded_from_file, spooled
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, self.table.schema) as writer:
-                writer.write_table(self.table)
-            data = sink.getvalue()
+            data = handoff.to_ipc(self.table)
         fields = (self.where, self.key, data, self.rejected, self.message, self.error, self.origin)
         return _decoded_from_ipc, fields
 
 
 def _decoded_from_ipc(where: str, key: str, data: pa.Buffer | None, *rest: Any) -> Decoded:
-    table = pa.ipc.open_stream(data).read_all() if data is not None else None
+    table = handoff.from_ipc(data) if data is not None else None
     return Decoded(where, key, table, *rest)
 
 

@@ -12,9 +12,11 @@ import signal
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
+from typing import cast
 
 import pyarrow as pa
 
+from seamscope.tracer.handoff import Shipped
 from seamscope.tracer.ingest import batch_key, cores
 from seamscope.tracer.otlp import (
     DecodeResult,
@@ -30,6 +32,8 @@ from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.rows import SpanBatchBuilder
 
 _ORPHAN_POLL_S = 0.5
+_in_decoder_process = False
+"""True in a decoder process (_decoder_init): its tables go back as Shipped."""
 Decoded = tuple[DecodeResult, pa.Table, str, str | None]
 """(result, spans table, batch key, tee line) of one request."""
 
@@ -66,6 +70,9 @@ def decode_request(
             tee_line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         else:
             tee_line = protobuf_to_json(body, redact=True)
+    if _in_decoder_process:
+        # Unpickled in the owner as the table itself.
+        table = cast(pa.Table, Shipped(table))
     return result, table, key, tee_line
 
 
@@ -79,6 +86,8 @@ def default_decoders() -> int:
 def _decoder_init(owner: int) -> None:
     """In a decoder process: Ctrl-C is for the owner (it stops the pool itself); leave when
     the owner is gone (killed, it cannot stop the pool); warm up."""
+    global _in_decoder_process
+    _in_decoder_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
         target=_leave_with, args=(owner,), name="seamscope-orphan-watch", daemon=True

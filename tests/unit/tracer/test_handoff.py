@@ -101,3 +101,27 @@ def test_a_table_lost_on_the_way_is_reported_not_dropped(worker: str) -> None:
     assert back.table is None and back.where == "t.jsonl:3" and back.origin == "t"
     assert back.error is not None
     assert back.error.startswith("its decoded spans were lost on the way from the decoder")
+
+
+def test_a_shipped_table_crosses_the_pipe_as_one_stream_and_arrives_as_the_table() -> None:
+    table = _table()
+    back = pickle.loads(pickle.dumps(handoff.Shipped(table)))
+    assert isinstance(back, pa.Table) and back.equals(table)
+
+
+def test_the_receivers_decoder_processes_ship_their_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """decode_request in a decoder process (its initializer sets the flag) returns its table as
+    Shipped, which the owner unpickles as the very table a decode in its own threads makes."""
+    from seamscope.tracer.receiver import decode
+    from tests.otlp_sample import sample_request
+
+    body = sample_request(30, seed=4).SerializeToString()
+    here = decode.decode_request(body, "identity", False, None, 1 << 20, False)
+    monkeypatch.setattr(decode, "_in_decoder_process", True)
+    there = decode.decode_request(body, "identity", False, None, 1 << 20, False)
+    assert isinstance(there[1], handoff.Shipped)
+    back = pickle.loads(pickle.dumps(there))
+    assert back[0] == here[0] and back[2:] == here[2:]
+    assert isinstance(back[1], pa.Table) and back[1].equals(here[1])
