@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, LoadingIndicator, TextArea
 from textual.worker import WorkerCancelled, WorkerState
@@ -29,6 +30,18 @@ def _no_blink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     differ (a busy machine takes the picture in either phase)."""
     monkeypatch.setattr(Input, "cursor_blink", False)
     monkeypatch.setattr(TextArea, "cursor_blink", False)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _palette_not_busy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Textual's command palette shows a loading bar when a search has run 0.5 s. Twice, on a
+    loaded machine, test_help_and_command_palette then met the bar animating with no worker
+    running (a NeverSettled at 200 pauses on 2026-12-05; a 300 s timeout, the app idle, in a CI
+    run on 2026-12-06): its timer can fire as the search ends and leave the bar on until the
+    next search. The bar is the palette's own; here it never shows, and settle still waits for
+    the search itself (a worker)."""
+    monkeypatch.setattr(CommandPalette, "_BUSY_COUNTDOWN", 3600.0)
     yield
 
 
@@ -82,14 +95,17 @@ def _what_changed(before: str, after: str, lines: int = 6) -> str:
     return "\n".join((text or diff)[:lines])
 
 
-async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> None:
+async def settle(
+    pilot: Pilot[None], rounds: int = 3, unsettled: int = 200, loading_pauses: int = 2000
+) -> None:
     """Waits until the workers are done, their messages handled and the screen stays the same.
 
     A screen's worker starts only once the screen has mounted, and a table lays its columns out
     on an Idle event after its rows arrive, so one wait is not enough: wait until `rounds` pauses
     in a row find no worker pending or running, no table layout pending and the same screen.
 
-    A loading indicator on show counts as a worker running.
+    A loading indicator on show counts as a worker running, for up to `loading_pauses` pauses
+    in a row (about a minute: a pause lasts a frame of its animation).
 
     No clock bounds the wait: on a loaded machine a worker's read may take any time, and
     pytest-timeout stops a real hang (with the stack that hung). What is bounded is a screen that
@@ -98,7 +114,7 @@ async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> N
     a half-drawn frame quietly.
     """
     app = pilot.app
-    quiet = misses = 0
+    quiet = misses = loading = 0
     last = before = ""
     pending: list[str] = []
     while quiet < rounds:
@@ -108,13 +124,21 @@ async def settle(pilot: Pilot[None], rounds: int = 3, unsettled: int = 200) -> N
             pass  # an exclusive worker replaced by a newer one
         await pilot.pause()
         if any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
-            quiet, last = 0, ""
+            quiet, last, loading = 0, "", 0
             continue
         if any(w.display and w.visible for w in app.screen.query(LoadingIndicator)):
             # Busy without a worker of ours: the command palette waits for its providers (ours
-            # reads the names in a thread), its indicator animating meanwhile.
+            # reads the names in a thread), its indicator animating meanwhile. Bounded, so that
+            # an indicator left on says so instead of waiting for pytest-timeout.
             quiet, last = 0, ""
+            loading += 1
+            if loading >= loading_pauses:
+                raise NeverSettled(
+                    f"a loading indicator on {type(app.screen).__name__} stayed on for "
+                    f"{loading} pauses with no worker running"
+                )
             continue
+        loading = 0
         pending = _layout_pending(app)
         screen = "" if pending else app.export_screenshot()
         if screen and screen == last:

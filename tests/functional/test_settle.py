@@ -86,6 +86,20 @@ async def test_a_loading_indicator_on_show_is_waited_for() -> None:
         assert str(app.query_one("#out", Static).content) == "done"
 
 
+class _LeftOn(App[None]):
+    """A loading indicator that stays on with nothing running."""
+
+    def compose(self) -> ComposeResult:
+        yield LoadingIndicator()
+
+
+async def test_a_loading_indicator_left_on_fails_and_says_so() -> None:
+    app = _LeftOn()
+    async with app.run_test(size=(40, 5)) as pilot:
+        with pytest.raises(NeverSettled, match="a loading indicator on Screen stayed on"):
+            await settle(pilot, loading_pauses=20)
+
+
 async def test_waits_for_a_worker_and_its_messages() -> None:
     release = threading.Event()
     app = _Working(release)
