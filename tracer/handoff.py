@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ import pyarrow.ipc
 
 from seamscope.tracer.private import create_private
 
-__all__ = ["Shipped", "folder", "from_ipc", "put", "take", "to_ipc", "use"]
+__all__ = ["Shipped", "folder", "from_ipc", "put", "sweep", "take", "to_ipc", "use"]
 
 MEMORY_ROOT = "/dev/shm"
 """Linux's tmpfs for every user: files there never touch a disk."""
@@ -52,14 +53,53 @@ def _root() -> str | None:
     return MEMORY_ROOT
 
 
+PREFIX = "seamscope-handoff-"
+"""A folder's name: PREFIX, the pid of the process that made it, "-", mkdtemp's letters."""
+
+
 @contextlib.contextmanager
 def folder() -> Iterator[str]:
-    """A new folder for one pool of workers, 0700 (mkdtemp), removed with what is left in it."""
-    path = tempfile.mkdtemp(prefix="seamscope-handoff-", dir=_root())
+    """A new folder for one pool of workers, 0700 (mkdtemp), removed with what is left in it.
+    Folders that killed processes left behind (`sweep`) go first."""
+    root = _root()
+    sweep(root or tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep(root: str) -> None:
+    """Removes from root the folders of this user that a process now gone made (one killed
+    before its end: SIGKILL, the OOM killer); on tmpfs they would hold their memory until the
+    next boot. A folder whose process still runs, or whose pid was reused, stays."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) would end the process on Windows
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(PREFIX) :].partition("-")[0]
+        if not entry.name.startswith(PREFIX) or not pid.isdigit():
+            continue
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def use(path: str | None) -> None:

@@ -153,3 +153,50 @@ def test_ingest_hands_its_decoded_spans_over_privately(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     stored, modes, left = json.loads(done.stdout.strip().splitlines()[-1])
     assert (stored, modes, left) == (320, [["0o700", "0o600"]], []), done.stderr
+
+
+_INGEST_INTO = """
+import sys
+from pathlib import Path
+from seamscope.tracer import handoff
+from seamscope.tracer.ingest import ingest
+
+handoff.MEMORY_ROOT = sys.argv[3]
+print(ingest(Path(sys.argv[1]), [sys.argv[2]], workers=2, use_owner=False).spans_stored)
+"""
+
+
+def test_a_killed_ingests_handoff_folder_goes_at_the_next_ingest(tmp_path: Path) -> None:
+    """SIGKILL leaves an ingest no time to remove its handoff folder (on tmpfs, memory held
+    until the next boot): the next ingest sweeps it, and stores every span."""
+    import sys
+    import time
+
+    from seamscope.tracer.otlp import protobuf_to_json
+
+    traces = tmp_path / "traces.jsonl"
+    body = "\n".join(
+        protobuf_to_json(sample_request(50, seed=seed).SerializeToString()) for seed in range(300)
+    )
+    traces.write_text(body + "\n")
+    root = tmp_path / "shm"
+    root.mkdir()
+    script = [sys.executable, "-c", _INGEST_INTO]
+    killed = subprocess.Popen([*script, str(tmp_path / "a.duckdb"), str(traces), str(root)])
+    deadline = time.monotonic() + 60
+    while not list(root.iterdir()) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    assert killed.returncode == -signal.SIGKILL
+    left = list(root.iterdir())
+    assert len(left) == 1 and left[0].name.startswith(f"seamscope-handoff-{killed.pid}-")
+    done = subprocess.run(
+        [*script, str(tmp_path / "b.duckdb"), str(traces), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["15000"]
+    assert list(root.iterdir()) == []

@@ -125,3 +125,35 @@ def test_the_receivers_decoder_processes_ship_their_tables(
     back = pickle.loads(pickle.dumps(there))
     assert back[0] == here[0] and back[2:] == here[2:]
     assert isinstance(back[1], pa.Table) and back[1].equals(here[1])
+
+
+def test_folders_of_processes_gone_are_swept_before_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed ingest leaves its folder (on tmpfs it holds memory until the next boot): the
+    next one removes it; a folder of a process still running, and anything else, stays."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(handoff, "MEMORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(handoff, "MIN_FREE_BYTES", 0)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "1-0.arrow").write_bytes(b"x")
+    alive = tmp_path / f"{handoff.PREFIX}{os.getpid()}-def"
+    alive.mkdir()
+    other = tmp_path / f"{handoff.PREFIX}notapid-ghi"
+    other.mkdir()
+    linked = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-jkl"
+    linked.symlink_to(alive)
+    with handoff.folder() as made:
+        assert Path(made).name.startswith(f"{handoff.PREFIX}{os.getpid()}-")
+        assert not dead.exists()
+        assert alive.is_dir() and other.is_dir() and linked.is_symlink()
+    assert not Path(made).exists()
