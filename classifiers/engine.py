@@ -49,15 +49,20 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "5"
+CLASSIFIER_VERSION = "6"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
 # own early start with it; the window bounds the scan of a large store.
 TRACE_WINDOW = "30 seconds"
-# A consumer's span link finds the producer's span among the facts stored this long before the
-# consumer started (a producer stored later finds the link when it arrives).
+# A consumer's span link joins the producer's span when the producer started at most LINK_WINDOW
+# before the consumer, or at most LINK_SKEW after it (their clocks differ). The same pairs join
+# whichever side is stored first (the consumer's link finds the stored producer, a producer
+# stored later finds the stored link) and in a full run, so the joins do not depend on the order
+# the spans came in; and either side reads only that stretch of the other's table, which the
+# zone maps on start_time cut from a store of any age.
 LINK_WINDOW = "1 hour"
+LINK_SKEW = "1 minute"
 # Latency histogram bucket width (factor between bucket bounds).
 HIST_BASE = 1.1
 # How spans are joined inside a trace: on the integer keys (facts.BY_IDS joins on the hex ids,
@@ -179,6 +184,11 @@ def _set_state(
         "INSERT OR REPLACE INTO classifier_state VALUES " + ", ".join("(?, ?)" for _ in changed),
         [item for pair in changed for item in pair],
     )
+
+
+def _moment(expression: str) -> str:
+    """SQL giving a TIMESTAMPTZ expression as the text a literal bound takes (UTC)."""
+    return f"strftime({expression}, '%Y-%m-%d %H:%M:%S.%f')"
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
@@ -828,11 +838,9 @@ class _Merge:
                    k.sk AS linked_sk
             FROM (SELECT c_tk, c_sk, gkey, start_time, {self.keys.spans}
                   FROM ({keys_sql("FROM _cls_rawlinks")})) AS k""")
-        bounds = self.con.execute(
-            f"SELECT strftime(min(start_time) - INTERVAL '{LINK_WINDOW}', '%Y-%m-%d %H:%M:%S.%f'),"
-            " strftime(max(start_time) + INTERVAL '1 minute', '%Y-%m-%d %H:%M:%S.%f') "
-            "FROM _cls_newlinks"
-        ).fetchone()
+        earliest = _moment(f"min(start_time) - INTERVAL '{LINK_WINDOW}'")
+        latest = _moment(f"max(start_time) + INTERVAL '{LINK_SKEW}'")
+        bounds = self.con.execute(f"SELECT {earliest}, {latest} FROM _cls_newlinks").fetchone()
         if bounds is not None and bounds[0] is not None:
             x("INSERT INTO classifier_links SELECT * FROM _cls_newlinks")
             # The producers' spans stored before (or with) the consumers'.
@@ -845,22 +853,35 @@ class _Merge:
                 WHERE g.fkind IN {_PRODUCE_KINDS}
                   AND s.start_time BETWEEN TIMESTAMPTZ '{bounds[0]}+00'
                                        AND TIMESTAMPTZ '{bounds[1]}+00'
+                  AND s.start_time BETWEEN l.start_time - INTERVAL '{LINK_WINDOW}'
+                                       AND l.start_time + INTERVAL '{LINK_SKEW}'
                 ON CONFLICT DO NOTHING""")
         self.new_producers()
 
     def new_producers(self) -> None:
         """New producers' spans that consumers stored before had linked to (none to look for
-        while no consumer stored a link: a store without span links)."""
+        while no consumer stored a link: a store without span links), read from the links of
+        the consumers that started within the window after the new producers."""
         if not self.full and not self.scalar(
             "SELECT count(*) FROM (SELECT 1 FROM classifier_links LIMIT 1)"
         ):
             return
+        earliest = _moment(f"min(start_time) - INTERVAL '{LINK_SKEW}'")
+        latest = _moment(f"max(start_time) + INTERVAL '{LINK_WINDOW}'")
+        row = self.con.execute(
+            f"SELECT {earliest}, {latest} FROM _cls_fnew WHERE fkind IN {_PRODUCE_KINDS}"
+        ).fetchone()
+        if row is None or row[0] is None:
+            return  # no new producer
         self.x(f"""INSERT INTO classifier_joins
             SELECT DISTINCT l.gkey, p.gkey, 'link'
             FROM _cls_fnew AS p
             JOIN classifier_links AS l
               ON l.linked_tk = p.tk AND l.linked_sk = p.sk
             WHERE p.fkind IN {_PRODUCE_KINDS}
+              AND l.start_time BETWEEN TIMESTAMPTZ '{row[0]}+00' AND TIMESTAMPTZ '{row[1]}+00'
+              AND l.start_time BETWEEN p.start_time - INTERVAL '{LINK_SKEW}'
+                                   AND p.start_time + INTERVAL '{LINK_WINDOW}'
             ON CONFLICT DO NOTHING""")
 
     def merge_hosts_and_components(self) -> None:

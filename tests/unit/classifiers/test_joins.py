@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
@@ -73,6 +74,60 @@ def test_a_span_link_joins_whichever_side_is_stored_first(tmp_path: Path) -> Non
             edge = _edge(store.con, "billing-api", "billing-invoicer")
         assert (edge["mechanism"], edge["rule_id"], edge["evidence"]) == ("sqs", "P402", "link")
         assert edge["via"] == "sqs:queue/invoice-jobs"
+
+
+# The consumer's start minus the producer's, in seconds, and whether their link joins: within
+# an hour after the producer (LINK_WINDOW) or a minute before it (LINK_SKEW, clocks differ). In
+# this order, the first pair and the last are at the window's far ends: a side that read less
+# of the other's table than the window misses one of them.
+LINKED_AFTER = {
+    "jobs-55m": (55 * 60, True),
+    "jobs-behind": (-30, True),
+    "jobs-far-behind": (-90, False),
+    "jobs-70m": (70 * 60, False),
+    "jobs-50m": (50 * 60, True),
+}
+
+
+def _links_apart() -> Fleet:
+    """One producer and one Lambda consumer linking to it per entry of LINKED_AFTER, the pairs
+    hours apart."""
+    f = Fleet()
+    for i, (queue, (after, _)) in enumerate(LINKED_AFTER.items()):
+        f.at(4 * 3600.0 * (i + 1))
+        send = _send(f, BILLING, queue)
+        run = _invocation(f, Service(f"invoicer-{i}", "billing", "worker"), f"fn-{i}", (send,))
+        shift = send.start_ns + after * 1_000_000_000 - run.start_ns
+        run.start_ns, run.end_ns = run.start_ns + shift, run.end_ns + shift
+    return f
+
+
+@pytest.mark.parametrize("order", ["consumers first", "producers first", "one batch"])
+def test_a_span_link_joins_within_its_window_whichever_side_comes_first(
+    tmp_path: Path, order: str
+) -> None:
+    """The same links join whatever the order the spans are stored in, and in a full run: the
+    consumer's link finds a stored producer, and a producer stored later finds a stored link,
+    only within the window (so that each side reads only that stretch of the other's table)."""
+    f = _links_apart()
+    consumers = [s for s in f.spans if s.kind == "SERVER"]
+    producers = [s for s in f.spans if s.kind == "PRODUCER"]
+    batches = {
+        "consumers first": [consumers, producers],
+        "producers first": [producers, consumers],
+        "one batch": [f.spans],
+    }[order]
+    query = """SELECT g.target FROM classifier_joins AS j
+        JOIN classifier_groups AS g ON g.gkey = j.prod_gkey WHERE j.how = 'link' ORDER BY 1"""
+    with Store.open(tmp_path / "links.duckdb") as store:
+        for i, batch in enumerate(batches):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        joined = [target for (target,) in store.con.execute(query).fetchall()]
+        classify(store.con, full=True)
+        assert [target for (target,) in store.con.execute(query).fetchall()] == joined
+    expected = sorted(queue for queue, (_, joins) in LINKED_AFTER.items() if joins)
+    assert [target.rsplit("/", 1)[-1] for target in joined] == expected, joined
 
 
 def test_trace_context_through_the_message_joins_by_trace(classified: ClassifyFn) -> None:
