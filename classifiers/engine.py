@@ -949,7 +949,10 @@ class _Merge:
             FROM pairs JOIN recv USING (tk, sk)
             ON CONFLICT DO NOTHING""")
         # A worker that leaves every call in a trace of its own: what the same instance does
-        # after a receive (within the trace window), until its next receive.
+        # after a receive, until its next receive, within the trace window of it. Each call
+        # is tested on its own (whichever batch holds it, as in a full run), and the receives
+        # are read only between literal bounds, which the zone maps on start_time cut from a
+        # store of any age.
         lone = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
@@ -959,21 +962,25 @@ class _Merge:
                   WHERE fkind IN {HANDLED_KINDS})""")
         if not lone:
             return
+        earliest = _moment(f"min(start_time) - INTERVAL '{TRACE_WINDOW}'")
+        bounds = self.con.execute(
+            f"SELECT {earliest}, {_moment('max(start_time)')} FROM _cls_lone"
+        ).fetchone()
+        if bounds is None or bounds[0] is None:
+            return
         x(f"""INSERT INTO classifier_handling
-            WITH lone AS (
-                SELECT * FROM _cls_lone
-                WHERE inst IN (SELECT DISTINCT inst FROM classifier_receives)
-            ),
-            rs AS (
+            WITH rs AS (
                 SELECT * FROM classifier_receives
-                WHERE inst IN (SELECT inst FROM lone)
-                  AND start_time >= (SELECT min(start_time) FROM lone) - INTERVAL '{TRACE_WINDOW}'
+                WHERE start_time BETWEEN TIMESTAMPTZ '{bounds[0]}+00'
+                                     AND TIMESTAMPTZ '{bounds[1]}+00'
+                  AND inst IN (SELECT inst FROM _cls_lone)
             ),
             rs_spans AS (SELECT DISTINCT tk, sk, inst, start_time FROM rs),
             pairs AS (
                 SELECT DISTINCT r.tk, r.sk, c.gkey
-                FROM lone AS c ASOF JOIN rs_spans AS r
+                FROM _cls_lone AS c ASOF JOIN rs_spans AS r
                   ON r.inst = c.inst AND c.start_time >= r.start_time
+                WHERE c.start_time <= r.start_time + INTERVAL '{TRACE_WINDOW}'
             )
             SELECT DISTINCT rs.gkey, pairs.gkey
             FROM pairs JOIN rs USING (tk, sk)

@@ -107,6 +107,43 @@ def test_batches_in_end_order_equal_one_full_run(tmp_path_factory: Any, cuts: li
     _compare(path, fleet, _cuts(spans, cuts))
 
 
+def _lone_workers() -> Fleet:
+    """Two instances of a worker that leaves every call in a trace of its own: one writes 20 s
+    after its receive, within the trace window; the other 40 s after, beyond it."""
+    f = Fleet()
+    for start, instance, delay, table in (
+        (0.0, "w-1", 20.0, "Shipments"),
+        (100.0, "w-2", 40.0, "Ledger"),
+    ):
+        worker = Service("orders-worker", "orders", "worker", instance=instance)
+        f.at(start)
+        f.receive_events(worker, "worker-q", "orders", "OrderUpdated")
+        f.at(start + delay)
+        f.dynamodb(worker, "PutItem", table)
+    return f
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3])
+def test_a_lone_workers_call_is_handling_only_within_the_trace_window(
+    tmp_path: Path, cut: int
+) -> None:
+    # Each call tested on its own, whichever batch holds it and in a full run: a call 40 s
+    # after its instance's receive is not its handling, even beside one that is.
+    fleet = _lone_workers()
+    spans = sorted(fleet.spans, key=lambda s: s.start_ns)
+    handled = """SELECT c.target FROM classifier_handling AS h
+        JOIN classifier_groups AS c ON c.gkey = h.call_gkey ORDER BY 1"""
+    with Store.open(tmp_path / "lone.duckdb") as store:
+        for i, batch in enumerate((spans[:cut], spans[cut:])):
+            if batch:
+                store.append(fleet.table(batch), batch_key=f"b{i}", source="test")
+                classify(store.con)
+        incremental = store.con.execute(handled).fetchall()
+        classify(store.con, full=True)
+        assert store.con.execute(handled).fetchall() == incremental
+    assert incremental == [("Shipments",)]
+
+
 INVOICER = Service("billing-invoicer", "billing", "worker")
 INVOICE_ROUTE = (
     '[[routes]]\nkind = "lambda-event-source"\nsource = "sqs:queue/invoice-jobs"\n'
