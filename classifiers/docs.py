@@ -53,8 +53,8 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   owner), `component` inside one system, `external` when one end is a vendor.
 - **Handling an event** is the consumer's work in the trace that received it, after the receive;
   where a worker leaves every call in a trace of its own, what the same process instance does
-  after the receive until its next one, within 30 seconds of it. **A recurring job** is a root operation with at least
-  three runs at a steady period.
+  after the receive until its next one, within 30 seconds of it. **A recurring job** is a root
+  operation with at least three runs at a steady period.
 
 When several rules could apply, the first in this order wins: {order}.
 

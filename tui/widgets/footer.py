@@ -1,10 +1,21 @@
-"""Textual's Footer, rebuilt only when the keys it shows change."""
+"""Textual's Footer, rebuilt only when the keys it shows change, and showing whole keys only."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+# Kept when the footer has no room for every key: the way to every other key (Help lists them
+# all), and the way out.
+ALWAYS_SHOWN = frozenset({"help", "request_quit", "quit"})
+
+
+def _width(key: FooterKey) -> int:
+    """The cells key takes in the footer, margin, padding and border included."""
+    styles = key.styles
+    return key.render().cell_len + styles.gutter.width + styles.margin.width
 
 
 class SteadyFooter(Footer):
@@ -13,6 +24,10 @@ class SteadyFooter(Footer):
     Footer removes and mounts all of its keys whenever the screen's bindings may have changed:
     on every focus change and every screen resume. A screen's first paint saw five of those,
     ~20 ms each, and most of them showed the same keys again.
+
+    Where the terminal is too narrow for every key, Textual's Footer cuts the row at the
+    command palette's key, often inside a word ("/ Sear"). This one hides the keys that do not
+    fit, whole, keeping Help and Quit; their bindings still work.
     """
 
     _shown: Hashable = None
@@ -45,3 +60,28 @@ class SteadyFooter(Footer):
             return
         await super().recompose()
         self._shown = keys if self.children else None
+        self.fit_keys()
+
+    def on_resize(self) -> None:
+        self.fit_keys()
+
+    def fit_keys(self) -> None:
+        """Shows, in their order, the keys that fit beside the command palette's key, after
+        room for those of ALWAYS_SHOWN; hides the others."""
+        width = self.size.width
+        if not width:
+            return  # not laid out yet: on_resize comes
+        keys: list[FooterKey] = []
+        for key in self.query(FooterKey):
+            if key.has_class("-command-palette"):
+                width -= _width(key)
+            else:
+                keys.append(key)
+        widths = [_width(key) for key in keys]
+        kept = [key.action.rpartition(".")[2] in ALWAYS_SHOWN for key in keys]
+        room = width - sum(w for w, keep in zip(widths, kept, strict=True) if keep)
+        for key, key_width, keep in zip(keys, widths, kept, strict=True):
+            show = keep or key_width <= room
+            if show and not keep:
+                room -= key_width
+            key.display = show

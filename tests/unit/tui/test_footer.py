@@ -82,3 +82,47 @@ async def test_the_same_keys_keep_the_same_footer_widgets() -> None:
             await pilot.pause(0.02)
         assert list(app.screen.query(FooterKey)) == before
         assert all(a is b for a, b in zip(app.screen.query(FooterKey), before, strict=True))
+
+
+class _ManyKeysApp(App[None]):
+    BINDINGS = [
+        *(Binding(str(i), f"step({i})", f"Step number {i}") for i in range(8)),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "request_quit", "Quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield SteadyFooter()
+
+    def action_step(self, i: int) -> None: ...
+
+    def action_help(self) -> None: ...
+
+    def action_request_quit(self) -> None: ...
+
+
+def _shown(app: App[None]) -> list[str]:
+    return [key.key for key in app.screen.query(FooterKey) if key.display]
+
+
+def _whole(app: App[None]) -> bool:
+    """Every key shown lies wholly left of the command palette's key."""
+    footer = app.screen.query_one(SteadyFooter)
+    keys = [key for key in app.screen.query(FooterKey) if key.display]
+    palette = [key for key in keys if key.has_class("-command-palette")]
+    edge = palette[0].region.x if palette else footer.region.right
+    return all(k.region.right <= edge for k in keys if k not in palette)
+
+
+async def test_a_narrow_footer_shows_whole_keys_help_and_quit_among_them() -> None:
+    app = _ManyKeysApp()
+    async with app.run_test(size=(70, 10)) as pilot:
+        assert await _until(pilot, lambda: "q" in _shown(app) and _whole(app))
+        shown = _shown(app)
+        assert "question_mark" in shown and "0" in shown and "7" not in shown
+        await pilot.resize_terminal(200, 10)
+        assert await _until(pilot, lambda: "7" in _shown(app))
+        assert _whole(app) and len(_shown(app)) == 11  # every key and the palette's
+        await pilot.resize_terminal(40, 10)
+        assert await _until(pilot, lambda: "0" not in _shown(app))
+        assert _whole(app) and "q" in _shown(app) and "question_mark" in _shown(app)
