@@ -231,7 +231,9 @@ class Edge:
         Col(
             "VARCHAR NOT NULL",
             "what joined the two ends, strongest first: `trace` (the other end's span is a child "
-            "in the same trace), `link` (a span link to the producer's span), `hook` (event "
+            "in the same trace), `link` (a span link to the producer's span, which started at "
+            "most an hour before the consumer's or a minute after it: whichever was stored "
+            "first, and in a full run alike), `hook` (event "
             "identity recorded by seamscope's hooks), `discovered` / `declared` (a route of "
             "`aws_routes` or the landscape file), `name` (the span names the resource; producer "
             "and consumer by the same name), `host` (an HTTP call's host and port), `none` "
