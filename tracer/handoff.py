@@ -54,7 +54,18 @@ def _root() -> str | None:
 
 
 PREFIX = "seamscope-handoff-"
-"""A folder's name: PREFIX, the pid of the process that made it, "-", mkdtemp's letters."""
+"""A folder's name: PREFIX, the pid of the process that made it, "-", the pid namespace that pid
+is numbered in, "-", mkdtemp's letters."""
+
+
+def _namespace() -> str:
+    """The pid namespace of this process (its inode number), "" where none can be read. Two
+    containers can share one /dev/shm (the containers of a Kubernetes pod share their IPC
+    namespace) while numbering their pids apart: a pid means something only in its own."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
 
 
 @contextlib.contextmanager
@@ -63,7 +74,7 @@ def folder() -> Iterator[str]:
     Folders that killed processes left behind (`sweep`) go first."""
     root = _root()
     sweep(root or tempfile.gettempdir())
-    path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root)
+    path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{_namespace()}-", dir=root)
     try:
         yield path
     finally:
@@ -73,16 +84,24 @@ def folder() -> Iterator[str]:
 def sweep(root: str) -> None:
     """Removes from root the folders of this user that a process now gone made (one killed
     before its end: SIGKILL, the OOM killer); on tmpfs they would hold their memory until the
-    next boot. A folder whose process still runs, or whose pid was reused, stays."""
+    next boot. A folder whose process still runs, or whose pid was reused, stays; so does one
+    made in another pid namespace, whose pid this process cannot look up."""
     if os.name != "posix":
         return  # os.kill(pid, 0) would end the process on Windows
     try:
         entries = list(os.scandir(root))
     except OSError:
         return
+    namespace = _namespace()
     for entry in entries:
-        pid = entry.name[len(PREFIX) :].partition("-")[0]
-        if not entry.name.startswith(PREFIX) or not pid.isdigit():
+        pid, _, rest = entry.name[len(PREFIX) :].partition("-")
+        made_in, _, letters = rest.partition("-")
+        if (
+            not entry.name.startswith(PREFIX)
+            or not pid.isdigit()
+            or made_in != namespace
+            or not letters
+        ):
             continue
         try:
             status = entry.stat(follow_symlinks=False)

@@ -143,17 +143,23 @@ def test_folders_of_processes_gone_are_swept_before_a_new_one(
         text=True,
         check=True,
     )
-    dead = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-abc"
+    here = handoff._namespace()
+    dead = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-{here}-abc"
     (dead / "sub").mkdir(parents=True)
     (dead / "1-0.arrow").write_bytes(b"x")
-    alive = tmp_path / f"{handoff.PREFIX}{os.getpid()}-def"
+    alive = tmp_path / f"{handoff.PREFIX}{os.getpid()}-{here}-def"
     alive.mkdir()
-    other = tmp_path / f"{handoff.PREFIX}notapid-ghi"
+    other = tmp_path / f"{handoff.PREFIX}notapid-{here}-ghi"
     other.mkdir()
-    linked = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-jkl"
+    linked = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-{here}-jkl"
     linked.symlink_to(alive)
+    # The same pid numbered in another pid namespace (a container sharing /dev/shm): not ours
+    # to look up, so not ours to remove.
+    elsewhere = tmp_path / f"{handoff.PREFIX}{int(gone.stdout)}-{here}0-mno"
+    elsewhere.mkdir()
     with handoff.folder() as made:
-        assert Path(made).name.startswith(f"{handoff.PREFIX}{os.getpid()}-")
+        assert Path(made).name.startswith(f"{handoff.PREFIX}{os.getpid()}-{here}-")
         assert not dead.exists()
         assert alive.is_dir() and other.is_dir() and linked.is_symlink()
+        assert elsewhere.is_dir()
     assert not Path(made).exists()
