@@ -775,16 +775,27 @@ class _Merge:
                               AS SMALLINT) AS bucket, {"sum(sign)" if self.seen else "count(*)"}
             FROM {delta} GROUP BY ALL
             ON CONFLICT (gkey, bucket) DO UPDATE SET n = classifier_hist.n + excluded.n""")
+        lost = 0
         if self.removed:
             # first/last seen and the sample cannot be un-merged: recompute the groups that
-            # lost spans (the sample: the greatest trace id among their latest facts, read from
-            # the store).
+            # lost a fact at their first or last moment (the sample: the greatest trace id
+            # among their latest facts, read from the store). A fact that started after a
+            # group's first and before its last leaves both and the sample as they are; a
+            # group left with no fact goes below. So a trace re-derived when its late spans
+            # come (a client's span stored before its server's) mostly reads nothing here,
+            # where every such group read all of classifier_spans.
+            lost = self.made("""CREATE OR REPLACE TEMP TABLE _cls_lost AS
+                SELECT DISTINCT d.gkey
+                FROM _cls_delta AS d JOIN classifier_groups AS g USING (gkey)
+                WHERE d.sign = -1 AND g.n > 0
+                  AND (d.start_time <= g.first_seen OR d.start_time >= g.last_seen)""")
+        if lost:
             x(f"""UPDATE classifier_groups AS g SET
                     first_seen = r.f, last_seen = r.l, sample_trace_id = q.s
                 FROM (
                     SELECT gkey, min(start_time) AS f, max(start_time) AS l
                     FROM classifier_spans
-                    WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
+                    WHERE gkey IN (SELECT gkey FROM _cls_lost)
                     GROUP BY gkey
                 ) AS r
                 LEFT JOIN (
@@ -792,7 +803,7 @@ class _Merge:
                     FROM classifier_spans AS s
                     JOIN (
                         SELECT gkey, max(start_time) AS l FROM classifier_spans
-                        WHERE gkey IN (SELECT gkey FROM _cls_delta WHERE sign = -1)
+                        WHERE gkey IN (SELECT gkey FROM _cls_lost)
                         GROUP BY gkey
                     ) AS latest ON latest.gkey = s.gkey AND latest.l = s.start_time
                     JOIN (SELECT trace_id, batch_id, {self.keys.spans} FROM spans) AS sp
@@ -800,6 +811,7 @@ class _Merge:
                     GROUP BY s.gkey
                 ) AS q ON q.gkey = r.gkey
                 WHERE g.gkey = r.gkey""")
+        if self.removed:
             x("DELETE FROM classifier_hist WHERE n <= 0")
             x("DELETE FROM classifier_groups WHERE n <= 0")
 
@@ -1055,6 +1067,7 @@ class _Merge:
             "_cls_rawlinks",
             "_cls_old",
             "_cls_lone",
+            "_cls_lost",
             "_cls_scanned",
             "_cls_rows",
             "_cls_seen",

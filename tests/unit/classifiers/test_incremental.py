@@ -107,6 +107,36 @@ def test_batches_in_end_order_equal_one_full_run(tmp_path_factory: Any, cuts: li
     _compare(path, fleet, _cuts(spans, cuts))
 
 
+@pytest.mark.parametrize("late_first", [False, True])
+def test_a_group_that_loses_a_fact_at_its_first_or_last_moment_takes_the_moment_back(
+    tmp_path: Path, late_first: bool
+) -> None:
+    # Two calls of one group (no traced callee: the same target and path); the server span of
+    # one comes a batch later and moves its call to the callee's group. The group it left
+    # keeps one fact, whose moment is now its first and last, as a full run has it.
+    f = Fleet()
+    calls = []
+    for i, traced in enumerate((late_first, not late_first)):
+        f.at(10.0 * i)
+        server = ORDERS if traced else None
+        calls.append(
+            f.http(BFF, "http://127.0.0.1:5001/orders/1", server=server, route="/orders/<oid>")
+        )
+    late = [s for s in f.spans if s.kind == "SERVER"]
+    assert len(late) == 1
+    moments = """SELECT target, callee_svc, n, first_seen, last_seen FROM classifier_groups
+        ORDER BY ALL"""
+    with Store.open(tmp_path / "late.duckdb") as store:
+        for i, batch in enumerate(([s for s in f.spans if s not in late], late)):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        incremental = _snapshot(store.con), store.con.execute(moments).fetchall()
+        classify(store.con, full=True)
+        assert (_snapshot(store.con), store.con.execute(moments).fetchall()) == incremental
+    untraced = [row for row in incremental[1] if row[1] is None]
+    assert len(untraced) == 1 and untraced[0][2] == 1 and untraced[0][3] == untraced[0][4]
+
+
 def _lone_workers() -> Fleet:
     """Two instances of a worker that leaves every call in a trace of its own: one writes 20 s
     after its receive, within the trace window; the other 40 s after, beyond it."""
