@@ -197,21 +197,63 @@ class Request:
     problem: str | None = None
 
 
+MAX_BLANK_LINES = 1_000_000
+"""Blank lines in a row, at most, before or between the requests of a compressed file of one
+request per line (the Collector's file exporter writes none). With MAX_REQUEST_BYTES of blank
+space in a row, this bounds the reading of a file that inflates to endless blank lines: each is
+short, so no request bound stops it, and a few megabytes of gzip would take hours to read to
+the end. A file as it is on disk is read to its end, as long as it is."""
+
+
+class _TooBlank(Exception):
+    """A run of blank lines past the bounds, from line `start`."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__(start)
+        self.start = start
+
+
+class _BlankRun:
+    """The run of blank lines read last: raises _TooBlank once it is past the bounds."""
+
+    __slots__ = ("bounded", "bytes", "lines", "start")
+
+    def __init__(self, bounded: bool) -> None:
+        self.bounded = bounded
+        self.lines = self.bytes = self.start = 0
+
+    def blank(self, number: int, raw: bytes) -> None:
+        if not self.bounded:
+            return
+        if not self.lines:
+            self.start = number
+        self.lines += 1
+        self.bytes += len(raw)
+        if self.lines > MAX_BLANK_LINES or self.bytes > MAX_REQUEST_BYTES:
+            raise _TooBlank(self.start)
+
+    def end(self) -> None:
+        self.lines = self.bytes = 0
+
+
 def _lines(stream: BinaryIO) -> Iterator[bytes]:
     """The lines of stream, each read with at most MAX_REQUEST_BYTES + 1 bytes (a longer one is
     cut there, and then longer than any request may be)."""
     return iter(lambda: stream.readline(MAX_REQUEST_BYTES + 1), b"")
 
 
-def _first_line(stream: BinaryIO) -> tuple[bytes, int, bool]:
+def _first_line(stream: BinaryIO, bounded: bool = False) -> tuple[bytes, int, bool]:
     """The first line that is not blank (b"" for none), its number, and whether it is a request
-    of its own (a file of one request per line) rather than the start of one pretty-printed."""
+    of its own (a file of one request per line) rather than the start of one pretty-printed.
+    bounded: _TooBlank past MAX_BLANK_LINES (a stream inflated from a compressed file)."""
     first = b""
     first_no = 0
+    run = _BlankRun(bounded)
     for first_no, raw in enumerate(_lines(stream), 1):  # noqa: B007
         first = raw
         if raw.strip():
             break
+        run.blank(first_no, raw)
     if not first.strip():
         return b"", first_no, False
     try:
@@ -231,7 +273,7 @@ def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Reque
     stream = peekable(stream)
     form = form_of(stream)
     if form not in ("gzip", "zstd"):
-        yield from _iter_form(name, stream, form, origin)
+        yield from _iter_form(name, stream, form, origin, inflated=False)
         return
     inner = peekable(decompressing(stream, form))
     try:
@@ -239,7 +281,7 @@ def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Reque
         if inner_form in ("gzip", "zstd"):
             yield _problem(name, f"the file is {form} of {inner_form}: decompress it once", origin)
             return
-        yield from _iter_form(name, inner, inner_form, origin)
+        yield from _iter_form(name, inner, inner_form, origin, inflated=True)
     except DECOMPRESSION_ERRORS as exc:
         yield _problem(name, decompression_problem(form, exc), origin)
 
@@ -248,8 +290,11 @@ def _problem(where: str, problem: str, origin: str) -> Request:
     return Request(where, b"", origin=origin, problem=problem)
 
 
-def _iter_form(name: str, stream: BinaryIO, form: Form, origin: str) -> Iterator[Request]:
-    """The requests of an uncompressed stream of the given form."""
+def _iter_form(
+    name: str, stream: BinaryIO, form: Form, origin: str, *, inflated: bool
+) -> Iterator[Request]:
+    """The requests of an uncompressed stream of the given form (inflated: decompressed from
+    the file, its runs of blank lines bounded)."""
     if form == "framed":
         for framed in iter_framed(stream):
             where = f"{name}:request {framed.number} at byte {framed.offset}"
@@ -260,7 +305,11 @@ def _iter_form(name: str, stream: BinaryIO, form: Form, origin: str) -> Iterator
         return
     if form == "empty":
         return
-    first, first_no, lines_mode = _first_line(stream)
+    try:
+        first, first_no, lines_mode = _first_line(stream, inflated)
+    except _TooBlank as blank:
+        yield _problem(f"{name}:{blank.start}", _too_blank(blank.start), origin)
+        return
     if not first:
         return
     if not lines_mode:
@@ -271,19 +320,35 @@ def _iter_form(name: str, stream: BinaryIO, form: Form, origin: str) -> Iterator
         yield Request(f"{name}:{first_no}", data, origin=origin)
         return
     yield Request(f"{name}:{first_no}", first.strip(), origin=origin)
+    run = _BlankRun(inflated)
     for number, raw in enumerate(_lines(stream), first_no + 1):
         if len(raw) > MAX_REQUEST_BYTES:
             yield _problem(f"{name}:{number}", _too_long("the line", number), origin)
             return
         line = raw.strip()
         if line:
+            run.end()
             yield Request(f"{name}:{number}", line, origin=origin)
+            continue
+        try:
+            run.blank(number, raw)
+        except _TooBlank as blank:
+            yield _problem(f"{name}:{blank.start}", _too_blank(blank.start), origin)
+            return
 
 
 def _too_long(what: str, line: int) -> str:
     return (
         f"{what} starting on line {line} is longer than a request may be "
         f"({MAX_REQUEST_BYTES:,} bytes); the requests before it were read"
+    )
+
+
+def _too_blank(line: int) -> str:
+    return (
+        f"more than {MAX_BLANK_LINES:,} blank lines, or {MAX_REQUEST_BYTES:,} bytes of blank "
+        f"space, in a row from line {line}: not a file of OTLP requests; the requests before "
+        "it were read"
     )
 
 

@@ -81,6 +81,22 @@ def test_a_gzip_file_that_inflates_to_one_endless_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("line", [b"\n", b" " * (1 << 20) + b"\n"], ids=["empty", "spaces"])
+def test_a_gzip_file_that_inflates_to_endless_blank_lines(tmp_path: Path, line: bytes) -> None:
+    # Each line is short, so no request bound stops the reading: the run of blank lines does,
+    # by their number (a billion empty lines) or their bytes (lines of a mebibyte of spaces).
+    path = tmp_path / "blank.jsonl.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with path.open("wb") as out:
+        out.write(packer.compress(_first_request() + b"\n"))
+        block = line * max(1, (1 << 20) // len(line))
+        for _ in range(INFLATED // len(block)):
+            out.write(packer.compress(block))
+        out.write(packer.compress(_first_request() + b"\n") + packer.flush())
+    assert path.stat().st_size < 4 * 1024 * 1024
+    _stops_at_the_limit(path, f"{path}:2: more than 1,000,000 blank lines")
+
+
 def test_a_framed_request_that_inflates_past_the_limit(tmp_path: Path) -> None:
     first = zstd.compress(sample_request(3, seed=8).SerializeToString())
     bomb = zstd.compress(b"\x0a" * (MAX_REQUEST_BYTES + 1))

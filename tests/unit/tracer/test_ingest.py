@@ -470,3 +470,42 @@ def test_a_decoded_request_crosses_processes_as_an_arrow_ipc_stream() -> None:
     assert back == decoded
     bad = Decoded("t.jsonl:2", "k", None, error="not JSON")
     assert pickle.loads(pickle.dumps(bad)) == bad
+
+
+@pytest.mark.parametrize(("blank", "compressed"), [(3, True), (4, True), (4, False)])
+def test_a_run_of_blank_lines_past_the_bound_ends_a_compressed_file(
+    monkeypatch: pytest.MonkeyPatch, blank: int, compressed: bool
+) -> None:
+    """Inflated from gzip, a run of more than MAX_BLANK_LINES blank lines ends the reading with
+    a problem placed where the run began; a file as it is on disk is read to its end."""
+    import gzip
+    import io
+
+    from seamscope.tracer import ingest as module
+
+    monkeypatch.setattr(module, "MAX_BLANK_LINES", 3)
+    request = protobuf_to_json(sample_request(1, seed=3).SerializeToString()).encode()
+    data = request + b"\n" * (blank + 1) + request + b"\n"
+    body = gzip.compress(data) if compressed else data
+    read = list(module.iter_stream("f", io.BytesIO(body)))
+    if compressed and blank > 3:
+        assert [r.where for r in read] == ["f:1", "f:2"]
+        assert read[1].problem is not None and "from line 2" in read[1].problem
+    else:
+        assert [(r.where, r.problem) for r in read] == [("f:1", None), (f"f:{blank + 2}", None)]
+
+
+def test_a_compressed_file_that_starts_with_too_many_blank_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gzip
+    import io
+
+    from seamscope.tracer import ingest as module
+
+    monkeypatch.setattr(module, "MAX_BLANK_LINES", 3)
+    request = protobuf_to_json(sample_request(1, seed=3).SerializeToString()).encode()
+    read = list(module.iter_stream("f", io.BytesIO(gzip.compress(b"\n" * 4 + request))))
+    assert [r.where for r in read] == ["f:1"] and "from line 1" in str(read[0].problem)
+    read = list(module.iter_stream("f", io.BytesIO(gzip.compress(b"\n" * 3 + request))))
+    assert [(r.where, r.problem) for r in read] == [("f:4", None)]
