@@ -201,8 +201,9 @@ MAX_BLANK_LINES = 1_000_000
 """Blank lines in a row, at most, before or between the requests of a compressed file of one
 request per line (the Collector's file exporter writes none). With MAX_REQUEST_BYTES of blank
 space in a row, this bounds the reading of a file that inflates to endless blank lines: each is
-short, so no request bound stops it, and a few megabytes of gzip would take hours to read to
-the end. A file as it is on disk is read to its end, as long as it is."""
+short, so no request bound stops it, and each costs about 200 ns to read (20 KB of gzip inflate
+to 20 million, 4 s; a megabyte to about a billion). A file as it is on disk is read to its end,
+as long as it is."""
 
 
 class _TooBlank(Exception):
