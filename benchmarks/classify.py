@@ -171,6 +171,63 @@ def _aged(ctx: Context, path: Path, spans: int, new: int, next_trace: int, young
     )
 
 
+def _late(
+    ctx: Context, path: Path, spans: int, new: int, next_trace: int, whole: Result
+) -> tuple[Result, int]:
+    """Batches whose server spans come one classification after their clients', as a fleet's
+    exporters, each on its own schedule, often send them: each batch is generated apart, its
+    clients' spans appended and classified, then its servers' as a batch of their own. The
+    figure is the two classifications of a batch together, against the same size whole."""
+    import duckdb
+
+    from seamscope.tracer.store import Store
+
+    landscape = load_landscape(landscape_path(path))
+    con = duckdb.connect(str(path))
+    scratch = Store.open(ctx.workdir / "late-scratch.duckdb")
+    clients_ms: list[float] = []
+    servers_ms: list[float] = []
+    try:
+        classify(con, landscape)
+        for _ in range(ctx.repeats if ctx.quick else max(ctx.repeats, INCREMENTAL_BATCHES)):
+            scratch.con.execute("DELETE FROM spans")
+            added = generate(scratch.con, new, first_trace=next_trace, batch_spans=new)
+            next_trace = added.next_trace
+            for servers, times in ((False, clients_ms), (True, servers_ms)):
+                part = scratch.con.sql(
+                    f"SELECT * FROM spans WHERE (kind = 'SERVER') = {servers}"
+                ).to_arrow_table()
+                ((batch,),) = con.execute("SELECT nextval('batch_seq')").fetchall()
+                con.register("_late_part", part)
+                con.execute(
+                    "INSERT INTO spans BY NAME SELECT * REPLACE (? AS batch_id) FROM _late_part",
+                    [batch],
+                )
+                con.unregister("_late_part")
+                con.execute(
+                    "INSERT INTO batches VALUES (?, ?, 'generator', ?, now())",
+                    [batch, f"generated-late-{batch}", part.num_rows],
+                )
+                times.append(timed(lambda: classify(con, landscape)) * 1000)
+    finally:
+        scratch.close()
+        con.close()
+    runs = [a + b for a, b in zip(clients_ms, servers_ms, strict=True)]
+    value = median_of(runs)
+    return Result(
+        NAME,
+        f"incremental classification of {_size(new)} new spans on {_size(spans)}, "
+        "servers a classification late",
+        value,
+        "ms",
+        runs,
+        ratio=f"{value / whole.value:.2f}x the same size whole ({whole.formatted()})",
+        note=f"the clients' classification {fmt(median_of(clients_ms), 'ms')} and the "
+        f"servers' {fmt(median_of(servers_ms), 'ms')} (medians of {len(runs)} batches); "
+        "not a goal: a fleet's exporters send a client's span and its server's apart",
+    ), next_trace
+
+
 def run(ctx: Context) -> list[Result]:
     results = []
     small, big = (1_000_000, 10_000_000) if not ctx.quick else (2_000, 5_000)
@@ -181,6 +238,8 @@ def run(ctx: Context) -> list[Result]:
         incremental, next_trace = _incremental(ctx, path, spans, new, next_trace)
         results.append(incremental)
         if spans == big:
+            late, next_trace = _late(ctx, path, spans, new, next_trace, incremental)
+            results.append(late)
             ctx.stores["classified-big"] = path  # the TUI benchmark opens it next
         else:
             results.append(_aged(ctx, path, spans, new, next_trace, incremental))
