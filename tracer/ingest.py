@@ -32,7 +32,7 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from seamscope.tracer import handoff
+from seamscope.tracer import handoff, orphans
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.framing import (
@@ -1025,6 +1025,13 @@ def _alone() -> bool | None:
     return True
 
 
+def _decoder_init(folder: str | None, ingest: int) -> None:
+    """In a decoder process: tables handed back through folder; gone once the ingest is (a
+    killed ingest's processes would otherwise wait forever: tracer.orphans)."""
+    handoff.use(folder)
+    orphans.leave_with(ingest)
+
+
 def _decoder_pool(
     workers: int, folder: str | None = None
 ) -> concurrent.futures.ProcessPoolExecutor:
@@ -1035,8 +1042,8 @@ def _decoder_pool(
     pool = concurrent.futures.ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(method),
-        initializer=handoff.use,
-        initargs=(folder,),
+        initializer=_decoder_init,
+        initargs=(folder, os.getpid()),
     )
     if method == "fork":
         # A pool that forks starts all its processes at the first submit, before its own thread.

@@ -166,6 +166,33 @@ print(ingest(Path(sys.argv[1]), [sys.argv[2]], workers=2, use_owner=False).spans
 """
 
 
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is parent (from /proc/PID/stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat.rpartition(")")[2].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _processes_with(marker: bytes) -> list[int]:
+    """The processes whose command line holds marker (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return found
+
+
 def test_a_killed_ingests_handoff_folder_goes_at_the_next_ingest(tmp_path: Path) -> None:
     """SIGKILL leaves an ingest no time to remove its handoff folder (on tmpfs, memory held
     until the next boot): the next ingest sweeps it, and stores every span."""
@@ -184,13 +211,26 @@ def test_a_killed_ingests_handoff_folder_goes_at_the_next_ingest(tmp_path: Path)
     script = [sys.executable, "-c", _INGEST_INTO]
     killed = subprocess.Popen([*script, str(tmp_path / "a.duckdb"), str(traces), str(root)])
     deadline = time.monotonic() + 60
-    while not list(root.iterdir()) and killed.poll() is None and time.monotonic() < deadline:
+    # Killed once its folder is made and its two decoder processes run.
+    while (
+        not (list(root.iterdir()) and len(_children(killed.pid)) >= 2)
+        and killed.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.005)
+    assert len(_children(killed.pid)) >= 2
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=30)
     assert killed.returncode == -signal.SIGKILL
     left = list(root.iterdir())
     assert len(left) == 1 and left[0].name.startswith(f"seamscope-handoff-{killed.pid}-")
+    # Its decoder processes (forks, the same command line) leave with it: they wait on a pipe
+    # they hold both ends of, and would wait forever.
+    marker = str(tmp_path / "a.duckdb").encode()
+    deadline = time.monotonic() + 30
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(marker)
     done = subprocess.run(
         [*script, str(tmp_path / "b.duckdb"), str(traces), str(root)],
         capture_output=True,

@@ -9,13 +9,12 @@ import json
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import cast
 
 import pyarrow as pa
 
+from seamscope.tracer import orphans
 from seamscope.tracer.handoff import Shipped
 from seamscope.tracer.ingest import batch_key, cores
 from seamscope.tracer.otlp import (
@@ -31,7 +30,6 @@ from seamscope.tracer.otlp import (
 from seamscope.tracer.otlp.flat_json import decode_json_flat
 from seamscope.tracer.rows import SpanBatchBuilder
 
-_ORPHAN_POLL_S = 0.5
 _in_decoder_process = False
 """True in a decoder process (_decoder_init): its tables go back as Shipped."""
 Decoded = tuple[DecodeResult, pa.Table, str, str | None]
@@ -89,18 +87,8 @@ def _decoder_init(owner: int) -> None:
     global _in_decoder_process
     _in_decoder_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(
-        target=_leave_with, args=(owner,), name="seamscope-orphan-watch", daemon=True
-    ).start()
+    orphans.leave_with(owner)
     decode_request(b"", "identity", False, "warm-up", 1, False)
-
-
-def _leave_with(owner: int) -> None:
-    """Ends this process once the owner that started it is gone (it is then adopted by
-    another: the owner may have died before this process got this far)."""
-    while os.getppid() == owner:
-        time.sleep(_ORPHAN_POLL_S)
-    os._exit(0)
 
 
 def _nothing() -> None:
