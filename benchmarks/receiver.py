@@ -146,6 +146,10 @@ def _first_argv(db: Path) -> list[str]:
     return [sys.executable, "-m", "benchmarks.first_receiver", "--db", str(db)]
 
 
+def _free_argv(db: Path) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.free_receiver", "--db", str(db)]
+
+
 def _stored(db: Path) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -191,11 +195,57 @@ class _Side:
             )
 
 
+def commit_bound(ctx: Context, work: list[bytes]) -> list[Result]:
+    """The wall time of one commit of k requests (the writer's INSERT and COMMIT, in this
+    process, on an owner's store): senders that each wait for their answer before the next
+    request (the stock OTLP/HTTP exporter does) can never deliver more than k x 512 spans per
+    such commit, whatever decodes them."""
+    from seamscope.tracer.ingest import Batch, append_many_at, batch_key
+    from seamscope.tracer.receiver.decode import decode_request
+    from seamscope.tracer.store import Store
+
+    tables = [decode_request(b, "identity", False, None, 1 << 30, False)[1] for b in work[:8]]
+    store = Store.open(ctx.workdir / "receiver-commit.duckdb")
+    results = []
+    made = 0
+    try:
+        append_many_at(store, [Batch(tables[0], "warm-up", "benchmark")])
+        for k in (2, 4):
+            runs = []
+            for _ in range(max(5, ctx.repeats * 3)):
+                batches = []
+                for _ in range(k):
+                    body = work[made % len(work)]
+                    key = f"{batch_key(body)}-{made}"  # distinct even when bodies repeat
+                    batches.append(Batch(tables[made % len(tables)], key, "benchmark"))
+                    made += 1
+                begin = time.perf_counter()
+                append_many_at(store, batches)
+                runs.append((time.perf_counter() - begin) * 1000)
+            value = median_of(runs)
+            bound = k * PER_REQUEST / value * 1000
+            results.append(
+                Result(
+                    NAME,
+                    f"one commit of {k} requests ({k * PER_REQUEST:,} spans): INSERT and COMMIT",
+                    value,
+                    "ms",
+                    runs,
+                    note=f"{k} senders that each wait for their answer get at most "
+                    f"{fmt(bound, 'spans/s')} from such commits back to back, before HTTP and "
+                    "decoding; in this process, a store of its own",
+                )
+            )
+    finally:
+        store.close()
+    return results
+
+
 def run(ctx: Context) -> list[Result]:
     requests_per_round = ctx.size(100, 4)  # 51k spans per round in a full run
     counts = (1, 2, 4)
     repeats = ctx.repeats if ctx.quick else max(3, ctx.repeats - 2)
-    sides_count = 2
+    sides_count = 3
     # A multiple of PER_REQUEST: every body then carries exactly PER_REQUEST spans.
     total = requests_per_round * (sides_count * len(counts) * repeats + 1) + 4 * sides_count
     work = bodies(total, ctx.size(20_480, 1_024))
@@ -220,6 +270,12 @@ def run(ctx: Context) -> list[Result]:
             ctx.workdir / "receiver-now.duckdb",
             _collect_argv(ctx.workdir / "receiver-now.duckdb", ["--no-classify"]),
         ),
+        _Side(
+            ctx,
+            "free",
+            ctx.workdir / "receiver-free.duckdb",
+            _free_argv(ctx.workdir / "receiver-free.duckdb"),
+        ),
     ]
     rates: dict[str, dict[int, list[float]]] = {s.name: {n: [] for n in counts} for s in sides}
     try:
@@ -227,15 +283,16 @@ def run(ctx: Context) -> list[Result]:
             side.round(1, take(2))  # warm up: imports, decoder processes, first checkpoint
         for repeat in range(repeats):
             for n in counts:
-                # Turn about, so that neither side always runs right after the other.
-                for side in sides if repeat % 2 == 0 else sides[::-1]:
+                # Turn about, so that no side always runs right after another.
+                turn = repeat % len(sides)
+                for side in sides[turn:] + sides[:turn]:
                     rates[side.name][n].append(side.round(n, take(requests_per_round)))
     finally:
         for side in sides:
             side.stop()
     for side in sides:
         side.check()
-    first, now = sides
+    first, now, free = sides
     # The warm-up round is not counted: start-up work.
     cpu_now = median_of(now.cpu_per_span[1:]) * 1e6
     cpu_first = median_of(first.cpu_per_span[1:]) * 1e6
@@ -281,6 +338,24 @@ def run(ctx: Context) -> list[Result]:
                 note=f"the peer, in turn with the rows above; all {first.sent:,} sent stored",
             )
         )
+    # What a decoder that costs nothing would leave (benchmarks/free_receiver.py): not a goal,
+    # the bound on what any decoder alone can give.
+    cpu_free = median_of(free.cpu_per_span[1:]) * 1e6
+    for n in counts:
+        value = median_of(rates["free"][n])
+        results.append(
+            Result(
+                NAME,
+                f"decoding for free (each request stores the first one's table), {n} sender"
+                f"{'s' if n > 1 else ''}",
+                value,
+                "spans/s",
+                rates["free"][n],
+                ratio=f"{value / median_of(rates['now'][n]):.2f}x `collect --no-classify`",
+                note=f"the ceiling of HTTP, batch keys, INSERT and COMMIT; {cpu_free:.1f} µs of "
+                f"CPU a span (median of its rounds); all {free.sent:,} sent stored",
+            )
+        )
     for side, label in ((now, "`collect --no-classify`"), (first, "first design")):
         results.append(
             Result(
@@ -293,6 +368,7 @@ def run(ctx: Context) -> list[Result]:
                 f"runs {side.rss_peak / 1024:.0f} MiB",
             )
         )
+    results += commit_bound(ctx, work)
     # The default: classification refreshed as spans arrive (what `seamscope collect` does).
     db = ctx.workdir / "receiver-live.duckdb"
     live_side = _Side(ctx, "live", db, _collect_argv(db, []))

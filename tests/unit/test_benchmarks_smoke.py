@@ -236,3 +236,19 @@ def test_aggregate_first_experiment_gives_todays_groups(
     assert "(equal)" in out and "DIFFERENT" not in out and "| NO |" not in out
     # Its copies of the store are gone.
     assert {p.name for p in tmp_path.iterdir()} == {path.name, landscape_path(path).name}
+
+
+def test_the_free_receiver_stores_the_first_table_again_under_each_bodys_own_key() -> None:
+    """benchmarks.free_receiver skips decoding only where it says: the later bodies get the first
+    one's table, each under its own batch key; a body it cannot stand in for is decoded."""
+    from benchmarks.free_receiver import _free_decode
+    from benchmarks.receiver import bodies
+    from seamscope.tracer.ingest import batch_key
+
+    first, second = bodies(2, 1_024)
+    decoded = [_free_decode(b, "identity", False, None, 1 << 30, False) for b in (first, second)]
+    assert decoded[1][1] is decoded[0][1] and decoded[0][1].num_rows == 512
+    assert [d[2] for d in decoded] == [batch_key(first), batch_key(second)]
+    # A tee line needs the real decoding: the request is decoded, not stood in for.
+    teed = _free_decode(second, "identity", False, None, 1 << 30, True)
+    assert teed[1] is not decoded[0][1] and teed[3]

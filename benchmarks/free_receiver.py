@@ -1,0 +1,73 @@
+"""The receiver with decoding for free: the ceiling of everything but the decoder.
+
+`python -m benchmarks.free_receiver --db PATH --port N` runs `tracer.receiver.Receiver` as
+`seamscope collect --no-classify --decoders 0` does, except that each request's spans are not
+decoded: the table decoded from the first request is stored again for every later one (the
+benchmark's requests all carry 512 spans), under the later request's own batch key, so that
+every request is still a batch of its own, deduplicated, committed and acknowledged as usual.
+What is left is what a decoder compiled straight to the store's columns would leave: HTTP, the
+batch key's hash, the writer's INSERT and COMMIT. The receiver benchmark runs it as a third
+side, to show how far such a decoder alone could take the receiver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from seamscope.tracer.ingest import batch_key
+from seamscope.tracer.receiver import Receiver
+from seamscope.tracer.receiver import decode as decode_module
+
+_decoded: list[decode_module.Decoded] = []
+
+
+def _free_decode(
+    body: bytes,
+    encoding: str,
+    json_format: bool,
+    key: str | None,
+    limit: int,
+    tee: bool,
+    flat: bool = True,
+) -> decode_module.Decoded:
+    """decode_request for the first non-empty body, that table again for every later one."""
+    if not body or tee or encoding != "identity":
+        return _decode(body, encoding, json_format, key, limit, tee, flat)
+    if not _decoded:
+        _decoded.append(_decode(body, encoding, json_format, key, limit, tee, flat))
+    result, table, _, _ = _decoded[0]
+    return result, table, batch_key(body) if key is None else key, None
+
+
+_decode = decode_module.decode_request
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.free_receiver")
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    # In threads of this process (decode_processes=0): a process would import the real one.
+    decode_module.decode_request = _free_decode
+    receiver = Receiver(args.db, "127.0.0.1", args.port, decode_processes=0).start()
+    print(f"receiving on {receiver.url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        receiver.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
