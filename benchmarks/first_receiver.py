@@ -14,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from seamscope.tracer.receiver import Receiver
 
@@ -26,8 +27,10 @@ FIRST_DESIGN = {
 """The Receiver's arguments for the first design."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.first_receiver")
+def serve(prog: str, argv: list[str] | None, **receiver_args: Any) -> int:
+    """Runs a Receiver made with receiver_args on --db and --port until SIGTERM or SIGINT (the
+    benchmark's sides that are not `seamscope collect`)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
@@ -38,13 +41,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    receiver = Receiver(args.db, "127.0.0.1", args.port, **FIRST_DESIGN).start()  # type: ignore[arg-type]
+    receiver = Receiver(args.db, "127.0.0.1", args.port, **receiver_args).start()
     print(f"receiving on {receiver.url}", flush=True)
     try:
         stop.wait()
     finally:
         receiver.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve("python -m benchmarks.first_receiver", argv, **FIRST_DESIGN)
 
 
 if __name__ == "__main__":

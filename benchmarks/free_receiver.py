@@ -12,14 +12,8 @@ side, to show how far such a decoder alone could take the receiver.
 
 from __future__ import annotations
 
-import argparse
-import signal
-import threading
-from pathlib import Path
-from types import FrameType
-
+from benchmarks.first_receiver import serve
 from seamscope.tracer.ingest import batch_key
-from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.receiver import decode as decode_module
 
 _decoded: list[decode_module.Decoded] = []
@@ -47,26 +41,9 @@ _decode = decode_module.decode_request
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.free_receiver")
-    parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     # In threads of this process (decode_processes=0): a process would import the real one.
     decode_module.decode_request = _free_decode
-    receiver = Receiver(args.db, "127.0.0.1", args.port, decode_processes=0).start()
-    print(f"receiving on {receiver.url}", flush=True)
-    try:
-        stop.wait()
-    finally:
-        receiver.stop()
-    return 0
+    return serve("python -m benchmarks.free_receiver", argv, decode_processes=0)
 
 
 if __name__ == "__main__":
