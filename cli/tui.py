@@ -28,6 +28,11 @@ class TuiError(SeamscopeError):
 
 CATCH_UP_WAIT_S = 300.0
 """How long `tui --collect` waits for its receiver to classify what was stored before."""
+LIVE_MEMORY_LIMIT = "768MB"
+"""DuckDB's memory_limit for the receiver `tui --collect` starts (`seamscope collect` alone takes
+2GB). On a generated 10M store a full classification under it peaked at 0.94 GB instead of 2.1
+GB and took 1.26x the time, spilling to the store's temporary folder; under a steady stream the
+appended rows it holds until a checkpoint spill the same way (docs/performance.md, TUI)."""
 
 
 def _ingest_files(paths: list[Path], db: Path) -> None:
@@ -38,7 +43,13 @@ def _ingest_files(paths: list[Path], db: Path) -> None:
 
 
 def _collector_source(
-    db: Path, host: str, port: int, landscape: Path | None, *, log_dir: Path | None = None
+    db: Path,
+    host: str,
+    port: int,
+    landscape: Path | None,
+    *,
+    log_dir: Path | None = None,
+    memory_limit: str = LIVE_MEMORY_LIMIT,
 ) -> CollectorSource:
     """`seamscope collect` in a process of its own owns the store: it decodes, stores and
     classifies, and the TUI reads through its SQL endpoint, so none of that shares this
@@ -64,6 +75,8 @@ def _collector_source(
         host,
         "--port",
         str(port),
+        "--memory-limit",
+        memory_limit,
         "--quiet",
     ]
     if landscape is not None:
@@ -205,6 +218,12 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     "--port", default=4318, show_default=True, type=int, help="Port --collect listens on."
 )
 @click.option(
+    "--memory-limit",
+    default=LIVE_MEMORY_LIMIT,
+    show_default=True,
+    help="DuckDB's memory_limit for the store's owner that --collect starts.",
+)
+@click.option(
     "--refresh",
     default=1.0,
     show_default=True,
@@ -218,6 +237,7 @@ def tui(
     collect: bool,
     host: str,
     port: int,
+    memory_limit: str,
     refresh: float,
 ) -> None:
     """Browse the landscape in the terminal: systems, edges, findings, traces, SQL."""
@@ -241,7 +261,9 @@ def tui(
 
     collector: CollectorSource | None = None
     if collect:
-        collector = source = _collector_source(path, host, port, landscape)
+        collector = source = _collector_source(
+            path, host, port, landscape, memory_limit=memory_limit
+        )
 
         def factory() -> DataSource:
             return source

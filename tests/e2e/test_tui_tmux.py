@@ -117,13 +117,21 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
     tmp_path: Path, how: signal.Signals
 ) -> None:
     """`seamscope tui --collect`: `seamscope collect` owns the store in a process of its own
-    (decoding and classifying do not share the TUI's interpreter); it stops with the TUI, also
-    when the TUI is killed outright."""
+    (decoding and classifying do not share the TUI's interpreter), with the memory limit the
+    command gives it; it stops with the TUI, also when the TUI is killed outright."""
     db = tmp_path / "live.duckdb"
     owner = tmp_path / "live.duckdb.owner.json"
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     command = seamscope_line(
-        "tui", "--collect", "--port", str(free_port()), "--db", db, exit_file=exit_file
+        "tui",
+        "--collect",
+        "--port",
+        str(free_port()),
+        "--memory-limit",
+        "500MB",
+        "--db",
+        db,
+        exit_file=exit_file,
     )
     start_terminal(session, 120, 30, command)
     try:
@@ -133,6 +141,7 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
         assert receiver != tui  # the owner is another process ...
         cmdline = Path(f"/proc/{receiver}/cmdline").read_bytes().split(b"\0")
         assert b"collect" in cmdline  # ... `seamscope collect`
+        assert cmdline[cmdline.index(b"--memory-limit") + 1] == b"500MB"
         os.kill(tui, how)
         if how is signal.SIGTERM:  # leaves as with q: exit status 0
             assert wait_exit(exit_file) == "0"

@@ -447,3 +447,27 @@ async def test_new_spans_the_classifier_has_not_seen_update_the_count_without_a_
             assert "liveshop" not in screen.view.systems  # the classifier did not run
     finally:
         collector.stop()
+
+
+@pytest.mark.parametrize("given", [None, "300MB"])
+def test_the_receiver_works_within_the_memory_limit_tui_collect_gives_it(
+    tmp_path: Path, given: str | None
+) -> None:
+    """`tui --collect`'s receiver keeps its DuckDB within LIVE_MEMORY_LIMIT (or the limit given),
+    not the 2GB `seamscope collect` takes alone: seen from its own SQL endpoint."""
+    import duckdb
+
+    from seamscope.cli.tui import LIVE_MEMORY_LIMIT
+
+    db = tmp_path / "live.duckdb"
+    extra = {} if given is None else {"memory_limit": given}
+    source = _collector_source(db, "127.0.0.1", free_port(), None, log_dir=tmp_path, **extra)
+    try:
+        shown = source.user_sql("SELECT current_setting('memory_limit') AS m").column(0)[0]
+        expected = duckdb.connect(config={"memory_limit": given or LIVE_MEMORY_LIMIT})
+        want = expected.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        expected.close()
+        assert shown.as_py() == want
+        assert want != "1.8 GiB"  # not collect's own 2GB
+    finally:
+        source.close()
