@@ -124,6 +124,12 @@ def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S)
     began = time.monotonic()
     told = False
     while source.child.alive() and time.monotonic() - began < timeout_s:
+        log = source.child.log_path
+        short = None if log is None else _short_of_memory(Path(log))
+        if short is not None:
+            # It will not catch up: say why, and open with what is classified.
+            click.echo(safe(short), err=True)
+            return
         mark = source.run(classifier_mark)
         if (
             mark.classified is not None
@@ -135,6 +141,17 @@ def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S)
             click.echo("seamscope: classifying the spans stored before this run ...", err=True)
             told = True
         time.sleep(0.1)
+
+
+def _short_of_memory(log: Path) -> str | None:
+    """The receiver's line saying its classifier ran out of its memory limit, if it said so."""
+    from seamscope.tracer.receiver.writer import SHORT_OF_MEMORY
+
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    return next((line for line in text.splitlines() if SHORT_OF_MEMORY in line), None)
 
 
 class CollectorSource:

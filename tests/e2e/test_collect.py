@@ -360,3 +360,32 @@ def test_live_labels_equal_a_full_run_afterwards(db_path: Path, tmp_path: Path) 
                     f"EXCEPT ALL SELECT * FROM {b}.{table})"
                 ).fetchall()[0][0]
                 assert extra == 0, f"{table}: {extra} rows in {a} only"
+
+
+def test_a_memory_limit_too_small_for_the_classifier_loses_nothing_and_says_so_once(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """`--memory-limit` below what the classifier needs: every request is still answered and
+    stored, and the log says what ran short in one line, once (not a traceback per refresh),
+    naming the option to raise."""
+    from benchmarks.receiver import bodies
+    from seamscope.tracer.receiver.writer import SHORT_OF_MEMORY
+
+    collector = start_collector(db_path, tmp_path, "--memory-limit", "10MB")
+    try:
+        requests = bodies(4, 1_024)
+        for body in requests:
+            assert collector.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+            time.sleep(1.2)  # pacing, not a bound: the classifier runs after each commit
+        deadline = time.monotonic() + 60
+        while SHORT_OF_MEMORY not in collector.log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, collector.log.read_text(errors="replace")
+            time.sleep(0.2)
+        assert collector.stop(signal.SIGTERM) == 0
+    finally:
+        collector.process.stop()
+    log = collector.log.read_text(errors="replace")
+    assert log.count(SHORT_OF_MEMORY) == 1, log
+    assert "--memory-limit" in log and "Traceback" not in log, log
+    assert "seamscope: seamscope:" not in log, log
+    assert span_count(db_path) == 512 * len(requests)

@@ -471,3 +471,34 @@ def test_the_receiver_works_within_the_memory_limit_tui_collect_gives_it(
         assert want != "1.8 GiB"  # not collect's own 2GB
     finally:
         source.close()
+
+
+def test_tui_collect_opens_at_once_when_its_receiver_cannot_classify_within_its_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Spans stored before, and a memory limit the classifier cannot work in: `tui --collect`
+    does not wait for a catch-up that will not come (CATCH_UP_WAIT_S); it says why and opens."""
+    from benchmarks.receiver import bodies
+    from seamscope.tracer.ingest import Batch, append_many
+    from seamscope.tracer.receiver.decode import decode_request
+    from seamscope.tracer.receiver.writer import SHORT_OF_MEMORY
+    from seamscope.tracer.store import Store
+
+    db = tmp_path / "stored.duckdb"
+    store = Store.open(db)
+    try:
+        batches = []
+        for body in bodies(4, 1_024):
+            _, table, key, _ = decode_request(body, "identity", False, None, 1 << 30, False)
+            batches.append(Batch(table, key, "test"))
+        append_many(store, batches)
+    finally:
+        store.close()
+    source = _collector_source(
+        db, "127.0.0.1", free_port(), None, log_dir=tmp_path, memory_limit="10MB"
+    )
+    try:
+        assert source.child.alive()
+        assert SHORT_OF_MEMORY in capsys.readouterr().err
+    finally:
+        source.close()

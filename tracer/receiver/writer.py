@@ -40,6 +40,9 @@ COALESCE_SPANS = 100_000
 """Spans taken from the queue into one transaction, at most (one request may exceed it)."""
 GROUP_WAIT_S = 0.05
 """Longest a commit waits for requests still being decoded."""
+SHORT_OF_MEMORY = "classifying the new spans needs more memory than the store may use"
+"""How the log says the after-commit hook ran out of the store's memory_limit (`tui --collect`
+looks for it in its receiver's log)."""
 
 
 class Owed(enum.Enum):
@@ -92,6 +95,7 @@ class HookRunner:
         self._held = False
         self._closing = False
         self._ended_at = float("-inf")
+        self._short_of_memory = False  # an out-of-memory failure told, until a run works
         self._thread = threading.Thread(target=self._loop, name="seamscope-hook", daemon=True)
 
     def start(self) -> None:
@@ -146,8 +150,21 @@ class HookRunner:
                 self._running = True
             try:
                 self._hook(self._cursor)
+                self._short_of_memory = False
+            except duckdb.OutOfMemoryException as exc:
+                # The store's memory limit (a setting, not a bug): one line, not again until a
+                # run has succeeded; the next commit tries again.
+                if not self._short_of_memory:
+                    said = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+                    _log.warning(
+                        "%s (%s); they are stored and will be classified once it fits: raise "
+                        "--memory-limit",
+                        SHORT_OF_MEMORY,
+                        said,
+                    )
+                    self._short_of_memory = True
             except Exception:  # noqa: BLE001 - a hook must not stop the receiver
-                _log.exception("seamscope: after_commit hook failed")
+                _log.exception("after_commit hook failed")
             finally:
                 with self._cond:
                     self._running = False
@@ -328,7 +345,7 @@ class Writer:
                 outcome = task.run(self.store)
                 changed = True
             except Exception as exc:  # noqa: BLE001 - answered to the task's sender
-                _log.warning("seamscope: a write failed: %s", exc)
+                _log.warning("a write failed: %s", exc)
                 outcome = exc
             task.done(outcome)
         return changed
@@ -359,7 +376,7 @@ class Writer:
                             last = at
                     except Exception as single:  # noqa: BLE001
                         counts.append(single)
-            _log.warning("seamscope: a write failed: %s", exc)
+            _log.warning("a write failed: %s", exc)
         stored = 0
         duplicate = 0
         tee_lines: list[str] = []
@@ -375,7 +392,7 @@ class Writer:
                 self.tee.write("\n".join(tee_lines) + "\n")
                 self.tee.flush()
             except OSError as exc:
-                _log.warning("seamscope: cannot write the tee file: %s", exc)
+                _log.warning("cannot write the tee file: %s", exc)
         if last is not None:
             self._watermark = max(self._watermark, last)
         self.stats.add(stored=stored, duplicate=duplicate)
@@ -388,14 +405,14 @@ class Writer:
             try:
                 self.store.con.execute("CHECKPOINT")
             except duckdb.Error as exc:
-                _log.warning("seamscope: checkpoint failed: %s", exc)
+                _log.warning("checkpoint failed: %s", exc)
 
     def drain(self) -> int:
         """Appends what exporters spooled while nobody owned the store; returns spans drained."""
         try:
             drained = drain_spool(self.store)
         except Exception as exc:  # noqa: BLE001 - the spool waits for the next try
-            _log.warning("seamscope: draining the spool failed: %s", exc)
+            _log.warning("draining the spool failed: %s", exc)
             return 0
         if drained:
             # The watermark first: whoever sees the count sees the batches too.
