@@ -116,9 +116,19 @@ def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S)
     (or a classifier that fails in the child) the TUI opens anyway and the live refresh shows
     the edges once they come."""
     from seamscope.classifiers.read import classifier_mark
+    from seamscope.tracer.usersql import SqlRejected
     from seamscope.tui.data import classified_with
 
-    first = source.run(classifier_mark)
+    def said_why(why: str) -> None:
+        # It will not catch up, or cannot say: open with what is classified (the screens say
+        # what else fails, and the live refresh shows the edges once they come).
+        click.echo(safe(why), err=True)
+
+    try:
+        first = source.run(classifier_mark)
+    except SqlRejected as exc:
+        said_why(f"seamscope: {exc}")
+        return
     if first.spans == 0:
         return  # nothing stored before
     began = time.monotonic()
@@ -127,10 +137,13 @@ def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S)
         log = source.child.log_path
         short = None if log is None else _short_of_memory(Path(log))
         if short is not None:
-            # It will not catch up: say why, and open with what is classified.
-            click.echo(safe(short), err=True)
+            said_why(short)
             return
-        mark = source.run(classifier_mark)
+        try:
+            mark = source.run(classifier_mark)
+        except SqlRejected as exc:  # the owner's memory taken by its classifier, say
+            said_why(f"seamscope: {exc}")
+            return
         if (
             mark.classified is not None
             and mark.classified >= first.spans

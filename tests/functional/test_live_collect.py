@@ -477,7 +477,9 @@ def test_tui_collect_opens_at_once_when_its_receiver_cannot_classify_within_its_
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Spans stored before, and a memory limit the classifier cannot work in: `tui --collect`
-    does not wait for a catch-up that will not come (CATCH_UP_WAIT_S); it says why and opens."""
+    does not wait for a catch-up that will not come (CATCH_UP_WAIT_S); it says why and opens.
+    Why, in one line: the receiver's (its classifier ran short), or the refusal of the query
+    that asked how far it got (that query ran short beside the classifier)."""
     from benchmarks.receiver import bodies
     from seamscope.tracer.ingest import Batch, append_many
     from seamscope.tracer.receiver.decode import decode_request
@@ -499,6 +501,8 @@ def test_tui_collect_opens_at_once_when_its_receiver_cannot_classify_within_its_
     )
     try:
         assert source.child.alive()
-        assert SHORT_OF_MEMORY in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert SHORT_OF_MEMORY in err or "the query needs more memory than it may use" in err
+        assert "Traceback" not in err
     finally:
         source.close()
