@@ -371,7 +371,7 @@ def test_a_memory_limit_too_small_for_the_classifier_loses_nothing_and_says_so_o
     from benchmarks.receiver import bodies
     from seamscope.tracer.receiver.writer import SHORT_OF_MEMORY
 
-    collector = start_collector(db_path, tmp_path, "--memory-limit", "10MB")
+    collector = start_collector(db_path, tmp_path, "--memory-limit", "16MB")
     try:
         requests = bodies(4, 1_024)
         for body in requests:

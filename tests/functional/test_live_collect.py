@@ -497,7 +497,7 @@ def test_tui_collect_opens_at_once_when_its_receiver_cannot_classify_within_its_
     finally:
         store.close()
     source = _collector_source(
-        db, "127.0.0.1", free_port(), None, log_dir=tmp_path, memory_limit="10MB"
+        db, "127.0.0.1", free_port(), None, log_dir=tmp_path, memory_limit="16MB"
     )
     try:
         assert source.child.alive()
