@@ -13,7 +13,7 @@ side, to show how far such a decoder alone could take the receiver.
 from __future__ import annotations
 
 from benchmarks.first_receiver import serve
-from seamscope.tracer.ingest import batch_key
+from seamscope.tracer.decoding import batch_key
 from seamscope.tracer.receiver import decode as decode_module
 
 _decoded: list[decode_module.Decoded] = []

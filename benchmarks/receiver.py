@@ -200,7 +200,8 @@ def commit_bound(ctx: Context, work: list[bytes]) -> list[Result]:
     process, on an owner's store): senders that each wait for their answer before the next
     request (the stock OTLP/HTTP exporter does) can never deliver more than k x 512 spans per
     such commit, whatever decodes them."""
-    from seamscope.tracer.ingest import Batch, append_many_at, batch_key
+    from seamscope.tracer.decoding import batch_key
+    from seamscope.tracer.ingest import Batch, append_many_at
     from seamscope.tracer.receiver.decode import decode_request
     from seamscope.tracer.store import Store
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import hashlib
 import http.client
 import json
 import multiprocessing
@@ -34,6 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from seamscope.tracer import handoff, orphans
 from seamscope.tracer.access import open_reader
+from seamscope.tracer.decoding import batch_key
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.framing import (
     DECOMPRESSION_ERRORS,
@@ -78,11 +78,6 @@ def default_workers(total_bytes: int | None) -> int:
     if cores() < 2 or total_bytes is None or total_bytes < PROCESSES_FROM_BYTES:
         return 0
     return cores()
-
-
-def batch_key(data: bytes, prefix: str = "otlp") -> str:
-    """The batch key of a request: a hash of its bytes, so a repeat is stored once."""
-    return f"{prefix}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -389,3 +389,45 @@ def test_a_memory_limit_too_small_for_the_classifier_loses_nothing_and_says_so_o
     assert "--memory-limit" in log and "Traceback" not in log, log
     assert "seamscope: seamscope:" not in log, log
     assert span_count(db_path) == 512 * len(requests)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+# What a process that imported them maps: DuckDB's and aiohttp's compiled parts.
+_STORE_OR_SERVER = ("_duckdb", "/aiohttp/", "/duckdb/")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_decoder_processes_load_neither_the_store_nor_the_server(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """The real command's decoder processes, after decoding: none maps DuckDB or aiohttp (each
+    did while the function it runs was in the receiver's package; about 50 MB a decoder)."""
+    collector = start_collector(db_path, tmp_path, "--no-classify", "--decoders", "2")
+    try:
+        popen = collector.process.popen
+        assert popen is not None
+        for seed in range(4):
+            body = sample_request(50, seed=seed).SerializeToString()
+            assert collector.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        decoders = {
+            pid
+            for pid in _children(popen.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        }
+        assert len(decoders) == 2, decoders
+        owner_maps = Path(f"/proc/{popen.pid}/maps").read_text()
+        assert all(part in owner_maps for part in ("_duckdb", "/aiohttp/")), "the check looks"
+        for pid in decoders:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            loaded = {part for part in _STORE_OR_SERVER if part in maps}
+            assert not loaded, f"decoder {pid} maps {loaded}"
+        assert collector.stop(signal.SIGTERM) == 0
+    finally:
+        collector.process.stop()
+    assert span_count(db_path) == 4 * 50

@@ -243,7 +243,7 @@ def test_the_free_receiver_stores_the_first_table_again_under_each_bodys_own_key
     one's table, each under its own batch key; a body it cannot stand in for is decoded."""
     from benchmarks.free_receiver import _free_decode
     from benchmarks.receiver import bodies
-    from seamscope.tracer.ingest import batch_key
+    from seamscope.tracer.decoding import batch_key
 
     first, second = bodies(2, 1_024)
     decoded = [_free_decode(b, "identity", False, None, 1 << 30, False) for b in (first, second)]

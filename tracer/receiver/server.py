@@ -24,9 +24,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from seamscope.tracer.decoding import batch_key
 from seamscope.tracer.discover import routes_writer
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.ingest import STORED_HEADER, Batch, batch_key
+from seamscope.tracer.ingest import STORED_HEADER, Batch
 from seamscope.tracer.otlp import OtlpError, TooLarge, response_body
 from seamscope.tracer.owner import (
     BATCH_KEY_HEADER,

@@ -114,7 +114,7 @@ def test_the_receivers_decoder_processes_ship_their_tables(
 ) -> None:
     """decode_request in a decoder process (its initializer sets the flag) returns its table as
     Shipped, which the owner unpickles as the very table a decode in its own threads makes."""
-    from seamscope.tracer.receiver import decode
+    from seamscope.tracer import decoding as decode
     from tests.otlp_sample import sample_request
 
     body = sample_request(30, seed=4).SerializeToString()

@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from seamscope.tracer.decoding import batch_key
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import Batch, append_many, ingest
 from seamscope.tracer.otlp import decode_protobuf, protobuf_to_json
@@ -226,7 +227,7 @@ def test_decoding_goes_on_while_the_writer_appends(
     finally:
         con.close()
     lines = path.read_bytes().splitlines()
-    assert [k[0] for k in keys] == [ingest_module.batch_key(line) for line in lines]
+    assert [k[0] for k in keys] == [batch_key(line) for line in lines]
 
 
 def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
