@@ -332,6 +332,68 @@ def own_peak_kib() -> int:
     return _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _pss_kib(pid: int) -> int:
+    """A process's proportional set size (PSS) in KiB: its resident pages, each shared page
+    divided among the processes that map it, so that the PSS of several processes adds up to
+    the memory they take together (their RSS counts a shared library once in each); 0 when
+    /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below pid (from /proc's lists of children)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                todo += children
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class _TreeMemory(threading.Thread):
+    """Samples, once a second, what everything `tui --collect` runs takes together: the PSS of
+    the TUI's process, of its receiver child and of the child's own processes (its decoders,
+    multiprocessing's resource tracker); keeps the sample with the largest sum. PSS has no
+    kernel-kept peak as RSS has (VmHWM), so a peak between two samples is missed."""
+
+    def __init__(self, receiver: int) -> None:
+        super().__init__(name="bench-tree-memory", daemon=True)
+        self.receiver = receiver
+        self.stopping = threading.Event()
+        self.peak = (0, 0, 0, 0)
+        """(sum, the TUI, the receiver, the receiver's processes) in KiB."""
+
+    def sample(self) -> None:
+        tui = _pss_kib(os.getpid())
+        receiver = _pss_kib(self.receiver)
+        others = sum(_pss_kib(p) for p in _descendants(self.receiver))
+        total = tui + receiver + others
+        if total > self.peak[0]:
+            self.peak = (total, tui, receiver, others)
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            self.sample()
+
+    def stop(self) -> tuple[int, int, int, int]:
+        self.stopping.set()
+        self.join(timeout=10)
+        self.sample()
+        return self.peak
+
+
 def _message(conn: Connection, what: str) -> Any:
     try:
         return conn.recv()
@@ -443,6 +505,8 @@ async def _live(
             _message(ours, "it was ready")
             peak_before = _status_kib("VmHWM")
             probe.reset()
+            tree = _TreeMemory(source.child.pid)
+            tree.start()
             ours.send((port, newest_ns, max(1, round(rate / PER_REQUEST))))
             go_sent = True
             await _until(ours.poll, seconds + 300, "the sender did not finish")
@@ -462,6 +526,7 @@ async def _live(
             )
             after, _ = count()
             receiver_peak = _status_kib("VmHWM", source.child.pid)
+            tree_peak = tree.stop()
             refreshes = [s * 1000 for s in probe.refreshes]
             parts = [median_of([p[i] * 1000 for p in probe.parts]) for i in range(5)]
             reads = [median_of([float(r[i]) for r in probe.reads] or [0.0]) for i in range(2)]
@@ -496,6 +561,7 @@ async def _live(
         "fetching": fetching,
         "peak_before_kib": peak_before,
         "receiver_peak_kib": receiver_peak,
+        "tree_peak_kib": tree_peak,
         **sent,
     }
 
@@ -640,6 +706,27 @@ def _live_results(ctx: Context, path: Path) -> list[Result]:
                 else ""
             ),
         ),
+        *_tree_result(found["tree_peak_kib"]),
+    ]
+
+
+def _tree_result(peak: tuple[int, int, int, int]) -> list[Result]:
+    """What everything `tui --collect` ran took together at its largest sample."""
+    total, tui, receiver, others = (kib * 1024 / 1_000_000 for kib in peak)
+    if not total:
+        return []  # no /proc
+    return [
+        Result(
+            NAME,
+            "Everything `tui --collect` runs during that live ingest, PSS summed",
+            total,
+            "MB",
+            [total],
+            note=f"the largest of samples taken once a second: the TUI {tui:,.0f} MB, its "
+            f"receiver child {receiver:,.0f} MB, the child's decoder processes and resource "
+            f"tracker {others:,.0f} MB (PSS: shared pages split among the processes that map "
+            "them, so the sum counts each once)",
+        )
     ]
 
 
