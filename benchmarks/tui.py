@@ -389,7 +389,8 @@ class _TreeMemory(threading.Thread):
 
     def stop(self) -> tuple[int, int, int, int]:
         self.stopping.set()
-        self.join(timeout=10)
+        if self.ident is not None:  # started
+            self.join(timeout=10)
         self.sample()
         return self.peak
 

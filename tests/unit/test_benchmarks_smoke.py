@@ -220,6 +220,48 @@ def test_the_live_tui_peak_is_its_own_process_not_the_runner_before_it() -> None
     assert int(child.stdout) < 200 * 1024, child.stdout
 
 
+_HOLDER = """
+import subprocess, sys
+held = bytearray(b"x" * ({mib} << 20))  # written, so resident
+child = None
+if {grandchild}:
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE)
+    child.stdout.readline()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="reads /proc (Linux)")
+def test_the_tree_memory_counts_the_receiver_its_processes_and_shared_pages_once() -> None:
+    """benchmarks.tui's sum of what `tui --collect` runs: this process, a child standing for the
+    receiver (100 MiB of its own) and the child's child standing for a decoder (200 MiB), each
+    counted where it is; the sum is PSS, below the sum of the three RSS, whose libraries and
+    interpreter pages shared with this process count in each."""
+    from benchmarks.tui import _status_kib, _TreeMemory
+
+    grandchild = _HOLDER.format(mib=200, grandchild=False)
+    receiver = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER.format(mib=100, grandchild=True), grandchild],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert receiver.stdout is not None and receiver.stdout.readline() == b"ready\n"
+        tree = _TreeMemory(receiver.pid)
+        total, here, child, others = tree.stop()  # not started: one sample
+        assert total == here + child + others
+        assert 100 * 1024 <= child < 150 * 1024, child
+        assert 200 * 1024 <= others < 250 * 1024, others
+        grandchildren = Path(f"/proc/{receiver.pid}/task/{receiver.pid}/children").read_text()
+        rss = sum(_status_kib("VmRSS", p) for p in ("self", receiver.pid, *grandchildren.split()))
+        assert total < rss, (total, rss)
+    finally:
+        assert receiver.stdin is not None
+        receiver.stdin.close()  # both read it to its end, then leave
+        receiver.wait(timeout=30)
+
+
 def test_aggregate_first_experiment_gives_todays_groups(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
