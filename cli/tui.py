@@ -28,12 +28,14 @@ class TuiError(SeamscopeError):
 
 CATCH_UP_WAIT_S = 300.0
 """How long `tui --collect` waits for its receiver to classify what was stored before."""
-LIVE_MEMORY_LIMIT = "768MB"
+LIVE_MEMORY_LIMIT = "512MB"
 """DuckDB's memory_limit for the receiver `tui --collect` starts (`seamscope collect` alone takes
-2GB). On a generated 10M store a full classification under it peaked at 0.94 GB instead of 2.1
-GB and took 1.26x the time, spilling to the store's temporary folder; fed 512k spans with live
-classification, `collect` at 600MB peaked at 795 MB against 1,375 MB at 2GB, every span stored
-(docs/performance.md, TUI, "A tighter limit")."""
+2GB). In the live benchmark on a 10M store (20k spans/s for 25 s) everything `tui --collect`
+runs took 938-942 MB together (PSS summed) against 1,152-1,154 MB at 768MB, the refresh no
+slower; a full classification of that store, the child's first work on a store not classified
+yet, peaked at 687 MB instead of 2.1 GB and took 1.37x the time of one at 2GB (1.09x that at
+768MB), spilling to the store's temporary folder (docs/performance.md, TUI, "A tighter
+limit")."""
 
 
 def _ingest_files(paths: list[Path], db: Path) -> None:
