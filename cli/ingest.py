@@ -4,6 +4,7 @@ the objects the Collector's awss3 exporter wrote."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,6 +19,8 @@ from seamscope.tracer.store import default_db_path
 
 _PROGRESS_BYTES = 8 * 1024 * 1024
 """Inputs at least this large get a progress bar."""
+_REDRAW_S = 0.1
+"""The progress bar is drawn again at most this often (as rich's refresh thread would)."""
 
 
 def _total_bytes(paths: tuple[str, ...]) -> int | None:
@@ -86,6 +89,7 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         return
     total = None if no_progress or not sys.stderr.isatty() else _total_bytes(paths)
     if total is not None and total >= _PROGRESS_BYTES:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -95,11 +99,24 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         )
 
         columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as bar:
+        # Drawn as the bytes are read, not by rich's refresh thread: a process with a thread
+        # of its own spawns its decoder processes (a new interpreter and its imports each)
+        # where one with none forks them in milliseconds (tracer.ingest.start_method).
+        # On stderr, the stream that was found to be a terminal (stdout gets the summary).
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
             task = bar.add_task("ingest", total=total)
-            report = run_ingest(
-                db_path, paths, progress=lambda n: bar.advance(task, n), workers=jobs
-            )
+            bar.refresh()
+            drawn = time.monotonic()
+
+            def advance(done: int) -> None:
+                nonlocal drawn
+                bar.advance(task, done)
+                if time.monotonic() - drawn >= _REDRAW_S:
+                    bar.refresh()
+                    drawn = time.monotonic()
+
+            report = run_ingest(db_path, paths, progress=advance, workers=jobs)
     else:
         report = run_ingest(db_path, paths, workers=jobs)
     _errors(report)

@@ -145,3 +145,66 @@ def test_ingest_through_a_live_collector(db_path: Path, tmp_path: Path) -> None:
     again = run("ingest", "--db", str(db_path), str(traces))
     assert b"0 spans stored, 32 already present" in again.stdout
     assert span_count(db_path) == 32
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found.update(int(c) for c in (task / "children").read_text().split())
+    except OSError:
+        pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_on_a_terminal_the_bar_shows_and_the_decoders_are_forked(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """`seamscope ingest` with stderr on a terminal draws its progress bar, and the decoder
+    processes of a large file are forked as when it is piped: the bar starts no thread before
+    them (rich's refresh thread did, and a process with another thread spawns its decoders, a
+    new interpreter and its imports each)."""
+    import os
+    import pty
+    import select
+
+    from benchmarks.ingest import write_jsonl
+    from seamscope.tracer.ingest import PROCESSES_FROM_BYTES
+
+    source = tmp_path / "big.jsonl"
+    count = write_jsonl(source, 20_000)
+    assert source.stat().st_size >= PROCESSES_FROM_BYTES
+    main, terminal = pty.openpty()
+    argv = [*SEAMSCOPE, "ingest", "--db", str(db_path), str(source)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    drawn = b""
+    decoders: dict[int, bytes] = {}
+    try:
+        while process.poll() is None:
+            for pid in _children(process.pid):
+                try:
+                    decoders.setdefault(pid, Path(f"/proc/{pid}/cmdline").read_bytes())
+                except OSError:
+                    continue
+            if select.select([main], [], [], 0.005)[0]:
+                try:
+                    drawn += os.read(main, 65536)
+                except OSError:  # the terminal's other side closed
+                    pass
+        assert process.stdout is not None
+        summary = process.stdout.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=60)
+        os.close(main)
+    assert process.returncode == 0, drawn.decode(errors="replace")
+    assert f"{count:,} spans stored" in summary, summary
+    assert span_count(db_path) == count
+    assert "━" in drawn.decode(errors="replace"), drawn  # rich's bar
+    workers = {p: c for p, c in decoders.items() if b"resource_tracker" not in c}
+    assert len(workers) >= 2, decoders
+    spawned = [p for p, c in workers.items() if b"spawn_main" in c]
+    assert not spawned, f"spawned decoders: {workers}"
