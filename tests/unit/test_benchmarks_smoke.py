@@ -254,7 +254,8 @@ def test_the_tree_memory_counts_the_receiver_its_processes_and_shared_pages_once
         assert 100 * 1024 <= child < 150 * 1024, child
         assert 200 * 1024 <= others < 250 * 1024, others
         grandchildren = Path(f"/proc/{receiver.pid}/task/{receiver.pid}/children").read_text()
-        rss = sum(_status_kib("VmRSS", p) for p in ("self", receiver.pid, *grandchildren.split()))
+        pids: list[int | str] = ["self", receiver.pid, *map(int, grandchildren.split())]
+        rss = sum(_status_kib("VmRSS", pid) for pid in pids)
         assert total < rss, (total, rss)
     finally:
         assert receiver.stdin is not None
