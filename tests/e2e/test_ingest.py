@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
-from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
+from tests.e2e.test_collect import SEAMSCOPE, children, span_count, start_collector
 from tests.otlp_sample import sample_request
 from tests.unit.tracer.test_framing import framed, json_lines, native_zstd
 
@@ -147,16 +147,6 @@ def test_ingest_through_a_live_collector(db_path: Path, tmp_path: Path) -> None:
     assert span_count(db_path) == 32
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found.update(int(c) for c in (task / "children").read_text().split())
-    except OSError:
-        pass
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_on_a_terminal_the_bar_shows_and_the_decoders_are_forked(
     db_path: Path, tmp_path: Path
@@ -183,7 +173,7 @@ def test_on_a_terminal_the_bar_shows_and_the_decoders_are_forked(
     decoders: dict[int, bytes] = {}
     try:
         while process.poll() is None:
-            for pid in _children(process.pid):
+            for pid in children(process.pid):
                 try:
                     decoders.setdefault(pid, Path(f"/proc/{pid}/cmdline").read_bytes())
                 except OSError:

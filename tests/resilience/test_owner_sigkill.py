@@ -33,6 +33,7 @@ from tests.e2e.services.harness import (
     start_service,
 )
 from tests.e2e.test_collect import Collector, start_collector
+from tests.e2e.test_collect import children as children_of
 from tests.otlp_sample import sample_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -325,20 +326,13 @@ def test_a_new_owner_waits_out_a_services_short_lock(db_path: Path, tmp_path: Pa
         holder.stop()
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_decoder_processes_leave_with_a_killed_owner(db_path: Path, tmp_path: Path) -> None:
     """A killed owner cannot stop its decoder processes: they notice and end themselves."""
     owner = start_collector(db_path, tmp_path, "--no-classify", "--decoders", "2")
     try:
         assert _post(owner.port, _make_request("decoded", seed=5))  # the decoders are up
-        children = _children(owner.process.pid)
+        children = children_of(owner.process.pid)
         assert len(children) >= 2, children  # two decoders (and multiprocessing's tracker)
         popen = owner.process.popen
         assert popen is not None
