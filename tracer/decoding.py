@@ -4,7 +4,7 @@ A module of its own, apart from the receiver's package, so that a decoder proces
 decoders and Arrow and nothing else: not DuckDB (the store), not aiohttp (the server). A
 process started with `spawn` imports the module of the function it runs, and with it that
 module's package; when `decode_request` lived in `tracer.receiver`, each decoder loaded the
-store and the server it never uses (about 50 MB of resident memory a decoder, and their import
+store and the server it never uses (about 40 MB of resident memory a decoder, and their import
 time at every start). The import contract "A decoder process loads neither the store nor the
 server" (pyproject.toml) keeps it so.
 """

@@ -411,7 +411,7 @@ def test_decoder_processes_load_neither_the_store_nor_the_server(
     db_path: Path, tmp_path: Path
 ) -> None:
     """The real command's decoder processes, after decoding: none maps DuckDB or aiohttp (each
-    did while the function it runs was in the receiver's package; about 50 MB a decoder)."""
+    did while the function it runs was in the receiver's package; about 40 MB of RSS a decoder)."""
     collector = start_collector(db_path, tmp_path, "--no-classify", "--decoders", "2")
     try:
         popen = collector.process.popen
