@@ -94,15 +94,24 @@ def _post(port: int, request: _Request) -> bool:
 
 
 def _sigkill(collector: Collector) -> None:
-    """SIGKILL to the collector's process group (only processes this test started)."""
+    """SIGKILL to the collector, as a crash takes it; its decoder processes then leave by
+    themselves (tracer.orphans), and multiprocessing's resource tracker after them, which
+    removes the pool's named semaphores from /dev/shm (a SIGKILL to the whole process group
+    left five there at each kill). Whatever of the group still runs after 30 s gets SIGKILL
+    too (only processes this test started)."""
     popen = collector.process.popen
     assert popen is not None
+    others = children_of(popen.pid)
+    os.kill(popen.pid, signal.SIGKILL)
+    popen.wait(timeout=30)
+    assert popen.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in others) and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         os.killpg(popen.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    popen.wait(timeout=30)
-    assert popen.returncode == -signal.SIGKILL
 
 
 def _span_counts(db_path: Path) -> Counter[str]:
