@@ -94,6 +94,33 @@ def _die_with_parent(sig: signal.Signals = signal.SIGKILL) -> None:
         pass
 
 
+LINGER_S = 3.0  # what a stopped child's own children get to leave by themselves
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid still runs. On Linux a zombie does not count (its
+    parent has gone and nothing reaped it yet: it runs no more); elsewhere any member does."""
+    if sys.platform.startswith("linux"):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class ManagedProcess:
     """A child process in its own process group, so stopping it stops its children too."""
@@ -146,8 +173,13 @@ class ManagedProcess:
             self.terminated = True
             self._signal_group(signal.SIGTERM)
 
-    def stop(self, timeout_s: float = 5.0) -> int | None:
-        """SIGTERM to the group, then SIGKILL after timeout_s. Returns the exit status."""
+    def stop(self, timeout_s: float = 5.0, linger_s: float = LINGER_S) -> int | None:
+        """SIGTERM to the group, then SIGKILL after timeout_s. Returns the exit status.
+
+        What the child leaves in its group gets linger_s to leave by itself before it is
+        killed: a process pool's resource tracker ignores SIGTERM and unlinks the pool's named
+        semaphores (files in /dev/shm) once the last process that used them is gone. Killed
+        before that, it leaves them behind for good."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
@@ -157,6 +189,9 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
                 self.popen.wait()
+        deadline = time.monotonic() + linger_s
+        while group_alive(self.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         # Anything the child left in its group goes too.
         self._signal_group(signal.SIGKILL)
         return self.popen.returncode

@@ -118,9 +118,12 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
 ) -> None:
     """`seamscope tui --collect`: `seamscope collect` owns the store in a process of its own
     (decoding and classifying do not share the TUI's interpreter), with the memory limit the
-    command gives it; it stops with the TUI, also when the TUI is killed outright."""
+    command gives it; it stops with the TUI, also when the TUI is killed outright. The
+    receiver's log folder goes with a TUI that leaves; one killed outright cannot remove it."""
     db = tmp_path / "live.duckdb"
     owner = tmp_path / "live.duckdb.owner.json"
+    tmp = tmp_path / "t"
+    tmp.mkdir()
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     command = seamscope_line(
         "tui",
@@ -132,6 +135,7 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
         "--db",
         db,
         exit_file=exit_file,
+        env=f"TMPDIR={shlex.quote(str(tmp))}",
     )
     start_terminal(session, 120, 30, command)
     try:
@@ -148,6 +152,12 @@ def test_collect_runs_the_receiver_in_its_own_process_that_goes_with_the_tui(
         assert _gone(receiver, owner), "the receiver outlived the TUI"
     finally:
         kill_terminal(session)
+    logs = list(tmp.glob("seamscope-tui-*/collect.log"))
+    if how is signal.SIGTERM:
+        assert list(tmp.iterdir()) == []
+    else:  # the receiver stopped cleanly all the same, and its log says so
+        assert len(logs) == 1
+        assert "seamscope: stopped; stored" in logs[0].read_text()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
