@@ -304,8 +304,15 @@ handoff.MEMORY_ROOT = sys.argv[4]
 taken = []
 real_take = handoff.take
 
+loaded = {}  # decoder process -> whether it maps DuckDB, seen while it works
+
 def take(path):
     taken.append(path)
+    for child in multiprocessing.active_children():
+        try:
+            loaded[child.pid] = "duckdb" in Path(f"/proc/{child.pid}/maps").read_text()
+        except OSError:
+            pass
     return real_take(path)
 
 handoff.take = take
@@ -320,6 +327,7 @@ if sys.argv[3] == "twice":  # right after the first: its threads have only just 
     ingest.ingest(again, [sys.argv[2]], workers=2, use_owner=False)
 print(methods, report.spans_stored, report.requests)
 print(len(taken), sorted(Path(sys.argv[4]).iterdir()))
+print(sorted(set(loaded.values())), "duckdb" in Path("/proc/self/maps").read_text())
 """
 
 
@@ -329,7 +337,8 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
     threads would be threads too), also for an ingest right after another (whose threads the
     system may still be tearing down); with another thread alive they are spawned. Both load
     the rows a load in one process makes, the tables coming back through files of a folder
-    that is gone afterwards (tracer.handoff)."""
+    that is gone afterwards (tracer.handoff). A spawned decoder loads no DuckDB: it imports
+    tracer.ingest_worker, not the ingest and its store."""
     import subprocess
     import sys
 
@@ -349,8 +358,10 @@ def test_decoder_processes_are_forked_only_while_no_other_thread_runs(tmp_path: 
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        first, handed, _ = done.stdout.split("\n")
+        first, handed, maps, _ = done.stdout.split("\n")
         assert first == f"{methods[mode]} 40 10"
+        if mode == "thread":  # spawned: a new interpreter that imported what it runs
+            assert maps == "[False] True", maps  # this process maps DuckDB: the check looks
         # Every request a worker decoded came through a file (this process may decode a few
         # itself while the workers start); nothing is left behind.
         assert handed.endswith(" []") and int(handed.split()[0]) > 0, handed
