@@ -47,6 +47,7 @@ from seamscope.tracer.framing import (
     peekable,
     read_at_most,
 )
+
 # The decoder side lives in ingest_worker; these stay part of this module's API.
 from seamscope.tracer.ingest_worker import Decoded as Decoded
 from seamscope.tracer.ingest_worker import Lines as Lines
