@@ -161,6 +161,9 @@ class World:
         system = ns or (declared[0] if declared else None)
         notes: list[str] = []
         inferred = False
+        if not svc:
+            inferred = True
+            notes.append("no service.name: the component is unknown (set OTEL_SERVICE_NAME)")
         if not ns:
             if declared:
                 notes.append("system from the landscape file")

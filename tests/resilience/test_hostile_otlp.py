@@ -4,6 +4,7 @@ receiver keeps serving."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import select
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from seamscope.tracer.ingest import STORED_HEADER
 from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.otlp.common import zstd
 from tests.e2e.test_collect import Collector, start_collector
@@ -152,8 +154,13 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
         "intValue: an array",
     ),
     ("json that is no request", b'["resourceSpans"]', JS, 400, "want an object"),
-    ("missing resource (JSON)", json_request(resource=None), JS, 400, "resource: missing"),
-    ("missing resource (protobuf)", no_resource_pb(), PB, 400, "resource: missing"),
+    (
+        "resource of the wrong type",
+        json_request(resource=["service.name"]),
+        JS,
+        400,
+        "resource: an array, want an object",
+    ),
     (
         "trace id of the wrong length",
         json_request({"traceId": "ab" * 15}),
@@ -239,6 +246,42 @@ def test_hostile_body(
     got, answer = collector.post(body, headers)
     assert got == status, answer[:300]
     assert reason.encode() in answer, answer[:300]
+    still_serving(collector)
+
+
+def _json_without_resource(null: bool) -> bytes:
+    obj = json.loads(json_request())
+    if null:
+        obj["resourceSpans"][0]["resource"] = None
+    else:
+        del obj["resourceSpans"][0]["resource"]
+    return json.dumps(obj).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (no_resource_pb(), PB),
+        (_json_without_resource(null=False), JS),
+        (_json_without_resource(null=True), JS),
+    ],
+    ids=["protobuf", "json-absent", "json-null"],
+)
+def test_a_request_without_a_resource_is_stored(
+    collector: Collector, body: bytes, headers: dict[str, str]
+) -> None:
+    """Not hostile: the OTLP proto says a resource not set means "no resource info is known".
+    The receiver stores the spans (answering with how many), as any Collector takes them; their
+    edges stay unresolved for want of a service."""
+    conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=30)
+    try:
+        conn.request("POST", "/v1/traces", body=body, headers=headers)
+        response = conn.getresponse()
+        answer = response.read()
+        assert response.status == 200, answer[:300]
+        assert response.getheader(STORED_HEADER) == "1"
+    finally:
+        conn.close()
     still_serving(collector)
 
 

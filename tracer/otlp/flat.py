@@ -148,8 +148,6 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     try:
         for rs in request.resource_spans:
-            if not rs.HasField("resource"):
-                raise _General
             resource = _pb_attrs(rs.resource.attributes, "resource.attributes")
             for ss in rs.scope_spans:
                 scope_name = (ss.scope.name if ss.HasField("scope") else None) or None

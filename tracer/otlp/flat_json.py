@@ -82,8 +82,8 @@ class _Resource(msgspec.Struct):
 
 
 class _ResourceSpans(msgspec.Struct):
-    resource: _Resource
     scopeSpans: list[_ScopeSpans]  # noqa: N815
+    resource: _Resource | None = None  # not set: no resource info is known (the OTLP proto)
 
 
 class _Request(msgspec.Struct):
@@ -157,7 +157,7 @@ def _spans(request: _Request) -> list[tuple[Any, ...]]:
     if not request.resourceSpans:
         raise _General  # the general walk says whether that is an empty request
     for rs in request.resourceSpans:
-        resource = _attributes(rs.resource.attributes)[0]
+        resource = _attributes(rs.resource.attributes if rs.resource is not None else None)[0]
         for ss in rs.scopeSpans:
             scope_name = (ss.scope.name if ss.scope is not None else None) or None
             for span in ss.spans:

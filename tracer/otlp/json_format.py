@@ -278,9 +278,11 @@ def add_json_request(
                 raise OtlpError(f"{rpath}.scopeSpans[{si}]: {_type_name(ss)}, want an object")
             _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
         try:
+            # Not set (absent or null): "no resource info is known" (the OTLP proto), so the
+            # spans carry no service and their edges stay unresolved; they are not rejected.
             res = rs.get("resource")
             if res is None:
-                raise Reject(f"{rpath}.resource: missing")
+                res = {}
             if not isinstance(res, dict):
                 raise Reject(f"{rpath}.resource: {_type_name(res)}, want an object")
             resource = _json_kvlist(res.get("attributes"), f"{rpath}.resource.attributes")

@@ -104,8 +104,8 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
     for ri, rs in enumerate(request.resource_spans):
         rpath = f"resourceSpans[{ri}]"
         try:
-            if not rs.HasField("resource"):
-                raise Reject(f"{rpath}.resource: missing")
+            # Not set: "no resource info is known" (the OTLP proto); an unset message reads as
+            # an empty one, so the spans carry no service (their edges stay unresolved).
             resource = _pb_attrs(rs.resource.attributes, f"{rpath}.resource.attributes")
         except Reject as exc:
             count = sum(len(ss.spans) for ss in rs.scope_spans)

@@ -52,7 +52,7 @@ class Service:
 
     @property
     def resource(self) -> dict[str, Any]:
-        res: dict[str, Any] = {"service.name": self.name}
+        res: dict[str, Any] = {"service.name": self.name} if self.name else {}
         if self.system:
             res["service.namespace"] = self.system
         if self.role:

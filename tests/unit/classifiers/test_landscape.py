@@ -153,6 +153,14 @@ def test_a_table_written_by_one_system_belongs_to_it(classified: ClassifyFn) -> 
     assert "written only by system orders" in node["inference"]
 
 
+def test_spans_without_a_service_name_are_an_unknown_component(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("", "orders", "backend"), "PutItem", "Orders")
+    node = classified(f).node("component:orders/unknown-service")
+    assert (node["system"], node["inferred"]) == ("orders", True)
+    assert "no service.name" in node["inference"]
+
+
 def test_a_table_written_by_two_systems_has_no_owner(classified: ClassifyFn) -> None:
     f = Fleet()
     f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")

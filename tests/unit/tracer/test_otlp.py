@@ -181,12 +181,38 @@ def test_a_bad_span_is_rejected_with_a_located_message(
     assert message in result.error_message
 
 
-def test_missing_resource_rejects_its_spans() -> None:
+@pytest.mark.parametrize("how", ["absent", "null", "empty"])
+def test_a_resource_not_set_keeps_its_spans_without_a_service(how: str) -> None:
+    """The OTLP proto: "If this field is not set then no resource info is known". The spans are
+    stored, with no service (their edges then stay unresolved), by every decoder alike; only a
+    resource of the wrong type is refused."""
+    from seamscope.tracer.otlp import decode_flat
+    from seamscope.tracer.otlp.flat_json import decode_json_flat
+
     obj = _request(_span())
-    del obj["resourceSpans"][0]["resource"]
+    if how == "absent":
+        del obj["resourceSpans"][0]["resource"]
+    else:
+        obj["resourceSpans"][0]["resource"] = None if how == "null" else {}
+    result, table = _decode_json(obj)
+    assert (result.accepted, result.rejected) == (1, 0), result.error_message
+    assert table.column("service_name").to_pylist() == [None]
+    flat = SpanBatchBuilder()
+    assert decode_json_flat(json.dumps(obj).encode(), flat) == result
+    assert flat.build().equals(table)
+    request = ExportTraceServiceRequest()
+    request.CopyFrom(sample_request(2, services=1))
+    request.resource_spans[0].ClearField("resource")
+    body = request.SerializeToString()
+    general, fast = SpanBatchBuilder(), SpanBatchBuilder()
+    assert decode_protobuf(body, general) == decode_flat(body, fast)
+    rows = general.build()
+    assert rows.num_rows == 2 and set(rows.column("service_name").to_pylist()) == {None}
+    assert fast.build().equals(rows)
+    obj["resourceSpans"][0]["resource"] = "orders-api"
     result, table = _decode_json(obj)
     assert (result.accepted, result.rejected, table.num_rows) == (0, 1, 0)
-    assert "resourceSpans[0].resource: missing" in result.error_message
+    assert "resourceSpans[0].resource: a string, want an object" in result.error_message
 
 
 def test_deep_nesting_is_rejected() -> None:
@@ -373,12 +399,6 @@ def test_flat_decoding_leaves_rejections_to_the_general_walk(spoil: Any, message
 def test_flat_decoding_refuses_what_the_general_walk_refuses() -> None:
     from seamscope.tracer.otlp import decode_flat
 
-    missing = sample_request(2, services=1)
-    missing.resource_spans[0].ClearField("resource")
-    result = decode_flat(missing.SerializeToString(), SpanBatchBuilder())
-    assert (result.accepted, result.rejected) == (0, 2) and "resource: missing" in str(
-        result.error_message
-    )
     with pytest.raises(OtlpError, match="bad UTF-8"):
         decode_flat(
             sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB"),
