@@ -56,9 +56,9 @@ class _Status(msgspec.Struct):
 class _Span(msgspec.Struct):
     traceId: str  # noqa: N815 - the OTLP JSON names
     spanId: str  # noqa: N815
-    name: str
     startTimeUnixNano: str | int  # noqa: N815
     endTimeUnixNano: str | int  # noqa: N815
+    name: str = ""  # left out at its default: the unknown name, as in protobuf
     parentSpanId: str | None = None  # noqa: N815
     parent_span_id: Any = None  # the snake_case form, which the general walk reads too
     kind: int | None = None

@@ -316,9 +316,11 @@ def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
     trace_id = _json_id(span, "traceId", "trace_id", _HEX32, True)
     span_id = _json_id(span, "spanId", "span_id", _HEX16, True)
     parent = _json_id(span, "parentSpanId", "parent_span_id", _HEX16, False)
+    # "Empty value is equivalent to an unknown span name" (the OTLP proto), and a JSON encoder
+    # leaves out a field at its default value: absent or null is the empty name, as in protobuf.
     name = span.get("name")
     if name is None:
-        raise Reject("name: missing")
+        name = ""
     _want_str(name, "name")
     start = _json_time(span, "startTimeUnixNano", "start_time_unix_nano", "")
     end = _json_time(span, "endTimeUnixNano", "end_time_unix_nano", "")

@@ -146,7 +146,6 @@ def test_snake_case_keys_are_accepted() -> None:
         ({"traceId": None}, "traceId: missing"),
         ({"spanId": 12}, "spanId: a number, want a hex string"),
         ({"parentSpanId": "abc"}, "parentSpanId: 3 hex digits, want 16"),
-        ({"name": None}, "name: missing"),
         ({"name": 5}, "name: a number, want a string"),
         ({"startTimeUnixNano": None}, "startTimeUnixNano: missing"),
         ({"startTimeUnixNano": "soon"}, "startTimeUnixNano: a string 'soon', want an integer"),
@@ -179,6 +178,33 @@ def test_a_bad_span_is_rejected_with_a_located_message(
     assert table.num_rows == 1 and table.column("span_id").to_pylist() == ["00000000000000a1"]
     assert result.error_message.startswith("resourceSpans[0].scopeSpans[1].spans[0].")
     assert message in result.error_message
+
+
+@pytest.mark.parametrize("how", ["absent", "null"])
+def test_a_span_name_left_out_is_the_empty_name_protobuf_gives(how: str) -> None:
+    """ "Empty value is equivalent to an unknown span name" (the OTLP proto): a JSON encoder that
+    leaves out fields at their defaults sends no name, which is the empty name a protobuf body
+    carries; both decoders store it alike."""
+    from seamscope.tracer.otlp.flat_json import decode_json_flat
+
+    obj = _request(_span())
+    span = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    if how == "absent":
+        del span["name"]
+    else:
+        span["name"] = None
+    result, table = _decode_json(obj)
+    assert (result.accepted, result.rejected) == (1, 0), result.error_message
+    assert table.column("name").to_pylist() == [""]
+    flat = SpanBatchBuilder()
+    assert decode_json_flat(json.dumps(obj).encode(), flat) == result
+    assert flat.build().equals(table)
+    request = ExportTraceServiceRequest()
+    request.CopyFrom(sample_request(1, services=1))
+    request.resource_spans[0].scope_spans[0].spans[0].name = ""
+    pb = SpanBatchBuilder()
+    assert decode_protobuf(request.SerializeToString(), pb).accepted == 1
+    assert pb.build().column("name").to_pylist() == [""]
 
 
 @pytest.mark.parametrize("how", ["absent", "null", "empty"])
