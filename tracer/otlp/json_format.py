@@ -384,14 +384,16 @@ def json_links(items: Any) -> list[dict[str, Any]]:
         if not isinstance(link, dict):
             raise Reject(f"links[{li}]: {_type_name(link)}, want an object")
         try:
-            link_trace = _json_id(link, "traceId", "trace_id", _HEX32, True)
-            link_span = _json_id(link, "spanId", "span_id", _HEX16, True)
+            # Left out (an encoder leaves an empty id out): the empty id a protobuf body gives,
+            # kept with the span; such a link joins nothing.
+            link_trace = _json_id(link, "traceId", "trace_id", _HEX32, False)
+            link_span = _json_id(link, "spanId", "span_id", _HEX16, False)
         except Reject as exc:
             raise Reject(f"links[{li}].{exc}") from None
         links.append(
             {
-                "trace_id": link_trace,
-                "span_id": link_span,
+                "trace_id": link_trace or "",
+                "span_id": link_span or "",
                 "attributes": _json_kvlist(link.get("attributes"), f"links[{li}].attributes"),
             }
         )

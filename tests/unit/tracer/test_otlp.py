@@ -180,6 +180,29 @@ def test_a_bad_span_is_rejected_with_a_located_message(
     assert message in result.error_message
 
 
+def test_a_link_without_ids_keeps_its_span_as_in_protobuf() -> None:
+    """A link whose ids are left out (an encoder leaves empty bytes out) has the empty ids a
+    protobuf body gives: the span is stored, not refused for its link, by both decoders."""
+    from seamscope.tracer.otlp.flat_json import decode_json_flat
+
+    request = ExportTraceServiceRequest()
+    request.CopyFrom(sample_request(1, services=1))
+    link = request.resource_spans[0].scope_spans[0].spans[0].links.add()
+    attribute = link.attributes.add()
+    attribute.key, attribute.value.string_value = "k", "v"
+    pb = SpanBatchBuilder()
+    assert decode_protobuf(request.SerializeToString(), pb).accepted == 1
+    want = pb.build().column("links").to_pylist()
+    assert json.loads(want[0]) == [{"trace_id": "", "span_id": "", "attributes": {"k": "v"}}]
+    obj = _request(_span(links=[{"attributes": [{"key": "k", "value": {"stringValue": "v"}}]}]))
+    result, table = _decode_json(obj)
+    assert (result.accepted, result.rejected) == (1, 0), result.error_message
+    assert table.column("links").to_pylist() == want
+    flat = SpanBatchBuilder()
+    assert decode_json_flat(json.dumps(obj).encode(), flat) == result
+    assert flat.build().equals(table)
+
+
 @pytest.mark.parametrize("how", ["absent", "null"])
 def test_a_span_name_left_out_is_the_empty_name_protobuf_gives(how: str) -> None:
     """ "Empty value is equivalent to an unknown span name" (the OTLP proto): a JSON encoder that
