@@ -1,7 +1,8 @@
 """Aggregate first, facts after: an experiment for issue 15's full classification (not part of
 the default benchmark run).
 
-`python -m benchmarks.aggregate_first --db STORE [--repeats 3] [--input-keys] [--labels]` times,
+`python -m benchmarks.aggregate_first --db STORE [--repeats 3] [--input-keys] [--labels]
+[--storage]` times,
 in turn on the same store and connection (read only; only temporary tables are made):
 
 (a) the bare parent/child join, the benchmark's peer (benchmarks.classify.BARE_JOIN);
@@ -22,6 +23,9 @@ fact inputs as a store could when storing it (ADD_INPUT_KEYS), and times (c*), (
 keys, against (a) and (c) on the copy, checking (c*) against (c). With --labels it copies the
 store, classifies it in full, and times reading one edge's spans from span_labels against
 deriving them from the spans when read, which is what (c) leaves to the readers of span_labels.
+With --storage it times what storing today's facts table costs (Storage): the facts statement
+stored, as a bare count and stored with only the columns the later statements read, and the
+stored table copied with its integers alone, with each text column besides, and whole.
 """
 
 from __future__ import annotations
@@ -449,9 +453,9 @@ Ways = tuple[tuple[str, str], ...]
 
 
 def _rounds(
-    exp: Experiment, ways: Ways, repeats: int, log: Callable[[str], None]
+    exp: object, ways: Ways, repeats: int, log: Callable[[str], None]
 ) -> dict[str, list[Timing]]:
-    """Each way timed once per round, in turn."""
+    """Each way (a method of exp, by name) timed once per round, in turn."""
     times: dict[str, list[Timing]] = {name: [] for name, _ in ways}
     for round_ in range(repeats):
         for name, method in ways:
@@ -520,6 +524,104 @@ def run(db: Path, repeats: int, log: Callable[[str], None] = print) -> tuple[boo
         f"({'equal' if equal else 'DIFFERENT'})."
     )
     return equal, "\n".join(lines)
+
+
+# The facts table's integer and time columns; and what the statements after it read of the rest
+# (a narrow facts table), the scans of runs as a flag instead of the operation.
+_FACT_INTS = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err"
+_NARROW = (
+    f"{_FACT_INTS}, inst, role, svc, fkind, is_write, "
+    "(fkind = 'dynamodb' AND op IN ('Scan', 'Query')) AS scans, links"
+)
+_FACTS_TABLE = "CREATE OR REPLACE TEMP TABLE _cls_fnew AS "
+
+
+class Storage:
+    """--storage: what storing today's facts table costs, beside the bare join (temporary
+    tables only). Today's facts statement is taken as the full run makes it (its statements
+    recorded), and timed stored, as a bare count, and stored with fewer columns; and the stored
+    table copied with its integer and time columns alone, with each text column besides them,
+    and whole."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.exp = Experiment(con)
+        merge = _Merge(con, 0, self.exp.top, full=True, new=None)
+        made: list[str] = []
+        run = merge.x
+
+        def recording(sql: str, *params: object) -> duckdb.DuckDBPyConnection:
+            made.append(sql)
+            return run(sql, *params)
+
+        merge.x = recording
+        merge.select_all_spans()
+        merge.derive_facts()
+        self.query = next(s for s in made if s.startswith(_FACTS_TABLE))[len(_FACTS_TABLE) :]
+        self.texts = [
+            str(name)
+            for name, kind, *_ in con.execute("DESCRIBE _cls_fnew").fetchall()
+            if kind in ("VARCHAR", "JSON")
+        ]
+        self.ways: list[tuple[str, str]] = [
+            ("(a) bare parent/child join", "bare_join"),
+            ("(s) today's facts statement, its table stored", "stored"),
+            ("(s0) the same statement as a count, nothing stored", "counted"),
+            ("(sn) the same, stored with the columns later statements read", "narrow"),
+            ("(t) the stored table copied: integers and times only", "copy_ints"),
+        ]
+        for column in self.texts:
+            setattr(self, f"copy_{column}", partial(self._copy, f"{_FACT_INTS}, {column}"))
+            self.ways.append((f"(t) the same with `{column}`", f"copy_{column}"))
+        self.ways.append(("(t) the stored table copied whole", "copy_all"))
+
+    def bare_join(self) -> None:
+        self.exp.bare_join()
+
+    def stored(self) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _fs_facts AS " + self.query)
+
+    def counted(self) -> None:
+        self.con.execute(f"SELECT count(*) FROM ({self.query})").fetchall()
+
+    def narrow(self) -> None:
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _fs_narrow AS SELECT {_NARROW} FROM ({self.query})"
+        )
+
+    def copy_ints(self) -> None:
+        self._copy(_FACT_INTS)
+
+    def copy_all(self) -> None:
+        self._copy("*")
+
+    def _copy(self, columns: str) -> None:
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _fs_copy AS SELECT {columns} FROM _cls_fnew"
+        )
+
+
+def storage(db: Path, repeats: int, log: Callable[[str], None] = print) -> str:
+    """--storage: the Markdown table of what storing today's facts costs."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        parts = Storage(con)
+        ways = tuple(parts.ways)
+        times = _rounds(parts, ways, repeats, log)
+        row = con.execute("SELECT count(*) FROM _cls_fnew").fetchone()
+        facts_count = int(row[0]) if row else 0
+    finally:
+        con.close()
+    med = {name: _median([t.wall_ms for t in times[name]]) for name, _ in ways}
+    stored, counted = med[ways[1][0]], med[ways[2][0]]
+    lines = _table(ways, times)
+    narrow = med[ways[3][0]]
+    lines.append(
+        f"\n{facts_count:,} facts. Stored, the statement takes {stored / counted:.2f}x its time "
+        f"as a count (wall); with fewer columns, {narrow / stored:.2f}x its time stored whole."
+    )
+    return "\n".join(lines)
 
 
 KEYED_WAYS = (
@@ -675,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--input-keys", action="store_true", help="also (c*) on a copy with keyed fact inputs"
     )
+    parser.add_argument(
+        "--storage", action="store_true", help="also what storing today's facts table costs"
+    )
     args = parser.parse_args(argv)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     print(f"{started} UTC, load average {_load()}", flush=True)
@@ -686,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
         equal = equal and keyed_equal
     if args.labels:
         print(labels(args.db, args.repeats))
+    if args.storage:
+        print(storage(args.db, args.repeats))
     print(f"ended {datetime.now(UTC).strftime('%H:%M')} UTC, load average {_load()}")
     return 0 if equal else 1
 

@@ -295,10 +295,13 @@ def test_aggregate_first_experiment_gives_todays_groups(
 
     path = tmp_path / "g.duckdb"
     generate_store(path, 5_000, systems=3)
-    argv = ["--db", str(path), "--repeats", "2", "--input-keys", "--labels"]
+    argv = ["--db", str(path), "--repeats", "2", "--input-keys", "--labels", "--storage"]
     assert aggregate_first.main(argv) == 0
     out = capsys.readouterr().out
     assert "(equal)" in out and "DIFFERENT" not in out and "| NO |" not in out
+    # --storage: the facts statement stored, counted, narrow, and the copies of its text columns.
+    assert "| (s) today's facts statement, its table stored |" in out
+    assert "| (t) the same with `trace_id` |" in out and "| (t) the same with `op` |" in out
     # Its copies of the store are gone.
     assert {p.name for p in tmp_path.iterdir()} == {path.name, landscape_path(path).name}
 
