@@ -271,8 +271,7 @@ def test_a_request_without_a_resource_is_stored(
     collector: Collector, body: bytes, headers: dict[str, str]
 ) -> None:
     """Not hostile: the OTLP proto says a resource not set means "no resource info is known".
-    The receiver stores the spans (answering with how many); their edges stay unresolved for
-    want of a service."""
+    The receiver stores the spans (answering with how many), with no service."""
     conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=30)
     try:
         conn.request("POST", "/v1/traces", body=body, headers=headers)

@@ -279,7 +279,7 @@ def add_json_request(
             _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
         try:
             # Not set (absent or null): "no resource info is known" (the OTLP proto), so the
-            # spans carry no service and their edges stay unresolved; they are not rejected.
+            # spans carry no service (the classifier's unknown-service); they are not rejected.
             res = rs.get("resource")
             if res is None:
                 res = {}

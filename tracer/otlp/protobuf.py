@@ -105,7 +105,7 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
         rpath = f"resourceSpans[{ri}]"
         try:
             # Not set: "no resource info is known" (the OTLP proto); an unset message reads as
-            # an empty one, so the spans carry no service (their edges stay unresolved).
+            # an empty one, so the spans carry no service (the classifier's unknown-service).
             resource = _pb_attrs(rs.resource.attributes, f"{rpath}.resource.attributes")
         except Reject as exc:
             count = sum(len(ss.spans) for ss in rs.scope_spans)

@@ -233,7 +233,7 @@ def test_a_span_name_left_out_is_the_empty_name_protobuf_gives(how: str) -> None
 @pytest.mark.parametrize("how", ["absent", "null", "empty"])
 def test_a_resource_not_set_keeps_its_spans_without_a_service(how: str) -> None:
     """The OTLP proto: "If this field is not set then no resource info is known". The spans are
-    stored, with no service (their edges then stay unresolved), by every decoder alike; only a
+    stored, with no service (the classifier's unknown-service), by every decoder alike; only a
     resource of the wrong type is refused."""
     from seamscope.tracer.otlp import decode_flat
     from seamscope.tracer.otlp.flat_json import decode_json_flat
