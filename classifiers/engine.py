@@ -549,6 +549,7 @@ class _Merge:
         self.removed = False  # the difference takes stored facts away
         self.runs_moved = False  # classifier_runs gained or lost a run
         self.keys = JOINS
+        self.temporaries: dict[str, str] = {}  # name -> TABLE or VIEW, as temp() made them
 
     def run(self) -> int:
         count = self.new.count if self.new is not None else self.count_new()
@@ -589,6 +590,15 @@ class _Merge:
         row = self.x(sql).fetchone()
         return int(row[0]) if row else 0
 
+    def temp(self, sql: str) -> int:
+        """Runs a ``CREATE OR REPLACE TEMP {TABLE|VIEW} name ...`` as made() does, and keeps the
+        name for drop_temporaries, which drops only what this merge made (each DROP costs a
+        statement, made or not)."""
+        words = sql.split(None, 6)
+        assert words[:4] == ["CREATE", "OR", "REPLACE", "TEMP"], sql[:40]
+        self.temporaries[words[5]] = words[4]
+        return self.made(sql)
+
     def count_new(self) -> int:
         return int(str(self.scalar(f"SELECT count(*) FROM spans WHERE {self.new_filter}") or 0))
 
@@ -596,14 +606,13 @@ class _Merge:
 
     def select_all_spans(self) -> None:
         """_cls_src: every span up to the newest batch (no copy: filters reach the scan)."""
-        self.x(
+        self.temp(
             f"CREATE OR REPLACE TEMP VIEW _cls_src AS SELECT {SPAN_COLUMNS} FROM spans "
             f"WHERE batch_id <= {self.top}"
         )
 
     def select_touched_traces(self) -> None:
         """_cls_src: the new spans and the stored spans of their traces, within the window."""
-        x = self.x
         # A literal bound (not a subquery) lets DuckDB skip row groups by their min/max.
         lo_value = (
             self.new.lo
@@ -617,7 +626,7 @@ class _Merge:
         # Two steps: the window is scanned for the touched traces reading three narrow columns,
         # then only the rows found are read in full (a scan decompresses every column it
         # projects for every row of the window before a join drops most of them).
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
+        self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
             SELECT rowid AS r, batch_id <= {self.old} AS stored FROM spans
             WHERE batch_id <= {self.top} AND start_time >= {self.lo}
               AND {self.keys.trace} IN (
@@ -633,7 +642,7 @@ class _Merge:
         # the bounds say it all, and the semi-join on the row ids would only cost its time.
         every = row is not None and int(row[3]) == last - first + 1
         only = "" if every else " AND rowid IN (SELECT r FROM _cls_rows)"
-        x(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
+        self.temp(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
             SELECT {SPAN_COLUMNS} FROM spans WHERE rowid BETWEEN {first} AND {last}{only}""")
 
     # --- facts ------------------------------------------------------------------------------
@@ -654,28 +663,28 @@ class _Merge:
         ):
             keys = STORED_KEYS
         spans = self.spans_kind
-        self.x(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
+        self.temp(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
         # Only traces with a span at or below the watermark can have anything stored (stored
         # rows come from such spans, and the stored window is the window read): usually none.
         # An invocation is a server span, so in _cls_s: with none stored, only the new spans
         # can be one.
         if not self.full and self.stored:
             self.seen = bool(
-                self.made(
+                self.temp(
                     "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
                     f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
                 )
             )
         invocations = None if self.none_new("invocable") else "_cls_inv"
         if invocations:
-            self.x(
+            self.temp(
                 f"CREATE OR REPLACE TEMP TABLE {invocations} AS "
                 + invocations_sql("_cls_src", keys)
             )
         # The span's own ids are not needed past here (its keys are), the trace's are. A batch's
         # few thousand spans take the AWS facts that cost least to plan.
         aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
-        self.x(
+        self.temp(
             "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
             f"FROM ({facts_sql('_cls_s', invocations, aws)})"
         )
@@ -686,13 +695,13 @@ class _Merge:
         the new facts in place of those stored for the touched traces."""
         x, key = self.x, _FACT_KEY
         if self.seen:
-            old = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
+            old = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_old AS
                 SELECT {key} FROM classifier_spans
                 WHERE start_time >= {self.lo}
                   AND tk IN (SELECT tk FROM _cls_seen)""")
             # Traces with nothing stored yet (the usual case) need no difference. The added
             # facts of the others take their trace's id (for the groups' sample trace).
-            x(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
+            self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_delta AS
                 SELECT {key}, trace_id, 1 AS sign FROM _cls_fnew
                 WHERE tk NOT IN (SELECT tk FROM _cls_old)
                 UNION ALL
@@ -784,7 +793,7 @@ class _Merge:
             # group left with no fact goes below. So a trace re-derived when its late spans
             # come (a client's span stored before its server's) mostly reads nothing here,
             # where every such group read all of classifier_spans.
-            lost = self.made("""CREATE OR REPLACE TEMP TABLE _cls_lost AS
+            lost = self.temp("""CREATE OR REPLACE TEMP TABLE _cls_lost AS
                 SELECT DISTINCT d.gkey
                 FROM _cls_delta AS d JOIN classifier_groups AS g USING (gkey)
                 WHERE d.sign = -1 AND g.n > 0
@@ -830,7 +839,7 @@ class _Merge:
         if self.none_new("linked"):
             self.new_producers()
             return
-        links = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
+        links = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_rawlinks AS
             SELECT c_tk, c_sk, gkey, start_time, l.trace_id AS trace_id, l.span_id AS span_id,
                    NULL::VARCHAR AS parent_span_id
             FROM (
@@ -845,7 +854,7 @@ class _Merge:
             self.new_producers()  # no links: their keys need no statement of their own
             return
         # The linked span's keys, as its own were computed (keys_sql, as the store does).
-        x(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
+        self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_newlinks AS
             SELECT c_tk AS tk, c_sk AS sk, gkey, start_time, k.tk AS linked_tk,
                    k.sk AS linked_sk
             FROM (SELECT c_tk, c_sk, gkey, start_time, {self.keys.spans}
@@ -902,7 +911,7 @@ class _Merge:
         # A full run counts the spans by all that either reads in one pass over the store (a
         # few hundred rows, then summed); a batch's few thousand are counted twice (a view), to
         # keep its statements few.
-        x(f"""CREATE OR REPLACE TEMP {self.counted_kind} _cls_new AS
+        self.temp(f"""CREATE OR REPLACE TEMP {self.counted_kind} _cls_new AS
             SELECT host, port, cat, svc, ns, role, count(*) AS n
             FROM _cls_s WHERE {self.new_filter} GROUP BY ALL""")
         x(f"""INSERT INTO classifier_hosts
@@ -965,7 +974,7 @@ class _Merge:
         # is tested on its own (whichever batch holds it, as in a full run), and the receives
         # are read only between literal bounds, which the zone maps on start_time cut from a
         # store of any age.
-        lone = self.made(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
+        lone = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
             WHERE c.fkind IN {_CALL_KINDS} AND c.pk IS NULL AND c.inst IS NOT NULL
@@ -1003,7 +1012,7 @@ class _Merge:
         x = self.x
         forgotten = self.forget_seen("classifier_runs")
         scanned = bool(
-            self.made("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
+            self.temp("""CREATE OR REPLACE TEMP TABLE _cls_scanned AS
                 SELECT DISTINCT tk FROM _cls_fnew
                 WHERE fkind = 'dynamodb' AND op IN ('Scan', 'Query')""")
         )
@@ -1056,24 +1065,14 @@ class _Merge:
         self.runs_moved = self.runs_moved or bool(row and row[0])
 
     def drop_temporaries(self) -> None:
-        x = self.x
-        x(f"DROP {self.spans_kind} IF EXISTS _cls_s")
-        x(f"DROP {self.counted_kind} IF EXISTS _cls_new")
-        for name in (
-            "_cls_fnew",
-            "_cls_delta",
-            "_cls_inv",
-            "_cls_newlinks",
-            "_cls_rawlinks",
-            "_cls_old",
-            "_cls_lone",
-            "_cls_lost",
-            "_cls_scanned",
-            "_cls_rows",
-            "_cls_seen",
-        ):
-            x(f"DROP TABLE IF EXISTS {name}")
-        x("DROP VIEW IF EXISTS _cls_src")
+        """Drops the temporaries this merge made (_MOVED stays, for refresh_stats), in one
+        call."""
+        if self.temporaries:
+            self.x(
+                "; ".join(
+                    f"DROP {kind} IF EXISTS {name}" for name, kind in self.temporaries.items()
+                )
+            )
 
 
 def classifier_hook(landscape: Path | None) -> Callable[[duckdb.DuckDBPyConnection], None]:

@@ -173,9 +173,10 @@ def test_generated_store_makes_every_rule_of_the_catalog_fire(tmp_path: Path) ->
     assert set(CATALOG) <= fired, sorted(set(CATALOG) - fired)
 
 
-def test_classify_benchmark_runs_the_bare_join_beside_the_classification(tmp_path: Path) -> None:
+def test_classify_benchmark_runs_the_bare_join_and_small_batches_beside_it(tmp_path: Path) -> None:
     """The peer joins each child to its parent (on the keys, as the hex ids would), and the
-    full classifications report their ratio to it."""
+    full classifications report their ratio to it; the small batches report theirs to the
+    incremental figure's."""
     from benchmarks.classify import BARE_JOIN, run
 
     path = tmp_path / "g.duckdb"
@@ -196,6 +197,11 @@ def test_classify_benchmark_runs_the_bare_join_beside_the_classification(tmp_pat
         peer = names.index(f"bare parent/child join, {size} spans (peer)")
         full = results[names.index(f"full classification, {size} spans")]
         assert full.ratio.endswith(f"x the bare join ({results[peer].formatted()})"), full.ratio
+    # On the big store, batches of 200 beside those of the incremental figure (500 when quick).
+    whole = results[names.index("incremental classification of 500 new spans on 5k")]
+    fixed = results[names.index("incremental classification of 200 new spans on 5k")]
+    assert len(fixed.runs) == 1 and fixed.goal == ""
+    assert fixed.ratio.endswith(f"x a batch of 500 ({whole.formatted()})"), fixed.ratio
 
 
 def test_the_live_tui_peak_is_its_own_process_not_the_runner_before_it() -> None:

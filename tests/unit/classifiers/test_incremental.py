@@ -295,6 +295,33 @@ def test_a_call_with_nothing_new_changes_nothing(tmp_path: Path) -> None:
     con.close()
 
 
+def test_a_merge_leaves_no_temporary_behind(tmp_path: Path, monkeypatch: Any) -> None:
+    # The merge drops only the temporaries it made: a full run, then a batch that re-derives
+    # the stored traces it touches (the difference's tables among its temporaries), leave none.
+    named: list[str] = []
+    temp = engine._Merge.temp
+
+    def recorded(merge: engine._Merge, sql: str) -> int:
+        named.append(sql.split()[5])
+        return temp(merge, sql)
+
+    monkeypatch.setattr(engine._Merge, "temp", recorded)
+    fleet = _fleet(by_instance=True)
+    left = []
+    with Store.open(tmp_path / "store.duckdb") as store:
+        for i, batch in enumerate((fleet.spans[::2], fleet.spans[1::2])):
+            store.append(fleet.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con, full=i == 0)
+            left.append(
+                store.con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+                    "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+                ).fetchall()
+            )
+    assert left == [[], []]
+    assert {"_cls_s", "_cls_fnew", "_cls_seen", "_cls_old", "_cls_delta"} <= set(named)
+
+
 def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
