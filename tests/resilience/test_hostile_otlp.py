@@ -102,6 +102,14 @@ def wrong_id_pb() -> bytes:
     return bytes(request.SerializeToString())
 
 
+def wrong_link_id_pb() -> bytes:
+    request = sample_request(1, seed=next(_seed))
+    request.resource_spans[0].scope_spans[0].spans[0].links.add(
+        trace_id=b"\x01" * 12, span_id=b"\x02" * 8
+    )
+    return bytes(request.SerializeToString())
+
+
 def no_resource_pb() -> bytes:
     request = ExportTraceServiceRequest()
     request.CopyFrom(sample_request(1, seed=next(_seed)))
@@ -169,6 +177,13 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
         "traceId: 30 hex digits, want 32",
     ),
     ("span id of the wrong length", wrong_id_pb(), PB, 400, "spanId: 3 bytes, want 8"),
+    (
+        "link id of the wrong length",
+        wrong_link_id_pb(),
+        PB,
+        400,
+        "links[0].traceId: 12 bytes, want 16",
+    ),
     (
         "deeply nested JSON",
         json_request(

@@ -155,8 +155,8 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                     links = (
                         [
                             {
-                                "trace_id": link.trace_id.hex(),
-                                "span_id": link.span_id.hex(),
+                                "trace_id": _link_id(link.trace_id, li, "traceId", 16),
+                                "span_id": _link_id(link.span_id, li, "spanId", 8),
                                 "attributes": _pb_attrs(link.attributes, f"links[{li}].attributes"),
                             }
                             for li, link in enumerate(span_links)
@@ -188,6 +188,15 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                 )
                 result.accepted += 1
     return result
+
+
+def _link_id(value: bytes, li: int, name: str, want: int) -> str:
+    """A link's id as hex: empty when left out (such a link joins nothing, its span stays), and
+    refused at any length but its own, as OTLP JSON's hex ids are and as the Collector's
+    decoder refuses any id field of another length."""
+    if value and len(value) != want:
+        raise Reject(f"links[{li}].{name}: {len(value)} bytes, want {want}")
+    return value.hex()
 
 
 def _id_problem(name: str, value: bytes, want: int) -> str:

@@ -318,6 +318,40 @@ def test_protobuf_rejections_and_errors() -> None:
         decode_protobuf(bad_utf8, SpanBatchBuilder())
 
 
+@pytest.mark.parametrize(
+    ("trace_id", "span_id", "kept"),
+    [
+        (b"\x03" * 16, b"\x04" * 8, True),
+        (b"", b"", True),  # left out: a link that joins nothing
+        (b"\x03" * 12, b"\x04" * 8, False),
+        (b"\x03" * 16, b"\x04" * 4, False),
+    ],
+)
+def test_a_link_id_of_another_length_refuses_its_span_in_both_encodings(
+    trace_id: bytes, span_id: bytes, kept: bool
+) -> None:
+    """Protobuf stored a link id of any length as its hex, where OTLP JSON refuses the span
+    (its ids must be 32 and 16 hex digits): both now keep or refuse the same span."""
+    from seamscope.tracer.otlp import decode_flat
+
+    request = sample_request(2, services=1)
+    request.resource_spans[0].scope_spans[0].spans[1].links.add(trace_id=trace_id, span_id=span_id)
+    body = request.SerializeToString()
+    want = (2, 0) if kept else (1, 1)
+    results = []
+    for decode in (decode_protobuf, decode_flat):
+        result = decode(body, SpanBatchBuilder())
+        assert (result.accepted, result.rejected) == want, result.error_message
+        results.append(result)
+    assert results[0] == results[1]
+    as_json = json.loads(protobuf_to_json(body))
+    result, _ = _decode_json(as_json)
+    assert (result.accepted, result.rejected) == want, result.error_message
+    if not kept:
+        assert "spans[1].links[0]." in results[0].error_message
+        assert "spans[1].links[0]." in result.error_message
+
+
 def test_protobuf_to_json_is_the_collector_file_format() -> None:
     request = sample_request(2)
     line = protobuf_to_json(request.SerializeToString())
@@ -422,6 +456,11 @@ def _long_name(span: Any) -> None:
         (lambda s: setattr(s, "end_time_unix_nano", 1), "is before the start"),
         (lambda s: setattr(s, "kind", 9), "kind: 9 is not a span kind"),
         (lambda s: setattr(s.status, "code", 7), "status.code: 7"),
+        (lambda s: s.links.add(trace_id=b"\x03" * 3), "links[0].traceId: 3 bytes, want 16"),
+        (
+            lambda s: s.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 9),
+            "links[0].spanId: 9 bytes, want 8",
+        ),
         (_long_name, "name: a value of"),
         (
             lambda s: setattr(s.attributes[0].value, "string_value", "v" * (MAX_VALUE_CHARS + 1)),
