@@ -201,7 +201,7 @@ def test_classify_benchmark_runs_the_bare_join_and_small_batches_beside_it(tmp_p
     whole = results[names.index("incremental classification of 500 new spans on 5k")]
     fixed = results[names.index("incremental classification of 200 new spans on 5k")]
     assert len(fixed.runs) == 1 and fixed.goal == ""
-    assert fixed.ratio.endswith(f"x a batch of 500 ({whole.formatted()})"), fixed.ratio
+    assert fixed.ratio.endswith(f"x 500 new spans on 5k ({whole.formatted()})"), fixed.ratio
 
 
 def test_the_live_tui_peak_is_its_own_process_not_the_runner_before_it() -> None:
