@@ -734,7 +734,10 @@ def _why_unclassified(edge: EdgeFacts) -> str:
         edge.mechanism in MESSAGING and not edge.owner_known
     ):
         if not edge.owner_known:
-            return f"owner of {edge.via or edge.target.name} unknown: declare it under [owners]"
+            why = f" ({edge.owner_how})" if edge.owner_how else ""
+            return (
+                f"owner of {edge.via or edge.target.name} unknown{why}: declare it under [owners]"
+            )
     if edge.mechanism == "eventbridge":
         if edge.target.node_type != "component":
             return "no consumer of these events was seen"

@@ -208,6 +208,8 @@ class World:
     def _infer_owners(self) -> None:
         writers: dict[tuple[str, str], set[str | None]] = defaultdict(set)
         consumers: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        # The components of no known system behind a None above, by name: a reason names them.
+        unplaced: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         for g in self.groups.values():
             comp = self.component(g.svc, g.ns)
             if comp.node_type != "component":
@@ -221,9 +223,15 @@ class World:
                 continue  # no span names it: it has no owner either
             key = (resource.owners, name)
             if kind.ownership is Ownership.READ:
+                how = "read"
                 consumers[key].add(comp.system)
             elif g.is_write:
+                how = "written"
                 writers[key].add(comp.system)
+            else:
+                continue
+            if comp.system is None:
+                unplaced[(*key, how)].add(comp.name)
         for key in sorted(set(writers) | set(consumers)):
             if consumers.get(key):  # a queue is its consumer's
                 found, how = consumers[key], "read"
@@ -232,8 +240,23 @@ class World:
             known = sorted(s for s in found if s)
             if len(found) == 1 and known:
                 self._owners[key] = (known[0], True, f"{how} only by system {known[0]}")
+            elif None in found:
+                # A component of no known system may be the known one's or another's: the owner
+                # stays unknown, and the reason says which component to place.
+                names = sorted(unplaced[(*key, how)])
+                them = ", ".join(names)
+                nobody = (
+                    f"{them}, {'which have' if len(names) > 1 else 'which has'} no system "
+                    "(set service.namespace, or declare the component in the landscape file)"
+                )
+                by = f"system {known[0]}" if len(known) == 1 else f"systems {', '.join(known)}"
+                self._owners[key] = (
+                    None,
+                    False,
+                    f"{how} by {by} and by {nobody}" if known else f"{how} only by {nobody}",
+                )
             elif len(found) > 1:
-                listed = ", ".join(sorted(s or "?" for s in found))
+                listed = ", ".join(known)
                 self._owners[key] = (None, False, f"{how} by several systems ({listed})")
 
     def tables_written_by(self, system: str | None) -> list[str]:
@@ -245,18 +268,18 @@ class World:
         )
 
     def owner(self, kind: str, name: str) -> tuple[str | None, bool, bool, str | None]:
-        """(system, known, inferred, inference) of a resource."""
+        """(system, known, inferred, inference) of a resource; the inference is None where
+        neither the landscape nor the spans tell anything of its owner."""
         declared = self.land.owner(kind, name)
         if declared:
             return declared, True, False, None
         system, known, how = self._owners.get((kind, name), (None, False, None))
-        if known:
-            return system, True, True, how
-        return None, False, True, how or "owner unknown: declare it in the landscape file"
+        return (system, True, True, how) if known else (None, False, True, how)
 
     def resource(self, resource: Resource, name: str) -> Node:
         """The node of an AWS resource, with its owner."""
         system, _known, inferred, how = self.owner(resource.owners, name)
+        how = how or "owner unknown: declare it in the landscape file"
         return self._add(
             Node(
                 resource.node_id(name),
@@ -670,8 +693,9 @@ def derive(
         e = edges[key]
         owner: str | None = None
         owner_known = False
+        owner_how: str | None = None
         if e.owner_kind is not None:
-            owner, owner_known, _inf, _how = world.owner(*e.owner_kind)
+            owner, owner_known, _inf, owner_how = world.owner(*e.owner_kind)
         leader: tuple[bool | None, str | None] = (None, None)
         handling = Handling()
         if e.mechanism == EVENTBRIDGE.name:
@@ -694,6 +718,7 @@ def derive(
             operations=tuple(sorted(e.ops)),
             owner=owner,
             owner_known=owner_known,
+            owner_how=None if owner_known else owner_how,
             source_is_leader=leader[0],
             leader_reason=leader[1],
             handling=handling,

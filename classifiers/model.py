@@ -42,6 +42,9 @@ class EdgeFacts:
     operations: tuple[str, ...] = ()
     owner: str | None = None  # the owning system of the resource the edge is about
     owner_known: bool = False
+    # Why the owner is unknown, where the spans show more than that (several systems write it,
+    # a writer of no known system): the reason says it.
+    owner_how: str | None = None
     source_is_leader: bool | None = None
     leader_reason: str | None = None
     handling: Handling = field(default_factory=Handling)

@@ -702,6 +702,52 @@ def test_a_table_nobody_owns_is_unclassified_and_says_why(classified: ClassifyFn
     )
 
 
+def test_a_table_also_written_by_a_component_of_no_system_says_which_to_place(
+    classified: ClassifyFn,
+) -> None:
+    # A writer of no known system may be the owner's or another's: the owner stays unknown, and
+    # the edge says which component to give a system, where it said only "declare it".
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(Service("order-sync", "", "job"), "PutItem", "Orders")
+    c = classified(f)
+    edge = c.edge("orders-api", "dynamodb:table/Orders")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "owner of Orders unknown (written by system orders and by order-sync, which has no "
+        "system (set service.namespace, or declare the component in the landscape file)): "
+        "declare it under [owners]",
+    )
+    node = c.node("dynamodb:table/Orders")
+    assert node["system"] is None
+    assert node["inference"].startswith("written by system orders and by order-sync, which")
+
+
+def test_a_table_written_only_by_components_of_no_system_names_them(
+    classified: ClassifyFn,
+) -> None:
+    f = Fleet()
+    f.dynamodb(Service("order-sync", "", "job"), "PutItem", "Orders")
+    f.dynamodb(Service("order-api", "", "backend"), "UpdateItem", "Orders")
+    edge = classified(f).edge("order-api", "dynamodb:table/Orders")
+    assert edge["rule_id"] == "unclassified"
+    assert edge["reason"].startswith(
+        "owner of Orders unknown (written only by order-api, order-sync, which have no system "
+    )
+
+
+def test_a_table_written_by_two_systems_says_so_on_its_edges(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Shared")
+    f.dynamodb(BILLING, "PutItem", "Shared")
+    edge = classified(f).edge("billing-api", "dynamodb:table/Shared")
+    assert (edge["rule_id"], edge["reason"]) == (
+        "unclassified",
+        "owner of Shared unknown (written by several systems (billing, orders)): "
+        "declare it under [owners]",
+    )
+
+
 def _component(name: str, system: str) -> Node:
     return Node(f"component:{system}/{name}", "component", name, system, role="backend")
 
