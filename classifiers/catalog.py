@@ -734,7 +734,7 @@ def _why_unclassified(edge: EdgeFacts) -> str:
         edge.mechanism in MESSAGING and not edge.owner_known
     ):
         if not edge.owner_known:
-            why = f" ({edge.owner_how})" if edge.owner_how else ""
+            why = f", {edge.owner_how}" if edge.owner_how else ""
             return (
                 f"owner of {edge.via or edge.target.name} unknown{why}: declare it under [owners]"
             )

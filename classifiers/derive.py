@@ -100,6 +100,10 @@ def load_groups(con: duckdb.DuckDBPyConnection) -> dict[int, Group]:
     }
 
 
+UNKNOWN_SERVICE = "unknown-service"
+"""The component of spans whose resource names no service (no service.name)."""
+
+
 class World:
     """Resolves raw facts to nodes with the landscape and what the spans taught."""
 
@@ -144,7 +148,7 @@ class World:
         return known
 
     def _component(self, svc: str | None, ns: str | None) -> Node:
-        name = svc or "unknown-service"
+        name = svc or UNKNOWN_SERVICE
         vendor = self.land.vendor_for_component(name)
         if vendor is not None:
             return self._add(
@@ -242,18 +246,19 @@ class World:
                 self._owners[key] = (known[0], True, f"{how} only by system {known[0]}")
             elif None in found:
                 # A component of no known system may be the known one's or another's: the owner
-                # stays unknown, and the reason says which component to place.
+                # stays unknown, and the reason says which component to place, and how.
                 names = sorted(unplaced[(*key, how)])
-                them = ", ".join(names)
-                nobody = (
-                    f"{them}, {'which have' if len(names) > 1 else 'which has'} no system "
-                    "(set service.namespace, or declare the component in the landscape file)"
-                )
+                if UNKNOWN_SERVICE in names:
+                    fix = "set OTEL_SERVICE_NAME and service.namespace"
+                else:
+                    fix = "set service.namespace or declare the component in the landscape file"
+                whose = "whose system is" if len(names) == 1 else "whose systems are"
+                them = f"{', '.join(names)}, {whose} unknown ({fix})"
                 by = f"system {known[0]}" if len(known) == 1 else f"systems {', '.join(known)}"
                 self._owners[key] = (
                     None,
                     False,
-                    f"{how} by {by} and by {nobody}" if known else f"{how} only by {nobody}",
+                    f"{how} by {by} and by {them}" if known else f"{how} only by {them}",
                 )
             elif len(found) > 1:
                 listed = ", ".join(known)

@@ -714,13 +714,13 @@ def test_a_table_also_written_by_a_component_of_no_system_says_which_to_place(
     edge = c.edge("orders-api", "dynamodb:table/Orders")
     assert (edge["rule_id"], edge["reason"]) == (
         "unclassified",
-        "owner of Orders unknown (written by system orders and by order-sync, which has no "
-        "system (set service.namespace, or declare the component in the landscape file)): "
+        "owner of Orders unknown, written by system orders and by order-sync, whose system is "
+        "unknown (set service.namespace or declare the component in the landscape file): "
         "declare it under [owners]",
     )
     node = c.node("dynamodb:table/Orders")
     assert node["system"] is None
-    assert node["inference"].startswith("written by system orders and by order-sync, which")
+    assert node["inference"].startswith("written by system orders and by order-sync, whose")
 
 
 def test_a_table_written_only_by_components_of_no_system_names_them(
@@ -732,7 +732,20 @@ def test_a_table_written_only_by_components_of_no_system_names_them(
     edge = classified(f).edge("order-api", "dynamodb:table/Orders")
     assert edge["rule_id"] == "unclassified"
     assert edge["reason"].startswith(
-        "owner of Orders unknown (written only by order-api, order-sync, which have no system "
+        "owner of Orders unknown, written only by order-api, order-sync, whose systems are "
+        "unknown (set service.namespace"
+    )
+
+
+def test_spans_without_a_service_say_to_name_it_where_they_write(
+    classified: ClassifyFn,
+) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    f.dynamodb(Service("", "", "backend"), "PutItem", "Orders")
+    edge = classified(f).edge("orders-api", "dynamodb:table/Orders")
+    assert (
+        "by unknown-service, whose system is unknown (set OTEL_SERVICE_NAME and" in (edge["reason"])
     )
 
 
@@ -743,7 +756,7 @@ def test_a_table_written_by_two_systems_says_so_on_its_edges(classified: Classif
     edge = classified(f).edge("billing-api", "dynamodb:table/Shared")
     assert (edge["rule_id"], edge["reason"]) == (
         "unclassified",
-        "owner of Shared unknown (written by several systems (billing, orders)): "
+        "owner of Shared unknown, written by several systems (billing, orders): "
         "declare it under [owners]",
     )
 
