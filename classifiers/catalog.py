@@ -630,11 +630,18 @@ UNCLASSIFIED_RULE = Rule(
     name=UNCLASSIFIED,
     level="any",
     verdict=Verdict.UNCLASSIFIED,
-    summary="No rule of the catalog covers this integration.",
-    rationale="The guideline names no pattern for it; look at it and decide.",
+    summary="No rule of the catalog labels this integration; the reason says why.",
+    rationale=(
+        "The guideline names no pattern for it, or a rule would, but what it decides on is not "
+        "known: the resource's owner, a consumer's work. Look at it and decide."
+    ),
     section="",
     example="",
-    fix="Either change the integration to a known pattern, or extend the catalog.",
+    fix=(
+        "Where the reason names something to declare or to set (an owner under [owners], a "
+        "component's service.namespace), do that; where the guideline has no rule for it, "
+        "change the integration to a known pattern or extend the catalog."
+    ),
     predicate=_nothing,
 )
 """What the TUI shows for an unclassified edge (the catalog's rules never yield it)."""

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from seamscope.classifiers.catalog import PRECEDENCE, RULES, UNCLASSIFIED, UNRESOLVED_RULE
+from seamscope.classifiers.catalog import (
+    PRECEDENCE,
+    RULES,
+    UNCLASSIFIED,
+    UNCLASSIFIED_RULE,
+    UNRESOLVED_RULE,
+)
 
 _INTRO = """\
 # Integration patterns
@@ -88,8 +94,11 @@ def render() -> str:
     out.append(
         f"\n## {UNCLASSIFIED}\n\nAn integration the catalog does not cover: S3 and Lambda calls "
         "(the guideline has no rule for them), GraphQL between backends to an API that is not the "
-        "webapp BFF, a table whose owner is unknown (declare it in the landscape file), or a "
-        "consumer that did no observable work while handling the events.\n"
+        "webapp BFF, a table whose owner is unknown (written by several systems, or by a "
+        "component of no known system: the reason names it; declare the owner in the landscape "
+        "file), or a consumer that did no observable work while handling the events. The reason "
+        "says which.\n\n"
+        f"**What to do.** {UNCLASSIFIED_RULE.fix}\n"
     )
     out.append(
         f"\n## {UNRESOLVED_RULE.id}\n\n{UNRESOLVED_RULE.summary} {UNRESOLVED_RULE.rationale}\n\n"

@@ -536,6 +536,39 @@ async def test_an_unresolved_edge_says_what_is_missing_and_what_to_do_on_its_fir
         assert "Joined by none" in first
 
 
+async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    # A table written by two systems has no owner: no rule labels its edges. The reason, which
+    # says why and what to declare, comes first, where "no rule covers this" stood alone.
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    fleet = Fleet()
+    fleet.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")
+    fleet.dynamodb(Service("billing-api", "billing", "backend"), "PutItem", "Shared")
+    path = fleet.store(tmp_path / "s.duckdb")
+    refresh_store(path)
+    with duckdb.connect(str(path)) as con:
+        row = con.execute(
+            "SELECT edge_id, reason FROM edges WHERE verdict = 'unclassified' "
+            "AND from_node LIKE '%billing-api'"
+        ).fetchone()
+    assert row is not None
+    edge, reason = row
+    assert reason.startswith("owner of Shared unknown, written by several systems")
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge)
+        await settle(pilot)
+        info = app.screen.query_one("#edge-info")
+        text = app.screen.query_one("#edge-text", Static)
+        first = " ".join(text.render_line(y).text.strip() for y in range(info.size.height))
+    assert "UNCLASSIFIED" in first and "the reason says why" in first
+    assert first.index("Why") < first.index("owner of Shared unknown") < first.index("What to do")
+    assert "declare it under [owners]" in first and "Joined by name" in first
+
+
 async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:

@@ -82,11 +82,16 @@ def describe_edge(detail: EdgeDetail) -> Group:
             parts += [Text("What is missing", style="bold underline"), Text(e.reason)]
         parts += [Text("What to do", style="bold underline"), Text(rule.fix)]
         parts.append(joined_by(e.evidence))
+    elif e.verdict is Verdict.UNCLASSIFIED:
+        # No rule of its own: the reason (the owner unknown, no rule for S3) says why, and what
+        # to declare where there is something; it leads, before the general advice.
+        if e.reason:
+            parts += [Text("Why", style="bold underline"), Text(e.reason)]
+        parts += [Text("What to do", style="bold underline"), Text(rule.fix)]
+        parts += [Text("Evidence", style="bold underline"), joined_by(e.evidence)]
     else:
         if rule.fix:
             title = "Do instead" if e.verdict.is_finding else "Keep in mind"
-            if e.verdict is Verdict.UNCLASSIFIED:
-                title = "What to do"
             parts += [Text(title, style="bold underline"), Text(rule.fix)]
         parts += [Text("Evidence", style="bold underline"), joined_by(e.evidence)]
         if e.reason:
