@@ -567,6 +567,7 @@ async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
     assert "UNCLASSIFIED" in first and "the reason says why" in first
     assert first.index("Why") < first.index("owner of Shared unknown") < first.index("What to do")
     assert "declare it under [owners]" in first and "Joined by name" in first
+    assert first.count("written by several systems") == 1  # the table's inference not again
 
 
 async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppFactory) -> None:

@@ -97,7 +97,10 @@ def describe_edge(detail: EdgeDetail) -> Group:
         if e.reason:
             parts.append(Text(e.reason))
     for node in (source, target):
-        if node is not None and node.inferred:
+        # An inference the reason already says whole (the owner's, on an unclassified edge)
+        # is not said twice.
+        said = bool(e.reason and node is not None and node.inference and node.inference in e.reason)
+        if node is not None and node.inferred and not said:
             parts.append(
                 Text.assemble(
                     ("~ inferred ", "yellow"),
