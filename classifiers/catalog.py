@@ -625,6 +625,9 @@ def _nothing(edge: EdgeFacts) -> str | None:
     return None
 
 
+UNRULED_MECHANISMS = ("s3", "lambda")
+"""Mechanisms the guideline has no rule for: their edges are unclassified whatever the facts."""
+
 UNCLASSIFIED_RULE = Rule(
     id=UNCLASSIFIED,
     name=UNCLASSIFIED,
@@ -654,9 +657,10 @@ UNRESOLVED_RULE = Rule(
     summary="The spans lack a fact that the label needs; the reason says which.",
     rationale=(
         "A label that is confidently wrong costs more trust than a missing one: where no span "
-        "names the queue, the stream or the event, or one side of a listening integration was "
-        "never seen, seamscope says so instead of guessing. It is no finding: `seamscope check` "
-        "lists it and does not fail."
+        "names the queue, the stream or the event, one side of a listening integration was "
+        "never seen, or a component's system is unknown (so whether the edge crosses systems "
+        "is), seamscope says so instead of guessing. It is no finding: `seamscope check` lists "
+        "it and does not fail."
     ),
     section="",
     example=(
@@ -664,9 +668,10 @@ UNRESOLVED_RULE = Rule(
         "its rule feeds has no sender."
     ),
     fix=(
-        "Supply the missing fact: the attribute the reason names (seamscope's Python hooks add "
-        "most of them), the account's wiring (`seamscope discover aws`, or [[routes]] in the "
-        "landscape file), or trace the side that was not seen."
+        "Supply the missing fact: the attribute the reason names (`service.namespace` for a "
+        "system; seamscope's Python hooks add most of the others), the landscape file "
+        "(a component under [systems], [[routes]]), the account's wiring (`seamscope discover "
+        "aws`), or trace the side that was not seen."
     ),
     predicate=_nothing,
 )
@@ -750,7 +755,7 @@ def _why_unclassified(edge: EdgeFacts) -> str:
             return "no consumer of these events was seen"
         if not edge.handling.observed:
             return "the consumer did no observable work while handling the events"
-    if edge.mechanism in ("s3", "lambda"):
+    if edge.mechanism in UNRULED_MECHANISMS:
         return f"the guideline has no rule for {edge.mechanism}"
     if edge.mechanism == "graphql":
         return "GraphQL between backends to an API that is not the webapp BFF"

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import duckdb
 import pyarrow as pa
 
-from seamscope.classifiers.catalog import evaluate, polling_reason
+from seamscope.classifiers.catalog import UNRULED_MECHANISMS, evaluate, polling_reason
 from seamscope.classifiers.facts import SCAN_OPS
 from seamscope.classifiers.joins import Draft, Drafts, Listening, Route
 from seamscope.classifiers.landscape import ROLES, Landscape, Vendor
@@ -248,12 +248,8 @@ class World:
                 # A component of no known system may be the known one's or another's: the owner
                 # stays unknown, and the reason says which component to place, and how.
                 names = sorted(unplaced[(*key, how)])
-                if UNKNOWN_SERVICE in names:
-                    fix = "set OTEL_SERVICE_NAME and service.namespace"
-                else:
-                    fix = "set service.namespace or declare the component in the landscape file"
                 whose = "whose system is" if len(names) == 1 else "whose systems are"
-                them = f"{', '.join(names)}, {whose} unknown ({fix})"
+                them = f"{', '.join(names)}, {whose} unknown ({_placing(names)})"
                 by = f"system {known[0]}" if len(known) == 1 else f"systems {', '.join(known)}"
                 self._owners[key] = (
                     None,
@@ -394,6 +390,33 @@ class World:
             kind.mechanism.name,
             (resource.owners, g.target),
         )
+
+
+def _placing(names: Sequence[str]) -> str:
+    """How to give the components named a system."""
+    if UNKNOWN_SERVICE in names:
+        return "set OTEL_SERVICE_NAME and service.namespace"
+    return "set service.namespace or declare the component in the landscape file"
+
+
+def _unplaced(a: Node, b: Node) -> str | None:
+    """Why the level of an edge between a and b is unknown, if it is: an end is a component of
+    no known system, so whether the edge stays inside one system or crosses two (which decides
+    its rule) is not known. Two such components are not assumed to share a system."""
+    if a.node_type == "external" or b.node_type == "external" or a.node_id == b.node_id:
+        return None
+    names = sorted({n.name for n in (a, b) if n.node_type == "component" and n.system is None})
+    if not names:
+        return None
+    which = (
+        f"the system of {names[0]} is"
+        if len(names) == 1
+        else (f"the systems of {' and '.join(names)} are")
+    )
+    return (
+        f"{which} unknown ({_placing(names)}): whether the edge stays inside one system or "
+        "crosses two decides its rule"
+    )
 
 
 def _level(a: Node, b: Node) -> str:
@@ -728,7 +751,8 @@ def derive(
             leader_reason=leader[1],
             handling=handling,
             polling=poll,
-            missing=e.missing,
+            missing=e.missing
+            or (None if e.mechanism in UNRULED_MECHANISMS else _unplaced(e.source, e.target)),
             notes=tuple(sorted(notes)),
         )
         label = evaluate(facts)

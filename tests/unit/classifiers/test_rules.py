@@ -405,23 +405,46 @@ def test_a202_fires(classified: ClassifyFn) -> None:
     assert edge["reason"] == "SNS carries events from system orders to system billing"
 
 
-def test_queues_between_components_of_unknown_systems(classified: ClassifyFn) -> None:
-    # A service without service.namespace and not in the landscape file has system "?": the
-    # labels follow the systems as far as they are known, and the reason shows the "?".
+def test_queues_between_components_of_unknown_systems_are_unresolved(
+    classified: ClassifyFn,
+) -> None:
+    # A service without service.namespace and not in the landscape file has no known system.
+    # Whether a queue between it and another component stays inside one system (P402) or
+    # crosses two (A202) is what decides the rule: the edge is unresolved and says which
+    # component to place, where it was labelled as if "?" were a system of its own (P402
+    # between two such components, A202 from a known system to one).
     f = Fleet()
     sender, consumer = Service("sender", None, "backend"), Service("consumer", None, "worker")
     f.send(sender, "q1")
     f.receive(consumer, "q1")
     f.send(ORDERS, "q2")
     f.receive(consumer, "q2")
+    f.send(ORDERS, "q3")
+    f.receive(ORDERS_WORKER, "q3")
     c = classified(f)
     edge = c.edge("sender", "consumer")
-    assert (edge["rule_id"], edge["reason"]) == ("P402", "SQS between components of system ?")
-    edge = c.edge("orders-api", "consumer")
     assert (edge["rule_id"], edge["reason"]) == (
-        "A202",
-        "SQS carries events from system orders to system ?",
+        "unresolved",
+        "the systems of consumer and sender are unknown (set service.namespace or declare the "
+        "component in the landscape file): whether the edge stays inside one system or crosses "
+        "two decides its rule",
     )
+    edge = c.edge("orders-api", "consumer")
+    assert edge["rule_id"] == "unresolved"
+    assert edge["reason"].startswith("the system of consumer is unknown (set service.namespace")
+    # Both ends placed: labelled as before.
+    assert c.edge("orders-api", "orders-worker")["rule_id"] == "P402"
+
+
+def test_a_call_to_a_vendor_or_to_s3_needs_no_system(classified: ClassifyFn) -> None:
+    # A vendor is outside every system, and no rule covers S3: their edges need no system.
+    f = Fleet()
+    mailer = Service("mailer", None, "backend")
+    f.http(mailer, "https://api.mailchimp.com/3.0/lists")
+    f.aws(mailer, "S3", "PutObject", {"aws.s3.bucket": "archive"})
+    c = classified(f)
+    assert c.edge("mailer", "external:api.mailchimp.com")["verdict"] != "unresolved"
+    assert c.edge("mailer", "s3:bucket/archive")["reason"] == "the guideline has no rule for s3"
 
 
 def test_a202_near_miss(classified: ClassifyFn) -> None:
@@ -729,12 +752,14 @@ def test_a_table_written_only_by_components_of_no_system_names_them(
     f = Fleet()
     f.dynamodb(Service("order-sync", "", "job"), "PutItem", "Orders")
     f.dynamodb(Service("order-api", "", "backend"), "UpdateItem", "Orders")
-    edge = classified(f).edge("order-api", "dynamodb:table/Orders")
-    assert edge["rule_id"] == "unclassified"
-    assert edge["reason"].startswith(
-        "owner of Orders unknown, written only by order-api, order-sync, whose systems are "
-        "unknown (set service.namespace"
+    c = classified(f)
+    assert c.node("dynamodb:table/Orders")["inference"].startswith(
+        "written only by order-api, order-sync, whose systems are unknown (set service.namespace"
     )
+    # The edge waits first for its own end's system.
+    edge = c.edge("order-api", "dynamodb:table/Orders")
+    assert edge["rule_id"] == "unresolved"
+    assert edge["reason"].startswith("the system of order-api is unknown")
 
 
 def test_spans_without_a_service_say_to_name_it_where_they_write(
