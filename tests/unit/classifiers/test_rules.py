@@ -436,6 +436,17 @@ def test_queues_between_components_of_unknown_systems_are_unresolved(
     assert c.edge("orders-api", "orders-worker")["rule_id"] == "P402"
 
 
+def test_a_component_of_no_system_listening_to_itself_shares_its_own_system(
+    classified: ClassifyFn,
+) -> None:
+    f = Fleet()
+    worker = Service("worker", None, "worker")
+    f.send(worker, "retry-q")
+    f.receive(worker, "retry-q")
+    edge = classified(f).edge("worker", "worker")
+    assert (edge["rule_id"], edge["reason"]) == ("P402", "SQS between components of system ?")
+
+
 def test_a_call_to_a_vendor_or_to_s3_needs_no_system(classified: ClassifyFn) -> None:
     # A vendor is outside every system, and no rule covers S3: their edges need no system.
     f = Fleet()
