@@ -77,7 +77,7 @@ class Filters:
         clauses: list[str] = []
         params: list[Any] = []
         if self.system:
-            clauses.append("(from_system = ? OR to_system = ?)")
+            clauses.append(f"({_in_system('from')} OR {_in_system('to')})")
             params += [self.system, self.system]
         if self.component:
             clauses.append("(from_node ILIKE ? OR to_node ILIKE ?)")
@@ -103,6 +103,31 @@ class Filters:
             clauses.append("edge_id IN (SELECT edge_id FROM label_changes WHERE changed_at >= ?)")
             params.append(self.changed_since)
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+UNPLACED = "?"
+"""The system shown for components of no known system (no service.namespace, not in the
+landscape file; their `system` is NULL): a group of their own, so that they can be browsed."""
+
+
+def _system_of(end: str) -> str:
+    """The system of an edge's end (`from` or `to`) as the TUI shows it: UNPLACED for a
+    component of no known system (a resource of no known owner and a vendor keep NULL)."""
+    return (
+        f"CASE WHEN {end}_system IS NULL AND starts_with({end}_node, 'component:') "
+        f"THEN '{UNPLACED}' ELSE {end}_system END"
+    )
+
+
+def _in_system(end: str) -> str:
+    """A condition that an edge's end (`from` or `to`) is in the system of the parameter."""
+    return f"{_system_of(end)} = ?"
+
+
+_NODE_SYSTEM = (
+    f"CASE WHEN system IS NULL AND node_type = 'component' THEN '{UNPLACED}' ELSE system END"
+)
+"""A node's system as the TUI shows it (UNPLACED for a component of no known system)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +404,12 @@ def only_spans_moved(before: object, after: object) -> bool:
     )
 
 
-_EDGE_COLUMNS = ", ".join(c.name for c in columns(Edge))
+_EDGE_COLUMNS = ", ".join(
+    f"{_system_of(c.name.removesuffix('_system'))} AS {c.name}"
+    if c.name in ("from_system", "to_system")
+    else c.name
+    for c in columns(Edge)
+)
 
 _VERDICT_ORDER = verdict_rank_sql()
 
@@ -557,8 +587,10 @@ def _overview(
             params,
         ),
         "systems": (
-            "SELECT system, count(*) FILTER (WHERE node_type = 'component') AS components "
-            "FROM nodes WHERE system IS NOT NULL AND node_type <> 'external' GROUP BY system",
+            f"SELECT {_NODE_SYSTEM} AS system, "
+            "count(*) FILTER (WHERE node_type = 'component') AS components FROM nodes "
+            "WHERE node_type <> 'external' AND (system IS NOT NULL OR node_type = 'component') "
+            "GROUP BY ALL",
             "system",
             [],
         ),
@@ -569,8 +601,9 @@ def _overview(
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
         "internal": (
-            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
-            f"WHERE level = 'component' AND from_system IS NOT NULL AND {where} GROUP BY ALL",
+            f"SELECT {_system_of('from')} AS from_system, rule_id, verdict, count(*) AS n "
+            f"FROM edges WHERE level = 'component' AND {_system_of('from')} IS NOT NULL "
+            f"AND {where} GROUP BY ALL",
             "from_system, rule_id, verdict, n",
             params,
         ),
@@ -670,7 +703,8 @@ def system_view(q: Query, system: str, filters: Filters) -> SystemView:
         Edge.from_row(r)
         for r in _rows(
             q(
-                f"SELECT {_EDGE_COLUMNS} FROM edges WHERE (from_system = ? OR to_system = ?) "
+                f"SELECT {_EDGE_COLUMNS} FROM edges "
+                f"WHERE ({_in_system('from')} OR {_in_system('to')}) "
                 f"AND {where} ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
                 [system, system, *params],
             )
@@ -681,7 +715,8 @@ def system_view(q: Query, system: str, filters: Filters) -> SystemView:
         Node.from_row(r)
         for r in _rows(
             q(
-                "SELECT * FROM nodes WHERE system = ? OR list_contains(?, node_id) "
+                f"SELECT * REPLACE ({_NODE_SYSTEM} AS system) FROM nodes "
+                f"WHERE {_NODE_SYSTEM} = ? OR list_contains(?, node_id) "
                 "ORDER BY node_type, name",
                 [system, node_ids],
             )
@@ -734,7 +769,7 @@ def pair_edges(q: Query, source: str, target: str, filters: Filters) -> tuple[Ed
     for end, node in ends:
         kind, _, name = node.partition(":")
         if kind == "system":
-            clauses.append(f"{end}_system = ?")
+            clauses.append(_in_system(end))
         else:
             clauses.append(f"{end}_node = ?")
             name = node
@@ -1037,8 +1072,8 @@ def goto_targets(q: Query) -> tuple[Target, ...]:
     if _has_table(q, "nodes"):
         for r in _rows(q("SELECT * FROM nodes ORDER BY node_type, name", None)):
             node = Node.from_row(r)
-            if node.system and node.node_type == "component":
-                systems.add(node.system)
+            if node.node_type == "component":
+                systems.add(node.system or UNPLACED)
             kind = {"component": "component", "external": "vendor"}.get(node.node_type, "resource")
             detail = node.role or node.resource_kind or ""
             if node.system and node.node_type != "external":

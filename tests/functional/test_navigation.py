@@ -397,6 +397,31 @@ async def test_the_selection_stays_in_view_when_the_terminal_resizes(
         assert 0 <= y and y + h <= focus.size.height and x + w <= focus.size.width
 
 
+async def test_components_of_no_known_system_are_listed_and_opened_as_system_question_mark(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    # A fleet that sets no service.namespace: the landscape listed no system at all and had
+    # nothing to open. Its components are now the group "?", opened like a system, where each
+    # edge says which component to place.
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    web, api = Service("web", None, "webapp"), Service("api", None, "backend")
+    f.http(web, "http://127.0.0.1:5001/items", server=api, route="/items")
+    f.dynamodb(api, "GetItem", "Items")
+    app = make_app(f.store(tmp_path / "s.duckdb"), classify=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        assert cells(systems, 1) == ["?"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen) and app.screen.system == "?"
+        components = app.screen.query_one("#components", DataTable)
+        assert {c.removesuffix(" ~") for c in cells(components, 1)} == {"web", "api"}
+
+
 async def test_a_system_screen_focuses_one_component_and_walks_inside_the_system(
     sample_db: Path, make_app: AppFactory
 ) -> None:

@@ -123,6 +123,14 @@ TARGETS = (
     Target(
         "rule catalog", "classifiers/catalog.py", (RULES, "tests/unit/classifiers/test_docs.py")
     ),
+    # Who owns a resource and which system a component is in: a guess here is a confident label
+    # on every edge that touches them.
+    Target(
+        "owners and systems",
+        "classifiers/derive.py",
+        (RULES, "tests/unit/classifiers/test_landscape.py"),
+        functions=("_infer_owners", "owner", "resource", "_placing", "_unplaced", "_level"),
+    ),
 )
 
 

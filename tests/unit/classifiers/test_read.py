@@ -38,6 +38,43 @@ def test_overview_lists_system_and_external_edges_worst_first(reader: Reader) ->
     assert ranks == sorted(ranks)
 
 
+def test_components_of_no_known_system_are_a_group_of_their_own(tmp_path: Path) -> None:
+    # A fleet without service.namespace showed "0 systems" and nothing to open: its components
+    # are now the group "?" (read.UNPLACED), which the landscape lists and opens like a system.
+    # A resource of no known owner and a vendor are no part of it.
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    web, api = Service("web", None, "webapp"), Service("api", None, "backend")
+    f.http(web, "http://127.0.0.1:5001/items", server=api, route="/items")
+    f.dynamodb(api, "GetItem", "Items")
+    f.http(api, "https://api.mailchimp.com/3.0/lists")
+    f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Orders")
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    assert set(view.systems) == {read.UNPLACED, "orders"}
+    assert view.components_per_system[read.UNPLACED] == 2
+    vendor = [e for e in view.edges if e.level == "external"]
+    assert [(e.from_system, e.to_system) for e in vendor] == [(read.UNPLACED, None)]
+    group = reader.run(lambda q: read.system_view(q, read.UNPLACED, Filters()))
+    components = {n.name for n in group.nodes if n.system == read.UNPLACED}
+    assert components == {"web", "api"}
+    edges = {(e.from_node, e.to_node, e.verdict) for e in group.edges}
+    assert (
+        "component:?/web",
+        "component:?/api",
+        Verdict.UNRESOLVED,
+    ) in edges
+    assert ("component:?/api", "dynamodb:table/Items", Verdict.UNRESOLVED) in edges
+    filtered = reader.run(lambda q: read.all_edges(q, Filters(system=read.UNPLACED)))
+    assert {(e.from_node, e.to_node, e.verdict) for e in filtered} == edges
+    orders = reader.run(lambda q: read.system_view(q, "orders", Filters()))
+    assert {n.name for n in orders.nodes if n.node_type == "component"} == {"orders-api"}
+
+
 @pytest.mark.parametrize(
     ("filters", "rules"),
     [
