@@ -256,7 +256,7 @@ class World:
                     False,
                     f"{how} by {by} and by {them}" if known else f"{how} only by {them}",
                 )
-            elif len(found) > 1:
+            else:  # two or more systems, all known
                 listed = ", ".join(known)
                 self._owners[key] = (None, False, f"{how} by several systems ({listed})")
 

@@ -161,6 +161,31 @@ def test_spans_without_a_service_name_are_an_unknown_component(classified: Class
     assert "no service.name" in node["inference"]
 
 
+def test_a_function_is_not_owned_by_the_system_that_invokes_it(classified: ClassifyFn) -> None:
+    # An invocation is a write by the facts' reckoning, but only what `Ownership` names makes an
+    # owner: a function's callers say nothing of whose it is.
+    f = Fleet()
+    f.aws(Service("orders-api", "orders", "backend"), "Lambda", "Invoke", _invoked("resize"))
+    node = classified(f).node("lambda:function/resize")
+    assert node["system"] is None and "owner unknown" in node["inference"]
+
+
+def _invoked(name: str) -> dict[str, str]:
+    return {"faas.invoked_name": name, "faas.invoked_provider": "aws"}
+
+
+def test_an_edge_whose_ends_are_not_both_placed_does_not_cross_systems(
+    classified: ClassifyFn,
+) -> None:
+    # Whether it crosses is unknown (the edge is unresolved): it is not counted among the
+    # edges between systems.
+    f = Fleet()
+    api = Service("orders-api", "orders", "backend")
+    f.http(Service("web", None, "webapp"), "http://127.0.0.1:5001/orders", server=api)
+    edge = classified(f).edge("web", "orders-api")
+    assert (edge["verdict"], edge["level"]) == ("unresolved", "component")
+
+
 def test_a_table_written_by_two_systems_has_no_owner(classified: ClassifyFn) -> None:
     f = Fleet()
     f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")
