@@ -250,7 +250,7 @@ class World:
                 names = sorted(unplaced[(*key, how)])
                 whose = "whose system is" if len(names) == 1 else "whose systems are"
                 them = f"{', '.join(names)}, {whose} unknown ({_placing(names)})"
-                by = f"system {known[0]}" if len(known) == 1 else f"systems {', '.join(known)}"
+                by = ("systems " if len(known) > 1 else "system ") + ", ".join(known)
                 self._owners[key] = (
                     None,
                     False,

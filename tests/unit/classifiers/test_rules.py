@@ -757,6 +757,20 @@ def test_a_table_also_written_by_a_component_of_no_system_says_which_to_place(
     assert node["inference"].startswith("written by system orders and by order-sync, whose")
 
 
+def test_a_table_written_by_two_systems_and_a_component_of_none_names_all_three(
+    classified: ClassifyFn,
+) -> None:
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Shared")
+    f.dynamodb(BILLING, "PutItem", "Shared")
+    f.dynamodb(Service("sync", "", "job"), "PutItem", "Shared")
+    edge = classified(f).edge("orders-api", "dynamodb:table/Shared")
+    assert edge["reason"].startswith(
+        "owner of Shared unknown, written by systems billing, orders and by sync, whose system "
+        "is unknown"
+    )
+
+
 def test_a_table_written_only_by_components_of_no_system_names_them(
     classified: ClassifyFn,
 ) -> None:
