@@ -243,7 +243,8 @@ class World:
                 found, how = writers.get(key, set()), "written"
             known = sorted(s for s in found if s)
             if len(found) == 1 and known:
-                self._owners[key] = (known[0], True, f"{how} only by system {known[0]}")
+                (owner,) = known
+                self._owners[key] = (owner, True, f"{how} only by system {owner}")
             elif None in found:
                 # A component of no known system may be the known one's or another's: the owner
                 # stays unknown, and the reason says which component to place, and how.
