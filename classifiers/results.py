@@ -138,7 +138,13 @@ class Node:
     ]
     node_type: Annotated[str, Col("VARCHAR NOT NULL", "`component`, `resource` or `external`")]
     name: Annotated[str, Col("VARCHAR NOT NULL", "service name, resource name or vendor")]
-    system: Annotated[str | None, Col("VARCHAR", "the owning system; NULL when unknown")]
+    system: Annotated[
+        str | None,
+        Col(
+            "VARCHAR",
+            "the owning system; NULL when unknown (the TUI shows such components under `?`)",
+        ),
+    ]
     role: Annotated[
         str | None, Col("VARCHAR", "components: `webapp`, `bff`, `backend`, `worker`, `job`")
     ] = None
