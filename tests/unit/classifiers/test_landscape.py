@@ -174,6 +174,21 @@ def _invoked(name: str) -> dict[str, str]:
     return {"faas.invoked_name": name, "faas.invoked_provider": "aws"}
 
 
+def test_a_traced_vendor_writing_a_table_leaves_the_other_tables_owners(
+    classified: ClassifyFn,
+) -> None:
+    # A traced service that stands for a vendor is no system's component: its writes make no
+    # owner, and every other table is still owned by the system that writes it.
+    f = Fleet()
+    f.dynamodb(Service("fake-mailer", "mail", "backend"), "PutItem", "Outbox")
+    names = [f"t{i}" for i in range(12)]
+    for name in names:
+        f.dynamodb(Service(f"{name}-api", name, "backend"), "PutItem", name.upper())
+    c = classified(f, '[vendors.mailer]\ncomponents = ["fake-mailer"]\n')
+    assert c.node("dynamodb:table/Outbox")["system"] is None
+    assert [c.node(f"dynamodb:table/{n.upper()}")["system"] for n in names] == names
+
+
 def test_an_edge_whose_ends_are_not_both_placed_does_not_cross_systems(
     classified: ClassifyFn,
 ) -> None:
