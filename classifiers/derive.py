@@ -409,11 +409,8 @@ def _unplaced(a: Node, b: Node) -> str | None:
     names = sorted({n.name for n in (a, b) if n.node_type == "component" and n.system is None})
     if not names:
         return None
-    which = (
-        f"the system of {names[0]} is"
-        if len(names) == 1
-        else (f"the systems of {' and '.join(names)} are")
-    )
+    noun, verb = ("system", "is") if len(names) == 1 else ("systems", "are")
+    which = f"the {noun} of {' and '.join(names)} {verb}"
     return (
         f"{which} unknown ({_placing(names)}): whether the edge stays inside one system or "
         "crosses two decides its rule"

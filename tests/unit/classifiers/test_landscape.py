@@ -189,6 +189,20 @@ def test_a_traced_vendor_writing_a_table_leaves_the_other_tables_owners(
     assert [c.node(f"dynamodb:table/{n.upper()}")["system"] for n in names] == names
 
 
+def test_a_write_to_an_unnamed_table_leaves_the_other_tables_owners(
+    classified: ClassifyFn,
+) -> None:
+    # A write whose span names no table makes no owner (nothing to own), and every named table
+    # is still owned by the system that writes it.
+    f = Fleet()
+    f.aws(Service("blind-api", "blind", "backend"), "DynamoDB", "PutItem", {})
+    names = [f"t{i}" for i in range(12)]
+    for name in names:
+        f.dynamodb(Service(f"{name}-api", name, "backend"), "PutItem", name.upper())
+    c = classified(f)
+    assert [c.node(f"dynamodb:table/{n.upper()}")["system"] for n in names] == names
+
+
 def test_an_edge_whose_ends_are_not_both_placed_does_not_cross_systems(
     classified: ClassifyFn,
 ) -> None:
