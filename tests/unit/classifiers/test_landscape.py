@@ -203,6 +203,20 @@ def test_a_write_to_an_unnamed_table_leaves_the_other_tables_owners(
     assert [c.node(f"dynamodb:table/{n.upper()}")["system"] for n in names] == names
 
 
+def test_a_declared_owner_is_not_inferred(classified: ClassifyFn) -> None:
+    f = Fleet()
+    f.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Orders")
+    f.dynamodb(Service("billing-api", "billing", "backend"), "PutItem", "Ledger")
+    c = classified(f, '[owners.tables]\nOrders = "orders"\n')
+    declared, found = c.node("dynamodb:table/Orders"), c.node("dynamodb:table/Ledger")
+    assert (declared["system"], declared["inferred"], declared["inference"]) == (
+        "orders",
+        False,
+        None,
+    )
+    assert (found["system"], found["inferred"]) == ("billing", True)
+
+
 def test_an_edge_whose_ends_are_not_both_placed_does_not_cross_systems(
     classified: ClassifyFn,
 ) -> None:
