@@ -522,18 +522,22 @@ async def test_an_unresolved_edge_says_what_is_missing_and_what_to_do_on_its_fir
 ) -> None:
     edge = edge_id_of(next(i for i, e in enumerate(EDGES) if "search-q" in (e.via or "")))
     reason = make_unresolved(sample_db, edge)
-    app = make_app(sample_db)
+    first = await _first_screen_of_edge(make_app(sample_db), edge)
+    assert "UNRESOLVED" in first
+    assert "What is missing" in first and reason[:60] in first
+    assert "What to do" in first and "seamscope discover aws" in first
+    assert "Joined by none" in first
+
+
+async def _first_screen_of_edge(app: Any, edge: str) -> str:
+    """What the edge screen shows of edge on its first screen, at 100x30, as one line."""
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         app.open_edge(edge)
         await settle(pilot)
         info = app.screen.query_one("#edge-info")
         text = app.screen.query_one("#edge-text", Static)
-        first = " ".join(text.render_line(y).text.strip() for y in range(info.size.height))
-        assert "UNRESOLVED" in first
-        assert "What is missing" in first and reason[:60] in first
-        assert "What to do" in first and "seamscope discover aws" in first
-        assert "Joined by none" in first
+        return " ".join(text.render_line(y).text.strip() for y in range(info.size.height))
 
 
 async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
@@ -556,14 +560,7 @@ async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
     assert row is not None
     edge, reason = row
     assert reason.startswith("owner of Shared unknown, written by several systems")
-    app = make_app(path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.open_edge(edge)
-        await settle(pilot)
-        info = app.screen.query_one("#edge-info")
-        text = app.screen.query_one("#edge-text", Static)
-        first = " ".join(text.render_line(y).text.strip() for y in range(info.size.height))
+    first = await _first_screen_of_edge(make_app(path), edge)
     assert "UNCLASSIFIED" in first and "the reason says why" in first
     assert first.index("Why") < first.index("owner of Shared unknown") < first.index("What to do")
     assert "declare it under [owners]" in first and "Joined by name" in first
