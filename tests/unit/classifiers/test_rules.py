@@ -736,39 +736,43 @@ def test_a_table_nobody_owns_is_unclassified_and_says_why(classified: ClassifyFn
     )
 
 
+_PLACE = "set service.namespace or declare the component in the landscape file"
+
+
+@pytest.mark.parametrize(
+    ("writers", "how"),
+    [
+        (
+            (ORDERS, Service("order-sync", "", "job")),
+            f"written by system orders and by order-sync, whose system is unknown ({_PLACE})",
+        ),
+        (
+            (ORDERS, BILLING, Service("sync", "", "job")),
+            f"written by systems billing, orders and by sync, whose system is unknown ({_PLACE})",
+        ),
+        (
+            (ORDERS, Service("", "", "backend")),
+            "written by system orders and by unknown-service, whose system is unknown "
+            "(set OTEL_SERVICE_NAME and service.namespace)",
+        ),
+    ],
+)
 def test_a_table_also_written_by_a_component_of_no_system_says_which_to_place(
-    classified: ClassifyFn,
+    classified: ClassifyFn, writers: tuple[Service, ...], how: str
 ) -> None:
     # A writer of no known system may be the owner's or another's: the owner stays unknown, and
-    # the edge says which component to give a system, where it said only "declare it".
+    # the edge says which component to give a system (and how), where it said only "declare it".
     f = Fleet()
-    f.dynamodb(ORDERS, "PutItem", "Orders")
-    f.dynamodb(Service("order-sync", "", "job"), "PutItem", "Orders")
+    for writer in writers:
+        f.dynamodb(writer, "PutItem", "Orders")
     c = classified(f)
     edge = c.edge("orders-api", "dynamodb:table/Orders")
     assert (edge["rule_id"], edge["reason"]) == (
         "unclassified",
-        "owner of Orders unknown, written by system orders and by order-sync, whose system is "
-        "unknown (set service.namespace or declare the component in the landscape file): "
-        "declare it under [owners]",
+        f"owner of Orders unknown, {how}: declare it under [owners]",
     )
     node = c.node("dynamodb:table/Orders")
-    assert node["system"] is None
-    assert node["inference"].startswith("written by system orders and by order-sync, whose")
-
-
-def test_a_table_written_by_two_systems_and_a_component_of_none_names_all_three(
-    classified: ClassifyFn,
-) -> None:
-    f = Fleet()
-    f.dynamodb(ORDERS, "PutItem", "Shared")
-    f.dynamodb(BILLING, "PutItem", "Shared")
-    f.dynamodb(Service("sync", "", "job"), "PutItem", "Shared")
-    edge = classified(f).edge("orders-api", "dynamodb:table/Shared")
-    assert edge["reason"].startswith(
-        "owner of Shared unknown, written by systems billing, orders and by sync, whose system "
-        "is unknown"
-    )
+    assert (node["system"], node["inference"]) == (None, how)
 
 
 def test_a_table_written_only_by_components_of_no_system_names_them(
@@ -785,18 +789,6 @@ def test_a_table_written_only_by_components_of_no_system_names_them(
     edge = c.edge("order-api", "dynamodb:table/Orders")
     assert edge["rule_id"] == "unresolved"
     assert edge["reason"].startswith("the system of order-api is unknown")
-
-
-def test_spans_without_a_service_say_to_name_it_where_they_write(
-    classified: ClassifyFn,
-) -> None:
-    f = Fleet()
-    f.dynamodb(ORDERS, "PutItem", "Orders")
-    f.dynamodb(Service("", "", "backend"), "PutItem", "Orders")
-    edge = classified(f).edge("orders-api", "dynamodb:table/Orders")
-    assert (
-        "by unknown-service, whose system is unknown (set OTEL_SERVICE_NAME and" in (edge["reason"])
-    )
 
 
 def test_a_table_written_by_two_systems_says_so_on_its_edges(classified: ClassifyFn) -> None:
