@@ -75,6 +75,46 @@ def test_edges_json_carries_the_readme_labels(store: Path) -> None:
         assert e["p50_ms"] is not None and e["p95_ms"] >= e["p50_ms"]
 
 
+def test_services_without_a_namespace_are_unresolved_until_the_landscape_places_them(
+    tmp_path: Path,
+) -> None:
+    # The sample traces with service.namespace taken off every resource: a fleet that never set
+    # it. Without a landscape file no edge between components guesses their systems; with the
+    # file, which places every component, they get the README's labels again.
+    if not (SAMPLES / "demo-fleet.jsonl").exists():
+        pytest.skip("sample_traces/ not captured yet")
+    stripped = tmp_path / "no-namespace.jsonl"
+    with stripped.open("w") as out:
+        for line in (SAMPLES / "demo-fleet.jsonl").read_text().splitlines():
+            request = json.loads(line)
+            for rs in request.get("resourceSpans", []):
+                resource = rs.get("resource", {})
+                resource["attributes"] = [
+                    a for a in resource.get("attributes", []) if a["key"] != "service.namespace"
+                ]
+            out.write(json.dumps(request) + "\n")
+    db = tmp_path / "s.duckdb"
+    done = seamscope("ingest", str(stripped), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    done = seamscope("edges", "--db", str(db), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    edges = json.loads(done.stdout)
+    between = [e for e in edges if e["level"] != "external" and e["mechanism"] not in ("s3",)]
+    assert between and all(e["verdict"] == "unresolved" for e in between), [
+        (e["from"], e["to"], e["rule_id"]) for e in between if e["verdict"] != "unresolved"
+    ]
+    assert all(
+        re.match(r"the systems? of .+ (is|are) unknown \(set service\.namespace", e["reason"])
+        for e in between
+    )
+    done = seamscope("edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    placed = json.loads(done.stdout)
+    seen = {(_short(e["from"]), _short(e["to"]), e["mechanism"], e["rule_id"]) for e in placed}
+    assert expected_labels() <= seen
+    assert not [e for e in placed if e["verdict"] == "unresolved"]
+
+
 def test_edges_level_filter_and_table(store: Path) -> None:
     done = seamscope(
         "edges",
