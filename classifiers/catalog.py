@@ -615,10 +615,13 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 CATALOG_VERSION = hashlib.sha256(
-    Path(__file__).read_bytes() + Path(model.__file__).read_bytes()
+    Path(__file__).read_bytes()
+    + Path(model.__file__).read_bytes()
+    + Path(__file__).with_name("derive.py").read_bytes()
 ).hexdigest()[:12]
-"""Changes with any change to the rules or the facts they read: a store classified with another
-catalog is labelled again (classifier_state.catalog)."""
+"""Changes with any change to the rules, the facts they read or how those facts are derived
+(derive.py, which imports this module): a store classified with another catalog is labelled
+again (classifier_state.catalog)."""
 
 
 def _nothing(edge: EdgeFacts) -> str | None:

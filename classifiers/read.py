@@ -138,7 +138,7 @@ class Overview:
     span_count: int
     systems: tuple[str, ...]
     components_per_system: dict[str, int]
-    edges: tuple[Edge, ...]  # filtered, system and external level
+    edges: tuple[Edge, ...]  # filtered, between systems (_SHOWN)
     now: datetime | None
     # Every edge the filters let through, of every level, by verdict: what the findings and
     # patterns screens count too.
@@ -511,7 +511,14 @@ def _can_merge(known: Overview, filters: Filters, since: datetime | None) -> boo
     )
 
 
-_SHOWN = "level IN ('system', 'external')"
+_SHOWN = (
+    "(level IN ('system', 'external') OR (level = 'unknown' AND "
+    f"coalesce({_system_of('from')} <> {_system_of('to')}, false)))"
+)
+"""Edges between systems as the TUI shows them: between two systems, to or from a vendor, and
+between the group of components of no known system (UNPLACED) and a system (level `unknown`).
+The others are inside a system (or the group), those of a resource of no known owner inside
+the system of their component."""
 _EDGE_ORDER = f"{_VERDICT_ORDER}, from_system, to_system, mechanism, from_node, to_node"
 
 
@@ -602,7 +609,7 @@ def _overview(
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
         "internal": (
             f"SELECT {_system_of('from')} AS from_system, rule_id, verdict, count(*) AS n "
-            f"FROM edges WHERE level = 'component' AND {_system_of('from')} IS NOT NULL "
+            f"FROM edges WHERE NOT {_SHOWN} AND {_system_of('from')} IS NOT NULL "
             f"AND {where} GROUP BY ALL",
             "from_system, rule_id, verdict, n",
             params,
@@ -775,9 +782,9 @@ def pair_edges(q: Query, source: str, target: str, filters: Filters) -> tuple[Ed
             name = node
         params.append(name)
     if source == target:
-        clauses.append("level = 'component'")
+        clauses.append(f"NOT {_SHOWN}")
     elif source.startswith("system:") and target.startswith("system:"):
-        clauses.append("level <> 'component'")
+        clauses.append(_SHOWN)
     where, more = filters.where(_now(q))
     return tuple(
         Edge.from_row(r)

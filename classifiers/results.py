@@ -199,7 +199,16 @@ class Edge:
     via: Annotated[
         str | None, Col("VARCHAR", "listening edges: the resource the event travels through")
     ]
-    level: Annotated[str, Col("VARCHAR NOT NULL", "`system`, `component` or `external`")]
+    level: Annotated[
+        str,
+        Col(
+            "VARCHAR NOT NULL",
+            "`system` (between systems), `component` (inside one), `external` (to or from a "
+            "vendor), or `unknown`: an end is a component of no known system, so whether the "
+            "edge crosses systems is not known (its verdict is then `unresolved`, but for S3 "
+            "and Lambda, which no rule covers)",
+        ),
+    ]
     rule_id: Annotated[
         str,
         Col(

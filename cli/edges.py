@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from seamscope.classifiers.results import Edge
     from seamscope.cli.table import Cell, Column
 
-LEVELS = ("system", "component", "external")
+LEVELS = ("system", "component", "external", "unknown")
 _COLUMNS = (
     "from",
     "to",

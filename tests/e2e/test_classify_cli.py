@@ -107,9 +107,18 @@ def test_services_without_a_namespace_are_unresolved_until_the_landscape_places_
         re.match(r"the systems? of .+ (is|are) unknown \(set service\.namespace", e["reason"])
         for e in between
     )
+    # Their level says as much: `seamscope edges --level unknown` lists them (and the S3 calls
+    # of such components, which no rule covers), each with an end of no known system.
+    done = seamscope("edges", "--db", str(db), "--level", "unknown", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    unknown = json.loads(done.stdout)
+    keys = {(e["from"], e["to"], e["mechanism"]) for e in unknown}
+    assert {(e["from"], e["to"], e["mechanism"]) for e in between if e["from"] != e["to"]} <= keys
+    assert unknown and all("?/" in (e["from"][:2], e["to"][:2]) for e in unknown)
     done = seamscope("edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json")
     assert done.returncode == 0, done.stderr
     placed = json.loads(done.stdout)
+    assert not [e for e in placed if e["level"] == "unknown"]
     seen = {(_short(e["from"]), _short(e["to"]), e["mechanism"], e["rule_id"]) for e in placed}
     assert expected_labels() <= seen
     assert not [e for e in placed if e["verdict"] == "unresolved"]

@@ -415,6 +415,9 @@ async def test_components_of_no_known_system_are_listed_and_opened_as_system_que
         screen = _screen(app)
         systems = screen.query_one("#systems", DataTable)
         assert cells(systems, 1) == ["?"]
+        # The group is listed like a system, and is not counted as one ("1 system" before).
+        summary = str(screen.query_one("#summary", Static).content)
+        assert summary.startswith("0 systems + 2 components of no known system (?) · ")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, SystemScreen) and app.screen.system == "?"

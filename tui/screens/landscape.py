@@ -274,10 +274,17 @@ class LandscapeScreen(DataScreen[Any]):
         counts would wrap, the verdicts go by glyph alone (the help's legend names them), so
         the second line is never pushed out of the header."""
         seen = {v: n for v, n in view.verdicts.items() if n}
-        figures = Text.assemble(
-            (plural(len(view.systems), "system"), "bold"),
+        known = sum(1 for s in view.systems if s != read.UNPLACED)
+        figures = Text.assemble((plural(known, "system"), "bold"))
+        if read.UNPLACED in view.systems:
+            # The group `?` is listed like a system, and is none.
+            unplaced = view.components_per_system.get(read.UNPLACED, 0)
+            figures.append(
+                f" + {plural(unplaced, 'component')} of no known system ({read.UNPLACED})"
+            )
+        figures.append(
             f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
-            f" · {plural(view.span_count, 'span')}  ",
+            f" · {plural(view.span_count, 'span')}  "
         )
         counts = verdict_counts(seen)
         room = self.size.width - 2  # the summary's padding

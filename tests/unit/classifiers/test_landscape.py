@@ -222,16 +222,17 @@ def test_a_declared_owner_is_not_inferred(classified: ClassifyFn) -> None:
     assert (found["system"], found["inferred"]) == ("billing", True)
 
 
-def test_an_edge_whose_ends_are_not_both_placed_does_not_cross_systems(
-    classified: ClassifyFn,
+@pytest.mark.parametrize("server_system", ["orders", None])
+def test_an_edge_whose_ends_are_not_both_placed_has_an_unknown_level(
+    classified: ClassifyFn, server_system: str | None
 ) -> None:
-    # Whether it crosses is unknown (the edge is unresolved): it is not counted among the
-    # edges between systems.
+    # Whether it crosses systems is unknown (the edge is unresolved), whether the other end is
+    # in a system or not: its level says so, rather than `component`.
     f = Fleet()
-    api = Service("orders-api", "orders", "backend")
+    api = Service("orders-api", server_system, "backend")
     f.http(Service("web", None, "webapp"), "http://127.0.0.1:5001/orders", server=api)
     edge = classified(f).edge("web", "orders-api")
-    assert (edge["verdict"], edge["level"]) == ("unresolved", "component")
+    assert (edge["verdict"], edge["level"]) == ("unresolved", "unknown")
 
 
 def test_a_table_written_by_two_systems_has_no_owner(classified: ClassifyFn) -> None:

@@ -75,6 +75,43 @@ def test_components_of_no_known_system_are_a_group_of_their_own(tmp_path: Path) 
     assert {n.name for n in orders.nodes if n.node_type == "component"} == {"orders-api"}
 
 
+def test_an_edge_between_the_group_of_no_known_system_and_a_system_crosses_them(
+    tmp_path: Path,
+) -> None:
+    # A fleet where some services set no service.namespace: their edges to a system have an
+    # unknown level. They were level `component`, so the landscape counted a call from the
+    # group "?" into orders as inside no system and a call from shop into "?" as inside shop
+    # (the matrix's diagonal), and the matrix's row and column "?" stayed empty.
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    web, api = Service("web", None, "webapp"), Service("orders-api", "orders", "backend")
+    f.http(web, "http://127.0.0.1:5001/orders", server=api, route="/orders")
+    f.http(Service("shop-web", "shop", "webapp"), "http://127.0.0.1:5002/web", server=web)
+    f.http(web, "http://127.0.0.1:5003/stock", server=Service("stock", None, "backend"))
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    crossing = {(e.from_system, e.to_system, e.level) for e in view.edges}
+    assert crossing == {
+        (read.UNPLACED, "orders", "unknown"),
+        ("shop", read.UNPLACED, "unknown"),
+    }
+    # Two components of no known system: inside the group, as the group shows them.
+    assert {(t.system, t.rule_id) for t in view.internal} == {(read.UNPLACED, "unresolved")}
+
+    def pair(a: str, b: str) -> set[tuple[str, str]]:
+        edges = reader.run(lambda q: read.pair_edges(q, f"system:{a}", f"system:{b}", Filters()))
+        return {(e.from_node, e.to_node) for e in edges}
+
+    assert pair(read.UNPLACED, "orders") == {("component:?/web", "component:orders/orders-api")}
+    assert pair("shop", read.UNPLACED) == {("component:shop/shop-web", "component:?/web")}
+    assert pair("shop", "shop") == set()
+    assert pair(read.UNPLACED, read.UNPLACED) == {("component:?/web", "component:?/stock")}
+
+
 @pytest.mark.parametrize(
     ("filters", "rules"),
     [
