@@ -271,29 +271,44 @@ class LandscapeScreen(DataScreen[Any]):
 
     def _summary(self, view: Overview) -> Text:
         """The counts on the first line, the landscape and the filter on the second. Where the
-        counts would wrap, the verdicts go by glyph alone (the help's legend names them), so
-        the second line is never pushed out of the header."""
+        counts would wrap, the verdicts go by glyph alone (the help's legend names them), then
+        the figures by their short words, so the second line is never pushed out of the
+        header."""
         seen = {v: n for v, n in view.verdicts.items() if n}
-        known = sum(1 for s in view.systems if s != read.UNPLACED)
-        figures = Text.assemble((plural(known, "system"), "bold"))
-        if read.UNPLACED in view.systems:
-            # The group `?` is listed like a system, and is none.
-            unplaced = view.components_per_system.get(read.UNPLACED, 0)
-            figures.append(
-                f" + {plural(unplaced, 'component')} of no known system ({read.UNPLACED})"
-            )
-        figures.append(
-            f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} between systems)"
-            f" · {plural(view.span_count, 'span')}  "
-        )
-        counts = verdict_counts(seen)
         room = self.size.width - 2  # the summary's padding
-        if room > 0 and figures.cell_len + counts.cell_len > room:
-            counts = verdict_counts(seen, short=True)
-        note = Text.assemble(figures, counts, "\n", landscape_note(view, self.source.landscape))
+        first = Text()
+        for short in (False, True):
+            figures = self._figures(view, short=short)
+            for counts in (verdict_counts(seen), verdict_counts(seen, short=True)):
+                first = Text.assemble(figures, counts)
+                if room <= 0 or first.cell_len <= room:
+                    break
+            if room <= 0 or first.cell_len <= room:
+                break
+        note = Text.assemble(first, "\n", landscape_note(view, self.source.landscape))
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")
         return note
+
+    @staticmethod
+    def _figures(view: Overview, *, short: bool) -> Text:
+        """The systems, edges and spans counted: the group `?` is listed like a system and
+        counted apart, as it is none."""
+        known = sum(1 for s in view.systems if s != read.UNPLACED)
+        figures = Text.assemble((plural(known, "system"), "bold"))
+        if read.UNPLACED in view.systems:
+            unplaced = view.components_per_system.get(read.UNPLACED, 0)
+            figures.append(
+                f" + {unplaced:,} in {read.UNPLACED}"
+                if short
+                else f" + {plural(unplaced, 'component')} of no known system ({read.UNPLACED})"
+            )
+        between = "between" if short else "between systems"
+        figures.append(
+            f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} {between})"
+            f" · {plural(view.span_count, 'span')}  "
+        )
+        return figures
 
     def _first_system(self, view: Overview) -> str | None:
         """The system to start with: the one with the worst edges, then the most of them."""
