@@ -661,9 +661,9 @@ UNRESOLVED_RULE = Rule(
     rationale=(
         "A label that is confidently wrong costs more trust than a missing one: where no span "
         "names the queue, the stream or the event, one side of a listening integration was "
-        "never seen, or a component's system is unknown (so whether the edge crosses systems "
-        "is), seamscope says so instead of guessing. It is no finding: `seamscope check` lists "
-        "it and does not fail."
+        "never seen, or a component's system is unknown (and with it whether the edge crosses "
+        "systems), seamscope says so instead of guessing. It is no finding: `seamscope check` "
+        "lists it and does not fail."
     ),
     section="",
     example=(
