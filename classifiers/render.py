@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID
-from seamscope.classifiers.read import Snapshot
+from seamscope.classifiers.read import UNPLACED, Snapshot
 from seamscope.classifiers.results import Finding, Node, Verdict
 from seamscope.tracer.terminal import safe
 
@@ -179,10 +179,11 @@ def _label(text: str) -> str:
 
 
 def _system_edges(snapshot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
-    """Edges between systems (and vendors): (from, to) -> mechanisms, worst verdict."""
+    """Edges between systems (and vendors, and the group UNPLACED, as the TUI shows it):
+    (from, to) -> mechanisms, worst verdict."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for e in snapshot.edges:
-        if e.level not in ("system", "external"):
+        if e.level not in ("system", "external", "unknown"):
             continue
         a = _system_of(snapshot, e.from_node, e.from_system)
         b = _system_of(snapshot, e.to_node, e.to_system)
@@ -202,7 +203,19 @@ def _system_of(snapshot: Snapshot, node_id: str, system: str | None) -> str | No
     node = snapshot.nodes.get(node_id)
     if node is not None and node.node_type == "external":
         return f"vendor:{node.name}"
-    return system
+    return _shown_system(node) if node is not None else system
+
+
+def _shown_system(node: Node) -> str | None:
+    """A node's system as diagrams draw it: UNPLACED for a component of no known system (a
+    group of its own, as in the TUI); None for a resource of no known owner."""
+    if node.system is None and node.node_type == "component":
+        return UNPLACED
+    return node.system
+
+
+def _system_label(system: str) -> str:
+    return f"{system} (no known system)" if system == UNPLACED else system
 
 
 # Diagrams draw a finding's link in the verdict's colour (CSS, as Mermaid takes it).
@@ -210,6 +223,7 @@ _LINK_STYLE = {
     Verdict.ANTI_PATTERN: "stroke:#d33,stroke-width:2px",
     Verdict.SMELL: "stroke:#d90,stroke-width:2px",
     Verdict.UNCLASSIFIED: "stroke:#888,stroke-dasharray:4",
+    Verdict.UNRESOLVED: "stroke:#888,stroke-dasharray:4",
 }
 
 
@@ -223,7 +237,7 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
             if name.startswith("vendor:"):
                 lines.append(f'    {_ident(name)}[/"{_label(name[7:])} (vendor)"/]')
             else:
-                lines.append(f'    {_ident(name)}["{_label(name)}"]')
+                lines.append(f'    {_ident(name)}["{_label(_system_label(name))}"]')
         for (a, b), entry in sorted(merged.items()):
             label = (
                 ", ".join(sorted(entry["mechanisms"])) + " · " + ", ".join(sorted(entry["rules"]))
@@ -236,9 +250,11 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
             if node.node_type == "external":
                 by_system["(vendors)"].append(node)
             else:
-                by_system[node.system or "(unknown)"].append(node)
+                by_system[_shown_system(node) or "(no known owner)"].append(node)
         for system in sorted(by_system):
-            lines.append(f'    subgraph {_ident("sys_" + system)}["{_label(system)}"]')
+            lines.append(
+                f'    subgraph {_ident("sys_" + system)}["{_label(_system_label(system))}"]'
+            )
             for node in sorted(by_system[system], key=lambda n: n.node_id):
                 shape = ("[(", ")]") if node.node_type == "resource" else ("[", "]")
                 text = _label(node.name if node.node_type != "resource" else node.node_id)
@@ -264,11 +280,13 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
     for node in snapshot.nodes.values():
         if node.node_type == "external":
             vendors.append(node)
-        elif node.system:
-            systems[node.system].append(node)
+        elif (system := _shown_system(node)) is not None:
+            systems[system].append(node)
     out = ["workspace {", "    model {"]
     for system in sorted(systems):
-        out.append(f'        {_ident("s_" + system)} = softwareSystem "{_label(system)}" {{')
+        out.append(
+            f'        {_ident("s_" + system)} = softwareSystem "{_label(_system_label(system))}" {{'
+        )
         if level == "component":
             for node in sorted(systems[system], key=lambda n: n.node_id):
                 tech = node.role or node.resource_kind or ""
@@ -296,7 +314,7 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
                 found = snapshot.nodes.get(node_id)
                 if found is not None and found.node_type == "external":
                     ends.append(_ident("v_" + found.name))
-                elif found is not None and found.system:
+                elif found is not None and _shown_system(found) is not None:
                     ends.append(_ident("c_" + node_id))
                 else:
                     ends.append("")

@@ -1,0 +1,61 @@
+"""Diagrams (`seamscope export`) of a fleet where some services set no service.namespace."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from seamscope.classifiers import read
+from seamscope.classifiers.engine import classify
+from seamscope.classifiers.render import mermaid, structurizr
+from seamscope.tracer.access import open_reader
+from seamscope.tracer.store import Store
+from tests.unit.classifiers.fleet import Fleet, Service
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> read.Snapshot:
+    # web sets no namespace: its call into orders and shop's call into it cross from or to a
+    # system, which is not known; stock, also of no known system, is called by web.
+    f = Fleet()
+    web, api = Service("web", None, "webapp"), Service("orders-api", "orders", "backend")
+    f.http(web, "http://127.0.0.1:5001/orders", server=api, route="/orders")
+    f.http(Service("shop-web", "shop", "webapp"), "http://127.0.0.1:5002/web", server=web)
+    f.http(web, "http://127.0.0.1:5003/stock", server=Service("stock", None, "backend"))
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    return open_reader(path).run(read.snapshot)
+
+
+def test_the_system_diagrams_draw_the_group_of_no_known_system_as_the_tui_does(
+    snapshot: read.Snapshot,
+) -> None:
+    # Those edges were left out (their level is not `system`), so the diagram showed orders
+    # and shop with nothing between them and no sign that anything was missing.
+    text = mermaid(snapshot, "system")
+    group = re.search(r'^    (\S+)\["\? \(no known system\)"\]$', text, re.M)
+    assert group is not None, text
+    ident = group[1]
+    assert re.search(rf'^    {re.escape(ident)} -->\|"rest · unresolved"\| orders$', text, re.M)
+    assert re.search(rf'^    shop -->\|"rest · unresolved"\| {re.escape(ident)}$', text, re.M)
+    # Unresolved links are dashed, as unclassified ones are.
+    assert text.count("stroke-dasharray") == 2
+    dsl = structurizr(snapshot, "system")
+    assert 'softwareSystem "? (no known system)"' in dsl
+    assert len(re.findall(r'-> \S+ "rest" "unresolved"', dsl)) == 2
+
+
+def test_the_component_diagrams_put_its_components_in_the_group(
+    snapshot: read.Snapshot,
+) -> None:
+    text = mermaid(snapshot, "component")
+    group = text.split('["? (no known system)"]', 1)[1].split("    end", 1)[0]
+    assert '["web"]' in group and '["stock"]' in group
+    dsl = structurizr(snapshot, "component")
+    inside = dsl.split('softwareSystem "? (no known system)" {', 1)[1].split("        }", 1)[0]
+    assert 'container "web"' in inside and 'container "stock"' in inside
+    # Every edge has both ends drawn: web's calls to stock and from shop-web among them.
+    assert len(re.findall(r'"rest \(unresolved\)" "unresolved"', dsl)) == 3
