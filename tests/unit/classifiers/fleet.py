@@ -421,3 +421,14 @@ class Fleet:
                 if batch:
                     store.append(self.table(batch), batch_key=f"b{i}", source="test")
         return path
+
+
+def partly_placed() -> Fleet:
+    """A fleet where some services set no service.namespace: web (no system) calls orders-api
+    (orders) and stock (no system), and shop-web (shop) calls web."""
+    f = Fleet()
+    web, api = Service("web", None, "webapp"), Service("orders-api", "orders", "backend")
+    f.http(web, "http://127.0.0.1:5001/orders", server=api, route="/orders")
+    f.http(Service("shop-web", "shop", "webapp"), "http://127.0.0.1:5002/web", server=web)
+    f.http(web, "http://127.0.0.1:5003/stock", server=Service("stock", None, "backend"))
+    return f

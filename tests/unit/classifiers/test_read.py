@@ -82,14 +82,9 @@ def test_an_edge_between_the_group_of_no_known_system_and_a_system_crosses_them(
     # unknown level. They were level `component`, so the landscape counted a call from the
     # group "?" into orders as inside no system and a call from shop into "?" as inside shop
     # (the matrix's diagonal), and the matrix's row and column "?" stayed empty.
-    from tests.unit.classifiers.fleet import Fleet, Service
+    from tests.unit.classifiers.fleet import partly_placed
 
-    f = Fleet()
-    web, api = Service("web", None, "webapp"), Service("orders-api", "orders", "backend")
-    f.http(web, "http://127.0.0.1:5001/orders", server=api, route="/orders")
-    f.http(Service("shop-web", "shop", "webapp"), "http://127.0.0.1:5002/web", server=web)
-    f.http(web, "http://127.0.0.1:5003/stock", server=Service("stock", None, "backend"))
-    path = f.store(tmp_path / "s.duckdb")
+    path = partly_placed().store(tmp_path / "s.duckdb")
     with Store.open(path) as store:
         classify(store.con)
     reader = open_reader(path)

@@ -12,19 +12,14 @@ from seamscope.classifiers.engine import classify
 from seamscope.classifiers.render import mermaid, structurizr
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.store import Store
-from tests.unit.classifiers.fleet import Fleet, Service
+from tests.unit.classifiers.fleet import partly_placed
 
 
 @pytest.fixture
 def snapshot(tmp_path: Path) -> read.Snapshot:
     # web sets no namespace: its call into orders and shop's call into it cross from or to a
     # system, which is not known; stock, also of no known system, is called by web.
-    f = Fleet()
-    web, api = Service("web", None, "webapp"), Service("orders-api", "orders", "backend")
-    f.http(web, "http://127.0.0.1:5001/orders", server=api, route="/orders")
-    f.http(Service("shop-web", "shop", "webapp"), "http://127.0.0.1:5002/web", server=web)
-    f.http(web, "http://127.0.0.1:5003/stock", server=Service("stock", None, "backend"))
-    path = f.store(tmp_path / "s.duckdb")
+    path = partly_placed().store(tmp_path / "s.duckdb")
     with Store.open(path) as store:
         classify(store.con)
     return open_reader(path).run(read.snapshot)
