@@ -400,20 +400,13 @@ def _placing(names: Sequence[str]) -> str:
     return "set service.namespace or declare the component in the landscape file"
 
 
-def _unplaced_ends(a: Node, b: Node) -> list[str]:
-    """The names of the ends of an edge between a and b that are components of no known
-    system, where that leaves its level unknown: whether the edge stays inside one system or
-    crosses two. Two such components are not assumed to share a system; a vendor's edge and a
-    component's edge to itself have a level whatever their systems."""
-    if a.node_type == "external" or b.node_type == "external" or a.node_id == b.node_id:
-        return []
-    return sorted({n.name for n in (a, b) if n.node_type == "component" and n.system is None})
-
-
 def _unplaced(a: Node, b: Node) -> str | None:
-    """Why the level of an edge between a and b is unknown, if it is (_unplaced_ends): that
-    level decides its rule."""
-    names = _unplaced_ends(a, b)
+    """Why the level of an edge between a and b is unknown, if it is: an end is a component of
+    no known system, so whether the edge stays inside one system or crosses two (which decides
+    its rule) is not known. Two such components are not assumed to share a system."""
+    if a.node_type == "external" or b.node_type == "external" or a.node_id == b.node_id:
+        return None
+    names = sorted({n.name for n in (a, b) if n.node_type == "component" and n.system is None})
     if not names:
         return None
     noun, verb = ("system", "is") if len(names) == 1 else ("systems", "are")
@@ -425,13 +418,17 @@ def _unplaced(a: Node, b: Node) -> str | None:
 
 
 def _level(a: Node, b: Node) -> str:
+    """`external` to or from a vendor; inside a component, or between two of one system,
+    `component`; between two systems `system`; and `unknown` where an end's system is not known
+    (a component of no known system, a resource of no known owner), as is then whether the
+    edge crosses systems."""
     if a.node_type == "external" or b.node_type == "external":
         return "external"
-    if _unplaced_ends(a, b):
-        return "unknown"
-    if a.system is None or b.system is None or a.system == b.system:
+    if a.node_id == b.node_id:
         return "component"
-    return "system"
+    if a.system is None or b.system is None:
+        return "unknown"
+    return "component" if a.system == b.system else "system"
 
 
 def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:

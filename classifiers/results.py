@@ -204,9 +204,9 @@ class Edge:
         Col(
             "VARCHAR NOT NULL",
             "`system` (between systems), `component` (inside one), `external` (to or from a "
-            "vendor), or `unknown`: an end is a component of no known system, so whether the "
-            "edge crosses systems is not known (its verdict is then `unresolved`, but for S3 "
-            "and Lambda, which no rule covers)",
+            "vendor), or `unknown`: the system of an end is not known (a component of no known "
+            "system, a resource of no known owner), so whether the edge crosses systems is not "
+            "known either (its verdict is then `unresolved` or `unclassified`)",
         ),
     ]
     rule_id: Annotated[

@@ -244,6 +244,8 @@ def test_a_table_written_by_two_systems_has_no_owner(classified: ClassifyFn) -> 
     assert node["system"] is None and "several systems" in node["inference"]
     edge = c.edge("billing-api", "dynamodb:table/Shared")
     assert edge["rule_id"] == "unclassified" and "declare" in edge["reason"]
+    # Whether billing's calls to it cross systems is as unknown as its owner.
+    assert edge["level"] == "unknown"
 
 
 def test_an_untraced_host_is_an_inferred_vendor(classified: ClassifyFn) -> None:

@@ -445,6 +445,7 @@ def test_a_component_of_no_system_listening_to_itself_shares_its_own_system(
     f.receive(worker, "retry-q")
     edge = classified(f).edge("worker", "worker")
     assert (edge["rule_id"], edge["reason"]) == ("P402", "SQS between components of system ?")
+    assert edge["level"] == "component"  # inside one component, whatever its system
 
 
 def test_a_call_to_a_vendor_or_to_s3_needs_no_system(classified: ClassifyFn) -> None:
@@ -456,6 +457,7 @@ def test_a_call_to_a_vendor_or_to_s3_needs_no_system(classified: ClassifyFn) -> 
     c = classified(f)
     assert c.edge("mailer", "external:api.mailchimp.com")["verdict"] != "unresolved"
     assert c.edge("mailer", "s3:bucket/archive")["reason"] == "the guideline has no rule for s3"
+    assert c.edge("mailer", "s3:bucket/archive")["level"] == "unknown"
 
 
 def test_a202_near_miss(classified: ClassifyFn) -> None:
