@@ -511,6 +511,10 @@ def _can_merge(known: Overview, filters: Filters, since: datetime | None) -> boo
     )
 
 
+_HOME = f"coalesce({_system_of('from')}, {_system_of('to')})"
+"""The system an edge that is not between systems (not _SHOWN) is counted inside: the system of
+its `from` end, else of its `to` end (a stream of a table of no known owner, read by a
+component: inside the reader's system)."""
 _SHOWN = (
     "(level IN ('system', 'external') OR (level = 'unknown' AND "
     f"coalesce({_system_of('from')} <> {_system_of('to')}, false)))"
@@ -608,8 +612,8 @@ def _overview(
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
         "internal": (
-            f"SELECT {_system_of('from')} AS from_system, rule_id, verdict, count(*) AS n "
-            f"FROM edges WHERE NOT {_SHOWN} AND {_system_of('from')} IS NOT NULL "
+            f"SELECT {_HOME} AS from_system, rule_id, verdict, count(*) AS n "
+            f"FROM edges WHERE NOT {_SHOWN} AND {_HOME} IS NOT NULL "
             f"AND {where} GROUP BY ALL",
             "from_system, rule_id, verdict, n",
             params,
@@ -775,7 +779,9 @@ def pair_edges(q: Query, source: str, target: str, filters: Filters) -> tuple[Ed
     ends = (("from", source),) if source == target else (("from", source), ("to", target))
     for end, node in ends:
         kind, _, name = node.partition(":")
-        if kind == "system":
+        if kind == "system" and source == target:
+            clauses.append(f"{_HOME} = ?")  # inside it, as Overview.internal counts them
+        elif kind == "system":
             clauses.append(_in_system(end))
         else:
             clauses.append(f"{end}_node = ?")

@@ -75,6 +75,30 @@ def test_components_of_no_known_system_are_a_group_of_their_own(tmp_path: Path) 
     assert {n.name for n in orders.nodes if n.node_type == "component"} == {"orders-api"}
 
 
+def test_a_stream_of_a_table_of_no_known_owner_counts_inside_its_readers_system(
+    tmp_path: Path,
+) -> None:
+    # Items is written by a component of no known system, so it has no owner, and search's
+    # indexer reads its stream. The edge starts at the table (no system): the landscape listed
+    # search with 0 edges and its matrix cell empty, though search integrates with Items.
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    f.dynamodb(Service("writer", None, "backend"), "PutItem", "Items")
+    f.stream_read(Service("indexer", "search", "worker"), "Items")
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    inside = {(t.system, t.rule_id, t.edges) for t in view.internal}
+    assert ("search", "unclassified", 1) in inside, inside
+    edges = reader.run(lambda q: read.pair_edges(q, "system:search", "system:search", Filters()))
+    assert [(e.from_node, e.to_node, e.level) for e in edges] == [
+        ("dynamodb:table/Items", "component:search/indexer", "unknown")
+    ]
+
+
 def test_an_edge_between_the_group_of_no_known_system_and_a_system_crosses_them(
     tmp_path: Path,
 ) -> None:
@@ -258,16 +282,16 @@ def test_overview_is_two_statements_and_the_same_as_each_query_alone(tmp_path: P
     assert list(view.systems) == systems
     internal = reader.run(
         lambda q: q(
-            # Inside a system: between its components, and to a resource of no known owner
-            # (level unknown; counted inside the system of its caller).
-            "SELECT from_system, rule_id, verdict, count(*) AS n FROM edges "
-            "WHERE level IN ('component', 'unknown') AND from_system IS NOT NULL "
-            "AND coalesce(to_system = from_system, true) GROUP BY ALL ORDER BY ALL",
+            # Inside a system: between its components, and to or from a resource of no known
+            # owner (level unknown: counted inside the system of its component).
+            "SELECT coalesce(from_system, to_system) AS home, rule_id, verdict, count(*) AS n "
+            "FROM edges WHERE level IN ('component', 'unknown') "
+            "AND coalesce(from_system, to_system) IS NOT NULL GROUP BY ALL ORDER BY ALL",
             None,
         ).to_pylist()
     )
     assert [(t.system, t.rule_id, t.verdict.value, t.edges) for t in view.internal] == [
-        (r["from_system"], r["rule_id"], r["verdict"], r["n"]) for r in internal
+        (r["home"], r["rule_id"], r["verdict"], r["n"]) for r in internal
     ]
 
 
