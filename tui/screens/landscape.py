@@ -276,15 +276,11 @@ class LandscapeScreen(DataScreen[Any]):
         header."""
         seen = {v: n for v, n in view.verdicts.items() if n}
         room = self.size.width - 2  # the summary's padding
-        first = Text()
-        for short in (False, True):
-            figures = self._figures(view, short=short)
-            for counts in (verdict_counts(seen), verdict_counts(seen, short=True)):
-                first = Text.assemble(figures, counts)
-                if room <= 0 or first.cell_len <= room:
-                    break
-            if room <= 0 or first.cell_len <= room:
-                break
+        forms = [
+            Text.assemble(self._figures(view, short=words), verdict_counts(seen, short=glyphs))
+            for words, glyphs in ((False, False), (False, True), (True, True))
+        ]
+        first = next((t for t in forms if room <= 0 or t.cell_len <= room), forms[-1])
         note = Text.assemble(first, "\n", landscape_note(view, self.source.landscape))
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")
