@@ -115,6 +115,16 @@ def test_services_without_a_namespace_are_unresolved_until_the_landscape_places_
     keys = {(e["from"], e["to"], e["mechanism"]) for e in unknown}
     assert {(e["from"], e["to"], e["mechanism"]) for e in between if e["from"] != e["to"]} <= keys
     assert unknown and all("?/" in (e["from"][:2], e["to"][:2]) for e in unknown)
+    # The diagrams draw them as the TUI does: the group "?", with its components and its edges.
+    done = seamscope("export", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert '["? (no known system)"]' in done.stdout
+    assert re.search(r"^    \S+ -->\|\"http-external · [^\"]+\"\| vendor_", done.stdout, re.M)
+    done = seamscope("export", "--db", str(db), "--format", "structurizr", "--level", "component")
+    assert done.returncode == 0, done.stderr
+    group = done.stdout.split('softwareSystem "? (no known system)" {', 1)[1].split("        }")[0]
+    callers = {_short(e["from"]) for e in between if e["from"].startswith("?/")}
+    assert callers and all(f'container "{name}"' in group for name in callers), group
     done = seamscope("edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json")
     assert done.returncode == 0, done.stderr
     placed = json.loads(done.stdout)
