@@ -106,6 +106,14 @@ _AWS_SPAN = (
 )
 
 
+# rpc.service as a key: lower case, without spaces and hyphens, and without the prefix "amazon"
+# or "aws" that the Java SDK v1's client names carry ("AmazonDynamoDBv2" -> dynamodbv2).
+_SERVICE_KEY = (
+    "regexp_replace(lower(replace(replace(coalesce(rpc_service, ''), ' ', ''), '-', '')), "
+    "'^(amazon|aws)(.)', '\\2')"
+)
+
+
 def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
@@ -132,20 +140,30 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
             WHEN rpc_service = 'Kinesis' THEN 'kinesis'
             WHEN rpc_service = 'S3' THEN 's3'
             WHEN rpc_service = 'Lambda' THEN 'lambda'
-            WHEN lower(replace(replace(coalesce(rpc_service, ''), ' ', ''), '-', ''))
-                 IN ('dynamodbstreams', 'dynamodbstreamsservice') THEN 'dynamodbstreams'
-            WHEN lower(coalesce(rpc_service, '')) IN ('dynamodb')
-                 OR (rpc_service IS NULL AND db_system IN ('dynamodb', 'aws.dynamodb'))
-                 THEN 'dynamodb'
-            WHEN lower(coalesce(rpc_service, '')) = 'sqs'
-                 OR (rpc_service IS NULL AND messaging_system IN ('aws.sqs', 'aws_sqs')) THEN 'sqs'
-            WHEN lower(coalesce(rpc_service, '')) = 'sns'
-                 OR (rpc_service IS NULL AND messaging_system IN ('aws.sns', 'aws_sns')) THEN 'sns'
-            WHEN lower(replace(coalesce(rpc_service, ''), ' ', ''))
-                 IN ('eventbridge', 'events', 'cloudwatchevents') THEN 'events'
-            WHEN lower(coalesce(rpc_service, '')) = 'kinesis' THEN 'kinesis'
-            WHEN lower(coalesce(rpc_service, '')) = 's3' THEN 's3'
-            WHEN lower(coalesce(rpc_service, '')) = 'lambda' THEN 'lambda'
+            -- Every other spelling, written the way each SDK names the service: the Java
+            -- agent's SDK v1 spans give the client's name (AmazonDynamoDBv2, AmazonSQS,
+            -- "Amazon S3", AWSLambda), the others the service's id in any case and spacing.
+            ELSE CASE {_SERVICE_KEY}
+                WHEN 'dynamodb' THEN 'dynamodb'
+                WHEN 'dynamodbv2' THEN 'dynamodb'
+                WHEN 'dynamodbstreams' THEN 'dynamodbstreams'
+                WHEN 'dynamodbstreamsservice' THEN 'dynamodbstreams'
+                WHEN 'sqs' THEN 'sqs'
+                WHEN 'sns' THEN 'sns'
+                WHEN 'eventbridge' THEN 'events'
+                WHEN 'events' THEN 'events'
+                WHEN 'cloudwatchevents' THEN 'events'
+                WHEN 'kinesis' THEN 'kinesis'
+                WHEN 's3' THEN 's3'
+                WHEN 'lambda' THEN 'lambda'
+                -- No service that seamscope knows by its name: what the span's own database
+                -- or messaging attributes say.
+                ELSE CASE
+                    WHEN db_system IN ('dynamodb', 'aws.dynamodb') THEN 'dynamodb'
+                    WHEN messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'sqs'
+                    WHEN messaging_system IN ('aws.sns', 'aws_sns') THEN 'sns'
+                END
+            END
         END AS aws,
         coalesce(rpc_method, db_operation) AS op,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
