@@ -114,6 +114,26 @@ _SERVICE_KEY = (
 )
 
 
+# The host of an AWS service's API (the request an SDK call sends), as opposed to what is
+# served from amazonaws.com names but is an application's own HTTP API: API Gateway
+# (execute-api), load balancers (elb), AppSync (appsync-api) and EC2 instances' public names.
+_AWS_API_HOST = " AND ".join(
+    (
+        "(c.host ILIKE '%.amazonaws.com' OR c.host ILIKE '%.amazonaws.com.cn')",
+        *(
+            f"c.host NOT ILIKE '{pattern}'"
+            for pattern in (
+                "%.execute-api.%",
+                "%.elb.%",
+                "%.appsync-api.%",
+                "%.compute.amazonaws.com%",
+                "%.compute-1.amazonaws.com",
+            )
+        ),
+    )
+)
+
+
 def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
@@ -166,6 +186,7 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
             END
         END AS aws,
         coalesce(rpc_method, db_operation) AS op,
+        coalesce(messaging_operation = 'process', false) AS processing,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
         s3_bucket, faas_invoked_name AS fn, links,
         upper(http_method) AS method, http_url, http_route, server_address AS host,
@@ -414,7 +435,10 @@ WITH callees AS (
 aws_parents AS (
     SELECT DISTINCT a.tk, a.sk, true AS under_aws
     FROM {spans} AS a
-    WHERE a.cat = 'aws' AND EXISTS (
+    -- A message's processing span (messaging operation `process`: the Java agent's
+    -- `<queue> process`, a Lambda's `process <queue>`) is not a call: what its handler calls
+    -- under it are integrations of their own.
+    WHERE a.cat = 'aws' AND NOT a.processing AND EXISTS (
         SELECT 1 FROM {spans} AS h WHERE h.cat = 'http' AND h.tk = a.tk AND h.pk = a.sk
     )
 ),
@@ -424,10 +448,11 @@ http AS (
     LEFT JOIN callees ON callees.tk = c.tk AND callees.pk = c.sk
     LEFT JOIN aws_parents AS a ON a.tk = c.tk AND a.sk = c.pk
     WHERE c.cat = 'http'
-      AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com'
-      AND coalesce(c.host, '') NOT LIKE '%.amazonaws.com.cn'
-      -- Under an AWS span, an HTTP span is the SDK call's own request, unless a traced server
-      -- answered it (a message handler's call under the Java agent's process span).
+      -- A request to an AWS service's API is an SDK call's own (which its AWS span stands
+      -- for), unless a traced server answered it.
+      AND (callees.callee_svc IS NOT NULL OR NOT coalesce({_AWS_API_HOST}, false))
+      -- Under an AWS call's span, an HTTP span is that call's own request, unless a traced
+      -- server answered it.
       AND (callees.callee_svc IS NOT NULL OR a.under_aws IS NULL)
 ),
 facts AS (

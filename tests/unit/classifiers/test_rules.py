@@ -699,6 +699,68 @@ def test_js_transport_spans_are_part_of_the_aws_call(classified: ClassifyFn) -> 
     assert transport.span_id not in {row[1] for row in c.labels()}
 
 
+def test_calls_a_lambda_handler_makes_under_its_process_span_are_integrations(
+    classified: ClassifyFn,
+) -> None:
+    """The SQS-triggered Lambda of opentelemetry-python-contrib's aws_lambda instrumentation
+    (`_sqs.py`, `_run_sqs_handler`): the handler runs under a CONSUMER span `process <queue>`
+    with messaging.system, messaging.destination.name and messaging.operation.type = process.
+    That span is no SDK call, so an HTTP call under it is the handler's own, traced server or
+    not (it was dropped as the SDK's request)."""
+    f = Fleet()
+    fn = Service("charge-fn", "billing", "worker")
+    invocation = f.span(fn, "charge-fn", "SERVER", {"faas.invocation_id": "1-22-333"})
+    process = f.span(
+        fn,
+        "process orders-q",
+        "CONSUMER",
+        {
+            "messaging.system": "aws_sqs",
+            "messaging.destination.name": "orders-q",
+            "messaging.operation.type": "process",
+        },
+        parent=invocation,
+    )
+    f.http(fn, "https://api.stripe.com/v1/charges", method="POST", parent=process)
+    f.http(fn, "http://127.0.0.1:5001/orders/1", server=ORDERS, parent=process)
+    # An SDK call under the same span keeps its own request out.
+    table = f.dynamodb(fn, "PutItem", "Invoices", parent=process)
+    f.http(fn, "https://dynamodb.eu-west-1.amazonaws.com/", method="POST", parent=table)
+    c = classified(f)
+    assert c.edge("charge-fn", "api.stripe.com")["mechanism"] == "http-external"
+    assert c.edge("charge-fn", "orders-api")["mechanism"] == "rest"
+    assert not [e for e in c.edges() if "amazonaws" in e["to_node"]]
+    assert c.edge("orders-q", "charge-fn")["mechanism"] == "sqs"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+        "internal-orders-123456.eu-west-1.elb.amazonaws.com",
+        "orders-0123456789abcdef.elb.eu-west-1.amazonaws.com",
+        "abcdefghij.appsync-api.eu-west-1.amazonaws.com",
+    ],
+)
+def test_an_application_api_served_under_amazonaws_com_is_a_call(
+    classified: ClassifyFn, host: str
+) -> None:
+    """API Gateway, load balancer and AppSync names end in amazonaws.com like the AWS services'
+    own APIs, but a request to them is an application's HTTP call (it was dropped as an SDK
+    call's request, even with a traced server answering it)."""
+    f = Fleet()
+    f.http(BILLING, f"https://{host}/orders/1", server=ORDERS, route="/orders/{id}")
+    f.http(BILLING, f"https://{host}/untraced")
+    # An AWS service's API host, with no AWS span above it, stays out.
+    f.http(BILLING, "https://sqs.eu-west-1.amazonaws.com/123456789012/orders-q", method="POST")
+    c = classified(f)
+    assert c.rule("billing-api", "orders-api", "rest") == "P102"
+    assert {e["to_node"] for e in c.edges() if e["from_node"].endswith("billing-api")} == {
+        "component:orders/orders-api",
+        f"external:{host}",
+    }
+
+
 def test_reading_the_sources_table_while_handling_is_calling_back(classified: ClassifyFn) -> None:
     f = Fleet()
     _order_event(f)
