@@ -160,7 +160,7 @@ def _calls(spans: str, inputs: str, bucket: str, is_: Callable[[str, str], str] 
 aws_parents AS (
     SELECT DISTINCT a.tk, a.sk FROM {spans} AS a
     SEMI JOIN {spans} AS h ON h.tk = a.tk AND h.pk = a.sk AND {is_("h.", "http")}
-    WHERE {is_("a.", "aws")}
+    WHERE {is_("a.", "aws")} AND NOT a.processing
 ),
 calls AS (
     SELECT {inputs}, e.tk IS NOT NULL AS has_callee, e.callee_svc, e.callee_ns,
@@ -181,8 +181,8 @@ def aggregate_first_sql(spans: str, invocations: str, bucket: str = BUCKET) -> s
     return f"""
 WITH aws_inputs AS (
     -- The columns an AWS span's facts read, and the group's other columns: a few thousand rows.
-    SELECT svc, ns, kind, aws, op, db_tables, dest, events, sns_topics, stream_name, stream_arn,
-           s3_bucket, fn, {bucket}, {_AGGREGATES}
+    SELECT svc, ns, kind, aws, op, processing, db_tables, dest, events, sns_topics,
+           stream_name, stream_arn, s3_bucket, fn, {bucket}, {_AGGREGATES}
     FROM {spans} WHERE cat = 'aws'
     GROUP BY ALL
 ),
@@ -207,7 +207,8 @@ FROM {rows} GROUP BY gkey"""
 # an HTTP call's on these and its callee (and its URL where no traced server names the route).
 _AWS_INPUTS = (
     "service_name, service_namespace, kind, rpc_service, db_system, messaging_system, "
-    "rpc_method, db_operation, db_tables, messaging_destination, events, sns_topics, "
+    "rpc_method, db_operation, messaging_operation, db_tables, messaging_destination, events, "
+    "sns_topics, "
     "stream_name, stream_arn, s3_bucket, faas_invoked_name"
 )
 _HTTP_INPUTS = (
@@ -216,7 +217,7 @@ _HTTP_INPUTS = (
 )
 _HTTP_SPAN = "kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL"
 # What the store would compute once per span when it stores it, as it does the join keys: the
-# category (1 AWS, 2 an HTTP call not to AWS's own hosts, 3 a server) and a hash of the
+# category (1 AWS, 2 an HTTP call, 3 a server) and a hash of the
 # columns its facts read; and a table of every input met (a few thousand rows), with the
 # columns classified_sql gives them (its span_id carries the input's key through).
 ADD_INPUT_KEYS = (
@@ -226,9 +227,7 @@ ADD_INPUT_KEYS = (
         fact_cat = CASE
             WHEN {facts._AWS_SPAN} THEN 1
             WHEN kind = 'SERVER' THEN 3
-            WHEN {_HTTP_SPAN}
-                 AND coalesce(server_address, '') NOT LIKE '%.amazonaws.com'
-                 AND coalesce(server_address, '') NOT LIKE '%.amazonaws.com.cn' THEN 2 END,
+            WHEN {_HTTP_SPAN} THEN 2 END,
         fact_input = CASE
             WHEN {facts._AWS_SPAN} THEN hash({_AWS_INPUTS})
             WHEN {_HTTP_SPAN} THEN hash({_HTTP_INPUTS}) END""",
@@ -258,6 +257,7 @@ def keyed_spans_sql(top: int) -> str:
     return f"""SELECT trace_key AS tk, span_key AS sk, parent_key AS pk, fact_input, fact_cat,
         service_name AS svc, service_namespace AS ns, service_role AS role, http_route,
         http_url, start_time, duration_ns, trace_id,
+        coalesce(messaging_operation = 'process', false) AS processing,
         status_code = 'ERROR' OR coalesce(http_status_code, 0) >= 500 AS err
     FROM spans WHERE batch_id <= {top} AND fact_cat IS NOT NULL"""
 
@@ -271,7 +271,8 @@ WITH aws_groups AS (
     SELECT fact_input, {bucket}, {_AGGREGATES} FROM {spans} WHERE fact_cat = 1 GROUP BY ALL
 ),
 aws_inputs AS (
-    SELECT d.svc, d.ns, d.kind, d.aws, d.op, d.db_tables, d.dest, d.events, d.sns_topics,
+    SELECT d.svc, d.ns, d.kind, d.aws, d.op, d.processing, d.db_tables, d.dest, d.events,
+           d.sns_topics,
            d.stream_name, d.stream_arn, d.s3_bucket, d.fn, g.* EXCLUDE (fact_input)
     FROM aws_groups AS g JOIN fact_inputs AS d ON d.input = g.fact_input
 ),

@@ -44,6 +44,7 @@ from seamscope.tracer.sources import FUNCTION_ATTRIBUTES, TABLE_ATTRIBUTES
 STEADY_CV = 0.35
 MIN_RUNS = 3
 _BFF_NAME = re.compile(r"(^|[-_.])bff($|[-_.])|backend-for-frontend", re.IGNORECASE)
+_DEFAULT_PORTS = (80, 443)
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$")
 _HIST_BASE = 1.1
 
@@ -357,9 +358,12 @@ class World:
         host, _, port_s = g.target.rpartition(":")
         port = int(port_s) if port_s.lstrip("-").isdigit() else None
         key_port = port if port is not None else -1
-        if (host, key_port) in self.aws_hosts:
+        # A client that records the default port (Node, .NET) calls the server that records
+        # none (Go's otelhttp leaves out 80 and 443, on both sides).
+        keys = [(host, key_port), (host, -1)] if port in _DEFAULT_PORTS else [(host, key_port)]
+        if any(key in self.aws_hosts for key in keys):
             return None
-        served = self.servers.get((host, key_port))
+        served = next((self.servers[key] for key in keys if key in self.servers), None)
         if served is None and port is not None and _LOOPBACK.match(host):
             for alias in ("localhost", "127.0.0.1", "::1", "[::1]"):
                 served = self.servers.get((alias, port)) or served

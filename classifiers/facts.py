@@ -134,6 +134,27 @@ _AWS_API_HOST = " AND ".join(
 )
 
 
+# The function an Invoke names, as the function's own invocation span names it
+# (invocations_sql): the name of an ARN or a partial ARN (`123456789012:function:resize`) or of
+# `name:qualifier`. Node's instrumentation records FunctionName as the caller wrote it.
+_FUNCTION_NAME = """CASE
+    WHEN fn LIKE '%:function:%' THEN nullif(regexp_extract(fn, ':function:([^:]+)', 1), '')
+    WHEN fn LIKE '%:%' THEN nullif(split_part(fn, ':', 1), '')
+    ELSE fn
+END"""
+
+
+# The topic a Publish names: a topic's name or ARN, not what an SDK writes where a Publish has
+# none (python-contrib's botocore: "unknown" and "phone_number:**" for an SMS; Node's
+# instrumentation-aws-sdk: the phone number itself) or where it goes to a device (a platform
+# endpoint's ARN, `...:endpoint/APNS/app/id`): those name no topic (UNNAMED).
+_TOPIC = """CASE
+    WHEN dest <> 'unknown'
+         AND regexp_full_match(dest, '(arn:[^:]+:sns:[^:]*:[^:]*:)?[A-Za-z0-9_-]{1,256}(\\.fifo)?')
+        THEN dest
+END"""
+
+
 def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
@@ -310,7 +331,7 @@ def _aws_facts(lone: bool) -> str:
     WHEN aws = 'sns' AND (op IN ('Publish', 'PublishBatch') OR (op IS NULL AND kind = 'PRODUCER'))
         THEN CASE WHEN len(sns_topics) > 0 THEN {
         each("sns_topics", "sns_topics[1]", "'sns-pub'", "coalesce(op, 'Publish')", "true")
-    } ELSE {one("'sns-pub'", "coalesce(dest, '?')", "coalesce(op, 'Publish')", "true")} END
+    } ELSE {one("'sns-pub'", f"coalesce({_TOPIC}, '?')", "coalesce(op, 'Publish')", "true")} END
     WHEN aws = 'events' AND op = 'PutEvents' THEN
         CASE WHEN len(events) > 0 THEN {
         each(put_events, _event("events[1]", default_bus), "'events-put'", "op", "true")
@@ -332,7 +353,7 @@ def _aws_facts(lone: bool) -> str:
     }
     WHEN aws = 'lambda' AND coalesce(op, 'Invoke') IN ('Invoke', 'InvokeAsync',
                                                        'InvokeWithResponseStream') THEN {
-        one("'lambda'", "coalesce(fn, '?')", "coalesce(op, 'Invoke')", "true")
+        one("'lambda'", f"coalesce({_FUNCTION_NAME}, '?')", "coalesce(op, 'Invoke')", "true")
     }
 END"""
 

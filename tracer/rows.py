@@ -239,7 +239,9 @@ def _sns_topics(attrs: Attributes) -> list[str] | None:
         return _str_list(arn)
     if attrs.get("messaging.system") == "aws.sns":
         dest = attrs.get("messaging.destination.name") or attrs.get("messaging.destination")
-        if isinstance(dest, str) and dest.startswith("arn:"):
+        # A topic's ARN; a platform endpoint's (`...:endpoint/APNS/app/id`, a TargetArn that
+        # Node's instrumentation records here) names a device, not a topic.
+        if isinstance(dest, str) and dest.startswith("arn:") and "/" not in dest:
             return [dest]
     return None
 

@@ -175,7 +175,12 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         ),
     ),
     Column("s3_bucket", "VARCHAR", pa.string(), "aws.s3.bucket"),
-    Column("faas_invoked_name", "VARCHAR", pa.string(), "faas.invoked_name (Lambda Invoke)"),
+    Column(
+        "faas_invoked_name",
+        "VARCHAR",
+        pa.string(),
+        "faas.invoked_name, or aws.lambda.function.name (the Java agent's; Lambda Invoke)",
+    ),
     # Whole records
     Column("attributes", "JSON", pa.string(), "every span attribute (secrets redacted)"),
     Column("resource", "JSON", pa.string(), "every resource attribute"),

@@ -114,7 +114,7 @@ COLUMN_SOURCES: dict[str, tuple[Source, ...]] = {
     ),
     "stream_arn": (Source("seamscope.dynamodb.stream_arn"), Source("aws.kinesis.stream_arn")),
     "s3_bucket": (Source("aws.s3.bucket"),),
-    "faas_invoked_name": (Source("faas.invoked_name"),),
+    "faas_invoked_name": (Source("faas.invoked_name"), Source("aws.lambda.function.name")),
 }
 
 # The attributes that name each resource an integration goes through (the classifier's reasons
@@ -128,4 +128,4 @@ QUEUE_ATTRIBUTES = (
 TOPIC_ATTRIBUTES = ("aws.sns.topic.arn", "messaging.destination.name")
 STREAM_ATTRIBUTES = ("aws.kinesis.stream.name", "aws.kinesis.stream_name")
 TABLE_ATTRIBUTES = ("aws.dynamodb.table_names", "db.collection.name", "db.namespace")
-FUNCTION_ATTRIBUTES = ("faas.invoked_name",)
+FUNCTION_ATTRIBUTES = ("faas.invoked_name", "aws.lambda.function.name")

@@ -761,6 +761,121 @@ def test_an_application_api_served_under_amazonaws_com_is_a_call(
     }
 
 
+@pytest.mark.parametrize(("scheme", "port"), [("http", 80), ("https", 443)])
+def test_a_client_recording_the_default_port_finds_a_server_recording_none(
+    classified: ClassifyFn, scheme: str, port: int
+) -> None:
+    """Go's otelhttp leaves the default port out of server.port on both sides
+    (open-telemetry/opentelemetry-go-contrib, instrumentation/net/http/otelhttp/internal/semconv,
+    requiredHTTPPort); Node's instrumentation-http (opentelemetry-js, utils.ts,
+    extractHostnameAndPort) and .NET's HttpClient record 80 or 443. Two traces, no context
+    between them: only the host tells who serves the call (it was taken for a vendor's)."""
+    f = Fleet()
+    go = Service("orders-go", "orders", "backend")
+    f.span(
+        go,
+        "GET /orders/{id}",
+        "SERVER",
+        {
+            "http.request.method": "GET",
+            "url.scheme": scheme,
+            "url.path": "/orders/42",
+            "http.route": "/orders/{id}",
+            "server.address": "orders.internal",
+            "http.response.status_code": 200,
+        },
+    )
+    node = Service("billing-node", "billing", "backend")
+    f.span(
+        node,
+        "GET",
+        "CLIENT",
+        {
+            "http.request.method": "GET",
+            "url.full": f"{scheme}://orders.internal/orders/42",
+            "server.address": "orders.internal",
+            "server.port": port,
+            "http.response.status_code": 200,
+        },
+    )
+    c = classified(f)
+    assert c.edge("billing-node", "orders-go")["mechanism"] == "rest"
+    assert not [e for e in c.edges() if e["to_node"].startswith("external:")]
+
+
+_RESIZE_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:resize"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        # Node's instrumentation-aws-sdk (opentelemetry-js-contrib, src/services/lambda.ts,
+        # extractFunctionName) records FunctionName as the caller wrote it: a name, an ARN, a
+        # partial ARN or a name with its qualifier, as the Invoke API takes them.
+        {"faas.invoked_name": _RESIZE_ARN},
+        {"faas.invoked_name": f"{_RESIZE_ARN}:live"},
+        {"faas.invoked_name": "123456789012:function:resize"},
+        {"faas.invoked_name": "resize:live"},
+        # The Java agent (aws-sdk-2.2 AwsSdkRequestType: LAMBDA, requestExperimental(
+        # AWS_LAMBDA_NAME, "FunctionName")), with its experimental span attributes on.
+        {"aws.lambda.function.name": "resize"},
+    ],
+    ids=["arn", "arn-qualifier", "partial-arn", "name-qualifier", "java-experimental"],
+)
+def test_an_invoke_names_the_function_its_invocation_names(
+    classified: ClassifyFn, attrs: dict[str, str]
+) -> None:
+    """The function of an Invoke is named as the function's own invocation span names it
+    (invocations_sql: the name in aws.lambda.invoked_arn). An ARN was a node of its own, and
+    Java's attribute was not read (the edge went to the unnamed function)."""
+    f = Fleet()
+    f.aws(ORDERS, "Lambda", "Invoke", attrs)
+    c = classified(f)
+    assert [(e["from_node"], e["to_node"]) for e in c.edges()] == [
+        ("component:orders/orders-api", "lambda:function/resize")
+    ]
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        # opentelemetry-python-contrib, botocore/extensions/sns.py, _extract_destination_name:
+        # an SMS (PhoneNumber) and a Publish with no ARN.
+        "phone_number:**",
+        "unknown",
+        # opentelemetry-js-contrib, instrumentation-aws-sdk src/services/sns.ts: TopicArn ||
+        # TargetArn || PhoneNumber, the number as the caller gave it, and a TargetArn that is a
+        # platform endpoint (a device).
+        "+15555550100",
+        "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/0a1b2c",
+    ],
+)
+def test_a_publish_to_no_topic_names_none(classified: ClassifyFn, destination: str) -> None:
+    """What an SDK writes where a Publish has no topic is no topic's name: two systems that
+    send SMS do not share a topic `phone_number:**` (they did)."""
+    f = Fleet()
+    for svc in (ORDERS, BILLING):
+        f.aws(
+            svc,
+            "SNS",
+            "Publish",
+            {
+                "messaging.system": "aws.sns",
+                "messaging.destination.kind": "topic",
+                "messaging.destination": destination,
+                "messaging.destination.name": destination,
+            },
+            kind="PRODUCER",
+        )
+    f.publish(ORDERS, "order-events")
+    c = classified(f)
+    assert {(e["from_node"], e["to_node"], e["verdict"]) for e in c.edges()} == {
+        ("component:orders/orders-api", "sns:topic/?/orders/orders-api", "unresolved"),
+        ("component:billing/billing-api", "sns:topic/?/billing/billing-api", "unresolved"),
+        ("component:orders/orders-api", "sns:topic/order-events", "unresolved"),
+    }
+
+
 def test_reading_the_sources_table_while_handling_is_calling_back(classified: ClassifyFn) -> None:
     f = Fleet()
     _order_event(f)
