@@ -37,6 +37,11 @@ def _summary(report: IngestReport) -> str:
         text += f", {report.spans_rejected:,} rejected"
     if report.bad_requests:
         text += f", {report.bad_requests:,} bad requests skipped"
+    if report.others:
+        examples = ", ".join(one_line(Path(p).name) for p in report.others[:3])
+        more = ", ..." if len(report.others) > 3 else ""
+        other = "other file" if len(report.others) == 1 else "other files"
+        text += f"; {len(report.others):,} {other} in the folders not read ({examples}{more})"
     return text
 
 

@@ -13,8 +13,10 @@ The exporter (opentelemetry-collector-contrib, `exporter/fileexporter`: `file_wr
   JSON and framed for protobuf.
 
 A file compressed afterwards (a rotated file gzipped, or run through `zstd`) is read through
-its compression as well. Which form a file has is read from its first bytes, never from its
-name. Everything is read as a stream, and no single request may be larger than
+its compression as well, and so is one protobuf request as it is (what the awss3 exporter
+writes with `marshaler: otlp_proto`, or an OTLP/HTTP body saved). Which form a file has is
+read from its first bytes, never from its name. Everything is read as a stream, and no single
+request may be larger than
 MAX_REQUEST_BYTES (a damaged length, or a compressed file that inflates without end, stops
 there with a message rather than taking the memory).
 """
@@ -37,8 +39,13 @@ MAX_REQUEST_BYTES = 256 * 1024 * 1024
 file, after decompression (the Collector's receivers refuse far smaller ones by default)."""
 _JSON_START = frozenset(b"{[ \t\r\n\xef")  # \xef: a UTF-8 byte order mark
 _PIECE = 1024 * 1024
+_HEAD = 64
+_BLANK = b" \t\r\n"
+_DOCUMENT_START = (b"{", b"[", b"\xef", b"")  # b"": only blank space within the head
+_PROTOBUF_START = 0x0A
+_LARGEST_FRAME_START = MAX_REQUEST_BYTES >> 24
 
-Form = Literal["empty", "json", "framed", "gzip", "zstd"]
+Form = Literal["empty", "json", "framed", "raw", "gzip", "zstd"]
 
 
 def peekable(stream: BinaryIO) -> BinaryIO:
@@ -51,17 +58,24 @@ def peekable(stream: BinaryIO) -> BinaryIO:
 def form_of(stream: BinaryIO) -> Form:
     """The form of what stream holds, from its first bytes (read without consuming them;
     stream must be peekable)."""
-    head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+    head = stream.peek(_HEAD)[:_HEAD]  # type: ignore[attr-defined]
     if not head:
         return "empty"
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):
         return "zstd"
-    if head[0] in _JSON_START:
+    if head[0] == _PROTOBUF_START and head.lstrip(_BLANK)[:1] not in _DOCUMENT_START:
+        # One protobuf request as it is (the awss3 exporter's `.binpb` objects, an OTLP/HTTP
+        # body saved): its first field, resource_spans, starts with 0x0a, a newline to a
+        # text reader; blank space before JSON is followed by "{" or "[".
+        return "raw"
+    if head[0] in _JSON_START or head[0] > _LARGEST_FRAME_START:
+        # JSON, or text that is no frame (a file cut at its start, a stray line): read as
+        # lines, each reported where it is no request.
         return "json"
-    # A frame's length: a request under 16 MiB starts with a zero byte. JSON starts with "{"
-    # or blank space, and no request of more than 160 MiB starts with a byte below the tab.
+    # A frame's length: a request under 16 MiB starts with a zero byte, and none may be longer
+    # than MAX_REQUEST_BYTES (256 MiB: a first byte of at most 0x10).
     return "framed"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import http.client
+import itertools
 import json
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+import duckdb
 import pyarrow as pa
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -54,6 +56,7 @@ from seamscope.tracer.ingest_worker import Lines as Lines
 from seamscope.tracer.ingest_worker import Part, decode_part, decoder_init
 from seamscope.tracer.ingest_worker import Request as Request
 from seamscope.tracer.ingest_worker import decode_one as decode_one
+from seamscope.tracer.otlp import one_line
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, input_table
@@ -174,7 +177,10 @@ def append_many_at(store: Store, batches: Sequence[Batch]) -> tuple[list[int], i
                     con.unregister("_seamscope_many")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # A COMMIT that failed (the disk full, the folder not writable for the WAL) has ended
+        # the transaction already: the error that ended it is the one to raise.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
     return counts, last
 
@@ -229,9 +235,24 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
     return iter(lambda: stream.readline(MAX_REQUEST_BYTES + 1), b"")
 
 
-def _first_line(stream: BinaryIO, bounded: bool = False) -> tuple[bytes, int, bool]:
-    """The first line that is not blank (b"" for none), its number, and whether it is a request
-    of its own (a file of one request per line) rather than the start of one pretty-printed.
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _first_line(
+    stream: BinaryIO, bounded: bool = False
+) -> tuple[bytes, int, bool, list[tuple[int, bytes]]]:
+    """The first line that is not blank (b"" for none), its number, whether it is a request of
+    its own (a file of one request per line) rather than the start of one pretty-printed, and
+    the lines read after it to tell (numbered; blank ones among them).
+
+    A first line that is no JSON document of its own (cut short, damaged) starts a file of
+    lines when the next line that is not blank is one: the file's other requests are then read,
+    the first reported. The second line of a pretty-printed request never is.
     bounded: _TooBlank past MAX_BLANK_LINES (a stream inflated from a compressed file)."""
     first = b""
     first_no = 0
@@ -242,12 +263,17 @@ def _first_line(stream: BinaryIO, bounded: bool = False) -> tuple[bytes, int, bo
             break
         run.blank(first_no, raw)
     if not first.strip():
-        return b"", first_no, False
-    try:
-        json.loads(first)
-    except ValueError:
-        return first, first_no, False
-    return first, first_no, True
+        return b"", first_no, False, []
+    if _parses(first):
+        return first, first_no, True, []
+    after: list[tuple[int, bytes]] = []
+    run.end()
+    for number, raw in enumerate(_lines(stream), first_no + 1):
+        after.append((number, raw))
+        if raw.strip():
+            return first, first_no, raw.lstrip()[:1] == b"{" and _parses(raw), after
+        run.blank(number, raw)
+    return first, first_no, False, after
 
 
 def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
@@ -292,15 +318,23 @@ def _iter_form(
         return
     if form == "empty":
         return
+    if form == "raw":
+        data = read_at_most(stream, MAX_REQUEST_BYTES + 1)
+        if len(data) > MAX_REQUEST_BYTES:
+            yield _problem(name, _too_long("the protobuf request", 1), origin)
+            return
+        yield Request(name, data, json_format=False, origin=origin)
+        return
     try:
-        first, first_no, lines_mode = _first_line(stream, inflated)
+        first, first_no, lines_mode, after = _first_line(stream, inflated)
     except _TooBlank as blank:
         yield _problem(f"{name}:{blank.start}", _too_blank(blank.start), origin)
         return
     if not first:
         return
     if not lines_mode:
-        data = first + read_at_most(stream, MAX_REQUEST_BYTES + 1 - len(first))
+        head = first + b"".join(raw for _, raw in after)
+        data = head + read_at_most(stream, MAX_REQUEST_BYTES + 1 - len(head))
         if len(data) > MAX_REQUEST_BYTES:
             yield _problem(f"{name}:{first_no}", _too_long("the request", first_no), origin)
             return
@@ -308,7 +342,8 @@ def _iter_form(
         return
     yield Request(f"{name}:{first_no}", first.strip(), origin=origin)
     run = _BlankRun(inflated)
-    for number, raw in enumerate(_lines(stream), first_no + 1):
+    rest = enumerate(_lines(stream), (after[-1][0] if after else first_no) + 1)
+    for number, raw in itertools.chain(after, rest):
         if len(raw) > MAX_REQUEST_BYTES:
             yield _problem(f"{name}:{number}", _too_long("the line", number), origin)
             return
@@ -339,8 +374,11 @@ def _too_blank(line: int) -> str:
     )
 
 
-def expand_paths(paths: Sequence[str]) -> list[Path | None]:
-    """Files to read, in order; None stands for stdin. Raises SeamscopeError for a missing path."""
+def expand_paths(paths: Sequence[str], others: list[Path] | None = None) -> list[Path | None]:
+    """Files to read, in order; None stands for stdin. A named pipe is read as a stream (a
+    shell's `<(zcat traces.gz)`). Raises SeamscopeError for a path that is missing or cannot be
+    read. others, if given, gets the files found in folders that are not read (by their
+    names: TRACE_FILE_NAMES), for the report to name."""
     out: list[Path | None] = []
     for text in paths:
         if text == "-":
@@ -348,26 +386,35 @@ def expand_paths(paths: Sequence[str]) -> list[Path | None]:
             continue
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_trace_file(p))
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise SeamscopeError(f"{path}: cannot read this folder (permission denied)")
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            found = [p for p in files if is_trace_file(p)]
+            if others is not None:
+                others.extend(p for p in files if not is_trace_file(p))
             if not found:
                 raise SeamscopeError(f"{path}: no trace files in this folder ({TRACE_FILE_NAMES})")
             out.extend(found)
-        elif path.is_file():
+        elif path.is_file() or path.is_fifo():
             out.append(path)
+        elif path.exists():
+            raise SeamscopeError(f"{path}: not a file, a folder or a named pipe")
         else:
             raise SeamscopeError(f"{path}: no such file or folder")
     return out
 
 
-TRACE_FILE_NAMES = "*.json, *.jsonl, *.binpb, *.pb or *.zst, each also gzipped (.gz)"
+TRACE_FILE_NAMES = (
+    "*.json, *.jsonl, *.ndjson, *.binpb, *.pb or *.zst, in any case, each also gzipped (.gz)"
+)
 """What a folder given to ingest is searched for (a file named on its own is read whatever
 its name)."""
-_TRACE_SUFFIXES = frozenset({".json", ".jsonl", ".binpb", ".pb", ".zst"})
+_TRACE_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".binpb", ".pb", ".zst"})
 
 
 def is_trace_file(path: Path) -> bool:
     """Whether a file found in a folder is read as one of trace requests (by its name)."""
-    suffixes = path.suffixes
+    suffixes = [suffix.lower() for suffix in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     return bool(suffixes) and suffixes[-1] in _TRACE_SUFFIXES
@@ -406,6 +453,14 @@ def iter_parts(
     for path in files:
         if path is None:
             yield from _chunks(iter_stream("<stdin>", sys.stdin.buffer))
+            continue
+        if path.is_fifo():
+            # A pipe is read once, in order, as stdin is.
+            try:
+                with path.open("rb") as stream:
+                    yield from _chunks(iter_stream(str(path), stream))
+            except OSError as exc:
+                raise SeamscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
             continue
         try:
             with path.open("rb") as stream:
@@ -465,6 +520,8 @@ class IngestReport:
     via_owner: str | None = None
     failed_origins: set[str] = field(default_factory=set)
     """Origins (files, objects) with a bad request or a rejected span."""
+    others: list[str] = field(default_factory=list)
+    """Files in the folders given that were not read (their names are no trace files')."""
 
     def error(self, message: str, origin: str = "") -> None:
         if origin:
@@ -566,6 +623,13 @@ class _LocalSink:
     def _raise_failure(self) -> None:
         if self.failure is not None:
             failure, self.failure = self.failure, None
+            if isinstance(failure, duckdb.Error):
+                # Writing the store failed (its disk full, no permission for its WAL): what
+                # the user can act on, with what was stored before it.
+                raise SeamscopeError(
+                    f"{self.store.path}: cannot write the store: {one_line(str(failure))} "
+                    f"({self.report.spans_stored:,} spans stored before it; the rest were not)"
+                ) from None
             raise failure
 
     def _write(self) -> None:
@@ -743,10 +807,11 @@ def ingest(
     flat=False decodes with the general walk (the first design; the same rows, slower).
     Raises SeamscopeError for a missing path or a store that cannot be opened.
     """
-    files = expand_paths(paths)
+    others: list[Path] = []
+    files = expand_paths(paths, others)
     if workers is None:
         workers = default_workers(input_bytes(files, inflated=True))
-    return load(
+    report = load(
         db_path,
         iter_requests(files, progress),
         use_owner=use_owner,
@@ -754,6 +819,8 @@ def ingest(
         flat=flat,
         parts=iter_parts(files, progress),
     )
+    report.others = [str(p) for p in others]
+    return report
 
 
 COMPRESSION_RATIO = 8
@@ -768,7 +835,7 @@ def input_bytes(files: Sequence[Path | None], *, inflated: bool = False) -> int 
     file (is_compressed) counts COMPRESSION_RATIO times its size (the work it holds)."""
     total = 0
     for path in files:
-        if path is None:
+        if path is None or path.is_fifo():
             return None
         try:
             size = path.stat().st_size

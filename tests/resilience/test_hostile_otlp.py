@@ -209,6 +209,31 @@ CASES: list[tuple[str, bytes, dict[str, str], int, str]] = [
         400,
         "nested too deeply",
     ),
+    (
+        "attribute value nested past the fast decoder",
+        # msgspec's decoder gives up past the interpreter's recursion limit: the request goes
+        # to the general walk, which names it (a 500 and a traceback before).
+        b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"'
+        + b"1" * 32
+        + b'","spanId":"'
+        + b"2" * 16
+        + b'","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":'
+        + b'[{"key":"k","value":'
+        + b'{"arrayValue":{"values":[' * 600
+        + b'{"stringValue":"x"}'
+        + b"]}}" * 600
+        + b"}]}]}]}]}",
+        JS,
+        400,
+        "nested too deeply",
+    ),
+    (
+        "misspelt key that holds the spans",
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"Spans": [{"name": "x"}]}]}]}).encode(),
+        JS,
+        400,
+        "resourceSpans[0].scopeSpans[0]: no spans (keys: 'Spans')",
+    ),
     ("deeply nested protobuf value", nested_pb(40), PB, 400, "nested deeper"),
     ("protobuf nested past the parser", nested_pb(200), PB, 400, "nested too deeply"),
     ("huge attribute value", huge_value_pb(), PB, 400, "over 1,000,000"),

@@ -235,7 +235,9 @@ def decode_json_flat(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResu
         return decode_json(data, builder)  # lone surrogates: the general walk checks for them
     try:
         spans = _spans(_decoder.decode(raw))
-    except (_General, msgspec.DecodeError, UnicodeEncodeError):
+    except (_General, msgspec.DecodeError, UnicodeEncodeError, RecursionError):
+        # RecursionError: msgspec's decoder on a document nested past the interpreter's limit;
+        # the general walk names it a request nested too deeply.
         return decode_json(data, builder)
     add = builder.add
     for values in spans:

@@ -231,6 +231,33 @@ def _json_list(obj: dict[str, Any], camel: str, snake: str, path: str) -> list[A
     return value
 
 
+# OTLP before 0.15 (protocol 0.x) named scopeSpans instrumentationLibrarySpans and scope
+# instrumentationLibrary; old exporters and stored files still carry them, and other readers
+# take them as the same.
+_OLD_SCOPE_SPANS = ("instrumentationLibrarySpans", "instrumentation_library_spans")
+_RESOURCE_SPANS_KEYS = frozenset(
+    {"resource", "scopeSpans", "scope_spans", "schemaUrl", "schema_url", *_OLD_SCOPE_SPANS}
+)
+_SCOPE_SPANS_KEYS = frozenset(
+    {"scope", "spans", "schemaUrl", "schema_url", "instrumentationLibrary",
+     "instrumentation_library"}
+)  # fmt: skip
+
+
+def _known_keys(
+    obj: dict[str, Any], known: frozenset[str], found: bool, path: str, want: str
+) -> None:
+    """An object with nothing under the key that holds its spans, but keys OTLP does not
+    name (a misspelt or other format's key): its spans would be lost without a word, so it is
+    an error. Unknown keys beside the spans are ignored, as the protocol asks."""
+    if found:
+        return
+    unknown = set(obj) - known
+    if unknown:
+        keys = ", ".join(map(repr, sorted(unknown)))[:80]
+        raise OtlpError(f"{path}: no {want} (keys: {keys})")
+
+
 def parse_json(data: bytes | str) -> Any:
     """json.loads with one-line OtlpError messages for every way it can fail."""
     try:
@@ -272,11 +299,15 @@ def add_json_request(
         rpath = f"resourceSpans[{ri}]"
         if not isinstance(rs, dict):
             raise OtlpError(f"{rpath}: {_type_name(rs)}, want an object")
-        scope_spans = _json_list(rs, "scopeSpans", "scope_spans", rpath + ".")
+        scope_spans = _json_list(rs, "scopeSpans", "scope_spans", rpath + ".") or _json_list(
+            rs, *_OLD_SCOPE_SPANS, rpath + "."
+        )
+        _known_keys(rs, _RESOURCE_SPANS_KEYS, bool(scope_spans), rpath, "scopeSpans")
         for si, ss in enumerate(scope_spans):
             if not isinstance(ss, dict):
                 raise OtlpError(f"{rpath}.scopeSpans[{si}]: {_type_name(ss)}, want an object")
-            _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
+            spans = _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
+            _known_keys(ss, _SCOPE_SPANS_KEYS, bool(spans), f"{rpath}.scopeSpans[{si}]", "spans")
         try:
             # Not set (absent or null): "no resource info is known" (the OTLP proto), so the
             # spans carry no service (the classifier's unknown-service); they are not rejected.
@@ -293,7 +324,7 @@ def add_json_request(
             continue
         for si, ss in enumerate(scope_spans):
             spath = f"{rpath}.scopeSpans[{si}]"
-            scope = ss.get("scope")
+            scope = ss.get("scope") or ss.get("instrumentationLibrary")
             scope_name = scope.get("name") if isinstance(scope, dict) else None
             if scope_name is not None and not isinstance(scope_name, str):
                 scope_name = str(scope_name)

@@ -233,8 +233,10 @@ def test_decoding_goes_on_while_the_writer_appends(
 def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
     db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer's error reaches the caller; what was committed before it stays, nothing is
-    stored twice on the rerun."""
+    """The writer's error reaches the caller, as one line with the store's path and what was
+    stored before it (the disk full, the folder not writable for the WAL: a traceback before,
+    twice, the second from the ROLLBACK of the transaction the failed COMMIT had ended); what
+    was committed before it stays, nothing is stored twice on the rerun."""
     from seamscope.tracer import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)
@@ -250,8 +252,12 @@ def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
     monkeypatch.setattr(ingest_module, "append_many", append)
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(_lines(range(60, 68))) + "\n")
-    with pytest.raises(duckdb.IOException, match="disk full"):
+    with pytest.raises(SeamscopeError) as caught:
         ingest(db_path, [str(path)], workers=0, use_owner=False)
+    assert str(caught.value) == (
+        f"{db_path}: cannot write the store: disk full (a test) "
+        "(10 spans stored before it; the rest were not)"
+    )
     assert _count(db_path) == (10, 2)
     monkeypatch.setattr(ingest_module, "append_many", real_append)
     again = ingest(db_path, [str(path)], workers=0, use_owner=False)
