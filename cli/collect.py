@@ -12,6 +12,7 @@ from types import FrameType
 import click
 
 from seamscope.classifiers.engine import classifier_hook
+from seamscope.cli.options import FiniteRange
 from seamscope.tracer.receiver import (
     DEFAULT_MAX_BODY,
     MEMORY_LIMIT,
@@ -93,14 +94,14 @@ POLL_S = 0.1
 )
 @click.option(
     "--idle-timeout",
-    type=click.FloatRange(0.1, 3600),
+    type=FiniteRange(0.1, 3600),
     default=IDLE_TIMEOUT_S,
     show_default=True,
     help="Seconds a connection may take to send a request's headers, or stay idle.",
 )
 @click.option(
     "--sql-timeout",
-    type=click.FloatRange(0.1, 3600),
+    type=FiniteRange(0.1, 3600),
     default=SQL_TIMEOUT_S,
     show_default=True,
     help="Seconds a query through this owner may run before it is stopped.",

@@ -13,6 +13,7 @@ from types import FrameType
 
 import click
 
+from seamscope.cli.options import FiniteRange
 from seamscope.demo.run import (
     Fleet,
     ensure_port_free,
@@ -94,7 +95,7 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
 @click.option("--headless", is_flag=True, help="No TUI: run, then print the findings table.")
 @click.option(
     "--duration",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=None,
     help="With --headless: seconds the fleet runs (default 30).",
 )
@@ -120,7 +121,7 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
 )
 @click.option(
     "--pace",
-    type=click.FloatRange(min=0.1),
+    type=FiniteRange(min=0.1),
     default=1.0,
     show_default=True,
     help="Multiplies every service's loop period (2 = half the traffic).",

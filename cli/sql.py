@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 import pyarrow as pa
 
+from seamscope.cli.options import FiniteRange
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
@@ -52,7 +53,7 @@ def _print_table(table: pa.Table) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 3600),
+    type=FiniteRange(0.1, 3600),
     default=None,
     help=f"Stop the query after this many seconds (default and most: {SQL_TIMEOUT_S:g}, or "
     "what the owner allows).",

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
+from seamscope.cli.options import FiniteRange
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
 from seamscope.tracer.terminal import safe
@@ -248,7 +249,11 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     "--host", default="127.0.0.1", show_default=True, help="Address --collect listens on."
 )
 @click.option(
-    "--port", default=4318, show_default=True, type=int, help="Port --collect listens on."
+    "--port",
+    default=4318,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port --collect listens on (0: any free port).",
 )
 @click.option(
     "--memory-limit",
@@ -260,7 +265,7 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     "--refresh",
     default=1.0,
     show_default=True,
-    type=float,
+    type=FiniteRange(min=0),
     help="Seconds between live checks (0: off).",
 )
 def tui(

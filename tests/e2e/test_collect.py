@@ -435,3 +435,30 @@ def test_decoder_processes_load_neither_the_store_nor_the_server(
     finally:
         collector.process.stop()
     assert span_count(db_path) == 4 * 50
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("sql", "--timeout", "nan", "SELECT 1"), "'--timeout': 'nan' is not a finite number"),
+        (("collect", "--sql-timeout", "nan"), "'--sql-timeout': 'nan' is not a finite number"),
+        (("demo", "--headless", "--duration", "nan"), "'--duration': 'nan' is not a finite"),
+        (("tui", "--refresh", "-1"), "'--refresh': -1.0 is not in the range x>=0"),
+        (("tui", "--collect", "--port", "99999"), "'--port': 99999 is not in the range"),
+    ],
+    ids=["sql-timeout", "collect-sql-timeout", "demo-duration", "tui-refresh", "tui-port"],
+)
+def test_option_values_out_of_range_are_refused_before_anything_starts(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    """nan and infinity pass click's range checks (they compare false with any bound): a
+    timeout of nan fell back to the default, a negative refresh started the TUI, and a port
+    out of range was refused by the child that --collect started, inside its usage text."""
+    done = subprocess.run(
+        [*SEAMSCOPE, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())  # no store made
