@@ -593,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"{args.out}: {result.spans:,} spans in {result.traces:,} traces, {result.batches:,} "
-        f"batches, {args.systems} systems, in {result.seconds:.1f} s; landscape file "
+        f"batches, {args.systems} domain systems and the web and portal systems (the TUI counts "
+        f"{args.systems + 2}), in {result.seconds:.1f} s; landscape file "
         f"{landscape_path(args.out)}"
     )
     return 0
