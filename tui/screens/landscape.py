@@ -514,7 +514,12 @@ class LandscapeScreen(DataScreen[Any]):
 
 
 def landscape_note(view: Overview, given: Landscape | None) -> Text:
-    """Which landscape the labels were made with, and whether anything was inferred (~)."""
+    """Which landscape the labels were made with, and whether anything was inferred (~).
+
+    The store keeps the path of the file it was labelled with, as that run named it; a file of
+    the same contents elsewhere (a copy, the same file from another working directory) labels
+    nothing again, so that path can name another file than this session's: where the labels
+    match the file this session was given, the note names that file."""
     mark = view.mark
     used = (mark.landscape_path if mark else None) or ""
     inferred = f" · ~ {len(view.inferred)} inferred" if view.inferred else ""
@@ -523,6 +528,8 @@ def landscape_note(view: Overview, given: Landscape | None) -> Text:
             f"labels from the owner's landscape {used or '(none)'}, not {given.path}{inferred}",
             "bold yellow",
         )
+    if given is not None and given.path:
+        used = given.path
     if not used:
         return Text(f"no landscape file: owners, roles, vendors inferred{inferred}", "italic")
     return Text(f"landscape {used}{inferred}", "dim")
