@@ -474,8 +474,8 @@ class SeamscopeApp(App[None]):
                 seen.add(binding.description)
                 keys.append((self.get_key_display(binding), binding.description))
         keys += [
-            ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables"),
-            ("g G  ctrl+d ctrl+u", "First and last row, a page down and up"),
+            ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables; scroll text"),
+            ("g G  ctrl+d ctrl+u", "First and last row (top and bottom), a page down and up"),
             ("tab", "Next pane (every pane that takes keys, and only those)"),
             ("ctrl+p", "Command palette: every action, and go to anything by name"),
             ("ctrl+q", "Quit at once (q asks first while receiving live)"),
