@@ -196,6 +196,34 @@ async def test_the_matrix_fits_42_systems_in_160_columns(tmp_path: Path) -> None
         assert app.screen.query_one("#findings", DataTable).row_count == 1
 
 
+async def test_the_matrix_takes_the_tables_keys_for_first_last_row_and_a_page(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "many.duckdb"
+    _many_systems(db, 42)
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        matrix = _screen(app).query_one(MatrixView)
+        assert app.focused is matrix
+        await pilot.press("l", "l")
+        column = matrix.cursor[1]
+        _, page, _, _ = matrix._window()
+        assert 1 < page < 41
+        for key, row in (("G", 41), ("g", 0), ("ctrl+d", page), ("ctrl+d", 2 * page)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert (key, matrix.cursor) == (key, (row, column))
+        await pilot.press("ctrl+u")
+        await settle(pilot)
+        assert matrix.cursor == (page, column)
+        first_r, _, _, _ = matrix._window()
+        assert first_r <= page  # the cursor's row in view
+        assert "→" in static_text(_screen(app).query_one("#cell-info", Static))
+
+
 @pytest.mark.parametrize("size", [(220, 60), (160, 45)])
 async def test_the_matrix_takes_the_room_its_rows_need(
     tmp_path: Path, size: tuple[int, int]
