@@ -280,10 +280,19 @@ async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
         await pilot.press(*(["l" if c > now_c else "h"] * abs(c - now_c)))
         await settle(pilot)
         assert matrix.current == inside
-        assert "inside orders" in static_text(screen.query_one("#cell-info", Static))
+        hint = static_text(screen.query_one("#cell-info", Static))
+        assert "inside orders" in hint
         edges = screen.query_one("#edges", EdgeTable)
         assert edges.row_count == cell.edges > 0
         assert any("orders-worker" in text for text in cells(edges, 2))
+        # The table lists them already; Enter does what the hint says: it opens the system.
+        assert hint.strip().endswith("· Enter opens orders")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen) and app.screen.system == "orders"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and matrix.current == inside
         await pilot.press("h" if c > 0 else "l")  # off the diagonal: that pair's edges only
         await settle(pilot)
         assert matrix.current != inside

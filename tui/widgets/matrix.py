@@ -53,7 +53,7 @@ class Matrix:
 class MatrixView(Widget, can_focus=True):
     """Arrows (or h j k l) move the cursor cell, g G (Home End) to the first and last row,
     Ctrl+D Ctrl+U (PgDn PgUp) a page of rows; # shows edge counts instead of glyphs, Enter
-    lists the edges of the cell."""
+    lists the edges of the cell (on the diagonal, opens the system)."""
 
     DEFAULT_CSS = """
     MatrixView {
@@ -316,7 +316,9 @@ class MatrixView(Widget, can_focus=True):
 
 
 def describe_cell(matrix: Matrix, row: str, column: str) -> str:
-    """ "billing → orders: 3 edges, A301 ×2, A202" for the line under the matrix."""
+    """ "billing → orders: 3 edges (A202, A301 ×2) · Enter lists them" for the line under the
+    matrix; on the diagonal, where the table lists the edges inside the system already,
+    "· Enter opens orders" (docs/tui.md)."""
     names = matrix.names
     cell = matrix.cells.get((row, column))
     pair = (
@@ -327,4 +329,5 @@ def describe_cell(matrix: Matrix, row: str, column: str) -> str:
     if cell is None:
         return f"{pair}: no edges"
     rules = ", ".join(f"{rule} ×{n}" if n > 1 else rule for rule, n in sorted(cell.rules.items()))
-    return f"{pair}: {cell.edges} edge{'s' if cell.edges != 1 else ''} ({rules}) · Enter lists them"
+    enter = f"opens {names.get(row, row)}" if row == column else "lists them"
+    return f"{pair}: {cell.edges} edge{'s' if cell.edges != 1 else ''} ({rules}) · Enter {enter}"
