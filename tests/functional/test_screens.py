@@ -21,6 +21,7 @@ from textual.widgets import (
     TextArea,
     Tree,
 )
+from textual.widgets._footer import FooterKey
 
 from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.read import Filters
@@ -279,6 +280,41 @@ async def test_sql_console_runs_read_only_and_keeps_history(
     finally:
         check.close()
     assert count == row
+
+
+def _footer_keys(app: Any) -> list[str]:
+    """The keys the footer shows, as drawn (Help lists the others)."""
+    return [key.key for key in app.screen.query(FooterKey) if key.display]
+
+
+async def test_the_sql_footer_offers_search_only_where_slash_searches(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """In the editor `/` is typed: the footer does not offer it there; in the result, it does
+    and `/` searches."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert app.focused is editor
+        assert "slash" not in _footer_keys(app)
+        editor.text = "SELECT 6 "
+        editor.move_cursor(editor.document.end)
+        await pilot.press("slash", *" 3 AS x")
+        await pilot.press("ctrl+j")
+        await settle(pilot)
+        assert editor.text == "SELECT 6 / 3 AS x"
+        assert isinstance(app.screen, SqlScreen)
+        result = app.screen.query_one("#sql-result", DataTable)
+        result.focus()
+        await settle(pilot)
+        assert cells(result, 0) == ["2.0"]
+        assert "slash" in _footer_keys(app)
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
 
 
 async def test_filter_by_verdict_and_search(sample_db: Path, make_app: AppFactory) -> None:
