@@ -386,7 +386,12 @@ class SeamscopeApp(App[None]):
         ]
         if not typed or any(character is None for _, character in typed):
             return False  # a key that types nothing (Ctrl+Q) works everywhere
-        focused = self.focused
+        # The app's keys are the footer's of the top screen that is no dialog: a dialog's own
+        # footer has none of them, while the one under it shows them as that screen has them.
+        screen = next(
+            (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None
+        )
+        focused = screen.focused if screen is not None else None
         return focused is not None and all(focused.check_consume_key(*key) for key in typed)
 
     def _browsing(self) -> bool:
