@@ -292,7 +292,7 @@ async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
         assert isinstance(app.screen, SystemScreen) and app.screen.system == "orders"
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen is screen and matrix.current == inside
+        assert _screen(app) is screen and matrix.current == inside
         await pilot.press("h" if c > 0 else "l")  # off the diagonal: that pair's edges only
         await settle(pilot)
         assert matrix.current != inside
