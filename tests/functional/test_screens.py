@@ -626,6 +626,35 @@ async def test_the_landscape_header_shows_its_counts_and_the_landscape_whole(
         assert lines[1] == "no landscape file: owners, roles, vendors inferred · ~ 7 inferred"
 
 
+@pytest.mark.parametrize("width", [100, 160])
+async def test_the_landscape_says_whose_edges_the_table_lists(
+    sample_db: Path, make_app: AppFactory, width: int
+) -> None:
+    """The systems list counts a system's edges inside it too; the table under the focus view
+    lists those with other systems, vendors and resources: the caption above it says so and
+    how many inside are left out, so the two figures add up."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(width, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("orders")
+        await settle(pilot)
+        edges = screen.query_one("#edges", DataTable)
+        caption = static_text(screen.query_one("#edges-caption", Static)).strip()
+        listed = 6 if width >= LandscapeScreen.NARROW else None  # the list shows at 120 and up
+        if listed is not None:
+            systems = screen.query_one("#systems", DataTable)
+            assert cells(systems, 2)[cells(systems, 1).index("orders")] == str(listed)
+        assert edges.row_count == 3
+        assert caption.startswith("3 edges between orders and ")
+        assert "3 more inside orders" in caption
+        assert len(caption) <= width - 2  # on its one line
+        await pilot.press("m")  # the matrix: the line under it names the cell the table lists
+        await settle(pilot)
+        assert not screen.query_one("#edges-caption").display
+
+
 async def test_system_screen_says_whose_edges_the_table_lists(
     sample_db: Path, make_app: AppFactory
 ) -> None:
