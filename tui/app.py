@@ -19,6 +19,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
+from textual.keys import key_to_character
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
@@ -361,11 +362,37 @@ class SeamscopeApp(App[None]):
         }
     )
 
+    _CHARACTERS = {"slash": "/"}
+    """Keys of ours whose character Textual's key_to_character does not know (8.x)."""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that would do nothing (no store to browse yet) are not offered in the footer."""
-        if action in self._BROWSING_ACTIONS:
-            return self._browsing() or isinstance(self.screen, ModalScreen)
-        return True
+        """Keys that would do nothing (no store to browse yet), or that the focused widget
+        types as text, are not offered in the footer."""
+        if action in self._BROWSING_ACTIONS and not (
+            self._browsing() or isinstance(self.screen, ModalScreen)
+        ):
+            return False
+        return not self._typed_by_focus(action)
+
+    def _typed_by_focus(self, action: str) -> bool:
+        """Whether the focused widget (the SQL editor) takes every key bound to action as text.
+        Textual leaves such keys out of the footer by their character, and lets through those
+        whose name it cannot turn into one: `/ Search` was shown over the editor, where `/`
+        types."""
+        typed = [
+            (key, key_to_character(key) or self._CHARACTERS.get(key))
+            for key, bindings in self._bindings.key_to_bindings.items()
+            if any(b.action == action for b in bindings)
+        ]
+        if not typed or any(character is None for _, character in typed):
+            return False  # a key that types nothing (Ctrl+Q) works everywhere
+        # The app's keys are the footer's of the top screen that is no dialog: a dialog's own
+        # footer has none of them, while the one under it shows them as that screen has them.
+        screen = next(
+            (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None
+        )
+        focused = screen.focused if screen is not None else None
+        return focused is not None and all(focused.check_consume_key(*key) for key in typed)
 
     def _browsing(self) -> bool:
         return self.source is not None and not isinstance(self.screen, ProblemScreen | ModalScreen)
@@ -474,8 +501,8 @@ class SeamscopeApp(App[None]):
                 seen.add(binding.description)
                 keys.append((self.get_key_display(binding), binding.description))
         keys += [
-            ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables"),
-            ("g G  ctrl+d ctrl+u", "First and last row, a page down and up"),
+            ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables; scroll text"),
+            ("g G  ctrl+d ctrl+u", "First and last row (top and bottom), a page down and up"),
             ("tab", "Next pane (every pane that takes keys, and only those)"),
             ("ctrl+p", "Command palette: every action, and go to anything by name"),
             ("ctrl+q", "Quit at once (q asks first while receiving live)"),

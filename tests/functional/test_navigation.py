@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.engine import classify
@@ -21,12 +23,13 @@ from seamscope.tui.screens.dialogs import ConfirmQuit
 from seamscope.tui.screens.edge import EdgeScreen
 from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
 from seamscope.tui.screens.lists import EdgeListScreen, FindingsScreen, HistoryScreen
+from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focus_layout import CENTRE, RIGHT
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.matrix import MatrixView
 from tests.functional.conftest import AppFactory, settle
-from tests.functional.sample import T0, build_store
+from tests.functional.sample import EDGES, T0, build_store, edge_id_of
 from tests.functional.test_screens import SIZE, cells, static_text
 
 pytestmark = pytest.mark.anyio
@@ -193,6 +196,34 @@ async def test_the_matrix_fits_42_systems_in_160_columns(tmp_path: Path) -> None
         assert app.screen.query_one("#findings", DataTable).row_count == 1
 
 
+async def test_the_matrix_takes_the_tables_keys_for_first_last_row_and_a_page(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "many.duckdb"
+    _many_systems(db, 42)
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        matrix = _screen(app).query_one(MatrixView)
+        assert app.focused is matrix
+        await pilot.press("l", "l")
+        column = matrix.cursor[1]
+        _, page, _, _ = matrix._window()
+        assert 1 < page < 41
+        for key, row in (("G", 41), ("g", 0), ("ctrl+d", page), ("ctrl+d", 2 * page)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert (key, matrix.cursor) == (key, (row, column))
+        await pilot.press("ctrl+u")
+        await settle(pilot)
+        assert matrix.cursor == (page, column)
+        first_r, _, _, _ = matrix._window()
+        assert first_r <= page  # the cursor's row in view
+        assert "→" in static_text(_screen(app).query_one("#cell-info", Static))
+
+
 @pytest.mark.parametrize("size", [(220, 60), (160, 45)])
 async def test_the_matrix_takes_the_room_its_rows_need(
     tmp_path: Path, size: tuple[int, int]
@@ -249,10 +280,19 @@ async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
         await pilot.press(*(["l" if c > now_c else "h"] * abs(c - now_c)))
         await settle(pilot)
         assert matrix.current == inside
-        assert "inside orders" in static_text(screen.query_one("#cell-info", Static))
+        hint = static_text(screen.query_one("#cell-info", Static))
+        assert "inside orders" in hint
         edges = screen.query_one("#edges", EdgeTable)
         assert edges.row_count == cell.edges > 0
         assert any("orders-worker" in text for text in cells(edges, 2))
+        # The table lists them already; Enter does what the hint says: it opens the system.
+        assert hint.strip().endswith("· Enter opens orders")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen) and app.screen.system == "orders"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert _screen(app) is screen and matrix.current == inside
         await pilot.press("h" if c > 0 else "l")  # off the diagonal: that pair's edges only
         await settle(pilot)
         assert matrix.current != inside
@@ -306,6 +346,60 @@ async def test_vim_keys_move_the_tables(sample_db: Path, make_app: AppFactory) -
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EdgeScreen)
+
+
+async def _scrolls_with_vim_keys(pilot: Pilot[None], pane: Widget) -> None:
+    """j k, G g, Ctrl+D Ctrl+U scroll pane (focused, taller than its room) as arrows and
+    PgDn do."""
+    assert pilot.app.focused is pane and pane.max_scroll_y > 1
+    for keys, expected in (
+        (("j", "j"), 2),
+        (("k",), 1),
+        (("G",), pane.max_scroll_y),
+        (("g",), 0),
+        (("ctrl+d",), min(pane.max_scroll_y, pane.scrollable_content_region.height)),
+        (("ctrl+u",), 0),
+    ):
+        await pilot.press(*keys)
+        await settle(pilot)
+        assert (keys, round(pane.scroll_y)) == (keys, expected)
+
+
+async def test_vim_keys_scroll_the_text_panes_and_a_focused_pane_shows_it(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The help, the edge's details and a span's attributes take the keys help lists; a pane
+    Tab focuses has the border of the focused focus view."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, FocusMap)  # at 100 columns, the list is left out
+        focused_border = app.focused.styles.border_top
+        await pilot.press("question_mark")
+        await settle(pilot)
+        await _scrolls_with_vim_keys(pilot, app.screen.query_one("#help-box"))
+        await pilot.press("escape")
+        await settle(pilot)
+        app.open_edge(edge_id_of(next(i for i, e in enumerate(EDGES) if e.rule == "A101")))
+        await settle(pilot)
+        info = app.screen.query_one("#edge-info")
+        assert app.focused is not info and info.styles.border_top != focused_border
+        await pilot.press("tab")
+        await settle(pilot)
+        await _scrolls_with_vim_keys(pilot, info)
+        assert info.styles.border_top == focused_border
+        await pilot.press("shift+tab")
+        await pilot.press("enter")  # the span's trace
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen)
+        await pilot.press("a")  # the attributes, on a short terminal too
+        await settle(pilot)
+        attributes = app.screen.query_one("#attributes-pane")
+        while app.focused is not attributes:
+            await pilot.press("tab")
+        await settle(pilot)
+        await _scrolls_with_vim_keys(pilot, attributes)
+        assert attributes.styles.border_top == focused_border
 
 
 async def test_a_live_session_asks_before_q_ends_it(sample_db: Path) -> None:

@@ -65,6 +65,25 @@ async def test_the_tui_labels_with_its_own_landscape_not_the_last_command_s(
         assert "seamscope.toml" in summary
 
 
+async def test_the_header_names_the_landscape_file_of_this_session(tmp_path: Path) -> None:
+    """A copy of the file the store was labelled with (same contents, another path or another
+    working directory) labels nothing again; the header still names the copy, the file this
+    session reads and watches, not the one the labels were made with."""
+    db = _store(tmp_path)
+    first = _landscape(tmp_path, "first.toml", "orders")
+    with short_lock(db) as store:
+        classify(store.con, load_landscape(first))
+    (tmp_path / "copy").mkdir()
+    copy = _landscape(tmp_path / "copy", "second.toml", "orders")
+    app = SeamscopeApp(lambda: LocalStore(db, copy), refresh_interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LandscapeScreen)
+        summary = str(app.screen.query_one("#summary", Static).content)
+        assert f"landscape {copy}" in summary
+        assert str(first) not in summary
+
+
 async def test_an_edited_landscape_relabels_the_open_tui(tmp_path: Path) -> None:
     db = _store(tmp_path)
     land = _landscape(tmp_path, "seamscope.toml", "orders")

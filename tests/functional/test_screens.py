@@ -21,6 +21,7 @@ from textual.widgets import (
     TextArea,
     Tree,
 )
+from textual.widgets._footer import FooterKey
 
 from seamscope.classifiers.engine import refresh_store
 from seamscope.classifiers.read import Filters
@@ -279,6 +280,41 @@ async def test_sql_console_runs_read_only_and_keeps_history(
     finally:
         check.close()
     assert count == row
+
+
+def _footer_keys(app: Any) -> list[str]:
+    """The keys the footer shows, as drawn (Help lists the others)."""
+    return [key.key for key in app.screen.query(FooterKey) if key.display]
+
+
+async def test_the_sql_footer_offers_search_only_where_slash_searches(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """In the editor `/` is typed: the footer does not offer it there; in the result, it does
+    and `/` searches."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert app.focused is editor
+        assert "slash" not in _footer_keys(app)
+        editor.text = "SELECT 6 "
+        editor.move_cursor(editor.document.end)
+        await pilot.press("slash", *" 3 AS x")
+        await pilot.press("ctrl+j")
+        await settle(pilot)
+        assert editor.text == "SELECT 6 / 3 AS x"
+        assert isinstance(app.screen, SqlScreen)
+        result = app.screen.query_one("#sql-result", DataTable)
+        result.focus()
+        await settle(pilot)
+        assert cells(result, 0) == ["2.0"]
+        assert "slash" in _footer_keys(app)
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
 
 
 async def test_filter_by_verdict_and_search(sample_db: Path, make_app: AppFactory) -> None:
@@ -588,6 +624,35 @@ async def test_the_landscape_header_shows_its_counts_and_the_landscape_whole(
         lines = [summary.render_line(y).text.strip() for y in range(summary.size.height)]
         assert lines[0].startswith("5 systems") and "✗ 4" in lines[0] and "✓ 6" in lines[0]
         assert lines[1] == "no landscape file: owners, roles, vendors inferred · ~ 7 inferred"
+
+
+@pytest.mark.parametrize("width", [100, 160])
+async def test_the_landscape_says_whose_edges_the_table_lists(
+    sample_db: Path, make_app: AppFactory, width: int
+) -> None:
+    """The systems list counts a system's edges inside it too; the table under the focus view
+    lists those with other systems, vendors and resources: the caption above it says so and
+    how many inside are left out, so the two figures add up."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(width, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("orders")
+        await settle(pilot)
+        edges = screen.query_one("#edges", DataTable)
+        caption = static_text(screen.query_one("#edges-caption", Static)).strip()
+        listed = 6 if width >= LandscapeScreen.NARROW else None  # the list shows at 120 and up
+        if listed is not None:
+            systems = screen.query_one("#systems", DataTable)
+            assert cells(systems, 2)[cells(systems, 1).index("orders")] == str(listed)
+        assert edges.row_count == 3
+        assert caption.startswith("3 edges between orders and ")
+        assert "3 more inside orders" in caption
+        assert len(caption) <= width - 2  # on its one line
+        await pilot.press("m")  # the matrix: the line under it names the cell the table lists
+        await settle(pilot)
+        assert not screen.query_one("#edges-caption").display
 
 
 async def test_system_screen_says_whose_edges_the_table_lists(

@@ -13,8 +13,17 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from seamscope.tui.screens.lists import FindingsScreen
+from seamscope.classifiers.engine import classify
+from seamscope.classifiers.landscape import parse_landscape
+from seamscope.tracer.store import short_lock
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
+from seamscope.tui.screens.lists import FindingsScreen, HistoryScreen
+from seamscope.tui.widgets.cells import WORD_CUT_SLACK
+from seamscope.tui.widgets.edgetable import EdgeTable
 from tests.functional.conftest import AppFactory, settle
+from tests.functional.sample import build_store
+from tests.functional.test_navigation import RELABEL
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +68,60 @@ async def test_names_are_whole_at_100_columns_when_the_other_columns_leave_room(
         ]
         assert "dynamodb:table/Users" in names
         assert not [n for n in names if "…" in n]
+
+
+def _row_width(table: DataTable[Any]) -> int:
+    return sum(column.get_render_width(table) for column in table.ordered_columns)
+
+
+def _reasons_cut_at_their_end(table: DataTable[Any], reasons: list[str]) -> bool:
+    """Whether each Reason cell is its reason whole, or a start of it ending in "…"; and
+    whether some were cut (then the table had no room to spare)."""
+    index = [c.label.plain for c in table.ordered_columns].index("Reason")
+    shown = [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+    for cell, reason in zip(shown, reasons, strict=True):
+        assert cell == reason or (cell.endswith("…") and reason.startswith(cell[:-1])), cell
+    return shown != reasons
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_reason_takes_the_room_the_other_columns_leave(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """Findings: the reason in the room the other columns leave, to the table's edge but for
+    the few cells a cut at a word leaves (at 100 columns it was left out with 15 cells blank;
+    at 160 cut short with 5 to 9 blank, each column budgeted wider than it is drawn)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        table = app.screen.query_one("#findings", EdgeTable)
+        assert "Reason" in [c.label.plain for c in table.ordered_columns]
+        cut = _reasons_cut_at_their_end(table, [e.reason or "" for e in table.edges])
+        room = table.scrollable_content_region.width
+        assert _row_width(table) <= room
+        if cut:
+            assert room - _row_width(table) <= WORD_CUT_SLACK
+
+
+async def test_the_history_cuts_a_reason_at_its_end_within_the_table(tmp_path: Path) -> None:
+    """The history's reason ran past the table's edge, cut there in the middle of a word."""
+    db = build_store(tmp_path / "classified.duckdb", manual=False)
+    with short_lock(db) as store:
+        classify(store.con, parse_landscape(RELABEL, Path("relabel.toml")))
+        rows = store.con.execute(
+            "SELECT reason FROM label_changes ORDER BY changed_at DESC, edge_id"
+        ).fetchall()
+    reasons = [r or "" for (r,) in rows]
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        table = app.screen.query_one("#history", DataTable)
+        assert len(reasons) == table.row_count
+        assert _reasons_cut_at_their_end(table, reasons)
+        room = table.scrollable_content_region.width
+        assert room - WORD_CUT_SLACK <= _row_width(table) <= room

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Header, Input, Label, Select, Static
 
@@ -17,6 +17,7 @@ from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.textpane import TextPane
 
 SCREENS_HELP = (
     (
@@ -65,7 +66,7 @@ class HelpScreen(ModalScreen[None]):
             colours.append("  ")
         colours.append("\n~ inferred (no landscape file says so)   ", "yellow")
         colours.append("p95≈: from a log histogram, within about 5%", "dim")
-        with VerticalScroll(id="help-box"):
+        with TextPane(id="help-box"):
             yield Static(Text("seamscope — keys", style="bold"))
             yield Static(keys)
             yield Static(Text("\nScreens", style="bold"))

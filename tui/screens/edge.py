@@ -7,7 +7,6 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
@@ -27,6 +26,7 @@ from seamscope.tui.widgets.cells import (
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.textpane import TextPane
 
 
 def _end(node_id: str, node: Node | None) -> Text:
@@ -162,7 +162,7 @@ class EdgeScreen(DataScreen[Any]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="edge-info"):
+        with TextPane(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")
         table = NavTable(id="spans")

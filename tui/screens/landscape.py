@@ -155,6 +155,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.walked: list[str] = []  # systems walked from, for backspace
         self._merge = True  # the next fetch may merge changes into the view (r: read it all)
         self._matrix_shows: Overview | None = None  # the view the matrix shows
+        self._listed = 0  # the edges the table lists in the focus view
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -165,6 +166,7 @@ class LandscapeScreen(DataScreen[Any]):
             with Vertical(id="matrix-pane"):
                 yield MatrixView(id="matrix")
                 yield Static("", id="cell-info", classes="caption")
+        yield Static("", id="edges-caption", classes="caption")
         yield EdgeTable(id="edges")
         yield NewsBar()
         yield SteadyFooter()
@@ -177,6 +179,8 @@ class LandscapeScreen(DataScreen[Any]):
         self._place_panes()
         if self.view is not None:
             self.query_one("#summary", Static).update(self._summary(self.view))
+            if self.mode == "focus":
+                self._caption(self._listed)
 
     MIN_EDGE_ROWS = 7
     """The edge table's height, at least, when the matrix grows to show all its rows."""
@@ -366,6 +370,33 @@ class LandscapeScreen(DataScreen[Any]):
         fmap.show_focus(focus, highlight)
         if self.mode == "focus":
             self._fill_edges(edges, fmap.highlighted_edges)
+            self._caption(len(edges))
+
+    def _caption(self, listed: int) -> None:
+        """What the table lists: the centre's edges with its neighbours. The systems list counts
+        its edges inside too, which the table leaves out (the system's screen lists them): the
+        caption says how many, so the figures add up."""
+        view, centre = self.view, self.centre
+        if view is None or centre is None:
+            return
+        inside = sum(t.edges for t in view.internal if t.system == centre)
+        more = f"{inside:,} more inside {centre}"
+        forms = [
+            f"{plural(listed, 'edge')} between {centre} and the systems, vendors and resources "
+            "it calls or is called by",
+            f"{plural(listed, 'edge')} between {centre} and its neighbours",
+        ]
+        if inside:
+            forms = [
+                f"{forms[0]} · {more}, listed when you open it",
+                f"{forms[1]} · {more}, listed when you open it",
+                f"{forms[1]} · {more}",
+                f"{listed:,} with neighbours · {inside:,} inside",
+            ]
+        self._listed = listed
+        room = self.size.width - 2  # the caption's padding
+        text = next((f for f in forms if len(f) <= room), forms[-1])
+        self.query_one("#edges-caption", Static).update(Text(safe(text)))
 
     def _fill_edges(self, edges: tuple[Edge, ...], near: tuple[str, ...] = ()) -> None:
         """The edges in the table; the cursor on the first of near (the highlighted box's)."""
@@ -435,6 +466,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.mode = "matrix" if self.mode == "focus" else "focus"
         matrix = self.mode == "matrix"
         self.query_one("#matrix-pane").display = matrix
+        self.query_one("#edges-caption").display = not matrix  # the line under the matrix says
         self._place_panes()
         self.query_one(FocusMap).display = not matrix
         if matrix:
@@ -514,7 +546,12 @@ class LandscapeScreen(DataScreen[Any]):
 
 
 def landscape_note(view: Overview, given: Landscape | None) -> Text:
-    """Which landscape the labels were made with, and whether anything was inferred (~)."""
+    """Which landscape the labels were made with, and whether anything was inferred (~).
+
+    The store keeps the path of the file it was labelled with, as that run named it; a file of
+    the same contents elsewhere (a copy, the same file from another working directory) labels
+    nothing again, so that path can name another file than this session's: where the labels
+    match the file this session was given, the note names that file."""
     mark = view.mark
     used = (mark.landscape_path if mark else None) or ""
     inferred = f" · ~ {len(view.inferred)} inferred" if view.inferred else ""
@@ -523,6 +560,8 @@ def landscape_note(view: Overview, given: Landscape | None) -> Text:
             f"labels from the owner's landscape {used or '(none)'}, not {given.path}{inferred}",
             "bold yellow",
         )
+    if given is not None and given.path:
+        used = given.path
     if not used:
         return Text(f"no landscape file: owners, roles, vendors inferred{inferred}", "italic")
     return Text(f"landscape {used}{inferred}", "dim")

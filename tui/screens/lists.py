@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,8 +17,18 @@ from seamscope.classifiers.read import RuleCount
 from seamscope.classifiers.results import Edge, LabelChange, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_time, num, plural, short_node, verdict_text
-from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.cells import (
+    clip_end,
+    fill_table,
+    fmt_time,
+    key_under_cursor,
+    num,
+    plural,
+    room_left,
+    short_node,
+    verdict_text,
+)
+from seamscope.tui.widgets.edgetable import MIN_REASON, EdgeTable
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
@@ -86,14 +97,26 @@ class FindingsScreen(EdgeListScreen):
         )
 
 
+HISTORY_COLUMNS = ("When", "Now", "Change", "From", "To", "Mechanism", "Cause", "Reason")
+HISTORY_REASON_OFF_SCREEN = 40
+"""The reason's width when the other columns leave it less than MIN_REASON cells: the table
+is wider than the terminal then, scrolled sideways to the reason, and a few cells of it would
+say little."""
+
+
 class HistoryScreen(DataScreen[Any]):
     """Every label change, newest first: which edge, from which rule to which, and why."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changes: tuple[LabelChange, ...] | None = None
+        self._reason_width = 0  # the Reason column's, as the table was last filled
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
         table = NavTable(id="history")
-        table.add_columns("When", "Now", "Change", "From", "To", "Mechanism", "Cause", "Reason")
+        table.add_columns(*HISTORY_COLUMNS)
         yield table
         yield NewsBar()
         yield SteadyFooter()
@@ -111,6 +134,17 @@ class HistoryScreen(DataScreen[Any]):
                 "TUI opened (Enter: the edge)"
             )
         )
+        self._changes = changes
+        self._fill(changes)
+        self.query_one("#history", NavTable).focus()
+
+    def on_resize(self) -> None:
+        if self._changes is not None:  # laid out again first: the table's new width
+            self.call_after_refresh(self._fill, self._changes)
+
+    def _fill(self, changes: tuple[LabelChange, ...]) -> None:
+        """The rows, the reason cut with "…" to the room the other columns leave (it ran past
+        the table's edge, cut there in the middle of a word)."""
         rows: list[tuple[str, list[str | Text]]] = []
         for i, c in enumerate(changes):
             change = (
@@ -133,18 +167,39 @@ class HistoryScreen(DataScreen[Any]):
                         short_node(c.to_node),
                         c.mechanism,
                         c.cause,
-                        c.reason or "",
                     ],
                 )
             )
         table = self.query_one("#history", NavTable)
+        widths = [
+            max([cell_len(title), *(_cell_width(cells[i]) for _, cells in rows)])
+            for i, title in enumerate(HISTORY_COLUMNS[:-1])
+        ]
+        reason = room_left(table, widths, len(rows))
+        if reason < MIN_REASON:
+            reason = HISTORY_REASON_OFF_SCREEN
+        for (_, cells), c in zip(rows, changes, strict=True):
+            cells.append(clip_end(c.reason or "", reason))
+        if reason != self._reason_width:
+            # DataTable never narrows a column by itself: a narrower reason needs new columns.
+            keep = key_under_cursor(table)
+            table.clear(columns=True)
+            table.add_columns(*HISTORY_COLUMNS)
+            self._reason_width = reason
+            fill_table(table, rows)
+            if keep is not None:
+                table.move_cursor(row=table.get_row_index(keep), animate=False)
+            return
         fill_table(table, rows)
-        table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value or ""
         if ":" in key:
             self.sapp.open_edge(key.partition(":")[2])
+
+
+def _cell_width(cell: str | Text) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
 
 
 class PatternsScreen(DataScreen[Any]):

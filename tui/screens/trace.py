@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
@@ -26,6 +26,7 @@ from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num, plura
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.textpane import TextPane
 
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
@@ -162,7 +163,7 @@ class TraceScreen(DataScreen[Any]):
                 hops = NavTable(id="hops", zebra_stripes=False)
                 hops.add_columns("Start", "Service", "Kind", "Trace")
                 yield hops
-        with VerticalScroll(id="attributes-pane"):
+        with TextPane(id="attributes-pane"):
             yield Static("", id="attributes")
         yield NewsBar()
         yield SteadyFooter()

@@ -3,10 +3,11 @@ times, names; and filling a DataTable without rebuilding it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -68,6 +69,37 @@ def escaped(text: Text) -> Text:
             part.stylize(span.style)
         out.append_text(part)
     return out
+
+
+def clip_end(text: str, width: int) -> str:
+    """A sentence in at most width cells, cut at its end with "…": the start says what is
+    wrong, and the edge screen shows it whole (a cut in the middle split a word on each side).
+    At the end of a word when that leaves no more than a few cells unused (a cut at a word
+    that dropped up to 15 cells left the room it was given blank)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = set_cell_size(text, width - 1)
+    space = head.rfind(" ")
+    if space >= len(head) - WORD_CUT_SLACK:
+        head = head[:space]
+    return head.rstrip() + "…"
+
+
+WORD_CUT_SLACK = 4
+"""The most cells a cut at the end of a word may leave unused; past that a word is cut."""
+
+
+def room_left(table: DataTable[Any], widths: Iterable[int], rows: int) -> int:
+    """The cells a last column's content has in table, beside columns whose content is widths
+    cells wide, rows rows below the header: the table's width less each column's padding (the
+    last one's too) and the vertical scrollbar when the rows do not fit."""
+    width = table.size.width or (table.app.size.width if table.is_attached else 160)
+    height = table.size.height or (table.app.size.height if table.is_attached else 0)
+    scrollbar = table.styles.scrollbar_size_vertical if rows + 1 > height else 0
+    pad = 2 * table.cell_padding
+    return width - scrollbar - sum(w + pad for w in widths) - pad
 
 
 def num(text: str, style: str = "") -> Text:

@@ -6,51 +6,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 
 from seamscope.classifiers.results import Edge
 from seamscope.tui.widgets.cells import (
+    clip_end,
     fill_table,
     fmt_ms,
     key_under_cursor,
     num,
     plain,
+    room_left,
     short_node,
     verdict_text,
 )
 from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.tables import NavTable
 
-# (title, width) of the columns besides the two names; a width of 0 takes the content's.
-_FIXED: tuple[tuple[str, int], ...] = (
-    ("Verdict", 14),
-    ("Rule", 12),
+_FIXED = ("Verdict", "Rule")
+_FIGURES: tuple[tuple[str, int], ...] = (
+    # (title, the least terminal width that shows it)
+    ("Mechanism", 0),
+    ("Spans", 0),
+    ("p95≈ ms", 120),
+    ("Err %", 130),
+    ("Last seen", 150),
+    ("Changed", 0),
 )
-_FIGURES: tuple[tuple[str, int, int], ...] = (
-    # (title, width, the least terminal width that shows it)
-    ("Mechanism", 16, 0),
-    ("Spans", 7, 0),
-    ("p95≈ ms", 8, 120),
-    ("Err %", 6, 130),
-    ("Last seen", 14, 150),
-    ("Changed", 9, 0),
-)
-
-
-def _clip(text: str, width: int) -> str:
-    """A sentence in at most width cells, cut at its end: the start says what is wrong, and
-    the edge screen shows it whole (a cut in the middle split a word on each side)."""
-    if len(text) <= width:
-        return text
-    head = text[: max(0, width - 1)]
-    space = head.rfind(" ")
-    # At a word when that drops little; a long name is rather cut than dropped whole.
-    return (head[:space] if space >= width - 16 else head).rstrip() + "…"
+MIN_REASON = 12
+"""The fewest cells the reason is shown in (its start, cut with "…"); less, and it is left
+out."""
 
 
 def _seen(value: datetime | None) -> str:
     return value.strftime("%m-%d %H:%M:%S") if value else ""
+
+
+def _err(e: Edge) -> str:
+    return f"{100 * e.error_rate:.1f}"
 
 
 class EdgeTable(NavTable):
@@ -72,43 +67,49 @@ class EdgeTable(NavTable):
         the names first (whole when they fit), then the figures that fit, then the reason in
         the room left."""
         width = self.size.width or (self.app.size.width if self.is_attached else 160)
+        edges = self._edges
         longest = max(
-            (len(short_node(n)) for e in self._edges for n in (e.from_node, e.to_node)),
-            default=12,
+            (len(short_node(n)) for e in edges for n in (e.from_node, e.to_node)), default=12
         )
-        figures = [(t, w) for t, w, least in _FIGURES if width >= least]
+        figures = [t for t, least in _FIGURES if width >= least]
         if not self._marks:
-            figures = [(t, w) for t, w in figures if t != "Changed"]
-        # A column is as wide as its widest cell: budget what these edges take, not the most.
-        # Verdict and rule at most their width; the mechanism, the span count and the mark as
-        # wide as their widest cell, which they show whole (a budget narrower than a cell made
-        # the rows wider than the table, the last column cut at the edge).
+            figures = [t for t in figures if t != "Changed"]
+        # A column is as wide as its widest cell or its title, each shown whole: budget what
+        # these edges take, measured as drawn (a budget of each column's most, or wider than
+        # its cells, left room blank that the reason could have had; one narrower than a cell
+        # made the rows wider than the table, the last column cut at the edge).
         measured = {
-            "Verdict": min(14, max((len(str(e.verdict)) + 2 for e in self._edges), default=7)),
-            "Rule": min(12, max((len(e.rule_id) for e in self._edges), default=4)),
+            "Verdict": max((len(str(e.verdict)) + 2 for e in edges), default=0),
+            "Rule": max((len(e.rule_id) for e in edges), default=0),
             "Mechanism": max(
-                (len(e.mechanism) + (7 if e.direction == "listen" else 0) for e in self._edges),
-                default=9,
+                (len(e.mechanism) + (7 if e.direction == "listen" else 0) for e in edges),
+                default=0,
             ),
-            "Spans": max((len(f"{e.span_count:,}") for e in self._edges), default=1),
+            "Spans": max((len(f"{e.span_count:,}") for e in edges), default=0),
+            "p95≈ ms": max((len(fmt_ms(e.p95_ms)) for e in edges), default=0),
+            "Err %": max((len(_err(e)) for e in edges), default=0),
+            "Last seen": max((len(_seen(e.last_seen)) for e in edges), default=0),
             "Changed": max((len(m) for m in self._marks.values()), default=0),
         }
-        fixed = sum(max(len(t), measured.get(t, w)) + 2 for t, w in (*_FIXED, *figures)) + 2
-        names = max(12, min(longest, (width - fixed) // 2 - 2))
-        titles = (*(t for t, _ in _FIXED), "From", "To", *(t for t, _ in figures))
+        widths = [max(cell_len(t), measured[t]) for t in (*_FIXED, *figures)]
+        pad = 2 * self.cell_padding
+        # What the two name columns have together, their padding included.
+        room = room_left(self, widths, len(edges)) + pad
+        names = max(12, min(longest, room // 2 - pad))
+        titles = (*_FIXED, "From", "To", *figures)
         if not self.with_reason:
             return titles, names, 0
         # The reason takes the room the names leave: each name column is as wide as its
-        # widest name, up to the budget (a reason cut at a fixed 60 left room unused).
-        shown = sum(
-            max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0))) + 2
+        # widest name, up to the budget.
+        shown = [
+            max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0)))
             for title, ends in (
-                ("From", [e.from_node for e in self._edges]),
-                ("To", [e.to_node for e in self._edges]),
+                ("From", [e.from_node for e in edges]),
+                ("To", [e.to_node for e in edges]),
             )
-        )
-        reason = width - fixed - shown - 2
-        if reason < 28:
+        ]
+        reason = room_left(self, (*widths, *shown), len(edges))
+        if reason < MIN_REASON:
             return titles, names, 0
         return (*titles, "Reason"), names, reason
 
@@ -150,10 +151,10 @@ class EdgeTable(NavTable):
             "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
             "Spans": num(f"{e.span_count:,}"),
             "p95≈ ms": num(fmt_ms(e.p95_ms)),
-            "Err %": num(f"{100 * e.error_rate:.1f}", "red" if e.error_count else ""),
+            "Err %": num(_err(e), "red" if e.error_count else ""),
             "Last seen": _seen(e.last_seen),
             "Changed": Text(mark, style="bold yellow"),
-            "Reason": _clip(e.reason or "", reason),
+            "Reason": clip_end(e.reason or "", reason),
         }
         return [plain(values[t]) for t in titles]
 

@@ -128,20 +128,50 @@ def elide_name(name: str, width: int) -> str:
 
 
 def scroll_for(heights: list[int], selected: int | None, top: int, visible: int) -> int:
-    """The first line to show of a column of boxes so that the selected box is in view."""
+    """The first line to show of a column of boxes so that the selected box is in view: always
+    where a box starts, so that no box is cut at the top, and no further down than where the
+    boxes left all fit."""
     total = sum(heights)
     if total <= visible:
         return 0
-    top = max(0, min(top, total - visible))
+    starts = _starts(heights)
+    # From here on, all of them fit (the last box taller than the view: its start).
+    last = min((s for s in starts if total - s <= visible), default=starts[-1])
+    top = max((s for s in starts if s <= min(top, last)), default=0)
     if selected is None:
         return top
-    y0 = sum(heights[:selected])
+    y0 = starts[selected]
     y1 = y0 + heights[selected]
     if y0 < top:
         return y0
     if y1 > top + visible:
-        return min(y0, y1 - visible) if heights[selected] <= visible else y0
+        # The first start from which the selected box fits whole (one taller than the view:
+        # its own start).
+        return next((s for s in starts if top <= s <= y0 and y1 - s <= visible), y0)
     return top
+
+
+def _starts(heights: list[int]) -> list[int]:
+    """The line each box starts on, the first at 0."""
+    starts, y = [], 0
+    for h in heights:
+        starts.append(y)
+        y += h
+    return starts
+
+
+def shown_boxes(heights: list[int], top: int, visible: int) -> tuple[range, int, int]:
+    """Of a column of boxes scrolled to top (where a box starts) in visible lines: the indexes
+    of the boxes drawn, and how many are hidden above and below. Only whole boxes are drawn,
+    but for one taller than the view, drawn from its start and cut (it is counted below too:
+    its last edges are not in view)."""
+    starts = _starts(heights)
+    first = next((i for i, s in enumerate(starts) if s >= top), len(heights))
+    end = first
+    while end < len(heights) and starts[end] + heights[end] - top <= visible:
+        end += 1
+    drawn_end = end + 1 if end == first < len(heights) else end  # a box taller than the view
+    return range(first, drawn_end), first, len(heights) - end
 
 
 NODE_STYLE = {"system": "bold", "external": "magenta", "resource": "cyan"}
@@ -218,15 +248,18 @@ def draw_focus(
             canvas.text(x, max(0, middle), elide(what, room), "dim")
             continue
         # The sides use the lines inside the centre box (no edge leaves from its corners);
-        # the first and the last line say how many boxes are scrolled out of view.
+        # the first and the last line say how many boxes are scrolled out of view. Only whole
+        # boxes are drawn (a box cut in half hid its edges with no sign of them).
         top = tops[0 if side == LEFT else 1]
         heights = [n.height for n in neighbours]
-        y = 1 - top
-        for index, n in enumerate(neighbours):
+        starts = _starts(heights)
+        drawn, above, below = shown_boxes(heights, top, height - 2)
+        for index in drawn:
+            n = neighbours[index]
+            y = 1 + starts[index] - top
             sel = sel_side == side and sel_index == index
             _draw_neighbour(canvas, n, x0, y, side_w, sel)
-            if 1 <= y < height - 1 or 1 <= y + n.height - 1 < height - 1:
-                drawing.boxes[n.node_id] = (x0, y, side_w, n.height)
+            drawing.boxes[n.node_id] = (x0, y, side_w, n.height)
             for row, edge in enumerate(n.edges):
                 ey = y + 1 + row
                 if 1 <= ey < height - 1:
@@ -234,34 +267,13 @@ def draw_focus(
                         _draw_edge(canvas, edge, side_w, centre_x - 1, ey)
                     else:
                         _draw_edge(canvas, edge, centre_x + centre_w, x0 - 1, ey)
-            y += n.height
         for line in (0, height - 1):
             canvas.text(x0, line, " " * side_w, "")
-        if top > 0:
-            above = f"▲ {_count_above(heights, top)} more"
-            canvas.text(x0 + 1, 0, elide(above, side_w - 2), "dim")
-        if sum(heights) - top > height - 2:
-            below = f"▼ {_count_below(heights, top, height - 2)} more"
-            canvas.text(x0 + 1, height - 1, elide(below, side_w - 2), "dim")
+        if above:
+            canvas.text(x0 + 1, 0, elide(f"▲ {above} more", side_w - 2), "dim")
+        if below:
+            canvas.text(x0 + 1, height - 1, elide(f"▼ {below} more", side_w - 2), "dim")
     return drawing
-
-
-def _count_above(heights: list[int], top: int) -> int:
-    y, n = 0, 0
-    for h in heights:
-        if y + h <= top:
-            n += 1
-        y += h
-    return n
-
-
-def _count_below(heights: list[int], top: int, visible: int) -> int:
-    y, n = 0, 0
-    for h in heights:
-        if y >= top + visible:
-            n += 1
-        y += h
-    return n
 
 
 def _draw_neighbour(canvas: Canvas, n: Neighbour, x: int, y: int, w: int, selected: bool) -> None:

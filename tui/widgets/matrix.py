@@ -51,8 +51,9 @@ class Matrix:
 
 
 class MatrixView(Widget, can_focus=True):
-    """Arrows (or h j k l) move the cursor cell, # shows edge counts instead of glyphs, Enter
-    lists the edges of the cell."""
+    """Arrows (or h j k l) move the cursor cell, g G (Home End) to the first and last row,
+    Ctrl+D Ctrl+U (PgDn PgUp) a page of rows; # shows edge counts instead of glyphs, Enter
+    lists the edges of the cell (on the diagonal, opens the system)."""
 
     DEFAULT_CSS = """
     MatrixView {
@@ -66,6 +67,11 @@ class MatrixView(Widget, can_focus=True):
         Binding("down,j", "move(0, 1)", "Down", show=False),
         Binding("left,h", "move(-1, 0)", "Left", show=False),
         Binding("right,l", "move(1, 0)", "Right", show=False),
+        # As in the tables: the first and the last row, a page of rows down and up.
+        Binding("home,g", "to_row(0)", "First row", show=False),
+        Binding("end,G", "to_row(-1)", "Last row", show=False),
+        Binding("pagedown,ctrl+d", "page(1)", "Page down", show=False),
+        Binding("pageup,ctrl+u", "page(-1)", "Page up", show=False),
         Binding("number_sign", "counts", "Counts"),
         Binding("enter", "choose", "Edges of the cell", show=False),
     ]
@@ -260,14 +266,25 @@ class MatrixView(Widget, can_focus=True):
     # ---- keys and mouse --------------------------------------------------------------------
 
     def action_move(self, dx: int, dy: int) -> None:
+        r, c = self.cursor
+        self._go(r + dy, c + dx)
+
+    def action_to_row(self, row: int) -> None:
+        """The first row (0) or the last (-1), in the same column."""
+        self._go(row if row >= 0 else len(self.matrix.rows) + row, self.cursor[1])
+
+    def action_page(self, pages: int) -> None:
+        """A page of rows (as many as are shown) down (1) or up (-1), in the same column."""
+        _, rows, _, _ = self._window()
+        r, c = self.cursor
+        self._go(r + pages * rows, c)
+
+    def _go(self, r: int, c: int) -> None:
+        """The cursor to row r, column c (kept inside the matrix)."""
         m = self.matrix
         if not m.rows:
             return
-        r, c = self.cursor
-        self.cursor = (
-            max(0, min(len(m.rows) - 1, r + dy)),
-            max(0, min(len(m.columns) - 1, c + dx)),
-        )
+        self.cursor = (max(0, min(len(m.rows) - 1, r)), max(0, min(len(m.columns) - 1, c)))
         self.refresh()
         current = self.current
         if current is not None:
@@ -299,7 +316,9 @@ class MatrixView(Widget, can_focus=True):
 
 
 def describe_cell(matrix: Matrix, row: str, column: str) -> str:
-    """ "billing → orders: 3 edges, A301 ×2, A202" for the line under the matrix."""
+    """ "billing → orders: 3 edges (A202, A301 ×2) · Enter lists them" for the line under the
+    matrix; on the diagonal, where the table lists the edges inside the system already,
+    "· Enter opens orders" (docs/tui.md)."""
     names = matrix.names
     cell = matrix.cells.get((row, column))
     pair = (
@@ -310,4 +329,5 @@ def describe_cell(matrix: Matrix, row: str, column: str) -> str:
     if cell is None:
         return f"{pair}: no edges"
     rules = ", ".join(f"{rule} ×{n}" if n > 1 else rule for rule, n in sorted(cell.rules.items()))
-    return f"{pair}: {cell.edges} edge{'s' if cell.edges != 1 else ''} ({rules}) · Enter lists them"
+    enter = f"opens {names.get(row, row)}" if row == column else "lists them"
+    return f"{pair}: {cell.edges} edge{'s' if cell.edges != 1 else ''} ({rules}) · Enter {enter}"

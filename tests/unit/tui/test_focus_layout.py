@@ -1,6 +1,7 @@
 """The focus view's edge rows: the whole label at both ends when the row has room for it
 twice, else once with its mechanism cut as needed; the rule and the verdict's glyph always. Its
-boxes' names: cut where they repeat or say least."""
+boxes' names: cut where they repeat or say least. A side longer than the view: whole boxes,
+the others counted."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import pytest
 from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.focus_layout import (
     CENTRE,
+    LEFT,
     Focus,
     FocusEdge,
     Neighbour,
     draw_focus,
     elide_name,
+    scroll_for,
 )
 
 
@@ -111,3 +114,65 @@ def test_in_a_components_focus_long_names_take_the_rows_mechanism() -> None:
 def test_in_a_systems_focus_the_rows_keep_their_room_for_the_mechanism() -> None:
     text = "\n".join(_component_focus(76, "billing-api"))
     assert "A102 ✗ graphql" in text
+
+
+TOPS, BOTTOMS = "╭╔┌┏", "╰╚└┗"
+
+
+def _side_column(lines: list[str]) -> tuple[str, int, int]:
+    """The left side's first column, line by line, between the counters; and the counts the
+    first and the last line say are hidden above and below (0 when they say nothing)."""
+
+    def count(line: str, arrow: str) -> int:
+        text = line.strip()
+        return int(text.split()[1]) if text.startswith(arrow) else 0
+
+    column = "".join(line[0] for line in lines[1:-1])
+    return column, count(lines[0][:20], "▲"), count(lines[-1][:20], "▼")
+
+
+def _whole_boxes(column: str) -> int:
+    """How many boxes the column shows, each whole: its top, its rows and its bottom, the
+    first on the first line, blank only after the last."""
+    body = column.rstrip(" ")
+    assert body[:1] in (*TOPS, ""), f"a box cut at the top: {column!r}"
+    boxes = 0
+    at_top = True
+    for char in body:
+        if at_top:
+            assert char in TOPS, f"a box cut: {column!r}"
+            boxes, at_top = boxes + 1, False
+        elif char in BOTTOMS:
+            at_top = True
+        else:
+            assert char in "│║╎┃", f"not a box: {column!r}"
+    assert at_top, f"a box cut at the bottom: {column!r}"
+    return boxes
+
+
+@pytest.mark.parametrize("height", [9, 13, 16])
+def test_a_scrolled_side_shows_whole_boxes_and_counts_the_others(height: int) -> None:
+    """Walking down a side longer than the view and back up: every box shown is whole (the
+    view scrolls by boxes) and the counters above and below count every box not shown (they
+    said 0 more over a box cut in half)."""
+    edges = [1, 1, 2, 1, 3, 1, 1, 2, 1, 1]
+    callers = tuple(
+        Neighbour(
+            f"system:s{i}",
+            f"s{i}",
+            "system",
+            tuple(FocusEdge(f"e{i}-{j}", "P102", "rest", Verdict.PATTERN, "api") for j in range(n)),
+        )
+        for i, n in enumerate(edges)
+    )
+    focus = Focus("system:web", "web", "", callers, ())
+    heights = [n.height for n in callers]
+    top = 0
+    for index in [*range(len(callers)), *reversed(range(len(callers)))]:
+        top = scroll_for(heights, index, top, height - 2)
+        canvas = draw_focus(focus, 100, height, (LEFT, index), (top, 0)).canvas
+        column, above, below = _side_column(["".join(row) for row in canvas.chars])
+        shown = _whole_boxes(column)
+        assert above + shown + below == len(callers), (index, column, above, below)
+        names = "\n".join("".join(row)[:20] for row in canvas.chars)
+        assert f"═s{index}═" in names  # the highlighted box is in view
