@@ -46,14 +46,33 @@ def read_baseline(path: Path) -> list[dict[str, Any]]:
         ) from None
     except (OSError, ValueError) as exc:
         raise BaselineError(f"{path}: not a seamscope baseline ({exc})") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: not a seamscope baseline (JSON nested too deeply)") from None
     items = data.get("findings") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if not isinstance(items, list):
         raise BaselineError(f"{path}: not a seamscope baseline (no 'findings' list)")
     for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BaselineError(
+                f"{path}: findings[{i}] is {_json_kind(item)}, not an object with {', '.join(_KEY)}"
+            )
         missing = [k for k in _KEY if k not in item]
         if missing:
             raise BaselineError(f"{path}: findings[{i}] lacks {', '.join(missing)}")
     return items
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in the words of JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list"
 
 
 def write_baseline(path: Path, findings: list[Finding]) -> None:

@@ -250,7 +250,12 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     ("content", "says"),
     [
         ("{not json", "not a seamscope baseline (Expecting property name"),
-        ('{"findings": [1, 2]}', "not a seamscope baseline (no 'findings' list)"),
+        ('{"findings": [1, 2]}', "findings[0] is a number, not an object with rule_id, from,"),
+        pytest.param(
+            "[" * 1100 + "]" * 1100,
+            "not a seamscope baseline (JSON nested too deeply)",
+            id="nested-1100-deep",
+        ),
         ('{"findings": "A101"}', "not a seamscope baseline (no 'findings' list)"),
         ('{"findings": [{"rule_id": "A101", "from": "a"}]}', "findings[0] lacks to, mechanism"),
     ],
