@@ -206,6 +206,15 @@ class OwnerUnreachable(SeamscopeError):
     """The owner did not answer (it may be going away)."""
 
 
+def unanswered(db_path: Path, owner: OwnerInfo) -> OwnerUnreachable:
+    """The error for an owner that never answered: which file names it, and what to do."""
+    return OwnerUnreachable(
+        f"{owner_file(db_path)}: the process it names as the store's owner (pid {owner.pid}) "
+        f"does not answer on port {owner.port}; if no `seamscope collect` or live TUI runs on "
+        "this store, remove that file"
+    )
+
+
 def refusal(exc: urllib.error.HTTPError) -> str:
     """Why the owner refused a request: the "error" of its JSON answer, else its text."""
     detail = exc.read()
@@ -247,12 +256,14 @@ def send_or_write(
 ) -> OwnerInfo | None:
     """Records to the store: posted to the owner's endpoint at path while one holds it, else
     written by write under the short lock. Returns the owner it went through, if any."""
+    silent: OwnerInfo | None = None
     for _ in range(3):
         owner = find_owner(db_path)
         if owner is not None:
             try:
                 post_json(owner, path, payload)
             except OwnerUnreachable:
+                silent = owner
                 continue  # it is going away: the store is free in a moment
             return owner
         try:
@@ -263,4 +274,6 @@ def send_or_write(
                 raise
             continue  # an owner started meanwhile: send to it
         return None
+    if silent is not None:
+        raise unanswered(db_path, silent)
     raise SeamscopeError(f"{db_path}: the store's owner does not answer")

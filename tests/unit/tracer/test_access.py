@@ -136,9 +136,15 @@ def test_an_owner_that_went_away_hands_over_to_a_local_read(filled: Path) -> Non
 
 
 def test_an_owner_that_never_answers_is_a_clear_error(filled: Path) -> None:
+    """It names the owner file, the process and its port, and what to do."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         owner = _unanswered_owner(filled, sock)
         owner_file(filled).write_text(json.dumps(dataclasses.asdict(owner)))
-        with pytest.raises(SeamscopeError, match="the store's owner does not answer"):
+        with pytest.raises(SeamscopeError) as raised:
             open_reader(filled).user_sql("SELECT 1")
+    assert str(raised.value) == (
+        f"{owner_file(filled)}: the process it names as the store's owner (pid {os.getpid()}) "
+        f"does not answer on port {owner.port}; if no `seamscope collect` or live TUI runs on "
+        "this store, remove that file"
+    )
