@@ -71,12 +71,30 @@ def _left_behind(db: Path, pid: int, **changes: object) -> Path:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_file_whose_pid_was_taken_is_said_and_read_past(
+    store: Path, bystander: int, command: list[str]
+) -> None:
+    """The file records when its owner started: another process with its pid is not it. The
+    command does what it does without the file, and says once that the file is stale."""
+    without = _run(command, store)
+    assert without.returncode in (0, 1), without.stderr
+    path = _left_behind(store, bystander)
+    done = _run(command, store)
+    assert (done.returncode, done.stdout) == (without.returncode, without.stdout)
+    assert done.stderr == (
+        f"seamscope: ignoring {path}: its owner (pid {bystander}) is gone and another process "
+        f"has that pid now: a stale file, remove it\n{without.stderr}"
+    )
+    assert path.exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
 def test_a_file_that_cannot_be_told_stale_names_itself_and_what_to_do(
     store: Path, bystander: int, command: list[str]
 ) -> None:
-    """The pid lives, so it may be the owner; the command fails in one line naming the file,
-    the process and its port."""
-    path = _left_behind(store, bystander)
+    """A file of an older seamscope (no process start in it): the pid lives, so it may be the
+    owner; the command fails in one line naming the file, the process and its port."""
+    path = _left_behind(store, bystander, boot_id=None, start_ticks=None)
     port = json.loads(path.read_text())["port"]
     done = _run(command, store)
     assert done.returncode == 2, done.stdout + done.stderr

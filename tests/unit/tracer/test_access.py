@@ -19,7 +19,7 @@ from seamscope.tracer.access import (
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json
-from seamscope.tracer.owner import OwnerInfo, owner_file
+from seamscope.tracer.owner import OwnerInfo, owner_file, publish
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store, StoreMissing
 from tests.otlp_sample import sample_request
@@ -148,3 +148,18 @@ def test_an_owner_that_never_answers_is_a_clear_error(filled: Path) -> None:
         f"does not answer on port {owner.port}; if no `seamscope collect` or live TUI runs on "
         "this store, remove that file"
     )
+
+
+def test_an_owner_file_whose_pid_another_process_took_is_read_past(filled: Path) -> None:
+    """The owner that wrote it is gone, its pid reused: the store is read here, as if there
+    were no file, and the file is left where it is."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        publish(filled, "127.0.0.1", sock.getsockname()[1])
+        path = owner_file(filled)
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "start_ticks": record["start_ticks"] - 1}))
+        reader = open_reader(filled)
+        assert isinstance(reader, LocalReader)
+        assert reader.user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+    assert path.exists()
