@@ -6,7 +6,11 @@ that no longer occur are reported, so the list only shrinks.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import secrets
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,19 +50,86 @@ def read_baseline(path: Path) -> list[dict[str, Any]]:
         ) from None
     except (OSError, ValueError) as exc:
         raise BaselineError(f"{path}: not a seamscope baseline ({exc})") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: not a seamscope baseline (JSON nested too deeply)") from None
     items = data.get("findings") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if not isinstance(items, list):
         raise BaselineError(f"{path}: not a seamscope baseline (no 'findings' list)")
     for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BaselineError(
+                f"{path}: findings[{i}] is {_json_kind(item)}, not an object with {', '.join(_KEY)}"
+            )
         missing = [k for k in _KEY if k not in item]
         if missing:
             raise BaselineError(f"{path}: findings[{i}] lacks {', '.join(missing)}")
     return items
 
 
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in the words of JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list"
+
+
 def write_baseline(path: Path, findings: list[Finding]) -> None:
+    """Writes the baseline whole or not at all: a failed write (a full disk, a size limit)
+    leaves the old one as it was."""
     entries = sorted(({k: f.as_json()[k] for k in (*_KEY, "verdict")} for f in findings), key=_key)
-    path.write_text(json.dumps({"version": 1, "findings": entries}, indent=2) + "\n")
+    data = (json.dumps({"version": 1, "findings": entries}, indent=2) + "\n").encode()
+    target = Path(os.path.realpath(path))  # through a link, the file it names is the baseline
+    try:
+        _write_whole(target, data)
+    except FileNotFoundError:
+        raise BaselineError(
+            f"{path}: cannot write the baseline (the folder {target.parent} does not exist)"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot write the baseline ({exc.strerror or exc})") from None
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """data into a new file beside target, renamed over it. An existing file keeps its mode; a
+    new one gets the umask's, as a plain write would give it."""
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.close(os.open(target, os.O_WRONLY))  # a read-only baseline: refused as a write is
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except PermissionError as exc:
+        if st is None:
+            raise PermissionError(
+                exc.errno, f"the folder {target.parent} takes no new file: {exc.strerror}"
+            ) from None
+        # A folder we may not add a file to, holding a baseline we may write: written in place.
+        with open(target, "r+b") as out:
+            out.write(data)
+            out.truncate()
+        return
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if st is not None:
+                os.fchmod(out.fileno(), stat.S_IMODE(st.st_mode))
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @click.command()

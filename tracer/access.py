@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner, refusal
+from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner, refusal, unanswered
 from seamscope.tracer.store import StoreLocked, open_read_only
 from seamscope.tracer.usersql import (
     SqlLimits,
@@ -194,6 +194,8 @@ class _FileReader(ABC):
     def _hand_over(self, owner: OwnerInfo | None) -> _FileReader:
         """The reader for the store's holder now, counting against this read's budget."""
         if self._handovers <= 0:
+            if owner is not None:
+                raise unanswered(self.path, owner)
             raise SeamscopeError(f"{self.path}: the store's owner does not answer")
         if owner is None:
             return LocalReader(

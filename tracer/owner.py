@@ -2,11 +2,13 @@
 
 While a process owns the store (the receiver, the live TUI) no other process can open the file,
 so exporters and commands that find an owner send to it instead. The file is
-``<store>.owner.json``: {"pid", "host", "port", "url", "db", "started", "secret"}, private to
-the user (0600). The secret is what the owner's endpoints other than OTLP intake ask for, so
-only that user can query the store through it. A file is followed only when it is a regular
-file of this user that nobody else can write (another local user could otherwise point our
-exporters and queries at a listener of theirs); an owner whose pid is gone is stale and ignored.
+``<store>.owner.json``: {"pid", "host", "port", "url", "db", "started", "secret", "boot_id",
+"start_ticks"}, private to the user (0600). The secret is what the owner's endpoints other than
+OTLP intake ask for, so only that user can query the store through it. A file is followed only
+when it is a regular file of this user that nobody else can write (another local user could
+otherwise point our exporters and queries at a listener of theirs). An owner whose pid is gone
+is stale and ignored, and so is one whose pid another process has taken since: boot_id and
+start_ticks (Linux) tell the process that wrote the file from any other that has its pid.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class OwnerInfo:
     db: str
     started: float
     secret: str = field(default="", repr=False)
+    boot_id: str | None = None
+    """The machine's boot (Linux: /proc/sys/kernel/random/boot_id) when the owner wrote the file."""
+    start_ticks: int | None = None
+    """When the owner process started, in clock ticks since that boot (Linux: /proc/PID/stat)."""
 
     @property
     def traces_url(self) -> str:
@@ -76,6 +82,46 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _boot_id() -> str | None:
+    try:
+        return _BOOT_ID.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; None where /proc does not say."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        # pid (comm) state ppid ...: starttime is the 22nd field, the 20th after the name.
+        return int(text[text.rindex(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _not_its_writer(info: OwnerInfo) -> str | None:
+    """Why the live process info.pid provably is not the one that wrote the owner file (its
+    pid was taken since), or None when it may be."""
+    if info.boot_id is None or info.start_ticks is None:
+        return None  # a file of an older seamscope, or written where /proc does not say
+    boot = _boot_id()
+    if boot is not None and boot != info.boot_id:
+        return (
+            f"the machine has restarted since its owner (pid {info.pid}) wrote it: a stale file, "
+            "remove it"
+        )
+    ticks = _start_ticks(info.pid)
+    if boot is not None and ticks is not None and ticks != info.start_ticks:
+        return (
+            f"its owner (pid {info.pid}) is gone and another process has that pid now: a stale "
+            "file, remove it"
+        )
+    return None
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -106,6 +152,8 @@ def publish(db_path: Path, host: str, port: int) -> OwnerInfo:
         db=str(db_path.resolve()),
         started=time.time(),
         secret=secrets.token_urlsafe(32),
+        boot_id=_boot_id(),
+        start_ticks=_start_ticks(os.getpid()),
     )
     target = owner_file(db_path)
     try:
@@ -181,10 +229,12 @@ def _read_trusted(path: Path) -> dict[str, object] | None:
 
 def find_owner(db_path: Path) -> OwnerInfo | None:
     """The live owner of the store, or None (no file, an untrusted or unreadable one, or its
-    process is gone)."""
-    data = _read_trusted(owner_file(db_path))
+    process is gone: its pid ended, or was taken by another process, which is said once)."""
+    path = owner_file(db_path)
+    data = _read_trusted(path)
     if data is None:
         return None
+    boot_id, start_ticks = data.get("boot_id"), data.get("start_ticks")
     try:
         info = OwnerInfo(
             pid=int(data["pid"]),  # type: ignore[call-overload]
@@ -194,16 +244,31 @@ def find_owner(db_path: Path) -> OwnerInfo | None:
             db=str(data["db"]),
             started=float(data["started"]),  # type: ignore[arg-type]
             secret=str(data.get("secret") or ""),
+            boot_id=None if boot_id is None else str(boot_id),
+            start_ticks=None if start_ticks is None else int(str(start_ticks)),
         )
     except (ValueError, KeyError, TypeError):
         return None
     if not _pid_alive(info.pid):
+        return None
+    reason = _not_its_writer(info)
+    if reason is not None:
+        _distrust(path, reason)
         return None
     return info
 
 
 class OwnerUnreachable(SeamscopeError):
     """The owner did not answer (it may be going away)."""
+
+
+def unanswered(db_path: Path, owner: OwnerInfo) -> OwnerUnreachable:
+    """The error for an owner that never answered: which file names it, and what to do."""
+    return OwnerUnreachable(
+        f"{owner_file(db_path)}: the process it names as the store's owner (pid {owner.pid}) "
+        f"does not answer on port {owner.port}; if no `seamscope collect` or live TUI runs on "
+        "this store, remove that file"
+    )
 
 
 def refusal(exc: urllib.error.HTTPError) -> str:
@@ -247,12 +312,14 @@ def send_or_write(
 ) -> OwnerInfo | None:
     """Records to the store: posted to the owner's endpoint at path while one holds it, else
     written by write under the short lock. Returns the owner it went through, if any."""
+    silent: OwnerInfo | None = None
     for _ in range(3):
         owner = find_owner(db_path)
         if owner is not None:
             try:
                 post_json(owner, path, payload)
             except OwnerUnreachable:
+                silent = owner
                 continue  # it is going away: the store is free in a moment
             return owner
         try:
@@ -263,4 +330,6 @@ def send_or_write(
                 raise
             continue  # an owner started meanwhile: send to it
         return None
+    if silent is not None:
+        raise unanswered(db_path, silent)
     raise SeamscopeError(f"{db_path}: the store's owner does not answer")

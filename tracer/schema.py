@@ -341,6 +341,17 @@ DDL: tuple[str, ...] = (
     table_ddl("s3_objects", S3_OBJECT_COLUMNS),
 )
 
+# Span columns that a migration added, with the first version whose stores have them; a store
+# of an older version lacks them until it is migrated (store.check_store reads this: a migration
+# that adds a span column adds it here too).
+SPAN_COLUMNS_SINCE: dict[str, int] = dict.fromkeys(KEY_COLUMNS, 4)
+
+
+def span_column_names(version: int) -> tuple[str, ...]:
+    """The columns of spans in a store of this schema version."""
+    return tuple(n for n in SPAN_COLUMN_NAMES if SPAN_COLUMNS_SINCE.get(n, 1) <= version)
+
+
 # Schema migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (table_ddl("aws_routes", AWS_ROUTE_COLUMNS),),

@@ -24,7 +24,13 @@ import pyarrow as pa
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.keys import KEY_COLUMNS, add_keys
 from seamscope.tracer.private import FILE_MODE, private_wal
-from seamscope.tracer.schema import DDL, INPUT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
+from seamscope.tracer.schema import (
+    DDL,
+    INPUT_SCHEMA,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    span_column_names,
+)
 
 DEFAULT_DB = "seamscope.duckdb"
 ENV_DB = "SEAMSCOPE_DB"
@@ -74,6 +80,11 @@ class StoreTooNew(StoreError):
 
 class NotAStore(StoreError):
     pass
+
+
+class StoreDamaged(NotAStore):
+    """A seamscope store whose own tables say what no seamscope wrote: a schema version that
+    is no number, a spans table without its columns."""
 
 
 def default_db_path() -> Path:
@@ -186,7 +197,7 @@ def quiet(con: duckdb.DuckDBPyConnection, *, lock: bool = False) -> duckdb.DuckD
     return con
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
     """The store's schema version, or None for a file that is no seamscope store (yet)."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'seamscope_meta'"
@@ -194,13 +205,22 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     if not exists or not exists[0]:
         return None
     row = con.execute("SELECT value FROM seamscope_meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    if not row:
+        return None
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        shown = "NULL" if row[0] is None else repr(str(row[0])[:40])
+        raise StoreDamaged(
+            f"{path}: a damaged store: its schema version (in seamscope_meta) is {shown}, "
+            "not a number"
+        ) from None
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Creates the schema in a new store, migrates an older one, refuses a newer one, and
     refuses a DuckDB database that holds anything else (it is left untouched)."""
-    version = schema_version(con)
+    version = schema_version(con, path)
     if version is None:
         other = con.execute(
             "SELECT count(*) FROM information_schema.tables "
@@ -220,7 +240,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
         con.execute("COMMIT")
         return
-    check_version(version, path)
+    check_store(con, version, path)
     while version < SCHEMA_VERSION:
         con.execute("BEGIN")
         for statement in MIGRATIONS[version]:
@@ -232,7 +252,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute("COMMIT")
 
 
-def check_version(version: int | None, path: Path) -> None:
+def check_store(con: duckdb.DuckDBPyConnection, version: int | None, path: Path) -> None:
+    """Refuses what is no store seamscope can read or migrate: no store at all, one of a newer
+    schema, or a damaged one (a version none was written with, spans without its columns)."""
     if version is None:
         raise NotAStore(
             f"{path}: a DuckDB file, but not a seamscope store (no seamscope_meta table)"
@@ -241,6 +263,26 @@ def check_version(version: int | None, path: Path) -> None:
         raise StoreTooNew(
             f"{path}: store schema version {version} is newer than this seamscope "
             f"understands ({SCHEMA_VERSION}); upgrade seamscope"
+        )
+    if version < 1:
+        raise StoreDamaged(
+            f"{path}: a damaged store: its schema version is {version}; seamscope wrote 1 to "
+            f"{SCHEMA_VERSION}"
+        )
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = 'spans'"
+        ).fetchall()
+    }
+    if not present:
+        raise StoreDamaged(f"{path}: a damaged store: it has no spans table")
+    missing = [name for name in span_column_names(version) if name not in present]
+    if missing:
+        raise StoreDamaged(
+            f"{path}: a damaged store: its spans table lacks the column"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
         )
 
 
@@ -375,7 +417,7 @@ def open_read_only(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     path = path or default_db_path()
     con = connect(path, read_only=True, hardened=True, config=dict(query_limits()))
     try:
-        check_version(schema_version(con), path)
+        check_store(con, schema_version(con, path), path)
     except BaseException:
         con.close()
         raise

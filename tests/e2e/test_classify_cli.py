@@ -7,6 +7,7 @@ fleet) by `seamscope ingest`, and its README's table of expected labels is the o
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from seamscope.classifiers.catalog import RULES
+from tests.ci import cannot_run, require_tool
 from tests.unit.classifiers.fleet import Fleet, Service
 
 pytestmark = pytest.mark.e2e
@@ -250,7 +252,12 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     ("content", "says"),
     [
         ("{not json", "not a seamscope baseline (Expecting property name"),
-        ('{"findings": [1, 2]}', "not a seamscope baseline (no 'findings' list)"),
+        ('{"findings": [1, 2]}', "findings[0] is a number, not an object with rule_id, from,"),
+        pytest.param(
+            "[" * 1100 + "]" * 1100,
+            "not a seamscope baseline (JSON nested too deeply)",
+            id="nested-1100-deep",
+        ),
         ('{"findings": "A101"}', "not a seamscope baseline (no 'findings' list)"),
         ('{"findings": [{"rule_id": "A101", "from": "a"}]}', "findings[0] lacks to, mechanism"),
     ],
@@ -301,6 +308,137 @@ def test_a_baseline_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
         done = seamscope("check", "--db", str(db), "--baseline", str(tmp_path), *extra)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "Traceback" not in done.stderr and "is a directory" in done.stderr
+
+
+def _two_findings(tmp_path: Path) -> Path:
+    """A store with two A101 edges, classified (a later `check` writes nothing to it)."""
+    fleet = Fleet()
+    web = Service("shop-web", "shop", "webapp")
+    for api in (Service("stock-api", "stock", "backend"), Service("price-api", "price", "backend")):
+        fleet.http(web, f"http://{api.name}:8080/items/1", server=api, route="/items/<id>")
+    db = fleet.store(tmp_path / "two.duckdb")
+    assert seamscope("check", "--db", str(db)).returncode == 1
+    return db
+
+
+def _without_root_override() -> list[str]:
+    """What runs a command without root's right to write past a file's mode (nothing for
+    another user): `setpriv` dropping CAP_DAC_OVERRIDE from the capabilities it may have."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = [
+        require_tool("setpriv"),
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--",
+    ]
+    probe = subprocess.run([*setpriv, "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        cannot_run(f"setpriv cannot drop CAP_DAC_OVERRIDE here: {probe.stderr.strip()}")
+    return setpriv
+
+
+OLD_BASELINE = '{"version": 1, "findings": []}\n'
+
+
+UNWRITABLE = {
+    "missing-folder": "cannot write the baseline (the folder {folder} does not exist)",
+    "under-a-file": "cannot write the baseline (Not a directory)",
+    "read-only-folder": (
+        "cannot write the baseline (the folder {folder} takes no new file: Permission denied)"
+    ),
+    "read-only-file": "cannot write the baseline (Permission denied)",
+}
+
+
+@pytest.mark.parametrize("where", UNWRITABLE)
+def test_a_baseline_that_cannot_be_written_is_one_line(tmp_path: Path, where: str) -> None:
+    db = _two_findings(tmp_path)
+    folder = tmp_path / "ci"
+    prefix: list[str] = []
+    baseline = folder / "baseline.json"
+    if where == "under-a-file":
+        folder.write_text("")
+    elif where == "read-only-folder":
+        folder.mkdir(mode=0o555)
+        prefix = _without_root_override()
+    elif where == "read-only-file":  # in a folder we may write: not replaced by a new file
+        folder.mkdir()
+        baseline.write_text(OLD_BASELINE)
+        baseline.chmod(0o444)
+        prefix = _without_root_override()
+    try:
+        done = _update_baseline(db, baseline, prefix)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr == f"seamscope: {baseline}: {UNWRITABLE[where].format(folder=folder)}\n"
+        if where == "read-only-file":
+            assert baseline.read_text() == OLD_BASELINE
+            assert list(folder.iterdir()) == [baseline]
+        elif where == "read-only-folder":
+            assert list(folder.iterdir()) == []
+    finally:
+        if folder.is_dir():
+            folder.chmod(0o755)
+
+
+def _update_baseline(
+    db: Path, baseline: Path, prefix: list[str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "seamscope.cli", "check", "--db", str(db)]
+        + ["--baseline", str(baseline), "--update-baseline"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_writable_baseline_in_a_folder_that_takes_no_new_file_is_written(
+    tmp_path: Path,
+) -> None:
+    """A file cannot be added beside it, so it is written in place, as a plain write would."""
+    db = _two_findings(tmp_path)
+    folder = tmp_path / "ci"
+    folder.mkdir()
+    baseline = folder / "baseline.json"
+    baseline.write_text(OLD_BASELINE)
+    folder.chmod(0o555)
+    try:
+        done = _update_baseline(db, baseline, _without_root_override())
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert len(json.loads(baseline.read_text())["findings"]) == 2
+        assert list(folder.iterdir()) == [baseline]
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_baseline_write_that_fails_midway_keeps_the_old_baseline(tmp_path: Path) -> None:
+    """The disk fills up (here: a limit on the size of the files it writes, below the new
+    baseline's): the old baseline stays whole, and nothing is left beside it."""
+    import resource
+
+    db = _two_findings(tmp_path)
+    baseline = tmp_path / "ci" / "baseline.json"
+    baseline.parent.mkdir()
+    baseline.write_text(OLD_BASELINE)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "seamscope.cli", "check", "--db", str(db)]
+        + ["--baseline", str(baseline), "--update-baseline"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == f"seamscope: {baseline}: cannot write the baseline (File too large)\n"
+    assert baseline.read_text() == OLD_BASELINE
+    assert list(baseline.parent.iterdir()) == [baseline]
+    written = seamscope("check", "--db", str(db), "--baseline", str(baseline), "--update-baseline")
+    assert written.returncode == 0, written.stderr
+    assert len(json.loads(baseline.read_text())["findings"]) == 2
 
 
 def test_strict_fails_on_smells(store: Path, tmp_path: Path) -> None:

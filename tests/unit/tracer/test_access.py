@@ -19,7 +19,7 @@ from seamscope.tracer.access import (
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json
-from seamscope.tracer.owner import OwnerInfo, owner_file
+from seamscope.tracer.owner import OwnerInfo, owner_file, publish
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.store import Store, StoreMissing
 from tests.otlp_sample import sample_request
@@ -136,9 +136,30 @@ def test_an_owner_that_went_away_hands_over_to_a_local_read(filled: Path) -> Non
 
 
 def test_an_owner_that_never_answers_is_a_clear_error(filled: Path) -> None:
+    """It names the owner file, the process and its port, and what to do."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         owner = _unanswered_owner(filled, sock)
         owner_file(filled).write_text(json.dumps(dataclasses.asdict(owner)))
-        with pytest.raises(SeamscopeError, match="the store's owner does not answer"):
+        with pytest.raises(SeamscopeError) as raised:
             open_reader(filled).user_sql("SELECT 1")
+    assert str(raised.value) == (
+        f"{owner_file(filled)}: the process it names as the store's owner (pid {os.getpid()}) "
+        f"does not answer on port {owner.port}; if no `seamscope collect` or live TUI runs on "
+        "this store, remove that file"
+    )
+
+
+def test_an_owner_file_whose_pid_another_process_took_is_read_past(filled: Path) -> None:
+    """The owner that wrote it is gone, its pid reused: the store is read here, as if there
+    were no file, and the file is left where it is."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        publish(filled, "127.0.0.1", sock.getsockname()[1])
+        path = owner_file(filled)
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "start_ticks": record["start_ticks"] - 1}))
+        reader = open_reader(filled)
+        assert isinstance(reader, LocalReader)
+        assert reader.user_sql("SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 9}]
+    assert path.exists()

@@ -13,6 +13,7 @@ from seamscope.tracer.schema import SCHEMA_VERSION
 from seamscope.tracer.store import (
     NotAStore,
     Store,
+    StoreDamaged,
     StoreLocked,
     StoreMissing,
     StoreTooNew,
@@ -135,6 +136,92 @@ def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> 
         ).fetchone()
         assert version == (str(SCHEMA_VERSION),)
         assert store.con.execute("SELECT count(*) FROM spans").fetchone() == (1,)
+
+
+def _damage(db_path: Path, *statements: str) -> None:
+    """A store with one span, then changed behind seamscope's back."""
+    with Store.open(db_path) as store:
+        store.append(_one_span_table(), batch_key="k", source="test")
+    con = duckdb.connect(str(db_path))
+    for statement in statements:
+        con.execute(statement)
+    con.close()
+
+
+def _refused_by_every_opening(db_path: Path, message: str) -> None:
+    """Read-write, read-only and the short lock each say message; the store stays as it was."""
+    before = duckdb.connect(str(db_path), read_only=True)
+    kept = before.execute("SELECT * FROM seamscope_meta ORDER BY key").fetchall()
+    before.close()
+    for opening in (
+        lambda: Store.open(db_path).close(),
+        lambda: open_read_only(db_path).close(),
+        lambda: short_lock(db_path).__enter__(),
+    ):
+        with pytest.raises(StoreDamaged) as raised:
+            opening()
+        assert str(raised.value) == f"{db_path}: a damaged store: {message}"
+    after = duckdb.connect(str(db_path), read_only=True)
+    assert after.execute("SELECT * FROM seamscope_meta ORDER BY key").fetchall() == kept
+    after.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("'abc'", "'abc'"), ("''", "''"), ("NULL", "NULL"), ("'4.0'", "'4.0'")]
+)
+def test_a_schema_version_that_is_no_number_is_a_damaged_store(
+    db_path: Path, value: str, shown: str
+) -> None:
+    _damage(db_path, f"UPDATE seamscope_meta SET value = {value} WHERE key = 'schema_version'")
+    _refused_by_every_opening(
+        db_path, f"its schema version (in seamscope_meta) is {shown}, not a number"
+    )
+
+
+@pytest.mark.parametrize("version", ["0", "-1"])
+def test_a_schema_version_below_the_first_is_a_damaged_store(db_path: Path, version: str) -> None:
+    _damage(db_path, f"UPDATE seamscope_meta SET value = '{version}' WHERE key = 'schema_version'")
+    _refused_by_every_opening(
+        db_path, f"its schema version is {version}; seamscope wrote 1 to {SCHEMA_VERSION}"
+    )
+
+
+def test_spans_without_its_columns_is_a_damaged_store(db_path: Path) -> None:
+    _damage(db_path, "ALTER TABLE spans DROP COLUMN service_name")
+    _refused_by_every_opening(db_path, "its spans table lacks the column service_name")
+    con = duckdb.connect(str(db_path))
+    con.execute("ALTER TABLE spans DROP COLUMN kind")
+    con.execute("ALTER TABLE spans DROP COLUMN span_key")
+    con.close()
+    _refused_by_every_opening(
+        db_path, "its spans table lacks the columns kind, service_name, span_key"
+    )
+    con = duckdb.connect(str(db_path))
+    con.execute("DROP TABLE spans")
+    con.close()
+    _refused_by_every_opening(db_path, "it has no spans table")
+
+
+def test_an_older_store_lacks_only_the_columns_a_migration_adds(db_path: Path) -> None:
+    """A version 3 store has no span keys: read as it is, migrated when a writer opens it;
+    without a column version 3 had, it is damaged."""
+    _damage(
+        db_path,
+        *(f"ALTER TABLE spans DROP COLUMN {c}" for c in ("trace_key", "span_key", "parent_key")),
+        "UPDATE seamscope_meta SET value = '3' WHERE key = 'schema_version'",
+    )
+    con = open_read_only(db_path)
+    assert con.execute("SELECT count(*) FROM spans").fetchone() == (1,)
+    con.close()
+    other = db_path.with_name("other.duckdb")
+    other.write_bytes(db_path.read_bytes())
+    with Store.open(db_path) as store:
+        assert store.con.execute("SELECT count(span_key) FROM spans").fetchone() == (1,)
+    con = duckdb.connect(str(other))
+    con.execute("ALTER TABLE spans DROP COLUMN parent_span_id")
+    con.close()
+    with pytest.raises(StoreDamaged, match="spans table lacks the column parent_span_id$"):
+        Store.open(other)
 
 
 def test_a_duckdb_file_of_something_else_is_refused_and_left_untouched(tmp_path: Path) -> None:
