@@ -275,6 +275,8 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         where = f":{match.group(1)}" if match else ""
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise LandscapeError(f"{path}{where}: not valid TOML: {reason}") from None
+    except RecursionError:
+        raise LandscapeError(f"{path}: not valid TOML: nested too deeply") from None
     r = _Reader(path, text)
     r.only(data, _TOP_KEYS, ())
 

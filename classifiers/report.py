@@ -20,6 +20,7 @@ from seamscope.classifiers.read import Snapshot, snapshot
 from seamscope.classifiers.results import Finding
 from seamscope.tracer.access import Reader, connection_query, open_reader
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.owner import OwnerUnreachable
 from seamscope.tracer.store import quiet, short_lock
 
 # Aggregates the upper layer reads (classifier_spans only for jobs without traces of their own).
@@ -53,6 +54,8 @@ def _derive_from_owner(db_path: Path, reader: Reader, landscape: Landscape) -> S
         for table in _AGGREGATES:
             try:
                 data = reader.query(f"SELECT * FROM {table}")
+            except OwnerUnreachable:
+                raise  # it names the owner file and what to do; nothing says what is classified
             except (SeamscopeError, duckdb.Error) as exc:
                 raise SeamscopeError(
                     f"{db_path}: the store's owner has not classified it yet ({exc})"

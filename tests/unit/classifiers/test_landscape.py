@@ -102,6 +102,15 @@ def test_errors_name_the_key_and_the_line(tmp_path: Path, text: str, where: str,
     assert isinstance(err.value, SeamscopeError)
 
 
+def test_a_file_nested_past_the_parser_is_a_clear_error(tmp_path: Path) -> None:
+    """tomllib recurses per level: a RecursionError traceback before."""
+    path = tmp_path / "land.toml"
+    path.write_text("a = " + "[" * 2000 + "]" * 2000 + "\n")
+    with pytest.raises(LandscapeError) as err:
+        load_landscape(path)
+    assert str(err.value) == f"{path}: not valid TOML: nested too deeply"
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LandscapeError, match="no landscape file"):
         load_landscape(tmp_path / "nope.toml")
