@@ -8,6 +8,7 @@ memory with the caller's landscape, so `--landscape` always means what it says.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,59 @@ def read_classification(db_path: Path, landscape: Landscape | None) -> Snapshot:
     return _derive_from_owner(db_path, reader, landscape or Landscape())
 
 
-def _derive_from_owner(db_path: Path, reader: Reader, landscape: Landscape) -> Snapshot:
+OWNER_WAIT_S = 300.0
+"""How long a command waits for the store's owner to classify the spans it held when asked (a
+full classification of 10M spans takes about 10 s; an owner just started on a large store
+classifies it first)."""
+_POLL_S = 0.2
+
+
+def _classified_to(reader: Reader) -> tuple[int, int] | None:
+    """(the owner's classification watermark, the newest batch it holds), None before its
+    first classification has made the state."""
+    try:
+        table = reader.query(
+            "SELECT (SELECT max(value)::BIGINT FROM classifier_state WHERE key = 'watermark'), "
+            "(SELECT coalesce(max(batch_id), 0) FROM spans)"
+        )
+    except (SeamscopeError, duckdb.Error):
+        return None
+    row = table.to_pylist()[0] if table.num_rows else {}
+    watermark, top = list(row.values()) if row else (None, None)
+    if watermark is None or top is None:
+        return None
+    return int(watermark), int(top)
+
+
+def _await_owner(db_path: Path, reader: Reader, wait_s: float) -> None:
+    """Returns once the owner has classified every span it held when asked: an owner just
+    started (or behind a burst) answered with what it had classified so far, which read as
+    fewer edges, or none, with nothing to say so."""
+    if reader.owner is not None and not reader.owner.classifies:
+        raise SeamscopeError(
+            f"{db_path}: the store's owner does not classify (seamscope collect --no-classify): "
+            "stop it and run the command again, or start it without --no-classify"
+        )
+    deadline = time.monotonic() + wait_s
+    state = _classified_to(reader)
+    target = state[1] if state is not None else None
+    while state is None or target is None or state[0] < target:
+        if time.monotonic() >= deadline:
+            done = f"up to batch {state[0]:,} of {target:,}" if state and target else "none yet"
+            raise SeamscopeError(
+                f"{db_path}: the store's owner has not classified the spans it holds "
+                f"({done}) after {wait_s:g} s; try again when it has"
+            )
+        time.sleep(_POLL_S)
+        state = _classified_to(reader)
+        if target is None and state is not None:
+            target = state[1]
+
+
+def _derive_from_owner(
+    db_path: Path, reader: Reader, landscape: Landscape, wait_s: float = OWNER_WAIT_S
+) -> Snapshot:
+    _await_owner(db_path, reader, wait_s)
     con = quiet(duckdb.connect(":memory:"))
     try:
         ensure_classifier_tables(con)

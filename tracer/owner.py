@@ -56,6 +56,9 @@ class OwnerInfo:
     """The machine's boot (Linux: /proc/sys/kernel/random/boot_id) when the owner wrote the file."""
     start_ticks: int | None = None
     """When the owner process started, in clock ticks since that boot (Linux: /proc/PID/stat)."""
+    classifies: bool = True
+    """Whether the owner classifies what it stores (`seamscope collect` without --no-classify);
+    a file without it (an older seamscope) is taken to say so."""
 
     @property
     def traces_url(self) -> str:
@@ -140,7 +143,7 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def publish(db_path: Path, host: str, port: int) -> OwnerInfo:
+def publish(db_path: Path, host: str, port: int, *, classifies: bool = True) -> OwnerInfo:
     """Announces this process as the store's owner, with a new secret."""
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     url_host = f"[{connect_host}]" if ":" in connect_host else connect_host
@@ -154,6 +157,7 @@ def publish(db_path: Path, host: str, port: int) -> OwnerInfo:
         secret=secrets.token_urlsafe(32),
         boot_id=_boot_id(),
         start_ticks=_start_ticks(os.getpid()),
+        classifies=classifies,
     )
     target = owner_file(db_path)
     try:
@@ -246,6 +250,7 @@ def find_owner(db_path: Path) -> OwnerInfo | None:
             secret=str(data.get("secret") or ""),
             boot_id=None if boot_id is None else str(boot_id),
             start_ticks=None if start_ticks is None else int(str(start_ticks)),
+            classifies=data.get("classifies") is not False,
         )
     except (ValueError, KeyError, TypeError):
         return None

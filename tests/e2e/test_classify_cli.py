@@ -13,6 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -553,16 +554,13 @@ def test_user_mistakes_get_one_line_and_exit_2(store: Path, tmp_path: Path) -> N
     assert "bad.toml:2: systems.shop.components.cart: unknown role 'frontend'" in done.stderr
 
 
-def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
-    """While `seamscope collect` owns the store, the commands still answer, with our landscape."""
-    import shutil
+def _own(db: Path, tmp_path: Path, *extra: str) -> Any:
+    """`seamscope collect` started on db, once its owner file is out."""
     import time
 
     from seamscope.demo.processes import ManagedProcess, free_port
     from seamscope.tracer.owner import find_owner
 
-    db = tmp_path / "owned.duckdb"
-    shutil.copy(store, db)
     owner = ManagedProcess(
         "collect",
         [
@@ -574,16 +572,29 @@ def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
             str(db),
             "--port",
             str(free_port()),
+            *extra,
         ],
         log_path=tmp_path / "collect.log",
     ).start()
+    deadline = time.monotonic() + 60
+    while find_owner(db) is None:
+        if not owner.alive() or time.monotonic() > deadline:
+            owner.stop()
+            raise AssertionError((tmp_path / "collect.log").read_text())
+        time.sleep(0.1)
+    return owner
+
+
+def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
+    """While `seamscope collect` owns the store, the commands still answer, with our landscape.
+    The owner has just started on spans it has not classified yet (the store as ingested, or
+    classified by the tests before): a command waits for it (it answered with no edge, exit 0,
+    when it came first)."""
+    db = tmp_path / "owned.duckdb"
+    done = seamscope("ingest", str(SAMPLES / "demo-fleet.jsonl"), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    owner = _own(db, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while find_owner(db) is None:
-            assert owner.alive() and time.monotonic() < deadline, (
-                tmp_path / "collect.log"
-            ).read_text()
-            time.sleep(0.1)
         done = seamscope(
             "edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json"
         )
@@ -595,6 +606,27 @@ def test_commands_read_through_an_owner(store: Path, tmp_path: Path) -> None:
         assert expected_labels() <= seen
         check = seamscope("check", "--db", str(db), "--landscape", str(LANDSCAPE))
         assert check.returncode == 1 and "A401" in check.stdout
+    finally:
+        owner.stop()
+
+
+def test_an_owner_that_does_not_classify_is_said_at_once(store: Path, tmp_path: Path) -> None:
+    """`seamscope collect --no-classify` owns the store: the commands cannot classify it and
+    the owner never will; they say so rather than wait or answer from what the store had."""
+    import shutil
+
+    db = tmp_path / "owned.duckdb"
+    shutil.copy(store, db)
+    owner = _own(db, tmp_path, "--no-classify")
+    try:
+        for command in ("edges", "check", "export", "drift"):
+            done = seamscope(command, "--db", str(db), "--landscape", str(LANDSCAPE))
+            assert done.returncode == 2, (command, done.stdout, done.stderr)
+            assert done.stderr == (
+                f"seamscope: {db}: the store's owner does not classify (seamscope collect "
+                "--no-classify): stop it and run the command again, or start it without "
+                "--no-classify\n"
+            )
     finally:
         owner.stop()
 

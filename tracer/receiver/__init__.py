@@ -183,7 +183,9 @@ class Receiver:
             self._sql = SqlEndpoint(store, self.sql_limits)
             self._writer.start()
             # The socket listens already: clients that connect now wait in its backlog.
-            self.owner = publish(self.db_path, self.host, self.port)
+            self.owner = publish(
+                self.db_path, self.host, self.port, classifies=self.after_commit is not None
+            )
             self._server = Server(
                 self.db_path,
                 max_body_bytes=self.max_body_bytes,
