@@ -63,6 +63,8 @@ def _classified_to(reader: Reader) -> tuple[int, int] | None:
             "SELECT (SELECT max(value)::BIGINT FROM classifier_state WHERE key = 'watermark'), "
             "(SELECT coalesce(max(batch_id), 0) FROM spans)"
         )
+    except OwnerUnreachable:
+        raise  # no answer will come: the message says which file and what to do
     except (SeamscopeError, duckdb.Error):
         return None
     row = table.to_pylist()[0] if table.num_rows else {}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,17 +30,6 @@ def listener() -> Iterator[RecordingListener]:
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-def bystander() -> Iterator[int]:
-    """A live process for the forged file to name (a dead pid would be ignored anyway)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def forge(db_path: Path, pid: int, port: int, *, foreign: bool) -> None:

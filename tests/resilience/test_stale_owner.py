@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +25,6 @@ COMMANDS = [
     ["export"],
     ["drift", "--landscape", str(LANDSCAPE)],
 ]
-
-
-@pytest.fixture
-def bystander() -> Iterator[int]:
-    """A live process that is no owner: what the pid in the file has come to name."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +14,6 @@ from seamscope.tracer import owner
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import find_owner, owner_file, publish, send_or_write
 from seamscope.tracer.store import Store
-
-
-@pytest.fixture
-def bystander() -> Iterator[int]:
-    """A live process of ours that is no owner: what a reused pid points at."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _needs_proc() -> None:
