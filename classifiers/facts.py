@@ -114,6 +114,15 @@ _SERVICE_KEY = (
 )
 
 
+# The AWS service of a span whose rpc.service names none seamscope knows, by its database or
+# messaging attributes.
+_SERVICE_OF_ATTRIBUTES = """CASE
+                    WHEN db_system IN ('dynamodb', 'aws.dynamodb') THEN 'dynamodb'
+                    WHEN messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'sqs'
+                    WHEN messaging_system IN ('aws.sns', 'aws_sns') THEN 'sns'
+                END"""
+
+
 # The host of an AWS service's API (the request an SDK call sends), as opposed to what is
 # served from amazonaws.com names but is an application's own HTTP API: API Gateway
 # (execute-api), load balancers (elb), AppSync (appsync-api) and EC2 instances' public names.
@@ -181,6 +190,9 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
             WHEN rpc_service = 'Kinesis' THEN 'kinesis'
             WHEN rpc_service = 'S3' THEN 's3'
             WHEN rpc_service = 'Lambda' THEN 'lambda'
+            -- No rpc.service (most spans: servers, HTTP calls, roots): what the span's own
+            -- database or messaging attributes say, without the string functions below.
+            WHEN rpc_service IS NULL THEN {_SERVICE_OF_ATTRIBUTES}
             -- Every other spelling, written the way each SDK names the service: the Java
             -- agent's SDK v1 spans give the client's name (AmazonDynamoDBv2, AmazonSQS,
             -- "Amazon S3", AWSLambda), the others the service's id in any case and spacing.
@@ -197,13 +209,8 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
                 WHEN 'kinesis' THEN 'kinesis'
                 WHEN 's3' THEN 's3'
                 WHEN 'lambda' THEN 'lambda'
-                -- No service that seamscope knows by its name: what the span's own database
-                -- or messaging attributes say.
-                ELSE CASE
-                    WHEN db_system IN ('dynamodb', 'aws.dynamodb') THEN 'dynamodb'
-                    WHEN messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'sqs'
-                    WHEN messaging_system IN ('aws.sns', 'aws_sns') THEN 'sns'
-                END
+                -- No service that seamscope knows by its name: as for none.
+                ELSE {_SERVICE_OF_ATTRIBUTES}
             END
         END AS aws,
         coalesce(rpc_method, db_operation) AS op,

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
+from seamscope.classifiers.results import Verdict
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, short_lock
 from seamscope.tui.app import SeamscopeApp
@@ -27,6 +28,7 @@ from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focus_layout import CENTRE, RIGHT
 from seamscope.tui.widgets.focusmap import FocusMap
+from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.matrix import MatrixView
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import EDGES, T0, build_store, edge_id_of
@@ -582,3 +584,70 @@ async def test_new_data_keeps_the_system_the_user_just_moved_to(
         await settle(pilot)
         assert screen.centre == target
         assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target
+
+
+async def test_the_whole_system_drawing_shows_each_verdict_by_its_glyph(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The drawing (m on a system) coloured its arrows by verdict and labelled them with the
+    mechanism alone: without colour (NO_COLOR, a monochrome terminal) an anti-pattern looked
+    like a pattern. Each arrow's label now starts with its verdict's glyph, as the focus view's
+    and the tables' do."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("colon")
+        await settle(pilot)
+        await pilot.press(*"orderswork")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen)
+        await pilot.press("m")
+        await settle(pilot)
+        landmap = app.screen.query_one(LandscapeMap)
+        assert landmap.display
+        drawn = "\n".join("".join(row) for row in landmap.drawing.canvas.chars)
+        arrows = landmap._map_edges
+        assert arrows and {a.verdict for a in arrows} >= {Verdict.PATTERN}
+        for arrow in arrows:
+            assert arrow.label.startswith(f"{arrow.verdict.glyph} "), arrow
+            assert f" {arrow.label} " in drawn, arrow
+
+
+async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """A large drawing opened scrolled to its top left, which on a system of many edges is only
+    lanes, and h j k l did nothing there (the arrows moved the selection)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon")
+        await settle(pilot)
+        await pilot.press(*"orderswork")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        landmap = app.screen.query_one(LandscapeMap)
+        pane = app.screen.query_one("#map-pane")
+        assert landmap.has_focus
+
+        def in_view() -> bool:
+            box = landmap.drawing.boxes[str(landmap.selected)]
+            seen = pane.scrollable_content_region.size
+            x, y = pane.scroll_offset
+            return x <= box.x < x + seen.width and y <= box.y < y + seen.height
+
+        assert in_view()
+        first = landmap.selected
+        await pilot.press("l")
+        await settle(pilot)
+        assert landmap.selected != first and in_view()
+        await pilot.press("h")
+        await settle(pilot)
+        assert landmap.selected == first and in_view()

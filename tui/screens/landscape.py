@@ -43,13 +43,14 @@ ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
 
 
 def aggregate(edges: Iterable[tuple[str, str, str, Verdict]]) -> list[MapEdge]:
-    """One arrow per (from, to, mechanism), coloured by the worst verdict among its edges."""
+    """One arrow per (from, to, mechanism), coloured by the worst verdict among its edges and
+    labelled with its glyph too, which a terminal without colour (NO_COLOR) still shows."""
     worst: dict[tuple[str, str, str], Verdict] = {}
     for src, dst, mechanism, verdict in edges:
         key = (src, dst, mechanism)
         if key not in worst or verdict.rank < worst[key].rank:
             worst[key] = verdict
-    return [MapEdge(s, d, m, v) for (s, d, m), v in sorted(worst.items())]
+    return [MapEdge(s, d, f"{v.glyph} {m}", v) for (s, d, m), v in sorted(worst.items())]
 
 
 def _worst(verdicts: Iterable[Verdict]) -> Verdict | None:
@@ -829,8 +830,11 @@ class SystemScreen(DataScreen[Any]):
         pane.display = not pane.display
         self.query_one(FocusMap).display = not pane.display
         if pane.display:
-            self.query_one(LandscapeMap).ensure_drawn()
-            self.query_one(LandscapeMap).focus()
+            landmap = self.query_one(LandscapeMap)
+            landmap.ensure_drawn()
+            landmap.focus()
+            # Once the pane has its size: the selected box in view.
+            self.call_after_refresh(landmap.reveal)
         else:
             self.query_one(FocusMap).focus()
         self._show_focus()

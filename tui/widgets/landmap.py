@@ -37,6 +37,11 @@ class LandscapeMap(Widget, can_focus=True):
         Binding("down", "move(0, 1)", "Down", show=False),
         Binding("left", "move(-1, 0)", "Left", show=False),
         Binding("right", "move(1, 0)", "Right", show=False),
+        # The keys of the focus view, the matrix and the tables (help lists them for all).
+        Binding("k", "move(0, -1)", "Up", show=False),
+        Binding("j", "move(0, 1)", "Down", show=False),
+        Binding("h", "move(-1, 0)", "Left", show=False),
+        Binding("l", "move(1, 0)", "Right", show=False),
         Binding("enter", "choose", "Open", show=True),
     ]
 
@@ -132,9 +137,14 @@ class LandscapeMap(Widget, can_focus=True):
             return
         self.selected = node_id
         self._redraw()
-        box = self._drawing.boxes[node_id]
         self.post_message(self.Highlighted(node_id))
-        if self.parent is not None and isinstance(self.parent, Widget):
+        self.reveal()
+
+    def reveal(self) -> None:
+        """Scrolls the pane the map is in to the selected box (a large drawing opened where
+        only lanes show, with no box in view)."""
+        box = self._drawing.boxes.get(self.selected) if self.selected is not None else None
+        if box is not None and self.parent is not None and isinstance(self.parent, Widget):
             self.parent.scroll_to_region(
                 Region(box.x, box.y, box.width + 2, box.height), animate=False
             )
