@@ -303,29 +303,27 @@ async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
         )
 
 
+async def go_to(pilot: Pilot[None], text: str) -> None:
+    """`:` (go to), the text typed, the first match taken with Enter."""
+    await pilot.press("colon")
+    await settle(pilot)
+    await pilot.press(*text)
+    await pilot.pause(0.3)
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 async def test_go_to_finds_a_component_by_fuzzy_name(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("colon")
-        await settle(pilot)
-        await pilot.press(*"orderswork")
-        await settle(pilot)
-        await pilot.pause(0.3)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await go_to(pilot, "orderswork")
         assert isinstance(app.screen, SystemScreen)
         assert app.screen.system == "orders"
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("colon")
-        await settle(pilot)
-        await pilot.press(*"A101")
-        await pilot.pause(0.3)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await go_to(pilot, "A101")
         assert isinstance(app.screen, FindingsScreen) and app.screen.rule == "A101"
 
 
@@ -596,13 +594,7 @@ async def test_the_whole_system_drawing_shows_each_verdict_by_its_glyph(
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("colon")
-        await settle(pilot)
-        await pilot.press(*"orderswork")
-        await pilot.pause(0.3)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await go_to(pilot, "orderswork")
         assert isinstance(app.screen, SystemScreen)
         await pilot.press("m")
         await settle(pilot)
@@ -624,13 +616,7 @@ async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("colon")
-        await settle(pilot)
-        await pilot.press(*"orderswork")
-        await pilot.pause(0.3)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await go_to(pilot, "orderswork")
         await pilot.press("m")
         await settle(pilot)
         landmap = app.screen.query_one(LandscapeMap)
