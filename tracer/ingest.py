@@ -59,13 +59,15 @@ from seamscope.tracer.ingest_worker import decode_one as decode_one
 from seamscope.tracer.otlp import one_line
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.store import Store, input_table
+from seamscope.tracer.store import Store, input_table, insert_arrow
 
 SOURCE = "ingest"
 STORED_HEADER = "X-Seamscope-Stored"
 """Response header of the receiver: spans of the request newly stored (0 for a repeat)."""
 _FLUSH_SPANS = 50_000
 _FLUSH_REQUESTS = 2_000
+_PART_SPANS = 8_192
+"""Spans the writer inserts at a time into the transaction it commits every _FLUSH_SPANS."""
 MAX_ERRORS_SHOWN = 20
 PROCESSES_FROM_BYTES = 16 * 1024 * 1024
 """Inputs at least this large are decoded in processes by default (starting them costs about
@@ -114,67 +116,9 @@ def append_many_at(store: Store, batches: Sequence[Batch]) -> tuple[list[int], i
     """append_many, and the highest batch_id it gave (None when every batch was a repeat): the
     receiver's watermark without a query after each commit."""
     con = store.con
-    keys = [b.key for b in batches if b.key is not None]
-    last: int | None = None
     con.execute("BEGIN")
     try:
-        seen: set[str] = set()
-        for i in range(0, len(keys), 200):
-            chunk = keys[i : i + 200]
-            # A literal IN list of parameters: about 3x quicker than unnest(?) on a large ledger.
-            marks = ",".join("?" * len(chunk))
-            rows = con.execute(
-                f"SELECT batch_key FROM batches WHERE batch_key IN ({marks})", chunk
-            ).fetchall()
-            seen.update(r[0] for r in rows)
-        counts: list[int] = []
-        new: list[Batch] = []
-        for batch in batches:
-            if batch.key is not None and batch.key in seen:
-                counts.append(0)
-                continue
-            if batch.key is not None:
-                seen.add(batch.key)
-            new.append(batch)
-            counts.append(batch.table.num_rows)
-        if new:
-            ids_rows = con.execute(
-                "SELECT nextval('batch_seq') FROM range(?)", [len(new)]
-            ).fetchall()
-            ids = sorted(int(r[0]) for r in ids_rows)
-            last = ids[-1]
-            now = datetime.now(UTC)
-            # The ledger's rows as parameters: registering an Arrow table for a few rows cost
-            # more than the rows themselves (about 1 ms a commit).
-            for i in range(0, len(new), _LEDGER_ROWS):
-                rows_of = [
-                    (batch_id, batch.key, batch.source, batch.table.num_rows, now)
-                    for batch_id, batch in zip(
-                        ids[i : i + _LEDGER_ROWS], new[i : i + _LEDGER_ROWS], strict=True
-                    )
-                ]
-                con.execute(
-                    f"INSERT INTO batches VALUES {','.join(['(?, ?, ?, ?, ?)'] * len(rows_of))}",
-                    [value for row in rows_of for value in row],
-                )
-            parts = []
-            for batch_id, batch in zip(ids, new, strict=True):
-                table = batch.table
-                if table.num_rows == 0:
-                    continue
-                table = input_table(table)
-                parts.append(
-                    table.append_column(
-                        "batch_id", pa.array([batch_id] * table.num_rows, pa.int64())
-                    )
-                )
-            if parts:
-                incoming = pa.concat_tables(parts)
-                con.register("_seamscope_many", incoming)
-                try:
-                    con.execute("INSERT INTO spans BY NAME SELECT * FROM _seamscope_many")
-                finally:
-                    con.unregister("_seamscope_many")
+        counts, last = insert_batches(con, batches, set())
         con.execute("COMMIT")
     except BaseException:
         # A COMMIT that failed (the disk full, the folder not writable for the WAL) has ended
@@ -182,6 +126,73 @@ def append_many_at(store: Store, batches: Sequence[Batch]) -> tuple[list[int], i
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
+    return counts, last
+
+
+def insert_batches(
+    con: duckdb.DuckDBPyConnection, batches: Sequence[Batch], seen: set[str]
+) -> tuple[list[int], int | None]:
+    """Inserts batches, one batches row each, in the transaction open on con; returns the spans
+    inserted per batch and the highest batch_id given (None when every batch was a repeat).
+
+    A batch whose key is stored, or is in seen (the keys inserted before in the same
+    transaction, which this adds to), inserts 0."""
+    keys = [b.key for b in batches if b.key is not None]
+    last: int | None = None
+    for i in range(0, len(keys), 200):
+        chunk = keys[i : i + 200]
+        # A literal IN list of parameters: about 3x quicker than unnest(?) on a large ledger.
+        marks = ",".join("?" * len(chunk))
+        rows = con.execute(
+            f"SELECT batch_key FROM batches WHERE batch_key IN ({marks})", chunk
+        ).fetchall()
+        seen.update(r[0] for r in rows)
+    counts: list[int] = []
+    new: list[Batch] = []
+    for batch in batches:
+        if batch.key is not None and batch.key in seen:
+            counts.append(0)
+            continue
+        if batch.key is not None:
+            seen.add(batch.key)
+        new.append(batch)
+        counts.append(batch.table.num_rows)
+    if not new:
+        return counts, last
+    ids_rows = con.execute("SELECT nextval('batch_seq') FROM range(?)", [len(new)]).fetchall()
+    ids = sorted(int(r[0]) for r in ids_rows)
+    last = ids[-1]
+    now = datetime.now(UTC)
+    # The ledger's rows as parameters: registering an Arrow table for a few rows cost more
+    # than the rows themselves (about 1 ms a commit).
+    for i in range(0, len(new), _LEDGER_ROWS):
+        rows_of = [
+            (batch_id, batch.key, batch.source, batch.table.num_rows, now)
+            for batch_id, batch in zip(
+                ids[i : i + _LEDGER_ROWS], new[i : i + _LEDGER_ROWS], strict=True
+            )
+        ]
+        con.execute(
+            f"INSERT INTO batches VALUES {','.join(['(?, ?, ?, ?, ?)'] * len(rows_of))}",
+            [value for row in rows_of for value in row],
+        )
+    parts = []
+    for batch_id, batch in zip(ids, new, strict=True):
+        table = batch.table
+        if table.num_rows == 0:
+            continue
+        table = input_table(table)
+        parts.append(
+            table.append_column("batch_id", pa.array([batch_id] * table.num_rows, pa.int64()))
+        )
+    if parts:
+        incoming = pa.concat_tables(parts)
+        insert_arrow(
+            con,
+            "_seamscope_many",
+            incoming,
+            "INSERT INTO spans BY NAME SELECT * FROM _seamscope_many",
+        )
     return counts, last
 
 
@@ -537,10 +548,12 @@ class IngestReport:
 class _LocalSink:
     """Decodes requests and appends them to an open store in large transactions.
 
-    The appends run in a writer thread, one transaction at a time and in input order, so that
-    decoding (here or in the worker processes, which this thread keeps fed) goes on while DuckDB
-    inserts and commits without the GIL; at most one group waits for the writer. `close` waits
-    for the appends and raises what the writer raised."""
+    The appends run in a writer thread, in input order, so that decoding (here or in the worker
+    processes, which this thread keeps fed) goes on while DuckDB inserts and commits without
+    the GIL. The writer inserts the requests as they come, in parts of about _PART_SPANS spans,
+    into a transaction that it commits every _FLUSH_SPANS spans or so: what remains after the
+    last request is decoded is its part and the commit, not the INSERT of a whole group. `close`
+    waits for the appends and raises what the writer raised."""
 
     def __init__(self, store: Store, report: IngestReport, flat: bool = True) -> None:
         self.store = store
@@ -549,7 +562,12 @@ class _LocalSink:
         self.builder = SpanBatchBuilder()
         self.pending: list[Batch] = []
         self.pending_spans = 0
-        self.groups: queue.Queue[list[Batch] | None] = queue.Queue(maxsize=1)
+        self.group_spans = 0  # handed to the writer since the last commit was asked for
+        self.group_requests = 0
+        # (a part, whether to commit after it); None: stop. Bounded: at most a group waits.
+        self.parts: queue.Queue[tuple[list[Batch], bool] | None] = queue.Queue(
+            maxsize=_FLUSH_SPANS // _PART_SPANS + 1
+        )
         self.failure: BaseException | None = None
         self.stopping = False
         self.writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
@@ -571,22 +589,32 @@ class _LocalSink:
         if decoded.table is not None and decoded.table.num_rows:
             self.pending.append(Batch(decoded.table, decoded.key, SOURCE))
             self.pending_spans += decoded.table.num_rows
-            if self.pending_spans >= _FLUSH_SPANS or len(self.pending) >= _FLUSH_REQUESTS:
-                self.flush()
+            if self.pending_spans >= _PART_SPANS or len(self.pending) >= _FLUSH_REQUESTS:
+                self._hand(commit=False)
 
     def flush(self) -> None:
-        """Hands what is pending to the writer (waiting while it is one group behind)."""
-        if not self.pending:
-            return
-        group, self.pending, self.pending_spans = self.pending, [], 0
+        """Hands what is pending to the writer and asks for a commit (waiting while it is a
+        group behind)."""
+        if self.pending or self.group_spans or self.group_requests:
+            self._hand(commit=True)
+
+    def _hand(self, *, commit: bool) -> None:
+        part, self.pending, spans, self.pending_spans = self.pending, [], self.pending_spans, 0
+        self.group_spans += spans
+        self.group_requests += len(part)
+        commit = (
+            commit or self.group_spans >= _FLUSH_SPANS or self.group_requests >= _FLUSH_REQUESTS
+        )
+        if commit:
+            self.group_spans = self.group_requests = 0
         self._raise_failure()
-        self._put(group)
+        self._put((part, commit))
         self._raise_failure()
 
     def close(self, *, interrupt: bool = False, raise_failure: bool = True) -> None:
         """Waits until the groups handed over are stored (as a flush in this thread did).
-        interrupt (Ctrl-C): the statement under way is interrupted and the group waiting is
-        dropped, both uncommitted, so a rerun takes them again."""
+        interrupt (Ctrl-C): the statement under way is interrupted and the parts waiting are
+        dropped, all uncommitted, so a rerun takes them again."""
         try:
             if interrupt:
                 self._stop()
@@ -599,24 +627,25 @@ class _LocalSink:
         if raise_failure:
             self._raise_failure()
 
-    def _put(self, group: list[Batch] | None) -> None:
+    def _put(self, item: tuple[list[Batch], bool] | None) -> None:
         while self.writer.is_alive():
             try:
-                self.groups.put(group, timeout=0.1)
+                self.parts.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def _stop(self) -> None:
         self.stopping = True
-        try:
-            self.groups.get_nowait()
-        except queue.Empty:
-            pass
+        while True:
+            try:
+                self.parts.get_nowait()
+            except queue.Empty:
+                break
         if self.writer.is_alive():
             self.store.con.interrupt()
         try:
-            self.groups.put_nowait(None)
+            self.parts.put_nowait(None)
         except queue.Full:
             pass
 
@@ -633,21 +662,40 @@ class _LocalSink:
             raise failure
 
     def _write(self) -> None:
-        while True:
-            group = self.groups.get()
-            if group is None or self.stopping:
-                return
-            try:
-                counts = append_many(self.store, group)
-            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-                self.failure = exc
-                return
-            for batch, stored in zip(group, counts, strict=True):
-                if stored or batch.table.num_rows == 0:
-                    self.report.spans_stored += stored
-                else:
-                    self.report.spans_present += batch.table.num_rows
-                    self.report.requests_present += 1
+        con = self.store.con
+        open_: list[tuple[Batch, int]] = []  # inserted in the open transaction, uncommitted
+        seen: set[str] = set()
+        in_transaction = False
+        try:
+            while True:
+                item = self.parts.get()
+                if item is None or self.stopping:
+                    return
+                part, commit = item
+                if not in_transaction:
+                    con.execute("BEGIN")
+                    in_transaction = True
+                    seen.clear()
+                counts = insert_batches(con, part, seen)[0]
+                open_.extend(zip(part, counts, strict=True))
+                if commit:
+                    con.execute("COMMIT")
+                    in_transaction = False
+                    for batch, stored in open_:
+                        if stored:
+                            self.report.spans_stored += stored
+                        else:
+                            self.report.spans_present += batch.table.num_rows
+                            self.report.requests_present += 1
+                    open_.clear()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            self.failure = exc
+        finally:
+            if in_transaction:
+                # Stopped, or a statement failed; a COMMIT that failed (the disk full, the
+                # folder not writable for the WAL) has ended the transaction already.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ or hold it for one short append. Appends are idempotent by batch key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -353,14 +354,13 @@ class Store:
                 raise
             assert row is not None
             batch_id = int(row[0])
-            con.register("_seamscope_incoming", table)
-            try:
-                con.execute(
-                    "INSERT INTO spans BY NAME "
-                    f"SELECT *, {batch_id} AS batch_id FROM _seamscope_incoming"
-                )
-            finally:
-                con.unregister("_seamscope_incoming")
+            insert_arrow(
+                con,
+                "_seamscope_incoming",
+                table,
+                f"INSERT INTO spans BY NAME SELECT *, {batch_id} AS batch_id FROM "
+                "_seamscope_incoming",
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -368,9 +368,38 @@ class Store:
         return int(table.num_rows)
 
 
+def insert_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str) -> None:
+    """Runs sql (an INSERT) with table registered as name, in the caller's transaction.
+
+    A statement that fails aborts the transaction, and the view cannot be dropped until it ends
+    (DuckDB says "Current transaction is aborted"): the statement's own error is raised, and
+    the view stays until the name is registered again."""
+    con.register(name, table)
+    try:
+        con.execute(sql)
+    except BaseException:
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister(name)
+        raise
+    con.unregister(name)
+
+
+# INPUT_SCHEMA with its JSON columns as plain text, which DuckDB parses and checks on insert.
+_CHECKED_SCHEMA = pa.schema(
+    [
+        f.with_type(f.type.storage_type) if isinstance(f.type, pa.BaseExtensionType) else f
+        for f in INPUT_SCHEMA
+    ]
+)
+
+
 def input_table(table: pa.Table) -> pa.Table:
-    """A table of spans as the store takes it (INPUT_SCHEMA): its keys computed when it came
-    without them (SpanBatchBuilder adds them; other producers may not)."""
+    """A table of spans as the store takes it: its keys computed when it came without them
+    (SpanBatchBuilder adds them; other producers may not).
+
+    Only a table of INPUT_SCHEMA itself, SpanBatchBuilder's, keeps its JSON columns as Arrow's
+    JSON type, stored without being parsed again; any other producer's JSON text is checked by
+    DuckDB on insert, so a malformed document is refused rather than stored."""
     if table.schema == INPUT_SCHEMA:
         return table
     missing = [n for n in INPUT_SCHEMA.names if n not in table.column_names + list(KEY_COLUMNS)]
@@ -378,7 +407,7 @@ def input_table(table: pa.Table) -> pa.Table:
         raise ValueError(f"a table of spans without the columns {', '.join(missing)}")
     if not all(name in table.column_names for name in KEY_COLUMNS):
         table = add_keys(table)
-    return table.select(INPUT_SCHEMA.names).cast(INPUT_SCHEMA)
+    return table.select(INPUT_SCHEMA.names).cast(_CHECKED_SCHEMA)
 
 
 @contextmanager

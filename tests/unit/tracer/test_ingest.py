@@ -196,10 +196,11 @@ def test_decoding_goes_on_while_the_writer_appends(
     from seamscope.tracer import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)  # two requests of 5 spans a group
+    monkeypatch.setattr(ingest_module, "_PART_SPANS", 5)  # inserted one request at a time
     decoded: list[str] = []
     later = threading.Event()
     real_decode = ingest_module.decode_one
-    real_append = ingest_module.append_many
+    real_insert = ingest_module.insert_batches
 
     def decode(request: Any, builder: Any = None, flat: bool = True) -> Any:
         decoded.append(request.where)
@@ -207,13 +208,13 @@ def test_decoding_goes_on_while_the_writer_appends(
             later.set()
         return real_decode(request, builder, flat)
 
-    def append(store: Store, batches: Any) -> list[int]:
+    def insert(con: Any, batches: Any, seen: set[str]) -> Any:
         if not later.is_set():
             assert later.wait(30), "nothing was decoded while the first group was appended"
-        return real_append(store, batches)
+        return real_insert(con, batches, seen)
 
     monkeypatch.setattr(ingest_module, "decode_one", decode)
-    monkeypatch.setattr(ingest_module, "append_many", append)
+    monkeypatch.setattr(ingest_module, "insert_batches", insert)
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(_lines(range(50, 56))) + "\n")
     report = ingest(db_path, [str(path)], workers=0, use_owner=False)
@@ -239,17 +240,18 @@ def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
     was committed before it stays, nothing is stored twice on the rerun."""
     from seamscope.tracer import ingest as ingest_module
 
-    monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)
-    real_append = ingest_module.append_many
+    monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)  # two requests of 5 spans a group
+    monkeypatch.setattr(ingest_module, "_PART_SPANS", 5)
+    real_insert = ingest_module.insert_batches
     calls: list[int] = []
 
-    def append(store: Store, batches: Any) -> list[int]:
+    def insert(con: Any, batches: Any, seen: set[str]) -> Any:
         calls.append(len(batches))
-        if len(calls) == 2:
+        if len(calls) == 3:  # the second group's first request, the first committed
             raise duckdb.IOException("disk full (a test)")
-        return real_append(store, batches)
+        return real_insert(con, batches, seen)
 
-    monkeypatch.setattr(ingest_module, "append_many", append)
+    monkeypatch.setattr(ingest_module, "insert_batches", insert)
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(_lines(range(60, 68))) + "\n")
     with pytest.raises(SeamscopeError) as caught:
@@ -259,20 +261,23 @@ def test_a_failed_append_is_raised_and_a_rerun_stores_the_rest(
         "(10 spans stored before it; the rest were not)"
     )
     assert _count(db_path) == (10, 2)
-    monkeypatch.setattr(ingest_module, "append_many", real_append)
+    monkeypatch.setattr(ingest_module, "insert_batches", real_insert)
     again = ingest(db_path, [str(path)], workers=0, use_owner=False)
     assert (again.spans_stored, again.spans_present, again.requests_present) == (30, 10, 2)
     assert _count(db_path) == (40, 8)
 
 
+@pytest.mark.parametrize("part_spans", [5, 8_192], ids=["parts-inserted-before-commit", "whole"])
 def test_ctrl_c_leaves_whole_commits_and_a_rerun_takes_the_rest(
-    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_spans: int
 ) -> None:
     """Ctrl-C (KeyboardInterrupt in this thread) while the writer holds groups: it is raised,
-    the store opens again and holds whole requests only; the rerun completes it."""
+    the store opens again and holds whole groups only (a group's requests inserted before its
+    commit are rolled back); the rerun completes it."""
     from seamscope.tracer import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "_FLUSH_SPANS", 10)
+    monkeypatch.setattr(ingest_module, "_PART_SPANS", part_spans)
     lines = _lines(range(70, 80))
     requests = [
         ingest_module.Request(f"t.jsonl:{n}", line.encode()) for n, line in enumerate(lines, 1)

@@ -53,6 +53,41 @@ def test_append_is_idempotent_by_batch_key(db_path: Path) -> None:
     assert rows == [("shop", "inventory", 8080, 1_000_000)] * 2
 
 
+def test_the_builders_json_is_stored_as_it_is_and_a_producers_text_is_checked(
+    db_path: Path,
+) -> None:
+    """SpanBatchBuilder's JSON columns come as Arrow's JSON type and are stored without DuckDB
+    parsing them again; the same columns as plain text, from any other producer, are parsed on
+    insert, so a document that is no JSON is refused and nothing of its batch is stored."""
+    table = _one_span_table()
+    assert table.schema.field("attributes").type == pa.json_()
+    plain = table.cast(
+        pa.schema([f.with_type(pa.string()) if f.type == pa.json_() else f for f in table.schema])
+    )
+    broken = plain.set_column(
+        plain.schema.get_field_index("attributes"),
+        "attributes",
+        pa.array(['{"http.method": "GET"'], pa.string()),
+    )
+    with Store.open(db_path) as store:
+        assert store.append(table, batch_key="a", source="t") == 1
+        assert (
+            store.append(
+                plain.set_column(1, "span_id", pa.array(["bb"])), batch_key="b", source="t"
+            )
+            == 1
+        )
+        with pytest.raises(duckdb.Error, match="(?i)json"):
+            store.append(broken, batch_key="c", source="t")
+    con = open_read_only(db_path)
+    rows = con.execute(
+        "SELECT typeof(attributes), attributes->>'http.method' FROM spans ORDER BY span_id"
+    ).fetchall()
+    batches = con.execute("SELECT batch_key FROM batches ORDER BY batch_id").fetchall()
+    assert rows == [("JSON", "GET")] * 2
+    assert batches == [("a",), ("b",)]
+
+
 def test_read_only_connection_cannot_write_or_read_files(db_path: Path, tmp_path: Path) -> None:
     Store.open(db_path).close()
     con = open_read_only(db_path)
