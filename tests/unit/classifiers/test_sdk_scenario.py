@@ -31,7 +31,16 @@ from tests.fixtures.sdks.expected import (
     unnamed_joins,
     unnamed_params,
 )
-from tests.fixtures.sdks.scenario import LANDSCAPE, build, declared_routes, discovered_routes
+from tests.fixtures.sdks.scenario import (
+    BILLING_API,
+    LANDSCAPE,
+    ORDERS_API,
+    ORDERS_URL,
+    build,
+    declared_routes,
+    discovered_routes,
+)
+from tests.unit.classifiers.fleet import Fleet
 
 WIRINGS = ("none", "discovered", "declared")
 Edges = Callable[[str, str], list[dict[str, Any]]]
@@ -104,3 +113,30 @@ def test_every_sdk_and_case_has_an_expectation() -> None:
     for case in CASES:
         assert set(case.expected) == set(SDKS), case.key
         assert set(case.wired) <= set(SDKS), case.key
+
+
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_a_call_whose_context_was_lost_finds_the_server_by_its_host(
+    sdk: str, tmp_path: Path
+) -> None:
+    """A proxy that drops the trace headers leaves the client's and the server's spans in
+    traces of their own. The server's span says where it listens (server.address or
+    net.host.name and its port, from the Host header the client sent), so the REST call joins
+    orders-api by that host and port: it is no vendor's API."""
+    s = SDKS[sdk]
+    f = Fleet()
+    f.at(0)
+    s.call(f, BILLING_API, f"{ORDERS_URL}/orders/7")
+    f.at(0.01)
+    shape = s.http_server("/orders/{id}", "/orders/7", "GET", 5001, host="127.0.0.1")
+    s.emit(f, ORDERS_API, shape)
+    path = f.store(tmp_path / "store.duckdb")
+    con = duckdb.connect(str(path))
+    try:
+        classify(con, parse_landscape(LANDSCAPE, tmp_path / "seamscope.toml"))
+        with con.cursor() as cursor:
+            found = records(snapshot(connection_query(cursor)))
+    finally:
+        con.close()
+    calls = [(e["from"], e["to"], e["rule_id"], e["evidence"]) for e in found]
+    assert calls == [("billing/billing-api", "orders/orders-api", "P102", "host")]
