@@ -21,6 +21,7 @@ import pyarrow as pa
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
 from seamscope.classifiers.results import (
     FINDINGS,
+    NO_SYSTEM,
     Edge,
     Finding,
     LabelChange,
@@ -105,9 +106,10 @@ class Filters:
         return (" AND ".join(clauses) or "TRUE"), params
 
 
-UNPLACED = "?"
+UNPLACED = NO_SYSTEM
 """The system shown for components of no known system (no service.namespace, not in the
-landscape file; their `system` is NULL): a group of their own, so that they can be browsed."""
+landscape file; their `system` is NULL): a group of their own, so that they can be browsed. No
+system takes its name (results.NO_SYSTEM)."""
 
 
 def _system_of(end: str) -> str:
@@ -901,7 +903,7 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
 # A span's side of a listening edge: its service is the edge's producer, or its consumer.
 _SIDE = (
     "CASE WHEN e.direction = 'listen' THEN CASE WHEN e.from_node = 'component:' || "
-    "coalesce(s.service_namespace, '?') || '/' || s.service_name THEN 'producer' "
+    f"coalesce(s.service_namespace, '{NO_SYSTEM}') || '/' || s.service_name THEN 'producer' "
     "ELSE 'consumer' END END AS side"
 )
 
