@@ -292,7 +292,10 @@ class World:
     def resource(self, resource: Resource, name: str) -> Node:
         """The node of an AWS resource, with its owner."""
         system, _known, inferred, how = self.owner(resource.owners, name)
-        how = how or "owner unknown: declare it in the landscape file"
+        how = how or (
+            f"owner unknown: no span shows the one system that owns it; declare it under "
+            f"[owners.{resource.owners}] in the landscape file"
+        )
         return self._add(
             Node(
                 resource.node_id(name),
