@@ -484,7 +484,9 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "
-                "(graphql.operation.name, which seamscope's Python hooks add)"
+                "(graphql.operation.name: on the client's span seamscope's Python hooks add it, "
+                "on the server's a GraphQL instrumentation such as Node's "
+                "instrumentation-graphql)"
             )
     Listening(world, drafts, routes).build()
     return drafts

@@ -241,14 +241,14 @@ class _Reader:
 
     def system(self, name: Any, key: tuple[str | int, ...]) -> str:
         """A system's name: a non-empty string, and not the group of no known system's."""
-        name = self.string(name, key)
-        if name == NO_SYSTEM:
+        system = self.string(name, key)
+        if system == NO_SYSTEM:
             raise self.fail(
                 key,
                 f"{NO_SYSTEM!r} is the name seamscope shows for components of no known system; "
                 "name the system otherwise",
             )
-        return name
+        return system
 
     def strings(self, value: Any, key: tuple[str | int, ...]) -> tuple[str, ...]:
         if isinstance(value, str):
