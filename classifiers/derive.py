@@ -37,7 +37,7 @@ from seamscope.classifiers.mechanisms import (
 )
 from seamscope.classifiers.model import EdgeFacts, Handling, Polling
 from seamscope.classifiers.names import entity, event_words
-from seamscope.classifiers.results import Edge, Evidence, Node, to_arrow
+from seamscope.classifiers.results import NO_SYSTEM, Edge, Evidence, Node, to_arrow
 from seamscope.tracer.sources import FUNCTION_ATTRIBUTES, TABLE_ATTRIBUTES
 
 # A job is "steady" when its run intervals vary by at most this coefficient of variation.
@@ -163,19 +163,29 @@ class World:
                 )
             )
         declared = self.land.components.get(name)
-        system = ns or (declared[0] if declared else None)
         notes: list[str] = []
         inferred = False
         if not svc:
             inferred = True
             notes.append("no service.name: the component is unknown (set OTEL_SERVICE_NAME)")
+        roles = self.roles.get((name, ns or ""), {})
+        # The group of components of no known system is shown under NO_SYSTEM: a system of that
+        # name could not be told from it, nor its components from theirs.
+        refused = ns == NO_SYSTEM
+        if refused:
+            ns = None
+        system = ns or (declared[0] if declared else None)
         if not ns:
             if declared:
                 notes.append("system from the landscape file")
             else:
                 inferred = True
-                notes.append("no service.namespace and not in the landscape file: system unknown")
-        roles = self.roles.get((name, ns or ""), {})
+                notes.append(
+                    f"service.namespace is '{NO_SYSTEM}', the name seamscope shows for "
+                    "components of no known system: taken as none (set another namespace)"
+                    if refused
+                    else "no service.namespace and not in the landscape file: system unknown"
+                )
         span_roles = sorted(((n, r) for r, n in roles.items() if r in ROLES), reverse=True)
         if span_roles:
             role = span_roles[0][1]
@@ -194,7 +204,7 @@ class World:
                 notes.append("no seamscope.role and not in the landscape file: assumed backend")
         return self._add(
             Node(
-                f"component:{system or '?'}/{name}",
+                f"component:{system or NO_SYSTEM}/{name}",
                 "component",
                 name,
                 system,
@@ -282,7 +292,10 @@ class World:
     def resource(self, resource: Resource, name: str) -> Node:
         """The node of an AWS resource, with its owner."""
         system, _known, inferred, how = self.owner(resource.owners, name)
-        how = how or "owner unknown: declare it in the landscape file"
+        how = how or (
+            f"owner unknown: no span shows the one system that owns it; declare it under "
+            f"[owners.{resource.owners}] in the landscape file"
+        )
         return self._add(
             Node(
                 resource.node_id(name),
@@ -471,7 +484,9 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "
-                "(graphql.operation.name, which seamscope's Python hooks add)"
+                "(graphql.operation.name: on the client's span seamscope's Python hooks add it, "
+                "on the server's a GraphQL instrumentation such as Node's "
+                "instrumentation-graphql)"
             )
     Listening(world, drafts, routes).build()
     return drafts
@@ -709,7 +724,7 @@ def derive(
     Returns the signature of the recurring jobs' evidence (see refresh_polling).
     """
     world = World(con, landscape)
-    landscape.check_systems(ns for _, ns in world.roles)
+    landscape.check_systems(ns for _, ns in world.roles if ns != NO_SYSTEM)
     for svc, ns in sorted(world.roles):
         world.component(svc, ns or None)
     edges = _build_edges(world, routes)

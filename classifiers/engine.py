@@ -27,6 +27,7 @@ from seamscope.classifiers.facts import (
     AWS_FACTS,
     BY_KEYS,
     GENERAL_AWS_FACTS,
+    GRAPHQL_CANDIDATE,
     INVOCATION_CANDIDATE,
     MISSING_KEYS,
     SPAN_COLUMNS,
@@ -34,6 +35,7 @@ from seamscope.classifiers.facts import (
     JoinKeys,
     classified_sql,
     facts_sql,
+    graphql_sql,
     hosts_sql,
     invocations_sql,
     roots_sql,
@@ -49,7 +51,7 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "6"
+CLASSIFIER_VERSION = "7"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -366,9 +368,10 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     merge is a full one, and those counts would cost a scan of every span's columns."""
     held = (
         f"""count(*) FILTER (WHERE batch_id > $1 AND {INVOCATION_CANDIDATE}),
-               count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL)"""
+               count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL),
+               count(*) FILTER (WHERE batch_id > $1 AND {GRAPHQL_CANDIDATE})"""
         if old > 0
-        else "-1, -1"
+        else "-1, -1, -1"
     )
     row = con.execute(
         f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
@@ -381,7 +384,7 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     if row is None or row[0] is None:
         return int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0)), None
     lo = None if row[2] is None else str(row[2])
-    return int(row[0]), _New(int(row[1]), lo, int(row[3]), int(row[4]))
+    return int(row[0]), _New(int(row[1]), lo, int(row[3]), int(row[4]), int(row[5]))
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
@@ -512,13 +515,15 @@ _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 class _New:
     """The spans past the watermark, as classify() found them: how many, the start of the
     window they touch (TRACE_WINDOW before the earliest), as text, and how many of them could be
-    a Lambda invocation (INVOCATION_CANDIDATE) or carry span links. A merge whose touched
-    traces hold no stored span reads only these, and skips what none of them needs."""
+    a Lambda invocation (INVOCATION_CANDIDATE), carry span links or record a GraphQL operation a
+    server executed (GRAPHQL_CANDIDATE). A merge whose touched traces hold no stored span reads
+    only these, and skips what none of them needs."""
 
     count: int
     lo: str | None
     invocable: int = -1
     linked: int = -1
+    graphql: int = -1
 
 
 class _Merge:
@@ -681,12 +686,28 @@ class _Merge:
                 f"CREATE OR REPLACE TEMP TABLE {invocations} AS "
                 + invocations_sql("_cls_src", keys)
             )
+        graphql = "_cls_gql" if self.executes_graphql() else None
+        if graphql:
+            self.temp(f"CREATE OR REPLACE TEMP TABLE {graphql} AS " + graphql_sql("_cls_src", keys))
         # The span's own ids are not needed past here (its keys are), the trace's are. A batch's
         # few thousand spans take the AWS facts that cost least to plan.
         aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
         self.temp(
             "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
-            f"FROM ({facts_sql('_cls_s', invocations, aws)})"
+            f"FROM ({facts_sql('_cls_s', invocations, aws, graphql)})"
+        )
+
+    def executes_graphql(self) -> bool:
+        """Whether a span read records a GraphQL operation a server executed. Such a span is
+        no classified span (an INTERNAL one, most often), so a trace whose client and server
+        come after it has it stored and not seen: any stored span in the window makes it
+        looked for, as in a full run."""
+        if not self.full and not self.stored and self.new is not None and self.new.graphql >= 0:
+            return self.new.graphql > 0
+        return bool(
+            self.scalar(
+                f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {GRAPHQL_CANDIDATE} LIMIT 1)"
+            )
         )
 
     def replace_stored_facts(self) -> None:

@@ -385,7 +385,8 @@ _PATH = (
 
 
 # GraphQL is served at a path named graphql (`/graphql`, `/api/graphql`); no stock HTTP
-# instrumentation records the operation, seamscope's hooks do (graphql.operation.*).
+# instrumentation records the operation: seamscope's hooks do on the client's span
+# (graphql.operation.*), a server's GraphQL instrumentation on a span of its own (graphql_sql).
 _GRAPHQL_PATH = (
     "contains(lower(coalesce(callee_route, http_url)), 'graphql') "
     f"AND regexp_matches(coalesce(callee_route, {_PATH}), '(^|/)graphql/?$', 'i')"
@@ -437,12 +438,75 @@ INVOCATION_CANDIDATE = (
 )
 
 
-def facts_sql(spans: str, invocations: str | None, aws_facts: str = AWS_FACTS) -> str:
+# A span that records a GraphQL operation and is no client's: the operation a server executed
+# (js-contrib's instrumentation-graphql: `graphql.execute`, INTERNAL, with graphql.operation.type
+# and .name, under the span active when it ran; a server span may carry it itself).
+GRAPHQL_CANDIDATE = (
+    "(graphql_operation_type IS NOT NULL OR graphql_operation_name IS NOT NULL) "
+    "AND kind NOT IN ('CLIENT', 'PRODUCER')"
+)
+# How many spans up from such a span its server's span is looked for (a framework's spans
+# between them: express's request handler, a router's middleware).
+GRAPHQL_DEPTH = 8
+
+
+def graphql_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
+    """The GraphQL operations servers executed: (tk, sk) of a SERVER span, with the name and
+    type of each operation a span beneath it in the same service records (GRAPHQL_CANDIDATE),
+    from `source` (a relation with SPAN_COLUMNS).
+
+    The HTTP instrumentations record no operation, and a client records it only with
+    seamscope's hooks; the callee's GraphQL instrumentation does. Each operation goes up its
+    span's parents to the nearest SERVER span, through spans of the same service only (a
+    framework's spans between them), at most GRAPHQL_DEPTH of them: a span whose server is not
+    found so is no server's, and says nothing of a call. Only the traces that hold such a span
+    are read past their candidates.
+    """
+    return f"""
+WITH RECURSIVE ops AS (
+    SELECT {keys.spans}, service_name AS svc, service_namespace AS ns, kind,
+           graphql_operation_name AS gql_name, lower(graphql_operation_type) AS gql_type
+    FROM {source}
+    WHERE {GRAPHQL_CANDIDATE}
+),
+trace_spans AS (
+    SELECT * FROM (
+        SELECT {keys.spans}, kind, service_name AS svc, service_namespace AS ns FROM {source}
+    )
+    WHERE tk IN (SELECT tk FROM ops)
+),
+up(tk, op_sk, above, depth) AS (
+    SELECT tk, sk, pk, 1 FROM ops WHERE kind <> 'SERVER' AND pk IS NOT NULL
+    UNION ALL
+    SELECT up.tk, up.op_sk, t.pk, up.depth + 1
+    FROM up
+    JOIN trace_spans AS t ON t.tk = up.tk AND t.sk = up.above
+    JOIN ops AS o ON o.tk = up.tk AND o.sk = up.op_sk
+    WHERE t.kind <> 'SERVER' AND t.pk IS NOT NULL AND up.depth < {GRAPHQL_DEPTH}
+      AND t.svc IS NOT DISTINCT FROM o.svc AND t.ns IS NOT DISTINCT FROM o.ns
+)
+SELECT up.tk, t.sk, o.gql_name, o.gql_type
+FROM up
+JOIN trace_spans AS t ON t.tk = up.tk AND t.sk = up.above
+JOIN ops AS o ON o.tk = up.tk AND o.sk = up.op_sk
+WHERE t.kind = 'SERVER' AND t.svc IS NOT DISTINCT FROM o.svc AND t.ns IS NOT DISTINCT FROM o.ns
+UNION ALL
+SELECT tk, sk, gql_name, gql_type FROM ops WHERE kind = 'SERVER'
+"""
+
+
+def facts_sql(
+    spans: str,
+    invocations: str | None,
+    aws_facts: str = AWS_FACTS,
+    graphql: str | None = None,
+) -> str:
     """One row per (span, target) an integration has, from `spans` (classified_sql's rows) and
     `invocations` (invocations_sql's; None where there are none: the statement is then shorter
     to plan). Consumers keep their span links (JSON), which join them to the producer's span.
     aws_facts: AWS_FACTS (fastest on many spans) or GENERAL_AWS_FACTS (the same facts, cheapest
-    to plan)."""
+    to plan). graphql: graphql_sql's rows (None where there are none): a call whose span names
+    no GraphQL operation takes the one its callee's server executed."""
     lambda_runs = (
         ""
         if invocations is None
@@ -451,12 +515,28 @@ def facts_sql(spans: str, invocations: str | None, aws_facts: str = AWS_FACTS) -
            start_time, duration_ns, err, 'lambda-run', fn, NULL, NULL, 'Invoke', false, links
     FROM {invocations}"""
     )
-    return f"""
-WITH callees AS (
+    if graphql is None:
+        callees = f"""
     SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
-           min(http_route) AS callee_route
+           min(http_route) AS callee_route, NULL::VARCHAR AS callee_gql_name,
+           NULL::VARCHAR AS callee_gql_type
     FROM {spans} WHERE cat = 'server' AND pk IS NOT NULL
-    GROUP BY ALL
+    GROUP BY ALL"""
+    else:
+        # A request that executed several operations (a batch) names them all; it writes when
+        # one of them is a mutation.
+        callees = f"""
+    SELECT s.tk, s.pk, min(s.svc) AS callee_svc, min(s.ns) AS callee_ns,
+           min(s.http_route) AS callee_route,
+           string_agg(DISTINCT g.gql_name, ', ' ORDER BY g.gql_name) AS callee_gql_name,
+           CASE WHEN bool_or(g.gql_type = 'mutation') THEN 'mutation'
+                ELSE min(g.gql_type) END AS callee_gql_type
+    FROM {spans} AS s
+    LEFT JOIN {graphql} AS g ON g.tk = s.tk AND g.sk = s.sk
+    WHERE s.cat = 'server' AND s.pk IS NOT NULL
+    GROUP BY s.tk, s.pk"""
+    return f"""
+WITH callees AS ({callees}
 ),
 -- The AWS spans that are an HTTP span's parent, each once. A plain semi-join: the NOT EXISTS
 -- it replaces, under an OR, made DuckDB copy every HTTP span's row to join them.
@@ -471,7 +551,13 @@ aws_parents AS (
     )
 ),
 http AS (
-    SELECT c.*, callees.callee_svc, callees.callee_ns, callees.callee_route
+    SELECT c.* REPLACE (
+               CASE WHEN c.gql_name IS NULL AND c.gql_type IS NULL
+                    THEN callees.callee_gql_name ELSE c.gql_name END AS gql_name,
+               CASE WHEN c.gql_name IS NULL AND c.gql_type IS NULL
+                    THEN callees.callee_gql_type ELSE c.gql_type END AS gql_type
+           ),
+           callees.callee_svc, callees.callee_ns, callees.callee_route
     FROM {spans} AS c
     LEFT JOIN callees ON callees.tk = c.tk AND callees.pk = c.sk
     LEFT JOIN aws_parents AS a ON a.tk = c.tk AND a.sk = c.pk

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.classifiers.mechanisms import MECHANISM, RESOURCES
+from seamscope.classifiers.results import NO_SYSTEM
 from seamscope.tracer.discover import EVENTBRIDGE_RULE, ROUTE_KINDS, Route
 from seamscope.tracer.errors import SeamscopeError
 
@@ -238,6 +239,17 @@ class _Reader:
             raise self.fail(key, "expected a non-empty string")
         return value
 
+    def system(self, name: Any, key: tuple[str | int, ...]) -> str:
+        """A system's name: a non-empty string, and not the group of no known system's."""
+        system = self.string(name, key)
+        if system == NO_SYSTEM:
+            raise self.fail(
+                key,
+                f"{NO_SYSTEM!r} is the name seamscope shows for components of no known system; "
+                "name the system otherwise",
+            )
+        return system
+
     def strings(self, value: Any, key: tuple[str | int, ...]) -> tuple[str, ...]:
         if isinstance(value, str):
             return (self.string(value, key),)
@@ -284,6 +296,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
     systems: list[str] = []
     for system, body in r.table(data.get("systems", {}), ("systems",)).items():
         key: tuple[str | int, ...] = ("systems", system)
+        r.system(system, key)
         body = r.table(body, key)
         r.only(body, ("components", "description"), ("systems", system))
         systems.append(system)
@@ -316,7 +329,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
                 ("owners", kind), f"unknown key (expected one of: {', '.join(OWNED_KINDS)})"
             )
         owners[kind] = {
-            name: r.string(system, ("owners", kind, name))
+            name: r.system(system, ("owners", kind, name))
             for name, system in r.table(mapping, ("owners", kind)).items()
         }
         refs += [
@@ -342,6 +355,7 @@ def parse_landscape(text: str, path: Path) -> Landscape:
 
     leaders: list[DataLeader] = []
     for system, body in r.table(data.get("data_leaders", {}), ("data_leaders",)).items():
+        r.system(system, ("data_leaders", system))
         body = r.table(body, ("data_leaders", system))
         refs.append((f"data_leaders.{system}", system, r.lines.find(("data_leaders", system))))
         r.only(body, ("entities", "tables", "event_sources"), ("data_leaders", system))

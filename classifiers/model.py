@@ -61,4 +61,4 @@ class EdgeFacts:
         return self.source.system == self.target.system
 
     def name(self, node: Node) -> str:
-        return node.name if node.node_type != "component" else f"{node.system or '?'}/{node.name}"
+        return node.label if node.node_type == "component" else node.name

@@ -21,6 +21,7 @@ import pyarrow as pa
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
 from seamscope.classifiers.results import (
     FINDINGS,
+    NO_SYSTEM,
     Edge,
     Finding,
     LabelChange,
@@ -105,9 +106,10 @@ class Filters:
         return (" AND ".join(clauses) or "TRUE"), params
 
 
-UNPLACED = "?"
+UNPLACED = NO_SYSTEM
 """The system shown for components of no known system (no service.namespace, not in the
-landscape file; their `system` is NULL): a group of their own, so that they can be browsed."""
+landscape file; their `system` is NULL): a group of their own, so that they can be browsed. No
+system takes its name (results.NO_SYSTEM)."""
 
 
 def _system_of(end: str) -> str:
@@ -123,6 +125,9 @@ def _in_system(end: str) -> str:
     """A condition that an edge's end (`from` or `to`) is in the system of the parameter."""
     return f"{_system_of(end)} = ?"
 
+
+_UNOWNED = "node_type = 'resource' AND system IS NULL"
+"""A node that is an AWS resource of no known owner: in no system (unowned_view)."""
 
 _NODE_SYSTEM = (
     f"CASE WHEN system IS NULL AND node_type = 'component' THEN '{UNPLACED}' ELSE system END"
@@ -147,6 +152,8 @@ class Overview:
     inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
     # inferred rather than declared
     internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
+    # How many AWS resources no known system owns (unowned_view() shows them): in no system.
+    unowned: int = 0
     # Each edge that appeared or changed rule since the time overview() was given, with its rule
     # before (None: it is new); {} when no time was given. `changes_since()` has the changes.
     changed: dict[str, str | None] = field(default_factory=dict)
@@ -611,6 +618,7 @@ def _overview(
             params,
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
+        "unowned": (f"SELECT count(*) FROM nodes WHERE {_UNOWNED}", None, []),
         "internal": (
             f"SELECT {_HOME} AS from_system, rule_id, verdict, count(*) AS n "
             f"FROM edges WHERE NOT {_SHOWN} AND {_HOME} IS NOT NULL "
@@ -698,6 +706,7 @@ def _overview(
             for r in got["internal"].to_pylist()
         ),
         changed=changed,
+        unowned=int(got["unowned"]),
         tables=tables,
         revision=revision,
         filters=filters,
@@ -734,6 +743,38 @@ def system_view(q: Query, system: str, filters: Filters) -> SystemView:
         )
     )
     return SystemView(system, nodes, edges)
+
+
+def unowned_view(q: Query, filters: Filters) -> SystemView:
+    """The AWS resources no known system owns (their `system` is NULL; each node's inference
+    says why and what to declare), with every edge to, from or through them and the nodes at
+    their other ends: a group of their own, as system_view() shows a system. Its `system` is
+    "", which no system is named (the landscape file refuses it; an empty namespace is none)."""
+    where, params = replace(filters, system="").where(_now(q))
+    ids = f"SELECT node_id FROM nodes WHERE {_UNOWNED}"
+    edges = tuple(
+        Edge.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT {_EDGE_COLUMNS} FROM edges "
+                f"WHERE (from_node IN ({ids}) OR to_node IN ({ids}) OR via IN ({ids})) "
+                f"AND {where} ORDER BY {_VERDICT_ORDER}, from_node, to_node, mechanism",
+                params,
+            )
+        )
+    )
+    node_ids = sorted({e.from_node for e in edges} | {e.to_node for e in edges})
+    nodes = tuple(
+        Node.from_row(r)
+        for r in _rows(
+            q(
+                f"SELECT * REPLACE ({_NODE_SYSTEM} AS system) FROM nodes "
+                f"WHERE ({_UNOWNED}) OR list_contains(?, node_id) ORDER BY node_type, name",
+                [node_ids],
+            )
+        )
+    )
+    return SystemView("", nodes, edges)
 
 
 def findings(q: Query, filters: Filters) -> tuple[Edge, ...]:
@@ -901,7 +942,7 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
 # A span's side of a listening edge: its service is the edge's producer, or its consumer.
 _SIDE = (
     "CASE WHEN e.direction = 'listen' THEN CASE WHEN e.from_node = 'component:' || "
-    "coalesce(s.service_namespace, '?') || '/' || s.service_name THEN 'producer' "
+    f"coalesce(s.service_namespace, '{NO_SYSTEM}') || '/' || s.service_name THEN 'producer' "
     "ELSE 'consumer' END END AS side"
 )
 

@@ -218,6 +218,11 @@ def _system_label(system: str) -> str:
     return f"{system} (no known system)" if system == UNPLACED else system
 
 
+UNOWNED_LABEL = "(no known owner)"
+"""The group the component diagrams draw resources of no known owner in. It is no system: it is
+keyed apart from them (a system may have any name, this one too)."""
+
+
 # Diagrams draw a finding's link in the verdict's colour (CSS, as Mermaid takes it).
 _LINK_STYLE = {
     Verdict.ANTI_PATTERN: "stroke:#d33,stroke-width:2px",
@@ -245,17 +250,23 @@ def mermaid(snapshot: Snapshot, level: str) -> str:
             lines.append(f'    {_ident(a)} -->|"{_label(label)}"| {_ident(b)}')
             links.append(entry["verdict"])
     else:
-        by_system: dict[str, list[Node]] = defaultdict(list)
+        # Keyed (kind, name), so that no system's name is taken for the vendors' or the
+        # unowned resources' group: ("system", name), ("vendors", ""), ("unowned", "").
+        by_group: dict[tuple[str, str], list[Node]] = defaultdict(list)
         for node in snapshot.nodes.values():
             if node.node_type == "external":
-                by_system["(vendors)"].append(node)
+                by_group[("vendors", "")].append(node)
+            elif (system := _shown_system(node)) is not None:
+                by_group[("system", system)].append(node)
             else:
-                by_system[_shown_system(node) or "(no known owner)"].append(node)
-        for system in sorted(by_system):
-            lines.append(
-                f'    subgraph {_ident("sys_" + system)}["{_label(_system_label(system))}"]'
-            )
-            for node in sorted(by_system[system], key=lambda n: n.node_id):
+                by_group[("unowned", "")].append(node)
+        titles = {("vendors", ""): "(vendors)", ("unowned", ""): UNOWNED_LABEL}
+        for group in sorted(by_group):
+            kind, system = group
+            ident = _ident(f"sys_{system}") if kind == "system" else kind
+            title = titles.get(group) or _system_label(system)
+            lines.append(f'    subgraph {ident}["{_label(title)}"]')
+            for node in sorted(by_group[group], key=lambda n: n.node_id):
                 shape = ("[(", ")]") if node.node_type == "resource" else ("[", "]")
                 text = _label(node.name if node.node_type != "resource" else node.node_id)
                 lines.append(f'        {_ident(node.node_id)}{shape[0]}"{text}"{shape[1]}')
@@ -277,18 +288,25 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
     """Structurizr DSL: systems (and vendors) as software systems, components as containers."""
     systems: dict[str, list[Node]] = defaultdict(list)
     vendors: list[Node] = []
+    unowned: list[Node] = []
     for node in snapshot.nodes.values():
         if node.node_type == "external":
             vendors.append(node)
         elif (system := _shown_system(node)) is not None:
             systems[system].append(node)
+        else:
+            unowned.append(node)
+    # The component view draws the resources of no known owner too, in a software system of
+    # their own ("u_" names no system's: theirs are "s_"); the system view has no edge to them
+    # (an edge to a resource of no known owner stays inside its component's system).
+    groups = [(_ident("s_" + s), _system_label(s), systems[s]) for s in sorted(systems)]
+    if level == "component" and unowned:
+        groups.append((_ident("u_unowned"), UNOWNED_LABEL, unowned))
     out = ["workspace {", "    model {"]
-    for system in sorted(systems):
-        out.append(
-            f'        {_ident("s_" + system)} = softwareSystem "{_label(_system_label(system))}" {{'
-        )
+    for ident, title, members in groups:
+        out.append(f'        {ident} = softwareSystem "{_label(title)}" {{')
         if level == "component":
-            for node in sorted(systems[system], key=lambda n: n.node_id):
+            for node in sorted(members, key=lambda n: n.node_id):
                 tech = node.role or node.resource_kind or ""
                 tags = "Resource" if node.node_type == "resource" else (node.role or "")
                 out.append(
@@ -314,7 +332,7 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
                 found = snapshot.nodes.get(node_id)
                 if found is not None and found.node_type == "external":
                     ends.append(_ident("v_" + found.name))
-                elif found is not None and _shown_system(found) is not None:
+                elif found is not None:
                     ends.append(_ident("c_" + node_id))
                 else:
                     ends.append("")
@@ -331,9 +349,9 @@ def structurizr(snapshot: Snapshot, level: str) -> str:
             "        }",
         ]
     else:
-        for system in sorted(systems):
+        for ident, _title, _members in groups:
             out += [
-                f"        container {_ident('s_' + system)} {{",
+                f"        container {ident} {{",
                 "            include *",
                 "            autoLayout lr",
                 "        }",

@@ -22,6 +22,12 @@ import pyarrow as pa
 
 from seamscope.tracer.schema import Column
 
+NO_SYSTEM = "?"
+"""The system shown for components of no known system (no service.namespace and not in the
+landscape file): a group of their own, and a part of their node ids (`component:?/web`). No
+system can take the name: a service.namespace of `?` is taken as none, and the landscape file
+refuses it."""
+
 
 class Verdict(StrEnum):
     """What a rule says of an integration (the store keeps the value)."""
@@ -168,7 +174,7 @@ class Node:
     def label(self) -> str:
         """How reports name it: a component as system/name, anything else by its id."""
         if self.node_type == "component":
-            return f"{self.system or '?'}/{self.name}"
+            return f"{self.system or NO_SYSTEM}/{self.name}"
         return self.node_id
 
 

@@ -124,7 +124,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         "VARCHAR",
         pa.string(),
         (
-            "server.address / net.peer.name / net.host.name / host of the URL, without port "
+            "server.address / net.host.name / net.peer.name / host of the URL, without port "
             "(the host when server.address holds a URL)"
         ),
     ),
@@ -132,7 +132,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         "server_port",
         "INTEGER",
         pa.int32(),
-        "server.port / net.peer.port / net.host.port / port of the URL",
+        "server.port / net.host.port / net.peer.port / port of the URL",
     ),
     # GraphQL
     Column("graphql_operation_name", "VARCHAR", pa.string(), "graphql.operation.name"),

@@ -99,12 +99,15 @@ COLUMN_SOURCES: dict[str, tuple[Source, ...]] = {
     "http_url": (Source("url.full"), Source("http.url")),
     "http_route": (Source("http.route"),),
     "http_status_code": (Source("http.response.status_code"), Source("http.status_code")),
+    # Under the old conventions a span that carries net.host.* is a server's, and its
+    # net.peer.* names the client (Node's instrumentation-http and python-contrib's WSGI
+    # servers record both; no client records net.host.*): the host's own come first.
     "server_address": (
         Source("server.address", host_of),
-        Source("net.peer.name"),
         Source("net.host.name"),
+        Source("net.peer.name"),
     ),
-    "server_port": (Source("server.port"), Source("net.peer.port"), Source("net.host.port")),
+    "server_port": (Source("server.port"), Source("net.host.port"), Source("net.peer.port")),
     "graphql_operation_name": (Source("graphql.operation.name"),),
     "graphql_operation_type": (Source("graphql.operation.type"),),
     "stream_name": (

@@ -660,3 +660,48 @@ def test_a_locked_configuration_classifies_on_the_threads_it_has(tmp_path: Path)
         store.append(fleet.table(spans[10:]), batch_key="b", source="test")
         assert classify(store.con).new_spans == len(spans) - 10
         assert _threads(store.con) == 3
+
+
+def _graphql_fleet() -> Fleet:
+    """Calls into a BFF that serves GraphQL at /query, the operation on the span its GraphQL
+    instrumentation records under the request's handler (as Node's instrumentation-graphql
+    does), not on the HTTP spans."""
+    f = Fleet()
+    for i, (client, op_type) in enumerate(((WEB, "query"), (BILLING, "query"), (WEB, "mutation"))):
+        f.at(2.0 * i)
+        call = f.http(client, "http://127.0.0.1:4000/query", method="POST")
+        served = f.server(BFF, "/query", call.trace_id, call.span_id, method="POST", port=4000)
+        handler = f.span(BFF, "request handler - /query", "INTERNAL", {}, parent=served)
+        attrs = {"graphql.operation.type": op_type, "graphql.operation.name": f"Op{i}"}
+        f.span(BFF, f"{op_type} Op{i}", "INTERNAL", attrs, parent=handler)
+    return f
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=0, max_value=2**32), parts=st.integers(min_value=2, max_value=6))
+def test_an_operation_a_server_executed_in_any_order_equals_one_full_run(
+    tmp_path_factory: Any, seed: int, parts: int
+) -> None:
+    # The operation's span is no classified span: stored before its trace's client and server
+    # (an earlier batch), it is still found when they come.
+    fleet = _graphql_fleet()
+    spans = list(fleet.spans)
+    random.Random(seed).shuffle(spans)
+    size = -(-len(spans) // parts)
+    path = tmp_path_factory.mktemp("graphql") / "store.duckdb"
+    with Store.open(path) as store:
+        for i in range(0, len(spans), size):
+            store.append(fleet.table(spans[i : i + size]), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        incremental = _snapshot(store.con)
+        classify(store.con, full=True)
+        assert _snapshot(store.con) == incremental
+        rules = store.con.execute(
+            "SELECT from_node, mechanism, rule_id, operations FROM edges ORDER BY ALL"
+        ).fetchall()
+    assert rules == [
+        ("component:billing/billing-api", "graphql", "A102", ["query Op1"]),
+        ("component:shortlist/shortlist-web", "graphql", "P101", ["mutation Op2", "query Op0"]),
+    ]

@@ -88,6 +88,10 @@ def test_a_good_file_declares_everything(tmp_path: Path) -> None:
         ),
         ("[systems.a\n", ":1:", "not valid TOML"),
         ('owners = "everyone"\n', ":1: owners", "expected a table"),
+        # "?" is the group of components of no known system: no system may take its name.
+        ('[systems."?"]\ncomponents = ["x"]\n', ":1: systems.?", "no known system"),
+        ('[owners.tables]\nOrders = "?"\n', ":2: owners.tables.Orders", "no known system"),
+        ('\n[data_leaders."?"]\nentities = ["order"]\n', ":2: data_leaders.?", "no known system"),
     ],
 )
 def test_errors_name_the_key_and_the_line(tmp_path: Path, text: str, where: str, says: str) -> None:
@@ -169,6 +173,27 @@ def test_spans_without_a_service_name_are_an_unknown_component(classified: Class
     node = classified(f).node("component:orders/unknown-service")
     assert (node["system"], node["inferred"]) == ("orders", True)
     assert "no service.name" in node["inference"]
+
+
+def test_a_namespace_named_like_the_group_of_no_known_system_is_no_system(
+    classified: ClassifyFn,
+) -> None:
+    """`?` is the group the landscape shows components of no known system in (read.UNPLACED).
+    A service whose service.namespace is literally `?` was taken for a system of that name: it
+    was shown in that group, as of no known system, while its edges got the labels of a known
+    system's, and a service of the same name with no namespace was the same node. Its
+    namespace is taken as none, and its node says why."""
+    f = Fleet()
+    orders = Service("orders-api", "orders", "backend")
+    f.http(Service("api", "?", "backend"), "http://127.0.0.1:5001/orders/7", server=orders)
+    c = classified(f)
+    edge = c.edge("/api", "orders/orders-api")
+    assert (edge["rule_id"], edge["level"]) == ("unresolved", "unknown")
+    assert "the system of api is unknown" in edge["reason"]
+    node = c.node("component:?/api")
+    assert node["system"] is None
+    assert "service.namespace is '?'" in node["inference"]
+    assert c.con.execute("SELECT count(*) FROM nodes WHERE system = '?'").fetchone() == (0,)
 
 
 def test_a_function_is_not_owned_by_the_system_that_invokes_it(classified: ClassifyFn) -> None:

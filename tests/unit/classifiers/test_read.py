@@ -503,3 +503,48 @@ def test_overview_reads_everything_when_the_revisions_started_again(tmp_path: Pa
     again = reader.run(lambda q: read.overview(q, Filters(), known=merged))
     assert again.revision == 0 and again.edges == merged.edges
     assert again.edges_read == len(again.edges)  # read in full
+
+
+def test_resources_of_no_known_owner_are_a_group_of_their_own(tmp_path: Path) -> None:
+    # A resource no known system owns has no system, so the landscape listed it in none: it
+    # was found only inside the views of the systems whose components touch it, and one that
+    # only a vendor's traced stand-in writes was in no view at all. unowned_view() gathers
+    # them all with their edges, and the overview counts them; an owned resource is no part.
+    from seamscope.classifiers.landscape import parse_landscape
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    alpha, beta = Service("a-api", "alpha", "backend"), Service("b-api", "beta", "backend")
+    f.dynamodb(alpha, "PutItem", "Shared")
+    f.dynamodb(beta, "PutItem", "Shared")
+    f.dynamodb(alpha, "PutItem", "Mine")
+    f.dynamodb(Service("algolia-sync", None), "PutItem", "Index")
+    path = f.store(tmp_path / "s.duckdb")
+    land = parse_landscape(
+        '[vendors.algolia]\ncomponents = ["algolia-sync"]\n', tmp_path / "seamscope.toml"
+    )
+    with Store.open(path) as store:
+        classify(store.con, land)
+    reader = open_reader(path)
+    view = reader.run(lambda q: read.overview(q, Filters()))
+    assert view.unowned == 2
+
+    def shown_in(system: str) -> set[str]:
+        return {
+            n.node_id for n in reader.run(lambda q: read.system_view(q, system, Filters())).nodes
+        }
+
+    seen = set().union(*(shown_in(system) for system in view.systems))
+    assert "dynamodb:table/Index" not in seen
+    group = reader.run(lambda q: read.unowned_view(q, Filters()))
+    resources = {n.node_id: n for n in group.nodes if n.node_type == "resource"}
+    assert set(resources) == {"dynamodb:table/Shared", "dynamodb:table/Index"}
+    assert all(n.system is None and n.inference for n in resources.values())
+    assert "[owners.tables]" in (resources["dynamodb:table/Index"].inference or "")
+    assert {(e.from_node, e.to_node) for e in group.edges} == {
+        ("component:alpha/a-api", "dynamodb:table/Shared"),
+        ("component:beta/b-api", "dynamodb:table/Shared"),
+        ("external:algolia", "dynamodb:table/Index"),
+    }
+    # The ends that are no resource of no known owner come with it, as a system view's do.
+    assert {"component:alpha/a-api", "external:algolia"} <= {n.node_id for n in group.nodes}

@@ -54,3 +54,43 @@ def test_the_component_diagrams_put_its_components_in_the_group(
     assert 'container "web"' in inside and 'container "stock"' in inside
     # Every edge has both ends drawn: web's calls to stock and from shop-web among them.
     assert len(re.findall(r'"rest \(unresolved\)" "unresolved"', dsl)) == 3
+
+
+def _unowned(tmp_path: Path, *, system: str = "beta") -> read.Snapshot:
+    """Two systems write one table (no owner can be inferred), a table one system writes."""
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    alpha, other = Service("a-api", "alpha", "backend"), Service("b-api", system, "backend")
+    f.dynamodb(alpha, "PutItem", "Shared")
+    f.dynamodb(other, "PutItem", "Shared")
+    f.dynamodb(alpha, "PutItem", "Mine")
+    path = f.store(tmp_path / "u.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    return open_reader(path).run(read.snapshot)
+
+
+def test_the_component_diagrams_draw_resources_of_no_known_owner(tmp_path: Path) -> None:
+    # Structurizr drew a resource only inside its owner's system: one of no known owner, and
+    # every edge to it, were left out, with nothing to say so.
+    snapshot = _unowned(tmp_path)
+    dsl = structurizr(snapshot, "component")
+    group = re.search(r'^        (\S+) = softwareSystem "\(no known owner\)" \{$', dsl, re.M)
+    assert group is not None, dsl
+    inside = dsl.split(group[0], 1)[1].split("        }", 1)[0]
+    assert 'container "Shared"' in inside and 'container "Mine"' not in inside
+    assert len(re.findall(r'-> \S+ "dynamodb \(unclassified\)" "unclassified"', dsl)) == 2
+    assert re.search(rf"^        container {re.escape(group[1])} \{{$", dsl, re.M)
+    text = mermaid(snapshot, "component")
+    owned = text.split('["(no known owner)"]', 1)[1].split("    end", 1)[0]
+    assert "dynamodb:table/Shared" in owned and "Mine" not in owned
+
+
+def test_a_system_named_like_the_group_of_no_known_owner_is_a_group_of_its_own(
+    tmp_path: Path,
+) -> None:
+    # The component diagram keyed its groups by name: a system named "(no known owner)" and
+    # the resources of no known owner were drawn as one subgraph.
+    text = mermaid(_unowned(tmp_path, system="(no known owner)"), "component")
+    assert text.count('["(no known owner)"]') == 2, text
