@@ -102,15 +102,22 @@ COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
     "tui": (_tui, "Browse the landscape in the terminal."),
     "demo": (_demo, "Run the demo fleet and watch it live."),
 }
-# What the extras bring: a command that misses one says what to install.
-_EXTRAS = ("textual", "moto", "flask", "httpx", "boto3")
+# What the extras bring (pyproject.toml): a command that misses one says which to install.
+_EXTRA_OF = {"textual": "tui", "moto": "demo", "flask": "demo", "httpx": "demo", "boto3": "aws"}
 
 
 def _missing_extra(command: str, exc: ModuleNotFoundError) -> click.ClickException | None:
-    """The one-line message for a command whose extra is not installed (None: another error)."""
-    if exc.name and exc.name.split(".")[0] in _EXTRAS:
-        return click.ClickException(f"'{command}' needs {exc.name}: pip install 'seamscope[all]'")
-    return None
+    """The one-line message for a command whose extra is not installed (None: another error).
+    seamscope is installed from a clone (README), so the line says so: `pip install
+    'seamscope[...]'` would ask PyPI, which has no seamscope."""
+    top = exc.name.split(".")[0] if exc.name else ""
+    if top not in _EXTRA_OF:
+        return None
+    extra = "demo" if command == "demo" else _EXTRA_OF[top]  # the demo's extra has it all
+    return click.ClickException(
+        f"'{command}' needs {exc.name}, which the {extra} extra installs: "
+        f"pip install './seamscope[{extra}]' (the path of your seamscope clone)"
+    )
 
 
 class LazyGroup(click.Group):

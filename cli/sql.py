@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,10 +14,30 @@ from seamscope.cli.options import FiniteRange
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
-from seamscope.tracer.usersql import SQL_TIMEOUT_S, cell_text, write_csv
+from seamscope.tracer.usersql import SQL_TIMEOUT_S, SqlRejected, cell_text, write_csv
 
 if TYPE_CHECKING:
     from seamscope.cli.table import Column
+
+
+# What the classifier writes when it labels a store (docs/schema.md, Classifier tables): a
+# store that was only loaded (`seamscope ingest`) has none of them yet.
+LABEL_TABLES = frozenset(
+    {"nodes", "edges", "span_labels", "findings", "label_changes", "classifier_state"}
+)
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
+
+
+def with_hint(exc: SqlRejected) -> SqlRejected:
+    """The refusal, saying how to label the store when the query wants a table of the labels
+    from a store not labelled yet (the bare DuckDB message reads like a wrong name)."""
+    missing = _MISSING_TABLE.search(str(exc))
+    if missing is None or missing.group(1).lower() not in LABEL_TABLES:
+        return exc
+    return SqlRejected(
+        f"{exc} (the store is not labelled yet: `seamscope edges`, `check`, `export`, `drift` "
+        "and `tui` label it, a running `seamscope collect` as spans arrive)"
+    )
 
 
 def table_cells(table: pa.Table) -> tuple[list[Column], list[list[str]]]:
@@ -61,13 +82,16 @@ def _print_table(table: pa.Table) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {columns, rows}.")
 def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_json: bool) -> None:
-    """Run a read-only QUERY (SELECT, DESCRIBE, SHOW, EXPLAIN) over the store.
+    """Run a read-only QUERY (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
 
     Works while `seamscope collect` or a live TUI owns the store: the query goes to the owner.
     """
     if as_csv and as_json:
         raise click.UsageError("--csv and --json exclude each other")
-    table = open_reader(db or default_db_path()).user_sql(query, timeout_s=timeout)
+    try:
+        table = open_reader(db or default_db_path()).user_sql(query, timeout_s=timeout)
+    except SqlRejected as exc:
+        raise with_hint(exc) from None
     cut = truncated(table)
     if as_json:
         sys.stdout.write(table_to_json(table, truncated=cut).decode() + "\n")

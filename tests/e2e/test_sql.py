@@ -85,3 +85,19 @@ def test_missing_store_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"seamscope: {tmp_path / 'none.duckdb'}: no store here (set SEAMSCOPE_DB or pass --db)"
     ]
+
+
+def test_an_unlabelled_store_says_how_to_label_it(filled: Path) -> None:
+    """After a bare `seamscope ingest` the label tables are not there yet: the refusal says what
+    labels the store, and once `seamscope edges` has, the same query answers (README, SQL)."""
+    query = "select rule_id, count(*) n from findings group by all"
+    before = run("sql", "--db", str(filled), query)
+    assert before.returncode == 2
+    lines = before.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "Table with name findings does not exist" in lines[0]
+    assert "the store is not labelled yet: `seamscope edges`" in lines[0]
+    assert run("edges", "--db", str(filled)).returncode == 0
+    after = run("sql", "--db", str(filled), "--json", query)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["columns"] == ["rule_id", "n"]

@@ -210,4 +210,7 @@ def test_a_command_missing_its_extra_says_what_to_install(tmp_path: Path) -> Non
         timeout=60,
     )
     assert done.returncode == 1
-    assert done.stderr.strip() == "Error: 'tui' needs textual: pip install 'seamscope[all]'"
+    assert done.stderr.strip() == (
+        "Error: 'tui' needs textual, which the tui extra installs: "
+        "pip install './seamscope[tui]' (the path of your seamscope clone)"
+    )
