@@ -14,7 +14,7 @@ from typing import IO, Any, cast
 
 import click
 
-from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.errors import SeamscopeError, install_hint
 from seamscope.tracer.private import private_umask
 from seamscope.tracer.terminal import safe
 
@@ -108,15 +108,13 @@ _EXTRA_OF = {"textual": "tui", "moto": "demo", "flask": "demo", "httpx": "demo",
 
 def _missing_extra(command: str, exc: ModuleNotFoundError) -> click.ClickException | None:
     """The one-line message for a command whose extra is not installed (None: another error).
-    seamscope is installed from a clone (README), so the line says so: `pip install
-    'seamscope[...]'` would ask PyPI, which has no seamscope."""
+    seamscope is installed from a clone (README): install_hint says so."""
     top = exc.name.split(".")[0] if exc.name else ""
     if top not in _EXTRA_OF:
         return None
     extra = "demo" if command == "demo" else _EXTRA_OF[top]  # the demo's extra has it all
     return click.ClickException(
-        f"'{command}' needs {exc.name}, which the {extra} extra installs: "
-        f"pip install './seamscope[{extra}]' (the path of your seamscope clone)"
+        f"'{command}' needs {exc.name}, which the {extra} extra installs: {install_hint(extra)}"
     )
 
 

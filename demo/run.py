@@ -29,7 +29,7 @@ from typing import Any
 
 from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
 from seamscope.tracer.access import open_reader
-from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.errors import SeamscopeError, install_hint
 
 FLEET_DIR = Path(__file__).parent / "fleet"
 NODE_DIR = FLEET_DIR / "node"
@@ -94,9 +94,9 @@ def require_demo_dependencies() -> None:
         except (ImportError, ValueError):
             found = False
         if not found:
-            raise SeamscopeError(f"the demo needs {module}: pip install 'seamscope[demo]'")
+            raise SeamscopeError(f"the demo needs {module}: {install_hint('demo')}")
     if not instrument_command().exists():
-        raise SeamscopeError(f"{instrument_command()} is missing: pip install 'seamscope[demo]'")
+        raise SeamscopeError(f"{instrument_command()} is missing: {install_hint('demo')}")
 
 
 def node_runtime() -> tuple[str | None, str]:

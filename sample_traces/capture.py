@@ -7,7 +7,8 @@ Runs moto, the vendor stand-ins, a receiver with ``--tee`` and the thirteen serv
   the OpenTelemetry Collector's file exporter writes them;
 - ``seamscope.toml``: the demo's landscape file with the vendor ports of this capture.
 
-Needs the demo extra (``pip install 'seamscope[demo]'``); no network beyond loopback.
+Needs the demo extra (``pip install './seamscope[demo]'`` from the clone's parent folder); no
+network beyond loopback.
 """
 
 from __future__ import annotations

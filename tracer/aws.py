@@ -11,7 +11,7 @@ import importlib.util
 import os
 from typing import Any
 
-from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.errors import SeamscopeError, install_hint
 
 READ_ONLY_PREFIXES = ("List", "Describe", "Get")
 """The only AWS operations seamscope calls."""
@@ -24,7 +24,7 @@ class WriteRefused(SeamscopeError):
 def require_boto3(what: str) -> None:
     """One line saying how to install boto3 when it is missing."""
     if importlib.util.find_spec("boto3") is None:
-        raise SeamscopeError(f"{what} needs boto3: pip install 'seamscope[aws]'")
+        raise SeamscopeError(f"{what} needs boto3: {install_hint('aws')}")
 
 
 def refuse_writes(model: Any, **_: Any) -> None:

@@ -8,3 +8,9 @@ class SeamscopeError(Exception):
 
     The command line prints it without a traceback and exits with status 2.
     """
+
+
+def install_hint(extra: str) -> str:
+    """How to install one of seamscope's extras. seamscope is installed from a clone (README):
+    `pip install 'seamscope[extra]'` would ask PyPI, which has no seamscope."""
+    return f"pip install './seamscope[{extra}]' (the path of your seamscope clone)"

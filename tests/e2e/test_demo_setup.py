@@ -56,7 +56,10 @@ def test_without_moto_the_demo_says_what_to_install() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip() == "seamscope: the demo needs moto: pip install 'seamscope[demo]'"
+    assert (
+        done.stderr.strip() == "seamscope: the demo needs moto: pip install './seamscope[demo]' "
+        "(the path of your seamscope clone)"
+    )
 
 
 def test_duration_without_headless_is_a_usage_error() -> None:

@@ -277,6 +277,7 @@ def test_unreachable_aws_and_a_missing_boto3_are_one_line(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "seamscope: discover aws needs boto3: pip install 'seamscope[aws]'"
+        "seamscope: discover aws needs boto3: pip install './seamscope[aws]' "
+        "(the path of your seamscope clone)"
     )
     assert not (tmp_path / "x.duckdb").exists()
