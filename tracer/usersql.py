@@ -45,7 +45,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raises SqlRejected unless every statement in sql is a SELECT (or EXPLAIN)."""
+    """Raises SqlRejected unless sql is one SELECT (or EXPLAIN) statement."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -56,6 +56,12 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         if statement.type not in _ALLOWED:
             kind = str(statement.type).rsplit(".", 1)[-1]
             raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
+    if len(statements) > 1:
+        # One result is shown: the others' would be run for nothing and dropped unseen.
+        raise SqlRejected(
+            f"one query at a time: this SQL holds {len(statements)} statements "
+            "(separated by ';'); run them one by one"
+        )
 
 
 @dataclass(frozen=True, slots=True)

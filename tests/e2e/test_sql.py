@@ -58,6 +58,8 @@ def check_formats(db: Path) -> None:
         ("selct 1", "Parser Error: syntax error"),
         ("select * from nope", "Catalog Error: Table with name nope does not exist"),
         ("select * from read_csv('/etc/hostname')", "disabled by configuration"),
+        # Both would run and only the last be shown.
+        ("select 1 a; select 2 b", "one query at a time: this SQL holds 2 statements"),
     ):
         done = run("sql", "--db", str(db), bad)
         assert done.returncode == 2, bad

@@ -58,6 +58,15 @@ def test_only_select_statements_pass(sql: str) -> None:
         check_read_only(duckdb.connect(), sql)
 
 
+def test_one_query_at_a_time() -> None:
+    """Several queries would all run and only the last be shown: refused, saying why."""
+    import duckdb
+
+    with pytest.raises(SqlRejected, match="one query at a time: this SQL holds 2 statements"):
+        check_read_only(duckdb.connect(), "SELECT 1 AS a; SELECT 2 AS b")
+    check_read_only(duckdb.connect(), "SELECT 1 AS a;")  # a closing ';' ends the one
+
+
 @pytest.mark.parametrize(
     ("sql", "first_row"),
     [
