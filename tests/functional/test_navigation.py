@@ -101,6 +101,39 @@ async def test_the_focus_view_walks_to_a_neighbour_and_back(
         assert focus.selected[0] != CENTRE
 
 
+async def test_a_vendors_box_names_the_component_of_each_of_its_rows(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Two components of orders call auth0: its box in orders' focus said "auth0 (vendor)" on
+    both rows, its own name again; each row names the component of orders on that edge."""
+    auth0 = edge_id_of(next(i for i, e in enumerate(EDGES) if e.dst == "external:auth0"))
+    with duckdb.connect(str(sample_db)) as con:
+        for n, caller in enumerate(("orders-api", "orders-worker")):
+            con.execute(
+                "INSERT INTO edges SELECT * REPLACE (? AS edge_id, ? AS from_node, "
+                "'orders' AS from_system) FROM edges WHERE edge_id = ?",
+                [f"auth0-{n}", f"component:orders/{caller}", auth0],
+            )
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        systems.move_cursor(row=cells(systems, 1).index("orders"))
+        await settle(pilot)
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None
+        box = next(n for n in focus.focus_data.callees if n.node_id == "external:auth0")
+        rows = sorted(e.detail for e in box.edges)
+        assert rows == ["from orders-api", "from orders-worker"]
+        drawing = focus._drawn()
+        assert drawing is not None
+        x, y, w, h = drawing.boxes["external:auth0"]
+        drawn = ["".join(row[x : x + w]) for row in drawing.canvas.chars[y : y + h]]
+        assert "auth0" in drawn[0] and not any("auth0" in line for line in drawn[1:])
+        assert sorted(line.strip("╎ ") for line in drawn[1:-1]) == rows
+
+
 async def test_tab_stops_only_where_keys_work(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:

@@ -88,8 +88,13 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
         side = sides[1 if out else -1]
         entry = side.setdefault(node_id, (name, kind, [], node_id in view.inferred))
         mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
-        near = e.to_node if out else e.from_node
-        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, _detail(near)))
+        if kind == "system":
+            detail = _detail(e.to_node if out else e.from_node)  # its component on this edge
+        else:
+            # A vendor or a resource is its box: its own name on each row said it once per
+            # edge ("algolia (vendor)" twice); the centre's component tells the rows apart.
+            detail = f"from {_detail(e.from_node)}" if out else f"to {_detail(e.to_node)}"
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = [
