@@ -22,7 +22,7 @@ from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.dialogs import ConfirmQuit
 from seamscope.tui.screens.edge import EdgeScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import TOP_SHARE, LandscapeScreen, SystemScreen
 from seamscope.tui.screens.lists import EdgeListScreen, FindingsScreen, HistoryScreen
 from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
@@ -272,7 +272,8 @@ async def test_the_matrix_takes_the_room_its_rows_need(
         await settle(pilot)
         screen = _screen(app)
         top = screen.query_one("#top")
-        usual = top.outer_size.height
+        focus_view = top.outer_size.height  # fitted to the systems list and the focus view
+        usual = size[1] * TOP_SHARE // 100
         await pilot.press("m")
         await settle(pilot)
         matrix = screen.query_one(MatrixView)
@@ -284,9 +285,9 @@ async def test_the_matrix_takes_the_room_its_rows_need(
             assert rows_shown >= 42
         else:
             assert edges.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
-        await pilot.press("m")  # back to the focus view: the usual share again
+        await pilot.press("m")  # back to the focus view: its height again
         await settle(pilot)
-        assert top.outer_size.height == usual
+        assert top.outer_size.height == focus_view
 
 
 async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(

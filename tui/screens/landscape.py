@@ -3,7 +3,8 @@ matrix); and level 2, one system's components, resources and vendors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -114,6 +115,45 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
     return focus, mine
 
 
+def tallest_side(ends: Iterable[tuple[str, int, str]]) -> tuple[int, int]:
+    """Of the focus views of several centres, given each edge as (centre, side, the node at
+    its other end): the most lines a side of boxes takes (a box is its edges and its border)
+    and the most edges of one centre."""
+    boxes: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    edges: Counter[str] = Counter()
+    for centre, side, other in ends:
+        boxes[(centre, side)][other] += 1
+        edges[centre] += 1
+    lines = max((sum(n + 2 for n in side.values()) for side in boxes.values()), default=0)
+    return lines, max(edges.values(), default=0)
+
+
+def system_focus_ends(view: Overview) -> Iterator[tuple[str, int, str]]:
+    """The (centre, side, neighbour) of each edge in every system's focus view, as focus_of
+    groups them."""
+    for e in view.edges:
+        for system in {e.from_system, e.to_system}:
+            if system is not None:
+                out = e.from_system == system and e.to_system != system
+                yield system, 1 if out else -1, _other_end(e, system)[0]
+
+
+def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
+    """The height of a screen's top pane (the focus view or a drawing, beside a list) over its
+    edge table, pool lines shared between the two: what the top shows needs (wanted), up to
+    its usual share of the screen (TOP_SHARE) when the table needs the rest for its rows
+    (table, its header included), past that when the table leaves room; never less than
+    TOP_LEAST. Its fixed share left a focus view of a few boxes mostly blank, and a side one
+    line short of its last box (that box hidden, ▼ 1 more, blank lines under the table)."""
+    usual = screen * TOP_SHARE // 100
+    return max(TOP_LEAST, min(wanted, max(usual, pool - table)))
+
+
+TOP_SHARE = 55
+"""The top pane's share of the screen, in percent, when it and the edge table both need more."""
+TOP_LEAST = 8
+
+
 def matrix_of(view: Overview) -> Matrix:
     """Every system by every system (and vendor or unowned resource it calls)."""
     names: dict[str, str] = {}
@@ -191,24 +231,35 @@ class LandscapeScreen(DataScreen[Any]):
     MIN_EDGE_ROWS = 7
     """The edge table's height, at least, when the matrix grows to show all its rows."""
 
-    def _fit_matrix(self) -> None:
-        """In the matrix, the top grows past its usual share of the screen when that shows
-        every row (and the legend), leaving the edge table MIN_EDGE_ROWS lines or more."""
+    def _fit_top(self) -> None:
+        """The focus view (and the systems list) as tall as the tallest system's needs, which
+        keeps it from changing height from one system to the next (fitted_top). The matrix
+        grows past its usual share of the screen when that shows every row (and the legend),
+        leaving the edge table MIN_EDGE_ROWS lines or more."""
         top = self.query_one("#top")
-        if self.mode != "matrix":
-            top.styles.clear_rule("height")
-            return
-        wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under it
         pool = top.outer_size.height + self.query_one("#edges").outer_size.height
-        usual = self.size.height * 55 // 100
-        height = min(wanted, pool - self.MIN_EDGE_ROWS)
-        if height > usual:
-            top.styles.height = height
-        else:
-            top.styles.clear_rule("height")
+        if pool <= 0 or self.view is None:
+            return
+        if self.mode == "matrix":
+            wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
+            height = min(wanted, pool - self.MIN_EDGE_ROWS)
+            if height > self.size.height * TOP_SHARE // 100:
+                top.styles.height = height
+            else:
+                top.styles.clear_rule("height")
+            return
+        lines, listed = tallest_side(system_focus_ends(self.view))
+        wanted = lines + 4  # the centre's top and bottom lines, the pane's border
+        if self.query_one("#systems").display:
+            wanted = max(wanted, len(self.view.systems) + 1)  # the list's rows and header
+        top.styles.height = fitted_top(wanted, listed + 1, pool, self.size.height)
 
     def _place_panes(self) -> None:
-        self.call_after_refresh(self._fit_matrix)
+        self.call_after_refresh(self._fit_top)
+
+    def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
+        message.stop()
+        self._fit_top()
         systems = self.query_one("#systems", NavTable)
         shown = self.mode == "focus" and self.size.width >= self.NARROW
         if systems.display != shown:
@@ -265,6 +316,7 @@ class LandscapeScreen(DataScreen[Any]):
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
         # The matrix is made when it is shown: a refresh in the focus view (the landscape grown
         # to thousands of edges) does not go over every edge once more for a hidden widget.
         self._matrix_shows = None
@@ -277,7 +329,7 @@ class LandscapeScreen(DataScreen[Any]):
         if self.view is not None and self._matrix_shows is not self.view:
             self.query_one(MatrixView).show_matrix(matrix_of(self.view))
             self._matrix_shows = self.view
-            self.call_after_refresh(self._fit_matrix)
+            self.call_after_refresh(self._fit_top)
 
     def _summary(self, view: Overview) -> Text:
         """The counts on the first line, the landscape and the filter on the second. Where the
@@ -735,6 +787,49 @@ class SystemScreen(DataScreen[Any]):
         landmap = self.query_one(LandscapeMap)
         landmap.set_graph(nodes, arrows, draw_now=bool(self.query_one("#map-pane").display))
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_top)
+
+    def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
+        message.stop()
+        self._fit_top()
+
+    def _fit_top(self) -> None:
+        """The focus view (and the components list) as tall as the tallest component's needs;
+        the whole system's drawing as tall as it is (fitted_top). Its pane was at most 60% of
+        the top, which left a drawing cut short over blank lines of the top."""
+        view = self.view
+        top = self.query_one("#top")
+        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        if view is None or pool <= 0:
+            return
+        if self.query_one("#map-pane").display:
+            pane = self.query_one("#map-pane", ScrollableContainer)
+            canvas = self.query_one(LandscapeMap).drawing.canvas
+            wide = canvas.width + 2 > pane.scrollable_content_region.width  # its padding
+            wanted = canvas.height + 2 + (pane.styles.scrollbar_size_horizontal if wide else 0)
+            table = len(view.edges) + 1
+        else:
+            ids = {
+                n.node_id
+                for n in view.nodes
+                if n.node_type == "component" and n.system == self.system
+            }
+            ends = (
+                (
+                    node,
+                    1 if node == e.from_node else -1,
+                    e.to_node if node == e.from_node else e.from_node,
+                )
+                for e in view.edges
+                for node in {e.from_node, e.to_node} & ids
+            )
+            lines, listed = tallest_side(ends)
+            wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
+            table = listed + 1
+        top.styles.height = fitted_top(wanted, table, pool, self.size.height)
 
     def _put_cursor(self) -> None:
         table = self.query_one("#components", NavTable)
@@ -843,6 +938,7 @@ class SystemScreen(DataScreen[Any]):
         else:
             self.query_one(FocusMap).focus()
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
 
     def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
         node_id = event.node_id

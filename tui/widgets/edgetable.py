@@ -9,6 +9,7 @@ from datetime import datetime
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
+from textual.message import Message
 
 from seamscope.classifiers.results import Edge
 from seamscope.tui.widgets.cells import (
@@ -158,9 +159,15 @@ class EdgeTable(NavTable):
         }
         return [plain(values[t]) for t in titles]
 
+    class Resized(Message):
+        """The table's size changed: a screen that fits a pane to the room the table leaves
+        measures again (the lines above it, a summary or a message bar, may have changed
+        after it measured)."""
+
     def on_resize(self, event: events.Resize) -> None:
         if self._edges and self._columns() != self._layout:
             self.set_edges(self._edges, self._marks)
+        self.post_message(self.Resized())
 
     @property
     def edges(self) -> tuple[Edge, ...]:
