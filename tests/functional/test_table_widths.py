@@ -165,3 +165,39 @@ async def test_a_finding_shows_its_reason_whole_under_the_list(
             shown = " ".join(why.render_line(y).text.strip("│ ") for y in range(why.size.height))
             assert edge.reason and " ".join(edge.reason.split()) in " ".join(shown.split())
             assert edge.rule_id in shown and "Do instead:" in shown
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45), (220, 60)])
+async def test_the_history_fits_the_terminal_and_shows_a_reason_whole_under_it(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Below about 145 columns the history was wider than the terminal, scrolled sideways to
+    its reason. Every column now fits (the time without its year, names cut where they repeat,
+    the mechanism from 120 columns, the verdict by its glyph where its word would leave the
+    reason too little), and the highlighted change's reason is whole under the table."""
+    db = build_store(tmp_path / "classified.duckdb", manual=False)
+    with short_lock(db) as store:
+        classify(store.con, parse_landscape(RELABEL, Path("relabel.toml")))
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("#history", DataTable)
+        room = table.scrollable_content_region.width
+        assert _row_width(table) <= room
+        assert table.max_scroll_x == 0
+        titles = [c.label.plain for c in table.ordered_columns]
+        assert {"When", "Change", "From", "To", "Cause"} <= set(titles)
+        assert ("Mechanism" in titles) == (size[0] >= 120)
+        why = screen.query_one("#why", Static)
+        changes = screen._changes or ()
+        for row in (0, table.row_count - 1):
+            table.move_cursor(row=row)
+            await settle(pilot)
+            change = changes[row]
+            shown = " ".join(why.render_line(y).text.strip("│ ") for y in range(why.size.height))
+            assert change.reason and " ".join(change.reason.split()) in " ".join(shown.split())
+            assert change.rule_id in str(table.get_row_at(row)[titles.index("Change")])
