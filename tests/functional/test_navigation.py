@@ -671,3 +671,38 @@ async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys
         await pilot.press("h")
         await settle(pilot)
         assert landmap.selected == first and in_view()
+
+
+async def test_the_whole_system_drawing_opens_on_the_component_in_focus(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """m opened the drawing on its first box by name (orders-api, with orders-worker in
+    focus); it opens on the component in focus, and m again puts the focus view on the
+    component selected in the drawing. A queue that only carries a listening edge (drawn as
+    the arrow from producer to consumer) has no box of its own: it was drawn at the foot of
+    the drawing, no arrow to it, as if unused."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_system("orders")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        components = screen.query_one("#components", DataTable)
+        components.move_cursor(row=cells(components, 1).index("orders-worker"))
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        landmap = screen.query_one(LandscapeMap)
+        assert landmap.selected == "component:orders/orders-worker"
+        boxes = landmap.drawing.boxes
+        assert "sqs:queue/orders-q" not in boxes
+        ends = {n for a in landmap._map_edges for n in (a.src, a.dst)}
+        assert set(boxes) <= ends  # every box drawn has an arrow
+        landmap.select("component:orders/orders-api")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert screen.centre == "component:orders/orders-api"
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None and focus.focus_data.name == "orders-api"

@@ -656,6 +656,15 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
     return nodes, aggregate(pairs)
 
 
+def carried_only(view: SystemView) -> set[str]:
+    """The resources that only carry listening edges (a queue, a topic, a stream): each such
+    edge is drawn as one arrow from producer to consumer, named by its mechanism, and the
+    resource's own box had no arrow, drawn at the foot of the drawing as if unused (a third of
+    the height of a system of dozens of edges)."""
+    ends = {n for e in view.edges for n in (e.from_node, e.to_node)}
+    return {e.via for e in view.edges if e.via and e.via not in ends}
+
+
 def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
     """(name, kind) of a node as a neighbour's box in a system's focus view."""
     kind = node_id.partition(":")[0]
@@ -785,7 +794,12 @@ class SystemScreen(DataScreen[Any]):
             self.centre = ids[0] if ids else None
         self._put_cursor()
         landmap = self.query_one(LandscapeMap)
-        landmap.set_graph(nodes, arrows, draw_now=bool(self.query_one("#map-pane").display))
+        carried = carried_only(view)
+        landmap.set_graph(
+            [n for n in nodes if n.node_id not in carried],
+            arrows,
+            draw_now=bool(self.query_one("#map-pane").display),
+        )
         self._show_focus()
         self.call_after_refresh(self._fit_top)
 
@@ -812,11 +826,7 @@ class SystemScreen(DataScreen[Any]):
             wanted = canvas.height + 2 + (pane.styles.scrollbar_size_horizontal if wide else 0)
             table = len(view.edges) + 1
         else:
-            ids = {
-                n.node_id
-                for n in view.nodes
-                if n.node_type == "component" and n.system == self.system
-            }
+            ids = self._component_ids()
             ends = (
                 (
                     node,
@@ -830,6 +840,14 @@ class SystemScreen(DataScreen[Any]):
             wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
             table = listed + 1
         top.styles.height = fitted_top(wanted, table, pool, self.size.height)
+
+    def _component_ids(self) -> set[str]:
+        view = self.view
+        if view is None:
+            return set()
+        return {
+            n.node_id for n in view.nodes if n.node_type == "component" and n.system == self.system
+        }
 
     def _put_cursor(self) -> None:
         table = self.query_one("#components", NavTable)
@@ -929,13 +947,22 @@ class SystemScreen(DataScreen[Any]):
         pane = self.query_one("#map-pane")
         pane.display = not pane.display
         self.query_one(FocusMap).display = not pane.display
+        landmap = self.query_one(LandscapeMap)
         if pane.display:
-            landmap = self.query_one(LandscapeMap)
+            # The drawing opens on the component in focus (it opened on the first box by
+            # name, often another system's component).
+            if self.centre is not None:
+                landmap.select(self.centre)
             landmap.ensure_drawn()
             landmap.focus()
             # Once the pane has its size: the selected box in view.
             self.call_after_refresh(landmap.reveal)
         else:
+            # And back: the focus view on the component selected in the drawing.
+            chosen = landmap.selected
+            if chosen != self.centre and chosen in self._component_ids():
+                self.centre = chosen
+                self._put_cursor()
             self.query_one(FocusMap).focus()
         self._show_focus()
         self.call_after_refresh(self._fit_top)
