@@ -565,7 +565,10 @@ class SeamscopeApp(App[None]):
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" opens its own panel of the focused widget's keys: a second help
+        # beside ours (?), which lists every key of the screen; the palette offers ours once.
+        theirs = (self.action_show_help_panel, self.action_hide_help_panel)
+        yield from (c for c in super().get_system_commands(screen) if c.callback not in theirs)
         for title, help_text, callback in (
             ("Landscape", "The system landscape map and its edges", self.action_landscape),
             ("Findings", "Anti-patterns and smells, worst first", self.action_findings),
@@ -594,7 +597,11 @@ class SeamscopeApp(App[None]):
                 self.action_go_to,
             ),
             ("Refresh", "Reload the current screen now", self.action_refresh),
-            ("Help", "Keys, screens and colours", self.action_help),
+            (
+                "Help and keys",
+                "Every key of this screen, the screens, the colours (?)",
+                self.action_help,
+            ),
         ):
             yield SystemCommand(title, help_text, callback)
 

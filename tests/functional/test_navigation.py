@@ -22,7 +22,7 @@ from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.dialogs import ConfirmQuit
 from seamscope.tui.screens.edge import EdgeScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import TOP_SHARE, LandscapeScreen, SystemScreen
 from seamscope.tui.screens.lists import EdgeListScreen, FindingsScreen, HistoryScreen
 from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
@@ -99,6 +99,39 @@ async def test_the_focus_view_walks_to_a_neighbour_and_back(
         await settle(pilot)
         assert screen.centre == "orders"
         assert focus.selected[0] != CENTRE
+
+
+async def test_a_vendors_box_names_the_component_of_each_of_its_rows(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Two components of orders call auth0: its box in orders' focus said "auth0 (vendor)" on
+    both rows, its own name again; each row names the component of orders on that edge."""
+    auth0 = edge_id_of(next(i for i, e in enumerate(EDGES) if e.dst == "external:auth0"))
+    with duckdb.connect(str(sample_db)) as con:
+        for n, caller in enumerate(("orders-api", "orders-worker")):
+            con.execute(
+                "INSERT INTO edges SELECT * REPLACE (? AS edge_id, ? AS from_node, "
+                "'orders' AS from_system) FROM edges WHERE edge_id = ?",
+                [f"auth0-{n}", f"component:orders/{caller}", auth0],
+            )
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        systems.move_cursor(row=cells(systems, 1).index("orders"))
+        await settle(pilot)
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None
+        box = next(n for n in focus.focus_data.callees if n.node_id == "external:auth0")
+        rows = sorted(e.detail for e in box.edges)
+        assert rows == ["from orders-api", "from orders-worker"]
+        drawing = focus._drawn()
+        assert drawing is not None
+        x, y, w, h = drawing.boxes["external:auth0"]
+        drawn = ["".join(row[x : x + w]) for row in drawing.canvas.chars[y : y + h]]
+        assert "auth0" in drawn[0] and not any("auth0" in line for line in drawn[1:])
+        assert sorted(line.strip("╎ ") for line in drawn[1:-1]) == rows
 
 
 async def test_tab_stops_only_where_keys_work(sample_db: Path, make_app: AppFactory) -> None:
@@ -239,7 +272,8 @@ async def test_the_matrix_takes_the_room_its_rows_need(
         await settle(pilot)
         screen = _screen(app)
         top = screen.query_one("#top")
-        usual = top.outer_size.height
+        focus_view = top.outer_size.height  # fitted to the systems list and the focus view
+        usual = size[1] * TOP_SHARE // 100
         await pilot.press("m")
         await settle(pilot)
         matrix = screen.query_one(MatrixView)
@@ -251,9 +285,9 @@ async def test_the_matrix_takes_the_room_its_rows_need(
             assert rows_shown >= 42
         else:
             assert edges.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
-        await pilot.press("m")  # back to the focus view: the usual share again
+        await pilot.press("m")  # back to the focus view: its height again
         await settle(pilot)
-        assert top.outer_size.height == usual
+        assert top.outer_size.height == focus_view
 
 
 async def test_the_matrix_lists_a_systems_own_edges_on_its_diagonal_cell(
@@ -637,3 +671,38 @@ async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys
         await pilot.press("h")
         await settle(pilot)
         assert landmap.selected == first and in_view()
+
+
+async def test_the_whole_system_drawing_opens_on_the_component_in_focus(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """m opened the drawing on its first box by name (orders-api, with orders-worker in
+    focus); it opens on the component in focus, and m again puts the focus view on the
+    component selected in the drawing. A queue that only carries a listening edge (drawn as
+    the arrow from producer to consumer) has no box of its own: it was drawn at the foot of
+    the drawing, no arrow to it, as if unused."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_system("orders")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        components = screen.query_one("#components", DataTable)
+        components.move_cursor(row=cells(components, 1).index("orders-worker"))
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        landmap = screen.query_one(LandscapeMap)
+        assert landmap.selected == "component:orders/orders-worker"
+        boxes = landmap.drawing.boxes
+        assert "sqs:queue/orders-q" not in boxes
+        ends = {n for a in landmap._map_edges for n in (a.src, a.dst)}
+        assert set(boxes) <= ends  # every box drawn has an arrow
+        landmap.select("component:orders/orders-api")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert screen.centre == "component:orders/orders-api"
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None and focus.focus_data.name == "orders-api"

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 from rich.console import Console
+from textual.command import Command, CommandList
 from textual.widgets import (
     ContentSwitcher,
     DataTable,
@@ -382,6 +383,34 @@ async def test_help_and_command_palette(sample_db: Path, make_app: AppFactory) -
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, PatternsScreen)
+
+
+def _title(option: object) -> str:
+    assert isinstance(option, Command)
+    return str(option.hit.text)
+
+
+async def test_the_command_palette_offers_help_once(sample_db: Path, make_app: AppFactory) -> None:
+    """Textual's own "Keys" (its panel of the focused widget's keys) sat beside our "Help": two
+    helps in the palette, one of them not the one `?` opens. Every title is listed once, and
+    "keys" and "help" find the same one command, the help `?` opens."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        titles = [_title(o) for o in app.screen.query_one(CommandList).options]
+        assert titles and len(titles) == len(set(titles)), titles
+        for query in ("keys", "help"):
+            await pilot.press(*query)
+            await settle(pilot)
+            hits = [_title(o) for o in app.screen.query_one(CommandList).options]
+            assert hits == ["Help and keys"], (query, hits)
+            await pilot.press(*["backspace"] * len(query))
+            await settle(pilot)
+        await pilot.press(*"keys", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_missing_store_gets_a_problem_screen(tmp_path: Path, make_app: AppFactory) -> None:

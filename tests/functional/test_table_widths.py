@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
@@ -20,7 +21,7 @@ from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.lists import FindingsScreen, HistoryScreen
 from seamscope.tui.widgets.cells import WORD_CUT_SLACK
-from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.edgetable import REASON_ROOM, EdgeTable
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import build_store
 from tests.functional.test_navigation import RELABEL
@@ -125,3 +126,78 @@ async def test_the_history_cuts_a_reason_at_its_end_within_the_table(tmp_path: P
         assert _reasons_cut_at_their_end(table, reasons)
         room = table.scrollable_content_region.width
         assert room - WORD_CUT_SLACK <= _row_width(table) <= room
+
+
+def _long_names(db: Path) -> None:
+    """The findings' ends named as long as the demo's ("inventory/inventory-sync-job")."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "UPDATE edges SET from_node = from_node || '-of-the-fleet', "
+            "to_node = to_node || '-of-the-fleet' WHERE verdict IN ('anti-pattern', 'smell')"
+        )
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45), (220, 60)])
+async def test_a_finding_shows_its_reason_whole_under_the_list(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """With names as long as the demo's, the reason had 12 cells at 160 columns (none once a
+    live session's Changed column came); at 100 none. The latency and the time last seen
+    give it their room, and the pane under the list says the highlighted finding's reason
+    whole, with what to do, at every width."""
+    _long_names(sample_db)
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        table = app.screen.query_one("#findings", EdgeTable)
+        titles = [c.label.plain for c in table.ordered_columns]
+        if size[0] >= 160:
+            reasons = [e.reason or "" for e in table.edges]
+            column = table.ordered_columns[titles.index("Reason")]
+            assert column.get_render_width(table) - 2 >= min(REASON_ROOM, max(map(len, reasons)))
+        why = app.screen.query_one("#why", Static)
+        for row in range(table.row_count):
+            table.move_cursor(row=row)
+            await settle(pilot)
+            edge = table.edges[row]
+            shown = " ".join(why.render_line(y).text.strip("│ ") for y in range(why.size.height))
+            assert edge.reason and " ".join(edge.reason.split()) in " ".join(shown.split())
+            assert edge.rule_id in shown and "Do instead:" in shown
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45), (220, 60)])
+async def test_the_history_fits_the_terminal_and_shows_a_reason_whole_under_it(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Below about 145 columns the history was wider than the terminal, scrolled sideways to
+    its reason. Every column now fits (the time without its year, names cut where they repeat,
+    the mechanism from 120 columns, the verdict by its glyph where its word would leave the
+    reason too little), and the highlighted change's reason is whole under the table."""
+    db = build_store(tmp_path / "classified.duckdb", manual=False)
+    with short_lock(db) as store:
+        classify(store.con, parse_landscape(RELABEL, Path("relabel.toml")))
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("#history", DataTable)
+        room = table.scrollable_content_region.width
+        assert _row_width(table) <= room
+        assert table.max_scroll_x == 0
+        titles = [c.label.plain for c in table.ordered_columns]
+        assert {"When", "Change", "From", "To", "Cause"} <= set(titles)
+        assert ("Mechanism" in titles) == (size[0] >= 120)
+        why = screen.query_one("#why", Static)
+        changes = screen._changes or ()
+        for row in (0, table.row_count - 1):
+            table.move_cursor(row=row)
+            await settle(pilot)
+            change = changes[row]
+            shown = " ".join(why.render_line(y).text.strip("│ ") for y in range(why.size.height))
+            assert change.reason and " ".join(change.reason.split()) in " ".join(shown.split())
+            assert change.rule_id in str(table.get_row_at(row)[titles.index("Change")])

@@ -3,7 +3,8 @@ matrix); and level 2, one system's components, resources and vendors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -88,8 +89,13 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
         side = sides[1 if out else -1]
         entry = side.setdefault(node_id, (name, kind, [], node_id in view.inferred))
         mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
-        near = e.to_node if out else e.from_node
-        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, _detail(near)))
+        if kind == "system":
+            detail = _detail(e.to_node if out else e.from_node)  # its component on this edge
+        else:
+            # A vendor or a resource is its box: its own name on each row said it once per
+            # edge ("algolia (vendor)" twice); the centre's component tells the rows apart.
+            detail = f"from {_detail(e.from_node)}" if out else f"to {_detail(e.to_node)}"
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = [
@@ -107,6 +113,45 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
         callees=neighbours(1),
     )
     return focus, mine
+
+
+def tallest_side(ends: Iterable[tuple[str, int, str]]) -> tuple[int, int]:
+    """Of the focus views of several centres, given each edge as (centre, side, the node at
+    its other end): the most lines a side of boxes takes (a box is its edges and its border)
+    and the most edges of one centre."""
+    boxes: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    edges: Counter[str] = Counter()
+    for centre, side, other in ends:
+        boxes[(centre, side)][other] += 1
+        edges[centre] += 1
+    lines = max((sum(n + 2 for n in side.values()) for side in boxes.values()), default=0)
+    return lines, max(edges.values(), default=0)
+
+
+def system_focus_ends(view: Overview) -> Iterator[tuple[str, int, str]]:
+    """The (centre, side, neighbour) of each edge in every system's focus view, as focus_of
+    groups them."""
+    for e in view.edges:
+        for system in {e.from_system, e.to_system}:
+            if system is not None:
+                out = e.from_system == system and e.to_system != system
+                yield system, 1 if out else -1, _other_end(e, system)[0]
+
+
+def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
+    """The height of a screen's top pane (the focus view or a drawing, beside a list) over its
+    edge table, pool lines shared between the two: what the top shows needs (wanted), up to
+    its usual share of the screen (TOP_SHARE) when the table needs the rest for its rows
+    (table, its header included), past that when the table leaves room; never less than
+    TOP_LEAST. Its fixed share left a focus view of a few boxes mostly blank, and a side one
+    line short of its last box (that box hidden, ▼ 1 more, blank lines under the table)."""
+    usual = screen * TOP_SHARE // 100
+    return max(TOP_LEAST, min(wanted, max(usual, pool - table)))
+
+
+TOP_SHARE = 55
+"""The top pane's share of the screen, in percent, when it and the edge table both need more."""
+TOP_LEAST = 8
 
 
 def matrix_of(view: Overview) -> Matrix:
@@ -186,24 +231,35 @@ class LandscapeScreen(DataScreen[Any]):
     MIN_EDGE_ROWS = 7
     """The edge table's height, at least, when the matrix grows to show all its rows."""
 
-    def _fit_matrix(self) -> None:
-        """In the matrix, the top grows past its usual share of the screen when that shows
-        every row (and the legend), leaving the edge table MIN_EDGE_ROWS lines or more."""
+    def _fit_top(self) -> None:
+        """The focus view (and the systems list) as tall as the tallest system's needs, which
+        keeps it from changing height from one system to the next (fitted_top). The matrix
+        grows past its usual share of the screen when that shows every row (and the legend),
+        leaving the edge table MIN_EDGE_ROWS lines or more."""
         top = self.query_one("#top")
-        if self.mode != "matrix":
-            top.styles.clear_rule("height")
-            return
-        wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under it
         pool = top.outer_size.height + self.query_one("#edges").outer_size.height
-        usual = self.size.height * 55 // 100
-        height = min(wanted, pool - self.MIN_EDGE_ROWS)
-        if height > usual:
-            top.styles.height = height
-        else:
-            top.styles.clear_rule("height")
+        if pool <= 0 or self.view is None:
+            return
+        if self.mode == "matrix":
+            wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
+            height = min(wanted, pool - self.MIN_EDGE_ROWS)
+            if height > self.size.height * TOP_SHARE // 100:
+                top.styles.height = height
+            else:
+                top.styles.clear_rule("height")
+            return
+        lines, listed = tallest_side(system_focus_ends(self.view))
+        wanted = lines + 4  # the centre's top and bottom lines, the pane's border
+        if self.query_one("#systems").display:
+            wanted = max(wanted, len(self.view.systems) + 1)  # the list's rows and header
+        top.styles.height = fitted_top(wanted, listed + 1, pool, self.size.height)
 
     def _place_panes(self) -> None:
-        self.call_after_refresh(self._fit_matrix)
+        self.call_after_refresh(self._fit_top)
+
+    def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
+        message.stop()
+        self._fit_top()
         systems = self.query_one("#systems", NavTable)
         shown = self.mode == "focus" and self.size.width >= self.NARROW
         if systems.display != shown:
@@ -260,6 +316,7 @@ class LandscapeScreen(DataScreen[Any]):
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
         # The matrix is made when it is shown: a refresh in the focus view (the landscape grown
         # to thousands of edges) does not go over every edge once more for a hidden widget.
         self._matrix_shows = None
@@ -272,7 +329,7 @@ class LandscapeScreen(DataScreen[Any]):
         if self.view is not None and self._matrix_shows is not self.view:
             self.query_one(MatrixView).show_matrix(matrix_of(self.view))
             self._matrix_shows = self.view
-            self.call_after_refresh(self._fit_matrix)
+            self.call_after_refresh(self._fit_top)
 
     def _summary(self, view: Overview) -> Text:
         """The counts on the first line, the landscape and the filter on the second. Where the
@@ -599,6 +656,15 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
     return nodes, aggregate(pairs)
 
 
+def carried_only(view: SystemView) -> set[str]:
+    """The resources that only carry listening edges (a queue, a topic, a stream): each such
+    edge is drawn as one arrow from producer to consumer, named by its mechanism, and the
+    resource's own box had no arrow, drawn at the foot of the drawing as if unused (a third of
+    the height of a system of dozens of edges)."""
+    ends = {n for e in view.edges for n in (e.from_node, e.to_node)}
+    return {e.via for e in view.edges if e.via and e.via not in ends}
+
+
 def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
     """(name, kind) of a node as a neighbour's box in a system's focus view."""
     kind = node_id.partition(":")[0]
@@ -728,8 +794,60 @@ class SystemScreen(DataScreen[Any]):
             self.centre = ids[0] if ids else None
         self._put_cursor()
         landmap = self.query_one(LandscapeMap)
-        landmap.set_graph(nodes, arrows, draw_now=bool(self.query_one("#map-pane").display))
+        carried = carried_only(view)
+        landmap.set_graph(
+            [n for n in nodes if n.node_id not in carried],
+            arrows,
+            draw_now=bool(self.query_one("#map-pane").display),
+        )
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_top)
+
+    def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
+        message.stop()
+        self._fit_top()
+
+    def _fit_top(self) -> None:
+        """The focus view (and the components list) as tall as the tallest component's needs;
+        the whole system's drawing as tall as it is (fitted_top). Its pane was at most 60% of
+        the top, which left a drawing cut short over blank lines of the top."""
+        view = self.view
+        top = self.query_one("#top")
+        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        if view is None or pool <= 0:
+            return
+        if self.query_one("#map-pane").display:
+            pane = self.query_one("#map-pane", ScrollableContainer)
+            canvas = self.query_one(LandscapeMap).drawing.canvas
+            wide = canvas.width + 2 > pane.scrollable_content_region.width  # its padding
+            wanted = canvas.height + 2 + (pane.styles.scrollbar_size_horizontal if wide else 0)
+            table = len(view.edges) + 1
+        else:
+            ids = self._component_ids()
+            ends = (
+                (
+                    node,
+                    1 if node == e.from_node else -1,
+                    e.to_node if node == e.from_node else e.from_node,
+                )
+                for e in view.edges
+                for node in {e.from_node, e.to_node} & ids
+            )
+            lines, listed = tallest_side(ends)
+            wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
+            table = listed + 1
+        top.styles.height = fitted_top(wanted, table, pool, self.size.height)
+
+    def _component_ids(self) -> set[str]:
+        view = self.view
+        if view is None:
+            return set()
+        return {
+            n.node_id for n in view.nodes if n.node_type == "component" and n.system == self.system
+        }
 
     def _put_cursor(self) -> None:
         table = self.query_one("#components", NavTable)
@@ -829,15 +947,25 @@ class SystemScreen(DataScreen[Any]):
         pane = self.query_one("#map-pane")
         pane.display = not pane.display
         self.query_one(FocusMap).display = not pane.display
+        landmap = self.query_one(LandscapeMap)
         if pane.display:
-            landmap = self.query_one(LandscapeMap)
+            # The drawing opens on the component in focus (it opened on the first box by
+            # name, often another system's component).
+            if self.centre is not None:
+                landmap.select(self.centre)
             landmap.ensure_drawn()
             landmap.focus()
             # Once the pane has its size: the selected box in view.
             self.call_after_refresh(landmap.reveal)
         else:
+            # And back: the focus view on the component selected in the drawing.
+            chosen = landmap.selected
+            if chosen != self.centre and chosen in self._component_ids():
+                self.centre = chosen
+                self._put_cursor()
             self.query_one(FocusMap).focus()
         self._show_focus()
+        self.call_after_refresh(self._fit_top)
 
     def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
         node_id = event.node_id

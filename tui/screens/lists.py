@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from rich.cells import cell_len
@@ -13,14 +14,15 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
+from seamscope.classifiers.catalog import rule_for
 from seamscope.classifiers.read import RuleCount
 from seamscope.classifiers.results import Edge, LabelChange, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import (
     clip_end,
+    escaped,
     fill_table,
-    fmt_time,
     key_under_cursor,
     num,
     plural,
@@ -28,14 +30,37 @@ from seamscope.tui.widgets.cells import (
     short_node,
     verdict_text,
 )
-from seamscope.tui.widgets.edgetable import MIN_REASON, EdgeTable
+from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable
+from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 
 
+def why_text(e: Edge) -> Text:
+    """The reason of an edge whole, and what to do, for the pane under a list of edges: a
+    table cuts the reason to the room its other columns leave (to none on a narrow terminal)."""
+    rule = rule_for(e.rule_id, e.verdict)
+    name = f" {rule.name}" if rule.name != e.rule_id else ""
+    text = Text.assemble(
+        (f"{e.rule_id}{name}", f"{e.verdict.style} bold"),
+        "  ",
+        (f"{short_node(e.from_node)} → {short_node(e.to_node)}", "bold"),
+        "\n",
+        e.reason or "",
+    )
+    if rule.fix:
+        if e.verdict in (Verdict.UNRESOLVED, Verdict.UNCLASSIFIED):
+            title = "What to do"
+        else:
+            title = "Do instead" if e.verdict.is_finding else "Keep in mind"
+        text.append_text(Text.assemble("\n", (f"{title}: ", "bold"), rule.fix))
+    return escaped(text)
+
+
 class EdgeListScreen(DataScreen[Any]):
-    """A list of edges, worst first; Enter opens the highlighted one."""
+    """A list of edges, worst first; Enter opens the highlighted one. Under it, the highlighted
+    edge's reason whole, and what to do."""
 
     def __init__(self, title: str, fetch: Callable[[Query], tuple[Edge, ...]]) -> None:
         super().__init__()
@@ -46,8 +71,21 @@ class EdgeListScreen(DataScreen[Any]):
         yield Header()
         yield Static("", id="summary", classes="summary")
         yield EdgeTable(id="findings", reason=True)
+        yield Static("", id="why", classes="detail")
         yield NewsBar()
         yield SteadyFooter()
+
+    def _show_why(self) -> None:
+        table = self.query_one("#findings", EdgeTable)
+        key = table.current_edge()
+        edge = next((e for e in table.edges if e.edge_id == key), None)
+        why = self.query_one("#why", Static)
+        why.display = edge is not None
+        why.update(why_text(edge) if edge is not None else "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "findings":
+            self._show_why()
 
     def fetch(self, q: Query) -> tuple[tuple[Edge, ...], dict[str, str]]:
         return self._fetch(q), self.marks(q)
@@ -66,6 +104,7 @@ class EdgeListScreen(DataScreen[Any]):
         table = self.query_one("#findings", EdgeTable)
         table.set_edges(edges, self.sapp.change_marks(edges))
         table.focus()
+        self._show_why()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
@@ -97,27 +136,58 @@ class FindingsScreen(EdgeListScreen):
         )
 
 
-HISTORY_COLUMNS = ("When", "Now", "Change", "From", "To", "Mechanism", "Cause", "Reason")
-HISTORY_REASON_OFF_SCREEN = 40
-"""The reason's width when the other columns leave it less than MIN_REASON cells: the table
-is wider than the terminal then, scrolled sideways to the reason, and a few cells of it would
-say little."""
+HISTORY_MECHANISM_FROM = 120
+"""The least terminal width that shows the history's Mechanism (the edge screen has it)."""
+
+
+def _seen(value: datetime) -> str:
+    """A change's time as the edge table's Last seen has it (the year took 5 cells more)."""
+    return value.strftime("%m-%d %H:%M:%S")
+
+
+def _change(c: LabelChange) -> Text:
+    """The rule before and after ("P302 → A401"); a new edge's rule after "new" (it said
+    "new" alone, its rule nowhere in the table)."""
+    if c.is_new:
+        return Text.assemble(("new ", "bold yellow"), (c.rule_id, c.verdict.style))
+    return Text.assemble(
+        (c.old_rule_id or "", c.old_verdict.style if c.old_verdict else ""),
+        " → ",
+        (c.rule_id, c.verdict.style),
+    )
+
+
+def change_text(c: LabelChange) -> Text:
+    """A label change's reason whole, for the pane under the history (the table cuts it to the
+    room its other columns leave, to none on a narrow terminal)."""
+    return escaped(
+        Text.assemble(
+            _change(c),
+            "  ",
+            (f"{short_node(c.from_node)} → {short_node(c.to_node)}", "bold"),
+            f"  {c.mechanism}",
+            ("  cause ", "dim"),
+            c.cause,
+            "\n",
+            c.reason or "",
+        )
+    )
 
 
 class HistoryScreen(DataScreen[Any]):
-    """Every label change, newest first: which edge, from which rule to which, and why."""
+    """Every label change, newest first: which edge, from which rule to which, and why; under
+    the table, the highlighted change's reason whole."""
 
     def __init__(self) -> None:
         super().__init__()
         self._changes: tuple[LabelChange, ...] | None = None
-        self._reason_width = 0  # the Reason column's, as the table was last filled
+        self._layout: tuple[object, ...] = ()  # the columns, as the table was last filled
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary", classes="summary")
-        table = NavTable(id="history")
-        table.add_columns(*HISTORY_COLUMNS)
-        yield table
+        yield NavTable(id="history")
+        yield Static("", id="why", classes="detail")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -137,69 +207,103 @@ class HistoryScreen(DataScreen[Any]):
         self._changes = changes
         self._fill(changes)
         self.query_one("#history", NavTable).focus()
+        self._show_why()
 
     def on_resize(self) -> None:
         if self._changes is not None:  # laid out again first: the table's new width
             self.call_after_refresh(self._fill, self._changes)
 
+    def _columns(self, changes: tuple[LabelChange, ...]) -> tuple[tuple[str, ...], bool, int, int]:
+        """The titles to show, whether Now says the verdict in words, the width of each name
+        column and of the reason. Every column fits the table's width (below 145 columns it
+        was scrolled sideways): the names cut where they repeat or say least, as the edge
+        table cuts them, the mechanism only from HISTORY_MECHANISM_FROM columns, the reason
+        in the room left (its whole under the table); the verdict by its glyph alone where
+        its word would leave the reason less than REASON_ROOM cells."""
+        table = self.query_one("#history", NavTable)
+        width = table.size.width or self.size.width
+        pad = 2 * table.cell_padding
+        ends = {
+            "From": [short_node(c.from_node) for c in changes],
+            "To": [short_node(c.to_node) for c in changes],
+        }
+        longest = max((len(n) for names in ends.values() for n in names), default=12)
+        measured = {
+            "When": len(_seen(datetime.now())),
+            "Change": max((_change(c).cell_len for c in changes), default=0),
+            "Mechanism": max((len(c.mechanism) for c in changes), default=0),
+            "Cause": max((len(c.cause) for c in changes), default=0),
+        }
+
+        def layout(words: bool) -> tuple[tuple[str, ...], bool, int, int]:
+            measured["Now"] = max((verdict_text(c.verdict).cell_len for c in changes), default=0)
+            if not words:
+                measured["Now"] = 1
+            fixed = ["When", "Now", "Change"]
+            after = ["Mechanism", "Cause"] if width >= HISTORY_MECHANISM_FROM else ["Cause"]
+            widths = [max(cell_len(t), measured[t]) for t in (*fixed, *after)]
+            room = room_left(table, widths, len(changes)) + pad
+            names = max(12, min(longest, room // 2 - pad))
+            shown = [
+                max(len(title), min(names, max(map(len, ends[title]), default=0)))
+                for title in ("From", "To")
+            ]
+            reason = room_left(table, (*widths, *shown), len(changes))
+            titles = (*fixed, "From", "To", *after)
+            if reason < MIN_REASON:
+                return titles, words, names, 0
+            return (*titles, "Reason"), words, names, reason
+
+        first = layout(True)
+        return first if first[3] >= REASON_ROOM else layout(False)
+
     def _fill(self, changes: tuple[LabelChange, ...]) -> None:
-        """The rows, the reason cut with "…" to the room the other columns leave (it ran past
-        the table's edge, cut there in the middle of a word)."""
+        """The rows, laid out to the table's width (_columns)."""
+        titles, words, names, reason = self._columns(changes)
         rows: list[tuple[str, list[str | Text]]] = []
         for i, c in enumerate(changes):
-            change = (
-                Text("new", style="bold yellow")
-                if c.is_new
-                else Text.assemble(
-                    (c.old_rule_id or "", c.old_verdict.style if c.old_verdict else ""),
-                    " → ",
-                    (c.rule_id, c.verdict.style),
-                )
-            )
-            rows.append(
-                (
-                    f"{i}:{c.edge_id}",
-                    [
-                        fmt_time(c.changed_at),
-                        verdict_text(c.verdict),
-                        change,
-                        short_node(c.from_node),
-                        short_node(c.to_node),
-                        c.mechanism,
-                        c.cause,
-                    ],
-                )
-            )
+            values: dict[str, str | Text] = {
+                "When": _seen(c.changed_at),
+                "Now": verdict_text(c.verdict) if words else Text(c.verdict.glyph, c.verdict.style),
+                "Change": _change(c),
+                "From": elide_name(short_node(c.from_node), names),
+                "To": elide_name(short_node(c.to_node), names),
+                "Mechanism": c.mechanism,
+                "Cause": c.cause,
+                "Reason": clip_end(c.reason or "", reason),
+            }
+            rows.append((f"{i}:{c.edge_id}", [values[t] for t in titles]))
         table = self.query_one("#history", NavTable)
-        widths = [
-            max([cell_len(title), *(_cell_width(cells[i]) for _, cells in rows)])
-            for i, title in enumerate(HISTORY_COLUMNS[:-1])
-        ]
-        reason = room_left(table, widths, len(rows))
-        if reason < MIN_REASON:
-            reason = HISTORY_REASON_OFF_SCREEN
-        for (_, cells), c in zip(rows, changes, strict=True):
-            cells.append(clip_end(c.reason or "", reason))
-        if reason != self._reason_width:
-            # DataTable never narrows a column by itself: a narrower reason needs new columns.
+        layout = (titles, words, names, reason)
+        if layout != self._layout:
+            # DataTable never narrows a column by itself: another layout needs new columns.
             keep = key_under_cursor(table)
             table.clear(columns=True)
-            table.add_columns(*HISTORY_COLUMNS)
-            self._reason_width = reason
+            table.add_columns(*titles)
+            self._layout = layout
             fill_table(table, rows)
             if keep is not None:
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
             return
         fill_table(table, rows)
 
+    def _show_why(self) -> None:
+        table = self.query_one("#history", NavTable)
+        key = key_under_cursor(table)
+        index = int(key.partition(":")[0]) if key else -1
+        changes = self._changes or ()
+        why = self.query_one("#why", Static)
+        why.display = 0 <= index < len(changes)
+        why.update(change_text(changes[index]) if why.display else "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "history":
+            self._show_why()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value or ""
         if ":" in key:
             self.sapp.open_edge(key.partition(":")[2])
-
-
-def _cell_width(cell: str | Text) -> int:
-    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
 
 
 class PatternsScreen(DataScreen[Any]):

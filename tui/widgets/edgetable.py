@@ -9,6 +9,7 @@ from datetime import datetime
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
+from textual.message import Message
 
 from seamscope.classifiers.results import Edge
 from seamscope.tui.widgets.cells import (
@@ -38,6 +39,10 @@ _FIGURES: tuple[tuple[str, int], ...] = (
 MIN_REASON = 12
 """The fewest cells the reason is shown in (its start, cut with "…"); less, and it is left
 out."""
+REASON_ROOM = 40
+"""The cells the reason is given, where the table has a reason, before the figures the edge
+screen also shows: those (YIELD_TO_REASON) are left out, in order, until it has them."""
+YIELD_TO_REASON = ("Last seen", "p95≈ ms")
 
 
 def _seen(value: datetime | None) -> str:
@@ -91,27 +96,40 @@ class EdgeTable(NavTable):
             "Last seen": max((len(_seen(e.last_seen)) for e in edges), default=0),
             "Changed": max((len(m) for m in self._marks.values()), default=0),
         }
-        widths = [max(cell_len(t), measured[t]) for t in (*_FIXED, *figures)]
         pad = 2 * self.cell_padding
-        # What the two name columns have together, their padding included.
-        room = room_left(self, widths, len(edges)) + pad
-        names = max(12, min(longest, room // 2 - pad))
-        titles = (*_FIXED, "From", "To", *figures)
-        if not self.with_reason:
-            return titles, names, 0
-        # The reason takes the room the names leave: each name column is as wide as its
-        # widest name, up to the budget.
-        shown = [
-            max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0)))
-            for title, ends in (
-                ("From", [e.from_node for e in edges]),
-                ("To", [e.to_node for e in edges]),
-            )
-        ]
-        reason = room_left(self, (*widths, *shown), len(edges))
-        if reason < MIN_REASON:
-            return titles, names, 0
-        return (*titles, "Reason"), names, reason
+
+        def layout(figures: list[str]) -> tuple[tuple[str, ...], int, int]:
+            widths = [max(cell_len(t), measured[t]) for t in (*_FIXED, *figures)]
+            # What the two name columns have together, their padding included.
+            room = room_left(self, widths, len(edges)) + pad
+            names = max(12, min(longest, room // 2 - pad))
+            titles = (*_FIXED, "From", "To", *figures)
+            if not self.with_reason:
+                return titles, names, 0
+            # The reason takes the room the names leave: each name column is as wide as its
+            # widest name, up to the budget.
+            shown = [
+                max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0)))
+                for title, ends in (
+                    ("From", [e.from_node for e in edges]),
+                    ("To", [e.to_node for e in edges]),
+                )
+            ]
+            reason = room_left(self, (*widths, *shown), len(edges))
+            if reason < MIN_REASON:
+                return titles, names, 0
+            return (*titles, "Reason"), names, reason
+
+        titles, names, reason = layout(figures)
+        # A reason says what is wrong; the latency and the time last seen, which the edge
+        # screen shows too, give it their room (at 160 columns the demo's findings had 12
+        # cells of reason, and none once the live session's Changed column came).
+        for title in YIELD_TO_REASON if self.with_reason else ():
+            if reason >= REASON_ROOM or title not in figures:
+                continue
+            figures = [t for t in figures if t != title]
+            titles, names, reason = layout(figures)
+        return titles, names, reason
 
     def set_edges(self, edges: Sequence[Edge], marks: dict[str, str] | None = None) -> None:
         """Shows edges (their order kept), with marks ("new", "changed") by edge id."""
@@ -158,9 +176,15 @@ class EdgeTable(NavTable):
         }
         return [plain(values[t]) for t in titles]
 
+    class Resized(Message):
+        """The table's size changed: a screen that fits a pane to the room the table leaves
+        measures again (the lines above it, a summary or a message bar, may have changed
+        after it measured)."""
+
     def on_resize(self, event: events.Resize) -> None:
         if self._edges and self._columns() != self._layout:
             self.set_edges(self._edges, self._marks)
+        self.post_message(self.Resized())
 
     @property
     def edges(self) -> tuple[Edge, ...]:

@@ -28,7 +28,8 @@ class FocusEdge:
     rule: str
     mechanism: str  # with " listen" for a listening edge
     verdict: Verdict
-    detail: str = ""  # the neighbour's component (or resource) on this edge
+    detail: str = ""  # what its row in the box says: the end of the edge there, or for a box
+    # that is one vendor or resource, the centre's component on this edge
 
     @property
     def label(self) -> str:
