@@ -105,6 +105,13 @@ UNKNOWN_SERVICE = "unknown-service"
 """The component of spans whose resource names no service (no service.name)."""
 
 
+def unnamed_service(name: str | None) -> bool:
+    """Whether a service.name names no one service: unset, or the default an SDK must give a
+    service that sets none (`unknown_service`, or `unknown_service:` and the executable's name,
+    as the resource conventions say), which every such service shares."""
+    return not name or name == "unknown_service" or name.startswith("unknown_service:")
+
+
 class World:
     """Resolves raw facts to nodes with the landscape and what the spans taught."""
 
@@ -474,6 +481,11 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
         if found is None:
             continue
         target, mech, owner_kind = found
+        self_call = target.node_id == comp.node_id
+        if self_call and not unnamed_service(g.svc):
+            # A component calling its own endpoint (its server span answered, or its host and
+            # port): no integration between components, as a server span or internal work.
+            continue
         if g.callee_svc is not None:
             evidence = Evidence.TRACE
         else:
@@ -481,6 +493,14 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
         e = drafts.edge(comp, target, MECHANISM[mech], None, evidence)
         e.add(g)
         e.owner_kind = owner_kind
+        if self_call:
+            # Services that set no name share the SDK's default, and with it a node: this may
+            # be one calling another, an integration that must not vanish as a self-call would.
+            e.missing = e.missing or (
+                f"{comp.label} calls {comp.label}: these spans name no service (service.name "
+                "is unset or the SDK's default), so whether a service calls itself or another "
+                "unnamed one is unknown (set OTEL_SERVICE_NAME)"
+            )
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "

@@ -22,8 +22,9 @@ seamscope labels every integration edge it observes with one rule of this catalo
 the integration guideline asks for, an **anti-pattern** it rules out, or a **smell** it discourages.
 An integration that no rule covers is labelled `unclassified` (with the reason); one whose spans
 lack a fact the label needs is `unresolved`, and its reason says which fact and where it would have
-been. Spans that are no integration (server spans, internal work) carry no label. See them with
-`seamscope patterns`, `seamscope edges` and `seamscope check`, or in SQL:
+been. Spans that are no integration (server spans, internal work, a component calling itself)
+carry no label. See them with `seamscope patterns`, `seamscope edges` and `seamscope check`, or in
+SQL:
 
 ```sql
 select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
@@ -35,7 +36,12 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   trace; without one, the component that serves that host and port; else an external vendor
   (declared in the landscape file, or inferred from a host that is no traced component and not
   AWS). An HTTP span that only carries an AWS SDK call (a child of an AWS span, or a request to an
-  AWS endpoint, unless a traced server answered it) is part of that call. GraphQL is told from
+  AWS endpoint, unless a traced server answered it) is part of that call. A component calling
+  its own endpoint (its own server span answers, or it serves that host and port) integrates with
+  nothing: no edge. A component is a `service.name` in its system, whatever its instances or
+  roles; the same name in another system is another component. Services that set no
+  `service.name` share the SDK's default (`unknown_service:<executable>`), so a call between two
+  of them is unresolved rather than taken for a self-call. GraphQL is told from
   REST by the operation the request carried, or, where no span records one (no stock HTTP
   instrumentation does), by a POST or GET to a path named `graphql`; the reason then says so. AWS
   calls go to resources named by kind and name (`dynamodb:table/Orders`, `s3:bucket/exports`,

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
+from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.classifiers.results import (
     FINDINGS,
     NO_SYSTEM,
@@ -939,30 +940,63 @@ def edge_detail(q: Query, edge_id: str, limit: int = 50) -> EdgeDetail | None:
     )
 
 
-# A span's side of a listening edge: its service is the edge's producer, or its consumer.
-_SIDE = (
+class _Sided(NamedTuple):
+    """The labelled spans (as _labelled) with what tells a span's side of a listening edge:
+    `group`, a join of the labelled relation `{l}` to the span's fact's group `g`, and `side`,
+    the expression over them (edge `e`, span `s`)."""
+
+    labelled: str
+    columns: str  # of the labelled relation, beyond the label, that `side` reads
+    group: str
+    side: str
+
+
+# A span's side of a listening edge is its fact's: a send is the producer's, a receive the
+# consumer's, as they joined the edge. Not its service's node, which both ends can be (a worker
+# reading its own queue) and which the landscape file can place (a component of no
+# service.namespace that the file puts in a system: its node is not 'component:?/<name>').
+_SIDED = _Sided(
+    "classifier_labelled_spans",
+    ", gkey",
+    "LEFT JOIN classifier_groups g ON g.gkey = {l}.gkey",
+    "CASE WHEN e.direction = 'listen' THEN CASE WHEN g.fkind IN "
+    f"{sql_kinds(Side.PRODUCE)} THEN 'producer' ELSE 'consumer' END END AS side",
+)
+# A store labelled before the labelled spans named their group (opened read-only, or through
+# an owner of an older release): its service is the edge's producer, or its consumer.
+_SIDE_BY_SERVICE = (
     "CASE WHEN e.direction = 'listen' THEN CASE WHEN e.from_node = 'component:' || "
-    f"coalesce(s.service_namespace, '{NO_SYSTEM}') || '/' || s.service_name THEN 'producer' "
-    "ELSE 'consumer' END END AS side"
+    f"coalesce(s.service_namespace, '{NO_SYSTEM}') || '/' || s.service_name "
+    "THEN 'producer' ELSE 'consumer' END END AS side"
 )
 
 
+def _sided(q: Query) -> _Sided:
+    named = q(
+        "SELECT count(*) AS n FROM information_schema.columns "
+        "WHERE table_name = 'classifier_labelled_spans' AND column_name = 'gkey'",
+        None,
+    ).column(0)[0]
+    return _SIDED if named.as_py() else _Sided(_labelled(q), "", "", _SIDE_BY_SERVICE)
+
+
 def trace_view(q: Query, trace_id: str) -> TraceView:
-    labelled = _labelled(q)
+    sided = _sided(q)
     spans = tuple(
         _span(r)
         for r in _rows(
             q(
-                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id, {_SIDE} FROM spans s "
-                "LEFT JOIN (SELECT trace_id, span_id, edge_id, verdict, rule_id "
-                f"FROM {labelled} WHERE trace_id = ?) l USING (trace_id, span_id) "
-                "LEFT JOIN edges e ON e.edge_id = l.edge_id WHERE s.trace_id = ? "
-                "ORDER BY s.start_time, s.span_id",
+                f"SELECT {_SPAN_COLUMNS}, l.edge_id, l.verdict, l.rule_id, "
+                f"{sided.side} FROM spans s "
+                f"LEFT JOIN (SELECT trace_id, span_id, edge_id, verdict, rule_id{sided.columns} "
+                f"FROM {sided.labelled} WHERE trace_id = ?) l USING (trace_id, span_id) "
+                f"LEFT JOIN edges e ON e.edge_id = l.edge_id {sided.group.format(l='l')} "
+                "WHERE s.trace_id = ? ORDER BY s.start_time, s.span_id",
                 [trace_id, trace_id],
             )
         )
     )
-    return TraceView(trace_id, spans, _hops(q, labelled, trace_id, spans))
+    return TraceView(trace_id, spans, _hops(q, sided, trace_id, spans))
 
 
 HOPS = 20
@@ -972,7 +1006,7 @@ HOP_WINDOW = timedelta(hours=1)
 seconds apart, and the store's time order lets DuckDB skip what lies outside."""
 
 
-def _hops(q: Query, labelled: str, trace_id: str, spans: tuple[SpanRow, ...]) -> tuple[Hop, ...]:
+def _hops(q: Query, sided: _Sided, trace_id: str, spans: tuple[SpanRow, ...]) -> tuple[Hop, ...]:
     """Listening edges join traces by what the event is, not by trace context: the same edge's
     spans in other traces are the other side of the hop. The opposite side first, then those
     nearest in time to this trace (the likeliest partners of its messages)."""
@@ -983,7 +1017,8 @@ def _hops(q: Query, labelled: str, trace_id: str, spans: tuple[SpanRow, ...]) ->
     start = min(sp.start_time for sp in spans)
     sql = (
         "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, s.edge_id, "
-        f"{_SIDE} FROM {labelled} s JOIN edges e USING (edge_id) "
+        f"{sided.side} FROM {sided.labelled} s JOIN edges e USING (edge_id) "
+        f"{sided.group.format(l='s')} "
         "WHERE s.trace_id <> ? AND list_contains(?, s.edge_id){window} "
         "ORDER BY list_contains(?, side), "
         "abs(epoch_us(s.start_time) - epoch_us(?::TIMESTAMPTZ)), "

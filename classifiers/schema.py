@@ -147,13 +147,14 @@ def span_labels_views(keys: JoinKeys) -> tuple[str, str]:
     them; the spans' ids come from the store, found by batch and keys (the state holds no ids).
 
     Beneath it, classifier_labelled_spans (internal) gives every column of each labelled span
-    with its label, from that one join: the TUI's edge and trace screens read a span's name,
-    times and service from it. Joining span_labels to spans again on the ids would scan the
-    store twice (about 3x the time on 10M spans).
+    with its label and the group of its fact (gkey: a send is a listening edge's producer side,
+    a receive its consumer's), from that one join: the TUI's edge and trace screens read a
+    span's name, times and service from it. Joining span_labels to spans again on the ids would
+    scan the store twice (about 3x the time on 10M spans).
     """
     return (
         f"""CREATE OR REPLACE VIEW classifier_labelled_spans AS
-    SELECT sp.* EXCLUDE (tk, sk, pk), e.edge_id, e.rule_id, e.verdict
+    SELECT sp.* EXCLUDE (tk, sk, pk), e.edge_id, e.rule_id, e.verdict, s.gkey
     FROM classifier_spans AS s
     JOIN (SELECT *, {keys.spans} FROM spans) AS sp
       ON sp.batch_id = s.batch_id AND sp.tk = s.tk AND sp.sk = s.sk

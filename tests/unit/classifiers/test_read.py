@@ -548,3 +548,64 @@ def test_resources_of_no_known_owner_are_a_group_of_their_own(tmp_path: Path) ->
     }
     # The ends that are no resource of no known owner come with it, as a system view's do.
     assert {"component:alpha/a-api", "external:algolia"} <= {n.node_id for n in group.nodes}
+
+
+_PLACED = """
+[systems.orders]
+components = ["orders-api", "orders-worker"]
+"""
+
+
+@pytest.mark.parametrize("namespace", [None, "?"])
+def test_the_trace_view_tells_the_side_of_a_component_the_landscape_places(
+    tmp_path: Path, namespace: str | None
+) -> None:
+    """orders-api sets no service.namespace (or '?', taken as none); the landscape file places
+    it in orders, so its node is component:orders/orders-api. Its send is the producer's side
+    of its edge to orders-worker, and the worker's receive, in a trace of its own, the other
+    side the trace screen offers."""
+    from seamscope.classifiers.landscape import parse_landscape
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    api = Service("orders-api", namespace, "backend")
+    send = f.send(api, "orders-q")
+    receive = f.receive(Service("orders-worker", "orders", "worker"), "orders-q")
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con, parse_landscape(_PLACED, tmp_path / "seamscope.toml"))
+    reader = open_reader(path)
+    (edge,) = reader.run(lambda q: read.all_edges(q, Filters()))
+    assert (edge.from_node, edge.to_node, edge.rule_id) == (
+        "component:orders/orders-api",
+        "component:orders/orders-worker",
+        "P402",
+    )
+    trace = reader.run(lambda q: read.trace_view(q, send.trace_id))
+    assert [(s.span_id, s.side) for s in trace.spans if s.edge_id] == [(send.span_id, "producer")]
+    assert [(h.span_id, h.side) for h in trace.hops] == [(receive.span_id, "consumer")]
+    other = reader.run(lambda q: read.trace_view(q, receive.trace_id))
+    assert [(s.span_id, s.side) for s in other.spans if s.edge_id] == [
+        (receive.span_id, "consumer")
+    ]
+    assert [(h.span_id, h.side) for h in other.hops] == [(send.span_id, "producer")]
+
+
+def test_the_trace_view_tells_the_sides_of_a_component_sending_to_itself(
+    tmp_path: Path,
+) -> None:
+    """A worker that sends to a queue it reads itself: both ends of the edge are its node, and
+    its send is still the producer's side, its receive the consumer's."""
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    worker = Service("orders-worker", "orders", "worker")
+    send = f.send(worker, "retry-q")
+    receive = f.receive(worker, "retry-q")
+    path = f.store(tmp_path / "s.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    reader = open_reader(path)
+    trace = reader.run(lambda q: read.trace_view(q, send.trace_id))
+    assert [(s.span_id, s.side) for s in trace.spans if s.edge_id] == [(send.span_id, "producer")]
+    assert [(h.span_id, h.side) for h in trace.hops] == [(receive.span_id, "consumer")]

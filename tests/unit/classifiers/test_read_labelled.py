@@ -15,8 +15,9 @@ import pytest
 
 from benchmarks.generate import generate_store, landscape_path
 from seamscope.classifiers import read
-from seamscope.classifiers.engine import classify
+from seamscope.classifiers.engine import JOINS, classify
 from seamscope.classifiers.landscape import load_landscape
+from seamscope.classifiers.schema import span_labels_views
 from seamscope.tracer.access import Params, open_reader
 
 # span_labels as it was defined before classifier_labelled_spans (and the join that the reads
@@ -80,21 +81,29 @@ def _us(t: datetime) -> int:
     return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
+# The spans of the generated store that send (the producer's side of a listening edge); the
+# others of a listening edge receive or read.
+_SENDS = (" send", ".PutEvents", ".PutRecord", ".SendMessage")
+
+
+def _side(name: str) -> str:
+    return "producer" if name.endswith(_SENDS) else "consumer"
+
+
 def _expected_hops(path: Path, trace: read.TraceView) -> list[tuple[str, str]]:
     """The other side of trace's listening edges, worked out in Python from every labelled
     span: other traces, the opposite side first, then nearest in time."""
     edges = {s.edge_id for s in trace.spans if s.side}
     mine = {s.side for s in trace.spans if s.side}
+    assert mine == {_side(s.name) for s in trace.spans if s.side}
     start = _us(min(s.start_time for s in trace.spans))
     rows = _sql(
         path,
-        "SELECT l.trace_id, l.span_id, l.start_time, CASE WHEN e.from_node = 'component:' || "
-        "coalesce(l.service_namespace, '?') || '/' || l.service_name THEN 'producer' "
-        "ELSE 'consumer' END FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
-        "WHERE list_contains(?, l.edge_id) AND l.trace_id <> ?",
+        "SELECT trace_id, span_id, start_time, name FROM classifier_labelled_spans "
+        "WHERE list_contains(?, edge_id) AND trace_id <> ?",
         [sorted(edges), trace.trace_id],
     )
-    rows.sort(key=lambda r: (r[3] in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
+    rows.sort(key=lambda r: (_side(r[3]) in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
     return [(r[0], r[1]) for r in rows[: read.HOPS]]
 
 
@@ -129,13 +138,24 @@ def test_a_trace_without_listening_edges_has_no_hops(store: Path) -> None:
     assert any(s.edge_id for s in trace.spans) and trace.hops == ()
 
 
-def test_a_store_labelled_before_the_view_reads_the_same(store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("labelled", ["no labelled view", "a labelled view without groups"])
+def test_a_store_labelled_before_the_view_reads_the_same(
+    store: Path, tmp_path: Path, labelled: str
+) -> None:
+    """A store an older release labelled: with span_labels alone, or with the labelled view
+    as it was before it named each span's group (the trace view then tells a span's side by
+    its service, which gives the same sides here)."""
     older = tmp_path / "older.duckdb"
     shutil.copy(store, older)
     con = duckdb.connect(str(older))
     try:
-        con.execute(_OLD_SPAN_LABELS)
-        con.execute("DROP VIEW classifier_labelled_spans")
+        if labelled == "no labelled view":
+            con.execute(_OLD_SPAN_LABELS)
+            con.execute("DROP VIEW classifier_labelled_spans")
+        else:
+            view = span_labels_views(JOINS)[0]
+            assert ", s.gkey" in view
+            con.execute(view.replace(", s.gkey", ""))
     finally:
         con.close()
     edges = _sql(store, "SELECT edge_id FROM edges ORDER BY span_count DESC, edge_id")
