@@ -41,7 +41,7 @@ from seamscope.tui.screens.dialogs import (
     SearchScreen,
 )
 from seamscope.tui.screens.edge import EdgeScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import UNOWNED, LandscapeScreen, SystemScreen
 from seamscope.tui.screens.lists import (
     EdgeListScreen,
     FindingsScreen,
@@ -398,6 +398,7 @@ class SeamscopeApp(App[None]):
         return self.source is not None and not isinstance(self.screen, ProblemScreen | ModalScreen)
 
     def open_system(self, system: str, select: str | None = None) -> None:
+        """A system's screen (UNOWNED: the resources of no known owner), select highlighted."""
         self.push_screen(SystemScreen(system, select=select))
 
     def open_pair(self, source: str, target: str) -> None:
@@ -418,7 +419,7 @@ class SeamscopeApp(App[None]):
 
     def go_to(self, target: read.Target) -> None:
         """Opens what the go-to palette found."""
-        if target.kind == "system":
+        if target.kind in ("system", "group"):  # group: the resources of no known owner
             self.open_system(target.key)
         elif target.kind == "component" and target.system:
             self.open_system(target.system, select=target.key)
@@ -428,6 +429,10 @@ class SeamscopeApp(App[None]):
             self.push_screen(FindingsScreen(rule=target.key))
         elif target.kind == "resource" and target.system:
             self.open_system(target.system, select=target.key)
+        elif target.kind == "resource":
+            # No known system owns it: among the resources of no known owner, with its edges
+            # (an edge list of it alone said nothing of why it has no owner).
+            self.open_system(UNOWNED, select=target.key)
         else:
             node = target.key
             self.push_screen(

@@ -11,18 +11,33 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Target
+from seamscope.classifiers.render import UNOWNED_LABEL
+from seamscope.tui.screens.landscape import UNOWNED
+from seamscope.tui.widgets.cells import plural
 
 if TYPE_CHECKING:
     from seamscope.tui.app import SeamscopeApp
 
 ICON = {
     "system": "▣",
+    "group": "▣",
     "component": "◆",
     "resource": "▤",
     "vendor": "◇",
     "edge": "→",
     "rule": "§",
 }
+
+
+def with_unowned_group(targets: tuple[Target, ...]) -> tuple[Target, ...]:
+    """The targets, and after the systems the group of resources of no known owner when there
+    are any (the landscape lists it after them): opened as a system is, by its label."""
+    unowned = sum(1 for t in targets if t.kind == "resource" and not t.system)
+    if not unowned:
+        return targets
+    systems = sum(1 for t in targets if t.kind == "system")
+    group = Target("group", UNOWNED_LABEL, UNOWNED, plural(unowned, "resource"))
+    return (*targets[:systems], group, *targets[systems:])
 
 
 class GoToProvider(Provider):
@@ -39,9 +54,10 @@ class GoToProvider(Provider):
         if source is None:
             return
         try:
-            self._targets = await asyncio.to_thread(source.run, read.goto_targets)
+            targets = await asyncio.to_thread(source.run, read.goto_targets)
         except Exception:  # noqa: BLE001 - a locked store: the palette still offers commands
-            self._targets = ()
+            targets = ()
+        self._targets = with_unowned_group(targets)
 
     def _open(self, target: Target) -> None:
         self.sapp.go_to(target)
@@ -64,7 +80,7 @@ class GoToProvider(Provider):
 
     async def discover(self) -> Hits:
         for target in self._targets:
-            if target.kind in ("system", "rule"):
+            if target.kind in ("system", "group", "rule"):
                 yield DiscoveryHit(
                     self._text(target), partial(self._open, target), help=target.detail or None
                 )

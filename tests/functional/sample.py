@@ -56,6 +56,7 @@ class SampleEdge:
     spans: int
     errors: int = 0
     via: str | None = None
+    method: str = "GetItem"  # of a DynamoDB call: PutItem writes
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -244,7 +245,7 @@ def _client_attrs(edge: SampleEdge) -> dict[str, Any]:
         return {
             "rpc.system": "aws-api",
             "rpc.service": "DynamoDB",
-            "rpc.method": "GetItem",
+            "rpc.method": edge.method,
             "aws.dynamodb.table_names": [table],
         }
     if edge.mechanism == "s3":
@@ -265,7 +266,7 @@ def _span_name(edge: SampleEdge) -> str:
     if edge.mechanism == "http-external":
         return "POST"
     if edge.mechanism == "dynamodb":
-        return "DynamoDB.GetItem"
+        return f"DynamoDB.{edge.method}"
     if edge.mechanism == "s3":
         return "S3.PutObject"
     if edge.mechanism == "sqs":
@@ -570,6 +571,29 @@ def build_store(path: Path, *, manual: bool = True) -> Path:
             write_manual_edges(store, labelled)
         else:
             classify(store.con, None, full=True)
+    return path
+
+
+# Tables no landscape entry and no single writer give an owner: Sessions, written by two
+# systems, and Rates, only read. The real classifier leaves both with no known owner.
+UNOWNED_EDGES: tuple[SampleEdge, ...] = (
+    SampleEdge(
+        "orders-api", "dynamodb:table/Sessions", "dynamodb", "call", "", 4, method="PutItem"
+    ),
+    SampleEdge("users-api", "dynamodb:table/Sessions", "dynamodb", "call", "", 3, method="PutItem"),
+    SampleEdge("billing-job", "dynamodb:table/Sessions", "dynamodb", "call", "", 2),
+    SampleEdge("billing-job", "dynamodb:table/Rates", "dynamodb", "call", "", 2),
+)
+
+
+def build_unowned_store(path: Path) -> Path:
+    """The sample fleet and UNOWNED_EDGES, labelled by the real classifier with the sample's
+    landscape (which declares no owner of Sessions or Rates): two resources of no known owner."""
+    builder = SpanBatchBuilder()
+    build_spans(builder, EDGES + UNOWNED_EDGES)
+    with Store.open(path) as store:
+        store.append(builder.build(), batch_key="sample-1", source="tests")
+        classify(store.con, parse_landscape(LANDSCAPE, Path("sample.toml")), full=True)
     return path
 
 

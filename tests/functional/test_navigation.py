@@ -542,15 +542,19 @@ async def test_components_of_no_known_system_are_listed_and_opened_as_system_que
         await settle(pilot)
         screen = _screen(app)
         systems = screen.query_one("#systems", DataTable)
-        assert cells(systems, 1) == ["?"]
+        # (and the table Items, which no known system owns, after them in a group of its own)
+        assert cells(systems, 1) == ["?", "(unowned: 1)"]
         # The group is listed like a system, and is not counted as one ("1 system" before).
         summary = str(screen.query_one("#summary", Static).content)
-        assert summary.startswith("0 systems + 2 components of no known system (?) · ")
+        assert summary.startswith(
+            "0 systems + 2 components of no known system (?) + 1 resource of no known owner · "
+        )
         # Too narrow for those words: the short ones, and the landscape's line stays below.
-        await pilot.resize_terminal(60, 30)
+        await pilot.resize_terminal(70, 30)
         await settle(pilot)
         first, second = str(screen.query_one("#summary", Static).content).split("\n")
-        assert first.startswith("0 systems + 2 in ? · 2 edges (0 between) · ") and len(first) <= 58
+        assert first.startswith("0 systems + 2 in ? + 1 unowned · 2 edges (0 between) · ")
+        assert len(first) <= 68
         assert second.startswith("no landscape file")
         await pilot.resize_terminal(*SIZE)
         await settle(pilot)
@@ -612,7 +616,7 @@ async def test_new_data_keeps_the_system_the_user_just_moved_to(
         target = "search" if screen.centre != "search" else "orders"
         systems.move_cursor(row=names.index(target))  # its RowHighlighted is queued ...
         grown = replace(view, systems=("aaa-new", *view.systems))
-        screen.show((grown, {}))  # ... when the new data is shown
+        screen.show((grown, {}, screen.group))  # ... when the new data is shown
         await settle(pilot)
         assert screen.centre == target
         assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target

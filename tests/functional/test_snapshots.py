@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
 
 from tests.functional.conftest import AppFactory, settle
-from tests.functional.sample import EDGES, edge_id_of, make_unresolved
+from tests.functional.sample import EDGES, build_unowned_store, edge_id_of, make_unresolved
 
 SIZES = {"100x30": (100, 30), "160x45": (160, 45), "220x60": (220, 60)}
 Compare = Callable[..., bool]
@@ -63,6 +63,34 @@ def test_landscape_selected_system(
         return pilot.press("tab", "l")  # into the focus view, on a callee
 
     assert shot(snap_compare, make_app(sample_db), size, pick)
+
+
+@sizes
+def test_landscape_unowned(
+    snap_compare: Compare, tmp_path: Path, make_app: AppFactory, size: str
+) -> None:
+    """The resources of no known owner, the systems list's last row, in the focus view."""
+    store = build_unowned_store(tmp_path / "unowned.duckdb")
+
+    def last_row(pilot: Pilot[None]) -> None:
+        # (below 120 columns the list is hidden: its row is picked as a resize would keep it)
+        systems = pilot.app.screen.query_one("#systems", DataTable)
+        systems.move_cursor(row=systems.row_count - 1)
+
+    assert shot(snap_compare, make_app(store), size, last_row)
+
+
+@sizes
+def test_unowned_resources(
+    snap_compare: Compare, tmp_path: Path, make_app: AppFactory, size: str
+) -> None:
+    """Opened like a system: each resource a row, the one in focus with why it has no owner."""
+    store = build_unowned_store(tmp_path / "unowned.duckdb")
+
+    def open_group(pilot: Pilot[None]) -> None:
+        pilot.app.open_system("", select="dynamodb:table/Sessions")  # type: ignore[attr-defined]
+
+    assert shot(snap_compare, make_app(store), size, open_group)
 
 
 @sizes

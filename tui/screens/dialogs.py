@@ -26,7 +26,11 @@ SCREENS_HELP = (
         "callees right (Enter on a neighbour walks there, on the centre opens it, Backspace "
         "walks back); m shows every system by every system as a matrix instead",
     ),
-    ("System", "level 2: components, AWS resources and vendors of one system"),
+    (
+        "System",
+        "level 2: components, AWS resources and vendors of one system; or the AWS resources of "
+        "no known owner (the landscape's last row), each with its edges",
+    ),
     ("Edge", "the rule an edge keeps or breaks, what to do, evidence, exact latency, history"),
     (
         "Trace",
@@ -34,7 +38,10 @@ SCREENS_HELP = (
         "span opens its edge",
     ),
     ("Findings", "anti-patterns and smells, worst first"),
-    ("History", "every label change with its cause (spans, landscape, catalog)"),
+    (
+        "History",
+        "every label change with its cause (spans, landscape, routes, catalog, classifier)",
+    ),
     ("Patterns", "the catalog with how many edges keep or break each rule"),
     ("SQL", "read-only DuckDB SQL: editor, history, schema, CSV export"),
 )

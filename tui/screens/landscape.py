@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Static
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.read import Overview, SystemView
+from seamscope.classifiers.render import UNOWNED_LABEL
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tracer.terminal import safe
@@ -31,7 +32,14 @@ from seamscope.tui.widgets.cells import (
     verdict_counts,
 )
 from seamscope.tui.widgets.edgetable import EdgeTable
-from seamscope.tui.widgets.focus_layout import Focus, FocusEdge, Neighbour, elide
+from seamscope.tui.widgets.focus_layout import (
+    ARROW,
+    CALLER_SIDES,
+    Focus,
+    FocusEdge,
+    Neighbour,
+    elide,
+)
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.landmap import LandscapeMap
@@ -41,6 +49,31 @@ from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
+
+UNOWNED = ""
+"""The group of the AWS resources of no known owner, as the systems list keys its row and a
+SystemScreen takes it for its system: read.unowned_view()'s system, which no system is named
+(an empty namespace is none, and the landscape file refuses it)."""
+
+NO_OWNER = "no known owner"
+"""What a resource's box says of its owner when no known system owns it."""
+
+
+RESOURCE_SIDES = ("nothing feeds it", "feeds nothing")
+"""What the empty sides of a resource's focus view say: it calls nothing, it is fed or read
+("calls nothing" was said of a table only read)."""
+
+
+def is_unowned(node: Node) -> bool:
+    """An AWS resource no known system owns (read.unowned_view() gathers them)."""
+    return node.node_type == "resource" and node.system is None
+
+
+def group_label(resources: int) -> str:
+    """The group's row in the systems list: how many resources it holds, in brackets as no
+    system's name is ("(no known owner: 1)" widened the list by half on a landscape of short
+    names, taking the room the focus view's rows had for their labels)."""
+    return f"(unowned: {resources:,})"
 
 
 def aggregate(edges: Iterable[tuple[str, str, str, Verdict]]) -> list[MapEdge]:
@@ -113,6 +146,78 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
         callees=neighbours(1),
     )
     return focus, mine
+
+
+def _end_box(node_id: str) -> tuple[str, str, str]:
+    """(box id, name, kind) of an edge's end in the group's focus view: a component stands for
+    its system (the group `?` for one of no known system), a vendor and a resource for
+    themselves."""
+    kind, _, rest = node_id.partition(":")
+    if kind == "component":
+        system = rest.partition("/")[0]
+        return (f"system:{system}", system, "system")
+    if kind == "external":
+        return (node_id, rest, "external")
+    return (node_id, node_id, "resource")
+
+
+def unowned_focus(
+    group: SystemView, inferred: frozenset[str] = frozenset()
+) -> tuple[Focus, tuple[Edge, ...]]:
+    """The focus view of the resources of no known owner, as a system's: left the systems (and
+    vendors) whose components write, call or send to them, right those that read or receive
+    from them; a row names the component and the resource. An edge through one of them (a
+    message over a topic of no known owner) is on both sides: its producer left, its consumer
+    right."""
+    resources = {n.node_id: n for n in group.nodes if is_unowned(n)}
+    sides: dict[int, dict[str, tuple[str, str, list[FocusEdge], bool]]] = {-1: {}, 1: {}}
+
+    def add(side: int, end: str, e: Edge, resource: str) -> None:
+        box, name, kind = _end_box(end)
+        entry = sides[side].setdefault(box, (name, kind, [], box in inferred))
+        mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
+        component = end.partition("/")[2] if end.startswith("component:") else ""
+        own = resources[resource].name
+        if not component:  # a vendor's box: its rows name the resource alone
+            detail = f"→ {own}" if side < 0 else f"{own} →"
+        else:
+            detail = f"{component}{ARROW}{own}" if side < 0 else f"{own}{ARROW}{component}"
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
+
+    for e in group.edges:
+        if e.to_node in resources:
+            add(-1, e.from_node, e, e.to_node)
+        elif e.from_node in resources:
+            add(1, e.to_node, e, e.from_node)
+        elif e.via in resources:
+            add(-1, e.from_node, e, e.via)
+            add(1, e.to_node, e, e.via)
+
+    def neighbours(side: int) -> tuple[Neighbour, ...]:
+        found = [
+            Neighbour(node_id, name, kind, tuple(edges), is_inferred)
+            for node_id, (name, kind, edges, is_inferred) in sides[side].items()
+        ]
+        return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
+
+    focus = Focus(
+        centre=f"system:{UNOWNED}",
+        name=UNOWNED_LABEL,
+        sublabel=plural(len(resources), "resource"),
+        callers=neighbours(-1),
+        callees=neighbours(1),
+        empty=("nothing feeds them", "feeds nothing"),
+    )
+    return focus, group.edges
+
+
+def unowned_focus_ends(group: SystemView) -> Iterator[tuple[str, int, str]]:
+    """The (centre, side, neighbour) of each row in the group's focus view (unowned_focus)."""
+    focus, _edges = unowned_focus(group)
+    for side, neighbours in ((-1, focus.callers), (1, focus.callees)):
+        for n in neighbours:
+            for _ in n.edges:
+                yield UNOWNED, side, n.node_id
 
 
 def tallest_side(ends: Iterable[tuple[str, int, str]]) -> tuple[int, int]:
@@ -202,6 +307,9 @@ class LandscapeScreen(DataScreen[Any]):
         self._merge = True  # the next fetch may merge changes into the view (r: read it all)
         self._matrix_shows: Overview | None = None  # the view the matrix shows
         self._listed = 0  # the edges the table lists in the focus view
+        # The resources of no known owner with their edges (read.unowned_view), read with the
+        # overview when it counts any: the systems list's last row, centred as a system is.
+        self.group: SystemView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -249,9 +357,13 @@ class LandscapeScreen(DataScreen[Any]):
                 top.styles.clear_rule("height")
             return
         lines, listed = tallest_side(system_focus_ends(self.view))
+        if self.group is not None:
+            group_lines, _ = tallest_side(unowned_focus_ends(self.group))
+            lines, listed = max(lines, group_lines), max(listed, len(self.group.edges))
         wanted = lines + 4  # the centre's top and bottom lines, the pane's border
         if self.query_one("#systems").display:
-            wanted = max(wanted, len(self.view.systems) + 1)  # the list's rows and header
+            rows = len(self.view.systems) + (self.group is not None)
+            wanted = max(wanted, rows + 1)  # the list's rows and header
         top.styles.height = fitted_top(wanted, listed + 1, pool, self.size.height)
 
     def _place_panes(self) -> None:
@@ -279,12 +391,15 @@ class LandscapeScreen(DataScreen[Any]):
     def forget(self) -> None:
         self._merge = False
 
-    def fetch(self, q: Query) -> tuple[Overview, dict[str, str]]:
+    def fetch(self, q: Query) -> tuple[Overview, dict[str, str], SystemView | None]:
         # The marks come with the overview: one round trip fewer through a live owner. Given
-        # the view on screen, only the edges changed since are read and merged into it.
+        # the view on screen, only the edges changed since are read and merged into it. The
+        # resources of no known owner are read when it counts any (their edges are inside
+        # the systems of their components, so the overview lists none of them).
         known, self._merge = (self.view if self._merge else None), True
         view = read.overview(q, self.filters, self.sapp.opened_at, known=known)
-        return view, marks_of(view.changed)
+        group = read.unowned_view(q, self.filters) if view.unowned else None
+        return view, marks_of(view.changed), group
 
     def new_spans(self, spans: int) -> bool:
         # Of what this screen shows only the span count comes from outside the classifier's
@@ -300,7 +415,7 @@ class LandscapeScreen(DataScreen[Any]):
 
     def show(self, payload: Any) -> None:
         view: Overview
-        view, self.sapp.changed = payload
+        view, self.sapp.changed, self.group = payload
         if view.status != "ok":
             # This screen is popped at once: no title for its header to draw (Textual's Header
             # updates its title in a callback, which failed with NoMatches when it ran after
@@ -312,7 +427,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
         self._fill_systems(view)
-        if self.centre not in view.systems:
+        if not self._listed_row(self.centre):
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
@@ -361,6 +476,12 @@ class LandscapeScreen(DataScreen[Any]):
                 if short
                 else f" + {plural(unplaced, 'component')} of no known system ({read.UNPLACED})"
             )
+        if view.unowned:
+            figures.append(
+                f" + {view.unowned:,} unowned"
+                if short
+                else f" + {plural(view.unowned, 'resource')} of {NO_OWNER}"
+            )
         between = "between" if short else "between systems"
         figures.append(
             f" · {plural(view.edge_count, 'edge')} ({len(view.edges):,} {between})"
@@ -389,23 +510,39 @@ class LandscapeScreen(DataScreen[Any]):
             if tally.system in per:
                 per[tally.system] += [tally.verdict] * tally.edges
         table = self.query_one("#systems", NavTable)
-        width = max(10, min(24, max((len(n) for n in per), default=10)))
+        names = [
+            (name, name + (" ~" if f"system:{name}" in view.inferred else ""), verdicts)
+            for name, verdicts in per.items()
+        ]
+        group = self.group
+        if group is not None:
+            # Last, after the systems: the resources of no known owner, counted, with the
+            # worst verdict of every edge to, from or through them.
+            label = group_label(view.unowned)
+            names.append((UNOWNED, label, [e.verdict for e in group.edges]))
+        width = max(10, min(24, max((len(label) for _, label, _ in names), default=10)))
         rows: list[tuple[str, list[str | Text]]] = []
-        for name, verdicts in per.items():
+        for key, label, verdicts in names:
             worst = _worst(verdicts)
             glyph = Text(worst.glyph, style=worst.style) if worst else Text("·", style="dim")
-            marked = name + (" ~" if f"system:{name}" in view.inferred else "")
             rows.append(
-                (name, [glyph, elide(marked, width), Text(str(len(verdicts)), justify="right")])
+                (key, [glyph, elide(label, width), Text(str(len(verdicts)), justify="right")])
             )
         fill_table(table, rows)
+
+    def _listed_row(self, key: str | None) -> bool:
+        """Whether the systems list has a row of key: a system, or the group of resources of no
+        known owner."""
+        if key is None or self.view is None:
+            return False
+        return key in self.view.systems or (key == UNOWNED and self.group is not None)
 
     def _follow_systems_cursor(self, view: Overview) -> None:
         """The system under the table's cursor is the centre: the user may have just moved it,
         its highlight message still queued, when new data comes (the message would then set
         the centre after the table was refilled, from a row that holds another system)."""
         under = key_under_cursor(self.query_one("#systems", NavTable))
-        if under is not None and under in view.systems:
+        if under is not None and (under in view.systems or (under == UNOWNED and self.group)):
             self.centre = under
 
     def _put_system_cursor(self) -> None:
@@ -419,11 +556,23 @@ class LandscapeScreen(DataScreen[Any]):
         if table.cursor_row != row:
             table.move_cursor(row=row, animate=False)
 
-    def _show_focus(self, highlight: str | None = None) -> None:
+    def _focus(self) -> tuple[Focus, tuple[Edge, ...]] | None:
+        """The focus view of the centre (a system, or the group of resources of no known owner)
+        and the edges the table lists with it."""
         view, centre = self.view, self.centre
         if view is None or centre is None:
+            return None
+        if centre == UNOWNED:
+            if self.group is None:
+                return None
+            return unowned_focus(self.group, view.inferred)
+        return focus_of(view, centre)
+
+    def _show_focus(self, highlight: str | None = None) -> None:
+        shown = self._focus()
+        if shown is None:
             return
-        focus, edges = focus_of(view, centre)
+        focus, edges = shown
         fmap = self.query_one(FocusMap)
         fmap.show_focus(focus, highlight)
         if self.mode == "focus":
@@ -436,6 +585,9 @@ class LandscapeScreen(DataScreen[Any]):
         caption says how many, so the figures add up."""
         view, centre = self.view, self.centre
         if view is None or centre is None:
+            return
+        if centre == UNOWNED:
+            self._group_caption(listed)
             return
         inside = sum(t.edges for t in view.internal if t.system == centre)
         more = f"{inside:,} more inside {centre}"
@@ -456,6 +608,22 @@ class LandscapeScreen(DataScreen[Any]):
         text = next((f for f in forms if len(f) <= room), forms[-1])
         self.query_one("#edges-caption", Static).update(Text(safe(text)))
 
+    def _group_caption(self, listed: int) -> None:
+        """What the table lists when the group of resources of no known owner is the centre."""
+        count = self.view.unowned if self.view else 0
+        resources = "the resource" if count == 1 else f"the {plural(count, 'resource')}"
+        opens = "it, with its edges" if count == 1 else "them, each with its edges"
+        forms = [
+            f"{plural(listed, 'edge')} to, from or through {resources} of {NO_OWNER} · "
+            f"Enter opens {opens}",
+            f"{plural(listed, 'edge')} to, from or through {resources} of {NO_OWNER}",
+            f"{plural(listed, 'edge')} of {resources} of {NO_OWNER}",
+        ]
+        self._listed = listed
+        room = self.size.width - 2  # the caption's padding
+        text = next((f for f in forms if len(f) <= room), forms[-1])
+        self.query_one("#edges-caption", Static).update(Text(safe(text)))
+
     def _fill_edges(self, edges: tuple[Edge, ...], near: tuple[str, ...] = ()) -> None:
         """The edges in the table; the cursor on the first of near (the highlighted box's)."""
         table = self.query_one("#edges", EdgeTable)
@@ -468,36 +636,45 @@ class LandscapeScreen(DataScreen[Any]):
     # ---- the systems list ------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id != "systems" or not event.row_key.value:
+        # A key may be "": the group of resources of no known owner (UNOWNED).
+        key = event.row_key.value
+        if event.data_table.id != "systems" or key is None:
             return
-        if key_under_cursor(event.data_table) != event.row_key.value:
+        if key_under_cursor(event.data_table) != key:
             return  # stale: the cursor moved on, or the table was refilled, since
-        if event.row_key.value != self.centre:
-            self.centre = event.row_key.value
+        if key != self.centre:
+            self.centre = key
             self._show_focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
-        if not key:
+        if key is None:
             return
         if event.data_table.id == "systems":
             self.sapp.open_system(key)
-        elif event.data_table.id == "edges":
+        elif event.data_table.id == "edges" and key:
             self.sapp.open_edge(key)
 
     # ---- the focus view --------------------------------------------------------------------
 
     def on_focus_map_highlighted(self, event: FocusMap.Highlighted) -> None:
-        if self.view is not None and self.centre is not None:
-            _focus, edges = focus_of(self.view, self.centre)
-            self._fill_edges(edges, event.edge_ids)
+        shown = self._focus()
+        if shown is not None:
+            self._fill_edges(shown[1], event.edge_ids)
 
     def on_focus_map_chosen(self, event: FocusMap.Chosen) -> None:
         kind, _, name = event.node_id.partition(":")
         if event.centre:
-            self.sapp.open_system(name)
+            self.sapp.open_system(name)  # "system:" for the group: UNOWNED
         elif kind == "system":
             self.walk_to(name)
+        elif self.centre == UNOWNED:
+            # A vendor that writes one of them: its rows, in the table.
+            table = self.query_one("#edges", EdgeTable)
+            for edge_id in self.query_one(FocusMap).highlighted_edges:
+                table.put_cursor_on(edge_id)
+                table.focus()
+                break
         elif self.centre is not None:
             self.sapp.open_pair(f"system:{self.centre}", event.node_id)
 
@@ -508,7 +685,7 @@ class LandscapeScreen(DataScreen[Any]):
         came_from = self.centre
         self.centre = system
         self._put_system_cursor()
-        self._show_focus(highlight=f"system:{came_from}" if came_from else None)
+        self._show_focus(highlight=f"system:{came_from}" if came_from is not None else None)
 
     def action_walk_back(self) -> None:
         if self.walked:
@@ -516,7 +693,7 @@ class LandscapeScreen(DataScreen[Any]):
             came_from = self.centre
             self.centre = back
             self._put_system_cursor()
-            self._show_focus(highlight=f"system:{came_from}" if came_from else None)
+            self._show_focus(highlight=f"system:{came_from}" if came_from is not None else None)
 
     # ---- the matrix ------------------------------------------------------------------------
 
@@ -625,10 +802,32 @@ def landscape_note(view: Overview, given: Landscape | None) -> Text:
     return Text(f"landscape {used}{inferred}", "dim")
 
 
+def _drawn_pairs(view: SystemView) -> list[tuple[str, str, str, Verdict]]:
+    """(from, to, mechanism, verdict) of each arrow of a system's drawing. In the drawing of the
+    resources of no known owner, an edge through one of them (a message over a topic) is two
+    arrows, producer to resource and resource to consumer: the resource is what it shows."""
+    if view.system != UNOWNED:
+        return [(e.from_node, e.to_node, e.mechanism, e.verdict) for e in view.edges]
+    unowned = {n.node_id for n in view.nodes if is_unowned(n)}
+    pairs: list[tuple[str, str, str, Verdict]] = []
+    for e in view.edges:
+        if e.via in unowned and e.via not in (e.from_node, e.to_node):
+            pairs += [(e.from_node, e.via, e.mechanism, e.verdict)]
+            pairs += [(e.via, e.to_node, e.mechanism, e.verdict)]
+        else:
+            pairs.append((e.from_node, e.to_node, e.mechanism, e.verdict))
+    return pairs
+
+
 def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
     known: dict[str, Node] = {n.node_id: n for n in view.nodes}
-    ids = sorted({e.from_node for e in view.edges} | {e.to_node for e in view.edges} | set(known))
-    calls_in = {e.from_node for e in view.edges if e.to_system == view.system}
+    pairs = _drawn_pairs(view)
+    ids = sorted({p[0] for p in pairs} | {p[1] for p in pairs} | set(known))
+    if view.system == UNOWNED:
+        # What writes, calls or sends to them on the left of the resources, the rest right.
+        calls_in = {src for src, dst, _, _ in pairs if dst in known and is_unowned(known[dst])}
+    else:
+        calls_in = {e.from_node for e in view.edges if e.to_system == view.system}
     nodes: list[MapNode] = []
     for node_id in ids:
         node = known.get(node_id)
@@ -650,9 +849,13 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
             name = node.name if node else node_id.partition("/")[2] or node_id
             kind = node.resource_kind if node and node.resource_kind else kind_prefix
             owner = node.system if node else None
-            sub = kind if owner in (None, view.system) else f"{kind} of {owner}"
+            if node is not None and is_unowned(node):
+                sub = f"{kind} · {NO_OWNER}"  # it said its kind alone, as an owned one does
+            elif owner in (None, view.system):
+                sub = kind
+            else:
+                sub = f"{kind} of {owner}"
             nodes.append(MapNode(node_id, name, sub, kind="resource", rank=5))
-    pairs = [(e.from_node, e.to_node, e.mechanism, e.verdict) for e in view.edges]
     return nodes, aggregate(pairs)
 
 
@@ -660,9 +863,24 @@ def carried_only(view: SystemView) -> set[str]:
     """The resources that only carry listening edges (a queue, a topic, a stream): each such
     edge is drawn as one arrow from producer to consumer, named by its mechanism, and the
     resource's own box had no arrow, drawn at the foot of the drawing as if unused (a third of
-    the height of a system of dozens of edges)."""
+    the height of a system of dozens of edges). The drawing of the resources of no known owner
+    keeps them all: there the edges go through them (_drawn_pairs)."""
+    if view.system == UNOWNED:
+        return set()
     ends = {n for e in view.edges for n in (e.from_node, e.to_node)}
     return {e.via for e in view.edges if e.via and e.via not in ends}
+
+
+def _focus_ends(e: Edge, node: str) -> Iterator[tuple[str, int, str]]:
+    """(centre, side, the neighbour there) of edge e in the focus view of node, one of its ends
+    or the resource it goes through (on both sides: component_focus)."""
+    if node == e.from_node:
+        yield node, 1, e.to_node
+    elif node == e.to_node:
+        yield node, -1, e.from_node
+    else:
+        yield node, -1, e.from_node
+        yield node, 1, e.to_node
 
 
 def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
@@ -677,34 +895,45 @@ def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
 
 
 def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, ...]]:
-    """The focus view of one component: what calls it (or feeds it) left, what it calls right."""
+    """The focus view of one component (or, among the resources of no known owner, of one
+    resource): what calls it (or feeds it) left, what it calls right. An edge through the
+    resource (a message over it) is on both sides: its producer left, its consumer right."""
     known = {n.node_id: n for n in view.nodes}
-    mine = tuple(e for e in view.edges if node_id in (e.from_node, e.to_node))
+    mine = tuple(e for e in view.edges if node_id in (e.from_node, e.to_node, e.via))
     sides: dict[int, dict[str, list[FocusEdge]]] = {-1: {}, 1: {}}
     for e in mine:
-        out = e.from_node == node_id
-        other = e.to_node if out else e.from_node
         mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
-        sides[1 if out else -1].setdefault(other, []).append(
-            FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, mechanism)
-        )
+        row = FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, mechanism)
+        if node_id not in (e.from_node, e.to_node):  # it carries the edge
+            sides[-1].setdefault(e.from_node, []).append(row)
+            sides[1].setdefault(e.to_node, []).append(row)
+            continue
+        out = e.from_node == node_id
+        sides[1 if out else -1].setdefault(e.to_node if out else e.from_node, []).append(row)
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = []
         for other, edges in sides[side].items():
             node = known.get(other)
             name, kind = _node_box(other, node, view.system)
-            found.append(Neighbour(other, name, kind, tuple(edges), bool(node and node.inferred)))
+            note = NO_OWNER if node is not None and is_unowned(node) else ""
+            inferred = bool(node and node.inferred)
+            found.append(Neighbour(other, name, kind, tuple(edges), inferred, note))
         return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
 
     node = known.get(node_id)
     name, _ = _node_box(node_id, node, view.system)
+    if node is not None and is_unowned(node):
+        sublabel = NO_OWNER
+    else:
+        sublabel = (node.role or "") if node else ""
     focus = Focus(
         centre=node_id,
         name=name,
-        sublabel=(node.role or "") if node else "",
+        sublabel=sublabel,
         callers=neighbours(-1),
         callees=neighbours(1),
+        empty=RESOURCE_SIDES if node is not None and node.node_type == "resource" else CALLER_SIDES,
     )
     return focus, mine
 
@@ -745,39 +974,60 @@ class SystemScreen(DataScreen[Any]):
     def on_mount(self) -> None:
         table = self.query_one("#components", NavTable)
         table.add_column("", key="verdict")
-        table.add_column("Component", key="name")
+        table.add_column("Resource" if self.system == UNOWNED else "Component", key="name")
         table.add_column("Edges", key="edges")
         self.query_one("#map-pane").display = False
         super().on_mount()
 
+    @property
+    def heading(self) -> str:
+        """The system's name, or what the group of resources of no known owner is."""
+        return f"Resources of {NO_OWNER}" if self.system == UNOWNED else f"System {self.system}"
+
     def fetch(self, q: Query) -> tuple[SystemView, dict[str, str]]:
+        if self.system == UNOWNED:
+            return read.unowned_view(q, self.filters), self.marks(q)
         return read.system_view(q, self.system, self.filters), self.marks(q)
+
+    def _members(self, view: SystemView) -> list[Node]:
+        """The list's rows: the system's components; the resources of no known owner."""
+        if self.system == UNOWNED:
+            return sorted((n for n in view.nodes if is_unowned(n)), key=lambda n: n.name)
+        components = [
+            n for n in view.nodes if n.node_type == "component" and n.system == self.system
+        ]
+        return sorted(components, key=lambda n: (ROLE_RANK.get(n.role or "", 2), n.name))
 
     def show(self, payload: Any) -> None:
         view: SystemView
         view, self.sapp.changed = payload
         self.view = view
-        self.sub_title = safe(f"System {self.system}")
+        self.sub_title = safe(self.heading)
         nodes, arrows = system_graph(view)
         self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
-        components = [
-            n for n in view.nodes if n.node_type == "component" and n.system == self.system
-        ]
+        members = self._members(view)
         resources = sum(1 for n in nodes if n.kind == "resource")
         vendors = sum(1 for n in nodes if n.kind == "external")
         inferred = sum(1 for n in view.nodes if n.inferred)
+        if self.system == UNOWNED:
+            # Their components are other systems': counted by system, which Enter opens.
+            systems = {n.system for n in view.nodes if n.node_type == "component"}
+            counts = f"{plural(len(members), 'resource')} · {plural(len(systems), 'system')}"
+        else:
+            counts = f"{plural(len(members), 'component')} · {plural(resources, 'resource')}"
         note = Text.assemble(
-            (safe(f"System {self.system}"), "bold"),
-            f" · {plural(len(components), 'component')} · {plural(resources, 'resource')}"
-            f" · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
+            (safe(self.heading), "bold"),
+            f" · {counts} · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
             (f" · ~ {inferred} inferred" if inferred else "", "yellow"),
         )
         if self.filters.describe():
             note.append(f"   filter: {self.filters.describe()}", "italic")
         self.query_one("#summary", Static).update(note)
         rows: list[tuple[str, list[str | Text]]] = []
-        for n in sorted(components, key=lambda n: (ROLE_RANK.get(n.role or "", 2), n.name)):
-            verdicts = [e.verdict for e in view.edges if n.node_id in (e.from_node, e.to_node)]
+        for n in members:
+            verdicts = [
+                e.verdict for e in view.edges if n.node_id in (e.from_node, e.to_node, e.via)
+            ]
             worst = _worst(verdicts)
             glyph = Text(worst.glyph, style=worst.style) if worst else Text("·", style="dim")
             label = f"{n.name}{' ~' if n.inferred else ''}"
@@ -828,13 +1078,10 @@ class SystemScreen(DataScreen[Any]):
         else:
             ids = self._component_ids()
             ends = (
-                (
-                    node,
-                    1 if node == e.from_node else -1,
-                    e.to_node if node == e.from_node else e.from_node,
-                )
+                end
                 for e in view.edges
-                for node in {e.from_node, e.to_node} & ids
+                for node in ids & {e.from_node, e.to_node, e.via}
+                for end in _focus_ends(e, node)
             )
             lines, listed = tallest_side(ends)
             wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
@@ -842,12 +1089,11 @@ class SystemScreen(DataScreen[Any]):
         top.styles.height = fitted_top(wanted, table, pool, self.size.height)
 
     def _component_ids(self) -> set[str]:
+        """The list's rows (_members): the components, or the resources of no known owner."""
         view = self.view
         if view is None:
             return set()
-        return {
-            n.node_id for n in view.nodes if n.node_type == "component" and n.system == self.system
-        }
+        return {n.node_id for n in self._members(view)}
 
     def _put_cursor(self) -> None:
         table = self.query_one("#components", NavTable)
@@ -866,8 +1112,9 @@ class SystemScreen(DataScreen[Any]):
         table = self.query_one("#edges", EdgeTable)
         caption = self.query_one("#edges-caption", Static)
         everything = self.view.edges
+        whole = f"the resources of {NO_OWNER}" if self.system == UNOWNED else self.system
         if self.centre is None:
-            caption.update(Text(safe(f"All {plural(len(everything), 'edge')} of {self.system}")))
+            caption.update(Text(safe(f"All {plural(len(everything), 'edge')} of {whole}")))
             table.set_edges(everything, self.sapp.change_marks(everything))
             return
         focus, edges = component_focus(self.view, self.centre)
@@ -875,7 +1122,9 @@ class SystemScreen(DataScreen[Any]):
         fmap.show_focus(focus, highlight)
         if self.query_one("#map-pane").display:
             edges = everything
-            caption.update(Text(safe(f"All {plural(len(edges), 'edge')} of {self.system}")))
+            caption.update(Text(safe(f"All {plural(len(edges), 'edge')} of {whole}")))
+        elif self.system == UNOWNED:
+            caption.update(Text(safe(self._resource_caption(len(edges), len(everything)))))
         else:
             # The summary above counts the whole system's edges; the table, the focused one's.
             caption.update(
@@ -890,6 +1139,26 @@ class SystemScreen(DataScreen[Any]):
         for edge_id in fmap.highlighted_edges:
             table.put_cursor_on(edge_id)
             break
+
+    def _resource_caption(self, listed: int, everything: int) -> str:
+        """The caption over the edges of the resource in focus, among those of no known owner:
+        why it has none (its node's inference: "written by several systems (orders, users)"),
+        which is what to mend in the landscape file, cut to the room there is."""
+        view, centre = self.view, self.centre
+        node = next((n for n in view.nodes if n.node_id == centre), None) if view else None
+        name = node.name if node else str(centre)
+        why = (node.inference or "") if node else ""
+        edges = f"{plural(listed, 'edge')} of {name}"
+        forms = [
+            f"{edges} · {why} · {everything:,} in all (m shows them all)",
+            f"{edges} · {why}",
+            f"{edges} ({everything:,} in all; m shows them all)",
+            edges,
+        ]
+        if not why:
+            forms = forms[2:]
+        room = self.size.width - 2  # the caption's padding
+        return next((f for f in forms if len(f) <= room), forms[-1])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
@@ -923,9 +1192,9 @@ class SystemScreen(DataScreen[Any]):
         if event.centre:
             self.query_one("#edges").focus()
             return
-        if node_id.startswith("component:"):
+        if node_id.startswith("component:") or node_id in self._component_ids():
             system = node_id.partition(":")[2].partition("/")[0]
-            if system != self.system:
+            if node_id not in self._component_ids():
                 self.sapp.open_system(system, select=node_id)
                 return
             if self.centre is not None:
@@ -933,6 +1202,10 @@ class SystemScreen(DataScreen[Any]):
             came_from, self.centre = self.centre, node_id
             self._put_cursor()
             self._show_focus(highlight=came_from)
+        elif self._unowned(node_id):
+            # A resource of no known owner opens among them, as another system's component
+            # opens its system.
+            self.sapp.open_system(UNOWNED, select=node_id)
         elif self.centre is not None:
             table = self.query_one("#edges", EdgeTable)
             table.focus()
@@ -967,6 +1240,13 @@ class SystemScreen(DataScreen[Any]):
         self._show_focus()
         self.call_after_refresh(self._fit_top)
 
+    def _unowned(self, node_id: str) -> bool:
+        """A resource of no known owner that is not one of this screen's rows."""
+        view = self.view
+        if view is None or self.system == UNOWNED:
+            return False
+        return any(n.node_id == node_id and is_unowned(n) for n in view.nodes)
+
     def on_landscape_map_chosen(self, event: LandscapeMap.Chosen) -> None:
         node_id = event.node_id
         if node_id.startswith("component:"):
@@ -974,6 +1254,9 @@ class SystemScreen(DataScreen[Any]):
             if system and system != self.system:
                 self.sapp.open_system(system, select=node_id)
                 return
+        if self._unowned(node_id):
+            self.sapp.open_system(UNOWNED, select=node_id)
+            return
         table = self.query_one("#edges", EdgeTable)
         for e in table.edges:
             if node_id in (e.from_node, e.to_node):

@@ -44,6 +44,7 @@ class Neighbour:
     kind: str  # system | external | resource
     edges: tuple[FocusEdge, ...]
     inferred: bool = False
+    note: str = ""  # said in its bottom border: "no known owner" for such a resource
 
     @property
     def worst(self) -> Verdict:
@@ -52,6 +53,10 @@ class Neighbour:
     @property
     def height(self) -> int:
         return len(self.edges) + 2
+
+
+CALLER_SIDES = ("no callers", "calls nothing")
+"""What the empty sides of a system's or a component's focus view say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class Focus:
     sublabel: str
     callers: tuple[Neighbour, ...]
     callees: tuple[Neighbour, ...]
+    # What an empty side says (left, right): a resource is fed and feeds, it calls nothing.
+    empty: tuple[str, str] = CALLER_SIDES
 
     def side(self, side: int) -> tuple[Neighbour, ...]:
         return self.callers if side == LEFT else self.callees if side == RIGHT else ()
@@ -75,7 +82,10 @@ class Focus:
             return replace(e, rule=safe(e.rule), mechanism=safe(e.mechanism), detail=safe(e.detail))
 
         def side(ns: tuple[Neighbour, ...]) -> tuple[Neighbour, ...]:
-            return tuple(replace(n, name=safe(n.name), edges=tuple(map(edge, n.edges))) for n in ns)
+            return tuple(
+                replace(n, name=safe(n.name), note=safe(n.note), edges=tuple(map(edge, n.edges)))
+                for n in ns
+            )
 
         return replace(
             self,
@@ -126,6 +136,32 @@ def elide_name(name: str, width: int) -> str:
         if len(short) <= width:
             return short
     return elide(name, width)
+
+
+ARROW = " → "
+"""Between the two ends a row's detail names ("billing-job → Sessions"), the one nearer the
+centre after it on the left, before it on the right."""
+
+
+def elide_detail(detail: str, width: int, side: int) -> str:
+    """A row's detail in at most width cells. One that names two ends (ARROW) keeps whole the
+    end nearer the centre (in the focus view of the resources of no known owner, the resource:
+    "bill… → Sessions" on the left, "Sessions → ind…" on the right) and cuts the other; a cut
+    in the middle left "orders-…essions", neither name whole."""
+    if len(detail) <= width or ARROW not in detail:
+        return elide(detail, width)
+    if side == LEFT:
+        far, _, near = detail.rpartition(ARROW)
+        room = width - len(near) - len(ARROW)
+        return f"{_cut(far, room)}{ARROW}{near}" if room >= 2 else elide(f"→ {near}", width)
+    near, _, far = detail.partition(ARROW)
+    room = width - len(near) - len(ARROW)
+    return f"{near}{ARROW}{_cut(far, room)}" if room >= 2 else elide(f"{near} →", width)
+
+
+def _cut(text: str, width: int) -> str:
+    """text in width cells, cut at its end: the start of a component's name tells most."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def scroll_for(heights: list[int], selected: int | None, top: int, visible: int) -> int:
@@ -225,8 +261,9 @@ def draw_focus(
     canvas.text(centre_x, height - 1, bl + hz * (centre_w - 2) + br, border)
     middle = max(1, (height - 2) // 2)
     label_style = "bold reverse" if is_sel else "bold"
+    # Cut as a neighbour's name is: a resource keeps its own name ("dy…/Sessions").
     canvas.text(
-        centre_x + 2, middle, elide(focus.name, centre_w - 4).center(centre_w - 4), label_style
+        centre_x + 2, middle, elide_name(focus.name, centre_w - 4).center(centre_w - 4), label_style
     )
     if focus.sublabel and middle + 1 < height - 1:
         canvas.text(
@@ -242,7 +279,7 @@ def draw_focus(
         (RIGHT, focus.callees, centre_x + centre_w + gap),
     ):
         if not neighbours:
-            what = "no callers" if side == LEFT else "calls nothing"
+            what = focus.empty[0] if side == LEFT else focus.empty[1]
             # No box: the note has the side's whole width, from the centre out on the right.
             x = 1 if side == LEFT else centre_x + centre_w + 2
             room = (centre_x - 2) if side == LEFT else width - x - 1
@@ -259,7 +296,7 @@ def draw_focus(
             n = neighbours[index]
             y = 1 + starts[index] - top
             sel = sel_side == side and sel_index == index
-            _draw_neighbour(canvas, n, x0, y, side_w, sel)
+            _draw_neighbour(canvas, n, x0, y, side_w, sel, side)
             drawing.boxes[n.node_id] = (x0, y, side_w, n.height)
             for row, edge in enumerate(n.edges):
                 ey = y + 1 + row
@@ -277,7 +314,9 @@ def draw_focus(
     return drawing
 
 
-def _draw_neighbour(canvas: Canvas, n: Neighbour, x: int, y: int, w: int, selected: bool) -> None:
+def _draw_neighbour(
+    canvas: Canvas, n: Neighbour, x: int, y: int, w: int, selected: bool, side: int
+) -> None:
     style = NODE_STYLE.get(n.kind, "bold")
     border = "bold bright_white" if selected else (style if n.kind != "system" else "white")
     tl, tr, bl, br, hz, vt = DOUBLE if selected else BORDERS.get(n.kind, ROUND)
@@ -290,9 +329,11 @@ def _draw_neighbour(canvas: Canvas, n: Neighbour, x: int, y: int, w: int, select
         yy = y + 1 + row
         canvas.put(x, yy, vt, border)
         canvas.text(x + 1, yy, " " * (w - 2), "")
-        canvas.text(x + 2, yy, elide(edge.detail, w - 4), "dim")
+        canvas.text(x + 2, yy, elide_detail(edge.detail, w - 4, side), "dim")
         canvas.put(x + w - 1, yy, vt, border)
     canvas.text(x, y + n.height - 1, bl + hz * (w - 2) + br, border)
+    if n.note and w > 8:
+        canvas.text(x + 2, y + n.height - 1, f" {elide(n.note, w - 6)} ", "dim")
 
 
 def _draw_edge(canvas: Canvas, edge: FocusEdge, x1: int, x2: int, y: int) -> None:

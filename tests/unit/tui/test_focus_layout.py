@@ -11,10 +11,12 @@ from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.focus_layout import (
     CENTRE,
     LEFT,
+    RIGHT,
     Focus,
     FocusEdge,
     Neighbour,
     draw_focus,
+    elide_detail,
     elide_name,
     scroll_for,
 )
@@ -65,6 +67,44 @@ def test_an_empty_side_says_so_in_full() -> None:
     ):
         canvas = draw_focus(focus, 80, 8, (CENTRE, 0), (0, 0)).canvas
         assert any(note in "".join(row) for row in canvas.chars)
+
+
+@pytest.mark.parametrize(
+    ("detail", "side", "width", "shown"),
+    [
+        ("orders-api → Sessions", LEFT, 15, "ord… → Sessions"),  # was "orders-…essions"
+        ("Sessions → indexer", RIGHT, 15, "Sessions → ind…"),
+        ("billing-job → Rates", LEFT, 19, "billing-job → Rates"),
+        ("a → AVeryLongTableNameIndeed", LEFT, 15, "→ AVery…eIndeed"),
+        ("orders-api", LEFT, 8, "orde…api"),  # one end only: cut in the middle, as before
+    ],
+)
+def test_a_rows_detail_keeps_the_end_nearer_the_centre(
+    detail: str, side: int, width: int, shown: str
+) -> None:
+    assert elide_detail(detail, width, side) == shown
+
+
+def test_a_box_and_an_empty_side_say_what_the_focus_gives_them() -> None:
+    # A resource of no known owner says so in its bottom border; a resource's empty side
+    # says it feeds nothing (it said "calls nothing" of a table).
+    edge = FocusEdge("e1", "unclassified", "dynamodb", Verdict.UNCLASSIFIED, "dynamodb")
+    box = Neighbour(
+        "dynamodb:table/Sessions",
+        "dynamodb:table/Sessions",
+        "resource",
+        (edge,),
+        True,
+        "no known owner",
+    )
+    focus = Focus("component:orders/api", "api", "backend", (), (box,))
+    drawn = draw_focus(focus, 100, 8, (CENTRE, 0), (0, 0)).canvas
+    assert any("━ no known owner ━" in "".join(row) for row in drawn.chars)
+    table = Focus(
+        "t", "dynamodb:table/Rates", "", (box,), (), ("nothing feeds it", "feeds nothing")
+    )
+    drawn = draw_focus(table, 100, 8, (CENTRE, 0), (0, 0)).canvas
+    assert any("feeds nothing" in "".join(row) for row in drawn.chars)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,294 @@
+"""The AWS resources of no known owner (read.unowned_view): a row of their own after the systems
+on the landscape, opened like a system, each resource and its edges browsed and an edge opened;
+their boxes say they have no known owner. And the help names every cause of a label change."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from seamscope.classifiers.results import Col, LabelChange
+from seamscope.tui.screens.dialogs import HelpScreen
+from seamscope.tui.screens.edge import EdgeScreen
+from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen, system_graph
+from seamscope.tui.widgets.focus_layout import LEFT, RIGHT
+from seamscope.tui.widgets.focusmap import FocusMap
+from tests.functional.conftest import AppFactory, settle
+from tests.functional.sample import build_unowned_store
+from tests.functional.test_screens import SIZE, cells, static_text
+
+pytestmark = pytest.mark.anyio
+
+SESSIONS = "dynamodb:table/Sessions"
+UNOWNED = ""  # the group's key and system: read.unowned_view()'s system (landscape.UNOWNED)
+
+
+@pytest.fixture
+def unowned_db(tmp_path: Path) -> Path:
+    """The sample fleet, and Sessions written by orders and users, Rates only read by billing:
+    two tables of no known owner, as the real classifier leaves them."""
+    return build_unowned_store(tmp_path / "unowned.duckdb")
+
+
+def _landscape(app: object) -> LandscapeScreen:
+    screen = getattr(app, "screen", None)
+    assert isinstance(screen, LandscapeScreen)
+    return screen
+
+
+def _drawn(focus: FocusMap) -> str:
+    drawing = focus._drawn()
+    assert drawing is not None
+    canvas = drawing.canvas
+    return "\n".join("".join(text for text, _ in canvas.runs(y)) for y in range(canvas.height))
+
+
+async def test_the_resources_of_no_known_owner_are_a_row_opened_like_a_system(
+    unowned_db: Path, make_app: AppFactory
+) -> None:
+    # They were in no row of the landscape: a table two systems write was found only from
+    # inside one of them, and a table only read was found only from its reader's system.
+    app = make_app(unowned_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _landscape(app)
+        systems = screen.query_one("#systems", DataTable)
+        # Last, after the systems: counted, with the worst verdict of their edges.
+        assert cells(systems, 1)[-1] == "(unowned: 2)"
+        assert cells(systems, 0)[-1] == "?"  # every edge to them is unclassified
+        assert cells(systems, 2)[-1] == "4"
+        assert cells(systems, 1)[:-1] == ["billing", "orders", "search", "shop", "users"]
+        # The header counts them apart from the systems, as it does the group `?`.
+        summary = static_text(screen.query_one("#summary", Static))
+        assert summary.startswith("5 systems + 2 resources of no known owner · ")
+        await pilot.resize_terminal(70, 30)
+        await settle(pilot)
+        first = static_text(screen.query_one("#summary", Static)).split("\n")[0]
+        assert first.startswith("5 systems + 2 unowned · ")
+        await pilot.resize_terminal(*SIZE)
+        await settle(pilot)
+
+        # Highlighted, the focus view centres them: left what writes or reads them, by system,
+        # each row naming the component and the table; the table lists their edges.
+        systems.move_cursor(row=systems.row_count - 1)
+        await settle(pilot)
+        assert screen.centre == UNOWNED
+        focus = screen.query_one(FocusMap)
+        data = focus.focus_data
+        assert data is not None and data.name == "(no known owner)"
+        assert data.sublabel == "2 resources"
+        assert {n.node_id for n in data.callers} == {
+            "system:billing",
+            "system:orders",
+            "system:users",
+        }
+        billing = next(n for n in data.callers if n.node_id == "system:billing")
+        assert sorted(e.detail for e in billing.edges) == [
+            "billing-job → Rates",
+            "billing-job → Sessions",
+        ]
+        edges = screen.query_one("#edges", DataTable)
+        assert edges.row_count == 4
+        caption = static_text(screen.query_one("#edges-caption", Static))
+        assert "4 edges to, from or through the 2 resources of no known owner" in caption
+
+        # Enter on a system's box walks there, Backspace back to them.
+        focus.focus()  # (the narrow terminal gave it the focus already, with no list to hold it)
+        await pilot.press("h")
+        await settle(pilot)
+        walked_to = focus.highlighted
+        assert walked_to in ("system:billing", "system:orders", "system:users")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.centre == walked_to.partition(":")[2]
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert screen.centre == UNOWNED
+
+        # Enter on the centre opens them as a system is opened: each resource a row.
+        assert app.focused is focus
+        await pilot.press("l")  # back to the centre (what walking highlighted: where it came from)
+        assert focus.highlighted == "system:"
+        await pilot.press("enter")
+        await settle(pilot)
+        group = app.screen
+        assert isinstance(group, SystemScreen) and group.system == UNOWNED
+        assert group.sub_title == "Resources of no known owner"
+        members = group.query_one("#components", DataTable)
+        assert [c.label.plain for c in members.ordered_columns][1] == "Resource"
+        assert cells(members, 1) == ["Rates ~", "Sessions ~"]
+        assert [c.strip() for c in cells(members, 2)] == ["1", "3"]
+        note = static_text(group.query_one("#summary", Static))
+        assert note.startswith("Resources of no known owner · 2 resources · 3 systems · ")
+
+        # A resource in focus: what writes or reads it, and why it has no owner.
+        members.move_cursor(row=1)
+        await settle(pilot)
+        gfocus = group.query_one(FocusMap)
+        centre = gfocus.focus_data
+        assert centre is not None and centre.centre == SESSIONS
+        assert centre.sublabel == "no known owner"
+        assert {n.node_id for n in centre.callers} == {
+            "component:billing/billing-job",
+            "component:orders/orders-api",
+            "component:users/users-api",
+        }
+        caption = static_text(group.query_one("#edges-caption", Static))
+        assert "3 edges of Sessions · written by several systems (orders, users)" in caption
+        table = group.query_one("#edges", DataTable)
+        assert table.row_count == 3
+
+        # An edge opens.
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EdgeScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        # A writer's box opens its system, on that component.
+        gfocus.focus()
+        await pilot.press("h", "j")
+        await settle(pilot)
+        chosen = gfocus.highlighted
+        assert chosen is not None and chosen.startswith("component:")
+        await pilot.press("enter")
+        await settle(pilot)
+        opened = app.screen
+        assert isinstance(opened, SystemScreen)
+        assert opened.system == chosen.partition(":")[2].partition("/")[0]
+        assert opened.centre == chosen
+
+
+async def test_an_unowned_resources_box_says_it_has_no_known_owner(
+    unowned_db: Path, make_app: AppFactory
+) -> None:
+    # In orders' focus view and drawing, Sessions (no known owner) looked as Orders (orders')
+    # does: its kind, and nothing of its owner.
+    app = make_app(unowned_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_system("orders", select="component:orders/orders-api")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        focus = screen.query_one(FocusMap)
+        data = focus.focus_data
+        assert data is not None
+        boxes = {n.node_id: n for n in data.callees}
+        assert boxes[SESSIONS].note == "no known owner"
+        assert boxes["dynamodb:table/Orders"].note == ""
+        assert "━ no known owner ━" in _drawn(focus)
+
+        assert screen.view is not None
+        nodes = {n.node_id: n for n in system_graph(screen.view)[0]}
+        assert nodes[SESSIONS].sublabel == "dynamodb-table · no known owner"
+        assert nodes["dynamodb:table/Orders"].sublabel == "dynamodb-table"
+        assert nodes["dynamodb:table/Users"].sublabel == "dynamodb-table of users"
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+
+        # Enter on its box opens it among the resources of no known owner.
+        focus.focus()
+        side, index = RIGHT, [n.node_id for n in data.callees].index(SESSIONS)
+        focus.selected = (side, index)
+        await pilot.press("enter")
+        await settle(pilot)
+        group = app.screen
+        assert isinstance(group, SystemScreen) and group.system == UNOWNED
+        assert group.centre == SESSIONS
+
+
+async def test_go_to_opens_a_resource_of_no_known_owner_among_them(
+    unowned_db: Path, make_app: AppFactory
+) -> None:
+    # It opened a bare list of the resource's edges, which said nothing of its owner; the
+    # group itself could not be gone to.
+    app = make_app(unowned_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *"Rates")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen) and screen.system == UNOWNED
+        assert screen.centre == "dynamodb:table/Rates"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("colon", *"no known owner")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen) and screen.system == UNOWNED
+
+
+async def test_a_message_through_a_resource_of_no_known_owner_is_on_both_sides(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    # The sample's default bus has no owner: users' events reach search through it. In the
+    # group's focus view the producer is left, the consumer right; among the resources, the
+    # bus in focus has both, and its drawing draws the bus between them (a bus that only
+    # carries listening edges has no box in a system's drawing).
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _landscape(app)
+        systems = screen.query_one("#systems", DataTable)
+        assert cells(systems, 1)[-1] == "(unowned: 1)"
+        systems.move_cursor(row=systems.row_count - 1)
+        await settle(pilot)
+        data = screen.query_one(FocusMap).focus_data
+        assert data is not None
+        assert [(n.node_id, [e.detail for e in n.edges]) for n in data.callers] == [
+            ("system:users", ["users-api → default"])
+        ]
+        assert [(n.node_id, [e.detail for e in n.edges]) for n in data.callees] == [
+            ("system:search", ["default → indexer"])
+        ]
+        await pilot.press("enter")
+        await settle(pilot)
+        group = app.screen
+        assert isinstance(group, SystemScreen) and group.system == UNOWNED
+        focus = group.query_one(FocusMap).focus_data
+        assert focus is not None and focus.centre == "events:bus/default"
+        assert [n.node_id for n in focus.side(LEFT)] == ["component:users/users-api"]
+        assert [n.node_id for n in focus.side(RIGHT)] == ["component:search/indexer"]
+        assert group.view is not None
+        nodes, arrows = system_graph(group.view)
+        assert {(a.src, a.dst) for a in arrows} == {
+            ("component:users/users-api", "events:bus/default"),
+            ("events:bus/default", "component:search/indexer"),
+        }
+
+
+def _causes() -> list[str]:
+    """The causes the store's label_changes.cause column declares (docs/schema.md says them)."""
+    hint = typing.get_type_hints(LabelChange, include_extras=True)["cause"]
+    doc = next(m for m in hint.__metadata__ if isinstance(m, Col)).doc
+    return re.findall(r"`(\w+)`", doc)
+
+
+async def test_the_help_names_every_cause_of_a_label_change(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    # It said "(spans, landscape, catalog)": the History screen shows routes and classifier too.
+    causes = _causes()
+    assert causes == ["spans", "landscape", "routes", "catalog", "classifier"]
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(static_text(s) for s in app.screen.query(Static))
+        history = re.search(r"History\s+every label change with its cause \(([^)]*)\)", text)
+        assert history is not None
+        assert history.group(1).split(", ") == causes
