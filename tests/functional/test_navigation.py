@@ -616,7 +616,7 @@ async def test_new_data_keeps_the_system_the_user_just_moved_to(
         target = "search" if screen.centre != "search" else "orders"
         systems.move_cursor(row=names.index(target))  # its RowHighlighted is queued ...
         grown = replace(view, systems=("aaa-new", *view.systems))
-        screen.show((grown, {}, screen.group))  # ... when the new data is shown
+        screen.show((grown, {}))  # ... when the new data is shown
         await settle(pilot)
         assert screen.centre == target
         assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target
