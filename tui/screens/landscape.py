@@ -639,6 +639,10 @@ class LandscapeScreen(DataScreen[Any]):
                 f"{listed:,} with neighbours · {inside:,} inside",
             ]
         self._listed = listed
+        self._put_caption(forms)
+
+    def _put_caption(self, forms: list[str]) -> None:
+        """The line over the edge table: the first of forms (longest first) that fits."""
         room = self.size.width - 2  # the caption's padding
         text = next((f for f in forms if len(f) <= room), forms[-1])
         self.query_one("#edges-caption", Static).update(Text(safe(text)))
@@ -655,9 +659,7 @@ class LandscapeScreen(DataScreen[Any]):
             f"{plural(listed, 'edge')} of {resources} of {NO_OWNER}",
         ]
         self._listed = listed
-        room = self.size.width - 2  # the caption's padding
-        text = next((f for f in forms if len(f) <= room), forms[-1])
-        self.query_one("#edges-caption", Static).update(Text(safe(text)))
+        self._put_caption(forms)
 
     def _fill_edges(self, edges: tuple[Edge, ...], near: tuple[str, ...] = ()) -> None:
         """The edges in the table; the cursor on the first of near (the highlighted box's)."""
