@@ -38,7 +38,7 @@ def test_browse_the_sample_store_in_a_real_terminal(tmp_path: Path) -> None:
     try:
         wait_for(
             session,
-            "systems ·",
+            "5 systems + 2 resources of no known owner ·",
             "System landscape",
             *("shop", "orders", "users", "search", "billing"),
             "graphql",
@@ -103,7 +103,7 @@ def test_sigterm_leaves_at_once_without_live_checks(tmp_path: Path) -> None:
     command = seamscope_line("tui", "--refresh", "0", "--db", db, exit_file=exit_file)
     start_terminal(session, 120, 30, command)
     try:
-        wait_for(session, "System landscape", "systems ·")
+        wait_for(session, "System landscape", "5 systems + 2 resources of no known owner ·")
         time.sleep(3)  # the app idle, asleep in select(): the signal must wake it
         os.kill(_tui_pid(session), signal.SIGTERM)
         assert wait_exit(exit_file, limit_s=30) == "0"
