@@ -133,6 +133,28 @@ async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) 
         assert len(app.screen_stack) == 3  # back where it came from, not a new screen
 
 
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_trace_line_keeps_to_one_line(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """The trace's line wrapped its start time onto a second line at 100 columns."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(next(i for i, e in enumerate(EDGES) if e.rule == "A101")))
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen)
+        title = app.screen.query_one("#trace-title", Static)
+        text = static_text(title).strip()
+        assert text.startswith(f"Trace {app.screen.trace_id} · 3 spans")
+        assert title.size.height == 1
+        # The start as long as it fits: the date too at 160 columns, the time alone at 100.
+        assert ("started 20" in text) == (size[0] >= 160)
+        assert "started " in text
+
+
 async def test_listening_edge_trace_shows_the_other_side(
     sample_db: Path, make_app: AppFactory
 ) -> None:

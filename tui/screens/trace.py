@@ -124,6 +124,17 @@ def _side(spans: tuple[SpanRow, ...], edges: set[str]) -> str:
     return sides.pop() if len(sides) == 1 else "producer and consumer"
 
 
+def trace_title(
+    trace_id: str, spans: int, services: int, ms: float, start: datetime, width: int
+) -> Text:
+    """The trace's line: the whole id first (to copy), then its figures; the start's date goes
+    first, then the start, where the line would wrap (the pane has one cell of padding a side)."""
+    figures = f" · {plural(spans, 'span')} · {plural(services, 'service')} · {fmt_ms(ms)} ms"
+    starts = (f" · started {fmt_time(start)}", f" · started {start:%H:%M:%S}", "")
+    forms = [Text.assemble(("Trace ", "bold"), trace_id, figures, s) for s in starts]
+    return next((t for t in forms if t.cell_len <= width - 2), forms[-1])
+
+
 class TraceScreen(DataScreen[Any]):
     """Up/down picks a span; Enter on a labelled span opens its edge; Enter on a trace of the
     other side opens that trace."""
@@ -188,12 +199,7 @@ class TraceScreen(DataScreen[Any]):
         end = _end_ms(view.spans) - t0.timestamp() * 1000
         services = sorted({s.service_name or "?" for s in view.spans})
         self.query_one("#trace-title", Static).update(
-            Text.assemble(
-                ("Trace ", "bold"),
-                self.trace_id,
-                f" · {plural(len(view.spans), 'span')} · {plural(len(services), 'service')}"
-                f" · {fmt_ms(end)} ms · started {fmt_time(t0)}",
-            )
+            trace_title(self.trace_id, len(view.spans), len(services), end, t0, self.size.width)
         )
         other = view.other
         self.query_one("#other-pane").display = other is not None
