@@ -27,8 +27,10 @@ from seamscope.classifiers.mechanisms import (
     DYNAMODB,
     EVENTBRIDGE,
     FACT_KIND,
+    GRAPHQL,
     HTTP_EXTERNAL,
     MECHANISM,
+    REST,
     TABLE,
     UNNAMED,
     Ownership,
@@ -136,7 +138,8 @@ class World:
         ).fetchall():
             if hkind == "aws":
                 self.aws_hosts.add((host, int(port)))
-            elif svc:
+            else:
+                # A server whose spans name no service ('') is still a traced component there.
                 servers[(host, int(port))][(svc, ns)] = int(n)
         self.servers = {
             k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
@@ -150,6 +153,7 @@ class World:
 
     def component(self, svc: str | None, ns: str | None) -> Node:
         """The node of a traced service (asked once per group and edge: remembered)."""
+        svc = svc or None  # no service.name: NULL in the spans, '' for a traced callee
         known = self._components.get((svc, ns))
         if known is None:
             known = self._components[(svc, ns)] = self._component(svc, ns)
@@ -501,6 +505,8 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
                 "is unset or the SDK's default), so whether a service calls itself or another "
                 "unnamed one is unknown (set OTEL_SERVICE_NAME)"
             )
+        if mech in (REST.name, GRAPHQL.name):
+            e.missing = e.missing or _nameless(comp, target)
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "
@@ -510,6 +516,29 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
             )
     Listening(world, drafts, routes).build()
     return drafts
+
+
+def _nameless(source: Node, target: Node) -> str | None:
+    """Why a REST or GraphQL call with an end whose spans name no service is unresolved.
+
+    Every service without a service.name (unset, or the SDK's default that all of them share)
+    is one node of its system: the rules of these calls turn on which component each end is
+    (a webapp, the BFF), which such a node does not say.
+    """
+    ends = [
+        (n, verb)
+        for n, verb in ((source, "calls"), (target, "answers"))
+        if n.node_type == "component" and (n.name == UNKNOWN_SERVICE or unnamed_service(n.name))
+    ]
+    if not ends:
+        return None
+    who = " and of ".join(n.label for n, _ in ends)
+    verb = " and which ".join(f"service {verb}" for _, verb in ends)
+    return (
+        f"the spans of {who} carry no service.name (unset, or the SDK's default "
+        f"unknown_service, which every service without a name shares): which {verb}, and "
+        "with it the rule, is unknown (set OTEL_SERVICE_NAME)"
+    )
 
 
 def _lacks_call(g: Group, comp: Node) -> str:

@@ -495,6 +495,12 @@ SELECT tk, sk, gql_name, gql_type FROM ops WHERE kind = 'SERVER'
 """
 
 
+# The service of the server span that answered a call: '' where its resource names none (no
+# service.name), so that a traced callee without a name is not taken for no callee (then a
+# vendor by its host).
+_CALLEE_SVC = "coalesce(min({s}svc), '')"
+
+
 def facts_sql(
     spans: str,
     invocations: str | None,
@@ -517,7 +523,7 @@ def facts_sql(
     )
     if graphql is None:
         callees = f"""
-    SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
+    SELECT tk, pk, {_CALLEE_SVC.format(s="")} AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route, NULL::VARCHAR AS callee_gql_name,
            NULL::VARCHAR AS callee_gql_type
     FROM {spans} WHERE cat = 'server' AND pk IS NOT NULL
@@ -526,7 +532,7 @@ def facts_sql(
         # A request that executed several operations (a batch) names them all; it writes when
         # one of them is a mutation.
         callees = f"""
-    SELECT s.tk, s.pk, min(s.svc) AS callee_svc, min(s.ns) AS callee_ns,
+    SELECT s.tk, s.pk, {_CALLEE_SVC.format(s="s.")} AS callee_svc, min(s.ns) AS callee_ns,
            min(s.http_route) AS callee_route,
            string_agg(DISTINCT g.gql_name, ', ' ORDER BY g.gql_name) AS callee_gql_name,
            CASE WHEN bool_or(g.gql_type = 'mutation') THEN 'mutation'
