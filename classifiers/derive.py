@@ -145,6 +145,8 @@ class World:
             k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
         }
         self.nodes: dict[str, Node] = {}
+        # node id -> what its spans say of its role, where they disagree (_disputed_role)
+        self.disputed_roles: dict[str, str] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
         self._components: dict[tuple[str | None, str | None], Node] = {}
         self._infer_owners()
@@ -200,6 +202,16 @@ class World:
         span_roles = sorted(((n, r) for r, n in roles.items() if r in ROLES), reverse=True)
         if span_roles:
             role = span_roles[0][1]
+            if len(span_roles) > 1:
+                inferred = True
+                disputed = _disputed_role(span_roles)
+                self.disputed_roles[f"component:{system or NO_SYSTEM}/{name}"] = _disputed_role(
+                    span_roles, counts=False
+                )
+                notes.append(
+                    f"{disputed} (set one seamscope.role on every instance, or declare the "
+                    "role in the landscape file and drop the attribute)"
+                )
         elif declared and declared[1]:
             role = declared[1]
             notes.append("role from the landscape file")
@@ -421,6 +433,17 @@ class World:
         )
 
 
+def _disputed_role(span_roles: Sequence[tuple[int, str]], counts: bool = True) -> str:
+    """What the spans of a component say of its role when they disagree (span_roles: (spans,
+    role), most first): the most common is taken. With counts, how many spans said each (the
+    node's inference); without, the roles alone (an edge's reason, which stays the same as spans
+    arrive)."""
+    said = ", ".join(
+        f"{role} ({n} span{'' if n == 1 else 's'})" if counts else role for n, role in span_roles
+    )
+    return f"its spans disagree on seamscope.role ({said}): taken as {span_roles[0][1]}"
+
+
 def _placing(names: Sequence[str]) -> str:
     """How to give the components named a system."""
     if UNKNOWN_SERVICE in names:
@@ -507,6 +530,11 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
             )
         if mech in (REST.name, GRAPHQL.name):
             e.missing = e.missing or _nameless(comp, target)
+            # These rules turn on the ends' roles: a role taken from spans that disagree is said.
+            for end in (comp, target):
+                disputed = world.disputed_roles.get(end.node_id)
+                if disputed is not None:
+                    e.notes.add(f"{end.label}: {disputed}")
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "
