@@ -27,8 +27,10 @@ from seamscope.classifiers.mechanisms import (
     DYNAMODB,
     EVENTBRIDGE,
     FACT_KIND,
+    GRAPHQL,
     HTTP_EXTERNAL,
     MECHANISM,
+    REST,
     TABLE,
     UNNAMED,
     Ownership,
@@ -136,12 +138,15 @@ class World:
         ).fetchall():
             if hkind == "aws":
                 self.aws_hosts.add((host, int(port)))
-            elif svc:
+            else:
+                # A server whose spans name no service ('') is still a traced component there.
                 servers[(host, int(port))][(svc, ns)] = int(n)
         self.servers = {
             k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
         }
         self.nodes: dict[str, Node] = {}
+        # node id -> what its spans say of its role, where they disagree (_disputed_role)
+        self.disputed_roles: dict[str, str] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
         self._components: dict[tuple[str | None, str | None], Node] = {}
         self._infer_owners()
@@ -150,6 +155,7 @@ class World:
 
     def component(self, svc: str | None, ns: str | None) -> Node:
         """The node of a traced service (asked once per group and edge: remembered)."""
+        svc = svc or None  # no service.name: NULL in the spans, '' for a traced callee
         known = self._components.get((svc, ns))
         if known is None:
             known = self._components[(svc, ns)] = self._component(svc, ns)
@@ -196,6 +202,16 @@ class World:
         span_roles = sorted(((n, r) for r, n in roles.items() if r in ROLES), reverse=True)
         if span_roles:
             role = span_roles[0][1]
+            if len(span_roles) > 1:
+                inferred = True
+                disputed = _disputed_role(span_roles)
+                self.disputed_roles[f"component:{system or NO_SYSTEM}/{name}"] = _disputed_role(
+                    span_roles, counts=False
+                )
+                notes.append(
+                    f"{disputed} (set one seamscope.role on every instance, or declare the "
+                    "role in the landscape file and drop the attribute)"
+                )
         elif declared and declared[1]:
             role = declared[1]
             notes.append("role from the landscape file")
@@ -417,6 +433,17 @@ class World:
         )
 
 
+def _disputed_role(span_roles: Sequence[tuple[int, str]], counts: bool = True) -> str:
+    """What the spans of a component say of its role when they disagree (span_roles: (spans,
+    role), most first): the most common is taken. With counts, how many spans said each (the
+    node's inference); without, the roles alone (an edge's reason, which stays the same as spans
+    arrive)."""
+    said = ", ".join(
+        f"{role} ({n} span{'' if n == 1 else 's'})" if counts else role for n, role in span_roles
+    )
+    return f"its spans disagree on seamscope.role ({said}): taken as {span_roles[0][1]}"
+
+
 def _placing(names: Sequence[str]) -> str:
     """How to give the components named a system."""
     if UNKNOWN_SERVICE in names:
@@ -501,6 +528,13 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
                 "is unset or the SDK's default), so whether a service calls itself or another "
                 "unnamed one is unknown (set OTEL_SERVICE_NAME)"
             )
+        if mech in (REST.name, GRAPHQL.name):
+            e.missing = e.missing or _nameless(comp, target)
+            # These rules turn on the ends' roles: a role taken from spans that disagree is said.
+            for end in (comp, target):
+                disputed = world.disputed_roles.get(end.node_id)
+                if disputed is not None:
+                    e.notes.add(f"{end.label}: {disputed}")
         if g.fkind == "graphql-path":
             e.notes.add(
                 f"GraphQL inferred from the path ({g.op}): no span records the operation "
@@ -510,6 +544,29 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
             )
     Listening(world, drafts, routes).build()
     return drafts
+
+
+def _nameless(source: Node, target: Node) -> str | None:
+    """Why a REST or GraphQL call with an end whose spans name no service is unresolved.
+
+    Every service without a service.name (unset, or the SDK's default that all of them share)
+    is one node of its system: the rules of these calls turn on which component each end is
+    (a webapp, the BFF), which such a node does not say.
+    """
+    ends = [
+        (n, verb)
+        for n, verb in ((source, "calls"), (target, "answers"))
+        if n.node_type == "component" and (n.name == UNKNOWN_SERVICE or unnamed_service(n.name))
+    ]
+    if not ends:
+        return None
+    who = " and of ".join(n.label for n, _ in ends)
+    verb = " and which ".join(f"service {verb}" for _, verb in ends)
+    return (
+        f"the spans of {who} carry no service.name (unset, or the SDK's default "
+        f"unknown_service, which every service without a name shares): which {verb}, and "
+        "with it the rule, is unknown (set OTEL_SERVICE_NAME)"
+    )
 
 
 def _lacks_call(g: Group, comp: Node) -> str:

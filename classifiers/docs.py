@@ -39,9 +39,12 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   AWS endpoint, unless a traced server answered it) is part of that call. A component calling
   its own endpoint (its own server span answers, or it serves that host and port) integrates with
   nothing: no edge. A component is a `service.name` in its system, whatever its instances or
-  roles; the same name in another system is another component. Services that set no
-  `service.name` share the SDK's default (`unknown_service:<executable>`), so a call between two
-  of them is unresolved rather than taken for a self-call. GraphQL is told from
+  roles; the same name in another system is another component. Services whose spans carry no
+  `service.name` (unset, or the SDK's default `unknown_service:<executable>`) share one component
+  of their system: a call that such a service's server span answered goes to it (never to a
+  vendor at its host), and a REST or GraphQL call from or to it is unresolved, saying the spans
+  carry no `service.name`, since those rules turn on which component each end is (a call between
+  two of them is not taken for a self-call either). GraphQL is told from
   REST by the operation the request carried, or, where no span records one (no stock HTTP
   instrumentation does), by a POST or GET to a path named `graphql`; the reason then says so. AWS
   calls go to resources named by kind and name (`dynamodb:table/Orders`, `s3:bucket/exports`,

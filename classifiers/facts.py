@@ -106,20 +106,66 @@ _AWS_SPAN = (
 )
 
 
-# rpc.service as a key: lower case, without spaces and hyphens, and without the prefix "amazon"
-# or "aws" that the Java SDK v1's client names carry ("AmazonDynamoDBv2" -> dynamodbv2).
-_SERVICE_KEY = (
-    "regexp_replace(lower(replace(replace(coalesce(rpc_service, ''), ' ', ''), '-', '')), "
-    "'^(amazon|aws)(.)', '\\2')"
+def _service_key(name: str) -> str:
+    """A service's name as a key: lower case, without spaces and hyphens, and without the
+    prefix "amazon" or "aws" that the Java SDK v1's client names carry ("AmazonDynamoDBv2" ->
+    dynamodbv2)."""
+    return (
+        f"regexp_replace(lower(replace(replace(coalesce({name}, ''), ' ', ''), '-', '')), "
+        "'^(amazon|aws)(.)', '\\2')"
+    )
+
+
+def _service_of_key(key: str, otherwise: str) -> str:
+    """The AWS service seamscope knows by the key (_service_key) of its name, else `otherwise`:
+    written the way each SDK names the service: the Java agent's SDK v1 spans give the client's
+    name (AmazonDynamoDBv2, AmazonSQS, "Amazon S3", AWSLambda), the others the service's id in
+    any case and spacing."""
+    return f"""CASE {key}
+                WHEN 'dynamodb' THEN 'dynamodb'
+                WHEN 'dynamodbv2' THEN 'dynamodb'
+                WHEN 'dynamodbstreams' THEN 'dynamodbstreams'
+                WHEN 'dynamodbstreamsservice' THEN 'dynamodbstreams'
+                WHEN 'sqs' THEN 'sqs'
+                WHEN 'sns' THEN 'sns'
+                WHEN 'eventbridge' THEN 'events'
+                WHEN 'events' THEN 'events'
+                WHEN 'cloudwatchevents' THEN 'events'
+                WHEN 'kinesis' THEN 'kinesis'
+                WHEN 's3' THEN 's3'
+                WHEN 'lambda' THEN 'lambda'
+                ELSE {otherwise}
+            END"""
+
+
+# The Java agent's AWS SDK spans under `otel.semconv-stability.opt-in=rpc` carry rpc.system.name
+# and neither rpc.service nor rpc.method (its getter has no stable method; rpc/dup keeps
+# rpc.service only): the service and operation are then only in the span's name,
+# `Service.Operation` (`DynamoDb.PutItem`; SDK v1: `DynamoDBv2.PutItem`). Its messaging spans
+# (`send <queue>`, `process <queue>`) are named otherwise and known by messaging.system.
+_NAMED_CALL = (
+    "rpc_system = 'aws-api' AND rpc_method IS NULL "
+    "AND regexp_full_match(name, '[A-Za-z][A-Za-z0-9]*\\.[A-Za-z][A-Za-z0-9]*')"
 )
+_SERVICE_OF_NAME = f"""CASE WHEN {_NAMED_CALL} THEN {
+    _service_of_key(_service_key("split_part(name, '.', 1)"), "NULL")
+} END"""
+# Its `receive <queue>` span (a CLIENT under the stable messaging conventions) is a
+# ReceiveMessage by its messaging operation.
+_OPERATION_OF_NAME = f"""CASE
+    WHEN {_NAMED_CALL} THEN split_part(name, '.', 2)
+    WHEN rpc_system = 'aws-api' AND rpc_method IS NULL AND messaging_operation = 'receive'
+         AND messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'ReceiveMessage'
+END"""
 
 
 # The AWS service of a span whose rpc.service names none seamscope knows, by its database or
-# messaging attributes.
-_SERVICE_OF_ATTRIBUTES = """CASE
+# messaging attributes, else by its name (_SERVICE_OF_NAME).
+_SERVICE_OF_ATTRIBUTES = f"""CASE
                     WHEN db_system IN ('dynamodb', 'aws.dynamodb') THEN 'dynamodb'
                     WHEN messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'sqs'
                     WHEN messaging_system IN ('aws.sns', 'aws_sns') THEN 'sns'
+                    ELSE {_SERVICE_OF_NAME}
                 END"""
 
 
@@ -193,27 +239,11 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
             -- No rpc.service (most spans: servers, HTTP calls, roots): what the span's own
             -- database or messaging attributes say, without the string functions below.
             WHEN rpc_service IS NULL THEN {_SERVICE_OF_ATTRIBUTES}
-            -- Every other spelling, written the way each SDK names the service: the Java
-            -- agent's SDK v1 spans give the client's name (AmazonDynamoDBv2, AmazonSQS,
-            -- "Amazon S3", AWSLambda), the others the service's id in any case and spacing.
-            ELSE CASE {_SERVICE_KEY}
-                WHEN 'dynamodb' THEN 'dynamodb'
-                WHEN 'dynamodbv2' THEN 'dynamodb'
-                WHEN 'dynamodbstreams' THEN 'dynamodbstreams'
-                WHEN 'dynamodbstreamsservice' THEN 'dynamodbstreams'
-                WHEN 'sqs' THEN 'sqs'
-                WHEN 'sns' THEN 'sns'
-                WHEN 'eventbridge' THEN 'events'
-                WHEN 'events' THEN 'events'
-                WHEN 'cloudwatchevents' THEN 'events'
-                WHEN 'kinesis' THEN 'kinesis'
-                WHEN 's3' THEN 's3'
-                WHEN 'lambda' THEN 'lambda'
-                -- No service that seamscope knows by its name: as for none.
-                ELSE {_SERVICE_OF_ATTRIBUTES}
-            END
+            -- Every other spelling (_service_of_key); no service that seamscope knows by
+            -- its name: as for none.
+            ELSE {_service_of_key(_service_key("rpc_service"), _SERVICE_OF_ATTRIBUTES)}
         END AS aws,
-        coalesce(rpc_method, db_operation) AS op,
+        coalesce(rpc_method, db_operation, {_OPERATION_OF_NAME}) AS op,
         coalesce(messaging_operation = 'process', false) AS processing,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
         s3_bucket, faas_invoked_name AS fn, links,
@@ -495,6 +525,12 @@ SELECT tk, sk, gql_name, gql_type FROM ops WHERE kind = 'SERVER'
 """
 
 
+# The service of the server span that answered a call: '' where its resource names none (no
+# service.name), so that a traced callee without a name is not taken for no callee (then a
+# vendor by its host).
+_CALLEE_SVC = "coalesce(min({s}svc), '')"
+
+
 def facts_sql(
     spans: str,
     invocations: str | None,
@@ -517,7 +553,7 @@ def facts_sql(
     )
     if graphql is None:
         callees = f"""
-    SELECT tk, pk, min(svc) AS callee_svc, min(ns) AS callee_ns,
+    SELECT tk, pk, {_CALLEE_SVC.format(s="")} AS callee_svc, min(ns) AS callee_ns,
            min(http_route) AS callee_route, NULL::VARCHAR AS callee_gql_name,
            NULL::VARCHAR AS callee_gql_type
     FROM {spans} WHERE cat = 'server' AND pk IS NOT NULL
@@ -526,7 +562,7 @@ def facts_sql(
         # A request that executed several operations (a batch) names them all; it writes when
         # one of them is a mutation.
         callees = f"""
-    SELECT s.tk, s.pk, min(s.svc) AS callee_svc, min(s.ns) AS callee_ns,
+    SELECT s.tk, s.pk, {_CALLEE_SVC.format(s="s.")} AS callee_svc, min(s.ns) AS callee_ns,
            min(s.http_route) AS callee_route,
            string_agg(DISTINCT g.gql_name, ', ' ORDER BY g.gql_name) AS callee_gql_name,
            CASE WHEN bool_or(g.gql_type = 'mutation') THEN 'mutation'

@@ -137,6 +137,41 @@ def test_services_without_a_namespace_are_unresolved_until_the_landscape_places_
     assert not [e for e in placed if e["verdict"] == "unresolved"]
 
 
+def test_a_service_whose_spans_carry_no_service_name_is_no_vendor(tmp_path: Path) -> None:
+    # The sample traces with service.name taken off providers-api's resource (a Collector's
+    # processor that drops it). Its server spans still answer the calls of the BFF, the portal
+    # and the comms worker in their traces: those calls go to the unnamed component of the
+    # providers system, unresolved because the spans carry no service.name, never to a vendor
+    # at its host and port.
+    if not (SAMPLES / "demo-fleet.jsonl").exists():
+        pytest.skip("sample_traces/ not captured yet")
+    stripped = tmp_path / "no-name.jsonl"
+    with stripped.open("w") as out:
+        for line in (SAMPLES / "demo-fleet.jsonl").read_text().splitlines():
+            request = json.loads(line)
+            for rs in request.get("resourceSpans", []):
+                attrs = rs.get("resource", {}).get("attributes", [])
+                if {"key": "service.name", "value": {"stringValue": "providers-api"}} in attrs:
+                    attrs[:] = [a for a in attrs if a["key"] != "service.name"]
+            out.write(json.dumps(request) + "\n")
+    db = tmp_path / "s.duckdb"
+    done = seamscope("ingest", str(stripped), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    done = seamscope("edges", "--db", str(db), "--landscape", str(LANDSCAPE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    edges = json.loads(done.stdout)
+    assert not [e for e in edges if "providers-api" in e["from"] + e["to"]]
+    called = {_short(e["from"]): e for e in edges if e["to"] == "providers/unknown-service"}
+    assert {"webapp-bff", "comms-worker", "provider-portal"} <= set(called)
+    for e in called.values():
+        assert (e["mechanism"], e["verdict"]) == ("rest", "unresolved"), e
+        assert e["reason"].startswith(
+            "the spans of providers/unknown-service carry no service.name"
+        ), e
+    externals = [e for e in edges if e["level"] == "external"]
+    assert {_short(e["to"]) for e in externals} <= {"mailchimp", "algolia"}, externals
+
+
 def test_edges_level_filter_and_table(store: Path) -> None:
     done = seamscope(
         "edges",

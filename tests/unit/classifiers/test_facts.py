@@ -1,11 +1,15 @@
-"""The one-fact fast path of the AWS facts gives what the general list path gives."""
+"""The facts of AWS spans: the one-fact fast path gives what the general list path gives;
+what an AWS call is when its span names no method."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from seamscope.classifiers.facts import AWS_FACTS, GENERAL_AWS_FACTS, LONE_TARGETS
+from seamscope.classifiers.facts import AWS_FACTS, GENERAL_AWS_FACTS, LONE_TARGETS, classified_sql
+from tests.unit.classifiers.fleet import Fleet, Service
 
 _COLUMNS = """
     span_id VARCHAR, aws VARCHAR, op VARCHAR, kind VARCHAR, dest VARCHAR, db_tables VARCHAR[],
@@ -74,3 +78,56 @@ def test_the_one_fact_path_agrees_with_the_list_path_for_every_shape(
     assert {"6", "26"}.isdisjoint(span for span, _ in general)
     # Multi-target spans give one fact per distinct target.
     assert sorted(f["t"] for span, f in general if span == "3") == ["a", "b"]
+
+
+def _kept(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    con = duckdb.connect(str(path))
+    try:
+        rows = con.execute(f"SELECT name, aws, op FROM ({classified_sql('spans')})").fetchall()
+    finally:
+        con.close()
+    return {name: (aws, op) for name, aws, op in rows}
+
+
+def test_an_aws_call_without_rpc_method_is_known_by_its_name(tmp_path: Path) -> None:
+    """The Java agent under `otel.semconv-stability.opt-in=rpc` writes rpc.system.name and no
+    rpc.service or rpc.method on AWS calls (rpc/dup: rpc.service, no rpc.method): the service
+    and the operation are read from the span's name, `Service.Operation`."""
+    f = Fleet()
+    svc = Service("orders-api", "orders")
+    stable = {"rpc.system.name": "aws-api", "server.address": "sns.eu-west-1.amazonaws.com"}
+    f.span(svc, "Sns.Publish", "CLIENT", {**stable, "messaging.destination.name": "arn:t"})
+    f.span(svc, "EventBridge.PutEvents", "CLIENT", stable)
+    f.span(svc, "DynamoDbStreams.GetRecords", "CLIENT", stable)
+    f.span(svc, "Kinesis.PutRecord", "CLIENT", {**stable, "aws.kinesis.stream_name": "s"})
+    dup = {"rpc.system": "aws-api", "rpc.service": "Sqs", "rpc.system.name": "aws-api"}
+    f.span(svc, "Sqs.ReceiveMessage", "CLIENT", dup)
+    # The AWS SDK for Java v1's names (the client's, without "Amazon").
+    f.span(svc, "DynamoDBv2.PutItem", "CLIENT", {**stable, "aws.dynamodb.table_names": ["t"]})
+    f.span(
+        svc,
+        "receive q",
+        "CLIENT",
+        {
+            **stable,
+            "messaging.system": "aws_sqs",
+            "messaging.operation.type": "receive",
+            "messaging.destination.name": "q",
+        },
+    )
+    # What the name does not decide: a span that names its method, one of no AWS call, a name
+    # of another form.
+    f.span(svc, "Sqs.SendMessage", "CLIENT", {**stable, "rpc.method": "Sqs/ReceiveMessage"})
+    f.span(svc, "Orders.Place", "CLIENT", {"http.request.method": "POST"})
+    f.span(svc, "Sns.Publish.Now", "CLIENT", stable)
+    kept = _kept(f.store(tmp_path / "s.duckdb"))
+    assert kept["Sns.Publish"] == ("sns", "Publish")
+    assert kept["EventBridge.PutEvents"] == ("events", "PutEvents")
+    assert kept["DynamoDbStreams.GetRecords"] == ("dynamodbstreams", "GetRecords")
+    assert kept["Kinesis.PutRecord"] == ("kinesis", "PutRecord")
+    assert kept["Sqs.ReceiveMessage"] == ("sqs", "ReceiveMessage")
+    assert kept["DynamoDBv2.PutItem"] == ("dynamodb", "PutItem")
+    assert kept["receive q"] == ("sqs", "ReceiveMessage")
+    assert kept["Sqs.SendMessage"] == ("sqs", "ReceiveMessage")
+    assert kept["Orders.Place"] == (None, None)
+    assert kept["Sns.Publish.Now"] == (None, None)
