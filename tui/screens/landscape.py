@@ -47,6 +47,7 @@ from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.why import WhyPane
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
 
@@ -254,6 +255,30 @@ def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
     return max(TOP_LEAST, min(wanted, max(usual, pool - table)))
 
 
+def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
+    """The pane under a screen's edge table (the highlighted edge's reason whole, and what to
+    do) in the lines the top (top lines) and the table's rows (table, its header included)
+    leave of pool, where they leave WHY_LEAST or more: the table first. The table is then as
+    tall as those rows (its tallest centre's, so the pane stays put from one centre to the
+    next), the pane under it; else the table has every line."""
+    edges = screen.query_one("#edges", EdgeTable)
+    table = max(table, edges.row_count + 1)
+    if screen.query_one(WhyPane).fit(pool - top - table):
+        edges.styles.height = table
+    else:
+        edges.styles.clear_rule("height")  # its stylesheet's: every line
+
+
+def show_why(screen: DataScreen[Any]) -> None:
+    """The highlighted edge of the screen's edge table in the pane under it (WhyPane): from
+    the record its row was made of, no query."""
+    table = screen.query_one("#edges", EdgeTable)
+    key = table.current_edge()
+    screen.query_one(WhyPane).show_edge(
+        next((e for e in table.edges if e.edge_id == key), None) if key else None
+    )
+
+
 TOP_SHARE = 55
 """The top pane's share of the screen, in percent, when it and the edge table both need more."""
 TOP_LEAST = 8
@@ -322,7 +347,9 @@ class LandscapeScreen(DataScreen[Any]):
                 yield MatrixView(id="matrix")
                 yield Static("", id="cell-info", classes="caption")
         yield Static("", id="edges-caption", classes="caption")
-        yield EdgeTable(id="edges")
+        with Vertical(id="bottom"):
+            yield EdgeTable(id="edges")
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -346,10 +373,13 @@ class LandscapeScreen(DataScreen[Any]):
         grows past its usual share of the screen when that shows every row (and the legend),
         leaving the edge table MIN_EDGE_ROWS lines or more."""
         top = self.query_one("#top")
-        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        pool = top.outer_size.height + self.query_one("#bottom").outer_size.height
         if pool <= 0 or self.view is None:
             return
         if self.mode == "matrix":
+            # The line under the matrix names the cell: no pane under the table, which lists
+            # another cell's edges at each move.
+            fit_why(self, 0, 0, 0)
             wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
             height = min(wanted, pool - self.MIN_EDGE_ROWS)
             if height > self.size.height * TOP_SHARE // 100:
@@ -365,7 +395,9 @@ class LandscapeScreen(DataScreen[Any]):
         if self.query_one("#systems").display:
             rows = len(self.view.systems) + (self.group is not None)
             wanted = max(wanted, rows + 1)  # the list's rows and header
-        top.styles.height = fitted_top(wanted, listed + 1, pool, self.size.height)
+        height = fitted_top(wanted, listed + 1, pool, self.size.height)
+        top.styles.height = height
+        fit_why(self, pool, height, listed + 1)
 
     def _place_panes(self) -> None:
         self.call_after_refresh(self._fit_top)
@@ -669,12 +701,16 @@ class LandscapeScreen(DataScreen[Any]):
             if e.edge_id in near:
                 table.put_cursor_on(e.edge_id)
                 break
+        show_why(self)
 
     # ---- the systems list ------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # A key may be "": the group of resources of no known owner (UNOWNED).
         key = event.row_key.value
+        if event.data_table.id == "edges":
+            show_why(self)
+            return
         if event.data_table.id != "systems" or key is None:
             return
         if key_under_cursor(event.data_table) != key:
@@ -1004,7 +1040,9 @@ class SystemScreen(DataScreen[Any]):
             with ScrollableContainer(id="map-pane", can_focus=False):
                 yield LandscapeMap(id="map")
         yield Static("", id="edges-caption", classes="caption")
-        yield EdgeTable(id="edges")
+        with Vertical(id="bottom"):
+            yield EdgeTable(id="edges")
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -1103,7 +1141,7 @@ class SystemScreen(DataScreen[Any]):
         the top, which left a drawing cut short over blank lines of the top."""
         view = self.view
         top = self.query_one("#top")
-        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        pool = top.outer_size.height + self.query_one("#bottom").outer_size.height
         if view is None or pool <= 0:
             return
         if self.query_one("#map-pane").display:
@@ -1123,7 +1161,9 @@ class SystemScreen(DataScreen[Any]):
             lines, listed = tallest_side(ends)
             wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
             table = listed + 1
-        top.styles.height = fitted_top(wanted, table, pool, self.size.height)
+        height = fitted_top(wanted, table, pool, self.size.height)
+        top.styles.height = height
+        fit_why(self, pool, height, table)
 
     def _component_ids(self) -> set[str]:
         """The list's rows (_members): the components, or the resources of no known owner."""
@@ -1153,6 +1193,7 @@ class SystemScreen(DataScreen[Any]):
         if self.centre is None:
             caption.update(Text(safe(f"All {plural(len(everything), 'edge')} of {whole}")))
             table.set_edges(everything, self.sapp.change_marks(everything))
+            show_why(self)
             return
         focus, edges = component_focus(self.view, self.centre)
         fmap = self.query_one(FocusMap)
@@ -1176,6 +1217,7 @@ class SystemScreen(DataScreen[Any]):
         for edge_id in fmap.highlighted_edges:
             table.put_cursor_on(edge_id)
             break
+        show_why(self)
 
     def _resource_caption(self, listed: int, everything: int) -> str:
         """The caption over the edges of the resource in focus, among those of no known owner:
@@ -1204,7 +1246,10 @@ class SystemScreen(DataScreen[Any]):
                 return  # stale: the cursor moved on, or the table was refilled, since
             self.centre = key
             self._show_focus()
-        elif event.data_table.id == "edges" and self.focused is event.data_table:
+        elif event.data_table.id == "edges":
+            show_why(self)
+            if self.focused is not event.data_table:
+                return
             node = self.map_node_of.get(key or "")
             if node is not None and self.query_one("#map-pane").display:
                 self.query_one(LandscapeMap).select(node)
