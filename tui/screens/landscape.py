@@ -113,8 +113,29 @@ def _detail(node_id: str) -> str:
     return short_node(node_id)
 
 
-def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
-    """The focus view of one system (callers left, callees right) and its edges, worst first."""
+def group_sides(group: SystemView) -> Iterator[tuple[str, int, Edge, str]]:
+    """(system, side, edge, resource) of each row of the box of the resources of no known
+    owner in a system's focus view: right where a component of the system writes, calls or
+    sends to one of them, left where it reads or receives from one (a message through one: in
+    the view of each end's system)."""
+    resources = {n.node_id: n.name for n in group.nodes if is_unowned(n)}
+    for e in group.edges:
+        through = next((r for r in (e.to_node, e.from_node, e.via) if r in resources), None)
+        if through is None:
+            continue
+        if e.from_system is not None and e.from_node not in resources:
+            yield e.from_system, 1, e, resources[through]
+        if e.to_system is not None and e.to_node not in resources:
+            yield e.to_system, -1, e, resources[through]
+
+
+def focus_of(
+    view: Overview, system: str, group: SystemView | None = None
+) -> tuple[Focus, tuple[Edge, ...]]:
+    """The focus view of one system (callers left, callees right) and its edges, worst first.
+    With group (read.unowned_view), the resources of no known owner its components use are one
+    box more, which walks to them (below 120 columns the systems list, where their row is, is
+    hidden); the table lists their edges inside the system too."""
     mine = tuple(e for e in view.edges if system in (e.from_system, e.to_system))
     sides: dict[int, dict[str, tuple[str, str, list[FocusEdge], bool]]] = {-1: {}, 1: {}}
     for e in mine:
@@ -130,6 +151,18 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
             # edge ("algolia (vendor)" twice); the centre's component tells the rows apart.
             detail = f"from {_detail(e.from_node)}" if out else f"to {_detail(e.to_node)}"
         entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
+    listed = {e.edge_id for e in mine}
+    more: dict[str, Edge] = {}
+    for where, at, e, resource in group_sides(group) if group is not None else ():
+        if where != system:
+            continue
+        entry = sides[at].setdefault(f"system:{UNOWNED}", (UNOWNED_LABEL, "resource", [], False))
+        mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, resource))
+        if e.edge_id not in listed:
+            more[e.edge_id] = e
+    if more:
+        mine = tuple(sorted((*mine, *more.values()), key=read.edge_order))
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = [
@@ -234,14 +267,18 @@ def tallest_side(ends: Iterable[tuple[str, int, str]]) -> tuple[int, int]:
     return lines, max(edges.values(), default=0)
 
 
-def system_focus_ends(view: Overview) -> Iterator[tuple[str, int, str]]:
+def system_focus_ends(
+    view: Overview, group: SystemView | None = None
+) -> Iterator[tuple[str, int, str]]:
     """The (centre, side, neighbour) of each edge in every system's focus view, as focus_of
-    groups them."""
+    groups them (with group, the box of the resources of no known owner too)."""
     for e in view.edges:
         for system in {e.from_system, e.to_system}:
             if system is not None:
                 out = e.from_system == system and e.to_system != system
                 yield system, 1 if out else -1, _other_end(e, system)[0]
+    for system, side, _e, _resource in group_sides(group) if group is not None else ():
+        yield system, side, f"system:{UNOWNED}"
 
 
 def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
@@ -387,7 +424,7 @@ class LandscapeScreen(DataScreen[Any]):
             else:
                 top.styles.clear_rule("height")
             return
-        lines, listed = tallest_side(system_focus_ends(self.view))
+        lines, listed = tallest_side(system_focus_ends(self.view, self.group))
         if self.group is not None:
             group_lines, _ = tallest_side(unowned_focus_ends(self.group))
             lines, listed = max(lines, group_lines), max(listed, len(self.group.edges))
@@ -633,7 +670,7 @@ class LandscapeScreen(DataScreen[Any]):
             if self.group is None:
                 return None
             return unowned_focus(self.group, view.inferred)
-        return focus_of(view, centre)
+        return focus_of(view, centre, self.group)
 
     def _show_focus(self, highlight: str | None = None) -> None:
         shown = self._focus()
@@ -656,7 +693,11 @@ class LandscapeScreen(DataScreen[Any]):
         if centre == UNOWNED:
             self._group_caption(listed)
             return
+        # The table lists those of its edges inside it that go to, from or through a resource
+        # of no known owner (their box in the focus view): not counted again.
+        between = sum(1 for e in view.edges if centre in (e.from_system, e.to_system))
         inside = sum(t.edges for t in view.internal if t.system == centre)
+        inside = max(0, inside - (listed - between))
         more = f"{inside:,} more inside {centre}"
         forms = [
             f"{plural(listed, 'edge')} between {centre} and the systems, vendors and resources "
