@@ -1,18 +1,24 @@
 """The top pane of the landscape and of a system (the focus view or the whole system's drawing,
 beside the list) is as tall as what it shows needs, and no taller while the edge table below
-needs the lines: no blank rows inside it, no box hidden over blank lines."""
+needs the lines: no blank rows inside it, no box hidden over blank lines. Under the edge table,
+where its rows leave the lines, the highlighted edge's reason whole."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from seamscope.classifiers.catalog import rule_for
+from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
+from seamscope.tui.widgets.why import WhyPane
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.test_navigation import go_to
 from tests.functional.test_screens import cells
@@ -120,4 +126,95 @@ async def test_the_whole_system_drawing_takes_the_top_it_is_in(
         # The whole drawing's height is in view (the table of 6 edges leaves the room).
         assert pane.scrollable_content_region.height >= canvas.height
         table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count + 1 <= table.scrollable_content_region.height
+
+
+def _said(pane: WhyPane) -> str:
+    """The pane's text as drawn, its lines joined and its spaces collapsed."""
+    lines = (pane.render_line(y).text.strip("│ ") for y in range(pane.size.height))
+    return " ".join(" ".join(lines).split())
+
+
+async def _open(pilot: Pilot[None], where: str) -> DataScreen[Any]:
+    await settle(pilot)
+    if where == "system":
+        pilot.app.open_system("orders")  # type: ignore[attr-defined]
+        await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LandscapeScreen if where == "landscape" else SystemScreen)
+    return screen
+
+
+@pytest.mark.parametrize("where", ["landscape", "system"])
+async def test_the_highlighted_edges_reason_is_under_the_edge_table_where_it_leaves_room(
+    sample_db: Path, make_app: AppFactory, where: str
+) -> None:
+    """At 160x45 the lines under the edge table of the landscape and of a system were blank
+    (the top fitted to what it shows); the table cuts the reason to the room its figures
+    leave. The pane there says the highlighted edge's verdict, rule, reason whole and what to
+    do, and follows the table's cursor, from the records the table has: no query."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _open(pilot, where)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count >= 2
+        reads = 0
+        source = app.source
+        assert source is not None
+        run = source.run
+
+        def counted(work: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return run(work)
+
+        source.run = counted  # type: ignore[method-assign]
+        said = []
+        for row in range(table.row_count):
+            table.move_cursor(row=row)
+            await settle(pilot)
+            edge = table.edges[row]
+            assert pane.display and pane.region.y >= table.region.bottom
+            shown = _said(pane)
+            assert f"{edge.verdict.glyph} {edge.verdict}" in shown
+            assert edge.rule_id in shown and rule_for(edge.rule_id, edge.verdict).name in shown
+            assert edge.reason and " ".join(edge.reason.split()) in shown
+            assert ("Do instead:" in shown) == edge.verdict.is_finding
+            said.append(shown)
+        assert len(set(said)) == len(said)  # it followed the cursor
+        assert reads == 0
+        # Every row of the table is still in view above it.
+        assert table.row_count + 1 <= table.scrollable_content_region.height
+
+
+async def test_the_reason_under_the_landscapes_table_follows_the_focus_view(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """A box highlighted in the focus view puts the table's cursor on its first edge: the
+    pane says that edge."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _open(pilot, "landscape")
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        before = _said(pane)
+        await pilot.press("tab", "l")
+        await settle(pilot)
+        edge = table.edges[table.cursor_row]
+        assert edge.edge_id in screen.query_one(FocusMap).highlighted_edges
+        assert _said(pane) != before and edge.rule_id in _said(pane)
+
+
+@pytest.mark.parametrize(("where", "size"), [("system", (100, 30)), ("landscape", (100, 22))])
+async def test_the_reason_under_the_edge_table_gives_way_to_its_rows(
+    sample_db: Path, make_app: AppFactory, where: str, size: tuple[int, int]
+) -> None:
+    """Where the edge table needs its lines for its rows, no pane takes them."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        screen = await _open(pilot, where)
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count
+        assert not screen.query_one(WhyPane).display
         assert table.row_count + 1 <= table.scrollable_content_region.height

@@ -292,3 +292,40 @@ async def test_the_help_names_every_cause_of_a_label_change(
         history = re.search(r"History\s+every label change with its cause \(([^)]*)\)", text)
         assert history is not None
         assert history.group(1).split(", ") == causes
+
+
+async def test_a_systems_focus_view_has_a_box_for_the_resources_of_no_known_owner_it_uses(
+    unowned_db: Path, make_app: AppFactory
+) -> None:
+    """Below 120 columns the systems list, whose last row is the group, is hidden, and no focus
+    view had a box for it: only `:` reached it. A system whose components use one of them has
+    the group as a neighbour: its rows name the resource, Enter walks there, and the table
+    lists those edges (the caption no longer counts them inside)."""
+    app = make_app(unowned_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = _landscape(app)
+        assert not screen.query_one("#systems").display
+        assert screen.view is not None and screen.group is not None
+        screen.walk_to("billing")
+        await settle(pilot)
+        focus = screen.query_one(FocusMap)
+        assert focus.focus_data is not None
+        box = next(n for n in focus.focus_data.callees if n.node_id == "system:")
+        assert box.name == "(no known owner)"
+        assert "Rates" in [e.detail for e in box.edges]
+        table = screen.query_one("#edges", DataTable)
+        listed = {str(k.value) for k in table.rows}
+        assert {e.edge_id for e in box.edges} <= listed
+        inside = sum(t.edges for t in screen.view.internal if t.system == "billing")
+        between = sum(1 for e in screen.view.edges if "billing" in (e.from_system, e.to_system))
+        caption = static_text(screen.query_one("#edges-caption", Static))
+        more = inside - (len(listed) - between)
+        assert (f"{more} more inside billing" in caption) if more else ("inside" not in caption)
+        assert "Rates" in _drawn(focus) and "(no known owner)" in _drawn(focus)
+        focus.focus()
+        focus.selected = focus._position_of("system:") or (0, 0)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.centre == ""  # the group, centred as a system is
+        assert focus.focus_data is not None and focus.focus_data.name == "(no known owner)"

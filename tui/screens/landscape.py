@@ -47,6 +47,7 @@ from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.why import WhyPane
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
 
@@ -112,8 +113,29 @@ def _detail(node_id: str) -> str:
     return short_node(node_id)
 
 
-def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
-    """The focus view of one system (callers left, callees right) and its edges, worst first."""
+def group_sides(group: SystemView) -> Iterator[tuple[str, int, Edge, str]]:
+    """(system, side, edge, resource) of each row of the box of the resources of no known
+    owner in a system's focus view: right where a component of the system writes, calls or
+    sends to one of them, left where it reads or receives from one (a message through one: in
+    the view of each end's system)."""
+    resources = {n.node_id: n.name for n in group.nodes if is_unowned(n)}
+    for e in group.edges:
+        through = next((r for r in (e.to_node, e.from_node, e.via) if r in resources), None)
+        if through is None:
+            continue
+        if e.from_system is not None and e.from_node not in resources:
+            yield e.from_system, 1, e, resources[through]
+        if e.to_system is not None and e.to_node not in resources:
+            yield e.to_system, -1, e, resources[through]
+
+
+def focus_of(
+    view: Overview, system: str, group: SystemView | None = None
+) -> tuple[Focus, tuple[Edge, ...]]:
+    """The focus view of one system (callers left, callees right) and its edges, worst first.
+    With group (read.unowned_view), the resources of no known owner its components use are one
+    box more, which walks to them (below 120 columns the systems list, where their row is, is
+    hidden); the table lists their edges inside the system too."""
     mine = tuple(e for e in view.edges if system in (e.from_system, e.to_system))
     sides: dict[int, dict[str, tuple[str, str, list[FocusEdge], bool]]] = {-1: {}, 1: {}}
     for e in mine:
@@ -129,6 +151,18 @@ def focus_of(view: Overview, system: str) -> tuple[Focus, tuple[Edge, ...]]:
             # edge ("algolia (vendor)" twice); the centre's component tells the rows apart.
             detail = f"from {_detail(e.from_node)}" if out else f"to {_detail(e.to_node)}"
         entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
+    listed = {e.edge_id for e in mine}
+    more: dict[str, Edge] = {}
+    for where, at, e, resource in group_sides(group) if group is not None else ():
+        if where != system:
+            continue
+        entry = sides[at].setdefault(f"system:{UNOWNED}", (UNOWNED_LABEL, "resource", [], False))
+        mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, resource))
+        if e.edge_id not in listed:
+            more[e.edge_id] = e
+    if more:
+        mine = tuple(sorted((*mine, *more.values()), key=read.edge_order))
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = [
@@ -233,14 +267,18 @@ def tallest_side(ends: Iterable[tuple[str, int, str]]) -> tuple[int, int]:
     return lines, max(edges.values(), default=0)
 
 
-def system_focus_ends(view: Overview) -> Iterator[tuple[str, int, str]]:
+def system_focus_ends(
+    view: Overview, group: SystemView | None = None
+) -> Iterator[tuple[str, int, str]]:
     """The (centre, side, neighbour) of each edge in every system's focus view, as focus_of
-    groups them."""
+    groups them (with group, the box of the resources of no known owner too)."""
     for e in view.edges:
         for system in {e.from_system, e.to_system}:
             if system is not None:
                 out = e.from_system == system and e.to_system != system
                 yield system, 1 if out else -1, _other_end(e, system)[0]
+    for system, side, _e, _resource in group_sides(group) if group is not None else ():
+        yield system, side, f"system:{UNOWNED}"
 
 
 def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
@@ -252,6 +290,30 @@ def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
     line short of its last box (that box hidden, ▼ 1 more, blank lines under the table)."""
     usual = screen * TOP_SHARE // 100
     return max(TOP_LEAST, min(wanted, max(usual, pool - table)))
+
+
+def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
+    """The pane under a screen's edge table (the highlighted edge's reason whole, and what to
+    do) in the lines the top (top lines) and the table's rows (table, its header included)
+    leave of pool, where they leave WHY_LEAST or more: the table first. The table is then as
+    tall as those rows (its tallest centre's, so the pane stays put from one centre to the
+    next), the pane under it; else the table has every line."""
+    edges = screen.query_one("#edges", EdgeTable)
+    table = max(table, edges.row_count + 1)
+    if screen.query_one(WhyPane).fit(pool - top - table):
+        edges.styles.height = table
+    else:
+        edges.styles.clear_rule("height")  # its stylesheet's: every line
+
+
+def show_why(screen: DataScreen[Any]) -> None:
+    """The highlighted edge of the screen's edge table in the pane under it (WhyPane): from
+    the record its row was made of, no query."""
+    table = screen.query_one("#edges", EdgeTable)
+    key = table.current_edge()
+    screen.query_one(WhyPane).show_edge(
+        next((e for e in table.edges if e.edge_id == key), None) if key else None
+    )
 
 
 TOP_SHARE = 55
@@ -322,7 +384,9 @@ class LandscapeScreen(DataScreen[Any]):
                 yield MatrixView(id="matrix")
                 yield Static("", id="cell-info", classes="caption")
         yield Static("", id="edges-caption", classes="caption")
-        yield EdgeTable(id="edges")
+        with Vertical(id="bottom"):
+            yield EdgeTable(id="edges")
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -346,10 +410,13 @@ class LandscapeScreen(DataScreen[Any]):
         grows past its usual share of the screen when that shows every row (and the legend),
         leaving the edge table MIN_EDGE_ROWS lines or more."""
         top = self.query_one("#top")
-        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        pool = top.outer_size.height + self.query_one("#bottom").outer_size.height
         if pool <= 0 or self.view is None:
             return
         if self.mode == "matrix":
+            # The line under the matrix names the cell: no pane under the table, which lists
+            # another cell's edges at each move.
+            fit_why(self, 0, 0, 0)
             wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
             height = min(wanted, pool - self.MIN_EDGE_ROWS)
             if height > self.size.height * TOP_SHARE // 100:
@@ -357,7 +424,7 @@ class LandscapeScreen(DataScreen[Any]):
             else:
                 top.styles.clear_rule("height")
             return
-        lines, listed = tallest_side(system_focus_ends(self.view))
+        lines, listed = tallest_side(system_focus_ends(self.view, self.group))
         if self.group is not None:
             group_lines, _ = tallest_side(unowned_focus_ends(self.group))
             lines, listed = max(lines, group_lines), max(listed, len(self.group.edges))
@@ -365,7 +432,9 @@ class LandscapeScreen(DataScreen[Any]):
         if self.query_one("#systems").display:
             rows = len(self.view.systems) + (self.group is not None)
             wanted = max(wanted, rows + 1)  # the list's rows and header
-        top.styles.height = fitted_top(wanted, listed + 1, pool, self.size.height)
+        height = fitted_top(wanted, listed + 1, pool, self.size.height)
+        top.styles.height = height
+        fit_why(self, pool, height, listed + 1)
 
     def _place_panes(self) -> None:
         self.call_after_refresh(self._fit_top)
@@ -601,7 +670,7 @@ class LandscapeScreen(DataScreen[Any]):
             if self.group is None:
                 return None
             return unowned_focus(self.group, view.inferred)
-        return focus_of(view, centre)
+        return focus_of(view, centre, self.group)
 
     def _show_focus(self, highlight: str | None = None) -> None:
         shown = self._focus()
@@ -624,7 +693,11 @@ class LandscapeScreen(DataScreen[Any]):
         if centre == UNOWNED:
             self._group_caption(listed)
             return
+        # The table lists those of its edges inside it that go to, from or through a resource
+        # of no known owner (their box in the focus view): not counted again.
+        between = sum(1 for e in view.edges if centre in (e.from_system, e.to_system))
         inside = sum(t.edges for t in view.internal if t.system == centre)
+        inside = max(0, inside - (listed - between))
         more = f"{inside:,} more inside {centre}"
         forms = [
             f"{plural(listed, 'edge')} between {centre} and the systems, vendors and resources "
@@ -669,12 +742,16 @@ class LandscapeScreen(DataScreen[Any]):
             if e.edge_id in near:
                 table.put_cursor_on(e.edge_id)
                 break
+        show_why(self)
 
     # ---- the systems list ------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # A key may be "": the group of resources of no known owner (UNOWNED).
         key = event.row_key.value
+        if event.data_table.id == "edges":
+            show_why(self)
+            return
         if event.data_table.id != "systems" or key is None:
             return
         if key_under_cursor(event.data_table) != key:
@@ -1004,7 +1081,9 @@ class SystemScreen(DataScreen[Any]):
             with ScrollableContainer(id="map-pane", can_focus=False):
                 yield LandscapeMap(id="map")
         yield Static("", id="edges-caption", classes="caption")
-        yield EdgeTable(id="edges")
+        with Vertical(id="bottom"):
+            yield EdgeTable(id="edges")
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -1103,7 +1182,7 @@ class SystemScreen(DataScreen[Any]):
         the top, which left a drawing cut short over blank lines of the top."""
         view = self.view
         top = self.query_one("#top")
-        pool = top.outer_size.height + self.query_one("#edges").outer_size.height
+        pool = top.outer_size.height + self.query_one("#bottom").outer_size.height
         if view is None or pool <= 0:
             return
         if self.query_one("#map-pane").display:
@@ -1123,7 +1202,9 @@ class SystemScreen(DataScreen[Any]):
             lines, listed = tallest_side(ends)
             wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
             table = listed + 1
-        top.styles.height = fitted_top(wanted, table, pool, self.size.height)
+        height = fitted_top(wanted, table, pool, self.size.height)
+        top.styles.height = height
+        fit_why(self, pool, height, table)
 
     def _component_ids(self) -> set[str]:
         """The list's rows (_members): the components, or the resources of no known owner."""
@@ -1153,6 +1234,7 @@ class SystemScreen(DataScreen[Any]):
         if self.centre is None:
             caption.update(Text(safe(f"All {plural(len(everything), 'edge')} of {whole}")))
             table.set_edges(everything, self.sapp.change_marks(everything))
+            show_why(self)
             return
         focus, edges = component_focus(self.view, self.centre)
         fmap = self.query_one(FocusMap)
@@ -1176,6 +1258,7 @@ class SystemScreen(DataScreen[Any]):
         for edge_id in fmap.highlighted_edges:
             table.put_cursor_on(edge_id)
             break
+        show_why(self)
 
     def _resource_caption(self, listed: int, everything: int) -> str:
         """The caption over the edges of the resource in focus, among those of no known owner:
@@ -1204,7 +1287,10 @@ class SystemScreen(DataScreen[Any]):
                 return  # stale: the cursor moved on, or the table was refilled, since
             self.centre = key
             self._show_focus()
-        elif event.data_table.id == "edges" and self.focused is event.data_table:
+        elif event.data_table.id == "edges":
+            show_why(self)
+            if self.focused is not event.data_table:
+                return
             node = self.map_node_of.get(key or "")
             if node is not None and self.query_one("#map-pane").display:
                 self.query_one(LandscapeMap).select(node)

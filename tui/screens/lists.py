@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
 from seamscope.classifiers import read
-from seamscope.classifiers.catalog import rule_for
 from seamscope.classifiers.read import RuleCount
 from seamscope.classifiers.results import Edge, LabelChange, Verdict
 from seamscope.tracer.access import Query
@@ -35,27 +34,7 @@ from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
-
-
-def why_text(e: Edge) -> Text:
-    """The reason of an edge whole, and what to do, for the pane under a list of edges: a
-    table cuts the reason to the room its other columns leave (to none on a narrow terminal)."""
-    rule = rule_for(e.rule_id, e.verdict)
-    name = f" {rule.name}" if rule.name != e.rule_id else ""
-    text = Text.assemble(
-        (f"{e.rule_id}{name}", f"{e.verdict.style} bold"),
-        "  ",
-        (f"{short_node(e.from_node)} → {short_node(e.to_node)}", "bold"),
-        "\n",
-        e.reason or "",
-    )
-    if rule.fix:
-        if e.verdict in (Verdict.UNRESOLVED, Verdict.UNCLASSIFIED):
-            title = "What to do"
-        else:
-            title = "Do instead" if e.verdict.is_finding else "Keep in mind"
-        text.append_text(Text.assemble("\n", (f"{title}: ", "bold"), rule.fix))
-    return escaped(text)
+from seamscope.tui.widgets.why import WhyPane
 
 
 class EdgeListScreen(DataScreen[Any]):
@@ -71,7 +50,7 @@ class EdgeListScreen(DataScreen[Any]):
         yield Header()
         yield Static("", id="summary", classes="summary")
         yield EdgeTable(id="findings", reason=True)
-        yield Static("", id="why", classes="detail")
+        yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -79,9 +58,7 @@ class EdgeListScreen(DataScreen[Any]):
         table = self.query_one("#findings", EdgeTable)
         key = table.current_edge()
         edge = next((e for e in table.edges if e.edge_id == key), None)
-        why = self.query_one("#why", Static)
-        why.display = edge is not None
-        why.update(why_text(edge) if edge is not None else "")
+        self.query_one("#why", WhyPane).show_edge(edge)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "findings":
