@@ -62,6 +62,11 @@ class EdgeTable(NavTable):
         self._edges: tuple[Edge, ...] = ()
         self._marks: dict[str, str] = {}
         self._layout: tuple[object, ...] = ()
+        # What each column of figures was measured to need (its widest cell) at the last layout,
+        # and the widest since the columns were made: DataTable keeps a column as wide as the
+        # widest cell it has held.
+        self._measured: dict[str, int] = {}
+        self._held: dict[str, int] = {}
         # Per edge id, the record, its mark and the cells made for them at this layout: a live
         # refresh gives the unchanged edges as the same records, whose rows are then neither
         # made nor compared again.
@@ -96,6 +101,7 @@ class EdgeTable(NavTable):
             "Last seen": max((len(_seen(e.last_seen)) for e in edges), default=0),
             "Changed": max((len(m) for m in self._marks.values()), default=0),
         }
+        self._measured = measured
         pad = 2 * self.cell_padding
 
         def layout(figures: list[str]) -> tuple[tuple[str, ...], int, int]:
@@ -140,10 +146,21 @@ class EdgeTable(NavTable):
         # narrows one, so names cut shorter (a wider mark, a narrower terminal) kept the room
         # of the longer ones and pushed the last columns past the table's edge.
         layout = (titles, names, reason)
-        if tuple(c.label.plain for c in self.ordered_columns) != titles or self._layout != layout:
+        # ... and a column whose widest cell has gone (an edge "unclassified" that a rule now
+        # covers, a count that fell) kept that width: the columns are made again to narrow it.
+        shrunk = any(self._measured.get(t, w) < w for t, w in self._held.items())
+        if (
+            tuple(c.label.plain for c in self.ordered_columns) != titles
+            or self._layout != layout
+            or shrunk
+        ):
             self.clear(columns=True)
             for title in titles:
                 self.add_column(title, key=title)
+            self._held = {}
+        for title in titles:
+            if title in self._measured:
+                self._held[title] = max(self._held.get(title, 0), self._measured[title])
         made = self._made if self._layout == layout else {}
         self._layout = layout
         self._made = {}

@@ -176,3 +176,28 @@ async def test_the_reason_takes_the_room_left_and_is_cut_at_its_end(
         else:
             assert shown.endswith("…") and reason.startswith(shown[:-1])
             assert table.size.width - _row_width(table) <= WORD_CUT_SLACK
+
+
+async def test_a_column_narrows_when_its_widest_cell_goes() -> None:
+    """An edge no rule covered ("unclassified") widened the Rule column; once a rule covered it,
+    the column kept twelve cells for rule ids of four (seen live in the demo)."""
+    app = _EdgesApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(EdgeTable)
+        unclassified = _edge("1", rule_id="unclassified", verdict=Verdict.UNCLASSIFIED)
+        table.set_edges([_edge("0"), unclassified])
+        await pilot.pause()
+        rule = next(c for c in table.ordered_columns if c.label.plain == "Rule")
+        assert rule.content_width == len("unclassified")
+        covered = [_edge("0"), replace(unclassified, rule_id="P202")]
+        table.set_edges(covered)
+        await pilot.pause()
+        rule = next(c for c in table.ordered_columns if c.label.plain == "Rule")
+        assert rule.content_width == len("Rule")
+        assert _shown(table, "Rule") == ["P101", "P202"]
+        # Nothing narrower: the columns stay, and the same records are not made again.
+        columns = list(table.ordered_columns)
+        made = _made(table)
+        table.set_edges(covered)
+        await pilot.pause()
+        assert made == [] and list(table.ordered_columns) == columns
