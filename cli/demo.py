@@ -184,9 +184,10 @@ def demo(
                 _say("demo: stopping every process it started")
             landscape = fleet.landscape_path
         if headless and interrupted is None and landscape is not None:
+            from seamscope.cli.table import StdoutConsole
             from seamscope.demo.findings import print_findings
 
-            print_findings(db_path, landscape)
+            print_findings(db_path, landscape, StdoutConsole)
         finished = not dead
     finally:
         signal.signal(signal.SIGTERM, previous)
