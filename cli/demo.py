@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import FrameType
 
@@ -22,7 +21,6 @@ from seamscope.demo.run import (
     run_headless,
     running_fleet,
     seamscope_command,
-    wait_for_owner,
 )
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
@@ -59,14 +57,18 @@ def exit_status(signum: int) -> int:
 
 
 def _run_tui(fleet: Fleet, port: int) -> list[str]:
-    """Owner = the TUI with --collect, in the foreground on this terminal."""
+    """The demo's receiver owns the store; the TUI, in the foreground on this terminal, watches
+    it live. When the TUI quits, the fleet stops with the receiver last (running_fleet), so the
+    services' last spans are stored: the TUI stopping a receiver of its own (`tui --collect`)
+    stopped it first."""
+    from seamscope.cli.tui import LIVE_MEMORY_LIMIT
+
     assert fleet.landscape_path is not None
+    fleet.start_receiver(port, memory_limit=LIVE_MEMORY_LIMIT)
     tui = subprocess.Popen(
         seamscope_command(
             "tui",
-            "--collect",
-            "--port",
-            str(port),
+            "--live",
             "--db",
             str(fleet.db_path),
             "--landscape",
@@ -74,13 +76,15 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
         )
     )
     try:
-        fleet.ports["receiver"] = wait_for_owner(fleet.db_path, tui)
         fleet.start_services()
         dead: list[str] = []
-        while tui.poll() is None:
-            time.sleep(0.25)
-            dead += report_dead(fleet, say=None)
-        return dead
+        while True:
+            try:
+                tui.wait(0.25)
+                break
+            except subprocess.TimeoutExpired:
+                dead += report_dead(fleet, say=None)
+        return dead + report_dead(fleet, say=None)
     finally:
         if tui.poll() is None:
             tui.terminate()
@@ -165,7 +169,7 @@ def demo(
     interrupted: int | None = None  # the signal that stopped the demo
     finished = False
     try:
-        with running_fleet(run_dir, db_path, pace=pace) as fleet:
+        with running_fleet(run_dir, db_path, pace=pace, say=_say) as fleet:
             if fleet.node_note:
                 _say(fleet.node_note)  # before the TUI takes the terminal
             try:
@@ -180,9 +184,10 @@ def demo(
                 _say("demo: stopping every process it started")
             landscape = fleet.landscape_path
         if headless and interrupted is None and landscape is not None:
+            from seamscope.cli.table import StdoutConsole
             from seamscope.demo.findings import print_findings
 
-            print_findings(db_path, landscape)
+            print_findings(db_path, landscape, StdoutConsole)
         finished = not dead
     finally:
         signal.signal(signal.SIGTERM, previous)

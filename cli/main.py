@@ -7,10 +7,14 @@ Textual and `seamscope --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import select
 import sys
-from collections.abc import Callable
-from typing import IO, Any, cast
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, NoReturn, cast
 
 import click
 
@@ -118,6 +122,66 @@ def _missing_extra(command: str, exc: ModuleNotFoundError) -> click.ClickExcepti
     )
 
 
+READER_GONE_STATUS = 128 + 13
+"""The exit status once stdout's reader went away (`seamscope sql ... | head -1`): a shell's
+for a process SIGPIPE (13) ended, as `cat` or `git log` end there. Not 0: the output was cut, and
+`set -o pipefail` can tell, and a cut `check` must not read as passed; not 1, which `check` and
+`drift` give for what they found. A status rather than the signal itself, so clean-up runs."""
+
+
+class ReaderGone(Exception):
+    """The reader of stdout went away before everything was written."""
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll says POLLERR or POLLHUP),
+    so that a BrokenPipeError of another pipe or socket (a connection to the store's owner)
+    is not taken for it."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a file
+        return False
+    if not hasattr(select, "poll"):  # Windows: the error is stdout's in all likelihood
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+@contextmanager
+def _watching_stdout() -> Iterator[None]:
+    """A BrokenPipeError of stdout becomes ReaderGone, before click's own handling of it (exit 1,
+    as Rich's is) can see it."""
+    try:
+        yield
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        raise ReaderGone from None
+
+
+def _flush_stdout() -> None:
+    """What a command left buffered goes now, where its reader having gone can be handled, not
+    at exit (Python's "Exception ignored ... BrokenPipeError")."""
+    if sys.stdout is not None and not sys.stdout.closed:
+        sys.stdout.flush()
+
+
+def _leave_quietly() -> NoReturn:
+    """stdout (and stderr when it is the same pipe) goes to /dev/null: what is still buffered has
+    nowhere to go, and Python's flush at exit then neither fails nor says so."""
+    out = sys.stdout.fileno()
+    gone = [out]
+    with contextlib.suppress(OSError):
+        if os.path.sameopenfile(2, out):
+            gone.append(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in gone:
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.exit(READER_GONE_STATUS)
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -132,10 +196,24 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             raise _missing_extra(cmd_name, exc) or exc from None
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _watching_stdout():  # --help and --version print here
+            return super().make_context(info_name, args, parent, **extra)
+
     def invoke(self, ctx: click.Context) -> Any:
         # Commands import their heavy parts (Textual, the demo's fleet) when they run.
         try:
-            return super().invoke(ctx)
+            with _watching_stdout():
+                try:
+                    return super().invoke(ctx)
+                finally:
+                    _flush_stdout()
         except ModuleNotFoundError as exc:
             raise _missing_extra(ctx.invoked_subcommand or "seamscope", exc) or exc from None
 
@@ -167,6 +245,8 @@ def main(argv: list[str] | None = None) -> Any:
     private_umask()
     try:
         return cli.main(args=argv, prog_name="seamscope", standalone_mode=False)
+    except ReaderGone:
+        _leave_quietly()
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -10,6 +10,7 @@ is (never read as markup: it never goes through Rich's markup), or a Text for it
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,15 @@ _BORDER_PER_COLUMN = 3
 _FLOOR = 10
 _MIN_WIDTH = 4
 _BLANK = Text()  # below a cell of fewer lines than its row's others (never changed)
+
+
+class StdoutConsole(Console):
+    """A Rich console whose reader going away (`| head`) raises BrokenPipeError, for the command
+    line to leave quietly as every command does (cli/main.py); Rich's own handling exits 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more to write, as Rich does
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +274,7 @@ def print_table(
 ) -> Console:
     """Print the table: as wide as the terminal, or when piped as wide as the table (one line a
     row, no colours). Returns the console, for what follows the table."""
-    console = Console()
+    console = StdoutConsole()
     if console.is_terminal:
         table = render(console, columns, rows, title=title)
         console.print(table, crop=False)
@@ -278,6 +288,6 @@ def print_table(
             )
         return console
     table = render(Console(width=1_000_000), columns, rows, title=title)
-    console = Console(width=max(table.width, cell_len(title or "")))
+    console = StdoutConsole(width=max(table.width, cell_len(title or "")))
     console.print(table, crop=False)
     return console

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -112,7 +113,7 @@ def _collector_source(
     return source
 
 
-def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S) -> None:
+def _await_catch_up(source: WatchedSource, timeout_s: float = CATCH_UP_WAIT_S) -> None:
     """Spans stored before this run get their edges before the first paint: the child classifies
     them first thing, and this waits until its mark says so. Not here: classifying a big store
     in this process would leave the TUI holding gigabytes (a full classification of 10M spans
@@ -137,9 +138,9 @@ def _await_catch_up(source: CollectorSource, timeout_s: float = CATCH_UP_WAIT_S)
         return  # nothing stored before
     began = time.monotonic()
     told = False
-    while source.child.alive() and time.monotonic() - began < timeout_s:
-        log = source.child.log_path
-        short = None if log is None else _short_of_memory(Path(log))
+    while source.alive() and time.monotonic() - began < timeout_s:
+        log = source.log_path
+        short = None if log is None else _short_of_memory(log)
         if short is not None:
             said_why(short)
             return
@@ -171,34 +172,61 @@ def _short_of_memory(log: Path) -> str | None:
     return next((line for line in text.splitlines() if SHORT_OF_MEMORY in line), None)
 
 
-class CollectorSource:
-    """OwnerSource over the store the child `seamscope collect` owns; close() stops the child
-    (it flushes what it queued and withdraws its owner file)."""
+class WatchedSource:
+    """OwnerSource over a store a receiver owns that another process started and stops (the
+    demo's): the header says where it receives, and the screens say when it went."""
 
-    def __init__(
-        self, db: Path, landscape: Path | None, child: Any, url: str, *, scratch: Path | None = None
-    ) -> None:
+    log_path: Path | None = None
+
+    def __init__(self, db: Path, landscape: Path | None, pid: int, url: str) -> None:
         self._owner = OwnerSource(db, landscape)
-        self.child = child
-        self.scratch = scratch  # the folder of the child's log, ours to remove
-        self.said: str | None = None
+        self.pid = pid
         self.url = url
         self.landscape = self._owner.landscape
-        self.description = f"{db} · receiving OTLP at {url}/v1/traces (pid {child.pid})"
+        self.description = f"{db} · receiving OTLP at {url}/v1/traces (pid {pid})"
 
     def run(self, work: Any) -> Any:
         return self._owner.run(work)
 
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def refresh(self) -> None:
-        if not self.child.alive():
-            log = self.child.log_path
-            raise SourceGone(f"the receiver (pid {self.child.pid}) stopped; its log: {log}")
+        if not self.alive():
+            where = "" if self.log_path is None else f"; its log: {self.log_path}"
+            raise SourceGone(f"the receiver (pid {self.pid}) stopped{where}")
 
     def may_have_changed(self) -> bool:
         return True
 
     def user_sql(self, sql: str) -> Any:
         return self._owner.user_sql(sql)
+
+    def close(self) -> None:
+        """Nothing: the process that started the receiver stops it."""
+
+
+class CollectorSource(WatchedSource):
+    """The store the child `seamscope collect` owns; close() stops the child (it flushes what it
+    queued and withdraws its owner file)."""
+
+    def __init__(
+        self, db: Path, landscape: Path | None, child: Any, url: str, *, scratch: Path | None = None
+    ) -> None:
+        super().__init__(db, landscape, child.pid, url)
+        self.child = child
+        self.log_path = Path(child.log_path)
+        self.scratch = scratch  # the folder of the child's log, ours to remove
+        self.said: str | None = None
+
+    def alive(self) -> bool:
+        return bool(self.child.alive())
 
     def close(self) -> None:
         """Stop the child (once: the app closes its source, and so does the command). `said`
@@ -215,6 +243,18 @@ class CollectorSource:
         self.said = lines[-1] if lines else "the receiver stopped"
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _watched_source(db: Path, landscape: Path | None) -> WatchedSource:
+    """--live: the store's running owner, watched; it was started, and is stopped, elsewhere."""
+    from seamscope.tracer.access import open_reader
+
+    owner = open_reader(db).owner
+    if owner is None:
+        raise TuiError(f"{db} has no running owner to watch live (start `seamscope collect`)")
+    source = WatchedSource(db, landscape, owner.pid, owner.url)
+    _await_catch_up(source)
+    return source
 
 
 def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | None:
@@ -262,6 +302,13 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     help="DuckDB's memory_limit for the store's owner that --collect starts.",
 )
 @click.option(
+    "--live",
+    is_flag=True,
+    hidden=True,
+    help="Watch the store's running owner live, which the caller started and stops (the demo "
+    "does): q asks first, as quitting ends the caller's run.",
+)
+@click.option(
     "--refresh",
     default=1.0,
     show_default=True,
@@ -276,6 +323,7 @@ def tui(
     host: str,
     port: int,
     memory_limit: str,
+    live: bool,
     refresh: float,
 ) -> None:
     """Browse the landscape in the terminal: systems, edges, findings, traces, SQL."""
@@ -283,6 +331,8 @@ def tui(
     from seamscope.tui.data import DataSource, LocalStore, open_source
 
     tmp: tempfile.TemporaryDirectory[str] | None = None
+    if live and (collect or files):
+        raise TuiError("--live watches a running owner: not with --collect or files")
     if files:
         if db is not None or collect:
             raise TuiError("give OTLP files, or --db/--collect, not both")
@@ -298,10 +348,14 @@ def tui(
     refuse_special(path)  # here, not on the TUI's error screen
 
     collector: CollectorSource | None = None
-    if collect:
-        collector = source = _collector_source(
-            path, host, port, landscape, memory_limit=memory_limit
-        )
+    if collect or live:
+        source: WatchedSource
+        if collect:
+            collector = source = _collector_source(
+                path, host, port, landscape, memory_limit=memory_limit
+            )
+        else:
+            source = _watched_source(path, landscape)
 
         def factory() -> DataSource:
             return source
@@ -312,7 +366,7 @@ def tui(
                 return LocalStore(path, landscape)
             return open_source(path, landscape)
 
-    app = SeamscopeApp(factory, refresh_interval=refresh, live=collect)
+    app = SeamscopeApp(factory, refresh_interval=refresh, live=collect or live)
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.exit_from_signal())
@@ -339,3 +393,7 @@ def tui(
                 click.echo(safe(collector.said or "the receiver stopped"), err=True)
         if tmp is not None:
             tmp.cleanup()
+        # Python's last garbage collection over what Textual, DuckDB and the data loaded took
+        # about half a second at exit, which a demo quit waited for: left out (gc.freeze), as
+        # nothing it would find needs collecting; the store and files are closed above.
+        gc.freeze()

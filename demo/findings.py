@@ -38,7 +38,11 @@ def _name_in(snap: Snapshot) -> Callable[[str], str]:
     return name
 
 
-def print_findings(db_path: Path, landscape_path: Path | None) -> list[Finding]:
+def print_findings(
+    db_path: Path, landscape_path: Path | None, console_type: type[Console] = Console
+) -> list[Finding]:
+    """The table on stdout, through a console of console_type (the command line's handles a
+    reader that went away)."""
     edges = classified_edges(db_path, landscape_path)
     table = Table(title="Integrations of the demo fleet, findings first", title_justify="left")
     for column in ("rule", "verdict", "level", "from", "to", "mechanism", "via", "spans"):
@@ -47,7 +51,7 @@ def print_findings(db_path: Path, landscape_path: Path | None) -> list[Finding]:
         e = f.edge
         cells = (e.rule_id, e.verdict.value, e.level, f.source, f.target, e.mechanism, e.via or "")
         table.add_row(*(Text(c) for c in cells), str(e.span_count), style=e.verdict.style)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = console_type(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     fired = sorted({f.edge.rule_id for f in edges if f.edge.rule_id != UNCLASSIFIED})
     findings = sum(1 for f in edges if f.edge.verdict.is_finding)

@@ -378,37 +378,103 @@ class Fleet:
         self.reported_dead.update(p.name for p in dead)
         return dead
 
-    def stop_services(self) -> None:
+    def start_receiver(
+        self, port: int, *, memory_limit: str | None = None, tee: Path | None = None
+    ) -> ManagedProcess:
+        """`seamscope collect` owns the store; returns once it does. Started by the demo, not by
+        the TUI, so that stop() ends it after the services have sent it their last spans."""
+        args = ["collect", "--quiet", "--port", str(port), "--db", str(self.db_path)]
+        if self.landscape_path is not None:
+            args += ["--landscape", str(self.landscape_path)]
+        if memory_limit is not None:
+            args += ["--memory-limit", memory_limit]
+        if tee is not None:
+            args += ["--tee", str(tee)]
+        collector = self.add(
+            ManagedProcess(
+                RECEIVER,
+                seamscope_command(*args),
+                log_path=self.log_path(RECEIVER),
+                die_with_parent=True,
+            ).start()
+        )
+        self.ports["receiver"] = wait_for_owner(self.db_path, collector)
+        return collector
+
+    def stop_services(self, say: Callable[[str], None] | None = None) -> None:
         """Services first, each asked to flush its spans; they are independent, so all at once."""
-        services = self.services()
-        self.reported_dead.update(p.name for p in services if p.alive())
+        services = [p for p in self.services() if p.alive()]
+        if services and say is not None:
+            say(f"demo: stopping {len(services)} services (they send their last spans) ...")
+        self.reported_dead.update(p.name for p in services)
         self._stop(services)
 
-    def stop(self) -> None:
+    def stop(self, say: Callable[[str], None] | None = None) -> None:
         """Services first, while the receiver still takes their last spans; then the rest (the
-        receiver, moto, the vendors). All at once, a Ctrl-C lost those spans and left the Node
-        BFF retrying its final export until it was killed."""
-        self.stop_services()
-        self.reported_dead.update(p.name for p in self.processes if p.alive())
+        receiver, moto, the vendors), all at once. Every process is signalled before any is
+        waited for. All at once, a Ctrl-C lost the services' last spans and left the Node BFF
+        retrying its final export until it was killed.
+
+        say: told what each wait is for, and the receiver's last line (what it stored)."""
+        self.stop_services(say)
+        rest = [p for p in self.processes if p.alive()]
+        if rest and say is not None:
+            names = [_WHAT.get(p.name, p.name) for p in reversed(rest)]
+            more = " (it stores and classifies the last spans)" if _WHAT[RECEIVER] in names else ""
+            say(f"demo: stopping {_listed(names)}{more} ...")
+        self.reported_dead.update(p.name for p in rest)
         self._stop(list(self.processes))
+        receiver = next((p for p in rest if p.name == RECEIVER), None)
+        if receiver is not None and say is not None:
+            last = _last_line(receiver.log_path)
+            if last.startswith("seamscope: stopped"):
+                say(last)
 
     def _stop(self, processes: list[ManagedProcess]) -> None:
+        """SIGTERM to every process, then waits for each, newest first; SIGKILL to whatever
+        has not ended STOP_TIMEOUT_S after the signal (one deadline for all of them)."""
         for process in processes:
             process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
         for process in reversed(processes):
-            process.stop(timeout_s=8.0)
+            process.stop(timeout_s=max(0.0, deadline - time.monotonic()))
+
+
+RECEIVER = "collector"
+STOP_TIMEOUT_S = 8.0
+"""How long the stopped processes get to end by themselves, together, before SIGKILL."""
+_WHAT = {RECEIVER: "the receiver", "vendors": "the vendors"}
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _last_line(path: Path | None) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines() if path else []
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
 
 
 @contextmanager
-def running_fleet(run_dir: Path, db_path: Path, *, pace: float = 1.0) -> Iterator[Fleet]:
-    """The whole demo landscape, stopped (every process group) however the block ends."""
+def running_fleet(
+    run_dir: Path,
+    db_path: Path,
+    *,
+    pace: float = 1.0,
+    say: Callable[[str], None] | None = None,
+) -> Iterator[Fleet]:
+    """The whole demo landscape, stopped (every process group) however the block ends; say is
+    told what the stop waits for."""
     fleet = Fleet(run_dir=run_dir, db_path=db_path)
     try:
         fleet.start_backing(pace=pace)
         yield fleet
     finally:
         with _signals_held():
-            fleet.stop()
+            fleet.stop(say)
 
 
 @contextmanager
@@ -474,20 +540,7 @@ def run_headless(
 
     Returns one line per process that died on its own while it ran.
     """
-    args = ["collect", "--quiet", "--port", str(port), "--db", str(fleet.db_path)]
-    if fleet.landscape_path is not None:
-        args += ["--landscape", str(fleet.landscape_path)]
-    if tee is not None:
-        args += ["--tee", str(tee)]
-    collector = fleet.add(
-        ManagedProcess(
-            "collector",
-            seamscope_command(*args),
-            log_path=fleet.log_path("collector"),
-            die_with_parent=True,
-        ).start()
-    )
-    fleet.ports["receiver"] = wait_for_owner(fleet.db_path, collector)
+    fleet.start_receiver(port, tee=tee)
     fleet.start_services()
     if say is not None:
         say(f"demo: {len(FLEET)} services running for {duration:.0f} s; spans -> {fleet.db_path}")
@@ -497,7 +550,7 @@ def run_headless(
         time.sleep(0.25)
         dead += report_dead(fleet, say)
     # The services flush their last spans to the receiver, then the receiver flushes to the store.
-    fleet.stop_services()
+    fleet.stop_services(say)
     dead += report_dead(fleet, say)
-    collector.stop(timeout_s=15.0)
+    fleet.stop(say)
     return dead

@@ -55,7 +55,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _: signals.append(signum))
     for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # It looks for shutdown() every 0.1 s, not the standard 0.5: the demo's stop waits for it.
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
     print("vendors: ready", file=sys.stderr, flush=True)
     while not signals:
         time.sleep(0.1)

@@ -322,6 +322,10 @@ def test_ctrl_c_stops_every_process_the_headless_demo_started(tmp_path: Path) ->
             demo.wait()
     assert demo.returncode == 130
     assert "demo: stopping every process it started" in err
+    # Each wait of the stop says what it waits for, and the receiver what it stored.
+    assert f"demo: stopping {len(FLEET)} services (they send their last spans) ..." in err
+    assert "demo: stopping the receiver, the vendors and moto" in err
+    assert err.strip().splitlines()[-1].startswith("seamscope: stopped; stored ")
     assert "Traceback" not in err
     assert_nothing_left(run_id, logs)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.e2e.terminal import (
@@ -49,3 +51,18 @@ def test_live_demo_shows_findings_and_quitting_leaves_nothing(tmp_path: Path) ->
     while marked_processes(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert_nothing_left(run_id, logs)
+    # The receiver, stopped after the services, stored every span they sent at their stop;
+    # stopped first (by the TUI, as it was), the Python services wrote their last spans into
+    # the store past it and the Node BFF's were lost.
+    said = (logs / "collector.log").read_text().strip().splitlines()[-1]
+    stored = re.fullmatch(r"seamscope: stopped; stored ([\d,]+) spans \(0 rejected.*", said)
+    assert stored is not None, said
+    con = duckdb.connect(str(logs / "seamscope.duckdb"), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM spans").fetchone()
+    finally:
+        con.close()
+    assert row is not None and row[0] == int(stored.group(1).replace(",", ""))
+    assert not (logs / "seamscope.duckdb.spool").exists() or not any(
+        (logs / "seamscope.duckdb.spool").iterdir()
+    )

@@ -51,3 +51,45 @@ def test_stop_ends_the_services_before_the_receiver(tmp_path: Path) -> None:
             process.stop(timeout_s=5)
     assert out.read_text() == "receiver alive"
     assert not receiver.alive()
+
+
+class _Recorded(ManagedProcess):
+    """A real process whose signals and waits go into a shared record, in order."""
+
+    record: list[str]
+
+    def terminate(self) -> None:
+        if self.alive() and not self.terminated:
+            self.record.append(f"signal {self.name}")
+        super().terminate()
+
+    def stop(self, timeout_s: float = 5.0, linger_s: float = 3.0) -> int | None:
+        self.record.append(f"wait {self.name}")
+        return super().stop(timeout_s, linger_s)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_stop_signals_every_process_of_a_round_before_it_waits_for_any(tmp_path: Path) -> None:
+    """The services are signalled together, then waited for; then the receiver, moto and the
+    vendors, together: waiting for each in turn before signalling the next would add up their
+    stops."""
+    record: list[str] = []
+    fleet = Fleet(run_dir=tmp_path, db_path=tmp_path / "store.duckdb")
+    names = ["moto", "vendors", "collector", FLEET[0].name, FLEET[1].name, FLEET[2].name]
+    for name in names:
+        recorded = _Recorded(name, [sys.executable, "-c", "import time; time.sleep(600)"])
+        recorded.record = record
+        fleet.add(recorded.start())
+    try:
+        fleet.stop()
+    finally:
+        for process in fleet.processes:
+            ManagedProcess.stop(process, timeout_s=1, linger_s=0)
+    services, rest = names[3:], names[:3]
+    first_round = record[: 2 * len(services)]
+    assert sorted(first_round[: len(services)]) == sorted(f"signal {n}" for n in services)
+    assert sorted(first_round[len(services) :]) == sorted(f"wait {n}" for n in services)
+    second_round = [e for e in record[2 * len(services) :] if e.split()[1] in rest]
+    assert sorted(second_round[: len(rest)]) == sorted(f"signal {n}" for n in rest)
+    assert all(e.startswith("wait ") for e in second_round[len(rest) :])
+    assert not any(p.alive() for p in fleet.processes)
