@@ -507,6 +507,11 @@ class SeamscopeApp(App[None]):
                 keys.append((self.get_key_display(binding), binding.description))
         keys += [
             ("↑ ↓ ← →  h j k l", "Move in the focus view, the matrix and the tables; scroll text"),
+            (
+                "j k on the centre",
+                "The next or previous system, component or resource: the list's rows, which "
+                "step aside below 120 columns",
+            ),
             ("g G  ctrl+d ctrl+u", "First and last row (top and bottom), a page down and up"),
             ("tab", "Next pane (every pane that takes keys, and only those)"),
             ("ctrl+p", "Command palette: every action, and go to anything by name"),

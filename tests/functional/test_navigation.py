@@ -20,7 +20,7 @@ from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.store import Store, short_lock
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
-from seamscope.tui.screens.dialogs import ConfirmQuit
+from seamscope.tui.screens.dialogs import ConfirmQuit, HelpScreen
 from seamscope.tui.screens.edge import EdgeScreen
 from seamscope.tui.screens.landscape import TOP_SHARE, LandscapeScreen, SystemScreen
 from seamscope.tui.screens.lists import EdgeListScreen, FindingsScreen, HistoryScreen
@@ -710,3 +710,57 @@ async def test_the_whole_system_drawing_opens_on_the_component_in_focus(
         assert screen.centre == "component:orders/orders-api"
         focus = screen.query_one(FocusMap)
         assert focus.focus_data is not None and focus.focus_data.name == "orders-api"
+
+
+async def test_j_k_on_the_focus_views_centre_step_through_the_hidden_list(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Below 120 columns the list beside the focus view steps aside (the systems on the
+    landscape; a system's components, whose boxes it left 15 cells at 100 columns: "search…
+    ndexer"): j k on the centre step to the next or previous row of the list, as the list's
+    own j k do. A neighbour's j k still move between the neighbours."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        systems = screen.query_one("#systems", DataTable)
+        assert not systems.display
+        focus = screen.query_one(FocusMap)
+        assert app.focused is focus and focus.selected == (CENTRE, 0)
+        keys = [str(k.value) for k in systems.rows]
+        start = keys.index(str(screen.centre))
+        step = 1 if start + 1 < len(keys) else -1
+        await pilot.press("j" if step == 1 else "k")
+        await settle(pilot)
+        assert screen.centre == keys[start + step]
+        assert focus.focus_data is not None
+        assert focus.focus_data.centre == f"system:{keys[start + step]}"
+        await pilot.press("k" if step == 1 else "j")
+        await settle(pilot)
+        assert screen.centre == keys[start]
+
+        app.open_system("orders")
+        await settle(pilot)
+        system = app.screen
+        assert isinstance(system, SystemScreen)
+        assert not system.query_one("#components").display
+        sfocus = system.query_one(FocusMap)
+        assert app.focused is sfocus
+        assert system.centre == "component:orders/orders-api"
+        drawn = sfocus._drawn()
+        assert drawn is not None
+        top = "".join(t for t, _ in drawn.canvas.runs(1))
+        assert "search/indexer" in top and "orders-worker" in top  # whole
+        await pilot.press("j")
+        await settle(pilot)
+        assert system.centre == "component:orders/orders-worker"
+        assert sfocus.focus_data is not None and sfocus.focus_data.name == "orders-worker"
+        await pilot.press("l", "j")  # among the callees: j moves the highlight, not the centre
+        await settle(pilot)
+        assert system.centre == "component:orders/orders-worker"
+        await pilot.press("question_mark")  # the help says so
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(static_text(s) for s in app.screen.query(Static))
+        assert "j k on the centre" in text
+        assert "The next or previous system, component or resource" in text

@@ -329,3 +329,53 @@ async def test_a_systems_focus_view_has_a_box_for_the_resources_of_no_known_owne
         await settle(pilot)
         assert screen.centre == ""  # the group, centred as a system is
         assert focus.focus_data is not None and focus.focus_data.name == "(no known owner)"
+
+
+def _box_titles(focus: FocusMap) -> dict[str, str]:
+    """Each neighbour's name as its box's top border shows it (node id -> the title drawn)."""
+    drawing = focus._drawn()
+    assert drawing is not None and focus.focus_data is not None
+    lines = _drawn(focus).split("\n")
+    titles = {}
+    for n in focus.focus_data.callers + focus.focus_data.callees:
+        x, y, w, _h = drawing.boxes[n.node_id]
+        titles[n.node_id] = lines[y][x + 2 : x + w - 1].rstrip("─━╌═┓┐╮╗")
+    return titles
+
+
+async def test_the_resources_of_no_known_owner_at_100_columns(
+    unowned_db: Path, make_app: AppFactory
+) -> None:
+    """At 100 columns the list of resources took about 21 columns and left the focus view's
+    boxes 16: "billin…g-job", rows "eventb…isten". Below 120 columns the list steps aside, as
+    the landscape's does: the boxes name what writes or reads each resource whole, and j k on
+    the centre (the focus view has the keys) step to the next or previous resource, as they
+    step the list."""
+    app = make_app(unowned_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_system(UNOWNED)
+        await settle(pilot)
+        group = app.screen
+        assert isinstance(group, SystemScreen) and group.centre == "dynamodb:table/Rates"
+        focus = group.query_one(FocusMap)
+        assert _box_titles(focus) == {"component:billing/billing-job": "billing/billing-job"}
+        assert app.focused is focus  # the list hidden, the keys go to the focus view
+        await pilot.press("j")
+        await settle(pilot)
+        assert group.centre == SESSIONS
+        assert focus.focus_data is not None and focus.focus_data.centre == SESSIONS
+        assert _box_titles(focus) == {
+            "component:billing/billing-job": "billing/billing-job",
+            "component:orders/orders-api": "orders/orders-api",
+            "component:users/users-api": "users/users-api",
+        }
+        caption = static_text(group.query_one("#edges-caption", Static))
+        assert caption.startswith("3 edges of Sessions")
+        await pilot.press("j")  # the last: it stays
+        await settle(pilot)
+        assert group.centre == SESSIONS
+        await pilot.press("k")
+        await settle(pilot)
+        assert group.centre == "dynamodb:table/Rates"
+        assert focus.focus_data is not None and focus.focus_data.centre == group.centre

@@ -60,6 +60,22 @@ NO_OWNER = "no known owner"
 """What a resource's box says of its owner when no known system owns it."""
 
 
+NARROW = 120
+"""Below this many columns a screen's list (the systems, a system's components, the resources of
+no known owner) steps aside and the focus view takes the whole width: beside the list, at 100
+columns, the view's boxes had some 16 cells ("provid…s-api"). The focus view steps through the
+list's rows then: j k on its centre (FocusMap.Step), Enter on a neighbour walks there, `:` goes
+to any by name."""
+
+
+def step_list(table: NavTable, by: int) -> None:
+    """The list's cursor by rows, as its own j k move it (its row highlighted then centres the
+    row's system, component or resource); at the first or the last row it stays."""
+    row = table.cursor_row + by
+    if 0 <= row < table.row_count:
+        table.move_cursor(row=row, animate=False)
+
+
 RESOURCE_SIDES = ("nothing feeds it", "feeds nothing")
 """What the empty sides of a resource's focus view say: it calls nothing, it is fed or read
 ("calls nothing" was said of a table only read)."""
@@ -390,9 +406,10 @@ class LandscapeScreen(DataScreen[Any]):
         yield NewsBar()
         yield SteadyFooter()
 
-    NARROW = 120
+    NARROW = NARROW
     """Below this many columns the focus view takes the whole width (the systems list would
-    leave its rows no room for both labels); walk it, or go to a system with `:`."""
+    leave its rows no room for both labels); walk it, step with j k on its centre, or go to a
+    system with `:`."""
 
     def on_resize(self) -> None:
         self._place_panes()
@@ -770,6 +787,9 @@ class LandscapeScreen(DataScreen[Any]):
             self.sapp.open_edge(key)
 
     # ---- the focus view --------------------------------------------------------------------
+
+    def on_focus_map_step(self, event: FocusMap.Step) -> None:
+        step_list(self.query_one("#systems", NavTable), event.by)
 
     def on_focus_map_highlighted(self, event: FocusMap.Highlighted) -> None:
         shown = self._focus()
@@ -1174,7 +1194,24 @@ class SystemScreen(DataScreen[Any]):
 
     def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
         message.stop()
+        self._place_list()
         self._fit_top()
+
+    def _place_list(self) -> None:
+        """The list beside the focus view (or the drawing) from NARROW columns; below, the
+        view has the width and the keys (j k on its centre step through the list's rows)."""
+        members = self.query_one("#components", NavTable)
+        shown = self.size.width >= NARROW
+        if members.display == shown:
+            return
+        had_focus = self.focused is members
+        members.display = shown
+        if had_focus and not shown:
+            drawing = self.query_one("#map-pane").display
+            (self.query_one(LandscapeMap) if drawing else self.query_one(FocusMap)).focus()
+
+    def on_focus_map_step(self, event: FocusMap.Step) -> None:
+        step_list(self.query_one("#components", NavTable), event.by)
 
     def _fit_top(self) -> None:
         """The focus view (and the components list) as tall as the tallest component's needs;
@@ -1200,7 +1237,9 @@ class SystemScreen(DataScreen[Any]):
                 for end in _focus_ends(e, node)
             )
             lines, listed = tallest_side(ends)
-            wanted = max(lines + 4, len(ids) + 1)  # the focus view; the list's rows and header
+            wanted = lines + 4  # the focus view
+            if self.query_one("#components").display:
+                wanted = max(wanted, len(ids) + 1)  # the list's rows and header
             table = listed + 1
         height = fitted_top(wanted, table, pool, self.size.height)
         top.styles.height = height

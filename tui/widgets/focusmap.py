@@ -24,8 +24,9 @@ from seamscope.tui.widgets.layout import parse_style
 
 
 class FocusMap(Widget, can_focus=True):
-    """Arrows (or h j k l) move the highlight between the centre and its neighbours; Enter on a
-    neighbour walks there (it becomes the centre), Enter on the centre opens it."""
+    """Arrows (or h j k l) move the highlight between the centre and its neighbours; up and
+    down on the centre step to the next or previous centre (Step); Enter on a neighbour walks
+    there (it becomes the centre), Enter on the centre opens it."""
 
     DEFAULT_CSS = """
     FocusMap {
@@ -58,6 +59,14 @@ class FocusMap(Widget, can_focus=True):
             super().__init__()
             self.node_id = node_id
             self.centre = centre
+
+    class Step(Message):
+        """Up or down with the centre highlighted: the screen centres the next (by 1) or the
+        previous (by -1) row of its list."""
+
+        def __init__(self, by: int) -> None:
+            super().__init__()
+            self.by = by
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -194,6 +203,9 @@ class FocusMap(Widget, can_focus=True):
             count = len(focus.side(side))
             self.selected = (side, max(0, min(count - 1, index + dy)))
         else:
+            # Up and down from the centre: the next or previous centre, as the list beside
+            # the view steps (below 120 columns the list is hidden, and this is the way).
+            self.post_message(self.Step(dy))
             return
         self._redraw()
         node = self.highlighted
