@@ -297,9 +297,7 @@ def classify(
                 "watermark": str(top),
                 "version": CLASSIFIER_VERSION,
                 "landscape": fingerprint,
-                # Whole: a reader in another working directory (the TUI beside an owner)
-                # names the file the labels were made with.
-                "landscape_path": str(Path(landscape.path).resolve()) if landscape.path else "",
+                "landscape_path": landscape.path or "",
                 "catalog": CATALOG_VERSION,
                 "routes": wiring,
                 "polling": polling or "",

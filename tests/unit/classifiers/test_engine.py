@@ -45,28 +45,6 @@ def test_a_landscape_change_relabels_without_new_spans(db_path: Path) -> None:
     con.close()
 
 
-def test_the_landscape_file_is_kept_by_its_whole_path(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A landscape given by a relative path (`--landscape landscape.toml`) was kept as given, so
-    a reader elsewhere (the TUI beside the owner that labelled) named a file it could not find."""
-    _fleet().store(db_path)
-    monkeypatch.chdir(db_path.parent)
-    land = parse_landscape('[owners.tables]\nOrders = "orders"\n', Path("landscape.toml"))
-    con = duckdb.connect(str(db_path))
-    classify(con, land)
-    state = dict(con.execute("SELECT key, value FROM classifier_state").fetchall())
-    con.close()
-    assert state["landscape_path"] == str(db_path.parent.resolve() / "landscape.toml")
-    none = db_path.with_name("none.duckdb")
-    _fleet().store(none)
-    con = duckdb.connect(str(none))
-    classify(con)
-    state = dict(con.execute("SELECT key, value FROM classifier_state").fetchall())
-    con.close()
-    assert state["landscape_path"] == ""
-
-
 def test_full_rebuild_and_the_findings_view(db_path: Path) -> None:
     _fleet().store(db_path)
     con = duckdb.connect(str(db_path))
