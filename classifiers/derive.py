@@ -200,6 +200,16 @@ class World:
                     else "no service.namespace and not in the landscape file: system unknown"
                 )
         span_roles = sorted(((n, r) for r, n in roles.items() if r in ROLES), reverse=True)
+        # A seamscope.role none of the roles (a typo, "frontend", "BFF") decides nothing: said,
+        # not passed over.
+        unknown = sorted(r for r in roles if r and r not in ROLES)
+        if unknown:
+            inferred = True
+            said = ", ".join(repr(r) for r in unknown)
+            notes.append(
+                f"seamscope.role {said} is none of {', '.join(ROLES)}: ignored (set one of "
+                "those, or declare the role in the landscape file)"
+            )
         if span_roles:
             role = span_roles[0][1]
             if len(span_roles) > 1:
@@ -222,6 +232,10 @@ class World:
                 notes.append(
                     "named like a BFF but not declared one: assumed backend "
                     "(set seamscope.role=bff or declare it in the landscape file)"
+                )
+            elif unknown:
+                notes.append(
+                    "no other seamscope.role and not in the landscape file: assumed backend"
                 )
             else:
                 notes.append("no seamscope.role and not in the landscape file: assumed backend")

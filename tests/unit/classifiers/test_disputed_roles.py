@@ -51,3 +51,25 @@ def test_roles_that_agree_say_nothing(classified: ClassifyFn) -> None:
     node = c.node("component:orders/portal")
     assert (node["role"], node["inferred"], node["inference"]) == ("webapp", False, None)
     assert "seamscope.role" not in c.edge("orders/portal", "orders/orders-api")["reason"]
+
+
+def test_a_role_that_is_none_of_the_roles_is_said(classified: ClassifyFn) -> None:
+    """A seamscope.role none of the roles ("frontend", "BFF") was passed over in silence: the
+    component was a backend, and its node said it had no seamscope.role."""
+    f = Fleet()
+    s = SDKS["node-0.76"]
+    s.call(f, _portal("frontend", "p-1"), URL, server=API)
+    c = classified(f)
+    node = c.node("component:orders/portal")
+    assert (node["role"], node["inferred"]) == ("backend", True)
+    assert node["inference"] == (
+        "seamscope.role 'frontend' is none of webapp, bff, backend, worker, job: ignored (set "
+        "one of those, or declare the role in the landscape file); no other seamscope.role and "
+        "not in the landscape file: assumed backend"
+    )
+    # Beside a role that is one: that one decides, and the other is still said.
+    s.call(f, _portal("webapp", "p-2"), URL, server=API)
+    node = classified(f, name="two.duckdb").node("component:orders/portal")
+    assert (node["role"], node["inferred"]) == ("webapp", True)
+    assert node["inference"].startswith("seamscope.role 'frontend' is none of")
+    assert "assumed" not in node["inference"]
