@@ -136,6 +136,10 @@ class ManagedProcess:
     death_signal: signal.Signals = signal.SIGKILL  # what it gets when its parent dies
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     terminated: bool = field(default=False, init=False)
+    killed: bool = field(default=False, init=False)
+    """Whether stop() had to SIGKILL it: it had not ended timeout_s after SIGTERM."""
+    killed_left: bool = field(default=False, init=False)
+    """Whether stop() had to SIGKILL what it left in its group after linger_s."""
 
     def start(self) -> ManagedProcess:
         env = dict(os.environ)
@@ -187,12 +191,14 @@ class ManagedProcess:
             try:
                 self.popen.wait(timeout_s)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 self._signal_group(signal.SIGKILL)
                 self.popen.wait()
         deadline = time.monotonic() + linger_s
         while group_alive(self.popen.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         # Anything the child left in its group goes too.
+        self.killed_left = not self.killed and group_alive(self.popen.pid)
         self._signal_group(signal.SIGKILL)
         return self.popen.returncode
 

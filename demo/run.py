@@ -227,6 +227,7 @@ class Fleet:
     endpoint: str = ""
     landscape_path: Path | None = None
     reported_dead: set[str] = field(default_factory=set)
+    reported_killed: set[str] = field(default_factory=set)
     provisioned: Provisioned = field(default_factory=lambda: Provisioned({}, ""))
     pace: float = 1.0
     node: str | None = None
@@ -407,7 +408,7 @@ class Fleet:
         if services and say is not None:
             say(f"demo: stopping {len(services)} services (they send their last spans) ...")
         self.reported_dead.update(p.name for p in services)
-        self._stop(services)
+        self._stop(services, say)
 
     def stop(self, say: Callable[[str], None] | None = None) -> None:
         """Services first, while the receiver still takes their last spans; then the rest (the
@@ -423,21 +424,38 @@ class Fleet:
             more = " (it stores and classifies the last spans)" if _WHAT[RECEIVER] in names else ""
             say(f"demo: stopping {_listed(names)}{more} ...")
         self.reported_dead.update(p.name for p in rest)
-        self._stop(list(self.processes))
+        self._stop(list(self.processes), say)
         receiver = next((p for p in rest if p.name == RECEIVER), None)
         if receiver is not None and say is not None:
             last = _last_line(receiver.log_path)
             if last.startswith("seamscope: stopped"):
                 say(last)
 
-    def _stop(self, processes: list[ManagedProcess]) -> None:
+    def _stop(
+        self, processes: list[ManagedProcess], say: Callable[[str], None] | None = None
+    ) -> None:
         """SIGTERM to every process, then waits for each, newest first; SIGKILL to whatever
-        has not ended STOP_TIMEOUT_S after the signal (one deadline for all of them)."""
+        has not ended STOP_TIMEOUT_S after the signal (one deadline for all of them), and say
+        is told of each kill: a process that ignores SIGTERM is a bug, and it lost its spans."""
         for process in processes:
             process.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for process in reversed(processes):
             process.stop(timeout_s=max(0.0, deadline - time.monotonic()))
+            if say is None or process.name in self.reported_killed:
+                continue
+            if process.killed or process.killed_left:
+                self.reported_killed.add(process.name)
+            if process.killed:
+                say(
+                    f"demo: {process.name} did not stop within {STOP_TIMEOUT_S:.0f} s of"
+                    f" SIGTERM: killed; its log: {process.log_path}"
+                )
+            elif process.killed_left:
+                say(
+                    f"demo: {process.name} left processes that did not end: killed;"
+                    f" its log: {process.log_path}"
+                )
 
 
 RECEIVER = "collector"

@@ -467,22 +467,31 @@ SERVICES: dict[str, Callable[[], Service]] = {
 }
 
 
+_SIGNALS: list[int] = []
+"""The signals received (the handler only appends: it must take no lock)."""
+
+
 def wait_for_peers(timeout_s: float = 60.0) -> None:
     """Waits until every HTTP service and vendor answers, as a service waits for its dependencies
-    at startup; the demo starts all of them at once."""
+    at startup; the demo starts all of them at once.
+
+    A signal ends the wait at once: the demo stops the whole fleet together, and a peer stopped
+    before it listened never would (this wait, blind to the signal, held the demo's stop until
+    it killed the service)."""
     deadline = time.monotonic() + timeout_s
-    for url in URLS.values():
+    for name, url in URLS.items():
         host, _, port = url.removeprefix("http://").partition(":")
-        while not STOP.is_set() and time.monotonic() < deadline:
+        said = False
+        while not _SIGNALS and time.monotonic() < deadline:
             try:
                 # A bare connect: a request would be traced, and is no integration.
                 socket.create_connection((host, int(port)), timeout=1.0).close()
                 break
             except OSError:
-                STOP.wait(0.2)
-
-
-_SIGNALS: list[int] = []
+                if not said:
+                    log(f"waiting for {name} ({url})")
+                    said = True
+                time.sleep(0.1)
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -515,10 +524,11 @@ def main() -> int:
         thread.start()
     if loops:
         wait_for_peers()
-    for loop in loops:
-        threads.append(threading.Thread(target=loop, daemon=True))
-        threads[-1].start()
-    log("ready")
+    if not _SIGNALS:
+        for loop in loops:
+            threads.append(threading.Thread(target=loop, daemon=True))
+            threads[-1].start()
+        log("ready")
     while not _SIGNALS:
         time.sleep(0.1)
     STOP.set()

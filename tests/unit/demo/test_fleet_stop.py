@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from seamscope.demo import run
 from seamscope.demo.processes import ManagedProcess
 from seamscope.demo.run import FLEET, Fleet
 
@@ -93,3 +94,37 @@ def test_stop_signals_every_process_of_a_round_before_it_waits_for_any(tmp_path:
     assert sorted(second_round[: len(rest)]) == sorted(f"signal {n}" for n in rest)
     assert all(e.startswith("wait ") for e in second_round[len(rest) :])
     assert not any(p.alive() for p in fleet.processes)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_process_the_stop_had_to_kill_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that ignores SIGTERM loses its spans: the stop says which one it killed."""
+    monkeypatch.setattr(run, "STOP_TIMEOUT_S", 1.0)
+    fleet = Fleet(run_dir=tmp_path, db_path=tmp_path / "unused.duckdb")
+    log = tmp_path / "stubborn.log"
+    stubborn = ManagedProcess(
+        "stubborn",
+        [
+            sys.executable,
+            "-c",
+            "import signal, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ignoring SIGTERM', flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        log_path=log,
+    )
+    fleet.add(stubborn.start())
+    deadline = time.monotonic() + 60
+    while "ignoring SIGTERM" not in log.read_text():
+        assert stubborn.alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    said: list[str] = []
+    fleet.stop(say=said.append)
+    assert said == [
+        "demo: stopping stubborn ...",
+        f"demo: stubborn did not stop within 1 s of SIGTERM: killed; its log: {log}",
+    ]
+    assert not stubborn.alive()

@@ -1,0 +1,108 @@
+"""Stopping `seamscope demo` while its fleet is still starting, as a user or a service manager does.
+
+The startup is held at a known step by a stand-in that never becomes ready (the Node.js BFF), so
+the signal is sure to come while the demo waits, whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from seamscope.demo.run import FLEET, NODE_DIR, NODE_REGISTER
+from tests.ci import cannot_run
+from tests.e2e.test_demo import demo_env, marked_processes
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+
+
+def wait_for_lines(path: Path, text: str, demo: subprocess.Popen[str]) -> None:
+    """Until the log at path holds text; fails when the demo ended first."""
+    deadline = time.monotonic() + 120
+    while not (path.exists() and text in path.read_text(errors="replace")):
+        assert demo.poll() is None, demo.communicate()[1]
+        assert time.monotonic() < deadline, f"{path.name} never said {text!r}"
+        time.sleep(0.1)
+
+
+def stop_demo(demo: subprocess.Popen[str], sig: signal.Signals) -> str:
+    """Sends sig; returns the demo's stderr once it ended."""
+    try:
+        demo.send_signal(sig)
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    return err
+
+
+def wait_until_gone(run_id: str) -> list[int]:
+    """The processes of the run still there after a while: a process that is exiting drops its
+    marker a moment before it is gone."""
+    deadline = time.monotonic() + 15
+    while (left := marked_processes(run_id)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_path: Path) -> None:
+    """A Python service waits for its HTTP peers before its loops start. Before, that wait did
+    not look at the signal: stopped with the rest, a peer that had not listened yet never would,
+    and the demo killed the service after its 8 s (the stop took 8-9 s, its spans were lost)."""
+    if not (NODE_DIR / "node_modules" / NODE_REGISTER.rsplit("/", 1)[0]).is_dir():
+        cannot_run("the demo's Node.js packages are not installed (make setup)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # The Node.js BFF never listens: the demo and the services that call it wait for it.
+    (bin_dir / "node").write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then echo v20.0.0; exit 0; fi\nexec sleep 600\n'
+    )
+    (bin_dir / "node").chmod(0o755)
+    run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
+    env = demo_env(run_id) | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--port", "0"]
+        + ["--logs", str(logs)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Every Python service has started: it serves HTTP only (ready), or waits for the BFF.
+    for spec in FLEET:
+        if spec.node is None:
+            wait_for_any(logs / f"{spec.name}.log", ("ready", "waiting for webapp-bff"), demo)
+    assert not (logs / "demo.json").exists()  # still starting
+    err = stop_demo(demo, signal.SIGTERM)
+    lines = err.strip().splitlines()
+    assert lines[:3] == [
+        "demo: stopping every process it started",
+        f"demo: stopping {len(FLEET)} services (they send their last spans) ...",
+        "demo: stopping the receiver, the vendors and moto"
+        " (it stores and classifies the last spans) ...",
+    ]
+    # Each ended by itself: the stop had to kill none.
+    assert [line for line in lines if "killed" in line] == []
+    assert lines[-1].startswith("seamscope: stopped; stored ")
+    assert "Traceback" not in err
+    assert demo.returncode == 0
+    assert wait_until_gone(run_id) == []
+
+
+def wait_for_any(path: Path, texts: tuple[str, ...], demo: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while not (path.exists() and any(t in path.read_text(errors="replace") for t in texts)):
+        assert demo.poll() is None, demo.communicate()[1]
+        assert time.monotonic() < deadline, f"{path.name} never said any of {texts}"
+        time.sleep(0.1)
