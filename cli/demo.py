@@ -8,18 +8,24 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from seamscope.cli.options import FiniteRange
+from seamscope.demo.processes import (
+    StopRequested,
+    child_setup,
+    on_stop_signals,
+    restore_signals,
+    stop_signals_deferred,
+)
 from seamscope.demo.run import (
     Fleet,
     ensure_port_free,
+    fleet_running,
     report_dead,
     require_demo_dependencies,
     run_headless,
-    running_fleet,
     seamscope_command,
 )
 from seamscope.tracer.access import open_reader
@@ -34,18 +40,6 @@ def _say(line: str) -> None:
         pass
 
 
-class _Stopped(KeyboardInterrupt):
-    """A stop asked for by a signal: Ctrl-C, a service manager's SIGTERM, a closed terminal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise _Stopped(signum)
-
-
 def exit_status(signum: int) -> int:
     """The demo's exit status once a signal stopped it and everything it started is gone.
 
@@ -58,24 +52,27 @@ def exit_status(signum: int) -> int:
 
 def _run_tui(fleet: Fleet, port: int) -> list[str]:
     """The demo's receiver owns the store; the TUI, in the foreground on this terminal, watches
-    it live. When the TUI quits, the fleet stops with the receiver last (running_fleet), so the
+    it live. When the TUI quits, the fleet stops with the receiver last (fleet_running), so the
     services' last spans are stored: the TUI stopping a receiver of its own (`tui --collect`)
     stopped it first."""
     from seamscope.cli.tui import LIVE_MEMORY_LIMIT
 
     assert fleet.landscape_path is not None
     fleet.start_receiver(port, memory_limit=LIVE_MEMORY_LIMIT)
-    tui = subprocess.Popen(
-        seamscope_command(
-            "tui",
-            "--live",
-            "--db",
-            str(fleet.db_path),
-            "--landscape",
-            str(fleet.landscape_path),
-        )
-    )
+    tui: subprocess.Popen[bytes] | None = None
     try:
+        with stop_signals_deferred() as mask:  # a stop while it starts must find it recorded
+            tui = subprocess.Popen(
+                seamscope_command(
+                    "tui",
+                    "--live",
+                    "--db",
+                    str(fleet.db_path),
+                    "--landscape",
+                    str(fleet.landscape_path),
+                ),
+                preexec_fn=child_setup(mask),
+            )
         fleet.start_services()
         dead: list[str] = []
         while True:
@@ -86,7 +83,7 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
                 dead += report_dead(fleet, say=None)
         return dead + report_dead(fleet, say=None)
     finally:
-        if tui.poll() is None:
+        if tui is not None and tui.poll() is None:
             tui.terminate()
             try:
                 tui.wait(10)
@@ -159,40 +156,40 @@ def demo(
         raise SeamscopeError(f"{db} is owned by another running process; stop it or choose --db")
     run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))
     db_path = db.resolve() if db is not None else run_dir / "seamscope.duckdb"
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    # Ctrl-C as well, explicitly (as `seamscope collect` does): a demo started from a script in
-    # the background inherits SIGINT ignored, and would then outlive a Ctrl-C or `kill -INT`.
-    previous_int = signal.signal(signal.SIGINT, _interrupt)
-    # A closed terminal window: stop the same way, so the fleet stops and its folder goes.
-    previous_hup = signal.signal(signal.SIGHUP, _interrupt)
+    # SIGTERM (a service manager, a script), Ctrl-C and a closed terminal window stop the demo
+    # at any moment, while its fleet starts too, and it stops whatever already runs. SIGINT
+    # explicitly (as `seamscope collect` does): a demo started from a script in the background
+    # inherits SIGINT ignored, and would then outlive a Ctrl-C or `kill -INT`.
     dead: list[str] = []
     interrupted: int | None = None  # the signal that stopped the demo
     finished = False
+    landscape: Path | None = None
+    fleet = Fleet(run_dir=run_dir, db_path=db_path)
+    previous = on_stop_signals()
     try:
-        with running_fleet(run_dir, db_path, pace=pace, say=_say) as fleet:
-            if fleet.node_note:
-                _say(fleet.node_note)  # before the TUI takes the terminal
-            try:
+        try:
+            # fleet_running says "demo: stopping every process it started" and stops them
+            with fleet_running(fleet, pace=pace, say=_say):
+                if fleet.node_note:
+                    _say(fleet.node_note)  # before the TUI takes the terminal
                 if headless:
                     dead = run_headless(fleet, port, duration or 30.0, say=_say)
                 else:
                     dead = _run_tui(fleet, port)
                     for line in dead:  # the TUI had the terminal while they died
                         _say(line)
-            except KeyboardInterrupt as stop:
-                interrupted = stop.signum if isinstance(stop, _Stopped) else signal.SIGINT
-                _say("demo: stopping every process it started")
-            landscape = fleet.landscape_path
+                landscape = fleet.landscape_path
+        except KeyboardInterrupt as stop:
+            interrupted = stop.signum if isinstance(stop, StopRequested) else signal.SIGINT
         if headless and interrupted is None and landscape is not None:
             from seamscope.cli.table import StdoutConsole
             from seamscope.demo.findings import print_findings
 
             print_findings(db_path, landscape, StdoutConsole)
-        finished = not dead
+        # A process the stop had to kill: its log says what it was doing.
+        finished = not dead and not fleet.reported_killed
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
-        signal.signal(signal.SIGHUP, previous_hup)
+        restore_signals(previous)
         if logs is None and finished:
             shutil.rmtree(run_dir, ignore_errors=True)
         elif logs is None:

@@ -8,16 +8,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any
 
 from seamscope.tracer.errors import SeamscopeError
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 _LOWEST_PORT = 10_000
 _PICK = random.SystemRandom()  # immune to tests seeding `random`: xdist workers differ
@@ -58,12 +62,98 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C, a service manager's or a script's stop, a closed terminal."""
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop asked for by one of STOP_SIGNALS."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_ASKED: list[int] = []
+"""The stop signals received since on_stop_signals() (a handler only appends: it takes no lock)."""
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    _STOP_ASKED.append(signum)
+    if len(_STOP_ASKED) == 1:
+        raise StopRequested(signum)
+
+
+def on_stop_signals() -> dict[signal.Signals, _Handler]:
+    """From now on the first of STOP_SIGNALS raises StopRequested wherever the main thread is,
+    which ends any wait of the startup at once; later ones are only recorded, so that they cannot
+    cut the stop short. Returns the handlers it replaced (for restore_signals).
+
+    Python swallows an exception raised while it runs a fork hook or a __del__ (it prints
+    "Exception ignored in ..." and goes on): each wait also looks at the record (check_stop),
+    and starting a process defers the signals (stop_signals_deferred)."""
+    _STOP_ASKED.clear()
+    return {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
+
+
+def restore_signals(handlers: dict[signal.Signals, _Handler]) -> None:
+    for sig, handler in handlers.items():
+        if handler is not None:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(sig, handler)
+
+
+def check_stop() -> None:
+    """Raises StopRequested if a stop signal came (whether or not its exception was lost)."""
+    if _STOP_ASKED:
+        raise StopRequested(_STOP_ASKED[0])
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[set[int | signal.Signals] | None]:
+    """STOP_SIGNALS wait until the block ends, and their handler runs then. Around a fork: the
+    fork hooks that subprocess.Popen runs in Python swallowed the stop (the demo went on starting),
+    and a child forked but not yet recorded would not be stopped with the others.
+
+    Yields the signal mask a child must get back (child_setup), as a child inherits its
+    parent's; None where nothing is deferred (another thread than the main one, or no
+    pthread_sigmask): there the handler does not run anyway."""
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield None
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield mask
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def child_setup(
+    mask: set[int | signal.Signals] | None, death_signal: signal.Signals | None = None
+) -> Callable[[], None] | None:
+    """A preexec_fn for a child started under stop_signals_deferred: it gets its parent's usual
+    signal mask back (else it would ignore SIGTERM until it unblocked it), and death_signal when
+    its parent dies (Linux)."""
+    if mask is None and death_signal is None:
+        return None
+
+    def setup() -> None:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if death_signal is not None:
+            _die_with_parent(death_signal)
+
+    return setup
+
+
 def wait_for_http(
     url: str, *, timeout_s: float = 15.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Waits until url answers (any HTTP status); fails early when process died."""
     deadline = time.monotonic() + timeout_s
     while True:
+        check_stop()
         if process is not None and process.poll() is not None:
             raise SeamscopeError(f"{url}: the process serving it exited with {process.returncode}")
         try:
@@ -147,20 +237,23 @@ class ManagedProcess:
             env.update(self.env)
         log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         out: IO[bytes] | int = log if log is not None else subprocess.DEVNULL
-        self.popen = subprocess.Popen(
-            list(self.argv),
-            env=env,
-            cwd=self.cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=partial(_die_with_parent, self.death_signal)
-            if self.die_with_parent
-            else None,
-        )
-        if log is not None:
-            log.close()
+        try:
+            with stop_signals_deferred() as mask:
+                self.popen = subprocess.Popen(
+                    list(self.argv),
+                    env=env,
+                    cwd=self.cwd,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=child_setup(
+                        mask, self.death_signal if self.die_with_parent else None
+                    ),
+                )
+        finally:
+            if log is not None:
+                log.close()
         return self
 
     @property
@@ -210,22 +303,34 @@ class ManagedProcess:
             pass
 
 
-def start_moto_server(
+def moto_server(
     port: int | None = None, *, log_path: Path | None = None, die_with_parent: bool = False
 ) -> tuple[ManagedProcess, str]:
-    """moto's standalone server on 127.0.0.1; returns the process and its endpoint URL."""
+    """moto's standalone server on 127.0.0.1, not started yet, and its endpoint URL."""
     port = port or free_port()
     proc = ManagedProcess(
         "moto",
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         log_path=log_path,
         die_with_parent=die_with_parent,
-    ).start()
-    endpoint = f"http://127.0.0.1:{port}"
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_for_moto(proc: ManagedProcess, endpoint: str) -> None:
+    # moto imports Flask and every service's models before it listens: seconds on a quiet
+    # machine, more than 15 on a busy one. A dead server still fails at once.
+    wait_for_http(f"{endpoint}/moto-api/", process=proc.popen, timeout_s=60)
+
+
+def start_moto_server(
+    port: int | None = None, *, log_path: Path | None = None, die_with_parent: bool = False
+) -> tuple[ManagedProcess, str]:
+    """moto's standalone server on 127.0.0.1; returns the process and its endpoint URL."""
+    proc, endpoint = moto_server(port, log_path=log_path, die_with_parent=die_with_parent)
     try:
-        # moto imports Flask and every service's models before it listens: seconds on a quiet
-        # machine, more than 15 on a busy one. A dead server still fails at once.
-        wait_for_http(f"{endpoint}/moto-api/", process=proc.popen, timeout_s=60)
+        proc.start()
+        wait_for_moto(proc, endpoint)
     except BaseException:
         proc.stop()
         raise

@@ -27,7 +27,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from seamscope.demo.processes import ManagedProcess, free_port, start_moto_server, wait_for_http
+from seamscope.demo.processes import (
+    ManagedProcess,
+    check_stop,
+    free_port,
+    moto_server,
+    wait_for_http,
+    wait_for_moto,
+)
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError, install_hint
 
@@ -139,6 +146,7 @@ def wait_for_port(port: int, process: ManagedProcess, *, timeout_s: float) -> No
     """Waits for a listener with a bare connect: an HTTP request would be traced."""
     deadline = time.monotonic() + timeout_s
     while True:
+        check_stop()
         if not process.alive():
             raise SeamscopeError(f"{process.name} exited at startup; see {process.log_path}")
         try:
@@ -236,8 +244,10 @@ class Fleet:
     """Why the Node.js services run in Python, one line; empty when they run in Node.js."""
 
     def add(self, process: ManagedProcess) -> ManagedProcess:
+        """Records process, then starts it unless it runs already: recorded first, it is
+        stopped with the others even if a stop comes while it starts."""
         self.processes.append(process)
-        return process
+        return process if process.popen is not None else process.start()
 
     def log_path(self, name: str) -> Path:
         return self.run_dir / f"{name}.log"
@@ -245,9 +255,7 @@ class Fleet:
     def start_backing(self, *, pace: float = 1.0) -> None:
         """moto, the vendors and the AWS resources: what the fleet needs before it starts."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        moto, self.endpoint = start_moto_server(
-            log_path=self.log_path("moto"), die_with_parent=True
-        )
+        moto, self.endpoint = moto_server(log_path=self.log_path("moto"), die_with_parent=True)
         self.add(moto)
         self.ports["moto"] = int(self.endpoint.rsplit(":", 1)[1])
         for vendor in VENDORS:
@@ -259,12 +267,15 @@ class Fleet:
                 + [f"{v}={self.ports[v]}" for v in VENDORS],
                 log_path=self.log_path("vendors"),
                 die_with_parent=True,
-            ).start()
+            )
         )
+        wait_for_moto(moto, self.endpoint)
         for vendor in VENDORS:
             wait_for_http(f"http://127.0.0.1:{self.ports[vendor]}/", process=vendors.popen)
+        check_stop()
         self.provisioned = provision(self.endpoint)
         self.pace = pace
+        check_stop()
         self.node, why = node_runtime()
         in_node = [s.name for s in FLEET if s.node]
         if self.node is None and in_node:
@@ -339,6 +350,7 @@ class Fleet:
                 self.ports[spec.name] = free_port()
         started: list[tuple[ServiceSpec, ManagedProcess]] = []
         for spec in FLEET:
+            check_stop()
             argv, env, cwd = self.command(spec)
             process = ManagedProcess(
                 spec.name,
@@ -348,7 +360,7 @@ class Fleet:
                 log_path=self.log_path(spec.name),
                 die_with_parent=True,
             )
-            started.append((spec, self.add(process.start())))
+            started.append((spec, self.add(process)))
         for spec, process in started:
             if spec.serves_http:
                 wait_for_port(self.ports[spec.name], process, timeout_s=60.0)
@@ -391,13 +403,14 @@ class Fleet:
             args += ["--memory-limit", memory_limit]
         if tee is not None:
             args += ["--tee", str(tee)]
+        check_stop()
         collector = self.add(
             ManagedProcess(
                 RECEIVER,
                 seamscope_command(*args),
                 log_path=self.log_path(RECEIVER),
                 die_with_parent=True,
-            ).start()
+            )
         )
         self.ports["receiver"] = wait_for_owner(self.db_path, collector)
         return collector
@@ -487,9 +500,24 @@ def running_fleet(
     """The whole demo landscape, stopped (every process group) however the block ends; say is
     told what the stop waits for."""
     fleet = Fleet(run_dir=run_dir, db_path=db_path)
+    with fleet_running(fleet, pace=pace, say=say):
+        yield fleet
+
+
+@contextmanager
+def fleet_running(
+    fleet: Fleet, *, pace: float = 1.0, say: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """running_fleet with a Fleet of the caller's, which it can look at once the block ended
+    (also when a stop came before the block began)."""
     try:
         fleet.start_backing(pace=pace)
-        yield fleet
+        yield
+    except KeyboardInterrupt:
+        # Whenever it came, while the fleet started or ran: the same lines, the same stop.
+        if say is not None:
+            say("demo: stopping every process it started")
+        raise
     finally:
         with _signals_held():
             fleet.stop(say)
@@ -521,6 +549,7 @@ def wait_for_owner(db_path: Path, process: ManagedProcess | subprocess.Popen[byt
     """
     deadline = time.monotonic() + 60.0
     while (owner := open_reader(db_path).owner) is None:
+        check_stop()
         alive = process.alive() if isinstance(process, ManagedProcess) else process.poll() is None
         if not alive:
             where = process.log_path if isinstance(process, ManagedProcess) else "the output above"

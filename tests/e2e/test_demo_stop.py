@@ -1,7 +1,7 @@
 """Stopping `seamscope demo` while its fleet is still starting, as a user or a service manager does.
 
-The startup is held at a known step by a stand-in that never becomes ready (the Node.js BFF), so
-the signal is sure to come while the demo waits, whatever the machine's speed.
+The startup is held at a known step by a stand-in that never becomes ready (a moto server, the
+Node.js BFF), so the signal is sure to come while the demo waits, whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -54,6 +54,50 @@ def wait_until_gone(run_id: str) -> list[int]:
     while (left := marked_processes(run_id)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
+
+
+@pytest.mark.parametrize(
+    ("sig", "status"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 128 + signal.SIGINT), (signal.SIGHUP, 128 + 1)],
+    ids=["SIGTERM", "SIGINT", "SIGHUP"],
+)
+def test_a_signal_while_moto_starts_stops_what_runs_already(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    """Before, a signal that came before the receiver started escaped the demo's handling:
+    click printed "Aborted!" and the demo exited 130 on SIGTERM too, without its first line."""
+    fake = tmp_path / "fake"
+    (fake / "moto").mkdir(parents=True)
+    (fake / "moto" / "__init__.py").write_text("")
+    # A moto server that never listens: the demo waits for it (up to a minute).
+    (fake / "moto" / "server.py").write_text(
+        "import time\nprint('fake moto: up', flush=True)\ntime.sleep(600)\n"
+    )
+    run_id, tmp = uuid.uuid4().hex, tmp_path / "tmp"
+    tmp.mkdir()
+    env = demo_env(run_id) | {"TMPDIR": str(tmp), "PYTHONPATH": str(fake)}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp.glob("seamscope-demo-*/moto.log")):
+        assert demo.poll() is None, demo.communicate()[1]
+        assert time.monotonic() < deadline, "the demo never started moto"
+        time.sleep(0.05)
+    (run_dir,) = tmp.glob("seamscope-demo-*")
+    wait_for_lines(run_dir / "moto.log", "fake moto: up", demo)
+    err = stop_demo(demo, sig)
+    assert err.strip().splitlines() == [
+        "demo: stopping every process it started",
+        "demo: stopping the vendors and moto ...",
+    ]
+    assert demo.returncode == status
+    assert wait_until_gone(run_id) == []
+    assert not run_dir.exists()
 
 
 def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_path: Path) -> None:

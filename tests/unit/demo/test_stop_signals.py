@@ -1,0 +1,86 @@
+"""A stop signal that comes while the demo starts is never lost, and never blocks a child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seamscope.demo.processes import (
+    ManagedProcess,
+    StopRequested,
+    on_stop_signals,
+    restore_signals,
+    stop_signals_deferred,
+    wait_for_http,
+)
+
+
+@pytest.fixture
+def stop_signals() -> Iterator[None]:
+    previous = on_stop_signals()
+    try:
+        yield
+    finally:
+        restore_signals(previous)
+
+
+@pytest.mark.usefixtures("stop_signals")
+def test_a_signal_while_a_process_starts_is_raised_once_it_is_recorded() -> None:
+    """subprocess.Popen runs fork hooks in Python, which swallowed the stop's exception; the
+    signal waits until the block ends instead."""
+    reached_the_end = False
+    with pytest.raises(StopRequested) as stopped:
+        with stop_signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            reached_the_end = True
+    assert reached_the_end
+    assert stopped.value.signum == signal.SIGTERM
+
+
+@pytest.mark.usefixtures("stop_signals")
+def test_a_stop_whose_exception_was_swallowed_still_ends_the_next_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python prints an exception raised in a __del__ and goes on: the wait that follows (here a
+    minute for a server that is not there) must end all the same."""
+    swallowed: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: swallowed.append(u.exc_value))
+
+    class Finalized:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGTERM)
+
+    Finalized()
+    assert len(swallowed) == 1 and isinstance(swallowed[0], StopRequested)
+    with pytest.raises(StopRequested):
+        wait_for_http("http://127.0.0.1:9/", timeout_s=60)
+
+
+@pytest.mark.usefixtures("stop_signals")
+def test_a_second_signal_does_not_cut_the_stop_short() -> None:
+    with pytest.raises(StopRequested):
+        signal.raise_signal(signal.SIGINT)
+    signal.raise_signal(signal.SIGINT)  # recorded only: the stop goes on
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("die_with_parent", [False, True])
+def test_a_process_started_with_the_signals_deferred_gets_them_unblocked(
+    tmp_path: Path, die_with_parent: bool
+) -> None:
+    """A child inherits its parent's signal mask: with SIGTERM still blocked, it would not stop."""
+    out = tmp_path / "status"
+    child = ManagedProcess(
+        "child",
+        [sys.executable, "-c", f"import shutil; shutil.copy('/proc/self/status', {str(out)!r})"],
+        die_with_parent=die_with_parent,
+    ).start()
+    assert child.popen is not None and child.popen.wait(60) == 0
+    (blocked,) = [line.split()[1] for line in out.read_text().splitlines() if line[:7] == "SigBlk:"]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        assert not int(blocked, 16) & (1 << (sig - 1)), signal.Signals(sig).name
