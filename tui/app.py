@@ -176,8 +176,7 @@ class SeamscopeApp(App[None]):
         self.post_message(self.Ready(source))
 
     def on_seamscope_app_ready(self, message: SeamscopeApp.Ready) -> None:
-        self._reset_stack()
-        self.push_screen(LandscapeScreen())
+        self._show_alone(LandscapeScreen())
 
     def on_seamscope_app_problem(self, message: SeamscopeApp.Problem) -> None:
         error = message.error
@@ -185,12 +184,23 @@ class SeamscopeApp(App[None]):
         text = str(error) or type(error).__name__
         if not isinstance(error, SeamscopeError):
             text = f"{type(error).__name__}: {text}"
-        self._reset_stack()
-        self.push_screen(ProblemScreen(title, text, advice))
+        self._show_alone(ProblemScreen(title, text, advice))
 
-    def _reset_stack(self) -> None:
+    def _show_alone(self, screen: Screen[Any]) -> None:
+        """screen in place of every screen above the base one. A quit being asked (q while the
+        store opened, as a demo's fleet starts) is asked again above it: dropped with the rest,
+        the dialog vanished as the landscape came, and the y typed into it did nothing."""
+        if self.return_code is not None:
+            # Leaving (q and y typed before the store opened, as a demo starts): a screen
+            # pushed now mounts while the app takes its screens down, and its on_mount met none
+            # of its widgets (NoMatches, a traceback on the terminal).
+            return
+        asking = any(isinstance(s, ConfirmQuit) for s in self.screen_stack)
         while len(self.screen_stack) > 1:
             self.pop_screen()
+        self.push_screen(screen)
+        if asking:
+            self.action_request_quit()
 
     def source_or_raise(self) -> DataSource:
         if self.source is None:
@@ -199,8 +209,7 @@ class SeamscopeApp(App[None]):
 
     def show_empty(self, status: str, span_count: int) -> None:
         """No edges to show yet: say why; the live timer opens the landscape when they come."""
-        self._reset_stack()
-        self.push_screen(ProblemScreen(*self._empty_texts(status, span_count), waiting=True))
+        self._show_alone(ProblemScreen(*self._empty_texts(status, span_count), waiting=True))
 
     def _empty_texts(self, status: str, span_count: int) -> tuple[str, str, str]:
         """(title, message, advice) of a store without edges yet."""

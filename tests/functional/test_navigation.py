@@ -5,6 +5,7 @@ changes are marked and listed."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -449,6 +450,43 @@ async def test_a_live_session_asks_before_q_ends_it(sample_db: Path) -> None:
         await pilot.press("q")
         await settle(pilot)
         await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_a_quit_asked_while_the_store_opens_stays_asked(sample_db: Path) -> None:
+    """q as `seamscope demo` opens the TUI, before the landscape is there: the dialog stays
+    above the landscape when it comes, and y quits. Before, the landscape replaced the dialog
+    and the y typed into it did nothing."""
+    opened = threading.Event()
+
+    def source() -> LocalStore:
+        assert opened.wait(60)
+        return LocalStore(sample_db, classify=False)
+
+    app = SeamscopeApp(source, refresh_interval=0, live=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()  # not settle: it would wait for the store that waits for this test
+        assert isinstance(app.screen, ConfirmQuit)
+        opened.set()
+        await settle(pilot)
+        assert [type(s) for s in app.screen_stack[1:]] == [LandscapeScreen, ConfirmQuit]
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_the_store_opening_while_the_app_leaves_opens_nothing(sample_db: Path) -> None:
+    """q and y typed before the TUI started (as `seamscope demo` starts it): the store came open
+    after the quit, and the landscape then mounted while the app took its screens down, its
+    on_mount meeting none of its widgets (NoMatches: a traceback on the demo's terminal)."""
+    app = SeamscopeApp(lambda: LocalStore(sample_db, classify=False), refresh_interval=0, live=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        app.exit()
+        app.post_message(SeamscopeApp.Ready(app.source))
         await pilot.pause()
     assert app.return_code == 0
 
