@@ -21,6 +21,7 @@ from seamscope.demo.processes import (
 )
 from seamscope.demo.run import (
     Fleet,
+    StartupAbandoned,
     ensure_port_free,
     fleet_running,
     report_dead,
@@ -73,7 +74,11 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
                 ),
                 preexec_fn=child_setup(mask),
             )
-        fleet.start_services()
+        try:
+            # Quit while the services start: the fleet stops now, not once they all listen.
+            fleet.start_services(abandoned=lambda: tui is not None and tui.poll() is not None)
+        except StartupAbandoned:
+            pass
         dead: list[str] = []
         while True:
             try:

@@ -142,11 +142,23 @@ def ensure_port_free(port: int, what: str) -> None:
         ) from None
 
 
-def wait_for_port(port: int, process: ManagedProcess, *, timeout_s: float) -> None:
+class StartupAbandoned(Exception):
+    """What the fleet was starting for has ended (the live TUI quit): stop, do not finish."""
+
+
+def wait_for_port(
+    port: int,
+    process: ManagedProcess,
+    *,
+    timeout_s: float,
+    abandoned: Callable[[], bool] | None = None,
+) -> None:
     """Waits for a listener with a bare connect: an HTTP request would be traced."""
     deadline = time.monotonic() + timeout_s
     while True:
         check_stop()
+        if abandoned is not None and abandoned():
+            raise StartupAbandoned
         if not process.alive():
             raise SeamscopeError(f"{process.name} exited at startup; see {process.log_path}")
         try:
@@ -343,8 +355,9 @@ class Fleet:
         argv = [str(instrument_command()), sys.executable, str(FLEET_DIR / "actor.py"), spec.name]
         return argv, self.service_env(spec), None
 
-    def start_services(self) -> None:
-        """Every service of the fleet; returns once the HTTP ones answer."""
+    def start_services(self, *, abandoned: Callable[[], bool] | None = None) -> None:
+        """Every service of the fleet; returns once the HTTP ones answer. Raises
+        StartupAbandoned as soon as abandoned() holds while it waits for them."""
         for spec in FLEET:
             if spec.serves_http:
                 self.ports[spec.name] = free_port()
@@ -363,7 +376,7 @@ class Fleet:
             started.append((spec, self.add(process)))
         for spec, process in started:
             if spec.serves_http:
-                wait_for_port(self.ports[spec.name], process, timeout_s=60.0)
+                wait_for_port(self.ports[spec.name], process, timeout_s=60.0, abandoned=abandoned)
         self.write_state()
 
     def write_state(self) -> None:

@@ -7,6 +7,7 @@ Node.js BFF), so the signal is sure to come while the demo waits, whatever the m
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,7 +19,16 @@ import pytest
 
 from seamscope.demo.run import FLEET, NODE_DIR, NODE_REGISTER
 from tests.ci import cannot_run
-from tests.e2e.test_demo import demo_env, marked_processes
+from tests.e2e.terminal import (
+    capture,
+    kill_terminal,
+    seamscope_line,
+    send_keys,
+    start_terminal,
+    wait_exit,
+    wait_for,
+)
+from tests.e2e.test_demo import MARKER, demo_env, marked_processes
 
 pytestmark = [
     pytest.mark.e2e,
@@ -54,6 +64,27 @@ def wait_until_gone(run_id: str) -> list[int]:
     while (left := marked_processes(run_id)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
+
+
+def node_that_never_listens(tmp_path: Path) -> Path:
+    """A folder for PATH whose `node` says it is Node.js 20 and then never listens: the demo and
+    the services that call the BFF wait for it."""
+    if not (NODE_DIR / "node_modules" / NODE_REGISTER.rsplit("/", 1)[0]).is_dir():
+        cannot_run("the demo's Node.js packages are not installed (make setup)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "node").write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then echo v20.0.0; exit 0; fi\nexec sleep 600\n'
+    )
+    (bin_dir / "node").chmod(0o755)
+    return bin_dir
+
+
+def wait_until_the_services_wait(logs: Path, demo: subprocess.Popen[str] | None = None) -> None:
+    """Every Python service has started: it serves HTTP only (ready), or waits for the BFF."""
+    for spec in FLEET:
+        if spec.node is None:
+            wait_for_any(logs / f"{spec.name}.log", ("ready", "waiting for webapp-bff"), demo)
 
 
 @pytest.mark.parametrize(
@@ -104,15 +135,7 @@ def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_pat
     """A Python service waits for its HTTP peers before its loops start. Before, that wait did
     not look at the signal: stopped with the rest, a peer that had not listened yet never would,
     and the demo killed the service after its 8 s (the stop took 8-9 s, its spans were lost)."""
-    if not (NODE_DIR / "node_modules" / NODE_REGISTER.rsplit("/", 1)[0]).is_dir():
-        cannot_run("the demo's Node.js packages are not installed (make setup)")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    # The Node.js BFF never listens: the demo and the services that call it wait for it.
-    (bin_dir / "node").write_text(
-        '#!/bin/sh\nif [ "$1" = --version ]; then echo v20.0.0; exit 0; fi\nexec sleep 600\n'
-    )
-    (bin_dir / "node").chmod(0o755)
+    bin_dir = node_that_never_listens(tmp_path)
     run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
     env = demo_env(run_id) | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     demo = subprocess.Popen(
@@ -123,10 +146,7 @@ def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Every Python service has started: it serves HTTP only (ready), or waits for the BFF.
-    for spec in FLEET:
-        if spec.node is None:
-            wait_for_any(logs / f"{spec.name}.log", ("ready", "waiting for webapp-bff"), demo)
+    wait_until_the_services_wait(logs, demo)
     assert not (logs / "demo.json").exists()  # still starting
     err = stop_demo(demo, signal.SIGTERM)
     lines = err.strip().splitlines()
@@ -144,9 +164,36 @@ def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_pat
     assert wait_until_gone(run_id) == []
 
 
-def wait_for_any(path: Path, texts: tuple[str, ...], demo: subprocess.Popen[str]) -> None:
+def wait_for_any(
+    path: Path, texts: tuple[str, ...], demo: subprocess.Popen[str] | None = None
+) -> None:
     deadline = time.monotonic() + 120
     while not (path.exists() and any(t in path.read_text(errors="replace") for t in texts)):
-        assert demo.poll() is None, demo.communicate()[1]
+        assert demo is None or demo.poll() is None, demo.communicate()[1]
         assert time.monotonic() < deadline, f"{path.name} never said any of {texts}"
         time.sleep(0.1)
+
+
+def test_quitting_the_tui_while_the_services_start_stops_the_demo_at_once(tmp_path: Path) -> None:
+    """The demo looked at its TUI only once every service listened: quit before, it went on
+    starting them (here, a minute for a BFF that never listens, then an error)."""
+    bin_dir = node_that_never_listens(tmp_path)
+    run_id, logs, session = uuid.uuid4().hex, tmp_path / "logs", f"demo-{uuid.uuid4().hex[:8]}"
+    done = tmp_path / "exit-code"
+    path = shlex.quote(f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = seamscope_line(
+        "demo", "--port", "0", "--logs", logs, exit_file=done, env=f"{MARKER}={run_id} PATH={path}"
+    )
+    start_terminal(session, 160, 45, f"{command}; sleep 600")  # the pane stays to be read
+    try:
+        wait_for(session, "The store is empty", limit_s=120)
+        wait_until_the_services_wait(logs)
+        send_keys(session, "C-q")  # quits at once
+        status = wait_exit(done)
+        screen = capture(session)
+    finally:
+        kill_terminal(session)
+    assert status == "0", screen
+    assert f"demo: stopping {len(FLEET)} services (they send their last spans) ..." in screen
+    assert "killed" not in screen and "Traceback" not in screen
+    assert wait_until_gone(run_id) == []
