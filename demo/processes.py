@@ -114,6 +114,10 @@ def stop_signals_deferred() -> Iterator[set[int | signal.Signals] | None]:
     fork hooks that subprocess.Popen runs in Python swallowed the stop (the demo went on starting),
     and a child forked but not yet recorded would not be stopped with the others.
 
+    The mask is this thread's: a signal sent to the process while other threads run may be
+    taken by one of them, and its handler then runs here at once; the record it leaves
+    (check_stop) still ends the next wait.
+
     Yields the signal mask a child must get back (child_setup), as a child inherits its
     parent's; None where nothing is deferred (another thread than the main one, or no
     pthread_sigmask): there the handler does not run anyway."""
