@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import Landscape
@@ -42,6 +42,7 @@ from seamscope.tui.widgets.focus_layout import (
 )
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
@@ -391,7 +392,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.group: SystemView | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         with Horizontal(id="top"):
             yield NavTable(id="systems")
@@ -1093,7 +1094,7 @@ class SystemScreen(DataScreen[Any]):
         self.map_node_of: dict[str, str] = {}  # edge id -> the map box it starts from
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         with Horizontal(id="top"):
             yield NavTable(id="components")
