@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -199,7 +199,8 @@ class SeamscopeApp(App[None]):
         if not isinstance(error, SeamscopeError):
             text = f"{type(error).__name__}: {text}"
         if isinstance(error, SourceGone):
-            self.title = self.TITLE  # the header no longer says it is live
+            self.holder = None  # the header no longer says it is live
+            self._title_holder()
         self._reset_stack()
         self.push_screen(ProblemScreen(title, text, advice))
 
@@ -341,7 +342,7 @@ class SeamscopeApp(App[None]):
         changed while it ran."""
         now = message.now
         self.holder = now
-        self.title = self.TITLE if now is None else f"{self.TITLE} · live from {now.name}"
+        self._title_holder()
         if message.first:
             return
         if now is not None:
@@ -353,6 +354,26 @@ class SeamscopeApp(App[None]):
                 title="Receiver gone",
                 severity="warning",
             )
+
+    TITLE_ROOM = 20 + 3 + 28
+    """Of the terminal's width, what the title cannot have: the header's icon and clock space,
+    the dash and a screen's sub-title (`Resources of no known owner`, the longest usual one)."""
+
+    def _title_holder(self, width: int | None = None) -> None:
+        """The title names the owner whole where the width leaves it room, else its address, else
+        only that it is live: at 100 columns the whole name cut the screen's own title
+        (`— System landsc…`)."""
+        holder = self.holder
+        if holder is None:
+            self.title = self.TITLE
+            return
+        room = (width or self.size.width) - self.TITLE_ROOM
+        address = holder.url.removeprefix("http://")
+        forms = [f"{self.TITLE} · live from {holder.name}", f"{self.TITLE} · live from {address}"]
+        self.title = next((f for f in forms if len(f) <= room), f"{self.TITLE} · live")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._title_holder(event.size.width)  # (self.size is the old size until App's handler)
 
     def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
         screen = self.screen

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Static
+from textual.widgets._header import HeaderTitle
 
 from seamscope.cli.tui import _watched_source
 from seamscope.demo.processes import ManagedProcess
@@ -73,6 +74,17 @@ async def test_tui_db_watches_a_running_collector_and_says_when_it_stops(tmp_pat
             body = otlp_request("cd" * 16, web="admin-web", shop="aadmin")
             assert await asyncio.to_thread(post, f"{url}/v1/traces", body) == 200
             await until(pilot, lambda: _edges(app) == [new, first], "the second edge")
+            assert app.title == f"seamscope · {live}"
+            # At 100 columns the whole name cut the screen's own title (`— System landsc…`):
+            # the address alone then, and the title whole.
+            await pilot.resize_terminal(100, 30)
+            await settle(pilot)
+            assert app.title == f"seamscope · live from 127.0.0.1:{port}"
+            shown = app.screen.query_one(HeaderTitle)
+            assert str(shown.render()) == f"{app.title} — System landscape"
+            assert len(str(shown.render())) <= shown.content_size.width
+            await pilot.resize_terminal(160, 45)
+            await settle(pilot)
             assert app.title == f"seamscope · {live}"
 
             assert collector.stop(timeout_s=30) == 0
