@@ -349,8 +349,9 @@ class SeamscopeApp(App[None]):
             self.notify(f"{now.name} owns the store now: reading through it", title="Live")
         elif message.before is not None:
             self.notify(
-                f"{message.before.name} stopped: reading the store file itself; spans "
-                "written to it from now on are classified here",
+                # One line at 100 columns: what is written to the file from now on is
+                # classified here (docs/tui.md says so).
+                f"{message.before.name} stopped: reading the store file itself",
                 title="Receiver gone",
                 severity="warning",
             )
