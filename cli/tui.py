@@ -1,4 +1,5 @@
-"""`seamscope tui`: browse a store, receive OTLP live (--collect), or open OTLP JSON files."""
+"""`seamscope tui`: browse a store (live while `seamscope collect` owns it), receive OTLP live
+(--collect), or open OTLP JSON files."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from seamscope.cli.options import FiniteRange
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
 from seamscope.tracer.terminal import safe
-from seamscope.tui.data import OwnerSource, SourceGone
+from seamscope.tui.data import Holder, OwnerSource, SourceGone
 
 
 class TuiError(SeamscopeError):
@@ -205,6 +206,9 @@ class WatchedSource:
     def may_have_changed(self) -> bool:
         return True
 
+    def holder(self) -> Holder | None:
+        return Holder(self.pid, self.url)
+
     def user_sql(self, sql: str) -> Any:
         return self._owner.user_sql(sql)
 
@@ -274,7 +278,8 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
 @click.option(
     "--db",
     type=click.Path(path_type=Path),
-    help="The store (default: SEAMSCOPE_DB or ./seamscope.duckdb).",
+    help="The store (default: SEAMSCOPE_DB or ./seamscope.duckdb). While `seamscope collect` "
+    "owns it, the TUI reads through it and shows what it receives as it comes.",
 )
 @click.option(
     "--landscape",
@@ -305,6 +310,9 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     "--live",
     is_flag=True,
     hidden=True,
+    # Hidden: a user watching a running `seamscope collect` gives --db alone (the store is read
+    # through its owner, followed live and named in the header). This adds what only the demo
+    # wants: q asks first, as quitting ends the demo's run, and the receiver's end is final.
     help="Watch the store's running owner live, which the caller started and stops (the demo "
     "does): q asks first, as quitting ends the caller's run.",
 )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -30,7 +30,7 @@ from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Edge
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
-from seamscope.tui.data import DataSource, SourceGone, describe_error
+from seamscope.tui.data import DataSource, Holder, SourceGone, describe_error
 from seamscope.tui.goto import GoToProvider
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.dialogs import (
@@ -90,6 +90,15 @@ class SeamscopeApp(App[None]):
             super().__init__()
             self.error = error
 
+    class HolderChanged(Message):
+        """The store's owner, which reads go through, started, stopped or changed."""
+
+        def __init__(self, before: Holder | None, now: Holder | None, first: bool) -> None:
+            super().__init__()
+            self.before = before
+            self.now = now
+            self.first = first  # seen as the store opened: nothing changed under the user
+
     class DataChanged(Message):
         """The watermark moved: what is on screen may be stale. Bursts replace each other."""
 
@@ -134,6 +143,9 @@ class SeamscopeApp(App[None]):
         self.opened_at = datetime.now(UTC)
         self.news: Text | None = None  # the news line's text (notify)
         self.sub_title = description
+        self.holder: Holder | None = None  # the owner the header names (the event loop's)
+        self._holder_seen: Holder | None = None  # the workers' last look
+        self._holder_looked = False
         self._signal_loop: asyncio.AbstractEventLoop | None = None  # for exit_from_signal
         self._exit_asked = False  # a signal before the loop ran
 
@@ -167,6 +179,7 @@ class SeamscopeApp(App[None]):
             self.source = source
             source.refresh()
             self._token = source.run(read.watermark)
+            self._look_at_holder(source)
         except SeamscopeError as exc:
             self.post_message(self.Problem(exc))
             return
@@ -184,6 +197,9 @@ class SeamscopeApp(App[None]):
         text = str(error) or type(error).__name__
         if not isinstance(error, SeamscopeError):
             text = f"{type(error).__name__}: {text}"
+        if isinstance(error, SourceGone):
+            self.holder = None  # the header no longer says it is live
+            self._title_holder()
         self._show_alone(ProblemScreen(title, text, advice))
 
     def _show_alone(self, screen: Screen[Any]) -> None:
@@ -214,14 +230,29 @@ class SeamscopeApp(App[None]):
     def _empty_texts(self, status: str, span_count: int) -> tuple[str, str, str]:
         """(title, message, advice) of a store without edges yet."""
         if status == "empty":
+            where = self.source.description if self.source else ""
+            if self.holder is not None:
+                return (
+                    "The store is empty",
+                    f"{where}: no spans yet; {self.holder.name} owns it.",
+                    f"Point OpenTelemetry SDKs or a Collector at {self.holder.url}/v1/traces "
+                    "(OTLP/HTTP), or run services under opentelemetry-instrument with this "
+                    "store. New spans show up here by themselves.",
+                )
             return (
                 "The store is empty",
-                f"{self.source.description if self.source else ''}: no spans yet.",
+                f"{where}: no spans yet.",
                 "Run services under opentelemetry-instrument with this store, send OTLP to "
                 "`seamscope tui --collect`, or load files with `seamscope ingest`. "
                 "New spans show up here by themselves.",
             )
-        if self.live:
+        if self.holder is not None and not self.holder.classifies:
+            advice = (
+                f"{self.holder.name} stores spans without classifying them (`seamscope collect "
+                "--no-classify`): restart it without that flag, or run `seamscope edges` once it "
+                "has stopped."
+            )
+        elif self.live or self.holder is not None:
             advice = (
                 "The receiver classifies the spans it takes: the landscape opens by itself as "
                 "soon as it has."
@@ -284,7 +315,9 @@ class SeamscopeApp(App[None]):
         if source is None:
             return
         try:
-            if not source.may_have_changed() and not self._poll_failed:
+            changed = source.may_have_changed()
+            self._look_at_holder(source)
+            if not changed and not self._poll_failed:
                 return
             self._poll_failed = False
             source.refresh()
@@ -302,6 +335,55 @@ class SeamscopeApp(App[None]):
             before, previous = read.finding_count(self._token), self._token
             self._token = token
             self.post_message(self.DataChanged(token, before, previous))
+
+    def _look_at_holder(self, source: DataSource) -> None:
+        """In a worker: tells the event loop when the store's owner started, stopped or changed
+        since the last look (the header names it)."""
+        now = source.holder()
+        if self._holder_looked and now == self._holder_seen:
+            return
+        before, first = self._holder_seen, not self._holder_looked
+        self._holder_seen, self._holder_looked = now, True
+        self.post_message(self.HolderChanged(before, now, first))
+
+    def on_seamscope_app_holder_changed(self, message: SeamscopeApp.HolderChanged) -> None:
+        """The header's title says whom the TUI reads through; the news line says when that
+        changed while it ran."""
+        now = message.now
+        self.holder = now
+        self._title_holder()
+        if message.first:
+            return
+        if now is not None:
+            self.notify(f"{now.name} owns the store now: reading through it", title="Live")
+        elif message.before is not None:
+            self.notify(
+                # One line at 100 columns: what is written to the file from now on is
+                # classified here (docs/tui.md says so).
+                f"{message.before.name} stopped: reading the store file itself",
+                title="Receiver gone",
+                severity="warning",
+            )
+
+    TITLE_ROOM = 20 + 3 + 28
+    """Of the terminal's width, what the title cannot have: the header's icon and clock space,
+    the dash and a screen's sub-title (`Resources of no known owner`, the longest usual one)."""
+
+    def _title_holder(self, width: int | None = None) -> None:
+        """The title names the owner whole where the width leaves it room, else its address, else
+        only that it is live: at 100 columns the whole name cut the screen's own title
+        (`— System landsc…`)."""
+        holder = self.holder
+        if holder is None:
+            self.title = self.TITLE
+            return
+        room = (width or self.size.width) - self.TITLE_ROOM
+        address = holder.url.removeprefix("http://")
+        forms = [f"{self.TITLE} · live from {holder.name}", f"{self.TITLE} · live from {address}"]
+        self.title = next((f for f in forms if len(f) <= room), f"{self.TITLE} · live")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._title_holder(event.size.width)  # (self.size is the old size until App's handler)
 
     def on_seamscope_app_data_changed(self, message: SeamscopeApp.DataChanged) -> None:
         screen = self.screen

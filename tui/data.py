@@ -4,10 +4,13 @@ Screens never touch DuckDB themselves. From thread workers they run the read API
 (`seamscope.classifiers.read`) on a `DataSource`, and get its records. Every source reads through
 the reader `seamscope.tracer.access.open_reader` picks, and adds what the TUI needs on top:
 
-- `LocalStore`: a file nobody owns (or that an owner took over since: the reader follows it).
-  `refresh()` classifies new spans under a short read-write lock while nobody owns the store.
-- `OwnerSource`: another process owns the store and classifies what it receives (also the
-  `seamscope collect` that `seamscope tui --collect` starts as its child).
+- `LocalStore`: a store file, read through whoever holds it. While `seamscope collect` owns it
+  (started before the TUI or since), reads go to that owner, which classifies what it receives,
+  and every poll asks it what changed; while nobody does, `refresh()` classifies new spans under
+  a short read-write lock. `holder()` says which, for the header: so `seamscope tui --db STORE`
+  in a second terminal watches a running collector live, with no flag.
+- `OwnerSource`: reads through the owner only (the demo's watched receiver, and the `seamscope
+  collect` that `seamscope tui --collect` starts as its child).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -25,6 +28,7 @@ from seamscope.classifiers.landscape import Landscape, LandscapeError, load_land
 from seamscope.classifiers.read import ClassifierMark, classifier_mark
 from seamscope.tracer.access import Query, Reader, open_reader
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.owner import find_owner
 from seamscope.tracer.store import StoreError, StoreLocked, short_lock
 
 T = TypeVar("T")
@@ -32,6 +36,21 @@ T = TypeVar("T")
 
 class SourceGone(SeamscopeError):
     """What the TUI read from is no more (the receiver it started stopped)."""
+
+
+class Holder(NamedTuple):
+    """The process that owns the store and receives OTLP, as the header names it."""
+
+    pid: int
+    url: str  # where it listens, http://HOST:PORT
+    classifies: bool = True  # False: `seamscope collect --no-classify`
+
+    @property
+    def name(self) -> str:
+        """`the receiver on 127.0.0.1:4318 (pid 123)`: where to send, and which process."""
+        address = self.url.removeprefix("http://")
+        quiet = "" if self.classifies else ", not classifying"
+        return f"the receiver on {address} (pid {self.pid}{quiet})"
 
 
 class DataSource(Protocol):
@@ -57,11 +76,17 @@ class DataSource(Protocol):
         """Runs a user's statement read-only; raises SqlRejected when it is refused or fails."""
         ...
 
+    def holder(self) -> Holder | None:
+        """The owner reads go through (it receives and classifies), None when this process
+        reads the file itself. Cheap: asked after every poll."""
+        ...
+
     def close(self) -> None: ...
 
 
 class LocalStore:
-    """A store file that no process owns: brief connections, never held between refreshes."""
+    """A store file: through its owner while one runs, else brief connections of its own, never
+    held between refreshes."""
 
     def __init__(self, path: Path, landscape: Path | None = None, *, classify: bool = True) -> None:
         self.path = path
@@ -77,6 +102,17 @@ class LocalStore:
         self._lock = threading.Lock()
         self._classified_watermark: int | None = None
         self._file_state: tuple[tuple[int, int], ...] | None = None
+        self._holder: Holder | None = None
+
+    def holder(self) -> Holder | None:
+        return self._holder
+
+    def _find_holder(self) -> Holder | None:
+        """Looks for the store's owner again (its owner file; no query): one may have started or
+        stopped since the last poll."""
+        owner = find_owner(self.path)
+        self._holder = None if owner is None else Holder(owner.pid, owner.url, owner.classifies)
+        return self._holder
 
     def _reader(self) -> Reader:
         # Chosen again for every read: an owner may start or stop between two refreshes. One
@@ -85,20 +121,25 @@ class LocalStore:
 
     def may_have_changed(self) -> bool:
         """Compares the file's and its WAL's size and mtime with the last poll, so an idle TUI
-        does not open the file every second (each open would shut a starting owner out)."""
+        does not open the file every second (each open would shut a starting owner out). While
+        an owner runs, always: its watermark is one small query away, and its writes to the
+        file say nothing of when it has classified them."""
+        owned = self._find_holder() is not None
         files = [self.path, self.path.with_name(self.path.name + ".wal")]
         if self.landscape_path is not None:
             files.append(self.landscape_path)  # an edited landscape labels the edges again
         current = tuple(_stamp(f) for f in files)
         changed = current != self._file_state
         self._file_state = current
-        return changed
+        return owned or changed
 
     def run(self, work: Callable[[Query], T]) -> T:
         with self._lock:
             return self._reader().run(work)
 
     def refresh(self) -> None:
+        if self._find_holder() is not None:
+            return  # the owner classifies what it receives
         if not self._classifies:
             return
         stamp = _stamp(self.landscape_path)
@@ -175,14 +216,17 @@ class OwnerSource:
     def user_sql(self, sql: str) -> pa.Table:
         return open_reader(self.path).user_sql(sql)
 
+    def holder(self) -> Holder | None:
+        owner = find_owner(self.path)
+        return None if owner is None else Holder(owner.pid, owner.url, owner.classifies)
+
     def close(self) -> None:
         pass
 
 
 def open_source(path: Path, landscape: Path | None = None) -> DataSource:
-    """The right source for a store file: through its live owner if it has one, else local."""
-    if open_reader(path).owner is not None:
-        return OwnerSource(path, landscape)
+    """A store file, read through its owner while one runs and on its own while none does: the
+    TUI follows the store from one to the other."""
     return LocalStore(path, landscape)
 
 
@@ -208,6 +252,11 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
             "Another process holds it read-write. If that is `seamscope collect`, it publishes "
             "an owner file and the TUI reads through it; otherwise stop that process or run "
             "`seamscope tui --collect` instead. Press r to retry.",
+        )
+    if isinstance(exc, SourceGone):
+        return (
+            "The receiver stopped",
+            "What it stored stays in the store: `seamscope tui --db PATH` opens it. q quits.",
         )
     if isinstance(exc, StoreTooNew):
         return ("The store is from a newer seamscope", "Upgrade seamscope to read it.")

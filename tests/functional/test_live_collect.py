@@ -323,6 +323,14 @@ async def test_an_owner_that_starts_later_is_read_through(
                 process=collector.popen,
                 timeout_s=60,
             )
+            # Said on the news line, and named in the header from then on.
+            owner = f"the receiver on 127.0.0.1:{port} (pid {collector.popen.pid})"
+            await until(
+                pilot,
+                lambda: app.news is not None and f"{owner} owns the store now" in app.news.plain,
+                "the news of the new owner",
+            )
+            assert app.title == f"seamscope · live from {owner}"
             status = await asyncio.to_thread(
                 post, f"http://127.0.0.1:{port}/v1/traces", otlp_request("cd" * 16)
             )
@@ -341,6 +349,7 @@ async def test_an_owner_that_starts_later_is_read_through(
             froms = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
             assert "liveshop/live-web" in froms
             assert isinstance(app.screen, LandscapeScreen)
+            assert app.title == f"seamscope · live from {owner}"
     finally:
         collector.stop()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,10 +90,11 @@ async def test_landscape_shows_systems_and_edges(sample_db: Path, make_app: AppF
         focus = app.screen.query_one(FocusMap).focus_data
         assert focus is not None
         drawn = [e.edge_id for n in focus.callers + focus.callees for e in n.edges]
-        # An edge through the default bus is a row of the box of no known owner too.
-        assert sorted(set(drawn)) == mine
+        # Each edge one row: one through the default bus is a row of the box of no known owner
+        # only (it was a row of the other system's box as well).
+        assert sorted(drawn) == mine
         through = [e.edge_id for n in focus.callees if n.node_id == "system:" for e in n.edges]
-        assert len(drawn) == len(mine) + len(through)
+        assert through
 
 
 async def test_edge_then_trace_then_back(sample_db: Path, make_app: AppFactory) -> None:
@@ -733,3 +736,31 @@ async def test_system_screen_says_whose_edges_the_table_lists(
         await settle(pilot)
         assert edges.row_count == 6
         assert "All 6 edges of orders" in static_text(screen.query_one("#edges-caption", Static))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_news_line_shows_above_the_footer_on_every_screen(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """The news line (a receiver that stopped, new findings, a busy store) and the footer were
+    both docked at the bottom: the footer was drawn over it, and no news was ever seen in a
+    terminal. It is the line above the footer, and what is above it makes room."""
+    from seamscope.tui.widgets.footer import SteadyFooter
+    from seamscope.tui.widgets.news import NewsBar
+
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for key in ("", "n", "enter"):  # the landscape, the findings, an edge
+            if key:
+                await pilot.press(key)
+                await settle(pilot)
+            app.notify("the receiver stopped", title="Receiver gone", severity="warning")
+            await settle(pilot)
+            screen = app.screen
+            bar, footer = screen.query_one(NewsBar), screen.query_one(SteadyFooter)
+            assert bar.region.bottom == footer.region.y, type(screen).__name__
+            others = [c for c in screen.children if c not in (bar, footer) and c.display]
+            assert all(not c.region.overlaps(bar.region) for c in others)
+            shown = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot()))
+            assert "Receiver gone: the receiver stopped" in shown.replace("\xa0", " ")

@@ -379,3 +379,40 @@ async def test_the_resources_of_no_known_owner_at_100_columns(
         await settle(pilot)
         assert group.centre == "dynamodb:table/Rates"
         assert focus.focus_data is not None and focus.focus_data.centre == group.centre
+
+
+async def test_a_message_through_a_bus_of_no_known_owner_is_drawn_once_through_its_box(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """users' events reach search through the default bus, which no system owns. In users'
+    focus view that edge was drawn twice, into search's box and into the box of the resources
+    of no known owner, while the table listed it once. It goes through the bus's box now, its
+    row naming the bus and where the message goes on to; search's box is not drawn for it. In
+    search's view likewise, from the left."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _landscape(app)
+        assert screen.view is not None
+        (edge,) = [e for e in screen.view.edges if e.via == "events:bus/default"]
+        for system, side, detail in (
+            ("users", RIGHT, "default → search/indexer"),
+            ("search", LEFT, "users/users-api → default"),
+        ):
+            screen.walk_to(system)
+            await settle(pilot)
+            focus = screen.query_one(FocusMap)
+            data = focus.focus_data
+            assert data is not None and data.centre == f"system:{system}"
+            rows = [
+                (n.node_id, e.detail, s)
+                for s in (LEFT, RIGHT)
+                for n in data.side(s)
+                for e in n.edges
+                if e.edge_id == edge.edge_id
+            ]
+            assert rows == [("system:", detail, side)], system
+            table = screen.query_one("#edges", DataTable)
+            assert [str(k.value) for k in table.rows].count(edge.edge_id) == 1
+            drawn = _drawn(focus)
+            assert "(no known owner)" in drawn and "default" in drawn

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Header, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from seamscope.classifiers.mechanisms import MECHANISM
 from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Verdict
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.textpane import TextPane
 
@@ -229,7 +230,7 @@ class ProblemScreen(Screen[None]):
         self.waiting = waiting
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         with Vertical(id="problem-box"):
             yield Static(Text(self.problem_title, style="bold"), id="problem-title")
             yield Static(Text(self.message), id="problem-message")

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import EdgeDetail
@@ -24,6 +24,7 @@ from seamscope.tui.widgets.cells import (
     verdict_text,
 )
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.textpane import TextPane
@@ -161,7 +162,7 @@ class EdgeScreen(DataScreen[Any]):
         self._focused_once = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         with TextPane(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")

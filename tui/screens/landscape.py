@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import Landscape
@@ -42,6 +42,7 @@ from seamscope.tui.widgets.focus_layout import (
 )
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
@@ -145,16 +146,32 @@ def group_sides(group: SystemView) -> Iterator[tuple[str, int, Edge, str]]:
             yield e.to_system, -1, e, resources[through]
 
 
+def _unowned_ids(group: SystemView | None) -> frozenset[str]:
+    return frozenset(n.node_id for n in group.nodes if is_unowned(n)) if group else frozenset()
+
+
+def _through_unowned(e: Edge, unowned: frozenset[str]) -> bool:
+    """Whether e is a message through a resource of no known owner (a bus, a queue) between two
+    ends that are not it: in a system's focus view its row is in the box of those resources,
+    not in the box of the other end's system as well."""
+    return e.via in unowned and e.via not in (e.from_node, e.to_node)
+
+
 def focus_of(
     view: Overview, system: str, group: SystemView | None = None
 ) -> tuple[Focus, tuple[Edge, ...]]:
     """The focus view of one system (callers left, callees right) and its edges, worst first.
     With group (read.unowned_view), the resources of no known owner its components use are one
     box more, which walks to them (below 120 columns the systems list, where their row is, is
-    hidden); the table lists their edges inside the system too."""
+    hidden); the table lists their edges inside the system too. A message to or from another
+    system through one of them goes through that box, its row naming the resource and the
+    other end, and not into the other system's box too: it was drawn twice, listed once."""
     mine = tuple(e for e in view.edges if system in (e.from_system, e.to_system))
     sides: dict[int, dict[str, tuple[str, str, list[FocusEdge], bool]]] = {-1: {}, 1: {}}
+    unowned = _unowned_ids(group)
     for e in mine:
+        if _through_unowned(e, unowned):
+            continue  # drawn in the box of the resources of no known owner, below
         out = e.from_system == system and e.to_system != system
         node_id, name, kind = _other_end(e, system)
         side = sides[1 if out else -1]
@@ -174,7 +191,13 @@ def focus_of(
             continue
         entry = sides[at].setdefault(f"system:{UNOWNED}", (UNOWNED_LABEL, "resource", [], False))
         mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
-        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, resource))
+        detail = resource
+        if _through_unowned(e, unowned):  # where the message comes from, or goes on to
+            if at > 0:
+                detail = f"{resource}{ARROW}{short_node(e.to_node)}"
+            else:
+                detail = f"{short_node(e.from_node)}{ARROW}{resource}"
+        entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
         if e.edge_id not in listed:
             more[e.edge_id] = e
     if more:
@@ -288,7 +311,10 @@ def system_focus_ends(
 ) -> Iterator[tuple[str, int, str]]:
     """The (centre, side, neighbour) of each edge in every system's focus view, as focus_of
     groups them (with group, the box of the resources of no known owner too)."""
+    unowned = _unowned_ids(group)
     for e in view.edges:
+        if _through_unowned(e, unowned):
+            continue  # in the box of the resources of no known owner (group_sides)
         for system in {e.from_system, e.to_system}:
             if system is not None:
                 out = e.from_system == system and e.to_system != system
@@ -391,7 +417,7 @@ class LandscapeScreen(DataScreen[Any]):
         self.group: SystemView | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         with Horizontal(id="top"):
             yield NavTable(id="systems")
@@ -1093,7 +1119,7 @@ class SystemScreen(DataScreen[Any]):
         self.map_node_of: dict[str, str] = {}  # edge id -> the map box it starts from
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         with Horizontal(id="top"):
             yield NavTable(id="components")

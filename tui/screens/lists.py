@@ -11,7 +11,7 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import RuleCount
@@ -32,6 +32,7 @@ from seamscope.tui.widgets.cells import (
 from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable
 from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.why import WhyPane
@@ -47,7 +48,7 @@ class EdgeListScreen(DataScreen[Any]):
         self._fetch = fetch
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         yield EdgeTable(id="findings", reason=True)
         yield WhyPane(id="why")
@@ -161,7 +162,7 @@ class HistoryScreen(DataScreen[Any]):
         self._layout: tuple[object, ...] = ()  # the columns, as the table was last filled
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
         yield NavTable(id="history")
         yield Static("", id="why", classes="detail")
@@ -287,7 +288,7 @@ class PatternsScreen(DataScreen[Any]):
     """The catalog: each rule with how many edges keep or break it; Enter lists those edges."""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         table = NavTable(id="rules")
         table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
         yield table

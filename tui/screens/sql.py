@@ -15,13 +15,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import ContentSwitcher, Header, Input, OptionList, Static, TextArea, Tree
+from textual.widgets import ContentSwitcher, Input, OptionList, Static, TextArea, Tree
 
 from seamscope.classifiers import read
 from seamscope.tracer.usersql import cell_text, write_csv
 from seamscope.tui.data import DataSource
 from seamscope.tui.widgets.cells import plain
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 
@@ -66,7 +67,7 @@ class SqlScreen(Screen[None]):
         self.result: pa.Table | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         with Horizontal(id="sql-panes"):
             with Vertical(id="sql-side"):
                 yield Static("Schema", classes="caption")

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import SpanRow, TraceView
@@ -24,6 +24,7 @@ from seamscope.tracer.terminal import safe
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num, plural
 from seamscope.tui.widgets.footer import SteadyFooter
+from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.textpane import TextPane
@@ -157,7 +158,7 @@ class TraceScreen(DataScreen[Any]):
         self._attributes_set = False  # the user toggled the attributes (a)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static(f"Trace {self.trace_id}", classes="summary", id="trace-title")
         with Horizontal(id="trace-panes"):
             with Vertical(id="this-pane"):

@@ -11,6 +11,7 @@ class NewsBar(Static):
     DEFAULT_CSS = """
     NewsBar {
         dock: bottom;
+        margin-bottom: 1;
         height: 1;
         padding: 0 1;
         background: $boost;
