@@ -33,11 +33,14 @@ from seamscope.classifiers.facts import (
     SPAN_COLUMNS,
     STORED_KEYS,
     JoinKeys,
+    classified,
     classified_sql,
+    counted_sql,
     facts_sql,
     graphql_sql,
     hosts_sql,
     invocations_sql,
+    roots_of_sql,
     roots_sql,
 )
 from seamscope.classifiers.landscape import Landscape, load_landscape
@@ -545,9 +548,6 @@ class _Merge:
         self.x = _timed(con) if os.environ.get("SEAMSCOPE_CLASSIFY_PROFILE") else con.execute
         self.old, self.top, self.full = old, top, full
         self.new_filter = f"batch_id > {old} AND batch_id <= {top}"
-        # A full run's spans are a view over the store; an incremental run's few thousand a table.
-        self.spans_kind = "VIEW" if full else "TABLE"
-        self.counted_kind = "TABLE" if full else "VIEW"  # _cls_new: its spans counted
         self.lo = ""  # incremental runs: the start of the window read, as a SQL literal
         self.stored = False  # the window read holds spans of batches up to the watermark
         self.seen = False  # a touched trace already has facts stored
@@ -631,30 +631,35 @@ class _Merge:
         # Two steps: the window is scanned for the touched traces reading three narrow columns,
         # then only the rows found are read in full (a scan decompresses every column it
         # projects for every row of the window before a join drops most of them).
-        self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_rows AS
-            SELECT rowid AS r, batch_id <= {self.old} AS stored FROM spans
+        touched = f"""FROM spans
             WHERE batch_id <= {self.top} AND start_time >= {self.lo}
               AND {self.keys.trace} IN (
-                  SELECT {self.keys.trace} FROM spans WHERE {self.new_filter})""")
-        row = self.con.execute(
-            "SELECT min(r), max(r), coalesce(bool_or(stored), false), count(*) FROM _cls_rows"
+                  SELECT {self.keys.trace} FROM spans WHERE {self.new_filter})"""
+        row = self.x(
+            f"SELECT min(rowid), max(rowid), coalesce(bool_or(batch_id <= {self.old}), false), "
+            f"count(*) {touched}"
         ).fetchone()
         first, last = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, -1)
         # Without a stored span in the window, no touched trace can have facts stored.
         self.stored = bool(row and row[2])
         # Literal bounds let the scan skip every row group outside them. When the rows found
         # are every row between them (a batch's own spans, appended together: the usual case),
-        # the bounds say it all, and the semi-join on the row ids would only cost its time.
+        # the bounds say it all, and the semi-join on the row ids would only cost its time (and
+        # the table of them, a statement: the window is scanned again only where it is needed).
         every = row is not None and int(row[3]) == last - first + 1
-        only = "" if every else " AND rowid IN (SELECT r FROM _cls_rows)"
+        only = ""
+        if not every:
+            self.temp(f"CREATE OR REPLACE TEMP TABLE _cls_rows AS SELECT rowid AS r {touched}")
+            only = " AND rowid IN (SELECT r FROM _cls_rows)"
         self.temp(f"""CREATE OR REPLACE TEMP VIEW _cls_src AS
             SELECT {SPAN_COLUMNS} FROM spans WHERE rowid BETWEEN {first} AND {last}{only}""")
 
     # --- facts ------------------------------------------------------------------------------
 
     def derive_facts(self) -> None:
-        """_cls_s: the spans that can matter; _cls_inv: Lambda invocations; _cls_fnew: their
-        facts."""
+        """_cls_fnew: the facts of the spans that can matter (_cls_s: a full run's view, a
+        batch's CTE of the facts statement), with _cls_inv (Lambda invocations) and _cls_gql
+        (GraphQL operations servers executed) where the spans hold any."""
         keys = self.keys
         # A batch's few thousand spans are read with their ids anyway (_cls_s keeps them), so
         # the keys that fall back on the ids cost it nothing, and no look for missing keys is
@@ -667,17 +672,25 @@ class _Merge:
             )
         ):
             keys = STORED_KEYS
-        spans = self.spans_kind
-        self.temp(f"CREATE OR REPLACE TEMP {spans} _cls_s AS " + classified_sql("_cls_src", keys))
+        # A full run's classified spans are a view over the store; a batch's are made inside
+        # its facts statement (below), as a CTE that DuckDB materialises once for the
+        # statement's five reads of it: cheaper than a temporary table of their 37 columns and
+        # a statement of its own. What else reads a batch's spans reads _cls_src's few columns.
+        with_spans = ""
+        if self.full:
+            self.temp("CREATE OR REPLACE TEMP VIEW _cls_s AS " + classified_sql("_cls_src", keys))
+        else:
+            with_spans = f"WITH _cls_s AS MATERIALIZED ({classified_sql('_cls_src', keys)}) "
         # Only traces with a span at or below the watermark can have anything stored (stored
         # rows come from such spans, and the stored window is the window read): usually none.
-        # An invocation is a server span, so in _cls_s: with none stored, only the new spans
-        # can be one.
+        # An invocation is a server span, so a classified one: with none stored, only the new
+        # spans can be one.
         if not self.full and self.stored:
             self.seen = bool(
                 self.temp(
                     "CREATE OR REPLACE TEMP TABLE _cls_seen AS "
-                    f"SELECT DISTINCT tk FROM _cls_s WHERE batch_id <= {self.old}"
+                    f"SELECT DISTINCT {keys.trace} AS tk FROM _cls_src "
+                    f"WHERE batch_id <= {self.old} AND {classified(keys)}"
                 )
             )
         invocations = None if self.none_new("invocable") else "_cls_inv"
@@ -693,7 +706,8 @@ class _Merge:
         # few thousand spans take the AWS facts that cost least to plan.
         aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
         self.temp(
-            "CREATE OR REPLACE TEMP TABLE _cls_fnew AS SELECT * EXCLUDE (span_id, parent_span_id) "
+            f"CREATE OR REPLACE TEMP TABLE _cls_fnew AS {with_spans}"
+            "SELECT * EXCLUDE (span_id, parent_span_id) "
             f"FROM ({facts_sql('_cls_s', invocations, aws, graphql)})"
         )
 
@@ -929,12 +943,18 @@ class _Merge:
     def merge_hosts_and_components(self) -> None:
         """Host map, AWS endpoints and components: per span, so only the new spans count."""
         x = self.x
-        # A full run counts the spans by all that either reads in one pass over the store (a
-        # few hundred rows, then summed); a batch's few thousand are counted twice (a view), to
-        # keep its statements few.
-        self.temp(f"""CREATE OR REPLACE TEMP {self.counted_kind} _cls_new AS
-            SELECT host, port, cat, svc, ns, role, count(*) AS n
-            FROM _cls_s WHERE {self.new_filter} GROUP BY ALL""")
+        # The spans counted by all that either reads, in one pass (a few hundred rows, then
+        # summed): a full run's over the store; a batch's over its own rows' few columns (its
+        # classified spans live only inside its facts statement).
+        if self.full:
+            self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_new AS
+                SELECT host, port, cat, svc, ns, role, count(*) AS n
+                FROM _cls_s WHERE {self.new_filter} GROUP BY ALL""")
+        else:
+            self.temp(
+                "CREATE OR REPLACE TEMP TABLE _cls_new AS "
+                + counted_sql("_cls_src", self.keys, self.new_filter)
+            )
         x(f"""INSERT INTO classifier_hosts
             SELECT host, port, hkind, coalesce(svc, ''), coalesce(ns, ''), sum(n)
             FROM ({hosts_sql("_cls_new", "sum(n)")}) GROUP BY ALL
@@ -1067,10 +1087,12 @@ class _Merge:
 
     def insert_runs(self) -> None:
         """classifier_runs gets the runs among the touched traces that scanned a table."""
+        # A batch's classified spans are not kept (derive_facts): its roots come from its rows.
+        roots = roots_sql("_cls_s") if self.full else roots_of_sql("_cls_src", self.keys)
         row = self.x(f"""INSERT INTO classifier_runs
             WITH scanned AS (FROM _cls_scanned),
             roots AS (
-                SELECT * FROM ({roots_sql("_cls_s")})
+                SELECT * FROM ({roots})
                 WHERE tk IN (SELECT tk FROM scanned)
             )
             SELECT r.trace_id, r.span_id, r.tk, r.svc, r.ns, r.inst, r.name, r.start_time,

@@ -116,26 +116,33 @@ def _service_key(name: str) -> str:
     )
 
 
-def _service_of_key(key: str, otherwise: str) -> str:
-    """The AWS service seamscope knows by the key (_service_key) of its name, else `otherwise`:
-    written the way each SDK names the service: the Java agent's SDK v1 spans give the client's
-    name (AmazonDynamoDBv2, AmazonSQS, "Amazon S3", AWSLambda), the others the service's id in
-    any case and spacing."""
-    return f"""CASE {key}
-                WHEN 'dynamodb' THEN 'dynamodb'
-                WHEN 'dynamodbv2' THEN 'dynamodb'
-                WHEN 'dynamodbstreams' THEN 'dynamodbstreams'
-                WHEN 'dynamodbstreamsservice' THEN 'dynamodbstreams'
-                WHEN 'sqs' THEN 'sqs'
-                WHEN 'sns' THEN 'sns'
-                WHEN 'eventbridge' THEN 'events'
-                WHEN 'events' THEN 'events'
-                WHEN 'cloudwatchevents' THEN 'events'
-                WHEN 'kinesis' THEN 'kinesis'
-                WHEN 's3' THEN 's3'
-                WHEN 'lambda' THEN 'lambda'
-                ELSE {otherwise}
-            END"""
+# The AWS services seamscope knows by the key (_service_key) of their names, written the way
+# each SDK names them: the Java agent's SDK v1 spans give the client's name (AmazonDynamoDBv2,
+# AmazonSQS, "Amazon S3", AWSLambda), the others the service's id in any case and spacing.
+_SERVICE_KEYS = {
+    "dynamodb": "dynamodb",
+    "dynamodbv2": "dynamodb",
+    "dynamodbstreams": "dynamodbstreams",
+    "dynamodbstreamsservice": "dynamodbstreams",
+    "sqs": "sqs",
+    "sns": "sns",
+    "eventbridge": "events",
+    "events": "events",
+    "cloudwatchevents": "events",
+    "kinesis": "kinesis",
+    "s3": "s3",
+    "lambda": "lambda",
+}
+
+
+def _service_of_key(key: str) -> str:
+    """The AWS service seamscope knows by the key (_service_key) of its name, else NULL.
+
+    A lookup in a map literal, so the key's expression (a regular expression) is written once:
+    DuckDB makes `CASE key WHEN ...` one comparison per branch with a copy of the key in each,
+    each bound and planned (about 10 ms of every statement that read the service before)."""
+    entries = ", ".join(f"'{k}': '{v}'" for k, v in _SERVICE_KEYS.items())
+    return f"MAP {{{entries}}}[{key}]"
 
 
 # The Java agent's AWS SDK spans under `otel.semconv-stability.opt-in=rpc` carry rpc.system.name
@@ -148,7 +155,7 @@ _NAMED_CALL = (
     "AND regexp_full_match(name, '[A-Za-z][A-Za-z0-9]*\\.[A-Za-z][A-Za-z0-9]*')"
 )
 _SERVICE_OF_NAME = f"""CASE WHEN {_NAMED_CALL} THEN {
-    _service_of_key(_service_key("split_part(name, '.', 1)"), "NULL")
+    _service_of_key(_service_key("split_part(name, '.', 1)"))
 } END"""
 # Its `receive <queue>` span (a CLIENT under the stable messaging conventions) is a
 # ReceiveMessage by its messaging operation.
@@ -210,6 +217,15 @@ _TOPIC = """CASE
 END"""
 
 
+# A span's category, as classified_sql gives it.
+_CATEGORY = f"""CASE
+            WHEN {_AWS_SPAN} THEN 'aws'
+            WHEN kind = 'SERVER' THEN 'server'
+            WHEN kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL THEN 'http'
+            ELSE 'root'
+        END"""
+
+
 def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
@@ -220,13 +236,8 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
         service_name AS svc, service_namespace AS ns, service_role AS role,
         service_instance AS inst, start_time, duration_ns,
         (status_code = 'ERROR' OR coalesce(http_status_code, 0) >= 500) AS err,
-        CASE
-            WHEN {_AWS_SPAN} THEN 'aws'
-            WHEN kind = 'SERVER' THEN 'server'
-            WHEN kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL THEN 'http'
-            ELSE 'root'
-        END AS cat,
-        CASE
+        {_CATEGORY} AS cat,
+        coalesce(CASE
             -- The spellings botocore emits, compared as they are: the general rules below
             -- give the same answer for them but cost string functions on every AWS span.
             WHEN rpc_service = 'DynamoDB' THEN 'dynamodb'
@@ -236,13 +247,12 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
             WHEN rpc_service = 'Kinesis' THEN 'kinesis'
             WHEN rpc_service = 'S3' THEN 's3'
             WHEN rpc_service = 'Lambda' THEN 'lambda'
-            -- No rpc.service (most spans: servers, HTTP calls, roots): what the span's own
-            -- database or messaging attributes say, without the string functions below.
-            WHEN rpc_service IS NULL THEN {_SERVICE_OF_ATTRIBUTES}
-            -- Every other spelling (_service_of_key); no service that seamscope knows by
-            -- its name: as for none.
-            ELSE {_service_of_key(_service_key("rpc_service"), _SERVICE_OF_ATTRIBUTES)}
-        END AS aws,
+            -- Every other spelling (_service_of_key).
+            WHEN rpc_service IS NOT NULL THEN {_service_of_key(_service_key("rpc_service"))}
+        END,
+        -- No rpc.service (most spans: servers, HTTP calls, roots), or none that seamscope
+        -- knows by its name: what the span's own database or messaging attributes say.
+        {_SERVICE_OF_ATTRIBUTES}) AS aws,
         coalesce(rpc_method, db_operation, {_OPERATION_OF_NAME}) AS op,
         coalesce(messaging_operation = 'process', false) AS processing,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
@@ -251,9 +261,37 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
         server_port AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
     FROM {source}
-    WHERE {_AWS_SPAN} OR kind = 'SERVER' OR {keys.root}
-       OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL)
+    WHERE {classified(keys)}
 """
+
+
+def classified(keys: JoinKeys = BY_KEYS) -> str:
+    """The condition on a span (SPAN_COLUMNS) that classified_sql keeps it by."""
+    return (
+        f"({_AWS_SPAN} OR kind = 'SERVER' OR {keys.root} "
+        "OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL))"
+    )
+
+
+def counted_sql(source: str, keys: JoinKeys = BY_KEYS, where: str = "true") -> str:
+    """classified_sql's spans of `source` (those `where` keeps) counted by what the host map and
+    the components read (host, port, cat, svc, ns, role; n), reading only those columns."""
+    return f"""
+    SELECT server_address AS host, server_port AS port, {_CATEGORY} AS cat,
+           service_name AS svc, service_namespace AS ns, service_role AS role, count(*) AS n
+    FROM {source}
+    WHERE {classified(keys)} AND {where}
+    GROUP BY ALL
+"""
+
+
+def roots_of_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
+    """roots_sql's rows straight from `source` (SPAN_COLUMNS), reading only their columns."""
+    return roots_sql(
+        f"""(SELECT trace_id, span_id, {keys.spans}, kind, service_name AS svc,
+                    service_namespace AS ns, service_instance AS inst, name, start_time
+             FROM {source})"""
+    )
 
 
 def _f(kind: str, target: str, op: str, is_write: str) -> str:

@@ -131,3 +131,61 @@ def test_an_aws_call_without_rpc_method_is_known_by_its_name(tmp_path: Path) -> 
     assert kept["Sqs.SendMessage"] == ("sqs", "ReceiveMessage")
     assert kept["Orders.Place"] == (None, None)
     assert kept["Sns.Publish.Now"] == (None, None)
+
+
+# The names SDKs give each AWS service, in rpc.service or a span's name (`Service.Operation`),
+# and the service seamscope takes them for.
+_SPELLINGS = [
+    ("DynamoDB", "dynamodb"),
+    ("dynamodb", "dynamodb"),
+    ("AmazonDynamoDBv2", "dynamodb"),
+    ("DynamoDb", "dynamodb"),
+    ("DynamoDB Streams", "dynamodbstreams"),
+    ("AmazonDynamoDBStreams", "dynamodbstreams"),
+    ("DynamoDbStreamsService", "dynamodbstreams"),
+    ("SQS", "sqs"),
+    ("AmazonSQS", "sqs"),
+    ("Sqs", "sqs"),
+    ("sns", "sns"),
+    ("AmazonSNS", "sns"),
+    ("EventBridge", "events"),
+    ("Events", "events"),
+    ("CloudWatch Events", "events"),
+    ("AmazonCloudWatchEvents", "events"),
+    ("Kinesis", "kinesis"),
+    ("AmazonKinesis", "kinesis"),
+    ("S3", "s3"),
+    ("Amazon S3", "s3"),
+    ("Lambda", "lambda"),
+    ("AWSLambda", "lambda"),
+    ("aws-lambda", "lambda"),
+    ("Amazon", None),
+    ("STS", None),
+    ("", None),
+]
+
+
+def test_every_spelling_of_a_service_names_it_in_rpc_service_and_in_the_name(
+    tmp_path: Path,
+) -> None:
+    """rpc.service in any SDK's spelling, and the service part of a span's name where the span
+    names no method (the Java agent's stable rpc spans), give the same service; a spelling of no
+    service seamscope knows falls back on the span's database or messaging attributes."""
+    f = Fleet()
+    svc = Service("orders-api", "orders")
+    for i, (spelling, _) in enumerate(_SPELLINGS):
+        f.span(svc, f"rpc {i}", "CLIENT", {"rpc.system": "aws-api", "rpc.service": spelling})
+        f.span(
+            svc,
+            f"rpc {i} table",
+            "CLIENT",
+            {"rpc.system": "aws-api", "rpc.service": spelling, "db.system": "dynamodb"},
+        )
+        if spelling and " " not in spelling and "-" not in spelling:
+            f.span(svc, f"{spelling}.Call", "CLIENT", {"rpc.system.name": "aws-api"})
+    kept = _kept(f.store(tmp_path / "s.duckdb"))
+    for i, (spelling, service) in enumerate(_SPELLINGS):
+        assert kept[f"rpc {i}"][0] == service, spelling
+        assert kept[f"rpc {i} table"][0] == (service or "dynamodb"), spelling
+        if f"{spelling}.Call" in kept:
+            assert kept[f"{spelling}.Call"] == (service, "Call"), spelling
