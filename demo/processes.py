@@ -97,6 +97,9 @@ def on_stop_signals() -> dict[signal.Signals, _Handler]:
 
 
 def restore_signals(handlers: dict[signal.Signals, _Handler]) -> None:
+    """Puts back the handlers on_stop_signals() replaced, and forgets the stops it recorded: a
+    process that goes on (a test worker, a benchmark) must not find its later waits stopped."""
+    _STOP_ASKED.clear()
     for sig, handler in handlers.items():
         if handler is not None:  # None: a handler not set from Python, which cannot be put back
             signal.signal(sig, handler)

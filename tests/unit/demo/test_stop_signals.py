@@ -13,6 +13,7 @@ import pytest
 from seamscope.demo.processes import (
     ManagedProcess,
     StopRequested,
+    check_stop,
     on_stop_signals,
     restore_signals,
     stop_signals_deferred,
@@ -86,3 +87,20 @@ def test_a_process_started_with_the_signals_deferred_gets_them_unblocked(
     (blocked,) = [line.split()[1] for line in out.read_text().splitlines() if line[:7] == "SigBlk:"]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         assert not int(blocked, 16) & (1 << (sig - 1)), signal.Signals(sig).name
+
+
+def test_a_stop_is_forgotten_once_the_handlers_are_restored() -> None:
+    """The record of a stop is the demo's run's: a process that goes on after it (a test
+    worker, a benchmark starting its receiver with the same helpers) must not find every later
+    wait stopped by it. It did: pytest-xdist took the StopRequested, a KeyboardInterrupt, as the
+    user's Ctrl-C and ended the whole test session."""
+    previous = on_stop_signals()
+    try:
+        with pytest.raises(StopRequested):
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        restore_signals(previous)
+    try:
+        check_stop()
+    except StopRequested:  # a KeyboardInterrupt: left alone, it would end the test session
+        pytest.fail("a stop of a run whose handlers were restored still stops every wait")
