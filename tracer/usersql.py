@@ -158,11 +158,18 @@ def run_bounded(
         text = _first_line(exc)
         if "maximum total string size" in text:
             raise too_large(limits) from None
-        if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in text:
-            raise SqlRejected(f"the query needs more memory than it may use ({text})") from None
-        raise SqlRejected(text) from None
+        raise rejection(exc) from None
     finally:
         timer.cancel()
+
+
+def rejection(exc: BaseException) -> SqlRejected:
+    """What a query that DuckDB refused says: its first line, and for memory, that the query
+    needs more than it may use (the store's memory limit, a setting the user can act on)."""
+    text = _first_line(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in text:
+        return SqlRejected(f"the query needs more memory than it may use ({text})")
+    return SqlRejected(text)
 
 
 class _Chunks:

@@ -35,6 +35,7 @@ from seamscope.tracer.usersql import (
     SqlRejected,
     arrow_chunks,
     json_chunks,
+    rejection,
     run_bounded,
 )
 
@@ -86,7 +87,8 @@ class SqlEndpoint:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
         except duckdb.Error as exc:
-            raise SqlRejected(str(exc).splitlines()[0]) from None
+            # The transaction itself refused (the store at its memory limit): said as a query.
+            raise rejection(exc) from None
         finally:
             cursor.close()
 

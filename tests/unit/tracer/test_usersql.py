@@ -3,6 +3,8 @@ may use, stopped after its time, never an error of another kind."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -35,3 +37,43 @@ def test_rows_past_the_limit_are_cut_and_flagged(con: duckdb.DuckDBPyConnection)
 def test_what_a_query_may_not_do(con: duckdb.DuckDBPyConnection, sql: str, message: str) -> None:
     with pytest.raises(SqlRejected, match=message):
         run_bounded(con, sql, None, SqlLimits(timeout_s=0.5, max_bytes=16 * 1024 * 1024))
+
+
+def test_the_owner_short_of_memory_before_the_query_says_so_as_the_query_does(
+    tmp_path: Path,
+) -> None:
+    """A store at its memory limit can refuse the read-only transaction itself, before the
+    query starts (DuckDB's "failed to allocate data of size 2.0 KiB"): the endpoint said
+    DuckDB's raw line, which the live TUI printed as it came, where a query short of memory
+    says that it needs more memory than it may use."""
+    from seamscope.tracer.receiver.sql import SqlEndpoint
+    from seamscope.tracer.store import Store
+
+    class Refusing:
+        def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+            self.cursor = cursor
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql.startswith("BEGIN"):
+                raise duckdb.OutOfMemoryException(
+                    "Out of Memory Error: failed to allocate data of size 2.0 KiB "
+                    "(15.3 MiB/15.2 MiB used)"
+                )
+            return self.cursor.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.cursor, name)
+
+    store = Store.open(tmp_path / "s.duckdb")
+    try:
+        endpoint = SqlEndpoint(store, SqlLimits())
+        real = store.con
+        store.con = type("Con", (), {"cursor": lambda self: Refusing(real.cursor())})()
+        try:
+            with pytest.raises(SqlRejected, match="needs more memory than it may use"):
+                endpoint.query("SELECT 1")
+        finally:
+            store.con = real
+            endpoint.close()
+    finally:
+        store.close()
