@@ -160,6 +160,34 @@ def _watching_stdout() -> Iterator[None]:
         raise ReaderGone from None
 
 
+class _WholeWrites(io.BufferedWriter):
+    """A buffered writer that hands every write on at once, as an unbuffered stream does."""
+
+    def write(self, data: Any) -> int:
+        written = super().write(data)
+        self.flush()
+        return written
+
+
+def _whole_stdout_writes() -> None:
+    """Under PYTHONUNBUFFERED (or -u) stdout is a text layer straight over the file, which drops
+    what a short write left unwritten (python/cpython#85393): a reader going away mid-write
+    (`| head`) then cut the output and the command went on to exit 0, and a write a signal
+    interrupted lost its rest. A buffered writer that flushes every write writes all, or
+    raises BrokenPipeError, and stays as prompt as the stream it replaces."""
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper) or not isinstance(out.buffer, io.FileIO):
+        return
+    raw = io.FileIO(out.buffer.fileno(), "wb", closefd=False)  # the old stream keeps its own
+    sys.stdout = io.TextIOWrapper(
+        _WholeWrites(raw),
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=out.line_buffering,
+        write_through=True,
+    )
+
+
 def _flush_stdout() -> None:
     """What a command left buffered goes now, where its reader having gone can be handled, not
     at exit (Python's "Exception ignored ... BrokenPipeError")."""
@@ -243,6 +271,7 @@ class _EscapingStderr(io.TextIOBase):
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user errors print one line and exit 2, never a traceback."""
     private_umask()
+    _whole_stdout_writes()
     try:
         return cli.main(args=argv, prog_name="seamscope", standalone_mode=False)
     except ReaderGone:
