@@ -14,7 +14,7 @@ from types import FrameType
 import click
 
 from seamscope.classifiers.engine import classifier_hook
-from seamscope.cli.options import FiniteRange
+from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
 from seamscope.tracer.receiver import (
     DEFAULT_MAX_BODY,
     MEMORY_LIMIT,
@@ -119,12 +119,14 @@ POLL_S = 0.1
 )
 @click.option(
     "--memory-limit",
+    type=DuckDBSize(MEMORY_FLOOR, percent=True),
     default=MEMORY_LIMIT,
     show_default=True,
     help="DuckDB's memory_limit for the store while this owns it (queries included).",
 )
 @click.option(
     "--max-temp-size",
+    type=DuckDBSize(0),
     default=TEMP_LIMIT,
     show_default=True,
     help="DuckDB's max_temp_directory_size: how much a query or the classifier may spill.",

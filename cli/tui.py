@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
-from seamscope.cli.options import FiniteRange
+from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
 from seamscope.tracer.terminal import safe
@@ -302,6 +302,7 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
 )
 @click.option(
     "--memory-limit",
+    type=DuckDBSize(MEMORY_FLOOR, percent=True),
     default=LIVE_MEMORY_LIMIT,
     show_default=True,
     help="DuckDB's memory_limit for the store's owner that --collect starts.",

@@ -94,11 +94,12 @@ def default_db_path() -> Path:
 
 
 _PID = re.compile(r"PID (\d+)")
+_LOCK = re.compile(r"\block\b", re.IGNORECASE)
 
 
 def _translate(exc: duckdb.Error, path: Path) -> StoreError:
     text = str(exc)
-    if "lock" in text.lower():
+    if _LOCK.search(text):  # a word: "failed to pin block" (out of memory) is no lock
         match = _PID.search(text)
         pid = int(match.group(1)) if match else None
         holder = f" by process {pid}" if pid else ""
@@ -308,6 +309,9 @@ class Store:
         try:
             private_wal(path)
             ensure_schema(con, path)
+        except duckdb.Error as exc:  # out of memory under config's memory_limit, say
+            con.close()
+            raise _translate(exc, path) from None
         except BaseException:
             con.close()
             raise
