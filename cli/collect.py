@@ -34,6 +34,14 @@ POLL_S = 0.1
 """How often the main thread looks for a signal received (at most this long to start stopping)."""
 
 
+def _refused(bad_requests: int) -> str:
+    """The requests refused whole (not OTLP, damaged, too large): their spans were never
+    counted, so the count says they were there."""
+    if not bad_requests:
+        return ""
+    return f", {bad_requests:,} bad request{'' if bad_requests == 1 else 's'} refused"
+
+
 @click.command()
 @click.option(
     "--db",
@@ -153,7 +161,9 @@ def collect(
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
 
     Point any OpenTelemetry SDK or Collector at http://HOST:PORT (OTLP/HTTP). While this runs it
-    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it.
+    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it. A span
+    it rejects, or a request it refuses whole (not OTLP, damaged, too large), is counted here
+    and its sender is told why (OTLP's partial success; 400 with the reason).
     """
     logging.basicConfig(level=logging.WARNING, format="seamscope: %(message)s")
     db_path = db or default_db_path()
@@ -209,7 +219,7 @@ def collect(
         )
         if receiver.stats.drained:
             say(f"seamscope: drained {receiver.stats.drained:,} spooled spans")
-        last: tuple[int, int, int] | None = None
+        last: tuple[int, int, int, int] | None = None
         tty = sys.stdout.isatty()
         next_line = time.monotonic() + 1.0
         while not signals:
@@ -218,11 +228,14 @@ def collect(
                 continue
             next_line += 1.0
             s = receiver.stats
-            now = (s.stored, s.rejected, s.duplicate)
+            now = (s.stored, s.rejected, s.duplicate, s.bad_requests)
             if quiet or now == last or (last is None and not any(now)):
                 continue
             last = now
-            line = f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+            line = (
+                f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+                f"{_refused(s.bad_requests)}"
+            )
             if tty:
                 say(f"\r{line}", nl=False)
             else:
@@ -240,8 +253,9 @@ def collect(
     s = receiver.stats
     say(
         f"seamscope: stopped; stored {s.stored:,} spans ({s.rejected:,} rejected, "
-        f"{s.duplicate:,} repeated, {s.drained:,} from the spool)"
+        f"{s.duplicate:,} repeated, {s.drained:,} from the spool{_refused(s.bad_requests)})"
     )
+
     # The store, the tee and the decoders are closed. Python's last garbage collection, over
     # DuckDB's, Arrow's and the classifier's objects, took about 0.3 s at exit, which stopping
     # `tui --collect` or the demo waited for: left out, as nothing it would find needs collecting.

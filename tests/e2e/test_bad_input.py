@@ -3,14 +3,21 @@ exit status 2, no traceback."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_collect import SEAMSCOPE
+from seamscope.tracer.otlp import protobuf_to_json
+from tests.e2e.test_collect import SEAMSCOPE, start_collector
+from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
+
+
+def _line(seed: int, spans: int = 4) -> str:
+    return protobuf_to_json(sample_request(spans, seed=seed).SerializeToString())
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -46,3 +53,23 @@ def test_a_wrong_duckdb_size_is_named_with_its_option(
     assert said in done.stderr
     assert "Traceback" not in done.stderr
     assert not db.exists()  # refused before anything was opened
+
+
+def test_collect_counts_the_requests_it_refuses(tmp_path: Path) -> None:
+    """A sender whose requests are all refused (400) left no trace in collect's output: its
+    running count and last line said 0 spans stored and nothing else, as if nobody sent."""
+    db = tmp_path / "s.duckdb"
+    collector = start_collector(db, tmp_path, "--no-classify", "--decoders", "0")
+    try:
+        for body in (b"\xff\xfe not JSON", b'{"resourceSpans": "x"}'):
+            status, _ = collector.post(body, {"Content-Type": "application/json"})
+            assert status == 400
+        status, _ = collector.post(_line(1).encode(), {"Content-Type": "application/json"})
+        assert status == 200
+    finally:
+        assert collector.stop(signal.SIGINT) == 0
+    lines = collector.log.read_text().splitlines()
+    assert lines[-1] == (
+        "seamscope: stopped; stored 4 spans (0 rejected, 0 repeated, 0 from the spool, "
+        "2 bad requests refused)"
+    )
