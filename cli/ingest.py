@@ -27,7 +27,7 @@ def _total_bytes(paths: tuple[str, ...]) -> int | None:
     return input_bytes(expand_paths(paths))
 
 
-def _summary(report: IngestReport) -> str:
+def summary(report: IngestReport) -> str:
     where = f" through the owner at {report.via_owner}" if report.via_owner else ""
     text = (
         f"seamscope: {report.requests:,} requests read{where}: "
@@ -125,18 +125,23 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     else:
         report = run_ingest(db_path, paths, workers=jobs)
     _errors(report)
-    click.echo(_summary(report))
+    click.echo(summary(report))
     if not report.ok:
         sys.exit(1)
 
 
-def _errors(report: IngestReport) -> None:
-    for message in report.errors:
-        click.echo(f"seamscope: {one_line(message)}", err=True)
-    shown = len(report.errors)
+def error_lines(report: IngestReport) -> list[str]:
+    """The report's problems, one line each, as stderr gets them."""
+    lines = [f"seamscope: {one_line(message)}" for message in report.errors]
     problems = report.bad_requests + (1 if report.spans_rejected else 0)
-    if problems > shown and shown:
-        click.echo("seamscope: ... more problems not shown", err=True)
+    if problems > len(lines) and lines:
+        lines.append("seamscope: ... more problems not shown")
+    return lines
+
+
+def _errors(report: IngestReport) -> None:
+    for line in error_lines(report):
+        click.echo(line, err=True)
 
 
 def _s3_summary(found: S3Report) -> str:
@@ -152,4 +157,4 @@ def _s3_summary(found: S3Report) -> str:
         text += f", {len(found.others):,} {other} left ({examples}{more})"
     if found.traces == found.known:
         return text + ": nothing new"
-    return text + "; " + _summary(found.ingest).removeprefix("seamscope: ")
+    return text + "; " + summary(found.ingest).removeprefix("seamscope: ")

@@ -3,13 +3,23 @@ exit status 2, no traceback."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
+from tests.e2e.terminal import (
+    kill_terminal,
+    seamscope_line,
+    send_keys,
+    start_terminal,
+    wait_exit,
+    wait_for,
+)
 from tests.e2e.test_collect import SEAMSCOPE, start_collector
 from tests.otlp_sample import sample_request
 
@@ -73,3 +83,33 @@ def test_collect_counts_the_requests_it_refuses(tmp_path: Path) -> None:
         "seamscope: stopped; stored 4 spans (0 rejected, 0 repeated, 0 from the spool, "
         "2 bad requests refused)"
     )
+
+
+def test_tui_of_damaged_files_says_what_it_could_not_read(tmp_path: Path) -> None:
+    """`seamscope tui FILES` loaded them with ingest's code and dropped its report: a damaged
+    request and a rejected span were gone from the landscape without a word, and it ended 0."""
+    path = tmp_path / "traces.jsonl"
+    rejected = json.loads(_line(2))
+    del rejected["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+    path.write_text("\n".join(["garbage line", _line(1), json.dumps(rejected)]) + "\n")
+    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    line = seamscope_line("tui", path, exit_file=exit_file)
+    start_terminal(session, 160, 40, f"{line}; sleep 120")  # the terminal stays, to be read
+    try:
+        wait_for(
+            session,
+            "1 bad request skipped and 1 span rejected in the files given: where is said in "
+            "the terminal when you quit",
+            "System landscape",
+        )
+        send_keys(session, "q")
+        assert wait_exit(exit_file) == "1"
+        wait_for(
+            session,
+            f"seamscope: {path}:1: not JSON",
+            f"seamscope: {path}:3: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing",
+            "seamscope: 3 requests read: 7 spans stored, 0 already present, 1 rejected, "
+            "1 bad requests skipped",
+        )
+    finally:
+        kill_terminal(session)
