@@ -129,6 +129,13 @@ for a process SIGPIPE (13) ended, as `cat` or `git log` end there. Not 0: the ou
 `drift` give for what they found. A status rather than the signal itself, so clean-up runs."""
 
 
+_LOCKED_ADVICE = (
+    ", which has it open for writing: DuckDB lets no other process open it then, not even to "
+    "read; run this again once it has closed it"
+)
+"""After "the store is locked by process N (program)": what that means, and what to do."""
+
+
 class ReaderGone(Exception):
     """The reader of stdout went away before everything was written."""
 
@@ -284,7 +291,10 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show(file=cast(IO[Any], _EscapingStderr()))
         sys.exit(exc.exit_code)
     except SeamscopeError as exc:
-        click.echo(f"seamscope: {safe(str(exc))}", err=True)
+        from seamscope.tracer.store import StoreLocked  # loaded already, if it is one
+
+        advice = _LOCKED_ADVICE if isinstance(exc, StoreLocked) and exc.pid else ""
+        click.echo(f"seamscope: {safe(str(exc))}{advice}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -95,6 +95,7 @@ def default_db_path() -> Path:
 
 _PID = re.compile(r"PID (\d+)")
 _LOCK = re.compile(r"\block\b", re.IGNORECASE)
+_HELD_IN = re.compile(r"held in (.+?) \(PID \d+\)")
 
 
 def _translate(exc: duckdb.Error, path: Path) -> StoreError:
@@ -103,6 +104,9 @@ def _translate(exc: duckdb.Error, path: Path) -> StoreError:
         match = _PID.search(text)
         pid = int(match.group(1)) if match else None
         holder = f" by process {pid}" if pid else ""
+        program = _HELD_IN.search(text)
+        if pid and program:
+            holder += f" ({Path(program.group(1)).name})"
         return StoreLocked(f"{path}: the store is locked{holder}", pid)
     if (
         "not a valid DuckDB database" in text
