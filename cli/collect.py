@@ -165,6 +165,11 @@ def collect(
     it rejects, or a request it refuses whole (not OTLP, damaged, too large), is counted here
     and its sender is told why (OTLP's partial success; 400 with the reason).
     """
+    if landscape is not None and no_classify:  # it would go unread, a mistake in it unseen
+        raise click.UsageError(
+            "--landscape is for the live classification, which --no-classify turns off: "
+            "give one of them"
+        )
     logging.basicConfig(level=logging.WARNING, format="seamscope: %(message)s")
     db_path = db or default_db_path()
     # The signals received. A signal handler must take no lock: it runs between two bytecodes

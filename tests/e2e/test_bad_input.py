@@ -113,3 +113,19 @@ def test_tui_of_damaged_files_says_what_it_could_not_read(tmp_path: Path) -> Non
         )
     finally:
         kill_terminal(session)
+
+
+def test_collect_refuses_a_landscape_it_would_not_read(tmp_path: Path) -> None:
+    """With --no-classify the landscape file went unread: collect ran, and a mistake in the
+    file (here an unknown key) or the belief that it was applied went unnoticed."""
+    landscape = tmp_path / "seamscope.toml"
+    landscape.write_text('[systems.shop]\ncomponents = { shop-api = "backend" }\ncolour = 1\n')
+    done = run(
+        "collect", "--db", "s.duckdb", "--port", "0", "--no-classify",
+        "--landscape", str(landscape), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--landscape is for the live classification, which --no-classify turns off" in (
+        done.stderr
+    )
+    assert not (tmp_path / "s.duckdb").exists()
