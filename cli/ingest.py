@@ -70,8 +70,8 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
 
     Files: what the Collector's file exporter writes, in any of its forms (OTLP JSON one export
     request per line, or with format proto or compression zstd its requests framed by their
-    length), or one pretty-printed request per file; gzipped or not. The form is read from the
-    file's first bytes.
+    length), or pretty-printed requests one after the other; gzipped or not. The form is read
+    from the file's first bytes.
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again. Each request is
     stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the
