@@ -92,6 +92,28 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         if failed:
             sys.exit(1)
         return
+    report = IngestReport()  # filled as it goes: on Ctrl-C, what was done
+    try:
+        _load_files(db_path, paths, report, no_progress, jobs)
+    except KeyboardInterrupt:  # click said only "Aborted."
+        _errors(report)
+        click.echo(
+            f"seamscope: interrupted; {summary(report).removeprefix('seamscope: ')}. What was "
+            "stored stays; the same command again loads the rest, and nothing twice",
+            err=True,
+        )
+        sys.exit(130)
+    _errors(report)
+    click.echo(summary(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+def _load_files(
+    db_path: Path, paths: tuple[str, ...], report: IngestReport, no_progress: bool, jobs: int | None
+) -> None:
+    """The files into the store, report filled as it goes, with a progress bar for large ones
+    where stderr is a terminal."""
     total = None if no_progress or not sys.stderr.isatty() else _total_bytes(paths)
     if total is not None and total >= _PROGRESS_BYTES:
         from rich.console import Console
@@ -121,13 +143,9 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
                     bar.refresh()
                     drawn = time.monotonic()
 
-            report = run_ingest(db_path, paths, progress=advance, workers=jobs)
+            run_ingest(db_path, paths, progress=advance, workers=jobs, report=report)
     else:
-        report = run_ingest(db_path, paths, workers=jobs)
-    _errors(report)
-    click.echo(summary(report))
-    if not report.ok:
-        sys.exit(1)
+        run_ingest(db_path, paths, workers=jobs, report=report)
 
 
 def error_lines(report: IngestReport) -> list[str]:

@@ -865,6 +865,7 @@ def ingest(
     use_owner: bool = True,
     workers: int | None = None,
     flat: bool = True,
+    report: IngestReport | None = None,
 ) -> IngestReport:
     """Loads OTLP JSON from files, folders or stdin ("-") into the store at db_path.
 
@@ -872,7 +873,8 @@ def ingest(
     workers > 0 decodes in that many processes (the caller's main module must be import-safe,
     as multiprocessing's spawn requires); None: `default_workers` for the input's size.
     flat=False decodes with the general walk (the first design; the same rows, slower).
-    Raises SeamscopeError for a missing path or a store that cannot be opened.
+    Raises SeamscopeError for a missing path or a store that cannot be opened. report, if
+    given, is filled as it goes: after a KeyboardInterrupt it says what was done.
     """
     others: list[Path] = []
     files = expand_paths(paths, others)
@@ -885,6 +887,7 @@ def ingest(
         workers=workers,
         flat=flat,
         parts=iter_parts(files, progress),
+        report=report,
     )
     report.others = [str(p) for p in others]
     return report

@@ -4,8 +4,11 @@ exit status 2, no traceback."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -129,3 +132,57 @@ def test_collect_refuses_a_landscape_it_would_not_read(tmp_path: Path) -> None:
         done.stderr
     )
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def _ignores_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = int(
+        next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+    )
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_ingest_saying_what_was_done(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while ingest reads:
+    click said "Aborted." and nothing of what was read or stored, and each decoder process
+    printed a KeyboardInterrupt traceback."""
+    db = tmp_path / "s.duckdb"
+    ingest = subprocess.Popen(
+        [*SEAMSCOPE, "ingest", "--db", str(db), "--jobs", "2", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert ingest.stdin is not None
+    try:
+        ingest.stdin.write(_line(1) + "\n")
+        ingest.stdin.flush()  # and left open: ingest waits for more
+        # Ready when its store is open (after the decoders started) and they ignore Ctrl-C:
+        # that is what is under test, so a decoder that never does is a failure here too.
+        deadline = time.monotonic() + 60
+        while not (db.exists() and len(_children(ingest.pid)) >= 2):
+            assert time.monotonic() < deadline, "ingest did not start its decoders"
+            time.sleep(0.05)
+        while not all(_ignores_sigint(child) for child in _children(ingest.pid)):
+            assert time.monotonic() < deadline, "a decoder process does not ignore Ctrl-C"
+            time.sleep(0.05)
+        os.killpg(ingest.pid, signal.SIGINT)
+        out, err = ingest.communicate(timeout=120)
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
+    assert ingest.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith("seamscope: interrupted; ")
+    assert err.splitlines()[-1].endswith(
+        "What was stored stays; the same command again loads the rest, and nothing twice"
+    )
+    assert out == ""
