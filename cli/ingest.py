@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from seamscope.tracer.aws import require_boto3
-from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
 from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
@@ -95,7 +95,9 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     report = IngestReport()  # filled as it goes: on Ctrl-C, what was done
     try:
         _load_files(db_path, paths, report, no_progress, jobs)
-    except KeyboardInterrupt:  # click said only "Aborted."
+    except (KeyboardInterrupt, RuntimeError) as exc:  # click said only "Aborted."
+        if not is_interrupt(exc):
+            raise
         _errors(report)
         click.echo(
             f"seamscope: interrupted; {summary(report).removeprefix('seamscope: ')}. What was "

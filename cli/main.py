@@ -18,7 +18,7 @@ from typing import IO, Any, NoReturn, cast
 
 import click
 
-from seamscope.tracer.errors import SeamscopeError, install_hint
+from seamscope.tracer.errors import SeamscopeError, install_hint, is_interrupt
 from seamscope.tracer.private import private_umask
 from seamscope.tracer.terminal import safe
 
@@ -296,5 +296,7 @@ def main(argv: list[str] | None = None) -> Any:
         advice = _LOCKED_ADVICE if isinstance(exc, StoreLocked) and exc.pid else ""
         click.echo(f"seamscope: {safe(str(exc))}{advice}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
         sys.exit(130)

@@ -186,3 +186,41 @@ def test_ctrl_c_stops_ingest_saying_what_was_done(tmp_path: Path) -> None:
         "What was stored stays; the same command again loads the rest, and nothing twice"
     )
     assert out == ""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_a_query_ends_without_a_traceback(tmp_path: Path) -> None:
+    """DuckDB takes SIGINT while a query runs and raises RuntimeError("Query interrupted") in
+    place of KeyboardInterrupt: Ctrl-C in a long `seamscope sql` printed its traceback, status 1."""
+    db = tmp_path / "s.duckdb"
+    (tmp_path / "t.jsonl").write_text(_line(1) + "\n")
+    assert run("ingest", "--db", str(db), "t.jsonl", cwd=tmp_path).returncode == 0
+    query = subprocess.Popen(
+        [*SEAMSCOPE, "sql", "--db", str(db), "--timeout", "3600",
+         "SELECT sum(range) FROM range(1000000000000)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # In the query once it has used more CPU than starting takes (about half a second).
+        deadline = time.monotonic() + 120
+        while _cpu_seconds(query.pid) < 4:
+            assert query.poll() is None, query.communicate()
+            assert time.monotonic() < deadline, "the query did not run"
+            time.sleep(0.1)
+        os.killpg(query.pid, signal.SIGINT)
+        out, err = query.communicate(timeout=120)
+    finally:
+        if query.poll() is None:
+            query.kill()
+            query.wait()
+    assert "Traceback" not in err, err
+    assert query.returncode == 130, err
+    assert out == ""
