@@ -14,7 +14,7 @@ from types import FrameType
 import click
 
 from seamscope.classifiers.engine import classifier_hook
-from seamscope.cli.options import FiniteRange
+from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
 from seamscope.tracer.receiver import (
     DEFAULT_MAX_BODY,
     MEMORY_LIMIT,
@@ -32,6 +32,14 @@ READER_GONE = 0
 """In the list of signals received: stdout's reader went away, which stops it as a signal does."""
 POLL_S = 0.1
 """How often the main thread looks for a signal received (at most this long to start stopping)."""
+
+
+def _refused(bad_requests: int) -> str:
+    """The requests refused whole (not OTLP, damaged, too large): their spans were never
+    counted, so the count says they were there."""
+    if not bad_requests:
+        return ""
+    return f", {bad_requests:,} bad request{'' if bad_requests == 1 else 's'} refused"
 
 
 @click.command()
@@ -119,12 +127,14 @@ POLL_S = 0.1
 )
 @click.option(
     "--memory-limit",
+    type=DuckDBSize(MEMORY_FLOOR, percent=True),
     default=MEMORY_LIMIT,
     show_default=True,
     help="DuckDB's memory_limit for the store while this owns it (queries included).",
 )
 @click.option(
     "--max-temp-size",
+    type=DuckDBSize(0),
     default=TEMP_LIMIT,
     show_default=True,
     help="DuckDB's max_temp_directory_size: how much a query or the classifier may spill.",
@@ -151,8 +161,15 @@ def collect(
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
 
     Point any OpenTelemetry SDK or Collector at http://HOST:PORT (OTLP/HTTP). While this runs it
-    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it.
+    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it. A span
+    it rejects, or a request it refuses whole (not OTLP, damaged, too large), is counted here
+    and its sender is told why (OTLP's partial success; 400 with the reason).
     """
+    if landscape is not None and no_classify:  # it would go unread, a mistake in it unseen
+        raise click.UsageError(
+            "--landscape is for the live classification, which --no-classify turns off: "
+            "give one of them"
+        )
     logging.basicConfig(level=logging.WARNING, format="seamscope: %(message)s")
     db_path = db or default_db_path()
     # The signals received. A signal handler must take no lock: it runs between two bytecodes
@@ -207,7 +224,7 @@ def collect(
         )
         if receiver.stats.drained:
             say(f"seamscope: drained {receiver.stats.drained:,} spooled spans")
-        last: tuple[int, int, int] | None = None
+        last: tuple[int, int, int, int] | None = None
         tty = sys.stdout.isatty()
         next_line = time.monotonic() + 1.0
         while not signals:
@@ -216,11 +233,14 @@ def collect(
                 continue
             next_line += 1.0
             s = receiver.stats
-            now = (s.stored, s.rejected, s.duplicate)
+            now = (s.stored, s.rejected, s.duplicate, s.bad_requests)
             if quiet or now == last or (last is None and not any(now)):
                 continue
             last = now
-            line = f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+            line = (
+                f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+                f"{_refused(s.bad_requests)}"
+            )
             if tty:
                 say(f"\r{line}", nl=False)
             else:
@@ -238,8 +258,9 @@ def collect(
     s = receiver.stats
     say(
         f"seamscope: stopped; stored {s.stored:,} spans ({s.rejected:,} rejected, "
-        f"{s.duplicate:,} repeated, {s.drained:,} from the spool)"
+        f"{s.duplicate:,} repeated, {s.drained:,} from the spool{_refused(s.bad_requests)})"
     )
+
     # The store, the tee and the decoders are closed. Python's last garbage collection, over
     # DuckDB's, Arrow's and the classifier's objects, took about 0.3 s at exit, which stopping
     # `tui --collect` or the demo waited for: left out, as nothing it would find needs collecting.

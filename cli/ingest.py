@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from seamscope.tracer.aws import require_boto3
-from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
 from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
@@ -27,7 +27,7 @@ def _total_bytes(paths: tuple[str, ...]) -> int | None:
     return input_bytes(expand_paths(paths))
 
 
-def _summary(report: IngestReport) -> str:
+def summary(report: IngestReport) -> str:
     where = f" through the owner at {report.via_owner}" if report.via_owner else ""
     text = (
         f"seamscope: {report.requests:,} requests read{where}: "
@@ -70,8 +70,8 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
 
     Files: what the Collector's file exporter writes, in any of its forms (OTLP JSON one export
     request per line, or with format proto or compression zstd its requests framed by their
-    length), or one pretty-printed request per file; gzipped or not. The form is read from the
-    file's first bytes.
+    length), or pretty-printed requests one after the other; gzipped or not. The form is read
+    from the file's first bytes.
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again. Each request is
     stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the
@@ -92,6 +92,30 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         if failed:
             sys.exit(1)
         return
+    report = IngestReport()  # filled as it goes: on Ctrl-C, what was done
+    try:
+        _load_files(db_path, paths, report, no_progress, jobs)
+    except (KeyboardInterrupt, RuntimeError) as exc:  # click said only "Aborted."
+        if not is_interrupt(exc):
+            raise
+        _errors(report)
+        click.echo(
+            f"seamscope: interrupted; {summary(report).removeprefix('seamscope: ')}. What was "
+            "stored stays; the same command again loads the rest, and nothing twice",
+            err=True,
+        )
+        sys.exit(130)
+    _errors(report)
+    click.echo(summary(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+def _load_files(
+    db_path: Path, paths: tuple[str, ...], report: IngestReport, no_progress: bool, jobs: int | None
+) -> None:
+    """The files into the store, report filled as it goes, with a progress bar for large ones
+    where stderr is a terminal."""
     total = None if no_progress or not sys.stderr.isatty() else _total_bytes(paths)
     if total is not None and total >= _PROGRESS_BYTES:
         from rich.console import Console
@@ -121,22 +145,23 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
                     bar.refresh()
                     drawn = time.monotonic()
 
-            report = run_ingest(db_path, paths, progress=advance, workers=jobs)
+            run_ingest(db_path, paths, progress=advance, workers=jobs, report=report)
     else:
-        report = run_ingest(db_path, paths, workers=jobs)
-    _errors(report)
-    click.echo(_summary(report))
-    if not report.ok:
-        sys.exit(1)
+        run_ingest(db_path, paths, workers=jobs, report=report)
+
+
+def error_lines(report: IngestReport) -> list[str]:
+    """The report's problems, one line each, as stderr gets them."""
+    lines = [f"seamscope: {one_line(message)}" for message in report.errors]
+    problems = report.bad_requests + (1 if report.spans_rejected else 0)
+    if problems > len(lines) and lines:
+        lines.append("seamscope: ... more problems not shown")
+    return lines
 
 
 def _errors(report: IngestReport) -> None:
-    for message in report.errors:
-        click.echo(f"seamscope: {one_line(message)}", err=True)
-    shown = len(report.errors)
-    problems = report.bad_requests + (1 if report.spans_rejected else 0)
-    if problems > shown and shown:
-        click.echo("seamscope: ... more problems not shown", err=True)
+    for line in error_lines(report):
+        click.echo(line, err=True)
 
 
 def _s3_summary(found: S3Report) -> str:
@@ -152,4 +177,4 @@ def _s3_summary(found: S3Report) -> str:
         text += f", {len(found.others):,} {other} left ({examples}{more})"
     if found.traces == found.known:
         return text + ": nothing new"
-    return text + "; " + _summary(found.ingest).removeprefix("seamscope: ")
+    return text + "; " + summary(found.ingest).removeprefix("seamscope: ")

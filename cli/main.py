@@ -18,7 +18,7 @@ from typing import IO, Any, NoReturn, cast
 
 import click
 
-from seamscope.tracer.errors import SeamscopeError, install_hint
+from seamscope.tracer.errors import SeamscopeError, install_hint, is_interrupt
 from seamscope.tracer.private import private_umask
 from seamscope.tracer.terminal import safe
 
@@ -129,6 +129,13 @@ for a process SIGPIPE (13) ended, as `cat` or `git log` end there. Not 0: the ou
 `drift` give for what they found. A status rather than the signal itself, so clean-up runs."""
 
 
+_LOCKED_ADVICE = (
+    ", which has it open for writing: DuckDB lets no other process open it then, not even to "
+    "read; run this again once it has closed it"
+)
+"""After "the store is locked by process N (program)": what that means, and what to do."""
+
+
 class ReaderGone(Exception):
     """The reader of stdout went away before everything was written."""
 
@@ -158,6 +165,34 @@ def _watching_stdout() -> Iterator[None]:
         if not _stdout_reader_gone():
             raise
         raise ReaderGone from None
+
+
+class _WholeWrites(io.BufferedWriter):
+    """A buffered writer that hands every write on at once, as an unbuffered stream does."""
+
+    def write(self, data: Any) -> int:
+        written = super().write(data)
+        self.flush()
+        return written
+
+
+def _whole_stdout_writes() -> None:
+    """Under PYTHONUNBUFFERED (or -u) stdout is a text layer straight over the file, which drops
+    what a short write left unwritten (python/cpython#85393): a reader going away mid-write
+    (`| head`) then cut the output and the command went on to exit 0, and a write a signal
+    interrupted lost its rest. A buffered writer that flushes every write writes all, or
+    raises BrokenPipeError, and stays as prompt as the stream it replaces."""
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper) or not isinstance(out.buffer, io.FileIO):
+        return
+    raw = io.FileIO(out.buffer.fileno(), "wb", closefd=False)  # the old stream keeps its own
+    sys.stdout = io.TextIOWrapper(
+        _WholeWrites(raw),
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=out.line_buffering,
+        write_through=True,
+    )
 
 
 def _flush_stdout() -> None:
@@ -243,6 +278,7 @@ class _EscapingStderr(io.TextIOBase):
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user errors print one line and exit 2, never a traceback."""
     private_umask()
+    _whole_stdout_writes()
     try:
         return cli.main(args=argv, prog_name="seamscope", standalone_mode=False)
     except ReaderGone:
@@ -255,7 +291,12 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show(file=cast(IO[Any], _EscapingStderr()))
         sys.exit(exc.exit_code)
     except SeamscopeError as exc:
-        click.echo(f"seamscope: {safe(str(exc))}", err=True)
+        from seamscope.tracer.store import StoreLocked  # loaded already, if it is one
+
+        advice = _LOCKED_ADVICE if isinstance(exc, StoreLocked) and exc.pid else ""
+        click.echo(f"seamscope: {safe(str(exc))}{advice}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
         sys.exit(130)

@@ -60,7 +60,7 @@ def _print_table(table: pa.Table) -> None:
     from seamscope.cli.table import print_table
 
     console = print_table(*table_cells(table))
-    console.print(f"{table.num_rows:,} rows", style="dim")
+    console.print(f"{table.num_rows:,} rows", style="dim", soft_wrap=True)  # as wide as it is
 
 
 @click.command()

@@ -13,16 +13,20 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
-from seamscope.cli.options import FiniteRange
+from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
 from seamscope.tracer.terminal import safe
 from seamscope.tui.data import Holder, OwnerSource, SourceGone
+
+if TYPE_CHECKING:
+    from seamscope.tracer.ingest import IngestReport
 
 
 class TuiError(SeamscopeError):
@@ -41,11 +45,34 @@ yet, peaked at 687 MB instead of 2.1 GB and took 1.37x the time of one at 2GB (1
 limit")."""
 
 
-def _ingest_files(paths: list[Path], db: Path) -> None:
+def _ingest_files(paths: list[Path], db: Path) -> IngestReport:
     """OTLP JSON files go into a fresh temporary store first (seamscope ingest's code)."""
     from seamscope.tracer.ingest import ingest
 
-    ingest(db, [str(p) for p in paths], use_owner=False)
+    return ingest(db, [str(p) for p in paths], use_owner=False)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def _file_problems(report: IngestReport) -> tuple[list[str], str]:
+    """What `seamscope ingest` would have said of the files, when anything in them could not
+    be stored (its lines, summary last), and the TUI's news line for it; nothing when all was."""
+    from seamscope.cli.ingest import error_lines, summary
+
+    if report.ok:
+        return [], ""
+    skipped = []
+    if report.bad_requests:
+        skipped.append(_count(report.bad_requests, "bad request") + " skipped")
+    if report.spans_rejected:
+        skipped.append(_count(report.spans_rejected, "span") + " rejected")
+    news = (
+        f"{' and '.join(skipped) or 'Not everything was read'} in the files given: "
+        "where is said in the terminal when you quit"
+    )
+    return [*error_lines(report), summary(report)], news
 
 
 def _collector_source(
@@ -302,6 +329,7 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
 )
 @click.option(
     "--memory-limit",
+    type=DuckDBSize(MEMORY_FLOOR, percent=True),
     default=LIVE_MEMORY_LIMIT,
     show_default=True,
     help="DuckDB's memory_limit for the store's owner that --collect starts.",
@@ -339,6 +367,8 @@ def tui(
     from seamscope.tui.data import DataSource, LocalStore, open_source
 
     tmp: tempfile.TemporaryDirectory[str] | None = None
+    problems: list[str] = []
+    news = ""
     if live and (collect or files):
         raise TuiError("--live watches a running owner: not with --collect or files")
     if files:
@@ -351,7 +381,7 @@ def tui(
     if files:
         tmp = tempfile.TemporaryDirectory(prefix="seamscope-tui-")
         db = Path(tmp.name) / "seamscope.duckdb"
-        _ingest_files(list(files), db)
+        problems, news = _file_problems(_ingest_files(list(files), db))
     path = db or default_db_path()
     refuse_special(path)  # here, not on the TUI's error screen
 
@@ -375,6 +405,8 @@ def tui(
             return open_source(path, landscape)
 
     app = SeamscopeApp(factory, refresh_interval=refresh, live=collect or live)
+    if problems:  # on the news line from the start (the screens show it as they mount)
+        app.news = Text(news, style="yellow")
     # `seamscope demo` and service managers stop the TUI with SIGTERM: leave as with q, so the
     # receiver flushes and withdraws its owner file.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.exit_from_signal())
@@ -401,7 +433,12 @@ def tui(
                 click.echo(safe(collector.said or "the receiver stopped"), err=True)
         if tmp is not None:
             tmp.cleanup()
+        for line in problems:  # after the TUI's screen, where they stay
+            with contextlib.suppress(OSError):
+                click.echo(line, err=True)
         # Python's last garbage collection over what Textual, DuckDB and the data loaded took
         # about half a second at exit, which a demo quit waited for: left out (gc.freeze), as
         # nothing it would find needs collecting; the store and files are closed above.
         gc.freeze()
+    if problems:  # as `seamscope ingest` ends for the same files
+        sys.exit(1)

@@ -1,7 +1,7 @@
 """OTLP files -> the store, and appends of many batches in one transaction.
 
 Files are what the OpenTelemetry Collector's file exporter writes: one ExportTraceServiceRequest
-per line of OTLP JSON (a single pretty-printed request per file works too), or in the exporter's
+per line of OTLP JSON (pretty-printed requests one after the other work too), or in the exporter's
 other forms (framed JSON or protobuf, zstd; see tracer.framing), and any of these gzipped. Each
 request is its own batch, keyed by a hash of its bytes, so loading a file twice adds nothing.
 While an owner process holds the store, the requests go to it over HTTP instead.
@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -289,7 +290,7 @@ def _first_line(
 
 def iter_stream(name: str, stream: BinaryIO, origin: str = "") -> Iterator[Request]:
     """Yields the requests of one file, in any form tracer.framing names: OTLP JSON one request
-    per line or one pretty-printed, framed requests, and these compressed with gzip or zstd.
+    per line or pretty-printed, framed requests, and these compressed with gzip or zstd.
 
     What ends the reading early (a file cut short or damaged, a request past MAX_REQUEST_BYTES)
     comes last, as a Request that carries the problem, after every request read before it.
@@ -349,7 +350,7 @@ def _iter_form(
         if len(data) > MAX_REQUEST_BYTES:
             yield _problem(f"{name}:{first_no}", _too_long("the request", first_no), origin)
             return
-        yield Request(f"{name}:{first_no}", data, origin=origin)
+        yield from _documents(name, first_no, data, origin)
         return
     yield Request(f"{name}:{first_no}", first.strip(), origin=origin)
     run = _BlankRun(inflated)
@@ -368,6 +369,24 @@ def _iter_form(
         except _TooBlank as blank:
             yield _problem(f"{name}:{blank.start}", _too_blank(blank.start), origin)
             return
+
+
+_BETWEEN_DOCUMENTS = re.compile(rb"\}[ \t\r]*\n[ \t\r\n]*(?=\{)")
+"""The end of one JSON object and the start of the next on a later line: in one JSON document
+a '}' is followed by ',', '}', ']' or the end, and no string holds a line break, so this is only
+ever found between two documents."""
+
+
+def _documents(name: str, first_no: int, data: bytes, origin: str) -> Iterator[Request]:
+    """The requests of a file of pretty-printed ones (data, from its line first_no): one, or
+    several one after the other (`jq . traces.jsonl`), each with the line it starts on. Several
+    were one request that was no JSON, and all their spans were lost."""
+    start, line = 0, first_no
+    for between in _BETWEEN_DOCUMENTS.finditer(data):
+        yield Request(f"{name}:{line}", data[start : between.start() + 1], origin=origin)
+        line += data.count(b"\n", start, between.end())
+        start = between.end()
+    yield Request(f"{name}:{line}", data[start:], origin=origin)
 
 
 def _too_long(what: str, line: int) -> str:
@@ -846,6 +865,7 @@ def ingest(
     use_owner: bool = True,
     workers: int | None = None,
     flat: bool = True,
+    report: IngestReport | None = None,
 ) -> IngestReport:
     """Loads OTLP JSON from files, folders or stdin ("-") into the store at db_path.
 
@@ -853,7 +873,8 @@ def ingest(
     workers > 0 decodes in that many processes (the caller's main module must be import-safe,
     as multiprocessing's spawn requires); None: `default_workers` for the input's size.
     flat=False decodes with the general walk (the first design; the same rows, slower).
-    Raises SeamscopeError for a missing path or a store that cannot be opened.
+    Raises SeamscopeError for a missing path or a store that cannot be opened. report, if
+    given, is filled as it goes: after a KeyboardInterrupt it says what was done.
     """
     others: list[Path] = []
     files = expand_paths(paths, others)
@@ -866,6 +887,7 @@ def ingest(
         workers=workers,
         flat=flat,
         parts=iter_parts(files, progress),
+        report=report,
     )
     report.others = [str(p) for p in others]
     return report

@@ -11,6 +11,7 @@ never uses. The import contract "A decoder process loads neither the store nor t
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +156,9 @@ def decode_part(part: Part, flat: bool = True) -> list[Decoded]:
 
 def decoder_init(folder: str | None, ingest: int) -> None:
     """In a decoder process: tables handed back through folder; gone once the ingest is (a
-    killed ingest's processes would otherwise wait forever: tracer.orphans)."""
+    killed ingest's processes would otherwise wait forever: tracer.orphans). Ctrl-C reaches the
+    whole process group, and is the ingest's to handle (it stops the pool): here it printed a
+    KeyboardInterrupt traceback per process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     handoff.use(folder)
     orphans.leave_with(ingest)

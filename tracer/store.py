@@ -94,14 +94,19 @@ def default_db_path() -> Path:
 
 
 _PID = re.compile(r"PID (\d+)")
+_LOCK = re.compile(r"\block\b", re.IGNORECASE)
+_HELD_IN = re.compile(r"held in (.+?) \(PID \d+\)")
 
 
 def _translate(exc: duckdb.Error, path: Path) -> StoreError:
     text = str(exc)
-    if "lock" in text.lower():
+    if _LOCK.search(text):  # a word: "failed to pin block" (out of memory) is no lock
         match = _PID.search(text)
         pid = int(match.group(1)) if match else None
         holder = f" by process {pid}" if pid else ""
+        program = _HELD_IN.search(text)
+        if pid and program:
+            holder += f" ({Path(program.group(1)).name})"
         return StoreLocked(f"{path}: the store is locked{holder}", pid)
     if (
         "not a valid DuckDB database" in text
@@ -308,6 +313,9 @@ class Store:
         try:
             private_wal(path)
             ensure_schema(con, path)
+        except duckdb.Error as exc:  # out of memory under config's memory_limit, say
+            con.close()
+            raise _translate(exc, path) from None
         except BaseException:
             con.close()
             raise

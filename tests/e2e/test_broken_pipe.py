@@ -124,3 +124,31 @@ def test_collect_whose_reader_went_away_stops_cleanly(store: Path, tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("collect")) == [
         "collect.duckdb"
     ]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_edges_into_head_ends_with_the_status_of_a_cut_output(
+    store: Path, tmp_path: Path, fmt: str, unbuffered: bool
+) -> None:
+    """`seamscope edges | head -1` writes its whole output at once, far more than a pipe holds.
+    Under PYTHONUNBUFFERED, Python's stdout dropped what the write did not get into the pipe
+    before head left (python/cpython#85393) and the command exited 0, as if nothing was cut."""
+    args = command("edges", "--format", fmt, "--db", store, "--landscape", landscape_path(store))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    whole = subprocess.run(args, capture_output=True, timeout=180, check=True, env=env).stdout
+    assert len(whole) > 2 * PIPE_BUFFER
+    writer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert writer.stdout is not None and writer.stderr is not None
+    head = subprocess.run(
+        ["head", "-1"], stdin=writer.stdout, capture_output=True, timeout=180, check=True
+    )
+    writer.stdout.close()  # head holds the only reader now
+    err = writer.stderr.read().decode()
+    writer.stderr.close()
+    assert writer.wait(timeout=180) == READER_GONE_STATUS
+    assert err == ""
+    assert head.stdout == whole.splitlines(keepends=True)[0]

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.e2e
 
 _SCRIPT = Path(sys.executable).with_name("seamscope")
 SEAMSCOPE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "seamscope.cli"]
+PYTHON = Path(os.path.realpath(sys.executable)).name
+"""The program a Python process that holds a store runs, as DuckDB's lock message names it."""
 
 
 class Collector:
@@ -261,7 +263,11 @@ def test_store_locked_by_another_process_names_it(db_path: Path) -> None:
         holder.wait()
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert lines == [f"seamscope: {db_path}: the store is locked by process {holder.pid}"]
+    assert lines == [
+        f"seamscope: {db_path}: the store is locked by process {holder.pid} ({PYTHON}), which "
+        "has it open for writing: DuckDB lets no other process open it then, not even to read; "
+        "run this again once it has closed it"
+    ]
     assert "Traceback" not in done.stdout
 
 

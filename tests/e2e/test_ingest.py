@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
-from tests.e2e.test_collect import SEAMSCOPE, children, span_count, start_collector
+from tests.e2e.test_collect import (
+    PYTHON,
+    SEAMSCOPE,
+    children,
+    span_count,
+    start_collector,
+)
 from tests.otlp_sample import sample_request
 from tests.unit.tracer.test_framing import framed, json_lines, native_zstd
 
@@ -126,7 +132,9 @@ def test_bad_lines_missing_paths_and_locked_store(db_path: Path, tmp_path: Path)
         holder.wait()
     assert locked.returncode == 2
     assert locked.stderr.decode().splitlines() == [
-        f"seamscope: {db_path}: the store is locked by process {holder.pid}"
+        f"seamscope: {db_path}: the store is locked by process {holder.pid} ({PYTHON}), which "
+        "has it open for writing: DuckDB lets no other process open it then, not even to read; "
+        "run this again once it has closed it"
     ]
 
 

@@ -210,3 +210,25 @@ def test_a_store_it_cannot_write_is_one_line_and_a_rerun_stores_everything(
     assert again.returncode == 0, again.stderr
     assert "4 requests read: 16 spans stored, 0 already present" in again.stdout
     assert span_count(db) == 20
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+def test_pretty_printed_requests_one_after_the_other_are_each_read(
+    tmp_path: Path, jobs: str
+) -> None:
+    """`jq . traces.jsonl > traces.json` writes the requests pretty-printed one after the other:
+    the file was read as one request that was no JSON ("Extra data"), and every span was lost.
+    Each is read now, and a damaged one is named with the line it starts on."""
+    pretty = [json.dumps(json.loads(line), indent=2) for line in GOOD[:3]]
+    pretty[1] = pretty[1].replace('"resourceSpans"', "resourceSpans", 1)
+    path = tmp_path / "traces.json"
+    path.write_text("\n".join(pretty) + "\n")
+    second = pretty[0].count("\n") + 2
+    db = tmp_path / "s.duckdb"
+    done = _ingest(path, db, "--jobs", jobs)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"seamscope: {path}:{second}: not JSON: ")
+    assert "3 requests read: 8 spans stored, 0 already present, 1 bad requests skipped" in (
+        done.stdout
+    )
+    assert span_count(db) == 8

@@ -14,6 +14,7 @@ from seamscope.tracer.store import (
     NotAStore,
     Store,
     StoreDamaged,
+    StoreError,
     StoreLocked,
     StoreMissing,
     StoreTooNew,
@@ -293,3 +294,18 @@ def test_every_connection_has_duckdb_progress_bar_off(tmp_path: Path) -> None:
         assert con.execute("SELECT current_setting('lock_configuration')").fetchone() == (True,)
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(("existing", "limit"), [(False, "1KB"), (True, "300KB")])
+def test_a_store_that_cannot_open_under_its_memory_limit_says_so_not_that_it_is_locked(
+    tmp_path: Path, existing: bool, limit: str
+) -> None:
+    """DuckDB's "failed to pin block" read as a lock ("block"), and out of memory while the
+    schema was read was DuckDB's own exception (a traceback in `seamscope collect`)."""
+    path = tmp_path / "s.duckdb"
+    if existing:
+        Store.open(path).close()
+    with pytest.raises(StoreError) as raised:
+        Store.open(path, config={"memory_limit": limit})
+    assert not isinstance(raised.value, StoreLocked)
+    assert str(raised.value).startswith(f"{path}: Out of Memory Error: ")
