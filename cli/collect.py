@@ -25,6 +25,7 @@ from seamscope.tracer.receiver import (
     default_decoders,
     owner_process,
 )
+from seamscope.tracer.receiver.guard import beyond_loopback
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
 
@@ -50,7 +51,12 @@ def _refused(bad_requests: int) -> str:
     default=None,
     help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (one not on loopback lets other machines send spans).",
+)
 @click.option(
     "--allow-host",
     "allow_hosts",
@@ -222,6 +228,13 @@ def collect(
             f"seamscope: receiving OTLP/HTTP on {receiver.url}/v1/traces into {db_path} "
             f"(Ctrl-C to stop)"
         )
+        if beyond_loopback(host):
+            click.echo(
+                f"seamscope: note: listening on {host}, which other machines can reach: any of "
+                "them may send spans here (the SQL endpoint still answers only this store's "
+                "user); --host 127.0.0.1 keeps it to this machine",
+                err=True,
+            )
         if receiver.stats.drained:
             say(f"seamscope: drained {receiver.stats.drained:,} spooled spans")
         last: tuple[int, int, int, int] | None = None

@@ -243,6 +243,20 @@ def test_port_in_use_is_one_line(collector: Collector, tmp_path: Path) -> None:
     assert not (tmp_path / "other.duckdb.owner.json").exists()
 
 
+def test_listening_beyond_loopback_is_said(db_path: Path, tmp_path: Path) -> None:
+    """`--host 0.0.0.0` is allowed (a Collector on another machine may send to it), but it is
+    said once on stderr: the default, loopback, says nothing of the kind."""
+    wide = start_collector(db_path, tmp_path, "--no-classify", "--host", "0.0.0.0")
+    assert wide.stop(signal.SIGTERM) == 0
+    log = wide.log.read_text()
+    assert "seamscope: note: listening on 0.0.0.0, which other machines can reach" in log
+    assert log.count("other machines can reach") == 1
+
+    narrow = start_collector(tmp_path / "other.duckdb", tmp_path, "--no-classify")
+    assert narrow.stop(signal.SIGTERM) == 0
+    assert "other machines" not in narrow.log.read_text()
+
+
 def test_store_locked_by_another_process_names_it(db_path: Path) -> None:
     holder = subprocess.Popen(
         [

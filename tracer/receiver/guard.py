@@ -35,6 +35,19 @@ def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def beyond_loopback(bound_host: str) -> bool:
+    """Whether a server bound to bound_host can be reached from other machines: every address
+    (``0.0.0.0``, ``::``), an address that is not loopback, or a name that is not this
+    machine's own (which may resolve to any of its addresses)."""
+    name = host_name(bound_host)
+    if name in _WILDCARDS:
+        return True
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return False
+    ip = _ip(name)
+    return ip is None or not ip.is_loopback
+
+
 def host_name(value: str) -> str:
     """The host part of a Host header value (no port, no IPv6 brackets), lowercased."""
     value = value.strip().lower()

@@ -13,7 +13,7 @@ import pytest
 
 from seamscope.tracer.owner import SECRET_HEADER, find_owner, owner_file, publish, withdraw
 from seamscope.tracer.receiver import Receiver
-from seamscope.tracer.receiver.guard import Guard, host_name
+from seamscope.tracer.receiver.guard import Guard, beyond_loopback, host_name
 from tests.otlp_sample import sample_request
 
 PB = {"Content-Type": "application/x-protobuf"}
@@ -151,3 +151,24 @@ def test_an_owner_file_of_another_user_is_not_followed(db_path: Path) -> None:
     path = _published(db_path)
     os.chown(path, 65534, 65534)
     assert find_owner(db_path) is None
+
+
+@pytest.mark.parametrize(
+    ("bound", "beyond"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("::1", False),
+        ("[::1]", False),
+        ("localhost", False),
+        ("box.localhost", False),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("", True),
+        ("192.0.2.7", True),
+        ("2001:db8::1", True),
+        ("collector.internal", True),
+    ],
+)
+def test_beyond_loopback_tells_the_addresses_other_machines_reach(bound: str, beyond: bool) -> None:
+    assert beyond_loopback(bound) is beyond
