@@ -54,11 +54,24 @@ def wal_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".wal")
 
 
-def private_wal(db_path: Path) -> None:
+def private_wal(db_path: Path) -> bool:
     """Before a write: DuckDB makes its WAL (removed at every checkpoint) with the umask's
     mode, but writes to one that is already there, so an empty 0600 one is made first. Only
-    while holding the store read-write (DuckDB removes an empty WAL when it opens a store)."""
+    while holding the store read-write (DuckDB removes an empty WAL when it opens a store).
+    True when this call made it (`drop_unused_wal` takes it back if nothing was written)."""
     try:
         os.close(create_private(wal_path(db_path)))
     except OSError:
-        pass  # there already (DuckDB's, or ours), or the folder refuses: DuckDB will say
+        return False  # there already (DuckDB's, or ours), or the folder refuses: DuckDB will say
+    return True
+
+
+def drop_unused_wal(db_path: Path) -> None:
+    """Removes the empty WAL `private_wal` made for a write that never came (a file refused
+    before anything was written to it must be left as it was found)."""
+    wal = wal_path(db_path)
+    try:
+        if wal.stat().st_size == 0:
+            wal.unlink()
+    except OSError:
+        pass  # gone already, or DuckDB's own by now

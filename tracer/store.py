@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.keys import KEY_COLUMNS, add_keys
-from seamscope.tracer.private import FILE_MODE, private_wal
+from seamscope.tracer.private import FILE_MODE, drop_unused_wal, private_wal
 from seamscope.tracer.schema import (
     DDL,
     INPUT_SCHEMA,
@@ -310,14 +310,16 @@ class Store:
         """create=False: a missing file is StoreMissing, not a new store."""
         path = path or default_db_path()
         con = connect(path, config=config, create=create)
+        made_wal = False
         try:
-            private_wal(path)
+            made_wal = private_wal(path)
             ensure_schema(con, path)
-        except duckdb.Error as exc:  # out of memory under config's memory_limit, say
+        except BaseException as exc:
             con.close()
-            raise _translate(exc, path) from None
-        except BaseException:
-            con.close()
+            if made_wal:  # another program's database, say: left as it was found
+                drop_unused_wal(path)
+            if isinstance(exc, duckdb.Error):  # out of memory under config's memory_limit, say
+                raise _translate(exc, path) from None
             raise
         return cls(con, path)
 

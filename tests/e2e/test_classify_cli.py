@@ -680,3 +680,4 @@ def test_classification_commands_refuse_a_database_that_is_no_store(tmp_path: Pa
         assert "not a seamscope store" in done.stderr and "Traceback" not in done.stderr
         assert "No findings" not in done.stdout
     assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.duckdb"]  # no WAL left beside it

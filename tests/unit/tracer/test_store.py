@@ -273,6 +273,7 @@ def test_a_duckdb_file_of_something_else_is_refused_and_left_untouched(tmp_path:
         with short_lock(path):
             pass
     assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.duckdb"]  # no WAL left beside it
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [
         ("invoices",)
