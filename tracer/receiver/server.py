@@ -213,6 +213,7 @@ class Server:
         elif ctype in ("application/x-protobuf", "application/protobuf"):
             json_format = False
         else:
+            self.stats.add(bad_requests=1)
             return web.Response(
                 status=415,
                 text=f"content type {ctype!r} is not OTLP: send application/x-protobuf "
@@ -220,6 +221,7 @@ class Server:
             )
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
+            self.stats.add(bad_requests=1)
             return _error(
                 415,
                 f"content encoding {encoding!r} is not supported (gzip, deflate, zstd)",
@@ -227,6 +229,7 @@ class Server:
             )
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
+            self.stats.add(bad_requests=1)
             return _error(
                 413,
                 f"the body is {length} bytes, over the limit of {self.max_body_bytes}",
@@ -236,8 +239,10 @@ class Server:
             body = await read_body(request, self.max_body_bytes, self.body_budget)
         except BodyError as exc:
             response = _error(exc.status, str(exc), json_format)
-            if exc.status == 503:
+            if exc.status == 503:  # the receiver's memory is busy: the sender retries
                 response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            else:  # too large, or too slow: refused whole, its spans never seen
+                self.stats.add(bad_requests=1)
             response.force_close()
             return response
         # Backpressure: past MAX_INFLIGHT requests being decoded or committed, new ones wait

@@ -128,6 +128,7 @@ def test_partial_success_and_errors(receiver: Receiver) -> None:
     status, data, _ = post(receiver, b"not gzip", {**PB, "Content-Encoding": "gzip"})
     assert status == 400 and b"not valid gzip" in data
     assert receiver.stats.stored == 3 and receiver.stats.rejected == 1
+    assert receiver.stats.bad_requests == 5  # the two 415s too: refused whole, as a 400 is
 
 
 def test_size_limits_on_the_wire_and_after_inflating(receiver: Receiver) -> None:
@@ -138,6 +139,7 @@ def test_size_limits_on_the_wire_and_after_inflating(receiver: Receiver) -> None
     status, data, _ = post(receiver, bomb, {**PB, "Content-Encoding": "gzip"})
     assert status == 413 and b"inflates past" in data
     assert post(receiver, sample_request(2, seed=8).SerializeToString(), PB)[0] == 200
+    assert receiver.stats.bad_requests == 2  # collect's count of requests refused whole
 
 
 def sql_headers(receiver: Receiver) -> dict[str, str]:
