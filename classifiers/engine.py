@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from seamscope.classifiers.catalog import CATALOG_VERSION
-from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
+from seamscope.classifiers.derive import derive, polling_edges, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
     AWS_FACTS,
     BY_KEYS,
@@ -260,6 +260,7 @@ def classify(
         moved = None if merge is None else _MOVED
         after = _shape(con)
         polling = state.get("polling")
+        a401 = state.get("a401")
         derived = False
         if before is not None and before == after and not runs_moved:
             # Same groups, hosts, components, handling and runs: the edges and their rules
@@ -269,7 +270,7 @@ def classify(
             before is not None
             and before == after
             and polling is not None
-            and refresh_polling(con, polling)
+            and refresh_polling(con, polling, a401)
         ):
             # Only new runs of recurring jobs, which feed the same writes as before: the rules
             # stand; A401's reasons (period, run count) and the numbers move.
@@ -293,6 +294,7 @@ def classify(
                 "FROM edges"
             )
             polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
+            a401 = polling_edges(con)
             derived = True
             _record_label_changes(con, cause)
         if merge is not None:
@@ -300,19 +302,22 @@ def classify(
         revision = int(state.get("revision", "0"))
         if stamp_revisions(con, revision + 1, new_edges=derived):
             revision += 1
+        values = {
+            "revision": str(revision),
+            "watermark": str(top),
+            "version": CLASSIFIER_VERSION,
+            "landscape": fingerprint,
+            "landscape_path": landscape.path or "",
+            "catalog": CATALOG_VERSION,
+            "routes": wiring,
+            "polling": polling or "",
+            "shape": after,
+        }
+        if a401 is not None:  # unknown until the first derive of this code
+            values["a401"] = a401
         _set_state(
             con,
-            {
-                "revision": str(revision),
-                "watermark": str(top),
-                "version": CLASSIFIER_VERSION,
-                "landscape": fingerprint,
-                "landscape_path": landscape.path or "",
-                "catalog": CATALOG_VERSION,
-                "routes": wiring,
-                "polling": polling or "",
-                "shape": after,
-            },
+            values,
             None if rebuild else state,
         )
     return _result(con, rebuild, top, new_spans, started)

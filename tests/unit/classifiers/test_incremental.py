@@ -390,6 +390,47 @@ def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
         assert _snapshot(store.con) == incremental
 
 
+@pytest.mark.parametrize("stored", [True, False])
+def test_new_job_runs_read_the_a401_edges_the_last_derive_left(
+    tmp_path: Path, monkeypatch: Any, stored: bool
+) -> None:
+    # Only derive changes which edges are A401 and what they copy into: a batch that brings
+    # only new runs takes them from the state, not from a statement of its own; a store whose
+    # state has none (classified by a build before this one) reads them again.
+    from seamscope.classifiers import derive as derive_module
+
+    read: list[int] = []
+    real = derive_module.polling_edges
+
+    def counting(con: duckdb.DuckDBPyConnection) -> str:
+        read.append(1)
+        return real(con)
+
+    monkeypatch.setattr(derive_module, "polling_edges", counting)
+    monkeypatch.setattr(engine, "polling_edges", counting)
+    fleet = _fleet(by_instance=False)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(), batch_key="first", source="test")
+        classify(store.con)
+        if not stored:
+            store.con.execute("DELETE FROM classifier_state WHERE key = 'a401'")
+        read.clear()
+        for i in range(3, 6):
+            first = len(fleet.spans)
+            fleet.at(5.0 * i)
+            run = fleet.root(JOB, "copy")
+            fleet.dynamodb(JOB, "Scan", "Orders", parent=run)
+            fleet.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+            store.append(fleet.table(fleet.spans[first:]), batch_key=f"run{i}", source="test")
+            classify(store.con)
+        reasons = [
+            r[0]
+            for r in store.con.execute("SELECT reason FROM edges WHERE rule_id = 'A401'").fetchall()
+        ]
+    assert reasons and all("(6 runs)" in r for r in reasons), reasons
+    assert len(read) == (0 if stored else 3)
+
+
 # The job's gaps between runs (seconds), and whether A401 holds: the coefficient of variation of
 # the gaps (population) at most 0.35, computed here as the guideline states it. Each set lies
 # clear of the threshold; the order the runs arrive in must not matter.
