@@ -925,19 +925,31 @@ def polling_signature(polling: Mapping[int, Polling]) -> str:
     return json.dumps(sorted((g, p.job, list(p.tables)) for g, p in polling.items()))
 
 
-def refresh_polling(con: duckdb.DuckDBPyConnection, signature: str) -> bool:
-    """After new job runs and nothing else: when the jobs still feed the same writes from the
-    same tables (the signature derive() returned), rewrites only the A401 reasons (their period
-    and run count) and returns True; False means the edges must be derived again."""
-    polling = _polling(con, _targets(con))
-    if polling_signature(polling) != signature:
-        return False
+def polling_edges(con: duckdb.DuckDBPyConnection) -> str:
+    """The A401 edges, each with its groups and the name of the store it copies into, as JSON:
+    what refresh_polling rewrites the reasons of. Only derive() changes them, so the caller
+    keeps them from one derive to the next (a statement less in every batch that brings job
+    runs)."""
     rows = con.execute(
         """SELECT e.edge_id, list(m.gkey ORDER BY m.gkey), any_value(n.name)
         FROM edges AS e JOIN classifier_group_edges AS m USING (edge_id)
         JOIN nodes AS n ON n.node_id = e.to_node
-        WHERE e.rule_id = 'A401' GROUP BY e.edge_id"""
+        WHERE e.rule_id = 'A401' GROUP BY e.edge_id ORDER BY e.edge_id"""
     ).fetchall()
+    return json.dumps([[eid, [int(g) for g in gkeys], target] for eid, gkeys, target in rows])
+
+
+def refresh_polling(
+    con: duckdb.DuckDBPyConnection, signature: str, edges: str | None = None
+) -> bool:
+    """After new job runs and nothing else: when the jobs still feed the same writes from the
+    same tables (the signature derive() returned), rewrites only the A401 reasons (their period
+    and run count) and returns True; False means the edges must be derived again. edges:
+    polling_edges() as the last derive left them (read again where not given)."""
+    polling = _polling(con, _targets(con))
+    if polling_signature(polling) != signature:
+        return False
+    rows = json.loads(edges if edges is not None else polling_edges(con))
     ids: list[str] = []
     reasons: list[str] = []
     for eid, gkeys, target in rows:

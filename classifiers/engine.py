@@ -22,13 +22,14 @@ from pathlib import Path
 import duckdb
 
 from seamscope.classifiers.catalog import CATALOG_VERSION
-from seamscope.classifiers.derive import derive, refresh_polling, refresh_stats
+from seamscope.classifiers.derive import derive, polling_edges, refresh_polling, refresh_stats
 from seamscope.classifiers.facts import (
     AWS_FACTS,
     BY_KEYS,
     GENERAL_AWS_FACTS,
     GRAPHQL_CANDIDATE,
     INVOCATION_CANDIDATE,
+    LONE_CANDIDATE,
     MISSING_KEYS,
     SPAN_COLUMNS,
     STORED_KEYS,
@@ -251,26 +252,32 @@ def classify(
         new_spans, runs_moved = 0, False
         # The shape the last call left (stored with the state), or read again.
         before = None if rebuild or not same_rules else state.get("shape") or _shape(con)
+        merge = None
         if top > old:
             merge = _Merge(con, old, top, full=old == 0, new=new)
             new_spans, runs_moved = merge.run(), merge.runs_moved
+        # The groups the merge moved (_MOVED), or every edge's where there was no merge.
+        moved = None if merge is None else _MOVED
         after = _shape(con)
         polling = state.get("polling")
+        a401 = state.get("a401")
         derived = False
         if before is not None and before == after and not runs_moved:
             # Same groups, hosts, components, handling and runs: the edges and their rules
             # stand; only the numbers of those whose groups moved change.
-            refresh_stats(con, _MOVED)
+            refresh_stats(con, moved)
         elif (
             before is not None
             and before == after
             and polling is not None
-            and refresh_polling(con, polling)
+            and refresh_polling(con, polling, a401)
         ):
             # Only new runs of recurring jobs, which feed the same writes as before: the rules
             # stand; A401's reasons (period, run count) and the numbers move.
-            refresh_stats(con, _MOVED)
+            refresh_stats(con, moved)
         else:
+            if merge is not None:
+                merge.drop_temporaries()
             cause = (
                 "classifier"
                 if state.get("version") not in (None, CLASSIFIER_VERSION)
@@ -287,25 +294,30 @@ def classify(
                 "FROM edges"
             )
             polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
+            a401 = polling_edges(con)
             derived = True
             _record_label_changes(con, cause)
-        con.execute(f"DROP TABLE IF EXISTS {_MOVED}")
+        if merge is not None:
+            merge.drop_temporaries()
         revision = int(state.get("revision", "0"))
         if stamp_revisions(con, revision + 1, new_edges=derived):
             revision += 1
+        values = {
+            "revision": str(revision),
+            "watermark": str(top),
+            "version": CLASSIFIER_VERSION,
+            "landscape": fingerprint,
+            "landscape_path": landscape.path or "",
+            "catalog": CATALOG_VERSION,
+            "routes": wiring,
+            "polling": polling or "",
+            "shape": after,
+        }
+        if a401 is not None:  # unknown until the first derive of this code
+            values["a401"] = a401
         _set_state(
             con,
-            {
-                "revision": str(revision),
-                "watermark": str(top),
-                "version": CLASSIFIER_VERSION,
-                "landscape": fingerprint,
-                "landscape_path": landscape.path or "",
-                "catalog": CATALOG_VERSION,
-                "routes": wiring,
-                "polling": polling or "",
-                "shape": after,
-            },
+            values,
             None if rebuild else state,
         )
     return _result(con, rebuild, top, new_spans, started)
@@ -372,9 +384,10 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     held = (
         f"""count(*) FILTER (WHERE batch_id > $1 AND {INVOCATION_CANDIDATE}),
                count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL),
-               count(*) FILTER (WHERE batch_id > $1 AND {GRAPHQL_CANDIDATE})"""
+               count(*) FILTER (WHERE batch_id > $1 AND {GRAPHQL_CANDIDATE}),
+               count(*) FILTER (WHERE batch_id > $1 AND {LONE_CANDIDATE})"""
         if old > 0
-        else "-1, -1, -1"
+        else "-1, -1, -1, -1"
     )
     row = con.execute(
         f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
@@ -387,7 +400,7 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     if row is None or row[0] is None:
         return int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0)), None
     lo = None if row[2] is None else str(row[2])
-    return int(row[0]), _New(int(row[1]), lo, int(row[3]), int(row[4]), int(row[5]))
+    return int(row[0]), _New(int(row[1]), lo, *(int(v) for v in row[3:7]))
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
@@ -436,7 +449,7 @@ def _timed(con: duckdb.DuckDBPyConnection) -> Callable[..., duckdb.DuckDBPyConne
     return run
 
 
-# The groups a merge changed (left by _Merge for refresh_stats, dropped after).
+# The groups a merge changed (left by _Merge for refresh_stats; dropped with its temporaries).
 _MOVED = "_cls_moved"
 
 
@@ -518,15 +531,17 @@ _FACT_KEY = "tk, sk, pk, batch_id, gkey, start_time, duration_ns, err, inst"
 class _New:
     """The spans past the watermark, as classify() found them: how many, the start of the
     window they touch (TRACE_WINDOW before the earliest), as text, and how many of them could be
-    a Lambda invocation (INVOCATION_CANDIDATE), carry span links or record a GraphQL operation a
-    server executed (GRAPHQL_CANDIDATE). A merge whose touched traces hold no stored span reads
-    only these, and skips what none of them needs."""
+    a Lambda invocation (INVOCATION_CANDIDATE), carry span links, record a GraphQL operation a
+    server executed (GRAPHQL_CANDIDATE) or be a call made outside any handling (LONE_CANDIDATE).
+    A merge whose touched traces hold no stored span reads only these, and skips what none of
+    them needs."""
 
     count: int
     lo: str | None
     invocable: int = -1
     linked: int = -1
     graphql: int = -1
+    lone: int = -1
 
 
 class _Merge:
@@ -559,7 +574,7 @@ class _Merge:
     def run(self) -> int:
         count = self.new.count if self.new is not None else self.count_new()
         if count == 0:
-            self.x(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
+            self.temp(f"CREATE OR REPLACE TEMP TABLE {_MOVED} (gkey UBIGINT)")
             return 0
         if self.full:
             self.select_all_spans()
@@ -573,7 +588,7 @@ class _Merge:
         self.merge_receives()
         self.merge_handling()
         self.merge_runs()
-        self.drop_temporaries()
+        # The temporaries (_MOVED among them) stay for refresh_stats: classify() drops them.
         return count
 
     def scalar(self, sql: str) -> object:
@@ -767,7 +782,7 @@ class _Merge:
         x = self.x
         # Traces with nothing stored (a full run, the usual batch): the difference is the facts.
         delta = "_cls_delta" if self.seen else "_cls_fnew"
-        moved = self.made(
+        moved = self.temp(
             f"CREATE OR REPLACE TEMP TABLE {_MOVED} AS SELECT DISTINCT gkey FROM {delta}"
         )
         if not self.seen:
@@ -1015,6 +1030,8 @@ class _Merge:
         # is tested on its own (whichever batch holds it, as in a full run), and the receives
         # are read only between literal bounds, which the zone maps on start_time cut from a
         # store of any age.
+        if self.none_new("lone"):
+            return  # no new span can be such a call, and no stored one is read
         lone = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
             SELECT c.inst, c.start_time, c.gkey
             FROM _cls_fnew AS c
@@ -1108,14 +1125,15 @@ class _Merge:
         self.runs_moved = self.runs_moved or bool(row and row[0])
 
     def drop_temporaries(self) -> None:
-        """Drops the temporaries this merge made (_MOVED stays, for refresh_stats), in one
-        call."""
+        """Drops the temporaries this merge made, _MOVED among them, in one call: before
+        derive (its memory, and its names: _cls_rows), or after refresh_stats."""
         if self.temporaries:
             self.x(
                 "; ".join(
                     f"DROP {kind} IF EXISTS {name}" for name, kind in self.temporaries.items()
                 )
             )
+            self.temporaries.clear()
 
 
 def classifier_hook(landscape: Path | None) -> Callable[[duckdb.DuckDBPyConnection], None]:

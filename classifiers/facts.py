@@ -506,6 +506,17 @@ INVOCATION_CANDIDATE = (
 )
 
 
+# What a span needs to be a call made outside any handling (merge_handling's lone calls: a call
+# fact, of an AWS span or an HTTP client's, with no parent, of a known instance): a batch
+# without such a span, and no stored span in its traces, has none to look for. Wider than
+# the AWS spans (any system's attribute), which costs less to test.
+LONE_CANDIDATE = (
+    "parent_span_id IS NULL AND service_instance IS NOT NULL "
+    "AND (rpc_system IS NOT NULL OR db_system IS NOT NULL OR messaging_system IS NOT NULL "
+    "OR (kind IN ('CLIENT', 'PRODUCER') AND http_method IS NOT NULL))"
+)
+
+
 # A span that records a GraphQL operation and is no client's: the operation a server executed
 # (js-contrib's instrumentation-graphql: `graphql.execute`, INTERNAL, with graphql.operation.type
 # and .name, under the span active when it ran; a server span may carry it itself).

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from seamscope.classifiers import engine
 from seamscope.classifiers.derive import derive, refresh_stats
 from seamscope.classifiers.engine import classify
+from seamscope.classifiers.facts import KEYS, LONE_CANDIDATE
 from seamscope.classifiers.landscape import parse_landscape
+from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.tracer.store import Store
 from tests.unit.classifiers.fleet import BASE_NS, Fleet, Service, Span
 
@@ -172,6 +174,36 @@ def test_a_lone_workers_call_is_handling_only_within_the_trace_window(
         classify(store.con, full=True)
         assert store.con.execute(handled).fetchall() == incremental
     assert incremental == [("Shipments",)]
+
+
+def test_every_lone_call_is_a_lone_candidate(tmp_path: Path) -> None:
+    # A batch whose new spans hold no LONE_CANDIDATE (and whose traces have no stored span)
+    # skips the look for lone calls: every span that gives one must be a candidate, whatever
+    # its kind (an AWS call's span a server's, as an SDK may mark it) or mechanism.
+    fleet = _lone_workers()
+    worker = Service("orders-worker", "orders", "worker", instance="w-3")
+    fleet.at(200.0)
+    fleet.receive_events(worker, "worker-q", "orders", "OrderUpdated")
+    fleet.at(205.0)
+    fleet.http(worker, "https://x.algolia.net/1/indexes/o", method="POST")
+    fleet.span(worker, "DynamoDB.PutItem", "SERVER", {
+        "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "PutItem",
+        "aws.dynamodb.table_names": ["Shipments"],
+    })  # fmt: skip
+    with Store.open(tmp_path / "lone.duckdb") as store:
+        store.append(fleet.table(), batch_key="b0", source="test")
+        classify(store.con)
+        lone = f"""FROM (SELECT *, {KEYS} FROM spans) AS sp
+            JOIN classifier_spans AS s ON s.tk = sp.tk AND s.sk = sp.sk
+            JOIN classifier_groups AS g USING (gkey)
+            WHERE g.fkind IN {sql_kinds(Side.CALL, Side.PRODUCE)}
+              AND s.pk IS NULL AND s.inst IS NOT NULL"""
+        calls = store.con.execute(f"SELECT DISTINCT g.fkind {lone}").fetchall()
+        missed = store.con.execute(
+            f"SELECT sp.name {lone} AND NOT coalesce({LONE_CANDIDATE}, false)"
+        ).fetchall()
+    assert sorted(calls) == [("dynamodb",), ("http",)]
+    assert missed == []
 
 
 INVOICER = Service("billing-invoicer", "billing", "worker")
@@ -356,6 +388,47 @@ def test_new_job_runs_alone_keep_the_edges_and_move_the_polling_reason(
         incremental = _snapshot(store.con)
         classify(store.con, full=True)
         assert _snapshot(store.con) == incremental
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_new_job_runs_read_the_a401_edges_the_last_derive_left(
+    tmp_path: Path, monkeypatch: Any, stored: bool
+) -> None:
+    # Only derive changes which edges are A401 and what they copy into: a batch that brings
+    # only new runs takes them from the state, not from a statement of its own; a store whose
+    # state has none (classified by a build before this one) reads them again.
+    from seamscope.classifiers import derive as derive_module
+
+    read: list[int] = []
+    real = derive_module.polling_edges
+
+    def counting(con: duckdb.DuckDBPyConnection) -> str:
+        read.append(1)
+        return real(con)
+
+    monkeypatch.setattr(derive_module, "polling_edges", counting)
+    monkeypatch.setattr(engine, "polling_edges", counting)
+    fleet = _fleet(by_instance=False)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(), batch_key="first", source="test")
+        classify(store.con)
+        if not stored:
+            store.con.execute("DELETE FROM classifier_state WHERE key = 'a401'")
+        read.clear()
+        for i in range(3, 6):
+            first = len(fleet.spans)
+            fleet.at(5.0 * i)
+            run = fleet.root(JOB, "copy")
+            fleet.dynamodb(JOB, "Scan", "Orders", parent=run)
+            fleet.http(JOB, "https://x.algolia.net/1/indexes/o", method="POST", parent=run)
+            store.append(fleet.table(fleet.spans[first:]), batch_key=f"run{i}", source="test")
+            classify(store.con)
+        reasons = [
+            r[0]
+            for r in store.con.execute("SELECT reason FROM edges WHERE rule_id = 'A401'").fetchall()
+        ]
+    assert reasons and all("(6 runs)" in r for r in reasons), reasons
+    assert len(read) == (0 if stored else 3)
 
 
 # The job's gaps between runs (seconds), and whether A401 holds: the coefficient of variation of
