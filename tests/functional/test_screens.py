@@ -764,3 +764,40 @@ async def test_the_news_line_shows_above_the_footer_on_every_screen(
             assert all(not c.region.overlaps(bar.region) for c in others)
             shown = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot()))
             assert "Receiver gone: the receiver stopped" in shown.replace("\xa0", " ")
+
+
+async def test_a_span_s_attributes_are_those_of_the_span_under_the_focused_table_s_cursor(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The other side's waterfall, filled after this trace's, put its first span in the pane:
+    opened from a producer's span, the pane said the consumer trace's root, whose table had no
+    focus. The pane follows the table that has the keys."""
+    app = make_app(sample_db)
+    index = next(i for i, e in enumerate(EDGES) if e.rule == "A202")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(index))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        spans.move_cursor(row=cells(spans, 3).index("PRODUCER"))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        waterfall = screen.query_one("#waterfall", DataTable)
+        other = screen.query_one("#other", DataTable)
+        attributes = screen.query_one("#attributes", Static)
+
+        def under_cursor(table: DataTable[Any]) -> str:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+        assert app.focused is waterfall and other.row_count
+        assert static_text(attributes).startswith(f"Span {under_cursor(waterfall)}")
+        other.focus()
+        await settle(pilot)
+        other.move_cursor(row=other.row_count - 1)
+        await settle(pilot)
+        assert static_text(attributes).startswith(f"Span {under_cursor(other)}")
+        waterfall.focus()
+        await settle(pilot)
+        assert static_text(attributes).startswith(f"Span {under_cursor(waterfall)}")
