@@ -801,3 +801,19 @@ async def test_a_span_s_attributes_are_those_of_the_span_under_the_focused_table
         waterfall.focus()
         await settle(pilot)
         assert static_text(attributes).startswith(f"Span {under_cursor(waterfall)}")
+
+
+async def test_an_empty_filter_field_says_it_matches_anything(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """With no filter set, the System and Rule fields showed "orders" and "A101", their hints,
+    which read as filters already set (dim only, and not on a terminal without colour)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, FilterScreen)
+        for field in app.screen.query(Input):
+            assert field.value == ""
+            assert str(field.placeholder).startswith(("any", "all time")), field.id

@@ -97,13 +97,15 @@ class FilterScreen(ModalScreen[Filters | None]):
     """Narrows every screen; empty fields match everything."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # An empty field's hint says it is one ("any ..."): a bare "orders" or "A101" read as a
+    # filter already set, dim as it is, and on a terminal without colour as any other value.
     FIELDS = (
-        ("system", "System", "orders"),
-        ("component", "Component", "part of a node id, e.g. api"),
+        ("system", "System", "any (e.g. orders)"),
+        ("component", "Component", "any (part of a node id, e.g. api)"),
         ("mechanism", "Mechanism", ""),
         ("verdict", "Verdict", ""),
-        ("rule", "Rule", "A101"),
-        ("window_minutes", "Last minutes", "0 = all time"),
+        ("rule", "Rule", "any (e.g. A101)"),
+        ("window_minutes", "Last minutes", "all time (0)"),
     )
     # Fields with a fixed set of values are chosen, not typed: "anti" matches nothing.
     CHOICES: dict[str, tuple[str, ...]] = {
