@@ -54,6 +54,12 @@ def one_per_span(
     return tuple(chosen.values()), more
 
 
+def _failed(s: SpanRow) -> str:
+    """What a span's name says after it when its status is ERROR (the waterfall has no status
+    column)."""
+    return " (error)" if s.status_code == "ERROR" else ""
+
+
 def _rank(s: SpanRow) -> int:
     return s.verdict.rank if s.verdict is not None else 99
 
@@ -108,7 +114,7 @@ def waterfall_rows(
     )
     kept, more = one_per_span(spans, edge_id)
     ordered = waterfall(kept)
-    names = max(len("  " * d + s.name) for s, d in ordered)
+    names = max(len("  " * d + s.name + _failed(s)) for s, d in ordered)
     services = max(len(s.service_name or "") for s, _ in ordered)
     labels = max(len(_label(s, edge_id, more.get(s.span_id, 0)).plain) for s, _ in ordered)
     used = names + services + 8 + 9 + labels + 2 * len(WATERFALL_COLUMNS)
@@ -120,6 +126,7 @@ def waterfall_rows(
         name = Text("  " * depth + s.name, style="bold" if mine else "")
         if s.status_code == "ERROR":
             name.stylize("red")
+            name.append(_failed(s), style="red bold")  # in words too: NO_COLOR drops the red
         rows.append(
             (
                 s.span_id,

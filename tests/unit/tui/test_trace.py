@@ -3,6 +3,7 @@ producers) is one row of the waterfall, and one span of the trace's count."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from seamscope.classifiers.read import SpanRow
@@ -60,3 +61,12 @@ def test_opened_from_none_of_them_the_row_says_the_worst() -> None:
 def test_the_trace_counts_each_span_once() -> None:
     """The trace's line said "4 spans" of these two (6 of 2 on a generated store)."""
     assert span_count(SPANS) == 2
+
+
+def test_a_failed_span_says_so_in_words_not_only_in_red() -> None:
+    """The waterfall has no status column: a span with status ERROR was told by its name in red
+    alone, which NO_COLOR (or a colour-blind reader) does not see."""
+    failed = replace(SPANS[0], span_id="boom", parent_span_id="root", status_code="ERROR")
+    rows = dict(waterfall_rows((*SPANS, failed), None, 160))
+    assert "error" in str(rows["boom"][1]).lower()
+    assert "error" not in str(rows["root"][1]).lower()
