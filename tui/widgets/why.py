@@ -112,6 +112,15 @@ class WhyPane(Static):
         self._show()
         return self.display
 
+    def unfit(self) -> None:
+        """Back to the height its stylesheet gives it (.detail: its text, up to half)."""
+        if self.room is None:
+            return
+        self.room = None
+        self.styles.clear_rule("height")
+        self.styles.clear_rule("max_height")
+        self._show()
+
     def on_resize(self) -> None:
         self._show()
 
