@@ -817,3 +817,27 @@ async def test_an_empty_filter_field_says_it_matches_anything(
         for field in app.screen.query(Input):
             assert field.value == ""
             assert str(field.placeholder).startswith(("any", "all time")), field.id
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_footer_says_how_to_walk_the_focus_view(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """In the focus view the footer offered the app's keys only: Enter (walk to a neighbour,
+    open the centre) and Backspace (walk back) were in the help alone. Enter leads the footer
+    there, at 100 columns too, where the keys that do not fit give way; Backspace is offered
+    while there is a walk to go back on."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.screen.query_one(FocusMap).focus()
+        await settle(pilot)
+        keys = _footer_keys(app)
+        assert "enter" in keys and "backspace" not in keys, keys  # no walk to go back on yet
+        assert keys.index("enter") < keys.index("question_mark")
+        await pilot.press("l", "enter")  # walk to a callee
+        await settle(pilot)
+        assert "backspace" in _footer_keys(app)
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert "backspace" not in _footer_keys(app)

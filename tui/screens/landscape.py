@@ -398,7 +398,7 @@ class LandscapeScreen(DataScreen[Any]):
 
     BINDINGS = [
         Binding("m", "toggle_view", "Matrix/focus"),
-        Binding("backspace", "walk_back", "Walk back", show=False),
+        Binding("backspace", "walk_back", "Walk back"),
     ]
     AUTO_FOCUS = "#systems"
 
@@ -431,6 +431,12 @@ class LandscapeScreen(DataScreen[Any]):
             yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Backspace is offered once there is a walk to go back on."""
+        if action == "walk_back":
+            return bool(self.walked)
+        return super().check_action(action, parameters)
 
     NARROW = NARROW
     """Below this many columns the focus view takes the whole width (the systems list would
@@ -842,6 +848,7 @@ class LandscapeScreen(DataScreen[Any]):
         """Makes system the centre, keeping where it came from for backspace."""
         if self.centre is not None and self.centre != system:
             self.walked.append(self.centre)
+            self.refresh_bindings()
         came_from = self.centre
         self.centre = system
         self._put_system_cursor()
@@ -850,6 +857,7 @@ class LandscapeScreen(DataScreen[Any]):
     def action_walk_back(self) -> None:
         if self.walked:
             back = self.walked.pop()
+            self.refresh_bindings()
             came_from = self.centre
             self.centre = back
             self._put_system_cursor()
@@ -1105,7 +1113,7 @@ class SystemScreen(DataScreen[Any]):
 
     BINDINGS = [
         Binding("m", "toggle_map", "Map/focus"),
-        Binding("backspace", "walk_back", "Walk back", show=False),
+        Binding("backspace", "walk_back", "Walk back"),
     ]
     AUTO_FOCUS = "#components"
 
@@ -1140,6 +1148,12 @@ class SystemScreen(DataScreen[Any]):
         table.add_column("Edges", key="edges")
         self.query_one("#map-pane").display = False
         super().on_mount()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Backspace is offered once there is a walk to go back on."""
+        if action == "walk_back":
+            return bool(self.walked)
+        return super().check_action(action, parameters)
 
     @property
     def heading(self) -> str:
@@ -1387,6 +1401,7 @@ class SystemScreen(DataScreen[Any]):
                 return
             if self.centre is not None:
                 self.walked.append(self.centre)
+                self.refresh_bindings()
             came_from, self.centre = self.centre, node_id
             self._put_cursor()
             self._show_focus(highlight=came_from)
@@ -1401,6 +1416,7 @@ class SystemScreen(DataScreen[Any]):
     def action_walk_back(self) -> None:
         if self.walked:
             came_from, self.centre = self.centre, self.walked.pop()
+            self.refresh_bindings()
             self._put_cursor()
             self._show_focus(highlight=came_from)
 
