@@ -841,3 +841,24 @@ async def test_the_footer_says_how_to_walk_the_focus_view(
         await pilot.press("backspace")
         await settle(pilot)
         assert "backspace" not in _footer_keys(app)
+
+
+async def test_what_is_typed_in_a_fresh_console_replaces_the_example(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The console opened on its example (or the last query) with the cursor before it: typed
+    text went in front of it ("SELECT 2SELECT mechanism, ...") and ran as a syntax error. It
+    opens with that text selected, as an address bar does: typing replaces it, an arrow keeps
+    it."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert app.focused is editor and editor.text.startswith("SELECT")
+        await pilot.press(*"SELECT 2 AS y")
+        assert editor.text == "SELECT 2 AS y"
+        await pilot.press("ctrl+j")
+        await settle(pilot)
+        assert cells(app.screen.query_one("#sql-result", DataTable), 0) == ["2"]
