@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import Landscape
-from seamscope.classifiers.read import Overview, SystemView
+from seamscope.classifiers.read import Filters, Overview, SystemView
 from seamscope.classifiers.render import UNOWNED_LABEL
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
@@ -415,6 +415,7 @@ class LandscapeScreen(DataScreen[Any]):
         # overview when it counts any (_load_group): the systems list's last row, centred as a
         # system is. Kept from one refresh to the next until the new one is read.
         self.group: SystemView | None = None
+        self._group_filters: Filters | None = None  # those the group was read with
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -520,9 +521,10 @@ class LandscapeScreen(DataScreen[Any]):
     class GroupLoaded(Message):
         """The resources of no known owner, read after the overview."""
 
-        def __init__(self, group: SystemView) -> None:
+        def __init__(self, group: SystemView, filters: Filters) -> None:
             super().__init__()
             self.group = group
+            self.filters = filters  # those it was read with
 
     @work(thread=True, exclusive=True, group="unowned")
     def _load_group(self) -> None:
@@ -537,14 +539,14 @@ class LandscapeScreen(DataScreen[Any]):
         except Exception as exc:  # a query error must not take the app down
             self.post_message(self.Failed(exc))
             return
-        self.post_message(self.GroupLoaded(group))
+        self.post_message(self.GroupLoaded(group, filters))
 
     def on_landscape_screen_group_loaded(self, message: GroupLoaded) -> None:
         message.stop()
         view = self.view
-        if view is None or not view.unowned:
-            return  # gone since it was asked for
-        self.group = message.group
+        if view is None or not view.unowned or message.filters != self.filters:
+            return  # gone, or read under other filters, since it was asked for
+        self.group, self._group_filters = message.group, message.filters
         self._fill_systems(view)
         self._put_system_cursor()
         self._show_focus()
@@ -573,7 +575,9 @@ class LandscapeScreen(DataScreen[Any]):
             return
         self.sub_title = "System landscape"
         self.view = view
-        if not view.unowned:
+        if not view.unowned or self._group_filters != self.filters:
+            # Kept until the next read comes (a live refresh does not blink), but never as
+            # read under other filters: its row counted edges a search excluded.
             self.group = None
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
