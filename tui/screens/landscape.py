@@ -364,7 +364,8 @@ TOP_LEAST = 8
 
 
 def matrix_of(view: Overview) -> Matrix:
-    """Every system by every system (and vendor or unowned resource it calls)."""
+    """Every system by every system (and vendor it calls). The overview lists no edge to or from
+    a resource of no known owner (its component's system counts it inside): no such column."""
     names: dict[str, str] = {}
     cells: dict[tuple[str, str], Cell] = {}
     rows: set[str] = {f"system:{s}" for s in view.systems}
