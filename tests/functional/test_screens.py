@@ -862,3 +862,36 @@ async def test_what_is_typed_in_a_fresh_console_replaces_the_example(
         await pilot.press("ctrl+j")
         await settle(pilot)
         assert cells(app.screen.query_one("#sql-result", DataTable), 0) == ["2"]
+
+
+async def test_search_narrows_the_screen_below_as_it_is_typed(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """`/` took its text on Enter only, over a screen that said nothing until then (k9s filters
+    as you type). The screen below narrows as the text is typed; Esc puts back what was shown
+    before, Enter keeps it, and one Esc afterwards takes the whole search away (not a letter)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        findings = app.screen
+        table = findings.query_one("#findings", DataTable)
+        every = cells(table, 1)
+        assert len(every) > 1
+        await pilot.press("slash", *"users-api")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert cells(table, 1) == ["A101"]  # the list below, while the search is typed
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is findings and app.filters == Filters()
+        assert cells(table, 1) == every
+        await pilot.press("slash", *"users-api", "enter")
+        await settle(pilot)
+        assert app.screen is findings and app.filters.search == "users-api"
+        assert cells(table, 1) == ["A101"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is findings and app.filters == Filters()
+        assert cells(table, 1) == every

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from rich.table import Table
@@ -177,13 +178,23 @@ class SearchScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, preview: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.current = current
+        self.preview = preview  # told the text as it is typed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-box"):
-            yield Input(value=self.current, placeholder="search edges (empty: clear)", id="search")
+            yield Input(
+                value=self.current,
+                placeholder="search edges as you type · Enter keeps · Esc drops",
+                id="search",
+            )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.preview is not None and event.value != self.current:
+            self.current = event.value
+            self.preview(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
