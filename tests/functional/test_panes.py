@@ -280,7 +280,7 @@ async def test_a_findings_list_taller_than_half_the_screen_keeps_its_lines(
     """Where the rows need more than half of the lines, the list has them, the pane its usual
     share at the foot."""
     app = make_app(sample_db)
-    async with app.run_test(size=(100, 14)) as pilot:
+    async with app.run_test(size=(100, 12)) as pilot:
         await settle(pilot)
         await pilot.press("n")
         await settle(pilot)

@@ -11,6 +11,7 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
@@ -50,8 +51,9 @@ class EdgeListScreen(DataScreen[Any]):
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
-        yield EdgeTable(id="findings", reason=True)
-        yield WhyPane(id="why")
+        with Vertical(id="list-body"):
+            yield EdgeTable(id="findings", reason=True)
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -79,7 +81,9 @@ class EdgeListScreen(DataScreen[Any]):
         has the lines, the pane its usual share."""
         table = self.query_one("#findings", EdgeTable)
         pane = self.query_one("#why", WhyPane)
-        pool = table.outer_size.height + (pane.outer_size.height if pane.display else 0)
+        # The lines the two share: their container's, which neither's height changes (the sum
+        # of theirs was read between layouts at times, the pane's not yet counted).
+        pool = self.query_one("#list-body").size.height
         if pool <= 0:
             return
         rows = table.row_count + 1  # and its header
