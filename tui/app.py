@@ -626,11 +626,21 @@ class SeamscopeApp(App[None]):
         if not self._browsing():
             return
 
-        def apply(result: str | None) -> None:
-            if result is not None:
-                self._set_filters(self.filters.with_search(result))
+        before = self.filters
 
-        self.push_screen(SearchScreen(self.filters.search), apply)
+        def preview(text: str) -> None:
+            """As it is typed: the screen below narrows (k9s filters as you type)."""
+            self._set_filters(before.with_search(text.strip()), remember=False)
+
+        def apply(result: str | None) -> None:
+            # Enter keeps the search, as one step that Esc takes back; Esc puts back what was.
+            # The preview shows it already: no second read.
+            target = before if result is None else before.with_search(result)
+            if target != before:
+                self.filter_stack.append(before)
+            self._set_filters(target, remember=False)
+
+        self.push_screen(SearchScreen(self.filters.search, preview), apply)
 
     def action_changed_only(self) -> None:
         """c: only the edges that appeared or changed rule since the TUI opened (again: all)."""
@@ -653,8 +663,11 @@ class SeamscopeApp(App[None]):
             self.filter_stack.append(self.filters)
         self.filters = filters
         self._generation += 1
-        if isinstance(self.screen, DataScreen):
-            self.screen.reload()
+        # The screen the data is on: under a dialog (a search as it is typed), the one below.
+        below = (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen))
+        shown = next(below, None)
+        if isinstance(shown, DataScreen):
+            shown.reload()
 
     def undo_filter(self) -> bool:
         """Esc: back to the filters before the last one; False when nothing is filtered."""

@@ -218,3 +218,75 @@ async def test_the_reason_under_the_edge_table_gives_way_to_its_rows(
         assert table.row_count
         assert not screen.query_one(WhyPane).display
         assert table.row_count + 1 <= table.scrollable_content_region.height
+
+
+@pytest.mark.parametrize("size", [(160, 45), (220, 60)])
+@pytest.mark.parametrize("where", ["landscape", "system"])
+async def test_the_reason_pane_takes_every_line_the_table_leaves_and_says_more_there(
+    sample_db: Path, make_app: AppFactory, where: str, size: tuple[int, int]
+) -> None:
+    """On a store of few edges the reason pane was as tall as its three lines: at 220x60 some
+    thirty blank lines stayed between it and the footer. It reaches the footer now, and in
+    the lines it has says what joined the two ends, the edge's figures, and the rule's why and
+    example (the edge screen's sections), after what it said before."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        screen = await _open(pilot, where)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        footer = screen.query_one("SteadyFooter")
+        assert pane.display
+        assert pane.region.y == table.region.bottom  # the table's rows right above it
+        assert pane.region.bottom == footer.region.y  # no blank line under it
+        edge = table.edges[table.cursor_row]
+        rule = rule_for(edge.rule_id, edge.verdict)
+        shown = _said(pane)
+        assert " ".join(edge.reason.split()) in shown if edge.reason else True
+        assert f"Joined by {edge.evidence}" in shown
+        assert f"Spans {edge.span_count:,}" in shown
+        assert rule.rationale and " ".join(rule.rationale.split())[:60] in shown
+        assert shown.index("Do instead") < shown.index("Joined by") < shown.index("Why")
+
+
+@pytest.mark.parametrize("size", [(160, 45), (220, 60)])
+async def test_under_a_short_findings_list_the_reason_pane_takes_the_lines_its_rows_leave(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """The findings list took every line and its pane sat at the footer: at 220x60 on the
+    demo's eight findings some forty blank lines lay between the two. Where the rows take at
+    most half of the lines, the pane is right under them, down to the footer, and says there
+    what the landscape's says (what joined the ends, the figures, the rule's why)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#findings", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        footer = screen.query_one("SteadyFooter")
+        assert 0 < table.row_count and pane.display
+        assert pane.region.y == table.region.bottom
+        assert table.region.height == table.row_count + 1  # its rows and header, no blank row
+        assert pane.region.bottom == footer.region.y
+        edge = table.edges[table.cursor_row]
+        shown = _said(pane)
+        assert f"Joined by {edge.evidence}" in shown and "Why:" in shown
+
+
+async def test_a_findings_list_taller_than_half_the_screen_keeps_its_lines(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Where the rows need more than half of the lines, the list has them, the pane its usual
+    share at the foot."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 12)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#findings", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count + 1 > table.region.height  # the rows scroll
+        assert pane.display and pane.region.y == table.region.bottom
+        assert "Why:" not in _said(pane)

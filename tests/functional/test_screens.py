@@ -764,3 +764,134 @@ async def test_the_news_line_shows_above_the_footer_on_every_screen(
             assert all(not c.region.overlaps(bar.region) for c in others)
             shown = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot()))
             assert "Receiver gone: the receiver stopped" in shown.replace("\xa0", " ")
+
+
+async def test_a_span_s_attributes_are_those_of_the_span_under_the_focused_table_s_cursor(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The other side's waterfall, filled after this trace's, put its first span in the pane:
+    opened from a producer's span, the pane said the consumer trace's root, whose table had no
+    focus. The pane follows the table that has the keys."""
+    app = make_app(sample_db)
+    index = next(i for i, e in enumerate(EDGES) if e.rule == "A202")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(index))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        spans.move_cursor(row=cells(spans, 3).index("PRODUCER"))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        waterfall = screen.query_one("#waterfall", DataTable)
+        other = screen.query_one("#other", DataTable)
+        attributes = screen.query_one("#attributes", Static)
+
+        def under_cursor(table: DataTable[Any]) -> str:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+        assert app.focused is waterfall and other.row_count
+        assert static_text(attributes).startswith(f"Span {under_cursor(waterfall)}")
+        other.focus()
+        await settle(pilot)
+        other.move_cursor(row=other.row_count - 1)
+        await settle(pilot)
+        assert static_text(attributes).startswith(f"Span {under_cursor(other)}")
+        waterfall.focus()
+        await settle(pilot)
+        assert static_text(attributes).startswith(f"Span {under_cursor(waterfall)}")
+
+
+async def test_an_empty_filter_field_says_it_matches_anything(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """With no filter set, the System and Rule fields showed "orders" and "A101", their hints,
+    which read as filters already set (dim only, and not on a terminal without colour)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, FilterScreen)
+        for field in app.screen.query(Input):
+            assert field.value == ""
+            assert str(field.placeholder).startswith(("any", "all time")), field.id
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_footer_says_how_to_walk_the_focus_view(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """In the focus view the footer offered the app's keys only: Enter (walk to a neighbour,
+    open the centre) and Backspace (walk back) were in the help alone. Enter leads the footer
+    there, at 100 columns too, where the keys that do not fit give way; Backspace is offered
+    while there is a walk to go back on."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.screen.query_one(FocusMap).focus()
+        await settle(pilot)
+        keys = _footer_keys(app)
+        assert "enter" in keys and "backspace" not in keys, keys  # no walk to go back on yet
+        assert keys.index("enter") < keys.index("question_mark")
+        await pilot.press("l", "enter")  # walk to a callee
+        await settle(pilot)
+        assert "backspace" in _footer_keys(app)
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert "backspace" not in _footer_keys(app)
+
+
+async def test_what_is_typed_in_a_fresh_console_replaces_the_example(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The console opened on its example (or the last query) with the cursor before it: typed
+    text went in front of it ("SELECT 2SELECT mechanism, ...") and ran as a syntax error. It
+    opens with that text selected, as an address bar does: typing replaces it, an arrow keeps
+    it."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert app.focused is editor and editor.text.startswith("SELECT")
+        await pilot.press(*"SELECT 2 AS y")
+        assert editor.text == "SELECT 2 AS y"
+        await pilot.press("ctrl+j")
+        await settle(pilot)
+        assert cells(app.screen.query_one("#sql-result", DataTable), 0) == ["2"]
+
+
+async def test_search_narrows_the_screen_below_as_it_is_typed(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """`/` took its text on Enter only, over a screen that said nothing until then (k9s filters
+    as you type). The screen below narrows as the text is typed; Esc puts back what was shown
+    before, Enter keeps it, and one Esc afterwards takes the whole search away (not a letter)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        findings = app.screen
+        table = findings.query_one("#findings", DataTable)
+        every = cells(table, 1)
+        assert len(every) > 1
+        await pilot.press("slash", *"users-api")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert cells(table, 1) == ["A101"]  # the list below, while the search is typed
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is findings and app.filters == Filters()
+        assert cells(table, 1) == every
+        await pilot.press("slash", *"users-api", "enter")
+        await settle(pilot)
+        assert app.screen is findings and app.filters.search == "users-api"
+        assert cells(table, 1) == ["A101"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is findings and app.filters == Filters()
+        assert cells(table, 1) == every

@@ -416,3 +416,31 @@ async def test_a_message_through_a_bus_of_no_known_owner_is_drawn_once_through_i
             assert [str(k.value) for k in table.rows].count(edge.edge_id) == 1
             drawn = _drawn(focus)
             assert "(no known owner)" in drawn and "default" in drawn
+
+
+async def test_the_resources_of_no_known_owner_are_not_shown_as_read_under_another_filter(
+    unowned_db: Path, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group is read after the overview and kept until the next read comes, so that a
+    live refresh does not blink: after a search it kept the group read without it, its row
+    counting edges the search excludes, until that read came; where it failed (a busy owner),
+    for good. Read under other filters, it is dropped."""
+    from seamscope.classifiers import read
+
+    app = make_app(unowned_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = _landscape(app)
+        assert screen.group is not None and screen.group.edges
+        systems = screen.query_one("#systems", DataTable)
+
+        def refused(*args: object) -> typing.NoReturn:
+            raise RuntimeError("busy")
+
+        monkeypatch.setattr(read, "unowned_view", refused)
+        await pilot.press("slash", *"nothing-is-named-so", "enter")
+        await settle(pilot)
+        assert app.filters.search == "nothing-is-named-so"
+        assert screen.view is not None and not screen.view.edges
+        assert screen.group is None
+        assert all(edges == "0" for edges in cells(systems, 2)), cells(systems, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from rich.table import Table
@@ -97,13 +98,15 @@ class FilterScreen(ModalScreen[Filters | None]):
     """Narrows every screen; empty fields match everything."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # An empty field's hint says it is one ("any ..."): a bare "orders" or "A101" read as a
+    # filter already set, dim as it is, and on a terminal without colour as any other value.
     FIELDS = (
-        ("system", "System", "orders"),
-        ("component", "Component", "part of a node id, e.g. api"),
+        ("system", "System", "any (e.g. orders)"),
+        ("component", "Component", "any (part of a node id, e.g. api)"),
         ("mechanism", "Mechanism", ""),
         ("verdict", "Verdict", ""),
-        ("rule", "Rule", "A101"),
-        ("window_minutes", "Last minutes", "0 = all time"),
+        ("rule", "Rule", "any (e.g. A101)"),
+        ("window_minutes", "Last minutes", "all time (0)"),
     )
     # Fields with a fixed set of values are chosen, not typed: "anti" matches nothing.
     CHOICES: dict[str, tuple[str, ...]] = {
@@ -175,13 +178,23 @@ class SearchScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, preview: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.current = current
+        self.preview = preview  # told the text as it is typed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-box"):
-            yield Input(value=self.current, placeholder="search edges (empty: clear)", id="search")
+            yield Input(
+                value=self.current,
+                placeholder="search edges as you type · Enter keeps · Esc drops",
+                id="search",
+            )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.preview is not None and event.value != self.current:
+            self.current = event.value
+            self.preview(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.read import EdgeDetail
-from seamscope.classifiers.results import Evidence, Node, Verdict
+from seamscope.classifiers.results import Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import (
@@ -28,6 +28,7 @@ from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.textpane import TextPane
+from seamscope.tui.widgets.why import edge_figures, joined_by
 
 
 def _end(node_id: str, node: Node | None) -> Text:
@@ -36,24 +37,6 @@ def _end(node_id: str, node: Node | None) -> Text:
     if node is not None and node.inferred:
         text.append(" ~", style="yellow")
     return text
-
-
-JOINED_BY = {
-    Evidence.TRACE: "the other end's span is a child in the same trace",
-    Evidence.LINK: "a span link from the consumer's span to the producer's",
-    Evidence.HOOK: "the event identity seamscope's hooks recorded (bus, source, type; topic)",
-    Evidence.DISCOVERED: "the account's wiring, read by seamscope discover aws",
-    Evidence.DECLARED: "a route declared in the landscape file's [[routes]]",
-    Evidence.NAME: "the spans name the resource; producers and consumers by the same name",
-    Evidence.HOST: "the HTTP call's host and port: the component that serves it, or a vendor",
-    Evidence.NONE: "no span of the other end was seen",
-}
-"""How strongly each kind of evidence joins an edge's two ends, said for a reader."""
-
-
-def joined_by(evidence: Evidence) -> Text:
-    """ "Joined by trace: the other end's span is ..." (what the classifier joined the ends on)."""
-    return Text.assemble(("Joined by ", "dim"), (str(evidence), "bold"), f": {JOINED_BY[evidence]}")
 
 
 def describe_edge(detail: EdgeDetail) -> Group:
@@ -109,18 +92,7 @@ def describe_edge(detail: EdgeDetail) -> Group:
                     f": {node.inference or 'not declared in the landscape file'}",
                 )
             )
-    facts = Text.assemble(
-        ("Level ", "dim"),
-        e.level,
-        *((("   Via ", "dim"), e.via) if e.via else ()),
-        ("   Spans ", "dim"),
-        f"{e.span_count:,}",
-        ("   Errors ", "dim"),
-        f"{e.error_count:,} ({100 * e.error_rate:.1f}%)",
-        ("   Seen ", "dim"),
-        f"{fmt_time(e.first_seen)} → {fmt_time(e.last_seen)}",
-    )
-    parts.append(facts)
+    parts.append(edge_figures(e))
     if detail.latency:
         latency = Text("Latency (exact, from the spans): ", style="dim")
         for i, lat in enumerate(detail.latency):

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
 from seamscope.classifiers.landscape import Landscape
-from seamscope.classifiers.read import Overview, SystemView
+from seamscope.classifiers.read import Filters, Overview, SystemView
 from seamscope.classifiers.render import UNOWNED_LABEL
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
@@ -364,7 +364,8 @@ TOP_LEAST = 8
 
 
 def matrix_of(view: Overview) -> Matrix:
-    """Every system by every system (and vendor or unowned resource it calls)."""
+    """Every system by every system (and vendor it calls). The overview lists no edge to or from
+    a resource of no known owner (its component's system counts it inside): no such column."""
     names: dict[str, str] = {}
     cells: dict[tuple[str, str], Cell] = {}
     rows: set[str] = {f"system:{s}" for s in view.systems}
@@ -398,7 +399,7 @@ class LandscapeScreen(DataScreen[Any]):
 
     BINDINGS = [
         Binding("m", "toggle_view", "Matrix/focus"),
-        Binding("backspace", "walk_back", "Walk back", show=False),
+        Binding("backspace", "walk_back", "Walk back"),
     ]
     AUTO_FOCUS = "#systems"
 
@@ -415,6 +416,7 @@ class LandscapeScreen(DataScreen[Any]):
         # overview when it counts any (_load_group): the systems list's last row, centred as a
         # system is. Kept from one refresh to the next until the new one is read.
         self.group: SystemView | None = None
+        self._group_filters: Filters | None = None  # those the group was read with
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -431,6 +433,12 @@ class LandscapeScreen(DataScreen[Any]):
             yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Backspace is offered once there is a walk to go back on."""
+        if action == "walk_back":
+            return bool(self.walked)
+        return super().check_action(action, parameters)
 
     NARROW = NARROW
     """Below this many columns the focus view takes the whole width (the systems list would
@@ -514,9 +522,10 @@ class LandscapeScreen(DataScreen[Any]):
     class GroupLoaded(Message):
         """The resources of no known owner, read after the overview."""
 
-        def __init__(self, group: SystemView) -> None:
+        def __init__(self, group: SystemView, filters: Filters) -> None:
             super().__init__()
             self.group = group
+            self.filters = filters  # those it was read with
 
     @work(thread=True, exclusive=True, group="unowned")
     def _load_group(self) -> None:
@@ -531,14 +540,14 @@ class LandscapeScreen(DataScreen[Any]):
         except Exception as exc:  # a query error must not take the app down
             self.post_message(self.Failed(exc))
             return
-        self.post_message(self.GroupLoaded(group))
+        self.post_message(self.GroupLoaded(group, filters))
 
     def on_landscape_screen_group_loaded(self, message: GroupLoaded) -> None:
         message.stop()
         view = self.view
-        if view is None or not view.unowned:
-            return  # gone since it was asked for
-        self.group = message.group
+        if view is None or not view.unowned or message.filters != self.filters:
+            return  # gone, or read under other filters, since it was asked for
+        self.group, self._group_filters = message.group, message.filters
         self._fill_systems(view)
         self._put_system_cursor()
         self._show_focus()
@@ -567,7 +576,9 @@ class LandscapeScreen(DataScreen[Any]):
             return
         self.sub_title = "System landscape"
         self.view = view
-        if not view.unowned:
+        if not view.unowned or self._group_filters != self.filters:
+            # Kept until the next read comes (a live refresh does not blink), but never as
+            # read under other filters: its row counted edges a search excluded.
             self.group = None
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
@@ -842,6 +853,7 @@ class LandscapeScreen(DataScreen[Any]):
         """Makes system the centre, keeping where it came from for backspace."""
         if self.centre is not None and self.centre != system:
             self.walked.append(self.centre)
+            self.refresh_bindings()
         came_from = self.centre
         self.centre = system
         self._put_system_cursor()
@@ -850,6 +862,7 @@ class LandscapeScreen(DataScreen[Any]):
     def action_walk_back(self) -> None:
         if self.walked:
             back = self.walked.pop()
+            self.refresh_bindings()
             came_from = self.centre
             self.centre = back
             self._put_system_cursor()
@@ -1105,7 +1118,7 @@ class SystemScreen(DataScreen[Any]):
 
     BINDINGS = [
         Binding("m", "toggle_map", "Map/focus"),
-        Binding("backspace", "walk_back", "Walk back", show=False),
+        Binding("backspace", "walk_back", "Walk back"),
     ]
     AUTO_FOCUS = "#components"
 
@@ -1140,6 +1153,12 @@ class SystemScreen(DataScreen[Any]):
         table.add_column("Edges", key="edges")
         self.query_one("#map-pane").display = False
         super().on_mount()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Backspace is offered once there is a walk to go back on."""
+        if action == "walk_back":
+            return bool(self.walked)
+        return super().check_action(action, parameters)
 
     @property
     def heading(self) -> str:
@@ -1387,6 +1406,7 @@ class SystemScreen(DataScreen[Any]):
                 return
             if self.centre is not None:
                 self.walked.append(self.centre)
+                self.refresh_bindings()
             came_from, self.centre = self.centre, node_id
             self._put_cursor()
             self._show_focus(highlight=came_from)
@@ -1401,6 +1421,7 @@ class SystemScreen(DataScreen[Any]):
     def action_walk_back(self) -> None:
         if self.walked:
             came_from, self.centre = self.centre, self.walked.pop()
+            self.refresh_bindings()
             self._put_cursor()
             self._show_focus(highlight=came_from)
 

@@ -11,6 +11,7 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
@@ -50,8 +51,9 @@ class EdgeListScreen(DataScreen[Any]):
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
         yield Static("", id="summary", classes="summary")
-        yield EdgeTable(id="findings", reason=True)
-        yield WhyPane(id="why")
+        with Vertical(id="list-body"):
+            yield EdgeTable(id="findings", reason=True)
+            yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -64,6 +66,32 @@ class EdgeListScreen(DataScreen[Any]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "findings":
             self._show_why()
+
+    def on_edge_table_resized(self, message: EdgeTable.Resized) -> None:
+        message.stop()
+        self._fit()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Where the rows take at most half of the lines the list and the pane share, the list
+        is as tall as its rows and the pane takes the rest, down to the footer (WhyPane.fit):
+        a short list left the lines between it and the pane at the foot blank. Else the list
+        has the lines, the pane its usual share."""
+        table = self.query_one("#findings", EdgeTable)
+        pane = self.query_one("#why", WhyPane)
+        # The lines the two share: their container's, which neither's height changes (the sum
+        # of theirs was read between layouts at times, the pane's not yet counted).
+        pool = self.query_one("#list-body").size.height
+        if pool <= 0:
+            return
+        rows = table.row_count + 1  # and its header
+        if rows <= pool // 2 and pane.fit(pool - rows):
+            table.styles.height = rows
+        else:
+            table.styles.clear_rule("height")
+            pane.unfit()
 
     def fetch(self, q: Query) -> tuple[tuple[Edge, ...], dict[str, str]]:
         return self._fetch(q), self.marks(q)
@@ -83,6 +111,7 @@ class EdgeListScreen(DataScreen[Any]):
         table.set_edges(edges, self.sapp.change_marks(edges))
         table.focus()
         self._show_why()
+        self.call_after_refresh(self._fit)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:

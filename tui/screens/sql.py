@@ -97,7 +97,11 @@ class SqlScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "SQL (read-only)"
         self.query_one("#sql-schema", Tree).show_root = False
-        self.query_one("#sql-editor").focus()
+        editor = self.query_one("#sql-editor", TextArea)
+        # Selected, as an address bar's: typing replaces it, an arrow keeps it (with the cursor
+        # before it, typed text went in front of the example and ran as a syntax error).
+        editor.select_all()
+        editor.focus()
         self._load_schema()
 
     @property

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -30,6 +30,43 @@ from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.textpane import TextPane
 
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
+
+
+def one_per_span(
+    spans: tuple[SpanRow, ...], edge_id: str | None
+) -> tuple[tuple[SpanRow, ...], dict[str, int]]:
+    """One row per span, and how many more edges each labels: the store gives a span one row
+    per label (a batch receive of messages from several producers is on each producer's
+    edge). The row kept is that of the edge the trace was opened from, else the worst."""
+    chosen: dict[str, SpanRow] = {}
+    labels: dict[str, int] = {}
+
+    def rank(s: SpanRow) -> tuple[int, int]:
+        return (0 if edge_id is not None and s.edge_id == edge_id else 1, _rank(s))
+
+    for s in spans:
+        if s.edge_id is not None:
+            labels[s.span_id] = labels.get(s.span_id, 0) + 1
+        kept = chosen.get(s.span_id)
+        if kept is None or rank(s) < rank(kept):
+            chosen[s.span_id] = s
+    more = {span_id: n - 1 for span_id, n in labels.items() if n > 1}
+    return tuple(chosen.values()), more
+
+
+def _failed(s: SpanRow) -> str:
+    """What a span's name says after it when its status is ERROR (the waterfall has no status
+    column)."""
+    return " (error)" if s.status_code == "ERROR" else ""
+
+
+def _rank(s: SpanRow) -> int:
+    return s.verdict.rank if s.verdict is not None else 99
+
+
+def span_count(spans: tuple[SpanRow, ...]) -> int:
+    """The spans of a trace, each once (the store gives one row per label)."""
+    return len({s.span_id for s in spans})
 
 
 def waterfall(spans: tuple[SpanRow, ...]) -> list[tuple[SpanRow, int]]:
@@ -75,10 +112,11 @@ def waterfall_rows(
     end = (
         max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans) - t0.timestamp() * 1000
     )
-    ordered = waterfall(spans)
-    names = max(len("  " * d + s.name) for s, d in ordered)
+    kept, more = one_per_span(spans, edge_id)
+    ordered = waterfall(kept)
+    names = max(len("  " * d + s.name + _failed(s)) for s, d in ordered)
     services = max(len(s.service_name or "") for s, _ in ordered)
-    labels = max(len(_label(s, edge_id).plain) for s, _ in ordered)
+    labels = max(len(_label(s, edge_id, more.get(s.span_id, 0)).plain) for s, _ in ordered)
     used = names + services + 8 + 9 + labels + 2 * len(WATERFALL_COLUMNS)
     timeline = max(6, min(40, width - used))
     rows: list[tuple[str, list[str | Text]]] = []
@@ -88,6 +126,7 @@ def waterfall_rows(
         name = Text("  " * depth + s.name, style="bold" if mine else "")
         if s.status_code == "ERROR":
             name.stylize("red")
+            name.append(_failed(s), style="red bold")  # in words too: NO_COLOR drops the red
         rows.append(
             (
                 s.span_id,
@@ -97,7 +136,7 @@ def waterfall_rows(
                     s.kind,
                     bar(s.start_time, s.duration_ms, t0, end, vstyle or "grey50", timeline),
                     num(fmt_ms(s.duration_ms)),
-                    _label(s, edge_id),
+                    _label(s, edge_id, more.get(s.span_id, 0)),
                 ],
             )
         )
@@ -108,15 +147,19 @@ def _end_ms(spans: tuple[SpanRow, ...]) -> float:
     return max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans)
 
 
-def _label(s: SpanRow, edge_id: str | None) -> Text:
-    """The span's rule and verdict (glyph first), ◀ for the edge the trace was opened from."""
+def _label(s: SpanRow, edge_id: str | None, more: int = 0) -> Text:
+    """The span's rule and verdict (glyph first), ◀ for the edge the trace was opened from, and
+    "+N" for the N more edges the span is on."""
     if s.verdict is None:
         return Text("")
     mine = edge_id is not None and s.edge_id == edge_id
-    return Text(
+    text = Text(
         f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''} {s.verdict}".replace("  ", " "),
         style=s.verdict.style,
     )
+    if more:
+        text.append(f" +{more}", style="dim")
+    return text
 
 
 def _side(spans: tuple[SpanRow, ...], edges: set[str]) -> str:
@@ -156,6 +199,7 @@ class TraceScreen(DataScreen[Any]):
         self.other_trace: str | None = None  # the hop shown beside, when the user picked one
         self._view: TraceView | None = None
         self._attributes_set = False  # the user toggled the attributes (a)
+        self._wanted: str | None = None  # the span whose attributes the pane is to say
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -200,7 +244,9 @@ class TraceScreen(DataScreen[Any]):
         end = _end_ms(view.spans) - t0.timestamp() * 1000
         services = sorted({s.service_name or "?" for s in view.spans})
         self.query_one("#trace-title", Static).update(
-            trace_title(self.trace_id, len(view.spans), len(services), end, t0, self.size.width)
+            trace_title(
+                self.trace_id, span_count(view.spans), len(services), end, t0, self.size.width
+            )
         )
         other = view.other
         self.query_one("#other-pane").display = other is not None
@@ -252,25 +298,40 @@ class TraceScreen(DataScreen[Any]):
         pane = self.query_one("#attributes-pane")
         pane.display = not pane.display
 
+    def _attributes_table(self) -> DataTable[Any]:
+        """The waterfall whose span the pane says: the other side's when it has the keys, else
+        this trace's (the other's table, filled after, put its first span there)."""
+        other = self.query_one("#other", DataTable)
+        return other if self.focused is other else self.query_one("#waterfall", DataTable)
+
     def _show_attributes(self) -> None:
-        table = self.query_one("#waterfall", DataTable)
+        table = self._attributes_table()
         if not table.row_count:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        if key:
+        view = self._view
+        if not key or view is None:
+            return
+        if table.id == "other":
+            if view.other is not None:
+                self._load_attributes(view.other.trace_id, key)
+        else:
             self._load_attributes(self.trace_id, key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        if not key:
-            return
-        if event.data_table.id == "waterfall":
-            self._load_attributes(self.trace_id, key)
-        elif event.data_table.id == "other" and self._view and self._view.other:
-            self._load_attributes(self._view.other.trace_id, key)
+        if event.data_table is self._attributes_table() and event.row_key.value:
+            self._show_attributes()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id in ("waterfall", "other"):
+            self._show_attributes()
+
+    def _load_attributes(self, trace_id: str, span_id: str) -> None:
+        self._wanted = span_id
+        self._read_attributes(trace_id, span_id)
 
     @work(thread=True, exclusive=True, group="attributes")
-    def _load_attributes(self, trace_id: str, span_id: str) -> None:
+    def _read_attributes(self, trace_id: str, span_id: str) -> None:
         try:
             attrs = self.source.run(lambda q: read.span_attributes(q, trace_id, span_id))
         except (SeamscopeError, Exception) as exc:  # shown in the panel, never raised
@@ -291,6 +352,8 @@ class TraceScreen(DataScreen[Any]):
         self.post_message(self.Attributes(span_id, text))
 
     def on_trace_screen_attributes(self, message: TraceScreen.Attributes) -> None:
+        if message.span_id != self._wanted:
+            return  # a read for a span the cursor or the focus has left since
         self.query_one("#attributes", Static).update(message.text)
 
     # ---- Enter -----------------------------------------------------------------------------
@@ -300,7 +363,8 @@ class TraceScreen(DataScreen[Any]):
         if view is None:
             return None
         spans = view.spans if table == "waterfall" else view.other.spans if view.other else ()
-        return next((s for s in spans if s.span_id == span_id), None)
+        kept, _more = one_per_span(spans, self.edge_id)  # the row its label says
+        return next((s for s in kept if s.span_id == span_id), None)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value or ""

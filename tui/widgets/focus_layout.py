@@ -11,6 +11,7 @@ more. Pure and deterministic (no Textual), like layout.py.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 from seamscope.classifiers.results import Verdict
@@ -120,7 +121,9 @@ def elide_name(name: str, width: int) -> str:
     """A box's name in at most width cells, cut where it repeats or says least. A component of
     another system, "accounts/accounts-api", keeps its system whole and loses the system's name
     again inside the component's: "accounts/…-api" (a cut in the middle, "acco…api", made
-    billing's and billing1's components look alike). A resource, "dynamodb:table/Users", keeps
+    billing's and billing1's components look alike); one that shares only the start of the
+    system's name loses that start ("providers/…-portal"), one that is the system's name again
+    is cut at its end ("webapp-bff/webapp-…"). A resource, "dynamodb:table/Users", keeps
     its own name whole: "dyna…/Users" (its box says the service). Else a cut in the middle."""
     if len(name) <= width or "/" not in name:
         return elide(name, width)
@@ -131,10 +134,15 @@ def elide_name(name: str, width: int) -> str:
             return f"{head[:keep]}…/{own_name}"
         return elide(name, width)
     own, _, component = name.partition("/")
-    if own and component.startswith(own) and len(component) > len(own):
-        short = f"{own}/…{component[len(own) :]}"
+    shared = len(os.path.commonprefix([own, component]))
+    if own and shared >= 3 and len(component) > shared:
+        # "providers/provider-portal": the start they share is said once ("providers/…-portal").
+        short = f"{own}/…{component[shared:]}"
         if len(short) <= width:
             return short
+    if own and component == own and width >= len(own) + 3:
+        # Its system's name again: the system whole, the component cut at its end.
+        return f"{own}/{_cut(component, width - len(own) - 1)}"
     return elide(name, width)
 
 

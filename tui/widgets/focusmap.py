@@ -40,7 +40,7 @@ class FocusMap(Widget, can_focus=True):
         Binding("down,j", "move(0, 1)", "Down", show=False),
         Binding("left,h", "move(-1, 0)", "Callers", show=False),
         Binding("right,l", "move(1, 0)", "Callees", show=False),
-        Binding("enter", "choose", "Open", show=False),
+        Binding("enter", "choose", "Walk/open"),  # the footer leads with it here
     ]
 
     class Highlighted(Message):

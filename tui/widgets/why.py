@@ -1,7 +1,8 @@
 """The pane under a table of edges that says the highlighted edge's reason whole and what to do:
 the table cuts the reason to the room its other columns leave (to none on a narrow terminal).
-The findings list shows it always; the landscape and a system's screen where the lines under
-their table would be blank (fit)."""
+The findings list shows it always; the landscape and a system's screen in the lines under their
+table (fit), where it also says, as far as they go, what the edge screen says next: what joined
+the two ends, the edge's figures, the rule's why and an example."""
 
 from __future__ import annotations
 
@@ -10,8 +11,40 @@ from textual.content import Content
 from textual.widgets import Static
 
 from seamscope.classifiers.catalog import rule_for
-from seamscope.classifiers.results import Edge, Verdict
-from seamscope.tui.widgets.cells import escaped, short_node, verdict_text
+from seamscope.classifiers.results import Edge, Evidence, Verdict
+from seamscope.tui.widgets.cells import escaped, fmt_time, short_node, verdict_text
+
+JOINED_BY = {
+    Evidence.TRACE: "the other end's span is a child in the same trace",
+    Evidence.LINK: "a span link from the consumer's span to the producer's",
+    Evidence.HOOK: "the event identity seamscope's hooks recorded (bus, source, type; topic)",
+    Evidence.DISCOVERED: "the account's wiring, read by seamscope discover aws",
+    Evidence.DECLARED: "a route declared in the landscape file's [[routes]]",
+    Evidence.NAME: "the spans name the resource; producers and consumers by the same name",
+    Evidence.HOST: "the HTTP call's host and port: the component that serves it, or a vendor",
+    Evidence.NONE: "no span of the other end was seen",
+}
+"""How strongly each kind of evidence joins an edge's two ends, said for a reader."""
+
+
+def joined_by(evidence: Evidence) -> Text:
+    """ "Joined by trace: the other end's span is ..." (what the classifier joined the ends on)."""
+    return Text.assemble(("Joined by ", "dim"), (str(evidence), "bold"), f": {JOINED_BY[evidence]}")
+
+
+def edge_figures(e: Edge) -> Text:
+    """The edge's level, the resource it goes through, its spans, errors and when it was seen."""
+    return Text.assemble(
+        ("Level ", "dim"),
+        e.level,
+        *((("   Via ", "dim"), e.via) if e.via else ()),
+        ("   Spans ", "dim"),
+        f"{e.span_count:,}",
+        ("   Errors ", "dim"),
+        f"{e.error_count:,} ({100 * e.error_rate:.1f}%)",
+        ("   Seen ", "dim"),
+        f"{fmt_time(e.first_seen)} → {fmt_time(e.last_seen)}",
+    )
 
 
 def why_text(e: Edge) -> Text:
@@ -39,6 +72,19 @@ def why_text(e: Edge) -> Text:
     return escaped(text)
 
 
+def more_text(e: Edge) -> list[Text]:
+    """What the pane says after why_text where it has the lines, each whole or not at all, in
+    the edge screen's order: what joined the two ends, the figures, the rule's why, an
+    example."""
+    rule = rule_for(e.rule_id, e.verdict)
+    sections = [joined_by(e.evidence), edge_figures(e)]
+    if rule.rationale:
+        sections.append(Text.assemble(("Why: ", "bold"), rule.rationale))
+    if rule.example:
+        sections.append(Text.assemble(("Example: ", "bold"), rule.example))
+    return [escaped(t) for t in sections]
+
+
 WHY_LEAST = 4
 """The fewest lines the pane is given where it must fit in what a table leaves: its border, the
 rule's line and a line of the reason."""
@@ -59,11 +105,21 @@ class WhyPane(Static):
         self._show()
 
     def fit(self, room: int) -> bool:
-        """Takes at most room lines, or none where that is fewer than WHY_LEAST: whether it is
-        shown."""
+        """Takes room lines, down to the footer (more_text in those past its own), or none where
+        that is fewer than WHY_LEAST: whether it is shown. As tall as its text, it left the
+        lines under it blank: some thirty at 220x60 on a store of a few edges."""
         self.room = room
         self._show()
         return self.display
+
+    def unfit(self) -> None:
+        """Back to the height its stylesheet gives it (.detail: its text, up to half)."""
+        if self.room is None:
+            return
+        self.room = None
+        self.styles.clear_rule("height")
+        self.styles.clear_rule("max_height")
+        self._show()
 
     def on_resize(self) -> None:
         self._show()
@@ -86,11 +142,21 @@ class WhyPane(Static):
         text = why_text(edge)
         shown_text: Text | Content = text
         if room is not None:
-            self.styles.max_height = room
+            self.styles.height = self.styles.max_height = room  # past .detail's 50%
             # Wrapped as the pane wraps it (Textual's Content; Rich's wrap broke other lines).
-            lines = Content.from_rich_text(text, self.app.console).wrap(width)
+            lines = self._wrapped(text, width)
             if len(lines) > room - 2:
                 kept = lines[: room - 2]
                 kept[-1] = kept[-1].rstrip().truncate(width - 1).append("…")
-                shown_text = Content("\n").join(kept)
+            else:
+                kept = lines
+                for section in more_text(edge):
+                    more = self._wrapped(section, width)
+                    if len(kept) + len(more) > room - 2:
+                        break
+                    kept = [*kept, *more]
+            shown_text = Content("\n").join(kept)
         self.update(shown_text)
+
+    def _wrapped(self, text: Text, width: int) -> list[Content]:
+        return list(Content.from_rich_text(text, self.app.console).wrap(width))

@@ -118,6 +118,12 @@ def test_a_box_and_an_empty_side_say_what_the_focus_gives_them() -> None:
         ("shop/bff", 8, "shop/bff"),
         ("orders-worker", 8, "orde…ker"),  # no system, no resource: cut in the middle
         ("accounts/accounts-api", 10, "accou…-api"),  # too narrow for the system whole
+        # A component that shares only the start of its system's name loses that start
+        # ("providers…er-portal" kept neither name whole), one that is its system's name again
+        # is cut at its end ("webapp-bf…ebapp-bff").
+        ("providers/provider-portal", 19, "providers/…-portal"),
+        ("webapp-bff/webapp-bff", 19, "webapp-bff/webapp-…"),
+        ("webapp-bff/webapp-bff", 13, "webapp-bff/w…"),
     ],
 )
 def test_a_name_is_cut_where_it_repeats_or_says_least(name: str, width: int, shown: str) -> None:
