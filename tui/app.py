@@ -543,6 +543,12 @@ class SeamscopeApp(App[None]):
                 )
             )
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C (Textual's binding, which no longer quits): says how to quit. Textual's own
+        line is markup, which the news line shows as plain text ("[b]ctrl+q[/b]")."""
+        asks = " (it asks first)" if self.live else ""
+        self.notify(f"q quits{asks}; Ctrl+Q quits at once", title="Ctrl+C does not quit")
+
     def action_request_quit(self) -> None:
         """q: a live session (the receiver, a demo's fleet) ends only when confirmed."""
         if not self.live:

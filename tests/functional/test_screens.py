@@ -766,6 +766,22 @@ async def test_the_news_line_shows_above_the_footer_on_every_screen(
             assert "Receiver gone: the receiver stopped" in shown.replace("\xa0", " ")
 
 
+async def test_ctrl_c_says_how_to_quit_in_plain_words(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Textual's Ctrl+C line is markup; the news line showed it as it came: "Press
+    [b]ctrl+q[/b] to quit the app"."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert app.is_running
+        assert app.news is not None
+        assert app.news.plain.endswith("Ctrl+C does not quit: q quits; Ctrl+Q quits at once")
+        assert "[" not in app.news.plain
+
+
 async def test_a_span_s_attributes_are_those_of_the_span_under_the_focused_table_s_cursor(
     sample_db: Path, make_app: AppFactory
 ) -> None:
