@@ -25,6 +25,7 @@ from seamscope.classifiers.render import (
 )
 from seamscope.classifiers.results import FINDINGS, Finding, Verdict
 from seamscope.cli.edges import load, store_options
+from seamscope.cli.words import plural
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
 
@@ -160,7 +161,7 @@ def check(
     if update_baseline:
         target = baseline or Path(DEFAULT_BASELINE)
         write_baseline(target, findings)
-        click.echo(f"{target}: {len(findings)} known findings written", err=True)
+        click.echo(f"{target}: {plural(len(findings), 'known finding')} written", err=True)
         return
     known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
     failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
@@ -179,7 +180,9 @@ def check(
         click.echo(safe(findings_text(new, known, gone, unresolved), lines=True))
     if gone and fmt != "text":
         click.echo(
-            f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",
+            f"{plural(len(gone), 'baseline entry', 'baseline entries')} no longer "
+            f"{'occurs: remove it' if len(gone) == 1 else 'occur: remove them'} "
+            "(--update-baseline)",
             err=True,
         )
     if any(f.edge.verdict in failing for f in new):

@@ -13,6 +13,7 @@ import click
 from seamscope.classifiers.landscape import Landscape, resolve_landscape
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.report import read_classification
+from seamscope.cli.words import plural
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
 
@@ -86,7 +87,7 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
         return
     from seamscope.cli.table import print_table
 
-    print_table(*edge_cells(snapshot, rows), title=f"{len(rows)} integration edges")
+    print_table(*edge_cells(snapshot, rows), title=plural(len(rows), "integration edge"))
 
 
 def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list[list[Cell]]]:

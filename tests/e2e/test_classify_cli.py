@@ -323,6 +323,7 @@ def test_entries_no_longer_seen_are_said_apart_from_machine_output(tmp_path: Pat
     assert seamscope("check", *base, "--update-baseline").returncode == 0
     data = json.loads(baseline.read_text())
     gone = {"rule_id": "A202", "from": "gone/a", "to": "gone/b", "mechanism": "sqs"}
+    gone2 = {**gone, "to": "gone/c"}
     junit = seamscope("check", *base, "--format", "junit")
     assert (junit.returncode, junit.stderr) == (0, "")
     assert junit.stdout.endswith("</testsuite>\n") and not junit.stdout.endswith("\n\n")
@@ -330,10 +331,13 @@ def test_entries_no_longer_seen_are_said_apart_from_machine_output(tmp_path: Pat
     as_json = seamscope("check", *base, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["no_longer_seen"] == [gone]
-    assert as_json.stderr == "1 baseline entries no longer occur: remove them (--update-baseline)\n"
+    assert as_json.stderr == "1 baseline entry no longer occurs: remove it (--update-baseline)\n"
+    baseline.write_text(json.dumps({"version": 1, "findings": [*data["findings"], gone, gone2]}))
+    two = seamscope("check", *base, "--format", "sarif")
+    assert two.stderr == "2 baseline entries no longer occur: remove them (--update-baseline)\n"
     text = seamscope("check", *base)
     assert (text.returncode, text.stderr) == (0, "")
-    assert "No longer seen (remove from the baseline): 1" in text.stdout
+    assert "No longer seen (remove from the baseline): 2" in text.stdout
 
 
 def test_a_baseline_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
