@@ -24,7 +24,7 @@ from seamscope.classifiers.render import (
     findings_text,
 )
 from seamscope.classifiers.results import FINDINGS, Finding, Verdict
-from seamscope.cli.edges import load, store_options
+from seamscope.cli.edges import load, store_options, tell_inferred
 from seamscope.cli.words import plural
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
@@ -156,14 +156,18 @@ def check(
     fmt: str,
 ) -> None:
     """Exit 1 when an anti-pattern (or with --strict a smell) not in the baseline is found."""
-    snapshot, _ = load(db_path, landscape_path)
+    # The line saying the landscape was inferred comes once the baseline is read or written,
+    # so that a mistake there is the one line said.
+    snapshot, landscape = load(db_path, landscape_path, say_inferred=False)
     findings = snapshot.findings(strict=True)
     if update_baseline:
         target = baseline or Path(DEFAULT_BASELINE)
         write_baseline(target, findings)
+        tell_inferred(db_path, landscape)
         click.echo(f"{target}: {plural(len(findings), 'known finding')} written", err=True)
         return
     known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
+    tell_inferred(db_path, landscape)
     failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
     new = [f for f in findings if f.key not in known_keys]
     known = [f for f in findings if f.key in known_keys]
