@@ -24,7 +24,8 @@ from seamscope.classifiers.render import (
     findings_text,
 )
 from seamscope.classifiers.results import FINDINGS, Finding, Verdict
-from seamscope.cli.edges import load, store_options
+from seamscope.cli.edges import load, store_options, tell_inferred
+from seamscope.cli.words import plural
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
 
@@ -155,14 +156,18 @@ def check(
     fmt: str,
 ) -> None:
     """Exit 1 when an anti-pattern (or with --strict a smell) not in the baseline is found."""
-    snapshot, _ = load(db_path, landscape_path)
+    # The line saying the landscape was inferred comes once the baseline is read or written,
+    # so that a mistake there is the one line said.
+    snapshot, landscape = load(db_path, landscape_path, say_inferred=False)
     findings = snapshot.findings(strict=True)
     if update_baseline:
         target = baseline or Path(DEFAULT_BASELINE)
         write_baseline(target, findings)
-        click.echo(f"{target}: {len(findings)} known findings written", err=True)
+        tell_inferred(db_path, landscape)
+        click.echo(f"{target}: {plural(len(findings), 'known finding')} written", err=True)
         return
     known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
+    tell_inferred(db_path, landscape)
     failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
     new = [f for f in findings if f.key not in known_keys]
     known = [f for f in findings if f.key in known_keys]
@@ -179,7 +184,9 @@ def check(
         click.echo(safe(findings_text(new, known, gone, unresolved), lines=True))
     if gone and fmt != "text":
         click.echo(
-            f"{len(gone)} baseline entries no longer occur: remove them (--update-baseline)",
+            f"{plural(len(gone), 'baseline entry', 'baseline entries')} no longer "
+            f"{'occurs: remove it' if len(gone) == 1 else 'occur: remove them'} "
+            "(--update-baseline)",
             err=True,
         )
     if any(f.edge.verdict in failing for f in new):

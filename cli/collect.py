@@ -15,6 +15,7 @@ import click
 
 from seamscope.classifiers.engine import classifier_hook
 from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
+from seamscope.cli.words import plural
 from seamscope.tracer.receiver import (
     DEFAULT_MAX_BODY,
     MEMORY_LIMIT,
@@ -40,7 +41,7 @@ def _refused(bad_requests: int) -> str:
     counted, so the count says they were there."""
     if not bad_requests:
         return ""
-    return f", {bad_requests:,} bad request{'' if bad_requests == 1 else 's'} refused"
+    return f", {plural(bad_requests, 'bad request')} refused"
 
 
 @click.command()
@@ -236,7 +237,7 @@ def collect(
                 err=True,
             )
         if receiver.stats.drained:
-            say(f"seamscope: drained {receiver.stats.drained:,} spooled spans")
+            say(f"seamscope: drained {plural(receiver.stats.drained, 'spooled span')}")
         last: tuple[int, int, int, int] | None = None
         tty = sys.stdout.isatty()
         next_line = time.monotonic() + 1.0
@@ -251,7 +252,8 @@ def collect(
                 continue
             last = now
             line = (
-                f"stored {s.stored:,} spans, {s.rejected:,} rejected, {s.duplicate:,} repeated"
+                f"stored {plural(s.stored, 'span')}, {s.rejected:,} rejected, "
+                f"{s.duplicate:,} repeated"
                 f"{_refused(s.bad_requests)}"
             )
             if tty:
@@ -270,7 +272,7 @@ def collect(
         receiver.stop()
     s = receiver.stats
     say(
-        f"seamscope: stopped; stored {s.stored:,} spans ({s.rejected:,} rejected, "
+        f"seamscope: stopped; stored {plural(s.stored, 'span')} ({s.rejected:,} rejected, "
         f"{s.duplicate:,} repeated, {s.drained:,} from the spool{_refused(s.bad_requests)})"
     )
 

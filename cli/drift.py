@@ -19,7 +19,7 @@ from seamscope.tracer.terminal import safe
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text")
 def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
     """Declared edges never seen and observed edges never declared; exit 1 when any."""
-    snapshot, landscape = load(db_path, landscape_path)
+    snapshot, landscape = load(db_path, landscape_path, say_inferred=False)
     if landscape is None:
         raise LandscapeError(
             "drift compares a landscape file with the store: pass --landscape "

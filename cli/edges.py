@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import duckdb
 
 from seamscope.classifiers.landscape import Landscape, resolve_landscape
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.report import read_classification
+from seamscope.cli.words import plural
+from seamscope.tracer.access import open_reader
+from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
 
@@ -60,9 +64,53 @@ def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def load(db_path: Path | None, landscape_path: Path | None) -> tuple[Snapshot, Landscape | None]:
+NO_LANDSCAPE = (
+    "seamscope: no landscape file (--landscape FILE or ./seamscope.toml): systems, roles and "
+    "vendors are inferred from the spans"
+)
+
+
+def load(
+    db_path: Path | None, landscape_path: Path | None, *, say_inferred: bool = True
+) -> tuple[Snapshot, Landscape | None]:
+    """The store classified with the landscape named, else ./seamscope.toml, else none; with
+    none, one line on stderr says so (say_inferred; see tell_inferred)."""
     landscape = resolve_landscape(landscape_path)
-    return read_classification(db_path or default_db_path(), landscape), landscape
+    snapshot = read_classification(db_path or default_db_path(), landscape)
+    if say_inferred:
+        tell_inferred(db_path, landscape)
+    return snapshot, landscape
+
+
+def tell_inferred(db_path: Path | None, landscape: Landscape | None) -> None:
+    """With no landscape, one line on stderr says that systems, roles and vendors were inferred,
+    as the TUI does: a verdict that a landscape file would change (an excepted webapp's, say)
+    must not change without a word, in CI least of all. stdout stays the table's or JSON's."""
+    if landscape is None:
+        click.echo(_no_landscape(db_path or default_db_path()), err=True)
+
+
+def _no_landscape(db_path: Path) -> str:
+    """The line that says nothing was read from a landscape file. A store's owner (a running
+    `seamscope collect`, a live TUI) may classify with a file of its own; this command derives
+    its verdicts from the owner's aggregates with its own landscape (none), so they may differ
+    from the owner's, and the line names the owner's file."""
+    reader = open_reader(db_path)
+    if reader.owner is None:
+        return NO_LANDSCAPE
+    try:
+        table = reader.query(
+            "SELECT value FROM classifier_state WHERE key = 'landscape_path' LIMIT 1"
+        )
+    except (SeamscopeError, duckdb.Error):
+        return NO_LANDSCAPE  # the owner's file cannot be told: the line says what is sure
+    owners = [str(v) for v in table.column(0).to_pylist() if v] if table.num_rows else []
+    if not owners:
+        return NO_LANDSCAPE
+    return safe(
+        f"{NO_LANDSCAPE}; the store's owner classifies with {owners[0]} "
+        f"(--landscape {owners[0]} gives its verdicts)"
+    )
 
 
 def _ms(value: float | None) -> str:
@@ -86,7 +134,7 @@ def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, 
         return
     from seamscope.cli.table import print_table
 
-    print_table(*edge_cells(snapshot, rows), title=f"{len(rows)} integration edges")
+    print_table(*edge_cells(snapshot, rows), title=plural(len(rows), "integration edge"))
 
 
 def edge_cells(snapshot: Snapshot, rows: list[Edge]) -> tuple[list[Column], list[list[Cell]]]:

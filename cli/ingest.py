@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from seamscope.cli.words import plural
 from seamscope.tracer.aws import require_boto3
 from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
@@ -30,18 +31,18 @@ def _total_bytes(paths: tuple[str, ...]) -> int | None:
 def summary(report: IngestReport) -> str:
     where = f" through the owner at {report.via_owner}" if report.via_owner else ""
     text = (
-        f"seamscope: {report.requests:,} requests read{where}: "
-        f"{report.spans_stored:,} spans stored, {report.spans_present:,} already present"
+        f"seamscope: {plural(report.requests, 'request')} read{where}: "
+        f"{plural(report.spans_stored, 'span')} stored, {report.spans_present:,} already present"
     )
     if report.spans_rejected:
         text += f", {report.spans_rejected:,} rejected"
     if report.bad_requests:
-        text += f", {report.bad_requests:,} bad requests skipped"
+        text += f", {plural(report.bad_requests, 'bad request')} skipped"
     if report.others:
         examples = ", ".join(one_line(Path(p).name) for p in report.others[:3])
         more = ", ..." if len(report.others) > 3 else ""
-        other = "other file" if len(report.others) == 1 else "other files"
-        text += f"; {len(report.others):,} {other} in the folders not read ({examples}{more})"
+        other = plural(len(report.others), "other file")
+        text += f"; {other} in the folders not read ({examples}{more})"
     return text
 
 
@@ -167,14 +168,13 @@ def _errors(report: IngestReport) -> None:
 def _s3_summary(found: S3Report) -> str:
     """One line: the objects, then what their requests brought (as for files)."""
     text = (
-        f"seamscope: {found.location.url()}: {found.traces:,} trace objects, "
+        f"seamscope: {found.location.url()}: {plural(found.traces, 'trace object')}, "
         f"{found.known:,} loaded before"
     )
     if found.others:
         examples = ", ".join(one_line(k.rsplit("/", 1)[-1]) for k in found.others[:3])
         more = ", ..." if len(found.others) > 3 else ""
-        other = "other object" if len(found.others) == 1 else "other objects"
-        text += f", {len(found.others):,} {other} left ({examples}{more})"
+        text += f", {plural(len(found.others), 'other object')} left ({examples}{more})"
     if found.traces == found.known:
         return text + ": nothing new"
     return text + "; " + summary(found.ingest).removeprefix("seamscope: ")

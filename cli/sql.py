@@ -11,6 +11,7 @@ import click
 import pyarrow as pa
 
 from seamscope.cli.options import FiniteRange
+from seamscope.cli.words import plural
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import safe
@@ -60,7 +61,7 @@ def _print_table(table: pa.Table) -> None:
     from seamscope.cli.table import print_table
 
     console = print_table(*table_cells(table))
-    console.print(f"{table.num_rows:,} rows", style="dim", soft_wrap=True)  # as wide as it is
+    console.print(plural(table.num_rows, "row"), style="dim", soft_wrap=True)  # as wide as it is
 
 
 @click.command()
@@ -101,7 +102,7 @@ def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_jso
         _print_table(table)
     if cut:
         click.echo(
-            f"seamscope: the result was cut after {table.num_rows:,} rows (add a LIMIT, or "
+            f"seamscope: the result was cut after {plural(table.num_rows, 'row')} (add a LIMIT, or "
             "aggregate)",
             err=True,
         )

@@ -672,11 +672,13 @@ class _LocalSink:
         if self.failure is not None:
             failure, self.failure = self.failure, None
             if isinstance(failure, duckdb.Error):
+                stored = self.report.spans_stored
                 # Writing the store failed (its disk full, no permission for its WAL): what
                 # the user can act on, with what was stored before it.
                 raise SeamscopeError(
                     f"{self.store.path}: cannot write the store: {one_line(str(failure))} "
-                    f"({self.report.spans_stored:,} spans stored before it; the rest were not)"
+                    f"({stored:,} span{'' if stored == 1 else 's'} stored before it; the rest "
+                    "were not)"
                 ) from None
             raise failure
 

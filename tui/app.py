@@ -50,6 +50,7 @@ from seamscope.tui.screens.lists import (
 )
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
+from seamscope.tui.widgets.cells import plural
 from seamscope.tui.widgets.news import NewsBar
 
 SourceFactory = Callable[[], DataSource]
@@ -262,7 +263,11 @@ class SeamscopeApp(App[None]):
                 "The classifier has not run over this store. Open it with a seamscope that "
                 "includes the classifiers, or run `seamscope edges` once. Press r to retry."
             )
-        return "Spans, but no edges yet", f"{span_count:,} spans stored, none classified.", advice
+        return (
+            "Spans, but no edges yet",
+            f"{plural(span_count, 'span')} stored, none classified.",
+            advice,
+        )
 
     def notify(
         self,

@@ -112,7 +112,7 @@ def test_tui_of_damaged_files_says_what_it_could_not_read(tmp_path: Path) -> Non
             f"seamscope: {path}:1: not JSON",
             f"seamscope: {path}:3: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing",
             "seamscope: 3 requests read: 7 spans stored, 0 already present, 1 rejected, "
-            "1 bad requests skipped",
+            "1 bad request skipped",
         )
     finally:
         kill_terminal(session)

@@ -26,6 +26,10 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
 LANDSCAPE = SAMPLES / "seamscope.toml"
+INFERRED = (
+    "seamscope: no landscape file (--landscape FILE or ./seamscope.toml): systems, roles and "
+    "vendors are inferred from the spans\n"
+)
 
 
 def seamscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -260,7 +264,10 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     base = ("--db", str(db), "--baseline", str(baseline))
     written = seamscope("check", *base, "--update-baseline")
     assert written.returncode == 0, written.stderr
-    assert (written.stdout, written.stderr) == ("", f"{baseline}: 2 known findings written\n")
+    assert (written.stdout, written.stderr) == (
+        "",
+        f"{INFERRED}{baseline}: 2 known findings written\n",
+    )
     text = baseline.read_text()
     data = json.loads(text)
     assert data["version"] == 1
@@ -323,17 +330,25 @@ def test_entries_no_longer_seen_are_said_apart_from_machine_output(tmp_path: Pat
     assert seamscope("check", *base, "--update-baseline").returncode == 0
     data = json.loads(baseline.read_text())
     gone = {"rule_id": "A202", "from": "gone/a", "to": "gone/b", "mechanism": "sqs"}
+    gone2 = {**gone, "to": "gone/c"}
     junit = seamscope("check", *base, "--format", "junit")
-    assert (junit.returncode, junit.stderr) == (0, "")
+    assert (junit.returncode, junit.stderr) == (0, INFERRED)
     assert junit.stdout.endswith("</testsuite>\n") and not junit.stdout.endswith("\n\n")
     baseline.write_text(json.dumps({"version": 1, "findings": [*data["findings"], gone]}))
     as_json = seamscope("check", *base, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["no_longer_seen"] == [gone]
-    assert as_json.stderr == "1 baseline entries no longer occur: remove them (--update-baseline)\n"
+    assert as_json.stderr == (
+        f"{INFERRED}1 baseline entry no longer occurs: remove it (--update-baseline)\n"
+    )
+    baseline.write_text(json.dumps({"version": 1, "findings": [*data["findings"], gone, gone2]}))
+    two = seamscope("check", *base, "--format", "sarif")
+    assert two.stderr == (
+        f"{INFERRED}2 baseline entries no longer occur: remove them (--update-baseline)\n"
+    )
     text = seamscope("check", *base)
-    assert (text.returncode, text.stderr) == (0, "")
-    assert "No longer seen (remove from the baseline): 1" in text.stdout
+    assert (text.returncode, text.stderr) == (0, INFERRED)
+    assert "No longer seen (remove from the baseline): 2" in text.stdout
 
 
 def test_a_baseline_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
@@ -662,6 +677,82 @@ def test_an_owner_that_does_not_classify_is_said_at_once(store: Path, tmp_path: 
                 "--no-classify): stop it and run the command again, or start it without "
                 "--no-classify\n"
             )
+    finally:
+        owner.stop()
+
+
+def _portal_store(tmp_path: Path) -> Path:
+    """The provider portal, a webapp, calls another system's REST API: A101 unless a landscape
+    file names it an exception (P103)."""
+    fleet = Fleet()
+    fleet.http(
+        Service("provider-portal", "providers", "webapp"),
+        "http://stock-api:8080/items/1",
+        server=Service("stock-api", "stock", "backend"),
+    )
+    return fleet.store(tmp_path / "portal.duckdb")
+
+
+PORTAL_LANDSCAPE = '[exceptions]\nrest_allowed_webapps = ["provider-portal"]\n'
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("edges",),
+        ("edges", "--format", "json"),
+        ("check",),
+        ("check", "--format", "json"),
+        ("export",),
+        ("export", "--format", "structurizr"),
+    ],
+    ids=" ".join,
+)
+def test_a_command_without_a_landscape_file_says_so_once(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Without --landscape and ./seamscope.toml the verdicts are inferred (the portal's call is
+    A101): one line on stderr says so, stdout keeps only the output; with a landscape file,
+    given or in the working folder, no such line (and the portal's call is P103)."""
+    db = _portal_store(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    bare = seamscope(*args, "--db", str(db), cwd=work)
+    assert bare.returncode == (1 if args[0] == "check" else 0), bare.stderr  # A101 is new
+    assert bare.stderr == INFERRED
+    assert "no landscape file" not in bare.stdout
+    land = tmp_path / "land.toml"
+    land.write_text(PORTAL_LANDSCAPE)
+    given = seamscope(*args, "--db", str(db), "--landscape", str(land), cwd=work)
+    assert (given.returncode, given.stderr) == (0, "")
+    (work / "seamscope.toml").write_text(PORTAL_LANDSCAPE)
+    found = seamscope(*args, "--db", str(db), cwd=work)
+    assert (found.returncode, found.stderr) == (0, "")
+    if args == ("edges", "--format", "json"):
+        assert [e["rule_id"] for e in json.loads(bare.stdout)] == ["A101"]
+        assert [e["rule_id"] for e in json.loads(given.stdout)] == ["P103"]
+
+
+def test_without_a_landscape_file_the_owners_file_is_named(tmp_path: Path) -> None:
+    """The store's owner (`seamscope collect --landscape`) classifies with its file; a command
+    without one derives its verdicts with none, and its line names the owner's file, which
+    would give the owner's verdicts."""
+    db = _portal_store(tmp_path)
+    land = tmp_path / "land.toml"
+    land.write_text(PORTAL_LANDSCAPE)
+    owner = _own(db, tmp_path, "--landscape", str(land))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        bare = seamscope("edges", "--db", str(db), "--format", "json", cwd=work)
+        assert bare.returncode == 0, bare.stderr
+        assert bare.stderr == (
+            f"{INFERRED.rstrip()}; the store's owner classifies with {land} "
+            f"(--landscape {land} gives its verdicts)\n"
+        )
+        assert [e["rule_id"] for e in json.loads(bare.stdout)] == ["A101"]
+        given = seamscope("edges", "--db", str(db), "--landscape", str(land), cwd=work)
+        assert (given.returncode, given.stderr) == (0, "")
     finally:
         owner.stop()
 

@@ -239,8 +239,14 @@ def test_an_empty_result_prints_its_header(store: Path) -> None:
 
 def test_the_row_count_under_a_narrow_table_stays_on_one_line(store: Path) -> None:
     """Piped, the console is as wide as the table: under `SELECT 1` (five cells) the count
-    folded into "1 " and "rows", which a script reading the last line missed."""
+    folded into "1 " and "row", which a script reading the last line missed."""
     done = seamscope("sql", "--db", str(store), "SELECT 1 AS n")
     assert done.returncode == 0, done.stderr
     assert _body(done.stdout) == [["1"]]
-    assert done.stdout.splitlines()[-1] == "1 rows"
+    assert done.stdout.splitlines()[-1] == "1 row"
+
+
+def test_the_row_count_says_rows_from_two(store: Path) -> None:
+    done = seamscope("sql", "--db", str(store), "SELECT * FROM range(2)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "2 rows"

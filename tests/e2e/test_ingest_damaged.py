@@ -103,7 +103,7 @@ def test_the_old_name_of_scope_spans_is_read(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     done = _ingest(path, db)
     assert done.returncode == 0, done.stderr
-    assert "1 requests read: 4 spans stored" in done.stdout
+    assert "1 request read: 4 spans stored" in done.stdout
 
 
 def test_spans_under_a_key_otlp_does_not_name_are_an_error(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_one_protobuf_request_as_it_is(tmp_path: Path, name: str) -> None:
     db = tmp_path / "s.duckdb"
     done = _ingest(path, db)
     assert done.returncode == 0, done.stderr
-    assert "1 requests read: 6 spans stored" in done.stdout
+    assert "1 request read: 6 spans stored" in done.stdout
 
 
 def test_a_folder_names_the_files_it_does_not_read(tmp_path: Path) -> None:
@@ -228,7 +228,7 @@ def test_pretty_printed_requests_one_after_the_other_are_each_read(
     done = _ingest(path, db, "--jobs", jobs)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(f"seamscope: {path}:{second}: not JSON: ")
-    assert "3 requests read: 8 spans stored, 0 already present, 1 bad requests skipped" in (
+    assert "3 requests read: 8 spans stored, 0 already present, 1 bad request skipped" in (
         done.stdout
     )
     assert span_count(db) == 8

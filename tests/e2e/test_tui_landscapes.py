@@ -191,7 +191,7 @@ def test_a_second_sql_query_succeeds(
         send_text(term.session, query)
         term.wait(query)
         term.keys("C-j")
-        screen = term.wait("1 rows", query.rsplit(" as ", 1)[1].split()[0])
+        screen = term.wait("1 row · Ctrl+S", query.rsplit(" as ", 1)[1].split()[0])
     assert "answer" in screen and "42" in screen and "Error" not in screen
     term.keys("Escape")
     term.wait("System landscape")

@@ -266,6 +266,8 @@ async def test_sql_console_runs_read_only_and_keeps_history(
             expected.close()
         assert row is not None
         assert cells(result, 0) == [str(row[0])]
+        status = app.screen.query_one("#sql-status", Static)
+        assert static_text(status).strip() == "1 row · Ctrl+S saves them as CSV"
         # A second query replaces the first (nothing is appended to the last one).
         await _run_sql(pilot, app, "SELECT 'a [/] b' AS x, 'orders[v2]' AS y")
         assert [cells(result, 0), cells(result, 1)] == [["a [/] b"], ["orders[v2]"]]
@@ -277,6 +279,7 @@ async def test_sql_console_runs_read_only_and_keeps_history(
         await pilot.press("enter")
         await settle(pilot)
         assert target.read_text() == "x,y\na [/] b,orders[v2]\n"
+        assert static_text(status).strip() == f"Saved 1 row to {target}"
         # An error takes the result's place, and says what is wrong.
         await _run_sql(pilot, app, "DELETE FROM spans")
         switcher = app.screen.query_one("#sql-out", ContentSwitcher)
@@ -311,6 +314,17 @@ async def test_sql_console_runs_read_only_and_keeps_history(
     finally:
         check.close()
     assert count == row
+
+
+async def test_sql_console_counts_rows_from_two(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await _run_sql(pilot, app, "SELECT * FROM range(2)")
+        status = static_text(app.screen.query_one("#sql-status", Static)).strip()
+        assert status == "2 rows · Ctrl+S saves them as CSV"
 
 
 def _footer_keys(app: Any) -> list[str]:

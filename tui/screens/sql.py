@@ -20,7 +20,7 @@ from textual.widgets import ContentSwitcher, Input, OptionList, Static, TextArea
 from seamscope.classifiers import read
 from seamscope.tracer.usersql import cell_text, write_csv
 from seamscope.tui.data import DataSource
-from seamscope.tui.widgets.cells import plain
+from seamscope.tui.widgets.cells import plain, plural
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
@@ -181,7 +181,7 @@ class SqlScreen(Screen[None]):
             result.add_row(*(plain(cell_text(v)) for v in row.values()))
         out.current = "sql-result"
         more = f", the first {MAX_ROWS:,} shown" if table.num_rows > MAX_ROWS else ""
-        status.update(f"{table.num_rows:,} rows{more} · Ctrl+S saves them as CSV")
+        status.update(f"{plural(table.num_rows, 'row')}{more} · Ctrl+S saves them as CSV")
 
     # ---- history ---------------------------------------------------------------------------
 
@@ -236,7 +236,7 @@ class SqlScreen(Screen[None]):
                 )
                 return
             self.query_one("#sql-status", Static).update(
-                f"Saved {table.num_rows:,} rows to {target}"
+                f"Saved {plural(table.num_rows, 'row')} to {target}"
             )
 
         self.app.push_screen(ExportScreen(), save)
