@@ -293,7 +293,7 @@ def classify(
                 "CREATE OR REPLACE TEMP TABLE _cls_prev AS SELECT edge_id, rule_id, verdict "
                 "FROM edges"
             )
-            polling = derive(con, landscape, [*landscape.routes, *_discovered_routes(con)])
+            polling = derive(con, landscape, [*landscape.routes, *discovered_routes(con)])
             a401 = polling_edges(con)
             derived = True
             _record_label_changes(con, cause)
@@ -344,7 +344,7 @@ def _wiring(con: duckdb.DuckDBPyConnection) -> str:
     return json.dumps([str(v) for v in row or ()])
 
 
-def _discovered_routes(con: duckdb.DuckDBPyConnection) -> list[Route]:
+def discovered_routes(con: duckdb.DuckDBPyConnection) -> list[Route]:
     """The routes `seamscope discover aws` stored, in the record the landscape's are in."""
     if not _has_routes_table(con):
         return []

@@ -15,11 +15,12 @@ from typing import Any
 import duckdb
 
 from seamscope.classifiers.derive import derive
-from seamscope.classifiers.engine import classify, ensure_classifier_tables
+from seamscope.classifiers.engine import classify, discovered_routes, ensure_classifier_tables
 from seamscope.classifiers.landscape import Landscape
 from seamscope.classifiers.read import Snapshot, snapshot
 from seamscope.classifiers.results import Finding
 from seamscope.tracer.access import Reader, connection_query, open_reader
+from seamscope.tracer.discover import Route
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import OwnerUnreachable
 from seamscope.tracer.store import quiet, short_lock
@@ -118,11 +119,36 @@ def _derive_from_owner(
             con.register("_incoming", data)
             con.execute(f"INSERT INTO {table} SELECT * FROM _incoming")
             con.unregister("_incoming")
-        derive(con, landscape)
+        # The account's wiring, as the classifier takes it: the landscape's routes and those
+        # `seamscope discover aws` stored (none were taken here before, so a Lambda joined to
+        # its queue by an event-source mapping was unresolved through an owner, and only there).
+        routes = [*landscape.routes, *_owner_routes(reader, con)]
+        derive(con, landscape, routes)
         with con.cursor() as cursor:
             return snapshot(connection_query(cursor))
     finally:
         con.close()
+
+
+def _owner_routes(reader: Reader, con: duckdb.DuckDBPyConnection) -> list[Route]:
+    """The routes `seamscope discover aws` stored in the owner's store, through the owner."""
+    try:
+        held = reader.query(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'aws_routes'"
+        )
+        if not held.num_rows or not held.column(0)[0].as_py():
+            return []
+        data = reader.query("SELECT * FROM aws_routes")
+    except OwnerUnreachable:
+        raise
+    except (SeamscopeError, duckdb.Error) as exc:
+        raise SeamscopeError(
+            f"the store's owner did not give the stored AWS routes ({exc})"
+        ) from None
+    con.register("_incoming", data)
+    con.execute("CREATE TABLE aws_routes AS SELECT * FROM _incoming")
+    con.unregister("_incoming")
+    return discovered_routes(con)
 
 
 def _matches(snap: Snapshot, declared: str, node_id: str, system: str | None) -> bool:

@@ -772,3 +772,47 @@ def test_classification_commands_refuse_a_database_that_is_no_store(tmp_path: Pa
         assert "No findings" not in done.stdout
     assert other.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.duckdb"]  # no WAL left beside it
+
+
+@pytest.mark.parametrize("wiring", ["landscape", "discovered"])
+def test_an_owner_s_store_is_labelled_with_the_account_s_wiring(
+    tmp_path: Path, wiring: str
+) -> None:
+    """Through a running `seamscope collect`, a command derived the edges without the account's
+    wiring (the landscape's routes and those `discover aws` stored): a Lambda fed by a queue
+    through an event-source mapping was unresolved there and P402 everywhere else."""
+    from seamscope.tracer.discover import Route, replace_routes
+    from seamscope.tracer.store import Store
+    from tests.unit.classifiers.test_incremental import ROUTE, _jobs_sent_to_a_lambda
+
+    fleet = Fleet()
+    sender = _jobs_sent_to_a_lambda(fleet)
+    db = fleet.store(tmp_path / "routed.duckdb")
+    options: tuple[str, ...] = ()
+    if wiring == "landscape":
+        land = tmp_path / "routed.toml"
+        land.write_text(ROUTE.format("invoice-jobs"))
+        options = ("--landscape", str(land))
+    else:
+        route = Route(
+            "r1", "lambda-event-source", "sqs:queue/invoice-jobs",
+            "lambda:function/billing-invoicer", None, None, None, None, "discovered",
+            "123456789012", "eu-west-1", None,
+        )  # fmt: skip
+        with Store.open(db) as store:
+            replace_routes(
+                store.con, [route], account="123456789012", region="eu-west-1",
+                kinds=["lambda-event-source"],
+            )  # fmt: skip
+
+    def rules() -> set[str]:
+        done = seamscope("edges", "--db", str(db), *options, "--format", "json")
+        assert done.returncode == 0, done.stderr
+        return {e["rule_id"] for e in json.loads(done.stdout) if e["from"].endswith(sender)}
+
+    assert rules() == {"P402"}  # the store opened by the command itself
+    owner = _own(db, tmp_path, *options)
+    try:
+        assert rules() == {"P402"}  # through the owner
+    finally:
+        owner.stop()
