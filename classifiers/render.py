@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID
 from seamscope.classifiers.read import UNPLACED, Snapshot
 from seamscope.classifiers.results import Finding, Node, Verdict
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 
 # ---- findings ---------------------------------------------------------------------------------
 
@@ -36,7 +36,7 @@ def findings_text(
             e = f.edge
             lines.append(
                 f"  {e.rule_id} {e.verdict:<12} {f.source} -> {f.target} "
-                f"[{e.mechanism}, {e.level}, {e.span_count} spans]"
+                f"[{e.mechanism}, {e.level}, {plural(e.span_count, 'span')}]"
             )
             lines.append(f"      why: {e.reason}")
             if f.fix:
@@ -53,7 +53,9 @@ def findings_text(
         lines.append(f"Unresolved (no finding, a fact is missing): {len(unresolved)}")
         for f in unresolved:
             e = f.edge
-            lines.append(f"  {f.source} -> {f.target} [{e.mechanism}, {e.span_count} spans]")
+            lines.append(
+                f"  {f.source} -> {f.target} [{e.mechanism}, {plural(e.span_count, 'span')}]"
+            )
             lines.append(f"      why: {e.reason}")
     return "\n".join(lines)
 

@@ -25,9 +25,8 @@ from seamscope.classifiers.render import (
 )
 from seamscope.classifiers.results import FINDINGS, Finding, Verdict
 from seamscope.cli.edges import load, store_options, tell_inferred
-from seamscope.cli.words import plural
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 
 DEFAULT_BASELINE = "seamscope-baseline.json"
 _KEY = ("rule_id", "from", "to", "mechanism")

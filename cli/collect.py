@@ -15,7 +15,6 @@ import click
 
 from seamscope.classifiers.engine import classifier_hook
 from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
-from seamscope.cli.words import plural
 from seamscope.tracer.receiver import (
     DEFAULT_MAX_BODY,
     MEMORY_LIMIT,
@@ -29,6 +28,7 @@ from seamscope.tracer.receiver import (
 from seamscope.tracer.receiver.guard import beyond_loopback
 from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
+from seamscope.tracer.terminal import plural
 
 READER_GONE = 0
 """In the list of signals received: stdout's reader went away, which stops it as a signal does."""

@@ -14,11 +14,10 @@ import duckdb
 from seamscope.classifiers.landscape import Landscape, resolve_landscape
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.report import read_classification
-from seamscope.cli.words import plural
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 
 if TYPE_CHECKING:
     from seamscope.classifiers.results import Edge

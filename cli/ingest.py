@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from seamscope.cli.words import plural
 from seamscope.tracer.aws import require_boto3
 from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
@@ -17,6 +16,7 @@ from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
 from seamscope.tracer.s3_ingest import S3Report, ingest_s3, is_s3_url
 from seamscope.tracer.store import default_db_path
+from seamscope.tracer.terminal import plural
 
 _PROGRESS_BYTES = 8 * 1024 * 1024
 """Inputs at least this large get a progress bar."""

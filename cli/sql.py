@@ -11,10 +11,9 @@ import click
 import pyarrow as pa
 
 from seamscope.cli.options import FiniteRange
-from seamscope.cli.words import plural
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 from seamscope.tracer.usersql import SQL_TIMEOUT_S, SqlRejected, cell_text, write_csv
 
 if TYPE_CHECKING:

@@ -32,3 +32,9 @@ def blanked(text: str) -> str:
 def has_control(text: str) -> bool:
     """Whether `safe` (one line) would change text."""
     return _CONTROL_ONE_LINE.search(text) is not None
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 request", "2 requests" (many: the plural where it is not word + s), with thousands
+    separated: the counts the command line, the reports and the TUI say."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -30,6 +30,7 @@ from seamscope.classifiers.read import Filters
 from seamscope.classifiers.results import Edge
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import StoreLocked
+from seamscope.tracer.terminal import plural
 from seamscope.tui.data import DataSource, Holder, SourceGone, describe_error
 from seamscope.tui.goto import GoToProvider
 from seamscope.tui.screens.base import DataScreen
@@ -50,7 +51,6 @@ from seamscope.tui.screens.lists import (
 )
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
-from seamscope.tui.widgets.cells import plural
 from seamscope.tui.widgets.news import NewsBar
 
 SourceFactory = Callable[[], DataSource]

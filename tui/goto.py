@@ -12,8 +12,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Target
 from seamscope.classifiers.render import UNOWNED_LABEL
+from seamscope.tracer.terminal import plural
 from seamscope.tui.screens.landscape import UNOWNED
-from seamscope.tui.widgets.cells import plural
 
 if TYPE_CHECKING:
     from seamscope.tui.app import SeamscopeApp

@@ -816,3 +816,22 @@ def test_an_owner_s_store_is_labelled_with_the_account_s_wiring(
         assert rules() == {"P402"}  # through the owner
     finally:
         owner.stop()
+
+
+def test_the_text_report_counts_one_span_in_the_singular(tmp_path: Path) -> None:
+    """`check`'s text said "[rest, system, 1 spans]"."""
+    fleet = Fleet()
+    web = Service("shop-web", "shop", "webapp")
+    api = Service("stock-svc", "stock", "backend")
+    fleet.http(web, "http://stock-svc:8080/items/1", server=api, route="/items/<id>")
+    for _ in range(2):
+        fleet.http(web, "http://stock-svc:8080/items/2", server=api, route="/items/<id>")
+    one = fleet.store(tmp_path / "one.duckdb")
+    done = seamscope("check", "--db", str(one), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "A101" in done.stdout and "[rest, system, 3 spans]" in done.stdout
+    single = Fleet()
+    single.http(web, "http://stock-svc:8080/items/1", server=api, route="/items/<id>")
+    done = seamscope("check", "--db", str(single.store(tmp_path / "single.duckdb")), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "[rest, system, 1 span]" in done.stdout

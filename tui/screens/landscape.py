@@ -22,12 +22,11 @@ from seamscope.classifiers.read import Filters, Overview, SystemView
 from seamscope.classifiers.render import UNOWNED_LABEL
 from seamscope.classifiers.results import Edge, Node, Verdict
 from seamscope.tracer.access import Query
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen, marks_of
 from seamscope.tui.widgets.cells import (
     fill_table,
     key_under_cursor,
-    plural,
     short_node,
     verdict_counts,
 )

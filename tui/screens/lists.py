@@ -18,6 +18,7 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import RuleCount
 from seamscope.classifiers.results import Edge, LabelChange, Verdict
 from seamscope.tracer.access import Query
+from seamscope.tracer.terminal import plural
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import (
     clip_end,
@@ -25,7 +26,6 @@ from seamscope.tui.widgets.cells import (
     fill_table,
     key_under_cursor,
     num,
-    plural,
     room_left,
     short_node,
     verdict_text,

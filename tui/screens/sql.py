@@ -18,9 +18,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input, OptionList, Static, TextArea, Tree
 
 from seamscope.classifiers import read
+from seamscope.tracer.terminal import plural
 from seamscope.tracer.usersql import cell_text, write_csv
 from seamscope.tui.data import DataSource
-from seamscope.tui.widgets.cells import plain, plural
+from seamscope.tui.widgets.cells import plain
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar

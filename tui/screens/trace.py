@@ -20,9 +20,9 @@ from seamscope.classifiers import read
 from seamscope.classifiers.read import SpanRow, TraceView
 from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.terminal import safe
+from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num, plural
+from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar

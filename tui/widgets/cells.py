@@ -32,11 +32,6 @@ def verdict_counts(counts: dict[Verdict, int], *, short: bool = False) -> Text:
     return out
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """ "1 component", "2 components"."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
 def short_node(node_id: str) -> str:
     """component:orders/api -> orders/api; external:auth0 -> auth0 (vendor)."""
     kind, _, rest = node_id.partition(":")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from seamscope.cli.ingest import summary
-from seamscope.cli.words import plural
 from seamscope.tracer.ingest import IngestReport
+from seamscope.tracer.terminal import plural
 
 
 @pytest.mark.parametrize(
