@@ -85,17 +85,10 @@ def test_a_reader_gone_before_the_first_line_ends_the_command_quietly(
     assert done.returncode == READER_GONE_STATUS == 141
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
-@pytest.mark.parametrize("fmt", [[], ["--csv"]], ids=["table", "csv"])
-def test_sql_into_head_prints_the_first_line_and_ends_quietly(
-    store: Path, tmp_path: Path, fmt: list[str]
-) -> None:
-    """`seamscope sql ... | head -1` over more rows than a pipe holds, so the reader goes away
-    while the command still writes."""
-    args = command("sql", "SELECT * FROM spans", *fmt, "--db", store)
-    whole = subprocess.run(args, capture_output=True, timeout=180, check=True).stdout
-    assert len(whole) > 4 * PIPE_BUFFER
-    writer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _into_head(args: list[str], whole: bytes, env: dict[str, str] | None = None) -> None:
+    """Runs args into `head -1`: head prints the first line of whole, and the command ends
+    with the status of a cut output and says nothing."""
+    writer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert writer.stdout is not None and writer.stderr is not None
     head = subprocess.run(
         ["head", "-1"], stdin=writer.stdout, capture_output=True, timeout=180, check=True
@@ -106,6 +99,19 @@ def test_sql_into_head_prints_the_first_line_and_ends_quietly(
     assert writer.wait(timeout=180) == READER_GONE_STATUS
     assert err == ""
     assert head.stdout == whole.splitlines(keepends=True)[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize("fmt", [[], ["--csv"]], ids=["table", "csv"])
+def test_sql_into_head_prints_the_first_line_and_ends_quietly(
+    store: Path, tmp_path: Path, fmt: list[str]
+) -> None:
+    """`seamscope sql ... | head -1` over more rows than a pipe holds, so the reader goes away
+    while the command still writes."""
+    args = command("sql", "SELECT * FROM spans", *fmt, "--db", store)
+    whole = subprocess.run(args, capture_output=True, timeout=180, check=True).stdout
+    assert len(whole) > 4 * PIPE_BUFFER
+    _into_head(args, whole)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
@@ -141,14 +147,4 @@ def test_edges_into_head_ends_with_the_status_of_a_cut_output(
         env["PYTHONUNBUFFERED"] = "1"
     whole = subprocess.run(args, capture_output=True, timeout=180, check=True, env=env).stdout
     assert len(whole) > 2 * PIPE_BUFFER
-    writer = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert writer.stdout is not None and writer.stderr is not None
-    head = subprocess.run(
-        ["head", "-1"], stdin=writer.stdout, capture_output=True, timeout=180, check=True
-    )
-    writer.stdout.close()  # head holds the only reader now
-    err = writer.stderr.read().decode()
-    writer.stderr.close()
-    assert writer.wait(timeout=180) == READER_GONE_STATUS
-    assert err == ""
-    assert head.stdout == whole.splitlines(keepends=True)[0]
+    _into_head(args, whole, env)
