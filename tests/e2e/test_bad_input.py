@@ -147,6 +147,13 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def _sigint_as_in_a_terminal() -> None:
+    """In the child, before exec: Ctrl-C's default action back. A shell that starts a command
+    in the background (a CI script's `cmd &`) ignores SIGINT for it, and Python then installs no
+    KeyboardInterrupt handler: the signal under test would be ignored, as it rightly is there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_ingest_saying_what_was_done(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while ingest reads:
     click said "Aborted." and nothing of what was read or stored, and each decoder process
@@ -159,6 +166,7 @@ def test_ctrl_c_stops_ingest_saying_what_was_done(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     assert ingest.stdin is not None
     try:
@@ -207,6 +215,7 @@ def test_ctrl_c_during_a_query_ends_without_a_traceback(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )  # fmt: skip
     try:
         # In the query once it has used more CPU than starting takes (about half a second).
