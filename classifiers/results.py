@@ -80,7 +80,7 @@ class Evidence(StrEnum):
 
     TRACE = "trace"  # the other end's span is a child in the same trace (context carried)
     LINK = "link"  # a span link from the consumer's span to the producer's
-    HOOK = "hook"  # event identity seamscope's hooks recorded (bus, source, detail-type; topic)
+    HOOK = "hook"  # what seamscope's hooks recorded: bus, source, detail-type; topic; stream
     DISCOVERED = "discovered"  # the account's wiring, read by `seamscope discover aws`
     DECLARED = "declared"  # a route declared in the landscape file's [[routes]]
     NAME = "name"  # the span names the resource; producers and consumers by the same name

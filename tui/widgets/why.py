@@ -17,7 +17,10 @@ from seamscope.tui.widgets.cells import escaped, fmt_time, short_node, verdict_t
 JOINED_BY = {
     Evidence.TRACE: "the other end's span is a child in the same trace",
     Evidence.LINK: "a span link from the consumer's span to the producer's",
-    Evidence.HOOK: "the event identity seamscope's hooks recorded (bus, source, type; topic)",
+    Evidence.HOOK: (
+        "what seamscope's hooks recorded of the event: its bus, source and type, its topic, "
+        "or the table whose stream it came from"
+    ),
     Evidence.DISCOVERED: "the account's wiring, read by seamscope discover aws",
     Evidence.DECLARED: "a route declared in the landscape file's [[routes]]",
     Evidence.NAME: "the spans name the resource; producers and consumers by the same name",
