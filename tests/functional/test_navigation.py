@@ -660,6 +660,32 @@ async def test_new_data_keeps_the_system_the_user_just_moved_to(
         assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target
 
 
+async def test_the_unowned_group_arriving_keeps_the_system_the_user_just_moved_to(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The resources of no known owner are read after the overview, in a worker. When they came
+    while the highlight of the user's move was still queued, the cursor was put back on the
+    system before the move and the move was lost (seen through a live owner in CI: the edges
+    never followed the cursor)."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        assert screen.group is not None  # the sample has resources of no known owner
+        systems = screen.query_one("#systems", DataTable)
+        names = [str(systems.get_row_at(i)[1]) for i in range(systems.row_count)]
+        target = "search" if screen.centre != "search" else "orders"
+        systems.move_cursor(row=names.index(target))  # its RowHighlighted is queued ...
+        # ... behind the group's message, as when the worker's read ends at that moment.
+        screen.post_message(LandscapeScreen.GroupLoaded(screen.group, screen.filters))
+        await settle(pilot)
+        assert screen.centre == target
+        assert systems.coordinate_to_cell_key(systems.cursor_coordinate).row_key.value == target
+        focus = screen.query_one(FocusMap).focus_data
+        assert focus is not None and focus.name == target  # and its edges in the table
+
+
 async def test_the_whole_system_drawing_shows_each_verdict_by_its_glyph(
     sample_db: Path, make_app: AppFactory
 ) -> None:

@@ -547,6 +547,9 @@ class LandscapeScreen(DataScreen[Any]):
         if view is None or not view.unowned or message.filters != self.filters:
             return  # gone, or read under other filters, since it was asked for
         self.group, self._group_filters = message.group, message.filters
+        # The user may have moved the cursor while the group was read, its highlight still
+        # queued behind this message: the centre follows it, or the cursor would be put back.
+        self._follow_systems_cursor(view)
         self._fill_systems(view)
         self._put_system_cursor()
         self._show_focus()
