@@ -31,6 +31,7 @@ from seamscope.tracer.otlp import (
     unzstd,
 )
 from seamscope.tracer.otlp.flat_json import decode_json_flat
+from seamscope.tracer.otlp.utf8 import load_repaired
 from seamscope.tracer.rows import SpanBatchBuilder
 
 _in_decoder_process = False
@@ -72,7 +73,7 @@ def decode_request(
     tee_line = None
     if tee and result.accepted:
         if json_format:
-            obj = redact_json_request(json.loads(body))
+            obj = redact_json_request(load_repaired(body))
             tee_line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         else:
             tee_line = protobuf_to_json(body, redact=True)

@@ -1,10 +1,14 @@
 """What both OTLP decoders share: the result of one request, its limits, and its errors.
 
-Validation is strict and located: a span with a bad id, a missing field, a value of the wrong
-type or text that is not valid UTF-8 is rejected and counted (OTLP partial success) with a
-message such as ``resourceSpans[0].scopeSpans[1].spans[7].traceId: 30 hex digits, want 32``;
-the valid spans of the same request are kept. A body that does not parse at all raises
-OtlpError.
+Validation is strict and located: a span with a bad id, a missing field or a value of the
+wrong type is rejected and counted (OTLP partial success) with a message such as
+``resourceSpans[0].scopeSpans[1].spans[7].traceId: 30 hex digits, want 32``; the valid spans of
+the same request are kept. A body that does not parse at all raises OtlpError.
+
+Text that is not valid UTF-8 (raw bytes in protobuf or JSON, or a lone surrogate escape in
+JSON) costs neither the request nor the span: each invalid byte (or surrogate) becomes U+FFFD,
+the span is kept with the attribute ``seamscope.invalid_utf8 = true``, and it is counted and
+located as `DecodeResult.repaired` (a partial success with no span rejected: a warning).
 """
 
 from __future__ import annotations
@@ -126,22 +130,52 @@ def _decompress(
     return bytes(out)
 
 
+INVALID_UTF8_ATTRIBUTE = "seamscope.invalid_utf8"
+"""The span attribute (true) of a span kept with text repaired: invalid UTF-8 replaced."""
+
+
 class Reject(Exception):
     """One span (or one resource's spans) cannot be stored; the message is located."""
 
 
 @dataclass(slots=True)
 class DecodeResult:
-    """What one request gave: spans added to the builder, spans rejected and why."""
+    """What one request gave: spans added to the builder, spans rejected and why, spans kept
+    with invalid UTF-8 repaired and where."""
 
     accepted: int = 0
     rejected: int = 0
     messages: list[str] = field(default_factory=list)
+    repaired: int = 0
+    repairs: list[str] = field(default_factory=list)
 
     def reject(self, count: int, message: str) -> None:
         self.rejected += count
         if len(self.messages) < MAX_MESSAGES:
             self.messages.append(one_line(message))
+
+    def repair(self, where: str) -> None:
+        """One span kept with invalid UTF-8 replaced; where: its place and the field."""
+        self.repaired += 1
+        if len(self.repairs) < MAX_MESSAGES:
+            self.repairs.append(one_line(where))
+
+    @property
+    def warning(self) -> str:
+        """One line naming the first spans kept with repaired text, empty when none was."""
+        if not self.repaired:
+            return ""
+        spans = "1 span" if self.repaired == 1 else f"{self.repaired:,} spans"
+        return (
+            f"invalid UTF-8 replaced by U+FFFD in {spans}, kept with {INVALID_UTF8_ATTRIBUTE}"
+            f" = true: {'; '.join(self.repairs)}"
+            + (" ..." if self.repaired > len(self.repairs) else "")
+        )
+
+    @property
+    def partial_message(self) -> str:
+        """The partial success's error_message: the rejections, then the repairs."""
+        return "; ".join(text for text in (self.error_message, self.warning) if text)
 
     @property
     def error_message(self) -> str:

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from seamscope.tracer.otlp.common import DecodeResult, OtlpError
+from seamscope.tracer.otlp.utf8 import repair_protobuf
 from seamscope.tracer.redact import (
     REDACTED,
     is_secret_key,
@@ -226,13 +227,20 @@ def _redact_kvs(kvs: list[Any]) -> None:
 
 
 def protobuf_to_json(body: bytes, *, redact: bool = False) -> str:
-    """A protobuf request body as one line of OTLP JSON; raises OtlpError if it does not parse."""
+    """A protobuf request body as one line of OTLP JSON, invalid UTF-8 repaired as the decoders
+    repair it (otlp.utf8); raises OtlpError if it does not parse."""
     try:
         request = ExportTraceServiceRequest.FromString(body)
-    except DecodeError:
-        raise OtlpError(
-            f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes)"
-        ) from None
+    except DecodeError as exc:
+        fixed = repair_protobuf(body) if "UTF-8" in str(exc) else None
+        try:
+            if fixed is None:
+                raise DecodeError from None
+            request = ExportTraceServiceRequest.FromString(fixed[0])
+        except DecodeError:
+            raise OtlpError(
+                f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes)"
+            ) from None
     obj = request_to_json(request)
     if redact:
         redact_json_request(obj)
@@ -240,9 +248,10 @@ def protobuf_to_json(body: bytes, *, redact: bool = False) -> str:
 
 
 def response_body(result: DecodeResult | None, *, json_format: bool) -> bytes:
-    """The ExportTraceServiceResponse, with partial_success when spans were rejected."""
+    """The ExportTraceServiceResponse, with partial_success when spans were rejected, or kept
+    with their text repaired (rejected 0 and a message: OTLP's warning)."""
     rejected = result.rejected if result is not None else 0
-    message = result.error_message if result is not None else ""
+    message = result.partial_message if result is not None else ""
     if json_format:
         body: dict[str, Any] = {}
         if rejected or message:

@@ -11,8 +11,9 @@ ids, URLs) are decoded with the real `KeyValue` message, as `protobuf` does.
 The result is the general path's (`protobuf.add_protobuf_request`) by construction: the same
 values reach the same `SpanBatchBuilder.add`, so the same typed columns and the same redaction
 follow. Whatever is not plain, a span the general path would reject, bytes that do not parse,
-a value too long or nested too deeply, sends the whole request to the general path, which
-then gives its located messages and partial success.
+a value too long or nested too deeply, invalid UTF-8, sends the whole request to the general
+path, which then gives its located messages and partial success (and repairs the text:
+otlp.utf8).
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ from seamscope.tracer.otlp.protobuf import (
     _ZERO_TRACE,
     _pb_attrs,
     _pb_value,
-    add_protobuf_request,
-    parse_request,
+    decode_protobuf,
 )
 from seamscope.tracer.rows import (
     KINDS,
@@ -234,7 +234,7 @@ def decode_flat(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
     try:
         spans = _spans(FlatRequest.FromString(body))
     except (_General, DecodeError):
-        return add_protobuf_request(parse_request(body), builder)
+        return decode_protobuf(body, builder)
     add = builder.add
     for values in spans:
         add(*values)

@@ -24,12 +24,12 @@ import msgspec
 
 from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject
 from seamscope.tracer.otlp.json_format import (
-    _SURROGATE_ESCAPE,
     _json_kvlist,
     decode_json,
     json_events,
     json_links,
 )
+from seamscope.tracer.otlp.utf8 import may_hold_surrogates
 from seamscope.tracer.rows import (
     KINDS,
     STATUS_CODES,
@@ -231,8 +231,8 @@ def decode_json_flat(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResu
     """Adds the valid spans of an OTLP JSON ExportTraceServiceRequest to builder, as
     json_format.decode_json does (raises OtlpError for a body that is no request)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if _SURROGATE_ESCAPE.search(raw):
-        return decode_json(data, builder)  # lone surrogates: the general walk checks for them
+    if may_hold_surrogates(raw):
+        return decode_json(data, builder)  # lone surrogates: the general walk repairs them
     try:
         spans = _spans(_decoder.decode(raw))
     except (_General, msgspec.DecodeError, UnicodeEncodeError, RecursionError):

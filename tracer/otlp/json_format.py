@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from seamscope.tracer.otlp.common import (
+    INVALID_UTF8_ATTRIBUTE,
     MAX_DEPTH,
     MAX_NS,
     MAX_VALUE_CHARS,
@@ -22,11 +23,11 @@ from seamscope.tracer.otlp.common import (
     Reject,
     bounded,
 )
+from seamscope.tracer.otlp.utf8 import lenient_json, may_hold_surrogates, repaired
 from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _KIND_BY_NAME = {f"SPAN_KIND_{k}": i for i, k in enumerate(KINDS)}
 _STATUS_BY_NAME = {f"STATUS_CODE_{s}": i for i, s in enumerate(STATUS_CODES)}
 
@@ -206,22 +207,6 @@ def _json_enum(value: Any, names: dict[str, int], path: str, limit: int) -> int:
     raise Reject(f"{path}: {str(value)[:40]!r} is not valid")
 
 
-def _check_text(value: Any, path: str) -> None:
-    """Rejects lone surrogates (JSON escapes of invalid UTF-8) anywhere in value."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Reject(f"{path}: invalid UTF-8 (a lone surrogate escape)") from None
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_text(k, path)
-            _check_text(v, path)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _check_text(v, path)
-
-
 def _json_list(obj: dict[str, Any], camel: str, snake: str, path: str) -> list[Any]:
     value = _get(obj, camel, snake)
     if value is None:
@@ -258,12 +243,16 @@ def _known_keys(
         raise OtlpError(f"{path}: no {want} (keys: {keys})")
 
 
+class _NotUtf8(OtlpError):
+    """The body is not UTF-8 text."""
+
+
 def parse_json(data: bytes | str) -> Any:
     """json.loads with one-line OtlpError messages for every way it can fail."""
     try:
         return json.loads(data)
     except UnicodeDecodeError as exc:
-        raise OtlpError(f"not UTF-8 text (byte {exc.start})") from None
+        raise _NotUtf8(f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise OtlpError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -271,11 +260,21 @@ def parse_json(data: bytes | str) -> Any:
 
 
 def decode_json(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResult:
-    """Adds the valid spans of an OTLP JSON ExportTraceServiceRequest to builder."""
+    """Adds the valid spans of an OTLP JSON ExportTraceServiceRequest to builder. A body that
+    is not UTF-8 but JSON even so is read with its text repaired (otlp.utf8), its spans kept."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return add_json_request(
-        parse_json(data), builder, check_text=bool(_SURROGATE_ESCAPE.search(raw))
-    )
+    try:
+        obj = parse_json(data)
+    except _NotUtf8 as exc:
+        # Read leniently; a body that is no request even so keeps the message it had.
+        obj = lenient_json(raw)
+        if obj is None:
+            raise
+        try:
+            return add_json_request(obj, builder)
+        except OtlpError:
+            raise exc from None
+    return add_json_request(obj, builder, check_text=may_hold_surrogates(raw))
 
 
 def add_json_request(
@@ -283,8 +282,9 @@ def add_json_request(
 ) -> DecodeResult:
     """Adds the valid spans of a parsed OTLP JSON request to builder.
 
-    check_text: look for lone surrogates (decode_json turns it on only when the text has
-    \\uD800-\\uDFFF escapes, the one way invalid UTF-8 survives json.loads).
+    check_text: look for lone surrogates, the invalid UTF-8 that json.loads lets through, and
+    repair them (decode_json turns it on only when the text has \\uD800-\\uDFFF escapes or
+    surrogates encoded as bytes, or was read leniently).
     """
     if not isinstance(obj, dict):
         raise OtlpError(f"the request is {_type_name(obj)}, want an object with resourceSpans")
@@ -317,8 +317,10 @@ def add_json_request(
             if not isinstance(res, dict):
                 raise Reject(f"{rpath}.resource: {_type_name(res)}, want an object")
             resource = _json_kvlist(res.get("attributes"), f"{rpath}.resource.attributes")
+            outer: list[str] = []
             if check_text:
-                _check_text(resource, f"{rpath}.resource.attributes")
+                resource, fixed = repaired(resource)
+                outer = ["resource"] if fixed else []
         except Reject as exc:
             result.reject(sum(len(_get(ss, "spans") or []) for ss in scope_spans), str(exc))
             continue
@@ -328,20 +330,47 @@ def add_json_request(
             scope_name = scope.get("name") if isinstance(scope, dict) else None
             if scope_name is not None and not isinstance(scope_name, str):
                 scope_name = str(scope_name)
+            middle = outer
+            if check_text and scope_name:
+                scope_name, fixed = repaired(scope_name)
+                middle = [*outer, "scope"] if fixed else outer
             for pi, span in enumerate(_get(ss, "spans") or ()):
                 try:
-                    values = _json_span(span, check_text)
-                    if check_text and scope_name:
-                        _check_text(scope_name, "scope.name")
+                    values = _json_span(span)
                 except Reject as exc:
                     result.reject(1, f"{spath}.spans[{pi}].{exc}")
                     continue
+                found = _repair_span(values, middle) if check_text else None
+                if found:
+                    values["attributes"] = {**values["attributes"], INVALID_UTF8_ATTRIBUTE: True}
+                    result.repair(f"{spath}.spans[{pi}] ({found})")
                 add(resource=resource, scope_name=scope_name or None, **values)
                 result.accepted += 1
     return result
 
 
-def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
+_REPAIRED_FIELDS = {
+    "name": "name",
+    "status_message": "status",
+    "attributes": "attributes",
+    "events": "events",
+    "links": "links",
+}
+"""The values of a span that carry text, and the OTLP JSON field each is in."""
+
+
+def _repair_span(values: dict[str, Any], outer: list[str]) -> str:
+    """Repairs the text of a span's values in place; the fields repaired (outer: those of its
+    resource and scope), as one text, empty when none was."""
+    found = list(outer)
+    for name, field in _REPAIRED_FIELDS.items():
+        values[name], fixed = repaired(values[name])
+        if fixed:
+            found.append(field)
+    return ", ".join(found)
+
+
+def _json_span(span: Any) -> dict[str, Any]:
     if not isinstance(span, dict):
         raise Reject(f": {_type_name(span)}, want a span object")
     trace_id = _json_id(span, "traceId", "trace_id", _HEX32, True)
@@ -368,12 +397,6 @@ def _json_span(span: Any, check_text: bool) -> dict[str, Any]:
     attributes = _json_kvlist(span.get("attributes"), "attributes")
     events = json_events(span.get("events"))
     links = json_links(span.get("links"))
-    if check_text:
-        _check_text(name, "name")
-        _check_text(message, "status.message")
-        _check_text(attributes, "attributes")
-        _check_text(events, "events")
-        _check_text(links, "links")
     return {
         "trace_id": trace_id,
         "span_id": span_id,

@@ -17,6 +17,7 @@ from seamscope.tracer.otlp.common import (
     Reject,
     bounded,
 )
+from seamscope.tracer.otlp.utf8 import Repairs, repair_protobuf
 from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
 
 _ZERO_TRACE = b"\x00" * 16
@@ -74,8 +75,20 @@ def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
 
 def decode_protobuf(body: bytes, builder: SpanBatchBuilder) -> DecodeResult:
     """Adds the valid spans of a protobuf ExportTraceServiceRequest to builder, walking every
-    attribute (otlp.flat's decoder is quicker and gives the same)."""
-    return add_protobuf_request(parse_request(body), builder)
+    attribute (otlp.flat's decoder is quicker and gives the same). A request refused only for
+    invalid UTF-8 is read repaired (otlp.utf8), its spans kept."""
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except DecodeError as exc:
+        fixed = repair_protobuf(body) if "UTF-8" in str(exc) else None
+        if fixed is None:
+            raise _parse_error(body, exc) from None
+        try:
+            request = ExportTraceServiceRequest.FromString(fixed[0])
+        except DecodeError:
+            raise _parse_error(body, exc) from None
+        return add_protobuf_request(request, builder, fixed[1])
+    return add_protobuf_request(request, builder)
 
 
 def parse_request(body: bytes) -> Any:
@@ -83,20 +96,27 @@ def parse_request(body: bytes) -> Any:
     try:
         return ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
-        text = str(exc)
-        if "String field" in text:
-            reason = text.rsplit(": ", 1)[-1]
-        elif "MaxDepth" in text:
-            reason = "nested too deeply"
-        else:
-            reason = "truncated or malformed"
-        raise OtlpError(
-            f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes): {reason}"
-        ) from None
+        raise _parse_error(body, exc) from None
 
 
-def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResult:
-    """Adds the valid spans of a parsed ExportTraceServiceRequest to builder."""
+def _parse_error(body: bytes, exc: DecodeError) -> OtlpError:
+    text = str(exc)
+    if "String field" in text:
+        reason = text.rsplit(": ", 1)[-1]
+    elif "MaxDepth" in text:
+        reason = "nested too deeply"
+    else:
+        reason = "truncated or malformed"
+    return OtlpError(
+        f"not an OTLP protobuf ExportTraceServiceRequest ({len(body)} bytes): {reason}"
+    )
+
+
+def add_protobuf_request(
+    request: Any, builder: SpanBatchBuilder, repairs: Repairs | None = None
+) -> DecodeResult:
+    """Adds the valid spans of a parsed ExportTraceServiceRequest to builder. repairs: the
+    spans whose text otlp.utf8 repaired, counted as such when they are kept."""
     result = DecodeResult()
     add = builder.add
     kinds = KINDS
@@ -187,6 +207,8 @@ def add_protobuf_request(request: Any, builder: SpanBatchBuilder) -> DecodeResul
                     links=links,
                 )
                 result.accepted += 1
+                if repairs is not None and (ri, si, pi) in repairs:
+                    result.repair(f"{rpath}.scopeSpans[{si}].spans[{pi}] ({repairs[ri, si, pi]})")
     return result
 
 

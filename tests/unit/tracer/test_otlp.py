@@ -272,14 +272,6 @@ def test_deep_nesting_is_rejected() -> None:
     assert result.rejected == 1 and "nested deeper" in result.error_message
 
 
-def test_lone_surrogate_is_invalid_utf8() -> None:
-    text = json.dumps(_request(_span(name="ok"))).replace('"ok"', '"bad \\ud800"')
-    builder = SpanBatchBuilder()
-    result = decode_json(text.encode(), builder)
-    assert result.rejected == 1 and "name: invalid UTF-8" in result.error_message
-    assert builder.build().num_rows == 0
-
-
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -314,8 +306,9 @@ def test_protobuf_rejections_and_errors() -> None:
     bad_utf8 = (
         sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB")
     )
-    with pytest.raises(OtlpError, match="bad UTF-8"):
-        decode_protobuf(bad_utf8, SpanBatchBuilder())
+    # Not refused: repaired and kept (test_otlp_utf8.py).
+    result = decode_protobuf(bad_utf8, SpanBatchBuilder())
+    assert (result.accepted, result.rejected, result.repaired) == (2, 0, 1)
 
 
 @pytest.mark.parametrize(
@@ -430,7 +423,7 @@ def test_flat_decoding_takes_plain_requests_itself_and_gives_the_general_rows(
     def walked(*args: object) -> None:
         raise AssertionError("the general walk was used")
 
-    monkeypatch.setattr(flat_module, "add_protobuf_request", walked)
+    monkeypatch.setattr(flat_module, "decode_protobuf", walked)
     for _ in range(2):  # the second time with the attributes remembered
         builder = SpanBatchBuilder()
         assert decode_flat(body, builder).accepted == 12
@@ -484,14 +477,14 @@ def test_flat_decoding_leaves_rejections_to_the_general_walk(spoil: Any, message
     assert decode_protobuf(body, general) == result
 
 
-def test_flat_decoding_refuses_what_the_general_walk_refuses() -> None:
+def test_flat_decoding_leaves_invalid_utf8_to_the_general_walk() -> None:
     from seamscope.tracer.otlp import decode_flat
 
-    with pytest.raises(OtlpError, match="bad UTF-8"):
-        decode_flat(
-            sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB"),
-            SpanBatchBuilder(),
-        )
+    body = sample_request(2, services=1).SerializeToString().replace(b"DynamoDB", b"Dynamo\xffB")
+    flat, general = SpanBatchBuilder(), SpanBatchBuilder()
+    result = decode_flat(body, flat)
+    assert result == decode_protobuf(body, general) and result.repaired == 1
+    assert flat.build().equals(general.build())
 
 
 def test_flat_json_takes_the_collectors_form_itself_and_gives_the_general_rows(
