@@ -44,6 +44,11 @@ def _refused(bad_requests: int) -> str:
     return f", {plural(bad_requests, 'bad request')} refused"
 
 
+def _repaired(repaired: int) -> str:
+    """The spans stored with invalid UTF-8 replaced (otlp.utf8), when there were any."""
+    return f"{repaired:,} with invalid UTF-8 replaced, " if repaired else ""
+
+
 @click.command()
 @click.option(
     "--db",
@@ -238,7 +243,7 @@ def collect(
             )
         if receiver.stats.drained:
             say(f"seamscope: drained {plural(receiver.stats.drained, 'spooled span')}")
-        last: tuple[int, int, int, int] | None = None
+        last: tuple[int, int, int, int, int] | None = None
         tty = sys.stdout.isatty()
         next_line = time.monotonic() + 1.0
         while not signals:
@@ -247,13 +252,13 @@ def collect(
                 continue
             next_line += 1.0
             s = receiver.stats
-            now = (s.stored, s.rejected, s.duplicate, s.bad_requests)
+            now = (s.stored, s.rejected, s.repaired, s.duplicate, s.bad_requests)
             if quiet or now == last or (last is None and not any(now)):
                 continue
             last = now
             line = (
                 f"stored {plural(s.stored, 'span')}, {s.rejected:,} rejected, "
-                f"{s.duplicate:,} repeated"
+                f"{_repaired(s.repaired)}{s.duplicate:,} repeated"
                 f"{_refused(s.bad_requests)}"
             )
             if tty:
@@ -273,7 +278,8 @@ def collect(
     s = receiver.stats
     say(
         f"seamscope: stopped; stored {plural(s.stored, 'span')} ({s.rejected:,} rejected, "
-        f"{s.duplicate:,} repeated, {s.drained:,} from the spool{_refused(s.bad_requests)})"
+        f"{_repaired(s.repaired)}{s.duplicate:,} repeated, {s.drained:,} from the spool"
+        f"{_refused(s.bad_requests)})"
     )
 
     # The store, the tee and the decoders are closed. Python's last garbage collection, over

@@ -36,6 +36,8 @@ def summary(report: IngestReport) -> str:
     )
     if report.spans_rejected:
         text += f", {report.spans_rejected:,} rejected"
+    if report.spans_repaired:
+        text += f", {report.spans_repaired:,} with invalid UTF-8 replaced"
     if report.bad_requests:
         text += f", {plural(report.bad_requests, 'bad request')} skipped"
     if report.others:
@@ -155,6 +157,7 @@ def error_lines(report: IngestReport) -> list[str]:
     """The report's problems, one line each, as stderr gets them."""
     lines = [f"seamscope: {one_line(message)}" for message in report.errors]
     problems = report.bad_requests + (1 if report.spans_rejected else 0)
+    problems += 1 if report.spans_repaired else 0
     if problems > len(lines) and lines:
         lines.append("seamscope: ... more problems not shown")
     return lines

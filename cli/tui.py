@@ -58,16 +58,19 @@ def _count(n: int, thing: str) -> str:
 
 def _file_problems(report: IngestReport) -> tuple[list[str], str]:
     """What `seamscope ingest` would have said of the files, when anything in them could not
-    be stored (its lines, summary last), and the TUI's news line for it; nothing when all was."""
+    be stored or was stored with invalid UTF-8 replaced (its lines, summary last), and the
+    TUI's news line for it; nothing when all was stored as it was."""
     from seamscope.cli.ingest import error_lines, summary
 
-    if report.ok:
+    if report.ok and not report.spans_repaired:
         return [], ""
     skipped = []
     if report.bad_requests:
         skipped.append(_count(report.bad_requests, "bad request") + " skipped")
     if report.spans_rejected:
         skipped.append(_count(report.spans_rejected, "span") + " rejected")
+    if report.spans_repaired:
+        skipped.append(_count(report.spans_repaired, "span") + " with invalid UTF-8 replaced")
     news = (
         f"{' and '.join(skipped) or 'Not everything was read'} in the files given: "
         "where is said in the terminal when you quit"
@@ -368,6 +371,7 @@ def tui(
 
     tmp: tempfile.TemporaryDirectory[str] | None = None
     problems: list[str] = []
+    failed = False  # something in the files could not be stored (a repair is no failure)
     news = ""
     if live and (collect or files):
         raise TuiError("--live watches a running owner: not with --collect or files")
@@ -381,7 +385,9 @@ def tui(
     if files:
         tmp = tempfile.TemporaryDirectory(prefix="seamscope-tui-")
         db = Path(tmp.name) / "seamscope.duckdb"
-        problems, news = _file_problems(_ingest_files(list(files), db))
+        report = _ingest_files(list(files), db)
+        problems, news = _file_problems(report)
+        failed = not report.ok
     path = db or default_db_path()
     refuse_special(path)  # here, not on the TUI's error screen
 
@@ -440,5 +446,5 @@ def tui(
         # about half a second at exit, which a demo quit waited for: left out (gc.freeze), as
         # nothing it would find needs collecting; the store and files are closed above.
         gc.freeze()
-    if problems:  # as `seamscope ingest` ends for the same files
+    if failed:  # as `seamscope ingest` ends for the same files
         sys.exit(1)

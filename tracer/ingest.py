@@ -64,6 +64,8 @@ from seamscope.tracer.store import Store, input_table, insert_arrow
 
 SOURCE = "ingest"
 STORED_HEADER = "X-Seamscope-Stored"
+REPAIRED_HEADER = "X-Seamscope-Repaired"
+"""Spans of the request kept with invalid UTF-8 replaced (the partial success says where)."""
 """Response header of the receiver: spans of the request newly stored (0 for a repeat)."""
 _FLUSH_SPANS = 50_000
 _FLUSH_REQUESTS = 2_000
@@ -544,6 +546,8 @@ class IngestReport:
     spans_stored: int = 0
     spans_present: int = 0
     spans_rejected: int = 0
+    spans_repaired: int = 0
+    """Spans stored with invalid UTF-8 replaced by U+FFFD (a warning in errors says where)."""
     requests_present: int = 0
     bad_requests: int = 0
     errors: list[str] = field(default_factory=list)
@@ -605,6 +609,10 @@ class _LocalSink:
         if decoded.rejected:
             report.spans_rejected += decoded.rejected
             report.error(f"{decoded.where}: {decoded.message}", decoded.origin)
+        if decoded.repaired:
+            # Not a failure of its origin: reading it again would give the same.
+            report.spans_repaired += decoded.repaired
+            report.error(f"{decoded.where}: {decoded.warning}")
         if decoded.table is not None and decoded.table.num_rows:
             self.pending.append(Batch(decoded.table, decoded.key, SOURCE))
             self.pending_spans += decoded.table.num_rows
@@ -725,6 +733,7 @@ class _Answer:
     body: bytes
     stored: int
     accepted: int
+    repaired: int = 0
 
 
 class _OwnerSink:
@@ -779,7 +788,8 @@ class _OwnerSink:
                 continue
             stored = int(response.getheader(STORED_HEADER) or 0)
             accepted = int(response.getheader("X-Seamscope-Accepted") or stored)
-            return _Answer(response.status, body, stored, accepted)
+            repaired = int(response.getheader(REPAIRED_HEADER) or 0)
+            return _Answer(response.status, body, stored, accepted, repaired)
 
     def add(self, request: Request) -> None:
         if request.problem is not None:
@@ -807,6 +817,9 @@ class _OwnerSink:
         if rejected:
             report.spans_rejected += rejected
             report.error(f"{request.where}: {message}", request.origin)
+        elif answer.repaired:  # the message is the warning alone
+            report.error(f"{request.where}: {message}")
+        report.spans_repaired += answer.repaired
         report.spans_stored += answer.stored
         if answer.accepted and not answer.stored:
             report.spans_present += answer.accepted

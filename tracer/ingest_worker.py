@@ -51,6 +51,9 @@ class Decoded:
     message: str = ""
     error: str | None = None
     origin: str = ""
+    repaired: int = 0
+    """Spans kept with invalid UTF-8 replaced; warning says where."""
+    warning: str = ""
 
     def __reduce__(self) -> tuple[Callable[..., Decoded], tuple[object, ...]]:
         """Pickled (from a worker process) with the table in a file of the pool's handoff
@@ -60,10 +63,29 @@ class Decoded:
         if self.table is not None:
             path = handoff.put(self.table)
             if path is not None:
-                spooled = (self.where, self.key, path, self.rejected, self.message, self.origin)
+                spooled = (
+                    self.where,
+                    self.key,
+                    path,
+                    self.rejected,
+                    self.message,
+                    self.origin,
+                    self.repaired,
+                    self.warning,
+                )
                 return _decoded_from_file, spooled
             data = handoff.to_ipc(self.table)
-        fields = (self.where, self.key, data, self.rejected, self.message, self.error, self.origin)
+        fields = (
+            self.where,
+            self.key,
+            data,
+            self.rejected,
+            self.message,
+            self.error,
+            self.origin,
+            self.repaired,
+            self.warning,
+        )
         return _decoded_from_ipc, fields
 
 
@@ -73,14 +95,23 @@ def _decoded_from_ipc(where: str, key: str, data: pa.Buffer | None, *rest: Any) 
 
 
 def _decoded_from_file(
-    where: str, key: str, path: str, rejected: int, message: str, origin: str
+    where: str,
+    key: str,
+    path: str,
+    rejected: int,
+    message: str,
+    origin: str,
+    repaired: int = 0,
+    warning: str = "",
 ) -> Decoded:
     try:
         table = handoff.take(path)
     except (OSError, pa.ArrowException) as exc:
         problem = f"its decoded spans were lost on the way from the decoder process ({exc})"
         return Decoded(where, key, None, error=problem, origin=origin)
-    return Decoded(where, key, table, rejected, message, origin=origin)
+    return Decoded(
+        where, key, table, rejected, message, origin=origin, repaired=repaired, warning=warning
+    )
 
 
 def decode_one(
@@ -103,7 +134,14 @@ def decode_one(
         return Decoded(request.where, key, None, error=str(exc), origin=request.origin)
     table = builder.build() if result.accepted else None
     return Decoded(
-        request.where, key, table, result.rejected, result.error_message, origin=request.origin
+        request.where,
+        key,
+        table,
+        result.rejected,
+        result.error_message,
+        origin=request.origin,
+        repaired=result.repaired,
+        warning=result.warning,
     )
 
 

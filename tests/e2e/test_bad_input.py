@@ -118,6 +118,38 @@ def test_tui_of_damaged_files_says_what_it_could_not_read(tmp_path: Path) -> Non
         kill_terminal(session)
 
 
+def test_tui_of_files_says_which_spans_it_stored_with_text_repaired(tmp_path: Path) -> None:
+    """A request with one string of invalid UTF-8 was a bad request skipped, its spans gone
+    from the landscape; now they are stored with the text repaired, which the news line and
+    the lines at the end say, and the TUI ends 0 as ingest does (nothing was lost)."""
+    path = tmp_path / "traces.jsonl"
+    request = sample_request(4, services=1, seed=5)
+    request.resource_spans[0].scope_spans[0].spans[1].name = "NAME-TO-SPOIL"
+    spoiled = protobuf_to_json(request.SerializeToString()).encode()
+    spoiled = spoiled.replace(b"NAME-TO-SPOIL", b"NAME-T\xff-SPOIL")
+    path.write_bytes(_line(1).encode() + b"\n" + spoiled + b"\n")
+    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
+    line = seamscope_line("tui", path, exit_file=exit_file)
+    start_terminal(session, 160, 40, f"{line}; sleep 120")  # the terminal stays, to be read
+    try:
+        wait_for(
+            session,
+            "1 span with invalid UTF-8 replaced in the files given: where is said in the "
+            "terminal when you quit",
+            "System landscape",
+        )
+        send_keys(session, "q")
+        assert wait_exit(exit_file) == "0"
+        wait_for(
+            session,
+            f"seamscope: {path}:2: invalid UTF-8 replaced by U+FFFD in 1 span",
+            "seamscope: 2 requests read: 8 spans stored, 0 already present, 1 with invalid "
+            "UTF-8 replaced",
+        )
+    finally:
+        kill_terminal(session)
+
+
 def test_collect_refuses_a_landscape_it_would_not_read(tmp_path: Path) -> None:
     """With --no-classify the landscape file went unread: collect ran, and a mistake in the
     file (here an unknown key) or the belief that it was applied went unnoticed."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.store import open_read_only
 from tests.e2e.test_collect import SEAMSCOPE, span_count
 from tests.otlp_sample import sample_request
 
@@ -232,3 +233,47 @@ def test_pretty_printed_requests_one_after_the_other_are_each_read(
         done.stdout
     )
     assert span_count(db) == 8
+
+
+def _spoilable(seed: int) -> bytes:
+    """A protobuf request of 4 spans whose span 1 is named NAME-TO-SPOIL."""
+    request = sample_request(4, services=1, seed=seed)
+    request.resource_spans[0].scope_spans[0].spans[1].name = "NAME-TO-SPOIL"
+    return bytes(request.SerializeToString())
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+@pytest.mark.parametrize("form", ["json-lines", "protobuf"])
+def test_a_string_of_invalid_utf8_loses_no_span(tmp_path: Path, form: str, jobs: str) -> None:
+    """One name with a byte that is no UTF-8 refused its whole request ("not UTF-8 text",
+    "bad UTF-8"): every span of it was lost. Now each is stored, the text repaired and the span
+    marked, and the summary and stderr say so (exit 0: nothing was lost)."""
+    spoiled = b"NAME-T\xff-SPOIL"  # the same length: the protobuf framing stays right
+    if form == "protobuf":
+        path = tmp_path / "traces_1.binpb"
+        path.write_bytes(_spoilable(41).replace(b"NAME-TO-SPOIL", spoiled))
+        where, requests = f"{path}", 1
+    else:
+        path = tmp_path / "traces.jsonl"
+        bad = protobuf_to_json(_spoilable(42)).encode().replace(b"NAME-TO-SPOIL", spoiled)
+        path.write_bytes(GOOD[0].encode() + b"\n" + bad + b"\n" + GOOD[1].encode() + b"\n")
+        where, requests = f"{path}:2", 3
+    db = tmp_path / "s.duckdb"
+    done = _ingest(path, db, "--jobs", jobs)
+    assert done.returncode == 0, done.stderr
+    assert f"{requests} request{'s' if requests > 1 else ''} read" in done.stdout
+    assert f"{4 * requests} spans stored" in done.stdout
+    assert "1 with invalid UTF-8 replaced" in done.stdout
+    assert (
+        f"{where}: invalid UTF-8 replaced by U+FFFD in 1 span, kept with "
+        "seamscope.invalid_utf8 = true: resourceSpans[0].scopeSpans[0].spans[1] (name)"
+    ) in done.stderr
+    assert span_count(db) == 4 * requests
+    con = open_read_only(db)
+    try:
+        marked = con.execute(
+            "SELECT name FROM spans WHERE attributes->>'seamscope.invalid_utf8' = 'true'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert marked == [("NAME-T\ufffd-SPOIL",)]

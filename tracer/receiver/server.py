@@ -27,7 +27,7 @@ from aiohttp import web
 from seamscope.tracer.decoding import batch_key
 from seamscope.tracer.discover import routes_writer
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.ingest import STORED_HEADER, Batch
+from seamscope.tracer.ingest import REPAIRED_HEADER, STORED_HEADER, Batch
 from seamscope.tracer.otlp import OtlpError, TooLarge, response_body
 from seamscope.tracer.owner import (
     BATCH_KEY_HEADER,
@@ -284,7 +284,9 @@ class Server:
             except OtlpError as exc:
                 self.stats.add(bad_requests=1)
                 return _error(400, str(exc), json_format)
-            self.stats.add(received=result.accepted, rejected=result.rejected)
+            self.stats.add(
+                received=result.accepted, rejected=result.rejected, repaired=result.repaired
+            )
             if result.rejected and not result.accepted:
                 return _error(400, f"no span could be stored: {result.error_message}", json_format)
             stored = 0
@@ -311,6 +313,7 @@ class Server:
         )
         response.headers[STORED_HEADER] = str(stored)
         response.headers["X-Seamscope-Accepted"] = str(result.accepted)
+        response.headers[REPAIRED_HEADER] = str(result.repaired)
         return response
 
     async def _written(

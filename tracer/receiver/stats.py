@@ -15,6 +15,8 @@ class ReceiverStats:
     stored: int = 0
     duplicate: int = 0
     rejected: int = 0
+    repaired: int = 0
+    """Spans stored with invalid UTF-8 replaced (otlp.utf8)."""
     bad_requests: int = 0
     drained: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -27,6 +29,7 @@ class ReceiverStats:
         stored: int = 0,
         duplicate: int = 0,
         rejected: int = 0,
+        repaired: int = 0,
         bad_requests: int = 0,
         drained: int = 0,
     ) -> None:
@@ -37,5 +40,6 @@ class ReceiverStats:
             self.stored += stored
             self.duplicate += duplicate
             self.rejected += rejected
+            self.repaired += repaired
             self.bad_requests += bad_requests
             self.drained += drained
