@@ -30,9 +30,10 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import duckdb
@@ -45,13 +46,15 @@ from opentelemetry.sdk.environment_variables import (
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from seamscope.tracer.otlp.common import INVALID_UTF8_ATTRIBUTE
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo, find_owner
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.sdk_spans import add_sdk_spans, redacted_spans
+from seamscope.tracer.sdk_spans import add_sdk_spans, redacted_spans, repaired_spans
 from seamscope.tracer.spool import drain_spool, record_dropped, spool_bytes, write_spool
 from seamscope.tracer.store import Store, StoreError, StoreLocked, default_db_path, short_lock
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SOURCE = "exporter"
 ENV_MEMORY_SPANS = "SEAMSCOPE_EXPORTER_MEMORY_SPANS"
@@ -74,23 +77,44 @@ class _Batch:
     table: pa.Table | None = None
     body: bytes | None = None
     attempts: int = field(default=0)
+    repaired: int | None = None
+    """How many spans held text that is not valid Unicode (repaired_spans); None: not looked."""
+    told: bool = False
 
     def __len__(self) -> int:
         return len(self.spans)
 
     def arrow(self) -> pa.Table:
         if self.table is None:
-            builder = SpanBatchBuilder()
-            add_sdk_spans(builder, self.spans)
-            self.table = builder.build()
+            self.table = self._repairing(self._arrow)
         return self.table
+
+    def _arrow(self) -> pa.Table:
+        builder = SpanBatchBuilder()
+        add_sdk_spans(builder, self.spans)
+        return builder.build()
 
     def protobuf(self) -> bytes:
         """OTLP, with secrets redacted as the store would: nothing leaves the process in
         clear, whoever listens."""
         if self.body is None:
-            self.body = encode_spans(redacted_spans(self.spans)).SerializeToString()
+            self.body = self._repairing(
+                lambda: encode_spans(redacted_spans(self.spans)).SerializeToString()
+            )
         return self.body
+
+    def _repairing(self, make: Callable[[], _T]) -> _T:
+        """make(), and once more with the spans' lone surrogates repaired if it failed on them
+        (neither Arrow nor OTLP takes them: one such span lost its whole batch)."""
+        try:
+            return make()
+        except UnicodeEncodeError:
+            if self.repaired is not None:
+                raise
+            self.spans, self.repaired = repaired_spans(self.spans)
+            if not self.repaired:
+                raise
+            return make()
 
 
 # Errors that belong to one batch's data rather than to the store.
@@ -189,6 +213,8 @@ class SeamscopeSpanExporter(SpanExporter):
         self.delivered_store = 0
         self.spooled = 0
         self.dropped = 0
+        self.repaired = 0
+        """Spans kept with text that was not valid Unicode repaired (_Batch.repaired)."""
         self.received = 0
         """Spans export() was given."""
         self.offered = 0
@@ -314,6 +340,7 @@ class SeamscopeSpanExporter(SpanExporter):
                 self._warn_once("encode", "seamscope exporter: cannot encode a batch (%s)", exc)
                 self._spool_oldest()
                 continue
+            self._tell_repairs(batch)
             try:
                 _post(owner, body, batch.key, self.http_timeout_s)
             except OwnerRefused as exc:
@@ -340,6 +367,7 @@ class SeamscopeSpanExporter(SpanExporter):
                     batch = self._pending[0]
                     try:
                         table = batch.arrow()
+                        self._tell_repairs(batch)
                         store.append(table, batch_key=batch.key, source=SOURCE)
                     except _BATCH_ERRORS as exc:
                         # This batch, not the store, is the problem: set it aside, go on.
@@ -375,6 +403,7 @@ class SeamscopeSpanExporter(SpanExporter):
         batch = self._pop()
         try:
             table = batch.arrow()
+            self._tell_repairs(batch)
             if spool_bytes(self.db_path) + table.nbytes > self.spool_max_bytes:
                 raise OSError(f"the spool is full ({self.spool_max_bytes // (1024 * 1024)} MB)")
             write_spool(self.db_path, table, batch.key)
@@ -404,6 +433,20 @@ class SeamscopeSpanExporter(SpanExporter):
             )
             return
         self._dropped_unrecorded = 0
+
+    def _tell_repairs(self, batch: _Batch) -> None:
+        """Counts a batch's spans kept with text repaired (once a batch) and says so once."""
+        if not batch.repaired or batch.told:
+            return
+        batch.told = True
+        self.repaired += batch.repaired
+        self._warn_once(
+            "unicode",
+            "seamscope exporter: %d span(s) held text that is not valid Unicode (lone "
+            "surrogates); kept with U+FFFD in its place and the attribute %s = true",
+            batch.repaired,
+            INVALID_UTF8_ATTRIBUTE,
+        )
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         if key in self._warned:

@@ -8,6 +8,7 @@ paths redact with the same functions (tracer/redact.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import Link, SpanKind, StatusCode
 from opentelemetry.trace.status import Status
 
+from seamscope.tracer.otlp.common import INVALID_UTF8_ATTRIBUTE
 from seamscope.tracer.redact import (
     json_may_hold_secret,
     may_hold_secret,
@@ -207,3 +209,90 @@ def redacted_spans(spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
             out = list(spans[:i])
         out.append(_redacted(span, cached[1] or resource))
     return spans if out is None else out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> tuple[str, bool]:
+    fixed = _SURROGATE.sub("\ufffd", value)
+    return fixed, fixed != value
+
+
+def _value(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, (tuple, list)):
+        items = [_value(v) for v in value]
+        return tuple(v for v, _ in items), any(bad for _, bad in items)
+    return value, False
+
+
+def _clean_attrs(attrs: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    out: dict[str, Any] = {}
+    bad = False
+    for key, value in attrs.items():
+        k, bad_key = _text(key)
+        v, bad_value = _value(value)
+        out[k] = v
+        bad = bad or bad_key or bad_value
+    return out, bad
+
+
+def repaired_spans(spans: Sequence[ReadableSpan]) -> tuple[Sequence[ReadableSpan], int]:
+    """spans whose text is not valid Unicode (a lone surrogate: what `os.fsdecode` or
+    `surrogateescape` make of bytes that are not UTF-8), repaired as the receiver repairs
+    invalid UTF-8: each surrogate becomes U+FFFD and the span gets INVALID_UTF8_ATTRIBUTE.
+    Neither the Arrow rows nor OTLP can hold such text, and one span of it cost the whole batch
+    (every span of it lost). Only called once a batch failed on it. Returns the spans and how
+    many were repaired."""
+    out: list[ReadableSpan] = []
+    repaired = 0
+    resources: dict[int, tuple[Resource, Resource, bool]] = {}
+    for span in spans:
+        resource = span.resource
+        cached = resources.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            attrs, bad = _clean_attrs(_attrs(resource.attributes))
+            cached = (resource, Resource(attrs, resource.schema_url) if bad else resource, bad)
+            resources[id(resource)] = cached
+        name, bad = _text(span.name)
+        attributes, bad_attrs = _clean_attrs(_span_attrs(span))
+        events = []
+        for e in span.events:
+            event_name, bad_name = _text(e.name)
+            event_attrs, bad_event = _clean_attrs(_attrs(e.attributes))
+            events.append(Event(event_name, event_attrs, e.timestamp))
+            bad = bad or bad_name or bad_event
+        links = []
+        for link in span.links:
+            link_attrs, bad_link = _clean_attrs(_attrs(link.attributes))
+            links.append(Link(link.context, link_attrs))
+            bad = bad or bad_link
+        status = span.status
+        if status.description is not None:
+            description, bad_status = _text(status.description)
+            if bad_status:
+                status, bad = Status(status.status_code, description), True
+        if not (bad or bad_attrs or cached[2]):
+            out.append(span)
+            continue
+        repaired += 1
+        attributes[INVALID_UTF8_ATTRIBUTE] = True
+        out.append(
+            ReadableSpan(
+                name=name,
+                context=span.context,
+                parent=span.parent,
+                resource=cached[1],
+                attributes=attributes,
+                events=events,
+                links=links,
+                kind=span.kind,
+                status=status,
+                start_time=span.start_time,
+                end_time=span.end_time,
+                instrumentation_scope=span.instrumentation_scope,
+            )
+        )
+    return out, repaired

@@ -7,6 +7,7 @@ the store with what the hooks recovered, in the typed columns and in the attribu
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,29 @@ def test_boto3_and_httpx_calls_land_enriched_in_the_store(
         db_path, "select count(*) as n, count(distinct span_id) as d from spans"
     )[0]
     assert counts["n"] == counts["d"]
+
+
+def test_a_file_name_that_is_not_utf8_loses_no_span(tmp_path: Path) -> None:
+    """A name Python decoded with lone surrogates (a file name that is not UTF-8) in one span
+    made the exporter's whole batch fail, in Arrow and in OTLP alike: every span of the batch
+    was lost, with one warning. Each span is kept; the surrogate becomes U+FFFD and the span
+    says it was repaired, as the receiver marks invalid UTF-8."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name in (b"a-first.txt", b"caf\xe9.txt", b"z-last.txt"):
+        with open(os.fsencode(folder) + b"/" + name, "wb"):
+            pass
+    db_path = tmp_path / "store.duckdb"
+    proc = run_service("odd_names.py", [str(folder)], service_env(db_path, "file-lister"))
+    assert proc.stdout.strip() == "3"
+    drain_leftover_spool(db_path)
+    rows = rows_as_dicts(db_path, "select name, attributes from spans order by name")
+    assert [r["name"] for r in rows] == [
+        "read a-first.txt",
+        "read caf\ufffd.txt",
+        "read z-last.txt",
+    ]
+    marks = [json.loads(r["attributes"]).get("seamscope.invalid_utf8") for r in rows]
+    assert marks == [None, True, None]
+    assert json.loads(rows[1]["attributes"])["file.name"] == "caf\ufffd.txt"
+    assert "not valid Unicode" in proc.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -374,3 +375,50 @@ def test_a_spool_file_can_carry_a_count_of_dropped_spans(db_path: Path) -> None:
         assert row == ("12",)
         assert drain_spool(store) == 0  # drained once only
     assert spooled_files(db_path) == []
+
+
+def _spans_with_a_surrogate() -> list[ReadableSpan]:
+    """Three spans, the middle one named and tagged with a lone surrogate (a file name that is
+    not UTF-8, as os.fsdecode gives it), in its resource's attributes too."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "unit-svc"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("unit")
+    for name in ("a", "caf\udce9", "z"):
+        with tracer.start_as_current_span(f"read {name}", attributes={"file.name": name}) as s:
+            s.add_event("opened", {"file.name": name})
+    return list(memory.get_finished_spans())
+
+
+def test_a_lone_surrogate_costs_no_span_in_the_store(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter = SeamscopeSpanExporter(db_path)
+    with caplog.at_level(logging.WARNING):
+        assert exporter.export(_spans_with_a_surrogate()) is SpanExportResult.SUCCESS
+    assert (exporter.delivered_store, exporter.repaired, exporter.dropped) == (3, 1, 0)
+    con = open_read_only(db_path)
+    rows = con.execute("select name, attributes, span_events from spans order by name").fetchall()
+    con.close()
+    assert [r[0] for r in rows] == ["read a", "read caf\ufffd", "read z"]
+    assert json.loads(rows[1][1]) == {"file.name": "caf\ufffd", "seamscope.invalid_utf8": True}
+    assert "caf\ufffd" in rows[1][2]
+    assert "seamscope.invalid_utf8" not in rows[0][1]
+    assert sum("not valid Unicode" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_lone_surrogate_costs_no_span_at_the_owner(db_path: Path, fake_owner: _Owner) -> None:
+    exporter = SeamscopeSpanExporter(db_path)
+    assert exporter.export(_spans_with_a_surrogate()) is SpanExportResult.SUCCESS
+    assert (exporter.delivered_owner, exporter.repaired, exporter.spooled) == (3, 1, 0)
+    request = ExportTraceServiceRequest.FromString(fake_owner.received[0][2])
+    spans = {
+        s.name: {a.key: a.value for a in s.attributes}
+        for rs in request.resource_spans
+        for ss in rs.scope_spans
+        for s in ss.spans
+    }
+    assert set(spans) == {"read a", "read caf\ufffd", "read z"}
+    assert spans["read caf\ufffd"]["seamscope.invalid_utf8"].bool_value is True
+    assert spans["read caf\ufffd"]["file.name"].string_value == "caf\ufffd"
+    assert "seamscope.invalid_utf8" not in spans["read a"]
