@@ -14,7 +14,7 @@ from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
 from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
-from seamscope.tracer.s3_ingest import S3Report, ingest_s3, is_s3_url
+from seamscope.tracer.s3_ingest import Location, S3Report, ingest_s3, is_s3_url
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import plural
 
@@ -86,7 +86,21 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         require_boto3("ingest s3://...")
         failed = False
         for url in urls:
-            found = ingest_s3(db_path, url, workers=jobs)
+            found = S3Report(Location.parse(url))  # filled as it goes: on Ctrl-C, what was done
+            try:
+                ingest_s3(db_path, url, workers=jobs, report=found)
+            except (KeyboardInterrupt, RuntimeError) as exc:
+                if not is_interrupt(exc):
+                    raise
+                _errors(found.ingest)
+                click.echo(
+                    f"seamscope: interrupted; {_s3_summary(found).removeprefix('seamscope: ')}"
+                    f"; {plural(found.recorded, 'object')} recorded as loaded. What was stored "
+                    "stays; the same command again reads the objects not recorded, and stores "
+                    "nothing twice",
+                    err=True,
+                )
+                sys.exit(130)
             _errors(found.ingest)
             click.echo(_s3_summary(found))
             failed = failed or not found.ok
