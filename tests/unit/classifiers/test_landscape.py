@@ -87,6 +87,15 @@ def test_a_good_file_declares_everything(tmp_path: Path) -> None:
             "already in system",
         ),
         ("[systems.a\n", ":1:", "not valid TOML"),
+        # Keys given twice: tomllib's "Cannot declare ('systems', 'a') twice" before.
+        ('[systems.a]\ncomponents = ["x"]\n[systems.a]\n', ":3: systems.a", "merge the two"),
+        ('[owners.tables]\nA = "a"\n"A" = "b"\n', ":3: owners.tables.A", "set twice"),
+        (
+            '[systems.a]\ncomponents = { x = "job", x = "job" }\n',
+            ":2: systems.a.components.x",
+            "set twice",
+        ),  # fmt: skip
+        ('[[edges]]\nfrom = "a"\nto = "b"\n[edges]\n', ":4: edges", "write [[edges]] for each"),
         ('owners = "everyone"\n', ":1: owners", "expected a table"),
         # "?" is the group of components of no known system: no system may take its name.
         ('[systems."?"]\ncomponents = ["x"]\n', ":1: systems.?", "no known system"),
@@ -113,6 +122,12 @@ def test_a_file_nested_past_the_parser_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LandscapeError) as err:
         load_landscape(path)
     assert str(err.value) == f"{path}: not valid TOML: nested too deeply"
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "land.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode().replace(b"\n", b"\r\n"))
+    assert load_landscape(path).fingerprint() == parse_landscape(GOOD, path).fingerprint()
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
