@@ -122,8 +122,20 @@ def _time(value: datetime | None) -> str:
 
 @click.command()
 @store_options
-@click.option("--level", type=click.Choice(LEVELS), default=None, help="Only edges of this level.")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default=None,
+    help="Only edges of this level (default: all).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
 def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, fmt: str) -> None:
     """List integration edges with the rule each keeps or breaks."""
     snapshot, _ = load(db_path, landscape_path)
