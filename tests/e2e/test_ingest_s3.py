@@ -364,3 +364,21 @@ def test_ctrl_c_midway_keeps_the_groups_read_and_a_rerun_reads_only_the_rest(
     assert set(ledger(db)) == set(keys)
     assert span_count(db) == 2 * len(keys)  # nothing lost, nothing twice
     assert span_ids(db) == expected_ids(*(proto(2, 1000 + i) for i in range(len(keys))))
+
+
+def test_an_empty_prefix_says_there_is_nothing_there(moto_endpoint: str, tmp_path: Path) -> None:
+    """A prefix with a typo said "0 trace objects, 0 loaded before: nothing new", as if its
+    objects had all been loaded before."""
+    bucket = Bucket(moto_endpoint)
+    bucket.put("traces_500000001.json", otlp_json(2, 51))
+    db = tmp_path / "s3.duckdb"
+    typo = f"s3://{bucket.name}/tarces/"
+
+    done = ingest(db, typo, moto_endpoint)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"seamscope: {typo}: no objects under this prefix (the exporter writes under its "
+        "s3_prefix, then year=.../; is the prefix the one it was given?)\n"
+    )
+    assert done.stderr == ""
