@@ -75,8 +75,9 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     from the file's first bytes.
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again. Each request is
-    stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the
-    store, the requests go to it.
+    stored once, however often it is loaded (known by its bytes: the same spans reformatted, by
+    jq say, are another request). While a `seamscope collect` or a live TUI owns the store, the
+    requests go to it.
     """
     db_path = db or default_db_path()
     urls = [p for p in paths if is_s3_url(p)]
