@@ -656,6 +656,25 @@ def test_a_landscape_file_saved_with_a_byte_order_mark_is_read(
     assert done.stdout.replace(str(land), "L") == plain.stdout.replace(str(LANDSCAPE), "L")
 
 
+@pytest.mark.parametrize("command", LANDSCAPE_COMMANDS[:3], ids=lambda c: c[0])
+def test_an_empty_landscape_file_says_it_declares_nothing(
+    store: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """An empty seamscope.toml (made to be filled later) took the place of the file, and the
+    line that says systems, roles and vendors are inferred went unsaid."""
+    land = tmp_path / "seamscope.toml"
+    land.write_text("# to be filled in\n")
+    done = seamscope(*command, "--db", str(store), cwd=tmp_path)
+    assert done.stderr == (
+        f"seamscope: {land} declares nothing (empty, or only comments): systems, roles and "
+        "vendors are inferred from the spans\n"
+    )
+    land.unlink()
+    without = seamscope(*command, "--db", str(store), cwd=tmp_path)
+    assert without.stderr == INFERRED
+    assert done.stdout == without.stdout
+
+
 def _own(db: Path, tmp_path: Path, *extra: str) -> Any:
     """`seamscope collect` started on db, once its owner file is out."""
     import time
