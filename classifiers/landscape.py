@@ -339,13 +339,26 @@ def _toml_problem(reason: str, text: str, line: int | None) -> str:
 def load_landscape(path: Path) -> Landscape:
     """Reads and validates a landscape file; raises LandscapeError naming key and line."""
     try:
-        # utf-8-sig: editors on Windows (Notepad) begin a UTF-8 file with a byte order mark,
-        # which TOML's grammar has no place for ("Invalid statement" at line 1).
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise LandscapeError(f"{path}: no landscape file here") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise LandscapeError(f"{path}: cannot read the landscape file ({exc})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LandscapeError(
+            f"{path}: the file is UTF-16 (as Windows PowerShell's > writes it); a TOML file is "
+            "UTF-8: save it as UTF-8"
+        )
+    try:
+        # utf-8-sig: editors on Windows (Notepad) begin a UTF-8 file with a byte order mark,
+        # which TOML's grammar has no place for ("Invalid statement" at line 1).
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LandscapeError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}, as Latin-1 or Windows-1252 "
+            "write an accented letter); a TOML file is UTF-8: save it as UTF-8"
+        ) from None
     return parse_landscape(text, path)
 
 

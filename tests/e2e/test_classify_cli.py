@@ -622,6 +622,11 @@ LANDSCAPE_MISTAKES = [
     ),
     (b'[systems]\nshop = ["cart"]\n', "2: systems.shop: expected a table, got an array"),
     (
+        b'[systems.shop]\ncomponents = ["cart"]\ndescription = "caf\xe9"\n',
+        "3: not UTF-8 (byte 0xe9, as Latin-1 or Windows-1252 write an accented letter); a TOML "
+        "file is UTF-8: save it as UTF-8",
+    ),
+    (
         b"[exceptions]\nrest_allowed_webapps = 3\n",
         "2: exceptions.rest_allowed_webapps: expected an array of strings, got an integer",
     ),
