@@ -382,3 +382,22 @@ def test_an_empty_prefix_says_there_is_nothing_there(moto_endpoint: str, tmp_pat
         "s3_prefix, then year=.../; is the prefix the one it was given?)\n"
     )
     assert done.stderr == ""
+
+
+def test_no_credentials_is_one_line_and_touches_no_store(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    env = aws_env(moto_endpoint)
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # no instance role to ask, as on a laptop
+    db = tmp_path / "s3.duckdb"
+    done = subprocess.run(
+        [*SEAMSCOPE, "ingest", "--db", str(db), "s3://any-bucket/traces/"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        "seamscope: s3://any-bucket/traces/: no AWS credentials found (environment, shared "
+        "config and credentials files, SSO, container or instance role)\n"
+    )
+    assert not db.exists()
