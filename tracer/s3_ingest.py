@@ -213,6 +213,8 @@ def ingest_s3(
     try:
         for item in _list(client, where):
             key, etag, size = str(item["Key"]), str(item["ETag"]), int(item["Size"])
+            if key.endswith("/"):
+                continue  # a folder's marker, as the S3 console's "Create folder" leaves it
             json_format = classify_key(key)
             if json_format is None:
                 report.others.append(key)

@@ -401,3 +401,27 @@ def test_no_credentials_is_one_line_and_touches_no_store(
         "config and credentials files, SSO, container or instance role)\n"
     )
     assert not db.exists()
+
+
+def test_folder_markers_are_no_objects_left(moto_endpoint: str, tmp_path: Path) -> None:
+    """The S3 console's "Create folder" leaves an empty object named like the folder, with a
+    slash at its end: they were counted as other objects left, named by nothing ("2 other
+    objects left (, )")."""
+    bucket = Bucket(moto_endpoint)
+    for marker in ("traces/", f"traces/{PARTITION.format(minute=50)}/"):
+        bucket.s3.put_object(Bucket=bucket.name, Key=marker, Body=b"")
+    bucket.put("traces_600000001.json", otlp_json(2, 61))
+    db = tmp_path / "s3.duckdb"
+
+    done = ingest(db, bucket.url, moto_endpoint)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"seamscope: {bucket.url}: 1 trace object, 0 loaded before; 1 request read: 2 spans "
+        "stored, 0 already present\n"
+    )
+    only_folders = Bucket(moto_endpoint)
+    only_folders.s3.put_object(Bucket=only_folders.name, Key="traces/", Body=b"")
+    empty = ingest(db, only_folders.url, moto_endpoint)
+    assert empty.returncode == 0, empty.stderr
+    assert "no objects under this prefix" in empty.stdout
