@@ -84,8 +84,10 @@ def aws_problem(exc: BaseException) -> str | None:
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "")
         return f"{error.get('Code', 'error')} on {operation}: {_shown(error.get('Message', ''))}"
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return f"the request was not sent: {_shown(str(exc))}"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return f"AWS did not answer: {exc}"
+        return f"AWS did not answer: {_shown(str(exc))}"
     if isinstance(exc, botocore.parsers.ResponseParserError):
         # An HTML error page of a proxy, or of an endpoint that is no AWS service's (moto's for
         # a region it does not know): botocore puts the whole body into the message.

@@ -55,8 +55,13 @@ GROUP_BYTES = 256 * 1024 * 1024
 _EXAMPLES = 3
 
 
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
+"""What botocore takes for a bucket's name (S3's rules are stricter; older buckets are not)."""
+
+
 def is_s3_url(text: str) -> bool:
-    return text.startswith(SCHEME)
+    """s3://..., in any case (S3://, as some consoles write it, is no file's name either)."""
+    return text[: len(SCHEME)].lower() == SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +72,14 @@ class Location:
     @classmethod
     def parse(cls, url: str) -> Location:
         """s3://bucket/prefix/ -> (bucket, prefix); SeamscopeError when there is no bucket."""
-        bucket, _, prefix = url.removeprefix(SCHEME).partition("/")
+        bucket, _, prefix = url[len(SCHEME) :].partition("/")
         if not bucket:
             raise SeamscopeError(f"{url}: no bucket (expected s3://bucket/prefix/)")
+        if not _BUCKET.fullmatch(bucket):
+            raise SeamscopeError(
+                f"{url}: {bucket!r} is no bucket's name (letters, digits, dots, hyphens; "
+                "expected s3://bucket/prefix/)"
+            )
         return cls(bucket, prefix)
 
     def url(self, key: str = "") -> str:

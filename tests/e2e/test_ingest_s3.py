@@ -425,3 +425,27 @@ def test_folder_markers_are_no_objects_left(moto_endpoint: str, tmp_path: Path) 
     empty = ingest(db, only_folders.url, moto_endpoint)
     assert empty.returncode == 0, empty.stderr
     assert "no objects under this prefix" in empty.stdout
+
+
+def test_a_url_as_typed_in_capitals_or_with_no_bucket_name_is_understood(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """S3://bucket/... was taken for a file's path ("S3:/bucket/traces: no such file or
+    folder"), and a name no bucket can have said "AWS did not answer: Parameter validation
+    failed:\\u000aInvalid bucket name ..." with botocore's two regular expressions."""
+    bucket = Bucket(moto_endpoint)
+    bucket.put("traces_700000001.json", otlp_json(2, 71))
+    db = tmp_path / "s3.duckdb"
+
+    capitals = ingest(db, f"S3://{bucket.name}/traces/", moto_endpoint)
+
+    assert capitals.returncode == 0, capitals.stderr
+    assert "1 trace object, 0 loaded before; 1 request read: 2 spans stored" in capitals.stdout
+
+    bad = ingest(db, "s3://my_bucket!/traces/", moto_endpoint)
+
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        "seamscope: s3://my_bucket!/traces/: 'my_bucket!' is no bucket's name (letters, "
+        "digits, dots, hyphens; expected s3://bucket/prefix/)\n"
+    )

@@ -73,6 +73,9 @@ def test_urls() -> None:
     assert Location("otel", "traces/").url("traces/x.json") == "s3://otel/traces/x.json"
     with pytest.raises(SeamscopeError, match="no bucket"):
         Location.parse("s3:///traces/")
+    assert Location.parse("S3://Old_Bucket.1/t/") == Location("Old_Bucket.1", "t/")
+    with pytest.raises(SeamscopeError, match="'a b' is no bucket's name"):
+        Location.parse("s3://a b/traces/")
 
 
 def _row(**change: object) -> dict[str, object]:
