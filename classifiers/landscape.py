@@ -231,11 +231,13 @@ class _Reader:
 
     def table(self, value: Any, key: tuple[str | int, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+            raise self.fail(key, f"expected a table, got {_toml_kind(value)}")
         return value
 
     def string(self, value: Any, key: tuple[str | int, ...]) -> str:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a non-empty string, got {_toml_kind(value)}")
+        if not value.strip():
             raise self.fail(key, "expected a non-empty string")
         return value
 
@@ -254,7 +256,7 @@ class _Reader:
         if isinstance(value, str):
             return (self.string(value, key),)
         if not isinstance(value, list):
-            raise self.fail(key, "expected a list of strings")
+            raise self.fail(key, f"expected an array of strings, got {_toml_kind(value)}")
         return tuple(self.string(v, (*key, i)) for i, v in enumerate(value))
 
     def only(
@@ -267,14 +269,96 @@ class _Reader:
                 )
 
 
+def _toml_kind(value: Any) -> str:
+    """What a value is, in TOML's words (a user wrote TOML, not Python)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+_TWICE = re.compile(r"Cannot declare \((?P<key>.*)\) twice")
+_OVERWRITE = re.compile(r"Cannot overwrite a value|Duplicate inline table key '(?P<key>[^']*)'")
+_HEADER = re.compile(r"^\s*\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGNED = re.compile(r'^\s*(?P<key>[A-Za-z0-9_."\' -]+?)\s*=')
+
+
+def _dotted(parts: Iterable[str]) -> str:
+    return ".".join(p.strip().strip("\"'") for p in parts)
+
+
+def _key_set_at(text: str, line: int) -> str | None:
+    """The dotted key that line (1-based) sets: its table's header and the key before '='."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return None
+    assigned = _ASSIGNED.match(lines[line - 1])
+    if assigned is None:
+        return None
+    header = ""
+    for above in reversed(lines[: line - 1]):
+        found = _HEADER.match(above)
+        if found:
+            header = found.group("name")
+            break
+    return _dotted(
+        [*header.split("."), *assigned.group("key").split(".")]
+        if header
+        else assigned.group("key").split(".")
+    )
+
+
+def _toml_problem(reason: str, text: str, line: int | None) -> str:
+    """tomllib's words for a key given twice, as the file's key and what to do."""
+    twice = _TWICE.search(reason)
+    if twice:
+        key = _dotted(re.findall(r"'([^']*)'", twice.group("key")))
+        if key in ("edges", "routes"):
+            return f"{key}: declared twice; write [[{key}]] for each of them"
+        return f"{key}: declared twice; a TOML file has one [{key}] table: merge the two"
+    overwrite = _OVERWRITE.search(reason)
+    if overwrite and line is not None:
+        set_at = _key_set_at(text, line)
+        if overwrite.group("key"):
+            inner = overwrite.group("key")
+            set_at = f"{set_at}.{inner}" if set_at else inner
+        if set_at:
+            return f"{set_at}: set twice; a TOML file sets each key once: keep one"
+    return f"not valid TOML: {reason}"
+
+
 def load_landscape(path: Path) -> Landscape:
     """Reads and validates a landscape file; raises LandscapeError naming key and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise LandscapeError(f"{path}: no landscape file here") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise LandscapeError(f"{path}: cannot read the landscape file ({exc})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LandscapeError(
+            f"{path}: the file is UTF-16 (as Windows PowerShell's > writes it); a TOML file is "
+            "UTF-8: save it as UTF-8"
+        )
+    try:
+        # utf-8-sig: editors on Windows (Notepad) begin a UTF-8 file with a byte order mark,
+        # which TOML's grammar has no place for ("Invalid statement" at line 1).
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LandscapeError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}, as Latin-1 or Windows-1252 "
+            "write an accented letter); a TOML file is UTF-8: save it as UTF-8"
+        ) from None
     return parse_landscape(text, path)
 
 
@@ -286,7 +370,8 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
         where = f":{match.group(1)}" if match else ""
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise LandscapeError(f"{path}{where}: not valid TOML: {reason}") from None
+        line = int(match.group(1)) if match else None
+        raise LandscapeError(f"{path}{where}: {_toml_problem(reason, text, line)}") from None
     except RecursionError:
         raise LandscapeError(f"{path}: not valid TOML: nested too deeply") from None
     r = _Reader(path, text)
@@ -302,6 +387,12 @@ def parse_landscape(text: str, path: Path) -> Landscape:
         systems.append(system)
         comps = body.get("components", {})
         pairs: list[tuple[str, str | None, tuple[str | int, ...]]] = []
+        if not isinstance(comps, list | dict):
+            raise r.fail(
+                (*key, "components"),
+                'expected a table of component = role ({ orders-api = "backend" }) or an '
+                f'array of component names (["orders-api"]), got {_toml_kind(comps)}',
+            )
         if isinstance(comps, list):
             for i, name in enumerate(comps):
                 pairs.append((r.string(name, (*key, "components", i)), None, (*key, "components")))

@@ -144,7 +144,12 @@ def _write_whole(target: Path, data: bytes) -> None:
 @click.option("--update-baseline", is_flag=True, help="Write the current findings as the baseline.")
 @click.option("--strict", is_flag=True, help="Smells fail the run too.")
 @click.option(
-    "--format", "fmt", type=click.Choice(("text", "json", "sarif", "junit")), default="text"
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json", "sarif", "junit")),
+    default="text",
+    show_default=True,
+    help="text for people; json; sarif for code scanning (GitHub); junit for a CI's test report.",
 )
 def check(
     db_path: Path | None,

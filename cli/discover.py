@@ -19,7 +19,7 @@ def discover() -> None:
     """Read how your cloud account routes events, for joins the spans cannot make alone."""
 
 
-@discover.command()
+@discover.command(short_help="Store the account's event routes as the classifier's wiring.")
 @click.option(
     "--db",
     "db",

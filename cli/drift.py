@@ -16,7 +16,14 @@ from seamscope.tracer.terminal import safe
 
 @click.command()
 @store_options
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts.",
+)
 def drift(db_path: Path | None, landscape_path: Path | None, fmt: str) -> None:
     """Declared edges never seen and observed edges never declared; exit 1 when any."""
     snapshot, landscape = load(db_path, landscape_path, say_inferred=False)

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 import duckdb
 
-from seamscope.classifiers.landscape import Landscape, resolve_landscape
+from seamscope.classifiers.landscape import (
+    DEFAULT_LANDSCAPE,
+    Landscape,
+    parse_landscape,
+    resolve_landscape,
+)
 from seamscope.classifiers.read import Snapshot
 from seamscope.classifiers.report import read_classification
 from seamscope.tracer.access import open_reader
@@ -87,6 +92,21 @@ def tell_inferred(db_path: Path | None, landscape: Landscape | None) -> None:
     must not change without a word, in CI least of all. stdout stays the table's or JSON's."""
     if landscape is None:
         click.echo(_no_landscape(db_path or default_db_path()), err=True)
+    elif landscape.path is not None and _declares_nothing(landscape):
+        click.echo(
+            safe(
+                f"seamscope: {landscape.path} declares nothing (empty, or only comments): "
+                "systems, roles and vendors are inferred from the spans"
+            ),
+            err=True,
+        )
+
+
+def _declares_nothing(landscape: Landscape) -> bool:
+    """Whether the file said nothing that classification reads: an empty file left to fill
+    later reads as declared, and its verdicts then changed without a word."""
+    empty = parse_landscape("", Path(landscape.path or DEFAULT_LANDSCAPE))
+    return landscape.fingerprint() == empty.fingerprint() and not landscape.declared_edges
 
 
 def _no_landscape(db_path: Path) -> str:
@@ -122,8 +142,20 @@ def _time(value: datetime | None) -> str:
 
 @click.command()
 @store_options
-@click.option("--level", type=click.Choice(LEVELS), default=None, help="Only edges of this level.")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default=None,
+    help="Only edges of this level (default: all).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
 def edges(db_path: Path | None, landscape_path: Path | None, level: str | None, fmt: str) -> None:
     """List integration edges with the rule each keeps or breaks."""
     snapshot, _ = load(db_path, landscape_path)

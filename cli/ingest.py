@@ -14,7 +14,7 @@ from seamscope.tracer.errors import SeamscopeError, is_interrupt
 from seamscope.tracer.ingest import IngestReport, expand_paths, input_bytes
 from seamscope.tracer.ingest import ingest as run_ingest
 from seamscope.tracer.otlp import one_line
-from seamscope.tracer.s3_ingest import S3Report, ingest_s3, is_s3_url
+from seamscope.tracer.s3_ingest import Location, S3Report, ingest_s3, is_s3_url
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import plural
 
@@ -77,8 +77,9 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     from the file's first bytes.
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again. Each request is
-    stored once, however often it is loaded. While a `seamscope collect` or a live TUI owns the
-    store, the requests go to it.
+    stored once, however often it is loaded (known by its bytes: the same spans reformatted, by
+    jq say, are another request). While a `seamscope collect` or a live TUI owns the store, the
+    requests go to it.
     """
     db_path = db or default_db_path()
     urls = [p for p in paths if is_s3_url(p)]
@@ -88,7 +89,21 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
         require_boto3("ingest s3://...")
         failed = False
         for url in urls:
-            found = ingest_s3(db_path, url, workers=jobs)
+            found = S3Report(Location.parse(url))  # filled as it goes: on Ctrl-C, what was done
+            try:
+                ingest_s3(db_path, url, workers=jobs, report=found)
+            except (KeyboardInterrupt, RuntimeError) as exc:
+                if not is_interrupt(exc):
+                    raise
+                _errors(found.ingest)
+                click.echo(
+                    f"seamscope: interrupted; {_s3_summary(found).removeprefix('seamscope: ')}"
+                    f"; {plural(found.recorded, 'object')} recorded as loaded. What was stored "
+                    "stays; the same command again reads the objects not recorded, and stores "
+                    "nothing twice",
+                    err=True,
+                )
+                sys.exit(130)
             _errors(found.ingest)
             click.echo(_s3_summary(found))
             failed = failed or not found.ok
@@ -170,6 +185,11 @@ def _errors(report: IngestReport) -> None:
 
 def _s3_summary(found: S3Report) -> str:
     """One line: the objects, then what their requests brought (as for files)."""
+    if not found.traces and not found.others:
+        return (
+            f"seamscope: {found.location.url()}: no objects under this prefix (the exporter "
+            "writes under its s3_prefix, then year=.../; is the prefix the one it was given?)"
+        )
     text = (
         f"seamscope: {found.location.url()}: {plural(found.traces, 'trace object')}, "
         f"{found.known:,} loaded before"

@@ -308,7 +308,7 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
 @click.option(
     "--db",
     type=click.Path(path_type=Path),
-    help="The store (default: SEAMSCOPE_DB or ./seamscope.duckdb). While `seamscope collect` "
+    help="The store (default: $SEAMSCOPE_DB or ./seamscope.duckdb). While `seamscope collect` "
     "owns it, the TUI reads through it and shows what it receives as it comes.",
 )
 @click.option(

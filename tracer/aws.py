@@ -66,9 +66,14 @@ def client_config() -> Any:
     )
 
 
+_BODY_SHOWN = 200
+"""Characters of an answer that was not AWS's shown in its message."""
+
+
 def aws_problem(exc: BaseException) -> str | None:
     """One line for what went wrong talking to AWS, or None if exc is no AWS problem."""
     import botocore.exceptions
+    import botocore.parsers
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return (
@@ -78,7 +83,22 @@ def aws_problem(exc: BaseException) -> str | None:
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "")
-        return f"{error.get('Code', 'error')} on {operation}: {error.get('Message', '')}".strip()
+        return f"{error.get('Code', 'error')} on {operation}: {_shown(error.get('Message', ''))}"
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return f"the request was not sent: {_shown(str(exc))}"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return f"AWS did not answer: {exc}"
+        return f"AWS did not answer: {_shown(str(exc))}"
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        # An HTML error page of a proxy, or of an endpoint that is no AWS service's (moto's for
+        # a region it does not know): botocore puts the whole body into the message.
+        return (
+            "the endpoint did not answer as AWS does (check AWS_ENDPOINT_URL and the region): "
+            + _shown(str(exc))
+        )
     return None
+
+
+def _shown(text: str) -> str:
+    """text on one line, cut: an error page's HTML came whole, over many lines."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= _BODY_SHOWN else text[:_BODY_SHOWN] + "..."

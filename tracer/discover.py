@@ -352,8 +352,6 @@ def discover_aws(region: str | None = None, profile: str | None = None) -> Disco
     are left out of kinds_read so that storing keeps what an earlier run found for them.
     Raises SeamscopeError when nothing can be read at all (no credentials, no region, no answer).
     """
-    import botocore.exceptions
-
     session = read_only_session(region, profile)
     region = session.region_name
     if not region:
@@ -362,20 +360,24 @@ def discover_aws(region: str | None = None, profile: str | None = None) -> Disco
             "or pass --region"
         )
     config = client_config()
-    aws_errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
     try:
         account = str(session.client("sts", config=config).get_caller_identity()["Account"])
-    except aws_errors as exc:
-        raise SeamscopeError(aws_problem(exc) or str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - botocore's errors, as one line
+        problem = aws_problem(exc)
+        if problem is None:
+            raise
+        raise SeamscopeError(problem) from None
     found = Discovery(account=account, region=str(region), discovered_at=datetime.now(UTC))
     for service, kinds, read in SERVICES:
         client = session.client(service, config=config)
         before = len(found.routes)
         try:
             read(client, found)
-        except aws_errors as exc:
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, one line per service
+            text = aws_problem(exc)
+            if text is None:
+                raise
             del found.routes[before:]
-            text = aws_problem(exc) or str(exc)
             found.failures.append(f"{service}: {text}; its routes were left as they were")
             continue
         found.kinds_read.extend(kinds)

@@ -9,7 +9,9 @@ and metrics (``logs_...``, ``metrics_...``) may share the prefix; they are count
 Objects go through the same path as files (`tracer.ingest.load`): each request is stored once
 by its batch key, through the store's owner while one runs. Every object loaded without a
 problem is recorded in ``s3_objects`` (key, ETag, size), so a rerun reads only new objects, or
-objects written again under the same key.
+objects written again under the same key. They are loaded and recorded a group at a time, so
+that a run stopped midway (Ctrl-C) leaves the groups it finished recorded: the rerun reads the
+rest, and takes the requests of the group it stopped in again (stored once by their keys).
 """
 
 from __future__ import annotations
@@ -46,11 +48,20 @@ MAX_OBJECT_BYTES = 1024 * 1024 * 1024
 """Largest object read (after inflating): the exporter's objects are far smaller."""
 _TRACES = re.compile(r"traces_[^/]*\.(?P<format>json|binpb)(?P<gz>\.gz)?$")
 _GZIP_MAGIC = b"\x1f\x8b"
+GROUP_OBJECTS = 500
+"""Objects loaded, then recorded, at a time: what a stopped run reads again at most."""
+GROUP_BYTES = 256 * 1024 * 1024
+"""... or fewer, once their bytes to decode (work_bytes) reach this."""
 _EXAMPLES = 3
 
 
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
+"""What botocore takes for a bucket's name (S3's rules are stricter; older buckets are not)."""
+
+
 def is_s3_url(text: str) -> bool:
-    return text.startswith(SCHEME)
+    """s3://..., in any case (S3://, as some consoles write it, is no file's name either)."""
+    return text[: len(SCHEME)].lower() == SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +72,14 @@ class Location:
     @classmethod
     def parse(cls, url: str) -> Location:
         """s3://bucket/prefix/ -> (bucket, prefix); SeamscopeError when there is no bucket."""
-        bucket, _, prefix = url.removeprefix(SCHEME).partition("/")
+        bucket, _, prefix = url[len(SCHEME) :].partition("/")
         if not bucket:
             raise SeamscopeError(f"{url}: no bucket (expected s3://bucket/prefix/)")
+        if not _BUCKET.fullmatch(bucket):
+            raise SeamscopeError(
+                f"{url}: {bucket!r} is no bucket's name (letters, digits, dots, hyphens; "
+                "expected s3://bucket/prefix/)"
+            )
         return cls(bucket, prefix)
 
     def url(self, key: str = "") -> str:
@@ -189,15 +205,17 @@ def ingest_s3(
     use_owner: bool = True,
     workers: int | None = None,
     region: str | None = None,
+    report: S3Report | None = None,
 ) -> S3Report:
     """Loads the trace objects under an s3:// URL that were not loaded before (workers: as
-    for `tracer.ingest.ingest`, by the size of the objects to read).
+    for `tracer.ingest.ingest`, by the size of each group of objects to read). report, when
+    given, is filled as it goes: on Ctrl-C, what was done.
 
     Credentials, region and endpoint come from the standard AWS chain; only read-only calls
     are made. Raises SeamscopeError when the bucket cannot be listed.
     """
     where = Location.parse(url)
-    report = S3Report(where)
+    report = report if report is not None else S3Report(where)
     session = read_only_session(region)
     client = session.client("s3", config=client_config())
     known = _known(db_path, where)
@@ -205,6 +223,8 @@ def ingest_s3(
     try:
         for item in _list(client, where):
             key, etag, size = str(item["Key"]), str(item["ETag"]), int(item["Size"])
+            if key.endswith("/"):
+                continue  # a folder's marker, as the S3 console's "Create folder" leaves it
             json_format = classify_key(key)
             if json_format is None:
                 report.others.append(key)
@@ -219,18 +239,32 @@ def ingest_s3(
         if problem is None:
             raise
         raise SeamscopeError(f"{where.url()}: {problem}") from None
-    if not new:
-        return report
-    if workers is None:
-        workers = default_workers(work_bytes(new))
-    read: list[S3Object] = []
-    requests = _requests(client, where, new, report.ingest, read)
-    load(db_path, requests, use_owner=use_owner, workers=workers, report=report.ingest)
-    loaded = [o for o in read if where.url(o.key) not in report.ingest.failed_origins]
-    if loaded:
-        record_objects(db_path, where.bucket, loaded)
-        report.recorded = len(loaded)
+    for group in groups(new):
+        read: list[S3Object] = []
+        requests = _requests(client, where, group, report.ingest, read)
+        jobs = default_workers(work_bytes(group)) if workers is None else workers
+        load(db_path, requests, use_owner=use_owner, workers=jobs, report=report.ingest)
+        loaded = [o for o in read if where.url(o.key) not in report.ingest.failed_origins]
+        if loaded:
+            record_objects(db_path, where.bucket, loaded)
+            report.recorded += len(loaded)
     return report
+
+
+def groups(objects: Sequence[S3Object]) -> Iterator[list[S3Object]]:
+    """objects in groups of at most GROUP_OBJECTS, and at most GROUP_BYTES of work (one
+    larger object is a group of its own), in their order."""
+    group: list[S3Object] = []
+    size = 0
+    for obj in objects:
+        work = work_bytes([obj])
+        if group and (len(group) >= GROUP_OBJECTS or size + work > GROUP_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(obj)
+        size += work
+    if group:
+        yield group
 
 
 # ---------------------------------------------------------------------------------------------

@@ -604,6 +604,82 @@ def test_user_mistakes_get_one_line_and_exit_2(store: Path, tmp_path: Path) -> N
     assert "bad.toml:2: systems.shop.components.cart: unknown role 'frontend'" in done.stderr
 
 
+LANDSCAPE_MISTAKES = [
+    # (file bytes, the message after "FILE:"); each failed otherwise before.
+    (
+        b'[systems.shop]\ncomponents = ["cart"]\n\n[systems.shop]\ncomponents = ["till"]\n',
+        "4: systems.shop: declared twice; a TOML file has one [systems.shop] table: merge the two",
+    ),
+    (
+        b'[owners.tables]\r\nOrders = "shop"\r\nOrders = "billing"\r\n',
+        "3: owners.tables.Orders: set twice; a TOML file sets each key once: keep one",
+    ),
+    (
+        b'[systems.shop]\ncomponents = "cart"\n',
+        "2: systems.shop.components: expected a table of component = role "
+        '({ orders-api = "backend" }) or an array of component names (["orders-api"]), '
+        "got a string",
+    ),
+    (b'[systems]\nshop = ["cart"]\n', "2: systems.shop: expected a table, got an array"),
+    (
+        b'[systems.shop]\ncomponents = ["cart"]\ndescription = "caf\xe9"\n',
+        "3: not UTF-8 (byte 0xe9, as Latin-1 or Windows-1252 write an accented letter); a TOML "
+        "file is UTF-8: save it as UTF-8",
+    ),
+    (
+        b"[exceptions]\nrest_allowed_webapps = 3\n",
+        "2: exceptions.rest_allowed_webapps: expected an array of strings, got an integer",
+    ),
+]
+LANDSCAPE_COMMANDS = [("edges",), ("check",), ("export",), ("drift",), ("collect", "--port", "0")]
+
+
+@pytest.mark.parametrize("command", LANDSCAPE_COMMANDS, ids=lambda c: c[0])
+def test_every_landscape_mistake_is_one_line_naming_file_line_and_key(
+    store: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    for content, says in LANDSCAPE_MISTAKES:
+        land = tmp_path / "land.toml"
+        land.write_bytes(content)
+        db = store if command[0] != "collect" else tmp_path / "collect.duckdb"
+        done = seamscope(*command, "--db", str(db), "--landscape", str(land), cwd=tmp_path)
+        assert done.returncode == 2, (content, done.stderr)
+        assert done.stderr == f"seamscope: {land}:{says}\n", content
+
+
+@pytest.mark.parametrize("command", LANDSCAPE_COMMANDS[:4], ids=lambda c: c[0])
+def test_a_landscape_file_saved_with_a_byte_order_mark_is_read(
+    store: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Notepad begins UTF-8 with a byte order mark: "not valid TOML: Invalid statement" before."""
+    land = tmp_path / "land.toml"
+    land.write_bytes(b"\xef\xbb\xbf" + LANDSCAPE.read_bytes().replace(b"\n", b"\r\n"))
+    done = seamscope(*command, "--db", str(store), "--landscape", str(land), cwd=tmp_path)
+    assert "seamscope:" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stderr  # check and drift: 1 for what they found
+    plain = seamscope(*command, "--db", str(store), "--landscape", str(LANDSCAPE), cwd=tmp_path)
+    assert done.stdout.replace(str(land), "L") == plain.stdout.replace(str(LANDSCAPE), "L")
+
+
+@pytest.mark.parametrize("command", LANDSCAPE_COMMANDS[:3], ids=lambda c: c[0])
+def test_an_empty_landscape_file_says_it_declares_nothing(
+    store: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """An empty seamscope.toml (made to be filled later) took the place of the file, and the
+    line that says systems, roles and vendors are inferred went unsaid."""
+    land = tmp_path / "seamscope.toml"
+    land.write_text("# to be filled in\n")
+    done = seamscope(*command, "--db", str(store), cwd=tmp_path)
+    assert done.stderr == (
+        f"seamscope: {land} declares nothing (empty, or only comments): systems, roles and "
+        "vendors are inferred from the spans\n"
+    )
+    land.unlink()
+    without = seamscope(*command, "--db", str(store), cwd=tmp_path)
+    assert without.stderr == INFERRED
+    assert done.stdout == without.stdout
+
+
 def _own(db: Path, tmp_path: Path, *extra: str) -> Any:
     """`seamscope collect` started on db, once its owner file is out."""
     import time

@@ -281,3 +281,24 @@ def test_unreachable_aws_and_a_missing_boto3_are_one_line(tmp_path: Path) -> Non
         "(the path of your seamscope clone)"
     )
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_an_endpoint_that_answers_other_than_aws_is_one_line_per_service(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """moto answers SNS in a region it does not know with an HTML error page, as a proxy or a
+    wrong AWS_ENDPOINT_URL does: botocore's ResponseParserError ended the run in a traceback."""
+    done = discover(tmp_path / "x.duckdb", moto_endpoint, "xx-nowhere-1")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    sns = [line for line in lines if line.startswith("seamscope: could not read sns: ")]
+    assert len(sns) == 1, lines
+    assert "did not answer as AWS does" in sns[0]
+    assert "500 Internal Server Error" in sns[0]
+    assert sns[0].endswith("its routes were left as they were")
+    # The HTML page of a ClientError is one short line too, not its escaped line ends.
+    events = [line for line in lines if line.startswith("seamscope: could not read events: ")]
+    assert events and "500 on ListEventBuses: <!doctype html> <html" in events[0], lines
+    assert all(len(line) < 400 for line in lines), lines
+    assert done.stdout.startswith("seamscope: account 123456789012, xx-nowhere-1: nothing read")

@@ -7,9 +7,15 @@ objects written in the Collector's awss3 exporter layout: `<prefix>/year=.../min
 from __future__ import annotations
 
 import gzip
+import http.client
+import http.server
 import os
+import signal
 import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +24,7 @@ import duckdb
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.s3_ingest import GROUP_OBJECTS
 from tests.e2e.test_collect import SEAMSCOPE, span_count, start_collector
 from tests.otlp_sample import sample_request
 
@@ -238,3 +245,207 @@ def test_a_missing_bucket_and_mixed_arguments_are_one_line(
         "seamscope: give s3:// URLs and files to separate runs of seamscope ingest"
     )
     assert not db.exists()
+
+
+class HoldingProxy:
+    """A loopback HTTP proxy in front of moto that holds the GET of one object until released:
+    a run of `seamscope ingest` caught reading at a known point, as a slow network would."""
+
+    def __init__(self, upstream: str, held_key: str) -> None:
+        host, _, port = upstream.removeprefix("http://").partition(":")
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                if self.command == "GET" and held_key in self.path:
+                    outer.reached.set()
+                    outer.release.wait(120)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                try:
+                    conn.request(self.command, self.path, body, dict(self.headers.items()))
+                    answer = conn.getresponse()
+                    data = answer.read()
+                finally:
+                    conn.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def many_objects(moto_endpoint: str) -> Iterator[tuple[Bucket, list[str]]]:
+    """A bucket of two groups of objects and a part of a third (see s3_ingest.groups)."""
+    bucket = Bucket(moto_endpoint)
+    count = 2 * GROUP_OBJECTS + 40
+
+    def put(i: int) -> str:
+        return bucket.put(f"traces_{400000000 + i}.binpb", proto(2, 1000 + i))
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(put, range(count)))
+    yield bucket, sorted(keys)
+
+
+def test_ctrl_c_midway_keeps_the_groups_read_and_a_rerun_reads_only_the_rest(
+    moto_endpoint: str, tmp_path: Path, many_objects: tuple[Bucket, list[str]]
+) -> None:
+    """Ctrl-C while the second group of objects is read: click said "Aborted." and nothing
+    more, and no object was recorded as loaded until the very end, so the rerun read every
+    object again (its spans already present)."""
+    bucket, keys = many_objects
+    held = keys[GROUP_OBJECTS + 100]  # listed in key order: read after the first group
+    proxy = HoldingProxy(moto_endpoint, held.rsplit("/", 1)[-1])
+    db = tmp_path / "s3.duckdb"
+
+    def sigint_as_in_a_terminal() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    try:
+        run = subprocess.Popen(
+            [*SEAMSCOPE, "ingest", "--db", str(db), bucket.url],
+            env=aws_env(proxy.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=sigint_as_in_a_terminal,
+        )
+        try:
+            assert proxy.reached.wait(120), "ingest never asked for the held object"
+            os.killpg(run.pid, signal.SIGINT)
+            out, err = run.communicate(timeout=120)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    finally:
+        proxy.close()
+
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    assert "Aborted" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"seamscope: interrupted; {bucket.url}: {len(keys):,} trace objects")
+    assert f"; {GROUP_OBJECTS} objects recorded as loaded. What was stored stays" in last
+    assert out == ""
+    assert set(ledger(db)) == set(keys[:GROUP_OBJECTS])
+    first = expected_ids(*(proto(2, 1000 + i) for i in range(GROUP_OBJECTS)))
+    assert first <= span_ids(db)
+
+    again = ingest(db, bucket.url, moto_endpoint)
+
+    assert again.returncode == 0, again.stderr
+    assert f"{len(keys):,} trace objects, {GROUP_OBJECTS} loaded before;" in again.stdout
+    assert f"{len(keys) - GROUP_OBJECTS:,} requests read" in again.stdout
+    assert set(ledger(db)) == set(keys)
+    assert span_count(db) == 2 * len(keys)  # nothing lost, nothing twice
+    assert span_ids(db) == expected_ids(*(proto(2, 1000 + i) for i in range(len(keys))))
+
+
+def test_an_empty_prefix_says_there_is_nothing_there(moto_endpoint: str, tmp_path: Path) -> None:
+    """A prefix with a typo said "0 trace objects, 0 loaded before: nothing new", as if its
+    objects had all been loaded before."""
+    bucket = Bucket(moto_endpoint)
+    bucket.put("traces_500000001.json", otlp_json(2, 51))
+    db = tmp_path / "s3.duckdb"
+    typo = f"s3://{bucket.name}/tarces/"
+
+    done = ingest(db, typo, moto_endpoint)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"seamscope: {typo}: no objects under this prefix (the exporter writes under its "
+        "s3_prefix, then year=.../; is the prefix the one it was given?)\n"
+    )
+    assert done.stderr == ""
+
+
+def test_no_credentials_is_one_line_and_touches_no_store(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    env = aws_env(moto_endpoint)
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # no instance role to ask, as on a laptop
+    db = tmp_path / "s3.duckdb"
+    done = subprocess.run(
+        [*SEAMSCOPE, "ingest", "--db", str(db), "s3://any-bucket/traces/"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        "seamscope: s3://any-bucket/traces/: no AWS credentials found (environment, shared "
+        "config and credentials files, SSO, container or instance role)\n"
+    )
+    assert not db.exists()
+
+
+def test_folder_markers_are_no_objects_left(moto_endpoint: str, tmp_path: Path) -> None:
+    """The S3 console's "Create folder" leaves an empty object named like the folder, with a
+    slash at its end: they were counted as other objects left, named by nothing ("2 other
+    objects left (, )")."""
+    bucket = Bucket(moto_endpoint)
+    for marker in ("traces/", f"traces/{PARTITION.format(minute=50)}/"):
+        bucket.s3.put_object(Bucket=bucket.name, Key=marker, Body=b"")
+    bucket.put("traces_600000001.json", otlp_json(2, 61))
+    db = tmp_path / "s3.duckdb"
+
+    done = ingest(db, bucket.url, moto_endpoint)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"seamscope: {bucket.url}: 1 trace object, 0 loaded before; 1 request read: 2 spans "
+        "stored, 0 already present\n"
+    )
+    only_folders = Bucket(moto_endpoint)
+    only_folders.s3.put_object(Bucket=only_folders.name, Key="traces/", Body=b"")
+    empty = ingest(db, only_folders.url, moto_endpoint)
+    assert empty.returncode == 0, empty.stderr
+    assert "no objects under this prefix" in empty.stdout
+
+
+def test_a_url_as_typed_in_capitals_or_with_no_bucket_name_is_understood(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """S3://bucket/... was taken for a file's path ("S3:/bucket/traces: no such file or
+    folder"), and a name no bucket can have said "AWS did not answer: Parameter validation
+    failed:\\u000aInvalid bucket name ..." with botocore's two regular expressions."""
+    bucket = Bucket(moto_endpoint)
+    bucket.put("traces_700000001.json", otlp_json(2, 71))
+    db = tmp_path / "s3.duckdb"
+
+    capitals = ingest(db, f"S3://{bucket.name}/traces/", moto_endpoint)
+
+    assert capitals.returncode == 0, capitals.stderr
+    assert "1 trace object, 0 loaded before; 1 request read: 2 spans stored" in capitals.stdout
+
+    bad = ingest(db, "s3://my_bucket!/traces/", moto_endpoint)
+
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        "seamscope: s3://my_bucket!/traces/: 'my_bucket!' is no bucket's name (letters, "
+        "digits, dots, hyphens; expected s3://bucket/prefix/)\n"
+    )

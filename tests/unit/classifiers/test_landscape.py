@@ -87,6 +87,15 @@ def test_a_good_file_declares_everything(tmp_path: Path) -> None:
             "already in system",
         ),
         ("[systems.a\n", ":1:", "not valid TOML"),
+        # Keys given twice: tomllib's "Cannot declare ('systems', 'a') twice" before.
+        ('[systems.a]\ncomponents = ["x"]\n[systems.a]\n', ":3: systems.a", "merge the two"),
+        ('[owners.tables]\nA = "a"\n"A" = "b"\n', ":3: owners.tables.A", "set twice"),
+        (
+            '[systems.a]\ncomponents = { x = "job", x = "job" }\n',
+            ":2: systems.a.components.x",
+            "set twice",
+        ),  # fmt: skip
+        ('[[edges]]\nfrom = "a"\nto = "b"\n[edges]\n', ":4: edges", "write [[edges]] for each"),
         ('owners = "everyone"\n', ":1: owners", "expected a table"),
         # "?" is the group of components of no known system: no system may take its name.
         ('[systems."?"]\ncomponents = ["x"]\n', ":1: systems.?", "no known system"),
@@ -113,6 +122,40 @@ def test_a_file_nested_past_the_parser_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LandscapeError) as err:
         load_landscape(path)
     assert str(err.value) == f"{path}: not valid TOML: nested too deeply"
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "land.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode().replace(b"\n", b"\r\n"))
+    assert load_landscape(path).fingerprint() == parse_landscape(GOOD, path).fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (
+            '[systems.a]\ndescription = "caf\u00e9"\n'.encode("latin-1"),
+            ":2: not UTF-8 (byte 0xe9, as Latin-1 or Windows-1252 write an accented letter); "
+            "a TOML file is UTF-8: save it as UTF-8",
+        ),
+        (
+            '[systems.a]\ncomponents = ["x"]\n'.encode("utf-16"),
+            ": the file is UTF-16 (as Windows PowerShell's > writes it); a TOML file is UTF-8: "
+            "save it as UTF-8",
+        ),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_file_in_another_encoding_says_which_line_and_what_to_do(
+    tmp_path: Path, data: bytes, says: str
+) -> None:
+    """Both said "cannot read the landscape file ('utf-8' codec can't decode byte 0xe9 in
+    position 26: invalid continuation byte)": no line, and no way out."""
+    path = tmp_path / "land.toml"
+    path.write_bytes(data)
+    with pytest.raises(LandscapeError) as err:
+        load_landscape(path)
+    assert str(err.value) == f"{path}{says}"
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -8,7 +8,16 @@ import pytest
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import COMPRESSION_RATIO, default_workers
-from seamscope.tracer.s3_ingest import Location, S3Object, classify_key, objects_writer, work_bytes
+from seamscope.tracer.s3_ingest import (
+    GROUP_BYTES,
+    GROUP_OBJECTS,
+    Location,
+    S3Object,
+    classify_key,
+    groups,
+    objects_writer,
+    work_bytes,
+)
 from seamscope.tracer.store import Store
 
 PARTITION = "traces/year=2026/month=12/day=04/hour=07/minute=50"
@@ -49,12 +58,24 @@ def test_gzipped_objects_count_for_the_spans_they_hold() -> None:
     assert default_workers(work_bytes(objects)) == default_workers(1 << 40)
 
 
+def test_objects_are_loaded_in_groups_bounded_in_count_and_work() -> None:
+    small = [S3Object(f"traces_{i}.json", "e", 1000, True) for i in range(2 * GROUP_OBJECTS + 1)]
+    assert [len(g) for g in groups(small)] == [GROUP_OBJECTS, GROUP_OBJECTS, 1]
+    big = S3Object("traces_big.binpb.gz", "e", GROUP_BYTES // COMPRESSION_RATIO + 1, False)
+    mixed = [small[0], big, small[1], small[2]]
+    assert list(groups(mixed)) == [[small[0]], [big], [small[1], small[2]]]
+    assert list(groups([])) == []
+
+
 def test_urls() -> None:
     assert Location.parse("s3://otel/traces/") == Location("otel", "traces/")
     assert Location.parse("s3://otel") == Location("otel", "")
     assert Location("otel", "traces/").url("traces/x.json") == "s3://otel/traces/x.json"
     with pytest.raises(SeamscopeError, match="no bucket"):
         Location.parse("s3:///traces/")
+    assert Location.parse("S3://Old_Bucket.1/t/") == Location("Old_Bucket.1", "t/")
+    with pytest.raises(SeamscopeError, match="'a b' is no bucket's name"):
+        Location.parse("s3://a b/traces/")
 
 
 def _row(**change: object) -> dict[str, object]:
