@@ -165,11 +165,20 @@ def findings_junit(new: list[Finding], known: list[Finding], failing: Collection
 # ---- diagrams ---------------------------------------------------------------------------------
 
 
+_KEYWORDS = frozenset(
+    "end graph flowchart subgraph style class classdef click linkstyle direction default call "
+    "href callback".split()
+)
+"""Words Mermaid's flowchart parser takes as its own wherever an id stands: a system named `end`
+broke the whole diagram ("Parse error on line 2"). Structurizr's ids carry a prefix."""
+
+
 def _ident(text: str) -> str:
     """A diagram identifier for text, distinct for distinct texts: "orders-api" and "orders.api"
-    would both be orders_api, and the diagram would draw them as one box."""
+    would both be orders_api, and the diagram would draw them as one box; a keyword of
+    Mermaid's is never an id as it is."""
     plain = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    if plain == text:
+    if plain == text and text.lower() not in _KEYWORDS:
         return plain
     return f"{plain}_{hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}"
 

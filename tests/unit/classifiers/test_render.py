@@ -94,3 +94,28 @@ def test_a_system_named_like_the_group_of_no_known_owner_is_a_group_of_its_own(
     # the resources of no known owner were drawn as one subgraph.
     text = mermaid(_unowned(tmp_path, system="(no known owner)"), "component")
     assert text.count('["(no known owner)"]') == 2, text
+
+
+@pytest.mark.parametrize("name", ["end", "graph", "style", "click"])
+def test_a_system_named_like_a_mermaid_keyword_keeps_the_diagram_whole(
+    tmp_path: Path, name: str
+) -> None:
+    # A system named `end` was drawn as `end["end"]`: Mermaid's parser takes the bare word as
+    # its own, and the whole diagram failed ("Parse error on line 2", mermaid 11).
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    f = Fleet()
+    f.http(
+        Service("web", "shop", "backend"),
+        "http://api:8080/x",
+        server=Service("api", name, "backend"),
+    )
+    path = f.store(tmp_path / "k.duckdb")
+    with Store.open(path) as store:
+        classify(store.con)
+    text = mermaid(open_reader(path).run(read.snapshot), "system")
+    ids = re.findall(r'^    (\S+)\["' + re.escape(name) + r'"\]$', text, re.M)
+    assert len(ids) == 1, text
+    assert ids[0].lower() != name.lower() and ids[0].startswith(f"{name}_")
+    arrows = [line.split() for line in text.splitlines() if "-->" in line]
+    assert all(name not in (words[0], words[-1]) for words in arrows)
