@@ -889,3 +889,36 @@ def test_a_store_of_the_classifier_before_is_made_again_with_its_percentiles(
         reopened = _snapshot(store.con)
         classify(store.con, full=True)
         assert _snapshot(store.con) == reopened
+
+
+def test_a_jobs_runs_gathered_give_their_distinct_start_times_count_last_and_squared_gaps() -> None:
+    """classifier_jobs from the runs alone (gather_jobs): each job's distinct start times
+    counted, the last in microseconds, the squared gaps between them summed exactly (gaps of
+    days square past 64 bits), runs that listen left out, the tables scanned sorted."""
+    con = duckdb.connect()
+    engine.ensure_classifier_tables(con)
+    day_us = 86_400 * 1_000_000
+    runs = [  # job, start (us), scans, listens
+        ("copy", 0, ["B"], False),
+        ("copy", 0, ["A"], False),  # the same start: one start time
+        ("copy", 3 * day_us, None, False),
+        ("copy", 10 * day_us, ["A"], False),
+        ("copy", 11 * day_us, ["C"], True),  # it listens: no run of the job
+        ("once", 5, ["D"], False),
+    ]
+    for i, (name, us, scans, listens) in enumerate(runs):
+        con.execute(
+            "INSERT INTO classifier_runs VALUES (?, 'r', ?, 'job', 'ns', 'i', ?, "
+            "make_timestamp(?::BIGINT), ?, NULL, ?)",
+            [f"t{i}", i, name, us, scans, listens],
+        )
+    engine.gather_jobs(con)
+    rows = con.execute(
+        "SELECT name, epoch_us(first_run), last_us, runs, gap_sq, scanned FROM classifier_jobs "
+        "ORDER BY name"
+    ).fetchall()
+    assert rows == [
+        ("copy", 0, 10 * day_us, 3, (3 * day_us) ** 2 + (7 * day_us) ** 2, ["A", "B"]),
+        ("once", 5, 5, 1, 0, ["D"]),
+    ]
+    assert (7 * day_us) ** 2 > 2**63
