@@ -966,43 +966,76 @@ def refresh_polling(
     return True
 
 
-def refresh_stats(con: duckdb.DuckDBPyConnection, moved: str | None = None) -> None:
+def refresh_stats(
+    con: duckdb.DuckDBPyConnection, moved: str | None = None, hist: str | None = None
+) -> None:
     """Counts, times, samples and latency of the stored edges, when no edge or label changed:
     of every edge, or only of those with a group in `moved` (a relation of gkeys: the groups a
-    merge changed; the others' figures stand)."""
-    edges = (
-        "classifier_group_edges"
-        if moved is None
-        else "(SELECT * FROM classifier_group_edges WHERE edge_id IN (SELECT edge_id FROM "
-        f"classifier_group_edges WHERE gkey IN (SELECT gkey FROM {moved})))"
-    )
+    merge changed; the others' figures stand). hist: what the merge added to classifier_hist (a
+    query of gkey, bucket, n: a row per fact, n -1 for one taken away), which moves the moved
+    edges' percentiles; without it (and with `moved`), no latency moved."""
+    if moved is None:
+        edges = "classifier_group_edges"
+        _place_percentiles(con)
+    else:
+        edges = (
+            "(SELECT * FROM classifier_group_edges WHERE edge_id IN (SELECT edge_id FROM "
+            f"classifier_group_edges WHERE gkey IN (SELECT gkey FROM {moved})))"
+        )
+        if hist is not None:
+            con.execute(
+                f"""UPDATE classifier_edge_pct AS p SET tot = u.tot, b50 = u.b50,
+                       lo50 = u.lo50, n50 = u.n50, b95 = u.b95, lo95 = u.lo95, n95 = u.n95
+                FROM ({_moved_positions_sql(hist)}) AS u WHERE p.edge_id = u.edge_id"""
+            )
     # One statement: an edge without latency buckets keeps its p50 and p95.
     con.execute(
         f"""UPDATE edges SET span_count = q.n, error_count = q.e, first_seen = q.f,
                last_seen = q.l, sample_trace_id = q.sample,
-               p50_ms = CASE WHEN p.edge_id IS NULL THEN edges.p50_ms ELSE p.p50 END,
-               p95_ms = CASE WHEN p.edge_id IS NULL THEN edges.p95_ms ELSE p.p95 END
+               p50_ms = CASE WHEN p.b50 IS NULL THEN edges.p50_ms ELSE {_ms("p.b50")} END,
+               p95_ms = CASE WHEN p.b95 IS NULL THEN edges.p95_ms ELSE {_ms("p.b95")} END
         FROM (
             SELECT m.edge_id, sum(g.n) AS n, sum(g.errors) AS e, min(g.first_seen) AS f,
                    max(g.last_seen) AS l,
                    max(struct_pack(t := g.last_seen, id := g.sample_trace_id)).id AS sample
             FROM {edges} AS m JOIN classifier_groups AS g USING (gkey)
             GROUP BY m.edge_id
-        ) AS q LEFT JOIN ({_percentiles_sql(edges)}) AS p USING (edge_id)
+        ) AS q LEFT JOIN classifier_edge_pct AS p USING (edge_id)
         WHERE edges.edge_id = q.edge_id"""
     )
 
 
-def _percentiles(con: duckdb.DuckDBPyConnection, edges: str = "classifier_group_edges") -> None:
-    """p50 and p95 of the edges of `edges` (gkey -> edge_id) from their groups' histograms."""
+def _ms(bucket: str) -> str:
+    """A latency bucket's figure in ms: the middle of its bounds (on the log scale)."""
+    return f"pow({_HIST_BASE}, {bucket} + 0.5)"
+
+
+def _percentiles(con: duckdb.DuckDBPyConnection) -> None:
+    """p50 and p95 of every edge from its groups' histograms (classifier_edge_pct made again)."""
+    _place_percentiles(con)
     con.execute(
-        f"""UPDATE edges SET p50_ms = q.p50, p95_ms = q.p95 FROM ({_percentiles_sql(edges)}) AS q
-        WHERE edges.edge_id = q.edge_id"""
+        f"""UPDATE edges SET p50_ms = {_ms("p.b50")}, p95_ms = {_ms("p.b95")}
+        FROM classifier_edge_pct AS p WHERE edges.edge_id = p.edge_id AND p.b50 IS NOT NULL"""
     )
 
 
-def _percentiles_sql(edges: str) -> str:
-    """edge_id, p50, p95 of the edges of `edges` that have latency buckets."""
+def _place_percentiles(con: duckdb.DuckDBPyConnection) -> None:
+    """classifier_edge_pct made again from every edge's histogram."""
+    con.execute("DELETE FROM classifier_edge_pct")
+    con.execute(
+        f"INSERT INTO classifier_edge_pct BY NAME {_positions_sql('classifier_group_edges')}"
+    )
+
+
+# Where a percentile stands: the first bucket whose cumulative count reaches its share of the
+# edge's count (exact: the counts are integers, the shares decimals).
+_P50 = "cum >= 0.5 * tot"
+_P95 = "cum >= 0.95 * tot"
+
+
+def _positions_sql(edges: str) -> str:
+    """The rows of classifier_edge_pct of the edges of `edges` (gkey -> edge_id) that have
+    latency buckets, from their groups' histograms."""
     return f"""
             WITH h AS (
                 SELECT m.edge_id, h.bucket, sum(h.n) AS n
@@ -1010,15 +1043,59 @@ def _percentiles_sql(edges: str) -> str:
                 GROUP BY ALL
             ),
             c AS (
-                SELECT edge_id, bucket,
+                SELECT edge_id, bucket, n,
                        sum(n) OVER (PARTITION BY edge_id ORDER BY bucket) AS cum,
                        sum(n) OVER (PARTITION BY edge_id) AS tot
                 FROM h
+            ),
+            w AS (
+                SELECT edge_id, any_value(tot) AS tot,
+                       min(struct_pack(b := bucket, lo := cum - n, n := n))
+                           FILTER (WHERE {_P50}) AS p50,
+                       min(struct_pack(b := bucket, lo := cum - n, n := n))
+                           FILTER (WHERE {_P95}) AS p95
+                FROM c GROUP BY edge_id
             )
-            SELECT edge_id,
-                   pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.5 * tot) + 0.5) AS p50,
-                   pow({_HIST_BASE}, min(bucket) FILTER (WHERE cum >= 0.95 * tot) + 0.5) AS p95
-            FROM c GROUP BY edge_id"""
+            SELECT edge_id, tot, p50.b AS b50, p50.lo AS lo50, p50.n AS n50,
+                   p95.b AS b95, p95.lo AS lo95, p95.n AS n95
+            FROM w"""
+
+
+def _moved_positions_sql(hist: str) -> str:
+    """The rows of classifier_edge_pct of the edges whose groups have rows in `hist` (what a
+    merge added to classifier_hist, which holds them already: refresh_stats), moved by them. An
+    edge whose percentiles stay in their buckets needs only its stored row and the merge's
+    rows; one whose p50 or p95 leaves its bucket (or without a row) is placed again from its
+    whole histogram, as derive places every edge."""
+    kept = " AND ".join(
+        f"{lo} < {share} * tot AND {lo} + {n} >= {share} * tot"
+        for lo, n, share in (("lo50", "n50", "0.5"), ("lo95", "n95", "0.95"))
+    )
+    return f"""
+            WITH a AS (
+                SELECT m.edge_id, any_value(p.tot) + sum(x.n) AS tot, any_value(p.b50) AS b50,
+                       any_value(p.lo50)
+                           + coalesce(sum(x.n) FILTER (WHERE x.bucket < p.b50), 0) AS lo50,
+                       any_value(p.n50)
+                           + coalesce(sum(x.n) FILTER (WHERE x.bucket = p.b50), 0) AS n50,
+                       any_value(p.b95) AS b95,
+                       any_value(p.lo95)
+                           + coalesce(sum(x.n) FILTER (WHERE x.bucket < p.b95), 0) AS lo95,
+                       any_value(p.n95)
+                           + coalesce(sum(x.n) FILTER (WHERE x.bucket = p.b95), 0) AS n95
+                FROM ({hist}) AS x JOIN classifier_group_edges AS m USING (gkey)
+                LEFT JOIN classifier_edge_pct AS p USING (edge_id)
+                GROUP BY m.edge_id
+            ),
+            k AS MATERIALIZED (SELECT *, coalesce({kept}, false) AS kept FROM a)
+            SELECT * EXCLUDE (kept) FROM k WHERE kept
+            UNION ALL
+            SELECT * FROM ({
+        _positions_sql(
+            "(SELECT * FROM classifier_group_edges "
+            "WHERE edge_id IN (SELECT edge_id FROM k WHERE NOT kept))"
+        )
+    })"""
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:

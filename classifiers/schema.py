@@ -133,6 +133,15 @@ INTERNAL_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS classifier_group_edges (
     gkey UBIGINT NOT NULL, edge_id VARCHAR NOT NULL
 )""",
+    # Where each edge's p50 and p95 stand in its latency histogram (the sum of its groups'
+    # classifier_hist rows): the bucket of each, the count of the edge's facts in the buckets
+    # below it (lo) and in it (n), and the edge's count (tot). A batch moves them by its own few
+    # buckets and reads the edge's whole histogram only where a percentile leaves its bucket
+    # (derive.refresh_stats); derive makes them again from the histograms.
+    """CREATE TABLE IF NOT EXISTS classifier_edge_pct (
+    edge_id VARCHAR NOT NULL, tot BIGINT NOT NULL,
+    b50 SMALLINT, lo50 BIGINT, n50 BIGINT, b95 SMALLINT, lo95 BIGINT, n95 BIGINT
+)""",
     # The classification (classifier_state.revision) that last changed each edge's row, and a
     # digest of the row; digest NULL: the edge went (revisions.py). A live TUI reads only the
     # edges past the revision it has.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seamscope.classifiers import engine
-from seamscope.classifiers.derive import derive, refresh_stats
+from seamscope.classifiers.derive import _positions_sql, derive, refresh_stats
 from seamscope.classifiers.engine import classify
 from seamscope.classifiers.facts import KEYS, LONE_CANDIDATE
 from seamscope.classifiers.landscape import parse_landscape
@@ -778,3 +779,146 @@ def test_an_operation_a_server_executed_in_any_order_equals_one_full_run(
         ("component:billing/billing-api", "graphql", "A102", ["query Op1"]),
         ("component:shortlist/shortlist-web", "graphql", "P101", ["mutation Op2", "query Op0"]),
     ]
+
+
+# --- The edges' percentiles move with a batch's own buckets -------------------------------
+
+
+def _placed(con: duckdb.DuckDBPyConnection) -> list[Any]:
+    """classifier_edge_pct as derive makes it from every edge's histogram."""
+    return con.execute(
+        f"SELECT * FROM ({_positions_sql('classifier_group_edges')}) ORDER BY edge_id"
+    ).fetchall()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["PutItem", "UpdateItem"]), st.integers(0, 12)),
+        min_size=2,
+        max_size=40,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
+)
+def test_an_edges_percentiles_moved_batch_by_batch_equal_those_of_its_whole_histogram(
+    tmp_path_factory: Any, calls: list[tuple[str, int]], cuts: list[int]
+) -> None:
+    """Calls of one edge (two groups: two operations on one table) whose latencies move its
+    p50 and p95 up, down and onto ties (a cumulative count of exactly half): after every batch
+    the stored positions are those of the edge's whole histogram, and the edge's p50 and p95
+    those a full run gives."""
+    f = Fleet()
+    api = Service("api", "orders", "backend")
+    for i, (op, step) in enumerate(calls):
+        f.at(1.0 * i)
+        span = f.dynamodb(api, op, "Orders")
+        span.end_ns = span.start_ns + int(1_000_000 * 1.1 ** (3 * step))  # 3 buckets a step
+    path = tmp_path_factory.mktemp("pct") / "store.duckdb"
+    latency = "SELECT edge_id, span_count, p50_ms, p95_ms FROM edges ORDER BY edge_id"
+    with Store.open(path) as store:
+        for i, batch in enumerate(_cuts(f.spans, cuts)):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+            assert store.con.execute(
+                "SELECT * FROM classifier_edge_pct ORDER BY edge_id"
+            ).fetchall() == _placed(store.con)
+        incremental = store.con.execute(latency).fetchall()
+        classify(store.con, full=True)
+        assert store.con.execute(latency).fetchall() == incremental
+    assert len(incremental) == 1 and incremental[0][1] == len(calls)
+
+
+def test_a_batch_moves_the_percentiles_in_place_or_places_them_again(tmp_path: Path) -> None:
+    """Both ways a batch moves an edge's percentiles: within their buckets (the stored counts
+    moved by the batch's) and out of them (the edge's histogram read again)."""
+    f = Fleet()
+    api = Service("api", "orders", "backend")
+    batches: list[list[Span]] = []
+    for ms_list in ([1, 1, 10, 10, 100], [1, 10], [100, 100, 100, 100, 100, 100]):
+        batch = []
+        for ms in ms_list:
+            f.tick(1000.0)
+            span = f.dynamodb(api, "PutItem", "Orders")
+            span.end_ns = span.start_ns + ms * 1_000_000
+            batch.append(span)
+        batches.append(batch)
+    positions = "SELECT * EXCLUDE (edge_id) FROM classifier_edge_pct"
+    seen = []
+    with Store.open(tmp_path / "store.duckdb") as store:
+        for i, batch in enumerate(batches):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+            seen.append(store.con.execute(positions).fetchall())
+            assert seen[-1] == [row[1:] for row in _placed(store.con)]
+    b10, b100 = (int(math.floor(math.log(ms) / math.log(1.1))) for ms in (10, 100))
+    assert seen == [
+        # tot, then p50's bucket and the counts below and in it, then p95's
+        [(5, b10, 2, 2, b100, 4, 1)],  # 1 1 | 10 10 | 100 ms
+        [(7, b10, 3, 3, b100, 6, 1)],  # a 1 and a 10: the p50 stays, its counts move
+        [(13, b100, 6, 7, b100, 6, 7)],  # six 100s: the p50 leaves its bucket
+    ]
+
+
+def test_a_store_of_the_classifier_before_is_made_again_with_its_percentiles(
+    tmp_path: Path,
+) -> None:
+    """A store classified by the classifier before (version 12: no classifier_edge_pct) is
+    classified again in full when opened, its percentiles placed, and its edges and labels
+    are a full run's; its next batches move them as usual."""
+    fleet = _fleet(by_instance=True)
+    spans = fleet.in_end_order()
+    half = len(spans) // 2
+    with Store.open(tmp_path / "store.duckdb") as store:
+        store.append(fleet.table(spans[:half]), batch_key="first", source="test")
+        classify(store.con)
+        # As the classifier before left it: no positions, its version, p50s of its own.
+        store.con.execute("DROP TABLE classifier_edge_pct")
+        store.con.execute("UPDATE classifier_state SET value = '12' WHERE key = 'version'")
+        store.con.execute("UPDATE edges SET p50_ms = -1, p95_ms = -1")
+        store.append(fleet.table(spans[half:]), batch_key="second", source="test")
+        result = classify(store.con)
+        assert result.full
+        state = dict(store.con.execute("SELECT key, value FROM classifier_state").fetchall())
+        assert state["version"] == engine.CLASSIFIER_VERSION
+        assert store.con.execute(
+            "SELECT * FROM classifier_edge_pct ORDER BY edge_id"
+        ).fetchall() == _placed(store.con)
+        assert not store.con.execute("SELECT 1 FROM edges WHERE p50_ms < 0").fetchall()
+        reopened = _snapshot(store.con)
+        classify(store.con, full=True)
+        assert _snapshot(store.con) == reopened
+
+
+def test_a_jobs_runs_gathered_give_their_distinct_start_times_count_last_and_squared_gaps() -> None:
+    """classifier_jobs from the runs alone (gather_jobs): each job's distinct start times
+    counted, the last in microseconds, the squared gaps between them summed exactly (gaps of
+    days square past 64 bits), runs that listen left out, the tables scanned sorted."""
+    con = duckdb.connect()
+    engine.ensure_classifier_tables(con)
+    day_us = 86_400 * 1_000_000
+    runs = [  # job, start (us), scans, listens
+        ("copy", 0, ["B"], False),
+        ("copy", 0, ["A"], False),  # the same start: one start time
+        ("copy", 3 * day_us, None, False),
+        ("copy", 10 * day_us, ["A"], False),
+        ("copy", 11 * day_us, ["C"], True),  # it listens: no run of the job
+        ("once", 5, ["D"], False),
+    ]
+    for i, (name, us, scans, listens) in enumerate(runs):
+        con.execute(
+            "INSERT INTO classifier_runs VALUES (?, 'r', ?, 'job', 'ns', 'i', ?, "
+            "make_timestamp(?::BIGINT), ?, NULL, ?)",
+            [f"t{i}", i, name, us, scans, listens],
+        )
+    engine.gather_jobs(con)
+    rows = con.execute(
+        "SELECT name, epoch_us(first_run), last_us, runs, gap_sq, scanned FROM classifier_jobs "
+        "ORDER BY name"
+    ).fetchall()
+    assert rows == [
+        ("copy", 0, 10 * day_us, 3, (3 * day_us) ** 2 + (7 * day_us) ** 2, ["A", "B"]),
+        ("once", 5, 5, 1, 0, ["D"]),
+    ]
+    assert (7 * day_us) ** 2 > 2**63
