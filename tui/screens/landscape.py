@@ -47,7 +47,7 @@ from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
-from seamscope.tui.widgets.why import WhyPane
+from seamscope.tui.widgets.why import WHY_LEAST, WhyPane
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
 
@@ -336,12 +336,20 @@ def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
 def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     """The pane under a screen's edge table (the highlighted edge's reason whole, and what to
     do) in the lines the top (top lines) and the table's rows (table, its header included)
-    leave of pool, where they leave WHY_LEAST or more: the table first. The table is then as
-    tall as those rows (its tallest centre's, so the pane stays put from one centre to the
-    next), the pane under it; else the table has every line."""
+    leave of pool, where they leave WHY_LEAST or more: the table first. The table is as tall as
+    the tallest centre's rows, so the pane stays put from one centre to the next, where that
+    leaves the pane the lines to say the reason of each of the table's edges whole; else as
+    tall as its own rows, the pane under them (on the demo at 100x30 a one-row table kept five
+    blank lines over a pane of two, its reason cut). Where no pane fits, the table has every
+    line."""
     edges = screen.query_one("#edges", EdgeTable)
-    table = max(table, edges.row_count + 1)
-    if screen.query_one(WhyPane).fit(pool - top - table):
+    pane = screen.query_one(WhyPane)
+    own = edges.row_count + 1
+    table = max(table, own)
+    if own < table and pool - top - own >= WHY_LEAST:
+        if pool - top - table < pane.needs(edges.edges):
+            table = own
+    if pane.fit(pool - top - table):
         edges.styles.height = table
     else:
         edges.styles.clear_rule("height")  # its stylesheet's: every line
@@ -799,6 +807,7 @@ class LandscapeScreen(DataScreen[Any]):
                 table.put_cursor_on(e.edge_id)
                 break
         show_why(self)
+        self._fit_top()  # the table's height, and the pane's, follow its rows (fit_why)
 
     # ---- the systems list ------------------------------------------------------------------
 
@@ -1345,6 +1354,7 @@ class SystemScreen(DataScreen[Any]):
             table.put_cursor_on(edge_id)
             break
         show_why(self)
+        self._fit_top()  # the table's height, and the pane's, follow its rows (fit_why)
 
     def _resource_caption(self, listed: int, everything: int) -> str:
         """The caption over the edges of the resource in focus, among those of no known owner:
