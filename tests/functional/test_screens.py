@@ -925,3 +925,37 @@ async def test_search_narrows_the_screen_below_as_it_is_typed(
         await settle(pilot)
         assert app.screen is findings and app.filters == Filters()
         assert cells(table, 1) == every
+
+
+@pytest.mark.parametrize("where", ["PRODUCER", "CONSUMER"])
+async def test_one_above_the_other_each_side_of_a_message_shows_its_spans(
+    sample_db: Path, make_app: AppFactory, where: str
+) -> None:
+    """Below 150 columns the two traces of a message are one above the other; they shared the
+    lines evenly: at 100x30 on the demo, with the attributes shown, the consumer's two spans
+    kept four blank lines while the producer's waterfall was down to its header, its five
+    spans out of view. This trace's waterfall is as tall as its rows (up to half), the other
+    side has the rest."""
+    app = make_app(sample_db)
+    index = next(i for i, e in enumerate(EDGES) if e.rule == "A202")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(index))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        spans.move_cursor(row=cells(spans, 3).index(where))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        if not screen.query_one("#attributes-pane").display:
+            await pilot.press("a")
+            await settle(pilot)
+        waterfall = screen.query_one("#waterfall", DataTable)
+        other = screen.query_one("#other", DataTable)
+        for table in (waterfall, other):
+            shown = table.scrollable_content_region.height - 1  # its header
+            assert shown >= min(table.row_count, 2), (table.id, shown, table.row_count)
+            if shown > table.row_count:  # blank lines under its rows: the other has them all
+                mate = other if table is waterfall else waterfall
+                assert mate.scrollable_content_region.height - 1 >= mate.row_count, table.id
