@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
+from textual.filter import Monochrome
 from textual.keys import key_to_character
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -52,6 +53,7 @@ from seamscope.tui.screens.lists import (
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.nocolor import ReadableMonochrome
 
 SourceFactory = Callable[[], DataSource]
 
@@ -149,6 +151,10 @@ class SeamscopeApp(App[None]):
         self._holder_looked = False
         self._signal_loop: asyncio.AbstractEventLoop | None = None  # for exit_from_signal
         self._exit_asked = False  # a signal before the loop ran
+        # Under NO_COLOR, greys in which no text is lost on its background (nocolor.py).
+        self._filters = [
+            ReadableMonochrome() if type(f) is Monochrome else f for f in self._filters
+        ]
 
     # ---- startup and problems -------------------------------------------------------------
 
