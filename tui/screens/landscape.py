@@ -807,7 +807,7 @@ class LandscapeScreen(DataScreen[Any]):
                 table.put_cursor_on(e.edge_id)
                 break
         show_why(self)
-        self._fit_top()  # the table's height, and the pane's, follow its rows (fit_why)
+        self.call_after_refresh(self._fit_top)  # the table and its pane follow its rows
 
     # ---- the systems list ------------------------------------------------------------------
 
@@ -1354,7 +1354,7 @@ class SystemScreen(DataScreen[Any]):
             table.put_cursor_on(edge_id)
             break
         show_why(self)
-        self._fit_top()  # the table's height, and the pane's, follow its rows (fit_why)
+        self.call_after_refresh(self._fit_top)  # the table and its pane follow its rows
 
     def _resource_caption(self, listed: int, everything: int) -> str:
         """The caption over the edges of the resource in focus, among those of no known owner:
