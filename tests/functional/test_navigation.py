@@ -828,3 +828,27 @@ async def test_j_k_on_the_focus_views_centre_step_through_the_hidden_list(
         text = " ".join(static_text(s) for s in app.screen.query(Static))
         assert "j k on the centre" in text
         assert "The next or previous system, component or resource" in text
+
+
+async def test_a_search_that_leaves_the_centre_no_edge_moves_the_focus_view_to_one_it_found(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """/ with a name the centre has no edge to: the header counted what the search found, but
+    the focus view stayed on the centre ("no callers", "calls nothing") over an empty table.
+    The centre moves to the system with the worst edges the search found."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        centre = screen.centre
+        mine = [e for e in screen.view.edges if centre in (e.from_system, e.to_system)]
+        ids = " ".join(f"{e.from_node} {e.to_node}" for e in mine)
+        word = next(s for s in screen.view.systems if s != centre and s not in ids)
+        await pilot.press("slash", *word, "enter")
+        await settle(pilot)
+        assert screen.centre != centre and app.filters.search == word
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count and all(word in f"{e.from_node} {e.to_node}" for e in table.edges)
+        focus = screen.query_one(FocusMap).focus_data
+        assert focus is not None and focus.callers + focus.callees

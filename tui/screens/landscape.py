@@ -424,6 +424,7 @@ class LandscapeScreen(DataScreen[Any]):
         # system is. Kept from one refresh to the next until the new one is read.
         self.group: SystemView | None = None
         self._group_filters: Filters | None = None  # those the group was read with
+        self._shown_filters: Filters | None = None  # those of the view shown last
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -593,7 +594,12 @@ class LandscapeScreen(DataScreen[Any]):
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
         self._fill_systems(view)
-        if not self._listed_row(self.centre):
+        refiltered = self._shown_filters not in (None, self.filters)
+        self._shown_filters = self.filters
+        if not self._listed_row(self.centre) or (refiltered and not self._has_edges(view)):
+            # A filter or a search that leaves the centre no edge moves it to the system it
+            # leaves the worst ones (it stayed, the focus view and the table empty, while
+            # the header counted what the search found elsewhere).
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
@@ -656,6 +662,15 @@ class LandscapeScreen(DataScreen[Any]):
             f" · {plural(view.span_count, 'span')}  "
         )
         return figures
+
+    def _has_edges(self, view: Overview) -> bool:
+        """Whether the centre has an edge in view (between systems, or inside its own)."""
+        centre = self.centre
+        return (
+            centre == UNOWNED
+            or any(centre in (e.from_system, e.to_system) for e in view.edges)
+            or any(t.system == centre and t.edges for t in view.internal)
+        )
 
     def _first_system(self, view: Overview) -> str | None:
         """The system to start with: the one with the worst edges, then the most of them."""
