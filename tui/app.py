@@ -468,13 +468,24 @@ class SeamscopeApp(App[None]):
     """Keys of ours whose character Textual's key_to_character does not know (8.x)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that would do nothing (no store to browse yet), or that the focused widget
-        types as text, are not offered in the footer."""
+        """Keys that would do nothing (no store to browse yet, or the screen they open is in
+        front), or that the focused widget types as text, are not offered in the footer."""
         if action in self._BROWSING_ACTIONS and not (
             self._browsing() or isinstance(self.screen, ModalScreen)
         ):
             return False
+        if isinstance(self.screen, self._SHOWN_BY.get(action, ())):
+            return False  # the screen it opens is in front: the key would do nothing
         return not self._typed_by_focus(action)
+
+    _SHOWN_BY: dict[str, type[Screen[Any]]] = {
+        "findings": FindingsScreen,
+        "patterns": PatternsScreen,
+        "history": HistoryScreen,
+        "sql": SqlScreen,
+    }
+    """The screen each of these actions opens: on it, the action does nothing (the footer of the
+    findings offered `n Findings`, taking the room of a key that works)."""
 
     def _typed_by_focus(self, action: str) -> bool:
         """Whether the focused widget (the SQL editor) takes every key bound to action as text.

@@ -959,3 +959,25 @@ async def test_one_above_the_other_each_side_of_a_message_shows_its_spans(
             if shown > table.row_count:  # blank lines under its rows: the other has them all
                 mate = other if table is waterfall else waterfall
                 assert mate.scrollable_content_region.height - 1 >= mate.row_count, table.id
+
+
+@pytest.mark.parametrize("key", ["n", "p", "H"])
+async def test_a_screens_own_key_is_not_in_its_footer(
+    sample_db: Path, make_app: AppFactory, key: str
+) -> None:
+    """The findings' footer offered `n Findings`, the patterns' `p Patterns`, the history's
+    `H History`: on the screen they open, those keys do nothing, and at 100 columns they took
+    the room of keys that work. The other screens' keys stay."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert key in _footer_keys(app)
+        await pilot.press(key)
+        await settle(pilot)
+        shown = _footer_keys(app)
+        assert key not in shown
+        assert {"n", "p", "H"} - {key} <= set(shown)
+        before = app.screen
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.screen is before  # it did nothing indeed
