@@ -981,3 +981,24 @@ async def test_a_screens_own_key_is_not_in_its_footer(
         await pilot.press(key)
         await settle(pilot)
         assert app.screen is before  # it did nothing indeed
+
+
+async def test_an_empty_history_says_what_it_will_list(tmp_path: Path) -> None:
+    """On a store whose labels never changed, the history showed an empty table under "0 label
+    changes, newest first · 0 since this TUI opened (Enter: the edge)": it says there are none
+    yet and what would make one."""
+    from seamscope.tui.app import SeamscopeApp
+    from seamscope.tui.data import LocalStore
+
+    traces = Path(__file__).parents[2] / "sample_traces"
+    db = tmp_path / "demo.duckdb"
+    assert ingest(db, [str(traces / "demo-fleet.jsonl")], use_owner=False).ok
+    app = SeamscopeApp(lambda: LocalStore(db, traces / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#history", DataTable).row_count == 0
+        summary = static_text(screen.query_one("#summary", Static))
+        assert summary.startswith("No label changes yet") and "Enter" not in summary
