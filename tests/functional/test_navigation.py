@@ -852,3 +852,22 @@ async def test_a_search_that_leaves_the_centre_no_edge_moves_the_focus_view_to_o
         assert table.row_count and all(word in f"{e.from_node} {e.to_node}" for e in table.edges)
         focus = screen.query_one(FocusMap).focus_data
         assert focus is not None and focus.callers + focus.callees
+
+
+@pytest.mark.parametrize(("size", "pane"), [((160, 45), "systems"), ((100, 30), "focus")])
+async def test_the_matrix_and_back_leaves_the_keys_where_they_were(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int], pane: str
+) -> None:
+    """m, m at 160 columns left the keys in the focus view, not in the systems list they were
+    in: the list, hidden under the matrix, was shown again only at the table's next resize,
+    after the focus had been given."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == pane
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.focused, MatrixView)
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == pane

@@ -915,7 +915,11 @@ class LandscapeScreen(DataScreen[Any]):
                 self.centre = current[0].partition(":")[2]
                 self._put_system_cursor()
             self._show_focus()
+            # The list is back beside the focus view from NARROW columns (the matrix hid it):
+            # said now, not at the table's next resize, which came after this and sent the
+            # keys to the focus view (m, m at 160 columns moved them off the list).
             systems = self.query_one("#systems")
+            systems.display = self.size.width >= self.NARROW
             (systems if systems.display else self.query_one(FocusMap)).focus()
 
     def _show_cell(self) -> None:
