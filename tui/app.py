@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
+from textual.filter import Monochrome
 from textual.keys import key_to_character
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -52,6 +53,7 @@ from seamscope.tui.screens.lists import (
 from seamscope.tui.screens.sql import SqlScreen
 from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.news import NewsBar
+from seamscope.tui.widgets.nocolor import ReadableMonochrome
 
 SourceFactory = Callable[[], DataSource]
 
@@ -149,6 +151,10 @@ class SeamscopeApp(App[None]):
         self._holder_looked = False
         self._signal_loop: asyncio.AbstractEventLoop | None = None  # for exit_from_signal
         self._exit_asked = False  # a signal before the loop ran
+        # Under NO_COLOR, greys in which no text is lost on its background (nocolor.py).
+        self._filters = [
+            ReadableMonochrome() if type(f) is Monochrome else f for f in self._filters
+        ]
 
     # ---- startup and problems -------------------------------------------------------------
 
@@ -462,13 +468,24 @@ class SeamscopeApp(App[None]):
     """Keys of ours whose character Textual's key_to_character does not know (8.x)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that would do nothing (no store to browse yet), or that the focused widget
-        types as text, are not offered in the footer."""
+        """Keys that would do nothing (no store to browse yet, or the screen they open is in
+        front), or that the focused widget types as text, are not offered in the footer."""
         if action in self._BROWSING_ACTIONS and not (
             self._browsing() or isinstance(self.screen, ModalScreen)
         ):
             return False
+        if isinstance(self.screen, self._SHOWN_BY.get(action, ())):
+            return False  # the screen it opens is in front: the key would do nothing
         return not self._typed_by_focus(action)
+
+    _SHOWN_BY: dict[str, type[Screen[Any]]] = {
+        "findings": FindingsScreen,
+        "patterns": PatternsScreen,
+        "history": HistoryScreen,
+        "sql": SqlScreen,
+    }
+    """The screen each of these actions opens: on it, the action does nothing (the footer of the
+    findings offered `n Findings`, taking the room of a key that works)."""
 
     def _typed_by_focus(self, action: str) -> bool:
         """Whether the focused widget (the SQL editor) takes every key bound to action as text.

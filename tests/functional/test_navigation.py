@@ -828,3 +828,46 @@ async def test_j_k_on_the_focus_views_centre_step_through_the_hidden_list(
         text = " ".join(static_text(s) for s in app.screen.query(Static))
         assert "j k on the centre" in text
         assert "The next or previous system, component or resource" in text
+
+
+async def test_a_search_that_leaves_the_centre_no_edge_moves_the_focus_view_to_one_it_found(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """/ with a name the centre has no edge to: the header counted what the search found, but
+    the focus view stayed on the centre ("no callers", "calls nothing") over an empty table.
+    The centre moves to the system with the worst edges the search found."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        centre = screen.centre
+        mine = [e for e in screen.view.edges if centre in (e.from_system, e.to_system)]
+        ids = " ".join(f"{e.from_node} {e.to_node}" for e in mine)
+        word = next(s for s in screen.view.systems if s != centre and s not in ids)
+        await pilot.press("slash", *word, "enter")
+        await settle(pilot)
+        assert screen.centre != centre and app.filters.search == word
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count and all(word in f"{e.from_node} {e.to_node}" for e in table.edges)
+        focus = screen.query_one(FocusMap).focus_data
+        assert focus is not None and focus.callers + focus.callees
+
+
+@pytest.mark.parametrize(("size", "pane"), [((160, 45), "systems"), ((100, 30), "focus")])
+async def test_the_matrix_and_back_leaves_the_keys_where_they_were(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int], pane: str
+) -> None:
+    """m, m at 160 columns left the keys in the focus view, not in the systems list they were
+    in: the list, hidden under the matrix, was shown again only at the table's next resize,
+    after the focus had been given."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == pane
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.focused, MatrixView)
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == pane

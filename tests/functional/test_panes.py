@@ -13,6 +13,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from seamscope.classifiers.catalog import rule_for
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
@@ -290,3 +292,53 @@ async def test_a_findings_list_taller_than_half_the_screen_keeps_its_lines(
         assert table.row_count + 1 > table.region.height  # the rows scroll
         assert pane.display and pane.region.y == table.region.bottom
         assert "Why:" not in _said(pane)
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    """The demo's captured spans (sample_traces/), stored as `seamscope tui sample_traces/`
+    stores them."""
+    from seamscope.tracer.ingest import ingest
+
+    db = tmp_path / "demo.duckdb"
+    assert ingest(db, [str(DEMO / "demo-fleet.jsonl")], use_owner=False).ok
+    return db
+
+
+DEMO = Path(__file__).parents[2] / "sample_traces"
+
+
+@pytest.mark.parametrize(("where", "height"), [("landscape", 30), ("inventory", 28)])
+async def test_no_blank_lines_over_a_reason_pane_cut_short(
+    demo_db: Path, where: str, height: int
+) -> None:
+    """The table kept the height of the tallest centre's rows so that the pane stayed put: at
+    100x30 on the demo a one-row table kept five blank lines over a pane of two lines, its
+    reason cut with "…" (at 100x28 inventory-indexer's two rows kept three). Where the pane
+    cannot say the reason whole under a table that tall, the table is as tall as its own rows
+    and the pane takes the rest; either way no blank line lies between the table's rows and a
+    pane cut short."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(100, height)) as pilot:
+        await settle(pilot)
+        if where != "landscape":
+            app.open_system(where)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen if where == "landscape" else SystemScreen)
+        rows = screen.query_one("#systems" if where == "landscape" else "#components", DataTable)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        shown: list[tuple[int, int]] = []  # (rows of the table, lines of the pane)
+        for row in range(rows.row_count):
+            rows.move_cursor(row=row)  # as j k on the focus view's centre step it (hidden here)
+            await settle(pilot)
+            if not pane.display:
+                continue
+            assert pane.region.y == table.region.bottom
+            if table.region.height > table.row_count + 1:  # blank lines under its rows
+                assert not _said(pane).endswith("…"), (cells(rows, 1)[row], _said(pane))
+            shown.append((table.row_count, pane.region.height))
+        # The centre of the fewest rows left its pane more lines than that of the most.
+        assert min(shown)[1] > max(shown)[1], shown

@@ -925,3 +925,80 @@ async def test_search_narrows_the_screen_below_as_it_is_typed(
         await settle(pilot)
         assert app.screen is findings and app.filters == Filters()
         assert cells(table, 1) == every
+
+
+@pytest.mark.parametrize("where", ["PRODUCER", "CONSUMER"])
+async def test_one_above_the_other_each_side_of_a_message_shows_its_spans(
+    sample_db: Path, make_app: AppFactory, where: str
+) -> None:
+    """Below 150 columns the two traces of a message are one above the other; they shared the
+    lines evenly: at 100x30 on the demo, with the attributes shown, the consumer's two spans
+    kept four blank lines while the producer's waterfall was down to its header, its five
+    spans out of view. This trace's waterfall is as tall as its rows (up to half), the other
+    side has the rest."""
+    app = make_app(sample_db)
+    index = next(i for i, e in enumerate(EDGES) if e.rule == "A202")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_edge(edge_id_of(index))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        spans.move_cursor(row=cells(spans, 3).index(where))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        if not screen.query_one("#attributes-pane").display:
+            await pilot.press("a")
+            await settle(pilot)
+        waterfall = screen.query_one("#waterfall", DataTable)
+        other = screen.query_one("#other", DataTable)
+        for table in (waterfall, other):
+            shown = table.scrollable_content_region.height - 1  # its header
+            assert shown >= min(table.row_count, 2), (table.id, shown, table.row_count)
+            if shown > table.row_count:  # blank lines under its rows: the other has them all
+                mate = other if table is waterfall else waterfall
+                assert mate.scrollable_content_region.height - 1 >= mate.row_count, table.id
+
+
+@pytest.mark.parametrize("key", ["n", "p", "H"])
+async def test_a_screens_own_key_is_not_in_its_footer(
+    sample_db: Path, make_app: AppFactory, key: str
+) -> None:
+    """The findings' footer offered `n Findings`, the patterns' `p Patterns`, the history's
+    `H History`: on the screen they open, those keys do nothing, and at 100 columns they took
+    the room of keys that work. The other screens' keys stay."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert key in _footer_keys(app)
+        await pilot.press(key)
+        await settle(pilot)
+        shown = _footer_keys(app)
+        assert key not in shown
+        assert {"n", "p", "H"} - {key} <= set(shown)
+        before = app.screen
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.screen is before  # it did nothing indeed
+
+
+async def test_an_empty_history_says_what_it_will_list(tmp_path: Path) -> None:
+    """On a store whose labels never changed, the history showed an empty table under "0 label
+    changes, newest first · 0 since this TUI opened (Enter: the edge)": it says there are none
+    yet and what would make one."""
+    from seamscope.tui.app import SeamscopeApp
+    from seamscope.tui.data import LocalStore
+
+    traces = Path(__file__).parents[2] / "sample_traces"
+    db = tmp_path / "demo.duckdb"
+    assert ingest(db, [str(traces / "demo-fleet.jsonl")], use_owner=False).ok
+    app = SeamscopeApp(lambda: LocalStore(db, traces / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#history", DataTable).row_count == 0
+        summary = static_text(screen.query_one("#summary", Static))
+        assert summary.startswith("No label changes yet") and "Enter" not in summary

@@ -47,7 +47,7 @@ from seamscope.tui.widgets.layout import MapEdge, MapNode
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
-from seamscope.tui.widgets.why import WhyPane
+from seamscope.tui.widgets.why import WHY_LEAST, WhyPane
 
 ROLE_RANK = {"webapp": 0, "bff": 1, "backend": 2, "worker": 3, "job": 3}
 
@@ -336,12 +336,20 @@ def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
 def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     """The pane under a screen's edge table (the highlighted edge's reason whole, and what to
     do) in the lines the top (top lines) and the table's rows (table, its header included)
-    leave of pool, where they leave WHY_LEAST or more: the table first. The table is then as
-    tall as those rows (its tallest centre's, so the pane stays put from one centre to the
-    next), the pane under it; else the table has every line."""
+    leave of pool, where they leave WHY_LEAST or more: the table first. The table is as tall as
+    the tallest centre's rows, so the pane stays put from one centre to the next, where that
+    leaves the pane the lines to say the reason of each of the table's edges whole; else as
+    tall as its own rows, the pane under them (on the demo at 100x30 a one-row table kept five
+    blank lines over a pane of two, its reason cut). Where no pane fits, the table has every
+    line."""
     edges = screen.query_one("#edges", EdgeTable)
-    table = max(table, edges.row_count + 1)
-    if screen.query_one(WhyPane).fit(pool - top - table):
+    pane = screen.query_one(WhyPane)
+    own = edges.row_count + 1
+    table = max(table, own)
+    if own < table and pool - top - own >= WHY_LEAST:
+        if pool - top - table < pane.needs(edges.edges):
+            table = own
+    if pane.fit(pool - top - table):
         edges.styles.height = table
     else:
         edges.styles.clear_rule("height")  # its stylesheet's: every line
@@ -416,6 +424,7 @@ class LandscapeScreen(DataScreen[Any]):
         # system is. Kept from one refresh to the next until the new one is read.
         self.group: SystemView | None = None
         self._group_filters: Filters | None = None  # those the group was read with
+        self._shown_filters: Filters | None = None  # those of the view shown last
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -585,7 +594,12 @@ class LandscapeScreen(DataScreen[Any]):
         self.query_one("#summary", Static).update(self._summary(view))
         self._follow_systems_cursor(view)
         self._fill_systems(view)
-        if not self._listed_row(self.centre):
+        refiltered = self._shown_filters not in (None, self.filters)
+        self._shown_filters = self.filters
+        if not self._listed_row(self.centre) or (refiltered and not self._has_edges(view)):
+            # A filter or a search that leaves the centre no edge moves it to the system it
+            # leaves the worst ones (it stayed, the focus view and the table empty, while
+            # the header counted what the search found elsewhere).
             self.centre = self._first_system(view)
         self._put_system_cursor()
         self._show_focus()
@@ -648,6 +662,15 @@ class LandscapeScreen(DataScreen[Any]):
             f" · {plural(view.span_count, 'span')}  "
         )
         return figures
+
+    def _has_edges(self, view: Overview) -> bool:
+        """Whether the centre has an edge in view (between systems, or inside its own)."""
+        centre = self.centre
+        return (
+            centre == UNOWNED
+            or any(centre in (e.from_system, e.to_system) for e in view.edges)
+            or any(t.system == centre and t.edges for t in view.internal)
+        )
 
     def _first_system(self, view: Overview) -> str | None:
         """The system to start with: the one with the worst edges, then the most of them."""
@@ -799,6 +822,7 @@ class LandscapeScreen(DataScreen[Any]):
                 table.put_cursor_on(e.edge_id)
                 break
         show_why(self)
+        self.call_after_refresh(self._fit_top)  # the table and its pane follow its rows
 
     # ---- the systems list ------------------------------------------------------------------
 
@@ -891,7 +915,11 @@ class LandscapeScreen(DataScreen[Any]):
                 self.centre = current[0].partition(":")[2]
                 self._put_system_cursor()
             self._show_focus()
+            # The list is back beside the focus view from NARROW columns (the matrix hid it):
+            # said now, not at the table's next resize, which came after this and sent the
+            # keys to the focus view (m, m at 160 columns moved them off the list).
             systems = self.query_one("#systems")
+            systems.display = self.size.width >= self.NARROW
             (systems if systems.display else self.query_one(FocusMap)).focus()
 
     def _show_cell(self) -> None:
@@ -1345,6 +1373,7 @@ class SystemScreen(DataScreen[Any]):
             table.put_cursor_on(edge_id)
             break
         show_why(self)
+        self.call_after_refresh(self._fit_top)  # the table and its pane follow its rows
 
     def _resource_caption(self, listed: int, everything: int) -> str:
         """The caption over the edges of the resource in focus, among those of no known owner:

@@ -205,12 +205,17 @@ class HistoryScreen(DataScreen[Any]):
         changes: tuple[LabelChange, ...] = payload
         self.sub_title = "Label history"
         since = sum(1 for c in changes if c.changed_at >= self.sapp.opened_at)
-        self.query_one("#summary", Static).update(
-            Text(
-                f"{plural(len(changes), 'label change')}, newest first · {since} since this "
-                "TUI opened (Enter: the edge)"
-            )
+        summary = (
+            f"{plural(len(changes), 'label change')}, newest first · {since} since this "
+            "TUI opened (Enter: the edge)"
         )
+        if not changes:
+            # The table stayed empty under "0 label changes, newest first (Enter: the edge)".
+            summary = (
+                "No label changes yet: an edge's label is listed here when it changes (new "
+                "spans, the landscape file, routes, the catalog, the classifier)"
+            )
+        self.query_one("#summary", Static).update(Text(summary))
         self._changes = changes
         self._fill(changes)
         self.query_one("#history", NavTable).focus()

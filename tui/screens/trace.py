@@ -286,6 +286,26 @@ class TraceScreen(DataScreen[Any]):
         ]
         fill_table(self.query_one("#hops", NavTable), hop_rows)
         self._show_attributes()
+        self.call_after_refresh(self._split)
+
+    def _split(self) -> None:
+        """One above the other, this trace's waterfall is as tall as its rows (up to half of
+        the lines, more where the other side leaves them) and the other side has the rest: the
+        two shared the lines evenly, and at 100x30 with the attributes shown a consumer's two
+        spans kept four blank lines while the producer's five were out of view, its table
+        down to its header."""
+        panes = self.query_one("#trace-panes")
+        this = self.query_one("#this-pane")
+        view = self._view
+        vertical = panes.styles.layout is not None and panes.styles.layout.name == "vertical"
+        if view is None or view.other is None or not vertical:
+            this.styles.height = "1fr"
+            return
+        lines = panes.size.height
+        wanted = self.query_one("#waterfall", NavTable).row_count + 2  # its caption, header
+        hops = self.query_one("#hops", NavTable).row_count
+        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, 5))
+        this.styles.height = max(3, min(wanted, max(lines // 2, lines - other)))
 
     def on_resize(self) -> None:
         if self._view is not None:
@@ -297,6 +317,7 @@ class TraceScreen(DataScreen[Any]):
         self._attributes_set = True
         pane = self.query_one("#attributes-pane")
         pane.display = not pane.display
+        self.call_after_refresh(self._split)
 
     def _attributes_table(self) -> DataTable[Any]:
         """The waterfall whose span the pane says: the other side's when it has the keys, else

@@ -156,8 +156,10 @@ def elide_detail(detail: str, width: int, side: int) -> str:
     end nearer the centre (in the focus view of the resources of no known owner, the resource:
     "bill… → Sessions" on the left, "Sessions → ind…" on the right) and cuts the other; a cut
     in the middle left "orders-…essions", neither name whole."""
-    if len(detail) <= width or ARROW not in detail:
-        return elide(detail, width)
+    if ARROW not in detail:
+        return elide_name(detail, width)  # a resource keeps its own name: "dyna…/Catalog"
+    if len(detail) <= width:
+        return detail
     if side == LEFT:
         far, _, near = detail.rpartition(ARROW)
         room = width - len(near) - len(ARROW)
@@ -228,6 +230,13 @@ BORDERS = {
 }
 
 
+BOX_LEAST = 21
+"""The cells a neighbour's box keeps (its name's, where shorter) when the rows between the boxes
+would want them for their labels: "dynamodb:…/Payments", "providers/…-portal" still read..."""
+ROWS_LEAST = 20
+"""... unless that leaves a row fewer cells than this: the rule and glyph at both ends."""
+
+
 def draw_focus(
     focus: Focus,
     width: int,
@@ -246,14 +255,23 @@ def draw_focus(
     names = [n.name for n in focus.callers + focus.callees]
     names += [e.detail for n in focus.callers + focus.callees for e in n.edges]
     centre_w = min(max(len(focus.name), len(focus.sublabel)) + 4, max(14, width // 4))
-    # The rows between the boxes get room for the rule and the verdict's glyph at both ends
-    # (" A101 ✗ " twice and the arrow); the boxes the rest, their names elided in the middle.
-    # Where every box already names each of its edges' mechanism (a component's focus), a row
-    # needs room for the rule and glyph once: boxes too narrow for their names take the rest.
+    # The rows between the boxes get room for their longest label once, in the middle (rule,
+    # glyph and mechanism: " A302 ✗ dynamodb-streams listen " and the arrow), where that leaves
+    # the boxes BOX_LEAST cells (on a narrow view, the rows keep ROWS_LEAST); the boxes the
+    # rest, up to their longest name, names elided where they repeat. Boxes sized to their
+    # longest name left the rows 20 cells on a landscape of long names: "A202 ✗ sqs lis…"
+    # beside boxes half blank. Where every box already names each of its edges' mechanism (a
+    # component's focus), a row needs room for the rule and glyph once: boxes too narrow for
+    # their names take the rest.
     room = width - centre_w
     edges = [e for n in focus.callers + focus.callees for e in n.edges]
-    rows_w = 12 if all(e.detail == e.mechanism for e in edges) else 20
-    side_w = max(12, min(max((len(n) for n in names), default=8) + 4, room // 2 - rows_w))
+    if all(e.detail == e.mechanism for e in edges):
+        rows_w = 12
+    else:
+        rows_w = max((len(e.label) + 2 for e in edges), default=8) + 3
+    wanted = max((len(n) for n in names), default=8) + 4
+    least = min(wanted, BOX_LEAST, room // 2 - ROWS_LEAST)  # on a narrow view, as before
+    side_w = max(12, least, min(wanted, room // 2 - rows_w))
     gap = max(0, (width - 2 * side_w - centre_w) // 2)
     centre_x = side_w + gap
     # The centre: a box as tall as the view.

@@ -6,6 +6,8 @@ the two ends, the edge's figures, the rule's why and an example."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
@@ -101,6 +103,7 @@ class WhyPane(Static):
         self.edge: Edge | None = None
         self.room: int | None = None  # the lines it may take (fit); None: as .detail allows
         self._put: tuple[object, ...] = ()
+        self._needs: tuple[Sequence[Edge], int, int] | None = None
 
     def show_edge(self, edge: Edge | None) -> None:
         """The edge's text, or nothing (and no pane) for none."""
@@ -124,8 +127,25 @@ class WhyPane(Static):
         self.styles.clear_rule("max_height")
         self._show()
 
+    def needs(self, edges: Sequence[Edge]) -> int:
+        """The lines (its border included) the pane needs to say the reason whole and what to
+        do (why_text) of each of edges, the most of them: at its width, as it wraps them.
+        Asked again for the same edges (a move in the focus view), it does not wrap again."""
+        width = self._width()
+        known = self._needs
+        if known is not None and known[0] is edges and known[1] == width:
+            return known[2]
+        lines = 2 + max((len(self._wrapped(why_text(e), width)) for e in edges), default=0)
+        self._needs = (edges, width, lines)
+        return lines
+
     def on_resize(self) -> None:
         self._show()
+
+    def _width(self) -> int:
+        """Its content's width; before it was laid out, the screen's less its border and
+        padding."""
+        return max(1, self.size.width or self.app.size.width - 4)
 
     def _show(self) -> None:
         """The text, where it has fewer lines than it needs cut at the end of its last line
@@ -136,8 +156,7 @@ class WhyPane(Static):
         if not shown or edge is None:
             self._put = ()
             return
-        # Its content's width; before it was laid out, the screen's less its border and padding.
-        width = max(1, self.size.width or self.app.size.width - 4)
+        width = self._width()
         put = (edge, room, width)
         if put == self._put:
             return  # the same record (a live refresh of an unchanged edge): nothing to draw
