@@ -342,3 +342,39 @@ async def test_no_blank_lines_over_a_reason_pane_cut_short(
             shown.append((table.row_count, pane.region.height))
         # The centre of the fewest rows left its pane more lines than that of the most.
         assert min(shown)[1] > max(shown)[1], shown
+
+
+@pytest.fixture(scope="module")
+def forty_systems(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from benchmarks.generate import generate_store
+
+    store = tmp_path_factory.mktemp("g40") / "g40.duckdb"
+    generate_store(store, 20_000, systems=40)
+    return store
+
+
+@pytest.mark.parametrize("size", [(160, 45), (220, 60)])
+async def test_a_hub_s_scrolled_table_leaves_the_reason_pane_its_lines(
+    forty_systems: Path, size: tuple[int, int]
+) -> None:
+    """On a generated landscape of 40 systems the hub `web` has some 60 edges: its table took
+    every line, at 160x45 and at 220x60, and no reason was shown for any of them. A table that
+    scrolls anyway now gives the pane a few lines and keeps most of them; a system whose
+    edges fit keeps them all over its pane."""
+    from benchmarks.generate import landscape_path
+
+    store = forty_systems
+    app = SeamscopeApp(lambda: LocalStore(store, landscape_path(store)), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        screen.walk_to("web")
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        assert table.outer_size.height >= 10
+        assert pane.display and pane.outer_size.height >= 6
+        edge = table.edges[table.cursor_row]
+        assert edge.rule_id in _said(pane) and "Do instead" in _said(pane)

@@ -340,15 +340,19 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     the tallest centre's rows, so the pane stays put from one centre to the next, where that
     leaves the pane the lines to say the reason of each of the table's edges whole; else as
     tall as its own rows, the pane under them (on the demo at 100x30 a one-row table kept five
-    blank lines over a pane of two, its reason cut). Where no pane fits, the table has every
-    line."""
+    blank lines over a pane of two, its reason cut). A table that scrolls even with every line
+    gives SCROLLED_WHY of them to the pane where it keeps TABLE_LEAST (a hub of 60 edges showed
+    no reason at 160x45 or 220x60); else, where no pane fits, the table has every line."""
     edges = screen.query_one("#edges", EdgeTable)
     pane = screen.query_one(WhyPane)
     own = edges.row_count + 1
     table = max(table, own)
-    if own < table and pool - top - own >= WHY_LEAST:
-        if pool - top - table < pane.needs(edges.edges):
+    room = pool - top
+    if own < table and room - own >= WHY_LEAST:
+        if room - table < pane.needs(edges.edges):
             table = own
+    if own > room and room - SCROLLED_WHY >= TABLE_LEAST:
+        table = room - SCROLLED_WHY
     if pane.fit(pool - top - table):
         edges.styles.height = table
     else:
@@ -364,6 +368,12 @@ def show_why(screen: DataScreen[Any]) -> None:
         next((e for e in table.edges if e.edge_id == key), None) if key else None
     )
 
+
+SCROLLED_WHY = 6
+"""The reason pane's lines under a table that scrolls anyway: the verdict, the reason and what
+to do, most often whole."""
+TABLE_LEAST = 10
+"""The edge table's lines (its header included) that SCROLLED_WHY never takes."""
 
 TOP_SHARE = 55
 """The top pane's share of the screen, in percent, when it and the edge table both need more."""
