@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -48,7 +49,48 @@ MIN_RUNS = 3
 _BFF_NAME = re.compile(r"(^|[-_.])bff($|[-_.])|backend-for-frontend", re.IGNORECASE)
 _DEFAULT_PORTS = (80, 443)
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?|0\.0\.0\.0)$")
+# Names that resolve only inside a private network: Kubernetes (svc, svc.cluster.local), AWS
+# (ec2.internal, compute.internal), mDNS, Consul, home and office networks.
+_INTERNAL_SUFFIXES = (
+    ".local",
+    ".localhost",
+    ".internal",
+    ".svc",
+    ".lan",
+    ".home.arpa",
+    ".intranet",
+    ".corp",
+    ".consul",
+)
+_SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
 _HIST_BASE = 1.1
+
+
+def private_host(host: str) -> str | None:
+    """What makes `host` an address or name of a private network ("a loopback address", "a
+    private address", "a name without a domain", "an internal name"), or None for a host that
+    may be anyone's on the internet.
+
+    A call to such a host that no traced server answered is as likely a service of our own
+    without tracing (`http://inventory-api:8080` in a cluster) as a vendor's API, so it is not
+    taken as a vendor unless the landscape file declares it one.
+    """
+    name = host.strip().rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        if name == "localhost" or name.endswith(".localhost"):
+            return "a loopback name"
+        if name and "." not in name:
+            return "a name without a domain"
+        if name.endswith(_INTERNAL_SUFFIXES):
+            return "an internal name"
+        return None
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_private or ip.is_link_local or ip.is_unspecified or ip in _SHARED_SPACE:
+        return "a private address"
+    return None
 
 
 @dataclass(slots=True)
@@ -145,6 +187,8 @@ class World:
             k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
         }
         self.nodes: dict[str, Node] = {}
+        # node id of a host taken for no vendor -> why it is a private one (private_host)
+        self.private: dict[str, str] = {}
         # node id -> what its spans say of its role, where they disagree (_disputed_role)
         self.disputed_roles: dict[str, str] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
@@ -388,6 +432,9 @@ class World:
         if vendor is not None:
             return self.vendor(vendor)
         label = f"{host}:{port}" if port is not None and _LOOPBACK.match(host) else host
+        why = private_host(host)
+        if why is not None:
+            self.private[f"external:{label}"] = why
         return self._add(
             Node(
                 f"external:{label}",
@@ -395,7 +442,12 @@ class World:
                 label,
                 None,
                 inferred=True,
-                inference=f"host {label} is no traced component and not AWS: taken as a vendor",
+                inference=(
+                    f"host {label} is no traced component and not AWS: taken as a vendor"
+                    if why is None
+                    else f"host {label} is no traced component and not AWS, but {why}: a "
+                    "service of ours without tracing or a vendor, unknown"
+                ),
             )
         )
 
@@ -541,6 +593,15 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
                 f"{comp.label} calls {comp.label}: these spans name no service (service.name "
                 "is unset or the SDK's default), so whether a service calls itself or another "
                 "unnamed one is unknown (set OTEL_SERVICE_NAME)"
+            )
+        why = world.private.get(target.node_id)
+        if why is not None:
+            e.missing = e.missing or (
+                f"{comp.label} calls {target.name} over HTTP, {why} that no traced server "
+                "answered and no vendor of the landscape file matches: a service of ours "
+                "without tracing or a vendor's API, which decides the rule, is unknown (trace "
+                f'the service behind it, or declare the vendor: hosts = ["{target.name}"] '
+                "under [vendors.NAME])"
             )
         if mech in (REST.name, GRAPHQL.name):
             e.missing = e.missing or _nameless(comp, target)
@@ -853,7 +914,9 @@ def derive(
             target=e.target,
             mechanism=e.mechanism,
             direction=e.direction,
-            level=_level(e.source, e.target),
+            # A private host's end is a vendor or one of ours: whether the edge leaves the
+            # fleet is not known.
+            level="unknown" if e.target.node_id in world.private else _level(e.source, e.target),
             via=e.via,
             source_rest_allowed=e.source.node_type == "component"
             and e.source.name in world.land.rest_allowed_webapps,

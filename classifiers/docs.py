@@ -35,7 +35,9 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
 - **Calling.** An HTTP client span calls the component whose server span is its child in the same
   trace; without one, the component that serves that host and port; else an external vendor
   (declared in the landscape file, or inferred from a host that is no traced component and not
-  AWS). An HTTP span that only carries an AWS SDK call (a child of an AWS span, or a request to an
+  AWS; a host of a private network, such as `10.0.3.7`, `127.0.0.1` or `inventory-api`, is no
+  vendor unless declared: its calls are unresolved, as they may reach an untraced service of the
+  fleet). An HTTP span that only carries an AWS SDK call (a child of an AWS span, or a request to an
   AWS endpoint, unless a traced server answered it) is part of that call. A component calling
   its own endpoint (its own server span answers, or it serves that host and port) integrates with
   nothing: no edge. A component is a `service.name` in its system, whatever its instances or

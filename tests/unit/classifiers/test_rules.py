@@ -290,6 +290,43 @@ def test_p302_near_miss(classified: ClassifyFn) -> None:
     assert not [e for e in c.edges() if e["to_node"].startswith("external:")]
 
 
+@pytest.mark.parametrize(
+    ("url", "node", "why"),
+    [
+        ("http://inventory-api:8080/items", "external:inventory-api", "a name without a domain"),
+        (
+            "http://inventory.shop.svc.cluster.local/items",
+            "external:inventory.shop.svc.cluster.local",
+            "an internal name",
+        ),
+        ("http://10.0.3.7:8080/items", "external:10.0.3.7", "a private address"),
+        ("http://127.0.0.1:18081/items", "external:127.0.0.1:18081", "a loopback address"),
+        ("http://[fd00::7]:8080/items", "external:fd00::7", "a private address"),
+    ],
+)
+def test_p302_near_miss_a_private_host_is_no_vendor_unless_declared(
+    classified: ClassifyFn, url: str, node: str, why: str
+) -> None:
+    # No traced server answered, but the host is one of a private network: as likely a service
+    # of the fleet without tracing as a vendor. Not a confident "pattern": unresolved, saying why.
+    f = Fleet()
+    f.http(ORDERS, url)
+    c = classified(f)
+    edge = c.edge("orders-api", node)
+    assert (edge["rule_id"], edge["verdict"], edge["level"]) == (
+        "unresolved",
+        "unresolved",
+        "unknown",
+    )
+    assert f"over HTTP, {why} that no traced server answered" in edge["reason"]
+    assert "under [vendors.NAME]" in edge["reason"]
+    assert why in c.node(node)["inference"]
+    # Declared a vendor, it is one, with the pattern's label.
+    host = node.removeprefix("external:")
+    declared = classified(f, f'[vendors.stock]\nhosts = ["{host}"]\n', name="declared.duckdb")
+    assert declared.edge("orders-api", "external:stock")["rule_id"] == "P302"
+
+
 def test_p301_fires(classified: ClassifyFn) -> None:
     f = Fleet()
     f.dynamodb(ORDERS, "PutItem", "Orders")
