@@ -66,6 +66,10 @@ _SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 
 _HIST_BASE = 1.1
 
 
+def _distinct(comps: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(comps))
+
+
 def private_host(host: str) -> str | None:
     """What makes `host` an address or name of a private network ("a loopback address", "a
     private address", "a name without a domain", "an internal name"), or None for a host that
@@ -183,12 +187,13 @@ class World:
             else:
                 # A server whose spans name no service ('') is still a traced component there.
                 servers[(host, int(port))][(svc, ns)] = int(n)
-        self.servers = {
-            k: max(v.items(), key=lambda item: (item[1], item[0]))[0] for k, v in servers.items()
-        }
+        # (host, port) -> the components whose server spans name it, most spans first
+        self.servers = {k: sorted(v, key=lambda comp: (-v[comp], comp)) for k, v in servers.items()}
         self.nodes: dict[str, Node] = {}
         # node id of a host taken for no vendor -> why it is a private one (private_host)
         self.private: dict[str, str] = {}
+        # node id of a host that several components serve -> which (shared_host)
+        self.shared: dict[str, str] = {}
         # node id -> what its spans say of its role, where they disagree (_disputed_role)
         self.disputed_roles: dict[str, str] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
@@ -465,19 +470,36 @@ class World:
         keys = [(host, key_port), (host, -1)] if port in _DEFAULT_PORTS else [(host, key_port)]
         if any(key in self.aws_hosts for key in keys):
             return None
-        served = next((self.servers[key] for key in keys if key in self.servers), None)
-        if served is None and port is not None and _LOOPBACK.match(host):
-            for alias in ("localhost", "127.0.0.1", "::1", "[::1]"):
-                served = self.servers.get((alias, port)) or served
-        if served is None and port is None:
-            for (h, _p), comp in self.servers.items():
-                if h == host:
-                    served = comp
-                    break
-        vendor = self.land.vendor_for_host(host, port)
-        if served is not None and vendor is None:
-            return self.component(*served)
-        return self.external(host, port)
+        served = next((self.servers[key] for key in keys if key in self.servers), [])
+        if not served and port is not None and _LOOPBACK.match(host):
+            aliases = ("localhost", "127.0.0.1", "::1", "[::1]")
+            served = _distinct(c for a in aliases for c in self.servers.get((a, port), ()))
+        if not served and port is None:
+            served = _distinct(c for (h, _p), cs in self.servers.items() if h == host for c in cs)
+        if self.land.vendor_for_host(host, port) is not None or not served:
+            return self.external(host, port)
+        if len(served) == 1:
+            return self.component(*served[0])
+        return self.shared_host(host, port, served)
+
+    def shared_host(self, host: str, port: int | None, served: list[tuple[str, str]]) -> Node:
+        """Where a call went whose server span is not in its trace, to a host and port that
+        several components serve (an ingress or gateway in front of them, one port reused):
+        which of them answered is not known."""
+        label = f"{host}:{port}" if port is not None else host
+        names = ", ".join(sorted(self.component(*comp).label for comp in served))
+        node_id = f"external:{label}"
+        self.shared[node_id] = f"served by several traced components ({names})"
+        return self._add(
+            Node(
+                node_id,
+                "external",
+                label,
+                None,
+                inferred=True,
+                inference=f"host {label} is served by several traced components ({names})",
+            )
+        )
 
     def call_target(self, g: Group) -> tuple[Node, str, tuple[str, str] | None] | None:
         """(target node, mechanism, (owner kind, name)) of a call group, None when no edge."""
@@ -489,7 +511,7 @@ class World:
             node = self.http_target(g)
             if node is None:
                 return None
-            if node.node_type == "external":
+            if node.node_type == "external" and node.node_id not in self.shared:
                 return node, HTTP_EXTERNAL.name, None
             return node, kind.mechanism.name, None
         return (
@@ -593,6 +615,13 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
                 f"{comp.label} calls {comp.label}: these spans name no service (service.name "
                 "is unset or the SDK's default), so whether a service calls itself or another "
                 "unnamed one is unknown (set OTEL_SERVICE_NAME)"
+            )
+        shared = world.shared.get(target.node_id)
+        if shared is not None:
+            e.missing = e.missing or (
+                f"{comp.label} calls {target.name}, {shared}, and no server span answers the "
+                "call in its trace: which of them it reached, and with it the rule, is unknown "
+                "(propagate the trace context to them, as the stock instrumentations do)"
             )
         why = world.private.get(target.node_id)
         if why is not None:
@@ -916,7 +945,9 @@ def derive(
             direction=e.direction,
             # A private host's end is a vendor or one of ours: whether the edge leaves the
             # fleet is not known.
-            level="unknown" if e.target.node_id in world.private else _level(e.source, e.target),
+            level="unknown"
+            if e.target.node_id in world.private or e.target.node_id in world.shared
+            else _level(e.source, e.target),
             via=e.via,
             source_rest_allowed=e.source.node_type == "component"
             and e.source.name in world.land.rest_allowed_webapps,

@@ -290,6 +290,29 @@ def test_p302_near_miss(classified: ClassifyFn) -> None:
     assert not [e for e in c.edges() if e["to_node"].startswith("external:")]
 
 
+def test_a_host_that_several_components_serve_leaves_an_untraced_call_unresolved(
+    classified: ClassifyFn,
+) -> None:
+    # Two components answer on one host and port (an ingress in front of them): a call whose
+    # server span is not in its trace reached one of them, which one the spans do not say.
+    f = Fleet()
+    f.http(BILLING, "http://127.0.0.1:5001/orders/1", server=ORDERS)
+    f.http(BILLING, "http://127.0.0.1:5001/orders/2", server=ORDERS)
+    f.http(BILLING, "http://127.0.0.1:5001/items/7", server=INVENTORY)
+    f.http(REPORTING, "http://127.0.0.1:5001/items/7")  # no server span in its trace
+    c = classified(f)
+    edge = c.edge("reporting-job", "external:127.0.0.1:5001")
+    assert (edge["rule_id"], edge["mechanism"], edge["level"]) == ("unresolved", "rest", "unknown")
+    assert (
+        "served by several traced components (inventory/inventory-api, orders/orders-api)"
+        in (edge["reason"])
+    )
+    assert "inventory-api" in c.node("external:127.0.0.1:5001")["inference"]
+    # The calls their servers answered are labelled as ever.
+    assert c.rule("billing-api", "orders-api") == "P102"
+    assert c.rule("billing-api", "inventory-api") == "P102"
+
+
 @pytest.mark.parametrize(
     ("url", "node", "why"),
     [
