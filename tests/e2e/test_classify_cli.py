@@ -291,6 +291,32 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     assert report["findings"][0]["to"] == "stock/stock-api"
 
 
+def test_check_reads_the_baseline_that_update_baseline_wrote_by_default(tmp_path: Path) -> None:
+    """`check --update-baseline` wrote seamscope-baseline.json, and `check` without --baseline
+    then read no baseline: in CI, every known finding failed the run again."""
+    db = _two_findings(tmp_path)
+    work = tmp_path / "repo"
+    work.mkdir()
+    plain = seamscope("check", "--db", str(db), cwd=work)  # no baseline yet: not an error
+    assert plain.returncode == 1 and "seamscope:" not in plain.stderr.replace(INFERRED, "")
+    written = seamscope("check", "--db", str(db), "--update-baseline", cwd=work)
+    assert written.stderr == f"{INFERRED}seamscope-baseline.json: 2 known findings written\n"
+    done = seamscope("check", "--db", str(db), "--format", "json", cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert (report["new"], report["known"]) == (0, 2)
+    help_text = seamscope("check", "--help").stdout
+    assert "seamscope-baseline.json in the current folder, read if it is there" in " ".join(
+        help_text.split()
+    )
+    # A baseline named on the command line must be there: a typo is said, not passed over.
+    missing = seamscope("check", "--db", str(db), "--baseline", "typo.json", cwd=work)
+    assert missing.returncode == 2
+    assert missing.stderr.endswith(
+        "seamscope: typo.json: no baseline file here (create it with --update-baseline)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
