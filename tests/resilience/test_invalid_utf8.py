@@ -136,3 +136,56 @@ def test_collect_stores_every_span_of_a_request_with_invalid_utf8(
         for span in ss["spans"]
     ]
     assert sorted(n for n in names if "\ufffd" in n) == marked
+
+
+BAD_SEQUENCES = {
+    "cut-short": b"\xe2\x82",
+    "cut-short-4": b"\xf0\x9f\x98",
+    "cut-then-stray": b"\xe2\x82\xff",
+    "stray": b"\xff",
+    "overlong": b"\xc0\xaf",
+    "encoded-surrogate": b"\xed\xa0\x80",
+    "past-U+10FFFF": b"\xf4\x90\x80\x80",
+}
+
+
+def test_json_and_protobuf_store_the_same_text_for_the_same_bytes(tmp_path: Path) -> None:
+    """Protobuf gave one U+FFFD for each invalid sequence (Python's errors="replace"), OTLP JSON
+    one for each invalid byte (two for a sequence cut short), and one for a surrogate encoded as
+    three bytes: the same text sent both ways was stored as two texts."""
+    db = tmp_path / "seamscope.duckdb"
+    collector = start_collector(db, tmp_path, "--no-classify")
+    sent: dict[tuple[str, str], str] = {}  # (form, case) -> the span id of the spoiled name
+    try:
+        for i, (case, bad) in enumerate(BAD_SEQUENCES.items()):
+            spoiled = (b"N" + bad).ljust(len(NAME), b"-")  # the length kept: framing stays
+            for form in ("protobuf", "json"):
+                request = _request(seed=400 + 2 * i + (form == "json"))
+                span = request.resource_spans[0].scope_spans[0].spans[2]
+                sent[form, case] = span.span_id.hex()
+                body = request.SerializeToString()
+                if form == "json":
+                    body = protobuf_to_json(body).encode()
+                headers = JS if form == "json" else PB
+                status, answer, stored = _post(collector.port, body.replace(NAME, spoiled), headers)
+                assert (status, stored) == (200, 5), answer[:300]
+    finally:
+        assert collector.stop(signal.SIGTERM) == 0
+        collector.process.stop()
+
+    con = open_read_only(db)
+    try:
+        rows = con.execute(
+            "SELECT span_id, name, attributes->>'seamscope.invalid_utf8' FROM spans"
+        ).fetchall()
+    finally:
+        con.close()
+    names = {span_id: (name, mark) for span_id, name, mark in rows}
+    both = {
+        case: (names[sent["protobuf", case]], names[sent["json", case]]) for case in BAD_SEQUENCES
+    }
+    expected = {
+        case: ((b"N" + bad).ljust(len(NAME), b"-").decode("utf-8", "replace"), "true")
+        for case, bad in BAD_SEQUENCES.items()
+    }
+    assert both == {case: (text, text) for case, text in expected.items()}

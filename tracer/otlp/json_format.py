@@ -23,7 +23,7 @@ from seamscope.tracer.otlp.common import (
     Reject,
     bounded,
 )
-from seamscope.tracer.otlp.utf8 import lenient_json, may_hold_surrogates, repaired
+from seamscope.tracer.otlp.utf8 import json_text, lenient_json, may_hold_surrogates, repaired
 from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -250,7 +250,7 @@ class _NotUtf8(OtlpError):
 def parse_json(data: bytes | str) -> Any:
     """json.loads with one-line OtlpError messages for every way it can fail."""
     try:
-        return json.loads(data)
+        return json.loads(json_text(data) if isinstance(data, bytes) else data)
     except UnicodeDecodeError as exc:
         raise _NotUtf8(f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:

@@ -117,7 +117,8 @@ def test_a_bad_resource_string_marks_every_span_of_that_resource(decode: Decoder
     [
         (b"\\ud800", "NAME\ufffd"),
         (b"\\udc80\\udcff", "NAME\ufffd\ufffd"),
-        (b"\xed\xa0\x80", "NAME\ufffd"),
+        # As bytes, three invalid bytes: three U+FFFD, as protobuf gives for them.
+        (b"\xed\xa0\x80", "NAME\ufffd\ufffd\ufffd"),
     ],
     ids=["escaped-high", "escaped-low", "encoded-surrogate"],
 )
@@ -130,6 +131,24 @@ def test_lone_surrogates_in_json_are_repaired_too(decode: Decoder, bad: bytes, n
     assert (result.accepted, result.rejected, result.repaired) == (6, 0, 1)
     assert rows[1]["name"] == name
     assert json.loads(rows[1]["attributes"])[MARK] is True
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xe2\x82", b"\xf0\x9f\x98", b"\xe2\x82\xff", b"\xc0\xaf", b"\xed\xa0\x80"],
+    ids=["cut-short", "cut-short-4", "cut-then-stray", "overlong", "encoded-surrogate"],
+)
+def test_every_decoder_gives_one_replacement_for_each_invalid_sequence(bad: bytes) -> None:
+    """JSON gave one U+FFFD for each invalid byte (surrogateescape), protobuf one for each
+    invalid sequence (errors="replace"): the same bytes were stored as two texts."""
+    spoiled = (b"N" + bad).ljust(len(NAME), b"-")
+    body = _request().SerializeToString().replace(NAME, spoiled)
+    text = protobuf_to_json(_request().SerializeToString()).encode().replace(NAME, spoiled)
+    names = {
+        decode.__name__: _decode(decode, text if decode in JSON_DECODERS else body)[1][1]["name"]
+        for decode in [*PB_DECODERS, *JSON_DECODERS]
+    }
+    assert set(names.values()) == {spoiled.decode("utf-8", "replace")}, names
 
 
 def test_the_flat_decoders_give_the_general_result() -> None:
