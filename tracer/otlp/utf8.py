@@ -107,19 +107,6 @@ def repaired(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def load_repaired(raw: bytes) -> Any:
-    """The JSON request in raw (one the decoders took) with its text repaired everywhere: for
-    copies of it, such as the tee file."""
-    try:
-        obj = json.loads(json_text(raw))
-    except UnicodeDecodeError:
-        obj = lenient_json(raw)
-    else:
-        if not may_hold_surrogates(raw):
-            return obj
-    return repaired(obj)[0]
-
-
 # Protobuf
 
 _STRING = descriptor_pb2.FieldDescriptorProto.TYPE_STRING

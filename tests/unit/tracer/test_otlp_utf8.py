@@ -22,6 +22,7 @@ from seamscope.tracer.otlp import (
     response_body,
 )
 from seamscope.tracer.otlp.flat_json import decode_json_flat
+from seamscope.tracer.otlp.json_format import load_repaired
 from seamscope.tracer.rows import SpanBatchBuilder
 from tests.otlp_sample import sample_request
 
@@ -233,3 +234,39 @@ def test_protobuf_to_json_repairs_as_the_decoders_do() -> None:
     span = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
     assert span["name"] == "NAME-T\ufffd-SPOIL"
     assert {"key": MARK, "value": {"boolValue": True}} in span["attributes"]
+
+
+def _snake_case(value: Any) -> Any:
+    """The request with the keys that have a snake_case form written so (accepted too)."""
+    keys = {"resourceSpans": "resource_spans", "scopeSpans": "scope_spans"}
+    if isinstance(value, dict):
+        return {keys.get(k, k): _snake_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_case(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("keys", ["camelCase", "snake_case"])
+@pytest.mark.parametrize(
+    ("placeholder", "bad"),
+    [
+        (NAME, b"NAME-T\xff-SPOIL"),
+        (VALUE, b"VALUE-\xe2\x82-SPOIL"),
+        (RESOURCE, b"RESOURCE-\xed\xa0\x80-SPOIL"),
+        (NAME, b"NAME\\udc80"),
+    ],
+    ids=["name", "attribute", "resource", "escaped-surrogate"],
+)
+def test_a_json_request_copied_by_load_repaired_reads_as_the_spans_stored(
+    placeholder: bytes, bad: bytes, keys: str
+) -> None:
+    """The tee's copy of a JSON request carried the repaired text without the mark: read
+    again, its spans lacked seamscope.invalid_utf8."""
+    obj = json.loads(protobuf_to_json(_request().SerializeToString()))
+    text = json.dumps(_snake_case(obj) if keys == "snake_case" else obj).encode()
+    body = text.replace(placeholder, bad)
+    stored = _decode(decode_json, body)
+    copy = json.dumps(load_repaired(body), ensure_ascii=False).encode()
+    again = _decode(decode_json, copy)
+    assert stored[0].repaired > 0 and again[0].repaired == 0
+    assert again[1] == stored[1]
