@@ -41,10 +41,14 @@ def _key(item: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(item.get(k)) for k in _KEY)
 
 
-def read_baseline(path: Path) -> list[dict[str, Any]]:
+def read_baseline(path: Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
+    """The entries of the baseline at path; none when it is missing and missing_ok (the default
+    file, which a project that never wrote one does not have)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if missing_ok:
+            return []
         raise BaselineError(
             f"{path}: no baseline file here (create it with --update-baseline)"
         ) from None
@@ -138,8 +142,8 @@ def _write_whole(target: Path, data: bytes) -> None:
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help=f"Known findings that do not fail the run (JSON; default {DEFAULT_BASELINE} "
-    "for --update-baseline).",
+    help=f"Known findings that do not fail the run (JSON). Default: {DEFAULT_BASELINE} in the "
+    "current folder, read if it is there and written by --update-baseline.",
 )
 @click.option("--update-baseline", is_flag=True, help="Write the current findings as the baseline.")
 @click.option("--strict", is_flag=True, help="Smells fail the run too.")
@@ -164,13 +168,15 @@ def check(
     # so that a mistake there is the one line said.
     snapshot, landscape = load(db_path, landscape_path, say_inferred=False)
     findings = snapshot.findings(strict=True)
+    target = baseline or Path(DEFAULT_BASELINE)
     if update_baseline:
-        target = baseline or Path(DEFAULT_BASELINE)
         write_baseline(target, findings)
         tell_inferred(db_path, landscape)
         click.echo(f"{target}: {plural(len(findings), 'known finding')} written", err=True)
         return
-    known_keys = {_key(b): b for b in read_baseline(baseline)} if baseline else {}
+    # The file --update-baseline writes is the one read: a missing default is no baseline yet,
+    # a missing file that was named is a mistake, said as one.
+    known_keys = {_key(b): b for b in read_baseline(target, missing_ok=baseline is None)}
     tell_inferred(db_path, landscape)
     failing = set(FINDINGS) if strict else {Verdict.ANTI_PATTERN}
     new = [f for f in findings if f.key not in known_keys]

@@ -12,13 +12,7 @@ from pathlib import Path
 import click
 
 from seamscope.cli.options import FiniteRange
-from seamscope.demo.processes import (
-    StopRequested,
-    child_setup,
-    on_stop_signals,
-    restore_signals,
-    stop_signals_deferred,
-)
+from seamscope.demo.processes import child_setup, stop_signals_deferred
 from seamscope.demo.run import (
     Fleet,
     StartupAbandoned,
@@ -28,6 +22,12 @@ from seamscope.demo.run import (
     require_demo_dependencies,
     run_headless,
     seamscope_command,
+)
+from seamscope.demo.stops import (
+    StopRequested,
+    on_stop_signals,
+    record_stop_signals,
+    restore_signals,
 )
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError
@@ -170,9 +170,12 @@ def demo(
     finished = False
     landscape: Path | None = None
     fleet = Fleet(run_dir=run_dir, db_path=db_path)
-    previous = on_stop_signals()
+    # Recorded since the command line chose the demo (its imports, the checks above): the
+    # check that begins fleet_running stops it at once.
+    previous = record_stop_signals()
     try:
         try:
+            on_stop_signals()  # in this try: a stop while it takes effect is caught here too
             # fleet_running says "demo: stopping every process it started" and stops them
             with fleet_running(fleet, pace=pace, say=_say):
                 if fleet.node_note:

@@ -84,6 +84,14 @@ def _tui() -> click.Command:
 
 
 def _demo() -> click.Command:
+    # A stop from here on is recorded, and stops the demo once it can: its imports take a few
+    # hundred milliseconds, in which the signals' default actions ended it without its stop.
+    from seamscope.demo.stops import record_stop_signals, restore_signals
+
+    replaced = record_stop_signals()
+    context = click.get_current_context(silent=True)
+    if context is not None:  # put back once the command is done (the demo does it itself)
+        context.call_on_close(lambda: restore_signals(replaced))
     from seamscope.cli.demo import demo
 
     return demo

@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+from typing import IO
 
+from seamscope.demo.stops import STOP_SIGNALS, check_stop
 from seamscope.tracer.errors import SeamscopeError
-
-_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 _LOWEST_PORT = 10_000
 _PICK = random.SystemRandom()  # immune to tests seeding `random`: xdist workers differ
@@ -60,55 +58,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-"""Ctrl-C, a service manager's or a script's stop, a closed terminal."""
-
-
-class StopRequested(KeyboardInterrupt):
-    """A stop asked for by one of STOP_SIGNALS."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-_STOP_ASKED: list[int] = []
-"""The stop signals received since on_stop_signals() (a handler only appends: it takes no lock)."""
-
-
-def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
-    _STOP_ASKED.append(signum)
-    if len(_STOP_ASKED) == 1:
-        raise StopRequested(signum)
-
-
-def on_stop_signals() -> dict[signal.Signals, _Handler]:
-    """From now on the first of STOP_SIGNALS raises StopRequested wherever the main thread is,
-    which ends any wait of the startup at once; later ones are only recorded, so that they cannot
-    cut the stop short. Returns the handlers it replaced (for restore_signals).
-
-    Python swallows an exception raised while it runs a fork hook or a __del__ (it prints
-    "Exception ignored in ..." and goes on): each wait also looks at the record (check_stop),
-    and starting a process defers the signals (stop_signals_deferred)."""
-    _STOP_ASKED.clear()
-    return {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
-
-
-def restore_signals(handlers: dict[signal.Signals, _Handler]) -> None:
-    """Puts back the handlers on_stop_signals() replaced, and forgets the stops it recorded: a
-    process that goes on (a test worker, a benchmark) must not find its later waits stopped."""
-    _STOP_ASKED.clear()
-    for sig, handler in handlers.items():
-        if handler is not None:  # None: a handler not set from Python, which cannot be put back
-            signal.signal(sig, handler)
-
-
-def check_stop() -> None:
-    """Raises StopRequested if a stop signal came (whether or not its exception was lost)."""
-    if _STOP_ASKED:
-        raise StopRequested(_STOP_ASKED[0])
 
 
 @contextmanager

@@ -29,12 +29,12 @@ from typing import Any
 
 from seamscope.demo.processes import (
     ManagedProcess,
-    check_stop,
     free_port,
     moto_server,
     wait_for_http,
     wait_for_moto,
 )
+from seamscope.demo.stops import check_stop
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError, install_hint
 
@@ -524,6 +524,7 @@ def fleet_running(
     """running_fleet with a Fleet of the caller's, which it can look at once the block ended
     (also when a stop came before the block began)."""
     try:
+        check_stop()  # one recorded before the demo could stop: nothing is started
         fleet.start_backing(pace=pace)
         yield
     except KeyboardInterrupt:

@@ -26,12 +26,12 @@ from seamscope.tracer.otlp import (
     decode_json,
     decode_protobuf,
     inflate,
+    load_repaired,
     protobuf_to_json,
     redact_json_request,
     unzstd,
 )
 from seamscope.tracer.otlp.flat_json import decode_json_flat
-from seamscope.tracer.otlp.utf8 import load_repaired
 from seamscope.tracer.rows import SpanBatchBuilder
 
 _in_decoder_process = False

@@ -68,6 +68,8 @@ def is_s3_url(text: str) -> bool:
 class Location:
     bucket: str
     prefix: str
+    single: bool = False
+    """prefix is the key of the one object to read (s3://bucket/key named an object)."""
 
     @classmethod
     def parse(cls, url: str) -> Location:
@@ -84,6 +86,19 @@ class Location:
 
     def url(self, key: str = "") -> str:
         return f"{SCHEME}{self.bucket}/{key or self.prefix}"
+
+    def resolved(self, client: Any) -> Location:
+        """What the URL names, as `aws s3` reads it: s3://bucket/name is the object of that key
+        when there is one (as `aws s3 cp` takes it), else the folder name/ (as `aws s3 sync`
+        does): objects under traces-old/ are no part of s3://bucket/traces. s3://bucket and
+        s3://bucket/ are the whole bucket."""
+        if not self.prefix or self.prefix.endswith("/") or self.single:
+            return self
+        # The key itself sorts before every longer key it begins: one key listed says.
+        first = client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        if [o.get("Key") for o in first.get("Contents", [])] == [self.prefix]:
+            return Location(self.bucket, self.prefix, single=True)
+        return Location(self.bucket, self.prefix + "/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +148,9 @@ def classify_key(key: str) -> bool | None:
 def _list(client: Any, where: Location) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=where.bucket, Prefix=where.prefix):
-        yield from page.get("Contents", [])
+        for item in page.get("Contents", []):
+            if not where.single or item.get("Key") == where.prefix:
+                yield item
 
 
 def _known(db_path: Path, where: Location) -> dict[str, str]:
@@ -218,9 +235,10 @@ def ingest_s3(
     report = report if report is not None else S3Report(where)
     session = read_only_session(region)
     client = session.client("s3", config=client_config())
-    known = _known(db_path, where)
     new: list[S3Object] = []
     try:
+        where = report.location = where.resolved(client)
+        known = _known(db_path, where)
         for item in _list(client, where):
             key, etag, size = str(item["Key"]), str(item["ETag"]), int(item["Size"])
             if key.endswith("/"):

@@ -95,27 +95,17 @@ def test_tui_of_damaged_files_says_what_it_could_not_read(tmp_path: Path) -> Non
     rejected = json.loads(_line(2))
     del rejected["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
     path.write_text("\n".join(["garbage line", _line(1), json.dumps(rejected)]) + "\n")
-    session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
-    line = seamscope_line("tui", path, exit_file=exit_file)
-    start_terminal(session, 160, 40, f"{line}; sleep 120")  # the terminal stays, to be read
-    try:
-        wait_for(
-            session,
-            "1 bad request skipped and 1 span rejected in the files given: where is said in "
-            "the terminal when you quit",
-            "System landscape",
-        )
-        send_keys(session, "q")
-        assert wait_exit(exit_file) == "1"
-        wait_for(
-            session,
-            f"seamscope: {path}:1: not JSON",
-            f"seamscope: {path}:3: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing",
-            "seamscope: 3 requests read: 7 spans stored, 0 already present, 1 rejected, "
-            "1 bad request skipped",
-        )
-    finally:
-        kill_terminal(session)
+    _tui_of_files(
+        tmp_path,
+        path,
+        "1 bad request skipped and 1 span rejected in the files given: where is said in the "
+        "terminal when you quit",
+        "1",
+        f"seamscope: {path}:1: not JSON",
+        f"seamscope: {path}:3: resourceSpans[0].scopeSpans[0].spans[0].traceId: missing",
+        "seamscope: 3 requests read: 7 spans stored, 0 already present, 1 rejected, "
+        "1 bad request skipped",
+    )
 
 
 def test_tui_of_files_says_which_spans_it_stored_with_text_repaired(tmp_path: Path) -> None:
@@ -128,24 +118,30 @@ def test_tui_of_files_says_which_spans_it_stored_with_text_repaired(tmp_path: Pa
     spoiled = protobuf_to_json(request.SerializeToString()).encode()
     spoiled = spoiled.replace(b"NAME-TO-SPOIL", b"NAME-T\xff-SPOIL")
     path.write_bytes(_line(1).encode() + b"\n" + spoiled + b"\n")
+    _tui_of_files(
+        tmp_path,
+        path,
+        "1 span with invalid UTF-8 replaced in the files given: where is said in the terminal "
+        "when you quit",
+        "0",
+        f"seamscope: {path}:2: invalid UTF-8 replaced by U+FFFD in 1 span",
+        "seamscope: 2 requests read: 8 spans stored, 0 already present, 1 with invalid "
+        "UTF-8 replaced",
+    )
+
+
+def _tui_of_files(tmp_path: Path, path: Path, news: str, status: str, *said: str) -> None:
+    """`seamscope tui FILE` in a real terminal: the news line over the landscape, then, once
+    q quit it, its exit status and the lines it said at the end (the terminal stays to be
+    read)."""
     session, exit_file = f"seamscope-tui-{uuid.uuid4().hex[:8]}", tmp_path / "exit-code"
     line = seamscope_line("tui", path, exit_file=exit_file)
-    start_terminal(session, 160, 40, f"{line}; sleep 120")  # the terminal stays, to be read
+    start_terminal(session, 160, 40, f"{line}; sleep 120")
     try:
-        wait_for(
-            session,
-            "1 span with invalid UTF-8 replaced in the files given: where is said in the "
-            "terminal when you quit",
-            "System landscape",
-        )
+        wait_for(session, news, "System landscape")
         send_keys(session, "q")
-        assert wait_exit(exit_file) == "0"
-        wait_for(
-            session,
-            f"seamscope: {path}:2: invalid UTF-8 replaced by U+FFFD in 1 span",
-            "seamscope: 2 requests read: 8 spans stored, 0 already present, 1 with invalid "
-            "UTF-8 replaced",
-        )
+        assert wait_exit(exit_file) == status
+        wait_for(session, *said)
     finally:
         kill_terminal(session)
 

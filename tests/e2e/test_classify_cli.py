@@ -304,6 +304,32 @@ def test_baseline_knows_each_edge_not_each_rule(tmp_path: Path) -> None:
     assert report["findings"][0]["to"] == "stock/stock-api"
 
 
+def test_check_reads_the_baseline_that_update_baseline_wrote_by_default(tmp_path: Path) -> None:
+    """`check --update-baseline` wrote seamscope-baseline.json, and `check` without --baseline
+    then read no baseline: in CI, every known finding failed the run again."""
+    db = _two_findings(tmp_path)
+    work = tmp_path / "repo"
+    work.mkdir()
+    plain = seamscope("check", "--db", str(db), cwd=work)  # no baseline yet: not an error
+    assert plain.returncode == 1 and "seamscope:" not in plain.stderr.replace(INFERRED, "")
+    written = seamscope("check", "--db", str(db), "--update-baseline", cwd=work)
+    assert written.stderr == f"{INFERRED}seamscope-baseline.json: 2 known findings written\n"
+    done = seamscope("check", "--db", str(db), "--format", "json", cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert (report["new"], report["known"]) == (0, 2)
+    help_text = seamscope("check", "--help").stdout
+    assert "seamscope-baseline.json in the current folder, read if it is there" in " ".join(
+        help_text.split()
+    )
+    # A baseline named on the command line must be there: a typo is said, not passed over.
+    missing = seamscope("check", "--db", str(db), "--baseline", "typo.json", cwd=work)
+    assert missing.returncode == 2
+    assert missing.stderr.endswith(
+        "seamscope: typo.json: no baseline file here (create it with --update-baseline)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
@@ -583,6 +609,84 @@ def test_export_keeps_systems_whose_names_differ_only_in_punctuation_apart(
         assert len(set(boxes)) == 2, done.stdout
         arrows = re.findall(r"(?:-->\|[^|]*\||->) (\w+)", done.stdout)
         assert set(arrows) == set(boxes), done.stdout
+
+
+MERMAID_WORDS = frozenset(
+    "end graph flowchart subgraph style class classdef click linkstyle direction default call "
+    "href callback".split()
+)
+"""Words of Mermaid's flowchart grammar, written here apart from the renderer's own list."""
+_ID = r"(?P<{}>[A-Za-z0-9_]+)"
+_MERMAID_LINES = {
+    "node": re.compile(rf'    {_ID.format("id")}(\["|\[/"|\[\(")(?P<label>[^"]*)("\]|"/\]|"\)\])'),
+    "subgraph": re.compile(rf'    subgraph {_ID.format("id")}\["(?P<label>[^"]*)"\]'),
+    "member": re.compile(rf'        {_ID.format("id")}(\["|\[\(")(?P<label>[^"]*)("\]|"\)\])'),
+    "end": re.compile(r"    end"),
+    "edge": re.compile(rf'    {_ID.format("a")} (-->|-\.->)\|"[^"]*"\| {_ID.format("b")}'),
+    "style": re.compile(r"    linkStyle (?P<index>\d+) [a-z-]+:[^ ]+"),
+}
+
+
+def _mermaid_structure(text: str) -> tuple[dict[str, str], list[tuple[str, str]], list[str]]:
+    """The boxes (id -> label), edges and subgraph labels of a flowchart as seamscope writes
+    it; fails on a line of another form, or an id Mermaid's grammar takes as its own word."""
+    lines = text.splitlines()
+    assert lines[0] == "flowchart LR", text
+    boxes: dict[str, str] = {}
+    edges: list[tuple[str, str]] = []
+    groups: list[str] = []
+    depth = 0
+    for line in lines[1:]:
+        kind, hit = next(
+            ((k, m) for k, pattern in _MERMAID_LINES.items() if (m := pattern.fullmatch(line))),
+            ("", None),
+        )
+        assert hit is not None, f"not a line of the flowchart: {line!r}"
+        ids = [v for k, v in hit.groupdict().items() if k in ("id", "a", "b")]
+        assert not [i for i in ids if i.lower() in MERMAID_WORDS], line
+        if kind == "subgraph":
+            depth += 1
+            groups.append(hit["label"])
+        elif kind == "end":
+            depth -= 1
+            assert depth >= 0, text
+        elif kind in ("node", "member"):
+            boxes[hit["id"]] = hit["label"]
+        elif kind == "edge":
+            edges.append((hit["a"], hit["b"]))
+        else:
+            assert int(hit["index"]) < len(edges), line
+    assert depth == 0, text
+    assert {i for edge in edges for i in edge} <= set(boxes), text
+    return boxes, edges, groups
+
+
+def test_export_mermaid_of_systems_named_like_mermaid_words_is_a_flowchart(
+    tmp_path: Path,
+) -> None:
+    """A system named end (or graph, style, click) was written as a bare id, which Mermaid reads
+    as its own word: "Parse error on line 2", no diagram at all. Through the command as a user
+    runs it (Mermaid itself is not installed here: the structure is checked line by line)."""
+    fleet = Fleet()
+    web = Service("shop-web", "shop", "webapp")
+    words = ("end", "graph", "style", "click")
+    for word in words:
+        api = Service(word, word, "backend")  # a component of the same name, too
+        fleet.http(web, f"http://{word}:8080/items/1", server=api, route="/items/<id>")
+    db = fleet.store(tmp_path / "words.duckdb")
+
+    system = seamscope("export", "--db", str(db), "--format", "mermaid")
+    assert system.returncode == 0, system.stderr
+    boxes, edges, _ = _mermaid_structure(system.stdout)
+    assert sorted(boxes.values()) == sorted([*words, "shop"])
+    assert len(edges) == len(words)
+
+    component = seamscope("export", "--db", str(db), "--format", "mermaid", "--level", "component")
+    assert component.returncode == 0, component.stderr
+    boxes, edges, groups = _mermaid_structure(component.stdout)
+    assert sorted(groups) == sorted([*words, "shop"])
+    assert set(words) <= set(boxes.values())
+    assert len(edges) >= len(words)
 
 
 def test_drift_against_the_landscape(store: Path, tmp_path: Path) -> None:

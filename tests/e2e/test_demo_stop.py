@@ -36,6 +36,25 @@ pytestmark = [
 ]
 
 
+EACH_STOP = pytest.mark.parametrize(
+    ("sig", "status"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 128 + signal.SIGINT), (signal.SIGHUP, 128 + 1)],
+    ids=["SIGTERM", "SIGINT", "SIGHUP"],
+)
+"""Each stop signal, with the exit status the README promises for it."""
+
+
+def start_headless(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`seamscope demo --headless` on any free port, its output read by the test."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--port", "0", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def wait_for_lines(path: Path, text: str, demo: subprocess.Popen[str]) -> None:
     """Until the log at path holds text; fails when the demo ended first."""
     deadline = time.monotonic() + 120
@@ -87,11 +106,7 @@ def wait_until_the_services_wait(logs: Path, demo: subprocess.Popen[str] | None 
             wait_for_any(logs / f"{spec.name}.log", ("ready", "waiting for webapp-bff"), demo)
 
 
-@pytest.mark.parametrize(
-    ("sig", "status"),
-    [(signal.SIGTERM, 0), (signal.SIGINT, 128 + signal.SIGINT), (signal.SIGHUP, 128 + 1)],
-    ids=["SIGTERM", "SIGINT", "SIGHUP"],
-)
+@EACH_STOP
 def test_a_signal_while_moto_starts_stops_what_runs_already(
     tmp_path: Path, sig: signal.Signals, status: int
 ) -> None:
@@ -107,13 +122,7 @@ def test_a_signal_while_moto_starts_stops_what_runs_already(
     run_id, tmp = uuid.uuid4().hex, tmp_path / "tmp"
     tmp.mkdir()
     env = demo_env(run_id) | {"TMPDIR": str(tmp), "PYTHONPATH": str(fake)}
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    demo = start_headless(env)
     deadline = time.monotonic() + 60
     while not list(tmp.glob("seamscope-demo-*/moto.log")):
         assert demo.poll() is None, demo.communicate()[1]
@@ -131,6 +140,61 @@ def test_a_signal_while_moto_starts_stops_what_runs_already(
     assert not run_dir.exists()
 
 
+HELD_IMPORT = """
+import os, sys, time
+from pathlib import Path
+
+# Holds the process that imports duckdb first (the demo, as it imports its parts) until the
+# test says go, then hands it the real duckdb.
+hold = Path(os.environ["SEAMSCOPE_TEST_HOLD"])
+(hold / "held").write_text(str(os.getpid()))
+while not (hold / "go").exists():
+    time.sleep(0.01)
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+del sys.modules["duckdb"]
+import duckdb
+"""
+
+
+@EACH_STOP
+def test_a_signal_while_the_demo_imports_its_parts_stops_it_as_later(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    """The demo took the stop signals over once it had imported its parts (duckdb, pyarrow, its
+    fleet: 0.3 s and more) and checked its options: a signal before that took its default
+    action. SIGTERM killed it (-15, no stop said), Ctrl-C said "Aborted." or a traceback. The
+    demo is held inside those imports (a duckdb that waits for the test), and signalled there."""
+    fake = tmp_path / "fake"
+    (fake / "duckdb").mkdir(parents=True)
+    (fake / "duckdb" / "__init__.py").write_text(HELD_IMPORT)
+    run_id, tmp = uuid.uuid4().hex, tmp_path / "tmp"
+    tmp.mkdir()
+    env = demo_env(run_id) | {
+        "TMPDIR": str(tmp),
+        "PYTHONPATH": str(fake),
+        "SEAMSCOPE_TEST_HOLD": str(tmp_path),
+    }
+    demo = start_headless(env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "held").exists():
+            assert demo.poll() is None, demo.communicate()[1]
+            assert time.monotonic() < deadline, "the demo never imported duckdb"
+            time.sleep(0.01)
+        # Pending once kill() returns: the demo takes it before it runs any more of its code.
+        demo.send_signal(sig)
+        (tmp_path / "go").touch()
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert (demo.returncode, err) == (status, "demo: stopping every process it started\n")
+    assert wait_until_gone(run_id) == []
+    assert list(tmp.iterdir()) == []  # the run's folder removed: nothing of it kept
+
+
 def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_path: Path) -> None:
     """A Python service waits for its HTTP peers before its loops start. Before, that wait did
     not look at the signal: stopped with the rest, a peer that had not listened yet never would,
@@ -138,14 +202,7 @@ def test_sigterm_while_the_services_wait_for_a_peer_stops_each_by_itself(tmp_pat
     bin_dir = node_that_never_listens(tmp_path)
     run_id, logs = uuid.uuid4().hex, tmp_path / "logs"
     env = demo_env(run_id) | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "seamscope.cli", "demo", "--headless", "--port", "0"]
-        + ["--logs", str(logs)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    demo = start_headless(env, "--logs", str(logs))
     wait_until_the_services_wait(logs, demo)
     assert not (logs / "demo.json").exists()  # still starting
     err = stop_demo(demo, signal.SIGTERM)

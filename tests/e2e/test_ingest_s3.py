@@ -73,8 +73,10 @@ class Bucket:
         )
         self.url = f"s3://{self.name}/{prefix}/"
 
-    def put(self, name: str, body: bytes, *, minute: int = 50, gz: bool = False) -> str:
-        key = f"{self.prefix}/{PARTITION.format(minute=minute)}/{name}"
+    def put(
+        self, name: str, body: bytes, *, minute: int = 50, gz: bool = False, prefix: str = ""
+    ) -> str:
+        key = f"{prefix or self.prefix}/{PARTITION.format(minute=minute)}/{name}"
         extra = {"ContentEncoding": "gzip"} if gz else {}
         self.s3.put_object(
             Bucket=self.name, Key=key, Body=gzip.compress(body) if gz else body, **extra
@@ -449,3 +451,46 @@ def test_a_url_as_typed_in_capitals_or_with_no_bucket_name_is_understood(
         "seamscope: s3://my_bucket!/traces/: 'my_bucket!' is no bucket's name (letters, "
         "digits, dots, hyphens; expected s3://bucket/prefix/)\n"
     )
+
+
+def test_a_url_names_a_folder_or_an_object_as_aws_s3_reads_it(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """s3://bucket/traces (no slash at its end) took the objects under traces-old/ too, and the
+    URL of one object took every key that began with it (its .gz beside it)."""
+    bucket = Bucket(moto_endpoint)
+    here = bucket.put("traces_800000001.json", otlp_json(2, 81))
+    beside = bucket.put("traces_800000001.json.gz", otlp_json(3, 82), gz=True)
+    bucket.put("traces_800000003.json", otlp_json(4, 83), prefix="traces-old")
+    base = f"s3://{bucket.name}"
+
+    folder = ingest(tmp_path / "folder.duckdb", f"{base}/traces", moto_endpoint)
+    assert folder.returncode == 0, folder.stderr
+    assert folder.stdout == (
+        f"seamscope: {base}/traces/: 2 trace objects, 0 loaded before; 2 requests read: 5 spans "
+        "stored, 0 already present\n"
+    )
+    assert span_ids(tmp_path / "folder.duckdb") == expected_ids(proto(2, 81), proto(3, 82))
+
+    one = ingest(tmp_path / "one.duckdb", f"{base}/{here}", moto_endpoint)
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == (
+        f"seamscope: {base}/{here}: 1 trace object, 0 loaded before; 1 request read: 2 spans "
+        "stored, 0 already present\n"
+    )
+    assert list(ledger(tmp_path / "one.duckdb")) == [here]
+    # Loaded before: the object alone is compared with the ledger, not its neighbour.
+    again = ingest(tmp_path / "one.duckdb", f"{base}/{beside}", moto_endpoint)
+    assert again.stdout.startswith(f"seamscope: {base}/{beside}: 1 trace object, 0 loaded before")
+
+    for whole in (base, f"{base}/"):
+        done = ingest(tmp_path / "whole.duckdb", whole, moto_endpoint)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"seamscope: {base}/: 3 trace objects, ")
+    assert span_ids(tmp_path / "whole.duckdb") == expected_ids(
+        proto(2, 81), proto(3, 82), proto(4, 83)
+    )
+
+    typo = ingest(tmp_path / "typo.duckdb", f"{base}/trace", moto_endpoint)
+    assert typo.returncode == 0, typo.stderr
+    assert typo.stdout.startswith(f"seamscope: {base}/trace/: no objects under this prefix")

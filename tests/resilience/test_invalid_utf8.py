@@ -136,3 +136,107 @@ def test_collect_stores_every_span_of_a_request_with_invalid_utf8(
         for span in ss["spans"]
     ]
     assert sorted(n for n in names if "\ufffd" in n) == marked
+
+
+BAD_SEQUENCES = {
+    "cut-short": b"\xe2\x82",
+    "cut-short-4": b"\xf0\x9f\x98",
+    "cut-then-stray": b"\xe2\x82\xff",
+    "stray": b"\xff",
+    "overlong": b"\xc0\xaf",
+    "encoded-surrogate": b"\xed\xa0\x80",
+    "past-U+10FFFF": b"\xf4\x90\x80\x80",
+}
+
+
+def test_json_and_protobuf_store_the_same_text_for_the_same_bytes(tmp_path: Path) -> None:
+    """Protobuf gave one U+FFFD for each invalid sequence (Python's errors="replace"), OTLP JSON
+    one for each invalid byte (two for a sequence cut short), and one for a surrogate encoded as
+    three bytes: the same text sent both ways was stored as two texts."""
+    db = tmp_path / "seamscope.duckdb"
+    collector = start_collector(db, tmp_path, "--no-classify")
+    sent: dict[tuple[str, str], str] = {}  # (form, case) -> the span id of the spoiled name
+    try:
+        for i, (case, bad) in enumerate(BAD_SEQUENCES.items()):
+            spoiled = (b"N" + bad).ljust(len(NAME), b"-")  # the length kept: framing stays
+            for form in ("protobuf", "json"):
+                request = _request(seed=400 + 2 * i + (form == "json"))
+                span = request.resource_spans[0].scope_spans[0].spans[2]
+                sent[form, case] = span.span_id.hex()
+                body = request.SerializeToString()
+                if form == "json":
+                    body = protobuf_to_json(body).encode()
+                headers = JS if form == "json" else PB
+                status, answer, stored = _post(collector.port, body.replace(NAME, spoiled), headers)
+                assert (status, stored) == (200, 5), answer[:300]
+    finally:
+        assert collector.stop(signal.SIGTERM) == 0
+        collector.process.stop()
+
+    con = open_read_only(db)
+    try:
+        rows = con.execute(
+            "SELECT span_id, name, attributes->>'seamscope.invalid_utf8' FROM spans"
+        ).fetchall()
+    finally:
+        con.close()
+    names = {span_id: (name, mark) for span_id, name, mark in rows}
+    both = {
+        case: (names[sent["protobuf", case]], names[sent["json", case]]) for case in BAD_SEQUENCES
+    }
+    expected = {
+        case: ((b"N" + bad).ljust(len(NAME), b"-").decode("utf-8", "replace"), "true")
+        for case, bad in BAD_SEQUENCES.items()
+    }
+    assert both == {case: (text, text) for case, text in expected.items()}
+
+
+def _spans(db: Path) -> list[dict[str, Any]]:
+    """Every span stored, each as its columns but the batch that stored it, in span id order."""
+    con = open_read_only(db)
+    try:
+        cursor = con.execute("SELECT * EXCLUDE (batch_id) FROM spans ORDER BY span_id")
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def test_the_tee_ingested_again_gives_the_spans_collect_stored_marks_included(
+    tmp_path: Path,
+) -> None:
+    """The tee carried the JSON requests' repaired text but not the mark: ingested later, their
+    spans held U+FFFD without seamscope.invalid_utf8, unlike the spans collect had stored."""
+    db, tee = tmp_path / "seamscope.duckdb", tmp_path / "tee.jsonl"
+    collector = start_collector(db, tmp_path, "--no-classify", "--tee", str(tee))
+    try:
+        for seed, form in enumerate(("protobuf", "json", "json", "protobuf", "json")):
+            request = _request(seed=500 + seed)
+            request.resource_spans[0].scope_spans[0].scope.name = "SCOPE-TO-SPOIL"
+            body = request.SerializeToString()
+            if form == "json":
+                body = protobuf_to_json(body).encode()
+            if seed < 3:  # the span's name, then the scope of every span of the request
+                body = body.replace(NAME, SPOILED)
+            if seed == 2:
+                body = body.replace(b"SCOPE-TO-SPOIL", b"SCOPE-\xe2\x82TO-SPOIL")
+            status, answer, stored = _post(collector.port, body, JS if form == "json" else PB)
+            assert (status, stored) == (200, 5), answer[:300]
+    finally:
+        assert collector.stop(signal.SIGTERM) == 0
+        collector.process.stop()
+    again = tmp_path / "again.duckdb"
+    done = subprocess.run(
+        [*SEAMSCOPE, "ingest", "--db", str(again), "--no-progress", str(tee)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "25 spans stored" in done.stdout
+
+    collected, ingested = _spans(db), _spans(again)
+    marked = [s["name"] for s in collected if '"seamscope.invalid_utf8":true' in s["attributes"]]
+    assert len(marked) == 7  # a name in each of three requests, a scope's five spans
+    assert ingested == collected

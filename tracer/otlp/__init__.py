@@ -23,7 +23,12 @@ from seamscope.tracer.otlp.encode import (
     response_body,
 )
 from seamscope.tracer.otlp.flat import decode_flat
-from seamscope.tracer.otlp.json_format import add_json_request, decode_json, parse_json
+from seamscope.tracer.otlp.json_format import (
+    add_json_request,
+    decode_json,
+    load_repaired,
+    parse_json,
+)
 from seamscope.tracer.otlp.protobuf import add_protobuf_request, decode_protobuf
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "decode_json",
     "decode_protobuf",
     "inflate",
+    "load_repaired",
     "unzstd",
     "one_line",
     "parse_json",

@@ -6,7 +6,8 @@ wrong type is rejected and counted (OTLP partial success) with a message such as
 the same request are kept. A body that does not parse at all raises OtlpError.
 
 Text that is not valid UTF-8 (raw bytes in protobuf or JSON, or a lone surrogate escape in
-JSON) costs neither the request nor the span: each invalid byte (or surrogate) becomes U+FFFD,
+JSON) costs neither the request nor the span: each invalid sequence (as Python's
+``errors="replace"`` reads it, in both forms alike; or a lone surrogate escape) becomes U+FFFD,
 the span is kept with the attribute ``seamscope.invalid_utf8 = true``, and it is counted and
 located as `DecodeResult.repaired` (a partial success with no span rejected: a warning).
 """

@@ -23,7 +23,7 @@ from seamscope.tracer.otlp.common import (
     Reject,
     bounded,
 )
-from seamscope.tracer.otlp.utf8 import lenient_json, may_hold_surrogates, repaired
+from seamscope.tracer.otlp.utf8 import json_text, lenient_json, may_hold_surrogates, repaired
 from seamscope.tracer.rows import KINDS, STATUS_CODES, SpanBatchBuilder
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
@@ -250,7 +250,7 @@ class _NotUtf8(OtlpError):
 def parse_json(data: bytes | str) -> Any:
     """json.loads with one-line OtlpError messages for every way it can fail."""
     try:
-        return json.loads(data)
+        return json.loads(json_text(data) if isinstance(data, bytes) else data)
     except UnicodeDecodeError as exc:
         raise _NotUtf8(f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -347,6 +347,67 @@ def add_json_request(
                 add(resource=resource, scope_name=scope_name or None, **values)
                 result.accepted += 1
     return result
+
+
+def load_repaired(raw: bytes) -> Any:
+    """The JSON request in raw (one the decoders took) with its text repaired everywhere and
+    each span the decoders marked given the same mark: for copies of it, such as the tee file,
+    which read again give the spans that were stored (without the mark, a repaired span read
+    from the tee was one that held U+FFFD itself)."""
+    try:
+        obj = json.loads(json_text(raw))
+    except UnicodeDecodeError:
+        obj = lenient_json(raw)
+    else:
+        if not may_hold_surrogates(raw):
+            return obj
+    _mark_repaired(obj)
+    return repaired(obj)[0]
+
+
+_MARK = {"key": INVALID_UTF8_ATTRIBUTE, "value": {"boolValue": True}}
+
+
+def _holds_surrogates(value: Any) -> bool:
+    return repaired(value)[1]
+
+
+def _mark_repaired(obj: Any) -> None:
+    """Gives each span of a request read leniently the mark add_json_request gives it, in
+    place: a span whose text it repairs (_REPAIRED_FIELDS), or whose resource's attributes or
+    scope's name it repairs. What the decoders reject is left as it is."""
+    if not isinstance(obj, dict):
+        return
+    for rs in _get(obj, "resourceSpans", "resource_spans") or ():
+        if not isinstance(rs, dict):
+            continue
+        res = rs.get("resource")
+        outer = isinstance(res, dict) and _holds_surrogates(res.get("attributes"))
+        scope_spans = _get(rs, "scopeSpans", "scope_spans") or _get(rs, *_OLD_SCOPE_SPANS)
+        for ss in scope_spans if isinstance(scope_spans, list) else ():
+            if not isinstance(ss, dict):
+                continue
+            scope = ss.get("scope") or ss.get("instrumentationLibrary")
+            name = scope.get("name") if isinstance(scope, dict) else None
+            middle = outer or (isinstance(name, str) and _holds_surrogates(name))
+            for span in _get(ss, "spans") or ():
+                if not isinstance(span, dict):
+                    continue
+                status = span.get("status")
+                fields = (
+                    span.get("name"),
+                    status.get("message") if isinstance(status, dict) else None,
+                    span.get("attributes"),
+                    span.get("events"),
+                    span.get("links"),
+                )
+                if not (middle or any(_holds_surrogates(f) for f in fields)):
+                    continue
+                attributes = span.get("attributes")
+                if attributes is None:
+                    span["attributes"] = [_MARK]
+                elif isinstance(attributes, list):
+                    span["attributes"] = [*attributes, _MARK]
 
 
 _REPAIRED_FIELDS = {

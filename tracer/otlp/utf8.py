@@ -1,8 +1,11 @@
 """Text that is not valid UTF-8 in a request: repaired, its span kept and marked, not refused.
 
 The strict decoders stay the usual path; this is taken only when they fail on invalid UTF-8.
-Each invalid byte (in JSON, also each lone surrogate, escaped or encoded) becomes U+FFFD, the
-replacement character every UTF-8 decoder uses: the text stays valid for DuckDB, the terminal
+Each invalid sequence becomes one U+FFFD, as Python's ``errors="replace"`` reads it (the
+Unicode standard's "maximal subpart": a sequence cut short is one, each stray byte one, a
+surrogate encoded as bytes three), in protobuf and JSON alike; in JSON each lone surrogate
+escape is one too. U+FFFD is the replacement character every UTF-8 decoder uses: the text stays
+valid for DuckDB, the terminal
 and JSON exports, and cannot be mistaken for what the sender meant (a form that kept the byte
 values, such as ``\\xff``, would read as that text when a sender did write it). The span
 carries `INVALID_UTF8_ATTRIBUTE`, so SQL finds it, and the request's `DecodeResult` counts and
@@ -17,6 +20,7 @@ decoders then read the repaired body.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import re
@@ -48,14 +52,37 @@ def may_hold_surrogates(raw: bytes) -> bool:
     )
 
 
+def _as_surrogate(exc: UnicodeError) -> tuple[str, int]:
+    """A decoding error handler: each invalid sequence the UTF-8 decoder reports (what
+    "replace" gives one U+FFFD for) read as one lone surrogate, for `repaired` to replace.
+    "surrogateescape" gave one per byte: JSON got two U+FFFD for a sequence cut short where
+    protobuf got one."""
+    assert isinstance(exc, UnicodeDecodeError)
+    return "\udcff", exc.end
+
+
+_AS_SURROGATE = "seamscope-as-surrogate"
+codecs.register_error(_AS_SURROGATE, _as_surrogate)
+
+
+def json_text(raw: bytes) -> str | bytes:
+    """raw as json.loads is to read it: UTF-8 decoded strictly (raises UnicodeDecodeError),
+    other encodings as they are. json.loads of the bytes would let surrogates encoded as UTF-8
+    through ("surrogatepass"), one character for the three bytes protobuf repairs as three."""
+    encoding = json.detect_encoding(raw)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return raw.decode(encoding)
+    return raw
+
+
 def lenient_json(raw: bytes) -> Any:
-    """The JSON in raw, which is not UTF-8, with each invalid byte read as a lone surrogate
+    """The JSON in raw, which is not UTF-8, with each invalid sequence read as a lone surrogate
     (for `repaired` to replace); None when it is no JSON even so, or not meant as UTF-8."""
     encoding = json.detect_encoding(raw)
     if encoding not in ("utf-8", "utf-8-sig"):
         return None
     try:
-        return json.loads(raw.decode(encoding, "surrogateescape"))
+        return json.loads(raw.decode(encoding, _AS_SURROGATE))
     except (ValueError, RecursionError):
         return None
 
@@ -78,19 +105,6 @@ def repaired(value: Any) -> tuple[Any, bool]:
             return value, False
         return [v[0] for v in values], True
     return value, False
-
-
-def load_repaired(raw: bytes) -> Any:
-    """The JSON request in raw (one the decoders took) with its text repaired everywhere: for
-    copies of it, such as the tee file."""
-    try:
-        obj = json.loads(raw)
-    except UnicodeDecodeError:
-        obj = lenient_json(raw)
-    else:
-        if not may_hold_surrogates(raw):
-            return obj
-    return repaired(obj)[0]
 
 
 # Protobuf
@@ -184,7 +198,7 @@ Repairs = dict[tuple[int, int, int], str]
 
 def repair_protobuf(body: bytes) -> tuple[bytes, Repairs] | None:
     """body, an ExportTraceServiceRequest the parser refused for invalid UTF-8, with every
-    invalid byte of its strings replaced by U+FFFD and each span that held one (or whose
+    invalid sequence of its strings replaced by U+FFFD and each span that held one (or whose
     resource or scope did) given the attribute INVALID_UTF8_ATTRIBUTE = true; and where.
     None when body does not parse even so (it is malformed for another reason)."""
     try:

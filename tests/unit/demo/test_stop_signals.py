@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.demo.processes import (
-    ManagedProcess,
+from seamscope.cli.main import main
+from seamscope.demo.processes import ManagedProcess, stop_signals_deferred, wait_for_http
+from seamscope.demo.stops import (
     StopRequested,
     check_stop,
     on_stop_signals,
+    record_stop_signals,
     restore_signals,
-    stop_signals_deferred,
-    wait_for_http,
 )
 
 
@@ -104,3 +104,31 @@ def test_a_stop_is_forgotten_once_the_handlers_are_restored() -> None:
         check_stop()
     except StopRequested:  # a KeyboardInterrupt: left alone, it would end the test session
         pytest.fail("a stop of a run whose handlers were restored still stops every wait")
+
+
+def test_a_stop_recorded_before_the_demo_can_stop_is_raised_by_its_first_check() -> None:
+    """While the demo imports its parts, a stop is only recorded (an exception there would cut
+    an import short); once it can stop, the first check raises it, and it is the one said."""
+    previous = record_stop_signals()
+    try:
+        signal.raise_signal(signal.SIGHUP)  # recorded, not raised
+        assert on_stop_signals() == previous
+        signal.raise_signal(signal.SIGTERM)  # a second stop: recorded only
+        with pytest.raises(StopRequested) as stopped:
+            check_stop()
+        assert stopped.value.signum == signal.SIGHUP
+    finally:
+        restore_signals(previous)
+    assert signal.getsignal(signal.SIGTERM) == previous[signal.SIGTERM]
+    check_stop()  # forgotten
+
+
+def test_the_command_line_gives_the_signals_back_after_demo_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Choosing the demo takes the stop signals over before its imports; a run that ends
+    without it (--help) must not leave them taken, recording Ctrl-C for nobody."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    main(["demo", "--help"])
+    assert "Run the demo fleet" in capsys.readouterr().out
+    assert {sig: signal.getsignal(sig) for sig in before} == before

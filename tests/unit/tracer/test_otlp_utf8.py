@@ -22,6 +22,7 @@ from seamscope.tracer.otlp import (
     response_body,
 )
 from seamscope.tracer.otlp.flat_json import decode_json_flat
+from seamscope.tracer.otlp.json_format import load_repaired
 from seamscope.tracer.rows import SpanBatchBuilder
 from tests.otlp_sample import sample_request
 
@@ -117,7 +118,8 @@ def test_a_bad_resource_string_marks_every_span_of_that_resource(decode: Decoder
     [
         (b"\\ud800", "NAME\ufffd"),
         (b"\\udc80\\udcff", "NAME\ufffd\ufffd"),
-        (b"\xed\xa0\x80", "NAME\ufffd"),
+        # As bytes, three invalid bytes: three U+FFFD, as protobuf gives for them.
+        (b"\xed\xa0\x80", "NAME\ufffd\ufffd\ufffd"),
     ],
     ids=["escaped-high", "escaped-low", "encoded-surrogate"],
 )
@@ -130,6 +132,24 @@ def test_lone_surrogates_in_json_are_repaired_too(decode: Decoder, bad: bytes, n
     assert (result.accepted, result.rejected, result.repaired) == (6, 0, 1)
     assert rows[1]["name"] == name
     assert json.loads(rows[1]["attributes"])[MARK] is True
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xe2\x82", b"\xf0\x9f\x98", b"\xe2\x82\xff", b"\xc0\xaf", b"\xed\xa0\x80"],
+    ids=["cut-short", "cut-short-4", "cut-then-stray", "overlong", "encoded-surrogate"],
+)
+def test_every_decoder_gives_one_replacement_for_each_invalid_sequence(bad: bytes) -> None:
+    """JSON gave one U+FFFD for each invalid byte (surrogateescape), protobuf one for each
+    invalid sequence (errors="replace"): the same bytes were stored as two texts."""
+    spoiled = (b"N" + bad).ljust(len(NAME), b"-")
+    body = _request().SerializeToString().replace(NAME, spoiled)
+    text = protobuf_to_json(_request().SerializeToString()).encode().replace(NAME, spoiled)
+    names = {
+        decode.__name__: _decode(decode, text if decode in JSON_DECODERS else body)[1][1]["name"]
+        for decode in [*PB_DECODERS, *JSON_DECODERS]
+    }
+    assert set(names.values()) == {spoiled.decode("utf-8", "replace")}, names
 
 
 def test_the_flat_decoders_give_the_general_result() -> None:
@@ -214,3 +234,39 @@ def test_protobuf_to_json_repairs_as_the_decoders_do() -> None:
     span = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
     assert span["name"] == "NAME-T\ufffd-SPOIL"
     assert {"key": MARK, "value": {"boolValue": True}} in span["attributes"]
+
+
+def _snake_case(value: Any) -> Any:
+    """The request with the keys that have a snake_case form written so (accepted too)."""
+    keys = {"resourceSpans": "resource_spans", "scopeSpans": "scope_spans"}
+    if isinstance(value, dict):
+        return {keys.get(k, k): _snake_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_case(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("keys", ["camelCase", "snake_case"])
+@pytest.mark.parametrize(
+    ("placeholder", "bad"),
+    [
+        (NAME, b"NAME-T\xff-SPOIL"),
+        (VALUE, b"VALUE-\xe2\x82-SPOIL"),
+        (RESOURCE, b"RESOURCE-\xed\xa0\x80-SPOIL"),
+        (NAME, b"NAME\\udc80"),
+    ],
+    ids=["name", "attribute", "resource", "escaped-surrogate"],
+)
+def test_a_json_request_copied_by_load_repaired_reads_as_the_spans_stored(
+    placeholder: bytes, bad: bytes, keys: str
+) -> None:
+    """The tee's copy of a JSON request carried the repaired text without the mark: read
+    again, its spans lacked seamscope.invalid_utf8."""
+    obj = json.loads(protobuf_to_json(_request().SerializeToString()))
+    text = json.dumps(_snake_case(obj) if keys == "snake_case" else obj).encode()
+    body = text.replace(placeholder, bad)
+    stored = _decode(decode_json, body)
+    copy = json.dumps(load_repaired(body), ensure_ascii=False).encode()
+    again = _decode(decode_json, copy)
+    assert stored[0].repaired > 0 and again[0].repaired == 0
+    assert again[1] == stored[1]
