@@ -33,7 +33,8 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
 ## How integrations are found
 
 - **Calling.** An HTTP client span calls the component whose server span is its child in the same
-  trace; without one, the component that serves that host and port; else an external vendor
+  trace; without one, the component that serves that host and port (where several do, the call
+  is unresolved and names them); else an external vendor
   (declared in the landscape file, or inferred from a host that is no traced component and not
   AWS; a host of a private network, such as `10.0.3.7`, `127.0.0.1` or `inventory-api`, is no
   vendor unless declared: its calls are unresolved, as they may reach an untraced service of the
