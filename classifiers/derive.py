@@ -501,6 +501,27 @@ class World:
             )
         )
 
+    def host_unknown(self, caller: Node, target: Node) -> str | None:
+        """Why an HTTP call to `target` reached no known end: a host that several components
+        serve (shared_host), or a private one taken for no vendor (external); else None."""
+        shared = self.shared.get(target.node_id)
+        if shared is not None:
+            return (
+                f"{caller.label} calls {target.name}, {shared}, and no server span answers the "
+                "call in its trace: which of them it reached, and with it the rule, is unknown "
+                "(propagate the trace context to them, as the stock instrumentations do)"
+            )
+        why = self.private.get(target.node_id)
+        if why is not None:
+            return (
+                f"{caller.label} calls {target.name} over HTTP, {why} that no traced server "
+                "answered and no vendor of the landscape file matches: a service of ours "
+                "without tracing or a vendor's API, which decides the rule, is unknown (trace "
+                f'the service behind it, or declare the vendor: hosts = ["{target.name}"] '
+                "under [vendors.NAME])"
+            )
+        return None
+
     def call_target(self, g: Group) -> tuple[Node, str, tuple[str, str] | None] | None:
         """(target node, mechanism, (owner kind, name)) of a call group, None when no edge."""
         kind = FACT_KIND[g.fkind]
@@ -616,22 +637,7 @@ def _build_edges(world: World, routes: Sequence[Route]) -> Drafts:
                 "is unset or the SDK's default), so whether a service calls itself or another "
                 "unnamed one is unknown (set OTEL_SERVICE_NAME)"
             )
-        shared = world.shared.get(target.node_id)
-        if shared is not None:
-            e.missing = e.missing or (
-                f"{comp.label} calls {target.name}, {shared}, and no server span answers the "
-                "call in its trace: which of them it reached, and with it the rule, is unknown "
-                "(propagate the trace context to them, as the stock instrumentations do)"
-            )
-        why = world.private.get(target.node_id)
-        if why is not None:
-            e.missing = e.missing or (
-                f"{comp.label} calls {target.name} over HTTP, {why} that no traced server "
-                "answered and no vendor of the landscape file matches: a service of ours "
-                "without tracing or a vendor's API, which decides the rule, is unknown (trace "
-                f'the service behind it, or declare the vendor: hosts = ["{target.name}"] '
-                "under [vendors.NAME])"
-            )
+        e.missing = e.missing or world.host_unknown(comp, target)
         if mech in (REST.name, GRAPHQL.name):
             e.missing = e.missing or _nameless(comp, target)
             # These rules turn on the ends' roles: a role taken from spans that disagree is said.
@@ -946,7 +952,7 @@ def derive(
             # A private host's end is a vendor or one of ours: whether the edge leaves the
             # fleet is not known.
             level="unknown"
-            if e.target.node_id in world.private or e.target.node_id in world.shared
+            if world.host_unknown(e.source, e.target)
             else _level(e.source, e.target),
             via=e.via,
             source_rest_allowed=e.source.node_type == "component"
