@@ -949,11 +949,10 @@ def derive(
             target=e.target,
             mechanism=e.mechanism,
             direction=e.direction,
-            # A private host's end is a vendor or one of ours: whether the edge leaves the
-            # fleet is not known.
-            level="unknown"
-            if world.host_unknown(e.source, e.target)
-            else _level(e.source, e.target),
+            # A host several components serve is one of theirs: whether the call crosses
+            # systems is not known. (A private host taken for no vendor stays `external`, as
+            # its node is drawn: the edge is unresolved, and its reason says why.)
+            level="unknown" if e.target.node_id in world.shared else _level(e.source, e.target),
             via=e.via,
             source_rest_allowed=e.source.node_type == "component"
             and e.source.name in world.land.rest_allowed_webapps,

@@ -111,7 +111,7 @@ def test_services_without_a_namespace_are_unresolved_until_the_landscape_places_
     vendors = [e for e in edges if e["mechanism"] == "http-external"]
     assert vendors and all(
         e["verdict"] == "unresolved"
-        and e["level"] == "unknown"
+        and e["level"] == "external"
         and "a loopback address" in e["reason"]
         for e in vendors
     ), vendors
