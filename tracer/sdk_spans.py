@@ -211,11 +211,32 @@ def redacted_spans(spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
     return spans if out is None else out
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _replaced(run: re.Match[str]) -> str:
+    """A run of lone surrogates as the receiver reads the bytes behind it: those of
+    `surrogateescape` (U+DC80-U+DCFF, one per byte that was not UTF-8) are those bytes again,
+    each invalid sequence of them one U+FFFD as `errors="replace"` makes it (a cut euro sign,
+    two bytes, is one); any other surrogate is one U+FFFD."""
+    out: list[str] = []
+    raw = bytearray()
+    for char in run.group():
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            raw.append(code - 0xDC00)
+            continue
+        if raw:
+            out.append(raw.decode("utf-8", "replace"))
+            raw.clear()
+        out.append("\ufffd")
+    if raw:
+        out.append(raw.decode("utf-8", "replace"))
+    return "".join(out)
 
 
 def _text(value: str) -> tuple[str, bool]:
-    fixed = _SURROGATE.sub("\ufffd", value)
+    fixed = _SURROGATES.sub(_replaced, value)
     return fixed, fixed != value
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from seamscope.tracer import owner
 from seamscope.tracer.exporter import SeamscopeSpanExporter
+from seamscope.tracer.sdk_spans import repaired_spans
 from seamscope.tracer.spool import spool_dir, spooled_files
 from seamscope.tracer.store import Store, open_read_only
 
@@ -405,6 +407,33 @@ def test_a_lone_surrogate_costs_no_span_in_the_store(
     assert "caf\ufffd" in rows[1][2]
     assert "seamscope.invalid_utf8" not in rows[0][1]
     assert sum("not valid Unicode" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"caf\xe9", b"caf\xe2\x82", b"\xe2\x82\xe2\x82x", b"\xff\xfe", b"ok\xf0\x9f\x98"],
+)
+def test_a_file_name_that_is_not_utf8_is_repaired_as_the_receiver_reads_its_bytes(
+    raw: bytes,
+) -> None:
+    # What the receiver stores for these bytes (protobuf and JSON alike: one U+FFFD per invalid
+    # sequence) is what the traced process sends when os.fsdecode gave it the name.
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "unit-svc"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("unit")
+    name = os.fsdecode(raw)
+    with tracer.start_as_current_span(name, attributes={"f": name}):
+        pass
+    # A surrogate no decoding made (an escape in JSON, say) is one U+FFFD.
+    with tracer.start_as_current_span("a\ud800\udce9b"):
+        pass
+    (span, other), repaired = repaired_spans(memory.get_finished_spans())
+    assert repaired == 2
+    expected = raw.decode("utf-8", "replace")
+    assert span.attributes is not None
+    assert (span.name, span.attributes["f"]) == (expected, expected)
+    assert other.name == "a\ufffd\ufffdb"
 
 
 def test_a_lone_surrogate_costs_no_span_at_the_owner(db_path: Path, fake_owner: _Owner) -> None:
