@@ -78,7 +78,7 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     s3:// URLs: the exporter's trace objects (otlp_json or otlp_proto, gzip or not), read with
     the standard AWS credential chain; objects loaded before are not read again.
     s3://bucket/traces is the folder traces/ (as aws s3 sync reads it), or the one object of
-    that key if there is one. Each request is
+    that key if there is one, read whatever its name, in the form its bytes have. Each request is
     stored once, however often it is loaded (known by its bytes: the same spans reformatted, by
     jq say, are another request). While a `seamscope collect` or a live TUI owns the store, the
     requests go to it.

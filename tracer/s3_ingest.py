@@ -106,7 +106,9 @@ class S3Object:
     key: str
     etag: str
     size: int
-    json_format: bool
+    json_format: bool | None
+    """True for OTLP JSON, False for one protobuf request, None for an object the URL names
+    whose name is not the exporter's: read in whatever form its bytes are (as `ingest FILE`)."""
 
 
 @dataclass
@@ -209,7 +211,8 @@ def _requests(
             report.error(f"{url}: {exc}", url)
             continue
         read.append(obj)
-        if obj.json_format:
+        if obj.json_format is not False:
+            # JSON, or an object named by the URL: its form told by its bytes, as a file's
             yield from iter_stream(url, io.BytesIO(body), origin=url)
         else:
             yield Request(url, body, json_format=False, origin=url)
@@ -244,7 +247,7 @@ def ingest_s3(
             if key.endswith("/"):
                 continue  # a folder's marker, as the S3 console's "Create folder" leaves it
             json_format = classify_key(key)
-            if json_format is None:
+            if json_format is None and not where.single:
                 report.others.append(key)
                 continue
             report.traces += 1

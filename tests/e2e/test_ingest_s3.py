@@ -494,3 +494,30 @@ def test_a_url_names_a_folder_or_an_object_as_aws_s3_reads_it(
     typo = ingest(tmp_path / "typo.duckdb", f"{base}/trace", moto_endpoint)
     assert typo.returncode == 0, typo.stderr
     assert typo.stdout.startswith(f"seamscope: {base}/trace/: no objects under this prefix")
+
+
+def test_an_object_the_url_names_is_read_whatever_its_name(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Only the exporter's `traces_*.json|binpb` objects are read under a prefix; an object the
+    URL names was skipped too when its name was another ("0 trace objects"), though the user
+    named it: it is read in whatever form its bytes are, as `ingest FILE` reads a file."""
+    bucket = Bucket(moto_endpoint)
+    base = f"s3://{bucket.name}"
+    for name, body, gz, spans, seed in (
+        ("monday-dump.txt", otlp_json(2, 91), False, 2, 91),
+        ("raw-export", proto(3, 92), True, 3, 92),
+    ):
+        key = bucket.put(name, body, gz=gz)
+        db = tmp_path / f"{seed}.duckdb"
+        done = ingest(db, f"{base}/{key}", moto_endpoint)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"seamscope: {base}/{key}: 1 trace object, "), done.stdout
+        assert span_ids(db) == expected_ids(proto(spans, seed))
+        assert list(ledger(db)) == [key]
+    # Under a prefix they are no exporter's objects: not read.
+    folder = ingest(tmp_path / "folder.duckdb", f"{base}/{bucket.prefix}/", moto_endpoint)
+    assert folder.returncode == 0, folder.stderr
+    assert folder.stdout.startswith(f"seamscope: {base}/{bucket.prefix}/: 0 trace objects"), (
+        folder.stdout
+    )
