@@ -27,7 +27,7 @@ from seamscope.tracer.aws import aws_problem, client_config, read_only_session
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import ROUTES_PATH, send_or_write
 from seamscope.tracer.schema import AWS_ROUTE_COLUMNS, arrow_schema
-from seamscope.tracer.store import Store
+from seamscope.tracer.store import Store, transaction
 
 EVENTBRIDGE_RULE = "eventbridge-rule"
 SNS_SUBSCRIPTION = "sns-subscription"
@@ -411,8 +411,7 @@ def replace_routes(
     if not kinds:
         return 0
     _check_scope(routes, account, region, kinds)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         marks = ", ".join("?" * len(kinds))
         con.execute(
             "DELETE FROM aws_routes WHERE origin = 'discovered' AND account = ? AND region = ? "
@@ -425,10 +424,6 @@ def replace_routes(
                 con.execute("INSERT OR REPLACE INTO aws_routes SELECT * FROM _seamscope_routes")
             finally:
                 con.unregister("_seamscope_routes")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(routes)
 
 

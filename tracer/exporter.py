@@ -293,7 +293,17 @@ class SeamscopeSpanExporter(SpanExporter):
                     self._spool_oldest()
                 if self._dropped_unrecorded:
                     self._spool_dropped()
-                if self.dropped:
+                if self.dropped and self._dropped_unrecorded:
+                    # Neither the store nor its spool could be written (a full disk): the
+                    # count is nowhere but here.
+                    _log.warning(
+                        "seamscope exporter: %d spans were dropped in all; %d of them could "
+                        "not be counted in seamscope_meta.dropped_spans of %s either",
+                        self.dropped,
+                        self._dropped_unrecorded,
+                        self.db_path,
+                    )
+                elif self.dropped:
                     _log.warning(
                         "seamscope exporter: %d spans were dropped in all (counted in "
                         "seamscope_meta.dropped_spans of %s)",

@@ -41,7 +41,7 @@ from seamscope.tracer.ingest import (
 from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
 from seamscope.tracer.owner import OBJECTS_PATH, send_or_write
 from seamscope.tracer.schema import S3_OBJECT_COLUMNS, arrow_schema
-from seamscope.tracer.store import Store, StoreMissing
+from seamscope.tracer.store import Store, StoreMissing, transaction
 
 SCHEME = "s3://"
 MAX_OBJECT_BYTES = 1024 * 1024 * 1024
@@ -316,17 +316,12 @@ def write_ledger(con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any
             value = row[c]
             data[c].append(datetime.fromisoformat(value) if c == "loaded_at" else value)
     table = pa.Table.from_pydict(data, schema=arrow_schema(S3_OBJECT_COLUMNS))
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.register("_seamscope_objects", table)
         try:
             con.execute("INSERT OR REPLACE INTO s3_objects SELECT * FROM _seamscope_objects")
         finally:
             con.unregister("_seamscope_objects")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(table.num_rows)
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.private import create_private, private_dir, private_wal
-from seamscope.tracer.store import Store
+from seamscope.tracer.store import Store, transaction
 
 _log = logging.getLogger(__name__)
 
@@ -178,8 +178,7 @@ def record_dropped(store: Store, count: int) -> int:
     """
     con = store.con
     private_wal(store.path)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         row = con.execute(
             "SELECT value FROM seamscope_meta WHERE key = ?", [DROPPED_KEY]
         ).fetchone()
@@ -187,8 +186,4 @@ def record_dropped(store: Store, count: int) -> int:
         con.execute(
             "INSERT OR REPLACE INTO seamscope_meta VALUES (?, ?)", [DROPPED_KEY, str(total)]
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return total

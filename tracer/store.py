@@ -373,9 +373,29 @@ class Store:
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A COMMIT that failed (the disk full, the file past the process's size limit) has
+            # ended the transaction already: the error that ended it is the one to raise, not
+            # the ROLLBACK's "no transaction is active".
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise
         return int(table.num_rows)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN, the caller's statements, COMMIT; on any error a ROLLBACK, and the error raised is
+    the one that ended the transaction: a COMMIT that failed (the disk full, the file past the
+    process's size limit) has ended it already, and the ROLLBACK's "no transaction is active"
+    would hide the cause."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
 
 
 def insert_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str) -> None:
