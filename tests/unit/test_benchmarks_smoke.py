@@ -326,3 +326,24 @@ def test_the_free_receiver_stores_the_first_table_again_under_each_bodys_own_key
     # A tee line needs the real decoding: the request is decoded, not stood in for.
     teed = _free_decode(second, "identity", False, None, 1 << 30, True)
     assert teed[1] is not decoded[0][1] and teed[3]
+
+
+def test_the_statements_of_a_batch_are_timed_and_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks.statements (a tool for the incremental batch, not in the default run) lists
+    every statement of the batches it classifies, with how many batches ran it, on a copy."""
+    from benchmarks import statements
+
+    path = tmp_path / "g.duckdb"
+    made = generate_store(path, 3_000, systems=3)
+    with Store.open(path) as store:
+        classify(store.con, load_landscape(landscape_path(path)))
+    argv = ["--db", str(path), "--batches", "2", "--spans", "200"]
+    assert statements.main([*argv, "--next-trace", str(made.next_trace)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 batches of 200 spans: statements [")
+    listed = [line for line in out.splitlines() if line[:3].strip().isdigit()]
+    assert any("INSERT" in line or "UPDATE" in line for line in listed), out
+    assert all(int(line.split()[3]) <= 2 for line in listed), out
+    assert {p.name for p in tmp_path.iterdir()} == {path.name, landscape_path(path).name}

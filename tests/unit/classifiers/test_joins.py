@@ -138,6 +138,32 @@ def test_trace_context_through_the_message_joins_by_trace(classified: ClassifyFn
     assert (edge["mechanism"], edge["rule_id"], edge["evidence"]) == ("sqs", "P402", "trace")
 
 
+@pytest.mark.parametrize("order", ["together", "producer first", "consumer first"])
+def test_trace_context_joins_by_trace_in_any_batch_after_the_first(
+    tmp_path: Path, order: str
+) -> None:
+    """A batch runs the trace joins only where its facts hold a consumer's that is a
+    producer's child (its look at them); the join is found whichever batch brings either
+    side, the trace read again where the other side was stored before."""
+    f = Fleet()
+    f.dynamodb(ORDERS, "PutItem", "Orders")
+    first = list(f.spans)  # a first batch: the next ones are merged incrementally
+    f.at(5.0)
+    send = _send(f, ORDERS)
+    receive = f.span(WORKER, "orders process", "CONSUMER", dict(SQS_RECEIVE), parent=send)
+    later = {
+        "together": [[send, receive]],
+        "producer first": [[send], [receive]],
+        "consumer first": [[receive], [send]],
+    }[order]
+    with Store.open(tmp_path / "store.duckdb") as store:
+        for i, batch in enumerate([first, *later]):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            assert classify(store.con).full == (i == 0)
+        edge = _edge(store.con, "orders-api", "orders-worker")
+    assert (edge["mechanism"], edge["rule_id"], edge["evidence"]) == ("sqs", "P402", "trace")
+
+
 def test_an_unnamed_queue_is_never_shared(classified: ClassifyFn) -> None:
     f = Fleet()
     _send(f, ORDERS)
