@@ -16,7 +16,7 @@ from seamscope.classifiers.catalog import rule_for
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import TOP_LEAST, LandscapeScreen, SystemScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
@@ -378,3 +378,63 @@ async def test_a_hub_s_scrolled_table_leaves_the_reason_pane_its_lines(
         assert pane.display and pane.outer_size.height >= 6
         edge = table.edges[table.cursor_row]
         assert edge.rule_id in _said(pane) and "Do instead" in _said(pane)
+
+
+async def test_a_focus_view_gives_the_lines_it_does_not_need_to_a_reason_pane_cut_short(
+    demo_db: Path,
+) -> None:
+    """At 100x30 on the demo the focus view kept the height of the tallest system's (the
+    resources of no known owner, three boxes a side): providers' box held four blank lines
+    while the reason pane under its table was cut to two lines, its reason ending in "…".
+    Where the pane would be cut, the view is as tall as its own centre needs (never hiding a
+    box of it), and the lines go to the pane."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        rows = screen.query_one("#systems", DataTable)
+        focus = screen.query_one(FocusMap)
+        pane = screen.query_one(WhyPane)
+        cut = []
+        for row in range(rows.row_count):
+            rows.move_cursor(row=row)
+            await settle(pilot)
+            data = focus.focus_data
+            drawing = focus._drawn()
+            assert data is not None and drawing is not None
+            # Every box of the centre is drawn.
+            assert set(drawing.boxes) == {data.centre} | {
+                n.node_id for n in data.callers + data.callees
+            }, data.centre
+            blank = focus.size.height - 1 - max(_side_bottoms(focus))
+            said = _said(pane) if pane.display else ""
+            if blank > 0 and focus.outer_size.height > TOP_LEAST:
+                cut.append((data.centre, blank, said[-40:]))
+                assert pane.display and not said.endswith("…"), (data.centre, blank, said)
+        assert cut, "no system left lines in the view: nothing tested"
+
+
+async def test_under_a_table_of_one_edge_the_reason_pane_follows_its_row(
+    demo_db: Path,
+) -> None:
+    """At 220x60 on the demo the table of a system of one edge kept the height of the tallest
+    system's table, so that the reason pane stayed put: four blank lines between the row and
+    its reason, over a pane that said all it has with some twenty lines to spare. Where the
+    pane says everything under the table's own rows, the table is as tall as its rows."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("analytics")
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count == 1
+        assert pane.display and "Example:" in _said(pane)
+        assert table.region.height == table.row_count + 1  # its row and header, no blank line
+        assert pane.region.y == table.region.bottom
+
