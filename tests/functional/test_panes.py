@@ -438,3 +438,39 @@ async def test_under_a_table_of_one_edge_the_reason_pane_follows_its_row(
         assert table.region.height == table.row_count + 1  # its row and header, no blank line
         assert pane.region.y == table.region.bottom
 
+
+@pytest.mark.parametrize(
+    ("size", "system"),
+    [((160, 45), "comms"), ((160, 45), "providers"), ((220, 60), "inventory")],
+)
+async def test_the_whole_system_drawing_fits_its_pane_across(
+    demo_db: Path, size: tuple[int, int], system: str
+) -> None:
+    """On the demo the drawings of comms and providers were some 175 cells wide in a pane of
+    125 at 160x45, inventory's 219 in one of 185 at 220x60: lanes two cells apart and every
+    label whole, the pane scrolled sideways and its right-hand boxes were out of view. Drawn
+    narrower now where that makes it fit, every box still drawn; the pane's border names the
+    selected box whole, as the drawing may cut it."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_system(system)
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        landmap = screen.query_one(LandscapeMap)
+        drawing = landmap.drawing
+        assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width
+        assert pane.max_scroll_x == 0
+        assert drawing.narrowed  # and it needed to be
+        assert set(drawing.boxes) == {n.node_id for n in landmap._map_nodes}
+        node = next(n for n in landmap._map_nodes if n.node_id == landmap.selected)
+        assert str(pane.border_title) == f"{node.label} · {node.sublabel}"
+        await pilot.press("l")  # the next box: the border follows
+        await settle(pilot)
+        node = next(n for n in landmap._map_nodes if n.node_id == landmap.selected)
+        assert str(pane.border_title).startswith(node.label)

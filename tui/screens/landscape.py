@@ -37,13 +37,12 @@ from seamscope.tui.widgets.focus_layout import (
     Focus,
     FocusEdge,
     Neighbour,
-    elide,
 )
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.landmap import LandscapeMap
-from seamscope.tui.widgets.layout import MapEdge, MapNode
+from seamscope.tui.widgets.layout import MapEdge, MapNode, elide
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
@@ -1304,6 +1303,7 @@ class SystemScreen(DataScreen[Any]):
             arrows,
             draw_now=bool(self.query_one("#map-pane").display),
         )
+        self._title_map()
         self._show_focus()
         self.call_after_refresh(self._fit_top)
 
@@ -1342,7 +1342,9 @@ class SystemScreen(DataScreen[Any]):
             return
         if self.query_one("#map-pane").display:
             pane = self.query_one("#map-pane", ScrollableContainer)
-            canvas = self.query_one(LandscapeMap).drawing.canvas
+            landmap = self.query_one(LandscapeMap)
+            landmap.fit_room(pane.scrollable_content_region.width - 2)  # its padding
+            canvas = landmap.drawing.canvas
             wide = canvas.width + 2 > pane.scrollable_content_region.width  # its padding
             wanted = canvas.height + 2 + (pane.styles.scrollbar_size_horizontal if wide else 0)
             table = len(view.edges) + 1
@@ -1515,6 +1517,7 @@ class SystemScreen(DataScreen[Any]):
                 landmap.select(self.centre)
             landmap.ensure_drawn()
             landmap.focus()
+            self._title_map()
             # Once the pane has its size: the selected box in view.
             self.call_after_refresh(landmap.reveal)
         else:
@@ -1526,6 +1529,16 @@ class SystemScreen(DataScreen[Any]):
             self.query_one(FocusMap).focus()
         self._show_focus()
         self.call_after_refresh(self._fit_top)
+
+    def _title_map(self) -> None:
+        """The drawing's pane names its selected box whole in its border (a drawing narrowed
+        to fit cuts the names in its boxes)."""
+        pane = self.query_one("#map-pane")
+        title = self.query_one(LandscapeMap).selected_title
+        pane.border_title = Text(safe(title)) if title else None
+
+    def on_landscape_map_highlighted(self, event: LandscapeMap.Highlighted) -> None:
+        self._title_map()
 
     def _unowned(self, node_id: str) -> bool:
         """A resource of no known owner that is not one of this screen's rows."""
