@@ -17,6 +17,7 @@ from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.screens.landscape import TOP_LEAST, LandscapeScreen, SystemScreen
+from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
@@ -474,3 +475,26 @@ async def test_the_whole_system_drawing_fits_its_pane_across(
         await settle(pilot)
         node = next(n for n in landmap._map_nodes if n.node_id == landmap.selected)
         assert str(pane.border_title).startswith(node.label)
+
+
+async def test_the_other_sides_traces_take_the_lines_its_waterfall_leaves(demo_db: Path) -> None:
+    """At 100x30 on the demo a consumer's trace listed the other side's traces in five lines
+    (four of them, the rest scrolled) under some twelve blank lines of the other side's
+    waterfall of two spans. The list now has the lines that waterfall leaves."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A202'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        await pilot.press("enter")  # the first span's trace
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        hops = screen.query_one("#hops", DataTable)
+        other = screen.query_one("#other", DataTable)
+        assert hops.row_count > 4  # more than its five lines showed
+        assert other.row_count + 1 < other.size.height  # the waterfall leaves lines
+        assert hops.size.height == hops.row_count + 1  # every trace in view

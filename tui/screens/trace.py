@@ -32,6 +32,11 @@ from seamscope.tui.widgets.textpane import TextPane
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
+HOPS_LEAST = 5
+"""The lines of the list of the other side's traces (its header included) where the
+waterfalls need the rest."""
+
+
 def one_per_span(
     spans: tuple[SpanRow, ...], edge_id: str | None
 ) -> tuple[tuple[SpanRow, ...], dict[str, int]]:
@@ -200,6 +205,7 @@ class TraceScreen(DataScreen[Any]):
         self._view: TraceView | None = None
         self._attributes_set = False  # the user toggled the attributes (a)
         self._wanted: str | None = None  # the span whose attributes the pane is to say
+        self._split_lines = -1  # the lines _split shared out last
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -298,14 +304,30 @@ class TraceScreen(DataScreen[Any]):
         this = self.query_one("#this-pane")
         view = self._view
         vertical = panes.styles.layout is not None and panes.styles.layout.name == "vertical"
+        lines = panes.size.height
+        if lines != self._split_lines:
+            # Measured before the layout took a change of show() (the attributes pane hidden
+            # on a short terminal): again once it has.
+            self._split_lines = lines
+            self.call_after_refresh(self._split)
         if view is None or view.other is None or not vertical:
             this.styles.height = "1fr"
+            self._fit_hops(lines)
             return
-        lines = panes.size.height
         wanted = self.query_one("#waterfall", NavTable).row_count + 2  # its caption, header
         hops = self.query_one("#hops", NavTable).row_count
-        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, 5))
-        this.styles.height = max(3, min(wanted, max(lines // 2, lines - other)))
+        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, HOPS_LEAST))
+        height = max(3, min(wanted, max(lines // 2, lines - other)))
+        this.styles.height = height
+        self._fit_hops(lines - height)
+
+    def _fit_hops(self, lines: int) -> None:
+        """The list of the other side's traces as tall as its rows where the other side's
+        waterfall (over it, in lines lines with their captions) leaves them, HOPS_LEAST lines
+        or more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
+        blank lines of a waterfall of two spans."""
+        other = self.query_one("#other", NavTable).row_count + 1  # its header
+        self.query_one("#hops", NavTable).styles.max_height = max(HOPS_LEAST, lines - 2 - other)
 
     def on_resize(self) -> None:
         if self._view is not None:
