@@ -498,3 +498,26 @@ async def test_the_other_sides_traces_take_the_lines_its_waterfall_leaves(demo_d
         assert hops.row_count > 4  # more than its five lines showed
         assert other.row_count + 1 < other.size.height  # the waterfall leaves lines
         assert hops.size.height == hops.row_count + 1  # every trace in view
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_edge_screens_spans_fit_the_terminal_across(
+    demo_db: Path, size: tuple[int, int]
+) -> None:
+    """At 100x30 on the demo the recent spans of a stream's edge (`DynamoDB
+    Streams.GetRecords`) made a table 107 cells wide: it scrolled sideways, the trace ids cut
+    off at the edge. Every column is in the width now, a span's name cut to the room left."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A302'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        assert spans.row_count
+        assert spans.max_scroll_x == 0
+        assert spans.virtual_size.width <= spans.scrollable_content_region.width
+        trace = [str(spans.get_row_at(row)[-1]) for row in range(spans.row_count)]
+        assert all(len(t) == 12 for t in trace)
