@@ -5,6 +5,7 @@ where its rows leave the lines, the highlighted edge's reason whole."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -521,3 +522,34 @@ async def test_the_edge_screens_spans_fit_the_terminal_across(
         assert spans.virtual_size.width <= spans.scrollable_content_region.width
         trace = [str(spans.get_row_at(row)[-1]) for row in range(spans.row_count)]
         assert all(len(t) == 12 for t in trace)
+
+
+async def test_the_drawing_asked_for_before_the_system_is_read_opens_on_its_component(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the demo, m pressed as a system's screen opened (its edges still being read) drew
+    the system on the first box by name, another system's component (analytics-streamer
+    for inventory), not on the component in focus as m does once the screen is read."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    release = threading.Event()
+    fetch = SystemScreen.fetch
+
+    def held(screen: SystemScreen, q: Any) -> Any:
+        release.wait()  # the read goes on once m has been pressed
+        return fetch(screen, q)
+
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(SystemScreen, "fetch", held)
+        app.open_system("inventory")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SystemScreen) and screen.view is None
+        await pilot.press("m")
+        release.set()
+        await settle(pilot)
+        landmap = screen.query_one(LandscapeMap)
+        assert screen.query_one("#map-pane").display
+        assert screen.centre is not None and screen.centre.startswith("component:inventory/")
+        assert landmap.selected == screen.centre

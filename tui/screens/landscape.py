@@ -1253,6 +1253,7 @@ class SystemScreen(DataScreen[Any]):
 
     def show(self, payload: Any) -> None:
         view: SystemView
+        first = self.view is None
         view, self.sapp.changed = payload
         self.view = view
         self.sub_title = safe(self.heading)
@@ -1297,11 +1298,17 @@ class SystemScreen(DataScreen[Any]):
             self.centre = ids[0] if ids else None
         self._put_cursor()
         landmap = self.query_one(LandscapeMap)
+        drawing = bool(self.query_one("#map-pane").display)
+        if first and drawing and self.centre is not None:
+            # m pressed before the system was read: the drawing opens on the component in
+            # focus, as it does once read (it opened on the first box by name).
+            landmap.selected = self.centre
+            self.call_after_refresh(landmap.reveal)
         carried = carried_only(view)
         landmap.set_graph(
             [n for n in nodes if n.node_id not in carried],
             arrows,
-            draw_now=bool(self.query_one("#map-pane").display),
+            draw_now=drawing,
         )
         self._title_map()
         self._show_focus()
