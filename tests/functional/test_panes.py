@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.catalog import rule_for
 from seamscope.tui.app import SeamscopeApp
@@ -553,3 +553,32 @@ async def test_the_drawing_asked_for_before_the_system_is_read_opens_on_its_comp
         assert screen.query_one("#map-pane").display
         assert screen.centre is not None and screen.centre.startswith("component:inventory/")
         assert landmap.selected == screen.centre
+
+
+async def test_a_stream_consumers_trace_does_not_call_more_consumers_the_other_side(
+    demo_db: Path,
+) -> None:
+    """A table stream's edge (A302 on the demo) has no producer's spans: the table writes
+    none. Its consumer's trace showed another consumer's beside it as "Consumer side: trace
+    ...", over "Traces on the other side", every one of them a consumer's too. They are said
+    to be more of this side."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A302'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        this = str(screen.query_one("#this-caption", Static).render())
+        other = str(screen.query_one("#other-caption", Static).render())
+        hops = str(screen.query_one("#hops-caption", Static).render())
+        assert this == "This trace: consumer side"
+        assert other.startswith("Another trace of the consumer side: ")
+        assert "other side" not in hops and "this side" in hops
+        kinds = screen.query_one("#hops", DataTable)
+        assert {str(kinds.get_row_at(r)[2]) for r in range(kinds.row_count)} == {"CLIENT"}

@@ -32,6 +32,8 @@ from seamscope.tui.widgets.textpane import TextPane
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
+HOPS_CAPTION = "Traces on the other side (Enter opens one)"
+SAME_SIDE_CAPTION = "Other traces of this edge, all of this side (Enter opens one)"
 HOPS_LEAST = 5
 """The lines of the list of the other side's traces (its header included) where the
 waterfalls need the rest."""
@@ -217,11 +219,7 @@ class TraceScreen(DataScreen[Any]):
             with Vertical(id="other-pane"):
                 yield Static("", classes="caption", id="other-caption")
                 yield self._table("other")
-                yield Static(
-                    "Traces on the other side (Enter opens one)",
-                    classes="caption",
-                    id="hops-caption",
-                )
+                yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
                 hops = NavTable(id="hops", zebra_stripes=False)
                 hops.add_columns("Start", "Service", "Kind", "Trace")
                 yield hops
@@ -272,12 +270,22 @@ class TraceScreen(DataScreen[Any]):
                 pass
         if first:
             table.focus()
+        hops_caption = HOPS_CAPTION
         if other is not None:
             shared = {h.edge_id for h in view.hops}
+            mine = _side(view.spans, shared)
             self.query_one("#this-caption", Static).update(
-                Text(f"This trace: {_side(view.spans, shared)} side", style="bold")
+                Text(f"This trace: {mine} side", style="bold")
             )
-            caption = f"{_side(other.spans, shared).capitalize()} side: trace {other.trace_id}"
+            theirs = _side(other.spans, shared)
+            caption = f"{theirs.capitalize()} side: trace {other.trace_id}"
+            own = {s.side for s in view.spans if s.side and s.edge_id in shared}
+            if not any(h.side not in own for h in view.hops):
+                # No trace of the other side (a stream's consumer: the table writes no span
+                # of its edge): what is listed is more of this side, and said so (it was
+                # "Consumer side: trace ..." beside "This trace: consumer side").
+                caption = f"Another trace of the {theirs} side: {other.trace_id}"
+                hops_caption = SAME_SIDE_CAPTION
             self.query_one("#other-caption", Static).update(Text(caption, style="bold"))
             fill_table(
                 self.query_one("#other", NavTable),
@@ -291,6 +299,7 @@ class TraceScreen(DataScreen[Any]):
             for h in view.hops
         ]
         fill_table(self.query_one("#hops", NavTable), hop_rows)
+        self.query_one("#hops-caption", Static).update(hops_caption)
         self._show_attributes()
         self.call_after_refresh(self._split)
 
