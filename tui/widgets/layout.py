@@ -299,6 +299,9 @@ COMPACT = (
 """From the widest drawing to the narrowest; draw takes the first that fits its room. On the
 demo at 160 columns inventory's drawing was 219 cells wide in a pane of 125, the lanes two
 cells apart and every arrow's label whole: the pane scrolled sideways."""
+READABLE = Compact(pitch=1, mechanism=-1, name=16)
+"""The drawing of one that none of COMPACT fits: it scrolls sideways anyway, and names cut to
+ten cells (`billi…rker`, at 100 columns on the demo) were not worth the cells they saved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,6 +478,9 @@ def draw(
             layout = across(compact)
             if room is not None and layout.width <= room:
                 break
+        else:
+            # Too wide whatever is cut: it scrolls, its names no shorter than READABLE.
+            layout = across(READABLE)
     width, col_x, col_width, lane_x = layout.width, layout.col_x, layout.col_width, layout.lane_x
     edges = [replace(e, label=label) for e, label in zip(edges, layout.labels, strict=True)]
     nodes = [

@@ -182,3 +182,21 @@ def test_a_drawing_wider_than_its_room_is_drawn_narrower_every_arrow_kept() -> N
         glyphs = sorted(e.verdict.glyph for e in edges if e.src == node.node_id)
         found = (re.match(r"^─ (\S)", part) for part in _exit_labels(box, rows))
         assert sorted(m.group(1) for m in found if m) == glyphs, node.node_id
+
+
+def test_a_drawing_no_cut_makes_fit_scrolls_with_its_names_readable() -> None:
+    """At 100 columns on the demo comms' drawing fitted at no step: it was drawn at the
+    narrowest anyway (`billi…rker`, `provi…rtal`) and scrolled all the same. Where nothing
+    fits, names keep 16 cells."""
+    nodes = [
+        MapNode("a", "billing-worker-of-the-month", "system billing"),
+        MapNode("b", "provider-portal-for-partners", "system providers"),
+    ]
+    edges = [MapEdge("a", "b", "✗ rest", Verdict.ANTI_PATTERN)]
+    drawing = draw(nodes, edges, room=10)
+    assert drawing.narrowed and drawing.canvas.width > 10
+    rows = _text(drawing)
+    for node in nodes:
+        box = drawing.boxes[node.node_id]
+        shown = rows[box.y + 1][box.x + 1 : box.x + box.width - 1].strip()
+        assert len(shown) == 16 and "…" in shown, shown
