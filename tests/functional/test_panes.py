@@ -582,3 +582,35 @@ async def test_a_stream_consumers_trace_does_not_call_more_consumers_the_other_s
         assert "other side" not in hops and "this side" in hops
         kinds = screen.query_one("#hops", DataTable)
         assert {str(kinds.get_row_at(r)[2]) for r in range(kinds.row_count)} == {"CLIENT"}
+
+
+async def test_a_hubs_scrolled_table_does_not_wrap_every_reason_to_fit_the_top(
+    forty_systems: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the focus view gives the pane lines (fit_top) asks what the pane needs for
+    every edge of the table, each reason wrapped: some 20 to 40 ms for web's 60 edges on a
+    generated store of 40 systems, at every fit. A table that scrolls anyway leaves the pane
+    the same lines under any top: the question is not asked there."""
+    from benchmarks.generate import landscape_path
+
+    asked: list[int] = []
+    needs = WhyPane.needs
+
+    def counted(pane: WhyPane, edges: Any) -> int:
+        asked.append(len(edges))
+        return needs(pane, edges)
+
+    monkeypatch.setattr(WhyPane, "needs", counted)
+    store = forty_systems
+    app = SeamscopeApp(lambda: LocalStore(store, landscape_path(store)), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("web")
+        await settle(pilot)
+        asked.clear()
+        screen._fit_top()
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        assert asked == []

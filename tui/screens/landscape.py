@@ -380,12 +380,15 @@ def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: in
     resources of no known owner, three boxes a side) over a pane of two lines, its reason
     cut."""
     height = fitted_top(wanted, table, pool, screen.size.height)
-    if own < wanted:
-        edges = screen.query_one("#edges", EdgeTable)
+    least = fitted_top(own, table, pool, screen.size.height)
+    edges = screen.query_one("#edges", EdgeTable)
+    # A table that scrolls even under the shorter top gives the pane the same lines either
+    # way (SCROLLED_WHY): the pane's need is not worked out (a hub's 60 reasons wrapped).
+    if least < height and edges.row_count + 1 <= pool - least:
         _table, left = _bottom(screen, pool, height, table)
         short = screen.query_one(WhyPane).needs(edges.edges) - left
         if short > 0:
-            height = max(fitted_top(own, table, pool, screen.size.height), height - short)
+            height = max(least, height - short)
     screen.query_one("#top").styles.height = height
     fit_why(screen, pool, height, table)
     return height
