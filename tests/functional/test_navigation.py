@@ -692,16 +692,17 @@ async def test_the_whole_system_drawing_shows_each_verdict_by_its_glyph(
     """The drawing (m on a system) coloured its arrows by verdict and labelled them with the
     mechanism alone: without colour (NO_COLOR, a monochrome terminal) an anti-pattern looked
     like a pattern. Each arrow's label now starts with its verdict's glyph, as the focus view's
-    and the tables' do."""
+    and the tables' do. (At 220 columns, where the drawing has the room for its labels
+    whole: a narrower pane cuts their mechanisms, test_layout.)"""
     app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(220, 60)) as pilot:
         await settle(pilot)
         await go_to(pilot, "orderswork")
         assert isinstance(app.screen, SystemScreen)
         await pilot.press("m")
         await settle(pilot)
         landmap = app.screen.query_one(LandscapeMap)
-        assert landmap.display
+        assert landmap.display and not landmap.drawing.narrowed
         drawn = "\n".join("".join(row) for row in landmap.drawing.canvas.chars)
         arrows = landmap._map_edges
         assert arrows and {a.verdict for a in arrows} >= {Verdict.PATTERN}

@@ -5,18 +5,20 @@ where its rows leave the lines, the highlighted edge's reason whole."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.catalog import rule_for
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import TOP_LEAST, LandscapeScreen, SystemScreen
+from seamscope.tui.screens.trace import TraceScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
@@ -378,3 +380,237 @@ async def test_a_hub_s_scrolled_table_leaves_the_reason_pane_its_lines(
         assert pane.display and pane.outer_size.height >= 6
         edge = table.edges[table.cursor_row]
         assert edge.rule_id in _said(pane) and "Do instead" in _said(pane)
+
+
+async def test_a_focus_view_gives_the_lines_it_does_not_need_to_a_reason_pane_cut_short(
+    demo_db: Path,
+) -> None:
+    """At 100x30 on the demo the focus view kept the height of the tallest system's (the
+    resources of no known owner, three boxes a side): providers' box held four blank lines
+    while the reason pane under its table was cut to two lines, its reason ending in "…".
+    Where the pane would be cut, the view is as tall as its own centre needs (never hiding a
+    box of it), and the lines go to the pane."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        rows = screen.query_one("#systems", DataTable)
+        focus = screen.query_one(FocusMap)
+        pane = screen.query_one(WhyPane)
+        cut = []
+        for row in range(rows.row_count):
+            rows.move_cursor(row=row)
+            await settle(pilot)
+            data = focus.focus_data
+            drawing = focus._drawn()
+            assert data is not None and drawing is not None
+            # Every box of the centre is drawn.
+            assert set(drawing.boxes) == {data.centre} | {
+                n.node_id for n in data.callers + data.callees
+            }, data.centre
+            blank = focus.size.height - 1 - max(_side_bottoms(focus))
+            said = _said(pane) if pane.display else ""
+            if blank > 0 and focus.outer_size.height > TOP_LEAST:
+                cut.append((data.centre, blank, said[-40:]))
+                assert pane.display and not said.endswith("…"), (data.centre, blank, said)
+        assert cut, "no system left lines in the view: nothing tested"
+
+
+async def test_under_a_table_of_one_edge_the_reason_pane_follows_its_row(
+    demo_db: Path,
+) -> None:
+    """At 220x60 on the demo the table of a system of one edge kept the height of the tallest
+    system's table, so that the reason pane stayed put: four blank lines between the row and
+    its reason, over a pane that said all it has with some twenty lines to spare. Where the
+    pane says everything under the table's own rows, the table is as tall as its rows."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("analytics")
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count == 1
+        assert pane.display and "Example:" in _said(pane)
+        assert table.region.height == table.row_count + 1  # its row and header, no blank line
+        assert pane.region.y == table.region.bottom
+
+
+@pytest.mark.parametrize(
+    ("size", "system"),
+    [((160, 45), "comms"), ((160, 45), "providers"), ((220, 60), "inventory")],
+)
+async def test_the_whole_system_drawing_fits_its_pane_across(
+    demo_db: Path, size: tuple[int, int], system: str
+) -> None:
+    """On the demo the drawings of comms and providers were some 175 cells wide in a pane of
+    125 at 160x45, inventory's 219 in one of 185 at 220x60: lanes two cells apart and every
+    label whole, the pane scrolled sideways and its right-hand boxes were out of view. Drawn
+    narrower now where that makes it fit, every box still drawn; the pane's border names the
+    selected box whole, as the drawing may cut it."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_system(system)
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        landmap = screen.query_one(LandscapeMap)
+        drawing = landmap.drawing
+        assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width
+        assert pane.max_scroll_x == 0
+        assert drawing.narrowed  # and it needed to be
+        assert set(drawing.boxes) == {n.node_id for n in landmap._map_nodes}
+        node = next(n for n in landmap._map_nodes if n.node_id == landmap.selected)
+        assert str(pane.border_title) == f"{node.label} · {node.sublabel}"
+        await pilot.press("l")  # the next box: the border follows
+        await settle(pilot)
+        node = next(n for n in landmap._map_nodes if n.node_id == landmap.selected)
+        assert str(pane.border_title).startswith(node.label)
+
+
+async def test_the_other_sides_traces_take_the_lines_its_waterfall_leaves(demo_db: Path) -> None:
+    """At 100x30 on the demo a consumer's trace listed the other side's traces in five lines
+    (four of them, the rest scrolled) under some twelve blank lines of the other side's
+    waterfall of two spans. The list now has the lines that waterfall leaves."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A202'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        await pilot.press("enter")  # the first span's trace
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        hops = screen.query_one("#hops", DataTable)
+        other = screen.query_one("#other", DataTable)
+        assert hops.row_count > 4  # more than its five lines showed
+        assert other.row_count + 1 < other.size.height  # the waterfall leaves lines
+        assert hops.size.height == hops.row_count + 1  # every trace in view
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_edge_screens_spans_fit_the_terminal_across(
+    demo_db: Path, size: tuple[int, int]
+) -> None:
+    """At 100x30 on the demo the recent spans of a stream's edge (`DynamoDB
+    Streams.GetRecords`) made a table 107 cells wide: it scrolled sideways, the trace ids cut
+    off at the edge. Every column is in the width now, a span's name cut to the room left."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A302'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        assert spans.row_count
+        assert spans.max_scroll_x == 0
+        assert spans.virtual_size.width <= spans.scrollable_content_region.width
+        trace = [str(spans.get_row_at(row)[-1]) for row in range(spans.row_count)]
+        assert all(len(t) == 12 for t in trace)
+
+
+async def test_the_drawing_asked_for_before_the_system_is_read_opens_on_its_component(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the demo, m pressed as a system's screen opened (its edges still being read) drew
+    the system on the first box by name, another system's component (analytics-streamer
+    for inventory), not on the component in focus as m does once the screen is read."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    release = threading.Event()
+    fetch = SystemScreen.fetch
+
+    def held(screen: SystemScreen, q: Any) -> Any:
+        release.wait()  # the read goes on once m has been pressed
+        return fetch(screen, q)
+
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(SystemScreen, "fetch", held)
+        app.open_system("inventory")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SystemScreen) and screen.view is None
+        await pilot.press("m")
+        release.set()
+        await settle(pilot)
+        landmap = screen.query_one(LandscapeMap)
+        assert screen.query_one("#map-pane").display
+        assert screen.centre is not None and screen.centre.startswith("component:inventory/")
+        assert landmap.selected == screen.centre
+
+
+async def test_a_stream_consumers_trace_does_not_call_more_consumers_the_other_side(
+    demo_db: Path,
+) -> None:
+    """A table stream's edge (A302 on the demo) has no producer's spans: the table writes
+    none. Its consumer's trace showed another consumer's beside it as "Consumer side: trace
+    ...", over "Traces on the other side", every one of them a consumer's too. They are said
+    to be more of this side."""
+    landscape = DEMO / "seamscope.toml"
+    app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql("SELECT edge_id FROM edges WHERE rule_id = 'A302'")
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        this = str(screen.query_one("#this-caption", Static).render())
+        other = str(screen.query_one("#other-caption", Static).render())
+        hops = str(screen.query_one("#hops-caption", Static).render())
+        assert this == "This trace: consumer side"
+        assert other.startswith("Another trace of the consumer side: ")
+        assert "other side" not in hops and "this side" in hops
+        kinds = screen.query_one("#hops", DataTable)
+        assert {str(kinds.get_row_at(r)[2]) for r in range(kinds.row_count)} == {"CLIENT"}
+
+
+async def test_a_hubs_scrolled_table_does_not_wrap_every_reason_to_fit_the_top(
+    forty_systems: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the focus view gives the pane lines (fit_top) asks what the pane needs for
+    every edge of the table, each reason wrapped: some 20 to 40 ms for web's 60 edges on a
+    generated store of 40 systems, at every fit. A table that scrolls anyway leaves the pane
+    the same lines under any top: the question is not asked there."""
+    from benchmarks.generate import landscape_path
+
+    asked: list[int] = []
+    needs = WhyPane.needs
+
+    def counted(pane: WhyPane, edges: Any) -> int:
+        asked.append(len(edges))
+        return needs(pane, edges)
+
+    monkeypatch.setattr(WhyPane, "needs", counted)
+    store = forty_systems
+    app = SeamscopeApp(lambda: LocalStore(store, landscape_path(store)), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("web")
+        await settle(pilot)
+        asked.clear()
+        screen._fit_top()
+        table = screen.query_one("#edges", EdgeTable)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        assert asked == []

@@ -1002,3 +1002,31 @@ async def test_an_empty_history_says_what_it_will_list(tmp_path: Path) -> None:
         assert screen.query_one("#history", DataTable).row_count == 0
         summary = static_text(screen.query_one("#summary", Static))
         assert summary.startswith("No label changes yet") and "Enter" not in summary
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+async def test_the_sql_schema_list_shows_every_name_and_type_whole(
+    sample_db: Path, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """At 100x30 the schema list was 24 cells wide: `classifier_edge_revis`, and a column's
+    type cut too (`timestamp with time zone`, a struct's every field), with a scrollbar to
+    read them sideways. It now has the width of the store's longest names, types in their
+    short form (`timestamptz`, `struct[]`), and every line of it, each table opened, fits."""
+    app = make_app(sample_db)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SqlScreen)
+        schema = app.screen.query_one("#sql-schema", Tree)
+        for node in schema.root.children:
+            node.expand()
+        await settle(pilot)
+        nodes = (schema.get_node_at_line(y) for y in range(schema.last_line + 1))
+        lines = [str(node.label) for node in nodes if node is not None]
+        assert {"spans", "edges", "label_changes"} <= set(lines)
+        assert schema.max_scroll_x == 0, max(lines, key=len)
+        assert any(line.startswith("first_seen timestamptz") for line in lines)
+        assert schema.virtual_size.width <= schema.scrollable_content_region.width
+        # The editor keeps the room for a query's lines.
+        assert app.screen.query_one("#sql-editor").size.width >= 55

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group
@@ -10,16 +11,18 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers import read
-from seamscope.classifiers.read import EdgeDetail
+from seamscope.classifiers.read import EdgeDetail, SpanRow
 from seamscope.classifiers.results import Node, Verdict
 from seamscope.tracer.access import Query
 from seamscope.tui.screens.base import DataScreen
 from seamscope.tui.widgets.cells import (
+    clip_end,
     escaped,
     fill_table,
     fmt_ms,
     fmt_time,
     num,
+    room_left,
     short_node,
     verdict_text,
 )
@@ -29,6 +32,10 @@ from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.textpane import TextPane
 from seamscope.tui.widgets.why import edge_figures, joined_by
+
+
+def short_time(value: datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M:%S") if value else ""
 
 
 def _end(node_id: str, node: Node | None) -> Text:
@@ -125,6 +132,14 @@ def describe_edge(detail: EdgeDetail) -> Group:
     return Group(*(escaped(p) if isinstance(p, Text) else p for p in parts))
 
 
+SPAN_COLUMNS = ("Start", "Service", "Span", "Kind", "ms", "Status", "Trace")
+SHORT_TIMES = 120
+"""Below this many columns a span's start leaves out its year, as the edge tables' Last seen
+does."""
+SPAN_LEAST = 12
+"""The cells a span's name keeps, however narrow the terminal."""
+
+
 class EdgeScreen(DataScreen[Any]):
     """Enter on a span opens its whole trace."""
 
@@ -132,15 +147,15 @@ class EdgeScreen(DataScreen[Any]):
         super().__init__()
         self.edge_id = edge_id
         self._focused_once = False
+        self._spans: tuple[SpanRow, ...] | None = None
+        self._span_room: int | None = None  # the Span column's cells when it was made
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
         with TextPane(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")
-        table = NavTable(id="spans")
-        table.add_columns("Start", "Service", "Span", "Kind", "ms", "Status", "Trace")
-        yield table
+        yield NavTable(id="spans")
         yield NewsBar()
         yield SteadyFooter()
 
@@ -154,29 +169,69 @@ class EdgeScreen(DataScreen[Any]):
             self.query_one("#edge-text", Static).update(
                 "This edge is gone: the classifier rebuilt the edges. Press Escape."
             )
-            fill_table(self.query_one("#spans", DataTable), [])
+            self._spans = ()
+            self._fill_spans()
             return
         self.sub_title = f"Edge {detail.edge.rule_id} {detail.edge.mechanism}"
         self.query_one("#edge-text", Static).update(describe_edge(detail))
+        self._spans = detail.spans
+        rows = self._fill_spans()
+        if rows and not self._focused_once:
+            self._focused_once = True
+            self.query_one("#spans").focus()
+
+    def _fill_spans(self) -> int:
+        """The recent spans, every column in the table's width: a span's name cut at its end
+        to the room the others leave (at 100 columns the demo's spans were 107 cells wide,
+        the table scrolled sideways and the trace ids were cut off), the start without its
+        year below SHORT_TIMES columns. The rows it shows."""
+        table = self.query_one("#spans", NavTable)
+        spans = self._spans or ()
+        when = fmt_time if self.size.width >= SHORT_TIMES else short_time
+        cells = [
+            [
+                when(s.start_time),
+                s.service_name or "",
+                s.name,
+                s.kind,
+                fmt_ms(s.duration_ms),
+                s.status_code,
+                s.trace_id[:12],
+            ]
+            for s in spans
+        ]
+        others = [
+            max([len(title), *(len(row[i]) for row in cells)])
+            for i, title in enumerate(SPAN_COLUMNS)
+            if title != "Span"
+        ]
+        room = max(SPAN_LEAST, room_left(table, others, len(cells)))
+        if room != self._span_room:
+            # DataTable never narrows a column: made again for a narrower room.
+            table.clear(columns=True)
+            table.add_columns(*SPAN_COLUMNS)
+            self._span_room = room
         rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{s.trace_id}/{s.span_id}",
                 [
-                    fmt_time(s.start_time),
-                    s.service_name or "",
-                    s.name,
-                    s.kind,
-                    num(fmt_ms(s.duration_ms)),
-                    Text(s.status_code, style="red" if s.status_code == "ERROR" else ""),
-                    s.trace_id[:12],
+                    start,
+                    service,
+                    clip_end(name, room),
+                    kind,
+                    num(ms),
+                    Text(status, style="red" if status == "ERROR" else ""),
+                    trace,
                 ],
             )
-            for s in detail.spans
+            for s, (start, service, name, kind, ms, status, trace) in zip(spans, cells, strict=True)
         ]
-        fill_table(self.query_one("#spans", DataTable), rows)
-        if rows and not self._focused_once:
-            self._focused_once = True
-            self.query_one("#spans").focus()
+        fill_table(table, rows)
+        return len(rows)
+
+    def on_resize(self) -> None:
+        if self._spans is not None:
+            self._fill_spans()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value or ""

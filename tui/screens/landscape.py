@@ -37,13 +37,12 @@ from seamscope.tui.widgets.focus_layout import (
     Focus,
     FocusEdge,
     Neighbour,
-    elide,
 )
 from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.landmap import LandscapeMap
-from seamscope.tui.widgets.layout import MapEdge, MapNode
+from seamscope.tui.widgets.layout import MapEdge, MapNode, elide
 from seamscope.tui.widgets.matrix import Cell, Matrix, MatrixView, describe_cell
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable
@@ -333,6 +332,22 @@ def fitted_top(wanted: int, table: int, pool: int, screen: int) -> int:
     return max(TOP_LEAST, min(wanted, max(usual, pool - table)))
 
 
+def _bottom(screen: DataScreen[Any], pool: int, top: int, table: int) -> tuple[int, int]:
+    """(the edge table's lines, the lines it leaves the reason pane) under a top of top lines,
+    as fit_why shares them."""
+    edges = screen.query_one("#edges", EdgeTable)
+    pane = screen.query_one(WhyPane)
+    own = edges.row_count + 1
+    table = max(table, own)
+    room = pool - top
+    if own < table and room - own >= WHY_LEAST:
+        if room - table < pane.needs(edges.edges) or room - own >= pane.needs_all(edges.edges):
+            table = own
+    if own > room and room - SCROLLED_WHY >= TABLE_LEAST:
+        table = room - SCROLLED_WHY
+    return table, room - table
+
+
 def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     """The pane under a screen's edge table (the highlighted edge's reason whole, and what to
     do) in the lines the top (top lines) and the table's rows (table, its header included)
@@ -340,23 +355,43 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     the tallest centre's rows, so the pane stays put from one centre to the next, where that
     leaves the pane the lines to say the reason of each of the table's edges whole; else as
     tall as its own rows, the pane under them (on the demo at 100x30 a one-row table kept five
-    blank lines over a pane of two, its reason cut). A table that scrolls even with every line
-    gives SCROLLED_WHY of them to the pane where it keeps TABLE_LEAST (a hub of 60 edges showed
-    no reason at 160x45 or 220x60); else, where no pane fits, the table has every line."""
+    blank lines over a pane of two, its reason cut). Under its own rows too where the pane says
+    there all it has (what joined the ends, the figures, the rule's why and example) for each
+    of them: it then ends in blank lines of its own, and the kept lines only parted a row from
+    its reason (four blank lines under analytics' one edge at 220x60 on the demo). A table that
+    scrolls even with every line gives SCROLLED_WHY of them to the pane where it keeps
+    TABLE_LEAST (a hub of 60 edges showed no reason at 160x45 or 220x60); else, where no pane
+    fits, the table has every line."""
     edges = screen.query_one("#edges", EdgeTable)
     pane = screen.query_one(WhyPane)
-    own = edges.row_count + 1
-    table = max(table, own)
-    room = pool - top
-    if own < table and room - own >= WHY_LEAST:
-        if room - table < pane.needs(edges.edges):
-            table = own
-    if own > room and room - SCROLLED_WHY >= TABLE_LEAST:
-        table = room - SCROLLED_WHY
-    if pane.fit(pool - top - table):
+    table, left = _bottom(screen, pool, top, table)
+    if pane.fit(left):
         edges.styles.height = table
     else:
         edges.styles.clear_rule("height")  # its stylesheet's: every line
+
+
+def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: int) -> int:
+    """The top's height (fitted_top) over the edge table and its reason pane (fit_why), set on
+    screen's #top: as tall as the tallest centre needs (wanted), so that it keeps its height
+    from one centre to the next, unless that cuts the reason pane short: then down to what the
+    centre in view needs (own), the lines it frees to the pane. At 100x30 on the demo the
+    focus view of providers kept four blank lines in its centre's box (the height of the
+    resources of no known owner, three boxes a side) over a pane of two lines, its reason
+    cut."""
+    height = fitted_top(wanted, table, pool, screen.size.height)
+    least = fitted_top(own, table, pool, screen.size.height)
+    edges = screen.query_one("#edges", EdgeTable)
+    # A table that scrolls even under the shorter top gives the pane the same lines either
+    # way (SCROLLED_WHY): the pane's need is not worked out (a hub's 60 reasons wrapped).
+    if least < height and edges.row_count + 1 <= pool - least:
+        _table, left = _bottom(screen, pool, height, table)
+        short = screen.query_one(WhyPane).needs(edges.edges) - left
+        if short > 0:
+            height = max(least, height - short)
+    screen.query_one("#top").styles.height = height
+    fit_why(screen, pool, height, table)
+    return height
 
 
 def show_why(screen: DataScreen[Any]) -> None:
@@ -498,12 +533,12 @@ class LandscapeScreen(DataScreen[Any]):
             group_lines, _ = tallest_side(unowned_focus_ends(self.group))
             lines, listed = max(lines, group_lines), max(listed, len(self.group.edges))
         wanted = lines + 4  # the centre's top and bottom lines, the pane's border
+        own = self.query_one(FocusMap).wanted_height()
         if self.query_one("#systems").display:
             rows = len(self.view.systems) + (self.group is not None)
             wanted = max(wanted, rows + 1)  # the list's rows and header
-        height = fitted_top(wanted, listed + 1, pool, self.size.height)
-        top.styles.height = height
-        fit_why(self, pool, height, listed + 1)
+            own = max(own, rows + 1)
+        fit_top(self, pool, wanted, min(own, wanted), listed + 1)
 
     def _place_panes(self) -> None:
         self.call_after_refresh(self._fit_top)
@@ -1221,6 +1256,7 @@ class SystemScreen(DataScreen[Any]):
 
     def show(self, payload: Any) -> None:
         view: SystemView
+        first = self.view is None
         view, self.sapp.changed = payload
         self.view = view
         self.sub_title = safe(self.heading)
@@ -1265,12 +1301,19 @@ class SystemScreen(DataScreen[Any]):
             self.centre = ids[0] if ids else None
         self._put_cursor()
         landmap = self.query_one(LandscapeMap)
+        drawing = bool(self.query_one("#map-pane").display)
+        if first and drawing and self.centre is not None:
+            # m pressed before the system was read: the drawing opens on the component in
+            # focus, as it does once read (it opened on the first box by name).
+            landmap.selected = self.centre
+            self.call_after_refresh(landmap.reveal)
         carried = carried_only(view)
         landmap.set_graph(
             [n for n in nodes if n.node_id not in carried],
             arrows,
-            draw_now=bool(self.query_one("#map-pane").display),
+            draw_now=drawing,
         )
+        self._title_map()
         self._show_focus()
         self.call_after_refresh(self._fit_top)
 
@@ -1309,7 +1352,9 @@ class SystemScreen(DataScreen[Any]):
             return
         if self.query_one("#map-pane").display:
             pane = self.query_one("#map-pane", ScrollableContainer)
-            canvas = self.query_one(LandscapeMap).drawing.canvas
+            landmap = self.query_one(LandscapeMap)
+            landmap.fit_room(pane.scrollable_content_region.width - 2)  # its padding
+            canvas = landmap.drawing.canvas
             wide = canvas.width + 2 > pane.scrollable_content_region.width  # its padding
             wanted = canvas.height + 2 + (pane.styles.scrollbar_size_horizontal if wide else 0)
             table = len(view.edges) + 1
@@ -1323,9 +1368,13 @@ class SystemScreen(DataScreen[Any]):
             )
             lines, listed = tallest_side(ends)
             wanted = lines + 4  # the focus view
+            own = self.query_one(FocusMap).wanted_height()
             if self.query_one("#components").display:
                 wanted = max(wanted, len(ids) + 1)  # the list's rows and header
+                own = max(own, len(ids) + 1)
             table = listed + 1
+            fit_top(self, pool, wanted, min(own, wanted), table)
+            return
         height = fitted_top(wanted, table, pool, self.size.height)
         top.styles.height = height
         fit_why(self, pool, height, table)
@@ -1478,6 +1527,7 @@ class SystemScreen(DataScreen[Any]):
                 landmap.select(self.centre)
             landmap.ensure_drawn()
             landmap.focus()
+            self._title_map()
             # Once the pane has its size: the selected box in view.
             self.call_after_refresh(landmap.reveal)
         else:
@@ -1489,6 +1539,16 @@ class SystemScreen(DataScreen[Any]):
             self.query_one(FocusMap).focus()
         self._show_focus()
         self.call_after_refresh(self._fit_top)
+
+    def _title_map(self) -> None:
+        """The drawing's pane names its selected box whole in its border (a drawing narrowed
+        to fit cuts the names in its boxes)."""
+        pane = self.query_one("#map-pane")
+        title = self.query_one(LandscapeMap).selected_title
+        pane.border_title = Text(safe(title)) if title else None
+
+    def on_landscape_map_highlighted(self, event: LandscapeMap.Highlighted) -> None:
+        self._title_map()
 
     def _unowned(self, node_id: str) -> bool:
         """A resource of no known owner that is not one of this screen's rows."""

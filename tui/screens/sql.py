@@ -31,6 +31,17 @@ MAX_ROWS = 1000
 EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL\nORDER BY ALL"
 
 
+def short_kind(kind: str) -> str:
+    """A column's type as the schema list says it: in lower case, in DuckDB's short name
+    where it has one (timestamptz), a struct's or map's fields left out (the list was as wide
+    as `STRUCT(bus VARCHAR, "source" VARCHAR, detail_type VARCHAR)[]`)."""
+    kind = kind.lower().replace("timestamp with time zone", "timestamptz")
+    for nested in ("struct", "map", "union"):
+        if kind.startswith(f"{nested}("):
+            return nested + ("[]" if kind.endswith("[]") else "")
+    return kind
+
+
 class SqlScreen(Screen[None]):
     """Ctrl+J (or F5) runs the editor's text, or its selection; Ctrl+N empties it; Ctrl+↑/↓
     step through the history; F8 picks from it; Ctrl+S saves the result as CSV."""
@@ -127,7 +138,7 @@ class SqlScreen(Screen[None]):
         for table, columns in message.tables:
             node = tree.root.add(Text(table, style="bold"), data=table)
             for column, kind in columns:
-                node.add_leaf(Text.assemble(column, (f" {kind.lower()}", "dim")), data=column)
+                node.add_leaf(Text.assemble(column, (f" {short_kind(kind)}", "dim")), data=column)
         tree.root.expand()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:

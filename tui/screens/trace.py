@@ -32,6 +32,13 @@ from seamscope.tui.widgets.textpane import TextPane
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
+HOPS_CAPTION = "Traces on the other side (Enter opens one)"
+SAME_SIDE_CAPTION = "Other traces of this edge, all of this side (Enter opens one)"
+HOPS_LEAST = 5
+"""The lines of the list of the other side's traces (its header included) where the
+waterfalls need the rest."""
+
+
 def one_per_span(
     spans: tuple[SpanRow, ...], edge_id: str | None
 ) -> tuple[tuple[SpanRow, ...], dict[str, int]]:
@@ -200,6 +207,7 @@ class TraceScreen(DataScreen[Any]):
         self._view: TraceView | None = None
         self._attributes_set = False  # the user toggled the attributes (a)
         self._wanted: str | None = None  # the span whose attributes the pane is to say
+        self._split_lines = -1  # the lines _split shared out last
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -211,11 +219,7 @@ class TraceScreen(DataScreen[Any]):
             with Vertical(id="other-pane"):
                 yield Static("", classes="caption", id="other-caption")
                 yield self._table("other")
-                yield Static(
-                    "Traces on the other side (Enter opens one)",
-                    classes="caption",
-                    id="hops-caption",
-                )
+                yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
                 hops = NavTable(id="hops", zebra_stripes=False)
                 hops.add_columns("Start", "Service", "Kind", "Trace")
                 yield hops
@@ -266,12 +270,22 @@ class TraceScreen(DataScreen[Any]):
                 pass
         if first:
             table.focus()
+        hops_caption = HOPS_CAPTION
         if other is not None:
             shared = {h.edge_id for h in view.hops}
+            mine = _side(view.spans, shared)
             self.query_one("#this-caption", Static).update(
-                Text(f"This trace: {_side(view.spans, shared)} side", style="bold")
+                Text(f"This trace: {mine} side", style="bold")
             )
-            caption = f"{_side(other.spans, shared).capitalize()} side: trace {other.trace_id}"
+            theirs = _side(other.spans, shared)
+            caption = f"{theirs.capitalize()} side: trace {other.trace_id}"
+            own = {s.side for s in view.spans if s.side and s.edge_id in shared}
+            if not any(h.side not in own for h in view.hops):
+                # No trace of the other side (a stream's consumer: the table writes no span
+                # of its edge): what is listed is more of this side, and said so (it was
+                # "Consumer side: trace ..." beside "This trace: consumer side").
+                caption = f"Another trace of the {theirs} side: {other.trace_id}"
+                hops_caption = SAME_SIDE_CAPTION
             self.query_one("#other-caption", Static).update(Text(caption, style="bold"))
             fill_table(
                 self.query_one("#other", NavTable),
@@ -285,6 +299,7 @@ class TraceScreen(DataScreen[Any]):
             for h in view.hops
         ]
         fill_table(self.query_one("#hops", NavTable), hop_rows)
+        self.query_one("#hops-caption", Static).update(hops_caption)
         self._show_attributes()
         self.call_after_refresh(self._split)
 
@@ -298,14 +313,30 @@ class TraceScreen(DataScreen[Any]):
         this = self.query_one("#this-pane")
         view = self._view
         vertical = panes.styles.layout is not None and panes.styles.layout.name == "vertical"
+        lines = panes.size.height
+        if lines != self._split_lines:
+            # Measured before the layout took a change of show() (the attributes pane hidden
+            # on a short terminal): again once it has.
+            self._split_lines = lines
+            self.call_after_refresh(self._split)
         if view is None or view.other is None or not vertical:
             this.styles.height = "1fr"
+            self._fit_hops(lines)
             return
-        lines = panes.size.height
         wanted = self.query_one("#waterfall", NavTable).row_count + 2  # its caption, header
         hops = self.query_one("#hops", NavTable).row_count
-        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, 5))
-        this.styles.height = max(3, min(wanted, max(lines // 2, lines - other)))
+        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, HOPS_LEAST))
+        height = max(3, min(wanted, max(lines // 2, lines - other)))
+        this.styles.height = height
+        self._fit_hops(lines - height)
+
+    def _fit_hops(self, lines: int) -> None:
+        """The list of the other side's traces as tall as its rows where the other side's
+        waterfall (over it, in lines lines with their captions) leaves them, HOPS_LEAST lines
+        or more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
+        blank lines of a waterfall of two spans."""
+        other = self.query_one("#other", NavTable).row_count + 1  # its header
+        self.query_one("#hops", NavTable).styles.max_height = max(HOPS_LEAST, lines - 2 - other)
 
     def on_resize(self) -> None:
         if self._view is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from seamscope.classifiers.results import Verdict
 from seamscope.tracer.terminal import safe
-from seamscope.tui.widgets.layout import Canvas
+from seamscope.tui.widgets.layout import Canvas, elide
 
 LEFT, CENTRE, RIGHT = -1, 0, 1
 
@@ -102,19 +102,6 @@ class FocusDrawing:
     canvas: Canvas
     # node id -> (x, y, width, height) of each box drawn, for clicks
     boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
-
-
-def elide(text: str, width: int) -> str:
-    """text in at most width cells, cut in the middle: "accounts-…-worker"."""
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text
-    if width == 1:
-        return "…"
-    head = (width - 1 + 1) // 2
-    tail = width - 1 - head
-    return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
 def elide_name(name: str, width: int) -> str:

@@ -102,6 +102,15 @@ class FocusMap(Widget, can_focus=True):
         self.selected = self._position_of(keep) or (CENTRE, 0)
         self._redraw()
 
+    def wanted_height(self) -> int:
+        """The lines the view needs to draw every box of the centre it shows: its taller side,
+        the centre's top and bottom lines and the view's border (0 before it shows one)."""
+        focus = self.focus_data
+        if focus is None:
+            return 0
+        sides = (sum(n.height for n in focus.side(side)) for side in (LEFT, RIGHT))
+        return max(sides) + 4
+
     @property
     def highlighted(self) -> str | None:
         focus = self.focus_data

@@ -68,6 +68,7 @@ class LandscapeMap(Widget, can_focus=True):
         self._stale = False  # the graph changed while the map was hidden
         self._strips: dict[int, Strip] = {}
         self._strips_base: Style | None = None
+        self.room: int | None = None  # the cells across it has (fit_room); None: no limit
 
     def set_graph(
         self, nodes: list[MapNode], edges: list[MapEdge], *, draw_now: bool = True
@@ -93,8 +94,28 @@ class LandscapeMap(Widget, can_focus=True):
     def drawing(self) -> MapDrawing:
         return self._drawing
 
+    def fit_room(self, room: int) -> None:
+        """The cells across the pane gives it: a drawing wider than that is drawn narrower
+        (layout.draw's room), as far as it can (it scrolled sideways, lanes taking most of it)."""
+        if room == self.room:
+            return
+        self.room = room
+        if self._stale:
+            return  # drawn at this room when shown
+        drawing = self._drawing
+        if drawing.narrowed or drawing.canvas.width > room:
+            self._redraw()
+
+    @property
+    def selected_title(self) -> str:
+        """The selected box's name and what it is, whole (a narrowed drawing cuts them)."""
+        node = next((n for n in self._map_nodes if n.node_id == self.selected), None)
+        if node is None:
+            return ""
+        return f"{node.label} · {node.sublabel}" if node.sublabel else node.label
+
     def _redraw(self) -> None:
-        self._drawing = draw(self._map_nodes, self._map_edges, self.selected)
+        self._drawing = draw(self._map_nodes, self._map_edges, self.selected, room=self.room)
         self._stale = False
         self._strips.clear()
         self.refresh(layout=True)

@@ -154,6 +154,7 @@ def parse_style(style: str) -> Style:
 class MapDrawing:
     canvas: Canvas
     boxes: dict[str, Box]
+    narrowed: bool = False  # drawn narrower than its own width, to fit the room it was given
 
     def box_at(self, x: int, y: int) -> Box | None:
         for box in self.boxes.values():
@@ -242,6 +243,77 @@ def _order_lanes(items: list[tuple[str, int | None, int | None, int]]) -> list[s
     return order
 
 
+def elide(text: str, width: int) -> str:
+    """text in at most width cells, cut in the middle: "accounts-…-worker"."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return "…"
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def _cut_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Compact:
+    """How narrow a drawing is drawn: the cells between two lanes, the most cells of an
+    arrow's mechanism (its glyph always kept; 0: the glyph alone) and of a box's name and of
+    the line under it (0: whole)."""
+
+    pitch: int = 2
+    mechanism: int = 0
+    name: int = 0
+
+    def arrow(self, e: MapEdge) -> str:
+        glyph, _, mechanism = e.label.partition(" ")
+        if not self.mechanism:
+            return e.label
+        if self.mechanism < 0:
+            return glyph
+        return f"{glyph} {_cut_end(mechanism, self.mechanism)}" if mechanism else glyph
+
+    def box(self, n: MapNode) -> tuple[str, str]:
+        if not self.name:
+            return n.label, n.sublabel
+        return elide(n.label, self.name), _cut_end(n.sublabel, self.name)
+
+
+COMPACT = (
+    Compact(),
+    Compact(pitch=1),
+    Compact(pitch=1, mechanism=12),
+    Compact(pitch=1, mechanism=9),
+    Compact(pitch=1, mechanism=9, name=20),
+    Compact(pitch=1, mechanism=7, name=18),
+    Compact(pitch=1, mechanism=5, name=16),
+    Compact(pitch=1, mechanism=-1, name=16),
+    Compact(pitch=1, mechanism=-1, name=13),
+    Compact(pitch=1, mechanism=-1, name=10),
+)
+"""From the widest drawing to the narrowest; draw takes the first that fits its room. On the
+demo at 160 columns inventory's drawing was 219 cells wide in a pane of 125, the lanes two
+cells apart and every arrow's label whole: the pane scrolled sideways."""
+READABLE = Compact(pitch=1, mechanism=-1, name=16)
+"""The drawing of one that none of COMPACT fits: it scrolls sideways anyway, and names cut to
+ten cells (`billi…rker`, at 100 columns on the demo) were not worth the cells they saved."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Across:
+    width: int
+    col_x: list[int]
+    col_width: list[int]
+    lane_x: dict[str, int]
+    labels: list[str]
+    names: dict[str, tuple[str, str]]
+
+
 MAX_COLUMNS = 7
 """A long chain of calls would otherwise make one column per hop; layers are folded into this
 many columns, in order, so the map stays about as wide as a terminal."""
@@ -253,9 +325,15 @@ def draw(
     selected: str | None = None,
     *,
     max_columns: int = MAX_COLUMNS,
+    room: int | None = None,
 ) -> MapDrawing:
     """Lays out and draws the map. Edges whose ends are not among nodes are skipped. Labels are
-    escaped before they are measured (names come from the spans' resources)."""
+    escaped before they are measured (names come from the spans' resources).
+
+    With room (the cells the map has across), a drawing wider than that is drawn narrower, as
+    little as makes it fit (COMPACT): its lanes closer, then the arrows' mechanisms and the
+    boxes' names cut (the edge table under it names them whole), down to the verdict's glyph
+    alone on an arrow. A drawing that still does not fit is the narrowest of them."""
     nodes = [replace(n, label=safe(n.label), sublabel=safe(n.sublabel)) for n in nodes]
     known = {n.node_id: n for n in nodes}
     edges = [
@@ -315,9 +393,6 @@ def draw(
         return width, inner + 2
 
     sizes = {n.node_id: box_size(n) for n in nodes}
-    col_width = [0] * ncols
-    for node_id, (w, _) in sizes.items():
-        col_width[column[node_id]] = max(col_width[column[node_id]], w)
     row_height = [0] * nrows
     for node_id, (_, h) in sizes.items():
         row_height[row[node_id]] = max(row_height[row[node_id]], h)
@@ -353,35 +428,67 @@ def draw(
 
     # Gap g lies left of column g; gap ncols lies right of the last column.
     gap_items: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
-    label_zone = [0] * (ncols + 1)
     for i, e in enumerate(edges):
         g_out = column[e.src] + 1
-        label_zone[g_out] = max(label_zone[g_out], len(e.label) + 3)
         if direct[i]:
             gap_items[g_out].append((f"{i}", exit_y(i), entry_y(i), 1))
         else:
             gap_items[g_out].append((f"{i}:out", exit_y(i), None, 0))
             gap_items[column[e.dst]].append((f"{i}:in", None, entry_y(i), 2))
     lane_order = {g: _order_lanes(items) for g, items in gap_items.items()}
-    gap_width = [
-        (label_zone[g] + 2 * len(lane_order.get(g, [])) + (2 if g in (0, ncols) else 3))
-        if lane_order.get(g) or label_zone[g]
-        else (0 if g in (0, ncols) else 4)
-        for g in range(ncols + 1)
+
+    def across(compact: Compact) -> _Across:
+        """The columns, gaps and lanes across the drawing, its names as compact cuts them."""
+        labels = [compact.arrow(e) for e in edges]
+        names = {n.node_id: compact.box(n) for n in nodes}
+        col_width = [0] * ncols
+        for n in nodes:
+            name, sub = names[n.node_id]
+            c = column[n.node_id]
+            col_width[c] = max(col_width[c], max(len(name), len(sub)) + 4)
+        label_zone = [0] * (ncols + 1)
+        for i, e in enumerate(edges):
+            g_out = column[e.src] + 1
+            label_zone[g_out] = max(label_zone[g_out], len(labels[i]) + 3)
+        pitch = compact.pitch
+        gap_width = [
+            (label_zone[g] + pitch * len(lane_order.get(g, [])) + (2 if g in (0, ncols) else 3))
+            if lane_order.get(g) or label_zone[g]
+            else (0 if g in (0, ncols) else 4)
+            for g in range(ncols + 1)
+        ]
+        col_x: list[int] = []
+        x = 0
+        for c in range(ncols):
+            x += gap_width[c]
+            col_x.append(x)
+            x += col_width[c]
+        gap_x = [0] + [col_x[c] + col_width[c] for c in range(ncols)]
+        lane_x: dict[str, int] = {}
+        for g, lanes in lane_order.items():
+            base = gap_x[g] + label_zone[g] + 1
+            for k, key in enumerate(lanes):
+                lane_x[key] = base + pitch * k
+        return _Across(x + gap_width[ncols], col_x, col_width, lane_x, labels, names)
+
+    layout = across(COMPACT[0])
+    narrowed = room is not None and layout.width > room
+    if narrowed:
+        for compact in COMPACT[1:]:
+            layout = across(compact)
+            if room is not None and layout.width <= room:
+                break
+        else:
+            # Too wide whatever is cut: it scrolls, its names no shorter than READABLE.
+            layout = across(READABLE)
+    width, col_x, col_width, lane_x = layout.width, layout.col_x, layout.col_width, layout.lane_x
+    edges = [replace(e, label=label) for e, label in zip(edges, layout.labels, strict=True)]
+    nodes = [
+        replace(n, label=layout.names[n.node_id][0], sublabel=layout.names[n.node_id][1])
+        for n in nodes
     ]
-    col_x: list[int] = []
-    x = 0
-    for c in range(ncols):
-        x += gap_width[c]
-        col_x.append(x)
-        x += col_width[c]
-    gap_x = [0] + [col_x[c] + col_width[c] for c in range(ncols)]
-    width = x + gap_width[ncols]
-    lane_x: dict[str, int] = {}
-    for g, lanes in lane_order.items():
-        base = gap_x[g] + label_zone[g] + 1
-        for k, key in enumerate(lanes):
-            lane_x[key] = base + 2 * k
+    for n in nodes:
+        sizes[n.node_id] = (max(len(n.label), len(n.sublabel)) + 4, sizes[n.node_id][1])
 
     canvas = Canvas(width, height)
     boxes: dict[str, Box] = {}
@@ -448,4 +555,4 @@ def draw(
         src = boxes[e.src]
         style = e.verdict.style
         canvas.put(src.x + src.width - 1, exit_y(i), "├", style)
-    return MapDrawing(canvas, boxes)
+    return MapDrawing(canvas, boxes, narrowed)

@@ -23,8 +23,7 @@ from textual.widget import Widget
 
 from seamscope.classifiers.results import Verdict
 from seamscope.tracer.terminal import safe
-from seamscope.tui.widgets.focus_layout import elide
-from seamscope.tui.widgets.layout import parse_style
+from seamscope.tui.widgets.layout import elide, parse_style
 
 
 @dataclass(slots=True)

@@ -104,6 +104,7 @@ class WhyPane(Static):
         self.room: int | None = None  # the lines it may take (fit); None: as .detail allows
         self._put: tuple[object, ...] = ()
         self._needs: tuple[Sequence[Edge], int, int] | None = None
+        self._needs_all: tuple[Sequence[Edge], int, int] | None = None
 
     def show_edge(self, edge: Edge | None) -> None:
         """The edge's text, or nothing (and no pane) for none."""
@@ -137,6 +138,23 @@ class WhyPane(Static):
             return known[2]
         lines = 2 + max((len(self._wrapped(why_text(e), width)) for e in edges), default=0)
         self._needs = (edges, width, lines)
+        return lines
+
+    def needs_all(self, edges: Sequence[Edge]) -> int:
+        """The lines (its border included) the pane needs to say all it has of each of edges,
+        the most of them: why_text and every section of more_text, at its width."""
+        width = self._width()
+        known = self._needs_all
+        if known is not None and known[0] is edges and known[1] == width:
+            return known[2]
+        lines = 2 + max(
+            (
+                sum(len(self._wrapped(t, width)) for t in (why_text(e), *more_text(e)))
+                for e in edges
+            ),
+            default=0,
+        )
+        self._needs_all = (edges, width, lines)
         return lines
 
     def on_resize(self) -> None:

@@ -160,3 +160,43 @@ def test_a_control_character_that_reaches_the_canvas_keeps_its_one_cell() -> Non
     canvas = Canvas(8, 1)
     canvas.text(0, 0, "a\x1bb\x07c")
     assert "".join(canvas.chars[0]) == "a\ufffdb\ufffdc   "
+
+
+def test_a_drawing_wider_than_its_room_is_drawn_narrower_every_arrow_kept() -> None:
+    """A system's drawing was as wide as its lanes two cells apart and its labels whole made
+    it, whatever the room: the pane scrolled sideways. Given a room it is drawn as narrow as
+    fits, every arrow still reaching its target and carrying its verdict's glyph."""
+    nodes, plain = sample()
+    edges = [MapEdge(e.src, e.dst, f"{e.verdict.glyph} {e.label}", e.verdict) for e in plain]
+    wide = draw(nodes, edges)
+    assert not wide.narrowed
+    assert draw(nodes, edges, room=wide.canvas.width).canvas.width == wide.canvas.width
+    room = wide.canvas.width * 3 // 4
+    narrow = draw(nodes, edges, room=room)
+    assert narrow.narrowed and narrow.canvas.width <= room
+    rows = _text(narrow)
+    for node in nodes:
+        box = narrow.boxes[node.node_id]
+        incoming = [e for e in edges if e.dst == node.node_id]
+        assert len(_entry_rows(box, rows)) == len(incoming), node.node_id
+        glyphs = sorted(e.verdict.glyph for e in edges if e.src == node.node_id)
+        found = (re.match(r"^─ (\S)", part) for part in _exit_labels(box, rows))
+        assert sorted(m.group(1) for m in found if m) == glyphs, node.node_id
+
+
+def test_a_drawing_no_cut_makes_fit_scrolls_with_its_names_readable() -> None:
+    """At 100 columns on the demo comms' drawing fitted at no step: it was drawn at the
+    narrowest anyway (`billi…rker`, `provi…rtal`) and scrolled all the same. Where nothing
+    fits, names keep 16 cells."""
+    nodes = [
+        MapNode("a", "billing-worker-of-the-month", "system billing"),
+        MapNode("b", "provider-portal-for-partners", "system providers"),
+    ]
+    edges = [MapEdge("a", "b", "✗ rest", Verdict.ANTI_PATTERN)]
+    drawing = draw(nodes, edges, room=10)
+    assert drawing.narrowed and drawing.canvas.width > 10
+    rows = _text(drawing)
+    for node in nodes:
+        box = drawing.boxes[node.node_id]
+        shown = rows[box.y + 1][box.x + 1 : box.x + box.width - 1].strip()
+        assert len(shown) == 16 and "…" in shown, shown
