@@ -12,7 +12,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from seamscope.classifiers import read
 from seamscope.classifiers.read import Target
 from seamscope.classifiers.render import UNOWNED_LABEL
-from seamscope.tracer.terminal import plural
+from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.landscape import UNOWNED
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ class GoToProvider(Provider):
     """Reads the names once per palette (in a thread: DuckDB never runs on the event loop)."""
 
     _targets: tuple[Target, ...] = ()
+    _problem: str | None = None
+    """Why the names could not be read (the palette then says so instead of finding nothing)."""
 
     @property
     def sapp(self) -> SeamscopeApp:
@@ -55,9 +57,17 @@ class GoToProvider(Provider):
             return
         try:
             targets = await asyncio.to_thread(source.run, read.goto_targets)
-        except Exception:  # noqa: BLE001 - a locked store: the palette still offers commands
+        except Exception as exc:  # noqa: BLE001 - a locked store: the palette still offers commands
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._problem = safe(first)[:200]
             targets = ()
         self._targets = with_unowned_group(targets)
+
+    def _problem_text(self) -> str:
+        return f"✗ the names could not be read ({self._problem}): press Escape and : again"
+
+    def _nothing(self) -> None:
+        """Choosing the problem's line does nothing more than close the palette."""
 
     def _open(self, target: Target) -> None:
         self.sapp.go_to(target)
@@ -66,6 +76,8 @@ class GoToProvider(Provider):
         return f"{ICON.get(target.kind, ' ')} {target.kind} {target.name}"
 
     async def search(self, query: str) -> Hits:
+        if self._problem is not None:
+            yield Hit(1.0, self._problem_text(), self._nothing)
         matcher = self.matcher(query)
         for target in self._targets:
             text = self._text(target)
@@ -79,6 +91,8 @@ class GoToProvider(Provider):
                 )
 
     async def discover(self) -> Hits:
+        if self._problem is not None:
+            yield DiscoveryHit(self._problem_text(), self._nothing)
         for target in self._targets:
             if target.kind in ("system", "group", "rule"):
                 yield DiscoveryHit(

@@ -362,6 +362,50 @@ async def test_go_to_finds_a_component_by_fuzzy_name(sample_db: Path, make_app: 
         assert isinstance(app.screen, FindingsScreen) and app.screen.rule == "A101"
 
 
+async def test_go_to_says_when_the_names_cannot_be_read(
+    sample_db: Path, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read of the names that failed (the store held by a writer for a moment) left the
+    # palette with nothing to find, saying nothing: "comms" found no match. It says why, and
+    # the next palette reads them again.
+    from textual.command import CommandList
+
+    from seamscope.classifiers import read
+
+    real = LocalStore.run
+    failed: list[bool] = []
+
+    def run(self: LocalStore, work: object) -> object:
+        if work is read.goto_targets and not failed:
+            failed.append(True)
+            raise duckdb.IOException('Could not set lock on file "s.duckdb": Conflicting lock')
+        return real(self, work)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalStore, "run", run)
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for attempt in range(2):
+            await pilot.press("colon", *"orderswork")
+            await pilot.pause(0.3)
+            await settle(pilot)
+            results = app.screen.query_one(CommandList)
+            prompts = [
+                str(results.get_option_at_index(i).prompt) for i in range(results.option_count)
+            ]
+            if attempt == 0:
+                assert prompts and prompts[0].startswith("✗ the names could not be read"), prompts
+                assert "Conflicting lock" in prompts[0]
+                await pilot.press("escape")
+                await settle(pilot)
+            else:
+                assert not any("could not be read" in p for p in prompts), prompts
+                assert any("orders-worker" in p for p in prompts), prompts
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen) and app.screen.system == "orders"
+
+
 async def test_vim_keys_move_the_tables(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
