@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from yarl import URL
 
 from seamscope.tracer.owner import SECRET_HEADER, TRACES_PATH
+from seamscope.tracer.receiver.refused import with_reason
 
 PUBLIC_PATHS = frozenset({TRACES_PATH, "/"})
 """Routes any local client may use without the secret (OTLP senders in any language)."""
@@ -135,7 +136,7 @@ class Guard:
 
 
 def _refuse(status: int, message: str) -> web.Response:
-    response = web.json_response({"error": message}, status=status)
+    response = with_reason(web.json_response({"error": message}, status=status), message)
     # A refused client should not keep the connection (nor its slot) open.
     response.force_close()
     return response

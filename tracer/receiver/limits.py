@@ -21,6 +21,8 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from seamscope.tracer.receiver.refused import Refusals
+
 IDLE_TIMEOUT_S = 15.0
 """Longest a connection may take to send a request's headers, or stay idle between requests."""
 READ_GAP_S = 10.0
@@ -103,6 +105,14 @@ class _Busy(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        if self.owner.refusals is not None:
+            peer = transport.get_extra_info("peername")
+            self.owner.refusals.say(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                "a connection",
+                503,
+                f"too many open connections (the limit is {self.owner.limit})",
+            )
         body = b'{"error": "too many open connections; retry in a moment"}'
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\n"
@@ -132,8 +142,11 @@ class _Busy(asyncio.Protocol):
 class Connections:
     """The connection limit and the idle timeout of one aiohttp server."""
 
-    def __init__(self, *, limit: int, idle_timeout_s: float) -> None:
+    def __init__(
+        self, *, limit: int, idle_timeout_s: float, refusals: Refusals | None = None
+    ) -> None:
         self.server: web.Server | None = None
+        self.refusals = refusals
         self.limit = limit
         self.idle_timeout_s = idle_timeout_s
         self.refused = 0
