@@ -125,6 +125,13 @@ ATTACKS: list[tuple[str, bytes, dict[str, str | None], int, str]] = [
     ("another host", b"x", {"host": "attacker.example"}, 403, "does not name this server"),
     ("no host", b"x", {"host": None}, 400, "Missing 'Host' header"),
     (
+        "an absolute URL that names another host",
+        b"x",
+        {"path": "http://attacker.example/v1/traces"},
+        403,
+        "Host 'attacker.example' does not name this server",
+    ),
+    (
         "CORS preflight",
         b"",
         {
