@@ -2,7 +2,9 @@
 read beside a store: a symbolic link where the store's WAL goes (DuckDB wrote its log through
 it, over the file it names: a user's own file lost), a store that belongs to another user (every
 span written to it would be theirs to read), and a spool folder that is a link to theirs, full
-of forged spool files (drained into the store as if a traced service had sent them).
+of forged spool files (drained into the store as if a traced service had sent them), and a
+`--logs` folder of the demo where others can write (a link named as a log would have the demo
+append to the file it names).
 
 The real commands run as a user runs them: `seamscope ingest` and `seamscope collect` refuse
 the store in one line and leave the linked file as it was; the forged spans never reach the
@@ -107,3 +109,16 @@ def test_a_planted_spool_is_never_drained(tmp_path: Path) -> None:
         con.close()
     assert [p.name for p in spool_dir(theirs).iterdir()] == ["forged-1.arrow"]
     assert "not a folder of this user's alone" in c.log.read_text()
+
+
+def test_the_demo_refuses_a_logs_folder_others_can_write_in(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    logs.chmod(0o777)  # a shared folder: another user planted a link named as a log
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(PRECIOUS)
+    (logs / "moto.log").symlink_to(precious)
+    done = run("demo", "--headless", "--duration", "1", "--port", "0", "--logs", str(logs))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "other users can write in this folder (mode 777)" in done.stderr
+    assert precious.read_bytes() == PRECIOUS
