@@ -22,6 +22,7 @@ from seamscope.tracer.decoding import decode_request
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import ingest
 from seamscope.tracer.otlp import protobuf_to_json
+from seamscope.tracer.owner import owner_file
 from seamscope.tracer.spool import spool_dir, write_spool
 from seamscope.tracer.store import Store, open_read_only
 from tests.e2e.test_collect import SEAMSCOPE, start_collector
@@ -122,3 +123,32 @@ def test_the_demo_refuses_a_logs_folder_others_can_write_in(tmp_path: Path) -> N
     assert done.returncode == 2, done.stdout + done.stderr
     assert "other users can write in this folder (mode 777)" in done.stderr
     assert precious.read_bytes() == PRECIOUS
+
+
+def test_links_planted_as_the_tee_and_the_owner_file_are_not_written_through(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shared" / "seamscope.duckdb"
+    db.parent.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(PRECIOUS)
+    tee = db.parent / "tee.jsonl"
+    tee.symlink_to(precious)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with pytest.raises(SeamscopeError, match="the process serving it exited with"):
+        start_collector(db, logs, "--tee", str(tee)).process.stop()
+    assert "cannot write the tee file" in "".join(p.read_text() for p in logs.glob("*.log"))
+    assert precious.read_bytes() == PRECIOUS
+
+    owner = owner_file(db)
+    owner.symlink_to(precious)
+    c = start_collector(db, tmp_path, "--no-classify")
+    try:
+        # The owner file took the link's place: a file of its own, 0600; the link's file as
+        # it was.
+        assert not owner.is_symlink()
+        assert owner.stat().st_mode & 0o777 == 0o600
+        assert precious.read_bytes() == PRECIOUS
+    finally:
+        c.process.stop()
