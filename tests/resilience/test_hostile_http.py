@@ -40,7 +40,15 @@ CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 @pytest.fixture
 def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(db_path, tmp_path, "--no-classify", "--max-body-mb", str(MAX_BODY_MB))
+    c = start_collector(
+        db_path,
+        tmp_path,
+        "--no-classify",
+        "--max-body-mb",
+        str(MAX_BODY_MB),
+        "--max-connections",
+        "400",
+    )
     try:
         yield c
     finally:
@@ -143,6 +151,13 @@ ATTACKS: list[tuple[str, bytes, dict[str, str | None], int, str]] = [
         "cross-origin requests are refused",
     ),
     ("a header of 64 KB", b"x", {"X_Big": "a" * 65536}, 400, "Got more than 8190 bytes"),
+    (
+        "33 header fields",
+        bytes(sample_request(1, seed=6999).SerializeToString()),
+        {f"X_{i}": "a" for i in range(30)},
+        400,
+        "Too many headers received",
+    ),
     ("negative length", b"x", {"Content_Length": "-1"}, 400, "Content-Length"),
     (
         "length and chunked",
@@ -285,3 +300,29 @@ def test_a_flood_of_refusals_gives_a_bounded_log(collector: Collector) -> None:
         for n in re.findall(r"([\d,]+) other refusals? since the last line", "\n".join(lines))
     )
     assert said + counted == refusals, (said, counted)
+
+
+def test_headers_held_unfinished_take_bounded_memory(collector: Collector) -> None:
+    """Connections that send many header fields of 8 KB and never end them: each holds what it
+    sent until the idle timeout closes it (a body is never read, so the body budget does not
+    apply). Past 32 fields a request is refused, so 300 of them cannot take more than a
+    bound; with aiohttp's 128 they took over twice as much."""
+    before = peak_kb(collector)
+    head = request(collector, b"x").split(b"\r\n\r\n")[0] + b"\r\n"
+    head += b"".join(b"X-%d: %s\r\n" % (i, b"a" * 8000) for i in range(100))
+    sockets = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", collector.port), timeout=60)
+            try:
+                sock.sendall(head)
+            except OSError:
+                pass  # refused and closed before it read the rest
+            sockets.append(sock)
+        Senders(collector).send()  # answered meanwhile
+        growth = peak_kb(collector) - before
+    finally:
+        for sock in sockets:
+            sock.close()
+    print(f"unfinished headers took {growth} kB")  # run with -s to see it
+    assert growth < 400 * 1024, f"unfinished headers took {growth} kB"

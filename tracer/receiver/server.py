@@ -41,6 +41,7 @@ from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import (
     IDLE_TIMEOUT_S,
+    MAX_HEADERS,
     RETRY_AFTER_S,
     BodyBudget,
     BodyError,
@@ -191,6 +192,7 @@ class Server:
             auto_decompress=False,
             shutdown_timeout=10.0,
             keepalive_timeout=self.connections.idle_timeout_s,
+            max_headers=MAX_HEADERS,
         )
         try:
             loop.run_until_complete(runner.setup())
