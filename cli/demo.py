@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -97,6 +99,32 @@ def _run_tui(fleet: Fleet, port: int) -> list[str]:
                 tui.wait()
 
 
+def _own_folder(logs: Path) -> None:
+    """--logs: made 0700 when new; an existing one must be a folder of the user's that nobody
+    else may write in. The demo writes its logs, the landscape and the store there through
+    whatever it finds, so a link planted by another user (a log named after a process, pointing
+    at a file of the user's) would have it append to that file."""
+    try:
+        logs.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise SeamscopeError(f"{logs}: cannot make the folder ({exc.strerror or exc})") from None
+    st = logs.stat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise SeamscopeError(f"{logs}: not a folder")
+    if st.st_uid != os.geteuid():
+        raise SeamscopeError(
+            f"{logs}: the folder belongs to another user (uid {st.st_uid}); give --logs a "
+            "folder of your own"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise SeamscopeError(
+            f"{logs}: other users can write in this folder (mode {stat.S_IMODE(st.st_mode):o}), "
+            "and so plant links where the demo writes; give --logs a folder of your own"
+        )
+
+
 @click.command()
 @click.option("--headless", is_flag=True, help="No TUI: run, then print the findings table.")
 @click.option(
@@ -159,6 +187,8 @@ def demo(
         raise SeamscopeError(f"{db}: the folder {db.parent} does not exist")
     if db is not None and open_reader(db).owner is not None:
         raise SeamscopeError(f"{db} is owned by another running process; stop it or choose --db")
+    if logs is not None:
+        _own_folder(logs)
     run_dir = logs if logs is not None else Path(tempfile.mkdtemp(prefix="seamscope-demo-"))
     db_path = db.resolve() if db is not None else run_dir / "seamscope.duckdb"
     # SIGTERM (a service manager, a script), Ctrl-C and a closed terminal window stop the demo

@@ -8,9 +8,11 @@ so a file drained twice (two drainers, or a crash between commit and delete) add
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from seamscope.tracer.private import create_private, private_dir, private_wal
-from seamscope.tracer.store import Store, transaction
+from seamscope.tracer.store import Store, refuse_planted, transaction
 
 _log = logging.getLogger(__name__)
 
@@ -30,11 +32,37 @@ _KEY_META = b"seamscope.batch_key"
 _DROPPED_META = b"seamscope.dropped_spans"
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]")
 DROPPED_KEY = "dropped_spans"
+_WARNED: set[Path] = set()
+"""Spool folders found not to be the user's, said once per process."""
 
 
 def spool_dir(db_path: Path) -> Path:
     """``<db>.spool/`` beside the store."""
     return db_path.with_name(db_path.name + ".spool")
+
+
+def _ours(folder: Path) -> bool:
+    """Whether folder is a real folder of this user's that nobody else may write in: the only
+    spool seamscope writes to or drains. Another user's folder where the spool goes (or a
+    symbolic link planted there, in a shared folder) could hand forged spans to the store, or
+    delete the spans written to it."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _own_file(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def _file_name(batch_key: str) -> str:
@@ -49,6 +77,12 @@ def write_spool(db_path: Path, table: pa.Table, batch_key: str, *, dropped: int 
     """
     folder = spool_dir(db_path)
     private_dir(folder)
+    if not _ours(folder):
+        raise OSError(
+            errno.EPERM,
+            f"{folder}: not a folder of this user's alone (another user's, or a symbolic link); "
+            "the spool is not written there",
+        )
     target = folder / _file_name(batch_key)
     tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     meta = {_KEY_META: batch_key.encode()}
@@ -76,9 +110,20 @@ def write_spool(db_path: Path, table: pa.Table, batch_key: str, *, dropped: int 
 def spooled_files(db_path: Path) -> list[Path]:
     """Spool files waiting to be drained, oldest first."""
     folder = spool_dir(db_path)
+    if not _ours(folder):
+        if os.path.lexists(folder) and folder not in _WARNED:
+            _WARNED.add(folder)
+            _log.warning(
+                "seamscope: %s is not a folder of this user's alone (another user's, or a "
+                "symbolic link): its files are not read into the store",
+                folder,
+            )
+        return []
     try:
         entries = [
-            p for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")
+            p
+            for p in folder.iterdir()
+            if p.name.endswith(SUFFIX) and not p.name.startswith(".") and _own_file(p)
         ]
     except OSError:
         return []
@@ -178,6 +223,7 @@ def record_dropped(store: Store, count: int) -> int:
     """
     con = store.con
     private_wal(store.path)
+    refuse_planted(store.path)
     with transaction(con):
         row = con.execute(
             "SELECT value FROM seamscope_meta WHERE key = ?", [DROPPED_KEY]

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.keys import KEY_COLUMNS, add_keys
-from seamscope.tracer.private import FILE_MODE, drop_unused_wal, private_wal
+from seamscope.tracer.private import FILE_MODE, drop_unused_wal, private_wal, wal_path
 from seamscope.tracer.schema import (
     DDL,
     INPUT_SCHEMA,
@@ -159,6 +159,39 @@ def refuse_special(path: Path) -> None:
         raise NotAStore(f"{path}: {kind}, not a store (a store is a regular file)")
 
 
+def refuse_planted(path: Path) -> None:
+    """Before seamscope writes a store: the store must be the user's own file, and its WAL
+    (``<store>.wal``, which DuckDB writes through whatever it finds there) a file of the user's
+    or nothing. A store of another user's in a shared folder would be given every span written
+    to it; a symbolic link planted where the WAL goes would have DuckDB overwrite the file it
+    names (a user's own file, say), and another user's file there would take the writes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None  # missing (a new store): made 0600 by this process
+    if st is not None and st.st_uid != os.geteuid():
+        raise StoreError(
+            f"{path}: the store belongs to another user (uid {st.st_uid}); seamscope writes "
+            "only to a store of your own (read this one with `seamscope sql`, or pass --db)"
+        )
+    wal = wal_path(path)
+    try:
+        wst = os.lstat(wal)
+    except OSError:
+        return
+    if stat.S_ISLNK(wst.st_mode) or not stat.S_ISREG(wst.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(wst.st_mode) else "not a regular file"
+        raise StoreError(
+            f"{wal}: {kind} where the store's WAL goes; DuckDB would write through it, so the "
+            "store is not opened for writing (remove it if it is not yours)"
+        )
+    if wst.st_uid != os.geteuid():
+        raise StoreError(
+            f"{wal}: the store's WAL belongs to another user (uid {wst.st_uid}); the store is "
+            "not opened for writing (remove it if it is not yours)"
+        )
+
+
 def connect(
     path: Path,
     *,
@@ -169,6 +202,8 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Opens the file; raises StoreError subclasses with one-line messages."""
     refuse_special(path)
+    if not read_only:
+        refuse_planted(path)
     if not create or read_only:
         if not path.exists():
             raise StoreMissing(f"{path}: no store here (set {ENV_DB} or pass --db)")
@@ -341,6 +376,7 @@ class Store:
         table = input_table(table)
         con = self.con
         private_wal(self.path)
+        refuse_planted(self.path)
         con.execute("BEGIN")
         try:
             # One statement numbers the batch and claims its key (fewer round trips per batch);

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,10 @@ _BATCH_ROWS = 2048
 _TRUNCATED = b"seamscope.truncated"
 
 _ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_EXPLAIN = re.compile(
+    r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*EXPLAIN\b\s*(?:ANALY[SZ]E\b\s*)?(?:\([^)]*\)\s*)?",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class SqlRejected(SeamscopeError):
@@ -56,12 +61,27 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         if statement.type not in _ALLOWED:
             kind = str(statement.type).rsplit(".", 1)[-1]
             raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
+        if statement.type == duckdb.StatementType.EXPLAIN:
+            _check_explained(con, statement.query)
     if len(statements) > 1:
         # One result is shown: the others' would be run for nothing and dropped unseen.
         raise SqlRejected(
             f"one query at a time: this SQL holds {len(statements)} statements "
             "(separated by ';'); run them one by one"
         )
+
+
+def _check_explained(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """EXPLAIN ANALYZE runs the statement it explains: only a SELECT may be explained."""
+    match = _EXPLAIN.match(sql)
+    inner = []
+    if match is not None:
+        try:
+            inner = con.extract_statements(sql[match.end() :])
+        except duckdb.Error:
+            inner = []
+    if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
+        raise SqlRejected("only SELECT queries are allowed here, and EXPLAIN only of a SELECT")
 
 
 @dataclass(frozen=True, slots=True)

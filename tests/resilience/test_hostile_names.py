@@ -123,3 +123,19 @@ def test_commands_print_hostile_names_escaped(hostile_store: Path, args: list[st
         ET.fromstring(out)  # XML 1.0 has no place for a raw control character
     if "sarif" in args:
         json.loads(out)
+
+
+def test_drift_prints_hostile_names_escaped(hostile_store: Path, tmp_path: Path) -> None:
+    landscape = tmp_path / "seamscope.toml"
+    landscape.write_text('[[edges]]\nfrom = "nobody"\nto = "nothing"\n')
+    done = subprocess.run(
+        [*SEAMSCOPE, "drift", "--db", str(hostile_store), "--landscape", str(landscape)],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1, done.stderr
+    out = done.stdout.decode()
+    assert "Seen but never declared" in out and "orders" in out
+    assert [c for c in RAW if c in out] == []
+    assert "\\u001b]0;owned\\u0007" in out

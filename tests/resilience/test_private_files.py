@@ -1,6 +1,6 @@
-"""Files seamscope creates are the user's alone (0600, folders 0700), even under umask 000:
-the store and its WAL, the owner file and the tee of a real `seamscope collect`, the spool of a
-real traced service, and a store a traced service makes itself."""
+"""Files seamscope creates are the user's alone (0600, folders 0700), even under umask 000 (and
+022, the usual one): the store and its WAL, the owner file and the tee of a real `seamscope
+collect`, the spool of a real traced service, and a store a traced service makes itself."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ pytestmark = pytest.mark.e2e
 OPEN_UMASK = ["sh", "-c", 'umask 000 && exec "$0" "$@"']
 
 
+def with_umask(umask: str) -> list[str]:
+    return ["sh", "-c", f'umask {umask} && exec "$0" "$@"']
+
+
 def mode(path: Path) -> str:
     return oct(stat.S_IMODE(path.stat().st_mode))
 
@@ -47,14 +51,15 @@ def _service(db_path: Path, spans: int) -> None:
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
-def test_collect_makes_its_files_private(tmp_path: Path) -> None:
+@pytest.mark.parametrize("umask", ["000", "022"])
+def test_collect_makes_its_files_private(tmp_path: Path, umask: str) -> None:
     db = tmp_path / "open" / "seamscope.duckdb"
     db.parent.mkdir()
     tee = tmp_path / "open" / "tee.jsonl"
     port = free_port()
     log = tmp_path / "collect.log"
     argv = [*SEAMSCOPE, "collect", "--db", str(db), "--port", str(port), "--tee", str(tee)]
-    proc = ManagedProcess("collect", [*OPEN_UMASK, *argv], log_path=log).start()
+    proc = ManagedProcess("collect", [*with_umask(umask), *argv], log_path=log).start()
     c = Collector(proc, port, log)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/", process=proc.popen, timeout_s=30)

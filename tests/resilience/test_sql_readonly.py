@@ -59,6 +59,13 @@ ATTACKS = [
     "SELECT * FROM read_parquet('http://127.0.0.1:1/x.parquet')",
     "SELECT * FROM query('DELETE FROM spans')",
     "SELECT nextval('batch_seq')",
+    # EXPLAIN ANALYZE runs what it explains.
+    "EXPLAIN ANALYZE CREATE TEMP TABLE spans AS SELECT 1 AS x",
+    "EXPLAIN ANALYZE SET search_path = 'temp'",
+    "EXPLAIN ANALYZE SET VARIABLE x = 1",
+    "EXPLAIN ANALYZE CHECKPOINT",
+    "/* a comment */ explain analyze create temp macro m() as 1",
+    "EXPLAIN (FORMAT json) DELETE FROM spans",
 ]
 
 

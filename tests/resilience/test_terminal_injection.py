@@ -1,9 +1,11 @@
 """Span names that would drive a terminal (clear the screen, set its title, plant a hyperlink,
 a C1 CSI, Rich markup) come out of `seamscope sql` escaped, in a table and in --csv, and so do
-error messages that echo what was typed."""
+error messages that echo what was typed; and so do escape sequences in what else spans carry
+(queues, tables, URLs, routes, systems) through `edges`, `check`, `export` and `drift`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -84,3 +86,117 @@ def test_tui_cells_are_escaped() -> None:
     assert plain(NAMES[4]).plain.startswith("GET /e[bold red]markup[/]")
     assert safe("a\nb\tc", lines=True) == "a\nb\tc"
     assert safe("a\nb") == "a\\u000ab"
+
+
+HOSTILE = "\x1b]0;pwn\x07\x1b[2J\x9b31m\u202e"
+
+
+def _attr(key: str, value: str) -> dict[str, object]:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def _span(i: int, name: str, attributes: list[dict[str, object]], **more: object) -> object:
+    start = 1_764_000_000_000_000_000 + i * 1000
+    return {
+        "traceId": "1" * 32,
+        "spanId": f"{i:016x}",
+        "name": name,
+        "kind": more.pop("kind", 3),
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 500),
+        "attributes": attributes,
+        **more,
+    }
+
+
+@pytest.fixture(scope="module")
+def attribute_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Escape sequences in what spans carry besides names: a queue, a table, a vendor's URL, an
+    HTTP route, a span name, a system: each becomes a node, an edge or a finding."""
+    tmp = tmp_path_factory.mktemp("attributes")
+    aws = [_attr("rpc.system", "aws-api"), _attr("aws.region", "eu-west-1")]
+    calls = [
+        _span(
+            1,
+            "SQS.SendMessage" + HOSTILE,
+            [*aws, _attr("rpc.service", "SQS"), _attr("rpc.method", "SendMessage")]
+            + [
+                _attr("messaging.system", "aws_sqs"),
+                _attr("messaging.destination.name", "q" + HOSTILE),
+            ],
+        ),
+        _span(
+            2,
+            "DynamoDB.PutItem",
+            [*aws, _attr("rpc.service", "DynamoDB"), _attr("rpc.method", "PutItem")]
+            + [_attr("aws.dynamodb.table_names", "T" + HOSTILE), _attr("db.system", "dynamodb")],
+        ),
+        _span(
+            3,
+            "GET" + HOSTILE,
+            [_attr("http.request.method", "GET"), _attr("url.full", "https://v.example/" + HOSTILE)]
+            + [_attr("server.address", "v.example")],
+        ),
+        _span(
+            4,
+            "POST",
+            [_attr("http.request.method", "POST"), _attr("url.full", "http://other/api")]
+            + [_attr("server.address", "other")],
+        ),
+    ]
+    served = [
+        _span(
+            5,
+            "POST /api" + HOSTILE,
+            [_attr("http.request.method", "POST"), _attr("http.route", "/api/" + HOSTILE)],
+            kind=2,
+            parentSpanId=f"{4:016x}",
+        )
+    ]
+
+    def resource(name: str, system: str) -> dict[str, object]:
+        return {"attributes": [_attr("service.name", name), _attr("service.namespace", system)]}
+
+    request = {
+        "resourceSpans": [
+            {"resource": resource("svc", "sys" + HOSTILE), "scopeSpans": [{"spans": calls}]},
+            {"resource": resource("other", "other"), "scopeSpans": [{"spans": served}]},
+        ]
+    }
+    traces = tmp / "t.json"
+    traces.write_text(json.dumps(request) + "\n")
+    db = tmp / "attributes.duckdb"
+    done = subprocess.run(
+        [*SEAMSCOPE, "ingest", "--db", str(db), str(traces)], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    (tmp / "seamscope.toml").write_text('[[edges]]\nfrom = "nobody"\nto = "nothing"\n')
+    return db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["edges"],
+        ["edges", "--format", "json"],
+        ["check"],
+        ["check", "--format", "json"],
+        ["export"],
+        ["export", "--format", "structurizr"],
+        ["drift", "--landscape", "LANDSCAPE"],
+        ["sql", "select name, attributes::VARCHAR from spans"],
+    ],
+    ids=" ".join,
+)
+def test_attributes_come_out_escaped(attribute_store: Path, args: list[str]) -> None:
+    args = [str(attribute_store.parent / "seamscope.toml") if a == "LANDSCAPE" else a for a in args]
+    done = subprocess.run(
+        [*SEAMSCOPE, args[0], "--db", str(attribute_store), *args[1:]],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    out = done.stdout + done.stderr
+    assert [c for c in CONTROLS if c in out] == []
+    assert b"u001b" in out

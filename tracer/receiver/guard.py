@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from yarl import URL
 
 from seamscope.tracer.owner import SECRET_HEADER, TRACES_PATH
+from seamscope.tracer.receiver.refused import with_reason
 
 PUBLIC_PATHS = frozenset({TRACES_PATH, "/"})
 """Routes any local client may use without the secret (OTLP senders in any language)."""
@@ -99,12 +100,15 @@ class Guard:
         host = request.headers.get("Host")
         if host is None:
             return _refuse(400, "the request has no Host header")
-        if not self.host_allowed(host_name(host)):
-            return _refuse(
-                403,
-                f"Host {host[:80]!r} does not name this server (a loopback address or "
-                f"{', '.join(sorted(self.names))}; see --allow-host)",
-            )
+        # An absolute URL as the request target names the server instead of the Host header
+        # (RFC 9112, 3.2.2), and aiohttp takes its host as the request's: both must name this.
+        for name in (host, request.host):
+            if not self.host_allowed(host_name(name)):
+                return _refuse(
+                    403,
+                    f"Host {name[:80]!r} does not name this server (a loopback address or "
+                    f"{', '.join(sorted(self.names))}; see --allow-host)",
+                )
         origin = request.headers.get("Origin")
         if origin is not None and not self.origin_allowed(origin):
             return _refuse(403, f"cross-origin requests are refused (Origin {origin[:80]!r})")
@@ -135,7 +139,7 @@ class Guard:
 
 
 def _refuse(status: int, message: str) -> web.Response:
-    response = web.json_response({"error": message}, status=status)
+    response = with_reason(web.json_response({"error": message}, status=status), message)
     # A refused client should not keep the connection (nor its slot) open.
     response.force_close()
     return response

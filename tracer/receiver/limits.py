@@ -21,6 +21,8 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from seamscope.tracer.receiver.refused import Refusals
+
 IDLE_TIMEOUT_S = 15.0
 """Longest a connection may take to send a request's headers, or stay idle between requests."""
 READ_GAP_S = 10.0
@@ -28,6 +30,11 @@ READ_GAP_S = 10.0
 BODY_TIMEOUT_S = 60.0
 """Longest time to receive one whole body."""
 RETRY_AFTER_S = 1
+MAX_HEADERS = 32
+"""Header fields a request may have (aiohttp allows 128): an OTLP sender sends about ten. Each
+may be 8 KB (aiohttp's max_field_size), and a connection may hold them unfinished until the
+idle timeout, so this bounds what headers alone can take: 450 connections holding 120 fields
+of 8 KB each took the receiver from 178 MB to 1,051 MB."""
 _BUSY_LINGER_S = 1.0
 _MAX_LINGERING = 64
 
@@ -103,6 +110,14 @@ class _Busy(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        if self.owner.refusals is not None:
+            peer = transport.get_extra_info("peername")
+            self.owner.refusals.say(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                "a connection",
+                503,
+                f"too many open connections (the limit is {self.owner.limit})",
+            )
         body = b'{"error": "too many open connections; retry in a moment"}'
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\n"
@@ -132,8 +147,11 @@ class _Busy(asyncio.Protocol):
 class Connections:
     """The connection limit and the idle timeout of one aiohttp server."""
 
-    def __init__(self, *, limit: int, idle_timeout_s: float) -> None:
+    def __init__(
+        self, *, limit: int, idle_timeout_s: float, refusals: Refusals | None = None
+    ) -> None:
         self.server: web.Server | None = None
+        self.refusals = refusals
         self.limit = limit
         self.idle_timeout_s = idle_timeout_s
         self.refused = 0

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -40,6 +41,7 @@ from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import (
     IDLE_TIMEOUT_S,
+    MAX_HEADERS,
     RETRY_AFTER_S,
     BodyBudget,
     BodyError,
@@ -47,6 +49,7 @@ from seamscope.tracer.receiver.limits import (
     default_max_connections,
     read_body,
 )
+from seamscope.tracer.receiver.refused import Refusals, with_reason
 from seamscope.tracer.receiver.sql import SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
 from seamscope.tracer.receiver.writer import Task, Work, Writer
@@ -97,7 +100,11 @@ def _status_body(message: str, json_format: bool) -> tuple[bytes, str]:
 
 def _error(status: int, message: str, json_format: bool) -> web.Response:
     body, ctype = _status_body(message, json_format)
-    return web.Response(status=status, body=body, content_type=ctype)
+    return with_reason(web.Response(status=status, body=body, content_type=ctype), message)
+
+
+def _json_error(status: int, message: str, **kwargs: Any) -> web.Response:
+    return with_reason(web.json_response({"error": message}, status=status, **kwargs), message)
 
 
 class Server:
@@ -119,8 +126,11 @@ class Server:
     ) -> None:
         self.db_path = db_path
         self.guard = guard
+        self.refusals = Refusals()
         self.connections = Connections(
-            limit=max_connections or default_max_connections(), idle_timeout_s=idle_timeout_s
+            limit=max_connections or default_max_connections(),
+            idle_timeout_s=idle_timeout_s,
+            refusals=self.refusals,
         )
         self.body_budget = BodyBudget(max(256 * 1024 * 1024, 4 * max_body_bytes))
         self.max_body_bytes = max_body_bytes
@@ -163,7 +173,11 @@ class Server:
         self._inflight = asyncio.Semaphore(MAX_INFLIGHT)
         app = web.Application(
             client_max_size=self.max_body_bytes,
-            middlewares=[self.connections.middleware(), self.guard.middleware()],
+            middlewares=[
+                self.refusals.middleware(),
+                self.connections.middleware(),
+                self.guard.middleware(),
+            ],
         )
         app.router.add_post(TRACES_PATH, self._handle_traces)
         app.router.add_post(SQL_PATH, self.sql.handle)
@@ -173,10 +187,12 @@ class Server:
         runner = web.AppRunner(
             app,
             access_log=None,
+            logger=self.refusals.http_logger(),
             handle_signals=False,
             auto_decompress=False,
             shutdown_timeout=10.0,
             keepalive_timeout=self.connections.idle_timeout_s,
+            max_headers=MAX_HEADERS,
         )
         try:
             loop.run_until_complete(runner.setup())
@@ -199,6 +215,7 @@ class Server:
             listener.close()
             watch.cancel()
             loop.run_until_complete(runner.cleanup())
+            self.refusals.flush()
             loop.close()
 
     async def _handle_root(self, request: web.Request) -> web.Response:
@@ -214,11 +231,11 @@ class Server:
             json_format = False
         else:
             self.stats.add(bad_requests=1)
-            return web.Response(
-                status=415,
-                text=f"content type {ctype!r} is not OTLP: send application/x-protobuf "
-                "or application/json\n",
+            message = (
+                f"content type {ctype!r} is not OTLP: send application/x-protobuf "
+                "or application/json"
             )
+            return with_reason(web.Response(status=415, text=message + "\n"), message)
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
             self.stats.add(bad_requests=1)
@@ -344,22 +361,22 @@ class Server:
         try:
             payload = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "the body must be JSON"}, status=400)
+            return _json_error(400, "the body must be JSON")
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "the body is too large"}, status=413)
+            return _json_error(413, "the body is too large")
         try:
             write = parse(payload)
         except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            return _json_error(400, str(exc))
         # As for spans: only a request read whole takes a slot.
         assert self._inflight is not None
         async with self._inflight:
             outcome = await self._written(lambda done: Task(write, done))
         if isinstance(outcome, BaseException):
             text = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-            return web.json_response(
-                {"error": f"the store could not take them: {text}"},
-                status=503,
+            return _json_error(
+                503,
+                f"the store could not take them: {text}",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
         return web.json_response({"stored": outcome})
