@@ -60,7 +60,7 @@ from seamscope.tracer.ingest_worker import decode_one as decode_one
 from seamscope.tracer.otlp import one_line
 from seamscope.tracer.owner import BATCH_KEY_HEADER, OwnerInfo
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.store import Store, input_table, insert_arrow
+from seamscope.tracer.store import Store, input_table, insert_arrow, refuse_planted
 
 SOURCE = "ingest"
 STORED_HEADER = "X-Seamscope-Stored"
@@ -119,6 +119,9 @@ def append_many_at(store: Store, batches: Sequence[Batch]) -> tuple[list[int], i
     """append_many, and the highest batch_id it gave (None when every batch was a repeat): the
     receiver's watermark without a query after each commit."""
     con = store.con
+    # A link planted where the WAL goes since the last commit (a checkpoint removes the WAL,
+    # and DuckDB opens it again by its name at the next write): refused, not written through.
+    refuse_planted(store.path)
     con.execute("BEGIN")
     try:
         counts, last = insert_batches(con, batches, set())

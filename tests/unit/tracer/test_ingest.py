@@ -13,7 +13,7 @@ from seamscope.tracer.ingest import Batch, append_many, ingest
 from seamscope.tracer.otlp import decode_protobuf, protobuf_to_json
 from seamscope.tracer.receiver import Receiver
 from seamscope.tracer.rows import SpanBatchBuilder
-from seamscope.tracer.store import Store, open_read_only
+from seamscope.tracer.store import Store, StoreError, open_read_only
 from tests.otlp_sample import sample_request
 
 
@@ -34,6 +34,24 @@ def _table(seed: int, n: int = 4) -> Batch:
     builder = SpanBatchBuilder()
     decode_protobuf(sample_request(n, seed=seed).SerializeToString(), builder)
     return Batch(builder.build(), f"k{seed}", "test")
+
+
+def test_a_link_planted_where_the_wal_goes_between_commits_is_not_written_through(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """The receiver's writer keeps its store open: a checkpoint removes the WAL, and DuckDB
+    opens it again by its name at the next commit, through a link planted there meanwhile."""
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"a file of the user's\n")
+    wal = db_path.with_name(db_path.name + ".wal")
+    with Store.open(db_path) as store:
+        assert append_many(store, [_table(1)]) == [4]
+        store.con.execute("CHECKPOINT")
+        assert not wal.exists()  # the next commit opens it again, by its name
+        wal.symlink_to(precious)
+        with pytest.raises(StoreError, match="symbolic link where the store's WAL goes"):
+            append_many(store, [_table(2)])
+    assert precious.read_bytes() == b"a file of the user's\n"
 
 
 def test_append_many_keeps_each_batch_idempotent(db_path: Path) -> None:
