@@ -147,16 +147,17 @@ def group_alive(pgid: int) -> bool:
     """Whether a process of group pgid still runs. On Linux a zombie does not count (its
     parent has gone and nothing reaped it yet: it runs no more); elsewhere any member does."""
     if sys.platform.startswith("linux"):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # gone meanwhile
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
+        with os.scandir("/proc") as entries:  # closed on the early return too
+            for entry in entries:
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                        fields = stat.read().rsplit(b")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue  # gone meanwhile
+                if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                    return True
         return False
     try:
         os.killpg(pgid, 0)

@@ -159,3 +159,5 @@ def holding_lock(db_path: Path, seconds: str = "600") -> Iterator[subprocess.Pop
     finally:
         holder.kill()
         holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()  # else a ResourceWarning when collected, wherever that is
