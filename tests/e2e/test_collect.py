@@ -258,7 +258,7 @@ def test_listening_beyond_loopback_is_said(db_path: Path, tmp_path: Path) -> Non
 
 
 def test_store_locked_by_another_process_names_it(db_path: Path) -> None:
-    holder = subprocess.Popen(
+    with subprocess.Popen(  # closes its pipes on the way out
         [
             sys.executable,
             "-c",
@@ -268,13 +268,12 @@ def test_store_locked_by_another_process_names_it(db_path: Path) -> None:
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
-        done = run_seamscope("collect", "--db", str(db_path), "--port", str(free_port()))
-    finally:
-        holder.kill()
-        holder.wait()
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+            done = run_seamscope("collect", "--db", str(db_path), "--port", str(free_port()))
+        finally:
+            holder.kill()
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines == [

@@ -113,7 +113,7 @@ def test_bad_lines_missing_paths_and_locked_store(db_path: Path, tmp_path: Path)
     assert missing.stderr.decode().splitlines() == [
         f"seamscope: {tmp_path / 'nope.jsonl'}: no such file or folder"
     ]
-    holder = subprocess.Popen(
+    with subprocess.Popen(  # closes its pipes on the way out
         [
             sys.executable,
             "-c",
@@ -123,13 +123,12 @@ def test_bad_lines_missing_paths_and_locked_store(db_path: Path, tmp_path: Path)
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
-        locked = run("ingest", "--db", str(db_path), str(traces))
-    finally:
-        holder.kill()
-        holder.wait()
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+            locked = run("ingest", "--db", str(db_path), str(traces))
+        finally:
+            holder.kill()
     assert locked.returncode == 2
     assert locked.stderr.decode().splitlines() == [
         f"seamscope: {db_path}: the store is locked by process {holder.pid} ({PYTHON}), which "
@@ -198,6 +197,8 @@ def test_on_a_terminal_the_bar_shows_and_the_decoders_are_forked(
             process.kill()
         process.wait(timeout=60)
         os.close(main)
+        if process.stdout is not None:
+            process.stdout.close()
     assert process.returncode == 0, drawn.decode(errors="replace")
     assert f"{count:,} spans stored" in summary, summary
     assert span_count(db_path) == count
