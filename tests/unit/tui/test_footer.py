@@ -106,9 +106,12 @@ def _shown(app: App[None]) -> list[str]:
 
 
 def _whole(app: App[None]) -> bool:
-    """Every key shown lies wholly left of the command palette's key."""
+    """Every key shown lies wholly left of the command palette's key, once they are laid out
+    (before that every region is empty, and a busy machine can be asked then)."""
     footer = app.screen.query_one(SteadyFooter)
     keys = [key for key in app.screen.query(FooterKey) if key.display]
+    if not keys or any(key.region.width == 0 for key in keys):
+        return False
     palette = [key for key in keys if key.has_class("-command-palette")]
     edge = palette[0].region.x if palette else footer.region.right
     return all(k.region.right <= edge for k in keys if k not in palette)
