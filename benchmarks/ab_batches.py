@@ -56,7 +56,8 @@ def _store_part(con: duckdb.DuckDBPyConnection, part: Any) -> None:
     con.execute("INSERT INTO spans BY NAME SELECT * REPLACE (? AS batch_id) FROM _ab_part", [batch])
     con.unregister("_ab_part")
     con.execute(
-        "INSERT INTO batches VALUES (?, ?, 'generator', ?, now())",
+        "INSERT INTO batches (batch_id, batch_key, source, span_count, ingested_at) "
+        "VALUES (?, ?, 'generator', ?, now())",
         [batch, f"generated-late-{batch}", part.num_rows],
     )
 

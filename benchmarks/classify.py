@@ -223,7 +223,8 @@ def _late(
                 )
                 con.unregister("_late_part")
                 con.execute(
-                    "INSERT INTO batches VALUES (?, ?, 'generator', ?, now())",
+                    "INSERT INTO batches (batch_id, batch_key, source, span_count, ingested_at) "
+                    "VALUES (?, ?, 'generator', ?, now())",
                     [batch, f"generated-late-{batch}", part.num_rows],
                 )
                 times.append(timed(lambda: classify(con, landscape)) * 1000)

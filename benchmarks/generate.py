@@ -495,7 +495,8 @@ def generate(
         if callable(log):
             log(f"  {stored:,} spans ({time.perf_counter() - started:.1f} s)")
     con.execute(
-        "INSERT INTO batches SELECT batch_id, 'generated-' || batch_id::VARCHAR, 'generator', "
+        "INSERT INTO batches (batch_id, batch_key, source, span_count, ingested_at) "
+        "SELECT batch_id, 'generated-' || batch_id::VARCHAR, 'generator', "
         "count(*), now() FROM spans WHERE batch_id BETWEEN ? AND ? GROUP BY batch_id",
         [first_batch, first_batch + batches - 1],
     )

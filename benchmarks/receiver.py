@@ -200,6 +200,7 @@ def commit_bound(ctx: Context, work: list[bytes]) -> list[Result]:
     process, on an owner's store): senders that each wait for their answer before the next
     request (the stock OTLP/HTTP exporter does) can never deliver more than k x 512 spans per
     such commit, whatever decodes them."""
+    from benchmarks.free_receiver import made_distinct
     from seamscope.tracer.decoding import batch_key
     from seamscope.tracer.ingest import Batch, append_many_at
     from seamscope.tracer.receiver.decode import decode_request
@@ -218,7 +219,8 @@ def commit_bound(ctx: Context, work: list[bytes]) -> list[Result]:
                 for _ in range(k):
                     body = work[made % len(work)]
                     key = f"{batch_key(body)}-{made}"  # distinct even when bodies repeat
-                    batches.append(Batch(tables[made % len(tables)], key, "benchmark"))
+                    table = made_distinct(tables[made % len(tables)], made + 1)
+                    batches.append(Batch(table, key, "benchmark"))
                     made += 1
                 begin = time.perf_counter()
                 append_many_at(store, batches)

@@ -104,7 +104,7 @@ def generate(con: duckdb.DuckDBPyConnection, first: int, count: int) -> None:
         SELECT {", ".join(SPAN_COLUMN_NAMES)} FROM ({keys_sql(rows)})"""
     )
     con.execute(
-        f"""INSERT INTO batches
+        f"""INSERT INTO batches (batch_id, batch_key, source, span_count, ingested_at)
         SELECT b, 'synthetic-' || b, 'synthetic', {BATCH}, now()
         FROM range({first} // {BATCH} + 1, ({first + count} - 1) // {BATCH} + 2) AS t(b)
         ON CONFLICT DO NOTHING"""

@@ -16,6 +16,7 @@ ids, so only spans written by other means can have one.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 import sys
 from array import array
@@ -132,6 +133,28 @@ def add_keys(table: pa.Table) -> pa.Table:
     for name, keys in zip(KEY_COLUMNS, key_arrays(*columns), strict=True):
         table = table.append_column(name, keys)
     return table
+
+
+def spans_digest(table: pa.Table) -> str | None:
+    """The identity of a batch's spans: `spans:` and a hash of their trace and span ids, sorted.
+    The same spans in other bytes (a request sent again as JSON, pretty-printed, in another
+    order, a collector's tee of it) have the same digest; None for a batch of no span."""
+    if table.num_rows == 0:
+        return None
+    pairs = pc.binary_join_element_wise(
+        pc.fill_null(table.column("trace_id"), ""),
+        pc.fill_null(table.column("span_id"), ""),
+        "/",
+    )
+    # In the order of their keys where the batch has them (a quicker sort than of the text; two
+    # spans of one key, a collision, at worst make a repeat look new, never new spans a repeat).
+    by = table.column("span_key") if "span_key" in table.column_names else pairs
+    ordered = pc.take(pairs, pc.sort_indices(by))
+    if isinstance(ordered, pa.ChunkedArray):
+        ordered = ordered.combine_chunks()
+    # Intake takes only hex ids, so a newline between the pairs cannot be one of theirs.
+    joined = pc.binary_join(pa.ListArray.from_arrays([0, len(ordered)], ordered), "\n")[0]
+    return f"spans:{hashlib.blake2b(joined.as_buffer(), digest_size=16).hexdigest()}"
 
 
 def keys_sql(source: str) -> str:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from seamscope.tracer.keys import KEY_COLUMNS, keys_sql
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Spans table: (column, DuckDB type, Arrow type, description). The order is the table's order.
 EVENT_STRUCT = pa.struct(
@@ -326,18 +326,25 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     return pa.schema([(c.name, c.arrow_type) for c in columns])
 
 
+LEDGER_COLUMNS = "batch_id, batch_key, source, span_count, ingested_at, spans_digest"
+"""The columns of batches, in the order of its INSERTs' values."""
+BATCH_DIGEST_INDEX = "CREATE INDEX IF NOT EXISTS batches_spans_digest ON batches (spans_digest)"
+
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS seamscope_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE SEQUENCE IF NOT EXISTS batch_seq START 1",
     # One row per stored batch. batch_key makes appends idempotent: the same export request,
-    # file line or spool file delivered twice is stored once.
+    # file line or spool file delivered twice is stored once; spans_digest does for the same
+    # spans in other bytes (keys.spans_digest).
     """CREATE TABLE IF NOT EXISTS batches (
     batch_id BIGINT PRIMARY KEY,
     batch_key VARCHAR UNIQUE,
     source VARCHAR,
     span_count INTEGER,
-    ingested_at TIMESTAMPTZ
+    ingested_at TIMESTAMPTZ,
+    spans_digest VARCHAR
 )""",
+    BATCH_DIGEST_INDEX,
     table_ddl("spans", SPAN_COLUMNS),
     table_ddl("aws_routes", AWS_ROUTE_COLUMNS),
     table_ddl("s3_objects", S3_OBJECT_COLUMNS),
@@ -367,4 +374,5 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         FROM ({keys_sql("SELECT rowid AS r, trace_id, span_id, parent_span_id FROM spans")}) AS k
         WHERE spans.rowid = k.r""",
     ),
+    4: ("ALTER TABLE batches ADD COLUMN IF NOT EXISTS spans_digest VARCHAR", BATCH_DIGEST_INDEX),
 }

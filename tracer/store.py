@@ -23,11 +23,12 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.keys import KEY_COLUMNS, add_keys
+from seamscope.tracer.keys import KEY_COLUMNS, add_keys, spans_digest
 from seamscope.tracer.private import FILE_MODE, drop_unused_wal, private_wal, wal_path
 from seamscope.tracer.schema import (
     DDL,
     INPUT_SCHEMA,
+    LEDGER_COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
     span_column_names,
@@ -371,21 +372,29 @@ class Store:
         """Stores the spans of table (INPUT_SCHEMA) as one batch; returns how many were stored.
 
         A batch whose key was stored before is skipped (0), so a retried delivery, a spool file
-        drained twice or a file ingested again adds nothing.
+        drained twice or a file ingested again adds nothing; so is a keyed batch whose spans
+        were stored before in other bytes (their digest, keys.spans_digest).
         """
         table = input_table(table)
+        digest = spans_digest(table) if batch_key is not None else None
         con = self.con
         private_wal(self.path)
         refuse_planted(self.path)
         con.execute("BEGIN")
         try:
+            if (
+                digest is not None
+                and con.execute("SELECT 1 FROM batches WHERE spans_digest = ?", [digest]).fetchone()
+            ):
+                con.execute("ROLLBACK")
+                return 0
             # One statement numbers the batch and claims its key (fewer round trips per batch);
             # the UNIQUE batch_key refuses a batch stored before.
             try:
                 row = con.execute(
-                    "INSERT INTO batches VALUES (nextval('batch_seq'), ?, ?, ?, ?) "
-                    "RETURNING batch_id",
-                    [batch_key, source, table.num_rows, datetime.now(UTC)],
+                    f"INSERT INTO batches ({LEDGER_COLUMNS}) "
+                    "VALUES (nextval('batch_seq'), ?, ?, ?, ?, ?) RETURNING batch_id",
+                    [batch_key, source, table.num_rows, datetime.now(UTC), digest],
                 ).fetchone()
             except duckdb.ConstraintException:
                 con.execute("ROLLBACK")

@@ -299,6 +299,11 @@ def test_tee_writes_what_it_stored(db_path: Path, tmp_path: Path) -> None:
     done = run_seamscope("ingest", "--db", str(other), str(tee))
     assert done.returncode == 0, done.stderr
     assert span_count(other) == 6
+    # Into the store that has them already: the same spans, stored once whatever their bytes.
+    again = run_seamscope("ingest", "--db", str(db_path), str(tee))
+    assert again.returncode == 0, again.stderr
+    assert "0 spans stored, 6 already present" in again.stdout
+    assert span_count(db_path) == 6
 
 
 def test_collect_classifies_what_it_receives(db_path: Path, tmp_path: Path) -> None:

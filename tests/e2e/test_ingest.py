@@ -47,6 +47,37 @@ def test_file_twice_adds_nothing_the_second_time(db_path: Path, tmp_path: Path) 
     assert span_count(db_path) == 40
 
 
+def test_the_same_spans_in_other_bytes_are_stored_once(db_path: Path, tmp_path: Path) -> None:
+    """A line that is a reformatted copy of one stored before (pretty-printed, its spans in
+    another order, sent as protobuf to a collector) holds the same spans: stored once."""
+    request = sample_request(8, seed=4)
+    line = protobuf_to_json(request.SerializeToString())
+    first = tmp_path / "first.jsonl"
+    first.write_text(line + "\n")
+    assert run("ingest", "--db", str(db_path), str(first)).returncode == 0
+    copy = json.loads(line)
+    copy["resourceSpans"][0]["scopeSpans"][0]["spans"].reverse()
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(copy, indent=2))
+    done = run("ingest", "--db", str(db_path), str(pretty))
+    assert done.returncode == 0, done.stderr
+    assert b"0 spans stored, 8 already present" in done.stdout
+    # Through a collector, as protobuf, with an exporter's own batch key.
+    c = start_collector(db_path, tmp_path)
+    try:
+        headers = {"Content-Type": "application/x-protobuf", "X-Seamscope-Batch-Key": "exp:1"}
+        assert c.post(request.SerializeToString(), headers)[0] == 200
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    assert span_count(db_path) == 8
+    # Other spans are stored, of course.
+    write_lines(tmp_path / "other.jsonl", range(5, 6))
+    done = run("ingest", "--db", str(db_path), str(tmp_path / "other.jsonl"))
+    assert b"8 spans stored, 0 already present" in done.stdout
+    assert span_count(db_path) == 16
+
+
 def test_folder_and_stdin(db_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "export"
     write_lines(folder / "a.jsonl", range(0, 2))

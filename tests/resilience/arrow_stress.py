@@ -56,7 +56,8 @@ def append_relation_query(store: Store, batches: Sequence[Batch]) -> list[int]:
         for batch_id, batch in zip(ids, batches, strict=True):
             rows = batch.table.num_rows
             con.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO batches (batch_id, batch_key, source, span_count, ingested_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [batch_id, batch.key, batch.source, rows, now],
             )
             table = input_table(batch.table)

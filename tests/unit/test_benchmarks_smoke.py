@@ -312,20 +312,28 @@ def test_aggregate_first_experiment_gives_todays_groups(
     assert {p.name for p in tmp_path.iterdir()} == {path.name, landscape_path(path).name}
 
 
-def test_the_free_receiver_stores_the_first_table_again_under_each_bodys_own_key() -> None:
+def test_the_free_receiver_stores_the_first_table_again_under_each_bodys_own_key(
+    tmp_path: Path,
+) -> None:
     """benchmarks.free_receiver skips decoding only where it says: the later bodies get the first
-    one's table, each under its own batch key; a body it cannot stand in for is decoded."""
+    one's table, each under its own batch key and with a first span of its own, so the store
+    keeps every one; a body it cannot stand in for is decoded."""
     from benchmarks.free_receiver import _free_decode
     from benchmarks.receiver import bodies
     from seamscope.tracer.decoding import batch_key
+    from seamscope.tracer.ingest import Batch, append_many
+    from seamscope.tracer.store import Store
 
     first, second = bodies(2, 1_024)
     decoded = [_free_decode(b, "identity", False, None, 1 << 30, False) for b in (first, second)]
-    assert decoded[1][1] is decoded[0][1] and decoded[0][1].num_rows == 512
+    assert decoded[0][1].num_rows == decoded[1][1].num_rows == 512
+    assert decoded[1][1].slice(1).equals(decoded[0][1].slice(1))
     assert [d[2] for d in decoded] == [batch_key(first), batch_key(second)]
+    with Store.open(tmp_path / "free.duckdb") as store:
+        assert append_many(store, [Batch(d[1], d[2], "test") for d in decoded]) == [512, 512]
     # A tee line needs the real decoding: the request is decoded, not stood in for.
     teed = _free_decode(second, "identity", False, None, 1 << 30, True)
-    assert teed[1] is not decoded[0][1] and teed[3]
+    assert not teed[1].slice(1).equals(decoded[0][1].slice(1)) and teed[3]
 
 
 def test_the_statements_of_a_batch_are_timed_and_listed(

@@ -331,7 +331,7 @@ def test_the_watermark_tells_new_spans_from_a_classifier_run(tmp_path: Path) -> 
     build_spans(builder)
     table = builder.build()
     with Store.open(path) as store:
-        store.append(table, batch_key="later", source="tests")
+        store.append(table, batch_key=None, source="tests")
     later = reader.run(lambda q: read.watermark(q, True))
     assert later.batch > first.batch and later.spans == first.spans + table.num_rows
     assert read.only_spans_moved(first, later)

@@ -65,6 +65,25 @@ def test_append_many_keeps_each_batch_idempotent(db_path: Path) -> None:
     assert _count(db_path) == (10, 3)
 
 
+def test_the_same_spans_under_another_key_are_a_repeat(db_path: Path) -> None:
+    """A request's spans sent again in other bytes (reversed, as another request, under
+    another key) store nothing; a part of them, or more, is other spans; without a key no
+    batch is taken for a repeat."""
+    first = _table(1)
+    again = Batch(first.table.take(list(range(3, -1, -1))), "other", "test")
+    with Store.open(db_path) as store:
+        assert append_many(store, [first, again]) == [4, 0]
+        assert append_many(store, [again]) == [0]
+        part = Batch(first.table.slice(0, 3), "part", "test")
+        assert append_many(store, [part]) == [3]
+        assert append_many(store, [Batch(first.table, None, "test")]) == [4]
+        rows = store.con.execute(
+            "SELECT batch_key, spans_digest IS NOT NULL FROM batches ORDER BY batch_id"
+        ).fetchall()
+    assert rows == [("k1", True), ("part", True), (None, False)]
+    assert _count(db_path)[0] == 11
+
+
 def test_ingest_file_twice_folder_and_pretty_file(db_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "traces"
     (folder / "sub").mkdir(parents=True)

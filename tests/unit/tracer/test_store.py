@@ -69,7 +69,7 @@ def test_the_builders_json_is_stored_as_it_is_and_a_producers_text_is_checked(
         plain.schema.get_field_index("attributes"),
         "attributes",
         pa.array(['{"http.method": "GET"'], pa.string()),
-    )
+    ).set_column(1, "span_id", pa.array(["cc"]))
     with Store.open(db_path) as store:
         assert store.append(table, batch_key="a", source="t") == 1
         assert (
@@ -150,6 +150,32 @@ def test_store_held_by_another_process_is_reported_with_its_pid(db_path: Path) -
         assert info.value.pid == holder.pid
     finally:
         holder.communicate("")
+
+
+def test_append_takes_the_same_spans_under_another_key_for_a_repeat(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        assert store.append(_one_span_table(), batch_key="k", source="t") == 1
+        assert store.append(_one_span_table(), batch_key="k2", source="t") == 0
+        assert store.append(_one_span_table(), batch_key=None, source="t") == 1
+    assert open_read_only(db_path).execute("SELECT count(*) FROM spans").fetchone() == (2,)
+
+
+def test_a_version_4_store_gets_the_digests_of_new_batches(db_path: Path) -> None:
+    """A store of version 4 has no spans_digest: its batches are still found by their keys,
+    and batches stored after the migration by their spans as well."""
+    with Store.open(db_path) as store:
+        store.append(_one_span_table(), batch_key="k", source="test")
+        store.con.execute("DROP INDEX batches_spans_digest")
+        store.con.execute("ALTER TABLE batches DROP COLUMN spans_digest")
+        store.con.execute("UPDATE seamscope_meta SET value = '4' WHERE key = 'schema_version'")
+    with Store.open(db_path) as store:
+        assert store.append(_one_span_table(), batch_key="k", source="test") == 0
+        assert store.append(_one_span_table("bb"), batch_key="b", source="test") == 1
+        assert store.append(_one_span_table("bb"), batch_key="b2", source="test") == 0
+        digests = store.con.execute(
+            "SELECT batch_key, spans_digest IS NOT NULL FROM batches ORDER BY batch_id"
+        ).fetchall()
+    assert digests == [("k", False), ("b", True)]
 
 
 def test_a_version_1_store_is_migrated_when_a_writer_opens_it(db_path: Path) -> None:
