@@ -515,10 +515,13 @@ class World:
         if why is not None:
             return (
                 f"{caller.label} calls {target.name} over HTTP, {why} that no traced server "
-                "answered and no vendor of the landscape file matches: a service of ours "
-                "without tracing or a vendor's API, which decides the rule, is unknown (trace "
-                f'the service behind it, or declare the vendor: hosts = ["{target.name}"] '
-                "under [vendors.NAME])"
+                "answered and no vendor of the landscape file matches, and no server span names "
+                "it as the host it was called at (server.address, net.host.name or the host of "
+                "http.url; python-contrib's ASGI under the stable HTTP conventions names its "
+                "socket's address instead): a service of ours without tracing or a vendor's "
+                "API, which decides the rule, is unknown (trace the service behind it or "
+                "propagate the trace context to it, or declare the vendor: "
+                f'hosts = ["{target.name}"] under [vendors.NAME])'
             )
         return None
 
