@@ -223,12 +223,12 @@ END"""
 # (python-contrib's ASGI under `http/dup`); any other span's server.address / net.*.
 _AUTHORITY = "'^[a-zA-Z]+://([^/?#:@\\[\\]]+)(:([0-9]*))?([/?#]|$)'"
 _URL_HOST = f"nullif(regexp_extract(http_url, {_AUTHORITY}, 1), '')"
+_URL_SERVER = "kind = 'SERVER' AND http_url IS NOT NULL"
 _HOST = (
-    f"CASE WHEN kind = 'SERVER' AND {_URL_HOST} IS NOT NULL THEN {_URL_HOST} "
-    "ELSE server_address END"
+    f"CASE WHEN {_URL_SERVER} THEN coalesce({_URL_HOST}, server_address) ELSE server_address END"
 )
 _PORT = (
-    f"CASE WHEN kind = 'SERVER' AND {_URL_HOST} IS NOT NULL "
+    f"CASE WHEN {_URL_SERVER} AND {_URL_HOST} IS NOT NULL "
     f"THEN TRY_CAST(nullif(regexp_extract(http_url, {_AUTHORITY}, 3), '') AS INTEGER) "
     "ELSE server_port END"
 )
