@@ -194,6 +194,9 @@ class World:
         self.private: dict[str, str] = {}
         # node id of a host that several components serve -> which (shared_host)
         self.shared: dict[str, str] = {}
+        # node id of a host called at a port no server span names, where server spans name it
+        # at others -> which (http_target)
+        self.other_port: dict[str, str] = {}
         # node id -> what its spans say of its role, where they disagree (_disputed_role)
         self.disputed_roles: dict[str, str] = {}
         self._owners: dict[tuple[str, str], tuple[str | None, bool, str | None]] = {}
@@ -474,13 +477,39 @@ class World:
         if not served and port is not None and _LOOPBACK.match(host):
             aliases = ("localhost", "127.0.0.1", "::1", "[::1]")
             served = _distinct(c for a in aliases for c in self.servers.get((a, port), ()))
-        if not served and port is None:
+        # A call to no port or the default one, of a host no server span names at it, went to
+        # the server that names that host at another port: the port of its socket behind a
+        # service port or a proxy (a WSGI server's SERVER_PORT) is what its spans say.
+        if not served and (port is None or (port in _DEFAULT_PORTS and not _LOOPBACK.match(host))):
             served = _distinct(c for (h, _p), cs in self.servers.items() if h == host for c in cs)
         if self.land.vendor_for_host(host, port) is not None or not served:
-            return self.external(host, port)
+            node = self.external(host, port)
+            if port is not None and not _LOOPBACK.match(host):
+                self._note_other_ports(node, host, port)
+            return node
         if len(served) == 1:
             return self.component(*served[0])
         return self.shared_host(host, port, served)
+
+    def _note_other_ports(self, node: Node, host: str, port: int) -> None:
+        """Where server spans name `host` at other ports than the one called: a server that
+        records the port of its socket (a WSGI server's SERVER_PORT) behind a service port or a
+        proxy, or another service on that host. No vendor's, but which one is unknown."""
+        elsewhere = sorted(
+            (p, comp)
+            for (h, p), comps in self.servers.items()
+            if h == host and p not in (port, -1)
+            for comp in comps
+        )
+        if not elsewhere or self.land.vendor_for_host(host, port) is not None:
+            return
+        names = ", ".join(sorted({self.component(*comp).label for _p, comp in elsewhere}))
+        ports = ", ".join(str(p) for p in sorted({p for p, _c in elsewhere}))
+        self.other_port[node.node_id] = (
+            f"server spans of {names} name host {host} at another port ({ports}): the port of "
+            "their own socket behind a service port or a proxy (a WSGI server's SERVER_PORT), "
+            "or another service on that host"
+        )
 
     def shared_host(self, host: str, port: int | None, served: list[tuple[str, str]]) -> Node:
         """Where a call went whose server span is not in its trace, to a host and port that
@@ -511,14 +540,24 @@ class World:
                 "call in its trace: which of them it reached, and with it the rule, is unknown "
                 "(propagate the trace context to them, as the stock instrumentations do)"
             )
+        other = self.other_port.get(target.node_id)
+        if other is not None:
+            return (
+                f"{caller.label} calls {target.name} over HTTP and no server span answers the "
+                f"call in its trace; {other}: which one answered, and with it the rule, is "
+                "unknown (propagate the trace context to it)"
+            )
         why = self.private.get(target.node_id)
         if why is not None:
             return (
                 f"{caller.label} calls {target.name} over HTTP, {why} that no traced server "
-                "answered and no vendor of the landscape file matches: a service of ours "
-                "without tracing or a vendor's API, which decides the rule, is unknown (trace "
-                f'the service behind it, or declare the vendor: hosts = ["{target.name}"] '
-                "under [vendors.NAME])"
+                "answered and no vendor of the landscape file matches, and no server span names "
+                "it as the host it was called at (server.address, net.host.name or the host of "
+                "http.url; python-contrib's ASGI under the stable HTTP conventions names its "
+                "socket's address instead): a service of ours without tracing or a vendor's "
+                "API, which decides the rule, is unknown (trace the service behind it or "
+                "propagate the trace context to it, or declare the vendor: "
+                f'hosts = ["{target.name}"] under [vendors.NAME])'
             )
         return None
 

@@ -217,6 +217,22 @@ _TOPIC = """CASE
 END"""
 
 
+# Where a span says its server was called: a SERVER span's URL (http.url, old HTTP conventions)
+# is built from the Host header the client sent, and names that host and port (none: the
+# scheme's default) even where server.address names the socket the server answered on
+# (python-contrib's ASGI under `http/dup`); any other span's server.address / net.*.
+_AUTHORITY = "'^[a-zA-Z]+://([^/?#:@\\[\\]]+)(:([0-9]*))?([/?#]|$)'"
+_URL_HOST = f"nullif(regexp_extract(http_url, {_AUTHORITY}, 1), '')"
+_URL_SERVER = "kind = 'SERVER' AND http_url IS NOT NULL"
+_HOST = (
+    f"CASE WHEN {_URL_SERVER} THEN coalesce({_URL_HOST}, server_address) ELSE server_address END"
+)
+_PORT = (
+    f"CASE WHEN {_URL_SERVER} AND {_URL_HOST} IS NOT NULL "
+    f"THEN TRY_CAST(nullif(regexp_extract(http_url, {_AUTHORITY}, 3), '') AS INTEGER) "
+    "ELSE server_port END"
+)
+
 # A span's category, as classified_sql gives it.
 _CATEGORY = f"""CASE
             WHEN {_AWS_SPAN} THEN 'aws'
@@ -257,8 +273,8 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
         coalesce(messaging_operation = 'process', false) AS processing,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
         s3_bucket, faas_invoked_name AS fn, links,
-        upper(http_method) AS method, http_url, http_route, server_address AS host,
-        server_port AS port, graphql_operation_name AS gql_name,
+        upper(http_method) AS method, http_url, http_route, {_HOST} AS host,
+        {_PORT} AS port, graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
     FROM {source}
     WHERE {classified(keys)}
@@ -277,7 +293,7 @@ def counted_sql(source: str, keys: JoinKeys = BY_KEYS, where: str = "true") -> s
     """classified_sql's spans of `source` (those `where` keeps) counted by what the host map and
     the components read (host, port, cat, svc, ns, role; n), reading only those columns."""
     return f"""
-    SELECT server_address AS host, server_port AS port, {_CATEGORY} AS cat,
+    SELECT {_HOST} AS host, {_PORT} AS port, {_CATEGORY} AS cat,
            service_name AS svc, service_namespace AS ns, service_role AS role, count(*) AS n
     FROM {source}
     WHERE {classified(keys)} AND {where}
