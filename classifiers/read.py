@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
+from seamscope.classifiers.derive import private_host
 from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.classifiers.results import (
     FINDINGS,
@@ -152,6 +153,7 @@ class Overview:
     mark: ClassifierMark | None = None
     inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
     # inferred rather than declared
+    hosts: dict[str, str] = field(default_factory=dict)  # unknown_hosts()
     internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
     # How many AWS resources no known system owns (unowned_view() shows them): in no system.
     unowned: int = 0
@@ -619,6 +621,7 @@ def _overview(
             params,
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
+        "hosts": (_HOSTS, "", []),
         "unowned": (f"SELECT count(*) FROM nodes WHERE {_UNOWNED}", None, []),
         "internal": (
             f"SELECT {_HOME} AS from_system, rule_id, verdict, count(*) AS n "
@@ -702,6 +705,7 @@ def _overview(
         verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
         mark=_mark(int(got["batch"]), got["state"].to_pylist() if "state" in got else None),
         inferred=frozenset(str(r["node_id"]) for r in got["inferred"].to_pylist()),
+        hosts=_hosts(got["hosts"].to_pylist()),
         internal=tuple(
             RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
             for r in got["internal"].to_pylist()
@@ -715,6 +719,55 @@ def _overview(
         changes_seen=newest if isinstance(newest, datetime) else None,
         edges_read=len(read_edges),
     )
+
+
+UNKNOWN_HOST = "unknown host"
+"""What an external node is that the classifier took for no vendor: a host of a private network
+(derive.private_host) that no traced server answered, a service of ours as likely as a vendor."""
+SHARED_HOST = "shared host"
+"""What an external node is that stands for a host several traced components serve
+(derive's shared_host): which of them a call reached is not known."""
+
+_HOSTS = (
+    "SELECT node_id, name, EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
+    "AND e.mechanism <> 'http-external') AS served, "
+    "EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
+    f"AND e.verdict <> '{Verdict.UNRESOLVED.value}') AS labelled FROM nodes n "
+    "WHERE node_type = 'external' AND inferred"
+)
+"""The external nodes the classifier inferred (a declared vendor is not), whether a call to one
+has its own mechanism (only a shared host's have: derive.call_target; a vendor's and a private
+host's are `http-external`) and whether one is labelled (a call to a vendor has a rule; one to
+a host taken for no vendor is unresolved, saying why)."""
+
+
+def _host(name: str) -> str:
+    """The host of an external node's name: derive names a loopback host with its port."""
+    head, _, port = name.rpartition(":")
+    if head and port.isdigit() and (":" not in head or head in ("::1", "[::1]")):
+        return head
+    return name
+
+
+def _hosts(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for r in rows:
+        if r["labelled"]:
+            continue
+        if r["served"]:
+            out[str(r["node_id"])] = SHARED_HOST
+        elif private_host(_host(str(r["name"]))) is not None:
+            out[str(r["node_id"])] = UNKNOWN_HOST
+    return out
+
+
+def unknown_hosts(q: Query) -> dict[str, str]:
+    """The external nodes that are no vendor, by node id: UNKNOWN_HOST or SHARED_HOST. Every
+    other external node is a vendor, declared or inferred from a public host."""
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('nodes', 'edges')"
+    if q(tables, None).column(0)[0].as_py() != 2:
+        return {}
+    return _hosts(_rows(q(_HOSTS, None)))
 
 
 def system_view(q: Query, system: str, filters: Filters) -> SystemView:

@@ -190,6 +190,8 @@ class TraceScreen(DataScreen[Any]):
     """Up/down picks a span; Enter on a labelled span opens its edge; Enter on a trace of the
     other side opens that trace."""
 
+    READS_HOSTS = False  # names no node
+
     BINDINGS = [Binding("a", "toggle_attributes", "Attributes")]
 
     class Attributes(Message):
