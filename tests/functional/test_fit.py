@@ -1,0 +1,63 @@
+"""Panes that fit the terminal: the whole-system drawing across its pane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
+from seamscope.tui.screens.landscape import SystemScreen
+from seamscope.tui.widgets.landmap import LandscapeMap
+from tests.functional.conftest import settle
+from tests.functional.test_panes import DEMO, demo_db, forty_systems
+
+pytestmark = pytest.mark.anyio
+
+__all__ = ["demo_db", "forty_systems"]  # the fixtures, shared with test_panes
+
+
+def _demo(db: Path) -> SeamscopeApp:
+    return SeamscopeApp(lambda: LocalStore(db, DEMO / "seamscope.toml"), refresh_interval=0)
+
+
+def _forty(db: Path) -> SeamscopeApp:
+    from benchmarks.generate import landscape_path
+
+    return SeamscopeApp(lambda: LocalStore(db, landscape_path(db)), refresh_interval=0)
+
+
+async def _drawing_fits(app: SeamscopeApp, size: tuple[int, int], system: str) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_system(system)
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        landmap = screen.query_one(LandscapeMap)
+        drawing = landmap.drawing
+        assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width, (
+            drawing.canvas.width,
+            pane.scrollable_content_region.width,
+        )
+        assert pane.max_scroll_x == 0
+        assert set(drawing.boxes) == {n.node_id for n in landmap._map_nodes}
+
+
+async def test_inventorys_drawing_fits_across_at_160_columns(demo_db: Path) -> None:
+    """On the demo at 160x45 inventory's drawing was 155 cells wide at its narrowest, in a
+    pane of 125: the other systems' components and the vendor right of them had a column
+    each, nothing between them. They are one column now."""
+    await _drawing_fits(_demo(demo_db), (160, 45), "inventory")
+
+
+async def test_a_hubs_drawing_fits_across_at_160_columns(forty_systems: Path) -> None:
+    """web, the hub of a generated landscape of 40 systems (each calls its BFF and is called
+    by it), was drawn 186 cells wide at 160x45: the 40 other systems' components in one
+    column, its webapp in the next, with nothing between them. They are one column now, and
+    the arrows to the BFF go straight across."""
+    await _drawing_fits(_forty(forty_systems), (160, 45), "web")
