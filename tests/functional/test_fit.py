@@ -1,4 +1,5 @@
-"""Panes that fit the terminal: the whole-system drawing across its pane."""
+"""Panes that fit the terminal: the whole-system drawing across its pane, the matrix and the
+table under it with no blank lines."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import pytest
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
-from seamscope.tui.screens.landscape import SystemScreen
+from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.landmap import LandscapeMap
+from seamscope.tui.widgets.matrix import MatrixView
+from seamscope.tui.widgets.why import WhyPane
 from tests.functional.conftest import settle
-from tests.functional.test_panes import DEMO, demo_db, forty_systems
+from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +65,37 @@ async def test_a_hubs_drawing_fits_across_at_160_columns(forty_systems: Path) ->
     column, its webapp in the next, with nothing between them. They are one column now, and
     the arrows to the BFF go straight across."""
     await _drawing_fits(_forty(forty_systems), (160, 45), "web")
+
+
+@pytest.mark.parametrize("store", ["demo", "forty"])
+async def test_the_matrix_and_its_table_leave_no_blank_lines_at_220x60(
+    store: str, demo_db: Path, forty_systems: Path
+) -> None:
+    """At 220x60 the matrix kept its share of the screen (15 blank lines under the demo's 9
+    systems) and the table under it its least height, blank under a cell of one edge (5
+    lines on a generated store of 40 systems, 23 on the demo). The matrix is as tall as its
+    rows and legend, the table as its rows, and the reason of the table's highlighted edge
+    has the lines left."""
+    app = _demo(demo_db) if store == "demo" else _forty(forty_systems)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        matrix = screen.query_one(MatrixView)
+        assert matrix.size.height == matrix.wanted_height()  # every row, no blank line
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        for _ in range(4):  # a few cells, each with its edges
+            if table.row_count:
+                assert pane.display
+                assert pane.region.y == table.region.bottom
+                assert table.row_count + 1 <= table.region.height
+                if table.region.height > table.row_count + 1:
+                    # Kept for the cell of the most edges: the pane needs those lines too.
+                    assert not _said(pane).endswith("…")
+                edge = table.edges[table.cursor_row]
+                assert edge.rule_id in _said(pane)
+            await pilot.press("l")
+            await settle(pilot)

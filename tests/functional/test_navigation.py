@@ -265,7 +265,7 @@ async def test_the_matrix_takes_the_room_its_rows_need(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
     """42 systems: the matrix grows past its usual share of the screen, all its rows shown
-    where the screen has room, and the edge table keeps its few lines."""
+    where the screen has room, and the edge table and its reason pane keep their few lines."""
     db = tmp_path / "many.duckdb"
     _many_systems(db, 42)
     app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
@@ -278,14 +278,14 @@ async def test_the_matrix_takes_the_room_its_rows_need(
         await pilot.press("m")
         await settle(pilot)
         matrix = screen.query_one(MatrixView)
-        edges = screen.query_one("#edges", EdgeTable)
+        bottom = screen.query_one("#bottom")
         _, rows_shown, _, _ = matrix._window()
         assert top.outer_size.height > usual
-        assert edges.outer_size.height >= LandscapeScreen.MIN_EDGE_ROWS
+        assert bottom.outer_size.height >= LandscapeScreen.MIN_EDGE_ROWS
         if size[1] >= 60:
             assert rows_shown >= 42
         else:
-            assert edges.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
+            assert bottom.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
         await pilot.press("m")  # back to the focus view: its height again
         await settle(pilot)
         assert top.outer_size.height == focus_view

@@ -525,15 +525,17 @@ class LandscapeScreen(DataScreen[Any]):
         if pool <= 0 or self.view is None:
             return
         if self.mode == "matrix":
-            # The line under the matrix names the cell: no pane under the table, which lists
-            # another cell's edges at each move.
-            fit_why(self, 0, 0, 0)
-            wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
-            height = min(wanted, pool - self.MIN_EDGE_ROWS)
-            if height > self.size.height * TOP_SHARE // 100:
-                top.styles.height = height
-            else:
-                top.styles.clear_rule("height")
+            # As tall as the matrix needs, the table under it as tall as the cell with the most
+            # edges needs (it keeps its height from cell to cell), and the reason of its
+            # highlighted edge (the cell's worst) in the lines left: at 220x60 the matrix kept
+            # its share of the screen, 15 blank lines under the demo's 9 systems, and the
+            # table 23 blank lines under its one row.
+            matrix = self.query_one(MatrixView)
+            wanted = matrix.wanted_height() + 3  # its border, the line under
+            height = max(TOP_LEAST, min(wanted, pool - self.MIN_EDGE_ROWS))
+            top.styles.height = height
+            tallest = max((c.edges for c in matrix.matrix.cells.values()), default=0)
+            fit_why(self, pool, height, tallest + 1)
             return
         lines, listed = tallest_side(system_focus_ends(self.view, self.group))
         if self.group is not None:
