@@ -1,5 +1,5 @@
 """Panes that fit the terminal: the whole-system drawing across its pane, the matrix and the
-table under it with no blank lines."""
+table under it with no blank lines, a hub's reason pane on a small terminal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
-from seamscope.tui.screens.landscape import LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import TABLE_SHORT, LandscapeScreen, SystemScreen
 from seamscope.tui.widgets.edgetable import EdgeTable
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.matrix import MatrixView
@@ -99,3 +99,29 @@ async def test_the_matrix_and_its_table_leave_no_blank_lines_at_220x60(
                 assert edge.rule_id in _said(pane)
             await pilot.press("l")
             await settle(pilot)
+
+
+async def test_a_hubs_reason_shows_under_its_table_at_100x30(forty_systems: Path) -> None:
+    """At 100x30 the hub web's table of 60 edges had every line under the focus view, and no
+    reason was shown: the rule that gives the pane six lines keeps ten for the table, and
+    there were nine. The table keeps TABLE_SHORT, the pane the first lines of the reason."""
+    app = _forty(forty_systems)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("web")
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        assert table.outer_size.height >= TABLE_SHORT
+        assert pane.display and pane.outer_size.height >= 4
+        edge = table.edges[table.cursor_row]
+        assert edge.rule_id in _said(pane)
+        await pilot.press("j")  # the pane follows the table's cursor
+        table.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        edge = table.edges[table.cursor_row]
+        assert edge.rule_id in _said(pane) and edge.from_node.rpartition("/")[2] in _said(pane)

@@ -351,6 +351,10 @@ def _bottom(screen: DataScreen[Any], pool: int, top: int, table: int) -> tuple[i
             table = own
     if own > room and room - SCROLLED_WHY >= TABLE_LEAST:
         table = room - SCROLLED_WHY
+    elif own > room and room - WHY_LEAST >= TABLE_SHORT:
+        # Too few lines for both: the pane in what is over TABLE_SHORT, the first lines of
+        # the reason (at 100x30 a hub's table had every line and no reason showed).
+        table = max(TABLE_SHORT, room - SCROLLED_WHY)
     return table, room - table
 
 
@@ -415,6 +419,9 @@ SCROLLED_WHY = 6
 to do, most often whole."""
 TABLE_LEAST = 10
 """The edge table's lines (its header included) that SCROLLED_WHY never takes."""
+TABLE_SHORT = 5
+"""The edge table's lines (its header and four rows) under which the pane under a table that
+scrolls anyway never takes its lines, where TABLE_LEAST leaves it too few (WHY_LEAST)."""
 
 TOP_SHARE = 55
 """The top pane's share of the screen, in percent, when it and the edge table both need more."""
