@@ -245,11 +245,25 @@ class Hop:
 
 
 @dataclass(frozen=True, slots=True)
+class Pairing:
+    """The sides a trace and the trace beside it (TraceView.other) take of the listening edges
+    they share: `producer`, `consumer`, or `producer and consumer` for a trace on both."""
+
+    mine: str
+    theirs: str
+    # No trace of the other side was found: the traces listed (TraceView.hops) and the one
+    # beside are more of this trace's side. A table stream's consumer: the table writes no
+    # span of its edge.
+    same_side: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TraceView:
     trace_id: str
     spans: tuple[SpanRow, ...]
     hops: tuple[Hop, ...]
     other: TraceView | None = None  # the trace of the first hop: the other side of the event
+    pairing: Pairing | None = None  # with other: how the two pair up
 
 
 @dataclass(frozen=True, slots=True)
@@ -1110,7 +1124,26 @@ def trace_with_other_side(q: Query, trace_id: str, other: str | None = None) -> 
     hop = other or (view.hops[0].trace_id if view.hops else None)
     if hop is None:
         return view
-    return replace(view, other=trace_view(q, hop))
+    beside = trace_view(q, hop)
+    return replace(view, other=beside, pairing=pairing(view, beside))
+
+
+def _side(spans: Iterable[SpanRow], edges: set[str]) -> str:
+    """producer or consumer: the side these spans take of the listening edges given."""
+    sides = {s.side for s in spans if s.side and s.edge_id in edges}
+    return sides.pop() if len(sides) == 1 else "producer and consumer"
+
+
+def pairing(view: TraceView, other: TraceView) -> Pairing:
+    """The sides view (a trace with its hops) and other (a trace of one of them) take of the
+    listening edges of those hops, and whether the hops are of view's own side only."""
+    shared = {h.edge_id for h in view.hops}
+    own = {s.side for s in view.spans if s.side and s.edge_id in shared}
+    return Pairing(
+        mine=_side(view.spans, shared),
+        theirs=_side(other.spans, shared),
+        same_side=not any(h.side not in own for h in view.hops),
+    )
 
 
 def span_attributes(q: Query, trace_id: str, span_id: str) -> dict[str, Any]:

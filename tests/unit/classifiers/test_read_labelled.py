@@ -168,3 +168,43 @@ def test_a_store_labelled_before_the_view_reads_the_same(
         trace_id = now.spans[0].trace_id
         now_trace, before_trace = _trace(store, trace_id), _trace(older, trace_id)
         assert now_trace.spans and now_trace == before_trace
+
+
+def test_a_trace_and_the_trace_beside_it_pair_up_by_side(store: Path) -> None:
+    # A producer's trace of a listening edge and the trace shown beside it: a consumer's.
+    producer = _sql(
+        store,
+        "SELECT l.trace_id FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+        "WHERE e.direction = 'listen' AND l.kind = 'PRODUCER' ORDER BY l.trace_id LIMIT 1",
+    )[0][0]
+    view = open_reader(store).run(partial(read.trace_with_other_side, trace_id=producer))
+    assert view.other is not None
+    assert view.pairing == read.Pairing("producer", "consumer", same_side=False)
+    # Seen from the consumer's trace, the other way round.
+    back = open_reader(store).run(partial(read.trace_with_other_side, trace_id=view.other.trace_id))
+    assert back.pairing == read.Pairing("consumer", "producer", same_side=False)
+
+
+def _span(trace_id: str, side: str | None, edge_id: str | None = "e1") -> read.SpanRow:
+    return read.SpanRow(
+        trace_id, f"{trace_id}-s", None, "op", "CLIENT", "svc", datetime(2026, 1, 1, tzinfo=UTC),
+        1.0, "OK", edge_id=edge_id, side=side,
+    )  # fmt: skip
+
+
+def _hop(trace_id: str, side: str, edge_id: str = "e1") -> read.Hop:
+    return read.Hop(trace_id, f"{trace_id}-s", "CLIENT", "svc", datetime(2026, 1, 1), edge_id, side)
+
+
+def test_a_stream_consumers_hops_are_of_its_own_side() -> None:
+    # A table stream's edge has no producer's span (the table writes none): the traces found
+    # on the edge are other consumers', and the pairing says so.
+    view = read.TraceView("t1", (_span("t1", "consumer"),), (_hop("t2", "consumer"),))
+    other = read.TraceView("t2", (_span("t2", "consumer"),), ())
+    assert read.pairing(view, other) == read.Pairing("consumer", "consumer", same_side=True)
+    # A hop of the opposite side among them: the other side.
+    mixed = read.TraceView("t1", view.spans, (_hop("t2", "consumer"), _hop("t3", "producer")))
+    assert not read.pairing(mixed, other).same_side
+    # A trace on both sides of the shared edge (a worker reading its own queue).
+    both = read.TraceView("t1", (_span("t1", "consumer"), _span("t1", "producer")), view.hops)
+    assert read.pairing(both, other).mine == "producer and consumer"
