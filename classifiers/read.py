@@ -1080,14 +1080,17 @@ def _hops(q: Query, sided: _Sided, trace_id: str, spans: tuple[SpanRow, ...]) ->
     edges = sorted({sp.edge_id for sp in spans if sp.side and sp.edge_id})
     if not edges:
         return ()
-    mine = sorted({sp.side for sp in spans if sp.side})
+    # This trace's side of each edge: a worker's poll that receives on one edge and sends on
+    # another is both, each of one edge (its other sides were sorted as its own: the providers'
+    # traces, the other side of what it receives, after more consumers of what it sends).
+    mine = sorted({f"{sp.edge_id}:{sp.side}" for sp in spans if sp.side and sp.edge_id})
     start = min(sp.start_time for sp in spans)
     sql = (
         "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, s.edge_id, "
         f"{sided.side} FROM {sided.labelled} s JOIN edges e USING (edge_id) "
         f"{sided.group.format(l='s')} "
         "WHERE s.trace_id <> ? AND list_contains(?, s.edge_id){window} "
-        "ORDER BY list_contains(?, side), "
+        "ORDER BY list_contains(?, s.edge_id || ':' || side), "
         "abs(epoch_us(s.start_time) - epoch_us(?::TIMESTAMPTZ)), "
         f"s.start_time, s.trace_id, s.span_id LIMIT {HOPS}"
     )
@@ -1098,7 +1101,7 @@ def _hops(q: Query, sided: _Sided, trace_id: str, spans: tuple[SpanRow, ...]) ->
             [trace_id, edges, start - HOP_WINDOW, start + HOP_WINDOW, mine, start],
         )
     )
-    if len(rows) < HOPS or any(r["side"] in mine for r in rows):
+    if len(rows) < HOPS or any(f"{r['edge_id']}:{r['side']}" in mine for r in rows):
         # Fewer than wanted near, or some of this trace's own side among them: what lies
         # outside the window may come before them.
         rows = _rows(q(sql.format(window=""), [trace_id, edges, mine, start]))
@@ -1136,13 +1139,13 @@ def _side(spans: Iterable[SpanRow], edges: set[str]) -> str:
 
 def pairing(view: TraceView, other: TraceView) -> Pairing:
     """The sides view (a trace with its hops) and other (a trace of one of them) take of the
-    listening edges of those hops, and whether the hops are of view's own side only."""
+    listening edges of those hops, and whether each hop is of view's own side of its edge."""
     shared = {h.edge_id for h in view.hops}
-    own = {s.side for s in view.spans if s.side and s.edge_id in shared}
+    own = {(s.edge_id, s.side) for s in view.spans if s.side and s.edge_id in shared}
     return Pairing(
         mine=_side(view.spans, shared),
         theirs=_side(other.spans, shared),
-        same_side=not any(h.side not in own for h in view.hops),
+        same_side=all((h.edge_id, h.side) in own for h in view.hops),
     )
 
 

@@ -283,12 +283,16 @@ class TraceScreen(DataScreen[Any]):
                 self.query_one("#other", NavTable),
                 waterfall_rows(other.spans, self.edge_id, pane_width),
             )
+        # One row per trace: a trace with a span on each of two edges (a worker's poll that
+        # receives and sends) was two rows alike.
+        first_hop = {h.trace_id: h for h in reversed(view.hops)}
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
                 [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id],
             )
             for h in view.hops
+            if first_hop[h.trace_id] is h
         ]
         fill_table(self.query_one("#hops", NavTable), hop_rows)
         self.query_one("#hops-caption", Static).update(hops_caption)

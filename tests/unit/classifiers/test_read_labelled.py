@@ -92,18 +92,18 @@ def _side(name: str) -> str:
 
 def _expected_hops(path: Path, trace: read.TraceView) -> list[tuple[str, str]]:
     """The other side of trace's listening edges, worked out in Python from every labelled
-    span: other traces, the opposite side first, then nearest in time."""
+    span: other traces, the opposite side of each edge first, then nearest in time."""
     edges = {s.edge_id for s in trace.spans if s.side}
-    mine = {s.side for s in trace.spans if s.side}
-    assert mine == {_side(s.name) for s in trace.spans if s.side}
+    mine = {(s.edge_id, s.side) for s in trace.spans if s.side}
+    assert mine == {(s.edge_id, _side(s.name)) for s in trace.spans if s.side}
     start = _us(min(s.start_time for s in trace.spans))
     rows = _sql(
         path,
-        "SELECT trace_id, span_id, start_time, name FROM classifier_labelled_spans "
+        "SELECT trace_id, span_id, start_time, name, edge_id FROM classifier_labelled_spans "
         "WHERE list_contains(?, edge_id) AND trace_id <> ?",
         [sorted(edges), trace.trace_id],
     )
-    rows.sort(key=lambda r: (_side(r[3]) in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
+    rows.sort(key=lambda r: ((r[4], _side(r[3])) in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
     return [(r[0], r[1]) for r in rows[: read.HOPS]]
 
 
@@ -205,6 +205,14 @@ def test_a_stream_consumers_hops_are_of_its_own_side() -> None:
     # A hop of the opposite side among them: the other side.
     mixed = read.TraceView("t1", view.spans, (_hop("t2", "consumer"), _hop("t3", "producer")))
     assert not read.pairing(mixed, other).same_side
+    # A side is an edge's: a trace that receives on one edge and sends on another has hops of
+    # the other side of each, though each side is one of its own.
+    worker = read.TraceView(
+        "t1",
+        (_span("t1", "consumer", "e1"), _span("t1", "producer", "e2")),
+        (_hop("t2", "producer", "e1"), _hop("t3", "consumer", "e2")),
+    )
+    assert not read.pairing(worker, other).same_side
     # A trace on both sides of the shared edge (a worker reading its own queue).
     both = read.TraceView("t1", (_span("t1", "consumer"), _span("t1", "producer")), view.hops)
     assert read.pairing(both, other).mine == "producer and consumer"
