@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import RULES, RULES_BY_ID, Rule, rule_for
+from seamscope.classifiers.derive import private_host
 from seamscope.classifiers.mechanisms import Side, sql_kinds
 from seamscope.classifiers.results import (
     FINDINGS,
@@ -152,6 +153,7 @@ class Overview:
     mark: ClassifierMark | None = None
     inferred: frozenset[str] = frozenset()  # nodes whose system, role, owner or vendor was
     # inferred rather than declared
+    hosts: dict[str, str] = field(default_factory=dict)  # unknown_hosts()
     internal: tuple[RuleTally, ...] = ()  # edges inside each system, by rule
     # How many AWS resources no known system owns (unowned_view() shows them): in no system.
     unowned: int = 0
@@ -243,11 +245,25 @@ class Hop:
 
 
 @dataclass(frozen=True, slots=True)
+class Pairing:
+    """The sides a trace and the trace beside it (TraceView.other) take of the listening edges
+    they share: `producer`, `consumer`, or `producer and consumer` for a trace on both."""
+
+    mine: str
+    theirs: str
+    # No trace of the other side was found: the traces listed (TraceView.hops) and the one
+    # beside are more of this trace's side. A table stream's consumer: the table writes no
+    # span of its edge.
+    same_side: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TraceView:
     trace_id: str
     spans: tuple[SpanRow, ...]
     hops: tuple[Hop, ...]
     other: TraceView | None = None  # the trace of the first hop: the other side of the event
+    pairing: Pairing | None = None  # with other: how the two pair up
 
 
 @dataclass(frozen=True, slots=True)
@@ -619,6 +635,7 @@ def _overview(
             params,
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
+        "hosts": (_HOSTS, "", []),
         "unowned": (f"SELECT count(*) FROM nodes WHERE {_UNOWNED}", None, []),
         "internal": (
             f"SELECT {_HOME} AS from_system, rule_id, verdict, count(*) AS n "
@@ -702,6 +719,7 @@ def _overview(
         verdicts={v: verdicts.get(v, 0) for v in Verdict.worst_first()},
         mark=_mark(int(got["batch"]), got["state"].to_pylist() if "state" in got else None),
         inferred=frozenset(str(r["node_id"]) for r in got["inferred"].to_pylist()),
+        hosts=_hosts(got["hosts"].to_pylist()),
         internal=tuple(
             RuleTally(str(r["from_system"]), str(r["rule_id"]), Verdict(r["verdict"]), int(r["n"]))
             for r in got["internal"].to_pylist()
@@ -715,6 +733,55 @@ def _overview(
         changes_seen=newest if isinstance(newest, datetime) else None,
         edges_read=len(read_edges),
     )
+
+
+UNKNOWN_HOST = "unknown host"
+"""What an external node is that the classifier took for no vendor: a host of a private network
+(derive.private_host) that no traced server answered, a service of ours as likely as a vendor."""
+SHARED_HOST = "shared host"
+"""What an external node is that stands for a host several traced components serve
+(derive's shared_host): which of them a call reached is not known."""
+
+_HOSTS = (
+    "SELECT node_id, name, EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
+    "AND e.mechanism <> 'http-external') AS served, "
+    "EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
+    f"AND e.verdict <> '{Verdict.UNRESOLVED.value}') AS labelled FROM nodes n "
+    "WHERE node_type = 'external' AND inferred"
+)
+"""The external nodes the classifier inferred (a declared vendor is not), whether a call to one
+has its own mechanism (only a shared host's have: derive.call_target; a vendor's and a private
+host's are `http-external`) and whether one is labelled (a call to a vendor has a rule; one to
+a host taken for no vendor is unresolved, saying why)."""
+
+
+def _host(name: str) -> str:
+    """The host of an external node's name: derive names a loopback host with its port."""
+    head, _, port = name.rpartition(":")
+    if head and port.isdigit() and (":" not in head or head in ("::1", "[::1]")):
+        return head
+    return name
+
+
+def _hosts(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for r in rows:
+        if r["labelled"]:
+            continue
+        if r["served"]:
+            out[str(r["node_id"])] = SHARED_HOST
+        elif private_host(_host(str(r["name"]))) is not None:
+            out[str(r["node_id"])] = UNKNOWN_HOST
+    return out
+
+
+def unknown_hosts(q: Query) -> dict[str, str]:
+    """The external nodes that are no vendor, by node id: UNKNOWN_HOST or SHARED_HOST. Every
+    other external node is a vendor, declared or inferred from a public host."""
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('nodes', 'edges')"
+    if q(tables, None).column(0)[0].as_py() != 2:
+        return {}
+    return _hosts(_rows(q(_HOSTS, None)))
 
 
 def system_view(q: Query, system: str, filters: Filters) -> SystemView:
@@ -1013,14 +1080,17 @@ def _hops(q: Query, sided: _Sided, trace_id: str, spans: tuple[SpanRow, ...]) ->
     edges = sorted({sp.edge_id for sp in spans if sp.side and sp.edge_id})
     if not edges:
         return ()
-    mine = sorted({sp.side for sp in spans if sp.side})
+    # This trace's side of each edge: a worker's poll that receives on one edge and sends on
+    # another is both, each of one edge (its other sides were sorted as its own: the providers'
+    # traces, the other side of what it receives, after more consumers of what it sends).
+    mine = sorted({f"{sp.edge_id}:{sp.side}" for sp in spans if sp.side and sp.edge_id})
     start = min(sp.start_time for sp in spans)
     sql = (
         "SELECT s.trace_id, s.span_id, s.kind, s.service_name, s.start_time, s.edge_id, "
         f"{sided.side} FROM {sided.labelled} s JOIN edges e USING (edge_id) "
         f"{sided.group.format(l='s')} "
         "WHERE s.trace_id <> ? AND list_contains(?, s.edge_id){window} "
-        "ORDER BY list_contains(?, side), "
+        "ORDER BY list_contains(?, s.edge_id || ':' || side), "
         "abs(epoch_us(s.start_time) - epoch_us(?::TIMESTAMPTZ)), "
         f"s.start_time, s.trace_id, s.span_id LIMIT {HOPS}"
     )
@@ -1031,7 +1101,7 @@ def _hops(q: Query, sided: _Sided, trace_id: str, spans: tuple[SpanRow, ...]) ->
             [trace_id, edges, start - HOP_WINDOW, start + HOP_WINDOW, mine, start],
         )
     )
-    if len(rows) < HOPS or any(r["side"] in mine for r in rows):
+    if len(rows) < HOPS or any(f"{r['edge_id']}:{r['side']}" in mine for r in rows):
         # Fewer than wanted near, or some of this trace's own side among them: what lies
         # outside the window may come before them.
         rows = _rows(q(sql.format(window=""), [trace_id, edges, mine, start]))
@@ -1057,7 +1127,26 @@ def trace_with_other_side(q: Query, trace_id: str, other: str | None = None) -> 
     hop = other or (view.hops[0].trace_id if view.hops else None)
     if hop is None:
         return view
-    return replace(view, other=trace_view(q, hop))
+    beside = trace_view(q, hop)
+    return replace(view, other=beside, pairing=pairing(view, beside))
+
+
+def _side(spans: Iterable[SpanRow], edges: set[str]) -> str:
+    """producer or consumer: the side these spans take of the listening edges given."""
+    sides = {s.side for s in spans if s.side and s.edge_id in edges}
+    return sides.pop() if len(sides) == 1 else "producer and consumer"
+
+
+def pairing(view: TraceView, other: TraceView) -> Pairing:
+    """The sides view (a trace with its hops) and other (a trace of one of them) take of the
+    listening edges of those hops, and whether each hop is of view's own side of its edge."""
+    shared = {h.edge_id for h in view.hops}
+    own = {(s.edge_id, s.side) for s in view.spans if s.side and s.edge_id in shared}
+    return Pairing(
+        mine=_side(view.spans, shared),
+        theirs=_side(other.spans, shared),
+        same_side=all((h.edge_id, h.side) in own for h in view.hops),
+    )
 
 
 def span_attributes(q: Query, trace_id: str, span_id: str) -> dict[str, Any]:

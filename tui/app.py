@@ -143,6 +143,7 @@ class SeamscopeApp(App[None]):
         self._generation = 0
         self._seen: dict[int, int] = {}
         self.changed: dict[str, str] = {}  # edge id -> "new" / "was A401" since the app opened
+        self.hosts: dict[str, str] = {}  # external nodes that are no vendor (read.unknown_hosts)
         self.opened_at = datetime.now(UTC)
         self.news: Text | None = None  # the news line's text (notify)
         self.sub_title = description

@@ -265,7 +265,7 @@ async def test_the_matrix_takes_the_room_its_rows_need(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
     """42 systems: the matrix grows past its usual share of the screen, all its rows shown
-    where the screen has room, and the edge table keeps its few lines."""
+    where the screen has room, and the edge table and its reason pane keep their few lines."""
     db = tmp_path / "many.duckdb"
     _many_systems(db, 42)
     app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
@@ -278,14 +278,14 @@ async def test_the_matrix_takes_the_room_its_rows_need(
         await pilot.press("m")
         await settle(pilot)
         matrix = screen.query_one(MatrixView)
-        edges = screen.query_one("#edges", EdgeTable)
+        bottom = screen.query_one("#bottom")
         _, rows_shown, _, _ = matrix._window()
         assert top.outer_size.height > usual
-        assert edges.outer_size.height >= LandscapeScreen.MIN_EDGE_ROWS
+        assert bottom.outer_size.height >= LandscapeScreen.MIN_EDGE_ROWS
         if size[1] >= 60:
             assert rows_shown >= 42
         else:
-            assert edges.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
+            assert bottom.outer_size.height == LandscapeScreen.MIN_EDGE_ROWS
         await pilot.press("m")  # back to the focus view: its height again
         await settle(pilot)
         assert top.outer_size.height == focus_view
@@ -778,12 +778,17 @@ async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys
 
         assert in_view()
         first = landmap.selected
-        await pilot.press("l")
+        # Drawn to fit 100 columns, its columns with no arrow between them as one: orders-worker
+        # is among the resources and the indexer (j k move in a column, h l between them).
+        await pilot.press("j")
         await settle(pilot)
         assert landmap.selected != first and in_view()
-        await pilot.press("h")
+        await pilot.press("k")
         await settle(pilot)
         assert landmap.selected == first and in_view()
+        await pilot.press("h")
+        await settle(pilot)
+        assert landmap.selected == "component:orders/orders-api" and in_view()
 
 
 async def test_the_whole_system_drawing_opens_on_the_component_in_focus(

@@ -77,6 +77,11 @@ class DataScreen(Screen[None], Generic[T]):
 
     loading = False  # a fetch is under way
 
+    READS_HOSTS = True
+    """The fetch also reads which external nodes are no vendor (read.unknown_hosts), for the
+    names of the ends (cells.short_node); a screen that names none, or reads them with its own
+    data, says False."""
+
     def new_spans(self, spans: int) -> bool:
         """Only spans came since the data on screen was read (the classifier's tables, and so
         everything read from them, are as they were; the store now holds `spans`). True when
@@ -106,8 +111,12 @@ class DataScreen(Screen[None], Generic[T]):
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         fetch: Callable[[Query], T] = self.fetch
+
+        def fetch_all(q: Query) -> tuple[T, dict[str, str] | None]:
+            return fetch(q), read.unknown_hosts(q) if self.READS_HOSTS else None
+
         try:
-            payload = self.source.run(fetch)
+            payload = self.source.run(fetch_all)
         except SeamscopeError as exc:
             self.post_message(self.Failed(exc))
             return
@@ -119,7 +128,10 @@ class DataScreen(Screen[None], Generic[T]):
     def on_data_screen_loaded(self, message: DataScreen.Loaded) -> None:
         message.stop()
         self.loading = False
-        self.show(cast(T, message.payload))
+        payload, hosts = cast("tuple[T, dict[str, str] | None]", message.payload)
+        if hosts is not None:
+            self.sapp.hosts = hosts
+        self.show(payload)
 
     def on_data_screen_failed(self, message: DataScreen.Failed) -> None:
         message.stop()

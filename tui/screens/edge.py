@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -38,26 +39,26 @@ def short_time(value: datetime | None) -> str:
     return value.strftime("%m-%d %H:%M:%S") if value else ""
 
 
-def _end(node_id: str, node: Node | None) -> Text:
+def _end(node_id: str, node: Node | None, hosts: Mapping[str, str] | None) -> Text:
     """An end of the edge by name, marked ~ with how when the classifier inferred it."""
-    text = Text(short_node(node_id), style="bold")
+    text = Text(short_node(node_id, hosts), style="bold")
     if node is not None and node.inferred:
         text.append(" ~", style="yellow")
     return text
 
 
-def describe_edge(detail: EdgeDetail) -> Group:
+def describe_edge(detail: EdgeDetail, hosts: Mapping[str, str] | None = None) -> Group:
     """What the edge is, its verdict and what to do first (it must fit a 100x30 terminal's
     first screen), then the evidence, the figures, why and an example."""
     e, rule = detail.edge, detail.rule
     style = e.verdict.style
     source, target = detail.ends
     head = Text.assemble(
-        _end(e.from_node, source),
+        _end(e.from_node, source, hosts),
         (" ──", style),
         (f" {e.mechanism}{' (listen)' if e.direction == 'listen' else ''} ", f"{style} bold"),
         ("──▶ ", style),
-        _end(e.to_node, target),
+        _end(e.to_node, target, hosts),
         ("   ", ""),
         verdict_text(e.verdict, e.verdict.upper()),
         # An unclassified or unresolved edge has no rule of its own: no id to repeat.
@@ -173,7 +174,7 @@ class EdgeScreen(DataScreen[Any]):
             self._fill_spans()
             return
         self.sub_title = f"Edge {detail.edge.rule_id} {detail.edge.mechanism}"
-        self.query_one("#edge-text", Static).update(describe_edge(detail))
+        self.query_one("#edge-text", Static).update(describe_edge(detail, self.sapp.hosts))
         self._spans = detail.spans
         rows = self._fill_spans()
         if rows and not self._focused_once:

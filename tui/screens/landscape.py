@@ -4,7 +4,7 @@ matrix); and level 2, one system's components, resources and vendors."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen, marks_of
 from seamscope.tui.widgets.cells import (
+    external_kind,
     fill_table,
     key_under_cursor,
     short_node,
@@ -121,11 +122,11 @@ def _other_end(e: Edge, centre: str) -> tuple[str, str, str]:
     return (e.from_node, e.from_node.partition(":")[2] if kind == "external" else e.from_node, kind)
 
 
-def _detail(node_id: str) -> str:
+def _detail(node_id: str, hosts: Mapping[str, str]) -> str:
     """The part of a node id a neighbour's box shows on an edge's row: its component."""
     if node_id.startswith("component:"):
         return node_id.partition("/")[2]
-    return short_node(node_id)
+    return short_node(node_id, hosts)
 
 
 def group_sides(group: SystemView) -> Iterator[tuple[str, int, Edge, str]]:
@@ -176,11 +177,15 @@ def focus_of(
         entry = side.setdefault(node_id, (name, kind, [], node_id in view.inferred))
         mechanism = e.mechanism + (" listen" if e.direction == "listen" else "")
         if kind == "system":
-            detail = _detail(e.to_node if out else e.from_node)  # its component on this edge
+            detail = _detail(e.to_node if out else e.from_node, view.hosts)  # its component
         else:
             # A vendor or a resource is its box: its own name on each row said it once per
             # edge ("algolia (vendor)" twice); the centre's component tells the rows apart.
-            detail = f"from {_detail(e.from_node)}" if out else f"to {_detail(e.to_node)}"
+            detail = (
+                f"from {_detail(e.from_node, view.hosts)}"
+                if out
+                else f"to {_detail(e.to_node, view.hosts)}"
+            )
         entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
     listed = {e.edge_id for e in mine}
     more: dict[str, Edge] = {}
@@ -192,9 +197,9 @@ def focus_of(
         detail = resource
         if _through_unowned(e, unowned):  # where the message comes from, or goes on to
             if at > 0:
-                detail = f"{resource}{ARROW}{short_node(e.to_node)}"
+                detail = f"{resource}{ARROW}{short_node(e.to_node, view.hosts)}"
             else:
-                detail = f"{short_node(e.from_node)}{ARROW}{resource}"
+                detail = f"{short_node(e.from_node, view.hosts)}{ARROW}{resource}"
         entry[2].append(FocusEdge(e.edge_id, e.rule_id, mechanism, e.verdict, detail))
         if e.edge_id not in listed:
             more[e.edge_id] = e
@@ -203,7 +208,8 @@ def focus_of(
 
     def neighbours(side: int) -> tuple[Neighbour, ...]:
         found = [
-            Neighbour(node_id, name, kind, tuple(edges), inferred)
+            # A host that is no vendor says what it is where a resource says it has no owner.
+            Neighbour(node_id, name, kind, tuple(edges), inferred, view.hosts.get(node_id, ""))
             for node_id, (name, kind, edges, inferred) in sides[side].items()
         ]
         return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
@@ -345,6 +351,10 @@ def _bottom(screen: DataScreen[Any], pool: int, top: int, table: int) -> tuple[i
             table = own
     if own > room and room - SCROLLED_WHY >= TABLE_LEAST:
         table = room - SCROLLED_WHY
+    elif own > room and room - WHY_LEAST >= TABLE_SHORT:
+        # Too few lines for both: the pane in what is over TABLE_SHORT, the first lines of
+        # the reason (at 100x30 a hub's table had every line and no reason showed).
+        table = max(TABLE_SHORT, room - SCROLLED_WHY)
     return table, room - table
 
 
@@ -409,6 +419,9 @@ SCROLLED_WHY = 6
 to do, most often whole."""
 TABLE_LEAST = 10
 """The edge table's lines (its header included) that SCROLLED_WHY never takes."""
+TABLE_SHORT = 5
+"""The edge table's lines (its header and four rows) under which the pane under a table that
+scrolls anyway never takes its lines, where TABLE_LEAST leaves it too few (WHY_LEAST)."""
 
 TOP_SHARE = 55
 """The top pane's share of the screen, in percent, when it and the edge table both need more."""
@@ -454,6 +467,7 @@ class LandscapeScreen(DataScreen[Any]):
         Binding("backspace", "walk_back", "Walk back"),
     ]
     AUTO_FOCUS = "#systems"
+    READS_HOSTS = False  # the overview has them (one round trip fewer through a live owner)
 
     def __init__(self) -> None:
         super().__init__()
@@ -518,15 +532,17 @@ class LandscapeScreen(DataScreen[Any]):
         if pool <= 0 or self.view is None:
             return
         if self.mode == "matrix":
-            # The line under the matrix names the cell: no pane under the table, which lists
-            # another cell's edges at each move.
-            fit_why(self, 0, 0, 0)
-            wanted = self.query_one(MatrixView).wanted_height() + 3  # its border, the line under
-            height = min(wanted, pool - self.MIN_EDGE_ROWS)
-            if height > self.size.height * TOP_SHARE // 100:
-                top.styles.height = height
-            else:
-                top.styles.clear_rule("height")
+            # As tall as the matrix needs, the table under it as tall as the cell with the most
+            # edges needs (it keeps its height from cell to cell), and the reason of its
+            # highlighted edge (the cell's worst) in the lines left: at 220x60 the matrix kept
+            # its share of the screen, 15 blank lines under the demo's 9 systems, and the
+            # table 23 blank lines under its one row.
+            matrix = self.query_one(MatrixView)
+            wanted = matrix.wanted_height() + 3  # its border, the line under
+            height = max(TOP_LEAST, min(wanted, pool - self.MIN_EDGE_ROWS))
+            top.styles.height = height
+            tallest = max((c.edges for c in matrix.matrix.cells.values()), default=0)
+            fit_why(self, pool, height, tallest + 1)
             return
         lines, listed = tallest_side(system_focus_ends(self.view, self.group))
         if self.group is not None:
@@ -632,6 +648,7 @@ class LandscapeScreen(DataScreen[Any]):
             return
         self.sub_title = "System landscape"
         self.view = view
+        self.sapp.hosts = view.hosts
         if not view.unowned or self._group_filters != self.filters:
             # Kept until the next read comes (a live refresh does not blink), but never as
             # read under other filters: its row counted edges a search excluded.
@@ -1067,7 +1084,11 @@ def _drawn_pairs(view: SystemView) -> list[tuple[str, str, str, Verdict]]:
     return pairs
 
 
-def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
+def system_graph(
+    view: SystemView, hosts: Mapping[str, str] | None = None
+) -> tuple[list[MapNode], list[MapEdge]]:
+    """The boxes and arrows of a system's drawing; hosts (read.unknown_hosts): the external
+    nodes that are no vendor, whose boxes say what they are instead."""
     known: dict[str, Node] = {n.node_id: n for n in view.nodes}
     pairs = _drawn_pairs(view)
     ids = sorted({p[0] for p in pairs} | {p[1] for p in pairs} | set(known))
@@ -1087,7 +1108,9 @@ def system_graph(view: SystemView) -> tuple[list[MapNode], list[MapEdge]]:
             )
         elif kind_prefix == "external" or (node is not None and node.node_type == "external"):
             name = node.name if node else node_id.partition(":")[2]
-            nodes.append(MapNode(node_id, name, "vendor", kind="external", rank=7))
+            nodes.append(
+                MapNode(node_id, name, external_kind(node_id, hosts), kind="external", rank=7)
+            )
         elif kind_prefix == "component" or (node is not None and node.node_type == "component"):
             name = node.name if node else node_id.partition("/")[2] or node_id
             system = node.system if node else node_id.partition(":")[2].partition("/")[0]
@@ -1142,7 +1165,9 @@ def _node_box(node_id: str, node: Node | None, system: str) -> tuple[str, str]:
     return (node_id, "resource")
 
 
-def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, ...]]:
+def component_focus(
+    view: SystemView, node_id: str, hosts: Mapping[str, str] | None = None
+) -> tuple[Focus, tuple[Edge, ...]]:
     """The focus view of one component (or, among the resources of no known owner, of one
     resource): what calls it (or feeds it) left, what it calls right. An edge through the
     resource (a message over it) is on both sides: its producer left, its consumer right."""
@@ -1165,6 +1190,8 @@ def component_focus(view: SystemView, node_id: str) -> tuple[Focus, tuple[Edge, 
             node = known.get(other)
             name, kind = _node_box(other, node, view.system)
             note = NO_OWNER if node is not None and is_unowned(node) else ""
+            if kind == "external":
+                note = (hosts or {}).get(other, "")
             inferred = bool(node and node.inferred)
             found.append(Neighbour(other, name, kind, tuple(edges), inferred, note))
         return tuple(sorted(found, key=lambda n: (n.worst.rank, n.kind != "system", n.name)))
@@ -1260,11 +1287,12 @@ class SystemScreen(DataScreen[Any]):
         view, self.sapp.changed = payload
         self.view = view
         self.sub_title = safe(self.heading)
-        nodes, arrows = system_graph(view)
+        nodes, arrows = system_graph(view, self.sapp.hosts)
         self.map_node_of = {e.edge_id: e.from_node for e in view.edges}
         members = self._members(view)
         resources = sum(1 for n in nodes if n.kind == "resource")
-        vendors = sum(1 for n in nodes if n.kind == "external")
+        vendors = sum(1 for n in nodes if n.kind == "external" and n.node_id not in self.sapp.hosts)
+        hosts = Counter(self.sapp.hosts[n.node_id] for n in nodes if n.node_id in self.sapp.hosts)
         inferred = sum(1 for n in view.nodes if n.inferred)
         if self.system == UNOWNED:
             # Their components are other systems': counted by system, which Enter opens.
@@ -1274,7 +1302,9 @@ class SystemScreen(DataScreen[Any]):
             counts = f"{plural(len(members), 'component')} · {plural(resources, 'resource')}"
         note = Text.assemble(
             (safe(self.heading), "bold"),
-            f" · {counts} · {plural(vendors, 'vendor')} · {plural(len(view.edges), 'edge')}",
+            f" · {counts} · {plural(vendors, 'vendor')}",
+            "".join(f" · {plural(n, what)}" for what, n in sorted(hosts.items())),
+            f" · {plural(len(view.edges), 'edge')}",
             (f" · ~ {inferred} inferred" if inferred else "", "yellow"),
         )
         if self.filters.describe():
@@ -1409,7 +1439,7 @@ class SystemScreen(DataScreen[Any]):
             table.set_edges(everything, self.sapp.change_marks(everything))
             show_why(self)
             return
-        focus, edges = component_focus(self.view, self.centre)
+        focus, edges = component_focus(self.view, self.centre, self.sapp.hosts)
         fmap = self.query_one(FocusMap)
         fmap.show_focus(focus, highlight)
         if self.query_one("#map-pane").display:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -164,14 +164,14 @@ def _change(c: LabelChange) -> Text:
     )
 
 
-def change_text(c: LabelChange) -> Text:
+def change_text(c: LabelChange, hosts: Mapping[str, str] | None = None) -> Text:
     """A label change's reason whole, for the pane under the history (the table cuts it to the
     room its other columns leave, to none on a narrow terminal)."""
     return escaped(
         Text.assemble(
             _change(c),
             "  ",
-            (f"{short_node(c.from_node)} → {short_node(c.to_node)}", "bold"),
+            (f"{short_node(c.from_node, hosts)} → {short_node(c.to_node, hosts)}", "bold"),
             f"  {c.mechanism}",
             ("  cause ", "dim"),
             c.cause,
@@ -235,9 +235,10 @@ class HistoryScreen(DataScreen[Any]):
         table = self.query_one("#history", NavTable)
         width = table.size.width or self.size.width
         pad = 2 * table.cell_padding
+        hosts = self.sapp.hosts
         ends = {
-            "From": [short_node(c.from_node) for c in changes],
-            "To": [short_node(c.to_node) for c in changes],
+            "From": [short_node(c.from_node, hosts) for c in changes],
+            "To": [short_node(c.to_node, hosts) for c in changes],
         }
         longest = max((len(n) for names in ends.values() for n in names), default=12)
         measured = {
@@ -272,14 +273,15 @@ class HistoryScreen(DataScreen[Any]):
     def _fill(self, changes: tuple[LabelChange, ...]) -> None:
         """The rows, laid out to the table's width (_columns)."""
         titles, words, names, reason = self._columns(changes)
+        hosts = self.sapp.hosts
         rows: list[tuple[str, list[str | Text]]] = []
         for i, c in enumerate(changes):
             values: dict[str, str | Text] = {
                 "When": _seen(c.changed_at),
                 "Now": verdict_text(c.verdict) if words else Text(c.verdict.glyph, c.verdict.style),
                 "Change": _change(c),
-                "From": elide_name(short_node(c.from_node), names),
-                "To": elide_name(short_node(c.to_node), names),
+                "From": elide_name(short_node(c.from_node, hosts), names),
+                "To": elide_name(short_node(c.to_node, hosts), names),
                 "Mechanism": c.mechanism,
                 "Cause": c.cause,
                 "Reason": clip_end(c.reason or "", reason),
@@ -306,7 +308,7 @@ class HistoryScreen(DataScreen[Any]):
         changes = self._changes or ()
         why = self.query_one("#why", Static)
         why.display = 0 <= index < len(changes)
-        why.update(change_text(changes[index]) if why.display else "")
+        why.update(change_text(changes[index], self.sapp.hosts) if why.display else "")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "history":
@@ -320,6 +322,8 @@ class HistoryScreen(DataScreen[Any]):
 
 class PatternsScreen(DataScreen[Any]):
     """The catalog: each rule with how many edges keep or break it; Enter lists those edges."""
+
+    READS_HOSTS = False  # names no node
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()

@@ -169,12 +169,6 @@ def _label(s: SpanRow, edge_id: str | None, more: int = 0) -> Text:
     return text
 
 
-def _side(spans: tuple[SpanRow, ...], edges: set[str]) -> str:
-    """producer or consumer: the side these spans take of the listening edges shared."""
-    sides = {s.side for s in spans if s.side and s.edge_id in edges}
-    return sides.pop() if len(sides) == 1 else "producer and consumer"
-
-
 def trace_title(
     trace_id: str, spans: int, services: int, ms: float, start: datetime, width: int
 ) -> Text:
@@ -189,6 +183,8 @@ def trace_title(
 class TraceScreen(DataScreen[Any]):
     """Up/down picks a span; Enter on a labelled span opens its edge; Enter on a trace of the
     other side opens that trace."""
+
+    READS_HOSTS = False  # names no node
 
     BINDINGS = [Binding("a", "toggle_attributes", "Attributes")]
 
@@ -271,32 +267,32 @@ class TraceScreen(DataScreen[Any]):
         if first:
             table.focus()
         hops_caption = HOPS_CAPTION
-        if other is not None:
-            shared = {h.edge_id for h in view.hops}
-            mine = _side(view.spans, shared)
+        pairs = view.pairing
+        if other is not None and pairs is not None:
             self.query_one("#this-caption", Static).update(
-                Text(f"This trace: {mine} side", style="bold")
+                Text(f"This trace: {pairs.mine} side", style="bold")
             )
-            theirs = _side(other.spans, shared)
-            caption = f"{theirs.capitalize()} side: trace {other.trace_id}"
-            own = {s.side for s in view.spans if s.side and s.edge_id in shared}
-            if not any(h.side not in own for h in view.hops):
-                # No trace of the other side (a stream's consumer: the table writes no span
-                # of its edge): what is listed is more of this side, and said so (it was
-                # "Consumer side: trace ..." beside "This trace: consumer side").
-                caption = f"Another trace of the {theirs} side: {other.trace_id}"
+            caption = f"{pairs.theirs.capitalize()} side: trace {other.trace_id}"
+            if pairs.same_side:
+                # What is listed is more of this side, and said so (it was "Consumer side:
+                # trace ..." beside "This trace: consumer side").
+                caption = f"Another trace of the {pairs.theirs} side: {other.trace_id}"
                 hops_caption = SAME_SIDE_CAPTION
             self.query_one("#other-caption", Static).update(Text(caption, style="bold"))
             fill_table(
                 self.query_one("#other", NavTable),
                 waterfall_rows(other.spans, self.edge_id, pane_width),
             )
+        # One row per trace: a trace with a span on each of two edges (a worker's poll that
+        # receives and sends) was two rows alike.
+        first_hop = {h.trace_id: h for h in reversed(view.hops)}
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
                 [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id],
             )
             for h in view.hops
+            if first_hop[h.trace_id] is h
         ]
         fill_table(self.query_one("#hops", NavTable), hop_rows)
         self.query_one("#hops-caption", Static).update(hops_caption)

@@ -3,7 +3,7 @@ times, names; and filling a DataTable without rebuilding it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,14 +32,20 @@ def verdict_counts(counts: dict[Verdict, int], *, short: bool = False) -> Text:
     return out
 
 
-def short_node(node_id: str) -> str:
-    """component:orders/api -> orders/api; external:auth0 -> auth0 (vendor)."""
+def short_node(node_id: str, hosts: Mapping[str, str] | None = None) -> str:
+    """component:orders/api -> orders/api; external:auth0 -> auth0 (vendor); an external node
+    that hosts (read.unknown_hosts) says is no vendor: 10.0.3.7 (unknown host)."""
     kind, _, rest = node_id.partition(":")
     if kind == "component":
         return rest
     if kind == "external":
-        return f"{rest} (vendor)"
+        return f"{rest} ({external_kind(node_id, hosts)})"
     return node_id
+
+
+def external_kind(node_id: str, hosts: Mapping[str, str] | None) -> str:
+    """What an external node is: a vendor unless hosts (read.unknown_hosts) says otherwise."""
+    return (hosts or {}).get(node_id, "vendor")
 
 
 def plain(cell: str | Text) -> Text:

@@ -3,7 +3,7 @@ them off; names cut to fit where they repeat or say least; fewer figures on a na
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rich.cells import cell_len
@@ -71,6 +71,13 @@ class EdgeTable(NavTable):
         # refresh gives the unchanged edges as the same records, whose rows are then neither
         # made nor compared again.
         self._made: dict[str, tuple[Edge, str, list[Text]]] = {}
+        self._hosts: Mapping[str, str] = {}  # the external nodes that are no vendor, as named
+
+    def hosts(self) -> Mapping[str, str]:
+        """The app's external nodes that are no vendor (read.unknown_hosts): the names of the
+        ends say what they are (cells.short_node)."""
+        hosts = getattr(self.app, "hosts", None) if self.is_attached else None
+        return hosts if isinstance(hosts, Mapping) else {}
 
     def _columns(self) -> tuple[tuple[str, ...], int, int]:
         """The titles to show at this width, the width of each name column and of the reason:
@@ -78,8 +85,10 @@ class EdgeTable(NavTable):
         the room left."""
         width = self.size.width or (self.app.size.width if self.is_attached else 160)
         edges = self._edges
+        hosts = self._hosts
         longest = max(
-            (len(short_node(n)) for e in edges for n in (e.from_node, e.to_node)), default=12
+            (len(short_node(n, hosts)) for e in edges for n in (e.from_node, e.to_node)),
+            default=12,
         )
         figures = [t for t, least in _FIGURES if width >= least]
         if not self._marks:
@@ -115,7 +124,10 @@ class EdgeTable(NavTable):
             # The reason takes the room the names leave: each name column is as wide as its
             # widest name, up to the budget.
             shown = [
-                max(len(title), min(names, max((len(short_node(n)) for n in ends), default=0)))
+                max(
+                    len(title),
+                    min(names, max((len(short_node(n, hosts)) for n in ends), default=0)),
+                )
                 for title, ends in (
                     ("From", [e.from_node for e in edges]),
                     ("To", [e.to_node for e in edges]),
@@ -141,6 +153,9 @@ class EdgeTable(NavTable):
         """Shows edges (their order kept), with marks ("new", "changed") by edge id."""
         self._edges = tuple(edges)
         self._marks = dict(marks or {})
+        hosts = self.hosts()
+        named = hosts == self._hosts
+        self._hosts = hosts
         titles, names, reason = self._columns()
         # A new layout needs new columns: DataTable widens a column for a wider cell but never
         # narrows one, so names cut shorter (a wider mark, a narrower terminal) kept the room
@@ -161,7 +176,7 @@ class EdgeTable(NavTable):
         for title in titles:
             if title in self._measured:
                 self._held[title] = max(self._held.get(title, 0), self._measured[title])
-        made = self._made if self._layout == layout else {}
+        made = self._made if self._layout == layout and named else {}
         self._layout = layout
         self._made = {}
         rows: list[tuple[str, list[Text]]] = []
@@ -171,18 +186,25 @@ class EdgeTable(NavTable):
             if held is not None and held[0] is e and held[1] == mark:
                 cells = held[2]
             else:
-                cells = self._cells(e, mark, titles, names, reason)
+                cells = self._cells(e, mark, titles, names, reason, hosts)
             self._made[e.edge_id] = (e, mark, cells)
             rows.append((e.edge_id, cells))
         fill_table(self, rows, escaped=True)
 
     @staticmethod
-    def _cells(e: Edge, mark: str, titles: tuple[str, ...], names: int, reason: int) -> list[Text]:
+    def _cells(
+        e: Edge,
+        mark: str,
+        titles: tuple[str, ...],
+        names: int,
+        reason: int,
+        hosts: Mapping[str, str],
+    ) -> list[Text]:
         values: dict[str, str | Text] = {
             "Verdict": verdict_text(e.verdict),
             "Rule": Text(e.rule_id, style="bold"),
-            "From": elide_name(short_node(e.from_node), names),
-            "To": elide_name(short_node(e.to_node), names),
+            "From": elide_name(short_node(e.from_node, hosts), names),
+            "To": elide_name(short_node(e.to_node, hosts), names),
             "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
             "Spans": num(f"{e.span_count:,}"),
             "p95≈ ms": num(fmt_ms(e.p95_ms)),

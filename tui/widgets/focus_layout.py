@@ -239,7 +239,9 @@ def draw_focus(
         canvas.text(0, 0, elide(f"{focus.name}: too small to draw", width), "dim")
         return drawing
     sel_side, sel_index = selected
-    names = [n.name for n in focus.callers + focus.callees]
+    # A box's title is its name and, for one inferred, its mark: measured so (the mark cut an
+    # inferred host's name, "127.0.…:36027 ~", with the rows beside it half blank).
+    names = [n.name + (" ~" if n.inferred else "") for n in focus.callers + focus.callees]
     names += [e.detail for n in focus.callers + focus.callees for e in n.edges]
     centre_w = min(max(len(focus.name), len(focus.sublabel)) + 4, max(14, width // 4))
     # The rows between the boxes get room for their longest label once, in the middle (rule,

@@ -300,6 +300,9 @@ COMPACT = (
 demo at 160 columns inventory's drawing was 219 cells wide in a pane of 125, the lanes two
 cells apart and every arrow's label whole: the pane scrolled sideways."""
 READABLE = Compact(pitch=1, mechanism=-1, name=16)
+FOLD_AT = COMPACT.index(READABLE) + 1
+"""The steps of COMPACT tried before two columns are drawn as one (_fold): names are cut shorter
+than READABLE's only where no column can fold."""
 """The drawing of one that none of COMPACT fits: it scrolls sideways anyway, and names cut to
 ten cells (`billi…rker`, at 100 columns on the demo) were not worth the cells they saved."""
 
@@ -319,43 +322,40 @@ MAX_COLUMNS = 7
 many columns, in order, so the map stays about as wide as a terminal."""
 
 
-def draw(
+def _fold(
+    column: dict[str, int], ncols: int, edges: list[MapEdge]
+) -> tuple[dict[str, int], int] | None:
+    """The columns with two neighbours that no arrow joins drawn as one (their boxes stacked),
+    those of fewest boxes (the drawing grows least in height), the rightmost of equals; None
+    where every two neighbours are joined. An arrow that skipped the column between becomes
+    a direct one; none runs inside a column that was not there before. On the demo at 160
+    columns the other systems' components and the vendors right of them had a column each,
+    nothing between them, and the drawing was three cells too wide."""
+    joined = {
+        min(column[e.src], column[e.dst]) for e in edges if abs(column[e.src] - column[e.dst]) == 1
+    }
+    sizes = [0] * ncols
+    for c in column.values():
+        sizes[c] += 1
+    free = [c for c in range(ncols - 1) if c not in joined and sizes[c] and sizes[c + 1]]
+    if not free:
+        return None
+    at = min(free, key=lambda c: (sizes[c] + sizes[c + 1], -c))
+    return {k: c if c <= at else c - 1 for k, c in column.items()}, ncols - 1
+
+
+def _place(
     nodes: list[MapNode],
     edges: list[MapEdge],
-    selected: str | None = None,
-    *,
-    max_columns: int = MAX_COLUMNS,
-    room: int | None = None,
-) -> MapDrawing:
-    """Lays out and draws the map. Edges whose ends are not among nodes are skipped. Labels are
-    escaped before they are measured (names come from the spans' resources).
-
-    With room (the cells the map has across), a drawing wider than that is drawn narrower, as
-    little as makes it fit (COMPACT): its lanes closer, then the arrows' mechanisms and the
-    boxes' names cut (the edge table under it names them whole), down to the verdict's glyph
-    alone on an arrow. A drawing that still does not fit is the narrowest of them."""
-    nodes = [replace(n, label=safe(n.label), sublabel=safe(n.sublabel)) for n in nodes]
-    known = {n.node_id: n for n in nodes}
-    edges = [
-        replace(e, label=safe(e.label))
-        for e in edges
-        if e.src in known and e.dst in known and e.src != e.dst
-    ]
-    if not nodes:
-        return MapDrawing(Canvas(0, 0), {})
-    layers = _layers([n for n in nodes if n.rank is None], edges)
-    column: dict[str, int] = {}
-    for n in nodes:
-        column[n.node_id] = n.rank if n.rank is not None else layers[n.node_id]
-    # Compact the column numbers (ranks may leave gaps).
-    used = sorted(set(column.values()))
-    remap = {c: i for i, c in enumerate(used)}
-    column = {k: remap[v] for k, v in column.items()}
-    ncols = len(used)
-    if ncols > max_columns:
-        column = {k: v * max_columns // ncols for k, v in column.items()}
-        ncols = max_columns
-
+    known: dict[str, MapNode],
+    column: dict[str, int],
+    ncols: int,
+    selected: str | None,
+    room: int | None,
+    compacts: tuple[Compact, ...],
+) -> tuple[MapDrawing, bool]:
+    """The drawing of nodes in the columns given, the widest of compacts that fits room (else
+    READABLE); and whether it fits."""
     # Rows: first column by name, later columns by the mean row of their predecessors.
     members: dict[int, list[str]] = defaultdict(list)
     for n in nodes:
@@ -471,16 +471,17 @@ def draw(
                 lane_x[key] = base + pitch * k
         return _Across(x + gap_width[ncols], col_x, col_width, lane_x, labels, names)
 
-    layout = across(COMPACT[0])
+    layout = across(compacts[0])
     narrowed = room is not None and layout.width > room
     if narrowed:
-        for compact in COMPACT[1:]:
+        for compact in compacts[1:]:
             layout = across(compact)
             if room is not None and layout.width <= room:
                 break
         else:
             # Too wide whatever is cut: it scrolls, its names no shorter than READABLE.
             layout = across(READABLE)
+    fits = room is None or layout.width <= room
     width, col_x, col_width, lane_x = layout.width, layout.col_x, layout.col_width, layout.lane_x
     edges = [replace(e, label=label) for e, label in zip(edges, layout.labels, strict=True)]
     nodes = [
@@ -555,4 +556,62 @@ def draw(
         src = boxes[e.src]
         style = e.verdict.style
         canvas.put(src.x + src.width - 1, exit_y(i), "├", style)
-    return MapDrawing(canvas, boxes, narrowed)
+    return MapDrawing(canvas, boxes, narrowed), fits
+
+
+def draw(
+    nodes: list[MapNode],
+    edges: list[MapEdge],
+    selected: str | None = None,
+    *,
+    max_columns: int = MAX_COLUMNS,
+    room: int | None = None,
+) -> MapDrawing:
+    """Lays out and draws the map. Edges whose ends are not among nodes are skipped. Labels are
+    escaped before they are measured (names come from the spans' resources).
+
+    With room (the cells the map has across), a drawing wider than that is drawn narrower, as
+    little as makes it fit (COMPACT): its lanes closer, then the arrows' mechanisms and the
+    boxes' names cut (the edge table under it names them whole), down to the verdict's glyph
+    alone on an arrow. A drawing that still does not fit is the narrowest of them."""
+    nodes = [replace(n, label=safe(n.label), sublabel=safe(n.sublabel)) for n in nodes]
+    known = {n.node_id: n for n in nodes}
+    edges = [
+        replace(e, label=safe(e.label))
+        for e in edges
+        if e.src in known and e.dst in known and e.src != e.dst
+    ]
+    if not nodes:
+        return MapDrawing(Canvas(0, 0), {})
+    layers = _layers([n for n in nodes if n.rank is None], edges)
+    column: dict[str, int] = {}
+    for n in nodes:
+        column[n.node_id] = n.rank if n.rank is not None else layers[n.node_id]
+    # Compact the column numbers (ranks may leave gaps).
+    used = sorted(set(column.values()))
+    remap = {c: i for i, c in enumerate(used)}
+    column = {k: remap[v] for k, v in column.items()}
+    ncols = len(used)
+    if ncols > max_columns:
+        column = {k: v * max_columns // ncols for k, v in column.items()}
+        ncols = max_columns
+
+    drawing, fits = _place(nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT])
+    # Still too wide, with every mechanism cut to its glyph: two columns that no arrow joins
+    # (the other systems' components right, and the vendors right of them) are drawn as one,
+    # as long as some are, before names are cut shorter than READABLE's.
+    while not fits:
+        folded = _fold(column, ncols, edges)
+        if folded is None:
+            break
+        column, ncols = folded
+        candidate, fits = _place(
+            nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT]
+        )
+        if candidate.canvas.width < drawing.canvas.width:
+            drawing = replace(candidate, narrowed=True)
+    if not fits:
+        candidate, fits = _place(nodes, edges, known, column, ncols, selected, room, COMPACT)
+        if fits or candidate.canvas.width < drawing.canvas.width:
+            drawing = replace(candidate, narrowed=True)
+    return drawing

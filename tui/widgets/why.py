@@ -6,7 +6,7 @@ the two ends, the edge's figures, the rule's why and an example."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.content import Content
@@ -52,9 +52,10 @@ def edge_figures(e: Edge) -> Text:
     )
 
 
-def why_text(e: Edge) -> Text:
-    """The verdict (glyph and word: never colour only), the rule (id and name), the two ends,
-    the edge's reason whole, and what to do (from the catalog)."""
+def why_text(e: Edge, hosts: Mapping[str, str] | None = None) -> Text:
+    """The verdict (glyph and word: never colour only), the rule (id and name), the two ends
+    (named as cells.short_node names them, given hosts), the edge's reason whole, and what to
+    do (from the catalog)."""
     rule = rule_for(e.rule_id, e.verdict)
     name = f" {rule.name}" if rule.name != e.rule_id else ""
     # An edge no rule covers has its verdict for its rule ("? unclassified  unclassified").
@@ -64,7 +65,7 @@ def why_text(e: Edge) -> Text:
         "  ",
         (said, f"{e.verdict.style} bold"),
         "  " if said else "",
-        (f"{short_node(e.from_node)} → {short_node(e.to_node)}", "bold"),
+        (f"{short_node(e.from_node, hosts)} → {short_node(e.to_node, hosts)}", "bold"),
         "\n",
         e.reason or "",
     )
@@ -136,7 +137,9 @@ class WhyPane(Static):
         known = self._needs
         if known is not None and known[0] is edges and known[1] == width:
             return known[2]
-        lines = 2 + max((len(self._wrapped(why_text(e), width)) for e in edges), default=0)
+        lines = 2 + max(
+            (len(self._wrapped(why_text(e, self._hosts()), width)) for e in edges), default=0
+        )
         self._needs = (edges, width, lines)
         return lines
 
@@ -149,7 +152,10 @@ class WhyPane(Static):
             return known[2]
         lines = 2 + max(
             (
-                sum(len(self._wrapped(t, width)) for t in (why_text(e), *more_text(e)))
+                sum(
+                    len(self._wrapped(t, width))
+                    for t in (why_text(e, self._hosts()), *more_text(e))
+                )
                 for e in edges
             ),
             default=0,
@@ -159,6 +165,11 @@ class WhyPane(Static):
 
     def on_resize(self) -> None:
         self._show()
+
+    def _hosts(self) -> Mapping[str, str]:
+        """The app's external nodes that are no vendor (read.unknown_hosts)."""
+        hosts = getattr(self.app, "hosts", None)
+        return hosts if isinstance(hosts, Mapping) else {}
 
     def _width(self) -> int:
         """Its content's width; before it was laid out, the screen's less its border and
@@ -175,11 +186,12 @@ class WhyPane(Static):
             self._put = ()
             return
         width = self._width()
-        put = (edge, room, width)
+        hosts = self._hosts()
+        put = (edge, room, width, hosts)
         if put == self._put:
             return  # the same record (a live refresh of an unchanged edge): nothing to draw
         self._put = put
-        text = why_text(edge)
+        text = why_text(edge, hosts)
         shown_text: Text | Content = text
         if room is not None:
             self.styles.height = self.styles.max_height = room  # past .detail's 50%

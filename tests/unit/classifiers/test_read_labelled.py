@@ -92,18 +92,18 @@ def _side(name: str) -> str:
 
 def _expected_hops(path: Path, trace: read.TraceView) -> list[tuple[str, str]]:
     """The other side of trace's listening edges, worked out in Python from every labelled
-    span: other traces, the opposite side first, then nearest in time."""
+    span: other traces, the opposite side of each edge first, then nearest in time."""
     edges = {s.edge_id for s in trace.spans if s.side}
-    mine = {s.side for s in trace.spans if s.side}
-    assert mine == {_side(s.name) for s in trace.spans if s.side}
+    mine = {(s.edge_id, s.side) for s in trace.spans if s.side}
+    assert mine == {(s.edge_id, _side(s.name)) for s in trace.spans if s.side}
     start = _us(min(s.start_time for s in trace.spans))
     rows = _sql(
         path,
-        "SELECT trace_id, span_id, start_time, name FROM classifier_labelled_spans "
+        "SELECT trace_id, span_id, start_time, name, edge_id FROM classifier_labelled_spans "
         "WHERE list_contains(?, edge_id) AND trace_id <> ?",
         [sorted(edges), trace.trace_id],
     )
-    rows.sort(key=lambda r: (_side(r[3]) in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
+    rows.sort(key=lambda r: ((r[4], _side(r[3])) in mine, abs(_us(r[2]) - start), r[2], r[0], r[1]))
     return [(r[0], r[1]) for r in rows[: read.HOPS]]
 
 
@@ -168,3 +168,51 @@ def test_a_store_labelled_before_the_view_reads_the_same(
         trace_id = now.spans[0].trace_id
         now_trace, before_trace = _trace(store, trace_id), _trace(older, trace_id)
         assert now_trace.spans and now_trace == before_trace
+
+
+def test_a_trace_and_the_trace_beside_it_pair_up_by_side(store: Path) -> None:
+    # A producer's trace of a listening edge and the trace shown beside it: a consumer's.
+    producer = _sql(
+        store,
+        "SELECT l.trace_id FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+        "WHERE e.direction = 'listen' AND l.kind = 'PRODUCER' ORDER BY l.trace_id LIMIT 1",
+    )[0][0]
+    view = open_reader(store).run(partial(read.trace_with_other_side, trace_id=producer))
+    assert view.other is not None
+    assert view.pairing == read.Pairing("producer", "consumer", same_side=False)
+    # Seen from the consumer's trace, the other way round.
+    back = open_reader(store).run(partial(read.trace_with_other_side, trace_id=view.other.trace_id))
+    assert back.pairing == read.Pairing("consumer", "producer", same_side=False)
+
+
+def _span(trace_id: str, side: str | None, edge_id: str | None = "e1") -> read.SpanRow:
+    return read.SpanRow(
+        trace_id, f"{trace_id}-s", None, "op", "CLIENT", "svc", datetime(2026, 1, 1, tzinfo=UTC),
+        1.0, "OK", edge_id=edge_id, side=side,
+    )  # fmt: skip
+
+
+def _hop(trace_id: str, side: str, edge_id: str = "e1") -> read.Hop:
+    return read.Hop(trace_id, f"{trace_id}-s", "CLIENT", "svc", datetime(2026, 1, 1), edge_id, side)
+
+
+def test_a_stream_consumers_hops_are_of_its_own_side() -> None:
+    # A table stream's edge has no producer's span (the table writes none): the traces found
+    # on the edge are other consumers', and the pairing says so.
+    view = read.TraceView("t1", (_span("t1", "consumer"),), (_hop("t2", "consumer"),))
+    other = read.TraceView("t2", (_span("t2", "consumer"),), ())
+    assert read.pairing(view, other) == read.Pairing("consumer", "consumer", same_side=True)
+    # A hop of the opposite side among them: the other side.
+    mixed = read.TraceView("t1", view.spans, (_hop("t2", "consumer"), _hop("t3", "producer")))
+    assert not read.pairing(mixed, other).same_side
+    # A side is an edge's: a trace that receives on one edge and sends on another has hops of
+    # the other side of each, though each side is one of its own.
+    worker = read.TraceView(
+        "t1",
+        (_span("t1", "consumer", "e1"), _span("t1", "producer", "e2")),
+        (_hop("t2", "producer", "e1"), _hop("t3", "consumer", "e2")),
+    )
+    assert not read.pairing(worker, other).same_side
+    # A trace on both sides of the shared edge (a worker reading its own queue).
+    both = read.TraceView("t1", (_span("t1", "consumer"), _span("t1", "producer")), view.hops)
+    assert read.pairing(both, other).mine == "producer and consumer"

@@ -222,3 +222,14 @@ def test_a_scrolled_side_shows_whole_boxes_and_counts_the_others(height: int) ->
         assert above + shown + below == len(callers), (index, column, above, below)
         names = "\n".join("".join(row)[:20] for row in canvas.chars)
         assert f"═s{index}═" in names  # the highlighted box is in view
+
+
+def test_an_inferred_neighbours_name_is_whole_beside_its_mark() -> None:
+    # The box was as wide as the longest name, and its title, the name and " ~", cut the name
+    # ("127.0.…:36027 ~") with some forty cells of the row between free, at 160 columns.
+    edge = FocusEdge("e1", "unresolved", "http-external", Verdict.UNRESOLVED, "from shop-api")
+    host = Neighbour("external:127.0.0.1:36027", "127.0.0.1:36027", "external", (edge,), True)
+    focus = Focus("system:shop", "shop", "1 component", (), (host,))
+    canvas = draw_focus(focus, 140, 8, (CENTRE, 0), (0, 0)).canvas
+    title = "".join(canvas.chars[1])
+    assert "127.0.0.1:36027 ~" in title, title

@@ -1,0 +1,127 @@
+"""Panes that fit the terminal: the whole-system drawing across its pane, the matrix and the
+table under it with no blank lines, a hub's reason pane on a small terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
+from seamscope.tui.screens.landscape import TABLE_SHORT, LandscapeScreen, SystemScreen
+from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.landmap import LandscapeMap
+from seamscope.tui.widgets.matrix import MatrixView
+from seamscope.tui.widgets.why import WhyPane
+from tests.functional.conftest import settle
+from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems
+
+pytestmark = pytest.mark.anyio
+
+__all__ = ["demo_db", "forty_systems"]  # the fixtures, shared with test_panes
+
+
+def _demo(db: Path) -> SeamscopeApp:
+    return SeamscopeApp(lambda: LocalStore(db, DEMO / "seamscope.toml"), refresh_interval=0)
+
+
+def _forty(db: Path) -> SeamscopeApp:
+    from benchmarks.generate import landscape_path
+
+    return SeamscopeApp(lambda: LocalStore(db, landscape_path(db)), refresh_interval=0)
+
+
+async def _drawing_fits(app: SeamscopeApp, size: tuple[int, int], system: str) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_system(system)
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        landmap = screen.query_one(LandscapeMap)
+        drawing = landmap.drawing
+        assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width, (
+            drawing.canvas.width,
+            pane.scrollable_content_region.width,
+        )
+        assert pane.max_scroll_x == 0
+        assert set(drawing.boxes) == {n.node_id for n in landmap._map_nodes}
+
+
+async def test_inventorys_drawing_fits_across_at_160_columns(demo_db: Path) -> None:
+    """On the demo at 160x45 inventory's drawing was 155 cells wide at its narrowest, in a
+    pane of 125: the other systems' components and the vendor right of them had a column
+    each, nothing between them. They are one column now."""
+    await _drawing_fits(_demo(demo_db), (160, 45), "inventory")
+
+
+async def test_a_hubs_drawing_fits_across_at_160_columns(forty_systems: Path) -> None:
+    """web, the hub of a generated landscape of 40 systems (each calls its BFF and is called
+    by it), was drawn 186 cells wide at 160x45: the 40 other systems' components in one
+    column, its webapp in the next, with nothing between them. They are one column now, and
+    the arrows to the BFF go straight across."""
+    await _drawing_fits(_forty(forty_systems), (160, 45), "web")
+
+
+@pytest.mark.parametrize("store", ["demo", "forty"])
+async def test_the_matrix_and_its_table_leave_no_blank_lines_at_220x60(
+    store: str, demo_db: Path, forty_systems: Path
+) -> None:
+    """At 220x60 the matrix kept its share of the screen (15 blank lines under the demo's 9
+    systems) and the table under it its least height, blank under a cell of one edge (5
+    lines on a generated store of 40 systems, 23 on the demo). The matrix is as tall as its
+    rows and legend, the table as its rows, and the reason of the table's highlighted edge
+    has the lines left."""
+    app = _demo(demo_db) if store == "demo" else _forty(forty_systems)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        matrix = screen.query_one(MatrixView)
+        assert matrix.size.height == matrix.wanted_height()  # every row, no blank line
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        for _ in range(4):  # a few cells, each with its edges
+            if table.row_count:
+                assert pane.display
+                assert pane.region.y == table.region.bottom
+                assert table.row_count + 1 <= table.region.height
+                if table.region.height > table.row_count + 1:
+                    # Kept for the cell of the most edges: the pane needs those lines too.
+                    assert not _said(pane).endswith("…")
+                edge = table.edges[table.cursor_row]
+                assert edge.rule_id in _said(pane)
+            await pilot.press("l")
+            await settle(pilot)
+
+
+async def test_a_hubs_reason_shows_under_its_table_at_100x30(forty_systems: Path) -> None:
+    """At 100x30 the hub web's table of 60 edges had every line under the focus view, and no
+    reason was shown: the rule that gives the pane six lines keeps ten for the table, and
+    there were nine. The table keeps TABLE_SHORT, the pane the first lines of the reason."""
+    app = _forty(forty_systems)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen)
+        screen.walk_to("web")
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        assert table.outer_size.height >= TABLE_SHORT
+        assert pane.display and pane.outer_size.height >= 4
+        edge = table.edges[table.cursor_row]
+        assert edge.rule_id in _said(pane)
+        await pilot.press("j")  # the pane follows the table's cursor
+        table.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        edge = table.edges[table.cursor_row]
+        assert edge.rule_id in _said(pane) and edge.from_node.rpartition("/")[2] in _said(pane)

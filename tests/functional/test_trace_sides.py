@@ -1,0 +1,55 @@
+"""A trace on both sides of two listening edges: the demo's billing worker receives the
+providers' events (A201) and sends to the comms outbox (A202) in one poll. The traces beside it
+are the other side of each edge, not "all of this side"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from seamscope.tui.app import SeamscopeApp
+from seamscope.tui.data import LocalStore
+from seamscope.tui.screens.trace import TraceScreen
+from tests.functional.conftest import settle
+from tests.functional.test_panes import DEMO, demo_db
+
+pytestmark = pytest.mark.anyio
+
+__all__ = ["demo_db"]  # the fixture, shared with test_panes
+
+
+async def test_a_trace_on_both_sides_lists_each_edges_other_side_first(demo_db: Path) -> None:
+    app = SeamscopeApp(lambda: LocalStore(demo_db, DEMO / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql(
+            "SELECT l.trace_id FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+            "WHERE e.rule_id IN ('A201', 'A202') GROUP BY l.trace_id "
+            "HAVING count(DISTINCT e.rule_id) = 2 ORDER BY l.trace_id LIMIT 1"
+        )
+        assert found.num_rows == 1, "no trace of the billing worker on both edges"
+        app.open_trace(str(found.column("trace_id")[0]), edge_id=None, span_id=None)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        view = screen._view
+        assert view is not None and view.pairing is not None
+        this = str(screen.query_one("#this-caption", Static).render())
+        other = str(screen.query_one("#other-caption", Static).render())
+        hops = str(screen.query_one("#hops-caption", Static).render())
+        assert this == "This trace: producer and consumer side"
+        # The other trace is of the other side of its edge, and said so.
+        assert not other.startswith("Another trace"), other
+        assert "this side" not in hops, hops
+        # Its spans' own (edge, side): a listed trace of the same side of the same edge comes
+        # after every one of the other side.
+        own = {(s.edge_id, s.side) for s in view.spans if s.side}
+        sides = [(h.edge_id, h.side) in own for h in view.hops]
+        assert sides[0] is False and sides == sorted(sides), sides
+        # One row per trace: a trace with a span on each edge was listed twice, alike.
+        table = screen.query_one("#hops", DataTable)
+        traces = [str(table.get_row_at(r)[3]) for r in range(table.row_count)]
+        assert len(traces) == len(set(traces)), traces
