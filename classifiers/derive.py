@@ -510,6 +510,12 @@ class World:
             "their own socket behind a service port or a proxy (a WSGI server's SERVER_PORT), "
             "or another service on that host"
         )
+        # Not a vendor's host, as the node's inference said: one of ours.
+        self.nodes[node.node_id] = replace(
+            node,
+            inference=f"host {node.name} is called at port {port}, where no traced server "
+            f"answered; {self.other_port[node.node_id]}",
+        )
 
     def shared_host(self, host: str, port: int | None, served: list[tuple[str, str]]) -> Node:
         """Where a call went whose server span is not in its trace, to a host and port that

@@ -508,7 +508,7 @@ def overview(
             "batch": ("SELECT coalesce(max(batch_id), 0) FROM batches", None, []),
             "tables": (
                 "SELECT table_name FROM information_schema.tables "
-                f"WHERE table_name IN {sql_list(_CLASSIFIER_TABLES | {_REVISIONS})}",
+                f"WHERE table_name IN {sql_list(_CLASSIFIER_TABLES | {_REVISIONS, _HOSTS_TABLE})}",
                 "table_name",
                 [],
             ),
@@ -635,7 +635,7 @@ def _overview(
             params,
         ),
         "inferred": ("SELECT node_id FROM nodes WHERE inferred", "node_id", []),
-        "hosts": (_HOSTS, "", []),
+        "hosts": (_hosts_sql(tables), "", []),
         "unowned": (f"SELECT count(*) FROM nodes WHERE {_UNOWNED}", None, []),
         "internal": (
             f"SELECT {_HOME} AS from_system, rule_id, verdict, count(*) AS n "
@@ -746,13 +746,25 @@ _HOSTS = (
     "SELECT node_id, name, EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
     "AND e.mechanism <> 'http-external') AS served, "
     "EXISTS (SELECT 1 FROM edges e WHERE e.to_node = n.node_id "
-    f"AND e.verdict <> '{Verdict.UNRESOLVED.value}') AS labelled FROM nodes n "
-    "WHERE node_type = 'external' AND inferred"
+    f"AND e.verdict <> '{Verdict.UNRESOLVED.value}') AS labelled, "
+    "{named} AS named FROM nodes n WHERE node_type = 'external' AND inferred"
 )
 """The external nodes the classifier inferred (a declared vendor is not), whether a call to one
 has its own mechanism (only a shared host's have: derive.call_target; a vendor's and a private
 host's are `http-external`) and whether one is labelled (a call to a vendor has a rule; one to
-a host taken for no vendor is unresolved, saying why)."""
+a host taken for no vendor is unresolved, saying why), and whether a traced server names its
+host (at another port than the one called: derive's other_port; a server's own host is its
+component, no external node)."""
+
+
+_HOSTS_TABLE = "classifier_hosts"
+_NAMED = f"EXISTS (SELECT 1 FROM {_HOSTS_TABLE} h WHERE h.hkind <> 'aws' AND h.host = n.name)"
+
+
+def _hosts_sql(tables: Iterable[str]) -> str:
+    """_HOSTS for a store with these tables (one classified before the classifier kept its
+    hosts has no server's host to name)."""
+    return _HOSTS.format(named=_NAMED if _HOSTS_TABLE in tables else "false")
 
 
 def _host(name: str) -> str:
@@ -770,7 +782,7 @@ def _hosts(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
             continue
         if r["served"]:
             out[str(r["node_id"])] = SHARED_HOST
-        elif private_host(_host(str(r["name"]))) is not None:
+        elif r["named"] or private_host(_host(str(r["name"]))) is not None:
             out[str(r["node_id"])] = UNKNOWN_HOST
     return out
 
@@ -778,10 +790,15 @@ def _hosts(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
 def unknown_hosts(q: Query) -> dict[str, str]:
     """The external nodes that are no vendor, by node id: UNKNOWN_HOST or SHARED_HOST. Every
     other external node is a vendor, declared or inferred from a public host."""
-    tables = "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('nodes', 'edges')"
-    if q(tables, None).column(0)[0].as_py() != 2:
+    found = q(
+        "SELECT table_name FROM information_schema.tables "
+        f"WHERE table_name IN ('nodes', 'edges', '{_HOSTS_TABLE}')",
+        None,
+    ).column(0)
+    tables = {str(name) for name in found.to_pylist()}
+    if not {"nodes", "edges"} <= tables:
         return {}
-    return _hosts(_rows(q(_HOSTS, None)))
+    return _hosts(_rows(q(_hosts_sql(tables), None)))
 
 
 def system_view(q: Query, system: str, filters: Filters) -> SystemView:

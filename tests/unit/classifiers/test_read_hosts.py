@@ -63,6 +63,36 @@ def test_a_private_or_shared_host_is_no_vendor_and_a_public_or_declared_one_is(
     assert "external:10.0.3.7" not in read.unknown_hosts(_query(c))
 
 
+def test_a_public_host_a_traced_server_names_at_another_port_is_no_vendor(
+    classified: ClassifyFn,
+) -> None:
+    """A call through a proxy port to a host whose server spans name it at their socket's port
+    stays unresolved (derive's other_port): the host is ours, whatever its name."""
+    f = Fleet()
+    server = {
+        "http.request.method": "GET",
+        "http.route": "/orders/{id}",
+        "server.address": "orders.shop.example.com",
+        "server.port": 8000,
+    }
+    f._span(ORDERS, None, None, "GET /orders/{id}", "SERVER", server)
+    f.http(BILLING, "http://orders.shop.example.com:9000/orders/1")
+    f.http(BILLING, "https://api.mailchimp.com/3.0/lists")
+    c = classified(f)
+    inference = c.con.execute(
+        "SELECT inference FROM nodes WHERE node_id = 'external:orders.shop.example.com'"
+    ).fetchall()
+    assert inference and "taken as a vendor" not in inference[0][0]
+    assert "orders-api" in inference[0][0]
+    hosts = read.unknown_hosts(_query(c))
+    assert hosts == {"external:orders.shop.example.com": read.UNKNOWN_HOST}
+    assert read.overview(_query(c), read.Filters()).hosts == hosts
+    # A store classified before the classifier kept its hosts: the name alone decides.
+    c.con.execute("DROP TABLE classifier_hosts")
+    assert read.unknown_hosts(_query(c)) == {}
+    assert read.overview(_query(c), read.Filters()).hosts == {}
+
+
 def test_a_store_without_the_classifiers_tables_has_none(classified: ClassifyFn) -> None:
     c = classified(Fleet())
     c.con.execute("DROP TABLE IF EXISTS edges CASCADE")
