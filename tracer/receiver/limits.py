@@ -5,7 +5,9 @@ stall intake for the others.
   ``Retry-After`` and is closed), and a connection that is not inside a request (still sending
   its headers, or idle between requests) for longer than the idle timeout is closed.
 - `read_body`: a body is read with a timeout between chunks and one for the whole body, within
-  the size limit, and within a budget of bytes that all bodies being read may hold at once.
+  the size limit, and within a budget of bytes that all bodies being read may hold at once. A
+  body the HTTP parser gives up on half-way (a malformed chunk or trailer) is refused at once,
+  and so is one whose sender hangs up.
 
 Only a body read whole takes one of the receiver's request slots (see `server`), so connections
 that send headers and then nothing hold no slot.
@@ -19,6 +21,7 @@ import resource
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from seamscope.tracer.receiver.refused import Refusals
@@ -69,9 +72,19 @@ class BodyBudget:
         self.held -= len(body)
 
 
+def _first_line(exc: Exception) -> str:
+    """What the parser said, in one line: aiohttp's messages start with "400, message:"."""
+    text = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith("message:"):
+        lines = lines[1:]
+    return lines[0].rstrip(":") if lines else type(exc).__name__
+
+
 async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) -> bytes:
     """The whole body of request, charged to budget until `BodyBudget.release`; raises
-    BodyError when it is too slow, too large, or would take more than the budget has left."""
+    BodyError when it is too slow, too large, would take more than the budget has left, is
+    no valid HTTP past some point (a chunk or a trailer), or its sender hung up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BODY_TIMEOUT_S
     chunks: list[bytes] = []
@@ -87,6 +100,13 @@ async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) ->
             except TimeoutError:
                 raise BodyError(
                     408, f"no part of the body arrived for {min(READ_GAP_S, left):.0f} s"
+                ) from None
+            except (HttpProcessingError, web.RequestPayloadError) as exc:
+                # The C parser's error (told by _Intake), or the pure-Python parser's.
+                raise BodyError(400, f"the body is no valid HTTP: {_first_line(exc)}") from None
+            except ConnectionError:
+                raise BodyError(
+                    400, "the sender closed the connection before the body ended"
                 ) from None
             if not chunk:
                 return b"".join(chunks)
@@ -144,6 +164,48 @@ class _Busy(asyncio.Protocol):
         return None
 
 
+class _Intake(asyncio.Protocol):
+    """aiohttp's protocol for one connection, which also tells the request whose body is being
+    read when the HTTP parser gives up on the rest of it (a malformed chunk size, a trailer
+    past the limits or without a colon). aiohttp's C parser queues that error as the next
+    request's and leaves the body waiting for bytes it will never hand over: the sender got a
+    408 once read_body's gap ran out instead of a 400 at once. Reaches into aiohttp's
+    RequestHandler (its queue of parsed messages and the request being handled); where those
+    are not found, the 408 is what remains."""
+
+    def __init__(self, inner: web.RequestHandler) -> None:
+        self.inner = inner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()  # type: ignore[func-returns-value]
+
+    def data_received(self, data: bytes) -> None:
+        inner = self.inner
+        inner.data_received(data)
+        messages = getattr(inner, "_messages", None)
+        if not messages:
+            return
+        failure = getattr(messages[-1][0], "exc", None)
+        request = getattr(inner, "_current_request", None)
+        if not isinstance(failure, HttpProcessingError) or request is None:
+            return
+        body = request.content
+        if not body.is_eof() and body.exception() is None:
+            body.set_exception(failure)
+
+
 class Connections:
     """The connection limit and the idle timeout of one aiohttp server."""
 
@@ -170,7 +232,7 @@ class Connections:
         if len(self.server.connections) >= self.limit:
             self.refused += 1
             return _Busy(self)
-        return self.server()
+        return _Intake(self.server())
 
     def middleware(self) -> Middleware:
         """Marks a connection busy while one of its requests is being handled."""

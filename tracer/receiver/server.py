@@ -192,6 +192,10 @@ class Server:
             auto_decompress=False,
             shutdown_timeout=10.0,
             keepalive_timeout=self.connections.idle_timeout_s,
+            # A body refused before it was read whole is not read on (aiohttp reads and drops
+            # what follows for up to 10 s by default): the answer goes out, the connection is
+            # closed.
+            lingering_time=0,
             max_headers=MAX_HEADERS,
         )
         try:
