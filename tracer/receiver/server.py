@@ -66,6 +66,8 @@ RECORD_ENDPOINTS: dict[str, RecordsWriter] = {
 
 SOURCE = "otlp-http"
 MAX_INFLIGHT = 64
+OWNER_CHECK_S = 1.0
+"""How often the server looks whether its owner file became readable by others (Guard.refresh)."""
 _MAX_KEY_LEN = 200
 
 
@@ -212,15 +214,22 @@ class Server:
             loop.close()
             return
         watch = loop.create_task(self.connections.watch())
+        owner_watch = loop.create_task(self._watch_owner_file())
         ready.set()
         try:
             loop.run_forever()
         finally:
             listener.close()
             watch.cancel()
+            owner_watch.cancel()
             loop.run_until_complete(runner.cleanup())
             self.refusals.flush()
             loop.close()
+
+    async def _watch_owner_file(self) -> None:
+        while True:
+            await asyncio.sleep(OWNER_CHECK_S)
+            self.guard.refresh()
 
     async def _handle_root(self, request: web.Request) -> web.Response:
         return web.Response(
