@@ -21,6 +21,7 @@ from seamscope.tracer.otlp.common import (
     DecodeResult,
     OtlpError,
     Reject,
+    Tally,
     bounded,
 )
 from seamscope.tracer.otlp.utf8 import json_text, lenient_json, may_hold_surrogates, repaired
@@ -295,6 +296,7 @@ def add_json_request(
         )
     result = DecodeResult()
     add = builder.add
+    tally = Tally()
     for ri, rs in enumerate(_json_list(obj, "resourceSpans", "resource_spans", "")):
         rpath = f"resourceSpans[{ri}]"
         if not isinstance(rs, dict):
@@ -303,11 +305,23 @@ def add_json_request(
             rs, *_OLD_SCOPE_SPANS, rpath + "."
         )
         _known_keys(rs, _RESOURCE_SPANS_KEYS, bool(scope_spans), rpath, "scopeSpans")
+        if not scope_spans:
+            tally.empty_group()
         for si, ss in enumerate(scope_spans):
             if not isinstance(ss, dict):
                 raise OtlpError(f"{rpath}.scopeSpans[{si}]: {_type_name(ss)}, want an object")
             spans = _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
             _known_keys(ss, _SCOPE_SPANS_KEYS, bool(spans), f"{rpath}.scopeSpans[{si}]", "spans")
+            if not spans:
+                tally.empty_group()
+            for span in spans:
+                if isinstance(span, dict):
+                    events, links = span.get("events"), span.get("links")
+                    records = (len(events) if isinstance(events, list) else 0) + (
+                        len(links) if isinstance(links, list) else 0
+                    )
+                    if records:
+                        tally.add_records(records)
         try:
             # Not set (absent or null): "no resource info is known" (the OTLP proto), so the
             # spans carry no service (the classifier's unknown-service); they are not rejected.
