@@ -1,8 +1,10 @@
-"""What one request may make a decoder walk besides its spans, against a running `seamscope
-collect`: megabytes of empty resourceSpans or scopeSpans (two bytes each, a microsecond each to
-walk: 6 MB held a decoder for 2.6 s of CPU, 5 s on a loaded machine), or one span with hundreds
-of thousands of empty events or links (15 s). Such a request was answered 200 once the decoder
-was done with it; it is now refused with a 400 that says why, the walk cut short at the limit.
+"""What one request may make a decoder walk besides its valid spans, against a running
+`seamscope collect`: megabytes of empty resourceSpans or scopeSpans (two bytes each, a
+microsecond each to walk: 6 MB held a decoder for 2.6 s of CPU, 5 s on a loaded machine), of
+empty spans (each rejected with its place: 2.7 s), or one span with hundreds of thousands of
+empty events or links (15 s). Such a request was answered once the decoder was done with it
+(200, or 400 after rejecting every span); it is now refused with a 400 that says why, the walk
+cut short at the limit.
 
 A request the OpenTelemetry Collector sends is never refused so: a batch of 8,192 spans (its
 default) from 2,048 resources, a few empty groups among them and eight events and links a
@@ -19,7 +21,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from seamscope.tracer.otlp import protobuf_to_json
-from seamscope.tracer.otlp.common import MAX_EMPTY_GROUPS, MAX_EVENTS_AND_LINKS
+from seamscope.tracer.otlp.common import (
+    MAX_EMPTY_GROUPS,
+    MAX_EVENTS_AND_LINKS,
+    MAX_REJECTED_SPANS,
+)
 from tests.e2e.test_collect import Collector, span_count, start_collector
 from tests.otlp_sample import sample_request
 
@@ -88,6 +94,12 @@ def _varint(n: int) -> bytes:
     return out + bytes([n])
 
 
+def empty_spans(count: int) -> bytes:
+    spans = b"\x12\x00" * count  # field 2 of ScopeSpans (spans), length 0
+    ss = b"\x12" + _varint(len(spans)) + spans
+    return b"\x0a" + _varint(len(ss)) + ss
+
+
 def one_span_with(events: int, links: int) -> bytes:
     request = ExportTraceServiceRequest()
     scope = request.resource_spans.add().scope_spans.add()
@@ -130,6 +142,18 @@ CASES: list[tuple[str, bytes, dict[str, str], str]] = [
         JSON,
         "resourceSpans or scopeSpans without a span",
     ),
+    (
+        "6 MB of empty spans",
+        empty_spans(3_000_000),
+        PROTOBUF,
+        "spans of the request are invalid",
+    ),
+    (
+        "empty spans as JSON",
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{}] * 100_000}]}]}).encode(),
+        JSON,
+        "spans of the request are invalid",
+    ),
     ("a span with 3,000,000 empty events", one_span_with(3_000_000, 0), PROTOBUF, "events"),
     ("a span with 3,000,000 empty links", one_span_with(0, 3_000_000), PROTOBUF, "links"),
     (
@@ -155,4 +179,7 @@ def test_a_request_of_empty_messages_is_refused(
     assert span_count(db_path) == 3
     log = collector.log.read_text()
     assert "Traceback" not in log, log[-3000:]
-    assert f"{MAX_EMPTY_GROUPS:,}" in log or f"{MAX_EVENTS_AND_LINKS:,}" in log, log
+    limits = (MAX_EMPTY_GROUPS, MAX_EVENTS_AND_LINKS, MAX_REJECTED_SPANS)
+    assert any(f"400 the request holds more than {n:,}" in log for n in limits[:2]) or (
+        f"400 more than {MAX_REJECTED_SPANS:,} spans" in log
+    ), log

@@ -353,6 +353,7 @@ def add_json_request(
                     values = _json_span(span)
                 except Reject as exc:
                     result.reject(1, f"{spath}.spans[{pi}].{exc}")
+                    tally.span_rejected(result)
                     continue
                 found = _repair_span(values, middle) if check_text else None
                 if found:

@@ -201,6 +201,7 @@ def add_protobuf_request(
                         bounded(name, "name")
                 except Reject as exc:
                     result.reject(1, f"{rpath}.scopeSpans[{si}].spans[{pi}].{exc}")
+                    tally.span_rejected(result)
                     continue
                 add(
                     trace_id=trace_id.hex(),
