@@ -226,3 +226,16 @@ def test_a_sender_that_hangs_up_mid_body_leaves_one_line(collector: Collector) -
     log = collector.log.read_text()
     assert "Traceback" not in log, log[-3000:]
     assert "closed the connection before the body ended" in log, log
+
+
+def test_a_body_a_little_over_the_limit_gets_its_answer(collector: Collector) -> None:
+    """A sender that stops at a failed write and never reads on (http.client; senders in other
+    languages alike) reads its 413 when its body is up to twice the limit: the receiver reads
+    on that much, where it closes at once past it."""
+    body = bytes(int(1.5 * MAX_BODY_MB * 1024 * 1024))
+    status, answer = collector.post(body, {"Content-Type": "application/x-protobuf"})
+    assert status == 413 and b"over the limit" in answer
+    chunked_status, answer = collector.post(
+        body, {"Content-Type": "application/x-protobuf"}, chunked=True
+    )
+    assert chunked_status == 413 and b"over the limit" in answer

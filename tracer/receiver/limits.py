@@ -122,6 +122,28 @@ async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) ->
         raise
 
 
+async def drain_refused(request: web.Request, cap: int) -> None:
+    """Reads and drops what is left of a refused request's body when it is at most cap bytes
+    (a Content-Length that says so, or a body without one that ends within cap), within one
+    read gap in all: its sender, still sending, then reads its answer where it would get a
+    reset connection (http.client, and senders like it, never read an answer once a write
+    failed). A longer body is left unread, and its connection closed with the answer."""
+    body = request.content
+    length = request.content_length
+    if body.is_eof() or (length is not None and length > cap):
+        return
+    taken = 0
+    try:
+        async with asyncio.timeout(READ_GAP_S):
+            while taken <= cap:
+                chunk = await body.readany()
+                if not chunk:
+                    return
+                taken += len(chunk)
+    except (TimeoutError, HttpProcessingError, web.RequestPayloadError, ConnectionError):
+        return
+
+
 class _Busy(asyncio.Protocol):
     """Answers a connection over the limit with 503 and closes it."""
 
@@ -210,10 +232,18 @@ class Connections:
     """The connection limit and the idle timeout of one aiohttp server."""
 
     def __init__(
-        self, *, limit: int, idle_timeout_s: float, refusals: Refusals | None = None
+        self,
+        *,
+        limit: int,
+        idle_timeout_s: float,
+        refusals: Refusals | None = None,
+        drain_bytes: int = 0,
     ) -> None:
         self.server: web.Server | None = None
         self.refusals = refusals
+        self.drain_bytes = drain_bytes
+        """A refused request's body is read on (and dropped) when it is at most this long:
+        drain_refused."""
         self.limit = limit
         self.idle_timeout_s = idle_timeout_s
         self.refused = 0
@@ -235,7 +265,8 @@ class Connections:
         return _Intake(self.server())
 
     def middleware(self) -> Middleware:
-        """Marks a connection busy while one of its requests is being handled."""
+        """Marks a connection busy while one of its requests is being handled; reads on what
+        is left of a refused body, within drain_bytes (drain_refused)."""
 
         @web.middleware
         async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -244,7 +275,10 @@ class Connections:
                 return await handler(request)
             self._busy.add(transport)
             try:
-                return await handler(request)
+                response = await handler(request)
+                if response.status >= 400 and response.status != 408 and self.drain_bytes:
+                    await drain_refused(request, self.drain_bytes)
+                return response
             finally:
                 self._busy.discard(transport)
                 self._since[transport] = time.monotonic()

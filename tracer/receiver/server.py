@@ -133,6 +133,8 @@ class Server:
             limit=max_connections or default_max_connections(),
             idle_timeout_s=idle_timeout_s,
             refusals=self.refusals,
+            # A body refused unread costs at most what one at the limit costs, read on.
+            drain_bytes=2 * max_body_bytes,
         )
         self.body_budget = BodyBudget(max(256 * 1024 * 1024, 4 * max_body_bytes))
         self.max_body_bytes = max_body_bytes
@@ -194,9 +196,9 @@ class Server:
             auto_decompress=False,
             shutdown_timeout=10.0,
             keepalive_timeout=self.connections.idle_timeout_s,
-            # A body refused before it was read whole is not read on (aiohttp reads and drops
-            # what follows for up to 10 s by default): the answer goes out, the connection is
-            # closed.
+            # A body refused before it was read whole is not read on past
+            # Connections.drain_bytes (aiohttp read and dropped whatever followed for up to
+            # 10 s): the answer goes out, the connection is closed.
             lingering_time=0,
             max_headers=MAX_HEADERS,
         )
