@@ -228,6 +228,60 @@ def test_a_sender_that_hangs_up_mid_body_leaves_one_line(collector: Collector) -
     assert "closed the connection before the body ended" in log, log
 
 
+@pytest.mark.parametrize(
+    ("fields", "want"),
+    [
+        (["Content-Type: application/x-protobuf", "Content-Length: 100000000"], 413),
+        (["Content-Type: text/plain", "Content-Length: 1000"], 415),
+        (["Content-Type: application/x-protobuf", "Content-Encoding: br"], 415),
+    ],
+    ids=["a length past the limit", "a type it does not take", "an encoding it does not take"],
+)
+def test_a_sender_that_asks_first_is_refused_before_it_sends(
+    collector: Collector, fields: list[str], want: int
+) -> None:
+    """`Expect: 100-continue` (curl sends it for bodies over 1 MB): a request refused by its
+    headers gets its refusal, never "100 Continue" (which told it to send a body that would
+    only be refused)."""
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=60) as sock:
+        sock.sendall(head(collector, *fields, "Expect: 100-continue"))
+        answer = read_answer(sock)
+    assert status(answer) == want, answer[:300]
+
+
+def test_a_sender_that_asks_first_is_told_to_go_on(collector: Collector, db_path: Path) -> None:
+    body = legit_body(7)
+    fields = ["Content-Type: application/x-protobuf", f"Content-Length: {len(body)}"]
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=60) as sock:
+        sock.sendall(head(collector, *fields, "Expect: 100-continue"))
+        go_on = b""
+        while not go_on.endswith(b"\r\n\r\n"):
+            go_on += sock.recv(1)
+        assert go_on == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert status(read_answer(sock)) == 200
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=60) as sock:
+        other = head(collector, *fields, "Expect: 100-continue").replace(
+            b"Host: 127.0.0.1", b"Host: attacker.example"
+        )
+        sock.sendall(other)
+        assert status(read_answer(sock)) == 403  # refused by the guard, not told to go on
+    collector.process.stop()
+    assert span_count(db_path) == 3
+
+
+def test_a_query_without_the_secret_is_refused_before_it_sends(collector: Collector) -> None:
+    """The owner's SQL endpoint: no "100 Continue" for a request the guard refuses."""
+    request = (
+        f"POST /seamscope/v1/sql HTTP/1.1\r\nHost: 127.0.0.1:{collector.port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=60) as sock:
+        sock.sendall(request.encode())
+        assert status(read_answer(sock)) == 401
+
+
 def test_a_body_a_little_over_the_limit_gets_its_answer(collector: Collector) -> None:
     """A sender that stops at a failed write and never reads on (http.client; senders in other
     languages alike) reads its 413 when its body is up to twice the limit: the receiver reads

@@ -183,10 +183,14 @@ class Server:
                 self.guard.middleware(),
             ],
         )
-        app.router.add_post(TRACES_PATH, self._handle_traces)
-        app.router.add_post(SQL_PATH, self.sql.handle)
+        app.router.add_post(TRACES_PATH, self._handle_traces, expect_handler=self._expect_traces)
+        app.router.add_post(SQL_PATH, self.sql.handle, expect_handler=self._expect_guarded)
         for path, parse in RECORD_ENDPOINTS.items():
-            app.router.add_post(path, functools.partial(self._handle_records, parse))
+            app.router.add_post(
+                path,
+                functools.partial(self._handle_records, parse),
+                expect_handler=self._expect_guarded,
+            )
         app.router.add_get("/", self._handle_root)
         runner = web.AppRunner(
             app,
@@ -238,14 +242,15 @@ class Server:
             text=f"seamscope receiver for {self.db_path}: POST OTLP to {TRACES_PATH}\n"
         )
 
-    async def _handle_traces(self, request: web.Request) -> web.Response:
+    def _refused_unread(self, request: web.Request) -> web.Response | None:
+        """The answer that refuses an OTLP request by its headers alone (its type, its
+        encoding, a length past the limit), or None when its body is to be read."""
         ctype = request.content_type
         if ctype == "application/json":
             json_format = True
         elif ctype in ("application/x-protobuf", "application/protobuf"):
             json_format = False
         else:
-            self.stats.add(bad_requests=1)
             message = (
                 f"content type {ctype!r} is not OTLP: send application/x-protobuf "
                 "or application/json"
@@ -253,7 +258,6 @@ class Server:
             return with_reason(web.Response(status=415, text=message + "\n"), message)
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
-            self.stats.add(bad_requests=1)
             return _error(
                 415,
                 f"content encoding {encoding!r} is not supported (gzip, deflate, zstd)",
@@ -261,12 +265,43 @@ class Server:
             )
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
-            self.stats.add(bad_requests=1)
             return _error(
                 413,
                 f"the body is {length} bytes, over the limit of {self.max_body_bytes}",
                 json_format,
             )
+        return None
+
+    async def _expect_traces(self, request: web.Request) -> None:
+        """``Expect: 100-continue`` (curl sends it for bodies over 1 MB): "100 Continue" only
+        for a request whose body will be read. aiohttp's own handler said it to every request,
+        before the guard and the checks ran, so a sender told to go on sent a body of any size
+        only to be refused."""
+        await self._expect_guarded(request, check=self._refused_unread)
+
+    async def _expect_guarded(
+        self,
+        request: web.Request,
+        check: Callable[[web.Request], web.Response | None] | None = None,
+    ) -> None:
+        """``Expect: 100-continue`` on the other routes: "100 Continue" only for a request the
+        guard lets through (one without the secret is refused before it sends its body)."""
+        expect = request.headers.get("Expect", "")
+        if tuple(request.version) != (1, 1):
+            return
+        if expect.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect[:80]}")
+        if self.guard.refusal(request) is None and (check is None or check(request) is None):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # as aiohttp's own: the answer has not begun
+
+    async def _handle_traces(self, request: web.Request) -> web.Response:
+        refused = self._refused_unread(request)
+        if refused is not None:
+            self.stats.add(bad_requests=1)
+            return refused
+        json_format = request.content_type == "application/json"
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         try:
             body = await read_body(request, self.max_body_bytes, self.body_budget)
         except BodyError as exc:
