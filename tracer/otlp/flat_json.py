@@ -171,13 +171,13 @@ def _spans(request: _Request) -> list[tuple[Any, ...]]:
                 # Times as digit strings (or JSON numbers, which msgspec reads as int).
                 start = span.startTimeUnixNano
                 if isinstance(start, str):
-                    if not (start.isdigit() and start.isascii()):
-                        raise _General
+                    if not (start.isdigit() and start.isascii()) or len(start) > 20:
+                        raise _General  # the general walk says why (and what is too long)
                     start = int(start)
                 end = span.endTimeUnixNano
                 if isinstance(end, str):
-                    if not (end.isdigit() and end.isascii()):
-                        raise _General
+                    if not (end.isdigit() and end.isascii()) or len(end) > 20:
+                        raise _General  # the general walk says why (and what is too long)
                     end = int(end)
                 kind = span.kind or 0
                 status = span.status

@@ -60,10 +60,18 @@ def _want_str(value: Any, path: str) -> str:
     return bounded(value, path)
 
 
+_MAX_DIGITS = 20
+"""Digits an integer in a string may have: int64 and uint64 need at most 20. Python refuses to
+convert more than 4,300 (a ValueError the decoder did not expect: a 500 and a traceback), and
+converting fewer but many costs time quadratic in them."""
+
+
 def _json_int(value: Any, path: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lstrip("-").isdigit() and value.isascii():
+        if len(value.lstrip("-")) > _MAX_DIGITS:
+            raise Reject(f"{path}: an integer of {len(value.lstrip('-')):,} digits, past int64")
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -73,6 +81,8 @@ def _json_int(value: Any, path: str) -> int:
 def _json_time(obj: dict[str, Any], camel: str, snake: str, path: str) -> int:
     raw = _get(obj, camel, snake)
     if type(raw) is str and raw.isdigit() and raw.isascii():
+        if len(raw) > _MAX_DIGITS:
+            raise Reject(f"{path}{camel}: {raw[:24]}... ({len(raw):,} digits) is not a time")
         value = int(raw)
     elif raw is None:
         raise Reject(f"{path}{camel}: missing")
@@ -160,7 +170,12 @@ def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
                 if type(inner) is int:
                     out[key] = inner
                     continue
-                if type(inner) is str and inner.isdigit() and inner.isascii():
+                if (
+                    type(inner) is str
+                    and inner.isdigit()
+                    and inner.isascii()
+                    and len(inner) <= _MAX_DIGITS
+                ):
                     out[key] = int(inner)
                     continue
             elif kind == "boolValue":
@@ -258,6 +273,10 @@ def parse_json(data: bytes | str) -> Any:
         raise OtlpError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise OtlpError("JSON nested too deeply") from None
+    except ValueError:
+        # json's own int() of a number past 4,300 digits; OTLP JSON writes its integers as
+        # strings, and no sender writes such a number.
+        raise OtlpError("not OTLP JSON: a number of more than 4,300 digits") from None
 
 
 def decode_json(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResult:
