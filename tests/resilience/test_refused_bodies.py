@@ -282,6 +282,20 @@ def test_a_query_without_the_secret_is_refused_before_it_sends(collector: Collec
         assert status(read_answer(sock)) == 401
 
 
+def test_a_length_of_5000_digits_is_refused(collector: Collector) -> None:
+    """aiohttp's pure-Python parser converts a Content-Length with int(), which Python refuses
+    past 4,300 digits: the connection was dropped unanswered and a traceback logged."""
+    fields = ["Content-Type: application/x-protobuf", "Content-Length: " + "9" * 5000]
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=60) as sock:
+        sock.sendall(head(collector, *fields))
+        assert status(read_answer(sock)) == 400
+    assert collector.post(legit_body(8), {"Content-Type": "application/x-protobuf"})[0] == 200
+    collector.process.stop()
+    log = collector.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "refused a request that is no valid HTTP" in log, log
+
+
 def test_a_body_a_little_over_the_limit_gets_its_answer(collector: Collector) -> None:
     """A sender that stops at a failed write and never reads on (http.client; senders in other
     languages alike) reads its 413 when its body is up to twice the limit: the receiver reads

@@ -195,8 +195,9 @@ class _Intake(asyncio.Protocol):
     RequestHandler (its queue of parsed messages and the request being handled); where those
     are not found, the 408 is what remains."""
 
-    def __init__(self, inner: web.RequestHandler) -> None:
+    def __init__(self, inner: web.RequestHandler, refusals: Refusals | None = None) -> None:
         self.inner = inner
+        self.refusals = refusals
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.inner.connection_made(transport)
@@ -215,7 +216,14 @@ class _Intake(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         inner = self.inner
-        inner.data_received(data)
+        try:
+            inner.data_received(data)
+        except ValueError:
+            # aiohttp's pure-Python parser converts a Content-Length with int(): past 4,300
+            # digits Python refuses, and the error escaped to the event loop (a traceback, the
+            # connection dropped unanswered).
+            self._refuse("a number in its headers is too long")
+            return
         messages = getattr(inner, "_messages", None)
         if not messages:
             return
@@ -226,6 +234,26 @@ class _Intake(asyncio.Protocol):
         body = request.content
         if not body.is_eof() and body.exception() is None:
             body.set_exception(failure)
+
+    def _refuse(self, reason: str) -> None:
+        transport = self.inner.transport
+        if transport is None:
+            return
+        if self.refusals is not None:
+            peer = transport.get_extra_info("peername")
+            self.refusals.say(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                "a request that is no valid HTTP",
+                400,
+                reason,
+            )
+        body = f'{{"error": "{reason}"}}'.encode()
+        transport.write(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        self.inner.force_close()
 
 
 class Connections:
@@ -262,7 +290,7 @@ class Connections:
         if len(self.server.connections) >= self.limit:
             self.refused += 1
             return _Busy(self)
-        return _Intake(self.server())
+        return _Intake(self.server(), self.refusals)
 
     def middleware(self) -> Middleware:
         """Marks a connection busy while one of its requests is being handled; reads on what
