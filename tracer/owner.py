@@ -6,13 +6,17 @@ so exporters and commands that find an owner send to it instead. The file is
 "start_ticks"}, private to the user (0600). The secret is what the owner's endpoints other than
 OTLP intake ask for, so only that user can query the store through it. A file is followed only
 when it is a regular file of this user that nobody else can write (another local user could
-otherwise point our exporters and queries at a listener of theirs). An owner whose pid is gone
-is stale and ignored, and so is one whose pid another process has taken since: boot_id and
-start_ticks (Linux) tell the process that wrote the file from any other that has its pid.
+otherwise point our exporters and queries at a listener of theirs) or read (its secret would be
+theirs too); an owner that finds its file readable by others publishes a new secret in a new
+private file (`renew_if_exposed`), so the one others could read is worth nothing. An owner
+whose pid is gone is stale and ignored, and so is one whose pid another process has taken
+since: boot_id and start_ticks (Linux) tell the process that wrote the file from any other that
+has its pid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -201,7 +205,56 @@ def untrusted_reason(st: os.stat_result) -> str | None:
         return f"it belongs to another user (uid {st.st_uid})"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"other users can write it (mode {stat.S_IMODE(st.st_mode):o})"
+    if st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (
+            f"other users can read it (mode {stat.S_IMODE(st.st_mode):o}), and with it the "
+            "secret that guards the store's owner; a running owner replaces it with a private "
+            "file of a new secret once it notices, else remove the file"
+        )
     return None
+
+
+def renew_if_exposed(db_path: Path, info: OwnerInfo) -> OwnerInfo:
+    """info, or, when its owner file lets other users read it (a chmod, a copy, a tool that
+    rewrote it), info with a new secret, published in a new private file in its place: the
+    secret others could read no longer opens anything. Said in the log once each time."""
+    path = owner_file(db_path)
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return info
+    uid = getattr(os, "geteuid", None)
+    if (
+        not stat.S_ISREG(st.st_mode)
+        or (uid is not None and st.st_uid != uid())
+        or not st.st_mode & (stat.S_IRGRP | stat.S_IROTH)
+    ):
+        return info
+    mode = stat.S_IMODE(st.st_mode)
+    # Renewed in any case: nobody of the user's follows a file others can read, so refusing
+    # the old secret costs the user nothing, even where the new file cannot be written.
+    renewed = dataclasses.replace(info, secret=secrets.token_urlsafe(32))
+    try:
+        write_private(path, json.dumps(asdict(renewed)).encode())
+    except OSError as exc:
+        if (str(path), "exposed") not in _warned:
+            _warned.add((str(path), "exposed"))
+            _log.warning(
+                "%s: other users can read it (mode %o): its secret no longer opens this "
+                "owner's SQL endpoint, and a private file with a new one cannot be written "
+                "(%s); seamscope commands cannot query through this owner until it restarts",
+                path,
+                mode,
+                exc.strerror or exc,
+            )
+        return renewed
+    _log.warning(
+        "%s: other users could read it (mode %o), and with it the secret of this owner's SQL "
+        "endpoint: a new secret is published in a private file (0600) in its place",
+        path,
+        mode,
+    )
+    return renewed
 
 
 def _read_trusted(path: Path) -> dict[str, object] | None:

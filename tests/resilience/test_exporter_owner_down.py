@@ -32,6 +32,7 @@ def _owner_record(db_path: Path, pid: int, port: int) -> None:
             }
         )
     )
+    owner_file(db_path).chmod(0o600)  # one others could read is not followed at all
 
 
 def _produce_and_count(db_path: Path) -> int:

@@ -29,7 +29,7 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject
+from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject, Tally
 from seamscope.tracer.otlp.protobuf import (
     _ZERO_SPAN,
     _ZERO_TRACE,
@@ -149,17 +149,26 @@ def _link_id(value: bytes, want: int) -> str:
 
 def _spans(request: Any) -> list[tuple[Any, ...]]:
     """Every span of request as SpanBatchBuilder.add's arguments, by position; _General when
-    any is not plain."""
+    any is not plain; OtlpError when it holds more than a decoder should walk (Tally)."""
     known = _known.get
     kinds = KINDS
     statuses = STATUS_CODES
     out: list[tuple[Any, ...]] = []
+    tally = Tally()
     try:
         for rs in request.resource_spans:
+            scope_spans = rs.scope_spans
+            if not scope_spans:
+                tally.empty_group()
+                continue
             resource = _pb_attrs(rs.resource.attributes, "resource.attributes")
-            for ss in rs.scope_spans:
+            for ss in scope_spans:
+                spans = ss.spans
+                if not spans:
+                    tally.empty_group()
+                    continue
                 scope_name = (ss.scope.name if ss.HasField("scope") else None) or None
-                for span in ss.spans:
+                for span in spans:
                     trace_id = span.trace_id
                     span_id = span.span_id
                     parent = span.parent_span_id
@@ -184,6 +193,9 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
                     attributes, encoded = encoded_attributes(
                         [known(raw) or _attribute(raw) for raw in span.attributes]
                     )
+                    records = len(span.events) + len(span.links)
+                    if records:
+                        tally.add_records(records)
                     events: Any = ()
                     if span.events:
                         events = [

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject
+from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject, Tally
 from seamscope.tracer.otlp.json_format import (
     _json_kvlist,
     decode_json,
@@ -152,25 +152,32 @@ def _attributes(
 
 def _spans(request: _Request) -> list[tuple[Any, ...]]:
     """Every span of request as SpanBatchBuilder.add's arguments, by position; _General when
-    any is not plain."""
+    any is not plain; OtlpError when it holds more than a decoder should walk (Tally)."""
     out: list[tuple[Any, ...]] = []
+    tally = Tally()
     if not request.resourceSpans:
         raise _General  # the general walk says whether that is an empty request
     for rs in request.resourceSpans:
+        if not rs.scopeSpans:
+            tally.empty_group()
+            continue
         resource = _attributes(rs.resource.attributes if rs.resource is not None else None)[0]
         for ss in rs.scopeSpans:
+            if not ss.spans:
+                tally.empty_group()
+                continue
             scope_name = (ss.scope.name if ss.scope is not None else None) or None
             for span in ss.spans:
                 # Times as digit strings (or JSON numbers, which msgspec reads as int).
                 start = span.startTimeUnixNano
                 if isinstance(start, str):
-                    if not (start.isdigit() and start.isascii()):
-                        raise _General
+                    if not (start.isdigit() and start.isascii()) or len(start) > 20:
+                        raise _General  # the general walk says why (and what is too long)
                     start = int(start)
                 end = span.endTimeUnixNano
                 if isinstance(end, str):
-                    if not (end.isdigit() and end.isascii()):
-                        raise _General
+                    if not (end.isdigit() and end.isascii()) or len(end) > 20:
+                        raise _General  # the general walk says why (and what is too long)
                     end = int(end)
                 kind = span.kind or 0
                 status = span.status
@@ -186,6 +193,9 @@ def _spans(request: _Request) -> list[tuple[Any, ...]]:
                     or (message is not None and len(message) > MAX_VALUE_CHARS)
                 ):
                     raise _General
+                records = len(span.events or ()) + len(span.links or ())
+                if records:
+                    tally.add_records(records)
                 try:
                     events = json_events(span.events) if span.events else ()
                     links = json_links(span.links) if span.links else ()

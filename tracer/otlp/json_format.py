@@ -21,6 +21,7 @@ from seamscope.tracer.otlp.common import (
     DecodeResult,
     OtlpError,
     Reject,
+    Tally,
     bounded,
 )
 from seamscope.tracer.otlp.utf8 import json_text, lenient_json, may_hold_surrogates, repaired
@@ -59,10 +60,18 @@ def _want_str(value: Any, path: str) -> str:
     return bounded(value, path)
 
 
+_MAX_DIGITS = 20
+"""Digits an integer in a string may have: int64 and uint64 need at most 20. Python refuses to
+convert more than 4,300 (a ValueError the decoder did not expect: a 500 and a traceback), and
+converting fewer but many costs time quadratic in them."""
+
+
 def _json_int(value: Any, path: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lstrip("-").isdigit() and value.isascii():
+        if len(value.lstrip("-")) > _MAX_DIGITS:
+            raise Reject(f"{path}: an integer of {len(value.lstrip('-')):,} digits, past int64")
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -72,6 +81,8 @@ def _json_int(value: Any, path: str) -> int:
 def _json_time(obj: dict[str, Any], camel: str, snake: str, path: str) -> int:
     raw = _get(obj, camel, snake)
     if type(raw) is str and raw.isdigit() and raw.isascii():
+        if len(raw) > _MAX_DIGITS:
+            raise Reject(f"{path}{camel}: {raw[:24]}... ({len(raw):,} digits) is not a time")
         value = int(raw)
     elif raw is None:
         raise Reject(f"{path}{camel}: missing")
@@ -159,7 +170,12 @@ def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
                 if type(inner) is int:
                     out[key] = inner
                     continue
-                if type(inner) is str and inner.isdigit() and inner.isascii():
+                if (
+                    type(inner) is str
+                    and inner.isdigit()
+                    and inner.isascii()
+                    and len(inner) <= _MAX_DIGITS
+                ):
                     out[key] = int(inner)
                     continue
             elif kind == "boolValue":
@@ -257,6 +273,10 @@ def parse_json(data: bytes | str) -> Any:
         raise OtlpError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise OtlpError("JSON nested too deeply") from None
+    except ValueError:
+        # json's own int() of a number past 4,300 digits; OTLP JSON writes its integers as
+        # strings, and no sender writes such a number.
+        raise OtlpError("not OTLP JSON: a number of more than 4,300 digits") from None
 
 
 def decode_json(data: bytes | str, builder: SpanBatchBuilder) -> DecodeResult:
@@ -295,6 +315,7 @@ def add_json_request(
         )
     result = DecodeResult()
     add = builder.add
+    tally = Tally()
     for ri, rs in enumerate(_json_list(obj, "resourceSpans", "resource_spans", "")):
         rpath = f"resourceSpans[{ri}]"
         if not isinstance(rs, dict):
@@ -303,11 +324,23 @@ def add_json_request(
             rs, *_OLD_SCOPE_SPANS, rpath + "."
         )
         _known_keys(rs, _RESOURCE_SPANS_KEYS, bool(scope_spans), rpath, "scopeSpans")
+        if not scope_spans:
+            tally.empty_group()
         for si, ss in enumerate(scope_spans):
             if not isinstance(ss, dict):
                 raise OtlpError(f"{rpath}.scopeSpans[{si}]: {_type_name(ss)}, want an object")
             spans = _json_list(ss, "spans", "spans", f"{rpath}.scopeSpans[{si}].")
             _known_keys(ss, _SCOPE_SPANS_KEYS, bool(spans), f"{rpath}.scopeSpans[{si}]", "spans")
+            if not spans:
+                tally.empty_group()
+            for span in spans:
+                if isinstance(span, dict):
+                    events, links = span.get("events"), span.get("links")
+                    records = (len(events) if isinstance(events, list) else 0) + (
+                        len(links) if isinstance(links, list) else 0
+                    )
+                    if records:
+                        tally.add_records(records)
         try:
             # Not set (absent or null): "no resource info is known" (the OTLP proto), so the
             # spans carry no service (the classifier's unknown-service); they are not rejected.
@@ -339,6 +372,7 @@ def add_json_request(
                     values = _json_span(span)
                 except Reject as exc:
                     result.reject(1, f"{spath}.spans[{pi}].{exc}")
+                    tally.span_rejected(result)
                     continue
                 found = _repair_span(values, middle) if check_text else None
                 if found:

@@ -15,6 +15,7 @@ from seamscope.tracer.otlp.common import (
     DecodeResult,
     OtlpError,
     Reject,
+    Tally,
     bounded,
 )
 from seamscope.tracer.otlp.utf8 import Repairs, repair_protobuf
@@ -116,12 +117,17 @@ def add_protobuf_request(
     request: Any, builder: SpanBatchBuilder, repairs: Repairs | None = None
 ) -> DecodeResult:
     """Adds the valid spans of a parsed ExportTraceServiceRequest to builder. repairs: the
-    spans whose text otlp.utf8 repaired, counted as such when they are kept."""
+    spans whose text otlp.utf8 repaired, counted as such when they are kept. OtlpError when it
+    holds more than a decoder should walk (Tally)."""
     result = DecodeResult()
     add = builder.add
     kinds = KINDS
     statuses = STATUS_CODES
+    tally = Tally()
     for ri, rs in enumerate(request.resource_spans):
+        if not rs.scope_spans:
+            tally.empty_group()
+            continue
         rpath = f"resourceSpans[{ri}]"
         try:
             # Not set: "no resource info is known" (the OTLP proto); an unset message reads as
@@ -132,8 +138,14 @@ def add_protobuf_request(
             result.reject(count, str(exc))
             continue
         for si, ss in enumerate(rs.scope_spans):
+            if not ss.spans:
+                tally.empty_group()
+                continue
             scope_name = ss.scope.name if ss.HasField("scope") else None
             for pi, span in enumerate(ss.spans):
+                records = len(span.events) + len(span.links)
+                if records:
+                    tally.add_records(records)
                 try:
                     trace_id = span.trace_id
                     span_id = span.span_id
@@ -189,6 +201,7 @@ def add_protobuf_request(
                         bounded(name, "name")
                 except Reject as exc:
                     result.reject(1, f"{rpath}.scopeSpans[{si}].spans[{pi}].{exc}")
+                    tally.span_rejected(result)
                     continue
                 add(
                     trace_id=trace_id.hex(),

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.owner import OwnerInfo, publish, withdraw
+from seamscope.tracer.owner import OwnerInfo, publish, renew_if_exposed, withdraw
 from seamscope.tracer.private import open_private
 from seamscope.tracer.receiver.decode import Decoders, default_decoders
 from seamscope.tracer.receiver.guard import Guard
@@ -194,7 +194,13 @@ class Receiver:
                 sql=self._sql,
                 stats=self.stats,
                 tee=self._tee is not None,
-                guard=Guard(self.host, self.port, self.owner.secret, self.allowed_hosts),
+                guard=Guard(
+                    self.host,
+                    self.port,
+                    self.owner.secret,
+                    self.allowed_hosts,
+                    renew=self._current_secret,
+                ),
                 max_connections=self.max_connections,
                 idle_timeout_s=self.idle_timeout_s,
             )
@@ -207,6 +213,16 @@ class Receiver:
             self._shut_down(store)
             raise
         return self
+
+    def _current_secret(self) -> str | None:
+        """The owner's secret, renewed first if its file became readable by other users."""
+        owner = self.owner
+        if owner is None:
+            return None
+        renewed = renew_if_exposed(self.db_path, owner)
+        if renewed is not owner:
+            self.owner = renewed
+        return renewed.secret
 
     def _open_store(self, config: dict[str, str | bool | int]) -> Store:
         """Opens the store, retrying for a moment while a traced service holds its short lock."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -64,15 +64,32 @@ class Guard:
     """Decides whether a request may reach a route; see the module's docstring."""
 
     def __init__(
-        self, bound_host: str, port: int, secret: str, allowed_hosts: Iterable[str] = ()
+        self,
+        bound_host: str,
+        port: int,
+        secret: str,
+        allowed_hosts: Iterable[str] = (),
+        *,
+        renew: Callable[[], str | None] | None = None,
     ) -> None:
         self.port = port
         self.secret = secret
+        self.renew = renew
+        """The owner's secret as of now (a new one once its file was found readable by
+        others: owner.renew_if_exposed); None once the owner withdrew."""
         self.any_ip = bound_host in _WILDCARDS
         names = {host_name(h) for h in allowed_hosts if h}
         if not self.any_ip:
             names.add(host_name(bound_host))
         self.names = frozenset(names | _LOCAL_NAMES)
+
+    def refresh(self) -> None:
+        """Takes the owner's secret anew: before each request that needs it, and now and then
+        (the server's watch), so that a secret others could read opens nothing for long."""
+        if self.renew is not None:
+            secret = self.renew()
+            if secret:
+                self.secret = secret
 
     def host_allowed(self, name: str) -> bool:
         if name in self.names or name.endswith(".localhost"):
@@ -114,6 +131,7 @@ class Guard:
             return _refuse(403, f"cross-origin requests are refused (Origin {origin[:80]!r})")
         if request.path in PUBLIC_PATHS:
             return None
+        self.refresh()
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             return _refuse(

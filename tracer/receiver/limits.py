@@ -5,7 +5,9 @@ stall intake for the others.
   ``Retry-After`` and is closed), and a connection that is not inside a request (still sending
   its headers, or idle between requests) for longer than the idle timeout is closed.
 - `read_body`: a body is read with a timeout between chunks and one for the whole body, within
-  the size limit, and within a budget of bytes that all bodies being read may hold at once.
+  the size limit, and within a budget of bytes that all bodies being read may hold at once. A
+  body the HTTP parser gives up on half-way (a malformed chunk or trailer) is refused at once,
+  and so is one whose sender hangs up.
 
 Only a body read whole takes one of the receiver's request slots (see `server`), so connections
 that send headers and then nothing hold no slot.
@@ -19,6 +21,7 @@ import resource
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from seamscope.tracer.receiver.refused import Refusals
@@ -69,9 +72,19 @@ class BodyBudget:
         self.held -= len(body)
 
 
+def _first_line(exc: Exception) -> str:
+    """What the parser said, in one line: aiohttp's messages start with "400, message:"."""
+    text = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith("message:"):
+        lines = lines[1:]
+    return lines[0].rstrip(":") if lines else type(exc).__name__
+
+
 async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) -> bytes:
     """The whole body of request, charged to budget until `BodyBudget.release`; raises
-    BodyError when it is too slow, too large, or would take more than the budget has left."""
+    BodyError when it is too slow, too large, would take more than the budget has left, is
+    no valid HTTP past some point (a chunk or a trailer), or its sender hung up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BODY_TIMEOUT_S
     chunks: list[bytes] = []
@@ -88,6 +101,13 @@ async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) ->
                 raise BodyError(
                     408, f"no part of the body arrived for {min(READ_GAP_S, left):.0f} s"
                 ) from None
+            except (HttpProcessingError, web.RequestPayloadError) as exc:
+                # The C parser's error (told by _Intake), or the pure-Python parser's.
+                raise BodyError(400, f"the body is no valid HTTP: {_first_line(exc)}") from None
+            except ConnectionError:
+                raise BodyError(
+                    400, "the sender closed the connection before the body ended"
+                ) from None
             if not chunk:
                 return b"".join(chunks)
             if size + len(chunk) > max_bytes:
@@ -100,6 +120,28 @@ async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) ->
     except BaseException:
         budget.held -= size
         raise
+
+
+async def drain_refused(request: web.Request, cap: int) -> None:
+    """Reads and drops what is left of a refused request's body when it is at most cap bytes
+    (a Content-Length that says so, or a body without one that ends within cap), within one
+    read gap in all: its sender, still sending, then reads its answer where it would get a
+    reset connection (http.client, and senders like it, never read an answer once a write
+    failed). A longer body is left unread, and its connection closed with the answer."""
+    body = request.content
+    length = request.content_length
+    if body.is_eof() or (length is not None and length > cap):
+        return
+    taken = 0
+    try:
+        async with asyncio.timeout(READ_GAP_S):
+            while taken <= cap:
+                chunk = await body.readany()
+                if not chunk:
+                    return
+                taken += len(chunk)
+    except (TimeoutError, HttpProcessingError, web.RequestPayloadError, ConnectionError):
+        return
 
 
 class _Busy(asyncio.Protocol):
@@ -144,14 +186,92 @@ class _Busy(asyncio.Protocol):
         return None
 
 
+class _Intake(asyncio.Protocol):
+    """aiohttp's protocol for one connection, which also tells the request whose body is being
+    read when the HTTP parser gives up on the rest of it (a malformed chunk size, a trailer
+    past the limits or without a colon). aiohttp's C parser queues that error as the next
+    request's and leaves the body waiting for bytes it will never hand over: the sender got a
+    408 once read_body's gap ran out instead of a 400 at once. Reaches into aiohttp's
+    RequestHandler (its queue of parsed messages and the request being handled); where those
+    are not found, the 408 is what remains."""
+
+    def __init__(self, inner: web.RequestHandler, refusals: Refusals | None = None) -> None:
+        self.inner = inner
+        self.refusals = refusals
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()  # type: ignore[func-returns-value]
+
+    def data_received(self, data: bytes) -> None:
+        inner = self.inner
+        try:
+            inner.data_received(data)
+        except ValueError:
+            # aiohttp's pure-Python parser converts a Content-Length with int(): past 4,300
+            # digits Python refuses, and the error escaped to the event loop (a traceback, the
+            # connection dropped unanswered).
+            self._refuse("a number in its headers is too long")
+            return
+        messages = getattr(inner, "_messages", None)
+        if not messages:
+            return
+        failure = getattr(messages[-1][0], "exc", None)
+        request = getattr(inner, "_current_request", None)
+        if not isinstance(failure, HttpProcessingError) or request is None:
+            return
+        body = request.content
+        if not body.is_eof() and body.exception() is None:
+            body.set_exception(failure)
+
+    def _refuse(self, reason: str) -> None:
+        transport = self.inner.transport
+        if transport is None:
+            return
+        if self.refusals is not None:
+            peer = transport.get_extra_info("peername")
+            self.refusals.say(
+                str(peer[0]) if isinstance(peer, tuple) and peer else None,
+                "a request that is no valid HTTP",
+                400,
+                reason,
+            )
+        body = f'{{"error": "{reason}"}}'.encode()
+        transport.write(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        self.inner.force_close()
+
+
 class Connections:
     """The connection limit and the idle timeout of one aiohttp server."""
 
     def __init__(
-        self, *, limit: int, idle_timeout_s: float, refusals: Refusals | None = None
+        self,
+        *,
+        limit: int,
+        idle_timeout_s: float,
+        refusals: Refusals | None = None,
+        drain_bytes: int = 0,
     ) -> None:
         self.server: web.Server | None = None
         self.refusals = refusals
+        self.drain_bytes = drain_bytes
+        """A refused request's body is read on (and dropped) when it is at most this long:
+        drain_refused."""
         self.limit = limit
         self.idle_timeout_s = idle_timeout_s
         self.refused = 0
@@ -170,10 +290,11 @@ class Connections:
         if len(self.server.connections) >= self.limit:
             self.refused += 1
             return _Busy(self)
-        return self.server()
+        return _Intake(self.server(), self.refusals)
 
     def middleware(self) -> Middleware:
-        """Marks a connection busy while one of its requests is being handled."""
+        """Marks a connection busy while one of its requests is being handled; reads on what
+        is left of a refused body, within drain_bytes (drain_refused)."""
 
         @web.middleware
         async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -182,7 +303,10 @@ class Connections:
                 return await handler(request)
             self._busy.add(transport)
             try:
-                return await handler(request)
+                response = await handler(request)
+                if response.status >= 400 and response.status != 408 and self.drain_bytes:
+                    await drain_refused(request, self.drain_bytes)
+                return response
             finally:
                 self._busy.discard(transport)
                 self._since[transport] = time.monotonic()

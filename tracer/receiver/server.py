@@ -66,6 +66,8 @@ RECORD_ENDPOINTS: dict[str, RecordsWriter] = {
 
 SOURCE = "otlp-http"
 MAX_INFLIGHT = 64
+OWNER_CHECK_S = 1.0
+"""How often the server looks whether its owner file became readable by others (Guard.refresh)."""
 _MAX_KEY_LEN = 200
 
 
@@ -131,6 +133,8 @@ class Server:
             limit=max_connections or default_max_connections(),
             idle_timeout_s=idle_timeout_s,
             refusals=self.refusals,
+            # A body refused unread costs at most what one at the limit costs, read on.
+            drain_bytes=2 * max_body_bytes,
         )
         self.body_budget = BodyBudget(max(256 * 1024 * 1024, 4 * max_body_bytes))
         self.max_body_bytes = max_body_bytes
@@ -179,10 +183,14 @@ class Server:
                 self.guard.middleware(),
             ],
         )
-        app.router.add_post(TRACES_PATH, self._handle_traces)
-        app.router.add_post(SQL_PATH, self.sql.handle)
+        app.router.add_post(TRACES_PATH, self._handle_traces, expect_handler=self._expect_traces)
+        app.router.add_post(SQL_PATH, self.sql.handle, expect_handler=self._expect_guarded)
         for path, parse in RECORD_ENDPOINTS.items():
-            app.router.add_post(path, functools.partial(self._handle_records, parse))
+            app.router.add_post(
+                path,
+                functools.partial(self._handle_records, parse),
+                expect_handler=self._expect_guarded,
+            )
         app.router.add_get("/", self._handle_root)
         runner = web.AppRunner(
             app,
@@ -192,6 +200,10 @@ class Server:
             auto_decompress=False,
             shutdown_timeout=10.0,
             keepalive_timeout=self.connections.idle_timeout_s,
+            # A body refused before it was read whole is not read on past
+            # Connections.drain_bytes (aiohttp read and dropped whatever followed for up to
+            # 10 s): the answer goes out, the connection is closed.
+            lingering_time=0,
             max_headers=MAX_HEADERS,
         )
         try:
@@ -208,29 +220,37 @@ class Server:
             loop.close()
             return
         watch = loop.create_task(self.connections.watch())
+        owner_watch = loop.create_task(self._watch_owner_file())
         ready.set()
         try:
             loop.run_forever()
         finally:
             listener.close()
             watch.cancel()
+            owner_watch.cancel()
             loop.run_until_complete(runner.cleanup())
             self.refusals.flush()
             loop.close()
+
+    async def _watch_owner_file(self) -> None:
+        while True:
+            await asyncio.sleep(OWNER_CHECK_S)
+            self.guard.refresh()
 
     async def _handle_root(self, request: web.Request) -> web.Response:
         return web.Response(
             text=f"seamscope receiver for {self.db_path}: POST OTLP to {TRACES_PATH}\n"
         )
 
-    async def _handle_traces(self, request: web.Request) -> web.Response:
+    def _refused_unread(self, request: web.Request) -> web.Response | None:
+        """The answer that refuses an OTLP request by its headers alone (its type, its
+        encoding, a length past the limit), or None when its body is to be read."""
         ctype = request.content_type
         if ctype == "application/json":
             json_format = True
         elif ctype in ("application/x-protobuf", "application/protobuf"):
             json_format = False
         else:
-            self.stats.add(bad_requests=1)
             message = (
                 f"content type {ctype!r} is not OTLP: send application/x-protobuf "
                 "or application/json"
@@ -238,7 +258,6 @@ class Server:
             return with_reason(web.Response(status=415, text=message + "\n"), message)
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
-            self.stats.add(bad_requests=1)
             return _error(
                 415,
                 f"content encoding {encoding!r} is not supported (gzip, deflate, zstd)",
@@ -246,12 +265,43 @@ class Server:
             )
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
-            self.stats.add(bad_requests=1)
             return _error(
                 413,
                 f"the body is {length} bytes, over the limit of {self.max_body_bytes}",
                 json_format,
             )
+        return None
+
+    async def _expect_traces(self, request: web.Request) -> None:
+        """``Expect: 100-continue`` (curl sends it for bodies over 1 MB): "100 Continue" only
+        for a request whose body will be read. aiohttp's own handler said it to every request,
+        before the guard and the checks ran, so a sender told to go on sent a body of any size
+        only to be refused."""
+        await self._expect_guarded(request, check=self._refused_unread)
+
+    async def _expect_guarded(
+        self,
+        request: web.Request,
+        check: Callable[[web.Request], web.Response | None] | None = None,
+    ) -> None:
+        """``Expect: 100-continue`` on the other routes: "100 Continue" only for a request the
+        guard lets through (one without the secret is refused before it sends its body)."""
+        expect = request.headers.get("Expect", "")
+        if tuple(request.version) != (1, 1):
+            return
+        if expect.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect[:80]}")
+        if self.guard.refusal(request) is None and (check is None or check(request) is None):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # as aiohttp's own: the answer has not begun
+
+    async def _handle_traces(self, request: web.Request) -> web.Response:
+        refused = self._refused_unread(request)
+        if refused is not None:
+            self.stats.add(bad_requests=1)
+            return refused
+        json_format = request.content_type == "application/json"
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         try:
             body = await read_body(request, self.max_body_bytes, self.body_budget)
         except BodyError as exc:

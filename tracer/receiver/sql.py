@@ -147,10 +147,15 @@ class SqlEndpoint:
             }
         )
         response.content_length = sum(len(c) for c in chunks)
-        await response.prepare(request)
-        while chunks:
-            await response.write(chunks.pop(0))
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            while chunks:
+                await response.write(chunks.pop(0))
+            await response.write_eof()
+        except ConnectionError:
+            # The client hung up before the whole answer (a Ctrl-C, a reader that read only the
+            # status): nothing more to send it, and nothing wrong with the owner.
+            pass
         return response
 
     @contextlib.asynccontextmanager

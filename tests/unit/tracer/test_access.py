@@ -150,6 +150,7 @@ def test_an_owner_that_never_answers_is_a_clear_error(filled: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         owner = _unanswered_owner(filled, sock)
         owner_file(filled).write_text(json.dumps(dataclasses.asdict(owner)))
+        owner_file(filled).chmod(0o600)  # one others could read is not followed
         with pytest.raises(SeamscopeError) as raised:
             open_reader(filled).user_sql("SELECT 1")
     assert str(raised.value) == (

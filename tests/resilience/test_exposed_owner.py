@@ -1,0 +1,127 @@
+"""An owner file that other users can read: its secret is theirs too. Made so after the owner
+wrote it (a chmod, a copy back, a backup tool), it went on working: a traced service and
+`seamscope sql` followed it, and the secret in it opened the owner's SQL endpoint to whoever read
+it.
+
+Now a file others can read is not followed (said once, naming the file and its mode), and a
+running `seamscope collect` that finds its own file so replaces it with a private file of a new
+secret, says so in its log, and refuses the old secret."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seamscope.tracer.owner import SECRET_HEADER, SQL_PATH, owner_file
+from tests.e2e.services.harness import drain_leftover_spool, query, run_service, service_env
+from tests.e2e.test_collect import SEAMSCOPE, start_collector
+from tests.otlp_sample import sample_request
+from tests.resilience.listener import RecordingListener
+
+pytestmark = pytest.mark.e2e
+
+SPANS = 50
+
+
+@pytest.fixture
+def listener() -> Iterator[RecordingListener]:
+    server = RecordingListener()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=lambda m: f"{m:o}")
+def test_an_owner_file_others_can_read_is_not_followed(
+    db_path: Path, listener: RecordingListener, bystander: int, mode: int
+) -> None:
+    """The user's own file (nobody else can write it), naming a live process and a listener
+    that stands in for its owner: nothing is sent there, spans and queries go to the store."""
+    path = owner_file(db_path)
+    record = {
+        "pid": bystander,
+        "host": "127.0.0.1",
+        "port": listener.port,
+        "url": f"http://127.0.0.1:{listener.port}",
+        "db": str(db_path),
+        "started": time.time(),
+        "secret": "read-by-others",
+    }
+    path.write_text(json.dumps(record))
+    path.chmod(mode)
+    said = f"ignoring {path}: other users can read it (mode {mode:o})"
+
+    done = run_service("span_producer.py", ["w", str(SPANS), "5000"], service_env(db_path, "w"))
+    assert done.stderr.count(said) == 1, done.stderr
+    drain_leftover_spool(db_path)
+    assert query(db_path, "select count(*) from spans") == [(SPANS,)]
+
+    sql = subprocess.run(
+        [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.splitlines() == ["n", str(SPANS)]
+    assert said in sql.stderr
+    assert listener.requests == []
+
+
+def sql_with(url: str, secret: str) -> int:
+    """The status of one query sent to the owner with secret (as another user would send it)."""
+    request = urllib.request.Request(
+        url + SQL_PATH,
+        data=json.dumps({"sql": "select count(*) from spans", "format": "json"}).encode(),
+        headers={"Content-Type": "application/json", SECRET_HEADER: secret},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code
+
+
+def test_the_owner_renews_a_secret_others_could_read(db_path: Path, tmp_path: Path) -> None:
+    c = start_collector(db_path, tmp_path, "--no-classify")
+    try:
+        body = sample_request(4, seed=11).SerializeToString()
+        assert c.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        path = owner_file(db_path)
+        first = json.loads(path.read_text())["secret"]
+        assert sql_with(c.url, first) == 200  # the secret works while it is the user's alone
+
+        path.chmod(0o644)
+        leaked = json.loads(path.read_text())["secret"]  # what any local user can read now
+        assert sql_with(c.url, leaked) == 401
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        renewed = json.loads(path.read_text())["secret"]
+        assert renewed != leaked
+        assert sql_with(c.url, renewed) == 200
+
+        sql = subprocess.run(
+            [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sql.returncode == 0, sql.stderr
+        assert sql.stdout.splitlines() == ["n", "4"]
+    finally:
+        c.process.stop()
+    log = c.log.read_text()
+    assert f"{path}: other users could read it (mode 644)" in log, log
+    assert "a new secret is published in a private file" in log
+    assert "Traceback" not in log, log
