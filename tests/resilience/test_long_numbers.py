@@ -8,29 +8,20 @@ writes its integers as strings) refuses the request with a 400 that says why."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
-from tests.e2e.test_collect import Collector, span_count, start_collector
+from tests.e2e.test_collect import Collector, span_count
 from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 
 LONG = "9" * 5000
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(db_path, tmp_path, "--no-classify")
-    try:
-        yield c
-    finally:
-        c.process.stop()
 
 
 def request_with(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

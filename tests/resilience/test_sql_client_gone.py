@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from seamscope.tracer.owner import SECRET_HEADER, SQL_PATH, owner_file
-from tests.e2e.test_collect import SEAMSCOPE, Collector, start_collector
+from tests.e2e.test_collect import SEAMSCOPE, Collector
 from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.e2e
 # About 16 MB of JSON: far more than the sockets' buffers hold, so the owner is still writing
 # it when the client hangs up.
 BIG = "select repeat('x', 800) as pad from range(20000)"
-
-
-@pytest.fixture
-def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(db_path, tmp_path, "--no-classify")
-    try:
-        yield c
-    finally:
-        c.process.stop()
 
 
 def hang_up_mid_answer(c: Collector, secret: str, json_format: bool) -> bytes:

@@ -9,28 +9,18 @@ import http.client
 import json
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.owner import SECRET_HEADER, find_owner, owner_file
-from tests.e2e.test_collect import SEAMSCOPE, Collector, start_collector
+from tests.e2e.test_collect import SEAMSCOPE, Collector
 from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
 
 SQL = "/seamscope/v1/sql"
-
-
-@pytest.fixture
-def collector(db_path: Path, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(db_path, tmp_path, "--no-classify")
-    try:
-        yield c
-    finally:
-        c.process.stop()
 
 
 def send(c: Collector, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
