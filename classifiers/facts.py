@@ -223,15 +223,22 @@ END"""
 # (python-contrib's ASGI under `http/dup`); any other span's server.address / net.*.
 _AUTHORITY = "'^[a-zA-Z]+://([^/?#:@\\[\\]]+)(:([0-9]*))?([/?#]|$)'"
 _URL_HOST = f"nullif(regexp_extract(http_url, {_AUTHORITY}, 1), '')"
-_URL_SERVER = "kind = 'SERVER' AND http_url IS NOT NULL"
-_HOST = (
-    f"CASE WHEN {_URL_SERVER} THEN coalesce({_URL_HOST}, server_address) ELSE server_address END"
-)
+URL_SERVER = "kind = 'SERVER' AND http_url IS NOT NULL"
+_HOST = f"CASE WHEN {URL_SERVER} THEN coalesce({_URL_HOST}, server_address) ELSE server_address END"
 _PORT = (
-    f"CASE WHEN {_URL_SERVER} AND {_URL_HOST} IS NOT NULL "
+    f"CASE WHEN {URL_SERVER} AND {_URL_HOST} IS NOT NULL "
     f"THEN TRY_CAST(nullif(regexp_extract(http_url, {_AUTHORITY}, 3), '') AS INTEGER) "
     "ELSE server_port END"
 )
+
+
+def _host_port(urls: bool) -> str:
+    """The host and port columns of classified_sql: read from a server span's URL (urls), or,
+    where no span read has one, its columns as they are."""
+    if urls:
+        return f"{_HOST} AS host, {_PORT} AS port"
+    return "server_address AS host, server_port AS port"
+
 
 # A span's category, as classified_sql gives it.
 _CATEGORY = f"""CASE
@@ -242,10 +249,11 @@ _CATEGORY = f"""CASE
         END"""
 
 
-def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
+def classified_sql(source: str, keys: JoinKeys = BY_KEYS, urls: bool = True) -> str:
     """The spans of `source` (a relation with SPAN_COLUMNS) that can matter, with their category
     (aws, server, http, root) and join keys (KEYS): what facts_sql, hosts_sql and roots_sql
-    read."""
+    read. urls=False where no span of source is a server span with a URL (URL_SERVER): the
+    same rows, without the expression that reads its host from it."""
     return f"""
     SELECT
         trace_id, span_id, parent_span_id, {keys.spans}, kind, name, batch_id,
@@ -273,8 +281,8 @@ def classified_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
         coalesce(messaging_operation = 'process', false) AS processing,
         db_tables, messaging_destination AS dest, events, sns_topics, stream_name, stream_arn,
         s3_bucket, faas_invoked_name AS fn, links,
-        upper(http_method) AS method, http_url, http_route, {_HOST} AS host,
-        {_PORT} AS port, graphql_operation_name AS gql_name,
+        upper(http_method) AS method, http_url, http_route, {_host_port(urls)},
+        graphql_operation_name AS gql_name,
         lower(graphql_operation_type) AS gql_type
     FROM {source}
     WHERE {classified(keys)}
@@ -289,11 +297,14 @@ def classified(keys: JoinKeys = BY_KEYS) -> str:
     )
 
 
-def counted_sql(source: str, keys: JoinKeys = BY_KEYS, where: str = "true") -> str:
+def counted_sql(
+    source: str, keys: JoinKeys = BY_KEYS, where: str = "true", *, urls: bool = True
+) -> str:
     """classified_sql's spans of `source` (those `where` keeps) counted by what the host map and
-    the components read (host, port, cat, svc, ns, role; n), reading only those columns."""
+    the components read (host, port, cat, svc, ns, role; n), reading only those columns; urls
+    as for classified_sql."""
     return f"""
-    SELECT {_HOST} AS host, {_PORT} AS port, {_CATEGORY} AS cat,
+    SELECT {_host_port(urls)}, {_CATEGORY} AS cat,
            service_name AS svc, service_namespace AS ns, service_role AS role, count(*) AS n
     FROM {source}
     WHERE {classified(keys)} AND {where}

@@ -29,6 +29,7 @@ JS_ORDERS = Service("orders-js", "orders", "backend", sdk="js")
 WORKER = Service("orders-worker", "orders", "worker")
 BILLING = Service("billing-api", "billing", "backend")
 JOB = Service("sync-job", "search", "job")
+SHIPPING = Service("shipping-api", "shipping", "backend")
 
 
 def _fleet(by_instance: bool) -> Fleet:
@@ -56,6 +57,25 @@ def _fleet(by_instance: bool) -> Fleet:
         handler = f.root(BILLING, "handle")
         f.receive_events(BILLING, "billing-q", "orders", "OrderUpdated", parent=handler)
         f.http(BILLING, f"http://127.0.0.1:5001/orders/{i}", server=ORDERS, parent=handler)
+        if i == 0:
+            # A server span whose URL names the host it was called at, its socket elsewhere
+            # (python-contrib's ASGI under http/dup), called without trace context: its host
+            # is read from its URL in the batches that hold one.
+            f.span(
+                SHIPPING,
+                "GET /ship/{id}",
+                "SERVER",
+                {
+                    "http.method": "GET",
+                    "http.request.method": "GET",
+                    "http.url": "http://shipping.example.com:8080/ship/1",
+                    "http.route": "/ship/{id}",
+                    "url.path": "/ship/1",
+                    "server.address": "10.0.0.9",
+                    "server.port": 8080,
+                },
+            )
+            f.http(BILLING, "http://shipping.example.com:8080/ship/1")
         f.send(ORDERS, "orders-q")
         f.receive(WORKER, "orders-q")
         f.stream_read(WORKER, "Orders")
