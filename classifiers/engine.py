@@ -691,20 +691,6 @@ class _Merge:
             )
         ):
             keys = STORED_KEYS
-        # A full run's classified spans are a view over the store; a batch's are made inside
-        # its facts statement (below), as a CTE that DuckDB materialises once for the
-        # statement's five reads of it: cheaper than a temporary table of their 37 columns and
-        # a statement of its own. What else reads a batch's spans reads _cls_src's few columns.
-        with_spans = ""
-        # Where no span read is a server span with a URL, its columns say the host (the
-        # expression that reads a URL costs a batch about 2 ms to bind).
-        urls = not self.none_new("url_server")
-        if self.full:
-            self.temp(
-                "CREATE OR REPLACE TEMP VIEW _cls_s AS " + classified_sql("_cls_src", keys, urls)
-            )
-        else:
-            with_spans = f"WITH _cls_s AS MATERIALIZED ({classified_sql('_cls_src', keys, urls)}) "
         # Only traces with a span at or below the watermark can have anything stored (stored
         # rows come from such spans, and the stored window is the window read): usually none.
         # An invocation is a server span, so a classified one: with none stored, only the new
@@ -717,6 +703,21 @@ class _Merge:
                     f"WHERE batch_id <= {self.old} AND {classified(keys)}"
                 )
             )
+        # A full run's classified spans are a view over the store; a batch's are made inside
+        # its facts statement (below), as a CTE that DuckDB materialises once for the
+        # statement's five reads of it: cheaper than a temporary table of their 37 columns and
+        # a statement of its own. What else reads a batch's spans reads _cls_src's few columns.
+        with_spans = ""
+        # Where no span read is a server span with a URL, its columns say the host (the
+        # expression that reads a URL costs a batch about 2 ms to bind). After `seen`: the
+        # stored spans of touched traces are read too.
+        urls = not self.none_new("url_server")
+        if self.full:
+            self.temp(
+                "CREATE OR REPLACE TEMP VIEW _cls_s AS " + classified_sql("_cls_src", keys, urls)
+            )
+        else:
+            with_spans = f"WITH _cls_s AS MATERIALIZED ({classified_sql('_cls_src', keys, urls)}) "
         invocations = None if self.none_new("invocable") else "_cls_inv"
         if invocations:
             self.temp(
