@@ -7,8 +7,10 @@ conventions fill the same typed columns, and secrets are redacted in one place.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import json.encoder
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +28,7 @@ from seamscope.tracer.redact import (
     scrubbed_key,
 )
 from seamscope.tracer.schema import SPAN_FIELDS
-from seamscope.tracer.sources import AWS_MARKERS, COLUMN_SOURCES
+from seamscope.tracer.sources import AWS_MARKERS, COLUMN_SOURCES, HOST_HEADER
 
 __all__ = [
     "KINDS",
@@ -67,6 +69,33 @@ def _host_port(url: str) -> tuple[str | None, int | None]:
         return parts.hostname, parts.port
     except ValueError:
         return None, None
+
+
+# The host and port of a URL's authority, as the classifier reads a server span's URL
+# (classifiers/facts.py _AUTHORITY): a URL with user info or an IPv6 host names none here.
+_AUTHORITY = re.compile(r"^[a-zA-Z]+://([^/?#:@\[\]]+)(?::([0-9]*))?(?:[/?#]|$)")
+
+
+def _ip_address(address: str) -> bool:
+    """Whether an address (`host` or `host:port`) names an IP address, not a host name."""
+    host = address.partition(":")[0] if address.count(":") == 1 else address.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _called_host(header: Any, address: str | None) -> str | None:
+    """The captured Host header (a list of its values) in place of an address that is absent
+    or an IP address: python-contrib's ASGI records its socket's address in server.address.
+    Any other server.address is the called host by the stable conventions, which prefer a
+    proxy's Forwarded / X-Forwarded-Host to the Host header."""
+    if isinstance(header, (list, tuple)):
+        header = header[0] if header else None
+    if not isinstance(header, str) or not header.strip():
+        return address
+    return header.strip() if address is None or _ip_address(address) else address
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -288,7 +317,7 @@ class _Plan:
     typed-column lookups, the secret-key checks and the list columns are decided once.
     """
 
-    __slots__ = ("secret", "scalars", "tables", "events", "sns", "role")
+    __slots__ = ("secret", "scalars", "tables", "events", "sns", "role", "host_header")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         present = set(keys)
@@ -307,6 +336,7 @@ class _Plan:
         self.events = not present.isdisjoint(_EVENT_KEYS)
         self.sns = not present.isdisjoint(_SNS_KEYS)
         self.role = "seamscope.role" in present
+        self.host_header = HOST_HEADER in present
 
 
 _plans: dict[tuple[str, ...], _Plan] = {}
@@ -455,20 +485,33 @@ class SpanBatchBuilder:
                 value = _str_or_none(value)
             row[index] = value
         address = row[_ADDRESS]
+        if plan.host_header:
+            address = row[_ADDRESS] = _called_host(attrs[HOST_HEADER], address)
         if address is not None and address.count(":") == 1:
-            # net.peer.name of botocore spans carries the port.
-            host, _, port = address.partition(":")
-            row[_ADDRESS] = host
-            if row[_PORT] is None:
-                row[_PORT] = _int_or_none(port)
-        # The URL carries the host when the old HTTP conventions left server.address out.
+            # net.peer.name of botocore spans carries the port. So does the Host header a
+            # server records, and on a server span its port is the one called: python-contrib's
+            # WSGI servers record it in net.host.name and server.address, and their socket's in
+            # net.host.port and server.port.
+            address, _, port = address.partition(":")
+            row[_ADDRESS] = address
+            if row[_PORT] is None or kind == "SERVER":
+                row[_PORT] = _int_or_none(port) or row[_PORT]
         url = row[_URL]
-        if url is not None and (row[_ADDRESS] is None or row[_PORT] is None):
-            host, port_number = _host_port(url)
-            if row[_ADDRESS] is None:
-                row[_ADDRESS] = host
-            if row[_PORT] is None:
-                row[_PORT] = port_number
+        if url is not None:
+            if kind == "SERVER" and (match := _AUTHORITY.match(url)) is not None:
+                # A server's URL (old conventions) is built from the Host header: the host and
+                # port called, where its attributes name the socket (python-contrib's ASGI).
+                row[_ADDRESS] = match.group(1).lower()
+                port = match.group(2)
+                if port:
+                    row[_PORT] = _int_or_none(port)
+            elif address is None or row[_PORT] is None:
+                # The URL carries the host when the old conventions left server.address out.
+                host, port_number = _host_port(url)
+                if address is None:
+                    row[_ADDRESS] = host
+                if row[_PORT] is None:
+                    row[_PORT] = port_number
         if plan.tables:
             row[_DB_TABLES] = _table_names(attrs)
         if plan.events:

@@ -124,15 +124,21 @@ SPAN_COLUMNS: tuple[Column, ...] = (
         "VARCHAR",
         pa.string(),
         (
-            "server.address / net.host.name / net.peer.name / host of the URL, without port "
-            "(the host when server.address holds a URL)"
+            "server.address / net.host.name / http.host / net.peer.name / host of the URL, "
+            "without port (the host when server.address holds a URL); on a server span the host "
+            "it was called at: its URL's host first (old conventions), and a captured Host "
+            "header (http.request.header.host) before a server.address that is an IP address"
         ),
     ),
     Column(
         "server_port",
         "INTEGER",
         pa.int32(),
-        "server.port / net.host.port / net.peer.port / port of the URL",
+        (
+            "server.port / net.host.port / net.peer.port / port of the URL; on a server span "
+            "the port it was called at where its URL or Host header names one (else its "
+            "socket's, as WSGI servers record it)"
+        ),
     ),
     # GraphQL
     Column("graphql_operation_name", "VARCHAR", pa.string(), "graphql.operation.name"),

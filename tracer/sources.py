@@ -101,10 +101,17 @@ COLUMN_SOURCES: dict[str, tuple[Source, ...]] = {
     "http_status_code": (Source("http.response.status_code"), Source("http.status_code")),
     # Under the old conventions a span that carries net.host.* is a server's, and its
     # net.peer.* names the client (Node's instrumentation-http and python-contrib's WSGI
-    # servers record both; no client records net.host.*): the host's own come first.
+    # servers record both; no client records net.host.*): the host's own come first. http.host
+    # is the Host header (old conventions; python-contrib's tornado server records the called
+    # host nowhere else), read before net.peer.*, which names the client on a server span.
+    # http.server_name is not read: it is a configured name (Node's `serverName`, Go otelhttp's
+    # operation name up to v0.37, WSGI's SERVER_NAME: the socket's), not the called host.
+    # A captured Host header (HOST_HEADER) is read by tracer/rows.py, in place of an absent
+    # server.address or one that is an IP address.
     "server_address": (
         Source("server.address", host_of),
         Source("net.host.name"),
+        Source("http.host"),
         Source("net.peer.name"),
     ),
     "server_port": (Source("server.port"), Source("net.host.port"), Source("net.peer.port")),
@@ -119,6 +126,13 @@ COLUMN_SOURCES: dict[str, tuple[Source, ...]] = {
     "s3_bucket": (Source("aws.s3.bucket"),),
     "faas_invoked_name": (Source("faas.invoked_name"), Source("aws.lambda.function.name")),
 }
+
+# The Host header as captured (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=host, or
+# the Java agent's otel.instrumentation.http.server.capture-request-headers): a list of its values.
+# tracer/rows.py reads it in place of a server.address that is an IP address: python-contrib's
+# ASGI puts its socket's address there, and the stable conventions' server.address is otherwise
+# the called host, better than the header behind a proxy (X-Forwarded-Host, Forwarded).
+HOST_HEADER = "http.request.header.host"
 
 # The attributes that name each resource an integration goes through (the classifier's reasons
 # list them when a span names none). Tables and events are not in COLUMN_SOURCES: they are lists

@@ -60,10 +60,7 @@ MISSING = "no server span names it as the host it was called at"
 # proxy on another port (9000+j in front of the socket's 8000+j), a call that records the port
 # finds no server at it. (Behind a service port, 80, a call to the default port finds the one
 # server that names the host, at any port, as a call that records no port does.)
-SOCKET_PORT = {
-    "python-django http",
-    *(f"{key} row" for key in WSGI_ROWS),
-}
+SOCKET_PORT = {f"{key} row" for key in WSGI_ROWS}
 OTHER_PORT = "at another port"
 
 

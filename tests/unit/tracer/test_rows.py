@@ -17,12 +17,14 @@ from seamscope.tracer.rows import (
 )
 from seamscope.tracer.schema import SPAN_COLUMNS
 from seamscope.tracer.sources import COLUMN_SOURCES
+from tests.fixtures.sdks.http import SERVERS, Call, Server
 
 
 def _build(
     attributes: dict[str, object],
     resource: dict[str, object] | None = None,
     encoded: tuple[str, bool] | None = None,
+    kind: str = "CLIENT",
 ) -> dict[str, object]:
     builder = SpanBatchBuilder()
     builder.add(
@@ -30,7 +32,7 @@ def _build(
         span_id="cd" * 8,
         parent_span_id="",
         name="x",
-        kind="CLIENT",
+        kind=kind,
         start_ns=10,
         end_ns=25,
         status_code="ERROR",
@@ -364,3 +366,33 @@ def test_sns_topics_and_the_scope_are_stored() -> None:
 def test_the_host_comes_from_the_url_when_only_the_port_is_named() -> None:
     row = _build({"url.full": "https://api.example.com/x", "server.port": 8443})
     assert (row["server_address"], row["server_port"]) == ("api.example.com", 8443)
+
+
+# Every server of tests/fixtures/sdks/http.py called at orders-1:9000 (a proxy's port) and
+# answering on its socket 10.0.0.2:8000; only python-contrib's ASGI under `http` (no Host header
+# captured) records the called host nowhere, and its columns name the socket.
+_CALLED = Call("/orders/{id}", "/orders/7", "GET", "orders-1", 9000, "10.0.0.2", 8000)
+_SOCKET_ONLY = {"python-fastapi http"}
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.key)
+def test_a_server_span_stores_the_host_and_port_it_was_called_at(server: Server) -> None:
+    row = _build(server.shape(_CALLED).attributes(), kind="SERVER")
+    called = ("10.0.0.2", 8000) if server.key in _SOCKET_ONLY else ("orders-1", 9000)
+    assert (row["server_address"], row["server_port"]) == called
+
+
+def test_a_captured_host_header_replaces_only_an_ip_address() -> None:
+    asgi = {"server.address": "10.0.0.2:8000", "server.port": 8000}
+    row = _build({**asgi, "http.request.header.host": ("orders-1:9000",)}, kind="SERVER")
+    assert (row["server_address"], row["server_port"]) == ("orders-1", 9000)
+    # A server.address that is a name is the called host by the stable conventions (behind a
+    # proxy, X-Forwarded-Host's), where the Host header names the proxy's upstream.
+    java = {"server.address": "shop.example.com", "server.port": 443}
+    row = _build({**java, "http.request.header.host": ["orders-1:8080"]}, kind="SERVER")
+    assert (row["server_address"], row["server_port"]) == ("shop.example.com", 443)
+
+
+def test_the_configured_server_name_is_not_the_called_host() -> None:
+    row = _build({"http.server_name": "orders-api", "net.host.port": 8000}, kind="SERVER")
+    assert (row["server_address"], row["server_port"]) == (None, 8000)
