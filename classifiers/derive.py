@@ -558,9 +558,12 @@ class World:
             return (
                 f"{caller.label} calls {target.name} over HTTP, {why} that no traced server "
                 "answered and no vendor of the landscape file matches, and no server span names "
-                "it as the host it was called at (server.address, net.host.name or the host of "
-                "http.url; python-contrib's ASGI under the stable HTTP conventions names its "
-                "socket's address instead): a service of ours without tracing or a vendor's "
+                "it as the host it was called at (server.address, net.host.name, http.host, "
+                "the host of http.url, or the Host header captured as "
+                "http.request.header.host; python-contrib's ASGI under the stable HTTP "
+                "conventions names its socket's address instead, and names the called host "
+                "only with OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=host): a "
+                "service of ours without tracing or a vendor's "
                 "API, which decides the rule, is unknown (trace the service behind it or "
                 "propagate the trace context to it, or declare the vendor: "
                 f'hosts = ["{target.name}"] under [vendors.NAME])'
