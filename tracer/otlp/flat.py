@@ -95,16 +95,26 @@ _MAX_KNOWN = 65_536
 _MAX_KNOWN_BYTES = 512
 """Attributes remembered, at most, and the longest remembered (longer ones are rarely seen
 twice)."""
+_blank: dict[bytes, tuple[Piece, int]] = {}
+"""Attributes remembered that hold empty values (Tally.empty_values), with how many: never in
+_known, so that each one a request carries is counted."""
 
 
-def _attribute(raw: bytes) -> Piece:
-    """The Piece of one KeyValue's bytes, its value as protobuf._pb_attrs makes it."""
+def _attribute(raw: bytes, tally: Tally) -> Piece:
+    """The Piece of one KeyValue's bytes, its value as protobuf._pb_attrs makes it; its empty
+    values (no key, no value, empty ones in an array or a map) counted in tally."""
+    blank = _blank.get(raw)
+    if blank is not None:
+        tally.empty_values(blank[1])
+        return blank[0]
     if len(raw) > MAX_VALUE_CHARS:
         raise _General  # a value may be too long: the general path says where
     try:
         kv = KeyValue.FromString(raw)
     except DecodeError:
         raise _General from None
+    before = tally.blank
+    key = kv.key
     value = kv.value
     text = value.string_value
     if text:
@@ -119,17 +129,26 @@ def _attribute(raw: bytes) -> Piece:
             found = value.bool_value
         elif kind is None:
             found = None
+            if key:
+                tally.empty_values()
         else:
             # A Reject (nested too deeply, too long) sends the request to the general path:
             # _spans, which this is called from, turns it into _General.
-            found = _pb_value(value, kv.key, 0)
-    piece = shared_piece(kv.key, found)
+            found = _pb_value(value, key, 0, tally)
+    if not key:
+        tally.empty_values()
+    piece = shared_piece(key, found)
     if piece is None:
-        return attribute_piece(kv.key, found)
+        return attribute_piece(key, found)
     if len(raw) <= _MAX_KNOWN_BYTES:
-        if len(_known) >= _MAX_KNOWN:
-            _known.clear()
-        _known[raw] = piece
+        blanks = tally.blank - before
+        known = _blank if blanks else _known
+        if len(known) >= _MAX_KNOWN:
+            known.clear()
+        if blanks:
+            _blank[raw] = piece, blanks
+        else:
+            _known[raw] = piece
     return piece
 
 
@@ -161,7 +180,7 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
             if not scope_spans:
                 tally.empty_group()
                 continue
-            resource = _pb_attrs(rs.resource.attributes, "resource.attributes")
+            resource = _pb_attrs(rs.resource.attributes, "resource.attributes", tally)
             for ss in scope_spans:
                 spans = ss.spans
                 if not spans:
@@ -191,7 +210,7 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
                     ):
                         raise _General
                     attributes, encoded = encoded_attributes(
-                        [known(raw) or _attribute(raw) for raw in span.attributes]
+                        [known(raw) or _attribute(raw, tally) for raw in span.attributes]
                     )
                     records = len(span.events) + len(span.links)
                     if records:
@@ -202,7 +221,7 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
                             {
                                 "name": e.name,
                                 "time_unix_nano": e.time_unix_nano,
-                                "attributes": _pb_attrs(e.attributes, "events.attributes"),
+                                "attributes": _pb_attrs(e.attributes, "events.attributes", tally),
                             }
                             for e in _records(span.events, _Event)
                         ]
@@ -212,7 +231,7 @@ def _spans(request: Any) -> list[tuple[Any, ...]]:
                             {
                                 "trace_id": _link_id(link.trace_id, 16),
                                 "span_id": _link_id(link.span_id, 8),
-                                "attributes": _pb_attrs(link.attributes, "links.attributes"),
+                                "attributes": _pb_attrs(link.attributes, "links.attributes", tally),
                             }
                             for link in _records(span.links, _Link)
                         ]
