@@ -64,10 +64,12 @@ about a microsecond to walk and two bytes to send: 6 MB of empty resourceSpans t
 the request is refused, and the walk stops there."""
 MAX_EVENTS_AND_LINKS = 262_144
 """Span events and links one request may carry, all its spans together. Each costs a decoder
-about 5 microseconds (parsed, redacted, written as JSON) and as little as two bytes to send:
-one span of 6 MB of empty events took 15 s. A Collector batch of 8,192 spans (its default) may
-carry 32 events or links a span on average; past the limit the request is refused, and the
-walk stops there, so that no request holds a decoder for much more than a second."""
+about 2 microseconds (parsed, written as JSON; 5 before each was no longer redacted on its own)
+and as little as two bytes to send: one span of 6 MB of empty events took 15 s. An SDK keeps
+at most 128 events and 128 links a span and exports at most 512 spans a request by default,
+so its largest request carries 131,072, half the limit; a Collector batch of 8,192 spans (its
+default) may carry 32 a span on average. Past the limit the request is refused, and the walk
+stops there: the events of a request at the limit hold a decoder for 0.5-0.7 s."""
 
 
 MAX_EMPTY_VALUES = 262_144

@@ -516,21 +516,46 @@ def _json_span(span: Any, tally: Tally) -> dict[str, Any]:
 
 
 def json_events(items: Any, tally: Tally) -> list[dict[str, Any]]:
-    """A span's events (a JSON array, or None) as SpanBatchBuilder.add takes them."""
-    events = []
+    """A span's events (a JSON array, or None) as SpanBatchBuilder.add takes them. The form
+    the Collector writes (a name, the time in digits or left out, no attributes or an array
+    of them) inline; each event costs a microsecond, and a request may carry 262,144."""
+    events: list[dict[str, Any]] = []
+    append = events.append
     for ei, e in enumerate(items or ()):
-        if not isinstance(e, dict):
-            raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
-        events.append(
-            {
-                "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
-                "time_unix_nano": _json_int(
-                    _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
-                ),
-                "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes", tally),
-            }
-        )
+        if e.__class__ is dict:
+            name = e.get("name", "")
+            time = e.get("timeUnixNano")
+            if time.__class__ is str:
+                time = int(time) if time.isdigit() and time.isascii() and len(time) <= 20 else ""
+            elif time is None and "time_unix_nano" not in e:
+                time = 0
+            if name.__class__ is str and len(name) <= MAX_VALUE_CHARS and time.__class__ is int:
+                attributes = e.get("attributes")
+                append(
+                    {
+                        "name": name,
+                        "time_unix_nano": time,
+                        "attributes": _json_kvlist(attributes, f"events[{ei}].attributes", tally)
+                        if attributes
+                        else _json_kvlist(attributes, "", tally),
+                    }
+                )
+                continue
+        append(_json_event(e, ei, tally))
     return events
+
+
+def _json_event(e: Any, ei: int, tally: Tally) -> dict[str, Any]:
+    """One event of any form json_events takes, or a Reject that says why not."""
+    if not isinstance(e, dict):
+        raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
+    return {
+        "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
+        "time_unix_nano": _json_int(
+            _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
+        ),
+        "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes", tally),
+    }
 
 
 def json_links(items: Any, tally: Tally) -> list[dict[str, Any]]:
