@@ -143,15 +143,17 @@ MAX_ZSTD_FRAMES = 64
 _FEED = 64 * 1024
 
 
-def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+def inflate(data: bytes, encoding: str, limit: int, *, keep: bool = True) -> bytes:
     """Decompresses gzip/deflate in time linear in the body, never holding more than limit
     bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members (deflate: one
-    stream, what follows it ignored)."""
+    stream, what follows it ignored). keep=False: only checks that it would (what it inflates
+    to is dropped as it comes, and b"" returned), holding no more than a piece of it."""
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     streams = MAX_GZIP_MEMBERS if encoding == "gzip" else 1
     return _decompress(
-        data, limit, lambda: zlib.decompressobj(wbits), zlib.error, encoding, "body", streams
-    )
+        data, limit, lambda: zlib.decompressobj(wbits), zlib.error, encoding, "body", streams,
+        keep,
+    )  # fmt: skip
 
 
 def unzstd(data: bytes, limit: int, what: str = "body") -> bytes:
@@ -181,10 +183,13 @@ def _decompress(
     kind: str,
     what: str,
     streams: int,
+    keep: bool = True,
 ) -> bytes:
     """What the streams of data (gzip members, zstd frames) decompress to, one after another:
-    at most `streams` of them (1: what follows the first is ignored, as deflate has it)."""
+    at most `streams` of them (1: what follows the first is ignored, as deflate has it).
+    keep=False: the same checks, what they decompress to dropped as it comes."""
     out = bytearray()
+    size = 0
     view = memoryview(data)
     pos = count = 0
     try:
@@ -197,8 +202,11 @@ def _decompress(
                 # Fed in pieces: what follows a stream's end is copied once per piece, not once
                 # per stream (a body of many tiny members would take quadratic time).
                 piece = view[pos : pos + _FEED]
-                out += part.decompress(piece, limit + 1 - len(out))
-                if len(out) > limit:
+                chunk = part.decompress(piece, limit + 1 - size)
+                size += len(chunk)
+                if keep:
+                    out += chunk
+                if size > limit:
                     raise TooLarge(f"the {kind} {what} inflates past {limit} bytes")
                 pos += len(piece) - len(part.unused_data)
         if streams > 1 and pos < len(view):
