@@ -20,6 +20,7 @@ from typing import IO
 
 from seamscope.demo.stops import STOP_SIGNALS, check_stop
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.private import private_file
 
 _LOWEST_PORT = 10_000
 _PICK = random.SystemRandom()  # immune to tests seeding `random`: xdist workers differ
@@ -192,7 +193,8 @@ class ManagedProcess:
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
-        log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        # 0600 whatever the umask: a service's log may show what its spans carry.
+        log = private_file(self.log_path, "ab") if self.log_path else None
         out: IO[bytes] | int = log if log is not None else subprocess.DEVNULL
         try:
             with stop_signals_deferred() as mask:

@@ -37,6 +37,7 @@ from seamscope.demo.processes import (
 from seamscope.demo.stops import check_stop
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError, install_hint
+from seamscope.tracer.private import private_dirs, private_file
 
 FLEET_DIR = Path(__file__).parent / "fleet"
 NODE_DIR = FLEET_DIR / "node"
@@ -266,7 +267,7 @@ class Fleet:
 
     def start_backing(self, *, pace: float = 1.0) -> None:
         """moto, the vendors and the AWS resources: what the fleet needs before it starts."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(self.run_dir)  # 0700 whatever the umask (a caller in Python sets none)
         moto, self.endpoint = moto_server(log_path=self.log_path("moto"), die_with_parent=True)
         self.add(moto)
         self.ports["moto"] = int(self.endpoint.rsplit(":", 1)[1])
@@ -293,7 +294,8 @@ class Fleet:
         if self.node is None and in_node:
             self.node_note = f"demo: {why}: {', '.join(in_node)} runs in Python, not Node.js"
         self.landscape_path = self.run_dir / "landscape.toml"
-        self.landscape_path.write_text(render_landscape(self.ports))
+        with private_file(self.landscape_path, "w") as landscape:
+            landscape.write(render_landscape(self.ports))
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         urls = {v: f"http://127.0.0.1:{self.ports[v]}" for v in VENDORS}
@@ -388,7 +390,8 @@ class Fleet:
             "ports": self.ports,
             "processes": {p.name: p.pid for p in self.processes if p.popen is not None},
         }
-        (self.run_dir / "demo.json").write_text(json.dumps(state, indent=2))
+        with private_file(self.run_dir / "demo.json", "w") as out:
+            out.write(json.dumps(state, indent=2))
 
     def services(self) -> list[ManagedProcess]:
         names = {s.name for s in FLEET}
@@ -584,7 +587,7 @@ def report_dead(fleet: Fleet, say: Callable[[str], None] | None) -> list[str]:
     for line in lines:
         if say is not None:
             say(line)
-        with open(fleet.run_dir / "demo.log", "a") as log:
+        with private_file(fleet.run_dir / "demo.log", "a") as log:
             log.write(line + "\n")
     return lines
 

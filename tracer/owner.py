@@ -7,8 +7,9 @@ so exporters and commands that find an owner send to it instead. The file is
 OTLP intake ask for, so only that user can query the store through it. A file is followed only
 when it is a regular file of this user that nobody else can write (another local user could
 otherwise point our exporters and queries at a listener of theirs) or read (its secret would be
-theirs too); an owner that finds its file readable by others publishes a new secret in a new
-private file (`renew_if_exposed`), so the one others could read is worth nothing. An owner
+theirs too); an owner that finds its file readable by others, or changed since it wrote it,
+publishes a new secret in a new private file (`renew_if_exposed`), so the one others could read
+is worth nothing. An owner
 whose pid is gone is stale and ignored, and so is one whose pid another process has taken
 since: boot_id and start_ticks (Linux) tell the process that wrote the file from any other that
 has its pid.
@@ -132,7 +133,8 @@ def _not_its_writer(info: OwnerInfo) -> str | None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Writes path atomically (a new 0600 file, then a rename), whatever the umask."""
+    """Writes path atomically (a new 0600 file, then a rename), whatever the umask; remembers
+    the file as it left it (renew_if_exposed)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = create_private(tmp)
     try:
@@ -145,6 +147,21 @@ def write_private(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    try:
+        _written[str(path)] = _as_written(os.lstat(path))
+    except OSError:
+        _written.pop(str(path), None)
+
+
+_written: dict[str, tuple[int, int, int, int]] = {}
+"""The owner files this process wrote, each as it left it (_as_written)."""
+
+
+def _as_written(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells the file this process wrote from anything done to it since: the same inode,
+    with the same mode and status change time (a chmod, a chown, a write or a new link all
+    change the ctime, and the kernel alone sets it)."""
+    return st.st_dev, st.st_ino, st.st_mode, st.st_ctime_ns
 
 
 def publish(db_path: Path, host: str, port: int, *, classifies: bool = True) -> OwnerInfo:
@@ -216,19 +233,22 @@ def untrusted_reason(st: os.stat_result) -> str | None:
 
 def renew_if_exposed(db_path: Path, info: OwnerInfo) -> OwnerInfo:
     """info, or, when its owner file lets other users read it (a chmod, a copy, a tool that
-    rewrote it), info with a new secret, published in a new private file in its place: the
-    secret others could read no longer opens anything. Said in the log once each time."""
+    rewrote it) or may have let them since this process wrote it (it is no longer the file it
+    wrote, as it wrote it: a chmod undone, a rewrite through a copy others could read), info
+    with a new secret, published in a new private file in its place: the secret others could
+    read no longer opens anything. Said in the log once each time. One lstat: the receiver
+    calls it before it answers each request that needs the secret."""
     path = owner_file(db_path)
     try:
         st = os.lstat(path)
     except OSError:
         return info
     uid = getattr(os, "geteuid", None)
-    if (
-        not stat.S_ISREG(st.st_mode)
-        or (uid is not None and st.st_uid != uid())
-        or not st.st_mode & (stat.S_IRGRP | stat.S_IROTH)
-    ):
+    if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid()):
+        return info
+    exposed = st.st_mode & (stat.S_IRGRP | stat.S_IROTH)
+    written = _written.get(str(path))
+    if not exposed and (written is None or written == _as_written(st)):
         return info
     mode = stat.S_IMODE(st.st_mode)
     # Renewed in any case: nobody of the user's follows a file others can read, so refusing
@@ -237,10 +257,11 @@ def renew_if_exposed(db_path: Path, info: OwnerInfo) -> OwnerInfo:
     try:
         write_private(path, json.dumps(asdict(renewed)).encode())
     except OSError as exc:
+        _written[str(path)] = _as_written(st)  # renewed once for this change
         if (str(path), "exposed") not in _warned:
             _warned.add((str(path), "exposed"))
             _log.warning(
-                "%s: other users can read it (mode %o): its secret no longer opens this "
+                "%s: other users can or could read it (mode %o): its secret no longer opens this "
                 "owner's SQL endpoint, and a private file with a new one cannot be written "
                 "(%s); seamscope commands cannot query through this owner until it restarts",
                 path,
@@ -248,12 +269,20 @@ def renew_if_exposed(db_path: Path, info: OwnerInfo) -> OwnerInfo:
                 exc.strerror or exc,
             )
         return renewed
-    _log.warning(
-        "%s: other users could read it (mode %o), and with it the secret of this owner's SQL "
-        "endpoint: a new secret is published in a private file (0600) in its place",
-        path,
-        mode,
-    )
+    if exposed:
+        _log.warning(
+            "%s: other users could read it (mode %o), and with it the secret of this owner's "
+            "SQL endpoint: a new secret is published in a private file (0600) in its place",
+            path,
+            mode,
+        )
+    else:
+        _log.warning(
+            "%s: changed since this owner wrote it (a chmod, a rewrite): other users may have "
+            "read the secret of its SQL endpoint meanwhile: a new secret is published in a "
+            "private file (0600) in its place",
+            path,
+        )
     return renewed
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import IO, Any
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -48,6 +49,34 @@ def private_dir(path: Path) -> None:
         and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
     ):
         os.chmod(path, stat.S_IMODE(st.st_mode) & DIR_MODE)  # never adds a permission
+
+
+def private_dirs(path: Path) -> None:
+    """Makes path and the folders missing on the way to it, each 0700 (Path.mkdir's parents
+    get the umask's mode); a folder that is there already is left as it is."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        private_dir(folder)
+
+
+def private_file(path: Path, mode: str) -> IO[Any]:
+    """path opened to write ("w", "a", "ab"), created 0600 whatever the umask, never through a
+    link; one of ours that is there already loses what others may do with it."""
+    flags = os.O_WRONLY | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = open_private(path, flags)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & FILE_MODE)
+        if "b" in mode:
+            return os.fdopen(fd, mode)
+        return os.fdopen(fd, mode, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def wal_path(db_path: Path) -> Path:

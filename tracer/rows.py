@@ -357,7 +357,7 @@ def _records_json(records: Sequence[Mapping[str, Any]]) -> str:
     """Span events or links as JSON, with secrets in their names and attributes redacted."""
     items = list(records)
     text = _encode(items)
-    if not json_may_hold_secret(text) and not any(
+    if not _records_may_hold_secret(text, items) and not any(
         scrubbed_key(k) for r in items for k in (r.get("attributes") or ())
     ):
         return text
@@ -372,6 +372,21 @@ def _records_json(records: Sequence[Mapping[str, Any]]) -> str:
             record["name"] = redact_name(name)
         cleaned.append(record)
     return _encode(cleaned)
+
+
+def _records_may_hold_secret(text: str, items: list[Mapping[str, Any]]) -> bool:
+    """json_may_hold_secret for text, the JSON of items (span events or links), not misled by
+    their own structure: each record is a map and so is its attributes, which that test takes
+    for map values (whose keys may name secrets), so that every event and link went through
+    the redaction one by one (4 us each). When the text has no other "{" (none in a value, a
+    name or a string), it has no map value, and the test is made without the structure's."""
+    if text.count("{") != 2 * len(items) or not all(
+        r.get("attributes").__class__ is dict for r in items
+    ):
+        return json_may_hold_secret(text)
+    # Each "{" dropped follows "[", ":" or "," and precedes '"' or "}": no substring the test
+    # looks for is made by dropping it.
+    return json_may_hold_secret(text.replace("{", ""))
 
 
 class SpanBatchBuilder:

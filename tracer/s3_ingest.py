@@ -30,6 +30,7 @@ import pyarrow as pa
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.aws import aws_problem, client_config, read_only_session
 from seamscope.tracer.errors import SeamscopeError
+from seamscope.tracer.framing import MAX_REQUEST_BYTES
 from seamscope.tracer.ingest import (
     COMPRESSION_RATIO,
     IngestReport,
@@ -45,7 +46,11 @@ from seamscope.tracer.store import Store, StoreMissing, transaction
 
 SCHEME = "s3://"
 MAX_OBJECT_BYTES = 1024 * 1024 * 1024
-"""Largest object read (after inflating): the exporter's objects are far smaller."""
+"""Largest object read, and the most a gzipped JSON object may inflate to: the exporter's
+objects are far smaller. Such an object is checked whole (inflated, the result dropped as it
+comes), then read as a file is, a request at a time, inflated again as it goes; a protobuf
+object, one request, is inflated up to MAX_REQUEST_BYTES. Inflated whole and held, a gzip bomb
+took 2 GB of memory."""
 _TRACES = re.compile(r"traces_[^/]*\.(?P<format>json|binpb)(?P<gz>\.gz)?$")
 _GZIP_MAGIC = b"\x1f\x8b"
 GROUP_OBJECTS = 500
@@ -205,14 +210,18 @@ def _requests(
             if len(body) > MAX_OBJECT_BYTES:
                 raise TooLarge(f"the object is over {MAX_OBJECT_BYTES} bytes")
             if body.startswith(_GZIP_MAGIC):
-                body = inflate(body, "gzip", MAX_OBJECT_BYTES)
+                if obj.json_format is False:
+                    body = inflate(body, "gzip", MAX_REQUEST_BYTES)
+                else:  # checked whole first (a damaged object is read no further), kept gzipped
+                    inflate(body, "gzip", MAX_OBJECT_BYTES, keep=False)
         except (TooLarge, OtlpError) as exc:
             report.bad_requests += 1
             report.error(f"{url}: {exc}", url)
             continue
         read.append(obj)
         if obj.json_format is not False:
-            # JSON, or an object named by the URL: its form told by its bytes, as a file's
+            # JSON, or an object named by the URL: its form told by its bytes and read as a
+            # file's, gzip inflated as it is read (never the whole object at once)
             yield from iter_stream(url, io.BytesIO(body), origin=url)
         else:
             yield Request(url, body, json_format=False, origin=url)

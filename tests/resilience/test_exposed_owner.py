@@ -5,17 +5,24 @@ it.
 
 Now a file others can read is not followed (said once, naming the file and its mode), and a
 running `seamscope collect` that finds its own file so replaces it with a private file of a new
-secret, says so in its log, and refuses the old secret."""
+secret, says so in its log, and refuses the old secret.
+
+A file exposed only for a moment (a chmod undone, a tool that rewrote it through a copy others
+could read) looked private again by the time the owner checked it, before each request and
+every second: a secret read in that moment went on opening the SQL endpoint for as long as the
+owner ran. Now the owner renews the secret whenever its file is no longer the one it wrote, as
+it wrote it (another file, or its status changed: a chmod, a write), before it answers."""
 
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,4 +131,56 @@ def test_the_owner_renews_a_secret_others_could_read(db_path: Path, tmp_path: Pa
     log = c.log.read_text()
     assert f"{path}: other users could read it (mode 644)" in log, log
     assert "a new secret is published in a private file" in log
+    assert "Traceback" not in log, log
+
+
+def _undo_chmod(path: Path) -> None:
+    path.chmod(0o644)  # a chmod -R of the folder, say
+    leaked = path.read_text()
+    path.chmod(0o600)  # and undone
+    Path(str(path) + ".leaked").write_text(leaked)
+
+
+def _rewrite_through_a_copy(path: Path) -> None:
+    copy = path.with_name(path.name + ".edit")
+    copy.write_text(path.read_text())
+    copy.chmod(0o644)  # as a tool's umask made it
+    Path(str(path) + ".leaked").write_text(copy.read_text())
+    copy.chmod(0o600)
+    os.replace(copy, path)
+
+
+@pytest.mark.parametrize(
+    "expose", [_undo_chmod, _rewrite_through_a_copy], ids=["a chmod undone", "a rewrite"]
+)
+def test_a_secret_read_while_its_file_was_exposed_a_moment_opens_nothing(
+    db_path: Path, tmp_path: Path, expose: Callable[[Path], None]
+) -> None:
+    c = start_collector(db_path, tmp_path, "--no-classify")
+    try:
+        body = sample_request(4, seed=12).SerializeToString()
+        assert c.post(body, {"Content-Type": "application/x-protobuf"})[0] == 200
+        path = owner_file(db_path)
+        assert sql_with(c.url, json.loads(path.read_text())["secret"]) == 200
+        expose(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # private again, at a glance
+        leaked = json.loads(Path(str(path) + ".leaked").read_text())["secret"]
+        assert sql_with(c.url, leaked) == 401
+        renewed = json.loads(path.read_text())["secret"]
+        assert renewed != leaked and stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert sql_with(c.url, renewed) == 200
+        assert sql_with(c.url, renewed) == 200  # once renewed, the new file is left as it is
+        assert json.loads(path.read_text())["secret"] == renewed
+        sql = subprocess.run(
+            [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sql.returncode == 0, sql.stderr
+        assert sql.stdout.splitlines() == ["n", "4"]
+    finally:
+        c.process.stop()
+    log = c.log.read_text()
+    assert f"{path}: changed since this owner wrote it" in log, log
     assert "Traceback" not in log, log

@@ -64,12 +64,23 @@ about a microsecond to walk and two bytes to send: 6 MB of empty resourceSpans t
 the request is refused, and the walk stops there."""
 MAX_EVENTS_AND_LINKS = 262_144
 """Span events and links one request may carry, all its spans together. Each costs a decoder
-about 5 microseconds (parsed, redacted, written as JSON) and as little as two bytes to send:
-one span of 6 MB of empty events took 15 s. A Collector batch of 8,192 spans (its default) may
-carry 32 events or links a span on average; past the limit the request is refused, and the
-walk stops there, so that no request holds a decoder for much more than a second."""
+about 2 microseconds (parsed, written as JSON; 5 before each was no longer redacted on its own)
+and as little as two bytes to send: one span of 6 MB of empty events took 15 s. An SDK keeps
+at most 128 events and 128 links a span and exports at most 512 spans a request by default,
+so its largest request carries 131,072, half the limit; a Collector batch of 8,192 spans (its
+default) may carry 32 a span on average. Past the limit the request is refused, and the walk
+stops there: the events of a request at the limit hold a decoder for 0.5-0.7 s."""
 
 
+MAX_EMPTY_VALUES = 262_144
+"""Attributes without a key or without a value (and values left empty in arrays and maps)
+one request may carry, all its spans, resources, events and links together. Each is two bytes
+to send and costs a decoder a third of a microsecond or more to walk: 6 MB of them held a
+decoder for 1 s (protobuf; as JSON, 6 MB of empty array values 0.6 s), four times what a
+plain request of that size costs. The SDKs drop an attribute without a key or a value before
+they export it (the specification makes both invalid), so a real request carries none but the
+empty values of arrays such as [1, null]: the limit is 32 a span of a gateway's full batch of
+8,192. Past it the request is refused, and the walk stops there."""
 MAX_REJECTED_SPANS = 65_536
 """Spans of one request that may be rejected one by one (each told where and why). A span
 missing everything is two bytes and costs about a microsecond to reject: 6 MB of them held a
@@ -82,9 +93,10 @@ class Tally:
     a limit, OtlpError (the request is refused as a whole: its sender is told, and splits it
     or mends it)."""
 
-    __slots__ = ("empty", "records", "rejected")
+    __slots__ = ("blank", "empty", "records", "rejected")
 
     def __init__(self) -> None:
+        self.blank = 0
         self.empty = 0
         self.records = 0
         self.rejected = 0
@@ -106,6 +118,15 @@ class Tally:
                 "without a span: refused, its spans unread"
             )
 
+    def empty_values(self, count: int = 1) -> None:
+        """count attributes without a key or a value, or empty values in arrays and maps."""
+        self.blank += count
+        if self.blank > MAX_EMPTY_VALUES:
+            raise OtlpError(
+                f"the request holds more than {MAX_EMPTY_VALUES:,} attributes without a key or "
+                "a value (or empty values in arrays and maps): refused, its spans unread"
+            )
+
     def add_records(self, count: int) -> None:
         self.records += count
         if self.records > MAX_EVENTS_AND_LINKS:
@@ -122,15 +143,17 @@ MAX_ZSTD_FRAMES = 64
 _FEED = 64 * 1024
 
 
-def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+def inflate(data: bytes, encoding: str, limit: int, *, keep: bool = True) -> bytes:
     """Decompresses gzip/deflate in time linear in the body, never holding more than limit
     bytes (gzip bombs) and reading at most MAX_GZIP_MEMBERS gzip members (deflate: one
-    stream, what follows it ignored)."""
+    stream, what follows it ignored). keep=False: only checks that it would (what it inflates
+    to is dropped as it comes, and b"" returned), holding no more than a piece of it."""
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     streams = MAX_GZIP_MEMBERS if encoding == "gzip" else 1
     return _decompress(
-        data, limit, lambda: zlib.decompressobj(wbits), zlib.error, encoding, "body", streams
-    )
+        data, limit, lambda: zlib.decompressobj(wbits), zlib.error, encoding, "body", streams,
+        keep,
+    )  # fmt: skip
 
 
 def unzstd(data: bytes, limit: int, what: str = "body") -> bytes:
@@ -160,10 +183,13 @@ def _decompress(
     kind: str,
     what: str,
     streams: int,
+    keep: bool = True,
 ) -> bytes:
     """What the streams of data (gzip members, zstd frames) decompress to, one after another:
-    at most `streams` of them (1: what follows the first is ignored, as deflate has it)."""
+    at most `streams` of them (1: what follows the first is ignored, as deflate has it).
+    keep=False: the same checks, what they decompress to dropped as it comes."""
     out = bytearray()
+    size = 0
     view = memoryview(data)
     pos = count = 0
     try:
@@ -176,8 +202,11 @@ def _decompress(
                 # Fed in pieces: what follows a stream's end is copied once per piece, not once
                 # per stream (a body of many tiny members would take quadratic time).
                 piece = view[pos : pos + _FEED]
-                out += part.decompress(piece, limit + 1 - len(out))
-                if len(out) > limit:
+                chunk = part.decompress(piece, limit + 1 - size)
+                size += len(chunk)
+                if keep:
+                    out += chunk
+                if size > limit:
                     raise TooLarge(f"the {kind} {what} inflates past {limit} bytes")
                 pos += len(piece) - len(part.unused_data)
         if streams > 1 and pos < len(view):

@@ -100,6 +100,9 @@ class _General(Exception):
 _known: dict[bytes, Piece] = {}
 _MAX_KNOWN = 65_536
 _MAX_KNOWN_BYTES = 512
+_blank: dict[bytes, tuple[Piece, int]] = {}
+"""Attributes remembered that hold empty values (Tally.empty_values), with how many: never in
+_known, so that each one a request carries is counted."""
 
 # A string attribute in the form the Collector writes, with nothing escaped in its key or value:
 # the key and the value are the text between the quotes, and their JSON is that text again
@@ -110,44 +113,55 @@ _PLAIN_STRING = re.compile(
 )
 
 
-def _attribute(text: bytes) -> Piece:
-    """The Piece of one KeyValue's JSON text, its value as the general walk makes it."""
+def _attribute(text: bytes, tally: Tally) -> Piece:
+    """The Piece of one KeyValue's JSON text, its value as the general walk makes it; its
+    empty values (no key, no value, empty ones in an array or a map) counted in tally."""
+    blank = _blank.get(text)
+    if blank is not None:
+        tally.empty_values(blank[1])
+        return blank[0]
     plain = _PLAIN_STRING.fullmatch(text)
-    if plain is not None:
+    if plain is not None and plain[1]:
         try:
             key, value = plain[1].decode(), plain[2].decode()
         except UnicodeDecodeError:  # msgspec does not check the text of a Raw
             raise _General from None
         if len(value) <= MAX_VALUE_CHARS:
             piece = plain_piece(key, value, f'"{key}":"{value}"')
-            _remember(text, piece)
+            _remember(text, piece, 0)
             return piece
+    before = tally.blank
     try:
-        ((key, value),) = _json_kvlist([json.loads(text)], "attributes").items()
+        ((key, value),) = _json_kvlist([json.loads(text)], "attributes", tally).items()
     except (ValueError, RecursionError, Reject):
         raise _General from None
     shared = shared_piece(key, value)
     if shared is None:
         return attribute_piece(key, value)
-    _remember(text, shared)
+    _remember(text, shared, tally.blank - before)
     return shared
 
 
-def _remember(text: bytes, piece: Piece) -> None:
+def _remember(text: bytes, piece: Piece, blanks: int) -> None:
+    """Remembers the piece of text; blanks: the empty values it holds."""
     if len(text) <= _MAX_KNOWN_BYTES:
-        if len(_known) >= _MAX_KNOWN:
-            _known.clear()
-        _known[text] = piece
+        known = _blank if blanks else _known
+        if len(known) >= _MAX_KNOWN:
+            known.clear()
+        if blanks:
+            _blank[text] = piece, blanks
+        else:
+            _known[text] = piece
 
 
 def _attributes(
-    raws: list[msgspec.Raw] | None,
+    raws: list[msgspec.Raw] | None, tally: Tally
 ) -> tuple[dict[str, Any], tuple[str, bool] | None]:
     """The attributes and their `encoded` form (SpanBatchBuilder.add)."""
     if not raws:
         return encoded_attributes(())
     known = _known.get
-    return encoded_attributes([known(text) or _attribute(text) for text in map(bytes, raws)])
+    return encoded_attributes([known(text) or _attribute(text, tally) for text in map(bytes, raws)])
 
 
 def _spans(request: _Request) -> list[tuple[Any, ...]]:
@@ -161,7 +175,9 @@ def _spans(request: _Request) -> list[tuple[Any, ...]]:
         if not rs.scopeSpans:
             tally.empty_group()
             continue
-        resource = _attributes(rs.resource.attributes if rs.resource is not None else None)[0]
+        resource = _attributes(rs.resource.attributes if rs.resource is not None else None, tally)[
+            0
+        ]
         for ss in rs.scopeSpans:
             if not ss.spans:
                 tally.empty_group()
@@ -197,11 +213,11 @@ def _spans(request: _Request) -> list[tuple[Any, ...]]:
                 if records:
                     tally.add_records(records)
                 try:
-                    events = json_events(span.events) if span.events else ()
-                    links = json_links(span.links) if span.links else ()
+                    events = json_events(span.events, tally) if span.events else ()
+                    links = json_links(span.links, tally) if span.links else ()
                 except Reject:
                     raise _General from None
-                attributes, encoded = _attributes(span.attributes)
+                attributes, encoded = _attributes(span.attributes, tally)
                 # Ids in lowercase hex, as the Collector and the SDKs write them; the general
                 # walk takes any other case.
                 trace_id = span.traceId

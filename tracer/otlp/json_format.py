@@ -107,10 +107,11 @@ def _json_double(value: Any, path: str) -> Any:
     raise Reject(f"{path}: {_type_name(value)}, want a number")
 
 
-def _json_value(value: Any, path: str, depth: int) -> Any:
+def _json_value(value: Any, path: str, depth: int, tally: Tally) -> Any:
     if not isinstance(value, dict):
         raise Reject(f"{path}: {_type_name(value)}, want an AnyValue object")
     if not value:
+        tally.empty_values()
         return None
     if len(value) != 1:
         raise Reject(f"{path}: {len(value)} keys, an AnyValue has one")
@@ -140,14 +141,16 @@ def _json_value(value: Any, path: str, depth: int) -> Any:
             raise Reject(f"{path}.{key}.values: {_type_name(values)}, want an array")
         if key.startswith("array"):
             return [
-                _json_value(v, f"{path}.{key}.values[{i}]", depth + 1) for i, v in enumerate(values)
+                _json_value(v, f"{path}.{key}.values[{i}]", depth + 1, tally)
+                for i, v in enumerate(values)
             ]
-        return _json_kvlist(values, f"{path}.{key}.values", depth + 1)
+        return _json_kvlist(values, f"{path}.{key}.values", tally, depth + 1)
     raise Reject(f"{path}: unknown AnyValue field {key[:40]!r}")
 
 
-def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
-    """A KeyValue array as a dict; common scalar shapes inline (the hot path of ingest)."""
+def _json_kvlist(values: Any, path: str, tally: Tally, depth: int = 0) -> dict[str, Any]:
+    """A KeyValue array as a dict; common scalar shapes inline (the hot path of ingest).
+    Attributes without a key or a value are counted (tally)."""
     if values is None:
         return {}
     if type(values) is not list:
@@ -157,8 +160,11 @@ def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
         if type(kv) is not dict:
             raise Reject(f"{path}[{i}]: {_type_name(kv)}, want a key/value object")
         key = kv.get("key")
-        if type(key) is not str:
-            raise Reject(f"{path}[{i}].key: {_type_name(key)}, want a string")
+        if type(key) is not str or not key:
+            if type(key) is not str:
+                raise Reject(f"{path}[{i}].key: {_type_name(key)}, want a string")
+            if kv.get("value"):  # (without a value too, it is counted below)
+                tally.empty_values()
         value = kv.get("value")
         if type(value) is dict and len(value) == 1:
             ((kind, inner),) = value.items()
@@ -183,9 +189,10 @@ def _json_kvlist(values: Any, path: str, depth: int = 0) -> dict[str, Any]:
                     out[key] = inner
                     continue
         if value is None:
+            tally.empty_values()
             out[key] = None
         else:
-            out[key] = _json_value(value, f"{path}[{i}].value", depth)
+            out[key] = _json_value(value, f"{path}[{i}].value", depth, tally)
     return out
 
 
@@ -349,7 +356,7 @@ def add_json_request(
                 res = {}
             if not isinstance(res, dict):
                 raise Reject(f"{rpath}.resource: {_type_name(res)}, want an object")
-            resource = _json_kvlist(res.get("attributes"), f"{rpath}.resource.attributes")
+            resource = _json_kvlist(res.get("attributes"), f"{rpath}.resource.attributes", tally)
             outer: list[str] = []
             if check_text:
                 resource, fixed = repaired(resource)
@@ -369,7 +376,7 @@ def add_json_request(
                 middle = [*outer, "scope"] if fixed else outer
             for pi, span in enumerate(_get(ss, "spans") or ()):
                 try:
-                    values = _json_span(span)
+                    values = _json_span(span, tally)
                 except Reject as exc:
                     result.reject(1, f"{spath}.spans[{pi}].{exc}")
                     tally.span_rejected(result)
@@ -465,7 +472,7 @@ def _repair_span(values: dict[str, Any], outer: list[str]) -> str:
     return ", ".join(found)
 
 
-def _json_span(span: Any) -> dict[str, Any]:
+def _json_span(span: Any, tally: Tally) -> dict[str, Any]:
     if not isinstance(span, dict):
         raise Reject(f": {_type_name(span)}, want a span object")
     trace_id = _json_id(span, "traceId", "trace_id", _HEX32, True)
@@ -489,9 +496,9 @@ def _json_span(span: Any) -> dict[str, Any]:
     message = status.get("message")
     if message is not None:
         _want_str(message, "status.message")
-    attributes = _json_kvlist(span.get("attributes"), "attributes")
-    events = json_events(span.get("events"))
-    links = json_links(span.get("links"))
+    attributes = _json_kvlist(span.get("attributes"), "attributes", tally)
+    events = json_events(span.get("events"), tally)
+    links = json_links(span.get("links"), tally)
     return {
         "trace_id": trace_id,
         "span_id": span_id,
@@ -508,25 +515,50 @@ def _json_span(span: Any) -> dict[str, Any]:
     }
 
 
-def json_events(items: Any) -> list[dict[str, Any]]:
-    """A span's events (a JSON array, or None) as SpanBatchBuilder.add takes them."""
-    events = []
+def json_events(items: Any, tally: Tally) -> list[dict[str, Any]]:
+    """A span's events (a JSON array, or None) as SpanBatchBuilder.add takes them. The form
+    the Collector writes (a name, the time in digits or left out, no attributes or an array
+    of them) inline; each event costs a microsecond, and a request may carry 262,144."""
+    events: list[dict[str, Any]] = []
+    append = events.append
     for ei, e in enumerate(items or ()):
-        if not isinstance(e, dict):
-            raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
-        events.append(
-            {
-                "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
-                "time_unix_nano": _json_int(
-                    _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
-                ),
-                "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes"),
-            }
-        )
+        if e.__class__ is dict:
+            name = e.get("name", "")
+            time = e.get("timeUnixNano")
+            if time.__class__ is str:
+                time = int(time) if time.isdigit() and time.isascii() and len(time) <= 20 else ""
+            elif time is None and "time_unix_nano" not in e:
+                time = 0
+            if name.__class__ is str and len(name) <= MAX_VALUE_CHARS and time.__class__ is int:
+                attributes = e.get("attributes")
+                append(
+                    {
+                        "name": name,
+                        "time_unix_nano": time,
+                        "attributes": _json_kvlist(attributes, f"events[{ei}].attributes", tally)
+                        if attributes
+                        else _json_kvlist(attributes, "", tally),
+                    }
+                )
+                continue
+        append(_json_event(e, ei, tally))
     return events
 
 
-def json_links(items: Any) -> list[dict[str, Any]]:
+def _json_event(e: Any, ei: int, tally: Tally) -> dict[str, Any]:
+    """One event of any form json_events takes, or a Reject that says why not."""
+    if not isinstance(e, dict):
+        raise Reject(f"events[{ei}]: {_type_name(e)}, want an object")
+    return {
+        "name": _want_str(e.get("name", ""), f"events[{ei}].name"),
+        "time_unix_nano": _json_int(
+            _get(e, "timeUnixNano", "time_unix_nano") or 0, f"events[{ei}].timeUnixNano"
+        ),
+        "attributes": _json_kvlist(e.get("attributes"), f"events[{ei}].attributes", tally),
+    }
+
+
+def json_links(items: Any, tally: Tally) -> list[dict[str, Any]]:
     """A span's links (a JSON array, or None) as SpanBatchBuilder.add takes them."""
     links = []
     for li, link in enumerate(items or ()):
@@ -543,7 +575,9 @@ def json_links(items: Any) -> list[dict[str, Any]]:
             {
                 "trace_id": link_trace or "",
                 "span_id": link_span or "",
-                "attributes": _json_kvlist(link.get("attributes"), f"links[{li}].attributes"),
+                "attributes": _json_kvlist(
+                    link.get("attributes"), f"links[{li}].attributes", tally
+                ),
             }
         )
     return links

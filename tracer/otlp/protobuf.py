@@ -25,9 +25,10 @@ _ZERO_TRACE = b"\x00" * 16
 _ZERO_SPAN = b"\x00" * 8
 
 
-def _pb_value(value: Any, path: str, depth: int) -> Any:
+def _pb_value(value: Any, path: str, depth: int, tally: Tally) -> Any:
     kind = value.WhichOneof("value")
     if kind is None:
+        tally.empty_values()
         return None
     if kind == "string_value":
         return bounded(value.string_value, path)
@@ -39,14 +40,21 @@ def _pb_value(value: Any, path: str, depth: int) -> Any:
     if depth >= MAX_DEPTH:
         raise Reject(f"{path}: attribute value nested deeper than {MAX_DEPTH} levels")
     if kind == "array_value":
-        return [_pb_value(v, path, depth + 1) for v in value.array_value.values]
+        return [_pb_value(v, path, depth + 1, tally) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _pb_value(kv.value, path, depth + 1) for kv in value.kvlist_value.values}
+        out: dict[str, Any] = {}
+        for kv in value.kvlist_value.values:
+            key = kv.key
+            if not key and kv.value.WhichOneof("value") is not None:
+                tally.empty_values()  # (without a value too, _pb_value counts it)
+            out[key] = _pb_value(kv.value, path, depth + 1, tally)
+        return out
     return bytes(value.bytes_value)
 
 
-def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
+def _pb_attrs(attributes: Any, path: str, tally: Tally) -> dict[str, Any]:
     """A KeyValue list as a dict; the hot path of decoding, so scalars are handled inline.
+    Attributes without a key or a value are counted (tally).
 
     A non-empty string_value can only be set when the value is a string, so most attributes
     cost one accessor call and no WhichOneof.
@@ -55,22 +63,29 @@ def _pb_attrs(attributes: Any, path: str) -> dict[str, Any]:
     for kv in attributes:
         value = kv.value
         text = value.string_value
-        if text:
+        key = kv.key
+        if text and key:
             if len(text) > MAX_VALUE_CHARS:
-                bounded(text, f"{path}.{kv.key}")
-            out[kv.key] = text
+                bounded(text, f"{path}.{key}")
+            out[key] = text
             continue
         kind = value.WhichOneof("value")
-        if kind == "int_value":
-            out[kv.key] = value.int_value
+        if not key or kind is None:
+            tally.empty_values()
+        if text:
+            if len(text) > MAX_VALUE_CHARS:
+                bounded(text, f"{path}.{key}")
+            out[key] = text
+        elif kind == "int_value":
+            out[key] = value.int_value
         elif kind == "string_value":
-            out[kv.key] = ""
+            out[key] = ""
         elif kind == "bool_value":
-            out[kv.key] = value.bool_value
+            out[key] = value.bool_value
         elif kind is None:
-            out[kv.key] = None
+            out[key] = None
         else:
-            out[kv.key] = _pb_value(value, f"{path}.{kv.key}", 0)
+            out[key] = _pb_value(value, f"{path}.{key}", 0, tally)
     return out
 
 
@@ -132,7 +147,7 @@ def add_protobuf_request(
         try:
             # Not set: "no resource info is known" (the OTLP proto); an unset message reads as
             # an empty one, so the spans carry no service (the classifier's unknown-service).
-            resource = _pb_attrs(rs.resource.attributes, f"{rpath}.resource.attributes")
+            resource = _pb_attrs(rs.resource.attributes, f"{rpath}.resource.attributes", tally)
         except Reject as exc:
             count = sum(len(ss.spans) for ss in rs.scope_spans)
             result.reject(count, str(exc))
@@ -169,14 +184,16 @@ def add_protobuf_request(
                     code = status.code
                     if not 0 <= code < len(statuses):
                         raise Reject(f"status.code: {code} is not a status code")
-                    attributes = _pb_attrs(span.attributes, "attributes")
+                    attributes = _pb_attrs(span.attributes, "attributes", tally)
                     span_events = span.events
                     events = (
                         [
                             {
                                 "name": e.name,
                                 "time_unix_nano": e.time_unix_nano,
-                                "attributes": _pb_attrs(e.attributes, f"events[{ei}].attributes"),
+                                "attributes": _pb_attrs(
+                                    e.attributes, f"events[{ei}].attributes", tally
+                                ),
                             }
                             for ei, e in enumerate(span_events)
                         ]
@@ -189,7 +206,9 @@ def add_protobuf_request(
                             {
                                 "trace_id": _link_id(link.trace_id, li, "traceId", 16),
                                 "span_id": _link_id(link.span_id, li, "spanId", 8),
-                                "attributes": _pb_attrs(link.attributes, f"links[{li}].attributes"),
+                                "attributes": _pb_attrs(
+                                    link.attributes, f"links[{li}].attributes", tally
+                                ),
                             }
                             for li, link in enumerate(span_links)
                         ]

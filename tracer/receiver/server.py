@@ -67,7 +67,8 @@ RECORD_ENDPOINTS: dict[str, RecordsWriter] = {
 SOURCE = "otlp-http"
 MAX_INFLIGHT = 64
 OWNER_CHECK_S = 1.0
-"""How often the server looks whether its owner file became readable by others (Guard.refresh)."""
+"""How often the server looks whether its owner file became readable by others or changed
+(Guard.refresh), besides before each request that needs the secret."""
 _MAX_KEY_LEN = 200
 
 

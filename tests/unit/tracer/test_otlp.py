@@ -661,20 +661,31 @@ def test_the_flat_decoders_remember_65_536_attributes_of_512_bytes_and_no_more(
     form: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What bounds the memory of the attributes the flat decoders remember: at most 65,536 of
-    them (the next one starts the memory anew), none longer than 512 bytes."""
+    them (the next one starts the memory anew), none longer than 512 bytes; and as many
+    attributes that hold empty values, apart, each with the number of them."""
     from seamscope.tracer.otlp import flat, flat_json
+    from seamscope.tracer.otlp.common import Tally
 
     module: Any = flat if form == "protobuf" else flat_json
     make = _kv_raw if form == "protobuf" else _kv_text
     known: dict[bytes, Any] = {}
+    blank: dict[bytes, Any] = {}
     monkeypatch.setattr(module, "_known", known)
+    monkeypatch.setattr(module, "_blank", blank)
+    tally = Tally()
     for i in range(65_536):
-        module._attribute(make(str(i)))
-    assert len(known) == 65_536
-    module._attribute(make("one more"))
+        module._attribute(make(str(i)), tally)
+    assert len(known) == 65_536 and not blank and tally.blank == 0
+    module._attribute(make("one more"), tally)
     assert list(known) == [make("one more")]
     known.clear()
     sized = {len(make("x" * n)): make("x" * n) for n in range(600)}
-    module._attribute(sized[512])
-    module._attribute(sized[513])
+    module._attribute(sized[512], tally)
+    module._attribute(sized[513], tally)
     assert list(known) == [sized[512]]
+    known.clear()
+    no_key = make("v").replace(b"\x0a\x01k", b"") if form == "protobuf" else _kv_text("v")
+    no_key = no_key.replace(b'"key":"k"', b'"key":""')
+    for _ in range(3):
+        module._attribute(no_key, tally)
+    assert not known and list(blank) == [no_key] and tally.blank == 3

@@ -96,3 +96,20 @@ def test_an_owner_that_never_answers_a_write_is_a_clear_error(
         "does not answer on port 1; if no `seamscope collect` or live TUI runs on this store, "
         "remove that file"
     )
+
+
+def test_an_owner_renews_its_secret_once_for_each_change_to_its_file(db_path: Path) -> None:
+    """Exposed or changed since the owner wrote it (a chmod undone, a rewrite), the file gets
+    a new secret; left alone, or read, it keeps the one it has."""
+    info = publish(db_path, "127.0.0.1", 1)
+    path = owner_file(db_path)
+    path.read_bytes()  # reading changes nothing
+    assert owner.renew_if_exposed(db_path, info) is info
+    path.chmod(0o640)
+    path.chmod(0o600)
+    renewed = owner.renew_if_exposed(db_path, info)
+    assert renewed.secret != info.secret
+    assert json.loads(path.read_text())["secret"] == renewed.secret
+    assert owner.renew_if_exposed(db_path, renewed) is renewed  # its own new file: left alone
+    os.utime(path)  # a write, as a tool that rewrites it in place makes one
+    assert owner.renew_if_exposed(db_path, renewed).secret != renewed.secret

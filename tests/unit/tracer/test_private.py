@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from seamscope.tracer.private import private_dir, wal_path
+from seamscope.tracer.private import private_dir, private_dirs, private_file, wal_path
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.spool import record_dropped, spool_dir, write_spool
 from seamscope.tracer.store import Store
@@ -78,3 +78,29 @@ def test_a_folder_of_ours_that_others_can_enter_is_narrowed(tmp_path: Path) -> N
     folder.chmod(0o755)
     private_dir(folder)
     assert _mode(folder) == 0o700
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_private_files_and_folders_whatever_the_umask(tmp_path: Path) -> None:
+    """What the demo writes its run folder, logs, landscape and state with."""
+    run = tmp_path / "a" / "b"
+    private_dirs(run)
+    assert _mode(tmp_path / "a") == _mode(run) == 0o700
+    with private_file(run / "x.log", "ab") as log:
+        log.write(b"one\n")
+    with private_file(run / "x.log", "a") as text:
+        text.write("two\n")
+    assert (run / "x.log").read_text() == "one\ntwo\n" and _mode(run / "x.log") == 0o600
+    old = run / "demo.json"
+    old.write_text("a longer text than the new one")
+    old.chmod(0o644)  # left by a run under another umask
+    with private_file(old, "w") as out:
+        out.write("{}")
+    assert old.read_text() == "{}" and _mode(old) == 0o600
+    (run / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        private_file(run / "link", "w")
+    assert not (tmp_path / "elsewhere").exists()
+    tmp_path.chmod(0o755)
+    private_dirs(tmp_path)  # there already: left as it is
+    assert _mode(tmp_path) == 0o755
