@@ -186,7 +186,7 @@ EQUIVALENT: dict[str, frozenset[str]] = {
     # same rows, only slower. Their looser twins are killed.
     "tracer/otlp/flat.py": frozenset({
         "if len(raw) >= MAX_VALUE_CHARS:",
-        "found = _pb_value(value, kv.key, 1)",
+        "found = _pb_value(value, key, 1, tally)",
         "or not 0 < start <= end < MAX_NS",
         "or not 0 < start < end <= MAX_NS",
         "or not 1 < start <= end <= MAX_NS",
