@@ -67,6 +67,43 @@ async def test_a_hubs_drawing_fits_across_at_160_columns(forty_systems: Path) ->
     await _drawing_fits(_forty(forty_systems), (160, 45), "web")
 
 
+async def test_a_hubs_drawing_fits_across_at_100x30(forty_systems: Path) -> None:
+    """At 100x30 web's drawing was 127 cells wide in a pane of 96, 80 of them lanes: one per
+    arrow into the BFF from each of the 40 other systems, one per arrow back out. The arrows
+    into one box share one line now, and it fits, labels whole."""
+    await _drawing_fits(_forty(forty_systems), (100, 30), "web")
+
+
+async def test_a_drawing_wider_than_its_pane_says_it_scrolls_and_how(demo_db: Path) -> None:
+    """At 100x30 inventory's drawing, narrowed as far as it goes, still ran past the pane's
+    right border, the boxes there cut with a scroll bar for the only sign. The pane's bottom
+    border says it is wider, and which keys go to the boxes out of view; l does, the view
+    following."""
+    app = _demo(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_system("inventory")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        assert pane.max_scroll_x > 0
+        hint = str(pane.border_subtitle)
+        assert "wider" in hint and "h l" in hint, hint
+        landmap = screen.query_one(LandscapeMap)
+        right = max(landmap.drawing.boxes.values(), key=lambda b: b.x + b.width)
+        while landmap.selected != right.node_id:
+            before = landmap.selected
+            assert before is not None
+            here = landmap.drawing.boxes[before]
+            await pilot.press("l" if here.column < right.column else "j")
+            await settle(pilot)
+            assert landmap.selected != before
+        assert pane.scroll_x + pane.scrollable_content_region.width >= right.x + right.width
+
+
 @pytest.mark.parametrize("store", ["demo", "forty"])
 async def test_the_matrix_and_its_table_leave_no_blank_lines_at_220x60(
     store: str, demo_db: Path, forty_systems: Path

@@ -404,6 +404,20 @@ def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: in
     return height
 
 
+def scroll_hint(wide: bool, tall: bool) -> str | None:
+    """What the bottom border of a drawing larger than its pane says: that it scrolls, and
+    with which keys (the selection moves from box to box and the pane follows it). At 100x30
+    the demo's inventory drawing ran past the pane's right border, its boxes cut there, with a
+    scroll bar for the only sign."""
+    if wide and tall:
+        return "◂ ▸ ▴ ▾ wider and taller than the pane: h l j k go to the boxes out of view"
+    if wide:
+        return "◂ ▸ wider than the pane: h l go to the boxes out of view"
+    if tall:
+        return "▴ ▾ taller than the pane: j k go to the boxes out of view"
+    return None
+
+
 def show_why(screen: DataScreen[Any]) -> None:
     """The highlighted edge of the screen's edge table in the pane under it (WhyPane): from
     the record its row was made of, no query."""
@@ -1408,6 +1422,8 @@ class SystemScreen(DataScreen[Any]):
         height = fitted_top(wanted, table, pool, self.size.height)
         top.styles.height = height
         fit_why(self, pool, height, table)
+        if self.query_one("#map-pane").display:
+            pane.border_subtitle = scroll_hint(wide, wanted > height)
 
     def _component_ids(self) -> set[str]:
         """The list's rows (_members): the components, or the resources of no known owner."""
