@@ -375,7 +375,10 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     edges = screen.query_one("#edges", EdgeTable)
     pane = screen.query_one(WhyPane)
     table, left = _bottom(screen, pool, top, table)
-    if pane.fit(left):
+    # Under a table that shows every row, the pane as tall as it needs for any of them (the
+    # wrap of a scrolled hub's 60 reasons is not worked out: it has a few lines anyway).
+    said = edges.edges if edges.row_count + 1 <= table else None
+    if pane.fit(left, said):
         edges.styles.height = table
     else:
         edges.styles.clear_rule("height")  # its stylesheet's: every line
