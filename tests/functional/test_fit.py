@@ -9,10 +9,17 @@ import pytest
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
-from seamscope.tui.screens.landscape import TABLE_SHORT, LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import (
+    TABLE_SHORT,
+    TOP_LEAST,
+    LandscapeScreen,
+    SystemScreen,
+)
 from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.matrix import MatrixView
+from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.why import WhyPane
 from tests.functional.conftest import settle
 from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems
@@ -162,3 +169,35 @@ async def test_a_hubs_reason_shows_under_its_table_at_100x30(forty_systems: Path
         await settle(pilot)
         edge = table.edges[table.cursor_row]
         assert edge.rule_id in _said(pane) and edge.from_node.rpartition("/")[2] in _said(pane)
+
+
+async def test_a_one_edge_components_focus_view_is_as_tall_as_it_needs(
+    forty_systems: Path,
+) -> None:
+    """At 220x60 shop-web, the webapp of the hub web (one edge, to its BFF), kept the height
+    of web-bff's focus view (61 edges), its box and "no callers" in some twenty blank lines.
+    A centre that needs less than half of the tallest's height has its own; the BFF's keeps
+    the tall one, and the table and its pane follow."""
+    app = _forty(forty_systems)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        app.open_system("web")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        components = screen.query_one("#components", NavTable)
+        focus = screen.query_one(FocusMap)
+        top = screen.query_one("#top")
+        heights = {}
+        for row in range(components.row_count):
+            components.move_cursor(row=row)
+            await settle(pilot)
+            assert focus.focus_data is not None
+            heights[focus.focus_data.name] = (top.outer_size.height, focus.wanted_height())
+        height, needs = heights["shop-web"]
+        assert height == max(TOP_LEAST, needs, components.row_count + 1), heights
+        height, needs = heights["web-bff"]
+        assert height > 2 * heights["shop-web"][0], heights
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.region.y < top.region.bottom + 2 and pane.region.y == table.region.bottom

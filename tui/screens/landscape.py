@@ -387,13 +387,19 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
 def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: int) -> int:
     """The top's height (fitted_top) over the edge table and its reason pane (fit_why), set on
     screen's #top: as tall as the tallest centre needs (wanted), so that it keeps its height
-    from one centre to the next, unless that cuts the reason pane short: then down to what the
-    centre in view needs (own), the lines it frees to the pane. At 100x30 on the demo the
+    from one centre to the next, unless the centre in view needs less than half of that, or
+    that cuts the reason pane short: then down to what the centre in view needs (own), the
+    lines it frees to the table and the pane. At 100x30 on the demo the
     focus view of providers kept four blank lines in its centre's box (the height of the
     resources of no known owner, three boxes a side) over a pane of two lines, its reason
     cut."""
     height = fitted_top(wanted, table, pool, screen.size.height)
     least = fitted_top(own, table, pool, screen.size.height)
+    if own * 2 < wanted:
+        # The centre in view would leave more than half of it blank: as tall as it needs. At
+        # 220x60 a component of one edge kept the height of its system's hub, its box and
+        # "no callers" in some twenty blank lines.
+        height = least
     edges = screen.query_one("#edges", EdgeTable)
     # A table that scrolls even under the shorter top gives the pane the same lines either
     # way (SCROLLED_WHY): the pane's need is not worked out (a hub's 60 reasons wrapped).
