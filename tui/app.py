@@ -480,6 +480,7 @@ class SeamscopeApp(App[None]):
         return not self._typed_by_focus(action)
 
     _SHOWN_BY: dict[str, type[Screen[Any]]] = {
+        "landscape": LandscapeScreen,
         "findings": FindingsScreen,
         "patterns": PatternsScreen,
         "history": HistoryScreen,

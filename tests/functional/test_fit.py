@@ -9,10 +9,17 @@ import pytest
 
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
-from seamscope.tui.screens.landscape import TABLE_SHORT, LandscapeScreen, SystemScreen
+from seamscope.tui.screens.landscape import (
+    TABLE_SHORT,
+    TOP_LEAST,
+    LandscapeScreen,
+    SystemScreen,
+)
 from seamscope.tui.widgets.edgetable import EdgeTable
+from seamscope.tui.widgets.focusmap import FocusMap
 from seamscope.tui.widgets.landmap import LandscapeMap
 from seamscope.tui.widgets.matrix import MatrixView
+from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.why import WhyPane
 from tests.functional.conftest import settle
 from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems
@@ -65,6 +72,43 @@ async def test_a_hubs_drawing_fits_across_at_160_columns(forty_systems: Path) ->
     column, its webapp in the next, with nothing between them. They are one column now, and
     the arrows to the BFF go straight across."""
     await _drawing_fits(_forty(forty_systems), (160, 45), "web")
+
+
+async def test_a_hubs_drawing_fits_across_at_100x30(forty_systems: Path) -> None:
+    """At 100x30 web's drawing was 127 cells wide in a pane of 96, 80 of them lanes: one per
+    arrow into the BFF from each of the 40 other systems, one per arrow back out. The arrows
+    into one box share one line now, and it fits, labels whole."""
+    await _drawing_fits(_forty(forty_systems), (100, 30), "web")
+
+
+async def test_a_drawing_wider_than_its_pane_says_it_scrolls_and_how(demo_db: Path) -> None:
+    """At 100x30 inventory's drawing, narrowed as far as it goes, still ran past the pane's
+    right border, the boxes there cut with a scroll bar for the only sign. The pane's bottom
+    border says it is wider, and which keys go to the boxes out of view; l does, the view
+    following."""
+    app = _demo(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_system("inventory")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        pane = screen.query_one("#map-pane")
+        assert pane.max_scroll_x > 0
+        hint = str(pane.border_subtitle)
+        assert "wider" in hint and "h l" in hint, hint
+        landmap = screen.query_one(LandscapeMap)
+        right = max(landmap.drawing.boxes.values(), key=lambda b: b.x + b.width)
+        while landmap.selected != right.node_id:
+            before = landmap.selected
+            assert before is not None
+            here = landmap.drawing.boxes[before]
+            await pilot.press("l" if here.column < right.column else "j")
+            await settle(pilot)
+            assert landmap.selected != before
+        assert pane.scroll_x + pane.scrollable_content_region.width >= right.x + right.width
 
 
 @pytest.mark.parametrize("store", ["demo", "forty"])
@@ -125,3 +169,35 @@ async def test_a_hubs_reason_shows_under_its_table_at_100x30(forty_systems: Path
         await settle(pilot)
         edge = table.edges[table.cursor_row]
         assert edge.rule_id in _said(pane) and edge.from_node.rpartition("/")[2] in _said(pane)
+
+
+async def test_a_one_edge_components_focus_view_is_as_tall_as_it_needs(
+    forty_systems: Path,
+) -> None:
+    """At 220x60 shop-web, the webapp of the hub web (one edge, to its BFF), kept the height
+    of web-bff's focus view (61 edges), its box and "no callers" in some twenty blank lines.
+    A centre that needs less than half of the tallest's height has its own; the BFF's keeps
+    the tall one, and the table and its pane follow."""
+    app = _forty(forty_systems)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        app.open_system("web")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SystemScreen)
+        components = screen.query_one("#components", NavTable)
+        focus = screen.query_one(FocusMap)
+        top = screen.query_one("#top")
+        heights = {}
+        for row in range(components.row_count):
+            components.move_cursor(row=row)
+            await settle(pilot)
+            assert focus.focus_data is not None
+            heights[focus.focus_data.name] = (top.outer_size.height, focus.wanted_height())
+        height, needs = heights["shop-web"]
+        assert height == max(TOP_LEAST, needs, components.row_count + 1), heights
+        height, needs = heights["web-bff"]
+        assert height > 2 * heights["shop-web"][0], heights
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.region.y < top.region.bottom + 2 and pane.region.y == table.region.bottom

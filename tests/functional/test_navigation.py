@@ -778,12 +778,18 @@ async def test_the_whole_system_drawing_opens_on_its_box_and_moves_with_vim_keys
 
         assert in_view()
         first = landmap.selected
-        # Drawn to fit 100 columns, its columns with no arrow between them as one: orders-worker
-        # is among the resources and the indexer (j k move in a column, h l between them).
+        # Drawn to fit 100 columns, its arrows into one box on one line: the indexer and the
+        # resources one column right of orders-worker (h l between columns, j k in one).
+        await pilot.press("l")
+        await settle(pilot)
+        assert landmap.selected == "component:search/indexer" and in_view()
         await pilot.press("j")
         await settle(pilot)
-        assert landmap.selected != first and in_view()
+        assert landmap.selected == "dynamodb:table/Orders" and in_view()
         await pilot.press("k")
+        await settle(pilot)
+        assert landmap.selected == "component:search/indexer" and in_view()
+        await pilot.press("h")
         await settle(pilot)
         assert landmap.selected == first and in_view()
         await pilot.press("h")

@@ -230,9 +230,9 @@ async def test_the_reason_pane_takes_every_line_the_table_leaves_and_says_more_t
     sample_db: Path, make_app: AppFactory, where: str, size: tuple[int, int]
 ) -> None:
     """On a store of few edges the reason pane was as tall as its three lines: at 220x60 some
-    thirty blank lines stayed between it and the footer. It reaches the footer now, and in
-    the lines it has says what joined the two ends, the edge's figures, and the rule's why and
-    example (the edge screen's sections), after what it said before."""
+    thirty blank lines stayed between it and the footer. In the lines the table leaves it says
+    what joined the two ends, the edge's figures, and the rule's why and example (the edge
+    screen's sections), after what it said before."""
     app = make_app(sample_db)
     async with app.run_test(size=size) as pilot:
         screen = await _open(pilot, where)
@@ -241,7 +241,7 @@ async def test_the_reason_pane_takes_every_line_the_table_leaves_and_says_more_t
         footer = screen.query_one("SteadyFooter")
         assert pane.display
         assert pane.region.y == table.region.bottom  # the table's rows right above it
-        assert pane.region.bottom == footer.region.y  # no blank line under it
+        assert pane.region.bottom <= footer.region.y
         edge = table.edges[table.cursor_row]
         rule = rule_for(edge.rule_id, edge.verdict)
         shown = _said(pane)
@@ -258,8 +258,8 @@ async def test_under_a_short_findings_list_the_reason_pane_takes_the_lines_its_r
 ) -> None:
     """The findings list took every line and its pane sat at the footer: at 220x60 on the
     demo's eight findings some forty blank lines lay between the two. Where the rows take at
-    most half of the lines, the pane is right under them, down to the footer, and says there
-    what the landscape's says (what joined the ends, the figures, the rule's why)."""
+    most half of the lines, the pane is right under them and says there what the landscape's
+    says (what joined the ends, the figures, the rule's why)."""
     app = make_app(sample_db)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -272,10 +272,49 @@ async def test_under_a_short_findings_list_the_reason_pane_takes_the_lines_its_r
         assert 0 < table.row_count and pane.display
         assert pane.region.y == table.region.bottom
         assert table.region.height == table.row_count + 1  # its rows and header, no blank row
-        assert pane.region.bottom == footer.region.y
+        assert pane.region.bottom <= footer.region.y
         edge = table.edges[table.cursor_row]
         shown = _said(pane)
         assert f"Joined by {edge.evidence}" in shown and "Why:" in shown
+
+
+def _blank_tail(pane: WhyPane) -> int:
+    """The blank lines at the foot of the pane, over its bottom border."""
+    lines = [pane.render_line(y).text.strip("│╰─╯ ") for y in range(pane.size.height)]
+    return len(lines) - len("\n".join(lines).rstrip("\n").split("\n"))
+
+
+@pytest.mark.parametrize("where", ["landscape", "matrix", "system", "findings"])
+async def test_the_reason_pane_is_no_taller_than_its_tables_edges_need(
+    demo_db: Path, where: str
+) -> None:
+    """At 220x60 on the demo the reason pane reached the footer whatever it had to say: under
+    the matrix, a system's focus view and the findings it framed twenty to forty blank lines
+    once it had said all it has of the edge (its reason, what joined the ends, the figures,
+    the rule's why and example). It is as tall as the edge of its table that needs the most
+    needs, so it keeps its height from row to row, and that edge fills it."""
+    app = SeamscopeApp(lambda: LocalStore(demo_db, DEMO / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await settle(pilot)
+        if where == "system":
+            app.open_system("inventory")
+        elif where != "landscape":
+            await pilot.press("m" if where == "matrix" else "n")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#findings" if where == "findings" else "#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        footer = screen.query_one("SteadyFooter")
+        heights, tails = set(), []
+        for row in range(table.row_count):
+            table.move_cursor(row=row)
+            await settle(pilot)
+            assert pane.display and pane.region.bottom <= footer.region.y
+            assert "Example:" in _said(pane)  # all it has
+            heights.add(pane.outer_size.height)
+            tails.append(_blank_tail(pane))
+        assert len(heights) == 1  # it stays put
+        assert min(tails) == 0, tails
 
 
 async def test_a_findings_list_taller_than_half_the_screen_keeps_its_lines(

@@ -983,6 +983,26 @@ async def test_a_screens_own_key_is_not_in_its_footer(
         assert app.screen is before  # it did nothing indeed
 
 
+async def test_the_landscapes_footer_does_not_offer_l_landscape(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """On the landscape itself the footer offered `L Landscape`, a key that does nothing there,
+    and at 100x30 it took the room of `p Patterns`. It is offered on the screens it goes back
+    from, and goes back."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        landscape = app.screen
+        assert "L" not in _footer_keys(app)
+        assert "p" in _footer_keys(app)
+        app.open_system("orders")
+        await settle(pilot)
+        assert "L" in _footer_keys(app)
+        await pilot.press("L")
+        await settle(pilot)
+        assert app.screen is landscape
+
+
 async def test_an_empty_history_says_what_it_will_list(tmp_path: Path) -> None:
     """On a store whose labels never changed, the history showed an empty table under "0 label
     changes, newest first · 0 since this TUI opened (Enter: the edge)": it says there are none

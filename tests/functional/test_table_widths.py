@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.engine import classify
@@ -201,3 +202,31 @@ async def test_the_history_fits_the_terminal_and_shows_a_reason_whole_under_it(
             shown = " ".join(why.render_line(y).text.strip("│ ") for y in range(why.size.height))
             assert change.reason and " ".join(change.reason.split()) in " ".join(shown.split())
             assert change.rule_id in str(table.get_row_at(row)[titles.index("Change")])
+
+
+async def test_the_names_give_the_reason_the_room_they_do_not_need(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """At 160x45 on a generated store of 40 systems the findings' reasons had 25 cells ("SQS
+    carries events from…") beside name columns of 32 and 35 cells, most rows' names far
+    shorter. The names are cut where they repeat their system's (`subscriptions/…-api`) until
+    the reason has REASON_ROOM cells, and no shorter."""
+    from benchmarks.generate import generate_store, landscape_path
+
+    store = tmp_path_factory.mktemp("g40") / "g40.duckdb"
+    generate_store(store, 20_000, systems=40)
+    app = SeamscopeApp(lambda: LocalStore(store, landscape_path(store)), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        table = app.screen.query_one("#findings", EdgeTable)
+        titles = [c.label.plain for c in table.ordered_columns]
+        reason = table.ordered_columns[titles.index("Reason")]
+        assert reason.get_render_width(table) - 2 * table.cell_padding >= REASON_ROOM
+        for row in range(table.row_count):
+            for title in ("From", "To"):
+                name = table.get_cell_at(Coordinate(row, titles.index(title))).plain
+                # whole, cut where it repeats its system's name, or a resource's own name kept
+                assert "…" not in name or "/…" in name or "…/" in name, name
+        assert _row_width(table) <= table.scrollable_content_region.width

@@ -375,7 +375,10 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
     edges = screen.query_one("#edges", EdgeTable)
     pane = screen.query_one(WhyPane)
     table, left = _bottom(screen, pool, top, table)
-    if pane.fit(left):
+    # Under a table that shows every row, the pane as tall as it needs for any of them (the
+    # wrap of a scrolled hub's 60 reasons is not worked out: it has a few lines anyway).
+    said = edges.edges if edges.row_count + 1 <= table else None
+    if pane.fit(left, said):
         edges.styles.height = table
     else:
         edges.styles.clear_rule("height")  # its stylesheet's: every line
@@ -384,13 +387,19 @@ def fit_why(screen: DataScreen[Any], pool: int, top: int, table: int) -> None:
 def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: int) -> int:
     """The top's height (fitted_top) over the edge table and its reason pane (fit_why), set on
     screen's #top: as tall as the tallest centre needs (wanted), so that it keeps its height
-    from one centre to the next, unless that cuts the reason pane short: then down to what the
-    centre in view needs (own), the lines it frees to the pane. At 100x30 on the demo the
+    from one centre to the next, unless the centre in view needs less than half of that, or
+    that cuts the reason pane short: then down to what the centre in view needs (own), the
+    lines it frees to the table and the pane. At 100x30 on the demo the
     focus view of providers kept four blank lines in its centre's box (the height of the
     resources of no known owner, three boxes a side) over a pane of two lines, its reason
     cut."""
     height = fitted_top(wanted, table, pool, screen.size.height)
     least = fitted_top(own, table, pool, screen.size.height)
+    if own * 2 < wanted:
+        # The centre in view would leave more than half of it blank: as tall as it needs. At
+        # 220x60 a component of one edge kept the height of its system's hub, its box and
+        # "no callers" in some twenty blank lines.
+        height = least
     edges = screen.query_one("#edges", EdgeTable)
     # A table that scrolls even under the shorter top gives the pane the same lines either
     # way (SCROLLED_WHY): the pane's need is not worked out (a hub's 60 reasons wrapped).
@@ -402,6 +411,20 @@ def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: in
     screen.query_one("#top").styles.height = height
     fit_why(screen, pool, height, table)
     return height
+
+
+def scroll_hint(wide: bool, tall: bool) -> str | None:
+    """What the bottom border of a drawing larger than its pane says: that it scrolls, and
+    with which keys (the selection moves from box to box and the pane follows it). At 100x30
+    the demo's inventory drawing ran past the pane's right border, its boxes cut there, with a
+    scroll bar for the only sign."""
+    if wide and tall:
+        return "◂ ▸ ▴ ▾ wider and taller than the pane: h l j k go to the boxes out of view"
+    if wide:
+        return "◂ ▸ wider than the pane: h l go to the boxes out of view"
+    if tall:
+        return "▴ ▾ taller than the pane: j k go to the boxes out of view"
+    return None
 
 
 def show_why(screen: DataScreen[Any]) -> None:
@@ -1408,6 +1431,8 @@ class SystemScreen(DataScreen[Any]):
         height = fitted_top(wanted, table, pool, self.size.height)
         top.styles.height = height
         fit_why(self, pool, height, table)
+        if self.query_one("#map-pane").display:
+            pane.border_subtitle = scroll_hint(wide, wanted > height)
 
     def _component_ids(self) -> set[str]:
         """The list's rows (_members): the components, or the resources of no known owner."""

@@ -87,7 +87,7 @@ class EdgeListScreen(DataScreen[Any]):
         if pool <= 0:
             return
         rows = table.row_count + 1  # and its header
-        if rows <= pool // 2 and pane.fit(pool - rows):
+        if rows <= pool // 2 and pane.fit(pool - rows, table.edges):
             table.styles.height = rows
         else:
             table.styles.clear_rule("height")

@@ -243,6 +243,58 @@ def _order_lanes(items: list[tuple[str, int | None, int | None, int]]) -> list[s
     return order
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One vertical line of a gap: the arrows it carries leave their sources on exits and
+    enter their targets on entries (rows); it spans lo..hi."""
+
+    kind: int
+    exits: set[int] = field(default_factory=set)
+    entries: set[int] = field(default_factory=set)
+    lo: int = 1 << 30
+    hi: int = -1
+
+    def cover(self, *ys: int) -> None:
+        self.lo = min(self.lo, *ys)
+        self.hi = max(self.hi, *ys)
+
+
+def _slot_lanes(lanes: dict[str, _Lane]) -> dict[str, int]:
+    """The x slot of each lane of one gap, lanes that share no row sharing a slot. A lane lies
+    left of every lane that enters on a row where it leaves (the exit's line would run along
+    the entry's), as _order_lanes orders them; within that, the leftmost free slot."""
+    before: dict[str, set[str]] = {k: set() for k in lanes}
+    by_entry: dict[int, list[str]] = defaultdict(list)
+    for key, lane in lanes.items():
+        for y in lane.entries:
+            by_entry[y].append(key)
+    for key, lane in lanes.items():
+        for y in lane.exits:
+            for other in by_entry.get(y, []):
+                if other != key:
+                    before[other].add(key)
+    order: list[str] = []
+    remaining = set(lanes)
+    sort_key = {k: (lane.kind, lane.lo, lane.hi, k) for k, lane in lanes.items()}
+    while remaining:
+        free = [k for k in remaining if not (before[k] & remaining)]
+        pick = min(free or remaining, key=lambda k: sort_key[k])
+        order.append(pick)
+        remaining.discard(pick)
+    slot: dict[str, int] = {}
+    taken: list[list[tuple[int, int]]] = []
+    for key in order:
+        lane = lanes[key]
+        s = max((slot[b] + 1 for b in before[key] if b in slot), default=0)
+        while s < len(taken) and any(not (hi < lane.lo or lane.hi < lo) for lo, hi in taken[s]):
+            s += 1
+        if s == len(taken):
+            taken.append([])
+        taken[s].append((lane.lo, lane.hi))
+        slot[key] = s
+    return slot
+
+
 def elide(text: str, width: int) -> str:
     """text in at most width cells, cut in the middle: "accounts-…-worker"."""
     if width <= 0:
@@ -300,6 +352,11 @@ COMPACT = (
 demo at 160 columns inventory's drawing was 219 cells wide in a pane of 125, the lanes two
 cells apart and every arrow's label whole: the pane scrolled sideways."""
 READABLE = Compact(pitch=1, mechanism=-1, name=16)
+MERGE_AT = 2
+"""The steps of COMPACT tried with a lane for each arrow (its lanes two cells apart, then one);
+past them the arrows into one box share one line (_place's merge). At 100 columns the hub of a
+generated landscape of 40 systems was 127 cells wide in a pane of 96, 80 of them lanes: an
+arrow into the BFF from each caller, and one back to each."""
 FOLD_AT = COMPACT.index(READABLE) + 1
 """The steps of COMPACT tried before two columns are drawn as one (_fold): names are cut shorter
 than READABLE's only where no column can fold."""
@@ -353,9 +410,12 @@ def _place(
     selected: str | None,
     room: int | None,
     compacts: tuple[Compact, ...],
+    merge: bool = False,
 ) -> tuple[MapDrawing, bool]:
     """The drawing of nodes in the columns given, the widest of compacts that fits room (else
-    READABLE); and whether it fits."""
+    READABLE); and whether it fits. With merge, the arrows into one box share one line (its
+    lane) and one arrowhead, those that leave one box backwards or past a column share one
+    line out of it, and lines that share no row share a lane's cells across (_slot_lanes)."""
     # Rows: first column by name, later columns by the mean row of their predecessors.
     members: dict[int, list[str]] = defaultdict(list)
     for n in nodes:
@@ -389,7 +449,7 @@ def _place(
     def box_size(n: MapNode) -> tuple[int, int]:
         width = max(len(n.label), len(n.sublabel)) + 4
         inner = 2 if n.sublabel else 1
-        inner = max(inner, len(outs[n.node_id]), len(ins[n.node_id]))
+        inner = max(inner, len(outs[n.node_id]), 1 if merge else len(ins[n.node_id]))
         return width, inner + 2
 
     sizes = {n.node_id: box_size(n) for n in nodes}
@@ -424,18 +484,50 @@ def _place(
 
     def entry_y(i: int) -> int:
         dst = edges[i].dst
-        return box_y(dst) + 1 + ins[dst].index(i)
+        return box_y(dst) + 1 + (0 if merge else ins[dst].index(i))
 
-    # Gap g lies left of column g; gap ncols lies right of the last column.
-    gap_items: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
-    for i, e in enumerate(edges):
-        g_out = column[e.src] + 1
-        if direct[i]:
-            gap_items[g_out].append((f"{i}", exit_y(i), entry_y(i), 1))
-        else:
-            gap_items[g_out].append((f"{i}:out", exit_y(i), None, 0))
-            gap_items[column[e.dst]].append((f"{i}:in", None, entry_y(i), 2))
-    lane_order = {g: _order_lanes(items) for g, items in gap_items.items()}
+    def track_y(i: int) -> int:
+        track = corridor_of[i]
+        return row_y[track] - corridor_height[track] + tracks[track].index(i)
+
+    # Gap g lies left of column g; gap ncols lies right of the last column. An arrow to the
+    # next column is one lane (into); one that skips columns or goes back, two (out, into).
+    into: dict[int, str] = {}
+    out_of: dict[int, str] = {}
+    lane_slot: dict[int, dict[str, int]] = {}
+    if merge:
+        gap_lanes: dict[int, dict[str, _Lane]] = defaultdict(dict)
+        for i, e in enumerate(edges):
+            g_in = column[e.dst]
+            into[i] = f"in:{e.dst}"
+            lane = gap_lanes[g_in].setdefault(into[i], _Lane(2 if not direct[i] else 1))
+            lane.entries.add(entry_y(i))
+            if direct[i]:
+                lane.exits.add(exit_y(i))
+                lane.cover(exit_y(i), entry_y(i))
+            else:
+                lane.cover(track_y(i), entry_y(i))
+                out_of[i] = f"out:{e.src}"
+                lane = gap_lanes[column[e.src] + 1].setdefault(out_of[i], _Lane(0))
+                lane.exits.add(exit_y(i))
+                lane.cover(exit_y(i), track_y(i))
+        lane_slot = {g: _slot_lanes(lanes) for g, lanes in gap_lanes.items()}
+    else:
+        gap_items: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
+        for i, e in enumerate(edges):
+            g_out = column[e.src] + 1
+            if direct[i]:
+                into[i] = f"{i}"
+                gap_items[g_out].append((into[i], exit_y(i), entry_y(i), 1))
+            else:
+                out_of[i], into[i] = f"{i}:out", f"{i}:in"
+                gap_items[g_out].append((out_of[i], exit_y(i), None, 0))
+                gap_items[column[e.dst]].append((into[i], None, entry_y(i), 2))
+        lane_slot = {
+            g: {key: k for k, key in enumerate(_order_lanes(items))}
+            for g, items in gap_items.items()
+        }
+    lanes_of = {g: max(slots.values(), default=-1) + 1 for g, slots in lane_slot.items()}
 
     def across(compact: Compact) -> _Across:
         """The columns, gaps and lanes across the drawing, its names as compact cuts them."""
@@ -452,8 +544,8 @@ def _place(
             label_zone[g_out] = max(label_zone[g_out], len(labels[i]) + 3)
         pitch = compact.pitch
         gap_width = [
-            (label_zone[g] + pitch * len(lane_order.get(g, [])) + (2 if g in (0, ncols) else 3))
-            if lane_order.get(g) or label_zone[g]
+            (label_zone[g] + pitch * lanes_of.get(g, 0) + (2 if g in (0, ncols) else 3))
+            if lanes_of.get(g) or label_zone[g]
             else (0 if g in (0, ncols) else 4)
             for g in range(ncols + 1)
         ]
@@ -465,9 +557,9 @@ def _place(
             x += col_width[c]
         gap_x = [0] + [col_x[c] + col_width[c] for c in range(ncols)]
         lane_x: dict[str, int] = {}
-        for g, lanes in lane_order.items():
+        for g, slots in lane_slot.items():
             base = gap_x[g] + label_zone[g] + 1
-            for k, key in enumerate(lanes):
+            for key, k in slots.items():
                 lane_x[key] = base + pitch * k
         return _Across(x + gap_width[ncols], col_x, col_width, lane_x, labels, names)
 
@@ -509,16 +601,13 @@ def _place(
         sx = src.x + src.width
         dx = dst.x - 1
         if direct[i]:
-            lx = lane_x[f"{i}"]
+            lx = lane_x[into[i]]
             canvas.hline(sx, lx, ey, style)
             canvas.vline(lx, ey, ny, style)
             canvas.hline(lx, dx, ny, style)
         else:
-            ox, ix = lane_x[f"{i}:out"], lane_x[f"{i}:in"]
-            track = corridor_of[i]
-            ty = row_y[track] - corridor_height[track] + tracks[track].index(i)
-            if track == nrows:
-                ty = height - 1
+            ox, ix = lane_x[out_of[i]], lane_x[into[i]]
+            ty = track_y(i)
             canvas.hline(sx, ox, ey, style)
             canvas.vline(ox, ey, ty, style)
             canvas.hline(ox, ix, ty, style)
@@ -596,7 +685,15 @@ def draw(
         column = {k: v * max_columns // ncols for k, v in column.items()}
         ncols = max_columns
 
-    drawing, fits = _place(nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT])
+    drawing, fits = _place(nodes, edges, known, column, ncols, selected, room, COMPACT[:MERGE_AT])
+    if fits:
+        return drawing
+    # Too wide with its lanes one cell apart: the arrows into one box share one line, and
+    # lines that share no row share their cells across, before any label is cut.
+    drawing, fits = _place(
+        nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT], merge=True
+    )
+    drawing = replace(drawing, narrowed=True)
     # Still too wide, with every mechanism cut to its glyph: two columns that no arrow joins
     # (the other systems' components right, and the vendors right of them) are drawn as one,
     # as long as some are, before names are cut shorter than READABLE's.
@@ -606,12 +703,14 @@ def draw(
             break
         column, ncols = folded
         candidate, fits = _place(
-            nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT]
+            nodes, edges, known, column, ncols, selected, room, COMPACT[:FOLD_AT], merge=True
         )
         if candidate.canvas.width < drawing.canvas.width:
             drawing = replace(candidate, narrowed=True)
     if not fits:
-        candidate, fits = _place(nodes, edges, known, column, ncols, selected, room, COMPACT)
+        candidate, fits = _place(
+            nodes, edges, known, column, ncols, selected, room, COMPACT, merge=True
+        )
         if fits or candidate.canvas.width < drawing.canvas.width:
             drawing = replace(candidate, narrowed=True)
     return drawing

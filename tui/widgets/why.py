@@ -112,10 +112,15 @@ class WhyPane(Static):
         self.edge = edge
         self._show()
 
-    def fit(self, room: int) -> bool:
-        """Takes room lines, down to the footer (more_text in those past its own), or none where
-        that is fewer than WHY_LEAST: whether it is shown. As tall as its text, it left the
-        lines under it blank: some thirty at 220x60 on a store of a few edges."""
+    def fit(self, room: int, edges: Sequence[Edge] | None = None) -> bool:
+        """Takes room lines (more_text in those past its own), or none where that is fewer than
+        WHY_LEAST: whether it is shown. Given the edges it may be asked to say (its table's),
+        no more lines than it needs to say all it has of any of them (needs_all), so that it
+        keeps its height from one to the next: down to the footer, it framed some thirty blank
+        lines at 220x60 under the demo's matrix and a system's focus view. The lines past it
+        are left to the screen, blank, under its bottom border."""
+        if edges:
+            room = min(room, max(WHY_LEAST, self.needs_all(edges)))
         self.room = room
         self._show()
         return self.display

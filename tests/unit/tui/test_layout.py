@@ -200,3 +200,57 @@ def test_a_drawing_no_cut_makes_fit_scrolls_with_its_names_readable() -> None:
         box = drawing.boxes[node.node_id]
         shown = rows[box.y + 1][box.x + 1 : box.x + box.width - 1].strip()
         assert len(shown) == 16 and "…" in shown, shown
+
+
+def _trace(rows: list[str], x: int, y: int) -> set[tuple[int, int]]:
+    """The cells of the line through (x, y): those its characters' strokes join."""
+    strokes = {  # the sides each character has a stroke on: up, down, left, right
+        "│": "ud", "─": "lr", "┌": "dr", "┐": "dl", "└": "ur", "┘": "ul", "├": "udr",
+        "┤": "udl", "┬": "dlr", "┴": "ulr", "┼": "udlr", "▶": "l",
+    }  # fmt: skip
+    step = {"u": (0, -1, "d"), "d": (0, 1, "u"), "l": (-1, 0, "r"), "r": (1, 0, "l")}
+    seen: set[tuple[int, int]] = set()
+    todo = [(x, y)]
+    while todo:
+        cx, cy = todo.pop()
+        if (cx, cy) in seen:
+            continue
+        seen.add((cx, cy))
+        for side in strokes.get(rows[cy][cx], ""):
+            dx, dy, back = step[side]
+            nx, ny = cx + dx, cy + dy
+            if 0 <= ny < len(rows) and 0 <= nx < len(rows[ny]):
+                if back in strokes.get(rows[ny][nx], ""):
+                    todo.append((nx, ny))
+    return seen
+
+
+def test_arrows_into_one_box_share_a_line_where_a_lane_each_does_not_fit() -> None:
+    """A hub of a generated landscape of 40 systems (each calls its BFF, which calls each back)
+    was drawn 127 cells wide in a pane of 96 at 100 columns, 80 of them lanes: one per arrow
+    into the BFF and one per arrow back out of it. The arrows into one box now share one line
+    and one arrowhead, those out of it one line, and each still joins its two boxes."""
+    callers = [f"system-{i:02d}-api" for i in range(12)]
+    nodes = [MapNode(c, c, "system x", kind="foreign", rank=0) for c in callers]
+    nodes.append(MapNode("bff", "web-bff", "bff", kind="component", rank=1))
+    edges = [MapEdge(c, "bff", "✗ graphql", Verdict.ANTI_PATTERN) for c in callers]
+    edges += [MapEdge("bff", c, "✓ rest", Verdict.PATTERN) for c in callers]
+    wide = draw(nodes, edges)
+    room = 60
+    assert wide.canvas.width > room
+    drawing = draw(nodes, edges, room=room)
+    assert drawing.narrowed and drawing.canvas.width <= room, drawing.canvas.width
+    rows = _text(drawing)
+    hub = drawing.boxes["bff"]
+    heads = _entry_rows(hub, rows)
+    assert len(heads) == 1
+    line = _trace(rows, hub.x - 1, heads[0])
+    for caller in callers:
+        box = drawing.boxes[caller]
+        # Its arrow leaves it labelled, and its line is the one that reaches the hub.
+        exits = [y for y in range(box.y, box.y + box.height) if "graphql" in rows[y][box.x :]]
+        assert len(exits) == 1, caller
+        start = rows[exits[0]].index("graphql", box.x) + len("graphql") + 1
+        assert (start, exits[0]) in line, caller
+        # And the hub's call back ends at its left side.
+        assert len(_entry_rows(box, rows)) == 1, caller
