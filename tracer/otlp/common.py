@@ -18,10 +18,13 @@ import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import safe
+
+if TYPE_CHECKING:
+    from seamscope.tracer.rows import Piece
 
 # zstd, re-exported for the rest of the package and the tests: the standard library's from
 # Python 3.14, its backport before.
@@ -86,6 +89,36 @@ MAX_REJECTED_SPANS = 65_536
 missing everything is two bytes and costs about a microsecond to reject: 6 MB of them held a
 decoder for 2.7 s. A sender whose request has this many invalid spans has a bug to fix, not
 spans to keep; past the limit the request is refused whole, its walk cut short there."""
+
+
+class KnownPieces:
+    """The attribute pieces a flat decoder remembers by their wire text (protobuf bytes or OTLP
+    JSON), so that an attribute seen before costs one lookup: at most MAX pieces, none longer
+    than MAX_BYTES (longer ones are rarely seen twice). Pieces that hold empty values
+    (Tally.empty_values) are kept apart in `blank`, with how many, never in `known`: each one a
+    request carries is counted. The decoders read both dicts directly on their hot path."""
+
+    MAX = 65_536
+    MAX_BYTES = 512
+
+    __slots__ = ("known", "blank")
+
+    def __init__(self) -> None:
+        self.known: dict[bytes, Piece] = {}
+        self.blank: dict[bytes, tuple[Piece, int]] = {}
+
+    def remember(self, raw: bytes, piece: Piece, blanks: int) -> None:
+        """Remembers piece as what raw decodes to; blanks: the empty values it holds."""
+        if len(raw) > self.MAX_BYTES:
+            return
+        if blanks:
+            if len(self.blank) >= self.MAX:
+                self.blank.clear()
+            self.blank[raw] = piece, blanks
+        else:
+            if len(self.known) >= self.MAX:
+                self.known.clear()
+            self.known[raw] = piece
 
 
 class Tally:

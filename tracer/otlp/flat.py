@@ -29,7 +29,14 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject, Tally
+from seamscope.tracer.otlp.common import (
+    MAX_NS,
+    MAX_VALUE_CHARS,
+    DecodeResult,
+    KnownPieces,
+    Reject,
+    Tally,
+)
 from seamscope.tracer.otlp.protobuf import (
     _ZERO_SPAN,
     _ZERO_TRACE,
@@ -90,14 +97,9 @@ class _General(Exception):
     """This request is for the general path."""
 
 
-_known: dict[bytes, Piece] = {}
-_MAX_KNOWN = 65_536
-_MAX_KNOWN_BYTES = 512
-"""Attributes remembered, at most, and the longest remembered (longer ones are rarely seen
-twice)."""
-_blank: dict[bytes, tuple[Piece, int]] = {}
-"""Attributes remembered that hold empty values (Tally.empty_values), with how many: never in
-_known, so that each one a request carries is counted."""
+_pieces = KnownPieces()
+_known = _pieces.known
+_blank = _pieces.blank
 
 
 def _attribute(raw: bytes, tally: Tally) -> Piece:
@@ -140,15 +142,7 @@ def _attribute(raw: bytes, tally: Tally) -> Piece:
     piece = shared_piece(key, found)
     if piece is None:
         return attribute_piece(key, found)
-    if len(raw) <= _MAX_KNOWN_BYTES:
-        blanks = tally.blank - before
-        known = _blank if blanks else _known
-        if len(known) >= _MAX_KNOWN:
-            known.clear()
-        if blanks:
-            _blank[raw] = piece, blanks
-        else:
-            _known[raw] = piece
+    _pieces.remember(raw, piece, tally.blank - before)
     return piece
 
 

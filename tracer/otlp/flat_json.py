@@ -22,7 +22,14 @@ from typing import Any
 
 import msgspec
 
-from seamscope.tracer.otlp.common import MAX_NS, MAX_VALUE_CHARS, DecodeResult, Reject, Tally
+from seamscope.tracer.otlp.common import (
+    MAX_NS,
+    MAX_VALUE_CHARS,
+    DecodeResult,
+    KnownPieces,
+    Reject,
+    Tally,
+)
 from seamscope.tracer.otlp.json_format import (
     _json_kvlist,
     decode_json,
@@ -97,12 +104,10 @@ class _General(Exception):
     """This request is for the general path."""
 
 
-_known: dict[bytes, Piece] = {}
-_MAX_KNOWN = 65_536
-_MAX_KNOWN_BYTES = 512
-_blank: dict[bytes, tuple[Piece, int]] = {}
-"""Attributes remembered that hold empty values (Tally.empty_values), with how many: never in
-_known, so that each one a request carries is counted."""
+_pieces = KnownPieces()
+_known = _pieces.known
+_blank = _pieces.blank
+_remember = _pieces.remember
 
 # A string attribute in the form the Collector writes, with nothing escaped in its key or value:
 # the key and the value are the text between the quotes, and their JSON is that text again
@@ -140,18 +145,6 @@ def _attribute(text: bytes, tally: Tally) -> Piece:
         return attribute_piece(key, value)
     _remember(text, shared, tally.blank - before)
     return shared
-
-
-def _remember(text: bytes, piece: Piece, blanks: int) -> None:
-    """Remembers the piece of text; blanks: the empty values it holds."""
-    if len(text) <= _MAX_KNOWN_BYTES:
-        known = _blank if blanks else _known
-        if len(known) >= _MAX_KNOWN:
-            known.clear()
-        if blanks:
-            _blank[text] = piece, blanks
-        else:
-            _known[text] = piece
 
 
 def _attributes(

@@ -664,14 +664,17 @@ def test_the_flat_decoders_remember_65_536_attributes_of_512_bytes_and_no_more(
     them (the next one starts the memory anew), none longer than 512 bytes; and as many
     attributes that hold empty values, apart, each with the number of them."""
     from seamscope.tracer.otlp import flat, flat_json
-    from seamscope.tracer.otlp.common import Tally
+    from seamscope.tracer.otlp.common import KnownPieces, Tally
 
     module: Any = flat if form == "protobuf" else flat_json
     make = _kv_raw if form == "protobuf" else _kv_text
-    known: dict[bytes, Any] = {}
-    blank: dict[bytes, Any] = {}
+    pieces = KnownPieces()
+    known, blank = pieces.known, pieces.blank
+    monkeypatch.setattr(module, "_pieces", pieces)
     monkeypatch.setattr(module, "_known", known)
     monkeypatch.setattr(module, "_blank", blank)
+    if hasattr(module, "_remember"):
+        monkeypatch.setattr(module, "_remember", pieces.remember)
     tally = Tally()
     for i in range(65_536):
         module._attribute(make(str(i)), tally)
