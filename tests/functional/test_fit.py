@@ -22,7 +22,7 @@ from seamscope.tui.widgets.matrix import MatrixView
 from seamscope.tui.widgets.tables import NavTable
 from seamscope.tui.widgets.why import WhyPane
 from tests.functional.conftest import settle
-from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems
+from tests.functional.test_panes import DEMO, _said, demo_db, forty_systems, whole_drawing
 
 pytestmark = pytest.mark.anyio
 
@@ -41,14 +41,7 @@ def _forty(db: Path) -> SeamscopeApp:
 
 async def _drawing_fits(app: SeamscopeApp, size: tuple[int, int], system: str) -> None:
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        app.open_system(system)
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SystemScreen)
-        pane = screen.query_one("#map-pane")
+        screen, pane = await whole_drawing(pilot, system)
         landmap = screen.query_one(LandscapeMap)
         drawing = landmap.drawing
         assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width, (
@@ -88,14 +81,7 @@ async def test_a_drawing_wider_than_its_pane_says_it_scrolls_and_how(demo_db: Pa
     following."""
     app = _demo(demo_db)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.open_system("inventory")
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SystemScreen)
-        pane = screen.query_one("#map-pane")
+        screen, pane = await whole_drawing(pilot, "inventory")
         assert pane.max_scroll_x > 0
         hint = str(pane.border_subtitle)
         assert "wider" in hint and "h l" in hint, hint

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from seamscope.classifiers.catalog import rule_for
@@ -480,6 +481,19 @@ async def test_under_a_table_of_one_edge_the_reason_pane_follows_its_row(
         assert pane.region.y == table.region.bottom
 
 
+async def whole_drawing(pilot: Pilot[None], system: str) -> tuple[SystemScreen, Widget]:
+    """Opens system on a settled app and shows its whole drawing (m): its screen and map pane."""
+    app: Any = pilot.app
+    await settle(pilot)
+    app.open_system(system)
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, SystemScreen)
+    return screen, screen.query_one("#map-pane")
+
+
 @pytest.mark.parametrize(
     ("size", "system"),
     [((160, 45), "comms"), ((160, 45), "providers"), ((220, 60), "inventory")],
@@ -495,14 +509,7 @@ async def test_the_whole_system_drawing_fits_its_pane_across(
     landscape = DEMO / "seamscope.toml"
     app = SeamscopeApp(lambda: LocalStore(demo_db, landscape), refresh_interval=0)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        app.open_system(system)
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SystemScreen)
-        pane = screen.query_one("#map-pane")
+        screen, pane = await whole_drawing(pilot, system)
         landmap = screen.query_one(LandscapeMap)
         drawing = landmap.drawing
         assert drawing.canvas.width + 2 <= pane.scrollable_content_region.width
