@@ -101,6 +101,18 @@ def sql_with(url: str, secret: str) -> int:
         return exc.code
 
 
+def _the_sql_command_queries_through_the_owner(db_path: Path) -> None:
+    """`seamscope sql` finds the owner's renewed file and queries the 4 spans through it."""
+    sql = subprocess.run(
+        [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.splitlines() == ["n", "4"]
+
+
 def test_the_owner_renews_a_secret_others_could_read(db_path: Path, tmp_path: Path) -> None:
     c = start_collector(db_path, tmp_path, "--no-classify")
     try:
@@ -118,14 +130,7 @@ def test_the_owner_renews_a_secret_others_could_read(db_path: Path, tmp_path: Pa
         assert renewed != leaked
         assert sql_with(c.url, renewed) == 200
 
-        sql = subprocess.run(
-            [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert sql.returncode == 0, sql.stderr
-        assert sql.stdout.splitlines() == ["n", "4"]
+        _the_sql_command_queries_through_the_owner(db_path)
     finally:
         c.process.stop()
     log = c.log.read_text()
@@ -171,14 +176,7 @@ def test_a_secret_read_while_its_file_was_exposed_a_moment_opens_nothing(
         assert sql_with(c.url, renewed) == 200
         assert sql_with(c.url, renewed) == 200  # once renewed, the new file is left as it is
         assert json.loads(path.read_text())["secret"] == renewed
-        sql = subprocess.run(
-            [*SEAMSCOPE, "sql", "--db", str(db_path), "--csv", "select count(*) as n from spans"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert sql.returncode == 0, sql.stderr
-        assert sql.stdout.splitlines() == ["n", "4"]
+        _the_sql_command_queries_through_the_owner(db_path)
     finally:
         c.process.stop()
     log = c.log.read_text()
