@@ -56,7 +56,7 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "13"
+CLASSIFIER_VERSION = "14"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -1023,7 +1023,12 @@ class _Merge:
     def merge_handling(self) -> None:
         """What consumers did while handling the events they received."""
         x = self.x
-        # In the trace that received the event: the consumer's calls after the receive.
+        # In the trace that received the event: the consumer's calls after the receive, each
+        # the handling of the latest receive of its service at or before it (of those at one
+        # moment, the greatest span key). A hash join on the trace and service, then the latest
+        # per call: receives and calls of one trace are few, and an ASOF join's sorts and
+        # pipelines cost a batch about 2 ms more of CPU. An ASOF join also left a tie to its
+        # sort's order, which differed from run to run.
         x(f"""INSERT INTO classifier_handling
             WITH recv AS (
                 SELECT tk, sk, coalesce(svc, '') AS svc, start_time, gkey
@@ -1038,9 +1043,10 @@ class _Merge:
                 WHERE fkind IN {_CALL_KINDS}
             ),
             pairs AS (
-                SELECT DISTINCT r.tk, r.sk, c.gkey
-                FROM calls AS c ASOF JOIN recv_spans AS r
+                SELECT DISTINCT c.tk, max({{'t': r.start_time, 's': r.sk}}).s AS sk, c.gkey
+                FROM calls AS c JOIN recv_spans AS r
                   ON r.tk = c.tk AND r.svc = c.svc AND c.start_time >= r.start_time
+                GROUP BY c.tk, c.svc, c.start_time, c.gkey
             )
             SELECT DISTINCT recv.gkey, pairs.gkey
             FROM pairs JOIN recv USING (tk, sk)

@@ -197,6 +197,53 @@ def test_a_lone_workers_call_is_handling_only_within_the_trace_window(
     assert incremental == [("Shipments",)]
 
 
+def test_a_call_after_two_receives_at_one_moment_is_the_handling_of_the_greater_span_key(
+    tmp_path: Path,
+) -> None:
+    # Two receives of one trace and service that start at the same moment (one message of
+    # each of two queues in one poll), then a call: the call is the handling of exactly one of
+    # them, the one whose span key is greater, in every trace (more traces than DuckDB's
+    # loop-join threshold of 64 probe rows, so an ASOF join took its sorted path, where ties
+    # fall as the sort leaves them), in batches as in a full run. A store of the classifier
+    # before (version 13), whose ties fell otherwise, is classified again in full.
+    f = Fleet()
+    for i in range(80):
+        f.at(2.0 * i)
+        handler = f.root(WORKER, "poll")
+        first = f.receive(WORKER, f"q{i}-a", parent=handler)
+        second = f.receive(WORKER, f"q{i}-b", parent=handler)
+        second.start_ns = first.start_ns
+        f.dynamodb(WORKER, "PutItem", f"T{i}", parent=handler)
+    handled = """SELECT r.target, c.target FROM classifier_handling AS h
+        JOIN classifier_groups AS r ON r.gkey = h.recv_gkey
+        JOIN classifier_groups AS c ON c.gkey = h.call_gkey ORDER BY ALL"""
+    # Per trace, the receive with the greater span key (the stored keys, as the facts read them).
+    expected = """SELECT arg_max(messaging_destination, span_key), 'T' || substr(
+            arg_max(messaging_destination, span_key), 2, strpos(
+                arg_max(messaging_destination, span_key), '-') - 2)
+        FROM spans WHERE messaging_destination IS NOT NULL GROUP BY trace_id ORDER BY ALL"""
+    spans = sorted(f.spans, key=lambda s: s.start_ns)
+    with Store.open(tmp_path / "ties.duckdb") as store:
+        for i, batch in enumerate((spans[:200], spans[200:316])):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        # As the classifier before may have left it: its version, each call the handling of
+        # the other receive.
+        store.con.execute("UPDATE classifier_state SET value = '13' WHERE key = 'version'")
+        store.con.execute("""UPDATE classifier_handling AS h SET recv_gkey = o.gkey
+            FROM classifier_groups AS g, classifier_groups AS o
+            WHERE g.gkey = h.recv_gkey AND o.fkind = g.fkind AND o.target <> g.target
+              AND left(o.target, -1) = left(g.target, -1)""")
+        store.append(f.table(spans[316:]), batch_key="b2", source="test")
+        assert classify(store.con).full
+        incremental = store.con.execute(handled).fetchall()
+        want = store.con.execute(expected).fetchall()
+        classify(store.con, full=True)
+        assert store.con.execute(handled).fetchall() == incremental
+    assert len(want) == 80
+    assert incremental == want
+
+
 def test_every_lone_call_is_a_lone_candidate(tmp_path: Path) -> None:
     # A batch whose new spans hold no LONE_CANDIDATE (and whose traces have no stored span)
     # skips the look for lone calls: every span that gives one must be a candidate, whatever
