@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -79,11 +81,39 @@ def load(
 ) -> tuple[Snapshot, Landscape | None]:
     """The store classified with the landscape named, else ./seamscope.toml, else none; with
     none, one line on stderr says so (say_inferred; see tell_inferred)."""
+    if landscape_path is None:
+        check_found_landscape(Path.cwd() / DEFAULT_LANDSCAPE)
     landscape = resolve_landscape(landscape_path)
     snapshot = read_classification(db_path or default_db_path(), landscape)
     if say_inferred:
         tell_inferred(db_path, landscape)
     return snapshot, landscape
+
+
+def check_found_landscape(found: Path) -> None:
+    """A landscape file taken without being named (./seamscope.toml) must be the user's own:
+    one that another user planted in a folder both may write in (/tmp, a shared checkout),
+    or a link to another user's file, would decide systems, owners and exceptions, and with
+    them what `check` lets pass. SeamscopeError names it; --landscape takes it knowingly."""
+    try:
+        link = found.lstat()
+        target = found.stat()
+    except OSError:
+        return  # none here (or a dangling link: no file, as before)
+    me = os.geteuid()
+    for what, st in (("it", link), ("the file it links to", target)):
+        if st.st_uid not in (me, 0):
+            problem = f"{what} belongs to another user (uid {st.st_uid})"
+        elif stat.S_ISREG(st.st_mode) and st.st_mode & stat.S_IWOTH:
+            problem = f"{what} may be written by every user"
+        else:
+            continue
+        raise SeamscopeError(
+            safe(
+                f"{found}: {problem}, so it is not taken as the landscape without being "
+                f"named: pass --landscape {found.name} to use it, or remove it"
+            )
+        )
 
 
 def tell_inferred(db_path: Path | None, landscape: Landscape | None) -> None:

@@ -19,6 +19,7 @@ import click
 from rich.text import Text
 
 from seamscope.classifiers.landscape import DEFAULT_LANDSCAPE
+from seamscope.cli.edges import check_found_landscape
 from seamscope.cli.options import MEMORY_FLOOR, DuckDBSize, FiniteRange
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.store import default_db_path, refuse_special
@@ -297,9 +298,12 @@ def landscape_for(given: Path | None, files: tuple[Path, ...] = ()) -> Path | No
     if given is not None:
         return given
     here = Path.cwd() / DEFAULT_LANDSCAPE
+    check_found_landscape(here)
     if here.is_file():
         return Path(DEFAULT_LANDSCAPE)
     beside = {p / DEFAULT_LANDSCAPE for p in files if (p / DEFAULT_LANDSCAPE).is_file()}
+    for found in beside:
+        check_found_landscape(found)
     return beside.pop() if len(beside) == 1 else None
 
 

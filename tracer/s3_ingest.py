@@ -16,13 +16,14 @@ rest, and takes the requests of the group it stopped in again (stored once by th
 
 from __future__ import annotations
 
-import io
 import re
+import tempfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import duckdb
 import pyarrow as pa
@@ -40,6 +41,7 @@ from seamscope.tracer.ingest import (
     load,
 )
 from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
+from seamscope.tracer.otlp.common import MAX_GZIP_MEMBERS
 from seamscope.tracer.owner import OBJECTS_PATH, send_or_write
 from seamscope.tracer.schema import S3_OBJECT_COLUMNS, arrow_schema
 from seamscope.tracer.store import Store, StoreMissing, transaction
@@ -47,10 +49,11 @@ from seamscope.tracer.store import Store, StoreMissing, transaction
 SCHEME = "s3://"
 MAX_OBJECT_BYTES = 1024 * 1024 * 1024
 """Largest object read, and the most a gzipped JSON object may inflate to: the exporter's
-objects are far smaller. Such an object is checked whole (inflated, the result dropped as it
-comes), then read as a file is, a request at a time, inflated again as it goes; a protobuf
-object, one request, is inflated up to MAX_REQUEST_BYTES. Inflated whole and held, a gzip bomb
-took 2 GB of memory."""
+objects are far smaller. An object is copied a piece at a time to a private temporary file
+(it held the whole object in memory, up to 1 GiB, before a byte was decoded), checked whole
+there when it is gzip (inflated, the result dropped as it comes), then read as a file is, a
+request at a time. A protobuf object, one request, is read up to MAX_REQUEST_BYTES and
+inflated up to that too. An object listed larger is not read: named, and skipped."""
 _TRACES = re.compile(r"traces_[^/]*\.(?P<format>json|binpb)(?P<gz>\.gz)?$")
 _GZIP_MAGIC = b"\x1f\x8b"
 GROUP_OBJECTS = 500
@@ -58,6 +61,8 @@ GROUP_OBJECTS = 500
 GROUP_BYTES = 256 * 1024 * 1024
 """... or fewer, once their bytes to decode (work_bytes) reach this."""
 _EXAMPLES = 3
+PIECE = 1024 * 1024
+"""What an object is copied and checked by."""
 
 
 _BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
@@ -196,35 +201,112 @@ def _requests(
     """The requests of every object, read one at a time; read gets each object that was."""
     for obj in objects:
         url = where.url(obj.key)
-        try:
-            got = client.get_object(Bucket=where.bucket, Key=obj.key, IfMatch=obj.etag)
-            body = got["Body"].read(MAX_OBJECT_BYTES + 1)
-        except Exception as exc:  # noqa: BLE001 - botocore's errors, answered per object
-            problem = aws_problem(exc)
-            if problem is None:
-                raise
+        over = _over_bound(obj)
+        if over:
             report.bad_requests += 1
-            report.error(f"{url}: {problem}", url)
+            report.error(f"{url}: {over}; skipped, the other objects are read", url)
             continue
-        try:
-            if len(body) > MAX_OBJECT_BYTES:
-                raise TooLarge(f"the object is over {MAX_OBJECT_BYTES} bytes")
-            if body.startswith(_GZIP_MAGIC):
-                if obj.json_format is False:
-                    body = inflate(body, "gzip", MAX_REQUEST_BYTES)
-                else:  # checked whole first (a damaged object is read no further), kept gzipped
-                    inflate(body, "gzip", MAX_OBJECT_BYTES, keep=False)
-        except (TooLarge, OtlpError) as exc:
-            report.bad_requests += 1
-            report.error(f"{url}: {exc}", url)
-            continue
-        read.append(obj)
-        if obj.json_format is not False:
-            # JSON, or an object named by the URL: its form told by its bytes and read as a
-            # file's, gzip inflated as it is read (never the whole object at once)
-            yield from iter_stream(url, io.BytesIO(body), origin=url)
-        else:
-            yield Request(url, body, json_format=False, origin=url)
+        with tempfile.TemporaryFile() as spool:  # private (0600) and unlinked at once
+            try:
+                got = client.get_object(Bucket=where.bucket, Key=obj.key, IfMatch=obj.etag)
+                size = _spool(got["Body"], spool)
+            except Exception as exc:  # noqa: BLE001 - botocore's errors, answered per object
+                problem = aws_problem(exc)
+                if problem is None:
+                    raise
+                report.bad_requests += 1
+                report.error(f"{url}: {problem}", url)
+                continue
+            body = b""
+            try:
+                if size > _limit(obj):
+                    raise TooLarge(f"the object is over {_limit(obj):,} bytes")
+                spool.seek(0)
+                gzipped = spool.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+                spool.seek(0)
+                if obj.json_format is False:  # one request, held as a file's request is
+                    body = spool.read()
+                    if gzipped:
+                        body = inflate(body, "gzip", MAX_REQUEST_BYTES)
+                elif gzipped:  # checked whole first (a damaged object is read no further)
+                    check_gzip(spool, MAX_OBJECT_BYTES)
+                    spool.seek(0)
+            except (TooLarge, OtlpError) as exc:
+                report.bad_requests += 1
+                report.error(f"{url}: {exc}", url)
+                continue
+            read.append(obj)
+            if obj.json_format is not False:
+                # JSON, or an object named by the URL: its form told by its bytes and read as
+                # a file's, a line at a time, gzip inflated as it is read
+                yield from iter_stream(url, cast(BinaryIO, spool), origin=url)
+            else:
+                yield Request(url, body, json_format=False, origin=url)
+
+
+def _limit(obj: S3Object) -> int:
+    """The most bytes read of obj: a protobuf object is one request."""
+    return MAX_REQUEST_BYTES if obj.json_format is False else MAX_OBJECT_BYTES
+
+
+def _over_bound(obj: S3Object) -> str:
+    """Why obj is not read at all, by the size the listing gave (so that a rerun says the
+    same without reading it), or ""."""
+    if obj.size <= _limit(obj):
+        return ""
+    what = "a protobuf object (one request)" if obj.json_format is False else "an object"
+    return f"the object is {obj.size:,} bytes, over the {_limit(obj):,} bytes read of {what}"
+
+
+def _spool(body: Any, spool: BinaryIO) -> int:
+    """Copies an object's body to spool a piece at a time, stopping one piece past what any
+    object may be: an object is never held whole in memory. Returns the bytes copied."""
+    size = 0
+    for piece in body.iter_chunks(PIECE):
+        spool.write(piece)
+        size += len(piece)
+        if size > MAX_OBJECT_BYTES:
+            break
+    body.close()
+    return size
+
+
+def check_gzip(stream: BinaryIO, limit: int) -> None:
+    """What inflate(data, "gzip", limit, keep=False) checks, for a stream read a piece at a
+    time: valid gzip of at most MAX_GZIP_MEMBERS members, inflating to at most limit bytes."""
+    size = members = 0
+    pending = b""
+    part: Any = None
+    try:
+        while True:
+            if not pending:
+                pending = stream.read(PIECE)
+                if not pending:
+                    if part is None or part.eof:
+                        return
+                    # what the inflater still holds, when a piece out filled up at the end
+                    held = len(part.decompress(b"", min(PIECE, limit + 1 - size)))
+                    if not held:
+                        raise OtlpError("the gzip body is truncated")
+                    size += held
+                    if size > limit:
+                        raise TooLarge(f"the gzip body inflates past {limit} bytes")
+                    continue
+            if part is None or part.eof:
+                members += 1
+                if members > MAX_GZIP_MEMBERS:
+                    raise OtlpError(
+                        f"the gzip body has more than {MAX_GZIP_MEMBERS} members (concatenated "
+                        "streams); send one"
+                    )
+                part = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            # at most a piece out at a time: a piece of gzip can inflate a thousandfold
+            size += len(part.decompress(pending, min(PIECE, limit + 1 - size)))
+            if size > limit:
+                raise TooLarge(f"the gzip body inflates past {limit} bytes")
+            pending = part.unused_data if part.eof else part.unconsumed_tail
+    except zlib.error as exc:
+        raise OtlpError(f"the body is not valid gzip ({exc})") from None
 
 
 def ingest_s3(

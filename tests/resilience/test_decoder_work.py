@@ -354,3 +354,38 @@ def test_a_request_of_empty_messages_is_refused(
     assert any(f"400 the request holds more than {n:,}" in log for n in limits) or (
         f"400 more than {MAX_REJECTED_SPANS:,} spans" in log
     ), log
+
+
+ARRAY_VALUES = 1_500_000
+
+
+def test_an_array_of_a_million_values_is_stored_whole(collector: Collector, db_path: Path) -> None:
+    """1.5M booleans in one array attribute, 6 MB of protobuf: valid (the specification's
+    attribute limits count attributes and shorten strings, an array's strings one by one, but
+    never shorten an array), and no more than three times a plain request of that size to
+    decode (0.61 s against 0.22 s of CPU; as JSON, 0.98 s for its 28 MB against 0.29 s for 14
+    MB of plain spans), where each limit above guards a blowup of four times or more. So no
+    limit of its own: the span is stored with every value, as JSON too, and never refused."""
+    request = sample_request(1, seed=48)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    values = span.attributes.add(key="app.flags").value.array_value.values
+    values.extend([values.add(bool_value=True)] * (ARRAY_VALUES - 1))
+    body = request.SerializeToString()
+    assert len(body) > 5_000_000
+    status, answer = collector.post(body, PROTOBUF)
+    assert status == 200, answer[:300]
+    other = sample_request(1, seed=49)
+    other.resource_spans[0].scope_spans[0].spans[0].attributes.add(key="app.flags").CopyFrom(
+        span.attributes[-1]
+    )
+    status, answer = collector.post(protobuf_to_json(other.SerializeToString()).encode(), JSON)
+    assert status == 200, answer[:300]
+    collector.process.stop()
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        lengths = con.execute(
+            "SELECT json_array_length(attributes::JSON->'app.flags') FROM spans"
+        ).fetchall()
+    finally:
+        con.close()
+    assert lengths == [(ARRAY_VALUES,), (ARRAY_VALUES,)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 from seamscope.demo.processes import start_moto_server
 from seamscope.tracer.framing import MAX_REQUEST_BYTES
 from tests.e2e.test_collect import SEAMSCOPE
-from tests.e2e.test_ingest_s3 import Bucket, aws_env, otlp_json, proto
+from tests.e2e.test_ingest_s3 import Bucket, aws_env, ledger, otlp_json, proto
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +97,64 @@ def test_a_protobuf_object_that_inflates_past_a_request(moto_endpoint: str, tmp_
     assert f"s3://{bucket.name}/{key}: the gzip body inflates past" in out, out
     assert "3 spans stored" in out, out
     assert peak < 3 * MAX_REQUEST_BYTES + 512 * 1024 * 1024, f"peak RSS {peak:,} bytes"
+
+
+LARGE = 300 * 1024 * 1024
+
+
+_PUT_PADDED = """
+import sys, boto3
+bucket, key, total, endpoint = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+first = sys.stdin.buffer.read()
+line = b"{}" + b" " * ((1 << 20) - 3) + b"\\n"
+body = first + b"\\n" + line * ((total - len(first)) // len(line))
+boto3.Session().client("s3", endpoint_url=endpoint).put_object(Bucket=bucket, Key=key, Body=body)
+"""
+
+
+def _put_padded(bucket: Bucket, name: str, first: bytes, total: int, endpoint: str) -> str:
+    """Puts first, then lines of an empty request padded with spaces to a MiB each, up to
+    total bytes: a large object of valid JSON lines, quick to decode. Built and sent by a
+    process of its own: a peak in this one would be inherited by every process it starts
+    (a forked child keeps its parent's high-water mark, which wait4 reports)."""
+    key = f"{bucket.prefix}/{name}"
+    subprocess.run(
+        [sys.executable, "-c", _PUT_PADDED, bucket.name, key, str(total), endpoint],
+        input=first,
+        env=aws_env(endpoint),
+        check=True,
+    )
+    return key
+
+
+def test_a_large_object_is_never_held_whole_and_one_past_the_bound_is_named(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """An uncompressed object was read whole into memory (up to 1 GiB) before a byte of it was
+    decoded: 300 MB of lines took 300 MB more. Now it is copied to a temporary file and read a
+    line at a time; a protobuf object listed past the request limit is named and skipped,
+    the other objects read, and a rerun says the same."""
+    bucket = Bucket(moto_endpoint)
+    large = _put_padded(bucket, "traces_1.json", otlp_json(3, seed=23), LARGE, moto_endpoint)
+    over = _put_padded(bucket, "traces_2.binpb", b"", MAX_REQUEST_BYTES + (1 << 20), moto_endpoint)
+    bucket.put("traces_3.binpb", proto(2, seed=24))
+    db = tmp_path / "s3.duckdb"
+
+    status, out, peak = _ingest(bucket.url, db, moto_endpoint)
+
+    assert status == 1, out
+    assert "Traceback" not in out, out
+    assert "5 spans stored" in out, out
+    assert (
+        f"s3://{bucket.name}/{over}: the object is {1 + MAX_REQUEST_BYTES + (1 << 20):,} "
+        f"bytes, over the {MAX_REQUEST_BYTES:,} bytes read of a protobuf object (one request); "
+        "skipped"
+    ) in out, out
+    assert peak < LARGE, f"peak RSS {peak:,} bytes"
+    recorded = ledger(db)
+    assert large in recorded and over not in recorded, recorded
+
+    again, out_again, _ = _ingest(bucket.url, db, moto_endpoint)
+    assert again == 1, out_again
+    assert f"s3://{bucket.name}/{over}: the object is" in out_again, out_again
+    assert "2 loaded before" in out_again, out_again

@@ -152,3 +152,60 @@ def test_links_planted_as_the_tee_and_the_owner_file_are_not_written_through(
         assert precious.read_bytes() == PRECIOUS
     finally:
         c.process.stop()
+
+
+LANDSCAPE = '[systems.shop]\ncomponents = ["svc-a"]\n'
+
+
+@pytest.mark.parametrize("planted", ["theirs", "a link to theirs", "writable by all"])
+def test_a_planted_landscape_is_not_taken_unnamed(tmp_path: Path, planted: str) -> None:
+    """A ./seamscope.toml is taken without being named, so one that another user planted in a
+    folder both may write in (or a link to their file) decided the systems, owners and
+    exceptions of `edges` and `check`: what a CI run lets pass. It is named and refused;
+    --landscape takes it knowingly, and the user's own file is taken as before."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    db = shared / "seamscope.duckdb"
+    ingest(db, [str(traces(tmp_path, seed=5))])
+    found = shared / "seamscope.toml"
+    if planted == "a link to theirs":
+        theirs = tmp_path / "theirs.toml"
+        theirs.write_text(LANDSCAPE)
+        os.chown(theirs, 65534, 65534)
+        found.symlink_to(theirs)
+    else:
+        found.write_text(LANDSCAPE)
+        if planted == "theirs":
+            os.chown(found, 65534, 65534)
+        else:
+            found.chmod(0o666)
+
+    def seamscope(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*SEAMSCOPE, *args, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            cwd=shared,
+        )
+
+    problem = {
+        "theirs": "it belongs to another user (uid 65534)",
+        "a link to theirs": "the file it links to belongs to another user (uid 65534)",
+        "writable by all": "it may be written by every user",
+    }[planted]
+    for command in ("edges", "check", "export"):
+        done = seamscope(command)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert f"seamscope: {found}: {problem}" in done.stderr, (command, done.stderr)
+        assert "--landscape seamscope.toml" in done.stderr
+        assert "Traceback" not in done.stderr
+    named = seamscope("edges", "--landscape", "seamscope.toml")
+    assert named.returncode == 0, named.stderr
+    found.unlink()
+    found.write_text(LANDSCAPE)
+    found.chmod(0o644)
+    own = seamscope("edges")
+    assert own.returncode == 0, own.stderr
+    assert "no landscape file" not in own.stderr

@@ -198,3 +198,44 @@ def test_a_gzip_body_of_many_members_is_refused_without_stalling_intake(
     two = gzip.compress(request[:half]) + gzip.compress(request[half:])
     assert post(collector, two, gz)[0] == 200
     assert post(collector, sample_request(2, seed=4).SerializeToString(), PB)[0] == 200
+
+
+def _trickled(port: int, data: bytes, *, head: bytes = b"", every_s: float = 0.5) -> bytes:
+    """Sends head, then data a byte every every_s (never a gap a read timeout would see),
+    until the receiver answers or closes; what it answered. Gives up past ten minutes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=every_s) as sock:
+        sock.sendall(head)
+        answer = b""
+        for i in range(int(600 / every_s)):
+            try:
+                sock.send(data[i % len(data) : i % len(data) + 1])
+            except OSError:
+                pass  # closed: what it said before is still to be read
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                return answer
+            if not chunk:
+                return answer
+            answer += chunk
+        raise AssertionError("the receiver let a trickle go on for ten minutes")
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_off(collector: Collector) -> None:
+    """Each byte of the headers comes before any gap could time out; the idle timeout counts
+    from the connection's start, not from its last byte, so the connection is closed."""
+    head = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    assert _trickled(collector.port, b"X-Slow: " + b"a" * 8000, head=head) == b""
+    assert post(collector, bytes(sample_request(2, seed=77).SerializeToString()), PB)[0] == 200
+
+
+def test_a_body_trickled_a_byte_a_second_is_answered_408(collector: Collector) -> None:
+    """A byte of body a second never leaves a gap of READ_GAP_S (10 s), so only the bound on
+    the whole body (60 s) ends it: answered 408, saying so (it said "no part of the body
+    arrived for 1 s", the last wait being cut to what was left of the 60 s)."""
+    answer = _trickled(collector.port, b"\0", head=HEAD, every_s=1.0)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"longer than 60 s to arrive" in answer, answer[:300]
+    assert "Traceback" not in collector.log.read_text()

@@ -141,7 +141,7 @@ def attribute_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             4,
             "POST",
             [_attr("http.request.method", "POST"), _attr("url.full", "http://other/api")]
-            + [_attr("server.address", "other")],
+            + [_attr("server.address", "other"), _attr("app.key" + HOSTILE, "v" + HOSTILE)],
         ),
     ]
     served = [
@@ -185,6 +185,16 @@ def attribute_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["export", "--format", "structurizr"],
         ["drift", "--landscape", "LANDSCAPE"],
         ["sql", "select name, attributes::VARCHAR from spans"],
+        # JSON text keeps an escape escaped: these take keys and values out of it raw
+        *(
+            ["sql", *mode, f"select {q} from spans"]
+            for mode in ([], ["--csv"], ["--json"])
+            for q in (
+                "unnest(json_keys(attributes::JSON)) as k",
+                "attributes::JSON->>'url.full', attributes::JSON->>'http.route'",
+                "json_keys(attributes::JSON) as keys, {'u': attributes::JSON->>'url.full'} as s",
+            )
+        ),
     ],
     ids=" ".join,
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 
 from aiohttp import web
@@ -27,6 +28,7 @@ PUBLIC_PATHS = frozenset({TRACES_PATH, "/"})
 """Routes any local client may use without the secret (OTLP senders in any language)."""
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+_PORT = re.compile(r"(:[0-9]*)?")
 
 
 def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -54,10 +56,18 @@ def host_name(value: str) -> str:
     value = value.strip().lower()
     if value.startswith("["):
         end = value.find("]")
-        return value[1:end] if end > 0 else value
+        return value[1:end] if end > 0 and _port(value[end + 1 :]) else value
     if value.count(":") == 1:
-        value = value.split(":", 1)[0]
+        name, _, port = value.partition(":")
+        if not _port(":" + port):
+            return value  # "localhost:80@attacker.example" names no host of ours
+        value = name
     return value.rstrip(".")
+
+
+def _port(text: str) -> bool:
+    """Whether text is what may follow a host: nothing, or a colon and a port's digits."""
+    return _PORT.fullmatch(text) is not None
 
 
 class Guard:

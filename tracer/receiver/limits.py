@@ -81,6 +81,9 @@ def _first_line(exc: Exception) -> str:
     return lines[0].rstrip(":") if lines else type(exc).__name__
 
 
+_TOO_SLOW = f"the body took longer than {BODY_TIMEOUT_S:.0f} s to arrive"
+
+
 async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) -> bytes:
     """The whole body of request, charged to budget until `BodyBudget.release`; raises
     BodyError when it is too slow, too large, would take more than the budget has left, is
@@ -93,13 +96,15 @@ async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) ->
         while True:
             left = deadline - loop.time()
             if left <= 0:
-                raise BodyError(408, f"the body took longer than {BODY_TIMEOUT_S:.0f} s to arrive")
+                raise BodyError(408, _TOO_SLOW)
             try:
                 async with asyncio.timeout(min(READ_GAP_S, left)):
                     chunk = await request.content.readany()
             except TimeoutError:
+                if left < READ_GAP_S:  # the whole body's time ran out, not a gap's
+                    raise BodyError(408, _TOO_SLOW) from None
                 raise BodyError(
-                    408, f"no part of the body arrived for {min(READ_GAP_S, left):.0f} s"
+                    408, f"no part of the body arrived for {READ_GAP_S:.0f} s"
                 ) from None
             except (HttpProcessingError, web.RequestPayloadError) as exc:
                 # The C parser's error (told by _Intake), or the pure-Python parser's.

@@ -101,6 +101,15 @@ def _status_body(message: str, json_format: bool) -> tuple[bytes, str]:
     return Status(code=3, message=message).SerializeToString(), "application/x-protobuf"
 
 
+def content_encoding(request: web.Request) -> str:
+    """The body's encodings as one list, lowercased: HTTP reads several Content-Encoding fields
+    as one comma-separated list (RFC 9110, 5.3), so two fields stack two encodings, as
+    "gzip, deflate" does. Only the first was read: the body was inflated once, and refused
+    for what that gave, not for what it was."""
+    fields = request.headers.getall("Content-Encoding", ())
+    return ", ".join(field.strip() for field in fields).lower() or "identity"
+
+
 def _error(status: int, message: str, json_format: bool) -> web.Response:
     body, ctype = _status_body(message, json_format)
     return with_reason(web.Response(status=status, body=body, content_type=ctype), message)
@@ -257,7 +266,7 @@ class Server:
                 "or application/json"
             )
             return with_reason(web.Response(status=415, text=message + "\n"), message)
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        encoding = content_encoding(request)
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate", "zstd"):
             return _error(
                 415,
@@ -302,7 +311,7 @@ class Server:
             self.stats.add(bad_requests=1)
             return refused
         json_format = request.content_type == "application/json"
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        encoding = content_encoding(request)
         try:
             body = await read_body(request, self.max_body_bytes, self.body_budget)
         except BodyError as exc:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.ingest import COMPRESSION_RATIO, default_workers
+from seamscope.tracer.otlp import OtlpError, TooLarge, inflate
 from seamscope.tracer.s3_ingest import (
     GROUP_BYTES,
     GROUP_OBJECTS,
     Location,
     S3Object,
+    check_gzip,
     classify_key,
     groups,
     objects_writer,
@@ -108,3 +114,32 @@ def test_the_ledger_payload_is_checked_and_replaces_rows(db_path: Path) -> None:
         assert objects_writer({"objects": [_row(etag='"def"', size=12)]})(store) == 1
         rows = store.con.execute("SELECT url, etag, size FROM s3_objects").fetchall()
     assert rows == [("s3://otel/traces/a.json", '"def"', 12)]
+
+
+_ONE = gzip.compress(b"a")
+_GZIP_CASES = {
+    "random": gzip.compress(random.Random(5).randbytes(3 << 20)),
+    "spaces": gzip.compress(b" " * (50 << 20)),
+    "members": _ONE * 3,
+    "truncated": gzip.compress(b"x" * 5000)[:-8],
+    "too-many-members": _ONE * 65,
+    "trailing-junk": _ONE + b"junk",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GZIP_CASES))
+def test_check_gzip_on_a_stream_answers_as_inflate_does_on_the_bytes(name: str) -> None:
+    data = _GZIP_CASES[name]
+    limit = 10 << 20
+
+    def answer(check: Callable[[], object]) -> str:
+        try:
+            check()
+        except (OtlpError, TooLarge) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "ok"
+
+    assert answer(lambda: check_gzip(io.BytesIO(data), limit)) == answer(
+        lambda: inflate(data, "gzip", limit, keep=False)
+    )
