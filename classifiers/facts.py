@@ -221,8 +221,13 @@ END"""
 # is built from the Host header the client sent, and names that host and port (none: the
 # scheme's default) even where server.address names the socket the server answered on
 # (python-contrib's ASGI under `http/dup`); any other span's server.address / net.*.
-_AUTHORITY = "'^[a-zA-Z]+://([^/?#:@\\[\\]]+)(:([0-9]*))?([/?#]|$)'"
-_URL_HOST = f"nullif(regexp_extract(http_url, {_AUTHORITY}, 1), '')"
+# The host is a name, an IPv4 address or a bracketed IPv6 literal (stored without its brackets,
+# as server.address holds one), after any user info (up to its last "@"): tracer/rows.py
+# _AUTHORITY reads the same.
+_AUTHORITY = (
+    "'^[a-zA-Z]+://(?:[^/?#]*@)?([^/?#:@\\[\\]]+|\\[[0-9A-Fa-f:.]+\\])(:([0-9]*))?([/?#]|$)'"
+)
+_URL_HOST = f"nullif(trim(regexp_extract(http_url, {_AUTHORITY}, 1), '[]'), '')"
 URL_SERVER = "kind = 'SERVER' AND http_url IS NOT NULL"
 _HOST = f"CASE WHEN {URL_SERVER} THEN coalesce({_URL_HOST}, server_address) ELSE server_address END"
 _PORT = (
