@@ -73,10 +73,10 @@ def _host_port(url: str) -> tuple[str | None, int | None]:
 
 # The host and port of a URL's authority, as the classifier reads a server span's URL
 # (classifiers/facts.py _AUTHORITY): a name, an IPv4 address or a bracketed IPv6 literal
-# (`http://[::1]:8080/x`), after any user info (up to its last "@", as urlsplit reads it).
-_AUTHORITY = re.compile(
-    r"^[a-zA-Z]+://(?:[^/?#]*@)?([^/?#:@\[\]]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]*))?(?:[/?#]|$)"
-)
+# (`http://[::1]:8080/x`), once user info is cut off (up to its last "@", as urlsplit reads
+# it; only where the URL has an "@", as the classifier does).
+_AUTHORITY = re.compile(r"^[a-zA-Z]+://([^/?#:@\[\]]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]*))?(?:[/?#]|$)")
+_USER_INFO = re.compile(r"^([a-zA-Z]+://)[^/?#]*@")
 # An IPv6 literal as a URL's authority or a Host header writes it, with its port or without.
 # Stored without the brackets, as the stable conventions write server.address (Go's otelhttp
 # and python-contrib do; .NET's and Node's undici keep the brackets of Uri.Host / URL.hostname).
@@ -536,7 +536,9 @@ class SpanBatchBuilder:
                 row[_PORT] = _int_or_none(port) or row[_PORT]
         url = row[_URL]
         if url is not None:
-            if kind == "SERVER" and (match := _AUTHORITY.match(url)) is not None:
+            if kind == "SERVER" and (
+                match := _AUTHORITY.match(_USER_INFO.sub(r"\1", url, 1) if "@" in url else url)
+            ):
                 # A server's URL (old conventions) is built from the Host header: the host and
                 # port called, where its attributes name the socket (python-contrib's ASGI);
                 # a URL without a port names the scheme's default, as the classifier reads it.
