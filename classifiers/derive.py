@@ -70,6 +70,11 @@ def _distinct(comps: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(comps))
 
 
+def _authority(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets (`[::1]:8080`), as a URL writes it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def private_host(host: str) -> str | None:
     """What makes `host` an address or name of a private network ("a loopback address", "a
     private address", "a name without a domain", "an internal name"), or None for a host that
@@ -439,7 +444,7 @@ class World:
         vendor = self.land.vendor_for_host(host, port)
         if vendor is not None:
             return self.vendor(vendor)
-        label = f"{host}:{port}" if port is not None and _LOOPBACK.match(host) else host
+        label = _authority(host, port) if port is not None and _LOOPBACK.match(host) else host
         why = private_host(host)
         if why is not None:
             self.private[f"external:{label}"] = why
@@ -521,7 +526,7 @@ class World:
         """Where a call went whose server span is not in its trace, to a host and port that
         several components serve (an ingress or gateway in front of them, one port reused):
         which of them answered is not known."""
-        label = f"{host}:{port}" if port is not None else host
+        label = _authority(host, port) if port is not None else host
         names = ", ".join(sorted(self.component(*comp).label for comp in served))
         node_id = f"external:{label}"
         self.shared[node_id] = f"served by several traced components ({names})"

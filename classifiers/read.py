@@ -768,10 +768,11 @@ def _hosts_sql(tables: Iterable[str]) -> str:
 
 
 def _host(name: str) -> str:
-    """The host of an external node's name: derive names a loopback host with its port."""
+    """The host of an external node's name: derive names a loopback host with its port, an
+    IPv6 address in brackets (`[::1]:8080`)."""
     head, _, port = name.rpartition(":")
-    if head and port.isdigit() and (":" not in head or head in ("::1", "[::1]")):
-        return head
+    if head and port.isdigit() and (":" not in head or head.startswith("[") or head == "::1"):
+        return head.strip("[]")
     return name
 
 

@@ -72,13 +72,27 @@ def _host_port(url: str) -> tuple[str | None, int | None]:
 
 
 # The host and port of a URL's authority, as the classifier reads a server span's URL
-# (classifiers/facts.py _AUTHORITY): a URL with user info or an IPv6 host names none here.
-_AUTHORITY = re.compile(r"^[a-zA-Z]+://([^/?#:@\[\]]+)(?::([0-9]*))?(?:[/?#]|$)")
+# (classifiers/facts.py _AUTHORITY): a name, an IPv4 address or a bracketed IPv6 literal
+# (`http://[::1]:8080/x`), once user info is cut off (up to its last "@", as urlsplit reads
+# it; only where the URL has an "@", as the classifier does).
+_AUTHORITY = re.compile(r"^[a-zA-Z]+://([^/?#:@\[\]]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]*))?(?:[/?#]|$)")
+_USER_INFO = re.compile(r"^([a-zA-Z]+://)[^/?#]*@")
+# An IPv6 literal as a URL's authority or a Host header writes it, with its port or without.
+# Stored without the brackets, as the stable conventions write server.address (Go's otelhttp
+# and python-contrib do; .NET's and Node's undici keep the brackets of Uri.Host / URL.hostname).
+_BRACKETED = re.compile(r"^\[([0-9A-Fa-f:.]+)\](?::([0-9]*))?$")
 
 
 def _ip_address(address: str) -> bool:
-    """Whether an address (`host` or `host:port`) names an IP address, not a host name."""
-    host = address.partition(":")[0] if address.count(":") == 1 else address.strip("[]")
+    """Whether an address (`host`, `host:port`, `[v6]` or `[v6]:port`) names an IP address,
+    not a host name."""
+    if address.startswith("["):
+        match = _BRACKETED.match(address)
+        host = match.group(1) if match is not None else address
+    elif address.count(":") == 1:
+        host = address.partition(":")[0]
+    else:
+        host = address
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -502,7 +516,16 @@ class SpanBatchBuilder:
         address = row[_ADDRESS]
         if plan.host_header:
             address = row[_ADDRESS] = _called_host(attrs[HOST_HEADER], address)
-        if address is not None and address.count(":") == 1:
+        if address is not None and address.startswith("["):
+            # An IPv6 literal in brackets (.NET's server.address, a Host header, http.host):
+            # the address without them. One cut short at its first colon is none (Java's
+            # agent reads `[fd00::5]:9000` as the host `[fd00`: tests/fixtures/sdks/ipv6.py).
+            match = _BRACKETED.match(address)
+            address = row[_ADDRESS] = match.group(1).lower() if match is not None else None
+            port = match.group(2) if match is not None else None
+            if port and (row[_PORT] is None or kind == "SERVER"):
+                row[_PORT] = _int_or_none(port) or row[_PORT]
+        elif address is not None and address.count(":") == 1:
             # net.peer.name of botocore spans carries the port. So does the Host header a
             # server records, and on a server span its port is the one called: python-contrib's
             # WSGI servers record it in net.host.name and server.address, and their socket's in
@@ -513,13 +536,15 @@ class SpanBatchBuilder:
                 row[_PORT] = _int_or_none(port) or row[_PORT]
         url = row[_URL]
         if url is not None:
-            if kind == "SERVER" and (match := _AUTHORITY.match(url)) is not None:
+            if kind == "SERVER" and (
+                match := _AUTHORITY.match(_USER_INFO.sub(r"\1", url, 1) if "@" in url else url)
+            ):
                 # A server's URL (old conventions) is built from the Host header: the host and
-                # port called, where its attributes name the socket (python-contrib's ASGI).
-                row[_ADDRESS] = match.group(1).lower()
+                # port called, where its attributes name the socket (python-contrib's ASGI);
+                # a URL without a port names the scheme's default, as the classifier reads it.
+                row[_ADDRESS] = match.group(1).strip("[]").lower()
                 port = match.group(2)
-                if port:
-                    row[_PORT] = _int_or_none(port)
+                row[_PORT] = _int_or_none(port) if port else None
             elif address is None or row[_PORT] is None:
                 # The URL carries the host when the old conventions left server.address out.
                 host, port_number = _host_port(url)

@@ -470,3 +470,60 @@ def test_plain_events_and_links_are_not_redacted_one_by_one(
     stored = builder.build().column("span_events")[0].as_py()
     assert stored == _records_redacted_one_by_one(events)
     assert calls == [{"service.name": "svc"}]  # the resource's alone
+
+
+# An IPv6 peer as the instrumentations write it (tests/fixtures/sdks/ipv6.py names where each
+# comes from): stored without brackets, as the stable conventions want server.address.
+@pytest.mark.parametrize(
+    ("kind", "attributes", "stored"),
+    [
+        # .NET's ASP.NET Core and HttpClient, Node's http server and undici: brackets kept.
+        ("SERVER", {"server.address": "[FD00::5]", "server.port": 9000}, ("fd00::5", 9000)),
+        ("CLIENT", {"server.address": "[::1]", "server.port": 8080}, ("::1", 8080)),
+        # python-contrib's WSGI (django, stable and old): the Host header, with its port.
+        ("SERVER", {"server.address": "[fd00::5]:9000", "server.port": 8000}, ("fd00::5", 9000)),
+        ("SERVER", {"http.host": "[fd00::5]:9000", "net.host.port": 8000}, ("fd00::5", 9000)),
+        # python-contrib's ASGI: the socket `host:port`, the Host header captured.
+        (
+            "SERVER",
+            {
+                "server.address": "::1:8000",
+                "server.port": 8000,
+                "http.request.header.host": ("[::1]:9000",),
+            },
+            ("::1", 9000),
+        ),
+        # Java's agent cuts `[fd00::5]:9000` at its first colon: no host, not `[fd00`.
+        ("SERVER", {"server.address": "[fd00"}, (None, None)),
+        # A server's URL (old conventions) names the host and port called.
+        (
+            "SERVER",
+            {"http.url": "http://[::1]:8080/x", "net.host.name": "::1", "net.host.port": 80},
+            ("::1", 8080),
+        ),
+        (
+            "SERVER",
+            {"http.url": "http://[fd00::5]/x", "server.address": "10.0.0.2", "server.port": 8000},
+            ("fd00::5", None),
+        ),
+        # Go's otelhttp and python-contrib's clients: no brackets already.
+        (
+            "CLIENT",
+            {"url.full": "http://[fd00::5]:9000/x", "server.address": "fd00::5"},
+            ("fd00::5", 9000),
+        ),
+    ],
+)
+def test_an_ipv6_address_is_stored_without_its_brackets(
+    kind: str, attributes: dict[str, object], stored: tuple[object, object]
+) -> None:
+    row = _build(attributes, kind=kind)
+    assert (row["server_address"], row["server_port"]) == stored
+
+
+def test_a_server_url_with_user_info_names_its_host_not_the_user() -> None:
+    socket = {"server.address": "10.0.0.2", "server.port": 8000}
+    for url in ("https://user:pass@orders-1:9443/x", "https://REDACTED:REDACTED@orders-1:9443/x"):
+        row = _build({"http.url": url, **socket}, kind="SERVER")
+        assert (row["server_address"], row["server_port"]) == ("orders-1", 9443)
+        assert "pass" not in str(row["http_url"]) + str(row["attributes"])
