@@ -4,6 +4,7 @@ are the other side of each edge, not "all of this side"."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,44 @@ async def test_a_trace_on_both_sides_lists_each_edges_other_side_first(demo_db: 
         table = screen.query_one("#hops", DataTable)
         traces = [str(table.get_row_at(r)[3]) for r in range(table.row_count)]
         assert len(traces) == len(set(traces)), traces
+
+
+def _seconds(cell: str) -> float:
+    value, unit = cell[1:].split()
+    return float(value) * {"s": 1, "min": 60, "h": 3600}[unit]
+
+
+async def test_the_other_sides_traces_say_how_far_from_this_one_they_start(demo_db: Path) -> None:
+    """The list is nearest in time first; as dates its order read as a jumble (17:40:20,
+    17:40:22, 17:40:18, 17:40:24 at 100x30 in the demo) under a title saying "started
+    17:40:20". Each row says when it starts from this trace's start, and by that the rows of
+    each side are in order."""
+    app = SeamscopeApp(lambda: LocalStore(demo_db, DEMO / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql(
+            "SELECT l.trace_id FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+            "WHERE e.rule_id IN ('A201', 'A202') GROUP BY l.trace_id "
+            "HAVING count(DISTINCT e.rule_id) = 2 ORDER BY l.trace_id LIMIT 1"
+        )
+        app.open_trace(str(found.column("trace_id")[0]), edge_id=None, span_id=None)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen) and screen._view is not None
+        view = screen._view
+        table = screen.query_one("#hops", DataTable)
+        assert str(table.ordered_columns[0].label) == "Starts"
+        cells = [str(table.get_row_at(r)[0]) for r in range(table.row_count)]
+        assert len(cells) > 3 and all(re.fullmatch(r"[+−]\d+\.\d (s|min|h)", c) for c in cells)
+        own = {(s.edge_id, s.side) for s in view.spans if s.side}
+        listed = {h.trace_id: h for h in reversed(view.hops)}
+        group = [
+            (listed[str(table.get_row_at(r)[3])].edge_id, listed[str(table.get_row_at(r)[3])].side)
+            in own
+            for r in range(table.row_count)
+        ]
+        for side in (False, True):
+            far = [_seconds(c) for c, g in zip(cells, group, strict=True) if g is side]
+            assert far == sorted(far), (side, cells)
+        assert "nearest" in str(screen.query_one("#hops-caption", Static).render())

@@ -32,8 +32,8 @@ from seamscope.tui.widgets.textpane import TextPane
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
-HOPS_CAPTION = "Traces on the other side (Enter opens one)"
-SAME_SIDE_CAPTION = "Other traces of this edge, all of this side (Enter opens one)"
+HOPS_CAPTION = "Traces on the other side, nearest in time first (Enter opens one)"
+SAME_SIDE_CAPTION = "Other traces of this edge, all of this side, nearest first (Enter opens one)"
 HOPS_LEAST = 5
 """The lines of the list of the other side's traces (its header included) where the
 waterfalls need the rest."""
@@ -169,6 +169,20 @@ def _label(s: SpanRow, edge_id: str | None, more: int = 0) -> Text:
     return text
 
 
+def offset(start: datetime, t0: datetime) -> str:
+    """When a trace of the other side starts, from this trace's start: the list is nearest in
+    time first, and as dates ("2026-12-07 17:40:20, 17:40:22, 17:40:18, 17:40:24, ...") its
+    order read as a jumble beside a title that says "started 17:40:20"."""
+    seconds = (start - t0).total_seconds()
+    sign = "−" if seconds < 0 else "+"
+    value = abs(seconds)
+    if value < 100:
+        return f"{sign}{value:.1f} s"
+    if value < 6000:
+        return f"{sign}{value / 60:.1f} min"
+    return f"{sign}{value / 3600:,.1f} h"
+
+
 def trace_title(
     trace_id: str, spans: int, services: int, ms: float, start: datetime, width: int
 ) -> Text:
@@ -217,7 +231,7 @@ class TraceScreen(DataScreen[Any]):
                 yield self._table("other")
                 yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
                 hops = NavTable(id="hops", zebra_stripes=False)
-                hops.add_columns("Start", "Service", "Kind", "Trace")
+                hops.add_columns("Starts", "Service", "Kind", "Trace")
                 yield hops
         with TextPane(id="attributes-pane"):
             yield Static("", id="attributes")
@@ -289,7 +303,7 @@ class TraceScreen(DataScreen[Any]):
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
-                [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id],
+                [num(offset(h.start_time, t0)), h.service_name or "", h.kind, h.trace_id],
             )
             for h in view.hops
             if first_hop[h.trace_id] is h
