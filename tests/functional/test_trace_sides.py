@@ -95,3 +95,35 @@ async def test_the_other_sides_traces_say_how_far_from_this_one_they_start(demo_
             far = [_seconds(c) for c, g in zip(cells, group, strict=True) if g is side]
             assert far == sorted(far), (side, cells)
         assert "nearest" in str(screen.query_one("#hops-caption", Static).render())
+
+
+async def test_both_waterfalls_side_by_side_fit_their_panes(demo_db: Path) -> None:
+    """Side by side at 160x45 a table's stream's waterfall was 94 cells in a pane of 80: the
+    labels were cut at the pane's edge ("◀ ✗ A20"), the verdict out of view. Each waterfall of
+    every listening edge's trace now fits its pane, its labels whole."""
+    app = SeamscopeApp(lambda: LocalStore(demo_db, DEMO / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        traces = app.source.user_sql(
+            "SELECT e.rule_id, any_value(l.trace_id) AS trace_id, e.edge_id "
+            "FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+            "WHERE e.direction = 'listen' GROUP BY ALL ORDER BY ALL"
+        ).to_pylist()
+        assert {"A302", "P401"} <= {t["rule_id"] for t in traces}
+        wide: list[tuple[str, str, int, int]] = []
+        for t in traces:
+            app.open_trace(t["trace_id"], edge_id=t["edge_id"], span_id=None)
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, TraceScreen)
+            for name in ("waterfall", "other"):
+                table = screen.query_one(f"#{name}", DataTable)
+                if not table.display or not table.row_count:
+                    continue
+                drawn, room = table.virtual_size.width, table.scrollable_content_region.width
+                if drawn > room:
+                    wide.append((t["rule_id"], name, drawn, room))
+            app.pop_screen()
+            await settle(pilot)
+        assert not wide, wide

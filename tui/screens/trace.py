@@ -22,7 +22,7 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num
+from seamscope.tui.widgets.cells import clip_end, fill_table, fmt_ms, fmt_time, num
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
@@ -34,6 +34,11 @@ WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 HOPS_CAPTION = "Traces on the other side, nearest in time first (Enter opens one)"
 SAME_SIDE_CAPTION = "Other traces of this edge, all of this side, nearest first (Enter opens one)"
+TIMELINE_LEAST = len("Timeline")
+"""The cells of the waterfall's timeline, however narrow the pane: its title's (a column is
+never narrower than its title)."""
+SPAN_LEAST = 12
+"""The cells a span's name keeps (its indent included) where the waterfall is cut to fit."""
 HOPS_LEAST = 5
 """The lines of the list of the other side's traces (its header included) where the
 waterfalls need the rest."""
@@ -112,7 +117,10 @@ def waterfall_rows(
     spans: tuple[SpanRow, ...], edge_id: str | None, width: int
 ) -> list[tuple[str, list[str | Text]]]:
     """The rows of a waterfall for a table width wide: names whole, the timeline takes what is
-    left (at least 6 cells)."""
+    left (at least TIMELINE_LEAST cells). Where the rows would still be wider than the table, a
+    label says its verdict by its glyph alone, then the spans' names are cut at their end (not
+    below SPAN_LEAST cells): side by side at 160x45, a table's stream's waterfall was 94 cells
+    in a pane of 80, its labels cut at the pane's edge ("◀ ✗ A20")."""
     if not spans:
         return []
     t0 = min(s.start_time for s in spans)
@@ -121,19 +129,32 @@ def waterfall_rows(
     )
     kept, more = one_per_span(spans, edge_id)
     ordered = waterfall(kept)
-    names = max(len("  " * d + s.name + _failed(s)) for s, d in ordered)
-    services = max(len(s.service_name or "") for s, _ in ordered)
-    labels = max(len(_label(s, edge_id, more.get(s.span_id, 0)).plain) for s, _ in ordered)
-    used = names + services + 8 + 9 + labels + 2 * len(WATERFALL_COLUMNS)
-    timeline = max(6, min(40, width - used))
+    names = max(len("Span"), *(len("  " * d + s.name + _failed(s)) for s, d in ordered))
+    services = max(len("Service"), *(len(s.service_name or "") for s, _ in ordered))
+    kinds = max(len("Kind"), *(len(s.kind) for s, _ in ordered))
+    millis = max(len("ms"), *(len(fmt_ms(s.duration_ms)) for s, _ in ordered))
+    fixed = services + kinds + millis + 2 * len(WATERFALL_COLUMNS)  # a cell of padding a side
+    words = True
+    for words in (True, False):
+        labels = max(
+            len("Label"),
+            *(len(_label(s, edge_id, more.get(s.span_id, 0), words).plain) for s, _ in ordered),
+        )
+        if width - fixed - labels - names >= TIMELINE_LEAST:
+            break
+    room = max(SPAN_LEAST, min(names, width - fixed - labels - TIMELINE_LEAST))
+    timeline = max(TIMELINE_LEAST, min(40, width - fixed - labels - room))
     rows: list[tuple[str, list[str | Text]]] = []
     for s, depth in ordered:
         mine = edge_id is not None and s.edge_id == edge_id
         vstyle = s.verdict.style if s.verdict else ""
-        name = Text("  " * depth + s.name, style="bold" if mine else "")
+        indent = "  " * depth
+        failed = _failed(s)
+        shown = clip_end(s.name, max(1, room - len(indent) - len(failed)))
+        name = Text(indent + shown, style="bold" if mine else "")
         if s.status_code == "ERROR":
             name.stylize("red")
-            name.append(_failed(s), style="red bold")  # in words too: NO_COLOR drops the red
+            name.append(failed, style="red bold")  # in words too: NO_COLOR drops the red
         rows.append(
             (
                 s.span_id,
@@ -143,7 +164,7 @@ def waterfall_rows(
                     s.kind,
                     bar(s.start_time, s.duration_ms, t0, end, vstyle or "grey50", timeline),
                     num(fmt_ms(s.duration_ms)),
-                    _label(s, edge_id, more.get(s.span_id, 0)),
+                    _label(s, edge_id, more.get(s.span_id, 0), words),
                 ],
             )
         )
@@ -154,14 +175,15 @@ def _end_ms(spans: tuple[SpanRow, ...]) -> float:
     return max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans)
 
 
-def _label(s: SpanRow, edge_id: str | None, more: int = 0) -> Text:
-    """The span's rule and verdict (glyph first), ◀ for the edge the trace was opened from, and
-    "+N" for the N more edges the span is on."""
+def _label(s: SpanRow, edge_id: str | None, more: int = 0, words: bool = True) -> Text:
+    """The span's rule and verdict (glyph first; words: its word too), ◀ for the edge the trace
+    was opened from, and "+N" for the N more edges the span is on."""
     if s.verdict is None:
         return Text("")
     mine = edge_id is not None and s.edge_id == edge_id
+    word = f" {s.verdict}" if words or not s.rule_id else ""
     text = Text(
-        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''} {s.verdict}".replace("  ", " "),
+        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''}{word}".replace("  ", " "),
         style=s.verdict.style,
     )
     if more:
