@@ -127,3 +127,33 @@ async def test_both_waterfalls_side_by_side_fit_their_panes(demo_db: Path) -> No
             app.pop_screen()
             await settle(pilot)
         assert not wide, wide
+
+
+async def test_with_the_attributes_at_100x30_both_waterfalls_keep_their_rows(
+    demo_db: Path,
+) -> None:
+    """At 100x30 with the attributes shown (a), the producer's waterfall showed one of its
+    three spans, the labelled ones out of view, over five lines of the list of other traces:
+    the waterfalls' rows come first, the list keeps its header and a row."""
+    app = SeamscopeApp(lambda: LocalStore(demo_db, DEMO / "seamscope.toml"), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql(
+            "SELECT l.trace_id FROM classifier_labelled_spans l JOIN edges e USING (edge_id) "
+            "WHERE e.rule_id IN ('A201', 'A202') GROUP BY l.trace_id "
+            "HAVING count(DISTINCT e.rule_id) = 2 ORDER BY l.trace_id LIMIT 1"
+        )
+        app.open_trace(str(found.column("trace_id")[0]), edge_id=None, span_id=None)
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        assert screen.query_one("#attributes-pane").display
+        for name in ("waterfall", "other"):
+            table = screen.query_one(f"#{name}", DataTable)
+            assert table.row_count > 1
+            assert table.size.height >= table.row_count + 1, (name, table.size.height)
+        hops = screen.query_one("#hops", DataTable)
+        assert hops.row_count > 1 and hops.size.height >= 2

@@ -39,6 +39,8 @@ TIMELINE_LEAST = len("Timeline")
 never narrower than its title)."""
 SPAN_LEAST = 12
 """The cells a span's name keeps (its indent included) where the waterfall is cut to fit."""
+HOPS_FEWEST = 2
+"""The lines of that list (its header and a row) where the waterfalls' rows need the rest."""
 HOPS_LEAST = 5
 """The lines of the list of the other side's traces (its header included) where the
 waterfalls need the rest."""
@@ -357,18 +359,26 @@ class TraceScreen(DataScreen[Any]):
             return
         wanted = self.query_one("#waterfall", NavTable).row_count + 2  # its caption, header
         hops = self.query_one("#hops", NavTable).row_count
-        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, HOPS_LEAST))
-        height = max(3, min(wanted, max(lines // 2, lines - other)))
+        theirs = self.query_one("#other", NavTable).row_count + 2
+        listed = 1 + min(hops + 1, HOPS_LEAST)  # its caption, header and rows
+        least = HOPS_LEAST
+        if wanted + theirs + listed > lines:
+            # Short of lines: both waterfalls' rows come before more of the list (at 100x30
+            # with the attributes shown, the producer's waterfall showed one of its three
+            # spans, the labelled ones out of view, over five lines of the list).
+            least = max(HOPS_FEWEST, min(least, lines - wanted - theirs - 1))
+            listed = 1 + least
+        height = max(3, min(wanted, max(lines // 2, lines - theirs - listed)))
         this.styles.height = height
-        self._fit_hops(lines - height)
+        self._fit_hops(lines - height, least)
 
-    def _fit_hops(self, lines: int) -> None:
+    def _fit_hops(self, lines: int, least: int = HOPS_LEAST) -> None:
         """The list of the other side's traces as tall as its rows where the other side's
-        waterfall (over it, in lines lines with their captions) leaves them, HOPS_LEAST lines
-        or more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
+        waterfall (over it, in lines lines with their captions) leaves them, least lines or
+        more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
         blank lines of a waterfall of two spans."""
         other = self.query_one("#other", NavTable).row_count + 1  # its header
-        self.query_one("#hops", NavTable).styles.max_height = max(HOPS_LEAST, lines - 2 - other)
+        self.query_one("#hops", NavTable).styles.max_height = max(least, lines - 2 - other)
 
     def on_resize(self) -> None:
         if self._view is not None:
