@@ -26,7 +26,7 @@ from seamscope.tui.widgets.cells import clip_end, fill_table, fmt_ms, fmt_time, 
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
-from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.tables import NavTable, TracesTable, WaterfallTable
 from seamscope.tui.widgets.textpane import TextPane
 
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
@@ -254,7 +254,7 @@ class TraceScreen(DataScreen[Any]):
                 yield Static("", classes="caption", id="other-caption")
                 yield self._table("other")
                 yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
-                hops = NavTable(id="hops", zebra_stripes=False)
+                hops = TracesTable(id="hops", zebra_stripes=False)
                 hops.add_columns("Starts", "Service", "Kind", "Trace")
                 yield hops
         with TextPane(id="attributes-pane"):
@@ -264,7 +264,7 @@ class TraceScreen(DataScreen[Any]):
 
     @staticmethod
     def _table(name: str) -> NavTable:
-        table = NavTable(id=name, zebra_stripes=False)
+        table = WaterfallTable(id=name, zebra_stripes=False)
         table.add_columns(*WATERFALL_COLUMNS)
         return table
 
