@@ -156,12 +156,6 @@ class EdgeTable(NavTable):
         }
         self._measured = measured
         pad = 2 * self.cell_padding
-        # The readable cut of the longest name: below it, the verdict is said by its glyph
-        # alone and its word's cells go to the names.
-        need = max(
-            (_readable_need(short_node(n, hosts)) for e in edges for n in (e.from_node, e.to_node)),
-            default=12,
-        )
         self._words = True
 
         def layout(figures: list[str], cap: int = 0) -> tuple[tuple[str, ...], int, int]:
@@ -192,9 +186,15 @@ class EdgeTable(NavTable):
             return (*titles, "Reason"), names, reason
 
         titles, names, reason = layout(figures)
-        if names < need and not reason:
-            self._words = False
-            titles, names, reason = layout(figures)
+        if names < longest and not reason:
+            # Names are cut: below the readable cut of the longest (each end named once: the
+            # 1,171 edges of a generated landscape have some 300), the verdict is said by its
+            # glyph alone and its word's cells go to the names.
+            ends = {n for e in edges for n in (e.from_node, e.to_node)}
+            need = max((_readable_need(short_node(n, hosts)) for n in ends), default=12)
+            if names < need:
+                self._words = False
+                titles, names, reason = layout(figures)
         # A reason says what is wrong; the latency and the time last seen, which the edge
         # screen shows too, give it their room (at 160 columns the demo's findings had 12
         # cells of reason, and none once the live session's Changed column came).
