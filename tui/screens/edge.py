@@ -30,7 +30,7 @@ from seamscope.tui.widgets.cells import (
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
-from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.tables import NavTable, SpansTable
 from seamscope.tui.widgets.textpane import TextPane
 from seamscope.tui.widgets.why import edge_figures, joined_by
 
@@ -156,7 +156,7 @@ class EdgeScreen(DataScreen[Any]):
         with TextPane(id="edge-info"):
             yield Static("Loading…", id="edge-text")
         yield Static("Recent spans of this edge (Enter: whole trace)", classes="caption")
-        yield NavTable(id="spans")
+        yield SpansTable(id="spans")
         yield NewsBar()
         yield SteadyFooter()
 

@@ -22,18 +22,25 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import fill_table, fmt_ms, fmt_time, num
+from seamscope.tui.widgets.cells import clip_end, fill_table, fmt_ms, fmt_time, num
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
-from seamscope.tui.widgets.tables import NavTable
+from seamscope.tui.widgets.tables import NavTable, TracesTable, WaterfallTable
 from seamscope.tui.widgets.textpane import TextPane
 
 WATERFALL_COLUMNS = ("Service", "Span", "Kind", "Timeline", "ms", "Label")
 
 
-HOPS_CAPTION = "Traces on the other side (Enter opens one)"
-SAME_SIDE_CAPTION = "Other traces of this edge, all of this side (Enter opens one)"
+HOPS_CAPTION = "Traces on the other side, nearest in time first (Enter opens one)"
+SAME_SIDE_CAPTION = "Other traces of this edge, all of this side, nearest first (Enter opens one)"
+TIMELINE_LEAST = len("Timeline")
+"""The cells of the waterfall's timeline, however narrow the pane: its title's (a column is
+never narrower than its title)."""
+SPAN_LEAST = 12
+"""The cells a span's name keeps (its indent included) where the waterfall is cut to fit."""
+HOPS_FEWEST = 2
+"""The lines of that list (its header and a row) where the waterfalls' rows need the rest."""
 HOPS_LEAST = 5
 """The lines of the list of the other side's traces (its header included) where the
 waterfalls need the rest."""
@@ -112,7 +119,10 @@ def waterfall_rows(
     spans: tuple[SpanRow, ...], edge_id: str | None, width: int
 ) -> list[tuple[str, list[str | Text]]]:
     """The rows of a waterfall for a table width wide: names whole, the timeline takes what is
-    left (at least 6 cells)."""
+    left (at least TIMELINE_LEAST cells). Where the rows would still be wider than the table, a
+    label says its verdict by its glyph alone, then the spans' names are cut at their end (not
+    below SPAN_LEAST cells): side by side at 160x45, a table's stream's waterfall was 94 cells
+    in a pane of 80, its labels cut at the pane's edge ("◀ ✗ A20")."""
     if not spans:
         return []
     t0 = min(s.start_time for s in spans)
@@ -121,19 +131,32 @@ def waterfall_rows(
     )
     kept, more = one_per_span(spans, edge_id)
     ordered = waterfall(kept)
-    names = max(len("  " * d + s.name + _failed(s)) for s, d in ordered)
-    services = max(len(s.service_name or "") for s, _ in ordered)
-    labels = max(len(_label(s, edge_id, more.get(s.span_id, 0)).plain) for s, _ in ordered)
-    used = names + services + 8 + 9 + labels + 2 * len(WATERFALL_COLUMNS)
-    timeline = max(6, min(40, width - used))
+    names = max(len("Span"), *(len("  " * d + s.name + _failed(s)) for s, d in ordered))
+    services = max(len("Service"), *(len(s.service_name or "") for s, _ in ordered))
+    kinds = max(len("Kind"), *(len(s.kind) for s, _ in ordered))
+    millis = max(len("ms"), *(len(fmt_ms(s.duration_ms)) for s, _ in ordered))
+    fixed = services + kinds + millis + 2 * len(WATERFALL_COLUMNS)  # a cell of padding a side
+    words = True
+    for words in (True, False):
+        labels = max(
+            len("Label"),
+            *(len(_label(s, edge_id, more.get(s.span_id, 0), words).plain) for s, _ in ordered),
+        )
+        if width - fixed - labels - names >= TIMELINE_LEAST:
+            break
+    room = max(SPAN_LEAST, min(names, width - fixed - labels - TIMELINE_LEAST))
+    timeline = max(TIMELINE_LEAST, min(40, width - fixed - labels - room))
     rows: list[tuple[str, list[str | Text]]] = []
     for s, depth in ordered:
         mine = edge_id is not None and s.edge_id == edge_id
         vstyle = s.verdict.style if s.verdict else ""
-        name = Text("  " * depth + s.name, style="bold" if mine else "")
+        indent = "  " * depth
+        failed = _failed(s)
+        shown = clip_end(s.name, max(1, room - len(indent) - len(failed)))
+        name = Text(indent + shown, style="bold" if mine else "")
         if s.status_code == "ERROR":
             name.stylize("red")
-            name.append(_failed(s), style="red bold")  # in words too: NO_COLOR drops the red
+            name.append(failed, style="red bold")  # in words too: NO_COLOR drops the red
         rows.append(
             (
                 s.span_id,
@@ -143,7 +166,7 @@ def waterfall_rows(
                     s.kind,
                     bar(s.start_time, s.duration_ms, t0, end, vstyle or "grey50", timeline),
                     num(fmt_ms(s.duration_ms)),
-                    _label(s, edge_id, more.get(s.span_id, 0)),
+                    _label(s, edge_id, more.get(s.span_id, 0), words),
                 ],
             )
         )
@@ -154,19 +177,34 @@ def _end_ms(spans: tuple[SpanRow, ...]) -> float:
     return max(s.start_time.timestamp() * 1000 + s.duration_ms for s in spans)
 
 
-def _label(s: SpanRow, edge_id: str | None, more: int = 0) -> Text:
-    """The span's rule and verdict (glyph first), ◀ for the edge the trace was opened from, and
-    "+N" for the N more edges the span is on."""
+def _label(s: SpanRow, edge_id: str | None, more: int = 0, words: bool = True) -> Text:
+    """The span's rule and verdict (glyph first; words: its word too), ◀ for the edge the trace
+    was opened from, and "+N" for the N more edges the span is on."""
     if s.verdict is None:
         return Text("")
     mine = edge_id is not None and s.edge_id == edge_id
+    word = f" {s.verdict}" if words or not s.rule_id else ""
     text = Text(
-        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''} {s.verdict}".replace("  ", " "),
+        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''}{word}".replace("  ", " "),
         style=s.verdict.style,
     )
     if more:
         text.append(f" +{more}", style="dim")
     return text
+
+
+def offset(start: datetime, t0: datetime) -> str:
+    """When a trace of the other side starts, from this trace's start: the list is nearest in
+    time first, and as dates ("2026-12-07 17:40:20, 17:40:22, 17:40:18, 17:40:24, ...") its
+    order read as a jumble beside a title that says "started 17:40:20"."""
+    seconds = (start - t0).total_seconds()
+    sign = "−" if seconds < 0 else "+"
+    value = abs(seconds)
+    if value < 100:
+        return f"{sign}{value:.1f} s"
+    if value < 6000:
+        return f"{sign}{value / 60:.1f} min"
+    return f"{sign}{value / 3600:,.1f} h"
 
 
 def trace_title(
@@ -216,8 +254,8 @@ class TraceScreen(DataScreen[Any]):
                 yield Static("", classes="caption", id="other-caption")
                 yield self._table("other")
                 yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
-                hops = NavTable(id="hops", zebra_stripes=False)
-                hops.add_columns("Start", "Service", "Kind", "Trace")
+                hops = TracesTable(id="hops", zebra_stripes=False)
+                hops.add_columns("Starts", "Service", "Kind", "Trace")
                 yield hops
         with TextPane(id="attributes-pane"):
             yield Static("", id="attributes")
@@ -226,7 +264,7 @@ class TraceScreen(DataScreen[Any]):
 
     @staticmethod
     def _table(name: str) -> NavTable:
-        table = NavTable(id=name, zebra_stripes=False)
+        table = WaterfallTable(id=name, zebra_stripes=False)
         table.add_columns(*WATERFALL_COLUMNS)
         return table
 
@@ -289,7 +327,7 @@ class TraceScreen(DataScreen[Any]):
         hop_rows: list[tuple[str, list[str | Text]]] = [
             (
                 f"{h.trace_id}/{h.span_id}",
-                [fmt_time(h.start_time), h.service_name or "", h.kind, h.trace_id],
+                [num(offset(h.start_time, t0)), h.service_name or "", h.kind, h.trace_id],
             )
             for h in view.hops
             if first_hop[h.trace_id] is h
@@ -321,18 +359,26 @@ class TraceScreen(DataScreen[Any]):
             return
         wanted = self.query_one("#waterfall", NavTable).row_count + 2  # its caption, header
         hops = self.query_one("#hops", NavTable).row_count
-        other = self.query_one("#other", NavTable).row_count + 2 + (1 + min(hops + 1, HOPS_LEAST))
-        height = max(3, min(wanted, max(lines // 2, lines - other)))
+        theirs = self.query_one("#other", NavTable).row_count + 2
+        listed = 1 + min(hops + 1, HOPS_LEAST)  # its caption, header and rows
+        least = HOPS_LEAST
+        if wanted + theirs + listed > lines:
+            # Short of lines: both waterfalls' rows come before more of the list (at 100x30
+            # with the attributes shown, the producer's waterfall showed one of its three
+            # spans, the labelled ones out of view, over five lines of the list).
+            least = max(HOPS_FEWEST, min(least, lines - wanted - theirs - 1))
+            listed = 1 + least
+        height = max(3, min(wanted, max(lines // 2, lines - theirs - listed)))
         this.styles.height = height
-        self._fit_hops(lines - height)
+        self._fit_hops(lines - height, least)
 
-    def _fit_hops(self, lines: int) -> None:
+    def _fit_hops(self, lines: int, least: int = HOPS_LEAST) -> None:
         """The list of the other side's traces as tall as its rows where the other side's
-        waterfall (over it, in lines lines with their captions) leaves them, HOPS_LEAST lines
-        or more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
+        waterfall (over it, in lines lines with their captions) leaves them, least lines or
+        more: at 100x30 on the demo it showed four of its traces and scrolled, under twelve
         blank lines of a waterfall of two spans."""
         other = self.query_one("#other", NavTable).row_count + 1  # its header
-        self.query_one("#hops", NavTable).styles.max_height = max(HOPS_LEAST, lines - 2 - other)
+        self.query_one("#hops", NavTable).styles.max_height = max(least, lines - 2 - other)
 
     def on_resize(self) -> None:
         if self._view is not None:

@@ -69,6 +69,33 @@ def _least_name(name: str) -> int:
     return min(len(name), NAME_LEAST)
 
 
+def _readable_need(name: str) -> int:
+    """The fewest cells name is cut to at a readable place: where it repeats its system's name
+    (`inventory/…-sync-job`), a resource keeping its own name (`d…/Inventory`), else whole up
+    to NAME_LEAST."""
+    head, slash, own_name = name.rpartition("/")
+    if slash and ":" in name.partition("/")[0]:
+        return min(len(name), len(own_name) + 3)
+    return _least_name(name)
+
+
+def table_name(name: str, width: int) -> str:
+    """A name of an edge's end in width cells: as elide_name cuts it, unless that cut lands in
+    the middle of a word of another system's component (at 100 columns with the Changed
+    column, "inventory/inventory-sync-job" was "inventor…ync-job"); then its system whole and
+    the last words of the component after the marker ("inventory/…-job")."""
+    cut = elide_name(name, width)
+    own, slash, component = name.partition("/")
+    if cut == name or not slash or ":" in own or cut.startswith(f"{own}/"):
+        return cut
+    words = component.split("-")
+    for i in range(1, len(words)):
+        short = f"{own}/…-{'-'.join(words[i:])}"
+        if len(short) <= width:
+            return short
+    return cut
+
+
 class EdgeTable(NavTable):
     """Rows keyed by edge id. `set_edges` fills it; a resize lays the same edges out again."""
 
@@ -88,6 +115,7 @@ class EdgeTable(NavTable):
         # made nor compared again.
         self._made: dict[str, tuple[Edge, str, list[Text]]] = {}
         self._hosts: Mapping[str, str] = {}  # the external nodes that are no vendor, as named
+        self._words = True  # the verdict's word after its glyph (else the glyph alone)
 
     def hosts(self) -> Mapping[str, str]:
         """The app's external nodes that are no vendor (read.unknown_hosts): the names of the
@@ -128,8 +156,11 @@ class EdgeTable(NavTable):
         }
         self._measured = measured
         pad = 2 * self.cell_padding
+        self._words = True
 
         def layout(figures: list[str], cap: int = 0) -> tuple[tuple[str, ...], int, int]:
+            if not self._words:
+                measured["Verdict"] = 1
             widths = [max(cell_len(t), measured[t]) for t in (*_FIXED, *figures)]
             # What the two name columns have together, their padding included.
             room = room_left(self, widths, len(edges)) + pad
@@ -155,6 +186,15 @@ class EdgeTable(NavTable):
             return (*titles, "Reason"), names, reason
 
         titles, names, reason = layout(figures)
+        if names < longest and not reason:
+            # Names are cut: below the readable cut of the longest (each end named once: the
+            # 1,171 edges of a generated landscape have some 300), the verdict is said by its
+            # glyph alone and its word's cells go to the names.
+            ends = {n for e in edges for n in (e.from_node, e.to_node)}
+            need = max((_readable_need(short_node(n, hosts)) for n in ends), default=12)
+            if names < need:
+                self._words = False
+                titles, names, reason = layout(figures)
         # A reason says what is wrong; the latency and the time last seen, which the edge
         # screen shows too, give it their room (at 160 columns the demo's findings had 12
         # cells of reason, and none once the live session's Changed column came).
@@ -194,7 +234,7 @@ class EdgeTable(NavTable):
         # A new layout needs new columns: DataTable widens a column for a wider cell but never
         # narrows one, so names cut shorter (a wider mark, a narrower terminal) kept the room
         # of the longer ones and pushed the last columns past the table's edge.
-        layout = (titles, names, reason)
+        layout = (titles, names, reason, self._words)
         # ... and a column whose widest cell has gone (an edge "unclassified" that a rule now
         # covers, a count that fell) kept that width: the columns are made again to narrow it.
         shrunk = any(self._measured.get(t, w) < w for t, w in self._held.items())
@@ -220,7 +260,7 @@ class EdgeTable(NavTable):
             if held is not None and held[0] is e and held[1] == mark:
                 cells = held[2]
             else:
-                cells = self._cells(e, mark, titles, names, reason, hosts)
+                cells = self._cells(e, mark, titles, names, reason, hosts, self._words)
             self._made[e.edge_id] = (e, mark, cells)
             rows.append((e.edge_id, cells))
         fill_table(self, rows, escaped=True)
@@ -233,12 +273,13 @@ class EdgeTable(NavTable):
         names: int,
         reason: int,
         hosts: Mapping[str, str],
+        words: bool = True,
     ) -> list[Text]:
         values: dict[str, str | Text] = {
-            "Verdict": verdict_text(e.verdict),
+            "Verdict": verdict_text(e.verdict) if words else Text(e.verdict.glyph, e.verdict.style),
             "Rule": Text(e.rule_id, style="bold"),
-            "From": elide_name(short_node(e.from_node, hosts), names),
-            "To": elide_name(short_node(e.to_node, hosts), names),
+            "From": table_name(short_node(e.from_node, hosts), names),
+            "To": table_name(short_node(e.to_node, hosts), names),
             "Mechanism": e.mechanism + (" listen" if e.direction == "listen" else ""),
             "Spans": num(f"{e.span_count:,}"),
             "p95≈ ms": num(fmt_ms(e.p95_ms)),
@@ -255,7 +296,7 @@ class EdgeTable(NavTable):
         after it measured)."""
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._edges and self._columns() != self._layout:
+        if self._edges and (*self._columns(), self._words) != self._layout:
             self.set_edges(self._edges, self._marks)
         self.post_message(self.Resized())
 

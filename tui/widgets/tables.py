@@ -21,3 +21,22 @@ class NavTable(Table):
 
     def __init__(self, *, id: str | None = None, zebra_stripes: bool = True) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
+
+
+class SpansTable(NavTable):
+    """An edge's spans: Enter opens a span's trace, and the footer says so first (it said
+    nothing of Enter, only the caption over the table did)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Trace")]
+
+
+class WaterfallTable(NavTable):
+    """A trace's spans: Enter on a labelled span opens its edge, and the footer says so."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Edge")]
+
+
+class TracesTable(NavTable):
+    """Traces of the other side: Enter opens one, and the footer says so."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open trace")]
