@@ -45,8 +45,9 @@ _PARAMETER_KEY = re.compile(r"^db\.(?:operation|query)\.parameter\.")
 
 # The rules that rewrite text. Every repeat is bounded: linear time on hostile input.
 _STOP = r"\s\"'<>\\"
-# Starts with a literal, which the regex engine looks for quickly.
-_USERINFO = re.compile(rf"://[^/?#@{_STOP}]{{1,512}}@")
+# Starts with a literal, which the regex engine looks for quickly. The user info runs to the
+# authority's last @ (a password may hold an unescaped one); each scan ends at the next /.
+_USERINFO = re.compile(rf"://[^/?#{_STOP}]{{1,512}}@")
 _PARAM_WORDS = r"token|key|secret|passw|pwd|sig|auth|credential|code|session"
 _QUERY_PARAM = re.compile(
     rf"(?i)((?:^|[?&;#])[^=&#?{_STOP}]{{0,64}}?(?:{_PARAM_WORDS})[^=&#{_STOP}]{{0,64}}=)"

@@ -32,6 +32,8 @@ from seamscope.tracer.rows import to_json
     [
         ("https://u:pw-1@h.example/x", "pw-1", "h.example/x"),
         ("see ftp://anon:pw-2@files.example and more", "pw-2", "and more"),
+        # An unescaped @ in the password: the user info runs to the authority's last @.
+        ("https://u:p@ss-pw-11@h.example/x?q=a@b", "ss-pw-11", "h.example/x?q=a@b"),
         ("/cb?user=a&pwd=pw-3&page=2", "pw-3", "page=2"),
         ("GET /cb?access_token=pw-4", "pw-4", "GET /cb?access_token="),
         ("X-Amz-Signature=pw-5&X-Amz-Date=1", "pw-5", "X-Amz-Date=1"),
