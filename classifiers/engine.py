@@ -1057,7 +1057,9 @@ class _Merge:
         # after a receive, until its next receive, within the trace window of it. Each call
         # is tested on its own (whichever batch holds it, as in a full run), and the receives
         # are read only between literal bounds, which the zone maps on start_time cut from a
-        # store of any age.
+        # store of any age. Of an instance's receives at one moment, the one of the greatest
+        # span key (then trace key): made one per instance and moment before the ASOF join,
+        # which would leave such a tie to its sort's order.
         if self.none_new("lone"):
             return  # no new span can be such a call, and no stored one is read
         lone = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
@@ -1082,9 +1084,12 @@ class _Merge:
                                      AND TIMESTAMPTZ '{bounds[1]}+00'
                   AND inst IN (SELECT inst FROM _cls_lone)
             ),
-            rs_spans AS (SELECT DISTINCT tk, sk, inst, start_time FROM rs),
+            rs_spans AS (
+                SELECT inst, start_time, max({{'s': sk, 't': tk}}) AS k
+                FROM rs GROUP BY inst, start_time
+            ),
             pairs AS (
-                SELECT DISTINCT r.tk, r.sk, c.gkey
+                SELECT DISTINCT r.k.t AS tk, r.k.s AS sk, c.gkey
                 FROM _cls_lone AS c ASOF JOIN rs_spans AS r
                   ON r.inst = c.inst AND c.start_time >= r.start_time
                 WHERE c.start_time <= r.start_time + INTERVAL '{TRACE_WINDOW}'
