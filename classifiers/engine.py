@@ -1025,16 +1025,19 @@ class _Merge:
         x = self.x
         # In the trace that received the event: the consumer's calls after the receive, each
         # the handling of the latest receive of its service at or before it (of those at one
-        # moment, the greatest span key). A hash join on the trace and service, then the latest
-        # per call: receives and calls of one trace are few, and an ASOF join's sorts and
-        # pipelines cost a batch about 2 ms more of CPU. An ASOF join also left a tie to its
-        # sort's order, which differed from run to run.
+        # moment, the greatest span key). The receives are first made one per trace, service
+        # and moment (the greatest span key), so the ASOF join has no tie to leave to its sort's
+        # order (which differed from run to run); an ASOF join, as a long trace of one worker
+        # (thousands of receives and calls) would make a hash join with the inequality pair
+        # every call with every receive before it.
         x(f"""INSERT INTO classifier_handling
             WITH recv AS (
                 SELECT tk, sk, coalesce(svc, '') AS svc, start_time, gkey
                 FROM _cls_fnew WHERE fkind IN {HANDLED_KINDS}
             ),
-            recv_spans AS (SELECT DISTINCT tk, sk, svc, start_time FROM recv),
+            recv_spans AS (
+                SELECT tk, svc, start_time, max(sk) AS sk FROM recv GROUP BY tk, svc, start_time
+            ),
             calls AS (
                 SELECT tk, coalesce(svc, '') AS svc, start_time, gkey
                 FROM _cls_fnew AS f
@@ -1043,10 +1046,9 @@ class _Merge:
                 WHERE fkind IN {_CALL_KINDS}
             ),
             pairs AS (
-                SELECT DISTINCT c.tk, max({{'t': r.start_time, 's': r.sk}}).s AS sk, c.gkey
-                FROM calls AS c JOIN recv_spans AS r
+                SELECT DISTINCT r.tk, r.sk, c.gkey
+                FROM calls AS c ASOF JOIN recv_spans AS r
                   ON r.tk = c.tk AND r.svc = c.svc AND c.start_time >= r.start_time
-                GROUP BY c.tk, c.svc, c.start_time, c.gkey
             )
             SELECT DISTINCT recv.gkey, pairs.gkey
             FROM pairs JOIN recv USING (tk, sk)
@@ -1055,7 +1057,9 @@ class _Merge:
         # after a receive, until its next receive, within the trace window of it. Each call
         # is tested on its own (whichever batch holds it, as in a full run), and the receives
         # are read only between literal bounds, which the zone maps on start_time cut from a
-        # store of any age.
+        # store of any age. Of an instance's receives at one moment, the one of the greatest
+        # span key (then trace key): made one per instance and moment before the ASOF join,
+        # which would leave such a tie to its sort's order.
         if self.none_new("lone"):
             return  # no new span can be such a call, and no stored one is read
         lone = self.temp(f"""CREATE OR REPLACE TEMP TABLE _cls_lone AS
@@ -1080,9 +1084,12 @@ class _Merge:
                                      AND TIMESTAMPTZ '{bounds[1]}+00'
                   AND inst IN (SELECT inst FROM _cls_lone)
             ),
-            rs_spans AS (SELECT DISTINCT tk, sk, inst, start_time FROM rs),
+            rs_spans AS (
+                SELECT inst, start_time, max({{'s': sk, 't': tk}}) AS k
+                FROM rs GROUP BY inst, start_time
+            ),
             pairs AS (
-                SELECT DISTINCT r.tk, r.sk, c.gkey
+                SELECT DISTINCT r.k.t AS tk, r.k.s AS sk, c.gkey
                 FROM _cls_lone AS c ASOF JOIN rs_spans AS r
                   ON r.inst = c.inst AND c.start_time >= r.start_time
                 WHERE c.start_time <= r.start_time + INTERVAL '{TRACE_WINDOW}'

@@ -197,6 +197,47 @@ def test_a_lone_workers_call_is_handling_only_within_the_trace_window(
     assert incremental == [("Shipments",)]
 
 
+@pytest.mark.parametrize("workers", [80, 8])
+def test_a_lone_workers_call_after_two_receives_at_one_moment_is_the_handling_of_one(
+    tmp_path: Path, workers: int
+) -> None:
+    # Workers that leave every call in a trace of their own, each receiving two messages (of
+    # two queues, each receive in a trace of its own) at one moment, then writing: the write is
+    # the handling of exactly one of them, the one whose span key (then trace key) is greater,
+    # in batches as in a full run. With more calls than DuckDB's loop-join threshold of 64
+    # probe rows, an ASOF join took its sorted path, where ties fall as the sort leaves them;
+    # with fewer, its nested loop.
+    f = Fleet()
+    for i in range(workers):
+        worker = Service("orders-worker", "orders", "worker", instance=f"w-{i}")
+        f.at(2.0 * i)
+        first = f.receive(worker, f"q{i}-a")
+        second = f.receive(worker, f"q{i}-b")
+        second.start_ns = first.start_ns
+        f.at(2.0 * i + 1.0)
+        f.dynamodb(worker, "PutItem", f"T{i}")
+    handled = """SELECT r.target, c.target FROM classifier_handling AS h
+        JOIN classifier_groups AS r ON r.gkey = h.recv_gkey
+        JOIN classifier_groups AS c ON c.gkey = h.call_gkey ORDER BY ALL"""
+    # Per instance, the receive of the greatest span key, then trace key (the stored keys).
+    picked = "arg_max(messaging_destination, (span_key, trace_key))"
+    expected = f"""SELECT {picked}, 'T' || substr({picked}, 2, strpos({picked}, '-') - 2)
+        FROM spans WHERE messaging_destination IS NOT NULL
+        GROUP BY service_instance ORDER BY ALL"""
+    receives = [s for s in f.spans if "messaging.destination" in s.attributes]
+    calls = [s for s in f.spans if "messaging.destination" not in s.attributes]
+    with Store.open(tmp_path / "ties.duckdb") as store:
+        for i, batch in enumerate((receives, calls)):
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+            classify(store.con)
+        incremental = store.con.execute(handled).fetchall()
+        want = store.con.execute(expected).fetchall()
+        classify(store.con, full=True)
+        assert store.con.execute(handled).fetchall() == incremental
+    assert len(want) == workers
+    assert incremental == want
+
+
 def test_a_call_after_two_receives_at_one_moment_is_the_handling_of_the_greater_span_key(
     tmp_path: Path,
 ) -> None:
