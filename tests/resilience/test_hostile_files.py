@@ -7,9 +7,6 @@ however far the file would inflate."""
 from __future__ import annotations
 
 import gzip
-import os
-import subprocess
-import time
 import zlib
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from seamscope.tracer.otlp import protobuf_to_json
 from seamscope.tracer.otlp.common import zstd
 from tests.e2e.test_collect import SEAMSCOPE
 from tests.otlp_sample import sample_request
+from tests.resilience.peak import run_measured
 
 pytestmark = pytest.mark.e2e
 
@@ -28,27 +26,11 @@ INFLATED = 4 * MAX_REQUEST_BYTES  # what the bombs would take whole: 1 GiB
 
 def _ingest(path: Path, db: Path) -> tuple[int, str, int]:
     """Exit status, its output (standard error, then standard output) and the peak RSS of the
-    command in bytes (its own: wait4 gives the usage of that one child)."""
-    out = path.with_name(path.name + ".out")
-    with out.open("wb") as sink:
-        process = subprocess.Popen(
-            [*SEAMSCOPE, "ingest", str(path), "--db", str(db), "--jobs", "0"],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 240
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            pid, status, usage = os.wait4(process.pid, 0)
-            break
-        time.sleep(0.1)
-    process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
-    return process.returncode, out.read_text(), usage.ru_maxrss * 1024
+    command in bytes (its own)."""
+    return run_measured(
+        [*SEAMSCOPE, "ingest", str(path), "--db", str(db), "--jobs", "0"],
+        path.with_name(path.name + ".out"),
+    )
 
 
 def _first_request() -> bytes:

@@ -9,10 +9,8 @@ multiple of the limit; a protobuf object (one request) is inflated up to that li
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from seamscope.demo.processes import start_moto_server
 from seamscope.tracer.framing import MAX_REQUEST_BYTES
 from tests.e2e.test_collect import SEAMSCOPE
 from tests.e2e.test_ingest_s3 import Bucket, aws_env, ledger, otlp_json, proto
+from tests.resilience.peak import run_measured
 
 pytestmark = pytest.mark.e2e
 
@@ -39,28 +38,12 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _ingest(url: str, db: Path, endpoint: str) -> tuple[int, str, int]:
-    """Exit status, output and peak RSS in bytes of `seamscope ingest url` (wait4: its own)."""
-    out = db.with_suffix(".out")
-    with out.open("wb") as sink:
-        process = subprocess.Popen(
-            [*SEAMSCOPE, "ingest", "--db", str(db), "--jobs", "0", url],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=aws_env(endpoint),
-        )
-    deadline = time.monotonic() + 240
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            pid, status, usage = os.wait4(process.pid, 0)
-            break
-        time.sleep(0.1)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, out.read_text(), usage.ru_maxrss * 1024
+    """Exit status, output and peak RSS in bytes of `seamscope ingest url` (its own)."""
+    return run_measured(
+        [*SEAMSCOPE, "ingest", "--db", str(db), "--jobs", "0", url],
+        db.with_suffix(".out"),
+        env=aws_env(endpoint),
+    )
 
 
 def _gzip_bomb(first: bytes, filler: bytes) -> bytes:
