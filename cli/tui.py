@@ -240,8 +240,11 @@ class WatchedSource:
     def holder(self) -> Holder | None:
         return Holder(self.pid, self.url)
 
-    def user_sql(self, sql: str) -> Any:
-        return self._owner.user_sql(sql)
+    def user_sql(self, sql: str, *, stop: Any = None) -> Any:
+        return self._owner.user_sql(sql, stop=stop)
+
+    def waiting(self) -> str | None:
+        return None
 
     def close(self) -> None:
         """Nothing: the process that started the receiver stops it."""

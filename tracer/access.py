@@ -20,7 +20,9 @@ and none can write, attach, copy, load extensions or read files.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -38,8 +40,10 @@ from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import CLIENT_HEADER, OwnerInfo, find_owner, refusal, unanswered
 from seamscope.tracer.store import StoreLocked, open_read_only
 from seamscope.tracer.usersql import (
+    QueryStop,
     SqlLimits,
     SqlRejected,
+    SqlStopped,
     check_read_only,
     mark_truncated,
     run_bounded,
@@ -53,9 +57,11 @@ __all__ = [
     "LocalReader",
     "OwnerReader",
     "Query",
+    "QueryStop",
     "Reader",
     "SqlLimits",
     "SqlRejected",
+    "SqlStopped",
     "check_read_only",
     "connection_query",
     "open_reader",
@@ -75,6 +81,9 @@ _HANDOVERS = 8
 _OWNER_TIMEOUT_S = 60.0
 _CLIENT_ID = uuid.uuid4().hex
 """Names this process to the owner, which runs one of a client's queries at a time."""
+_USER_CLIENT_ID = _CLIENT_ID + "-sql"
+"""A person's queries are a client of their own: seamscope's small reads (the TUI's polls) do
+not wait behind a long one, and a person's queries still run one at a time."""
 
 
 class Reader(Protocol):
@@ -98,11 +107,17 @@ class Reader(Protocol):
         ...
 
     def user_sql(
-        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        timeout_s: float | None = None,
+        stop: QueryStop | None = None,
     ) -> pa.Table:
         """A user's statement: refused unless it only reads, within `SqlLimits` (a result cut
         at the row limit says so: `truncated`; timeout_s: a shorter time limit); failures
-        raise SqlRejected."""
+        raise SqlRejected. stop: stops it on request (SqlStopped): the local cursor is
+        interrupted, the request to an owner closed."""
         ...
 
 
@@ -165,9 +180,18 @@ class EmbeddedReader:
         return self.receiver.query(sql, params)
 
     def user_sql(
-        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        timeout_s: float | None = None,
+        stop: QueryStop | None = None,
     ) -> pa.Table:
-        return self.receiver.user_sql(sql, params, timeout_s=timeout_s)
+        # The receiver's own limits apply; a stop only drops the answer here.
+        table = self.receiver.user_sql(sql, params, timeout_s=timeout_s)
+        if stop is not None and stop.stopped:
+            raise SqlStopped()
+        return table
 
 
 class _FileReader(ABC):
@@ -221,16 +245,35 @@ class _FileReader(ABC):
         return self.run(lambda q: q(sql, params))
 
     def user_sql(
-        self, sql: str, params: Params = None, *, timeout_s: float | None = None
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        timeout_s: float | None = None,
+        stop: QueryStop | None = None,
+        lend: Callable[[duckdb.DuckDBPyConnection | None], object] | None = None,
     ) -> pa.Table:
+        """As `Reader.user_sql`; lend: given the connection the query runs on while it runs
+        locally (then None, before it closes), so that this process's other reads run on
+        cursors of it meanwhile: DuckDB refuses a second connection to the file in one
+        process while the first one's configuration is locked."""
         limits = SqlLimits().shorter(timeout_s)
 
         def local(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
             # Read whole before the connection closes: the lock is held only this long.
-            return run_bounded(cursor, sql, params, limits).table()
+            if lend is None:
+                return run_bounded(cursor, sql, params, limits, stop=stop).table()
+            lend(cursor)
+            try:
+                return run_bounded(cursor, sql, params, limits, stop=stop).table()
+            finally:
+                lend(None)
 
-        # The owner's endpoint runs the same check before anything else.
-        return self._read(local, lambda owner: _post_sql(owner, sql, params, timeout_s))
+        def remote(owner: OwnerInfo) -> pa.Table:
+            # The owner's endpoint runs the same check before anything else.
+            return _post_sql(owner, sql, params, timeout_s, stop=stop, client=_USER_CLIENT_ID)
+
+        return self._read(local, remote)
 
 
 class LocalReader(_FileReader):
@@ -308,9 +351,16 @@ class OwnerReader(_FileReader):
 
 
 def _post_sql(
-    owner: OwnerInfo, sql: str, params: Params, timeout_s: float | None = None
+    owner: OwnerInfo,
+    sql: str,
+    params: Params,
+    timeout_s: float | None = None,
+    *,
+    stop: QueryStop | None = None,
+    client: str = _CLIENT_ID,
 ) -> pa.Table:
-    """One statement through the owner's SQL endpoint; URLError when the owner is unreachable."""
+    """One statement through the owner's SQL endpoint; URLError when the owner is unreachable.
+    stop: closes the request when asked (SqlStopped)."""
     payload: dict[str, Any] = {"sql": sql, "params": list(params) if params else None}
     if timeout_s is not None:
         payload["timeout"] = timeout_s
@@ -320,17 +370,64 @@ def _post_sql(
         data=body.encode(),
         headers={
             "Content-Type": "application/json",
-            CLIENT_HEADER: _CLIENT_ID,
+            CLIENT_HEADER: client,
             **owner.headers(),
         },
         method="POST",
     )
+    opener = urllib.request.build_opener(_StoppableHandler(stop)) if stop else None
     try:
-        with urllib.request.urlopen(request, timeout=_OWNER_TIMEOUT_S) as response:
-            data = response.read()
-            cut = response.headers.get("X-Seamscope-Truncated") == "true"
+        if opener is None:
+            with urllib.request.urlopen(request, timeout=_OWNER_TIMEOUT_S) as response:
+                data = response.read()
+                cut = response.headers.get("X-Seamscope-Truncated") == "true"
+        else:
+            with opener.open(request, timeout=_OWNER_TIMEOUT_S) as response:
+                data = response.read()
+                cut = response.headers.get("X-Seamscope-Truncated") == "true"
     except urllib.error.HTTPError as exc:
         raise SqlRejected(refusal(exc)) from None
+    except (OSError, http.client.HTTPException):
+        if stop is not None and stop.stopped:
+            raise _hung_up(owner) from None
+        raise
+    if stop is not None and stop.stopped:
+        raise _hung_up(owner)
     with pa.ipc.open_stream(data) as reader:
         table = reader.read_all()
     return mark_truncated(table) if cut else table
+
+
+def _hung_up(owner: OwnerInfo) -> SqlStopped:
+    # The owner's endpoint does not notice a client that left while its query runs: it runs
+    # the query on to its own time limit, and this client's next query waits for it.
+    return SqlStopped(
+        f"the query was stopped here; the store's owner (pid {owner.pid}) may run it on until "
+        "its time limit, and the next query waits for that"
+    )
+
+
+class _StoppableHandler(urllib.request.HTTPHandler):
+    """Plain HTTP whose connection a `QueryStop` closes: the owner sees its client gone."""
+
+    def __init__(self, stop: QueryStop) -> None:
+        super().__init__()
+        self._stop = stop
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        stop = self._stop
+
+        class Connection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                stop.on_stop(self.hang_up)
+
+            def hang_up(self) -> None:
+                sock = self.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # already closed
+
+        return self.do_open(Connection, req)

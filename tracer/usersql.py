@@ -10,6 +10,7 @@ spill are bounded where the connection is opened (`store.QUERY_LIMITS`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
@@ -17,7 +18,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,51 @@ _EXPLAIN = re.compile(
 
 class SqlRejected(SeamscopeError):
     """The SQL is not a read-only query, or it failed; the message says why."""
+
+
+class SqlStopped(SqlRejected):
+    """The query was stopped on request (`QueryStop.stop`) before it finished."""
+
+    def __init__(self, message: str = "the query was stopped") -> None:
+        super().__init__(message)
+
+
+class QueryStop:
+    """Stops one running query from another thread: a person's key, or leaving the console.
+
+    The reader running the query hands over how to stop it (`on_stop`): a cursor's
+    `interrupt`, or closing the request to the owner. A stop asked for before that call runs
+    as soon as it comes, so a query never starts unstoppable.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._callbacks: list[Callable[[], object]] = []
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def on_stop(self, callback: Callable[[], object]) -> None:
+        """Calls callback when stop is asked for (at once if it already was)."""
+        with self._lock:
+            if not self._stopped:
+                self._callbacks.append(callback)
+                return
+        with contextlib.suppress(Exception):
+            callback()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            # The query may have ended meanwhile (its cursor closed): nothing left to stop.
+            with contextlib.suppress(Exception):
+                callback()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -138,13 +184,19 @@ def run_bounded(
     limits: SqlLimits,
     *,
     check: bool = True,
+    stop: QueryStop | None = None,
 ) -> Result:
     """Runs sql on cursor within limits; raises SqlRejected (refused, failed, stopped after the
-    timeout, or too large). check=False: a trusted statement of seamscope's own."""
+    timeout, or too large; SqlStopped when stop was asked for). check=False: a trusted
+    statement of seamscope's own."""
     timer = threading.Timer(limits.timeout_s, cursor.interrupt)
     try:
         if check:
             check_read_only(cursor, sql)
+        if stop is not None:
+            stop.on_stop(cursor.interrupt)
+            if stop.stopped:
+                raise SqlStopped()
         timer.start()
         relation = cursor.sql(sql, params=list(params) if params else None)
         if relation is None:
@@ -168,6 +220,8 @@ def run_bounded(
             rows += batch.num_rows
         return result
     except duckdb.InterruptException:
+        if stop is not None and stop.stopped:
+            raise SqlStopped() from None
         raise SqlRejected(
             f"the query ran longer than {limits.timeout_s:g} s and was stopped"
         ) from None
@@ -175,6 +229,8 @@ def run_bounded(
         raise SqlRejected("the query needs more memory than this process has") from None
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
         # DuckDB's errors reach the Arrow stream reader as OSError.
+        if stop is not None and stop.stopped:
+            raise SqlStopped() from None
         text = _first_line(exc)
         if "maximum total string size" in text:
             raise too_large(limits) from None

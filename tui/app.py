@@ -102,6 +102,13 @@ class SeamscopeApp(App[None]):
             self.now = now
             self.first = first  # seen as the store opened: nothing changed under the user
 
+    class Waiting(Message):
+        """Why the views are not brought up to date now (None: nothing keeps them waiting)."""
+
+        def __init__(self, reason: str | None) -> None:
+            super().__init__()
+            self.reason = reason
+
     class DataChanged(Message):
         """The watermark moved: what is on screen may be stale. Bursts replace each other."""
 
@@ -150,6 +157,8 @@ class SeamscopeApp(App[None]):
         self.holder: Holder | None = None  # the owner the header names (the event loop's)
         self._holder_seen: Holder | None = None  # the workers' last look
         self._holder_looked = False
+        self.waiting: str | None = None  # the header says it (the event loop's)
+        self._waiting_seen: str | None = None  # the workers' last look
         self._signal_loop: asyncio.AbstractEventLoop | None = None  # for exit_from_signal
         self._exit_asked = False  # a signal before the loop ran
         # Under NO_COLOR, greys in which no text is lost on its background (nocolor.py).
@@ -333,6 +342,7 @@ class SeamscopeApp(App[None]):
                 return
             self._poll_failed = False
             source.refresh()
+            self._look_at_waiting(source)
             edges = isinstance(self._token, read.Watermark) and self._token.classified is not None
             token = source.run(lambda q: read.watermark(q, edges))
         except (LandscapeError, SourceGone) as exc:
@@ -347,6 +357,18 @@ class SeamscopeApp(App[None]):
             before, previous = read.finding_count(self._token), self._token
             self._token = token
             self.post_message(self.DataChanged(token, before, previous))
+
+    def _look_at_waiting(self, source: DataSource) -> None:
+        """In a worker: tells the event loop when a refresh began or stopped giving way to a
+        person's query (the header says why the views wait)."""
+        now = source.waiting()
+        if now != self._waiting_seen:
+            self._waiting_seen = now
+            self.post_message(self.Waiting(now))
+
+    def on_seamscope_app_waiting(self, message: SeamscopeApp.Waiting) -> None:
+        self.waiting = message.reason
+        self._title_holder()
 
     def _look_at_holder(self, source: DataSource) -> None:
         """In a worker: tells the event loop when the store's owner started, stopped or changed
@@ -387,7 +409,7 @@ class SeamscopeApp(App[None]):
         (`— System landsc…`)."""
         holder = self.holder
         if holder is None:
-            self.title = self.TITLE
+            self.title = self.TITLE if self.waiting is None else f"{self.TITLE} · {self.waiting}"
             return
         room = (width or self.size.width) - self.TITLE_ROOM
         address = holder.url.removeprefix("http://")

@@ -20,13 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from seamscope.classifiers.catalog import CATALOG_VERSION
 from seamscope.classifiers.engine import CLASSIFIER_VERSION, classify
 from seamscope.classifiers.landscape import Landscape, LandscapeError, load_landscape
 from seamscope.classifiers.read import ClassifierMark, classifier_mark
-from seamscope.tracer.access import Query, Reader, open_reader
+from seamscope.tracer.access import (
+    LocalReader,
+    Query,
+    QueryStop,
+    Reader,
+    connection_query,
+    open_reader,
+)
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.owner import find_owner
 from seamscope.tracer.store import StoreError, StoreLocked, short_lock
@@ -72,8 +80,14 @@ class DataSource(Protocol):
         """Cheap check before a poll: False when the store surely has not changed since."""
         ...
 
-    def user_sql(self, sql: str) -> pa.Table:
-        """Runs a user's statement read-only; raises SqlRejected when it is refused or fails."""
+    def user_sql(self, sql: str, *, stop: QueryStop | None = None) -> pa.Table:
+        """Runs a user's statement read-only; raises SqlRejected when it is refused or fails,
+        SqlStopped when stop was asked for while it ran."""
+        ...
+
+    def waiting(self) -> str | None:
+        """Why the views cannot be brought up to date now (a person's query holds the store
+        read-only, so the classifier cannot take it), None when nothing keeps them waiting."""
         ...
 
     def holder(self) -> Holder | None:
@@ -98,8 +112,15 @@ class LocalStore:
         )
         self._classifies = classify
         # DuckDB refuses a read-only and a read-write connection to one file in one process at
-        # the same time; workers take turns.
+        # the same time; workers take turns. A person's query holds its read-only connection
+        # without the lock (up to its time limit): the screens' reads run on cursors of that
+        # connection meanwhile (a second connection is refused: its settings are locked), and
+        # the classifier's read-write turn waits until it has ended.
         self._lock = threading.Lock()
+        self._user_queries = 0
+        self._user_lock = threading.Lock()
+        self._lent: duckdb.DuckDBPyConnection | None = None  # a person's query's, while it runs
+        self._deferred = False  # a refresh gave way to a person's query: the next one is due
         self._classified_watermark: int | None = None
         self._file_state: tuple[tuple[int, int], ...] | None = None
         self._holder: Holder | None = None
@@ -131,11 +152,23 @@ class LocalStore:
         current = tuple(_stamp(f) for f in files)
         changed = current != self._file_state
         self._file_state = current
-        return owned or changed
+        return owned or changed or self._deferred
 
     def run(self, work: Callable[[Query], T]) -> T:
         with self._lock:
-            return self._reader().run(work)
+            lent = self._lent
+            if lent is None:
+                return self._reader().run(work)
+            # A person's query holds the file read-only: read on a cursor of its connection.
+            cursor = lent.cursor()
+            try:
+                return work(connection_query(cursor))
+            finally:
+                cursor.close()
+
+    def _lend(self, connection: duckdb.DuckDBPyConnection | None) -> None:
+        with self._lock:  # taken back only once no read uses it
+            self._lent = connection
 
     def refresh(self) -> None:
         if self._find_holder() is not None:
@@ -157,6 +190,11 @@ class LocalStore:
             self._classified_watermark = watermark
             return
         with self._lock:
+            with self._user_lock:
+                if self._user_queries:
+                    self._deferred = True  # the first tick after the query classifies
+                    return
+                self._deferred = False
             if self._reader().owner is not None:
                 return  # the owner classifies what it receives
             try:
@@ -166,9 +204,25 @@ class LocalStore:
                 return  # someone is appending; the next tick tries again
         self._classified_watermark = watermark
 
-    def user_sql(self, sql: str) -> pa.Table:
+    def user_sql(self, sql: str, *, stop: QueryStop | None = None) -> pa.Table:
         with self._lock:
-            return self._reader().user_sql(sql)
+            # Counted under the lock: the classifier's turn either ended before or sees it.
+            with self._user_lock:
+                self._user_queries += 1
+        try:
+            reader = self._reader()
+            if isinstance(reader, LocalReader):
+                return reader.user_sql(sql, stop=stop, lend=self._lend)
+            return reader.user_sql(sql, stop=stop)
+        finally:
+            with self._user_lock:
+                self._user_queries -= 1
+
+    def waiting(self) -> str | None:
+        with self._user_lock:
+            if self._user_queries and self._deferred:
+                return "labels wait for the SQL query to end"
+        return None
 
     def close(self) -> None:
         pass
@@ -213,8 +267,11 @@ class OwnerSource:
     def may_have_changed(self) -> bool:
         return True  # the owner's watermark is one small query away
 
-    def user_sql(self, sql: str) -> pa.Table:
-        return open_reader(self.path).user_sql(sql)
+    def user_sql(self, sql: str, *, stop: QueryStop | None = None) -> pa.Table:
+        return open_reader(self.path).user_sql(sql, stop=stop)
+
+    def waiting(self) -> str | None:
+        return None  # the owner classifies beside a person's query
 
     def holder(self) -> Holder | None:
         owner = find_owner(self.path)

@@ -1,5 +1,9 @@
 """A read-only SQL console as harlequin has it: a multi-line editor run with a key, a history,
-the schema with its columns, errors where the result would be, and the result saved as CSV."""
+the schema with its columns, errors where the result would be, and the result saved as CSV.
+
+A query runs in a worker while the screen shows how long it has run; Ctrl+C stops it (the
+DuckDB CLI's key), and so does leaving the screen. One query runs at a time: Ctrl+J while one
+runs says so and leaves it running."""
 
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, OptionList, Static, TextArea, Tree
 
 from seamscope.classifiers import read
 from seamscope.tracer.terminal import plural
-from seamscope.tracer.usersql import cell_text, write_csv
+from seamscope.tracer.usersql import QueryStop, SqlStopped, cell_text, write_csv
 from seamscope.tui.data import DataSource
 from seamscope.tui.widgets.cells import plain
 from seamscope.tui.widgets.footer import SteadyFooter
@@ -43,11 +48,14 @@ def short_kind(kind: str) -> str:
 
 
 class SqlScreen(Screen[None]):
-    """Ctrl+J (or F5) runs the editor's text, or its selection; Ctrl+N empties it; Ctrl+↑/↓
-    step through the history; F8 picks from it; Ctrl+S saves the result as CSV."""
+    """Ctrl+J (or F5) runs the editor's text, or its selection, and Ctrl+C stops it while it
+    runs; Ctrl+N empties it; Ctrl+↑/↓ step through the history; F8 picks from it; Ctrl+S saves
+    the result as CSV."""
 
     BINDINGS = [
         Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
+        # Only while a query runs (check_action): otherwise Ctrl+C copies, as in any editor.
+        Binding("ctrl+c", "stop", "Stop query", priority=True),
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
@@ -58,13 +66,20 @@ class SqlScreen(Screen[None]):
 
     class Result(Message):
         def __init__(
-            self, sql: str, table: pa.Table | None, error: str | None, seconds: float
+            self,
+            sql: str,
+            table: pa.Table | None,
+            error: str | None,
+            seconds: float,
+            *,
+            stopped: bool = False,
         ) -> None:
             super().__init__()
             self.sql = sql
             self.table = table
             self.error = error
             self.seconds = seconds
+            self.stopped = stopped
 
     class Schema(Message):
         def __init__(self, tables: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> None:
@@ -77,6 +92,9 @@ class SqlScreen(Screen[None]):
         self._step = 0  # how far back Ctrl+Up went (0: the text being edited)
         self._draft = ""
         self.result: pa.Table | None = None
+        self.running: QueryStop | None = None  # the query under way, None when none runs
+        self._started = 0.0
+        self._clock: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -153,14 +171,66 @@ class SqlScreen(Screen[None]):
         sql = (editor.selected_text or editor.text).strip()
         if not sql:
             return
-        self.query_one("#sql-status", Static).update(Text("Running…", style="italic"))
-        self._run(sql)
+        if self.running is not None:
+            self.notify(
+                "A query is running: Ctrl+C stops it, then run this one.",
+                title="One query at a time",
+                severity="warning",
+            )
+            return
+        self.running = stop = QueryStop()
+        self._started = time.monotonic()
+        self._show_running()
+        self._clock = self.set_interval(0.1, self._show_running)
+        self.refresh_bindings()
+        self._run(sql, stop)
+
+    def _show_running(self) -> None:
+        """The time the query has run so far: it is working, not stuck."""
+        seconds = time.monotonic() - self._started
+        stopping = self.running is not None and self.running.stopped
+        text = "Stopping…" if stopping else "Running…"
+        self.query_one("#sql-status", Static).update(
+            Text(f"{text} {seconds:.1f} s · Ctrl+C stops it", style="italic")
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.running is not None  # in the footer only while a query runs
+        return True
+
+    def action_stop(self) -> None:
+        """Stops the running query: its cursor is interrupted, or its request to the owner
+        closed; the result pane says it was stopped."""
+        if self.running is not None:
+            self.running.stop()
+            self._show_running()
+
+    def stop_query(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+
+    def on_screen_suspend(self) -> None:
+        # Another screen is shown in its place (n, p, :): the query would run on unseen. A
+        # dialog over it (help, the save box) keeps it running.
+        def left() -> None:
+            if not isinstance(self.app.screen, ModalScreen) and self.app.screen is not self:
+                self.stop_query()
+
+        self.app.call_after_refresh(left)
+
+    def on_unmount(self) -> None:
+        self.stop_query()
 
     @work(thread=True, exclusive=True, group="sql")
-    def _run(self, sql: str) -> None:
+    def _run(self, sql: str, stop: QueryStop) -> None:
         started = time.perf_counter()
         try:
-            table = self.source.user_sql(sql)
+            table = self.source.user_sql(sql, stop=stop)
+        except SqlStopped as exc:
+            seconds = time.perf_counter() - started
+            self.post_message(self.Result(sql, None, str(exc), seconds, stopped=True))
+            return
         except Exception as exc:  # noqa: BLE001 - shown in place of the result
             message = str(exc) or type(exc).__name__
             self.post_message(self.Result(sql, None, message, time.perf_counter() - started))
@@ -175,8 +245,25 @@ class SqlScreen(Screen[None]):
         history = self.query_one("#sql-history", OptionList)
         history.clear_options()
         history.add_options(self._history_options())
+        self.running = None
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+        self.refresh_bindings()
         status = self.query_one("#sql-status", Static)
         out = self.query_one("#sql-out", ContentSwitcher)
+        if message.stopped:
+            self.query_one("#sql-error", Static).update(
+                Text.assemble(
+                    ("Stopped\n", "bold yellow"),
+                    f"The query was stopped after {message.seconds:.1f} s"
+                    + ("" if message.error == str(SqlStopped()) else f": {message.error}")
+                    + ". Ctrl+J runs it again.",
+                )
+            )
+            out.current = "sql-error"
+            status.update(Text("The query was stopped", style="yellow"))
+            return
         if message.error is not None or message.table is None:
             self.query_one("#sql-error", Static).update(
                 Text.assemble(("Error\n", "bold red"), (message.error or "failed", "red"))
