@@ -399,11 +399,11 @@ def _post_sql(
 
 
 def _hung_up(owner: OwnerInfo) -> SqlStopped:
-    # The owner's endpoint does not notice a client that left while its query runs: it runs
-    # the query on to its own time limit, and this client's next query waits for it.
+    # The owner's endpoint looks at a running query's client a few times a second, and stops
+    # the query of one that left (tracer/receiver/sql.py _unless_gone).
     return SqlStopped(
-        f"the query was stopped here; the store's owner (pid {owner.pid}) may run it on until "
-        "its time limit, and the next query waits for that"
+        f"the query was stopped: the request to the store's owner (pid {owner.pid}) was "
+        "closed, and the owner stops the query when it sees that"
     )
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from seamscope.tracer.owner import SECRET_HEADER, SQL_PATH, owner_file
-from tests.e2e.test_collect import SEAMSCOPE, Collector
+from seamscope.tracer.owner import CLIENT_HEADER, SECRET_HEADER, SQL_PATH, owner_file
+from tests.e2e.test_collect import SEAMSCOPE, Collector, start_collector
 from tests.otlp_sample import sample_request
 
 pytestmark = pytest.mark.e2e
@@ -58,3 +58,47 @@ def test_a_client_that_hangs_up_mid_answer_leaves_no_traceback(
     log = collector.log.read_text()
     assert "Traceback" not in log, log[-3000:]
     assert "Error handling request" not in log, log[-3000:]
+
+
+# Runs for hours unless stopped: DuckDB interrupts it between vectors.
+ENDLESS = "select sum(hash(range)) as h from range(1000000000000)"
+
+
+def _post(c: Collector, secret: str, sql: str, client: str) -> socket.socket:
+    payload = json.dumps({"sql": sql, "format": "json"}).encode()
+    head = (
+        f"POST {SQL_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{c.port}\r\n"
+        f"Content-Type: application/json\r\n{SECRET_HEADER}: {secret}\r\n"
+        f"{CLIENT_HEADER}: {client}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection(("127.0.0.1", c.port), timeout=120)
+    sock.sendall(head + payload)
+    return sock
+
+
+def test_a_query_whose_client_hung_up_is_stopped(db_path: Path, tmp_path: Path) -> None:
+    """A client that hangs up while its query runs (Ctrl-C in the TUI's console): the owner
+    stops the query. It ran on to the time limit, and the same client's next query, which
+    waits for its turn, waited with it: here the limit is an hour, and the next query must be
+    answered while a socket's 120 s wait lasts."""
+    c = start_collector(db_path, tmp_path, "--no-classify", "--sql-timeout", "3600")
+    try:
+        secret = json.loads(owner_file(db_path).read_text())["secret"]
+        gone = _post(c, secret, ENDLESS, "person-sql")
+        # Another client's query is answered meanwhile: the owner has read the endless one
+        # (queries of one client wait for their turn; of others, they do not).
+        with _post(c, secret, "select 1 as one", "someone-else") as other:
+            assert other.recv(65536).startswith(b"HTTP/1.1 200")
+        gone.shutdown(socket.SHUT_RDWR)
+        gone.close()
+        with _post(c, secret, "select 42 as answer", "person-sql") as after:
+            answer = b""
+            while b"42" not in answer:
+                piece = after.recv(65536)  # socket.timeout (120 s) when the owner never answers
+                assert piece, answer
+                answer += piece
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        c.process.stop()
+    log = c.log.read_text()
+    assert "Traceback" not in log, log[-3000:]

@@ -17,7 +17,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -30,9 +30,11 @@ from seamscope.tracer.usersql import (
     SQL_MAX_BYTES,
     SQL_ROW_LIMIT,
     SQL_TIMEOUT_S,
+    QueryStop,
     Result,
     SqlLimits,
     SqlRejected,
+    SqlStopped,
     arrow_chunks,
     json_chunks,
     rejection,
@@ -45,6 +47,7 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 MAX_QUERY_BYTES = 1024 * 1024
 """Largest request body (the query and its parameters)."""
 WORKERS = 2
+T = TypeVar("T")
 
 
 class SqlEndpoint:
@@ -75,14 +78,21 @@ class SqlEndpoint:
         """Runs a user's query within the limits; any thread."""
         return self.run(sql, params, self.limits.shorter(timeout_s)).table()
 
-    def run(self, sql: str, params: Sequence[Any] | None, limits: SqlLimits) -> Result:
-        """The result, read within limits; raises SqlRejected."""
+    def run(
+        self,
+        sql: str,
+        params: Sequence[Any] | None,
+        limits: SqlLimits,
+        stop: QueryStop | None = None,
+    ) -> Result:
+        """The result, read within limits; raises SqlRejected (SqlStopped once stop was asked
+        for)."""
         with self._cursor_lock:
             cursor = self.store.con.cursor()
         try:
             cursor.execute("BEGIN TRANSACTION READ ONLY")
             try:
-                return run_bounded(cursor, sql, params, limits)
+                return run_bounded(cursor, sql, params, limits, stop=stop)
             finally:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
@@ -93,10 +103,15 @@ class SqlEndpoint:
             cursor.close()
 
     def _answer(
-        self, sql: str, params: Sequence[Any] | None, limits: SqlLimits, want_json: bool
+        self,
+        sql: str,
+        params: Sequence[Any] | None,
+        limits: SqlLimits,
+        want_json: bool,
+        stop: QueryStop,
     ) -> tuple[list[bytes], bool]:
         """The answer's body in pieces, built in the pool; and whether it was cut."""
-        result = self.run(sql, params, limits)
+        result = self.run(sql, params, limits, stop)
         if want_json:
             chunks = list(json_chunks(result.schema, result.batches, truncated=result.truncated))
         else:
@@ -133,11 +148,15 @@ class SqlEndpoint:
             "Accept", ""
         )
         loop = asyncio.get_running_loop()
+        stop = QueryStop()
         try:
             async with self._client(request):
-                chunks, cut = await loop.run_in_executor(
-                    self._pool, self._answer, payload["sql"], params, limits, want_json
+                answer = loop.run_in_executor(
+                    self._pool, self._answer, payload["sql"], params, limits, want_json, stop
                 )
+                chunks, cut = await _unless_gone(request, answer, stop)
+        except SqlStopped:
+            return web.Response(status=499)  # no one is left to read it
         except SqlRejected as exc:
             return web.json_response({"error": str(exc)}, status=400)
         response = web.StreamResponse(
@@ -176,3 +195,20 @@ class SqlEndpoint:
                 del self._clients[name]
             else:
                 self._clients[name] = (lock, users - 1)
+
+
+GONE_POLL_S = 0.25
+"""How often a running query's client is looked at: one that hung up (a Ctrl-C in the TUI's
+console or on `seamscope sql`) has its query stopped, not run on to the time limit while the
+next query of the same client waits."""
+
+
+async def _unless_gone(request: web.Request, answer: asyncio.Future[T], stop: QueryStop) -> T:
+    """answer's result; its query stopped (SqlStopped) once the client's connection is closed."""
+    while True:
+        done, _ = await asyncio.wait({answer}, timeout=GONE_POLL_S)
+        if done:
+            return answer.result()
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            stop.stop()
