@@ -402,8 +402,8 @@ def _hung_up(owner: OwnerInfo) -> SqlStopped:
     # The owner's endpoint looks at a running query's client a few times a second, and stops
     # the query of one that left (tracer/receiver/sql.py _unless_gone).
     return SqlStopped(
-        f"the query was stopped: the request to the store's owner (pid {owner.pid}) was "
-        "closed, and the owner stops the query when it sees that"
+        f"the request to the store's owner (pid {owner.pid}) was closed, and the owner stops "
+        "the query when it sees that"
     )
 
 
