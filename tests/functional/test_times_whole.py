@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.widgets.why import WhyPane
-from tests.functional.conftest import settle
+from tests.functional.conftest import AppFactory, settle
 from tests.functional.test_panes import DEMO
 
 pytestmark = pytest.mark.anyio
@@ -89,3 +89,23 @@ async def test_the_findings_reason_pane_keeps_each_time_whole(
             await pilot.press("down")
             await settle(pilot)
         assert seen
+
+
+async def test_the_edge_screens_spans_say_only_an_error_in_their_status(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The Status column said UNSET (OTel's status for a span no one set) on every row of the
+    demo's edges: it says ERROR, in red, and nothing for OK and UNSET."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.source is not None
+        found = app.source.user_sql(
+            "SELECT edge_id FROM edges WHERE error_count > 0 ORDER BY error_count DESC"
+        )
+        app.open_edge(str(found.column("edge_id")[0]))
+        await settle(pilot)
+        spans = app.screen.query_one("#spans", DataTable)
+        status = [spans.get_row_at(row)[5] for row in range(spans.row_count)]
+        assert {str(s) for s in status} == {"", "ERROR"}
+        assert all(s.style == "red" for s in status if str(s) == "ERROR")

@@ -207,7 +207,9 @@ class EdgeScreen(DataScreen[Any]):
                 s.name,
                 s.kind,
                 fmt_ms(s.duration_ms),
-                s.status_code,
+                # Only an error tells something: OK (an instrumentation's "no error") and
+                # UNSET (no one set it, every row of the demo) are left blank.
+                s.status_code if s.status_code == "ERROR" else "",
                 s.trace_id[:12],
             ]
             for s in spans
@@ -232,7 +234,7 @@ class EdgeScreen(DataScreen[Any]):
                     clip_end(name, room),
                     kind,
                     num(ms),
-                    Text(status, style="red" if status == "ERROR" else ""),
+                    Text(status, style="red"),
                     trace,
                 ],
             )
