@@ -22,6 +22,7 @@ from seamscope.tui.widgets.cells import (
     fill_table,
     fmt_ms,
     fmt_time,
+    heading,
     num,
     room_left,
     short_node,
@@ -223,7 +224,7 @@ class EdgeScreen(DataScreen[Any]):
         if room != self._span_room:
             # DataTable never narrows a column: made again for a narrower room.
             table.clear(columns=True)
-            table.add_columns(*SPAN_COLUMNS)
+            table.add_columns(*map(heading, SPAN_COLUMNS))
             self._span_room = room
         rows: list[tuple[str, list[str | Text]]] = [
             (
