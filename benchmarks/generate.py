@@ -253,10 +253,11 @@ w AS (
         t0 + seq * 2000000 + CASE WHEN parent < 0 THEN 0 ELSE h % 1000000 END AS s_ns,
         CASE WHEN parent < 0 OR mech = 'server' THEN 20000000 + h % 40000000
              ELSE 800000 + h % 15000000 END AS d_ns,
-        lpad(to_hex(hash(t, seg, 'x')), 16, '0') || lpad(to_hex(hash(t, seg, 'y')), 16, '0')
+        -- Lower-case hex, as OTLP JSON and every SDK write ids (DuckDB's to_hex is upper).
+        lower(lpad(to_hex(hash(t, seg, 'x')), 16, '0') || lpad(to_hex(hash(t, seg, 'y')), 16, '0'))
             AS trace_id,
-        lpad(to_hex(h), 16, '0') AS span_id,
-        CASE WHEN parent >= 0 THEN lpad(to_hex(hash(t, seg, parent)), 16, '0') END
+        lower(lpad(to_hex(h), 16, '0')) AS span_id,
+        CASE WHEN parent >= 0 THEN lower(lpad(to_hex(hash(t, seg, parent)), 16, '0')) END
             AS parent_span_id,
         upper(lpad(to_hex(hash(t, seq, 'r')), 16, '0')) || 'REQ' AS req_id,
         (hash(t, 'v') % 3)::INTEGER AS vendor_i

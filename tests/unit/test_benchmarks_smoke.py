@@ -105,6 +105,32 @@ def test_generated_rows_are_what_the_span_builder_makes_of_their_attributes(
         assert built.column(column).to_pylist() == expected, column
 
 
+def test_generated_ids_are_lower_case_hex_as_otlp_writes_them(tmp_path: Path) -> None:
+    """The generator wrote its trace and span ids in upper-case hex (DuckDB's to_hex); OTLP
+    JSON and every SDK write them lower-case."""
+    out = tmp_path / "ids.duckdb"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.generate", "--spans", "2_000", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    con = duckdb.connect(str(out), read_only=True)
+    try:
+        ids = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE regexp_full_match(trace_id, '[0-9a-f]{32}')"
+            " AND regexp_full_match(span_id, '[0-9a-f]{16}')"
+            " AND coalesce(regexp_full_match(parent_span_id, '[0-9a-f]{16}'), true)),"
+            " count(parent_span_id) FILTER (WHERE parent_span_id IN (SELECT span_id FROM spans))"
+            ", count(parent_span_id) FROM spans"
+        ).fetchone()
+    finally:
+        con.close()
+    assert ids is not None and ids[0] > 0
+    assert ids[1] == ids[0]  # every id lower-case hex
+    assert ids[2] == ids[3]  # every parent is a span of the store still
+
+
 def test_generated_store_takes_appends_after_it(tmp_path: Path) -> None:
     path = tmp_path / "g.duckdb"
     generated = generate_store(path, 1_000)

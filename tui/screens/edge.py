@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from seamscope.tui.widgets.cells import (
     fill_table,
     fmt_ms,
     fmt_time,
+    heading,
     num,
     room_left,
     short_node,
@@ -32,7 +33,7 @@ from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
 from seamscope.tui.widgets.tables import NavTable, SpansTable
 from seamscope.tui.widgets.textpane import TextPane
-from seamscope.tui.widgets.why import edge_figures, joined_by
+from seamscope.tui.widgets.why import EdgeFigures, joined_by
 
 
 def short_time(value: datetime | None) -> str:
@@ -47,9 +48,14 @@ def _end(node_id: str, node: Node | None, hosts: Mapping[str, str] | None) -> Te
     return text
 
 
-def describe_edge(detail: EdgeDetail, hosts: Mapping[str, str] | None = None) -> Group:
+def describe_edge(
+    detail: EdgeDetail,
+    hosts: Mapping[str, str] | None = None,
+    when: Callable[[datetime | None], str] = fmt_time,
+) -> Group:
     """What the edge is, its verdict and what to do first (it must fit a 100x30 terminal's
-    first screen), then the evidence, the figures, why and an example."""
+    first screen), then the evidence, the figures, why and an example; its times as when
+    writes them (the spans' format at the screen's width)."""
     e, rule = detail.edge, detail.rule
     style = e.verdict.style
     source, target = detail.ends
@@ -100,7 +106,7 @@ def describe_edge(detail: EdgeDetail, hosts: Mapping[str, str] | None = None) ->
                     f": {node.inference or 'not declared in the landscape file'}",
                 )
             )
-    parts.append(edge_figures(e))
+    parts.append(EdgeFigures(e, when))
     if detail.latency:
         latency = Text("Latency (exact, from the spans): ", style="dim")
         for i, lat in enumerate(detail.latency):
@@ -118,7 +124,7 @@ def describe_edge(detail: EdgeDetail, hosts: Mapping[str, str] | None = None) ->
             was = "new edge" if c.is_new else f"was {c.old_rule_id} {c.old_verdict or ''}".strip()
             parts.append(
                 Text.assemble(
-                    (fmt_time(c.changed_at), "dim"),
+                    (when(c.changed_at), "dim"),
                     "  ",
                     verdict_text(c.verdict, f"{c.rule_id} {c.verdict}"),
                     f"  ({was}; {c.cause})",
@@ -150,6 +156,8 @@ class EdgeScreen(DataScreen[Any]):
         self._focused_once = False
         self._spans: tuple[SpanRow, ...] | None = None
         self._span_room: int | None = None  # the Span column's cells when it was made
+        self._detail: EdgeDetail | None = None
+        self._described: Callable[[datetime | None], str] | None = None  # its times' format
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -174,7 +182,11 @@ class EdgeScreen(DataScreen[Any]):
             self._fill_spans()
             return
         self.sub_title = f"Edge {detail.edge.rule_id} {detail.edge.mechanism}"
-        self.query_one("#edge-text", Static).update(describe_edge(detail, self.sapp.hosts))
+        self._detail = detail
+        self._described = self._when()
+        self.query_one("#edge-text", Static).update(
+            describe_edge(detail, self.sapp.hosts, self._described)
+        )
         self._spans = detail.spans
         rows = self._fill_spans()
         if rows and not self._focused_once:
@@ -188,7 +200,7 @@ class EdgeScreen(DataScreen[Any]):
         year below SHORT_TIMES columns. The rows it shows."""
         table = self.query_one("#spans", NavTable)
         spans = self._spans or ()
-        when = fmt_time if self.size.width >= SHORT_TIMES else short_time
+        when = self._when()
         cells = [
             [
                 when(s.start_time),
@@ -196,7 +208,9 @@ class EdgeScreen(DataScreen[Any]):
                 s.name,
                 s.kind,
                 fmt_ms(s.duration_ms),
-                s.status_code,
+                # Only an error tells something: OK (an instrumentation's "no error") and
+                # UNSET (no one set it, every row of the demo) are left blank.
+                s.status_code if s.status_code == "ERROR" else "",
                 s.trace_id[:12],
             ]
             for s in spans
@@ -210,7 +224,7 @@ class EdgeScreen(DataScreen[Any]):
         if room != self._span_room:
             # DataTable never narrows a column: made again for a narrower room.
             table.clear(columns=True)
-            table.add_columns(*SPAN_COLUMNS)
+            table.add_columns(*map(heading, SPAN_COLUMNS))
             self._span_room = room
         rows: list[tuple[str, list[str | Text]]] = [
             (
@@ -221,7 +235,7 @@ class EdgeScreen(DataScreen[Any]):
                     clip_end(name, room),
                     kind,
                     num(ms),
-                    Text(status, style="red" if status == "ERROR" else ""),
+                    Text(status, style="red"),
                     trace,
                 ],
             )
@@ -230,7 +244,17 @@ class EdgeScreen(DataScreen[Any]):
         fill_table(table, rows)
         return len(rows)
 
+    def _when(self) -> Callable[[datetime | None], str]:
+        """How the screen writes a time at its width: one format for its spans, its figures and
+        its history (the spans left out the year below SHORT_TIMES, the rest did not)."""
+        return fmt_time if self.size.width >= SHORT_TIMES else short_time
+
     def on_resize(self) -> None:
+        if self._detail is not None and self._when() is not self._described:
+            self._described = self._when()
+            self.query_one("#edge-text", Static).update(
+                describe_edge(self._detail, self.sapp.hosts, self._described)
+            )
         if self._spans is not None:
             self._fill_spans()
 

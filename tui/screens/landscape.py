@@ -27,6 +27,7 @@ from seamscope.tui.screens.base import DataScreen, marks_of
 from seamscope.tui.widgets.cells import (
     external_kind,
     fill_table,
+    heading,
     key_under_cursor,
     short_node,
     verdict_counts,
@@ -597,7 +598,7 @@ class LandscapeScreen(DataScreen[Any]):
         systems = self.query_one("#systems", NavTable)
         systems.add_column("", key="verdict")
         systems.add_column("System", key="name")
-        systems.add_column("Edges", key="edges")
+        systems.add_column(heading("Edges"), key="edges")
         self.query_one("#matrix-pane").display = False
         super().on_mount()
 
@@ -1275,7 +1276,7 @@ class SystemScreen(DataScreen[Any]):
         table = self.query_one("#components", NavTable)
         table.add_column("", key="verdict")
         table.add_column("Resource" if self.system == UNOWNED else "Component", key="name")
-        table.add_column("Edges", key="edges")
+        table.add_column(heading("Edges"), key="edges")
         self.query_one("#map-pane").display = False
         super().on_mount()
 

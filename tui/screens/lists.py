@@ -24,6 +24,7 @@ from seamscope.tui.widgets.cells import (
     clip_end,
     escaped,
     fill_table,
+    heading,
     key_under_cursor,
     num,
     room_left,
@@ -293,7 +294,7 @@ class HistoryScreen(DataScreen[Any]):
             # DataTable never narrows a column by itself: another layout needs new columns.
             keep = key_under_cursor(table)
             table.clear(columns=True)
-            table.add_columns(*titles)
+            table.add_columns(*map(heading, titles))
             self._layout = layout
             fill_table(table, rows)
             if keep is not None:
@@ -328,7 +329,7 @@ class PatternsScreen(DataScreen[Any]):
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
         table = NavTable(id="rules")
-        table.add_columns("Rule", "Name", "Level", "Verdict", "Edges", "Spans")
+        table.add_columns(*map(heading, ("Rule", "Name", "Level", "Verdict", "Edges", "Spans")))
         yield table
         yield Static("", id="rule-text", classes="detail")
         yield NewsBar()

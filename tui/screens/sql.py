@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, OptionList, Static, TextArea, Tree
+from textual.widgets.tree import TreeNode
 
 from seamscope.classifiers import read
 from seamscope.tracer.terminal import plural
@@ -34,6 +35,10 @@ from seamscope.tui.widgets.tables import NavTable
 
 MAX_ROWS = 1000
 EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL\nORDER BY ALL"
+
+
+INTERNAL = "classifier_"
+"""The prefix of the classifier's own tables (docs/schema.md: internal, may change)."""
 
 
 def short_kind(kind: str) -> str:
@@ -153,10 +158,25 @@ class SqlScreen(Screen[None]):
     def on_sql_screen_schema(self, message: SqlScreen.Schema) -> None:
         tree = self.query_one("#sql-schema", Tree)
         tree.clear()
-        for table, columns in message.tables:
-            node = tree.root.add(Text(table, style="bold"), data=table)
+        # The public tables and views first; the classifier's own (docs/schema.md: internal)
+        # under one node, closed (Enter opens it): at 100 columns they came first and filled
+        # the pane.
+        public = [t for t in message.tables if not t[0].startswith(INTERNAL)]
+        internal = [t for t in message.tables if t[0].startswith(INTERNAL)]
+
+        def add(parent: TreeNode[str], table: str, columns: tuple[tuple[str, str], ...]) -> None:
+            node = parent.add(Text(table, style="bold"), data=table)
             for column, kind in columns:
                 node.add_leaf(Text.assemble(column, (f" {short_kind(kind)}", "dim")), data=column)
+
+        for table, columns in public:
+            add(tree.root, table, columns)
+        if internal:
+            more = tree.root.add(
+                Text.assemble(("internal ", "dim"), (f"{INTERNAL}*", "dim bold")), data=None
+            )
+            for table, columns in internal:
+                add(more, table, columns)
         tree.root.expand()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
@@ -279,6 +299,10 @@ class SqlScreen(Screen[None]):
         for row in table.slice(0, MAX_ROWS).to_pylist():
             result.add_row(*(plain(cell_text(v)) for v in row.values()))
         out.current = "sql-result"
+        if not table.num_rows:
+            # Only the header showed, as if the rows were still to come.
+            status.update(Text("No rows", style="bold"))
+            return
         more = f", the first {MAX_ROWS:,} shown" if table.num_rows > MAX_ROWS else ""
         status.update(f"{plural(table.num_rows, 'row')}{more} · Ctrl+S saves them as CSV")
 

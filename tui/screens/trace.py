@@ -22,7 +22,7 @@ from seamscope.tracer.access import Query
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.terminal import plural, safe
 from seamscope.tui.screens.base import DataScreen
-from seamscope.tui.widgets.cells import clip_end, fill_table, fmt_ms, fmt_time, num
+from seamscope.tui.widgets.cells import clip_end, fill_table, fmt_ms, fmt_time, heading, num
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
 from seamscope.tui.widgets.news import NewsBar
@@ -255,7 +255,7 @@ class TraceScreen(DataScreen[Any]):
                 yield self._table("other")
                 yield Static(HOPS_CAPTION, classes="caption", id="hops-caption")
                 hops = TracesTable(id="hops", zebra_stripes=False)
-                hops.add_columns("Starts", "Service", "Kind", "Trace")
+                hops.add_columns(*map(heading, ("Starts", "Service", "Kind", "Trace")))
                 yield hops
         with TextPane(id="attributes-pane"):
             yield Static("", id="attributes")
@@ -265,7 +265,7 @@ class TraceScreen(DataScreen[Any]):
     @staticmethod
     def _table(name: str) -> NavTable:
         table = WaterfallTable(id=name, zebra_stripes=False)
-        table.add_columns(*WATERFALL_COLUMNS)
+        table.add_columns(*map(heading, WATERFALL_COLUMNS))
         return table
 
     def fetch(self, q: Query) -> TraceView:

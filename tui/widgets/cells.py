@@ -108,6 +108,16 @@ def num(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
 
 
+NUMBER_TITLES = frozenset({"ms", "Edges", "Spans", "p95≈ ms", "Err %", "Starts"})
+"""The columns of the app's tables whose cells are numbers (num): right-aligned."""
+
+
+def heading(title: str) -> Text:
+    """A column's label: over a number column (NUMBER_TITLES) right-aligned, as its cells are
+    (the headers sat left over right-aligned numbers)."""
+    return Text(title, justify="right" if title in NUMBER_TITLES else "left")
+
+
 def fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 

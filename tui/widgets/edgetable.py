@@ -16,6 +16,7 @@ from seamscope.tui.widgets.cells import (
     clip_end,
     fill_table,
     fmt_ms,
+    heading,
     key_under_cursor,
     num,
     plain,
@@ -245,7 +246,7 @@ class EdgeTable(NavTable):
         ):
             self.clear(columns=True)
             for title in titles:
-                self.add_column(title, key=title)
+                self.add_column(heading(title), key=title)
             self._held = {}
         for title in titles:
             if title in self._measured:

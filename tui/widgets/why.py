@@ -6,8 +6,11 @@ the two ends, the edge's figures, the rule's why and an example."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
@@ -37,19 +40,52 @@ def joined_by(evidence: Evidence) -> Text:
     return Text.assemble(("Joined by ", "dim"), (str(evidence), "bold"), f": {JOINED_BY[evidence]}")
 
 
-def edge_figures(e: Edge) -> Text:
-    """The edge's level, the resource it goes through, its spans, errors and when it was seen."""
-    return Text.assemble(
-        ("Level ", "dim"),
-        e.level,
-        *((("   Via ", "dim"), e.via) if e.via else ()),
-        ("   Spans ", "dim"),
-        f"{e.span_count:,}",
-        ("   Errors ", "dim"),
-        f"{e.error_count:,} ({100 * e.error_rate:.1f}%)",
-        ("   Seen ", "dim"),
-        f"{fmt_time(e.first_seen)} → {fmt_time(e.last_seen)}",
-    )
+def edge_figures(
+    e: Edge, width: int | None = None, when: Callable[[datetime | None], str] = fmt_time
+) -> Text:
+    """The edge's level, the resource it goes through, its spans, errors and when it was seen
+    (its times as when writes them), each field whole on a line where width (the cells of the
+    lines it goes on) is given: a line left to wrap at its spaces cut "Seen" between a date and
+    its time at 100 columns."""
+    fields: list[tuple[str, Text]] = [("", Text.assemble(("Level ", "dim"), e.level))]
+    if e.via:
+        fields.append(("   ", Text.assemble(("Via ", "dim"), e.via)))
+    fields += [
+        ("   ", Text.assemble(("Spans ", "dim"), f"{e.span_count:,}")),
+        (
+            "   ",
+            Text.assemble(("Errors ", "dim"), f"{e.error_count:,} ({100 * e.error_rate:.1f}%)"),
+        ),
+        ("   ", Text.assemble(("Seen ", "dim"), when(e.first_seen))),
+        (" ", Text(f"→ {when(e.last_seen)}")),
+    ]
+    out = Text()
+    line = 0
+    for sep, field in fields:
+        if out and width is not None and line + len(sep) + field.cell_len > width:
+            out.append("\n")
+            line = 0
+        elif out:
+            out.append(sep, "dim" if sep.strip(" ") == "" and len(sep) > 1 else "")
+            line += len(sep)
+        out.append_text(field)
+        line += field.cell_len
+    return out
+
+
+class EdgeFigures:
+    """edge_figures laid out at the width Rich renders it in (the edge screen's pane)."""
+
+    def __init__(self, e: Edge, when: Callable[[datetime | None], str] = fmt_time) -> None:
+        self.edge = e
+        self.when = when
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield escaped(edge_figures(self.edge, options.max_width, self.when))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        whole = edge_figures(self.edge, None, self.when).cell_len
+        return Measurement(min(whole, options.max_width), min(whole, options.max_width))
 
 
 def why_text(e: Edge, hosts: Mapping[str, str] | None = None) -> Text:
@@ -78,12 +114,12 @@ def why_text(e: Edge, hosts: Mapping[str, str] | None = None) -> Text:
     return escaped(text)
 
 
-def more_text(e: Edge) -> list[Text]:
+def more_text(e: Edge, width: int | None = None) -> list[Text]:
     """What the pane says after why_text where it has the lines, each whole or not at all, in
     the edge screen's order: what joined the two ends, the figures, the rule's why, an
     example."""
     rule = rule_for(e.rule_id, e.verdict)
-    sections = [joined_by(e.evidence), edge_figures(e)]
+    sections = [joined_by(e.evidence), edge_figures(e, width)]
     if rule.rationale:
         sections.append(Text.assemble(("Why: ", "bold"), rule.rationale))
     if rule.example:
@@ -159,7 +195,7 @@ class WhyPane(Static):
             (
                 sum(
                     len(self._wrapped(t, width))
-                    for t in (why_text(e, self._hosts()), *more_text(e))
+                    for t in (why_text(e, self._hosts()), *more_text(e, width))
                 )
                 for e in edges
             ),
@@ -207,7 +243,7 @@ class WhyPane(Static):
                 kept[-1] = kept[-1].rstrip().truncate(width - 1).append("…")
             else:
                 kept = lines
-                for section in more_text(edge):
+                for section in more_text(edge, width):
                     more = self._wrapped(section, width)
                     if len(kept) + len(more) > room - 2:
                         break

@@ -1,0 +1,37 @@
+"""The SQL screen at 100 columns: the schema pane listed the classifier's internal tables
+first, the editor kept 8 lines for a one-line query, and an empty result showed
+only its header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static, TextArea, Tree
+
+from seamscope.tui.screens.sql import INTERNAL, SqlScreen
+from tests.functional.conftest import AppFactory, settle
+from tests.functional.test_screens import _run_sql, static_text
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_sql_screen_at_100_columns(sample_db: Path, make_app: AppFactory) -> None:
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SqlScreen)
+        tree = app.screen.query_one("#sql-schema", Tree)
+        top = [str(n.data) for n in tree.root.children]
+        assert "spans" in top and "edges" in top
+        assert not any(t.startswith(INTERNAL) for t in top)  # behind the closed "internal"
+        assert top[-1] == "None"  # that node, after the public tables and views
+        assert not tree.root.children[-1].is_expanded
+        await _run_sql(pilot, app, "SELECT span_id FROM spans WHERE false")
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert editor.size.height <= 3  # one line of query, and room for a second
+        status = static_text(app.screen.query_one("#sql-status", Static)).strip()
+        assert status == "No rows"
+        assert app.screen.query_one("#sql-result", DataTable).row_count == 0
