@@ -116,7 +116,7 @@ class LocalStore:
         # without the lock (up to its time limit): the screens' reads run on cursors of that
         # connection meanwhile (a second connection is refused: its settings are locked), and
         # the classifier's read-write turn waits until it has ended.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._user_queries = 0
         self._user_lock = threading.Lock()
         self._lent: duckdb.DuckDBPyConnection | None = None  # a person's query's, while it runs
@@ -166,10 +166,6 @@ class LocalStore:
             finally:
                 cursor.close()
 
-    def _lend(self, connection: duckdb.DuckDBPyConnection | None) -> None:
-        with self._lock:  # taken back only once no read uses it
-            self._lent = connection
-
     def refresh(self) -> None:
         if self._find_holder() is not None:
             return  # the owner classifies what it receives
@@ -209,12 +205,40 @@ class LocalStore:
             # Counted under the lock: the classifier's turn either ended before or sees it.
             with self._user_lock:
                 self._user_queries += 1
+        # The query's connection is opened under the lock, which it gives up once the
+        # connection is lent: DuckDB refuses a connection to a file this process has open
+        # with its configuration locked, so a refresh opening its own at the same moment
+        # failed the query ("Cannot change configuration option ... locked").
+        self._lock.acquire()
+        held = True
+
+        def lend(connection: duckdb.DuckDBPyConnection | None) -> None:
+            # Called in this thread, where the reader runs the query.
+            nonlocal held
+            if connection is not None and not held:
+                return
+            if connection is not None:
+                self._lent = connection
+                held = False
+                self._lock.release()
+            elif not held:
+                # Taken back once no read uses it, and the lock kept until the reader has
+                # closed the connection (below): a read must not open one beside it.
+                self._lock.acquire()
+                held = True
+                self._lent = None
+
         try:
             reader = self._reader()
             if isinstance(reader, LocalReader):
-                return reader.user_sql(sql, stop=stop, lend=self._lend)
+                return reader.user_sql(sql, stop=stop, lend=lend)
+            if held:  # an owner answers it: nothing of this process's is open
+                held = False
+                self._lock.release()
             return reader.user_sql(sql, stop=stop)
         finally:
+            if held:
+                self._lock.release()
             with self._user_lock:
                 self._user_queries -= 1
 

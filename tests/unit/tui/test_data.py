@@ -69,3 +69,33 @@ def test_an_up_to_date_store_is_not_taken_read_write(
     toml.write_text('[systems.billing]\ncomponents = ["orders-api"]\n')
     LocalStore(db, toml).refresh()  # another landscape: classified again, read-write
     assert taken == [db]
+
+
+def test_a_person_s_query_and_the_screens_reads_open_the_file_in_turn(store: LocalStore) -> None:
+    """The screens' reads (other threads) while a person's query opens its connection: DuckDB
+    refuses a second connection to a file this process has open with its configuration locked,
+    and a read opening its own beside the query's failed the query ("Cannot change
+    configuration option ... locked", seen in a real terminal)."""
+    import threading
+
+    done = threading.Event()
+    problems: list[BaseException] = []
+
+    def screens() -> None:
+        while not done.is_set():
+            try:
+                store.run(lambda q: q("SELECT count(*) FROM spans", None))
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                problems.append(exc)
+
+    readers = [threading.Thread(target=screens) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(60):
+            assert store.user_sql("SELECT 41 + 1 AS answer").column(0).to_pylist() == [42]
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    assert not problems, problems[:3]
