@@ -26,7 +26,7 @@ from seamscope.tracer.receiver import (
     owner_process,
 )
 from seamscope.tracer.receiver.guard import beyond_loopback
-from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
+from seamscope.tracer.receiver.limits import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import plural
 
@@ -124,6 +124,13 @@ def _repaired(repaired: int) -> str:
     help="Seconds a connection may take to send a request's headers, or stay idle.",
 )
 @click.option(
+    "--body-timeout",
+    type=FiniteRange(0.1, 3600),
+    default=BODY_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a request's whole body may take to arrive; past it the sender gets 408.",
+)
+@click.option(
     "--sql-timeout",
     type=FiniteRange(0.1, 3600),
     default=SQL_TIMEOUT_S,
@@ -164,6 +171,7 @@ def collect(
     decoders: int | None,
     max_connections: int | None,
     idle_timeout: float,
+    body_timeout: float,
     sql_timeout: float,
     sql_max_mb: int,
     memory_limit: str,
@@ -223,6 +231,7 @@ def collect(
         allowed_hosts=allow_hosts,
         max_connections=max_connections,
         idle_timeout_s=idle_timeout,
+        body_timeout_s=body_timeout,
         sql_timeout_s=sql_timeout,
         sql_max_bytes=sql_max_mb * 1024 * 1024,
         memory_limit=memory_limit,

@@ -25,7 +25,7 @@ from seamscope.tracer.owner import OwnerInfo, publish, renew_if_exposed, withdra
 from seamscope.tracer.private import open_private
 from seamscope.tracer.receiver.decode import Decoders, default_decoders
 from seamscope.tracer.receiver.guard import Guard
-from seamscope.tracer.receiver.limits import IDLE_TIMEOUT_S
+from seamscope.tracer.receiver.limits import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
 from seamscope.tracer.receiver.server import MAX_INFLIGHT, PortInUse, Server, bind
 from seamscope.tracer.receiver.sql import SQL_MAX_BYTES, SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlEndpoint
 from seamscope.tracer.receiver.stats import ReceiverStats
@@ -109,6 +109,7 @@ class Receiver:
         allowed_hosts: Sequence[str] = (),
         max_connections: int | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        body_timeout_s: float = BODY_TIMEOUT_S,
     ) -> None:
         self.db_path = Path(db_path)
         self.host = host
@@ -124,6 +125,7 @@ class Receiver:
         self.allowed_hosts = tuple(allowed_hosts)
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
+        self.body_timeout_s = body_timeout_s
         self.stats = ReceiverStats()
         self.url = ""
         self.owner: OwnerInfo | None = None
@@ -203,6 +205,7 @@ class Receiver:
                 ),
                 max_connections=self.max_connections,
                 idle_timeout_s=self.idle_timeout_s,
+                body_timeout_s=self.body_timeout_s,
             )
             self._server.start(sock)
         except BaseException:

@@ -81,28 +81,33 @@ def _first_line(exc: Exception) -> str:
     return lines[0].rstrip(":") if lines else type(exc).__name__
 
 
-_TOO_SLOW = f"the body took longer than {BODY_TIMEOUT_S:.0f} s to arrive"
-
-
-async def read_body(request: web.Request, max_bytes: int, budget: BodyBudget) -> bytes:
+async def read_body(
+    request: web.Request,
+    max_bytes: int,
+    budget: BodyBudget,
+    *,
+    timeout_s: float = BODY_TIMEOUT_S,
+) -> bytes:
     """The whole body of request, charged to budget until `BodyBudget.release`; raises
-    BodyError when it is too slow, too large, would take more than the budget has left, is
-    no valid HTTP past some point (a chunk or a trailer), or its sender hung up."""
+    BodyError when it is too slow (more than timeout_s in all, or READ_GAP_S without a byte),
+    too large, would take more than the budget has left, is no valid HTTP past some point (a
+    chunk or a trailer), or its sender hung up."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + BODY_TIMEOUT_S
+    deadline = loop.time() + timeout_s
+    too_slow = f"the body took longer than {timeout_s:g} s to arrive"
     chunks: list[bytes] = []
     size = 0
     try:
         while True:
             left = deadline - loop.time()
             if left <= 0:
-                raise BodyError(408, _TOO_SLOW)
+                raise BodyError(408, too_slow)
             try:
                 async with asyncio.timeout(min(READ_GAP_S, left)):
                     chunk = await request.content.readany()
             except TimeoutError:
                 if left < READ_GAP_S:  # the whole body's time ran out, not a gap's
-                    raise BodyError(408, _TOO_SLOW) from None
+                    raise BodyError(408, too_slow) from None
                 raise BodyError(
                     408, f"no part of the body arrived for {READ_GAP_S:.0f} s"
                 ) from None

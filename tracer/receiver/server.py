@@ -40,6 +40,7 @@ from seamscope.tracer.owner import (
 from seamscope.tracer.receiver.decode import Decoders
 from seamscope.tracer.receiver.guard import Guard
 from seamscope.tracer.receiver.limits import (
+    BODY_TIMEOUT_S,
     IDLE_TIMEOUT_S,
     MAX_HEADERS,
     RETRY_AFTER_S,
@@ -135,8 +136,10 @@ class Server:
         guard: Guard,
         max_connections: int | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        body_timeout_s: float = BODY_TIMEOUT_S,
     ) -> None:
         self.db_path = db_path
+        self.body_timeout_s = body_timeout_s
         self.guard = guard
         self.refusals = Refusals()
         self.connections = Connections(
@@ -313,7 +316,9 @@ class Server:
         json_format = request.content_type == "application/json"
         encoding = content_encoding(request)
         try:
-            body = await read_body(request, self.max_body_bytes, self.body_budget)
+            body = await read_body(
+                request, self.max_body_bytes, self.body_budget, timeout_s=self.body_timeout_s
+            )
         except BodyError as exc:
             response = _error(exc.status, str(exc), json_format)
             if exc.status == 503:  # the receiver's memory is busy: the sender retries
