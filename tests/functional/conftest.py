@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import textual.constants
 from textual.app import App
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -30,6 +31,16 @@ def _no_blink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     differ (a busy machine takes the picture in either phase)."""
     monkeypatch.setattr(Input, "cursor_blink", False)
     monkeypatch.setattr(TextArea, "cursor_blink", False)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_animation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Scrolling and the like jump instead of gliding, as under TEXTUAL_ANIMATIONS=none: a
+    settle waits out every glide (a test of the vim keys took 13.4 s with them, 6.0 without).
+    What the tests look at is where the screen comes to rest; the real terminal tests
+    (tests/e2e/test_tui_*.py) still run with Textual's animations."""
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
     yield
 
 
