@@ -66,7 +66,11 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   component or system it names, and the reason says so.
 - **Unresolved.** A queue, topic, stream, table or bus that no span names joins nothing: its edge
   is unresolved and says which attribute would have named it. So is a producer whose consumer was
-  never seen, and a consumer whose producer was never seen.
+  never seen, and a consumer whose producer was never seen. A Lambda function's invocation (its
+  SERVER span, or CONSUMER as python-contrib records one for stream records, with `faas.*`) that
+  links to no producer's span and that no wiring reaches is an unresolved edge from the function
+  to its component: the stock Lambda instrumentations name the event source of SQS events only,
+  not a DynamoDB stream's, an EventBridge rule's or a Kinesis stream's.
 - **Level.** `system` when the two ends belong to different systems (a resource belongs to its
   owner), `component` inside one system, `external` when one end is a vendor.
 - **Handling an event** is the consumer's work in the trace that received it, after the receive;

@@ -546,9 +546,12 @@ WHERE {INVOCATION_CANDIDATE} AND ({present})
 
 
 # What a span needs, in typed columns, to be an invocation (invocations_sql): a batch without
-# such a span has no invocations, and its facts need no statement to look for them.
+# such a span has no invocations, and its facts need no statement to look for them. SERVER, or
+# CONSUMER: python-contrib's instrumentation-aws-lambda makes the invocation span a CONSUMER for
+# an event of SQS, SNS, S3 or DynamoDB Streams records (with no messaging attribute).
 INVOCATION_CANDIDATE = (
-    "kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL AND messaging_system IS NULL"
+    "kind IN ('SERVER', 'CONSUMER') AND http_method IS NULL AND rpc_system IS NULL "
+    "AND messaging_system IS NULL"
 )
 
 

@@ -24,6 +24,7 @@ from seamscope.classifiers.mechanisms import (
     FACT_KIND,
     FUNCTION,
     KINESIS,
+    LAMBDA,
     MECHANISM,
     QUEUE,
     SEP,
@@ -259,7 +260,10 @@ class Listening:
                     ).add(g)
             else:
                 found = self.by_wiring(g, c)
-                if found or joined or g.fkind == "lambda-run":
+                if found or joined:
+                    continue
+                if g.fkind == "lambda-run":
+                    self.untriggered(g, c)
                     continue
                 if g.fkind == "sqs-recv" and g.target in envelope_queues:
                     continue  # that listening path's empty polls: no integration of their own
@@ -267,6 +271,27 @@ class Listening:
         for g, c in absorbed:
             self.absorb(g, c)
         self.orphan_producers()
+
+    def untriggered(self, g: Group, c: Node) -> None:
+        """A Lambda function's invocations that neither link to a producer's span nor are
+        reached by the account's wiring: what triggered them is unknown, and says so.
+
+        The stock Lambda instrumentations record a trigger only for SQS events (a `process`
+        span with the queue); an invocation by a DynamoDB stream, an EventBridge rule or a
+        Kinesis stream carries the function's faas.* and cloud.* attributes alone."""
+        function = self.world.resource(FUNCTION, FACT_KIND[g.fkind].resource_name(g.target))
+        routed = bool(self.routes_to.get(function.node_id))
+        why = (
+            f"the invocations of {function.node_id} (run as {c.label}) name no trigger: the Lambda "
+            "instrumentations record the event source only for SQS events, and no span links "
+            "to a producer's; "
+            + (
+                "the account's wiring routes to it, but no producer of those sources was seen"
+                if routed
+                else f"its event-source mapping or rule is known from {_WIRING}"
+            )
+        )
+        self.drafts.unresolved(function, c, LAMBDA, why, function.node_id).add(g)
 
     # --- joins by the spans themselves -------------------------------------------------------
 

@@ -217,7 +217,10 @@ def test_a_lambda_trigger_with_no_queue_joins_through_its_event_source_mapping(
         return f
 
     bare = classified(fleet(), name="bare.duckdb")
-    assert not [e for e in bare.edges() if e["to_node"].endswith("billing-invoicer")]
+    # Its invocation names no trigger: shown, unresolved, never a pattern.
+    runs = [e for e in bare.edges() if e["to_node"].endswith("billing-invoicer")]
+    assert [(e["rule_id"], e["evidence"]) for e in runs] == [("unresolved", "none")]
+    assert "name no trigger" in runs[0]["reason"]
     assert "event-source mapping" in bare.edge("billing-api", "sqs:queue/invoice-jobs")["reason"]
     wired = classified(fleet(), ESM, name="wired.duckdb")
     edge = wired.edge("billing-api", "billing-invoicer")
