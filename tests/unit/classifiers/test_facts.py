@@ -8,7 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from seamscope.classifiers.facts import AWS_FACTS, GENERAL_AWS_FACTS, LONE_TARGETS, classified_sql
+from seamscope.classifiers.facts import (
+    _TOPIC,
+    AWS_FACTS,
+    GENERAL_AWS_FACTS,
+    LONE_TARGETS,
+    classified_sql,
+)
 from tests.unit.classifiers.fleet import Fleet, Service
 
 _COLUMNS = """
@@ -189,3 +195,28 @@ def test_every_spelling_of_a_service_names_it_in_rpc_service_and_in_the_name(
         assert kept[f"rpc {i} table"][0] == (service or "dynamodb"), spelling
         if f"{spelling}.Call" in kept:
             assert kept[f"{spelling}.Call"] == (service, "Call"), spelling
+
+
+def test_a_publish_names_a_topic_of_1_to_256_name_characters_as_the_pattern_said() -> None:
+    # _TOPIC checks a name's length apart from its pattern (a counted repetition, {1,256},
+    # cost every batch's facts statement its compilation): what it takes for a topic is what
+    # the pattern with the repetition took, at and around the bounds, with and without an ARN
+    # and '.fifo'.
+    reference = (
+        "CASE WHEN dest <> 'unknown' AND regexp_full_match(dest, "
+        r"'(arn:[^:]+:sns:[^:]*:[^:]*:)?[A-Za-z0-9_-]{1,256}(\.fifo)?') THEN dest END"
+    )
+    arn = "arn:aws:sns:eu-west-1:123456789012:"
+    names = ["", "a", "orders-placed_1", "a.b", "a b", "x" * 255, "x" * 256, "x" * 257, "fifo"]
+    dests = [None, "unknown", "phone_number:**", "+15550100", f"{arn[:-1]}", arn]
+    for name in names:
+        dests += [name, f"{name}.fifo", f"{name}.fifo.fifo", arn + name, f"{arn}{name}.fifo"]
+        dests += [f"arn:aws:sns:r:1:endpoint/APNS/app/{name}", f"a:b:{name}", f"x:{name}"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (dest VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[d] for d in dests])
+    rows = con.execute(f"SELECT dest, {_TOPIC}, {reference} FROM t").fetchall()
+    assert [(d, new) for d, new, _ in rows] == [(d, old) for d, _, old in rows]
+    taken = {d for d, new, _ in rows if new is not None}
+    assert "x" * 256 in taken and f"{arn}{'x' * 256}.fifo" in taken
+    assert "x" * 257 not in taken and f"{arn}{'x' * 257}" not in taken
