@@ -37,6 +37,20 @@ MAX_ROWS = 1000
 EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL\nORDER BY ALL"
 
 
+def is_number(kind: pa.DataType) -> bool:
+    """Whether a result column holds numbers (integers, floats, decimals): right-aligned."""
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
+
+
+def aligned(cell: Text, right: bool) -> Text:
+    """cell right-aligned in a number column."""
+    if right:
+        cell.justify = "right"
+    return cell
+
+
 INTERNAL = "classifier_"
 """The prefix of the classifier's own tables (docs/schema.md: internal, may change)."""
 
@@ -295,9 +309,18 @@ class SqlScreen(Screen[None]):
         self.result = table
         result = self.query_one("#sql-result", NavTable)
         result.clear(columns=True)
-        result.add_columns(*table.column_names)
+        # A number column's cells and header right-aligned, as in every other table; DuckDB's
+        # result types say which columns hold numbers (they sat left, ragged).
+        right = [is_number(field.type) for field in table.schema]
+        for name, numeric in zip(table.column_names, right, strict=True):
+            result.add_column(Text(name, justify="right" if numeric else "left"))
         for row in table.slice(0, MAX_ROWS).to_pylist():
-            result.add_row(*(plain(cell_text(v)) for v in row.values()))
+            result.add_row(
+                *(
+                    aligned(plain(cell_text(v)), numeric)
+                    for v, numeric in zip(row.values(), right, strict=True)
+                )
+            )
         out.current = "sql-result"
         if not table.num_rows:
             # Only the header showed, as if the rows were still to come.
