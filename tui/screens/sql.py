@@ -69,7 +69,7 @@ def short_kind(kind: str) -> str:
 class SqlScreen(Screen[None]):
     """Ctrl+J (or F5) runs the editor's text, or its selection, and Ctrl+C stops it while it
     runs; Ctrl+N empties it; Ctrl+↑/↓ step through the history; F8 picks from it; Ctrl+S saves
-    the result as CSV."""
+    the result as CSV; Ctrl+B hides or shows the schema and history pane."""
 
     BINDINGS = [
         Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
@@ -78,6 +78,7 @@ class SqlScreen(Screen[None]):
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
+        Binding("ctrl+b", "toggle_side", "Schema", priority=True),
         Binding("ctrl+n", "new_query", "New", priority=True),
         Binding("ctrl+s", "export", "Save CSV", priority=True),
         Binding("escape", "back", "Back"),
@@ -350,7 +351,17 @@ class SqlScreen(Screen[None]):
         editor.focus()
         self._step = 0
 
+    def action_toggle_side(self) -> None:
+        """Ctrl+B (harlequin's key for its data catalog): hides the schema and history pane,
+        giving the editor and the result its 38 or more cells, or shows it again. Focus in the
+        pane when it hides goes to the editor (it was left on a hidden widget)."""
+        side = self.query_one("#sql-side", Vertical)
+        side.display = not side.display
+        if not side.display and self.focused is not None and side in self.focused.ancestors:
+            self.query_one("#sql-editor", TextArea).focus()
+
     def action_focus_history(self) -> None:
+        self.query_one("#sql-side", Vertical).display = True
         self.query_one("#sql-history").focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
