@@ -35,3 +35,33 @@ async def test_the_sql_screen_at_100_columns(sample_db: Path, make_app: AppFacto
         status = static_text(app.screen.query_one("#sql-status", Static)).strip()
         assert status == "No rows"
         assert app.screen.query_one("#sql-result", DataTable).row_count == 0
+
+
+async def test_ctrl_b_hides_the_schema_pane_and_gives_its_room_to_the_editor(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """At 100 columns the schema pane took 38 cells; Ctrl+B (harlequin's key) hides it, the
+    editor and the result take the room, focus leaves the hidden pane, and F8 or Ctrl+B again
+    brings it back."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SqlScreen)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        tree = app.screen.query_one("#sql-schema", Tree)
+        narrow = editor.size.width
+        tree.focus()
+        await pilot.press("ctrl+b")
+        await settle(pilot)
+        assert not tree.region.width  # hidden: no cell of the screen
+        assert editor.size.width >= narrow + 38
+        assert app.screen.query_one("#sql-result", DataTable).size.width >= narrow + 38
+        assert app.focused is editor  # not left on the hidden tree
+        await pilot.press("ctrl+b")
+        await settle(pilot)
+        assert tree.region.width and editor.size.width == narrow
+        await pilot.press("ctrl+b", "f8")
+        await settle(pilot)
+        assert tree.region.width and app.focused is app.screen.query_one("#sql-history")

@@ -37,6 +37,20 @@ MAX_ROWS = 1000
 EXAMPLE = "SELECT mechanism, verdict, count(*) AS edges\nFROM edges\nGROUP BY ALL\nORDER BY ALL"
 
 
+def is_number(kind: pa.DataType) -> bool:
+    """Whether a result column holds numbers (integers, floats, decimals): right-aligned."""
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
+
+
+def aligned(cell: Text, right: bool) -> Text:
+    """cell right-aligned in a number column."""
+    if right:
+        cell.justify = "right"
+    return cell
+
+
 INTERNAL = "classifier_"
 """The prefix of the classifier's own tables (docs/schema.md: internal, may change)."""
 
@@ -55,7 +69,7 @@ def short_kind(kind: str) -> str:
 class SqlScreen(Screen[None]):
     """Ctrl+J (or F5) runs the editor's text, or its selection, and Ctrl+C stops it while it
     runs; Ctrl+N empties it; Ctrl+↑/↓ step through the history; F8 picks from it; Ctrl+S saves
-    the result as CSV."""
+    the result as CSV; Ctrl+B hides or shows the schema and history pane."""
 
     BINDINGS = [
         Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
@@ -64,6 +78,7 @@ class SqlScreen(Screen[None]):
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
+        Binding("ctrl+b", "toggle_side", "Schema", priority=True),
         Binding("ctrl+n", "new_query", "New", priority=True),
         Binding("ctrl+s", "export", "Save CSV", priority=True),
         Binding("escape", "back", "Back"),
@@ -295,9 +310,18 @@ class SqlScreen(Screen[None]):
         self.result = table
         result = self.query_one("#sql-result", NavTable)
         result.clear(columns=True)
-        result.add_columns(*table.column_names)
+        # A number column's cells and header right-aligned, as in every other table; DuckDB's
+        # result types say which columns hold numbers (they sat left, ragged).
+        right = [is_number(field.type) for field in table.schema]
+        for name, numeric in zip(table.column_names, right, strict=True):
+            result.add_column(Text(name, justify="right" if numeric else "left"))
         for row in table.slice(0, MAX_ROWS).to_pylist():
-            result.add_row(*(plain(cell_text(v)) for v in row.values()))
+            result.add_row(
+                *(
+                    aligned(plain(cell_text(v)), numeric)
+                    for v, numeric in zip(row.values(), right, strict=True)
+                )
+            )
         out.current = "sql-result"
         if not table.num_rows:
             # Only the header showed, as if the rows were still to come.
@@ -327,7 +351,17 @@ class SqlScreen(Screen[None]):
         editor.focus()
         self._step = 0
 
+    def action_toggle_side(self) -> None:
+        """Ctrl+B (harlequin's key for its data catalog): hides the schema and history pane,
+        giving the editor and the result its 38 or more cells, or shows it again. Focus in the
+        pane when it hides goes to the editor (it was left on a hidden widget)."""
+        side = self.query_one("#sql-side", Vertical)
+        side.display = not side.display
+        if not side.display and self.focused is not None and side in self.focused.ancestors:
+            self.query_one("#sql-editor", TextArea).focus()
+
     def action_focus_history(self) -> None:
+        self.query_one("#sql-side", Vertical).display = True
         self.query_one("#sql-history").focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
