@@ -42,7 +42,7 @@ async def test_ctrl_b_hides_the_schema_pane_and_gives_its_room_to_the_editor(
 ) -> None:
     """At 100 columns the schema pane took 38 cells; Ctrl+B (harlequin's key) hides it, the
     editor and the result take the room, focus leaves the hidden pane, and F8 or Ctrl+B again
-    brings it back."""
+    brings it back. F9 does the same as Ctrl+B."""
     app = make_app(sample_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -62,6 +62,12 @@ async def test_ctrl_b_hides_the_schema_pane_and_gives_its_room_to_the_editor(
         await pilot.press("ctrl+b")
         await settle(pilot)
         assert tree.region.width and editor.size.width == narrow
+        await pilot.press("f9")  # the same key for a terminal in tmux, whose prefix Ctrl+B is
+        await settle(pilot)
+        assert not tree.region.width
+        await pilot.press("f9")
+        await settle(pilot)
+        assert tree.region.width
         await pilot.press("ctrl+b", "f8")
         await settle(pilot)
         assert tree.region.width and app.focused is app.screen.query_one("#sql-history")

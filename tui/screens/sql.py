@@ -69,7 +69,7 @@ def short_kind(kind: str) -> str:
 class SqlScreen(Screen[None]):
     """Ctrl+J (or F5) runs the editor's text, or its selection, and Ctrl+C stops it while it
     runs; Ctrl+N empties it; Ctrl+↑/↓ step through the history; F8 picks from it; Ctrl+S saves
-    the result as CSV; Ctrl+B hides or shows the schema and history pane."""
+    the result as CSV; Ctrl+B (or F9) hides or shows the schema and history pane."""
 
     BINDINGS = [
         Binding("ctrl+j,ctrl+enter,f5", "run", "Run", priority=True),
@@ -78,7 +78,7 @@ class SqlScreen(Screen[None]):
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
-        Binding("ctrl+b", "toggle_side", "Schema", priority=True),
+        Binding("ctrl+b,f9", "toggle_side", "Schema", priority=True),
         Binding("ctrl+n", "new_query", "New", priority=True),
         Binding("ctrl+s", "export", "Save CSV", priority=True),
         Binding("escape", "back", "Back"),
@@ -352,7 +352,8 @@ class SqlScreen(Screen[None]):
         self._step = 0
 
     def action_toggle_side(self) -> None:
-        """Ctrl+B (harlequin's key for its data catalog): hides the schema and history pane,
+        """Ctrl+B (harlequin's key for its data catalog), or F9 (harlequin's other, for a
+        terminal in tmux, whose prefix Ctrl+B is): hides the schema and history pane,
         giving the editor and the result its 38 or more cells, or shows it again. Focus in the
         pane when it hides goes to the editor (it was left on a hidden widget)."""
         side = self.query_one("#sql-side", Vertical)
