@@ -189,11 +189,12 @@ def _s3_summary(found: S3Report) -> str:
     """One line: the objects, then what their requests brought (as for files)."""
     if not found.traces and not found.others:
         return (
-            f"seamscope: {found.location.url()}: no objects under this prefix (the exporter "
-            "writes under its s3_prefix, then year=.../; is the prefix the one it was given?)"
+            f"seamscope: {one_line(found.location.url())}: no objects under this prefix (the "
+            "exporter writes under its s3_prefix, then year=.../; is the prefix the one it was "
+            "given?)"
         )
     text = (
-        f"seamscope: {found.location.url()}: {plural(found.traces, 'trace object')}, "
+        f"seamscope: {one_line(found.location.url())}: {plural(found.traces, 'trace object')}, "
         f"{found.known:,} loaded before"
     )
     if found.others:

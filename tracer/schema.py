@@ -127,7 +127,8 @@ SPAN_COLUMNS: tuple[Column, ...] = (
             "server.address / net.host.name / http.host / net.peer.name / host of the URL, "
             "without port (the host when server.address holds a URL); on a server span the host "
             "it was called at: its URL's host first (old conventions), and a captured Host "
-            "header (http.request.header.host) before a server.address that is an IP address"
+            "header (http.request.header.host) before a server.address that is an IP address. "
+            "An IPv6 address is stored without brackets, in lower case (::1, fd00::5)"
         ),
     ),
     Column(

@@ -6,17 +6,22 @@ was read as the name before it: "localhost:1@attacker.example" passed). Two Host
 refused (RFC 9112, 3.2; aiohttp's parser does). Content-Encoding given as two header fields,
 which HTTP reads as one list (RFC 9110, 5.3), stacks two encodings as "gzip, deflate" does,
 and is refused as that is (only the first field was read: the body was inflated once and
-refused for what that gave, as no valid gzip or no OTLP)."""
+refused for what that gave, as no valid gzip or no OTLP). Two Origin fields or two secret
+fields are refused too, naming the field (aiohttp's parser lets them through, and the guard
+judged only the first: a web page's Origin after the server's own, a guessed secret after the
+right one passed)."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from seamscope.tracer.owner import SECRET_HEADER, SQL_PATH, find_owner
 from tests.e2e.test_collect import Collector, span_count
 from tests.otlp_sample import sample_request
 from tests.resilience.test_hostile_http import collector, exchange, request, status
@@ -91,3 +96,36 @@ def test_two_host_fields_are_refused(collector: Collector, db_path: Path) -> Non
     assert status(answer) == 400, answer[:300]
     collector.process.stop()
     assert span_count(db_path) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second"),
+    [
+        # the server's own origin first, a web page's second: only the first was judged
+        ("Origin", "http://127.0.0.1:{port}", "http://attacker.example"),
+        ("Origin", "http://attacker.example", "http://127.0.0.1:{port}"),
+        # the right secret first, a guessed one second: the guess rode on the right one
+        (SECRET_HEADER, "{secret}", "guess"),
+        (SECRET_HEADER, "{secret}", "{secret}"),
+    ],
+)
+def test_a_repeated_guarded_header_is_refused_and_named(
+    collector: Collector, db_path: Path, name: str, first: str, second: str
+) -> None:
+    owner = find_owner(db_path)
+    assert owner is not None
+    values = {"port": collector.port, "secret": owner.secret}
+    body = json.dumps({"sql": "select 42 as answer", "format": "json"}).encode()
+    head, _, rest = request(
+        collector, body, path=SQL_PATH, Content_Type="application/json"
+    ).partition(b"\r\n\r\n")
+    if name != SECRET_HEADER:
+        head += f"\r\n{SECRET_HEADER}: {owner.secret}".encode()
+    head += f"\r\n{name}: {first.format(**values)}\r\n{name}: {second.format(**values)}".encode()
+    answer = exchange(collector, head + b"\r\n\r\n" + rest)
+    assert status(answer) == 400, answer[:300]
+    assert f"more than one {name} header".encode() in answer, answer[:300]
+    assert b"42" not in answer.partition(b"\r\n\r\n")[2]
+    # With the first field alone it is judged on that: the refusal was for the repetition.
+    once = head.rpartition(b"\r\n")[0] + b"\r\n\r\n" + rest
+    assert status(exchange(collector, once)) == (403 if "attacker" in first else 200)

@@ -141,3 +141,18 @@ def test_a_large_object_is_never_held_whole_and_one_past_the_bound_is_named(
     assert again == 1, out_again
     assert f"s3://{bucket.name}/{over}: the object is" in out_again, out_again
     assert "2 loaded before" in out_again, out_again
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["objects", "none"])
+def test_a_prefix_with_control_characters_is_escaped_in_the_summary(
+    moto_endpoint: str, tmp_path: Path, stored: bool
+) -> None:
+    # The summary line on stdout gave the URL's prefix as typed: an escape sequence in it (a
+    # key is any bytes; a URL pasted from a listing) reached the terminal as it was.
+    bucket = Bucket(moto_endpoint, prefix="tr\x1b[2J\x07aces")
+    if stored:
+        bucket.put("traces_100000001.json", otlp_json(2, seed=9300))
+    status, out, _ = _ingest(bucket.url, tmp_path / "s3.duckdb", moto_endpoint)
+    assert status == 0, out
+    assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "tr\\u001b[2J\\u0007aces" in out, out

@@ -174,3 +174,16 @@ def test_seamscope_sql_alone_stops_a_long_query_and_lets_go_of_the_store(
         assert post_spans(c, 10) == 200
     finally:
         c.process.stop()
+
+
+@pytest.mark.parametrize("collector", [PATIENCE_S], indirect=True)
+def test_a_json_answer_is_bounded_as_text_too(collector: Collector) -> None:
+    # 12 MB of Arrow, under the 16 MB bound, whose JSON text is six times that (\u0001 each):
+    # the answer was sent whole, 72 MB, built in the owner's memory first.
+    escaped = "select repeat(chr(1), 600) as x from range(20000)"
+    status, body = ask(collector, escaped)
+    assert status == 400, str(body)[:200]
+    assert "larger than 16 MB" in body["error"] and "LIMIT" in body["error"]
+    # Under the bound as text too, it is answered whole.
+    status, body = ask(collector, escaped.replace("20000", "2000"))
+    assert status == 200 and len(body["rows"]) == 2000 and body["rows"][0] == ["\x01" * 600]

@@ -29,6 +29,8 @@ PUBLIC_PATHS = frozenset({TRACES_PATH, "/"})
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 _PORT = re.compile(r"(:[0-9]*)?")
+_ONCE = ("Host", "Origin", SECRET_HEADER)
+"""Header fields the guard judges: a request that repeats one is refused."""
 
 
 def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -124,6 +126,12 @@ class Guard:
 
     def refusal(self, request: web.Request) -> web.Response | None:
         """The answer that refuses request, or None when it may go on."""
+        # A field this guard judges must be given once: judged on its first value, a second
+        # (a web page's Origin after the server's own, a guessed secret after the right one)
+        # would pass unseen. aiohttp's parser refuses two Host fields itself, not these.
+        for name in _ONCE:
+            if len(request.headers.getall(name, ())) > 1:
+                return _refuse(400, f"the request has more than one {name} header")
         host = request.headers.get("Host")
         if host is None:
             return _refuse(400, "the request has no Host header")

@@ -3,10 +3,11 @@ process (`query`, `user_sql`) and for other processes (``POST /seamscope/v1/sql`
 or JSON).
 
 Every user statement runs through `usersql.run_bounded` (read-only check, time limit, rows cut
-at a limit, refused past a size) in a read-only transaction that is rolled back. Queries run
-on a small pool of threads, one at a time per client (the ``X-Seamscope-Client`` header our
-readers send, else the connection), and the answer is streamed from pieces built in the
-pool, so the event loop, and with it intake, never waits on SQL.
+at a limit, refused past a size; a JSON answer is refused past that size as text too) in a
+read-only transaction that is rolled back. Queries run on a small pool of threads, one at a
+time per client (the ``X-Seamscope-Client`` header our readers send, else the connection), and
+the answer is streamed from pieces built in the pool, so the event loop, and with it intake,
+never waits on SQL.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from seamscope.tracer.usersql import (
     json_chunks,
     rejection,
     run_bounded,
+    too_large,
 )
 
 __all__ = ["ARROW_STREAM", "SQL_MAX_BYTES", "SQL_ROW_LIMIT", "SQL_TIMEOUT_S", "SqlEndpoint"]
@@ -112,10 +114,18 @@ class SqlEndpoint:
     ) -> tuple[list[bytes], bool]:
         """The answer's body in pieces, built in the pool; and whether it was cut."""
         result = self.run(sql, params, limits, stop)
-        if want_json:
-            chunks = list(json_chunks(result.schema, result.batches, truncated=result.truncated))
-        else:
-            chunks = arrow_chunks(result)
+        if not want_json:
+            return arrow_chunks(result), result.truncated
+        # The size bound is on the result's Arrow bytes; its JSON text can be several times
+        # that (a control character is six bytes, \u0001), so the JSON answer is bounded too,
+        # and refused with the same message the moment it grows past it.
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in json_chunks(result.schema, result.batches, truncated=result.truncated):
+            size += len(chunk)
+            if size > limits.max_bytes:
+                raise too_large(limits)
+            chunks.append(chunk)
         return chunks, result.truncated
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
