@@ -12,9 +12,11 @@ from seamscope.classifiers.facts import (
     _TOPIC,
     AWS_FACTS,
     GENERAL_AWS_FACTS,
+    INVOCATION_CANDIDATE,
     LONE_TARGETS,
     classified_sql,
 )
+from seamscope.tracer.rows import KINDS
 from tests.unit.classifiers.fleet import Fleet, Service
 
 _COLUMNS = """
@@ -220,3 +222,24 @@ def test_a_publish_names_a_topic_of_1_to_256_name_characters_as_the_pattern_said
     taken = {d for d, new, _ in rows if new is not None}
     assert "x" * 256 in taken and f"{arn}{'x' * 256}.fifo" in taken
     assert "x" * 257 not in taken and f"{arn}{'x' * 257}" not in taken
+
+
+def test_an_invocation_candidate_is_a_server_or_consumer_span_and_filtered_in_the_scan() -> None:
+    """INVOCATION_CANDIDATE names the kinds it is not, so that DuckDB filters the rows in the
+    scan: written as `kind IN ('SERVER', 'CONSUMER')` it was only an optional (row group)
+    filter, and invocations_sql read the attributes of every INTERNAL span."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE spans AS SELECT k AS kind, NULL::VARCHAR AS http_method, "
+        "NULL::VARCHAR AS rpc_system, NULL::VARCHAR AS messaging_system "
+        f"FROM unnest({list(KINDS)}) AS t(k)"
+    )
+    picked = {
+        r[0] for r in con.execute(f"SELECT kind FROM spans WHERE {INVOCATION_CANDIDATE}").fetchall()
+    }
+    assert picked == {"SERVER", "CONSUMER"}
+    plan = con.execute(
+        f"EXPLAIN SELECT count(*) FROM spans WHERE {INVOCATION_CANDIDATE}"
+    ).fetchall()
+    text = "\n".join(str(row[1]) for row in plan)
+    assert "optional:" not in text, text
