@@ -2,7 +2,7 @@
 part of the default run).
 
 `python -m benchmarks.ab_batches --db STORE --next-trace N --base PACKAGE [--batches 20]
-[--spans 10000] [--late] [--compare]`
+[--spans 10000] [--late] [--full RUNS] [--compare]`
 
 PACKAGE is another checkout's package importable under its own name (a copy of its folders
 with `seamscope.` rewritten to `PACKAGE.`), the code before. STORE is a classified generated
@@ -14,6 +14,8 @@ alternating batch by batch. Printed: the medians of wall and CPU time (the proce
 threads included) of each code and of the per-batch ratios (this code / the code before).
 With --late, each batch's server spans are stored and classified one classification after its
 clients' (as benchmarks.classify's late batches; the two classifications timed together).
+With --full RUNS, no batch is stored: each code classifies its copy in full RUNS times, in turn
+(the order alternating run by run), and the ratios are per run.
 With --compare, the copies' edges, nodes, span_labels, label_changes (but their time) and
 every classifier table present in both are compared (EXCEPT ALL both ways) at the end.
 """
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--spans", type=int, default=10_000)
     parser.add_argument("--late", action="store_true")
+    parser.add_argument("--full", type=int, default=0, metavar="RUNS")
     parser.add_argument("--compare", action="store_true")
     args = parser.parse_args(argv)
     before = importlib.import_module(f"{args.base}.classifiers.engine").classify
@@ -136,8 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, con in cons.items():
                 fn, land = codes[name]
                 fn(con, land)
+            for i in range(args.full):
+                for name in list(codes) if i % 2 == 0 else list(reversed(codes)):
+                    con = cons[name]
+                    fn, land = codes[name]
+                    times[name].append(_clocked(lambda: fn(con, land, full=True)))  # noqa: B023
             next_trace = args.next_trace
-            for i in range(args.batches + 1):
+            for i in range(0 if args.full else args.batches + 1):
                 order = list(codes) if i % 2 == 0 else list(reversed(codes))
                 if args.late:
                     scratch.execute("DELETE FROM spans")
@@ -167,13 +175,14 @@ def main(argv: list[str] | None = None) -> int:
             for con in cons.values():
                 con.close()
         print(f"end {datetime.now(UTC):%H:%M:%S} UTC, load {_load()}")
+        per = "run" if args.full else "batch"
         for k, what in ((0, "wall"), (1, "CPU")):
             a = [t[k] for t in times["before"]]
             b = [t[k] for t in times["after"]]
             ratios = [y / x for x, y in zip(a, b, strict=True)]
             print(
                 f"{what}: before {statistics.median(a):.1f} ms, after {statistics.median(b):.1f}"
-                f" ms (medians of {len(a)}); per-batch ratio median {statistics.median(ratios):.3f}"
+                f" ms (medians of {len(a)}); per-{per} ratio median {statistics.median(ratios):.3f}"
                 f" (quartiles {_quartiles(ratios)})"
             )
         if args.compare:
