@@ -983,6 +983,34 @@ async def test_a_screens_own_key_is_not_in_its_footer(
         assert app.screen is before  # it did nothing indeed
 
 
+async def test_n_on_the_edges_of_one_rule_opens_the_findings(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The edges of one rule (Enter on a pattern, `:` to a rule) are listed by the findings'
+    screen class: taken for the findings, `n` did nothing there and was in neither the footer
+    nor the help, where a user expects every finding. It opens them, as on any other screen."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        table = app.screen.query_one("#rules", DataTable)
+        table.move_cursor(row=cells(table, 0).index("P301"))
+        await pilot.press("enter")
+        await settle(pilot)
+        rule_edges = app.screen
+        assert isinstance(rule_edges, FindingsScreen) and rule_edges.rule == "P301"
+        assert "n" in _footer_keys(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen) and app.screen.rule is None
+        assert app.screen is not rule_edges
+        assert "n" not in _footer_keys(app)  # on the findings themselves it does nothing
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is rule_edges
+
+
 async def test_the_landscapes_footer_does_not_offer_l_landscape(
     sample_db: Path, make_app: AppFactory
 ) -> None:
