@@ -676,6 +676,33 @@ async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
     assert first.count("written by several systems") == 1  # the table's inference not again
 
 
+async def test_a_trace_says_unclassified_once(tmp_path: Path, make_app: AppFactory) -> None:
+    """An unclassified edge's rule is its verdict: the waterfall's Label said "? unclassified
+    unclassified" (seen on a generated store's S3 calls), where the other tables say it once."""
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    fleet = Fleet()
+    fleet.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")
+    fleet.dynamodb(Service("billing-api", "billing", "backend"), "PutItem", "Shared")
+    path = fleet.store(tmp_path / "s.duckdb")
+    refresh_store(path)
+    with duckdb.connect(str(path)) as con:
+        row = con.execute(
+            "SELECT e.edge_id, s.trace_id FROM edges e JOIN span_labels l USING (edge_id) "
+            "JOIN spans s USING (span_id) WHERE e.verdict = 'unclassified' LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    edge, trace = row
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_trace(trace, edge_id=edge, span_id=None)
+        await settle(pilot)
+        waterfall = app.screen.query_one("#waterfall", DataTable)
+        labels = [label for label in cells(waterfall, 5) if label]
+        assert labels == ["◀ ? unclassified"]
+
+
 async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
