@@ -729,6 +729,10 @@ class SeamscopeApp(App[None]):
         shown = next(below, None)
         if isinstance(shown, DataScreen):
             shown.reload()
+        if shown is not None:
+            # Its footer offers `esc Clear filter` while a filter is set: c, which changes the
+            # filters without a dialog closing over the screen, left it as it was.
+            shown.refresh_bindings()
 
     def undo_filter(self) -> bool:
         """Esc: back to the filters before the last one; False when nothing is filtered."""
