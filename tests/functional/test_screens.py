@@ -1062,6 +1062,23 @@ async def test_c_offers_esc_to_clear_it_in_the_footer(
         assert "escape" not in _footer_keys(app)
 
 
+async def test_the_findings_say_their_filter_whole_on_one_line_at_100_columns(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """At 100x30 with c set, the findings' summary ended its first line with "filter:" and
+    began the next with "new or changed since 22:07:25": the filter goes on its own line
+    where it does not fit whole after the count."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "n")
+        await settle(pilot)
+        summary = app.screen.query_one("#summary", Static)
+        lines = [summary.render_line(y).text.strip() for y in range(summary.size.height)]
+        assert lines[0].endswith("(Enter: the edge)"), lines
+        assert lines[1].startswith("filter: new or changed since "), lines
+
+
 async def test_the_landscapes_footer_does_not_offer_l_landscape(
     sample_db: Path, make_app: AppFactory
 ) -> None:
