@@ -497,9 +497,18 @@ class SeamscopeApp(App[None]):
             self._browsing() or isinstance(self.screen, ModalScreen)
         ):
             return False
-        if isinstance(self.screen, self._SHOWN_BY.get(action, ())):
+        if self._in_front(action):
             return False  # the screen it opens is in front: the key would do nothing
         return not self._typed_by_focus(action)
+
+    def _in_front(self, action: str) -> bool:
+        """Whether the screen action opens is the one in front. The edges of one rule (Enter on
+        a pattern, `:` to a rule) are a FindingsScreen too, but not the findings: there `n`
+        did nothing and was offered nowhere, where a user expects the list of every finding."""
+        screen = self.screen
+        if isinstance(screen, FindingsScreen) and screen.rule is not None:
+            return False
+        return isinstance(screen, self._SHOWN_BY.get(action, ()))
 
     _SHOWN_BY: dict[str, type[Screen[Any]]] = {
         "landscape": LandscapeScreen,
@@ -627,7 +636,7 @@ class SeamscopeApp(App[None]):
             self.screen.reload()
 
     def action_findings(self) -> None:
-        if self._browsing() and not isinstance(self.screen, FindingsScreen):
+        if self._browsing() and not self._in_front("findings"):
             self.push_screen(FindingsScreen())
 
     def action_patterns(self) -> None:
@@ -720,6 +729,10 @@ class SeamscopeApp(App[None]):
         shown = next(below, None)
         if isinstance(shown, DataScreen):
             shown.reload()
+        if shown is not None:
+            # Its footer offers `esc Clear filter` while a filter is set: c, which changes the
+            # filters without a dialog closing over the screen, left it as it was.
+            shown.refresh_bindings()
 
     def undo_filter(self) -> bool:
         """Esc: back to the filters before the last one; False when nothing is filtered."""

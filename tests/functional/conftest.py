@@ -35,6 +35,14 @@ def _no_blink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _not_in_tmux(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The SQL screen's footer names F9 instead of Ctrl+B in tmux: a run of the tests from a
+    tmux pane would otherwise see another footer than the snapshots have."""
+    monkeypatch.delenv("TMUX", raising=False)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_animation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Scrolling and the like jump instead of gliding, as under TEXTUAL_ANIMATIONS=none: a
     settle waits out every glide (a test of the vim keys took 13.4 s with them, 6.0 without).

@@ -70,3 +70,35 @@ async def test_names_in_a_live_sessions_tables_are_not_cut_mid_word_at_100_colum
             await pilot.press("j")
             await settle(pilot)
         assert not [n for n in seen if MID_WORD.search(n)], seen
+
+
+async def test_a_name_whose_middle_cut_keeps_its_system_is_cut_between_words(
+    demo_db: Path,
+) -> None:
+    """At 100x30 in the live demo the landscape's table of marketing said
+    "marketing/…iling-sync": a cut in the middle of "marketing/mailing-sync" that kept the
+    system by chance, taken for one that cuts where the component repeats it. It is cut
+    between words, its system whole: "marketing/…-sync"."""
+    app = _app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)  # labels the store
+    with duckdb.connect(str(demo_db)) as con:
+        con.execute(
+            "INSERT INTO label_changes SELECT now() + INTERVAL 1 HOUR, edge_id, from_node, "
+            "to_node, mechanism, NULL, NULL, rule_id, verdict, reason, 'spans' FROM edges"
+        )
+    app = _app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        systems = app.screen.query_one("#systems", DataTable)
+        row = next(
+            r for r in range(systems.row_count) if "marketing" in map(str, systems.get_row_at(r))
+        )
+        systems.move_cursor(row=row)
+        await settle(pilot)
+        edges = app.screen.query_one("#edges", DataTable)
+        assert "Changed" in [str(c.label) for c in edges.ordered_columns]
+        names = _ends(edges)
+        mine = {n for n in names if n.startswith("marketing/")}
+        assert mine and mine <= {"marketing/mailing-sync", "marketing/…-sync"}, names
+        assert not [n for n in names if MID_WORD.search(n)], names

@@ -676,6 +676,33 @@ async def test_an_unclassified_edge_leads_with_why_and_what_to_do(
     assert first.count("written by several systems") == 1  # the table's inference not again
 
 
+async def test_a_trace_says_unclassified_once(tmp_path: Path, make_app: AppFactory) -> None:
+    """An unclassified edge's rule is its verdict: the waterfall's Label said "? unclassified
+    unclassified" (seen on a generated store's S3 calls), where the other tables say it once."""
+    from tests.unit.classifiers.fleet import Fleet, Service
+
+    fleet = Fleet()
+    fleet.dynamodb(Service("orders-api", "orders", "backend"), "PutItem", "Shared")
+    fleet.dynamodb(Service("billing-api", "billing", "backend"), "PutItem", "Shared")
+    path = fleet.store(tmp_path / "s.duckdb")
+    refresh_store(path)
+    with duckdb.connect(str(path)) as con:
+        row = con.execute(
+            "SELECT e.edge_id, s.trace_id FROM edges e JOIN span_labels l USING (edge_id) "
+            "JOIN spans s USING (span_id) WHERE e.verdict = 'unclassified' LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    edge, trace = row
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_trace(trace, edge_id=edge, span_id=None)
+        await settle(pilot)
+        waterfall = app.screen.query_one("#waterfall", DataTable)
+        labels = [label for label in cells(waterfall, 5) if label]
+        assert labels == ["◀ ? unclassified"]
+
+
 async def test_an_edge_says_what_joined_its_ends(sample_db: Path, make_app: AppFactory) -> None:
     app = make_app(sample_db)
     async with app.run_test(size=SIZE) as pilot:
@@ -981,6 +1008,75 @@ async def test_a_screens_own_key_is_not_in_its_footer(
         await pilot.press(key)
         await settle(pilot)
         assert app.screen is before  # it did nothing indeed
+
+
+async def test_n_on_the_edges_of_one_rule_opens_the_findings(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """The edges of one rule (Enter on a pattern, `:` to a rule) are listed by the findings'
+    screen class: taken for the findings, `n` did nothing there and was in neither the footer
+    nor the help, where a user expects every finding. It opens them, as on any other screen."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        table = app.screen.query_one("#rules", DataTable)
+        table.move_cursor(row=cells(table, 0).index("P301"))
+        await pilot.press("enter")
+        await settle(pilot)
+        rule_edges = app.screen
+        assert isinstance(rule_edges, FindingsScreen) and rule_edges.rule == "P301"
+        assert "n" in _footer_keys(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FindingsScreen) and app.screen.rule is None
+        assert app.screen is not rule_edges
+        assert "n" not in _footer_keys(app)  # on the findings themselves it does nothing
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is rule_edges
+
+
+async def test_c_offers_esc_to_clear_it_in_the_footer(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """c (only what changed since the TUI opened) is a filter that Esc takes away, but the
+    footer did not offer `esc Clear filter` after it (seen at 100x30 on a generated store): it
+    was brought up to date only when a dialog closed over the screen, as after f or /."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "escape" not in _footer_keys(app)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.filters.changed_since is not None
+        assert "escape" in _footer_keys(app)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.filters.changed_since is None
+        assert "escape" not in _footer_keys(app)
+        await pilot.press("c", "escape")
+        await settle(pilot)
+        assert app.filters.changed_since is None
+        assert "escape" not in _footer_keys(app)
+
+
+async def test_the_findings_say_their_filter_whole_on_one_line_at_100_columns(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """At 100x30 with c set, the findings' summary ended its first line with "filter:" and
+    began the next with "new or changed since 22:07:25": the filter goes on its own line
+    where it does not fit whole after the count."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "n")
+        await settle(pilot)
+        summary = app.screen.query_one("#summary", Static)
+        lines = [summary.render_line(y).text.strip() for y in range(summary.size.height)]
+        assert lines[0].endswith("(Enter: the edge)"), lines
+        assert lines[1].startswith("filter: new or changed since "), lines
 
 
 async def test_the_landscapes_footer_does_not_offer_l_landscape(

@@ -106,7 +106,12 @@ class EdgeListScreen(DataScreen[Any]):
         self.sub_title = self.title_text
         what = self.describe(edges)
         if self.filters.describe():
-            what += f"   filter: {self.filters.describe()}"
+            # On a line of its own where it would not fit whole after the count: at 100x30
+            # "filter:" ended the line, "new or changed since 22:07:25" began the next.
+            said = f"filter: {self.filters.describe()}"
+            room = self.size.width - 2  # the summary's padding
+            apart = cell_len(what) + 3 + cell_len(said) > room
+            what += ("\n" if apart else "   ") + said
         self.query_one("#summary", Static).update(Text(what))  # a search may hold brackets
         table = self.query_one("#findings", EdgeTable)
         table.set_edges(edges, self.sapp.change_marks(edges))

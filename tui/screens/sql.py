@@ -7,6 +7,7 @@ runs says so and leaves it running."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import cast
@@ -108,6 +109,8 @@ class SqlScreen(Screen[None]):
 
     def __init__(self, history: list[str]) -> None:
         super().__init__()
+        if os.environ.get("TMUX"):
+            self._f9_first()
         self.history = history  # oldest first, shared with the app: it outlives the screen
         self._step = 0  # how far back Ctrl+Up went (0: the text being edited)
         self._draft = ""
@@ -115,6 +118,15 @@ class SqlScreen(Screen[None]):
         self.running: QueryStop | None = None  # the query under way, None when none runs
         self._started = 0.0
         self._clock: Timer | None = None
+
+    def _f9_first(self) -> None:
+        """In tmux the footer and the help name F9 for the side pane: they name a binding's
+        first key, and tmux takes Ctrl+B (its prefix) before the TUI sees it, so `^b Schema`
+        offered a key that did nothing there, and swallowed the key after it."""
+        keys = self._bindings.key_to_bindings
+        order = [k for k in keys if k != "f9"]
+        order.insert(order.index("ctrl+b"), "f9")
+        self._bindings.key_to_bindings = {k: keys[k] for k in order}
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()

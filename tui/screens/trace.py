@@ -183,9 +183,11 @@ def _label(s: SpanRow, edge_id: str | None, more: int = 0, words: bool = True) -
     if s.verdict is None:
         return Text("")
     mine = edge_id is not None and s.edge_id == edge_id
-    word = f" {s.verdict}" if words or not s.rule_id else ""
+    # A span no rule covers has its verdict for its rule: "? unclassified unclassified".
+    rule = s.rule_id if s.rule_id != str(s.verdict) else ""
+    word = f" {s.verdict}" if words or not rule else ""
     text = Text(
-        f"{'◀ ' if mine else ''}{s.verdict.glyph} {s.rule_id or ''}{word}".replace("  ", " "),
+        f"{'◀ ' if mine else ''}{s.verdict.glyph} {rule or ''}{word}".replace("  ", " "),
         style=s.verdict.style,
     )
     if more:

@@ -25,6 +25,7 @@ from seamscope.tui.widgets.cells import (
     verdict_text,
 )
 from seamscope.tui.widgets.focus_layout import elide_name
+from seamscope.tui.widgets.layout import elide
 from seamscope.tui.widgets.tables import NavTable
 
 _FIXED = ("Verdict", "Rule")
@@ -65,9 +66,18 @@ def _least_name(name: str) -> int:
     own, slash, component = name.partition("/")
     if slash and ":" not in own:
         cut = elide_name(name, len(name) - 1)
-        if cut.startswith(f"{own}/…"):
+        if _system_kept(name, cut):
             return len(cut)
     return min(len(name), NAME_LEAST)
+
+
+def _system_kept(name: str, cut: str) -> bool:
+    """Whether cut keeps name's system whole and cuts its component where it repeats the
+    system's (`providers/…-portal`, `webapp-bff/webapp-…`). A cut in the middle of the whole
+    name may keep the system by chance, and then cuts a word: "marketing/mailing-sync" in 21
+    cells was "marketing/…iling-sync" (the demo at 100 columns, with the Changed column)."""
+    own = name.partition("/")[0]
+    return cut.startswith(f"{own}/") and cut != elide(name, len(cut))
 
 
 def _readable_need(name: str) -> int:
@@ -87,7 +97,7 @@ def table_name(name: str, width: int) -> str:
     the last words of the component after the marker ("inventory/…-job")."""
     cut = elide_name(name, width)
     own, slash, component = name.partition("/")
-    if cut == name or not slash or ":" in own or cut.startswith(f"{own}/"):
+    if cut == name or not slash or ":" in own or _system_kept(name, cut):
         return cut
     words = component.split("-")
     for i in range(1, len(words)):
