@@ -14,7 +14,13 @@ from seamscope.cli.options import FiniteRange
 from seamscope.tracer.access import open_reader, table_to_json, truncated
 from seamscope.tracer.store import default_db_path
 from seamscope.tracer.terminal import plural, safe
-from seamscope.tracer.usersql import SQL_TIMEOUT_S, SqlRejected, cell_text, write_csv
+from seamscope.tracer.usersql import (
+    SQL_TIMEOUT_S,
+    SqlRejected,
+    cell_text,
+    python_rows,
+    write_csv,
+)
 
 if TYPE_CHECKING:
     from seamscope.cli.table import Column
@@ -49,10 +55,7 @@ def table_cells(table: pa.Table) -> tuple[list[Column], list[list[str]]]:
     columns = [Column(Text(safe(name))) for name in table.column_names]
     # Printed as they are, never read as Rich markup ("a [/] b" would fail, "x[v2]" lose [v2]);
     # control characters escaped: a span name must not drive the terminal.
-    values = [column.to_pylist() for column in table.columns]
-    rows = [
-        [safe(cell_text(value), lines=True) for value in row] for row in zip(*values, strict=True)
-    ]
+    rows = [[safe(cell_text(value), lines=True) for value in row] for row in python_rows(table)]
     return columns, rows
 
 

@@ -18,12 +18,13 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc
 
 from seamscope.tracer.errors import SeamscopeError
@@ -290,16 +291,51 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_INFINITE = {2**31 - 1: "infinity", -(2**31 - 1): "-infinity"}
+_INFINITE |= {2**63 - 1: "infinity", -(2**63 - 1): "-infinity"}
+"""How DuckDB stores a date's or a timestamp's infinity in Arrow (the extremes of its int)."""
+
+
+def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects; a value Python cannot hold (a date or timestamp
+    of DuckDB's 'infinity', one past year 9999, nanoseconds past microseconds) as text
+    instead: pyarrow raises for it, and one such value must not fail a whole answer."""
+    try:
+        values: list[Any] = column.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException):
+        return [_python_value(column[i]) for i in range(len(column))]
+    return values
+
+
+def _python_value(scalar: pa.Scalar) -> Any:
+    try:
+        return scalar.as_py()
+    except (OverflowError, ValueError, pa.ArrowException):
+        pass
+    raw = getattr(scalar, "value", None)
+    if pa.types.is_temporal(scalar.type) and isinstance(raw, int) and raw in _INFINITE:
+        return _INFINITE[raw]
+    try:
+        return pc.cast(pa.array([scalar]), pa.string())[0].as_py()
+    except (OverflowError, ValueError, pa.ArrowException):
+        return f"<a {scalar.type} value Python cannot hold>"
+
+
+def python_rows(table: pa.Table | pa.RecordBatch) -> list[list[Any]]:
+    """A result's rows as lists of Python values (see `python_values`)."""
+    values = [python_values(column) for column in table.columns]
+    return [list(row) for row in zip(*values, strict=True)] if values else []
+
+
 def json_chunks(
-    schema: pa.Schema, batches: Sequence[pa.RecordBatch], *, truncated: bool
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, truncated: bool
 ) -> Iterator[bytes]:
     """{"columns": [...], "rows": [[...], ...], "truncated": bool}, a batch at a time."""
     columns = schema.names
     yield b'{"columns": ' + json.dumps(columns).encode() + b', "rows": ['
     first = True
     for batch in batches:
-        data = batch.to_pydict()
-        rows = [list(r) for r in zip(*(data[c] for c in columns), strict=True)] if columns else []
+        rows = python_rows(batch)
         if not rows:
             continue
         text = json.dumps(rows, default=_json_default)[1:-1]
@@ -325,12 +361,12 @@ def write_csv(table: pa.Table, out: Any, *, escape: bool = False) -> None:
     writer = csv.writer(out, lineterminator="\n")
     if not escape:
         writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow([cell_text(row[name]) for name in table.column_names])
+        for row in python_rows(table):
+            writer.writerow([cell_text(value) for value in row])
         return
     writer.writerow([safe(name, lines=True) for name in table.column_names])
-    for row in table.to_pylist():
-        writer.writerow([safe(cell_text(row[name]), lines=True) for name in table.column_names])
+    for row in python_rows(table):
+        writer.writerow([safe(cell_text(value), lines=True) for value in row])
 
 
 def table_to_json(table: pa.Table, *, truncated: bool = False) -> bytes:

@@ -3,12 +3,22 @@ may use, stopped after its time, never an error of another kind."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from seamscope.tracer.usersql import SqlLimits, SqlRejected, run_bounded, table_to_json, truncated
+from seamscope.tracer.usersql import (
+    SqlLimits,
+    SqlRejected,
+    python_rows,
+    run_bounded,
+    table_to_json,
+    truncated,
+    write_csv,
+)
 
 
 @pytest.fixture
@@ -77,3 +87,19 @@ def test_the_owner_short_of_memory_before_the_query_says_so_as_the_query_does(
             endpoint.close()
     finally:
         store.close()
+
+
+def test_values_python_cannot_hold_are_text_and_columns_keep_their_place(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    sql = (
+        "SELECT 'infinity'::date AS a, '-infinity'::timestamp AS a, DATE '2024-05-01' AS b, "
+        "['infinity'::date] AS c"
+    )
+    table = run_bounded(con, sql, None, SqlLimits()).table()
+    [row] = python_rows(table)
+    assert row[:3] == ["infinity", "-infinity", dt.date(2024, 5, 1)]
+    assert "cannot hold" in row[3]
+    out = io.StringIO()
+    write_csv(table, out)
+    assert out.getvalue().splitlines() == ["a,a,b,c", f"infinity,-infinity,2024-05-01,{row[3]}"]

@@ -1,0 +1,85 @@
+"""What the owner's SQL endpoint and `seamscope sql` answer for results that are hard to hold,
+against a real `seamscope collect`: values Python cannot hold, and a JSON answer near the size
+bound.
+
+DuckDB's dates and timestamps reach past Python's (its 'infinity', a year past 9999), and
+pyarrow raises for them: one such value in a result gave a 500 and a traceback in the owner's
+log for a JSON answer, and a traceback from `seamscope sql`, through the owner or alone. Such a
+value is shown as text now. A JSON answer held the result's Arrow batches until its last piece
+of text was made: about twice its size at the peak.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seamscope.tracer.owner import find_owner
+from tests.e2e.test_collect import SEAMSCOPE, Collector
+
+pytestmark = pytest.mark.e2e
+
+HARD = (
+    "SELECT 'infinity'::date AS d, '-infinity'::timestamp AS ts, 'infinity'::timestamptz AS tz,"
+    " '294247-01-10'::timestamp AS far, 'infinity'::timestamp_ns AS ns, 7 AS n"
+)
+
+
+def ask(db: Path, sql: str, want_json: bool = True) -> tuple[int, bytes]:
+    owner = find_owner(db)
+    assert owner is not None
+    conn = http.client.HTTPConnection("127.0.0.1", owner.port, timeout=120)
+    try:
+        headers = {"Content-Type": "application/json", **owner.headers()}
+        payload: dict[str, Any] = {"sql": sql}
+        if want_json:
+            payload["format"] = "json"
+        conn.request("POST", "/seamscope/v1/sql", json.dumps(payload), headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def sql(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SEAMSCOPE, "sql", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _check_cli(db: Path) -> None:
+    table = sql(db, HARD)
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr[-2000:]
+    assert "│ infinity │ -infinity │ infinity │" in table.stdout, table.stdout
+    csv = sql(db, "--csv", HARD)
+    assert csv.returncode == 0, csv.stderr[-2000:]
+    assert csv.stdout.splitlines()[1].startswith("infinity,-infinity,infinity,"), csv.stdout
+    assert csv.stdout.splitlines()[1].endswith(",infinity,7"), csv.stdout
+    as_json = sql(db, "--json", HARD)
+    assert as_json.returncode == 0, as_json.stderr[-2000:]
+    row = json.loads(as_json.stdout)["rows"][0]
+    assert row[:3] == ["infinity", "-infinity", "infinity"] and row[4:] == ["infinity", 7], row
+
+
+def test_values_python_cannot_hold_are_answered_as_text(
+    collector: Collector, db_path: Path
+) -> None:
+    status, body = ask(db_path, HARD)
+    assert status == 200, body[:300]
+    row = json.loads(body)["rows"][0]
+    assert row[:3] == ["infinity", "-infinity", "infinity"] and row[4:] == ["infinity", 7], row
+    assert "294247" in row[3] or "out of range" in row[3], row
+    _check_cli(db_path)  # through the owner (an Arrow answer)
+    log = collector.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    collector.process.stop()
+    _check_cli(db_path)  # alone, on a read-only connection of its own
