@@ -21,6 +21,7 @@ import pytest
 
 from seamscope.tracer.owner import find_owner
 from tests.e2e.test_collect import SEAMSCOPE, Collector
+from tests.resilience.test_hostile_http import peak_kb
 
 pytestmark = pytest.mark.e2e
 
@@ -83,3 +84,16 @@ def test_values_python_cannot_hold_are_answered_as_text(
     assert "Traceback" not in log, log[-3000:]
     collector.process.stop()
     _check_cli(db_path)  # alone, on a read-only connection of its own
+
+
+ANSWER_ROWS = 60_000
+"""Rows of 1,000 bytes: a JSON answer of about 60 MB, within the default 64 MB bound."""
+
+
+def test_a_json_answer_is_held_once(collector: Collector, db_path: Path) -> None:
+    before = peak_kb(collector)
+    status, body = ask(db_path, f"SELECT repeat('x', 1000) AS a FROM range({ANSWER_ROWS})")
+    assert status == 200 and len(json.loads(body)["rows"]) == ANSWER_ROWS
+    growth = (peak_kb(collector) - before) * 1024
+    # The text and one batch at a time; it was the text and every batch (2.1 times the answer).
+    assert growth < 1.5 * len(body), f"the owner's peak grew by {growth / len(body):.2f} answers"

@@ -17,7 +17,7 @@ import concurrent.futures
 import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import duckdb
@@ -118,10 +118,11 @@ class SqlEndpoint:
             return arrow_chunks(result), result.truncated
         # The size bound is on the result's Arrow bytes; its JSON text can be several times
         # that (a control character is six bytes, \u0001), so the JSON answer is bounded too,
-        # and refused with the same message the moment it grows past it.
+        # and refused with the same message the moment it grows past it. Each batch is let go
+        # once it is text, as `arrow_chunks` does: the answer is not held twice.
         chunks: list[bytes] = []
         size = 0
-        for chunk in json_chunks(result.schema, result.batches, truncated=result.truncated):
+        for chunk in json_chunks(result.schema, _taken(result.batches), truncated=result.truncated):
             size += len(chunk)
             if size > limits.max_bytes:
                 raise too_large(limits)
@@ -205,6 +206,12 @@ class SqlEndpoint:
                 del self._clients[name]
             else:
                 self._clients[name] = (lock, users - 1)
+
+
+def _taken(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches in order, each removed from the list as it is given."""
+    while batches:
+        yield batches.pop(0)
 
 
 GONE_POLL_S = 0.25
