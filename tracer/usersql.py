@@ -110,6 +110,8 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             raise SqlRejected(f"only SELECT queries are allowed here, not {kind}")
         if statement.type == duckdb.StatementType.EXPLAIN:
             _check_explained(con, statement.query)
+        else:
+            _check_calls(con, statement.query)
     if len(statements) > 1:
         # One result is shown: the others' would be run for nothing and dropped unseen.
         raise SqlRejected(
@@ -129,6 +131,81 @@ def _check_explained(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             inner = []
     if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
         raise SqlRejected("only SELECT queries are allowed here, and EXPLAIN only of a SELECT")
+    _check_calls(con, inner[0].query)
+
+
+_WRITING_FUNCTIONS = frozenset(
+    {"checkpoint", "force_checkpoint", "truncate_duckdb_logs", "enable_logging", "disable_logging"}
+)
+"""Table functions a SELECT may call that write: `SELECT * FROM checkpoint()` wrote the WAL into
+the store through the owner's SQL endpoint while the CHECKPOINT statement was refused."""
+_SQL_FUNCTIONS = frozenset({"query", "json_execute_serialized_sql"})
+"""Functions that run SQL given as a value: only a constant query() is let through, and checked."""
+_CALL = re.compile(
+    r"(?<![\w.$])\"?(" + "|".join(sorted(_WRITING_FUNCTIONS | _SQL_FUNCTIONS)) + r")\"?\s*\(",
+    re.IGNORECASE,
+)
+
+
+def _check_calls(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raises SqlRejected when the SELECT sql calls a function that writes, or runs SQL that is
+    not a constant read-only query: read from DuckDB's own parse tree of it, or, for a query
+    it cannot give one of, from the text (any such name followed by a parenthesis)."""
+    try:
+        rows = con.execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchall()
+        tree = json.loads(rows[0][0]) if rows else None
+    except (duckdb.Error, ValueError):
+        tree = None
+    if not isinstance(tree, dict) or tree.get("error") is not False:
+        match = _CALL.search(sql)
+        if match is not None:
+            raise SqlRejected(_refused_call(match.group(1).lower()))
+        return
+    for call in _calls(tree):
+        name = str(call.get("function_name", "")).lower()
+        if name in _WRITING_FUNCTIONS or name == "json_execute_serialized_sql":
+            raise SqlRejected(_refused_call(name))
+        if name == "query":
+            text = _constant_text(call)
+            if text is None:
+                raise SqlRejected(_refused_call(name))
+            check_read_only(con, text)
+
+
+def _refused_call(name: str) -> str:
+    if name == "query":
+        return "query() is allowed here only of a constant, read-only SELECT"
+    if name in _SQL_FUNCTIONS:
+        return f"{name}() is not allowed here: write the query itself"
+    return f"{name}() writes to the store: only SELECT queries that read are allowed here"
+
+
+def _calls(node: Any) -> Iterator[dict[str, Any]]:
+    """Every function call in a serialized parse tree, however deep."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "function_name" in item:
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _constant_text(call: dict[str, Any]) -> str | None:
+    """The text of a call's only argument when it is a constant string, else None."""
+    arguments = call.get("arguments")
+    if arguments is None:
+        arguments = [{"expression": child} for child in call.get("children") or []]
+    if not isinstance(arguments, list) or len(arguments) != 1:
+        return None
+    expression = arguments[0].get("expression") if isinstance(arguments[0], dict) else None
+    literal = expression.get("literal") if isinstance(expression, dict) else None
+    if isinstance(literal, dict) and literal.get("kind") in ("STRING", "VARCHAR"):
+        text = literal.get("text", literal.get("value"))
+        return text if isinstance(text, str) else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,25 @@ ATTACKS = [
     "EXPLAIN ANALYZE CHECKPOINT",
     "/* a comment */ explain analyze create temp macro m() as 1",
     "EXPLAIN (FORMAT json) DELETE FROM spans",
+    # Table functions that write, called from a SELECT: checkpoint() wrote the WAL into the
+    # store through the owner while the CHECKPOINT statement was refused.
+    "SELECT * FROM checkpoint()",
+    'FROM "CheckPoint"()',
+    "SELECT 1 WHERE EXISTS (FROM system.main.checkpoint())",
+    "SUMMARIZE (FROM checkpoint())",
+    "EXPLAIN ANALYZE FROM checkpoint()",
+    "FROM truncate_duckdb_logs()",
+    # SQL given as a value runs unseen by the check: only a constant query() is let through.
+    "FROM query('FROM checkpoint()')",
+    "FROM query('FROM query(''FROM checkpoint()'')')",
+    "FROM query('FROM ' || 'checkpoint()')",
+    "FROM json_execute_serialized_sql(json_serialize_sql('FROM checkpoint()'))",
 ]
+READS = [
+    "FROM query('SELECT count(*) AS n FROM spans')",
+    "SELECT count(*) AS n FROM spans WHERE name <> 'checkpoint()'",
+]
+"""Queries that look like the attacks and only read: they run."""
 
 
 def _store_fingerprint(db: Path) -> str:
@@ -97,6 +115,8 @@ def _attack_all(db: Path, tmp_path: Path) -> None:
         assert "\n" not in str(caught.value)
         assert "hunter2" not in str(caught.value)
     assert _store_fingerprint(db) == before
+    for sql in READS:
+        assert open_reader(db).user_sql(sql).to_pylist() == [{"n": 6}], sql
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.parquet").exists()
     assert not (tmp_path / "dump").exists() and not (tmp_path / "other.duckdb").exists()
 
