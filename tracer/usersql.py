@@ -248,7 +248,14 @@ def truncated(table: pa.Table) -> bool:
     return (table.schema.metadata or {}).get(_TRUNCATED) == b"true"
 
 
-def too_large(limits: SqlLimits) -> SqlRejected:
+def too_large(limits: SqlLimits, *, one_row: bool = False) -> SqlRejected:
+    """The refusal of a result past limits.max_bytes; one_row: its first row alone is (a huge
+    value: fewer rows would not help)."""
+    if one_row:
+        return SqlRejected(
+            f"one row of the result is larger than {limits.max_bytes // (1024 * 1024)} MB; "
+            "select a part of its large values (left(), length()) or fewer columns"
+        )
     return SqlRejected(
         f"the result is larger than {limits.max_bytes // (1024 * 1024)} MB; select fewer rows "
         "or columns (LIMIT), or aggregate"
@@ -293,7 +300,7 @@ def run_bounded(
                 break
             size += batch.get_total_buffer_size()
             if size > limits.max_bytes:
-                raise too_large(limits)
+                raise too_large(limits, one_row=rows == 0 and batch.num_rows == 1)
             result.batches.append(batch)
             rows += batch.num_rows
         return result
