@@ -48,6 +48,10 @@ HOSTS = [
     ("localhost:{port}@attacker.example", False),  # no port: read as localhost before
     ("[::1]x.attacker.example", False),
     ("localhost:", True),  # an empty port (RFC 3986)
+    # Another port is not checked: a browser always sends the one it connected to, and a page
+    # cannot set Host, so only a local program could send it, which could send the right one.
+    ("[::1]:1", True),
+    ("localhost:65535", True),
     ("attacker.example\t", False),
 ]
 

@@ -189,6 +189,7 @@ ATTACKS: list[tuple[str, bytes, dict[str, str | None], int, str]] = [
         413,
         "the gzip body inflates past",
     ),
+    ("an encoding it does not name", b"x", {"Content_Encoding": "br"}, 415, "'br' is not"),
     (
         "stacked gzip",
         gzip.compress(gzip.compress(BOMB, 9), 9),
