@@ -140,72 +140,38 @@ _WRITING_FUNCTIONS = frozenset(
 """Table functions a SELECT may call that write: `SELECT * FROM checkpoint()` wrote the WAL into
 the store through the owner's SQL endpoint while the CHECKPOINT statement was refused."""
 _SQL_FUNCTIONS = frozenset({"query", "json_execute_serialized_sql"})
-"""Functions that run SQL given as a value: only a constant query() is let through, and checked."""
-_CALL = re.compile(
-    r"(?<![\w.$])\"?(" + "|".join(sorted(_WRITING_FUNCTIONS | _SQL_FUNCTIONS)) + r")\"?\s*\(",
-    re.IGNORECASE,
-)
+"""Functions that run SQL given as a value, which no check before the query could see."""
+_REFUSED_FUNCTIONS = _WRITING_FUNCTIONS | _SQL_FUNCTIONS
+_NAMES = "|".join(sorted(_REFUSED_FUNCTIONS))
+_CALLED = re.compile(r'[{,]"function_name":"(' + _NAMES + ')"', re.IGNORECASE)
+"""A call in DuckDB's serialized parse tree (a string constant's quotes are escaped there)."""
+_NAMED = re.compile(r"(?<![\w$])(" + _NAMES + r")(?![\w$])", re.IGNORECASE)
+"""Such a name anywhere in a query's text: without one, it calls none of them."""
 
 
 def _check_calls(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raises SqlRejected when the SELECT sql calls a function that writes, or runs SQL that is
-    not a constant read-only query: read from DuckDB's own parse tree of it, or, for a query
-    it cannot give one of, from the text (any such name followed by a parenthesis)."""
+    """Raises SqlRejected when the SELECT sql calls a function that writes or runs SQL given
+    as a value: found in DuckDB's own parse tree of it (json_serialize_sql, read as text: a
+    tree as deep as DuckDB allows is deeper than Python's json may read), or, for a query it
+    cannot serialize, in the text (any such name, whatever follows)."""
+    named = _NAMED.search(sql)
+    if named is None:
+        return  # nothing to look for: a long query is not serialized for nothing
     try:
         rows = con.execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchall()
-        tree = json.loads(rows[0][0]) if rows else None
-    except (duckdb.Error, ValueError):
-        tree = None
-    if not isinstance(tree, dict) or tree.get("error") is not False:
-        match = _CALL.search(sql)
-        if match is not None:
-            raise SqlRejected(_refused_call(match.group(1).lower()))
+        tree = str(rows[0][0]) if rows else ""
+    except duckdb.Error:
+        tree = ""
+    serialized = tree.startswith('{"error":false')
+    match = _CALLED.search(tree) if serialized else named
+    if match is None:
         return
-    for call in _calls(tree):
-        name = str(call.get("function_name", "")).lower()
-        if name in _WRITING_FUNCTIONS or name == "json_execute_serialized_sql":
-            raise SqlRejected(_refused_call(name))
-        if name == "query":
-            text = _constant_text(call)
-            if text is None:
-                raise SqlRejected(_refused_call(name))
-            check_read_only(con, text)
-
-
-def _refused_call(name: str) -> str:
-    if name == "query":
-        return "query() is allowed here only of a constant, read-only SELECT"
+    name = match.group(1).lower()
     if name in _SQL_FUNCTIONS:
-        return f"{name}() is not allowed here: write the query itself"
-    return f"{name}() writes to the store: only SELECT queries that read are allowed here"
-
-
-def _calls(node: Any) -> Iterator[dict[str, Any]]:
-    """Every function call in a serialized parse tree, however deep."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "function_name" in item:
-                yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def _constant_text(call: dict[str, Any]) -> str | None:
-    """The text of a call's only argument when it is a constant string, else None."""
-    arguments = call.get("arguments")
-    if arguments is None:
-        arguments = [{"expression": child} for child in call.get("children") or []]
-    if not isinstance(arguments, list) or len(arguments) != 1:
-        return None
-    expression = arguments[0].get("expression") if isinstance(arguments[0], dict) else None
-    literal = expression.get("literal") if isinstance(expression, dict) else None
-    if isinstance(literal, dict) and literal.get("kind") in ("STRING", "VARCHAR"):
-        text = literal.get("text", literal.get("value"))
-        return text if isinstance(text, str) else None
-    return None
+        raise SqlRejected(f"{name}() is not allowed here: write the query it runs itself")
+    raise SqlRejected(
+        f"{name}() writes to the store: only SELECT queries that read are allowed here"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,15 +74,17 @@ ATTACKS = [
     "SUMMARIZE (FROM checkpoint())",
     "EXPLAIN ANALYZE FROM checkpoint()",
     "FROM truncate_duckdb_logs()",
-    # SQL given as a value runs unseen by the check: only a constant query() is let through.
+    # SQL given as a value would run unseen by the check.
+    "FROM query('SELECT count(*) AS n FROM spans')",
     "FROM query('FROM checkpoint()')",
     "FROM query('FROM query(''FROM checkpoint()'')')",
     "FROM query('FROM ' || 'checkpoint()')",
     "FROM json_execute_serialized_sql(json_serialize_sql('FROM checkpoint()'))",
 ]
 READS = [
-    "FROM query('SELECT count(*) AS n FROM spans')",
     "SELECT count(*) AS n FROM spans WHERE name <> 'checkpoint()'",
+    """SELECT count(*) AS n FROM spans WHERE name <> '{,"function_name":"checkpoint"'""",
+    "SELECT count(*) AS n FROM spans WHERE name <> 'query(1)' -- checkpoint()",
 ]
 """Queries that look like the attacks and only read: they run."""
 

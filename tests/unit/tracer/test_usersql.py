@@ -103,3 +103,13 @@ def test_values_python_cannot_hold_are_text_and_columns_keep_their_place(
     out = io.StringIO()
     write_csv(table, out)
     assert out.getvalue().splitlines() == ["a,a,b,c", f"infinity,-infinity,2024-05-01,{row[3]}"]
+
+
+def test_a_query_as_deep_as_duckdb_allows_is_checked_for_calls(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Its parse tree is deeper than Python's json reads (a RecursionError, not a refusal)."""
+    deep = "abs(" * 990 + "1" + ")" * 990
+    assert run_bounded(con, f"SELECT {deep} AS query", None, SqlLimits()).table().num_rows == 1
+    with pytest.raises(SqlRejected, match=r"checkpoint\(\) writes to the store"):
+        run_bounded(con, f"SELECT {deep} AS x FROM checkpoint()", None, SqlLimits())
