@@ -49,3 +49,20 @@ async def test_sql_result_numbers_and_their_headers_are_right_aligned(
             # Right-aligned: each shorter number ends where the column's longest does.
             assert first[col].endswith(" "), first
             assert len(first[col].rstrip()) == len(second[col].rstrip()), (first, second)
+
+
+async def test_sql_result_keeps_duplicate_names_and_values_python_cannot_hold(
+    sample_db: Path, make_app: AppFactory
+) -> None:
+    """Rows were read as dicts: two columns of one name lost one value (and the row raised), and
+    a date of DuckDB's 'infinity' raised in pyarrow's conversion, on the screen's own loop."""
+    app = make_app(sample_db)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await _run_sql(pilot, app, "SELECT 1 AS a, 2 AS a, 'infinity'::DATE AS d")
+        table = app.screen.query_one("#sql-result", DataTable)
+        assert table.row_count == 1
+        cells = [str(c).strip() for c in table.get_row_at(0)]
+        assert cells == ["1", "2", "infinity"], cells

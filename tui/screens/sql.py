@@ -26,7 +26,7 @@ from textual.widgets.tree import TreeNode
 
 from seamscope.classifiers import read
 from seamscope.tracer.terminal import plural
-from seamscope.tracer.usersql import QueryStop, SqlStopped, cell_text, write_csv
+from seamscope.tracer.usersql import QueryStop, SqlStopped, cell_text, python_rows, write_csv
 from seamscope.tui.data import DataSource
 from seamscope.tui.widgets.cells import plain
 from seamscope.tui.widgets.footer import SteadyFooter
@@ -327,11 +327,13 @@ class SqlScreen(Screen[None]):
         right = [is_number(field.type) for field in table.schema]
         for name, numeric in zip(table.column_names, right, strict=True):
             result.add_column(Text(name, justify="right" if numeric else "left"))
-        for row in table.slice(0, MAX_ROWS).to_pylist():
+        # Rows as lists, not dicts: two columns of one name keep both their values, and a value
+        # Python cannot hold (a date's 'infinity') is its text, not an exception on the screen.
+        for row in python_rows(table.slice(0, MAX_ROWS)):
             result.add_row(
                 *(
                     aligned(plain(cell_text(v)), numeric)
-                    for v, numeric in zip(row.values(), right, strict=True)
+                    for v, numeric in zip(row, right, strict=True)
                 )
             )
         out.current = "sql-result"
