@@ -80,7 +80,12 @@ def _print_table(table: pa.Table) -> None:
     "what the owner allows).",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {columns, rows}.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: {columns, rows, truncated}.",
+)
 def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_json: bool) -> None:
     """Run a read-only QUERY (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
 
