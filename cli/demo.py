@@ -126,7 +126,11 @@ def _own_folder(logs: Path) -> None:
 
 
 @click.command()
-@click.option("--headless", is_flag=True, help="No TUI: run, then print the findings table.")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No TUI: run, then print every labelled edge, findings first.",
+)
 @click.option(
     "--duration",
     type=FiniteRange(min=1),

@@ -67,9 +67,9 @@ def summary(report: IngestReport) -> str:
     "16 MB or more, else this process.",
 )
 def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int | None) -> None:
-    """Load OTLP into the store: files, folders (*.json, *.jsonl, *.binpb, *.pb, *.zst, and
-    these gzipped), - for stdin, or what an OpenTelemetry Collector's awss3 exporter wrote
-    (s3://bucket/prefix/).
+    """Load OTLP into the store: files, folders (*.json, *.jsonl, *.ndjson, *.binpb, *.pb,
+    *.zst, in any case, and these gzipped), - for stdin, or what an OpenTelemetry Collector's
+    awss3 exporter wrote (s3://bucket/prefix/).
 
     Files: what the Collector's file exporter writes, in any of its forms (OTLP JSON one export
     request per line, or with format proto or compression zstd its requests framed by their
@@ -79,9 +79,10 @@ def ingest(paths: tuple[str, ...], db: Path | None, no_progress: bool, jobs: int
     the standard AWS credential chain; objects loaded before are not read again.
     s3://bucket/traces is the folder traces/ (as aws s3 sync reads it), or the one object of
     that key if there is one, read whatever its name, in the form its bytes have. Each request is
-    stored once, however often it is loaded (known by its bytes: the same spans reformatted, by
-    jq say, are another request). While a `seamscope collect` or a live TUI owns the store, the
-    requests go to it.
+    stored once, however often and in whatever form it is loaded (known by its bytes and by its
+    spans' ids: the same request pretty-printed by jq, or as protobuf, adds nothing); spans
+    regrouped into other requests are stored again. While a `seamscope collect` or a live TUI
+    owns the store, the requests go to it.
     """
     db_path = db or default_db_path()
     urls = [p for p in paths if is_s3_url(p)]

@@ -118,15 +118,17 @@ COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
 _EXTRA_OF = {"textual": "tui", "moto": "demo", "flask": "demo", "httpx": "demo", "boto3": "aws"}
 
 
-def _missing_extra(command: str, exc: ModuleNotFoundError) -> click.ClickException | None:
-    """The one-line message for a command whose extra is not installed (None: another error).
-    seamscope is installed from a clone (README): install_hint says so."""
+def _missing_extra(command: str, exc: ModuleNotFoundError) -> SeamscopeError | None:
+    """The one-line message for a command whose extra is not installed (None: another error),
+    printed and exited with as every other user error (`seamscope: ...`, status 2), as the
+    demo and the AWS commands say theirs. seamscope is installed from a clone (README):
+    install_hint says so."""
     top = exc.name.split(".")[0] if exc.name else ""
     if top not in _EXTRA_OF:
         return None
     extra = "demo" if command == "demo" else _EXTRA_OF[top]  # the demo's extra has it all
-    return click.ClickException(
-        f"'{command}' needs {exc.name}, which the {extra} extra installs: {install_hint(extra)}"
+    return SeamscopeError(
+        f"{command} needs {exc.name}, which the {extra} extra installs: {install_hint(extra)}"
     )
 
 

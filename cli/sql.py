@@ -34,12 +34,20 @@ LABEL_TABLES = frozenset(
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 
 
-def with_hint(exc: SqlRejected) -> SqlRejected:
+def with_hint(exc: SqlRejected, owner_classifies: bool = True) -> SqlRejected:
     """The refusal, saying how to label the store when the query wants a table of the labels
-    from a store not labelled yet (the bare DuckDB message reads like a wrong name)."""
+    from a store not labelled yet (the bare DuckDB message reads like a wrong name). Its owner
+    started with --no-classify labels nothing, and the commands that label refuse while it runs:
+    then that is what to change."""
     missing = _MISSING_TABLE.search(str(exc))
     if missing is None or missing.group(1).lower() not in LABEL_TABLES:
         return exc
+    if not owner_classifies:
+        return SqlRejected(
+            f"{exc} (the store is not labelled yet, and its owner does not classify "
+            "(seamscope collect --no-classify): stop it and run `seamscope edges`, or start it "
+            "without --no-classify)"
+        )
     return SqlRejected(
         f"{exc} (the store is not labelled yet: `seamscope edges`, `check`, `export`, `drift` "
         "and `tui` label it, a running `seamscope collect` as spans arrive)"
@@ -83,7 +91,12 @@ def _print_table(table: pa.Table) -> None:
     "what the owner allows).",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {columns, rows}.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: {columns, rows, truncated}.",
+)
 def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_json: bool) -> None:
     """Run a read-only QUERY (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
 
@@ -91,10 +104,12 @@ def sql(query: str, db: Path | None, timeout: float | None, as_csv: bool, as_jso
     """
     if as_csv and as_json:
         raise click.UsageError("--csv and --json exclude each other")
+    reader = open_reader(db or default_db_path())
     try:
-        table = open_reader(db or default_db_path()).user_sql(query, timeout_s=timeout)
+        table = reader.user_sql(query, timeout_s=timeout)
     except SqlRejected as exc:
-        raise with_hint(exc) from None
+        owner = reader.owner
+        raise with_hint(exc, owner_classifies=owner is None or owner.classifies) from None
     cut = truncated(table)
     if as_json:
         sys.stdout.write(table_to_json(table, truncated=cut).decode() + "\n")

@@ -103,3 +103,27 @@ def test_an_unlabelled_store_says_how_to_label_it(filled: Path) -> None:
     after = run("sql", "--db", str(filled), "--json", query)
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["columns"] == ["rule_id", "n"]
+
+
+def test_an_unlabelled_store_under_a_no_classify_owner_says_what_to_change(
+    filled: Path, tmp_path: Path
+) -> None:
+    """While `seamscope collect --no-classify` owns the store, `edges` and the others refuse to
+    label it: the refusal of a query of the labels named them all the same, and the running
+    collect, as what labels it. It names the owner's --no-classify instead."""
+    c = start_collector(filled, tmp_path, "--no-classify", "--decoders", "0")
+    try:
+        done = run("sql", "--db", str(filled), "select * from edges")
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert "Table with name edges does not exist" in lines[0]
+        assert "its owner does not classify (seamscope collect --no-classify)" in lines[0]
+        assert "a running `seamscope collect` as spans arrive" not in lines[0]
+        # What it says to do is refused as it says while the owner runs.
+        assert run("edges", "--db", str(filled)).returncode == 2
+        assert c.stop(signal.SIGTERM) == 0
+    finally:
+        c.process.stop()
+    assert run("edges", "--db", str(filled)).returncode == 0
+    assert run("sql", "--db", str(filled), "select * from edges").returncode == 0
