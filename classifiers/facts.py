@@ -578,16 +578,45 @@ LONE_CANDIDATE = (
 )
 
 
-# A span that records a GraphQL operation and is no client's: the operation a server executed
-# (js-contrib's instrumentation-graphql: `graphql.execute`, INTERNAL, with graphql.operation.type
-# and .name, under the span active when it ran; a server span may carry it itself).
+# A span that may record a GraphQL operation a server executed, by its typed columns:
+# - one with graphql.operation.type or .name that is no client's: js-contrib's
+#   instrumentation-graphql (`graphql.execute`, INTERNAL), the Java agent's graphql-java,
+#   HotChocolate 16 (`GraphQL Operation`, INTERNAL or SERVER) and 15 (`ExecuteRequest`, with
+#   the name but the type in graphql.operation.kind), each under the span active when it ran;
+#   a server span may carry it itself;
+# - a SERVER span that is no request's (no HTTP method, no RPC or messaging system) under
+#   another span: strawberry's OpenTelemetryExtension (`GraphQL Query: <name>`, component=graphql,
+#   the document in `query`) and gqlgen's otelgqlgen (named by the operation, the document in
+#   gql.request.query) start their operation's span as SERVER under the HTTP server's.
+#   Which of them records an operation is read from its attributes (graphql_sql), for these
+#   few spans only.
 GRAPHQL_CANDIDATE = (
-    "(graphql_operation_type IS NOT NULL OR graphql_operation_name IS NOT NULL) "
-    "AND kind NOT IN ('CLIENT', 'PRODUCER')"
+    "(((graphql_operation_type IS NOT NULL OR graphql_operation_name IS NOT NULL) "
+    "AND kind NOT IN ('CLIENT', 'PRODUCER')) "
+    "OR (kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL "
+    "AND messaging_system IS NULL AND parent_span_id IS NOT NULL))"
 )
 # How many spans up from such a span its server's span is looked for (a framework's spans
 # between them: express's request handler, a router's middleware).
 GRAPHQL_DEPTH = 8
+
+# The attributes other GraphQL servers record their operation by (GRAPHQL_CANDIDATE).
+_GQL_KEYS = ("graphql.operation.kind", "component", "query", "gql.request.query")
+_GQL_NAME = "[_A-Za-z][_0-9A-Za-z]*"
+
+
+def _document_type(doc: str, name: str) -> str:
+    """The type of the operation a GraphQL document (`doc`) defines by `name` (NULL: the
+    anonymous one), as the document says it; NULL where it does not (a name it has no
+    operation of). An anonymous operation is the document's only one: its keyword, or `{`
+    (a query's shorthand)."""
+    return f"""CASE
+        WHEN {name} IS NULL THEN coalesce(
+            nullif(regexp_extract({doc}, '^\\s*(query|mutation|subscription)\\b', 1), ''),
+            CASE WHEN regexp_matches({doc}, '^\\s*\\{{') THEN 'query' END)
+        WHEN regexp_full_match({name}, '{_GQL_NAME}') THEN nullif(regexp_extract(
+            {doc}, '\\b(query|mutation|subscription)\\s+' || {name} || '\\b', 1), '')
+    END"""
 
 
 def graphql_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
@@ -598,16 +627,49 @@ def graphql_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     The HTTP instrumentations record no operation, and a client records it only with
     seamscope's hooks; the callee's GraphQL instrumentation does. Each operation goes up its
     span's parents to the nearest SERVER span, through spans of the same service only (a
-    framework's spans between them), at most GRAPHQL_DEPTH of them: a span whose server is not
-    found so is no server's, and says nothing of a call. Only the traces that hold such a span
-    are read past their candidates.
+    framework's spans between them; an operation's own span may be a SERVER span, as
+    strawberry's and otelgqlgen's are), at most GRAPHQL_DEPTH of them: a span whose server is
+    not found so is no server's, and says nothing of a call. Only the traces that hold such a
+    span are read past their candidates.
+
+    Where the span has no graphql.operation.* the operation is read from what it has:
+    HotChocolate 15's type from graphql.operation.kind (`Mutation`); strawberry's name from its
+    span name, otelgqlgen's span name is the operation's (`nameless-operation` is none), and
+    their type from the document they record (the named operation's keyword). A SERVER
+    candidate with neither strawberry's nor otelgqlgen's attributes is no operation.
     """
+    paths = ", ".join(f"'$.\"{k}\"'" for k in _GQL_KEYS)
     return f"""
-WITH RECURSIVE ops AS (
-    SELECT {keys.spans}, service_name AS svc, service_namespace AS ns, kind,
-           graphql_operation_name AS gql_name, lower(graphql_operation_type) AS gql_type
+WITH RECURSIVE cands AS (
+    SELECT {keys.spans}, service_name AS svc, service_namespace AS ns, kind, name,
+           graphql_operation_name AS op_name, lower(graphql_operation_type) AS op_type,
+           CASE WHEN graphql_operation_type IS NULL
+                THEN json_extract_string(attributes, [{paths}]) END AS j
     FROM {source}
     WHERE {GRAPHQL_CANDIDATE}
+),
+read AS (
+    SELECT tk, sk, pk, svc, ns, kind,
+           CASE WHEN op_name IS NOT NULL OR op_type IS NOT NULL THEN 'otel'
+                WHEN j[2] = 'graphql' AND starts_with(name, 'GraphQL Query') THEN 'strawberry'
+                WHEN j[4] IS NOT NULL THEN 'otelgqlgen'
+           END AS recorder,
+           CASE WHEN op_name IS NOT NULL OR op_type IS NOT NULL THEN op_name
+                WHEN j[2] = 'graphql' AND starts_with(name, 'GraphQL Query')
+                    THEN nullif(regexp_extract(name, '^GraphQL Query: (.+)$', 1), '')
+                WHEN j[4] IS NOT NULL THEN nullif(name, 'nameless-operation')
+           END AS gql_name,
+           coalesce(op_type, lower(j[1])) AS known_type,
+           CASE WHEN j[2] = 'graphql' THEN j[3] ELSE j[4] END AS doc
+    FROM cands
+),
+ops AS (
+    SELECT tk, sk, pk, svc, ns, kind, gql_name,
+           coalesce(known_type,
+                    CASE WHEN recorder <> 'otel' THEN {_document_type("doc", "gql_name")} END)
+               AS gql_type
+    FROM read
+    WHERE recorder IS NOT NULL
 ),
 trace_spans AS (
     SELECT * FROM (
@@ -616,7 +678,7 @@ trace_spans AS (
     WHERE tk IN (SELECT tk FROM ops)
 ),
 up(tk, op_sk, above, depth) AS (
-    SELECT tk, sk, pk, 1 FROM ops WHERE kind <> 'SERVER' AND pk IS NOT NULL
+    SELECT tk, sk, pk, 1 FROM ops WHERE pk IS NOT NULL
     UNION ALL
     SELECT up.tk, up.op_sk, t.pk, up.depth + 1
     FROM up
