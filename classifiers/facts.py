@@ -158,12 +158,24 @@ _NAMED_CALL = (
 _SERVICE_OF_NAME = f"""CASE WHEN {_NAMED_CALL} THEN {
     _service_of_key(_service_key("split_part(name, '.', 1)"))
 } END"""
-# Its `receive <queue>` span (a CLIENT under the stable messaging conventions) is a
-# ReceiveMessage by its messaging operation.
+# An SQS or SNS span that names no AWS operation (the Java agent's `receive <queue>` span under
+# `rpc`, a CLIENT under the stable messaging conventions; a library's or an abstraction's own
+# messaging span) is the operation its messaging operation type says, whatever its kind: the
+# newest conventions make a receive a CLIENT, a batch's send a CLIENT where each message has a
+# PRODUCER `create` span (its creation, which consumers link to: a send of it), and a settle
+# (SQS DeleteMessage: an acknowledgement) a CLIENT. A settle is neither a send nor a receive,
+# of any kind. A `process` span stays unnamed: as a CONSUMER it is its messages' receive.
+_SQS_SYSTEMS = "('aws.sqs', 'aws_sqs')"
 _OPERATION_OF_NAME = f"""CASE
     WHEN {_NAMED_CALL} THEN split_part(name, '.', 2)
-    WHEN rpc_system = 'aws-api' AND rpc_method IS NULL AND messaging_operation = 'receive'
-         AND messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'ReceiveMessage'
+    WHEN messaging_operation IS NULL OR messaging_operation = 'process' THEN NULL
+    WHEN messaging_operation = 'settle' THEN 'settle'
+    WHEN messaging_system IN {_SQS_SYSTEMS} THEN CASE
+        WHEN messaging_operation = 'receive' THEN 'ReceiveMessage'
+        WHEN messaging_operation IN ('send', 'publish', 'create') THEN 'SendMessage'
+    END
+    WHEN messaging_system IN ('aws.sns', 'aws_sns')
+         AND messaging_operation IN ('send', 'publish', 'create') THEN 'Publish'
 END"""
 
 
