@@ -19,6 +19,7 @@ from seamscope.classifiers.engine import classify
 from seamscope.classifiers.landscape import parse_landscape
 from seamscope.classifiers.read import snapshot
 from seamscope.tracer.access import connection_query
+from seamscope.tracer.store import Store
 from tests.fixtures.sdks import SDKS
 from tests.fixtures.sdks.expected import records
 from tests.fixtures.sdks.graphql_servers import STACKS, Stack
@@ -139,3 +140,35 @@ def test_a_stack_that_records_nothing_of_graphql_is_not_taken_for_it(tmp_path: P
         API_BFF: "rest",
         BILLING_ORDERS: "rest",
     }
+
+
+@pytest.mark.parametrize("key", ["strawberry", "otelgqlgen"])
+@pytest.mark.parametrize("late", ["operations", "requests"])
+def test_a_server_span_operation_in_a_batch_of_its_own_labels_as_in_one(
+    key: str, late: str, tmp_path: Path
+) -> None:
+    """Classified batch by batch, with the operations' SERVER spans stored after the requests
+    (or the requests after them), the calls get the labels one classification of all gives:
+    each batch reads such spans only where it holds one or a stored span of its traces."""
+    f = _fleet(STACKS[key])
+    whole = _edges(f, tmp_path / "whole")
+    ops = {s.span_id for s in f.spans if s.kind == "SERVER" and "http.method" not in s.attributes}
+    first = [s for s in f.in_end_order() if (s.span_id in ops) == (late == "requests")]
+    second = [s for s in f.in_end_order() if (s.span_id in ops) != (late == "requests")]
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    path = folder / "store.duckdb"
+    landscape = parse_landscape(LANDSCAPE, folder / "seamscope.toml")
+    for i, batch in enumerate((first, second)):
+        with Store.open(path) as store:
+            store.append(f.table(batch), batch_key=f"b{i}", source="test")
+        con = duckdb.connect(str(path))
+        try:
+            classify(con, landscape)
+            with con.cursor() as cursor:
+                found = records(snapshot(connection_query(cursor)))
+        finally:
+            con.close()
+    got = {(e["from"], e["to"]): (e["mechanism"], e["rule_id"], e["operations"]) for e in found}
+    want = {k: (e["mechanism"], e["rule_id"], e["operations"]) for k, e in whole.items()}
+    assert {k: v for k, v in got.items() if v[0] in ("graphql", "rest")} == want
