@@ -48,8 +48,13 @@ select rule_id, verdict, count(*) from span_labels group by all order by 3 desc;
   vendor at its host), and a REST or GraphQL call from or to it is unresolved, saying the spans
   carry no `service.name`, since those rules turn on which component each end is (a call between
   two of them is not taken for a self-call either). GraphQL is told from
-  REST by the operation the request carried, or, where no span records one (no stock HTTP
-  instrumentation does), by a POST or GET to a path named `graphql`; the reason then says so. AWS
+  REST by the operation the request carried: on the client's span (seamscope's hooks) or on a
+  span the server's GraphQL instrumentation records under its request, at any path
+  (`graphql.operation.*`; HotChocolate 15's `graphql.operation.kind`; strawberry's
+  `GraphQL Query: <name>` span and otelgqlgen's operation span, whose type is read from the
+  document they record). Where no span records one (no stock HTTP instrumentation does, nor
+  graphql-go), a POST or GET to a path named `graphql` is taken for GraphQL and the reason says
+  so; at any other path such a call is what its spans show, an HTTP call. AWS
   calls go to resources named by kind and name (`dynamodb:table/Orders`, `s3:bucket/exports`,
   `lambda:function/resize`), never by endpoint.
 - **Listening.** A producer is joined to a consumer by the strongest evidence there is, and the

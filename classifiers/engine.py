@@ -28,6 +28,7 @@ from seamscope.classifiers.facts import (
     BY_KEYS,
     GENERAL_AWS_FACTS,
     GRAPHQL_CANDIDATE,
+    GRAPHQL_SERVER_SPAN,
     INVOCATION_CANDIDATE,
     LONE_CANDIDATE,
     MISSING_KEYS,
@@ -56,7 +57,7 @@ from seamscope.tracer.keys import keys_sql
 from seamscope.tracer.store import short_lock
 
 # Bump when facts or aggregates change meaning: stored aggregates are then rebuilt.
-CLASSIFIER_VERSION = "15"
+CLASSIFIER_VERSION = "16"
 # Spans of a touched trace that started this long before the earliest new span are not re-read.
 # Related spans (client and server, AWS call and transport, receive and handling, a job's root
 # and its calls) overlap or follow closely in time, and a long parent arrives last, bringing its
@@ -389,9 +390,10 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
                count(*) FILTER (WHERE batch_id > $1 AND links IS NOT NULL),
                count(*) FILTER (WHERE batch_id > $1 AND {GRAPHQL_CANDIDATE}),
                count(*) FILTER (WHERE batch_id > $1 AND {LONE_CANDIDATE}),
-               count(*) FILTER (WHERE batch_id > $1 AND {URL_SERVER})"""
+               count(*) FILTER (WHERE batch_id > $1 AND {URL_SERVER}),
+               count(*) FILTER (WHERE batch_id > $1 AND {GRAPHQL_SERVER_SPAN})"""
         if old > 0
-        else "-1, -1, -1, -1, -1"
+        else "-1, -1, -1, -1, -1, -1"
     )
     row = con.execute(
         f"""SELECT max(batch_id), count(*) FILTER (WHERE batch_id > $1),
@@ -404,7 +406,7 @@ def _top(con: duckdb.DuckDBPyConnection, old: int) -> tuple[int, _New | None]:
     if row is None or row[0] is None:
         return int(str(_scalar(con, "SELECT coalesce(max(batch_id), 0) FROM spans") or 0)), None
     lo = None if row[2] is None else str(row[2])
-    return int(row[0]), _New(int(row[1]), lo, *(int(v) for v in row[3:8]))
+    return int(row[0]), _New(int(row[1]), lo, *(int(v) for v in row[3:9]))
 
 
 def _shape(con: duckdb.DuckDBPyConnection) -> str:
@@ -544,6 +546,9 @@ class _New:
     graphql: int = -1
     lone: int = -1
     url_server: int = -1  # server spans with a URL (URL_SERVER): their host is read from it
+    # SERVER spans that are no request's (GRAPHQL_SERVER_SPAN): strawberry's or otelgqlgen's
+    # GraphQL operation, or a Lambda invocation
+    server_spans: int = -1
 
 
 class _Merge:
@@ -726,7 +731,10 @@ class _Merge:
             )
         graphql = "_cls_gql" if self.executes_graphql() else None
         if graphql:
-            self.temp(f"CREATE OR REPLACE TEMP TABLE {graphql} AS " + graphql_sql("_cls_src", keys))
+            self.temp(
+                f"CREATE OR REPLACE TEMP TABLE {graphql} AS "
+                + graphql_sql("_cls_src", keys, server_spans=self.reads_graphql_server_spans())
+            )
         # The span's own ids are not needed past here (its keys are), the trace's are. A batch's
         # few thousand spans take the AWS facts that cost least to plan.
         aws = AWS_FACTS if self.full else GENERAL_AWS_FACTS
@@ -746,6 +754,23 @@ class _Merge:
         return bool(
             self.scalar(
                 f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {GRAPHQL_CANDIDATE} LIMIT 1)"
+            )
+        )
+
+    def reads_graphql_server_spans(self) -> bool:
+        """Whether a span read is a SERVER span that is no request's (GRAPHQL_SERVER_SPAN),
+        which strawberry and otelgqlgen record their operation as: where none is, graphql_sql
+        leaves out the statement's part that reads them (half its planning)."""
+        if (
+            not self.full
+            and not self.stored
+            and self.new is not None
+            and self.new.server_spans >= 0
+        ):
+            return self.new.server_spans > 0
+        return bool(
+            self.scalar(
+                f"SELECT count(*) FROM (SELECT 1 FROM _cls_src WHERE {GRAPHQL_SERVER_SPAN} LIMIT 1)"
             )
         )
 

@@ -158,12 +158,24 @@ _NAMED_CALL = (
 _SERVICE_OF_NAME = f"""CASE WHEN {_NAMED_CALL} THEN {
     _service_of_key(_service_key("split_part(name, '.', 1)"))
 } END"""
-# Its `receive <queue>` span (a CLIENT under the stable messaging conventions) is a
-# ReceiveMessage by its messaging operation.
+# An SQS or SNS span that names no AWS operation (the Java agent's `receive <queue>` span under
+# `rpc`, a CLIENT under the stable messaging conventions; a library's or an abstraction's own
+# messaging span) is the operation its messaging operation type says, whatever its kind: the
+# newest conventions make a receive a CLIENT, a batch's send a CLIENT where each message has a
+# PRODUCER `create` span (its creation, which consumers link to: a send of it), and a settle
+# (SQS DeleteMessage: an acknowledgement) a CLIENT. A settle is neither a send nor a receive,
+# of any kind. A `process` span stays unnamed: as a CONSUMER it is its messages' receive.
+_SQS_SYSTEMS = "('aws.sqs', 'aws_sqs')"
 _OPERATION_OF_NAME = f"""CASE
     WHEN {_NAMED_CALL} THEN split_part(name, '.', 2)
-    WHEN rpc_system = 'aws-api' AND rpc_method IS NULL AND messaging_operation = 'receive'
-         AND messaging_system IN ('aws.sqs', 'aws_sqs') THEN 'ReceiveMessage'
+    WHEN messaging_operation IS NULL OR messaging_operation = 'process' THEN NULL
+    WHEN messaging_operation = 'settle' THEN 'settle'
+    WHEN messaging_system IN {_SQS_SYSTEMS} THEN CASE
+        WHEN messaging_operation = 'receive' THEN 'ReceiveMessage'
+        WHEN messaging_operation IN ('send', 'publish', 'create') THEN 'SendMessage'
+    END
+    WHEN messaging_system IN ('aws.sns', 'aws_sns')
+         AND messaging_operation IN ('send', 'publish', 'create') THEN 'Publish'
 END"""
 
 
@@ -578,19 +590,51 @@ LONE_CANDIDATE = (
 )
 
 
-# A span that records a GraphQL operation and is no client's: the operation a server executed
-# (js-contrib's instrumentation-graphql: `graphql.execute`, INTERNAL, with graphql.operation.type
-# and .name, under the span active when it ran; a server span may carry it itself).
-GRAPHQL_CANDIDATE = (
+# A span that may record a GraphQL operation a server executed, by its typed columns:
+# - one with graphql.operation.type or .name that is no client's: js-contrib's
+#   instrumentation-graphql (`graphql.execute`, INTERNAL), the Java agent's graphql-java,
+#   HotChocolate 16 (`GraphQL Operation`, INTERNAL or SERVER) and 15 (`ExecuteRequest`, with
+#   the name but the type in graphql.operation.kind), each under the span active when it ran;
+#   a server span may carry it itself;
+# - a SERVER span that is no request's (no HTTP method, no RPC or messaging system) under
+#   another span: strawberry's OpenTelemetryExtension (`GraphQL Query: <name>`, component=graphql,
+#   the document in `query`) and gqlgen's otelgqlgen (named by the operation, the document in
+#   gql.request.query) start their operation's span as SERVER under the HTTP server's.
+#   Which of them records an operation is read from its attributes (graphql_sql), for these
+#   few spans only.
+_GRAPHQL_TYPED = (
     "(graphql_operation_type IS NOT NULL OR graphql_operation_name IS NOT NULL) "
     "AND kind NOT IN ('CLIENT', 'PRODUCER')"
 )
+GRAPHQL_SERVER_SPAN = (
+    "kind = 'SERVER' AND http_method IS NULL AND rpc_system IS NULL "
+    "AND messaging_system IS NULL AND parent_span_id IS NOT NULL"
+)
+GRAPHQL_CANDIDATE = f"(({_GRAPHQL_TYPED}) OR ({GRAPHQL_SERVER_SPAN}))"
 # How many spans up from such a span its server's span is looked for (a framework's spans
 # between them: express's request handler, a router's middleware).
 GRAPHQL_DEPTH = 8
 
+# The attributes other GraphQL servers record their operation by (GRAPHQL_CANDIDATE).
+_GQL_KEYS = ("graphql.operation.kind", "component", "query", "gql.request.query")
+_GQL_NAME = "[_A-Za-z][_0-9A-Za-z]*"
 
-def graphql_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
+
+def _document_type(doc: str, name: str) -> str:
+    """The type of the operation a GraphQL document (`doc`) defines by `name` (NULL: the
+    anonymous one), as the document says it; NULL where it does not (a name it has no
+    operation of). An anonymous operation is the document's only one: its keyword, or `{`
+    (a query's shorthand)."""
+    return f"""CASE
+        WHEN {name} IS NULL THEN coalesce(
+            nullif(regexp_extract({doc}, '^\\s*(query|mutation|subscription)\\b', 1), ''),
+            CASE WHEN regexp_matches({doc}, '^\\s*\\{{') THEN 'query' END)
+        WHEN regexp_full_match({name}, '{_GQL_NAME}') THEN nullif(regexp_extract(
+            {doc}, '\\b(query|mutation|subscription)\\s+' || {name} || '\\b', 1), '')
+    END"""
+
+
+def graphql_sql(source: str, keys: JoinKeys = BY_KEYS, *, server_spans: bool = True) -> str:
     """The GraphQL operations servers executed: (tk, sk) of a SERVER span, with the name and
     type of each operation a span beneath it in the same service records (GRAPHQL_CANDIDATE),
     from `source` (a relation with SPAN_COLUMNS).
@@ -598,16 +642,49 @@ def graphql_sql(source: str, keys: JoinKeys = BY_KEYS) -> str:
     The HTTP instrumentations record no operation, and a client records it only with
     seamscope's hooks; the callee's GraphQL instrumentation does. Each operation goes up its
     span's parents to the nearest SERVER span, through spans of the same service only (a
-    framework's spans between them), at most GRAPHQL_DEPTH of them: a span whose server is not
-    found so is no server's, and says nothing of a call. Only the traces that hold such a span
-    are read past their candidates.
+    framework's spans between them; an operation's own span may be a SERVER span, as
+    strawberry's and otelgqlgen's are), at most GRAPHQL_DEPTH of them: a span whose server is
+    not found so is no server's, and says nothing of a call. Only the traces that hold such a
+    span are read past their candidates.
+
+    Where the span has no graphql.operation.* the operation is read from what it has:
+    HotChocolate 15's type from graphql.operation.kind (`Mutation`); strawberry's name from its
+    span name, otelgqlgen's span name is the operation's (`nameless-operation` is none), and
+    their type from the document they record (the named operation's keyword). A SERVER
+    candidate with neither strawberry's nor otelgqlgen's attributes is no operation.
+    server_spans=False where no span of `source` is such a SERVER span (GRAPHQL_SERVER_SPAN):
+    the same rows, from a statement that costs half as much to plan.
     """
-    return f"""
-WITH RECURSIVE ops AS (
+    kind_of = _json("attributes", "graphql.operation.kind")
+    ops = f"""
     SELECT {keys.spans}, service_name AS svc, service_namespace AS ns, kind,
-           graphql_operation_name AS gql_name, lower(graphql_operation_type) AS gql_type
+           graphql_operation_name AS gql_name,
+           coalesce(lower(graphql_operation_type),
+                    CASE WHEN graphql_operation_name IS NOT NULL THEN lower({kind_of}) END)
+               AS gql_type
     FROM {source}
-    WHERE {GRAPHQL_CANDIDATE}
+    WHERE {_GRAPHQL_TYPED}"""
+    if server_spans:
+        paths = ", ".join(f"'$.\"{k}\"'" for k in _GQL_KEYS[1:])
+        ops += f"""
+    UNION ALL
+    SELECT tk, sk, pk, svc, ns, kind, gql_name, {_document_type("doc", "gql_name")} AS gql_type
+    FROM (
+        SELECT tk, sk, pk, svc, ns, kind,
+               CASE WHEN j[1] = 'graphql' THEN
+                        nullif(regexp_extract(name, '^GraphQL Query: (.+)$', 1), '')
+                    ELSE nullif(name, 'nameless-operation') END AS gql_name,
+               CASE WHEN j[1] = 'graphql' THEN j[2] ELSE j[3] END AS doc
+        FROM (
+            SELECT {keys.spans}, service_name AS svc, service_namespace AS ns, kind, name,
+                   json_extract_string(attributes, [{paths}]) AS j
+            FROM {source}
+            WHERE {GRAPHQL_SERVER_SPAN}
+        )
+        WHERE (j[1] = 'graphql' AND starts_with(name, 'GraphQL Query')) OR j[3] IS NOT NULL
+    )"""
+    return f"""
+WITH RECURSIVE ops AS ({ops}
 ),
 trace_spans AS (
     SELECT * FROM (
@@ -616,7 +693,7 @@ trace_spans AS (
     WHERE tk IN (SELECT tk FROM ops)
 ),
 up(tk, op_sk, above, depth) AS (
-    SELECT tk, sk, pk, 1 FROM ops WHERE kind <> 'SERVER' AND pk IS NOT NULL
+    SELECT tk, sk, pk, 1 FROM ops WHERE pk IS NOT NULL
     UNION ALL
     SELECT up.tk, up.op_sk, t.pk, up.depth + 1
     FROM up
