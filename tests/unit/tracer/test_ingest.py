@@ -569,3 +569,35 @@ def test_a_compressed_file_that_starts_with_too_many_blank_lines(
     assert [r.where for r in read] == ["f:1"] and "from line 1" in str(read[0].problem)
     read = list(module.iter_stream("f", io.BytesIO(gzip.compress(b"\n" * 3 + request))))
     assert [(r.where, r.problem) for r in read] == [("f:4", None)]
+
+
+_COLLECTOR_SCRIPT = """
+import gc, sys
+from seamscope.tracer.ingest import _decoder_pool
+with _decoder_pool(1) as pool:
+    print(pool.submit(gc.get_threshold).result(), pool.submit(gc.get_freeze_count).result() > 0)
+print(gc.get_threshold(), gc.get_freeze_count())
+"""
+
+
+def test_decoder_processes_freeze_what_they_inherit_and_collect_less() -> None:
+    """The ingest's decoder processes freeze what they inherit and raise the young threshold
+    (ingest_worker.fewer_collections); the process that runs the ingest keeps its collector
+    as it was. Run in a process of its own, as an ingest is."""
+    import subprocess
+    import sys
+
+    from seamscope.tracer.ingest_worker import YOUNG_COLLECTION
+
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    import gc
+
+    worker, here = done.stdout.splitlines()
+    assert worker == f"{(YOUNG_COLLECTION, *gc.get_threshold()[1:])} True"
+    assert here == f"{gc.get_threshold()} 0"
