@@ -11,6 +11,7 @@ server" (pyproject.toml) keeps it so.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import signal
@@ -83,14 +84,33 @@ def decode_request(
     return result, table, key, tee_line
 
 
+YOUNG_COLLECTION = 100_000
+"""Objects a decoder process allocates (net) between two young collections; Python's default
+is 700."""
+
+
+def fewer_collections() -> None:
+    """In a decoder process: the cyclic collector made to walk less. A part's spans are a few
+    dicts and tuples each, alive until its table is built and freed then, and none forms a
+    cycle; at the default threshold every young collection walked them and passed them on to
+    be walked again, and the full ones also walked every object inherited from the ingest or
+    the receiver (its modules), which stay until the process ends: those are frozen out of the
+    collector's reach. Decoding 50k of the benchmark's spans in a process that had imported
+    the ingest took 18.0 instead of 23.3 us of CPU a span (medians of five, a loaded machine)."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
+
+
 def decoder_init(owner: int) -> None:
     """In a decoder process: Ctrl-C is for the owner (it stops the pool itself); leave when
-    the owner is gone (killed, it cannot stop the pool); warm up."""
+    the owner is gone (killed, it cannot stop the pool); warm up, then collect less
+    (fewer_collections: what the warm-up loaded is frozen with the modules)."""
     global _in_decoder_process
     _in_decoder_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     orphans.leave_with(owner)
     decode_request(b"", "identity", False, "warm-up", 1, False)
+    fewer_collections()
 
 
 def nothing() -> None:

@@ -10,7 +10,6 @@ never uses. The import contract "A decoder process loads neither the store nor t
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from seamscope.tracer import handoff, orphans
-from seamscope.tracer.decoding import batch_key
+from seamscope.tracer.decoding import batch_key, fewer_collections
 from seamscope.tracer.errors import SeamscopeError
 from seamscope.tracer.otlp import OtlpError, decode_flat, decode_json, decode_protobuf
 from seamscope.tracer.otlp.flat_json import decode_json_flat
@@ -191,23 +190,6 @@ Part = list[Request] | Lines
 def decode_part(part: Part, flat: bool = True) -> list[Decoded]:
     """Decodes a part in a worker process (reading its lines there)."""
     return decode_chunk(part.requests() if isinstance(part, Lines) else part, flat)
-
-
-YOUNG_COLLECTION = 100_000
-"""Objects a decoder process allocates (net) between two young collections; Python's default
-is 700."""
-
-
-def fewer_collections() -> None:
-    """In a decoder process: the cyclic collector made to walk less. A part's spans are a few
-    dicts and tuples each, alive until its table is built and freed then, and none forms a
-    cycle; at the default threshold every young collection walked them and passed them on to
-    be walked again, and the full ones also walked every object inherited from the ingest
-    (its modules), which stay until the process ends: those are frozen out of the collector's
-    reach. Decoding 50k of the benchmark's spans in a process that had imported the ingest
-    took 18.0 instead of 23.3 us of CPU a span (medians of five, a loaded machine)."""
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
 
 
 def decoder_init(folder: str | None, ingest: int) -> None:

@@ -571,26 +571,38 @@ def test_a_compressed_file_that_starts_with_too_many_blank_lines(
     assert [(r.where, r.problem) for r in read] == [("f:4", None)]
 
 
-_COLLECTOR_SCRIPT = """
+_COLLECTOR_SCRIPTS = {
+    "ingest": """
 import gc, sys
 from seamscope.tracer.ingest import _decoder_pool
 with _decoder_pool(1) as pool:
     print(pool.submit(gc.get_threshold).result(), pool.submit(gc.get_freeze_count).result() > 0)
 print(gc.get_threshold(), gc.get_freeze_count())
-"""
+""",
+    "receiver": """
+import gc, sys
+from seamscope.tracer.receiver.decode import Decoders
+decoders = Decoders(1, 1)
+pool = decoders._pool
+print(pool.submit(gc.get_threshold).result(), pool.submit(gc.get_freeze_count).result() > 0)
+decoders.shutdown()
+print(gc.get_threshold(), gc.get_freeze_count())
+""",
+}
 
 
-def test_decoder_processes_freeze_what_they_inherit_and_collect_less() -> None:
-    """The ingest's decoder processes freeze what they inherit and raise the young threshold
-    (ingest_worker.fewer_collections); the process that runs the ingest keeps its collector
-    as it was. Run in a process of its own, as an ingest is."""
+@pytest.mark.parametrize("pool", sorted(_COLLECTOR_SCRIPTS))
+def test_decoder_processes_freeze_what_they_inherit_and_collect_less(pool: str) -> None:
+    """The decoder processes of an ingest and of the receiver freeze what they inherit and
+    raise the young threshold (decoding.fewer_collections); the process that runs the ingest
+    or the receiver keeps its collector as it was. Run in a process of its own, as each is."""
     import subprocess
     import sys
 
-    from seamscope.tracer.ingest_worker import YOUNG_COLLECTION
+    from seamscope.tracer.decoding import YOUNG_COLLECTION
 
     done = subprocess.run(
-        [sys.executable, "-c", _COLLECTOR_SCRIPT],
+        [sys.executable, "-c", _COLLECTOR_SCRIPTS[pool]],
         capture_output=True,
         text=True,
         timeout=120,
