@@ -49,11 +49,19 @@ class EdgeListScreen(DataScreen[Any]):
         self.title_text = title
         self._fetch = fetch
 
+    READING = "Reading the edges…"
+    """The summary line until the first read has come back."""
+
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
-        yield Static("", id="summary", classes="summary")
+        # Until the first read comes back, the summary says what is being read and the table
+        # shows Textual's loading indicator: on a store of 40 systems `n` took a second or more
+        # to show its rows, the screen blank meanwhile. The read is a worker: keys still work.
+        yield Static(self.READING, id="summary", classes="summary")
         with Vertical(id="list-body"):
-            yield EdgeTable(id="findings", reason=True)
+            table = EdgeTable(id="findings", reason=True)
+            table.loading = True
+            yield table
             yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
@@ -114,6 +122,7 @@ class EdgeListScreen(DataScreen[Any]):
             what += ("\n" if apart else "   ") + said
         self.query_one("#summary", Static).update(Text(what))  # a search may hold brackets
         table = self.query_one("#findings", EdgeTable)
+        table.loading = False
         table.set_edges(edges, self.sapp.change_marks(edges))
         table.focus()
         self._show_why()
@@ -123,6 +132,13 @@ class EdgeListScreen(DataScreen[Any]):
         if event.row_key.value:
             self.sapp.open_edge(event.row_key.value)
 
+    def on_data_screen_failed(self, message: DataScreen.Failed) -> None:
+        """The read failed (the app says why): the screen no longer says it is reading."""
+        table = self.query_one("#findings", EdgeTable)
+        if table.loading:
+            table.loading = False
+            self.query_one("#summary", Static).update("")
+
 
 class FindingsScreen(EdgeListScreen):
     """Every anti-pattern and smell, worst first (or every edge of one rule)."""
@@ -131,6 +147,8 @@ class FindingsScreen(EdgeListScreen):
         title = f"Edges of rule {rule}" if rule else "Findings"
         super().__init__(title, self._edges)
         self.rule = rule
+        if not rule:
+            self.READING = "Reading the findings (anti-patterns and smells)…"
 
     def _edges(self, q: Query) -> tuple[Edge, ...]:
         if self.rule:
