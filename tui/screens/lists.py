@@ -31,7 +31,7 @@ from seamscope.tui.widgets.cells import (
     short_node,
     verdict_text,
 )
-from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable
+from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable, least_name
 from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
@@ -272,7 +272,7 @@ class HistoryScreen(DataScreen[Any]):
             "Cause": max((len(c.cause) for c in changes), default=0),
         }
 
-        def layout(words: bool) -> tuple[tuple[str, ...], bool, int, int]:
+        def layout(words: bool, cap: int = 0) -> tuple[tuple[str, ...], bool, int, int]:
             measured["Now"] = max((verdict_text(c.verdict).cell_len for c in changes), default=0)
             if not words:
                 measured["Now"] = 1
@@ -280,7 +280,7 @@ class HistoryScreen(DataScreen[Any]):
             after = ["Mechanism", "Cause"] if width >= HISTORY_MECHANISM_FROM else ["Cause"]
             widths = [max(cell_len(t), measured[t]) for t in (*fixed, *after)]
             room = room_left(table, widths, len(changes)) + pad
-            names = max(12, min(longest, room // 2 - pad))
+            names = max(12, min(longest, room // 2 - pad, cap or longest))
             shown = [
                 max(len(title), min(names, max(map(len, ends[title]), default=0)))
                 for title in ("From", "To")
@@ -292,7 +292,20 @@ class HistoryScreen(DataScreen[Any]):
             return (*titles, "Reason"), words, names, reason
 
         first = layout(True)
-        return first if first[3] >= REASON_ROOM else layout(False)
+        chosen = first if first[3] >= REASON_ROOM else layout(False)
+        # Still short of REASON_ROOM: the names give the reason what they do not need, cut
+        # where they repeat their system's (`subscriptions/…-api`), as in the edge tables. At
+        # 160x45 the reason had 28 cells beside From and To as wide as their longest names.
+        words, names, reason = chosen[1], chosen[2], chosen[3]
+        if 0 < reason < REASON_ROOM:
+            least = max((least_name(n) for e in ends.values() for n in e), default=12)
+            for _ in range(3):  # a column narrower than the cut gives less than its share
+                cap = max(least, names - (REASON_ROOM - reason + 1) // 2)
+                if cap >= names or reason >= REASON_ROOM:
+                    break
+                chosen = layout(words, cap)
+                names, reason = chosen[2], chosen[3]
+        return chosen
 
     def _fill(self, changes: tuple[LabelChange, ...]) -> None:
         """The rows, laid out to the table's width (_columns)."""
