@@ -645,7 +645,7 @@ class SeamscopeApp(App[None]):
 
     def action_sql(self) -> None:
         if self._browsing() and not isinstance(self.screen, SqlScreen):
-            self.push_screen(SqlScreen(self.sql_history))
+            self.push_screen(SqlScreen.for_terminal(self.sql_history))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -660,3 +660,30 @@ async def test_a_hubs_scrolled_table_does_not_wrap_every_reason_to_fit_the_top(
         table = screen.query_one("#edges", EdgeTable)
         assert table.row_count + 1 > table.outer_size.height  # it scrolls
         assert asked == []
+
+
+@pytest.mark.parametrize("centre", ["", "web"])
+async def test_at_100x30_a_hub_s_reason_pane_says_the_reason_and_what_to_do(
+    forty_systems: Path, centre: str
+) -> None:
+    """At 100x30 on a generated landscape of 40 systems, the resources of no known owner (and
+    the hub web) kept a reason pane of two lines: the headline alone, wrapped, without the
+    reason or what to do. The focus view and the table both scroll anyway: the view gives the
+    pane the lines it needs for them."""
+    from benchmarks.generate import landscape_path
+
+    store = forty_systems
+    app = SeamscopeApp(lambda: LocalStore(store, landscape_path(store)), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LandscapeScreen) and screen.view is not None
+        screen.walk_to(centre)
+        await settle(pilot)
+        table = screen.query_one("#edges", EdgeTable)
+        pane = screen.query_one(WhyPane)
+        assert table.row_count + 1 > table.outer_size.height  # it scrolls
+        edge = table.edges[table.cursor_row]
+        said = _said(pane)
+        assert pane.display and edge.rule_id in said, said
+        assert "Do instead" in said and (edge.reason or "")[:30] in said, said

@@ -21,8 +21,8 @@ from seamscope.tracer.store import short_lock
 from seamscope.tui.app import SeamscopeApp
 from seamscope.tui.data import LocalStore
 from seamscope.tui.screens.lists import FindingsScreen, HistoryScreen
-from seamscope.tui.widgets.cells import WORD_CUT_SLACK
-from seamscope.tui.widgets.edgetable import REASON_ROOM, EdgeTable
+from seamscope.tui.widgets.cells import WORD_CUT_SLACK, short_node
+from seamscope.tui.widgets.edgetable import REASON_ROOM, EdgeTable, least_name
 from tests.functional.conftest import AppFactory, settle
 from tests.functional.sample import build_store
 from tests.functional.test_navigation import RELABEL
@@ -230,3 +230,34 @@ async def test_the_names_give_the_reason_the_room_they_do_not_need(
                 # whole, cut where it repeats its system's name, or a resource's own name kept
                 assert "…" not in name or "/…" in name or "…/" in name, name
         assert _row_width(table) <= table.scrollable_content_region.width
+
+
+async def test_the_history_s_names_give_the_reason_what_they_do_not_need(tmp_path: Path) -> None:
+    """At 160x45, with names as long as the demo's, the history gave its reason 22 cells while
+    From and To were as wide as their longest names (32 and 36). The names give the reason
+    what they do not need, cut where they repeat their system's, as the edge tables do."""
+    db = build_store(tmp_path / "classified.duckdb", manual=False)
+    with short_lock(db) as store:
+        classify(store.con, parse_landscape(RELABEL, Path("relabel.toml")))
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "UPDATE label_changes SET from_node = from_node || '-of-the-fleet', "
+            "to_node = to_node || '-of-the-fleet'"
+        )
+    app = SeamscopeApp(lambda: LocalStore(db, classify=False), refresh_interval=0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("#history", DataTable)
+        widths = {c.label.plain: c.get_render_width(table) - 2 for c in table.ordered_columns}
+        changes = screen._changes or ()
+        names = [short_node(n, app.hosts) for c in changes for n in (c.from_node, c.to_node)]
+        least = max(least_name(n) for n in names)
+        longest_reason = max(len(c.reason or "") for c in changes)
+        assert _row_width(table) <= table.scrollable_content_region.width
+        if widths["Reason"] < min(REASON_ROOM, longest_reason):
+            # Short of its room: only where the names are cut as far as they read.
+            assert max(widths["From"], widths["To"]) <= least, widths

@@ -409,6 +409,14 @@ def fit_top(screen: DataScreen[Any], pool: int, wanted: int, own: int, table: in
         short = screen.query_one(WhyPane).needs(edges.edges) - left
         if short > 0:
             height = max(least, height - short)
+    elif own > height and edges.row_count + 1 > pool - height:
+        # The view and the table both scroll anyway (a hub): the pane takes from the view the
+        # lines it needs to keep SCROLLED_WHY. At 100x30 on a generated store of 40 systems
+        # the resources of no known owner (and web) kept a pane of two lines, the headline
+        # alone, wrapped; the view then shows a box less of each side, which it scrolls to.
+        _table, left = _bottom(screen, pool, height, table)
+        if left < SCROLLED_WHY:
+            height = max(TOP_LEAST, height - (SCROLLED_WHY - left))
     screen.query_one("#top").styles.height = height
     fit_why(screen, pool, height, table)
     return height

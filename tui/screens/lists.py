@@ -31,7 +31,7 @@ from seamscope.tui.widgets.cells import (
     short_node,
     verdict_text,
 )
-from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable
+from seamscope.tui.widgets.edgetable import MIN_REASON, REASON_ROOM, EdgeTable, least_name
 from seamscope.tui.widgets.focus_layout import elide_name
 from seamscope.tui.widgets.footer import SteadyFooter
 from seamscope.tui.widgets.header import SteadyHeader
@@ -49,11 +49,19 @@ class EdgeListScreen(DataScreen[Any]):
         self.title_text = title
         self._fetch = fetch
 
+    READING = "Reading the edges…"
+    """The summary line until the first read has come back."""
+
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
-        yield Static("", id="summary", classes="summary")
+        # Until the first read comes back, the summary says what is being read and the table
+        # shows Textual's loading indicator: on a store of 40 systems `n` took a second or more
+        # to show its rows, the screen blank meanwhile. The read is a worker: keys still work.
+        yield Static(self.READING, id="summary", classes="summary")
         with Vertical(id="list-body"):
-            yield EdgeTable(id="findings", reason=True)
+            table = EdgeTable(id="findings", reason=True)
+            table.loading = True
+            yield table
             yield WhyPane(id="why")
         yield NewsBar()
         yield SteadyFooter()
@@ -114,6 +122,7 @@ class EdgeListScreen(DataScreen[Any]):
             what += ("\n" if apart else "   ") + said
         self.query_one("#summary", Static).update(Text(what))  # a search may hold brackets
         table = self.query_one("#findings", EdgeTable)
+        table.loading = False
         table.set_edges(edges, self.sapp.change_marks(edges))
         table.focus()
         self._show_why()
@@ -123,6 +132,13 @@ class EdgeListScreen(DataScreen[Any]):
         if event.row_key.value:
             self.sapp.open_edge(event.row_key.value)
 
+    def on_data_screen_failed(self, message: DataScreen.Failed) -> None:
+        """The read failed (the app says why): the screen no longer says it is reading."""
+        table = self.query_one("#findings", EdgeTable)
+        if table.loading:
+            table.loading = False
+            self.query_one("#summary", Static).update("")
+
 
 class FindingsScreen(EdgeListScreen):
     """Every anti-pattern and smell, worst first (or every edge of one rule)."""
@@ -131,6 +147,8 @@ class FindingsScreen(EdgeListScreen):
         title = f"Edges of rule {rule}" if rule else "Findings"
         super().__init__(title, self._edges)
         self.rule = rule
+        if not rule:
+            self.READING = "Reading the findings (anti-patterns and smells)…"
 
     def _edges(self, q: Query) -> tuple[Edge, ...]:
         if self.rule:
@@ -254,7 +272,7 @@ class HistoryScreen(DataScreen[Any]):
             "Cause": max((len(c.cause) for c in changes), default=0),
         }
 
-        def layout(words: bool) -> tuple[tuple[str, ...], bool, int, int]:
+        def layout(words: bool, cap: int = 0) -> tuple[tuple[str, ...], bool, int, int]:
             measured["Now"] = max((verdict_text(c.verdict).cell_len for c in changes), default=0)
             if not words:
                 measured["Now"] = 1
@@ -262,7 +280,7 @@ class HistoryScreen(DataScreen[Any]):
             after = ["Mechanism", "Cause"] if width >= HISTORY_MECHANISM_FROM else ["Cause"]
             widths = [max(cell_len(t), measured[t]) for t in (*fixed, *after)]
             room = room_left(table, widths, len(changes)) + pad
-            names = max(12, min(longest, room // 2 - pad))
+            names = max(12, min(longest, room // 2 - pad, cap or longest))
             shown = [
                 max(len(title), min(names, max(map(len, ends[title]), default=0)))
                 for title in ("From", "To")
@@ -274,7 +292,20 @@ class HistoryScreen(DataScreen[Any]):
             return (*titles, "Reason"), words, names, reason
 
         first = layout(True)
-        return first if first[3] >= REASON_ROOM else layout(False)
+        chosen = first if first[3] >= REASON_ROOM else layout(False)
+        # Still short of REASON_ROOM: the names give the reason what they do not need, cut
+        # where they repeat their system's (`subscriptions/…-api`), as in the edge tables. At
+        # 160x45 the reason had 28 cells beside From and To as wide as their longest names.
+        words, names, reason = chosen[1], chosen[2], chosen[3]
+        if 0 < reason < REASON_ROOM:
+            least = max((least_name(n) for e in ends.values() for n in e), default=12)
+            for _ in range(3):  # a column narrower than the cut gives less than its share
+                cap = max(least, names - (REASON_ROOM - reason + 1) // 2)
+                if cap >= names or reason >= REASON_ROOM:
+                    break
+                chosen = layout(words, cap)
+                names, reason = chosen[2], chosen[3]
+        return chosen
 
     def _fill(self, changes: tuple[LabelChange, ...]) -> None:
         """The rows, laid out to the table's width (_columns)."""

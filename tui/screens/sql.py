@@ -79,7 +79,10 @@ class SqlScreen(Screen[None]):
         Binding("ctrl+up", "history(1)", "Older", show=False, priority=True),
         Binding("ctrl+down", "history(-1)", "Newer", show=False, priority=True),
         Binding("f8", "focus_history", "History"),
-        Binding("ctrl+b,f9", "toggle_side", "Schema", priority=True),
+        # Two keys of one action: the footer and the help name the one shown (Ctrl+B,
+        # harlequin's key; TmuxSqlScreen shows F9 instead). Both work everywhere.
+        Binding("ctrl+b", "toggle_side", "Schema", priority=True),
+        Binding("f9", "toggle_side", "Schema", show=False, priority=True),
         Binding("ctrl+n", "new_query", "New", priority=True),
         Binding("ctrl+s", "export", "Save CSV", priority=True),
         Binding("escape", "back", "Back"),
@@ -109,8 +112,6 @@ class SqlScreen(Screen[None]):
 
     def __init__(self, history: list[str]) -> None:
         super().__init__()
-        if os.environ.get("TMUX"):
-            self._f9_first()
         self.history = history  # oldest first, shared with the app: it outlives the screen
         self._step = 0  # how far back Ctrl+Up went (0: the text being edited)
         self._draft = ""
@@ -119,14 +120,10 @@ class SqlScreen(Screen[None]):
         self._started = 0.0
         self._clock: Timer | None = None
 
-    def _f9_first(self) -> None:
-        """In tmux the footer and the help name F9 for the side pane: they name a binding's
-        first key, and tmux takes Ctrl+B (its prefix) before the TUI sees it, so `^b Schema`
-        offered a key that did nothing there, and swallowed the key after it."""
-        keys = self._bindings.key_to_bindings
-        order = [k for k in keys if k != "f9"]
-        order.insert(order.index("ctrl+b"), "f9")
-        self._bindings.key_to_bindings = {k: keys[k] for k in order}
+    @staticmethod
+    def for_terminal(history: list[str]) -> SqlScreen:
+        """The SQL screen for the terminal the TUI runs in: TmuxSqlScreen inside tmux."""
+        return TmuxSqlScreen(history) if os.environ.get("TMUX") else SqlScreen(history)
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -416,6 +413,18 @@ class SqlScreen(Screen[None]):
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+
+
+class TmuxSqlScreen(SqlScreen):
+    """The SQL screen inside tmux, whose prefix Ctrl+B is: tmux takes it before the TUI sees
+    it, so `^b Schema` offered a key that did nothing there, and swallowed the key after it.
+    Its footer and help name F9 instead; Ctrl+B still works (tmux passes it on after another
+    Ctrl+B, or with another prefix)."""
+
+    BINDINGS = [
+        Binding("ctrl+b", "toggle_side", "Schema", show=False, priority=True),
+        Binding("f9", "toggle_side", "Schema", priority=True),
+    ]
 
 
 class ExportScreen(ModalScreen[str | None]):

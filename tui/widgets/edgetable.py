@@ -60,7 +60,7 @@ NAME_LEAST = 20
 system's name (cut in the middle there: "providers-…-portal")."""
 
 
-def _least_name(name: str) -> int:
+def least_name(name: str) -> int:
     """The cells name takes cut where it repeats its system's name (`orders/…-api`), else
     whole up to NAME_LEAST."""
     own, slash, component = name.partition("/")
@@ -87,7 +87,7 @@ def _readable_need(name: str) -> int:
     head, slash, own_name = name.rpartition("/")
     if slash and ":" in name.partition("/")[0]:
         return min(len(name), len(own_name) + 3)
-    return _least_name(name)
+    return least_name(name)
 
 
 def table_name(name: str, width: int) -> str:
@@ -220,11 +220,7 @@ class EdgeTable(NavTable):
         # to 34 cells, most of them blank.
         if self.with_reason and 0 < reason < REASON_ROOM:
             least = max(
-                (
-                    _least_name(short_node(n, hosts))
-                    for e in edges
-                    for n in (e.from_node, e.to_node)
-                ),
+                (least_name(short_node(n, hosts)) for e in edges for n in (e.from_node, e.to_node)),
                 default=12,
             )
             for _ in range(3):  # a column narrower than the cut gives less than its share

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.app import ComposeResult
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -32,6 +34,59 @@ class SteadyFooter(Footer):
 
     _shown: Hashable = None
 
+    def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def on_unmount(self) -> None:
+        self.app.screen_change_signal.unsubscribe(self)
+
+    def _screen_changed(self, _screen: Screen[object]) -> None:
+        """A dialog opened over this footer's screen, or closed: show its keys, or ours."""
+        if self.is_attached and self.screen in self.app.screen_stack:
+            self.call_after_refresh(self.recompose)
+
+    def _keys_of(self) -> Screen[object]:
+        """The screen whose keys this footer lists: its own, or the dialog in front of it.
+
+        Under a dialog (help, go to, filter, search, quit), the screen's footer still showed,
+        dimmed, `n Findings  p Patterns ...`: keys the dialog does not pass on, which did
+        nothing while it was open. It lists the dialog's keys instead (`esc Close`)."""
+        front = self.app.screen
+        if front is not self.screen and front.is_modal and self.screen in self.app.screen_stack:
+            return front
+        return self.screen
+
+    def compose(self) -> ComposeResult:
+        """Textual's Footer.compose, over the keys of _keys_of() (no binding here has a group)."""
+        active = self._keys_of().active_bindings
+        actions: set[str] = set()
+        for _node, binding, enabled, tooltip in active.values():
+            if not binding.show or binding.action in actions:
+                continue
+            actions.add(binding.action)
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
+        self.styles.grid_size_columns = len(actions)
+        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            palette = active.get(self.app.COMMAND_PALETTE_BINDING)
+            if palette is not None:
+                _node, binding, enabled, tooltip = palette
+                yield FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    classes="-command-palette",
+                    disabled=not enabled,
+                    tooltip=binding.tooltip or binding.description,
+                )
+
     def _keys(self) -> Hashable:
         """What compose() reads: the screen's bindings, enabled or not, and the footer's options."""
         return (
@@ -48,7 +103,7 @@ class SteadyFooter(Footer):
                     enabled,
                     tooltip,
                 )
-                for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+                for _node, binding, enabled, tooltip in self._keys_of().active_bindings.values()
             ),
         )
 
