@@ -57,7 +57,10 @@ class SteadyFooter(Footer):
         return self.screen
 
     def compose(self) -> ComposeResult:
-        """Textual's Footer.compose, over the keys of _keys_of() (no binding here has a group)."""
+        """Textual's Footer.compose, over the keys of _keys_of() (no binding here has a group).
+        What it shows is remembered here: the first compose (at mount) is not a recompose,
+        and the recompose that followed it rebuilt the same keys."""
+        self._shown = self._keys()
         active = self._keys_of().active_bindings
         actions: set[str] = set()
         for _node, binding, enabled, tooltip in active.values():
