@@ -37,7 +37,7 @@ from seamscope.demo.processes import (
 from seamscope.demo.stops import check_stop
 from seamscope.tracer.access import open_reader
 from seamscope.tracer.errors import SeamscopeError, install_hint
-from seamscope.tracer.private import private_dirs, private_file
+from seamscope.tracer.private import private_dirs, private_file, replace_private
 
 FLEET_DIR = Path(__file__).parent / "fleet"
 NODE_DIR = FLEET_DIR / "node"
@@ -382,7 +382,8 @@ class Fleet:
         self.write_state()
 
     def write_state(self) -> None:
-        """demo.json in the run folder: what runs where, for people and tests."""
+        """demo.json in the run folder: what runs where, for people and tests. Written whole
+        or not at all: a test that waited for the file to exist read it empty."""
         state = {
             "db": str(self.db_path),
             "landscape": str(self.landscape_path),
@@ -390,8 +391,7 @@ class Fleet:
             "ports": self.ports,
             "processes": {p.name: p.pid for p in self.processes if p.popen is not None},
         }
-        with private_file(self.run_dir / "demo.json", "w") as out:
-            out.write(json.dumps(state, indent=2))
+        replace_private(self.run_dir / "demo.json", json.dumps(state, indent=2).encode())
 
     def services(self) -> list[ManagedProcess]:
         names = {s.name for s in FLEET}

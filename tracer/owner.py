@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from seamscope.tracer.errors import SeamscopeError
-from seamscope.tracer.private import create_private
+from seamscope.tracer.private import replace_private
 from seamscope.tracer.store import Store, StoreLocked, short_lock
 
 _log = logging.getLogger(__name__)
@@ -135,18 +135,7 @@ def _not_its_writer(info: OwnerInfo) -> str | None:
 def write_private(path: Path, data: bytes) -> None:
     """Writes path atomically (a new 0600 file, then a rename), whatever the umask; remembers
     the file as it left it (renew_if_exposed)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = create_private(tmp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    replace_private(path, data)
     try:
         _written[str(path)] = _as_written(os.lstat(path))
     except OSError:

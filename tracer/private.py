@@ -9,6 +9,7 @@ fact, which leaves a moment when another user can open it).
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import IO, Any
@@ -76,6 +77,24 @@ def private_file(path: Path, mode: str) -> IO[Any]:
         return os.fdopen(fd, mode, encoding="utf-8")
     except BaseException:
         os.close(fd)
+        raise
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Writes path whole or not at all: a new 0600 file beside it, then a rename over it. A
+    reader that finds the file (a test or a script waiting for the demo's demo.json, another
+    process reading the owner file) never reads it half written or empty."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = create_private(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
         raise
 
 

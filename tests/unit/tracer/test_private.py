@@ -11,7 +11,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from seamscope.tracer.private import private_dir, private_dirs, private_file, wal_path
+from seamscope.tracer.private import (
+    private_dir,
+    private_dirs,
+    private_file,
+    replace_private,
+    wal_path,
+)
 from seamscope.tracer.rows import SpanBatchBuilder
 from seamscope.tracer.spool import record_dropped, spool_dir, write_spool
 from seamscope.tracer.store import Store
@@ -104,3 +110,21 @@ def test_private_files_and_folders_whatever_the_umask(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     private_dirs(tmp_path)  # there already: left as it is
     assert _mode(tmp_path) == 0o755
+
+
+def test_a_replaced_file_is_whole_for_a_reader_that_holds_the_old_one(tmp_path: Path) -> None:
+    """replace_private writes a new 0600 file and renames it over the old: a reader that opened
+    the old file (or found it, as a test waiting for demo.json did) never sees it truncated or
+    half written, and nothing is left beside it."""
+    old = tmp_path / "demo.json"
+    old.write_text('{"old": true}')
+    held = tmp_path / "held"
+    os.link(old, held)  # the old file as an open reader holds it
+    previous = os.umask(0)
+    try:
+        replace_private(old, b'{"new": true}')
+    finally:
+        os.umask(previous)
+    assert held.read_text() == '{"old": true}'
+    assert old.read_text() == '{"new": true}' and _mode(old) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.json", "held"]
