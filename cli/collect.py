@@ -181,7 +181,8 @@ def collect(
     """Receive OTLP/HTTP traces (protobuf or JSON) and store them; Ctrl-C flushes and exits.
 
     Point any OpenTelemetry SDK or Collector at http://HOST:PORT (OTLP/HTTP). While this runs it
-    owns the store: exporters and `seamscope sql` / `seamscope ingest` go through it. A span
+    owns the store: exporters, `seamscope ingest` and the commands that read it (`sql`, `edges`,
+    `check`, `export`, `drift`, `tui`) go through it. A span
     it rejects, or a request it refuses whole (not OTLP, damaged, too large), is counted here
     and its sender is told why (OTLP's partial success; 400 with the reason).
     """

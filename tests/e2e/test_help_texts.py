@@ -76,3 +76,11 @@ def test_demo_and_sql_help_say_what_they_print() -> None:
     assert "print every labelled edge, findings first" in demo
     sql = " ".join(run("sql", "--help").stdout.split())
     assert "{columns, rows, truncated}" in sql
+
+
+def test_collect_help_names_every_command_that_goes_through_it() -> None:
+    """The help named only `sql` and `ingest` as going through a running collect; every
+    command that reads the store does (cli/edges.py's `load` opens it through the owner)."""
+    text = " ".join(run("collect", "--help").stdout.split())
+    for command in ("ingest", "sql", "edges", "check", "export", "drift", "tui"):
+        assert f"`{command}`" in text or f"`seamscope {command}`" in text, command
