@@ -45,8 +45,8 @@ demo: setup
 	$(BIN)/seamscope demo
 
 # Three workers on two cores: many tests wait on the processes they start (moto, services, the
-# receiver), so a third worker fills the time; a full run took 16 min 18 s with -n 3 against
-# 18 min 13 s with -n 2 (docs/testing.md). The slowest tests are listed at the end, for CI's log.
+# receiver); measured once each, not a clear gain over two (docs/testing.md). The slowest tests
+# are listed at the end, for CI's log.
 test: setup
 	$(PY) -m pytest -n 3 --durations=25 $(PYTEST_ARGS)
 
